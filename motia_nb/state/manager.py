@@ -1,0 +1,349 @@
+"""The state facade: Motia's ``state_manager`` API on top of a backend.
+
+Every public method is a coroutine (``await state_manager.get(...)``), and
+``state_manager.sync`` offers the same calls synchronously for code that cannot
+await (magics, widget callbacks, scripts). Validation happens here, in the
+caller, before anything is queued: bad input never half-happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from .._loop import run_sync
+from .backends import open_backend
+from .backends.base import Backend, Write, WriteResult
+from .errors import InvalidInputError, StateClosedError
+from .events import StateEvent
+from .ops import normalize_ops
+from .values import check_name, encode_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["StateManager", "SyncStateManager", "default_url", "DEFAULT_DB"]
+
+log = logging.getLogger("motia_nb")
+
+#: Where the state lives unless MOTIA_NB_DB, %config or %state use say otherwise.
+DEFAULT_DB = os.path.join(".motia", "state.db")
+
+Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
+
+
+def default_url() -> str:
+    """``$MOTIA_NB_DB`` or ``.motia/state.db`` under the current working directory."""
+    return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
+
+
+class StateManager:
+    """Motia's State Management: groups of keys holding JSON values.
+
+    ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
+    omitted the store opens lazily at first use from :func:`default_url`.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self._url = url
+        self._backend: Backend | None = None
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[StateEvent], None]] = []
+        self._dispatcher: Dispatcher | None = None
+        self.sync = SyncStateManager(self)
+        _live_managers.add(self)
+
+    # ------------------------------------------------------------------ life cycle
+    @property
+    def url(self) -> str:
+        """The database in use (or that will open at first use)."""
+        return self._backend.url if self._backend is not None else (self._url or default_url())
+
+    @property
+    def backend(self) -> Backend:
+        """The open backend, opened on first access."""
+        b = self._backend
+        if b is not None:
+            return b
+        with self._lock:
+            if self._backend is None:
+                backend = open_backend(self._url or default_url())
+                backend.open()
+                backend.add_listener(self._on_commit)
+                self._backend = backend
+            return self._backend
+
+    def use(self, url: str) -> str:
+        """Switch to another database (``":memory:"``, a path or ``redis://…``).
+
+        The new store is opened now, so a bad location fails here; the old one is
+        closed only once the new one is open. Returns the new URL.
+        """
+        if not isinstance(url, str) or not url.strip():
+            raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
+        new = open_backend(url.strip())
+        new.open()
+        new.add_listener(self._on_commit)
+        with self._lock:
+            old, self._backend, self._url = self._backend, new, url.strip()
+        if old is not None:
+            old.remove_listener(self._on_commit)
+            old.close()
+        return new.url
+
+    def close(self) -> None:
+        """Flush pending writes and release threads and connections.
+
+        The manager stays usable: the next call reopens the same database.
+        """
+        with self._lock:
+            old, self._backend = self._backend, None
+        if old is not None:
+            old.remove_listener(self._on_commit)
+            old.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._backend is not None
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, fn: Callable[[StateEvent], None]) -> Callable[[], None]:
+        """Call ``fn(event)`` after every commit made by this process, in commit order.
+
+        ``fn`` runs on the backend's writer thread: it must be quick and must not
+        block (schedule work elsewhere). Returns a function that unsubscribes.
+        """
+        self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            try:
+                self._subscribers.remove(fn)
+            except ValueError:
+                pass
+
+        return unsubscribe
+
+    def _on_commit(self, events: Sequence[StateEvent]) -> None:
+        for fn in list(self._subscribers):
+            for ev in events:
+                try:
+                    fn(ev)
+                except Exception:
+                    log.exception("state subscriber %r failed", fn)
+
+    def set_dispatcher(self, fn: Dispatcher | None) -> None:
+        """Install the inline hook (the steps runtime): ``fn(events)`` runs after each
+        committed write in the caller's context; the write returns after it."""
+        self._dispatcher = fn
+
+    def change_token(self) -> Any:
+        """A value that changes whenever any process commits to this database."""
+        return self.backend.change_token()
+
+    # ------------------------------------------------------------------ plumbing
+    def _submit(self, write: Write) -> "Future[WriteResult]":
+        return self.backend.submit(write)
+
+    async def _write(self, write: Write) -> Any:
+        wr: WriteResult = await asyncio.wrap_future(self._submit(write))
+        d = self._dispatcher
+        if d is not None and wr.events:
+            r = d(wr.events)
+            if inspect.isawaitable(r):
+                await r
+        return wr.result
+
+    def _write_sync(self, write: Write) -> Any:
+        backend = self.backend
+        if threading.current_thread() is getattr(backend, "writer_thread", None):
+            raise RuntimeError("motia_nb: state writes cannot be made from a state subscriber callback")
+        wr: WriteResult = backend.submit(write).result()
+        d = self._dispatcher
+        if d is not None and wr.events:
+            r = d(wr.events)
+            if inspect.isawaitable(r):
+                run_sync(r)  # type: ignore[arg-type]
+        return wr.result
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.backend.direct_reads:
+            return fn(*args)  # a local point read: cheaper than any hop
+        return await asyncio.to_thread(fn, *args)
+
+    # validation ----------------------------------------------------------------
+    @staticmethod
+    def _w_set(group_id: Any, key: Any, value: Any) -> Write:
+        g = check_name(group_id, "group_id")
+        k = check_name(key, "key", group_id=g)
+        return Write("set", g, k, value_json=encode_value(value, group_id=g, key=k))
+
+    @staticmethod
+    def _w_update(group_id: Any, key: Any, ops: Any) -> Write:
+        g = check_name(group_id, "group_id")
+        k = check_name(key, "key", group_id=g)
+        return Write("update", g, k, ops=normalize_ops(ops, group_id=g, key=k))
+
+    @staticmethod
+    def _w_delete(group_id: Any, key: Any) -> Write:
+        g = check_name(group_id, "group_id")
+        return Write("delete", g, check_name(key, "key", group_id=g))
+
+    @staticmethod
+    def _w_clear(group_id: Any) -> Write:
+        return Write("clear", check_name(group_id, "group_id"))
+
+    @staticmethod
+    def _gk(group_id: Any, key: Any) -> tuple[str, str]:
+        g = check_name(group_id, "group_id")
+        return g, check_name(key, "key", group_id=g)
+
+    # ------------------------------------------------------------------ async API
+    async def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
+        """Store ``value`` under ``group_id``/``key``; returns ``{"new_value", "old_value"}``."""
+        return await self._write(self._w_set(group_id, key, value))
+
+    async def get(self, group_id: str, key: str) -> Any:
+        """The value stored under ``group_id``/``key``, or ``None``."""
+        g, k = self._gk(group_id, key)
+        return await self._read(self.backend.get, g, k)
+
+    async def list(self, group_id: str) -> list[Any]:
+        """Every value of a group, in insertion order."""
+        g = check_name(group_id, "group_id")
+        return [v for _, v in await self._read(self.backend.items, g)]
+
+    async def delete(self, group_id: str, key: str) -> Any:
+        """Remove an item; returns the deleted value, or ``None`` if there was none."""
+        return await self._write(self._w_delete(group_id, key))
+
+    async def clear(self, group_id: str) -> int:
+        """Remove every item of a group; returns how many were removed."""
+        return await self._write(self._w_clear(group_id))
+
+    async def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        """Apply update ops atomically (all or nothing); returns ``{"new_value", "old_value"}``."""
+        return await self._write(self._w_update(group_id, key, ops))
+
+    async def list_groups(self) -> list[str]:
+        """Sorted names of the groups that hold at least one item."""
+        return list(await self._read(self.backend.group_counts))
+
+    async def items(self, group_id: str, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any]]:
+        """``(key, value)`` pairs of a group in insertion order (``list`` drops keys)."""
+        g = check_name(group_id, "group_id")
+        return await self._read(self.backend.items, g, offset, limit)
+
+    async def count(self, group_id: str) -> int:
+        """Number of items in a group."""
+        return await self._read(self.backend.count, check_name(group_id, "group_id"))
+
+    async def group_counts(self) -> dict[str, int]:
+        """``{group: item count}`` for every non-empty group, sorted by name."""
+        return await self._read(self.backend.group_counts)
+
+    async def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
+        """A group as a pandas DataFrame: a ``key`` column, then the values' fields.
+
+        Nested objects become dotted columns (``shipping.city``) when ``flatten``;
+        non-object values go in a ``value`` column.
+        """
+        g = check_name(group_id, "group_id")
+        rows = await self._read(_rows_json, self.backend, g)
+        return _to_frame(rows, flatten=flatten)
+
+
+def _rows_json(backend: Backend, group_id: str) -> list[tuple[str, str]]:
+    fast = getattr(backend, "rows_json", None)
+    if fast is not None:
+        return fast(group_id)
+    from .values import encode_trusted
+
+    return [(k, encode_trusted(v)) for k, v in backend.items(group_id)]
+
+
+def _to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame":
+    import json
+
+    import pandas as pd
+
+    keys = [r[0] for r in rows]
+    values = json.loads("[" + ",".join(r[1] for r in rows) + "]") if rows else []
+    if not values:
+        return pd.DataFrame({"key": pd.Series([], dtype=object)})
+    all_objects = all(type(v) is dict for v in values)
+    if not all_objects:
+        values = [v if type(v) is dict else {"value": v} for v in values]
+    nested = flatten and any(type(x) is dict for v in values for x in v.values())
+    df = pd.json_normalize(values) if nested else pd.DataFrame.from_records(values)
+    if "key" in df.columns:  # a value field called "key" must not hide the item's key
+        df = df.rename(columns={"key": "value.key"})
+    df.insert(0, "key", keys)
+    return df
+
+
+class SyncStateManager:
+    """The synchronous twin of :class:`StateManager` (``state_manager.sync``).
+
+    Safe with no event loop, inside a running loop (a Jupyter cell) and from
+    other threads: writes block only the calling thread while motia_nb's own
+    threads do the work.
+    """
+
+    def __init__(self, manager: StateManager) -> None:
+        self._m = manager
+
+    def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
+        return self._m._write_sync(self._m._w_set(group_id, key, value))
+
+    def get(self, group_id: str, key: str) -> Any:
+        g, k = self._m._gk(group_id, key)
+        return self._m.backend.get(g, k)
+
+    def list(self, group_id: str) -> list[Any]:
+        return [v for _, v in self._m.backend.items(check_name(group_id, "group_id"))]
+
+    def delete(self, group_id: str, key: str) -> Any:
+        return self._m._write_sync(self._m._w_delete(group_id, key))
+
+    def clear(self, group_id: str) -> int:
+        return self._m._write_sync(self._m._w_clear(group_id))
+
+    def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._m._write_sync(self._m._w_update(group_id, key, ops))
+
+    def list_groups(self) -> list[str]:
+        return list(self._m.backend.group_counts())
+
+    def items(self, group_id: str, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any]]:
+        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit)
+
+    def count(self, group_id: str) -> int:
+        return self._m.backend.count(check_name(group_id, "group_id"))
+
+    def group_counts(self) -> dict[str, int]:
+        return self._m.backend.group_counts()
+
+    def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
+        return _to_frame(_rows_json(self._m.backend, check_name(group_id, "group_id")), flatten=flatten)
+
+
+# Close every manager at interpreter exit: pending writes are flushed and no
+# thread is left to hold the process (the writer threads are daemons anyway).
+_live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for m in list(_live_managers):
+        try:
+            m.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
