@@ -16,7 +16,6 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from .._loop import run_sync
@@ -57,7 +56,10 @@ class StateManager:
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
+        self._remote_subscribers: list[Callable[[StateEvent], None]] = []
         self._dispatcher: Dispatcher | None = None
+        self._remote_triggers = False
+        self._remote_optout: Callable[[], None] | None = None
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -77,9 +79,24 @@ class StateManager:
             if self._backend is None:
                 backend = open_backend(self._url or default_url())
                 backend.open()
-                backend.add_listener(self._on_commit)
+                self._attach(backend)
                 self._backend = backend
             return self._backend
+
+    def _attach(self, backend: Backend) -> None:
+        backend.add_listener(self._on_commit)
+        if hasattr(backend, "add_remote_listener"):
+            backend.add_remote_listener(self._on_remote)
+            if self._remote_triggers:
+                self._remote_optout = backend.forward_remote_to(self._dispatch_remote)
+
+    def _detach(self, backend: Backend) -> None:
+        backend.remove_listener(self._on_commit)
+        if hasattr(backend, "remove_remote_listener"):
+            backend.remove_remote_listener(self._on_remote)
+        if self._remote_optout is not None:
+            self._remote_optout()
+            self._remote_optout = None
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -91,11 +108,12 @@ class StateManager:
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
         new = open_backend(url.strip())
         new.open()
-        new.add_listener(self._on_commit)
         with self._lock:
             old, self._backend, self._url = self._backend, new, url.strip()
+            if old is not None:
+                self._detach(old)
+            self._attach(new)
         if old is not None:
-            old.remove_listener(self._on_commit)
             old.close()
         return new.url
 
@@ -106,8 +124,9 @@ class StateManager:
         """
         with self._lock:
             old, self._backend = self._backend, None
+            if old is not None:
+                self._detach(old)
         if old is not None:
-            old.remove_listener(self._on_commit)
             old.close()
 
     @property
@@ -115,21 +134,58 @@ class StateManager:
         return self._backend is not None
 
     # ------------------------------------------------------------------ events
-    def subscribe(self, fn: Callable[[StateEvent], None]) -> Callable[[], None]:
+    def subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = False) -> Callable[[], None]:
         """Call ``fn(event)`` after every commit made by this process, in commit order.
 
-        ``fn`` runs on the backend's writer thread: it must be quick and must not
-        block (schedule work elsewhere). Returns a function that unsubscribes.
+        With ``remote=True``, ``fn`` also receives the changes other processes
+        commit, where the backend publishes them (Redis); with SQLite, watch
+        :meth:`change_token` for those instead. ``fn`` runs on a backend thread:
+        it must be quick and must not block (schedule work elsewhere).
+        Returns a function that unsubscribes.
         """
-        self._subscribers.append(fn)
+        lists = [self._subscribers] + ([self._remote_subscribers] if remote else [])
+        for lst in lists:
+            lst.append(fn)
 
         def unsubscribe() -> None:
-            try:
-                self._subscribers.remove(fn)
-            except ValueError:
-                pass
+            for lst in lists:
+                try:
+                    lst.remove(fn)
+                except ValueError:
+                    pass
 
         return unsubscribe
+
+    def _on_remote(self, events: Sequence[StateEvent]) -> None:
+        for fn in list(self._remote_subscribers):
+            for ev in events:
+                try:
+                    fn(ev)
+                except Exception:
+                    log.exception("state subscriber %r failed", fn)
+
+    def run_remote_triggers(self, enabled: bool = True) -> None:
+        """Opt in (or out) to firing this kernel's state triggers for changes that
+        *other* processes commit (Redis backend). Off by default: each change's
+        triggers normally run once, in the process that made it."""
+        with self._lock:
+            self._remote_triggers = bool(enabled)
+            backend = self._backend
+            if backend is None or not hasattr(backend, "forward_remote_to"):
+                if enabled and backend is not None:
+                    raise NotImplementedError(
+                        f"{backend.url}: this backend does not publish changes between processes (use Redis)"
+                    )
+                return
+            if self._remote_optout is not None:
+                self._remote_optout()
+                self._remote_optout = None
+            if enabled:
+                self._remote_optout = backend.forward_remote_to(self._dispatch_remote)
+
+    def _dispatch_remote(self, events: list[StateEvent]) -> Any:
+        d = self._dispatcher
+        return d(events) if d is not None else None
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
         for fn in list(self._subscribers):
@@ -149,11 +205,36 @@ class StateManager:
         return self.backend.change_token()
 
     # ------------------------------------------------------------------ plumbing
-    def _submit(self, write: Write) -> "Future[WriteResult]":
-        return self.backend.submit(write)
+    def _write(self, make: Callable[..., Write], *args: Any) -> "Awaitable[Any]":
+        """Validate now, submit now, return an awaitable of the result.
 
-    async def _write(self, write: Write) -> Any:
-        wr: WriteResult = await asyncio.wrap_future(self._submit(write))
+        Called on a running loop with no inline dispatcher installed, the
+        awaitable is a plain ``asyncio.Future`` that the writer resolves
+        directly: no Task and no coroutine frames per write, which is what makes
+        thousands of concurrent writes cheap (the write starts at the call, as a
+        JavaScript promise does). Bad input gives a future that raises when
+        awaited. Called with no running loop, it is a coroutine that starts the
+        write when awaited (``asyncio.run(state_manager.set(...))``).
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # e.g. asyncio.run(state_manager.set(...)): start when awaited
+            return self._write_later(make, *args)
+        try:
+            write = make(*args)
+        except Exception as exc:
+            fut = loop.create_future()
+            fut.set_exception(exc)
+            return fut
+        if self._dispatcher is None:
+            return self.backend.submit_async(write, result_only=True)
+        return self._write_and_dispatch(self.backend.submit_async(write))
+
+    async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
+        return await self._write(make, *args)
+
+    async def _write_and_dispatch(self, pending: "Awaitable[WriteResult]") -> Any:
+        wr = await pending
         d = self._dispatcher
         if d is not None and wr.events:
             r = d(wr.events)
@@ -206,9 +287,9 @@ class StateManager:
         return g, check_name(key, "key", group_id=g)
 
     # ------------------------------------------------------------------ async API
-    async def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
+    def set(self, group_id: str, key: str, value: Any) -> "Awaitable[dict[str, Any]]":
         """Store ``value`` under ``group_id``/``key``; returns ``{"new_value", "old_value"}``."""
-        return await self._write(self._w_set(group_id, key, value))
+        return self._write(self._w_set, group_id, key, value)
 
     async def get(self, group_id: str, key: str) -> Any:
         """The value stored under ``group_id``/``key``, or ``None``."""
@@ -220,17 +301,17 @@ class StateManager:
         g = check_name(group_id, "group_id")
         return [v for _, v in await self._read(self.backend.items, g)]
 
-    async def delete(self, group_id: str, key: str) -> Any:
+    def delete(self, group_id: str, key: str) -> "Awaitable[Any]":
         """Remove an item; returns the deleted value, or ``None`` if there was none."""
-        return await self._write(self._w_delete(group_id, key))
+        return self._write(self._w_delete, group_id, key)
 
-    async def clear(self, group_id: str) -> int:
+    def clear(self, group_id: str) -> "Awaitable[int]":
         """Remove every item of a group; returns how many were removed."""
-        return await self._write(self._w_clear(group_id))
+        return self._write(self._w_clear, group_id)
 
-    async def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> "Awaitable[dict[str, Any]]":
         """Apply update ops atomically (all or nothing); returns ``{"new_value", "old_value"}``."""
-        return await self._write(self._w_update(group_id, key, ops))
+        return self._write(self._w_update, group_id, key, ops)
 
     async def list_groups(self) -> list[str]:
         """Sorted names of the groups that hold at least one item."""

@@ -35,6 +35,7 @@ from typing import Any, Final
 from motia_nb.state.errors import UpdateOpError
 from motia_nb.state.values import (
     MAX_DEPTH,
+    _article,
     _short_repr,
     decode_value,
     describe,
@@ -105,11 +106,12 @@ class NormalizedOp(dict):  # type: ignore[type-arg]
 # ------------------------------------------------------------------ formatting
 
 
-def format_path(segments: list[str] | tuple[str, ...]) -> str:
-    """Quote a path for messages: ``'a.b'``, ``['a.b', 'c']`` when a segment has a dot, or ``the root``."""
+def format_path(segments: list[str] | tuple[str, ...], *, as_list: bool = False) -> str:
+    """Quote a path for messages: ``'a.b'``, ``['a.b', 'c']`` when a segment has a dot
+    (or ``as_list`` is true), or ``the root``."""
     if not segments:
         return "the root"
-    if any("." in s for s in segments):
+    if as_list or any("." in s for s in segments):
         return repr(list(segments))
     return repr(".".join(segments))
 
@@ -206,12 +208,12 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
         if field != "type" and field not in allowed:
             hint = _suggest(field, allowed) if isinstance(field, str) else ""
             raise fail(
-                f"unknown field {field!r} for a {op_type!r} op "
+                f"unknown field {field!r} for {_article(op_type)} {op_type!r} op "
                 f"(allowed: type, {', '.join(sorted(allowed))}){hint}"
             )
     for field in _REQUIRED[op_type]:
         if field not in op or (field == "path" and op[field] is None):
-            raise fail(f"a {op_type!r} op needs a {field!r} field")
+            raise fail(f"{_article(op_type)} {op_type!r} op needs a {field!r} field")
 
     raw_path = op.get("path")
     path = [] if raw_path is None else _norm_path(raw_path, op_type, fail)
@@ -342,7 +344,8 @@ def _through_error(path: list[str], depth: int, obj: Any) -> _OpFailure:
             f"path {format_path(path)} goes into the root, which is {describe(obj)}, not an object"
         )
     return _OpFailure(
-        f"path {format_path(path)} goes through {format_path(path[:depth])}, "
+        f"path {format_path(path)} goes through "
+        f"{format_path(path[:depth], as_list=any('.' in s for s in path))}, "
         f"which is {describe(obj)}, not an object"
     )
 

@@ -195,7 +195,7 @@ def _scalar_problem(v: Any) -> str | None:
     module = getattr(cls, "__module__", "") or ""
     if module.startswith("numpy"):
         if cls.__name__ == "ndarray":
-            return f"is a numpy.ndarray (not JSON; convert it with .tolist())"
+            return "is a numpy.ndarray (not JSON; convert it with .tolist())"
         return (
             f"is a numpy.{cls.__name__} ({_short_repr(v)}), a numpy scalar, not JSON; "
             "convert it with .item()"
@@ -216,7 +216,7 @@ def _scalar_problem(v: Any) -> str | None:
                 int.__repr__(v)
             except ValueError:
                 return (
-                    f"is an int with more digits than Python converts to text "
+                    "is an int with more digits than Python converts to text "
                     "(see sys.set_int_max_str_digits)"
                 )
         return None
@@ -224,7 +224,7 @@ def _scalar_problem(v: Any) -> str | None:
         if math.isfinite(v):
             return None
         if v != v:
-            return f"is NaN"
+            return "is NaN"
         return f"is {'Infinity' if v > 0 else '-Infinity'}"
     name = _type_name(v)
     if isinstance(v, (bytes, bytearray, memoryview)):

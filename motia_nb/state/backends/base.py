@@ -14,6 +14,7 @@ loop except for reads a backend declares cheap (``direct_reads``).
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -76,6 +77,18 @@ class Backend(abc.ABC):
         commit with a :class:`WriteResult`, or with the write's own exception.
         Backends may batch concurrent writes into one transaction (group commit),
         but each write succeeds or fails on its own."""
+
+    def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
+        """:meth:`submit` for a caller on a running event loop (override to batch
+        wake-ups). With ``result_only`` the future resolves to ``WriteResult.result``."""
+        fut = asyncio.wrap_future(self.submit(write))
+        if not result_only:
+            return fut
+
+        async def result() -> Any:
+            return (await fut).result
+
+        return asyncio.ensure_future(result())
 
     # -- reads (blocking; JSON already decoded) ---------------------------
     @abc.abstractmethod

@@ -506,17 +506,22 @@ class RedisBackend(Backend):
         # 1. read the current text of every item an update touches (one round trip)
         updates = [(i, w) for i, (w, _) in enumerate(run) if w.kind == "update"]
         current: dict[int, bytes | None] = {}
+        outcomes: dict[int, WriteResult | BaseException] = {}
         if updates:
             pipe = c.pipeline(transaction=False)
             for _, w in updates:
                 pipe.hget(STATE_PREFIX + w.group_id, w.key)
-            for (i, _), raw in zip(updates, await pipe.execute()):
-                current[i] = raw
+            for (i, w), raw in zip(updates, await pipe.execute(raise_on_error=False)):
+                if isinstance(raw, BaseException):
+                    outcomes[i] = self._io_error(raw, w.group_id)
+                else:
+                    current[i] = raw
 
         # 2. compute updates in Python (apply_ops is the one implementation of op semantics)
         planned: dict[int, tuple[bytes | None, Any, Any, str]] = {}
-        outcomes: dict[int, WriteResult | BaseException] = {}
         for i, w in updates:
+            if i in outcomes:
+                continue
             try:
                 planned[i] = self._plan_update(w, current[i])
             except Exception as exc:  # the op cannot apply: nothing is sent, the item is unchanged
@@ -825,7 +830,14 @@ class RedisBackend(Backend):
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order, undecoded (the DataFrame fast path)."""
         flat = self._read_flat(group_id, 0, None, "kv")
-        return [(_text(k), _as_json_text(v)) for k, v in zip(flat[0::2], flat[1::2])]
+        keys = [_text(k) for k in flat[0::2]]
+        texts = [_text(v) for v in flat[1::2]]
+        try:  # one parse checks the whole page (the common case: everything is JSON)
+            if texts and len(json.loads("[" + ",".join(texts) + "]", parse_constant=_reject_constant)) == len(texts):
+                return list(zip(keys, texts))
+        except (ValueError, RecursionError):
+            pass
+        return [(k, _as_json_text(t)) for k, t in zip(keys, texts)]
 
     def values_json(self, group_id: str) -> list[str]:
         return [v for _, v in self.rows_json(group_id)]

@@ -23,7 +23,9 @@ Design (measured on a 2-core machine: commit-per-op ~15k ops/s, one transaction
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import queue
 import sqlite3
@@ -63,7 +65,9 @@ _UPSERT = (
 _DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
 
 _STOP = object()
-_MAX_BATCH = 2000
+_MAX_BATCH = 4000
+#: Batches up to this size run statement by statement; larger ones set-based.
+_SMALL_BATCH = 4
 _BUSY_TIMEOUT_MS = 10_000
 
 _loads = json.loads
@@ -187,6 +191,20 @@ class SQLiteBackend(Backend):
         self._queue.put((write, fut))
         return fut
 
+    def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
+        """Like :meth:`submit`, for a caller on a running loop: results of a whole
+        batch reach each loop in one wake-up instead of one per write. With
+        ``result_only`` the future resolves to ``WriteResult.result`` itself."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._closed:
+            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+            return fut
+        if self._writer is None:
+            self.open()
+        self._queue.put((write, (loop, fut, result_only)))
+        return fut
+
     def _writer_main(self) -> None:
         q = self._queue
         while True:
@@ -212,21 +230,20 @@ class SQLiteBackend(Backend):
                     except queue.Empty:
                         break
                     if late is not _STOP:
-                        late[1].set_exception(StateClosedError(f"the state database {self.url} was closed"))
+                        _deliver([(late[1], StateClosedError(f"the state database {self.url} was closed"))])
                 return
 
-    def _run_batch(self, batch: list[tuple[Write, Future]]) -> None:
+    def _run_batch(self, batch: list[tuple[Write, Any]]) -> None:
         conn = self._wconn
         assert conn is not None
-        outcomes: list[WriteResult | BaseException] = []
+        writes = [w for w, _ in batch]
         with self._wlock:
             try:
                 self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-                for write, _ in batch:
-                    try:
-                        outcomes.append(self._apply(conn, write))
-                    except StateError as exc:  # this write alone fails; nothing of it was written
-                        outcomes.append(exc)
+                if len(writes) <= _SMALL_BATCH or any(w.kind == "clear" for w in writes):
+                    outcomes = [self._apply_one(conn, w) for w in writes]
+                else:
+                    outcomes = _apply_set_based(conn, writes)
                 self._retry_busy(lambda: conn.execute("COMMIT"))
             except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
                 try:
@@ -235,8 +252,7 @@ class SQLiteBackend(Backend):
                     pass
                 err = StateError(f"write to {self.url} failed and was rolled back: {exc}")
                 err.__cause__ = exc
-                for _, fut in batch:
-                    fut.set_exception(err)
+                _deliver([(waiter, err) for _, waiter in batch])
                 return
             self._local_commits += 1
         events = [ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events]
@@ -245,14 +261,15 @@ class SQLiteBackend(Backend):
                 try:
                     fn(events)
                 except Exception:  # a listener must never break the writer
-                    import logging
-
                     logging.getLogger("motia_nb").exception("state listener failed")
-        for (_, fut), out in zip(batch, outcomes):
-            if isinstance(out, BaseException):
-                fut.set_exception(out)
-            else:
-                fut.set_result(out)
+        _deliver([(waiter, out) for (_, waiter), out in zip(batch, outcomes)])
+
+    @classmethod
+    def _apply_one(cls, conn: sqlite3.Connection, w: Write) -> "WriteResult | StateError":
+        try:
+            return cls._apply(conn, w)
+        except StateError as exc:  # this write alone fails; nothing of it was written
+            return exc
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, w: Write) -> WriteResult:
@@ -351,3 +368,123 @@ class SQLiteBackend(Backend):
         with self._rlock:
             data_version = self._rconn.execute("PRAGMA data_version").fetchone()[0]
         return (data_version, self._local_commits)
+
+
+# ---------------------------------------------------------------------- batching helpers
+def _deliver(pairs: list[tuple[Any, Any]]) -> None:
+    """Resolve waiters with results (or exceptions): concurrent Futures directly,
+    asyncio futures with one ``call_soon_threadsafe`` per loop."""
+    by_loop: dict[Any, list[tuple[Any, Any]]] = {}
+    for waiter, out in pairs:
+        if isinstance(waiter, Future):
+            if isinstance(out, BaseException):
+                waiter.set_exception(out)
+            else:
+                waiter.set_result(out)
+        else:
+            loop, fut, result_only = waiter
+            if result_only and isinstance(out, WriteResult):
+                out = out.result
+            by_loop.setdefault(loop, []).append((fut, out))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_on_loop, items)
+        except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
+            pass
+
+
+def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
+    for fut, out in items:
+        if fut.done():  # the awaiting task was cancelled; the write stands
+            continue
+        if isinstance(out, BaseException):
+            fut.set_exception(out)
+        else:
+            fut.set_result(out)
+
+
+_FETCH_MANY = (
+    "SELECT json_group_array(json_array(i.grp, i.key, i.value)) FROM json_each(?) j "
+    "JOIN items i ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')"
+)
+_DELETE_MANY = (
+    "DELETE FROM items WHERE id IN (SELECT i.id FROM json_each(?) j JOIN items i "
+    "ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]'))"
+)
+_UPSERT_MANY = (
+    "INSERT INTO items (grp, key, value) "
+    "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]') "
+    "FROM json_each(?) j WHERE true ORDER BY j.key "
+    "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
+)
+
+
+class _Slot:
+    """What a batch knows about one item: its text now, and how to write it back."""
+
+    __slots__ = ("text", "in_db", "recreated", "created_at")
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text  # current JSON text, None = absent
+        self.in_db = text is not None  # a row existed before the batch
+        self.recreated = False  # deleted during the batch after having existed
+        self.created_at = -1  # batch position of its (last) creation, -1 = not created here
+
+
+def _apply_set_based(conn: sqlite3.Connection, writes: list[Write]) -> "list[WriteResult | StateError]":
+    """Apply many set/update/delete writes with a constant number of statements.
+
+    Each SQLite call releases and re-acquires the GIL; doing one call per batch
+    instead of two per write keeps the writer from stalling behind the event
+    loop's thread. Semantics are exactly those of applying the writes one by one.
+    """
+    pairs = list({(w.group_id, w.key): None for w in writes})
+    (agg,) = conn.execute(_FETCH_MANY, (_dumps([list(p) for p in pairs]),)).fetchone()
+    slots = {(p[0], p[1]): _Slot(p[2]) for p in _loads(agg)}
+    outcomes: list[WriteResult | StateError] = []
+    for pos, w in enumerate(writes):
+        pk = (w.group_id, w.key)
+        slot = slots.get(pk)
+        if slot is None:
+            slot = slots[pk] = _Slot(None)
+        g, k = pk
+        old_text = slot.text
+        if w.kind == "delete":
+            if old_text is None:
+                outcomes.append(WriteResult(None, []))
+                continue
+            slot.text = None
+            if slot.in_db:
+                slot.recreated = True
+            old = _loads(old_text)
+            outcomes.append(WriteResult(old, [StateEvent(DELETED, g, k, old, None)]))  # type: ignore[arg-type]
+            continue
+        if w.kind == "set":
+            new_text = w.value_json
+        else:  # update
+            try:
+                current = _loads(old_text) if old_text is not None else MISSING
+                new_text = encode_trusted(apply_ops(current, w.ops or [], group_id=g, key=k))  # type: ignore[arg-type]
+            except StateError as exc:
+                outcomes.append(exc)
+                continue
+        if old_text is None:
+            slot.created_at = pos
+        slot.text = new_text
+        old = _loads(old_text) if old_text is not None else None
+        new = _loads(new_text)  # type: ignore[arg-type]
+        ev = StateEvent(CREATED if old_text is None else UPDATED, g, k, old, new)  # type: ignore[arg-type]
+        outcomes.append(WriteResult({"new_value": new, "old_value": old}, [ev]))
+    # write back: rows deleted during the batch go first (a re-created item must
+    # move to the end), then every present item, new ones in creation order.
+    gone = [[g, k] for (g, k), sl in slots.items() if sl.in_db and (sl.recreated or sl.text is None)]
+    if gone:
+        conn.execute(_DELETE_MANY, (_dumps(gone),))
+    present = [(sl.created_at, g, k, sl.text) for (g, k), sl in slots.items() if sl.text is not None]
+    present.sort(key=lambda t: t[0])
+    if present:
+        conn.execute(_UPSERT_MANY, (_dumps([[g, k, text] for _, g, k, text in present]),))
+    return outcomes
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
