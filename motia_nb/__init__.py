@@ -16,11 +16,51 @@ from .state import (
     UpdateOpError,
     state_manager,
 )
+from .steps import (
+    StepConfigError,
+    StepLoopError,
+    cron,
+    enqueue,
+    flow_diagram,
+    http,
+    log_frame,
+    logger,
+    queue,
+    remove_step,
+    request,
+    run_cron,
+    start_scheduler,
+    state,
+    step,
+    steps_frame,
+    stop_scheduler,
+    trace_frame,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # SPEC §5
     "state_manager",
+    "step",
+    "enqueue",
+    "logger",
+    "cron",
+    "state",
+    "queue",
+    "http",
+    "request",
+    "run_cron",
+    # seeing and managing steps
+    "steps_frame",
+    "log_frame",
+    "trace_frame",
+    "flow_diagram",
+    "remove_step",
+    "start_scheduler",
+    "stop_scheduler",
+    "StepConfigError",
+    "StepLoopError",
     "StateManager",
     "StateEvent",
     "StateError",

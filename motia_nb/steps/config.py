@@ -1,0 +1,315 @@
+"""Step configs and triggers: the trigger helpers and the validation of a Motia ``config``.
+
+A config is a plain dict, as in a Motia step file::
+
+    config = {
+        "name": "ProcessPayment",
+        "description": "Process payment for an order",
+        "triggers": [{"type": "queue", "topic": "order.created"}],
+        "enqueues": ["payment.completed"],
+        "flows": ["order-processing"],
+    }
+
+:func:`parse_config` checks it and turns the triggers into small typed objects.
+Every problem raises :class:`~motia_nb.steps.errors.StepConfigError` naming the
+step, the trigger's index and what was wrong. Unknown extra keys (Motia's
+``infrastructure``, schemas, …) are kept and ignored, so a config copied from a
+Motia project is accepted as is.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Union
+
+from cronsim import CronSim, CronSimError
+
+from .errors import StepConfigError
+
+__all__ = [
+    "state",
+    "queue",
+    "http",
+    "cron",
+    "StateTrigger",
+    "QueueTrigger",
+    "HttpTrigger",
+    "CronTrigger",
+    "Trigger",
+    "ParsedConfig",
+    "parse_config",
+    "validate_cron",
+    "call_arity",
+    "HTTP_METHODS",
+    "TRIGGER_TYPES",
+]
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+TRIGGER_TYPES = ("state", "queue", "http", "cron")
+_PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+# ---------------------------------------------------------------------------- helpers
+def state(condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A state trigger: ``{"type": "state", "condition": condition}``.
+
+    The step runs for every committed change for which ``condition(event)`` (or
+    ``condition(event, ctx)``) is truthy; with no condition, for every change.
+    """
+    trig: dict[str, Any] = {"type": "state"}
+    if condition is not None:
+        trig["condition"] = condition
+    return trig
+
+
+def queue(topic: str) -> dict[str, Any]:
+    """A queue trigger: ``{"type": "queue", "topic": topic}`` (fed by ``enqueue``)."""
+    return {"type": "queue", "topic": topic}
+
+
+def http(method: str, path: str) -> dict[str, Any]:
+    """An http trigger: ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params."""
+    return {"type": "http", "method": method, "path": path}
+
+
+def cron(expression: str) -> dict[str, Any]:
+    """A cron trigger ``{"type": "cron", "expression": expression}`` (5-field, validated now)."""
+    validate_cron(expression)
+    return {"type": "cron", "expression": expression}
+
+
+def validate_cron(expression: Any, where: str = "cron") -> str:
+    """Check a 5-field cron expression with cronsim; return it stripped or raise StepConfigError."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
+    expr = " ".join(expression.split())
+    n = len(expr.split(" "))
+    if n != 5:
+        raise StepConfigError(
+            f"{where}: bad cron expression {expression!r}: expected 5 fields "
+            f"(minute hour day-of-month month day-of-week), got {n}"
+        )
+    try:
+        CronSim(expr, datetime(2000, 1, 1))
+    except CronSimError as e:
+        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+    return expr
+
+
+def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0, 1, 2)) -> int:
+    """How many positional arguments to pass to ``fn`` (``(input)`` → 1, ``(input, ctx)`` → 2).
+
+    Raises StepConfigError when ``fn`` is not callable or cannot be called with
+    any of ``allowed`` positional arguments.
+    """
+    if not callable(fn):
+        raise StepConfigError(f"{what} must be callable, got {type(fn).__name__} {fn!r}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: assume (input)
+        return 1
+    params = list(sig.parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return max(allowed)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    required_kw = [p for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    if required_kw:
+        raise StepConfigError(
+            f"{what} has required keyword-only parameters {[p.name for p in required_kw]}; "
+            "it must take (input) or (input, ctx)"
+        )
+    for n in sorted(allowed, reverse=True):
+        if len(required) <= n <= len(positional):
+            return n
+    raise StepConfigError(
+        f"{what} takes {len(required)} required positional parameters "
+        f"({', '.join(p.name for p in required)}); it must take (input) or (input, ctx)"
+    )
+
+
+# ---------------------------------------------------------------------------- triggers
+@dataclass(frozen=True)
+class StateTrigger:
+    """Runs the step for each state change whose ``condition`` is truthy."""
+
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    type: str = "state"
+
+    def describe(self) -> str:
+        if self.condition is None:
+            return "state"
+        name = getattr(self.condition, "__name__", "")
+        return f"state if {name}" if name and name != "<lambda>" else "state (condition)"
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """Runs the step for every ``enqueue({"topic": topic, ...})``."""
+
+    topic: str
+    type: str = "queue"
+
+    def describe(self) -> str:
+        return f"queue {self.topic}"
+
+
+@dataclass(frozen=True)
+class HttpTrigger:
+    """Answers ``request(method, path)``; ``segments`` holds literal segments and ``:param`` names."""
+
+    method: str
+    path: str
+    segments: tuple[str, ...] = ()
+    type: str = "http"
+
+    def describe(self) -> str:
+        return f"http {self.method} {self.path}"
+
+    @property
+    def shape(self) -> tuple[str, tuple[str, ...]]:
+        """Method and path with every param replaced by ``:`` (two routes clash when equal)."""
+        return self.method, tuple(":" if s.startswith(":") else s for s in self.segments)
+
+    def match(self, segments: tuple[str, ...]) -> dict[str, str] | None:
+        """The path params if ``segments`` (of a request path) match this route, else None."""
+        if len(segments) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for pat, seg in zip(self.segments, segments):
+            if pat.startswith(":"):
+                if not seg:
+                    return None
+                params[pat[1:]] = seg
+            elif pat != seg:
+                return None
+        return params
+
+    @property
+    def specificity(self) -> tuple[bool, ...]:
+        """Sort key: literal segments win over params, left to right."""
+        return tuple(not s.startswith(":") for s in self.segments)
+
+
+@dataclass(frozen=True)
+class CronTrigger:
+    """Runs the step on a 5-field cron schedule (when the scheduler runs) or via ``run_cron``."""
+
+    expression: str
+    type: str = "cron"
+
+    def describe(self) -> str:
+        return f"cron {self.expression}"
+
+
+Trigger = Union[StateTrigger, QueueTrigger, HttpTrigger, CronTrigger]
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    """``"/orders/:id/"`` → ``("orders", ":id")`` (no empty segments, no leading slash)."""
+    return tuple(s for s in path.strip("/").split("/") if s != "")
+
+
+def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
+    at = f"{where}: trigger {i}"
+    if not isinstance(raw, Mapping):
+        raise StepConfigError(f"{at} must be a dict with a 'type', got {type(raw).__name__} {raw!r}")
+    ttype = raw.get("type")
+    if ttype not in TRIGGER_TYPES:
+        if ttype is None:
+            raise StepConfigError(f"{at} has no 'type' (expected one of: {', '.join(TRIGGER_TYPES)})")
+        raise StepConfigError(f"{at} has unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})")
+    if ttype == "state":
+        cond = raw.get("condition")
+        if cond is None:
+            return StateTrigger()
+        return StateTrigger(cond, call_arity(cond, f"{at} (state) condition", (1, 2)))
+    if ttype == "queue":
+        topic = raw.get("topic")
+        if not isinstance(topic, str) or not topic.strip():
+            raise StepConfigError(f"{at} (queue) needs a 'topic' that is a non-empty str, got {topic!r}")
+        return QueueTrigger(topic)
+    if ttype == "http":
+        method, path = raw.get("method"), raw.get("path")
+        if method is None:
+            raise StepConfigError(f"{at} (http) has a path {path!r} but no 'method' (one of {', '.join(HTTP_METHODS)})")
+        if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+            raise StepConfigError(f"{at} (http) has method {method!r}; expected one of {', '.join(HTTP_METHODS)}")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise StepConfigError(f"{at} (http) needs a 'path' str starting with '/', got {path!r}")
+        segments = split_path(path)
+        names: list[str] = []
+        for seg in segments:
+            if seg.startswith(":"):
+                m = _PARAM.match(seg)
+                if not m:
+                    raise StepConfigError(f"{at} (http) path {path!r}: bad param segment {seg!r} (use :name)")
+                if m.group(1) in names:
+                    raise StepConfigError(f"{at} (http) path {path!r}: param {seg!r} appears twice")
+                names.append(m.group(1))
+        return HttpTrigger(method.upper(), "/" + "/".join(segments), segments)
+    # cron: Motia 1.x writes {"type": "cron", "expression": ...}; older code {"cron": ...}
+    expr = raw.get("expression", raw.get("cron"))
+    return CronTrigger(validate_cron(expr, f"{at} (cron)"))
+
+
+@dataclass
+class ParsedConfig:
+    """A validated config: the original dict plus typed triggers."""
+
+    name: str
+    description: str
+    triggers: list[Trigger]
+    enqueues: list[str]
+    flows: list[str]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = None) -> list[str]:
+    val = raw.get(key, raw.get(alias) if alias else None)
+    if val is None:
+        return []
+    if isinstance(val, str) or not isinstance(val, (list, tuple)):
+        raise StepConfigError(f"{where}: '{key}' must be a list of str, got {val!r}")
+    out: list[str] = []
+    for j, item in enumerate(val):
+        if isinstance(item, Mapping) and isinstance(item.get("topic"), str):  # Motia's {topic, label}
+            item = item["topic"]
+        if not isinstance(item, str) or not item:
+            raise StepConfigError(f"{where}: '{key}'[{j}] must be a non-empty str, got {item!r}")
+        out.append(item)
+    return out
+
+
+def parse_config(config: Any) -> ParsedConfig:
+    """Validate a Motia step config; raise StepConfigError naming what is wrong."""
+    if not isinstance(config, Mapping):
+        raise StepConfigError(f"a step config must be a dict, got {type(config).__name__} {config!r}")
+    name = config.get("name")
+    if name is None:
+        raise StepConfigError(f"step config has no 'name' (keys given: {sorted(map(str, config))})")
+    if not isinstance(name, str) or not name.strip():
+        raise StepConfigError(f"step config 'name' must be a non-empty str, got {name!r}")
+    where = f"step {name!r}"
+    desc = config.get("description", "") or ""
+    if not isinstance(desc, str):
+        raise StepConfigError(f"{where}: 'description' must be a str, got {desc!r}")
+    raw_triggers = config.get("triggers", [])
+    if isinstance(raw_triggers, Mapping):
+        raw_triggers = [raw_triggers]
+    if not isinstance(raw_triggers, (list, tuple)):
+        raise StepConfigError(f"{where}: 'triggers' must be a list of trigger dicts, got {raw_triggers!r}")
+    triggers = [_parse_trigger(t, i, where) for i, t in enumerate(raw_triggers)]
+    return ParsedConfig(
+        name=name,
+        description=desc,
+        triggers=triggers,
+        enqueues=_str_list(config, "enqueues", where, alias="emits"),
+        flows=_str_list(config, "flows", where),
+        raw=dict(config),
+    )

@@ -1,0 +1,57 @@
+"""Exceptions raised by the steps runtime.
+
+They are ``ValueError``/``RuntimeError`` subclasses with messages that name the
+step, the trigger and what was wrong, so a notebook user can fix the cell
+without reading a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError"]
+
+
+class StepError(Exception):
+    """Base class of every error raised by ``motia_nb.steps``."""
+
+
+class StepConfigError(StepError, ValueError):
+    """A step ``config`` (or handler) that cannot be registered; nothing was registered."""
+
+
+class StepNotFoundError(StepError, KeyError):
+    """No step with that name (or no step of the needed kind) is registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "step not found"
+
+
+class EnqueueError(StepError, ValueError):
+    """A malformed ``enqueue({"topic", "data"})`` message; nothing was delivered."""
+
+
+class StepLoopError(StepError, RuntimeError):
+    """A cascade re-triggered steps deeper than the loop guard allows.
+
+    ``chain`` is the causal path of step names from the cascade's first step to
+    the one that was refused; ``steps`` the distinct names in it.
+    """
+
+    def __init__(self, chain: Sequence[str], max_depth: int) -> None:
+        self.chain = tuple(chain)
+        self.max_depth = max_depth
+        self.steps = tuple(dict.fromkeys(self.chain))
+        shown = list(self.chain)
+        if len(shown) > 12:
+            shown = shown[:4] + ["…"] + shown[-7:]
+        super().__init__(
+            f"trigger loop stopped: a cascade went deeper than {max_depth} steps "
+            f"(steps involved: {', '.join(self.steps)}; path: {' → '.join(shown)}). "
+            "The writes made so far stand; change a condition or a handler so the "
+            "cascade ends (or raise motia_nb.steps.runtime.MAX_DEPTH if the depth is intended)."
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython: show the message alone (the traceback would repeat every level of the loop)."""
+        return [f"\x1b[0;31mStepLoopError\x1b[0m: {self}"]

@@ -1,0 +1,162 @@
+"""The opt-in cron scheduler: runs due cron steps while the kernel is idle.
+
+Nothing runs on a schedule until you ask: ``start_scheduler()`` (or
+``%motia cron start``). In a kernel it is a task on the kernel's own event loop
+(so a due step runs between cells, like any other kernel work, and prints in
+the cell that started the scheduler); without a running loop it runs on
+motia_nb's loop thread. Every ``interval`` seconds it checks each cron step:
+a step is due when the next time its expression matches (computed by cronsim,
+in local time, after its last run — or after the scheduler started) has
+passed. Missed runs are not replayed: a due step runs once and its clock moves
+to *now*. ``scheduler.tick(now)`` does one check at a given time (tests use it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from concurrent.futures import Future
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cronsim import CronSim
+
+from .._loop import get_loop_thread
+from .config import CronTrigger
+from .errors import StepLoopError
+from .registry import all_steps
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CronScheduler", "scheduler", "start_scheduler", "stop_scheduler"]
+
+
+class CronScheduler:
+    """Checks cron steps every ``interval`` seconds and runs the due ones inline, one by one."""
+
+    def __init__(self) -> None:
+        self.interval = 1.0
+        self.since: datetime | None = None
+        self.last_run: dict[str, datetime] = {}
+        self.runs: dict[str, int] = {}
+        self._task: asyncio.Task[None] | Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -------------------------------------------------------------- due-check
+    def next_run(self, name: str, expressions: list[str], now: datetime | None = None) -> datetime:
+        """When step ``name`` is next due (earliest of its expressions) after its last run."""
+        ref = self.last_run.get(name) or self.since or now or datetime.now()
+        return min(next(CronSim(e, ref)) for e in expressions)
+
+    def due_steps(self, now: datetime) -> list[str]:
+        """Names of the cron steps due at ``now`` (pure: nothing runs, nothing changes)."""
+        out = []
+        for st in all_steps():
+            exprs = [t.expression for t in st.of_type(CronTrigger)]
+            if exprs and self.next_run(st.name, exprs, now) <= now:
+                out.append(st.name)
+        return out
+
+    async def tick(self, now: datetime | None = None) -> list[str]:
+        """Run every step due at ``now`` (default: the current time); returns their names."""
+        from .runtime import _run_cron
+
+        now = now or datetime.now()
+        if self.since is None:
+            self.since = now
+        ran = []
+        for name in self.due_steps(now):
+            self.last_run[name] = now
+            self.runs[name] = self.runs.get(name, 0) + 1
+            try:
+                await _run_cron(name)
+            except StepLoopError as e:  # a handler error is already reported by the runtime
+                print(f"✖ cron step {name!r}: {e}", file=sys.stderr, flush=True)
+            ran.append(name)
+        return ran
+
+    # -------------------------------------------------------------- life cycle
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _main(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except Exception as e:  # noqa: BLE001 - keep the scheduler alive
+                print(f"✖ cron scheduler: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+
+    def start(self, interval: float = 1.0) -> str:
+        """Start checking every ``interval`` seconds (on the kernel's loop when there is one)."""
+        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0 < interval <= 3600:
+            raise ValueError(f"scheduler interval must be a number of seconds in (0, 3600], got {interval!r}")
+        if self.running:
+            return f"cron scheduler already running (every {self.interval:g}s); stop it first to change the interval"
+        self.interval = float(interval)
+        self.since = datetime.now()
+        self.last_run.clear()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            lt = get_loop_thread()
+            self._loop = lt.loop
+            self._task = asyncio.run_coroutine_threadsafe(self._main(), lt.loop)  # type: ignore[arg-type]
+            where = "motia_nb's loop thread"
+        else:
+            self._loop = loop
+            self._task = loop.create_task(self._main())
+            where = "the kernel's event loop"
+        n = sum(1 for s in all_steps() if s.of_type(CronTrigger))
+        return f"cron scheduler started on {where}, checking {n} cron step(s) every {self.interval:g}s"
+
+    def stop(self) -> str:
+        """Stop the scheduler (a step already running finishes first)."""
+        if not self.running:
+            self._task = None
+            return "cron scheduler is not running"
+        task = self._task
+        if isinstance(task, asyncio.Task):
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(task.cancel)
+        else:
+            task.cancel()  # type: ignore[union-attr]
+        self._task = None
+        return "cron scheduler stopped"
+
+    def frame(self) -> "pd.DataFrame":
+        """The cron steps: expression, next run, last run, runs since start, and whether the scheduler runs."""
+        import pandas as pd
+
+        rows: list[dict[str, Any]] = []
+        now = datetime.now()
+        for st in all_steps():
+            exprs = [t.expression for t in st.of_type(CronTrigger)]
+            if not exprs:
+                continue
+            rows.append(
+                {
+                    "step": st.name,
+                    "expression": ", ".join(exprs),
+                    "next_run": self.next_run(st.name, exprs, now) if self.running else None,
+                    "last_run": self.last_run.get(st.name),
+                    "runs": self.runs.get(st.name, 0),
+                    "scheduled": self.running,
+                }
+            )
+        return pd.DataFrame(rows, columns=["step", "expression", "next_run", "last_run", "runs", "scheduled"])
+
+
+scheduler = CronScheduler()
+
+
+def start_scheduler(interval: float = 1.0) -> str:
+    """Start the process-wide cron scheduler; returns a one-line status."""
+    return scheduler.start(interval)
+
+
+def stop_scheduler() -> str:
+    """Stop the process-wide cron scheduler; returns a one-line status."""
+    return scheduler.stop()
