@@ -1,0 +1,137 @@
+"""Tab completion for ``%state`` / ``%%state`` (IPython's Matcher API v2).
+
+After ``%state `` it offers the subcommands; after a subcommand that takes a group,
+the non-empty groups; after a group, that group's keys (at most
+``MotiaNB.completion_max_keys`` of them, so a 100,000-item group stays instant);
+after ``--``, the subcommand's options. The matcher is a plain function added to
+``shell.Completer.custom_matchers`` by the extension and removed on unload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
+
+from .config import MotiaNB
+from .magics import SUBCOMMANDS
+
+__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions"]
+
+MATCHER_ID = "motia_nb.state"
+
+GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer"})
+KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
+
+_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%state\s(?P<args>.*)$", re.S)
+_CELL_MAGIC = re.compile(r"^\s*%%state\s(?P<args>.*)$", re.S)
+
+
+def _words(args: str) -> tuple[list[str], str]:
+    """Split the text after ``%state`` into complete words and the word being typed.
+
+    Lenient version of the magic's own parser: quotes group words, an unclosed
+    quote just means the word is still being typed.
+    """
+    words: list[str] = []
+    i, size = 0, len(args)
+    current = ""
+    while i < size:
+        while i < size and args[i].isspace():
+            i += 1
+        if i >= size:
+            return words, ""
+        if args[i] in "'\"":
+            quote, j = args[i], i + 1
+            while j < size and args[j] != quote:
+                j += 1
+            if j >= size:  # still typing a quoted word
+                return words, args[i + 1 :]
+            current = args[i + 1 : j]
+            i = j + 1
+        else:
+            j = i
+            while j < size and not args[j].isspace():
+                j += 1
+            current = args[i:j]
+            i = j
+        if i >= size:  # the cursor touches this word: it is the one being typed
+            return words, current
+        words.append(current)
+    return words, ""
+
+
+def _options(command: str) -> list[str]:
+    sub = SUBCOMMANDS.get(command)
+    if sub is None:
+        return []
+    return [opt for action in sub.parser._actions for opt in action.option_strings if opt.startswith("--")]
+
+
+def state_completions(
+    words: list[str],
+    fragment: str,
+    groups: Callable[[], Iterable[str]],
+    keys: Callable[[str], Iterable[str]],
+) -> list[tuple[str, str]]:
+    """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
+
+    ``groups()`` and ``keys(group)`` are only called when their names are wanted.
+    """
+    position = len(words)
+    if position == 0:
+        return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment)]
+    command = words[0]
+    if fragment.startswith("-"):
+        return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+    if position == 1 and command == "help":
+        return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment)]
+    if position == 1 and command == "use":
+        return [(u, "database") for u in (":memory:",) if u.startswith(fragment)]
+    if position == 1 and command in GROUP_COMMANDS:
+        return [(g, "group") for g in groups() if g.startswith(fragment)]
+    if position == 2 and command in KEY_COMMANDS:
+        return [(k, "key") for k in keys(words[1]) if k.startswith(fragment)]
+    return []
+
+
+def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], SimpleMatcherResult]:
+    """Build the ``%state`` matcher; it reads group/key names from ``state_manager.sync``."""
+
+    def groups() -> list[str]:
+        from motia_nb import state_manager
+
+        return state_manager.sync.list_groups()
+
+    def keys(group: str) -> list[str]:
+        from motia_nb import state_manager
+
+        return [k for k, _ in state_manager.sync.items(group, 0, settings.completion_max_keys)]
+
+    @context_matcher(identifier=MATCHER_ID)
+    def state_matcher(context: CompletionContext) -> SimpleMatcherResult:
+        """Complete subcommands, groups and keys of ``%state`` / ``%%state``."""
+        empty: SimpleMatcherResult = {"completions": []}
+        text = context.text_until_cursor
+        m = _LINE_MAGIC.match(text)
+        if m is None and context.cursor_line == 0:
+            m = _CELL_MAGIC.match(text)
+        if m is None:
+            return empty
+        words, fragment = _words(m.group("args"))
+        try:
+            found = state_completions(words, fragment, groups, keys)
+        except Exception:  # completion must never raise into the user's typing
+            return empty
+        token = context.token
+        # IPython replaces `token`; our word may extend before it (e.g. past a '-').
+        cut = len(fragment) - len(token) if fragment.endswith(token) else 0
+        completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
+        result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
+        if words and words[0] == "use":
+            return result  # let file-path completion add its candidates
+        result["suppress"] = True
+        return result
+
+    return state_matcher

@@ -1,0 +1,128 @@
+"""``MotiaNB``: motia_nb's notebook settings, a traitlets ``Configurable``.
+
+``%load_ext motia_nb`` adds one instance to ``shell.configurables``, which is how
+IPython's ``%config`` finds it::
+
+    %config MotiaNB                          # list the options and their values
+    %config MotiaNB.database = ':memory:'    # switch database (same as %state use)
+    %config MotiaNB.display_max_rows = 20
+
+The same options can go in ``ipython_config.py`` (``c.MotiaNB.database = ...``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets.config import Config, Configurable
+
+__all__ = ["MotiaNB"]
+
+
+class MotiaNB(Configurable):
+    """Settings of motia_nb's notebook surface (``%state`` magics, display, completion)."""
+
+    database = Unicode(
+        "",
+        help=(
+            "The state database: a file path, ':memory:' or redis://host:port/db. "
+            "Empty means $MOTIA_NB_DB, else .motia/state.db under the kernel's working "
+            "directory. Setting it switches the database now (like %state use)."
+        ),
+    ).tag(config=True)
+
+    display_max_rows = Int(
+        None,
+        allow_none=True,
+        help="Rows shown when a %state list DataFrame is displayed (None: pandas' display.max_rows).",
+    ).tag(config=True)
+
+    display_max_columns = Int(
+        None,
+        allow_none=True,
+        help="Columns shown when a %state list DataFrame is displayed (None: pandas' display.max_columns).",
+    ).tag(config=True)
+
+    flatten = Bool(
+        True,
+        help="%state list: flatten nested objects into dotted columns (shipping.city).",
+    ).tag(config=True)
+
+    json_indent = Int(2, help="Indentation of values shown as JSON (%state get/set/update).").tag(config=True)
+
+    completion_max_keys = Int(
+        1000,
+        help="Tab completion reads at most this many keys of a group (keeps completion instant on big groups).",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._applying = False
+        self._shell_config: Config | None = None
+        super().__init__(**kwargs)
+
+    @classmethod
+    def for_shell(cls, shell: Any) -> "MotiaNB":
+        """Settings for ``shell``, taking ``c.MotiaNB.*`` / earlier ``%config MotiaNB...`` values.
+
+        Each value is applied on its own: one that is invalid (or a database that
+        cannot be opened) is reported as a warning and skipped, so loading the
+        extension never fails because of a stale setting.
+        """
+        settings = cls()
+        config = getattr(shell, "config", None)
+        if config is None:
+            return settings
+        settings._shell_config = config
+        section = config.get("MotiaNB", {}) if "MotiaNB" in config else {}
+        for name, value in dict(section).items():
+            if not settings.has_trait(name):
+                warnings.warn(f"MotiaNB has no setting {name!r} (ignored)", stacklevel=2)
+                continue
+            try:
+                setattr(settings, name, value)
+            except Exception as err:
+                warnings.warn(f"MotiaNB.{name} = {value!r} ignored: {err}", stacklevel=2)
+        return settings
+
+    @validate("display_max_rows", "display_max_columns", "completion_max_keys")
+    def _non_negative(self, proposal: Any) -> Any:
+        v = proposal["value"]
+        if v is not None and v < 0:
+            raise TraitError(f"MotiaNB.{proposal['trait'].name} must be >= 0, got {v}")
+        return v
+
+    @validate("json_indent")
+    def _indent(self, proposal: Any) -> Any:
+        if proposal["value"] < 0:
+            raise TraitError(f"MotiaNB.json_indent must be >= 0, got {proposal['value']}")
+        return proposal["value"]
+
+    @validate("database")
+    def _switch_database(self, proposal: Any) -> Any:
+        # Switch in the validator, not an observer: if the new database cannot be
+        # opened, the error propagates and the trait keeps its previous value.
+        url = proposal["value"].strip()
+        if not self._applying:
+            from motia_nb import state_manager
+            from motia_nb.state import default_url
+
+            try:
+                state_manager.use(url or default_url())
+            except Exception as err:  # TraitError: %config reports it and keeps the old value
+                raise TraitError(f"MotiaNB.database: cannot use {url!r}: {type(err).__name__}: {err}") from err
+        return url
+
+    def record_database(self, url: str) -> None:
+        """Set ``database`` to a URL already in use, without switching again."""
+        self._applying = True
+        try:
+            self.database = url
+        finally:
+            self._applying = False
+        config = self._shell_config
+        if config is not None and "MotiaNB" in config:
+            # what %config stored in the shell's config is applied again on %reload_ext:
+            # keep it in step with the database actually chosen last
+            config.MotiaNB.database = url

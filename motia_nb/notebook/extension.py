@@ -1,0 +1,131 @@
+"""Life cycle of the IPython extension (``%load_ext`` / ``%unload_ext`` / ``%reload_ext motia_nb``).
+
+``load(ip)`` adds, exactly once per shell:
+
+* the ``MotiaNB`` configurable to ``ip.configurables`` (so ``%config MotiaNB`` works),
+  configured from the shell's config (``c.MotiaNB.*`` in ``ipython_config.py``);
+* the ``%state`` / ``%%state`` magics, and the steps magics (``%%step``, ``%motia``)
+  when ``motia_nb.steps.magics`` is importable;
+* the ``%state`` completion matcher.
+
+``unload(ip)`` removes each of them and closes the state manager (its writer thread
+and connections; the manager reopens lazily if used again). ``load`` after ``load``
+is a no-op and ``unload`` after ``unload`` is harmless, so ``%reload_ext`` always
+leaves exactly one of everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.magic import Magics
+
+from .completion import make_state_matcher
+from .config import MotiaNB
+from .magics import StateMagics
+
+__all__ = ["load", "unload", "is_loaded", "load_ipython_extension", "unload_ipython_extension"]
+
+log = logging.getLogger("motia_nb")
+
+_ATTR = "_motia_nb_extension"
+
+
+@dataclass
+class _Loaded:
+    """What ``load`` added to one shell, so ``unload`` can remove exactly that."""
+
+    settings: MotiaNB
+    magics: list[Magics] = field(default_factory=list)
+    matcher: Any = None
+
+
+def is_loaded(ip: Any) -> bool:
+    """True when motia_nb's extension is loaded in shell ``ip``."""
+    return getattr(ip, _ATTR, None) is not None
+
+
+def _steps_magics() -> type[Magics] | None:
+    try:
+        from motia_nb.steps.magics import StepMagics
+    except ModuleNotFoundError as err:
+        if err.name in ("motia_nb.steps", "motia_nb.steps.magics"):
+            return None  # the steps runtime is not installed: %state works alone
+        raise
+    return StepMagics
+
+
+def load(ip: Any) -> None:
+    """Register motia_nb's magics, completion and configuration in shell ``ip``."""
+    if ip is None or is_loaded(ip):
+        return
+    settings = MotiaNB.for_shell(ip)  # c.MotiaNB.* and earlier %config values, each checked
+    loaded = _Loaded(settings=settings)
+    setattr(ip, _ATTR, loaded)
+    try:
+        ip.configurables.append(settings)
+        state_magics = StateMagics(ip, settings)
+        ip.register_magics(state_magics)
+        loaded.magics.append(state_magics)
+        step_cls = _steps_magics()
+        if step_cls is not None:
+            step_magics = step_cls(shell=ip)
+            ip.register_magics(step_magics)
+            loaded.magics.append(step_magics)
+        completer = getattr(ip, "Completer", None)
+        if completer is not None:
+            loaded.matcher = make_state_matcher(settings)
+            completer.custom_matchers.append(loaded.matcher)
+    except Exception:
+        unload(ip)
+        raise
+
+
+def _unregister_magics(ip: Any, magics: Magics) -> None:
+    """Remove the magics that ``magics`` provides (only while they are still ours)."""
+    table = ip.magics_manager.magics
+    for kind, names in magics.magics.items():
+        for name, func in names.items():
+            current = table[kind].get(name)
+            # bound methods compare equal when they wrap the same function on the same object
+            if current is not None and current == func:
+                del table[kind][name]
+    registry = ip.magics_manager.registry
+    if registry.get(type(magics).__name__) is magics:
+        del registry[type(magics).__name__]
+
+
+def unload(ip: Any) -> None:
+    """Remove everything ``load`` added to ``ip`` and release threads and connections."""
+    loaded: _Loaded | None = getattr(ip, _ATTR, None)
+    if loaded is None:
+        return
+    setattr(ip, _ATTR, None)
+    completer = getattr(ip, "Completer", None)
+    if completer is not None and loaded.matcher is not None:
+        completer.custom_matchers[:] = [m for m in completer.custom_matchers if m is not loaded.matcher]
+    for magics in loaded.magics:
+        _unregister_magics(ip, magics)
+    ip.configurables[:] = [c for c in ip.configurables if c is not loaded.settings]
+    try:  # open viewers poll and subscribe to the state manager: stop them first
+        from motia_nb.notebook.viewer import close_all_viewers
+    except ImportError:
+        pass
+    else:
+        try:
+            close_all_viewers()
+        except Exception:
+            log.exception("motia_nb: closing the state viewers failed")
+    from motia_nb import state_manager
+
+    try:
+        state_manager.close()
+    except Exception:  # releasing must not make %unload_ext fail
+        log.exception("motia_nb: closing the state manager failed")
+
+
+# ``%load_ext motia_nb.notebook.extension`` works too.
+load_ipython_extension = load
+unload_ipython_extension = unload

@@ -1,0 +1,107 @@
+"""Tab completion of ``%state`` through IPython's completer (the path a kernel uses)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from _shell import fresh_db, ip  # noqa: F401  (fixtures)
+from IPython.core.completer import provisionalcompleter
+
+from motia_nb import state_manager
+from motia_nb.notebook.completion import MATCHER_ID, state_completions
+from motia_nb.notebook.magics import SUBCOMMANDS
+
+
+@pytest.fixture
+def data(ip, fresh_db):
+    state_manager.sync.set("orders", "order-1", {"a": 1})
+    state_manager.sync.set("orders", "order-2", {"a": 2})
+    state_manager.sync.set("orders", "other", {"a": 3})
+    state_manager.sync.set("order archive", "x", 1)
+    state_manager.sync.set("users", "u1", {"n": "Ann"})
+
+
+def complete(ip, line: str) -> list[str]:
+    """Old-style API (``ip.complete``): the texts offered at the end of ``line``."""
+    with warnings.catch_warnings():  # IPython marks this API "pending deprecation"
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        _, matches = ip.complete("", line, len(line))
+    return matches
+
+
+def completions(ip, code: str) -> list[str]:
+    """New API (what ipykernel's do_complete uses): the completed cell texts."""
+    with provisionalcompleter():
+        found = list(ip.Completer.completions(code, len(code)))
+    return sorted({code[: c.start] + c.text for c in found})
+
+
+def test_subcommands_after_state(ip):
+    assert complete(ip, "%state ") == sorted(SUBCOMMANDS)
+    assert complete(ip, "%state u") == ["update", "use"]
+    assert completions(ip, "%state gr") == ["%state groups"]
+
+
+def test_group_names_after_a_subcommand(ip, data):
+    assert complete(ip, "%state get ") == ["order archive", "orders", "users"]
+    assert complete(ip, "%state list us") == ["users"]
+    assert completions(ip, "%state clear ord") == ["%state clear order archive", "%state clear orders"]
+
+
+def test_keys_after_a_group(ip, data):
+    assert complete(ip, "%state get orders ") == ["order-1", "order-2", "other"]
+    assert complete(ip, "%state delete orders order") == ["order-1", "order-2"]
+    # a word containing '-': the whole word is replaced correctly
+    assert completions(ip, "%state get orders order-") == ["%state get orders order-1", "%state get orders order-2"]
+    assert not {"order-1", "order-2", "other"} & set(complete(ip, "%state list orders "))  # list takes no key
+
+
+def test_assignment_form_and_cell_magic(ip, data):
+    assert completions(ip, "df = %state list o") == ["df = %state list order archive", "df = %state list orders"]
+    assert completions(ip, "%%state set users u") == ["%%state set users u1"]
+    # %%state only on the first line of a cell
+    assert not [c for c in completions(ip, 'x = 1\n%%state set users u') if "u1" in c]
+
+
+def test_options_and_help(ip):
+    assert complete(ip, "%state list orders --") == ["--dict", "--no-flatten", "--values"]
+    assert complete(ip, "%state help up") == ["update"]
+    assert "%state use :memory:" in completions(ip, "%state use :m")
+
+
+def test_no_completion_outside_state(ip, data):
+    assert "orders" not in complete(ip, "print(")
+    assert "order-1" not in complete(ip, "%time get orders ")
+
+
+def test_keys_are_capped_by_completion_max_keys(ip, data):
+    ip.run_line_magic("config", "MotiaNB.completion_max_keys = 2")
+    try:
+        assert complete(ip, "%state get orders ") == ["order-1", "order-2"]
+    finally:
+        ip.run_line_magic("config", "MotiaNB.completion_max_keys = 1000")
+
+
+def test_pure_logic_only_reads_what_it_needs():
+    calls: list[str] = []
+
+    def groups():
+        calls.append("groups")
+        return ["a", "b"]
+
+    def keys(group):
+        calls.append(f"keys:{group}")
+        return ["k1"]
+
+    assert state_completions([], "g", groups, keys) == [("get", "subcommand"), ("groups", "subcommand")]
+    assert calls == []
+    assert state_completions(["get"], "", groups, keys) == [("a", "group"), ("b", "group")]
+    assert state_completions(["get", "a"], "k", groups, keys) == [("k1", "key")]
+    assert calls == ["groups", "keys:a"]
+    assert state_completions(["groups"], "", groups, keys) == []
+
+
+def test_matcher_is_registered_once(ip):
+    ids = [getattr(m, "matcher_identifier", None) for m in ip.Completer.custom_matchers]
+    assert ids.count(MATCHER_ID) == 1

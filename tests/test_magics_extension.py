@@ -1,0 +1,133 @@
+"""Extension life cycle: ``%load_ext`` / ``%unload_ext`` / ``%reload_ext motia_nb``."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
+
+from motia_nb import state_manager
+from motia_nb.notebook.completion import MATCHER_ID
+from motia_nb.notebook.config import MotiaNB
+from motia_nb.notebook.extension import is_loaded
+from motia_nb.notebook.magics import StateMagics
+
+
+def counts(ip) -> dict[str, int]:
+    """How many of each thing motia_nb adds are present in the shell."""
+    magics = ip.magics_manager.magics
+    return {
+        "configurables": sum(isinstance(c, MotiaNB) for c in ip.configurables),
+        "matchers": sum(getattr(m, "matcher_identifier", None) == MATCHER_ID for m in ip.Completer.custom_matchers),
+        "line_state": int("state" in magics["line"]),
+        "cell_state": int("state" in magics["cell"]),
+        "registry": sum(isinstance(m, StateMagics) for m in ip.magics_manager.registry.values()),
+    }
+
+
+ONE_OF_EACH = {"configurables": 1, "matchers": 1, "line_state": 1, "cell_state": 1, "registry": 1}
+NONE = dict.fromkeys(ONE_OF_EACH, 0)
+
+
+def steps_magics_available() -> bool:
+    try:
+        from motia_nb.steps.magics import StepMagics  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture
+def reloaded_after(ip):
+    yield ip
+    if "motia_nb" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "motia_nb")
+    assert counts(ip) == ONE_OF_EACH
+
+
+def test_loaded_once(ip):
+    assert is_loaded(ip)
+    assert counts(ip) == ONE_OF_EACH
+    bound = ip.magics_manager.magics["line"]["state"]
+    assert isinstance(bound.__self__, StateMagics)
+    assert bound.__self__.settings in ip.configurables
+
+
+def test_reload_leaves_exactly_one_of_everything(reloaded_after):
+    ip = reloaded_after
+    for _ in range(3):
+        res = run_cell(ip, "%reload_ext motia_nb")
+        assert res.success, res.error_in_exec
+        assert counts(ip) == ONE_OF_EACH
+    # a second %load_ext is a no-op too
+    run_cell(ip, "%load_ext motia_nb")
+    assert counts(ip) == ONE_OF_EACH
+    # the magic in the table belongs to the live settings object
+    settings = ip.magics_manager.magics["line"]["state"].__self__.settings
+    assert [c for c in ip.configurables if isinstance(c, MotiaNB)] == [settings]
+
+
+def test_unload_removes_everything_and_releases_the_database(reloaded_after, fresh_db):
+    ip = reloaded_after
+    state_manager.sync.set("orders", "o1", {"a": 1})
+    writer = getattr(state_manager.backend, "writer_thread", None)
+    assert state_manager.is_open
+    res = run_cell(ip, "%unload_ext motia_nb")
+    assert res.success, res.error_in_exec
+    assert counts(ip) == NONE
+    assert not is_loaded(ip)
+    assert not state_manager.is_open
+    if isinstance(writer, threading.Thread):
+        writer.join(timeout=5)
+        assert not writer.is_alive()
+    res = run_cell(ip, "%state get orders o1")
+    assert not res.success and "state" in str(res.error_in_exec)
+    # %config no longer knows MotiaNB; completion no longer offers subcommands
+    assert "MotiaNB" not in [type(c).__name__ for c in ip.configurables]
+    with pytest.warns(PendingDeprecationWarning):
+        _, matches = ip.complete("", "%state ", 7)
+    assert "update" not in matches
+    # loading again works, and the data is still there (the manager reopens lazily)
+    assert run_cell(ip, "%load_ext motia_nb").success
+    assert ip.run_line_magic("state", "get orders o1") == {"a": 1}
+
+
+@pytest.mark.skipif(not steps_magics_available(), reason="motia_nb.steps.magics is not written yet")
+def test_steps_magics_follow_the_extension(reloaded_after):
+    ip = reloaded_after
+    from motia_nb.steps.magics import StepMagics
+
+    def step_magic_names() -> set[str]:
+        names = set()
+        for kind, table in ip.magics_manager.magics.items():
+            for name, fn in table.items():
+                if isinstance(getattr(fn, "__self__", None), StepMagics):
+                    names.add(f"{kind}:{name}")
+        return names
+
+    loaded = step_magic_names()
+    assert loaded, "StepMagics registered no magic"
+    run_cell(ip, "%reload_ext motia_nb")
+    assert step_magic_names() == loaded
+    assert sum(isinstance(m, StepMagics) for m in ip.magics_manager.registry.values()) == 1
+    run_cell(ip, "%unload_ext motia_nb")
+    assert step_magic_names() == set()
+
+
+def test_shell_config_is_applied_at_load_and_bad_values_only_warn(reloaded_after):
+    ip = reloaded_after
+    section = ip.config.MotiaNB
+    saved = dict(section)
+    try:
+        section.json_indent = 4
+        section.display_max_rows = -5
+        with pytest.warns(UserWarning, match="MotiaNB.display_max_rows = -5 ignored"):
+            assert run_cell(ip, "%reload_ext motia_nb").success
+        assert counts(ip) == ONE_OF_EACH
+        assert ip.run_line_magic("config", "MotiaNB.json_indent") == 4
+        assert ip.run_line_magic("config", "MotiaNB.display_max_rows") is None
+    finally:
+        section.clear()
+        section.update(saved)
+        run_cell(ip, "%reload_ext motia_nb")
