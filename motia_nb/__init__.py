@@ -66,9 +66,19 @@ __all__ = [
     "StateError",
     "InvalidInputError",
     "UpdateOpError",
+    "viewer",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``viewer`` imports ipywidgets: load it only when asked for.
+    if name == "viewer":
+        from .notebook.viewer import viewer
+
+        return viewer
+    raise AttributeError(f"module 'motia_nb' has no attribute {name!r}")
 
 
 def load_ipython_extension(ip: Any) -> None:

@@ -327,3 +327,21 @@ def test_increments_from_threads_are_atomic(sm):
     for t in threads:
         t.join()
     assert sm.sync.get("ctr", "t") == {"n": 800}
+
+
+def test_exists_tells_a_stored_null_from_a_missing_item(sm):
+    run(sm.set("g", "null", None))
+    assert run(sm.get("g", "null")) is None and run(sm.get("g", "missing")) is None
+    assert run(sm.exists("g", "null")) is True
+    assert run(sm.exists("g", "missing")) is False
+    assert sm.sync.exists("g", "null") and not sm.sync.exists("g", "missing")
+
+
+def test_items_pages_in_every_order(sm):
+    for k in ["b", "c", "a"]:
+        run(sm.set("g", k, k.upper()))
+    assert [k for k, _ in run(sm.items("g", order="-insertion"))] == ["a", "c", "b"]
+    assert [k for k, _ in sm.sync.items("g", order="key")] == ["a", "b", "c"]
+    assert sm.sync.items("g", 1, 1, order="-key") == [("b", "B")]
+    with pytest.raises(InvalidInputError, match="order must be one of"):
+        sm.sync.items("g", order="random")

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import json
 import math
 import re
@@ -115,15 +114,6 @@ def _pretty(value: Any) -> str:
 
 def _label(key: str, value: Any, key_width: int) -> str:
     return f"{key.ljust(key_width)}  {summarize(value, 80)}"
-
-
-def _accepts_order(fn: Callable[..., Any] | None) -> bool:
-    if fn is None:
-        return False
-    try:
-        return "order" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _kernel_loop() -> asyncio.AbstractEventLoop | None:
@@ -363,10 +353,10 @@ class Viewer(widgets.VBox):
         self.group_filter.observe(lambda _c: self._guarded(self._render_groups), names="value")
         self.sort.observe(self._on_view_changed, names="value")
         self.page_size.observe(self._on_view_changed, names="value")
-        self.first_button.on_click(lambda _b: self.go_to_page(0))
-        self.prev_button.on_click(lambda _b: self.go_to_page(self.page - 1))
-        self.next_button.on_click(lambda _b: self.go_to_page(self.page + 1))
-        self.last_button.on_click(lambda _b: self.go_to_page(self.page_count - 1))
+        self.first_button.on_click(lambda _b: self._guarded(lambda: self.go_to_page(0)))
+        self.prev_button.on_click(lambda _b: self._guarded(lambda: self.go_to_page(self.page - 1)))
+        self.next_button.on_click(lambda _b: self._guarded(lambda: self.go_to_page(self.page + 1)))
+        self.last_button.on_click(lambda _b: self._guarded(lambda: self.go_to_page(self.page_count - 1)))
         self.refresh_button.on_click(lambda _b: self._guarded(self._manual_refresh))
         self.save_button.on_click(lambda _b: self._guarded(self._save))
         self.revert_button.on_click(lambda _b: self._guarded(self._revert))
@@ -507,22 +497,7 @@ class Viewer(widgets.VBox):
 
     def _fetch_page(self, group: str, offset: int, limit: int) -> list[tuple[str, Any]]:
         """One page of ``group`` in the current order, without loading the rest of the group."""
-        order = self.order
-        sync_items = self.manager.sync.items
-        if _accepts_order(sync_items):
-            return sync_items(group, offset, limit, order=order)  # type: ignore[call-arg]
-        backend_items = getattr(self.manager.backend, "items", None)
-        if _accepts_order(backend_items):
-            return backend_items(group, offset, limit, order=order)  # type: ignore[misc]
-        # A backend without ordered pages: insertion order both ways, keys sorted within the page.
-        if order == "-insertion":
-            start = max(0, self.total - offset - limit)
-            rows = sync_items(group, start, self.total - offset - start)
-            return rows[::-1]
-        rows = sync_items(group, offset, limit)
-        if order in ("key", "-key"):
-            rows.sort(key=lambda kv: kv[0], reverse=order == "-key")
-        return rows
+        return self.manager.sync.items(group, offset, limit, order=self.order)
 
     def _render_items(self) -> None:
         g = self.group
@@ -572,8 +547,8 @@ class Viewer(widgets.VBox):
         if k in self._page_rows:
             value, exists = self._page_rows[k], True
         else:  # selected, but no longer on this page (moved or deleted)
-            value = self.manager.sync.get(g, k)
-            exists = value is not None
+            exists = self.manager.sync.exists(g, k)
+            value = self.manager.sync.get(g, k) if exists else None
         if not exists:
             self.key_label.value = (
                 f"<span class='motia-nb-heading'>Value</span> <code>{html.escape(k)}</code> "
@@ -703,7 +678,7 @@ class Viewer(widgets.VBox):
         except ValueError as exc:
             self._set_status(f"not added: {exc}; nothing was written", "error")
             return
-        if self.manager.sync.get(g, k) is not None:
+        if self.manager.sync.exists(g, k):
             self._set_status(f"not added: {g}/{k} already exists; select it and Save to change it", "error")
             return
         ok, _ = self._write(f"add {k!r}", lambda: self.manager.sync.set(g, k, value))

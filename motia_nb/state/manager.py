@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import inspect
 import logging
 import os
@@ -317,10 +318,20 @@ class StateManager:
         """Sorted names of the groups that hold at least one item."""
         return list(await self._read(self.backend.group_counts))
 
-    async def items(self, group_id: str, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any]]:
-        """``(key, value)`` pairs of a group in insertion order (``list`` drops keys)."""
+    async def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
+    ) -> list[tuple[str, Any]]:
+        """``(key, value)`` pairs of a group (``list`` drops keys), a page at a time.
+
+        ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
+        """
         g = check_name(group_id, "group_id")
-        return await self._read(self.backend.items, g, offset, limit)
+        return await self._read(functools.partial(self.backend.items, order=_check_order(order)), g, offset, limit)
+
+    async def exists(self, group_id: str, key: str) -> bool:
+        """Whether an item exists (``get`` returns ``None`` both for a stored ``null`` and a missing item)."""
+        g, k = self._gk(group_id, key)
+        return await self._read(self.backend.exists, g, k)
 
     async def count(self, group_id: str) -> int:
         """Number of items in a group."""
@@ -339,6 +350,15 @@ class StateManager:
         g = check_name(group_id, "group_id")
         rows = await self._read(_rows_json, self.backend, g)
         return _to_frame(rows, flatten=flatten)
+
+
+_ORDERS = ("insertion", "-insertion", "key", "-key")
+
+
+def _check_order(order: str) -> str:
+    if order not in _ORDERS:
+        raise InvalidInputError(f"order must be one of {', '.join(_ORDERS)}; got {order!r}")
+    return order
 
 
 def _rows_json(backend: Backend, group_id: str) -> list[tuple[str, str]]:
@@ -403,8 +423,13 @@ class SyncStateManager:
     def list_groups(self) -> list[str]:
         return list(self._m.backend.group_counts())
 
-    def items(self, group_id: str, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any]]:
-        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit)
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
+    ) -> list[tuple[str, Any]]:
+        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=_check_order(order))
+
+    def exists(self, group_id: str, key: str) -> bool:
+        return self._m.backend.exists(*self._m._gk(group_id, key))
 
     def count(self, group_id: str) -> int:
         return self._m.backend.count(check_name(group_id, "group_id"))

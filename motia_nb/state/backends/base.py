@@ -95,8 +95,15 @@ class Backend(abc.ABC):
     def get(self, group_id: str, key: str) -> Any: ...
 
     @abc.abstractmethod
-    def items(self, group_id: str, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any]]:
-        """(key, value) pairs in insertion order."""
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
+    ) -> list[tuple[str, Any]]:
+        """(key, value) pairs of one page, in insertion order (``order`` also takes
+        ``-insertion``, ``key`` and ``-key``)."""
+
+    @abc.abstractmethod
+    def exists(self, group_id: str, key: str) -> bool:
+        """Whether the item exists (``get`` cannot tell a stored ``null`` from a missing item)."""
 
     @abc.abstractmethod
     def values_json(self, group_id: str) -> list[str]:

@@ -806,6 +806,9 @@ class RedisBackend(Backend):
         raw = self._call(self._client().hget, STATE_PREFIX + group_id, key)
         return None if raw is None else _decode(raw)
 
+    def exists(self, group_id: str, key: str) -> bool:
+        return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key))
+
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
     ) -> list[tuple[str, Any]]:

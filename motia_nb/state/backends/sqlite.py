@@ -329,6 +329,9 @@ class SQLiteBackend(Backend):
         rows = self._read(_SELECT_ONE, (group_id, key))
         return _loads(rows[0][0]) if rows else None
 
+    def exists(self, group_id: str, key: str) -> bool:
+        return bool(self._read("SELECT 1 FROM items WHERE grp = ? AND key = ?", (group_id, key)))
+
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
     ) -> list[tuple[str, Any]]:

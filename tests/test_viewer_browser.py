@@ -1,0 +1,154 @@
+"""The state viewer in a real JupyterLab, driven in Debian's Chromium through Playwright.
+
+The test starts ``jupyter lab`` headless on 127.0.0.1 (own port, token and Jupyter
+dirs: tests/lab_harness.py), writes a notebook that seeds a SQLite file, defines a
+state-triggered step and shows ``viewer()``; Chromium opens it, runs all cells,
+clicks a group and an item, types a new value and clicks Save. The test then reads
+the database file from this process to check the value changed, and checks that
+the triggered step's print landed in the viewer's *Trigger output* area.
+
+Screenshots go to ``test-output/viewer_browser/`` at the repository root
+(gitignored), overwritten on each run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lab_harness import LabServer, chromium_page
+from conftest import require_binary
+from motia_nb.state import StateManager
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+#: Where this test saves its screenshots (gitignored).
+SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "viewer_browser"
+
+SEED_CELL = """\
+from motia_nb import state_manager
+from motia_nb.notebook.viewer import viewer
+from motia_nb.steps import state, step
+
+for key, value in {
+    "o1": {"id": "o1", "status": "pending", "total": 10},
+    "o2": {"id": "o2", "status": "paid", "total": 25.5},
+    "o3": {"id": "o3", "status": "shipped", "total": 7},
+}.items():
+    state_manager.sync.set("orders", key, value)
+state_manager.sync.set("users", "alice", {"name": "Alice"})
+print(state_manager.sync.group_counts())
+"""
+
+STEP_CELL = """\
+@step({"name": "announce-order-change",
+       "triggers": [state(condition=lambda e: e.group_id == "orders")]})
+def announce(event):
+    print(f"TRIGGER {event.event_type} {event.item_id} status={event.new_value['status']}")
+"""
+
+VIEWER_CELL = "v = viewer()\nv"
+
+
+def _notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (SEED_CELL, STEP_CELL, VIEWER_CELL)]
+    nbformat.write(nb, str(path))
+
+
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle';
+}"""
+
+
+def _read_value(db: Path, group: str, key: str) -> object:
+    m = StateManager(str(db))
+    try:
+        return m.sync.get(group, key)
+    finally:
+        m.close()
+
+
+def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
+    chromium = require_binary("chromium", "the viewer's browser test drives Debian's Chromium")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    db = tmp_path / "state.db"
+    _notebook(root / "viewer.ipynb")
+
+    with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab:
+        with chromium_page(chromium) as page:
+            try:
+                page.goto(lab.notebook_url("viewer.ipynb"))
+                page.wait_for_selector(".jp-Notebook", timeout=60_000)
+                page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+                panel = page.locator(".motia-nb-viewer")
+                panel.wait_for(state="visible", timeout=60_000)
+                groups = panel.locator(".motia-nb-groups select")
+                groups.locator("option").first.wait_for(timeout=30_000)
+                labels = [t.replace("\xa0", " ") for t in groups.locator("option").all_inner_texts()]
+                assert labels == ["orders  (3)", "users  (1)"], labels
+
+                # click a group, then an item
+                groups.locator("option", has_text="orders").click()
+                items = panel.locator(".motia-nb-items select")
+                items.locator("option", has_text="o2").wait_for(timeout=15_000)
+                items.locator("option", has_text="o2").click()
+                editor = panel.locator(".motia-nb-value textarea")
+                page.wait_for_function(
+                    "el => el.value.includes('\"paid\"')", arg=editor.element_handle(), timeout=15_000
+                )
+                assert json.loads(editor.input_value()) == {"id": "o2", "status": "paid", "total": 25.5}
+                page.screenshot(path=str(SHOTS / "1-selected.png"), full_page=True)
+
+                # invalid JSON is refused on the page, nothing written
+                editor.fill('{"status": "broken",')
+                panel.locator(".motia-nb-save").click()
+                status = panel.locator(".motia-nb-status")
+                status.get_by_text("not saved").wait_for(timeout=15_000)
+                assert _read_value(db, "orders", "o2") == {"id": "o2", "status": "paid", "total": 25.5}
+
+                # edit the value through the page and save
+                editor.fill('{"id": "o2", "status": "shipped-from-browser", "total": 25.5}')
+                panel.locator(".motia-nb-save").click()
+                status.get_by_text("saved orders/o2").wait_for(timeout=15_000)
+
+                deadline = time.monotonic() + 15
+                while _read_value(db, "orders", "o2") != {"id": "o2", "status": "shipped-from-browser", "total": 25.5}:
+                    assert time.monotonic() < deadline, "the value never reached the database"
+                    time.sleep(0.2)
+
+                # the triggered step's print is shown in the viewer's own output area
+                out = panel.locator(".motia-nb-output")
+                out.get_by_text("TRIGGER state:updated o2 status=shipped-from-browser").wait_for(timeout=15_000)
+                # and the list shows the new summary
+                items.locator("option", has_text="shipped-from-browser").wait_for(timeout=15_000)
+                page.screenshot(path=str(SHOTS / "2-saved.png"), full_page=True)
+                panel.screenshot(path=str(SHOTS / "3-panel.png"))
+
+                # a write by another process (this one) appears on the page without a click
+                other = StateManager(str(db))
+                try:
+                    other.sync.set("orders", "o9-from-pytest", {"id": "o9", "status": "remote"})
+                finally:
+                    other.close()
+                items.locator("option", has_text="o9-from-pytest").wait_for(timeout=10_000)
+                assert items.evaluate("el => el.selectedOptions[0].textContent").startswith("o2")
+            except Exception:
+                page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+                raise
+        server_pid = lab.proc.pid if lab.proc is not None else None
+    # the server and its kernel are gone once the harness exits
+    assert not lab._kernel_pids()
+    if server_pid is not None:
+        assert not Path(f"/proc/{server_pid}").exists(), "the jupyter server is still running"
