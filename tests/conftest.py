@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import pytest
 
-# Notebooks and tests must never touch a user's .motia/state.db: give the whole run
-# (and the kernels it starts, which inherit the environment) a throwaway default.
-_RUN_DIR = tempfile.mkdtemp(prefix="motia-nb-tests-")
-os.environ.setdefault("MOTIA_NB_DB", os.path.join(_RUN_DIR, "state.db"))
+# (MOTIA_NB_DB is set to a throwaway file by the root conftest.py.)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -1,0 +1,199 @@
+"""binder/: what Binder (repo2docker) needs to run the tutorials.
+
+- The folder's own files are consistent (fast checks).
+- A fresh virtualenv built from ``binder/requirements.txt`` alone, installed from the
+  repository root as repo2docker does, runs every tutorial under nbval.
+- ``repo2docker --no-build`` accepts the repository and renders the expected Dockerfile.
+  A dry run needs no Docker daemon: the test points ``DOCKER_HOST`` at a socket that does
+  not exist to prove it.
+
+The slow tests install packages from the package index (pip's cache makes reruns quick)
+and work on a copy of the repository holding the files git would ship (tracked plus
+untracked-but-not-ignored), so nothing of the developer's ``.venv`` or ``.motia`` leaks in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BINDER = REPO / "binder"
+NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+
+#: What the test environment adds on top of binder/ to *check* the tutorials (not to run them).
+TEST_TOOLS = ["pytest>=8", "nbval>=0.11", "pytest-timeout>=2.3"]
+
+#: Excluded when git cannot list the shipped files (e.g. an unpacked sdist).
+_NOT_SHIPPED = shutil.ignore_patterns(
+    ".git", ".venv", ".motia", "__pycache__", "*.egg-info", "build", "dist",
+    ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "node_modules", "test-output",
+)
+
+LAUNCH_LINK = re.compile(
+    r"https://mybinder\.org/v2/gh/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)/HEAD"
+    r"\?urlpath=lab/tree/(?P<path>[\w./-]+\.ipynb)"
+)
+
+
+# ---------------------------------------------------------------------- helpers
+def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure, fail the test with its output (not a bare CalledProcessError)."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return proc
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment minus anything that would point a child at the project's venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTEST_ADDOPTS")}
+    env.update(extra)
+    return env
+
+
+def _copy_shipped_files(dest: Path) -> None:
+    """Copy what a clone of the repository would hold (what Binder sees) to ``dest``."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO, capture_output=True, check=True,
+        ).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copytree(REPO, dest, ignore=_NOT_SHIPPED)
+        return
+    for rel in filter(None, listed):
+        src = REPO / rel
+        if src.is_file():  # listed but deleted in the work tree: skip
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def _make_venv(path: Path) -> Path:
+    """A fresh virtualenv (no system site-packages) with an up-to-date pip; returns its python."""
+    venv.EnvBuilder(with_pip=True, clear=True, system_site_packages=False).create(path)
+    return path / "bin" / "python"
+
+
+def _runtime_python() -> str:
+    """The ``x.y`` version binder/runtime.txt asks for."""
+    text = (BINDER / "runtime.txt").read_text().strip()
+    m = re.fullmatch(r"python-(\d+\.\d+)", text)
+    assert m, f"binder/runtime.txt must read python-X.Y, got {text!r}"
+    return m.group(1)
+
+
+# ---------------------------------------------------------------------- the folder itself (fast)
+def test_requirements_install_this_repository() -> None:
+    lines = [ln.split("#", 1)[0].strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()]
+    lines = [ln for ln in lines if ln]
+    assert "-e ." in lines or "." in lines, f"binder/requirements.txt does not install the repository itself: {lines}"
+    # what the tutorials need beyond motia_nb's own dependencies
+    names = {re.split(r"[<>=!~\[ ]", ln, maxsplit=1)[0].lower().replace("_", "-") for ln in lines if not ln.startswith(("-", "."))}
+    assert {"jupyterlab", "jupyter-client", "matplotlib"} <= names, names
+
+
+def test_runtime_python_satisfies_pyproject() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert _runtime_python() in SpecifierSet(requires), (
+        f"binder/runtime.txt asks for Python {_runtime_python()}, but pyproject.toml requires {requires}"
+    )
+
+
+def test_launch_link_opens_the_first_tutorial_in_lab() -> None:
+    links = list(LAUNCH_LINK.finditer((BINDER / "README.md").read_text()))
+    assert links, "binder/README.md holds no mybinder.org launch link"
+    for link in links:
+        assert link["path"] == "notebooks/01_state_basics.ipynb", link.group(0)
+        assert (REPO / link["path"]).is_file(), f"the launch link opens {link['path']}, which does not exist"
+
+
+# ---------------------------------------------------------------------- a fresh environment from binder/ (slow)
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("binder-checkout") / "repo"
+    _copy_shipped_files(dest)
+    assert (dest / "binder" / "requirements.txt").is_file()
+    return dest
+
+
+@pytest.fixture(scope="module")
+def binder_python(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Python of a fresh venv holding binder/requirements.txt (installed as repo2docker does)."""
+    python = _make_venv(tmp_path_factory.mktemp("binder-venv") / "venv")
+    env = _clean_env()
+    # repo2docker: WORKDIR ${REPO_DIR}; pip install -r "binder/requirements.txt"
+    _run([str(python), "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], cwd=checkout, env=env, timeout=600)
+    _run([str(python), "-m", "pip", "install", "-q", *TEST_TOOLS], cwd=checkout, env=env, timeout=300)
+    yield python
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_binder_env_uses_motia_nb_from_the_repository(binder_python: Path, checkout: Path) -> None:
+    out = _run(
+        [str(binder_python), "-c", "import motia_nb, sys; print(motia_nb.__file__); print(sys.prefix)"],
+        cwd=checkout / "notebooks", env=_clean_env(),
+    ).stdout.split()
+    assert Path(out[0]).resolve() == (checkout / "motia_nb" / "__init__.py").resolve(), out
+    assert Path(out[1]).resolve() == binder_python.parent.parent.resolve(), out
+    _run([str(binder_python), "-m", "pip", "check"], cwd=checkout, env=_clean_env())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_tutorial_runs_in_binder_env(notebook: str, binder_python: Path, checkout: Path, tmp_path: Path) -> None:
+    """Each tutorial passes nbval (outputs compared) with the binder environment's kernel."""
+    env = _clean_env(MOTIA_NB_DB=str(tmp_path / "state.db"))
+    proc = _run(
+        # the project's own nbval settings, spelled out (addopts emptied so nothing doubles)
+        [str(binder_python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
+         "--nbval", "--nbval-current-env", "--nbval-cell-timeout=180",
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", f"notebooks/{notebook}"],
+        cwd=checkout, env=env, timeout=600,
+    )
+    assert re.search(r"\b[1-9]\d* passed\b", proc.stdout), proc.stdout  # cells really ran
+
+
+# ---------------------------------------------------------------------- repo2docker's dry run (slow)
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_repo2docker_dry_run_accepts_binder(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    python = _make_venv(tmp_path_factory.mktemp("r2d-venv") / "venv")
+    _run([str(python), "-m", "pip", "install", "-q", "jupyter-repo2docker"], cwd=checkout, env=_clean_env(), timeout=300)
+    r2d = python.parent / "repo2docker"
+    # No Docker daemon is needed (nor reachable) for --no-build.
+    env = _clean_env(DOCKER_HOST=f"unix://{checkout}/no-such-docker.sock")
+    proc = _run(
+        [str(r2d), "--no-build", "--no-run", "--user-id", "1000", "--user-name", "jovyan", str(checkout)],
+        cwd=checkout, env=env,
+    )
+    dockerfile, log = proc.stdout, proc.stderr
+
+    assert f"python={_runtime_python()}" in log, log  # runtime.txt was read
+    assert dockerfile.lstrip().startswith("FROM "), dockerfile[:500]
+
+    lines = dockerfile.splitlines()
+    install = next((i for i, ln in enumerate(lines) if 'pip install --no-cache-dir -r "binder/requirements.txt"' in ln), None)
+    assert install is not None, "repo2docker does not install binder/requirements.txt:\n" + dockerfile
+    # "-e ." is a local reference: the whole repository must be in the image before pip runs.
+    copy_all = [i for i, ln in enumerate(lines) if re.match(r"COPY .*\bsrc/ \$\{REPO_DIR\}/$", ln)]
+    assert copy_all and copy_all[0] < install, "the repository is not copied in before binder/requirements.txt is installed"
+    workdir = [i for i, ln in enumerate(lines) if ln.strip() == "WORKDIR ${REPO_DIR}"]
+    assert workdir and workdir[0] < install, "pip would not run from the repository root"
