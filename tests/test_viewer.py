@@ -532,3 +532,25 @@ def test_the_viewer_on_redis_browses_edits_and_sees_other_clients(redis_url: str
     finally:
         other.close()
         m.close()
+
+
+def test_a_failing_trigger_is_reported_when_an_ipython_shell_exists(seeded: StateManager, make_viewer) -> None:
+    """In a kernel, ipywidgets' Output.__exit__ swallows exceptions; the viewer must still report."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.instance()  # what a kernel (or an earlier test) has
+    sm = seeded
+
+    def boom(events):  # noqa: ANN001
+        raise RuntimeError("handler exploded in a shell")
+
+    sm.set_dispatcher(boom)
+    try:
+        v = make_viewer("orders", live=False)
+        v.items.value = "o1"
+        v.value_text.value = '{"id": "o1", "status": "refunded"}'
+        v.save_button.click()
+    finally:
+        sm.set_dispatcher(None)
+    assert "handler exploded in a shell" in v.message
+    assert sm.sync.get("orders", "o1") == {"id": "o1", "status": "refunded"}

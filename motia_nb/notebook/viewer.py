@@ -617,16 +617,22 @@ class Viewer(widgets.VBox):
         """Run a write inside the trigger output area; report errors on the status line."""
         from motia_nb.state.errors import InvalidInputError, UpdateOpError
 
-        try:
-            with self.output:
+        # Catch inside the ``with``: in a kernel, Output.__exit__ swallows exceptions
+        # (it shows the traceback in the widget), so nothing would reach an outer try.
+        error: Exception | None = None
+        result: Any = None
+        with self.output:
+            try:
                 result = fn()
-        except (InvalidInputError, UpdateOpError) as exc:
-            self._set_status(f"{what} refused: {exc}", "error")
+            except Exception as exc:
+                error = exc
+        if isinstance(error, (InvalidInputError, UpdateOpError)):
+            self._set_status(f"{what} refused: {error}", "error")
             return False, None
-        except Exception as exc:  # e.g. a triggered step failed after the write committed
+        if error is not None:  # e.g. a triggered step failed after the write committed
             self._loaded_text = None  # show what the store holds now
             self.refresh()
-            self._set_status(f"{what}: {type(exc).__name__}: {exc} (a write that committed stands)", "error")
+            self._set_status(f"{what}: {type(error).__name__}: {error} (a write that committed stands)", "error")
             return False, None
         return True, result
 

@@ -422,6 +422,9 @@ _UPSERT_MANY = (
 )
 
 
+_UNDECODED = object()
+
+
 class _Slot:
     """What a batch knows about one item: its text now, and how to write it back."""
 
@@ -444,7 +447,9 @@ def _apply_set_based(conn: sqlite3.Connection, writes: list[Write]) -> "list[Wri
     pairs = list({(w.group_id, w.key): None for w in writes})
     (agg,) = conn.execute(_FETCH_MANY, (_dumps([list(p) for p in pairs]),)).fetchone()
     slots = {(p[0], p[1]): _Slot(p[2]) for p in _loads(agg)}
-    outcomes: list[WriteResult | StateError] = []
+    # Pass 1: apply in order on the slots (texts only). Decoding of results is
+    # deferred to one json.loads call for the whole batch (pass 2).
+    plan: list[Any] = []  # per write: a StateError, or (kind, g, k, old_text, new_text | new_obj)
     for pos, w in enumerate(writes):
         pk = (w.group_id, w.key)
         slot = slots.get(pk)
@@ -453,29 +458,49 @@ def _apply_set_based(conn: sqlite3.Connection, writes: list[Write]) -> "list[Wri
         g, k = pk
         old_text = slot.text
         if w.kind == "delete":
-            if old_text is None:
-                outcomes.append(WriteResult(None, []))
-                continue
-            slot.text = None
-            if slot.in_db:
-                slot.recreated = True
-            old = _loads(old_text)
-            outcomes.append(WriteResult(old, [StateEvent(DELETED, g, k, old, None)]))  # type: ignore[arg-type]
+            if old_text is not None:
+                slot.text = None
+                if slot.in_db:
+                    slot.recreated = True
+            plan.append(("delete", g, k, old_text, None))
             continue
         if w.kind == "set":
             new_text = w.value_json
+            new_obj: Any = _UNDECODED
         else:  # update
             try:
                 current = _loads(old_text) if old_text is not None else MISSING
-                new_text = encode_trusted(apply_ops(current, w.ops or [], group_id=g, key=k))  # type: ignore[arg-type]
+                new_obj = apply_ops(current, w.ops or [], group_id=g, key=k)  # type: ignore[arg-type]
             except StateError as exc:
-                outcomes.append(exc)
+                plan.append(exc)
                 continue
+            new_text = encode_trusted(new_obj)
         if old_text is None:
             slot.created_at = pos
         slot.text = new_text
-        old = _loads(old_text) if old_text is not None else None
-        new = _loads(new_text)  # type: ignore[arg-type]
+        plan.append((w.kind, g, k, old_text, new_text if new_obj is _UNDECODED else new_obj))
+    # Pass 2: decode every old value and every set's new value in one call.
+    texts = []
+    for p in plan:
+        if isinstance(p, tuple):
+            if p[3] is not None:
+                texts.append(p[3])
+            if p[0] == "set":
+                texts.append(p[4])
+    decoded = iter(_loads("[" + ",".join(texts) + "]")) if texts else iter(())
+    outcomes: list[WriteResult | StateError] = []
+    for p in plan:
+        if not isinstance(p, tuple):
+            outcomes.append(p)
+            continue
+        kind, g, k, old_text, new = p
+        old = next(decoded) if old_text is not None else None
+        if kind == "delete":
+            evs = [] if old_text is None else [StateEvent(DELETED, g, k, old, None)]  # type: ignore[arg-type]
+            outcomes.append(WriteResult(old, evs))
+            continue
+        if kind == "set":
+            new = next(decoded)
         ev = StateEvent(CREATED if old_text is None else UPDATED, g, k, old, new)  # type: ignore[arg-type]
         outcomes.append(WriteResult({"new_value": new, "old_value": old}, [ev]))
     # write back: rows deleted during the batch go first (a re-created item must
