@@ -1412,7 +1412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tiny", action="store_true", help="200 items per workload: checks the script, not the speed")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every size (default 1.0)")
     ap.add_argument("--repeats", type=int, default=3, help="motia_nb/raw pairs per workload (default 3)")
-    ap.add_argument("--stores", nargs="+", choices=STORES, metavar="STORE", help=f"subset of {STORES}")
+    ap.add_argument("--stores", nargs="+", choices=STORES, metavar="STORE", help="subset of: " + ", ".join(STORES).replace("%", "%%"))
     ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), metavar="W", help=f"subset of {list(WORKLOADS)}")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="README to update ('' = none)")

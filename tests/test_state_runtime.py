@@ -302,3 +302,72 @@ def test_acknowledged_writes_survive_kill_9(db_path):
     assert acked and not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
     # every acknowledged increment is there (an unacknowledged one may also have landed)
     assert stored["counter"]["n"] >= increments
+
+
+# ---------------------------------------------------------------- inline commits vs the writer thread
+def test_a_write_lock_held_elsewhere_never_blocks_the_event_loop(db_path):
+    """Writes commit inline only when SQLite's lock is free; otherwise the writer
+    thread waits for it, and the caller's loop keeps running meanwhile."""
+    sm = StateManager(db_path)
+    sm.sync.set("g", "before", 1)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's long write transaction
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def main():
+        t = asyncio.ensure_future(ticker())
+        asyncio.get_running_loop().call_later(0.5, other.execute, "COMMIT")
+        res = await sm.set("g", "k", {"waited": True})
+        t.cancel()
+        return res
+
+    t0 = time.monotonic()
+    res = asyncio.run(main())
+    assert res == {"new_value": {"waited": True}, "old_value": None}
+    assert time.monotonic() - t0 >= 0.45  # it really waited for the lock…
+    assert ticks >= 10  # …while the loop kept running (~50 ticks when idle)
+    # the sync form waits the same way, from a thread, without raising "database is locked"
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    assert sm.sync.update("g", "k", [{"type": "set", "path": "n", "value": 2}])["new_value"] == {"waited": True, "n": 2}
+    other.close()
+    sm.close()
+
+
+def test_writes_from_a_subscriber_are_refused_clearly(db_path):
+    sm = StateManager(db_path)
+    errors: list[BaseException] = []
+
+    def writes_back(ev):
+        if ev.item_id == "trigger":
+            try:
+                sm.sync.set("g", "from-subscriber", 1)
+            except Exception as e:
+                errors.append(e)
+
+    sm.subscribe(writes_back)
+    sm.sync.set("g", "trigger", 1)
+    assert len(errors) == 1 and "subscriber" in str(errors[0])
+    assert sm.sync.get("g", "from-subscriber") is None
+    sm.close()
+
+
+def test_writes_pending_at_close_fail_instead_of_hanging(db_path):
+    from motia_nb.state import StateClosedError
+
+    sm = StateManager(db_path)
+    backend = sm.backend
+
+    async def main():
+        fut = sm.set("g", "k", 1)  # buffered until the loop's next iteration
+        backend.close()
+        return await asyncio.wait_for(asyncio.gather(fut, return_exceptions=True), 5)
+
+    (res,) = asyncio.run(main())
+    assert isinstance(res, StateClosedError)

@@ -65,7 +65,10 @@ _UPSERT = (
 _DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
 
 _STOP = object()
+_listener_state = threading.local()  # .active while this thread runs state listeners
 _MAX_BATCH = 4000
+#: A loop's buffered writes go to the writer thread as soon as there are this many.
+_EARLY_FLUSH = 512
 #: Batches up to this size run statement by statement; larger ones set-based.
 _SMALL_BATCH = 4
 _BUSY_TIMEOUT_MS = 10_000
@@ -88,8 +91,12 @@ class SQLiteBackend(Backend):
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
-        self._wlock = threading.Lock()
+        # RLock: listeners run under it and may read (``:memory:`` reads share it)
+        self._wlock = threading.RLock()
         self._rlock = self._wlock
+        self._pending = 0  # writes queued for, or being run by, the writer thread
+        self._pending_lock = threading.Lock()
+        self._loop_buffers: dict[asyncio.AbstractEventLoop, list[tuple[Write, Any]]] = {}
         self._closed = False
         self._local_commits = 0
 
@@ -160,7 +167,8 @@ class SQLiteBackend(Backend):
         with self._open_lock:
             if self._closed:
                 return
-            self._closed = True
+            with self._pending_lock:
+                self._closed = True
             writer = self._writer
         if writer is not None:
             self._queue.put(_STOP)
@@ -181,29 +189,94 @@ class SQLiteBackend(Backend):
         return self._writer
 
     # ------------------------------------------------------------------ writes
-    def submit(self, write: Write) -> "Future[WriteResult]":
-        fut: Future[WriteResult] = Future()
+    #
+    # A write reaches the database by one of two ways, with one transaction per batch:
+    # - inline: the submitting thread commits the batch itself, when no other batch
+    #   is queued or running in this process and SQLite's write lock is free right
+    #   now (busy_timeout 0). No thread hop: this is what makes a sequence of awaited
+    #   writes fast.
+    # - the writer thread: everything else (contention, another process holding the
+    #   lock). It waits out busy databases instead of raising.
+    # Async callers buffer their writes for one event-loop iteration first, so that
+    # ``gather`` of thousands of writes still becomes one transaction.
+
+    def _check_writable(self) -> StateError | None:
         if self._closed:
-            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
-            return fut
+            return StateClosedError(f"the state database {self.url} was closed")
+        if getattr(_listener_state, "active", False):
+            return StateError(
+                "motia_nb: a state write was made from inside a state subscriber callback; "
+                "subscribers must only record or schedule work"
+            )
         if self._writer is None:
             self.open()
-        self._queue.put((write, fut))
+        return None
+
+    def submit(self, write: Write) -> "Future[WriteResult]":
+        fut: Future[WriteResult] = Future()
+        err = self._check_writable()
+        if err is not None:
+            fut.set_exception(err)
+            return fut
+        item = (write, fut)
+        if not self._run_inline([item]):
+            self._enqueue([item])
         return fut
 
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
-        """Like :meth:`submit`, for a caller on a running loop: results of a whole
-        batch reach each loop in one wake-up instead of one per write. With
-        ``result_only`` the future resolves to ``WriteResult.result`` itself."""
+        """Like :meth:`submit`, for a caller on a running loop. Writes submitted in
+        the same loop iteration are committed together, and their results reach
+        the loop in one wake-up. With ``result_only`` the future resolves to
+        ``WriteResult.result`` itself."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        if self._closed:
-            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+        err = self._check_writable()
+        if err is not None:
+            fut.set_exception(err)
             return fut
-        if self._writer is None:
-            self.open()
-        self._queue.put((write, (loop, fut, result_only)))
+        buf = self._loop_buffers.get(loop)
+        if buf is None:
+            buf = self._loop_buffers[loop] = []
+            loop.call_soon(self._flush_loop_buffer, loop)
+        buf.append((write, (loop, fut, result_only)))
+        if len(buf) >= _EARLY_FLUSH:
+            # a burst (gather of thousands): let the writer thread start committing
+            # while this loop keeps producing; the flush callback queues the rest.
+            self._loop_buffers[loop] = []
+            self._enqueue(buf)
         return fut
+
+    def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._loop_buffers.pop(loop, None)
+        if batch and not self._run_inline(batch):  # (empty after an early flush)
+            self._enqueue(batch)
+
+    def _enqueue(self, batch: list[tuple[Write, Any]]) -> None:
+        with self._pending_lock:  # close() sets _closed under this lock, then queues _STOP
+            if self._closed:
+                closed = StateClosedError(f"the state database {self.url} was closed")
+                _deliver([(waiter, closed) for _, waiter in batch])
+                return
+            self._pending += len(batch)
+            for item in batch:
+                self._queue.put(item)
+
+    def _run_inline(self, batch: list[tuple[Write, Any]]) -> bool:
+        """Commit ``batch`` on this thread if that cannot wait or reorder; else False."""
+        if self._pending or self._closed:
+            return False
+        if not self._wlock.acquire(blocking=False):
+            return False
+        try:
+            if self._pending:  # the writer took work meanwhile: keep order, queue behind it
+                return False
+            done = self._commit(batch, wait=False)
+        finally:
+            self._wlock.release()
+        if done is None:  # the database is locked by another process right now
+            return False
+        _deliver(done)
+        return True
 
     def _writer_main(self) -> None:
         q = self._queue
@@ -221,7 +294,11 @@ class SQLiteBackend(Backend):
                     continue  # finish what is queued, then stop
                 batch.append(nxt)
             if batch:
-                self._run_batch(batch)
+                with self._wlock:
+                    done = self._commit(batch, wait=True)
+                    with self._pending_lock:
+                        self._pending -= len(batch)
+                _deliver(done or [])
             if stop:
                 # fail anything that raced in after close()
                 while True:
@@ -233,36 +310,56 @@ class SQLiteBackend(Backend):
                         _deliver([(late[1], StateClosedError(f"the state database {self.url} was closed"))])
                 return
 
-    def _run_batch(self, batch: list[tuple[Write, Any]]) -> None:
+    def _commit(self, batch: list[tuple[Write, Any]], *, wait: bool) -> list[tuple[Any, Any]] | None:
+        """Apply ``batch`` in one transaction; the caller holds ``_wlock``.
+
+        Returns (waiter, outcome) pairs to deliver, or None when ``wait`` is False
+        and another connection holds SQLite's write lock (nothing was done).
+        Listeners are called here, under the lock, so they see commits in order.
+        """
         conn = self._wconn
         assert conn is not None
         writes = [w for w, _ in batch]
-        with self._wlock:
-            try:
+        try:
+            if wait or self.memory:
                 self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-                if len(writes) <= _SMALL_BATCH or any(w.kind == "clear" for w in writes):
-                    outcomes = [self._apply_one(conn, w) for w in writes]
-                else:
-                    outcomes = _apply_set_based(conn, writes)
-                self._retry_busy(lambda: conn.execute("COMMIT"))
-            except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
+            else:
+                conn.execute("PRAGMA busy_timeout = 0")
                 try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        return None
+                    raise
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            if len(writes) <= _SMALL_BATCH or any(w.kind == "clear" for w in writes):
+                outcomes = [self._apply_one(conn, w) for w in writes]
+            else:
+                outcomes = _apply_set_based(conn, writes)
+            self._retry_busy(lambda: conn.execute("COMMIT"))
+        except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
+            try:
+                if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                err = StateError(f"write to {self.url} failed and was rolled back: {exc}")
-                err.__cause__ = exc
-                _deliver([(waiter, err) for _, waiter in batch])
-                return
-            self._local_commits += 1
+            except sqlite3.Error:
+                pass
+            err = StateError(f"write to {self.url} failed and was rolled back: {exc}")
+            err.__cause__ = exc
+            return [(waiter, err) for _, waiter in batch]
+        self._local_commits += 1
         events = [ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events]
-        if events:
-            for fn in list(self._listeners):
-                try:
-                    fn(events)
-                except Exception:  # a listener must never break the writer
-                    logging.getLogger("motia_nb").exception("state listener failed")
-        _deliver([(waiter, out) for (_, waiter), out in zip(batch, outcomes)])
+        if events and self._listeners:
+            _listener_state.active = True
+            try:
+                for fn in list(self._listeners):
+                    try:
+                        fn(events)
+                    except Exception:  # a listener must never break a commit
+                        logging.getLogger("motia_nb").exception("state listener failed")
+            finally:
+                _listener_state.active = False
+        return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
 
     @classmethod
     def _apply_one(cls, conn: sqlite3.Connection, w: Write) -> "WriteResult | StateError":
@@ -389,7 +486,16 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
             if result_only and isinstance(out, WriteResult):
                 out = out.result
             by_loop.setdefault(loop, []).append((fut, out))
+    if not by_loop:
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
     for loop, items in by_loop.items():
+        if loop is here:  # committed inline on the loop's own thread
+            _resolve_on_loop(items)
+            continue
         try:
             loop.call_soon_threadsafe(_resolve_on_loop, items)
         except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
