@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -105,6 +106,17 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
         )
     fut = get_loop_thread().submit(coro, context=contextvars.copy_context())
     return fut.result(timeout)
+
+
+def _reset_after_fork_in_child() -> None:
+    # the parent's loop thread does not exist here; start a new one on first use
+    global _lock, _loop_thread
+    _lock = threading.Lock()
+    _loop_thread = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork_in_child)
 
 
 @atexit.register

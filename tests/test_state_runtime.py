@@ -371,3 +371,33 @@ def test_writes_pending_at_close_fail_instead_of_hanging(db_path):
 
     (res,) = asyncio.run(main())
     assert isinstance(res, StateClosedError)
+
+
+def _fork_worker(args):
+    db, n = args
+    from motia_nb.state import state_manager as child_view  # noqa: F401  (a second manager, also inherited)
+
+    for _ in range(n):
+        _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])
+    return os.getpid()
+
+
+_FORK_SM: StateManager | None = None
+
+
+@pytest.mark.slow
+def test_forked_children_reopen_the_store_instead_of_hanging(db_path):
+    """multiprocessing forks by default on Linux: a child inherits an open manager
+    whose writer thread does not exist in it. It must reopen, not hang."""
+    import multiprocessing
+
+    global _FORK_SM
+    _FORK_SM = StateManager(db_path)
+    _FORK_SM.sync.set("ctr", "k", {"n": 0})  # open (writer thread and connections) before forking
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        pids = pool.map(_fork_worker, [(db_path, 200)] * 4, chunksize=1)
+    assert len(set(pids)) >= 1 and os.getpid() not in pids
+    _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])  # the parent still works
+    assert _FORK_SM.sync.get("ctr", "k") == {"n": 801}
+    _FORK_SM.close()

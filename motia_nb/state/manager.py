@@ -446,6 +446,26 @@ class SyncStateManager:
 _live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
 
 
+# After fork() the child has the parent's connections but none of its threads:
+# using them would hang (no writer thread) or corrupt (SQLite forbids carrying a
+# connection across fork). The child abandons them, never touching or closing
+# them, and reopens the store on first use.
+_abandoned_after_fork: list[Backend] = []
+
+
+def _reset_after_fork_in_child() -> None:
+    for m in list(_live_managers):
+        m._lock = threading.RLock()
+        if m._backend is not None:
+            _abandoned_after_fork.append(m._backend)
+            m._backend = None
+            m._remote_optout = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork_in_child)
+
+
 @atexit.register
 def _close_all() -> None:
     for m in list(_live_managers):
