@@ -17,8 +17,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# As root (containers) JupyterLab needs --allow-root; with no screen it opens no
+# browser and prints the URL to open instead.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) \
+	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+
 lab: $(STAMP)
-	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(if $(CI),--no-browser,) $(LAB_ARGS)
+	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop); open the URL printed below."
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(LAB_FLAGS) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
