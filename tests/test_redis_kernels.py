@@ -164,3 +164,41 @@ def test_a_write_in_one_kernel_reaches_the_other_and_fires_an_opted_in_trigger(
         """
     )
     assert last_json(out) == ["o3"]
+
+
+def test_a_write_in_one_kernel_shows_in_the_other_kernels_viewer(
+    redis_url: str, kernels: tuple[Kernel, Kernel]
+) -> None:
+    """The viewer in kernel B is live over Redis: A's writes appear in its model."""
+    import time
+
+    a, b = kernels
+    setup = f"""
+        from motia_nb import state_manager
+        print(state_manager.use({redis_url!r}))
+    """
+    a.run(setup)
+    b.run(setup)
+    a.run('state_manager.sync.set("orders", "o1", {"status": "pending"})')
+    b.run(
+        """
+        import json
+        from motia_nb import viewer
+        v = viewer("orders")
+        def model():
+            return {"groups": [value for _, value in v.groups.options],
+                    "items": [value for _, value in v.items.options]}
+        print(json.dumps(model()))
+        """
+    )
+    a.run('state_manager.sync.set("orders", "o2", {"status": "paid"}); state_manager.sync.set("users", "u1", {})')
+    # B's kernel must be idle for its live refresh to run (it runs on the kernel's loop)
+    deadline = time.monotonic() + 15
+    got: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        got = last_json(b.run('import json; print(json.dumps(model()))'))
+        if got["items"] == ["o1", "o2"] and "users" in got["groups"]:
+            break
+    assert got == {"groups": ["orders", "users"], "items": ["o1", "o2"]}
+    b.run("v.close()")
