@@ -65,6 +65,9 @@ if ROOT not in sys.path:  # `python benchmarks/run.py` from a checkout without a
 
 import pandas as pd  # noqa: E402
 
+# The raw baseline runs on the very table motia_nb's SQLite backend creates.
+from motia_nb.state.backends.sqlite import SCHEMA as RAW_SCHEMA  # noqa: E402
+
 __all__ = [
     "SIZES",
     "TINY_SIZES",
@@ -135,18 +138,6 @@ THREADS = 8
 GROUP = "bench"
 COUNTER = "counter"
 
-# The raw baseline's schema: the same table motia_nb's SQLite backend creates
-# (tests/test_benchmarks_smoke.py checks that the two stay identical).
-RAW_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id    INTEGER PRIMARY KEY,
-    grp   TEXT NOT NULL,
-    key   TEXT NOT NULL,
-    value TEXT NOT NULL,
-    UNIQUE (grp, key)
-);
-CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
-"""
 RAW_UPSERT = (
     "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
 )

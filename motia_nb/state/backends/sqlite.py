@@ -41,12 +41,12 @@ from ..ops import MISSING, apply_ops
 from ..values import encode_trusted
 from .base import Backend, Write, WriteResult
 
-__all__ = ["SQLiteBackend", "SCHEMA_VERSION"]
+__all__ = ["SQLiteBackend", "SCHEMA", "SCHEMA_VERSION"]
 
 #: Bumped whenever the on-disk layout changes; ``_migrate`` upgrades older files.
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id    INTEGER PRIMARY KEY,
     grp   TEXT NOT NULL,
@@ -154,7 +154,7 @@ class SQLiteBackend(Backend):
                 )
             if version < SCHEMA_VERSION:
                 # version 0 = new (or empty) file. Future versions add their steps here.
-                for stmt in _SCHEMA.split(";"):
+                for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
