@@ -502,16 +502,15 @@ def test_copy_on_write_copies_only_touched_path() -> None:
     assert new is not cur and new["touch"] is not cur["touch"]
 
 
-def test_large_values_apply_quickly() -> None:
-    import time
-
-    cur = {"rows": [{"i": i, "s": "x" * 20} for i in range(20_000)], "n": 0}
-    t0 = time.perf_counter()
+def test_large_values_are_never_copied_whole() -> None:
+    """Ops on a large value copy only the path they touch: the 20,000-row list is
+    the very same object after 200 increments (that is what keeps them cheap)."""
+    rows = [{"i": i, "s": "x" * 20} for i in range(20_000)]
+    cur = {"rows": rows, "n": 0}
     for _ in range(200):
         cur = apply_ops(cur, [{"type": "increment", "path": "n"}], group_id=G, key=K)
-    elapsed = time.perf_counter() - t0
     assert cur["n"] == 200
-    assert elapsed < 0.5, f"200 increments on a large value took {elapsed:.2f}s (whole-value copies?)"
+    assert cur["rows"] is rows
 
 
 def test_deep_values_apply_without_recursion_error() -> None:

