@@ -401,3 +401,22 @@ def test_forked_children_reopen_the_store_instead_of_hanging(db_path):
     _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])  # the parent still works
     assert _FORK_SM.sync.get("ctr", "k") == {"n": 801}
     _FORK_SM.close()
+
+
+def test_program_order_holds_for_unawaited_writes_then_sync_calls_and_reads(db_path):
+    """An async write starts at the call; a later read or sync write on the same
+    thread must see it and come after it, even before the write is awaited."""
+    sm = StateManager(db_path)
+
+    async def main():
+        first = sm.set("g", "k", 1)  # not awaited yet
+        assert await sm.get("g", "k") == 1  # a read sees it
+        second = sm.update("g", "k", [{"type": "set", "value": 2}])
+        sm.sync.set("g", "k", 3)  # a sync write comes after both
+        return await first, await second
+
+    first, second = asyncio.run(main())
+    assert first == {"new_value": 1, "old_value": None}
+    assert second == {"new_value": 2, "old_value": 1}
+    assert sm.sync.get("g", "k") == 3
+    sm.close()

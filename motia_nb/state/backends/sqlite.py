@@ -218,6 +218,7 @@ class SQLiteBackend(Backend):
         if err is not None:
             fut.set_exception(err)
             return fut
+        self._flush_here()  # program order: this thread's not-yet-flushed async writes go first
         item = (write, fut)
         if not self._run_inline([item]):
             self._enqueue([item])
@@ -245,6 +246,14 @@ class SQLiteBackend(Backend):
             self._loop_buffers[loop] = []
             self._enqueue(buf)
         return fut
+
+    def _flush_here(self) -> None:
+        """Flush the async writes buffered by the loop running in this thread, if any
+        (a read or a sync write must see, and follow, the writes made before it)."""
+        if self._loop_buffers:
+            loop = asyncio._get_running_loop()
+            if loop is not None and loop in self._loop_buffers:
+                self._flush_loop_buffer(loop)
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
@@ -415,6 +424,7 @@ class SQLiteBackend(Backend):
 
     # ------------------------------------------------------------------ reads
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self._flush_here()
         if self._rconn is None:
             if self._closed:
                 raise StateClosedError(f"the state database {self.url} was closed")
