@@ -420,3 +420,50 @@ def test_program_order_holds_for_unawaited_writes_then_sync_calls_and_reads(db_p
     assert second == {"new_value": 2, "old_value": 1}
     assert sm.sync.get("g", "k") == 3
     sm.close()
+
+
+def test_close_while_other_threads_write_and_read_fails_them_cleanly(db_path):
+    """close() racing writers and readers: each call either succeeds or raises
+    StateClosedError; nothing hangs, nothing crashes, what was acknowledged stays."""
+    from motia_nb.state import StateClosedError
+
+    sm = StateManager(db_path)
+    backend = sm.backend
+    acked: list[str] = []
+    bad: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            key = f"w{n}-{i}"
+            try:
+                backend.submit(sm._w_set("g", key, i)).result(timeout=10)
+                acked.append(key)
+            except StateClosedError:
+                return
+            except BaseException as e:  # pragma: no cover - reported below
+                bad.append(e)
+                return
+            try:
+                backend.get("g", key)
+            except StateClosedError:
+                return
+            except BaseException as e:  # pragma: no cover - reported below
+                bad.append(e)
+                return
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    backend.close()
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    assert not any(t.is_alive() for t in threads), "a writer hung on close()"
+    assert bad == []
+    reopened = StateManager(db_path)
+    assert acked and all(reopened.sync.get("g", k) is not None for k in acked)
+    reopened.close()

@@ -173,12 +173,14 @@ class SQLiteBackend(Backend):
         if writer is not None:
             self._queue.put(_STOP)
             writer.join()
-        for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-        self._rconn = self._wconn = None
+        # under both locks: an inline commit or a read on another thread finishes first
+        with self._wlock, self._rlock:
+            for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._rconn = self._wconn = None
 
     @property
     def closed(self) -> bool:
@@ -277,7 +279,7 @@ class SQLiteBackend(Backend):
         if not self._wlock.acquire(blocking=False):
             return False
         try:
-            if self._pending:  # the writer took work meanwhile: keep order, queue behind it
+            if self._pending or self._closed:  # the writer took work meanwhile: queue behind it
                 return False
             done = self._commit(batch, wait=False)
         finally:
@@ -430,7 +432,10 @@ class SQLiteBackend(Backend):
                 raise StateClosedError(f"the state database {self.url} was closed")
             self.open()
         with self._rlock:
-            return self._rconn.execute(sql, params).fetchall()  # type: ignore[union-attr]
+            conn = self._rconn
+            if conn is None:  # closed while this read waited for the lock
+                raise StateClosedError(f"the state database {self.url} was closed")
+            return conn.execute(sql, params).fetchall()
 
     def get(self, group_id: str, key: str) -> Any:
         rows = self._read(_SELECT_ONE, (group_id, key))
@@ -473,10 +478,11 @@ class SQLiteBackend(Backend):
 
     def change_token(self) -> Any:
         """Changes whenever any connection (this process's writer included) commits."""
-        if self._rconn is None:
-            return None
         with self._rlock:
-            data_version = self._rconn.execute("PRAGMA data_version").fetchone()[0]
+            conn = self._rconn
+            if conn is None:
+                return None
+            data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         return (data_version, self._local_commits)
 
 
