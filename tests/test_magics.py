@@ -402,3 +402,15 @@ def test_list_of_100000_items_displays_truncated(ip, fresh_db):
     assert "[100000 rows x 4 columns]" in data["text/plain"]
     assert len(data["text/plain"].splitlines()) < 100  # truncated, not 100,000 lines
     assert len(data["text/html"]) < 20_000  # truncated, not 100,000 rows of HTML
+
+
+def test_trailing_comments_are_ignored_but_hashes_in_json_and_names_are_kept(ip, fresh_db):
+    assert run_cell(ip, '%state set g k {"tag": "#1", "q": "it\'s #2"}  # a note').success
+    assert state_manager.sync.get("g", "k") == {"tag": "#1", "q": "it's #2"}
+    assert run_cell(ip, "%state set 'my # group' key#1 2   # another note").success
+    assert state_manager.sync.get("my # group", "key#1") == 2
+    res = run_cell(ip, "orders = %state list g  # as a DataFrame")
+    assert res.success, res.error_in_exec
+    assert ip.user_ns["orders"]["key"].tolist() == ["k"]
+    assert run_cell(ip, '%%state update g k  # body below\n[{"type": "set", "path": "n", "value": 1}]').success
+    assert state_manager.sync.get("g", "k")["n"] == 1

@@ -32,7 +32,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from .config import MotiaNB
 from .display import JSONList, StateFrame, as_json_result
 
-__all__ = ["StateMagics", "StateMagicError", "SUBCOMMANDS", "parse_json_arg", "split_names"]
+__all__ = ["StateMagics", "StateMagicError", "SUBCOMMANDS", "parse_json_arg", "split_names", "strip_comment"]
 
 
 class StateMagicError(UsageError):
@@ -210,6 +210,32 @@ def _fail(msg: str) -> StateMagicError:
     return StateMagicError(msg)
 
 
+def strip_comment(line: str) -> str:
+    """Drop a trailing ``# comment`` from a magic's line.
+
+    A ``#`` is a comment when it starts a token (line start or after white space)
+    outside quotes; JSON can only hold ``#`` inside its strings, so
+    ``%state set g k {"tag": "#1"}  # note`` keeps its value and loses the note.
+    """
+    quote: str | None = None
+    escaped = False
+    prev = " "
+    for i, ch in enumerate(line):
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and prev.isspace():
+            return line[:i]
+        prev = ch
+    return line
+
+
 def split_names(text: str, n: int) -> tuple[list[str], str]:
     """Take up to ``n`` names off the front of ``text``; return ``(names, raw rest)``.
 
@@ -307,7 +333,7 @@ class StateMagics(Magics):
     @line_cell_magic
     def state(self, line: str, cell: str | None = None) -> Any:
         # The docstring is generated from the subcommand table below (see overview()).
-        line = line.strip()
+        line = strip_comment(line).strip()
         if not line or line in ("-h", "--help"):
             return self._help(None)
         head = re.match(r"(\S+)\s*(.*)", line, re.S)
