@@ -160,3 +160,8 @@ def test_state_magic_triggers_step_inline(ip, capsys):
     assert "task t1 complete" not in capsys.readouterr().out
     run_cell(ip, '%state update tasks t1 [{"type": "increment", "path": "completedSteps"}]').raise_error()
     assert "task t1 complete" in capsys.readouterr().out
+
+
+def test_motia_ignores_a_trailing_comment(ip):
+    res = ip.run_cell("%motia steps   # the registered steps")
+    assert res.success, res.error_in_exec

@@ -29,6 +29,8 @@ import pandas as pd
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
+from motia_nb._magic_text import strip_comment
+
 from .config import MotiaNB
 from .display import JSONList, StateFrame, as_json_result
 
@@ -208,32 +210,6 @@ def overview() -> str:
 
 def _fail(msg: str) -> StateMagicError:
     return StateMagicError(msg)
-
-
-def strip_comment(line: str) -> str:
-    """Drop a trailing ``# comment`` from a magic's line.
-
-    A ``#`` is a comment when it starts a token (line start or after white space)
-    outside quotes; JSON can only hold ``#`` inside its strings, so
-    ``%state set g k {"tag": "#1"}  # note`` keeps its value and loses the note.
-    """
-    quote: str | None = None
-    escaped = False
-    prev = " "
-    for i, ch in enumerate(line):
-        if quote is not None:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and quote == '"':
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#" and prev.isspace():
-            return line[:i]
-        prev = ch
-    return line
 
 
 def split_names(text: str, n: int) -> tuple[list[str], str]:

@@ -35,6 +35,7 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 
+from .._magic_text import strip_comment
 from . import registry
 from .config import cron, http, queue, state
 from .context import FlowContext, HttpRequest
@@ -155,7 +156,7 @@ class StepMagics(Magics):
     @line_magic
     def motia(self, line: str) -> Any:
         """Drive steps: ``steps``, ``remove``, ``reset``, ``enqueue``, ``request``, ``cron``, ``logs``, ``trace``, ``flow``."""
-        parts = line.strip().split(None, 1)
+        parts = strip_comment(line).strip().split(None, 1)
         if not parts:
             raise MotiaUsageError("%motia needs a subcommand: " + _SUBCOMMANDS)
         sub, rest = parts[0], (parts[1] if len(parts) > 1 else "")
