@@ -20,7 +20,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread", "get_loop_thread", "run_sync", "in_loop_thread"]
+__all__ = ["LoopThread", "get_loop_thread", "run_sync", "in_loop_thread", "stop_loop_thread"]
 
 T = TypeVar("T")
 
@@ -82,6 +82,19 @@ def get_loop_thread() -> LoopThread:
         if _loop_thread is None or not _loop_thread.thread.is_alive():
             _loop_thread = LoopThread()
         return _loop_thread
+
+
+def stop_loop_thread() -> None:
+    """Stop the process-wide loop thread if it runs (it restarts on next use)."""
+    global _loop_thread
+    with _lock:
+        lt, _loop_thread = _loop_thread, None
+    if lt is not None and not in_loop_thread_of(lt):
+        lt.stop()
+
+
+def in_loop_thread_of(lt: LoopThread) -> bool:
+    return threading.current_thread() is lt.thread
 
 
 def in_loop_thread() -> bool:

@@ -131,3 +131,31 @@ def test_shell_config_is_applied_at_load_and_bad_values_only_warn(reloaded_after
         section.clear()
         section.update(saved)
         run_cell(ip, "%reload_ext motia_nb")
+
+
+def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
+    """Threads the extension's features started (store writer, motia_nb's loop, a
+    viewer's poller, the cron scheduler) are all gone after %unload_ext."""
+    ip = reloaded_after
+    from motia_nb import cron, run_cron, step, viewer
+    from motia_nb.steps import start_scheduler
+
+    @step({"name": "UnloadTick", "triggers": [cron("0 0 * * *")]})
+    def tick(_input):
+        pass
+
+    state_manager.sync.set("orders", "o1", {"a": 1})
+    run_cron.sync("UnloadTick")  # starts motia_nb's loop thread
+    v = viewer("orders")  # starts the viewer's poller
+    start_scheduler()
+    started = [t for t in threading.enumerate() if t.name.startswith("motia-")]
+    assert started, "nothing was started: the test proves nothing"
+    assert run_cell(ip, "%unload_ext motia_nb").success
+    for t in started:
+        t.join(timeout=10)
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("motia-") and t.is_alive()]
+    assert alive == [] and v.closed
+    from motia_nb.steps import remove_step
+
+    remove_step("UnloadTick")
+    assert run_cell(ip, "%load_ext motia_nb").success  # (fresh_db's teardown uses %state)

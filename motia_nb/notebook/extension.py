@@ -119,11 +119,18 @@ def unload(ip: Any) -> None:
         except Exception:
             log.exception("motia_nb: closing the state viewers failed")
     from motia_nb import state_manager
+    from motia_nb._loop import stop_loop_thread
+    from motia_nb.steps import stop_scheduler
 
-    try:
-        state_manager.close()
-    except Exception:  # releasing must not make %unload_ext fail
-        log.exception("motia_nb: closing the state manager failed")
+    for what, release in (
+        ("stopping the cron scheduler", stop_scheduler),
+        ("closing the state manager", state_manager.close),
+        ("stopping motia_nb's loop thread", stop_loop_thread),
+    ):
+        try:
+            release()
+        except Exception:  # releasing must not make %unload_ext fail
+            log.exception("motia_nb: %s failed", what)
 
 
 # ``%load_ext motia_nb.notebook.extension`` works too.
