@@ -467,3 +467,27 @@ def test_close_while_other_threads_write_and_read_fails_them_cleanly(db_path):
     reopened = StateManager(db_path)
     assert acked and all(reopened.sync.get("g", k) is not None for k in acked)
     reopened.close()
+
+
+def test_an_unawaited_write_still_runs_its_triggers(db_path):
+    """A write starts at the call; so does the inline dispatch of its events."""
+    sm = StateManager(db_path)
+    seen: list[str] = []
+
+    async def dispatch(events):
+        seen.extend(e.item_id for e in events)
+
+    sm.set_dispatcher(dispatch)
+
+    async def main():
+        sm.set("g", "fire-and-forget", 1)  # never awaited
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if seen:
+                return
+
+    asyncio.run(main())
+    assert seen == ["fire-and-forget"]
+    assert sm.sync.get("g", "fire-and-forget") == 1
+    sm.set_dispatcher(None)
+    sm.close()

@@ -229,7 +229,8 @@ class StateManager:
             return fut
         if self._dispatcher is None:
             return self.backend.submit_async(write, result_only=True)
-        return self._write_and_dispatch(self.backend.submit_async(write))
+        # a Task, so the triggers run even if the caller never awaits (like the write)
+        return asyncio.ensure_future(self._write_and_dispatch(self.backend.submit_async(write)))
 
     async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
         return await self._write(make, *args)
