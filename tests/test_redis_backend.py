@@ -521,3 +521,20 @@ def test_redis_and_sqlite_agree_on_random_pipelined_write_sequences(redis_server
     finally:
         flush.close()
         red.close()
+
+
+@pytest.mark.parametrize(
+    "url,local",
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("redis://localhost/1", True),
+        ("redis://[::1]:6379", True),
+        ("unix:///tmp/redis.sock?db=0", True),
+        ("redis://:secret@127.0.0.2:7000/3", True),
+        ("redis://10.0.0.5:6379/0", False),
+        ("rediss://redis.example.com:6380/0", False),
+    ],
+)
+def test_only_a_local_redis_is_read_on_the_callers_thread(url: str, local: bool) -> None:
+    """A local round trip is cheaper than a thread hop; a remote one must not block a loop."""
+    assert RedisBackend(url).direct_reads is local

@@ -291,6 +291,11 @@ class RedisBackend(Backend):
 
     ``url`` is any URL redis-py accepts: ``redis://host:port/db``,
     ``rediss://…`` (TLS), ``unix:///path/redis.sock?db=0``.
+
+    Reads of a Redis on this machine (loopback or a unix socket) run on the
+    caller's thread: a local round trip (~70 µs) is cheaper than a thread hop.
+    A remote Redis is read from a worker thread, so a slow network never
+    blocks the caller's event loop.
     """
 
     direct_reads = False
@@ -317,6 +322,7 @@ class RedisBackend(Backend):
         self.cas_retries = 0
         self._db = self._parse_db(url)
         self.channel = f"{CHANNEL_PREFIX}{self._db}"
+        self.direct_reads = _is_local(url)
 
     @staticmethod
     def _parse_db(url: str) -> int:
@@ -864,6 +870,22 @@ class RedisBackend(Backend):
         counts = self._call(pipe.execute)
         out = {_text(k)[len(STATE_PREFIX) :]: int(n) for k, n in zip(names, counts) if n}
         return dict(sorted(out.items()))
+
+
+def _is_local(url: str) -> bool:
+    """True for a unix socket or a loopback host (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if url.startswith("unix://"):
+        return True
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _independent_runs(batch: list[tuple[Write, Future[WriteResult]]]) -> list[list[tuple[Write, Future[WriteResult]]]]:
