@@ -538,3 +538,16 @@ def test_redis_and_sqlite_agree_on_random_pipelined_write_sequences(redis_server
 def test_only_a_local_redis_is_read_on_the_callers_thread(url: str, local: bool) -> None:
     """A local round trip is cheaper than a thread hop; a remote one must not block a loop."""
     assert RedisBackend(url).direct_reads is local
+
+
+def test_reverse_insertion_pages_are_read_on_the_server_also_with_hand_written_items(
+    backend: RedisBackend, raw: Any
+) -> None:
+    for i in range(7):
+        backend.submit(Write("set", "g", f"k{i}", value_json=str(i))).result()
+    assert [k for k, _ in backend.items("g", 0, 3, order="-insertion")] == ["k6", "k5", "k4"]
+    assert [k for k, _ in backend.items("g", 5, 10, order="-insertion")] == ["k1", "k0"]
+    raw.hset("state:g", "by-hand", "99")  # not in the order index: listed last, so first reversed
+    assert [k for k, _ in backend.items("g", 0, 2, order="-insertion")] == ["by-hand", "k6"]
+    assert [k for k, _ in backend.items("g", 7, 5, order="-insertion")] == ["k0"]
+    assert backend.items("g", order="-insertion") == list(reversed(backend.items("g")))

@@ -197,14 +197,16 @@ return out
 # KEYS: state:<group>, order:<group>. ARGV: offset, limit (-1 = all), what ('kv' | 'k').
 # Fast path when the index is complete: page through the sorted set; else full ordered snapshot.
 _LUA_READ = _LUA_ORDERED + r"""
-local off, lim, what = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local off, lim, what, rev = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == 'rev'
 local n = redis.call('HLEN', KEYS[1])
 if n == 0 or off >= n then return {} end
 if n == redis.call('ZCARD', KEYS[2]) then
   local stop = -1
   if lim >= 0 then stop = off + lim - 1 end
+  local range = 'ZRANGE'
+  if rev then range = 'ZREVRANGE' end
   local out, ok = {}, true
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], off, stop)) do
+  for _, m in ipairs(redis.call(range, KEYS[2], off, stop)) do
     local v = redis.call('HGET', KEYS[1], m)
     if not v then ok = false; break end
     out[#out + 1] = m
@@ -214,9 +216,12 @@ if n == redis.call('ZCARD', KEYS[2]) then
 end
 local all = ordered(KEYS[1], KEYS[2])
 local out = {}
-local last = #all / 2
+local total = #all / 2
+local last = total
 if lim >= 0 and off + lim < last then last = off + lim end
-for i = off + 1, last do
+for j = off + 1, last do
+  local i = j
+  if rev then i = total - j + 1 end
   out[#out + 1] = all[2 * i - 1]
   if what == 'kv' then out[#out + 1] = all[2 * i] end
 end
@@ -797,7 +802,9 @@ class RedisBackend(Backend):
                 ) from exc
             raise RedisBackendError(f"read from Redis at {self._safe_url()} failed: {exc}") from exc
 
-    def _read_flat(self, group_id: str, offset: int, limit: int | None, what: str) -> list[bytes]:
+    def _read_flat(
+        self, group_id: str, offset: int, limit: int | None, what: str, *, reverse: bool = False
+    ) -> list[bytes]:
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ValueError(f"offset must be an int >= 0, got {offset!r}")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
@@ -806,7 +813,8 @@ class RedisBackend(Backend):
             return []
         c = self._client()
         keys = [STATE_PREFIX + group_id, ORDER_PREFIX + group_id]
-        return self._call(self._read_script, keys, [offset, -1 if limit is None else limit, what], client=c)
+        args = [offset, -1 if limit is None else limit, what, "rev" if reverse else "fwd"]
+        return self._call(self._read_script, keys, args, client=c)
 
     def get(self, group_id: str, key: str) -> Any:
         raw = self._call(self._client().hget, STATE_PREFIX + group_id, key)
@@ -821,15 +829,13 @@ class RedisBackend(Backend):
         """(key, value) pairs in insertion order (``order`` also takes -insertion, key, -key)."""
         if order not in ("insertion", "-insertion", "key", "-key"):
             raise ValueError(f"order must be one of insertion, -insertion, key, -key; got {order!r}")
-        if order == "insertion":
-            flat = self._read_flat(group_id, offset, limit, "kv")
+        if order in ("insertion", "-insertion"):  # one page, read on the server
+            flat = self._read_flat(group_id, offset, limit, "kv", reverse=order == "-insertion")
             keys = [_text(k) for k in flat[0::2]]
             return list(zip(keys, _decode_many(flat[1::2])))
+        # key order: Redis keeps no key index for a hash, so this sorts the whole group
         pairs = self.items(group_id)
-        if order == "-insertion":
-            pairs.reverse()
-        else:
-            pairs.sort(key=lambda kv: kv[0], reverse=order == "-key")
+        pairs.sort(key=lambda kv: kv[0], reverse=order == "-key")
         return pairs[offset : None if limit is None else offset + limit]
 
     def keys(self, group_id: str) -> list[str]:
