@@ -195,7 +195,7 @@ class Viewer(widgets.VBox):
         self.key: str | None = None
         self.page = 0
         self.total = 0
-        self.refresh_count = 0  # how many refreshes ran (lets tests see debouncing)
+        self.refresh_count = 0  # how many refreshes completed (lets tests see debouncing)
         self._page_rows: dict[str, Any] = {}
         self._loaded_text: str | None = None  # the JSON text last loaded into the editor
         self._syncing = False  # True while the viewer itself sets widget values
@@ -398,7 +398,6 @@ class Viewer(widgets.VBox):
         with self._lock:
             if self._closed:
                 return
-            self.refresh_count += 1
             self._syncing = True
             try:
                 self.title.value = (
@@ -410,6 +409,7 @@ class Viewer(widgets.VBox):
                 self._render_value()
             finally:
                 self._syncing = False
+                self.refresh_count += 1  # counted once finished, so waiters see its results
 
     def select_group(self, group: str | None) -> None:
         """Show ``group`` (first page, no item selected)."""
