@@ -704,16 +704,78 @@ class AioSQLite:
 # ---------------------------------------------------------------------------- diskcache
 
 
-class DiskCacheStore:
-    """diskcache.Cache driven by a pool of 8 threads (it has no async API)."""
+class _MappingStore:
+    """A store driven through the dict protocol (``m[k] = v``, ``m[k]``, ``len(m)``)
+    by a pool of 8 threads (diskcache and sqlitedict have no async API).
+    Subclasses open the mapping; the shared workloads live here."""
 
-    name = "diskcache"
+    name = ""
 
     def __init__(self, wd: Workdir) -> None:
         self.wd = wd
 
+    def opened(self) -> contextlib.AbstractContextManager[tuple[Any, ThreadPoolExecutor]]:
+        raise NotImplementedError
+
+    def set_concurrent(self, n: int) -> Measure:
+        with self.opened() as (m, pool):
+
+            def work(r: range) -> None:
+                for i in r:
+                    m[key_of(i)] = value_of(i)
+
+            secs = _threaded(pool, work, n)
+            out = Measure(self.name, "set_concurrent", n, secs, note="8 threads")
+            if len(m) != n:
+                out.error = f"stored {len(m)} items, expected {n}"
+            return out
+
+    def set_sequential(self, n: int) -> Measure:
+        with self.opened() as (m, _):
+            with Timer() as t:
+                for i in range(n):
+                    m[key_of(i)] = value_of(i)
+            out = Measure(self.name, "set_sequential", n, t.seconds)
+            if len(m) != n:
+                out.error = f"stored {len(m)} items, expected {n}"
+            return out
+
+    def incr(self, n: int) -> Measure:
+        with self.opened() as (m, pool):
+            m[COUNTER] = {"n": 0}
+
+            def work(r: range) -> None:
+                for _ in r:
+                    doc = dict(m[COUNTER])
+                    doc["n"] += 1
+                    m[COUNTER] = doc
+
+            secs = _threaded(pool, work, n)
+            lost = n - m[COUNTER]["n"]
+            return Measure(self.name, "incr", n, secs, lost=lost, note="8 threads, naive get->modify->set")
+
+    def _timed_get(self, m: Any, n: int) -> Measure:
+        found = 0
+        with Timer() as t:
+            for k in _shuffled(n):
+                if m[k] is not None:
+                    found += 1
+        out = Measure(self.name, "get", n, t.seconds)
+        if found != n:
+            out.error = f"read {found} of {n} keys back"
+        return out
+
+
+# ---------------------------------------------------------------------------- diskcache
+
+
+class DiskCacheStore(_MappingStore):
+    """diskcache.Cache driven by a pool of 8 threads (it has no async API)."""
+
+    name = "diskcache"
+
     @contextlib.contextmanager
-    def cache(self) -> Iterator[tuple[Any, ThreadPoolExecutor]]:
+    def opened(self) -> Iterator[tuple[Any, ThreadPoolExecutor]]:
         import diskcache
 
         with self.wd.fresh(self.name) as d:
@@ -726,60 +788,15 @@ class DiskCacheStore:
                 pool.shutdown()
                 cache.close()
 
-    def set_concurrent(self, n: int) -> Measure:
-        with self.cache() as (cache, pool):
-
-            def work(r: range) -> None:
-                for i in r:
-                    cache.set(key_of(i), value_of(i))
-
-            secs = _threaded(pool, work, n)
-            m = Measure(self.name, "set_concurrent", n, secs, note="8 threads")
-            if len(cache) != n:
-                m.error = f"stored {len(cache)} items, expected {n}"
-            return m
-
-    def set_sequential(self, n: int) -> Measure:
-        with self.cache() as (cache, _):
-            with Timer() as t:
-                for i in range(n):
-                    cache.set(key_of(i), value_of(i))
-            m = Measure(self.name, "set_sequential", n, t.seconds)
-            if len(cache) != n:
-                m.error = f"stored {len(cache)} items, expected {n}"
-            return m
-
     def get(self, n: int) -> Measure:
-        with self.cache() as (cache, _):
+        with self.opened() as (cache, _):
             with cache.transact():  # setup, not timed
                 for i in range(n):
                     cache.set(key_of(i), value_of(i))
-            found = 0
-            with Timer() as t:
-                for k in _shuffled(n):
-                    if cache.get(k) is not None:
-                        found += 1
-            m = Measure(self.name, "get", n, t.seconds)
-            if found != n:
-                m.error = f"read {found} of {n} keys back"
-            return m
-
-    def incr(self, n: int) -> Measure:
-        with self.cache() as (cache, pool):
-            cache.set(COUNTER, {"n": 0})
-
-            def work(r: range) -> None:
-                for _ in r:
-                    doc = dict(cache.get(COUNTER))
-                    doc["n"] += 1
-                    cache.set(COUNTER, doc)
-
-            secs = _threaded(pool, work, n)
-            lost = n - cache.get(COUNTER)["n"]
-            return Measure(self.name, "incr", n, secs, lost=lost, note="8 threads, naive get->modify->set")
+            return self._timed_get(cache, n)
 
     def incr_atomic(self, n: int) -> Measure:
-        with self.cache() as (cache, pool):
+        with self.opened() as (cache, pool):
             cache.set(COUNTER, 0)
 
             def work(r: range) -> None:
@@ -790,7 +807,7 @@ class DiskCacheStore:
             return Measure(self.name, "incr_atomic", n, secs, lost=n - cache.get(COUNTER), note="8 threads, Cache.incr")
 
     def list_frame(self, n: int) -> Measure:
-        with self.cache() as (cache, _):
+        with self.opened() as (cache, _):
             with cache.transact():  # setup, not timed
                 for i in range(n):
                     cache.set(key_of(i), value_of(i))
@@ -804,16 +821,13 @@ class DiskCacheStore:
 # ---------------------------------------------------------------------------- sqlitedict
 
 
-class SqliteDictStore:
+class SqliteDictStore(_MappingStore):
     """sqlitedict with autocommit (each write blocks until committed), 8 threads."""
 
     name = "sqlitedict"
 
-    def __init__(self, wd: Workdir) -> None:
-        self.wd = wd
-
     @contextlib.contextmanager
-    def sdict(self) -> Iterator[tuple[Any, ThreadPoolExecutor]]:
+    def opened(self) -> Iterator[tuple[Any, ThreadPoolExecutor]]:
         from sqlitedict import SqliteDict
 
         with self.wd.fresh(self.name) as d:
@@ -828,58 +842,13 @@ class SqliteDictStore:
                 pool.shutdown()
                 sd.close()
 
-    def set_concurrent(self, n: int) -> Measure:
-        with self.sdict() as (sd, pool):
-
-            def work(r: range) -> None:
-                for i in r:
-                    sd[key_of(i)] = value_of(i)
-
-            secs = _threaded(pool, work, n)
-            m = Measure(self.name, "set_concurrent", n, secs, note="8 threads")
-            if len(sd) != n:
-                m.error = f"stored {len(sd)} items, expected {n}"
-            return m
-
-    def set_sequential(self, n: int) -> Measure:
-        with self.sdict() as (sd, _):
-            with Timer() as t:
-                for i in range(n):
-                    sd[key_of(i)] = value_of(i)
-            m = Measure(self.name, "set_sequential", n, t.seconds)
-            if len(sd) != n:
-                m.error = f"stored {len(sd)} items, expected {n}"
-            return m
-
     def get(self, n: int) -> Measure:
-        with self.sdict() as (sd, _):
+        with self.opened() as (sd, _):
             sd.update((key_of(i), value_of(i)) for i in range(n))
-            found = 0
-            with Timer() as t:
-                for k in _shuffled(n):
-                    if sd[k] is not None:
-                        found += 1
-            m = Measure(self.name, "get", n, t.seconds)
-            if found != n:
-                m.error = f"read {found} of {n} keys back"
-            return m
-
-    def incr(self, n: int) -> Measure:
-        with self.sdict() as (sd, pool):
-            sd[COUNTER] = {"n": 0}
-
-            def work(r: range) -> None:
-                for _ in r:
-                    doc = sd[COUNTER]
-                    doc["n"] += 1
-                    sd[COUNTER] = doc
-
-            secs = _threaded(pool, work, n)
-            lost = n - sd[COUNTER]["n"]
-            return Measure(self.name, "incr", n, secs, lost=lost, note="8 threads, naive get->modify->set")
+            return self._timed_get(sd, n)
 
     def list_frame(self, n: int) -> Measure:
-        with self.sdict() as (sd, _):
+        with self.opened() as (sd, _):
             sd.update((key_of(i), value_of(i)) for i in range(n))
             with Timer() as t:
                 df = pd.DataFrame(list(sd.values()))
