@@ -691,9 +691,10 @@ class Viewer(widgets.VBox):
         if ok:
             self.new_key.value = ""
             self.new_value.value = ""
+            same_group = g == self.group
             self.group, self.key = g, k
             # show the page that holds the new item (it is the newest one)
-            self.page = {"insertion": 10**12, "-insertion": 0}.get(self.order, self.page if g == self.group else 0)
+            self.page = {"insertion": 10**12, "-insertion": 0}.get(self.order, self.page if same_group else 0)
             self.refresh()
             self._set_status(f"added {g}/{k}", "ok")
 
