@@ -567,3 +567,14 @@ def test_a_failing_trigger_is_reported_when_an_ipython_shell_exists(seeded: Stat
         sm.set_dispatcher(None)
     assert "handler exploded in a shell" in v.message
     assert sm.sync.get("orders", "o1") == {"id": "o1", "status": "refunded"}
+
+
+def test_leaving_an_unsaved_edit_says_it_was_discarded(seeded: StateManager, make_viewer) -> None:
+    v = make_viewer("orders", live=False)
+    v.items.value = "o1"
+    v.value_text.value = '{"draft": true}'
+    v.items.value = "o2"
+    assert "unsaved edit of 'o1' was discarded" in v.message
+    assert seeded.sync.get("orders", "o1")["status"] == "pending"  # nothing written
+    v.items.value = "o3"  # no edit of o2: no new warning
+    assert "'o2'" not in v.message

@@ -425,6 +425,8 @@ class Viewer(widgets.VBox):
     def select_item(self, key: str | None) -> None:
         """Show the value of ``key`` in the selected group."""
         with self._lock:
+            previous = self.key
+            unsaved = self._loaded_text is not None and self.value_text.value != self._loaded_text
             self.key = key or None
             self._loaded_text = None
             self._syncing = True
@@ -434,6 +436,8 @@ class Viewer(widgets.VBox):
                 self._render_value(force=True)
             finally:
                 self._syncing = False
+            if unsaved and previous is not None and previous != self.key:
+                self._set_status(f"your unsaved edit of {previous!r} was discarded (nothing was written)", "error")
 
     def go_to_page(self, page: int) -> None:
         """Show page ``page`` (0-based, clamped) of the selected group."""
