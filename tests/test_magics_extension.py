@@ -137,8 +137,10 @@ def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
     """Threads the extension's features started (store writer, motia_nb's loop, a
     viewer's poller, the cron scheduler) are all gone after %unload_ext."""
     ip = reloaded_after
-    from motia_nb import cron, run_cron, step, viewer
+    from motia_nb import _loop, cron, run_cron, step, viewer
     from motia_nb.steps import start_scheduler
+
+    before = set(threading.enumerate())  # (other tests' own managers may have threads too)
 
     @step({"name": "UnloadTick", "triggers": [cron("0 0 * * *")]})
     def tick(_input):
@@ -148,13 +150,13 @@ def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
     run_cron.sync("UnloadTick")  # starts motia_nb's loop thread
     v = viewer("orders")  # starts the viewer's poller
     start_scheduler()
-    started = [t for t in threading.enumerate() if t.name.startswith("motia-")]
-    assert started, "nothing was started: the test proves nothing"
+    ours = {t for t in threading.enumerate() if t.name.startswith("motia-") and t not in before}
+    ours |= {_loop.get_loop_thread().thread, state_manager.backend.writer_thread}
+    assert len(ours) >= 3, f"not enough was started for the test to prove anything: {ours}"
     assert run_cell(ip, "%unload_ext motia_nb").success
-    for t in started:
+    for t in ours:
         t.join(timeout=10)
-    alive = [t.name for t in threading.enumerate() if t.name.startswith("motia-") and t.is_alive()]
-    assert alive == [] and v.closed
+    assert [t.name for t in ours if t.is_alive()] == [] and v.closed
     from motia_nb.steps import remove_step
 
     remove_step("UnloadTick")
