@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LabServer", "chromium_page", "CHROMIUM_ARGS", "free_port"]
+__all__ = ["LabServer", "chromium_page", "open_and_run_all", "CHROMIUM_ARGS", "free_port"]
 
 #: Flags that keep a headless Chromium quiet and offline (no sync, no updates, no QUIC).
 CHROMIUM_ARGS: list[str] = [
@@ -250,3 +250,19 @@ def chromium_page(executable: str = "/usr/bin/chromium", *, width: int = 1400, h
             yield page
         finally:
             browser.close()
+
+
+#: True once the current notebook's kernel is started and idle.
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle';
+}"""
+
+
+def open_and_run_all(page: Any, lab: LabServer, name: str, timeout_ms: int = 60_000) -> None:
+    """Open notebook ``name`` in JupyterLab, wait for its kernel, and run all its cells."""
+    page.goto(lab.notebook_url(name))
+    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_ms)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")

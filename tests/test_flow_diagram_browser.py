@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import require_binary
-from lab_harness import LabServer, chromium_page
+from lab_harness import LabServer, chromium_page, open_and_run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -34,13 +34,6 @@ def process_payment(data):
     'flow_diagram("orders")',
 ]
 
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}"""
-
-
 def test_flow_diagram_renders_as_an_svg_chart_in_jupyterlab(tmp_path: Path) -> None:
     chromium = require_binary("chromium", "the flow diagram's browser test drives Debian's Chromium")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -53,10 +46,7 @@ def test_flow_diagram_renders_as_an_svg_chart_in_jupyterlab(tmp_path: Path) -> N
     with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(tmp_path / "s.db")}) as lab:
         with chromium_page(chromium) as page:
             try:
-                page.goto(lab.notebook_url("flow.ipynb"))
-                page.wait_for_selector(".jp-Notebook", timeout=60_000)
-                page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                open_and_run_all(page, lab, "flow.ipynb")
                 # JupyterLab renders the Mermaid block to an SVG image (no system binary involved)
                 img = page.locator(".jp-RenderedMermaid img").first
                 img.wait_for(state="visible", timeout=60_000)

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_harness import LabServer, chromium_page
+from lab_harness import LabServer, chromium_page, open_and_run_all
 from conftest import require_binary
 from motia_nb.state import StateManager
 
@@ -61,13 +61,6 @@ def _notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}"""
-
-
 def _read_value(db: Path, group: str, key: str) -> object:
     m = StateManager(str(db))
     try:
@@ -87,10 +80,7 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab:
         with chromium_page(chromium) as page:
             try:
-                page.goto(lab.notebook_url("viewer.ipynb"))
-                page.wait_for_selector(".jp-Notebook", timeout=60_000)
-                page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                open_and_run_all(page, lab, "viewer.ipynb")
 
                 panel = page.locator(".motia-nb-viewer")
                 panel.wait_for(state="visible", timeout=60_000)

@@ -158,12 +158,7 @@ class StateManager:
         return unsubscribe
 
     def _on_remote(self, events: Sequence[StateEvent]) -> None:
-        for fn in list(self._remote_subscribers):
-            for ev in events:
-                try:
-                    fn(ev)
-                except Exception:
-                    log.exception("state subscriber %r failed", fn)
+        _fan_out(self._remote_subscribers, events)
 
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
@@ -189,12 +184,7 @@ class StateManager:
         return d(events) if d is not None else None
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
-        for fn in list(self._subscribers):
-            for ev in events:
-                try:
-                    fn(ev)
-                except Exception:
-                    log.exception("state subscriber %r failed", fn)
+        _fan_out(self._subscribers, events)
 
     def set_dispatcher(self, fn: Dispatcher | None) -> None:
         """Install the inline hook (the steps runtime): ``fn(events)`` runs after each
@@ -351,6 +341,16 @@ class StateManager:
         g = check_name(group_id, "group_id")
         rows = await self._read(_rows_json, self.backend, g)
         return _to_frame(rows, flatten=flatten)
+
+
+def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:
+    """Give every event to every subscriber; a failing subscriber is logged, never raised."""
+    for fn in list(subscribers):
+        for ev in events:
+            try:
+                fn(ev)
+            except Exception:
+                log.exception("state subscriber %r failed", fn)
 
 
 _ORDERS = ("insertion", "-insertion", "key", "-key")
