@@ -137,8 +137,8 @@ def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
     """Threads the extension's features started (store writer, motia_nb's loop, a
     viewer's poller, the cron scheduler) are all gone after %unload_ext."""
     ip = reloaded_after
-    from motia_nb import _loop, cron, run_cron, step, viewer
-    from motia_nb.steps import start_scheduler
+    from motia_nb import _threads, cron, run_cron, step, viewer
+    from motia_nb.session import start_scheduler
 
     before = set(threading.enumerate())  # (other tests' own managers may have threads too)
 
@@ -151,13 +151,13 @@ def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
     v = viewer("orders")  # starts the viewer's poller
     start_scheduler()
     ours = {t for t in threading.enumerate() if t.name.startswith("motia-") and t not in before}
-    ours |= {_loop.get_loop_thread().thread, state_manager.backend.writer_thread}
+    ours |= {_threads.get_loop_thread().thread, state_manager.backend.writer_thread}
     assert len(ours) >= 3, f"not enough was started for the test to prove anything: {ours}"
     assert run_cell(ip, "%unload_ext motia_nb").success
     for t in ours:
         t.join(timeout=10)
     assert [t.name for t in ours if t.is_alive()] == [] and v.closed
-    from motia_nb.steps import remove_step
+    from motia_nb.session import remove_step
 
     remove_step("UnloadTick")
     assert run_cell(ip, "%load_ext motia_nb").success  # (fresh_db's teardown uses %state)

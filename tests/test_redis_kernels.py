@@ -82,8 +82,8 @@ def test_a_write_in_one_kernel_reaches_the_other_and_fires_an_opted_in_trigger(
     assert b.run(setup).strip() == redis_url
     b.run(
         """
-        from motia_nb.steps import step, state
-        from motia_nb.steps.runtime import ensure_dispatcher
+        from motia_nb.steps import state
+        from motia_nb.session import step
 
         seen_remote = []   # what a viewer's live refresh would be told
         state_manager.subscribe(
@@ -94,7 +94,6 @@ def test_a_write_in_one_kernel_reaches_the_other_and_fires_an_opted_in_trigger(
         def on_order(input):
             hits.append([input.event_type, input.item_id, input.new_value])
 
-        ensure_dispatcher()
         token0 = state_manager.change_token()
         # opt in: run this kernel's state triggers for changes made in other processes
         state_manager.run_remote_triggers(True)

@@ -6,22 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from motia_nb.steps import (
-    StepConfigError,
-    StepNotFoundError,
-    all_steps,
-    cron,
-    flow_diagram,
-    get_step,
-    http,
-    queue,
-    register,
-    remove_step,
-    reset_steps,
-    state,
-    step,
-    steps_frame,
-)
+from motia_nb.steps import StepConfigError, StepNotFoundError, cron, http, queue, state
+from motia_nb.session import default_session, all_steps, flow_diagram, get_step, register, remove_step, reset_steps, step, steps_frame
 from motia_nb.steps.config import CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, call_arity, parse_config
 from motia_nb.steps.scheduling import CronScheduler
 
@@ -208,7 +194,7 @@ def test_cron_due_check_with_given_times():
     register({"name": "Daily", "triggers": [cron("0 0 * * *")]}, h)
     register({"name": "Hourly", "triggers": [cron("0 * * * *")]}, h)
     register({"name": "Q", "triggers": [queue("x")]}, h)
-    s = CronScheduler()
+    s = CronScheduler(default_session().runtime)
     s.since = datetime(2024, 1, 1, 22, 30)
     assert s.due_steps(datetime(2024, 1, 1, 22, 59, 59)) == []
     assert s.due_steps(datetime(2024, 1, 1, 23, 0, 0)) == ["Hourly"]

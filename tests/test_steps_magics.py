@@ -6,7 +6,8 @@ import pytest
 from _shell import get_shell, run_cell
 
 from motia_nb.state import state_manager
-from motia_nb.steps import StepConfigError, all_steps, clear_logs, clear_traces, get_step, reset_steps
+from motia_nb.steps import StepConfigError
+from motia_nb.session import all_steps, clear_logs, clear_traces, get_step, reset_steps
 from motia_nb.steps.magics import MotiaUsageError
 
 
@@ -151,7 +152,7 @@ def test_motia_usage_errors_fail_the_cell(ip, line, fragment):
 def test_state_magic_triggers_step_inline(ip, capsys):
     run_cell(
         ip,
-        "from motia_nb.steps import step, state\n"
+        "from motia_nb import step, state\n"
         "@step({'name': 'OnTaskComplete', 'triggers': [state(lambda e: e.group_id == 'tasks' and bool(e.new_value)"
         " and e.new_value['completedSteps'] == e.new_value['totalSteps'])]})\n"
         "def on_complete(input):\n    print('task', input.item_id, 'complete')\n",

@@ -11,26 +11,8 @@ from datetime import datetime
 import pytest
 
 from motia_nb.state import state_manager
-from motia_nb.steps import (
-    EnqueueError,
-    StepLoopError,
-    StepNotFoundError,
-    clear_logs,
-    clear_traces,
-    cron,
-    enqueue,
-    http,
-    log_frame,
-    logger,
-    queue,
-    register,
-    request,
-    reset_steps,
-    run_cron,
-    state,
-    step,
-    trace_frame,
-)
+from motia_nb.steps import EnqueueError, StepLoopError, StepNotFoundError, cron, http, queue, state
+from motia_nb.session import default_session, clear_logs, clear_traces, enqueue, log_frame, logger, register, request, reset_steps, run_cron, step, trace_frame
 from motia_nb.steps import runtime
 from motia_nb.steps.scheduling import CronScheduler
 
@@ -314,7 +296,7 @@ def test_run_cron_and_errors():
 def test_scheduler_tick_runs_due_steps_at_given_times():
     ran = []
     register({"name": "Hourly", "triggers": [cron("0 * * * *")]}, lambda i: ran.append("hourly"))
-    s = CronScheduler()
+    s = CronScheduler(default_session().runtime)
     s.since = datetime(2024, 1, 1, 10, 30)
     assert run(s.tick(datetime(2024, 1, 1, 10, 59))) == [] and ran == []
     assert run(s.tick(datetime(2024, 1, 1, 11, 0, 2))) == ["Hourly"] and ran == ["hourly"]
@@ -325,7 +307,7 @@ def test_scheduler_tick_runs_due_steps_at_given_times():
 def test_scheduler_starts_runs_in_background_lists_and_stops():
     ran = threading.Event()
     register({"name": "Every", "triggers": [cron("* * * * *")]}, lambda i: ran.set())
-    s = CronScheduler()
+    s = CronScheduler(default_session().runtime)
     msg = s.start(interval=0.02)
     try:
         assert "started on motia_nb's loop thread" in msg and s.running
@@ -510,8 +492,8 @@ def test_logger_prints_structured_lines_and_keeps_a_queryable_log(capsys):
 def test_dispatcher_is_installed_only_while_a_state_step_exists():
     """Plain writes keep the state core's fast path when no step listens to state."""
     register({"name": "Q", "triggers": [queue("q")]}, lambda d: None)
-    assert state_manager._dispatcher is None
+    assert state_manager.dispatcher is None
     register({"name": "S", "triggers": [state()]}, lambda e: None)
-    assert state_manager._dispatcher is runtime._dispatch_events
+    assert state_manager.dispatcher == default_session().runtime.dispatch_events
     register({"name": "S", "triggers": [queue("q")]}, lambda d: None)  # redefined without state trigger
-    assert state_manager._dispatcher is None
+    assert state_manager.dispatcher is None

@@ -358,7 +358,8 @@ def test_edits_are_normal_writes_with_events_and_triggers(seeded: StateManager, 
 def test_a_state_trigger_step_runs_on_a_viewer_edit(db_path: str) -> None:
     """The real steps runtime (bound to the process-wide state_manager) sees a viewer Save."""
     from motia_nb import state_manager
-    from motia_nb.steps import remove_step, state, step
+    from motia_nb.steps import state
+    from motia_nb.session import remove_step, step
 
     previous = state_manager.url
     state_manager.use(db_path)

@@ -32,7 +32,8 @@ SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "viewer_browser
 SEED_CELL = """\
 from motia_nb import state_manager
 from motia_nb.notebook.viewer import viewer
-from motia_nb.steps import state, step
+from motia_nb.steps import state
+from motia_nb.session import step
 
 for key, value in {
     "o1": {"id": "o1", "status": "pending", "total": 10},

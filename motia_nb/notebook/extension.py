@@ -22,6 +22,8 @@ from typing import Any
 
 from IPython.core.magic import Magics
 
+from .._threads import stop_loop_thread
+from ..session import default_session
 from .completion import make_state_matcher
 from .config import MotiaNB
 from .magics import StateMagics
@@ -118,13 +120,10 @@ def unload(ip: Any) -> None:
             close_all_viewers()
         except Exception:
             log.exception("motia_nb: closing the state viewers failed")
-    from motia_nb import state_manager
-    from motia_nb._loop import stop_loop_thread
-    from motia_nb.steps import stop_scheduler
-
+    session = default_session()
     for what, release in (
-        ("stopping the cron scheduler", stop_scheduler),
-        ("closing the state manager", state_manager.close),
+        ("stopping the cron scheduler", session.scheduler.stop),
+        ("closing the state manager", session.manager.close),
         ("stopping motia_nb's loop thread", stop_loop_thread),
     ):
         try:

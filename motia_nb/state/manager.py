@@ -9,7 +9,6 @@ caller, before anything is queued: bad input never half-happens.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import functools
 import inspect
 import logging
@@ -19,7 +18,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._loop import run_sync
+from .._threads import on_exit, on_fork_child, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Write, WriteResult
 from .errors import InvalidInputError, StateClosedError
@@ -187,9 +186,14 @@ class StateManager:
         _fan_out(self._subscribers, events)
 
     def set_dispatcher(self, fn: Dispatcher | None) -> None:
-        """Install the inline hook (the steps runtime): ``fn(events)`` runs after each
+        """Install the inline hook (the session's runtime): ``fn(events)`` runs after each
         committed write in the caller's context; the write returns after it."""
         self._dispatcher = fn
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        """The installed inline hook, or None."""
+        return self._dispatcher
 
     def change_token(self) -> Any:
         """A value that changes whenever any process commits to this database."""
@@ -463,11 +467,10 @@ def _reset_after_fork_in_child() -> None:
             m._remote_optout = None
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork_in_child)
+on_fork_child(_reset_after_fork_in_child)
 
 
-@atexit.register
+@on_exit
 def _close_all() -> None:
     for m in list(_live_managers):
         try:

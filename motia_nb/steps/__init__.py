@@ -1,49 +1,42 @@
-"""Steps in notebook cells: Motia's step model (config + handler) with inline triggers.
+"""Steps: Motia's step model (config + handler) and the inline runtime, with no IPython.
 
-Public names (SPEC §5): :func:`step`, :data:`enqueue`, :data:`logger`, the trigger
-helpers :func:`cron`, :func:`state`, :func:`queue`, :func:`http`, and the entry
-points :data:`request` and :data:`run_cron` (each awaitable, with a ``.sync``
-form). Inspection: :func:`steps_frame`, :func:`log_frame`, :func:`trace_frame`,
-:func:`flow_diagram`; scheduling: :func:`start_scheduler` / :func:`stop_scheduler`.
+This package holds the parts a :class:`~motia_nb.session.Session` is made of:
+:class:`StepRegistry` (steps by name), :class:`Runtime` (state triggers,
+``enqueue``, ``request``, ``run_cron``, inline and in causal order),
+:class:`CronScheduler`, :class:`LogStore` / :class:`StepLogger` and
+:class:`TraceStore`, plus the trigger helpers :func:`cron`, :func:`state`,
+:func:`queue`, :func:`http` and the flow diagram. The public names that act on
+the current session (``step``, ``enqueue``, ``logger`` …) live in
+:mod:`motia_nb.session` and are re-exported by ``motia_nb``.
 """
 
 from __future__ import annotations
 
 from .config import cron, http, queue, state
-from .scheduling import scheduler, start_scheduler, stop_scheduler
 from .errors import EnqueueError, StepConfigError, StepError, StepLoopError, StepNotFoundError
-from .flow import FlowDiagram, flow_diagram
-from .logs import clear_logs, log_frame, logger
-from .registry import all_steps, get_step, register, remove_step, reset_steps, step, steps_frame
-from .runtime import enqueue, request, run_cron
-from .trace import clear_traces, last_trace_id, trace_frame
+from .flow import FlowDiagram
+from .logs import LogStore, StepLogger
+from .registry import Step, StepRegistry
+from .runtime import MAX_DEPTH, Entry, Outcome, Runtime
+from .scheduling import CronScheduler
+from .trace import TraceStore
 
 __all__ = [
-    "step",
-    "enqueue",
-    "logger",
     "cron",
     "state",
     "queue",
     "http",
-    "request",
-    "run_cron",
-    "register",
-    "remove_step",
-    "get_step",
-    "all_steps",
-    "reset_steps",
-    "steps_frame",
-    "log_frame",
-    "clear_logs",
-    "trace_frame",
-    "last_trace_id",
-    "clear_traces",
-    "flow_diagram",
+    "Step",
+    "StepRegistry",
+    "Runtime",
+    "Entry",
+    "Outcome",
+    "MAX_DEPTH",
+    "CronScheduler",
+    "LogStore",
+    "StepLogger",
+    "TraceStore",
     "FlowDiagram",
-    "scheduler",
-    "start_scheduler",
-    "stop_scheduler",
     "StepError",
     "StepConfigError",
     "StepNotFoundError",

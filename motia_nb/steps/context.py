@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ class Frame:
     trace_id: str
     chain: tuple[str, ...] = ()
     trigger: str = ""
+    #: the :class:`~motia_nb.steps.runtime.Runtime` running the cascade
+    runtime: Any = field(default=None, compare=False, repr=False)
 
     @property
     def step(self) -> str | None:
@@ -56,10 +58,17 @@ class FlowContext:
     ``emit`` and ``logger``.
     """
 
-    def __init__(self, *, trace_id: str, step: str, trigger: dict[str, Any], flows: list[str], logger: "StepLogger") -> None:
-        from ..state import state_manager
-        from .runtime import enqueue
-
+    def __init__(
+        self,
+        *,
+        trace_id: str,
+        step: str,
+        trigger: dict[str, Any],
+        flows: list[str],
+        logger: "StepLogger",
+        state_manager: Any = None,
+        enqueue: Any = None,
+    ) -> None:
         self.trace_id = trace_id
         self.step = step
         self.trigger = trigger

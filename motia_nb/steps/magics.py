@@ -36,16 +36,27 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 
 from .._magic_text import strip_comment
-from . import registry
+from ..session import (
+    clear_logs,
+    clear_traces,
+    current_session,
+    enqueue,
+    flow_diagram,
+    log_frame,
+    logger,
+    register,
+    remove_step,
+    request,
+    reset_steps,
+    run_cron,
+    step,
+    steps_frame,
+    trace_frame,
+)
 from .config import cron, http, queue, state
 from .context import FlowContext, HttpRequest
-from .scheduling import scheduler
 from .errors import StepConfigError, StepError
-from .flow import flow_diagram
-from .logs import clear_logs, log_frame, logger
-from .registry import remove_step, reset_steps, steps_frame
-from .runtime import enqueue, request, run_cron
-from .trace import clear_traces, trace_frame
+from .registry import Step
 
 __all__ = ["StepMagics", "MotiaUsageError", "load_ipython_extension"]
 
@@ -64,12 +75,9 @@ class MotiaUsageError(StepError, ValueError):
 
 
 def _public_names() -> dict[str, Any]:
-    from ..state import state_manager
-    from . import registry as reg
-
     return {
-        "state_manager": state_manager,
-        "step": reg.step,
+        "state_manager": current_session().manager,
+        "step": step,
         "enqueue": enqueue,
         "logger": logger,
         "cron": cron,
@@ -99,7 +107,7 @@ def _install_motia_alias() -> None:
     sys.modules["motia"] = mod
 
 
-def define_step_from_source(source: str, label: str | None = None) -> tuple[registry.Step, bool]:
+def define_step_from_source(source: str, label: str | None = None) -> tuple[Step, bool]:
     """Run a step file's source in its own namespace and register its ``config`` + ``handler``."""
     _install_motia_alias()
     n = next(_cells)
@@ -115,7 +123,7 @@ def define_step_from_source(source: str, label: str | None = None) -> tuple[regi
             f"%%step cell{' ' + label if label else ''} must define a module-level `config` dict and a `handler` "
             f"function, like a Motia step file; missing: {', '.join(missing)}"
         )
-    return registry.register(config, handler, source="%%step")
+    return register(config, handler, source="%%step")
 
 
 def _value(text: str, shell: Any) -> Any:
@@ -180,7 +188,7 @@ class StepMagics(Magics):
     def _cmd_reset(self, rest: str) -> None:
         if rest:
             raise MotiaUsageError(f"%motia reset takes no arguments, got {rest!r}")
-        scheduler.stop()
+        current_session().scheduler.stop()
         reset_steps()
         clear_logs()
         clear_traces()
@@ -217,13 +225,13 @@ class StepMagics(Magics):
                     interval = float(parts[1])
                 except ValueError:
                     raise MotiaUsageError(f"%motia cron start SECONDS: {parts[1]!r} is not a number") from None
-            print(scheduler.start(interval))
+            print(current_session().scheduler.start(interval))
             return None
         if action == "stop":
-            print(scheduler.stop())
+            print(current_session().scheduler.stop())
             return None
         if action == "list":
-            return scheduler.frame()
+            return current_session().scheduler.frame()
         raise MotiaUsageError(f"%motia cron {action!r}: expected run NAME, start [SECONDS], stop or list")
 
     def _cmd_logs(self, rest: str) -> Any:

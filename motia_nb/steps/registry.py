@@ -18,7 +18,7 @@ from .errors import StepConfigError, StepNotFoundError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Step", "register", "step", "remove_step", "get_step", "all_steps", "reset_steps", "steps_frame"]
+__all__ = ["Step", "StepRegistry"]
 
 
 @dataclass
@@ -53,114 +53,122 @@ class Step:
         return f"<step {self.name!r}: {trig}>"
 
 
-_steps: dict[str, Step] = {}
-_lock = threading.RLock()
-_listeners: list[Callable[[], None]] = []
+class StepRegistry:
+    """A session's steps, keyed by name, in registration order (thread-safe).
 
-
-def on_change(fn: Callable[[], None]) -> None:
-    """Call ``fn()`` whenever a step is registered, replaced or removed."""
-    _listeners.append(fn)
-
-
-def _changed() -> None:
-    from .runtime import ensure_dispatcher
-
-    ensure_dispatcher()
-    for fn in list(_listeners):
-        fn()
-
-
-def register(config: Any, handler: Callable[..., Any], source: str = "register") -> tuple[Step, bool]:
-    """Validate and register a step; returns ``(step, replaced)``.
-
-    Raises StepConfigError (nothing registered) for a bad config, a handler that
-    cannot take ``(input)`` or ``(input, ctx)``, or an http route that another
-    step already serves.
+    Listeners added with :meth:`on_change` run after every registration,
+    replacement or removal (the runtime uses it to install or remove its state
+    dispatcher).
     """
-    parsed = parse_config(config)
-    arity = call_arity(handler, f"step {parsed.name!r}: handler")
-    is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
-    new = Step(parsed.name, parsed, handler, arity, is_async, source, list(parsed.triggers))
-    with _lock:
-        for trig in new.of_type(HttpTrigger):
-            for other in _steps.values():
-                if other.name == new.name:
-                    continue
-                for ot in other.of_type(HttpTrigger):
-                    if ot.shape == trig.shape:
-                        raise StepConfigError(
-                            f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
-                            f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
-                        )
-        replaced = new.name in _steps
-        _steps[new.name] = new  # a dict keeps the old position on replacement
-    _changed()
-    return new, replaced
+
+    def __init__(self) -> None:
+        self._steps: dict[str, Step] = {}
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` whenever a step is registered, replaced or removed."""
+        self._listeners.append(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            fn()
+
+    def register(self, config: Any, handler: Callable[..., Any], source: str = "register") -> tuple[Step, bool]:
+        """Validate and register a step; returns ``(step, replaced)``.
+
+        Raises StepConfigError (nothing registered) for a bad config, a handler that
+        cannot take ``(input)`` or ``(input, ctx)``, or an http route that another
+        step already serves.
+        """
+        parsed = parse_config(config)
+        arity = call_arity(handler, f"step {parsed.name!r}: handler")
+        is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
+        new = Step(parsed.name, parsed, handler, arity, is_async, source, list(parsed.triggers))
+        with self._lock:
+            for trig in new.of_type(HttpTrigger):
+                for other in self._steps.values():
+                    if other.name == new.name:
+                        continue
+                    for ot in other.of_type(HttpTrigger):
+                        if ot.shape == trig.shape:
+                            raise StepConfigError(
+                                f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
+                                f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
+                            )
+            replaced = new.name in self._steps
+            self._steps[new.name] = new  # a dict keeps the old position on replacement
+        self._changed()
+        return new, replaced
+
+    def step(self, config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: ``@step(config)`` registers the handler below it (and returns it unchanged).
+
+        The config is validated now: a bad one raises StepConfigError when the cell runs.
+        """
+        parse_config(config)  # fail at the decorator line already
+
+        def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
+            self.register(config, handler, source="decorator")
+            return handler
+
+        return deco
+
+    def _missing(self, name: str) -> StepNotFoundError:
+        return StepNotFoundError(f"no step named {name!r} (registered: {', '.join(self._steps) or 'none'})")
+
+    def remove(self, name: str) -> Step:
+        """Unregister a step by name; returns it. StepNotFoundError if there is none."""
+        with self._lock:
+            try:
+                st = self._steps.pop(name)
+            except KeyError:
+                raise self._missing(name) from None
+        self._changed()
+        return st
+
+    def get(self, name: str) -> Step:
+        """The step called ``name``; StepNotFoundError if there is none."""
+        with self._lock:
+            try:
+                return self._steps[name]
+            except KeyError:
+                raise self._missing(name) from None
+
+    def all(self) -> list[Step]:
+        """Registered steps in registration order."""
+        with self._lock:
+            return list(self._steps.values())
+
+    def with_trigger(self, cls: type) -> list[Step]:
+        """Registered steps that have a trigger of type ``cls``, in registration order."""
+        return [s for s in self.all() if s.of_type(cls)]
+
+    def reset(self) -> None:
+        """Unregister every step."""
+        with self._lock:
+            self._steps.clear()
+        self._changed()
+
+    def frame(self, flow: str | None = None) -> "pd.DataFrame":
+        """The registered steps as a DataFrame (name, triggers, enqueues, flows, handler, description)."""
+        import pandas as pd
+
+        rows = [s for s in self.all() if flow is None or flow in s.flows]
+        return pd.DataFrame(
+            {
+                "name": [s.name for s in rows],
+                "triggers": [", ".join(t.describe() for t in s.triggers) for s in rows],
+                "enqueues": [", ".join(s.enqueues) for s in rows],
+                "flows": [", ".join(s.flows) for s in rows],
+                "handler": [_handler_shape(s) for s in rows],
+                "description": [s.description for s in rows],
+            }
+        )
 
 
-def step(config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: ``@step(config)`` registers the handler below it (and returns it unchanged).
-
-    The config is validated now: a bad one raises StepConfigError when the cell runs.
-    """
-    parse_config(config)  # fail at the decorator line already
-
-    def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
-        register(config, handler, source="decorator")
-        return handler
-
-    return deco
-
-
-def remove_step(name: str) -> Step:
-    """Unregister a step by name; returns it. StepNotFoundError if there is none."""
-    with _lock:
-        try:
-            st = _steps.pop(name)
-        except KeyError:
-            raise StepNotFoundError(f"no step named {name!r} (registered: {', '.join(_steps) or 'none'})") from None
-    _changed()
-    return st
-
-
-def get_step(name: str) -> Step:
-    """The step called ``name``; StepNotFoundError if there is none."""
-    with _lock:
-        try:
-            return _steps[name]
-        except KeyError:
-            raise StepNotFoundError(f"no step named {name!r} (registered: {', '.join(_steps) or 'none'})") from None
-
-
-def all_steps() -> list[Step]:
-    """Registered steps in registration order."""
-    with _lock:
-        return list(_steps.values())
-
-
-def reset_steps() -> None:
-    """Unregister every step."""
-    with _lock:
-        _steps.clear()
-    _changed()
-
-
-def steps_frame(flow: str | None = None) -> "pd.DataFrame":
-    """The registered steps as a DataFrame (name, triggers, enqueues, flows, handler, description)."""
-    import pandas as pd
-
-    rows = [s for s in all_steps() if flow is None or flow in s.flows]
-    return pd.DataFrame(
-        {
-            "name": [s.name for s in rows],
-            "triggers": [", ".join(t.describe() for t in s.triggers) for s in rows],
-            "enqueues": [", ".join(s.enqueues) for s in rows],
-            "flows": [", ".join(s.flows) for s in rows],
-            "handler": [("async " if s.is_async else "def ") + ("(input, ctx)" if s.arity == 2 else "(input)" if s.arity == 1 else "()") for s in rows],
-            "description": [s.description for s in rows],
-        }
-    )
+def _handler_shape(s: Step) -> str:
+    return ("async " if s.is_async else "def ") + ("(input, ctx)" if s.arity == 2 else "(input)" if s.arity == 1 else "()")
 
 
 # re-exported for type checks elsewhere

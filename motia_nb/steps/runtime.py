@@ -1,18 +1,18 @@
-"""The inline runtime: state triggers, ``enqueue``, ``request`` and ``run_cron``.
+"""The inline runtime of one session: state triggers, ``enqueue``, ``request`` and ``run_cron``.
 
 **Inline (SPEC §5).** The call that causes something — a state write, an
 ``enqueue``, a ``request``, a ``run_cron`` — returns only after every step it
 triggered, directly or in turn, has finished. The runtime hooks into the state
-core with ``state_manager.set_dispatcher``: after each committed write the
-facade hands the events to :func:`_dispatch_events`, which returns a coroutine
+core with its manager's ``set_dispatcher``: after each committed write the
+facade hands the events to :meth:`Runtime.dispatch_events`, which returns a coroutine
 the write awaits (on the caller's loop for the async API, on motia_nb's loop
 thread in a copy of the caller's context for the sync API). Steps therefore run
 one after the other, depth first, in causal order, and their output goes to the
 cell that caused them.
 
 **Handlers.** ``async def`` handlers are awaited on the loop that runs the
-cascade. Plain ``def`` handlers run on a fresh worker thread (inside a copy of
-the cascade's context, so their output and trace id follow) while the cascade
+cascade. Plain ``def`` handlers run on motia_nb's bounded handler pool (inside a
+copy of the cascade's context, so their output and trace id follow) while the cascade
 awaits them: they never block a loop, they keep causal order, and they may use
 the synchronous API (``state_manager.sync.set``, ``enqueue.sync``). A handler
 takes ``(input)`` or ``(input, ctx)``.
@@ -34,14 +34,12 @@ write made so far stands).
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
 import itertools
 import json
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -49,17 +47,18 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from .._loop import run_sync
-from .config import HTTP_METHODS, CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, split_path
+from .._threads import run_in_handler_pool, run_sync
+from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
-from .logs import logger
-from .registry import Step, all_steps, get_step
-from .trace import TraceRecord, record
+from .routes import choose_route, not_found, parse_query, response_check
+from .logs import LogStore, StepLogger
+from .registry import Step, StepRegistry
+from .trace import TraceRecord, TraceStore
 
-__all__ = ["MAX_DEPTH", "enqueue", "request", "run_cron", "ensure_dispatcher", "run_step_now"]
+__all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
 
 #: Deepest causal chain of step runs a cascade may build (loop guard). 24 is far
 #: beyond any real workflow (the seed's order flow is 3 deep) and far below
@@ -71,44 +70,6 @@ _THIS_FILE = __file__
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-# ---------------------------------------------------------------------------- plumbing
-def ensure_dispatcher() -> None:
-    """Install the runtime as the state manager's inline dispatcher while a state step exists.
-
-    With no state-triggered step the dispatcher is removed again, so plain writes
-    keep the state core's fast path (no per-write coroutine). Called whenever the
-    registry changes.
-    """
-    from ..state import state_manager
-
-    current = getattr(state_manager, "_dispatcher", None)
-    wanted = any(s.of_type(StateTrigger) for s in all_steps())
-    if wanted and current is not _dispatch_events:
-        state_manager.set_dispatcher(_dispatch_events)
-    elif not wanted and current is _dispatch_events:
-        state_manager.set_dispatcher(None)
-
-
-class _Root:
-    """Enter a cascade: reuse the running one, or open a new trace at the causing call."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.token: contextvars.Token[Frame | None] | None = None
-
-    def __enter__(self) -> Frame:
-        cur = current_frame()
-        if cur is not None:
-            return cur
-        frame = Frame(str(uuid.uuid4()), (), self.label)
-        self.token = _frame.set(frame)
-        return frame
-
-    def __exit__(self, *exc: object) -> None:
-        if self.token is not None:
-            _frame.reset(self.token)
 
 
 def _trimmed_tb(exc: BaseException) -> list[str]:
@@ -129,26 +90,15 @@ def _report(headline: str, exc: BaseException) -> None:
     sys.stderr.flush()
 
 
-async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
-    """Run a plain-def handler on its own thread (in a copy of this context) and await it."""
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[Any] = loop.create_future()
-    ctx = contextvars.copy_context()
+def _json_copy(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
 
-    def settle(ok: bool, value: Any) -> None:
-        if not fut.done():
-            (fut.set_result if ok else fut.set_exception)(value)
 
-    def target() -> None:
-        try:
-            r = ctx.run(fn, *args)
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting cascade
-            loop.call_soon_threadsafe(settle, False, e)
-        else:
-            loop.call_soon_threadsafe(settle, True, r)
-
-    threading.Thread(target=target, name=f"motia-step-{name}", daemon=True).start()
-    return await fut
+def _state_trigger(event: Any) -> dict[str, Any]:
+    return {"type": "state", "event_type": event.event_type, "group_id": event.group_id, "item_id": event.item_id}
 
 
 @dataclass
@@ -160,107 +110,7 @@ class Outcome:
     error: BaseException | None = None
 
 
-async def _run(
-    st: Step,
-    data: Any,
-    trigger: dict[str, Any],
-    label: str,
-    check: Callable[[Any], Any] | None = None,
-) -> Outcome:
-    """Run one step inside the current cascade; report and record, never raise (but the loop guard)."""
-    parent = current_frame()
-    assert parent is not None, "a step must run inside a cascade root"
-    chain = parent.chain + (st.name,)
-    seq, start, t0 = next(_seq), datetime.now(), time.perf_counter()
-
-    def done(status: str, err: BaseException | None) -> None:
-        record(
-            TraceRecord(
-                parent.trace_id, st.name, label, start, (time.perf_counter() - t0) * 1000.0, status,
-                None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq,
-            )
-        )
-
-    if len(chain) > MAX_DEPTH:
-        err = StepLoopError(chain, MAX_DEPTH)
-        done("loop-stopped", err)
-        raise err
-    token = _frame.set(Frame(parent.trace_id, chain, label))
-    try:
-        args: tuple[Any, ...] = (data,)
-        if st.arity == 2:
-            ctx = FlowContext(trace_id=parent.trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=logger.bound(st.name))
-            args = (data, ctx)
-        args = args[: st.arity]
-        if st.is_async:
-            result = await st.handler(*args)
-        else:
-            result = await _call_in_thread(st.handler, args, st.name)
-            if inspect.isawaitable(result):
-                result = await result
-        if check is not None:
-            result = check(result)
-    except StepLoopError as e:
-        done("loop-stopped", e)
-        raise
-    except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
-        done("error", e)
-        _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
-        return Outcome("error", None, e)
-    finally:
-        _frame.reset(token)
-    done("ok", None)
-    return Outcome("ok", result)
-
-
-# ---------------------------------------------------------------------------- state
-async def _condition_holds(st: Step, trig: StateTrigger, event: Any, label: str) -> bool:
-    if trig.condition is None:
-        return True
-    frame = current_frame()
-    assert frame is not None
-    try:
-        if trig.arity == 2:
-            ctx = FlowContext(trace_id=frame.trace_id, step=st.name, trigger=_state_trigger(event), flows=st.flows, logger=logger.bound(st.name))
-            r = trig.condition(event, ctx)
-        else:
-            r = trig.condition(event)
-        if inspect.isawaitable(r):
-            r = await r
-        return bool(r)
-    except Exception as e:  # noqa: BLE001 - reported, the step is skipped
-        record(
-            TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
-                        f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(_seq))
-        )
-        _report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
-        return False
-
-
-def _state_trigger(event: Any) -> dict[str, Any]:
-    return {"type": "state", "event_type": event.event_type, "group_id": event.group_id, "item_id": event.item_id}
-
-
-def _dispatch_events(events: Sequence[Any]) -> Awaitable[None] | None:
-    """The state manager's dispatcher: a coroutine running the triggered steps, or None."""
-    if not any(s.of_type(StateTrigger) for s in all_steps()):
-        return None
-    return _state_cascade(list(events))
-
-
-async def _state_cascade(events: list[Any]) -> None:
-    with _Root("state"):
-        for ev in events:
-            label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
-            for st in [s for s in all_steps() if s.of_type(StateTrigger)]:
-                for trig in st.of_type(StateTrigger):
-                    if await _condition_holds(st, trig, ev, label):
-                        await _run(st, ev, _state_trigger(ev), label)
-                        break
-
-
-# ---------------------------------------------------------------------------- sync twins
-class _Entry(Generic[P, R]):
+class Entry(Generic[P, R]):
     """An async entry point that also has a blocking ``.sync(...)`` form."""
 
     def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> None:
@@ -278,142 +128,232 @@ class _Entry(Generic[P, R]):
         return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
 
 
-def _json_copy(value: Any, what: str) -> Any:
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as e:
-        raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
+class _Root:
+    """Enter a cascade: reuse the running one of this runtime, or open a new trace at the causing call."""
+
+    def __init__(self, runtime: "Runtime", label: str) -> None:
+        self.runtime = runtime
+        self.label = label
+        self.token: contextvars.Token[Frame | None] | None = None
+
+    def __enter__(self) -> Frame:
+        cur = current_frame()
+        if cur is not None and cur.runtime is self.runtime:
+            return cur
+        frame = Frame(str(uuid.uuid4()), (), self.label, self.runtime)
+        self.token = _frame.set(frame)
+        return frame
+
+    def __exit__(self, *exc: object) -> None:
+        if self.token is not None:
+            _frame.reset(self.token)
 
 
-# ---------------------------------------------------------------------------- queue
-async def _enqueue(message: Mapping[str, Any]) -> None:
-    """``await enqueue({"topic": t, "data": d})``: run every queue step subscribed to ``t``.
+class Runtime:
+    """Runs one session's steps inline: state triggers, ``enqueue``, ``request``, ``run_cron``.
 
-    Returns after the subscribers (and whatever they trigger in turn) have run.
-    Each subscriber gets its own copy of ``data``, which must be JSON.
+    ``manager`` is the session's state manager (the runtime installs itself as
+    its dispatcher while a state-triggered step exists); ``registry``, ``logs``
+    and ``traces`` are the session's. ``owner`` is the object handlers reach as
+    "their session" (see :func:`motia_nb.session.current_session`).
     """
-    if not isinstance(message, Mapping):
-        raise EnqueueError(f'enqueue takes a dict {{"topic": ..., "data": ...}}, got {type(message).__name__} {message!r}')
-    topic = message.get("topic")
-    if not isinstance(topic, str) or not topic.strip():
-        raise EnqueueError(f"enqueue: 'topic' must be a non-empty str, got {topic!r} in {dict(message)!r}")
-    unknown = set(message) - {"topic", "data", "messageGroupId", "message_group_id"}
-    if unknown:
-        raise EnqueueError(f"enqueue to {topic!r}: unknown fields {sorted(unknown)} (expected 'topic' and 'data')")
-    data = message.get("data")
-    _json_copy(data, f"enqueue to {topic!r}: data")
-    targets = [s for s in all_steps() if any(t.topic == topic for t in s.of_type(QueueTrigger))]
-    if not targets:
-        return
-    with _Root(f"enqueue {topic}"):
-        for st in targets:
-            await _run(st, _json_copy(data, "data"), {"type": "queue", "topic": topic}, f"queue {topic}")
 
+    def __init__(self, manager: Any, registry: StepRegistry, logs: LogStore, traces: TraceStore, owner: Any = None) -> None:
+        self.manager = manager
+        self.registry = registry
+        self.logs = logs
+        self.traces = traces
+        self.owner = owner
+        self.logger = StepLogger(lambda: logs)
+        self.enqueue_entry = Entry(self.enqueue)
+        registry.on_change(self.sync_dispatcher)
 
-enqueue = _Entry(_enqueue)
+    # ------------------------------------------------------------------ plumbing
+    def sync_dispatcher(self) -> None:
+        """Be the manager's inline dispatcher exactly while a state-triggered step exists.
 
+        With no state step the dispatcher is removed, so plain writes keep the
+        state core's fast path (no per-write coroutine).
+        """
+        wanted = bool(self.registry.with_trigger(StateTrigger))
+        current = self.manager.dispatcher
+        if wanted and current != self.dispatch_events:
+            self.manager.set_dispatcher(self.dispatch_events)
+        elif not wanted and current == self.dispatch_events:
+            self.manager.set_dispatcher(None)
 
-# ---------------------------------------------------------------------------- http
-def _query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in parse_qs(raw, keep_blank_values=True).items()}
-    for k, v in (extra or {}).items():
-        if not isinstance(k, str):
-            raise ValueError(f"request: query keys must be str, got {k!r}")
-        out[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
-    return out
+    def root(self, label: str) -> _Root:
+        return _Root(self, label)
 
-
-def _response(st: Step) -> Callable[[Any], dict[str, Any]]:
-    def check(r: Any) -> dict[str, Any]:
-        if not isinstance(r, Mapping) or "status" not in r:
-            raise TypeError(f"http step {st.name!r} must return {{'status': int, 'body': ...}}, got {r!r}")
-        status = r["status"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise TypeError(f"http step {st.name!r} returned status {status!r}; expected an int from 100 to 599")
-        headers = r.get("headers") or {}
-        if not isinstance(headers, Mapping):
-            raise TypeError(f"http step {st.name!r} returned headers {headers!r}; expected a dict")
-        return {"status": status, "body": r.get("body"), "headers": dict(headers)}
-
-    return check
-
-
-async def _request(
-    method: str,
-    path: str,
-    body: Any = None,
-    headers: Mapping[str, Any] | None = None,
-    query: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``await request("POST", "/orders", body={...})``: call the matching http step.
-
-    Returns ``{"status", "body", "headers"}``: the handler's answer; 404 when no
-    route matches the path, 405 when one matches with another method, 500 when
-    the handler raises or answers with something malformed (the error is also
-    reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
-    """
-    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-        raise ValueError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise ValueError(f"request: path must be a str starting with '/', got {path!r}")
-    method = method.upper()
-    parts = urlsplit(path)
-    segs = tuple(unquote(s) for s in split_path(parts.path))
-    qp = _query(parts.query, query)
-    hdrs = Headers(headers)
-    body = _json_copy(body, f"request {method} {parts.path}: body")
-    found: list[tuple[tuple[bool, ...], Step, HttpTrigger, dict[str, str]]] = []
-    allowed: set[str] = set()
-    for st in all_steps():
-        for trig in st.of_type(HttpTrigger):
-            params = trig.match(segs)
-            if params is None:
-                continue
-            if trig.method == method:
-                found.append((trig.specificity, st, trig, params))
-            else:
-                allowed.add(trig.method)
-    if not found:
-        if allowed:
-            return {
-                "status": 405,
-                "body": {"error": f"method {method} not allowed for {parts.path}", "allowed": sorted(allowed)},
-                "headers": {"allow": ", ".join(sorted(allowed))},
-            }
-        return {"status": 404, "body": {"error": f"no http step matches {method} {parts.path}"}, "headers": {}}
-    found.sort(key=lambda f: f[0], reverse=True)  # stable: first registered wins a tie
-    _, st, trig, params = found[0]
-    req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
-    with _Root(f"http {method} {trig.path}"):
-        out = await _run(st, req, {"type": "http", "method": method, "path": trig.path}, f"http {method} {trig.path}", _response(st))
-    if out.status == "ok":
-        return out.result
-    e = out.error
-    return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
-
-
-request = _Entry(_request)
-
-
-# ---------------------------------------------------------------------------- cron
-async def _run_cron(name: str) -> None:
-    """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline."""
-    st = get_step(name)
-    trigs = st.of_type(CronTrigger)
-    if not trigs:
-        raise StepNotFoundError(
-            f"step {name!r} has no cron trigger (its triggers: {', '.join(t.describe() for t in st.triggers) or 'none'})"
+    def context(self, trace_id: str, st: Step, trigger: dict[str, Any]) -> FlowContext:
+        """The ``ctx`` a handler or condition of ``st`` receives."""
+        return FlowContext(
+            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name),
+            state_manager=self.manager, enqueue=self.enqueue_entry,
         )
-    with _Root(f"cron {name}"):
-        await _run(st, None, {"type": "cron", "expression": trigs[0].expression}, f"cron {trigs[0].expression}")
 
+    async def run(
+        self, st: Step, data: Any, trigger: dict[str, Any], label: str, check: Callable[[Any], Any] | None = None
+    ) -> Outcome:
+        """Run one step inside the current cascade; report and record, never raise (but the loop guard)."""
+        parent = current_frame()
+        assert parent is not None, "a step must run inside a cascade root"
+        chain = parent.chain + (st.name,)
+        seq, start, t0 = next(_seq), datetime.now(), time.perf_counter()
 
-run_cron = _Entry(_run_cron)
+        def done(status: str, err: BaseException | None) -> None:
+            self.traces.record(
+                TraceRecord(
+                    parent.trace_id, st.name, label, start, (time.perf_counter() - t0) * 1000.0, status,
+                    None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq,
+                )
+            )
 
+        if len(chain) > MAX_DEPTH:
+            err = StepLoopError(chain, MAX_DEPTH)
+            done("loop-stopped", err)
+            raise err
+        token = _frame.set(Frame(parent.trace_id, chain, label, self))
+        try:
+            args: tuple[Any, ...] = (data,)
+            if st.arity == 2:
+                args = (data, self.context(parent.trace_id, st, trigger))
+            args = args[: st.arity]
+            if st.is_async:
+                result = await st.handler(*args)
+            else:
+                result = await run_in_handler_pool(st.handler, *args)
+                if inspect.isawaitable(result):
+                    result = await result
+            if check is not None:
+                result = check(result)
+        except StepLoopError as e:
+            done("loop-stopped", e)
+            raise
+        except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
+            done("error", e)
+            _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
+            return Outcome("error", None, e)
+        finally:
+            _frame.reset(token)
+        done("ok", None)
+        return Outcome("ok", result)
 
-async def run_step_now(name: str, data: Any = None) -> Outcome:
-    """Run any step by name with ``data`` as its input (a manual trigger), inline."""
-    st = get_step(name)
-    with _Root(f"manual {name}"):
-        return await _run(st, data, {"type": "manual"}, "manual")
+    # ------------------------------------------------------------------ state
+    async def _condition_holds(self, st: Step, trig: StateTrigger, event: Any, label: str) -> bool:
+        if trig.condition is None:
+            return True
+        frame = current_frame()
+        assert frame is not None
+        try:
+            if trig.arity == 2:
+                r = trig.condition(event, self.context(frame.trace_id, st, _state_trigger(event)))
+            else:
+                r = trig.condition(event)
+            if inspect.isawaitable(r):
+                r = await r
+            return bool(r)
+        except Exception as e:  # noqa: BLE001 - reported, the step is skipped
+            self.traces.record(
+                TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
+                            f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(_seq))
+            )
+            _report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
+            return False
 
+    def dispatch_events(self, events: Sequence[Any]) -> Awaitable[None] | None:
+        """The manager's dispatcher: a coroutine running the triggered steps, or None."""
+        if not self.registry.with_trigger(StateTrigger):
+            return None
+        return self._state_cascade(list(events))
+
+    async def _state_cascade(self, events: list[Any]) -> None:
+        with self.root("state"):
+            for ev in events:
+                label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
+                for st in self.registry.with_trigger(StateTrigger):
+                    for trig in st.of_type(StateTrigger):
+                        if await self._condition_holds(st, trig, ev, label):
+                            await self.run(st, ev, _state_trigger(ev), label)
+                            break
+
+    # ------------------------------------------------------------------ queue
+    async def enqueue(self, message: Mapping[str, Any]) -> None:
+        """``await enqueue({"topic": t, "data": d})``: run every queue step subscribed to ``t``.
+
+        Returns after the subscribers (and whatever they trigger in turn) have run.
+        Each subscriber gets its own copy of ``data``, which must be JSON.
+        """
+        if not isinstance(message, Mapping):
+            raise EnqueueError(f'enqueue takes a dict {{"topic": ..., "data": ...}}, got {type(message).__name__} {message!r}')
+        topic = message.get("topic")
+        if not isinstance(topic, str) or not topic.strip():
+            raise EnqueueError(f"enqueue: 'topic' must be a non-empty str, got {topic!r} in {dict(message)!r}")
+        unknown = set(message) - {"topic", "data", "messageGroupId", "message_group_id"}
+        if unknown:
+            raise EnqueueError(f"enqueue to {topic!r}: unknown fields {sorted(unknown)} (expected 'topic' and 'data')")
+        data = message.get("data")
+        _json_copy(data, f"enqueue to {topic!r}: data")
+        targets = [s for s in self.registry.all() if any(t.topic == topic for t in s.of_type(QueueTrigger))]
+        if not targets:
+            return
+        with self.root(f"enqueue {topic}"):
+            for st in targets:
+                await self.run(st, _json_copy(data, "data"), {"type": "queue", "topic": topic}, f"queue {topic}")
+
+    # ------------------------------------------------------------------ http
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``await request("POST", "/orders", body={...})``: call the matching http step.
+
+        Returns ``{"status", "body", "headers"}``: the handler's answer; 404 when no
+        route matches the path, 405 when one matches with another method, 500 when
+        the handler raises or answers with something malformed (the error is also
+        reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
+        """
+        if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+            raise ValueError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"request: path must be a str starting with '/', got {path!r}")
+        method = method.upper()
+        parts = urlsplit(path)
+        segs = tuple(unquote(s) for s in split_path(parts.path))
+        qp = parse_query(parts.query, query)
+        hdrs = Headers(headers)
+        body = _json_copy(body, f"request {method} {parts.path}: body")
+        route, allowed = choose_route(self.registry.all(), method, segs)
+        if route is None:
+            return not_found(method, parts.path, allowed)
+        st, trig, params = route
+        req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
+        label = f"http {method} {trig.path}"
+        with self.root(label):
+            out = await self.run(st, req, {"type": "http", "method": method, "path": trig.path}, label, response_check(st))
+        if out.status == "ok":
+            return out.result
+        e = out.error
+        return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
+
+    # ------------------------------------------------------------------ cron and manual runs
+    async def run_cron(self, name: str) -> None:
+        """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline."""
+        st = self.registry.get(name)
+        trigs = st.of_type(CronTrigger)
+        if not trigs:
+            raise StepNotFoundError(
+                f"step {name!r} has no cron trigger (its triggers: {', '.join(t.describe() for t in st.triggers) or 'none'})"
+            )
+        with self.root(f"cron {name}"):
+            await self.run(st, None, {"type": "cron", "expression": trigs[0].expression}, f"cron {trigs[0].expression}")
+
+    async def run_step_now(self, name: str, data: Any = None) -> Outcome:
+        """Run any step by name with ``data`` as its input (a manual trigger), inline."""
+        st = self.registry.get(name)
+        with self.root(f"manual {name}"):
+            return await self.run(st, data, {"type": "manual"}, "manual")

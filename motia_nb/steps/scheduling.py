@@ -1,7 +1,7 @@
 """The opt-in cron scheduler: runs due cron steps while the kernel is idle.
 
 Nothing runs on a schedule until you ask: ``start_scheduler()`` (or
-``%motia cron start``). In a kernel it is a task on the kernel's own event loop
+``%motia cron start``); each session has its own. In a kernel it is a task on the kernel's own event loop
 (so a due step runs between cells, like any other kernel work, and prints in
 the cell that started the scheduler); without a running loop it runs on
 motia_nb's loop thread. Every ``interval`` seconds it checks each cron step:
@@ -21,21 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 from cronsim import CronSim
 
-from .._loop import get_loop_thread
+from .._threads import get_loop_thread
 from .config import CronTrigger
 from .errors import StepLoopError
-from .registry import all_steps
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CronScheduler", "scheduler", "start_scheduler", "stop_scheduler"]
+__all__ = ["CronScheduler"]
 
 
 class CronScheduler:
     """Checks cron steps every ``interval`` seconds and runs the due ones inline, one by one."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
         self.interval = 1.0
         self.since: datetime | None = None
         self.last_run: dict[str, datetime] = {}
@@ -52,7 +52,7 @@ class CronScheduler:
     def due_steps(self, now: datetime) -> list[str]:
         """Names of the cron steps due at ``now`` (pure: nothing runs, nothing changes)."""
         out = []
-        for st in all_steps():
+        for st in self.runtime.registry.all():
             exprs = [t.expression for t in st.of_type(CronTrigger)]
             if exprs and self.next_run(st.name, exprs, now) <= now:
                 out.append(st.name)
@@ -60,8 +60,6 @@ class CronScheduler:
 
     async def tick(self, now: datetime | None = None) -> list[str]:
         """Run every step due at ``now`` (default: the current time); returns their names."""
-        from .runtime import _run_cron
-
         now = now or datetime.now()
         if self.since is None:
             self.since = now
@@ -70,7 +68,7 @@ class CronScheduler:
             self.last_run[name] = now
             self.runs[name] = self.runs.get(name, 0) + 1
             try:
-                await _run_cron(name)
+                await self.runtime.run_cron(name)
             except StepLoopError as e:  # a handler error is already reported by the runtime
                 print(f"✖ cron step {name!r}: {e}", file=sys.stderr, flush=True)
             ran.append(name)
@@ -109,7 +107,7 @@ class CronScheduler:
             self._loop = loop
             self._task = loop.create_task(self._main())
             where = "the kernel's event loop"
-        n = sum(1 for s in all_steps() if s.of_type(CronTrigger))
+        n = len(self.runtime.registry.with_trigger(CronTrigger))
         return f"cron scheduler started on {where}, checking {n} cron step(s) every {self.interval:g}s"
 
     def stop(self) -> str:
@@ -132,7 +130,7 @@ class CronScheduler:
 
         rows: list[dict[str, Any]] = []
         now = datetime.now()
-        for st in all_steps():
+        for st in self.runtime.registry.all():
             exprs = [t.expression for t in st.of_type(CronTrigger)]
             if not exprs:
                 continue
@@ -147,16 +145,3 @@ class CronScheduler:
                 }
             )
         return pd.DataFrame(rows, columns=["step", "expression", "next_run", "last_run", "runs", "scheduled"])
-
-
-scheduler = CronScheduler()
-
-
-def start_scheduler(interval: float = 1.0) -> str:
-    """Start the process-wide cron scheduler; returns a one-line status."""
-    return scheduler.start(interval)
-
-
-def stop_scheduler() -> str:
-    """Stop the process-wide cron scheduler; returns a one-line status."""
-    return scheduler.stop()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TraceRecord", "record", "trace_records", "trace_frame", "last_trace_id", "clear_traces"]
+__all__ = ["TraceRecord", "TraceStore", "MAX_RECORDS"]
 
 #: How many step runs are kept (oldest dropped first).
 MAX_RECORDS = 20_000
@@ -36,60 +36,59 @@ class TraceRecord:
     seq: int = 0  # start order (datetimes can tie)
 
 
-_records: "deque[TraceRecord]" = deque(maxlen=MAX_RECORDS)
-_lock = threading.Lock()
+class TraceStore:
+    """A session's kept step runs (oldest dropped past :data:`MAX_RECORDS`)."""
 
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
+        self._records: "deque[TraceRecord]" = deque(maxlen=max_records)
+        self._lock = threading.Lock()
 
-def record(rec: TraceRecord) -> None:
-    """Keep one step run."""
-    with _lock:
-        _records.append(rec)
+    def record(self, rec: TraceRecord) -> None:
+        """Keep one step run."""
+        with self._lock:
+            self._records.append(rec)
 
+    def records(self) -> list[TraceRecord]:
+        """A snapshot of the kept step runs, in the order they finished."""
+        with self._lock:
+            return list(self._records)
 
-def trace_records() -> list[TraceRecord]:
-    """A snapshot of the kept step runs, in the order they finished."""
-    with _lock:
-        return list(_records)
+    def last_trace_id(self) -> str | None:
+        """The trace id of the most recently *started* cascade that ran a step."""
+        recs = self.records()
+        if not recs:
+            return None
+        return max(recs, key=lambda r: r.seq).trace_id
 
+    def clear(self) -> None:
+        """Forget every kept trace row."""
+        with self._lock:
+            self._records.clear()
 
-def last_trace_id() -> str | None:
-    """The trace id of the most recently *started* cascade that ran a step."""
-    recs = trace_records()
-    if not recs:
-        return None
-    return max(recs, key=lambda r: r.seq).trace_id
+    def frame(self, trace_id: str | None = None, step: str | None = None) -> "pd.DataFrame":
+        """Step runs as a DataFrame, ordered by start time.
 
+        Columns: trace_id, step, trigger, start, duration_ms, status, error, depth,
+        caused_by. ``trace_id="last"`` selects the latest cascade.
+        """
+        import pandas as pd
 
-def trace_frame(trace_id: str | None = None, step: str | None = None) -> "pd.DataFrame":
-    """Step runs as a DataFrame, ordered by start time.
-
-    Columns: trace_id, step, trigger, start, duration_ms, status, error, depth,
-    caused_by. ``trace_id="last"`` selects the latest cascade.
-    """
-    import pandas as pd
-
-    if trace_id == "last":
-        trace_id = last_trace_id()
-    rows = sorted(
-        (r for r in trace_records() if (trace_id is None or r.trace_id == trace_id) and (step is None or r.step == step)),
-        key=lambda r: r.seq,
-    )
-    return pd.DataFrame(
-        {
-            "trace_id": pd.Series([r.trace_id for r in rows], dtype=object),
-            "step": pd.Series([r.step for r in rows], dtype=object),
-            "trigger": pd.Series([r.trigger for r in rows], dtype=object),
-            "start": pd.Series([r.start for r in rows], dtype="datetime64[ns]"),
-            "duration_ms": pd.Series([r.duration_ms for r in rows], dtype="float64"),
-            "status": pd.Series([r.status for r in rows], dtype=object),
-            "error": pd.Series([r.error for r in rows], dtype=object),
-            "depth": pd.Series([r.depth for r in rows], dtype="int64"),
-            "caused_by": pd.Series([r.caused_by for r in rows], dtype=object),
-        }
-    )
-
-
-def clear_traces() -> None:
-    """Forget every kept trace row."""
-    with _lock:
-        _records.clear()
+        if trace_id == "last":
+            trace_id = self.last_trace_id()
+        rows = sorted(
+            (r for r in self.records() if (trace_id is None or r.trace_id == trace_id) and (step is None or r.step == step)),
+            key=lambda r: r.seq,
+        )
+        return pd.DataFrame(
+            {
+                "trace_id": pd.Series([r.trace_id for r in rows], dtype=object),
+                "step": pd.Series([r.step for r in rows], dtype=object),
+                "trigger": pd.Series([r.trigger for r in rows], dtype=object),
+                "start": pd.Series([r.start for r in rows], dtype="datetime64[ns]"),
+                "duration_ms": pd.Series([r.duration_ms for r in rows], dtype="float64"),
+                "status": pd.Series([r.status for r in rows], dtype=object),
+                "error": pd.Series([r.error for r in rows], dtype=object),
+                "depth": pd.Series([r.depth for r in rows], dtype="int64"),
+                "caused_by": pd.Series([r.caused_by for r in rows], dtype=object),
+            }
+        )

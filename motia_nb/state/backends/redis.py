@@ -37,7 +37,7 @@ anything is sent, so the item is left exactly as it was.
 
 Threading
 ---------
-The backend owns an asyncio loop (:class:`motia_nb._loop.LoopThread`) running
+The backend owns an asyncio loop (:class:`motia_nb._threads.LoopThread`) running
 redis-py's asyncio client: one *writer task* takes queued writes in order,
 pipelines runs of independent writes in one round trip (group commit; writes that
 touch the same item or group start a new run, so a process's writes keep their
@@ -350,7 +350,7 @@ class RedisBackend(Backend):
                 return
             import redis
 
-            from ..._loop import LoopThread
+            from ..._threads import LoopThread
 
             sync = redis.Redis.from_url(
                 self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30
@@ -701,7 +701,7 @@ class RedisBackend(Backend):
         one after the other in commit order; an awaitable result is awaited.
         Errors are logged (the steps runtime reports handler errors itself).
         """
-        from ..._loop import get_loop_thread
+        from ..._threads import get_loop_thread
 
         tail: list[Future[Any] | None] = [None]
 

@@ -1,0 +1,225 @@
+"""The one owner of motia_nb's threads and event loops, and of fork/exit handling.
+
+Every execution context motia_nb creates is made here (the table in
+``docs/ARCHITECTURE.md`` lists them):
+
+- **motia_nb's loop thread** (:func:`get_loop_thread`): one asyncio loop on a
+  daemon thread, started on first use. Synchronous entry points (magics, widget
+  callbacks, scripts, plain-``def`` handlers) run coroutines there with
+  :func:`run_sync` while the calling thread waits. ipykernel already runs a loop
+  in the kernel's main thread, so ``asyncio.run`` fails in a cell and blocking
+  that thread on a coroutine scheduled on its own loop would deadlock. The
+  Redis backend, the WebSocket engine endpoint and the cron scheduler (outside a
+  kernel) live on this loop too.
+- **long-lived worker threads** (:func:`start_thread`): the SQLite writer.
+- **the handler pool** (:func:`run_in_handler_pool`): a bounded pool of threads
+  for plain-``def`` step handlers, each run inside a copy of the cascade's
+  ``contextvars`` context (ipykernel routes output by a ContextVar, so a
+  handler's prints land in the cell that caused it).
+
+Fork and exit: modules register what must happen in a forked child
+(:func:`on_fork_child`: abandon inherited connections and threads) and at
+interpreter exit (:func:`on_exit`: flush and close); this module installs the
+single ``os.register_at_fork`` hook and the single ``atexit`` hook that run
+them. Every thread is a daemon, so a script that forgets ``close()`` still exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+__all__ = [
+    "LoopThread",
+    "get_loop_thread",
+    "run_sync",
+    "submit",
+    "in_loop_thread",
+    "stop_loop_thread",
+    "start_thread",
+    "run_in_handler_pool",
+    "HANDLER_POOL_SIZE",
+    "on_fork_child",
+    "on_exit",
+    "shutdown",
+]
+
+T = TypeVar("T")
+log = logging.getLogger("motia_nb")
+
+#: Threads for plain-``def`` handlers running at once. A cascade nests at most
+#: ``MAX_DEPTH`` (24) handler runs, each of which may wait on the next, so the
+#: pool is larger than that; a run past the bound waits for a free thread.
+HANDLER_POOL_SIZE = 64
+
+
+class LoopThread:
+    """An asyncio loop running forever on a daemon thread."""
+
+    def __init__(self, name: str = "motia-nb-loop") -> None:
+        self._ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = start_thread(self._main, name)
+        self._ready.wait()
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self._ready.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+    def submit(self, coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None) -> "Future[T]":
+        """Schedule ``coro`` on this loop (inside ``context`` if given); return a concurrent Future."""
+        loop = self.loop
+        assert loop is not None
+        fut: Future[T] = Future()
+
+        def start() -> None:
+            task = loop.create_task(coro, context=context)
+
+            def done(t: "asyncio.Task[T]") -> None:
+                if t.cancelled():
+                    fut.cancel()
+                elif (exc := t.exception()) is not None:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(t.result())
+
+            task.add_done_callback(done)
+
+        loop.call_soon_threadsafe(start)
+        return fut
+
+    def stop(self) -> None:
+        if self.loop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            if threading.current_thread() is not self.thread:
+                self.thread.join(timeout=5)
+
+
+_lock = threading.Lock()
+_loop_thread: LoopThread | None = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def start_thread(target: Callable[[], Any], name: str) -> threading.Thread:
+    """Start a daemon thread running ``target`` (the factory for motia_nb's long-lived threads)."""
+    t = threading.Thread(target=target, name=name, daemon=True)
+    t.start()
+    return t
+
+
+def get_loop_thread() -> LoopThread:
+    """motia_nb's loop thread, started on first use (and again after :func:`stop_loop_thread`)."""
+    global _loop_thread
+    with _lock:
+        if _loop_thread is None or not _loop_thread.thread.is_alive():
+            _loop_thread = LoopThread()
+        return _loop_thread
+
+
+def in_loop_thread() -> bool:
+    """True when called from motia_nb's loop thread itself."""
+    lt = _loop_thread
+    return lt is not None and threading.current_thread() is lt.thread
+
+
+def submit(coro: Coroutine[Any, Any, T]) -> "Future[T]":
+    """Start ``coro`` on motia_nb's loop, inside a copy of the caller's context."""
+    return get_loop_thread().submit(coro, context=contextvars.copy_context())
+
+
+def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    """Run ``coro`` to completion from synchronous code and return its result.
+
+    Works with no event loop, while a loop is running in this thread (a Jupyter
+    cell), and from any other thread. The coroutine runs on motia_nb's loop
+    thread inside a copy of the caller's context. Calling it *from* that loop
+    thread would deadlock, so that raises ``RuntimeError``.
+    """
+    if in_loop_thread():
+        coro.close()
+        raise RuntimeError(
+            "motia_nb: a synchronous call was made from inside motia_nb's event loop "
+            "(e.g. from an async step handler); use the awaitable form instead"
+        )
+    return submit(coro).result(timeout)
+
+
+def _handler_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(HANDLER_POOL_SIZE, thread_name_prefix="motia-nb-handler")
+        return _pool
+
+
+async def run_in_handler_pool(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` on the handler pool inside a copy of the current context; await it."""
+    ctx = contextvars.copy_context()
+    return await asyncio.wrap_future(_handler_pool().submit(ctx.run, fn, *args))
+
+
+def stop_loop_thread() -> None:
+    """Stop motia_nb's loop thread and handler pool if they run (they restart on next use)."""
+    global _loop_thread, _pool
+    with _lock:
+        lt, _loop_thread = _loop_thread, None
+        pool, _pool = _pool, None
+    if lt is not None:
+        lt.stop()
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ------------------------------------------------------------------ fork and exit
+_fork_hooks: list[Callable[[], None]] = []
+_exit_hooks: list[Callable[[], None]] = []
+
+
+def on_fork_child(fn: Callable[[], None]) -> Callable[[], None]:
+    """Run ``fn()`` in a forked child, after motia_nb's own threads were forgotten."""
+    _fork_hooks.append(fn)
+    return fn
+
+
+def on_exit(fn: Callable[[], None]) -> Callable[[], None]:
+    """Run ``fn()`` at interpreter exit (hooks run newest first), before the loop thread stops."""
+    _exit_hooks.append(fn)
+    return fn
+
+
+def _after_fork_in_child() -> None:
+    # The parent's threads do not exist here: forget them (never join or close them)
+    # and start new ones on first use.
+    global _lock, _loop_thread, _pool
+    _lock = threading.Lock()
+    _loop_thread = None
+    _pool = None
+    for fn in _fork_hooks:
+        fn()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@atexit.register
+def shutdown() -> None:
+    """Run the exit hooks (newest first), then stop the loop thread and the handler pool."""
+    for fn in reversed(_exit_hooks):
+        try:
+            fn()
+        except Exception:  # pragma: no cover - best effort at exit
+            log.exception("motia_nb exit hook %r failed", fn)
+    stop_loop_thread()
