@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import ctypes
 import logging
 import os
 import threading
@@ -49,6 +50,7 @@ __all__ = [
     "on_fork_child",
     "on_exit",
     "shutdown",
+    "Interrupted",
 ]
 
 T = TypeVar("T")
@@ -85,9 +87,14 @@ class LoopThread:
         fut: Future[T] = Future()
 
         def start() -> None:
+            if fut.cancelled():  # cancelled before it started
+                coro.close()
+                return
             task = loop.create_task(coro, context=context)
 
             def done(t: "asyncio.Task[T]") -> None:
+                if fut.done():
+                    return
                 if t.cancelled():
                     fut.cancel()
                 elif (exc := t.exception()) is not None:
@@ -96,6 +103,8 @@ class LoopThread:
                     fut.set_result(t.result())
 
             task.add_done_callback(done)
+            # cancelling the returned future (an interrupted run_sync) cancels the task
+            fut.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel))
 
         loop.call_soon_threadsafe(start)
         return fut
@@ -153,7 +162,31 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
             "motia_nb: a synchronous call was made from inside motia_nb's event loop "
             "(e.g. from an async step handler); use the awaitable form instead"
         )
-    return submit(coro).result(timeout)
+    fut = submit(coro)
+    try:
+        return fut.result(timeout)
+    except KeyboardInterrupt:
+        # Kernel › Interrupt while waiting: cancel the work (a cascade's async steps are
+        # cancelled and say so in the cell), give it a moment to unwind, then stop the cell.
+        fut.cancel()
+        done = threading.Event()
+        fut.add_done_callback(lambda _: done.set())
+        done.wait(INTERRUPT_GRACE)
+        raise Interrupted() from None
+
+
+#: Seconds an interrupted :func:`run_sync` waits for the cancelled work to unwind.
+INTERRUPT_GRACE = 5.0
+
+
+class Interrupted(KeyboardInterrupt):
+    """A synchronous motia_nb call was interrupted (Kernel › Interrupt); its work was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted: the work this call started was cancelled")
+
+    def _render_traceback_(self) -> list[str]:  # IPython: one line, no frames of ours
+        return [f"KeyboardInterrupt: {self}"]
 
 
 def _handler_pool() -> ThreadPoolExecutor:
@@ -165,9 +198,36 @@ def _handler_pool() -> ThreadPoolExecutor:
 
 
 async def run_in_handler_pool(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` on the handler pool inside a copy of the current context; await it."""
+    """Run ``fn(*args)`` on the handler pool inside a copy of the current context; await it.
+
+    If the awaiting task is cancelled, the thread is *told*: ``CancelledError`` is
+    raised in it at its next Python instruction (a blocking C call finishes
+    first), and it is not awaited further.
+    """
     ctx = contextvars.copy_context()
-    return await asyncio.wrap_future(_handler_pool().submit(ctx.run, fn, *args))
+    ident: list[int] = []
+    guard = threading.Lock()  # the thread is told only while it still runs fn
+
+    def call() -> T:
+        with guard:
+            ident.append(threading.get_ident())
+        try:
+            return ctx.run(fn, *args)
+        finally:
+            with guard:
+                ident.clear()
+
+    fut = _handler_pool().submit(call)
+    try:
+        return await asyncio.wrap_future(fut)
+    except asyncio.CancelledError:
+        if not fut.cancel():
+            with guard:
+                if ident:
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(ident[0]), ctypes.py_object(asyncio.CancelledError)
+                    )
+        raise
 
 
 def stop_loop_thread() -> None:

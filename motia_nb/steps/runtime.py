@@ -34,6 +34,7 @@ write made so far stands).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -78,6 +79,16 @@ def _trimmed_tb(exc: BaseException) -> list[str]:
     while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
         tb = tb.tb_next
     return traceback.format_exception(type(exc), exc, tb)
+
+
+def _say(line: str) -> None:
+    """One line on the causing cell's stderr, after any pending stdout."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # pragma: no cover
+        pass
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _report(headline: str, exc: BaseException) -> None:
@@ -229,6 +240,10 @@ class Runtime:
                 result = check(result)
         except StepLoopError as e:
             done("loop-stopped", e)
+            raise
+        except asyncio.CancelledError:  # the causing cell was interrupted
+            done("cancelled", None)
+            _say(f"✖ step {st.name!r} cancelled: the cell that caused it was interrupted ({label}; trace {parent.trace_id})")
             raise
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)

@@ -2,7 +2,7 @@
 
 Every step run of a cascade shares the cascade's trace id. ``status`` is
 ``ok``, ``error`` (the handler raised), ``condition-error`` (a state condition
-raised; the step was skipped) or ``loop-stopped`` (refused by the loop guard).
+raised; the step was skipped) ``loop-stopped`` (refused by the loop guard) or ``cancelled`` (the causing cell was interrupted).
 """
 
 from __future__ import annotations
