@@ -32,6 +32,8 @@ import contextvars
 import ctypes
 import logging
 import os
+import signal
+import socket
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +53,8 @@ __all__ = [
     "on_exit",
     "shutdown",
     "Interrupted",
+    "CancelledByInterrupt",
+    "wake_on_signals",
 ]
 
 T = TypeVar("T")
@@ -103,7 +107,8 @@ class LoopThread:
                     fut.set_result(t.result())
 
             task.add_done_callback(done)
-            # cancelling the returned future (an interrupted run_sync) cancels the task
+            fut.cancel_work = lambda: loop.call_soon_threadsafe(task.cancel)  # type: ignore[attr-defined]
+            # cancelling the returned future cancels the task too
             fut.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel))
 
         loop.call_soon_threadsafe(start)
@@ -168,22 +173,51 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
     except KeyboardInterrupt:
         # Kernel › Interrupt while waiting: cancel the work (a cascade's async steps are
         # cancelled and say so in the cell), give it a moment to unwind, then stop the cell.
-        fut.cancel()
+        cancel_work = getattr(fut, "cancel_work", None)
+        if cancel_work is not None:  # started: cancel the task, which says what it cancelled
+            cancel_work()
+        else:
+            fut.cancel()
         done = threading.Event()
         fut.add_done_callback(lambda _: done.set())
         done.wait(INTERRUPT_GRACE)
-        raise Interrupted() from None
+        steps: list[str] = []
+        if fut.done() and not fut.cancelled() and isinstance(fut.exception(), CancelledByInterrupt):
+            steps = fut.exception().steps  # type: ignore[union-attr]
+        raise Interrupted(steps) from None
 
 
 #: Seconds an interrupted :func:`run_sync` waits for the cancelled work to unwind.
 INTERRUPT_GRACE = 5.0
 
 
+class CancelledByInterrupt(Exception):
+    """What a cascade cancelled by an interrupt ends with, naming its cancelled steps.
+
+    An ``Exception``, not a ``KeyboardInterrupt``: asyncio re-raises
+    ``KeyboardInterrupt`` out of the event loop itself, which would stop the kernel's loop.
+    """
+
+    def __init__(self, steps: "list[str] | tuple[str, ...]" = ()) -> None:
+        self.steps = list(steps)
+        super().__init__(_interrupted_message(self.steps))
+
+    def _render_traceback_(self) -> list[str]:  # IPython: one line, no frames of ours
+        return [f"KeyboardInterrupt: {self}"]
+
+
+def _interrupted_message(steps: list[str]) -> str:
+    if steps:
+        return f"interrupted: cancelled step(s) {', '.join(repr(s) for s in steps)}"
+    return "interrupted: the work this call started was cancelled"
+
+
 class Interrupted(KeyboardInterrupt):
     """A synchronous motia_nb call was interrupted (Kernel › Interrupt); its work was cancelled."""
 
-    def __init__(self) -> None:
-        super().__init__("interrupted: the work this call started was cancelled")
+    def __init__(self, steps: "list[str] | tuple[str, ...]" = ()) -> None:
+        self.steps = list(steps)
+        super().__init__(_interrupted_message(self.steps))
 
     def _render_traceback_(self) -> list[str]:  # IPython: one line, no frames of ours
         return [f"KeyboardInterrupt: {self}"]
@@ -240,6 +274,59 @@ def stop_loop_thread() -> None:
         lt.stop()
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ------------------------------------------------------------------ the kernel's loop and signals
+def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:
+    """Make ``loop`` (running in the main thread) wake up when a signal arrives; returns an undo.
+
+    ipykernel turns Kernel › Interrupt (SIGINT) into the cancellation of the
+    running cell, but its handler only runs when the main thread runs Python:
+    a loop asleep in ``select()`` for a 60-second ``asyncio.sleep`` would notice
+    the interrupt a minute late. A wake-up fd (what ``loop.add_signal_handler``
+    uses) lets the handler run at once. Does nothing (returns None) off the main
+    thread or when another wake-up fd is already set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    try:
+        old = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # pragma: no cover - not the main thread after all
+        rsock.close()
+        wsock.close()
+        return None
+    if old != -1:  # someone else already wakes a loop on signals: keep theirs
+        signal.set_wakeup_fd(old)
+        rsock.close()
+        wsock.close()
+        return None
+
+    def drain() -> None:
+        try:
+            while rsock.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    loop.add_reader(rsock.fileno(), drain)
+
+    def undo() -> None:
+        try:
+            if signal.set_wakeup_fd(-1) != wsock.fileno():  # not ours any more: put it back
+                signal.set_wakeup_fd(old)
+        except ValueError:  # pragma: no cover - called off the main thread
+            pass
+        try:
+            loop.remove_reader(rsock.fileno())
+        except Exception:  # pragma: no cover - the loop is closed
+            pass
+        rsock.close()
+        wsock.close()
+
+    return undo
 
 
 # ------------------------------------------------------------------ fork and exit

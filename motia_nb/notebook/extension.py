@@ -16,13 +16,14 @@ leaves exactly one of everything.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.magic import Magics
 
-from .._threads import stop_loop_thread
+from .._threads import stop_loop_thread, wake_on_signals
 from ..session import default_session
 from .completion import make_state_matcher
 from .config import MotiaNB
@@ -42,6 +43,7 @@ class _Loaded:
     settings: MotiaNB
     magics: list[Magics] = field(default_factory=list)
     matcher: Any = None
+    undo_wake: Any = None  # undoes wake_on_signals
 
 
 def is_loaded(ip: Any) -> bool:
@@ -57,6 +59,15 @@ def _steps_magics() -> type[Magics] | None:
             return None  # the steps runtime is not installed: %state works alone
         raise
     return StepMagics
+
+
+def _wake_kernel_loop_on_interrupt() -> Any:
+    """In a kernel (a loop runs in this thread), let Kernel › Interrupt reach a sleeping loop at once."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return wake_on_signals(loop)
 
 
 def load(ip: Any) -> None:
@@ -80,6 +91,7 @@ def load(ip: Any) -> None:
         if completer is not None:
             loaded.matcher = make_state_matcher(settings)
             completer.custom_matchers.append(loaded.matcher)
+        loaded.undo_wake = _wake_kernel_loop_on_interrupt()
     except Exception:
         unload(ip)
         raise
@@ -105,6 +117,8 @@ def unload(ip: Any) -> None:
     if loaded is None:
         return
     setattr(ip, _ATTR, None)
+    if loaded.undo_wake is not None:
+        loaded.undo_wake()
     completer = getattr(ip, "Completer", None)
     if completer is not None and loaded.matcher is not None:
         completer.custom_matchers[:] = [m for m in completer.custom_matchers if m is not loaded.matcher]

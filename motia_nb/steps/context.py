@@ -29,6 +29,8 @@ class Frame:
     trigger: str = ""
     #: the :class:`~motia_nb.steps.runtime.Runtime` running the cascade
     runtime: Any = field(default=None, compare=False, repr=False)
+    #: names of the cascade's step runs cancelled by an interrupt (shared by its frames)
+    cancelled: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def step(self) -> str | None:

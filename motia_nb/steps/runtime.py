@@ -50,7 +50,7 @@ from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from .._threads import run_in_handler_pool, run_sync
+from .._threads import CancelledByInterrupt, run_in_handler_pool, run_sync
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
@@ -224,7 +224,7 @@ class Runtime:
             err = StepLoopError(chain, MAX_DEPTH)
             done("loop-stopped", err)
             raise err
-        token = _frame.set(Frame(parent.trace_id, chain, label, self))
+        token = _frame.set(Frame(parent.trace_id, chain, label, self, parent.cancelled))
         try:
             args: tuple[Any, ...] = (data,)
             if st.arity == 2:
@@ -244,7 +244,11 @@ class Runtime:
         except asyncio.CancelledError:  # the causing cell was interrupted
             done("cancelled", None)
             _say(f"✖ step {st.name!r} cancelled: the cell that caused it was interrupted ({label}; trace {parent.trace_id})")
-            raise
+            parent.cancelled.append(st.name)
+            if parent.chain:
+                raise
+            # the cascade's outermost run: the cell gets one line naming what was cancelled
+            raise CancelledByInterrupt(list(dict.fromkeys(reversed(parent.cancelled)))) from None
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)
             _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
