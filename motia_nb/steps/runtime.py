@@ -35,12 +35,15 @@ write made so far stands).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
 import itertools
 import json
+import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -67,18 +70,32 @@ __all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
 MAX_DEPTH = 24
 
 _seq = itertools.count(1)
-_THIS_FILE = __file__
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+#: Frames from these folders are motia_nb's or the machinery between it and a handler
+#: (the thread pool, asyncio): a reported error shows only the user's own frames.
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(m.__file__) + os.sep for m in (asyncio, concurrent.futures) if m.__file__
+) + (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+_INTERNAL_FILES = frozenset({threading.__file__, contextvars.__file__})
+
+
+def _user_frames(te: traceback.TracebackException) -> None:
+    keep = [f for f in te.stack if not f.filename.startswith(_INTERNAL_DIRS) and f.filename not in _INTERNAL_FILES]
+    te.stack = traceback.StackSummary.from_list(keep)
+    for sub in (te.__cause__, te.__context__):
+        if sub is not None:
+            _user_frames(sub)
+
+
 def _trimmed_tb(exc: BaseException) -> list[str]:
-    """The exception formatted without the runtime's own leading frames."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
-        tb = tb.tb_next
-    return traceback.format_exception(type(exc), exc, tb)
+    """The exception formatted with the user's frames only (none of motia_nb's, asyncio's or the pool's)."""
+    te = traceback.TracebackException.from_exception(exc)
+    _user_frames(te)
+    return list(te.format())
 
 
 def _say(line: str) -> None:
