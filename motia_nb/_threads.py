@@ -81,6 +81,13 @@ class LoopThread:
         self._ready.set()
         try:
             self.loop.run_forever()
+            # stopped: let whatever is still pending unwind (cancelled), then close
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.wait(pending, timeout=2))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()
 
