@@ -156,7 +156,7 @@ def test_sync_handler_error_is_reported(capsys):
 
 
 # ---------------------------------------------------------------- queue
-def test_enqueue_runs_subscribers_in_order_with_their_own_copy():
+def test_enqueue_runs_subscribers_in_order_with_their_own_copy(capsys):
     seen = []
 
     @step({"name": "First", "triggers": [queue("order.created")]})
@@ -175,8 +175,18 @@ def test_enqueue_runs_subscribers_in_order_with_their_own_copy():
         ("second", {"orderId": "o1"}, {"type": "queue", "topic": "order.created"}),
     ]
     assert payload == {"orderId": "o1"}
-    enqueue.sync({"topic": "nobody.listens", "data": 1})  # no subscriber: nothing happens
+    capsys.readouterr()
+    enqueue.sync({"topic": "nobody.listens", "data": 1})  # no subscriber: nothing runs, and the cell says so
     assert len(seen) == 2
+    err = capsys.readouterr().err
+    assert err == "⚠ enqueue: no step subscribes to topic 'nobody.listens', so nothing ran (topics with steps: order.created)\n"
+
+    @step({"name": "Emitter", "triggers": [queue("order.created")], "enqueues": ["order.audited"]})
+    def emitter(data):
+        enqueue.sync({"topic": "order.audited", "data": 1})  # declared: an intended emit, no notice
+
+    enqueue.sync({"topic": "order.created", "data": {}})
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

@@ -331,11 +331,25 @@ class Runtime:
         data = message.get("data")
         _json_copy(data, f"enqueue to {topic!r}: data")
         targets = [s for s in self.registry.all() if any(t.topic == topic for t in s.of_type(QueueTrigger))]
-        if not targets:
+        if not targets:  # not an error (a subscriber may come later), but a typo should not pass silently
+            if self._declared_by_caller(topic):
+                return
+            topics = sorted({t.topic for s in self.registry.all() for t in s.of_type(QueueTrigger)})
+            _say(f"⚠ enqueue: no step subscribes to topic {topic!r}, so nothing ran (topics with steps: {', '.join(topics) or 'none'})")
             return
         with self.root(f"enqueue {topic}"):
             for st in targets:
                 await self.run(st, _json_copy(data, "data"), {"type": "queue", "topic": topic}, f"queue {topic}")
+
+    def _declared_by_caller(self, topic: str) -> bool:
+        """True when the running step lists ``topic`` in its config's ``enqueues`` (an intended emit)."""
+        frame = current_frame()
+        if frame is None or frame.step is None:
+            return False
+        try:
+            return topic in self.registry.get(frame.step).enqueues
+        except StepNotFoundError:
+            return False
 
     # ------------------------------------------------------------------ http
     async def request(
