@@ -44,17 +44,15 @@ class StateEvent(dict):  # type: ignore[type-arg]
     new_value: Any
 
     def __init__(self, event_type: EventType, group_id: str, item_id: str, old_value: Any, new_value: Any) -> None:
-        dict.__init__(
-            self,
-            type="state",
-            event_type=event_type,
-            scope=group_id,
-            key=item_id,
-            group_id=group_id,
-            item_id=item_id,
-            old_value=old_value,
-            new_value=new_value,
-        )
+        # One item at a time: measured faster than dict.__init__ with keywords.
+        self["type"] = "state"
+        self["event_type"] = event_type
+        self["scope"] = group_id
+        self["key"] = item_id
+        self["group_id"] = group_id
+        self["item_id"] = item_id
+        self["old_value"] = old_value
+        self["new_value"] = new_value
 
     def __getattr__(self, name: str) -> Any:
         try:
