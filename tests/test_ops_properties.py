@@ -1,9 +1,11 @@
 """Property tests: JSON round-trips, and apply_ops against an independent naive model.
 
 The model below is deliberately written the plain way (deepcopy, recursion, in-place
-mutation) and shares no code with motia_nb.state.ops; it follows SPEC §3: the whole op
-list is checked structurally first (before any I/O), then ops apply in order, and
-an op that cannot apply fails the whole update.
+mutation) and shares no code with motia_nb.state.ops; it follows SPEC §3, the iii
+engine's rules (string paths are one literal field, list paths nest, shallow merge,
+integer ``by`` within 64 bits, append concatenates strings, the missing default):
+the whole op list is checked structurally first (before any I/O), then ops apply in
+order, and an op that cannot apply fails the whole update with the engine's code.
 """
 
 from __future__ import annotations
@@ -109,13 +111,16 @@ def test_deep_values_round_trip(value: Any) -> None:
 
 
 class ModelError(Exception):
-    def __init__(self, index: int) -> None:
-        super().__init__(index)
+    def __init__(self, index: int, code: str) -> None:
+        super().__init__(index, code)
         self.index = index
+        self.code = code
 
 
 class Bad(Exception):
-    pass
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 FIELDS = {
@@ -126,12 +131,12 @@ FIELDS = {
     "remove": {"path"},
     "append": {"path", "value"},
 }
+SINKS = ("__proto__", "constructor", "prototype")
+LOW, HIGH = -(2**63), 2**64 - 1  # the engine's integers: i64, or u64 above i64::MAX
 
 
 def model_is_json(v: Any) -> bool:
-    if v is None or isinstance(v, (bool, str)):
-        return True
-    if isinstance(v, int):
+    if v is None or isinstance(v, (bool, str, int)):
         return True
     if isinstance(v, float):
         return math.isfinite(v)
@@ -142,81 +147,103 @@ def model_is_json(v: Any) -> bool:
     return False
 
 
+def model_depth(v: Any) -> int:
+    if isinstance(v, dict):
+        return 1 + max([model_depth(x) for x in v.values()] or [0])
+    if isinstance(v, list):
+        return 1 + max([model_depth(x) for x in v] or [0])
+    return 0
+
+
 def model_path(op: dict[str, Any]) -> list[str]:
+    t = op["type"]
     p = op.get("path")
     if p is None:
-        if op["type"] in ("set", "merge"):
+        if t in ("merge", "append"):
             return []
-        raise Bad("path required")
+        raise Bad(f"{t}.path.missing")
     if isinstance(p, str):
-        if p == "":
-            return []
-        parts = p.split(".")
-    elif isinstance(p, list):
-        parts = p
+        parts = [p] if p else []  # a string is ONE literal field
+    elif isinstance(p, list) and all(isinstance(x, str) for x in p):
+        parts = list(p)
     else:
-        raise Bad("bad path type")
+        raise Bad(f"{t}.path.invalid")
+    if len(parts) > 32:
+        raise Bad(f"{t}.path.too_deep")
     for part in parts:
-        if not isinstance(part, str) or part == "":
-            raise Bad("bad segment")
-    return list(parts)
+        if part == "":
+            raise Bad(f"{t}.path.empty_segment")
+        if len(part.encode()) > 256:
+            raise Bad(f"{t}.path.segment_too_long")
+        if part in SINKS:
+            raise Bad(f"{t}.path.proto_polluted")
+    return parts
 
 
 def model_check(op: Any) -> list[str]:
-    if not isinstance(op, dict) or op.get("type") not in FIELDS:
-        raise Bad("type")
+    if not isinstance(op, dict):
+        raise Bad("op.not_an_object")
+    if op.get("type") not in FIELDS:
+        raise Bad("op.unknown_type")
     t = op["type"]
     for f in op:
         if f != "type" and f not in FIELDS[t]:
-            raise Bad("extra field")
-    if t in ("set", "merge", "append") and "value" not in op:
-        raise Bad("value required")
+            raise Bad("op.unknown_field")
     path = model_path(op)
-    if t == "remove" and path == []:
-        raise Bad("remove root")
-    if "value" in op and not model_is_json(op["value"]):
-        raise Bad("value not JSON")
-    if t == "merge" and not isinstance(op["value"], dict):
-        raise Bad("merge needs object")
     if t in ("increment", "decrement"):
-        by = op.get("by", 1)
-        if isinstance(by, bool) or not isinstance(by, (int, float)) or not math.isfinite(by):
-            raise Bad("by")
+        if "by" not in op:
+            raise Bad(f"{t}.by.missing")
+        by = op["by"]
+        if isinstance(by, bool) or not isinstance(by, int):
+            raise Bad(f"{t}.by.not_integer")
+        if not -(2**63) <= by < 2**63:
+            raise Bad(f"{t}.by.out_of_range")
+    if t in ("merge", "append") and "value" not in op:
+        raise Bad(f"{t}.value.missing")
+    if "value" in op and not model_is_json(op["value"]):
+        raise Bad(f"{t}.value.not_json")
+    if t == "merge":
+        v = op["value"]
+        if not isinstance(v, dict):
+            raise Bad("merge.value.not_an_object")
+        if len(v) > 1024:
+            raise Bad("merge.value.too_many_keys")
+        if any(k in SINKS for k in v):
+            raise Bad("merge.value.proto_polluted")
+        if model_depth(v) > 16:
+            raise Bad("merge.value.too_deep")
     return path
 
 
-def model_container(doc: Any, parents: list[str]) -> dict[str, Any]:
-    """The dict that should hold the last path segment, created as needed."""
-    if not isinstance(doc, dict):
-        raise Bad("root not object")
-    node = doc
-    for seg in parents:
-        if seg not in node:
+def model_walk(node: dict[str, Any], segs: list[str]) -> dict[str, Any]:
+    """Down ``segs``, turning missing or non-object members into {} (RFC 7396)."""
+    for seg in segs:
+        if not isinstance(node.get(seg), dict):
             node[seg] = {}
-        if not isinstance(node[seg], dict):
-            raise Bad("through non-object")
         node = node[seg]
     return node
 
 
-def model_merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict):
-            model_merge(dst[k], v)
-        else:
-            dst[k] = copy.deepcopy(v)
+def model_number(old: Any, by: int, t: str) -> Any:
+    sign = 1 if t == "increment" else -1
+    if isinstance(old, float):
+        new = old + sign * float(by)
+        if math.isinf(new) or math.isnan(new):
+            raise Bad(f"{t}.not_number")
+        return new
+    if isinstance(old, int) and not isinstance(old, bool) and LOW <= old <= HIGH and LOW <= old + sign * by <= HIGH:
+        return old + sign * by
+    raise Bad(f"{t}.not_number")
 
 
-def model_number(old: Any, by: Any, sign: int) -> Any:
-    if isinstance(old, bool) or not isinstance(old, (int, float)):
-        raise Bad("not a number")
-    try:
-        new = old + sign * by
-    except OverflowError:
-        raise Bad("overflow") from None
-    if isinstance(new, float) and not math.isfinite(new):
-        raise Bad("not finite")
-    return new
+def model_append(target: Any, value: Any) -> Any:
+    if isinstance(target, list):
+        return target + [value]
+    if isinstance(target, str) and isinstance(value, str):
+        return target + value
+    if target is None:
+        return value if isinstance(value, str) else [value]
+    raise Bad("append.type_mismatch")
 
 
 def model_apply(current: Any, ops: list[Any]) -> Any:
@@ -224,59 +251,63 @@ def model_apply(current: Any, ops: list[Any]) -> Any:
     for i, op in enumerate(ops):
         try:
             paths.append(model_check(op))
-        except Bad:
-            raise ModelError(i) from None
-    doc = {} if current is MISSING else copy.deepcopy(current)
+        except Bad as exc:
+            raise ModelError(i, exc.code) from None
+    missing = current is MISSING
+    doc = {} if missing else copy.deepcopy(current)
     for i, (op, path) in enumerate(zip(ops, paths)):
         t = op["type"]
+        value = copy.deepcopy(op.get("value"))
         try:
+            if path and t != "merge" and not isinstance(doc, dict):
+                raise Bad(f"{t}.target_not_object")
             if t == "set":
                 if path:
-                    model_container(doc, path[:-1])[path[-1]] = copy.deepcopy(op["value"])
+                    model_walk(doc, path[:-1])[path[-1]] = value
                 else:
-                    doc = copy.deepcopy(op["value"])
+                    doc = value
             elif t == "merge":
                 if path:
-                    holder = model_container(doc, path[:-1])
-                    holder.setdefault(path[-1], {})
-                    target = holder[path[-1]]
+                    if not isinstance(doc, dict):
+                        doc = {}
+                    model_walk(doc, path).update(value)
+                elif isinstance(doc, dict):
+                    doc.update(value)
                 else:
-                    target = doc
-                if not isinstance(target, dict):
-                    raise Bad("merge into non-object")
-                model_merge(target, op["value"])
+                    raise Bad("merge.target_not_object")
             elif t in ("increment", "decrement"):
-                sign = 1 if t == "increment" else -1
-                by = op.get("by", 1)
-                if path:
-                    holder = model_container(doc, path[:-1])
-                    holder[path[-1]] = model_number(holder.get(path[-1], 0), by, sign)
+                by = op["by"]
+                if not path:
+                    doc = (by if t == "increment" else -by) if missing else model_number(doc, by, t)
                 else:
-                    doc = model_number(doc, by, sign)
+                    holder = model_walk(doc, path[:-1])
+                    if path[-1] in holder:
+                        holder[path[-1]] = model_number(holder[path[-1]], by, t)
+                    else:
+                        holder[path[-1]] = by if t == "increment" else -by
             elif t == "remove":
-                node = doc
-                for seg in path[:-1]:
-                    if not isinstance(node, dict):
-                        raise Bad("through non-object")
-                    if seg not in node:
-                        break
-                    node = node[seg]
+                if not path:
+                    doc = None
                 else:
-                    if not isinstance(node, dict):
-                        raise Bad("through non-object")
-                    node.pop(path[-1], None)
+                    node = doc
+                    for seg in path[:-1]:
+                        node = node.get(seg) if isinstance(node, dict) else None
+                    if isinstance(node, dict):
+                        node.pop(path[-1], None)
             elif t == "append":
-                if path:
-                    holder = model_container(doc, path[:-1])
-                    holder.setdefault(path[-1], [])
-                    target = holder[path[-1]]
+                if not path:
+                    doc = model_append(None if missing else doc, value)
                 else:
-                    target = doc
-                if not isinstance(target, list):
-                    raise Bad("append to non-array")
-                target.append(copy.deepcopy(op["value"]))
-        except Bad:
-            raise ModelError(i) from None
+                    holder = model_walk(doc, path[:-1])
+                    if path[-1] in holder:
+                        holder[path[-1]] = model_append(holder[path[-1]], value)
+                    elif len(path) == 1:
+                        holder[path[-1]] = model_append(None, value)
+                    else:
+                        holder[path[-1]] = [value]
+        except Bad as exc:
+            raise ModelError(i, exc.code) from None
+        missing = False
     return doc
 
 
@@ -285,7 +316,8 @@ def model_apply(current: Any, ops: list[Any]) -> Any:
 KEYS = ["a", "b", "c.d"]
 small_keys = st.sampled_from(KEYS + ["x"])
 small_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.floats(-10, 10), st.sampled_from(["s", "5", ""]), st.just(1e308)
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(-10, 10), st.sampled_from(["s", "5", ""]),
+    st.just(1e308), st.sampled_from([2**63 - 1, 2**64 - 1, -(2**63), 10**30]),
 )
 small_values = st.recursive(
     small_scalars,
@@ -301,9 +333,11 @@ seg_lists = st.one_of(  # mostly short paths, so ops collide with each other and
 @st.composite
 def paths(draw: st.DrawFn) -> Any:
     segs = draw(seg_lists)
-    style = draw(st.sampled_from(["list", "tuple-like", "dots"]))
-    if style == "dots" and not any("." in s for s in segs):
-        return ".".join(segs)
+    style = draw(st.sampled_from(["list", "string", "dots"]))
+    if style == "string" and len(segs) <= 1:
+        return segs[0] if segs else ""
+    if style == "dots":
+        return ".".join(segs)  # one literal field named "a.b"
     return list(segs)
 
 
@@ -311,23 +345,21 @@ def paths(draw: st.DrawFn) -> Any:
 def ops_strategy(draw: st.DrawFn) -> Any:
     t = draw(st.sampled_from(list(FIELDS)))
     op: dict[str, Any] = {"type": t}
-    if t in ("set", "merge"):
-        p = draw(st.one_of(paths(), st.none(), st.just("__absent__")))
+    if t in ("merge", "append"):
+        p = draw(st.one_of(paths(), st.none(), st.just("__absent__"), st.sampled_from([["a", "b"], ["a", "x"], ["x", "y"]])))
         if p != "__absent__":
             op["path"] = p
-        op["value"] = draw(st.dictionaries(small_keys, small_values, max_size=3)) if t == "merge" else draw(small_values)
-    elif t in ("increment", "decrement"):
-        op["path"] = draw(st.one_of(st.sampled_from(["a", "b", ["c.d"], "a.b", ["b", "a"]]), paths()))
-        by = draw(st.one_of(st.just("__absent__"), st.integers(-5, 5), st.floats(-100, 100), st.just(1e308)))
-        if by != "__absent__":
-            op["by"] = by
-    elif t == "remove":
-        op["path"] = draw(paths())
     else:
-        op["path"] = draw(paths())
-        op["value"] = draw(small_values)
+        op["path"] = draw(st.one_of(st.sampled_from(["a", "b", ["c.d"], "a.b", ["b", "a"], ""]), paths()))
+    if t == "merge":
+        op["value"] = draw(st.dictionaries(small_keys, small_values, max_size=3))
+    elif t in ("set", "append"):
+        if t == "append" or draw(st.integers(0, 9)):
+            op["value"] = draw(st.one_of(small_values, st.sampled_from(["s", "", "tail"]), st.sampled_from(["s", "tail"])))
+    else:
+        op["by"] = draw(st.one_of(st.integers(-5, 5), st.sampled_from([2**63 - 1, -(2**63)])))
     # Occasionally break it, so structural errors are compared too.
-    breakage = draw(st.sampled_from([None] * 40 + ["type", "extra", "drop", "path", "by", "merge", "nan"]))
+    breakage = draw(st.sampled_from([None] * 100 + ["type", "extra", "drop", "path", "by", "merge", "nan", "proto"]))
     if breakage == "type":
         op["type"] = "inc"
     elif breakage == "extra":
@@ -335,17 +367,22 @@ def ops_strategy(draw: st.DrawFn) -> Any:
     elif breakage == "drop":
         op.pop(draw(st.sampled_from(sorted(op))), None)
     elif breakage == "path":
-        op["path"] = draw(st.sampled_from(["a..b", ["a", ""], 5, [1]]))
+        op["path"] = draw(st.sampled_from([["a", ""], 5, [1], ["k"] * 33, "x" * 257]))
     elif breakage == "by" and t in ("increment", "decrement"):
-        op["by"] = draw(st.sampled_from([True, "1", math.inf, math.nan, None]))
+        op["by"] = draw(st.sampled_from([True, "1", 1.0, 0.5, None, 2**63]))
     elif breakage == "merge" and t == "merge":
-        op["value"] = draw(st.sampled_from([[1], "x", 3]))
+        op["value"] = draw(st.sampled_from([[1], "x", 3, {"__proto__": 1}, {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": 1}}}}}}}}}}}}}}}}}]))
     elif breakage == "nan" and "value" in op:
         op["value"] = {"bad": [math.nan]}
+    elif breakage == "proto":
+        op["path"] = draw(st.sampled_from(["__proto__", ["a", "constructor"], ["prototype"]]))
     return op
 
 
-numbers = st.one_of(st.integers(-3, 3), st.floats(-10, 10), st.just(1e308), st.just(True))
+numbers = st.one_of(
+    st.integers(-3, 3), st.floats(-10, 10), st.just(1e308), st.just(True),
+    st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, -(2**63), 10**30, -0.0]),
+)
 leaves = st.one_of(numbers, small_values)
 # Items whose fields are exactly the keys paths use, so most ops meet an existing field.
 objects = st.fixed_dictionaries(
@@ -355,7 +392,7 @@ objects = st.fixed_dictionaries(
 currents = st.one_of(st.just(MISSING), objects, objects, small_values)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=600)
 @given(currents, st.lists(ops_strategy(), max_size=6))
 def test_apply_ops_matches_naive_model(current: Any, ops: list[dict[str, Any]]) -> None:
     current_before = copy.deepcopy(current)
@@ -364,12 +401,12 @@ def test_apply_ops_matches_naive_model(current: Any, ops: list[dict[str, Any]]) 
         expected = model_apply(current, ops)
         expected_error = None
     except ModelError as exc:
-        expected_error = exc.index
+        expected_error = (exc.index, exc.code)
     try:
         got = apply_ops(current, ops, group_id="g", key="k")
         got_error = None
     except UpdateOpError as exc:
-        got_error = exc.index
+        got_error = (exc.op_index, exc.code)
         assert exc.group_id == "g" and exc.key == "k"
     # never mutates its inputs, whatever happened
     assert current is MISSING or same(current, current_before)
@@ -400,17 +437,24 @@ def test_apply_twice_gives_same_result(current: Any, ops: list[dict[str, Any]]) 
 
 
 
-KINDS: list[Any] = [True, False, None, "5", "", 0, -1, 2.5, -0.0, 1e308, 10**30, [], [1], {}, {"a": 1}, {"a": {"b": 2}}]
+KINDS: list[Any] = [
+    True, False, None, "5", "", 0, -1, 2.5, -0.0, 1e308, 10**30, 2**63 - 1, 2**64 - 1, -(2**63),
+    [], [1], {}, {"a": 1}, {"a": {"b": 2}},
+]
 ONE_OPS: list[dict[str, Any]] = [
     {"type": "set", "value": {"n": 1}},
+    {"type": "set"},
     {"type": "merge", "value": {"a": {"z": 1}, "n": [2]}},
     {"type": "increment"},
-    {"type": "increment", "by": 2.5},
-    {"type": "decrement", "by": 1e308},
+    {"type": "increment", "by": 1},
+    {"type": "increment", "by": 2**63 - 1},
+    {"type": "decrement", "by": -(2**63)},
+    {"type": "decrement", "by": 2.5},
     {"type": "remove"},
     {"type": "append", "value": {"v": 1}},
+    {"type": "append", "value": "tail"},
 ]
-PATHS: list[Any] = ["a", "a.a", ["a"], ["a", "b"], "b", "", None, "a.a.a"]
+PATHS: list[Any] = ["a", "a.a", ["a"], ["a", "b"], ["a", "a", "a"], "b", "", [], None, "a.a.a", "__proto__"]
 
 
 def test_every_op_on_a_field_of_every_kind_matches_model() -> None:
@@ -428,11 +472,11 @@ def test_every_op_on_a_field_of_every_kind_matches_model() -> None:
                     try:
                         expected: Any = model_apply(cur, [op])
                     except ModelError as exc:
-                        expected = ("error", exc.index)
+                        expected = ("error", exc.index, exc.code)
                     try:
                         got: Any = apply_ops(cur, [op], group_id="g", key="k")
                     except UpdateOpError as exc:
-                        got = ("error", exc.index)
+                        got = ("error", exc.op_index, exc.code)
                     if not same(got, expected) or not (cur is MISSING or same(cur, before)):
                         mismatches.append((cur, op, expected, got))
     assert not mismatches, mismatches[:5]

@@ -92,35 +92,38 @@ def test_set_get_items_count_group_counts(backend: RedisBackend) -> None:
 
 
 def test_every_op_and_big_numbers_round_trip_exactly(backend: RedisBackend) -> None:
-    big = 2**80 + 1
-    put(backend, "g", "k", {"n": big, "f": 0.1, "tags": ["a"], "a": {"b": 1}, "gone": True})
+    big = 2**63 - 1  # i64::MAX: one more is the engine's u64, exactly
+    put(backend, "g", "k", {"n": big, "f": 0.1, "tags": ["a"], "a": {"b": 1}, "gone": True, "s": "ab"})
     r = upd(
         backend,
         "g",
         "k",
         [
             {"type": "increment", "path": "n", "by": 1},
-            {"type": "increment", "path": "f", "by": 0.2},
-            {"type": "decrement", "path": "new.counter", "by": 2},
+            {"type": "increment", "path": "f", "by": 2},
+            {"type": "decrement", "path": ["new", "counter"], "by": 2},
             {"type": "append", "path": "tags", "value": {"x": [1]}},
+            {"type": "append", "path": "s", "value": "c"},
             {"type": "merge", "path": "a", "value": {"c": {"d": 2}}},
             {"type": "set", "path": ["dotted.key", "x"], "value": None},
+            {"type": "set", "path": "dotted.key", "value": 1},
             {"type": "remove", "path": "gone"},
             {"type": "remove", "path": "absent.deeper"},
         ],
     )
     expected = {
         "n": big + 1,
-        "f": 0.1 + 0.2,
+        "f": 0.1 + 2,
         "tags": ["a", {"x": [1]}],
         "a": {"b": 1, "c": {"d": 2}},
+        "s": "abc",
         "new": {"counter": -2},
-        "dotted.key": {"x": None},
+        "dotted.key": 1,
     }
     assert r.result["new_value"] == expected
     stored = backend.get("g", "k")
-    assert stored == expected and stored["n"] == 2**80 + 2 and type(stored["n"]) is int
-    assert stored["f"] == 0.30000000000000004  # Python's float formatting, not Lua's %.14g
+    assert stored == expected and stored["n"] == 2**63 and type(stored["n"]) is int
+    assert stored["f"] == 2.1  # Python's float formatting, not Lua's %.14g
     # update of a missing item starts from {}
     r = upd(backend, "g", "fresh", [{"type": "set", "path": "status", "value": "new"}])
     assert r.result == {"new_value": {"status": "new"}, "old_value": None}
@@ -130,11 +133,11 @@ def test_every_op_and_big_numbers_round_trip_exactly(backend: RedisBackend) -> N
 @pytest.mark.parametrize(
     "ops,index",
     [
-        ([{"type": "increment", "path": "count"}, {"type": "increment", "path": "name"}], 1),
-        ([{"type": "set", "path": "x", "value": 1}, {"type": "merge", "path": "name", "value": {"a": 1}}], 1),
+        ([{"type": "increment", "path": "count", "by": 1}, {"type": "increment", "path": "name", "by": 1}], 1),
+        ([{"type": "set", "path": "x", "value": 1}, {"type": "append", "path": "name", "value": {"a": 1}}], 1),
         ([{"type": "append", "path": "count", "value": 1}], 0),
-        ([{"type": "set", "path": "name.inner", "value": 1}], 0),
-        ([{"type": "increment", "path": "flag"}], 0),
+        ([{"type": "set", "path": "", "value": [1]}, {"type": "set", "path": "x", "value": 1}], 1),
+        ([{"type": "increment", "path": "flag", "by": 1}], 0),
     ],
 )
 def test_failing_ops_leave_the_item_exactly_as_it_was(backend: RedisBackend, raw: Any, ops: Any, index: int) -> None:
@@ -188,7 +191,7 @@ def test_pipelined_writes_keep_this_process_order(backend: RedisBackend) -> None
     """Writes submitted without waiting touch the same item: they must apply in order."""
     seen: list[Any] = []
     backend.add_listener(seen.extend)
-    inc = normalize_ops([{"type": "increment", "path": "n"}], group_id="g", key="k")
+    inc = normalize_ops([{"type": "increment", "path": "n", "by": 1}], group_id="g", key="k")
     writes = [
         Write("set", "g", "k", value_json='{"n":10}'),
         Write("update", "g", "k", ops=inc),
@@ -286,7 +289,7 @@ def test_non_json_text_written_by_hand_is_shown_as_a_string(backend: RedisBacken
     assert backend.get("h", "nan") == "NaN"
     assert dict(backend.items("h")) == {"ok": {"a": 1}, "bad": "not json {", "nan": "NaN"}
     assert sorted(backend.values_json("h")) == sorted(['{"a":1}', '"not json {"', '"NaN"'])
-    r = upd(backend, "h", "bad", [{"type": "set", "value": {"fixed": True}}])
+    r = upd(backend, "h", "bad", [{"type": "set", "path": "", "value": {"fixed": True}}])
     assert r.result == {"new_value": {"fixed": True}, "old_value": "not json {"}
 
 
@@ -295,7 +298,7 @@ def test_a_state_key_that_is_not_a_hash_gives_a_clear_error(backend: RedisBacken
     with pytest.raises(RedisBackendError, match=r"state:str.*not a hash"):
         put(backend, "str", "k", 1)
     with pytest.raises(RedisBackendError, match=r"state:str.*not a hash"):
-        upd(backend, "str", "k", [{"type": "increment", "path": "n"}])
+        upd(backend, "str", "k", [{"type": "increment", "path": "n", "by": 1}])
     with pytest.raises(RedisBackendError, match="not a hash"):
         backend.items("str")
     assert raw.get("state:str") == "x"
@@ -318,7 +321,7 @@ def test_changes_reach_other_backends_but_not_their_author(redis_url: str, redis
         other_db.add_remote_listener(got_other.extend)
         token = b.change_token()
         put(a, "g", "k", {"v": 1})
-        upd(a, "g", "k", [{"type": "increment", "path": "v"}])
+        upd(a, "g", "k", [{"type": "increment", "path": "v", "by": 1}])
         delete(a, "g", "k")
         put(a, "g", "x", 1)
         put(a, "g", "y", 2)
@@ -360,7 +363,7 @@ _INCREMENTER = textwrap.dedent(
     r.incr("test:ready")
     while int(r.get("test:ready")) < 2:  # start together
         time.sleep(0.005)
-    ops = normalize_ops([{"type": "increment", "path": "n"}], group_id="c", key="k")
+    ops = normalize_ops([{"type": "increment", "path": "n", "by": 1}], group_id="c", key="k")
     half = [b.submit(Write("update", "c", "k", ops=ops)) for _ in range(n // 2)]  # pipelined
     for f in half:
         f.result(60)
@@ -404,7 +407,7 @@ def test_scripts_are_reloaded_after_script_flush(backend: RedisBackend, raw: Any
     futs = [backend.submit(Write("set", "g", k, value_json="2")) for k in "bcd"]
     assert [f.result(5).result["old_value"] for f in futs] == [None, None, None]
     raw.script_flush()
-    assert upd(backend, "g", "a", [{"type": "increment", "path": []}]).result["new_value"] == 2
+    assert upd(backend, "g", "a", [{"type": "increment", "path": [], "by": 1}]).result["new_value"] == 2
     raw.script_flush()
     assert [k for k, _ in backend.items("g")] == ["a", "b", "c", "d"]
 
@@ -448,14 +451,14 @@ _KEYS = st.sampled_from(["a", "b", "c"])
 _GROUPS = st.sampled_from(["g", "h"])
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["x", "y", "n"]), inner, max_size=3)), max_leaves=6)
-_PATHS = st.sampled_from(["n", "x", "x.y", "y.n", ""])
+_PATHS = st.sampled_from(["n", "x", "x.y", ["x", "y"], ["y", "n"], ""])
 _OPS = st.lists(
     st.one_of(
         st.builds(lambda p, v: {"type": "set", "path": p, "value": v}, _PATHS, _VALUES),
         st.builds(lambda p, v: {"type": "merge", "path": p, "value": v}, _PATHS, st.dictionaries(st.sampled_from(["x", "n"]), _VALUES, max_size=2)),
-        st.builds(lambda t, p, by: {"type": t, "path": p, "by": by}, st.sampled_from(["increment", "decrement"]), st.sampled_from(["n", "x.n"]), st.integers(-5, 5) | st.floats(-2, 2)),
-        st.builds(lambda p: {"type": "remove", "path": p}, st.sampled_from(["n", "x", "x.y"])),
-        st.builds(lambda p, v: {"type": "append", "path": p, "value": v}, st.sampled_from(["x", "y"]), _SCALARS),
+        st.builds(lambda t, p, by: {"type": t, "path": p, "by": by}, st.sampled_from(["increment", "decrement"]), st.sampled_from(["n", "x.n", ["x", "n"]]), st.integers(-5, 5) | st.sampled_from([2**63 - 1, -(2**63)])),
+        st.builds(lambda p: {"type": "remove", "path": p}, st.sampled_from(["n", "x", "x.y", ["x", "y"], ""])),
+        st.builds(lambda p, v: {"type": "append", "path": p, "value": v}, st.sampled_from(["x", "y", ["x", "y"], ""]), _SCALARS),
     ),
     min_size=1,
     max_size=3,

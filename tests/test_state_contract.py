@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import math
 
 import pytest
+
+from op_table import MISSING, TABLE, Err
 
 from motia_nb.state import InvalidInputError, StateEvent, UpdateOpError
 
@@ -91,12 +94,17 @@ def test_update_returns_new_and_old_and_missing_item_starts_empty(sm):
             "t1",
             [
                 {"type": "increment", "path": "completedSteps", "by": 2},
-                {"type": "set", "path": "shipping.address.city", "value": "Lyon"},
+                {"type": "set", "path": ["shipping", "address", "city"], "value": "Lyon"},
+                {"type": "set", "path": "shipping.zip", "value": "69001"},  # one literal field (SPEC §3)
             ],
         )
     )
     assert res["old_value"] == {"completedSteps": 1}
-    assert res["new_value"] == {"completedSteps": 3, "shipping": {"address": {"city": "Lyon"}}}
+    assert res["new_value"] == {
+        "completedSteps": 3,
+        "shipping": {"address": {"city": "Lyon"}},
+        "shipping.zip": "69001",
+    }
     assert run(sm.get("tasks", "t1")) == res["new_value"]
 
 
@@ -123,7 +131,7 @@ def test_sql_looking_and_unicode_names_are_plain_data(sm):
 def test_sync_form_matches_async(sm):
     s = sm.sync
     assert s.set("g", "a", {"n": 1}) == {"new_value": {"n": 1}, "old_value": None}
-    assert s.update("g", "a", [{"type": "increment", "path": "n"}])["new_value"] == {"n": 2}
+    assert s.update("g", "a", [{"type": "increment", "path": "n", "by": 1}])["new_value"] == {"n": 2}
     assert s.get("g", "a") == {"n": 2}
     assert s.list("g") == [{"n": 2}]
     assert s.items("g") == [("a", {"n": 2})]
@@ -187,14 +195,18 @@ def test_event_supports_item_and_attribute_access(sm, events):
     assert ev["group_id"] == ev.group_id == ev["scope"] == ev.scope == "tasks"
     assert ev["item_id"] == ev.item_id == ev["key"] == ev.key == "t"
     assert ev["new_value"] == ev.new_value == {"completedSteps": 1}
-    assert dict(ev) == {
+    assert isinstance(ev, dict)  # SPEC §4: an event is a dict, with the engine's keys and the seed's names
+    assert ev == {
         "type": "state",
         "event_type": "state:created",
+        "scope": "tasks",
+        "key": "t",
         "group_id": "tasks",
         "item_id": "t",
         "old_value": None,
         "new_value": {"completedSteps": 1},
     }
+    assert json.loads(json.dumps(ev)) == ev
 
 
 # ---------------------------------------------------------------- bad input
@@ -251,22 +263,24 @@ def test_bad_group_or_key_is_refused_everywhere(sm, events, group, key):
     assert events == []
 
 
-FAILING_OPS = [
-    ([{"type": "increment", "path": "name"}], 0, "name"),  # increment of a str
-    ([{"type": "increment", "path": "flag"}], 0, "flag"),  # bool is not a number
-    ([{"type": "set", "path": "n", "value": 5}, {"type": "merge", "path": "n", "value": {"a": 1}}], 1, "n"),
-    ([{"type": "append", "path": "name", "value": 1}], 0, "name"),
-    ([{"type": "set", "path": "name.first", "value": "x"}], 0, "name"),  # path through a non-object
-    ([{"type": "set", "path": "a", "value": 1}, {"type": "explode", "path": "a"}], 1, "explode"),
-    ([{"type": "set", "path": "a"}], 0, "value"),  # field missing
-    ([{"type": "increment", "path": "n", "by": "2"}], 0, "by"),
-    ("not a list", None, "list"),
-    ([{"type": "set", "path": "a", "value": math.nan}], 0, "NaN"),
+FAILING_OPS = [  # (ops, op_index, the engine's code, words in the message)
+    ([{"type": "increment", "path": "name", "by": 1}], 0, "increment.not_number", "name"),  # increment of a str
+    ([{"type": "increment", "path": "flag", "by": 1}], 0, "increment.not_number", "flag"),  # bool is not a number
+    ([{"type": "set", "path": "", "value": 5}, {"type": "merge", "value": {"a": 1}}], 1, "merge.target_not_object", "merge"),
+    ([{"type": "append", "path": "name", "value": 1}], 0, "append.type_mismatch", "name"),
+    ([{"type": "set", "path": "__proto__", "value": "x"}], 0, "set.path.proto_polluted", "__proto__"),
+    ([{"type": "set", "path": "a", "value": 1}, {"type": "explode", "path": "a"}], 1, "op.unknown_type", "explode"),
+    ([{"type": "set", "value": 1}], 0, "set.path.missing", "path"),  # field missing
+    ([{"type": "increment", "path": "n", "by": "2"}], 0, "increment.by.not_integer", "by"),
+    ([{"type": "increment", "path": "n", "by": 0.5}], 0, "increment.by.not_integer", "by"),
+    ([{"type": "increment", "path": "n", "by": 2**63 - 1}] * 3, 2, "increment.not_number", "64-bit"),  # 1 + 3 * i64::MAX > u64::MAX
+    ("not a list", None, "ops.not_a_list", "list"),
+    ([{"type": "set", "path": "a", "value": math.nan}], 0, "set.value.not_json", "NaN"),
 ]
 
 
-@pytest.mark.parametrize("ops,index,words", FAILING_OPS, ids=[w for *_, w in FAILING_OPS])
-def test_failing_op_list_leaves_item_exactly_as_it_was(sm, events, ops, index, words):
+@pytest.mark.parametrize("ops,index,code,words", FAILING_OPS, ids=[c for *_, c, _ in FAILING_OPS])
+def test_failing_op_list_leaves_item_exactly_as_it_was(sm, events, ops, index, code, words):
     before = {"name": "Ada", "flag": True, "n": 1, "list": [1]}
     run(sm.set("people", "p1", before))
     events.clear()
@@ -274,7 +288,8 @@ def test_failing_op_list_leaves_item_exactly_as_it_was(sm, events, ops, index, w
         run(sm.update("people", "p1", ops))
     err = ei.value
     assert err.group_id == "people" and err.key == "p1"
-    assert err.index == index
+    assert err.index == err.op_index == index
+    assert err.code == code
     msg = str(err)
     assert "'people'" in msg and "'p1'" in msg and words in msg, msg
     if index is not None:
@@ -284,6 +299,34 @@ def test_failing_op_list_leaves_item_exactly_as_it_was(sm, events, ops, index, w
         sm.sync.update("people", "p1", ops)
     assert run(sm.get("people", "p1")) == before
     assert events == []
+
+
+def test_engine_op_table_on_every_backend(sm, events):
+    """SPEC §3: every row of the engine-semantics table (tests/op_table.py), through
+    this backend: same stored value (exact JSON types), same refusals, one event per
+    applied update and none per refused one."""
+    mismatches = []
+    for rid, initial, ops, expected in TABLE:
+        existed = initial is not MISSING
+        if existed:
+            run(sm.set("table", rid, initial))
+        events.clear()
+        try:
+            res = run(sm.update("table", rid, ops))
+            got: object = ("ok", json.dumps(res["new_value"], sort_keys=True))
+        except UpdateOpError as err:
+            got = ("error", err.code, err.op_index)
+        if isinstance(expected, Err):
+            want: object = ("error", expected.code, expected.index)
+            stored_ok = run(sm.get("table", rid)) == (initial if existed else None) and events == []
+        else:
+            want = ("ok", json.dumps(expected, sort_keys=True))
+            stored = json.dumps(run(sm.get("table", rid)), sort_keys=True)
+            kind = "state:updated" if existed else "state:created"
+            stored_ok = stored == want[1] and [(e["event_type"], e["key"]) for e in events] == [(kind, rid)]
+        if got != want or not stored_ok:
+            mismatches.append((rid, want, got, stored_ok))
+    assert not mismatches, mismatches[:5]
 
 
 def test_failing_update_on_missing_item_creates_nothing(sm, events):
@@ -296,7 +339,7 @@ def test_failing_update_on_missing_item_creates_nothing(sm, events):
 
 def test_a_failing_write_does_not_affect_concurrent_ones(sm):
     async def main():
-        good = [sm.update("c", "n", [{"type": "increment", "path": "x"}]) for _ in range(50)]
+        good = [sm.update("c", "n", [{"type": "increment", "path": "x", "by": 1}]) for _ in range(50)]
         bad = [sm.update("c", "n", [{"type": "append", "path": "x", "value": 1}]) for _ in range(10)]
         return await asyncio.gather(*good, *bad, return_exceptions=True)
 
@@ -319,7 +362,7 @@ def test_increments_from_threads_are_atomic(sm):
 
     def worker():
         for _ in range(100):
-            sm.sync.update("ctr", "t", [{"type": "increment", "path": "n"}])
+            sm.sync.update("ctr", "t", [{"type": "increment", "path": "n", "by": 1}])
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

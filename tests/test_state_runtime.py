@@ -43,7 +43,7 @@ def test_sync_form_inside_a_running_event_loop(db_path):
             asyncio.run(naive)  # what naive code would hit
         naive.close()
         sm.sync.set("g", "k", {"n": 1})
-        sm.sync.update("g", "k", [{"type": "increment", "path": "n"}])
+        sm.sync.update("g", "k", [{"type": "increment", "path": "n", "by": 1}])
         assert sm.sync.get("g", "k") == {"n": 2}
         assert await sm.get("g", "k") == {"n": 2}
         return sm.sync.frame("g")["n"].tolist()
@@ -218,7 +218,7 @@ def test_a_script_that_never_closes_exits_promptly(db_path):
         from motia_nb import state_manager
         async def main():
             await asyncio.gather(*(state_manager.set("g", f"k{i}", i) for i in range(500)))
-            state_manager.sync.update("g", "k1", [{"type": "set", "value": "last"}])
+            state_manager.sync.update("g", "k1", [{"type": "set", "path": "", "value": "last"}])
         asyncio.run(main())
         print("done")
     """
@@ -237,9 +237,9 @@ def test_four_processes_increment_one_key_atomically(db_path):
         from motia_nb.state import StateManager
         sm = StateManager(sys.argv[1])
         async def main():
-            await asyncio.gather(*(sm.update("ctr", "k", [{"type": "increment", "path": "n"}]) for _ in range(250)))
+            await asyncio.gather(*(sm.update("ctr", "k", [{"type": "increment", "path": "n", "by": 1}]) for _ in range(250)))
             for _ in range(250):
-                sm.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])
+                sm.sync.update("ctr", "k", [{"type": "increment", "path": "n", "by": 1}])
         asyncio.run(main())
         sm.close()
     """
@@ -262,7 +262,7 @@ CRASH_WRITER = """
             await asyncio.gather(*(sm.set("crash", k, {"k": k, "pad": "x" * 200}) for k in batch))
             sys.stdout.write("".join(k + "\\n" for k in batch))
             sys.stdout.flush()
-            await sm.update("crash", "counter", [{"type": "increment", "path": "n"}])
+            await sm.update("crash", "counter", [{"type": "increment", "path": "n", "by": 1}])
             sys.stdout.write(f"inc {run}-{i}\\n")
             sys.stdout.flush()
             i += 20
@@ -378,7 +378,7 @@ def _fork_worker(args):
     from motia_nb.state import state_manager as child_view  # noqa: F401  (a second manager, also inherited)
 
     for _ in range(n):
-        _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])
+        _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n", "by": 1}])
     return os.getpid()
 
 
@@ -398,7 +398,7 @@ def test_forked_children_reopen_the_store_instead_of_hanging(db_path):
     with ctx.Pool(4) as pool:
         pids = pool.map(_fork_worker, [(db_path, 200)] * 4, chunksize=1)
     assert len(set(pids)) >= 1 and os.getpid() not in pids
-    _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n"}])  # the parent still works
+    _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n", "by": 1}])  # the parent still works
     assert _FORK_SM.sync.get("ctr", "k") == {"n": 801}
     _FORK_SM.close()
 
@@ -411,7 +411,7 @@ def test_program_order_holds_for_unawaited_writes_then_sync_calls_and_reads(db_p
     async def main():
         first = sm.set("g", "k", 1)  # not awaited yet
         assert await sm.get("g", "k") == 1  # a read sees it
-        second = sm.update("g", "k", [{"type": "set", "value": 2}])
+        second = sm.update("g", "k", [{"type": "set", "path": "", "value": 2}])
         sm.sync.set("g", "k", 3)  # a sync write comes after both
         return await first, await second
 

@@ -159,7 +159,7 @@ def test_state_magic_triggers_step_inline(ip, capsys):
     ).raise_error()
     run_cell(ip, '%state set tasks t1 {"completedSteps": 1, "totalSteps": 2}').raise_error()
     assert "task t1 complete" not in capsys.readouterr().out
-    run_cell(ip, '%state update tasks t1 [{"type": "increment", "path": "completedSteps"}]').raise_error()
+    run_cell(ip, '%state update tasks t1 [{"type": "increment", "path": "completedSteps", "by": 1}]').raise_error()
     assert "task t1 complete" in capsys.readouterr().out
 
 

@@ -60,9 +60,9 @@ def test_state_trigger_with_condition_fires_only_when_it_holds():
         await state_manager.set("tasks", "t1", {"completedSteps": 0, "totalSteps": 2})
         await state_manager.set("other", "t1", {"completedSteps": 2, "totalSteps": 2})  # wrong group
         assert fired == []
-        await state_manager.update("tasks", "t1", [{"type": "increment", "path": "completedSteps"}])
+        await state_manager.update("tasks", "t1", [{"type": "increment", "path": "completedSteps", "by": 1}])
         assert fired == []
-        await state_manager.update("tasks", "t1", [{"type": "increment", "path": "completedSteps"}])
+        await state_manager.update("tasks", "t1", [{"type": "increment", "path": "completedSteps", "by": 1}])
         # inline: the awaited write returned only after the step ran
         assert fired == [("state:updated", "t1", 2)]
         await state_manager.delete("tasks", "t1")  # new_value None: condition false
@@ -445,7 +445,7 @@ def test_sync_api_from_another_thread_is_inline_and_carries_caller_context():
 def test_loop_guard_stops_a_self_triggering_step():
     @step({"name": "Bump", "triggers": [state(lambda e: e.group_id == "loop")]})
     async def bump(e):
-        await state_manager.update("loop", "n", [{"type": "increment", "path": "v"}])
+        await state_manager.update("loop", "n", [{"type": "increment", "path": "v", "by": 1}])
 
     t0 = time.perf_counter()
     with pytest.raises(StepLoopError) as exc:

@@ -69,7 +69,7 @@ def call_at_stack_depth(extra_frames: int, fn: Any, *args: Any) -> Any:
 
 @pytest.mark.parametrize(
     "name",
-    ["orders", "'; DROP TABLE x; --", "🧾 receipts", "a.b.c", "a/b\\c", " ", "ключ", "\x00nul", "x" * 10_000],
+    ["orders", "'; DROP TABLE x; --", "🧾 receipts", "a.b.c", "a/b\\c", " ", "ключ", "\x01soh", "x" * 10_000],
 )
 def test_check_name_accepts_any_unicode_text(name: str) -> None:
     assert check_name(name, "group_id") == name
@@ -112,6 +112,19 @@ def test_check_name_key_message_names_the_group() -> None:
 def test_check_name_rejects_lone_surrogate() -> None:
     with pytest.raises(InvalidInputError, match=r"group_id .*lone surrogate '\\ud800' at index 2"):
         check_name("ab\ud800", "group_id")
+
+
+@pytest.mark.parametrize("name", ["\x00", "a\x00b", "nul\x00", "ключ\x00", "\x00🧾"])
+def test_check_name_rejects_nul(name: str) -> None:
+    """Issue 12, 2.1: SQLite's JSON functions cut names at NUL, so a write to 'a\\x00b'
+    would reach the item 'a'. Refused everywhere, for groups and keys alike."""
+    at = name.index("\x00")
+    with pytest.raises(InvalidInputError, match=rf"group_id .* contains the NUL character '.x00' at index {at}:") as info:
+        check_name(name, "group_id")
+    assert info.value.key is None
+    with pytest.raises(InvalidInputError, match=r"key \(in group 'g'\) .* NUL character") as info:
+        check_name(name, "key", group_id="g")
+    assert info.value.group_id == "g" and info.value.key == name
 
 
 def test_check_name_is_a_value_error() -> None:

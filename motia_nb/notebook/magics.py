@@ -151,7 +151,7 @@ def _build_subcommands() -> dict[str, Subcommand]:
     p.add_argument("key", metavar="KEY", help="the item's key")
     subs.append(Subcommand("update", "atomic update ops on one item", p, "ops", 2, (
         '%state update orders order-1 [{"type": "set", "path": "status", "value": "paid"}]',
-        '%state update orders order-1 {"type": "increment", "path": "retries"}',
+        '%state update orders order-1 {"type": "increment", "path": "retries", "by": 1}',
         "%%state update orders order-1         # the op list in the cell body",
     )))
 

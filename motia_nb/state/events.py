@@ -1,11 +1,16 @@
-"""Change events (SPEC §4): one per item changed by a committed write."""
+"""Change events (SPEC §4): one per item changed by a committed write.
+
+An event is a plain ``dict`` (a subclass), shaped like the iii engine's state event
+(``type``, ``event_type``, ``scope``, ``key``, ``old_value``, ``new_value``) plus the
+names Motia's guide uses (``group_id``, ``item_id``), so ``json.dumps(event)`` works
+and code written for the engine reads it unchanged.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-__all__ = ["StateEvent", "CREATED", "UPDATED", "DELETED"]
+__all__ = ["StateEvent", "CREATED", "UPDATED", "DELETED", "EVENT_KEYS"]
 
 CREATED = "state:created"
 UPDATED = "state:updated"
@@ -13,58 +18,56 @@ DELETED = "state:deleted"
 
 EventType = Literal["state:created", "state:updated", "state:deleted"]
 
-_FIELDS = ("type", "event_type", "group_id", "item_id", "old_value", "new_value")
-_ALIASES = {"scope": "group_id", "key": "item_id"}
+#: The keys of every event, in order.
+EVENT_KEYS = ("type", "event_type", "scope", "key", "group_id", "item_id", "old_value", "new_value")
 
 
-class StateEvent(Mapping[str, Any]):
-    """A committed change. Read it as ``event["group_id"]`` or ``event.group_id``.
+class StateEvent(dict):  # type: ignore[type-arg]
+    """A committed change: a dict with :data:`EVENT_KEYS`, readable as attributes too.
 
-    ``scope`` is an alias of ``group_id`` (Motia's engine word) and ``key`` of
-    ``item_id``. Iterating yields the six canonical fields only.
+    ``event["scope"] == event.scope == event.group_id`` (the group) and
+    ``event["key"] == event.key == event.item_id`` (the item's key); ``type`` is
+    always ``"state"``; ``old_value`` is ``None`` on create, ``new_value`` ``None``
+    on delete.
     """
 
-    __slots__ = ("event_type", "group_id", "item_id", "old_value", "new_value")
+    __slots__ = ()
 
-    type: str = "state"
+    # Declared for type checkers; the values live in the dict.
+    type: str
+    event_type: EventType
+    scope: str
+    key: str
+    group_id: str
+    item_id: str
+    old_value: Any
+    new_value: Any
 
     def __init__(self, event_type: EventType, group_id: str, item_id: str, old_value: Any, new_value: Any) -> None:
-        self.event_type = event_type
-        self.group_id = group_id
-        self.item_id = item_id
-        self.old_value = old_value
-        self.new_value = new_value
+        # One item at a time: measured faster than dict.__init__ with keywords.
+        self["type"] = "state"
+        self["event_type"] = event_type
+        self["scope"] = group_id
+        self["key"] = item_id
+        self["group_id"] = group_id
+        self["item_id"] = item_id
+        self["old_value"] = old_value
+        self["new_value"] = new_value
 
-    @property
-    def scope(self) -> str:
-        return self.group_id
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
-    @property
-    def key(self) -> str:  # type: ignore[override]
-        return self.item_id
-
-    def __getitem__(self, name: str) -> Any:
-        name = _ALIASES.get(name, name)
-        if name in _FIELDS:
-            return getattr(self, name)
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_FIELDS)
-
-    def __len__(self) -> int:
-        return len(_FIELDS)
-
-    def __contains__(self, name: object) -> bool:
-        return name in _FIELDS or name in _ALIASES
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return dict(self) == dict(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:  # events are values; identity hash is fine
-        return id(self)
+    def __reduce__(self) -> Any:  # pickles (and copies) as a StateEvent, not a bare dict
+        return (_rebuild, (dict(self),))
 
     def __repr__(self) -> str:
-        return f"StateEvent({dict(self)!r})"
+        return f"StateEvent({dict.__repr__(self)})"
+
+
+def _rebuild(data: dict[str, Any]) -> StateEvent:
+    event = StateEvent(data["event_type"], data["group_id"], data["item_id"], data["old_value"], data["new_value"])
+    dict.update(event, data)
+    return event

@@ -110,9 +110,11 @@ def check_name(name: Any, what: str, *, group_id: Any = None) -> str:
     :class:`InvalidInputError` otherwise, e.g.
     ``group_id must be a non-empty str, got int 5`` or ``key (in group 'orders')
     must be a non-empty str, got an empty string``. Text with a lone surrogate
-    (``"\\ud800"``) is refused too: it is not valid Unicode and cannot be stored.
+    (``"\\ud800"``) is refused too: it is not valid Unicode and cannot be stored;
+    so is a name holding the NUL character (``"\\x00"``), which SQLite's JSON
+    functions would cut short, sending a write to another item.
     """
-    if type(name) is str and name and name.isascii():
+    if type(name) is str and name and name.isascii() and "\x00" not in name:
         return name  # the common case, checked first
     is_group = group_id is None
     where = "" if is_group else f" (in group {group_id!r})"
@@ -130,6 +132,13 @@ def check_name(name: Any, what: str, *, group_id: Any = None) -> str:
         )
     if type(name) is not str:
         name = str.__str__(name)
+    if "\x00" in name:
+        raise InvalidInputError(
+            f"{what}{where} {_short_repr(name)} contains the NUL character '\\x00' at index "
+            f"{name.index(chr(0))}: names cannot hold it (SQLite's JSON functions cut text there)",
+            group_id=group_id,
+            key=None if is_group else name,
+        )
     try:
         name.encode("utf-8")
     except UnicodeEncodeError as exc:
