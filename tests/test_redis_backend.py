@@ -437,7 +437,53 @@ def test_closed_backend_refuses_writes_and_flushes_queued_ones(redis_url: str, r
     with pytest.raises(StateClosedError):
         b.get("g", "k0")
     b.close()  # idempotent
-    assert not b.writer_thread.is_alive()
+
+
+def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_url: str) -> None:
+    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop."""
+    from motia_nb._loop import get_loop_thread
+
+    shared = get_loop_thread().thread
+    before = set(threading.enumerate())
+    backends = [RedisBackend(redis_url) for _ in range(3)]
+    seen: list[threading.Thread] = []
+    for b in backends:
+        b.open()
+        b.add_listener(lambda evs: seen.append(threading.current_thread()))
+        put(b, "g", "k", 1)
+    assert set(threading.enumerate()) - before == set()
+    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [shared] * 3
+    for b in backends:
+        b.close()
+    assert shared.is_alive()  # closing a backend does not stop the shared loop
+    put_after = RedisBackend(redis_url)
+    put_after.open()
+    try:
+        assert put(put_after, "g", "k", 2).result == {"new_value": 2, "old_value": 1}
+    finally:
+        put_after.close()
+
+
+def test_a_backend_first_opened_on_the_loop_thread_works_and_sync_writes_there_are_refused(redis_url: str) -> None:
+    """An async step handler may be the first to touch state: opening on motia_nb's loop
+    must not wait on that loop (deadlock), and a blocking write there is refused clearly."""
+    from motia_nb._loop import get_loop_thread
+
+    sm = StateManager(redis_url)
+
+    async def handler() -> Any:
+        r = await sm.set("g", "k", {"n": 1})  # opens the backend on the loop thread
+        with pytest.raises(RuntimeError, match="await"):
+            sm.sync.set("g", "k", 2)
+        return r, await sm.update("g", "k", [{"type": "increment", "path": "n"}])
+
+    try:
+        first, second = get_loop_thread().submit(handler()).result(10)
+        assert first == {"new_value": {"n": 1}, "old_value": None}
+        assert second["new_value"] == {"n": 2}
+        assert sm.sync.get("g", "k") == {"n": 2}
+    finally:
+        sm.close()
 
 
 # --------------------------------------------------------------------------- Redis == SQLite, by property
