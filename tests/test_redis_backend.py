@@ -597,3 +597,4 @@ def test_reverse_insertion_pages_are_read_on_the_server_also_with_hand_written_i
     assert [k for k, _ in backend.items("g", 0, 2, order="-insertion")] == ["by-hand", "k6"]
     assert [k for k, _ in backend.items("g", 7, 5, order="-insertion")] == ["k0"]
     assert backend.items("g", order="-insertion") == list(reversed(backend.items("g")))
+

@@ -69,12 +69,15 @@ class RedisBackend(RedisReads, Backend):
         self._lt: LoopThread | None = None
         self._sync: Any = None
         self._aclient: Any = None
-        self._writer = PipelinedWriter(url, channel=self.channel, origin=self.origin, on_commit=self._committed)
+        self._writer = self._new_writer()
         self._subscriber = Subscriber(
             self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
         )
         self._writer_task: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[None] | None = None
+
+    def _new_writer(self) -> PipelinedWriter:
+        return PipelinedWriter(self.url, channel=self.channel, origin=self.origin, on_commit=self._committed)
 
     @property
     def cas_retries(self) -> int:
@@ -102,6 +105,7 @@ class RedisBackend(RedisReads, Backend):
                 sync.close()
                 raise RedisBackendError(f"cannot connect to Redis at {safe_url(self.url)}: {exc}") from exc
             lt = loop_thread()
+            self._writer = self._new_writer()  # (a failed open may have stopped the previous one)
             started = lt.submit(self._astart())
             if threading.current_thread() is lt.thread:
                 started.add_done_callback(self._log_start_failure)
