@@ -598,3 +598,46 @@ def test_reverse_insertion_pages_are_read_on_the_server_also_with_hand_written_i
     assert [k for k, _ in backend.items("g", 7, 5, order="-insertion")] == ["k0"]
     assert backend.items("g", order="-insertion") == list(reversed(backend.items("g")))
 
+
+
+def test_remote_triggers_hand_other_processes_batches_to_the_dispatcher(redis_url: str) -> None:
+    """The manager, not the backend, runs its dispatcher for remote changes: on motia_nb's
+    loop thread, in commit order, once per batch, and only while opted in."""
+    from motia_nb._loop import get_loop_thread
+
+    a, b = StateManager(redis_url), StateManager(redis_url)
+    got: list[tuple[list[tuple[str, str]], bool]] = []
+
+    def dispatch(events: list[Any]) -> None:
+        got.append(([(e.event_type, e.item_id) for e in events], threading.current_thread() is get_loop_thread().thread))
+
+    a.set_dispatcher(dispatch)
+    a.run_remote_triggers(True)
+    try:
+        a.sync.count("g")  # open a: it hears b from now on
+        b.sync.set("g", "k", 1)
+        b.sync.set("g", "j", 2)
+        b.sync.clear("g")
+        assert wait_for(lambda: len(got) == 3)
+        assert got == [
+            ([("state:created", "k")], True),
+            ([("state:created", "j")], True),
+            ([("state:deleted", "k"), ("state:deleted", "j")], True),
+        ]
+        a.sync.set("g", "own", 1)  # a's own write: dispatched inline, in the caller's thread, once
+        assert got[3:] == [([("state:created", "own")], False)]
+        a.run_remote_triggers(False)
+        b.sync.set("g", "after", 1)
+        assert wait_for(lambda: a.sync.exists("g", "after"))
+        time.sleep(0.2)
+        assert len(got) == 4
+    finally:
+        a.close()
+        b.close()
+    lite = StateManager(":memory:")
+    try:
+        lite.sync.count("g")
+        with pytest.raises(NotImplementedError, match="does not publish"):
+            lite.run_remote_triggers(True)
+    finally:
+        lite.close()
