@@ -440,7 +440,53 @@ def test_closed_backend_refuses_writes_and_flushes_queued_ones(redis_url: str, r
     with pytest.raises(StateClosedError):
         b.get("g", "k0")
     b.close()  # idempotent
-    assert not b.writer_thread.is_alive()
+
+
+def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_url: str) -> None:
+    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop."""
+    from motia_nb._threads import get_loop_thread
+
+    shared = get_loop_thread().thread
+    before = set(threading.enumerate())
+    backends = [RedisBackend(redis_url) for _ in range(3)]
+    seen: list[threading.Thread] = []
+    for b in backends:
+        b.open()
+        b.add_listener(lambda evs: seen.append(threading.current_thread()))
+        put(b, "g", "k", 1)
+    assert set(threading.enumerate()) - before == set()
+    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [shared] * 3
+    for b in backends:
+        b.close()
+    assert shared.is_alive()  # closing a backend does not stop the shared loop
+    put_after = RedisBackend(redis_url)
+    put_after.open()
+    try:
+        assert put(put_after, "g", "k", 2).result == {"new_value": 2, "old_value": 1}
+    finally:
+        put_after.close()
+
+
+def test_a_backend_first_opened_on_the_loop_thread_works_and_sync_writes_there_are_refused(redis_url: str) -> None:
+    """An async step handler may be the first to touch state: opening on motia_nb's loop
+    must not wait on that loop (deadlock), and a blocking write there is refused clearly."""
+    from motia_nb._threads import get_loop_thread
+
+    sm = StateManager(redis_url)
+
+    async def handler() -> Any:
+        r = await sm.set("g", "k", {"n": 1})  # opens the backend on the loop thread
+        with pytest.raises(RuntimeError, match="await"):
+            sm.sync.set("g", "k", 2)
+        return r, await sm.update("g", "k", [{"type": "increment", "path": "n"}])
+
+    try:
+        first, second = get_loop_thread().submit(handler()).result(10)
+        assert first == {"new_value": {"n": 1}, "old_value": None}
+        assert second["new_value"] == {"n": 2}
+        assert sm.sync.get("g", "k") == {"n": 2}
+    finally:
+        sm.close()
 
 
 # --------------------------------------------------------------------------- Redis == SQLite, by property
@@ -554,3 +600,47 @@ def test_reverse_insertion_pages_are_read_on_the_server_also_with_hand_written_i
     assert [k for k, _ in backend.items("g", 0, 2, order="-insertion")] == ["by-hand", "k6"]
     assert [k for k, _ in backend.items("g", 7, 5, order="-insertion")] == ["k0"]
     assert backend.items("g", order="-insertion") == list(reversed(backend.items("g")))
+
+
+
+def test_remote_triggers_hand_other_processes_batches_to_the_dispatcher(redis_url: str) -> None:
+    """The manager, not the backend, runs its dispatcher for remote changes: on motia_nb's
+    loop thread, in commit order, once per batch, and only while opted in."""
+    from motia_nb._threads import get_loop_thread
+
+    a, b = StateManager(redis_url), StateManager(redis_url)
+    got: list[tuple[list[tuple[str, str]], bool]] = []
+
+    def dispatch(events: list[Any]) -> None:
+        got.append(([(e.event_type, e.item_id) for e in events], threading.current_thread() is get_loop_thread().thread))
+
+    a.set_dispatcher(dispatch)
+    a.run_remote_triggers(True)
+    try:
+        a.sync.count("g")  # open a: it hears b from now on
+        b.sync.set("g", "k", 1)
+        b.sync.set("g", "j", 2)
+        b.sync.clear("g")
+        assert wait_for(lambda: len(got) == 3)
+        assert got == [
+            ([("state:created", "k")], True),
+            ([("state:created", "j")], True),
+            ([("state:deleted", "k"), ("state:deleted", "j")], True),
+        ]
+        a.sync.set("g", "own", 1)  # a's own write: dispatched inline, in the caller's thread, once
+        assert got[3:] == [([("state:created", "own")], False)]
+        a.run_remote_triggers(False)
+        b.sync.set("g", "after", 1)
+        assert wait_for(lambda: a.sync.exists("g", "after"))
+        time.sleep(0.2)
+        assert len(got) == 4
+    finally:
+        a.close()
+        b.close()
+    lite = StateManager(":memory:")
+    try:
+        lite.sync.count("g")
+        with pytest.raises(NotImplementedError, match="does not publish"):
+            lite.run_remote_triggers(True)
+    finally:
+        lite.close()

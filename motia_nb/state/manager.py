@@ -16,12 +16,13 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._threads import on_exit, on_fork_child, run_sync
+from .._threads import get_loop_thread, on_exit, on_fork_child, run_sync
 from .backends import open_backend
-from .backends.base import Backend, Write, WriteResult
-from .errors import InvalidInputError, StateClosedError
+from .backends.base import Backend, Order, Write, WriteResult
+from .errors import InvalidInputError
 from .events import StateEvent
 from .ops import normalize_ops
 from .values import check_name, encode_value
@@ -59,7 +60,7 @@ class StateManager:
         self._remote_subscribers: list[Callable[[StateEvent], None]] = []
         self._dispatcher: Dispatcher | None = None
         self._remote_triggers = False
-        self._remote_optout: Callable[[], None] | None = None
+        self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -85,18 +86,11 @@ class StateManager:
 
     def _attach(self, backend: Backend) -> None:
         backend.add_listener(self._on_commit)
-        if hasattr(backend, "add_remote_listener"):
-            backend.add_remote_listener(self._on_remote)
-            if self._remote_triggers:
-                self._remote_optout = backend.forward_remote_to(self._dispatch_remote)
+        backend.add_remote_listener(self._on_remote)
 
     def _detach(self, backend: Backend) -> None:
         backend.remove_listener(self._on_commit)
-        if hasattr(backend, "remove_remote_listener"):
-            backend.remove_remote_listener(self._on_remote)
-        if self._remote_optout is not None:
-            self._remote_optout()
-            self._remote_optout = None
+        backend.remove_remote_listener(self._on_remote)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -158,29 +152,44 @@ class StateManager:
 
     def _on_remote(self, events: Sequence[StateEvent]) -> None:
         _fan_out(self._remote_subscribers, events)
+        if self._remote_triggers and self._dispatcher is not None:
+            self._schedule_remote_dispatch(list(events))
 
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
         *other* processes commit (Redis backend). Off by default: each change's
         triggers normally run once, in the process that made it."""
         with self._lock:
-            self._remote_triggers = bool(enabled)
             backend = self._backend
-            if backend is None or not hasattr(backend, "forward_remote_to"):
-                if enabled and backend is not None:
-                    raise NotImplementedError(
-                        f"{backend.url}: this backend does not publish changes between processes (use Redis)"
-                    )
-                return
-            if self._remote_optout is not None:
-                self._remote_optout()
-                self._remote_optout = None
-            if enabled:
-                self._remote_optout = backend.forward_remote_to(self._dispatch_remote)
+            if enabled and backend is not None and not backend.publishes_remote:
+                raise NotImplementedError(
+                    f"{backend.url}: this backend does not publish changes between processes (use Redis)"
+                )
+            self._remote_triggers = bool(enabled)
 
-    def _dispatch_remote(self, events: list[StateEvent]) -> Any:
-        d = self._dispatcher
-        return d(events) if d is not None else None
+    def _schedule_remote_dispatch(self, events: list[StateEvent]) -> None:
+        """Run the dispatcher for other processes' changes on motia_nb's loop thread,
+        one batch after the other in commit order (handlers may read and write state,
+        synchronously too); an awaitable result is awaited, errors are logged."""
+        before = self._remote_tail
+
+        async def run() -> None:
+            if before is not None and not before.done():
+                try:
+                    await asyncio.wrap_future(before)
+                except BaseException:
+                    pass
+            d = self._dispatcher
+            if d is None:
+                return
+            try:
+                r = d(events)
+                if inspect.isawaitable(r):
+                    await r
+            except Exception:
+                log.exception("running state triggers for a change made in another process failed")
+
+        self._remote_tail = get_loop_thread().submit(run())
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
         _fan_out(self._subscribers, events)
@@ -240,8 +249,11 @@ class StateManager:
 
     def _write_sync(self, write: Write) -> Any:
         backend = self.backend
-        if threading.current_thread() is getattr(backend, "writer_thread", None):
-            raise RuntimeError("motia_nb: state writes cannot be made from a state subscriber callback")
+        if threading.current_thread() is backend.writer_thread:
+            raise RuntimeError(
+                "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
+                "or from the thread that commits writes (in an async handler, await the write instead)"
+            )
         wr: WriteResult = backend.submit(write).result()
         d = self._dispatcher
         if d is not None and wr.events:
@@ -321,7 +333,7 @@ class StateManager:
         ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
         """
         g = check_name(group_id, "group_id")
-        return await self._read(functools.partial(self.backend.items, order=_check_order(order)), g, offset, limit)
+        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), g, offset, limit)
 
     async def exists(self, group_id: str, key: str) -> bool:
         """Whether an item exists (``get`` returns ``None`` both for a stored ``null`` and a missing item)."""
@@ -343,7 +355,7 @@ class StateManager:
         non-object values go in a ``value`` column.
         """
         g = check_name(group_id, "group_id")
-        rows = await self._read(_rows_json, self.backend, g)
+        rows = await self._read(self.backend.rows_json, g)
         return _to_frame(rows, flatten=flatten)
 
 
@@ -355,24 +367,6 @@ def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[S
                 fn(ev)
             except Exception:
                 log.exception("state subscriber %r failed", fn)
-
-
-_ORDERS = ("insertion", "-insertion", "key", "-key")
-
-
-def _check_order(order: str) -> str:
-    if order not in _ORDERS:
-        raise InvalidInputError(f"order must be one of {', '.join(_ORDERS)}; got {order!r}")
-    return order
-
-
-def _rows_json(backend: Backend, group_id: str) -> list[tuple[str, str]]:
-    fast = getattr(backend, "rows_json", None)
-    if fast is not None:
-        return fast(group_id)
-    from .values import encode_trusted
-
-    return [(k, encode_trusted(v)) for k, v in backend.items(group_id)]
 
 
 def _to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame":
@@ -431,7 +425,7 @@ class SyncStateManager:
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
     ) -> list[tuple[str, Any]]:
-        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=_check_order(order))
+        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
 
     def exists(self, group_id: str, key: str) -> bool:
         return self._m.backend.exists(*self._m._gk(group_id, key))
@@ -443,7 +437,7 @@ class SyncStateManager:
         return self._m.backend.group_counts()
 
     def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
-        return _to_frame(_rows_json(self._m.backend, check_name(group_id, "group_id")), flatten=flatten)
+        return _to_frame(self._m.backend.rows_json(check_name(group_id, "group_id")), flatten=flatten)
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no
@@ -464,7 +458,7 @@ def _reset_after_fork_in_child() -> None:
         if m._backend is not None:
             _abandoned_after_fork.append(m._backend)
             m._backend = None
-            m._remote_optout = None
+            m._remote_tail = None
 
 
 on_fork_child(_reset_after_fork_in_child)

@@ -1,10 +1,20 @@
-"""Backends: where state lives. ``open_backend(url)`` picks one from a URL."""
+"""Backends: where state lives, behind one contract (:mod:`.base`).
+
+- :mod:`.base`: the contract every backend implements (:class:`Backend`), the
+  write request (:class:`Write`), its outcome (:class:`WriteResult`), :class:`Order`;
+- :mod:`.results`: the one place results and events are built;
+- :mod:`.threads`: where backends get their threads and event loop;
+- :mod:`.sqlite` and :mod:`.redis`: the two implementations.
+
+``open_backend(url)`` picks one from a URL.
+"""
 
 from __future__ import annotations
 
-from .base import Backend, Write, WriteResult
+from .base import Backend, Order, Write, WriteResult
+from .sqlite import SQLiteBackend
 
-__all__ = ["Backend", "Write", "WriteResult", "open_backend"]
+__all__ = ["Backend", "Order", "Write", "WriteResult", "open_backend"]
 
 
 def open_backend(url: str) -> Backend:
@@ -15,6 +25,7 @@ def open_backend(url: str) -> Backend:
     - ``:memory:``: a private in-memory SQLite database.
     """
     if url.startswith(("redis://", "rediss://", "unix://")):
+        # imported on first use: redis-py costs import time that SQLite users need not pay
         from .redis import RedisBackend
 
         return RedisBackend(url)
@@ -22,6 +33,4 @@ def open_backend(url: str) -> Backend:
         url = url[len("sqlite://") :]
         if url.startswith("/") and url[1:] == ":memory:":
             url = ":memory:"
-    from .sqlite import SQLiteBackend
-
     return SQLiteBackend(url)

@@ -1,29 +1,75 @@
-"""The backend boundary: SQLite and Redis are two implementations of one contract.
+"""The backend contract: SQLite and Redis are two implementations of one interface.
 
-A backend stores JSON *text*: the facade (``motia_nb.state.manager``) validates
-and encodes values before a write reaches a backend, and validates op lists
-structurally. A backend applies update ops with ``motia_nb.state.ops.apply_ops``
-inside its own atomic section (an SQLite transaction, a Redis Lua script / WATCH),
-so the all-or-nothing rule of SPEC §3 holds across processes.
+Everything the facade (``motia_nb.state.manager``) may ask of a backend is
+declared here, with a default where one makes sense; the facade never probes a
+backend with ``hasattr``.
 
-Threading: every method of a backend may be called from any thread, concurrently.
-Blocking calls are fine: the facade never calls a backend on the caller's event
-loop except for reads a backend declares cheap (``direct_reads``).
+Data. A backend stores JSON *text*: the facade validates and encodes values
+before a write reaches a backend, and validates op lists structurally. A backend
+applies update ops with ``motia_nb.state.ops.apply_ops`` inside its own atomic
+section (an SQLite transaction, a Redis compare-and-set script), so the
+all-or-nothing rule of SPEC §3 holds across processes. Results and events are
+built by :mod:`motia_nb.state.backends.results` only.
+
+Threads. Every method may be called from any thread, concurrently. Reads block
+the calling thread; the facade runs them on the caller's thread only when
+``direct_reads`` says they are cheap. Local listeners run on ``writer_thread``
+(or, for a commit made inline, on the committing caller's thread), in commit
+order; remote listeners run where the backend receives other processes' changes.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import enum
+import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..errors import InvalidInputError
 from ..events import StateEvent
+from ..values import encode_trusted
 
-__all__ = ["Backend", "Write", "WriteResult"]
+__all__ = ["Backend", "Listener", "Order", "Write", "WriteResult"]
+
+log = logging.getLogger("motia_nb")
 
 WriteKind = Literal["set", "update", "delete", "clear"]
+Listener = Callable[[Sequence[StateEvent]], None]
+
+
+class Order(str, enum.Enum):
+    """The order of :meth:`Backend.items`. Members equal (and hash as) their strings,
+    so ``"key"`` and ``Order.KEY`` are interchangeable once validated."""
+
+    INSERTION = "insertion"
+    NEG_INSERTION = "-insertion"
+    KEY = "key"
+    NEG_KEY = "-key"
+
+    @classmethod
+    def parse(cls, value: "Order | str") -> "Order":
+        """``value`` as an :class:`Order`, or :class:`InvalidInputError` naming the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(o.value for o in cls)
+            raise InvalidInputError(f"order must be one of {choices}; got {value!r}") from None
+
+    @property
+    def by_key(self) -> bool:
+        return self in (Order.KEY, Order.NEG_KEY)
+
+    @property
+    def descending(self) -> bool:
+        return self in (Order.NEG_INSERTION, Order.NEG_KEY)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(slots=True)
@@ -33,7 +79,7 @@ class Write:
     - ``set``: ``value_json`` holds the encoded value.
     - ``update``: ``ops`` holds the structurally valid op list (paths normalised
       to segment lists); applying it may still fail (type clash) -> the backend
-      raises ``UpdateOpError`` for this write only, leaving the item unchanged.
+      answers ``UpdateOpError`` for this write only, leaving the item unchanged.
     - ``delete``: group + key. ``clear``: group only.
     """
 
@@ -56,19 +102,39 @@ class Backend(abc.ABC):
     """One store. ``url`` is what the user chose (a path, ``:memory:``, ``redis://…``)."""
 
     url: str
-    #: True when get/list reads are cheap enough to run on the caller's thread
-    #: (SQLite: a local point read). False: the facade may still call them from
-    #: any thread, but not on an event loop it must not block.
+    #: True when reads are cheap enough to run on the caller's thread, even on an
+    #: event loop (SQLite: a local point read; a Redis on this machine). False: the
+    #: facade reads from a worker thread so a slow store never blocks a loop.
     direct_reads: bool = False
+    #: True when the backend delivers changes committed by *other* processes to
+    #: remote listeners (Redis pub/sub). False: remote listeners are never called;
+    #: watch :meth:`change_token` instead.
+    publishes_remote: bool = False
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._remote_listeners: list[Listener] = []
 
     # -- life cycle -------------------------------------------------------
     @abc.abstractmethod
     def open(self) -> None:
-        """Connect / create the schema. Idempotent."""
+        """Connect / create the schema. Idempotent; raises ``StateClosedError`` after close."""
 
     @abc.abstractmethod
     def close(self) -> None:
         """Flush pending writes, release threads and connections. Idempotent."""
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+
+    @property
+    def writer_thread(self) -> threading.Thread | None:
+        """The thread that commits queued writes and calls listeners, if the backend
+        has one. Blocking on a write's future from it would deadlock, so the facade
+        refuses synchronous writes there."""
+        return None
 
     # -- writes -----------------------------------------------------------
     @abc.abstractmethod
@@ -76,7 +142,8 @@ class Backend(abc.ABC):
         """Queue a write; the returned ``concurrent.futures.Future`` resolves after
         commit with a :class:`WriteResult`, or with the write's own exception.
         Backends may batch concurrent writes into one transaction (group commit),
-        but each write succeeds or fails on its own."""
+        but each write succeeds or fails on its own, and one thread's writes
+        commit in the order it submitted them."""
 
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """:meth:`submit` for a caller on a running event loop (override to batch
@@ -92,50 +159,86 @@ class Backend(abc.ABC):
 
     # -- reads (blocking; JSON already decoded) ---------------------------
     @abc.abstractmethod
-    def get(self, group_id: str, key: str) -> Any: ...
-
-    @abc.abstractmethod
-    def items(
-        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
-    ) -> list[tuple[str, Any]]:
-        """(key, value) pairs of one page, in insertion order (``order`` also takes
-        ``-insertion``, ``key`` and ``-key``)."""
+    def get(self, group_id: str, key: str) -> Any:
+        """The stored value, or None for a missing item."""
 
     @abc.abstractmethod
     def exists(self, group_id: str, key: str) -> bool:
         """Whether the item exists (``get`` cannot tell a stored ``null`` from a missing item)."""
 
     @abc.abstractmethod
-    def values_json(self, group_id: str) -> list[str]:
-        """Raw JSON texts of a group's values in insertion order (fast path for frames)."""
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
+    ) -> list[tuple[str, Any]]:
+        """(key, value) pairs of one page. ``order`` was validated by the facade
+        (:meth:`Order.parse`); an :class:`Order` or its string value."""
 
     @abc.abstractmethod
-    def count(self, group_id: str) -> int: ...
+    def count(self, group_id: str) -> int:
+        """Number of items in a group."""
 
     @abc.abstractmethod
     def group_counts(self) -> dict[str, int]:
         """{group: number of items} for groups holding at least one item, sorted by name."""
 
+    def keys(self, group_id: str) -> list[str]:
+        """Keys of a group in insertion order."""
+        return [k for k, _ in self.items(group_id)]
+
+    def rows_json(self, group_id: str) -> list[tuple[str, str]]:
+        """(key, JSON text) pairs in insertion order (the DataFrame path; backends
+        override it to skip decoding and re-encoding)."""
+        return [(k, encode_trusted(v)) for k, v in self.items(group_id)]
+
+    def values_json(self, group_id: str) -> list[str]:
+        """JSON texts of a group's values in insertion order."""
+        return [v for _, v in self.rows_json(group_id)]
+
     # -- change notification ----------------------------------------------
-    def add_listener(self, fn: Callable[[Sequence[StateEvent]], None]) -> None:
-        """Call ``fn(events)`` after each commit *of this process*, in commit order,
-        on the backend's writer thread. ``fn`` must be quick and must not block."""
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(events)`` after each commit *of this backend*, in commit order.
+        ``fn`` must be quick, must not block and must not write (a write from a
+        listener is refused)."""
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: Callable[[Sequence[StateEvent]], None]) -> None:
-        try:
-            self._listeners.remove(fn)
-        except ValueError:
-            pass
+    def remove_listener(self, fn: Listener) -> None:
+        _remove(self._listeners, fn)
+
+    def add_remote_listener(self, fn: Listener) -> None:
+        """Call ``fn(events)`` for changes committed by *other* processes (or other
+        backends on the same store), in the order the store committed them. Never
+        called unless ``publishes_remote``. Same rules as :meth:`add_listener`."""
+        self._remote_listeners.append(fn)
+
+    def remove_remote_listener(self, fn: Listener) -> None:
+        _remove(self._remote_listeners, fn)
 
     def change_token(self) -> Any:
         """A cheap value that changes whenever *any* process commits (SQLite's
-        ``PRAGMA data_version`` plus local commits). Used for cross-process
-        polling (the viewer); backends with push notifications may return None."""
+        ``PRAGMA data_version`` plus local commits; Redis: a counter of local
+        commits and received messages). None when the backend cannot tell."""
         return None
 
-    def __init__(self) -> None:
-        self._listeners: list[Callable[[Sequence[StateEvent]], None]] = []
+    # -- for implementations ----------------------------------------------
+    def _notify(self, events: Sequence[StateEvent]) -> None:
+        """Give committed events to the local listeners; a failing listener is logged."""
+        _call_all(self._listeners, events, "state listener failed")
+
+    def _notify_remote(self, events: Sequence[StateEvent]) -> None:
+        """Give other processes' events to the remote listeners; failures are logged."""
+        _call_all(self._remote_listeners, events, "remote state listener failed")
 
 
-from concurrent.futures import Future  # noqa: E402  (for the annotation above)
+def _call_all(listeners: list[Listener], events: Sequence[StateEvent], what: str) -> None:
+    for fn in list(listeners):
+        try:
+            fn(events)
+        except Exception:  # a listener must never break a commit or the subscriber
+            log.exception(what)
+
+
+def _remove(listeners: list[Listener], fn: Listener) -> None:
+    try:
+        listeners.remove(fn)
+    except ValueError:
+        pass

@@ -1,0 +1,223 @@
+"""The Redis backend: Motia's engine layout, shared by kernels and Motia deployments.
+
+Threads: the backend runs no thread or event loop of its own. Its writer task
+(:mod:`.writer`) and subscriber task (:mod:`.pubsub`) run on motia_nb's one loop
+thread, through redis-py's asyncio client; local listeners and remote listeners
+are called there, in commit order. Reads (:mod:`.reads`) are blocking calls on a
+thread-safe synchronous client, made on the caller's thread. ``writer_thread``
+is therefore motia_nb's loop thread: blocking on a write's future there would
+deadlock, so the facade refuses synchronous writes on it (await them instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from ...errors import StateClosedError, StateError
+from ...events import StateEvent
+from ..base import Backend, Write, WriteResult
+from ...._threads import LoopThread, get_loop_thread
+from . import scripts
+from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url
+from .pubsub import Subscriber
+from .reads import RedisReads
+from .writer import PipelinedWriter
+
+__all__ = ["RedisBackend"]
+
+log = logging.getLogger("motia_nb")
+
+_CONNECT_TIMEOUT = 5.0
+
+
+class RedisBackend(RedisReads, Backend):
+    """State in Redis, in Motia's engine layout (``state:<group>`` hashes).
+
+    ``url`` is any URL redis-py accepts: ``redis://host:port/db``,
+    ``rediss://…`` (TLS), ``unix:///path/redis.sock?db=0``.
+
+    Reads of a Redis on this machine (loopback or a unix socket) run on the
+    caller's thread: a local round trip (~70 µs) is cheaper than a thread hop.
+    A remote Redis is read from a worker thread, so a slow network never
+    blocks the caller's event loop.
+    """
+
+    publishes_remote = True
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise RedisBackendError(f"not a Redis URL: {url!r} (expected redis://host:port/db, rediss://… or unix://…)")
+        self.url = url
+        self.origin = uuid.uuid4().hex
+        self.channel = f"{CHANNEL_PREFIX}{parse_db(url)}"
+        self.direct_reads = is_local(url)
+        self._open_lock = threading.Lock()
+        self._opened = False
+        self._closed = False
+        self._token = 0
+        self._token_lock = threading.Lock()
+        self._lt: LoopThread | None = None
+        self._sync: Any = None
+        self._aclient: Any = None
+        self._writer = self._new_writer()
+        self._subscriber = Subscriber(
+            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
+        )
+        self._writer_task: asyncio.Task[None] | None = None
+        self._sub_task: asyncio.Task[None] | None = None
+
+    def _new_writer(self) -> PipelinedWriter:
+        return PipelinedWriter(self.url, channel=self.channel, origin=self.origin, on_commit=self._committed)
+
+    @property
+    def cas_retries(self) -> int:
+        """How many updates lost a compare-and-set race and were retried (a contention gauge)."""
+        return self._writer.cas_retries
+
+    # ------------------------------------------------------------------ life cycle
+    def open(self) -> None:
+        """Connect (failing fast with a clear error), load the scripts, start the writer
+        and subscriber tasks. Called off motia_nb's loop thread it returns once the
+        subscription is live (events published after it are never missed); on the
+        loop thread it cannot wait, so the subscription follows shortly after."""
+        with self._open_lock:
+            if self._closed:
+                raise StateClosedError(f"the state database {self.url} was closed")
+            if self._opened:
+                return
+            sync = redis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30)
+            try:
+                sync.ping()
+                self._read_script = sync.register_script(scripts.READ)
+                for src in scripts.WRITE_SCRIPTS:  # so the first pipeline finds them
+                    sync.script_load(src)
+            except redis.RedisError as exc:
+                sync.close()
+                raise RedisBackendError(f"cannot connect to Redis at {safe_url(self.url)}: {exc}") from exc
+            lt = get_loop_thread()
+            self._writer = self._new_writer()  # (a failed open may have stopped the previous one)
+            started = lt.submit(self._astart())
+            if threading.current_thread() is lt.thread:
+                started.add_done_callback(self._log_start_failure)
+            else:
+                try:
+                    started.result(timeout=_CONNECT_TIMEOUT * 3)
+                except BaseException as exc:
+                    try:
+                        lt.submit(self._astop()).result(timeout=_CONNECT_TIMEOUT)
+                    except BaseException:
+                        pass
+                    sync.close()
+                    if isinstance(exc, StateError):
+                        raise
+                    raise RedisBackendError(f"cannot start the Redis backend for {safe_url(self.url)}: {exc}") from exc
+            self._sync = sync
+            self._lt = lt
+            self._opened = True
+
+    def _log_start_failure(self, fut: "Future[None]") -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("motia_nb: starting the Redis backend for %s failed: %s", safe_url(self.url), fut.exception())
+
+    async def _astart(self) -> None:
+        self._aclient = aredis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT)
+        self._writer_task = asyncio.ensure_future(self._writer.run(self._aclient))
+        subscribed = asyncio.get_running_loop().create_future()
+        self._sub_task = asyncio.ensure_future(self._subscriber.run(self._aclient, subscribed))
+        await subscribed
+
+    async def _astop(self) -> None:
+        if self._writer_task is not None:
+            self._writer.put(None)  # commits what is queued, then ends
+            try:
+                await self._writer_task
+            except BaseException:
+                pass
+        if self._sub_task is not None:
+            self._sub_task.cancel()
+            try:
+                await self._sub_task
+            except BaseException:
+                pass
+        if self._aclient is not None:
+            await self._aclient.aclose()
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer and subscriber tasks, close connections.
+        motia_nb's loop thread keeps running (it is shared)."""
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            opened = self._opened
+        if not opened:
+            return
+        lt = self._lt
+        assert lt is not None
+        if lt.thread.is_alive():
+            try:
+                stopped = lt.submit(self._astop())
+                if threading.current_thread() is not lt.thread:
+                    stopped.result(timeout=30)
+            except Exception:
+                log.exception("closing the Redis backend %s", safe_url(self.url))
+        self._sync.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def writer_thread(self) -> threading.Thread | None:
+        """motia_nb's loop thread, where the writer runs and listeners are called."""
+        return None if self._lt is None else self._lt.thread
+
+    # ------------------------------------------------------------------ writes
+    def submit(self, write: Write) -> "Future[WriteResult]":
+        fut: Future[WriteResult] = Future()
+        if self._closed:
+            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+            return fut
+        if not self._opened:
+            self.open()
+        assert self._lt is not None and self._lt.loop is not None
+        try:
+            self._lt.loop.call_soon_threadsafe(self._writer.put, (write, fut))
+        except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
+            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+        return fut
+
+    def _committed(self, events: Sequence[StateEvent]) -> None:
+        self._bump()
+        self._notify(events)
+
+    # ------------------------------------------------------------------ events from other processes
+    def _received(self, events: Sequence[StateEvent]) -> None:
+        self._bump()
+        self._notify_remote(events)
+
+    def change_token(self) -> Any:
+        """A counter bumped by every local commit and every change published by another process."""
+        return self._token
+
+    def _bump(self) -> None:
+        with self._token_lock:
+            self._token += 1
+
+    # ------------------------------------------------------------------ reads
+    def _client(self) -> Any:
+        if self._closed:
+            raise StateClosedError(f"the state database {self.url} was closed")
+        if not self._opened:
+            self.open()
+        return self._sync

@@ -1,0 +1,101 @@
+"""Where state lives in Redis (SPEC §6, the layout of Motia's engine Redis adapter),
+and how a Redis URL is read.
+
+- ``state:<group>`` — a hash; field = the item's key, value = the item's JSON text.
+  This is *the* data: Motia reads and writes it, and so can anyone with
+  ``redis-cli HSET state:orders o1 '{"total": 3}'``.
+- ``motia_nb:order:<group>`` — a sorted set ``key -> sequence number`` that
+  remembers insertion order (a Redis hash does not keep it once it grows past a
+  listpack). Scores come from the counter ``motia_nb:seq``. It lives outside the
+  ``state:`` prefix, so Motia never sees it. Fields written by somebody else
+  (Motia, redis-cli) are missing from it: reads list them *after* the ordered
+  items, in hash order, and the next motia_nb write to the group indexes them
+  (in that same order), so their place is stable from then on. (The check is
+  "the hash and the index have different sizes": if hand edits add and remove the
+  same number of fields between two motia_nb writes, the added ones stay
+  unindexed — still listed, after the others — until the sizes differ again.)
+- ``motia_nb:events:<db>`` — a pub/sub channel. Every committed change is
+  published *from inside the same Lua script that commits it*, so messages are
+  atomic with the write and arrive in commit order in every process.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from redis.connection import parse_url
+
+from ...errors import StateError
+
+__all__ = [
+    "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
+    "write_keys", "parse_db", "is_local", "safe_url", "io_error",
+]  # fmt: skip
+
+#: Motia's engine layout: one hash per group.
+STATE_PREFIX = "state:"
+#: motia_nb's insertion-order index (one sorted set per group).
+ORDER_PREFIX = "motia_nb:order:"
+#: The counter that scores the order index.
+SEQ_KEY = "motia_nb:seq"
+#: Change events are published on ``CHANNEL_PREFIX + <db number>`` (pub/sub is server-wide).
+CHANNEL_PREFIX = "motia_nb:events:"
+
+
+class RedisBackendError(StateError, ConnectionError):
+    """Redis could not be reached, or answered with an error (the URL is in the message)."""
+
+
+def write_keys(group: str) -> list[str]:
+    """KEYS of the write scripts: the group's hash, its order index, the sequence counter."""
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY]
+
+
+def parse_db(url: str) -> int:
+    """The database number of ``url`` (redis-py's rules: ``?db=`` or the path)."""
+    try:
+        kwargs = parse_url(url)
+    except ValueError as exc:
+        raise RedisBackendError(f"bad Redis URL {url!r}: {exc}") from exc
+    return int(kwargs.get("db", 0) or 0)
+
+
+def is_local(url: str) -> bool:
+    """True for a unix socket or a loopback host (127.0.0.0/8, ::1, localhost)."""
+    if url.startswith("unix://"):
+        return True
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
+    """The error a write answers when Redis failed (a StateError passes through)."""
+    if isinstance(exc, StateError):
+        return exc
+    if "WRONGTYPE" in str(exc):
+        err = RedisBackendError(
+            f"{STATE_PREFIX}{group_id if group_id is not None else '<group>'} (or its order index) on "
+            f"{safe_url(url)} holds a Redis value that is not a hash; nothing was written"
+        )
+    else:
+        err = RedisBackendError(
+            f"write to Redis at {safe_url(url)} failed ({type(exc).__name__}: {exc}); "
+            "it may or may not have been applied"
+        )
+    err.__cause__ = exc
+    return err

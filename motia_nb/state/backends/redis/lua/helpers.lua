@@ -1,0 +1,19 @@
+-- Shared helpers, prepended to the write scripts (set.lua, cas.lua).
+-- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq.
+local function reconcile(h, z, seq)
+  -- make the order index hold exactly the hash's fields (cheap when it already does)
+  if redis.call('HLEN', h) == redis.call('ZCARD', z) then return end
+  for _, m in ipairs(redis.call('ZRANGE', z, 0, -1)) do
+    if redis.call('HEXISTS', h, m) == 0 then redis.call('ZREM', z, m) end
+  end
+  for _, f in ipairs(redis.call('HKEYS', h)) do
+    if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
+  end
+end
+local function index(z, seq, f)
+  if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
+end
+local function publish(chan, origin, events)
+  -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
+  redis.call('PUBLISH', chan, cjson.encode({origin = origin, events = events}))
+end

@@ -1,0 +1,92 @@
+"""Events from other processes: a subscriber task on the backend's channel.
+
+Every write script publishes its events on ``motia_nb:events:<db>`` from inside
+the script that commits them, so messages arrive in commit order. Messages whose
+``origin`` is this backend are skipped (local listeners already had them); the
+others become :class:`~motia_nb.state.events.StateEvent` objects handed to
+``on_events``. Writes made by Motia itself or by hand do not publish on this
+channel and are only seen on the next read. After a lost connection the task
+reconnects with backoff and calls ``on_gap()`` (changes may have been missed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ...events import StateEvent
+from .codec import event_from_wire, text
+from .layout import RedisBackendError
+
+__all__ = ["Subscriber"]
+
+log = logging.getLogger("motia_nb")
+
+
+class Subscriber:
+    """Listens on ``channel`` and turns foreign messages into events."""
+
+    def __init__(
+        self,
+        channel: str,
+        origin: str,
+        *,
+        where: str,
+        on_events: Callable[[Sequence[StateEvent]], None],
+        on_gap: Callable[[], None],
+    ) -> None:
+        self.channel = channel
+        self.origin = origin
+        self._where = where  # the URL without password, for messages
+        self._on_events = on_events
+        self._on_gap = on_gap
+
+    async def run(self, client: Any, subscribed: "asyncio.Future[None]") -> None:
+        """The subscriber task; ``subscribed`` resolves once the first SUBSCRIBE is
+        acknowledged (or fails with a clear error, ending the task)."""
+        backoff = 0.1
+        while True:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if not subscribed.done():
+                    subscribed.set_result(None)
+                else:  # reconnected: changes may have been missed while we were away
+                    self._on_gap()
+                backoff = 0.1
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        self.on_message(msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not subscribed.done():
+                    subscribed.set_exception(
+                        RedisBackendError(f"cannot subscribe to {self.channel} on {self._where}: {exc}")
+                    )
+                    return
+                log.warning("motia_nb: lost the Redis event subscription (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    pass
+
+    def on_message(self, data: bytes | str) -> None:
+        """One published message: foreign events go to ``on_events``; ours are skipped."""
+        try:
+            msg = json.loads(text(data))
+            if msg.get("origin") == self.origin:
+                return  # our own commit: local listeners already had it
+            events = [event_from_wire(ev) for ev in msg.get("events") or []]
+        except Exception:
+            log.warning("motia_nb: ignoring a malformed message on %s: %.200r", self.channel, data)
+            return
+        if events:
+            self._on_events(events)

@@ -1,0 +1,108 @@
+"""The Redis reads: plain blocking calls on a thread-safe synchronous client.
+
+They can be made from any thread, including from a listener, without hopping
+through the event loop. Pages in insertion order are cut on the server by
+``read.lua``; key order sorts the group (a hash keeps no key index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from ..base import Order
+from .codec import decode, decode_many, rows_as_json, text
+from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, safe_url
+
+__all__ = ["RedisReads"]
+
+
+class RedisReads:
+    """The read methods of :class:`~motia_nb.state.backends.redis.RedisBackend`.
+
+    The backend provides ``url``, :meth:`_client` (the open synchronous client)
+    and ``_read_script`` (``read.lua`` registered on it).
+    """
+
+    url: str
+    _read_script: Any
+
+    def _client(self) -> Any:
+        raise NotImplementedError
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            if "WRONGTYPE" in str(exc):
+                raise RedisBackendError(
+                    f"a {STATE_PREFIX}… key read on {safe_url(self.url)} holds a Redis value that is not a hash: {exc}"
+                ) from exc
+            raise RedisBackendError(f"read from Redis at {safe_url(self.url)} failed: {exc}") from exc
+
+    def _read_flat(
+        self, group_id: str, offset: int, limit: int | None, what: str, *, reverse: bool = False
+    ) -> list[bytes]:
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"limit must be None or an int >= 0, got {limit!r}")
+        if limit == 0:
+            return []
+        c = self._client()
+        keys = [STATE_PREFIX + group_id, ORDER_PREFIX + group_id]
+        args = [offset, -1 if limit is None else limit, what, "rev" if reverse else "fwd"]
+        return self._call(self._read_script, keys, args, client=c)
+
+    def get(self, group_id: str, key: str) -> Any:
+        raw = self._call(self._client().hget, STATE_PREFIX + group_id, key)
+        return None if raw is None else decode(raw)
+
+    def exists(self, group_id: str, key: str) -> bool:
+        return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key))
+
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
+    ) -> list[tuple[str, Any]]:
+        """(key, value) pairs of one page in ``order``."""
+        order = Order(order)
+        if not order.by_key:  # one page, read on the server
+            flat = self._read_flat(group_id, offset, limit, "kv", reverse=order.descending)
+            return list(zip([text(k) for k in flat[0::2]], decode_many(flat[1::2])))
+        # key order: Redis keeps no key index for a hash, so this sorts the whole group
+        pairs = self.items(group_id)
+        pairs.sort(key=lambda kv: kv[0], reverse=order.descending)
+        return pairs[offset : None if limit is None else offset + limit]
+
+    def keys(self, group_id: str) -> list[str]:
+        """Keys of a group in insertion order."""
+        return [text(k) for k in self._read_flat(group_id, 0, None, "k")]
+
+    def rows_json(self, group_id: str) -> list[tuple[str, str]]:
+        """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
+        return rows_as_json(self._read_flat(group_id, 0, None, "kv"))
+
+    def values_json(self, group_id: str) -> list[str]:
+        return [v for _, v in self.rows_json(group_id)]
+
+    def count(self, group_id: str) -> int:
+        return int(self._call(self._client().hlen, STATE_PREFIX + group_id))
+
+    def group_counts(self) -> dict[str, int]:
+        """Every ``state:*`` hash (ours, Motia's, hand-written), sorted by group name."""
+        c = self._client()
+        names = [
+            k
+            for k in self._call(lambda: list(c.scan_iter(match=STATE_PREFIX + "*", count=1000, _type="hash")))
+            if len(k) > len(STATE_PREFIX)
+        ]
+        if not names:
+            return {}
+        pipe = c.pipeline(transaction=False)
+        for k in names:
+            pipe.hlen(k)
+        counts = self._call(pipe.execute)
+        out = {text(k)[len(STATE_PREFIX) :]: int(n) for k, n in zip(names, counts) if n}
+        return dict(sorted(out.items()))

@@ -1,0 +1,35 @@
+"""The Lua scripts, read from the ``lua/`` folder shipped as package data.
+
+Each write script runs atomically on the server: it reads the old value, writes,
+maintains the insertion-order index and publishes the change event, so a
+published message is atomic with its commit. ``helpers.lua`` and
+``ordered.lua`` are shared fragments prepended to the scripts that use them.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+__all__ = ["SET", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "source"]
+
+
+def source(name: str) -> str:
+    """The text of ``lua/<name>.lua``."""
+    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+_helpers = source("helpers")
+_ordered = source("ordered")
+
+#: set a value (returns the old text or nil)
+SET = _helpers + source("set")
+#: compare-and-set an update computed in Python (returns 1 written, 0 lost the race)
+CAS = _helpers + source("cas")
+#: delete one item (returns the old text or nil)
+DELETE = source("delete")
+#: clear a group (returns the removed [key, value, ...] in insertion order)
+CLEAR = _ordered + source("clear")
+#: read a page in insertion order (either direction)
+READ = _ordered + source("read")
+
+WRITE_SCRIPTS = (SET, CAS, DELETE, CLEAR)

@@ -1,0 +1,152 @@
+"""The SQLite backend: one file in WAL mode, a write path, direct reads.
+
+Measured on a 2-core machine: commit-per-op ~15k ops/s, one transaction ~100k
+rows/s, a point read ~14 µs. Hence group commit (:mod:`.writer`) and reads on the
+caller's thread (:mod:`.reads`). ``BEGIN IMMEDIATE`` takes SQLite's write lock
+before the current value is read, so read-modify-write (``update``, ``set``'s old
+value) is atomic across threads *and processes* sharing the file; busy waits are
+handled with ``busy_timeout`` plus a retry loop, never raised to the user.
+A separate read connection serves reads (``:memory:`` has one shared connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from ...errors import StateClosedError, StateError
+from ..base import Backend, Write, WriteResult
+from .reads import SQLiteReads
+from .schema import connect, prepare
+from .writer import WritePath, in_listener
+
+__all__ = ["SQLiteBackend"]
+
+
+class SQLiteBackend(SQLiteReads, Backend):
+    """State in one SQLite file (or ``:memory:``)."""
+
+    direct_reads = True
+
+    def __init__(self, path: str = ":memory:") -> None:
+        super().__init__()
+        self.memory = path == ":memory:"
+        self.path = path if self.memory else os.path.abspath(os.path.expanduser(path))
+        self.url = self.path
+        self._open_lock = threading.Lock()
+        self._writes: WritePath | None = None
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        # RLock: listeners run under it and may read (``:memory:`` reads share it)
+        self._wlock = threading.RLock()
+        self._rlock: Any = self._wlock
+        self._closed = False
+
+    # ------------------------------------------------------------------ life cycle
+    def open(self) -> None:
+        with self._open_lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._writes is not None:
+                return
+            wconn = prepare(self.path, self.url, memory=self.memory)
+            self._wconn = wconn
+            if self.memory:
+                self._rconn = wconn
+                self._rlock = self._wlock
+            else:
+                self._rconn = connect(self.path)
+                self._rconn.execute("PRAGMA query_only = ON")
+                self._rlock = threading.Lock()
+            self._writes = WritePath(wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify)
+
+    def close(self) -> None:
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            writes = self._writes
+        if writes is not None:
+            writes.close()  # commits what is queued first
+        # under both locks: an inline commit or a read on another thread finishes first
+        with self._wlock, self._rlock:
+            for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._rconn = self._wconn = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def writer_thread(self) -> threading.Thread | None:
+        return None if self._writes is None else self._writes.thread
+
+    def _closed_error(self) -> StateClosedError:
+        return StateClosedError(f"the state database {self.url} was closed")
+
+    # ------------------------------------------------------------------ writes
+    def _write_path(self) -> "WritePath | StateError":
+        """The open write path, or the error a write must answer now."""
+        if self._closed:
+            return self._closed_error()
+        if in_listener():
+            return StateError(
+                "motia_nb: a state write was made from inside a state subscriber callback; "
+                "subscribers must only record or schedule work"
+            )
+        if self._writes is None:
+            self.open()
+        assert self._writes is not None
+        return self._writes
+
+    def submit(self, write: Write) -> "Future[WriteResult]":
+        path = self._write_path()
+        if isinstance(path, StateError):
+            fut: Future[WriteResult] = Future()
+            fut.set_exception(path)
+            return fut
+        return path.submit(write)
+
+    def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
+        """Like :meth:`submit`, for a caller on a running loop: writes submitted in the
+        same loop iteration are committed together (see :mod:`.writer`)."""
+        path = self._write_path()
+        if isinstance(path, StateError):
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut.set_exception(path)
+            return fut
+        return path.submit_async(write, result_only=result_only)
+
+    # ------------------------------------------------------------------ reads
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        writes = self._writes
+        if writes is None:
+            if self._closed:
+                raise self._closed_error()
+            self.open()
+        else:
+            writes.flush_here()
+        with self._rlock:
+            conn = self._rconn
+            if conn is None:  # closed while this read waited for the lock
+                raise self._closed_error()
+            return conn.execute(sql, params).fetchall()
+
+    def change_token(self) -> Any:
+        """Changes whenever any connection (this process's writer included) commits."""
+        with self._rlock:
+            conn = self._rconn
+            if conn is None:
+                return None
+            data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        writes = self._writes
+        return (data_version, 0 if writes is None else writes.commits)

@@ -1,0 +1,74 @@
+"""The SQLite reads: one SQL statement each, on the read connection, no thread hop.
+
+WAL readers never block the writer, so reads run directly on the calling thread
+(``direct_reads = True``) under a small lock. A page of values is decoded with a
+single ``json.loads`` call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..base import Order
+
+__all__ = ["SQLiteReads"]
+
+_loads = json.loads
+
+_ORDER_SQL = {Order.INSERTION: "id", Order.NEG_INSERTION: "id DESC", Order.KEY: "key", Order.NEG_KEY: "key DESC"}
+_GET = "SELECT value FROM items WHERE grp = ? AND key = ?"
+_EXISTS = "SELECT 1 FROM items WHERE grp = ? AND key = ?"
+_ROWS = "SELECT key, value FROM items WHERE grp = ? ORDER BY id"
+_KEYS = "SELECT key FROM items WHERE grp = ? ORDER BY id"
+_VALUES = "SELECT value FROM items WHERE grp = ? ORDER BY id"
+_COUNT = "SELECT count(*) FROM items WHERE grp = ?"
+_GROUP_COUNTS = "SELECT grp, count(*) FROM items GROUP BY grp ORDER BY grp"
+
+
+class SQLiteReads:
+    """The read methods of :class:`~motia_nb.state.backends.sqlite.SQLiteBackend`.
+
+    The backend provides :meth:`_query`: one statement on the read connection,
+    after this thread's buffered writes were flushed (reads see them).
+    """
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, group_id: str, key: str) -> Any:
+        rows = self._query(_GET, (group_id, key))
+        return _loads(rows[0][0]) if rows else None
+
+    def exists(self, group_id: str, key: str) -> bool:
+        return bool(self._query(_EXISTS, (group_id, key)))
+
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
+    ) -> list[tuple[str, Any]]:
+        rows = self._query(
+            f"SELECT key, value FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?",
+            (group_id, -1 if limit is None else limit, offset),
+        )
+        if not rows:
+            return []
+        keys = [r[0] for r in rows]
+        values = _loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for the whole page
+        return list(zip(keys, values))
+
+    def keys(self, group_id: str) -> list[str]:
+        return [r[0] for r in self._query(_KEYS, (group_id,))]
+
+    def values_json(self, group_id: str) -> list[str]:
+        return [r[0] for r in self._query(_VALUES, (group_id,))]
+
+    def rows_json(self, group_id: str) -> list[tuple[str, str]]:
+        """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
+        return self._query(_ROWS, (group_id,))
+
+    def count(self, group_id: str) -> int:
+        return self._query(_COUNT, (group_id,))[0][0]
+
+    def group_counts(self) -> dict[str, int]:
+        return dict(self._query(_GROUP_COUNTS, ()))

@@ -1,0 +1,110 @@
+"""The on-disk layout of a state file, its migration, and how connections are made.
+
+One table: ``items(id INTEGER PRIMARY KEY, grp, key, value)``. ``id`` grows on
+insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
+and overwriting keeps an item's place. ``PRAGMA user_version`` holds
+:data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
+write transaction and refuses a file written by a newer motia_nb.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ...errors import StateError
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "migrate", "prepare", "retry_busy", "is_busy"]
+
+T = TypeVar("T")
+
+#: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id    INTEGER PRIMARY KEY,
+    grp   TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (grp, key)
+);
+CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
+"""
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from any thread."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def prepare(path: str, url: str, *, memory: bool) -> sqlite3.Connection:
+    """Open the write connection: WAL, synchronous=NORMAL, schema migrated.
+
+    Errors become one clear :class:`StateError` naming ``url``.
+    """
+    if not memory:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        conn = connect(path)
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot open the state database {url}: {exc}") from exc
+    try:
+        if not memory:
+            retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        retry_busy(lambda: migrate(conn, url))
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateError(f"{url} is not a usable motia_nb state database: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, url: str) -> None:
+    """Create the schema, or upgrade an older one, in one write transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{url} was written by a newer motia_nb (schema {version}, this one reads "
+                f"up to {SCHEMA_VERSION}); upgrade motia_nb"
+            )
+        if version < SCHEMA_VERSION:
+            # version 0 = new (or empty) file. Future versions add their steps here.
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` means another connection holds the lock (SQLITE_BUSY / LOCKED)."""
+    msg = str(exc)
+    return "locked" in msg or "busy" in msg
+
+
+def retry_busy(fn: Callable[[], T], attempts: int = 100) -> T:
+    """Run ``fn``; wait out SQLITE_BUSY beyond busy_timeout instead of raising."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or i == attempts - 1:
+                raise
+            time.sleep(min(0.01 * (i + 1), 0.2))
+    raise AssertionError("unreachable")  # pragma: no cover
