@@ -478,7 +478,7 @@ def test_a_backend_first_opened_on_the_loop_thread_works_and_sync_writes_there_a
         r = await sm.set("g", "k", {"n": 1})  # opens the backend on the loop thread
         with pytest.raises(RuntimeError, match="await"):
             sm.sync.set("g", "k", 2)
-        return r, await sm.update("g", "k", [{"type": "increment", "path": "n"}])
+        return r, await sm.update("g", "k", [{"type": "increment", "path": "n", "by": 1}])
 
     try:
         first, second = get_loop_thread().submit(handler()).result(10)
