@@ -266,7 +266,7 @@ ERRORS = [
     ("%state list orders --bogus", "unrecognized arguments: --bogus"),
     ('%state get "" k', "%state get:"),
     ("%state set 'orders o1", "unclosed ' quote"),
-    ('%state get "orders o1', "No closing quotation"),
+    ('%state get "orders o1', 'unclosed " quote'),
     ("%state help nothing", "unknown subcommand 'nothing'"),
     ("%%state get orders o1\n{\"a\": 1}", "%%state get takes no cell body"),
     ('%%state set orders o1 {"a": 1}\n{"a": 2}', "either on the line or in the cell body, not both"),
@@ -285,7 +285,7 @@ def test_errors_fail_the_cell_with_one_clear_message(ip, fresh_db, capsys, code,
     shown = out.out + out.err
     assert message.splitlines()[0] in shown
     assert "Traceback" not in shown and "File " not in shown
-    assert shown.count("StateMagicError") == 1
+    assert shown.count("MagicUsageError") == 1
     # nothing half-happened
     assert state_manager.sync.items("orders") == [("o1", {"a": "text"})]
 

@@ -32,7 +32,7 @@ NONE = dict.fromkeys(ONE_OF_EACH, 0)
 
 def steps_magics_available() -> bool:
     try:
-        from motia_nb.steps.magics import StepMagics  # noqa: F401
+        from motia_nb.notebook.step_magics import StepMagics  # noqa: F401
     except ImportError:
         return False
     return True
@@ -93,10 +93,10 @@ def test_unload_removes_everything_and_releases_the_database(reloaded_after, fre
     assert ip.run_line_magic("state", "get orders o1") == {"a": 1}
 
 
-@pytest.mark.skipif(not steps_magics_available(), reason="motia_nb.steps.magics is not written yet")
+@pytest.mark.skipif(not steps_magics_available(), reason="motia_nb.notebook.step_magics is not written yet")
 def test_steps_magics_follow_the_extension(reloaded_after):
     ip = reloaded_after
-    from motia_nb.steps.magics import StepMagics
+    from motia_nb.notebook.step_magics import StepMagics
 
     def step_magic_names() -> set[str]:
         names = set()

@@ -7,7 +7,7 @@ from _shell import get_shell, run_cell
 
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError, all_steps, clear_logs, clear_traces, get_step, reset_steps
-from motia_nb.steps.magics import MotiaUsageError
+from motia_nb.notebook.step_magics import MotiaUsageError
 
 
 @pytest.fixture
@@ -134,12 +134,12 @@ def test_motia_subcommands(ip, capsys):
     "line, fragment",
     [
         ("", "needs a subcommand"),
-        ("launch", "unknown %motia subcommand 'launch'"),
-        ("remove", "give the step name"),
+        ("launch", "%motia: unknown subcommand 'launch'"),
+        ("remove", "the following arguments are required: NAME"),
         ("request POST", "METHOD PATH"),
         ("enqueue t {not json", "cannot read"),
         ("cron start soon", "is not a number"),
-        ("cron explode", "expected run NAME"),
+        ("cron explode", "unknown subcommand 'cron explode'"),
     ],
 )
 def test_motia_usage_errors_fail_the_cell(ip, line, fragment):

@@ -16,6 +16,7 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMa
 
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
+from .parsing import tokenize
 
 __all__ = ["make_state_matcher", "MATCHER_ID", "state_completions"]
 
@@ -28,45 +29,24 @@ _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%state\s(?P<args>.*)$"
 _CELL_MAGIC = re.compile(r"^\s*%%state\s(?P<args>.*)$", re.S)
 
 
-def _words(args: str) -> tuple[list[str], str]:
-    """Split the text after ``%state`` into complete words and the word being typed.
+def _words(args: str) -> tuple[list[str], str] | None:
+    """The complete words after ``%state`` and the word being typed (``None`` inside a comment).
 
-    Lenient version of the magic's own parser: quotes group words, an unclosed
-    quote just means the word is still being typed.
+    The magic's own tokenizer: quotes group words, and an unclosed quote just
+    means the word is still being typed.
     """
-    words: list[str] = []
-    i, size = 0, len(args)
-    current = ""
-    while i < size:
-        while i < size and args[i].isspace():
-            i += 1
-        if i >= size:
-            return words, ""
-        if args[i] in "'\"":
-            quote, j = args[i], i + 1
-            while j < size and args[j] != quote:
-                j += 1
-            if j >= size:  # still typing a quoted word
-                return words, args[i + 1 :]
-            current = args[i + 1 : j]
-            i = j + 1
-        else:
-            j = i
-            while j < size and not args[j].isspace():
-                j += 1
-            current = args[i:j]
-            i = j
-        if i >= size:  # the cursor touches this word: it is the one being typed
-            return words, current
-        words.append(current)
+    tokens = tokenize(args)
+    if tokens.end < len(args):
+        return None
+    words = [w.text for w in tokens.words]
+    if tokens.touches_end():
+        return words[:-1], words[-1]
     return words, ""
 
 
 def _options(command: str) -> list[str]:
-    sub = SUBCOMMANDS.get(command)
-    if sub is None:
-        return []
-    return [opt for action in sub.parser._actions for opt in action.option_strings if opt.startswith("--")]
+    cmd = SUBCOMMANDS.get(command)
+    return cmd.options() if cmd is not None else []
 
 
 def state_completions(
@@ -119,7 +99,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             m = _CELL_MAGIC.match(text)
         if m is None:
             return empty
-        words, fragment = _words(m.group("args"))
+        split = _words(m.group("args"))
+        if split is None:
+            return empty
+        words, fragment = split
         try:
             found = state_completions(words, fragment, groups, keys)
         except Exception:  # completion must never raise into the user's typing
