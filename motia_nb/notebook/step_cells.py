@@ -63,19 +63,23 @@ def _install_motia_alias() -> None:
     sys.modules["motia"] = mod
 
 
-def define_step_from_source(source: str, label: str | None = None) -> tuple[Step, bool]:
+def define_step_from_source(source: str, label: str | None = None, first_line: int = 1) -> tuple[Step, bool]:
     """Run a step file's source in its own namespace and register its ``config`` + ``handler``.
 
-    Returns ``(step, replaced)``. A syntax error raises ``SyntaxError`` (filename
-    ``<%%step cell N>``, whose lines tracebacks can show); a missing ``config`` or
-    ``handler``, or a config the registry refuses, raises ``StepConfigError``.
+    Returns ``(step, replaced)``. The source's lines are numbered from
+    ``first_line`` (2 for a ``%%step`` cell body, so tracebacks give the line
+    numbers the user sees in the cell). A syntax error raises ``SyntaxError``
+    (filename ``<%%step cell N>``, whose lines tracebacks can show); a missing
+    ``config`` or ``handler``, or a config the registry refuses, raises
+    ``StepConfigError``.
     """
     _install_motia_alias()
     n = next(_cells)
     filename = f"<%%step cell {n}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    numbered = "\n" * max(0, first_line - 1) + source
+    linecache.cache[filename] = (len(numbered), None, numbered.splitlines(True), filename)
     ns: dict[str, Any] = {"__name__": f"motia_nb_step_{n}", "__file__": filename, **public_names()}
-    code = compile(source, filename, "exec")
+    code = compile(numbered, filename, "exec")
     exec(code, ns)  # noqa: S102 - running the user's own cell is the point
     config, handler = ns.get("config"), ns.get("handler")
     if config is None or handler is None:

@@ -228,7 +228,7 @@ class StepMagics(Magics):
         """
         opts = _STEP_OPTIONS.parse_args([w.text for w in tokenize(line).words])
         try:
-            st, replaced = define_step_from_source(cell)
+            st, replaced = define_step_from_source(cell, first_line=2)  # line 1 is %%step
         except SyntaxError as err:
             raise StepSyntaxError(err) from None
         if not opts.quiet:
