@@ -16,7 +16,7 @@ from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
 
 from motia_nb import state_manager
 from motia_nb.notebook.display import JSONDict, StateFrame
-from motia_nb.notebook.magics import StateMagicError
+from motia_nb.notebook.magics import SUBCOMMANDS, StateMagicError
 
 ORDER_1 = {"id": "order-1", "status": "pending", "total": 99.99, "shipping": {"city": "Lisbon", "zip": "1000"}}
 ORDER_2 = {"id": "order-2", "status": "paid", "total": 20, "shipping": {"city": "Porto", "zip": "4000"}}
@@ -196,6 +196,9 @@ def test_help_subcommand_and_question_mark(ip, capsys):
     out = capsys.readouterr().out
     for name in ("set", "get", "list", "delete", "clear", "update", "groups", "use", "viewer", "help"):
         assert f"%state {name}" in out
+    for command in SUBCOMMANDS.values():  # every subcommand: its usage and its one-line summary
+        row = next(ln for ln in out.splitlines() if ln.strip().startswith(command.usage() + " "))
+        assert row.rstrip().endswith(command.summary)
     state(ip, "help update")
     out = capsys.readouterr().out
     assert out.startswith("usage: %state update GROUP KEY OPS") and '"type": "increment"' in out

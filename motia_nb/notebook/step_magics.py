@@ -200,6 +200,27 @@ _STEP_OPTIONS = ArgParser(prog="%%step", description="Define (or replace) a step
 _STEP_OPTIONS.add_argument("-q", "--quiet", action="store_true", help="register without printing the confirmation line")
 _STEP_OPTIONS.usage_line = "%%step [--quiet]"
 
+STEP_HELP = """\
+Define (or replace) a step: the cell holds a Motia step file.
+
+usage: %%step [--quiet]
+
+The cell runs as its own module. It defines a module-level config dict (name,
+triggers, and optionally flows, enqueues, description) and a handler (async def
+or def, taking (input) or (input, ctx)); `from motia import ...` works in it.
+Running the cell again replaces the step of the same name. Drive the steps with
+%motia (see %motia help).
+
+options:
+  -q, --quiet   register without printing the confirmation line
+
+example:
+  %%step
+  from motia import queue, logger
+  config = {"name": "ProcessPayment", "triggers": [queue("order.created")]}
+  async def handler(input):
+      logger.info("paid", input)"""
+
 
 # ----------------------------------------------------------------------------- the magics
 @magics_class
@@ -209,23 +230,7 @@ class StepMagics(Magics):
     @cell_magic
     @one_line_errors
     def step(self, line: str, cell: str) -> None:
-        """Define (or replace) a step: the cell holds a Motia step file.
-
-        The cell runs as its own module; it must define a module-level ``config``
-        dict (name, triggers, optional flows, enqueues, description) and a
-        ``handler`` function (``async def`` or ``def``, taking ``(input)`` or
-        ``(input, ctx)``). ``from motia import ...`` works in the cell.
-
-        Usage::
-
-            %%step [--quiet]
-            config = {"name": "ProcessPayment", "triggers": [queue("order.created")]}
-            async def handler(input):
-                ...
-
-        ``--quiet`` (``-q``) registers without printing the confirmation line.
-        Running the cell again replaces the step of the same name.
-        """
+        # The docstring is STEP_HELP (plain text, shown by %%step?).
         opts = _STEP_OPTIONS.parse_args([w.text for w in tokenize(line).words])
         try:
             st, replaced = define_step_from_source(cell, first_line=2)  # line 1 is %%step
@@ -249,6 +254,7 @@ class StepMagics(Magics):
 
 
 StepMagics.motia.__doc__ = MOTIA_COMMANDS.overview()
+StepMagics.step.__doc__ = STEP_HELP
 
 
 def load_ipython_extension(ip: Any) -> None:
