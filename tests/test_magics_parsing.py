@@ -1,4 +1,4 @@
-"""The one reader of magic text (motia_nb.notebook.parsing): tokens, strict JSON, the command table."""
+"""The one reader of magic text: tokens, strict JSON (notebook.parsing) and the command table (notebook.commands)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from motia_nb.notebook.commands import CommandTable, Tail
 from motia_nb.notebook.parsing import (
-    CommandTable,
     JSONInputError,
     MagicUsageError,
-    Tail,
     load_json,
     read_value,
     tokenize,

@@ -7,7 +7,7 @@ JSON, written verbatim after the names; the magic is registered with
 in with ``:name`` (a variable of the notebook's namespace) wherever JSON is
 expected.
 
-The subcommands live in :data:`SUBCOMMANDS`, a :class:`~.parsing.CommandTable`:
+The subcommands live in :data:`SUBCOMMANDS`, a :class:`~.commands.CommandTable`:
 one entry per subcommand with its parser, summary and examples, and the function
 that runs it. Input the magic cannot read (unknown subcommand, missing argument,
 bad JSON, a bad op, a name the store rejects) raises
@@ -24,11 +24,18 @@ from typing import Any
 import pandas as pd
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
-from motia_nb.state import InvalidInputError, StateClosedError, StateError, UpdateOpError, state_manager
+from motia_nb.state import (
+    InvalidInputError,
+    StateClosedError,
+    StateError,
+    UpdateOpError,
+    state_manager,
+)
 
+from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB
 from .display import JSONList, StateFrame, as_json_result
-from .parsing import ArgParser, CommandTable, MagicUsageError, Tail, read_value, tokenize
+from .parsing import MagicUsageError, read_value, tokenize
 from .tracebacks import one_line_errors
 
 __all__ = ["StateMagics", "StateMagicError", "SUBCOMMANDS", "overview"]
@@ -104,7 +111,9 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
 
 def _viewer(m: StateMagics, a: argparse.Namespace) -> Any:
     try:
-        from motia_nb.notebook.viewer import viewer  # ipywidgets is optional: imported when asked for
+        from motia_nb.notebook.viewer import (
+            viewer,  # ipywidgets is optional: imported when asked for
+        )
     except ImportError as err:
         raise MagicUsageError(f"%state viewer: the state viewer is not available ({err})") from None
     return viewer(a.group) if a.group else viewer()

@@ -20,7 +20,19 @@ from itertools import count
 from typing import Any
 
 from motia_nb.state import state_manager
-from motia_nb.steps import StepConfigError, cron, enqueue, http, logger, queue, register, request, run_cron, state, step
+from motia_nb.steps import (
+    StepConfigError,
+    cron,
+    enqueue,
+    http,
+    logger,
+    queue,
+    register,
+    request,
+    run_cron,
+    state,
+    step,
+)
 from motia_nb.steps.context import FlowContext, HttpRequest
 from motia_nb.steps.registry import Step
 

@@ -4,7 +4,7 @@
 ``handler``) in a fresh module namespace, validates it and registers it —
 running the cell again replaces the step (:mod:`.step_cells`).
 
-``%motia`` routes on :data:`MOTIA_COMMANDS`, a :class:`~.parsing.CommandTable` like
+``%motia`` routes on :data:`MOTIA_COMMANDS`, a :class:`~.commands.CommandTable` like
 ``%state``'s: ``%motia help`` lists every subcommand, ``%motia help SUBCOMMAND``
 explains one, and ``%motia?`` shows the same overview. A line the table cannot
 read raises :class:`~.parsing.MagicUsageError` (one line; the cell fails); every
@@ -17,7 +17,13 @@ import argparse
 import traceback
 from typing import Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
 
 from motia_nb.steps import (
     StepConfigError,
@@ -35,7 +41,8 @@ from motia_nb.steps import (
     trace_frame,
 )
 
-from .parsing import ArgParser, CommandTable, MagicUsageError, Tail, read_value, tokenize
+from .commands import ArgParser, CommandTable, Tail
+from .parsing import MagicUsageError, read_value, tokenize
 from .step_cells import define_step_from_source
 from .tracebacks import error_line, one_line_errors, user_frames
 
