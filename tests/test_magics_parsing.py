@@ -202,7 +202,7 @@ def test_help_lists_every_command_with_usage_and_summary():
         line = next(ln for ln in overview.splitlines() if ln.strip().startswith(usage + " "))
         assert line.rstrip().endswith(summary)
         assert t.help(name.split()).startswith(f"usage: {usage}\n")
-    assert "Some notes." in overview and overview.endswith("More: %demo help SUBCOMMAND")
+    assert "Some notes." in overview and overview.endswith("Some notes.\nMore:     %demo help SUBCOMMAND")
     assert "or the cell body of %%demo put" in t.help(["put"])
     assert "or a Python expression" in t.help(["send"])
     assert "examples:\n  %demo put x 1" in t.help(["put"])

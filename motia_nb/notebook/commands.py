@@ -216,9 +216,8 @@ class CommandTable:
         width = max(len(c.usage()) for c in self._commands.values())
         lines = [f"  {c.usage():<{width}}  {c.summary}" for c in self._commands.values()]
         text = f"{self.intro}\n\nusage:\n" + "\n".join(lines)
-        if self.notes:
-            text += "\n\n" + textwrap.dedent(self.notes).strip()
-        return text + f"\n\nMore: {self.magic} help SUBCOMMAND"
+        text += "\n\n" + (textwrap.dedent(self.notes).strip() + "\n" if self.notes else "")
+        return text + f"More:     {self.magic} help SUBCOMMAND"
 
     def help(self, words: list[str]) -> str:
         """``help`` with no words: the overview; with a subcommand (or a group such as ``cron``): its help."""

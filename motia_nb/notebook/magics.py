@@ -120,7 +120,7 @@ def _viewer(m: StateMagics, a: argparse.Namespace) -> Any:
 
 
 def _help(m: StateMagics, a: argparse.Namespace) -> None:
-    print(SUBCOMMANDS.help(a.subcommand))
+    print(SUBCOMMANDS.help([a.subcommand] if a.subcommand else []))
 
 
 # ----------------------------------------------------------------------------- the table
@@ -201,7 +201,7 @@ def _build() -> CommandTable:
           _viewer, lambda p: p.add_argument("group", nargs="?", metavar="GROUP", help="the group to show first"),
           examples=("%state viewer orders",))
     t.add("help", "this help (or: help SUBCOMMAND)", "Show help on %state or on one subcommand.", _help,
-          lambda p: p.add_argument("subcommand", nargs="*", metavar="SUBCOMMAND", help="a subcommand"),
+          lambda p: p.add_argument("subcommand", nargs="?", metavar="SUBCOMMAND", help="a subcommand"),
           examples=("%state help update",))
     return t
 
