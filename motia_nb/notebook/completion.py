@@ -1,10 +1,13 @@
-"""Tab completion for ``%state`` / ``%%state`` (IPython's Matcher API v2).
+"""Tab completion for ``%state`` / ``%%state`` and ``%motia`` (IPython's Matcher API v2).
 
 After ``%state `` it offers the subcommands; after a subcommand that takes a group,
 the non-empty groups; after a group, that group's keys (at most
 ``MotiaNB.completion_max_keys`` of them, so a 100,000-item group stays instant);
-after ``--``, the subcommand's options. The matcher is a plain function added to
-``shell.Completer.custom_matchers`` by the extension and removed on unload.
+after ``--``, the subcommand's options. After ``%motia `` it offers the subcommands
+(``cron`` then ``run``/``start``/...), then step names or flow names where the
+subcommand takes one. Words are split by the magics' own tokenizer. The matcher
+is a plain function added to ``shell.Completer.custom_matchers`` by the extension
+and removed on unload.
 """
 
 from __future__ import annotations
@@ -14,19 +17,26 @@ from collections.abc import Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
+from motia_nb.steps import all_steps
+
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
 from .parsing import tokenize
+from .step_magics import MOTIA_COMMANDS
 
-__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions"]
+__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions", "motia_completions"]
 
 MATCHER_ID = "motia_nb.state"
 
 GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
 
-_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%state\s(?P<args>.*)$", re.S)
-_CELL_MAGIC = re.compile(r"^\s*%%state\s(?P<args>.*)$", re.S)
+_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
+_CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)
+
+#: %motia subcommands that take step names (at any position) or a flow name
+STEP_COMMANDS = frozenset({"remove", "logs", "cron run"})
+FLOW_COMMANDS = frozenset({"steps", "flow"})
 
 
 def _words(args: str) -> tuple[list[str], str] | None:
@@ -76,6 +86,37 @@ def state_completions(
     return []
 
 
+def motia_completions(
+    words: list[str],
+    fragment: str,
+    steps: Callable[[], Iterable[str]],
+    flows: Callable[[], Iterable[str]],
+) -> list[tuple[str, str]]:
+    """Candidates ``(text, type)`` for ``%motia`` (pure logic, like :func:`state_completions`)."""
+
+    def matching(names: Iterable[str], kind: str) -> list[tuple[str, str]]:
+        return [(n, kind) for n in names if n.startswith(fragment)]
+
+    def second_words(first: str) -> list[str]:
+        return [n.split()[1] for n in MOTIA_COMMANDS if n.startswith(first + " ")]
+
+    if not words:
+        return matching(MOTIA_COMMANDS.first_words(), "subcommand")
+    if words[0] == "help":
+        if len(words) == 1:
+            return matching(MOTIA_COMMANDS.first_words(), "subcommand")
+        return matching(second_words(words[1]), "subcommand") if len(words) == 2 else []
+    if len(words) == 1 and second_words(words[0]):
+        return matching(second_words(words[0]), "subcommand")
+    name = " ".join(words[:2]) if " ".join(words[:2]) in MOTIA_COMMANDS else words[0]
+    given = len(words) - len(name.split())
+    if name in STEP_COMMANDS and (name == "remove" or given == 0):
+        return matching([s for s in steps() if s not in words], "step")
+    if name in FLOW_COMMANDS and given == 0:
+        return matching(flows(), "flow")
+    return []
+
+
 def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], SimpleMatcherResult]:
     """Build the ``%state`` matcher; it reads group/key names from ``state_manager.sync``."""
 
@@ -89,9 +130,15 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
 
         return [k for k, _ in state_manager.sync.items(group, 0, settings.completion_max_keys)]
 
+    def steps() -> list[str]:
+        return [s.name for s in all_steps()]
+
+    def flows() -> list[str]:
+        return sorted({f for s in all_steps() for f in s.flows})
+
     @context_matcher(identifier=MATCHER_ID)
     def state_matcher(context: CompletionContext) -> SimpleMatcherResult:
-        """Complete subcommands, groups and keys of ``%state`` / ``%%state``."""
+        """Complete subcommands, groups and keys of ``%state`` / ``%%state``, and ``%motia``."""
         empty: SimpleMatcherResult = {"completions": []}
         text = context.text_until_cursor
         m = _LINE_MAGIC.match(text)
@@ -104,7 +151,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             return empty
         words, fragment = split
         try:
-            found = state_completions(words, fragment, groups, keys)
+            if m.group("magic") == "motia":
+                found = motia_completions(words, fragment, steps, flows)
+            else:
+                found = state_completions(words, fragment, groups, keys)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token
@@ -112,7 +162,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
         completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
-        if words and words[0] == "use":
+        if m.group("magic") == "state" and words and words[0] == "use":
             return result  # let file-path completion add its candidates
         result["suppress"] = True
         return result
