@@ -9,8 +9,9 @@ from _shell import fresh_db, ip  # noqa: F401  (fixtures)
 from IPython.core.completer import provisionalcompleter
 
 from motia_nb import state_manager
-from motia_nb.notebook.completion import MATCHER_ID, state_completions
+from motia_nb.notebook.completion import MATCHER_ID, motia_completions, state_completions
 from motia_nb.notebook.magics import SUBCOMMANDS
+from motia_nb.notebook.step_magics import MOTIA_COMMANDS
 
 
 @pytest.fixture
@@ -105,3 +106,51 @@ def test_pure_logic_only_reads_what_it_needs():
 def test_matcher_is_registered_once(ip):
     ids = [getattr(m, "matcher_identifier", None) for m in ip.Completer.custom_matchers]
     assert ids.count(MATCHER_ID) == 1
+
+
+@pytest.fixture
+def some_steps(ip):
+    from motia_nb.steps import cron, queue
+    from motia_nb.session import register, reset_steps
+
+    reset_steps()
+    register({"name": "Pay", "triggers": [queue("order.created")], "flows": ["orders"]}, lambda i: None)
+    register({"name": "Report", "triggers": [cron("0 0 * * *")], "flows": ["reports"]}, lambda i: None)
+    yield
+    reset_steps()
+
+
+def test_motia_subcommands_steps_and_flows(ip, some_steps):
+    assert complete(ip, "%motia ") == sorted(MOTIA_COMMANDS.first_words())
+    assert complete(ip, "%motia cr") == ["cron"]
+    assert complete(ip, "%motia cron ") == ["list", "run", "start", "stop"]
+    assert complete(ip, "%motia cron run ") == ["Pay", "Report"]
+    assert complete(ip, "%motia remove Pay ") == ["Report"]  # a name already given is not offered again
+    assert complete(ip, "%motia logs R") == ["Report"]
+    assert complete(ip, "%motia flow ") == ["orders", "reports"]
+    assert completions(ip, "%motia help cron s") == ["%motia help cron start", "%motia help cron stop"]
+    assert "Pay" not in complete(ip, "%motia enqueue ")
+    assert "Pay" not in complete(ip, "%motia logs Pay ")  # logs takes one step
+
+
+def test_motia_pure_logic_only_reads_what_it_needs():
+    calls: list[str] = []
+
+    def steps():
+        calls.append("steps")
+        return ["A"]
+
+    def flows():
+        calls.append("flows")
+        return ["f"]
+
+    assert motia_completions([], "re", steps, flows) == [("remove", "subcommand"), ("reset", "subcommand"),
+                                                           ("request", "subcommand")]
+    assert calls == []
+    assert motia_completions(["steps"], "", steps, flows) == [("f", "flow")]
+    assert motia_completions(["cron", "run"], "", steps, flows) == [("A", "step")]
+    assert calls == ["flows", "steps"]
+
+
+def test_no_completion_inside_a_comment(ip, data):
+    assert "orders" not in complete(ip, "%state get   # a note ")

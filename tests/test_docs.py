@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import motia_nb
-from motia_nb.notebook.magics import SUBCOMMANDS
+from motia_nb.notebook.magics import SUBCOMMANDS, StateMagics
+from motia_nb.notebook.step_magics import MOTIA_COMMANDS, StepMagics
 from motia_nb.state import StateManager, SyncStateManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +25,27 @@ def notebook_sources(path: Path) -> str:
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
 def test_every_state_subcommand_is_in_help_and_shown_in_the_magics_lesson(name):
-    from motia_nb.notebook.magics import StateMagics
-
     doc = inspect.getdoc(StateMagics.state) or ""
     assert name in doc, f"%state {name} missing from %state? help"
     lesson = notebook_sources(ROOT / "notebooks" / "03_state_magics.ipynb")
     assert re.search(rf"%%?state {name}\b", lesson), f"%state {name} is never shown in notebooks/03"
+
+
+COMMANDS = [(table, name) for table in (SUBCOMMANDS, MOTIA_COMMANDS) for name in table]
+
+
+@pytest.mark.parametrize(("table", "name"), COMMANDS, ids=[f"{t.magic} {n}" for t, n in COMMANDS])
+def test_every_magic_subcommand_is_documented_in_the_readme_and_its_docstring(table, name):
+    """Docs cover every command: each usage line of %state and %motia is in the README."""
+    command = table[name]
+    assert f"`{command.usage()}` — " in README, f"README does not document {command.usage()}"
+    magic = StateMagics.state if table is SUBCOMMANDS else StepMagics.motia
+    assert command.usage() in (inspect.getdoc(magic) or ""), f"{command.usage()} missing from {table.magic}?"
+
+
+def test_the_step_cell_magic_is_documented():
+    assert "`%%step [--quiet]`" in README
+    assert "%%step [--quiet]" in (inspect.getdoc(StepMagics.step) or "")
 
 
 @pytest.mark.parametrize("name", motia_nb.__all__)

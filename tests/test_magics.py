@@ -16,7 +16,7 @@ from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
 
 from motia_nb import state_manager
 from motia_nb.notebook.display import JSONDict, StateFrame
-from motia_nb.notebook.magics import StateMagicError
+from motia_nb.notebook.magics import SUBCOMMANDS, StateMagicError
 
 ORDER_1 = {"id": "order-1", "status": "pending", "total": 99.99, "shipping": {"city": "Lisbon", "zip": "1000"}}
 ORDER_2 = {"id": "order-2", "status": "paid", "total": 20, "shipping": {"city": "Porto", "zip": "4000"}}
@@ -196,6 +196,9 @@ def test_help_subcommand_and_question_mark(ip, capsys):
     out = capsys.readouterr().out
     for name in ("set", "get", "list", "delete", "clear", "update", "groups", "use", "viewer", "help"):
         assert f"%state {name}" in out
+    for command in SUBCOMMANDS.values():  # every subcommand: its usage and its one-line summary
+        row = next(ln for ln in out.splitlines() if ln.strip().startswith(command.usage() + " "))
+        assert row.rstrip().endswith(command.summary)
     state(ip, "help update")
     out = capsys.readouterr().out
     assert out.startswith("usage: %state update GROUP KEY OPS") and '"type": "increment"' in out
@@ -266,7 +269,7 @@ ERRORS = [
     ("%state list orders --bogus", "unrecognized arguments: --bogus"),
     ('%state get "" k', "%state get:"),
     ("%state set 'orders o1", "unclosed ' quote"),
-    ('%state get "orders o1', "No closing quotation"),
+    ('%state get "orders o1', 'unclosed " quote'),
     ("%state help nothing", "unknown subcommand 'nothing'"),
     ("%%state get orders o1\n{\"a\": 1}", "%%state get takes no cell body"),
     ('%%state set orders o1 {"a": 1}\n{"a": 2}', "either on the line or in the cell body, not both"),
@@ -285,7 +288,7 @@ def test_errors_fail_the_cell_with_one_clear_message(ip, fresh_db, capsys, code,
     shown = out.out + out.err
     assert message.splitlines()[0] in shown
     assert "Traceback" not in shown and "File " not in shown
-    assert shown.count("StateMagicError") == 1
+    assert shown.count("MagicUsageError") == 1
     # nothing half-happened
     assert state_manager.sync.items("orders") == [("o1", {"a": "text"})]
 

@@ -12,6 +12,7 @@ from motia_nb.notebook.completion import MATCHER_ID
 from motia_nb.notebook.config import MotiaNB
 from motia_nb.notebook.extension import is_loaded
 from motia_nb.notebook.magics import StateMagics
+from motia_nb.notebook.step_magics import StepMagics
 
 
 def counts(ip) -> dict[str, int]:
@@ -28,14 +29,6 @@ def counts(ip) -> dict[str, int]:
 
 ONE_OF_EACH = {"configurables": 1, "matchers": 1, "line_state": 1, "cell_state": 1, "registry": 1}
 NONE = dict.fromkeys(ONE_OF_EACH, 0)
-
-
-def steps_magics_available() -> bool:
-    try:
-        from motia_nb.steps.magics import StepMagics  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -93,10 +86,8 @@ def test_unload_removes_everything_and_releases_the_database(reloaded_after, fre
     assert ip.run_line_magic("state", "get orders o1") == {"a": 1}
 
 
-@pytest.mark.skipif(not steps_magics_available(), reason="motia_nb.steps.magics is not written yet")
 def test_steps_magics_follow_the_extension(reloaded_after):
     ip = reloaded_after
-    from motia_nb.steps.magics import StepMagics
 
     def step_magic_names() -> set[str]:
         names = set()

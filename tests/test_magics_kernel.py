@@ -41,7 +41,7 @@ def test_the_notebook_expects_errors_where_it_has_them():
     assert len(tagged) == 4
     for cell in tagged:
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert len(errors) == 1 and errors[0].ename == "StateMagicError"
+        assert len(errors) == 1 and errors[0].ename == "MagicUsageError"
         assert len(errors[0].traceback) == 1  # one line, no traceback
 
 
@@ -50,7 +50,7 @@ def test_run_all_stops_at_the_first_magic_error(tmp_path):
     client = NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(CellExecutionError) as exc:
         client.execute()
-    assert exc.value.ename == "StateMagicError"
+    assert exc.value.ename == "MagicUsageError"
     assert "the VALUE is not valid JSON" in exc.value.evalue
     code = [c for c in nb.cells if c.cell_type == "code"]
     failed = next(i for i, c in enumerate(code) if any(o.output_type == "error" for o in c.outputs))
@@ -68,6 +68,6 @@ def test_nbval_fails_on_an_untagged_magic_error(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "StateMagicError" in proc.stdout
+    assert "MagicUsageError" in proc.stdout
     # each of the four magic errors fails its cell; the three other cells pass
     assert "4 failed, 3 passed" in proc.stdout

@@ -8,7 +8,7 @@ from _shell import get_shell, run_cell
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError
 from motia_nb.session import all_steps, clear_logs, clear_traces, get_step, reset_steps
-from motia_nb.steps.magics import MotiaUsageError
+from motia_nb.notebook.step_magics import MOTIA_COMMANDS, MotiaUsageError, StepSyntaxError
 
 
 @pytest.fixture
@@ -135,12 +135,12 @@ def test_motia_subcommands(ip, capsys):
     "line, fragment",
     [
         ("", "needs a subcommand"),
-        ("launch", "unknown %motia subcommand 'launch'"),
-        ("remove", "give the step name"),
+        ("launch", "%motia: unknown subcommand 'launch'"),
+        ("remove", "the following arguments are required: NAME"),
         ("request POST", "METHOD PATH"),
         ("enqueue t {not json", "cannot read"),
         ("cron start soon", "is not a number"),
-        ("cron explode", "expected run NAME"),
+        ("cron explode", "unknown subcommand 'cron explode'"),
     ],
 )
 def test_motia_usage_errors_fail_the_cell(ip, line, fragment):
@@ -166,3 +166,48 @@ def test_state_magic_triggers_step_inline(ip, capsys):
 def test_motia_ignores_a_trailing_comment(ip):
     res = ip.run_cell("%motia steps   # the registered steps")
     assert res.success, res.error_in_exec
+
+
+def test_motia_help_lists_every_subcommand_with_usage_and_summary(ip, capsys):
+    run_cell(ip, "%motia help").raise_error()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for command in MOTIA_COMMANDS.values():
+        row = next((ln for ln in lines if ln.strip().startswith(command.usage() + " ")), None)
+        assert row is not None, f"{command.usage()} missing from %motia help"
+        assert row.rstrip().endswith(command.summary)
+    run_cell(ip, "%motia help cron start").raise_error()
+    out = capsys.readouterr().out
+    assert out.startswith("usage: %motia cron start [SECONDS]\n") and "%motia cron start 0.5" in out
+    run_cell(ip, "%motia help enqueue").raise_error()
+    assert "or a Python expression" in capsys.readouterr().out
+    res = run_cell(ip, "%motia help launch")
+    assert isinstance(res.error_in_exec, MotiaUsageError) and "unknown subcommand 'launch'" in str(res.error_in_exec)
+
+
+def test_question_mark_shows_readable_help(ip, capsys):
+    run_cell(ip, "%motia?").raise_error()
+    out = capsys.readouterr().out
+    assert "%motia enqueue TOPIC [DATA]" in out and "%motia cron start [SECONDS]" in out
+    assert ip.find_line_magic("motia").__doc__.startswith("Drive the steps")
+    assert "``" not in ip.find_line_magic("motia").__doc__  # plain text, not reST
+    run_cell(ip, "%%step?").raise_error()
+    out = capsys.readouterr().out
+    assert "%%step [--quiet]" in out and "handler" in out
+    assert "``" not in ip.find_cell_magic("step").__doc__
+
+
+def test_step_options_and_quiet(ip, capsys):
+    run_cell(ip, "%%step -q\n" + PAYMENT).raise_error()
+    assert capsys.readouterr().out == ""
+    res = run_cell(ip, "%%step --loud\n" + PAYMENT)
+    assert isinstance(res.error_in_exec, MotiaUsageError)
+    assert str(res.error_in_exec) == "%%step: unrecognized arguments: --loud\n  usage: %%step [--quiet]"
+
+
+def test_a_syntax_error_in_a_step_cell_registers_nothing(ip):
+    res = run_cell(ip, "%%step\nconfig = {'name': 'S', 'triggers': []}\ndef handler(input)\n    pass\n")
+    assert isinstance(res.error_in_exec, StepSyntaxError)
+    assert isinstance(res.error_in_exec, StepConfigError)  # callers catching config errors catch it too
+    assert res.error_in_exec.syntax_error.lineno == 3  # the line in the cell (line 1 is %%step)
+    assert all_steps() == []

@@ -1,10 +1,13 @@
-"""Tab completion for ``%state`` / ``%%state`` (IPython's Matcher API v2).
+"""Tab completion for ``%state`` / ``%%state`` and ``%motia`` (IPython's Matcher API v2).
 
 After ``%state `` it offers the subcommands; after a subcommand that takes a group,
 the non-empty groups; after a group, that group's keys (at most
 ``MotiaNB.completion_max_keys`` of them, so a 100,000-item group stays instant);
-after ``--``, the subcommand's options. The matcher is a plain function added to
-``shell.Completer.custom_matchers`` by the extension and removed on unload.
+after ``--``, the subcommand's options. After ``%motia `` it offers the subcommands
+(``cron`` then ``run``/``start``/...), then step names or flow names where the
+subcommand takes one. Words are split by the magics' own tokenizer. The matcher
+is a plain function added to ``shell.Completer.custom_matchers`` by the extension
+and removed on unload.
 """
 
 from __future__ import annotations
@@ -14,59 +17,46 @@ from collections.abc import Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
+from motia_nb.session import all_steps
+
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
+from .parsing import tokenize
+from .step_magics import MOTIA_COMMANDS
 
-__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions"]
+__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions", "motia_completions"]
 
 MATCHER_ID = "motia_nb.state"
 
 GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
 
-_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%state\s(?P<args>.*)$", re.S)
-_CELL_MAGIC = re.compile(r"^\s*%%state\s(?P<args>.*)$", re.S)
+_LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
+_CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)
+
+#: %motia subcommands that take step names (at any position) or a flow name
+STEP_COMMANDS = frozenset({"remove", "logs", "cron run"})
+FLOW_COMMANDS = frozenset({"steps", "flow"})
 
 
-def _words(args: str) -> tuple[list[str], str]:
-    """Split the text after ``%state`` into complete words and the word being typed.
+def _words(args: str) -> tuple[list[str], str] | None:
+    """The complete words after ``%state`` and the word being typed (``None`` inside a comment).
 
-    Lenient version of the magic's own parser: quotes group words, an unclosed
-    quote just means the word is still being typed.
+    The magic's own tokenizer: quotes group words, and an unclosed quote just
+    means the word is still being typed.
     """
-    words: list[str] = []
-    i, size = 0, len(args)
-    current = ""
-    while i < size:
-        while i < size and args[i].isspace():
-            i += 1
-        if i >= size:
-            return words, ""
-        if args[i] in "'\"":
-            quote, j = args[i], i + 1
-            while j < size and args[j] != quote:
-                j += 1
-            if j >= size:  # still typing a quoted word
-                return words, args[i + 1 :]
-            current = args[i + 1 : j]
-            i = j + 1
-        else:
-            j = i
-            while j < size and not args[j].isspace():
-                j += 1
-            current = args[i:j]
-            i = j
-        if i >= size:  # the cursor touches this word: it is the one being typed
-            return words, current
-        words.append(current)
+    tokens = tokenize(args)
+    if tokens.end < len(args):
+        return None
+    words = [w.text for w in tokens.words]
+    if tokens.touches_end():
+        return words[:-1], words[-1]
     return words, ""
 
 
 def _options(command: str) -> list[str]:
-    sub = SUBCOMMANDS.get(command)
-    if sub is None:
-        return []
-    return [opt for action in sub.parser._actions for opt in action.option_strings if opt.startswith("--")]
+    cmd = SUBCOMMANDS.get(command)
+    return cmd.options() if cmd is not None else []
 
 
 def state_completions(
@@ -96,6 +86,37 @@ def state_completions(
     return []
 
 
+def motia_completions(
+    words: list[str],
+    fragment: str,
+    steps: Callable[[], Iterable[str]],
+    flows: Callable[[], Iterable[str]],
+) -> list[tuple[str, str]]:
+    """Candidates ``(text, type)`` for ``%motia`` (pure logic, like :func:`state_completions`)."""
+
+    def matching(names: Iterable[str], kind: str) -> list[tuple[str, str]]:
+        return [(n, kind) for n in names if n.startswith(fragment)]
+
+    def second_words(first: str) -> list[str]:
+        return [n.split()[1] for n in MOTIA_COMMANDS if n.startswith(first + " ")]
+
+    if not words:
+        return matching(MOTIA_COMMANDS.first_words(), "subcommand")
+    if words[0] == "help":
+        if len(words) == 1:
+            return matching(MOTIA_COMMANDS.first_words(), "subcommand")
+        return matching(second_words(words[1]), "subcommand") if len(words) == 2 else []
+    if len(words) == 1 and second_words(words[0]):
+        return matching(second_words(words[0]), "subcommand")
+    name = " ".join(words[:2]) if " ".join(words[:2]) in MOTIA_COMMANDS else words[0]
+    given = len(words) - len(name.split())
+    if name in STEP_COMMANDS and (name == "remove" or given == 0):
+        return matching([s for s in steps() if s not in words], "step")
+    if name in FLOW_COMMANDS and given == 0:
+        return matching(flows(), "flow")
+    return []
+
+
 def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], SimpleMatcherResult]:
     """Build the ``%state`` matcher; it reads group/key names from ``state_manager.sync``."""
 
@@ -109,9 +130,15 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
 
         return [k for k, _ in state_manager.sync.items(group, 0, settings.completion_max_keys)]
 
+    def steps() -> list[str]:
+        return [s.name for s in all_steps()]
+
+    def flows() -> list[str]:
+        return sorted({f for s in all_steps() for f in s.flows})
+
     @context_matcher(identifier=MATCHER_ID)
     def state_matcher(context: CompletionContext) -> SimpleMatcherResult:
-        """Complete subcommands, groups and keys of ``%state`` / ``%%state``."""
+        """Complete subcommands, groups and keys of ``%state`` / ``%%state``, and ``%motia``."""
         empty: SimpleMatcherResult = {"completions": []}
         text = context.text_until_cursor
         m = _LINE_MAGIC.match(text)
@@ -119,9 +146,15 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             m = _CELL_MAGIC.match(text)
         if m is None:
             return empty
-        words, fragment = _words(m.group("args"))
+        split = _words(m.group("args"))
+        if split is None:
+            return empty
+        words, fragment = split
         try:
-            found = state_completions(words, fragment, groups, keys)
+            if m.group("magic") == "motia":
+                found = motia_completions(words, fragment, steps, flows)
+            else:
+                found = state_completions(words, fragment, groups, keys)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token
@@ -129,7 +162,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
         completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
-        if words and words[0] == "use":
+        if m.group("magic") == "state" and words and words[0] == "use":
             return result  # let file-path completion add its candidates
         result["suppress"] = True
         return result

@@ -4,8 +4,7 @@
 
 * the ``MotiaNB`` configurable to ``ip.configurables`` (so ``%config MotiaNB`` works),
   configured from the shell's config (``c.MotiaNB.*`` in ``ipython_config.py``);
-* the ``%state`` / ``%%state`` magics, and the steps magics (``%%step``, ``%motia``)
-  when ``motia_nb.steps.magics`` is importable;
+* the ``%state`` / ``%%state`` magics and the steps magics (``%%step``, ``%motia``);
 * the ``%state`` completion matcher.
 
 ``unload(ip)`` removes each of them and closes the state manager (its writer thread
@@ -28,6 +27,7 @@ from ..session import default_session
 from .completion import make_state_matcher
 from .config import MotiaNB
 from .magics import StateMagics
+from .step_magics import StepMagics
 
 __all__ = ["load", "unload", "is_loaded", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -51,16 +51,6 @@ def is_loaded(ip: Any) -> bool:
     return getattr(ip, _ATTR, None) is not None
 
 
-def _steps_magics() -> type[Magics] | None:
-    try:
-        from motia_nb.steps.magics import StepMagics
-    except ModuleNotFoundError as err:
-        if err.name in ("motia_nb.steps", "motia_nb.steps.magics"):
-            return None  # the steps runtime is not installed: %state works alone
-        raise
-    return StepMagics
-
-
 def _wake_kernel_loop_on_interrupt() -> Any:
     """In a kernel (a loop runs in this thread), let Kernel › Interrupt reach a sleeping loop at once."""
     try:
@@ -79,14 +69,9 @@ def load(ip: Any) -> None:
     setattr(ip, _ATTR, loaded)
     try:
         ip.configurables.append(settings)
-        state_magics = StateMagics(ip, settings)
-        ip.register_magics(state_magics)
-        loaded.magics.append(state_magics)
-        step_cls = _steps_magics()
-        if step_cls is not None:
-            step_magics = step_cls(shell=ip)
-            ip.register_magics(step_magics)
-            loaded.magics.append(step_magics)
+        for magics in (StateMagics(ip, settings), StepMagics(shell=ip)):
+            ip.register_magics(magics)
+            loaded.magics.append(magics)
         completer = getattr(ip, "Completer", None)
         if completer is not None:
             loaded.matcher = make_state_matcher(settings)

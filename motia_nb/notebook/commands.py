@@ -1,0 +1,232 @@
+"""The router of motia_nb's magics: a table of subcommands, each with its own parser.
+
+In the manner of jupysql's ``%sqlcmd`` (a router plus a parser per subcommand),
+a :class:`CommandTable` holds one :class:`Command` per subcommand of a magic — a
+word or two, like ``set`` or ``cron start`` — with its argparse parser, a one-line
+summary, a description, examples, and the function that runs it. The table turns
+a line into ``(command, arguments)`` (:meth:`CommandTable.route`), and writes the
+help: ``%state help`` (every subcommand with its usage and summary),
+``%state help SUBCOMMAND``, and the magic's docstring shown by ``%state?``.
+
+Words come from :func:`.parsing.tokenize`; a value after the names (a
+:class:`Tail`: ``VALUE``, ``OPS``, ``DATA``...) is taken verbatim and read by the
+magic (:func:`.parsing.read_value`); every error is a :class:`.parsing.MagicUsageError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .parsing import MagicUsageError, Token, Tokens, tokenize
+
+__all__ = ["ArgParser", "Tail", "Command", "CommandTable"]
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse for one subcommand: errors are one-line :class:`MagicUsageError` with the usage."""
+
+    usage_line = ""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        msg = message.removeprefix("argument ")
+        raise MagicUsageError(f"{self.prog}: {msg}\n  usage: {self.usage_line or self.prog}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        raise MagicUsageError(message or f"{self.prog} exited with status {status}")
+
+
+@dataclass(frozen=True)
+class Tail:
+    """A value a command takes verbatim after its names (``VALUE``, ``OPS``, ``DATA``...)."""
+
+    name: str
+    required: bool = True
+    #: also accept a Python expression of the notebook (else JSON or :name only)
+    python: bool = False
+    #: the cell body may hold it instead (``%%state set GROUP KEY``)
+    cell: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its parser, what it does, and the function that runs it.
+
+    ``run(magics, args)`` gets the Magics object and the parsed ``argparse.Namespace``
+    (with the tail, if any, under ``tail.name.lower()``).
+    """
+
+    magic: str
+    name: str
+    summary: str
+    parser: ArgParser
+    run: Callable[[Any, argparse.Namespace], Any]
+    tail: Tail | None = None
+    examples: tuple[str, ...] = field(default=())
+
+    def usage(self) -> str:
+        """One usage line, e.g. ``%state set GROUP KEY VALUE``."""
+        u = self.parser.format_usage().strip().removeprefix("usage: ")
+        if self.tail:
+            u += f" {self.tail.name}" if self.tail.required else f" [{self.tail.name}]"
+        return u
+
+    def options(self) -> list[str]:
+        """The ``--long`` options of this command (for completion)."""
+        return [o for a in self.parser._actions for o in a.option_strings if o.startswith("--")]
+
+    def n_names(self) -> int:
+        """How many positional words precede the tail."""
+        return sum(1 for a in self.parser._actions if not a.option_strings)
+
+    def help(self) -> str:
+        """Usage, description, arguments and examples of this command."""
+        text = self.parser.format_help().strip()
+        _, _, rest = text.partition("\n")
+        text = f"usage: {self.usage()}\n{rest}".rstrip()
+        if self.tail:
+            kinds = "JSON, :name for a Python variable" + (", or a Python expression" if self.tail.python else "")
+            where = f", or the cell body of %%{self.magic[1:]} {self.name} ..." if self.tail.cell else ""
+            text += f"\n\n{self.tail.name} is written after the names, verbatim ({kinds}){where}."
+        if self.examples:
+            text += "\n\nexamples:\n" + "\n".join(f"  {e}" for e in self.examples)
+        return text
+
+    def parse(self, tokens: Tokens, first: int, cell: str | None, read: Callable[[str, str, Tail], Any]) -> argparse.Namespace:
+        """Parse words ``first...`` of ``tokens`` (and the cell body) into this command's arguments."""
+        has_body = cell is not None and cell.strip() != ""
+        words = tokens.words[first:]
+        if self.tail is None:
+            if has_body:
+                raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
+            return self.parser.parse_args([self._name(tokens, w) for w in words])
+        names: list[str] = []
+        for w in words:
+            if len(names) == self.n_names() or tokens.source[w.start] in "{[":
+                break  # JSON is never a name: a forgotten name is reported as missing
+            names.append(self._name(tokens, w))
+        args = self.parser.parse_args(names)
+        raw = tokens.rest(first + len(names))
+        if has_body:
+            if raw:
+                raise MagicUsageError(
+                    f"%{self.magic} {self.name}: give the {self.tail.name} either on the line or in the cell body, not both"
+                )
+            raw = cell  # type: ignore[assignment]
+        value = None
+        if raw.strip() or self.tail.required:
+            what = " ".join([self.magic, self.name, *names]) + f": the {self.tail.name}"
+            value = read(raw, what, self.tail)
+        setattr(args, self.tail.name.lower(), value)
+        return args
+
+    def _name(self, tokens: Tokens, w: Token) -> str:
+        if w.unclosed:
+            raise MagicUsageError(f"{self.magic} {self.name}: unclosed {w.unclosed} quote in: {tokens.source[w.start:]}")
+        return w.text
+
+
+class CommandTable:
+    """The subcommands of one magic, and its router: line → (command, arguments)."""
+
+    def __init__(self, magic: str, intro: str, notes: str = "", defaults: dict[str, str] | None = None) -> None:
+        self.magic = magic  # "%state"
+        self.intro = intro
+        self.notes = notes
+        #: a bare group word and the command it means (``cron`` → ``cron list``)
+        self.defaults = dict(defaults or {})
+        self._commands: dict[str, Command] = {}
+
+    def add(
+        self,
+        name: str,
+        summary: str,
+        description: str,
+        run: Callable[[Any, argparse.Namespace], Any],
+        arguments: Callable[[ArgParser], None] | None = None,
+        tail: Tail | None = None,
+        examples: tuple[str, ...] = (),
+    ) -> Command:
+        """Add the subcommand ``name``; ``arguments(parser)`` declares its names and options."""
+        parser = ArgParser(prog=f"{self.magic} {name}", description=description, add_help=False)
+        if arguments is not None:
+            arguments(parser)
+        cmd = Command(self.magic, name, summary, parser, run, tail, tuple(examples))
+        parser.usage_line = cmd.usage()
+        self._commands[name] = cmd
+        return cmd
+
+    # -- the table ------------------------------------------------------------------
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._commands)
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._commands
+
+    def __getitem__(self, name: str) -> Command:
+        return self._commands[name]
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def values(self) -> list[Command]:
+        return list(self._commands.values())
+
+    def first_words(self) -> list[str]:
+        """The words a line can start with (``cron`` once for every ``cron ...``)."""
+        return list(dict.fromkeys(n.split()[0] for n in self._commands))
+
+    # -- routing --------------------------------------------------------------------
+    def find(self, words: list[str]) -> tuple[Command, int]:
+        """The command named by the first one or two ``words``, and how many words named it."""
+        if not words:
+            raise MagicUsageError(f"{self.magic} needs a subcommand: {', '.join(self)} (see {self.magic} help)")
+        if len(words) > 1 and f"{words[0]} {words[1]}" in self._commands:
+            return self._commands[f"{words[0]} {words[1]}"], 2
+        if words[0] in self._commands:
+            return self._commands[words[0]], 1
+        group = [n for n in self._commands if n.startswith(words[0] + " ")]
+        if group and (len(words) == 1) and words[0] in self.defaults:
+            return self._commands[self.defaults[words[0]]], 1
+        wanted = " ".join(words[:2]) if group else words[0]
+        names = group or list(self._commands)
+        close = difflib.get_close_matches(wanted, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise MagicUsageError(
+            f"{self.magic}: unknown subcommand {wanted!r}.{hint} Subcommands: {', '.join(names)} (see {self.magic} help)"
+        )
+
+    def route(self, line: str, cell: str | None, read: Callable[[str, str, Tail], Any]) -> tuple[Command, argparse.Namespace]:
+        """Parse one magic line (and cell body): which command, with which arguments."""
+        tokens = tokenize(line)
+        head = [w.text for w in tokens.words[:2]]
+        cmd, used = self.find(head)
+        return cmd, cmd.parse(tokens, used, cell, read)
+
+    # -- help -----------------------------------------------------------------------
+    def overview(self) -> str:
+        """Every subcommand with its usage and one-line summary (also the magic's docstring)."""
+        width = max(len(c.usage()) for c in self._commands.values())
+        lines = [f"  {c.usage():<{width}}  {c.summary}" for c in self._commands.values()]
+        text = f"{self.intro}\n\nusage:\n" + "\n".join(lines)
+        text += "\n\n" + (textwrap.dedent(self.notes).strip() + "\n" if self.notes else "")
+        return text + f"More:     {self.magic} help SUBCOMMAND"
+
+    def help(self, words: list[str]) -> str:
+        """``help`` with no words: the overview; with a subcommand (or a group such as ``cron``): its help."""
+        if not words:
+            return self.overview()
+        name = " ".join(words)
+        if name in self._commands:
+            return self._commands[name].help()
+        group = [c for n, c in self._commands.items() if n.startswith(name + " ")]
+        if group:
+            return "\n\n".join(c.help() for c in group)
+        raise MagicUsageError(f"{self.magic} help: unknown subcommand {name!r}; subcommands: {', '.join(self)}")

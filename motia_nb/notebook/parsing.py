@@ -1,0 +1,190 @@
+"""Reading what a user types after ``%state`` and ``%motia``: one tokenizer, one error, one JSON loader.
+
+Every magic of motia_nb goes through this module, so the rules are the same everywhere:
+
+* :func:`tokenize` splits a line into words. White space separates words; ``'...'``
+  and ``"..."`` group them (inside double quotes ``\\"`` and ``\\\\`` are escapes;
+  elsewhere a backslash is an ordinary character, so Windows paths need no
+  doubling); a ``#`` that starts a word, outside quotes, starts a comment. JSON,
+  Python expressions and step code are never re-quoted: a command takes them
+  verbatim from the line (:meth:`Tokens.rest`) or from the cell body.
+* :class:`MagicUsageError` is the one error for input the magic cannot read: a
+  ``UsageError`` that IPython shows as one line and that still fails the cell.
+* :func:`load_json` is the one strict JSON reader (no ``NaN``/``Infinity``); its
+  error points at the column and hints at the usual slips (single quotes,
+  ``True``/``None``, ``{var}`` or ``$var``). :func:`read_value` adds ``:name`` for
+  a notebook variable and, where a command allows it, a Python expression.
+
+The router and the subcommand tables built on these are in :mod:`.commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+
+__all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value"]
+
+
+# ----------------------------------------------------------------------------- tokens
+@dataclass(frozen=True)
+class Token:
+    """One word of a magic's line: its text (quotes removed) and where it sits in the line."""
+
+    text: str
+    start: int
+    end: int
+    #: the quote character left open when the word runs to the end of the line, else ""
+    unclosed: str = ""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A line split into words; ``end`` is where the code ends (a trailing ``# comment`` starts)."""
+
+    source: str
+    words: tuple[Token, ...]
+    end: int
+
+    def rest(self, index: int) -> str:
+        """The raw text from word ``index`` to the end of the code, verbatim (JSON, expressions)."""
+        if index >= len(self.words):
+            return ""
+        return self.source[self.words[index].start : self.end].strip()
+
+    def touches_end(self) -> bool:
+        """True when the last word runs up to the end of the text (it is still being typed)."""
+        return bool(self.words) and self.words[-1].end == len(self.source) and self.end == len(self.source)
+
+
+def tokenize(text: str) -> Tokens:
+    """Split ``text`` into words (see the module docstring for the quoting rules).
+
+    Never raises: an unclosed quote makes a last word that runs to the end of the
+    line with ``unclosed`` set; the caller decides whether that is an error (a
+    name) or not (a word still being typed, or text inside a JSON value).
+    """
+    words: list[Token] = []
+    i, size = 0, len(text)
+    while True:
+        while i < size and text[i].isspace():
+            i += 1
+        if i >= size or text[i] == "#":
+            return Tokens(text, tuple(words), min(i, size))
+        start, buf, unclosed = i, [], ""
+        while i < size and not text[i].isspace():
+            ch = text[i]
+            if ch not in "'\"":
+                buf.append(ch)
+                i += 1
+                continue
+            j = i + 1
+            while j < size and text[j] != ch:
+                if ch == '"' and text[j] == "\\" and j + 1 < size and text[j + 1] in '"\\':
+                    j += 1
+                buf.append(text[j])
+                j += 1
+            if j >= size:
+                unclosed, i = ch, size
+                break
+            i = j + 1
+        words.append(Token("".join(buf), start, i, unclosed))
+
+
+# ----------------------------------------------------------------------------- errors and values
+class MagicUsageError(UsageError):
+    """Input a magic cannot read: shown as one line, and it fails the cell.
+
+    IPython prints a plain ``UsageError`` without telling the front end that the
+    cell failed, so Run All and nbval would go on. This subclass takes IPython's
+    normal error path (an ``error`` message, the cell fails) but renders as one
+    line instead of a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class JSONInputError(ValueError):
+    """Text that is not strict JSON; the message says where and, when it can, why."""
+
+
+_VAR_REF = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONInputError(f"{name} is not a JSON value (JSON numbers must be finite)")
+
+
+def _json_error_message(what: str, text: str, err: json.JSONDecodeError) -> str:
+    lines = text.splitlines() or [""]
+    line = lines[min(err.lineno, len(lines)) - 1]
+    col = err.colno - 1
+    start = max(0, col - 60)
+    caret = " " * (col - start) + "^"
+    msg = (
+        f"{what} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})\n"
+        f"    {line[start : start + 100]}\n    {caret}"
+    )
+    hints = []
+    if "'" in text and "double quotes" in err.msg:
+        hints.append("JSON strings and keys use double quotes")
+    if re.search(r"\b(True|False|None)\b", text):
+        hints.append("JSON writes true, false and null")
+    if "$" in text or re.search(r"(?<![\"\w]){\s*[A-Za-z_]\w*\s*}", text):
+        hints.append("to use a Python variable write :name")
+    if hints:
+        msg += "\n  hint: " + "; ".join(hints)
+    return msg
+
+
+def load_json(text: str, what: str = "the value") -> Any:
+    """Parse strict JSON; raise :class:`JSONInputError` naming ``what``, the line and the column.
+
+    ``NaN``, ``Infinity`` and empty text are refused (they cannot be stored as JSON).
+    """
+    if not isinstance(text, str):
+        raise JSONInputError(f"{what}: expected JSON text, got {type(text).__name__}")
+    if not text.strip():
+        raise JSONInputError(f"{what} is empty; write a JSON value such as {{}}, [], \"text\", 1 or null")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
+        raise JSONInputError(_json_error_message(what, text, err)) from None
+    except JSONInputError as err:
+        raise JSONInputError(f"{what} is not valid JSON: {err}") from None
+
+
+def read_value(
+    text: str,
+    what: str,
+    user_ns: dict[str, Any],
+    evaluate: Callable[[str], Any] | None = None,
+) -> Any:
+    """A value typed in a magic: ``:name`` (a notebook variable), strict JSON, or —
+    when ``evaluate`` is given — a Python expression. Raises :class:`MagicUsageError`."""
+    s = text.strip()
+    if not s:
+        raise MagicUsageError(f"missing {what}")
+    m = _VAR_REF.fullmatch(s)
+    if m:
+        name = m.group(1)
+        if name not in user_ns:
+            raise MagicUsageError(f"{what}: there is no variable {name!r} in the notebook (:{name} refers to one)")
+        return user_ns[name]
+    try:
+        return load_json(s, what)
+    except JSONInputError as err:
+        if evaluate is None:
+            raise MagicUsageError(str(err)) from None
+    try:
+        return evaluate(s)
+    except Exception as err:
+        raise MagicUsageError(
+            f"{what}: cannot read {s!r} as JSON or as a Python expression: {type(err).__name__}: {err}"
+        ) from None
