@@ -406,7 +406,7 @@ def test_a_failing_trigger_is_reported_and_the_write_stands(seeded: StateManager
 def test_without_live_only_the_refresh_button_shows_changes(seeded: StateManager, make_viewer) -> None:
     sm = seeded
     v = make_viewer("orders", live=False)
-    assert v.background_thread is None and viewer_threads() == []
+    assert v.live is None and viewer_threads() == []
     v.items.value = "o1"
     sm.sync.set("orders", "o7", 7)
     sm.sync.set("orders", "o1", {"id": "o1", "status": "seen after refresh"})
@@ -483,11 +483,12 @@ def test_close_stops_every_background_activity(seeded: StateManager, make_viewer
     sm = seeded
     before = set(viewer_threads())
     v = make_viewer("orders", poll_interval=0.05, debounce=0.01)
-    t = v.background_thread
-    assert t is not None and t.is_alive() and t.daemon
+    live = v.live
+    assert live is not None and live.active
+    assert set(viewer_threads()) == before  # live refresh is timers on a loop, not a thread
     assert subscribers(sm) == 1
     v.close()
-    assert v.closed and not t.is_alive()
+    assert v.closed and not live.active and not live.running and not live.pending
     assert set(viewer_threads()) == before
     assert subscribers(sm) == 0
     n = v.refresh_count

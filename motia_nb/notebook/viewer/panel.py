@@ -1,0 +1,564 @@
+"""The viewer's behaviour: render a :class:`~.live.Snapshot` into the widgets, and the user's actions.
+
+Who runs what
+-------------
+- **Actions** (clicks, selections, typing in the filter) are coroutines. A widget
+  callback runs one to completion with :func:`motia_nb._loop.run_sync` (on
+  motia_nb's loop thread, inside a copy of the caller's context, so a triggered
+  step's prints land in the *Trigger output* area), and returns when the panel
+  shows the result: a click from code in a cell behaves like a function call.
+  Reads and writes go through the async state API.
+- **Live refreshes** run on the loop that owns the widgets (the kernel's loop; in
+  plain Python motia_nb's loop thread), started by the :class:`~.live.Debouncer`.
+- Both end in :meth:`Viewer._apply`, which renders a snapshot only if the model
+  did not change since the snapshot was read (otherwise it reads again): no lock,
+  no echo flag. Widget echoes (the panel setting a value, the widget reporting it)
+  equal the model and are ignored; widget messages are batched with ``hold_sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import math
+import re
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from ..._loop import in_loop_thread, run_sync
+from ...state.errors import InvalidInputError, UpdateOpError
+from .layout import ViewerLayout
+from .live import Debouncer, LoopClock, Snapshot, home_loop, load, runs_on
+from .model import ViewModel, page_after_add, page_span, visible_groups
+from .text import KEY_COLUMN, item_label, parse_json_value, pretty
+
+if TYPE_CHECKING:
+    from motia_nb.state.manager import StateManager
+
+__all__ = ["Viewer", "viewer", "close_all_viewers"]
+
+_live_viewers: "weakref.WeakSet[Viewer]" = weakref.WeakSet()
+_HEADING = "<span class='motia-nb-heading'>{}</span>"
+
+
+def _default_manager() -> "StateManager":
+    from motia_nb import state_manager
+
+    return state_manager
+
+
+class Viewer(ViewerLayout):
+    """A live panel over the state of ``manager`` (``motia_nb.state_manager`` by default).
+
+    Parameters
+    ----------
+    group:
+        Group to select at start (it need not exist yet: adding an item creates it).
+    manager:
+        The :class:`~motia_nb.state.manager.StateManager` to show.
+    page_size:
+        Items per page (one of 25, 50, 100, 200 appears in the menu; any positive int works).
+    live:
+        Refresh on changes (local commits and other processes). ``False``: only on clicks.
+    poll_interval:
+        Seconds between two ``change_token()`` polls (changes made by other processes).
+    debounce:
+        Quiet time, in seconds, after a local commit before the refresh.
+    max_delay:
+        A refresh happens at most this long after the first of a burst of local commits.
+    """
+
+    def __init__(
+        self,
+        group: str | None = None,
+        *,
+        manager: "StateManager | None" = None,
+        page_size: int = 50,
+        live: bool = True,
+        poll_interval: float = 0.5,
+        debounce: float = 0.15,
+        max_delay: float = 1.0,
+    ) -> None:
+        if group is not None and (not isinstance(group, str) or not group):
+            raise ValueError(f"viewer: group must be a non-empty str or None, got {group!r}")
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise ValueError(f"viewer: page_size must be a positive int, got {page_size!r}")
+        for name, v in (("poll_interval", poll_interval), ("debounce", debounce), ("max_delay", max_delay)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"viewer: {name} must be a non-negative number of seconds, got {v!r}")
+        if poll_interval <= 0:
+            raise ValueError(f"viewer: poll_interval must be > 0 seconds, got {poll_interval!r}")
+
+        self.manager: "StateManager" = manager if manager is not None else _default_manager()
+        self.model = ViewModel(group=group, page_size=page_size)
+        self.refresh_count = 0  # refreshes rendered (lets tests see debouncing)
+        self.live: Debouncer | None = None  # the live refresh (None when live=False or closed before)
+        self._counts: dict[str, int] = {}
+        self._page_rows: dict[str, Any] = {}
+        self._loaded_text: str | None = None  # the JSON text last loaded into the editor
+        self._closed = False
+        super().__init__(page_size)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._loop = home_loop()
+        self._wire()
+        if group is not None:
+            self.new_group.value = group
+        try:
+            # read the token and subscribe *before* the first load, so no change falls in between
+            start_token = self._token() if live else None
+            if live:
+                self._unsubscribe = self.manager.subscribe(self._on_event)
+            self.refresh()
+        except BaseException:
+            self.close()  # no half-built panel left holding a subscription or comms
+            raise
+        if live:
+            loop = self._loop
+            self.live = Debouncer(
+                self._refresh_async, clock=LoopClock(loop), spawn=loop.create_task, token=self._token,
+                initial_token=start_token, debounce=float(debounce), max_delay=float(max_delay),
+                poll_interval=float(poll_interval), on_error=self._live_failed,
+            )
+            self._on_home(self.live.start)
+        _live_viewers.add(self)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    group = property(lambda self: self.model.group, doc="The selected group (or None).")
+    key = property(lambda self: self.model.key, doc="The selected item's key (or None).")
+    page = property(lambda self: self.model.page, doc="The page shown (0-based).")
+    total = property(lambda self: self.model.total, doc="Items in the selected group, as last read.")
+    order = property(lambda self: self.model.order, doc="The sort order (insertion, -insertion, key, -key).")
+    page_count = property(lambda self: self.model.page_count, doc="Pages of the selected group (at least 1).")
+
+    @property
+    def message(self) -> str:
+        """The text of the status line (HTML tags removed)."""
+        return html.unescape(re.sub(r"<[^>]+>", "", self.status.value))
+
+    @property
+    def clear_pending(self) -> bool:
+        """True while the clear confirmation is shown."""
+        return self.confirm_box.layout.display != "none"
+
+    def refresh(self) -> None:
+        """Reload groups, the current page and the selected value; returns once they are shown."""
+        self._run(self._refresh_async())
+
+    def select_group(self, group: str | None) -> None:
+        """Show ``group`` (first page, no item selected)."""
+        self._run(self._select_group(group))
+
+    def select_item(self, key: str | None) -> None:
+        """Show the value of ``key`` in the selected group."""
+        self._run(self._select_item(key))
+
+    def go_to_page(self, page: int) -> None:
+        """Show page ``page`` (0-based, clamped) of the selected group."""
+        self._run(self._go_to(page))
+
+    def close(self) -> None:
+        """Stop live refresh (timers, subscription) and close every widget of the panel. Idempotent."""
+        if not hasattr(self, "_unsubscribe"):  # __init__ failed half-way (Widget.__del__ after a bad argument)
+            self._closed = True
+            super().close()
+            return
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.live is not None:
+            self._on_home(self.live.close)
+        _live_viewers.discard(self)
+        for w in _descendants(self):
+            w.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("live" if self.live is not None else "static")
+        return f"<motia_nb Viewer {state} on {self.manager.url!r}, group={self.group!r}>"
+
+    # ------------------------------------------------------------------ running things
+    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run an action to completion from a callback or a cell (see the module docstring)."""
+        if in_loop_thread():  # from an async step on motia_nb's loop: waiting here would deadlock
+            return asyncio.ensure_future(coro)
+        return run_sync(coro)
+
+    def _on_home(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` on the home loop (the live part lives there) and wait for it."""
+        loop = self._loop
+        if runs_on(loop) or loop.is_closed() or not loop.is_running():
+            fn()
+            return
+
+        async def call() -> None:
+            fn()
+
+        try:
+            asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=5)
+        except Exception:  # the home loop is busy waiting for this thread: do it here
+            fn()
+
+    def _on_event(self, _event: Any) -> None:
+        """Subscriber (a writer's thread): tell the debouncer, on its loop. Never blocks."""
+        live = self.live
+        if live is None or self._closed:
+            return
+        try:
+            self._loop.call_soon_threadsafe(live.notify)
+        except RuntimeError:  # the home loop is closed: nothing left to refresh
+            pass
+
+    def _token(self) -> Any:
+        if not getattr(self.manager, "is_open", True):
+            return None  # never reopen a store somebody closed just to poll it
+        try:
+            return self.manager.change_token()
+        except Exception:  # store closed or switched: the next refresh shows the error
+            return None
+
+    def _live_failed(self, exc: BaseException) -> None:
+        self._set_status(f"live refresh failed: {type(exc).__name__}: {exc}", "error")
+
+    async def _refresh_async(self, force_value: bool = False) -> None:
+        """The one refresh path: read a snapshot through the async API, render it if still current."""
+        for _ in range(5):
+            if self._closed:
+                return
+            if self._apply(await load(self.manager, self.model), force_value):
+                return
+
+    # ------------------------------------------------------------------ rendering
+    def _apply(self, snap: Snapshot, force_value: bool = False) -> bool:
+        m = self.model
+        if self._closed:
+            return True
+        if snap.generation != m.generation:
+            return False  # the user changed the view while this was read: read again
+        with m.hold_trait_notifications():
+            m.page, m.total = snap.page, snap.total
+        self._counts = snap.counts
+        self.title.value = f"{_HEADING.format('motia_nb state')} <code>{html.escape(snap.url)}</code>"
+        self._render_groups()
+        self._render_items(snap.rows)
+        self._render_value(snap.selected, force_value)
+        m.bump()
+        self.refresh_count += 1  # counted once rendered, so waiters see its results
+        return True
+
+    def _set_status(self, text: str, kind: str = "info") -> None:
+        color = {"error": "var(--jp-error-color1, #c62828)", "ok": "var(--jp-success-color1, #2e7d32)"}.get(
+            kind, "var(--jp-ui-font-color2, #555)"
+        )
+        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+    def _render_groups(self) -> None:
+        counts, m = self._counts, self.model
+        names = visible_groups(counts, m.filter, m.group)
+        options = [(f"{g}  ({counts.get(g, 0):,})", g) for g in names]
+        _show(self.groups, options, m.group if m.group in names else None)
+        shown = f"{len(names)} of {len(counts)} groups" if m.filter.strip() else f"{len(counts)} groups"
+        self.groups_summary.value = f"<small>{shown} · {sum(counts.values()):,} items</small>"
+
+    def _render_items(self, rows: list[tuple[str, Any]]) -> None:
+        m = self.model
+        if m.group is None:
+            self.items_heading.value = f"{_HEADING.format('Items')} <small>select a group</small>"
+        else:
+            self.items_heading.value = (
+                f"{_HEADING.format(f'Items of <code>{html.escape(m.group)}</code>')} <small>{m.total:,} items</small>"
+            )
+        self._page_rows = dict(rows)
+        width = min(KEY_COLUMN, max((len(k) for k, _ in rows), default=0))
+        options = [(item_label(k, v, width), k) for k, v in rows]
+        _show(self.items, options, m.key if m.key in self._page_rows else None)
+        span = page_span(m.page, m.total, m.page_size)
+        if span is not None:
+            self.page_label.value = (
+                f"&nbsp;{span[0]:,}–{span[1]:,} of {m.total:,} · page {m.page + 1:,}/{m.page_count:,}&nbsp;"
+            )
+        else:
+            self.page_label.value = "&nbsp;no items&nbsp;"
+        self.first_button.disabled = self.prev_button.disabled = m.page == 0
+        self.next_button.disabled = self.last_button.disabled = m.page >= m.page_count - 1
+        self.clear_button.disabled = not m.total
+
+    def _render_value(self, selected: tuple[bool, Any] | None, force: bool = False) -> None:
+        m = self.model
+        g, k = m.group, m.key
+        if g is None or k is None:
+            self.key_label.value = f"{_HEADING.format('Value')} <small>select an item</small>"
+            self._set_editor("", editable=False)
+            return
+        if k in self._page_rows:
+            exists, value = True, self._page_rows[k]
+        else:  # selected, but not on this page (moved or deleted)
+            exists, value = selected if selected is not None else (False, None)
+        if not exists:
+            self.key_label.value = f"{_HEADING.format('Value')} <code>{html.escape(k)}</code> <small>was deleted</small>"
+            m.key = None
+            self._set_editor("", editable=False)
+            return
+        self.key_label.value = (
+            f"{_HEADING.format('Value of')} <code>{html.escape(g)}</code> / <code>{html.escape(k)}</code>"
+        )
+        text = pretty(value)
+        if self._editing and not force:
+            if text != self._loaded_text:
+                self._set_status(f"{k!r} changed in the store while you were editing it: Save overwrites it, "
+                                 "Revert loads the stored value")
+            return
+        self._set_editor(text, editable=True)
+
+    @property
+    def _editing(self) -> bool:
+        return self._loaded_text is not None and self.value_text.value != self._loaded_text
+
+    def _set_editor(self, text: str, *, editable: bool) -> None:
+        self._loaded_text = text if editable else None
+        with self.value_text.hold_sync():
+            if self.value_text.value != text:
+                self.value_text.value = text
+            self.value_text.disabled = not editable
+        self.save_button.disabled = self.revert_button.disabled = self.delete_button.disabled = not editable
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        m = self.model
+
+        def act(make: Callable[[], Awaitable[None]]) -> Callable[..., None]:
+            def handler(*_args: Any) -> None:
+                if not self._closed:
+                    self._run(self._reported(make()))
+
+            return handler
+
+        def on_change(attr: str, make: Callable[[Any], Awaitable[None]]) -> Callable[[dict[str, Any]], None]:
+            def observer(change: dict[str, Any]) -> None:
+                new = change["new"]
+                if new is None or new == getattr(m, attr) or self._closed:
+                    return  # an echo of what the panel rendered (or a selection lost to new options)
+                self._run(self._reported(make(new)))
+
+            return observer
+
+        self.groups.observe(on_change("group", self._select_group), names="value")
+        self.items.observe(on_change("key", self._select_item), names="value")
+        self.group_filter.observe(on_change("filter", self._filter), names="value")
+        self.sort.observe(on_change("order", lambda o: self._reorder(order=o)), names="value")
+        self.page_size.observe(on_change("page_size", lambda s: self._reorder(page_size=int(s))), names="value")
+        self.first_button.on_click(act(lambda: self._go_to(0)))
+        self.prev_button.on_click(act(lambda: self._go_to(m.page - 1)))
+        self.next_button.on_click(act(lambda: self._go_to(m.page + 1)))
+        self.last_button.on_click(act(lambda: self._go_to(m.page_count - 1)))
+        self.refresh_button.on_click(act(self._manual_refresh))
+        self.save_button.on_click(act(self._save))
+        self.revert_button.on_click(act(self._revert))
+        self.delete_button.on_click(act(self._delete))
+        self.add_button.on_click(act(self._add))
+        self.clear_button.on_click(act(self._ask_clear))
+        self.confirm_clear_button.on_click(act(self._confirm_clear))
+        self.cancel_clear_button.on_click(act(self._cancel_clear))
+        self.clear_output_button.on_click(lambda _b: self.output.clear_output())
+
+    async def _reported(self, action: Awaitable[None]) -> None:
+        """Run an action; an unexpected error goes to the status line, never into the comm handler."""
+        try:
+            await action
+        except Exception as exc:
+            self._set_status(f"{type(exc).__name__}: {exc}", "error")
+
+    # ------------------------------------------------------------------ actions
+    async def _select_group(self, group: str | None) -> None:
+        await self._cancel_clear()
+        self.model.select_group(group)
+        if group:
+            self.new_group.value = group
+        await self._refresh_async()
+
+    async def _select_item(self, key: str | None) -> None:
+        m = self.model
+        previous, unsaved = m.key, self._editing
+        m.key = key or None
+        m.bump()
+        self._loaded_text = None
+        if m.key in self._page_rows:
+            if self.items.value != m.key:
+                self.items.value = m.key
+            self._render_value(None, force=True)
+        else:
+            await self._refresh_async(force_value=True)
+        if unsaved and previous is not None and previous != m.key:
+            self._set_status(f"your unsaved edit of {previous!r} was discarded (nothing was written)", "error")
+
+    async def _filter(self, needle: str) -> None:
+        self.model.filter = needle
+        self._render_groups()  # from the counts last read: no I/O
+
+    async def _go_to(self, page: int) -> None:
+        self.model.go_to(page)
+        await self._refresh_async()
+
+    async def _reorder(self, order: str | None = None, page_size: int | None = None) -> None:
+        self.model.reorder(order, page_size)
+        await self._refresh_async()
+
+    async def _manual_refresh(self) -> None:
+        await self._refresh_async()
+        self._set_status("refreshed")
+
+    async def _write(self, what: str, write: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+        """Run a write inside the trigger output area; report errors on the status line."""
+        # Catch inside the ``with``: in a kernel, Output.__exit__ swallows exceptions
+        # (it shows the traceback in the widget), so nothing would reach an outer try.
+        error: Exception | None = None
+        result: Any = None
+        with self.output:
+            try:
+                result = await write()
+            except Exception as exc:
+                error = exc
+        self.model.bump()
+        if isinstance(error, (InvalidInputError, UpdateOpError)):
+            self._set_status(f"{what} refused: {error}", "error")
+            return False, None
+        if error is not None:  # e.g. a triggered step failed after the write committed
+            self._loaded_text = None  # show what the store holds now
+            await self._refresh_async()
+            self._set_status(f"{what}: {type(error).__name__}: {error} (a write that committed stands)", "error")
+            return False, None
+        return True, result
+
+    async def _save(self) -> None:
+        g, k = self.group, self.key
+        if g is None or k is None:
+            self._set_status("select an item first", "error")
+            return
+        try:
+            value = parse_json_value(self.value_text.value)
+        except ValueError as exc:
+            self._set_status(f"not saved: {exc}; nothing was written", "error")
+            return
+        ok, _ = await self._write(f"save {k!r}", lambda: self.manager.set(g, k, value))
+        if ok:
+            self._loaded_text = None
+            await self._refresh_async(force_value=True)
+            self._set_status(f"saved {g}/{k}", "ok")
+
+    async def _revert(self) -> None:
+        self._loaded_text = None
+        self.model.bump()
+        await self._refresh_async(force_value=True)
+        self._set_status("reloaded the stored value")
+
+    async def _delete(self) -> None:
+        g, k = self.group, self.key
+        if g is None or k is None:
+            self._set_status("select an item first", "error")
+            return
+        ok, _ = await self._write(f"delete {k!r}", lambda: self.manager.delete(g, k))
+        if ok:
+            self.model.key = None
+            await self._refresh_async()
+            self._set_status(f"deleted {g}/{k}", "ok")
+
+    async def _add(self) -> None:
+        m = self.model
+        g = self.new_group.value.strip() or m.group
+        k = self.new_key.value
+        if not g:
+            self._set_status("not added: type a group name", "error")
+            return
+        if not k.strip():
+            self._set_status("not added: type a key", "error")
+            return
+        try:
+            value = parse_json_value(self.new_value.value)
+        except ValueError as exc:
+            self._set_status(f"not added: {exc}; nothing was written", "error")
+            return
+        if await self.manager.exists(g, k):
+            self._set_status(f"not added: {g}/{k} already exists; select it and Save to change it", "error")
+            return
+        ok, _ = await self._write(f"add {k!r}", lambda: self.manager.set(g, k, value))
+        if ok:
+            self.new_key.value = ""
+            self.new_value.value = ""
+            with m.hold_trait_notifications():
+                m.page = page_after_add(m.order, m.page, g == m.group)  # the page holding the new item
+                m.group, m.key = g, k
+            m.bump()
+            await self._refresh_async()
+            self._set_status(f"added {g}/{k}", "ok")
+
+    async def _ask_clear(self) -> None:
+        g = self.group
+        if g is None:
+            self._set_status("select a group first", "error")
+            return
+        n = await self.manager.count(g)
+        self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{html.escape(g)}</code>?&nbsp;"
+        self.confirm_box.layout.display = "flex"
+
+    async def _cancel_clear(self) -> None:
+        self.confirm_box.layout.display = "none"
+
+    async def _confirm_clear(self) -> None:
+        g = self.group
+        await self._cancel_clear()
+        if g is None:
+            return
+        ok, removed = await self._write(f"clear {g!r}", lambda: self.manager.clear(g))
+        if ok:
+            with self.model.hold_trait_notifications():
+                self.model.key, self.model.page = None, 0
+            await self._refresh_async()
+            self._set_status(f"cleared {g}: {removed:,} items removed", "ok")
+
+
+def _show(select: Any, options: list[tuple[str, str]], value: str | None) -> None:
+    """Give a Select new options and a value in one message, without passing through another value.
+
+    (A Select with a selection picks its first option when its options change: the
+    value is cleared first, which observers ignore.)
+    """
+    with select.hold_sync():
+        if list(select.options) != options:
+            if select.value is not None:
+                select.value = None
+            select.options = options
+        if select.value != value:
+            select.value = value
+
+
+def _descendants(w: Any) -> list[Any]:
+    out: list[Any] = []
+    for child in getattr(w, "children", ()):
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
+
+
+def viewer(group: str | None = None, *, manager: "StateManager | None" = None, **options: Any) -> Viewer:
+    """Open the live state viewer (display it as a cell's last expression or with ``display``).
+
+    ``group`` selects a group at start; ``manager`` defaults to ``motia_nb.state_manager``;
+    ``options`` go to :class:`Viewer` (``page_size``, ``live``, ``poll_interval``, ``debounce``).
+    """
+    return Viewer(group, manager=manager, **options)
+
+
+def close_all_viewers() -> int:
+    """Close every open viewer of this process; returns how many were closed."""
+    open_ = [v for v in list(_live_viewers) if not v.closed]
+    for v in open_:
+        v.close()
+    return len(open_)
