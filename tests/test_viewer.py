@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from motia_nb.notebook.viewer import Viewer, close_all_viewers, parse_json_value, summarize, viewer
+from motia_nb.notebook.viewer import (
+    Viewer,
+    close_all_viewers,
+    parse_json_value,
+    summarize,
+    viewer,
+)
 from motia_nb.state import StateManager
 
 

@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..._loop import in_loop_thread, run_sync
-from ...state.errors import InvalidInputError, UpdateOpError
+from .edits import EditActions
 from .layout import ViewerLayout
-from .live import Debouncer, LoopClock, Snapshot, home_loop, load, runs_on
-from .model import ViewModel, page_after_add, page_span, visible_groups
-from .text import KEY_COLUMN, item_label, parse_json_value, pretty
+from .live import Debouncer, LoopClock, home_loop, load, runs_on
+from .model import ViewModel
+from .render import Rendering
 
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["Viewer", "viewer", "close_all_viewers"]
 
 _live_viewers: "weakref.WeakSet[Viewer]" = weakref.WeakSet()
-_HEADING = "<span class='motia-nb-heading'>{}</span>"
 
 
 def _default_manager() -> "StateManager":
@@ -48,7 +47,7 @@ def _default_manager() -> "StateManager":
     return state_manager
 
 
-class Viewer(ViewerLayout):
+class Viewer(EditActions, Rendering, ViewerLayout):
     """A live panel over the state of ``manager`` (``motia_nb.state_manager`` by default).
 
     Parameters
@@ -236,100 +235,6 @@ class Viewer(ViewerLayout):
             if self._apply(await load(self.manager, self.model), force_value):
                 return
 
-    # ------------------------------------------------------------------ rendering
-    def _apply(self, snap: Snapshot, force_value: bool = False) -> bool:
-        m = self.model
-        if self._closed:
-            return True
-        if snap.generation != m.generation:
-            return False  # the user changed the view while this was read: read again
-        with m.hold_trait_notifications():
-            m.page, m.total = snap.page, snap.total
-        self._counts = snap.counts
-        self.title.value = f"{_HEADING.format('motia_nb state')} <code>{html.escape(snap.url)}</code>"
-        self._render_groups()
-        self._render_items(snap.rows)
-        self._render_value(snap.selected, force_value)
-        m.bump()
-        self.refresh_count += 1  # counted once rendered, so waiters see its results
-        return True
-
-    def _set_status(self, text: str, kind: str = "info") -> None:
-        color = {"error": "var(--jp-error-color1, #c62828)", "ok": "var(--jp-success-color1, #2e7d32)"}.get(
-            kind, "var(--jp-ui-font-color2, #555)"
-        )
-        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
-
-    def _render_groups(self) -> None:
-        counts, m = self._counts, self.model
-        names = visible_groups(counts, m.filter, m.group)
-        options = [(f"{g}  ({counts.get(g, 0):,})", g) for g in names]
-        _show(self.groups, options, m.group if m.group in names else None)
-        shown = f"{len(names)} of {len(counts)} groups" if m.filter.strip() else f"{len(counts)} groups"
-        self.groups_summary.value = f"<small>{shown} · {sum(counts.values()):,} items</small>"
-
-    def _render_items(self, rows: list[tuple[str, Any]]) -> None:
-        m = self.model
-        if m.group is None:
-            self.items_heading.value = f"{_HEADING.format('Items')} <small>select a group</small>"
-        else:
-            self.items_heading.value = (
-                f"{_HEADING.format(f'Items of <code>{html.escape(m.group)}</code>')} <small>{m.total:,} items</small>"
-            )
-        self._page_rows = dict(rows)
-        width = min(KEY_COLUMN, max((len(k) for k, _ in rows), default=0))
-        options = [(item_label(k, v, width), k) for k, v in rows]
-        _show(self.items, options, m.key if m.key in self._page_rows else None)
-        span = page_span(m.page, m.total, m.page_size)
-        if span is not None:
-            self.page_label.value = (
-                f"&nbsp;{span[0]:,}–{span[1]:,} of {m.total:,} · page {m.page + 1:,}/{m.page_count:,}&nbsp;"
-            )
-        else:
-            self.page_label.value = "&nbsp;no items&nbsp;"
-        self.first_button.disabled = self.prev_button.disabled = m.page == 0
-        self.next_button.disabled = self.last_button.disabled = m.page >= m.page_count - 1
-        self.clear_button.disabled = not m.total
-
-    def _render_value(self, selected: tuple[bool, Any] | None, force: bool = False) -> None:
-        m = self.model
-        g, k = m.group, m.key
-        if g is None or k is None:
-            self.key_label.value = f"{_HEADING.format('Value')} <small>select an item</small>"
-            self._set_editor("", editable=False)
-            return
-        if k in self._page_rows:
-            exists, value = True, self._page_rows[k]
-        else:  # selected, but not on this page (moved or deleted)
-            exists, value = selected if selected is not None else (False, None)
-        if not exists:
-            self.key_label.value = f"{_HEADING.format('Value')} <code>{html.escape(k)}</code> <small>was deleted</small>"
-            m.key = None
-            self._set_editor("", editable=False)
-            return
-        self.key_label.value = (
-            f"{_HEADING.format('Value of')} <code>{html.escape(g)}</code> / <code>{html.escape(k)}</code>"
-        )
-        text = pretty(value)
-        if self._editing and not force:
-            if text != self._loaded_text:
-                self._set_status(f"{k!r} changed in the store while you were editing it: Save overwrites it, "
-                                 "Revert loads the stored value")
-            return
-        self._set_editor(text, editable=True)
-
-    @property
-    def _editing(self) -> bool:
-        return self._loaded_text is not None and self.value_text.value != self._loaded_text
-
-    def _set_editor(self, text: str, *, editable: bool) -> None:
-        self._loaded_text = text if editable else None
-        with self.value_text.hold_sync():
-            if self.value_text.value != text:
-                self.value_text.value = text
-            self.value_text.disabled = not editable
-        self.save_button.disabled = self.revert_button.disabled = self.delete_button.disabled = not editable
-
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
         m = self.model
@@ -414,129 +319,6 @@ class Viewer(ViewerLayout):
     async def _manual_refresh(self) -> None:
         await self._refresh_async()
         self._set_status("refreshed")
-
-    async def _write(self, what: str, write: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
-        """Run a write inside the trigger output area; report errors on the status line."""
-        # Catch inside the ``with``: in a kernel, Output.__exit__ swallows exceptions
-        # (it shows the traceback in the widget), so nothing would reach an outer try.
-        error: Exception | None = None
-        result: Any = None
-        with self.output:
-            try:
-                result = await write()
-            except Exception as exc:
-                error = exc
-        self.model.bump()
-        if isinstance(error, (InvalidInputError, UpdateOpError)):
-            self._set_status(f"{what} refused: {error}", "error")
-            return False, None
-        if error is not None:  # e.g. a triggered step failed after the write committed
-            self._loaded_text = None  # show what the store holds now
-            await self._refresh_async()
-            self._set_status(f"{what}: {type(error).__name__}: {error} (a write that committed stands)", "error")
-            return False, None
-        return True, result
-
-    async def _save(self) -> None:
-        g, k = self.group, self.key
-        if g is None or k is None:
-            self._set_status("select an item first", "error")
-            return
-        try:
-            value = parse_json_value(self.value_text.value)
-        except ValueError as exc:
-            self._set_status(f"not saved: {exc}; nothing was written", "error")
-            return
-        ok, _ = await self._write(f"save {k!r}", lambda: self.manager.set(g, k, value))
-        if ok:
-            self._loaded_text = None
-            await self._refresh_async(force_value=True)
-            self._set_status(f"saved {g}/{k}", "ok")
-
-    async def _revert(self) -> None:
-        self._loaded_text = None
-        self.model.bump()
-        await self._refresh_async(force_value=True)
-        self._set_status("reloaded the stored value")
-
-    async def _delete(self) -> None:
-        g, k = self.group, self.key
-        if g is None or k is None:
-            self._set_status("select an item first", "error")
-            return
-        ok, _ = await self._write(f"delete {k!r}", lambda: self.manager.delete(g, k))
-        if ok:
-            self.model.key = None
-            await self._refresh_async()
-            self._set_status(f"deleted {g}/{k}", "ok")
-
-    async def _add(self) -> None:
-        m = self.model
-        g = self.new_group.value.strip() or m.group
-        k = self.new_key.value
-        if not g:
-            self._set_status("not added: type a group name", "error")
-            return
-        if not k.strip():
-            self._set_status("not added: type a key", "error")
-            return
-        try:
-            value = parse_json_value(self.new_value.value)
-        except ValueError as exc:
-            self._set_status(f"not added: {exc}; nothing was written", "error")
-            return
-        if await self.manager.exists(g, k):
-            self._set_status(f"not added: {g}/{k} already exists; select it and Save to change it", "error")
-            return
-        ok, _ = await self._write(f"add {k!r}", lambda: self.manager.set(g, k, value))
-        if ok:
-            self.new_key.value = ""
-            self.new_value.value = ""
-            with m.hold_trait_notifications():
-                m.page = page_after_add(m.order, m.page, g == m.group)  # the page holding the new item
-                m.group, m.key = g, k
-            m.bump()
-            await self._refresh_async()
-            self._set_status(f"added {g}/{k}", "ok")
-
-    async def _ask_clear(self) -> None:
-        g = self.group
-        if g is None:
-            self._set_status("select a group first", "error")
-            return
-        n = await self.manager.count(g)
-        self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{html.escape(g)}</code>?&nbsp;"
-        self.confirm_box.layout.display = "flex"
-
-    async def _cancel_clear(self) -> None:
-        self.confirm_box.layout.display = "none"
-
-    async def _confirm_clear(self) -> None:
-        g = self.group
-        await self._cancel_clear()
-        if g is None:
-            return
-        ok, removed = await self._write(f"clear {g!r}", lambda: self.manager.clear(g))
-        if ok:
-            with self.model.hold_trait_notifications():
-                self.model.key, self.model.page = None, 0
-            await self._refresh_async()
-            self._set_status(f"cleared {g}: {removed:,} items removed", "ok")
-
-
-def _show(select: Any, options: list[tuple[str, str]], value: str | None) -> None:
-    """Give a Select new options and a value in one message, without passing through another value.
-
-    (A Select with a selection picks its first option when its options change: the
-    value is cleared first, which observers ignore.)
-    """
-    with select.hold_sync():
-        if list(select.options) != options:
-            if select.value is not None:
-                select.value = None
-            select.options = options
-        if select.value != value:
-            select.value = value
 
 
 def _descendants(w: Any) -> list[Any]:
