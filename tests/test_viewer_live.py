@@ -465,3 +465,54 @@ def test_load_reads_one_page_and_the_selected_value_off_the_page(db_path: str) -
         assert asyncio.run(load(m, model)).selected == (False, None)
     finally:
         m.close()
+
+
+class _BrowserMessage:
+    """Stands for ipykernel while it handles a widget message from the browser (a ``comm_msg``)."""
+
+    def get_parent(self) -> dict[str, Any]:
+        return {"header": {"msg_type": "comm_msg", "msg_id": "from-the-browser"}}
+
+
+@pytest.mark.redis
+def test_clicks_from_the_browser_over_a_slow_remote_redis_are_queued_and_leave_the_loop_free(
+    redis_url: str, slow_remote_url: str
+) -> None:
+    """A click the kernel receives from the browser returns at once; its reads run as a task
+    on the kernel's loop (other callbacks keep running), and two clicks apply in order."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    slow = StateManager(slow_remote_url)
+    writer = StateManager(redis_url)
+    for i in range(80):
+        writer.sync.set("orders", f"o{i:02d}", {"n": i})
+
+    def first_key(v: Any) -> str | None:
+        return v.items.options[0][1] if v.items.options else None
+
+    async def main() -> tuple[int, str | None, str | None]:
+        v = viewer("orders", manager=slow, page_size=25, live=False)
+        shell.kernel = _BrowserMessage()
+        try:
+            probe = LoopProbe(lambda: first_key(v) != "o50")
+            probe.start()
+            v.next_button.click()
+            v.next_button.click()
+            shown_when_the_clicks_returned = first_key(v)
+            while first_key(v) != "o50":
+                await asyncio.sleep(0.01)
+            probe.stop()
+            return probe.ticks_during_refresh, shown_when_the_clicks_returned, first_key(v)
+        finally:
+            del shell.kernel
+            v.close()
+
+    try:
+        ticks, at_return, final = asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        slow.close()
+        writer.close()
+    assert at_return == "o00"  # the clicks were queued, not run while the browser waited
+    assert final == "o50"  # page 1, then page 2: in the order they came
+    assert ticks >= 3, f"the loop did not run while the clicks read the store ({ticks} probe ticks)"

@@ -2,18 +2,22 @@
 
 Who runs what
 -------------
-- **Actions** (clicks, selections, typing in the filter) are coroutines. A widget
-  callback runs one to completion with :func:`motia_nb._loop.run_sync` (on
-  motia_nb's loop thread, inside a copy of the caller's context, so a triggered
-  step's prints land in the *Trigger output* area), and returns when the panel
-  shows the result: a click from code in a cell behaves like a function call.
-  Reads and writes go through the async state API.
+- **Actions** (clicks, selections, typing in the filter) are coroutines reading and
+  writing through the async state API.
+
+  * An event from the browser (the kernel is handling a ``comm_msg``) queues its
+    action as a task on the kernel's loop, after the previous one: a slow remote
+    store never blocks the kernel, and the task keeps the message's context, so a
+    triggered step's prints land in the *Trigger output* area.
+  * Anything else (``v.save_button.click()`` in a cell, ``v.items.value = …``, plain
+    Python) runs the action to completion with :func:`motia_nb._loop.run_sync`: a
+    click from code behaves like a function call.
 - **Live refreshes** run on the loop that owns the widgets (the kernel's loop; in
   plain Python motia_nb's loop thread), started by the :class:`~.live.Debouncer`.
-- Both end in :meth:`Viewer._apply`, which renders a snapshot only if the model
-  did not change since the snapshot was read (otherwise it reads again): no lock,
-  no echo flag. Widget echoes (the panel setting a value, the widget reporting it)
-  equal the model and are ignored; widget messages are batched with ``hold_sync``.
+- Both end in :meth:`~.render.Rendering._apply`, which renders a snapshot only if
+  the model did not change since the snapshot was read (otherwise it reads again):
+  no lock, no echo flag. Widget echoes (the panel setting a value, the widget
+  reporting it) equal the model and are ignored; messages are batched with ``hold_sync``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ..._loop import in_loop_thread, run_sync
 from .edits import EditActions
 from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, load, runs_on
-from .model import ViewModel
+from .model import LAST_PAGE, ViewModel
 from .render import Rendering
 
 if TYPE_CHECKING:
@@ -99,6 +103,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self._closed = False
         super().__init__(page_size)
         self._unsubscribe: Callable[[], None] | None = None
+        self._last_action: asyncio.Task[None] | None = None  # the latest action from the front end
         self._loop = home_loop()
         self._wire()
         if group is not None:
@@ -186,9 +191,20 @@ class Viewer(EditActions, Rendering, ViewerLayout):
 
     # ------------------------------------------------------------------ running things
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run an action to completion from a callback or a cell (see the module docstring)."""
+        """Run an action (see the module docstring): queued on the home loop for an event from
+        the front end, else to completion; from motia_nb's own loop, as a task there."""
         if in_loop_thread():  # from an async step on motia_nb's loop: waiting here would deadlock
             return asyncio.ensure_future(coro)
+        if runs_on(self._loop) and _from_front_end():
+            prev = self._last_action
+
+            async def in_turn() -> None:  # actions run one after another, in the order they came
+                if prev is not None and not prev.done():
+                    await asyncio.wait([prev])
+                await coro
+
+            self._last_action = self._loop.create_task(in_turn())
+            return self._last_action
         return run_sync(coro)
 
     def _on_home(self, fn: Callable[[], None]) -> None:
@@ -261,9 +277,9 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.sort.observe(on_change("order", lambda o: self._reorder(order=o)), names="value")
         self.page_size.observe(on_change("page_size", lambda s: self._reorder(page_size=int(s))), names="value")
         self.first_button.on_click(act(lambda: self._go_to(0)))
-        self.prev_button.on_click(act(lambda: self._go_to(m.page - 1)))
-        self.next_button.on_click(act(lambda: self._go_to(m.page + 1)))
-        self.last_button.on_click(act(lambda: self._go_to(m.page_count - 1)))
+        self.prev_button.on_click(act(lambda: self._go_by(-1)))
+        self.next_button.on_click(act(lambda: self._go_by(+1)))
+        self.last_button.on_click(act(lambda: self._go_to(LAST_PAGE)))
         self.refresh_button.on_click(act(self._manual_refresh))
         self.save_button.on_click(act(self._save))
         self.revert_button.on_click(act(self._revert))
@@ -312,6 +328,10 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.model.go_to(page)
         await self._refresh_async()
 
+    async def _go_by(self, pages: int) -> None:
+        # relative to the page shown when the action runs (a queued click follows the one before)
+        await self._go_to(self.model.page + pages)
+
     async def _reorder(self, order: str | None = None, page_size: int | None = None) -> None:
         self.model.reorder(order, page_size)
         await self._refresh_async()
@@ -319,6 +339,18 @@ class Viewer(EditActions, Rendering, ViewerLayout):
     async def _manual_refresh(self) -> None:
         await self._refresh_async()
         self._set_status("refreshed")
+
+
+def _from_front_end() -> bool:
+    """True while the kernel handles a message from the widgets in the browser (a click, a selection)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    parent = get_parent() if get_parent is not None else None
+    return isinstance(parent, dict) and parent.get("header", {}).get("msg_type") == "comm_msg"
 
 
 def _descendants(w: Any) -> list[Any]:
