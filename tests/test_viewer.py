@@ -585,3 +585,27 @@ def test_leaving_an_unsaved_edit_says_it_was_discarded(seeded: StateManager, mak
     assert seeded.sync.get("orders", "o1")["status"] == "pending"  # nothing written
     v.items.value = "o3"  # no edit of o2: no new warning
     assert "'o2'" not in v.message
+
+
+def test_a_store_under_the_working_directory_is_named_without_a_machine_path(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    m = StateManager(".motia/state.db")
+    try:
+        m.sync.set("g", "k", 1)
+        v = viewer(manager=m, live=False)
+        try:
+            assert "'.motia/state.db'" in repr(v) and str(tmp_path) not in repr(v)
+            assert "<code>.motia/state.db</code>" in v.title.value
+        finally:
+            v.close()
+    finally:
+        m.close()
+    elsewhere = StateManager(str(tmp_path.parent / "other.db"))
+    v = viewer(manager=elsewhere, live=False)
+    try:
+        assert str(tmp_path.parent / "other.db") in repr(v)  # outside the working directory: the whole path
+    finally:
+        v.close()
+        elsewhere.close()

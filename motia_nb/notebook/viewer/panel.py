@@ -36,6 +36,7 @@ from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, load, runs_on
 from .model import LAST_PAGE, ViewModel
 from .render import Rendering
+from .text import display_url
 
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
@@ -187,7 +188,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("live" if self.live is not None else "static")
-        return f"<motia_nb Viewer {state} on {self.manager.url!r}, group={self.group!r}>"
+        return f"<motia_nb Viewer {state} on {display_url(self.manager.url)!r}, group={self.group!r}>"
 
     # ------------------------------------------------------------------ running things
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:

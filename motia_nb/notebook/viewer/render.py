@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .live import Snapshot
 from .model import page_span, visible_groups
-from .text import KEY_COLUMN, item_label, pretty
+from .text import KEY_COLUMN, display_url, item_label, pretty
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -63,7 +63,7 @@ class Rendering:
         with m.hold_trait_notifications():
             m.page, m.total = snap.page, snap.total
         self._counts = snap.counts
-        self.title.value = f"{_HEADING.format('motia_nb state')} <code>{html.escape(snap.url)}</code>"
+        self.title.value = f"{_HEADING.format('motia_nb state')} <code>{html.escape(display_url(snap.url))}</code>"
         self._render_groups()
         self._render_items(snap.rows)
         self._render_value(snap.selected, force_value)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
-__all__ = ["summarize", "parse_json_value", "pretty", "item_label", "KEY_COLUMN"]
+__all__ = ["KEY_COLUMN", "display_url", "item_label", "parse_json_value", "pretty", "summarize"]
 
 KEY_COLUMN = 24  # keys are padded to this width in the item list (longer keys are shown whole)
 
@@ -47,3 +48,15 @@ def pretty(value: Any) -> str:
 def item_label(key: str, value: Any, key_width: int) -> str:
     """One line of the item list: the key padded to ``key_width``, then a summary of the value."""
     return f"{key.ljust(key_width)}  {summarize(value, 80)}"
+
+
+def display_url(url: str) -> str:
+    """How the viewer names a store: a file under the working directory relative to it
+    (``.motia/state.db``, no machine path in a saved notebook); anything else as it is."""
+    if "://" in url or url == ":memory:" or not os.path.isabs(url):
+        return url
+    try:
+        rel = os.path.relpath(url)
+    except ValueError:  # another drive (Windows)
+        return url
+    return url if rel == ".." or rel.startswith(".." + os.sep) else rel
