@@ -69,6 +69,15 @@ def _read_value(db: Path, group: str, key: str) -> object:
         m.close()
 
 
+def _cut_buttons(panel: object) -> list[str]:
+    """Visible buttons of the panel whose label does not fit (shown cut, as "Yes, …")."""
+    return panel.evaluate(  # type: ignore[attr-defined]
+        """el => [...el.querySelectorAll('button')]
+            .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1)
+            .map(b => b.textContent.trim() || b.title)"""
+    )
+
+
 def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     chromium = require_binary("chromium", "the viewer's browser test drives Debian's Chromium")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -134,6 +143,50 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
                     other.close()
                 items.locator("option", has_text="o9-from-pytest").wait_for(timeout=10_000)
                 assert items.evaluate("el => el.selectedOptions[0].textContent").startswith("o2")
+
+                # a long error message stays on the status line: nothing below it moves
+                save = panel.locator(".motia-nb-save")
+                y_before = save.bounding_box()["y"]
+                editor.fill('{"status": "broken", "this is": "a long value to make a long message",')
+                save.click()
+                status.get_by_text("not saved").wait_for(timeout=15_000)
+                assert save.bounding_box()["y"] == y_before, "the status message pushed the panel down"
+
+                # delete asks first; Yes deletes
+                items.locator("option", has_text="o1").first.click()
+                page.wait_for_function("el => el.value.includes('\"pending\"')", arg=editor.element_handle(),
+                                       timeout=15_000)
+                panel.locator(".motia-nb-delete").click()
+                panel.locator(".motia-nb-confirm-delete").wait_for(state="visible", timeout=15_000)
+                assert "Delete orders / o1?" in panel.locator(".motia-nb-confirm-delete-box").inner_text()
+                assert _read_value(db, "orders", "o1") is not None  # asking deleted nothing
+                assert not _cut_buttons(panel), _cut_buttons(panel)
+                page.screenshot(path=str(SHOTS / "4-delete-confirmation.png"), full_page=True)
+                panel.locator(".motia-nb-confirm-delete").click()
+                status.get_by_text("deleted orders/o1").wait_for(timeout=15_000)
+                assert _read_value(db, "orders", "o1") is None
+
+                # go to key: an item found by its key
+                panel.locator(".motia-nb-goto-key input").fill("o9-from-pytest")
+                panel.locator(".motia-nb-goto").click()
+                status.get_by_text("showing orders/o9-from-pytest").wait_for(timeout=15_000)
+                page.wait_for_function("el => el.value.includes('\"remote\"')", arg=editor.element_handle(),
+                                       timeout=15_000)
+
+                # the layout stays whole at 1400 and 900 px, clear confirmation open
+                panel.locator(".motia-nb-clear").click()
+                panel.locator(".motia-nb-confirm-clear").wait_for(state="visible", timeout=15_000)
+                for width in (1400, 900):
+                    page.set_viewport_size({"width": width, "height": 1300})
+                    page.wait_for_timeout(500)  # let the layout settle (not an assertion on time)
+                    assert not _cut_buttons(panel), (width, _cut_buttons(panel))
+                    assert panel.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), f"{width}: panel overflows"
+                    label = panel.locator(".motia-nb-page")
+                    assert label.bounding_box()["height"] < 30, f"{width}: the pager label wraps"
+                    rows = {round(panel.locator(f".motia-nb-{b}").bounding_box()["y"]) for b in ("first", "last")}
+                    assert len(rows) == 1, f"{width}: the pager does not fit on one line"
+                    panel.screenshot(path=str(SHOTS / f"5-panel-{width}px.png"))
+                panel.locator(".motia-nb-cancel-clear").click()
             except Exception:
                 page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
                 raise

@@ -1,4 +1,4 @@
-"""The viewer's edit actions: add, save, revert, delete and clear (after a confirmation).
+"""The viewer's edit actions: add, save, revert, delete and clear (each after a confirmation).
 
 Each is a coroutine run by the panel (see :mod:`.panel`); writes go through the async
 state API inside the *Trigger output* area, so what triggered steps print shows there.
@@ -38,8 +38,12 @@ class EditActions:
         new_key: widgets.Text
         new_value: widgets.Textarea
         confirm_label: widgets.HTML
-        confirm_box: widgets.HBox
+        confirm_box: widgets.VBox
+        delete_label: widgets.HTML
+        delete_box: widgets.VBox
+        goto_key: widgets.Text
         _loaded_text: str | None
+        _page_rows: dict[str, Any]
         group: str | None
         key: str | None
 
@@ -91,8 +95,20 @@ class EditActions:
         await self._refresh_async(force_value=True)
         self._set_status("reloaded the stored value")
 
-    async def _delete(self) -> None:
+    async def _ask_delete(self) -> None:
         g, k = self.group, self.key
+        if g is None or k is None:
+            self._set_status("select an item first", "error")
+            return
+        self.delete_label.value = f"Delete <code>{html.escape(g)}</code> / <code>{html.escape(k)}</code>?"
+        self.delete_box.layout.display = "flex"
+
+    async def _cancel_delete(self) -> None:
+        self.delete_box.layout.display = "none"
+
+    async def _confirm_delete(self) -> None:
+        g, k = self.group, self.key
+        await self._cancel_delete()
         if g is None or k is None:
             self._set_status("select an item first", "error")
             return
@@ -150,7 +166,25 @@ class EditActions:
             return
         ok, removed = await self._write(f"clear {g!r}", lambda: self.manager.clear(g))
         if ok:
-            with self.model.hold_trait_notifications():
-                self.model.key, self.model.page = None, 0
+            self.model.select_group(None)  # an emptied group leaves the list
             await self._refresh_async()
             self._set_status(f"cleared {g}: {removed:,} items removed", "ok")
+
+    async def _go_to_key(self) -> None:
+        """Show the item whose key is typed in the *go to key* box (on this page or not)."""
+        g, k = self.group, self.goto_key.value
+        if g is None:
+            self._set_status("select a group first", "error")
+            return
+        if not k.strip():
+            self._set_status("type the key of an item", "error")
+            return
+        if not await self.manager.exists(g, k):
+            self._set_status(f"no item {k!r} in {g}", "error")
+            return
+        self.model.key = k
+        self.model.bump()
+        self._loaded_text = None
+        await self._refresh_async(force_value=True)
+        where = "" if k in self._page_rows else " (not on this page)"
+        self._set_status(f"showing {g}/{k}{where}", "ok")

@@ -21,6 +21,14 @@ _CSS = """
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; white-space: pre;
 }
 .motia-nb-viewer .motia-nb-heading { font-weight: 600; }
+/* one title line and one status line: long text is cut with an ellipsis (the status's whole text is its tooltip) */
+.motia-nb-viewer .motia-nb-status, .motia-nb-viewer .motia-nb-status .widget-html-content,
+.motia-nb-viewer .motia-nb-title, .motia-nb-viewer .motia-nb-title .widget-html-content {
+  min-width: 0; overflow: hidden; white-space: nowrap; text-overflow: ellipsis;
+}
+.motia-nb-viewer .motia-nb-page, .motia-nb-viewer .motia-nb-page .widget-html-content { white-space: nowrap; }
+/* buttons never shrink into "Yes, …"; a row that does not fit wraps */
+.motia-nb-viewer .motia-nb-actions button { flex: 0 0 auto; }
 </style>
 """
 
@@ -36,10 +44,10 @@ class ViewerLayout(widgets.VBox):
     def _build(self, page_size: int) -> None:
         W = widgets
         self._css = W.HTML(_CSS)
-        self.title = W.HTML()
+        self.title = W.HTML(layout=W.Layout(flex="0 1 auto", min_width="0", overflow="hidden"))
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="reload from the store",
-                                       layout=W.Layout(width="auto"))
-        self.status = W.HTML(layout=W.Layout(flex="1 1 auto"))
+                                       layout=W.Layout(width="auto", flex="0 0 auto"))
+        self.status = W.HTML(layout=W.Layout(flex="1 1 0%", min_width="0", height="28px", overflow="hidden"))
         self._header = W.HBox([self.title, self.status, self.refresh_button],
                               layout=W.Layout(align_items="center", justify_content="space-between"))
 
@@ -50,7 +58,7 @@ class ViewerLayout(widgets.VBox):
         groups_col = W.VBox(
             [W.HTML("<span class='motia-nb-heading'>Groups</span>"), self.group_filter, self.groups,
              self.groups_summary],
-            layout=W.Layout(width="21%", min_width="170px", padding="0 6px 0 0"),
+            layout=W.Layout(flex="1 1 170px", min_width="170px", padding="0 6px 0 0"),
         )
 
         # items column
@@ -67,15 +75,19 @@ class ViewerLayout(widgets.VBox):
         self.last_button = W.Button(icon="angle-double-right", tooltip="last page", layout=W.Layout(width="36px"))
         self.page_label = W.HTML()
         self.items_heading = W.HTML()
+        self.goto_key = W.Text(placeholder="go to key", layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.goto_button = W.Button(description="Go", icon="search", tooltip="show the item with this key",
+                                    layout=W.Layout(width="auto", flex="0 0 auto"))
         items_col = W.VBox(
             [
                 self.items_heading,
-                W.HBox([self.sort, self.page_size]),
+                W.HBox([self.sort, self.page_size], layout=W.Layout(flex_flow="row wrap")),
+                W.HBox([self.goto_key, self.goto_button]),
                 self.items,
                 W.HBox([self.first_button, self.prev_button, self.page_label, self.next_button, self.last_button],
-                       layout=W.Layout(align_items="center")),
+                       layout=W.Layout(align_items="center", flex_flow="row wrap")),
             ],
-            layout=W.Layout(width="45%", min_width="280px", padding="0 6px 0 0"),
+            layout=W.Layout(flex="2 1 300px", min_width="300px", padding="0 6px 0 0"),
         )
 
         # value column
@@ -102,22 +114,29 @@ class ViewerLayout(widgets.VBox):
         self.confirm_clear_button = W.Button(description="Yes, clear", button_style="danger",
                                              layout=W.Layout(width="auto"))
         self.cancel_clear_button = W.Button(description="Cancel", layout=W.Layout(width="auto"))
-        self.confirm_box = W.HBox([self.confirm_label, self.confirm_clear_button, self.cancel_clear_button],
-                                  layout=W.Layout(display="none", align_items="center"))
+        self.confirm_box = W.VBox([self.confirm_label, _actions(self.confirm_clear_button, self.cancel_clear_button)],
+                                  layout=W.Layout(display="none"))
+        self.delete_label = W.HTML()
+        self.confirm_delete_button = W.Button(description="Yes, delete", button_style="warning",
+                                              layout=W.Layout(width="auto"))
+        self.cancel_delete_button = W.Button(description="Cancel", layout=W.Layout(width="auto"))
+        self.delete_box = W.VBox([self.delete_label, _actions(self.confirm_delete_button, self.cancel_delete_button)],
+                                 layout=W.Layout(display="none"))
         value_col = W.VBox(
             [
                 self.key_label,
                 self.value_text,
-                W.HBox([self.save_button, self.revert_button, self.delete_button]),
+                _actions(self.save_button, self.revert_button, self.delete_button),
+                self.delete_box,
                 W.HTML("<span class='motia-nb-heading'>Add an item</span>"),
                 W.HBox([self.new_group, self.new_key, self.add_button]),
                 self.new_value,
-                W.HBox([self.clear_button]),
+                _actions(self.clear_button),
                 self.confirm_box,
             ],
-            layout=W.Layout(width="33%", min_width="260px"),
+            layout=W.Layout(flex="1.5 1 260px", min_width="260px"),
         )
-        self._body = W.HBox([groups_col, items_col, value_col], layout=W.Layout(width="100%"))
+        self._body = W.HBox([groups_col, items_col, value_col], layout=W.Layout(width="100%", flex_flow="row wrap"))
 
         # trigger output
         self.output = W.Output(layout=W.Layout(border="1px solid var(--jp-border-color2, #ccc)",
@@ -140,5 +159,16 @@ class ViewerLayout(widgets.VBox):
             (self.confirm_clear_button, "confirm-clear"), (self.cancel_clear_button, "cancel-clear"),
             (self.refresh_button, "refresh"), (self.status, "status"), (self.output, "output"),
             (self.page_label, "page"), (self.next_button, "next"), (self.prev_button, "prev"),
+            (self.first_button, "first"), (self.last_button, "last"), (self.title, "title"),
+            (self.goto_key, "goto-key"), (self.goto_button, "goto"), (self.confirm_delete_button, "confirm-delete"),
+            (self.cancel_delete_button, "cancel-delete"), (self.confirm_box, "confirm-clear-box"),
+            (self.delete_box, "confirm-delete-box"),
         ):
             w.add_class(f"motia-nb-{name}")
+
+
+def _actions(*buttons: widgets.Button) -> widgets.HBox:
+    """A row of buttons that keep their whole labels and wrap when the column is narrow."""
+    row = widgets.HBox(list(buttons), layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+    row.add_class("motia-nb-actions")
+    return row

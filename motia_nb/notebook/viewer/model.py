@@ -87,14 +87,11 @@ def page_after_add(order: str, page: int, same_group: bool) -> int:
     return page if same_group else 0
 
 
-def visible_groups(counts: Mapping[str, int], needle: str, selected: str | None) -> list[str]:
-    """The group names the list shows: those containing ``needle`` (case-insensitive),
-    plus the selected group when it is empty or new (so it stays selected), sorted."""
+def visible_groups(counts: Mapping[str, int], needle: str) -> list[str]:
+    """The group names the list shows: the groups that hold items and contain ``needle``
+    (case-insensitive), sorted. An emptied group is not listed."""
     needle = needle.strip().lower()
-    names = [g for g in counts if needle in g.lower()]
-    if selected is not None and selected not in counts and needle in selected.lower():
-        names.append(selected)
-    return sorted(names)
+    return sorted(g for g in counts if needle in g.lower())
 
 
 def _check(total: int, size: int) -> None:

@@ -151,6 +151,11 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         """True while the clear confirmation is shown."""
         return self.confirm_box.layout.display != "none"
 
+    @property
+    def delete_pending(self) -> bool:
+        """True while the delete confirmation is shown."""
+        return self.delete_box.layout.display != "none"
+
     def refresh(self) -> None:
         """Reload groups, the current page and the selected value; returns once they are shown."""
         self._run(self._refresh_async())
@@ -284,7 +289,10 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.refresh_button.on_click(act(self._manual_refresh))
         self.save_button.on_click(act(self._save))
         self.revert_button.on_click(act(self._revert))
-        self.delete_button.on_click(act(self._delete))
+        self.delete_button.on_click(act(self._ask_delete))
+        self.confirm_delete_button.on_click(act(self._confirm_delete))
+        self.cancel_delete_button.on_click(act(self._cancel_delete))
+        self.goto_button.on_click(act(self._go_to_key))
         self.add_button.on_click(act(self._add))
         self.clear_button.on_click(act(self._ask_clear))
         self.confirm_clear_button.on_click(act(self._confirm_clear))
@@ -292,7 +300,9 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.clear_output_button.on_click(lambda _b: self.output.clear_output())
 
     async def _reported(self, action: Awaitable[None]) -> None:
-        """Run an action; an unexpected error goes to the status line, never into the comm handler."""
+        """Run an action; an unexpected error goes to the status line, never into the comm handler.
+        The status line is cleared first: a message is about the action that wrote it."""
+        self._set_status("")
         try:
             await action
         except Exception as exc:
@@ -301,6 +311,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
     # ------------------------------------------------------------------ actions
     async def _select_group(self, group: str | None) -> None:
         await self._cancel_clear()
+        await self._cancel_delete()
         self.model.select_group(group)
         if group:
             self.new_group.value = group
@@ -309,6 +320,8 @@ class Viewer(EditActions, Rendering, ViewerLayout):
     async def _select_item(self, key: str | None) -> None:
         m = self.model
         previous, unsaved = m.key, self._editing
+        if key != previous:
+            await self._cancel_delete()
         m.key = key or None
         m.bump()
         self._loaded_text = None

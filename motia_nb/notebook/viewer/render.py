@@ -75,11 +75,12 @@ class Rendering:
         color = {"error": "var(--jp-error-color1, #c62828)", "ok": "var(--jp-success-color1, #2e7d32)"}.get(
             kind, "var(--jp-ui-font-color2, #555)"
         )
-        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        text = html.escape(text)
+        self.status.value = f"<span style='color:{color}' title='{text}'>{text}</span>" if text else ""
 
     def _render_groups(self) -> None:
         counts, m = self._counts, self.model
-        names = visible_groups(counts, m.filter, m.group)
+        names = visible_groups(counts, m.filter)
         options = [(f"{g}  ({counts.get(g, 0):,})", g) for g in names]
         _show(self.groups, options, m.group if m.group in names else None)
         shown = f"{len(names)} of {len(counts)} groups" if m.filter.strip() else f"{len(counts)} groups"
