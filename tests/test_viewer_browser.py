@@ -195,3 +195,39 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     assert not lab._kernel_pids()
     if server_pid is not None:
         assert not Path(f"/proc/{server_pid}").exists(), "the jupyter server is still running"
+
+
+def test_the_saved_viewer_tutorial_shows_its_viewer_before_running(tmp_path: Path) -> None:
+    """notebooks/06_viewer.ipynb carries its widget state: opened (trusted) in JupyterLab, its
+    last output draws the viewer panel (groups, items, value) before any cell runs."""
+    import shutil
+
+    chromium = require_binary("chromium", "the viewer's browser test drives Debian's Chromium")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "notebooks" / "06_viewer.ipynb", root / "06_viewer.ipynb")
+
+    with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(tmp_path / "state.db")}) as lab:
+        lab.trust("06_viewer.ipynb")  # Jupyter draws widgets only in trusted (or executed) notebooks
+        with chromium_page(chromium) as page:
+            try:
+                page.goto(lab.notebook_url("06_viewer.ipynb"))
+                page.wait_for_selector(".jp-Notebook", timeout=60_000)
+                panel = page.locator(".motia-nb-viewer").last
+                panel.wait_for(state="visible", timeout=60_000)
+                panel.scroll_into_view_if_needed()
+                items = panel.locator(".motia-nb-items select option")
+                items.first.wait_for(timeout=30_000)
+                labels = [t.replace("\xa0", " ") for t in items.all_inner_texts()]
+                assert [t.split()[0] for t in labels] == ["o1", "o2", "o3", "o4"], labels
+                assert '"delivered"' in labels[2], labels  # as the tour left it: o3 saved from the viewer
+                assert panel.locator(".motia-nb-value textarea").input_value() == '{"status": "lost",}'  # its last edit
+                assert page.evaluate(  # nothing ran: the cells have no new execution count
+                    "() => [...document.querySelectorAll('.jp-InputPrompt')].every(p => !p.textContent.includes('*'))"
+                )
+                assert not page.get_by_text("No such comm").count()
+                panel.screenshot(path=str(SHOTS / "6-tutorial-before-running.png"))
+            except Exception:
+                page.screenshot(path=str(SHOTS / "failure-tutorial.png"), full_page=True)
+                raise
