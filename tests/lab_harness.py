@@ -120,6 +120,12 @@ class LabServer:
             return "(no server log)"
         return "\n".join(lines[-n:])
 
+    def trust(self, name: str) -> None:
+        """Mark notebook ``name`` trusted for this server (``jupyter trust``), as a user who trusts
+        a notebook does: JupyterLab then renders its non-"safe" outputs (widgets) before it runs."""
+        subprocess.run([sys.executable, "-m", "jupyter", "trust", str(self.root_dir / name)],
+                       env=self._environment(), check=True, capture_output=True, timeout=60)
+
     # -- life cycle ------------------------------------------------------------
     def _environment(self) -> dict[str, str]:
         dirs = {

@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from motia_nb.notebook.viewer import Viewer, close_all_viewers, parse_json_value, summarize, viewer
+from motia_nb.notebook.viewer import (
+    Viewer,
+    close_all_viewers,
+    parse_json_value,
+    summarize,
+    viewer,
+)
 from motia_nb.state import StateManager
 
 
@@ -269,10 +275,13 @@ def test_add_edit_delete_through_the_widgets(seeded: StateManager, make_viewer) 
     assert sm.sync.get("orders", "o1") == {"id": "o1", "status": "paid", "total": 10}
     assert "saved orders/o1" in v.message and v.key == "o1"
     assert '"status": "paid"' in dict((k, lbl) for lbl, k in v.items.options)["o1"]
-    # delete
+    # delete (after a confirmation)
     v.items.value = "o2"
     v.delete_button.click()
-    assert sm.sync.get("orders", "o2") is None
+    assert v.delete_pending and "Delete <code>orders</code> / <code>o2</code>?" in v.delete_label.value
+    assert sm.sync.get("orders", "o2") is not None  # asking changes nothing
+    v.confirm_delete_button.click()
+    assert not v.delete_pending and sm.sync.get("orders", "o2") is None
     assert "o2" not in keys_shown(v) and v.key is None and v.value_text.value == "" and v.save_button.disabled
 
 
@@ -325,8 +334,7 @@ def test_clear_needs_a_confirmation(seeded: StateManager, make_viewer) -> None:
     assert sm.sync.count("orders") == 0 and not v.clear_pending
     assert "3 items removed" in v.message
     assert keys_shown(v) == [] and v.clear_button.disabled
-    assert v.groups.value == "orders"  # the emptied group stays selected (count 0)
-    assert ("orders  (0)", "orders") in v.groups.options
+    assert v.group is None and groups_shown(v) == ["cache", "users"]  # the emptied group leaves the list
     assert sm.sync.count("users") == 1
 
 
@@ -342,6 +350,7 @@ def test_edits_are_normal_writes_with_events_and_triggers(seeded: StateManager, 
         v.value_text.value = '{"id": "o3", "status": "delivered"}'
         v.save_button.click()
         v.delete_button.click()
+        v.confirm_delete_button.click()
         v.clear_button.click()
         v.confirm_clear_button.click()
         wait_until(lambda: len(events) == 4, what="4 events")
@@ -407,7 +416,7 @@ def test_a_failing_trigger_is_reported_and_the_write_stands(seeded: StateManager
 def test_without_live_only_the_refresh_button_shows_changes(seeded: StateManager, make_viewer) -> None:
     sm = seeded
     v = make_viewer("orders", live=False)
-    assert v.background_thread is None and viewer_threads() == []
+    assert v.live is None and viewer_threads() == []
     v.items.value = "o1"
     sm.sync.set("orders", "o7", 7)
     sm.sync.set("orders", "o1", {"id": "o1", "status": "seen after refresh"})
@@ -484,11 +493,12 @@ def test_close_stops_every_background_activity(seeded: StateManager, make_viewer
     sm = seeded
     before = set(viewer_threads())
     v = make_viewer("orders", poll_interval=0.05, debounce=0.01)
-    t = v.background_thread
-    assert t is not None and t.is_alive() and t.daemon
+    live = v.live
+    assert live is not None and live.active
+    assert set(viewer_threads()) == before  # live refresh is timers on a loop, not a thread
     assert subscribers(sm) == 1
     v.close()
-    assert v.closed and not t.is_alive()
+    assert v.closed and not live.active and not live.running and not live.pending
     assert set(viewer_threads()) == before
     assert subscribers(sm) == 0
     n = v.refresh_count
@@ -579,3 +589,81 @@ def test_leaving_an_unsaved_edit_says_it_was_discarded(seeded: StateManager, mak
     assert seeded.sync.get("orders", "o1")["status"] == "pending"  # nothing written
     v.items.value = "o3"  # no edit of o2: no new warning
     assert "'o2'" not in v.message
+
+
+def test_a_store_under_the_working_directory_is_named_without_a_machine_path(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    m = StateManager(".motia/state.db")
+    try:
+        m.sync.set("g", "k", 1)
+        v = viewer(manager=m, live=False)
+        try:
+            assert "'.motia/state.db'" in repr(v) and str(tmp_path) not in repr(v)
+            assert "<code>.motia/state.db</code>" in v.title.value
+        finally:
+            v.close()
+    finally:
+        m.close()
+    elsewhere = StateManager(str(tmp_path.parent / "other.db"))
+    v = viewer(manager=elsewhere, live=False)
+    try:
+        assert str(tmp_path.parent / "other.db") in repr(v)  # outside the working directory: the whole path
+    finally:
+        v.close()
+        elsewhere.close()
+
+
+def test_delete_waits_for_a_confirmation_and_cancel_keeps_the_item(seeded: StateManager, make_viewer) -> None:
+    sm = seeded
+    v = make_viewer("orders", live=False)
+    v.items.value = "o1"
+    v.delete_button.click()
+    assert v.delete_pending
+    v.cancel_delete_button.click()
+    assert not v.delete_pending and sm.sync.get("orders", "o1") is not None and v.key == "o1"
+    v.delete_button.click()
+    v.items.value = "o2"  # choosing another item withdraws the question
+    assert not v.delete_pending
+    v.confirm_delete_button.click()  # (a stale click on a hidden button deletes what is selected now)
+    assert sm.sync.get("orders", "o2") is None and sm.sync.get("orders", "o1") is not None
+    assert "deleted orders/o2" in v.message
+
+
+def test_a_group_cleared_elsewhere_leaves_the_list(seeded: StateManager, make_viewer) -> None:
+    sm = seeded
+    v = make_viewer("orders", debounce=0.02, poll_interval=5.0)
+    sm.sync.clear("orders")
+    wait_until(lambda: "orders" not in groups_shown(v), what="the emptied group to leave the list")
+    assert v.group == "orders" and keys_shown(v) == [] and "0 items" in v.items_heading.value
+
+
+def test_go_to_key_shows_an_item_that_is_not_on_the_page(sm: StateManager, make_viewer) -> None:
+    for i in range(120):
+        sm.sync.set("big", f"item-{i:03d}", {"i": i})
+    v = make_viewer("big", page_size=25, live=False)
+    v.goto_key.value = "item-100"
+    v.goto_button.click()
+    assert v.key == "item-100" and json.loads(v.value_text.value) == {"i": 100}
+    assert "showing big/item-100 (not on this page)" in v.message and not v.save_button.disabled
+    v.value_text.value = '{"i": 100, "seen": true}'
+    v.save_button.click()  # an item reached by key is edited like any other
+    assert sm.sync.get("big", "item-100") == {"i": 100, "seen": True}
+    v.goto_key.value = "item-999"
+    v.goto_button.click()
+    assert "no item 'item-999' in big" in v.message and v.key == "item-100"
+    v.goto_key.value = "item-003"
+    v.goto_button.click()
+    assert v.items.value == "item-003" and "showing big/item-003" in v.message and "not on" not in v.message
+
+
+def test_a_message_is_cleared_by_the_next_action(seeded: StateManager, make_viewer) -> None:
+    v = make_viewer("orders", live=False)
+    v.items.value = "o1"
+    v.value_text.value = "{broken"
+    v.save_button.click()
+    assert "not saved" in v.message
+    assert "title='not saved: invalid JSON" in v.status.value  # one line on screen, the whole text on hover
+    v.next_button.click()  # (a page button that does nothing still is an action)
+    assert v.message == "" and v.status.value == ""

@@ -70,6 +70,15 @@ def _read_value(db: Path, group: str, key: str) -> object:
         m.close()
 
 
+def _cut_buttons(panel: object) -> list[str]:
+    """Visible buttons of the panel whose label does not fit (shown cut, as "Yes, …")."""
+    return panel.evaluate(  # type: ignore[attr-defined]
+        """el => [...el.querySelectorAll('button')]
+            .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1)
+            .map(b => b.textContent.trim() || b.title)"""
+    )
+
+
 def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     chromium = require_binary("chromium", "the viewer's browser test drives Debian's Chromium")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -135,6 +144,50 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
                     other.close()
                 items.locator("option", has_text="o9-from-pytest").wait_for(timeout=10_000)
                 assert items.evaluate("el => el.selectedOptions[0].textContent").startswith("o2")
+
+                # a long error message stays on the status line: nothing below it moves
+                save = panel.locator(".motia-nb-save")
+                y_before = save.bounding_box()["y"]
+                editor.fill('{"status": "broken", "this is": "a long value to make a long message",')
+                save.click()
+                status.get_by_text("not saved").wait_for(timeout=15_000)
+                assert save.bounding_box()["y"] == y_before, "the status message pushed the panel down"
+
+                # delete asks first; Yes deletes
+                items.locator("option", has_text="o1").first.click()
+                page.wait_for_function("el => el.value.includes('\"pending\"')", arg=editor.element_handle(),
+                                       timeout=15_000)
+                panel.locator(".motia-nb-delete").click()
+                panel.locator(".motia-nb-confirm-delete").wait_for(state="visible", timeout=15_000)
+                assert "Delete orders / o1?" in panel.locator(".motia-nb-confirm-delete-box").inner_text()
+                assert _read_value(db, "orders", "o1") is not None  # asking deleted nothing
+                assert not _cut_buttons(panel), _cut_buttons(panel)
+                page.screenshot(path=str(SHOTS / "4-delete-confirmation.png"), full_page=True)
+                panel.locator(".motia-nb-confirm-delete").click()
+                status.get_by_text("deleted orders/o1").wait_for(timeout=15_000)
+                assert _read_value(db, "orders", "o1") is None
+
+                # go to key: an item found by its key
+                panel.locator(".motia-nb-goto-key input").fill("o9-from-pytest")
+                panel.locator(".motia-nb-goto").click()
+                status.get_by_text("showing orders/o9-from-pytest").wait_for(timeout=15_000)
+                page.wait_for_function("el => el.value.includes('\"remote\"')", arg=editor.element_handle(),
+                                       timeout=15_000)
+
+                # the layout stays whole at 1400 and 900 px, clear confirmation open
+                panel.locator(".motia-nb-clear").click()
+                panel.locator(".motia-nb-confirm-clear").wait_for(state="visible", timeout=15_000)
+                for width in (1400, 900):
+                    page.set_viewport_size({"width": width, "height": 1300})
+                    page.wait_for_timeout(500)  # let the layout settle (not an assertion on time)
+                    assert not _cut_buttons(panel), (width, _cut_buttons(panel))
+                    assert panel.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), f"{width}: panel overflows"
+                    label = panel.locator(".motia-nb-page")
+                    assert label.bounding_box()["height"] < 30, f"{width}: the pager label wraps"
+                    rows = {round(panel.locator(f".motia-nb-{b}").bounding_box()["y"]) for b in ("first", "last")}
+                    assert len(rows) == 1, f"{width}: the pager does not fit on one line"
+                    panel.screenshot(path=str(SHOTS / f"5-panel-{width}px.png"))
+                panel.locator(".motia-nb-cancel-clear").click()
             except Exception:
                 page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
                 raise
@@ -143,3 +196,39 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     assert not lab._kernel_pids()
     if server_pid is not None:
         assert not Path(f"/proc/{server_pid}").exists(), "the jupyter server is still running"
+
+
+def test_the_saved_viewer_tutorial_shows_its_viewer_before_running(tmp_path: Path) -> None:
+    """notebooks/06_viewer.ipynb carries its widget state: opened (trusted) in JupyterLab, its
+    last output draws the viewer panel (groups, items, value) before any cell runs."""
+    import shutil
+
+    chromium = require_binary("chromium", "the viewer's browser test drives Debian's Chromium")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "notebooks" / "06_viewer.ipynb", root / "06_viewer.ipynb")
+
+    with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(tmp_path / "state.db")}) as lab:
+        lab.trust("06_viewer.ipynb")  # Jupyter draws widgets only in trusted (or executed) notebooks
+        with chromium_page(chromium) as page:
+            try:
+                page.goto(lab.notebook_url("06_viewer.ipynb"))
+                page.wait_for_selector(".jp-Notebook", timeout=60_000)
+                panel = page.locator(".motia-nb-viewer").last
+                panel.wait_for(state="visible", timeout=60_000)
+                panel.scroll_into_view_if_needed()
+                items = panel.locator(".motia-nb-items select option")
+                items.first.wait_for(timeout=30_000)
+                labels = [t.replace("\xa0", " ") for t in items.all_inner_texts()]
+                assert [t.split()[0] for t in labels] == ["o1", "o2", "o3", "o4"], labels
+                assert '"delivered"' in labels[2], labels  # as the tour left it: o3 saved from the viewer
+                assert panel.locator(".motia-nb-value textarea").input_value() == '{"status": "lost",}'  # its last edit
+                assert page.evaluate(  # nothing ran: the cells have no new execution count
+                    "() => [...document.querySelectorAll('.jp-InputPrompt')].every(p => !p.textContent.includes('*'))"
+                )
+                assert not page.get_by_text("No such comm").count()
+                panel.screenshot(path=str(SHOTS / "6-tutorial-before-running.png"))
+            except Exception:
+                page.screenshot(path=str(SHOTS / "failure-tutorial.png"), full_page=True)
+                raise
