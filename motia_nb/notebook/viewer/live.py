@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..._loop import get_loop_thread
+from ..._threads import get_loop_thread
 from .model import ViewModel, clamp_page, page_offset
 
 if TYPE_CHECKING:

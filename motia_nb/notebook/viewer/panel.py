@@ -10,7 +10,7 @@ Who runs what
     store never blocks the kernel, and the task keeps the message's context, so a
     triggered step's prints land in the *Trigger output* area.
   * Anything else (``v.save_button.click()`` in a cell, ``v.items.value = …``, plain
-    Python) runs the action to completion with :func:`motia_nb._loop.run_sync`: a
+    Python) runs the action to completion with :func:`motia_nb._threads.run_sync`: a
     click from code behaves like a function call.
 - **Live refreshes** run on the loop that owns the widgets (the kernel's loop; in
   plain Python motia_nb's loop thread), started by the :class:`~.live.Debouncer`.
@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from ..._loop import in_loop_thread, run_sync
+from ..._threads import in_loop_thread, run_sync
 from .edits import EditActions
 from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, load, runs_on
