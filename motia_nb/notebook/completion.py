@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
-from motia_nb.session import all_steps
+from motia_nb.session import all_steps, default_session
 
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
@@ -121,14 +121,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
     """Build the ``%state`` matcher; it reads group/key names from ``state_manager.sync``."""
 
     def groups() -> list[str]:
-        from motia_nb import state_manager
-
-        return state_manager.sync.list_groups()
+        return default_session().manager.sync.list_groups()
 
     def keys(group: str) -> list[str]:
-        from motia_nb import state_manager
-
-        return [k for k, _ in state_manager.sync.items(group, 0, settings.completion_max_keys)]
+        return [k for k, _ in default_session().manager.sync.items(group, 0, settings.completion_max_keys)]
 
     def steps() -> list[str]:
         return [s.name for s in all_steps()]

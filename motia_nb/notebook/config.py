@@ -18,6 +18,9 @@ from typing import Any
 from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
+from ..session import default_session
+from ..state import default_url
+
 __all__ = ["MotiaNB"]
 
 
@@ -105,9 +108,7 @@ class MotiaNB(Configurable):
         # opened, the error propagates and the trait keeps its previous value.
         url = proposal["value"].strip()
         if not self._applying:
-            from motia_nb import state_manager
-            from motia_nb.state import default_url
-
+            state_manager = default_session().manager
             try:
                 state_manager.use(url or default_url())
             except Exception as err:  # TraitError: %config reports it and keeps the old value

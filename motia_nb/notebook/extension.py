@@ -28,6 +28,7 @@ from .completion import make_state_matcher
 from .config import MotiaNB
 from .magics import StateMagics
 from .step_magics import StepMagics
+from .viewer import close_all_viewers
 
 __all__ = ["load", "unload", "is_loaded", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -110,15 +111,10 @@ def unload(ip: Any) -> None:
     for magics in loaded.magics:
         _unregister_magics(ip, magics)
     ip.configurables[:] = [c for c in ip.configurables if c is not loaded.settings]
-    try:  # open viewers poll and subscribe to the state manager: stop them first
-        from motia_nb.notebook.viewer import close_all_viewers
-    except ImportError:
-        pass
-    else:
-        try:
-            close_all_viewers()
-        except Exception:
-            log.exception("motia_nb: closing the state viewers failed")
+    try:  # open viewers refresh from the state manager: stop them first
+        close_all_viewers()
+    except Exception:
+        log.exception("motia_nb: closing the state viewers failed")
     session = default_session()
     for what, release in (
         ("stopping the cron scheduler", session.scheduler.stop),

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..._threads import in_loop_thread, run_sync
+from ...session import default_session
 from .edits import EditActions
 from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, load, runs_on
@@ -47,9 +48,7 @@ _live_viewers: "weakref.WeakSet[Viewer]" = weakref.WeakSet()
 
 
 def _default_manager() -> "StateManager":
-    from motia_nb import state_manager
-
-    return state_manager
+    return default_session().manager
 
 
 class Viewer(EditActions, Rendering, ViewerLayout):
