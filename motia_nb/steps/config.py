@@ -28,14 +28,19 @@ from typing import Any, Union
 
 from cronsim import CronSim, CronSimError
 
+from .cronspec import CronSpecError, parse_engine_cron
 from .errors import StepConfigError
+from .streams import check_stream_name
 
 __all__ = [
     "state",
     "queue",
     "http",
     "cron",
+    "stream",
+    "api",
     "StateTrigger",
+    "StreamTrigger",
     "QueueTrigger",
     "HttpTrigger",
     "CronTrigger",
@@ -49,7 +54,7 @@ __all__ = [
 ]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-TRIGGER_TYPES = ("state", "queue", "http", "cron")
+TRIGGER_TYPES = ("state", "queue", "http", "cron", "stream")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -66,32 +71,99 @@ def state(condition: Callable[..., Any] | None = None) -> dict[str, Any]:
     return trig
 
 
-def queue(topic: str) -> dict[str, Any]:
-    """A queue trigger: ``{"type": "queue", "topic": topic}`` (fed by ``enqueue``)."""
-    return {"type": "queue", "topic": topic}
+def queue(topic: str, *, input: Any = None, config: Any = None, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A queue trigger ``{"type": "queue", "topic": topic}`` (fed by ``enqueue``).
+
+    As Motia's ``queue()``: ``input`` is a schema for the data (a pydantic model
+    or a JSON Schema, checked before a Motia-style handler runs), ``config`` the
+    queue settings (kept; motia_nb runs steps inline, without retries),
+    ``condition(data, ctx)`` decides whether the step runs.
+    """
+    trig: dict[str, Any] = {"type": "queue", "topic": topic}
+    for k, v in (("input", input), ("config", config), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
 
 
-def http(method: str, path: str) -> dict[str, Any]:
-    """An http trigger: ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params."""
-    return {"type": "http", "method": method, "path": path}
+def http(
+    method: str,
+    path: str,
+    *,
+    body_schema: Any = None,
+    response_schema: Any = None,
+    query_params: Any = None,
+    middleware: Any = None,
+    condition: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """An http trigger ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params.
+
+    The keyword arguments are Motia's: schemas and query params are kept as
+    metadata, ``middleware`` runs around a Motia-style handler, and a request
+    for which ``condition(request, ctx)`` is false is answered 422 (as the engine).
+    """
+    trig: dict[str, Any] = {"type": "http", "method": method, "path": path}
+    for k, v in (("body_schema", body_schema), ("response_schema", response_schema), ("query_params", query_params),
+                 ("middleware", middleware), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
 
 
-def cron(expression: str) -> dict[str, Any]:
-    """A cron trigger ``{"type": "cron", "expression": expression}`` (5-field, validated now)."""
+def api(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """Motia's deprecated name for :func:`http`."""
+    return http(method, path, **kwargs)
+
+
+def cron(expression: str, *, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A cron trigger ``{"type": "cron", "expression": expression}``, validated now.
+
+    5 fields (minute first, local time), or 6/7 fields with seconds first and an
+    optional year as the engine reads them (UTC). ``condition(input, ctx)`` is
+    checked before each run.
+    """
     validate_cron(expression)
-    return {"type": "cron", "expression": expression}
+    trig: dict[str, Any] = {"type": "cron", "expression": expression}
+    if condition is not None:
+        trig["condition"] = condition
+    return trig
+
+
+def stream(
+    stream_name: str,
+    *,
+    group_id: str | None = None,
+    item_id: str | None = None,
+    condition: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """A stream trigger: runs for each change of stream ``stream_name`` (optionally one group / item)."""
+    trig: dict[str, Any] = {"type": "stream", "stream_name": stream_name}
+    for k, v in (("group_id", group_id), ("item_id", item_id), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
 
 
 def validate_cron(expression: Any, where: str = "cron") -> str:
-    """Check a 5-field cron expression with cronsim; return it stripped or raise StepConfigError."""
+    """Check a cron expression; return it with single spaces, or raise StepConfigError.
+
+    5 fields are read by cronsim (minute hour day-of-month month day-of-week);
+    6 or 7 fields (and ``@daily``…) as the engine's cron crate reads them.
+    """
     if not isinstance(expression, str) or not expression.strip():
         raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
     expr = " ".join(expression.split())
     n = len(expr.split(" "))
+    if n in (6, 7) or expr.startswith("@"):
+        try:
+            parse_engine_cron(expr)
+        except CronSpecError as e:
+            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+        return expr
     if n != 5:
         raise StepConfigError(
             f"{where}: bad cron expression {expression!r}: expected 5 fields "
-            f"(minute hour day-of-month month day-of-week), got {n}"
+            f"(minute hour day-of-month month day-of-week) or 6/7 fields (second first, optional year), got {n}"
         )
     try:
         CronSim(expr, datetime(2000, 1, 1))
@@ -133,6 +205,13 @@ def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0,
 
 
 # ---------------------------------------------------------------------------- triggers
+def _if(condition: Callable[..., Any] | None) -> str:
+    if condition is None:
+        return ""
+    name = getattr(condition, "__name__", "")
+    return f" if {name}" if name and name != "<lambda>" else " (condition)"
+
+
 @dataclass(frozen=True)
 class StateTrigger:
     """Runs the step for each state change whose ``condition`` is truthy."""
@@ -142,21 +221,21 @@ class StateTrigger:
     type: str = "state"
 
     def describe(self) -> str:
-        if self.condition is None:
-            return "state"
-        name = getattr(self.condition, "__name__", "")
-        return f"state if {name}" if name and name != "<lambda>" else "state (condition)"
+        return "state" + _if(self.condition)
 
 
 @dataclass(frozen=True)
 class QueueTrigger:
-    """Runs the step for every ``enqueue({"topic": topic, ...})``."""
+    """Runs the step for every ``enqueue({"topic": topic, ...})`` (when ``condition`` holds)."""
 
     topic: str
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     type: str = "queue"
 
     def describe(self) -> str:
-        return f"queue {self.topic}"
+        return f"queue {self.topic}" + _if(self.condition)
 
 
 @dataclass(frozen=True)
@@ -166,10 +245,13 @@ class HttpTrigger:
     method: str
     path: str
     segments: tuple[str, ...] = ()
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     type: str = "http"
 
     def describe(self) -> str:
-        return f"http {self.method} {self.path}"
+        return f"http {self.method} {self.path}" + _if(self.condition)
 
     @property
     def shape(self) -> tuple[str, tuple[str, ...]]:
@@ -198,16 +280,50 @@ class HttpTrigger:
 
 @dataclass(frozen=True)
 class CronTrigger:
-    """Runs the step on a 5-field cron schedule (when the scheduler runs) or via ``run_cron``."""
+    """Runs the step on its schedule (when the scheduler runs) or via ``run_cron``.
+
+    5 fields: cronsim, local time; 6/7 fields: the engine's reading, UTC
+    (``engine`` is True).
+    """
 
     expression: str
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
     type: str = "cron"
 
+    @property
+    def engine(self) -> bool:
+        return len(self.expression.split(" ")) != 5
+
     def describe(self) -> str:
-        return f"cron {self.expression}"
+        return f"cron {self.expression}" + _if(self.condition)
 
 
-Trigger = Union[StateTrigger, QueueTrigger, HttpTrigger, CronTrigger]
+@dataclass(frozen=True)
+class StreamTrigger:
+    """Runs the step for each change of stream ``stream_name`` (one group / item when given)."""
+
+    stream_name: str
+    group_id: str | None = None
+    item_id: str | None = None
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    type: str = "stream"
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """Whether a stream event (:class:`~motia_nb.steps.streams.StreamEvent`) is for this trigger."""
+        return (
+            event["streamName"] == self.stream_name
+            and (not self.group_id or event["groupId"] == self.group_id)
+            and (not self.item_id or event["id"] == self.item_id)
+        )
+
+    def describe(self) -> str:
+        where = "/".join(x for x in (self.group_id, self.item_id) if x)
+        return f"stream {self.stream_name}" + (f" {where}" if where else "") + _if(self.condition)
+
+
+Trigger = Union[StateTrigger, QueueTrigger, HttpTrigger, CronTrigger, StreamTrigger]
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -215,8 +331,26 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(s for s in path.strip("/").split("/") if s != "")
 
 
+def as_mapping(obj: Any) -> Any:
+    """A pydantic model (Motia's ``StepConfig``, trigger models, ``Enqueue``) as a dict of its fields."""
+    if isinstance(obj, Mapping):
+        return obj
+    fields = getattr(type(obj), "model_fields", None)
+    if isinstance(fields, Mapping):
+        return {name: getattr(obj, name) for name in fields}
+    return obj
+
+
+def _condition(raw: Mapping[str, Any], at: str) -> tuple[Callable[..., Any] | None, int]:
+    cond = raw.get("condition")
+    if cond is None:
+        return None, 1
+    return cond, call_arity(cond, f"{at} condition", (1, 2))
+
+
 def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     at = f"{where}: trigger {i}"
+    raw = as_mapping(raw)
     if not isinstance(raw, Mapping):
         raise StepConfigError(f"{at} must be a dict with a 'type', got {type(raw).__name__} {raw!r}")
     ttype = raw.get("type")
@@ -224,16 +358,15 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
         if ttype is None:
             raise StepConfigError(f"{at} has no 'type' (expected one of: {', '.join(TRIGGER_TYPES)})")
         raise StepConfigError(f"{at} has unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})")
+    cond, arity = _condition(raw, f"{at} ({ttype})")
     if ttype == "state":
-        cond = raw.get("condition")
-        if cond is None:
-            return StateTrigger()
-        return StateTrigger(cond, call_arity(cond, f"{at} (state) condition", (1, 2)))
+        return StateTrigger(cond, arity)
     if ttype == "queue":
         topic = raw.get("topic")
         if not isinstance(topic, str) or not topic.strip():
             raise StepConfigError(f"{at} (queue) needs a 'topic' that is a non-empty str, got {topic!r}")
-        return QueueTrigger(topic)
+        opts = {k: raw[k] for k in ("input", "config") if raw.get(k) is not None}
+        return QueueTrigger(topic, cond, arity, opts)
     if ttype == "http":
         method, path = raw.get("method"), raw.get("path")
         if method is None:
@@ -252,10 +385,25 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
                 if m.group(1) in names:
                     raise StepConfigError(f"{at} (http) path {path!r}: param {seg!r} appears twice")
                 names.append(m.group(1))
-        return HttpTrigger(method.upper(), "/" + "/".join(segments), segments)
+        middleware = raw.get("middleware") or []
+        if not isinstance(middleware, (list, tuple)) or not all(callable(m) for m in middleware):
+            raise StepConfigError(f"{at} (http) 'middleware' must be a list of callables, got {middleware!r}")
+        opts = {k: raw[k] for k in ("middleware", "body_schema", "response_schema", "query_params") if raw.get(k)}
+        return HttpTrigger(method.upper(), "/" + "/".join(segments), segments, cond, arity, opts)
+    if ttype == "stream":
+        name = raw.get("stream_name", raw.get("streamName"))
+        try:
+            check_stream_name(name)
+        except ValueError as e:
+            raise StepConfigError(f"{at} (stream): {e}") from None
+        ids = [raw.get(k, raw.get(alias)) for k, alias in (("group_id", "groupId"), ("item_id", "itemId"))]
+        for label, v in zip(("group_id", "item_id"), ids):
+            if v is not None and not isinstance(v, str):
+                raise StepConfigError(f"{at} (stream) '{label}' must be a str, got {v!r}")
+        return StreamTrigger(name, ids[0] or None, ids[1] or None, cond, arity)
     # cron: Motia 1.x writes {"type": "cron", "expression": ...}; older code {"cron": ...}
     expr = raw.get("expression", raw.get("cron"))
-    return CronTrigger(validate_cron(expr, f"{at} (cron)"))
+    return CronTrigger(validate_cron(expr, f"{at} (cron)"), cond, arity)
 
 
 @dataclass
@@ -278,6 +426,7 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
         raise StepConfigError(f"{where}: '{key}' must be a list of str, got {val!r}")
     out: list[str] = []
     for j, item in enumerate(val):
+        item = as_mapping(item)
         if isinstance(item, Mapping) and isinstance(item.get("topic"), str):  # Motia's {topic, label}
             item = item["topic"]
         if not isinstance(item, str) or not item:
@@ -288,6 +437,7 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
 
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
+    config = as_mapping(config)
     if not isinstance(config, Mapping):
         raise StepConfigError(f"a step config must be a dict, got {type(config).__name__} {config!r}")
     name = config.get("name")
@@ -296,7 +446,7 @@ def parse_config(config: Any) -> ParsedConfig:
     if not isinstance(name, str) or not name.strip():
         raise StepConfigError(f"step config 'name' must be a non-empty str, got {name!r}")
     where = f"step {name!r}"
-    desc = config.get("description", "") or ""
+    desc = config.get("description") or ""
     if not isinstance(desc, str):
         raise StepConfigError(f"{where}: 'description' must be a str, got {desc!r}")
     raw_triggers = config.get("triggers", [])

@@ -52,11 +52,12 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .._loop import run_sync
-from .config import HTTP_METHODS, CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, split_path
+from .config import HTTP_METHODS, CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
 from .logs import logger
 from .registry import Step, all_steps, get_step
+from .streams import stream_event
 from .trace import TraceRecord, record
 
 __all__ = ["MAX_DEPTH", "enqueue", "request", "run_cron", "ensure_dispatcher", "run_step_now"]
@@ -84,7 +85,7 @@ def ensure_dispatcher() -> None:
     from ..state import state_manager
 
     current = getattr(state_manager, "_dispatcher", None)
-    wanted = any(s.of_type(StateTrigger) for s in all_steps())
+    wanted = any(s.of_type(StateTrigger) or s.of_type(StreamTrigger) for s in all_steps())
     if wanted and current is not _dispatch_events:
         state_manager.set_dispatcher(_dispatch_events)
     elif not wanted and current is _dispatch_events:
@@ -189,7 +190,7 @@ async def _run(
     try:
         args: tuple[Any, ...] = (data,)
         if st.arity == 2:
-            ctx = FlowContext(trace_id=parent.trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=logger.bound(st.name))
+            ctx = FlowContext(trace_id=parent.trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=logger.bound(st.name), input_value=data)
             args = (data, ctx)
         args = args[: st.arity]
         if st.is_async:
@@ -214,17 +215,19 @@ async def _run(
 
 
 # ---------------------------------------------------------------------------- state
-async def _condition_holds(st: Step, trig: StateTrigger, event: Any, label: str) -> bool:
+async def _condition_holds(st: Step, trig: Any, value: Any, label: str, trigger: dict[str, Any] | None = None) -> bool:
+    """Whether ``trig.condition`` holds for ``value`` (no condition: True); a raising condition is reported, False."""
     if trig.condition is None:
         return True
     frame = current_frame()
     assert frame is not None
     try:
         if trig.arity == 2:
-            ctx = FlowContext(trace_id=frame.trace_id, step=st.name, trigger=_state_trigger(event), flows=st.flows, logger=logger.bound(st.name))
-            r = trig.condition(event, ctx)
+            ctx = FlowContext(trace_id=frame.trace_id, step=st.name, trigger=trigger or _state_trigger(value), flows=st.flows,
+                              logger=logger.bound(st.name), input_value=value)
+            r = trig.condition(value, ctx)
         else:
-            r = trig.condition(event)
+            r = trig.condition(value)
         if inspect.isawaitable(r):
             r = await r
         return bool(r)
@@ -243,7 +246,7 @@ def _state_trigger(event: Any) -> dict[str, Any]:
 
 def _dispatch_events(events: Sequence[Any]) -> Awaitable[None] | None:
     """The state manager's dispatcher: a coroutine running the triggered steps, or None."""
-    if not any(s.of_type(StateTrigger) for s in all_steps()):
+    if not any(s.of_type(StateTrigger) or s.of_type(StreamTrigger) for s in all_steps()):
         return None
     return _state_cascade(list(events))
 
@@ -251,12 +254,26 @@ def _dispatch_events(events: Sequence[Any]) -> Awaitable[None] | None:
 async def _state_cascade(events: list[Any]) -> None:
     with _Root("state"):
         for ev in events:
+            sev = stream_event(ev)
+            if sev is not None:  # a stream's group: stream triggers, not state ones (two stores in the engine)
+                await _stream_cascade(sev)
+                continue
             label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
             for st in [s for s in all_steps() if s.of_type(StateTrigger)]:
                 for trig in st.of_type(StateTrigger):
                     if await _condition_holds(st, trig, ev, label):
                         await _run(st, ev, _state_trigger(ev), label)
                         break
+
+
+async def _stream_cascade(sev: Any) -> None:
+    label = f"stream {sev['streamName']} {sev['event']['type']} {sev['groupId']}/{sev['id']}"
+    trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
+    for st in [s for s in all_steps() if s.of_type(StreamTrigger)]:
+        for trig in st.of_type(StreamTrigger):
+            if trig.matches(sev) and await _condition_holds(st, trig, sev, label, trigger):
+                await _run(st, sev, trigger, label)
+                break
 
 
 # ---------------------------------------------------------------------------- sync twins
@@ -305,9 +322,12 @@ async def _enqueue(message: Mapping[str, Any]) -> None:
     targets = [s for s in all_steps() if any(t.topic == topic for t in s.of_type(QueueTrigger))]
     if not targets:
         return
+    trigger = {"type": "queue", "topic": topic}
     with _Root(f"enqueue {topic}"):
         for st in targets:
-            await _run(st, _json_copy(data, "data"), {"type": "queue", "topic": topic}, f"queue {topic}")
+            trig = next(t for t in st.of_type(QueueTrigger) if t.topic == topic)
+            if await _condition_holds(st, trig, _json_copy(data, "data"), f"queue {topic}", trigger):
+                await _run(st, _json_copy(data, "data"), trigger, f"queue {topic}")
 
 
 enqueue = _Entry(_enqueue)
@@ -325,6 +345,10 @@ def _query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _response(st: Step) -> Callable[[Any], dict[str, Any]]:
     def check(r: Any) -> dict[str, Any]:
+        if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
+            r = r.model_dump()
+        if isinstance(r, Mapping) and "status" not in r and "status_code" in r:
+            r = {**r, "status": r["status_code"]}
         if not isinstance(r, Mapping) or "status" not in r:
             raise TypeError(f"http step {st.name!r} must return {{'status': int, 'body': ...}}, got {r!r}")
         status = r["status"]
@@ -384,8 +408,12 @@ async def _request(
     found.sort(key=lambda f: f[0], reverse=True)  # stable: first registered wins a tie
     _, st, trig, params = found[0]
     req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
+    trigger = {"type": "http", "method": method, "path": trig.path}
     with _Root(f"http {method} {trig.path}"):
-        out = await _run(st, req, {"type": "http", "method": method, "path": trig.path}, f"http {method} {trig.path}", _response(st))
+        if not await _condition_holds(st, trig, req, f"http {method} {trig.path}", trigger):  # as the engine: 422
+            body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
+            return {"status": 422, "body": body, "headers": {}}
+        out = await _run(st, req, trigger, f"http {method} {trig.path}", _response(st))
     if out.status == "ok":
         return out.result
     e = out.error
@@ -404,8 +432,11 @@ async def _run_cron(name: str) -> None:
         raise StepNotFoundError(
             f"step {name!r} has no cron trigger (its triggers: {', '.join(t.describe() for t in st.triggers) or 'none'})"
         )
+    trigger = {"type": "cron", "expression": trigs[0].expression}
     with _Root(f"cron {name}"):
-        await _run(st, None, {"type": "cron", "expression": trigs[0].expression}, f"cron {trigs[0].expression}")
+        event = {"trigger": "cron", "job_id": name, "scheduled_time": datetime.now().astimezone().isoformat()}
+        if await _condition_holds(st, trigs[0], event, f"cron {trigs[0].expression}", trigger):
+            await _run(st, None, trigger, f"cron {trigs[0].expression}")
 
 
 run_cron = _Entry(_run_cron)
