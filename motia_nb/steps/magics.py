@@ -24,18 +24,17 @@ copy and paste.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import linecache
 import sys
 import types
-import typing
 from itertools import count
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 
 from .._magic_text import strip_comment
+from ..motia._world import ensure_motia, register_namespace
 from . import registry
 from .config import cron, http, queue, state
 from .context import FlowContext, HttpRequest
@@ -83,39 +82,31 @@ def _public_names() -> dict[str, Any]:
     }
 
 
-def _install_motia_alias() -> None:
-    """Make ``from motia import state_manager, logger, …`` work when no real ``motia`` exists."""
-    if "motia" in sys.modules or importlib.util.find_spec("motia") is not None:
-        return
-    mod = types.ModuleType("motia", "motia_nb's stand-in for Motia's Python SDK inside %%step cells")
-    mod.__dict__.update(_public_names())
-
-    def __getattr__(name: str) -> Any:  # type-only names (Handlers, ApiResponse, …) are Any
-        if name[:1].isupper():
-            return typing.Any
-        raise AttributeError(f"motia_nb's 'motia' alias has no {name!r} (available: {', '.join(_public_names())})")
-
-    mod.__getattr__ = __getattr__  # type: ignore[attr-defined]
-    sys.modules["motia"] = mod
-
-
-def define_step_from_source(source: str, label: str | None = None) -> tuple[registry.Step, bool]:
-    """Run a step file's source in its own namespace and register its ``config`` + ``handler``."""
-    _install_motia_alias()
+def define_steps_from_source(source: str, label: str | None = None) -> list[tuple[registry.Step, bool]]:
+    """Run a step file's source as its own module and register its ``config`` + ``handler`` (and ``step()`` definitions)."""
+    ensure_motia()  # `from motia import …`: the real package (bound in-process) or motia_nb's stand-in
     n = next(_cells)
     filename = f"<%%step cell {n}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    ns: dict[str, Any] = {"__name__": f"motia_nb_step_{n}", "__file__": filename, **_public_names()}
+    mod = types.ModuleType(f"motia_nb_step_{n}")
+    mod.__dict__.update({"__file__": filename, **_public_names()})
+    sys.modules[mod.__name__] = mod  # pydantic generics at module level need their module registered
     code = compile(source, filename, "exec")
-    exec(code, ns)  # noqa: S102 - running the user's own cell is the point
-    config, handler = ns.get("config"), ns.get("handler")
-    if config is None or handler is None:
-        missing = [k for k, v in (("config", config), ("handler", handler)) if v is None]
+    exec(code, mod.__dict__)  # noqa: S102 - running the user's own cell is the point
+    done = register_namespace(mod.__dict__, source="%%step")
+    if not done:
+        ns = mod.__dict__
+        missing = [k for k in ("config", "handler") if ns.get(k) is None]
         raise StepConfigError(
             f"%%step cell{' ' + label if label else ''} must define a module-level `config` dict and a `handler` "
-            f"function, like a Motia step file; missing: {', '.join(missing)}"
+            f"function, like a Motia step file (or a motia.step(config, handler) definition); missing: {', '.join(missing)}"
         )
-    return registry.register(config, handler, source="%%step")
+    return done
+
+
+def define_step_from_source(source: str, label: str | None = None) -> tuple[registry.Step, bool]:
+    """The first step a ``%%step`` source defines (see :func:`define_steps_from_source`)."""
+    return define_steps_from_source(source, label)[0]
 
 
 def _value(text: str, shell: Any) -> Any:
@@ -147,10 +138,10 @@ class StepMagics(Magics):
         bad = [o for o in opts if o not in ("--quiet", "-q")]
         if bad:
             raise MotiaUsageError(f"%%step takes no arguments except --quiet, got {' '.join(bad)!r}")
-        st, replaced = define_step_from_source(cell)
-        if not opts:
-            trig = ", ".join(t.describe() for t in st.triggers) or "no triggers"
-            print(f"✓ step {st.name!r} {'replaced' if replaced else 'registered'} ({trig})")
+        for st, replaced in define_steps_from_source(cell):
+            if not opts:
+                trig = ", ".join(t.describe() for t in st.triggers) or "no triggers"
+                print(f"✓ step {st.name!r} {'replaced' if replaced else 'registered'} ({trig})")
 
     @no_var_expand
     @line_magic

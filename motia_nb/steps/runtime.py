@@ -60,7 +60,7 @@ from .registry import Step, all_steps, get_step
 from .streams import stream_event
 from .trace import TraceRecord, record
 
-__all__ = ["MAX_DEPTH", "enqueue", "request", "run_cron", "ensure_dispatcher", "run_step_now"]
+__all__ = ["MAX_DEPTH", "enqueue", "request", "run_cron", "ensure_dispatcher", "run_step_now", "hide_frames_of"]
 
 #: Deepest causal chain of step runs a cascade may build (loop guard). 24 is far
 #: beyond any real workflow (the seed's order flow is 3 deep) and far below
@@ -68,7 +68,12 @@ __all__ = ["MAX_DEPTH", "enqueue", "request", "run_cron", "ensure_dispatcher", "
 MAX_DEPTH = 24
 
 _seq = itertools.count(1)
-_THIS_FILE = __file__
+_HIDDEN_FILES = {__file__}
+
+
+def hide_frames_of(filename: str) -> None:
+    """Leave ``filename``'s leading frames out of handler tracebacks (motia_nb's own adapters)."""
+    _HIDDEN_FILES.add(filename)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,7 +120,7 @@ class _Root:
 def _trimmed_tb(exc: BaseException) -> list[str]:
     """The exception formatted without the runtime's own leading frames."""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+    while tb is not None and tb.tb_frame.f_code.co_filename in _HIDDEN_FILES:
         tb = tb.tb_next
     return traceback.format_exception(type(exc), exc, tb)
 
