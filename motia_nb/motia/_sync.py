@@ -5,8 +5,11 @@ called from plain cells (the kernel's loop is running in this thread), from
 plain-``def`` handlers (their own thread), and from ``async def`` handlers or
 ``ctx.match`` sub-handlers (a loop thread: the kernel's, or motia_nb's own).
 :func:`run_blocking` finishes the coroutine in all these places without a
-deadlock: on motia_nb's loop thread when the caller is not that thread, else
-on a private loop on a helper thread while the caller waits. The caller's
+deadlock. From plain synchronous code outside any cascade the coroutine runs
+on motia_nb's loop thread. Inside a cascade, or on a thread running a loop, a
+loop up the causal chain may be the one waiting for this call (motia_nb's own
+loop, blocked in an outer synchronous call): the coroutine then runs on a
+private loop on a helper thread while the caller waits. The caller's
 contextvars go along (output lands in the causing cell; the cascade's trace
 and loop guard continue).
 """
@@ -19,7 +22,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .._loop import in_loop_thread, run_sync
+from .._loop import run_sync
+from ..steps.context import current_frame
 
 __all__ = ["run_blocking", "Done"]
 
@@ -28,7 +32,12 @@ T = TypeVar("T")
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code and return its result (or raise its error)."""
-    if not in_loop_thread():
+    try:
+        asyncio.get_running_loop()
+        on_loop = True
+    except RuntimeError:
+        on_loop = False
+    if not on_loop and current_frame() is None:
         return run_sync(coro)
     ctx = contextvars.copy_context()
     box: dict[str, Any] = {}
