@@ -74,6 +74,9 @@ def load(ip: Any) -> None:
             step_magics = step_cls(shell=ip)
             ip.register_magics(step_magics)
             loaded.magics.append(step_magics)
+            from motia_nb.motia import ensure_motia
+
+            ensure_motia()  # `import motia` works in every cell: the real package bound in-process, or the stand-in
         completer = getattr(ip, "Completer", None)
         if completer is not None:
             loaded.matcher = make_state_matcher(settings)
