@@ -171,3 +171,14 @@ def test_the_real_motia_with_an_incompatible_iii_sdk_falls_back(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "motia_nb.motia True True"
     assert "motia_nb: the installed `motia` package cannot be imported (ImportError: cannot import name" in out.stderr
+
+
+def test_queue_input_schema_is_checked_before_the_handler(motia, capsys):
+    pytest.importorskip("jsonschema")
+    got = []
+    cfg = {"name": "Typed", "triggers": [motia.queue("typed", input={"type": "object", "required": ["n"]})]}
+    _world.register_motia_step(cfg, got.append)  # what a %%step cell does
+    motia.enqueue({"topic": "typed", "data": {"m": 1}})
+    assert got == [] and "step 'Typed' failed" in capsys.readouterr().err
+    motia.enqueue({"topic": "typed", "data": {"n": 1}})
+    assert got == [{"n": 1}]
