@@ -39,7 +39,7 @@ def h(input):  # noqa: A002 - Motia's parameter name
         ({"name": "A", "triggers": [{"type": "http", "method": "GET", "path": "/a/:1x"}]}, "bad param segment"),
         ({"name": "A", "triggers": [{"type": "cron", "expression": "61 * * * *"}]}, "Bad minute"),
         ({"name": "A", "triggers": [{"type": "cron", "expression": "* * * *"}]}, "expected 5 fields"),
-        ({"name": "A", "triggers": [{"type": "cron", "expression": "0 0 0 * * *"}]}, "got 6"),
+        ({"name": "A", "triggers": [{"type": "cron", "expression": "0 0 0 * * 0"}]}, "days of week: 0 is out of range 1-7"),
         ({"name": "A", "triggers": [{"type": "queue"}]}, "needs a 'topic'"),
         ({"name": "A", "triggers": [{"type": "state", "condition": "yes"}]}, "must be callable"),
         ({"name": "A", "triggers": "queue"}, "'triggers' must be a list"),

@@ -23,6 +23,7 @@ from typing import Any
 from IPython.core.magic import Magics
 
 from .._threads import stop_loop_thread, wake_on_signals
+from ..motia import ensure_motia
 from ..session import default_session
 from .completion import make_state_matcher
 from .config import MotiaNB
@@ -73,6 +74,7 @@ def load(ip: Any) -> None:
         for magics in (StateMagics(ip, settings), StepMagics(shell=ip)):
             ip.register_magics(magics)
             loaded.magics.append(magics)
+        ensure_motia()  # `import motia` works in every cell: the real package bound in-process, or the stand-in
         completer = getattr(ip, "Completer", None)
         if completer is not None:
             loaded.matcher = make_state_matcher(settings)

@@ -43,7 +43,7 @@ from motia_nb.steps import StepConfigError
 
 from .commands import ArgParser, CommandTable, Tail
 from .parsing import MagicUsageError, read_value, tokenize
-from .step_cells import define_step_from_source
+from .step_cells import define_steps_from_source
 from .tracebacks import error_line, one_line_errors, user_frames
 
 __all__ = ["StepMagics", "MotiaUsageError", "StepSyntaxError", "MOTIA_COMMANDS", "load_ipython_extension"]
@@ -240,10 +240,10 @@ class StepMagics(Magics):
         # The docstring is STEP_HELP (plain text, shown by %%step?).
         opts = _STEP_OPTIONS.parse_args([w.text for w in tokenize(line).words])
         try:
-            st, replaced = define_step_from_source(cell, first_line=2)  # line 1 is %%step
+            defined = define_steps_from_source(cell, first_line=2)  # line 1 is %%step
         except SyntaxError as err:
             raise StepSyntaxError(err) from None
-        if not opts.quiet:
+        for st, replaced in [] if opts.quiet else defined:
             trig = ", ".join(t.describe() for t in st.triggers) or "no triggers"
             print(f"✓ step {st.name!r} {'replaced' if replaced else 'registered'} ({trig})")
 

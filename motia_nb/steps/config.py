@@ -23,19 +23,21 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Union
 
-from cronsim import CronSim, CronSimError
-
 from .errors import StepConfigError
+from .streams import check_stream_name
+from .triggers import api, cron, http, queue, state, stream, validate_cron
 
 __all__ = [
     "state",
     "queue",
     "http",
     "cron",
+    "stream",
+    "api",
     "StateTrigger",
+    "StreamTrigger",
     "QueueTrigger",
     "HttpTrigger",
     "CronTrigger",
@@ -49,55 +51,8 @@ __all__ = [
 ]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-TRIGGER_TYPES = ("state", "queue", "http", "cron")
+TRIGGER_TYPES = ("state", "queue", "http", "cron", "stream")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
-
-
-# ---------------------------------------------------------------------------- helpers
-def state(condition: Callable[..., Any] | None = None) -> dict[str, Any]:
-    """A state trigger: ``{"type": "state", "condition": condition}``.
-
-    The step runs for every committed change for which ``condition(event)`` (or
-    ``condition(event, ctx)``) is truthy; with no condition, for every change.
-    """
-    trig: dict[str, Any] = {"type": "state"}
-    if condition is not None:
-        trig["condition"] = condition
-    return trig
-
-
-def queue(topic: str) -> dict[str, Any]:
-    """A queue trigger: ``{"type": "queue", "topic": topic}`` (fed by ``enqueue``)."""
-    return {"type": "queue", "topic": topic}
-
-
-def http(method: str, path: str) -> dict[str, Any]:
-    """An http trigger: ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params."""
-    return {"type": "http", "method": method, "path": path}
-
-
-def cron(expression: str) -> dict[str, Any]:
-    """A cron trigger ``{"type": "cron", "expression": expression}`` (5-field, validated now)."""
-    validate_cron(expression)
-    return {"type": "cron", "expression": expression}
-
-
-def validate_cron(expression: Any, where: str = "cron") -> str:
-    """Check a 5-field cron expression with cronsim; return it stripped or raise StepConfigError."""
-    if not isinstance(expression, str) or not expression.strip():
-        raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
-    expr = " ".join(expression.split())
-    n = len(expr.split(" "))
-    if n != 5:
-        raise StepConfigError(
-            f"{where}: bad cron expression {expression!r}: expected 5 fields "
-            f"(minute hour day-of-month month day-of-week), got {n}"
-        )
-    try:
-        CronSim(expr, datetime(2000, 1, 1))
-    except CronSimError as e:
-        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
-    return expr
 
 
 def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0, 1, 2)) -> int:
@@ -133,6 +88,13 @@ def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0,
 
 
 # ---------------------------------------------------------------------------- triggers
+def _if(condition: Callable[..., Any] | None) -> str:
+    if condition is None:
+        return ""
+    name = getattr(condition, "__name__", "")
+    return f" if {name}" if name and name != "<lambda>" else " (condition)"
+
+
 @dataclass(frozen=True)
 class StateTrigger:
     """Runs the step for each state change whose ``condition`` is truthy."""
@@ -142,21 +104,21 @@ class StateTrigger:
     type: str = "state"
 
     def describe(self) -> str:
-        if self.condition is None:
-            return "state"
-        name = getattr(self.condition, "__name__", "")
-        return f"state if {name}" if name and name != "<lambda>" else "state (condition)"
+        return "state" + _if(self.condition)
 
 
 @dataclass(frozen=True)
 class QueueTrigger:
-    """Runs the step for every ``enqueue({"topic": topic, ...})``."""
+    """Runs the step for every ``enqueue({"topic": topic, ...})`` (when ``condition`` holds)."""
 
     topic: str
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     type: str = "queue"
 
     def describe(self) -> str:
-        return f"queue {self.topic}"
+        return f"queue {self.topic}" + _if(self.condition)
 
 
 @dataclass(frozen=True)
@@ -166,10 +128,13 @@ class HttpTrigger:
     method: str
     path: str
     segments: tuple[str, ...] = ()
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     type: str = "http"
 
     def describe(self) -> str:
-        return f"http {self.method} {self.path}"
+        return f"http {self.method} {self.path}" + _if(self.condition)
 
     @property
     def shape(self) -> tuple[str, tuple[str, ...]]:
@@ -198,16 +163,50 @@ class HttpTrigger:
 
 @dataclass(frozen=True)
 class CronTrigger:
-    """Runs the step on a 5-field cron schedule (when the scheduler runs) or via ``run_cron``."""
+    """Runs the step on its schedule (when the scheduler runs) or via ``run_cron``.
+
+    5 fields: cronsim, local time; 6/7 fields: the engine's reading, UTC
+    (``engine`` is True).
+    """
 
     expression: str
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
     type: str = "cron"
 
+    @property
+    def engine(self) -> bool:
+        return len(self.expression.split(" ")) != 5
+
     def describe(self) -> str:
-        return f"cron {self.expression}"
+        return f"cron {self.expression}" + _if(self.condition)
 
 
-Trigger = Union[StateTrigger, QueueTrigger, HttpTrigger, CronTrigger]
+@dataclass(frozen=True)
+class StreamTrigger:
+    """Runs the step for each change of stream ``stream_name`` (one group / item when given)."""
+
+    stream_name: str
+    group_id: str | None = None
+    item_id: str | None = None
+    condition: Callable[..., Any] | None = None
+    arity: int = 1
+    type: str = "stream"
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """Whether a stream event (:class:`~motia_nb.steps.streams.StreamEvent`) is for this trigger."""
+        return (
+            event["streamName"] == self.stream_name
+            and (not self.group_id or event["groupId"] == self.group_id)
+            and (not self.item_id or event["id"] == self.item_id)
+        )
+
+    def describe(self) -> str:
+        where = "/".join(x for x in (self.group_id, self.item_id) if x)
+        return f"stream {self.stream_name}" + (f" {where}" if where else "") + _if(self.condition)
+
+
+Trigger = Union[StateTrigger, QueueTrigger, HttpTrigger, CronTrigger, StreamTrigger]
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -215,8 +214,26 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(s for s in path.strip("/").split("/") if s != "")
 
 
+def as_mapping(obj: Any) -> Any:
+    """A pydantic model (Motia's ``StepConfig``, trigger models, ``Enqueue``) as a dict of its fields."""
+    if isinstance(obj, Mapping):
+        return obj
+    fields = getattr(type(obj), "model_fields", None)
+    if isinstance(fields, Mapping):
+        return {name: getattr(obj, name) for name in fields}
+    return obj
+
+
+def _condition(raw: Mapping[str, Any], at: str) -> tuple[Callable[..., Any] | None, int]:
+    cond = raw.get("condition")
+    if cond is None:
+        return None, 1
+    return cond, call_arity(cond, f"{at} condition", (1, 2))
+
+
 def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     at = f"{where}: trigger {i}"
+    raw = as_mapping(raw)
     if not isinstance(raw, Mapping):
         raise StepConfigError(f"{at} must be a dict with a 'type', got {type(raw).__name__} {raw!r}")
     ttype = raw.get("type")
@@ -224,16 +241,15 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
         if ttype is None:
             raise StepConfigError(f"{at} has no 'type' (expected one of: {', '.join(TRIGGER_TYPES)})")
         raise StepConfigError(f"{at} has unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})")
+    cond, arity = _condition(raw, f"{at} ({ttype})")
     if ttype == "state":
-        cond = raw.get("condition")
-        if cond is None:
-            return StateTrigger()
-        return StateTrigger(cond, call_arity(cond, f"{at} (state) condition", (1, 2)))
+        return StateTrigger(cond, arity)
     if ttype == "queue":
         topic = raw.get("topic")
         if not isinstance(topic, str) or not topic.strip():
             raise StepConfigError(f"{at} (queue) needs a 'topic' that is a non-empty str, got {topic!r}")
-        return QueueTrigger(topic)
+        opts = {k: raw[k] for k in ("input", "config") if raw.get(k) is not None}
+        return QueueTrigger(topic, cond, arity, opts)
     if ttype == "http":
         method, path = raw.get("method"), raw.get("path")
         if method is None:
@@ -252,10 +268,25 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
                 if m.group(1) in names:
                     raise StepConfigError(f"{at} (http) path {path!r}: param {seg!r} appears twice")
                 names.append(m.group(1))
-        return HttpTrigger(method.upper(), "/" + "/".join(segments), segments)
+        middleware = raw.get("middleware") or []
+        if not isinstance(middleware, (list, tuple)) or not all(callable(m) for m in middleware):
+            raise StepConfigError(f"{at} (http) 'middleware' must be a list of callables, got {middleware!r}")
+        opts = {k: raw[k] for k in ("middleware", "body_schema", "response_schema", "query_params") if raw.get(k)}
+        return HttpTrigger(method.upper(), "/" + "/".join(segments), segments, cond, arity, opts)
+    if ttype == "stream":
+        name = raw.get("stream_name", raw.get("streamName"))
+        try:
+            check_stream_name(name)
+        except ValueError as e:
+            raise StepConfigError(f"{at} (stream): {e}") from None
+        ids = [raw.get(k, raw.get(alias)) for k, alias in (("group_id", "groupId"), ("item_id", "itemId"))]
+        for label, v in zip(("group_id", "item_id"), ids):
+            if v is not None and not isinstance(v, str):
+                raise StepConfigError(f"{at} (stream) '{label}' must be a str, got {v!r}")
+        return StreamTrigger(name, ids[0] or None, ids[1] or None, cond, arity)
     # cron: Motia 1.x writes {"type": "cron", "expression": ...}; older code {"cron": ...}
     expr = raw.get("expression", raw.get("cron"))
-    return CronTrigger(validate_cron(expr, f"{at} (cron)"))
+    return CronTrigger(validate_cron(expr, f"{at} (cron)"), cond, arity)
 
 
 @dataclass
@@ -278,6 +309,7 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
         raise StepConfigError(f"{where}: '{key}' must be a list of str, got {val!r}")
     out: list[str] = []
     for j, item in enumerate(val):
+        item = as_mapping(item)
         if isinstance(item, Mapping) and isinstance(item.get("topic"), str):  # Motia's {topic, label}
             item = item["topic"]
         if not isinstance(item, str) or not item:
@@ -288,6 +320,7 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
 
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
+    config = as_mapping(config)
     if not isinstance(config, Mapping):
         raise StepConfigError(f"a step config must be a dict, got {type(config).__name__} {config!r}")
     name = config.get("name")
@@ -296,7 +329,7 @@ def parse_config(config: Any) -> ParsedConfig:
     if not isinstance(name, str) or not name.strip():
         raise StepConfigError(f"step config 'name' must be a non-empty str, got {name!r}")
     where = f"step {name!r}"
-    desc = config.get("description", "") or ""
+    desc = config.get("description") or ""
     if not isinstance(desc, str):
         raise StepConfigError(f"{where}: 'description' must be a str, got {desc!r}")
     raw_triggers = config.get("triggers", [])

@@ -10,14 +10,15 @@ of the caller's context) and into the threads that run plain ``def`` handlers.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .logs import StepLogger
 
-__all__ = ["Frame", "current_frame", "FlowContext", "HttpRequest", "Headers"]
+__all__ = ["Frame", "current_frame", "FlowContext", "TriggerInfo", "HttpRequest", "HttpResponse", "Headers"]
 
 
 @dataclass(frozen=True)
@@ -50,30 +51,51 @@ def current_frame() -> Frame | None:
     return _frame.get()
 
 
-class FlowContext:
-    """The ``ctx`` a handler may take as its second argument.
+class TriggerInfo(dict):
+    """``ctx.trigger``: the trigger that fired, a dict that also reads as Motia's ``TriggerInfo``.
 
-    ``trace_id`` (shared by every step of one cascade), ``trigger`` (a dict:
-    ``type`` plus ``topic`` / ``method`` and ``path`` / ``expression`` /
-    ``event_type`` …), ``step`` (the step's name), ``flows``, and for code written
-    in Motia's older style ``state`` (the async state manager), ``enqueue`` /
-    ``emit`` and ``logger``.
+    ``ctx.trigger["type"]`` and ``ctx.trigger.type`` both work; Motia's fields
+    (``type``, ``index``, ``path``, ``method``, ``topic``, ``expression``) read
+    as None when they do not apply.
+    """
+
+    _FIELDS = ("type", "index", "path", "method", "topic", "expression", "event_type", "group_id", "item_id",
+               "stream_name")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._FIELDS:
+            return self.get(name)
+        raise AttributeError(f"TriggerInfo has no {name!r} (keys: {', '.join(self)})")
+
+
+class FlowContext:
+    """The ``ctx`` a handler may take as its second argument — Motia's ``FlowContext`` and more.
+
+    As Motia: ``trace_id`` (shared by every step of one cascade), ``trigger``
+    (:class:`TriggerInfo`: ``ctx.trigger.type`` / ``ctx.trigger["type"]``, plus
+    ``topic`` / ``method`` and ``path`` / ``expression`` …), ``input_value``,
+    ``is_queue()`` / ``is_api()`` / ``is_cron()`` / ``is_state()`` / ``is_stream()``,
+    ``get_data()`` and ``await ctx.match({...})``. motia_nb adds ``step`` (the
+    step's name), ``flows``, and for code written in Motia's older style
+    ``state`` (the async state manager), ``enqueue`` / ``emit`` and ``logger``.
     """
 
     def __init__(
         self,
         *,
         trace_id: str,
-        step: str,
-        trigger: dict[str, Any],
-        flows: list[str],
-        logger: "StepLogger",
+        trigger: Mapping[str, Any],
+        step: str = "",
+        flows: Iterable[str] = (),
+        logger: "StepLogger | None" = None,
+        input_value: Any = None,
         state_manager: Any = None,
         enqueue: Any = None,
     ) -> None:
         self.trace_id = trace_id
         self.step = step
-        self.trigger = trigger
+        self.trigger = trigger if isinstance(trigger, TriggerInfo) else TriggerInfo(trigger)
+        self.input_value = input_value
         self.flows = list(flows)
         self.logger = logger
         self.state = state_manager
@@ -81,9 +103,55 @@ class FlowContext:
         self.enqueue = enqueue
         self.emit = enqueue
 
+    def __class_getitem__(cls, item: Any) -> type:  # FlowContext[Any] in annotations
+        return cls
+
     @property
     def step_name(self) -> str:
         return self.step
+
+    def is_queue(self) -> bool:
+        return self.trigger.get("type") == "queue"
+
+    def is_api(self) -> bool:
+        return self.trigger.get("type") == "http"
+
+    def is_cron(self) -> bool:
+        return self.trigger.get("type") == "cron"
+
+    def is_state(self) -> bool:
+        return self.trigger.get("type") == "state"
+
+    def is_stream(self) -> bool:
+        return self.trigger.get("type") == "stream"
+
+    def get_data(self) -> Any:
+        """The payload whatever the trigger: an http request's body, the queue data, the event; None for cron."""
+        if self.is_cron():
+            return None
+        if isinstance(self.input_value, HttpRequest):
+            return self.input_value.body
+        return self.input_value
+
+    async def match(self, handlers: Mapping[str, Callable[..., Any]]) -> Any:
+        """Call the handler for this trigger type (``queue``, ``http``/``api``, ``cron``, ``state``, ``stream``,
+        else ``default``) with the input (cron handlers take none), as Motia's ``ctx.match``."""
+        kind = self.trigger.get("type")
+        keys = {"http": ("http", "api")}.get(kind, (kind,))
+        fn = next((handlers[k] for k in keys if k in handlers), None)
+        args: tuple[Any, ...] = () if kind == "cron" else (self.input_value,)
+        if fn is None:
+            fn = handlers.get("default")
+            args = (self.input_value,)
+        if fn is None:
+            raise RuntimeError(
+                f"No handler matched for trigger type: {kind}. Available handlers: "
+                + ", ".join(k for k in handlers if k != "default")
+            )
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -92,7 +160,7 @@ class FlowContext:
             raise KeyError(name) from None
 
     def __repr__(self) -> str:
-        return f"FlowContext(step={self.step!r}, trace_id={self.trace_id!r}, trigger={self.trigger!r})"
+        return f"FlowContext(step={self.step!r}, trace_id={self.trace_id!r}, trigger={dict(self.trigger)!r})"
 
 
 class Headers(Mapping[str, str]):
@@ -121,39 +189,78 @@ class Headers(Mapping[str, str]):
         return f"Headers({self._d!r})"
 
 
+class HttpResponse:
+    """``args.response`` of an http handler (Motia's ``MotiaHttpResponse``): ``await status(code)``,
+    ``await headers({...})`` record what a streaming handler sets; motia_nb answers with the
+    handler's return value (streamed bodies / SSE are not supported)."""
+
+    def __init__(self, writer: Any = None) -> None:
+        self._writer = writer
+        self.status_code: int | None = None
+        self.header_values: dict[str, str] = {}
+
+    async def status(self, status_code: int) -> None:
+        self.status_code = status_code
+
+    async def headers(self, headers: Mapping[str, str]) -> None:
+        self.header_values.update(headers)
+
+    @property
+    def writer(self) -> Any:
+        return self._writer
+
+    def close(self) -> None:
+        pass
+
+
 class HttpRequest(Mapping[str, Any]):
     """The input of an http step: attribute *and* item access.
 
     ``method``, ``path``, ``body``, ``path_params``, ``query_params`` (each value a
     str, or a list of str when repeated), ``headers`` (case-insensitive).
-    ``request.request`` is the request itself, so Motia 1.x handlers written as
-    ``input.request.body`` / ``input["request"]["body"]`` work unchanged.
+    ``request.request`` is the request itself and ``request.response`` an
+    :class:`HttpResponse`, so Motia handlers written for ``ApiRequest``
+    (``input.body``) or ``MotiaHttpArgs`` (``args.request.body``) work unchanged;
+    in motia_nb's ``motia`` stand-in, ``ApiRequest``, ``MotiaHttpRequest`` and
+    ``MotiaHttpArgs`` are this class (constructible with Motia's keyword arguments).
     """
 
     _FIELDS = ("method", "path", "body", "path_params", "query_params", "headers")
 
     def __init__(
         self,
-        method: str,
-        path: str,
-        body: Any,
-        path_params: dict[str, str],
-        query_params: dict[str, Any],
-        headers: Headers,
+        method: str = "",
+        path: str = "",
+        body: Any = None,
+        path_params: Mapping[str, str] | None = None,
+        query_params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        *,
+        request: "HttpRequest | None" = None,
+        response: HttpResponse | None = None,
+        request_body: Any = None,
     ) -> None:
+        if request is not None:  # MotiaHttpArgs(request=..., response=...)
+            method, path, body = request.method, request.path, request.body
+            path_params, query_params, headers = request.path_params, request.query_params, request.headers
         self.method = method
         self.path = path
         self.body = body
-        self.path_params = path_params
-        self.query_params = query_params
-        self.headers = headers
+        self.path_params = dict(path_params or {})
+        self.query_params = dict(query_params or {})
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.response = response if response is not None else HttpResponse()
+        self.request_body = request_body
+
+    def __class_getitem__(cls, item: Any) -> type:  # ApiRequest[Any] in annotations
+        return cls
 
     @property
     def request(self) -> "HttpRequest":
         return self
 
     def __getitem__(self, name: str) -> Any:
-        if name in self._FIELDS or name == "request":
+        if name in self._FIELDS or name in ("request", "response", "request_body"):
             return getattr(self, name)
         raise KeyError(name)
 

@@ -30,6 +30,10 @@ def response_check(st: Step) -> Callable[[Any], dict[str, Any]]:
     """A check turning a handler's answer into ``{"status", "body", "headers"}`` (TypeError when malformed)."""
 
     def check(r: Any) -> dict[str, Any]:
+        if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
+            r = r.model_dump()
+        if isinstance(r, Mapping) and "status" not in r and "status_code" in r:
+            r = {**r, "status": r["status_code"]}
         if not isinstance(r, Mapping) or "status" not in r:
             raise TypeError(f"http step {st.name!r} must return {{'status': int, 'body': ...}}, got {r!r}")
         status = r["status"]

@@ -54,12 +54,13 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .._threads import CancelledByInterrupt, run_in_handler_pool, run_sync
-from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, split_path
+from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, StreamTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
+from .streams import stream_event
 from .trace import TraceRecord, TraceStore
 
 __all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
@@ -203,21 +204,25 @@ class Runtime:
         With no state step the dispatcher is removed, so plain writes keep the
         state core's fast path (no per-write coroutine).
         """
-        wanted = bool(self.registry.with_trigger(StateTrigger))
+        wanted = self._has_state_steps()
         current = self.manager.dispatcher
         if wanted and current != self.dispatch_events:
             self.manager.set_dispatcher(self.dispatch_events)
         elif not wanted and current == self.dispatch_events:
             self.manager.set_dispatcher(None)
 
+    def _has_state_steps(self) -> bool:
+        """Whether a step listens to state writes (state or stream triggers: streams live in the state core)."""
+        return bool(self.registry.with_trigger(StateTrigger) or self.registry.with_trigger(StreamTrigger))
+
     def root(self, label: str) -> _Root:
         return _Root(self, label)
 
-    def context(self, trace_id: str, st: Step, trigger: dict[str, Any]) -> FlowContext:
+    def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
         """The ``ctx`` a handler or condition of ``st`` receives."""
         return FlowContext(
             trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name),
-            state_manager=self.manager, enqueue=self.enqueue_entry,
+            input_value=input_value, state_manager=self.manager, enqueue=self.enqueue_entry,
         )
 
     async def run(
@@ -245,7 +250,7 @@ class Runtime:
         try:
             args: tuple[Any, ...] = (data,)
             if st.arity == 2:
-                args = (data, self.context(parent.trace_id, st, trigger))
+                args = (data, self.context(parent.trace_id, st, trigger, data))
             args = args[: st.arity]
             if st.is_async:
                 result = await st.handler(*args)
@@ -276,16 +281,17 @@ class Runtime:
         return Outcome("ok", result)
 
     # ------------------------------------------------------------------ state
-    async def _condition_holds(self, st: Step, trig: StateTrigger, event: Any, label: str) -> bool:
+    async def _condition_holds(self, st: Step, trig: Any, value: Any, label: str, trigger: dict[str, Any] | None = None) -> bool:
+        """Whether ``trig.condition`` holds for ``value`` (no condition: True); a raising condition is reported, False."""
         if trig.condition is None:
             return True
         frame = current_frame()
         assert frame is not None
         try:
             if trig.arity == 2:
-                r = trig.condition(event, self.context(frame.trace_id, st, _state_trigger(event)))
+                r = trig.condition(value, self.context(frame.trace_id, st, trigger or _state_trigger(value), value))
             else:
-                r = trig.condition(event)
+                r = trig.condition(value)
             if inspect.isawaitable(r):
                 r = await r
             return bool(r)
@@ -299,19 +305,32 @@ class Runtime:
 
     def dispatch_events(self, events: Sequence[Any]) -> Awaitable[None] | None:
         """The manager's dispatcher: a coroutine running the triggered steps, or None."""
-        if not self.registry.with_trigger(StateTrigger):
+        if not self._has_state_steps():
             return None
         return self._state_cascade(list(events))
 
     async def _state_cascade(self, events: list[Any]) -> None:
         with self.root("state"):
             for ev in events:
+                sev = stream_event(ev)
+                if sev is not None:  # a stream's group: stream triggers, not state ones (two stores in the engine)
+                    await self._stream_cascade(sev)
+                    continue
                 label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
                 for st in self.registry.with_trigger(StateTrigger):
                     for trig in st.of_type(StateTrigger):
                         if await self._condition_holds(st, trig, ev, label):
                             await self.run(st, ev, _state_trigger(ev), label)
                             break
+
+    async def _stream_cascade(self, sev: Any) -> None:
+        label = f"stream {sev['streamName']} {sev['event']['type']} {sev['groupId']}/{sev['id']}"
+        trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
+        for st in self.registry.with_trigger(StreamTrigger):
+            for trig in st.of_type(StreamTrigger):
+                if trig.matches(sev) and await self._condition_holds(st, trig, sev, label, trigger):
+                    await self.run(st, sev, trigger, label)
+                    break
 
     # ------------------------------------------------------------------ queue
     async def enqueue(self, message: Mapping[str, Any]) -> None:
@@ -337,9 +356,12 @@ class Runtime:
             topics = sorted({t.topic for s in self.registry.all() for t in s.of_type(QueueTrigger)})
             _say(f"⚠ enqueue: no step subscribes to topic {topic!r}, so nothing ran (topics with steps: {', '.join(topics) or 'none'})")
             return
+        trigger = {"type": "queue", "topic": topic}
         with self.root(f"enqueue {topic}"):
             for st in targets:
-                await self.run(st, _json_copy(data, "data"), {"type": "queue", "topic": topic}, f"queue {topic}")
+                trig = next(t for t in st.of_type(QueueTrigger) if t.topic == topic)
+                if await self._condition_holds(st, trig, _json_copy(data, "data"), f"queue {topic}", trigger):
+                    await self.run(st, _json_copy(data, "data"), trigger, f"queue {topic}")
 
     def _declared_by_caller(self, topic: str) -> bool:
         """True when the running step lists ``topic`` in its config's ``enqueues`` (an intended emit)."""
@@ -383,8 +405,12 @@ class Runtime:
         st, trig, params = route
         req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
         label = f"http {method} {trig.path}"
+        trigger = {"type": "http", "method": method, "path": trig.path}
         with self.root(label):
-            out = await self.run(st, req, {"type": "http", "method": method, "path": trig.path}, label, response_check(st))
+            if not await self._condition_holds(st, trig, req, label, trigger):  # as the engine: 422
+                body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
+                return {"status": 422, "body": body, "headers": {}}
+            out = await self.run(st, req, trigger, label, response_check(st))
         if out.status == "ok":
             return out.result
         e = out.error
@@ -399,8 +425,12 @@ class Runtime:
             raise StepNotFoundError(
                 f"step {name!r} has no cron trigger (its triggers: {', '.join(t.describe() for t in st.triggers) or 'none'})"
             )
+        trigger = {"type": "cron", "expression": trigs[0].expression}
+        label = f"cron {trigs[0].expression}"
         with self.root(f"cron {name}"):
-            await self.run(st, None, {"type": "cron", "expression": trigs[0].expression}, f"cron {trigs[0].expression}")
+            event = {"trigger": "cron", "job_id": name, "scheduled_time": datetime.now().astimezone().isoformat()}
+            if await self._condition_holds(st, trigs[0], event, label, trigger):
+                await self.run(st, None, trigger, label)
 
     async def run_step_now(self, name: str, data: Any = None) -> Outcome:
         """Run any step by name with ``data`` as its input (a manual trigger), inline."""

@@ -5,9 +5,10 @@ Nothing runs on a schedule until you ask: ``start_scheduler()`` (or
 (so a due step runs between cells, like any other kernel work, and prints in
 the cell that started the scheduler); without a running loop it runs on
 motia_nb's loop thread. Every ``interval`` seconds it checks each cron step:
-a step is due when the next time its expression matches (computed by cronsim,
-in local time, after its last run — or after the scheduler started) has
-passed. Missed runs are not replayed: a due step runs once and its clock moves
+a step is due when the next time its expression matches (5 fields: cronsim,
+local time; 6/7 fields: the engine's reading, UTC, to the second) after its last
+run — or after the scheduler started — has passed; the scheduler wakes early
+for a step due before the next check. Missed runs are not replayed: a due step runs once and its clock moves
 to *now*. ``scheduler.tick(now)`` does one check at a given time (tests use it).
 """
 
@@ -23,12 +24,27 @@ from cronsim import CronSim
 
 from .._threads import get_loop_thread
 from .config import CronTrigger
+from .cronspec import parse_engine_cron
 from .errors import StepLoopError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CronScheduler"]
+__all__ = ["CronScheduler", "next_fire"]
+
+
+def next_fire(expression: str, after: datetime) -> datetime:
+    """The next time ``expression`` fires after ``after`` (naive local times).
+
+    5 fields: cronsim, in local time. 6/7 fields: the engine's reading, in UTC
+    (converted back to local time here).
+    """
+    if len(expression.split(" ")) == 5:
+        return next(CronSim(expression, after))
+    nxt = parse_engine_cron(expression).next_after(after.astimezone())
+    if nxt is None:
+        return datetime.max
+    return nxt.astimezone().replace(tzinfo=None)
 
 
 class CronScheduler:
@@ -45,9 +61,9 @@ class CronScheduler:
 
     # -------------------------------------------------------------- due-check
     def next_run(self, name: str, expressions: list[str], now: datetime | None = None) -> datetime:
-        """When step ``name`` is next due (earliest of its expressions) after its last run."""
+        """When step ``name`` is next due (earliest of its expressions) after its last run (local time)."""
         ref = self.last_run.get(name) or self.since or now or datetime.now()
-        return min(next(CronSim(e, ref)) for e in expressions)
+        return min(next_fire(e, ref) for e in expressions)
 
     def due_steps(self, now: datetime) -> list[str]:
         """Names of the cron steps due at ``now`` (pure: nothing runs, nothing changes)."""
@@ -79,9 +95,20 @@ class CronScheduler:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def _sleep_for(self) -> float:
+        """Seconds until the next check: ``interval``, or less when a step is due sooner (6/7-field
+        expressions fire on the second)."""
+        now = datetime.now()
+        nexts = [self.next_run(st.name, [t.expression for t in st.of_type(CronTrigger)], now)
+                 for st in self.runtime.registry.with_trigger(CronTrigger)]
+        soonest = min(nexts, default=None)
+        if soonest is None:
+            return self.interval
+        return max(0.0, min(self.interval, (soonest - now).total_seconds()))
+
     async def _main(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self._sleep_for())
             try:
                 await self.tick()
             except Exception as e:  # noqa: BLE001 - keep the scheduler alive

@@ -1,0 +1,78 @@
+"""Run motia_nb's async work from Motia's synchronous SDK calls, from any thread.
+
+Motia's ``stateManager``, ``enqueue`` and ``Stream`` are synchronous. They are
+called from plain cells (the kernel's loop is running in this thread), from
+plain-``def`` handlers (their own thread), and from ``async def`` handlers or
+``ctx.match`` sub-handlers (a loop thread: the kernel's, or motia_nb's own).
+:func:`run_blocking` finishes the coroutine in all these places without a
+deadlock. From plain synchronous code outside any cascade the coroutine runs
+on motia_nb's loop thread. Inside a cascade, or on a thread running a loop, a
+loop up the causal chain may be the one waiting for this call (motia_nb's own
+loop, blocked in an outer synchronous call): the coroutine then runs on a
+private loop on a helper thread while the caller waits. The caller's
+contextvars go along (output lands in the causing cell; the cascade's trace
+and loop guard continue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from .._threads import run_sync
+from ..steps.context import current_frame
+
+__all__ = ["run_blocking", "Done"]
+
+T = TypeVar("T")
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from synchronous code and return its result (or raise its error)."""
+    try:
+        asyncio.get_running_loop()
+        on_loop = True
+    except RuntimeError:
+        on_loop = False
+    if not on_loop and current_frame() is None:
+        return run_sync(coro)
+    ctx = contextvars.copy_context()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = ctx.run(asyncio.run, coro)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = e
+
+    t = threading.Thread(target=target, name="motia-nb-sync-call", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class Done:
+    """The result of a synchronous call that also works with ``await`` (``await enqueue(...)``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+    def _ipython_display_(self) -> None:  # a cell ending in enqueue(...) shows nothing, as for None
+        if self.value is not None:
+            from IPython.display import display
+
+            display(self.value)
+
+    def __repr__(self) -> str:
+        return "None" if self.value is None else repr(self.value)

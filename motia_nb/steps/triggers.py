@@ -1,0 +1,132 @@
+"""Motia's trigger helpers (``state``, ``queue``, ``http``, ``api``, ``cron``, ``stream``) and cron validation.
+
+Each helper returns the trigger as a plain dict, with Motia's keyword
+arguments; :func:`~motia_nb.steps.config.parse_config` turns them into typed
+triggers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cronsim import CronSim, CronSimError
+
+from .cronspec import CronSpecError, parse_engine_cron
+from .errors import StepConfigError
+
+__all__ = ["state", "queue", "http", "api", "cron", "stream", "validate_cron"]
+
+
+def state(condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A state trigger: ``{"type": "state", "condition": condition}``.
+
+    The step runs for every committed change for which ``condition(event)`` (or
+    ``condition(event, ctx)``) is truthy; with no condition, for every change.
+    """
+    trig: dict[str, Any] = {"type": "state"}
+    if condition is not None:
+        trig["condition"] = condition
+    return trig
+
+
+def queue(topic: str, *, input: Any = None, config: Any = None, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A queue trigger ``{"type": "queue", "topic": topic}`` (fed by ``enqueue``).
+
+    As Motia's ``queue()``: ``input`` is a schema for the data (a pydantic model
+    or a JSON Schema, checked before a Motia-style handler runs), ``config`` the
+    queue settings (kept; motia_nb runs steps inline, without retries),
+    ``condition(data, ctx)`` decides whether the step runs.
+    """
+    trig: dict[str, Any] = {"type": "queue", "topic": topic}
+    for k, v in (("input", input), ("config", config), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
+
+
+def http(
+    method: str,
+    path: str,
+    *,
+    body_schema: Any = None,
+    response_schema: Any = None,
+    query_params: Any = None,
+    middleware: Any = None,
+    condition: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """An http trigger ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params.
+
+    The keyword arguments are Motia's: schemas and query params are kept as
+    metadata, ``middleware`` runs around a Motia-style handler, and a request
+    for which ``condition(request, ctx)`` is false is answered 422 (as the engine).
+    """
+    trig: dict[str, Any] = {"type": "http", "method": method, "path": path}
+    for k, v in (("body_schema", body_schema), ("response_schema", response_schema), ("query_params", query_params),
+                 ("middleware", middleware), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
+
+
+def api(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """Motia's deprecated name for :func:`http`."""
+    return http(method, path, **kwargs)
+
+
+def cron(expression: str, *, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """A cron trigger ``{"type": "cron", "expression": expression}``, validated now.
+
+    5 fields (minute first, local time), or 6/7 fields with seconds first and an
+    optional year as the engine reads them (UTC). ``condition(input, ctx)`` is
+    checked before each run.
+    """
+    validate_cron(expression)
+    trig: dict[str, Any] = {"type": "cron", "expression": expression}
+    if condition is not None:
+        trig["condition"] = condition
+    return trig
+
+
+def stream(
+    stream_name: str,
+    *,
+    group_id: str | None = None,
+    item_id: str | None = None,
+    condition: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """A stream trigger: runs for each change of stream ``stream_name`` (optionally one group / item)."""
+    trig: dict[str, Any] = {"type": "stream", "stream_name": stream_name}
+    for k, v in (("group_id", group_id), ("item_id", item_id), ("condition", condition)):
+        if v is not None:
+            trig[k] = v
+    return trig
+
+
+def validate_cron(expression: Any, where: str = "cron") -> str:
+    """Check a cron expression; return it with single spaces, or raise StepConfigError.
+
+    5 fields are read by cronsim (minute hour day-of-month month day-of-week);
+    6 or 7 fields (and ``@daily``…) as the engine's cron crate reads them.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
+    expr = " ".join(expression.split())
+    n = len(expr.split(" "))
+    if n in (6, 7) or expr.startswith("@"):
+        try:
+            parse_engine_cron(expr)
+        except CronSpecError as e:
+            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+        return expr
+    if n != 5:
+        raise StepConfigError(
+            f"{where}: bad cron expression {expression!r}: expected 5 fields "
+            f"(minute hour day-of-month month day-of-week) or 6/7 fields (second first, optional year), got {n}"
+        )
+    try:
+        CronSim(expr, datetime(2000, 1, 1))
+    except CronSimError as e:
+        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+    return expr
