@@ -9,7 +9,7 @@ import pytest
 from motia_nb.engine import EngineFunctionError, EngineFunctions
 from motia_nb.state import StateManager
 from motia_nb.steps import queue
-from motia_nb.session import register, reset_steps
+from motia_nb.session import all_steps
 
 
 @pytest.fixture
@@ -87,14 +87,11 @@ def test_update_op_errors_keep_the_item(fns):
 
 def test_enqueue_runs_the_queue_steps_before_returning(fns):
     got = []
-    reset_steps()
-    try:
-        register({"name": "Q", "triggers": [queue("t")]}, got.append)
-        assert call(fns, "enqueue", {"topic": "t", "data": {"a": 1}}) is None
-        assert call(fns, "iii::durable::publish", {"topic": "t", "data": 2}) is None
-        assert got == [{"a": 1}, 2]
-    finally:
-        reset_steps()
+    fns.session.registry.register({"name": "Q", "triggers": [queue("t")]}, got.append)  # the functions' own session
+    assert call(fns, "enqueue", {"topic": "t", "data": {"a": 1}}) is None
+    assert call(fns, "iii::durable::publish", {"topic": "t", "data": 2}) is None
+    assert got == [{"a": 1}, 2]
+    assert "Q" not in {s.name for s in all_steps()}  # the default session has no such step
 
 
 def test_names_lists_every_function(fns):
