@@ -232,6 +232,7 @@ class Server:
         if fid == "engine::workers::register":
             if isinstance(data, dict):
                 w.meta = dict(data)
+                remote.retag(w)
             return None
         if fid == "engine::workers::list":
             return {"workers": [_wire_worker(x) for x in self._live()]}

@@ -145,6 +145,8 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
         except WorkerCallError as e:
             raise WorkerStepError(f"condition {cond_id!r} on {worker.name}: {e}", e.code) from None
 
+    scope_text = " ".join(f"{k}={v}" for k, v in zip(("scope", "key"), state_filter) if v is not None)
+    condition.__name__ = " and ".join(x for x in (scope_text, "worker condition" if cond_id else "") if x) or "any change"
     if ttype == "state":
         trigger: dict[str, Any] = {"type": "state", "condition": condition}
     elif ttype == "queue":
@@ -209,6 +211,13 @@ def _owned(name: str, worker: Worker, tid: str) -> bool:
     except StepNotFoundError:
         return False
     return getattr(st.handler, _MARK, None) == (worker.id, tid)
+
+
+def retag(worker: Worker) -> None:
+    """The worker told its name (``engine::workers::register``): show it on its steps."""
+    for tid, name in worker.step_names.items():
+        if _owned(name, worker, tid):
+            registry.get_step(name).source = f"worker:{worker.name}"
 
 
 def unregister_trigger(worker: Worker, tid: str) -> str | None:

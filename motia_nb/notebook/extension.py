@@ -120,9 +120,11 @@ def unload(ip: Any) -> None:
             log.exception("motia_nb: closing the state viewers failed")
     from motia_nb import state_manager
     from motia_nb._loop import stop_loop_thread
+    from motia_nb.engine import stop_all as stop_engine_endpoints
     from motia_nb.steps import stop_scheduler
 
     for what, release in (
+        ("closing the engine endpoints (%motia serve)", stop_engine_endpoints),
         ("stopping the cron scheduler", stop_scheduler),
         ("closing the state manager", state_manager.close),
         ("stopping motia_nb's loop thread", stop_loop_thread),

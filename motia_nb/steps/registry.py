@@ -151,6 +151,8 @@ def steps_frame(flow: str | None = None) -> "pd.DataFrame":
     import pandas as pd
 
     rows = [s for s in all_steps() if flow is None or flow in s.flows]
+    # worker steps (registered by motia_nb.engine) carry source "worker:<name>"
+    workers = {"worker": [s.source[7:] if s.source.startswith("worker:") else "" for s in rows]}
     return pd.DataFrame(
         {
             "name": [s.name for s in rows],
@@ -159,6 +161,7 @@ def steps_frame(flow: str | None = None) -> "pd.DataFrame":
             "flows": [", ".join(s.flows) for s in rows],
             "handler": [("async " if s.is_async else "def ") + ("(input, ctx)" if s.arity == 2 else "(input)" if s.arity == 1 else "()") for s in rows],
             "description": [s.description for s in rows],
+            **(workers if any(workers["worker"]) else {}),
         }
     )
 
