@@ -13,6 +13,7 @@ wrote into motia_nb's ``{"status", "body", "headers"}``. Worker-created channels
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import secrets
 import uuid
@@ -92,12 +93,14 @@ class Channels:
         finally:
             ch.done.set()
 
-    async def _respond(self, worker: "Worker", function_id: str, data: dict[str, Any]) -> tuple[Any, _Channel]:
+    async def _respond(
+        self, worker: "Worker", function_id: str, data: dict[str, Any], origin: contextvars.Context
+    ) -> tuple[Any, _Channel]:
         rid, resp = self._new("write")
         qid, _ = self._new("read", json.dumps(data.get("body")).encode() if data.get("body") is not None else b"")
         data = {**data, "response": resp.ref(rid), "request_body": self._open[qid].ref(qid)}
         try:
-            result = await worker.call(function_id, data, self._server.worker_timeout)
+            result = await worker.call(function_id, data, self._server.worker_timeout, origin)
             if resp.opened:
                 try:
                     await asyncio.wait_for(resp.done.wait(), self._server.worker_timeout)
@@ -118,7 +121,8 @@ class Channels:
             "headers": dict(request.headers),
             "method": request.method,
         }
-        result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data))
+        origin = contextvars.copy_context()
+        result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data, origin))
         if resp.status is None and isinstance(result, dict):  # answered by return value only
             status = result.get("status_code", result.get("status", 200))
             return {"status": int(status), "body": result.get("body"), "headers": dict(result.get("headers") or {})}

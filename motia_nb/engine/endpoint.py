@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import logging
 import threading
 import uuid
@@ -178,7 +179,9 @@ class Server:
     async def _dispatch(self, w: Worker, frame: protocol.Frame) -> None:
         t, b = frame.type, frame.body
         if t == "invokefunction":
-            asyncio.get_running_loop().create_task(self._serve_invocation(w, b))
+            origin = w.origin()  # a call made while handling one of ours belongs to that cascade
+            ctx = origin.run(contextvars.copy_context) if origin is not None else None
+            asyncio.get_running_loop().create_task(self._serve_invocation(w, b), context=ctx)
         elif t == "invocationresult":
             if not w.settle(frame):
                 log.info("motia_nb engine: late or unknown invocationresult %s from %s", b["invocation_id"], w.name)

@@ -20,6 +20,7 @@ Each run prints one line in the causing cell: step, worker, status, duration
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -59,7 +60,8 @@ async def call_on_loop(server: "Server", coro: Coroutine[Any, Any, T]) -> T:
 
 async def call_worker(server: "Server", worker: Worker, function_id: str, data: Any) -> Any:
     """Invoke ``function_id`` on ``worker`` and await its answer (up to the endpoint's worker_timeout)."""
-    return await call_on_loop(server, worker.call(function_id, data, server.worker_timeout))
+    origin = contextvars.copy_context()  # the cascade frame of this step and the cell's output routing
+    return await call_on_loop(server, worker.call(function_id, data, server.worker_timeout, origin))
 
 
 def _engine_event(event: Any) -> dict[str, Any]:

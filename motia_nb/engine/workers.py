@@ -8,6 +8,7 @@ never listed. Everything here runs on the endpoint's loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
 import time
 import uuid
@@ -53,6 +54,7 @@ class Worker:
     trigger_types: dict[str, dict[str, Any]] = field(default_factory=dict)
     step_names: dict[str, str] = field(default_factory=dict)  # trigger id -> registry step name
     pending: dict[str, "asyncio.Future[Any]"] = field(default_factory=dict)
+    origins: dict[str, contextvars.Context] = field(default_factory=dict)  # invocation id -> causing context
     closed: bool = False
 
     @property
@@ -89,9 +91,24 @@ class Worker:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.conn.send(protocol.dumps(frame))
 
-    async def call(self, function_id: str, data: Any, timeout: float) -> Any:
+    def origin(self) -> contextvars.Context | None:
+        """The context of the newest call this worker is handling (its calls to the engine belong to it).
+
+        The engine's answer to "which cascade does this worker call belong to": the
+        SDKs send a W3C ``traceparent`` only when OpenTelemetry is on, so motia_nb
+        takes the newest invocation still waiting for this worker (a nested trigger
+        is newer than the step that caused it). None when the worker calls on its own.
+        """
+        for iid in reversed(list(self.origins)):
+            if iid in self.pending:
+                return self.origins[iid]
+        return None
+
+    async def call(self, function_id: str, data: Any, timeout: float, origin: contextvars.Context | None = None) -> Any:
         """Invoke ``function_id`` on this worker and await its ``invocationresult``.
 
+        ``origin`` is the causing cell's context (trace, causal chain, output routing):
+        the worker's own calls while it handles this one run in a copy of it.
         Raises WorkerCallError (the worker's error), WorkerTimeout or WorkerGone.
         """
         if self.closed:
@@ -99,6 +116,8 @@ class Worker:
         iid = str(uuid.uuid4())
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[iid] = fut
+        if origin is not None:
+            self.origins[iid] = origin
         t0 = time.monotonic()
         try:
             await self.send(protocol.invoke(iid, function_id, data))
@@ -115,6 +134,7 @@ class Worker:
             raise WorkerGone("worker_disconnected", f"worker {self.name!r}: {type(e).__name__}: {e}") from None
         finally:
             self.pending.pop(iid, None)
+            self.origins.pop(iid, None)
 
     def settle(self, frame: protocol.Frame) -> bool:
         """Route an ``invocationresult`` to the call awaiting it; False when none is (late or unknown)."""
@@ -140,3 +160,4 @@ class Worker:
             if not fut.done():
                 fut.set_exception(WorkerGone("worker_disconnected", f"worker {self.name!r} disconnected before answering"))
         self.pending.clear()
+        self.origins.clear()
