@@ -15,7 +15,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from engine_helpers import frames, wait_for
-from motia_nb import engine, enqueue, state_manager, step, steps_frame, trace_frame
+from motia_nb import engine, enqueue, run_cron, state_manager, step, steps_frame, trace_frame
+from motia_nb.steps import scheduler
 from motia_nb.steps import get_step, reset_steps
 from motia_nb.steps.errors import StepNotFoundError
 
@@ -317,3 +318,21 @@ def test_several_workers_call_each_other_and_reattach_retires_the_old_connection
     wait_for(lambda: not registered(server, "a::q"), what="the retired connection's step to go")
     for ws in (b, c):
         ws.close()
+
+
+def test_serving_runs_cron_triggers_and_run_cron_reaches_a_worker(server):
+    assert scheduler.running  # serving starts the scheduler, as the engine fires cron triggers
+    ws, _ = client(server)
+    send(ws, type="registerfunction", id="raw::tick")
+    send(ws, type="registertrigger", id="tc", trigger_type="cron", function_id="raw::tick",
+         config={"expression": "0 9 * * *", "metadata": {"name": "Tick"}})
+    assert "error" not in frames(ws)[0]
+    t, out = in_thread(lambda: run_cron.sync("Tick"))
+    call = frames(ws)[0]
+    assert call["function_id"] == "raw::tick" and call["data"]["expression"] == "0 9 * * *"
+    send(ws, type="invocationresult", invocation_id=call["invocation_id"], function_id="raw::tick", result=None)
+    t.join(30)
+    assert out == {"value": None}
+    ws.close()
+    server.close()
+    assert not scheduler.running

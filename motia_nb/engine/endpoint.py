@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .. import _loop
 from ..steps.errors import StepConfigError
+from ..steps.scheduling import scheduler
 from . import protocol, remote
 from .channels import Channels
 from .functions import EngineFunctionError, EngineFunctions
@@ -65,6 +66,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop = self._lt.loop  # type: ignore[assignment]
         self.channels = Channels(self)
         self.closed = False
+        self.owns_scheduler = False  # serving starts the cron scheduler, as the engine runs cron triggers
         self.bad_frames = 0
         self.binary_frames = 0
 
@@ -99,6 +101,9 @@ class Server:
         with _servers_lock:
             if self in _servers:
                 _servers.remove(self)
+            others = bool(_servers)
+        if self.owns_scheduler and not others and scheduler.running:
+            scheduler.stop()
         if not self._lt.thread.is_alive():
             return
         fut = self._lt.submit(self._stop())
@@ -333,6 +338,9 @@ def serve(
         raise OSError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
     with _servers_lock:
         _servers.append(server)
+    if not scheduler.running:
+        scheduler.start()
+        server.owns_scheduler = True
     return server
 
 
