@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from engine_helpers import frames, wait_for
-from motia_nb import engine, enqueue, run_cron, state_manager, step, steps_frame, trace_frame
+from motia_nb import engine, enqueue, flow_diagram, run_cron, state_manager, step, steps_frame, trace_frame
 from motia_nb.steps import scheduler
 from motia_nb.steps import get_step, reset_steps
 from motia_nb.steps.errors import StepNotFoundError
@@ -291,6 +291,9 @@ def test_workers_register_names_the_worker_everywhere(server):
     assert (w["name"], w["steps"]) == ("raw-one", ["NamedStep"])
     row = steps_frame().set_index("name").loc["NamedStep"]
     assert (row["worker"], row["flows"], row["description"]) == ("raw-one", "f1", "d")
+    diagram = flow_diagram("f1")
+    assert "[queue named] → NamedStep (worker raw-one)" in diagram.text()
+    assert '"NamedStep (worker raw-one)"' in diagram.mermaid
     ws.close()
 
 
@@ -336,3 +339,33 @@ def test_serving_runs_cron_triggers_and_run_cron_reaches_a_worker(server):
     ws.close()
     server.close()
     assert not scheduler.running
+
+
+def test_a_trigger_loop_through_a_worker_is_stopped_by_the_loop_guard(server, group):
+    from motia_nb.steps.runtime import MAX_DEPTH
+
+    ws, _ = client(server)
+    send(ws, type="registerfunction", id="raw::loop")
+    send(ws, type="registertrigger", id="t", trigger_type="state", function_id="raw::loop", config={"scope": group})
+    frames(ws)
+    t, out = in_thread(lambda: state_manager.sync.set(group, "n", {"i": 0}))
+    stack, replies, deepest = [], [], 0
+    while True:  # the worker writes its own scope each time it is invoked: a loop
+        f = frames(ws)[0]
+        if f["type"] == "invokefunction":
+            stack.append(f["invocation_id"])
+            deepest = max(deepest, len(stack))
+            send(ws, type="invokefunction", invocation_id=f"w{len(stack)}", function_id="state::update",
+                 data={"scope": group, "key": "n", "ops": [{"type": "increment", "path": "i", "by": 1}]})
+        else:
+            replies.append(f)
+            send(ws, type="invocationresult", invocation_id=stack.pop(), function_id="raw::loop", result=None)
+            if not stack:
+                break
+    t.join(30)
+    assert "error" not in out  # the cell's write stands
+    assert deepest == MAX_DEPTH  # the worker's writes belong to the cascade that invoked it
+    (stopped,) = [r for r in replies if "error" in r]
+    assert "trigger loop stopped" in stopped["error"]["message"] and "raw::loop" in stopped["error"]["message"]
+    assert state_manager.sync.get(group, "n") == {"i": MAX_DEPTH}  # every write made stands
+    ws.close()
