@@ -29,11 +29,16 @@ def _missing(msg: str) -> None:
 
 
 def motia_cli() -> Path:
-    """``.venv-worker/bin/motia`` (motia 1.0.4rc1 + iii-sdk 0.9.0), or skip / fail in CI."""
-    exe = WORKER_VENV / "bin" / "motia"
-    if not exe.exists():
-        _missing(f"{exe} is missing (the real Motia worker); build it with: make workers")
-    return exe
+    """``.venv-worker/bin/motia`` (motia 1.0.4rc1 + iii-sdk 0.9.0), or skip / fail in CI.
+
+    ``.venv-motia`` (the same pins, built for the in-process tests) serves as well.
+    """
+    for venv in (WORKER_VENV, ROOT / ".venv-motia"):
+        exe = venv / "bin" / "motia"
+        if exe.exists():
+            return exe
+    _missing(f"{WORKER_VENV / 'bin' / 'motia'} is missing (the real Motia worker); build it with: make workers")
+    raise AssertionError("unreachable")
 
 
 def iii_python() -> Path:
