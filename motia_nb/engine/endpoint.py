@@ -230,7 +230,7 @@ class Server:
         await old.conn.close()
 
     # ------------------------------------------------------------------ worker → engine calls
-    def _provider(self, function_id: str, caller: Worker) -> Worker | None:
+    def _provider(self, function_id: str) -> Worker | None:
         for other in self._live():
             if function_id in other.functions:
                 return other
@@ -250,7 +250,7 @@ class Server:
         if fid == "engine::triggers::list":
             return {"triggers": [_wire_trigger(t) for x in self._live() for t in x.triggers.values()]}
         if fid not in self._engine_names:
-            provider = self._provider(fid, w)
+            provider = self._provider(fid)
             if provider is not None:
                 return await provider.call(fid, data, self.worker_timeout)
         return await self.functions.call(fid, data, caller=f"worker:{w.name}")

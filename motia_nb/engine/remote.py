@@ -108,7 +108,7 @@ def _step_name(worker: Worker, frame: dict[str, Any]) -> str:
     return f"{base} [{frame['id']}]"
 
 
-def _config(name: str, trigger: dict[str, Any], meta: Any, worker: Worker) -> dict[str, Any]:
+def _config(name: str, trigger: dict[str, Any], meta: Any) -> dict[str, Any]:
     meta = meta if isinstance(meta, dict) else {}
     cfg: dict[str, Any] = {"name": name, "triggers": [trigger], "description": meta.get("description") or ""}
     for key in ("flows", "enqueues"):
@@ -201,7 +201,7 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
         return out
 
     setattr(handler, _MARK, (worker.id, tid))
-    registry.register(_config(name, trigger, config.get("metadata"), worker), handler, source=f"worker:{worker.name}")
+    registry.register(_config(name, trigger, config.get("metadata")), handler, source=f"worker:{worker.name}")
     worker.step_names[tid] = name
     worker.triggers[tid] = frame
     return name
