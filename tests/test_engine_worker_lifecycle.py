@@ -85,6 +85,8 @@ def test_python_025_and_node_workers_at_once(tmp_path, notebook_steps):
             lambda: worker_with_steps(server, {"py25::on_order"}) and worker_with_steps(server, {"nodew::on_order"}),
             what="both workers",
         )
+        # each SDK names itself (engine::workers::register) right after replaying its registrations
+        wait_for(lambda: {w["name"] for w in server.workers} == {"nodew", "py25"}, what="both workers' names")
         assert sorted((w["name"], w["runtime"]) for w in server.workers) == [("nodew", "node"), ("py25", "python")]
         pinged, paid = [], []
 

@@ -44,7 +44,9 @@ def motia(tmp_path_factory):
     server = engine.serve(worker_timeout=30)
     proc = start_motia(server.url, tmp_path_factory.mktemp("motia"))
     try:
-        wait_for(lambda: worker_with_steps(server, MOTIA_STEPS) or proc.p.poll() is not None, what="motia run to register")
+        # its steps, then its name (the SDK sends engine::workers::register after replaying registrations)
+        ready = lambda: (w := worker_with_steps(server, MOTIA_STEPS)) is not None and w["runtime"] is not None  # noqa: E731
+        wait_for(lambda: ready() or proc.p.poll() is not None, what="motia run to register")
         assert proc.p.poll() is None, proc.output()
         yield server, proc
     finally:
