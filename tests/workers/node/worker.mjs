@@ -2,7 +2,12 @@
 // NAME::on_order: a state trigger on scope "orders" writing seen_NAME/<key>;
 // NAME::relay: a queue trigger on relay.NAME that enqueues order.paid (reaching
 // other workers' and the notebook's queue steps).
+import { webcrypto } from 'node:crypto'
 import { registerWorker } from 'iii-sdk'
+
+// iii-sdk calls the global crypto.randomUUID(): global from Node 19, behind a flag on
+// Debian bookworm's Node 18 (what .ci/run installs with apt-get)
+if (!globalThis.crypto) globalThis.crypto = webcrypto
 
 const [url, name] = process.argv.slice(2)
 const iii = registerWorker(url, { workerName: name })
