@@ -4,13 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test bench venv venv-motia clean
-
-# A second venv with the real Motia SDK (motia 1.0.4rc1 + the iii-sdk it works with),
-# so the tests run Motia step files against the real package too (tests/test_motia_kernel.py).
-MOTIA_VENV  ?= .venv-motia
-MOTIA_STAMP := $(MOTIA_VENV)/.installed
-MOTIA_PINS  := motia==1.0.4rc1 iii-sdk==0.9.0
+.PHONY: lab test bench venv venv-motia workers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +17,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# A second venv with the real Motia SDK (motia 1.0.4rc1 + the iii-sdk it works with; never
+# installed into .venv, which must stay without the real motia package). Its python runs a
+# kernel with the real package (tests/test_motia_kernel.py) and its `motia run` is the real
+# worker that connects to the kernel's engine endpoint (tests/test_engine_*.py).
+MOTIA_VENV  ?= .venv-motia
+MOTIA_STAMP := $(MOTIA_VENV)/.installed
+MOTIA_PINS  := motia==1.0.4rc1 iii-sdk==0.9.0
+
 $(MOTIA_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(MOTIA_VENV)
 	$(MOTIA_VENV)/bin/python -m pip install -q --upgrade pip
@@ -30,6 +32,23 @@ $(MOTIA_STAMP): pyproject.toml
 	touch $(MOTIA_STAMP)
 
 venv-motia: $(MOTIA_STAMP)
+
+# The other real workers: a bare iii-sdk 0.25 Python worker, and a Node worker on npm's
+# iii-sdk (skipped when npm is absent; CI installs it).
+III_STAMP    := .venv-iii/.installed
+NODE_STAMP   := tests/workers/node/node_modules/.installed
+
+$(III_STAMP):
+	$(PYTHON) -m venv .venv-iii
+	.venv-iii/bin/python -m pip install -q iii-sdk==0.25.0
+	touch $@
+
+$(NODE_STAMP): tests/workers/node/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/workers/node && npm install --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the Node worker tests will be skipped (they fail under CI=true)"; fi
+
+workers: $(MOTIA_STAMP) $(III_STAMP) $(NODE_STAMP)
 
 # As root (containers) JupyterLab needs --allow-root; with no screen it opens no
 # browser and prints the URL to open instead.
@@ -40,11 +59,11 @@ lab: $(STAMP)
 	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop); open the URL printed below."
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(LAB_FLAGS) $(LAB_ARGS)
 
-test: $(STAMP) $(MOTIA_STAMP)
+test: $(STAMP) workers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(MOTIA_VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(MOTIA_VENV) .venv-iii tests/workers/node/node_modules .pytest_cache build *.egg-info

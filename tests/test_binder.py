@@ -106,6 +106,12 @@ def test_requirements_install_this_repository() -> None:
     assert {"jupyterlab", "jupyter-client", "matplotlib"} <= names, names
 
 
+def test_postbuild_builds_the_motia_worker_outside_the_notebook_env() -> None:
+    post = (BINDER / "postBuild").read_text()
+    assert os.access(BINDER / "postBuild", os.X_OK), "binder/postBuild must be executable"
+    assert "python -m venv .venv-worker" in post and "motia==1.0.4rc1" in post and "iii-sdk==0.9.0" in post
+
+
 def test_runtime_python_satisfies_pyproject() -> None:
     from packaging.specifiers import SpecifierSet
 
@@ -139,6 +145,9 @@ def binder_python(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     env = _clean_env()
     # repo2docker: WORKDIR ${REPO_DIR}; pip install -r "binder/requirements.txt"
     _run([str(python), "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], cwd=checkout, env=env, timeout=600)
+    # repo2docker then runs binder/postBuild from the repository root, with the environment's python first on PATH
+    post_env = _clean_env(PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    _run(["bash", "binder/postBuild"], cwd=checkout, env=post_env, timeout=600)
     _run([str(python), "-m", "pip", "install", "-q", *TEST_TOOLS], cwd=checkout, env=env, timeout=300)
     yield python
 
@@ -195,5 +204,7 @@ def test_repo2docker_dry_run_accepts_binder(checkout: Path, tmp_path_factory: py
     # "-e ." is a local reference: the whole repository must be in the image before pip runs.
     copy_all = [i for i, ln in enumerate(lines) if re.match(r"COPY .*\bsrc/ \$\{REPO_DIR\}/$", ln)]
     assert copy_all and copy_all[0] < install, "the repository is not copied in before binder/requirements.txt is installed"
+    post = next((i for i, ln in enumerate(lines) if "postBuild" in ln and ln.startswith("RUN")), None)
+    assert post is not None and post > install, "repo2docker does not run binder/postBuild after the install"
     workdir = [i for i, ln in enumerate(lines) if ln.strip() == "WORKDIR ${REPO_DIR}"]
     assert workdir and workdir[0] < install, "pip would not run from the repository root"

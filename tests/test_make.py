@@ -38,3 +38,10 @@ def test_make_lab_opens_jupyterlab_on_the_tutorials_and_prints_the_url_without_a
     assert "--no-browser" in out  # no DISPLAY here: print the URL instead of opening a browser
     assert ("--allow-root" in out) == (os.getuid() == 0)
     assert "--no-browser" not in dry_run("lab", DISPLAY=":0")
+
+
+def test_make_test_builds_the_real_worker_environments_before_pytest():
+    out = subprocess.run(["make", "-n", "-B", "test"], cwd=ROOT, capture_output=True, text=True).stdout
+    for step in ("pip install -q -e . motia==1.0.4rc1 iii-sdk==0.9.0", "pip install -q iii-sdk==0.25.0", "npm install"):
+        assert step in out and out.index(step) < out.index("-m pytest"), step
+    assert ".venv-motia" in out and ".venv-iii" in out

@@ -15,11 +15,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Config, Configurable
 
 from ..session import default_session
 from ..state import default_url
+from ..engine import settings as engine_settings
 
 __all__ = ["MotiaNB"]
 
@@ -60,6 +61,14 @@ class MotiaNB(Configurable):
         help="Tab completion reads at most this many keys of a group (keeps completion instant on big groups).",
     ).tag(config=True)
 
+    worker_timeout = Float(
+        30.0,
+        help=(
+            "Seconds a cell waits for a connected worker (%motia serve) to answer a step "
+            "or a condition before it reports a timeout."
+        ),
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
         self._shell_config: Config | None = None
@@ -95,6 +104,16 @@ class MotiaNB(Configurable):
         if v is not None and v < 0:
             raise TraitError(f"MotiaNB.{proposal['trait'].name} must be >= 0, got {v}")
         return v
+
+    @validate("worker_timeout")
+    def _positive_timeout(self, proposal: Any) -> Any:
+        if not proposal["value"] > 0:
+            raise TraitError(f"MotiaNB.worker_timeout must be > 0 seconds, got {proposal['value']}")
+        return proposal["value"]
+
+    @observe("worker_timeout")
+    def _apply_timeout(self, change: Any) -> None:
+        engine_settings.worker_timeout = float(change["new"])
 
     @validate("json_indent")
     def _indent(self, proposal: Any) -> Any:

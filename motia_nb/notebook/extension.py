@@ -23,6 +23,7 @@ from typing import Any
 from IPython.core.magic import Magics
 
 from .._threads import stop_loop_thread, wake_on_signals
+from ..engine import stop_all as stop_engine_endpoints
 from ..motia import ensure_motia
 from ..session import default_session
 from .completion import make_state_matcher
@@ -119,6 +120,7 @@ def unload(ip: Any) -> None:
         log.exception("motia_nb: closing the state viewers failed")
     session = default_session()
     for what, release in (
+        ("closing the engine endpoints (%motia serve)", stop_engine_endpoints),
         ("stopping the cron scheduler", session.scheduler.stop),
         ("closing the state manager", session.manager.close),
         ("stopping motia_nb's loop thread", stop_loop_thread),

@@ -42,6 +42,7 @@ from motia_nb.session import (
 from motia_nb.steps import StepConfigError
 
 from .commands import ArgParser, CommandTable, Tail
+from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, read_value, tokenize
 from .step_cells import define_steps_from_source
 from .tracebacks import error_line, one_line_errors, user_frames
@@ -127,6 +128,21 @@ def _flow(m: StepMagics, a: argparse.Namespace) -> Any:
     return flow_diagram(a.flow)
 
 
+def _serve(m: StepMagics, a: argparse.Namespace) -> Any:
+    try:
+        return serve_cmd(["--port", str(a.port), "--host", a.host])
+    except EngineUsageError as e:
+        raise MagicUsageError(str(e)) from None
+
+
+def _serve_stop(m: StepMagics, a: argparse.Namespace) -> str:
+    return stop_cmd()
+
+
+def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
+    return workers_cmd()
+
+
 def _help(m: StepMagics, a: argparse.Namespace) -> None:
     print(MOTIA_COMMANDS.help(a.subcommand))
 
@@ -195,6 +211,16 @@ def _build() -> CommandTable:
           _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",))
     t.add("flow", "the flow diagram (Mermaid + text)", "The diagram of the steps (optionally of one flow).", _flow,
           _optional("flow", "FLOW", "a flow name"), examples=("%motia flow order-processing",))
+    t.add("serve", "serve the iii engine protocol: real Motia workers connect to this kernel",
+          "Start the local engine endpoint on 127.0.0.1 (a free port unless --port): connect a Motia project with "
+          "III_URL=<url> motia run --dir steps. Serving starts the cron scheduler.", _serve,
+          lambda p: (p.add_argument("--port", type=int, default=0, metavar="N", help="the port (0: a free one)"),
+                     p.add_argument("--host", default="127.0.0.1", metavar="HOST", help="the address to listen on")),
+          examples=("%motia serve", "%motia serve --port 49134"))
+    t.add("serve stop", "stop serving (connected workers lose their steps)", "Close the engine endpoint.", _serve_stop,
+          examples=("%motia serve stop",))
+    t.add("workers", "the connected workers and their steps", "The workers connected to the engine endpoint, as a DataFrame.",
+          _workers, examples=("%motia workers",))
     t.add("help", "this help (or: help SUBCOMMAND)", "Show help on %motia or on one subcommand.", _help,
           lambda p: p.add_argument("subcommand", nargs="*", metavar="SUBCOMMAND", help="a subcommand"),
           examples=("%motia help enqueue", "%motia help cron"))

@@ -21,6 +21,11 @@ def _label(text: str) -> str:
     return '"' + text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;") + '"'
 
 
+def _shown(st: Step) -> str:
+    """The step's name, with its worker for a step served by a connected worker (motia_nb.engine)."""
+    return f"{st.name} (worker {st.source[7:]})" if st.source.startswith("worker:") else st.name
+
+
 class FlowDiagram:
     """The steps of one flow (or of every step) as a graph you can display or read."""
 
@@ -51,7 +56,7 @@ class FlowDiagram:
             lines.append(f"  state[({_label('state')})]")
         for i, st in enumerate(self.steps):
             sid = f"s{i}"
-            lines.append(f"  {sid}[{_label(st.name)}]")
+            lines.append(f"  {sid}[{_label(_shown(st))}]")
             for j, trig in enumerate(st.triggers):
                 if isinstance(trig, QueueTrigger):
                     lines.append(f"  {topic_id[trig.topic]} --> {sid}")
@@ -76,7 +81,7 @@ class FlowDiagram:
         out = [f"{head}: {len(self.steps)} step(s), {len(self.topics)} topic(s)"]
         for st in self.steps:
             trig = ", ".join(t.describe() for t in st.triggers) or "no trigger"
-            line = f"  [{trig}] → {st.name}"
+            line = f"  [{trig}] → {_shown(st)}"
             if st.enqueues:
                 line += " → " + ", ".join(f"({t})" for t in st.enqueues)
             out.append(line)

@@ -155,6 +155,8 @@ class StepRegistry:
         import pandas as pd
 
         rows = [s for s in self.all() if flow is None or flow in s.flows]
+        # worker steps (registered by motia_nb.engine) carry source "worker:<name>"
+        workers = {"worker": [s.source[7:] if s.source.startswith("worker:") else "" for s in rows]}
         return pd.DataFrame(
             {
                 "name": [s.name for s in rows],
@@ -163,6 +165,7 @@ class StepRegistry:
                 "flows": [", ".join(s.flows) for s in rows],
                 "handler": [_handler_shape(s) for s in rows],
                 "description": [s.description for s in rows],
+                **(workers if any(workers["worker"]) else {}),
             }
         )
 

@@ -273,7 +273,8 @@ class Runtime:
             raise CancelledByInterrupt(list(dict.fromkeys(reversed(parent.cancelled)))) from None
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)
-            _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
+            if not getattr(e, "reported", False):  # a worker step already showed its one line
+                _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
             return Outcome("error", None, e)
         finally:
             _frame.reset(token)

@@ -1,0 +1,135 @@
+"""The engine's channels, as far as http steps served by workers need them.
+
+An http trigger's function gets the request with two channel refs: ``response``
+(the worker writes: ``set_status`` / ``set_headers`` text messages, then the
+body as binary frames, then closes) and ``request_body`` (the worker may read
+the raw body). The SDK opens each as a WebSocket to
+``/ws/channels/<id>?key=<access key>&dir=<read|write>`` on the engine. This
+module hands out those refs, serves the two sockets, and turns what the worker
+wrote into motia_nb's ``{"status", "body", "headers"}``. Worker-created channels
+(``engine::channels::create``) are not served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.exceptions import ConnectionClosed
+
+from .remote import call_on_loop
+from .workers import WorkerTimeout
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+    from .endpoint import Server
+    from .workers import Worker
+
+__all__ = ["Channels"]
+
+
+@dataclass
+class _Channel:
+    key: str
+    direction: str  # as the worker sees it: "write" (response) or "read" (request body)
+    payload: bytes = b""  # what a reader gets
+    status: int | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    chunks: list[bytes] = field(default_factory=list)
+    opened: bool = False
+    done: "asyncio.Event" = field(default_factory=asyncio.Event)
+
+    def ref(self, cid: str) -> dict[str, str]:
+        return {"channel_id": cid, "access_key": self.key, "direction": self.direction}
+
+
+class Channels:
+    def __init__(self, server: "Server") -> None:
+        self._server = server
+        self._open: dict[str, _Channel] = {}
+
+    def _new(self, direction: str, payload: bytes = b"") -> tuple[str, _Channel]:
+        cid = str(uuid.uuid4())
+        ch = _Channel(secrets.token_urlsafe(16), direction, payload)
+        self._open[cid] = ch
+        return cid, ch
+
+    async def serve(self, conn: "ServerConnection", path: str) -> None:
+        parts = urlsplit(path)
+        cid = parts.path.rsplit("/", 1)[-1]
+        key = (parse_qs(parts.query).get("key") or [""])[0]
+        ch = self._open.get(cid)
+        if ch is None or not secrets.compare_digest(key, ch.key):
+            await conn.close(4004, "unknown channel or wrong key")
+            return
+        ch.opened = True
+        try:
+            if ch.direction == "read":
+                if ch.payload:
+                    await conn.send(ch.payload)
+                await conn.close()
+                return
+            async for msg in conn:
+                if isinstance(msg, bytes):
+                    ch.chunks.append(msg)
+                    continue
+                try:
+                    m = json.loads(msg)
+                except ValueError:
+                    continue
+                if isinstance(m, dict) and m.get("type") == "set_status" and isinstance(m.get("status_code"), int):
+                    ch.status = m["status_code"]
+                elif isinstance(m, dict) and m.get("type") == "set_headers" and isinstance(m.get("headers"), dict):
+                    ch.headers.update(m["headers"])
+        except ConnectionClosed:
+            pass
+        finally:
+            ch.done.set()
+
+    async def _respond(
+        self, worker: "Worker", function_id: str, data: dict[str, Any], origin: contextvars.Context
+    ) -> tuple[Any, _Channel]:
+        rid, resp = self._new("write")
+        qid, _ = self._new("read", json.dumps(data.get("body")).encode() if data.get("body") is not None else b"")
+        data = {**data, "response": resp.ref(rid), "request_body": self._open[qid].ref(qid)}
+        try:
+            result = await worker.call(function_id, data, self._server.worker_timeout, origin)
+            if resp.opened:
+                try:
+                    await asyncio.wait_for(resp.done.wait(), self._server.worker_timeout)
+                except asyncio.TimeoutError:
+                    raise WorkerTimeout(
+                        "timeout", f"worker {worker.name!r} did not close the response of {function_id!r} in time"
+                    ) from None
+            return result, resp
+        finally:
+            self._open.pop(rid, None)
+            self._open.pop(qid, None)
+
+    async def http_call(self, worker: "Worker", function_id: str, request: Any, step: str) -> dict[str, Any]:
+        data = {
+            "path_params": dict(request.path_params),
+            "query_params": dict(request.query_params),
+            "body": request.body,
+            "headers": dict(request.headers),
+            "method": request.method,
+        }
+        origin = contextvars.copy_context()
+        result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data, origin))
+        if resp.status is None and isinstance(result, dict):  # answered by return value only
+            status = result.get("status_code", result.get("status", 200))
+            return {"status": int(status), "body": result.get("body"), "headers": dict(result.get("headers") or {})}
+        raw = b"".join(resp.chunks)
+        body: Any
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        return {"status": resp.status or 200, "body": body, "headers": {str(k): v for k, v in resp.headers.items()}}
