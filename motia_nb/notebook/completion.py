@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
+from motia_nb.state import state_manager
 from motia_nb.steps import all_steps
 
 from .config import MotiaNB
@@ -121,13 +122,9 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
     """Build the ``%state`` matcher; it reads group/key names from ``state_manager.sync``."""
 
     def groups() -> list[str]:
-        from motia_nb import state_manager
-
         return state_manager.sync.list_groups()
 
     def keys(group: str) -> list[str]:
-        from motia_nb import state_manager
-
         return [k for k, _ in state_manager.sync.items(group, 0, settings.completion_max_keys)]
 
     def steps() -> list[str]:

@@ -25,6 +25,7 @@ from .completion import make_state_matcher
 from .config import MotiaNB
 from .magics import StateMagics
 from .step_magics import StepMagics
+from .viewer import close_all_viewers
 
 __all__ = ["load", "unload", "is_loaded", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -95,14 +96,9 @@ def unload(ip: Any) -> None:
         _unregister_magics(ip, magics)
     ip.configurables[:] = [c for c in ip.configurables if c is not loaded.settings]
     try:  # open viewers poll and subscribe to the state manager: stop them first
-        from motia_nb.notebook.viewer import close_all_viewers
-    except ImportError:
-        pass
-    else:
-        try:
-            close_all_viewers()
-        except Exception:
-            log.exception("motia_nb: closing the state viewers failed")
+        close_all_viewers()
+    except Exception:
+        log.exception("motia_nb: closing the state viewers failed")
     from motia_nb import state_manager
     from motia_nb._loop import stop_loop_thread
     from motia_nb.steps import stop_scheduler

@@ -37,6 +37,7 @@ from .config import MotiaNB
 from .display import JSONList, StateFrame, as_json_result
 from .parsing import MagicUsageError, read_value, tokenize
 from .tracebacks import one_line_errors
+from .viewer import viewer
 
 __all__ = ["StateMagics", "StateMagicError", "SUBCOMMANDS", "overview"]
 
@@ -110,12 +111,6 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
 
 
 def _viewer(m: StateMagics, a: argparse.Namespace) -> Any:
-    try:
-        from motia_nb.notebook.viewer import (
-            viewer,  # ipywidgets is optional: imported when asked for
-        )
-    except ImportError as err:
-        raise MagicUsageError(f"%state viewer: the state viewer is not available ({err})") from None
     return viewer(a.group) if a.group else viewer()
 
 
