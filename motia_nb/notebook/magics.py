@@ -181,7 +181,7 @@ def _build() -> CommandTable:
           "A missing item starts as {}. Shows {new_value, old_value}.",
           _update, _group_key, Tail("OPS", cell=True), (
               '%state update orders order-1 [{"type": "set", "path": "status", "value": "paid"}]',
-              '%state update orders order-1 {"type": "increment", "path": "retries"}',
+              '%state update orders order-1 {"type": "increment", "path": "retries", "by": 1}',
               "%%state update orders order-1         # the op list in the cell body",
           ))
     t.add("groups", "the non-empty groups", "The names of the groups that hold at least one item.", _groups,
