@@ -23,7 +23,7 @@ from motia_nb.state.backends.sqlite import SQLiteBackend
 from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.events import StateEvent
 from motia_nb.state.ops import MISSING, apply_ops
-from motia_nb.state.values import decode_value, encode_trusted
+from motia_nb.state.jsontext import decode_value, encode_trusted
 
 MANAGER = Path(__file__).resolve().parents[1] / "motia_nb" / "state" / "manager.py"
 
@@ -161,7 +161,8 @@ def test_results_and_events_have_one_shape() -> None:
     r = written("g", "k", None, {"a": 1}, existed=False)
     assert r.result == {"new_value": {"a": 1}, "old_value": None}
     assert [dict(e) for e in r.events] == [
-        {"type": "state", "event_type": "state:created", "group_id": "g", "item_id": "k", "old_value": None, "new_value": {"a": 1}}
+        {"type": "state", "event_type": "state:created", "scope": "g", "key": "k", "group_id": "g", "item_id": "k",
+         "old_value": None, "new_value": {"a": 1}}
     ]
     r = written("g", "k", None, 2, existed=True)  # a stored null is an update, not a creation
     assert r.events[0].event_type == "state:updated" and r.result == {"new_value": 2, "old_value": None}

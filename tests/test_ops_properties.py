@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from motia_nb.state.errors import UpdateOpError
 from motia_nb.state.ops import MISSING, apply_ops
-from motia_nb.state.values import MAX_DEPTH, decode_value, encode_value, json_depth
+from motia_nb.state.jsontext import decode_value
+from motia_nb.state.values import MAX_DEPTH, encode_value, json_depth
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -16,13 +16,10 @@ from typing import Any
 import pytest
 
 from motia_nb.state.errors import InvalidInputError
+from motia_nb.state.jsontext import _decode_iterative, _encode_iterative, decode_value, encode_trusted
 from motia_nb.state.values import (
     MAX_DEPTH,
-    _decode_iterative,
-    _encode_iterative,
     check_name,
-    decode_value,
-    encode_trusted,
     encode_value,
     find_json_problem,
     format_location,

@@ -25,6 +25,7 @@ from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
 from .ops import normalize_ops
+from .sync import SyncStateManager, to_frame
 from .values import check_name, encode_value
 
 if TYPE_CHECKING:
@@ -210,15 +211,24 @@ class StateManager:
 
     # ------------------------------------------------------------------ plumbing
     def _write(self, make: Callable[..., Write], *args: Any) -> "Awaitable[Any]":
-        """Validate now, submit now, return an awaitable of the result.
+        """The one submission path of the async API: validate now, submit now, return an awaitable.
 
-        Called on a running loop with no inline dispatcher installed, the
-        awaitable is a plain ``asyncio.Future`` that the writer resolves
-        directly: no Task and no coroutine frames per write, which is what makes
-        thousands of concurrent writes cheap (the write starts at the call, as a
-        JavaScript promise does). Bad input gives a future that raises when
-        awaited. Called with no running loop, it is a coroutine that starts the
-        write when awaited (``asyncio.run(state_manager.set(...))``).
+        What it returns, exactly:
+
+        - no running loop (``asyncio.run(state_manager.set(...))``): a coroutine
+          that validates and submits when awaited;
+        - a running loop, bad input: an ``asyncio.Future`` already failed with
+          the validation error (nothing was submitted);
+        - a running loop, no inline dispatcher (no state step in the session):
+          the backend's ``asyncio.Future`` of the result, resolved by the writer
+          after commit (no Task, no coroutine frame: thousands of concurrent
+          writes stay cheap; the write starts at the call, as a JavaScript
+          promise does);
+        - a running loop with a dispatcher: an ``asyncio.Task`` that awaits the
+          commit, then the triggered steps, then yields the result (a Task, so
+          the steps run even if the caller never awaits).
+
+        The synchronous twin is :meth:`_write_sync` (``state_manager.sync``).
         """
         try:
             loop = asyncio.get_running_loop()
@@ -356,7 +366,7 @@ class StateManager:
         """
         g = check_name(group_id, "group_id")
         rows = await self._read(self.backend.rows_json, g)
-        return _to_frame(rows, flatten=flatten)
+        return to_frame(rows, flatten=flatten)
 
 
 def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:
@@ -367,77 +377,6 @@ def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[S
                 fn(ev)
             except Exception:
                 log.exception("state subscriber %r failed", fn)
-
-
-def _to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame":
-    import json
-
-    import pandas as pd
-
-    keys = [r[0] for r in rows]
-    values = json.loads("[" + ",".join(r[1] for r in rows) + "]") if rows else []
-    if not values:
-        return pd.DataFrame({"key": pd.Series([], dtype=object)})
-    all_objects = all(type(v) is dict for v in values)
-    if not all_objects:
-        values = [v if type(v) is dict else {"value": v} for v in values]
-    nested = flatten and any(type(x) is dict for v in values for x in v.values())
-    df = pd.json_normalize(values) if nested else pd.DataFrame.from_records(values)
-    if "key" in df.columns:  # a value field called "key" must not hide the item's key
-        df = df.rename(columns={"key": "value.key"})
-    df.insert(0, "key", keys)
-    return df
-
-
-class SyncStateManager:
-    """The synchronous twin of :class:`StateManager` (``state_manager.sync``).
-
-    Safe with no event loop, inside a running loop (a Jupyter cell) and from
-    other threads: writes block only the calling thread while motia_nb's own
-    threads do the work.
-    """
-
-    def __init__(self, manager: StateManager) -> None:
-        self._m = manager
-
-    def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
-        return self._m._write_sync(self._m._w_set(group_id, key, value))
-
-    def get(self, group_id: str, key: str) -> Any:
-        g, k = self._m._gk(group_id, key)
-        return self._m.backend.get(g, k)
-
-    def list(self, group_id: str) -> list[Any]:
-        return [v for _, v in self._m.backend.items(check_name(group_id, "group_id"))]
-
-    def delete(self, group_id: str, key: str) -> Any:
-        return self._m._write_sync(self._m._w_delete(group_id, key))
-
-    def clear(self, group_id: str) -> int:
-        return self._m._write_sync(self._m._w_clear(group_id))
-
-    def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._m._write_sync(self._m._w_update(group_id, key, ops))
-
-    def list_groups(self) -> list[str]:
-        return list(self._m.backend.group_counts())
-
-    def items(
-        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
-    ) -> list[tuple[str, Any]]:
-        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
-
-    def exists(self, group_id: str, key: str) -> bool:
-        return self._m.backend.exists(*self._m._gk(group_id, key))
-
-    def count(self, group_id: str) -> int:
-        return self._m.backend.count(check_name(group_id, "group_id"))
-
-    def group_counts(self) -> dict[str, int]:
-        return self._m.backend.group_counts()
-
-    def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
-        return _to_frame(self._m.backend.rows_json(check_name(group_id, "group_id")), flatten=flatten)
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no

@@ -44,10 +44,10 @@ from typing import Any, Final
 
 from motia_nb.state.errors import UpdateOpError
 from motia_nb.state.op_semantics import APPLY, MISSING, I64_MAX, I64_MIN, Cow, OpFailure, format_path
+from motia_nb.state.jsontext import decode_value
 from motia_nb.state.values import (
     MAX_DEPTH,
     _article,
-    decode_value,
     describe,
     encode_value,
     find_json_problem,

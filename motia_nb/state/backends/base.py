@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidInputError
 from ..events import StateEvent
-from ..values import encode_trusted
+from ..jsontext import encode_trusted
 
 __all__ = ["Backend", "Listener", "Order", "Write", "WriteResult"]
 

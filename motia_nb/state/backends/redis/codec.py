@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...events import StateEvent
-from ...values import decode_value
+from ...jsontext import decode_value
 
 __all__ = ["text", "decode", "decode_many", "as_json_text", "rows_as_json", "event_from_wire"]
 

@@ -32,7 +32,7 @@ from redis.exceptions import NoScriptError
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...ops import MISSING, apply_ops
-from ...values import encode_trusted
+from ...jsontext import encode_trusted
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 from . import scripts

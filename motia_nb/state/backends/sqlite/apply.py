@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import StateError
 from ...ops import MISSING, apply_ops
-from ...values import encode_trusted
+from ...jsontext import encode_trusted
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 

@@ -1,0 +1,93 @@
+"""``state_manager.sync``: the synchronous twin of the async state API, and the DataFrame builder.
+
+:class:`SyncStateManager` is safe with no event loop, inside a running loop (a
+Jupyter cell) and from other threads: writes block only the calling thread while
+motia_nb's own threads do the work; reads run on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import Order
+from .values import check_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .manager import StateManager
+
+__all__ = ["SyncStateManager", "to_frame"]
+
+
+def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame":
+    """``(key, value JSON)`` rows as a DataFrame: a ``key`` column, then the values' fields (nested
+    objects as dotted columns when ``flatten``; non-object values in a ``value`` column)."""
+    import pandas as pd
+
+    keys = [r[0] for r in rows]
+    values = json.loads("[" + ",".join(r[1] for r in rows) + "]") if rows else []
+    if not values:
+        return pd.DataFrame({"key": pd.Series([], dtype=object)})
+    all_objects = all(type(v) is dict for v in values)
+    if not all_objects:
+        values = [v if type(v) is dict else {"value": v} for v in values]
+    nested = flatten and any(type(x) is dict for v in values for x in v.values())
+    df = pd.json_normalize(values) if nested else pd.DataFrame.from_records(values)
+    if "key" in df.columns:  # a value field called "key" must not hide the item's key
+        df = df.rename(columns={"key": "value.key"})
+    df.insert(0, "key", keys)
+    return df
+
+
+class SyncStateManager:
+    """The synchronous twin of :class:`~motia_nb.state.manager.StateManager` (``state_manager.sync``).
+
+    Safe with no event loop, inside a running loop (a Jupyter cell) and from
+    other threads: writes block only the calling thread while motia_nb's own
+    threads do the work.
+    """
+
+    def __init__(self, manager: "StateManager") -> None:
+        self._m = manager
+
+    def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
+        return self._m._write_sync(self._m._w_set(group_id, key, value))
+
+    def get(self, group_id: str, key: str) -> Any:
+        g, k = self._m._gk(group_id, key)
+        return self._m.backend.get(g, k)
+
+    def list(self, group_id: str) -> list[Any]:
+        return [v for _, v in self._m.backend.items(check_name(group_id, "group_id"))]
+
+    def delete(self, group_id: str, key: str) -> Any:
+        return self._m._write_sync(self._m._w_delete(group_id, key))
+
+    def clear(self, group_id: str) -> int:
+        return self._m._write_sync(self._m._w_clear(group_id))
+
+    def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._m._write_sync(self._m._w_update(group_id, key, ops))
+
+    def list_groups(self) -> list[str]:
+        return list(self._m.backend.group_counts())
+
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
+    ) -> list[tuple[str, Any]]:
+        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
+
+    def exists(self, group_id: str, key: str) -> bool:
+        return self._m.backend.exists(*self._m._gk(group_id, key))
+
+    def count(self, group_id: str) -> int:
+        return self._m.backend.count(check_name(group_id, "group_id"))
+
+    def group_counts(self) -> dict[str, int]:
+        return self._m.backend.group_counts()
+
+    def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
+        return to_frame(self._m.backend.rows_json(check_name(group_id, "group_id")), flatten=flatten)
