@@ -16,6 +16,10 @@ Every execution context motia_nb creates is made here (the table in
   for plain-``def`` step handlers, each run inside a copy of the cascade's
   ``contextvars`` context (ipykernel routes output by a ContextVar, so a
   handler's prints land in the cell that caused it).
+- **the I/O pool** (:func:`run_io`): blocking reads of a remote store, awaited
+  from a loop that must not wait on the network.
+- **private loops** (:func:`run_on_private_loop`): a fresh loop on a helper
+  thread for a synchronous call made where every loop may be waiting for it.
 
 Fork and exit: modules register what must happen in a forked child
 (:func:`on_fork_child`: abandon inherited connections and threads) and at
@@ -48,6 +52,8 @@ __all__ = [
     "stop_loop_thread",
     "start_thread",
     "run_in_handler_pool",
+    "run_io",
+    "run_on_private_loop",
     "HANDLER_POOL_SIZE",
     "on_fork_child",
     "on_exit",
@@ -271,15 +277,53 @@ async def run_in_handler_pool(fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
+_io_pool: ThreadPoolExecutor | None = None
+#: Threads for blocking reads from a store that is not local (a remote Redis).
+IO_POOL_SIZE = 8
+
+
+async def run_io(fn: Callable[..., T], *args: Any) -> T:
+    """Await ``fn(*args)`` run on the I/O pool (a blocking read that must not hold up a loop)."""
+    global _io_pool
+    with _lock:
+        if _io_pool is None:
+            _io_pool = ThreadPoolExecutor(IO_POOL_SIZE, thread_name_prefix="motia-nb-io")
+        pool = _io_pool
+    return await asyncio.wrap_future(pool.submit(fn, *args))
+
+
+def run_on_private_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on a new loop in a helper thread, inside a copy of the caller's
+    context, while the caller waits; return its result or raise its error.
+
+    For a synchronous call made where every existing loop may be waiting for it
+    (Motia's synchronous SDK inside a cascade): no loop of motia_nb's is needed.
+    """
+    ctx = contextvars.copy_context()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = ctx.run(asyncio.run, coro)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = e
+
+    start_thread(target, "motia-nb-sync-call").join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def stop_loop_thread() -> None:
     """Stop motia_nb's loop thread and handler pool if they run (they restart on next use)."""
-    global _loop_thread, _pool
+    global _loop_thread, _pool, _io_pool
     with _lock:
         lt, _loop_thread = _loop_thread, None
-        pool, _pool = _pool, None
+        pools = [p for p in (_pool, _io_pool) if p is not None]
+        _pool = _io_pool = None
     if lt is not None:
         lt.stop()
-    if pool is not None:
+    for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -356,10 +400,11 @@ def on_exit(fn: Callable[[], None]) -> Callable[[], None]:
 def _after_fork_in_child() -> None:
     # The parent's threads do not exist here: forget them (never join or close them)
     # and start new ones on first use.
-    global _lock, _loop_thread, _pool
+    global _lock, _loop_thread, _pool, _io_pool
     _lock = threading.Lock()
     _loop_thread = None
     _pool = None
+    _io_pool = None
     for fn in _fork_hooks:
         fn()
 

@@ -17,12 +17,10 @@ and loop guard continue).
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .._threads import run_sync
+from .._threads import run_on_private_loop, run_sync
 from ..steps.context import current_frame
 
 __all__ = ["run_blocking", "Done"]
@@ -39,21 +37,7 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
         on_loop = False
     if not on_loop and current_frame() is None:
         return run_sync(coro)
-    ctx = contextvars.copy_context()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = ctx.run(asyncio.run, coro)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="motia-nb-sync-call", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    return run_on_private_loop(coro)
 
 
 class Done:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._threads import get_loop_thread, on_exit, on_fork_child, run_sync
+from .._threads import get_loop_thread, on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
@@ -275,7 +275,7 @@ class StateManager:
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.backend.direct_reads:
             return fn(*args)  # a local point read: cheaper than any hop
-        return await asyncio.to_thread(fn, *args)
+        return await run_io(fn, *args)  # a remote store: wait off the loop
 
     # validation ----------------------------------------------------------------
     @staticmethod
