@@ -127,6 +127,9 @@ def test_queues_cross_the_boundary_both_ways(motia, notebook_steps):
     assert rows["caused_by"] == "ShipOrder" and rows["depth"] == 2
     ship = trace_frame(step="ShipOrder").iloc[-1]
     assert ship["trace_id"] == rows["trace_id"] and ship["depth"] == 1
+    # traces name the worker that served a step (and none for the notebook's own)
+    cascade = trace_frame(ship["trace_id"]).set_index("step")["worker"]
+    assert cascade["ShipOrder"] == get_step("ShipOrder").source[len("worker:"):] != "" and cascade["OnShipped"] == ""
 
 
 def test_an_http_step_served_by_the_worker(motia):

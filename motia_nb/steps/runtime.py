@@ -234,11 +234,13 @@ class Runtime:
         chain = parent.chain + (st.name,)
         seq, start, t0 = next(_seq), datetime.now(), time.perf_counter()
 
+        worker = st.source[7:] if st.source.startswith("worker:") else None
+
         def done(status: str, err: BaseException | None) -> None:
             self.traces.record(
                 TraceRecord(
                     parent.trace_id, st.name, label, start, (time.perf_counter() - t0) * 1000.0, status,
-                    None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq,
+                    None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq, worker,
                 )
             )
 

@@ -34,6 +34,7 @@ class TraceRecord:
     depth: int
     caused_by: str | None
     seq: int = 0  # start order (datetimes can tie)
+    worker: str | None = None  # the connected worker that served the step (motia_nb.engine)
 
 
 class TraceStore:
@@ -90,5 +91,7 @@ class TraceStore:
                 "error": pd.Series([r.error for r in rows], dtype=object),
                 "depth": pd.Series([r.depth for r in rows], dtype="int64"),
                 "caused_by": pd.Series([r.caused_by for r in rows], dtype=object),
+                # only when a worker served a step, so notebook-only traces keep their columns
+                **({"worker": pd.Series([r.worker or "" for r in rows], dtype=object)} if any(r.worker for r in rows) else {}),
             }
         )
