@@ -148,7 +148,7 @@ def test_a_burst_is_coalesced_and_never_waits_past_max_delay() -> None:
         # one refresh per max_delay during the burst, and one after it: 3 or 4, not 30
         assert 3 <= len(h.starts) <= 4, h.starts
         assert h.starts[0] == pytest.approx(1.0)  # the first of the burst waited exactly max_delay
-        assert all(b - a <= 1.0 + 1e-6 for a, b in zip(h.starts, h.starts[1:])), h.starts
+        assert all(b - a <= 1.0 + 1e-6 for a, b in zip(h.starts, h.starts[1:], strict=False)), h.starts
 
     run(main)
 
@@ -263,10 +263,10 @@ def test_every_change_is_shown_within_max_delay_and_refreshes_never_outnumber_ch
         assert 1 <= len(h.starts) <= len(changes)
         assert seen_at_refresh[-1] == len(changes)  # the last change was shown
         for i, t in enumerate(changes):
-            first_showing = next(s for s, n in zip(h.starts, seen_at_refresh) if n > i)
+            first_showing = next(s for s, n in zip(h.starts, seen_at_refresh, strict=True) if n > i)
             assert t <= first_showing <= t + max_delay + eps, (t, h.starts)
         previous = 0
-        for s, n in zip(h.starts, seen_at_refresh):
+        for s, n in zip(h.starts, seen_at_refresh, strict=True):
             burst = changes[previous:n]
             assert burst, "a refresh with no change"
             assert s - burst[-1] >= debounce - eps or s - burst[0] >= max_delay - eps, (s, burst)
@@ -337,8 +337,30 @@ def _loopback_alias() -> str:
     pytest.skip("no host name resolves to 127.0.0.1 here (needed to reach the proxy as a 'remote' host)")
 
 
+class ObservedManager(StateManager):
+    """A real StateManager that counts the reads the viewer is awaiting (``in_flight``)."""
+
+    in_flight = 0
+
+    async def _observed(self, read: Any) -> Any:
+        self.in_flight += 1
+        try:
+            return await read
+        finally:
+            self.in_flight -= 1
+
+    def group_counts(self) -> Any:
+        return self._observed(super().group_counts())
+
+    def count(self, group_id: str) -> Any:
+        return self._observed(super().count(group_id))
+
+    def items(self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion") -> Any:
+        return self._observed(super().items(group_id, offset, limit, order=order))
+
+
 class LoopProbe:
-    """Ticks every 5 ms on the running loop, noting whether a live refresh was running."""
+    """Ticks every 5 ms on the running loop, noting whether the viewer was waiting for a read."""
 
     def __init__(self, running: Callable[[], bool]) -> None:
         self.running = running
@@ -371,7 +393,7 @@ def slow_remote_url(redis_url: str) -> Iterator[str]:
 def test_a_live_refresh_over_a_slow_remote_redis_leaves_the_loop_free(redis_url: str, slow_remote_url: str) -> None:
     """The loop that owns the viewer (a kernel's, here an asyncio.run) keeps running other
     callbacks while a live refresh waits for a slow Redis: the refresh's reads are awaited."""
-    slow = StateManager(slow_remote_url)
+    slow = ObservedManager(slow_remote_url)
     writer = StateManager(redis_url)  # another client, straight to the server
     assert not slow.backend.direct_reads  # the store looks remote: reads must not run on the loop
     for i in range(60):
@@ -381,7 +403,7 @@ def test_a_live_refresh_over_a_slow_remote_redis_leaves_the_loop_free(redis_url:
         v = viewer("orders", manager=slow, page_size=25, debounce=0.02, poll_interval=0.05)
         try:
             assert v.live is not None
-            probe = LoopProbe(lambda: v.live is not None and v.live.running)
+            probe = LoopProbe(lambda: slow.in_flight > 0)
             probe.start()
             writer.sync.set("orders", "from-elsewhere", {"n": 99})  # seen through pub/sub, via the proxy
             while not (("orders  (61)", "orders") in v.groups.options and not v.live.running):
@@ -410,6 +432,7 @@ class _BlockingReads:
 
     def __init__(self) -> None:
         self.token = 0
+        self.in_flight = 0
 
     def subscribe(self, fn: Any) -> Callable[[], None]:
         return lambda: None
@@ -420,7 +443,9 @@ class _BlockingReads:
     async def group_counts(self) -> dict[str, int]:
         import time
 
+        self.in_flight += 1
         time.sleep(0.1)  # blocks the loop, as a synchronous network read would
+        self.in_flight -= 1
         return {"g": 1}
 
     async def count(self, group: str) -> int:
@@ -437,7 +462,7 @@ def test_the_probe_sees_no_tick_when_a_refresh_blocks_the_loop() -> None:
         v = viewer("g", manager=m, debounce=0.01, poll_interval=0.02)  # type: ignore[arg-type]
         try:
             assert v.live is not None
-            probe = LoopProbe(lambda: v.live is not None and v.live.running)
+            probe = LoopProbe(lambda: m.in_flight > 0)
             probe.start()
             n = v.live.refreshes
             m.token += 1
