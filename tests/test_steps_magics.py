@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from _shell import get_shell, run_cell
 
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError, all_steps, clear_logs, clear_traces, get_step, reset_steps
 from motia_nb.steps.magics import MotiaUsageError
+from motia_nb.testing import get_shell, run_cell
 
 
 @pytest.fixture
