@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--stores", nargs="+", choices=STORES, metavar="STORE",
                     help=f"only these columns (a target needs both of its stores): {stores}")  # fmt: skip
     ap.add_argument("--workloads", nargs="+", choices=[*SIZES], metavar="W", help=f"only these: {', '.join(SIZES)}")
+    ap.add_argument("--targets-only", action="store_true", help="only the targets' pairs (and memory): no peers")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="README to update ('' = none)")
     ap.add_argument("--no-write", action="store_true", help="print the tables only; write nothing")
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # motia_nb's default database (the default state_manager is switched per round) must not be the user's
     os.environ["MOTIA_NB_DB"] = os.path.join(tempfile.mkdtemp(prefix="motia-nb-bench-default-"), "state.db")
     t0 = time.perf_counter()
-    report = run_benchmarks(sizes, repeats=args.repeats, stores=args.stores, progress=lambda s: print(s, flush=True))
+    report = run_benchmarks(sizes, repeats=args.repeats, stores=args.stores, others=not args.targets_only,
+                            progress=lambda s: print(s, flush=True))  # fmt: skip
     print()
     print(render_table(report))
     print(f"\n{machine_line(report)}; {report.date}; {time.perf_counter() - t0:.0f} s")

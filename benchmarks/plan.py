@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from motia_nb.testing import BinaryMissing, find_binary, running_redis_server
@@ -54,14 +54,27 @@ def _drivers(wd: Workdir, redis_url: str | None) -> dict[str, Any]:
         "sqlitedict": SqliteDict(wd),
         "%store": StoreMagic(wd),
     }
-    if redis_url is not None:
-        drivers["motia_nb redis"] = MotiaDriver(wd, redis_url)
-        drivers["redis-py"] = RawRedis(redis_url)
+    if redis_url is not None:  # one server, a database each: motia_nb's rounds start with FLUSHDB
+        drivers["motia_nb redis"] = MotiaDriver(wd, redis_url.rsplit("/", 1)[0] + "/0")
+        drivers["redis-py"] = RawRedis(redis_url.rsplit("/", 1)[0] + "/1")
     return drivers
 
 
 def _failure(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()[:300]
+
+
+@contextlib.contextmanager
+def _guarded(cm: Any, cell: Cell) -> Iterator[Any]:
+    """``cm``'s value; a failure while it cleans up marks ``cell`` instead of ending the run."""
+    value = cm.__enter__()
+    try:
+        yield value
+    finally:
+        try:
+            cm.__exit__(None, None, None)
+        except Exception as exc:
+            cell.error = f"clean-up failed: {_failure(exc)}"
 
 
 def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int) -> list[Cell]:
@@ -74,7 +87,7 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int) -> list[
         rounds_of: list[Any] = []
         for d, cell in zip(drivers, cells, strict=True):
             try:
-                rounds_of.append(stack.enter_context(getattr(d, workload)(n)))
+                rounds_of.append(stack.enter_context(_guarded(getattr(d, workload)(n), cell)))
             except Exception as exc:
                 cell.error = f"set-up failed: {_failure(exc)}"
                 rounds_of.append(None)
@@ -125,11 +138,13 @@ def run_benchmarks(
     stores: Sequence[str] | None = None,
     workdir: str | None = None,
     progress: Say | None = None,
+    others: bool = True,
 ) -> Report:
     """Measure every check (interleaved, best of ``repeats``), then the other cells once, then memory.
 
     ``sizes`` maps workloads (and ``frame_memory``) to sizes; a workload left out is
     not run. ``stores`` restricts the columns (a check needs both of its stores).
+    ``others=False`` measures the targets' pairs (and memory) only.
     """
     sizes = dict(SIZES if sizes is None else sizes)
     unknown = set(sizes) - set(WORKLOADS) - {MEMORY}
@@ -152,7 +167,8 @@ def run_benchmarks(
             drivers = _drivers(wd, url)
             report.stores = {s: drivers[s].how if s in drivers else f"n/a: {why_not}" for s in wanted}
             _run_checks(report, drivers, wanted, why_not, say)
-            _run_others(report, drivers, wanted, why_not, say)
+            if others:
+                _run_others(report, drivers, wanted, why_not, say)
         if MEMORY in sizes and {"motia_nb", "raw sqlite3"} <= set(wanted):
             say(f"frame() peak memory at {sizes[MEMORY]:,} items (a fresh process per side)")
             try:

@@ -235,10 +235,34 @@ def test_make_bench_entry_point_runs_and_prints_verdicts(tmp_path: Path) -> None
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--tiny", "--no-write", "--repeats", "1",
-         "--workloads", "get", "--stores", "motia_nb", "raw sqlite3"],
+         "--workloads", "get", "list", "--stores", "motia_nb", "raw sqlite3", "aiosqlite", "--targets-only"],
         capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"^60 gets vs raw point reads .*≥ 0\.8× +(PASS|FAIL)$", out.stdout, re.M), out.stdout
-    assert re.search(r"^[01] of 1 targets met", out.stdout, re.M), out.stdout
+    assert re.search(r"^[012] of 2 targets met", out.stdout, re.M), out.stdout
+    assert "aiosqlite" not in out.stdout.split("ops/s of every store")[1]  # --targets-only: no peers
     assert not list(tmp_path.iterdir())  # --no-write: nothing written, no .motia/ in the cwd
+
+
+class _FailsAtCleanUp(_Fake):
+    def w(self, n: int):
+        import contextlib
+
+        inner = super().w(n)
+
+        @contextlib.contextmanager
+        def cm():
+            with inner as one:
+                yield one
+            raise OSError("could not remove the database")
+
+        return cm()
+
+
+def test_a_failing_clean_up_marks_its_cell_and_the_run_goes_on() -> None:
+    log: list[str] = []
+    a, b = measure([_FailsAtCleanUp("A", log), _Fake("B", log)], "w", 10, rounds=1)
+    assert log == ["A", "B"]
+    assert a.error == "clean-up failed: OSError: could not remove the database"
+    assert b.ok
