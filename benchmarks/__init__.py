@@ -8,7 +8,8 @@ Layout (one job per module):
 - :mod:`.raw`       the baselines: raw stdlib sqlite3 and raw redis-py
 - :mod:`.peers`     aiosqlite, diskcache, sqlitedict and IPython's ``%store``
 - :mod:`.memory`    peak memory of ``frame()`` next to raw, each in a fresh process
-- :mod:`.plan`      the issue-12 checks (pairs, sizes, targets) and the run itself
+- :mod:`.targets`   issue 12's targets: which pair each ratio compares, sizes, thresholds
+- :mod:`.plan`      the run: each target's pair interleaved, the other stores once, memory
 - :mod:`.report`    the report: verdicts, text table, Markdown, README section, files
 - :mod:`.chart`     the PNG chart
 - :mod:`.cli`       ``python -m benchmarks`` / ``python benchmarks/run.py``
