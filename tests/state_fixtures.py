@@ -1,7 +1,7 @@
 """Fixtures for the state contract suite: one StateManager per test, per backend.
 
 The same tests run against every backend listed in ``BACKENDS``; the Redis one
-needs a real ``redis-server`` (tests/redis_server.py starts it).
+needs a real ``redis-server`` (``motia_nb.testing`` starts it).
 """
 
 from __future__ import annotations

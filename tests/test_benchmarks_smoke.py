@@ -1,175 +1,268 @@
-"""Smoke test of `make bench` (benchmarks/run.py) at a tiny size.
+"""Smoke test of `make bench` (the benchmarks package) at a tiny size.
 
-Proves the script runs end to end and that its counts are right (items stored,
-keys read back, lost updates); it asserts nothing about speed.
+Proves every workload of every store runs and checks its own result (items
+stored, keys read back, updates lost), that every issue-12 target is measured
+side by side and gets a verdict, and that the tables, files and README section
+render. It asserts nothing about speed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
+import re
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.chart import draw_chart  # noqa: E402
+from benchmarks.core import BenchError, Sample  # noqa: E402
+from benchmarks.motia import IDLE_STEP  # noqa: E402
+from benchmarks.plan import STORES, measure, run_benchmarks  # noqa: E402
+from benchmarks.raw import motia_made_db  # noqa: E402
+from benchmarks.report import Cell, CheckResult, render_table, replace_readme_section, write_results  # noqa: E402
+from benchmarks.targets import CHECKS, TINY_SIZES, Check  # noqa: E402
+
+from motia_nb import state_manager  # noqa: E402
+from motia_nb.steps import all_steps  # noqa: E402
+from motia_nb.testing import find_binary  # noqa: E402
+
+N = 40
+SIZES = {w: N for w in TINY_SIZES}
+REPEATS = 2
+#: (store, workload) pairs a store does not offer; every other cell must have run cleanly.
+GAPS = {
+    *(("%store", w) for w in ("set_gather", "set_sync", "incr", "incr_atomic", "list")),
+    *(("motia_nb + idle step", w) for w in ("get", "incr", "incr_atomic", "list")),
+    *((s, "set_sync") for s in ("raw sqlite3", "aiosqlite", "diskcache", "sqlitedict")),
+    *((s, "incr_atomic") for s in STORES if s != "diskcache"),
+    ("redis-py", "incr"),
+}
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("motia_nb_bench_run", ROOT / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses need the module registered
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load_bench()
-
-N = 200
-LOCAL_STORES = ["motia_nb", "raw sqlite3", "aiosqlite", "diskcache", "sqlitedict", "%store"]
+def _have_redis() -> bool:
+    try:
+        find_binary("redis-server", "")
+        return True
+    except Exception:
+        return False
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory):
-    """One tiny run of every local store (Redis is covered by its own test below)."""
-    wd = tmp_path_factory.mktemp("bench")
-    return bench.run_benchmarks({w: N for w in bench.WORKLOADS}, repeats=2, stores=LOCAL_STORES, workdir=str(wd))
+    """One tiny run of every store (the Redis ones when redis-server is installed)."""
+    previous = state_manager.url
+    stores = STORES if _have_redis() else [s for s in STORES if s not in ("motia_nb redis", "redis-py")]
+    rep = run_benchmarks(SIZES, repeats=REPEATS, stores=stores, workdir=str(tmp_path_factory.mktemp("bench")))
+    assert state_manager.url == previous  # the run switched the default manager back
+    return rep
 
 
-def test_every_applicable_cell_ran_and_verified(report) -> None:
-    for store in LOCAL_STORES:
-        for workload in bench.WORKLOADS:
-            m = report.cell(store, workload)
-            assert m is not None, (store, workload)
-            if m.error is not None:
-                # only the documented gaps may be n/a
-                allowed = (store == "%store" and workload in ("set_concurrent", "incr")) or (
-                    workload == "incr_atomic" and store != "diskcache"
-                )
-                assert allowed, f"{store} / {workload} failed: {m.error}"
-            else:
-                assert m.n == N and m.seconds is not None and m.seconds > 0 and m.ops_per_s > 0
+def test_every_cell_a_store_offers_ran_and_checked_itself(report) -> None:
+    stores = [s for s in STORES if s in report.stores]
+    for store in stores:
+        for workload in SIZES:
+            if workload == "frame_memory":
+                continue
+            cell = report.cell(store, workload)
+            if (store, workload) in GAPS:
+                assert cell is None, f"{store} / {workload} should not exist: {cell}"
+                continue
+            assert cell is not None, (store, workload)
+            assert cell.ok, f"{store} / {workload}: {cell.error}"
+            assert cell.n == N and cell.rounds >= 1 and cell.ops_per_s > 0
 
 
-def test_motia_and_atomic_stores_lose_no_increment(report) -> None:
-    assert report.cell("motia_nb", "incr").lost == 0
-    assert report.cell("raw sqlite3", "incr").lost == 0
-    assert report.cell("aiosqlite", "incr").lost == 0
+def test_every_target_is_measured_side_by_side_with_a_verdict(report) -> None:
+    expected = [c for c in CHECKS if c.subject in report.stores and c.baseline in report.stores]
+    assert [r.check for r in report.checks] == expected
+    for r in report.checks:
+        assert r.subject.rounds == REPEATS and r.baseline.rounds == REPEATS, r.check.id
+        assert r.verdict in ("PASS", "FAIL"), (r.check.id, r.reason)
+        a, b = r.subject, r.baseline
+        want = a.seconds / b.seconds if r.check.cost else a.ops_per_s / b.ops_per_s
+        assert r.ratio == pytest.approx(want)
+
+
+def test_increments_lose_nothing_where_atomic_and_naive_losses_are_reported(report) -> None:
+    for store in ("motia_nb", "raw sqlite3", "aiosqlite", "motia_nb redis"):
+        if store in report.stores:
+            assert report.cell(store, "incr").lost == 0, store
     assert report.cell("diskcache", "incr_atomic").lost == 0
+    for store in ("diskcache", "sqlitedict"):  # naive get -> modify -> set from 8 threads
+        lost = report.cell(store, "incr").lost
+        assert lost is not None and 0 <= lost < N, store
 
 
-def test_naive_increments_report_their_losses_honestly(report) -> None:
-    for store in ("diskcache", "sqlitedict"):
-        m = report.cell(store, "incr")
-        assert m.ok and m.lost is not None and 0 <= m.lost < N, (store, m)
+def test_the_idle_step_is_gone_after_the_run(report) -> None:
+    assert IDLE_STEP not in [s.name for s in all_steps()]
 
 
-def test_verdicts_cover_each_target(report) -> None:
-    verdicts = {v["workload"]: v for v in report.verdicts()}
-    assert set(verdicts) == set(bench.TARGETS)
-    for w, v in verdicts.items():
-        assert v["verdict"] in ("PASS", "MISS")
-        assert v["ratio"] == pytest.approx(
-            report.cell("motia_nb", w).ops_per_s / report.cell("raw sqlite3", w).ops_per_s
-        )
+def test_frame_memory_is_reported_for_both_sides(report) -> None:
+    assert report.memory is not None, report.memory_error
+    for side in ("motia_nb", "raw sqlite3"):
+        assert report.memory[side]["rows"] == N and report.memory[side]["peak_mb"] >= 0
 
 
-def test_results_files_table_and_readme(report, tmp_path: Path) -> None:
+@pytest.mark.redis
+def test_the_redis_targets_ran_on_a_private_server(report) -> None:
+    from conftest import require_binary
+
+    require_binary("redis-server", "the Redis targets of make bench")
+    ids = {r.check.id: r for r in report.checks}
+    for cid in ("redis.set_gather", "redis.set_sync", "redis.get"):
+        assert ids[cid].verdict in ("PASS", "FAIL"), ids[cid].reason
+
+
+def test_table_files_chart_and_readme(report, tmp_path: Path) -> None:
+    table = render_table(report)
+    for r in report.checks:
+        line = next(line for line in table.splitlines() if line.startswith(r.check.describe(N)))
+        assert line.rstrip().endswith(r.verdict) and r.target_text() in line
+    assert f"of {len(report.checks)} targets met" in table
+    assert "frame() peak memory at 40 items" in table and "ops/s of every store" in table
     readme = tmp_path / "README.md"
-    readme.write_text("# title\n\nintro\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nrest\n")
-    paths = bench.write_results(report, str(tmp_path / "results"), readme=str(readme))
+    readme.write_text("# title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nrest\n")
+    paths = write_results(report, str(tmp_path / "results"), readme=str(readme))
     data = json.loads(Path(paths["json"]).read_text())
-    assert data["machine"]["nproc"] == os.cpu_count()
-    assert data["machine"]["sqlite"] == sqlite3.sqlite_version
-    assert {r["store"] for r in data["results"]} == set(LOCAL_STORES)
-    motia_incr = next(r for r in data["results"] if r["store"] == "motia_nb" and r["workload"] == "incr")
-    assert motia_incr["lost"] == 0
-    png = Path(paths["png"]).read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert data["machine"]["nproc"] == os.cpu_count() and data["machine"]["sqlite"] == sqlite3.sqlite_version
+    assert [c["check"]["id"] for c in data["checks"]] == [r.check.id for r in report.checks]
+    assert all(c["verdict"] in ("PASS", "FAIL") for c in data["checks"])
     md = Path(paths["md"]).read_text()
-    assert "| workload (n) |" in md and "raw sqlite3" in md
+    assert "| target (issue 12) |" in md and "How each store is driven:" in md
     text = readme.read_text()
-    assert text.startswith("# title\n\nintro\n\n<!-- bench:start -->\n### Benchmarks")
+    assert text.startswith("# title\n\n<!-- bench:start -->\n### Benchmarks\n")
     assert text.endswith("<!-- bench:end -->\n\nrest\n") and "old table" not in text
-    table = bench.render_table(report)
-    assert "motia/raw" in table and "n/a" in table  # %store's concurrent cells say n/a, with the reason
-    assert "line magic" in table
+    png = tmp_path / "chart.png"
+    draw_chart(report, str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def _cell(store: str, seconds: float | None, lost: int | None = None, error: str | None = None) -> Cell:
+    return Cell(store, "w", 100, seconds=seconds, lost=lost, rounds=1, error=error)
+
+
+@pytest.mark.parametrize(
+    ("check", "subject", "baseline", "ratio", "verdict"),
+    [
+        (Check("s", "w", "a", "b", 0.6, "x"), _cell("a", 1.0), _cell("b", 0.6), 0.6, "PASS"),
+        (Check("s", "w", "a", "b", 0.6, "x"), _cell("a", 1.0), _cell("b", 0.5), 0.5, "FAIL"),
+        (Check("c", "w", "a", "b", 1.3, "x", cost=True), _cell("a", 1.3), _cell("b", 1.0), 1.3, "PASS"),
+        (Check("c", "w", "a", "b", 1.3, "x", cost=True), _cell("a", 1.4), _cell("b", 1.0), 1.4, "FAIL"),
+        (Check("i", "w", "a", "b", 1.5, "x", no_loss=True), _cell("a", 0.1, lost=1), _cell("b", 1.0, 0), 10.0, "FAIL"),
+        (Check("e", "w", "a", "b", 1.0, "x"), _cell("a", None, error="boom"), _cell("b", 1.0), None, "n/a"),
+    ],
+)
+def test_verdicts(check, subject, baseline, ratio, verdict) -> None:
+    r = CheckResult(check, 100, subject, baseline)
+    assert r.ratio == (None if ratio is None else pytest.approx(ratio))
+    assert r.verdict == verdict
+    if verdict == "n/a":
+        assert r.reason == "a: boom"
+    if check.no_loss and verdict == "FAIL":
+        assert r.reason == "1 updates lost"
+
+
+class _Fake:
+    """A driver that records the order of its rounds; ``fail_at`` makes that round raise."""
+
+    def __init__(self, name: str, log: list[str], fail_at: int | None = None) -> None:
+        self.name, self.log, self.fail_at, self.calls = name, log, fail_at, 0
+
+    def w(self, n: int):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            def one() -> Sample:
+                self.calls += 1
+                self.log.append(self.name)
+                if self.calls == self.fail_at:
+                    raise BenchError("stored 1 items, expected 2")
+                return Sample(1.0 / self.calls)
+
+            yield one
+
+        return cm()
+
+
+def test_pairs_are_interleaved_best_kept_and_a_wrong_round_is_reported() -> None:
+    log: list[str] = []
+    a, b = measure([_Fake("A", log), _Fake("B", log, fail_at=2)], "w", 10, rounds=3)
+    assert log == ["A", "B", "B", "A", "A"]  # B's second round failed: it stops, A goes on
+    assert a.ok and a.rounds == 3 and a.seconds == pytest.approx(1 / 3)
+    assert not b.ok and b.error == "round 2 failed: benchmarks.core.BenchError: stored 1 items, expected 2"
 
 
 def test_readme_section_replacement_rules() -> None:
-    body = "new"
-    assert bench.replace_readme_section("", body) == "<!-- bench:start -->\nnew\n<!-- bench:end -->\n"
-    out = bench.replace_readme_section("# x\n", body)
+    assert replace_readme_section("", "new") == "<!-- bench:start -->\nnew\n<!-- bench:end -->\n"
+    out = replace_readme_section("# x\n", "new")
     assert out == "# x\n\n<!-- bench:start -->\nnew\n<!-- bench:end -->\n"
-    assert bench.replace_readme_section(out, "newer").count("<!-- bench:start -->") == 1
+    assert replace_readme_section(out, "newer").count("<!-- bench:start -->") == 1
     with pytest.raises(ValueError, match="bench:start"):
-        bench.replace_readme_section("<!-- bench:end --> <!-- bench:start -->", body)
+        replace_readme_section("<!-- bench:end --> <!-- bench:start -->", "new")
 
 
 def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match="unknown workload.*nope"):
-        bench.run_benchmarks({"nope": 1})
+        run_benchmarks({"nope": 1})
     with pytest.raises(ValueError, match="unknown store.*mongo"):
-        bench.run_benchmarks({"get": 1}, stores=["mongo"])
+        run_benchmarks({"get": 1}, stores=["mongo"])
     with pytest.raises(ValueError, match="repeats"):
-        bench.run_benchmarks({"get": 1}, repeats=0)
+        run_benchmarks({"get": 1}, repeats=0)
 
 
-def test_raw_baseline_uses_motia_nb_schema_and_file_settings(tmp_path: Path) -> None:
-    """The raw sqlite3 baseline must run on the very table motia_nb creates."""
-    from motia_nb.state.manager import StateManager
-
-    sm = StateManager(str(tmp_path / "motia.db"))
-    sm.sync.set("g", "k", 1)
-    sm.close()
-    raw = bench.RawSQLite.connect(str(tmp_path / "raw.db"))
-    raw.close()
-
-    def ddl(path: Path) -> list[str]:
-        with sqlite3.connect(path) as c:
-            rows = c.execute("SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
-            return [" ".join(r[0].split()) for r in rows]
-
-    def settings(conn: sqlite3.Connection) -> tuple[str, int]:
-        return conn.execute("PRAGMA journal_mode").fetchone()[0], conn.execute("PRAGMA synchronous").fetchone()[0]
-
-    assert ddl(tmp_path / "raw.db") == ddl(tmp_path / "motia.db")
-    raw = bench.RawSQLite.connect(str(tmp_path / "raw.db"))
+def test_raw_baseline_runs_on_the_file_motia_nb_creates(tmp_path: Path) -> None:
+    conn = motia_made_db(str(tmp_path / "raw.db"))
     try:
-        assert settings(raw) == ("wal", 1)  # WAL, synchronous=NORMAL
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(items)")]
+        assert {"grp", "key", "value"} <= set(cols)
     finally:
-        raw.close()
+        conn.close()
 
 
-@pytest.mark.redis
-def test_redis_column_runs_and_stops_its_server(tmp_path: Path) -> None:
-    from conftest import require_binary
-
-    require_binary("redis-server", "the Redis column of make bench")
-    report = bench.run_benchmarks(
-        {"set_concurrent": N, "incr": N, "list_frame": N}, repeats=1, stores=["motia_nb redis"], workdir=str(tmp_path)
-    )
-    incr = report.cell("motia_nb redis", "incr")
-    if incr.error is not None and "not importable" in incr.error:
-        pytest.skip(f"Redis backend not available yet: {incr.error}")
-    for w in ("set_concurrent", "incr", "list_frame"):
-        m = report.cell("motia_nb redis", w)
-        assert m.ok, f"motia_nb redis / {w}: {m.error}"
-    assert incr.lost == 0
-    # the private server was stopped: no redis-server left running with our temp dir
-    assert shutil.which("redis-server")
-    leftover = [p for p in Path("/proc").glob("[0-9]*") if _cmdline_mentions(p, str(tmp_path))]
-    assert not leftover, leftover
+def test_make_bench_entry_point_runs_and_prints_verdicts(tmp_path: Path) -> None:
+    """`python benchmarks/run.py` (what `make bench` runs), tiny, one target, nothing written."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--tiny", "--no-write", "--repeats", "1",
+         "--workloads", "get", "list", "--stores", "motia_nb", "raw sqlite3", "aiosqlite", "--targets-only"],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"^60 gets vs raw point reads .*≥ 0\.8× +(PASS|FAIL)$", out.stdout, re.M), out.stdout
+    assert re.search(r"^[012] of 2 targets met", out.stdout, re.M), out.stdout
+    assert "aiosqlite" not in out.stdout.split("ops/s of every store")[1]  # --targets-only: no peers
+    assert not list(tmp_path.iterdir())  # --no-write: nothing written, no .motia/ in the cwd
 
 
-def _cmdline_mentions(proc: Path, text: str) -> bool:
-    try:
-        return text in (proc / "cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
+class _FailsAtCleanUp(_Fake):
+    def w(self, n: int):
+        import contextlib
+
+        inner = super().w(n)
+
+        @contextlib.contextmanager
+        def cm():
+            with inner as one:
+                yield one
+            raise OSError("could not remove the database")
+
+        return cm()
+
+
+def test_a_failing_clean_up_marks_its_cell_and_the_run_goes_on() -> None:
+    log: list[str] = []
+    a, b = measure([_FailsAtCleanUp("A", log), _Fake("B", log)], "w", 10, rounds=1)
+    assert log == ["A", "B"]
+    assert a.error == "clean-up failed: OSError: could not remove the database"
+    assert b.ok

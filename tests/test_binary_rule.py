@@ -25,7 +25,7 @@ def run_pytest(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess:
         )
     )
     env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["PYTHONPATH"] = str(TESTS)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent)])  # this checkout's motia_nb
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from _shell import fresh_db, ip  # noqa: F401  (fixtures)
 from IPython.core.completer import provisionalcompleter
 
 from motia_nb import state_manager

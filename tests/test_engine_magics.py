@@ -7,7 +7,7 @@ import json
 import socket
 
 import pytest
-from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
+from motia_nb.testing import run_cell
 from websockets.sync.client import connect
 
 from engine_helpers import wait_for

@@ -12,11 +12,11 @@ import json
 
 import pandas as pd
 import pytest
-from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
 
 from motia_nb import state_manager
 from motia_nb.notebook.display import JSONDict, StateFrame
 from motia_nb.notebook.magics import SUBCOMMANDS, StateMagicError
+from motia_nb.testing import run_cell
 
 ORDER_1 = {"id": "order-1", "status": "pending", "total": 99.99, "shipping": {"city": "Lisbon", "zip": "1000"}}
 ORDER_2 = {"id": "order-2", "status": "paid", "total": 20, "shipping": {"city": "Porto", "zip": "4000"}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
 
 from motia_nb import state_manager
 from motia_nb.notebook.completion import MATCHER_ID
@@ -13,6 +12,7 @@ from motia_nb.notebook.config import MotiaNB
 from motia_nb.notebook.extension import is_loaded
 from motia_nb.notebook.magics import StateMagics
 from motia_nb.notebook.step_magics import StepMagics
+from motia_nb.testing import run_cell
 
 
 def counts(ip) -> dict[str, int]:

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
 
 from motia_nb import state_manager
+from motia_nb.testing import run_cell
 
 pytestmark = pytest.mark.redis
 

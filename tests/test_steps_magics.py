@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from _shell import get_shell, run_cell
 
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError
 from motia_nb.session import all_steps, clear_logs, clear_traces, get_step, reset_steps
 from motia_nb.notebook.step_magics import MOTIA_COMMANDS, MotiaUsageError, StepSyntaxError
+from motia_nb.testing import get_shell, run_cell
 
 
 @pytest.fixture

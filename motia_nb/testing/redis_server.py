@@ -1,16 +1,12 @@
-"""A real ``redis-server`` for the tests: started on a free 127.0.0.1 port, stopped afterwards.
+"""A real, private ``redis-server``: started on a free 127.0.0.1 port, stopped afterwards.
 
-Fixtures (import them into a test module, or list this module in ``pytest_plugins``):
-
-- ``redis_server`` (session): a running :class:`RedisServer` (``.url``, ``.port``, ``.client()``).
-- ``redis_url`` (function): ``redis://127.0.0.1:<port>/0`` on an *empty* server (FLUSHALL
-  before each test), the fixture to parametrize the state contract suite with.
-
-The server keeps nothing on disk (``--save '' --appendonly no``) and runs in a temp dir.
+The server runs in a directory of its own and keeps nothing on disk (``--save ''
+--appendonly no``); :meth:`RedisServer.start` waits until it answers ``PING``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -19,9 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
+from .binaries import find_binary
 
-__all__ = ["RedisServer", "redis_server", "redis_url"]
+__all__ = ["RedisServer", "running_redis_server"]
 
 
 def _free_port() -> int:
@@ -31,7 +27,7 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """One ``redis-server`` process on 127.0.0.1, owned by the test run."""
+    """One ``redis-server`` process on 127.0.0.1, owned by its creator."""
 
     def __init__(self, binary: str, workdir: str) -> None:
         self.binary = binary
@@ -41,10 +37,14 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, attempts: int = 5) -> None:
-        """Start on a free port (retrying if another process grabbed it) and wait for PING."""
+    def start(self, attempts: int = 5, timeout: float = 10.0) -> None:
+        """Start on a free port (retrying if another process grabbed it) and wait for PING.
+
+        Raises RuntimeError with the end of the server's log if it never answers.
+        """
         last = ""
         for _ in range(attempts):
             self.port = _free_port()
@@ -64,7 +64,7 @@ class RedisServer:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            if self._wait_ready(timeout=10):
+            if self._wait_ready(timeout):
                 return
             self.stop()
             try:
@@ -79,8 +79,7 @@ class RedisServer:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
+            if self.proc is None or self.proc.poll() is not None:
                 return False
             try:
                 c = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
@@ -99,7 +98,16 @@ class RedisServer:
 
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
+    def flushall(self) -> None:
+        """Empty every database of the server."""
+        c = self.client()
+        try:
+            c.flushall()
+        finally:
+            c.close()
+
     def stop(self) -> None:
+        """Terminate the server (kill it if it does not exit within 10 s); idempotent."""
         p, self.proc = self.proc, None
         if p is None or p.poll() is not None:
             return
@@ -111,12 +119,14 @@ class RedisServer:
             p.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server for the whole session (skipped / failed in CI if the binary is missing)."""
-    from conftest import require_binary  # imported late: conftest imports this module
+@contextlib.contextmanager
+def running_redis_server(binary: str | None = None) -> Iterator[RedisServer]:
+    """A started :class:`RedisServer` in a temp directory, stopped and removed on exit.
 
-    binary = require_binary("redis-server", "the Redis backend tests run against a real server")
+    ``binary`` defaults to ``redis-server`` on PATH (:class:`~.binaries.BinaryMissing`
+    if there is none).
+    """
+    binary = binary or find_binary("redis-server", "a private Redis server for tests and benchmarks")
     with tempfile.TemporaryDirectory(prefix="motia-nb-redis-") as workdir:
         server = RedisServer(binary, workdir)
         server.start()
@@ -124,14 +134,3 @@ def redis_server() -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """URL of an empty Redis database (every database of the server is flushed first)."""
-    c = redis_server.client()
-    try:
-        c.flushall()
-    finally:
-        c.close()
-    return redis_server.url

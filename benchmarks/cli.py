@@ -1,0 +1,75 @@
+"""``python -m benchmarks`` (and ``python benchmarks/run.py``, what ``make bench`` runs).
+
+Prints every issue-12 target with its ratio and verdict, the frame() memory
+report and every store's ops/s; then writes ``benchmarks/results/latest.{json,md}``,
+``chart.png`` and the README's bench section (``--no-write``: print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from .chart import draw_chart
+from .plan import STORES, run_benchmarks
+from .report import machine_line, render_table, write_results
+from .targets import FULL_SIZES, MEMORY, SIZES, TINY_SIZES
+
+__all__ = ["main"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="frame() memory at 1,000,000 items (adds a few minutes)")
+    size.add_argument("--tiny", action="store_true", help="60 items per workload: checks the script, not the speed")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every size (default 1.0)")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds per side of each target (default 3)")
+    stores = ", ".join(STORES).replace("%", "%%")
+    ap.add_argument("--stores", nargs="+", choices=STORES, metavar="STORE",
+                    help=f"only these columns (a target needs both of its stores): {stores}")  # fmt: skip
+    ap.add_argument("--workloads", nargs="+", choices=[*SIZES], metavar="W", help=f"only these: {', '.join(SIZES)}")
+    ap.add_argument("--targets-only", action="store_true", help="only the targets' pairs (and memory): no peers")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
+    ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="README to update ('' = none)")
+    ap.add_argument("--no-write", action="store_true", help="print the tables only; write nothing")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.scale <= 0:
+        _parser().error(f"--scale must be > 0, got {args.scale}")
+    if args.repeats < 1:
+        _parser().error(f"--repeats must be >= 1, got {args.repeats}")
+    base = TINY_SIZES if args.tiny else FULL_SIZES if args.full else SIZES
+    sizes = {w: max(1, int(n * args.scale)) for w, n in base.items() if not args.workloads or w in args.workloads}
+    print(f"motia_nb benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
+    # motia_nb's default database (the default state_manager is switched per round) must not be the user's
+    os.environ["MOTIA_NB_DB"] = os.path.join(tempfile.mkdtemp(prefix="motia-nb-bench-default-"), "state.db")
+    t0 = time.perf_counter()
+    report = run_benchmarks(sizes, repeats=args.repeats, stores=args.stores, others=not args.targets_only,
+                            progress=lambda s: print(s, flush=True))  # fmt: skip
+    print()
+    print(render_table(report))
+    print(f"\n{machine_line(report)}; {report.date}; {time.perf_counter() - t0:.0f} s")
+    if MEMORY not in sizes or sizes[MEMORY] < FULL_SIZES[MEMORY]:
+        print("(frame() memory at 1,000,000 items: run with --full)")
+    if not args.no_write:
+        paths = write_results(report, args.out, readme=args.readme or None)
+        paths["png"] = os.path.join(args.out, "chart.png")
+        draw_chart(report, paths["png"])
+        print("wrote " + ", ".join(os.path.relpath(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
