@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from ..state import state_manager
+
 __all__ = ["get_shell", "run_cell", "preserved_config", "using_database"]
 
 
@@ -54,8 +56,6 @@ def preserved_config(shell: Any) -> Iterator[Any]:
 def using_database(shell: Any, path: str) -> Iterator[str]:
     """Point motia_nb's state manager at ``path`` with ``%state use`` for the block,
     then switch back to the database it used before."""
-    from motia_nb import state_manager
-
     previous = state_manager.url
     shell.run_line_magic("state", f"use {path}")
     try:
