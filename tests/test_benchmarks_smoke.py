@@ -31,7 +31,7 @@ from benchmarks.report import Cell, CheckResult, render_table, replace_readme_se
 from benchmarks.targets import CHECKS, TINY_SIZES, Check  # noqa: E402
 
 from motia_nb import state_manager  # noqa: E402
-from motia_nb.steps import all_steps  # noqa: E402
+from motia_nb.session import all_steps  # noqa: E402
 from motia_nb.testing import find_binary  # noqa: E402
 
 N = 40
@@ -113,7 +113,7 @@ def test_frame_memory_is_reported_for_both_sides(report) -> None:
 
 @pytest.mark.redis
 def test_the_redis_targets_ran_on_a_private_server(report) -> None:
-    from conftest import require_binary
+    from motia_nb.testing.fixtures import require_binary
 
     require_binary("redis-server", "the Redis targets of make bench")
     ids = {r.check.id: r for r in report.checks}

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import IN_CI
+from motia_nb.testing import in_ci
+
+IN_CI = in_ci()
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient

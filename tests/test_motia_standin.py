@@ -159,10 +159,10 @@ def test_an_installed_motia_that_cannot_be_imported_falls_back_with_a_notice(tmp
 
 def test_the_real_motia_with_an_incompatible_iii_sdk_falls_back(tmp_path):
     if not REAL_PYTHON.exists():
-        from conftest import IN_CI
+        from motia_nb.testing import in_ci
 
         msg = f"{REAL_PYTHON} is missing (make test builds it)"
-        if IN_CI:
+        if in_ci():
             pytest.fail(f"CI=true but {msg}", pytrace=False)
         pytest.skip(msg)
     (tmp_path / "iii").mkdir()  # an iii-sdk without the names motia 1.0.4rc1 imports
