@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from engine_helpers import frames, wait_for
 from motia_nb import engine, enqueue, flow_diagram, run_cron, state_manager, step, steps_frame, trace_frame
+from motia_nb.notebook.viewer import viewer
 from motia_nb.session import default_session
 from motia_nb.session import get_step, reset_steps
 from motia_nb.steps.errors import StepNotFoundError
@@ -134,6 +135,22 @@ def test_an_oversized_frame_gets_an_error_reply_a_huge_one_closes_only_its_conne
         other.close()
     finally:
         s.close()
+
+
+def test_a_workers_write_shows_live_in_the_viewer(server, group):
+    """One world: a worker's state write reaches an open live viewer like a cell's write does."""
+    state_manager.sync.set(group, "seed", 1)
+    v = viewer(group)  # live
+    ws, _ = client(server)
+    try:
+        wait_for(lambda: [k for _, k in v.items.options] == ["seed"], what="the viewer's first refresh")
+        send(ws, type="invokefunction", invocation_id="w1", function_id="state::set",
+             data={"scope": group, "key": "from-worker", "value": {"n": 1}})
+        assert frames(ws)[0]["result"] == {"old_value": None, "new_value": {"n": 1}}
+        wait_for(lambda: [k for _, k in v.items.options] == ["seed", "from-worker"], what="the worker's write in the viewer")
+    finally:
+        ws.close()
+        v.close()
 
 
 def test_worker_calls_are_answered_by_the_engine_functions(server, group):
