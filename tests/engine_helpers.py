@@ -7,11 +7,15 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from motia_nb.session import get_step, remove_step
+from motia_nb.steps.errors import StepNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = ROOT / "tests" / "workers"
@@ -124,3 +128,31 @@ def worker_with_steps(server: Any, steps: set[str]) -> dict[str, Any] | None:
 def frames(ws: Any, n: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
     """The next ``n`` JSON frames a raw client receives."""
     return [json.loads(ws.recv(timeout)) for _ in range(n)]
+
+
+#: The steps of tests/workers/motia_steps/ (what a real ``motia run`` worker registers).
+MOTIA_STEPS = {"OrderAudit", "ShipOrder", "Stuck", "Broken", "OrderStatus"}
+
+
+def key() -> str:
+    """A fresh item key."""
+    return f"o-{uuid.uuid4().hex[:8]}"
+
+
+def has_step(name: str) -> bool:
+    """Whether the default session has a step called ``name``."""
+    try:
+        get_step(name)
+        return True
+    except StepNotFoundError:
+        return False
+
+
+@pytest.fixture
+def notebook_steps() -> Iterator[list[str]]:
+    """A list a test appends its notebook steps' names to; they are removed afterwards."""
+    names: list[str] = []
+    yield names
+    for n in names:
+        if has_step(n):
+            remove_step(n)

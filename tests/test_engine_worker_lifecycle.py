@@ -7,39 +7,27 @@ the worker venvs / node these skip with the reason, and fail under CI=true.
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
-from engine_helpers import start_iii, start_motia, start_node, wait_for, worker_with_steps
+from engine_helpers import (  # noqa: F401 (fixture)
+    MOTIA_STEPS,
+    has_step,
+    key,
+    notebook_steps,
+    start_iii,
+    start_motia,
+    start_node,
+    wait_for,
+    worker_with_steps,
+)
 from motia_nb import engine, enqueue, state_manager, step
-from motia_nb.session import get_step, remove_step
-from motia_nb.steps.errors import StepNotFoundError
+from motia_nb.session import remove_step
 
 pytestmark = pytest.mark.slow
 
-MOTIA_STEPS = {"OrderAudit", "ShipOrder", "Stuck", "Broken", "OrderStatus"}
 
 
-def key() -> str:
-    return f"o-{uuid.uuid4().hex[:8]}"
-
-
-def has_step(name: str) -> bool:
-    try:
-        get_step(name)
-        return True
-    except StepNotFoundError:
-        return False
-
-
-@pytest.fixture
-def notebook_steps():
-    names: list[str] = []
-    yield names
-    for n in names:
-        if has_step(n):
-            remove_step(n)
 
 
 def test_a_worker_killed_and_restarted(tmp_path, notebook_steps):

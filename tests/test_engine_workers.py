@@ -12,30 +12,15 @@ with the reason, and fail under CI=true.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
-from engine_helpers import start_motia, wait_for, worker_with_steps
+from engine_helpers import MOTIA_STEPS, has_step, key, notebook_steps, start_motia, wait_for, worker_with_steps  # noqa: F401 (fixture)
 from motia_nb import engine, enqueue, request, state_manager, step, steps_frame, trace_frame
-from motia_nb.session import get_step, remove_step, reset_steps
-from motia_nb.steps.errors import StepNotFoundError
+from motia_nb.session import get_step, reset_steps
 
 pytestmark = pytest.mark.slow
 
-MOTIA_STEPS = {"OrderAudit", "ShipOrder", "Stuck", "Broken", "OrderStatus"}
-
-
-def key() -> str:
-    return f"o-{uuid.uuid4().hex[:8]}"
-
-
-def has_step(name: str) -> bool:
-    try:
-        get_step(name)
-        return True
-    except StepNotFoundError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +40,6 @@ def motia(tmp_path_factory):
         reset_steps()
 
 
-@pytest.fixture
-def notebook_steps():
-    names: list[str] = []
-    yield names
-    for n in names:
-        if has_step(n):
-            remove_step(n)
 
 
 def test_motia_run_connects_and_its_steps_show_with_their_worker(motia):
