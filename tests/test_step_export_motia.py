@@ -10,10 +10,19 @@ under CI=true).
 
 from __future__ import annotations
 
+import configparser
+import json
+import os
+import re
 import subprocess
 import uuid
+from pathlib import Path
 
+import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
 from _shell import get_shell, run_cell
 from engine_helpers import motia_cli, start_motia, wait_for, worker_with_steps
 
@@ -21,6 +30,9 @@ from motia_nb import engine, request, state_manager, steps_frame
 from motia_nb.session import clear_logs, clear_traces, reset_steps
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = ROOT / "notebooks" / "08_motia_project_and_back.ipynb"
 
 CREATE = '''"""Create an order (http), store it and enqueue order.created."""
 import asyncio
@@ -139,3 +151,36 @@ def test_motia_run_registers_and_runs_the_exported_steps(ip, tmp_path, capsys):
     finally:
         proc.stop()
         server.close()
+
+
+def _sanitized(outputs: list) -> list[str]:
+    """Text of a cell's outputs, with what legitimately varies (tests/nbval_sanitize.cfg) replaced."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "tests" / "nbval_sanitize.cfg")
+    texts = [o.get("text") or o.get("data", {}).get("text/plain") or o.get("evalue") or "" for o in outputs]
+    for section in cfg.sections():
+        texts = [re.sub(cfg[section]["regex"], cfg[section]["replace"], t) for t in texts]
+    return texts
+
+
+def test_lesson_8_gives_the_same_outputs_with_the_real_motia_package(tmp_path):
+    """The lesson's Motia 1.0 step files run unchanged in a kernel whose `motia` is PyPI's 1.0.4rc1."""
+    python = motia_cli().parent / "python"
+    kernels = tmp_path / "kernels" / "motia-real"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps(
+        {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "real", "language": "python"}
+    ))
+    nb = nbformat.read(LESSON, as_version=4)
+    saved = [c.get("outputs") for c in nb.cells]
+    nb.cells.append(nbformat.v4.new_code_cell('import sys\nprint("motia is", sys.modules["motia"].__name__, sys.modules["motia"].__file__)'))
+    km = KernelManager(kernel_name="motia-real", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MOTIA_NB_DB": str(tmp_path / "state.db")}
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(work)}}).execute(env=env)
+    world = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert world.startswith("motia is motia ") and str(python.parent.parent) in world, world  # the real package
+    code = [(c, s) for c, s in zip(nb.cells, saved) if c.cell_type == "code"]
+    for c, s in code:
+        assert _sanitized(c.outputs) == _sanitized(s), f"cell differs in the real world:\n{c.source}"
