@@ -10,7 +10,7 @@ from _shell import get_shell, run_cell
 
 from motia_nb.notebook.step_export import ExportError, plan_export, step_file_name
 from motia_nb.notebook.step_magics import MotiaUsageError
-from motia_nb.session import all_steps, clear_logs, clear_traces, get_step, remove_step, reset_steps
+from motia_nb.session import all_steps, clear_logs, clear_traces, current_session, get_step, remove_step, reset_steps
 from motia_nb.state import state_manager
 
 
@@ -181,3 +181,11 @@ extra = step({"name": "Extra", "triggers": [queue("c")]}, handler)
     assert "note: imports state_manager from motia" in out
     assert "note: motia run loads only a file's module-level config + handler: Extra" in out
     assert (tmp_path / "out" / "notes_step.py").read_text() == source
+
+
+def test_a_connected_workers_steps_are_neither_exported_nor_listed(ip, tmp_path):
+    cell(ip, PAY)
+    current_session().registry.register({"name": "Remote", "triggers": [{"type": "queue", "topic": "r"}]},
+                                        lambda data: None, source="worker:host:1")
+    plan = plan_export(all_steps())
+    assert [f.steps for f in plan.files] == [("ProcessPayment",)] and plan.skipped == ()
