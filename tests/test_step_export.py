@@ -189,3 +189,22 @@ def test_a_connected_workers_steps_are_neither_exported_nor_listed(ip, tmp_path)
                                         lambda data: None, source="worker:host:1")
     plan = plan_export(all_steps())
     assert [f.steps for f in plan.files] == [("ProcessPayment",)] and plan.skipped == ()
+
+
+def test_a_cell_whose_module_step_moved_to_another_cell_is_named_from_what_it_still_defines(ip, tmp_path):
+    first = '''from motia import queue, step
+
+config = {"name": "Alpha", "triggers": [queue("a")]}
+
+
+def handler(input):
+    pass
+
+
+beta = step({"name": "Beta", "triggers": [queue("b")]}, handler)
+'''
+    cell(ip, first)
+    cell(ip, PAY.replace('"ProcessPayment"', '"Alpha"'))  # Alpha now comes from this cell
+    plan = plan_export(all_steps())
+    assert [(f.name, f.steps) for f in plan.files] == [("alpha_step.py", ("Alpha",)), ("beta_step.py", ("Beta",))]
+    assert "config = {\"name\": \"Alpha\", \"triggers\": [queue(\"order.created\")]}" in plan.files[0].source

@@ -117,7 +117,7 @@ def plan_export(steps: Iterable[Step]) -> ExportPlan:
     """The files an export writes for ``steps`` (one per ``%%step`` cell), in registration order.
 
     A cell that defined several steps is one file, named from its module-level
-    step (else its first). Two cells whose names give the same file name raise
+    step (else its first one still registered from it). Two cells whose names give the same file name raise
     :class:`ExportError`.
     """
     cells: dict[int, list[Step]] = {}
@@ -133,8 +133,9 @@ def plan_export(steps: Iterable[Step]) -> ExportPlan:
     owner: dict[str, str] = {}
     for members in cells.values():
         cell = members[0].cell
-        name = step_file_name(cell.module_step or cell.names[0])
-        first = cell.module_step or cell.names[0]
+        owned = [s.name for s in members]  # a step another cell redefined since is that cell's now
+        first = cell.module_step if cell.module_step in owned else owned[0]
+        name = step_file_name(first)
         if name in owner:
             raise ExportError(f"steps {owner[name]!r} and {first!r} would both be written to {name}; rename one of them")
         owner[name] = first
