@@ -14,6 +14,7 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -24,9 +25,27 @@ from motia_nb.motia import ensure_motia
 from motia_nb.motia._world import register_namespace
 from motia_nb.steps.registry import Step
 
-__all__ = ["define_steps_from_source", "define_step_from_source", "public_names"]
+__all__ = ["StepCell", "define_steps_from_source", "define_step_from_source", "public_names"]
 
 _cells = count(1)
+
+
+@dataclass(frozen=True)
+class StepCell:
+    """The ``%%step`` cell a step came from: kept on the step (``Step.cell``) for ``%motia export``.
+
+    Running the cell again registers new steps carrying the new source; removing a
+    step forgets it with the step.
+    """
+
+    #: which run of a ``%%step`` cell (its ``<%%step cell N>`` number)
+    number: int
+    #: the cell's source, as typed (without the ``%%step`` line)
+    source: str
+    #: every step the cell defined, in order
+    names: tuple[str, ...]
+    #: the step of the module-level ``config`` + ``handler`` (what ``motia run`` loads from a file), if any
+    module_step: str | None
 
 
 def public_names() -> dict[str, Any]:
@@ -81,6 +100,11 @@ def define_steps_from_source(source: str, label: str | None = None, first_line: 
             f"%%step cell{' ' + label if label else ''} must define a module-level `config` dict and a `handler` "
             f"function, like a Motia step file (or a motia.step(config, handler) definition); missing: {', '.join(missing)}"
         )
+    ns = mod.__dict__
+    has_module_step = ns.get("config") is not None and callable(ns.get("handler"))
+    cell = StepCell(n, source, tuple(st.name for st, _ in done), done[0][0].name if has_module_step else None)
+    for st, _ in done:
+        st.cell = cell
     return done
 
 

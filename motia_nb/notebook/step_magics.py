@@ -45,6 +45,7 @@ from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, read_value, tokenize
 from .step_cells import define_steps_from_source
+from .step_export import ExportError, plan_export, write_export
 from .tracebacks import error_line, one_line_errors, user_frames
 
 __all__ = ["StepMagics", "MotiaUsageError", "StepSyntaxError", "MOTIA_COMMANDS", "load_ipython_extension"]
@@ -143,6 +144,22 @@ def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
     return workers_cmd()
 
 
+def _export(m: StepMagics, a: argparse.Namespace) -> None:
+    try:
+        plan = plan_export(current_session().registry.all())
+        write_export(plan, a.dir, force=a.force)
+    except ExportError as e:
+        raise MagicUsageError(f"%motia export: {e}") from None
+    folder = a.dir.rstrip("/\\") or a.dir
+    for f in plan.files:
+        print(f"✓ {folder}/{f.name}  ({', '.join(f.steps)})")
+        for note in f.notes:
+            print(f"    note: {note}")
+    if plan.skipped:
+        print(f"not exported (defined with @step in a plain cell, not a %%step cell): {', '.join(plan.skipped)}")
+    print(f"run them with: motia run --dir {folder}")
+
+
 def _help(m: StepMagics, a: argparse.Namespace) -> None:
     print(MOTIA_COMMANDS.help(a.subcommand))
 
@@ -221,6 +238,13 @@ def _build() -> CommandTable:
           examples=("%motia serve stop",))
     t.add("workers", "the connected workers and their steps", "The workers connected to the engine endpoint, as a DataFrame.",
           _workers, examples=("%motia workers",))
+    t.add("export", "write the %%step cells out as a Motia steps/ folder",
+          "Write every %%step cell that defined a registered step to DIR as a Motia step file, named as Motia's "
+          "CLI finds them (CreateOrder -> create_order_step.py), for `motia run --dir DIR`. Existing files are "
+          "kept unless --force. Steps defined with @step in plain cells are listed, not exported.", _export,
+          lambda p: (p.add_argument("dir", metavar="DIR", help="the folder (created if missing)"),
+                     p.add_argument("--force", action="store_true", help="overwrite existing step files")),
+          examples=("%motia export steps", "%motia export steps --force"))
     t.add("help", "this help (or: help SUBCOMMAND)", "Show help on %motia or on one subcommand.", _help,
           lambda p: p.add_argument("subcommand", nargs="*", metavar="SUBCOMMAND", help="a subcommand"),
           examples=("%motia help enqueue", "%motia help cron"))

@@ -32,6 +32,8 @@ class Step:
     is_async: bool
     source: str = "decorator"
     triggers: list[Trigger] = field(default_factory=list)
+    #: the %%step cell that defined it (a ``notebook.step_cells.StepCell``), if any: what ``%motia export`` writes
+    cell: Any = field(default=None, repr=False, compare=False)
 
     @property
     def flows(self) -> list[str]:
