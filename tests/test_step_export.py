@@ -6,7 +6,7 @@ Loading the exported folder with the real ``motia run`` is in test_step_export_m
 from __future__ import annotations
 
 import pytest
-from _shell import get_shell, run_cell
+from motia_nb.testing import get_shell, run_cell
 
 from motia_nb.notebook.step_export import ExportError, plan_export, step_file_name
 from motia_nb.notebook.step_magics import MotiaUsageError

@@ -23,7 +23,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from _shell import get_shell, run_cell
+from motia_nb.testing import get_shell, run_cell
 from engine_helpers import motia_cli, start_motia, wait_for, worker_with_steps
 
 from motia_nb import engine, request, state_manager, steps_frame
