@@ -19,6 +19,8 @@ user's own frames (:mod:`.tracebacks`).
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
 from typing import Any
 
 import pandas as pd
@@ -53,16 +55,40 @@ def _json(m: StateMagics, value: Any) -> Any:
     return as_json_result(value, m.settings.json_indent)
 
 
+def _no_such_group(m: StateMagics, command: str, group: str) -> None:
+    """Tell on stderr that ``group`` holds no item (a typo, most often), naming the closest
+    group or the groups there are. The command still returns its empty result (an empty
+    frame, ``null``), so a script reading an empty group goes on as before."""
+    known = list(m.manager.sync.group_counts())
+    if group in known:
+        return
+    close = difflib.get_close_matches(group, known, n=1)
+    if close:
+        hint = f" Did you mean {close[0]!r}?"
+    elif known:
+        shown = ", ".join(known[:10]) + (f", ... ({len(known)} groups)" if len(known) > 10 else "")
+        hint = f" Groups: {shown}."
+    else:
+        hint = " The database holds no groups yet."
+    print(f"%state {command}: there is no group {group!r} (no item is stored in it).{hint}", file=sys.stderr)
+
+
 def _set(m: StateMagics, a: argparse.Namespace) -> Any:
     return _json(m, m.manager.sync.set(a.group, a.key, a.value))
 
 
 def _get(m: StateMagics, a: argparse.Namespace) -> Any:
-    return _json(m, m.manager.sync.get(a.group, a.key))
+    sync = m.manager.sync
+    value = sync.get(a.group, a.key)
+    if value is None and sync.count(a.group) == 0:
+        _no_such_group(m, "get", a.group)
+    return _json(m, value)
 
 
 def _list(m: StateMagics, a: argparse.Namespace) -> Any:
     sync = m.manager.sync
+    if sync.count(a.group) == 0:
+        _no_such_group(m, "list", a.group)
     if a.values:
         return JSONList(sync.list(a.group))
     if a.dict:
@@ -163,11 +189,13 @@ def _build() -> CommandTable:
               "%%state set orders order-3            # the value in the cell body",
           ))
     t.add("get", "show one item's value",
-          "Show the value stored under GROUP/KEY as JSON (null when there is none).",
+          "Show the value stored under GROUP/KEY as JSON (null when there is none; when GROUP holds no "
+          "item at all, a note on stderr says so and names the closest group).",
           _get, _group_key, examples=("%state get orders order-1", "order = %state get orders order-1     # a dict"))
     t.add("list", "a group as a DataFrame (key column first)",
           "The items of GROUP as a pandas DataFrame: a key column, then the values' fields, nested objects "
-          "flattened to dotted columns (shipping.city).",
+          "flattened to dotted columns (shipping.city). An empty GROUP gives an empty frame and a note on "
+          "stderr naming the closest group.",
           _list, _list_args, examples=(
               "%state list orders", "orders = %state list orders           # a DataFrame", "%state list orders --values",
           ))
@@ -189,7 +217,7 @@ def _build() -> CommandTable:
           examples=("%state groups", "%state groups --counts"))
     t.add("use", "switch (or show) the database",
           "Switch the state database (a file path, :memory: or redis://host:port/db); without URL, show the "
-          "database in use.",
+          "database in use. A file's folder must exist (only the default .motia/ folder is created).",
           _use, lambda p: p.add_argument("url", nargs="?", metavar="URL", help="the database to use"),
           examples=("%state use :memory:", "%state use .motia/state.db", "%state use"))
     t.add("viewer", "the live state viewer widget", "Open the live state viewer widget (optionally on one group).",
