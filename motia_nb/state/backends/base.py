@@ -185,6 +185,29 @@ class Backend(abc.ABC):
         """Keys of a group in insertion order."""
         return [k for k, _ in self.items(group_id)]
 
+    def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
+        """The first ``limit`` keys of a group that start with ``prefix``, in key order
+        (code points, as Python sorts ``str``). For completion and search, so it must not
+        read the whole group where the store has a key index: SQLite overrides it with a
+        range query on its (grp, key) index. This default pages through the group in key
+        order and stops at the first key past the prefix."""
+        if limit <= 0:
+            return []
+        found: list[str] = []
+        offset, page = 0, 1000
+        while True:
+            rows = self.items(group_id, offset, page, order=Order.KEY)
+            for k, _ in rows:
+                if k.startswith(prefix):
+                    found.append(k)
+                    if len(found) == limit:
+                        return found
+                elif k > prefix:
+                    return found
+            if len(rows) < page:
+                return found
+            offset += page
+
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order (the DataFrame path; backends
         override it to skip decoding and re-encoding)."""
