@@ -30,7 +30,9 @@ __all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "state_completions",
 
 MATCHER_ID = "motia_nb.state"
 
-GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer"})
+GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer", "export"})
+#: subcommands that take a file: file-path completion adds its candidates
+FILE_COMMANDS = frozenset({"use", "export", "import"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
 
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
@@ -180,7 +182,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
         completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
-        if m.group("magic") == "state" and words and words[0] == "use":
+        if m.group("magic") == "state" and words and words[0] in FILE_COMMANDS:
             return result  # let file-path completion add its candidates
         result["suppress"] = True
         return result

@@ -33,6 +33,7 @@ from motia_nb.state import (
     UpdateOpError,
     state_manager,
 )
+from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB
@@ -136,6 +137,25 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
     return None
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _export(m: StateMagics, a: argparse.Namespace) -> None:
+    if a.all == (a.group is not None):
+        raise MagicUsageError("%state export: give one GROUP or --all, and the FILE\n  usage: " + SUBCOMMANDS["export"].usage())
+    n = export_jsonl(m.manager, a.file, None if a.all else [a.group])
+    what = "every group" if a.all else repr(a.group)
+    print(f"exported {_plural(n, 'item')} ({what}) to {a.file}")
+
+
+def _import(m: StateMagics, a: argparse.Namespace) -> None:
+    report = import_jsonl(m.manager, a.file, triggers=a.triggers)
+    groups = ", ".join(report.groups[:5]) + (", ..." if len(report.groups) > 5 else "")
+    how = "state triggers ran" if a.triggers else "no triggers fired (--triggers runs them)"
+    print(f"imported {_plural(report.items, 'item')} into {_plural(len(report.groups), 'group')} ({groups}) from {a.file}; {how}")
+
+
 def _viewer(m: StateMagics, a: argparse.Namespace) -> Any:
     return viewer(a.group) if a.group else viewer()
 
@@ -160,6 +180,17 @@ def _list_args(p: ArgParser) -> None:
     g.add_argument("--values", action="store_true", help="return the list of values (Motia's list) instead")
     g.add_argument("--dict", action="store_true", help="return {key: value} instead")
     g.add_argument("--no-flatten", action="store_true", help="keep nested objects in one column")
+
+
+def _export_args(p: ArgParser) -> None:
+    p.add_argument("--all", action="store_true", help="every group instead of one")
+    p.add_argument("group", nargs="?", metavar="GROUP", help="the group to write")
+    p.add_argument("file", metavar="FILE", help="the .jsonl file to write (its folder must exist)")
+
+
+def _import_args(p: ArgParser) -> None:
+    p.add_argument("file", metavar="FILE", help="the .jsonl file to read")
+    p.add_argument("--triggers", action="store_true", help="run the state triggers of the imported items")
 
 
 def _build() -> CommandTable:
@@ -220,6 +251,17 @@ def _build() -> CommandTable:
           "database in use. A file's folder must exist (only the default .motia/ folder is created).",
           _use, lambda p: p.add_argument("url", nargs="?", metavar="URL", help="the database to use"),
           examples=("%state use :memory:", "%state use .motia/state.db", "%state use"))
+    t.add("export", "write groups to a JSON Lines file",
+          "Write GROUP (or every group, with --all) to FILE, one JSON object per line: "
+          '{"group": ..., "key": ..., "value": ...}, in insertion order. The file is replaced whole at the '
+          "end; a progress bar shows past 10,000 items.",
+          _export, _export_args, examples=("%state export orders orders.jsonl", "%state export --all backup.jsonl"))
+    t.add("import", "read items from a JSON Lines file",
+          "Store every item of FILE (one {\"group\", \"key\", \"value\"} object per line, as export writes). "
+          "All or nothing: every line is checked first, and any bad line (reported with its number) means "
+          "nothing is imported; on SQLite the items are written in one transaction. State triggers do not "
+          "fire unless --triggers. A progress bar shows past 10,000 items.",
+          _import, _import_args, examples=("%state import backup.jsonl", "%state import orders.jsonl --triggers"))
     t.add("viewer", "the live state viewer widget", "Open the live state viewer widget (optionally on one group).",
           _viewer, lambda p: p.add_argument("group", nargs="?", metavar="GROUP", help="the group to show first"),
           examples=("%state viewer orders",))
