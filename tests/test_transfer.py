@@ -176,3 +176,19 @@ def test_export_and_import_magics(ip, fresh_db, tmp_path, capsys):
     ):
         res = run_cell(ip, f"%state {line}")
         assert res.error_in_exec is not None and expected in str(res.error_in_exec), line
+
+
+def test_an_import_is_one_commit_that_subscribers_see_on_every_backend(sm, tmp_path):
+    sm.sync.set("g", "a", 0)
+    seen: list = []
+    sm.subscribe(seen.append)
+    path = tmp_path / "i.jsonl"
+    path.write_text("".join(json.dumps({"group": "g", "key": k, "value": i}) + "\n" for i, k in enumerate("abc")))
+    assert sm.backend.atomic_write_all is True
+    token = sm.change_token()
+    import_jsonl(sm, str(path))
+    assert [(e.event_type, e.item_id, e.old_value, e.new_value) for e in seen] == [
+        ("state:updated", "a", 0, 0), ("state:created", "b", None, 1), ("state:created", "c", None, 2),
+    ]  # fmt: skip
+    assert sm.sync.items("g") == [("a", 0), ("b", 1), ("c", 2)]
+    assert sm.change_token() != token

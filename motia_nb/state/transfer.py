@@ -8,11 +8,13 @@
   first (JSON, the three fields, names and values the store accepts); when any
   line is bad, the error lists the bad lines with their numbers and nothing is
   written. The items are then written with :meth:`Backend.write_all`: on SQLite
-  in one transaction, so a crash or an error midway leaves nothing of the import
-  (``atomic_write_all``); on a backend without it (Redis) they are written in
-  order, chunk by chunk, and an import cut short by a lost connection keeps the
-  chunks written before. An import fires no state triggers unless
-  ``triggers=True``; subscribers (the viewer) see the changes either way.
+  in one transaction, so a crash or an error midway leaves nothing of the import;
+  on Redis in one ``MULTI``/``EXEC`` (all or, if the connection is lost first,
+  none; a set failing inside ``EXEC`` is reported and the others stand, as Redis
+  has no rollback). A backend without ``atomic_write_all`` writes them in order,
+  chunk by chunk, and an import cut short keeps the chunks written before. An
+  import fires no state triggers unless ``triggers=True``; subscribers (the
+  viewer) see the changes either way.
 
 Past :data:`PROGRESS_MIN` items both show a progress bar (``tqdm.auto``: the
 notebook widget bar in Jupyter, text on stderr elsewhere).

@@ -113,8 +113,8 @@ class Backend(abc.ABC):
     #: remote listeners (Redis pub/sub). False: remote listeners are never called;
     #: watch :meth:`change_token` instead.
     publishes_remote: bool = False
-    #: True when :meth:`write_all` commits all its writes in one transaction (all or
-    #: none, even across a crash); False: it writes them in order, chunk by chunk.
+    #: True when :meth:`write_all` commits a list of sets in one transaction (SQLite:
+    #: all or none, even across a crash; Redis: MULTI/EXEC); False: in order, chunk by chunk.
     atomic_write_all: bool = False
 
     def __init__(self) -> None:
