@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# One venv, one stamp per set of extras: `make lab` installs only what the lab needs, and
+# `make test` after it installs the rest (the test and bench extras) into the same venv.
+LAB_STAMP  := $(VENV)/.installed-lab
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: lab test bench venv venv-motia workers clean
 
@@ -11,11 +14,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # Reinstall whenever pyproject.toml changes.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[lab,test,bench]'
-	touch $(STAMP)
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[lab]'
+	touch $@
 
-venv: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
+venv: $(LAB_STAMP) $(TEST_STAMP)
 
 # A second venv with the real Motia SDK (motia 1.0.4rc1 + the iii-sdk it works with; never
 # installed into .venv, which must stay without the real motia package). Its python runs a
@@ -55,14 +62,14 @@ workers: $(MOTIA_STAMP) $(III_STAMP) $(NODE_STAMP)
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-lab: $(STAMP)
+lab: $(LAB_STAMP)
 	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop); open the URL printed below."
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(LAB_FLAGS) $(LAB_ARGS)
 
-test: $(STAMP) workers
+test: $(TEST_STAMP) workers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:

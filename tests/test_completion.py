@@ -8,7 +8,7 @@ import pytest
 from IPython.core.completer import provisionalcompleter
 
 from motia_nb import state_manager
-from motia_nb.notebook.completion import MATCHER_ID, motia_completions, state_completions
+from motia_nb.notebook.completion import MATCHER_ID, MORE_KEYS, motia_completions, state_completions
 from motia_nb.notebook.magics import SUBCOMMANDS
 from motia_nb.notebook.step_magics import MOTIA_COMMANDS
 
@@ -75,12 +75,17 @@ def test_no_completion_outside_state(ip, data):
     assert "order-1" not in complete(ip, "%time get orders ")
 
 
-def test_keys_are_capped_by_completion_max_keys(ip, data):
+def test_keys_are_capped_by_completion_max_keys_with_a_hint_that_more_match(ip, data):
+    before = ip.run_line_magic("config", "MotiaNB.completion_max_keys")
     ip.run_line_magic("config", "MotiaNB.completion_max_keys = 2")
     try:
-        assert complete(ip, "%state get orders ") == ["order-1", "order-2"]
+        assert complete(ip, "%state get orders ") == ["", "order-1", "order-2"]  # "": the hint entry
+        with provisionalcompleter():
+            found = [(c.text, c.type) for c in ip.Completer.completions("%state get orders o", 19)]
+        assert sorted(found) == [("o", MORE_KEYS), ("order-1", "key"), ("order-2", "key")]
+        assert complete(ip, "%state get orders order-") == ["order-1", "order-2"]  # all of them: no hint
     finally:
-        ip.run_line_magic("config", "MotiaNB.completion_max_keys = 1000")
+        ip.run_line_magic("config", f"MotiaNB.completion_max_keys = {before}")
 
 
 def test_pure_logic_only_reads_what_it_needs():
@@ -90,15 +95,15 @@ def test_pure_logic_only_reads_what_it_needs():
         calls.append("groups")
         return ["a", "b"]
 
-    def keys(group):
-        calls.append(f"keys:{group}")
+    def keys(group, prefix):
+        calls.append(f"keys:{group}:{prefix}")
         return ["k1"]
 
     assert state_completions([], "g", groups, keys) == [("get", "subcommand"), ("groups", "subcommand")]
     assert calls == []
     assert state_completions(["get"], "", groups, keys) == [("a", "group"), ("b", "group")]
     assert state_completions(["get", "a"], "k", groups, keys) == [("k1", "key")]
-    assert calls == ["groups", "keys:a"]
+    assert calls == ["groups", "keys:a:k"]
     assert state_completions(["groups"], "", groups, keys) == []
 
 

@@ -28,8 +28,44 @@ def dry_run(target: str, **env: str) -> str:
 
 def test_make_test_installs_the_test_extra_then_runs_pytest():
     out = dry_run("test")
-    assert "pip install" in out and "[lab,test,bench]" in out
-    assert out.index("pip install") < out.index("-m pytest")
+    assert "pip install -q -e '.[test,bench]'" in out
+    assert out.index("pip install -q -e '.[test,bench]'") < out.index("-m pytest")
+    assert "'.[lab]'" not in out  # the test extra already holds JupyterLab
+
+
+def test_make_lab_installs_only_what_the_lab_needs():
+    out = dry_run("lab")
+    assert "pip install -q -e '.[lab]'" in out
+    assert out.index("pip install -q -e '.[lab]'") < out.index("jupyter lab")
+    for extra in ("test", "bench", "playwright", "hypothesis"):
+        assert extra not in out, extra
+
+
+def fake_venv(tmp_path: Path, *stamps: str) -> Path:
+    """A venv directory as make sees it: a python and the given stamps, newer than pyproject.toml."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    for stamp in stamps:
+        (venv / stamp).write_text("")
+    return venv
+
+
+def installs(target: str, venv: Path) -> list[str]:
+    out = subprocess.run(
+        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return [ln for ln in out.stdout.splitlines() if str(venv) in ln and "pip install" in ln]
+
+
+def test_make_test_after_make_lab_installs_the_rest_into_the_same_venv(tmp_path):
+    venv = fake_venv(tmp_path, ".installed-lab")  # `make lab` ran
+    assert installs("lab", venv) == []  # nothing more for the lab
+    (line,) = installs("test", venv)
+    assert line.startswith(f"{venv}/bin/python -m pip install") and "'.[test,bench]'" in line
+    done = fake_venv(tmp_path / "both", ".installed-lab", ".installed-test")
+    assert installs("test", done) == [] and installs("lab", done) == []
 
 
 def test_make_lab_opens_jupyterlab_on_the_tutorials_and_prints_the_url_without_a_screen():

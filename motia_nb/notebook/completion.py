@@ -1,8 +1,10 @@
 """Tab completion for ``%state`` / ``%%state`` and ``%motia`` (IPython's Matcher API v2).
 
 After ``%state `` it offers the subcommands; after a subcommand that takes a group,
-the non-empty groups; after a group, that group's keys (at most
-``MotiaNB.completion_max_keys`` of them, so a 100,000-item group stays instant);
+the non-empty groups; after a group, the keys that start with what is typed, found
+by an indexed prefix query (``keys_with_prefix``: any key of a 1,000,000-item group
+completes), at most ``MotiaNB.completion_max_keys`` of them, plus a hint entry when
+more match (type more of the key to narrow them);
 after ``--``, the subcommand's options. After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
 subcommand takes one. Words are split by the magics' own tokenizer. The matcher
@@ -24,11 +26,13 @@ from .magics import SUBCOMMANDS
 from .parsing import tokenize
 from .step_magics import MOTIA_COMMANDS
 
-__all__ = ["make_state_matcher", "MATCHER_ID", "state_completions", "motia_completions"]
+__all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "state_completions", "motia_completions", "key_candidates"]
 
 MATCHER_ID = "motia_nb.state"
 
-GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer"})
+GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer", "export"})
+#: subcommands that take a file: file-path completion adds its candidates
+FILE_COMMANDS = frozenset({"use", "export", "import"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
 
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
@@ -63,11 +67,12 @@ def state_completions(
     words: list[str],
     fragment: str,
     groups: Callable[[], Iterable[str]],
-    keys: Callable[[str], Iterable[str]],
+    keys: Callable[[str, str], Iterable[str]],
 ) -> list[tuple[str, str]]:
     """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
 
-    ``groups()`` and ``keys(group)`` are only called when their names are wanted.
+    ``groups()`` and ``keys(group, prefix)`` are only called when their names are wanted;
+    ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry).
     """
     position = len(words)
     if position == 0:
@@ -82,8 +87,25 @@ def state_completions(
     if position == 1 and command in GROUP_COMMANDS:
         return [(g, "group") for g in groups() if g.startswith(fragment)]
     if position == 2 and command in KEY_COMMANDS:
-        return [(k, "key") for k in keys(words[1]) if k.startswith(fragment)]
+        return [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
     return []
+
+
+#: the type of the entry that says more keys match than the list shows
+MORE_KEYS = "more keys match: type more of the key"
+
+
+def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:
+    return [n if isinstance(n, tuple) else (n, kind) for n in names]
+
+
+def key_candidates(found: list[str], prefix: str, cap: int) -> list[str | tuple[str, str]]:
+    """At most ``cap`` of ``found`` (read with ``limit=cap + 1``), then, when there were more,
+    a hint entry: the typed text itself (choosing it changes nothing) typed :data:`MORE_KEYS`."""
+    shown: list[str | tuple[str, str]] = list(found[:cap])
+    if len(found) > cap:
+        shown.append((prefix, MORE_KEYS))
+    return shown
 
 
 def motia_completions(
@@ -123,8 +145,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
     def groups() -> list[str]:
         return default_session().manager.sync.list_groups()
 
-    def keys(group: str) -> list[str]:
-        return [k for k, _ in default_session().manager.sync.items(group, 0, settings.completion_max_keys)]
+    def keys(group: str, prefix: str) -> list[str | tuple[str, str]]:
+        cap = settings.completion_max_keys
+        found = default_session().manager.sync.keys_with_prefix(group, prefix, cap + 1)
+        return key_candidates(found, prefix, cap)
 
     def steps() -> list[str]:
         return [s.name for s in all_steps()]
@@ -158,7 +182,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
         completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
-        if m.group("magic") == "state" and words and words[0] == "use":
+        if m.group("magic") == "state" and words and words[0] in FILE_COMMANDS:
             return result  # let file-path completion add its candidates
         result["suppress"] = True
         return result

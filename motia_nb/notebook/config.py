@@ -57,8 +57,11 @@ class MotiaNB(Configurable):
     json_indent = Int(2, help="Indentation of values shown as JSON (%state get/set/update).").tag(config=True)
 
     completion_max_keys = Int(
-        1000,
-        help="Tab completion reads at most this many keys of a group (keeps completion instant on big groups).",
+        200,
+        help=(
+            "Tab completion offers at most this many keys (those starting with what is typed; "
+            "an extra entry says when more match). IPython shows at most 500 completions."
+        ),
     ).tag(config=True)
 
     worker_timeout = Float(

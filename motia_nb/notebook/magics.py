@@ -19,6 +19,8 @@ user's own frames (:mod:`.tracebacks`).
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
 from typing import Any
 
 import pandas as pd
@@ -31,6 +33,7 @@ from motia_nb.state import (
     UpdateOpError,
     state_manager,
 )
+from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB
@@ -53,16 +56,40 @@ def _json(m: StateMagics, value: Any) -> Any:
     return as_json_result(value, m.settings.json_indent)
 
 
+def _no_such_group(m: StateMagics, command: str, group: str) -> None:
+    """Tell on stderr that ``group`` holds no item (a typo, most often), naming the closest
+    group or the groups there are. The command still returns its empty result (an empty
+    frame, ``null``), so a script reading an empty group goes on as before."""
+    known = list(m.manager.sync.group_counts())
+    if group in known:
+        return
+    close = difflib.get_close_matches(group, known, n=1)
+    if close:
+        hint = f" Did you mean {close[0]!r}?"
+    elif known:
+        shown = ", ".join(known[:10]) + (f", ... ({len(known)} groups)" if len(known) > 10 else "")
+        hint = f" Groups: {shown}."
+    else:
+        hint = " The database holds no groups yet."
+    print(f"%state {command}: there is no group {group!r} (no item is stored in it).{hint}", file=sys.stderr)
+
+
 def _set(m: StateMagics, a: argparse.Namespace) -> Any:
     return _json(m, m.manager.sync.set(a.group, a.key, a.value))
 
 
 def _get(m: StateMagics, a: argparse.Namespace) -> Any:
-    return _json(m, m.manager.sync.get(a.group, a.key))
+    sync = m.manager.sync
+    value = sync.get(a.group, a.key)
+    if value is None and sync.count(a.group) == 0:
+        _no_such_group(m, "get", a.group)
+    return _json(m, value)
 
 
 def _list(m: StateMagics, a: argparse.Namespace) -> Any:
     sync = m.manager.sync
+    if sync.count(a.group) == 0:
+        _no_such_group(m, "list", a.group)
     if a.values:
         return JSONList(sync.list(a.group))
     if a.dict:
@@ -110,6 +137,25 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
     return None
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _export(m: StateMagics, a: argparse.Namespace) -> None:
+    if a.all == (a.group is not None):
+        raise MagicUsageError("%state export: give one GROUP or --all, and the FILE\n  usage: " + SUBCOMMANDS["export"].usage())
+    n = export_jsonl(m.manager, a.file, None if a.all else [a.group])
+    what = "every group" if a.all else repr(a.group)
+    print(f"exported {_plural(n, 'item')} ({what}) to {a.file}")
+
+
+def _import(m: StateMagics, a: argparse.Namespace) -> None:
+    report = import_jsonl(m.manager, a.file, triggers=a.triggers)
+    groups = ", ".join(report.groups[:5]) + (", ..." if len(report.groups) > 5 else "")
+    how = "state triggers ran" if a.triggers else "no triggers fired (--triggers runs them)"
+    print(f"imported {_plural(report.items, 'item')} into {_plural(len(report.groups), 'group')} ({groups}) from {a.file}; {how}")
+
+
 def _viewer(m: StateMagics, a: argparse.Namespace) -> Any:
     return viewer(a.group) if a.group else viewer()
 
@@ -134,6 +180,17 @@ def _list_args(p: ArgParser) -> None:
     g.add_argument("--values", action="store_true", help="return the list of values (Motia's list) instead")
     g.add_argument("--dict", action="store_true", help="return {key: value} instead")
     g.add_argument("--no-flatten", action="store_true", help="keep nested objects in one column")
+
+
+def _export_args(p: ArgParser) -> None:
+    p.add_argument("--all", action="store_true", help="every group instead of one")
+    p.add_argument("group", nargs="?", metavar="GROUP", help="the group to write")
+    p.add_argument("file", metavar="FILE", help="the .jsonl file to write (its folder must exist)")
+
+
+def _import_args(p: ArgParser) -> None:
+    p.add_argument("file", metavar="FILE", help="the .jsonl file to read")
+    p.add_argument("--triggers", action="store_true", help="run the state triggers of the imported items")
 
 
 def _build() -> CommandTable:
@@ -163,11 +220,13 @@ def _build() -> CommandTable:
               "%%state set orders order-3            # the value in the cell body",
           ))
     t.add("get", "show one item's value",
-          "Show the value stored under GROUP/KEY as JSON (null when there is none).",
+          "Show the value stored under GROUP/KEY as JSON (null when there is none; when GROUP holds no "
+          "item at all, a note on stderr says so and names the closest group).",
           _get, _group_key, examples=("%state get orders order-1", "order = %state get orders order-1     # a dict"))
     t.add("list", "a group as a DataFrame (key column first)",
           "The items of GROUP as a pandas DataFrame: a key column, then the values' fields, nested objects "
-          "flattened to dotted columns (shipping.city).",
+          "flattened to dotted columns (shipping.city). An empty GROUP gives an empty frame and a note on "
+          "stderr naming the closest group.",
           _list, _list_args, examples=(
               "%state list orders", "orders = %state list orders           # a DataFrame", "%state list orders --values",
           ))
@@ -189,9 +248,20 @@ def _build() -> CommandTable:
           examples=("%state groups", "%state groups --counts"))
     t.add("use", "switch (or show) the database",
           "Switch the state database (a file path, :memory: or redis://host:port/db); without URL, show the "
-          "database in use.",
+          "database in use. A file's folder must exist (only the default .motia/ folder is created).",
           _use, lambda p: p.add_argument("url", nargs="?", metavar="URL", help="the database to use"),
           examples=("%state use :memory:", "%state use .motia/state.db", "%state use"))
+    t.add("export", "write groups to a JSON Lines file",
+          "Write GROUP (or every group, with --all) to FILE, one JSON object per line: "
+          '{"group": ..., "key": ..., "value": ...}, in insertion order. The file is replaced whole at the '
+          "end; a progress bar shows past 10,000 items.",
+          _export, _export_args, examples=("%state export orders orders.jsonl", "%state export --all backup.jsonl"))
+    t.add("import", "read items from a JSON Lines file",
+          "Store every item of FILE (one {\"group\", \"key\", \"value\"} object per line, as export writes). "
+          "All or nothing: every line is checked first, and any bad line (reported with its number) means "
+          "nothing is imported; on SQLite the items are written in one transaction. State triggers do not "
+          "fire unless --triggers. A progress bar shows past 10,000 items.",
+          _import, _import_args, examples=("%state import backup.jsonl", "%state import orders.jsonl --triggers"))
     t.add("viewer", "the live state viewer widget", "Open the live state viewer widget (optionally on one group).",
           _viewer, lambda p: p.add_argument("group", nargs="?", metavar="GROUP", help="the group to show first"),
           examples=("%state viewer orders",))

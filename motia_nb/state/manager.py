@@ -345,6 +345,20 @@ class StateManager:
         g = check_name(group_id, "group_id")
         return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), g, offset, limit)
 
+    async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
+        """The first ``limit`` keys of a group starting with ``prefix``, in key order
+        (an index range read on SQLite, never the whole group)."""
+        args = self._prefix_args(group_id, prefix, limit)
+        return await self._read(self.backend.keys_with_prefix, *args)
+
+    @staticmethod
+    def _prefix_args(group_id: Any, prefix: Any, limit: Any) -> tuple[str, str, int]:
+        if not isinstance(prefix, str) or "\x00" in prefix or _unencodable(prefix):
+            raise InvalidInputError(f"prefix must be a str of encodable characters, got {prefix!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise InvalidInputError(f"limit must be an int >= 0, got {limit!r}")
+        return check_name(group_id, "group_id"), prefix, limit
+
     async def exists(self, group_id: str, key: str) -> bool:
         """Whether an item exists (``get`` returns ``None`` both for a stored ``null`` and a missing item)."""
         g, k = self._gk(group_id, key)
@@ -367,6 +381,14 @@ class StateManager:
         g = check_name(group_id, "group_id")
         rows = await self._read(self.backend.rows_json, g)
         return to_frame(rows, flatten=flatten)
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:

@@ -80,6 +80,9 @@ class SyncStateManager:
     ) -> list[tuple[str, Any]]:
         return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
 
+    def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
+        return self._m.backend.keys_with_prefix(*self._m._prefix_args(group_id, prefix, limit))
+
     def exists(self, group_id: str, key: str) -> bool:
         return self._m.backend.exists(*self._m._gk(group_id, key))
 

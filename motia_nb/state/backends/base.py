@@ -34,12 +34,15 @@ from ..errors import InvalidInputError
 from ..events import StateEvent
 from ..jsontext import encode_trusted
 
-__all__ = ["Backend", "Listener", "Order", "Write", "WriteResult"]
+__all__ = ["Backend", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
 
 log = logging.getLogger("motia_nb")
 
 WriteKind = Literal["set", "update", "delete", "clear"]
 Listener = Callable[[Sequence[StateEvent]], None]
+
+#: :meth:`Backend.write_all` applies (and reports progress) this many writes at a time.
+WRITE_ALL_CHUNK = 2000
 
 
 class Order(str, enum.Enum):
@@ -110,6 +113,9 @@ class Backend(abc.ABC):
     #: remote listeners (Redis pub/sub). False: remote listeners are never called;
     #: watch :meth:`change_token` instead.
     publishes_remote: bool = False
+    #: True when :meth:`write_all` commits a list of sets in one transaction (SQLite:
+    #: all or none, even across a crash; Redis: MULTI/EXEC); False: in order, chunk by chunk.
+    atomic_write_all: bool = False
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -144,6 +150,25 @@ class Backend(abc.ABC):
         Backends may batch concurrent writes into one transaction (group commit),
         but each write succeeds or fails on its own, and one thread's writes
         commit in the order it submitted them."""
+
+    def write_all(
+        self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
+    ) -> list[WriteResult]:
+        """Commit many writes (an import), in order; one :class:`WriteResult` each.
+        ``progress(n)`` is called as each chunk of ``n`` writes is applied.
+
+        A backend with transactions overrides it to commit them all in one
+        transaction and raise, with nothing written, if any fails
+        (``atomic_write_all``). This default submits them chunk by chunk and waits:
+        the first failure is raised, and the writes before it stay committed (as
+        they do when the process dies midway)."""
+        results: list[WriteResult] = []
+        for i in range(0, len(writes), WRITE_ALL_CHUNK):
+            futures = [self.submit(w) for w in writes[i : i + WRITE_ALL_CHUNK]]
+            results.extend(f.result() for f in futures)
+            if progress is not None:
+                progress(len(futures))
+        return results
 
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """:meth:`submit` for a caller on a running event loop (override to batch
@@ -184,6 +209,29 @@ class Backend(abc.ABC):
     def keys(self, group_id: str) -> list[str]:
         """Keys of a group in insertion order."""
         return [k for k, _ in self.items(group_id)]
+
+    def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
+        """The first ``limit`` keys of a group that start with ``prefix``, in key order
+        (code points, as Python sorts ``str``). For completion and search, so it must not
+        read the whole group where the store has a key index: SQLite overrides it with a
+        range query on its (grp, key) index. This default pages through the group in key
+        order and stops at the first key past the prefix."""
+        if limit <= 0:
+            return []
+        found: list[str] = []
+        offset, page = 0, 1000
+        while True:
+            rows = self.items(group_id, offset, page, order=Order.KEY)
+            for k, _ in rows:
+                if k.startswith(prefix):
+                    found.append(k)
+                    if len(found) == limit:
+                        return found
+                elif k > prefix:
+                    return found
+            if len(rows) < page:
+                return found
+            offset += page
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order (the DataFrame path; backends

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -27,10 +27,10 @@ from ...events import StateEvent
 from ..base import Backend, Write, WriteResult
 from ...._threads import LoopThread, get_loop_thread
 from . import scripts
-from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url
+from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
 from .pubsub import Subscriber
 from .reads import RedisReads
-from .writer import PipelinedWriter
+from .writer import PipelinedWriter, set_result
 
 __all__ = ["RedisBackend"]
 
@@ -52,6 +52,7 @@ class RedisBackend(RedisReads, Backend):
     """
 
     publishes_remote = True
+    atomic_write_all = True
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -196,6 +197,44 @@ class RedisBackend(RedisReads, Backend):
         except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
             fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
         return fut
+
+    def write_all(
+        self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
+    ) -> list[WriteResult]:
+        """Sets (an import) in one ``MULTI``/``EXEC`` transaction of ``set.lua`` calls: the
+        server runs them all, with nothing interleaved, or, when the connection is lost
+        before ``EXEC``, none. (Redis has no rollback: a set that fails inside ``EXEC``,
+        e.g. a group key holding a non-hash, is reported, and the others stand.) Other
+        kinds of write take the default path, chunk by chunk. Listeners are called on
+        this thread after ``EXEC``; ``progress`` once, at the end."""
+        if any(w.kind != "set" for w in writes):
+            return super().write_all(writes, progress)
+        c = self._client()
+        try:
+            sha = c.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
+            pipe = c.pipeline(transaction=True)
+            for w in writes:
+                pipe.evalsha(sha, 3, *write_keys(w.group_id), w.key, w.value_json, self.channel, self.origin, w.group_id)
+            replies = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise RedisBackendError(
+                f"writing {len(writes)} items to Redis at {safe_url(self.url)} failed before the transaction "
+                f"was confirmed ({type(exc).__name__}: {exc})"
+            ) from exc
+        failed = [(w, r) for w, r in zip(writes, replies) if isinstance(r, BaseException)]
+        results = [set_result(w, r) for w, r in zip(writes, replies) if not isinstance(r, BaseException)]
+        events = [ev for r in results for ev in r.events]
+        if events:
+            self._committed(events)
+        if failed:
+            w, err = failed[0]
+            raise RedisBackendError(
+                f"{len(failed)} of {len(writes)} sets failed inside the Redis transaction (first: "
+                f"{w.group_id!r}/{w.key!r}: {err}); the other {len(results)} were written"
+            )
+        if progress is not None:
+            progress(len(writes))
+        return results
 
     def _committed(self, events: Sequence[StateEvent]) -> None:
         self._bump()

@@ -19,6 +19,11 @@ from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, safe_url
 __all__ = ["RedisReads"]
 
 
+def _glob_escape(s: str) -> str:
+    """``s`` as a literal in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in s)
+
+
 class RedisReads:
     """The read methods of :class:`~motia_nb.state.backends.redis.RedisBackend`.
 
@@ -79,6 +84,19 @@ class RedisReads:
     def keys(self, group_id: str) -> list[str]:
         """Keys of a group in insertion order."""
         return [text(k) for k in self._read_flat(group_id, 0, None, "k")]
+
+    def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
+        """Keys starting with ``prefix`` in key order. A hash has no key index: ``HSCAN``
+        with ``MATCH prefix*`` filters on the server (only matching fields and their
+        values cross the network), then the matches are sorted here."""
+        if limit <= 0:
+            return []
+        c = self._client()
+        pattern = _glob_escape(prefix) + "*"
+        found = self._call(
+            lambda: [text(k) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+        )
+        return sorted(found)[:limit]
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""

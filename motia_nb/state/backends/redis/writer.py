@@ -39,7 +39,7 @@ from . import scripts
 from .codec import decode, text
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url, write_keys
 
-__all__ = ["PipelinedWriter", "independent_runs"]
+__all__ = ["PipelinedWriter", "independent_runs", "set_result"]
 
 _MAX_BATCH = 512
 _MAX_CAS_ATTEMPTS = 10_000
@@ -274,6 +274,11 @@ def _result(w: Write, reply: Any, plan: Plan | None) -> WriteResult:
         return deleted(g, k, None if reply is None else decode(reply), existed=reply is not None)
     # clear: flat [key, value, ...] in insertion order
     return cleared(g, [(text(kk), decode(v)) for kk, v in zip(reply[0::2], reply[1::2])])
+
+
+def set_result(w: Write, reply: Any) -> WriteResult:
+    """The result of a ``set`` committed by ``set.lua`` (``reply``: the old text or None)."""
+    return _result(w, reply, None)
 
 
 def independent_runs(batch: list[Item]) -> list[list[Item]]:

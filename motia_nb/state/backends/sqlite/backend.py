@@ -15,12 +15,12 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
 from ...errors import StateClosedError, StateError
-from ..base import Backend, Write, WriteResult
+from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from .reads import SQLiteReads
 from .schema import connect, prepare
 from .writer import WritePath, in_listener
@@ -32,6 +32,7 @@ class SQLiteBackend(SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
+    atomic_write_all = True
 
     def __init__(self, path: str = ":memory:") -> None:
         super().__init__()
@@ -125,6 +126,15 @@ class SQLiteBackend(SQLiteReads, Backend):
             fut.set_exception(path)
             return fut
         return path.submit_async(write, result_only=result_only)
+
+    def write_all(
+        self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
+    ) -> list[WriteResult]:
+        """Every write in one ``BEGIN IMMEDIATE … COMMIT``: all or nothing (see :mod:`.writer`)."""
+        path = self._write_path()
+        if isinstance(path, StateError):
+            raise path
+        return path.write_all(writes, WRITE_ALL_CHUNK, progress)
 
     # ------------------------------------------------------------------ reads
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..base import Order
 
-__all__ = ["SQLiteReads"]
+__all__ = ["SQLiteReads", "PREFIX_SQL", "PREFIX_ALL_SQL", "prefix_upper_bound"]
 
 _loads = json.loads
 
@@ -25,6 +25,26 @@ _KEYS = "SELECT key FROM items WHERE grp = ? ORDER BY id"
 _VALUES = "SELECT value FROM items WHERE grp = ? ORDER BY id"
 _COUNT = "SELECT count(*) FROM items WHERE grp = ?"
 _GROUP_COUNTS = "SELECT grp, count(*) FROM items GROUP BY grp ORDER BY grp"
+#: keys starting with a prefix: a range on the (grp, key) index of UNIQUE (grp, key), which
+#: holds the keys in BINARY order (UTF-8 bytes = code points), read only as far as LIMIT
+PREFIX_SQL = "SELECT key FROM items WHERE grp = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
+#: the same with no upper bound (an empty prefix, or one that ends in the last code point)
+PREFIX_ALL_SQL = "SELECT key FROM items WHERE grp = ? AND key >= ? ORDER BY key LIMIT ?"
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (None: no bound).
+
+    The last character that can be incremented is (surrogates, which UTF-8 cannot hold,
+    are skipped); trailing U+10FFFF characters are dropped first.
+    """
+    p = prefix.rstrip("\U0010ffff")
+    if not p:
+        return None
+    nxt = ord(p[-1]) + 1
+    if 0xD800 <= nxt <= 0xDFFF:
+        nxt = 0xE000
+    return p[:-1] + chr(nxt)
 
 
 class SQLiteReads:
@@ -59,6 +79,17 @@ class SQLiteReads:
 
     def keys(self, group_id: str) -> list[str]:
         return [r[0] for r in self._query(_KEYS, (group_id,))]
+
+    def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
+        """Keys starting with ``prefix`` in key order: one index range read, at most ``limit`` rows."""
+        if limit <= 0:
+            return []
+        upper = prefix_upper_bound(prefix)
+        if upper is None:
+            rows = self._query(PREFIX_ALL_SQL, (group_id, prefix, limit))
+        else:
+            rows = self._query(PREFIX_SQL, (group_id, prefix, upper, limit))
+        return [r[0] for r in rows]
 
     def values_json(self, group_id: str) -> list[str]:
         return [r[0] for r in self._query(_VALUES, (group_id,))]

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from ...errors import StateError
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "migrate", "prepare", "retry_busy", "is_busy"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "ensure_folder", "migrate", "prepare", "retry_busy", "is_busy"]
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ def prepare(path: str, url: str, *, memory: bool) -> sqlite3.Connection:
     Errors become one clear :class:`StateError` naming ``url``.
     """
     if not memory:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        ensure_folder(path, url)
     try:
         conn = connect(path)
     except sqlite3.Error as exc:
@@ -68,6 +68,31 @@ def prepare(path: str, url: str, *, memory: bool) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+#: the one folder created on its own: the default ``.motia/`` (of ``.motia/state.db``)
+DEFAULT_FOLDER = ".motia"
+
+
+def ensure_folder(path: str, url: str) -> None:
+    """Make sure the folder of ``path`` exists, or raise a one-line :class:`StateError`.
+
+    Only a missing ``.motia`` folder (the default location) is created, and only
+    when the folder holding it exists: a typo in an explicit path
+    (``/nonexistent/dir/x.db``) is refused instead of creating directories.
+    """
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(folder):
+        return
+    if os.path.basename(folder) == DEFAULT_FOLDER and os.path.isdir(os.path.dirname(folder) or "."):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:  # another process made it first, or it is a file (connect says so)
+            pass
+        except OSError as exc:
+            raise StateError(f"cannot open the state database {url}: cannot create {folder}: {exc.strerror}") from None
+        return
+    raise StateError(f"cannot open the state database {url}: the folder {folder} does not exist (create it first)")
 
 
 def migrate(conn: sqlite3.Connection, url: str) -> None:

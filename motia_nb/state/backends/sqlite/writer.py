@@ -114,6 +114,47 @@ class WritePath:
             self._enqueue(buf)
         return fut
 
+    def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
+        """Commit ``writes`` in ONE transaction, on this thread: all of them or, when any
+        fails (a bad update, an I/O error), none (rolled back; the error is raised).
+        Writes this thread buffered before go first; listeners get every event after
+        the commit, as for any batch."""
+        if self._closed:
+            raise self._closed_error()
+        self.flush_here()
+        with self._lock:
+            conn = self._conn
+            retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                outcomes: list[Any] = []
+                for i in range(0, len(writes), chunk):
+                    part = apply_batch(conn, list(writes[i : i + chunk]))
+                    failed = next((o for o in part if isinstance(o, BaseException)), None)
+                    if failed is not None:
+                        raise failed
+                    outcomes.extend(part)
+                    if progress is not None:
+                        progress(len(part))
+                retry_busy(lambda: conn.execute("COMMIT"))
+            except BaseException as exc:
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, StateError):
+                    raise
+                raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
+            self.commits += 1
+            events = [ev for out in outcomes for ev in out.events]
+            if events:
+                _listener_state.active = True
+                try:
+                    self._on_commit(events)
+                finally:
+                    _listener_state.active = False
+        return outcomes
+
     def flush_here(self) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
         (a read or a sync write must see, and follow, the writes made before it)."""
