@@ -62,7 +62,10 @@ workers: $(MOTIA_STAMP) $(III_STAMP) $(NODE_STAMP)
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-lab: $(LAB_STAMP)
+# The lab also gets .venv-motia: lesson 9 starts a real `motia run` worker from a cell. The
+# tutorials are trusted, so JupyterLab draws the saved viewer of lesson 6 before it runs.
+lab: $(LAB_STAMP) $(MOTIA_STAMP)
+	$(BIN)/python -m jupyter trust notebooks/*.ipynb >/dev/null
 	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop); open the URL printed below."
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(LAB_FLAGS) $(LAB_ARGS)
 

@@ -13,7 +13,7 @@ import sqlite3
 import warnings
 
 import pytest
-from _shell import get_shell
+from motia_nb.testing import get_shell
 from IPython.core.completer import provisionalcompleter
 from test_backend_contract import DictBackend
 

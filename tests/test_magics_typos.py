@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from _shell import fresh_db, ip, run_cell  # noqa: F401  (fixtures)
+from motia_nb.testing import run_cell
 
 from motia_nb import state_manager
 from motia_nb.state import StateError, StateManager
