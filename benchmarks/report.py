@@ -240,7 +240,7 @@ def readme_body(report: Report) -> str:
     return "\n".join([
         "### Benchmarks",
         "",
-        "`make bench` (`python -m benchmarks`, 1–3 minutes; `--full` adds the 1,000,000-item frame() memory",
+        "`make bench` (`python -m benchmarks`, about 5 minutes on 2 cores; `--full` adds the 1,000,000-item frame() memory",
         "report) measures motia_nb's state core against raw stdlib sqlite3 on the same file, redis-py on the",
         "same server, and the stores people use instead, and prints each issue-12 target with its verdict.",
         "Full results: [`benchmarks/results/latest.md`](benchmarks/results/latest.md),",
