@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = ["Check", "CHECKS", "SIZES", "FULL_SIZES", "TINY_SIZES", "MEMORY"]
 
-#: The workload sizes of the default run (1-3 minutes on a quiet 2-core machine).
+#: The workload sizes of the default run (about 5 minutes on a quiet 2-core machine).
 SIZES: dict[str, int] = {
     "set_gather": 20_000,
     "set_awaited": 5_000,
