@@ -10,7 +10,24 @@ from __future__ import annotations
 import pytest
 
 # (MOTIA_NB_DB is set to a throwaway file by the root conftest.py.)
+from motia_nb.session import clear_logs, clear_traces, reset_steps
+from motia_nb.state import state_manager
+from motia_nb.testing import get_shell
 from motia_nb.testing.fixtures import fresh_db, ip, redis_server, redis_url, require_binary  # noqa: F401
+
+
+@pytest.fixture
+def steps_ip(tmp_path):
+    """The test shell on a fresh database with no steps, logs or traces (all cleared again after)."""
+    shell = get_shell()
+    previous = state_manager.url
+    state_manager.use(str(tmp_path / "state.db"))
+    reset_steps()
+    clear_logs()
+    clear_traces()
+    yield shell
+    reset_steps()
+    state_manager.use(previous)
 
 
 @pytest.fixture

@@ -6,25 +6,16 @@ Loading the exported folder with the real ``motia run`` is in test_step_export_m
 from __future__ import annotations
 
 import pytest
-from motia_nb.testing import get_shell, run_cell
+from motia_nb.testing import run_cell
 
 from motia_nb.notebook.step_export import ExportError, plan_export, step_file_name
 from motia_nb.notebook.step_magics import MotiaUsageError
-from motia_nb.session import all_steps, clear_logs, clear_traces, current_session, get_step, remove_step, reset_steps
-from motia_nb.state import state_manager
+from motia_nb.session import all_steps, current_session, get_step, remove_step
 
 
 @pytest.fixture
-def ip(tmp_path):
-    shell = get_shell()
-    previous = state_manager.url
-    state_manager.use(str(tmp_path / "state.db"))
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    yield shell
-    reset_steps()
-    state_manager.use(previous)
+def ip(steps_ip):
+    return steps_ip
 
 
 CREATE = '''from motia import http, logger, stateManager

@@ -23,11 +23,11 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from motia_nb.testing import get_shell, run_cell
+from motia_nb.testing import run_cell
 from engine_helpers import motia_cli, start_motia, wait_for, worker_with_steps
 
 from motia_nb import engine, request, state_manager, steps_frame
-from motia_nb.session import clear_logs, clear_traces, reset_steps
+from motia_nb.session import reset_steps
 
 pytestmark = pytest.mark.slow
 
@@ -79,16 +79,8 @@ def notebook_only(data):
 
 
 @pytest.fixture
-def ip(tmp_path):
-    shell = get_shell()
-    previous = state_manager.url
-    state_manager.use(str(tmp_path / "state.db"))
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    yield shell
-    reset_steps()
-    state_manager.use(previous)
+def ip(steps_ip):
+    return steps_ip
 
 
 def test_motia_loads_the_exported_files_as_motia_run_discovers_them(ip, tmp_path):
@@ -157,7 +149,17 @@ def _sanitized(outputs: list) -> list[str]:
     """Text of a cell's outputs, with what legitimately varies (tests/nbval_sanitize.cfg) replaced."""
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "tests" / "nbval_sanitize.cfg")
-    texts = [o.get("text") or o.get("data", {}).get("text/plain") or o.get("evalue") or "" for o in outputs]
+    texts: list[str] = []
+    streams: dict[str, int] = {}  # a stream may arrive in several messages: one text per stream name
+    for o in outputs:
+        if o.get("output_type") == "stream":
+            if o["name"] in streams:
+                texts[streams[o["name"]]] += o["text"]
+                continue
+            streams[o["name"]] = len(texts)
+            texts.append(o["text"])
+        else:
+            texts.append(o.get("data", {}).get("text/plain") or o.get("evalue") or "")
     for section in cfg.sections():
         texts = [re.sub(cfg[section]["regex"], cfg[section]["replace"], t) for t in texts]
     return texts

@@ -6,22 +6,14 @@ import pytest
 
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError
-from motia_nb.session import all_steps, clear_logs, clear_traces, get_step, reset_steps
+from motia_nb.session import all_steps, get_step
 from motia_nb.notebook.step_magics import MOTIA_COMMANDS, MotiaUsageError, StepSyntaxError
-from motia_nb.testing import get_shell, run_cell
+from motia_nb.testing import run_cell
 
 
 @pytest.fixture
-def ip(tmp_path):
-    shell = get_shell()
-    previous = state_manager.url
-    state_manager.use(str(tmp_path / "state.db"))
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    yield shell
-    reset_steps()
-    state_manager.use(previous)
+def ip(steps_ip):
+    return steps_ip
 
 
 PAYMENT = '''

@@ -146,13 +146,7 @@ class WritePath:
                     raise
                 raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
             self.commits += 1
-            events = [ev for out in outcomes for ev in out.events]
-            if events:
-                _listener_state.active = True
-                try:
-                    self._on_commit(events)
-                finally:
-                    _listener_state.active = False
+            self._tell_listeners([ev for out in outcomes for ev in out.events])
         return outcomes
 
     def flush_here(self) -> None:
@@ -268,14 +262,18 @@ class WritePath:
             err.__cause__ = exc
             return [(waiter, err) for _, waiter in batch]
         self.commits += 1
-        events = [ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events]
-        if events:
-            _listener_state.active = True
-            try:
-                self._on_commit(events)
-            finally:
-                _listener_state.active = False
+        self._tell_listeners([ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events])
         return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
+
+    def _tell_listeners(self, events: list[Any]) -> None:
+        """Hand a commit's events to the listeners (under the write lock; a write from them is refused)."""
+        if not events:
+            return
+        _listener_state.active = True
+        try:
+            self._on_commit(events)
+        finally:
+            _listener_state.active = False
 
     @staticmethod
     def _try_begin(conn: sqlite3.Connection) -> bool:
