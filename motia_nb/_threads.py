@@ -36,12 +36,12 @@ import contextvars
 import ctypes
 import logging
 import os
-import signal
-import socket
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from ._interrupts import CancelledByInterrupt, Interrupted
 
 __all__ = [
     "LoopThread",
@@ -58,9 +58,6 @@ __all__ = [
     "on_fork_child",
     "on_exit",
     "shutdown",
-    "Interrupted",
-    "CancelledByInterrupt",
-    "wake_on_signals",
 ]
 
 T = TypeVar("T")
@@ -204,38 +201,6 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
 INTERRUPT_GRACE = 5.0
 
 
-class CancelledByInterrupt(Exception):
-    """What a cascade cancelled by an interrupt ends with, naming its cancelled steps.
-
-    An ``Exception``, not a ``KeyboardInterrupt``: asyncio re-raises
-    ``KeyboardInterrupt`` out of the event loop itself, which would stop the kernel's loop.
-    """
-
-    def __init__(self, steps: "list[str] | tuple[str, ...]" = ()) -> None:
-        self.steps = list(steps)
-        super().__init__(_interrupted_message(self.steps))
-
-    def _render_traceback_(self) -> list[str]:  # IPython: one line, no frames of ours
-        return [f"KeyboardInterrupt: {self}"]
-
-
-def _interrupted_message(steps: list[str]) -> str:
-    if steps:
-        return f"interrupted: cancelled step(s) {', '.join(repr(s) for s in steps)}"
-    return "interrupted: the work this call started was cancelled"
-
-
-class Interrupted(KeyboardInterrupt):
-    """A synchronous motia_nb call was interrupted (Kernel › Interrupt); its work was cancelled."""
-
-    def __init__(self, steps: "list[str] | tuple[str, ...]" = ()) -> None:
-        self.steps = list(steps)
-        super().__init__(_interrupted_message(self.steps))
-
-    def _render_traceback_(self) -> list[str]:  # IPython: one line, no frames of ours
-        return [f"KeyboardInterrupt: {self}"]
-
-
 def _handler_pool() -> ThreadPoolExecutor:
     global _pool
     with _lock:
@@ -325,59 +290,6 @@ def stop_loop_thread() -> None:
         lt.stop()
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-# ------------------------------------------------------------------ the kernel's loop and signals
-def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:
-    """Make ``loop`` (running in the main thread) wake up when a signal arrives; returns an undo.
-
-    ipykernel turns Kernel › Interrupt (SIGINT) into the cancellation of the
-    running cell, but its handler only runs when the main thread runs Python:
-    a loop asleep in ``select()`` for a 60-second ``asyncio.sleep`` would notice
-    the interrupt a minute late. A wake-up fd (what ``loop.add_signal_handler``
-    uses) lets the handler run at once. Does nothing (returns None) off the main
-    thread or when another wake-up fd is already set.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    rsock, wsock = socket.socketpair()
-    rsock.setblocking(False)
-    wsock.setblocking(False)
-    try:
-        old = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
-    except ValueError:  # pragma: no cover - not the main thread after all
-        rsock.close()
-        wsock.close()
-        return None
-    if old != -1:  # someone else already wakes a loop on signals: keep theirs
-        signal.set_wakeup_fd(old)
-        rsock.close()
-        wsock.close()
-        return None
-
-    def drain() -> None:
-        try:
-            while rsock.recv(4096):
-                pass
-        except OSError:
-            pass
-
-    loop.add_reader(rsock.fileno(), drain)
-
-    def undo() -> None:
-        try:
-            if signal.set_wakeup_fd(-1) != wsock.fileno():  # not ours any more: put it back
-                signal.set_wakeup_fd(old)
-        except ValueError:  # pragma: no cover - called off the main thread
-            pass
-        try:
-            loop.remove_reader(rsock.fileno())
-        except Exception:  # pragma: no cover - the loop is closed
-            pass
-        rsock.close()
-        wsock.close()
-
-    return undo
 
 
 # ------------------------------------------------------------------ fork and exit

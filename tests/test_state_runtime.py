@@ -18,6 +18,7 @@ import time
 import pytest
 
 from motia_nb.state import StateError, StateManager
+from motia_nb.state.requests import set_write
 
 PY = sys.executable
 
@@ -438,7 +439,7 @@ def test_close_while_other_threads_write_and_read_fails_them_cleanly(db_path):
         while not stop.is_set():
             key = f"w{n}-{i}"
             try:
-                backend.submit(sm._w_set("g", key, i)).result(timeout=10)
+                backend.submit(set_write("g", key, i)).result(timeout=10)
                 acked.append(key)
             except StateClosedError:
                 return

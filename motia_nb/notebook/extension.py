@@ -22,7 +22,8 @@ from typing import Any
 
 from IPython.core.magic import Magics
 
-from .._threads import stop_loop_thread, wake_on_signals
+from .._interrupts import wake_on_signals
+from .._threads import stop_loop_thread
 from ..engine import stop_all as stop_engine_endpoints
 from ..motia import ensure_motia
 from ..session import default_session

@@ -24,9 +24,9 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
-from .ops import normalize_ops
 from .sync import SyncStateManager, to_frame
-from .values import check_name, encode_value
+from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
+from .values import check_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -277,41 +277,14 @@ class StateManager:
             return fn(*args)  # a local point read: cheaper than any hop
         return await run_io(fn, *args)  # a remote store: wait off the loop
 
-    # validation ----------------------------------------------------------------
-    @staticmethod
-    def _w_set(group_id: Any, key: Any, value: Any) -> Write:
-        g = check_name(group_id, "group_id")
-        k = check_name(key, "key", group_id=g)
-        return Write("set", g, k, value_json=encode_value(value, group_id=g, key=k))
-
-    @staticmethod
-    def _w_update(group_id: Any, key: Any, ops: Any) -> Write:
-        g = check_name(group_id, "group_id")
-        k = check_name(key, "key", group_id=g)
-        return Write("update", g, k, ops=normalize_ops(ops, group_id=g, key=k))
-
-    @staticmethod
-    def _w_delete(group_id: Any, key: Any) -> Write:
-        g = check_name(group_id, "group_id")
-        return Write("delete", g, check_name(key, "key", group_id=g))
-
-    @staticmethod
-    def _w_clear(group_id: Any) -> Write:
-        return Write("clear", check_name(group_id, "group_id"))
-
-    @staticmethod
-    def _gk(group_id: Any, key: Any) -> tuple[str, str]:
-        g = check_name(group_id, "group_id")
-        return g, check_name(key, "key", group_id=g)
-
     # ------------------------------------------------------------------ async API
     def set(self, group_id: str, key: str, value: Any) -> "Awaitable[dict[str, Any]]":
         """Store ``value`` under ``group_id``/``key``; returns ``{"new_value", "old_value"}``."""
-        return self._write(self._w_set, group_id, key, value)
+        return self._write(set_write, group_id, key, value)
 
     async def get(self, group_id: str, key: str) -> Any:
         """The value stored under ``group_id``/``key``, or ``None``."""
-        g, k = self._gk(group_id, key)
+        g, k = item_names(group_id, key)
         return await self._read(self.backend.get, g, k)
 
     async def list(self, group_id: str) -> list[Any]:
@@ -321,15 +294,15 @@ class StateManager:
 
     def delete(self, group_id: str, key: str) -> "Awaitable[Any]":
         """Remove an item; returns the deleted value, or ``None`` if there was none."""
-        return self._write(self._w_delete, group_id, key)
+        return self._write(delete_write, group_id, key)
 
     def clear(self, group_id: str) -> "Awaitable[int]":
         """Remove every item of a group; returns how many were removed."""
-        return self._write(self._w_clear, group_id)
+        return self._write(clear_write, group_id)
 
     def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> "Awaitable[dict[str, Any]]":
         """Apply update ops atomically (all or nothing); returns ``{"new_value", "old_value"}``."""
-        return self._write(self._w_update, group_id, key, ops)
+        return self._write(update_write, group_id, key, ops)
 
     async def list_groups(self) -> list[str]:
         """Sorted names of the groups that hold at least one item."""
@@ -348,20 +321,12 @@ class StateManager:
     async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group starting with ``prefix``, in key order
         (an index range read on SQLite, never the whole group)."""
-        args = self._prefix_args(group_id, prefix, limit)
+        args = prefix_args(group_id, prefix, limit)
         return await self._read(self.backend.keys_with_prefix, *args)
-
-    @staticmethod
-    def _prefix_args(group_id: Any, prefix: Any, limit: Any) -> tuple[str, str, int]:
-        if not isinstance(prefix, str) or "\x00" in prefix or _unencodable(prefix):
-            raise InvalidInputError(f"prefix must be a str of encodable characters, got {prefix!r}")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            raise InvalidInputError(f"limit must be an int >= 0, got {limit!r}")
-        return check_name(group_id, "group_id"), prefix, limit
 
     async def exists(self, group_id: str, key: str) -> bool:
         """Whether an item exists (``get`` returns ``None`` both for a stored ``null`` and a missing item)."""
-        g, k = self._gk(group_id, key)
+        g, k = item_names(group_id, key)
         return await self._read(self.backend.exists, g, k)
 
     async def count(self, group_id: str) -> int:
@@ -381,14 +346,6 @@ class StateManager:
         g = check_name(group_id, "group_id")
         rows = await self._read(self.backend.rows_json, g)
         return to_frame(rows, flatten=flatten)
-
-
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
 
 
 def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:

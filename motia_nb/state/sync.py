@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
+from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
 
 if TYPE_CHECKING:
@@ -54,23 +55,23 @@ class SyncStateManager:
         self._m = manager
 
     def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
-        return self._m._write_sync(self._m._w_set(group_id, key, value))
+        return self._m._write_sync(set_write(group_id, key, value))
 
     def get(self, group_id: str, key: str) -> Any:
-        g, k = self._m._gk(group_id, key)
+        g, k = item_names(group_id, key)
         return self._m.backend.get(g, k)
 
     def list(self, group_id: str) -> list[Any]:
         return [v for _, v in self._m.backend.items(check_name(group_id, "group_id"))]
 
     def delete(self, group_id: str, key: str) -> Any:
-        return self._m._write_sync(self._m._w_delete(group_id, key))
+        return self._m._write_sync(delete_write(group_id, key))
 
     def clear(self, group_id: str) -> int:
-        return self._m._write_sync(self._m._w_clear(group_id))
+        return self._m._write_sync(clear_write(group_id))
 
     def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._m._write_sync(self._m._w_update(group_id, key, ops))
+        return self._m._write_sync(update_write(group_id, key, ops))
 
     def list_groups(self) -> list[str]:
         return list(self._m.backend.group_counts())
@@ -81,10 +82,10 @@ class SyncStateManager:
         return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
 
     def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
-        return self._m.backend.keys_with_prefix(*self._m._prefix_args(group_id, prefix, limit))
+        return self._m.backend.keys_with_prefix(*prefix_args(group_id, prefix, limit))
 
     def exists(self, group_id: str, key: str) -> bool:
-        return self._m.backend.exists(*self._m._gk(group_id, key))
+        return self._m.backend.exists(*item_names(group_id, key))
 
     def count(self, group_id: str) -> int:
         return self._m.backend.count(check_name(group_id, "group_id"))

@@ -35,17 +35,12 @@ write made so far stands).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import functools
 import inspect
 import itertools
 import json
-import os
-import sys
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,10 +48,12 @@ from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from .._threads import CancelledByInterrupt, run_in_handler_pool, run_sync
+from .._interrupts import CancelledByInterrupt
+from .._threads import run_in_handler_pool, run_sync
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, StreamTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
+from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
@@ -74,49 +71,6 @@ _seq = itertools.count(1)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-#: Frames from these folders are motia_nb's or the machinery between it and a handler
-#: (the thread pool, asyncio): a reported error shows only the user's own frames.
-_INTERNAL_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (asyncio, concurrent.futures) if m.__file__
-) + (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
-_INTERNAL_FILES = frozenset({threading.__file__, contextvars.__file__})
-
-
-def _user_frames(te: traceback.TracebackException) -> None:
-    keep = [f for f in te.stack if not f.filename.startswith(_INTERNAL_DIRS) and f.filename not in _INTERNAL_FILES]
-    te.stack = traceback.StackSummary.from_list(keep)
-    for sub in (te.__cause__, te.__context__):
-        if sub is not None:
-            _user_frames(sub)
-
-
-def _trimmed_tb(exc: BaseException) -> list[str]:
-    """The exception formatted with the user's frames only (none of motia_nb's, asyncio's or the pool's)."""
-    te = traceback.TracebackException.from_exception(exc)
-    _user_frames(te)
-    return list(te.format())
-
-
-def _say(line: str) -> None:
-    """One line on the causing cell's stderr, after any pending stdout."""
-    try:
-        sys.stdout.flush()
-    except Exception:  # pragma: no cover
-        pass
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _report(headline: str, exc: BaseException) -> None:
-    """Print a failure to the causing cell's stderr, after any pending stdout (causal order)."""
-    try:
-        sys.stdout.flush()
-    except Exception:  # pragma: no cover - a closed stream must not hide the report
-        pass
-    sys.stderr.write(headline + "\n" + "".join(_trimmed_tb(exc)))
-    sys.stderr.flush()
 
 
 def _json_copy(value: Any, what: str) -> Any:
@@ -267,7 +221,7 @@ class Runtime:
             raise
         except asyncio.CancelledError:  # the causing cell was interrupted
             done("cancelled", None)
-            _say(f"✖ step {st.name!r} cancelled: the cell that caused it was interrupted ({label}; trace {parent.trace_id})")
+            say(f"✖ step {st.name!r} cancelled: the cell that caused it was interrupted ({label}; trace {parent.trace_id})")
             parent.cancelled.append(st.name)
             if parent.chain:
                 raise
@@ -276,7 +230,7 @@ class Runtime:
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)
             if not getattr(e, "reported", False):  # a worker step already showed its one line
-                _report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
+                report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
             return Outcome("error", None, e)
         finally:
             _frame.reset(token)
@@ -303,7 +257,7 @@ class Runtime:
                 TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
                             f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(_seq))
             )
-            _report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
+            report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
             return False
 
     def dispatch_events(self, events: Sequence[Any]) -> Awaitable[None] | None:
@@ -357,7 +311,7 @@ class Runtime:
             if self._declared_by_caller(topic):
                 return
             topics = sorted({t.topic for s in self.registry.all() for t in s.of_type(QueueTrigger)})
-            _say(f"⚠ enqueue: no step subscribes to topic {topic!r}, so nothing ran (topics with steps: {', '.join(topics) or 'none'})")
+            say(f"⚠ enqueue: no step subscribes to topic {topic!r}, so nothing ran (topics with steps: {', '.join(topics) or 'none'})")
             return
         trigger = {"type": "queue", "topic": topic}
         with self.root(f"enqueue {topic}"):

@@ -1,0 +1,60 @@
+"""How the runtime tells the causing cell what went wrong: one line, or a headline with the
+user's own frames (none of motia_nb's, asyncio's or the handler pool's).
+
+Both write to ``sys.stderr`` after flushing ``sys.stdout``, so a step's prints and its
+report keep their causal order in the cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import os
+import sys
+import threading
+import traceback
+
+__all__ = ["say", "report", "user_traceback"]
+
+#: Frames from these folders are motia_nb's or the machinery between it and a handler
+#: (the thread pool, asyncio): a reported error shows only the user's own frames.
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(m.__file__) + os.sep for m in (asyncio, concurrent.futures) if m.__file__
+) + (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+_INTERNAL_FILES = frozenset({threading.__file__, contextvars.__file__})
+
+
+def _user_frames(te: traceback.TracebackException) -> None:
+    keep = [f for f in te.stack if not f.filename.startswith(_INTERNAL_DIRS) and f.filename not in _INTERNAL_FILES]
+    te.stack = traceback.StackSummary.from_list(keep)
+    for sub in (te.__cause__, te.__context__):
+        if sub is not None:
+            _user_frames(sub)
+
+
+def user_traceback(exc: BaseException) -> list[str]:
+    """The exception formatted with the user's frames only (none of motia_nb's, asyncio's or the pool's)."""
+    te = traceback.TracebackException.from_exception(exc)
+    _user_frames(te)
+    return list(te.format())
+
+
+def say(line: str) -> None:
+    """One line on the causing cell's stderr, after any pending stdout."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # pragma: no cover
+        pass
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def report(headline: str, exc: BaseException) -> None:
+    """Print a failure to the causing cell's stderr, after any pending stdout (causal order)."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # pragma: no cover - a closed stream must not hide the report
+        pass
+    sys.stderr.write(headline + "\n" + "".join(user_traceback(exc)))
+    sys.stderr.flush()
