@@ -66,7 +66,8 @@ class LabServer:
         Where the Jupyter config/data/runtime/settings dirs and the server log go.
     env:
         Extra environment variables for the server, inherited by its kernels
-        (e.g. ``MOTIA_NB_DB``).
+        (e.g. ``MOTIA_NB_DB``); a value of ``None`` removes that variable (a kernel that
+        should see a user's environment, without the test run's settings).
     startup_timeout:
         Seconds to wait for the server to answer ``/api/status``.
     """
@@ -76,7 +77,7 @@ class LabServer:
         root_dir: Path,
         work_dir: Path,
         *,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
         startup_timeout: float = 90.0,
     ) -> None:
         self.root_dir = Path(root_dir).resolve()
@@ -150,7 +151,11 @@ class LabServer:
         env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env.pop("JPY_SESSION_NAME", None)
-        env.update(self.extra_env)
+        for name, value in self.extra_env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         return env
 
     def start(self) -> "LabServer":

@@ -191,6 +191,19 @@ def test_use_switches_database_and_memory(ip, fresh_db, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"motia_nb state database: {fresh_db}"
 
 
+def test_use_names_a_store_under_the_working_directory_by_its_relative_path(ip, fresh_db, tmp_path, monkeypatch,
+                                                                             capsys):
+    """A saved notebook shows `.motia/state.db`, not the machine path of the folder it ran in."""
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    state(ip, "use .motia/here.db")
+    state(ip, 'set orders o1 {"x": 1}')  # opened: the store's own URL is now absolute
+    assert state_manager.url == str(tmp_path / ".motia" / "here.db")
+    state(ip, "use")
+    assert capsys.readouterr().out.split("\n")[:2] == ["motia_nb state database: .motia/here.db"] * 2
+    state(ip, f"use {fresh_db}")
+
+
 def test_help_subcommand_and_question_mark(ip, capsys):
     state(ip, "help")
     out = capsys.readouterr().out

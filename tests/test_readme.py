@@ -43,6 +43,8 @@ def test_the_readme_example_runs_in_a_kernel_and_prints_what_it_says(tmp_path, m
     promised = re.search(r"^# (\{.*\})$", blocks[0], re.M).group(1)
     assert first.strip() == promised
     assert "ERROR" not in frames
+    # pasted as one cell, the snippet shows the group: its last line is displayed
+    assert frames.split() == ["key", "status", "total", "retries", "0", "order-1", "paid", "99.99", "1"], frames
     assert assigned.strip() == "[{'key': 'order-1', 'status': 'paid', 'total': 99.99, 'retries': 1}]"
     promised_log = re.search(r"^# (\[INFO\] .*)$", blocks[2], re.M).group(1)
     assert promised_log in trigger

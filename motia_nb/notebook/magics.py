@@ -41,6 +41,7 @@ from .display import JSONList, StateFrame, as_json_result
 from .parsing import MagicUsageError, read_value, tokenize
 from .tracebacks import one_line_errors
 from .viewer import viewer
+from .viewer.text import display_url
 
 __all__ = ["StateMagics", "StateMagicError", "SUBCOMMANDS", "overview"]
 
@@ -123,8 +124,8 @@ def _groups(m: StateMagics, a: argparse.Namespace) -> Any:
 
 
 def _use(m: StateMagics, a: argparse.Namespace) -> None:
-    if a.url is None:
-        print(f"motia_nb state database: {m.manager.url}")
+    if a.url is None:  # a file under the working directory by its relative path (.motia/state.db)
+        print(f"motia_nb state database: {display_url(m.manager.url)}")
         return None
     try:
         url = m.manager.use(a.url)
@@ -133,7 +134,7 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
     except Exception as err:  # sqlite3/OS errors opening the new store
         raise MagicUsageError(f"%state use: cannot open {a.url!r}: {type(err).__name__}: {err}") from None
     m.settings.record_database(a.url)
-    print(f"motia_nb state database: {url}")
+    print(f"motia_nb state database: {display_url(url)}")
     return None
 
 
