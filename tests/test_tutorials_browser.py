@@ -12,7 +12,8 @@ the kernel to be idle, saves the notebook and reads what JupyterLab saved. It fa
 - a cell shows an error and is not tagged ``raises-exception`` (a tagged cell must show one:
   JupyterLab 4 goes on past it, as the lessons say);
 - a code cell never ran (Run All stopped early);
-- a cell writes to stderr where the tutorial's saved output has no stderr;
+- a cell writes to stderr where the tutorial's saved output has none, or reports other step
+  failures (``✖ step …`` lines) than the lesson shows;
 - an output shows a machine path (tests/machine_paths.py).
 
 A screenshot of each notebook after its run goes to ``test-output/tutorials_browser/``
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +110,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabServer, A
             yield server, page, served
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _stderr(cell: dict[str, Any]) -> str:
+    return "".join("".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+                   for o in cell.get("outputs") or [] if o["output_type"] == "stream" and o.get("name") == "stderr")
+
+
+def _reports(stderr: str) -> list[str]:
+    """The ``✖ step … failed`` lines a cell printed, trace ids left out (they vary by run)."""
+    return [_UUID.sub("<trace>", line) for line in stderr.splitlines() if line.startswith("✖")]
+
+
 def _problems(saved: dict[str, Any], ran: dict[str, Any]) -> list[str]:
     """What is wrong with a tutorial after Run All (``ran``), against its saved form."""
     problems = []
@@ -127,12 +142,12 @@ def _problems(saved: dict[str, Any], ran: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}: tagged raises-exception but showed no error")
         elif errors:
             problems.append(f"{where}: unexpected error {errors[0]['ename']}: {errors[0]['evalue']}")
-        saved_stderr = any(o["output_type"] == "stream" and o.get("name") == "stderr"
-                           for o in saved_cells[index].get("outputs", [])) if index < len(saved_cells) else False
-        stderr = "".join("".join(o["text"]) if isinstance(o["text"], list) else o["text"]
-                         for o in outputs if o["output_type"] == "stream" and o.get("name") == "stderr")
+        saved_stderr = _stderr(saved_cells[index]) if index < len(saved_cells) else ""
+        stderr = _stderr(cell)
         if stderr and not saved_stderr:
             problems.append(f"{where}: unexpected stderr: {stderr[:300]!r}")
+        elif _reports(stderr) != _reports(saved_stderr):
+            problems.append(f"{where}: step reports {_reports(stderr)}, the lesson shows {_reports(saved_stderr)}")
     problems += [f"{where}: shows the machine path {path}" for where, path in notebook_machine_paths(ran)]
     return problems
 
@@ -208,14 +223,18 @@ def test_an_unexpected_error_in_a_notebook_is_caught_after_run_all(lab: tuple[La
 
 
 def test_problems_name_unexpected_errors_cells_that_never_ran_stderr_and_paths() -> None:
-    saved = {"cells": [_code("a"), _code("b"), _code("c"), _code("d"), _code("e")]}
+    saved = {"cells": [_code("a"), _code("b"), _code("c"), _code("d"), _code("e"), _code("f")]}
     saved["cells"][3]["outputs"] = [{"output_type": "stream", "name": "stderr", "text": "known warning"}]
+    expected_report = "✖ step 'ChargeCard' failed (trace 0a5592e6-db6f-484f-aafd-c060150d949a):\nTraceback\n"
+    saved["cells"][5]["outputs"] = [{"output_type": "stream", "name": "stderr", "text": expected_report}]
     ran = {"cells": [
         _code("x = 1 / 0", [_ERROR]),
         _code("expected", [_ERROR], tags=["raises-exception"]),
         _code("tagged but fine", tags=["raises-exception"]),
         _code("noisy", [{"output_type": "stream", "name": "stderr", "text": ["known ", "warning"]}]),
         _code("later", count=None),
+        _code("charge", [{"output_type": "stream", "name": "stderr",
+                          "text": "✖ step 'Audit' failed (trace c7fbb128-81bc-43f0-b24d-45f27b6a2260):\nTraceback\n"}]),
         {"cell_type": "markdown", "source": "text"},
         _code("print(db)", [{"output_type": "stream", "name": "stdout", "text": "/tmp/x/state.db"},
                             {"output_type": "stream", "name": "stderr", "text": "Traceback (most recent call last)"}]),
@@ -224,6 +243,8 @@ def test_problems_name_unexpected_errors_cells_that_never_ran_stderr_and_paths()
         "cell 0 (x = 1 / 0): unexpected error ZeroDivisionError: division by zero",
         "cell 2 (tagged but fine): tagged raises-exception but showed no error",
         "cell 4 (later): never ran",
-        "cell 6 (print(db)): unexpected stderr: 'Traceback (most recent call last)'",
-        "cell 6 (stream): shows the machine path /tmp/x/state.db",
+        "cell 5 (charge): step reports [\"✖ step 'Audit' failed (trace <trace>):\"], "
+        "the lesson shows [\"✖ step 'ChargeCard' failed (trace <trace>):\"]",
+        "cell 7 (print(db)): unexpected stderr: 'Traceback (most recent call last)'",
+        "cell 7 (stream): shows the machine path /tmp/x/state.db",
     ]
