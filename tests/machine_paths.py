@@ -56,7 +56,7 @@ def output_texts(output: dict[str, Any]) -> list[str]:
     if kind == "error":
         return [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
     texts = []
-    for mime, data in (output.get("data") or {}).items():
+    for data in (output.get("data") or {}).values():
         texts.append(_text(data) if isinstance(data, (str, list)) else json.dumps(data))
     return texts
 

@@ -105,9 +105,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabServer, A
     if worker_bin is not None:  # after the user's own PATH, as "a motia on your PATH"
         env["PATH"] = os.environ.get("PATH", "") + os.pathsep + worker_bin
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with LabServer(served, base / "jupyter", env=env) as server:
-        with chromium_page(chromium, width=1400, height=1000) as page:
-            yield server, page, served
+    with LabServer(served, base / "jupyter", env=env) as server, chromium_page(chromium, width=1400, height=1000) as page:
+        yield server, page, served
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -243,8 +242,8 @@ def test_problems_name_unexpected_errors_cells_that_never_ran_stderr_and_paths()
         "cell 0 (x = 1 / 0): unexpected error ZeroDivisionError: division by zero",
         "cell 2 (tagged but fine): tagged raises-exception but showed no error",
         "cell 4 (later): never ran",
-        "cell 5 (charge): step reports [\"✖ step 'Audit' failed (trace <trace>):\"], "
-        "the lesson shows [\"✖ step 'ChargeCard' failed (trace <trace>):\"]",
+        ("cell 5 (charge): step reports [\"✖ step 'Audit' failed (trace <trace>):\"], "
+         "the lesson shows [\"✖ step 'ChargeCard' failed (trace <trace>):\"]"),
         "cell 7 (print(db)): unexpected stderr: 'Traceback (most recent call last)'",
         "cell 7 (stream): shows the machine path /tmp/x/state.db",
     ]
