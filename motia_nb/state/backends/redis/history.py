@@ -58,7 +58,7 @@ class RedisHistory:
         for seq, f in entries:
             if want is not None and f[b"k"] != want:
                 continue
-            if since is not None and since.at is not None and float(f[b"at"]) < since.at:
+            if since is not None and since.at is not None and float(f[b"at"]) < since.lo:
                 continue
             out.append(_change(seq, group_id, f))
             if len(out) == limit:
@@ -74,7 +74,7 @@ class RedisHistory:
         if at.seq is not None:
             back = self._entries(group_id, f"{at.seq}-0", reverse=True)
         else:
-            back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.at)  # type: ignore[operator]
+            back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for _, f in back:
             if f[b"k"] == want:
                 return _value(f.get(b"n"))
@@ -82,7 +82,7 @@ class RedisHistory:
         if at.seq is not None:
             ahead = self._entries(group_id, f"({at.seq}-0", reverse=False)
         else:
-            ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.at)  # type: ignore[operator]
+            ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
         for _, f in ahead:
             if f[b"k"] == want:
                 return _value(f.get(b"o"))
@@ -102,7 +102,7 @@ class RedisHistory:
         else:  # everything was trimmed
             last = info.get("last-generated-id") or b"0-0"
             first_seq, first_at = int(last.split(b"-")[0]) + 1, float("inf")
-        before = at.seq < first_seq - 1 if at.seq is not None else at.at < first_at  # type: ignore[operator]
+        before = at.seq < first_seq - 1 if at.seq is not None else at.hi < first_at
         if before:
             raise StateError(
                 f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "

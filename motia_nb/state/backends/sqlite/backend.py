@@ -86,6 +86,12 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
         if self._recorder is not None:
             self._recorder.set_retention(retention)
 
+    def prune_history(self) -> int:
+        if self._recorder is None:
+            self.open()
+        assert self._recorder is not None
+        return self._recorder.prune_now()
+
     def _pruning_connection(self) -> "tuple[sqlite3.Connection, Any]":
         if self.memory:
             assert self._wconn is not None
