@@ -70,6 +70,13 @@ def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
     return point(read_point(to, "--to"), "--to")
 
 
+def _when(to: str) -> str:
+    if to.startswith("-"):
+        n = int(to[1:])
+        return "before its last change" if n == 1 else f"before its last {n} changes"
+    return f"at change {to}" if to.isdigit() else f"at {to}"
+
+
 def _restore(m: Any, a: argparse.Namespace) -> Any:
     g, k = item_names(a.group, a.key)
     sync = m.manager.sync
@@ -77,12 +84,12 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
     if not existed:
         if sync.exists(g, k):
             sync.delete(g, k)
-            print(f"{g}/{k} did not exist at {a.to}: deleted it")
+            print(f"{g}/{k} did not exist {_when(a.to)}: deleted it")
         else:
-            print(f"{g}/{k} did not exist at {a.to}, nor does it now: nothing written")
+            print(f"{g}/{k} did not exist {_when(a.to)}, nor does it now: nothing written")
         return None
     result = sync.set(g, k, value)
-    print(f"restored {g}/{k} to its value at {a.to}")
+    print(f"restored {g}/{k} to its value {_when(a.to)}")
     return as_json_result(result, m.settings.json_indent)
 
 
