@@ -236,6 +236,8 @@ def test_history_off_writes_no_rows_and_can_be_turned_back_on(url):
         m.sync.set("g", "a", 1)
         m.sync.clear("g")
         assert m.sync.history("g") == []
+        with pytest.raises(StateError, match="history is off"):  # a guess is refused
+            m.sync.get("g", "a", at=0)
         m.history_keep = "all"
         m.sync.set("g", "b", 2)
         assert [r["key"] for r in m.sync.history("g")] == ["b"]

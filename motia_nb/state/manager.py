@@ -24,7 +24,7 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
-from .history import Retention, history_args, point
+from .history import Retention, at_point, history_args
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -304,7 +304,7 @@ class StateManager:
         a datetime) the value as it was then, from the history."""
         g, k = item_names(group_id, key)
         if at is not None:
-            return (await self._read(self.backend.state_at, g, k, point(at, "at")))[1]
+            return (await self._read(self.backend.state_at, g, k, at_point(at, self._retention, self.url)))[1]
         return await self._read(self.backend.get, g, k)
 
     async def history(
