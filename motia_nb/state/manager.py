@@ -24,6 +24,8 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
+from .history import Retention, at_point
+from .history_calls import HistoryCalls
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -46,15 +48,16 @@ def default_url() -> str:
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager:
+class StateManager(HistoryCalls):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
     omitted the store opens lazily at first use from :func:`default_url`.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, history_keep: "Retention | str | None" = None) -> None:
         self._url = url
+        self._retention = Retention.parse(history_keep)
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
@@ -80,6 +83,7 @@ class StateManager:
         with self._lock:
             if self._backend is None:
                 backend = open_backend(self._url or default_url())
+                backend.set_history_keep(self._retention)
                 backend.open()
                 self._attach(backend)
                 self._backend = backend
@@ -102,6 +106,7 @@ class StateManager:
         if not isinstance(url, str) or not url.strip():
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
         new = open_backend(url.strip())
+        new.set_history_keep(self._retention)
         new.open()
         with self._lock:
             old, self._backend, self._url = self._backend, new, url.strip()
@@ -282,9 +287,12 @@ class StateManager:
         """Store ``value`` under ``group_id``/``key``; returns ``{"new_value", "old_value"}``."""
         return self._write(set_write, group_id, key, value)
 
-    async def get(self, group_id: str, key: str) -> Any:
-        """The value stored under ``group_id``/``key``, or ``None``."""
+    async def get(self, group_id: str, key: str, *, at: Any = None) -> Any:
+        """The value stored under ``group_id``/``key``, or ``None``; with ``at`` (a change's seq or
+        a datetime) the value as it was then, from the history."""
         g, k = item_names(group_id, key)
+        if at is not None:
+            return (await self._read(self.backend.state_at, g, k, at_point(at, self._retention, self.url)))[1]
         return await self._read(self.backend.get, g, k)
 
     async def list(self, group_id: str) -> list[Any]:
