@@ -15,8 +15,6 @@ from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Order, Write
 from motia_nb.state.backends.sqlite.reads import CONTAINING_SQL, keyset_sql
 
-pytest_plugins = ["state_fixtures"]
-
 KEYS = ["m", "b", "order-10", "a*", "z", "order-2", "é", "a", "order-1", "ab", "x[1]", "ba"]
 ORDERS = list(Order)
 

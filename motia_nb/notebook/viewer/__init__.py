@@ -19,8 +19,9 @@ The package, one job per module:
 - :mod:`.panel` — :class:`Viewer`: rendering and the user's actions.
 """
 
+from ..parsing import load_json as parse_json_value  # the one strict JSON reader, under its old name here
 from .model import SORT_ORDERS
 from .panel import Viewer, close_all_viewers, viewer
-from .text import parse_json_value, summarize
+from .text import summarize
 
 __all__ = ["Viewer", "viewer", "summarize", "parse_json_value", "close_all_viewers", "SORT_ORDERS"]
