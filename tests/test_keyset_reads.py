@@ -57,7 +57,7 @@ def check_backend(b, keys: list[str]) -> None:
         for k in keys:
             assert b.rank("g", k, order=order) == seq.index(k), (order, k)
         assert b.rank("g", "missing", order=order) is None
-    for needle in ("", "a", "order-1", "*", "[1", "é", "nope"):
+    for needle in ("", "a", "order-1", "*", "[1", "1]", "]", "?", "a?", "é", "nope"):
         for limit in (0, 2, 100):
             assert b.keys_containing("g", needle, limit) == sorted(k for k in keys if needle in k)[:limit]
     assert b.items_after("nogroup", "a", 5) == [] and b.rank("nogroup", "a") is None
