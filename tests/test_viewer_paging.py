@@ -94,7 +94,7 @@ def fill(m: StateManager, group: str, n: int, start: int = 0) -> None:
 # --------------------------------------------------------------------------- pure parts
 def test_events_keep_the_counts() -> None:
     counts = {"a": 2}
-    ev = lambda kind, g, k: StateEvent(kind, g, k, None, None)  # noqa: E731
+    ev = lambda kind, g, k: StateEvent(kind, g, k, None, None)
     touched = apply_events(counts, [ev(CREATED, "b", "x"), ev(UPDATED, "a", "k"), ev(DELETED, "a", "k"),
                                     ev(CREATED, "b", "y"), ev(DELETED, "a", "j")])
     assert counts == {"b": 2} and touched == {"a", "b"}  # an emptied group leaves the counts
