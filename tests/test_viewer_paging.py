@@ -317,3 +317,49 @@ def test_load_keeps_counts_from_events_between_whole_reads(cm: CountingManager) 
     snap = asyncio.run(data.load(cm, model, off_loop(cm)))
     assert snap.counts == {"g": 5, "h": 1} and data.rescans == 1
     assert snap.counts == cm.sync.group_counts()
+
+
+@pytest.mark.redis
+def test_on_redis_other_clients_changes_arrive_as_events_and_keep_the_counts(redis_url: str) -> None:
+    m, other = CountingManager(redis_url), StateManager(redis_url)
+    try:
+        fill(m, "g", 40)
+        v = viewer("g", manager=m, page_size=10, debounce=0.02, poll_interval=0.05)
+        try:
+            assert m.backend.publishes_remote
+            v.go_to_page(2)
+            m.reads.clear()
+            fill(m, "g", 5, start=40)  # ours: local events (our own pub/sub echo is not counted twice)
+            fill(other, "g", 5, start=45)  # another client's: remote events
+            other.sync.delete("g", "k0000")
+            wait_until(lambda: v.total == 49, what="the counts to follow both clients")
+            time.sleep(0.3)  # more refreshes and polls may run (not an assertion on time)
+            assert v.total == 49 and "group_counts" not in m.reads, m.reads
+            assert v._data.rescans == 1 and keys_shown(v) == [f"k{i:04d}" for i in range(20, 30)]
+            v.last_button.click()
+            assert keys_shown(v) == [f"k{i:04d}" for i in range(41, 50)]
+        finally:
+            v.close()
+    finally:
+        m.close()
+        other.close()
+
+
+def test_a_moved_token_makes_a_whole_read_only_when_no_event_explains_it(cm: CountingManager) -> None:
+    cm.sync.set("g", "a", 1)
+    v = viewer("g", manager=cm, debounce=0.02, poll_interval=60)  # the test moves the token by hand
+    try:
+        data = v._data
+        assert not data.rescan
+        data.on_event(StateEvent(CREATED, "g", "b", None, 1))  # one of ours came with the change
+        v._token_changed()
+        assert not data.rescan  # explained by our event (and the counts were read whole just now)
+        v._token_changed()  # moved again with no event since: another process committed
+        assert data.rescan
+        data.rescan = False
+        v._rescan_at -= 60  # a while since the last whole read
+        data.on_event(StateEvent(CREATED, "g", "c", None, 1))
+        v._token_changed()
+        assert data.rescan  # ours and maybe another's mixed: read whole now and then
+    finally:
+        v.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...state.errors import InvalidInputError, UpdateOpError
 from .model import page_after_add
+from .paging import Heavy
 from ..parsing import load_json
 from .text import one_line
 
@@ -43,6 +44,7 @@ class EditActions:
         delete_label: widgets.HTML
         delete_box: widgets.VBox
         _loaded_text: str | None
+        _heavy: Heavy
         _page_rows: dict[str, Any]
         group: str | None
         key: str | None
@@ -152,7 +154,7 @@ class EditActions:
         if g is None:
             self._set_status("select a group first", "error")
             return
-        n = await self.manager.count(g)
+        n = await self._heavy(self.manager.count(g))  # counts the group: off the loop
         self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{html.escape(g)}</code>?&nbsp;"
         self.confirm_box.layout.display = "flex"
 
