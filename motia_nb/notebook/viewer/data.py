@@ -35,6 +35,8 @@ __all__ = ["Snapshot", "LiveData", "apply_events", "off_loop", "reads_on_the_loo
 
 def reads_on_the_loop(manager: "StateManager") -> bool:
     """True when the manager's async reads run on the caller's loop (a local SQLite file)."""
+    if not getattr(manager, "is_open", True):
+        return False  # never reopen a store somebody closed just to ask
     try:
         return bool(manager.backend.direct_reads)
     except Exception:  # a closed store, or a stand-in without a backend

@@ -79,6 +79,8 @@ class LiveRefresh:
             self._data.rescan = True
 
     def _publishes_remote(self) -> bool:
+        if not getattr(self.manager, "is_open", True):
+            return False  # never reopen a store somebody closed just to ask
         try:
             return bool(self.manager.backend.publishes_remote)
         except Exception:  # a closed store, or a stand-in without a backend
