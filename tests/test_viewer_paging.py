@@ -217,6 +217,12 @@ def test_a_live_refresh_reads_one_page_and_never_the_counts_whole(cm: CountingMa
         assert v.refresh_count > n
         assert "group_counts" not in cm.reads and "count" not in cm.reads and "items" not in cm.reads, cm.reads
         assert v.page == 3 and keys_shown(v) == [f"k{i:04d}" for i in range(75, 100)]  # the same items, by keyset
+        cm.reads.clear()
+        n = v.refresh_count
+        cm.sync.set("elsewhere", "y", 1)  # a change in another group: the page shown is not read again
+        wait_until(lambda: v.refresh_count > n and "elsewhere" in [g for _, g in v.groups.options],
+                   what="the other group to be listed")
+        assert cm.reads == [], cm.reads
         v.next_button.click()
         assert keys_shown(v) == [f"k{i:04d}" for i in range(100, 125)] and "items" not in cm.reads
         v.last_button.click()

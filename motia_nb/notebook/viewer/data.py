@@ -7,11 +7,18 @@ the page shown, whose keys are the cursors of the next read (:mod:`.paging`). So
 refresh on a 1,000,000-item group reads one page (about 50 rows from an index) and
 the selected value.
 
+Where a group's count costs nothing (Redis ``HLEN``) the selected group's is read
+each refresh, exact even while other processes' events are still on their way.
 The counts are read whole (``group_counts``) only when no events can tell: the first
 load, Refresh, a switched store, or a change token that moved with no event to show
 for it (another process's commit on a backend that does not publish them). That scan,
 like every read that may scan (a rank, a substring search, an ``OFFSET`` page), runs
 off the loop that owns the widgets (:func:`off_loop`).
+
+Known limit: an event that arrives after the whole read that already saw its change
+(on SQLite a window of microseconds between a commit and its listeners; longer for
+events relayed from other processes) is counted once more, until the next whole read
+(Refresh). Where counting is cheap (Redis) the selected group's total is exact anyway.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from .paging import Heavy, Page, read_page
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
 
-__all__ = ["Snapshot", "LiveData", "apply_events", "off_loop", "reads_on_the_loop"]
+__all__ = ["Snapshot", "LiveData", "apply_events", "counts_cheaply", "off_loop", "reads_on_the_loop"]
 
 
 def reads_on_the_loop(manager: "StateManager") -> bool:
@@ -40,6 +47,16 @@ def reads_on_the_loop(manager: "StateManager") -> bool:
     try:
         return bool(manager.backend.direct_reads)
     except Exception:  # a closed store, or a stand-in without a backend
+        return False
+
+
+def counts_cheaply(manager: "StateManager") -> bool:
+    """True when a group's count costs the same at any size (Redis ``HLEN``)."""
+    if not getattr(manager, "is_open", True):
+        return False
+    try:
+        return bool(manager.backend.cheap_count)
+    except Exception:  # a stand-in without a backend
         return False
 
 
@@ -113,30 +130,46 @@ class LiveData:
             out.append(self._pending.popleft())
         return out
 
-    async def counts_now(self, m: "StateManager", heavy: Heavy) -> dict[str, int]:
-        """The counts: read whole when they must be, else the last ones updated by the events since."""
+    async def counts_now(self, m: "StateManager", heavy: Heavy) -> set[str] | None:
+        """Bring the counts up to date: read whole when they must be (returns None), else
+        updated by the events since (returns the groups they touched)."""
         url = str(m.url)
-        if self.rescan or url != self.url:
+        whole = self.rescan or url != self.url
+        if whole:
             self.rescan = False
             self.drain()  # their changes are in what is read next
             counts = dict(await heavy(m.group_counts()))
+            if url != self.url:
+                self.shown = None  # another store: the page shown is no cursor here
             self.counts, self.url = counts, url
             self.rescans += 1
-            self.shown = None
-        apply_events(self.counts, self.drain())
-        return self.counts
+        changed = apply_events(self.counts, self.drain())
+        return None if whole else changed
 
     async def load(self, m: "StateManager", model: ViewModel, heavy: Heavy, *, jump: Page | None = None) -> Snapshot:
         """Read what the panel shows for ``model``: the counts, one page, the selected value.
         ``jump``: a page already read (go to key) that the model's page is about."""
         generation = model.generation
         group, key, page, size, order = model.view()
-        counts = dict(await self.counts_now(m, heavy))
+        touched = await self.counts_now(m, heavy)
+        counts = dict(self.counts)
         total, rows = 0, []
         if group is not None:
-            total = counts.get(group, 0)
+            if counts_cheaply(m):  # exact, whatever the events said (pub/sub may lag behind reads)
+                total = await m.count(group)
+                if total:
+                    counts[group] = self.counts[group] = total
+                else:
+                    counts.pop(group, None)
+                    self.counts.pop(group, None)
+            else:
+                total = counts.get(group, 0)
+            last = self.shown
             if jump is not None and jump.continues(group, order, size) and jump.number == page:
                 shown = jump
+            elif touched is not None and group not in touched and last is not None and last.number == page \
+                    and last.continues(group, order, size):
+                shown = last  # nothing changed in this group since it was read
             else:
                 shown = await read_page(m, group, order, size, total, page, self.shown, heavy)
             self.shown, page, rows = shown, shown.number, shown.rows

@@ -113,6 +113,9 @@ class Backend(abc.ABC):
     #: remote listeners (Redis pub/sub). False: remote listeners are never called;
     #: watch :meth:`change_token` instead.
     publishes_remote: bool = False
+    #: True when :meth:`count` costs the same for any group size (Redis ``HLEN``); False when
+    #: it counts rows (SQLite): the viewer then keeps counts from change events instead.
+    cheap_count: bool = False
     #: True when :meth:`write_all` commits a list of sets in one transaction (SQLite:
     #: all or none, even across a crash; Redis: MULTI/EXEC); False: in order, chunk by chunk.
     atomic_write_all: bool = False

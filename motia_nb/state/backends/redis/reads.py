@@ -34,6 +34,7 @@ class RedisReads:
 
     url: str
     _read_script: Any
+    cheap_count = True  # HLEN
 
     def _client(self) -> Any:
         raise NotImplementedError
