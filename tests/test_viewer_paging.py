@@ -303,7 +303,7 @@ def test_stream_groups_are_shown_with_their_badge(cm: CountingManager) -> None:
     v = viewer(manager=cm, live=False)
     try:
         assert [label for label, _ in v.groups.options] == ["orders  (1)", "≋ chat::room-1  (1)"]
-        assert "1 of streams" in v.groups_summary.value
+        assert "2 groups, ≋ 1 of streams · 2 items" in v.groups_summary.value
         v.select_group("chat::room-1")
         assert "stream <code>chat</code>, group <code>room-1</code>" in v.items_heading.value
         assert "motia-nb-badge" in v.items_heading.value and keys_shown(v) == ["m1"]

@@ -61,16 +61,16 @@ async def read_page(
     if total == 0:
         return Page(group, order, size, 0, [])
     last = page_count(total, size) - 1
-    near = shown is not None and shown.continues(group, order, size)
+    cur = shown if shown is not None and shown.continues(group, order, size) else None
     rows: list[tuple[str, Any]] = []
     if target == 0:
         rows = await m.items_after(group, None, size, order=order)
-    elif near and target == shown.number:  # type: ignore[union-attr]
-        rows = await m.items_after(group, shown.rows[0][0], size, order=order, inclusive=True)  # type: ignore[union-attr]
-    elif near and target == shown.number + 1:  # type: ignore[union-attr]
-        rows = await m.items_after(group, shown.rows[-1][0], size, order=order)  # type: ignore[union-attr]
-    elif near and target == shown.number - 1:  # type: ignore[union-attr]
-        rows = (await m.items_after(group, shown.rows[0][0], size, order=REVERSED[order]))[::-1]  # type: ignore[union-attr]
+    elif cur is not None and target == cur.number:
+        rows = await m.items_after(group, cur.rows[0][0], size, order=order, inclusive=True)
+    elif cur is not None and target == cur.number + 1:
+        rows = await m.items_after(group, cur.rows[-1][0], size, order=order)
+    elif cur is not None and target == cur.number - 1:
+        rows = (await m.items_after(group, cur.rows[0][0], size, order=REVERSED[order]))[::-1]
         if len(rows) < size:  # fewer items before it than the page numbers say: it is the first page
             target, rows = 0, await m.items_after(group, None, size, order=order)
     elif target == last:

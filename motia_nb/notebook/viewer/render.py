@@ -86,7 +86,7 @@ class Rendering:
         _show(self.groups, options, m.group if m.group in names else None)
         shown = f"{len(names)} of {len(counts)} groups" if m.filter.strip() else f"{len(counts)} groups"
         streams = sum(1 for g in counts if split_stream_group(g))
-        of_streams = f" ({streams} of streams, marked {STREAM_MARK.strip()})" if streams else ""
+        of_streams = f", {STREAM_MARK}{streams} of streams" if streams else ""
         self.groups_summary.value = f"<small>{shown}{of_streams} · {sum(counts.values()):,} items</small>"
 
     def _render_items(self, rows: list[tuple[str, Any]]) -> None:
