@@ -140,6 +140,7 @@ def test_the_facade_asks_backends_only_for_what_the_contract_declares() -> None:
 def test_both_backends_declare_their_capabilities() -> None:
     assert SQLiteBackend.publishes_remote is False and SQLiteBackend.direct_reads is True
     assert RedisBackend.publishes_remote is True
+    assert RedisBackend.cheap_count is True and SQLiteBackend.cheap_count is False and Backend.cheap_count is False
     assert isinstance(open_backend(":memory:"), SQLiteBackend)
     assert isinstance(open_backend("redis://127.0.0.1:1/0"), RedisBackend)  # not opened: no connection
 

@@ -100,8 +100,8 @@ def test_summarize_is_compact_json_cut_with_an_ellipsis() -> None:
         ("{'a': 1}", "line 1, column 2"),
         ('{"a": 1', "line 1, column 8"),
         ('{\n  "a": 1,\n}', "line 3, column 1"),
-        ("NaN", "NaN is not JSON"),
-        ('{"x": Infinity}', "Infinity is not JSON"),
+        ("NaN", "NaN is not a JSON value"),
+        ('{"x": Infinity}', "Infinity is not a JSON value"),
         ("[1] [2]", "Extra data"),
     ],
 )
@@ -293,7 +293,7 @@ def test_invalid_json_is_refused_with_a_message_and_nothing_is_written(seeded: S
         v = make_viewer("orders", live=False)
         v.items.value = "o1"
         before = sm.sync.get("orders", "o1")
-        for bad, why in (('{"status": "paid",}', "invalid JSON at line 1"), ("NaN", "NaN is not JSON"), ("", "empty")):
+        for bad, why in (('{"status": "paid",}', "not valid JSON: Expecting property name enclosed in double quotes (line 1"), ("NaN", "NaN is not a JSON value"), ("", "empty")):
             v.value_text.value = bad
             v.save_button.click()
             assert "not saved" in v.message and why in v.message and "nothing was written" in v.message
@@ -639,14 +639,16 @@ def test_a_group_cleared_elsewhere_leaves_the_list(seeded: StateManager, make_vi
     assert v.group == "orders" and keys_shown(v) == [] and "0 items" in v.items_heading.value
 
 
-def test_go_to_key_shows_an_item_that_is_not_on_the_page(sm: StateManager, make_viewer) -> None:
+def test_go_to_key_shows_the_page_holding_the_item(sm: StateManager, make_viewer) -> None:
     for i in range(120):
         sm.sync.set("big", f"item-{i:03d}", {"i": i})
     v = make_viewer("big", page_size=25, live=False)
     v.goto_key.value = "item-100"
     v.goto_button.click()
     assert v.key == "item-100" and json.loads(v.value_text.value) == {"i": 100}
-    assert "showing big/item-100 (not on this page)" in v.message and not v.save_button.disabled
+    assert "showing big/item-100 (page 5)" in v.message and not v.save_button.disabled
+    assert v.page == 4 and keys_shown(v) == [f"item-{i:03d}" for i in range(100, 120)]
+    assert v.items.value == "item-100"
     v.value_text.value = '{"i": 100, "seen": true}'
     v.save_button.click()  # an item reached by key is edited like any other
     assert sm.sync.get("big", "item-100") == {"i": 100, "seen": True}
@@ -664,6 +666,6 @@ def test_a_message_is_cleared_by_the_next_action(seeded: StateManager, make_view
     v.value_text.value = "{broken"
     v.save_button.click()
     assert "not saved" in v.message
-    assert "title='not saved: invalid JSON" in v.status.value  # one line on screen, the whole text on hover
+    assert "title='not saved: the value is not valid JSON" in v.status.value  # one line on screen, the whole text on hover
     v.next_button.click()  # (a page button that does nothing still is an action)
     assert v.message == "" and v.status.value == ""

@@ -42,6 +42,9 @@ for key, value in {
 }.items():
     state_manager.sync.set("orders", key, value)
 state_manager.sync.set("users", "alice", {"name": "Alice"})
+state_manager.sync.set("chat::room-1", "m1", {"text": "hello"})  # a stream's group
+import asyncio
+await asyncio.gather(*(state_manager.set("big", f"item-{i:05d}", {"i": i}) for i in range(3000)))
 print(state_manager.sync.group_counts())
 """
 
@@ -97,7 +100,7 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
                 groups = panel.locator(".motia-nb-groups select")
                 groups.locator("option").first.wait_for(timeout=30_000)
                 labels = [t.replace("\xa0", " ") for t in groups.locator("option").all_inner_texts()]
-                assert labels == ["orders  (3)", "users  (1)"], labels
+                assert labels == ["big  (3,000)", "orders  (3)", "users  (1)", "≋ chat::room-1  (1)"], labels
 
                 # click a group, then an item
                 groups.locator("option", has_text="orders").click()
@@ -174,7 +177,37 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
                 page.wait_for_function("el => el.value.includes('\"remote\"')", arg=editor.element_handle(),
                                        timeout=15_000)
 
-                # the layout stays whole at 1400 and 900 px, clear confirmation open
+                # key search in a 3,000-item group: keys starting with the text, then containing it
+                groups.locator("option", has_text="big").click()
+                items.locator("option", has_text="item-00000").wait_for(timeout=15_000)
+                find = panel.locator(".motia-nb-goto-key input")
+                find.fill("item-0299")
+                find.press("Enter")
+                found = panel.locator(".motia-nb-found select")
+                found.locator("option", has_text="item-02999").wait_for(timeout=15_000)
+                assert found.locator("option").all_inner_texts() == [f"item-0{i}" for i in range(2990, 3000)]
+                find.fill("999")
+                find.press("Enter")
+                found.locator("option", has_text="item-00999").wait_for(timeout=15_000)
+                assert found.locator("option").all_inner_texts() == ["item-00999", "item-01999", "item-02999"]
+                page.screenshot(path=str(SHOTS / "5-key-search.png"), full_page=True)
+                # picking a found key shows the page that holds it, with the item selected
+                found.locator("option", has_text="item-01999").click()
+                status.get_by_text("showing big/item-01999 (page 40)").wait_for(timeout=15_000)
+                page.wait_for_function("el => el.value.includes('\"i\": 1999')", arg=editor.element_handle(),
+                                       timeout=15_000)
+                assert items.evaluate("el => el.selectedOptions[0].textContent").startswith("item-01999")
+                assert "1,951–2,000 of 3,000 · page 40/60" in panel.locator(".motia-nb-page").inner_text()
+                # go to key, typed whole
+                find.fill("item-00123")
+                panel.locator(".motia-nb-goto").click()
+                status.get_by_text("showing big/item-00123 (page 3)").wait_for(timeout=15_000)
+                page.screenshot(path=str(SHOTS / "6-go-to-key.png"), full_page=True)
+
+                # the layout stays whole at 1400 and 900 px, found keys listed and clear confirmation open
+                find.fill("item-0299")
+                find.press("Enter")
+                found.locator("option", has_text="item-02999").wait_for(timeout=15_000)
                 panel.locator(".motia-nb-clear").click()
                 panel.locator(".motia-nb-confirm-clear").wait_for(state="visible", timeout=15_000)
                 for width in (1400, 900):
@@ -186,7 +219,8 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
                     assert label.bounding_box()["height"] < 30, f"{width}: the pager label wraps"
                     rows = {round(panel.locator(f".motia-nb-{b}").bounding_box()["y"]) for b in ("first", "last")}
                     assert len(rows) == 1, f"{width}: the pager does not fit on one line"
-                    panel.screenshot(path=str(SHOTS / f"5-panel-{width}px.png"))
+                    assert found.bounding_box()["width"] > 150, f"{width}: the found keys are squeezed"
+                    panel.screenshot(path=str(SHOTS / f"7-panel-{width}px.png"))
                 panel.locator(".motia-nb-cancel-clear").click()
             except Exception:
                 page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
@@ -237,7 +271,7 @@ def test_the_saved_viewer_tutorial_shows_its_viewer_before_running(tmp_path: Pat
                     "() => [...document.querySelectorAll('.jp-InputPrompt')].every(p => !p.textContent.includes('*'))"
                 )
                 assert not page.get_by_text("No such comm").count()
-                panel.screenshot(path=str(SHOTS / "6-tutorial-before-running.png"))
+                panel.screenshot(path=str(SHOTS / "8-tutorial-before-running.png"))
             except Exception:
                 page.screenshot(path=str(SHOTS / "failure-tutorial.png"), full_page=True)
                 raise

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motia_nb.notebook.viewer import viewer
-from motia_nb.notebook.viewer.live import Debouncer, load
+from motia_nb.notebook.viewer.data import LiveData, off_loop
+from motia_nb.notebook.viewer.live import Debouncer
 from motia_nb.notebook.viewer.model import ViewModel
 from motia_nb.state import StateManager
 
@@ -358,6 +359,9 @@ class ObservedManager(StateManager):
     def items(self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion") -> Any:
         return self._observed(super().items(group_id, offset, limit, order=order))
 
+    def items_after(self, group_id: str, *args: Any, **kw: Any) -> Any:
+        return self._observed(super().items_after(group_id, *args, **kw))
+
 
 class LoopProbe:
     """Ticks every 5 ms on the running loop, noting whether the viewer was waiting for a read."""
@@ -434,7 +438,7 @@ class _BlockingReads:
         self.token = 0
         self.in_flight = 0
 
-    def subscribe(self, fn: Any) -> Callable[[], None]:
+    def subscribe(self, fn: Any, *, remote: bool = False) -> Callable[[], None]:
         return lambda: None
 
     def change_token(self) -> int:
@@ -452,6 +456,9 @@ class _BlockingReads:
         return 1
 
     async def items(self, group: str, offset: int, limit: int, *, order: str) -> list[tuple[str, Any]]:
+        return [("k", 1)]
+
+    async def items_after(self, group: str, after: Any, limit: int, *, order: str, inclusive: bool = False) -> Any:
         return [("k", 1)]
 
 
@@ -481,13 +488,14 @@ def test_load_reads_one_page_and_the_selected_value_off_the_page(db_path: str) -
     try:
         for i in range(30):
             m.sync.set("g", f"k{i:02d}", i)
-        model = ViewModel(group="g", page_size=10)
+        data, model = LiveData(), ViewModel(group="g", page_size=10)
         model.page, model.key = 7, "k05"  # past the end, and a key that is not on the last page
-        snap = asyncio.run(load(m, model))
+        snap = asyncio.run(data.load(m, model, off_loop(m)))
         assert (snap.total, snap.page, [k for k, _ in snap.rows]) == (30, 2, [f"k{i}" for i in range(20, 30)])
         assert snap.selected == (True, 5) and snap.counts == {"g": 30} and snap.generation == model.generation
         model.key = "gone"
-        assert asyncio.run(load(m, model)).selected == (False, None)
+        assert asyncio.run(data.load(m, model, off_loop(m))).selected == (False, None)
+        assert data.rescans == 1  # the counts were read whole once; then kept from events
     finally:
         m.close()
 

@@ -332,6 +332,27 @@ class StateManager(HistoryCalls):
         args = prefix_args(group_id, prefix, limit)
         return await self._read(self.backend.keys_with_prefix, *args)
 
+    async def keys_containing(self, group_id: str, text: str, limit: int = 100) -> list[str]:
+        """The first ``limit`` keys of a group containing ``text``, in key order (key search)."""
+        return await self._read(self.backend.keys_containing, *prefix_args(group_id, text, limit, "text"))
+
+    async def items_after(
+        self, group_id: str, after: str | None = None, limit: int = 50, *, order: str = "insertion",
+        inclusive: bool = False,
+    ) -> list[tuple[str, Any]]:
+        """A keyset page: up to ``limit`` items that follow the item ``after`` in ``order`` (the
+        first ones when None; ``inclusive``: starting with it). An index read on SQLite, wherever
+        the page is; ``[]`` in insertion order when ``after`` is not in the group."""
+        g, _, n = prefix_args(group_id, "", limit)
+        a = None if after is None else check_name(after, "after", group_id=g)
+        read = functools.partial(self.backend.items_after, order=Order.parse(order), inclusive=bool(inclusive))
+        return await self._read(read, g, a, n)
+
+    async def rank(self, group_id: str, key: str, *, order: str = "insertion") -> int | None:
+        """The 0-based position of an item in ``order``, or None when there is no such item."""
+        g, k = item_names(group_id, key)
+        return await self._read(functools.partial(self.backend.rank, order=Order.parse(order)), g, k)
+
     async def exists(self, group_id: str, key: str) -> bool:
         """Whether an item exists (``get`` returns ``None`` both for a stored ``null`` and a missing item)."""
         g, k = item_names(group_id, key)

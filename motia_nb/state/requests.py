@@ -43,10 +43,10 @@ def clear_write(group_id: Any) -> Write:
     return Write("clear", check_name(group_id, "group_id"), None, None, None, *current_cause())
 
 
-def prefix_args(group_id: Any, prefix: Any, limit: Any) -> tuple[str, str, int]:
-    """The checked arguments of ``keys_with_prefix``."""
+def prefix_args(group_id: Any, prefix: Any, limit: Any, what: str = "prefix") -> tuple[str, str, int]:
+    """The checked arguments of ``keys_with_prefix`` (and ``keys_containing``: ``what="text"``)."""
     if not isinstance(prefix, str) or "\x00" in prefix or not _encodable(prefix):
-        raise InvalidInputError(f"prefix must be a str of encodable characters, got {prefix!r}")
+        raise InvalidInputError(f"{what} must be a str of encodable characters, got {prefix!r}")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
         raise InvalidInputError(f"limit must be an int >= 0, got {limit!r}")
     return check_name(group_id, "group_id"), prefix, limit

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ...state.cause import acting_as
 from ...state.errors import InvalidInputError, UpdateOpError
 from .model import page_after_add
-from .text import parse_json_value
+from .paging import Heavy
+from ..parsing import load_json
+from .text import one_line
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -42,8 +44,8 @@ class EditActions:
         confirm_box: widgets.VBox
         delete_label: widgets.HTML
         delete_box: widgets.VBox
-        goto_key: widgets.Text
         _loaded_text: str | None
+        _heavy: Heavy
         _page_rows: dict[str, Any]
         group: str | None
         key: str | None
@@ -80,9 +82,9 @@ class EditActions:
             self._set_status("select an item first", "error")
             return
         try:
-            value = parse_json_value(self.value_text.value)
+            value = load_json(self.value_text.value)
         except ValueError as exc:
-            self._set_status(f"not saved: {exc}; nothing was written", "error")
+            self._set_status(f"not saved: {one_line(str(exc))}; nothing was written", "error")
             return
         ok, _ = await self._write(f"save {k!r}", lambda: self.manager.set(g, k, value))
         if ok:
@@ -130,9 +132,9 @@ class EditActions:
             self._set_status("not added: type a key", "error")
             return
         try:
-            value = parse_json_value(self.new_value.value)
+            value = load_json(self.new_value.value)
         except ValueError as exc:
-            self._set_status(f"not added: {exc}; nothing was written", "error")
+            self._set_status(f"not added: {one_line(str(exc))}; nothing was written", "error")
             return
         if await self.manager.exists(g, k):
             self._set_status(f"not added: {g}/{k} already exists; select it and Save to change it", "error")
@@ -153,7 +155,7 @@ class EditActions:
         if g is None:
             self._set_status("select a group first", "error")
             return
-        n = await self.manager.count(g)
+        n = await self._heavy(self.manager.count(g))  # counts the group: off the loop
         self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{html.escape(g)}</code>?&nbsp;"
         self.confirm_box.layout.display = "flex"
 
@@ -170,22 +172,3 @@ class EditActions:
             self.model.select_group(None)  # an emptied group leaves the list
             await self._refresh_async()
             self._set_status(f"cleared {g}: {removed:,} items removed", "ok")
-
-    async def _go_to_key(self) -> None:
-        """Show the item whose key is typed in the *go to key* box (on this page or not)."""
-        g, k = self.group, self.goto_key.value
-        if g is None:
-            self._set_status("select a group first", "error")
-            return
-        if not k.strip():
-            self._set_status("type the key of an item", "error")
-            return
-        if not await self.manager.exists(g, k):
-            self._set_status(f"no item {k!r} in {g}", "error")
-            return
-        self.model.key = k
-        self.model.bump()
-        self._loaded_text = None
-        await self._refresh_async(force_value=True)
-        where = "" if k in self._page_rows else " (not on this page)"
-        self._set_status(f"showing {g}/{k}{where}", "ok")

@@ -21,6 +21,10 @@ _CSS = """
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; white-space: pre;
 }
 .motia-nb-viewer .motia-nb-heading { font-weight: 600; }
+.motia-nb-viewer .motia-nb-badge {
+  font-size: 11px; padding: 0 5px; border-radius: 8px; white-space: nowrap;
+  background: var(--jp-brand-color3, #bbdefb); color: var(--jp-ui-font-color1, #000);
+}
 /* one title line and one status line: long text is cut with an ellipsis (the status's whole text is its tooltip) */
 .motia-nb-viewer .motia-nb-status, .motia-nb-viewer .motia-nb-status .widget-html-content,
 .motia-nb-viewer .motia-nb-title, .motia-nb-viewer .motia-nb-title .widget-html-content {
@@ -75,14 +79,20 @@ class ViewerLayout(widgets.VBox):
         self.last_button = W.Button(icon="angle-double-right", tooltip="last page", layout=W.Layout(width="36px"))
         self.page_label = W.HTML()
         self.items_heading = W.HTML()
-        self.goto_key = W.Text(placeholder="go to key", layout=W.Layout(flex="1 1 auto", width="auto"))
-        self.goto_button = W.Button(description="Go", icon="search", tooltip="show the item with this key",
+        self.goto_key = W.Text(placeholder="find key (prefix or part), Enter", continuous_update=False,
+                               layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.goto_button = W.Button(description="Go", icon="search", tooltip="show the page holding this key",
                                     layout=W.Layout(width="auto", flex="0 0 auto"))
+        self.found = W.Select(options=[], rows=5, layout=W.Layout(width="auto", display="none"))
+        self.found.add_class("motia-nb-mono")
+        self.found_summary = W.HTML()
         items_col = W.VBox(
             [
                 self.items_heading,
                 W.HBox([self.sort, self.page_size], layout=W.Layout(flex_flow="row wrap")),
                 W.HBox([self.goto_key, self.goto_button]),
+                self.found_summary,
+                self.found,
                 self.items,
                 W.HBox([self.first_button, self.prev_button, self.page_label, self.next_button, self.last_button],
                        layout=W.Layout(align_items="center", flex_flow="row wrap")),
@@ -162,7 +172,7 @@ class ViewerLayout(widgets.VBox):
             (self.first_button, "first"), (self.last_button, "last"), (self.title, "title"),
             (self.goto_key, "goto-key"), (self.goto_button, "goto"), (self.confirm_delete_button, "confirm-delete"),
             (self.cancel_delete_button, "cancel-delete"), (self.confirm_box, "confirm-clear-box"),
-            (self.delete_box, "confirm-delete-box"),
+            (self.delete_box, "confirm-delete-box"), (self.found, "found"), (self.found_summary, "found-summary"),
         ):
             w.add_class(f"motia-nb-{name}")
 

@@ -1,8 +1,6 @@
 """Live refresh: what the viewer reads, and when.
 
-- :func:`load` reads one :class:`Snapshot` (group counts, one page, the selected
-  value) through the *async* state API, so on a remote store the reads wait in a
-  worker thread and the loop keeps running other callbacks.
+- What a refresh reads is in :mod:`.data` (counts kept from events, one keyset page).
 - :class:`Debouncer` turns change notices (``notify``, one per commit) and the
   cross-process change token (polled every ``poll_interval``) into refreshes: at
   most one running at a time, started once writes have been quiet for ``debounce``
@@ -17,16 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..._threads import get_loop_thread
-from .model import ViewModel, clamp_page, page_offset
 
-if TYPE_CHECKING:
-    from motia_nb.state.manager import StateManager
-
-__all__ = ["Clock", "LoopClock", "Debouncer", "Snapshot", "load", "home_loop", "runs_on"]
+__all__ = ["Clock", "LoopClock", "Debouncer", "home_loop", "runs_on"]
 
 
 class Cancellable(Protocol):
@@ -72,6 +65,8 @@ class Debouncer:
         Returns the store's change token (cheap; compared with ``!=``), or None to not poll.
     on_error:
         Called with the exception of a failed refresh (the next change retries).
+    on_token_change:
+        Called when a poll finds the token changed, before the refresh it starts.
     """
 
     def __init__(
@@ -86,6 +81,7 @@ class Debouncer:
         max_delay: float = 1.0,
         poll_interval: float = 0.5,
         on_error: Callable[[BaseException], None] | None = None,
+        on_token_change: Callable[[], None] | None = None,
     ) -> None:
         if poll_interval <= 0 or debounce < 0 or max_delay < 0:
             raise ValueError("poll_interval must be > 0 and debounce, max_delay >= 0")
@@ -98,6 +94,7 @@ class Debouncer:
         self.max_delay = max(max_delay, debounce)
         self.poll_interval = poll_interval
         self._on_error = on_error
+        self._on_token_change = on_token_change
         self._first: float | None = None  # first notice of the pending burst
         self._last: float | None = None  # latest notice of the pending burst
         self._timer: Cancellable | None = None
@@ -148,6 +145,8 @@ class Debouncer:
             return
         self._poller = self._clock.call_later(self.poll_interval, self._poll)
         if self._read_token() != self._last_token:
+            if self._on_token_change is not None:
+                self._on_token_change()
             self._fire()
 
     def _read_token(self) -> Any:
@@ -188,40 +187,6 @@ class Debouncer:
         finally:
             self.running = False
             self._task = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What one refresh read: enough to render every part of the panel."""
-
-    generation: int  # the model's generation when the read began
-    url: str
-    counts: dict[str, int]
-    total: int
-    page: int  # the requested page, clamped to the total
-    rows: list[tuple[str, Any]] = field(default_factory=list)
-    #: for a selected key that is not on the page: (exists, value); None otherwise
-    selected: tuple[bool, Any] | None = None
-
-
-async def load(manager: "StateManager", model: ViewModel) -> Snapshot:
-    """Read what the panel shows for ``model``, through the async API (one page, never a whole group)."""
-    generation = model.generation
-    group, key, page, size, order = model.view()
-    counts = dict(await manager.group_counts())
-    total, rows = 0, []
-    if group is not None:
-        total = await manager.count(group)
-        page = clamp_page(page, total, size)
-        if total:
-            rows = await manager.items(group, page_offset(page, size), size, order=order)
-    else:
-        page = 0
-    selected = None
-    if group is not None and key is not None and all(k != key for k, _ in rows):
-        exists = await manager.exists(group, key)
-        selected = (exists, await manager.get(group, key) if exists else None)
-    return Snapshot(generation, str(manager.url), counts, total, page, rows, selected)
 
 
 def home_loop() -> asyncio.AbstractEventLoop:

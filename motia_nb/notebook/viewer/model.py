@@ -18,6 +18,8 @@ from collections.abc import Mapping
 
 from traitlets import Enum, HasTraits, Int, TraitError, Unicode, validate
 
+from ...steps.streams import is_stream_group
+
 __all__ = [
     "ORDERS", "SORT_ORDERS", "PAGE_SIZES", "LAST_PAGE", "ViewModel", "page_count", "clamp_page",
     "page_offset", "page_span", "page_of_index", "page_after_add", "visible_groups",
@@ -89,9 +91,10 @@ def page_after_add(order: str, page: int, same_group: bool) -> int:
 
 def visible_groups(counts: Mapping[str, int], needle: str) -> list[str]:
     """The group names the list shows: the groups that hold items and contain ``needle``
-    (case-insensitive), sorted. An emptied group is not listed."""
+    (case-insensitive), sorted, state groups first, then the groups of streams
+    (``<stream>::<group>``). An emptied group is not listed."""
     needle = needle.strip().lower()
-    return sorted(g for g in counts if needle in g.lower())
+    return sorted((g for g in counts if needle in g.lower()), key=lambda g: (is_stream_group(g), g))
 
 
 def _check(total: int, size: int) -> None:

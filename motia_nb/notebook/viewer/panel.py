@@ -32,9 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..._threads import in_loop_thread, run_sync
 from ...session import default_session
+from .data import LiveData, off_loop
+from .refresh import LiveRefresh
+from .paging import Page
 from .edits import EditActions
+from .finding import FindActions
 from .layout import ViewerLayout
-from .live import Debouncer, LoopClock, home_loop, load, runs_on
+from .live import Debouncer, LoopClock, home_loop, runs_on
 from .model import LAST_PAGE, ViewModel
 from .render import Rendering
 from .text import display_url
@@ -51,7 +55,7 @@ def _default_manager() -> "StateManager":
     return default_session().manager
 
 
-class Viewer(EditActions, Rendering, ViewerLayout):
+class Viewer(LiveRefresh, FindActions, EditActions, Rendering, ViewerLayout):
     """A live panel over the state of ``manager`` (``motia_nb.state_manager`` by default).
 
     Parameters
@@ -99,6 +103,12 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.live: Debouncer | None = None  # the live refresh (None when live=False or closed before)
         self._counts: dict[str, int] = {}
         self._page_rows: dict[str, Any] = {}
+        self._data = LiveData()  # counts kept from events; the page shown (the next read's cursor)
+        self._heavy = off_loop(self.manager)
+        self._events_mark = 0  # events seen when the change token was last read
+        self._rescan_at = -math.inf  # time.monotonic() of the last whole read of the counts
+        self._live_events = live
+        self._jump: Page | None = None  # a page read by go to key, for the next refresh to show
         self._loaded_text: str | None = None  # the JSON text last loaded into the editor
         self._closed = False
         super().__init__(page_size)
@@ -112,7 +122,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
             # read the token and subscribe *before* the first load, so no change falls in between
             start_token = self._token() if live else None
             if live:
-                self._unsubscribe = self.manager.subscribe(self._on_event)
+                self._unsubscribe = self.manager.subscribe(self._on_event, remote=True)
             self.refresh()
         except BaseException:
             self.close()  # no half-built panel left holding a subscription or comms
@@ -123,6 +133,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
                 self._refresh_async, clock=LoopClock(loop), spawn=loop.create_task, token=self._token,
                 initial_token=start_token, debounce=float(debounce), max_delay=float(max_delay),
                 poll_interval=float(poll_interval), on_error=self._live_failed,
+                on_token_change=self._token_changed,
             )
             self._on_home(self.live.start)
         _live_viewers.add(self)
@@ -227,36 +238,6 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         except Exception:  # the home loop is busy waiting for this thread: do it here
             fn()
 
-    def _on_event(self, _event: Any) -> None:
-        """Subscriber (a writer's thread): tell the debouncer, on its loop. Never blocks."""
-        live = self.live
-        if live is None or self._closed:
-            return
-        try:
-            self._loop.call_soon_threadsafe(live.notify)
-        except RuntimeError:  # the home loop is closed: nothing left to refresh
-            pass
-
-    def _token(self) -> Any:
-        if not getattr(self.manager, "is_open", True):
-            return None  # never reopen a store somebody closed just to poll it
-        try:
-            return self.manager.change_token()
-        except Exception:  # store closed or switched: the next refresh shows the error
-            return None
-
-    def _live_failed(self, exc: BaseException) -> None:
-        self._set_status(f"live refresh failed: {type(exc).__name__}: {exc}", "error")
-
-    async def _refresh_async(self, force_value: bool = False) -> None:
-        """The one refresh path: read a snapshot through the async API, render it if still current."""
-        for _ in range(5):
-            if self._closed:
-                return
-            if self._apply(await load(self.manager, self.model), force_value):
-                return
-
-    # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
         m = self.model
 
@@ -292,6 +273,9 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         self.confirm_delete_button.on_click(act(self._confirm_delete))
         self.cancel_delete_button.on_click(act(self._cancel_delete))
         self.goto_button.on_click(act(self._go_to_key))
+        self.goto_key.observe(lambda ch: None if self._closed or ch["new"] == self._picked
+                              else self._run(self._reported(self._search(ch["new"]))), names="value")
+        self.found.observe(on_change("key", self._pick_found), names="value")
         self.add_button.on_click(act(self._add))
         self.clear_button.on_click(act(self._ask_clear))
         self.confirm_clear_button.on_click(act(self._confirm_clear))
@@ -350,7 +334,7 @@ class Viewer(EditActions, Rendering, ViewerLayout):
         await self._refresh_async()
 
     async def _manual_refresh(self) -> None:
-        await self._refresh_async()
+        await self._refresh_async(rescan=True)
         self._set_status("refreshed")
 
 

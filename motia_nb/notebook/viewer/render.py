@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from .live import Snapshot
+from .data import Snapshot
 from .model import page_span, visible_groups
-from .text import KEY_COLUMN, display_url, item_label, pretty
+from ...steps.streams import split_stream_group
+from .text import KEY_COLUMN, STREAM_MARK, display_url, group_label, item_label, pretty
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -81,19 +82,19 @@ class Rendering:
     def _render_groups(self) -> None:
         counts, m = self._counts, self.model
         names = visible_groups(counts, m.filter)
-        options = [(f"{g}  ({counts.get(g, 0):,})", g) for g in names]
+        options = [(group_label(g, counts.get(g, 0)), g) for g in names]
         _show(self.groups, options, m.group if m.group in names else None)
         shown = f"{len(names)} of {len(counts)} groups" if m.filter.strip() else f"{len(counts)} groups"
-        self.groups_summary.value = f"<small>{shown} · {sum(counts.values()):,} items</small>"
+        streams = sum(1 for g in counts if split_stream_group(g))
+        of_streams = f", {STREAM_MARK}{streams} of streams" if streams else ""
+        self.groups_summary.value = f"<small>{shown}{of_streams} · {sum(counts.values()):,} items</small>"
 
     def _render_items(self, rows: list[tuple[str, Any]]) -> None:
         m = self.model
         if m.group is None:
             self.items_heading.value = f"{_HEADING.format('Items')} <small>select a group</small>"
         else:
-            self.items_heading.value = (
-                f"{_HEADING.format(f'Items of <code>{html.escape(m.group)}</code>')} <small>{m.total:,} items</small>"
-            )
+            self.items_heading.value = f"{_HEADING.format(_items_of(m.group))} <small>{m.total:,} items</small>"
         self._page_rows = dict(rows)
         width = min(KEY_COLUMN, max((len(k) for k, _ in rows), default=0))
         options = [(item_label(k, v, width), k) for k, v in rows]
@@ -147,6 +148,15 @@ class Rendering:
                 self.value_text.value = text
             self.value_text.disabled = not editable
         self.save_button.disabled = self.revert_button.disabled = self.delete_button.disabled = not editable
+
+
+def _items_of(group: str) -> str:
+    stream = split_stream_group(group)
+    if stream is None:
+        return f"Items of <code>{html.escape(group)}</code>"
+    name, sub = (html.escape(x) for x in stream)
+    return (f"Items of stream <code>{name}</code>, group <code>{sub}</code> "
+            "<span class='motia-nb-badge' title='writes here fire stream triggers'>stream</span>")
 
 
 def _show(select: Any, options: list[tuple[str, str]], value: str | None) -> None:

@@ -1,4 +1,7 @@
-"""Text the viewer shows and reads: one-line summaries, indented JSON, strict JSON parsing (pure)."""
+"""Text the viewer shows: one-line summaries, indented JSON, one-line messages (pure).
+
+JSON the user types is read by :func:`motia_nb.notebook.parsing.load_json`, the one strict reader.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ import json
 import os
 from typing import Any
 
-__all__ = ["KEY_COLUMN", "display_url", "item_label", "parse_json_value", "pretty", "summarize"]
+from ...steps.streams import split_stream_group
+
+__all__ = ["KEY_COLUMN", "STREAM_MARK", "display_url", "group_label", "item_label", "one_line", "pretty", "summarize"]
 
 KEY_COLUMN = 24  # keys are padded to this width in the item list (longer keys are shown whole)
+STREAM_MARK = "≋ "  # before the name of a stream's group (``<stream>::<group>``) in the group list
 
 
 def summarize(value: Any, width: int = 72) -> str:
@@ -21,23 +27,10 @@ def summarize(value: Any, width: int = 72) -> str:
     return text
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (JSON numbers must be finite)")
-
-
-def parse_json_value(text: str) -> Any:
-    """Parse the JSON text typed in the viewer; raise ``ValueError`` naming where it is wrong.
-
-    Strict JSON: ``NaN``/``Infinity`` are refused, and so is empty text.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"expected JSON text, got {type(text).__name__}")
-    if not text.strip():
-        raise ValueError("the value is empty; type a JSON value such as {}, [], \"text\", 1 or null")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+def group_label(group: str, count: int) -> str:
+    """One line of the group list: the name (a stream's group marked) and its item count."""
+    mark = STREAM_MARK if split_stream_group(group) else ""
+    return f"{mark}{group}  ({count:,})"
 
 
 def pretty(value: Any) -> str:
@@ -60,3 +53,11 @@ def display_url(url: str) -> str:
     except ValueError:  # another drive (Windows)
         return url
     return url if rel == ".." or rel.startswith(".." + os.sep) else rel
+
+
+def one_line(message: str) -> str:
+    """A multi-line error message for the one-line status: its first line and its hints
+    (a quoted source line and its caret are left out)."""
+    lines = message.splitlines() or [""]
+    hints = [ln.strip() for ln in lines[1:] if ln.strip().startswith("hint:")]
+    return "; ".join([lines[0], *hints])

@@ -25,7 +25,7 @@ import asyncio
 import enum
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -120,6 +120,9 @@ class Backend(abc.ABC):
     #: remote listeners (Redis pub/sub). False: remote listeners are never called;
     #: watch :meth:`change_token` instead.
     publishes_remote: bool = False
+    #: True when :meth:`count` costs the same for any group size (Redis ``HLEN``); False when
+    #: it counts rows (SQLite): the viewer then keeps counts from change events instead.
+    cheap_count: bool = False
     #: True when :meth:`write_all` commits a list of sets in one transaction (SQLite:
     #: all or none, even across a crash; Redis: MULTI/EXEC); False: in order, chunk by chunk.
     atomic_write_all: bool = False
@@ -238,6 +241,71 @@ class Backend(abc.ABC):
                     return found
             if len(rows) < page:
                 return found
+            offset += page
+
+    def items_after(
+        self, group_id: str, after: str | None, limit: int, *, order: Order | str = Order.INSERTION,
+        inclusive: bool = False,
+    ) -> list[tuple[str, Any]]:
+        """Keyset paging: up to ``limit`` (key, value) pairs that follow the item ``after`` in
+        ``order`` (from the first item when ``after`` is None; with ``inclusive``, starting with
+        ``after`` itself). In key order a missing ``after`` still has a place; in insertion order
+        it has none, and the answer is ``[]``. Where the store has an index, one page costs a
+        page, wherever it is (SQLite overrides this). This default pages through the group."""
+        order = Order(order)
+        if limit <= 0:
+            return []
+        if after is None:
+            return self.items(group_id, 0, limit, order=order)
+        found: list[tuple[str, Any]] = []
+        started = False
+        for k, v in self._scan(group_id, order):
+            if not started:
+                if order.by_key:
+                    past = k > after if not order.descending else k < after
+                    started = past or (inclusive and k == after)
+                elif k == after:
+                    started = True
+                    if not inclusive:
+                        continue
+                if not started:
+                    continue
+            found.append((k, v))
+            if len(found) == limit:
+                break
+        return found
+
+    def rank(self, group_id: str, key: str, *, order: Order | str = Order.INSERTION) -> int | None:
+        """The 0-based position of ``key`` in ``order``, or None when the group has no such item
+        (go to key: the page that holds it). This default pages through the group."""
+        order = Order(order)
+        for i, (k, _) in enumerate(self._scan(group_id, order)):
+            if k == key:
+                return i
+        return None
+
+    def keys_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
+        """The first ``limit`` keys of a group that contain ``needle``, in key order (key
+        search). SQLite answers it with one pass over its key index and stops at ``limit``;
+        Redis filters on the server (``HSCAN MATCH``). This default pages through the group."""
+        if limit <= 0:
+            return []
+        found = []
+        for k, _ in self._scan(group_id, Order.KEY):
+            if needle in k:
+                found.append(k)
+                if len(found) == limit:
+                    break
+        return found
+
+    def _scan(self, group_id: str, order: Order, page: int = 1000) -> Iterator[tuple[str, Any]]:
+        """Every item of a group in ``order``, read ``page`` at a time (for the defaults above)."""
+        offset = 0
+        while True:
+            rows = self.items(group_id, offset, page, order=order)
+            yield from rows
+            if len(rows) < page:
+                return
             offset += page
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:

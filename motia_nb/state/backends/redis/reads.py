@@ -7,6 +7,7 @@ through the event loop. Pages in insertion order are cut on the server by
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ class RedisReads:
 
     url: str
     _read_script: Any
+    cheap_count = True  # HLEN
 
     def _client(self) -> Any:
         raise NotImplementedError
@@ -98,6 +100,62 @@ class RedisReads:
         )
         return sorted(found)[:limit]
 
+    def keys_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
+        """Keys containing ``needle`` in key order: ``HSCAN`` with ``MATCH *needle*`` on the server."""
+        if limit <= 0:
+            return []
+        c = self._client()
+        pattern = "*" + _glob_escape(needle) + "*"
+        found = self._call(
+            lambda: [text(k) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+        )
+        return sorted(found)[:limit]
+
+    def rank(self, group_id: str, key: str, *, order: Order | str = Order.INSERTION) -> int | None:
+        """Insertion order: ``ZRANK`` in the order index when it is complete; key order sorts the keys."""
+        order = Order(order)
+        if order.by_key:
+            keys = sorted(self.keys(group_id), reverse=order.descending)
+            i = bisect_left(keys, key) if not order.descending else _bisect_desc(keys, key)
+            return i if i < len(keys) and keys[i] == key else None
+        c = self._client()
+        pipe = c.pipeline(transaction=True)
+        pipe.hexists(STATE_PREFIX + group_id, key)
+        pipe.hlen(STATE_PREFIX + group_id)
+        pipe.zcard(ORDER_PREFIX + group_id)
+        (pipe.zrevrank if order.descending else pipe.zrank)(ORDER_PREFIX + group_id, key)
+        exists, n, indexed, r = self._call(pipe.execute)
+        if not exists:
+            return None
+        if n == indexed and r is not None:
+            return int(r)
+        return super().rank(group_id, key, order=order)  # type: ignore[misc]  # an incomplete index: scan
+
+    def items_after(
+        self, group_id: str, after: str | None, limit: int, *, order: Order | str = Order.INSERTION,
+        inclusive: bool = False,
+    ) -> list[tuple[str, Any]]:
+        """Insertion order: the cursor's rank, then one page read on the server; key order sorts the keys."""
+        order = Order(order)
+        if limit <= 0:
+            return []
+        if after is None:
+            return self.items(group_id, 0, limit, order=order)
+        if order.by_key:
+            keys = sorted(self.keys(group_id), reverse=order.descending)
+            if not order.descending:
+                i = bisect_left(keys, after) if inclusive else bisect_right(keys, after)
+            else:
+                i = _bisect_desc(keys, after, right=not inclusive)
+            page = keys[i : i + limit]
+            c = self._client()
+            values = self._call(c.hmget, STATE_PREFIX + group_id, page) if page else []
+            return [(k, decode(v)) for k, v in zip(page, values) if v is not None]
+        r = self.rank(group_id, after, order=order)
+        if r is None:
+            return []
+        return self.items(group_id, r if inclusive else r + 1, limit, order=order)
+
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
         return rows_as_json(self._read_flat(group_id, 0, None, "kv"))
@@ -124,3 +182,15 @@ class RedisReads:
         counts = self._call(pipe.execute)
         out = {text(k)[len(STATE_PREFIX) :]: int(n) for k, n in zip(names, counts) if n}
         return dict(sorted(out.items()))
+
+
+def _bisect_desc(keys: list[str], key: str, *, right: bool = False) -> int:
+    """Where ``key`` goes in ``keys`` sorted in descending order (``right``: after equal keys)."""
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] > key or (right and keys[mid] == key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
