@@ -278,7 +278,9 @@ def test_sqlite_retention_by_age(tmp_path):
         con.execute("UPDATE changes SET at = at - 7200 WHERE key IN ('k0', 'k1', 'k2')")  # made two hours old
         con.commit()
         con.close()
-        assert m.backend.prune_history() == 3
+        # the pruning thread may get there first (it wakes periodically for an age): either way,
+        # after one more prune exactly the two young rows remain
+        assert m.backend.prune_history() in (0, 3)
         assert [r["key"] for r in m.sync.history("g")] == ["k3", "k4"]
     finally:
         m.close()
