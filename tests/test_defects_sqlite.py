@@ -139,3 +139,158 @@ def test_encode_result_names_the_first_op_whose_result_cannot_be_stored():
         encode_result(new, ops, current, group_id="g", key="k")
     assert info.value.op_index == 0 and info.value.code == "increment.result_not_json"
     assert "$.y is Infinity" in str(info.value) and "'g'/'k'" in str(info.value)
+
+
+# ---------------------------------------------------------------------- 2.4 dropped managers
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _settles(cond, timeout: float = 30.0) -> bool:
+    """Poll ``cond`` until true (collection and thread exit are asynchronous), False on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gc.collect()
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
+def test_managers_dropped_without_close_release_their_threads_and_files(tmp_path):
+    def use_and_drop(i: int) -> None:
+        sm = StateManager(str(tmp_path / f"s{i}.db"))
+        sm.sync.set("g", "k", i)  # opens the file and starts the writer thread
+        assert sm.sync.get("g", "k") == i
+
+    use_and_drop(-1)  # imports, caches and the first writer start before the baseline
+    gc.collect()
+    threads, fds = threading.active_count(), _fd_count()
+    for i in range(200):
+        use_and_drop(i)
+    assert _settles(lambda: threading.active_count() <= threads + 5 and _fd_count() <= fds + 10), (
+        f"threads {threads} -> {threading.active_count()}, fds {fds} -> {_fd_count()}"
+    )
+    # what the dropped managers wrote was committed before they let go
+    for i in (0, 199):
+        sm = StateManager(str(tmp_path / f"s{i}.db"))
+        assert sm.sync.get("g", "k") == i
+        sm.close()
+
+
+def test_a_dropped_manager_with_a_subscriber_is_released_too(tmp_path):
+    events = []
+    sm = StateManager(str(tmp_path / "s.db"))
+    sm.subscribe(events.append)
+    sm.sync.set("g", "k", 1)
+    thread = sm.backend.writer_thread
+    assert thread is not None and thread.is_alive() and len(events) == 1
+    del sm
+    assert _settles(lambda: not thread.is_alive())
+
+
+# ---------------------------------------------------------------------- 2.2 fork mid-transaction
+def _child_write(path: str, q) -> None:
+    sm = _inherited[path]
+    try:
+        q.put(("ok", sm.sync.set("child", "k", os.getpid())))
+    except BaseException as exc:  # reported to the parent, which fails the test with it
+        q.put(("error", repr(exc)))
+
+
+_inherited: dict[str, StateManager] = {}
+
+
+def test_a_child_forked_while_the_parent_is_in_a_write_transaction_can_write(db_path):
+    from motia_nb.state.backends.base import Write
+    from motia_nb.state.values import encode_value
+
+    sm = StateManager(db_path)
+    _inherited[db_path] = sm
+    sm.sync.set("g", "seed", 0)
+    in_txn = threading.Event()
+
+    def progress(n: int) -> None:  # called inside the open transaction, chunk by chunk
+        in_txn.set()
+        import time
+
+        time.sleep(0.05)
+
+    writes = [Write("set", "big", f"k{i}", value_json=encode_value(i, group_id="big", key="k")) for i in range(60_000)]
+    parent = threading.Thread(target=lambda: sm.backend.write_all(writes, progress=progress))
+    try:
+        parent.start()
+        assert in_txn.wait(30)
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_child_write, args=(db_path, q))
+        child.start()  # the parent's transaction is open right now
+        child.join(90)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive, "the forked child's first write hung"
+        status, payload = q.get(timeout=5)
+        assert status == "ok", payload
+        parent.join(60)
+        assert sm.sync.get("child", "k") == payload["new_value"]
+        assert sm.sync.count("big") == 60_000  # the parent's transaction was not disturbed
+    finally:
+        parent.join(60)
+        _inherited.pop(db_path, None)
+        sm.close()
+
+
+# ---------------------------------------------------------------------- 2.6 file deleted / replaced
+def test_a_write_after_the_file_was_deleted_is_refused_not_acknowledged(db_path):
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "before", 1)
+        os.remove(db_path)
+        with pytest.raises(StateError, match=r"deleted"):
+            sm.sync.set("g", "lost", 2)
+
+        async def gathered():
+            return await _gather(*(sm.set("g", f"k{i}", i) for i in range(20)))
+
+        assert all(isinstance(r, StateError) and "deleted" in str(r) for r in asyncio.run(gathered()))
+        # reopening starts on what is there now: a new, empty database
+        sm.close()
+        assert sm.sync.items("g") == []
+        sm.sync.set("g", "after", 3)
+        assert sm.sync.get("g", "after") == 3
+    finally:
+        sm.close()
+
+
+@pytest.mark.parametrize("reopen", ["close", "use", "another-manager"])
+def test_a_replaced_file_is_detected_and_read_after_reopen(db_path, tmp_path, reopen):
+    other = str(tmp_path / "other.db")
+    sm = StateManager(db_path)
+    try:
+        sm.sync.set("g", "old", 1)
+        o = StateManager(other)
+        o.sync.set("g", "new", 2)
+        o.close()
+        os.replace(other, db_path)
+        with pytest.raises(StateError, match=r"replaced"):
+            sm.sync.set("g", "x", 3)
+        if reopen == "close":
+            sm.close()
+            reader = sm
+        elif reopen == "use":
+            sm.use(db_path)
+            reader = sm
+        else:
+            reader = StateManager(db_path)
+        # the replacement's data, not the old file's hidden behind its WAL
+        assert reader.sync.items("g") == [("new", 2)]
+        reader.sync.set("g", "y", 4)
+        assert reader.sync.items("g") == [("new", 2), ("y", 4)]
+        if reader is not sm:
+            reader.close()
+    finally:
+        sm.close()

@@ -24,6 +24,7 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
+from .lifetime import WeakCall, release_when_collected
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -62,6 +63,9 @@ class StateManager:
         self._dispatcher: Dispatcher | None = None
         self._remote_triggers = False
         self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
+        # per attached backend: its weak listeners and the finalizer that closes it if this
+        # manager is dropped without close() (a backend never refers back to its manager)
+        self._attached: dict[int, tuple[WeakCall, WeakCall, Any]] = {}
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -86,12 +90,18 @@ class StateManager:
             return self._backend
 
     def _attach(self, backend: Backend) -> None:
-        backend.add_listener(self._on_commit)
-        backend.add_remote_listener(self._on_remote)
+        local, remote = WeakCall(self._on_commit), WeakCall(self._on_remote)
+        backend.add_listener(local)
+        backend.add_remote_listener(remote)
+        self._attached[id(backend)] = (local, remote, release_when_collected(self, backend.close))
 
     def _detach(self, backend: Backend) -> None:
-        backend.remove_listener(self._on_commit)
-        backend.remove_remote_listener(self._on_remote)
+        entry = self._attached.pop(id(backend), None)
+        if entry is not None:
+            local, remote, finalizer = entry
+            backend.remove_listener(local)
+            backend.remove_remote_listener(remote)
+            finalizer.detach()  # the caller closes it
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).

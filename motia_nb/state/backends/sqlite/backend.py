@@ -21,6 +21,8 @@ from typing import Any
 
 from ...errors import StateClosedError, StateError
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
+from ...lifetime import WeakCall
+from . import lifecycle
 from .reads import SQLiteReads
 from .schema import connect, prepare
 from .writer import WritePath, in_listener
@@ -55,6 +57,7 @@ class SQLiteBackend(SQLiteReads, Backend):
                 raise self._closed_error()
             if self._writes is not None:
                 return
+            lifecycle.before_open(self)
             wconn = prepare(self.path, self.url, memory=self.memory)
             self._wconn = wconn
             if self.memory:
@@ -64,7 +67,10 @@ class SQLiteBackend(SQLiteReads, Backend):
                 self._rconn = connect(self.path)
                 self._rconn.execute("PRAGMA query_only = ON")
                 self._rlock = threading.Lock()
-            self._writes = WritePath(wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify)
+            # a weak on_commit: the writer thread must not keep this backend alive (lifecycle)
+            on_commit = WeakCall(self._notify)
+            self._writes = WritePath(wconn, self._wlock, url=self.url, memory=self.memory, on_commit=on_commit)
+            lifecycle.opened(self)
 
     def close(self) -> None:
         with self._open_lock:

@@ -83,6 +83,9 @@ class WritePath:
         self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._closed = False
         self.commits = 0
+        #: called inside each write transaction right before COMMIT; raising rolls it back
+        #: (lifecycle sets it: the file-identity check of guard.py)
+        self.before_commit: Callable[[], None] | None = None
         self.thread = start_thread(self._main, "motia-nb-sqlite-writer")
 
     def _closed_error(self) -> StateClosedError:
@@ -136,6 +139,8 @@ class WritePath:
                     outcomes.extend(part)
                     if progress is not None:
                         progress(len(part))
+                if self.before_commit is not None:
+                    self.before_commit()
                 retry_busy(lambda: conn.execute("COMMIT"))
             except BaseException as exc:
                 try:
@@ -252,6 +257,8 @@ class WritePath:
             elif not self._try_begin(conn):
                 return None
             outcomes = apply_isolated(conn, writes, self._url)  # one bad write fails alone
+            if self.before_commit is not None:
+                self.before_commit()
             retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
             try:
