@@ -23,10 +23,11 @@ from .._threads import get_loop_thread, on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
+from .commit_wait import commit_sync, submit_async_reopening
 from .events import StateEvent
 from .lifetime import WeakCall, release_when_collected
 from .sync import SyncStateManager, to_frame
-from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
+from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 
 if TYPE_CHECKING:
@@ -125,7 +126,9 @@ class StateManager:
     def close(self) -> None:
         """Flush pending writes and release threads and connections.
 
-        The manager stays usable: the next call reopens the same database.
+        The manager stays usable: the next call reopens the same database. Writes
+        made meanwhile from other threads land either before the close or after
+        the reopen (a write the closing backend refused is submitted again).
         """
         with self._lock:
             old, self._backend = self._backend, None
@@ -251,9 +254,10 @@ class StateManager:
             fut.set_exception(exc)
             return fut
         if self._dispatcher is None:
-            return self.backend.submit_async(write, result_only=True)
+            return submit_async_reopening(write, self._open_backend, self._current, result_only=True)
         # a Task, so the triggers run even if the caller never awaits (like the write)
-        return asyncio.ensure_future(self._write_and_dispatch(self.backend.submit_async(write)))
+        pending = submit_async_reopening(write, self._open_backend, self._current, result_only=False)
+        return asyncio.ensure_future(self._write_and_dispatch(pending))
 
     async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
         return await self._write(make, *args)
@@ -267,14 +271,23 @@ class StateManager:
                 await r
         return wr.result
 
-    def _write_sync(self, write: Write) -> Any:
-        backend = self.backend
+    def _open_backend(self) -> Backend:
+        return self.backend
+
+    def _current(self) -> Backend | None:
+        return self._backend
+
+    @staticmethod
+    def _check_sync_wait(backend: Backend) -> None:
         if threading.current_thread() is backend.writer_thread:
             raise RuntimeError(
                 "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
                 "or from the thread that commits writes (in an async handler, await the write instead)"
             )
-        wr: WriteResult = backend.submit(write).result()
+
+    def _write_sync(self, write: Write) -> Any:
+        # resubmitted if a concurrent close() swapped the backend out; Ctrl-C withdraws it (commit_wait)
+        wr: WriteResult = commit_sync(write, self._open_backend, self._current, self._check_sync_wait)
         d = self._dispatcher
         if d is not None and wr.events:
             r = d(wr.events)
@@ -325,8 +338,8 @@ class StateManager:
 
         ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
         """
-        g = check_name(group_id, "group_id")
-        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), g, offset, limit)
+        args = page_args(group_id, offset, limit)
+        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), *args)
 
     async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group starting with ``prefix``, in key order

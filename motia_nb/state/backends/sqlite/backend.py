@@ -23,6 +23,7 @@ from ...errors import StateClosedError, StateError
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from ...lifetime import WeakCall
 from . import lifecycle
+from .location import read_error
 from .reads import SQLiteReads
 from .schema import connect, prepare
 from .writer import WritePath, in_listener
@@ -155,7 +156,10 @@ class SQLiteBackend(SQLiteReads, Backend):
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
                 raise self._closed_error()
-            return conn.execute(sql, params).fetchall()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
+                raise read_error(exc, self.url) from exc
 
     def change_token(self) -> Any:
         """Changes whenever any connection (this process's writer included) commits."""

@@ -1,6 +1,7 @@
 """The hooks :class:`~.backend.SQLiteBackend` calls around opening a file.
 
-- :func:`before_open`: refuse a file this forked child must not use (:mod:`.forking`);
+- :func:`before_open`: refuse a path that cannot hold a database, in one line
+  (:mod:`.location`), or a file this forked child must not use (:mod:`.forking`);
   drop the journal a replaced file left behind (:mod:`.guard`);
 - :func:`opened`: check the file's identity before every commit (:mod:`.guard`,
   through ``WritePath.before_commit``); register the open backend for fork handling, and release its
@@ -19,12 +20,14 @@ from typing import Any
 from ...lifetime import release_when_collected
 from . import forking
 from .guard import FileGuard, drop_stale_journal
+from .location import check_location
 
 __all__ = ["before_open", "opened"]
 
 
 def before_open(backend: Any) -> None:
     if not backend.memory:
+        check_location(backend.path, backend.url)
         forking.check_usable(backend.path)
         drop_stale_journal(backend.path)
 

@@ -234,6 +234,7 @@ class WritePath:
 
     def close(self) -> None:
         """Refuse new writes, commit everything queued, stop the writer thread."""
+        self.flush_here()  # writes this thread's loop buffered were made before close(): commit them
         with self._pending_lock:
             if self._closed:
                 return
@@ -250,12 +251,14 @@ class WritePath:
         and another connection holds SQLite's write lock (nothing was done).
         """
         conn = self._conn
-        writes = [w for w, _ in batch]
         try:
             if wait or self._memory:
                 retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             elif not self._try_begin(conn):
                 return None
+            # the lock is ours: a sync write withdrawn meanwhile (Ctrl-C) is dropped, the others start
+            batch = [item for item in batch if _claim(item[1])]
+            writes = [w for w, _ in batch]
             outcomes = apply_isolated(conn, writes, self._url)  # one bad write fails alone
             if self.before_commit is not None:
                 self.before_commit()
@@ -305,6 +308,8 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
     by_loop: dict[Any, list[tuple[Any, Any]]] = {}
     for waiter, out in pairs:
         if isinstance(waiter, Future):
+            if waiter.cancelled():  # withdrawn before its transaction began (commit_wait)
+                continue
             if isinstance(out, BaseException):
                 waiter.set_exception(out)
             else:
@@ -328,6 +333,11 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
             loop.call_soon_threadsafe(_resolve_on_loop, items)
         except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
             pass
+
+
+def _claim(waiter: Any) -> bool:
+    """Mark a sync write's Future running (it can no longer be withdrawn); False if it was."""
+    return not isinstance(waiter, Future) or waiter.set_running_or_notify_cancel()
 
 
 def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
