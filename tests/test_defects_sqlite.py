@@ -219,7 +219,7 @@ def test_a_child_forked_while_the_parent_is_in_a_write_transaction_can_write(db_
 
         time.sleep(0.05)
 
-    writes = [Write("set", "big", f"k{i}", value_json=encode_value(i, group_id="big", key="k")) for i in range(60_000)]
+    writes = [Write("set", "big", f"k{i}", value_json=encode_value(i, group_id="big", key="k")) for i in range(20_000)]
     parent = threading.Thread(target=lambda: sm.backend.write_all(writes, progress=progress))
     try:
         parent.start()
@@ -237,7 +237,7 @@ def test_a_child_forked_while_the_parent_is_in_a_write_transaction_can_write(db_
         assert status == "ok", payload
         parent.join(60)
         assert sm.sync.get("child", "k") == payload["new_value"]
-        assert sm.sync.count("big") == 60_000  # the parent's transaction was not disturbed
+        assert sm.sync.count("big") == 20_000  # the parent's transaction was not disturbed
     finally:
         parent.join(60)
         _inherited.pop(db_path, None)
@@ -294,3 +294,49 @@ def test_a_replaced_file_is_detected_and_read_after_reopen(db_path, tmp_path, re
             reader.close()
     finally:
         sm.close()
+
+
+def _child_write_report(path: str, q) -> None:
+    try:
+        q.put(("ok", _inherited[path].sync.set("child", "k", 1)))
+    except StateError as exc:
+        q.put(("error", str(exc)))
+
+
+def test_a_child_forked_inside_a_transaction_it_cannot_wait_for_gets_a_clear_error_at_once(db_path, monkeypatch):
+    """When the parent's transaction outlasts the fork's wait, the child says so instead of hanging."""
+    from motia_nb.state.backends.base import Write
+    from motia_nb.state.backends.sqlite import forking
+
+    monkeypatch.setattr(forking, "FORK_WAIT", 0.1)
+    sm = StateManager(db_path)
+    _inherited[db_path] = sm
+    sm.sync.set("g", "seed", 0)
+    in_txn, release = threading.Event(), threading.Event()
+
+    def progress(n: int) -> None:  # holds the transaction open until the child has answered
+        in_txn.set()
+        release.wait(60)
+
+    writes = [Write("set", "big", f"k{i}", value_json=str(i)) for i in range(10)]
+    parent = threading.Thread(target=lambda: sm.backend.write_all(writes, progress=progress))
+    try:
+        parent.start()
+        assert in_txn.wait(30)
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_child_write_report, args=(db_path, q))
+        child.start()
+        child.join(60)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive
+        status, payload = q.get(timeout=5)
+        assert status == "error" and "forked while its parent was writing" in payload, payload
+    finally:
+        release.set()
+        parent.join(60)
+        _inherited.pop(db_path, None)
+    assert sm.sync.count("big") == 10  # the parent's transaction committed as usual
+    sm.close()

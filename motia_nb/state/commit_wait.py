@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -32,15 +33,16 @@ def _where(write: Write) -> str:
     return f"{write.group_id!r}" if write.key is None else f"{write.group_id!r}/{write.key!r}"
 
 
-def commit_sync(
-    write: Write, backend: Callable[[], Backend], current: Callable[[], "Backend | None"], check: Callable[[Backend], None]
-) -> WriteResult:
+def commit_sync(write: Write, backend: Callable[[], Backend], current: Callable[[], "Backend | None"]) -> WriteResult:
     """Submit ``write`` to ``backend()`` and wait for its commit (see the module docstring).
-    ``current()`` is the manager's backend right now (None while closed); ``check(b)``
-    raises if waiting on ``b`` from this thread would deadlock."""
+    ``current()`` is the manager's backend right now (None while closed)."""
     for attempt in range(_RESUBMITS + 1):
         b = backend()
-        check(b)
+        if threading.current_thread() is b.writer_thread:  # waiting there would deadlock
+            raise RuntimeError(
+                "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
+                "or from the thread that commits writes (in an async handler, await the write instead)"
+            )
         try:
             return _wait(b.submit(write), write)
         except StateClosedError:

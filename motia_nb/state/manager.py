@@ -277,17 +277,9 @@ class StateManager:
     def _current(self) -> Backend | None:
         return self._backend
 
-    @staticmethod
-    def _check_sync_wait(backend: Backend) -> None:
-        if threading.current_thread() is backend.writer_thread:
-            raise RuntimeError(
-                "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
-                "or from the thread that commits writes (in an async handler, await the write instead)"
-            )
-
     def _write_sync(self, write: Write) -> Any:
         # resubmitted if a concurrent close() swapped the backend out; Ctrl-C withdraws it (commit_wait)
-        wr: WriteResult = commit_sync(write, self._open_backend, self._current, self._check_sync_wait)
+        wr: WriteResult = commit_sync(write, self._open_backend, self._current)
         d = self._dispatcher
         if d is not None and wr.events:
             r = d(wr.events)

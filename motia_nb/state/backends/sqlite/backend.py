@@ -81,6 +81,7 @@ class SQLiteBackend(SQLiteReads, Backend):
             writes = self._writes
         if writes is not None:
             writes.close()  # commits what is queued first
+        lifecycle.closing(self)  # a moved file's stale journal goes (guard.py)
         # under both locks: an inline commit or a read on another thread finishes first
         with self._wlock, self._rlock:
             for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():

@@ -13,26 +13,26 @@ next to the replacement, and a reopen would show the old data on top of it.
   :class:`StateError`. The write path calls it inside each write transaction,
   right before ``COMMIT``: a write into a deleted or replaced file is rolled
   back and refused, never acknowledged.
-- :func:`drop_stale_journal` runs before a file is opened: when this process
-  last saw ``path`` as another file and the ``-wal``/``-shm`` there are still
-  that old file's (same inodes), they are unlinked, so the database opens as
-  what is on disk now.
+- :meth:`FileGuard.drop_stale_journal` runs when the database is closed, and for
+  every guard still open on a path about to be opened again: if the file moved,
+  the ``-wal``/``-shm`` at its path are still the old file's (the same inodes,
+  still held open by this guard's connections, so their numbers cannot have been
+  reused), and they are unlinked, so a reopen sees what is on disk now.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import weakref
 
 from ...errors import StateError
 
-__all__ = ["FileGuard", "drop_stale_journal"]
+__all__ = ["FileGuard", "closing", "drop_stale_journals"]
 
 Ident = tuple[int, int]
 
-_lock = threading.Lock()
-#: path -> (db, wal, shm) identities this process last saw open there
-_seen: dict[str, tuple["Ident | None", "Ident | None", "Ident | None"]] = {}
+#: the guards of databases open in this process (dropped when their backend is collected)
+_live: "weakref.WeakSet[FileGuard]" = weakref.WeakSet()
 
 
 def _ident(path: str) -> "Ident | None":
@@ -46,7 +46,7 @@ def _ident(path: str) -> "Ident | None":
 class FileGuard:
     """The identity of one open state file (see the module docstring)."""
 
-    __slots__ = ("path", "url", "db", "wal", "shm")
+    __slots__ = ("path", "url", "db", "wal", "shm", "__weakref__")
 
     def __init__(self, path: str, url: str) -> None:
         self.path = path
@@ -54,11 +54,7 @@ class FileGuard:
         self.db = _ident(path)
         self.wal = _ident(path + "-wal")
         self.shm = _ident(path + "-shm")
-        self._remember()
-
-    def _remember(self) -> None:
-        with _lock:
-            _seen[self.path] = (self.db, self.wal, self.shm)
+        _live.add(self)
 
     def problem(self) -> str | None:
         """What happened to the file since it was opened, or None."""
@@ -73,7 +69,6 @@ class FileGuard:
         if self.wal is None:  # the WAL is created with the first transaction: learn it now
             self.wal = _ident(self.path + "-wal")
             self.shm = _ident(self.path + "-shm")
-            self._remember()
         return None
 
     def check(self) -> None:
@@ -87,23 +82,32 @@ class FileGuard:
             )
 
 
-def drop_stale_journal(path: str) -> None:
-    """Before opening ``path``: unlink a ``-wal``/``-shm`` left by the file that was there before."""
-    with _lock:
-        seen = _seen.get(path)
-    if seen is None:
-        return
-    db, wal, shm = seen
-    if _ident(path) == db:
-        return  # the same file: its journal is its own
-    for suffix, ident in (("-wal", wal), ("-shm", shm)):
-        if ident is not None and _ident(path + suffix) == ident:
-            try:
-                os.unlink(path + suffix)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StateError(
-                    f"{path} was replaced, and the old file's {suffix} journal next to it cannot be "
-                    f"removed ({exc.strerror}); remove {path}{suffix} before opening it"
-                ) from None
+    def drop_stale_journal(self) -> None:
+        """If the file moved, unlink the old file's ``-wal``/``-shm`` still at its path.
+        Call it while this guard's connections are open (the inodes are then alive)."""
+        if self.problem() is None or self.db is None:
+            return
+        for suffix, ident in (("-wal", self.wal), ("-shm", self.shm)):
+            if ident is not None and _ident(self.path + suffix) == ident:
+                try:
+                    os.unlink(self.path + suffix)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise StateError(
+                        f"{self.url} was replaced, and the old file's {suffix} journal next to it cannot "
+                        f"be removed ({exc.strerror}); remove {self.path}{suffix} before opening it"
+                    ) from None
+
+
+def closing(guard: FileGuard) -> None:
+    """Its connections are about to close: drop a moved file's journal, stop tracking it."""
+    _live.discard(guard)
+    guard.drop_stale_journal()
+
+
+def drop_stale_journals(path: str) -> None:
+    """Before opening ``path``: the guards still open there drop a moved file's journal."""
+    for guard in list(_live):
+        if guard.path == path:
+            guard.drop_stale_journal()
