@@ -49,8 +49,8 @@ def check_location(path: str, url: str) -> None:
             raise StateError(f"cannot open the state database {url}: {exc.strerror}") from None
         if head and head != _HEADER:
             raise StateError(
-                f"cannot open the state database {url}: the file is not an SQLite database (it holds "
-                f"other data, left untouched); choose another path"
+                f"{url} is not a usable motia_nb state database: the file is not an SQLite database "
+                f"(it holds other data, left untouched); choose another path"
             )
 
 
