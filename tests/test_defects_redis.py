@@ -83,3 +83,19 @@ def test_one_bad_update_in_a_pipelined_batch_fails_alone(sm: StateManager, raw: 
     assert isinstance(bad, StoredValueError) and "'g'/'bad'" in str(bad)
     assert isinstance(a, dict) and isinstance(b, dict)
     assert sm.sync.get("g", "a") == 1 and sm.sync.get("g", "b") == 2
+
+
+def test_an_unreachable_redis_from_the_python_api_is_a_short_traceback() -> None:
+    """``state_manager.use('redis://127.0.0.1:1/0')`` in a cell showed 116 lines: redis-py's own
+    connection traceback chained under ours. The message already says why; no chain."""
+    import traceback
+
+    from motia_nb.state.backends.redis import RedisBackendError
+
+    sm = StateManager(":memory:")
+    with pytest.raises(RedisBackendError, match=r"127\.0\.0\.1:1.*refused") as info:
+        sm.use("redis://127.0.0.1:1/0")
+    shown = "".join(traceback.format_exception(info.value))
+    assert "direct cause" not in shown and "During handling" not in shown, shown
+    assert len(shown.splitlines()) < 20, shown
+    sm.close()
