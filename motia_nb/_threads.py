@@ -21,11 +21,12 @@ Every execution context motia_nb creates is made here (the table in
 - **private loops** (:func:`run_on_private_loop`): a fresh loop on a helper
   thread for a synchronous call made where every loop may be waiting for it.
 
-Fork and exit: modules register what must happen in a forked child
-(:func:`on_fork_child`: abandon inherited connections and threads) and at
-interpreter exit (:func:`on_exit`: flush and close); this module installs the
-single ``os.register_at_fork`` hook and the single ``atexit`` hook that run
-them. Every thread is a daemon, so a script that forgets ``close()`` still exits.
+Fork and exit: modules register what must happen around a fork
+(:func:`on_fork_prepare`: in the parent, before it, e.g. wait for a write
+transaction to end, and after it), in a forked child (:func:`on_fork_child`:
+abandon inherited connections and threads) and at interpreter exit
+(:func:`on_exit`: flush and close); this module installs the single
+``os.register_at_fork`` hook and the single ``atexit`` hook that run them. Every thread is a daemon, so a script that forgets ``close()`` still exits.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "run_on_private_loop",
     "HANDLER_POOL_SIZE",
     "on_fork_child",
+    "on_fork_prepare",
     "on_exit",
     "shutdown",
 ]
@@ -294,6 +296,7 @@ def stop_loop_thread() -> None:
 
 # ------------------------------------------------------------------ fork and exit
 _fork_hooks: list[Callable[[], None]] = []
+_fork_prepare: list[tuple[Callable[[], None], Callable[[], None]]] = []
 _exit_hooks: list[Callable[[], None]] = []
 
 
@@ -301,6 +304,30 @@ def on_fork_child(fn: Callable[[], None]) -> Callable[[], None]:
     """Run ``fn()`` in a forked child, after motia_nb's own threads were forgotten."""
     _fork_hooks.append(fn)
     return fn
+
+
+def on_fork_prepare(before: Callable[[], None], after: Callable[[], None]) -> None:
+    """Run ``before()`` in the parent just before ``fork()`` and ``after()`` just after it,
+    in the parent *and* in the child (before the :func:`on_fork_child` hooks). Pairs
+    registered later run their ``before`` first and their ``after`` last. Both must be
+    quick, bounded and must not raise."""
+    _fork_prepare.append((before, after))
+
+
+def _before_fork() -> None:
+    for before, _ in reversed(_fork_prepare):
+        try:
+            before()
+        except Exception:  # pragma: no cover - a hook must never stop the fork
+            log.exception("motia_nb fork hook %r failed", before)
+
+
+def _after_fork_prepared() -> None:
+    for _, after in _fork_prepare:
+        try:
+            after()
+        except Exception:  # pragma: no cover
+            log.exception("motia_nb fork hook %r failed", after)
 
 
 def on_exit(fn: Callable[[], None]) -> Callable[[], None]:
@@ -317,12 +344,13 @@ def _after_fork_in_child() -> None:
     _loop_thread = None
     _pool = None
     _io_pool = None
+    _after_fork_prepared()  # the prepare hooks' ``after`` run in the child as well
     for fn in _fork_hooks:
         fn()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_prepared, after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -24,7 +24,7 @@ import pytest
 from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, RedisBackendError
-from motia_nb.state.errors import StateClosedError, UpdateOpError
+from motia_nb.state.errors import StateClosedError, StoredValueError, UpdateOpError
 from motia_nb.state.ops import normalize_ops
 from motia_nb.state.values import encode_value
 
@@ -283,14 +283,21 @@ def test_motia_layout_round_trip(redis_url: str, raw: Any) -> None:
         sm.close()
 
 
-def test_non_json_text_written_by_hand_is_shown_as_a_string(backend: RedisBackend, raw: Any) -> None:
+def test_non_json_text_written_by_hand_is_an_error_naming_the_item(backend: RedisBackend, raw: Any) -> None:
+    """SPEC §6: never returned as a string (see tests/test_defects_redis.py for every kind)."""
     raw.hset("state:h", mapping={"ok": '{"a":1}', "bad": "not json {", "nan": "NaN"})
-    assert backend.get("h", "bad") == "not json {"
-    assert backend.get("h", "nan") == "NaN"
-    assert dict(backend.items("h")) == {"ok": {"a": 1}, "bad": "not json {", "nan": "NaN"}
-    assert sorted(backend.values_json("h")) == sorted(['{"a":1}', '"not json {"', '"NaN"'])
-    r = upd(backend, "h", "bad", [{"type": "set", "path": "", "value": {"fixed": True}}])
+    with pytest.raises(StoredValueError, match=r"'h'/'bad'.*not JSON"):
+        backend.get("h", "bad")
+    with pytest.raises(StoredValueError, match=r"'h'/'nan'"):
+        backend.get("h", "nan")
+    with pytest.raises(StoredValueError, match=r"'h'/'(bad|nan)'"):
+        backend.items("h")
+    with pytest.raises(StoredValueError, match=r"'h'/'bad'"):
+        upd(backend, "h", "bad", [{"type": "set", "path": "", "value": {"fixed": True}}])
+    # a plain set repairs it; the write stands, and its old value is the text that was there
+    r = put(backend, "h", "bad", {"fixed": True})
     assert r.result == {"new_value": {"fixed": True}, "old_value": "not json {"}
+    assert backend.get("h", "bad") == {"fixed": True}
 
 
 def test_a_state_key_that_is_not_a_hash_gives_a_clear_error(backend: RedisBackend, raw: Any) -> None:

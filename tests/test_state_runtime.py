@@ -359,19 +359,22 @@ def test_writes_from_a_subscriber_are_refused_clearly(db_path):
     sm.close()
 
 
-def test_writes_pending_at_close_fail_instead_of_hanging(db_path):
+def test_writes_pending_at_close_commit_and_later_ones_fail_instead_of_hanging(db_path):
     from motia_nb.state import StateClosedError
 
     sm = StateManager(db_path)
     backend = sm.backend
 
     async def main():
-        fut = sm.set("g", "k", 1)  # buffered until the loop's next iteration
-        backend.close()
-        return await asyncio.wait_for(asyncio.gather(fut, return_exceptions=True), 5)
+        fut = sm.set("g", "k", 1)  # buffered until the loop's next iteration: made before close()
+        backend.close()  # closed behind the manager's back: it commits what was made before it
+        late = backend.submit_async(set_write("g", "late", 2), result_only=True)
+        return await asyncio.wait_for(asyncio.gather(fut, late, return_exceptions=True), 5)
 
-    (res,) = asyncio.run(main())
-    assert isinstance(res, StateClosedError)
+    res, late = asyncio.run(main())
+    assert res == {"new_value": 1, "old_value": None}
+    assert isinstance(late, StateClosedError)
+    assert StateManager(db_path).sync.get("g", "k") == 1
 
 
 def _fork_worker(args):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StateError", "InvalidInputError", "UpdateOpError", "StateClosedError"]
+__all__ = ["StateError", "InvalidInputError", "UpdateOpError", "StateClosedError", "StoredValueError"]
 
 
 class StateError(Exception):
@@ -84,3 +84,21 @@ def _rebuild_update_op_error(
 
 class StateClosedError(StateError, RuntimeError):
     """The state manager (or its backend) was closed."""
+
+
+class StoredValueError(StateError, ValueError):
+    """A stored value that is not JSON motia_nb can read (written by another tool: plain
+    text, ``NaN``, ``1e400``, an integer over Python's digit limit, bytes that are not
+    UTF-8). ``group_id`` and ``key`` name the item; nothing was changed."""
+
+    def __init__(self, message: str, *, group_id: Any = None, key: Any = None) -> None:
+        super().__init__(message)
+        self.group_id = group_id
+        self.key = key
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_stored_value_error, (str(self), self.group_id, self.key))
+
+
+def _rebuild_stored_value_error(message: str, group_id: Any, key: Any) -> StoredValueError:
+    return StoredValueError(message, group_id=group_id, key=key)

@@ -23,11 +23,13 @@ from .._threads import get_loop_thread, on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
+from .commit_wait import commit_sync, submit_async_reopening
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
+from .lifetime import WeakCall, release_when_collected
 from .sync import SyncStateManager, to_frame
-from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
+from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 
 if TYPE_CHECKING:
@@ -65,6 +67,9 @@ class StateManager(HistoryCalls):
         self._dispatcher: Dispatcher | None = None
         self._remote_triggers = False
         self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
+        # per attached backend: its weak listeners and the finalizer that closes it if this
+        # manager is dropped without close() (a backend never refers back to its manager)
+        self._attached: dict[int, tuple[WeakCall, WeakCall, Any]] = {}
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -90,12 +95,18 @@ class StateManager(HistoryCalls):
             return self._backend
 
     def _attach(self, backend: Backend) -> None:
-        backend.add_listener(self._on_commit)
-        backend.add_remote_listener(self._on_remote)
+        local, remote = WeakCall(self._on_commit), WeakCall(self._on_remote)
+        backend.add_listener(local)
+        backend.add_remote_listener(remote)
+        self._attached[id(backend)] = (local, remote, release_when_collected(self, backend.close))
 
     def _detach(self, backend: Backend) -> None:
-        backend.remove_listener(self._on_commit)
-        backend.remove_remote_listener(self._on_remote)
+        entry = self._attached.pop(id(backend), None)
+        if entry is not None:
+            local, remote, finalizer = entry
+            backend.remove_listener(local)
+            backend.remove_remote_listener(remote)
+            finalizer.detach()  # the caller closes it
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -120,7 +131,9 @@ class StateManager(HistoryCalls):
     def close(self) -> None:
         """Flush pending writes and release threads and connections.
 
-        The manager stays usable: the next call reopens the same database.
+        The manager stays usable: the next call reopens the same database. Writes
+        made meanwhile from other threads land either before the close or after
+        the reopen (a write the closing backend refused is submitted again).
         """
         with self._lock:
             old, self._backend = self._backend, None
@@ -246,9 +259,10 @@ class StateManager(HistoryCalls):
             fut.set_exception(exc)
             return fut
         if self._dispatcher is None:
-            return self.backend.submit_async(write, result_only=True)
+            return submit_async_reopening(write, self._open_backend, self._current, result_only=True)
         # a Task, so the triggers run even if the caller never awaits (like the write)
-        return asyncio.ensure_future(self._write_and_dispatch(self.backend.submit_async(write)))
+        pending = submit_async_reopening(write, self._open_backend, self._current, result_only=False)
+        return asyncio.ensure_future(self._write_and_dispatch(pending))
 
     async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
         return await self._write(make, *args)
@@ -262,14 +276,15 @@ class StateManager(HistoryCalls):
                 await r
         return wr.result
 
+    def _open_backend(self) -> Backend:
+        return self.backend
+
+    def _current(self) -> Backend | None:
+        return self._backend
+
     def _write_sync(self, write: Write) -> Any:
-        backend = self.backend
-        if threading.current_thread() is backend.writer_thread:
-            raise RuntimeError(
-                "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
-                "or from the thread that commits writes (in an async handler, await the write instead)"
-            )
-        wr: WriteResult = backend.submit(write).result()
+        # resubmitted if a concurrent close() swapped the backend out; Ctrl-C withdraws it (commit_wait)
+        wr: WriteResult = commit_sync(write, self._open_backend, self._current)
         d = self._dispatcher
         if d is not None and wr.events:
             r = d(wr.events)
@@ -323,8 +338,8 @@ class StateManager(HistoryCalls):
 
         ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
         """
-        g = check_name(group_id, "group_id")
-        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), g, offset, limit)
+        args = page_args(group_id, offset, limit)
+        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), *args)
 
     async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group starting with ``prefix``, in key order

@@ -52,6 +52,22 @@ def prefix_args(group_id: Any, prefix: Any, limit: Any, what: str = "prefix") ->
     return check_name(group_id, "group_id"), prefix, limit
 
 
+#: SQLite's largest INTEGER: a page offset or limit beyond it is the same as it (or no limit).
+_MAX_ROW = 2**63 - 1
+
+
+def page_args(group_id: Any, offset: Any, limit: Any) -> tuple[str, int, int | None]:
+    """The checked arguments of ``items``: ``offset`` an int >= 0, ``limit`` None or an int >= 0.
+    Any size of int is fine: one past the end is an empty page, a huge limit is no limit."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInputError(f"offset must be an int >= 0, got {offset!r}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise InvalidInputError(f"limit must be None or an int >= 0, got {limit!r}")
+    offset = min(int(offset), _MAX_ROW)
+    limit = None if limit is None or limit >= _MAX_ROW else int(limit)
+    return check_name(group_id, "group_id"), offset, limit
+
+
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")

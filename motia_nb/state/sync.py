@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
 from .history import at_point, history_args
-from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
+from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class SyncStateManager:
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
     ) -> list[tuple[str, Any]]:
-        return self._m.backend.items(check_name(group_id, "group_id"), offset, limit, order=Order.parse(order))
+        return self._m.backend.items(*page_args(group_id, offset, limit), order=Order.parse(order))
 
     def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         return self._m.backend.keys_with_prefix(*prefix_args(group_id, prefix, limit))

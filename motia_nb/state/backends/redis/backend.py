@@ -120,7 +120,8 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
                     sync.script_load(src)
             except redis.RedisError as exc:
                 sync.close()
-                raise RedisBackendError(f"cannot connect to Redis at {safe_url(self.url)}: {exc}") from exc
+                # the message says why; redis-py's chained traceback added ~100 lines in a cell
+                raise RedisBackendError(f"cannot connect to Redis at {safe_url(self.url)}: {exc}") from None
             lt = get_loop_thread()
             self._writer = self._new_writer()  # (a failed open may have stopped the previous one)
             started = lt.submit(self._astart())

@@ -1,31 +1,70 @@
 """Turning what Redis holds into values: stored texts, pages, and published events.
 
-Values are stored as JSON text. Text that is not JSON (written by hand with
-``redis-cli``) is shown as a string rather than failing a read.
+Values are stored as JSON text (UTF-8). Anyone can write a ``state:<group>``
+hash (Motia, ``redis-cli``), so a read checks what it decodes: text that is not
+JSON, ``NaN``/``Infinity``, a number too large for a float (``1e400`` would
+come back as ``inf``), an integer over Python's digit limit, or bytes that are
+not UTF-8 raise :class:`~motia_nb.state.errors.StoredValueError` naming the
+group and key (SPEC §6), never a string standing in for the value.
+
+The results of writes already committed (a set's or delete's old value, a
+clear's removed items) are decoded leniently instead: the write stands, so a
+foreign old value is handed back as its text rather than raised after the fact.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
+from ...errors import StoredValueError
 from ...events import StateEvent
 from ...jsontext import decode_value
 
-__all__ = ["text", "decode", "decode_many", "as_json_text", "rows_as_json", "event_from_wire"]
+__all__ = [
+    "text", "decode", "decode_item", "decode_many", "rows_as_json", "event_from_wire", "key_text",
+]  # fmt: skip
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(s: str) -> float:
+    f = float(s)
+    if math.isinf(f):
+        raise ValueError(f"the number {s[:40]}{'…' if len(s) > 40 else ''} is too large for a float (it would read as inf)")
+    return f
+
+
+_strict_loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
+
+
 def text(raw: bytes | str) -> str:
+    """Lenient UTF-8 (published messages, old values of committed writes)."""
     return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
 
 
+def key_text(raw: bytes | str, group_id: str) -> str:
+    """A hash field name as the item's key; a name that is not UTF-8 is an error."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = raw.decode("utf-8", "backslashreplace")
+        raise StoredValueError(
+            f"a key of group {group_id!r} in Redis is not UTF-8 text ({shown!r}), so motia_nb cannot "
+            f"name it; rename or delete that field of state:{group_id}",
+            group_id=group_id,
+            key=shown,
+        ) from None
+
+
 def decode(raw: bytes | str) -> Any:
-    """A stored value. Text that is not JSON (written by hand) is returned as a str."""
+    """Lenient: a committed write's old value; text that is not JSON is returned as a str."""
     t = text(raw)
     try:
         return json.loads(t, parse_constant=_reject_constant)
@@ -35,42 +74,58 @@ def decode(raw: bytes | str) -> Any:
         return t
 
 
-def as_json_text(raw: bytes | str) -> str:
-    """A stored value as valid JSON text (non-JSON text written by hand becomes a JSON string)."""
-    t = text(raw)
+def decode_item(raw: bytes | str, group_id: str, key: str) -> Any:
+    """A stored value, strictly: :class:`StoredValueError` naming the item if it is not JSON."""
     try:
-        json.loads(t, parse_constant=_reject_constant)
-        return t
-    except RecursionError:
-        return t  # deep, and written by motia_nb or Motia: valid
-    except ValueError:
-        return json.dumps(t, ensure_ascii=False)
+        t = raw if isinstance(raw, str) else raw.decode("utf-8")
+        try:
+            return _strict_loads(t)
+        except RecursionError:  # a very deep value (written by motia_nb or Motia)
+            return decode_value(t)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit, inf
+        raise _bad_value(raw, group_id, key, exc) from None
 
 
-def decode_many(raws: Sequence[bytes]) -> list[Any]:
-    """Decode a page of values with one parse when they are all JSON (the common case)."""
-    texts = [text(r) for r in raws]
-    if not texts:
+def _bad_value(raw: bytes | str, group_id: str, key: str, exc: BaseException) -> StoredValueError:
+    if isinstance(exc, UnicodeDecodeError):
+        why = "its bytes are not UTF-8 text"
+    elif isinstance(exc, json.JSONDecodeError):
+        why = f"it is not JSON ({exc.msg} at character {exc.pos})"
+    else:
+        why = str(exc)
+    shown = text(raw)
+    preview = shown[:60] + ("…" if len(shown) > 60 else "")
+    return StoredValueError(
+        f"the value of {group_id!r}/{key!r} in Redis cannot be read: {why}; it starts {preview!r} "
+        f"(written by another tool?). Overwrite it with set() or delete it",
+        group_id=group_id,
+        key=key,
+    )
+
+
+def decode_many(raws: Sequence[bytes], group_id: str, keys: Sequence[str]) -> list[Any]:
+    """Decode a page of values with one parse when they are all JSON (the common case);
+    otherwise find the first bad one and raise for it."""
+    if not raws:
         return []
     try:
-        values = json.loads("[" + ",".join(texts) + "]", parse_constant=_reject_constant)
-        if len(values) == len(texts):
-            return values
+        texts = [r if isinstance(r, str) else r.decode("utf-8") for r in raws]
+        # each text in its own brackets: a text that is not one JSON value (``1,2``, ``[1``)
+        # cannot hide by pairing with a neighbour, as every element must be a 1-item list
+        wrapped = _strict_loads("[[" + "],[".join(texts) + "]]")
+        if len(wrapped) == len(texts) and all(len(w) == 1 for w in wrapped):
+            return [w[0] for w in wrapped]
     except (ValueError, RecursionError):
         pass
-    return [decode(t) for t in texts]
+    return [decode_item(r, group_id, k) for r, k in zip(raws, keys)]
 
 
-def rows_as_json(flat: Sequence[bytes]) -> list[tuple[str, str]]:
-    """A flat ``[key, value, ...]`` reply as (key, valid JSON text) pairs."""
-    keys = [text(k) for k in flat[0::2]]
-    texts = [text(v) for v in flat[1::2]]
-    try:  # one parse checks the whole page (the common case: everything is JSON)
-        if texts and len(json.loads("[" + ",".join(texts) + "]", parse_constant=_reject_constant)) == len(texts):
-            return list(zip(keys, texts))
-    except (ValueError, RecursionError):
-        pass
-    return [(k, as_json_text(t)) for k, t in zip(keys, texts)]
+def rows_as_json(flat: Sequence[bytes], group_id: str) -> list[tuple[str, str]]:
+    """A flat ``[key, value, ...]`` reply as (key, JSON text) pairs, every text checked."""
+    keys = [key_text(k, group_id) for k in flat[0::2]]
+    raws = flat[1::2]
+    decode_many(raws, group_id, keys)  # raises for the first value that is not JSON
+    return list(zip(keys, [text(v) for v in raws]))
 
 
 def event_from_wire(ev: dict[str, Any]) -> StateEvent:

@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from ..base import Order
-from .codec import decode, decode_many, rows_as_json, text
+from .codec import decode_item, decode_many, key_text, rows_as_json, text
 from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, safe_url
 
 __all__ = ["RedisReads"]
@@ -65,7 +65,7 @@ class RedisReads:
 
     def get(self, group_id: str, key: str) -> Any:
         raw = self._call(self._client().hget, STATE_PREFIX + group_id, key)
-        return None if raw is None else decode(raw)
+        return None if raw is None else decode_item(raw, group_id, key)
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key))
@@ -77,7 +77,8 @@ class RedisReads:
         order = Order(order)
         if not order.by_key:  # one page, read on the server
             flat = self._read_flat(group_id, offset, limit, "kv", reverse=order.descending)
-            return list(zip([text(k) for k in flat[0::2]], decode_many(flat[1::2])))
+            keys = [key_text(k, group_id) for k in flat[0::2]]
+            return list(zip(keys, decode_many(flat[1::2], group_id, keys)))
         # key order: Redis keeps no key index for a hash, so this sorts the whole group
         pairs = self.items(group_id)
         pairs.sort(key=lambda kv: kv[0], reverse=order.descending)
@@ -85,7 +86,7 @@ class RedisReads:
 
     def keys(self, group_id: str) -> list[str]:
         """Keys of a group in insertion order."""
-        return [text(k) for k in self._read_flat(group_id, 0, None, "k")]
+        return [key_text(k, group_id) for k in self._read_flat(group_id, 0, None, "k")]
 
     def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
         """Keys starting with ``prefix`` in key order. A hash has no key index: ``HSCAN``
@@ -96,7 +97,7 @@ class RedisReads:
         c = self._client()
         pattern = _glob_escape(prefix) + "*"
         found = self._call(
-            lambda: [text(k) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
         )
         return sorted(found)[:limit]
 
@@ -158,7 +159,7 @@ class RedisReads:
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
-        return rows_as_json(self._read_flat(group_id, 0, None, "kv"))
+        return rows_as_json(self._read_flat(group_id, 0, None, "kv"), group_id)
 
     def values_json(self, group_id: str) -> list[str]:
         return [v for _, v in self.rows_json(group_id)]

@@ -32,11 +32,11 @@ from redis.exceptions import NoScriptError
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...ops import MISSING, apply_ops
-from ...jsontext import encode_trusted
+from ...op_result import encode_result
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 from . import scripts
-from .codec import decode, text
+from .codec import decode, decode_item, text
 from .layout import STATE_PREFIX, RedisBackendError, io_error, item_keys, safe_url, write_keys
 
 __all__ = ["PipelinedWriter", "independent_runs", "set_result"]
@@ -264,10 +264,11 @@ def _resolve(fut: "Future[WriteResult]", out: Any) -> None:
 
 def _plan_update(w: Write, raw: bytes | None) -> Plan:
     """Apply the ops to the text just read: (that text, old value, new value, new JSON)."""
-    cur = MISSING if raw is None else decode(raw)
+    cur = MISSING if raw is None else decode_item(raw, w.group_id, w.key)  # type: ignore[arg-type]
     new = apply_ops(cur, w.ops or [], group_id=w.group_id, key=w.key)
+    new_json = encode_result(new, w.ops, cur, group_id=w.group_id, key=w.key)  # type: ignore[arg-type]
     old = None if raw is None else decode(raw)  # a private copy: apply_ops may share parts with `cur`
-    return raw, old, new, encode_trusted(new)
+    return raw, old, new, new_json
 
 
 def _result(w: Write, reply: Any, plan: Plan | None) -> WriteResult:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import StateError
 from ...ops import MISSING, apply_ops
-from ...jsontext import encode_trusted
+from ...op_result import encode_result
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 
@@ -96,7 +96,7 @@ def _apply_one(conn: sqlite3.Connection, w: Write) -> WriteResult:
     elif w.kind == "update":
         current = _loads(row[0]) if row else MISSING
         new = apply_ops(current, w.ops or [], group_id=g, key=k)  # raises before any write
-        new_json = encode_trusted(new)
+        new_json = encode_result(new, w.ops, current, group_id=g, key=k)
     else:
         raise StateError(f"unknown write kind {w.kind!r}")
     conn.execute(_UPSERT, (g, k, new_json))
@@ -152,10 +152,10 @@ def apply_set_based(conn: sqlite3.Connection, writes: list[Write]) -> "list[Writ
             try:
                 current = _loads(old_text) if old_text is not None else MISSING
                 new_obj = apply_ops(current, w.ops or [], group_id=g, key=k)  # type: ignore[arg-type]
+                new_text = encode_result(new_obj, w.ops, current, group_id=g, key=k)  # type: ignore[arg-type]
             except StateError as exc:
                 plan.append(exc)
                 continue
-            new_text = encode_trusted(new_obj)
         else:
             plan.append(StateError(f"unknown write kind {w.kind!r}"))
             continue

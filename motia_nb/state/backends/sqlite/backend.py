@@ -23,6 +23,9 @@ from ...errors import StateClosedError, StateError
 from ...history import Retention
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from .history import SQLiteHistory
+from ...lifetime import WeakCall
+from . import lifecycle
+from .location import read_error
 from .reads import SQLiteReads
 from .recorder import Recorder
 from .schema import connect, prepare
@@ -62,6 +65,7 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
                 raise self._closed_error()
             if self._writes is not None:
                 return
+            lifecycle.before_open(self)
             wconn = prepare(self.path, self.url, memory=self.memory)
             self._wconn = wconn
             if self.memory:
@@ -71,10 +75,13 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
                 self._rconn = connect(self.path)
                 self._rconn.execute("PRAGMA query_only = ON")
                 self._rlock = threading.Lock()
+            # a weak on_commit: the writer thread must not keep this backend alive (lifecycle)
+            on_commit = WeakCall(self._notify)
             self._recorder = Recorder(self._retention, self._pruning_connection)
             self._writes = WritePath(
-                wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify, record=self._recorder.record
+                wconn, self._wlock, url=self.url, memory=self.memory, on_commit=on_commit, record=self._recorder.record
             )
+            lifecycle.opened(self)
 
     @property
     def origin(self) -> str | None:
@@ -110,6 +117,7 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
             writes.close()  # commits what is queued first
         if self._recorder is not None:
             self._recorder.close()
+        lifecycle.closing(self)  # a moved file's stale journal goes (guard.py)
         # under both locks: an inline commit or a read on another thread finishes first
         with self._wlock, self._rlock:
             for conn in {id(c): c for c in (self._rconn, self._wconn, self._pconn) if c is not None}.values():
@@ -185,7 +193,10 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
                 raise self._closed_error()
-            return conn.execute(sql, params).fetchall()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
+                raise read_error(exc, self.url) from exc
 
     def change_token(self) -> Any:
         """Changes whenever any connection (this process's writer included) commits."""

@@ -34,6 +34,7 @@ from ...events import StateEvent
 from ..base import Write, WriteResult
 from ...._threads import start_thread
 from .apply import apply_batch
+from .isolate import apply_isolated
 from .schema import BUSY_TIMEOUT_MS, is_busy, retry_busy
 
 __all__ = ["WritePath", "in_listener"]
@@ -85,6 +86,9 @@ class WritePath:
         self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._closed = False
         self.commits = 0
+        #: called inside each write transaction right before COMMIT; raising rolls it back
+        #: (lifecycle sets it: the file-identity check of guard.py)
+        self.before_commit: Callable[[], None] | None = None
         self.thread = start_thread(self._main, "motia-nb-sqlite-writer")
 
     def _closed_error(self) -> StateClosedError:
@@ -140,6 +144,8 @@ class WritePath:
                     outcomes.extend(part)
                     if progress is not None:
                         progress(len(part))
+                if self.before_commit is not None:
+                    self.before_commit()
                 retry_busy(lambda: conn.execute("COMMIT"))
             except BaseException as exc:
                 try:
@@ -233,6 +239,7 @@ class WritePath:
 
     def close(self) -> None:
         """Refuse new writes, commit everything queued, stop the writer thread."""
+        self.flush_here()  # writes this thread's loop buffered were made before close(): commit them
         with self._pending_lock:
             if self._closed:
                 return
@@ -249,14 +256,18 @@ class WritePath:
         and another connection holds SQLite's write lock (nothing was done).
         """
         conn = self._conn
-        writes = [w for w, _ in batch]
         try:
             if wait or self._memory:
                 retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             elif not self._try_begin(conn):
                 return None
-            outcomes = apply_batch(conn, writes)
+            # the lock is ours: a sync write withdrawn meanwhile (Ctrl-C) is dropped, the others start
+            batch = [item for item in batch if _claim(item[1])]
+            writes = [w for w, _ in batch]
+            outcomes = apply_isolated(conn, writes, self._url)  # one bad write fails alone
             self._record(conn, writes, outcomes)  # the changelog, in the same transaction
+            if self.before_commit is not None:
+                self.before_commit()
             retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
             try:
@@ -307,6 +318,8 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
     by_loop: dict[Any, list[tuple[Any, Any]]] = {}
     for waiter, out in pairs:
         if isinstance(waiter, Future):
+            if waiter.cancelled():  # withdrawn before its transaction began (commit_wait)
+                continue
             if isinstance(out, BaseException):
                 waiter.set_exception(out)
             else:
@@ -330,6 +343,11 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
             loop.call_soon_threadsafe(_resolve_on_loop, items)
         except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
             pass
+
+
+def _claim(waiter: Any) -> bool:
+    """Mark a sync write's Future running (it can no longer be withdrawn); False if it was."""
+    return not isinstance(waiter, Future) or waiter.set_running_or_notify_cancel()
 
 
 def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
