@@ -105,7 +105,9 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
             return self._wconn, self._wlock
         if self._pconn is None:
             self._pconn = connect(self.path)
-        return self._pconn, threading.Lock()
+        # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
+        # fork (forking.py takes every write lock first) never happens mid-prune
+        return self._pconn, self._wlock
 
     def close(self) -> None:
         with self._open_lock:
