@@ -62,6 +62,7 @@ class StateManager:
         self._dispatcher: Dispatcher | None = None
         self._remote_triggers = False
         self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
+        self._remote_attached = False  # _on_remote is a remote listener of the backend
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -87,11 +88,29 @@ class StateManager:
 
     def _attach(self, backend: Backend) -> None:
         backend.add_listener(self._on_commit)
-        backend.add_remote_listener(self._on_remote)
+        self._remote_attached = False
+        self._follow_remote(backend)
 
     def _detach(self, backend: Backend) -> None:
         backend.remove_listener(self._on_commit)
-        backend.remove_remote_listener(self._on_remote)
+        if self._remote_attached:
+            backend.remove_remote_listener(self._on_remote)
+            self._remote_attached = False
+
+    def _follow_remote(self, backend: Backend | None = None) -> None:
+        """Listen for other processes' changes exactly while someone wants them (a remote
+        subscriber, or remote triggers): on SQLite, listening starts a follower thread."""
+        with self._lock:
+            backend = backend or self._backend
+            if backend is None:
+                return
+            wanted = bool(self._remote_subscribers) or self._remote_triggers
+            if wanted and not self._remote_attached:
+                backend.add_remote_listener(self._on_remote)
+                self._remote_attached = True
+            elif not wanted and self._remote_attached:
+                backend.remove_remote_listener(self._on_remote)
+                self._remote_attached = False
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -133,7 +152,8 @@ class StateManager:
         """Call ``fn(event)`` after every commit made by this process, in commit order.
 
         With ``remote=True``, ``fn`` also receives the changes other processes
-        commit, where the backend publishes them (Redis); with SQLite, watch
+        commit, where the backend publishes them (Redis; SQLite with history on, whose
+        follower sees them within about 200 ms); elsewhere, watch
         :meth:`change_token` for those instead. ``fn`` runs on a backend thread:
         it must be quick and must not block (schedule work elsewhere).
         Returns a function that unsubscribes.
@@ -141,6 +161,8 @@ class StateManager:
         lists = [self._subscribers] + ([self._remote_subscribers] if remote else [])
         for lst in lists:
             lst.append(fn)
+        if remote:
+            self._follow_remote()
 
         def unsubscribe() -> None:
             for lst in lists:
@@ -148,6 +170,8 @@ class StateManager:
                     lst.remove(fn)
                 except ValueError:
                     pass
+            if remote:
+                self._follow_remote()
 
         return unsubscribe
 
@@ -158,15 +182,17 @@ class StateManager:
 
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
-        *other* processes commit (Redis backend). Off by default: each change's
-        triggers normally run once, in the process that made it."""
+        *other* processes commit (Redis; SQLite with history on). Off by default: each
+        change's triggers normally run once, in the process that made it."""
         with self._lock:
             backend = self._backend
             if enabled and backend is not None and not backend.publishes_remote:
                 raise NotImplementedError(
-                    f"{backend.url}: this backend does not publish changes between processes (use Redis)"
+                    f"{backend.url}: this backend does not publish changes between processes "
+                    "(use Redis, or SQLite with history on)"
                 )
             self._remote_triggers = bool(enabled)
+            self._follow_remote()
 
     def _schedule_remote_dispatch(self, events: list[StateEvent]) -> None:
         """Run the dispatcher for other processes' changes on motia_nb's loop thread,
