@@ -42,6 +42,7 @@ from typing import Any
 
 from ..session import Session, current_session
 from ..state import StateManager
+from ..state.cause import acting_as, current_cause
 from ..state.errors import InvalidInputError, UpdateOpError
 from ..steps.errors import EnqueueError
 from ..steps.streams import SEP, split_stream_group, stream_group
@@ -150,7 +151,10 @@ class EngineFunctions:
         if fn is None:
             raise EngineFunctionError("function_not_found", f"Function {function_id!r} not found")
         try:
-            return await fn(function_id, payload)
+            if caller is None or not caller.startswith("worker:"):  # a cell's or a step's SDK call
+                return await fn(function_id, payload)
+            with acting_as(caller, current_cause()[1]):  # the history names the worker (and the trace)
+                return await fn(function_id, payload)
         except UpdateOpError as e:
             raise EngineFunctionError(getattr(e, "code", None) or "update_error", str(e)) from None
         except InvalidInputError as e:

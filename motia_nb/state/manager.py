@@ -24,6 +24,7 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
+from .history import Retention, history_args, point
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -53,8 +54,9 @@ class StateManager:
     omitted the store opens lazily at first use from :func:`default_url`.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, history_keep: "Retention | str | None" = None) -> None:
         self._url = url
+        self._retention = Retention.parse(history_keep)
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
@@ -81,6 +83,7 @@ class StateManager:
         with self._lock:
             if self._backend is None:
                 backend = open_backend(self._url or default_url())
+                backend.set_history_keep(self._retention)
                 backend.open()
                 self._attach(backend)
                 self._backend = backend
@@ -121,6 +124,7 @@ class StateManager:
         if not isinstance(url, str) or not url.strip():
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
         new = open_backend(url.strip())
+        new.set_history_keep(self._retention)
         new.open()
         with self._lock:
             old, self._backend, self._url = self._backend, new, url.strip()
@@ -146,6 +150,19 @@ class StateManager:
     @property
     def is_open(self) -> bool:
         return self._backend is not None
+
+    @property
+    def history_keep(self) -> str:
+        """How much history the store keeps (SPEC §9): ``"100000"``, ``"7d"``, ``"100000,7d"``,
+        ``"all"`` or ``"off"``. Setting it applies now (pruning runs off the writers' path)."""
+        return str(self._retention)
+
+    @history_keep.setter
+    def history_keep(self, spec: "Retention | str") -> None:
+        self._retention = Retention.parse(spec)
+        with self._lock:
+            if self._backend is not None:
+                self._backend.set_history_keep(self._retention)
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = False) -> Callable[[], None]:
@@ -308,10 +325,20 @@ class StateManager:
         """Store ``value`` under ``group_id``/``key``; returns ``{"new_value", "old_value"}``."""
         return self._write(set_write, group_id, key, value)
 
-    async def get(self, group_id: str, key: str) -> Any:
-        """The value stored under ``group_id``/``key``, or ``None``."""
+    async def get(self, group_id: str, key: str, *, at: Any = None) -> Any:
+        """The value stored under ``group_id``/``key``, or ``None``; with ``at`` (a change's seq or
+        a datetime) the value as it was then, from the history."""
         g, k = item_names(group_id, key)
+        if at is not None:
+            return (await self._read(self.backend.state_at, g, k, point(at, "at")))[1]
         return await self._read(self.backend.get, g, k)
+
+    async def history(
+        self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Recorded changes of a group (or one item), oldest first (SPEC §9): the newest ``limit``,
+        or with ``since`` (a seq or a datetime) the first ``limit`` after it."""
+        return await self._read(self.backend.history, *history_args(group_id, key, since, limit))
 
     async def list(self, group_id: str) -> list[Any]:
         """Every value of a group, in insertion order."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backends.base import Write
+from .cause import current_cause
 from .errors import InvalidInputError
 from .ops import normalize_ops
 from .values import check_name, encode_value
@@ -26,20 +27,20 @@ def item_names(group_id: Any, key: Any) -> tuple[str, str]:
 
 def set_write(group_id: Any, key: Any, value: Any) -> Write:
     g, k = item_names(group_id, key)
-    return Write("set", g, k, value_json=encode_value(value, group_id=g, key=k))
+    return Write("set", g, k, encode_value(value, group_id=g, key=k), None, *current_cause())
 
 
 def update_write(group_id: Any, key: Any, ops: Any) -> Write:
     g, k = item_names(group_id, key)
-    return Write("update", g, k, ops=normalize_ops(ops, group_id=g, key=k))
+    return Write("update", g, k, None, normalize_ops(ops, group_id=g, key=k), *current_cause())
 
 
 def delete_write(group_id: Any, key: Any) -> Write:
-    return Write("delete", *item_names(group_id, key))
+    return Write("delete", *item_names(group_id, key), None, None, *current_cause())
 
 
 def clear_write(group_id: Any) -> Write:
-    return Write("clear", check_name(group_id, "group_id"))
+    return Write("clear", check_name(group_id, "group_id"), None, None, None, *current_cause())
 
 
 def prefix_args(group_id: Any, prefix: Any, limit: Any) -> tuple[str, str, int]:

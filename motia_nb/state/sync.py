@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
+from .history import history_args, point
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
 
@@ -57,9 +58,14 @@ class SyncStateManager:
     def set(self, group_id: str, key: str, value: Any) -> dict[str, Any]:
         return self._m._write_sync(set_write(group_id, key, value))
 
-    def get(self, group_id: str, key: str) -> Any:
+    def get(self, group_id: str, key: str, *, at: Any = None) -> Any:
         g, k = item_names(group_id, key)
+        if at is not None:
+            return self._m.backend.state_at(g, k, point(at, "at"))[1]
         return self._m.backend.get(g, k)
+
+    def history(self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self._m.backend.history(*history_args(group_id, key, since, limit))
 
     def list(self, group_id: str) -> list[Any]:
         return [v for _, v in self._m.backend.items(check_name(group_id, "group_id"))]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._threads import run_sync
 from .backends.base import Write
+from .cause import current_cause
 from .errors import InvalidInputError
 from .values import check_name, encode_value
 
@@ -143,7 +144,7 @@ def _read_line(text: str) -> Write:
         raise ValueError(f"{'; '.join(parts)} (each line holds group, key and value)")
     g = check_name(obj["group"], "group_id")
     k = check_name(obj["key"], "key", group_id=g)
-    return Write("set", g, k, value_json=encode_value(obj["value"], group_id=g, key=k))
+    return Write("set", g, k, encode_value(obj["value"], group_id=g, key=k), None, *current_cause())
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:

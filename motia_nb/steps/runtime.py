@@ -50,6 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 from .._interrupts import CancelledByInterrupt
 from .._threads import run_in_handler_pool, run_sync
+from ..state.cause import pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, StreamTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
@@ -203,6 +204,7 @@ class Runtime:
             done("loop-stopped", err)
             raise err
         token = _frame.set(Frame(parent.trace_id, chain, label, self, parent.cancelled))
+        cause = push_cause(st.name, parent.trace_id)  # the history records this step as the writer
         try:
             args: tuple[Any, ...] = (data,)
             if st.arity == 2:
@@ -233,6 +235,7 @@ class Runtime:
                 report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
             return Outcome("error", None, e)
         finally:
+            pop_cause(cause)
             _frame.reset(token)
         done("ok", None)
         return Outcome("ok", result)

@@ -12,6 +12,7 @@ import html
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ...state.cause import acting_as
 from ...state.errors import InvalidInputError, UpdateOpError
 from .model import page_after_add
 from .text import parse_json_value
@@ -57,7 +58,7 @@ class EditActions:
         # (it shows the traceback in the widget), so nothing would reach an outer try.
         error: Exception | None = None
         result: Any = None
-        with self.output:
+        with self.output, acting_as("viewer"):  # the history records the viewer as the writer
             try:
                 result = await write()
             except Exception as exc:

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidInputError
+from ..errors import StateError
 from ..events import StateEvent
+from ..history import Point, Retention
 from ..jsontext import encode_trusted
 
 __all__ = ["Backend", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
@@ -84,6 +86,9 @@ class Write:
       to segment lists); applying it may still fail (type clash) -> the backend
       answers ``UpdateOpError`` for this write only, leaving the item unchanged.
     - ``delete``: group + key. ``clear``: group only.
+
+    ``cause`` and ``trace_id`` say who wrote (``motia_nb.state.cause``, read at
+    submission); the changelog records them with each change.
     """
 
     kind: WriteKind
@@ -91,6 +96,8 @@ class Write:
     key: str | None = None
     value_json: str | None = None
     ops: list[dict[str, Any]] | None = None
+    cause: str = "cell"
+    trace_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -241,6 +248,21 @@ class Backend(abc.ABC):
     def values_json(self, group_id: str) -> list[str]:
         """JSON texts of a group's values in insertion order."""
         return [v for _, v in self.rows_json(group_id)]
+
+    # -- history (SPEC §9) --------------------------------------------------
+    #: True when the backend records a changelog (SQLite table, Redis streams).
+    keeps_history: bool = False
+
+    def set_history_keep(self, retention: Retention) -> None:
+        """How much history to keep (``off``: record none). Takes effect now, before or after ``open``."""
+
+    def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
+        """Recorded changes, oldest first: the newest ``limit``, or the first ``limit`` after ``since``."""
+        raise StateError(f"{self.url}: this backend keeps no history")
+
+    def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        """``(existed, value)``: the item as it was at ``at`` (after the change with that seq, or at that time)."""
+        raise StateError(f"{self.url}: this backend keeps no history")
 
     # -- change notification ----------------------------------------------
     def add_listener(self, fn: Listener) -> None:

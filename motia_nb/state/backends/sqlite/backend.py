@@ -20,19 +20,23 @@ from concurrent.futures import Future
 from typing import Any
 
 from ...errors import StateClosedError, StateError
+from ...history import Retention
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
+from .history import SQLiteHistory
 from .reads import SQLiteReads
+from .recorder import Recorder
 from .schema import connect, prepare
 from .writer import WritePath, in_listener
 
 __all__ = ["SQLiteBackend"]
 
 
-class SQLiteBackend(SQLiteReads, Backend):
+class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
     atomic_write_all = True
+    keeps_history = True
 
     def __init__(self, path: str = ":memory:") -> None:
         super().__init__()
@@ -47,6 +51,9 @@ class SQLiteBackend(SQLiteReads, Backend):
         self._wlock = threading.RLock()
         self._rlock: Any = self._wlock
         self._closed = False
+        self._retention = Retention.parse(None)
+        self._recorder: Recorder | None = None
+        self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -64,7 +71,28 @@ class SQLiteBackend(SQLiteReads, Backend):
                 self._rconn = connect(self.path)
                 self._rconn.execute("PRAGMA query_only = ON")
                 self._rlock = threading.Lock()
-            self._writes = WritePath(wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify)
+            self._recorder = Recorder(self._retention, self._pruning_connection)
+            self._writes = WritePath(
+                wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify, record=self._recorder.record
+            )
+
+    @property
+    def origin(self) -> str | None:
+        """The uuid4 hex this backend writes in the changelog's ``origin`` (None before open)."""
+        return None if self._recorder is None else self._recorder.origin
+
+    def set_history_keep(self, retention: Retention) -> None:
+        self._retention = retention
+        if self._recorder is not None:
+            self._recorder.set_retention(retention)
+
+    def _pruning_connection(self) -> "tuple[sqlite3.Connection, Any]":
+        if self.memory:
+            assert self._wconn is not None
+            return self._wconn, self._wlock
+        if self._pconn is None:
+            self._pconn = connect(self.path)
+        return self._pconn, threading.Lock()
 
     def close(self) -> None:
         with self._open_lock:
@@ -74,14 +102,16 @@ class SQLiteBackend(SQLiteReads, Backend):
             writes = self._writes
         if writes is not None:
             writes.close()  # commits what is queued first
+        if self._recorder is not None:
+            self._recorder.close()
         # under both locks: an inline commit or a read on another thread finishes first
         with self._wlock, self._rlock:
-            for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():
+            for conn in {id(c): c for c in (self._rconn, self._wconn, self._pconn) if c is not None}.values():
                 try:
                     conn.close()
                 except sqlite3.Error:
                     pass
-            self._rconn = self._wconn = None
+            self._rconn = self._wconn = self._pconn = None
 
     @property
     def closed(self) -> bool:

@@ -1,8 +1,10 @@
 """The on-disk layout of a state file, its migration, and how connections are made.
 
-One table: ``items(id INTEGER PRIMARY KEY, grp, key, value)``. ``id`` grows on
+``items(id INTEGER PRIMARY KEY, grp, key, value)`` holds the state. ``id`` grows on
 insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
-and overwriting keeps an item's place. ``PRAGMA user_version`` holds
+and overwriting keeps an item's place. ``changes`` (schema 2) is the changelog:
+one row per committed change, written in the change's own transaction
+(:mod:`.changelog`). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
@@ -17,12 +19,12 @@ from typing import TypeVar
 
 from ...errors import StateError
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "ensure_folder", "migrate", "prepare", "retry_busy", "is_busy"]
+__all__ = ["SCHEMA", "CHANGES", "MIGRATIONS", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "ensure_folder", "migrate", "prepare", "retry_busy", "is_busy"]
 
 T = TypeVar("T")
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -34,6 +36,27 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
 """
+
+#: Schema 2: the changelog (SPEC §9). ``seq`` is AUTOINCREMENT, so a pruned seq is never reused.
+CHANGES = """
+CREATE TABLE IF NOT EXISTS changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         REAL    NOT NULL,
+    event_type TEXT    NOT NULL,
+    grp        TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    trace_id   TEXT,
+    cause      TEXT    NOT NULL,
+    pid        INTEGER NOT NULL,
+    origin     TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
+"""
+
+#: The statements that bring a file from version ``n - 1`` to ``n`` (0 = a new file).
+MIGRATIONS = {1: SCHEMA, 2: CHANGES}
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -106,10 +129,11 @@ def migrate(conn: sqlite3.Connection, url: str) -> None:
                 f"up to {SCHEMA_VERSION}); upgrade motia_nb"
             )
         if version < SCHEMA_VERSION:
-            # version 0 = new (or empty) file. Future versions add their steps here.
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+            # version 0 = new (or empty) file; each step runs once, in order, in this transaction
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[step].split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

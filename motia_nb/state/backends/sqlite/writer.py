@@ -59,7 +59,8 @@ class WritePath:
 
     ``lock`` guards ``conn`` (an RLock: listeners run under it and may read, and
     ``:memory:`` reads share it). ``on_commit(events)`` runs after each commit
-    that produced events, under ``lock``.
+    that produced events, under ``lock``. ``record(conn, writes, outcomes)`` writes
+    the changelog rows of each applied batch inside its transaction (the one hook).
     """
 
     def __init__(
@@ -70,12 +71,14 @@ class WritePath:
         url: str,
         memory: bool,
         on_commit: Callable[[Sequence[StateEvent]], None],
+        record: Callable[[sqlite3.Connection, list[Write], list[Any]], None] | None = None,
     ) -> None:
         self._conn = conn
         self._lock = lock
         self._url = url
         self._memory = memory
         self._on_commit = on_commit
+        self._record = record or _no_record
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending = 0  # writes queued for, or being run by, the writer thread
         self._pending_lock = threading.Lock()
@@ -128,10 +131,12 @@ class WritePath:
             try:
                 outcomes: list[Any] = []
                 for i in range(0, len(writes), chunk):
-                    part = apply_batch(conn, list(writes[i : i + chunk]))
+                    some = list(writes[i : i + chunk])
+                    part = apply_batch(conn, some)
                     failed = next((o for o in part if isinstance(o, BaseException)), None)
                     if failed is not None:
                         raise failed
+                    self._record(conn, some, part)
                     outcomes.extend(part)
                     if progress is not None:
                         progress(len(part))
@@ -251,6 +256,7 @@ class WritePath:
             elif not self._try_begin(conn):
                 return None
             outcomes = apply_batch(conn, writes)
+            self._record(conn, writes, outcomes)  # the changelog, in the same transaction
             retry_busy(lambda: conn.execute("COMMIT"))
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
             try:
@@ -288,6 +294,10 @@ class WritePath:
         finally:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return True
+
+
+def _no_record(conn: sqlite3.Connection, writes: list[Write], outcomes: list[Any]) -> None:
+    """No changelog."""
 
 
 # ---------------------------------------------------------------------- delivering outcomes

@@ -1,0 +1,89 @@
+"""Reading the SQLite changelog: an item's or a group's changes, and a value as it was.
+
+Each read is a statement or two on the read connection (the backend's
+``_query``), through the ``changes_item (grp, key, seq)`` index for an item.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import StateError
+from ...history import Point, change_dict
+
+__all__ = ["SQLiteHistory"]
+
+_COLUMNS = "seq, at, event_type, grp, key, old_value, new_value, trace_id, cause, pid"
+# the oldest retained change and the newest seq ever given (AUTOINCREMENT: survives pruning)
+_HORIZON = (
+    "SELECT (SELECT min(seq) FROM changes), (SELECT at FROM changes ORDER BY seq LIMIT 1), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'changes')"
+)
+
+
+class SQLiteHistory:
+    """The history methods of :class:`~motia_nb.state.backends.sqlite.SQLiteBackend`."""
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    # provided by the backend (SQLiteReads): get, exists
+    get: Any
+    exists: Any
+
+    def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
+        """Changes of a group (or one item), oldest first: the newest ``limit`` ones, or with
+        ``since`` the first ``limit`` after it (a seq: greater; a time: at or after)."""
+        where, params = ["grp = ?"], [group_id]
+        if key is not None:
+            where.append("key = ?")
+            params.append(key)
+        if since is not None:
+            where.append("seq > ?" if since.seq is not None else "at >= ?")
+            params.append(since.seq if since.seq is not None else since.at)  # type: ignore[arg-type]
+        order = "seq" if since is not None else "seq DESC"
+        rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit])
+        if since is None:
+            rows.reverse()
+        return [change_dict(*r) for r in rows]
+
+    def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that
+        time): the newest change up to it, else the old value of the first change after it,
+        else (no change recorded) the current value. A point before pruned history is refused."""
+        cond, param = ("seq <= ?", at.seq) if at.seq is not None else ("at <= ?", at.at)
+        rows = self._query(
+            f"SELECT new_value FROM changes WHERE grp = ? AND key = ? AND {cond} ORDER BY seq DESC LIMIT 1",
+            [group_id, key, param],
+        )
+        if rows:
+            return _decode(rows[0][0])
+        first_seq, first_at, last_given = self._query(_HORIZON, [])[0]
+        if first_seq is None:  # nothing kept: every seq given so far is gone
+            first_seq = (last_given or 0) + 1
+        # rows were pruned (seqs below first_seq), and one of them may lie after the point
+        pruned = first_seq > 1
+        if at.seq is not None:
+            before = at.seq < first_seq - 1
+        else:
+            before = first_at is None or at.at < first_at  # type: ignore[operator]
+        if pruned and before:
+            raise StateError(
+                f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
+                f"(the oldest change kept is {first_seq}; see MotiaNB.history_keep)"
+            )
+        cond = "seq > ?" if at.seq is not None else "at > ?"
+        rows = self._query(
+            f"SELECT old_value FROM changes WHERE grp = ? AND key = ? AND {cond} ORDER BY seq LIMIT 1",
+            [group_id, key, param],
+        )
+        if rows:
+            return _decode(rows[0][0])
+        return self.exists(group_id, key), self.get(group_id, key)
+
+
+def _decode(text: "str | None") -> tuple[bool, Any]:
+    """A stored value's text: NULL = absent (before a create, after a delete)."""
+    return (False, None) if text is None else (True, json.loads(text))

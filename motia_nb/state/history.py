@@ -1,0 +1,149 @@
+"""The state history's vocabulary (SPEC §9), shared by both backends (pure: no I/O).
+
+- :class:`Retention`: how much history a store keeps (``MotiaNB.history_keep``):
+  ``"100000"`` (the newest N changes), ``"7d"`` (changes younger than an age;
+  units ``s m h d w``), both (``"100000,7d"``: whichever keeps less), ``"all"``
+  or ``"off"`` (no changelog is written).
+- :func:`point`: a ``since`` / ``at`` argument (a seq or a datetime) checked.
+- :func:`change_dict`: one stored change as the dict ``history()`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import InvalidInputError
+from .values import check_name
+
+__all__ = [
+    "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "history_args", "change_dict", "iso_time",
+]  # fmt: skip
+
+#: Retention unless ``MotiaNB.history_keep`` / ``StateManager(history_keep=)`` say otherwise.
+DEFAULT_KEEP = "100000"
+
+#: The keys of every dict ``history()`` returns, in order.
+CHANGE_KEYS = ("seq", "at", "event_type", "group_id", "key", "old_value", "new_value", "trace_id", "cause", "pid")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_HELP = "use a count (10000), an age (90s, 30m, 12h, 7d, 2w), both ('10000,7d'), 'all' or 'off'"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much history to keep. ``enabled`` False: nothing is recorded."""
+
+    enabled: bool = True
+    max_count: int | None = None  # keep at most this many changes (the newest)
+    max_age: float | None = None  # keep changes younger than this many seconds
+
+    @classmethod
+    def parse(cls, spec: "Retention | str | int | None") -> "Retention":
+        """``spec`` read, or :class:`InvalidInputError` in one line naming the syntax."""
+        if isinstance(spec, Retention):
+            return spec
+        if spec is None:
+            spec = DEFAULT_KEEP
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            spec = str(spec)
+        if not isinstance(spec, str):
+            raise InvalidInputError(f"history_keep must be a str; {_HELP}; got {spec!r}")
+        text = spec.strip().lower().replace("_", "")
+        if text == "off":
+            return cls(enabled=False)
+        if text == "all":
+            return cls()
+        count: int | None = None
+        age: float | None = None
+        parts = [p.strip() for p in text.split(",")]
+        for part in parts:
+            m = _AGE.fullmatch(part)
+            if part.isdigit() and count is None:
+                count = int(part)
+                if count < 1:
+                    raise InvalidInputError(f"history_keep: a count must be at least 1 (use 'off' for no history); got {spec!r}")
+            elif m and age is None:
+                age = float(m.group(1)) * _UNITS[m.group(2)]
+                if age <= 0:
+                    raise InvalidInputError(f"history_keep: an age must be more than 0 (use 'off' for no history); got {spec!r}")
+            else:
+                raise InvalidInputError(f"history_keep: cannot read {part!r} in {spec!r}; {_HELP}")
+        return cls(max_count=count, max_age=age)
+
+    def __str__(self) -> str:
+        if not self.enabled:
+            return "off"
+        parts = [] if self.max_count is None else [str(self.max_count)]
+        if self.max_age is not None:
+            parts.append(_age_text(self.max_age))
+        return ",".join(parts) or "all"
+
+    @property
+    def prunes(self) -> bool:
+        return self.enabled and (self.max_count is not None or self.max_age is not None)
+
+
+def _age_text(seconds: float) -> str:
+    for unit in ("w", "d", "h", "m"):
+        n = seconds / _UNITS[unit]
+        if n >= 1 and n == int(n):
+            return f"{int(n)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class Point:
+    """A moment in the history: a change's ``seq``, or unix seconds (``at``)."""
+
+    seq: int | None = None
+    at: float | None = None
+
+
+def point(value: Any, name: str) -> Point:
+    """``since=`` / ``at=`` checked: an int seq (>= 0) or a ``datetime`` (naive = local time)."""
+    if isinstance(value, datetime):
+        return Point(at=value.timestamp())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return Point(seq=value)
+    raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+
+
+def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, str | None, Point | None, int]:
+    """The checked arguments of ``history()``."""
+    g = check_name(group_id, "group_id")
+    k = None if key is None else check_name(key, "key", group_id=g)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidInputError(f"limit must be an int >= 1, got {limit!r}")
+    return g, k, None if since is None else point(since, "since"), limit
+
+
+def iso_time(at: float) -> str:
+    """Unix seconds as ISO-8601 UTC (``2026-11-30T12:00:00.123456+00:00``)."""
+    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+
+
+_loads = json.loads
+
+
+def change_dict(
+    seq: int, at: float, event_type: str, group_id: str, key: str, old_json: "str | bytes | None",
+    new_json: "str | bytes | None", trace_id: str | None, cause: str, pid: int,
+) -> dict[str, Any]:  # fmt: skip
+    """One change as ``history()`` returns it (values decoded; an absent value is None)."""
+    return {
+        "seq": int(seq),
+        "at": iso_time(float(at)),
+        "event_type": event_type,
+        "group_id": group_id,
+        "key": key,
+        "old_value": None if old_json is None else _loads(old_json),
+        "new_value": None if new_json is None else _loads(new_json),
+        "trace_id": trace_id or None,
+        "cause": cause,
+        "pid": int(pid),
+    }
