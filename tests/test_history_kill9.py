@@ -107,10 +107,13 @@ def check_consistent(path: str, acks: list[dict[str, Any]]) -> int:
     finally:
         conn.close()
     # every acknowledged write has its row
-    written = {(key, new) for _, et, key, _, new in rows if et != "state:deleted"}
-    removed = {(key, old) for _, et, key, old, _ in rows if et == "state:deleted"}
+    def canon(text: str) -> str:
+        return json.dumps(json.loads(text), sort_keys=True)
+
+    written = {(key, canon(new)) for _, et, key, _, new in rows if et != "state:deleted"}
+    removed = {(key, canon(old)) for _, et, key, old, _ in rows if et == "state:deleted"}
     for a in acks:
-        value = json.dumps(a["value"]) if a["value"] is not None else None
+        value = json.dumps(a["value"], sort_keys=True)
         if a["kind"] == "delete":
             if a["value"] is not None:  # deleting an absent item changes nothing and records nothing
                 assert (a["key"], value) in removed, f"acknowledged delete without its row: {a}"

@@ -102,12 +102,15 @@ class StateManager:
 
     def _follow_remote(self, backend: Backend | None = None) -> None:
         """Listen for other processes' changes exactly while someone wants them (a remote
-        subscriber, or remote triggers): on SQLite, listening starts a follower thread."""
+        subscriber, or remote triggers): on SQLite, listening starts a follower thread. Wanting
+        them opens the store (changes made from now on are delivered)."""
         with self._lock:
+            wanted = bool(self._remote_subscribers) or self._remote_triggers
             backend = backend or self._backend
             if backend is None:
-                return
-            wanted = bool(self._remote_subscribers) or self._remote_triggers
+                if not wanted:
+                    return
+                backend = self.backend  # opens; _attach listens
             if wanted and not self._remote_attached:
                 backend.add_remote_listener(self._on_remote)
                 self._remote_attached = True
@@ -202,7 +205,7 @@ class StateManager:
         *other* processes commit (Redis; SQLite with history on). Off by default: each
         change's triggers normally run once, in the process that made it."""
         with self._lock:
-            backend = self._backend
+            backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
                 raise NotImplementedError(
                     f"{backend.url}: this backend does not publish changes between processes "
