@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import motia_nb
 from motia_nb import StateManager
 from motia_nb.state.history import Retention
 
@@ -45,8 +46,8 @@ HOT = "hot-key"
 
 
 def set_history(sm: StateManager, on: bool) -> None:
-    """History on (the default retention) or off for the store ``sm`` has open."""
-    sm.backend.set_history_keep(Retention.parse(None if on else "off"))
+    """History on (the default retention) or off for ``sm``'s store."""
+    sm.history_keep = str(Retention.parse(None)) if on else "off"
 
 
 class HistoryDriver(MotiaDriver):
@@ -60,9 +61,14 @@ class HistoryDriver(MotiaDriver):
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[Any]:
-        with super()._opened() as sm:
-            set_history(sm, self.history)
-            yield sm
+        sm = motia_nb.state_manager
+        previous = sm.history_keep
+        set_history(sm, self.history)  # before use(): the new store opens with it
+        try:
+            with super()._opened() as opened:
+                yield opened
+        finally:
+            sm.history_keep = previous
 
 
 @dataclass
@@ -130,7 +136,7 @@ def history_read(wd: Workdir, n: int, rounds: int) -> Outcome:
 # ---------------------------------------------------------------------- follower latency
 _WRITER = textwrap.dedent(
     """
-    import asyncio, random, sys, time
+    import random, sys, time
     from motia_nb import StateManager
 
     sm = StateManager(sys.argv[1])
