@@ -55,7 +55,7 @@ def test_every_public_name_has_a_docstring(name):
     assert doc and len(doc) > 20, f"motia_nb.{name} has no real docstring"
 
 
-SPEC_CALLS = ["set", "get", "list", "delete", "clear", "update", "list_groups", "items", "frame", "count", "group_counts"]
+SPEC_CALLS = ["set", "get", "list", "delete", "clear", "update", "list_groups", "items", "frame", "count", "group_counts", "history"]
 
 
 @pytest.mark.parametrize("name", SPEC_CALLS)

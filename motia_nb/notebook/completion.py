@@ -30,10 +30,10 @@ __all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "state_completions",
 
 MATCHER_ID = "motia_nb.state"
 
-GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer", "export"})
+GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "viewer", "export", "history", "restore"})
 #: subcommands that take a file: file-path completion adds its candidates
 FILE_COMMANDS = frozenset({"use", "export", "import"})
-KEY_COMMANDS = frozenset({"set", "get", "delete", "update"})
+KEY_COMMANDS = frozenset({"set", "get", "delete", "update", "history", "restore"})
 
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
 _CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)

@@ -20,6 +20,7 @@ from traitlets.config import Config, Configurable
 
 from ..session import default_session
 from ..state import default_url
+from ..state.history import DEFAULT_KEEP, Retention
 from ..engine import settings as engine_settings
 
 __all__ = ["MotiaNB"]
@@ -72,6 +73,15 @@ class MotiaNB(Configurable):
         ),
     ).tag(config=True)
 
+    history_keep = Unicode(
+        DEFAULT_KEEP,
+        help=(
+            "How much state history to keep (%state history, state_manager.history): a count of the "
+            "newest changes ('100000'; per group on Redis), an age ('7d'; units s m h d w), both "
+            "('100000,7d'), 'all', or 'off' (no changelog is written). Pruning runs off the writers' path."
+        ),
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
         self._shell_config: Config | None = None
@@ -117,6 +127,15 @@ class MotiaNB(Configurable):
     @observe("worker_timeout")
     def _apply_timeout(self, change: Any) -> None:
         engine_settings.worker_timeout = float(change["new"])
+
+    @validate("history_keep")
+    def _apply_history_keep(self, proposal: Any) -> Any:
+        try:
+            retention = Retention.parse(proposal["value"])
+        except Exception as err:  # one line from %config; the old value stays
+            raise TraitError(f"MotiaNB.{err}" if str(err).startswith("history_keep") else str(err)) from None
+        default_session().manager.history_keep = retention
+        return str(retention)
 
     @validate("json_indent")
     def _indent(self, proposal: Any) -> Any:

@@ -33,11 +33,13 @@ from motia_nb.state import (
     UpdateOpError,
     state_manager,
 )
+from motia_nb.state.cause import acting_as
 from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB
 from .display import JSONList, StateFrame, as_json_result
+from .history_commands import add_history_commands
 from .parsing import MagicUsageError, read_value, tokenize
 from .tracebacks import one_line_errors
 from .viewer import viewer
@@ -262,6 +264,7 @@ def _build() -> CommandTable:
           "nothing is imported; on SQLite the items are written in one transaction. State triggers do not "
           "fire unless --triggers. A progress bar shows past 10,000 items.",
           _import, _import_args, examples=("%state import backup.jsonl", "%state import orders.jsonl --triggers"))
+    add_history_commands(t)
     t.add("viewer", "the live state viewer widget", "Open the live state viewer widget (optionally on one group).",
           _viewer, lambda p: p.add_argument("group", nargs="?", metavar="GROUP", help="the group to show first"),
           examples=("%state viewer orders",))
@@ -308,7 +311,8 @@ class StateMagics(Magics):
             return None
         command, args = SUBCOMMANDS.route(line, cell, self._read)
         try:
-            return command.run(self, args)
+            with acting_as("magic"):  # the history records %state writes as the magic's
+                return command.run(self, args)
         except (InvalidInputError, UpdateOpError, StateClosedError) as err:
             raise MagicUsageError(f"%state {command.name}: {err}") from None
 

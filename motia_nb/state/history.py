@@ -58,6 +58,8 @@ class Retention:
             return cls(enabled=False)
         if text == "all":
             return cls()
+        if not text:
+            raise InvalidInputError(f"history_keep is empty; {_HELP}")
         count: int | None = None
         age: float | None = None
         parts = [p.strip() for p in text.split(",")]
@@ -89,7 +91,7 @@ class Retention:
 
 
 def _age_text(seconds: float) -> str:
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         n = seconds / _UNITS[unit]
         if n >= 1 and n == int(n):
             return f"{int(n)}{unit}"
@@ -102,6 +104,18 @@ class Point:
 
     seq: int | None = None
     at: float | None = None
+
+    # Times are compared to the microsecond (what ISO-8601 ``at`` shows), so a ``since`` or
+    # ``at`` taken from a change's own ``at`` includes that change.
+    @property
+    def lo(self) -> float:
+        """The earliest stored time at or after this point."""
+        return self.at - 5e-7  # type: ignore[operator]
+
+    @property
+    def hi(self) -> float:
+        """The latest stored time at or before this point."""
+        return self.at + 5e-7  # type: ignore[operator]
 
 
 def point(value: Any, name: str) -> Point:

@@ -256,6 +256,11 @@ class Backend(abc.ABC):
     def set_history_keep(self, retention: Retention) -> None:
         """How much history to keep (``off``: record none). Takes effect now, before or after ``open``."""
 
+    def prune_history(self) -> int:
+        """Delete now what the retention no longer keeps (normally done off the writers' path,
+        in the background); the number of changes deleted."""
+        return 0
+
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         """Recorded changes, oldest first: the newest ``limit``, or the first ``limit`` after ``since``."""
         raise StateError(f"{self.url}: this backend keeps no history")

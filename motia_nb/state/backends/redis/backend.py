@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,9 +25,11 @@ import redis.asyncio as aredis
 
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
+from ...history import Retention
 from ..base import Backend, Write, WriteResult
 from ...._threads import LoopThread, get_loop_thread
 from . import scripts
+from .history import RedisHistory
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
 from .pubsub import Subscriber
 from .reads import RedisReads
@@ -39,7 +42,7 @@ log = logging.getLogger("motia_nb")
 _CONNECT_TIMEOUT = 5.0
 
 
-class RedisBackend(RedisReads, Backend):
+class RedisBackend(RedisHistory, RedisReads, Backend):
     """State in Redis, in Motia's engine layout (``state:<group>`` hashes).
 
     ``url`` is any URL redis-py accepts: ``redis://host:port/db``,
@@ -53,6 +56,7 @@ class RedisBackend(RedisReads, Backend):
 
     publishes_remote = True
     atomic_write_all = True
+    keeps_history = True
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -60,6 +64,7 @@ class RedisBackend(RedisReads, Backend):
             raise RedisBackendError(f"not a Redis URL: {url!r} (expected redis://host:port/db, rediss://… or unix://…)")
         self.url = url
         self.origin = uuid.uuid4().hex
+        self._retention = Retention.parse(None)
         self.channel = f"{CHANNEL_PREFIX}{parse_db(url)}"
         self.direct_reads = is_local(url)
         self._open_lock = threading.Lock()
@@ -78,7 +83,18 @@ class RedisBackend(RedisReads, Backend):
         self._sub_task: asyncio.Task[None] | None = None
 
     def _new_writer(self) -> PipelinedWriter:
-        return PipelinedWriter(self.url, channel=self.channel, origin=self.origin, on_commit=self._committed)
+        return PipelinedWriter(
+            self.url, channel=self.channel, origin=self.origin, on_commit=self._committed, history_args=self._history_args
+        )
+
+    def set_history_keep(self, retention: Retention) -> None:
+        self._retention = retention  # read by every write (the scripts' ARGV): applies at once
+
+    def _history_args(self, w: Write) -> list[Any]:
+        """The six trailing ARGV of the write scripts (lua/history.lua)."""
+        r = self._retention
+        maxlen = -1 if not r.enabled else (r.max_count or 0)
+        return [w.cause, w.trace_id or "", os.getpid(), self.origin, maxlen, r.max_age or 0]
 
     @property
     def cas_retries(self) -> int:
@@ -214,7 +230,8 @@ class RedisBackend(RedisReads, Backend):
             sha = c.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
             pipe = c.pipeline(transaction=True)
             for w in writes:
-                pipe.evalsha(sha, 3, *write_keys(w.group_id), w.key, w.value_json, self.channel, self.origin, w.group_id)
+                keys = write_keys(w.group_id)
+                pipe.evalsha(sha, len(keys), *keys, w.key, w.value_json, self.channel, self.origin, w.group_id, *self._history_args(w))
             replies = pipe.execute(raise_on_error=False)
         except redis.RedisError as exc:
             raise RedisBackendError(

@@ -14,6 +14,13 @@ and how a Redis URL is read.
   "the hash and the index have different sizes": if hand edits add and remove the
   same number of fields between two motia_nb writes, the added ones stay
   unindexed — still listed, after the others — until the sizes differ again.)
+- ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
+  change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
+  (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
+  ``o`` / ``n`` (old / new JSON text, absent when the value is), ``at`` (server time, unix
+  seconds), ``c`` (cause), ``r`` (trace id, when there is one), ``p`` (pid), ``origin``.
+  Appended by the same Lua script that commits the change. Retention: ``XADD MAXLEN ~``
+  (a count per group) and a bounded ``XTRIM MINID`` for an age.
 - ``motia_nb:events:<db>`` — a pub/sub channel. Every committed change is
   published *from inside the same Lua script that commits it*, so messages are
   atomic with the write and arrive in commit order in every process.
@@ -30,7 +37,7 @@ from ...errors import StateError
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "write_keys", "parse_db", "is_local", "safe_url", "io_error",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -39,6 +46,9 @@ STATE_PREFIX = "state:"
 ORDER_PREFIX = "motia_nb:order:"
 #: The counter that scores the order index.
 SEQ_KEY = "motia_nb:seq"
+#: The changelog: one stream per group, and the counter giving every change its seq.
+HISTORY_PREFIX = "motia_nb:history:"
+HISTORY_SEQ_KEY = "motia_nb:history:seq"
 #: Change events are published on ``CHANNEL_PREFIX + <db number>`` (pub/sub is server-wide).
 CHANNEL_PREFIX = "motia_nb:events:"
 
@@ -48,8 +58,14 @@ class RedisBackendError(StateError, ConnectionError):
 
 
 def write_keys(group: str) -> list[str]:
-    """KEYS of the write scripts: the group's hash, its order index, the sequence counter."""
-    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY]
+    """KEYS of set.lua and cas.lua: the group's hash, its order index, the order counter,
+    the history counter, the group's history stream."""
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
+
+
+def item_keys(group: str) -> list[str]:
+    """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
 
 
 def parse_db(url: str) -> int:

@@ -1,9 +1,10 @@
 """The Lua scripts, read from the ``lua/`` folder shipped as package data.
 
 Each write script runs atomically on the server: it reads the old value, writes,
-maintains the insertion-order index and publishes the change event, so a
-published message is atomic with its commit. ``helpers.lua`` and
-``ordered.lua`` are shared fragments prepended to the scripts that use them.
+maintains the insertion-order index, appends the change to the group's history
+stream (``history.lua``) and publishes the change event, so the changelog and a
+published message are atomic with the commit. ``helpers.lua``, ``history.lua``
+and ``ordered.lua`` are shared fragments prepended to the scripts that use them.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ def source(name: str) -> str:
 
 _helpers = source("helpers")
 _ordered = source("ordered")
+_history = source("history")  # every write script appends its changes to the changelog
 
 #: set a value (returns the old text or nil)
-SET = _helpers + source("set")
+SET = _helpers + _history + source("set")
 #: compare-and-set an update computed in Python (returns 1 written, 0 lost the race)
-CAS = _helpers + source("cas")
+CAS = _helpers + _history + source("cas")
 #: delete one item (returns the old text or nil)
-DELETE = source("delete")
+DELETE = _history + source("delete")
 #: clear a group (returns the removed [key, value, ...] in insertion order)
-CLEAR = _ordered + source("clear")
+CLEAR = _ordered + _history + source("clear")
 #: read a page in insertion order (either direction)
 READ = _ordered + source("read")
 

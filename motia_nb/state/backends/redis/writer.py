@@ -37,7 +37,7 @@ from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 from . import scripts
 from .codec import decode, text
-from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url, write_keys
+from .layout import STATE_PREFIX, RedisBackendError, io_error, item_keys, safe_url, write_keys
 
 __all__ = ["PipelinedWriter", "independent_runs", "set_result"]
 
@@ -58,8 +58,13 @@ class PipelinedWriter:
     commit that produced events, before the writes' futures resolve.
     """
 
-    def __init__(self, url: str, *, channel: str, origin: str, on_commit: Callable[[Sequence[StateEvent]], None]) -> None:
+    def __init__(
+        self, url: str, *, channel: str, origin: str, on_commit: Callable[[Sequence[StateEvent]], None],
+        history_args: Callable[[Write], list[Any]] | None = None,
+    ) -> None:  # fmt: skip
         self._url = url
+        #: the six trailing ARGV of every write script (history.lua): cause, trace, pid, origin, limits
+        self._hist = history_args or _history_off
         self._channel = channel
         self._origin = origin
         self._on_commit = on_commit
@@ -147,15 +152,15 @@ class PipelinedWriter:
         for i, (w, _) in enumerate(run):
             if i in outcomes:
                 continue
-            keys = write_keys(w.group_id)
+            keys, hist = write_keys(w.group_id), self._hist(w)
             if w.kind == "set":
-                calls[i] = (self._set, keys, [w.key, w.value_json, self._channel, self._origin, w.group_id])
+                calls[i] = (self._set, keys, [w.key, w.value_json, self._channel, self._origin, w.group_id, *hist])
             elif w.kind == "update":
                 calls[i] = (self._cas, keys, self._cas_args(w, planned[i][0], planned[i][3]))
             elif w.kind == "delete":
-                calls[i] = (self._delete, keys[:2], [w.key, self._channel, self._origin, w.group_id])
+                calls[i] = (self._delete, item_keys(w.group_id), [w.key, self._channel, self._origin, w.group_id, *hist])
             elif w.kind == "clear":
-                calls[i] = (self._clear, keys[:2], [self._channel, self._origin, w.group_id])
+                calls[i] = (self._clear, item_keys(w.group_id), [self._channel, self._origin, w.group_id, *hist])
             else:
                 outcomes[i] = StateError(f"unknown write kind {w.kind!r}")
         sent = list(calls)
@@ -214,7 +219,7 @@ class PipelinedWriter:
 
     def _cas_args(self, w: Write, raw: bytes | None, new_json: str) -> list[Any]:
         return [w.key, "0" if raw is None else "1", b"" if raw is None else raw, new_json,
-                self._channel, self._origin, w.group_id]  # fmt: skip
+                self._channel, self._origin, w.group_id, *self._hist(w)]  # fmt: skip
 
     async def _update_until_committed(self, w: Write) -> WriteResult:
         """Read, apply, compare-and-set; repeat while another process wins the race."""
@@ -243,6 +248,11 @@ class PipelinedWriter:
             fut = run[i][1]
             if not fut.done():
                 _resolve(fut, outcomes[i])
+
+
+def _history_off(w: Write) -> list[Any]:
+    """history.lua's ARGV when no changelog is kept."""
+    return [w.cause, "", 0, "", -1, 0]
 
 
 def _resolve(fut: "Future[WriteResult]", out: Any) -> None:

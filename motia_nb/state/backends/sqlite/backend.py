@@ -88,6 +88,12 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             self._recorder.set_retention(retention)
         self._follow() if retention.enabled else self._stop_following()  # remote listeners need the changelog
 
+    def prune_history(self) -> int:
+        if self._recorder is None:
+            self.open()
+        assert self._recorder is not None
+        return self._recorder.prune_now()
+
     def _pruning_connection(self) -> "tuple[sqlite3.Connection, Any]":
         if self.memory:
             assert self._wconn is not None

@@ -42,7 +42,7 @@ class SQLiteHistory:
             params.append(key)
         if since is not None:
             where.append("seq > ?" if since.seq is not None else "at >= ?")
-            params.append(since.seq if since.seq is not None else since.at)  # type: ignore[arg-type]
+            params.append(since.seq if since.seq is not None else since.lo)  # type: ignore[arg-type]
         order = "seq" if since is not None else "seq DESC"
         rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit])
         if since is None:
@@ -53,7 +53,7 @@ class SQLiteHistory:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that
         time): the newest change up to it, else the old value of the first change after it,
         else (no change recorded) the current value. A point before pruned history is refused."""
-        cond, param = ("seq <= ?", at.seq) if at.seq is not None else ("at <= ?", at.at)
+        cond, param = ("seq <= ?", at.seq) if at.seq is not None else ("at <= ?", at.hi)
         rows = self._query(
             f"SELECT new_value FROM changes WHERE grp = ? AND key = ? AND {cond} ORDER BY seq DESC LIMIT 1",
             [group_id, key, param],
@@ -68,7 +68,7 @@ class SQLiteHistory:
         if at.seq is not None:
             before = at.seq < first_seq - 1
         else:
-            before = first_at is None or at.at < first_at  # type: ignore[operator]
+            before = first_at is None or at.hi < first_at
         if pruned and before:
             raise StateError(
                 f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "

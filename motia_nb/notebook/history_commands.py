@@ -1,0 +1,126 @@
+"""``%state history`` and ``%state restore``: the state history (SPEC §9) from a cell.
+
+``history`` shows the recorded changes of a group or an item as a DataFrame
+(oldest first, values as compact JSON text); ``restore`` writes an item's value as
+it was at a change back as a normal write: recorded (cause ``magic``), and it fires
+the state triggers like any write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from motia_nb.state.history import CHANGE_KEYS, Point, point
+from motia_nb.state.requests import item_names
+
+from .commands import ArgParser, CommandTable
+from .display import StateFrame, as_json_result
+from .parsing import MagicUsageError
+
+__all__ = ["add_history_commands", "history_frame", "read_point"]
+
+
+def read_point(text: str | None, option: str) -> Any:
+    """``--since`` / ``--to``: a change's seq (an int) or an ISO-8601 time (naive = local time)."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise MagicUsageError(f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}") from None
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Changes as a DataFrame: SPEC §9's keys as columns, old and new values as JSON text
+    (empty where the value was absent: before a create, after a delete)."""
+    df = pd.DataFrame.from_records(rows, columns=list(CHANGE_KEYS))
+    for col, absent in (("old_value", "state:created"), ("new_value", "state:deleted")):
+        df[col] = ["" if et == absent else _json_text(v) for et, v in zip(df["event_type"], df[col])]
+    return df
+
+
+def _history(m: Any, a: argparse.Namespace) -> Any:
+    rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "--since"), limit=a.limit)
+    if not rows:
+        what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
+        print(f"%state history: no recorded change of {what}", file=sys.stderr)
+    return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
+
+
+def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
+    """``--to``: a seq, an ISO time, or ``-N``: before the item's last N changes (``-1`` undoes the last)."""
+    if to.startswith("-") and to[1:].isdigit() and int(to[1:]) > 0:
+        n = int(to[1:])
+        rows = m.manager.sync.history(g, k, limit=n)
+        if len(rows) < n:
+            raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}")
+        return Point(seq=rows[0]["seq"] - 1)
+    return point(read_point(to, "--to"), "--to")
+
+
+def _when(to: str) -> str:
+    if to.startswith("-"):
+        n = int(to[1:])
+        return "before its last change" if n == 1 else f"before its last {n} changes"
+    return f"at change {to}" if to.isdigit() else f"at {to}"
+
+
+def _restore(m: Any, a: argparse.Namespace) -> Any:
+    g, k = item_names(a.group, a.key)
+    sync = m.manager.sync
+    existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
+    if not existed:
+        if sync.exists(g, k):
+            sync.delete(g, k)
+            print(f"{g}/{k} did not exist {_when(a.to)}: deleted it")
+        else:
+            print(f"{g}/{k} did not exist {_when(a.to)}, nor does it now: nothing written")
+        return None
+    result = sync.set(g, k, value)
+    print(f"restored {g}/{k} to its value {_when(a.to)}")
+    return as_json_result(result, m.settings.json_indent)
+
+
+def _history_args(p: ArgParser) -> None:
+    p.add_argument("group", metavar="GROUP", help="the group")
+    p.add_argument("key", nargs="?", metavar="KEY", help="one item of the group (default: every item)")
+    p.add_argument("--since", metavar="SEQ|TIME", help="changes after this seq, or at or after this ISO time")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N changes (default 100)")
+
+
+def _restore_args(p: ArgParser) -> None:
+    p.add_argument("group", metavar="GROUP", help="the group")
+    p.add_argument("key", metavar="KEY", help="the item's key")
+    p.add_argument("--to", required=True, metavar="SEQ|TIME|-N",
+                   help="the change (its seq), an ISO time, or -N: before the item's last N changes (-1 = undo)")  # fmt: skip
+
+
+def add_history_commands(t: CommandTable) -> None:
+    """Add ``history`` and ``restore`` to the ``%state`` table."""
+    t.add("history", "who changed what, and when (a DataFrame)",
+          "The recorded changes of GROUP (or of GROUP/KEY), oldest first: seq, at (UTC), event_type, "
+          "group_id, key, old_value, new_value (JSON text), trace_id, cause (the step's name, cell, magic, "
+          "viewer or worker:<name>) and pid. Without --since, the newest N; with it, the first N after it. "
+          "How much is kept: %config MotiaNB.history_keep.",
+          _history, _history_args, examples=(
+              "%state history orders order-1", "%state history orders --limit 20", "%state history orders --since 42",
+          ))  # fmt: skip
+    t.add("restore", "write an item's old value back",
+          "Write the value GROUP/KEY had at change SEQ (at an ISO time, or before its last N changes with -N) "
+          "back as a normal write: recorded in the history (cause magic) and firing state triggers; an item "
+          "that did not exist then is deleted.",
+          _restore, _restore_args, examples=(
+              "%state restore orders order-1 --to 42", "%state restore orders order-1 --to -1     # undo the last change",
+          ))  # fmt: skip

@@ -1,0 +1,125 @@
+"""Reading the Redis changelog: the group's stream ``motia_nb:history:<group>`` (see :mod:`.layout`).
+
+Entries have the IDs ``<seq>-0``, so a ``since`` seq is a range start; an item's
+changes are the group's entries with its key, read a page at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import redis
+
+from ...errors import StateError
+from ...history import Point, change_dict
+from .layout import HISTORY_PREFIX
+
+__all__ = ["RedisHistory"]
+
+_PAGE = 500
+Entry = tuple[int, dict[bytes, bytes]]
+
+
+class RedisHistory:
+    """The history methods of :class:`~motia_nb.state.backends.redis.RedisBackend`
+    (which provides ``_client``, ``_call``, ``get`` and ``exists``)."""
+
+    _client: Callable[[], Any]
+    _call: Callable[..., Any]
+    get: Callable[[str, str], Any]
+    exists: Callable[[str, str], bool]
+
+    def _entries(self, group_id: str, start: str, *, reverse: bool) -> Iterator[Entry]:
+        """Stream entries from ``start`` (an ID, ``-``/``+``, or ``(ID`` exclusive) onwards, in
+        seq order (newest first when ``reverse``), a page per round trip."""
+        c, name = self._client(), HISTORY_PREFIX + group_id
+        while True:
+            if reverse:
+                page = self._call(c.xrevrange, name, start, "-", count=_PAGE)
+            else:
+                page = self._call(c.xrange, name, start, "+", count=_PAGE)
+            for eid, fields in page:
+                yield int(eid.split(b"-")[0]), fields
+            if len(page) < _PAGE:
+                return
+            start = "(" + page[-1][0].decode()
+
+    def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
+        if since is None:
+            entries = self._entries(group_id, "+", reverse=True)
+        elif since.seq is not None:
+            entries = self._entries(group_id, f"({since.seq}-0", reverse=False)
+        else:
+            entries = self._entries(group_id, "-", reverse=False)
+        want = None if key is None else key.encode()
+        out: list[dict[str, Any]] = []
+        for seq, f in entries:
+            if want is not None and f[b"k"] != want:
+                continue
+            if since is not None and since.at is not None and float(f[b"at"]) < since.lo:
+                continue
+            out.append(_change(seq, group_id, f))
+            if len(out) == limit:
+                break
+        if since is None:
+            out.reverse()
+        return out
+
+    def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        """As the SQLite backend's: the newest change up to ``at``, else the old value of the
+        first one after it, else the current value; a point before pruned history is refused."""
+        want = key.encode()
+        if at.seq is not None:
+            back = self._entries(group_id, f"{at.seq}-0", reverse=True)
+        else:
+            back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
+        for _, f in back:
+            if f[b"k"] == want:
+                return _value(f.get(b"n"))
+        self._refuse_if_pruned(group_id, key, at)
+        if at.seq is not None:
+            ahead = self._entries(group_id, f"({at.seq}-0", reverse=False)
+        else:
+            ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
+        for _, f in ahead:
+            if f[b"k"] == want:
+                return _value(f.get(b"o"))
+        return self.exists(group_id, key), self.get(group_id, key)
+
+    def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
+        try:
+            info = self._client().xinfo_stream(HISTORY_PREFIX + group_id)
+        except redis.ResponseError:  # no stream: nothing was ever recorded for the group
+            return
+        length, added = int(info.get("length", 0)), int(info.get("entries-added", 0) or 0)
+        if added <= length:  # nothing was trimmed
+            return
+        first = info.get("first-entry")
+        if first:
+            first_seq, first_at = int(first[0].split(b"-")[0]), float(first[1][b"at"])
+        else:  # everything was trimmed
+            last = info.get("last-generated-id") or b"0-0"
+            first_seq, first_at = int(last.split(b"-")[0]) + 1, float("inf")
+        before = at.seq < first_seq - 1 if at.seq is not None else at.hi < first_at
+        if before:
+            raise StateError(
+                f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
+                f"(the group's oldest change kept is {first_seq}; see MotiaNB.history_keep)"
+            )
+
+
+def _value(raw: "bytes | None") -> tuple[bool, Any]:
+    return (False, None) if raw is None else (True, json.loads(raw))
+
+
+def _text(raw: "bytes | None") -> "str | None":
+    return None if raw is None else raw.decode("utf-8")
+
+
+def _change(seq: int, group_id: str, f: dict[bytes, bytes]) -> dict[str, Any]:
+    return change_dict(
+        seq, float(f[b"at"]), f[b"t"].decode(), group_id, f[b"k"].decode("utf-8"), f.get(b"o"), f.get(b"n"),
+        _text(f.get(b"r")), f[b"c"].decode("utf-8"), int(f[b"p"]),
+    )  # fmt: skip

@@ -1,0 +1,43 @@
+-- The changelog (SPEC §9), prepended to every write script: each change is appended to the
+-- group's stream motia_nb:history:<group> by the script that commits it, with the ID <seq>-0
+-- (seq from the global counter motia_nb:history:seq). The last two KEYS are that counter and
+-- that stream; the last six ARGV: cause, trace id ('' none), pid, origin, max length
+-- ('-1': history off, '0': no count limit) and max age in seconds ('0': none).
+local function hist_field(fields, name)
+  for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
+  return nil
+end
+local function hist_trim_age(stream, cutoff)
+  -- cheap unless the oldest entry is too old; then at most 256 entries go per write
+  local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #first == 0 or tonumber(hist_field(first[1][2], 'at')) >= cutoff then return end
+  local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', 256)
+  local keep = nil
+  for _, e in ipairs(batch) do
+    if tonumber(hist_field(e[2], 'at')) >= cutoff then keep = e[1]; break end
+  end
+  if not keep then keep = (tonumber(string.match(batch[#batch][1], '^(%d+)')) + 1) .. '-0' end
+  redis.call('XTRIM', stream, 'MINID', keep)
+end
+local function record(events)
+  local na = #ARGV
+  local maxlen = tonumber(ARGV[na - 1])
+  if maxlen < 0 or #events == 0 then return end
+  local counter, stream = KEYS[#KEYS - 1], KEYS[#KEYS]
+  local now = redis.call('TIME')
+  local at = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
+  for _, ev in ipairs(events) do
+    local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', ARGV[na - 5], 'p', ARGV[na - 3], 'origin', ARGV[na - 2]}
+    if ARGV[na - 4] ~= '' then f[#f + 1] = 'r'; f[#f + 1] = ARGV[na - 4] end
+    if ev.o then f[#f + 1] = 'o'; f[#f + 1] = ev.o end
+    if ev.n then f[#f + 1] = 'n'; f[#f + 1] = ev.n end
+    local id = redis.call('INCR', counter) .. '-0'
+    if maxlen > 0 then
+      redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, unpack(f))
+    else
+      redis.call('XADD', stream, id, unpack(f))
+    end
+  end
+  local maxage = tonumber(ARGV[na])
+  if maxage > 0 then hist_trim_age(stream, tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
+end

@@ -1,0 +1,128 @@
+"""``%state history`` / ``%state restore``, ``MotiaNB.history_keep``, and the viewer as a cause, in a shell."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from motia_nb import state_manager
+from motia_nb.notebook.completion import state_completions
+from motia_nb.notebook.display import StateFrame
+from motia_nb.notebook.magics import StateMagicError
+from motia_nb.notebook.viewer import viewer
+from motia_nb.state.history import CHANGE_KEYS
+
+
+def state(ip, line: str):
+    return ip.run_line_magic("state", line)
+
+
+def test_history_shows_who_changed_an_item_as_a_dataframe(ip, fresh_db):
+    state(ip, 'set orders o1 {"status": "new"}')
+    state(ip, 'update orders o1 {"type": "set", "path": "status", "value": "paid"}')
+    state_manager.sync.set("orders", "o2", 1)  # a cell's own write
+    df = state(ip, "history orders o1")
+    assert isinstance(df, StateFrame) and list(df.columns) == list(CHANGE_KEYS)
+    assert df.event_type.tolist() == ["state:created", "state:updated"]
+    assert df.cause.tolist() == ["magic", "magic"]
+    assert df.old_value.tolist() == ["", '{"status":"new"}']  # JSON text; empty where absent
+    assert df.new_value.tolist() == ['{"status":"new"}', '{"status":"paid"}']
+    whole = state(ip, "history orders")
+    assert whole.key.tolist() == ["o1", "o1", "o2"] and whole.cause.tolist()[-1] == "cell"
+    assert state(ip, "history orders --limit 1").key.tolist() == ["o2"]
+    first = int(whole.seq.iloc[0])
+    assert state(ip, f"history orders --since {first}").seq.tolist() == whole.seq.tolist()[1:]
+
+
+def test_history_of_nothing_says_so(ip, fresh_db, capsys):
+    df = state(ip, "history nothing-here")
+    assert df.empty and list(df.columns) == list(CHANGE_KEYS)
+    assert "no recorded change of 'nothing-here'" in capsys.readouterr().err
+
+
+def test_restore_writes_an_old_value_back_as_a_recorded_write_that_fires_triggers(ip, fresh_db, capsys):
+    from motia_nb.session import reset_steps, step
+    from motia_nb.steps import state as state_trigger
+
+    seen = []
+    reset_steps()
+    try:
+
+        @step({"name": "Watch", "triggers": [state_trigger(lambda e: e.group_id == "orders")]})
+        def watch(event):
+            seen.append((event.event_type, event.new_value))
+
+        state(ip, 'set orders o1 {"status": "new"}')
+        state(ip, 'set orders o1 {"status": "paid"}')
+        state(ip, 'set orders o1 {"status": "refunded"}')
+        seqs = state(ip, "history orders o1").seq.tolist()
+        seen.clear()
+        result = state(ip, f"restore orders o1 --to {seqs[0]}")
+        assert result == {"new_value": {"status": "new"}, "old_value": {"status": "refunded"}}
+        assert state_manager.sync.get("orders", "o1") == {"status": "new"}
+        assert seen == [("state:updated", {"status": "new"})]
+        last = state(ip, "history orders o1 --limit 1")
+        assert last.cause.tolist() == ["magic"] and last.new_value.tolist() == ['{"status":"new"}']
+        # -1 undoes the item's last change (the restore itself)
+        state(ip, "restore orders o1 --to -1")
+        assert state_manager.sync.get("orders", "o1") == {"status": "refunded"}
+        # before the item existed: restoring deletes it
+        state(ip, f"restore orders o1 --to {seqs[0] - 1}")
+        assert not state_manager.sync.exists("orders", "o1")
+        assert "did not exist" in capsys.readouterr().out
+    finally:
+        reset_steps()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("restore orders o1", "--to"),
+        ("restore orders o1 --to soon", "--to takes a change's seq"),
+        ("restore orders o1 --to -5", "fewer than 5"),
+        ("history orders --since nope", "--since takes"),
+        ("history orders --limit 0", "limit must be"),
+    ],
+)
+def test_bad_history_magics_fail_with_the_reason_first(ip, fresh_db, line, message):
+    state(ip, "set orders o1 1")
+    with pytest.raises(StateMagicError, match=message) as err:
+        state(ip, line)
+    assert message in str(err.value).splitlines()[0]  # the reason first (argparse adds the usage line)
+
+
+def test_history_keep_setting_turns_recording_off_and_refuses_bad_values(ip, fresh_db):
+    try:
+        ip.run_line_magic("config", "MotiaNB.history_keep = 'off'")
+        state(ip, "set g a 1")
+        assert state_manager.sync.history("g") == []
+        ip.run_line_magic("config", "MotiaNB.history_keep = '500,2d'")
+        assert state_manager.history_keep == "500,2d"
+        state(ip, "set g a 2")
+        assert [r["new_value"] for r in state_manager.sync.history("g")] == [2]
+        ip.run_line_magic("config", "MotiaNB.history_keep = 'forever'")  # refused; the value stays
+        assert state_manager.history_keep == "500,2d"
+    finally:
+        ip.run_line_magic("config", "MotiaNB.history_keep = '100000'")
+
+
+def test_completion_offers_groups_and_keys_for_history_and_restore():
+    groups = lambda: ["orders", "users"]  # noqa: E731
+    keys = lambda group, prefix: [k for k in ("o1", "o2") if k.startswith(prefix)]  # noqa: E731
+    assert ("history", "subcommand") in state_completions([], "hi", groups, keys)
+    assert state_completions(["history"], "or", groups, keys) == [("orders", "group")]
+    assert state_completions(["restore", "orders"], "o", groups, keys) == [("o1", "key"), ("o2", "key")]
+    assert ("--to", "option") in state_completions(["restore", "orders", "o1"], "--", groups, keys)
+
+
+def test_a_viewer_edit_is_recorded_as_the_viewers(fresh_db):
+    state_manager.sync.set("orders", "o1", {"n": 1})
+    v = viewer("orders", live=False)
+    try:
+        v.items.value = "o1"
+        v.value_text.value = json.dumps({"n": 2})
+        v.save_button.click()
+    finally:
+        v.close()
+    assert [r["cause"] for r in state_manager.sync.history("orders", "o1")] == ["cell", "viewer"]
