@@ -16,15 +16,15 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._threads import get_loop_thread, on_exit, on_fork_child, run_io, run_sync
+from .._threads import on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
 from .history import Retention, history_args, point
+from .remote import Dispatcher, RemoteChanges, fan_out
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -39,7 +39,6 @@ log = logging.getLogger("motia_nb")
 #: Where the state lives unless MOTIA_NB_DB, %config or %state use say otherwise.
 DEFAULT_DB = os.path.join(".motia", "state.db")
 
-Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
 
 
 def default_url() -> str:
@@ -60,11 +59,8 @@ class StateManager:
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
-        self._remote_subscribers: list[Callable[[StateEvent], None]] = []
         self._dispatcher: Dispatcher | None = None
-        self._remote_triggers = False
-        self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
-        self._remote_attached = False  # _on_remote is a remote listener of the backend
+        self._remote = RemoteChanges(lambda: self._dispatcher)  # other processes' changes
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -91,32 +87,20 @@ class StateManager:
 
     def _attach(self, backend: Backend) -> None:
         backend.add_listener(self._on_commit)
-        self._remote_attached = False
-        self._follow_remote(backend)
+        self._remote.follow(backend)
 
     def _detach(self, backend: Backend) -> None:
         backend.remove_listener(self._on_commit)
-        if self._remote_attached:
-            backend.remove_remote_listener(self._on_remote)
-            self._remote_attached = False
+        self._remote.detach()
 
-    def _follow_remote(self, backend: Backend | None = None) -> None:
-        """Listen for other processes' changes exactly while someone wants them (a remote
-        subscriber, or remote triggers): on SQLite, listening starts a follower thread. Wanting
-        them opens the store (changes made from now on are delivered)."""
+    def _follow_remote(self) -> None:
+        """Listen for other processes' changes exactly while someone wants them (on SQLite that
+        runs a follower thread); wanting them opens the store (changes from now on arrive)."""
         with self._lock:
-            wanted = bool(self._remote_subscribers) or self._remote_triggers
-            backend = backend or self._backend
-            if backend is None:
-                if not wanted:
-                    return
+            backend = self._backend
+            if backend is None and self._remote.wanted:
                 backend = self.backend  # opens; _attach listens
-            if wanted and not self._remote_attached:
-                backend.add_remote_listener(self._on_remote)
-                self._remote_attached = True
-            elif not wanted and self._remote_attached:
-                backend.remove_remote_listener(self._on_remote)
-                self._remote_attached = False
+            self._remote.follow(backend)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -178,7 +162,7 @@ class StateManager:
         it must be quick and must not block (schedule work elsewhere).
         Returns a function that unsubscribes.
         """
-        lists = [self._subscribers] + ([self._remote_subscribers] if remote else [])
+        lists = [self._subscribers] + ([self._remote.subscribers] if remote else [])
         for lst in lists:
             lst.append(fn)
         if remote:
@@ -195,11 +179,6 @@ class StateManager:
 
         return unsubscribe
 
-    def _on_remote(self, events: Sequence[StateEvent]) -> None:
-        _fan_out(self._remote_subscribers, events)
-        if self._remote_triggers and self._dispatcher is not None:
-            self._schedule_remote_dispatch(list(events))
-
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
         *other* processes commit (Redis; SQLite with history on). Off by default: each
@@ -211,35 +190,11 @@ class StateManager:
                     f"{backend.url}: this backend does not publish changes between processes "
                     "(use Redis, or SQLite with history on)"
                 )
-            self._remote_triggers = bool(enabled)
+            self._remote.triggers = bool(enabled)
             self._follow_remote()
 
-    def _schedule_remote_dispatch(self, events: list[StateEvent]) -> None:
-        """Run the dispatcher for other processes' changes on motia_nb's loop thread,
-        one batch after the other in commit order (handlers may read and write state,
-        synchronously too); an awaitable result is awaited, errors are logged."""
-        before = self._remote_tail
-
-        async def run() -> None:
-            if before is not None and not before.done():
-                try:
-                    await asyncio.wrap_future(before)
-                except BaseException:
-                    pass
-            d = self._dispatcher
-            if d is None:
-                return
-            try:
-                r = d(events)
-                if inspect.isawaitable(r):
-                    await r
-            except Exception:
-                log.exception("running state triggers for a change made in another process failed")
-
-        self._remote_tail = get_loop_thread().submit(run())
-
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
-        _fan_out(self._subscribers, events)
+        fan_out(self._subscribers, events)
 
     def set_dispatcher(self, fn: Dispatcher | None) -> None:
         """Install the inline hook (the session's runtime): ``fn(events)`` runs after each
@@ -404,16 +359,6 @@ class StateManager:
         return to_frame(rows, flatten=flatten)
 
 
-def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:
-    """Give every event to every subscriber; a failing subscriber is logged, never raised."""
-    for fn in list(subscribers):
-        for ev in events:
-            try:
-                fn(ev)
-            except Exception:
-                log.exception("state subscriber %r failed", fn)
-
-
 # Close every manager at interpreter exit: pending writes are flushed and no
 # thread is left to hold the process (the writer threads are daemons anyway).
 _live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
@@ -432,7 +377,7 @@ def _reset_after_fork_in_child() -> None:
         if m._backend is not None:
             _abandoned_after_fork.append(m._backend)
             m._backend = None
-            m._remote_tail = None
+            m._remote.forget_after_fork()
 
 
 on_fork_child(_reset_after_fork_in_child)
