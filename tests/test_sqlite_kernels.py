@@ -75,10 +75,13 @@ def test_a_write_in_one_kernel_fires_the_other_kernels_step_over_sqlite(tmp_path
         deadline = time.monotonic() + 15
         while (len(hits) < 3 or len(seen_remote) < 4) and time.monotonic() < deadline:
             time.sleep(0.02)
-        print(json.dumps({"hits": hits, "seen": seen_remote, "pid": os.getpid()}))
+        written_by = [(c["event_type"], c["cause"], c["pid"]) for c in state_manager.sync.history("orders", "o1")]
+        print(json.dumps({"hits": hits, "seen": seen_remote, "pid": os.getpid(), "by": written_by}))
         """
     )
     got = last_json(out)
+    # A's history names B's process as the writer of every change it was told about
+    assert got["by"] == [["state:created", "cell", b_pid], ["state:updated", "cell", b_pid], ["state:deleted", "cell", b_pid]]
     # the step ran in kernel A (its own pid), for B's changes, in B's commit order
     assert [h[:3] for h in got["hits"]] == [
         ["state:created", "o1", {"total": 5}],
