@@ -14,6 +14,7 @@ waits at most one short delete for SQLite's lock.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ from .changelog import PRUNE_CHUNK, insert_changes, prune_by_age, prune_by_count
 from .schema import retry_busy
 
 __all__ = ["Recorder"]
+
+log = logging.getLogger("motia_nb")
 
 #: the pruning thread's longest sleep with an age limit (seconds)
 _AGE_CHECK_MAX = 60.0
@@ -123,9 +126,10 @@ class Recorder:
                 return
             try:
                 self.prune_now()
-            except sqlite3.Error:  # closed under us, or a transient error: try again next time
+            except Exception:  # closed under us, or a transient error: try again next time
                 if self._stop:
                     return
+                log.warning("motia_nb: pruning the state history failed; retrying later", exc_info=True)
 
     def close(self) -> None:
         """Stop the pruning thread (after the pass it is in, if any)."""
