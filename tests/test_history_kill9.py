@@ -1,8 +1,8 @@
 """kill -9 at random moments: the changelog never disagrees with the items.
 
 A child process makes acknowledged writes (sets, updates, deletes; single awaited
-writes and gathered bursts, so both the inline commit and the writer thread's group
-commit are hit) and prints each acknowledgement after its write returned. The parent
+writes, gathered bursts and another thread's blocking sets, so both the inline commit
+and the writer thread's group commit are hit) and prints each acknowledgement after its write returned. The parent
 SIGKILLs it at a random moment, several rounds on the same file, and then reads the
 file with plain sqlite3:
 
@@ -34,17 +34,27 @@ ROUNDS = 6
 
 CHILD = textwrap.dedent(
     """
-    import asyncio, json, random, sys
+    import asyncio, json, random, sys, threading
     from motia_nb.state import StateManager
 
     path, seed, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rnd = random.Random(seed)
     sm = StateManager(path)
     counter = start
+    out = threading.Lock()
 
     def ack(kind, key, value):
-        sys.stdout.write(json.dumps({"kind": kind, "key": key, "value": value}) + "\\n")
-        sys.stdout.flush()
+        with out:
+            sys.stdout.write(json.dumps({"kind": kind, "key": key, "value": value}) + "\\n")
+            sys.stdout.flush()
+
+    def blocking_writer():  # another thread's sync writes: contention sends batches to the writer thread
+        i = 0
+        while True:
+            i += 1
+            value = {"n": start + 500_000 + i}
+            sm.sync.set("g", f"t{i % 7}", value)
+            ack("set", f"t{i % 7}", value)
 
     async def one(key):
         global counter
@@ -60,7 +70,9 @@ CHILD = textwrap.dedent(
         return ("delete", key, old)
 
     async def main():
+        sm.sync.count("g")
         print("ready", flush=True)
+        threading.Thread(target=blocking_writer, daemon=True).start()
         while True:
             if rnd.random() < 0.5:
                 ack(*await one(f"k{rnd.randrange(20)}"))
