@@ -92,8 +92,9 @@ class Follower:
         conn = connect(self.path)
         conn.execute("PRAGMA query_only = ON")
         self._conn = conn
-        self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
+        # the version first: a commit landing between the two is then seen by the first poll
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
         if thread:
             self._thread = start_thread(self._main, "motia-nb-sqlite-follower")
         return self
