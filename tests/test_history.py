@@ -236,6 +236,8 @@ def test_history_off_writes_no_rows_and_can_be_turned_back_on(url):
         m.sync.set("g", "a", 1)
         m.sync.clear("g")
         assert m.sync.history("g") == []
+        with pytest.raises(StateError, match="history is off"):  # a guess is refused
+            m.sync.get("g", "a", at=0)
         m.history_keep = "all"
         m.sync.set("g", "b", 2)
         assert [r["key"] for r in m.sync.history("g")] == ["b"]
@@ -348,3 +350,32 @@ def test_sqlite_rows_are_written_in_the_changes_transaction(tmp_path):
         assert len(m.sync.history("g")) == 10
     finally:
         m.close()
+
+
+def test_a_mixed_batchs_rows_are_exactly_its_events(sm):
+    """Gathered writes of every kind commit as batches (SQLite: the json_each statement): the
+    history holds one row per event the subscribers saw, same order, same values."""
+    seen = []
+    unsubscribe = sm.subscribe(seen.append)
+
+    async def main():
+        await sm.set("m", "keep", {"n": 0})
+        writes = []
+        for i in range(12):
+            writes.append(sm.set("m", f"k{i}", {"n": i, "big": 2**70, "f": 1.5}))
+            writes.append(sm.update("m", "keep", [{"type": "increment", "path": "n", "by": i}]))
+            if i % 3 == 0:
+                writes.append(sm.delete("m", f"k{i}"))
+            if i % 5 == 4:
+                writes.append(sm.update("m", "keep", [{"type": "append", "path": "n", "value": 1}]))  # refused
+        await asyncio.gather(*writes, return_exceptions=True)
+
+    try:
+        asyncio.run(main())
+    finally:
+        unsubscribe()
+    rows = sm.sync.history("m", limit=1000)
+    assert [(r["event_type"], r["key"], r["old_value"], r["new_value"]) for r in rows] == [
+        (e.event_type, e.key, e.old_value, e.new_value) for e in seen
+    ]
+    assert len(rows) == 1 + 12 + 12 + 4

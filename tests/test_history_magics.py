@@ -97,6 +97,8 @@ def test_history_keep_setting_turns_recording_off_and_refuses_bad_values(ip, fre
         ip.run_line_magic("config", "MotiaNB.history_keep = 'off'")
         state(ip, "set g a 1")
         assert state_manager.sync.history("g") == []
+        with pytest.raises(StateMagicError, match="history is off"):  # nothing to restore from
+            state(ip, "restore g a --to 1")
         ip.run_line_magic("config", "MotiaNB.history_keep = '500,2d'")
         assert state_manager.history_keep == "500,2d"
         state(ip, "set g a 2")

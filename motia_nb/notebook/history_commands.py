@@ -80,6 +80,8 @@ def _when(to: str) -> str:
 def _restore(m: Any, a: argparse.Namespace) -> Any:
     g, k = item_names(a.group, a.key)
     sync = m.manager.sync
+    if m.manager.history_keep == "off":
+        raise MagicUsageError("%state restore: the state history is off (MotiaNB.history_keep = 'off')")
     existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
     if not existed:
         if sync.exists(g, k):

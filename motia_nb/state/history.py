@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StateError
 from .values import check_name
 
 __all__ = [
-    "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "history_args", "change_dict", "iso_time",
+    "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "at_point", "history_args", "change_dict", "iso_time",
 ]  # fmt: skip
 
 #: Retention unless ``MotiaNB.history_keep`` / ``StateManager(history_keep=)`` say otherwise.
@@ -125,6 +125,13 @@ def point(value: Any, name: str) -> Point:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return Point(seq=value)
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+
+
+def at_point(at: Any, retention: Retention, url: str) -> Point:
+    """``get(at=)`` checked; refused while history is off (the answer would be a guess)."""
+    if not retention.enabled:
+        raise StateError(f"{url}: the state history is off (history_keep = 'off'), so get(at=...) cannot answer")
+    return point(at, "at")
 
 
 def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, str | None, Point | None, int]:

@@ -23,7 +23,8 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
-from .history import Retention, history_args, point
+from .history import Retention, at_point
+from .history_calls import HistoryCalls
 from .remote import Dispatcher, RemoteChanges, fan_out
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
@@ -46,7 +47,7 @@ def default_url() -> str:
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager:
+class StateManager(HistoryCalls):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
@@ -137,19 +138,6 @@ class StateManager:
     @property
     def is_open(self) -> bool:
         return self._backend is not None
-
-    @property
-    def history_keep(self) -> str:
-        """How much history the store keeps (SPEC §9): ``"100000"``, ``"7d"``, ``"100000,7d"``,
-        ``"all"`` or ``"off"``. Setting it applies now (pruning runs off the writers' path)."""
-        return str(self._retention)
-
-    @history_keep.setter
-    def history_keep(self, spec: "Retention | str") -> None:
-        self._retention = Retention.parse(spec)
-        with self._lock:
-            if self._backend is not None:
-                self._backend.set_history_keep(self._retention)
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = False) -> Callable[[], None]:
@@ -288,15 +276,8 @@ class StateManager:
         a datetime) the value as it was then, from the history."""
         g, k = item_names(group_id, key)
         if at is not None:
-            return (await self._read(self.backend.state_at, g, k, point(at, "at")))[1]
+            return (await self._read(self.backend.state_at, g, k, at_point(at, self._retention, self.url)))[1]
         return await self._read(self.backend.get, g, k)
-
-    async def history(
-        self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """Recorded changes of a group (or one item), oldest first (SPEC §9): the newest ``limit``,
-        or with ``since`` (a seq or a datetime) the first ``limit`` after it."""
-        return await self._read(self.backend.history, *history_args(group_id, key, since, limit))
 
     async def list(self, group_id: str) -> list[Any]:
         """Every value of a group, in insertion order."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
-from .history import history_args, point
+from .history import at_point, history_args
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
 
@@ -61,7 +61,7 @@ class SyncStateManager:
     def get(self, group_id: str, key: str, *, at: Any = None) -> Any:
         g, k = item_names(group_id, key)
         if at is not None:
-            return self._m.backend.state_at(g, k, point(at, "at"))[1]
+            return self._m.backend.state_at(g, k, at_point(at, self._m._retention, self._m.url))[1]
         return self._m.backend.get(g, k)
 
     def history(self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,0 +1,42 @@
+"""The history part of the state API (SPEC §9), mixed into :class:`~motia_nb.state.manager.StateManager`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .backends.base import Backend
+from .history import Retention, history_args
+
+__all__ = ["HistoryCalls"]
+
+
+class HistoryCalls:
+    """``history_keep`` and ``history()``; the manager provides the rest (``get(at=)`` is its ``get``)."""
+
+    _retention: Retention
+    _backend: Backend | None
+    _lock: threading.RLock
+    backend: Backend
+    _read: Callable[..., Any]
+
+    @property
+    def history_keep(self) -> str:
+        """How much history the store keeps (SPEC §9): ``"100000"``, ``"7d"``, ``"100000,7d"``,
+        ``"all"`` or ``"off"``. Setting it applies now (pruning runs off the writers' path)."""
+        return str(self._retention)
+
+    @history_keep.setter
+    def history_keep(self, spec: "Retention | str") -> None:
+        self._retention = Retention.parse(spec)
+        with self._lock:
+            if self._backend is not None:
+                self._backend.set_history_keep(self._retention)
+
+    async def history(
+        self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Recorded changes of a group (or one item), oldest first (SPEC §9): the newest ``limit``,
+        or with ``since`` (a seq or a datetime) the first ``limit`` after it."""
+        return await self._read(self.backend.history, *history_args(group_id, key, since, limit))
