@@ -7,6 +7,7 @@ Layout (one job per module):
 - :mod:`.motia`     the motia_nb driver (SQLite or Redis, optionally with an idle state step)
 - :mod:`.raw`       the baselines: raw stdlib sqlite3 and raw redis-py
 - :mod:`.peers`     aiosqlite, diskcache, sqlitedict and IPython's ``%store``
+- :mod:`.history`   issue 16's history targets (``--history``): on vs off, one key's history, follower latency
 - :mod:`.memory`    peak memory of ``frame()`` next to raw, each in a fresh process
 - :mod:`.targets`   issue 12's targets: which pair each ratio compares, sizes, thresholds
 - :mod:`.plan`      the run: each target's pair interleaved, the other stores once, memory

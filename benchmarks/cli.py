@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from .chart import draw_chart
+from .history import HISTORY_SIZES, TINY_HISTORY_SIZES, outcomes_json, render_outcomes, run_history_bench
 from .plan import STORES, run_benchmarks
 from .report import machine_line, render_table, write_results
 from .targets import FULL_SIZES, MEMORY, SIZES, TINY_SIZES
@@ -41,7 +42,26 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"), help="README to update ('' = none)")
     ap.add_argument("--no-write", action="store_true", help="print the tables only; write nothing")
+    ap.add_argument("--history", action="store_true",
+                    help="only issue 16's history targets (history on vs off, one key's history, follower latency)")
     return ap
+
+
+def _history_main(args: argparse.Namespace) -> int:
+    base = TINY_HISTORY_SIZES if args.tiny else HISTORY_SIZES
+    sizes = {w: max(1, int(n * args.scale)) for w, n in base.items()}
+    print(f"motia_nb history benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
+    os.environ["MOTIA_NB_DB"] = os.path.join(tempfile.mkdtemp(prefix="motia-nb-bench-default-"), "state.db")
+    outcomes = run_history_bench(sizes, repeats=args.repeats, progress=lambda s: print(s, flush=True))
+    print()
+    print(render_outcomes(outcomes))
+    if not args.no_write:
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "history.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(outcomes_json(outcomes) + "\n")
+        print(f"wrote {os.path.relpath(path)}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error(f"--scale must be > 0, got {args.scale}")
     if args.repeats < 1:
         _parser().error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.history:
+        return _history_main(args)
     base = TINY_SIZES if args.tiny else FULL_SIZES if args.full else SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items() if not args.workloads or w in args.workloads}
     print(f"motia_nb benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)

@@ -138,7 +138,7 @@ def test_the_facade_asks_backends_only_for_what_the_contract_declares() -> None:
 
 
 def test_both_backends_declare_their_capabilities() -> None:
-    assert SQLiteBackend.publishes_remote is False and SQLiteBackend.direct_reads is True
+    assert SQLiteBackend.direct_reads is True  # publishes_remote: a file with history on (test_sqlite_remote.py)
     assert RedisBackend.publishes_remote is True
     assert RedisBackend.cheap_count is True and SQLiteBackend.cheap_count is False and Backend.cheap_count is False
     assert isinstance(open_backend(":memory:"), SQLiteBackend)

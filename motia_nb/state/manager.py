@@ -16,10 +16,9 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._threads import get_loop_thread, on_exit, on_fork_child, run_io, run_sync
+from .._threads import on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
@@ -28,6 +27,7 @@ from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
+from .remote import Dispatcher, RemoteChanges, fan_out
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
@@ -42,7 +42,6 @@ log = logging.getLogger("motia_nb")
 #: Where the state lives unless MOTIA_NB_DB, %config or %state use say otherwise.
 DEFAULT_DB = os.path.join(".motia", "state.db")
 
-Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
 
 
 def default_url() -> str:
@@ -63,13 +62,11 @@ class StateManager(HistoryCalls):
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
-        self._remote_subscribers: list[Callable[[StateEvent], None]] = []
         self._dispatcher: Dispatcher | None = None
-        self._remote_triggers = False
-        self._remote_tail: Future[Any] | None = None  # the last remote trigger batch scheduled
-        # per attached backend: its weak listeners and the finalizer that closes it if this
+        self._remote = RemoteChanges(lambda: self._dispatcher)  # other processes' changes
+        # per attached backend: its weak listener and the finalizer that closes it if this
         # manager is dropped without close() (a backend never refers back to its manager)
-        self._attached: dict[int, tuple[WeakCall, WeakCall, Any]] = {}
+        self._attached: dict[int, tuple[WeakCall, Any]] = {}
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -95,18 +92,27 @@ class StateManager(HistoryCalls):
             return self._backend
 
     def _attach(self, backend: Backend) -> None:
-        local, remote = WeakCall(self._on_commit), WeakCall(self._on_remote)
+        local = WeakCall(self._on_commit)
         backend.add_listener(local)
-        backend.add_remote_listener(remote)
-        self._attached[id(backend)] = (local, remote, release_when_collected(self, backend.close))
+        self._attached[id(backend)] = (local, release_when_collected(self, backend.close))
+        self._remote.follow(backend)
 
     def _detach(self, backend: Backend) -> None:
         entry = self._attached.pop(id(backend), None)
         if entry is not None:
-            local, remote, finalizer = entry
+            local, finalizer = entry
             backend.remove_listener(local)
-            backend.remove_remote_listener(remote)
             finalizer.detach()  # the caller closes it
+        self._remote.detach()
+
+    def _follow_remote(self) -> None:
+        """Listen for other processes' changes exactly while someone wants them (on SQLite that
+        runs a follower thread); wanting them opens the store (changes from now on arrive)."""
+        with self._lock:
+            backend = self._backend
+            if backend is None and self._remote.wanted:
+                backend = self.backend  # opens; _attach listens
+            self._remote.follow(backend)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -151,14 +157,17 @@ class StateManager(HistoryCalls):
         """Call ``fn(event)`` after every commit made by this process, in commit order.
 
         With ``remote=True``, ``fn`` also receives the changes other processes
-        commit, where the backend publishes them (Redis); with SQLite, watch
+        commit, where the backend publishes them (Redis; SQLite with history on, whose
+        follower sees them within about 200 ms); elsewhere, watch
         :meth:`change_token` for those instead. ``fn`` runs on a backend thread:
         it must be quick and must not block (schedule work elsewhere).
         Returns a function that unsubscribes.
         """
-        lists = [self._subscribers] + ([self._remote_subscribers] if remote else [])
+        lists = [self._subscribers] + ([self._remote.subscribers] if remote else [])
         for lst in lists:
             lst.append(fn)
+        if remote:
+            self._follow_remote()
 
         def unsubscribe() -> None:
             for lst in lists:
@@ -166,52 +175,27 @@ class StateManager(HistoryCalls):
                     lst.remove(fn)
                 except ValueError:
                     pass
+            if remote:
+                self._follow_remote()
 
         return unsubscribe
 
-    def _on_remote(self, events: Sequence[StateEvent]) -> None:
-        _fan_out(self._remote_subscribers, events)
-        if self._remote_triggers and self._dispatcher is not None:
-            self._schedule_remote_dispatch(list(events))
-
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
-        *other* processes commit (Redis backend). Off by default: each change's
-        triggers normally run once, in the process that made it."""
+        *other* processes commit (Redis; SQLite with history on). Off by default: each
+        change's triggers normally run once, in the process that made it."""
         with self._lock:
-            backend = self._backend
+            backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
                 raise NotImplementedError(
-                    f"{backend.url}: this backend does not publish changes between processes (use Redis)"
+                    f"{backend.url}: this backend does not publish changes between processes "
+                    "(use Redis, or SQLite with history on)"
                 )
-            self._remote_triggers = bool(enabled)
-
-    def _schedule_remote_dispatch(self, events: list[StateEvent]) -> None:
-        """Run the dispatcher for other processes' changes on motia_nb's loop thread,
-        one batch after the other in commit order (handlers may read and write state,
-        synchronously too); an awaitable result is awaited, errors are logged."""
-        before = self._remote_tail
-
-        async def run() -> None:
-            if before is not None and not before.done():
-                try:
-                    await asyncio.wrap_future(before)
-                except BaseException:
-                    pass
-            d = self._dispatcher
-            if d is None:
-                return
-            try:
-                r = d(events)
-                if inspect.isawaitable(r):
-                    await r
-            except Exception:
-                log.exception("running state triggers for a change made in another process failed")
-
-        self._remote_tail = get_loop_thread().submit(run())
+            self._remote.triggers = bool(enabled)
+            self._follow_remote()
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
-        _fan_out(self._subscribers, events)
+        fan_out(self._subscribers, events)
 
     def set_dispatcher(self, fn: Dispatcher | None) -> None:
         """Install the inline hook (the session's runtime): ``fn(events)`` runs after each
@@ -392,16 +376,6 @@ class StateManager(HistoryCalls):
         return to_frame(rows, flatten=flatten)
 
 
-def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:
-    """Give every event to every subscriber; a failing subscriber is logged, never raised."""
-    for fn in list(subscribers):
-        for ev in events:
-            try:
-                fn(ev)
-            except Exception:
-                log.exception("state subscriber %r failed", fn)
-
-
 # Close every manager at interpreter exit: pending writes are flushed and no
 # thread is left to hold the process (the writer threads are daemons anyway).
 _live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
@@ -420,7 +394,7 @@ def _reset_after_fork_in_child() -> None:
         if m._backend is not None:
             _abandoned_after_fork.append(m._backend)
             m._backend = None
-            m._remote_tail = None
+            m._remote.forget_after_fork()
 
 
 on_fork_child(_reset_after_fork_in_child)

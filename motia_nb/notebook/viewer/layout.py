@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from .item_history import HistoryWidgets
 from .model import PAGE_SIZES, SORT_ORDERS
 
 __all__ = ["ViewerLayout"]
@@ -132,12 +133,14 @@ class ViewerLayout(widgets.VBox):
         self.cancel_delete_button = W.Button(description="Cancel", layout=W.Layout(width="auto"))
         self.delete_box = W.VBox([self.delete_label, _actions(self.confirm_delete_button, self.cancel_delete_button)],
                                  layout=W.Layout(display="none"))
+        self.history = HistoryWidgets()  # the selected item's changes (item_history.py)
         value_col = W.VBox(
             [
                 self.key_label,
                 self.value_text,
-                _actions(self.save_button, self.revert_button, self.delete_button),
+                _actions(self.save_button, self.revert_button, self.delete_button, self.history.button),
                 self.delete_box,
+                self.history.box,
                 W.HTML("<span class='motia-nb-heading'>Add an item</span>"),
                 W.HBox([self.new_group, self.new_key, self.add_button]),
                 self.new_value,

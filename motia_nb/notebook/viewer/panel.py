@@ -37,6 +37,7 @@ from .refresh import LiveRefresh
 from .paging import Page
 from .edits import EditActions
 from .finding import FindActions
+from .item_history import HistoryActions
 from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, runs_on
 from .model import LAST_PAGE, ViewModel
@@ -55,7 +56,7 @@ def _default_manager() -> "StateManager":
     return default_session().manager
 
 
-class Viewer(LiveRefresh, FindActions, EditActions, Rendering, ViewerLayout):
+class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, ViewerLayout):
     """A live panel over the state of ``manager`` (``motia_nb.state_manager`` by default).
 
     Parameters
@@ -281,6 +282,8 @@ class Viewer(LiveRefresh, FindActions, EditActions, Rendering, ViewerLayout):
         self.confirm_clear_button.on_click(act(self._confirm_clear))
         self.cancel_clear_button.on_click(act(self._cancel_clear))
         self.clear_output_button.on_click(lambda _b: self.output.clear_output())
+        self.history.button.on_click(act(self._show_history))
+        self.history.hide_button.on_click(act(self._hide_history))
 
     async def _reported(self, action: Awaitable[None]) -> None:
         """Run an action; an unexpected error goes to the status line, never into the comm handler.

@@ -22,6 +22,7 @@ from typing import Any
 from ...errors import StateClosedError, StateError
 from ...history import Retention
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
+from .follower import Following
 from .history import SQLiteHistory
 from ...lifetime import WeakCall
 from . import lifecycle
@@ -34,7 +35,7 @@ from .writer import WritePath, in_listener
 __all__ = ["SQLiteBackend"]
 
 
-class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
+class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
@@ -92,6 +93,7 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
         self._retention = retention
         if self._recorder is not None:
             self._recorder.set_retention(retention)
+        self._follow() if retention.enabled else self._stop_following()  # remote listeners need the changelog
 
     def prune_history(self) -> int:
         if self._recorder is None:
@@ -119,6 +121,7 @@ class SQLiteBackend(SQLiteHistory, SQLiteReads, Backend):
             writes.close()  # commits what is queued first
         if self._recorder is not None:
             self._recorder.close()
+        self._stop_following()
         lifecycle.closing(self)  # a moved file's stale journal goes (guard.py)
         # under both locks: an inline commit or a read on another thread finishes first
         with self._wlock, self._rlock:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StateError
-from ...history import Point, change_dict
+from ...history import Point, change_dict, iso_time
 
 __all__ = ["SQLiteHistory"]
 
@@ -47,7 +47,7 @@ class SQLiteHistory:
         rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit])
         if since is None:
             rows.reverse()
-        return [change_dict(*r) for r in rows]
+        return _change_dicts(rows)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that
@@ -82,6 +82,20 @@ class SQLiteHistory:
         if rows:
             return _decode(rows[0][0])
         return self.exists(group_id, key), self.get(group_id, key)
+
+
+def _change_dicts(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as :func:`~motia_nb.state.history.change_dict` makes them, with every old and new
+    value decoded by ONE ``json.loads`` (10,000 changes: one parse, not 20,000)."""
+    if len(rows) < 8:
+        return [change_dict(*r) for r in rows]
+    values = json.loads("[" + ",".join(f"{r[5] or 'null'},{r[6] or 'null'}" for r in rows) + "]")
+    return [
+        {"seq": seq, "at": iso_time(at), "event_type": et, "group_id": grp, "key": key,
+         "old_value": values[2 * i], "new_value": values[2 * i + 1], "trace_id": trace or None,
+         "cause": cause, "pid": pid}
+        for i, (seq, at, et, grp, key, _old, _new, trace, cause, pid) in enumerate(rows)
+    ]  # fmt: skip
 
 
 def _decode(text: "str | None") -> tuple[bool, Any]:

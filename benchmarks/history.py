@@ -1,0 +1,233 @@
+"""History's targets (issue 16 §4): ``python -m benchmarks --history``.
+
+- **writes with history on vs off**, on the same kind of store (a fresh SQLite
+  file per round, the default ``state_manager``), interleaved, best of the rounds:
+  gathered sets ≥ 0.85×, awaited (sequential) sets ≥ 0.8× of history off;
+- **the history of one key** with 10,000 changes (interleaved with other keys'
+  changes) read back whole with ``history(group, key, limit=10_000)``: under 50 ms;
+- **follower latency**: another process sets values carrying the wall-clock time
+  just before its write; this process's ``subscribe(fn, remote=True)`` notes when
+  each arrives; the slowest must arrive within 200 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import motia_nb
+from motia_nb import StateManager
+from motia_nb.state.history import Retention
+
+from .core import GROUP, Timer, Workdir, expect
+from .motia import MotiaDriver
+from .plan import measure
+
+__all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes"]
+
+#: sizes of the default run
+HISTORY_SIZES = {"set_gather": 20_000, "set_awaited": 5_000, "history": 10_000, "follow": 20}
+#: the smoke test's: every measurement runs and checks itself, not the speed
+TINY_HISTORY_SIZES = {"set_gather": 60, "set_awaited": 60, "history": 200, "follow": 3}
+
+HOT = "hot-key"
+
+
+def set_history(sm: StateManager, on: bool) -> None:
+    """History on (the default retention) or off for ``sm``'s store."""
+    sm.history_keep = str(Retention.parse(None)) if on else "off"
+
+
+class HistoryDriver(MotiaDriver):
+    """motia_nb on a fresh SQLite file per round, with history on or off."""
+
+    def __init__(self, wd: Workdir, history: bool) -> None:
+        super().__init__(wd)
+        self.history = history
+        self.name = f"history {'on' if history else 'off'}"
+        self.how = f"the default state_manager on a fresh SQLite file per round, history {'on' if history else 'off'}"
+
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[Any]:
+        sm = motia_nb.state_manager
+        previous = sm.history_keep
+        set_history(sm, self.history)  # before use(): the new store opens with it
+        try:
+            with super()._opened() as opened:
+                yield opened
+        finally:
+            sm.history_keep = previous
+
+
+@dataclass
+class Outcome:
+    """One target: what was measured, against what, and the verdict."""
+
+    id: str
+    what: str
+    measured: str
+    target: str
+    passed: bool | None  # None: not measured (``error`` says why)
+    error: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.passed is None else "PASS" if self.passed else "FAIL"
+
+
+def _ratio_outcome(check_id: str, what: str, cells: list[Any], target: float) -> Outcome:
+    on, off = cells
+    if not (on.ok and off.ok):
+        return Outcome(check_id, what, "—", f"≥ {target}×", None, "; ".join(c.error for c in cells if c.error))
+    ratio = on.ops_per_s / off.ops_per_s
+    measured = f"{ratio:.2f}× ({on.ops_per_s:,.0f} vs {off.ops_per_s:,.0f} ops/s)"
+    return Outcome(check_id, what, measured, f"≥ {target}×", ratio >= target)
+
+
+# ---------------------------------------------------------------------- one key's history
+async def _fill_history(sm: StateManager, n: int, others_per_change: int = 3) -> None:
+    """``n`` changes of :data:`HOT`, each among ``others_per_change`` changes of other keys."""
+    chunk = 2000
+    for lo in range(0, n, chunk):
+        writes = []
+        for i in range(lo, min(n, lo + chunk)):
+            writes.append(sm.set(GROUP, HOT, {"n": i, "status": "paid" if i % 2 else "pending"}))
+            writes.extend(sm.set(GROUP, f"k{(i * others_per_change + j) % 5000}", {"n": i}) for j in range(others_per_change))
+        await asyncio.gather(*writes)
+
+
+def history_read(wd: Workdir, n: int, rounds: int) -> Outcome:
+    what = f"history of one key with {n:,} changes (among {4 * n:,}), read whole"
+    with wd.fresh("history-read") as d:
+        sm = StateManager(os.path.join(d, "state.db"))
+        try:
+            set_history(sm, True)
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(_fill_history(sm, n))
+                best = float("inf")
+                for _ in range(rounds):
+                    with Timer() as t:
+                        rows = loop.run_until_complete(sm.history(GROUP, HOT, limit=n))
+                    expect(len(rows), n, "changes read back")
+                    expect(rows[-1]["new_value"]["n"], n - 1, "newest change last")
+                    best = min(best, t.seconds)
+            finally:
+                loop.close()
+        except Exception as exc:
+            return Outcome("history.read", what, "—", "< 50 ms", None, f"{type(exc).__name__}: {exc}")
+        finally:
+            sm.close()
+    return Outcome("history.read", what, f"{best * 1000:.1f} ms", "< 50 ms", best < 0.050)
+
+
+# ---------------------------------------------------------------------- follower latency
+_WRITER = textwrap.dedent(
+    """
+    import random, sys, time
+    from motia_nb import StateManager
+
+    sm = StateManager(sys.argv[1])
+    n = int(sys.argv[2])
+    sm.sync.count("bench")           # opened before the parent starts listening
+    print("ready", flush=True)
+    sys.stdin.readline()             # the parent subscribed
+    for i in range(n):
+        time.sleep(random.uniform(0.05, 0.15))
+        sm.sync.set("bench", f"w{i}", {"i": i, "t": time.time()})
+    sm.close()
+    """
+)
+
+
+def follower_latency(wd: Workdir, n: int) -> Outcome:
+    what = f"another process's change seen by subscribe(remote=True) ({n} changes, slowest)"
+    with wd.fresh("follow") as d:
+        path = os.path.join(d, "state.db")
+        sm = StateManager(path)
+        got: list[float] = []
+        all_in = threading.Event()
+
+        def on_event(ev: Any) -> None:
+            if ev.group_id == GROUP and isinstance(ev.new_value, dict) and "t" in ev.new_value:
+                got.append(time.time() - ev.new_value["t"])
+                if len(got) == n:
+                    all_in.set()
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, path, str(n)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+        try:
+            set_history(sm, True)
+            assert proc.stdout is not None and proc.stdin is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"the writer process did not start: {proc.stderr.read()[:300]}")  # type: ignore[union-attr]
+            unsubscribe = sm.subscribe(on_event, remote=True)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            if not all_in.wait(30 + n):
+                raise RuntimeError(f"only {len(got)} of {n} changes arrived")
+            unsubscribe()
+            proc.wait(30)
+        except Exception as exc:
+            return Outcome("history.follow", what, "—", "≤ 200 ms", None, f"{type(exc).__name__}: {exc}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            sm.close()
+    worst = max(got)
+    measured = f"{worst * 1000:.0f} ms (median {statistics.median(got) * 1000:.0f} ms)"
+    return Outcome("history.follow", what, measured, "≤ 200 ms", worst <= 0.200)
+
+
+# ---------------------------------------------------------------------- the run
+def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
+                      progress: Callable[[str], None] | None = None) -> list[Outcome]:  # fmt: skip
+    """Measure the four history targets; one :class:`Outcome` each."""
+    sizes = dict(HISTORY_SIZES if sizes is None else sizes)
+    say = progress or (lambda _m: None)
+    wd = Workdir(workdir or tempfile.mkdtemp(prefix="motia-nb-history-bench-"))
+    drivers = [HistoryDriver(wd, True), HistoryDriver(wd, False)]
+    out: list[Outcome] = []
+    for check_id, workload, target, label in (
+        ("history.set_gather", "set_gather", 0.85, "gathered sets, history on vs off"),
+        ("history.set_awaited", "set_awaited", 0.8, "sequential (awaited) sets, history on vs off"),
+    ):
+        n = sizes[workload]
+        say(f"{label} ({n:,}, {repeats} interleaved rounds)")
+        out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure(drivers, workload, n, repeats), target))
+    say(f"history of one key with {sizes['history']:,} changes")
+    out.append(history_read(wd, sizes["history"], repeats))
+    say(f"follower latency ({sizes['follow']} changes from another process)")
+    out.append(follower_latency(wd, sizes["follow"]))
+    return out
+
+
+def render_outcomes(outcomes: list[Outcome]) -> str:
+    """The targets as a text table with verdicts, then the reasons of any n/a."""
+    header = ("target (issue 16)", "measured", "target", "verdict")
+    rows = [header] + [(o.what, o.measured, o.target, o.verdict) for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    passed = sum(o.passed is True for o in outcomes)
+    lines.append(f"{passed} of {len(outcomes)} history targets met")
+    lines += [f"{o.id}: {o.error}" for o in outcomes if o.error]
+    return "\n".join(lines)
+
+
+def outcomes_json(outcomes: list[Outcome]) -> str:
+    return json.dumps([{**o.__dict__, "verdict": o.verdict} for o in outcomes], indent=2)

@@ -1,0 +1,221 @@
+"""Other processes' changes on SQLite: a follower of the ``changes`` table.
+
+Where history is on, every commit writes its changelog rows (``changes``, one per
+event, ``seq`` increasing) in the same transaction as the change. A follower keeps
+a cursor on ``seq`` and, on its own read connection, polls SQLite's
+``PRAGMA data_version`` (a few microseconds; it moves whenever *another*
+connection commits) every :data:`POLL_INTERVAL` seconds. When it moved, the rows
+past the cursor are read in ``seq`` order; rows whose ``origin`` is this backend
+instance are skipped (its local listeners already had them), the others become
+:class:`~motia_nb.state.events.StateEvent` objects handed to ``on_events``, in
+commit order, on the follower's thread.
+
+The cursor starts at the newest ``seq`` when the follower starts: no replay of
+old history. Rows pruned by retention before the follower read them are missed
+(a follower that far behind has bigger problems). The thread comes from
+:func:`motia_nb._threads.start_thread`; :meth:`Follower.stop` ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...._threads import start_thread
+from ...events import StateEvent
+from .schema import connect
+
+if TYPE_CHECKING:
+    from ...history import Retention
+
+__all__ = ["Follower", "Following", "POLL_INTERVAL", "rows_to_events", "FOLLOW_SQL"]
+
+log = logging.getLogger("motia_nb")
+
+#: Seconds between two ``PRAGMA data_version`` polls (a change is seen within about this).
+POLL_INTERVAL = 0.03
+#: Rows read per statement (a burst of changes is delivered in batches of this many).
+BATCH = 1000
+
+#: Other origins' rows past the cursor, up to a known newest seq, in commit order.
+FOLLOW_SQL = (
+    "SELECT seq, event_type, grp, key, old_value, new_value FROM changes "
+    "WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq LIMIT ?"
+)
+_MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM changes"
+
+_loads = json.loads
+
+
+def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
+    """``(seq, event_type, grp, key, old_value, new_value)`` rows as events (JSON decoded)."""
+    return [
+        StateEvent(et, grp, key, None if old is None else _loads(old), None if new is None else _loads(new))
+        for _seq, et, grp, key, old, new in rows
+    ]
+
+
+class Follower:
+    """Follows the changelog of the SQLite file at ``path`` for one backend instance.
+
+    ``origin`` is the backend's own origin (its rows are skipped); ``on_events(events)``
+    is called on the follower's thread and must be quick (the backend passes its
+    remote listeners). :meth:`poll` does one round on the caller's thread (tests).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        origin: str,
+        on_events: Callable[[list[StateEvent]], None],
+        *,
+        interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.path = path
+        self.origin = origin
+        self.interval = interval
+        self._on_events = on_events
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one poll at a time; stop() waits for it
+        self._conn: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+        self.cursor = 0
+        self._data_version: int | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self, *, thread: bool = True) -> "Follower":
+        """Open the read connection, put the cursor at the newest row, start polling."""
+        conn = connect(self.path)
+        conn.execute("PRAGMA query_only = ON")
+        self._conn = conn
+        # the version first: a commit landing between the two is then seen by the first poll
+        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
+        if thread:
+            self._thread = start_thread(self._main, "motia-nb-sqlite-follower")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop polling (waits for a poll in progress) and close the connection. Idempotent."""
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is threading.current_thread():
+            return  # from a listener on the follower's thread: it closes the connection on its way out
+        if t is not None:
+            t.join(timeout=5)
+        self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    # ------------------------------------------------------------------ polling
+    def _main(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.poll()
+                except sqlite3.Error as exc:  # a busy or vanished file: say so, try again next time
+                    log.warning("motia_nb: following changes in %s failed (%s); retrying", self.path, exc)
+                except Exception:  # pragma: no cover - never let the thread die silently
+                    log.exception("motia_nb: following changes in %s failed", self.path)
+        finally:
+            self._close()
+
+    def poll(self) -> int:
+        """One round: if another connection committed, deliver the new foreign rows.
+        Returns how many events were delivered."""
+        delivered = 0
+        with self._lock:
+            conn = self._conn
+            if conn is None or self._stop.is_set():
+                return 0
+            dv = conn.execute("PRAGMA data_version").fetchone()[0]
+            if dv == self._data_version:
+                return 0
+            self._data_version = dv
+            while not self._stop.is_set():
+                # one read transaction: the newest seq and the rows up to it agree
+                conn.execute("BEGIN")
+                try:
+                    newest = conn.execute(_MAX_SEQ).fetchone()[0]
+                    rows = conn.execute(FOLLOW_SQL, (self.cursor, newest, self.origin, BATCH)).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+                if len(rows) < BATCH:
+                    self.cursor = max(self.cursor, newest)
+                else:
+                    self.cursor = rows[-1][0]
+                if rows:
+                    events = rows_to_events(rows)
+                    delivered += len(events)
+                    self._on_events(events)
+                if len(rows) < BATCH:
+                    break
+        return delivered
+
+
+class Following:
+    """Mixin of :class:`~.backend.SQLiteBackend`: remote listeners fed by a :class:`Follower`.
+
+    The follower runs exactly while the backend has remote listeners, history is on
+    (``publishes_remote``) and the store is a file (``:memory:`` has no other process).
+    """
+
+    if TYPE_CHECKING:  # provided by the backend
+        memory: bool
+        path: str
+        _retention: Retention
+        _remote_listeners: list[Any]
+
+        @property
+        def origin(self) -> str | None: ...
+
+        def open(self) -> None: ...
+
+        def _notify_remote(self, events: Sequence[StateEvent]) -> None: ...
+
+    _follower: Follower | None = None
+    _follow_lock = threading.Lock()  # starting and stopping followers (rare: one lock for all)
+
+    @property
+    def publishes_remote(self) -> bool:  # type: ignore[override]
+        """True for a file with history on: other processes' commits are read from the changelog."""
+        return not self.memory and self._retention.enabled
+
+    def add_remote_listener(self, fn: Any) -> None:
+        super().add_remote_listener(fn)  # type: ignore[misc]
+        self._follow()
+
+    def remove_remote_listener(self, fn: Any) -> None:
+        super().remove_remote_listener(fn)  # type: ignore[misc]
+        if not self._remote_listeners:
+            self._stop_following()
+
+    def _follow(self) -> None:
+        with self._follow_lock:
+            if self._follower is not None or not self._remote_listeners or not self.publishes_remote:
+                return
+            self.open()  # the origin to skip is this backend's
+            origin = self.origin
+            assert origin is not None
+            self._follower = Follower(self.path, origin, self._notify_remote).start()
+
+    def _stop_following(self) -> None:
+        with self._follow_lock:
+            follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.stop()

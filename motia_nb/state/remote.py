@@ -1,0 +1,111 @@
+"""Other processes' changes for one :class:`~motia_nb.state.manager.StateManager`.
+
+A manager hears what other processes commit only while somebody wants it: a
+``subscribe(fn, remote=True)`` subscriber, or ``run_remote_triggers(True)``.
+:class:`RemoteChanges` is that part of the manager: the remote subscribers, the
+remote-triggers switch, the one remote listener it registers on the backend
+exactly while wanted (on SQLite that starts the backend's follower thread; see
+``backends/sqlite/follower.py``), and the hand-over of remote batches to the
+manager's dispatcher on motia_nb's loop thread, one batch after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from .._threads import get_loop_thread
+from .backends.base import Backend
+from .events import StateEvent
+from .lifetime import WeakCall
+
+__all__ = ["RemoteChanges", "fan_out", "Dispatcher"]
+
+log = logging.getLogger("motia_nb")
+
+Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
+
+
+def fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:
+    """Give every event to every subscriber; a failing subscriber is logged, never raised."""
+    for fn in list(subscribers):
+        for ev in events:
+            try:
+                fn(ev)
+            except Exception:
+                log.exception("state subscriber %r failed", fn)
+
+
+class RemoteChanges:
+    """Remote subscribers and remote triggers of one manager.
+
+    ``dispatcher()`` returns the manager's current dispatcher (or None). The manager
+    calls :meth:`follow` and :meth:`detach` under its own lock.
+    """
+
+    def __init__(self, dispatcher: Callable[[], Dispatcher | None]) -> None:
+        self.subscribers: list[Callable[[StateEvent], None]] = []
+        self.triggers = False
+        self._dispatcher = dispatcher
+        self._listening_on: Backend | None = None
+        # held weakly by the backend: a dropped manager (and this) can be collected (lifetime.py)
+        self._listener = WeakCall(self.on_events)
+        self._tail: Future[Any] | None = None  # the last remote trigger batch scheduled
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anybody wants other processes' changes."""
+        return bool(self.subscribers) or self.triggers
+
+    def follow(self, backend: Backend | None) -> None:
+        """Listen on ``backend`` if wanted, else not at all."""
+        if not self.wanted or backend is None:
+            self.detach()
+        elif self._listening_on is not backend:
+            self.detach()
+            backend.add_remote_listener(self._listener)
+            self._listening_on = backend
+
+    def detach(self) -> None:
+        backend, self._listening_on = self._listening_on, None
+        if backend is not None:
+            backend.remove_remote_listener(self._listener)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's backend and loop are gone; touch neither."""
+        self._listening_on = None
+        self._tail = None
+
+    def on_events(self, events: Sequence[StateEvent]) -> None:
+        """The backend's remote listener (a backend thread): subscribers, then triggers."""
+        fan_out(self.subscribers, events)
+        if self.triggers and self._dispatcher() is not None:
+            self._schedule(list(events))
+
+    def _schedule(self, events: list[StateEvent]) -> None:
+        """Run the dispatcher for other processes' changes on motia_nb's loop thread,
+        one batch after the other in commit order (handlers may read and write state,
+        synchronously too); an awaitable result is awaited, errors are logged."""
+        before = self._tail
+
+        async def run() -> None:
+            if before is not None and not before.done():
+                try:
+                    await asyncio.wrap_future(before)
+                except BaseException:
+                    pass
+            d = self._dispatcher()
+            if d is None:
+                return
+            try:
+                r = d(events)
+                if inspect.isawaitable(r):
+                    await r
+            except Exception:
+                log.exception("running state triggers for a change made in another process failed")
+
+        self._tail = get_loop_thread().submit(run())

@@ -1,0 +1,132 @@
+"""The SQLite follower on its own: a cursor on ``changes.seq``, woken by data_version.
+
+Rows are written here by hand (another connection standing for another process), so
+the follower is tested apart from the write path; tests/test_sqlite_remote.py covers
+the backend and the facade on top of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from motia_nb.state.backends.sqlite.follower import Follower, rows_to_events
+
+CHANGES = """
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, event_type TEXT NOT NULL,
+    grp TEXT NOT NULL, key TEXT NOT NULL, old_value TEXT, new_value TEXT, trace_id TEXT,
+    cause TEXT NOT NULL, pid INTEGER NOT NULL, origin TEXT NOT NULL
+);
+"""
+
+ME, OTHER = "a" * 32, "b" * 32
+
+
+@pytest.fixture
+def db(tmp_path: Any) -> tuple[str, sqlite3.Connection]:
+    path = str(tmp_path / "state.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(CHANGES)
+    yield path, conn
+    conn.close()
+
+
+def record(conn: sqlite3.Connection, *rows: tuple[str, str, str, Any, Any, str]) -> None:
+    """Commit ``(event_type, grp, key, old, new, origin)`` rows in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    for et, grp, key, old, new, origin in rows:
+        conn.execute(
+            "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, 'cell', 1, ?)",
+            (time.time(), et, grp, key, None if old is None else json.dumps(old),
+             None if new is None else json.dumps(new), origin),
+        )  # fmt: skip
+    conn.execute("COMMIT")
+
+
+def test_rows_become_events_with_json_values() -> None:
+    (ev,) = rows_to_events([(7, "state:updated", "orders", "o1", '{"n": 1}', '{"n": 2}')])
+    assert (ev.event_type, ev.group_id, ev.item_id, ev.old_value, ev.new_value) == (
+        "state:updated", "orders", "o1", {"n": 1}, {"n": 2})  # fmt: skip
+    (gone,) = rows_to_events([(8, "state:deleted", "orders", "o1", "null", None)])
+    assert gone.old_value is None and gone.new_value is None and gone.event_type == "state:deleted"
+
+
+def test_a_poll_delivers_only_new_foreign_rows_in_commit_order(db: tuple[str, sqlite3.Connection]) -> None:
+    path, conn = db
+    record(conn, ("state:created", "g", "old", None, 1, OTHER))  # before the follower: never replayed
+    got: list[list[tuple[str, str, Any]]] = []
+    f = Follower(path, ME, lambda evs: got.append([(e.event_type, e.item_id, e.new_value) for e in evs]))
+    f.start(thread=False)
+    try:
+        assert f.poll() == 0 and got == []  # nothing committed since: data_version did not move
+        record(conn, ("state:created", "g", "k1", None, {"v": 1}, OTHER), ("state:created", "g", "mine", None, 0, ME))
+        record(conn, ("state:updated", "g", "k1", {"v": 1}, {"v": 2}, OTHER))
+        record(conn, ("state:deleted", "g", "k1", {"v": 2}, None, OTHER))
+        assert f.poll() == 3
+        assert got == [[("state:created", "k1", {"v": 1}), ("state:updated", "k1", {"v": 2}),
+                        ("state:deleted", "k1", None)]]  # fmt: skip
+        # own rows move the cursor but are never delivered
+        record(conn, ("state:updated", "g", "mine", 0, 1, ME))
+        assert f.poll() == 0 and len(got) == 1
+        assert f.cursor == conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
+    finally:
+        f.stop()
+
+
+def test_a_burst_larger_than_one_read_arrives_whole_and_in_order(db: tuple[str, sqlite3.Connection]) -> None:
+    path, conn = db
+    keys: list[str] = []
+    f = Follower(path, ME, lambda evs: keys.extend(e.item_id for e in evs)).start(thread=False)
+    try:
+        record(conn, *[("state:created", "g", f"k{i}", None, i, OTHER if i % 3 else ME) for i in range(2500)])
+        assert f.poll() == len([i for i in range(2500) if i % 3])
+        assert keys == [f"k{i}" for i in range(2500) if i % 3]
+    finally:
+        f.stop()
+
+
+def test_the_thread_sees_another_connections_commit_and_stops(db: tuple[str, sqlite3.Connection]) -> None:
+    path, conn = db
+    seen = threading.Event()
+    got: list[str] = []
+
+    def on_events(evs: list[Any]) -> None:
+        got.extend(e.item_id for e in evs)
+        seen.set()
+
+    f = Follower(path, ME, on_events, interval=0.01).start()
+    try:
+        assert f.running
+        record(conn, ("state:created", "g", "x", None, 1, OTHER))
+        assert seen.wait(10), "the follower thread never delivered the change"
+        assert got == ["x"]
+    finally:
+        f.stop()
+    assert not f.running
+    f.stop()  # idempotent
+    record(conn, ("state:created", "g", "y", None, 1, OTHER))
+    assert f.poll() == 0 and got == ["x"]  # stopped: nothing more
+
+
+def test_a_listener_may_stop_its_own_follower(db: tuple[str, sqlite3.Connection]) -> None:
+    path, conn = db
+    done = threading.Event()
+    holder: dict[str, Follower] = {}
+
+    def on_events(evs: list[Any]) -> None:
+        holder["f"].stop()  # from the follower's own thread: must not deadlock
+        done.set()
+
+    holder["f"] = f = Follower(path, ME, on_events, interval=0.01).start()
+    record(conn, ("state:created", "g", "x", None, 1, OTHER))
+    assert done.wait(10)
+    f._thread.join(5)  # type: ignore[union-attr]
+    assert not f.running

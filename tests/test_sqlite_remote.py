@@ -1,0 +1,144 @@
+"""Other processes' changes on SQLite (SPEC §9): remote subscribers and remote triggers.
+
+Two managers on one file stand for two processes (each backend has its own origin;
+the follower skips only its own); one test uses a real subprocess. Two real
+kernels: tests/test_sqlite_kernels.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from motia_nb.session import Session
+from motia_nb.state import StateManager
+from motia_nb.state.backends.sqlite import SQLiteBackend
+from motia_nb.state.history import Retention
+from motia_nb.steps.triggers import state
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def followers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "motia-nb-sqlite-follower" and t.is_alive()]
+
+
+@pytest.fixture
+def pair(db_path: str) -> Iterator[tuple[StateManager, StateManager]]:
+    a, b = StateManager(db_path), StateManager(db_path)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_a_remote_subscriber_gets_the_other_managers_changes_not_its_own(pair: tuple[StateManager, StateManager]) -> None:
+    a, b = pair
+    remote: list[tuple[str, str, Any]] = []
+    local: list[str] = []
+    a.sync.set("g", "before", 0)  # committed before anyone listened: never replayed
+    b.sync.count("g")
+    before = len(followers())
+    unsubscribe = a.subscribe(lambda e: remote.append((e.event_type, e.item_id, e.new_value)), remote=True)
+    a.subscribe(lambda e: local.append(e.item_id))
+    assert len(followers()) == before + 1  # a follows the changelog now
+    b.sync.set("g", "k", {"n": 1})
+    b.sync.update("g", "k", [{"type": "increment", "path": "n", "by": 1}])
+    b.sync.delete("g", "k")
+    a.sync.set("g", "mine", 1)
+    wait_until(lambda: len(remote) >= 4, what="b's changes")
+    time.sleep(0.2)
+    assert [r for r in remote if r[1] == "k"] == [
+        ("state:created", "k", {"n": 1}),
+        ("state:updated", "k", {"n": 2}),
+        ("state:deleted", "k", None),
+    ]
+    # a remote subscriber hears its own process's commits once (locally, not again from the changelog)
+    assert [r for r in remote if r[1] != "k"] == [("state:created", "mine", 1)]
+    assert local == ["mine"]
+    unsubscribe()
+    assert len(followers()) == before  # nobody wants remote changes: the follower stopped
+    b.sync.set("g", "late", 1)
+    time.sleep(0.2)
+    assert len(remote) == 4
+
+
+def test_remote_triggers_run_this_sessions_steps_for_another_processes_write(db_path: str) -> None:
+    a = StateManager(db_path)
+    session = Session(a)
+    hits: list[tuple[str, Any, int]] = []
+
+    @session.step({"name": "OnOrder", "triggers": [state(lambda e: e.group_id == "orders")]})
+    def on_order(event: Any) -> None:
+        hits.append((event.event_type, event.new_value, os.getpid()))
+
+    a.run_remote_triggers(True)
+    writer = textwrap.dedent(
+        """
+        import sys
+        from motia_nb.state import StateManager
+        sm = StateManager(sys.argv[1])
+        sm.sync.set("orders", "o1", {"total": 5})
+        sm.sync.set("other", "x", 1)
+        sm.sync.update("orders", "o1", [{"type": "increment", "path": "total", "by": 2}])
+        sm.close()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        subprocess.run([sys.executable, "-c", writer, db_path], check=True, env=env, timeout=60)
+        wait_until(lambda: len(hits) >= 2, what="the step to run for the other process's writes")
+        time.sleep(0.2)
+        assert hits == [("state:created", {"total": 5}, os.getpid()), ("state:updated", {"total": 7}, os.getpid())]
+        a.run_remote_triggers(False)
+        subprocess.run([sys.executable, "-c", writer.replace('"o1"', '"o2"'), db_path], check=True, env=env, timeout=60)
+        time.sleep(0.3)
+        assert len(hits) == 2
+    finally:
+        a.close()
+
+
+def test_with_history_off_remote_changes_stay_unavailable_with_a_clear_message(db_path: str) -> None:
+    sm = StateManager(db_path)
+    try:
+        assert sm.backend.publishes_remote is True
+        sm.backend.set_history_keep(Retention.parse("off"))
+        assert sm.backend.publishes_remote is False
+        with pytest.raises(NotImplementedError, match="does not publish changes between processes"):
+            sm.run_remote_triggers(True)
+    finally:
+        sm.close()
+    mem = StateManager(":memory:")
+    try:
+        assert mem.backend.publishes_remote is False  # no other process can share it
+        with pytest.raises(NotImplementedError, match="does not publish"):
+            mem.run_remote_triggers(True)
+    finally:
+        mem.close()
+
+
+def test_no_follower_without_remote_listeners_and_none_after_close(db_path: str) -> None:
+    before = len(followers())
+    b = SQLiteBackend(db_path)
+    b.open()
+    try:
+        assert len(followers()) == before
+        got: list[Any] = []
+        b.add_remote_listener(got.extend)
+        assert len(followers()) == before + 1
+    finally:
+        b.close()
+    wait_until(lambda: len(followers()) == before, what="the follower to stop at close")
