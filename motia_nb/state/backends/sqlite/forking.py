@@ -87,6 +87,10 @@ def _reset_in_child() -> None:
         _abandoned.append((b._writes, b._wconn, b._rconn, b._pconn, b._recorder))
         # the history recorder's pruner thread did not survive the fork: a new one comes with the reopen
         b._writes = b._wconn = b._rconn = b._pconn = b._recorder = None
+        # the follower thread did not survive either (a remote listener added later starts one)
+        _abandoned.append(b._follower)
+        b._follower = None
+        type(b)._follow_lock = threading.Lock()
         b._open_lock = threading.Lock()
         b._wlock = threading.RLock()
         b._rlock = b._wlock
