@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -443,7 +444,9 @@ def test_closed_backend_refuses_writes_and_flushes_queued_ones(redis_url: str, r
 
 
 def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_url: str) -> None:
-    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop."""
+    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop.
+    A blocking write with nothing queued commits (and calls listeners) on its caller's
+    thread; an async write commits on the shared loop thread."""
     from motia_nb._threads import get_loop_thread
 
     shared = get_loop_thread().thread
@@ -454,8 +457,14 @@ def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_u
         b.open()
         b.add_listener(lambda evs: seen.append(threading.current_thread()))
         put(b, "g", "k", 1)
+
+        async def later(b: RedisBackend = b) -> Any:
+            return await b.submit_async(Write("set", "g", "k", value_json="1"), result_only=True)
+
+        asyncio.run(later())
     assert set(threading.enumerate()) - before == set()
-    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [shared] * 3
+    me = threading.current_thread()
+    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [me, shared] * 3
     for b in backends:
         b.close()
     assert shared.is_alive()  # closing a backend does not stop the shared loop

@@ -146,6 +146,7 @@ class Runtime(StateTriggers):
         self.owner = owner
         self.logger = StepLogger(lambda: logs)
         self.enqueue_entry = Entry(self.enqueue)
+        self.refresh_state_steps()
         registry.on_change(self.sync_dispatcher)
 
     # ------------------------------------------------------------------ plumbing
@@ -153,8 +154,9 @@ class Runtime(StateTriggers):
         """Be the manager's inline dispatcher exactly while a state-triggered step exists.
 
         With no state step the dispatcher is removed, so plain writes keep the
-        state core's fast path (no per-write coroutine).
+        state core's fast path (no per-write coroutine). Called on every registry change.
         """
+        self.refresh_state_steps()
         wanted = self.has_state_steps()
         current = self.manager.dispatcher
         if wanted and current != self.dispatch_events:

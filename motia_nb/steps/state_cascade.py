@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,14 +43,31 @@ def _state_trigger(event: Any) -> dict[str, Any]:
     return {"type": "state", "event_type": event.event_type, "group_id": event.group_id, "item_id": event.item_id}
 
 
-@dataclass(slots=True)
 class Candidates:
-    """What one event may run: its input, label, trigger dict and ``(step, triggers)`` in order."""
+    """What one event may run: its input and ``(step, triggers)`` in order; its label and
+    trigger dict are built on first use (an idle step's false condition needs neither)."""
 
-    data: Any
-    label: str
-    trigger: dict[str, Any]
-    steps: list[tuple[Step, list[Any]]]
+    __slots__ = ("data", "steps", "_label", "_trigger")
+
+    def __init__(self, data: Any, steps: list[tuple[Step, list[Any]]], label: str | None = None,
+                 trigger: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.data = data
+        self.steps = steps
+        self._label = label
+        self._trigger = trigger
+
+    @property
+    def label(self) -> str:
+        if self._label is None:
+            ev = self.data
+            self._label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
+        return self._label
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        if self._trigger is None:
+            self._trigger = _state_trigger(self.data)
+        return self._trigger
 
 
 @dataclass(slots=True)
@@ -66,6 +83,16 @@ class Start:
     frame: Frame | None
 
 
+class _Where:
+    """A label and trigger dict already at hand (queue, http and cron conditions)."""
+
+    __slots__ = ("label", "trigger")
+
+    def __init__(self, label: str, trigger: dict[str, Any]) -> None:
+        self.label = label
+        self.trigger = trigger
+
+
 class StateTriggers:
     """The state / stream part of :class:`~motia_nb.steps.runtime.Runtime` (a mixin).
 
@@ -74,27 +101,37 @@ class StateTriggers:
 
     registry: Any
     traces: Any
+    _state_steps: list[tuple[Step, list[Any]]] = []
+    _stream_steps: list[tuple[Step, list[Any]]] = []
+
+    def refresh_state_steps(self) -> None:
+        """Re-read which steps have state / stream triggers (call on every registry change)."""
+        self._state_steps = [(st, st.of_type(StateTrigger)) for st in self.registry.with_trigger(StateTrigger)]
+        self._stream_steps = [(st, st.of_type(StreamTrigger)) for st in self.registry.with_trigger(StreamTrigger)]
 
     # ------------------------------------------------------------------ conditions
-    def ask_condition(self, st: Step, trig: Any, value: Any, label: str, trigger: dict[str, Any]) -> Any:
+    def ask_condition(self, st: Step, trig: Any, value: Any, c: Any, enter: Callable[[], Any] | None = None) -> Any:
         """Call ``trig.condition``: True / False, or an awaitable to await (an async condition).
 
         No condition: True. A condition that raises is reported and recorded; it answers False.
-        Runs inside a cascade frame (its trace id goes to ``ctx`` and to the report).
+        ``c`` gives the label and trigger dict (:class:`Candidates`, or anything with
+        ``label`` / ``trigger``). Runs inside a cascade frame (its trace id goes to ``ctx``
+        and to the report), which ``enter()``, if given, opens on first need.
         """
         cond = trig.condition
         if cond is None:
             return True
         try:
             if trig.arity == 2:
-                frame = current_frame()
-                assert frame is not None
-                r = cond(value, self.context(frame.trace_id, st, trigger, value))  # type: ignore[attr-defined]
+                frame = current_frame() if enter is None else enter()
+                r = cond(value, self.context(frame.trace_id, st, c.trigger, value))  # type: ignore[attr-defined]
             else:
                 r = cond(value)
             return r if inspect.isawaitable(r) else bool(r)
         except Exception as e:  # noqa: BLE001 - reported, the step is skipped
-            self._condition_failed(st, label, e)
+            if enter is not None:
+                enter()
+            self._condition_failed(st, c.label, e)
             return False
 
     async def settle_condition(self, st: Step, label: str, answer: Any) -> bool:
@@ -109,7 +146,7 @@ class StateTriggers:
 
     async def _condition_holds(self, st: Step, trig: Any, value: Any, label: str, trigger: dict[str, Any]) -> bool:
         """Whether ``trig.condition`` holds for ``value`` (no condition: True); a raising condition is reported, False."""
-        return await self.settle_condition(st, label, self.ask_condition(st, trig, value, label, trigger))
+        return await self.settle_condition(st, label, self.ask_condition(st, trig, value, _Where(label, trigger)))
 
     def _condition_failed(self, st: Step, label: str, e: BaseException) -> None:
         frame = current_frame()
@@ -123,7 +160,7 @@ class StateTriggers:
     # ------------------------------------------------------------------ dispatch
     def has_state_steps(self) -> bool:
         """Whether a step listens to state writes (state or stream triggers: streams live in the state core)."""
-        return bool(self.registry.with_trigger(StateTrigger) or self.registry.with_trigger(StreamTrigger))
+        return bool(self._state_steps or self._stream_steps)
 
     def dispatch_events(self, events: Sequence[Any]) -> Awaitable[None] | None:
         """The manager's dispatcher: a coroutine running the triggered steps, or None when
@@ -142,27 +179,37 @@ class StateTriggers:
         if sev is not None:  # a stream's group: stream triggers, not state ones (two stores in the engine)
             label = f"stream {sev['streamName']} {sev['event']['type']} {sev['groupId']}/{sev['id']}"
             trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
-            steps = [(st, [t for t in st.of_type(StreamTrigger) if t.matches(sev)])
-                     for st in self.registry.with_trigger(StreamTrigger)]  # fmt: skip
-            return Candidates(sev, label, trigger, [(st, ts) for st, ts in steps if ts])
-        label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
-        steps = [(st, st.of_type(StateTrigger)) for st in self.registry.with_trigger(StateTrigger)]
-        return Candidates(ev, label, _state_trigger(ev), steps)
+            steps = [(st, [t for t in trigs if t.matches(sev)]) for st, trigs in self._stream_steps]
+            return Candidates(sev, [(st, ts) for st, ts in steps if ts], label, trigger)
+        return Candidates(ev, self._state_steps)
 
     def first_to_run(self, events: list[Any]) -> Start | None:
         """Check conditions in cascade order until a step will run; None when none will.
 
         A condition is asked here at most once; its answer travels in the :class:`Start`.
+        The cascade's frame (a new trace, unless the write was made inside one) is opened
+        only when a condition needs it: a ``(input, ctx)`` condition, or one that raises.
         """
-        with self.root("state") as frame:  # type: ignore[attr-defined]
+        opened: list[Any] = []  # [root, its frame] once opened
+
+        def enter() -> Frame:
+            if not opened:
+                root = self.root("state")  # type: ignore[attr-defined]
+                opened[:] = [root, root.__enter__()]
+            return opened[1]
+
+        try:
             for i, ev in enumerate(events):
                 c = self.candidates(ev)
                 for j, (st, trigs) in enumerate(c.steps):
                     for k, trig in enumerate(trigs):
-                        answer = self.ask_condition(st, trig, c.data, c.label, c.trigger)
+                        answer = self.ask_condition(st, trig, c.data, c, enter)
                         if answer is not False:
-                            return Start(i, c, j, k, answer, frame)
-        return None
+                            return Start(i, c, j, k, answer, opened[1] if opened else None)
+            return None
+        finally:
+            if opened:
+                opened[0].__exit__(None, None, None)
 
     async def state_cascade(self, events: list[Any], start: Start) -> None:
         """Run the triggered steps from ``start`` on, event by event, depth first."""

@@ -43,6 +43,12 @@ class Subscriber:
         self._where = where  # the URL without password, for messages
         self._on_events = on_events
         self._on_gap = on_gap
+        # how our own messages name us: JSON-escaped text inside them cannot contain
+        # this unescaped (a quote in a value, group or key is sent as \"), so a plain
+        # substring test recognises our echo without parsing it
+        self._mine = f'"origin":"{origin}"'.encode()
+        #: our own messages skipped unparsed (a test observable)
+        self.echoes = 0
 
     async def run(self, client: Any, subscribed: "asyncio.Future[None]") -> None:
         """The subscriber task; ``subscribed`` resolves once the first SUBSCRIBE is
@@ -80,10 +86,14 @@ class Subscriber:
 
     def on_message(self, data: bytes | str) -> None:
         """One published message: foreign events go to ``on_events``; ours are skipped."""
+        raw = data if isinstance(data, bytes) else data.encode()
+        if self._mine in raw:
+            self.echoes += 1
+            return  # our own commit: local listeners already had it
         try:
             msg = json.loads(text(data))
             if msg.get("origin") == self.origin:
-                return  # our own commit: local listeners already had it
+                return
             events = [event_from_wire(ev) for ev in msg.get("events") or []]
         except Exception:
             log.warning("motia_nb: ignoring a malformed message on %s: %.200r", self.channel, data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["SET", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "source"]
+__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "BY_NAME", "source"]
 
 
 def source(name: str) -> str:
@@ -23,6 +23,8 @@ _ordered = source("ordered")
 
 #: set a value (returns the old text or nil)
 SET = _helpers + source("set")
+#: a run of sets in one call (returns the old texts, nil for new items), one published message
+SET_MANY = _helpers + source("set_many")
 #: compare-and-set an update computed in Python (returns 1 written, 0 lost the race)
 CAS = _helpers + source("cas")
 #: delete one item (returns the old text or nil)
@@ -32,4 +34,6 @@ CLEAR = _ordered + source("clear")
 #: read a page in insertion order (either direction)
 READ = _ordered + source("read")
 
-WRITE_SCRIPTS = (SET, CAS, DELETE, CLEAR)
+WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
+#: the write scripts by the names :mod:`.commands` gives its calls
+BY_NAME = {"set": SET, "set_many": SET_MANY, "cas": CAS, "delete": DELETE, "clear": CLEAR}
