@@ -81,16 +81,16 @@ class RedisBackend(RedisReads, Backend):
         self._direct: DirectWriter | None = None
         #: the async API's writes of the running iteration, per caller loop (sent together)
         self._buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
-        self._writer = self._new_writer()
         self._subscriber = Subscriber(
             self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
         )
+        self._writer = self._new_writer()
         self._writer_task: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[None] | None = None
 
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
-            self.url, channel=self.channel, origin=self.origin, on_commit=self._committed, gate=self._gate
+            self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate
         )
 
     @property
@@ -137,7 +137,8 @@ class RedisBackend(RedisReads, Backend):
                     raise RedisBackendError(f"cannot start the Redis backend for {safe_url(self.url)}: {exc}") from exc
             self._sync = sync
             self._direct = DirectWriter(
-                sync, self.url, channel=self.channel, origin=self.origin, gate=self._gate, on_commit=self._committed
+                sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
+                on_commit=self._committed,
             )
             self._lt = lt
             self._opened = True
@@ -287,7 +288,7 @@ class RedisBackend(RedisReads, Backend):
             sha = c.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
             pipe = c.pipeline(transaction=True)
             for w in writes:
-                pipe.evalsha(sha, 3, *write_keys(w.group_id), *set_args(w, self.channel, self.origin))
+                pipe.evalsha(sha, 3, *write_keys(w.group_id), *set_args(w, self._subscriber.channel_arg(), self.origin))
             replies = pipe.execute(raise_on_error=False)
         except redis.RedisError as exc:
             raise RedisBackendError(

@@ -16,15 +16,15 @@ from ...ops import MISSING, apply_ops
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 from .codec import decode, text
-from .layout import ORDER_PREFIX, SEQ_KEY, STATE_PREFIX, write_keys
+from .layout import write_keys
 
 __all__ = ["Plan", "plan_update", "result_of", "set_result", "script_call", "set_many_call", "set_args", "SET_STRIDE"]
 
 #: an update's plan: (the text it read, old value, new value, new JSON text)
 Plan = tuple["bytes | None", Any, Any, str]
 
-#: Arguments per set in ``set_many.lua`` (field, value, group); the script reads it from ARGV[3].
-SET_STRIDE = 3
+#: Arguments per set in ``set_many.lua`` (field, value); the script reads it from ARGV[4].
+SET_STRIDE = 2
 
 
 def plan_update(w: Write, raw: bytes | None) -> Plan:
@@ -58,13 +58,14 @@ def script_call(w: Write, plan: Plan | None, channel: str, origin: str) -> tuple
 
 
 def set_many_call(writes: list[Write], channel: str, origin: str) -> tuple[str, list[str], list[Any]]:
-    """``(script name, KEYS, ARGV)`` committing consecutive sets in one ``set_many.lua`` call."""
-    keys = [SEQ_KEY]
-    args: list[Any] = [channel, origin, SET_STRIDE]
+    """``(script name, KEYS, ARGV)`` committing consecutive sets *to one group* in one
+    ``set_many.lua`` call: KEYS as ``set.lua``; ARGV channel, origin, group, stride, then
+    field and value per set."""
+    group = writes[0].group_id
+    args: list[Any] = [channel, origin, group, SET_STRIDE]
     for w in writes:
-        keys += (STATE_PREFIX + w.group_id, ORDER_PREFIX + w.group_id)
-        args += (w.key, w.value_json, w.group_id)
-    return "set_many", keys, args
+        args += (w.key, w.value_json)
+    return "set_many", write_keys(group), args
 
 
 def result_of(w: Write, reply: Any, plan: Plan | None) -> WriteResult:

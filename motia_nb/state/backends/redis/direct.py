@@ -81,7 +81,7 @@ class DirectWriter:
         client: Any,
         url: str,
         *,
-        channel: str,
+        channel: Callable[[], str],
         origin: str,
         gate: CommitGate,
         on_commit: Callable[[Sequence[StateEvent]], None],
@@ -120,7 +120,7 @@ class DirectWriter:
             self._gate.release()
 
     def _run(self, w: Write) -> WriteResult:
-        name, keys, args = script_call(w, None, self._channel, self._origin)
+        name, keys, args = script_call(w, None, self._channel(), self._origin)
         return result_of(w, self._scripts[name](keys=keys, args=args), None)
 
     def _update(self, w: Write) -> WriteResult:
@@ -128,7 +128,7 @@ class DirectWriter:
         for attempt in range(MAX_CAS_ATTEMPTS):
             raw = self._client.hget(STATE_PREFIX + w.group_id, w.key)
             plan = plan_update(w, raw)  # an op that cannot apply raises here: nothing was sent
-            name, keys, args = script_call(w, plan, self._channel, self._origin)
+            name, keys, args = script_call(w, plan, self._channel(), self._origin)
             if self._scripts[name](keys=keys, args=args):
                 return result_of(w, 1, plan)
             self.cas_retries += 1

@@ -49,6 +49,13 @@ class Subscriber:
         self._mine = f'"origin":"{origin}"'.encode()
         #: our own messages skipped unparsed (a test observable)
         self.echoes = 0
+        #: True while our subscription is acknowledged and its connection up
+        self.live = False
+
+    def channel_arg(self) -> str:
+        """The channel as the write scripts take it: ``<channel>|<1 if we are subscribed, else 0>``
+        (a script publishes only when somebody else listens; see ``lua/helpers.lua``)."""
+        return f"{self.channel}|{1 if self.live else 0}"
 
     async def run(self, client: Any, subscribed: "asyncio.Future[None]") -> None:
         """The subscriber task; ``subscribed`` resolves once the first SUBSCRIBE is
@@ -58,6 +65,7 @@ class Subscriber:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self.live = True
                 if not subscribed.done():
                     subscribed.set_result(None)
                 else:  # reconnected: changes may have been missed while we were away
@@ -68,8 +76,10 @@ class Subscriber:
                     if msg is not None and msg.get("type") == "message":
                         self.on_message(msg["data"])
             except asyncio.CancelledError:
+                self.live = False
                 raise
             except Exception as exc:
+                self.live = False
                 if not subscribed.done():
                     subscribed.set_exception(
                         RedisBackendError(f"cannot subscribe to {self.channel} on {self._where}: {exc}")
@@ -79,6 +89,7 @@ class Subscriber:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self.live = False
                 try:
                     await pubsub.aclose()
                 except Exception:

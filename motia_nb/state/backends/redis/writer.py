@@ -63,7 +63,13 @@ class PipelinedWriter:
     """
 
     def __init__(
-        self, url: str, *, channel: str, origin: str, on_commit: Callable[[Sequence[StateEvent]], None], gate: CommitGate
+        self,
+        url: str,
+        *,
+        channel: Callable[[], str],
+        origin: str,
+        on_commit: Callable[[Sequence[StateEvent]], None],
+        gate: CommitGate,
     ) -> None:
         self._url = url
         self._channel = channel
@@ -194,9 +200,9 @@ class PipelinedWriter:
 
         def flush_sets() -> None:
             if len(sets) == 1:
-                calls.append((*script_call(run[sets[0]][0], None, self._channel, self._origin), [sets[0]]))
+                calls.append((*script_call(run[sets[0]][0], None, self._channel(), self._origin), [sets[0]]))
             elif sets:
-                calls.append((*set_many_call([run[i][0] for i in sets], self._channel, self._origin), list(sets)))
+                calls.append((*set_many_call([run[i][0] for i in sets], self._channel(), self._origin), list(sets)))
             sets.clear()
 
         for i, (w, _, _) in enumerate(run):
@@ -209,7 +215,7 @@ class PipelinedWriter:
                 continue
             flush_sets()
             try:
-                calls.append((*script_call(w, planned.get(i), self._channel, self._origin), [i]))
+                calls.append((*script_call(w, planned.get(i), self._channel(), self._origin), [i]))
             except ValueError as exc:
                 outcomes[i] = exc
         flush_sets()
@@ -248,7 +254,7 @@ class PipelinedWriter:
         for attempt in range(_MAX_CAS_ATTEMPTS):
             raw = await self._client.hget(STATE_PREFIX + w.group_id, w.key)
             plan = plan_update(w, raw)
-            (ok,) = await self._eval_pipeline([(*script_call(w, plan, self._channel, self._origin), None)])
+            (ok,) = await self._eval_pipeline([(*script_call(w, plan, self._channel(), self._origin), None)])
             if isinstance(ok, BaseException):
                 raise ok
             if ok:
