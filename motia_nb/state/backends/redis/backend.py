@@ -138,7 +138,7 @@ class RedisBackend(RedisReads, Backend):
             self._sync = sync
             self._direct = DirectWriter(
                 sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
-                on_commit=self._committed,
+                on_commit=self._committed, on_gap=self._bump,
             )
             self._lt = lt
             self._opened = True

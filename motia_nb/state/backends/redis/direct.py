@@ -85,6 +85,7 @@ class DirectWriter:
         origin: str,
         gate: CommitGate,
         on_commit: Callable[[Sequence[StateEvent]], None],
+        on_gap: Callable[[], None],
     ) -> None:
         self._client = client
         self._url = url
@@ -92,6 +93,7 @@ class DirectWriter:
         self._origin = origin
         self._gate = gate
         self._on_commit = on_commit
+        self._on_gap = on_gap
         # redis-py's Script objects run EVALSHA and reload a script the server forgot
         self._scripts = {name: client.register_script(src) for name, src in scripts.BY_NAME.items()}
         #: updates that lost a compare-and-set race and were retried
@@ -112,6 +114,9 @@ class DirectWriter:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:
                 raise io_error(exc, self._url, w.group_id) from None
+            except BaseException:  # interrupted mid round trip: it may have committed, unseen
+                self._on_gap()
+                raise
             self.commits += 1
             if wr.events:
                 self._on_commit(wr.events)
