@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -80,13 +81,34 @@ def test_nothing_is_published_while_nobody_else_listens(backend: RedisBackend, r
     def publishes() -> int:
         return int(raw.info("commandstats").get("cmdstat_publish", {}).get("calls", 0))
 
+    assert wait_until(lambda: backend._subscriber.live)  # our own subscription is acknowledged
     before = publishes()
     asyncio.run(gather_all(backend, sets("g", 10)))
     backend.submit(Write("set", "g", "x", value_json="1")).result(5)
     backend.submit(Write("delete", "g", "x")).result(5)
     backend.submit(Write("clear", "g")).result(5)
     assert publishes() == before
-    assert backend._subscriber.live
+
+
+def test_a_pattern_subscriber_still_gets_every_change(backend: RedisBackend, raw: Any) -> None:
+    ps = raw.pubsub(ignore_subscribe_messages=True)
+    ps.psubscribe("motia_nb:events:*")
+    try:
+        assert wait_until(lambda: raw.execute_command("PUBSUB", "NUMPAT") == 1)
+        asyncio.run(gather_all(backend, sets("g", 3)))
+        backend.submit(Write("delete", "g", "k0")).result(5)
+        got: list[Any] = []
+
+        def drained() -> bool:
+            while (m := ps.get_message()) is not None:
+                got.append(m)
+            return len(got) >= 2
+
+        assert wait_until(drained)
+        kinds = [[e["t"] for e in json.loads(m["data"])["events"]] for m in got]
+        assert kinds == [["state:created"] * 3, ["state:deleted"]]
+    finally:
+        ps.close()
 
 
 def wait_until(cond: Any, timeout: float = 5.0) -> bool:

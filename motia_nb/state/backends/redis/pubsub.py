@@ -62,19 +62,22 @@ class Subscriber:
         acknowledged (or fails with a clear error, ending the task)."""
         backoff = 0.1
         while True:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                self.live = True
                 if not subscribed.done():
                     subscribed.set_result(None)
                 else:  # reconnected: changes may have been missed while we were away
                     self._on_gap()
                 backoff = 0.1
                 while True:
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if msg is not None and msg.get("type") == "message":
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        continue
+                    if msg.get("type") == "message":
                         self.on_message(msg["data"])
+                    elif msg.get("type") == "subscribe":  # the server counts us from now on
+                        self.live = True
             except asyncio.CancelledError:
                 self.live = False
                 raise

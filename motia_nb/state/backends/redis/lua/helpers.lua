@@ -15,10 +15,12 @@ local function index(z, seq, f)
 end
 local function publish(chan, origin, events)
   -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's
-  -- own. Nobody else listening: nothing to publish (and no echo for the writer to read).
+  -- own. Nobody else listening (by name or by any pattern): nothing to publish (and no echo for the writer to read).
   -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
   local name, mine = string.match(chan, '^(.*)|([01])$')
   if not name then name, mine = chan, '0' end
-  if redis.call('PUBSUB', 'NUMSUB', name)[2] <= tonumber(mine) then return end
+  if redis.call('PUBSUB', 'NUMSUB', name)[2] <= tonumber(mine) and redis.call('PUBSUB', 'NUMPAT') == 0 then
+    return  -- (a pattern subscriber might match: then publish)
+  end
   redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events}))
 end
