@@ -12,6 +12,7 @@ import pytest
 from motia_nb.session import clear_traces, reset_steps, step, trace_frame
 from motia_nb.state import manager as manager_module
 from motia_nb.state import state_manager
+from motia_nb.state.events import StateEvent
 from motia_nb.steps import state
 
 
@@ -62,8 +63,6 @@ def test_an_unmatched_condition_is_asked_on_the_callers_thread_and_nothing_hops(
 
 
 def _events(group, key):
-    from motia_nb.state.events import StateEvent
-
     yield StateEvent("state:created", group, key, None, 1)
 
 

@@ -52,7 +52,7 @@ class CommitGate:
 
     def done(self, n: int) -> None:
         with self._count_lock:
-            self.queued -= n
+            self.queued = max(0, self.queued - n)  # (a write failed twice over must not wedge it)
 
     def acquire(self) -> None:
         self._lock.acquire()
