@@ -458,8 +458,10 @@ def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_u
         b.add_listener(lambda evs: seen.append(threading.current_thread()))
         put(b, "g", "k", 1)
 
-        async def later(b: RedisBackend = b) -> Any:
-            return await b.submit_async(Write("set", "g", "k", value_json="1"), result_only=True)
+        async def later(b: RedisBackend = b) -> Any:  # two at once: the writer task commits them
+            return await asyncio.gather(
+                *(b.submit_async(Write("set", "g", k, value_json="1"), result_only=True) for k in ("k", "k2"))
+            )
 
         asyncio.run(later())
     assert set(threading.enumerate()) - before == set()

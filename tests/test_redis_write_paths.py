@@ -173,6 +173,19 @@ def test_a_blocking_write_with_nothing_queued_commits_on_the_callers_thread(back
     assert threads == [threading.current_thread()] * 5
 
 
+def test_a_lone_awaited_write_to_a_local_redis_commits_on_the_callers_thread(backend: RedisBackend) -> None:
+    threads: list[threading.Thread] = []
+    backend.add_listener(lambda evs: threads.append(threading.current_thread()))
+    before, direct = backend._writer.pipelines, backend._direct.commits
+
+    async def one_by_one() -> list[Any]:
+        return [await backend.submit_async(w, result_only=True) for w in sets("g", 3)]
+
+    assert asyncio.run(one_by_one())[2] == {"new_value": {"i": 2}, "old_value": None}
+    assert backend._writer.pipelines == before and backend._direct.commits - direct == 3
+    assert threads == [threading.current_thread()] * 3
+
+
 def test_a_blocking_write_goes_behind_this_threads_unsent_async_writes(backend: RedisBackend) -> None:
     async def main() -> Any:
         pending = [backend.submit_async(w, result_only=True) for w in sets("g", 50)]

@@ -8,7 +8,8 @@ blocking calls on a thread-safe synchronous client, made on the caller's thread.
 
 Writes: the async API's writes made in one iteration of the caller's loop are handed
 to the writer task together (one ``call_soon_threadsafe`` per iteration, not per
-write) and answered together; a blocking write with nothing of this process queued
+write) and answered together (a lone one, to a Redis on this machine with nothing
+queued, commits on the caller's thread like a read); a blocking write with nothing of this process queued
 commits directly on the caller's thread (:mod:`.direct`), else behind the queued
 ones. ``writer_thread`` is motia_nb's loop thread: blocking on a write's future
 there would deadlock, so the facade refuses synchronous writes on it (await them instead).
@@ -241,9 +242,26 @@ class RedisBackend(RedisReads, Backend):
         return fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the loop iteration's writes. A lone write to a Redis on this machine with
+        nothing queued commits right here instead (one local round trip, as a read)."""
         items = self._buffers.pop(loop, None)
-        if items:
-            self._send(items)
+        if not items:
+            return
+        direct = self._direct
+        if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
+            self._lt is not None and threading.current_thread() is not self._lt.thread
+        ):
+            write, fut, result_only = items[0]
+            try:
+                wr = direct.commit(write)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                if not fut.done():
+                    fut.set_result(wr.result if result_only else wr)
+            return
+        self._send(items)
 
     def _flush_here(self) -> None:
         if self._buffers:
