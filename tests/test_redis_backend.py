@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -450,7 +451,9 @@ def test_closed_backend_refuses_writes_and_flushes_queued_ones(redis_url: str, r
 
 
 def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_url: str) -> None:
-    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop."""
+    """No loop (and no thread) per backend: writer and subscriber tasks share motia_nb's loop.
+    A blocking write with nothing queued commits (and calls listeners) on its caller's
+    thread; an async write commits on the shared loop thread."""
     from motia_nb._threads import get_loop_thread
 
     shared = get_loop_thread().thread
@@ -461,8 +464,16 @@ def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_u
         b.open()
         b.add_listener(lambda evs: seen.append(threading.current_thread()))
         put(b, "g", "k", 1)
+
+        async def later(b: RedisBackend = b) -> Any:  # two at once: the writer task commits them
+            return await asyncio.gather(
+                *(b.submit_async(Write("set", "g", k, value_json="1"), result_only=True) for k in ("k", "k2"))
+            )
+
+        asyncio.run(later())
     assert set(threading.enumerate()) - before == set()
-    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [shared] * 3
+    me = threading.current_thread()
+    assert [b.writer_thread for b in backends] == [shared] * 3 and seen == [me, shared] * 3
     for b in backends:
         b.close()
     assert shared.is_alive()  # closing a backend does not stop the shared loop
@@ -547,6 +558,20 @@ def _outcome(fut: Any) -> Any:
     return (wr.result, [dict(e) for e in wr.events])
 
 
+async def _all_in_flight(b: RedisBackend, writes: list[Write]) -> list[Any]:
+    """Submit every write in one loop iteration (one batch for the writer task); their outcomes."""
+    futs = [b.submit_async(w) for w in writes]
+    await asyncio.wait(futs)
+    out = []
+    for f in futs:
+        exc = f.exception()
+        if exc is not None:
+            out.append(("error", type(exc).__name__, getattr(exc, "index", None)))
+        else:
+            out.append((f.result().result, [dict(e) for e in f.result().events]))
+    return out
+
+
 @pytest.mark.slow
 def test_redis_and_sqlite_agree_on_random_pipelined_write_sequences(redis_server: Any, redis_url: str) -> None:
     from motia_nb.state.backends.sqlite import SQLiteBackend
@@ -564,9 +589,9 @@ def test_redis_and_sqlite_agree_on_random_pipelined_write_sequences(redis_server
             lite.open()
             try:
                 writes = [_to_write(s) for s in specs]
-                red_futs = [red.submit(w) for w in writes]  # all in flight: exercises pipelined runs
+                red_out = asyncio.run(_all_in_flight(red, writes))  # one batch: exercises pipelined runs
                 lite_futs = [lite.submit(w) for w in writes]
-                assert [_outcome(f) for f in red_futs] == [_outcome(f) for f in lite_futs]
+                assert red_out == [_outcome(f) for f in lite_futs]
                 for g in ("g", "h"):
                     assert red.items(g) == lite.items(g)
                 assert red.group_counts() == lite.group_counts()

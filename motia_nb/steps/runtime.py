@@ -4,9 +4,11 @@
 ``enqueue``, a ``request``, a ``run_cron`` — returns only after every step it
 triggered, directly or in turn, has finished. The runtime hooks into the state
 core with its manager's ``set_dispatcher``: after each committed write the
-facade hands the events to :meth:`Runtime.dispatch_events`, which returns a coroutine
-the write awaits (on the caller's loop for the async API, on motia_nb's loop
-thread in a copy of the caller's context for the sync API). Steps therefore run
+facade hands the events to :meth:`Runtime.dispatch_events`, which checks the
+conditions right there, on the writer's side, and returns None when no step will
+run (no coroutine, no thread hop), else a coroutine the write awaits (on the
+caller's loop for the async API, on motia_nb's loop thread in a copy of the
+caller's context for the sync API; see :mod:`.state_cascade`). Steps therefore run
 one after the other, depth first, in causal order, and their output goes to the
 cell that caused them.
 
@@ -38,11 +40,10 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import itertools
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -51,14 +52,15 @@ from urllib.parse import unquote, urlsplit
 from .._interrupts import CancelledByInterrupt
 from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import pop_cause, push_cause
-from .config import HTTP_METHODS, CronTrigger, QueueTrigger, StateTrigger, StreamTrigger, split_path
+from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepLoopError, StepNotFoundError
 from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
-from .streams import stream_event
+from .state_cascade import StateTriggers
+from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
 
 __all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
@@ -67,8 +69,6 @@ __all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
 #: beyond any real workflow (the seed's order flow is 3 deep) and far below
 #: Python's recursion limit even when every level is an awaited async handler.
 MAX_DEPTH = 24
-
-_seq = itertools.count(1)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,10 +79,6 @@ def _json_copy(value: Any, what: str) -> Any:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as e:
         raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
-
-
-def _state_trigger(event: Any) -> dict[str, Any]:
-    return {"type": "state", "event_type": event.event_type, "group_id": event.group_id, "item_id": event.item_id}
 
 
 @dataclass
@@ -115,16 +111,17 @@ class Entry(Generic[P, R]):
 class _Root:
     """Enter a cascade: reuse the running one of this runtime, or open a new trace at the causing call."""
 
-    def __init__(self, runtime: "Runtime", label: str) -> None:
+    def __init__(self, runtime: "Runtime", label: str, frame: Frame | None = None) -> None:
         self.runtime = runtime
         self.label = label
+        self.frame = frame  # the trace to open (conditions already checked in it), else a new one
         self.token: contextvars.Token[Frame | None] | None = None
 
     def __enter__(self) -> Frame:
         cur = current_frame()
         if cur is not None and cur.runtime is self.runtime:
             return cur
-        frame = Frame(str(uuid.uuid4()), (), self.label, self.runtime)
+        frame = self.frame or Frame(str(uuid.uuid4()), (), self.label, self.runtime)
         self.token = _frame.set(frame)
         return frame
 
@@ -133,7 +130,7 @@ class _Root:
             _frame.reset(self.token)
 
 
-class Runtime:
+class Runtime(StateTriggers):
     """Runs one session's steps inline: state triggers, ``enqueue``, ``request``, ``run_cron``.
 
     ``manager`` is the session's state manager (the runtime installs itself as
@@ -150,6 +147,7 @@ class Runtime:
         self.owner = owner
         self.logger = StepLogger(lambda: logs)
         self.enqueue_entry = Entry(self.enqueue)
+        self.refresh_state_steps()
         registry.on_change(self.sync_dispatcher)
 
     # ------------------------------------------------------------------ plumbing
@@ -157,21 +155,18 @@ class Runtime:
         """Be the manager's inline dispatcher exactly while a state-triggered step exists.
 
         With no state step the dispatcher is removed, so plain writes keep the
-        state core's fast path (no per-write coroutine).
+        state core's fast path (no per-write coroutine). Called on every registry change.
         """
-        wanted = self._has_state_steps()
+        self.refresh_state_steps()
+        wanted = self.has_state_steps()
         current = self.manager.dispatcher
         if wanted and current != self.dispatch_events:
             self.manager.set_dispatcher(self.dispatch_events)
         elif not wanted and current == self.dispatch_events:
             self.manager.set_dispatcher(None)
 
-    def _has_state_steps(self) -> bool:
-        """Whether a step listens to state writes (state or stream triggers: streams live in the state core)."""
-        return bool(self.registry.with_trigger(StateTrigger) or self.registry.with_trigger(StreamTrigger))
-
-    def root(self, label: str) -> _Root:
-        return _Root(self, label)
+    def root(self, label: str, frame: Frame | None = None) -> _Root:
+        return _Root(self, label, frame)
 
     def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
         """The ``ctx`` a handler or condition of ``st`` receives."""
@@ -187,7 +182,7 @@ class Runtime:
         parent = current_frame()
         assert parent is not None, "a step must run inside a cascade root"
         chain = parent.chain + (st.name,)
-        seq, start, t0 = next(_seq), datetime.now(), time.perf_counter()
+        seq, start, t0 = next(trace_seq), datetime.now(), time.perf_counter()
 
         worker = st.source[7:] if st.source.startswith("worker:") else None
 
@@ -239,58 +234,6 @@ class Runtime:
             _frame.reset(token)
         done("ok", None)
         return Outcome("ok", result)
-
-    # ------------------------------------------------------------------ state
-    async def _condition_holds(self, st: Step, trig: Any, value: Any, label: str, trigger: dict[str, Any] | None = None) -> bool:
-        """Whether ``trig.condition`` holds for ``value`` (no condition: True); a raising condition is reported, False."""
-        if trig.condition is None:
-            return True
-        frame = current_frame()
-        assert frame is not None
-        try:
-            if trig.arity == 2:
-                r = trig.condition(value, self.context(frame.trace_id, st, trigger or _state_trigger(value), value))
-            else:
-                r = trig.condition(value)
-            if inspect.isawaitable(r):
-                r = await r
-            return bool(r)
-        except Exception as e:  # noqa: BLE001 - reported, the step is skipped
-            self.traces.record(
-                TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
-                            f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(_seq))
-            )
-            report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
-            return False
-
-    def dispatch_events(self, events: Sequence[Any]) -> Awaitable[None] | None:
-        """The manager's dispatcher: a coroutine running the triggered steps, or None."""
-        if not self._has_state_steps():
-            return None
-        return self._state_cascade(list(events))
-
-    async def _state_cascade(self, events: list[Any]) -> None:
-        with self.root("state"):
-            for ev in events:
-                sev = stream_event(ev)
-                if sev is not None:  # a stream's group: stream triggers, not state ones (two stores in the engine)
-                    await self._stream_cascade(sev)
-                    continue
-                label = f"{ev.event_type} {ev.group_id}/{ev.item_id}"
-                for st in self.registry.with_trigger(StateTrigger):
-                    for trig in st.of_type(StateTrigger):
-                        if await self._condition_holds(st, trig, ev, label):
-                            await self.run(st, ev, _state_trigger(ev), label)
-                            break
-
-    async def _stream_cascade(self, sev: Any) -> None:
-        label = f"stream {sev['streamName']} {sev['event']['type']} {sev['groupId']}/{sev['id']}"
-        trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
-        for st in self.registry.with_trigger(StreamTrigger):
-            for trig in st.of_type(StreamTrigger):
-                if trig.matches(sev) and await self._condition_holds(st, trig, sev, label, trigger):
-                    await self.run(st, sev, trigger, label)
-                    break
 
     # ------------------------------------------------------------------ queue
     async def enqueue(self, message: Mapping[str, Any]) -> None:

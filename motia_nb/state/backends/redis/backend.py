@@ -2,11 +2,17 @@
 
 Threads: the backend runs no thread or event loop of its own. Its writer task
 (:mod:`.writer`) and subscriber task (:mod:`.pubsub`) run on motia_nb's one loop
-thread, through redis-py's asyncio client; local listeners and remote listeners
-are called there, in commit order. Reads (:mod:`.reads`) are blocking calls on a
-thread-safe synchronous client, made on the caller's thread. ``writer_thread``
-is therefore motia_nb's loop thread: blocking on a write's future there would
-deadlock, so the facade refuses synchronous writes on it (await them instead).
+thread, through redis-py's asyncio client; remote listeners are called there, local
+listeners where the write commits, in commit order. Reads (:mod:`.reads`) are
+blocking calls on a thread-safe synchronous client, made on the caller's thread.
+
+Writes: the async API's writes made in one iteration of the caller's loop are handed
+to the writer task together (one ``call_soon_threadsafe`` per iteration, not per
+write) and answered together (a lone one, to a Redis on this machine with nothing
+queued, commits on the caller's thread like a read); a blocking write with nothing of this process queued
+commits directly on the caller's thread (:mod:`.direct`), else behind the queued
+ones. ``writer_thread`` is motia_nb's loop thread: blocking on a write's future
+there would deadlock, so the facade refuses synchronous writes on it (await them instead).
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from ...history import Retention
 from ..base import Backend, Write, WriteResult
 from ...._threads import LoopThread, get_loop_thread
 from . import scripts
+from .commands import set_args, set_result
+from .direct import CommitGate, DirectWriter
 from .history import RedisHistory
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
 from .pubsub import Subscriber
 from .reads import RedisReads
-from .writer import PipelinedWriter, set_result
+from .writer import Item, PipelinedWriter
 
 __all__ = ["RedisBackend"]
 
@@ -75,16 +83,21 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
         self._lt: LoopThread | None = None
         self._sync: Any = None
         self._aclient: Any = None
-        self._writer = self._new_writer()
+        self._gate = CommitGate()
+        self._direct: DirectWriter | None = None
+        #: the async API's writes of the running iteration, per caller loop (sent together)
+        self._buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._subscriber = Subscriber(
             self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
         )
+        self._writer = self._new_writer()
         self._writer_task: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[None] | None = None
 
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
-            self.url, channel=self.channel, origin=self.origin, on_commit=self._committed, history_args=self._history_args
+            self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
+            history_args=self._history_args,
         )
 
     def set_history_keep(self, retention: Retention) -> None:
@@ -99,7 +112,7 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
     @property
     def cas_retries(self) -> int:
         """How many updates lost a compare-and-set race and were retried (a contention gauge)."""
-        return self._writer.cas_retries
+        return self._writer.cas_retries + (0 if self._direct is None else self._direct.cas_retries)
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -140,6 +153,10 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
                         raise
                     raise RedisBackendError(f"cannot start the Redis backend for {safe_url(self.url)}: {exc}") from exc
             self._sync = sync
+            self._direct = DirectWriter(
+                sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
+                on_commit=self._committed, on_gap=self._bump, history_args=self._history_args,
+            )
             self._lt = lt
             self._opened = True
 
@@ -173,6 +190,7 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
     def close(self) -> None:
         """Finish queued writes, stop the writer and subscriber tasks, close connections.
         motia_nb's loop thread keeps running (it is shared)."""
+        self._flush_here()  # this thread's unsent async writes are committed, not dropped
         with self._open_lock:
             if self._closed:
                 return
@@ -202,18 +220,91 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
 
     # ------------------------------------------------------------------ writes
     def submit(self, write: Write) -> "Future[WriteResult]":
+        """Off motia_nb's loop thread with nothing of this process queued: commit now, on
+        this thread (the future is done on return); else queue it behind the others."""
         fut: Future[WriteResult] = Future()
         if self._closed:
-            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+            fut.set_exception(self._closed_error())
             return fut
         if not self._opened:
             self.open()
-        assert self._lt is not None and self._lt.loop is not None
-        try:
-            self._lt.loop.call_soon_threadsafe(self._writer.put, (write, fut))
-        except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
-            fut.set_exception(StateClosedError(f"the state database {self.url} was closed"))
+        lt, direct = self._lt, self._direct
+        assert lt is not None and direct is not None
+        self._flush_here()  # this thread's unsent async writes go first
+        if self._gate.queued == 0 and threading.current_thread() is not lt.thread:
+            try:
+                fut.set_result(direct.commit(write))
+            except Exception as exc:
+                fut.set_exception(exc)
+            return fut
+        self._send([(write, fut, False)])
         return fut
+
+    def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
+        """For a caller on a running loop: the writes of one loop iteration go to the
+        writer task together and are answered together (one hop each way)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._closed:
+            fut.set_exception(self._closed_error())
+            return fut
+        if not self._opened:
+            self.open()
+        buf = self._buffers.get(loop)
+        if buf is None:
+            buf = self._buffers[loop] = []
+            loop.call_soon(self._flush, loop)
+        buf.append((write, fut, result_only))
+        return fut
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send the loop iteration's writes. A lone write to a Redis on this machine with
+        nothing queued commits right here instead (one local round trip, as a read)."""
+        items = self._buffers.pop(loop, None)
+        if not items:
+            return
+        direct = self._direct
+        if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
+            self._lt is not None and threading.current_thread() is not self._lt.thread
+        ):
+            write, fut, result_only = items[0]
+            try:
+                wr = direct.commit(write)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                if not fut.done():
+                    fut.set_result(wr.result if result_only else wr)
+            return
+        self._send(items)
+
+    def _flush_here(self) -> None:
+        if self._buffers:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._flush(loop)
+
+    def _send(self, items: list[Item]) -> None:
+        """Hand writes to the writer task (on motia_nb's loop thread) in one hop."""
+        lt = self._lt
+        assert lt is not None and lt.loop is not None
+        self._gate.add(len(items))
+        if threading.current_thread() is lt.thread:
+            self._writer.put_many(items)
+            return
+        try:
+            lt.loop.call_soon_threadsafe(self._writer.put_many, items)
+        except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
+            self._gate.done(len(items))
+            for _, fut, _ in items:
+                if not fut.done():
+                    fut.set_exception(self._closed_error())
+
+    def _closed_error(self) -> StateClosedError:
+        return StateClosedError(f"the state database {self.url} was closed")
 
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
@@ -232,7 +323,8 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
             pipe = c.pipeline(transaction=True)
             for w in writes:
                 keys = write_keys(w.group_id)
-                pipe.evalsha(sha, len(keys), *keys, w.key, w.value_json, self.channel, self.origin, w.group_id, *self._history_args(w))
+                args = set_args(w, self._subscriber.channel_arg(), self.origin, self._history_args(w))
+                pipe.evalsha(sha, len(keys), *keys, *args)
             replies = pipe.execute(raise_on_error=False)
         except redis.RedisError as exc:
             raise RedisBackendError(

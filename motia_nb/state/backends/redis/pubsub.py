@@ -43,13 +43,26 @@ class Subscriber:
         self._where = where  # the URL without password, for messages
         self._on_events = on_events
         self._on_gap = on_gap
+        # how our own messages name us: JSON-escaped text inside them cannot contain
+        # this unescaped (a quote in a value, group or key is sent as \"), so a plain
+        # substring test recognises our echo without parsing it
+        self._mine = f'"origin":"{origin}"'.encode()
+        #: our own messages skipped unparsed (a test observable)
+        self.echoes = 0
+        #: True while our subscription is acknowledged and its connection up
+        self.live = False
+
+    def channel_arg(self) -> str:
+        """The channel as the write scripts take it: ``<channel>|<1 if we are subscribed, else 0>``
+        (a script publishes only when somebody else listens; see ``lua/helpers.lua``)."""
+        return f"{self.channel}|{1 if self.live else 0}"
 
     async def run(self, client: Any, subscribed: "asyncio.Future[None]") -> None:
         """The subscriber task; ``subscribed`` resolves once the first SUBSCRIBE is
         acknowledged (or fails with a clear error, ending the task)."""
         backoff = 0.1
         while True:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 if not subscribed.done():
@@ -58,12 +71,18 @@ class Subscriber:
                     self._on_gap()
                 backoff = 0.1
                 while True:
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if msg is not None and msg.get("type") == "message":
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        continue
+                    if msg.get("type") == "message":
                         self.on_message(msg["data"])
+                    elif msg.get("type") == "subscribe":  # the server counts us from now on
+                        self.live = True
             except asyncio.CancelledError:
+                self.live = False
                 raise
             except Exception as exc:
+                self.live = False
                 if not subscribed.done():
                     subscribed.set_exception(
                         RedisBackendError(f"cannot subscribe to {self.channel} on {self._where}: {exc}")
@@ -73,6 +92,7 @@ class Subscriber:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self.live = False
                 try:
                     await pubsub.aclose()
                 except Exception:
@@ -80,10 +100,14 @@ class Subscriber:
 
     def on_message(self, data: bytes | str) -> None:
         """One published message: foreign events go to ``on_events``; ours are skipped."""
+        raw = data if isinstance(data, bytes) else data.encode()
+        if self._mine in raw:
+            self.echoes += 1
+            return  # our own commit: local listeners already had it
         try:
             msg = json.loads(text(data))
             if msg.get("origin") == self.origin:
-                return  # our own commit: local listeners already had it
+                return
             events = [event_from_wire(ev) for ev in msg.get("events") or []]
         except Exception:
             log.warning("motia_nb: ignoring a malformed message on %s: %.200r", self.channel, data)

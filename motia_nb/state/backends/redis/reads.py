@@ -108,7 +108,7 @@ class RedisReads:
         c = self._client()
         pattern = "*" + _glob_escape(needle) + "*"
         found = self._call(
-            lambda: [text(k) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
         )
         return sorted(found)[:limit]
 
@@ -151,7 +151,7 @@ class RedisReads:
             page = keys[i : i + limit]
             c = self._client()
             values = self._call(c.hmget, STATE_PREFIX + group_id, page) if page else []
-            return [(k, decode(v)) for k, v in zip(page, values) if v is not None]
+            return [(k, decode_item(v, group_id, k)) for k, v in zip(page, values) if v is not None]
         r = self.rank(group_id, after, order=order)
         if r is None:
             return []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["SET", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "source"]
+__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "BY_NAME", "source"]
 
 
 def source(name: str) -> str:
@@ -25,13 +25,17 @@ _history = source("history")  # every write script appends its changes to the ch
 
 #: set a value (returns the old text or nil)
 SET = _helpers + _history + source("set")
+#: a run of sets to one group in one call (returns the old texts, nil for new items), one published message
+SET_MANY = _helpers + _history + source("set_many")
 #: compare-and-set an update computed in Python (returns 1 written, 0 lost the race)
 CAS = _helpers + _history + source("cas")
 #: delete one item (returns the old text or nil)
-DELETE = _history + source("delete")
+DELETE = _helpers + _history + source("delete")
 #: clear a group (returns the removed [key, value, ...] in insertion order)
-CLEAR = _ordered + _history + source("clear")
+CLEAR = _helpers + _ordered + _history + source("clear")
 #: read a page in insertion order (either direction)
 READ = _ordered + source("read")
 
-WRITE_SCRIPTS = (SET, CAS, DELETE, CLEAR)
+WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
+#: the write scripts by the names :mod:`.commands` gives its calls
+BY_NAME = {"set": SET, "set_many": SET_MANY, "cas": CAS, "delete": DELETE, "clear": CLEAR}

@@ -2,8 +2,12 @@
 
 The writer task takes queued writes in order and pipelines runs of independent
 writes in one round trip (writes that touch the same item or group start a new
-run, so a process's writes keep their order), then resolves each write's
-``concurrent.futures.Future``.
+run, so a process's writes keep their order); consecutive sets of a run to one group go in
+one ``set_many.lua`` call (one script run, one published message). It then resolves
+the writes' futures: a ``concurrent.futures.Future`` directly, a caller's
+``asyncio.Future`` with one ``call_soon_threadsafe`` per caller loop and run.
+Each run commits under the backend's :class:`~.direct.CommitGate`, so a
+synchronous caller committing directly on its own thread never interleaves with it.
 
 Why optimistic compare-and-set instead of porting ops to Lua: ``update`` must
 apply :func:`motia_nb.state.ops.apply_ops`, the single implementation of op
@@ -21,65 +25,80 @@ uncontended. An op that cannot apply raises before anything is sent.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from ...errors import StateClosedError, StateError
+from ...errors import StateClosedError
 from ...events import StateEvent
-from ...ops import MISSING, apply_ops
-from ...op_result import encode_result
 from ..base import Write, WriteResult
-from ..results import cleared, deleted, written
 from . import scripts
-from .codec import decode, decode_item, text
-from .layout import STATE_PREFIX, RedisBackendError, io_error, item_keys, safe_url, write_keys
+from .commands import HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call
+from .direct import CommitGate
+from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
 
-__all__ = ["PipelinedWriter", "independent_runs", "set_result"]
+__all__ = ["PipelinedWriter", "independent_runs", "Item"]
 
-_MAX_BATCH = 512
+_MAX_BATCH = 2048
 _MAX_CAS_ATTEMPTS = 10_000
 
-Item = tuple[Write, "Future[WriteResult]"]
-#: an update's plan: (the text it read, old value, new value, new JSON text)
-Plan = tuple["bytes | None", Any, Any, str]
+#: a queued write: the write, its future (a ``concurrent.futures.Future``, or an
+#: ``asyncio.Future`` of the caller's loop), and whether that future wants ``WriteResult.result`` only
+Item = tuple[Write, Any, bool]
+#: one script call of a pipeline: (script name, KEYS, ARGV, indexes of the run's writes it commits)
+Call = tuple[str, list[str], list[Any], list[int]]
 
 
 class PipelinedWriter:
     """Commits queued writes through an asyncio Redis client; lives on one event loop.
 
-    ``put`` must be called on that loop (``loop.call_soon_threadsafe(writer.put, item)``);
-    ``run`` is the writer task; ``None`` put on the queue stops it after the
-    writes queued before it. ``on_commit(events)`` runs on the loop after each
-    commit that produced events, before the writes' futures resolve.
+    ``put`` / ``put_many`` must be called on that loop (from elsewhere with
+    ``loop.call_soon_threadsafe``); ``run`` is the writer task; ``None`` put on the
+    queue stops it after the writes queued before it. ``on_commit(events)`` runs on
+    the loop after each commit that produced events, before the writes' futures resolve.
     """
 
     def __init__(
-        self, url: str, *, channel: str, origin: str, on_commit: Callable[[Sequence[StateEvent]], None],
-        history_args: Callable[[Write], list[Any]] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        url: str,
+        *,
+        channel: Callable[[], str],
+        origin: str,
+        on_commit: Callable[[Sequence[StateEvent]], None],
+        gate: CommitGate,
+        history_args: HistoryArgs = history_off,
+    ) -> None:
         self._url = url
         #: the six trailing ARGV of every write script (history.lua): cause, trace, pid, origin, limits
-        self._hist = history_args or _history_off
+        self._hist = history_args
         self._channel = channel
         self._origin = origin
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self._gate = gate
+        self._items: deque[Item | None] = deque()
+        self._wake: asyncio.Event | None = None
         self._client: Any = None
+        self._scripts: dict[str, Any] = {}
         self._stopped = False
         #: How many updates lost a compare-and-set race and were retried (a contention gauge).
         self.cas_retries = 0
+        #: How many pipelines were sent (one per run of independent writes; a test observable).
+        self.pipelines = 0
 
     def put(self, item: Item | None) -> None:
-        if self._stopped:  # the writer task has ended: nobody would take it
-            if item is not None and not item[1].done():
-                item[1].set_exception(self._closed_error())
+        self.put_many([item])
+
+    def put_many(self, items: Sequence[Item | None]) -> None:
+        if self._stopped:  # the writer task has ended: nobody would take them
+            self._settle([(it, self._closed_error()) for it in items if it is not None])
             return
-        self._queue.put_nowait(item)
+        self._items.extend(items)
+        if self._wake is not None:
+            self._wake.set()
 
     def _closed_error(self) -> StateClosedError:
         return StateClosedError(f"the state database {self._url} was closed")
@@ -87,44 +106,42 @@ class PipelinedWriter:
     async def run(self, client: Any) -> None:
         """The writer task: commit batches until ``None`` is taken from the queue."""
         self._client = client
-        self._set, self._cas, self._delete, self._clear = (
-            client.register_script(s) for s in (scripts.SET, scripts.CAS, scripts.DELETE, scripts.CLEAR)
-        )
-        q = self._queue
+        self._scripts = {name: client.register_script(src) for name, src in scripts.BY_NAME.items()}
+        self._wake = wake = asyncio.Event()
+        q = self._items
         stop = False
         while not stop:
-            item = await q.get()
+            if not q:
+                wake.clear()
+                await wake.wait()
+                continue
             batch: list[Item] = []
-            if item is None:
-                stop = True
-            else:
-                batch.append(item)
-            while len(batch) < _MAX_BATCH and not q.empty():
-                nxt = q.get_nowait()
+            while q and len(batch) < _MAX_BATCH:
+                nxt = q.popleft()
                 if nxt is None:
                     stop = True
-                else:
-                    batch.append(nxt)
+                    break
+                batch.append(nxt)
             for run in independent_runs(batch):
+                await self._gate.acquire_async()
                 try:
                     await self._commit_run(run)
                 except Exception as exc:  # pragma: no cover - defensive: never kill the writer
                     err = io_error(exc, self._url)
-                    for _, fut in run:
-                        if not fut.done():
-                            fut.set_exception(err)
+                    self._settle([(it, err) for it in run if not it[1].done()])
+                finally:
+                    self._gate.release()
         self._stopped = True
         # fail anything that raced in after close()
-        while not q.empty():
-            late = q.get_nowait()
-            if late is not None:
-                late[1].set_exception(self._closed_error())
+        late = [it for it in q if it is not None]
+        q.clear()
+        self._settle([(it, self._closed_error()) for it in late])
 
     # ------------------------------------------------------------------ one run
     async def _commit_run(self, run: list[Item]) -> None:
         """Commit writes that touch distinct items in one pipeline; retry lost update races."""
         # 1. read the current text of every item an update touches (one round trip)
-        updates = [(i, w) for i, (w, _) in enumerate(run) if w.kind == "update"]
+        updates = [(i, it[0]) for i, it in enumerate(run) if it[0].kind == "update"]
         current: dict[int, bytes | None] = {}
         outcomes: dict[int, WriteResult | BaseException] = {}
         if updates:
@@ -143,40 +160,31 @@ class PipelinedWriter:
             if i in outcomes:
                 continue
             try:
-                planned[i] = _plan_update(w, current[i])
+                planned[i] = plan_update(w, current[i])
             except Exception as exc:  # the op cannot apply: nothing is sent, the item is unchanged
                 outcomes[i] = exc
 
-        # 3. one pipeline for every write of the run, in order
-        calls: dict[int, tuple[Any, list[str], list[Any]]] = {}
-        for i, (w, _) in enumerate(run):
-            if i in outcomes:
-                continue
-            keys, hist = write_keys(w.group_id), self._hist(w)
-            if w.kind == "set":
-                calls[i] = (self._set, keys, [w.key, w.value_json, self._channel, self._origin, w.group_id, *hist])
-            elif w.kind == "update":
-                calls[i] = (self._cas, keys, self._cas_args(w, planned[i][0], planned[i][3]))
-            elif w.kind == "delete":
-                calls[i] = (self._delete, item_keys(w.group_id), [w.key, self._channel, self._origin, w.group_id, *hist])
-            elif w.kind == "clear":
-                calls[i] = (self._clear, item_keys(w.group_id), [self._channel, self._origin, w.group_id, *hist])
-            else:
-                outcomes[i] = StateError(f"unknown write kind {w.kind!r}")
-        sent = list(calls)
-        replies = await self._eval_pipeline([calls[i] for i in sent])
+        # 3. one pipeline for every write of the run, in order; consecutive sets of a group in one call
+        calls = self._calls(run, planned, outcomes)
+        replies = await self._eval_pipeline(calls)
 
         # 4. results, in commit order; lost races are retried one by one afterwards
         retry: list[int] = []
-        for i, reply in zip(sent, replies):
-            w = run[i][0]
-            if isinstance(reply, BaseException):
-                outcomes[i] = io_error(reply, self._url, w.group_id)
-            elif w.kind == "update" and not reply:
-                retry.append(i)
-            else:
-                outcomes[i] = _result(w, reply, planned.get(i))
-        self._deliver(run, outcomes, [i for i in sent if i in outcomes])
+        sent: list[int] = []
+        for (name, _, _, idx), reply in zip(calls, replies):
+            many = name == "set_many" and not isinstance(reply, BaseException)
+            for n, i in enumerate(idx):
+                w = run[i][0]
+                r = reply[n] if many else reply
+                if isinstance(r, BaseException):
+                    outcomes[i] = io_error(r, self._url, w.group_id)
+                elif w.kind == "update" and not r:
+                    retry.append(i)
+                    continue
+                else:
+                    outcomes[i] = result_of(w, r, planned.get(i))
+                sent.append(i)
+        self._deliver(run, outcomes, sent)
         for i in retry:
             w = run[i][0]
             self.cas_retries += 1
@@ -186,11 +194,38 @@ class PipelinedWriter:
                 outcomes[i] = io_error(exc, self._url, w.group_id)
             self._deliver(run, outcomes, [i])
         # writes that failed before being sent (op errors) are answered last: no commit, no event
-        for i, (_, fut) in enumerate(run):
-            if not fut.done():
-                _resolve(fut, outcomes[i])
+        done = set(sent) | set(retry)
+        self._settle([(run[i], outcomes[i]) for i in range(len(run)) if i not in done])
 
-    async def _eval_pipeline(self, calls: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
+    def _calls(self, run: list[Item], planned: dict[int, Plan], outcomes: dict[int, Any]) -> list[Call]:
+        calls: list[Call] = []
+        sets: list[int] = []
+
+        def flush_sets() -> None:
+            if len(sets) == 1:
+                calls.append((*script_call(run[sets[0]][0], None, self._channel(), self._origin, self._hist), [sets[0]]))
+            elif sets:  # each set carries its own cause into the changelog
+                writes = [run[i][0] for i in sets]
+                calls.append((*set_many_call(writes, self._channel(), self._origin, self._hist), list(sets)))
+            sets.clear()
+
+        for i, (w, _, _) in enumerate(run):
+            if i in outcomes:
+                continue
+            if w.kind == "set":  # one call per group, so a bad group key fails before any write
+                if sets and run[sets[0]][0].group_id != w.group_id:
+                    flush_sets()
+                sets.append(i)
+                continue
+            flush_sets()
+            try:
+                calls.append((*script_call(w, planned.get(i), self._channel(), self._origin, self._hist), [i]))
+            except ValueError as exc:
+                outcomes[i] = exc
+        flush_sets()
+        return calls
+
+    async def _eval_pipeline(self, calls: Sequence[tuple[str, list[str], list[Any], Any]]) -> list[Any]:
         """Run scripts in one round trip (EVALSHA; no per-batch SCRIPT EXISTS).
 
         A script the server forgot (restart, SCRIPT FLUSH) fails with NOSCRIPT
@@ -203,34 +238,32 @@ class PipelinedWriter:
                 break
             pipe = self._client.pipeline(transaction=False)
             for j in todo:
-                script, keys, args = calls[j]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                name, keys, args, _ = calls[j]
+                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+            self.pipelines += 1
             out = await pipe.execute(raise_on_error=False)
             missing = []
             for j, reply in zip(todo, out):
                 replies[j] = reply
                 if isinstance(reply, NoScriptError):
                     missing.append(j)
-            if missing:
-                for s in {id(calls[j][0]): calls[j][0] for j in missing}.values():
-                    s.sha = await self._client.script_load(s.script)
+            for name in {calls[j][0] for j in missing}:
+                s = self._scripts[name]
+                s.sha = await self._client.script_load(s.script)
             todo = missing
         return replies
-
-    def _cas_args(self, w: Write, raw: bytes | None, new_json: str) -> list[Any]:
-        return [w.key, "0" if raw is None else "1", b"" if raw is None else raw, new_json,
-                self._channel, self._origin, w.group_id, *self._hist(w)]  # fmt: skip
 
     async def _update_until_committed(self, w: Write) -> WriteResult:
         """Read, apply, compare-and-set; repeat while another process wins the race."""
         for attempt in range(_MAX_CAS_ATTEMPTS):
             raw = await self._client.hget(STATE_PREFIX + w.group_id, w.key)
-            plan = _plan_update(w, raw)
-            (ok,) = await self._eval_pipeline([(self._cas, write_keys(w.group_id), self._cas_args(w, raw, plan[3]))])
+            plan = plan_update(w, raw)
+            call = script_call(w, plan, self._channel(), self._origin, self._hist)
+            (ok,) = await self._eval_pipeline([(*call, None)])
             if isinstance(ok, BaseException):
                 raise ok
             if ok:
-                return _result(w, 1, plan)
+                return result_of(w, 1, plan)
             self.cas_retries += 1
             if attempt >= 3:  # heavy contention: back off a little, randomly
                 await asyncio.sleep(random.uniform(0, min(0.0005 * attempt, 0.02)))
@@ -244,52 +277,45 @@ class PipelinedWriter:
         events = [ev for i in order if isinstance(outcomes[i], WriteResult) for ev in outcomes[i].events]
         if events:
             self._on_commit(events)
-        for i in order:
-            fut = run[i][1]
-            if not fut.done():
-                _resolve(fut, outcomes[i])
+        self._settle([(run[i], outcomes[i]) for i in order])
+
+    def _settle(self, pairs: list[tuple[Item, Any]]) -> None:
+        """Resolve futures: concurrent ones here, a caller loop's with one hop per loop."""
+        if not pairs:
+            return
+        self._gate.done(len(pairs))
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        for (_, fut, result_only), out in pairs:
+            if result_only and isinstance(out, WriteResult):
+                out = out.result
+            if isinstance(fut, Future):
+                if not fut.done():
+                    _resolve(fut, out)
+            else:
+                by_loop.setdefault(fut.get_loop(), []).append((fut, out))
+        here = asyncio.get_running_loop() if by_loop else None
+        for loop, lst in by_loop.items():
+            if loop is here:
+                resolve_all(lst)
+            else:
+                try:
+                    loop.call_soon_threadsafe(resolve_all, lst)
+                except RuntimeError:  # the caller's loop is closed: nobody is waiting
+                    pass
 
 
-def _history_off(w: Write) -> list[Any]:
-    """history.lua's ARGV when no changelog is kept."""
-    return [w.cause, "", 0, "", -1, 0]
-
-
-def _resolve(fut: "Future[WriteResult]", out: Any) -> None:
+def _resolve(fut: Any, out: Any) -> None:
     if isinstance(out, BaseException):
         fut.set_exception(out)
     else:
         fut.set_result(out)
 
 
-def _plan_update(w: Write, raw: bytes | None) -> Plan:
-    """Apply the ops to the text just read: (that text, old value, new value, new JSON)."""
-    cur = MISSING if raw is None else decode_item(raw, w.group_id, w.key)  # type: ignore[arg-type]
-    new = apply_ops(cur, w.ops or [], group_id=w.group_id, key=w.key)
-    new_json = encode_result(new, w.ops, cur, group_id=w.group_id, key=w.key)  # type: ignore[arg-type]
-    old = None if raw is None else decode(raw)  # a private copy: apply_ops may share parts with `cur`
-    return raw, old, new, new_json
-
-
-def _result(w: Write, reply: Any, plan: Plan | None) -> WriteResult:
-    g, k = w.group_id, w.key
-    if w.kind == "set":
-        assert k is not None
-        return written(g, k, None if reply is None else decode(reply), json.loads(w.value_json), existed=reply is not None)  # type: ignore[arg-type]
-    if w.kind == "update":
-        assert plan is not None and k is not None
-        raw, old, new, _ = plan
-        return written(g, k, old, new, existed=raw is not None)
-    if w.kind == "delete":
-        assert k is not None
-        return deleted(g, k, None if reply is None else decode(reply), existed=reply is not None)
-    # clear: flat [key, value, ...] in insertion order
-    return cleared(g, [(text(kk), decode(v)) for kk, v in zip(reply[0::2], reply[1::2])])
-
-
-def set_result(w: Write, reply: Any) -> WriteResult:
-    """The result of a ``set`` committed by ``set.lua`` (``reply``: the old text or None)."""
-    return _result(w, reply, None)
+def resolve_all(pairs: list[tuple["asyncio.Future[Any]", Any]]) -> None:
+    """Resolve a caller loop's futures (on that loop); one the caller cancelled is skipped."""
+    for fut, out in pairs:
+        if not fut.done():
+            _resolve(fut, out)
 
 
 def independent_runs(batch: list[Item]) -> list[list[Item]]:

@@ -1,10 +1,11 @@
--- clear a group (after ordered.lua, history.lua). KEYS: state:<group>, order:<group>, then
--- history.lua's two. ARGV: channel, origin, group, then history.lua's six. Returns flat [k, v, ...] removed, in insertion order.
+-- clear a group (after helpers.lua, ordered.lua, history.lua). KEYS: state:<group>, order:<group>,
+-- then history.lua's two. ARGV: channel, origin, group, then history.lua's six.
+-- Returns flat [k, v, ...] removed, in insertion order.
 local out = ordered(KEYS[1], KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2])
 if #out == 0 then return out end
 local evs = {}
 for i = 1, #out, 2 do evs[#evs + 1] = {t = 'state:deleted', g = ARGV[3], k = out[i], o = out[i + 1]} end
 record(evs)
-redis.call('PUBLISH', ARGV[1], cjson.encode({origin = ARGV[2], events = evs}))
+publish(ARGV[1], ARGV[2], evs)
 return out

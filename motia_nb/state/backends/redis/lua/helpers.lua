@@ -1,4 +1,4 @@
--- Shared helpers, prepended to the write scripts (set.lua, cas.lua).
+-- Shared helpers, prepended to the write scripts (set, set_many, cas, delete, clear).
 -- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq.
 local function reconcile(h, z, seq)
   -- make the order index hold exactly the hash's fields (cheap when it already does)
@@ -14,6 +14,13 @@ local function index(z, seq, f)
   if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
 end
 local function publish(chan, origin, events)
+  -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's
+  -- own. Nobody else listening (by name or by any pattern): nothing to publish (and no echo for the writer to read).
   -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
-  redis.call('PUBLISH', chan, cjson.encode({origin = origin, events = events}))
+  local name, mine = string.match(chan, '^(.*)|([01])$')
+  if not name then name, mine = chan, '0' end
+  if redis.call('PUBSUB', 'NUMSUB', name)[2] <= tonumber(mine) and redis.call('PUBSUB', 'NUMPAT') == 0 then
+    return  -- (a pattern subscriber might match: then publish)
+  end
+  redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events}))
 end

@@ -3,6 +3,8 @@
 -- (seq from the global counter motia_nb:history:seq). The last two KEYS are that counter and
 -- that stream; the last six ARGV: cause, trace id ('' none), pid, origin, max length
 -- ('-1': history off, '0': no count limit) and max age in seconds ('0': none).
+-- record(events[, who]): who[i] = {cause, trace id} of events[i] when a call commits writes
+-- of several causes (set_many.lua); without it every event has the six ARGV's cause.
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
@@ -19,16 +21,30 @@ local function hist_trim_age(stream, cutoff)
   if not keep then keep = (tonumber(string.match(batch[#batch][1], '^(%d+)')) + 1) .. '-0' end
   redis.call('XTRIM', stream, 'MINID', keep)
 end
-local function record(events)
+local function hist_on()
+  return tonumber(ARGV[#ARGV - 1]) >= 0
+end
+local function hist_unusable()
+  -- an error reply when the changelog's keys hold something else (checked before a
+  -- multi-write script writes anything), else nil
+  local n = redis.call('GET', KEYS[#KEYS - 1])
+  if n and not tonumber(n) then return redis.error_reply('ERR ' .. KEYS[#KEYS - 1] .. ' is not an integer') end
+  local t = redis.call('TYPE', KEYS[#KEYS])['ok']
+  if t ~= 'none' and t ~= 'stream' then return redis.error_reply('ERR ' .. KEYS[#KEYS] .. ' is not a stream') end
+  return nil
+end
+local function record(events, who)
   local na = #ARGV
   local maxlen = tonumber(ARGV[na - 1])
   if maxlen < 0 or #events == 0 then return end
   local counter, stream = KEYS[#KEYS - 1], KEYS[#KEYS]
   local now = redis.call('TIME')
   local at = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
-  for _, ev in ipairs(events) do
-    local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', ARGV[na - 5], 'p', ARGV[na - 3], 'origin', ARGV[na - 2]}
-    if ARGV[na - 4] ~= '' then f[#f + 1] = 'r'; f[#f + 1] = ARGV[na - 4] end
+  for i, ev in ipairs(events) do
+    local cause, trace = ARGV[na - 5], ARGV[na - 4]
+    if who then cause, trace = who[i][1], who[i][2] end
+    local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', ARGV[na - 3], 'origin', ARGV[na - 2]}
+    if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
     if ev.o then f[#f + 1] = 'o'; f[#f + 1] = ev.o end
     if ev.n then f[#f + 1] = 'n'; f[#f + 1] = ev.n end
     local id = redis.call('INCR', counter) .. '-0'

@@ -1,0 +1,147 @@
+"""The direct write path: a synchronous caller commits on its own thread.
+
+A blocking write (``state_manager.sync.set`` from a script, a magic, a plain-``def``
+handler) made while nothing of this process is queued for the writer task needs no
+thread at all: the script runs on the caller's thread through the synchronous client,
+one round trip, and listeners are called there, as SQLite's inline commits do.
+Otherwise (writes of this process still queued) it goes to the writer task behind
+them, so a process's writes keep their order.
+
+:class:`CommitGate` keeps the two paths apart: one commit (a direct write, or one
+pipelined run of the writer task) at a time, listeners called before the next, so
+listeners see commits in commit order. It also counts the writes queued for the
+writer task, which decides whether a blocking write may go direct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+
+from ...errors import StateError
+from ...events import StateEvent
+from ..base import Write, WriteResult
+from . import scripts
+from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
+from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
+
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS"]
+
+MAX_CAS_ATTEMPTS = 10_000
+
+
+class CommitGate:
+    """One commit at a time across threads, and how many writes wait for the writer task."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._owner: int | None = None
+        #: writes handed to the writer task and not yet answered
+        self.queued = 0
+
+    def add(self, n: int) -> None:
+        with self._count_lock:
+            self.queued += n
+
+    def done(self, n: int) -> None:
+        with self._count_lock:
+            self.queued = max(0, self.queued - n)  # (a write failed twice over must not wedge it)
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    async def acquire_async(self) -> None:
+        """For the writer task: wait without blocking its loop (a direct commit is one round trip)."""
+        while not self._lock.acquire(blocking=False):
+            await asyncio.sleep(0.0002)
+        self._owner = threading.get_ident()
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+    def held_here(self) -> bool:
+        """True on the thread committing now (a listener called by that commit)."""
+        return self._owner == threading.get_ident()
+
+
+class DirectWriter:
+    """Commits one write on the calling thread with a synchronous client (see the module doc)."""
+
+    def __init__(
+        self,
+        client: Any,
+        url: str,
+        *,
+        channel: Callable[[], str],
+        origin: str,
+        gate: CommitGate,
+        on_commit: Callable[[Sequence[StateEvent]], None],
+        on_gap: Callable[[], None],
+        history_args: HistoryArgs = history_off,
+    ) -> None:
+        self._client = client
+        self._hist = history_args  # history.lua's six trailing ARGV
+        self._url = url
+        self._channel = channel
+        self._origin = origin
+        self._gate = gate
+        self._on_commit = on_commit
+        self._on_gap = on_gap
+        # redis-py's Script objects run EVALSHA and reload a script the server forgot
+        self._scripts = {name: client.register_script(src) for name, src in scripts.BY_NAME.items()}
+        #: updates that lost a compare-and-set race and were retried
+        self.cas_retries = 0
+        #: writes committed on their caller's thread (a test observable)
+        self.commits = 0
+
+    def commit(self, w: Write) -> WriteResult:
+        """Commit ``w`` now; listeners are called before it returns. Raises the write's error."""
+        if self._gate.held_here():
+            raise StateError(
+                "motia_nb: a state write was made from inside a state subscriber callback; "
+                "subscribers must only record or schedule work"
+            )
+        self._gate.acquire()
+        try:
+            try:
+                wr = self._update(w) if w.kind == "update" else self._run(w)
+            except redis.RedisError as exc:
+                raise io_error(exc, self._url, w.group_id) from None
+            except BaseException:  # interrupted mid round trip: it may have committed, unseen
+                self._on_gap()
+                raise
+            self.commits += 1
+            if wr.events:
+                self._on_commit(wr.events)
+            return wr
+        finally:
+            self._gate.release()
+
+    def _run(self, w: Write) -> WriteResult:
+        name, keys, args = script_call(w, None, self._channel(), self._origin, self._hist)
+        return result_of(w, self._scripts[name](keys=keys, args=args), None)
+
+    def _update(self, w: Write) -> WriteResult:
+        """Read, apply, compare-and-set; repeat while another process wins the race."""
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            raw = self._client.hget(STATE_PREFIX + w.group_id, w.key)
+            plan = plan_update(w, raw)  # an op that cannot apply raises here: nothing was sent
+            name, keys, args = script_call(w, plan, self._channel(), self._origin, self._hist)
+            if self._scripts[name](keys=keys, args=args):
+                return result_of(w, 1, plan)
+            self.cas_retries += 1
+            if attempt >= 3:  # heavy contention: back off a little, randomly
+                time.sleep(random.uniform(0, min(0.0005 * attempt, 0.02)))
+        raise RedisBackendError(
+            f"update on {w.group_id!r}/{w.key!r} lost {MAX_CAS_ATTEMPTS} races in a row against other "
+            f"writers on {safe_url(self._url)}; the item was left unchanged"
+        )
