@@ -9,6 +9,7 @@
   orders them with the writer task;
 - :mod:`.pubsub`: the subscriber task delivering other processes' changes;
 - :mod:`.reads`: blocking reads on a synchronous client;
+- :mod:`.history`: reading the changelog streams (written by ``lua/history.lua``);
 - :mod:`.backend`: :class:`RedisBackend`, tying them to the backend contract on
   motia_nb's one loop thread.
 """
