@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from .schema import retry_busy
-
 __all__ = [
-    "INDEX_THRESHOLD", "CANDIDATE_CAP", "WINDOW", "SORT_CAP", "WINDOW_SQL", "MIN_NEEDLE", "OBJECTS", "MADE_SQL", "EXISTS_SQL", "CANDIDATES_SQL",
-    "FOUND_SQL", "SIZE_SQL", "build", "fts_query",
+    "INDEX_THRESHOLD", "MIN_NEEDLE", "CANDIDATE_CAP", "WINDOW", "SORT_CAP", "OBJECTS", "MADE_SQL", "EXISTS_SQL",
+    "SIZE_SQL", "CANDIDATES_SQL", "FOUND_SQL", "WINDOW_SQL", "build", "fts_query",
 ]
 
 #: groups with fewer items are scanned (a GLOB pass over < 20,000 keys takes a few ms)
@@ -44,14 +42,14 @@ MIN_NEEDLE = 3
 
 OBJECTS = (
     "CREATE TABLE IF NOT EXISTS search_groups (grp TEXT PRIMARY KEY) WITHOUT ROWID",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS key_search USING fts5("
-    "key, tokenize = 'trigram case_sensitive 1', content = '', columnsize = 0, detail = none)",
-    "CREATE TRIGGER IF NOT EXISTS key_search_insert AFTER INSERT ON items "
-    "WHEN EXISTS (SELECT 1 FROM search_groups WHERE grp = new.grp) "
-    "BEGIN INSERT INTO key_search (rowid, key) VALUES (new.id, new.key); END",
-    "CREATE TRIGGER IF NOT EXISTS key_search_delete AFTER DELETE ON items "
-    "WHEN EXISTS (SELECT 1 FROM search_groups WHERE grp = old.grp) "
-    "BEGIN INSERT INTO key_search (key_search, rowid, key) VALUES ('delete', old.id, old.key); END",
+    ("CREATE VIRTUAL TABLE IF NOT EXISTS key_search USING fts5("
+     "key, tokenize = 'trigram case_sensitive 1', content = '', columnsize = 0, detail = none)"),
+    ("CREATE TRIGGER IF NOT EXISTS key_search_insert AFTER INSERT ON items "
+     "WHEN EXISTS (SELECT 1 FROM search_groups WHERE grp = new.grp) "
+     "BEGIN INSERT INTO key_search (rowid, key) VALUES (new.id, new.key); END"),
+    ("CREATE TRIGGER IF NOT EXISTS key_search_delete AFTER DELETE ON items "
+     "WHEN EXISTS (SELECT 1 FROM search_groups WHERE grp = old.grp) "
+     "BEGIN INSERT INTO key_search (key_search, rowid, key) VALUES ('delete', old.id, old.key); END"),
 )
 
 #: whether the index objects were made (in this file, by any process)
@@ -84,9 +82,12 @@ def build(conn: sqlite3.Connection, group: str) -> None:
     """Make the index objects and index ``group``'s keys, in one write transaction.
 
     ``conn`` is a write connection no other thread uses meanwhile. Under ``BEGIN
-    IMMEDIATE`` no other writer can add a key between the fill and the triggers.
+    IMMEDIATE`` no other writer can add a key between the fill and the triggers. A
+    :class:`sqlite3.Error` (no FTS5 module, a read-only file, another process holding the
+    lock past ``busy_timeout``) leaves nothing behind.
     """
-    retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+    conn.execute("BEGIN IMMEDIATE")  # waits busy_timeout at most: a search must not wait on
+    # another process for long (the caller falls back to the scan)
     try:
         for stmt in OBJECTS:
             conn.execute(stmt)

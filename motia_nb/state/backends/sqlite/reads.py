@@ -155,8 +155,8 @@ class SQLiteReads:
         threshold = key_search.INDEX_THRESHOLD
         if self._query(key_search.SIZE_SQL, (group_id, threshold))[0][0] < threshold:
             return False
-        conn, lock = self._pruning_connection()
         try:
+            conn, lock = self._pruning_connection()
             with lock:
                 key_search.build(conn, group_id)
         except sqlite3.Error:  # no FTS5 in this SQLite, a read-only file: the scan still answers
