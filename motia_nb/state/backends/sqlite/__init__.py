@@ -4,6 +4,7 @@
 - :mod:`.apply`: applying a batch of writes inside a transaction (results and events);
 - :mod:`.writer`: the write path (inline commit, or the writer thread's group commit);
 - :mod:`.reads`: the reads, one statement each, on the caller's thread;
+- :mod:`.key_search`: the trigram index that answers substring key search in big groups;
 - :mod:`.backend`: :class:`SQLiteBackend`, tying them to the backend contract.
 """
 

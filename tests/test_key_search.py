@@ -1,0 +1,216 @@
+"""Substring key search on SQLite from the FTS5 trigram index (:mod:`motia_nb.state.backends.sqlite.key_search`).
+
+The index holds the keys of searched groups only and is kept by triggers on ``items``.
+Here every way of writing (sets, updates, deletes, clears, gathered batches that run
+set-based, an all-or-nothing import, another connection) is checked twice after the
+index exists: ``keys_containing`` against a brute-force answer, and the index's own
+content (its trigram counts, through ``fts5vocab``) against the trigrams of the
+searched groups' keys, so a missing or stale entry fails even when the GLOB re-check
+would hide it. Thresholds are lowered so small groups take every path; the real sizes
+are measured in ``make bench``-style scripts, not asserted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from motia_nb.state import StateManager
+from motia_nb.state.backends.sqlite import key_search
+from motia_nb.state.transfer import import_jsonl
+
+KEYS = [
+    "order-0001-eu", "order-0002-us", "order-0010-eu", "order-0100-asia", "Order-0001-EU", "abc", "ab",
+    "a b c", "x*y?z[1]", "quote\"d", "é-clé-été", "日本語のキー", "99999", "099999", "a\\b\\c", "eu-order",
+]  # fmt: skip
+NEEDLES = ["order", "0001", "-eu", "EU", "b c", "*y?", "[1]", "ote\"", "clé", "本語の", "999", "0999", "\\b\\",
+           "xyz", "ab", "a", "order-0001-eu", "der-00"]  # fmt: skip
+
+
+@pytest.fixture(params=["file", "memory"])
+def sm(request, tmp_path, monkeypatch) -> Iterator[StateManager]:
+    monkeypatch.setattr(key_search, "INDEX_THRESHOLD", 5)
+    manager = StateManager(str(tmp_path / "state.db") if request.param == "file" else ":memory:")
+    yield manager
+    manager.close()
+
+
+def contains(sm: StateManager, group: str, needle: str, limit: int) -> list[str]:
+    return sm.backend.keys_containing(group, needle, limit)
+
+
+def keys_of(sm: StateManager, group: str) -> list[str]:
+    return sm.sync.keys_with_prefix(group, "", 10**6)
+
+
+def brute(keys: list[str], needle: str, limit: int) -> list[str]:
+    return sorted(k for k in keys if needle in k)[:limit]
+
+
+def index_counts(sm: StateManager) -> Counter:
+    """trigram -> how many indexed rows hold it, read from the index itself."""
+    b = sm.backend
+    conn, lock = b._pruning_connection()
+    with lock:
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.key_search_terms USING fts5vocab(main, key_search, 'row')")
+        return Counter(dict(conn.execute("SELECT term, doc FROM temp.key_search_terms").fetchall()))
+
+
+def expected_counts(sm: StateManager, groups: list[str]) -> Counter:
+    counts: Counter = Counter()
+    for g in groups:
+        for k in keys_of(sm, g):
+            counts.update({k[i:i + 3] for i in range(len(k) - 2)})
+    return counts
+
+
+def check(sm: StateManager, searched: list[str]) -> None:
+    """Every needle on each searched group matches brute force; the index holds exactly the keys
+    of the registered groups (the other groups' writes, sharing trigrams, never enter it)."""
+    for g in searched:
+        keys = keys_of(sm, g)
+        for needle in NEEDLES:
+            for limit in (1, 3, 100):
+                assert contains(sm, g, needle, limit) == brute(keys, needle, limit), (g, needle, limit)
+    assert index_counts(sm) == expected_counts(sm, registered(sm))
+
+
+def registered(sm: StateManager) -> list[str]:
+    b = sm.backend
+    if not b._query(key_search.MADE_SQL, ()):
+        return []
+    return [r[0] for r in b._query("SELECT grp FROM search_groups ORDER BY grp", ())]
+
+
+def fill(sm: StateManager, group: str, keys: list[str]) -> None:
+    for k in keys:
+        sm.sync.set(group, k, {"k": k})
+
+
+def test_a_search_indexes_a_big_group_and_answers_exactly_through_every_write(sm, tmp_path) -> None:
+    fill(sm, "big", KEYS)
+    fill(sm, "plain", KEYS)  # big enough, never searched: never indexed
+    assert registered(sm) == []
+    assert contains(sm, "big", "ab", 10) == ["ab", "abc"]  # 2 characters: the scan
+    assert registered(sm) == []
+    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
+    assert registered(sm) == ["big"]
+    check(sm, ["big"])
+    assert registered(sm) == ["big"]
+
+    # one by one: new keys, an update (no new row), a delete, a delete of a missing key
+    fill(sm, "big", ["new-order-7", "order-0002-us", "zzz-eu"])
+    sm.sync.delete("big", "order-0010-eu")
+    sm.sync.delete("big", "nope")
+    sm.sync.update("big", "order-0001-eu", [{"type": "set", "path": "n", "value": 1}])
+    fill(sm, "plain", ["plain-only-eu"])
+    check(sm, ["big"])
+
+    # gathered: one group commit, set-based statements (INSERT … SELECT json_each, DELETE … WHERE id IN)
+    async def gathered() -> None:
+        await asyncio.gather(*(sm.set("big", f"batch-{i:03d}-eu", i) for i in range(40)),
+                             *(sm.set("plain", f"batch-{i:03d}", i) for i in range(40)))
+        await asyncio.gather(*(sm.delete("big", f"batch-{i:03d}-eu") for i in range(0, 40, 3)),
+                             *(sm.set("big", k, 0) for k in ("abc", "eu-order")))  # updates in the batch
+
+    asyncio.run(gathered())
+    check(sm, ["big"])
+
+    # an import: all or nothing, one transaction (write_all)
+    lines = [{"group": "big", "key": f"imported-{i}-eu", "value": i} for i in range(30)]
+    lines += [{"group": "big", "key": "abc", "value": "again"}, {"group": "plain", "key": "imp-eu", "value": 1}]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    import_jsonl(sm, str(path))
+    check(sm, ["big"])
+
+    # a clear empties the group's index rows; the group stays registered and refills
+    assert sm.sync.clear("big") > 0
+    assert contains(sm, "big", "-eu", 10) == []
+    check(sm, ["big"])
+    fill(sm, "big", ["order-0001-eu", "again-eu"])
+    check(sm, ["big"])
+
+    assert registered(sm) == ["big"]  # "plain" was written all along, never searched
+
+    # a second searched group: both indexed, neither leaks into the other
+    contains(sm, "plain", "imp", 5)
+    assert registered(sm) == ["big", "plain"]
+    sm.sync.delete("plain", "imp-eu")
+    check(sm, ["big", "plain"])
+    assert registered(sm) == ["big", "plain"]
+
+
+def test_small_groups_and_short_texts_are_scanned_and_make_nothing(sm) -> None:
+    fill(sm, "small", KEYS[:4])
+    assert contains(sm, "small", "order", 10) == sorted(KEYS[:4])
+    fill(sm, "big", KEYS)
+    for needle in ("", "a", "eu"):
+        assert contains(sm, "big", needle, 100) == brute(KEYS, needle, 100)
+    assert registered(sm) == []
+    assert contains(sm, "nogroup", "order", 5) == []
+    assert registered(sm) == []
+
+
+def test_every_path_of_the_indexed_search_is_exact(sm, monkeypatch) -> None:
+    """Few candidates (sorted), many (the first keys scanned first), too many (the plain scan)."""
+    keys = [f"item-{i:04d}" for i in range(300)] + [f"late-{i}-zzz" for i in range(20)]
+    fill(sm, "g", keys)
+    monkeypatch.setattr(key_search, "CANDIDATE_CAP", 10)
+    monkeypatch.setattr(key_search, "WINDOW", 25)
+    monkeypatch.setattr(key_search, "SORT_CAP", 100)
+    # "item" (300 candidates): the window fills the page, or the scan answers; "-zzz" (20): a sort
+    # after an unfilled window; "0-z"/"item-02": few; "tem-0" with the limit past the window
+    for needle in ("item", "-zzz", "e-1", "item-02", "tem-0", "m-01", "nothing"):
+        for limit in (1, 5, 30, 400):
+            assert contains(sm, "g", needle, limit) == brute(keys, needle, limit), (needle, limit)
+    assert registered(sm) == ["g"]
+
+
+def test_the_search_reads_the_trigram_index_and_looks_items_up_by_id(sm) -> None:
+    fill(sm, "big", KEYS)
+    contains(sm, "big", "order", 5)
+    plan = " | ".join(r[3] for r in sm.backend._query(
+        "EXPLAIN QUERY PLAN " + key_search.FOUND_SQL, (key_search.fts_query("order"), "big", "*order*", 5)))
+    assert "VIRTUAL TABLE INDEX" in plan and "key_search" in plan, plan
+    assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan  # never a pass over the (grp, key) index
+    count_plan = " | ".join(r[3] for r in sm.backend._query(
+        "EXPLAIN QUERY PLAN " + key_search.CANDIDATES_SQL, ('"ord"', 5)))
+    assert "VIRTUAL TABLE INDEX" in count_plan, count_plan
+
+
+def test_writes_through_another_connection_are_indexed_and_a_reopened_file_is_fine(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(key_search, "INDEX_THRESHOLD", 5)
+    path = str(tmp_path / "state.db")
+    a, b = StateManager(path), StateManager(path)
+    try:
+        fill(a, "big", KEYS)
+        assert contains(b, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # b builds
+        fill(a, "big", ["from-a-eu"])  # a's writer: the trigger is in the file
+        a.sync.delete("big", "order-0001-eu")
+        assert contains(a, "big", "-eu", 10) == ["from-a-eu", "order-0010-eu"]
+        check(a, ["big"])
+    finally:
+        a.close(), b.close()
+    c = StateManager(path)  # the migration leaves the extra objects alone
+    try:
+        assert contains(c, "big", "-eu", 10) == ["from-a-eu", "order-0010-eu"]
+        fill(c, "big", ["c-eu"])
+        check(c, ["big"])
+    finally:
+        c.close()
+
+
+def test_a_failed_build_leaves_the_scan_answering(sm, monkeypatch) -> None:
+    def broken(conn: sqlite3.Connection, group: str) -> None:
+        raise sqlite3.OperationalError("no such module: fts5")
+
+    monkeypatch.setattr(key_search, "build", broken)
+    fill(sm, "big", KEYS)
+    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
+    assert registered(sm) == []
