@@ -9,7 +9,6 @@ caller, before anything is queued: bad input never half-happens.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import os
@@ -24,6 +23,7 @@ from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
 from .errors import InvalidInputError
 from .events import StateEvent
+from .backends.sqlite.schema import busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, prefix_args, set_write, update_write
 from .values import check_name
@@ -53,8 +53,9 @@ class StateManager:
     omitted the store opens lazily at first use from :func:`default_url`.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, busy_timeout: float | None = None) -> None:
         self._url = url
+        self._busy_timeout = None if busy_timeout is None else busy_timeout_setting(busy_timeout)
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
@@ -79,19 +80,45 @@ class StateManager:
             return b
         with self._lock:
             if self._backend is None:
-                backend = open_backend(self._url or default_url())
+                backend = open_backend(self._url or default_url(), busy_timeout=self._busy_timeout)
                 backend.open()
                 self._attach(backend)
                 self._backend = backend
             return self._backend
 
     def _attach(self, backend: Backend) -> None:
-        backend.add_listener(self._on_commit)
+        # the local listener only while someone subscribes: a backend builds no
+        # event objects for a commit nobody listens to
+        if self._subscribers:
+            backend.add_listener(self._on_commit)
         backend.add_remote_listener(self._on_remote)
 
     def _detach(self, backend: Backend) -> None:
         backend.remove_listener(self._on_commit)
         backend.remove_remote_listener(self._on_remote)
+
+    def _listen_locally(self) -> None:
+        """Keep this manager's local listener registered exactly while it has subscribers."""
+        with self._lock:
+            b = self._backend
+            if b is None:
+                return
+            b.remove_listener(self._on_commit)
+            if self._subscribers:
+                b.add_listener(self._on_commit)
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds a write waits for another process's lock before a clear ``StateError``
+        (SQLite; default ``$MOTIA_NB_BUSY_TIMEOUT``, else 10). Settable."""
+        return self._busy_timeout if self._busy_timeout is not None else busy_timeout_setting()
+
+    @busy_timeout.setter
+    def busy_timeout(self, seconds: float) -> None:
+        self._busy_timeout = busy_timeout_setting(seconds)
+        b = self._backend
+        if b is not None:
+            b.set_busy_timeout(self._busy_timeout)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
@@ -101,7 +128,7 @@ class StateManager:
         """
         if not isinstance(url, str) or not url.strip():
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
-        new = open_backend(url.strip())
+        new = open_backend(url.strip(), busy_timeout=self._busy_timeout)
         new.open()
         with self._lock:
             old, self._backend, self._url = self._backend, new, url.strip()
@@ -141,6 +168,7 @@ class StateManager:
         lists = [self._subscribers] + ([self._remote_subscribers] if remote else [])
         for lst in lists:
             lst.append(fn)
+        self._listen_locally()
 
         def unsubscribe() -> None:
             for lst in lists:
@@ -148,6 +176,7 @@ class StateManager:
                     lst.remove(fn)
                 except ValueError:
                     pass
+            self._listen_locally()
 
         return unsubscribe
 
@@ -285,12 +314,14 @@ class StateManager:
     async def get(self, group_id: str, key: str) -> Any:
         """The value stored under ``group_id``/``key``, or ``None``."""
         g, k = item_names(group_id, key)
-        return await self._read(self.backend.get, g, k)
+        b = self._backend or self.backend
+        if b.direct_reads:
+            return b.get(g, k)  # a local point read: cheaper than any hop
+        return await run_io(b.get, g, k)
 
     async def list(self, group_id: str) -> list[Any]:
         """Every value of a group, in insertion order."""
-        g = check_name(group_id, "group_id")
-        return [v for _, v in await self._read(self.backend.items, g)]
+        return await self.backend.read_async("values", check_name(group_id, "group_id"))
 
     def delete(self, group_id: str, key: str) -> "Awaitable[Any]":
         """Remove an item; returns the deleted value, or ``None`` if there was none."""
@@ -306,7 +337,7 @@ class StateManager:
 
     async def list_groups(self) -> list[str]:
         """Sorted names of the groups that hold at least one item."""
-        return list(await self._read(self.backend.group_counts))
+        return list(await self.backend.read_async("group_counts"))
 
     async def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
@@ -316,7 +347,7 @@ class StateManager:
         ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
         """
         g = check_name(group_id, "group_id")
-        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), g, offset, limit)
+        return await self.backend.read_async("items", g, offset, limit, order=Order.parse(order))
 
     async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group starting with ``prefix``, in key order
@@ -331,11 +362,11 @@ class StateManager:
 
     async def count(self, group_id: str) -> int:
         """Number of items in a group."""
-        return await self._read(self.backend.count, check_name(group_id, "group_id"))
+        return await self.backend.read_async("count", check_name(group_id, "group_id"))
 
     async def group_counts(self) -> dict[str, int]:
         """``{group: item count}`` for every non-empty group, sorted by name."""
-        return await self._read(self.backend.group_counts)
+        return await self.backend.read_async("group_counts")
 
     async def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
         """A group as a pandas DataFrame: a ``key`` column, then the values' fields.
@@ -344,7 +375,7 @@ class StateManager:
         non-object values go in a ``value`` column.
         """
         g = check_name(group_id, "group_id")
-        rows = await self._read(self.backend.rows_json, g)
+        rows = await self.backend.read_async("rows_json", g)
         return to_frame(rows, flatten=flatten)
 
 

@@ -1,12 +1,14 @@
-"""The SQLite backend: one file in WAL mode, a write path, direct reads.
+"""The SQLite backend: one file in WAL mode, a write path, point reads direct, long reads on aiosqlite.
 
 Measured on a 2-core machine: commit-per-op ~15k ops/s, one transaction ~100k
-rows/s, a point read ~14 µs. Hence group commit (:mod:`.writer`) and reads on the
-caller's thread (:mod:`.reads`). ``BEGIN IMMEDIATE`` takes SQLite's write lock
-before the current value is read, so read-modify-write (``update``, ``set``'s old
-value) is atomic across threads *and processes* sharing the file; busy waits are
-handled with ``busy_timeout`` plus a retry loop, never raised to the user.
-A separate read connection serves reads (``:memory:`` has one shared connection).
+rows/s, a point read ~14 µs. Hence group commit on aiosqlite (:mod:`.writer`),
+point reads on the caller's thread (:mod:`.reads`) and long reads (whole groups,
+counts) awaited on a read-only aiosqlite connection (its own thread) when the
+caller is on a loop. ``BEGIN IMMEDIATE`` takes SQLite's write lock before the
+current value is read, so read-modify-write (``update``, ``set``'s old value) is
+atomic across threads *and processes* sharing the file; another process's lock is
+waited out for ``busy_timeout`` seconds off the caller's loop, then reported as
+one clear error. ``:memory:`` has one shared connection.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import aiosqlite
+
 from ...errors import StateClosedError, StateError
+from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
-from .reads import SQLiteReads
-from .schema import connect, prepare
+from .reads import READ_PLANS, SQLiteReads
+from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener
 
 __all__ = ["SQLiteBackend"]
@@ -34,18 +39,18 @@ class SQLiteBackend(SQLiteReads, Backend):
     direct_reads = True
     atomic_write_all = True
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, busy_timeout: float | None = None) -> None:
         super().__init__()
         self.memory = path == ":memory:"
         self.path = path if self.memory else os.path.abspath(os.path.expanduser(path))
         self.url = self.path
+        #: seconds a write waits for another process's lock (then a clear StateError)
+        self.busy_timeout = busy_timeout_setting(busy_timeout)
         self._open_lock = threading.Lock()
         self._writes: WritePath | None = None
-        self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
-        # RLock: listeners run under it and may read (``:memory:`` reads share it)
-        self._wlock = threading.RLock()
-        self._rlock: Any = self._wlock
+        self._rlock = threading.Lock()
+        self._reader: "Future[aiosqlite.Connection] | None" = None  # long reads, opened on first use
         self._closed = False
 
     # ------------------------------------------------------------------ life cycle
@@ -55,16 +60,23 @@ class SQLiteBackend(SQLiteReads, Backend):
                 raise self._closed_error()
             if self._writes is not None:
                 return
-            wconn = prepare(self.path, self.url, memory=self.memory)
-            self._wconn = wconn
+            wconn = prepare(self.path, self.url, memory=self.memory, busy_timeout=self.busy_timeout)
             if self.memory:
                 self._rconn = wconn
-                self._rlock = self._wlock
             else:
-                self._rconn = connect(self.path)
+                self._rconn = connect(self.path, self.busy_timeout)
                 self._rconn.execute("PRAGMA query_only = ON")
-                self._rlock = threading.Lock()
-            self._writes = WritePath(wconn, self._wlock, url=self.url, memory=self.memory, on_commit=self._notify)
+            self._writes = WritePath(
+                wconn, url=self.url, busy_timeout=self.busy_timeout, on_commit=self._notify, listening=self._listening
+            )
+
+    def _listening(self) -> bool:
+        return bool(self._listeners)
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        self.busy_timeout = busy_timeout_setting(seconds)
+        if self._writes is not None:
+            self._writes.busy_timeout = self.busy_timeout
 
     def close(self) -> None:
         with self._open_lock:
@@ -73,15 +85,22 @@ class SQLiteBackend(SQLiteReads, Backend):
             self._closed = True
             writes = self._writes
         if writes is not None:
-            writes.close()  # commits what is queued first
-        # under both locks: an inline commit or a read on another thread finishes first
-        with self._wlock, self._rlock:
-            for conn in {id(c): c for c in (self._rconn, self._wconn) if c is not None}.values():
+            writes.close()  # commits what is queued first, closes the write connection
+        reader, self._reader = self._reader, None
+        if reader is not None and reader.done() and reader.exception() is None:
+            lt = get_sqlite_loop()
+            if threading.current_thread() is not lt.thread:
+                try:
+                    asyncio.run_coroutine_threadsafe(reader.result().close(), lt.loop).result(timeout=30)  # type: ignore[arg-type]
+                except Exception:
+                    pass
+        with self._rlock:  # a read on another thread finishes first
+            conn, self._rconn = self._rconn, None
+            if conn is not None and not self.memory:
                 try:
                     conn.close()
                 except sqlite3.Error:
                     pass
-            self._rconn = self._wconn = None
 
     @property
     def closed(self) -> bool:
@@ -143,13 +162,69 @@ class SQLiteBackend(SQLiteReads, Backend):
             if self._closed:
                 raise self._closed_error()
             self.open()
+            writes = self._writes
+            assert writes is not None
         else:
             writes.flush_here()
+        if self.memory:  # one connection: read between transactions (or inside our own listener's)
+            gate = writes.gate
+            if gate.owned_here():
+                return self._read_locked(sql, params)
+            gate.acquire()
+            try:
+                return self._read_locked(sql, params)
+            finally:
+                gate.release()
+        return self._read_locked(sql, params)
+
+    def _read_locked(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._rlock:
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
                 raise self._closed_error()
             return conn.execute(sql, params).fetchall()
+
+    async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A long read awaited on aiosqlite's thread (its own read-only connection):
+        the caller's loop never waits on SQLite. Batches queued before it commit first."""
+        sql, params, post = READ_PLANS[name](*args, **kwargs)
+        if self.memory or self._closed:
+            return post(self._query(sql, params))
+        writes = self._writes
+        if writes is None:
+            self.open()
+            writes = self._writes
+            assert writes is not None
+        writes.flush_here()
+        settled = writes.barrier()  # read-your-writes: what this process queued commits first
+        if settled is not None:
+            await settled
+        reader = await asyncio.wrap_future(self._open_reader())
+        try:
+            rows = await reader.execute_fetchall(sql, params)
+        except ValueError:  # aiosqlite: "Connection closed"
+            raise self._closed_error() from None
+        return post(rows if isinstance(rows, list) else list(rows))
+
+    def _open_reader(self) -> "Future[aiosqlite.Connection]":
+        with self._open_lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._reader is None:
+                path, timeout = self.path, self.busy_timeout
+
+                def connector() -> sqlite3.Connection:
+                    conn = connect(path, timeout)
+                    conn.execute("PRAGMA query_only = ON")
+                    return conn
+
+                async def start() -> aiosqlite.Connection:
+                    return await adopt_aiosqlite(aiosqlite.Connection(connector, 64), "motia-nb-sqlite-reader")
+
+                loop = get_sqlite_loop().loop
+                assert loop is not None
+                self._reader = asyncio.run_coroutine_threadsafe(start(), loop)
+            return self._reader
 
     def change_token(self) -> Any:
         """Changes whenever any connection (this process's writer included) commits."""

@@ -1,52 +1,56 @@
-"""The SQLite write path: one transaction per batch, committed inline or by the writer thread.
+"""The SQLite write path: a lone write inline, every batch on aiosqlite's connection thread.
 
-A write reaches the database by one of two ways:
+A write reaches the database by one of two ways, on ONE connection:
 
-- **inline**: the submitting thread commits the batch itself, when no other batch
-  is queued or running in this process and SQLite's write lock is free right now
-  (busy_timeout 0). No thread hop: this is what makes a sequence of awaited writes
-  fast.
-- **the writer thread** (one per open file, as in aiosqlite: one owner, one
-  queue): everything else (contention, another process holding the lock). It
-  takes *everything queued* per wake-up into one ``BEGIN IMMEDIATE … COMMIT``
-  (group commit) and waits out busy databases instead of raising.
+- **inline**: a lone write (a sync call, or the only async write of a loop
+  iteration), when nothing is queued or running in this process and SQLite's
+  write lock is free right now (the connection's busy timeout is 0, so trying
+  costs nothing). No thread hop: what makes a sequence of awaited writes fast.
+- **aiosqlite**: everything else — a loop iteration's several writes (a
+  ``gather`` is ONE batch, one transaction, never split), a write that finds the
+  lock taken (another process, or a batch in flight). A driver coroutine on the
+  SQLite loop (:func:`motia_nb._threads.get_sqlite_loop`, which runs no user
+  code) takes the queued batches in order and awaits, per batch, ``BEGIN
+  IMMEDIATE``, the fetch of the old rows, one delete, one upsert and ``COMMIT``
+  on aiosqlite's connection thread; a lock held by another process is waited out
+  there, for the busy timeout. No loop of the caller's ever waits on SQLite.
 
-Async callers buffer their writes for one event-loop iteration first, so a
-``gather`` of thousands of writes still becomes one transaction. Every write is
-acknowledged (its future resolved) only after its commit, so an acknowledged
-write survives ``kill -9`` (WAL + synchronous=NORMAL). Listeners are called
-under the write lock, right after the commit, so they see commits in order: on
-the writer thread, or on the caller's thread for an inline commit.
+Every write is acknowledged (its future resolved) only after its commit, so an
+acknowledged write survives ``kill -9`` (WAL + synchronous=NORMAL). Listeners are
+called under the gate, right after each commit, so they see commits in order;
+a write from a listener is refused. Events are built only when someone listens
+(or a caller asked for them); results are decoded in one ``json.loads`` per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import collections
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import aiosqlite
+
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ...._threads import start_thread
-from .apply import apply_batch
-from .schema import BUSY_TIMEOUT_MS, is_busy, retry_busy
+from ...._threads import LoopThread, adopt_aiosqlite, get_sqlite_loop
+from .apply import Plan, batch_steps
+from .executors import Gate, busy_error, drive, drive_async, is_busy
 
 __all__ = ["WritePath", "in_listener"]
 
-_STOP = object()
-_MAX_BATCH = 4000
-#: A loop's buffered writes go to the writer thread as soon as there are this many.
-_EARLY_FLUSH = 512
+#: The driver merges queued batches into one transaction up to this many writes
+#: (a batch itself — one loop iteration's writes — is never split).
+_MAX_MERGE = 4000
 
 _listener_state = threading.local()  # .active while this thread runs state listeners
 
-#: (waiter, outcome): a concurrent Future, or (loop, asyncio future, result_only)
-Item = tuple[Write, Any]
+#: (write or None for a barrier, waiter): a concurrent Future, or (loop, asyncio future, result_only)
+Item = tuple[Any, Any]
 
 
 def in_listener() -> bool:
@@ -55,34 +59,44 @@ def in_listener() -> bool:
 
 
 class WritePath:
-    """Owns the write connection's use: the queue, the writer thread, the loop buffers.
+    """Owns the write connection's use: inline commits, the batch queue and its driver.
 
-    ``lock`` guards ``conn`` (an RLock: listeners run under it and may read, and
-    ``:memory:`` reads share it). ``on_commit(events)`` runs after each commit
-    that produced events, under ``lock``.
+    ``conn`` has busy_timeout 0; ``busy_timeout`` (seconds) is how long a queued
+    batch waits for another process's lock. ``on_commit(events)`` runs after each
+    commit that produced events, under the gate, when ``listening()`` is true.
     """
 
     def __init__(
         self,
         conn: sqlite3.Connection,
-        lock: "threading.RLock",
         *,
         url: str,
-        memory: bool,
+        busy_timeout: float,
         on_commit: Callable[[Sequence[StateEvent]], None],
+        listening: Callable[[], bool],
     ) -> None:
         self._conn = conn
-        self._lock = lock
+        self.gate = Gate()
         self._url = url
-        self._memory = memory
+        self.busy_timeout = busy_timeout
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending = 0  # writes queued for, or being run by, the writer thread
-        self._pending_lock = threading.Lock()
+        self._listening = listening
+        self._qlock = threading.Lock()
+        self._queue: collections.deque[list[Item]] = collections.deque()
+        self._pending = 0  # writes queued for, or being run by, the driver
+        self._driving = False
+        self._idle = threading.Event()
+        self._idle.set()
         self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._closed = False
+        self._sqlite_loop: LoopThread | None = None
+        self._aconn: aiosqlite.Connection | None = None
         self.commits = 0
-        self.thread = start_thread(self._main, "motia-nb-sqlite-writer")
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread where queued batches commit and their listeners run (the SQLite loop's)."""
+        return None if self._sqlite_loop is None else self._sqlite_loop.thread
 
     def _closed_error(self) -> StateClosedError:
         return StateClosedError(f"the state database {self._url} was closed")
@@ -97,9 +111,8 @@ class WritePath:
         return fut
 
     def submit_async(self, write: Write, *, result_only: bool) -> "asyncio.Future[Any]":
-        """Buffer ``write`` until the running loop's next iteration; writes submitted
-        in the same iteration are committed together, and their results reach the
-        loop in one wake-up."""
+        """Buffer ``write`` until the running loop's next iteration: the writes of one
+        iteration are one batch, and their results reach the loop in one wake-up."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         buf = self._loop_buffers.get(loop)
@@ -107,47 +120,7 @@ class WritePath:
             buf = self._loop_buffers[loop] = []
             loop.call_soon(self._flush_loop_buffer, loop)
         buf.append((write, (loop, fut, result_only)))
-        if len(buf) >= _EARLY_FLUSH:
-            # a burst (gather of thousands): let the writer thread start committing
-            # while this loop keeps producing; the flush callback queues the rest.
-            self._loop_buffers[loop] = []
-            self._enqueue(buf)
         return fut
-
-    def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
-        """Commit ``writes`` in ONE transaction, on this thread: all of them or, when any
-        fails (a bad update, an I/O error), none (rolled back; the error is raised).
-        Writes this thread buffered before go first; listeners get every event after
-        the commit, as for any batch."""
-        if self._closed:
-            raise self._closed_error()
-        self.flush_here()
-        with self._lock:
-            conn = self._conn
-            retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            try:
-                outcomes: list[Any] = []
-                for i in range(0, len(writes), chunk):
-                    part = apply_batch(conn, list(writes[i : i + chunk]))
-                    failed = next((o for o in part if isinstance(o, BaseException)), None)
-                    if failed is not None:
-                        raise failed
-                    outcomes.extend(part)
-                    if progress is not None:
-                        progress(len(part))
-                retry_busy(lambda: conn.execute("COMMIT"))
-            except BaseException as exc:
-                try:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, StateError):
-                    raise
-                raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
-            self.commits += 1
-            self._tell_listeners([ev for out in outcomes for ev in out.events])
-        return outcomes
 
     def flush_here(self) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
@@ -158,136 +131,283 @@ class WritePath:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        if loop in self._loop_buffers:
-            self._flush_loop_buffer(loop)
+        batch = self._loop_buffers.pop(loop, None)
+        if batch and not self._run_inline(batch):
+            self._enqueue(batch)
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
-        if batch and not self._run_inline(batch):  # (empty after an early flush)
-            self._enqueue(batch)
+        if not batch:  # flushed already by a read or a sync call
+            return
+        if len(batch) == 1 and self._run_inline(batch):
+            return
+        self._enqueue(batch)
+
+    def barrier(self) -> "asyncio.Future[None] | None":
+        """A future resolved once every batch queued now has committed (None: none is)."""
+        if not self._pending:
+            return None
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._enqueue([(None, (loop, fut, True))])
+        return fut
 
     def _enqueue(self, batch: list[Item]) -> None:
-        with self._pending_lock:  # close() sets _closed under this lock, then queues _STOP
+        with self._qlock:  # close() sets _closed under this lock
             if self._closed:
                 closed = self._closed_error()
                 _deliver([(waiter, closed) for _, waiter in batch])
                 return
             self._pending += len(batch)
-            for item in batch:
-                self._queue.put(item)
+            self._queue.append(batch)
+            if self._driving:
+                return
+            self._driving = True
+            self._idle.clear()
+            if self._sqlite_loop is None:
+                self._sqlite_loop = get_sqlite_loop()
+            loop = self._sqlite_loop.loop
+        assert loop is not None
+        loop.call_soon_threadsafe(_start, self._drive())
 
+    # ------------------------------------------------------------------ inline
     def _run_inline(self, batch: list[Item]) -> bool:
         """Commit ``batch`` on this thread if that cannot wait or reorder; else False."""
         if self._pending or self._closed:
             return False
-        if not self._lock.acquire(blocking=False):
+        gate = self.gate
+        if not gate.acquire(False):
             return False
         try:
-            if self._pending or self._closed:  # the writer took work meanwhile: queue behind it
+            if self._pending or self._closed:  # the driver took work meanwhile: queue behind it
                 return False
-            done = self._commit(batch, wait=False)
+            done = self._commit_inline(batch)
         finally:
-            self._lock.release()
+            gate.release()
         if done is None:  # the database is locked by another process right now
             return False
         _deliver(done)
         return True
 
-    # ------------------------------------------------------------------ the writer thread
-    def _main(self) -> None:
-        q = self._queue
-        while True:
-            item = q.get()
-            stop = item is _STOP
-            batch = [] if stop else [item]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    nxt = q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    continue  # finish what is queued, then stop
-                batch.append(nxt)
-            if batch:
-                with self._lock:
-                    done = self._commit(batch, wait=True)
-                    with self._pending_lock:
-                        self._pending -= len(batch)
-                _deliver(done or [])
-            if stop:
-                # fail anything that raced in after close()
-                while True:
-                    try:
-                        late = q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if late is not _STOP:
-                        _deliver([(late[1], self._closed_error())])
-                return
-
-    def close(self) -> None:
-        """Refuse new writes, commit everything queued, stop the writer thread."""
-        with self._pending_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._queue.put(_STOP)
-        if threading.current_thread() is not self.thread:
-            self.thread.join()
-
-    # ------------------------------------------------------------------ one transaction
-    def _commit(self, batch: list[Item], *, wait: bool) -> list[tuple[Any, Any]] | None:
-        """Apply ``batch`` in one transaction; the caller holds the lock.
-
-        Returns (waiter, outcome) pairs to deliver, or None when ``wait`` is False
-        and another connection holds SQLite's write lock (nothing was done).
-        """
+    def _commit_inline(self, batch: list[Item]) -> list[tuple[Any, Any]] | None:
         conn = self._conn
-        writes = [w for w, _ in batch]
-        try:
-            if wait or self._memory:
-                retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            elif not self._try_begin(conn):
-                return None
-            outcomes = apply_batch(conn, writes)
-            retry_busy(lambda: conn.execute("COMMIT"))
-        except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
-            try:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            err = StateError(f"write to {self._url} failed and was rolled back: {exc}")
-            err.__cause__ = exc
-            return [(waiter, err) for _, waiter in batch]
-        self.commits += 1
-        self._tell_listeners([ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events])
-        return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
-
-    def _tell_listeners(self, events: list[Any]) -> None:
-        """Hand a commit's events to the listeners (under the write lock; a write from them is refused)."""
-        if not events:
-            return
-        _listener_state.active = True
-        try:
-            self._on_commit(events)
-        finally:
-            _listener_state.active = False
-
-    @staticmethod
-    def _try_begin(conn: sqlite3.Connection) -> bool:
-        """``BEGIN IMMEDIATE`` without waiting: False if another connection holds the lock."""
-        conn.execute("PRAGMA busy_timeout = 0")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
-                return False
+                return None
+            return self._failed(batch, exc)
+        try:
+            plan = drive(batch_steps([w for w, _ in batch]), conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
+            _rollback(conn)
+            return self._failed(batch, exc)
+        return self._committed(batch, plan)
+
+    # ------------------------------------------------------------------ the driver (SQLite loop)
+    async def _drive(self) -> None:
+        while True:
+            with self._qlock:
+                if not self._queue:
+                    self._driving = False
+                    self._idle.set()
+                    return
+                batch = self._queue.popleft()
+                if batch[0][0] is not None:  # merge what queued behind it (not barriers)
+                    while self._queue and self._queue[0][0][0] is not None and len(batch) + len(self._queue[0]) <= _MAX_MERGE:
+                        batch = batch + self._queue.popleft()
+            try:
+                await self._run_async(batch)
+            except BaseException as exc:  # never leave a waiter hanging
+                _deliver([(waiter, StateError(f"write to {self._url} failed: {exc}")) for _, waiter in batch])
+                with self._qlock:
+                    self._pending -= len(batch)
+
+    async def _run_async(self, batch: list[Item]) -> None:
+        if batch[0][0] is None:  # a barrier: every batch before it has committed
+            done: list[tuple[Any, Any]] = [(waiter, None) for _, waiter in batch]
+        else:
+            await self.gate.acquire_async()
+            try:
+                done = await self._commit_async(batch)
+            finally:
+                self.gate.release()
+        with self._qlock:
+            self._pending -= len(batch)
+        _deliver(done)
+
+    async def _connection(self) -> aiosqlite.Connection:
+        """The aiosqlite connection on the write connection (its thread starts on first use)."""
+        if self._aconn is None:
+            conn = self._conn
+            aconn = adopt_aiosqlite(aiosqlite.Connection(lambda: conn, 64), "motia-nb-sqlite-writer")
+            self._aconn = await aconn
+        return self._aconn
+
+    async def _commit_async(self, batch: list[Item]) -> list[tuple[Any, Any]]:
+        a = await self._connection()
+        try:
+            await self._begin_async(a)
+        except BaseException as exc:
+            return self._failed(batch, exc)
+        try:
+            plan = await drive_async(batch_steps([w for w, _ in batch]), a)
+            await a.commit()
+        except BaseException as exc:
+            try:
+                await a.rollback()
+            except BaseException:
+                pass
+            return self._failed(batch, exc)
+        return self._committed(batch, plan)
+
+    async def _begin_async(self, a: aiosqlite.Connection) -> None:
+        """``BEGIN IMMEDIATE``; when another process holds the lock, wait for it on
+        aiosqlite's thread for the busy timeout, then give up with a clear error."""
+        try:
+            await a.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+        timeout = self.busy_timeout
+        await a.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        try:
+            await a.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy_error(self._url, timeout) from None
             raise
         finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        return True
+            await a.execute("PRAGMA busy_timeout = 0")
+
+    # ------------------------------------------------------------------ outcomes
+    def _committed(self, batch: list[Item], plan: Plan) -> list[tuple[Any, Any]]:
+        """After COMMIT: outcomes (events only if wanted), listeners told, (waiter, outcome) pairs."""
+        self.commits += 1
+        listening = self._listening()
+        want = listening or any(type(w) is not tuple or not w[2] for _, w in batch)
+        outcomes = plan.outcomes(events=want)
+        if listening:
+            events = [ev for out in outcomes if type(out) is WriteResult for ev in out.events]
+            if events:
+                _listener_state.active = True
+                try:
+                    self._on_commit(events)
+                finally:
+                    _listener_state.active = False
+        return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
+
+    def _failed(self, batch: list[Item], exc: BaseException) -> list[tuple[Any, Any]]:
+        if isinstance(exc, StateError):
+            err = exc
+        else:
+            err = StateError(f"write to {self._url} failed and was rolled back: {exc}")
+            err.__cause__ = exc
+        return [(waiter, err) for _, waiter in batch]
+
+    # ------------------------------------------------------------------ all or nothing, and close
+    def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
+        """Commit ``writes`` in ONE transaction, on this thread: all of them or, when any
+        fails (a bad update, an I/O error), none (rolled back; the error is raised).
+        Writes this thread made before go first; listeners get every event after the commit."""
+        if self._closed:
+            raise self._closed_error()
+        self.flush_here()
+        self._wait_for_queue()
+        conn = self._conn
+        with _Held(self.gate):
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise busy_error(self._url, self.busy_timeout) from None
+                raise StateError(f"write to {self._url} failed (nothing written): {exc}") from exc
+            finally:
+                conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                outcomes: list[Any] = []
+                for i in range(0, len(writes), chunk):
+                    part = drive(batch_steps(list(writes[i : i + chunk])), conn).outcomes(events=True)
+                    failed = next((o for o in part if isinstance(o, BaseException)), None)
+                    if failed is not None:
+                        raise failed
+                    outcomes.extend(part)
+                    if progress is not None:
+                        progress(len(part))
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if isinstance(exc, StateError):
+                    raise
+                raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
+            self.commits += 1
+            if self._listening():
+                events = [ev for out in outcomes for ev in out.events]
+                if events:
+                    _listener_state.active = True
+                    try:
+                        self._on_commit(events)
+                    finally:
+                        _listener_state.active = False
+        return outcomes
+
+    def _wait_for_queue(self) -> None:
+        """Block until every batch queued now has committed (program order for a sync caller)."""
+        if not self._pending:
+            return
+        fut: Future[Any] = Future()
+        self._enqueue([(None, fut)])
+        fut.result()
+
+    def close(self) -> None:
+        """Refuse new writes, commit everything queued, close the write connection."""
+        with self._qlock:
+            if self._closed:
+                return
+            self._closed = True
+        lt = self._sqlite_loop
+        if lt is not None and threading.current_thread() is lt.thread:
+            return  # from a listener: the driver finishes the queue; the connection closes with the process
+        self._idle.wait()
+        with _Held(self.gate):
+            aconn, self._aconn = self._aconn, None
+            if aconn is not None and lt is not None and lt.loop is not None and lt.thread.is_alive():
+                try:
+                    asyncio.run_coroutine_threadsafe(aconn.close(), lt.loop).result(timeout=30)
+                except Exception:
+                    pass
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+
+
+class _Held:
+    """``with _Held(gate):`` — hold the gate (blocking) from a thread."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def __enter__(self) -> None:
+        self.gate.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.gate.release()
+
+
+def _start(coro: Any) -> None:
+    asyncio.ensure_future(coro)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 # ---------------------------------------------------------------------- delivering outcomes
@@ -296,16 +416,19 @@ def _deliver(pairs: list[tuple[Any, Any]]) -> None:
     asyncio futures with one ``call_soon_threadsafe`` per loop."""
     by_loop: dict[Any, list[tuple[Any, Any]]] = {}
     for waiter, out in pairs:
-        if isinstance(waiter, Future):
+        if type(waiter) is not tuple:
             if isinstance(out, BaseException):
                 waiter.set_exception(out)
             else:
                 waiter.set_result(out)
-        else:
-            loop, fut, result_only = waiter
-            if result_only and isinstance(out, WriteResult):
-                out = out.result
-            by_loop.setdefault(loop, []).append((fut, out))
+            continue
+        loop, fut, result_only = waiter
+        if result_only and type(out) is WriteResult:
+            out = out.result
+        items = by_loop.get(loop)
+        if items is None:
+            items = by_loop[loop] = []
+        items.append((fut, out))
     if not by_loop:
         return
     try:
