@@ -72,6 +72,15 @@ class MotiaNB(Configurable):
         ),
     ).tag(config=True)
 
+    busy_timeout = Float(
+        None,
+        allow_none=True,
+        help=(
+            "Seconds a state write waits for another process's SQLite write lock before it "
+            "fails with a clear error (None: $MOTIA_NB_BUSY_TIMEOUT, else 10)."
+        ),
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
         self._shell_config: Config | None = None
@@ -117,6 +126,15 @@ class MotiaNB(Configurable):
     @observe("worker_timeout")
     def _apply_timeout(self, change: Any) -> None:
         engine_settings.worker_timeout = float(change["new"])
+
+    @validate("busy_timeout")
+    def _apply_busy_timeout(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        try:
+            default_session().manager.busy_timeout = value
+        except Exception as err:  # a StateError naming the problem
+            raise TraitError(f"MotiaNB.busy_timeout: {err}") from err
+        return value
 
     @validate("json_indent")
     def _indent(self, proposal: Any) -> Any:

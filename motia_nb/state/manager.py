@@ -114,11 +114,12 @@ class StateManager:
         return self._busy_timeout if self._busy_timeout is not None else busy_timeout_setting()
 
     @busy_timeout.setter
-    def busy_timeout(self, seconds: float) -> None:
-        self._busy_timeout = busy_timeout_setting(seconds)
+    def busy_timeout(self, seconds: float | None) -> None:
+        """``None``: back to ``$MOTIA_NB_BUSY_TIMEOUT`` or the default."""
+        self._busy_timeout = None if seconds is None else busy_timeout_setting(seconds)
         b = self._backend
         if b is not None:
-            b.set_busy_timeout(self._busy_timeout)
+            b.set_busy_timeout(self.busy_timeout)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).

@@ -39,6 +39,7 @@ from ...events import StateEvent
 from ..base import Write, WriteResult
 from ...._threads import LoopThread, adopt_aiosqlite, get_sqlite_loop
 from .apply import Plan, batch_steps
+from .delivery import deliver
 from .executors import Gate, busy_error, drive, drive_async, is_busy
 
 __all__ = ["WritePath", "in_listener"]
@@ -156,7 +157,7 @@ class WritePath:
         with self._qlock:  # close() sets _closed under this lock
             if self._closed:
                 closed = self._closed_error()
-                _deliver([(waiter, closed) for _, waiter in batch])
+                deliver([(waiter, closed) for _, waiter in batch])
                 return
             self._pending += len(batch)
             self._queue.append(batch)
@@ -186,7 +187,7 @@ class WritePath:
             gate.release()
         if done is None:  # the database is locked by another process right now
             return False
-        _deliver(done)
+        deliver(done)
         return True
 
     def _commit_inline(self, batch: list[Item]) -> list[tuple[Any, Any]] | None:
@@ -220,7 +221,7 @@ class WritePath:
             try:
                 await self._run_async(batch)
             except BaseException as exc:  # never leave a waiter hanging
-                _deliver([(waiter, StateError(f"write to {self._url} failed: {exc}")) for _, waiter in batch])
+                deliver([(waiter, StateError(f"write to {self._url} failed: {exc}")) for _, waiter in batch])
                 with self._qlock:
                     self._pending -= len(batch)
 
@@ -235,7 +236,7 @@ class WritePath:
                 self.gate.release()
         with self._qlock:
             self._pending -= len(batch)
-        _deliver(done)
+        deliver(done)
 
     async def _connection(self) -> aiosqlite.Connection:
         """The aiosqlite connection on the write connection (its thread starts on first use)."""
@@ -290,14 +291,18 @@ class WritePath:
         want = listening or any(type(w) is not tuple or not w[2] for _, w in batch)
         outcomes = plan.outcomes(events=want)
         if listening:
-            events = [ev for out in outcomes if type(out) is WriteResult for ev in out.events]
-            if events:
-                _listener_state.active = True
-                try:
-                    self._on_commit(events)
-                finally:
-                    _listener_state.active = False
+            self._tell([ev for out in outcomes if type(out) is WriteResult for ev in out.events])
         return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
+
+    def _tell(self, events: list[StateEvent]) -> None:
+        """Hand a commit's events to the listeners (under the gate; a write from them is refused)."""
+        if not events:
+            return
+        _listener_state.active = True
+        try:
+            self._on_commit(events)
+        finally:
+            _listener_state.active = False
 
     def _failed(self, batch: list[Item], exc: BaseException) -> list[tuple[Any, Any]]:
         if isinstance(exc, StateError):
@@ -345,13 +350,7 @@ class WritePath:
                 raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
             self.commits += 1
             if self._listening():
-                events = [ev for out in outcomes for ev in out.events]
-                if events:
-                    _listener_state.active = True
-                    try:
-                        self._on_commit(events)
-                    finally:
-                        _listener_state.active = False
+                self._tell([ev for out in outcomes for ev in out.events])
         return outcomes
 
     def _wait_for_queue(self) -> None:
@@ -408,48 +407,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass
-
-
-# ---------------------------------------------------------------------- delivering outcomes
-def _deliver(pairs: list[tuple[Any, Any]]) -> None:
-    """Resolve waiters with results (or exceptions): concurrent Futures directly,
-    asyncio futures with one ``call_soon_threadsafe`` per loop."""
-    by_loop: dict[Any, list[tuple[Any, Any]]] = {}
-    for waiter, out in pairs:
-        if type(waiter) is not tuple:
-            if isinstance(out, BaseException):
-                waiter.set_exception(out)
-            else:
-                waiter.set_result(out)
-            continue
-        loop, fut, result_only = waiter
-        if result_only and type(out) is WriteResult:
-            out = out.result
-        items = by_loop.get(loop)
-        if items is None:
-            items = by_loop[loop] = []
-        items.append((fut, out))
-    if not by_loop:
-        return
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    for loop, items in by_loop.items():
-        if loop is here:  # committed inline on the loop's own thread
-            _resolve_on_loop(items)
-            continue
-        try:
-            loop.call_soon_threadsafe(_resolve_on_loop, items)
-        except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
-            pass
-
-
-def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
-    for fut, out in items:
-        if fut.done():  # the awaiting task was cancelled; the write stands
-            continue
-        if isinstance(out, BaseException):
-            fut.set_exception(out)
-        else:
-            fut.set_result(out)
