@@ -11,12 +11,14 @@ database runs the very same statements. A statement is ``(sql, params)``.
 Two statement shapes, identical results, events, errors and rows
 (tests/test_sqlite_apply.py proves it by property):
 
-- **point** (batches up to :data:`SMALL_BATCH` writes): one ``SELECT`` per item,
-  one ``DELETE`` / upsert per changed item — what a lone write needs, nothing more;
-- **set-based** (larger batches): one ``json_each`` fetch of every old row, one
-  ``DELETE`` and one ``INSERT … SELECT FROM json_each … ON CONFLICT DO UPDATE``
-  whatever the size (each SQLite call releases and re-takes the GIL: three calls
-  per batch instead of two per write).
+- **point** (batches up to :data:`SMALL_BATCH` writes): one ``SELECT`` per item —
+  what a lone write needs, nothing more;
+- **set-based** (larger batches): one ``json_each`` fetch of every old row,
+  whatever the size.
+
+Either way the write-back is at most three ``executemany`` calls (rows of cleared
+groups, rows deleted, rows upserted in creation order), the same shape as a raw
+``executemany`` upsert: no value text is re-encoded into a JSON parameter.
 
 Neither begins or commits: the executor owns the transaction. An update whose ops
 cannot apply answers its own ``StateError`` and leaves its item untouched.
@@ -39,6 +41,7 @@ __all__ = ["Statement", "Plan", "batch_steps", "SMALL_BATCH"]
 #: Batches up to this size use point statements; larger ones set-based.
 SMALL_BATCH = 4
 
+#: ``(sql, params)``; params a tuple, or a list of tuples (run with ``executemany``, in order)
 Statement = tuple[str, Any]
 Steps = Generator[list[Statement], list[list[Any]], "Plan"]
 
@@ -59,17 +62,6 @@ _FETCH_MANY = (
     "JOIN items i ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')"
 )
 _SELECT_GROUPS = "SELECT grp, key, value FROM items WHERE grp IN (SELECT value FROM json_each(?)) ORDER BY id"
-_DELETE_MANY = (
-    "DELETE FROM items WHERE id IN (SELECT i.id FROM json_each(?) j JOIN items i "
-    "ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]'))"
-)
-_DELETE_GROUPS = "DELETE FROM items WHERE grp IN (SELECT value FROM json_each(?))"
-_UPSERT_MANY = (
-    "INSERT INTO items (grp, key, value) "
-    "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]') "
-    "FROM json_each(?) j WHERE true ORDER BY j.key "
-    "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
-)
 
 
 class _Slot:
@@ -83,6 +75,10 @@ class _Slot:
         self.recreated = False  # deleted during the batch after having existed
         self.created_at = -1  # batch position of its (last) creation, -1 = not created here
         self.dirty = False  # written during the batch
+
+
+def _first(t: tuple[Any, ...]) -> Any:
+    return t[0]
 
 
 def batch_steps(writes: list[Write], *, set_based: bool | None = None) -> Steps:
@@ -106,7 +102,7 @@ def batch_steps(writes: list[Write], *, set_based: bool | None = None) -> Steps:
     plan = Plan(writes)
     plan.load(rows, aggregated=many and bool(pairs), groups=groups, group_statements=(1 if many else len(groups)) if groups else 0)
     plan.apply()
-    statements = plan.write_back(many)
+    statements = plan.write_back()
     if statements:
         yield statements
     return plan
@@ -200,27 +196,21 @@ class Plan:
                 s.recreated = True
         return removed
 
-    def write_back(self, many: bool) -> list[Statement]:
+    def write_back(self) -> list[Statement]:
         """Rows deleted during the batch go first (a re-created item must move to the end),
-        then every item written, new ones in creation order."""
+        then every item written, new ones in creation order (``executemany`` keeps the order)."""
         groups = self.cleared_groups
-        gone_groups = [g for g in self.group_order if g in groups]
-        gone = [[g, k] for (g, k), s in self.slots.items()
+        gone = [(g, k) for (g, k), s in self.slots.items()
                 if s.in_db and (s.recreated or s.text is None) and g not in groups]  # fmt: skip
         present = [(s.created_at, g, k, s.text) for (g, k), s in self.slots.items() if s.dirty and s.text is not None]
-        present.sort(key=lambda t: t[0])
+        present.sort(key=_first)
         out: list[Statement] = []
-        if many:
-            if gone_groups:
-                out.append((_DELETE_GROUPS, (_dumps(gone_groups),)))
-            if gone:
-                out.append((_DELETE_MANY, (_dumps(gone),)))
-            if present:
-                out.append((_UPSERT_MANY, (_dumps([[g, k, text] for _, g, k, text in present]),)))
-            return out
-        out.extend((_DELETE_GROUP, (g,)) for g in gone_groups)
-        out.extend((_DELETE_ONE, (g, k)) for g, k in gone)
-        out.extend((_UPSERT, (g, k, text)) for _, g, k, text in present)
+        if groups:
+            out.append((_DELETE_GROUP, [(g,) for g in self.group_order if g in groups]))
+        if gone:
+            out.append((_DELETE_ONE, gone))
+        if present:
+            out.append((_UPSERT, [(g, k, text) for _, g, k, text in present]))
         return out
 
     def outcomes(self, *, events: bool) -> "list[WriteResult | StateError]":
@@ -251,10 +241,17 @@ class Plan:
                 append(cleared(g, removed, count=len(old_text), events=events))
                 continue
             old = next(decoded) if old_text is not None else None
-            if kind == "delete":
-                append(deleted(g, k, old, existed=old_text is not None, events=events))
-                continue
             if kind == "set":
                 new = next(decoded)
-            append(written(g, k, old, new, existed=old_text is not None, events=events))
+            elif kind == "delete":
+                append(deleted(g, k, old, existed=old_text is not None, events=events))
+                continue
+            if events:
+                append(written(g, k, old, new, existed=old_text is not None))
+            else:  # the hot path of a big gather: the result only
+                append(WriteResult({"new_value": new, "old_value": old}, _NO_EVENTS))
         return out
+
+
+#: the (never mutated) events of a result nobody listens to
+_NO_EVENTS: list[Any] = []

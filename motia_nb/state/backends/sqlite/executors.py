@@ -28,14 +28,28 @@ __all__ = ["run_statements", "run_statements_async", "drive", "drive_async", "Ga
 
 
 def run_statements(conn: sqlite3.Connection, statements: list[Statement]) -> list[list[Any]]:
-    """Execute ``statements`` in order on this thread; the rows of each."""
-    ex = conn.execute
-    return [ex(sql, params).fetchall() for sql, params in statements]
+    """Execute ``statements`` in order on this thread; the rows of each (a list of
+    parameter tuples runs with ``executemany`` and gives no rows)."""
+    out: list[list[Any]] = []
+    for sql, params in statements:
+        if type(params) is list:
+            conn.executemany(sql, params)
+            out.append([])
+        else:
+            out.append(conn.execute(sql, params).fetchall())
+    return out
 
 
 async def run_statements_async(conn: Any, statements: list[Statement]) -> list[list[Any]]:
     """Execute ``statements`` in order on aiosqlite connection ``conn``'s thread; the rows of each."""
-    return [list(await conn.execute_fetchall(sql, params)) for sql, params in statements]
+    out: list[list[Any]] = []
+    for sql, params in statements:
+        if type(params) is list:
+            await conn.executemany(sql, params)
+            out.append([])
+        else:
+            out.append(list(await conn.execute_fetchall(sql, params)))
+    return out
 
 
 def drive(steps: Steps, conn: sqlite3.Connection) -> Any:
