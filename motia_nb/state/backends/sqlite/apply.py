@@ -87,8 +87,12 @@ def batch_steps(writes: list[Write], *, set_based: bool | None = None) -> Steps:
     ``set_based`` picks the statement shape (default: by size).
     """
     many = len(writes) > SMALL_BATCH if set_based is None else set_based
-    pairs = list({(w.group_id, w.key): None for w in writes if w.kind != "clear"})
-    groups = list({w.group_id: None for w in writes if w.kind == "clear"})
+    if len(writes) == 1:  # the lone write (sequential awaits): no dedup needed
+        w = writes[0]
+        pairs, groups = ([], [w.group_id]) if w.kind == "clear" else ([(w.group_id, w.key)], [])
+    else:
+        pairs = list({(w.group_id, w.key): None for w in writes if w.kind != "clear"})
+        groups = list({w.group_id: None for w in writes if w.kind == "clear"})
     fetch: list[Statement] = []
     if many:
         if pairs:
@@ -203,7 +207,8 @@ class Plan:
         gone = [(g, k) for (g, k), s in self.slots.items()
                 if s.in_db and (s.recreated or s.text is None) and g not in groups]  # fmt: skip
         present = [(s.created_at, g, k, s.text) for (g, k), s in self.slots.items() if s.dirty and s.text is not None]
-        present.sort(key=_first)
+        if len(present) > 1:
+            present.sort(key=_first)
         out: list[Statement] = []
         if groups:
             out.append((_DELETE_GROUP, [(g,) for g in self.group_order if g in groups]))

@@ -164,7 +164,7 @@ class SQLiteBackend(SQLiteReads, Backend):
             self.open()
             writes = self._writes
             assert writes is not None
-        else:
+        elif writes.buffered:
             writes.flush_here()
         if self.memory:  # one connection: read between transactions (or inside our own listener's)
             gate = writes.gate
@@ -175,7 +175,11 @@ class SQLiteBackend(SQLiteReads, Backend):
                 return self._read_locked(sql, params)
             finally:
                 gate.release()
-        return self._read_locked(sql, params)
+        with self._rlock:
+            conn = self._rconn
+            if conn is None:  # closed while this read waited for the lock
+                raise self._closed_error()
+            return conn.execute(sql, params).fetchall()
 
     def _read_locked(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._rlock:

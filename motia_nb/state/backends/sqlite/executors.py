@@ -32,11 +32,14 @@ def run_statements(conn: sqlite3.Connection, statements: list[Statement]) -> lis
     parameter tuples runs with ``executemany`` and gives no rows)."""
     out: list[list[Any]] = []
     for sql, params in statements:
-        if type(params) is list:
-            conn.executemany(sql, params)
+        if type(params) is not list:
+            out.append(conn.execute(sql, params).fetchall())
+        elif len(params) == 1:  # a lone write: execute is cheaper than executemany
+            conn.execute(sql, params[0])
             out.append([])
         else:
-            out.append(conn.execute(sql, params).fetchall())
+            conn.executemany(sql, params)
+            out.append([])
     return out
 
 

@@ -123,6 +123,11 @@ class WritePath:
         buf.append((write, (loop, fut, result_only)))
         return fut
 
+    @property
+    def buffered(self) -> bool:
+        """Some loop holds async writes not yet flushed."""
+        return bool(self._loop_buffers)
+
     def flush_here(self) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
         (a read or a sync write must see, and follow, the writes made before it)."""
