@@ -62,6 +62,7 @@ __all__ = [
     "run_io",
     "run_on_private_loop",
     "get_sqlite_loop",
+    "sqlite_loop_thread",
     "adopt_aiosqlite",
     "HANDLER_POOL_SIZE",
     "on_fork_child",
@@ -171,6 +172,12 @@ def get_sqlite_loop() -> LoopThread:
         return _sqlite_loop
 
 
+def sqlite_loop_thread() -> threading.Thread | None:
+    """The SQLite loop's thread if it runs (where queued batches commit and their listeners run)."""
+    lt = _sqlite_loop
+    return lt.thread if lt is not None and lt.thread.is_alive() else None
+
+
 def adopt_aiosqlite(conn: Any, name: str) -> Any:
     """Make the (not yet started) thread of aiosqlite connection ``conn`` a named daemon.
 
@@ -178,7 +185,8 @@ def adopt_aiosqlite(conn: Any, name: str) -> Any:
     connection is first awaited; a script that forgets ``close()`` would then hang
     at exit, as Python joins non-daemon threads before running ``atexit`` hooks.
     """
-    thread = getattr(conn, "_thread", None)
+    # aiosqlite < 0.22: the connection *is* the thread; 0.22: it holds one
+    thread = conn if isinstance(conn, threading.Thread) else getattr(conn, "_thread", None)
     if isinstance(thread, threading.Thread) and thread.ident is None:
         thread.daemon = True
         thread.name = name
@@ -313,14 +321,16 @@ def run_on_private_loop(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def stop_loop_thread() -> None:
-    """Stop motia_nb's loop thread and handler pool if they run (they restart on next use)."""
-    global _loop_thread, _pool, _io_pool
+    """Stop motia_nb's loop thread, the SQLite loop and the pools if they run (they restart on next use)."""
+    global _loop_thread, _sqlite_loop, _pool, _io_pool
     with _lock:
         lt, _loop_thread = _loop_thread, None
+        sq, _sqlite_loop = _sqlite_loop, None
         pools = [p for p in (_pool, _io_pool) if p is not None]
         _pool = _io_pool = None
-    if lt is not None:
-        lt.stop()
+    for loop_thread in (lt, sq):
+        if loop_thread is not None:
+            loop_thread.stop()
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
 

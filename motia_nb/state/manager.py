@@ -391,12 +391,12 @@ def _fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[S
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no
-# thread is left to hold the process (the writer threads are daemons anyway).
+# thread is left to hold the process (motia_nb's threads are daemons anyway).
 _live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
 
 
 # After fork() the child has the parent's connections but none of its threads:
-# using them would hang (no writer thread) or corrupt (SQLite forbids carrying a
+# using them would hang (no thread to commit) or corrupt (SQLite forbids carrying a
 # connection across fork). The child abandons them, never touching or closing
 # them, and reopens the store on first use.
 _abandoned_after_fork: list[Backend] = []

@@ -2,7 +2,7 @@
 
 - :mod:`.schema`: the table, its migration, how connections are made;
 - :mod:`.apply`: applying a batch of writes inside a transaction (results and events);
-- :mod:`.writer`: the write path (inline commit, or the writer thread's group commit);
+- :mod:`.writer`: the write path (a lone write inline, batches on aiosqlite);
 - :mod:`.reads`: the reads, one statement each, on the caller's thread;
 - :mod:`.backend`: :class:`SQLiteBackend`, tying them to the backend contract.
 """

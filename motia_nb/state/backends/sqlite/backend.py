@@ -89,9 +89,9 @@ class SQLiteBackend(SQLiteReads, Backend):
         reader, self._reader = self._reader, None
         if reader is not None and reader.done() and reader.exception() is None:
             lt = get_sqlite_loop()
-            if threading.current_thread() is not lt.thread:
+            if threading.current_thread() is not lt.thread and lt.loop is not None:
                 try:
-                    asyncio.run_coroutine_threadsafe(reader.result().close(), lt.loop).result(timeout=30)  # type: ignore[arg-type]
+                    asyncio.run_coroutine_threadsafe(reader.result().close(), lt.loop).result(timeout=30)
                 except Exception:
                     pass
         with self._rlock:  # a read on another thread finishes first

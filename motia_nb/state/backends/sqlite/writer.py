@@ -37,7 +37,7 @@ import aiosqlite
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ...._threads import LoopThread, adopt_aiosqlite, get_sqlite_loop
+from ...._threads import adopt_aiosqlite, get_sqlite_loop, sqlite_loop_thread
 from .apply import Plan, batch_steps
 from .delivery import deliver
 from .executors import Gate, busy_error, drive, drive_async, is_busy
@@ -90,14 +90,14 @@ class WritePath:
         self._idle.set()
         self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._closed = False
-        self._sqlite_loop: LoopThread | None = None
         self._aconn: aiosqlite.Connection | None = None
         self.commits = 0
+        get_sqlite_loop()  # started with the first open file: writer_thread names it from now on
 
     @property
     def thread(self) -> threading.Thread | None:
         """The thread where queued batches commit and their listeners run (the SQLite loop's)."""
-        return None if self._sqlite_loop is None else self._sqlite_loop.thread
+        return sqlite_loop_thread()
 
     def _closed_error(self) -> StateClosedError:
         return StateClosedError(f"the state database {self._url} was closed")
@@ -170,9 +170,7 @@ class WritePath:
                 return
             self._driving = True
             self._idle.clear()
-            if self._sqlite_loop is None:
-                self._sqlite_loop = get_sqlite_loop()
-            loop = self._sqlite_loop.loop
+        loop = get_sqlite_loop().loop
         assert loop is not None
         loop.call_soon_threadsafe(_start, self._drive())
 
@@ -372,15 +370,16 @@ class WritePath:
             if self._closed:
                 return
             self._closed = True
-        lt = self._sqlite_loop
-        if lt is not None and threading.current_thread() is lt.thread:
+        if threading.current_thread() is sqlite_loop_thread():
             return  # from a listener: the driver finishes the queue; the connection closes with the process
         self._idle.wait()
         with _Held(self.gate):
             aconn, self._aconn = self._aconn, None
-            if aconn is not None and lt is not None and lt.loop is not None and lt.thread.is_alive():
+            if aconn is not None:
+                loop = get_sqlite_loop().loop
+                assert loop is not None
                 try:
-                    asyncio.run_coroutine_threadsafe(aconn.close(), lt.loop).result(timeout=30)
+                    asyncio.run_coroutine_threadsafe(aconn.close(), loop).result(timeout=30)
                 except Exception:
                     pass
             try:
