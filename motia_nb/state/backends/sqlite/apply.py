@@ -31,7 +31,7 @@ from collections.abc import Generator
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import encode_trusted
+from ...jsontext import decode_stored, encode_trusted
 from ...ops import MISSING, apply_ops
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
@@ -46,6 +46,7 @@ Statement = tuple[str, Any]
 Steps = Generator[list[Statement], list[list[Any]], "Plan"]
 
 _loads = json.loads
+_trusted = decode_stored
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 _SELECT_ONE = "SELECT grp, key, value FROM items WHERE grp = ? AND key = ?"
@@ -170,7 +171,7 @@ class Plan:
                 new: Any = new_text
             elif w.kind == "update":
                 try:
-                    current = _loads(old_text) if old_text is not None else MISSING
+                    current = _trusted(old_text) if old_text is not None else MISSING
                     new = apply_ops(current, w.ops or [], group_id=g, key=w.key)  # type: ignore[arg-type]
                 except StateError as exc:
                     entries.append(exc)
@@ -233,7 +234,10 @@ class Plan:
                     texts.append(e[3])
                 if kind == "set":
                     texts.append(e[4])
-        decoded = iter(_loads("[" + ",".join(texts) + "]")) if texts else iter(())
+        if len(texts) == 1:  # a lone write
+            decoded = iter((_trusted(texts[0]),))
+        else:
+            decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
         out: list[WriteResult | StateError] = []
         append = out.append
         for e in self.entries:

@@ -139,6 +139,9 @@ class SQLiteBackend(SQLiteReads, Backend):
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """Like :meth:`submit`, for a caller on a running loop: writes submitted in the
         same loop iteration are committed together (see :mod:`.writer`)."""
+        path = self._writes
+        if path is not None and not self._closed and not in_listener():  # the common case, first
+            return path.submit_async(write, result_only=result_only)
         path = self._write_path()
         if isinstance(path, StateError):
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

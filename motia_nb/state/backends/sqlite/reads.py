@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...jsontext import decode_stored
 from ..base import Order
 
 __all__ = ["SQLiteReads", "READ_PLANS", "PREFIX_SQL", "PREFIX_ALL_SQL", "prefix_upper_bound"]
@@ -93,7 +94,7 @@ class SQLiteReads:
 
     def get(self, group_id: str, key: str) -> Any:
         rows = self._query(_GET, (group_id, key))
-        return _loads(rows[0][0]) if rows else None
+        return decode_stored(rows[0][0]) if rows else None
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._query(_EXISTS, (group_id, key)))
