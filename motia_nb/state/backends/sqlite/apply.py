@@ -219,9 +219,11 @@ class Plan:
             out.append((_UPSERT, [(g, k, text) for _, g, k, text in present]))
         return out
 
-    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError]":
-        """One outcome per write. Every text is decoded in ONE ``json.loads`` call; events
-        are built only when ``events`` (someone listens, or a caller asked for them)."""
+    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        """One outcome per write: a :class:`WriteResult` (with its events) or, when not
+        ``events`` (nobody listens and every caller wants the result only), the API
+        result itself; a write's own ``StateError`` either way. Every text is decoded in
+        ONE call; no event object is built unless ``events``."""
         texts: list[str] = []
         for e in self.entries:
             if type(e) is tuple:
@@ -238,7 +240,7 @@ class Plan:
             decoded = iter((_trusted(texts[0]),))
         else:
             decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
-        out: list[WriteResult | StateError] = []
+        out: list[Any] = []
         append = out.append
         for e in self.entries:
             if type(e) is not tuple:
@@ -246,21 +248,19 @@ class Plan:
                 continue
             kind, g, k, old_text, new = e
             if kind == "clear":
-                removed = [(key, next(decoded)) for key, _ in old_text] if events else []
-                append(cleared(g, removed, count=len(old_text), events=events))
+                if events:
+                    append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
+                else:
+                    append(len(old_text))
                 continue
             old = next(decoded) if old_text is not None else None
             if kind == "set":
                 new = next(decoded)
             elif kind == "delete":
-                append(deleted(g, k, old, existed=old_text is not None, events=events))
+                append(deleted(g, k, old, existed=old_text is not None) if events else old)
                 continue
             if events:
                 append(written(g, k, old, new, existed=old_text is not None))
             else:  # the hot path of a big gather: the result only
-                append(WriteResult({"new_value": new, "old_value": old}, _NO_EVENTS))
+                append({"new_value": new, "old_value": old})
         return out
-
-
-#: the (never mutated) events of a result nobody listens to
-_NO_EVENTS: list[Any] = []
