@@ -122,7 +122,10 @@ class Plan:
         self.writes = writes
         self.slots: dict[tuple[str, Any], _Slot] = {}
         self.group_order: dict[str, list[Any]] = {}  # cleared groups: their stored keys in id order
-        self.entries: list[Any] = []  # per write: a StateError or a tuple (see apply)
+        #: per write, in order: its own StateError, or ``(kind, group, key, old_text, new,
+        #: new_text)`` — ``new`` the value object of an update (the text of a set), texts
+        #: None when absent; a clear: ``("clear", group, None, [(key, old_text)…], None, None)``
+        self.entries: list[Any] = []
         self.cleared_groups: set[str] = set()
 
     def load(self, rows: list[list[Any]], *, aggregated: bool, groups: list[str], group_statements: int) -> None:
@@ -152,7 +155,7 @@ class Plan:
         for pos, w in enumerate(self.writes):
             g = w.group_id
             if w.kind == "clear":
-                entries.append(("clear", g, None, self._clear(g), None))
+                entries.append(("clear", g, None, self._clear(g), None, None))
                 continue
             pk = (g, w.key)
             slot = slots.get(pk)
@@ -164,7 +167,7 @@ class Plan:
                     slot.text, slot.dirty = None, True
                     if slot.in_db:
                         slot.recreated = True
-                entries.append(("delete", g, w.key, old_text, None))
+                entries.append(("delete", g, w.key, old_text, None, None))
                 continue
             if w.kind == "set":
                 new_text: str = w.value_json  # type: ignore[assignment]
@@ -183,7 +186,7 @@ class Plan:
             if old_text is None:
                 slot.created_at = pos
             slot.text, slot.dirty = new_text, True
-            entries.append((w.kind, g, w.key, old_text, new))
+            entries.append((w.kind, g, w.key, old_text, new, new_text))
 
     def _clear(self, g: str) -> list[tuple[Any, str]]:
         """Empty group ``g`` in the overlay; its items (key, text) in insertion order."""
@@ -246,7 +249,7 @@ class Plan:
             if type(e) is not tuple:
                 append(e)
                 continue
-            kind, g, k, old_text, new = e
+            kind, g, k, old_text, new, _ = e
             if kind == "clear":
                 if events:
                     append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
