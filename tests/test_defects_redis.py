@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from motia_nb.state import StateManager
-from motia_nb.state.errors import StateError, StoredValueError, UpdateOpError
+from motia_nb.state.errors import StateError, StoredValueError
 
 pytestmark = pytest.mark.redis
 

@@ -9,7 +9,6 @@ there. B's own inline triggers never see A's writes unless B opted in.
 from __future__ import annotations
 
 import json
-import queue
 import textwrap
 from collections.abc import Iterator
 from typing import Any

@@ -234,8 +234,9 @@ def test_a_live_refresh_reads_one_page_and_never_the_counts_whole(cm: CountingMa
 def test_another_process_change_without_events_makes_one_whole_read_off_the_loop(
     cm: CountingManager, db_path: str
 ) -> None:
+    cm.history_keep = "off"  # no changelog, so no follower: other processes' commits are not events here
     fill(cm, "g", 30)
-    other = StateManager(db_path)  # another backend on the file: its commits are not events here
+    other = StateManager(db_path)
     loop_thread = threading.current_thread().name
     v = viewer("g", manager=cm, page_size=10, debounce=0.02, poll_interval=0.05)
     try:
@@ -255,17 +256,16 @@ def test_another_process_change_without_events_makes_one_whole_read_off_the_loop
 def test_with_remote_events_another_process_change_is_applied_without_a_whole_read(
     cm: CountingManager, db_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A backend that publishes other processes' changes (Redis; SQLite with a follower): its
+    """A backend that publishes other processes' changes (here SQLite's changelog follower): its
     events keep the counts, and the moving change token makes no whole read."""
     fill(cm, "g", 30)
+    assert cm.backend.publishes_remote
     v = viewer("g", manager=cm, page_size=10, debounce=0.02, poll_interval=0.05)
     try:
-        monkeypatch.setattr(type(cm.backend), "publishes_remote", True)
-        other = StateManager(db_path)
+        other = StateManager(db_path)  # another backend on the file: the follower reads its rows
         try:
             cm.reads.clear()
             other.sync.set("g", "from-elsewhere", 1)
-            cm.backend._notify_remote([StateEvent(CREATED, "g", "from-elsewhere", None, 1)])  # as a follower would
             wait_until(lambda: v.total == 31, what="the remote event to be counted")
             time.sleep(0.2)  # several token polls see the moved token (not an assertion on time)
             assert "group_counts" not in cm.reads, cm.reads
@@ -352,6 +352,7 @@ def test_on_redis_other_clients_changes_arrive_as_events_and_keep_the_counts(red
 
 
 def test_a_moved_token_makes_a_whole_read_only_when_no_event_explains_it(cm: CountingManager) -> None:
+    cm.history_keep = "off"  # a store that does not publish other processes' changes
     cm.sync.set("g", "a", 1)
     v = viewer("g", manager=cm, debounce=0.02, poll_interval=60)  # the test moves the token by hand
     try:

@@ -201,7 +201,12 @@ class StateManager(HistoryCalls):
             lst.append(fn)
         self._listen_locally()
         if remote:
-            self._follow_remote()
+            try:
+                self._follow_remote()  # opens the store: a store that cannot open keeps nothing
+            except BaseException:
+                for lst in lists:
+                    lst.remove(fn)
+                raise
 
         def unsubscribe() -> None:
             for lst in lists:

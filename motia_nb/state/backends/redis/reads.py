@@ -151,7 +151,7 @@ class RedisReads:
             page = keys[i : i + limit]
             c = self._client()
             values = self._call(c.hmget, STATE_PREFIX + group_id, page) if page else []
-            return [(k, decode(v)) for k, v in zip(page, values) if v is not None]
+            return [(k, decode_item(v, group_id, k)) for k, v in zip(page, values) if v is not None]
         r = self.rank(group_id, after, order=order)
         if r is None:
             return []
