@@ -28,7 +28,7 @@ from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
 from .remote import Dispatcher, RemoteChanges, fan_out
-from .backends.sqlite.schema import busy_timeout_setting
+from .store_settings import BusyTimeout, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
@@ -50,7 +50,7 @@ def default_url() -> str:
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager(HistoryCalls):
+class StateManager(HistoryCalls, BusyTimeout):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
@@ -132,20 +132,6 @@ class StateManager(HistoryCalls):
             b.remove_listener(local)
             if self._subscribers:
                 b.add_listener(local)
-
-    @property
-    def busy_timeout(self) -> float:
-        """Seconds a write waits for another process's lock before a clear ``StateError``
-        (SQLite; default ``$MOTIA_NB_BUSY_TIMEOUT``, else 10). Settable."""
-        return self._busy_timeout if self._busy_timeout is not None else busy_timeout_setting()
-
-    @busy_timeout.setter
-    def busy_timeout(self, seconds: float | None) -> None:
-        """``None``: back to ``$MOTIA_NB_BUSY_TIMEOUT`` or the default."""
-        self._busy_timeout = None if seconds is None else busy_timeout_setting(seconds)
-        b = self._backend
-        if b is not None:
-            b.set_busy_timeout(self.busy_timeout)
 
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).

@@ -24,7 +24,10 @@ from typing import Any
 from ...errors import StateError
 from .apply import Statement, Steps
 
-__all__ = ["run_statements", "run_statements_async", "drive", "drive_async", "Gate", "is_busy", "busy_error"]
+__all__ = [
+    "run_statements", "run_statements_async", "drive", "drive_async", "begin_async", "Gate", "is_busy", "busy_error",
+    "claim", "rollback", "close_quietly",
+]  # fmt: skip
 
 
 def run_statements(conn: sqlite3.Connection, statements: list[Statement]) -> list[list[Any]]:
@@ -83,6 +86,47 @@ async def drive_async(steps: Steps, conn: Any) -> Any:
             statements = steps.send(rows)
     except StopIteration as stop:
         return stop.value
+
+
+async def begin_async(a: Any, timeout: float, url: str) -> None:
+    """``BEGIN IMMEDIATE`` on aiosqlite connection ``a``; when another process holds the lock,
+    wait for it on aiosqlite's thread for ``timeout`` seconds, then give up with a clear error."""
+    try:
+        await a.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+    await a.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    try:
+        await a.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(url, timeout) from None
+        raise
+    finally:
+        await a.execute("PRAGMA busy_timeout = 0")
+
+
+def claim(waiter: Any) -> bool:
+    """Mark a sync write's Future running (it can no longer be withdrawn, commit_wait.py);
+    False if it was withdrawn. An async waiter is a tuple: always kept."""
+    return type(waiter) is tuple or waiter.set_running_or_notify_cancel()
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def is_busy(exc: BaseException) -> bool:

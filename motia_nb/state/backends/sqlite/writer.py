@@ -40,7 +40,7 @@ from ..base import Write, WriteResult
 from ...._threads import adopt_aiosqlite, get_sqlite_loop, sqlite_loop_thread
 from .apply import Record, batch_steps
 from .delivery import deliver
-from .executors import Gate, busy_error, drive, drive_async, is_busy
+from .executors import Gate, begin_async, busy_error, claim, close_quietly, drive, drive_async, is_busy, rollback
 from .isolate import isolated_steps
 
 __all__ = ["WritePath", "in_listener"]
@@ -211,7 +211,7 @@ class WritePath:
             if is_busy(exc):
                 return None
             return self._failed(batch, exc)
-        batch = [item for item in batch if _claim(item[1])]  # the lock is ours: withdrawn ones drop
+        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
         try:
             events = self._want_events(batch)
             outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
@@ -219,7 +219,7 @@ class WritePath:
                 self.before_commit()
             conn.execute("COMMIT")
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
-            _rollback(conn)
+            rollback(conn)
             return self._failed(batch, exc)
         return self._committed(batch, outcomes, events)
 
@@ -266,10 +266,10 @@ class WritePath:
     async def _commit_async(self, batch: list[Item]) -> list[tuple[Any, Any]]:
         a = await self._connection()
         try:
-            await self._begin_async(a)
+            await begin_async(a, self.busy_timeout, self._url)
         except BaseException as exc:
             return self._failed(batch, exc)
-        batch = [item for item in batch if _claim(item[1])]  # the lock is ours: withdrawn ones drop
+        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
         try:
             events = self._want_events(batch)
             steps = isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record)
@@ -284,26 +284,6 @@ class WritePath:
                 pass
             return self._failed(batch, exc)
         return self._committed(batch, outcomes, events)
-
-    async def _begin_async(self, a: aiosqlite.Connection) -> None:
-        """``BEGIN IMMEDIATE``; when another process holds the lock, wait for it on
-        aiosqlite's thread for the busy timeout, then give up with a clear error."""
-        try:
-            await a.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-        timeout = self.busy_timeout
-        await a.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        try:
-            await a.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(self._url, timeout) from None
-            raise
-        finally:
-            await a.execute("PRAGMA busy_timeout = 0")
 
     # ------------------------------------------------------------------ outcomes
     def _want_events(self, batch: list[Item]) -> bool:
@@ -370,7 +350,7 @@ class WritePath:
                     self.before_commit()
                 conn.execute("COMMIT")
             except BaseException as exc:
-                _rollback(conn)
+                rollback(conn)
                 if isinstance(exc, StateError):
                     raise
                 raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
@@ -409,7 +389,7 @@ class WritePath:
                     asyncio.run_coroutine_threadsafe(aconn.close(), loop).result(timeout=30)
                 except Exception:
                     pass
-            _close(self._conn)
+            close_quietly(self._conn)
 
     async def _close_when_idle(self) -> None:
         while not self._idle.is_set():
@@ -422,30 +402,10 @@ class WritePath:
                     await aconn.close()
                 except Exception:
                     pass
-            _close(self._conn)
+            close_quietly(self._conn)
         finally:
             self.gate.release()
 
 
-def _close(conn: sqlite3.Connection) -> None:
-    try:
-        conn.close()
-    except sqlite3.Error:
-        pass
-
-
-def _claim(waiter: Any) -> bool:
-    """Mark a sync write's Future running (it can no longer be withdrawn); False if it was."""
-    return type(waiter) is tuple or waiter.set_running_or_notify_cancel()
-
-
 def _start(coro: Any) -> None:
     asyncio.ensure_future(coro)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
