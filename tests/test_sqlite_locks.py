@@ -231,3 +231,23 @@ def test_a_script_that_never_closes_exits_after_a_batch_and_a_long_read(db_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "100"
     assert time.monotonic() - t0 < 60
+
+
+def test_a_read_waits_for_its_own_writes_that_had_to_be_queued(tmp_path) -> None:
+    """An unawaited write finds the write lock taken (here held as the history pruner holds
+    it) and is queued: a read on the same thread still sees it (program order)."""
+    sm = StateManager(str(tmp_path / "s.db"))
+    try:
+        sm.sync.set("g", "k", 0)
+        gate = sm.backend._wlock  # type: ignore[attr-defined]
+
+        async def main() -> object:
+            assert gate.acquire(False)
+            first = sm.set("g", "k", 1)  # buffered; the read below flushes it into the queue
+            threading.Thread(target=lambda: (time.sleep(0.2), gate.release())).start()
+            assert await sm.get("g", "k") == 1
+            return await first
+
+        assert asyncio.run(main()) == {"new_value": 1, "old_value": 0}
+    finally:
+        sm.close()

@@ -102,11 +102,11 @@ def test_a_failure_inside_the_transaction_leaves_nothing_on_sqlite(tmp_path, mon
         monkeypatch.setattr(sqlite_backend_module, "WRITE_ALL_CHUNK", 10)
         real, calls = sqlite_writer.batch_steps, []
 
-        def failing(writes):  # the disk fills up on the fourth chunk
+        def failing(writes, **kwargs):  # the disk fills up on the fourth chunk
             calls.append(len(writes))
             if len(calls) == 4:
                 raise OSError("disk full")
-            return real(writes)
+            return real(writes, **kwargs)
 
         monkeypatch.setattr(sqlite_writer, "batch_steps", failing)
         with pytest.raises(StateError, match="rolled back"):

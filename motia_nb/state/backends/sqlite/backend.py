@@ -209,7 +209,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             writes = self._writes
             assert writes is not None
         elif writes.buffered:
-            writes.flush_here()
+            writes.flush_here(wait=True)  # read-your-writes
         if self.memory:  # one connection: read between transactions (or inside our own listener's)
             gate = writes.gate
             if gate.owned_here():

@@ -138,9 +138,11 @@ class WritePath:
         """Some loop holds async writes not yet flushed."""
         return bool(self._loop_buffers)
 
-    def flush_here(self) -> None:
+    def flush_here(self, *, wait: bool = False) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
-        (a read or a sync write must see, and follow, the writes made before it)."""
+        (a read or a sync write must see, and follow, the writes made before it). With
+        ``wait`` (a read), when they had to be queued (the lock was taken: another
+        process, a batch in flight, the history pruner), wait for them to commit."""
         if not self._loop_buffers:
             return
         try:
@@ -150,6 +152,8 @@ class WritePath:
         batch = self._loop_buffers.pop(loop, None)
         if batch and not self._run_inline(batch):
             self._enqueue(batch)
+            if wait and threading.current_thread() is not sqlite_loop_thread():
+                self._wait_for_queue()
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
