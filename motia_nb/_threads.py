@@ -11,7 +11,14 @@ Every execution context motia_nb creates is made here (the table in
   that thread on a coroutine scheduled on its own loop would deadlock. The
   Redis backend, the WebSocket engine endpoint and the cron scheduler (outside a
   kernel) live on this loop too.
-- **long-lived worker threads** (:func:`start_thread`): the SQLite writer.
+- **long-lived worker threads** (:func:`start_thread`), and the one thread of
+  each aiosqlite connection (:func:`adopt_aiosqlite`: aiosqlite starts it, we
+  make it a daemon and name it): an SQLite backend's write connection and its
+  long-read connection.
+- **the SQLite loop** (:func:`get_sqlite_loop`): one asyncio loop on a daemon
+  thread that drives SQLite batches (the awaits on aiosqlite). It runs no user
+  code but state listeners, so no cell, handler or synchronous call can ever
+  block it (which could deadlock a batch half-way through its transaction).
 - **the handler pool** (:func:`run_in_handler_pool`): a bounded pool of threads
   for plain-``def`` step handlers, each run inside a copy of the cascade's
   ``contextvars`` context (ipykernel routes output by a ContextVar, so a
@@ -55,6 +62,9 @@ __all__ = [
     "run_in_handler_pool",
     "run_io",
     "run_on_private_loop",
+    "get_sqlite_loop",
+    "sqlite_loop_thread",
+    "adopt_aiosqlite",
     "HANDLER_POOL_SIZE",
     "on_fork_child",
     "on_fork_prepare",
@@ -135,6 +145,7 @@ class LoopThread:
 
 _lock = threading.Lock()
 _loop_thread: LoopThread | None = None
+_sqlite_loop: LoopThread | None = None
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -152,6 +163,36 @@ def get_loop_thread() -> LoopThread:
         if _loop_thread is None or not _loop_thread.thread.is_alive():
             _loop_thread = LoopThread()
         return _loop_thread
+
+
+def get_sqlite_loop() -> LoopThread:
+    """The loop that drives SQLite batches on aiosqlite, started on first use (again after fork)."""
+    global _sqlite_loop
+    with _lock:
+        if _sqlite_loop is None or not _sqlite_loop.thread.is_alive():
+            _sqlite_loop = LoopThread("motia-nb-sqlite")
+        return _sqlite_loop
+
+
+def sqlite_loop_thread() -> threading.Thread | None:
+    """The SQLite loop's thread if it runs (where queued batches commit and their listeners run)."""
+    lt = _sqlite_loop
+    return lt.thread if lt is not None and lt.thread.is_alive() else None
+
+
+def adopt_aiosqlite(conn: Any, name: str) -> Any:
+    """Make the (not yet started) thread of aiosqlite connection ``conn`` a named daemon.
+
+    aiosqlite 0.22 starts one plain (non-daemon) thread per connection when the
+    connection is first awaited; a script that forgets ``close()`` would then hang
+    at exit, as Python joins non-daemon threads before running ``atexit`` hooks.
+    """
+    # aiosqlite < 0.22: the connection *is* the thread; 0.22: it holds one
+    thread = conn if isinstance(conn, threading.Thread) else getattr(conn, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.ident is None:
+        thread.daemon = True
+        thread.name = name
+    return conn
 
 
 def in_loop_thread() -> bool:
@@ -282,14 +323,16 @@ def run_on_private_loop(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def stop_loop_thread() -> None:
-    """Stop motia_nb's loop thread and handler pool if they run (they restart on next use)."""
-    global _loop_thread, _pool, _io_pool
+    """Stop motia_nb's loop thread, the SQLite loop and the pools if they run (they restart on next use)."""
+    global _loop_thread, _sqlite_loop, _pool, _io_pool
     with _lock:
         lt, _loop_thread = _loop_thread, None
+        sq, _sqlite_loop = _sqlite_loop, None
         pools = [p for p in (_pool, _io_pool) if p is not None]
         _pool = _io_pool = None
-    if lt is not None:
-        lt.stop()
+    for loop_thread in (lt, sq):
+        if loop_thread is not None:
+            loop_thread.stop()
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -339,9 +382,10 @@ def on_exit(fn: Callable[[], None]) -> Callable[[], None]:
 def _after_fork_in_child() -> None:
     # The parent's threads do not exist here: forget them (never join or close them)
     # and start new ones on first use.
-    global _lock, _loop_thread, _pool, _io_pool
+    global _lock, _loop_thread, _sqlite_loop, _pool, _io_pool
     _lock = threading.Lock()
     _loop_thread = None
+    _sqlite_loop = None
     _pool = None
     _io_pool = None
     _after_fork_prepared()  # the prepare hooks' ``after`` run in the child as well

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+import weakref
 
 import pytest
 
@@ -183,13 +184,23 @@ def test_managers_dropped_without_close_release_their_threads_and_files(tmp_path
 
 def test_a_dropped_manager_with_a_subscriber_is_released_too(tmp_path):
     events = []
+    before = set(threading.enumerate())
     sm = StateManager(str(tmp_path / "s.db"))
     sm.subscribe(events.append)
     sm.sync.set("g", "k", 1)
-    thread = sm.backend.writer_thread
-    assert thread is not None and thread.is_alive() and len(events) == 1
+
+    async def batch():  # a gather is a queued batch: it starts the file's aiosqlite writer thread
+        await asyncio.gather(sm.set("g", "a", 1), sm.set("g", "b", 2))
+        assert await sm.list("g") == [1, 1, 2]  # a long read: the aiosqlite reader thread too
+
+    asyncio.run(batch())
+    assert len(events) == 3
+    # the SQLite loop (writer_thread) is shared by every file; these threads are this file's own
+    own = [t for t in set(threading.enumerate()) - before if t.name in ("motia-nb-sqlite-writer", "motia-nb-sqlite-reader")]
+    assert len(own) == 2, own
+    backend = weakref.ref(sm.backend)
     del sm
-    assert _settles(lambda: not thread.is_alive())
+    assert _settles(lambda: backend() is None and not any(t.is_alive() for t in own))
 
 
 # ---------------------------------------------------------------------- 2.2 fork mid-transaction

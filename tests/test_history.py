@@ -381,3 +381,31 @@ def test_a_mixed_batchs_rows_are_exactly_its_events(sm):
         (e.event_type, e.key, e.old_value, e.new_value) for e in seen
     ]
     assert len(rows) == 1 + 12 + 12 + 4
+
+
+@pytest.mark.parametrize("others", [2, 12], ids=["small-batch", "set-based-batch"])
+def test_a_batch_with_one_bad_write_records_exactly_the_writes_that_stood(tmp_path, others):
+    """SQLite: one write's failure (a stored value SQLite holds but Python cannot decode) is
+    retried write by write; the changelog holds the rows of the writes that committed, and none
+    of the failed one, whichever executor ran the batch."""
+    path = str(tmp_path / "s.db")
+    m = StateManager(path)
+    try:
+        m.sync.set("g", "seed", 0)
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute("UPDATE items SET value = ? WHERE grp = 'g' AND key = 'seed'", ("1" + "0" * 5000,))
+        raw.close()
+
+        async def batch():
+            writes = [m.set("g", f"k{i}", {"i": i}) for i in range(others)]
+            writes.insert(1, m.set("g", "seed", 1))  # its old value cannot be decoded
+            return await asyncio.gather(*writes, return_exceptions=True)
+
+        out = asyncio.run(batch())
+        assert isinstance(out[1], StateError) and "'g'/'seed'" in str(out[1])
+        rows = m.sync.history("g", limit=100)
+        assert kinds(rows) == [("state:created", "seed", None, 0)] + [
+            ("state:created", f"k{i}", None, {"i": i}) for i in range(others)
+        ]
+    finally:
+        m.close()

@@ -100,20 +100,20 @@ def test_a_failure_inside_the_transaction_leaves_nothing_on_sqlite(tmp_path, mon
         path = tmp_path / "many.jsonl"
         path.write_text("".join(json.dumps({"group": "g", "key": f"k{i}", "value": i}) + "\n" for i in range(100)))
         monkeypatch.setattr(sqlite_backend_module, "WRITE_ALL_CHUNK", 10)
-        real, calls = sqlite_writer.apply_batch, []
+        real, calls = sqlite_writer.batch_steps, []
 
-        def failing(conn, writes):  # the disk fills up on the fourth chunk
+        def failing(writes, **kwargs):  # the disk fills up on the fourth chunk
             calls.append(len(writes))
             if len(calls) == 4:
                 raise OSError("disk full")
-            return real(conn, writes)
+            return real(writes, **kwargs)
 
-        monkeypatch.setattr(sqlite_writer, "apply_batch", failing)
+        monkeypatch.setattr(sqlite_writer, "batch_steps", failing)
         with pytest.raises(StateError, match="rolled back"):
             import_jsonl(sm, str(path))
         assert calls == [10, 10, 10, 10]  # three chunks were applied inside the transaction...
         assert sm.sync.items("g") == [("before", 1)]  # ...and none of them stands
-        monkeypatch.setattr(sqlite_writer, "apply_batch", real)
+        monkeypatch.setattr(sqlite_writer, "batch_steps", real)
         assert import_jsonl(sm, str(path)).items == 100 and sm.sync.count("g") == 101
     finally:
         sm.close()

@@ -227,7 +227,20 @@ def test_a_100k_group_is_browsed_one_page_query_at_a_time(
     def no_full_scan(*args, **kw):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("the viewer read a whole group")
 
+    real_read_async = backend.read_async
+
+    async def counting_read_async(name, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if name in ("rows_json", "values_json", "keys", "values"):
+            no_full_scan()
+        if name != "items":
+            return await real_read_async(name, *args, **kw)
+        group, offset, limit = (*args, 0, None)[:3]
+        rows = await real_read_async(name, group, offset, limit, **kw)
+        reads.append((kw.get("order", "insertion"), limit, len(rows)))
+        return rows
+
     monkeypatch.setattr(backend, "items", counting_items)
+    monkeypatch.setattr(backend, "read_async", counting_read_async)  # long reads awaited from a loop
     for name in ("rows_json", "values_json", "keys"):
         monkeypatch.setattr(backend, name, no_full_scan)
 

@@ -82,6 +82,15 @@ class MotiaNB(Configurable):
         ),
     ).tag(config=True)
 
+    busy_timeout = Float(
+        None,
+        allow_none=True,
+        help=(
+            "Seconds a state write waits for another process's SQLite write lock before it "
+            "fails with a clear error (None: $MOTIA_NB_BUSY_TIMEOUT, else 10)."
+        ),
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
         self._shell_config: Config | None = None
@@ -136,6 +145,15 @@ class MotiaNB(Configurable):
             raise TraitError(f"MotiaNB.{err}" if str(err).startswith("history_keep") else str(err)) from None
         default_session().manager.history_keep = retention
         return str(retention)
+
+    @validate("busy_timeout")
+    def _apply_busy_timeout(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        try:
+            default_session().manager.busy_timeout = value
+        except Exception as err:  # a StateError naming the problem
+            raise TraitError(f"MotiaNB.busy_timeout: {err}") from err
+        return value
 
     @validate("json_indent")
     def _indent(self, proposal: Any) -> Any:

@@ -28,6 +28,7 @@ from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
 from .remote import Dispatcher, RemoteChanges, fan_out
+from .store_settings import BusyTimeout, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
@@ -49,16 +50,19 @@ def default_url() -> str:
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager(HistoryCalls):
+class StateManager(HistoryCalls, BusyTimeout):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
     omitted the store opens lazily at first use from :func:`default_url`.
     """
 
-    def __init__(self, url: str | None = None, *, history_keep: "Retention | str | None" = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, history_keep: "Retention | str | None" = None, busy_timeout: float | None = None
+    ) -> None:
         self._url = url
         self._retention = Retention.parse(history_keep)
+        self._busy_timeout = None if busy_timeout is None else busy_timeout_setting(busy_timeout)
         self._backend: Backend | None = None
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[StateEvent], None]] = []
@@ -84,7 +88,7 @@ class StateManager(HistoryCalls):
             return b
         with self._lock:
             if self._backend is None:
-                backend = open_backend(self._url or default_url())
+                backend = open_backend(self._url or default_url(), busy_timeout=self._busy_timeout)
                 backend.set_history_keep(self._retention)
                 backend.open()
                 self._attach(backend)
@@ -93,7 +97,10 @@ class StateManager(HistoryCalls):
 
     def _attach(self, backend: Backend) -> None:
         local = WeakCall(self._on_commit)
-        backend.add_listener(local)
+        # the local listener only while someone subscribes: a backend builds no
+        # event objects for a commit nobody listens to (_listen_locally)
+        if self._subscribers:
+            backend.add_listener(local)
         self._attached[id(backend)] = (local, release_when_collected(self, backend.close))
         self._remote.follow(backend)
 
@@ -114,6 +121,18 @@ class StateManager(HistoryCalls):
                 backend = self.backend  # opens; _attach listens
             self._remote.follow(backend)
 
+    def _listen_locally(self) -> None:
+        """Keep this manager's local listener registered exactly while it has subscribers."""
+        with self._lock:
+            b = self._backend
+            entry = None if b is None else self._attached.get(id(b))
+            if b is None or entry is None:
+                return
+            local = entry[0]
+            b.remove_listener(local)
+            if self._subscribers:
+                b.add_listener(local)
+
     def use(self, url: str) -> str:
         """Switch to another database (``":memory:"``, a path or ``redis://…``).
 
@@ -122,7 +141,7 @@ class StateManager(HistoryCalls):
         """
         if not isinstance(url, str) or not url.strip():
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
-        new = open_backend(url.strip())
+        new = open_backend(url.strip(), busy_timeout=self._busy_timeout)
         new.set_history_keep(self._retention)
         new.open()
         with self._lock:
@@ -166,6 +185,7 @@ class StateManager(HistoryCalls):
         lists = [self._subscribers] + ([self._remote.subscribers] if remote else [])
         for lst in lists:
             lst.append(fn)
+        self._listen_locally()
         if remote:
             try:
                 self._follow_remote()  # opens the store: a store that cannot open keeps nothing
@@ -180,6 +200,7 @@ class StateManager(HistoryCalls):
                     lst.remove(fn)
                 except ValueError:
                     pass
+            self._listen_locally()
             if remote:
                 self._follow_remote()
 
@@ -297,12 +318,14 @@ class StateManager(HistoryCalls):
         g, k = item_names(group_id, key)
         if at is not None:
             return (await self._read(self.backend.state_at, g, k, at_point(at, self._retention, self.url)))[1]
-        return await self._read(self.backend.get, g, k)
+        b = self._backend or self.backend
+        if b.direct_reads:
+            return b.get(g, k)  # a local point read: cheaper than any hop
+        return await run_io(b.get, g, k)
 
     async def list(self, group_id: str) -> list[Any]:
         """Every value of a group, in insertion order."""
-        g = check_name(group_id, "group_id")
-        return [v for _, v in await self._read(self.backend.items, g)]
+        return await self.backend.read_async("values", check_name(group_id, "group_id"))
 
     def delete(self, group_id: str, key: str) -> "Awaitable[Any]":
         """Remove an item; returns the deleted value, or ``None`` if there was none."""
@@ -318,7 +341,7 @@ class StateManager(HistoryCalls):
 
     async def list_groups(self) -> list[str]:
         """Sorted names of the groups that hold at least one item."""
-        return list(await self._read(self.backend.group_counts))
+        return list(await self.backend.read_async("group_counts"))
 
     async def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: str = "insertion"
@@ -327,8 +350,8 @@ class StateManager(HistoryCalls):
 
         ``order``: ``"insertion"`` (default), ``"-insertion"``, ``"key"`` or ``"-key"``.
         """
-        args = page_args(group_id, offset, limit)
-        return await self._read(functools.partial(self.backend.items, order=Order.parse(order)), *args)
+        g, o, n = page_args(group_id, offset, limit)
+        return await self.backend.read_async("items", g, o, n, order=Order.parse(order))
 
     async def keys_with_prefix(self, group_id: str, prefix: str = "", limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group starting with ``prefix``, in key order
@@ -364,11 +387,11 @@ class StateManager(HistoryCalls):
 
     async def count(self, group_id: str) -> int:
         """Number of items in a group."""
-        return await self._read(self.backend.count, check_name(group_id, "group_id"))
+        return await self.backend.read_async("count", check_name(group_id, "group_id"))
 
     async def group_counts(self) -> dict[str, int]:
         """``{group: item count}`` for every non-empty group, sorted by name."""
-        return await self._read(self.backend.group_counts)
+        return await self.backend.read_async("group_counts")
 
     async def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
         """A group as a pandas DataFrame: a ``key`` column, then the values' fields.
@@ -377,17 +400,17 @@ class StateManager(HistoryCalls):
         non-object values go in a ``value`` column.
         """
         g = check_name(group_id, "group_id")
-        rows = await self._read(self.backend.rows_json, g)
+        rows = await self.backend.read_async("rows_json", g)
         return to_frame(rows, flatten=flatten)
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no
-# thread is left to hold the process (the writer threads are daemons anyway).
+# thread is left to hold the process (motia_nb's threads are daemons anyway).
 _live_managers: "weakref.WeakSet[StateManager]" = weakref.WeakSet()
 
 
 # After fork() the child has the parent's connections but none of its threads:
-# using them would hang (no writer thread) or corrupt (SQLite forbids carrying a
+# using them would hang (no thread to commit) or corrupt (SQLite forbids carrying a
 # connection across fork). The child abandons them, never touching or closing
 # them, and reopens the store on first use.
 _abandoned_after_fork: list[Backend] = []

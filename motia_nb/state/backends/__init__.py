@@ -17,7 +17,7 @@ from .sqlite import SQLiteBackend
 __all__ = ["Backend", "Order", "Write", "WriteResult", "open_backend"]
 
 
-def open_backend(url: str) -> Backend:
+def open_backend(url: str, *, busy_timeout: float | None = None) -> Backend:
     """A (not yet opened) backend for ``url``.
 
     - ``redis://…`` / ``rediss://…`` / ``unix://…``: the Redis backend (Motia's engine layout);
@@ -33,4 +33,4 @@ def open_backend(url: str) -> Backend:
         url = url[len("sqlite://") :]
         if url.startswith("/") and url[1:] == ":memory:":
             url = ":memory:"
-    return SQLiteBackend(url)
+    return SQLiteBackend(url, busy_timeout=busy_timeout)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..._threads import run_io
 from ..errors import InvalidInputError
 from ..errors import StateError
 from ..events import StateEvent
@@ -215,6 +217,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def group_counts(self) -> dict[str, int]:
         """{group: number of items} for groups holding at least one item, sorted by name."""
+
+    def values(self, group_id: str) -> list[Any]:
+        """Values of a group in insertion order (``list``)."""
+        return [v for _, v in self.items(group_id)]
+
+    async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Await a read that may be long (``items``, ``values``, ``keys``, ``rows_json``,
+        ``values_json``, ``count``, ``group_counts``) from a loop, without making the loop
+        wait on the store. Default: the blocking method on the caller's thread when
+        ``direct_reads``, else on the I/O pool. SQLite overrides it (aiosqlite)."""
+        fn = functools.partial(getattr(self, name), *args, **kwargs)
+        if self.direct_reads:
+            return fn()
+        return await run_io(fn)
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before failing (SQLite); default: ignored."""
 
     def keys(self, group_id: str) -> list[str]:
         """Keys of a group in insertion order."""

@@ -1,9 +1,10 @@
 """The SQLite backend: state in one file (or ``:memory:``).
 
 - :mod:`.schema`: the table, its migration, how connections are made;
-- :mod:`.apply`: applying a batch of writes inside a transaction (results and events);
-- :mod:`.writer`: the write path (inline commit, or the writer thread's group commit);
-- :mod:`.reads`: the reads, one statement each, on the caller's thread;
+- :mod:`.apply`: a batch of writes as a plan in Python plus a short list of statements;
+- :mod:`.executors`: running those statements (caller's thread or aiosqlite), the gate;
+- :mod:`.writer`: the write path (a lone write inline, batches on aiosqlite); :mod:`.delivery`;
+- :mod:`.reads`: the reads, one statement each (point reads on the caller's thread);
 - :mod:`.key_search`: the trigram index that answers substring key search in big groups;
 - :mod:`.backend`: :class:`SQLiteBackend`, tying them to the backend contract.
 """

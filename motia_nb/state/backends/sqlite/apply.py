@@ -1,206 +1,279 @@
-"""Applying a batch of writes inside an open SQLite transaction.
+"""A batch of writes as a plan computed in Python plus a short list of SQL statements.
 
-:func:`apply_batch` is the entry point. It has two strategies with identical
-results, events and final rows (tests/test_sqlite_apply.py proves it by property):
+:func:`batch_steps` is the whole logic of a batch, free of I/O: a generator that
+yields the statements that read the old rows, receives their rows, applies the
+writes in order in Python against an overlay of those rows (a :class:`Plan`), and
+yields the statements that write the result back. Each executor drives it with
+its own one function (:mod:`.writer`: ``run_statements`` on the caller's thread,
+``run_statements_async`` awaiting aiosqlite), so every way a batch reaches the
+database runs the very same statements. A statement is ``(sql, params)``.
 
-- :func:`apply_each`: two statements per write (read the old row, write). Used
-  for small batches and for any batch holding a ``clear``.
-- :func:`apply_set_based`: a constant number of statements for the whole batch
-  (one ``json_each`` fetch, one delete, one upsert). Each SQLite call releases and
-  re-acquires the GIL; one call per batch instead of two per write keeps the
-  writer from stalling behind the event loop's thread.
+Two statement shapes, identical results, events, errors and rows
+(tests/test_sqlite_apply.py proves it by property):
 
-Neither commits: the caller owns the transaction. An update whose ops cannot
-apply answers its own ``StateError`` and leaves its item untouched.
+- **point** (batches up to :data:`SMALL_BATCH` writes): one ``SELECT`` per item —
+  what a lone write needs, nothing more;
+- **set-based** (larger batches): one ``json_each`` fetch of every old row,
+  whatever the size.
+
+Either way the write-back is at most three ``executemany`` calls (rows of cleared
+groups, rows deleted, rows upserted in creation order), the same shape as a raw
+``executemany`` upsert: no value text is re-encoded into a JSON parameter.
+
+Neither begins or commits: the executor owns the transaction. An update whose ops
+cannot apply answers its own ``StateError`` and leaves its item untouched.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ...errors import StateError
-from ...ops import MISSING, apply_ops
+from ...jsontext import decode_stored
 from ...op_result import encode_result
+from ...ops import MISSING, apply_ops
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 
-__all__ = ["apply_batch", "apply_each", "apply_set_based", "SMALL_BATCH"]
+__all__ = ["Statement", "Steps", "Record", "Plan", "batch_steps", "SMALL_BATCH"]
 
-#: Batches up to this size run statement by statement; larger ones set-based.
+#: Batches up to this size use point statements; larger ones set-based.
 SMALL_BATCH = 4
 
+#: ``(sql, params)``; params a tuple, or a list of tuples (run with ``executemany``, in order)
+Statement = tuple[str, Any]
+Steps = Generator[list[Statement], list[list[Any]], "Plan"]
+
 _loads = json.loads
+_trusted = decode_stored
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-_SELECT_ONE = "SELECT value FROM items WHERE grp = ? AND key = ?"
+_SELECT_ONE = "SELECT grp, key, value FROM items WHERE grp = ? AND key = ?"
+_SELECT_GROUP = "SELECT grp, key, value FROM items WHERE grp = ? ORDER BY id"
 _UPSERT = (
     "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
 )
 _DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
-_SELECT_GROUP = "SELECT key, value FROM items WHERE grp = ? ORDER BY id"
 _DELETE_GROUP = "DELETE FROM items WHERE grp = ?"
 
 _FETCH_MANY = (
     "SELECT json_group_array(json_array(i.grp, i.key, i.value)) FROM json_each(?) j "
     "JOIN items i ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')"
 )
-_DELETE_MANY = (
-    "DELETE FROM items WHERE id IN (SELECT i.id FROM json_each(?) j JOIN items i "
-    "ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]'))"
-)
-_UPSERT_MANY = (
-    "INSERT INTO items (grp, key, value) "
-    "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]') "
-    "FROM json_each(?) j WHERE true ORDER BY j.key "
-    "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
-)
-
-
-def apply_batch(conn: sqlite3.Connection, writes: list[Write]) -> "list[WriteResult | StateError]":
-    """Apply ``writes`` in order inside the caller's transaction; one outcome per write."""
-    if len(writes) <= SMALL_BATCH or any(w.kind == "clear" for w in writes):
-        return apply_each(conn, writes)
-    return apply_set_based(conn, writes)
-
-
-# ---------------------------------------------------------------------- one by one
-def apply_each(conn: sqlite3.Connection, writes: list[Write]) -> "list[WriteResult | StateError]":
-    out: list[WriteResult | StateError] = []
-    for w in writes:
-        try:
-            out.append(_apply_one(conn, w))
-        except StateError as exc:  # this write alone fails; nothing of it was written
-            out.append(exc)
-    return out
-
-
-def _apply_one(conn: sqlite3.Connection, w: Write) -> WriteResult:
-    g, k = w.group_id, w.key
-    if w.kind == "clear":
-        rows = conn.execute(_SELECT_GROUP, (g,)).fetchall()
-        if rows:
-            conn.execute(_DELETE_GROUP, (g,))
-        return cleared(g, [(key, _loads(v)) for key, v in rows])
-    assert k is not None
-    row = conn.execute(_SELECT_ONE, (g, k)).fetchone()
-    if w.kind == "delete":
-        if row is not None:
-            conn.execute(_DELETE_ONE, (g, k))
-        return deleted(g, k, None if row is None else _loads(row[0]), existed=row is not None)
-    if w.kind == "set":
-        new_json: str = w.value_json  # type: ignore[assignment]
-        new = _loads(new_json)
-    elif w.kind == "update":
-        current = _loads(row[0]) if row else MISSING
-        new = apply_ops(current, w.ops or [], group_id=g, key=k)  # raises before any write
-        new_json = encode_result(new, w.ops, current, group_id=g, key=k)
-    else:
-        raise StateError(f"unknown write kind {w.kind!r}")
-    conn.execute(_UPSERT, (g, k, new_json))
-    old = _loads(row[0]) if row else None  # a private copy: apply_ops may share parts with `current`
-    return written(g, k, old, new, existed=row is not None)
-
-
-# ---------------------------------------------------------------------- set-based
-_UNDECODED = object()
+_SELECT_GROUPS = "SELECT grp, key, value FROM items WHERE grp IN (SELECT value FROM json_each(?)) ORDER BY id"
 
 
 class _Slot:
     """What a batch knows about one item: its text now, and how to write it back."""
 
-    __slots__ = ("text", "in_db", "recreated", "created_at")
+    __slots__ = ("text", "in_db", "recreated", "created_at", "dirty")
 
     def __init__(self, text: str | None) -> None:
         self.text = text  # current JSON text, None = absent
         self.in_db = text is not None  # a row existed before the batch
         self.recreated = False  # deleted during the batch after having existed
         self.created_at = -1  # batch position of its (last) creation, -1 = not created here
+        self.dirty = False  # written during the batch
 
 
-def apply_set_based(conn: sqlite3.Connection, writes: list[Write]) -> "list[WriteResult | StateError]":
-    """Apply many set/update/delete writes (no ``clear``) with a constant number of
-    statements; semantics are exactly those of :func:`apply_each`."""
-    if any(w.kind == "clear" for w in writes):
-        raise ValueError("apply_set_based does not take clear writes; use apply_each")
-    pairs = list({(w.group_id, w.key): None for w in writes})
-    (agg,) = conn.execute(_FETCH_MANY, (_dumps([list(p) for p in pairs]),)).fetchone()
-    slots: dict[tuple[str, Any], _Slot] = {(p[0], p[1]): _Slot(p[2]) for p in _loads(agg)}
-    # Pass 1: apply in order on the slots (texts only). Decoding of results is
-    # deferred to one json.loads call for the whole batch (pass 2).
-    plan: list[Any] = []  # per write: a StateError, or (kind, g, k, old_text, new_text | new_obj)
-    for pos, w in enumerate(writes):
-        pk = (w.group_id, w.key)
-        slot = slots.get(pk)
-        if slot is None:
-            slot = slots[pk] = _Slot(None)
-        g, k = pk
-        old_text = slot.text
-        if w.kind == "delete":
-            if old_text is not None:
-                slot.text = None
-                if slot.in_db:
-                    slot.recreated = True
-            plan.append(("delete", g, k, old_text, None))
-            continue
-        if w.kind == "set":
-            new_text = w.value_json
-            new_obj: Any = _UNDECODED
-        elif w.kind == "update":
-            try:
-                current = _loads(old_text) if old_text is not None else MISSING
-                new_obj = apply_ops(current, w.ops or [], group_id=g, key=k)  # type: ignore[arg-type]
-                new_text = encode_result(new_obj, w.ops, current, group_id=g, key=k)  # type: ignore[arg-type]
-            except StateError as exc:
-                plan.append(exc)
-                continue
+def _first(t: tuple[Any, ...]) -> Any:
+    return t[0]
+
+
+#: ``record(writes, plan.entries)``: the changelog statement of a batch, or None (:mod:`.recorder`)
+Record = Callable[[list[Write], list[Any]], "Statement | None"]
+
+
+def batch_steps(writes: list[Write], *, set_based: bool | None = None, record: Record | None = None) -> Steps:
+    """The batch as a generator: ``rows = yield fetch``; ``yield writes_back``; returns the :class:`Plan`.
+
+    ``set_based`` picks the statement shape (default: by size). ``record`` adds the
+    changelog statement after the write-back (same transaction, same executor).
+    """
+    many = len(writes) > SMALL_BATCH if set_based is None else set_based
+    if len(writes) == 1:  # the lone write (sequential awaits): no dedup needed
+        w = writes[0]
+        pairs, groups = ([], [w.group_id]) if w.kind == "clear" else ([(w.group_id, w.key)], [])
+    else:
+        pairs = list({(w.group_id, w.key): None for w in writes if w.kind != "clear"})
+        groups = list({w.group_id: None for w in writes if w.kind == "clear"})
+    fetch: list[Statement] = []
+    if many:
+        if pairs:
+            fetch.append((_FETCH_MANY, (_dumps(pairs),)))
+        if groups:
+            fetch.append((_SELECT_GROUPS, (_dumps(groups),)))
+    else:
+        fetch.extend((_SELECT_ONE, p) for p in pairs)
+        fetch.extend((_SELECT_GROUP, (g,)) for g in groups)
+    rows = yield fetch
+    plan = Plan(writes)
+    plan.load(rows, aggregated=many and bool(pairs), groups=groups, group_statements=(1 if many else len(groups)) if groups else 0)
+    plan.apply()
+    statements = plan.write_back()
+    if record is not None:
+        change = record(writes, plan.entries)
+        if change is not None:
+            statements.append(change)
+    if statements:
+        yield statements
+    return plan
+
+
+class Plan:
+    """The writes of one batch applied in Python; :meth:`outcomes` answers each write."""
+
+    __slots__ = ("writes", "slots", "group_order", "entries", "cleared_groups")
+
+    def __init__(self, writes: list[Write]) -> None:
+        self.writes = writes
+        self.slots: dict[tuple[str, Any], _Slot] = {}
+        self.group_order: dict[str, list[Any]] = {}  # cleared groups: their stored keys in id order
+        #: per write, in order: its own StateError, or ``(kind, group, key, old_text, new,
+        #: new_text)`` — ``new`` the value object of an update (the text of a set), texts
+        #: None when absent; a clear: ``("clear", group, None, [(key, old_text)…], None, None)``
+        self.entries: list[Any] = []
+        self.cleared_groups: set[str] = set()
+
+    def load(self, rows: list[list[Any]], *, aggregated: bool, groups: list[str], group_statements: int) -> None:
+        """Slots from the fetched rows: the items' rows, then the cleared groups' rows in id order
+        (the last ``group_statements`` results)."""
+        slots = self.slots
+        split = len(rows) - group_statements
+        if aggregated:
+            for g, k, text in _loads(rows[0][0][0]):
+                slots[(g, k)] = _Slot(text)
         else:
-            plan.append(StateError(f"unknown write kind {w.kind!r}"))
-            continue
-        if old_text is None:
-            slot.created_at = pos
-        slot.text = new_text
-        plan.append((w.kind, g, k, old_text, new_text if new_obj is _UNDECODED else new_obj))
-    outcomes = _decode_plan(plan)
-    _write_back(conn, slots)
-    return outcomes
+            for result in rows[:split]:
+                for g, k, text in result:
+                    slots[(g, k)] = _Slot(text)
+        order = self.group_order
+        for g in groups:
+            order[g] = []
+        for result in rows[split:]:
+            for g, k, text in result:
+                if (g, k) not in slots:
+                    slots[(g, k)] = _Slot(text)
+                order[g].append(k)
 
+    def apply(self) -> None:
+        """Apply the writes in order on the slots (texts only; decoding waits for :meth:`outcomes`)."""
+        slots, entries = self.slots, self.entries
+        for pos, w in enumerate(self.writes):
+            g = w.group_id
+            if w.kind == "clear":
+                entries.append(("clear", g, None, self._clear(g), None, None))
+                continue
+            pk = (g, w.key)
+            slot = slots.get(pk)
+            if slot is None:
+                slot = slots[pk] = _Slot(None)
+            old_text = slot.text
+            if w.kind == "delete":
+                if old_text is not None:
+                    slot.text, slot.dirty = None, True
+                    if slot.in_db:
+                        slot.recreated = True
+                entries.append(("delete", g, w.key, old_text, None, None))
+                continue
+            if w.kind == "set":
+                new_text: str = w.value_json  # type: ignore[assignment]
+                new: Any = new_text
+            elif w.kind == "update":
+                try:
+                    current = _trusted(old_text) if old_text is not None else MISSING
+                    new = apply_ops(current, w.ops or [], group_id=g, key=w.key)  # type: ignore[arg-type]
+                    new_text = encode_result(new, w.ops, current, group_id=g, key=w.key)  # type: ignore[arg-type]
+                except StateError as exc:
+                    entries.append(exc)
+                    continue
+            else:
+                entries.append(StateError(f"unknown write kind {w.kind!r}"))
+                continue
+            if old_text is None:
+                slot.created_at = pos
+            slot.text, slot.dirty = new_text, True
+            entries.append((w.kind, g, w.key, old_text, new, new_text))
 
-def _decode_plan(plan: list[Any]) -> "list[WriteResult | StateError]":
-    """Pass 2: decode every old value and every set's new value in one call."""
-    texts = []
-    for p in plan:
-        if isinstance(p, tuple):
-            if p[3] is not None:
-                texts.append(p[3])
-            if p[0] == "set":
-                texts.append(p[4])
-    decoded = iter(_loads("[" + ",".join(texts) + "]")) if texts else iter(())
-    outcomes: list[WriteResult | StateError] = []
-    for p in plan:
-        if not isinstance(p, tuple):
-            outcomes.append(p)
-            continue
-        kind, g, k, old_text, new = p
-        old = next(decoded) if old_text is not None else None
-        if kind == "delete":
-            outcomes.append(deleted(g, k, old, existed=old_text is not None))
-            continue
-        if kind == "set":
-            new = next(decoded)
-        outcomes.append(written(g, k, old, new, existed=old_text is not None))
-    return outcomes
+    def _clear(self, g: str) -> list[tuple[Any, str]]:
+        """Empty group ``g`` in the overlay; its items (key, text) in insertion order."""
+        self.cleared_groups.add(g)
+        slots = self.slots
+        stored = [(k, slots[(g, k)]) for k in self.group_order.get(g, ())]
+        kept = [(k, s) for k, s in stored if s.text is not None and not s.recreated]
+        made = sorted(((k, s) for (gg, k), s in slots.items() if gg == g and s.text is not None and (not s.in_db or s.recreated)),
+                      key=lambda ks: ks[1].created_at)  # fmt: skip
+        removed = []
+        for k, s in kept + made:
+            removed.append((k, s.text))
+            s.text, s.dirty = None, True
+            if s.in_db:
+                s.recreated = True
+        return removed
 
+    def write_back(self) -> list[Statement]:
+        """Rows deleted during the batch go first (a re-created item must move to the end),
+        then every item written, new ones in creation order (``executemany`` keeps the order)."""
+        groups = self.cleared_groups
+        gone = [(g, k) for (g, k), s in self.slots.items()
+                if s.in_db and (s.recreated or s.text is None) and g not in groups]  # fmt: skip
+        present = [(s.created_at, g, k, s.text) for (g, k), s in self.slots.items() if s.dirty and s.text is not None]
+        if len(present) > 1:
+            present.sort(key=_first)
+        out: list[Statement] = []
+        if groups:
+            out.append((_DELETE_GROUP, [(g,) for g in self.group_order if g in groups]))
+        if gone:
+            out.append((_DELETE_ONE, gone))
+        if present:
+            out.append((_UPSERT, [(g, k, text) for _, g, k, text in present]))
+        return out
 
-def _write_back(conn: sqlite3.Connection, slots: dict[tuple[str, Any], _Slot]) -> None:
-    """Rows deleted during the batch go first (a re-created item must move to the
-    end), then every present item, new ones in creation order."""
-    gone = [[g, k] for (g, k), sl in slots.items() if sl.in_db and (sl.recreated or sl.text is None)]
-    if gone:
-        conn.execute(_DELETE_MANY, (_dumps(gone),))
-    present = [(sl.created_at, g, k, sl.text) for (g, k), sl in slots.items() if sl.text is not None]
-    present.sort(key=lambda t: t[0])
-    if present:
-        conn.execute(_UPSERT_MANY, (_dumps([[g, k, text] for _, g, k, text in present]),))
+    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        """One outcome per write: a :class:`WriteResult` (with its events) or, when not
+        ``events`` (nobody listens and every caller wants the result only), the API
+        result itself; a write's own ``StateError`` either way. Every text is decoded in
+        ONE call; no event object is built unless ``events``."""
+        texts: list[str] = []
+        for e in self.entries:
+            if type(e) is tuple:
+                kind = e[0]
+                if kind == "clear":
+                    if events:
+                        texts.extend(t for _, t in e[3])
+                    continue
+                if e[3] is not None:
+                    texts.append(e[3])
+                if kind == "set":
+                    texts.append(e[4])
+        if len(texts) == 1:  # a lone write
+            decoded = iter((_trusted(texts[0]),))
+        else:
+            decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
+        out: list[Any] = []
+        append = out.append
+        for e in self.entries:
+            if type(e) is not tuple:
+                append(e)
+                continue
+            kind, g, k, old_text, new, _ = e
+            if kind == "clear":
+                if events:
+                    append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
+                else:
+                    append(len(old_text))
+                continue
+            old = next(decoded) if old_text is not None else None
+            if kind == "set":
+                new = next(decoded)
+            elif kind == "delete":
+                append(deleted(g, k, old, existed=old_text is not None) if events else old)
+                continue
+            if events:
+                append(written(g, k, old, new, existed=old_text is not None))
+            else:  # the hot path of a big gather: the result only
+                append({"new_value": new, "old_value": old})
+        return out

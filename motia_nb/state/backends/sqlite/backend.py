@@ -1,12 +1,14 @@
-"""The SQLite backend: one file in WAL mode, a write path, direct reads.
+"""The SQLite backend: one file in WAL mode, a write path, point reads direct, long reads on aiosqlite.
 
 Measured on a 2-core machine: commit-per-op ~15k ops/s, one transaction ~100k
-rows/s, a point read ~14 µs. Hence group commit (:mod:`.writer`) and reads on the
-caller's thread (:mod:`.reads`). ``BEGIN IMMEDIATE`` takes SQLite's write lock
-before the current value is read, so read-modify-write (``update``, ``set``'s old
-value) is atomic across threads *and processes* sharing the file; busy waits are
-handled with ``busy_timeout`` plus a retry loop, never raised to the user.
-A separate read connection serves reads (``:memory:`` has one shared connection).
+rows/s, a point read ~14 µs. Hence group commit on aiosqlite (:mod:`.writer`),
+point reads on the caller's thread (:mod:`.reads`) and long reads (whole groups,
+counts) awaited on a read-only aiosqlite connection (its own thread) when the
+caller is on a loop. ``BEGIN IMMEDIATE`` takes SQLite's write lock before the
+current value is read, so read-modify-write (``update``, ``set``'s old value) is
+atomic across threads *and processes* sharing the file; another process's lock is
+waited out for ``busy_timeout`` seconds off the caller's loop, then reported as
+one clear error. ``:memory:`` has one shared connection.
 """
 
 from __future__ import annotations
@@ -15,21 +17,26 @@ import asyncio
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import aiosqlite
+
 from ...errors import StateClosedError, StateError
 from ...history import Retention
+from ...lifetime import WeakCall
+from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
+from . import lifecycle
+from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
-from ...lifetime import WeakCall
-from . import lifecycle
 from .location import read_error
-from .reads import SQLiteReads
+from .reads import READ_PLANS, SQLiteReads
 from .recorder import Recorder
-from .schema import connect, prepare
+from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener
 
 __all__ = ["SQLiteBackend"]
@@ -42,18 +49,23 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
     atomic_write_all = True
     keeps_history = True
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, busy_timeout: float | None = None) -> None:
         super().__init__()
         self.memory = path == ":memory:"
         self.path = path if self.memory else os.path.abspath(os.path.expanduser(path))
         self.url = self.path
+        #: seconds a write waits for another process's lock (then a clear StateError)
+        self.busy_timeout = busy_timeout_setting(busy_timeout)
         self._open_lock = threading.Lock()
         self._writes: WritePath | None = None
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
-        # RLock: listeners run under it and may read (``:memory:`` reads share it)
-        self._wlock = threading.RLock()
-        self._rlock: Any = self._wlock
+        #: held around every write transaction (inline, the driver's, write_all, the pruner's);
+        #: a fork takes it first (forking.py)
+        self._wlock = Gate()
+        self._rlock = threading.Lock()
+        self._reader: "Future[aiosqlite.Connection] | None" = None  # long reads, opened on first use
+        self._readers: "list[Future[aiosqlite.Connection]]" = []  # the same, for release (no backend ref)
         self._closed = False
         self._retention = Retention.parse(None)
         self._recorder: Recorder | None = None
@@ -67,21 +79,19 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             if self._writes is not None:
                 return
             lifecycle.before_open(self)
-            wconn = prepare(self.path, self.url, memory=self.memory)
+            wconn = prepare(self.path, self.url, memory=self.memory, busy_timeout=self.busy_timeout)
             self._wconn = wconn
             if self.memory:
                 self._rconn = wconn
-                self._rlock = self._wlock
             else:
-                self._rconn = connect(self.path)
+                self._rconn = connect(self.path, self.busy_timeout)
                 self._rconn.execute("PRAGMA query_only = ON")
-                self._rlock = threading.Lock()
-            # a weak on_commit: the writer thread must not keep this backend alive (lifecycle)
-            on_commit = WeakCall(self._notify)
             self._recorder = Recorder(self._retention, self._pruning_connection)
+            # weak callbacks: the write path (and the SQLite loop) must not keep this backend alive
             self._writes = WritePath(
-                wconn, self._wlock, url=self.url, memory=self.memory, on_commit=on_commit, record=self._recorder.record
-            )
+                wconn, gate=self._wlock, url=self.url, busy_timeout=self.busy_timeout,
+                on_commit=WeakCall(self._notify), listening=_weak_listening(self), record=WeakCall(self._recorder.statement),
+            )  # fmt: skip
             lifecycle.opened(self)
 
     @property
@@ -106,10 +116,15 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             assert self._wconn is not None
             return self._wconn, self._wlock
         if self._pconn is None:
-            self._pconn = connect(self.path)
+            self._pconn = connect(self.path, self.busy_timeout)
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        self.busy_timeout = busy_timeout_setting(seconds)
+        if self._writes is not None:
+            self._writes.busy_timeout = self.busy_timeout
 
     def close(self) -> None:
         with self._open_lock:
@@ -118,19 +133,15 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             self._closed = True
             writes = self._writes
         if writes is not None:
-            writes.close()  # commits what is queued first
+            writes.close()  # commits what is queued first, closes the write connection
         if self._recorder is not None:
             self._recorder.close()
         self._stop_following()
-        lifecycle.closing(self)  # a moved file's stale journal goes (guard.py)
-        # under both locks: an inline commit or a read on another thread finishes first
-        with self._wlock, self._rlock:
-            for conn in {id(c): c for c in (self._rconn, self._wconn, self._pconn) if c is not None}.values():
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._rconn = self._wconn = self._pconn = None
+        lifecycle.closing(self)  # a moved file's stale journal goes (guard.py); connections still open
+        rconn, self._rconn = self._rconn, None
+        pconn, self._pconn = self._pconn, None
+        self._wconn = None
+        lifecycle.release(writes, self._readers, self._rlock, None if self.memory else rconn, pconn)
 
     @property
     def closed(self) -> bool:
@@ -169,6 +180,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """Like :meth:`submit`, for a caller on a running loop: writes submitted in the
         same loop iteration are committed together (see :mod:`.writer`)."""
+        path = self._writes
+        if path is not None and not self._closed and not in_listener():  # the common case, first
+            return path.submit_async(write, result_only=result_only)
         path = self._write_path()
         if isinstance(path, StateError):
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -192,8 +206,19 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             if self._closed:
                 raise self._closed_error()
             self.open()
-        else:
-            writes.flush_here()
+            writes = self._writes
+            assert writes is not None
+        elif writes.buffered:
+            writes.flush_here(wait=True)  # read-your-writes
+        if self.memory:  # one connection: read between transactions (or inside our own listener's)
+            gate = writes.gate
+            if gate.owned_here():
+                return self._read_locked(sql, params)
+            gate.acquire()
+            try:
+                return self._read_locked(sql, params)
+            finally:
+                gate.release()
         with self._rlock:
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
@@ -202,6 +227,61 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
                 return conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
                 raise read_error(exc, self.url) from exc
+
+    def _read_locked(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._rlock:
+            conn = self._rconn
+            if conn is None:  # closed while this read waited for the lock
+                raise self._closed_error()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise read_error(exc, self.url) from exc
+
+    async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A long read awaited on aiosqlite's thread (its own read-only connection):
+        the caller's loop never waits on SQLite. Batches queued before it commit first."""
+        sql, params, post = READ_PLANS[name](*args, **kwargs)
+        if self.memory or self._closed:
+            return post(self._query(sql, params))
+        writes = self._writes
+        if writes is None:
+            self.open()
+            writes = self._writes
+            assert writes is not None
+        writes.flush_here()
+        settled = writes.barrier()  # read-your-writes: what this process queued commits first
+        if settled is not None:
+            await settled
+        reader = await asyncio.wrap_future(self._open_reader())
+        try:
+            rows = await reader.execute_fetchall(sql, params)
+        except ValueError:  # aiosqlite: "Connection closed"
+            raise self._closed_error() from None
+        except sqlite3.DatabaseError as exc:
+            raise read_error(exc, self.url) from exc
+        return post(rows if isinstance(rows, list) else list(rows))
+
+    def _open_reader(self) -> "Future[aiosqlite.Connection]":
+        with self._open_lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._reader is None:
+                path, timeout = self.path, self.busy_timeout
+
+                def connector() -> sqlite3.Connection:
+                    conn = connect(path, timeout)
+                    conn.execute("PRAGMA query_only = ON")
+                    return conn
+
+                async def start() -> aiosqlite.Connection:
+                    return await adopt_aiosqlite(aiosqlite.Connection(connector, 64), "motia-nb-sqlite-reader")
+
+                loop = get_sqlite_loop().loop
+                assert loop is not None
+                self._reader = asyncio.run_coroutine_threadsafe(start(), loop)
+                self._readers.append(self._reader)
+            return self._reader
 
     def change_token(self) -> Any:
         """Changes whenever any connection (this process's writer included) commits."""
@@ -212,3 +292,14 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         writes = self._writes
         return (data_version, 0 if writes is None else writes.commits)
+
+
+def _weak_listening(backend: SQLiteBackend) -> Callable[[], bool]:
+    """``backend`` has local listeners (False once it is collected)."""
+    ref = weakref.ref(backend)
+
+    def listening() -> bool:
+        b = ref()
+        return b is not None and bool(b._listeners)
+
+    return listening

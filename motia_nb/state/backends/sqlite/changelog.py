@@ -2,9 +2,9 @@
 
 Every committed change gets one row in ``changes`` (see :mod:`.schema`), inserted
 in the same transaction as the change itself, so a change and its row commit (or
-vanish) together. :func:`insert_changes` turns a batch's writes and outcomes
+vanish) together. :func:`insert_planned` turns a batch's writes and plan entries
 into ONE statement: ``INSERT … SELECT … FROM json_each(?)``, the batch's rows
-travelling as one JSON array (one C-level encode) out of which SQLite copies each
+travelling as one JSON array (the stored texts spliced in) out of which SQLite copies each
 value's JSON text with ``->`` (the text of numbers is kept as written, so big
 integers and floats round-trip exactly); a batch of one change (a lone awaited
 write, the common case) is a plain ``INSERT … VALUES``.
@@ -16,10 +16,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...events import CREATED, DELETED
-from ..base import Write, WriteResult
+from ...events import CREATED, DELETED, UPDATED
+from ..base import Write
 
-__all__ = ["INSERT", "INSERT_ONE", "insert_changes", "change_rows", "prune_by_count", "prune_by_age", "PRUNE_CHUNK"]
+__all__ = ["INSERT", "INSERT_ONE", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK"]
 
 #: How many rows one pruning transaction deletes at most (short write locks).
 PRUNE_CHUNK = 2000
@@ -36,14 +36,35 @@ INSERT = (
 )
 
 
-def change_rows(writes: Sequence[Write], outcomes: Sequence[Any]) -> str | None:
-    """The JSON array text of one row per event of the committed writes, in commit order
-    (failed writes have none), or None when nothing changed.
+#: one change (most commits: a lone awaited write): plain parameters, no JSON array to parse
+INSERT_ONE = (
+    "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-    Built by splicing JSON texts: a ``set``'s new value is its ``value_json`` as the
-    facade encoded it (never decoded and re-encoded), and each distinct group, cause
-    and trace id is encoded once per batch."""
-    parts: list[str] = []
+
+def insert_planned(
+    writes: Sequence[Write], entries: Sequence[Any], *, at: float, pid: int, origin: str
+) -> "tuple[tuple[str, tuple[Any, ...]] | None, int]":
+    """The one statement recording a batch's changes, from its plan's entries (:class:`.apply.Plan`), before any
+    value is decoded: the stored JSON texts go into the rows as they are. Also the row count."""
+    rows: list[tuple[str, str, Any, str | None, str | None, Write]] = []
+    for w, e in zip(writes, entries):
+        if type(e) is not tuple:  # the write's own error: nothing changed
+            continue
+        kind, g, k, old_text, _, new_text = e
+        if kind == "clear":
+            rows.extend((DELETED, g, key, text, None, w) for key, text in old_text)
+        elif kind == "delete":
+            if old_text is not None:
+                rows.append((DELETED, g, k, old_text, None, w))
+        else:
+            rows.append((CREATED if old_text is None else UPDATED, g, k, old_text, new_text, w))
+    if not rows:
+        return None, 0
+    if len(rows) == 1:
+        et, g, k, old, new, w = rows[0]
+        return (INSERT_ONE, (at, et, g, k, old, new, w.trace_id, w.cause, pid, origin)), 1
     strs: dict[str, str] = {}
 
     def q(s: str) -> str:
@@ -52,44 +73,17 @@ def change_rows(writes: Sequence[Write], outcomes: Sequence[Any]) -> str | None:
             t = strs[s] = _dumps(s)
         return t
 
-    for w, out in zip(writes, outcomes):
-        if not isinstance(out, WriteResult):
-            continue
-        head = f',"c":{q(w.cause)}' + ("" if w.trace_id is None else f',"r":{q(w.trace_id)}')
-        for ev in out.events:
-            et = ev["event_type"]
-            row = f'{{"t":"{et}","g":{q(ev["scope"])},"k":{_dumps(ev["key"])}{head}'
-            if et != CREATED:
-                row += ',"o":' + _dumps(ev["old_value"])
-            if et != DELETED:
-                row += ',"n":' + (w.value_json if w.kind == "set" else _dumps(ev["new_value"]))  # type: ignore[operator]
-            parts.append(row + "}")
-    return "[" + ",".join(parts) + "]" if parts else None
-
-
-#: one change (most commits: a lone awaited write): plain parameters, no JSON array to parse
-INSERT_ONE = (
-    "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def insert_changes(
-    writes: Sequence[Write], outcomes: Sequence[Any], *, at: float, pid: int, origin: str
-) -> "tuple[str, tuple[Any, ...]] | None":
-    """The one statement recording a batch's changes, or None when nothing changed."""
-    if len(writes) == 1:
-        out = outcomes[0]
-        if isinstance(out, WriteResult) and len(out.events) == 1:
-            w, ev = writes[0], out.events[0]
-            et = ev["event_type"]
-            old = None if et == CREATED else _dumps(ev["old_value"])
-            new = None if et == DELETED else (w.value_json if w.kind == "set" else _dumps(ev["new_value"]))
-            return INSERT_ONE, (at, et, ev["scope"], ev["key"], old, new, w.trace_id, w.cause, pid, origin)
-    rows = change_rows(writes, outcomes)
-    if rows is None:
-        return None
-    return INSERT, (at, pid, origin, rows)
+    parts = []
+    for et, g, k, old, new, w in rows:
+        row = f'{{"t":"{et}","g":{q(g)},"k":{_dumps(k)},"c":{q(w.cause)}'
+        if w.trace_id is not None:
+            row += f',"r":{q(w.trace_id)}'
+        if old is not None:
+            row += ',"o":' + old
+        if new is not None:
+            row += ',"n":' + new
+        parts.append(row + "}")
+    return (INSERT, (at, pid, origin, "[" + ",".join(parts) + "]")), len(rows)
 
 
 def prune_by_count(keep: int) -> "tuple[str, tuple[Any, ...]]":

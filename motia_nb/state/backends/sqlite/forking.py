@@ -12,12 +12,13 @@ thread that does not exist in the child.
 
 So, around a fork (hooks installed through :func:`motia_nb._threads.on_fork_prepare`):
 
-- **before**, in the parent: take the write lock of every open file backend
-  (waiting at most :data:`FORK_WAIT` seconds in all), so no write transaction,
-  and no statement on a write connection, is in progress at the fork;
+- **before**, in the parent: take the write lock (the gate) of every open file
+  backend (waiting at most :data:`FORK_WAIT` seconds in all): every write
+  transaction holds it — an inline commit, the SQLite loop's driver awaiting
+  aiosqlite, ``write_all``, the history pruner — so none is in progress at the fork;
 - **after**, in the parent: release them;
-- **in the child**: each backend forgets its connections, locks and writer
-  thread (the objects are kept alive, never closed: closing would touch the
+- **in the child**: each backend forgets its connections (aiosqlite's too), locks
+  and threads (the objects are kept alive, never closed: closing would touch the
   parent's state) and reopens the file on first use with fresh ones. If a
   transaction was still open at the fork (the parent's wait ran out, or the
   fork came from inside the transaction), that file cannot be used safely in
@@ -34,6 +35,7 @@ from typing import Any
 
 from ...._threads import on_fork_child, on_fork_prepare
 from ...errors import StateError
+from .executors import Gate
 
 __all__ = ["track", "check_usable", "FORK_WAIT"]
 
@@ -84,16 +86,18 @@ def _reset_in_child() -> None:
                 "transaction was open); SQLite cannot be used on that file in this child. Fork "
                 "outside a write, or use the 'spawn' start method of multiprocessing"
             )
-        _abandoned.append((b._writes, b._wconn, b._rconn, b._pconn, b._recorder))
-        # the history recorder's pruner thread did not survive the fork: a new one comes with the reopen
-        b._writes = b._wconn = b._rconn = b._pconn = b._recorder = None
+        _abandoned.append((b._writes, b._wconn, b._rconn, b._pconn, b._recorder, b._reader, list(b._readers)))
+        # the history recorder's pruner thread did not survive the fork, nor did aiosqlite's
+        # threads (the write path's and the long reads'): new ones come with the reopen
+        b._writes = b._wconn = b._rconn = b._pconn = b._recorder = b._reader = None
+        b._readers = []
         # the follower thread did not survive either (a remote listener added later starts one)
         _abandoned.append(b._follower)
         b._follower = None
         type(b)._follow_lock = threading.Lock()
         b._open_lock = threading.Lock()
-        b._wlock = threading.RLock()
-        b._rlock = b._wlock
+        b._wlock = Gate()
+        b._rlock = threading.Lock()
     _backends.clear()
 
 

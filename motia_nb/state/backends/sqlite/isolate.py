@@ -1,12 +1,14 @@
 """One bad write never fails the others in its batch (SPEC §6).
 
-:func:`apply_isolated` is what the write path calls inside its open transaction
-instead of :func:`~.apply.apply_batch`. The batch is applied as usual, inside a
+:func:`isolated_steps` is what the write path runs inside its open transaction:
+the batch's statement plan (:func:`.apply.batch_steps`) with its outcomes, as one
+generator of statement lists that either executor drives (an error of a
+statement is thrown back into it). The batch runs as usual, inside a
 ``SAVEPOINT`` (for a batch of one, none is needed); when it fails in a way that
 belongs to one write — a stored text that no longer decodes (an integer over
 Python's digit limit), a value over SQLite's length limit (``SQLITE_TOOBIG``),
 a batch statement whose JSON grew over that limit — the savepoint is rolled
-back and the writes are applied again one by one, each under its own
+back and the writes are planned and run again one by one, each under its own
 savepoint: the good ones stand, the bad one answers a :class:`StateError`
 naming its group and key. Errors that concern the database as a whole (I/O,
 disk full, a lost lock, corruption) are raised unchanged, and the caller rolls
@@ -16,71 +18,82 @@ the whole transaction back as before.
 from __future__ import annotations
 
 import sqlite3
-from ...errors import StateError
-from ..base import Write, WriteResult
-from .apply import apply_batch, apply_each
+from collections.abc import Generator
+from typing import Any
 
-__all__ = ["apply_isolated", "is_per_write"]
+from ...errors import StateError
+from ..base import Write
+from .apply import Record, Statement, batch_steps
+
+__all__ = ["isolated_steps", "is_per_write", "write_error"]
 
 _SP_BATCH = "motia_nb_batch"
 _SP_ONE = "motia_nb_write"
+
+Outcomes = list[Any]
 
 
 def is_per_write(exc: BaseException) -> bool:
     """Whether ``exc`` is the fault of the write(s) being applied, not of the database."""
     if isinstance(exc, StateError):
-        return False  # already answered per write by apply_*; raised only for whole-batch problems
+        return False  # already answered per write by the plan; raised only for whole-batch problems
     if isinstance(exc, sqlite3.DataError):  # SQLITE_TOOBIG, SQLITE_RANGE, SQLITE_MISMATCH
         return True
+    if isinstance(exc, sqlite3.OperationalError) and "malformed JSON" in str(exc):
+        return True  # a stored text another tool wrote, spliced into the changelog statement
     if isinstance(exc, sqlite3.Error):  # I/O, full, locked, corrupt: the database's fault
         return False
     return isinstance(exc, (ValueError, OverflowError, RecursionError, UnicodeError, TypeError))
 
 
-def apply_isolated(conn: sqlite3.Connection, writes: list[Write], url: str) -> "list[WriteResult | StateError]":
-    """Apply ``writes`` inside the caller's open transaction; one outcome per write,
-    a failing write answering its own error (see the module docstring)."""
+def isolated_steps(
+    writes: list[Write], url: str, *, events: bool, record: Record | None = None
+) -> Generator[list[Statement], list[list[Any]], Outcomes]:
+    """The batch in the caller's open transaction; returns one outcome per write
+    (``Plan.outcomes(events=)``), a failing write answering its own error."""
     if len(writes) == 1:  # no savepoint on the hot path of one awaited write at a time
         try:
-            return apply_batch(conn, writes)
+            plan = yield from batch_steps(writes, record=record)
+            return plan.outcomes(events=events)
         except Exception as exc:
             if not is_per_write(exc):
                 raise
             # undo what it did; the caller's COMMIT then ends an empty deferred transaction
-            conn.execute("ROLLBACK")
-            conn.execute("BEGIN")
+            yield [("ROLLBACK", ()), ("BEGIN", ())]
             return [write_error(writes[0], exc, url)]
-    conn.execute(f"SAVEPOINT {_SP_BATCH}")
+    yield [(f"SAVEPOINT {_SP_BATCH}", ())]
     try:
-        outcomes = apply_batch(conn, writes)
+        plan = yield from batch_steps(writes, record=record)
+        outcomes = plan.outcomes(events=events)  # decoding fails here for an undecodable old value
     except Exception as exc:
         if not is_per_write(exc):
             raise
-        _undo(conn, _SP_BATCH)
-        return [_apply_alone(conn, w, url) for w in writes]
-    conn.execute(f"RELEASE {_SP_BATCH}")
+        yield _undo(_SP_BATCH)
+        alone = []
+        for w in writes:
+            out = yield from _one(w, url, events, record)
+            alone.append(out)
+        return alone
+    yield [(f"RELEASE {_SP_BATCH}", ())]
     return outcomes
 
 
-def _apply_alone(conn: sqlite3.Connection, w: Write, url: str) -> "WriteResult | StateError":
-    conn.execute(f"SAVEPOINT {_SP_ONE}")
+def _one(w: Write, url: str, events: bool, record: Record | None) -> Generator[list[Statement], list[list[Any]], Any]:
+    yield [(f"SAVEPOINT {_SP_ONE}", ())]
     try:
-        (out,) = apply_each(conn, [w])
+        plan = yield from batch_steps([w], record=record)
+        (out,) = plan.outcomes(events=events)
     except Exception as exc:
         if not is_per_write(exc):
             raise
-        _undo(conn, _SP_ONE)
+        yield _undo(_SP_ONE)
         return write_error(w, exc, url)
-    if isinstance(out, StateError):  # apply_each answered it: nothing of it was written
-        _undo(conn, _SP_ONE)
-        return out
-    conn.execute(f"RELEASE {_SP_ONE}")
+    yield [(f"RELEASE {_SP_ONE}", ())]  # a write's own StateError wrote nothing: releasing is undoing
     return out
 
 
-def _undo(conn: sqlite3.Connection, name: str) -> None:
-    conn.execute(f"ROLLBACK TO {name}")
-    conn.execute(f"RELEASE {name}")
+def _undo(name: str) -> list[Statement]:
+    return [(f"ROLLBACK TO {name}", ()), (f"RELEASE {name}", ())]
 
 
 def write_error(w: Write, exc: BaseException, url: str) -> StateError:

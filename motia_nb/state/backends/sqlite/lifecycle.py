@@ -14,17 +14,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import weakref
 from typing import Any
 
+from ...._threads import get_sqlite_loop, sqlite_loop_thread
 from ...lifetime import release_when_collected
 from . import forking
 from . import guard
 from .location import check_location
 
-__all__ = ["before_open", "opened", "closing"]
+__all__ = ["before_open", "opened", "closing", "release"]
 
 _guards: "weakref.WeakKeyDictionary[Any, guard.FileGuard]" = weakref.WeakKeyDictionary()
 
@@ -37,14 +39,13 @@ def before_open(backend: Any) -> None:
 
 
 def opened(backend: Any) -> None:
-    """``backend`` has just set ``_writes``, ``_wconn``, ``_rconn``, ``_wlock``, ``_rlock``."""
+    """``backend`` has just set ``_writes``, ``_wconn``, ``_rconn``, ``_readers``, ``_rlock``."""
     if not backend.memory:
         _guards[backend] = g = guard.FileGuard(backend.path, backend.url)
         backend._writes.before_commit = g.check
     forking.track(backend)
-    release_when_collected(
-        backend, _release, backend._writes, backend._wlock, backend._rlock, backend._wconn, backend._rconn
-    )
+    rconn = None if backend.memory else backend._rconn
+    release_when_collected(backend, release, backend._writes, backend._readers, backend._rlock, rconn)
 
 
 def closing(backend: Any) -> None:
@@ -54,12 +55,34 @@ def closing(backend: Any) -> None:
         guard.closing(g)
 
 
-def _release(writes: Any, wlock: "threading.RLock", rlock: Any, *conns: "sqlite3.Connection | None") -> None:
-    """What ``SQLiteBackend.close`` does, for a backend nobody refers to any more."""
-    writes.close()  # commits whatever is still queued, stops the writer thread
-    with wlock, rlock:
+def release(writes: Any, readers: "list[Any]", rlock: "threading.Lock", *conns: "sqlite3.Connection | None") -> None:
+    """Close what a backend opened: its write path (the queue commits first; the write
+    connection and its aiosqlite thread), its long-read aiosqlite connections, then ``conns``
+    under ``rlock`` (a read in progress finishes first). ``SQLiteBackend.close`` calls it,
+    and so does collecting a backend nobody closed (it refers to none of these)."""
+    if writes is not None:
+        writes.close()
+    while readers:
+        _close_reader(readers.pop())
+    with rlock:
         for conn in {id(c): c for c in conns if c is not None}.values():
             try:
                 conn.close()
             except sqlite3.Error:
                 pass
+
+
+def _close_reader(reader: Any) -> None:
+    """Close a long-read aiosqlite connection (a Future of it) on the SQLite loop."""
+    if not reader.done() or reader.cancelled() or reader.exception() is not None:
+        return
+    loop = get_sqlite_loop().loop
+    if loop is None:
+        return
+    if threading.current_thread() is sqlite_loop_thread():  # collected on the loop itself: no waiting
+        loop.create_task(reader.result().close())
+        return
+    try:
+        asyncio.run_coroutine_threadsafe(reader.result().close(), loop).result(timeout=30)
+    except Exception:
+        pass

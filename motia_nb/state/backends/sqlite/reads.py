@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...jsontext import decode_stored
 from ..base import Order
 from . import key_search
 
-__all__ = ["SQLiteReads", "PREFIX_SQL", "PREFIX_ALL_SQL", "CONTAINING_SQL", "glob_literal", "keyset_sql", "prefix_upper_bound"]
+__all__ = ["SQLiteReads", "READ_PLANS", "PREFIX_SQL", "PREFIX_ALL_SQL", "CONTAINING_SQL", "glob_literal", "keyset_sql", "prefix_upper_bound"]
 
 _loads = json.loads
 
@@ -69,6 +70,36 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return p[:-1] + chr(nxt)
 
 
+def _page(rows: list[Any]) -> list[tuple[str, Any]]:
+    if not rows:
+        return []
+    values = _loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for the whole page
+    return list(zip([r[0] for r in rows], values))
+
+
+def _values(rows: list[Any]) -> list[Any]:
+    return _loads("[" + ",".join(r[0] for r in rows) + "]") if rows else []
+
+
+def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION) -> Plan:
+    sql = f"SELECT key, value FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?"
+    return sql, (group_id, -1 if limit is None else limit, offset), _page
+
+
+#: The reads that may be long (whole groups, counts): name -> arguments -> (sql, params, rows -> result).
+#: Run on the caller's thread (the blocking methods) or awaited on aiosqlite (``read_async``).
+Plan = tuple[str, tuple[Any, ...], Callable[[list[Any]], Any]]
+READ_PLANS: dict[str, Callable[..., Plan]] = {
+    "items": _items_plan,
+    "values": lambda group_id: (_VALUES, (group_id,), _values),
+    "keys": lambda group_id: (_KEYS, (group_id,), lambda rows: [r[0] for r in rows]),
+    "rows_json": lambda group_id: (_ROWS, (group_id,), lambda rows: rows),
+    "values_json": lambda group_id: (_VALUES, (group_id,), lambda rows: [r[0] for r in rows]),
+    "count": lambda group_id: (_COUNT, (group_id,), lambda rows: rows[0][0]),
+    "group_counts": lambda: (_GROUP_COUNTS, (), dict),
+}
+
+
 class SQLiteReads:
     """The read methods of :class:`~motia_nb.state.backends.sqlite.SQLiteBackend`.
 
@@ -79,9 +110,13 @@ class SQLiteReads:
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        sql, params, post = READ_PLANS[name](*args, **kwargs)
+        return post(self._query(sql, params))
+
     def get(self, group_id: str, key: str) -> Any:
         rows = self._query(_GET, (group_id, key))
-        return _loads(rows[0][0]) if rows else None
+        return decode_stored(rows[0][0]) if rows else None
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._query(_EXISTS, (group_id, key)))
@@ -89,11 +124,10 @@ class SQLiteReads:
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
     ) -> list[tuple[str, Any]]:
-        rows = self._query(
-            f"SELECT key, value FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?",
-            (group_id, -1 if limit is None else limit, offset),
-        )
-        return _decoded(rows)
+        return self._run("items", group_id, offset, limit, order=order)
+
+    def values(self, group_id: str) -> list[Any]:
+        return self._run("values", group_id)
 
     def items_after(
         self, group_id: str, after: str | None, limit: int, *, order: Order | str = Order.INSERTION,
@@ -106,7 +140,7 @@ class SQLiteReads:
         if after is None:
             return self.items(group_id, 0, limit, order=order)
         cursor = (group_id, after) if not order.by_key else (after,)
-        return _decoded(self._query(keyset_sql(order, inclusive), (group_id, *cursor, limit)))
+        return _page(self._query(keyset_sql(order, inclusive), (group_id, *cursor, limit)))
 
     def rank(self, group_id: str, key: str, *, order: Order | str = Order.INSERTION) -> int | None:
         """How many items come before ``key`` in ``order``: a count over the covering index."""
@@ -164,7 +198,7 @@ class SQLiteReads:
         return True
 
     def keys(self, group_id: str) -> list[str]:
-        return [r[0] for r in self._query(_KEYS, (group_id,))]
+        return self._run("keys", group_id)
 
     def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
         """Keys starting with ``prefix`` in key order: one index range read, at most ``limit`` rows."""
@@ -178,23 +212,15 @@ class SQLiteReads:
         return [r[0] for r in rows]
 
     def values_json(self, group_id: str) -> list[str]:
-        return [r[0] for r in self._query(_VALUES, (group_id,))]
+        return self._run("values_json", group_id)
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
         """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
-        return self._query(_ROWS, (group_id,))
+        return self._run("rows_json", group_id)
 
     def count(self, group_id: str) -> int:
-        return self._query(_COUNT, (group_id,))[0][0]
+        return self._run("count", group_id)
 
     def group_counts(self) -> dict[str, int]:
-        return dict(self._query(_GROUP_COUNTS, ()))
+        return self._run("group_counts")
 
-
-def _decoded(rows: list[Any]) -> list[tuple[str, Any]]:
-    """(key, JSON text) rows as (key, value) pairs: one ``json.loads`` for the whole page."""
-    if not rows:
-        return []
-    keys = [r[0] for r in rows]
-    values = _loads("[" + ",".join(r[1] for r in rows) + "]")
-    return list(zip(keys, values))

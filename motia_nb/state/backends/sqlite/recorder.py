@@ -1,9 +1,10 @@
 """Recording the changelog in each batch's transaction, and pruning it off the writers' path.
 
-:meth:`Recorder.record` is called by the write path once per batch, inside the
-batch's transaction, right after the batch was applied: one statement
-(:func:`.changelog.insert_changes`), so a change and its history row commit
-together or not at all. With history ``off`` it does nothing.
+:meth:`Recorder.statement` gives each batch its changelog statement (one
+``INSERT``, :func:`.changelog.insert_planned`), which the batch runs in its own
+transaction right after its write-back, on whichever executor runs it
+(:func:`.apply.batch_steps`), so a change and its history row commit together
+or not at all. With history ``off`` there is none.
 
 Retention (``MotiaNB.history_keep``) is enforced by a pruning thread, never by
 the writers: it wakes when about a tenth of the allowed count was recorded since
@@ -26,8 +27,7 @@ from typing import Any
 from ...._threads import start_thread
 from ...history import Retention
 from ..base import Write
-from .changelog import PRUNE_CHUNK, insert_changes, prune_by_age, prune_by_count
-from .schema import retry_busy
+from .changelog import PRUNE_CHUNK, insert_planned, prune_by_age, prune_by_count
 
 __all__ = ["Recorder"]
 
@@ -57,20 +57,19 @@ class Recorder:
         self._start_pruner()
 
     # ------------------------------------------------------------------ recording
-    def record(self, conn: sqlite3.Connection, writes: Sequence[Write], outcomes: Sequence[Any]) -> None:
-        """Insert the batch's change rows in the caller's open transaction (one statement)."""
+    def statement(self, writes: list[Write], entries: list[Any]) -> "tuple[str, tuple[Any, ...]] | None":
+        """The batch's change rows as one statement for the batch's own statement list
+        (:func:`.apply.batch_steps`), or None (history off, nothing changed)."""
         retention = self.retention
         if not retention.enabled:
-            return
-        stmt = insert_changes(writes, outcomes, at=time.time(), pid=os.getpid(), origin=self.origin)
-        if stmt is None:
-            return
-        cur = conn.execute(*stmt)
-        if retention.max_count is not None:
-            self._since_prune += cur.rowcount
+            return None
+        stmt, n = insert_planned(writes, entries, at=time.time(), pid=os.getpid(), origin=self.origin)
+        if stmt is not None and retention.max_count is not None:
+            self._since_prune += n
             if self._since_prune >= max(64, retention.max_count // 10):
                 self._since_prune = 0
                 self._wake.set()
+        return stmt
 
     def set_retention(self, retention: Retention) -> None:
         """Apply a new retention now (the pruning thread runs a pass at once)."""
@@ -98,7 +97,7 @@ class Recorder:
         total = 0
         while not self._stop:
             with lock:
-                retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+                conn.execute("BEGIN IMMEDIATE")  # waits out another process for the connection's busy timeout
                 try:
                     n = conn.execute(*stmt()).rowcount
                     conn.execute("COMMIT")

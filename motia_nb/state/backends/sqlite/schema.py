@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from ...errors import StateError
+from .executors import is_busy
 
-__all__ = ["SCHEMA", "CHANGES", "MIGRATIONS", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS", "connect", "ensure_folder", "migrate", "prepare", "retry_busy", "is_busy"]
-
-T = TypeVar("T")
+__all__ = [
+    "SCHEMA", "CHANGES", "MIGRATIONS", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "connect", "ensure_folder", "migrate", "prepare",
+]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
 SCHEMA_VERSION = 2
@@ -58,32 +57,61 @@ CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
 #: The statements that bring a file from version ``n - 1`` to ``n`` (0 = a new file).
 MIGRATIONS = {1: SCHEMA, 2: CHANGES}
 
-BUSY_TIMEOUT_MS = 10_000
+#: Seconds a write waits for another process's lock before it fails with a clear error,
+#: unless ``busy_timeout=`` or ``$MOTIA_NB_BUSY_TIMEOUT`` says otherwise.
+DEFAULT_BUSY_TIMEOUT = 10.0
+BUSY_TIMEOUT_ENV = "MOTIA_NB_BUSY_TIMEOUT"
 
 
-def connect(path: str) -> sqlite3.Connection:
+def busy_timeout_setting(value: float | None = None) -> float:
+    """``value``, else ``$MOTIA_NB_BUSY_TIMEOUT``, else :data:`DEFAULT_BUSY_TIMEOUT` (seconds, >= 0)."""
+    where = "busy_timeout"
+    if value is None:
+        raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+        if not raw:
+            return DEFAULT_BUSY_TIMEOUT
+        where = f"${BUSY_TIMEOUT_ENV}"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise StateError(f"{where} must be a number of seconds, got {raw!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
+        raise StateError(f"{where} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def connect(path: str, busy_timeout: float = 0.0) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), usable from any thread."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return conn
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
 
 
-def prepare(path: str, url: str, *, memory: bool) -> sqlite3.Connection:
-    """Open the write connection: WAL, synchronous=NORMAL, schema migrated.
+def prepare(path: str, url: str, *, memory: bool, busy_timeout: float) -> sqlite3.Connection:
+    """Open the write connection: WAL, synchronous=NORMAL, schema migrated; busy timeout 0.
 
-    Errors become one clear :class:`StateError` naming ``url``.
+    Nothing takes the write lock when the file is already in WAL mode at the current
+    schema (reads and first calls never wait for another process's write). Errors
+    become one clear :class:`StateError` naming ``url``.
     """
     if not memory:
         ensure_folder(path, url)
     try:
-        conn = connect(path)
+        conn = connect(path, busy_timeout)
     except sqlite3.Error as exc:
         raise StateError(f"cannot open the state database {url}: {exc}") from exc
     try:
-        if not memory:
-            retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        if not memory and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        retry_busy(lambda: migrate(conn, url))
+        migrate(conn, url)
+        conn.execute("PRAGMA busy_timeout = 0")  # an inline commit only tries; waits happen off the loop
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if is_busy(exc):
+            raise StateError(
+                f"{url} stayed locked by another connection for the whole busy timeout ({busy_timeout:g} s) "
+                "while being opened"
+            ) from None
+        raise StateError(f"{url} is not a usable motia_nb state database: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StateError(f"{url} is not a usable motia_nb state database: {exc}") from exc
@@ -119,7 +147,11 @@ def ensure_folder(path: str, url: str) -> None:
 
 
 def migrate(conn: sqlite3.Connection, url: str) -> None:
-    """Create the schema, or upgrade an older one, in one write transaction."""
+    """Create the schema, or upgrade an older one, in one write transaction.
+
+    A file already at :data:`SCHEMA_VERSION` is only read (no write lock taken)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -139,21 +171,3 @@ def migrate(conn: sqlite3.Connection, url: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def is_busy(exc: sqlite3.OperationalError) -> bool:
-    """Whether ``exc`` means another connection holds the lock (SQLITE_BUSY / LOCKED)."""
-    msg = str(exc)
-    return "locked" in msg or "busy" in msg
-
-
-def retry_busy(fn: Callable[[], T], attempts: int = 100) -> T:
-    """Run ``fn``; wait out SQLITE_BUSY beyond busy_timeout instead of raising."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or i == attempts - 1:
-                raise
-            time.sleep(min(0.01 * (i + 1), 0.2))
-    raise AssertionError("unreachable")  # pragma: no cover

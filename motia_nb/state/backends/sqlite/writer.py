@@ -1,53 +1,58 @@
-"""The SQLite write path: one transaction per batch, committed inline or by the writer thread.
+"""The SQLite write path: a lone write inline, every batch on aiosqlite's connection thread.
 
-A write reaches the database by one of two ways:
+A write reaches the database by one of two ways, on ONE connection:
 
-- **inline**: the submitting thread commits the batch itself, when no other batch
-  is queued or running in this process and SQLite's write lock is free right now
-  (busy_timeout 0). No thread hop: this is what makes a sequence of awaited writes
-  fast.
-- **the writer thread** (one per open file, as in aiosqlite: one owner, one
-  queue): everything else (contention, another process holding the lock). It
-  takes *everything queued* per wake-up into one ``BEGIN IMMEDIATE … COMMIT``
-  (group commit) and waits out busy databases instead of raising.
+- **inline**: a lone write (a sync call, or the only async write of a loop
+  iteration), when nothing is queued or running in this process and SQLite's
+  write lock is free right now (the connection's busy timeout is 0, so trying
+  costs nothing). No thread hop: what makes a sequence of awaited writes fast.
+- **aiosqlite**: everything else — a loop iteration's several writes (a
+  ``gather`` is ONE batch, one transaction, never split), a write that finds the
+  lock taken (another process, or a batch in flight). A driver coroutine on the
+  SQLite loop (:func:`motia_nb._threads.get_sqlite_loop`, which runs no user
+  code) takes the queued batches in order and awaits, per batch, ``BEGIN
+  IMMEDIATE``, the fetch of the old rows, one delete, one upsert and ``COMMIT``
+  on aiosqlite's connection thread; a lock held by another process is waited out
+  there, for the busy timeout. No loop of the caller's ever waits on SQLite.
 
-Async callers buffer their writes for one event-loop iteration first, so a
-``gather`` of thousands of writes still becomes one transaction. Every write is
-acknowledged (its future resolved) only after its commit, so an acknowledged
-write survives ``kill -9`` (WAL + synchronous=NORMAL). Listeners are called
-under the write lock, right after the commit, so they see commits in order: on
-the writer thread, or on the caller's thread for an inline commit.
+Every write is acknowledged (its future resolved) only after its commit, so an
+acknowledged write survives ``kill -9`` (WAL + synchronous=NORMAL). Listeners are
+called under the gate, right after each commit, so they see commits in order;
+a write from a listener is refused. Events are built only when someone listens
+(or a caller asked for them); results are decoded in one ``json.loads`` per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import collections
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import aiosqlite
+
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ...._threads import start_thread
-from .apply import apply_batch
-from .isolate import apply_isolated
-from .schema import BUSY_TIMEOUT_MS, is_busy, retry_busy
+from ...._threads import adopt_aiosqlite, get_sqlite_loop, sqlite_loop_thread
+from .apply import Record, batch_steps
+from .delivery import deliver
+from .executors import Gate, begin_async, busy_error, claim, close_quietly, drive, drive_async, is_busy, rollback
+from .isolate import isolated_steps
 
 __all__ = ["WritePath", "in_listener"]
 
-_STOP = object()
-_MAX_BATCH = 4000
-#: A loop's buffered writes go to the writer thread as soon as there are this many.
-_EARLY_FLUSH = 512
+#: The driver merges queued batches into one transaction up to this many writes
+#: (a batch itself — one loop iteration's writes — is never split).
+_MAX_MERGE = 4000
 
 _listener_state = threading.local()  # .active while this thread runs state listeners
 
-#: (waiter, outcome): a concurrent Future, or (loop, asyncio future, result_only)
-Item = tuple[Write, Any]
+#: (write or None for a barrier, waiter): a concurrent Future, or (loop, asyncio future, result_only)
+Item = tuple[Any, Any]
 
 
 def in_listener() -> bool:
@@ -56,40 +61,53 @@ def in_listener() -> bool:
 
 
 class WritePath:
-    """Owns the write connection's use: the queue, the writer thread, the loop buffers.
+    """Owns the write connection's use: inline commits, the batch queue and its driver.
 
-    ``lock`` guards ``conn`` (an RLock: listeners run under it and may read, and
-    ``:memory:`` reads share it). ``on_commit(events)`` runs after each commit
-    that produced events, under ``lock``. ``record(conn, writes, outcomes)`` writes
-    the changelog rows of each applied batch inside its transaction (the one hook).
+    ``conn`` has busy_timeout 0; ``busy_timeout`` (seconds) is how long a queued
+    batch waits for another process's lock. ``gate`` (the backend's ``_wlock``) is
+    held around every write transaction. ``on_commit(events)`` runs after each
+    commit that produced events, under the gate, when ``listening()`` is true.
+    ``record(writes, entries)`` gives a batch's changelog statement, run in the
+    batch's transaction right after its write-back (:mod:`.recorder`).
     """
 
     def __init__(
         self,
         conn: sqlite3.Connection,
-        lock: "threading.RLock",
         *,
+        gate: Gate,
         url: str,
-        memory: bool,
+        busy_timeout: float,
         on_commit: Callable[[Sequence[StateEvent]], None],
-        record: Callable[[sqlite3.Connection, list[Write], list[Any]], None] | None = None,
+        listening: Callable[[], bool],
+        record: Record | None = None,
     ) -> None:
         self._conn = conn
-        self._lock = lock
-        self._url = url
-        self._memory = memory
-        self._on_commit = on_commit
-        self._record = record or _no_record
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending = 0  # writes queued for, or being run by, the writer thread
-        self._pending_lock = threading.Lock()
-        self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
-        self._closed = False
-        self.commits = 0
+        self.gate = gate
+        self._record = record
         #: called inside each write transaction right before COMMIT; raising rolls it back
         #: (lifecycle sets it: the file-identity check of guard.py)
         self.before_commit: Callable[[], None] | None = None
-        self.thread = start_thread(self._main, "motia-nb-sqlite-writer")
+        self._url = url
+        self.busy_timeout = busy_timeout
+        self._on_commit = on_commit
+        self._listening = listening
+        self._qlock = threading.Lock()
+        self._queue: collections.deque[list[Item]] = collections.deque()
+        self._pending = 0  # writes queued for, or being run by, the driver
+        self._driving = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
+        self._closed = False
+        self._aconn: aiosqlite.Connection | None = None
+        self.commits = 0
+        get_sqlite_loop()  # started with the first open file: writer_thread names it from now on
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread where queued batches commit and their listeners run (the SQLite loop's)."""
+        return sqlite_loop_thread()
 
     def _closed_error(self) -> StateClosedError:
         return StateClosedError(f"the state database {self._url} was closed")
@@ -104,9 +122,8 @@ class WritePath:
         return fut
 
     def submit_async(self, write: Write, *, result_only: bool) -> "asyncio.Future[Any]":
-        """Buffer ``write`` until the running loop's next iteration; writes submitted
-        in the same iteration are committed together, and their results reach the
-        loop in one wake-up."""
+        """Buffer ``write`` until the running loop's next iteration: the writes of one
+        iteration are one batch, and their results reach the loop in one wake-up."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         buf = self._loop_buffers.get(loop)
@@ -114,176 +131,178 @@ class WritePath:
             buf = self._loop_buffers[loop] = []
             loop.call_soon(self._flush_loop_buffer, loop)
         buf.append((write, (loop, fut, result_only)))
-        if len(buf) >= _EARLY_FLUSH:
-            # a burst (gather of thousands): let the writer thread start committing
-            # while this loop keeps producing; the flush callback queues the rest.
-            self._loop_buffers[loop] = []
-            self._enqueue(buf)
         return fut
 
-    def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
-        """Commit ``writes`` in ONE transaction, on this thread: all of them or, when any
-        fails (a bad update, an I/O error), none (rolled back; the error is raised).
-        Writes this thread buffered before go first; listeners get every event after
-        the commit, as for any batch."""
-        if self._closed:
-            raise self._closed_error()
-        self.flush_here()
-        with self._lock:
-            conn = self._conn
-            retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            try:
-                outcomes: list[Any] = []
-                for i in range(0, len(writes), chunk):
-                    some = list(writes[i : i + chunk])
-                    part = apply_batch(conn, some)
-                    failed = next((o for o in part if isinstance(o, BaseException)), None)
-                    if failed is not None:
-                        raise failed
-                    self._record(conn, some, part)
-                    outcomes.extend(part)
-                    if progress is not None:
-                        progress(len(part))
-                if self.before_commit is not None:
-                    self.before_commit()
-                retry_busy(lambda: conn.execute("COMMIT"))
-            except BaseException as exc:
-                try:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, StateError):
-                    raise
-                raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
-            self.commits += 1
-            self._tell_listeners([ev for out in outcomes for ev in out.events])
-        return outcomes
+    @property
+    def buffered(self) -> bool:
+        """Some loop holds async writes not yet flushed."""
+        return bool(self._loop_buffers)
 
-    def flush_here(self) -> None:
+    def flush_here(self, *, wait: bool = False) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
-        (a read or a sync write must see, and follow, the writes made before it)."""
+        (a read or a sync write must see, and follow, the writes made before it). With
+        ``wait`` (a read), when they had to be queued (the lock was taken: another
+        process, a batch in flight, the history pruner), wait for them to commit."""
         if not self._loop_buffers:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        if loop in self._loop_buffers:
-            self._flush_loop_buffer(loop)
+        batch = self._loop_buffers.pop(loop, None)
+        if batch and not self._run_inline(batch):
+            self._enqueue(batch)
+            if wait and threading.current_thread() is not sqlite_loop_thread():
+                self._wait_for_queue()
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
-        if batch and not self._run_inline(batch):  # (empty after an early flush)
-            self._enqueue(batch)
+        if not batch:  # flushed already by a read or a sync call
+            return
+        if len(batch) == 1 and self._run_inline(batch):
+            return
+        self._enqueue(batch)
+
+    def barrier(self) -> "asyncio.Future[None] | None":
+        """A future resolved once every batch queued now has committed (None: none is)."""
+        if not self._pending:
+            return None
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._enqueue([(None, (loop, fut, True))])
+        return fut
 
     def _enqueue(self, batch: list[Item]) -> None:
-        with self._pending_lock:  # close() sets _closed under this lock, then queues _STOP
+        with self._qlock:  # close() sets _closed under this lock
             if self._closed:
                 closed = self._closed_error()
-                _deliver([(waiter, closed) for _, waiter in batch])
+                deliver([(waiter, closed) for _, waiter in batch])
                 return
             self._pending += len(batch)
-            for item in batch:
-                self._queue.put(item)
+            self._queue.append(batch)
+            if self._driving:
+                return
+            self._driving = True
+            self._idle.clear()
+        loop = get_sqlite_loop().loop
+        assert loop is not None
+        loop.call_soon_threadsafe(_start, self._drive())
 
+    # ------------------------------------------------------------------ inline
     def _run_inline(self, batch: list[Item]) -> bool:
         """Commit ``batch`` on this thread if that cannot wait or reorder; else False."""
         if self._pending or self._closed:
             return False
-        if not self._lock.acquire(blocking=False):
+        gate = self.gate
+        if not gate.acquire(False):
             return False
         try:
-            if self._pending or self._closed:  # the writer took work meanwhile: queue behind it
+            if self._pending or self._closed:  # the driver took work meanwhile: queue behind it
                 return False
-            done = self._commit(batch, wait=False)
+            done = self._commit_inline(batch)
         finally:
-            self._lock.release()
+            gate.release()
         if done is None:  # the database is locked by another process right now
             return False
-        _deliver(done)
+        deliver(done)
         return True
 
-    # ------------------------------------------------------------------ the writer thread
-    def _main(self) -> None:
-        q = self._queue
-        while True:
-            item = q.get()
-            stop = item is _STOP
-            batch = [] if stop else [item]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    nxt = q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    continue  # finish what is queued, then stop
-                batch.append(nxt)
-            if batch:
-                with self._lock:
-                    done = self._commit(batch, wait=True)
-                    with self._pending_lock:
-                        self._pending -= len(batch)
-                _deliver(done or [])
-            if stop:
-                # fail anything that raced in after close()
-                while True:
-                    try:
-                        late = q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if late is not _STOP:
-                        _deliver([(late[1], self._closed_error())])
-                return
-
-    def close(self) -> None:
-        """Refuse new writes, commit everything queued, stop the writer thread."""
-        self.flush_here()  # writes this thread's loop buffered were made before close(): commit them
-        with self._pending_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._queue.put(_STOP)
-        if threading.current_thread() is not self.thread:
-            self.thread.join()
-
-    # ------------------------------------------------------------------ one transaction
-    def _commit(self, batch: list[Item], *, wait: bool) -> list[tuple[Any, Any]] | None:
-        """Apply ``batch`` in one transaction; the caller holds the lock.
-
-        Returns (waiter, outcome) pairs to deliver, or None when ``wait`` is False
-        and another connection holds SQLite's write lock (nothing was done).
-        """
+    def _commit_inline(self, batch: list[Item]) -> list[tuple[Any, Any]] | None:
         conn = self._conn
         try:
-            if wait or self._memory:
-                retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            elif not self._try_begin(conn):
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
                 return None
-            # the lock is ours: a sync write withdrawn meanwhile (Ctrl-C) is dropped, the others start
-            batch = [item for item in batch if _claim(item[1])]
-            writes = [w for w, _ in batch]
-            outcomes = apply_isolated(conn, writes, self._url)  # one bad write fails alone
-            self._record(conn, writes, outcomes)  # the changelog, in the same transaction
+            return self._failed(batch, exc)
+        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
+        try:
+            events = self._want_events(batch)
+            outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
             if self.before_commit is not None:
                 self.before_commit()
-            retry_busy(lambda: conn.execute("COMMIT"))
+            conn.execute("COMMIT")
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
+            rollback(conn)
+            return self._failed(batch, exc)
+        return self._committed(batch, outcomes, events)
+
+    # ------------------------------------------------------------------ the driver (SQLite loop)
+    async def _drive(self) -> None:
+        while True:
+            with self._qlock:
+                if not self._queue:
+                    self._driving = False
+                    self._idle.set()
+                    return
+                batch = self._queue.popleft()
+                if batch[0][0] is not None:  # merge what queued behind it (not barriers)
+                    while self._queue and self._queue[0][0][0] is not None and len(batch) + len(self._queue[0]) <= _MAX_MERGE:
+                        batch = batch + self._queue.popleft()
             try:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error:
+                await self._run_async(batch)
+            except BaseException as exc:  # never leave a waiter hanging
+                deliver([(waiter, StateError(f"write to {self._url} failed: {exc}")) for _, waiter in batch])
+                with self._qlock:
+                    self._pending -= len(batch)
+
+    async def _run_async(self, batch: list[Item]) -> None:
+        if batch[0][0] is None:  # a barrier: every batch before it has committed
+            done: list[tuple[Any, Any]] = [(waiter, None) for _, waiter in batch]
+        else:
+            await self.gate.acquire_async()
+            try:
+                done = await self._commit_async(batch)
+            finally:
+                self.gate.release()
+        with self._qlock:
+            self._pending -= len(batch)
+        deliver(done)
+
+    async def _connection(self) -> aiosqlite.Connection:
+        """The aiosqlite connection on the write connection (its thread starts on first use)."""
+        if self._aconn is None:
+            conn = self._conn
+            aconn = adopt_aiosqlite(aiosqlite.Connection(lambda: conn, 64), "motia-nb-sqlite-writer")
+            self._aconn = await aconn
+        return self._aconn
+
+    async def _commit_async(self, batch: list[Item]) -> list[tuple[Any, Any]]:
+        a = await self._connection()
+        try:
+            await begin_async(a, self.busy_timeout, self._url)
+        except BaseException as exc:
+            return self._failed(batch, exc)
+        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
+        try:
+            events = self._want_events(batch)
+            steps = isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record)
+            outcomes = await drive_async(steps, a)
+            if self.before_commit is not None:
+                self.before_commit()
+            await a.commit()
+        except BaseException as exc:
+            try:
+                await a.rollback()
+            except BaseException:
                 pass
-            err = StateError(f"write to {self._url} failed and was rolled back: {exc}")
-            err.__cause__ = exc
-            return [(waiter, err) for _, waiter in batch]
+            return self._failed(batch, exc)
+        return self._committed(batch, outcomes, events)
+
+    # ------------------------------------------------------------------ outcomes
+    def _want_events(self, batch: list[Item]) -> bool:
+        """Events (WriteResults) are built when someone listens or a caller wants more than the result."""
+        return self._listening() or any(type(w) is not tuple or not w[2] for _, w in batch)
+
+    def _committed(self, batch: list[Item], outcomes: list[Any], events: bool) -> list[tuple[Any, Any]]:
+        """After COMMIT: listeners told, (waiter, outcome) pairs."""
         self.commits += 1
-        self._tell_listeners([ev for out in outcomes if isinstance(out, WriteResult) for ev in out.events])
+        if events and self._listening():
+            self._tell([ev for out in outcomes if type(out) is WriteResult for ev in out.events])
         return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
 
-    def _tell_listeners(self, events: list[Any]) -> None:
-        """Hand a commit's events to the listeners (under the write lock; a write from them is refused)."""
+    def _tell(self, events: list[StateEvent]) -> None:
+        """Hand a commit's events to the listeners (under the gate; a write from them is refused)."""
         if not events:
             return
         _listener_state.active = True
@@ -292,69 +311,105 @@ class WritePath:
         finally:
             _listener_state.active = False
 
-    @staticmethod
-    def _try_begin(conn: sqlite3.Connection) -> bool:
-        """``BEGIN IMMEDIATE`` without waiting: False if another connection holds the lock."""
-        conn.execute("PRAGMA busy_timeout = 0")
+    def _failed(self, batch: list[Item], exc: BaseException) -> list[tuple[Any, Any]]:
+        if isinstance(exc, StateError):
+            err = exc
+        else:
+            err = StateError(f"write to {self._url} failed and was rolled back: {exc}")
+            err.__cause__ = exc
+        return [(waiter, err) for _, waiter in batch]
+
+    # ------------------------------------------------------------------ all or nothing, and close
+    def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
+        """Commit ``writes`` in ONE transaction, on this thread: all of them or, when any
+        fails (a bad update, an I/O error), none (rolled back; the error is raised).
+        Writes this thread made before go first; listeners get every event after the commit."""
+        if self._closed:
+            raise self._closed_error()
+        self.flush_here()
+        self._wait_for_queue()
+        conn = self._conn
+        with self.gate:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    raise busy_error(self._url, self.busy_timeout) from None
+                raise StateError(f"write to {self._url} failed (nothing written): {exc}") from exc
+            finally:
+                conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                outcomes: list[Any] = []
+                for i in range(0, len(writes), chunk):
+                    some = list(writes[i : i + chunk])
+                    part = drive(batch_steps(some, record=self._record), conn).outcomes(events=True)
+                    failed = next((o for o in part if isinstance(o, BaseException)), None)
+                    if failed is not None:
+                        raise failed
+                    outcomes.extend(part)
+                    if progress is not None:
+                        progress(len(part))
+                if self.before_commit is not None:
+                    self.before_commit()
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                rollback(conn)
+                if isinstance(exc, StateError):
+                    raise
+                raise StateError(f"write to {self._url} failed and was rolled back (nothing written): {exc}") from exc
+            self.commits += 1
+            if self._listening():
+                self._tell([ev for out in outcomes for ev in out.events])
+        return outcomes
+
+    def _wait_for_queue(self) -> None:
+        """Block until every batch queued now has committed (program order for a sync caller)."""
+        if not self._pending:
+            return
+        fut: Future[Any] = Future()
+        self._enqueue([(None, fut)])
+        fut.result()
+
+    def close(self) -> None:
+        """Refuse new writes, commit everything queued, close the write connection."""
+        self.flush_here()  # writes this thread's loop buffered were made before close(): commit them
+        with self._qlock:
+            if self._closed:
+                return
+            self._closed = True
+        if threading.current_thread() is sqlite_loop_thread():
+            # from a listener (or a collection) on the SQLite loop: waiting here would stop the
+            # driver, so the connections close once it has finished the queue
+            asyncio.ensure_future(self._close_when_idle(), loop=get_sqlite_loop().loop)
+            return
+        self._idle.wait()
+        with self.gate:
+            aconn, self._aconn = self._aconn, None
+            if aconn is not None:
+                loop = get_sqlite_loop().loop
+                assert loop is not None
+                try:
+                    asyncio.run_coroutine_threadsafe(aconn.close(), loop).result(timeout=30)
+                except Exception:
+                    pass
+            close_quietly(self._conn)
+
+    async def _close_when_idle(self) -> None:
+        while not self._idle.is_set():
+            await asyncio.sleep(0.01)
+        await self.gate.acquire_async()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                return False
-            raise
+            aconn, self._aconn = self._aconn, None
+            if aconn is not None:
+                try:
+                    await aconn.close()
+                except Exception:
+                    pass
+            close_quietly(self._conn)
         finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        return True
+            self.gate.release()
 
 
-def _no_record(conn: sqlite3.Connection, writes: list[Write], outcomes: list[Any]) -> None:
-    """No changelog."""
-
-
-# ---------------------------------------------------------------------- delivering outcomes
-def _deliver(pairs: list[tuple[Any, Any]]) -> None:
-    """Resolve waiters with results (or exceptions): concurrent Futures directly,
-    asyncio futures with one ``call_soon_threadsafe`` per loop."""
-    by_loop: dict[Any, list[tuple[Any, Any]]] = {}
-    for waiter, out in pairs:
-        if isinstance(waiter, Future):
-            if waiter.cancelled():  # withdrawn before its transaction began (commit_wait)
-                continue
-            if isinstance(out, BaseException):
-                waiter.set_exception(out)
-            else:
-                waiter.set_result(out)
-        else:
-            loop, fut, result_only = waiter
-            if result_only and isinstance(out, WriteResult):
-                out = out.result
-            by_loop.setdefault(loop, []).append((fut, out))
-    if not by_loop:
-        return
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    for loop, items in by_loop.items():
-        if loop is here:  # committed inline on the loop's own thread
-            _resolve_on_loop(items)
-            continue
-        try:
-            loop.call_soon_threadsafe(_resolve_on_loop, items)
-        except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
-            pass
-
-
-def _claim(waiter: Any) -> bool:
-    """Mark a sync write's Future running (it can no longer be withdrawn); False if it was."""
-    return not isinstance(waiter, Future) or waiter.set_running_or_notify_cancel()
-
-
-def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
-    for fut, out in items:
-        if fut.done():  # the awaiting task was cancelled; the write stands
-            continue
-        if isinstance(out, BaseException):
-            fut.set_exception(out)
-        else:
-            fut.set_result(out)
+def _start(coro: Any) -> None:
+    asyncio.ensure_future(coro)

@@ -1,0 +1,62 @@
+"""Handing committed outcomes to their waiters, from whichever thread committed.
+
+A waiter is a ``concurrent.futures.Future`` (a sync caller) or ``(loop, asyncio
+future, result_only)`` (an async caller): asyncio futures are resolved with one
+``call_soon_threadsafe`` per loop and batch, or directly when the commit ran on
+that loop's own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..base import WriteResult
+
+__all__ = ["deliver"]
+
+
+def deliver(pairs: list[tuple[Any, Any]]) -> None:
+    """Resolve waiters with results (or exceptions): concurrent Futures directly,
+    asyncio futures with one ``call_soon_threadsafe`` per loop."""
+    by_loop: dict[Any, list[tuple[Any, Any]]] = {}
+    for waiter, out in pairs:
+        if type(waiter) is not tuple:
+            if waiter.cancelled():  # withdrawn before its transaction began (commit_wait)
+                continue
+            if isinstance(out, BaseException):
+                waiter.set_exception(out)
+            else:
+                waiter.set_result(out)
+            continue
+        loop, fut, result_only = waiter
+        if result_only and type(out) is WriteResult:
+            out = out.result
+        items = by_loop.get(loop)
+        if items is None:
+            items = by_loop[loop] = []
+        items.append((fut, out))
+    if not by_loop:
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for loop, items in by_loop.items():
+        if loop is here:  # committed inline on the loop's own thread
+            _resolve_on_loop(items)
+            continue
+        try:
+            loop.call_soon_threadsafe(_resolve_on_loop, items)
+        except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
+            pass
+
+
+def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
+    for fut, out in items:
+        if fut.done():  # the awaiting task was cancelled; the write stands
+            continue
+        if isinstance(out, BaseException):
+            fut.set_exception(out)
+        else:
+            fut.set_result(out)
