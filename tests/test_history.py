@@ -12,7 +12,9 @@ import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from motia_nb.state import StateManager, state_manager
 from motia_nb.state.cause import acting_as, current_cause
@@ -409,3 +411,15 @@ def test_a_batch_with_one_bad_write_records_exactly_the_writes_that_stood(tmp_pa
         ]
     finally:
         m.close()
+
+
+@hypothesis.settings(max_examples=3000, deadline=None)
+@hypothesis.given(st.one_of(
+    st.floats(min_value=-2e9, max_value=4e9, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.5e-6),  # half-microsecond ties
+    st.integers(min_value=0, max_value=4_000_000_000).map(float),  # whole seconds: no fraction shown
+))
+def test_iso_time_is_datetime_isoformat_exactly(at: float) -> None:
+    from motia_nb.state.history import iso_time
+
+    assert iso_time(at) == datetime.fromtimestamp(at, timezone.utc).isoformat()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -143,9 +144,29 @@ def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, 
     return g, k, None if since is None else point(since, "since"), limit
 
 
+_SECONDS: dict[int, str] = {}  # whole second -> its ISO text: a history page shares few seconds
+
+
 def iso_time(at: float) -> str:
-    """Unix seconds as ISO-8601 UTC (``2026-11-30T12:00:00.123456+00:00``)."""
-    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+    """Unix seconds as ISO-8601 UTC (``2026-11-30T12:00:00.123456+00:00``), exactly as
+    ``datetime.fromtimestamp(at, timezone.utc).isoformat()`` (microseconds rounded half to
+    even, none shown when zero), with each whole second formatted once (10,000 changes:
+    a few datetime objects, not 10,000)."""
+    frac, whole = math.modf(at)
+    us = round(frac * 1e6)
+    second = int(whole)
+    if us < 0:  # before 1970
+        second -= 1
+        us += 1_000_000
+    if us >= 1_000_000:
+        second += 1
+        us -= 1_000_000
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        text = _SECONDS[second] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{us:06d}+00:00" if us else text + "+00:00"
 
 
 _loads = json.loads
