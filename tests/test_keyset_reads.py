@@ -61,6 +61,10 @@ def check_backend(b, keys: list[str]) -> None:
         for limit in (0, 2, 100):
             assert b.keys_containing("g", needle, limit) == sorted(k for k in keys if needle in k)[:limit]
     assert b.items_after("nogroup", "a", 5) == [] and b.rank("nogroup", "a") is None
+    # the arguments are handled once, by Backend.items_after, for every backend
+    for order in ORDERS:
+        assert b.items_after("g", "a", 2, order=order.value) == b.items_after("g", "a", 2, order=order)
+        assert b.items_after("g", None, -1, order=order.value) == []
     assert b.keys_containing("nogroup", "a", 5) == []
 
 

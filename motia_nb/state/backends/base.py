@@ -200,13 +200,24 @@ class Backend(Listening, abc.ABC):
         """Keyset paging: up to ``limit`` (key, value) pairs that follow the item ``after`` in
         ``order`` (from the first item when ``after`` is None; with ``inclusive``, starting with
         ``after`` itself). In key order a missing ``after`` still has a place; in insertion order
-        it has none, and the answer is ``[]``. Where the store has an index, one page costs a
-        page, wherever it is (SQLite overrides this). This default pages through the group."""
+        it has none, and the answer is ``[]``.
+
+        A template: the arguments are handled here (``order`` made an :class:`Order`, nothing
+        for ``limit <= 0``, the first page for no cursor), and a backend answers the rest in
+        :meth:`_items_after`."""
         order = Order(order)
         if limit <= 0:
             return []
         if after is None:
             return self.items(group_id, 0, limit, order=order)
+        return self._items_after(group_id, after, limit, order, inclusive)
+
+    def _items_after(
+        self, group_id: str, after: str, limit: int, order: Order, inclusive: bool
+    ) -> list[tuple[str, Any]]:
+        """The page after the cursor ``after`` (``limit`` > 0, ``order`` an :class:`Order`).
+        Where the store has an index, one page costs a page, wherever it is (SQLite
+        overrides this). This default pages through the group."""
         found: list[tuple[str, Any]] = []
         started = False
         for k, v in self._scan(group_id, order):
