@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from jupyter_client.manager import start_new_kernel
+
+from motia_nb.testing import Kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,12 +35,11 @@ async def slow(event):
 @pytest.fixture
 def kernel(tmp_path):
     env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "state.db"), PYTHONPATH=str(ROOT))
-    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    k = Kernel(env=env, cwd=str(tmp_path))
     try:
-        yield km, kc
+        yield k.km, k.kc
     finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        k.shutdown()
 
 
 def run(kc, code: str, *, interrupt_after: str | None = None, km=None, timeout: float = 60) -> dict:

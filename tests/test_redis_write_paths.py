@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,23 +21,13 @@ from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, RedisBackendError
 from motia_nb.state.errors import StateError
 from motia_nb.state.ops import normalize_ops
+from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def backend(redis_url: str) -> Iterator[RedisBackend]:
-    b = RedisBackend(redis_url)
-    b.open()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def raw(redis_server: Any) -> Iterator[Any]:
-    c = redis_server.client(decode_responses=True)
-    yield c
-    c.close()
+backend = shared.redis_backend  # an opened RedisBackend on an emptied database
+raw = shared.redis_client  # a plain redis-py client on it
 
 
 def sets(group: str, n: int, start: int = 0) -> list[Write]:
