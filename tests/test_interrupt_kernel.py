@@ -100,8 +100,11 @@ told = []
 
 @step({"name": "Busy", "triggers": [state(condition=lambda e: e.group_id == "busy")]})
 def busy(event):
-    print("started", event.item_id, flush=True)
     try:
+        # inside the try: the test interrupts as soon as it reads "started", while this
+        # thread may still be in ipykernel's flush (Python code, where the CancelledError
+        # the interrupt sends can land) after the text went out
+        print("started", event.item_id, flush=True)
         for _ in range(600):
             time.sleep(0.1)
     except BaseException as e:
