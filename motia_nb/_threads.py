@@ -28,12 +28,11 @@ Every execution context motia_nb creates is made here (the table in
 - **private loops** (:func:`run_on_private_loop`): a fresh loop on a helper
   thread for a synchronous call made where every loop may be waiting for it.
 
-Fork and exit: modules register what must happen around a fork
-(:func:`on_fork_prepare`: in the parent, before it, e.g. wait for a write
-transaction to end, and after it), in a forked child (:func:`on_fork_child`:
-abandon inherited connections and threads) and at interpreter exit
-(:func:`on_exit`: flush and close); this module installs the single
-``os.register_at_fork`` hook and the single ``atexit`` hook that run them. Every thread is a daemon, so a script that forgets ``close()`` still exits.
+Fork and exit: modules register what must happen around a fork and at exit
+(:func:`on_fork_prepare`, :func:`on_fork_child`, :func:`on_exit`: the lists live in
+:mod:`motia_nb._process_hooks`, re-exported here); this module installs the single
+``os.register_at_fork`` hook (a child first forgets the parent's threads, then runs
+them) and the single ``atexit`` hook (the exit hooks, then the threads stop). Every thread is a daemon, so a script that forgets ``close()`` still exits.
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ import asyncio
 import atexit
 import contextvars
 import ctypes
-import logging
 import os
 import threading
 from collections.abc import Callable, Coroutine
@@ -50,6 +48,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ._interrupts import CancelledByInterrupt, Interrupted
+from ._process_hooks import (
+    after_fork,
+    before_fork,
+    on_exit,
+    on_fork_child,
+    on_fork_prepare,
+    run_child_hooks,
+    run_exit_hooks,
+)
 
 __all__ = [
     "LoopThread",
@@ -73,7 +80,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-log = logging.getLogger("motia_nb")
 
 #: Threads for plain-``def`` handlers running at once. A cascade nests at most
 #: ``MAX_DEPTH`` (24) handler runs, each of which may wait on the next, so the
@@ -338,71 +344,24 @@ def stop_loop_thread() -> None:
 
 
 # ------------------------------------------------------------------ fork and exit
-_fork_hooks: list[Callable[[], None]] = []
-_fork_prepare: list[tuple[Callable[[], None], Callable[[], None]]] = []
-_exit_hooks: list[Callable[[], None]] = []
-
-
-def on_fork_child(fn: Callable[[], None]) -> Callable[[], None]:
-    """Run ``fn()`` in a forked child, after motia_nb's own threads were forgotten."""
-    _fork_hooks.append(fn)
-    return fn
-
-
-def on_fork_prepare(before: Callable[[], None], after: Callable[[], None]) -> None:
-    """Run ``before()`` in the parent just before ``fork()`` and ``after()`` just after it,
-    in the parent *and* in the child (before the :func:`on_fork_child` hooks). Pairs
-    registered later run their ``before`` first and their ``after`` last. Both must be
-    quick, bounded and must not raise."""
-    _fork_prepare.append((before, after))
-
-
-def _before_fork() -> None:
-    for before, _ in reversed(_fork_prepare):
-        try:
-            before()
-        except Exception:  # pragma: no cover - a hook must never stop the fork
-            log.exception("motia_nb fork hook %r failed", before)
-
-
-def _after_fork_prepared() -> None:
-    for _, after in _fork_prepare:
-        try:
-            after()
-        except Exception:  # pragma: no cover
-            log.exception("motia_nb fork hook %r failed", after)
-
-
-def on_exit(fn: Callable[[], None]) -> Callable[[], None]:
-    """Run ``fn()`` at interpreter exit (hooks run newest first), before the loop thread stops."""
-    _exit_hooks.append(fn)
-    return fn
-
-
 def _after_fork_in_child() -> None:
     # The parent's threads do not exist here: forget them (never join or close them)
-    # and start new ones on first use.
+    # and start new ones on first use; then the modules' own hooks run.
     global _lock, _loop_thread, _sqlite_loop, _pool, _io_pool
     _lock = threading.Lock()
     _loop_thread = None
     _sqlite_loop = None
     _pool = None
     _io_pool = None
-    _after_fork_prepared()  # the prepare hooks' ``after`` run in the child as well
-    for fn in _fork_hooks:
-        fn()
+    run_child_hooks()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_prepared, after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=before_fork, after_in_parent=after_fork, after_in_child=_after_fork_in_child)
 
 
 @atexit.register
 def shutdown() -> None:
     """Run the exit hooks (newest first), then stop the loop thread and the handler pool."""
-    for fn in reversed(_exit_hooks):
-        try:
-            fn()
-        except Exception:  # pragma: no cover - best effort at exit
-            log.exception("motia_nb exit hook %r failed", fn)
+    run_exit_hooks()
     stop_loop_thread()

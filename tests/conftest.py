@@ -13,7 +13,20 @@ import pytest
 from motia_nb.session import clear_logs, clear_traces, reset_steps
 from motia_nb.state import state_manager
 from motia_nb.testing import get_shell
-from motia_nb.testing.fixtures import fresh_db, ip, redis_server, redis_url, require_binary  # noqa: F401
+from motia_nb.testing.fixtures import (  # noqa: F401
+    big_db,
+    db_path,
+    fresh_db,
+    ip,
+    kernels,
+    redis_backend,
+    redis_client,
+    redis_manager,
+    redis_server,
+    redis_url,
+    require_binary,
+    sqlite_manager,
+)
 
 
 @pytest.fixture
@@ -28,12 +41,6 @@ def steps_ip(tmp_path):
     yield shell
     reset_steps()
     state_manager.use(previous)
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    """A fresh SQLite file path for one test."""
-    return str(tmp_path / "state.db")
 
 
 # The state contract suite's fixtures (sm, backend_url, events).

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from jupyter_client.manager import start_new_kernel
+
+from motia_nb.testing import Kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,12 +35,11 @@ async def slow(event):
 @pytest.fixture
 def kernel(tmp_path):
     env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "state.db"), PYTHONPATH=str(ROOT))
-    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    k = Kernel(env=env, cwd=str(tmp_path))
     try:
-        yield km, kc
+        yield k.km, k.kc
     finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        k.shutdown()
 
 
 def run(kc, code: str, *, interrupt_after: str | None = None, km=None, timeout: float = 60) -> dict:
@@ -100,8 +100,11 @@ told = []
 
 @step({"name": "Busy", "triggers": [state(condition=lambda e: e.group_id == "busy")]})
 def busy(event):
-    print("started", event.item_id, flush=True)
     try:
+        # inside the try: the test interrupts as soon as it reads "started", while this
+        # thread may still be in ipykernel's flush (Python code, where the CancelledError
+        # the interrupt sends can land) after the text went out
+        print("started", event.item_id, flush=True)
         for _ in range(600):
             time.sleep(0.1)
     except BaseException as e:

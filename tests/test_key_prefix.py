@@ -13,7 +13,7 @@ import sqlite3
 import warnings
 
 import pytest
-from motia_nb.testing import get_shell
+from motia_nb.testing import BIG_ITEMS, get_shell
 from IPython.core.completer import provisionalcompleter
 from test_backend_contract import DictBackend
 
@@ -73,25 +73,7 @@ def test_upper_bound_skips_surrogates_and_the_last_code_point():
 
 
 # ----------------------------------------------------------------------------- 1,000,000 items
-N = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def big_db(tmp_path_factory):
-    """A state file whose group ``big`` holds 1,000,000 items ``item-0000000`` ...
-    (schema made by motia_nb, rows added in one transaction with executemany)."""
-    path = str(tmp_path_factory.mktemp("big") / "state.db")
-    sm = StateManager(path)
-    sm.sync.set("small", "x", 1)
-    sm.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO items (grp, key, value) VALUES ('big', ?, '{}')", ((f"item-{i:07d}",) for i in range(N))
-    )
-    conn.execute("COMMIT")
-    conn.close()
-    return path
+N = BIG_ITEMS  # the big_db fixture's group 'big' (motia_nb.testing.fixtures)
 
 
 def vm_steps(conn: sqlite3.Connection, fn):

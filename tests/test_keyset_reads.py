@@ -5,15 +5,13 @@ work of a keyset page follows the rows returned, not where the page is."""
 
 from __future__ import annotations
 
-import sqlite3
-
-import pytest
 from test_backend_contract import DictBackend
 from test_key_prefix import vm_steps
 
 from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Order, Write
 from motia_nb.state.backends.sqlite.reads import CONTAINING_SQL, keyset_sql
+from motia_nb.testing import BIG_ITEMS
 
 KEYS = ["m", "b", "order-10", "a*", "z", "order-2", "é", "a", "order-1", "ab", "x[1]", "ba"]
 ORDERS = list(Order)
@@ -61,6 +59,10 @@ def check_backend(b, keys: list[str]) -> None:
         for limit in (0, 2, 100):
             assert b.keys_containing("g", needle, limit) == sorted(k for k in keys if needle in k)[:limit]
     assert b.items_after("nogroup", "a", 5) == [] and b.rank("nogroup", "a") is None
+    # the arguments are handled once, by Backend.items_after, for every backend
+    for order in ORDERS:
+        assert b.items_after("g", "a", 2, order=order.value) == b.items_after("g", "a", 2, order=order)
+        assert b.items_after("g", None, -1, order=order.value) == []
     assert b.keys_containing("nogroup", "a", 5) == []
 
 
@@ -80,22 +82,7 @@ def test_the_base_class_defaults_match_too() -> None:
 
 
 # ----------------------------------------------------------------------------- 1,000,000 items
-N = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def big_db(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("big") / "state.db")
-    sm = StateManager(path)
-    sm.sync.set("small", "x", 1)
-    sm.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    conn.executemany("INSERT INTO items (grp, key, value) VALUES ('big', ?, '{}')",
-                     ((f"item-{i:07d}",) for i in range(N)))
-    conn.execute("COMMIT")
-    conn.close()
-    return path
+N = BIG_ITEMS  # the big_db fixture's group 'big' (motia_nb.testing.fixtures)
 
 
 def test_keyset_pages_search_the_indexes_and_cost_a_page_wherever_they_are(big_db) -> None:

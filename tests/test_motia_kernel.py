@@ -6,18 +6,15 @@ in both worlds: motia_nb's stand-in (this venv, no ``motia`` package) and the re
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from motia_nb.testing import in_ci
+from motia_nb.testing import in_ci, kernel_manager_for
 
 IN_CI = in_ci()
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).parent / "motia_steps"))
@@ -108,12 +105,7 @@ def _text(cell: nbformat.NotebookNode) -> str:
 @pytest.mark.parametrize("world", ["standin", "real"])
 def test_motia_step_files_run_unchanged_in_a_kernel(world, tmp_path):
     python = _python(world)
-    spec_dir = tmp_path / "kernels" / f"motia-{world}"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps(
-        {"argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": world, "language": "python"}
-    ))
-    km = KernelManager(kernel_name=f"motia-{world}", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    km = kernel_manager_for(python, tmp_path, f"motia-{world}")
     nb = _notebook(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     client = NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})

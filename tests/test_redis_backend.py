@@ -17,7 +17,6 @@ import textwrap
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,25 +27,14 @@ from motia_nb.state.backends.redis import RedisBackend, RedisBackendError
 from motia_nb.state.errors import StateClosedError, StoredValueError, UpdateOpError
 from motia_nb.state.ops import normalize_ops
 from motia_nb.state.values import encode_value
+from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
 
 
 # --------------------------------------------------------------------------- helpers
-@pytest.fixture
-def backend(redis_url: str) -> Iterator[RedisBackend]:
-    b = RedisBackend(redis_url)
-    b.open()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def raw(redis_server: Any, redis_url: str) -> Iterator[Any]:
-    """A plain redis-py client on the same database: the 'by hand' / Motia side."""
-    c = redis_server.client(decode_responses=True)
-    yield c
-    c.close()
+backend = shared.redis_backend  # an opened RedisBackend on an emptied database
+raw = shared.redis_client  # a plain redis-py client on it: the 'by hand' / Motia side
 
 
 def put(b: RedisBackend, group: str, key: str, value: Any) -> Any:

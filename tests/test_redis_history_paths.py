@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,23 +23,13 @@ from motia_nb.state.backends.redis import writer as writer_mod
 from motia_nb.state.cause import acting_as
 from motia_nb.state.history import Retention
 from motia_nb.state.transfer import import_jsonl
+from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def sm(redis_url: str) -> Iterator[StateManager]:
-    m = StateManager(redis_url)
-    m.backend  # open now
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def raw(redis_server: Any) -> Iterator[Any]:
-    c = redis_server.client(decode_responses=True)
-    yield c
-    c.close()
+sm = shared.redis_manager  # an opened StateManager on an emptied Redis database
+raw = shared.redis_client  # a plain redis-py client on it
 
 
 @pytest.fixture

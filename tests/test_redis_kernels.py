@@ -8,65 +8,13 @@ there. B's own inline triggers never see A's writes unless B opted in.
 
 from __future__ import annotations
 
-import json
-import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from motia_nb.testing import Kernel, last_json
+
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-
-class Kernel:
-    """A started kernel and a blocking client: ``run(code)`` returns the printed text."""
-
-    def __init__(self) -> None:
-        from jupyter_client.manager import start_new_kernel
-
-        self.km, self.kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
-
-    def run(self, code: str, timeout: float = 60) -> str:
-        out: list[str] = []
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            t, c = msg["msg_type"], msg["content"]
-            if t == "stream":
-                out.append(c["text"])
-            elif t == "error":
-                errors.append("\n".join(c["traceback"]))
-
-        reply = self.kc.execute_interactive(textwrap.dedent(code), output_hook=hook, timeout=timeout)
-        if reply["content"]["status"] != "ok" or errors:
-            raise AssertionError(f"cell failed in the kernel:\n{''.join(out)}\n" + "\n".join(errors))
-        return "".join(out)
-
-    def shutdown(self) -> None:
-        try:
-            self.kc.stop_channels()
-        finally:
-            self.km.shutdown_kernel(now=True)
-
-
-@pytest.fixture
-def kernels() -> Iterator[tuple[Kernel, Kernel]]:
-    pytest.importorskip("jupyter_client")
-    a = Kernel()
-    try:
-        b = Kernel()
-    except BaseException:
-        a.shutdown()
-        raise
-    try:
-        yield a, b
-    finally:
-        a.shutdown()
-        b.shutdown()
-
-
-def last_json(text: str) -> Any:
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def test_a_write_in_one_kernel_reaches_the_other_and_fires_an_opted_in_trigger(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import subprocess
 import sys
 
@@ -49,3 +52,41 @@ def test_an_unreachable_redis_is_a_clear_error_and_keeps_the_current_store(ip, f
     assert not res.success
     assert "127.0.0.1:1" in str(res.error_in_exec)
     assert state_manager.url == before
+
+
+UNREACHABLE = "redis://127.0.0.1:1/0"
+
+
+def shown(ip, code: str) -> list[str]:
+    """What the shell prints for a cell (its traceback included), colours removed, blank lines dropped."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        run_cell(ip, code)
+    return [line for line in re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()).splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        f"state_manager.use({UNREACHABLE!r})",
+        f"StateManager({UNREACHABLE!r}).sync.set('g', 'k', 1)",
+        f"await StateManager({UNREACHABLE!r}).set('g', 'k', 1)",
+        f"StateManager({UNREACHABLE!r}).sync.get('g', 'k')",
+        f"await StateManager({UNREACHABLE!r}).items('g')",
+    ],
+)
+def test_an_unreachable_redis_from_python_in_a_cell_is_the_users_line_and_one_error_line(ip, fresh_db, call):  # noqa: F811
+    """No chained redis-py traceback and none of motia_nb's frames: where in the cell, then why."""
+    before = state_manager.url
+    lines = shown(ip, f"from motia_nb import state_manager\nfrom motia_nb.state import StateManager\n{call}")
+    assert len(lines) == 3, "\n".join(lines)
+    where, source, error = lines
+    assert where.startswith("Cell In[") and where.endswith(", line 3, in <module>")
+    assert source.strip() == call
+    assert error.startswith(f"RedisBackendError: cannot connect to Redis at {UNREACHABLE}: ") and "refused" in error
+    assert state_manager.url == before
+
+
+def test_an_unreachable_redis_through_the_magic_is_still_one_line(ip, fresh_db):  # noqa: F811
+    lines = shown(ip, f"%state use {UNREACHABLE}")
+    assert len(lines) == 1 and lines[0].startswith(f"RedisBackendError: cannot connect to Redis at {UNREACHABLE}: ")

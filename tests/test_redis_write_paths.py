@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,25 +19,16 @@ import pytest
 from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, RedisBackendError
+from motia_nb.state.backends.redis.wire import pack
 from motia_nb.state.errors import StateError
 from motia_nb.state.ops import normalize_ops
+from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def backend(redis_url: str) -> Iterator[RedisBackend]:
-    b = RedisBackend(redis_url)
-    b.open()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def raw(redis_server: Any) -> Iterator[Any]:
-    c = redis_server.client(decode_responses=True)
-    yield c
-    c.close()
+backend = shared.redis_backend  # an opened RedisBackend on an emptied database
+raw = shared.redis_client  # a plain redis-py client on it
 
 
 def sets(group: str, n: int, start: int = 0) -> list[Write]:
@@ -244,3 +234,56 @@ def test_the_facade_on_redis_gathers_and_sync_writes(redis_url: str) -> None:
         assert sm.sync.list("f")[:2] == ["x", 1]
     finally:
         sm.close()
+
+
+# ----------------------------------------------------------------------------- the direct path's wire (wire.py)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("EVALSHA", "f" * 40, 5, "state:g", "k", '{"a": "é ü 😀"}', "", 0, -1, 12345678901234567890, 2.5, 1e-7, b"\x00\xff"),
+        ("HSET", "b", "k", ""),
+    ],
+)
+def test_a_packed_call_is_byte_for_byte_what_redis_py_sends(args: tuple[Any, ...]) -> None:
+    from redis.connection import Connection
+
+    enc = Connection().encoder
+    assert pack(args, enc.encoding, enc.encoding_errors, enc.encode) == b"".join(Connection().pack_command(*args))
+
+
+def test_a_value_redis_py_refuses_is_refused_the_same_way() -> None:
+    from redis.connection import Connection
+    from redis.exceptions import DataError
+
+    enc = Connection().encoder
+    with pytest.raises(DataError):
+        pack(("EVALSHA", True), enc.encoding, enc.encoding_errors, enc.encode)
+
+
+def test_direct_writes_survive_a_killed_connection_and_a_flushed_script_cache(backend: RedisBackend, raw: Any) -> None:
+    assert backend.submit(Write("set", "g", "a", value_json="1")).result(5).result["old_value"] is None
+    raw.client_kill_filter(_type="normal", skipme=True)  # the direct path's kept connection dies
+    assert backend.submit(Write("set", "g", "a", value_json="2")).result(5).result["old_value"] == 1
+    raw.script_flush()  # NOSCRIPT: loaded again, then called
+    assert backend.submit(Write("set", "g", "a", value_json="3")).result(5).result["old_value"] == 2
+    assert backend.get("g", "a") == 3 and backend._direct is not None and backend._direct.commits == 3
+
+
+def test_a_direct_write_interrupted_mid_round_trip_leaves_no_reply_for_the_next(backend: RedisBackend) -> None:
+    """The reply of an interrupted call must not be read as the next call's (the connection goes)."""
+    backend.submit(Write("set", "g", "warm", value_json="0")).result(5)
+    direct = backend._direct
+    assert direct is not None
+    conn = direct._wire._connection()
+    real = conn.read_response
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        conn.read_response = real  # once
+        raise KeyboardInterrupt
+
+    conn.read_response = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        backend.submit(Write("set", "g", "x", value_json='"first"')).result(5)
+    # the first set committed (its reply was never read); the next reads its own reply
+    assert backend.submit(Write("set", "g", "y", value_json='"second"')).result(5).result["old_value"] is None
+    assert backend.submit(Write("set", "g", "x", value_json='"third"')).result(5).result["old_value"] == "first"

@@ -7,30 +7,13 @@ and fires the state step A opted in to run for changes made elsewhere
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from test_redis_kernels import Kernel, last_json
+from motia_nb.testing import Kernel, last_json
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def kernels() -> Iterator[tuple[Kernel, Kernel]]:
-    pytest.importorskip("jupyter_client")
-    a = Kernel()
-    try:
-        b = Kernel()
-    except BaseException:
-        a.shutdown()
-        raise
-    try:
-        yield a, b
-    finally:
-        a.shutdown()
-        b.shutdown()
 
 
 def test_a_write_in_one_kernel_fires_the_other_kernels_step_over_sqlite(tmp_path: Any, kernels: tuple[Kernel, Kernel]) -> None:

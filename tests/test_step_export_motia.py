@@ -11,7 +11,6 @@ under CI=true).
 from __future__ import annotations
 
 import configparser
-import json
 import os
 import re
 import subprocess
@@ -20,10 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from motia_nb.testing import run_cell
+from motia_nb.testing import kernel_manager_for, run_cell
 from engine_helpers import motia_cli, start_motia, wait_for, worker_with_steps
 
 from motia_nb import engine, request, state_manager, steps_frame
@@ -168,15 +165,10 @@ def _sanitized(outputs: list) -> list[str]:
 def test_lesson_8_gives_the_same_outputs_with_the_real_motia_package(tmp_path):
     """The lesson's Motia 1.0 step files run unchanged in a kernel whose `motia` is PyPI's 1.0.4rc1."""
     python = motia_cli().parent / "python"
-    kernels = tmp_path / "kernels" / "motia-real"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps(
-        {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "real", "language": "python"}
-    ))
     nb = nbformat.read(LESSON, as_version=4)
     saved = [c.get("outputs") for c in nb.cells]
     nb.cells.append(nbformat.v4.new_code_cell('import sys\nprint("motia is", sys.modules["motia"].__name__, sys.modules["motia"].__file__)'))
-    km = KernelManager(kernel_name="motia-real", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    km = kernel_manager_for(python, tmp_path, "motia-real")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MOTIA_NB_DB": str(tmp_path / "state.db")}
     work = tmp_path / "notebooks"
     work.mkdir()

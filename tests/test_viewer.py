@@ -27,6 +27,7 @@ from motia_nb.notebook.viewer import (
     viewer,
 )
 from motia_nb.state import StateManager
+from motia_nb.testing import fixtures as shared
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> float:
@@ -43,11 +44,7 @@ def viewer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("motia-nb-viewer-")]
 
 
-@pytest.fixture
-def sm(db_path: str) -> Iterator[StateManager]:
-    m = StateManager(db_path)
-    yield m
-    m.close()
+sm = shared.sqlite_manager  # a StateManager on this test's db_path, closed after
 
 
 @pytest.fixture

@@ -12,14 +12,11 @@ from motia_nb.notebook.viewer import Viewer, viewer
 from motia_nb.notebook.viewer.item_history import history_html
 from motia_nb.session import Session
 from motia_nb.state import StateManager
+from motia_nb.testing import fixtures as shared
 from motia_nb.steps.triggers import state
 
 
-@pytest.fixture
-def sm(db_path: str) -> Iterator[StateManager]:
-    m = StateManager(db_path)
-    yield m
-    m.close()
+sm = shared.sqlite_manager  # a StateManager on this test's db_path, closed after
 
 
 @pytest.fixture

@@ -4,10 +4,25 @@ Import the fixtures into a ``conftest.py``::
 
     from motia_nb.testing.fixtures import fresh_db, ip, redis_server, redis_url, require_binary
 
+A test module that wants a fixture under a shorter name imports it under that name
+(pytest registers a fixture by the name it has in the module)::
+
+    from motia_nb.testing.fixtures import redis_backend as backend
+
 - ``require_binary(name, why)``: the binary's path, or skip with the reason on a
   user's machine / fail under ``CI=true`` (CI installs the binaries).
 - ``redis_server`` (session): a running :class:`~motia_nb.testing.RedisServer`.
 - ``redis_url``: ``redis://127.0.0.1:<port>/0`` on an emptied server (FLUSHALL first).
+- ``redis_client``: a plain redis-py client (``decode_responses=True``) on that database:
+  the "by hand" / Motia side of a Redis test.
+- ``redis_backend``: an opened :class:`~motia_nb.state.backends.redis.RedisBackend` on it,
+  closed after the test; ``redis_manager``: an opened ``StateManager`` on it, closed after.
+- ``kernels``: two real Jupyter kernels (:class:`~motia_nb.testing.kernels.Kernel`),
+  shut down after the test (skipped without jupyter_client).
+- ``db_path``: a fresh SQLite state file path for one test; ``sqlite_manager``: a
+  ``StateManager`` on it, closed after the test.
+- ``big_db`` (module): a state file whose group ``big`` holds 1,000,000 items
+  (:func:`~motia_nb.testing.state_files.big_state_file`).
 - ``ip``: the shared InteractiveShell with motia_nb loaded; ``%config MotiaNB...``
   values a test leaves are dropped afterwards.
 - ``fresh_db``: a new SQLite state database for one test, selected with ``%state use``.
@@ -20,11 +35,28 @@ from typing import Any
 
 import pytest
 
+from ..state import StateManager
+from ..state.backends import Backend, open_backend
 from .binaries import BinaryMissing, find_binary, in_ci
+from .kernels import Kernel, started_kernels
 from .redis_server import RedisServer, running_redis_server
 from .shell import get_shell, preserved_config, using_database
+from .state_files import big_state_file
 
-__all__ = ["require_binary", "redis_server", "redis_url", "ip", "fresh_db"]
+__all__ = [
+    "require_binary",
+    "redis_server",
+    "redis_url",
+    "redis_client",
+    "redis_backend",
+    "redis_manager",
+    "kernels",
+    "db_path",
+    "sqlite_manager",
+    "big_db",
+    "ip",
+    "fresh_db",
+]
 
 
 def require_binary(name: str, why: str) -> str:
@@ -50,6 +82,60 @@ def redis_url(redis_server: RedisServer) -> str:
     """URL of an empty Redis database (every database of the server is flushed first)."""
     redis_server.flushall()
     return redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[Any]:
+    """A plain redis-py client on the emptied database (strings in, strings out)."""
+    c = redis_server.client(decode_responses=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def redis_backend(redis_url: str) -> Iterator[Backend]:
+    """An opened Redis backend on the emptied database, closed after the test."""
+    b = open_backend(redis_url)
+    b.open()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def redis_manager(redis_url: str) -> Iterator[StateManager]:
+    """A ``StateManager`` on the emptied database, its backend opened now; closed after the test."""
+    m = StateManager(redis_url)
+    m.backend  # open now
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def db_path(tmp_path: Any) -> str:
+    """A fresh SQLite file path for one test."""
+    return str(tmp_path / "state.db")
+
+
+@pytest.fixture
+def sqlite_manager(db_path: str) -> Iterator[StateManager]:
+    """A ``StateManager`` on this test's ``db_path``, closed after the test."""
+    m = StateManager(db_path)
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def big_db(tmp_path_factory: Any) -> str:
+    """A state file whose group ``big`` holds 1,000,000 items ``item-0000000`` … (one per module)."""
+    return big_state_file(str(tmp_path_factory.mktemp("big") / "state.db"))
+
+
+@pytest.fixture
+def kernels() -> Iterator[tuple[Kernel, Kernel]]:
+    """Two started Jupyter kernels (this process's environment), shut down after the test."""
+    pytest.importorskip("jupyter_client")
+    with started_kernels(2) as (a, b):
+        yield a, b
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ section (an SQLite transaction, a Redis compare-and-set script), so the
 all-or-nothing rule of SPEC §3 holds across processes. Results and events are
 built by :mod:`motia_nb.state.backends.results` only.
 
+The values it speaks (:class:`Write`, :class:`WriteResult`, :class:`Order`) are in
+:mod:`.shapes`, the listener lists and their fan-out in :mod:`.listening`; both are
+importable from here too.
+
 Threads. Every method may be called from any thread, concurrently. Reads block
 the calling thread; the facade runs them on the caller's thread only when
 ``direct_reads`` says they are cheap. Local listeners run on ``writer_thread``
@@ -22,95 +26,26 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import enum
 import functools
-import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..._threads import run_io
-from ..errors import InvalidInputError
 from ..errors import StateError
-from ..events import StateEvent
 from ..history import Point, Retention
 from ..jsontext import encode_trusted
+from .listening import Listening
+from .shapes import Listener, Order, Write, WriteResult
 
 __all__ = ["Backend", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
-
-log = logging.getLogger("motia_nb")
-
-WriteKind = Literal["set", "update", "delete", "clear"]
-Listener = Callable[[Sequence[StateEvent]], None]
 
 #: :meth:`Backend.write_all` applies (and reports progress) this many writes at a time.
 WRITE_ALL_CHUNK = 2000
 
 
-class Order(str, enum.Enum):
-    """The order of :meth:`Backend.items`. Members equal (and hash as) their strings,
-    so ``"key"`` and ``Order.KEY`` are interchangeable once validated."""
-
-    INSERTION = "insertion"
-    NEG_INSERTION = "-insertion"
-    KEY = "key"
-    NEG_KEY = "-key"
-
-    @classmethod
-    def parse(cls, value: "Order | str") -> "Order":
-        """``value`` as an :class:`Order`, or :class:`InvalidInputError` naming the choices."""
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(o.value for o in cls)
-            raise InvalidInputError(f"order must be one of {choices}; got {value!r}") from None
-
-    @property
-    def by_key(self) -> bool:
-        return self in (Order.KEY, Order.NEG_KEY)
-
-    @property
-    def descending(self) -> bool:
-        return self in (Order.NEG_INSERTION, Order.NEG_KEY)
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(slots=True)
-class Write:
-    """One write request, already validated by the facade.
-
-    - ``set``: ``value_json`` holds the encoded value.
-    - ``update``: ``ops`` holds the structurally valid op list (paths normalised
-      to segment lists); applying it may still fail (type clash) -> the backend
-      answers ``UpdateOpError`` for this write only, leaving the item unchanged.
-    - ``delete``: group + key. ``clear``: group only.
-
-    ``cause`` and ``trace_id`` say who wrote (``motia_nb.state.cause``, read at
-    submission); the changelog records them with each change.
-    """
-
-    kind: WriteKind
-    group_id: str
-    key: str | None = None
-    value_json: str | None = None
-    ops: list[dict[str, Any]] | None = None
-    cause: str = "cell"
-    trace_id: str | None = None
-
-
-@dataclass(slots=True)
-class WriteResult:
-    """What a committed write returns: the API result and the events it produced."""
-
-    result: Any
-    events: list[StateEvent] = field(default_factory=list)
-
-
-class Backend(abc.ABC):
+class Backend(Listening, abc.ABC):
     """One store. ``url`` is what the user chose (a path, ``:memory:``, ``redis://…``)."""
 
     url: str
@@ -128,10 +63,6 @@ class Backend(abc.ABC):
     #: True when :meth:`write_all` commits a list of sets in one transaction (SQLite:
     #: all or none, even across a crash; Redis: MULTI/EXEC); False: in order, chunk by chunk.
     atomic_write_all: bool = False
-
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
-        self._remote_listeners: list[Listener] = []
 
     # -- life cycle -------------------------------------------------------
     @abc.abstractmethod
@@ -269,13 +200,24 @@ class Backend(abc.ABC):
         """Keyset paging: up to ``limit`` (key, value) pairs that follow the item ``after`` in
         ``order`` (from the first item when ``after`` is None; with ``inclusive``, starting with
         ``after`` itself). In key order a missing ``after`` still has a place; in insertion order
-        it has none, and the answer is ``[]``. Where the store has an index, one page costs a
-        page, wherever it is (SQLite overrides this). This default pages through the group."""
+        it has none, and the answer is ``[]``.
+
+        A template: the arguments are handled here (``order`` made an :class:`Order`, nothing
+        for ``limit <= 0``, the first page for no cursor), and a backend answers the rest in
+        :meth:`_items_after`."""
         order = Order(order)
         if limit <= 0:
             return []
         if after is None:
             return self.items(group_id, 0, limit, order=order)
+        return self._items_after(group_id, after, limit, order, inclusive)
+
+    def _items_after(
+        self, group_id: str, after: str, limit: int, order: Order, inclusive: bool
+    ) -> list[tuple[str, Any]]:
+        """The page after the cursor ``after`` (``limit`` > 0, ``order`` an :class:`Order`).
+        Where the store has an index, one page costs a page, wherever it is (SQLite
+        overrides this). This default pages through the group."""
         found: list[tuple[str, Any]] = []
         started = False
         for k, v in self._scan(group_id, order):
@@ -356,51 +298,8 @@ class Backend(abc.ABC):
         """``(existed, value)``: the item as it was at ``at`` (after the change with that seq, or at that time)."""
         raise StateError(f"{self.url}: this backend keeps no history")
 
-    # -- change notification ----------------------------------------------
-    def add_listener(self, fn: Listener) -> None:
-        """Call ``fn(events)`` after each commit *of this backend*, in commit order.
-        ``fn`` must be quick, must not block and must not write (a write from a
-        listener is refused)."""
-        self._listeners.append(fn)
-
-    def remove_listener(self, fn: Listener) -> None:
-        _remove(self._listeners, fn)
-
-    def add_remote_listener(self, fn: Listener) -> None:
-        """Call ``fn(events)`` for changes committed by *other* processes (or other
-        backends on the same store), in the order the store committed them. Never
-        called unless ``publishes_remote``. Same rules as :meth:`add_listener`."""
-        self._remote_listeners.append(fn)
-
-    def remove_remote_listener(self, fn: Listener) -> None:
-        _remove(self._remote_listeners, fn)
-
     def change_token(self) -> Any:
         """A cheap value that changes whenever *any* process commits (SQLite's
         ``PRAGMA data_version`` plus local commits; Redis: a counter of local
         commits and received messages). None when the backend cannot tell."""
         return None
-
-    # -- for implementations ----------------------------------------------
-    def _notify(self, events: Sequence[StateEvent]) -> None:
-        """Give committed events to the local listeners; a failing listener is logged."""
-        _call_all(self._listeners, events, "state listener failed")
-
-    def _notify_remote(self, events: Sequence[StateEvent]) -> None:
-        """Give other processes' events to the remote listeners; failures are logged."""
-        _call_all(self._remote_listeners, events, "remote state listener failed")
-
-
-def _call_all(listeners: list[Listener], events: Sequence[StateEvent], what: str) -> None:
-    for fn in list(listeners):
-        try:
-            fn(events)
-        except Exception:  # a listener must never break a commit or the subscriber
-            log.exception(what)
-
-
-def _remove(listeners: list[Listener], fn: Listener) -> None:
-    try:
-        listeners.remove(fn)
-    except ValueError:
-        pass

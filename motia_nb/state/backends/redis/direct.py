@@ -30,6 +30,7 @@ from ..base import Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
+from .wire import ScriptWire
 
 __all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS"]
 
@@ -98,6 +99,7 @@ class DirectWriter:
         self._on_gap = on_gap
         # redis-py's Script objects run EVALSHA and reload a script the server forgot
         self._scripts = {name: client.register_script(src) for name, src in scripts.BY_NAME.items()}
+        self._wire = ScriptWire(client)  # the script calls' round trips (one commit at a time: the gate)
         #: updates that lost a compare-and-set race and were retried
         self.cas_retries = 0
         #: writes committed on their caller's thread (a test observable)
@@ -128,7 +130,7 @@ class DirectWriter:
 
     def _run(self, w: Write) -> WriteResult:
         name, keys, args = script_call(w, None, self._channel(), self._origin, self._hist)
-        return result_of(w, self._scripts[name](keys=keys, args=args), None)
+        return result_of(w, self._wire.call(self._scripts[name], keys, args), None)
 
     def _update(self, w: Write) -> WriteResult:
         """Read, apply, compare-and-set; repeat while another process wins the race."""
@@ -136,7 +138,7 @@ class DirectWriter:
             raw = self._client.hget(STATE_PREFIX + w.group_id, w.key)
             plan = plan_update(w, raw)  # an op that cannot apply raises here: nothing was sent
             name, keys, args = script_call(w, plan, self._channel(), self._origin, self._hist)
-            if self._scripts[name](keys=keys, args=args):
+            if self._wire.call(self._scripts[name], keys, args):
                 return result_of(w, 1, plan)
             self.cas_retries += 1
             if attempt >= 3:  # heavy contention: back off a little, randomly

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
+from ...._frames import ShortTraceback
 from ...errors import StateError
 
 __all__ = [
@@ -53,8 +54,10 @@ HISTORY_SEQ_KEY = "motia_nb:history:seq"
 CHANNEL_PREFIX = "motia_nb:events:"
 
 
-class RedisBackendError(StateError, ConnectionError):
-    """Redis could not be reached, or answered with an error (the URL is in the message)."""
+class RedisBackendError(ShortTraceback, StateError, ConnectionError):
+    """Redis could not be reached, or answered with an error (the URL is in the message).
+    In IPython it shows as the user's frames plus this one line: motia_nb's frames and
+    redis-py's add nothing to "cannot connect" (``%tb`` shows them)."""
 
 
 def write_keys(group: str) -> list[str]:

@@ -132,16 +132,10 @@ class RedisReads:
             return int(r)
         return super().rank(group_id, key, order=order)  # type: ignore[misc]  # an incomplete index: scan
 
-    def items_after(
-        self, group_id: str, after: str | None, limit: int, *, order: Order | str = Order.INSERTION,
-        inclusive: bool = False,
+    def _items_after(
+        self, group_id: str, after: str, limit: int, order: Order, inclusive: bool
     ) -> list[tuple[str, Any]]:
         """Insertion order: the cursor's rank, then one page read on the server; key order sorts the keys."""
-        order = Order(order)
-        if limit <= 0:
-            return []
-        if after is None:
-            return self.items(group_id, 0, limit, order=order)
         if order.by_key:
             keys = sorted(self.keys(group_id), reverse=order.descending)
             if not order.descending:

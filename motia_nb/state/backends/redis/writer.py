@@ -36,6 +36,7 @@ from redis.exceptions import NoScriptError
 from ...errors import StateClosedError
 from ...events import StateEvent
 from ..base import Write, WriteResult
+from ..waiters import resolve, resolve_on_loops
 from . import scripts
 from .commands import HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call
 from .direct import CommitGate
@@ -290,32 +291,10 @@ class PipelinedWriter:
                 out = out.result
             if isinstance(fut, Future):
                 if not fut.done():
-                    _resolve(fut, out)
+                    resolve(fut, out)
             else:
                 by_loop.setdefault(fut.get_loop(), []).append((fut, out))
-        here = asyncio.get_running_loop() if by_loop else None
-        for loop, lst in by_loop.items():
-            if loop is here:
-                resolve_all(lst)
-            else:
-                try:
-                    loop.call_soon_threadsafe(resolve_all, lst)
-                except RuntimeError:  # the caller's loop is closed: nobody is waiting
-                    pass
-
-
-def _resolve(fut: Any, out: Any) -> None:
-    if isinstance(out, BaseException):
-        fut.set_exception(out)
-    else:
-        fut.set_result(out)
-
-
-def resolve_all(pairs: list[tuple["asyncio.Future[Any]", Any]]) -> None:
-    """Resolve a caller loop's futures (on that loop); one the caller cancelled is skipped."""
-    for fut, out in pairs:
-        if not fut.done():
-            _resolve(fut, out)
+        resolve_on_loops(by_loop)
 
 
 def independent_runs(batch: list[Item]) -> list[list[Item]]:

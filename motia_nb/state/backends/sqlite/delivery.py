@@ -8,10 +8,10 @@ that loop's own thread.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ..base import WriteResult
+from ..waiters import resolve, resolve_on_loops
 
 __all__ = ["deliver"]
 
@@ -24,10 +24,7 @@ def deliver(pairs: list[tuple[Any, Any]]) -> None:
         if type(waiter) is not tuple:
             if waiter.cancelled():  # withdrawn before its transaction began (commit_wait)
                 continue
-            if isinstance(out, BaseException):
-                waiter.set_exception(out)
-            else:
-                waiter.set_result(out)
+            resolve(waiter, out)
             continue
         loop, fut, result_only = waiter
         if result_only and type(out) is WriteResult:
@@ -36,27 +33,4 @@ def deliver(pairs: list[tuple[Any, Any]]) -> None:
         if items is None:
             items = by_loop[loop] = []
         items.append((fut, out))
-    if not by_loop:
-        return
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    for loop, items in by_loop.items():
-        if loop is here:  # committed inline on the loop's own thread
-            _resolve_on_loop(items)
-            continue
-        try:
-            loop.call_soon_threadsafe(_resolve_on_loop, items)
-        except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
-            pass
-
-
-def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:
-    for fut, out in items:
-        if fut.done():  # the awaiting task was cancelled; the write stands
-            continue
-        if isinstance(out, BaseException):
-            fut.set_exception(out)
-        else:
-            fut.set_result(out)
+    resolve_on_loops(by_loop)

@@ -129,16 +129,10 @@ class SQLiteReads:
     def values(self, group_id: str) -> list[Any]:
         return self._run("values", group_id)
 
-    def items_after(
-        self, group_id: str, after: str | None, limit: int, *, order: Order | str = Order.INSERTION,
-        inclusive: bool = False,
+    def _items_after(
+        self, group_id: str, after: str, limit: int, order: Order, inclusive: bool
     ) -> list[tuple[str, Any]]:
         """A keyset page: an index range read of at most ``limit`` rows, wherever the page is."""
-        order = Order(order)
-        if limit <= 0:
-            return []
-        if after is None:
-            return self.items(group_id, 0, limit, order=order)
         cursor = (group_id, after) if not order.by_key else (after,)
         return _page(self._query(keyset_sql(order, inclusive), (group_id, *cursor, limit)))
 

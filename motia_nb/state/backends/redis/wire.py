@@ -1,0 +1,89 @@
+"""One script call on one connection, packed here: the direct path's round trip, lean.
+
+A blocking write (:mod:`.direct`) is one ``EVALSHA`` of ~19 arguments. Through redis-py's
+client each such call packs every argument with its generic encoder, borrows and returns
+a pool connection and wraps the round trip in its retry and telemetry layers: together
+more than the write's own work in Python. :class:`ScriptWire` keeps one connection of the
+client's pool for the direct path (which commits one write at a time, under
+``CommitGate``), packs the call's RESP bytes in one pass and reads the reply on that
+connection. What the reply means does not change: redis-py reads and raises it.
+
+Anything out of the ordinary goes back to redis-py's own call, which behaves as before:
+a server that forgot the script (``NOSCRIPT``: the Script object loads it again), and a
+connection error (the client reconnects and retries as configured). A call interrupted
+mid round trip (Ctrl-C) drops the connection, so no late reply is read as the next one's.
+After ``fork()`` the parent's connection is left alone and a new one is taken.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError
+
+__all__ = ["ScriptWire", "pack"]
+
+
+def pack(args: Sequence[Any], encoding: str = "utf-8", errors: str = "strict", fallback: Any = None) -> bytes:
+    """The RESP array of ``args`` as redis-py would send it (``str`` in ``encoding``, ``int``
+    and ``float`` as their ``repr``, bytes as they are; anything else through ``fallback``,
+    a redis-py encoder's ``encode``, which refuses it as redis-py does)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        t = type(a)
+        if t is str:
+            b = a.encode(encoding, errors)
+        elif t is bytes:
+            b = a
+        elif t is int or t is float:
+            b = repr(a).encode()
+        elif fallback is not None:
+            b = bytes(fallback(a))
+        else:  # pragma: no cover - every caller passes the connection's encoder
+            raise TypeError(f"cannot send {type(a).__name__} to Redis")
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+class ScriptWire:
+    """Script calls on one kept connection of ``client``'s pool (one caller at a time)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._conn: Any = None
+        self._pid = 0
+
+    def call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """``script(keys=keys, args=args)``, sent and read on the kept connection."""
+        conn = self._connection()
+        enc = conn.encoder
+        packed = pack(("EVALSHA", script.sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
+        try:
+            conn.send_packed_command([packed])
+            return conn.read_response()
+        except NoScriptError:  # the reply was read: the connection is fine; load it and call again
+            return script(keys=keys, args=args)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._drop()
+            return script(keys=keys, args=args)  # redis-py's call: reconnect and retry, as configured
+        except redis.RedisError:  # an error reply, read whole: the connection is fine
+            raise
+        except BaseException:  # interrupted mid round trip: a reply may still be on its way
+            self._drop()
+            raise
+
+    def _connection(self) -> Any:
+        conn = self._conn
+        if conn is None or self._pid != os.getpid():  # first use, or a forked child: a fresh one
+            conn = self._conn = self._client.connection_pool.get_connection()
+            self._pid = os.getpid()
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.disconnect()
+            self._client.connection_pool.release(conn)

@@ -1,0 +1,49 @@
+"""Resolving the futures of committed writes, from whichever thread committed them.
+
+Both backends answer a write through a future: a ``concurrent.futures.Future`` for
+a blocking caller (resolved on the committing thread), or an ``asyncio.Future`` of
+the caller's loop, resolved on that loop: directly when the commit ran on the
+loop's own thread, else with one ``call_soon_threadsafe`` per loop and batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = ["resolve", "resolve_all", "resolve_on_loops"]
+
+
+def resolve(fut: Any, out: Any) -> None:
+    """Set ``out`` as ``fut``'s result, or as its exception when it is one."""
+    if isinstance(out, BaseException):
+        fut.set_exception(out)
+    else:
+        fut.set_result(out)
+
+
+def resolve_all(pairs: list[tuple["asyncio.Future[Any]", Any]]) -> None:
+    """Resolve a caller loop's futures (on that loop); one already done (the awaiting task
+    was cancelled: the write stands) is skipped."""
+    for fut, out in pairs:
+        if not fut.done():
+            resolve(fut, out)
+
+
+def resolve_on_loops(by_loop: dict[Any, list[tuple["asyncio.Future[Any]", Any]]]) -> None:
+    """Resolve each loop's futures on that loop: here if it is the running loop, else with
+    one ``call_soon_threadsafe``; a loop closed meanwhile has nobody waiting."""
+    if not by_loop:
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for loop, pairs in by_loop.items():
+        if loop is here:
+            resolve_all(pairs)
+            continue
+        try:
+            loop.call_soon_threadsafe(resolve_all, pairs)
+        except RuntimeError:  # that loop was closed: nobody is waiting
+            pass
