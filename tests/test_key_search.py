@@ -1,13 +1,14 @@
 """Substring key search on SQLite from the FTS5 trigram index (:mod:`motia_nb.state.backends.sqlite.key_search`).
 
-The index holds the keys of searched groups only and is kept by triggers on ``items``.
-Here every way of writing (sets, updates, deletes, clears, gathered batches that run
-set-based, an all-or-nothing import, another connection) is checked twice after the
-index exists: ``keys_containing`` against a brute-force answer, and the index's own
-content (its trigram counts, through ``fts5vocab``) against the trigrams of the
-searched groups' keys, so a missing or stale entry fails even when the GLOB re-check
-would hide it. Thresholds are lowered so small groups take every path; the real sizes
-are measured in ``make bench``-style scripts, not asserted here.
+The index holds the keys of searched groups only, is filled in the background in chunks
+and kept by triggers on ``items``. Here every way of writing (sets, updates, deletes,
+clears, gathered batches that run set-based, an all-or-nothing import, another
+connection), after the index exists and between the chunks of its fill, is checked
+twice: ``keys_containing`` against a brute-force answer, and the index's own content
+(its trigram counts, through ``fts5vocab``) against the trigrams of the keys it must
+hold, so a missing or stale entry fails even when the GLOB re-check would hide it.
+Thresholds are lowered so small groups take every path; the real sizes are measured in
+``benchmarks/viewer_big.py``, not asserted here.
 """
 
 from __future__ import annotations
@@ -62,10 +63,14 @@ def index_counts(sm: StateManager) -> Counter:
 
 
 def expected_counts(sm: StateManager, groups: list[str]) -> Counter:
+    """The trigrams of the keys the index must hold: a registered group's keys up to its fill's ``upto``."""
+    progress = dict((g, (upto, done)) for g, upto, done in sm.backend._query("SELECT grp, upto, done FROM search_groups", ()))
     counts: Counter = Counter()
     for g in groups:
+        upto, done = progress[g]
         for k in keys_of(sm, g):
-            counts.update({k[i:i + 3] for i in range(len(k) - 2)})
+            if done or (upto is not None and k <= upto):
+                counts.update({k[i:i + 3] for i in range(len(k) - 2)})
     return counts
 
 
@@ -81,10 +86,13 @@ def check(sm: StateManager, searched: list[str]) -> None:
 
 
 def registered(sm: StateManager) -> list[str]:
+    """The groups whose index is complete, after the background builds asked for so far."""
     b = sm.backend
+    assert b._indexer.wait(60), "the background build did not finish"
+    assert b._indexer.failures == 0
     if not b._query(key_search.MADE_SQL, ()):
         return []
-    return [r[0] for r in b._query("SELECT grp FROM search_groups ORDER BY grp", ())]
+    return [r[0] for r in b._query("SELECT grp FROM search_groups WHERE done ORDER BY grp", ())]
 
 
 def fill(sm: StateManager, group: str, keys: list[str]) -> None:
@@ -96,10 +104,10 @@ def test_a_search_indexes_a_big_group_and_answers_exactly_through_every_write(sm
     fill(sm, "big", KEYS)
     fill(sm, "plain", KEYS)  # big enough, never searched: never indexed
     assert registered(sm) == []
-    assert contains(sm, "big", "ab", 10) == ["ab", "abc"]  # 2 characters: the scan
-    assert registered(sm) == []
+    # the first search scans, and starts the build in the background
     assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
-    assert registered(sm) == ["big"]
+    assert registered(sm) == ["big"]  # built without anything more asked
+    assert contains(sm, "big", "ab", 10) == ["ab", "abc"]  # 2 characters: the scan
     check(sm, ["big"])
     assert registered(sm) == ["big"]
 
@@ -150,17 +158,22 @@ def test_small_groups_and_short_texts_are_scanned_and_make_nothing(sm) -> None:
     fill(sm, "small", KEYS[:4])
     assert contains(sm, "small", "order", 10) == sorted(KEYS[:4])
     fill(sm, "big", KEYS)
-    for needle in ("", "a", "eu"):
-        assert contains(sm, "big", needle, 100) == brute(KEYS, needle, 100)
+    assert contains(sm, "big", "", 100) == brute(KEYS, "", 100)  # no text: every key, nothing built
     assert registered(sm) == []
     assert contains(sm, "nogroup", "order", 5) == []
     assert registered(sm) == []
+    for needle in ("a", "eu"):  # a short text scans, but starts the build for the next ones
+        assert contains(sm, "big", needle, 100) == brute(KEYS, needle, 100)
+    assert registered(sm) == ["big"]
+    assert contains(sm, "big", "eu", 100) == brute(KEYS, "eu", 100)
 
 
 def test_every_path_of_the_indexed_search_is_exact(sm, monkeypatch) -> None:
     """Few candidates (sorted), many (the first keys scanned first), too many (the plain scan)."""
     keys = [f"item-{i:04d}" for i in range(300)] + [f"late-{i}-zzz" for i in range(20)]
     fill(sm, "g", keys)
+    contains(sm, "g", "item", 1)
+    assert registered(sm) == ["g"]
     monkeypatch.setattr(key_search, "CANDIDATE_CAP", 10)
     monkeypatch.setattr(key_search, "WINDOW", 25)
     monkeypatch.setattr(key_search, "SORT_CAP", 100)
@@ -175,10 +188,12 @@ def test_every_path_of_the_indexed_search_is_exact(sm, monkeypatch) -> None:
 def test_the_search_reads_the_trigram_index_and_looks_items_up_by_id(sm) -> None:
     fill(sm, "big", KEYS)
     contains(sm, "big", "order", 5)
-    plan = " | ".join(r[3] for r in sm.backend._query(
-        "EXPLAIN QUERY PLAN " + key_search.FOUND_SQL, (key_search.fts_query("order"), "big", "*order*", 5)))
-    assert "VIRTUAL TABLE INDEX" in plan and "key_search" in plan, plan
-    assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan  # never a pass over the (grp, key) index
+    assert registered(sm) == ["big"]
+    for recheck, params in ((True, (key_search.fts_query("order"), "big", "*order*", 5)),
+                            (False, (key_search.fts_query("ord"), "big", 5))):
+        plan = " | ".join(r[3] for r in sm.backend._query("EXPLAIN QUERY PLAN " + key_search.found_sql(recheck), params))
+        assert "VIRTUAL TABLE INDEX" in plan and "key_search" in plan, plan
+        assert "SEARCH i USING INTEGER PRIMARY KEY" in plan, plan  # never a pass over the (grp, key) index
     count_plan = " | ".join(r[3] for r in sm.backend._query(
         "EXPLAIN QUERY PLAN " + key_search.CANDIDATES_SQL, ('"ord"', 5)))
     assert "VIRTUAL TABLE INDEX" in count_plan, count_plan
@@ -191,6 +206,7 @@ def test_writes_through_another_connection_are_indexed_and_a_reopened_file_is_fi
     try:
         fill(a, "big", KEYS)
         assert contains(b, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # b builds
+        assert registered(b) == ["big"]
         fill(a, "big", ["from-a-eu"])  # a's writer: the trigger is in the file
         a.sync.delete("big", "order-0001-eu")
         assert contains(a, "big", "-eu", 10) == ["from-a-eu", "order-0010-eu"]
@@ -206,11 +222,15 @@ def test_writes_through_another_connection_are_indexed_and_a_reopened_file_is_fi
         c.close()
 
 
-def test_a_failed_build_leaves_the_scan_answering(sm, monkeypatch) -> None:
+def test_a_failed_build_leaves_the_scan_answering(sm, monkeypatch, caplog) -> None:
     def broken(conn: sqlite3.Connection, group: str) -> None:
         raise sqlite3.OperationalError("no such module: fts5")
 
-    monkeypatch.setattr(key_search, "build", broken)
+    monkeypatch.setattr(key_search, "register", broken)
     fill(sm, "big", KEYS)
     assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
-    assert registered(sm) == []
+    assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 1
+    assert "indexing the keys of 'big' for key search failed (no such module: fts5)" in caplog.text
+    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # scanned again (and asked again)
+    assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 2
+    assert not sm.backend._query(key_search.MADE_SQL, ())

@@ -33,16 +33,18 @@ from . import lifecycle
 from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
+from .key_indexer import KeyIndexer
 from .location import read_error
 from .reads import READ_PLANS, SQLiteReads
 from .recorder import Recorder
+from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener
 
 __all__ = ["SQLiteBackend"]
 
 
-class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
+class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
@@ -70,6 +72,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         self._retention = Retention.parse(None)
         self._recorder: Recorder | None = None
         self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
+        #: fills the trigram index of searched big groups on the side connection (key search)
+        self._indexer = KeyIndexer(WeakCall(self._pruning_connection))
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -132,6 +136,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
                 return
             self._closed = True
             writes = self._writes
+        self._indexer.close()  # after the chunk in progress: the side connection is closed below
         if writes is not None:
             writes.close()  # commits what is queued first, closes the write connection
         if self._recorder is not None:
