@@ -22,7 +22,9 @@ from collections.abc import Iterator
 import pytest
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.sqlite import key_search
+from motia_nb.state.backends.key_matches import KeySearch
+from motia_nb.state.backends.sqlite import key_search, searching
+from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.transfer import import_jsonl
 
 KEYS = [
@@ -234,3 +236,180 @@ def test_a_failed_build_leaves_the_scan_answering(sm, monkeypatch, caplog) -> No
     assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # scanned again (and asked again)
     assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 2
     assert not sm.backend._query(key_search.MADE_SQL, ())
+
+
+def side(sm: StateManager):  # type: ignore[no-untyped-def]
+    return sm.backend._pruning_connection()
+
+
+def by_hand(sm: StateManager, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The test runs the fill's chunks itself: searches ask the background for nothing."""
+    monkeypatch.setattr(sm.backend._indexer, "ensure", lambda group: None)
+
+
+def step(sm: StateManager, group: str, chunk: int) -> bool:
+    conn, lock = side(sm)
+    with lock:
+        return key_search.build_step(conn, group, chunk)
+
+
+def upto(sm: StateManager, group: str) -> tuple:
+    return tuple(sm.backend._query("SELECT upto, done FROM search_groups WHERE grp = ?", (group,))[0])
+
+
+def test_the_fill_in_chunks_stays_exact_through_writes_on_both_sides_of_it(sm, monkeypatch) -> None:
+    """Between two chunks of the fill, every kind of write lands before, at and past the
+    filled range; after each, the index holds exactly the group's keys up to ``upto``."""
+    by_hand(sm, monkeypatch)
+    keys = [f"k{i:03d}-{'eu' if i % 3 else 'us'}" for i in range(0, 60, 2)]
+    fill(sm, "big", keys)
+    fill(sm, "other", keys)
+    conn, lock = side(sm)
+    with lock:
+        key_search.register(conn, "big")
+    assert upto(sm, "big") == (None, 0)
+    check_fill(sm)
+    writes = iter(range(10**6))
+
+    async def gathered(n: int) -> None:
+        await asyncio.gather(*(sm.set("big", f"k{(n * 7 + i * 13) % 70:03d}-g{n}", i) for i in range(6)),
+                             *(sm.delete("big", k) for k in keys_of(sm, "big")[n % 5::9][:3]),
+                             sm.set("other", f"k{n:03d}-o", n))
+
+    done, steps = False, 0
+    while not done:
+        done, steps = step(sm, "big", 4), steps + 1
+        n = next(writes)
+        present = keys_of(sm, "big")
+        filled_to = upto(sm, "big")[0] or "~"
+        fill(sm, "big", [f"k{n * 5 % 70:03d}-new{n}", f"{filled_to[:-1]}-{n}", f"zz-{n}", f"a-{n}"])  # before, at, past
+        for k in (present[n % len(present)], present[-1], filled_to):
+            sm.sync.delete("big", k)
+        if n % 2:
+            sm.sync.set("big", filled_to, "back")  # the last key filled, again
+        sm.sync.update("big", present[0], [{"type": "set", "path": "", "value": {"n": n}}])
+        asyncio.run(gathered(n))
+        check_fill(sm)
+    assert upto(sm, "big") == (None, 1)
+    check(sm, ["big"])
+    assert sm.sync.clear("big") > 0
+    fill(sm, "big", ["again-eu", "k001-eu"])
+    check(sm, ["big"])
+    assert steps > 5
+
+
+def test_a_clear_and_an_import_between_chunks(sm, tmp_path, monkeypatch) -> None:
+    by_hand(sm, monkeypatch)
+    fill(sm, "big", [f"key-{i:03d}" for i in range(40)])
+    conn, lock = side(sm)
+    with lock:
+        key_search.register(conn, "big")
+    step(sm, "big", 10)
+    sm.sync.clear("big")
+    check_fill(sm)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"group": "big", "key": f"imp-{i:03d}", "value": i}) + "\n" for i in range(25)))
+    import_jsonl(sm, str(path))
+    check_fill(sm)
+    while not step(sm, "big", 7):
+        check_fill(sm)
+    check(sm, ["big"])
+
+
+def check_fill(sm: StateManager) -> None:
+    """The index holds exactly the keys the fill's state says; searches (which scan until the
+    group is done) match brute force."""
+    assert index_counts(sm) == expected_counts(sm, ["big"])
+    keys = keys_of(sm, "big")
+    for needle in ("-eu", "k0", "new", "zz", "-1", "imp-01"):
+        assert contains(sm, "big", needle, 100) == brute(keys, needle, 100), needle
+
+
+def test_a_budget_answers_in_part_and_after_resumes(sm, monkeypatch) -> None:
+    """A scan out of time answers every match up to ``through`` (a prefix of the full answer);
+    ``after=through`` goes on; the pieces make the full answer."""
+    monkeypatch.setattr(searching, "SCAN_CHUNK", 7)
+    monkeypatch.setattr(key_search, "INDEX_THRESHOLD", 10**9)  # never indexed: the scan answers
+    keys = [f"item-{i:03d}" for i in range(100)] + ["x*y", "x?y", "x[y]"]
+    fill(sm, "g", keys)
+    for needle, limit in (("5", 100), ("5", 4), ("item-09", 100), ("nothing", 10), ("*", 5), ("[", 5), ("", 30)):
+        want = brute(keys, needle, limit)
+        got: list[str] = []
+        answer = sm.backend.search_keys("g", needle, limit, budget=0)
+        pieces = 1
+        while not answer.complete:
+            assert len(got) + len(answer.keys) < limit
+            assert answer.keys == [k for k in want if k <= answer.through][len(got):], (needle, answer)
+            got += answer.keys
+            answer = sm.backend.search_keys("g", needle, limit - len(got), after=answer.through, budget=0)
+            pieces += 1
+        assert got + answer.keys == want, needle
+        assert pieces > 1 or len(want) == limit and want[-1] <= keys_of(sm, "g")[6], needle
+    assert sm.backend.search_keys("g", "5", 100) == KeySearch(brute(keys, "5", 100))  # no budget: whole
+    assert sm.backend.search_keys("g", "5", 100, after="item-050").keys == brute([k for k in keys if k > "item-050"], "5", 100)
+
+    async def facade() -> KeySearch:
+        return await sm.search_keys("g", "item-09", 3, budget=0.0)
+
+    assert asyncio.run(facade()).keys == []  # the first 7 keys hold none
+    for bad in ({"after": 3}, {"budget": -1}, {"budget": "1"}, {"budget": True}):
+        with pytest.raises(InvalidInputError):
+            asyncio.run(sm.search_keys("g", "x", 3, **bad))
+
+
+def test_a_build_stopped_by_close_resumes_at_the_next_search(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(key_search, "INDEX_THRESHOLD", 5)
+    path = str(tmp_path / "state.db")
+    a = StateManager(path)
+    keys = [f"key-{i:04d}" for i in range(300)]
+    try:
+        fill(a, "big", keys)
+        conn, lock = side(a)
+        with lock:
+            key_search.register(conn, "big")
+        step(a, "big", 50)  # as a build that close() stopped after a chunk
+    finally:
+        a.close()
+    b = StateManager(path)
+    try:
+        assert upto(b, "big") == ("key-0049", 0)
+        fill(b, "big", ["key-0001x", "key-0999"])
+        assert contains(b, "big", "99", 10) == brute(keys_of(b, "big"), "99", 10)  # scans; resumes the build
+        assert registered(b) == ["big"]
+        check(b, ["big"])
+    finally:
+        b.close()
+
+
+def test_a_file_indexed_by_the_first_version_is_brought_up_to_date(tmp_path, monkeypatch) -> None:
+    """The first version filled a group whole and kept it with triggers on every key of it."""
+    monkeypatch.setattr(key_search, "INDEX_THRESHOLD", 5)
+    path = str(tmp_path / "state.db")
+    a = StateManager(path)
+    try:
+        fill(a, "big", KEYS)
+        conn, lock = side(a)
+        with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE search_groups (grp TEXT PRIMARY KEY) WITHOUT ROWID")
+            conn.execute("CREATE VIRTUAL TABLE key_search USING fts5(key, tokenize = 'trigram case_sensitive 1', "
+                         "content = '', columnsize = 0, detail = none)")
+            for event, row, body in (("INSERT", "new", "(rowid, key) VALUES (new.id, new.key)"),
+                                     ("DELETE", "old", "(key_search, rowid, key) VALUES ('delete', old.id, old.key)")):
+                conn.execute(f"CREATE TRIGGER key_search_{event.lower()} AFTER {event} ON items WHEN EXISTS "
+                             f"(SELECT 1 FROM search_groups WHERE grp = {row}.grp) BEGIN INSERT INTO key_search {body}; END")
+            conn.execute("INSERT INTO search_groups VALUES ('big')")
+            conn.execute("INSERT INTO key_search (rowid, key) SELECT id, key FROM items WHERE grp = 'big'")
+            conn.execute("COMMIT")
+        fill(a, "big", ["old-trigger-eu"])  # the first version's triggers keep it until the upgrade
+        # its first search here scans (the objects are not this version's) and brings them up to date
+        assert contains(a, "big", "-eu", 10) == brute(keys_of(a, "big"), "-eu", 10)
+        assert registered(a) == ["big"]
+        assert upto(a, "big") == (None, 1)
+        triggers = [r[0] for r in a.backend._query("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name", ())]
+        assert triggers == ["key_search_del", "key_search_ins"]
+        fill(a, "big", ["new-eu"])
+        a.sync.delete("big", "order-0001-eu")
+        check(a, ["big"])
+    finally:
+        a.close()
