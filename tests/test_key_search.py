@@ -109,6 +109,7 @@ def test_a_search_indexes_a_big_group_and_answers_exactly_through_every_write(sm
     # the first search scans, and starts the build in the background
     assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
     assert registered(sm) == ["big"]  # built without anything more asked
+    assert merging(sm) == {"automerge": 4, "crisismerge": 16}
     assert contains(sm, "big", "ab", 10) == ["ab", "abc"]  # 2 characters: the scan
     check(sm, ["big"])
     assert registered(sm) == ["big"]
@@ -253,6 +254,16 @@ def step(sm: StateManager, group: str, chunk: int) -> bool:
         return key_search.build_step(conn, group, chunk)
 
 
+def merge(sm: StateManager) -> bool:
+    conn, lock = side(sm)
+    with lock:
+        return key_search.merge_step(conn, 1)
+
+
+def merging(sm: StateManager) -> dict:
+    return dict(sm.backend._query("SELECT k, v FROM key_search_config WHERE k IN ('automerge', 'crisismerge')", ()))
+
+
 def upto(sm: StateManager, group: str) -> tuple:
     return tuple(sm.backend._query("SELECT upto, done FROM search_groups WHERE grp = ?", (group,))[0])
 
@@ -268,6 +279,7 @@ def test_the_fill_in_chunks_stays_exact_through_writes_on_both_sides_of_it(sm, m
     with lock:
         key_search.register(conn, "big")
     assert upto(sm, "big") == (None, 0)
+    assert merging(sm) == {"automerge": 0, "crisismerge": 2000}  # off while the fill runs
     check_fill(sm)
     writes = iter(range(10**6))
 
@@ -291,6 +303,12 @@ def test_the_fill_in_chunks_stays_exact_through_writes_on_both_sides_of_it(sm, m
         asyncio.run(gathered(n))
         check_fill(sm)
     assert upto(sm, "big") == (None, 1)
+    check(sm, ["big"])
+    conn, lock = side(sm)
+    merges = 1
+    while not merge(sm):
+        merges += 1
+    assert merges > 1 and merging(sm) == {"automerge": 4, "crisismerge": 16}  # merged, then FTS5's defaults again
     check(sm, ["big"])
     assert sm.sync.clear("big") > 0
     fill(sm, "big", ["again-eu", "k001-eu"])

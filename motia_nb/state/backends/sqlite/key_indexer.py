@@ -1,10 +1,11 @@
 """Filling the trigram index of a searched big group in the background (see :mod:`.key_search`).
 
 One thread per backend while there is work (``motia-nb-key-indexer``): for each group
-asked for, it registers the group, then runs :func:`.key_search.build_step` until the
-group is done, one short write transaction per chunk on the backend's side connection
-under its write gate (the history pruner's connection and gate), pausing between chunks
-so that this process's writers take the gate in turn. A search meanwhile scans (with a
+asked for, it registers the group, runs :func:`.key_search.build_step` until the group
+is done, then :func:`.key_search.merge_step` until the segments are merged; one short
+write transaction per step on the backend's side connection under its write gate (the
+history pruner's connection and gate), pausing between steps so that this process's
+writers take the gate in turn. A search meanwhile scans (with a
 time budget, the viewer's; see :mod:`.searching`). On failure (no FTS5 in this SQLite, a
 read-only file, another process holding the lock past the busy timeout) the group is
 dropped with a warning and searches keep scanning; the next search asks again.
@@ -103,7 +104,7 @@ class KeyIndexer:
                     self._pending.pop(group, None)
 
     def _build(self, group: str) -> None:
-        first = True
+        first, filled = True, False
         while not self._stop:
             side = self._side()
             if side is None:  # the backend was collected
@@ -113,8 +114,11 @@ class KeyIndexer:
                 if first:
                     key_search.register(conn, group)
                     first = False
-                if key_search.build_step(conn, group):
-                    return
+                if filled:
+                    if key_search.merge_step(conn):
+                        return
+                else:
+                    filled = key_search.build_step(conn, group)
             time.sleep(PAUSE)
 
 

@@ -9,7 +9,11 @@ lookup in that (tiny) table in the triggers' WHEN clause, nothing else. The firs
 search in a group of at least :data:`INDEX_THRESHOLD` items registers the group, and
 a background thread (:mod:`.key_indexer`) fills the index in key order, one short
 write transaction of :data:`BUILD_CHUNK` keys at a time (:func:`build_step`), so a
-writer waits at most one chunk. A registered group's row says how far the fill got:
+writer waits at most one chunk. Each chunk is a new segment of the FTS5 index; while a
+fill runs, FTS5's own merging is off (``automerge`` 0, ``crisismerge`` high: else a
+commit, the fill's or a writer's, would merge dozens of segments at once, ~0.3 s on
+1,000,000 keys), and after it the builder merges them in steps of :data:`MERGE_PAGES`
+pages (:func:`merge_step`), then turns FTS5's merging back on. A registered group's row says how far the fill got:
 ``upto`` (the last key filled) and ``done``. Invariant: the index holds exactly the
 group's keys ``<= upto`` (all of them once ``done``; none before the first chunk).
 The AFTER INSERT / AFTER DELETE triggers on ``items`` keep it by acting only on keys
@@ -33,13 +37,17 @@ import sqlite3
 
 __all__ = [
     "INDEX_THRESHOLD", "MIN_NEEDLE", "BUILD_CHUNK", "CANDIDATE_CAP", "WINDOW", "SORT_CAP", "MADE_SQL", "STATE_SQL",
-    "SIZE_SQL", "CANDIDATES_SQL", "WINDOW_SQL", "found_sql", "prepare", "register", "build_step", "fts_query",
+    "SIZE_SQL", "CANDIDATES_SQL", "WINDOW_SQL", "MERGE_PAGES", "found_sql", "prepare", "register", "build_step",
+    "merge_step", "fts_query",
 ]  # fmt: skip
 
 #: groups with fewer items are scanned (a GLOB pass over < 20,000 keys takes a few ms)
 INDEX_THRESHOLD = 20_000
 #: keys filled per write transaction of a build (~10–30 ms: what a writer may wait)
 BUILD_CHUNK = 10_000
+#: pages of segment merging per write transaction after a fill (~10–50 ms; a step that
+#: merges the doclist of a trigram most keys hold takes longer: ~100 ms on 1,000,000 keys)
+MERGE_PAGES = 32
 #: up to this many candidates (rows holding every trigram), they are looked up and sorted
 #: straight away (about 1 ms per 1,000)
 CANDIDATE_CAP = 5_000
@@ -102,6 +110,13 @@ _NEXT_FIRST = "SELECT key FROM items WHERE grp = ? ORDER BY key LIMIT 1 OFFSET ?
 _NEXT_AFTER = "SELECT key FROM items WHERE grp = ? AND key > ? ORDER BY key LIMIT 1 OFFSET ?"
 _FILL = "INSERT INTO key_search (rowid, key) SELECT id, key FROM items WHERE grp = ?"
 _ADVANCE = "UPDATE search_groups SET upto = ? WHERE grp = ?"
+#: FTS5's merging while a fill runs, and after (its defaults)
+_MERGING_OFF = ("INSERT INTO key_search (key_search, rank) VALUES ('automerge', 0)",
+                "INSERT INTO key_search (key_search, rank) VALUES ('crisismerge', 2000)")
+_MERGING_ON = ("INSERT INTO key_search (key_search, rank) VALUES ('automerge', 4)",
+               "INSERT INTO key_search (key_search, rank) VALUES ('crisismerge', 16)")
+_MERGE = "INSERT INTO key_search (key_search, rank) VALUES ('merge', ?)"
+_FILLING = "SELECT 1 FROM search_groups WHERE NOT done LIMIT 1"
 _FINISH = "UPDATE search_groups SET upto = NULL, done = 1 WHERE grp = ?"
 
 
@@ -143,9 +158,35 @@ def prepare(conn: sqlite3.Connection) -> None:
 
 
 def register(conn: sqlite3.Connection, group: str) -> None:
-    """Register ``group`` for indexing (nothing filled yet); a registered group is left as it is."""
+    """Register ``group`` for indexing (nothing filled yet; a registered group is left as it
+    is) and turn FTS5's merging off while it is filled."""
     prepare(conn)
-    _transaction(conn, lambda: conn.execute(_REGISTER, (group,)))
+
+    def work() -> bool:
+        conn.execute(_REGISTER, (group,))
+        if conn.execute(_FILLING).fetchone():
+            for stmt in _MERGING_OFF:
+                conn.execute(stmt)
+        return True
+
+    _transaction(conn, work)
+
+
+def merge_step(conn: sqlite3.Connection, pages: int | None = None) -> bool:
+    """Merge the index's segments by up to ``pages`` pages in one write transaction; True when
+    nothing was left to merge (FTS5's merging is then on again, unless a fill is running)."""
+
+    def work() -> bool:
+        before = conn.total_changes
+        conn.execute(_MERGE, (MERGE_PAGES if pages is None else pages,))
+        if conn.total_changes - before >= 2:  # FTS5's sign that it merged something
+            return False
+        if not conn.execute(_FILLING).fetchone():
+            for stmt in _MERGING_ON:
+                conn.execute(stmt)
+        return True
+
+    return _transaction(conn, work)
 
 
 def build_step(conn: sqlite3.Connection, group: str, chunk: int | None = None) -> bool:
