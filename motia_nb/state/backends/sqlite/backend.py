@@ -73,7 +73,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         self._recorder: Recorder | None = None
         self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
         #: fills the trigram index of searched big groups on the side connection (key search)
-        self._indexer = KeyIndexer(WeakCall(self._pruning_connection))
+        self._indexer = KeyIndexer(
+            WeakCall(self._pruning_connection), None if self.memory else WeakCall(self._indexer_connection)
+        )
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -124,6 +126,13 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
+
+    def _indexer_connection(self) -> sqlite3.Connection:
+        """The key indexer's own connection (it checkpoints the WAL itself, off the write gate)."""
+        conn = connect(self.path, self.busy_timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        return conn
 
     def set_busy_timeout(self, seconds: float) -> None:
         self.busy_timeout = busy_timeout_setting(seconds)

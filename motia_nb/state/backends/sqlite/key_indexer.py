@@ -3,9 +3,11 @@
 One thread per backend while there is work (``motia-nb-key-indexer``): for each group
 asked for, it registers the group, runs :func:`.key_search.build_step` until the group
 is done, then :func:`.key_search.merge_step` until the segments are merged; one short
-write transaction per step on the backend's side connection under its write gate (the
-history pruner's connection and gate), pausing between steps so that this process's
-writers take the gate in turn. A search meanwhile scans (with a
+write transaction per step under the backend's write gate, pausing between steps so
+that this process's writers take the gate in turn. For a file the thread has a
+connection of its own (synchronous=NORMAL like the writer's; no automatic checkpoint:
+after each step it checkpoints the WAL itself, outside the gate, so neither its commits
+nor a writer's copy the megabytes a build writes); ``:memory:`` uses the shared one. A search meanwhile scans (with a
 time budget, the viewer's; see :mod:`.searching`). On failure (no FTS5 in this SQLite, a
 read-only file, another process holding the lock past the busy timeout) the group is
 dropped with a warning and searches keep scanning; the next search asks again.
@@ -42,11 +44,16 @@ class KeyIndexer:
     """Builds the trigram index of the groups it is asked for, one at a time, on its own thread.
 
     ``side_connection()`` returns ``(connection, lock)``: a write connection only used under
-    ``lock``, the backend's write gate; or None once the backend is gone.
+    ``lock``, the backend's write gate; or None once the backend is gone. ``connect()``, if
+    given, opens the thread's own connection to use instead (under the same lock).
     """
 
-    def __init__(self, side_connection: Callable[[], "tuple[sqlite3.Connection, Any] | None"]) -> None:
+    def __init__(
+        self, side_connection: Callable[[], "tuple[sqlite3.Connection, Any] | None"],
+        connect: Callable[[], "sqlite3.Connection | None"] | None = None,
+    ) -> None:
         self._side = side_connection
+        self._connect = connect
         self._lock = threading.Lock()
         self._pending: dict[str, None] = {}  # groups to build, in the order asked
         self._thread: threading.Thread | None = None
@@ -91,25 +98,36 @@ class KeyIndexer:
             return next(iter(self._pending))
 
     def _main(self) -> None:
-        while (group := self._next()) is not None:
-            try:
-                self._build(group)
-            except Exception as exc:  # the scan keeps answering; the next search asks again
-                self.failures += 1
-                if not self._stop:
-                    log.warning("motia_nb: indexing the keys of %r for key search failed (%s); "
-                                "searches scan instead", group, exc)
-            finally:
-                with self._lock:
-                    self._pending.pop(group, None)
+        own: list[sqlite3.Connection] = []  # the thread's own connection, opened on first need
+        try:
+            while (group := self._next()) is not None:
+                try:
+                    if not own and self._connect is not None:
+                        conn = self._connect()
+                        if conn is None:  # the backend was collected
+                            continue
+                        own.append(conn)
+                    self._build(group, own[0] if own else None)
+                except Exception as exc:  # the scan keeps answering; the next search asks again
+                    self.failures += 1
+                    if not self._stop:
+                        log.warning("motia_nb: indexing the keys of %r for key search failed (%s); "
+                                    "searches scan instead", group, exc)
+                finally:
+                    with self._lock:
+                        self._pending.pop(group, None)
+        finally:
+            for conn in own:
+                conn.close()
 
-    def _build(self, group: str) -> None:
+    def _build(self, group: str, own: sqlite3.Connection | None) -> None:
         first, filled = True, False
         while not self._stop:
             side = self._side()
             if side is None:  # the backend was collected
                 return
             conn, lock = side
+            conn = own or conn
             with lock:
                 if first:
                     key_search.register(conn, group)
@@ -119,6 +137,8 @@ class KeyIndexer:
                         return
                 else:
                     filled = key_search.build_step(conn, group)
+            if own is not None:
+                own.execute("PRAGMA wal_checkpoint(PASSIVE)")
             time.sleep(PAUSE)
 
 
