@@ -12,7 +12,7 @@ from test_backend_contract import DictBackend
 from test_key_prefix import vm_steps
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.base import Order, Write
+from motia_nb.state.backends.base import KeySearch, Order, Write
 from motia_nb.state.backends.sqlite.reads import keyset_sql
 from motia_nb.state.backends.sqlite.searching import scan_sql
 
@@ -60,7 +60,12 @@ def check_backend(b, keys: list[str]) -> None:
         assert b.rank("g", "missing", order=order) is None
     for needle in ("", "a", "order-1", "*", "[1", "1]", "]", "?", "a?", "é", "nope"):
         for limit in (0, 2, 100):
-            assert b.keys_containing("g", needle, limit) == sorted(k for k in keys if needle in k)[:limit]
+            want = sorted(k for k in keys if needle in k)[:limit]
+            assert b.keys_containing("g", needle, limit) == want
+            assert b.search_keys("g", needle, limit, budget=1.0) == KeySearch(want)  # small: never in part
+            for after in ("", "a", "order-", "zz"):
+                assert b.search_keys("g", needle, limit, after=after).keys == [
+                    k for k in sorted(keys) if needle in k and k > after][:limit], (needle, limit, after)
     assert b.items_after("nogroup", "a", 5) == [] and b.rank("nogroup", "a") is None
     assert b.keys_containing("nogroup", "a", 5) == []
 
