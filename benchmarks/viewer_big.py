@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from motia_nb.notebook.viewer import viewer  # noqa: E402
 from motia_nb.notebook.viewer.data import off_loop  # noqa: E402
-from motia_nb.notebook.viewer.finding import SEARCH_BUDGET  # noqa: E402
+from motia_nb.notebook.viewer.finding import REST_BUDGET, SEARCH_BUDGET  # noqa: E402
 from motia_nb.notebook.viewer.paging import find_keys, find_rest, page_of_key  # noqa: E402
 from motia_nb.state import StateManager  # noqa: E402
 
@@ -154,7 +154,7 @@ async def build_rows(m: StateManager, heavy: Any, row: Any, search: Any) -> None
     await row("first substring search '99999' (answer within the budget)", first_search, runs=1, target=100)
     found = first[0]
     state = f"{len(found.keys)} keys, {'complete' if found.complete else 'partial, through ' + repr(found.through)}"
-    rest = await find_rest(m, "big", found, 50, heavy)
+    rest = await find_rest(m, "big", found, 50, heavy, budget=REST_BUDGET)  # as the viewer completes it
     print(f"{'  … it listed ' + state + '; complete after':66s} {(time.perf_counter() - t0) * 1000:9.2f} ms "
           f"({len(rest.keys)} keys)", flush=True)
     waits: list[float] = []

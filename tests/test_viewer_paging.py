@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from motia_nb.notebook.viewer import finding, viewer
 from motia_nb.notebook.viewer.data import LiveData, apply_events, off_loop
 from motia_nb.notebook.viewer.model import LAST_PAGE, ViewModel, visible_groups
-from motia_nb.notebook.viewer.paging import find_keys, page_of_key, read_page
+from motia_nb.notebook.viewer.paging import find_keys, find_rest, page_of_key, read_page
 from motia_nb.notebook.viewer.text import group_label
 from motia_nb.state import StateManager
 from motia_nb.state.backends.sqlite import searching
@@ -335,6 +335,34 @@ def test_a_search_out_of_time_lists_what_it_found_then_completes_by_itself(cm: C
         assert list(v.found.options) == ["k0001"] and "1 found · pick" in notes[-1]
     finally:
         v.close()
+
+
+def test_find_rest_completes_in_pieces_and_a_stale_search_stops(cm: CountingManager, monkeypatch) -> None:
+    monkeypatch.setattr(searching, "SCAN_CHUNK", 10)
+    fill(cm, "g", 200)
+    for k in ("a-k019", "m-k019", "zz-k019"):
+        cm.sync.set("g", k, 1)
+    keys = cm.sync.keys_with_prefix("g", "", 1000)
+    want_all = [k for k in keys if k.startswith("k019")] + [k for k in keys if "k019" in k and not k.startswith("k019")]
+
+    async def go() -> None:
+        heavy = off_loop(cm)
+        first = await find_keys(cm, "g", "k019", 50, heavy, budget=0)
+        # the 10 starting with it, and a-k019 among the first 10 keys in key order (a-k019, k0000…k0008)
+        assert not first.complete and first.starting == 10 and first.keys == want_all[:11], first
+        cm.reads.clear()
+        done = await find_rest(cm, "g", first, 50, heavy, budget=0)
+        assert done.complete and done.keys == want_all and not done.more
+        assert cm.reads.count("search_keys") > 5  # one piece per chunk of 10 keys
+        cm.reads.clear()
+        asked = iter([True, True, False])
+        stale = await find_rest(cm, "g", first, 50, heavy, budget=0, wanted=lambda: next(asked))
+        assert cm.reads.count("search_keys") == 2 and not stale.complete  # stopped, still partial
+        assert stale.keys == [k for k in want_all if k <= stale.through or k.startswith("k019")]
+        few = await find_rest(cm, "g", await find_keys(cm, "g", "k019", 11, heavy, budget=0), 11, heavy, budget=0)
+        assert few.complete and few.more and few.keys == want_all[:11]  # 11 listed, more exist
+
+    asyncio.run(go())
 
 
 def test_stream_groups_are_shown_with_their_badge(cm: CountingManager) -> None:

@@ -9,8 +9,8 @@ A search never keeps the user waiting: it is given :data:`SEARCH_BUDGET` seconds
 SQLite group whose trigram index is still being built (in the background, from its first
 search) is scanned meanwhile; when the budget runs out first, the keys found so far are
 listed, labelled *searching…*, and the rest of the scan follows in a task of its own (the
-viewer's actions are not held up by it), which lists the complete answer unless the box
-or the group changed meanwhile.
+viewer's actions are not held up by it), in pieces of :data:`REST_BUDGET` seconds, which
+lists the complete answer unless the box or the group changed meanwhile (then it stops).
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 
     from .model import ViewModel
 
-__all__ = ["FindActions", "FOUND_LIMIT", "SEARCH_BUDGET"]
+__all__ = ["FindActions", "FOUND_LIMIT", "SEARCH_BUDGET", "REST_BUDGET"]
 
 #: keys a search lists at most (more: the summary says so; type more of the key)
 FOUND_LIMIT = 50
 #: seconds a search may scan before the keys found so far are shown (the rest follows)
 SEARCH_BUDGET = 0.04
+#: seconds of each piece of the rest (between two, a search no longer wanted stops)
+REST_BUDGET = 0.1
 
 
 class FindActions:
@@ -79,14 +81,18 @@ class FindActions:
             self._rest = asyncio.ensure_future(self._search_rest(g, found))
 
     async def _search_rest(self, g: str, found: Found) -> None:
-        """Complete a partial answer, then list it if it is still the one wanted."""
+        """Complete a partial answer (in pieces: a stale one stops), then list it if it is still wanted."""
+
+        def wanted() -> bool:
+            return self.goto_key.value == found.text and self.group == g and not self._closed
+
         try:
-            found = await find_rest(self.manager, g, found, FOUND_LIMIT, self._heavy)
+            found = await find_rest(self.manager, g, found, FOUND_LIMIT, self._heavy, budget=REST_BUDGET, wanted=wanted)
         except Exception as exc:
-            if self.goto_key.value == found.text and self.group == g:
+            if wanted():
                 self._set_status(f"{type(exc).__name__}: {exc}", "error")
             return
-        if self.goto_key.value == found.text and self.group == g and not self._closed:
+        if wanted() and found.complete:
             self._show_answer(g, found)
 
     def _show_answer(self, g: str, found: Found) -> None:

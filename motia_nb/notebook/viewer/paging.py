@@ -123,12 +123,18 @@ async def find_keys(
     return _merged(text, keys, found, limit, len(starting))
 
 
-async def find_rest(m: "StateManager", group: str, found: Found, limit: int, heavy: Heavy) -> Found:
-    """``found`` completed: the keys containing its text after ``found.through`` (exact, off the loop)."""
-    if found.complete:
-        return found
-    rest = await heavy(m.search_keys(group, found.text, limit + 1 + found.starting, after=found.through))
-    return _merged(found.text, found.keys, rest, limit, found.starting)
+async def find_rest(
+    m: "StateManager", group: str, found: Found, limit: int, heavy: Heavy, *,
+    budget: float | None = None, wanted: Callable[[], bool] = lambda: True,
+) -> Found:
+    """``found`` completed: the keys containing its text after ``found.through`` (off the loop),
+    in pieces of ``budget`` seconds each; it stops early, still partial, once ``wanted()`` is
+    false (the user typed on: a stale search stops within one piece)."""
+    while not found.complete and wanted():
+        rest = await heavy(m.search_keys(group, found.text, limit + 1 + found.starting, after=found.through,
+                                         budget=budget))
+        found = _merged(found.text, found.keys, rest, limit, found.starting)
+    return found
 
 
 def _merged(text: str, keys: list[str], found: "KeySearch", limit: int, starting: int) -> Found:
