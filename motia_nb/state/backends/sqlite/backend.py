@@ -74,7 +74,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
         #: fills the trigram index of searched big groups on the side connection (key search)
         self._indexer = KeyIndexer(
-            WeakCall(self._pruning_connection), None if self.memory else WeakCall(self._indexer_connection)
+            WeakCall(self._indexer_side), None if self.memory else WeakCall(self._indexer_connection)
         )
 
     # ------------------------------------------------------------------ life cycle
@@ -126,6 +126,10 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
+
+    def _indexer_side(self) -> "tuple[sqlite3.Connection | None, Any]":
+        """The key indexer's (connection, lock): ``:memory:``'s one connection, or (None: its own) the gate."""
+        return self._pruning_connection() if self.memory else (None, self._wlock)
 
     def _indexer_connection(self) -> sqlite3.Connection:
         """The key indexer's own connection (it checkpoints the WAL itself, off the write gate)."""

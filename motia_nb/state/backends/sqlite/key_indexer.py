@@ -44,12 +44,12 @@ class KeyIndexer:
     """Builds the trigram index of the groups it is asked for, one at a time, on its own thread.
 
     ``side_connection()`` returns ``(connection, lock)``: a write connection only used under
-    ``lock``, the backend's write gate; or None once the backend is gone. ``connect()``, if
-    given, opens the thread's own connection to use instead (under the same lock).
+    ``lock``, the backend's write gate (the connection None when ``connect()`` opens the
+    thread's own); or None once the backend is gone.
     """
 
     def __init__(
-        self, side_connection: Callable[[], "tuple[sqlite3.Connection, Any] | None"],
+        self, side_connection: Callable[[], "tuple[sqlite3.Connection | None, Any] | None"],
         connect: Callable[[], "sqlite3.Connection | None"] | None = None,
     ) -> None:
         self._side = side_connection
@@ -128,6 +128,7 @@ class KeyIndexer:
                 return
             conn, lock = side
             conn = own or conn
+            assert conn is not None
             with lock:
                 if first:
                     key_search.register(conn, group)
