@@ -23,7 +23,7 @@ import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.state.backends.key_matches import KeySearch
-from motia_nb.state.backends.sqlite import key_search, searching
+from motia_nb.state.backends.sqlite import key_search, reads, searching
 from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.transfer import import_jsonl
 
@@ -179,13 +179,21 @@ def test_every_path_of_the_indexed_search_is_exact(sm, monkeypatch) -> None:
     assert registered(sm) == ["g"]
     monkeypatch.setattr(key_search, "CANDIDATE_CAP", 10)
     monkeypatch.setattr(key_search, "WINDOW", 25)
-    monkeypatch.setattr(key_search, "SORT_CAP", 100)
-    # "item" (300 candidates): the window fills the page, or the scan answers; "-zzz" (20): a sort
-    # after an unfilled window; "0-z"/"item-02": few; "tem-0" with the limit past the window
+    monkeypatch.setattr(reads, "_STEP_GRAIN", 100)
+    monkeypatch.setattr(key_search, "SORT_STEPS", 1000)
+    scans: list[tuple] = []
+    scan = type(sm.backend)._scan_keys
+    monkeypatch.setattr(type(sm.backend), "_scan_keys", lambda self, *a: scans.append(a) or scan(self, *a))
+    # "item" (300 candidates): the window fills the page, or sorting them runs out of steps and the
+    # scan answers; "-zzz" (20): a sort after an unfilled window; "0-z"/"item-02": few; "tem-0"
+    # with the limit past the window
     for needle in ("item", "-zzz", "e-1", "item-02", "tem-0", "m-01", "nothing"):
         for limit in (1, 5, 30, 400):
             assert contains(sm, "g", needle, limit) == brute(keys, needle, limit), (needle, limit)
     assert registered(sm) == ["g"]
+    scans.clear()
+    assert contains(sm, "g", "-zzz", 30) == brute(keys, "-zzz", 30) and not scans  # sorted in its steps
+    assert contains(sm, "g", "item", 400) == brute(keys, "item", 400) and scans  # out of steps: scanned
 
 
 def test_the_search_reads_the_trigram_index_and_looks_items_up_by_id(sm) -> None:

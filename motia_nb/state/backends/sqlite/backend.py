@@ -35,7 +35,7 @@ from .follower import Following
 from .history import SQLiteHistory
 from .key_indexer import KeyIndexer
 from .location import read_error
-from .reads import READ_PLANS, SQLiteReads
+from .reads import READ_PLANS, SQLiteReads, fetch_bounded
 from .recorder import Recorder
 from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
@@ -218,7 +218,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         return path.write_all(writes, WRITE_ALL_CHUNK, progress)
 
     # ------------------------------------------------------------------ reads
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
+        """One statement on the read connection; with ``steps``, None if it needed more than
+        about that many SQLite VM instructions (it is interrupted there)."""
         writes = self._writes
         if writes is None:
             if self._closed:
@@ -231,29 +233,22 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         if self.memory:  # one connection: read between transactions (or inside our own listener's)
             gate = writes.gate
             if gate.owned_here():
-                return self._read_locked(sql, params)
+                return self._read_locked(sql, params, steps)
             gate.acquire()
             try:
-                return self._read_locked(sql, params)
+                return self._read_locked(sql, params, steps)
             finally:
                 gate.release()
-        with self._rlock:
-            conn = self._rconn
-            if conn is None:  # closed while this read waited for the lock
-                raise self._closed_error()
-            try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
-                raise read_error(exc, self.url) from exc
+        return self._read_locked(sql, params, steps)
 
-    def _read_locked(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _read_locked(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         with self._rlock:
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
                 raise self._closed_error()
             try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
+                return fetch_bounded(conn, sql, params, steps)
+            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
                 raise read_error(exc, self.url) from exc
 
     async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:

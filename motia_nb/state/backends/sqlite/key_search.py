@@ -36,7 +36,7 @@ from __future__ import annotations
 import sqlite3
 
 __all__ = [
-    "INDEX_THRESHOLD", "MIN_NEEDLE", "BUILD_CHUNK", "CANDIDATE_CAP", "WINDOW", "SORT_CAP", "MADE_SQL", "STATE_SQL",
+    "INDEX_THRESHOLD", "MIN_NEEDLE", "BUILD_CHUNK", "CANDIDATE_CAP", "WINDOW", "SORT_STEPS", "MADE_SQL", "STATE_SQL",
     "SIZE_SQL", "CANDIDATES_SQL", "WINDOW_SQL", "MERGE_PAGES", "found_sql", "prepare", "register", "build_step",
     "merge_step", "fts_query",
 ]  # fmt: skip
@@ -54,9 +54,10 @@ CANDIDATE_CAP = 5_000
 #: more than CANDIDATE_CAP: the text is common, so the first WINDOW keys in key order are
 #: scanned first (a few ms), which usually fills the page ...
 WINDOW = 5_000
-#: ... else up to this many candidates are still sorted (~30 ms at 100,000); beyond it the
-#: text is so common that a scan stopped at LIMIT is the faster way
-SORT_CAP = 100_000
+#: ... else the candidates are still sorted, if that takes at most this many SQLite VM
+#: instructions (10–13 per candidate: ~150,000 candidates, ~50 ms); beyond it the statement
+#: is interrupted, as the text is so common that a scan stopped at LIMIT is the faster way
+SORT_STEPS = 2_000_000
 #: a trigram index cannot answer shorter texts
 MIN_NEEDLE = 3
 

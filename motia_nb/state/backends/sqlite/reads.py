@@ -8,13 +8,14 @@ single ``json.loads`` call.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...jsontext import decode_stored
 from ..base import Order
 
-__all__ = ["SQLiteReads", "READ_PLANS", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
+__all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
 
 _loads = json.loads
 
@@ -60,6 +61,32 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return p[:-1] + chr(nxt)
 
 
+#: VM instructions between two looks at a bounded read's count
+_STEP_GRAIN = 10_000
+
+
+def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], steps: int | None) -> Any:
+    """``conn.execute(sql, params).fetchall()``; with ``steps``, None once the statement ran
+    about that many VM instructions (a progress handler interrupts it)."""
+    if steps is None:
+        return conn.execute(sql, params).fetchall()
+    left = [steps // _STEP_GRAIN]
+
+    def progress() -> bool:
+        left[0] -= 1
+        return left[0] < 0
+
+    conn.set_progress_handler(progress, _STEP_GRAIN)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        if left[0] < 0:  # "interrupted": ours
+            return None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
 def _page(rows: list[Any]) -> list[tuple[str, Any]]:
     if not rows:
         return []
@@ -97,7 +124,7 @@ class SQLiteReads:
     after this thread's buffered writes were flushed (reads see them).
     """
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         raise NotImplementedError
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -53,7 +53,7 @@ class SQLiteKeySearch:
 
     _indexer: KeyIndexer
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         raise NotImplementedError
 
     def keys_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
@@ -96,16 +96,18 @@ class SQLiteKeySearch:
         plain scan (stopped at ``limit``) is the faster way (see :mod:`.key_search`)."""
         ks = key_search
         match = ks.fts_query(needle)
+        steps = None
         if self._query(ks.CANDIDATES_SQL, (match, ks.CANDIDATE_CAP + 1))[0][0] > ks.CANDIDATE_CAP:
             # common: the page is likely among the first keys
             first = [r[0] for r in self._query(ks.WINDOW_SQL, (group_id, ks.WINDOW, pattern, limit))]
             if len(first) == limit:
                 return first
-            if self._query(ks.CANDIDATES_SQL, (match, ks.SORT_CAP + 1))[0][0] > ks.SORT_CAP:
-                return None
+            steps = ks.SORT_STEPS  # sorted if that takes no longer than ~SORT_STEPS instructions, else scanned
         if len(needle) == ks.MIN_NEEDLE:  # its one trigram is the text: no re-check
-            return [r[0] for r in self._query(ks.found_sql(False), (match, group_id, limit))]
-        return [r[0] for r in self._query(ks.found_sql(True), (match, group_id, pattern, limit))]
+            rows = self._query(ks.found_sql(False), (match, group_id, limit), steps)
+        else:
+            rows = self._query(ks.found_sql(True), (match, group_id, pattern, limit), steps)
+        return None if rows is None else [r[0] for r in rows]
 
     def _scan_keys(self, group_id: str, pattern: str, limit: int, after: str | None, budget: float | None) -> KeySearch:
         """A GLOB scan in key order, SCAN_CHUNK keys at a time, until ``limit`` matches, the end
