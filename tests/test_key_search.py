@@ -23,7 +23,7 @@ import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.state.backends.key_matches import KeySearch
-from motia_nb.state.backends.sqlite import key_search, reads, searching
+from motia_nb.state.backends.sqlite import key_indexer, key_search, reads, searching
 from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.transfer import import_jsonl
 
@@ -242,7 +242,10 @@ def test_a_failed_build_leaves_the_scan_answering(sm, monkeypatch, caplog) -> No
     assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]
     assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 1
     assert "indexing the keys of 'big' for key search failed (no such module: fts5)" in caplog.text
-    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # scanned again (and asked again)
+    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # scanned again, not retried yet
+    assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 1
+    monkeypatch.setattr(key_indexer, "RETRY_AFTER", 0.0)
+    assert contains(sm, "big", "-eu", 10) == ["order-0001-eu", "order-0010-eu"]  # scanned, and asked again
     assert sm.backend._indexer.wait(60) and sm.backend._indexer.failures == 2
     assert not sm.backend._query(key_search.MADE_SQL, ())
 

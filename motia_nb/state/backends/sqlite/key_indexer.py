@@ -10,7 +10,8 @@ after each step it checkpoints the WAL itself, outside the gate, so neither its 
 nor a writer's copy the megabytes a build writes); ``:memory:`` uses the shared one. A search meanwhile scans (with a
 time budget, the viewer's; see :mod:`.searching`). On failure (no FTS5 in this SQLite, a
 read-only file, another process holding the lock past the busy timeout) the group is
-dropped with a warning and searches keep scanning; the next search asks again.
+dropped with a warning and searches keep scanning; a search after :data:`RETRY_AFTER`
+seconds asks again.
 
 Another process may build the same group at the same time: each chunk reads the fill's
 state in its own transaction, so the two take turns. A build interrupted by ``close()``
@@ -30,12 +31,14 @@ from typing import Any
 from ...._threads import on_fork_child, start_thread
 from . import key_search
 
-__all__ = ["KeyIndexer", "PAUSE"]
+__all__ = ["KeyIndexer", "PAUSE", "RETRY_AFTER"]
 
 log = logging.getLogger("motia_nb")
 
 #: seconds between two chunks of a build (the gate is free meanwhile)
 PAUSE = 0.002
+#: seconds before a group whose build failed is tried again (searches scan meanwhile)
+RETRY_AFTER = 60.0
 
 _indexers: "weakref.WeakSet[KeyIndexer]" = weakref.WeakSet()
 
@@ -56,6 +59,7 @@ class KeyIndexer:
         self._connect = connect
         self._lock = threading.Lock()
         self._pending: dict[str, None] = {}  # groups to build, in the order asked
+        self._failed: dict[str, float] = {}  # group -> when its build failed (time.monotonic())
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
@@ -66,7 +70,8 @@ class KeyIndexer:
     def ensure(self, group: str) -> None:
         """Build ``group``'s index in the background, unless it is being built already."""
         with self._lock:
-            if self._stop:
+            failed = self._failed.get(group)
+            if self._stop or (failed is not None and time.monotonic() - failed < RETRY_AFTER):
                 return
             self._pending.setdefault(group)
             if self._thread is None or not self._thread.is_alive():
@@ -108,8 +113,9 @@ class KeyIndexer:
                             continue
                         own.append(conn)
                     self._build(group, own[0] if own else None)
-                except Exception as exc:  # the scan keeps answering; the next search asks again
+                except Exception as exc:  # the scan keeps answering; a later search asks again
                     self.failures += 1
+                    self._failed[group] = time.monotonic()
                     if not self._stop:
                         log.warning("motia_nb: indexing the keys of %r for key search failed (%s); "
                                     "searches scan instead", group, exc)
