@@ -19,8 +19,8 @@ group's keys ``<= upto`` (all of them once ``done``; none before the first chunk
 The AFTER INSERT / AFTER DELETE triggers on ``items`` keep it by acting only on keys
 inside that range; a key past it is filled (or not, if deleted meanwhile) by a later
 chunk, in the transaction that moves ``upto`` over it. An upsert that changes a value
-fires no INSERT trigger, and a key never changes. Until ``done`` a search scans (see
-:mod:`.searching`). The objects are made on demand (``IF NOT EXISTS``), so the schema
+fires no INSERT trigger, and a key never changes. Until ``done`` a search takes the keys up
+to ``upto`` from the index and scans the rest (see :mod:`.searching`). The objects are made on demand (``IF NOT EXISTS``), so the schema
 version is unchanged; a file from the first version of this index (``search_groups``
 without ``upto``/``done``, triggers without the range) is brought up to date by
 :func:`prepare`, its groups counting as done (they were filled in one transaction).
@@ -37,7 +37,7 @@ import sqlite3
 
 __all__ = [
     "INDEX_THRESHOLD", "MIN_NEEDLE", "BUILD_CHUNK", "CANDIDATE_CAP", "WINDOW", "SORT_STEPS", "MADE_SQL", "STATE_SQL",
-    "SIZE_SQL", "CANDIDATES_SQL", "WINDOW_SQL", "MERGE_PAGES", "found_sql", "prepare", "register", "build_step",
+    "SIZE_SQL", "CANDIDATES_SQL", "MERGE_PAGES", "window_sql", "found_sql", "prepare", "register", "build_step",
     "merge_step", "fts_query",
 ]  # fmt: skip
 
@@ -84,24 +84,29 @@ _UPGRADE = (  # the first version's groups were filled whole: done
 
 #: whether the index objects were made, as this version makes them (in this file, by any process)
 MADE_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'key_search_ins'"
-#: ``group``'s build: no row (not registered), or (done,)
-STATE_SQL = "SELECT done FROM search_groups WHERE grp = ?"
+#: ``group``'s build: no row (not registered), or (done, upto)
+STATE_SQL = "SELECT done, upto FROM search_groups WHERE grp = ?"
 #: the group's size, counted no further than the threshold
 SIZE_SQL = "SELECT count(*) FROM (SELECT 1 FROM items WHERE grp = ? LIMIT ?)"
 #: how many rows hold every trigram of the text (in any searched group), counted to ?2 at most
 CANDIDATES_SQL = "SELECT count(*) FROM (SELECT 1 FROM key_search WHERE key_search MATCH ? LIMIT ?)"
-#: the keys containing the text among the group's first ?2 keys in key order
-WINDOW_SQL = "SELECT key FROM (SELECT key FROM items WHERE grp = ? ORDER BY key LIMIT ?) WHERE key GLOB ? LIMIT ?"
 
 
-def found_sql(recheck: bool) -> str:
+def window_sql(lower: bool) -> str:
+    """The keys containing the text among the group's first WINDOW keys (after ?) in key order:
+    params (group, [after,] window, pattern, limit)."""
+    after = " AND key > ?" if lower else ""
+    return f"SELECT key FROM (SELECT key FROM items WHERE grp = ?{after} ORDER BY key LIMIT ?) WHERE key GLOB ? LIMIT ?"
+
+
+def found_sql(recheck: bool, lower: bool = False, upper: bool = False) -> str:
     """The candidates of the group whose key really contains the text, in key order: params
-    (match, group, [pattern,] limit). The candidates drive the join (CROSS JOIN), never a pass
-    over the (grp, key) index for ORDER BY; ``recheck=False`` (a 3-character text, whose one
-    trigram is the text) skips the GLOB."""
-    glob = " AND i.key GLOB ?" if recheck else ""
+    (match, group, [pattern,] [after,] [upto,] limit). The candidates drive the join (CROSS
+    JOIN), never a pass over the (grp, key) index for ORDER BY; ``recheck=False`` (a
+    3-character text, whose one trigram is the text) skips the GLOB."""
+    where = (" AND i.key GLOB ?" if recheck else "") + (" AND i.key > ?" if lower else "") + (" AND i.key <= ?" if upper else "")
     return ("SELECT i.key FROM (SELECT rowid AS id FROM key_search WHERE key_search MATCH ?) AS c "
-            f"CROSS JOIN items AS i ON i.id = c.id WHERE i.grp = ?{glob} ORDER BY i.key LIMIT ?")
+            f"CROSS JOIN items AS i ON i.id = c.id WHERE i.grp = ?{where} ORDER BY i.key LIMIT ?")
 
 
 _REGISTER = "INSERT OR IGNORE INTO search_groups (grp, upto, done) VALUES (?, NULL, 0)"

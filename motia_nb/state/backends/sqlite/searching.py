@@ -4,7 +4,8 @@ Where the answer comes from:
 
 - a group of :data:`~.key_search.INDEX_THRESHOLD`\\ + items whose trigram index is built, and
   a text of 3+ characters: the index (:mod:`.key_search`), unless the text is so common
-  that a scan stopped at ``limit`` is faster;
+  that a scan stopped at ``limit`` is faster; while the index is being built, it answers
+  for the keys it holds already (up to ``upto``) and the rest is scanned;
 - otherwise a GLOB scan of the group's (grp, key) index in key order, stopped at
   ``limit``, in chunks of :data:`SCAN_CHUNK` keys (the read connection is free between
   two, for this process's point reads). With a time ``budget`` it stops when the budget
@@ -69,44 +70,55 @@ class SQLiteKeySearch:
         if limit <= 0:
             return KeySearch([])
         pattern = "*" + glob_literal(needle) + "*"
-        if needle and self._indexed(group_id) and len(needle) >= key_search.MIN_NEEDLE and after is None:
-            found = self._indexed_search(group_id, needle, pattern, limit)
-            if found is not None:
-                return KeySearch(found)
+        state = self._index_state(group_id) if needle else None
+        if state is not None and len(needle) >= key_search.MIN_NEEDLE:
+            done, upto = state
+            if done or (upto is not None and (after is None or after < upto)):
+                found = self._indexed_search(group_id, needle, pattern, limit, after, None if done else upto)
+                if found is not None:
+                    if done or len(found) == limit:
+                        return KeySearch(found)
+                    # the keys up to ``upto`` are indexed (a build in progress): the rest is scanned
+                    # (the bound on the index matters when a chunk committed since ``upto`` was read)
+                    rest = self._scan_keys(group_id, pattern, limit - len(found), upto, budget)
+                    return KeySearch(found + rest.keys, rest.through)
         return self._scan_keys(group_id, pattern, limit, after, budget)
 
-    def _indexed(self, group_id: str) -> bool:
-        """Whether ``group_id``'s index is complete; a big group without one is built in the background."""
+    def _index_state(self, group_id: str) -> "tuple[bool, str | None] | None":
+        """(done, upto) of ``group_id``'s index (the index holds its keys up to ``upto``, all once
+        done), or None; a big group without one is built in the background."""
         ks = key_search
         if self._query(ks.MADE_SQL, ()):
             state = self._query(ks.STATE_SQL, (group_id,))
-            if state and state[0][0]:
-                return True
-            if state:  # registered, not done: this process may not be the one building it
+            if state:
+                if not state[0][0]:  # a build in progress; this process may not be the one building it
+                    self._indexer.ensure(group_id)
+                return bool(state[0][0]), state[0][1]
+        if not self._indexer.building(group_id):
+            if self._query(ks.SIZE_SQL, (group_id, ks.INDEX_THRESHOLD))[0][0] >= ks.INDEX_THRESHOLD:
                 self._indexer.ensure(group_id)
-                return False
-        if self._indexer.building(group_id):
-            return False
-        if self._query(ks.SIZE_SQL, (group_id, ks.INDEX_THRESHOLD))[0][0] >= ks.INDEX_THRESHOLD:
-            self._indexer.ensure(group_id)
-        return False
+        return None
 
-    def _indexed_search(self, group_id: str, needle: str, pattern: str, limit: int) -> list[str] | None:
-        """The answer from the trigram index, or None when the text is so common that the
-        plain scan (stopped at ``limit``) is the faster way (see :mod:`.key_search`)."""
+    def _indexed_search(
+        self, group_id: str, needle: str, pattern: str, limit: int, after: str | None, upto: str | None
+    ) -> list[str] | None:
+        """The first ``limit`` keys after ``after`` (and up to ``upto``) from the trigram index, or
+        None when the text is so common that the plain scan (stopped at ``limit``) is the faster way
+        (see :mod:`.key_search`)."""
         ks = key_search
         match = ks.fts_query(needle)
         steps = None
         if self._query(ks.CANDIDATES_SQL, (match, ks.CANDIDATE_CAP + 1))[0][0] > ks.CANDIDATE_CAP:
-            # common: the page is likely among the first keys
-            first = [r[0] for r in self._query(ks.WINDOW_SQL, (group_id, ks.WINDOW, pattern, limit))]
+            # common: the page is likely among the first keys (a scan: exact past ``upto`` too)
+            window = ks.window_sql(after is not None)
+            first = [r[0] for r in self._query(window, (group_id, *_opt(after), ks.WINDOW, pattern, limit))]
             if len(first) == limit:
                 return first
             steps = ks.SORT_STEPS  # sorted if that takes no longer than ~SORT_STEPS instructions, else scanned
-        if len(needle) == ks.MIN_NEEDLE:  # its one trigram is the text: no re-check
-            rows = self._query(ks.found_sql(False), (match, group_id, limit), steps)
-        else:
-            rows = self._query(ks.found_sql(True), (match, group_id, pattern, limit), steps)
+        recheck = len(needle) > ks.MIN_NEEDLE  # a 3-character text is its one trigram: no re-check
+        sql = ks.found_sql(recheck, after is not None, upto is not None)
+        rows = self._query(sql, (match, group_id, *_opt(pattern if recheck else None), *_opt(after), *_opt(upto), limit),
+                           steps)
         return None if rows is None else [r[0] for r in rows]
 
     def _scan_keys(self, group_id: str, pattern: str, limit: int, after: str | None, budget: float | None) -> KeySearch:
@@ -131,3 +143,7 @@ class SQLiteKeySearch:
             lo = last[0][0]
             if deadline is not None and time.perf_counter() >= deadline:
                 return KeySearch(found, lo)
+
+
+def _opt(value: Any) -> tuple[Any, ...]:
+    return () if value is None else (value,)
