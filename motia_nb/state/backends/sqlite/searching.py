@@ -69,6 +69,7 @@ class SQLiteKeySearch:
         a scan may stop early (see the module docstring)."""
         if limit <= 0:
             return KeySearch([])
+        started = time.perf_counter()
         pattern = "*" + glob_literal(needle) + "*"
         state = self._index_state(group_id) if needle else None
         if state is not None and len(needle) >= key_search.MIN_NEEDLE:
@@ -80,7 +81,8 @@ class SQLiteKeySearch:
                         return KeySearch(found)
                     # the keys up to ``upto`` are indexed (a build in progress): the rest is scanned
                     # (the bound on the index matters when a chunk committed since ``upto`` was read)
-                    rest = self._scan_keys(group_id, pattern, limit - len(found), upto, budget)
+                    left = None if budget is None else max(0.0, budget - (time.perf_counter() - started))
+                    rest = self._scan_keys(group_id, pattern, limit - len(found), upto, left)
                     return KeySearch(found + rest.keys, rest.through)
         return self._scan_keys(group_id, pattern, limit, after, budget)
 
