@@ -13,7 +13,7 @@ Where the answer comes from:
   ``after=`` resumes it.
 
 The first search of a non-empty text in a big group asks :mod:`.key_indexer` to build the
-group's index in the background; until it is done, searches scan.
+group's index in the background; until it is done, searches take what it holds and scan the rest.
 """
 
 from __future__ import annotations
