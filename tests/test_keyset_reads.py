@@ -9,8 +9,9 @@ from test_backend_contract import DictBackend
 from test_key_prefix import vm_steps
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.base import Order, Write
-from motia_nb.state.backends.sqlite.reads import CONTAINING_SQL, keyset_sql
+from motia_nb.state.backends.base import KeySearch, Order, Write
+from motia_nb.state.backends.sqlite.reads import keyset_sql
+from motia_nb.state.backends.sqlite.searching import scan_sql
 from motia_nb.testing import BIG_ITEMS
 
 KEYS = ["m", "b", "order-10", "a*", "z", "order-2", "é", "a", "order-1", "ab", "x[1]", "ba"]
@@ -57,7 +58,12 @@ def check_backend(b, keys: list[str]) -> None:
         assert b.rank("g", "missing", order=order) is None
     for needle in ("", "a", "order-1", "*", "[1", "1]", "]", "?", "a?", "é", "nope"):
         for limit in (0, 2, 100):
-            assert b.keys_containing("g", needle, limit) == sorted(k for k in keys if needle in k)[:limit]
+            want = sorted(k for k in keys if needle in k)[:limit]
+            assert b.keys_containing("g", needle, limit) == want
+            assert b.search_keys("g", needle, limit, budget=1.0) == KeySearch(want)  # small: never in part
+            for after in ("", "a", "order-", "zz"):
+                assert b.search_keys("g", needle, limit, after=after).keys == [
+                    k for k in sorted(keys) if needle in k and k > after][:limit], (needle, limit, after)
     assert b.items_after("nogroup", "a", 5) == [] and b.rank("nogroup", "a") is None
     # the arguments are handled once, by Backend.items_after, for every backend
     for order in ORDERS:
@@ -109,8 +115,11 @@ def test_keyset_pages_search_the_indexes_and_cost_a_page_wherever_they_are(big_d
         assert b.rank("big", "item-0123456", order=Order.KEY) == 123_456
         assert b.rank("big", "item-0123456", order=Order.NEG_INSERTION) == N - 1 - 123_456
 
-        plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + CONTAINING_SQL, ("big", "x", 5)))
-        assert "COVERING INDEX" in plan, plan  # the key index only, never the table's values
+        for sql, params in ((scan_sql(False, True), ("big", "item-1", "x", 5)),
+                            (scan_sql(True, True), ("big", "item-1", "item-2", "x", 5)),
+                            (scan_sql(True, False), ("big", "item-1", "x", 5))):
+            plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            assert "COVERING INDEX" in plan and "TEMP B-TREE" not in plan, plan  # the key index only, in its order
         assert b.keys_containing("big", "99999", 3) == ["item-0099999", "item-0199999", "item-0299999"]
     finally:
         sm.close()

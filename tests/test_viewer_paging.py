@@ -19,12 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from motia_nb.notebook.viewer import viewer
+from motia_nb.notebook.viewer import finding, viewer
 from motia_nb.notebook.viewer.data import LiveData, apply_events, off_loop
 from motia_nb.notebook.viewer.model import LAST_PAGE, ViewModel, visible_groups
-from motia_nb.notebook.viewer.paging import find_keys, page_of_key, read_page
+from motia_nb.notebook.viewer.paging import find_keys, find_rest, page_of_key, read_page
 from motia_nb.notebook.viewer.text import group_label
 from motia_nb.state import StateManager
+from motia_nb.state.backends.sqlite import searching
 from motia_nb.state.events import CREATED, DELETED, UPDATED, StateEvent
 
 
@@ -63,6 +64,10 @@ class CountingManager(StateManager):
     async def keys_containing(self, *args: Any, **kw: Any) -> Any:
         self._note("keys_containing")  # where the read runs (the coroutine may be sent elsewhere)
         return await super().keys_containing(*args, **kw)
+
+    async def search_keys(self, *args: Any, **kw: Any) -> Any:
+        self._note("search_keys")  # where the read runs (the coroutine may be sent elsewhere)
+        return await super().search_keys(*args, **kw)
 
 
 @pytest.fixture
@@ -195,7 +200,9 @@ def test_find_keys_lists_the_prefix_matches_first_then_the_others(cm: CountingMa
         cm.reads.clear()
         prefix_only = await find_keys(cm, "g", "order", 2, heavy)
         assert prefix_only.keys == ["order-1", "order-10"] and prefix_only.more
-        assert "keys_containing" not in cm.reads  # enough keys start with it: no pass over the index
+        assert "search_keys" not in cm.reads  # enough keys start with it: no pass over the index
+        await find_keys(cm, "g", "order", 10, heavy)
+        assert cm.reads[-1] == "search_keys" and cm.threads[-1].startswith("motia-nb-io")  # off the loop
         assert (await find_keys(cm, "g", "zzz", 5, heavy)).keys == []
 
     asyncio.run(go())
@@ -295,6 +302,67 @@ def test_key_search_and_go_to_key_in_the_panel(cm: CountingManager) -> None:
         assert "no item 'nothing-like-it' in big" in v.message and v.key == "k0042"
     finally:
         v.close()
+
+
+def test_a_search_out_of_time_lists_what_it_found_then_completes_by_itself(cm: CountingManager, monkeypatch) -> None:
+    """A scan stopped by the budget (as while a big group's index is built) lists its keys,
+    labelled, and the rest follows without anything asked; a newer search supersedes it."""
+    monkeypatch.setattr(finding, "SEARCH_BUDGET", 0.0)
+    monkeypatch.setattr(searching, "SCAN_CHUNK", 20)
+    fill(cm, "big", 300)
+    for k in ("a-k0150", "special-k0150", "zz-k015"):
+        cm.sync.set("big", k, 1)
+    v = viewer("big", manager=cm, page_size=25, live=False)
+    notes: list[str] = []
+    v.found_summary.observe(lambda ch: notes.append(ch["new"]), names="value")
+    try:
+        v.goto_key.value = "k015"
+        wait_until(lambda: "found" in notes[-1] and "so far" not in notes[-1], what="the complete answer")
+        # the 10 starting with it, and "a-k0150" among the first 20 keys in key order (a-k0150, k0000…k0018)
+        assert "11 found so far · searching the rest of big (keys after <code>k0018</code>)…" in notes[0], notes
+        assert list(v.found.options) == [f"k015{i}" for i in range(10)] + ["a-k0150", "special-k0150", "zz-k015"]
+        assert "13 found · pick one" in notes[-1], notes
+        notes.clear()
+        v.goto_key.value = "k02"  # more than 50 start with it: complete at once
+        assert notes == ["<small>first 50; more match, type more of the key · pick one to go to it</small>"]
+        v.goto_key.value = "nothing-like-it"  # partial (0 so far), then none at all
+        wait_until(lambda: "no key of big contains" in notes[-1], what="the complete answer")
+        assert "0 found so far" in notes[-2] and v.found.layout.display == "none"
+        v.goto_key.value = "k0299"
+        v.goto_key.value = "k0001"  # typed on: the first search's rest must not show
+        wait_until(lambda: "1 found · pick" in notes[-1], what="the last search")
+        time.sleep(0.3)
+        assert list(v.found.options) == ["k0001"] and "1 found · pick" in notes[-1]
+    finally:
+        v.close()
+
+
+def test_find_rest_completes_in_pieces_and_a_stale_search_stops(cm: CountingManager, monkeypatch) -> None:
+    monkeypatch.setattr(searching, "SCAN_CHUNK", 10)
+    fill(cm, "g", 200)
+    for k in ("a-k019", "m-k019", "zz-k019"):
+        cm.sync.set("g", k, 1)
+    keys = cm.sync.keys_with_prefix("g", "", 1000)
+    want_all = [k for k in keys if k.startswith("k019")] + [k for k in keys if "k019" in k and not k.startswith("k019")]
+
+    async def go() -> None:
+        heavy = off_loop(cm)
+        first = await find_keys(cm, "g", "k019", 50, heavy, budget=0)
+        # the 10 starting with it, and a-k019 among the first 10 keys in key order (a-k019, k0000…k0008)
+        assert not first.complete and first.starting == 10 and first.keys == want_all[:11], first
+        cm.reads.clear()
+        done = await find_rest(cm, "g", first, 50, heavy, budget=0)
+        assert done.complete and done.keys == want_all and not done.more
+        assert cm.reads.count("search_keys") > 5  # one piece per chunk of 10 keys
+        cm.reads.clear()
+        asked = iter([True, True, False])
+        stale = await find_rest(cm, "g", first, 50, heavy, budget=0, wanted=lambda: next(asked))
+        assert cm.reads.count("search_keys") == 2 and not stale.complete  # stopped, still partial
+        assert stale.keys == [k for k in want_all if k <= stale.through or k.startswith("k019")]
+        few = await find_rest(cm, "g", await find_keys(cm, "g", "k019", 11, heavy, budget=0), 11, heavy, budget=0)
+        assert few.complete and few.more and few.keys == want_all[:11]  # 11 listed, more exist
+
+    asyncio.run(go())
 
 
 def test_stream_groups_are_shown_with_their_badge(cm: CountingManager) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._threads import on_exit, on_fork_child, run_io, run_sync
 from .backends import open_backend
 from .backends.base import Backend, Order, Write, WriteResult
+from .backends.key_matches import KeySearch, search_args
 from .errors import InvalidInputError
 from .commit_wait import commit_sync, submit_async_reopening
 from .events import StateEvent
@@ -362,6 +363,14 @@ class StateManager(HistoryCalls, BusyTimeout):
     async def keys_containing(self, group_id: str, text: str, limit: int = 100) -> list[str]:
         """The first ``limit`` keys of a group containing ``text``, in key order (key search)."""
         return await self._read(self.backend.keys_containing, *prefix_args(group_id, text, limit, "text"))
+
+    async def search_keys(
+        self, group_id: str, text: str, limit: int = 100, *, after: str | None = None, budget: float | None = None
+    ) -> KeySearch:
+        """``keys_containing`` that may answer in part within ``budget`` seconds (:class:`KeySearch`)."""
+        after, budget = search_args(after, budget)
+        search = functools.partial(self.backend.search_keys, after=after, budget=budget)
+        return await self._read(search, *prefix_args(group_id, text, limit, "text"))
 
     async def items_after(
         self, group_id: str, after: str | None = None, limit: int = 50, *, order: str = "insertion",

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 from .model import clamp_page, page_count
 
 if TYPE_CHECKING:
+    from motia_nb.state.backends.key_matches import KeySearch
     from motia_nb.state.manager import StateManager
 
-__all__ = ["REVERSED", "Page", "Found", "Heavy", "read_page", "page_of_key", "find_keys"]
+__all__ = ["REVERSED", "Page", "Found", "Heavy", "read_page", "page_of_key", "find_keys", "find_rest"]
 
 #: each order and the same order backwards
 REVERSED = {"insertion": "-insertion", "-insertion": "insertion", "key": "-key", "-key": "key"}
@@ -98,14 +99,46 @@ class Found:
     text: str
     keys: list[str]
     more: bool  # more keys match than ``keys`` holds
+    #: None: the answer is complete; else a partial one, every key up to this one searched
+    #: (a big group scanned while its index is built): :func:`find_rest` completes it
+    through: str | None = None
+    starting: int = 0  # how many keys start with the text (all listed first)
+
+    @property
+    def complete(self) -> bool:
+        return self.through is None
 
 
-async def find_keys(m: "StateManager", group: str, text: str, limit: int, heavy: Heavy) -> Found:
+async def find_keys(
+    m: "StateManager", group: str, text: str, limit: int, heavy: Heavy, *, budget: float | None = None
+) -> Found:
     """Keys of ``group`` that start with ``text`` (an index range on SQLite), then the others
-    that contain it (one pass over the key index, stopped at ``limit``); at most ``limit``."""
+    that contain it (from the trigram index, or a scan stopped at ``limit``); at most ``limit``.
+    With ``budget`` (seconds) the search for the others may stop early: a partial answer."""
     starting = await m.keys_with_prefix(group, text, limit + 1)
     keys = list(starting)
-    if len(keys) <= limit:
-        containing = await heavy(m.keys_containing(group, text, limit + 1 + len(starting)))
-        keys += [k for k in containing if not k.startswith(text)]
-    return Found(text, keys[:limit], len(keys) > limit)
+    if len(keys) > limit:
+        return Found(text, keys[:limit], True, None, len(starting))
+    found = await heavy(m.search_keys(group, text, limit + 1 + len(starting), budget=budget))
+    return _merged(text, keys, found, limit, len(starting))
+
+
+async def find_rest(
+    m: "StateManager", group: str, found: Found, limit: int, heavy: Heavy, *,
+    budget: float | None = None, wanted: Callable[[], bool] = lambda: True,
+) -> Found:
+    """``found`` completed: the keys containing its text after ``found.through`` (off the loop),
+    in pieces of ``budget`` seconds each; it stops early, still partial, once ``wanted()`` is
+    false (the user typed on: a stale search stops within one piece)."""
+    while not found.complete and wanted():
+        rest = await heavy(m.search_keys(group, found.text, limit + 1 + found.starting, after=found.through,
+                                         budget=budget))
+        found = _merged(found.text, found.keys, rest, limit, found.starting)
+    return found
+
+
+def _merged(text: str, keys: list[str], found: "KeySearch", limit: int, starting: int) -> Found:
+    keys = keys + [k for k in found.keys if not k.startswith(text)]
+    if len(keys) > limit:  # the first ``limit`` are the complete answer's, partial search or not
+        return Found(text, keys[:limit], True, None, starting)
+    return Found(text, keys, False, found.through, starting)

@@ -36,10 +36,11 @@ from ..._threads import run_io
 from ..errors import StateError
 from ..history import Point, Retention
 from ..jsontext import encode_trusted
+from .key_matches import KeySearch
 from .listening import Listening
 from .shapes import Listener, Order, Write, WriteResult
 
-__all__ = ["Backend", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
+__all__ = ["Backend", "KeySearch", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
 
 #: :meth:`Backend.write_all` applies (and reports progress) this many writes at a time.
 WRITE_ALL_CHUNK = 2000
@@ -258,6 +259,16 @@ class Backend(Listening, abc.ABC):
                 if len(found) == limit:
                     break
         return found
+
+    def search_keys(
+        self, group_id: str, needle: str, limit: int, *, after: str | None = None, budget: float | None = None
+    ) -> KeySearch:
+        """``keys_containing`` for a caller who must not wait: with ``budget`` (seconds) the
+        search may stop early with the keys found so far (SQLite scanning a big group while
+        its trigram index is built); ``after``: only keys after it. This default answers in full."""
+        if after is None:
+            return KeySearch(self.keys_containing(group_id, needle, limit))
+        return KeySearch([k for k in self.keys_containing(group_id, needle, 2**62) if k > after][:limit])
 
     def _scan(self, group_id: str, order: Order, page: int = 1000) -> Iterator[tuple[str, Any]]:
         """Every item of a group in ``order``, read ``page`` at a time (for the defaults above)."""

@@ -5,7 +5,9 @@
 - :mod:`.executors`: running those statements (caller's thread or aiosqlite), the gate;
 - :mod:`.writer`: the write path (a lone write inline, batches on aiosqlite); :mod:`.delivery`;
 - :mod:`.reads`: the reads, one statement each (point reads on the caller's thread);
-- :mod:`.key_search`: the trigram index that answers substring key search in big groups;
+- :mod:`.searching`: substring key search (a scan in chunks, with a time budget if asked, or
+  :mod:`.key_search`: the trigram index of searched big groups, filled in the background by
+  :mod:`.key_indexer`);
 - :mod:`.backend`: :class:`SQLiteBackend`, tying them to the backend contract.
 """
 

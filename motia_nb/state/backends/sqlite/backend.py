@@ -33,16 +33,18 @@ from . import lifecycle
 from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
+from .key_indexer import KeyIndexer
 from .location import read_error
-from .reads import READ_PLANS, SQLiteReads
+from .reads import READ_PLANS, SQLiteReads, fetch_bounded
 from .recorder import Recorder
+from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener
 
 __all__ = ["SQLiteBackend"]
 
 
-class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
+class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
@@ -70,6 +72,10 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         self._retention = Retention.parse(None)
         self._recorder: Recorder | None = None
         self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
+        #: fills the trigram index of searched big groups on the side connection (key search)
+        self._indexer = KeyIndexer(
+            WeakCall(self._indexer_side), None if self.memory else WeakCall(self._indexer_connection)
+        )
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -121,6 +127,17 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
 
+    def _indexer_side(self) -> "tuple[sqlite3.Connection | None, Any]":
+        """The key indexer's (connection, lock): ``:memory:``'s one connection, or (None: its own) the gate."""
+        return self._pruning_connection() if self.memory else (None, self._wlock)
+
+    def _indexer_connection(self) -> sqlite3.Connection:
+        """The key indexer's own connection (it checkpoints the WAL itself, off the write gate)."""
+        conn = connect(self.path, self.busy_timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        return conn
+
     def set_busy_timeout(self, seconds: float) -> None:
         self.busy_timeout = busy_timeout_setting(seconds)
         if self._writes is not None:
@@ -132,6 +149,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
                 return
             self._closed = True
             writes = self._writes
+        self._indexer.close()  # after the chunk in progress: the side connection is closed below
         if writes is not None:
             writes.close()  # commits what is queued first, closes the write connection
         if self._recorder is not None:
@@ -200,7 +218,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         return path.write_all(writes, WRITE_ALL_CHUNK, progress)
 
     # ------------------------------------------------------------------ reads
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
+        """One statement on the read connection; with ``steps``, None if it needed more than
+        about that many SQLite VM instructions (it is interrupted there)."""
         writes = self._writes
         if writes is None:
             if self._closed:
@@ -213,29 +233,22 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         if self.memory:  # one connection: read between transactions (or inside our own listener's)
             gate = writes.gate
             if gate.owned_here():
-                return self._read_locked(sql, params)
+                return self._read_locked(sql, params, steps)
             gate.acquire()
             try:
-                return self._read_locked(sql, params)
+                return self._read_locked(sql, params, steps)
             finally:
                 gate.release()
-        with self._rlock:
-            conn = self._rconn
-            if conn is None:  # closed while this read waited for the lock
-                raise self._closed_error()
-            try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
-                raise read_error(exc, self.url) from exc
+        return self._read_locked(sql, params, steps)
 
-    def _read_locked(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _read_locked(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         with self._rlock:
             conn = self._rconn
             if conn is None:  # closed while this read waited for the lock
                 raise self._closed_error()
             try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
+                return fetch_bounded(conn, sql, params, steps)
+            except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
                 raise read_error(exc, self.url) from exc
 
     async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -14,9 +14,8 @@ from typing import Any
 
 from ...jsontext import decode_stored
 from ..base import Order
-from . import key_search
 
-__all__ = ["SQLiteReads", "READ_PLANS", "PREFIX_SQL", "PREFIX_ALL_SQL", "CONTAINING_SQL", "glob_literal", "keyset_sql", "prefix_upper_bound"]
+__all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
 
 _loads = json.loads
 
@@ -33,9 +32,6 @@ _GROUP_COUNTS = "SELECT grp, count(*) FROM items GROUP BY grp ORDER BY grp"
 PREFIX_SQL = "SELECT key FROM items WHERE grp = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
 #: the same with no upper bound (an empty prefix, or one that ends in the last code point)
 PREFIX_ALL_SQL = "SELECT key FROM items WHERE grp = ? AND key >= ? ORDER BY key LIMIT ?"
-#: keys containing a text: one pass over the (grp, key) index (no table rows), stopped at LIMIT;
-#: GLOB (case-sensitive, like ``in``) measured about 40% faster here than ``instr(key, ?) > 0``
-CONTAINING_SQL = "SELECT key FROM items WHERE grp = ? AND key GLOB ? ORDER BY key LIMIT ?"
 _ID_OF = "(SELECT id FROM items WHERE grp = ? AND key = ?)"
 #: keyset pages: (column compared, ORDER BY) per order; the cursor is a key (its id in insertion order)
 _KEYSET = {Order.INSERTION: ("id", ">", "id"), Order.NEG_INSERTION: ("id", "<", "id DESC"),
@@ -48,11 +44,6 @@ def keyset_sql(order: Order, inclusive: bool) -> str:
     bound = _ID_OF if column == "id" else "?"
     return (f"SELECT key, value FROM items WHERE grp = ? AND {column} {op}{'=' if inclusive else ''} {bound} "
             f"ORDER BY {order_by} LIMIT ?")
-
-
-def glob_literal(text: str) -> str:
-    """``text`` as a literal inside a GLOB pattern (``*``, ``?`` and ``[`` each in brackets)."""
-    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -68,6 +59,32 @@ def prefix_upper_bound(prefix: str) -> str | None:
     if 0xD800 <= nxt <= 0xDFFF:
         nxt = 0xE000
     return p[:-1] + chr(nxt)
+
+
+#: VM instructions between two looks at a bounded read's count
+_STEP_GRAIN = 10_000
+
+
+def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], steps: int | None) -> Any:
+    """``conn.execute(sql, params).fetchall()``; with ``steps``, None once the statement ran
+    about that many VM instructions (a progress handler interrupts it)."""
+    if steps is None:
+        return conn.execute(sql, params).fetchall()
+    left = [steps // _STEP_GRAIN]
+
+    def progress() -> bool:
+        left[0] -= 1
+        return left[0] < 0
+
+    conn.set_progress_handler(progress, _STEP_GRAIN)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        if left[0] < 0:  # "interrupted": ours
+            return None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
 
 
 def _page(rows: list[Any]) -> list[tuple[str, Any]]:
@@ -107,7 +124,7 @@ class SQLiteReads:
     after this thread's buffered writes were flushed (reads see them).
     """
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         raise NotImplementedError
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -146,50 +163,6 @@ class SQLiteReads:
         before = "<" if op == ">" else ">"
         cursor = found[0][0] if column == "id" else key
         return self._query(f"SELECT count(*) FROM items WHERE grp = ? AND {column} {before} ?", (group_id, cursor))[0][0]
-
-    def _pruning_connection(self) -> "tuple[sqlite3.Connection, Any]":
-        raise NotImplementedError
-
-    def keys_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
-        """Keys containing ``needle`` in key order: from the trigram index (:mod:`.key_search`)
-        when the group is big and the text rare, else one GLOB pass over the key index."""
-        if limit <= 0:
-            return []
-        pattern = "*" + glob_literal(needle) + "*"
-        if len(needle) >= key_search.MIN_NEEDLE and self._key_index(group_id):
-            found = self._indexed_search(group_id, key_search.fts_query(needle), pattern, limit)
-            if found is not None:
-                return found
-        return [r[0] for r in self._query(CONTAINING_SQL, (group_id, pattern, limit))]
-
-    def _indexed_search(self, group_id: str, match: str, pattern: str, limit: int) -> list[str] | None:
-        """The answer from the trigram index, or None when the text is so common that the
-        plain scan (stopped at ``limit``) is the faster way (see :mod:`.key_search`)."""
-        ks = key_search
-        if self._query(ks.CANDIDATES_SQL, (match, ks.CANDIDATE_CAP + 1))[0][0] > ks.CANDIDATE_CAP:
-            # common: the page is likely among the first keys
-            first = [r[0] for r in self._query(ks.WINDOW_SQL, (group_id, ks.WINDOW, pattern, limit))]
-            if len(first) == limit:
-                return first
-            if self._query(ks.CANDIDATES_SQL, (match, ks.SORT_CAP + 1))[0][0] > ks.SORT_CAP:
-                return None
-        return [r[0] for r in self._query(ks.FOUND_SQL, (match, group_id, pattern, limit))]
-
-    def _key_index(self, group_id: str) -> bool:
-        """Whether ``group_id``'s keys are in the trigram index; a big group is indexed now
-        (one write transaction on the side connection; on failure the scan answers)."""
-        if self._query(key_search.MADE_SQL, ()) and self._query(key_search.EXISTS_SQL, (group_id,)):
-            return True
-        threshold = key_search.INDEX_THRESHOLD
-        if self._query(key_search.SIZE_SQL, (group_id, threshold))[0][0] < threshold:
-            return False
-        try:
-            conn, lock = self._pruning_connection()
-            with lock:
-                key_search.build(conn, group_id)
-        except sqlite3.Error:  # no FTS5 in this SQLite, a read-only file: the scan still answers
-            return False
-        return True
 
     def keys(self, group_id: str) -> list[str]:
         return self._run("keys", group_id)
