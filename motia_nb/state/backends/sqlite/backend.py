@@ -30,6 +30,7 @@ from ...lifetime import WeakCall
 from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from . import lifecycle
+from .checkpointer import Checkpointer, chain
 from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
@@ -70,6 +71,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         self._retention = Retention.parse(None)
         self._recorder: Recorder | None = None
         self._pconn: sqlite3.Connection | None = None  # the history pruner's connection (a file)
+        self._checkpointer: Checkpointer | None = None  # WAL checkpoints off the writers' path (a file)
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -93,10 +95,14 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
                 on_commit=WeakCall(self._notify), listening=_weak_listening(self), record=WeakCall(self._recorder.statement),
             )  # fmt: skip
             lifecycle.opened(self)
+            if not self.memory:
+                path = self.path
+                self._checkpointer = cp = Checkpointer(wconn, lambda: connect(path))
+                self._writes.before_commit = chain(self._writes.before_commit, cp.note_commit)
 
     @property
-    def origin(self) -> str | None:
-        """The uuid4 hex this backend writes in the changelog's ``origin`` (None before open)."""
+    def origin(self) -> int | None:
+        """The random id this backend writes in the changelog's ``origin`` (None before open)."""
         return None if self._recorder is None else self._recorder.origin
 
     def set_history_keep(self, retention: Retention) -> None:
@@ -136,6 +142,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             writes.close()  # commits what is queued first, closes the write connection
         if self._recorder is not None:
             self._recorder.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._stop_following()
         lifecycle.closing(self)  # a moved file's stale journal goes (guard.py); connections still open
         rconn, self._rconn = self._rconn, None
