@@ -277,7 +277,7 @@ def test_sqlite_retention_by_age(tmp_path):
         for i in range(5):
             m.sync.set("g", f"k{i}", i)
         con = sqlite3.connect(path)
-        con.execute("UPDATE changes SET at = at - 7200 WHERE key IN ('k0', 'k1', 'k2')")  # made two hours old
+        con.execute("UPDATE changes SET at_us = at_us - 7200000000 WHERE key IN ('k0', 'k1', 'k2')")  # made two hours old
         con.commit()
         con.close()
         # the pruning thread may get there first (it wakes periodically for an age): either way,

@@ -19,9 +19,9 @@ def test_a_long_history_reads_back_exactly_as_change_dict_makes_each_row(db_path
         got = sm.sync.history("g", "k", limit=1000)
         assert len(got) == 3 * (len(VALUES) + 1)
         rows = sm.backend._query(
-            "SELECT seq, at, grp, key, old_value, new_value, trace_id, cause, pid FROM changes "
+            "SELECT seq, at_us, grp, key, old_value, new_value, trace_id, cause, pid FROM changes "
             "WHERE grp = 'g' AND key = 'k' ORDER BY seq", [])  # fmt: skip
-        assert got == [change_dict(r[0], r[1], event_type(r[4], r[5]), *r[2:]) for r in rows]
+        assert got == [change_dict(r[0], r[1] / 1e6, event_type(r[4], r[5]), *r[2:]) for r in rows]
         assert sm.sync.history("g", limit=1000) == got  # a group's page: the same dicts
         assert [c["new_value"] for c in got[: len(VALUES)]] == VALUES
         assert got[len(VALUES)]["event_type"] == "state:deleted" and got[len(VALUES)]["new_value"] is None

@@ -7,8 +7,12 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
+import hypothesis
+import hypothesis.strategies as st
+
 from motia_nb.state import StateManager
 from motia_nb.state.backends.sqlite.schema import SCHEMA_VERSION
+from motia_nb.state.history import iso_micros, micros
 
 V2 = """
 CREATE TABLE items (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (grp, key));
@@ -79,7 +83,7 @@ def test_a_schema_2_file_is_upgraded_row_for_row(tmp_path):
     try:
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         columns = [r[1] for r in con.execute("PRAGMA table_info(changes)")]
-        assert columns == ["seq", "at", "grp", "key", "old_value", "new_value", "trace_id", "cause", "pid", "origin"]
+        assert columns == ["seq", "at_us", "grp", "key", "old_value", "new_value", "trace_id", "cause", "pid", "origin"]
         sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'changes'").fetchone()[0]
         assert "AUTOINCREMENT" not in sql
         assert con.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'changes'").fetchone()[0] == 0
@@ -121,7 +125,7 @@ def test_pruning_by_age_keeps_the_newest_row_so_no_seq_is_given_twice(tmp_path):
         for i in range(4):
             m.sync.set("g", f"k{i}", i)
         con = sqlite3.connect(path)
-        con.execute("UPDATE changes SET at = at - 7200")  # every change two hours old
+        con.execute("UPDATE changes SET at_us = at_us - 7200000000")  # every change two hours old
         con.commit()
         con.close()
         m.backend.prune_history()
@@ -148,3 +152,37 @@ def test_history_keeps_times_to_the_microsecond(tmp_path):
         assert json.dumps([r["new_value"] for r in rows]) == json.dumps(list(range(12)))
     finally:
         m.close()
+
+
+_TIMES = st.one_of(
+    st.floats(min_value=-2e9, max_value=4e9, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.5e-6),  # half-microsecond ties
+    st.integers(min_value=0, max_value=2**22).map(lambda m: 1_764_518_400 + m / 2**22),  # exact ties of today's times
+    st.integers(min_value=0, max_value=4_000_000_000).map(float),  # whole seconds: no fraction shown
+)
+
+
+@hypothesis.settings(max_examples=2000, deadline=None)
+@hypothesis.given(st.lists(_TIMES, min_size=1, max_size=20))
+def test_stored_microseconds_show_exactly_the_time_datetime_shows(ats):
+    """``at_us`` = micros(at); a page's times from it are datetime's isoformat of ``at``."""
+    ats = sorted(ats)
+    assert iso_micros([micros(a) for a in ats]) == [datetime.fromtimestamp(a, timezone.utc).isoformat() for a in ats]
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(_TIMES.filter(lambda a: a >= 0), min_size=1, max_size=30))
+def test_the_upgrade_rounds_seconds_to_microseconds_as_micros_does(ats):
+    """Schema 2 → 3 converts ``at`` (seconds) in SQL: the same microseconds as Python's rounding."""
+    from motia_nb.state.backends.sqlite.schema import CHANGES_2_TO_3
+
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(V2)
+        con.executemany(
+            "INSERT INTO changes (at, event_type, grp, key, new_value, cause, pid, origin) "
+            "VALUES (?, 'state:created', 'g', 'k', '1', 'cell', 1, 'o')", [(a,) for a in ats])  # fmt: skip
+        con.executescript(CHANGES_2_TO_3)
+        assert [r[0] for r in con.execute("SELECT at_us FROM changes ORDER BY seq")] == [micros(a) for a in ats]
+    finally:
+        con.close()

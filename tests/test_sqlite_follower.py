@@ -39,9 +39,9 @@ def record(conn: sqlite3.Connection, *rows: tuple[str, str, str, Any, Any, str])
         old_text, new_text = None if old is None else json.dumps(old), None if new is None else json.dumps(new)
         assert et == event_type(old_text, new_text)
         conn.execute(
-            "INSERT INTO changes (at, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+            "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
             "VALUES (?, ?, ?, ?, ?, NULL, 'cell', 1, ?)",
-            (time.time(), grp, key, old_text, new_text, origin),
+            (time.time_ns() // 1000, grp, key, old_text, new_text, origin),
         )
     conn.execute("COMMIT")
 

@@ -23,18 +23,19 @@ __all__ = ["INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_
 #: How many rows one pruning transaction deletes at most (short write locks).
 PRUNE_CHUNK = 2000
 
-#: one change's row: (at, grp, key, old_value, new_value, trace_id, cause, pid, origin)
+#: one change's row: (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
 INSERT = (
-    "INSERT INTO changes (at, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+    "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
 def insert_planned(
-    writes: Sequence[Write], entries: Sequence[Any], *, at: float, pid: int, origin: int
+    writes: Sequence[Write], entries: Sequence[Any], *, at: int, pid: int, origin: int
 ) -> "tuple[str, list[tuple[Any, ...]]] | None":
     """The one statement recording a batch's changes, from its plan's entries (:class:`.apply.Plan`),
-    before any value is decoded: ``(INSERT, rows)`` for ``executemany``, or None (nothing changed)."""
+    before any value is decoded: ``(INSERT, rows)`` for ``executemany``, or None (nothing changed).
+    ``at`` is the commit time in whole microseconds."""
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for w, e in zip(writes, entries):
@@ -66,7 +67,7 @@ def prune_by_age(before: float) -> "tuple[str, tuple[Any, ...]]":
     the scan stops at the first young row."""
     return (
         "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
-        "WHERE seq < coalesce((SELECT seq FROM changes WHERE at >= ?1 ORDER BY seq LIMIT 1), "
+        "WHERE seq < coalesce((SELECT seq FROM changes WHERE at_us >= ?1 ORDER BY seq LIMIT 1), "
         "(SELECT max(seq) FROM changes)) ORDER BY seq LIMIT ?2)",
-        (before, PRUNE_CHUNK),
+        (before * 1e6, PRUNE_CHUNK),
     )

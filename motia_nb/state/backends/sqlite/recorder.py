@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...._threads import start_thread
-from ...history import Retention
+from ...history import Retention, micros
 from ..base import Write
 from .changelog import PRUNE_CHUNK, insert_planned, prune_by_age, prune_by_count
 
@@ -65,7 +65,7 @@ class Recorder:
         retention = self.retention
         if not retention.enabled:
             return None
-        stmt = insert_planned(writes, entries, at=time.time(), pid=self._pid, origin=self.origin)
+        stmt = insert_planned(writes, entries, at=micros(time.time()), pid=self._pid, origin=self.origin)
         if stmt is not None and retention.max_count is not None:
             self._since_prune += len(stmt[1])
             if self._since_prune >= max(64, retention.max_count // 10):

@@ -43,10 +43,12 @@ CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
 #: always keeps the newest row. The event type is not stored: it is what the values
 #: say (old NULL: created; new NULL: deleted; else updated, see :func:`event_type`).
 #: ``origin`` is the writing backend's random id (a follower skips its own rows).
+#: ``at_us`` is the commit time in whole microseconds (what ``at`` shows, exactly:
+#: :func:`motia_nb.state.history.micros`).
 CHANGES = """
 CREATE TABLE IF NOT EXISTS changes (
     seq        INTEGER PRIMARY KEY,
-    at         REAL    NOT NULL,
+    at_us      INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
     key        TEXT    NOT NULL,
     old_value  TEXT,
@@ -60,11 +62,12 @@ CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
 """
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
-#: the values say it; origins of old rows become 0, which no backend uses).
+#: the values say it; ``at`` seconds become microseconds rounded half to even, as
+#: ``datetime`` rounds them; origins of old rows become 0, which no backend uses).
 CHANGES_2_TO_3 = """
 CREATE TABLE changes_v3 (
     seq        INTEGER PRIMARY KEY,
-    at         REAL    NOT NULL,
+    at_us      INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
     key        TEXT    NOT NULL,
     old_value  TEXT,
@@ -74,8 +77,11 @@ CREATE TABLE changes_v3 (
     pid        INTEGER NOT NULL,
     origin     INTEGER NOT NULL
 );
-INSERT INTO changes_v3 (seq, at, grp, key, old_value, new_value, trace_id, cause, pid, origin)
-    SELECT seq, at, grp, key, old_value, new_value, trace_id, cause, pid, 0 FROM changes ORDER BY seq;
+INSERT INTO changes_v3 (seq, at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
+    SELECT seq, cast(at AS INT) * 1000000 + cast(x AS INT)
+               + (x - cast(x AS INT) > 0.5 OR (x - cast(x AS INT) = 0.5 AND cast(x AS INT) % 2 = 1)),
+           grp, key, old_value, new_value, trace_id, cause, pid, 0
+    FROM (SELECT *, (at - cast(at AS INT)) * 1e6 AS x FROM changes) ORDER BY seq;
 DROP TABLE changes;
 ALTER TABLE changes_v3 RENAME TO changes;
 CREATE INDEX changes_item ON changes (grp, key, seq)
