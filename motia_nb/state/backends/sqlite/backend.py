@@ -30,7 +30,7 @@ from ...lifetime import WeakCall
 from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from . import lifecycle
-from .checkpointer import Checkpointer, chain
+from .checkpointer import SAFETY_PAGES, Checkpointer, chain
 from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
@@ -123,6 +123,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
             return self._wconn, self._wlock
         if self._pconn is None:
             self._pconn = connect(self.path, self.busy_timeout)
+            # its commits hold the gate: no checkpoint in them below the writers' own safety valve
+            self._pconn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
