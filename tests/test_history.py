@@ -277,7 +277,7 @@ def test_sqlite_retention_by_age(tmp_path):
         for i in range(5):
             m.sync.set("g", f"k{i}", i)
         con = sqlite3.connect(path)
-        con.execute("UPDATE changes SET at = at - 7200 WHERE key IN ('k0', 'k1', 'k2')")  # made two hours old
+        con.execute("UPDATE changes SET at_us = at_us - 7200000000 WHERE key IN ('k0', 'k1', 'k2')")  # made two hours old
         con.commit()
         con.close()
         # the pruning thread may get there first (it wakes periodically for an age): either way,
@@ -336,7 +336,7 @@ def test_a_schema_1_file_is_upgraded_and_keeps_its_items(tmp_path):
     finally:
         m.close()
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     con.close()
 
 

@@ -114,7 +114,8 @@ def run_and_kill(path: str, seed: int, start: int) -> list[dict[str, Any]]:
 def check_consistent(path: str, acks: list[dict[str, Any]]) -> int:
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute("SELECT seq, event_type, key, old_value, new_value FROM changes WHERE grp = 'g' ORDER BY seq").fetchall()
+        rows = conn.execute("SELECT seq, CASE WHEN old_value IS NULL THEN 'state:created' WHEN new_value IS NULL THEN 'state:deleted' "
+            "ELSE 'state:updated' END, key, old_value, new_value FROM changes WHERE grp = 'g' ORDER BY seq").fetchall()
         items = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM items WHERE grp = 'g'")}
     finally:
         conn.close()

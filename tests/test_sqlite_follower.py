@@ -16,16 +16,9 @@ from typing import Any
 import pytest
 
 from motia_nb.state.backends.sqlite.follower import Follower, rows_to_events
+from motia_nb.state.backends.sqlite.schema import CHANGES, event_type
 
-CHANGES = """
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, event_type TEXT NOT NULL,
-    grp TEXT NOT NULL, key TEXT NOT NULL, old_value TEXT, new_value TEXT, trace_id TEXT,
-    cause TEXT NOT NULL, pid INTEGER NOT NULL, origin TEXT NOT NULL
-);
-"""
-
-ME, OTHER = "a" * 32, "b" * 32
+ME, OTHER = 1, 2  # two backends' origins
 
 
 @pytest.fixture
@@ -39,24 +32,28 @@ def db(tmp_path: Any) -> tuple[str, sqlite3.Connection]:
 
 
 def record(conn: sqlite3.Connection, *rows: tuple[str, str, str, Any, Any, str]) -> None:
-    """Commit ``(event_type, grp, key, old, new, origin)`` rows in one transaction."""
+    """Commit ``(event_type, grp, key, old, new, origin)`` rows in one transaction (the event
+    type is not stored: the values say it)."""
     conn.execute("BEGIN IMMEDIATE")
     for et, grp, key, old, new, origin in rows:
+        old_text, new_text = None if old is None else json.dumps(old), None if new is None else json.dumps(new)
+        assert et == event_type(old_text, new_text)
         conn.execute(
-            "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
-            "VALUES (?, ?, ?, ?, ?, ?, NULL, 'cell', 1, ?)",
-            (time.time(), et, grp, key, None if old is None else json.dumps(old),
-             None if new is None else json.dumps(new), origin),
-        )  # fmt: skip
+            "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+            "VALUES (?, ?, ?, ?, ?, NULL, 'cell', 1, ?)",
+            (time.time_ns() // 1000, grp, key, old_text, new_text, origin),
+        )
     conn.execute("COMMIT")
 
 
 def test_rows_become_events_with_json_values() -> None:
-    (ev,) = rows_to_events([(7, "state:updated", "orders", "o1", '{"n": 1}', '{"n": 2}')])
+    (ev,) = rows_to_events([(7, "orders", "o1", '{"n": 1}', '{"n": 2}')])
     assert (ev.event_type, ev.group_id, ev.item_id, ev.old_value, ev.new_value) == (
         "state:updated", "orders", "o1", {"n": 1}, {"n": 2})  # fmt: skip
-    (gone,) = rows_to_events([(8, "state:deleted", "orders", "o1", "null", None)])
+    (gone,) = rows_to_events([(8, "orders", "o1", "null", None)])  # a stored JSON null, deleted
     assert gone.old_value is None and gone.new_value is None and gone.event_type == "state:deleted"
+    (made,) = rows_to_events([(9, "orders", "o2", None, "null")])  # created holding JSON null
+    assert made.event_type == "state:created" and made.new_value is None
 
 
 def test_a_poll_delivers_only_new_foreign_rows_in_commit_order(db: tuple[str, sqlite3.Connection]) -> None:

@@ -21,7 +21,7 @@ from .errors import InvalidInputError, StateError
 from .values import check_name
 
 __all__ = [
-    "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "at_point", "history_args", "change_dict", "iso_time",
+    "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "at_point", "history_args", "change_dict", "iso_time", "micros", "iso_micros",
 ]  # fmt: skip
 
 #: Retention unless ``MotiaNB.history_keep`` / ``StateManager(history_keep=)`` say otherwise.
@@ -167,6 +167,28 @@ def iso_time(at: float) -> str:
             _SECONDS.clear()
         text = _SECONDS[second] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{us:06d}+00:00" if us else text + "+00:00"
+
+
+def micros(at: float) -> int:
+    """Unix seconds as whole microseconds, rounded as :func:`iso_time` (and ``datetime``) round them."""
+    frac, whole = math.modf(at)
+    return int(whole) * 1_000_000 + round(frac * 1e6)
+
+
+def iso_micros(ats: "list[int]") -> list[str]:
+    """:func:`iso_time` of each of ``ats`` (whole microseconds, see :func:`micros`), in one
+    loop: a history page's changes share few seconds, each formatted once."""
+    out: list[str] = []
+    append = out.append
+    last = None
+    head = ""
+    for us in ats:
+        second, frac = divmod(us, 1_000_000)
+        if second != last:
+            last = second
+            head = iso_time(float(second))[:-6] + ".%06d+00:00"
+        append(head % frac if frac else iso_time(float(second)))
+    return out
 
 
 _loads = json.loads

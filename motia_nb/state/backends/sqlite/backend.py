@@ -30,6 +30,7 @@ from ...lifetime import WeakCall
 from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
 from . import lifecycle
+from .checkpointer import SAFETY_PAGES, Checkpointer, chain
 from .executors import Gate
 from .follower import Following
 from .history import SQLiteHistory
@@ -76,6 +77,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         self._indexer = KeyIndexer(
             WeakCall(self._indexer_side), None if self.memory else WeakCall(self._indexer_connection)
         )
+        self._checkpointer: Checkpointer | None = None  # WAL checkpoints off the writers' path (a file)
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -99,10 +101,14 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
                 on_commit=WeakCall(self._notify), listening=_weak_listening(self), record=WeakCall(self._recorder.statement),
             )  # fmt: skip
             lifecycle.opened(self)
+            if not self.memory:
+                path = self.path
+                self._checkpointer = cp = Checkpointer(wconn, lambda: connect(path))
+                self._writes.before_commit = chain(self._writes.before_commit, cp.note_commit)
 
     @property
-    def origin(self) -> str | None:
-        """The uuid4 hex this backend writes in the changelog's ``origin`` (None before open)."""
+    def origin(self) -> int | None:
+        """The random id this backend writes in the changelog's ``origin`` (None before open)."""
         return None if self._recorder is None else self._recorder.origin
 
     def set_history_keep(self, retention: Retention) -> None:
@@ -123,6 +129,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             return self._wconn, self._wlock
         if self._pconn is None:
             self._pconn = connect(self.path, self.busy_timeout)
+            # its commits hold the gate: no checkpoint in them below the writers' own safety valve
+            self._pconn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock
@@ -154,6 +162,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             writes.close()  # commits what is queued first, closes the write connection
         if self._recorder is not None:
             self._recorder.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._stop_following()
         lifecycle.closing(self)  # a moved file's stale journal goes (guard.py); connections still open
         rconn, self._rconn = self._rconn, None

@@ -3,91 +3,56 @@
 Every committed change gets one row in ``changes`` (see :mod:`.schema`), inserted
 in the same transaction as the change itself, so a change and its row commit (or
 vanish) together. :func:`insert_planned` turns a batch's writes and plan entries
-into ONE statement: ``INSERT … SELECT … FROM json_each(?)``, the batch's rows
-travelling as one JSON array (the stored texts spliced in) out of which SQLite copies each
-value's JSON text with ``->`` (the text of numbers is kept as written, so big
-integers and floats round-trip exactly); a batch of one change (a lone awaited
-write, the common case) is a plain ``INSERT … VALUES``.
+into ONE statement: a plain ``INSERT … VALUES`` run with ``executemany`` over the
+batch's rows (one tuple per change, the stored JSON texts as they are: numbers
+keep the text they were written with). Measured against the ``INSERT … SELECT …
+FROM json_each(?)`` it replaces, on 20,000 changes: building tuples costs a few
+ms where building the JSON array cost ~70 ms, and SQLite binds them faster than
+it parses the array. The event type is not stored: the values say it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...events import CREATED, DELETED, UPDATED
 from ..base import Write
 
-__all__ = ["INSERT", "INSERT_ONE", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK"]
+__all__ = ["INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK"]
 
 #: How many rows one pruning transaction deletes at most (short write locks).
 PRUNE_CHUNK = 2000
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-
-# j.value is {"t": event type, "g": group, "k": key, "o": old, "n": new, "r": trace id, "c": cause};
-# "o" / "n" are absent when the value is (create / delete): `->` then gives NULL, and a
-# stored JSON null gives the text 'null'.
+#: one change's row: (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
 INSERT = (
-    "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
-    "SELECT ?1, j.value ->> '$.t', j.value ->> '$.g', j.value ->> '$.k', j.value -> '$.o', j.value -> '$.n', "
-    "j.value ->> '$.r', j.value ->> '$.c', ?2, ?3 FROM json_each(?4) j ORDER BY j.key"
-)
-
-
-#: one change (most commits: a lone awaited write): plain parameters, no JSON array to parse
-INSERT_ONE = (
-    "INSERT INTO changes (at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
 def insert_planned(
-    writes: Sequence[Write], entries: Sequence[Any], *, at: float, pid: int, origin: str
-) -> "tuple[tuple[str, tuple[Any, ...]] | None, int]":
-    """The one statement recording a batch's changes, from its plan's entries (:class:`.apply.Plan`), before any
-    value is decoded: the stored JSON texts go into the rows as they are. Also the row count."""
-    rows: list[tuple[str, str, Any, str | None, str | None, Write]] = []
+    writes: Sequence[Write], entries: Sequence[Any], *, at: int, pid: int, origin: int
+) -> "tuple[str, list[tuple[Any, ...]]] | None":
+    """The one statement recording a batch's changes, from its plan's entries (:class:`.apply.Plan`),
+    before any value is decoded: ``(INSERT, rows)`` for ``executemany``, or None (nothing changed).
+    ``at`` is the commit time in whole microseconds."""
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
     for w, e in zip(writes, entries):
         if type(e) is not tuple:  # the write's own error: nothing changed
             continue
         kind, g, k, old_text, _, new_text = e
         if kind == "clear":
-            rows.extend((DELETED, g, key, text, None, w) for key, text in old_text)
-        elif kind == "delete":
-            if old_text is not None:
-                rows.append((DELETED, g, k, old_text, None, w))
-        else:
-            rows.append((CREATED if old_text is None else UPDATED, g, k, old_text, new_text, w))
-    if not rows:
-        return None, 0
-    if len(rows) == 1:
-        et, g, k, old, new, w = rows[0]
-        return (INSERT_ONE, (at, et, g, k, old, new, w.trace_id, w.cause, pid, origin)), 1
-    strs: dict[str, str] = {}
-
-    def q(s: str) -> str:
-        t = strs.get(s)
-        if t is None:
-            t = strs[s] = _dumps(s)
-        return t
-
-    parts = []
-    for et, g, k, old, new, w in rows:
-        row = f'{{"t":"{et}","g":{q(g)},"k":{_dumps(k)},"c":{q(w.cause)}'
-        if w.trace_id is not None:
-            row += f',"r":{q(w.trace_id)}'
-        if old is not None:
-            row += ',"o":' + old
-        if new is not None:
-            row += ',"n":' + new
-        parts.append(row + "}")
-    return (INSERT, (at, pid, origin, "[" + ",".join(parts) + "]")), len(rows)
+            trace, cause = w.trace_id, w.cause
+            rows.extend([(at, g, key, text, None, trace, cause, pid, origin) for key, text in old_text])
+        elif old_text is not None or new_text is not None:  # deleting an absent item changes nothing
+            append((at, g, k, old_text, new_text, w.trace_id, w.cause, pid, origin))
+    return (INSERT, rows) if rows else None
 
 
 def prune_by_count(keep: int) -> "tuple[str, tuple[Any, ...]]":
-    """Delete (at most :data:`PRUNE_CHUNK` of) the changes older than the newest ``keep``."""
+    """Delete (at most :data:`PRUNE_CHUNK` of) the changes older than the newest ``keep`` (>= 1:
+    the newest row stays, so its seq is never given again)."""
     return (
         "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
         "WHERE seq <= (SELECT max(seq) FROM changes) - ?1 ORDER BY seq LIMIT ?2)",
@@ -97,10 +62,12 @@ def prune_by_count(keep: int) -> "tuple[str, tuple[Any, ...]]":
 
 def prune_by_age(before: float) -> "tuple[str, tuple[Any, ...]]":
     """Delete (at most :data:`PRUNE_CHUNK` of) the changes committed before ``before`` (unix
-    seconds). Rows are in ``at`` order by seq, so the scan stops at the first young row."""
+    seconds), except the newest row, whatever its age: ``seq`` is the rowid, and keeping the
+    newest is what keeps a seq from being given twice. Rows are in ``at`` order by seq, so
+    the scan stops at the first young row."""
     return (
         "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
-        "WHERE seq < coalesce((SELECT seq FROM changes WHERE at >= ?1 ORDER BY seq LIMIT 1), "
-        "(SELECT max(seq) + 1 FROM changes)) ORDER BY seq LIMIT ?2)",
-        (before, PRUNE_CHUNK),
+        "WHERE seq < coalesce((SELECT seq FROM changes WHERE at_us >= ?1 ORDER BY seq LIMIT 1), "
+        "(SELECT max(seq) FROM changes)) ORDER BY seq LIMIT ?2)",
+        (before * 1e6, PRUNE_CHUNK),
     )

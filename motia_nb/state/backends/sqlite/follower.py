@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...events import StateEvent
-from .schema import connect
+from .schema import connect, event_type
 
 if TYPE_CHECKING:
     from ...history import Retention
@@ -43,7 +43,7 @@ BATCH = 1000
 
 #: Other origins' rows past the cursor, up to a known newest seq, in commit order.
 FOLLOW_SQL = (
-    "SELECT seq, event_type, grp, key, old_value, new_value FROM changes "
+    "SELECT seq, grp, key, old_value, new_value FROM changes "
     "WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq LIMIT ?"
 )
 _MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM changes"
@@ -52,10 +52,11 @@ _loads = json.loads
 
 
 def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
-    """``(seq, event_type, grp, key, old_value, new_value)`` rows as events (JSON decoded)."""
+    """``(seq, grp, key, old_value, new_value)`` rows as events (JSON decoded; the event
+    type is what the values say, :func:`.schema.event_type`)."""
     return [
-        StateEvent(et, grp, key, None if old is None else _loads(old), None if new is None else _loads(new))
-        for _seq, et, grp, key, old, new in rows
+        StateEvent(event_type(old, new), grp, key, None if old is None else _loads(old), None if new is None else _loads(new))
+        for _seq, grp, key, old, new in rows
     ]
 
 
@@ -70,7 +71,7 @@ class Follower:
     def __init__(
         self,
         path: str,
-        origin: str,
+        origin: int,
         on_events: Callable[[list[StateEvent]], None],
         *,
         interval: float = POLL_INTERVAL,
@@ -182,7 +183,7 @@ class Following:
         _remote_listeners: list[Any]
 
         @property
-        def origin(self) -> str | None: ...
+        def origin(self) -> int | None: ...
 
         def open(self) -> None: ...
 

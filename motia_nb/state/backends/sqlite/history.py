@@ -11,15 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StateError
-from ...history import Point, change_dict, iso_time
+from ...events import CREATED, DELETED, UPDATED
+from ...history import Point, iso_micros
 
 __all__ = ["SQLiteHistory"]
 
-_COLUMNS = "seq, at, event_type, grp, key, old_value, new_value, trace_id, cause, pid"
-# the oldest retained change and the newest seq ever given (AUTOINCREMENT: survives pruning)
+# an item's page: its group and key are the query's; a group's page adds the key
+_ITEM_COLUMNS = "seq, at_us, old_value, new_value, trace_id, cause, pid"
+_GROUP_COLUMNS = "seq, at_us, old_value, new_value, trace_id, cause, pid, key"
+# the oldest retained change and the newest seq ever given (pruning always keeps the newest row)
 _HORIZON = (
-    "SELECT (SELECT min(seq) FROM changes), (SELECT at FROM changes ORDER BY seq LIMIT 1), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'changes')"
+    "SELECT (SELECT min(seq) FROM changes), (SELECT at_us FROM changes ORDER BY seq LIMIT 1), "
+    "(SELECT max(seq) FROM changes)"
 )
 
 
@@ -41,19 +44,20 @@ class SQLiteHistory:
             where.append("key = ?")
             params.append(key)
         if since is not None:
-            where.append("seq > ?" if since.seq is not None else "at >= ?")
-            params.append(since.seq if since.seq is not None else since.lo)  # type: ignore[arg-type]
+            where.append("seq > ?" if since.seq is not None else "at_us >= ?")
+            params.append(since.seq if since.seq is not None else since.lo * 1e6)  # type: ignore[arg-type]
         order = "seq" if since is not None else "seq DESC"
-        rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit])
+        columns = _GROUP_COLUMNS if key is None else _ITEM_COLUMNS
+        rows = self._query(f"SELECT {columns} FROM changes WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit])
         if since is None:
             rows.reverse()
-        return _change_dicts(rows)
+        return _change_dicts(rows, group_id, key)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that
         time): the newest change up to it, else the old value of the first change after it,
         else (no change recorded) the current value. A point before pruned history is refused."""
-        cond, param = ("seq <= ?", at.seq) if at.seq is not None else ("at <= ?", at.hi)
+        cond, param = ("seq <= ?", at.seq) if at.seq is not None else ("at_us <= ?", at.hi * 1e6)
         rows = self._query(
             f"SELECT new_value FROM changes WHERE grp = ? AND key = ? AND {cond} ORDER BY seq DESC LIMIT 1",
             [group_id, key, param],
@@ -68,13 +72,13 @@ class SQLiteHistory:
         if at.seq is not None:
             before = at.seq < first_seq - 1
         else:
-            before = first_at is None or at.hi < first_at
+            before = first_at is None or at.hi * 1e6 < first_at
         if pruned and before:
             raise StateError(
                 f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
                 f"(the oldest change kept is {first_seq}; see MotiaNB.history_keep)"
             )
-        cond = "seq > ?" if at.seq is not None else "at > ?"
+        cond = "seq > ?" if at.seq is not None else "at_us > ?"
         rows = self._query(
             f"SELECT old_value FROM changes WHERE grp = ? AND key = ? AND {cond} ORDER BY seq LIMIT 1",
             [group_id, key, param],
@@ -84,17 +88,28 @@ class SQLiteHistory:
         return self.exists(group_id, key), self.get(group_id, key)
 
 
-def _change_dicts(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as :func:`~motia_nb.state.history.change_dict` makes them, with every old and new
-    value decoded by ONE ``json.loads`` (10,000 changes: one parse, not 20,000)."""
-    if len(rows) < 8:
-        return [change_dict(*r) for r in rows]
-    values = json.loads("[" + ",".join(f"{r[5] or 'null'},{r[6] or 'null'}" for r in rows) + "]")
+def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None") -> list[dict[str, Any]]:
+    """Rows ``(seq, at_us, old, new, trace_id, cause, pid)`` (plus the key when ``key`` is None: a
+    group's page) as the dicts of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict`
+    makes. Every old and new value is decoded by ONE ``json.loads`` (10,000 changes: one parse,
+    not 20,000), the times by :func:`~motia_nb.state.history.iso_micros`, the event type read
+    from which values are absent (:func:`.schema.event_type`)."""
+    if not rows:
+        return []
+    values = iter(json.loads("[" + ",".join([f"{r[2] or 'null'},{r[3] or 'null'}" for r in rows]) + "]"))
+    times = iso_micros([r[1] for r in rows])
+    if key is not None:
+        return [
+            {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
+             "group_id": group_id, "key": key, "old_value": old_value, "new_value": new_value,
+             "trace_id": trace or None, "cause": cause, "pid": pid}
+            for (seq, _, old, new, trace, cause, pid), at, old_value, new_value in zip(rows, times, values, values)
+        ]  # fmt: skip
     return [
-        {"seq": seq, "at": iso_time(at), "event_type": et, "group_id": grp, "key": key,
-         "old_value": values[2 * i], "new_value": values[2 * i + 1], "trace_id": trace or None,
-         "cause": cause, "pid": pid}
-        for i, (seq, at, et, grp, key, _old, _new, trace, cause, pid) in enumerate(rows)
+        {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
+         "group_id": group_id, "key": k, "old_value": old_value, "new_value": new_value,
+         "trace_id": trace or None, "cause": cause, "pid": pid}
+        for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, values, values)
     ]  # fmt: skip
 
 

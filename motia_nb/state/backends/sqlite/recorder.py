@@ -20,12 +20,12 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...._threads import start_thread
-from ...history import Retention
+from ...history import Retention, micros
 from ..base import Write
 from .changelog import PRUNE_CHUNK, insert_planned, prune_by_age, prune_by_count
 
@@ -45,7 +45,9 @@ class Recorder:
     """
 
     def __init__(self, retention: Retention, pruning_connection: Callable[[], "tuple[sqlite3.Connection, Any]"]) -> None:
-        self.origin = uuid.uuid4().hex
+        #: this backend's id in the changelog's ``origin`` (random, never 0: migrated rows have 0)
+        self.origin = secrets.randbits(62) + 1
+        self._pid = os.getpid()  # a forked child makes a new Recorder when it reopens (forking.py)
         self.retention = retention
         self._pruning_connection = pruning_connection
         self._since_prune = 0
@@ -63,9 +65,9 @@ class Recorder:
         retention = self.retention
         if not retention.enabled:
             return None
-        stmt, n = insert_planned(writes, entries, at=time.time(), pid=os.getpid(), origin=self.origin)
+        stmt = insert_planned(writes, entries, at=micros(time.time()), pid=self._pid, origin=self.origin)
         if stmt is not None and retention.max_count is not None:
-            self._since_prune += n
+            self._since_prune += len(stmt[1])
             if self._since_prune >= max(64, retention.max_count // 10):
                 self._since_prune = 0
                 self._wake.set()

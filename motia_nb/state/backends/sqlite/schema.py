@@ -2,9 +2,9 @@
 
 ``items(id INTEGER PRIMARY KEY, grp, key, value)`` holds the state. ``id`` grows on
 insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
-and overwriting keeps an item's place. ``changes`` (schema 2) is the changelog:
-one row per committed change, written in the change's own transaction
-(:mod:`.changelog`). ``PRAGMA user_version`` holds
+and overwriting keeps an item's place. ``changes`` is the changelog (schema 2;
+schema 3 without AUTOINCREMENT nor a stored event type): one row per committed
+change, written in the change's own transaction (:mod:`.changelog`). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
@@ -15,15 +15,17 @@ import os
 import sqlite3
 
 from ...errors import StateError
+from ...events import CREATED, DELETED, UPDATED
+from .checkpointer import SAFETY_PAGES
 from .executors import is_busy
 
 __all__ = [
-    "SCHEMA", "CHANGES", "MIGRATIONS", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
     "connect", "ensure_folder", "migrate", "prepare",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -36,12 +38,17 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
 """
 
-#: Schema 2: the changelog (SPEC §9). ``seq`` is AUTOINCREMENT, so a pruned seq is never reused.
+#: Schema 3: the changelog (SPEC §9), one row per committed change. ``seq`` is the rowid
+#: (no AUTOINCREMENT: one page less per commit); it is never reused because pruning
+#: always keeps the newest row. The event type is not stored: it is what the values
+#: say (old NULL: created; new NULL: deleted; else updated, see :func:`event_type`).
+#: ``origin`` is the writing backend's random id (a follower skips its own rows).
+#: ``at_us`` is the commit time in whole microseconds (what ``at`` shows, exactly:
+#: :func:`motia_nb.state.history.micros`).
 CHANGES = """
 CREATE TABLE IF NOT EXISTS changes (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at         REAL    NOT NULL,
-    event_type TEXT    NOT NULL,
+    seq        INTEGER PRIMARY KEY,
+    at_us      INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
     key        TEXT    NOT NULL,
     old_value  TEXT,
@@ -49,13 +56,47 @@ CREATE TABLE IF NOT EXISTS changes (
     trace_id   TEXT,
     cause      TEXT    NOT NULL,
     pid        INTEGER NOT NULL,
-    origin     TEXT    NOT NULL
+    origin     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
 """
 
-#: The statements that bring a file from version ``n - 1`` to ``n`` (0 = a new file).
-MIGRATIONS = {1: SCHEMA, 2: CHANGES}
+#: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
+#: the values say it; ``at`` seconds become microseconds rounded half to even, as
+#: ``datetime`` rounds them; origins of old rows become 0, which no backend uses).
+CHANGES_2_TO_3 = """
+CREATE TABLE changes_v3 (
+    seq        INTEGER PRIMARY KEY,
+    at_us      INTEGER NOT NULL,
+    grp        TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    trace_id   TEXT,
+    cause      TEXT    NOT NULL,
+    pid        INTEGER NOT NULL,
+    origin     INTEGER NOT NULL
+);
+INSERT INTO changes_v3 (seq, at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
+    SELECT seq, cast(at AS INT) * 1000000 + cast(x AS INT)
+               + (x - cast(x AS INT) > 0.5 OR (x - cast(x AS INT) = 0.5 AND cast(x AS INT) % 2 = 1)),
+           grp, key, old_value, new_value, trace_id, cause, pid, 0
+    FROM (SELECT *, (at - cast(at AS INT)) * 1e6 AS x FROM changes) ORDER BY seq;
+DROP TABLE changes;
+ALTER TABLE changes_v3 RENAME TO changes;
+CREATE INDEX changes_item ON changes (grp, key, seq)
+"""
+
+#: The statements that bring a file from version ``n`` (0 = a new file) to :data:`SCHEMA_VERSION`.
+MIGRATIONS = {0: SCHEMA + ";" + CHANGES, 1: CHANGES, 2: CHANGES_2_TO_3}
+
+
+def event_type(old_value: "str | None", new_value: "str | None") -> str:
+    """A change's event type, from which of its values are absent (SQL NULL)."""
+    if old_value is None:
+        return CREATED
+    return DELETED if new_value is None else UPDATED
+
 
 #: Seconds a write waits for another process's lock before it fails with a clear error,
 #: unless ``busy_timeout=`` or ``$MOTIA_NB_BUSY_TIMEOUT`` says otherwise.
@@ -102,6 +143,8 @@ def prepare(path: str, url: str, *, memory: bool, busy_timeout: float) -> sqlite
         if not memory and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if not memory:  # checkpoints run on the checkpointer's thread; the writer's own only past this
+            conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
         migrate(conn, url)
         conn.execute("PRAGMA busy_timeout = 0")  # an inline commit only tries; waits happen off the loop
     except sqlite3.OperationalError as exc:
@@ -161,11 +204,10 @@ def migrate(conn: sqlite3.Connection, url: str) -> None:
                 f"up to {SCHEMA_VERSION}); upgrade motia_nb"
             )
         if version < SCHEMA_VERSION:
-            # version 0 = new (or empty) file; each step runs once, in order, in this transaction
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[step].split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
+            # version 0 = new (or empty) file; one step, in this transaction
+            for stmt in MIGRATIONS[version].split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
