@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ...._threads import start_thread
