@@ -44,6 +44,8 @@ GAPS = {
     *((s, "set_sync") for s in ("raw sqlite3", "aiosqlite", "diskcache", "sqlitedict")),
     *((s, "incr_atomic") for s in STORES if s != "diskcache"),
     ("redis-py", "incr"),
+    # the pair of each SQLite write target that runs the same statements as its subject
+    *((s, w) for s in ("motia_nb history off", "raw sqlite3 + changelog") for w in ("set_sync", "get", "incr", "list")),
 }
 
 
