@@ -13,7 +13,7 @@ from typing import Any
 
 from ..base import WriteResult
 
-__all__ = ["deliver"]
+__all__ = ["deliver", "refuse"]
 
 
 def deliver(pairs: list[tuple[Any, Any]]) -> None:
@@ -50,6 +50,24 @@ def deliver(pairs: list[tuple[Any, Any]]) -> None:
             loop.call_soon_threadsafe(_resolve_on_loop, items)
         except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
             pass
+
+
+def refuse(batch: list[tuple[Any, Any]], error: BaseException) -> None:
+    """Answer ``(write, waiter)`` pairs never applied (the store closed) with ``error``; an async
+    write whose future has ``on_refused`` is handed to it instead, on its loop (write_future.py)."""
+    pairs: list[tuple[Any, Any]] = []
+    for write, waiter in batch:
+        if type(waiter) is tuple and write is not None:
+            loop, fut, result_only = waiter
+            hook = getattr(fut, "on_refused", None)
+            if hook is not None:
+                try:
+                    loop.call_soon_threadsafe(hook, fut, write, result_only, error)
+                except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
+                    pass
+                continue
+        pairs.append((waiter, error))
+    deliver(pairs)
 
 
 def _resolve_on_loop(items: list[tuple["asyncio.Future[Any]", Any]]) -> None:

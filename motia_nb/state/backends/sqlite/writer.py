@@ -37,11 +37,13 @@ import aiosqlite
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
+from ..write_future import WriteFuture
 from ...._threads import adopt_aiosqlite, get_sqlite_loop, sqlite_loop_thread
 from .apply import Record, batch_steps
-from .delivery import deliver
+from .delivery import deliver, refuse
 from .executors import Gate, begin_async, busy_error, claim, close_quietly, drive, drive_async, is_busy, rollback
 from .isolate import isolated_steps
+from .lone import LONE_KINDS, commit_lone
 
 __all__ = ["WritePath", "in_listener"]
 
@@ -121,17 +123,33 @@ class WritePath:
             self._enqueue([item])
         return fut
 
-    def submit_async(self, write: Write, *, result_only: bool) -> "asyncio.Future[Any]":
+    def submit_async(self, write: Write, *, result_only: bool) -> WriteFuture:
         """Buffer ``write`` until the running loop's next iteration: the writes of one
-        iteration are one batch, and their results reach the loop in one wake-up."""
+        iteration are one batch, and their results reach the loop in one wake-up. Awaited
+        at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
+        fut = WriteFuture(loop=loop, owner=self)
+        if self._closed:
+            fut.set_exception(self._closed_error())
+            return fut
+        item = (write, (loop, fut, result_only))
         buf = self._loop_buffers.get(loop)
-        if buf is None:
-            buf = self._loop_buffers[loop] = []
-            loop.call_soon(self._flush_loop_buffer, loop)
-        buf.append((write, (loop, fut, result_only)))
+        if buf is not None:
+            buf.append(item)
+            return fut
+        # closed from now on, the flush refuses it, and its future's on_refused resubmits it
+        self._loop_buffers[loop] = [item]
+        loop.call_soon(self._flush_loop_buffer, loop)
         return fut
+
+    def await_lone(self, fut: WriteFuture) -> None:
+        """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
+        (committed inline when the lock is free: the awaiting task goes on without suspending)."""
+        loop = fut.get_loop()
+        buf = self._loop_buffers.get(loop)
+        if buf is None or len(buf) != 1 or buf[0][1][1] is not fut or self._loop_buffers.pop(loop, None) is not buf:
+            return
+        self._flush(buf)
 
     @property
     def buffered(self) -> bool:
@@ -157,8 +175,10 @@ class WritePath:
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
-        if not batch:  # flushed already by a read or a sync call
-            return
+        if batch:  # else flushed already by a read, a sync call or an await
+            self._flush(batch)
+
+    def _flush(self, batch: list[Item]) -> None:
         if len(batch) == 1 and self._run_inline(batch):
             return
         self._enqueue(batch)
@@ -175,8 +195,7 @@ class WritePath:
     def _enqueue(self, batch: list[Item]) -> None:
         with self._qlock:  # close() sets _closed under this lock
             if self._closed:
-                closed = self._closed_error()
-                deliver([(waiter, closed) for _, waiter in batch])
+                refuse(batch, self._closed_error())
                 return
             self._pending += len(batch)
             self._queue.append(batch)
@@ -218,7 +237,10 @@ class WritePath:
         batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
         try:
             events = self._want_events(batch)
-            outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
+            if len(batch) == 1 and batch[0][0].kind in LONE_KINDS:  # sequential writes: straight-line
+                outcomes = commit_lone(conn, batch[0][0], self._url, events=events, record=self._record)
+            else:
+                outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
             if self.before_commit is not None:
                 self.before_commit()
             conn.execute("COMMIT")
