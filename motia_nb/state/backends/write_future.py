@@ -42,18 +42,15 @@ class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
     """An ``asyncio.Future`` of a buffered write (see the module docstring)."""
 
     __slots__ = ("owner", "on_refused")
-
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, owner: LoneOwner | None = None) -> None:
-        super().__init__(loop=loop)
-        self.owner = owner
-        #: ``on_refused(write, fut)``: the store closed before the write was applied
-        self.on_refused: Callable[[Any, "WriteFuture"], None] | None = None
+    #: ``owner``: who buffered the write (``await_lone``), set right after creation; ``on_refused``:
+    #: ``on_refused(fut, write, result_only, error)``, set by the submitter if it wants one (no
+    #: ``__init__`` of its own: one of these is made per write of a 20,000-write gather)
+    owner: LoneOwner
+    on_refused: Callable[..., None]
 
     def __await__(self) -> Generator[Any, None, Any]:
         if not self.done():
-            owner = self.owner
-            if owner is not None:
-                owner.await_lone(self)
+            self.owner.await_lone(self)
             if not self.done():
                 self._asyncio_future_blocking = True
                 yield self

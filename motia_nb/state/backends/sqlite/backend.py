@@ -17,6 +17,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -115,8 +116,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteReads, Backend):
         if self.memory:
             assert self._wconn is not None
             return self._wconn, self._wlock
-        if self._pconn is None:
-            self._pconn = connect(self.path, self.busy_timeout)
+        if self._pconn is None:  # never creates the file: deleted meanwhile, it stays deleted (guard.py tells)
+            self._pconn = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True,
+                                          isolation_level=None, check_same_thread=False, timeout=self.busy_timeout)  # fmt: skip
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock

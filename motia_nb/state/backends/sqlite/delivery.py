@@ -19,6 +19,12 @@ __all__ = ["deliver", "refuse"]
 def deliver(pairs: list[tuple[Any, Any]]) -> None:
     """Resolve waiters with results (or exceptions): concurrent Futures directly,
     asyncio futures with one ``call_soon_threadsafe`` per loop."""
+    if len(pairs) == 1:  # a lone write: committed inline, most often on its own loop's thread
+        waiter, out = pairs[0]
+        if type(waiter) is tuple and asyncio._get_running_loop() is waiter[0]:
+            _, fut, result_only = waiter
+            _resolve_on_loop([(fut, out.result if result_only and type(out) is WriteResult else out)])
+            return
     by_loop: dict[Any, list[tuple[Any, Any]]] = {}
     for waiter, out in pairs:
         if type(waiter) is not tuple:

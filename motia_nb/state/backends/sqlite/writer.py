@@ -128,33 +128,34 @@ class WritePath:
         iteration are one batch, and their results reach the loop in one wake-up. Awaited
         at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
         loop = asyncio.get_running_loop()
-        fut = WriteFuture(loop=loop, owner=self)
+        fut = WriteFuture(loop=loop)
+        fut.owner = self
         if self._closed:
             fut.set_exception(self._closed_error())
             return fut
-        item = (write, (loop, fut, result_only))
         buf = self._loop_buffers.get(loop)
-        if buf is not None:
-            buf.append(item)
-            return fut
+        if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
+            buf = self._loop_buffers[loop] = []
+            loop.call_soon(self._flush_loop_buffer, loop)
         # closed from now on, the flush refuses it, and its future's on_refused resubmits it
-        self._loop_buffers[loop] = [item]
-        loop.call_soon(self._flush_loop_buffer, loop)
+        buf.append((write, (loop, fut, result_only)))
         return fut
 
     def await_lone(self, fut: WriteFuture) -> None:
         """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
-        (committed inline when the lock is free: the awaiting task goes on without suspending)."""
-        loop = fut.get_loop()
-        buf = self._loop_buffers.get(loop)
-        if buf is None or len(buf) != 1 or buf[0][1][1] is not fut or self._loop_buffers.pop(loop, None) is not buf:
+        (committed inline when the lock is free: the awaiting task goes on without suspending).
+        The emptied buffer stays, its flush still scheduled: the next write joins it."""
+        buf = self._loop_buffers.get(fut.get_loop())
+        if buf is None or len(buf) != 1 or buf[0][1][1] is not fut:
             return
-        self._flush(buf)
+        batch = [buf.pop()]
+        if not self._run_inline(batch):
+            self._enqueue(batch)
 
     @property
     def buffered(self) -> bool:
         """Some loop holds async writes not yet flushed."""
-        return bool(self._loop_buffers)
+        return any(self._loop_buffers.values())
 
     def flush_here(self, *, wait: bool = False) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
@@ -175,10 +176,8 @@ class WritePath:
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
-        if batch:  # else flushed already by a read, a sync call or an await
-            self._flush(batch)
-
-    def _flush(self, batch: list[Item]) -> None:
+        if not batch:  # flushed already by a read, a sync call or an await
+            return
         if len(batch) == 1 and self._run_inline(batch):
             return
         self._enqueue(batch)
@@ -234,7 +233,8 @@ class WritePath:
             if is_busy(exc):
                 return None
             return self._failed(batch, exc)
-        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
+        if len(batch) != 1 or type(batch[0][1]) is not tuple:  # an async waiter cannot be withdrawn
+            batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
         try:
             events = self._want_events(batch)
             if len(batch) == 1 and batch[0][0].kind in LONE_KINDS:  # sequential writes: straight-line
@@ -314,7 +314,12 @@ class WritePath:
     # ------------------------------------------------------------------ outcomes
     def _want_events(self, batch: list[Item]) -> bool:
         """Events (WriteResults) are built when someone listens or a caller wants more than the result."""
-        return self._listening() or any(type(w) is not tuple or not w[2] for _, w in batch)
+        if self._listening():
+            return True
+        for _, w in batch:
+            if type(w) is not tuple or not w[2]:
+                return True
+        return False
 
     def _committed(self, batch: list[Item], outcomes: list[Any], events: bool) -> list[tuple[Any, Any]]:
         """After COMMIT: listeners told, (waiter, outcome) pairs."""
