@@ -66,7 +66,12 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
             change = record([w], entries)
             if change is not None:
                 ex(*change)
-        return outcomes_of(entries, events=events)  # decoded before COMMIT: a bad old value undoes it
+        if events:
+            return outcomes_of(entries, events=True)  # decoded before COMMIT: a bad old value undoes it
+        old = None if old_text is None else decode_stored(old_text)  # the result only, as outcomes_of gives it
+        if kind == "delete":
+            return [old]
+        return [{"new_value": decode_stored(new_text) if kind == "set" else new, "old_value": old}]
     except Exception as exc:
         if not is_per_write(exc):
             raise
