@@ -5,6 +5,8 @@ file, or the Redis server with the group cleared) and switches back afterwards.
 The async workloads run on one event loop per workload, as a kernel's cells do.
 With ``idle_step=True`` a state step whose condition never matches stays
 registered while the workload runs (what issue 12 calls a non-matching step).
+With ``history=False`` the store keeps no history (``history_keep = "off"``):
+the pair measured against raw sqlite3 doing exactly the same statements.
 """
 
 from __future__ import annotations
@@ -52,18 +54,23 @@ class MotiaDriver:
     A Redis ``url`` must name a database of its own: each round starts with FLUSHDB.
     """
 
-    def __init__(self, wd: Workdir, url: str | None = None, *, idle_step: bool = False) -> None:
+    def __init__(self, wd: Workdir, url: str | None = None, *, idle_step: bool = False, history: bool = True) -> None:
         self.wd = wd
         self.url = url
         self.idle_step = idle_step
+        self.history = history
         self.name = ("motia_nb redis" if url else "motia_nb") + (" + idle step" if idle_step else "")
         if idle_step:  # the step is registered around write rounds only
             self.only = ("set_gather", "set_awaited", "set_sync")
+        if not history:
+            self.name += " history off"
+            self.only = ("set_gather", "set_awaited")
         where = "a private redis-server (--save '' --appendonly no)" if url else "a fresh SQLite file per round"
         self.how = (
             f"the default state_manager switched with use() to {where}; async API on one event loop, "
             "gathered = asyncio.gather of the calls; sync = state_manager.sync"
             + ("; a state step whose condition never matches is registered" if idle_step else "")
+            + ("; history off (history_keep = 'off')" if not history else "; history on (the default retention)")
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -71,15 +78,20 @@ class MotiaDriver:
     def _opened(self) -> Iterator[Any]:
         """The default manager on an empty store; switched back on exit."""
         sm = motia_nb.state_manager
-        previous = sm.url
+        previous, kept = sm.url, sm.history_keep
         with self.wd.fresh(self.name) as d:
             if self.url:
                 _flushdb(self.url)  # start empty (clearing a big group through motia_nb is itself slow)
-            sm.use(self.url or os.path.join(d, "state.db"))
+            if not self.history:
+                sm.history_keep = "off"  # before use(): the new store opens with it
             try:
-                yield sm
+                sm.use(self.url or os.path.join(d, "state.db"))
+                try:
+                    yield sm
+                finally:
+                    sm.use(previous)
             finally:
-                sm.use(previous)
+                sm.history_keep = kept
 
     @contextlib.contextmanager
     def _step(self) -> Iterator[dict[str, int]]:

@@ -36,8 +36,8 @@ from .targets import CHECKS, MEMORY, SIZES
 __all__ = ["STORES", "REDIS_STORES", "measure", "run_benchmarks", "machine_info"]
 
 #: Every store column, in table order.
-STORES = ["motia_nb", "motia_nb + idle step", "raw sqlite3", "aiosqlite", "diskcache", "sqlitedict", "%store",
-          "motia_nb redis", "redis-py"]  # fmt: skip
+STORES = ["motia_nb", "motia_nb history off", "motia_nb + idle step", "raw sqlite3", "raw sqlite3 + changelog",
+          "aiosqlite", "diskcache", "sqlitedict", "%store", "motia_nb redis", "redis-py"]  # fmt: skip
 REDIS_STORES = ("motia_nb redis", "redis-py")
 LIBRARIES = ("pandas", "aiosqlite", "diskcache", "sqlitedict", "redis", "IPython")
 
@@ -47,8 +47,10 @@ Say = Callable[[str], None]
 def _drivers(wd: Workdir, redis_url: str | None) -> dict[str, Any]:
     drivers: dict[str, Any] = {
         "motia_nb": MotiaDriver(wd),
+        "motia_nb history off": MotiaDriver(wd, history=False),
         "motia_nb + idle step": MotiaDriver(wd, idle_step=True),
         "raw sqlite3": RawSQLite(wd),
+        "raw sqlite3 + changelog": RawSQLite(wd, changelog=True),
         "aiosqlite": AioSQLite(wd),
         "diskcache": DiskCache(wd),
         "sqlitedict": SqliteDict(wd),

@@ -4,18 +4,30 @@ Raw sqlite3 runs on the very file motia_nb creates (motia_nb opens it first, so
 the schema and file settings are motia_nb's: WAL, synchronous=NORMAL). Raw
 redis-py writes a hash ``state:<group>``, the layout motia_nb uses, on the same
 server as motia_nb's Redis backend.
+
+``RawSQLite(wd, changelog=True)`` ("raw sqlite3 + changelog") is the baseline of
+motia_nb as shipped, history on: in the same transaction as each upsert it also
+inserts the change's row into ``changes`` with motia_nb's own statement
+(:data:`motia_nb.state.backends.sqlite.changelog.INSERT`, imported, so the
+two sides write the same columns whatever the changelog's schema becomes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from motia_nb import StateManager
+from motia_nb.state.backends.sqlite.changelog import INSERT as CHANGE_INSERT
+from motia_nb.state.events import CREATED, UPDATED
 
 from .core import COUNTER, GROUP, Round, Sample, Timer, Workdir, expect, key_of, shuffled_keys, value_of
 
@@ -28,6 +40,25 @@ UPSERT = (
 SELECT_ONE = "SELECT value FROM items WHERE grp = ? AND key = ?"
 SELECT_ALL = "SELECT value FROM items WHERE grp = ? ORDER BY id"
 UPDATE_ONE = "UPDATE items SET value = ? WHERE grp = ? AND key = ?"
+
+#: what the raw baseline knows how to fill in a changelog row, in this order
+_CHANGE_FIELDS = ("at_us", "event_type", "grp", "key", "old_value", "new_value", "trace_id", "cause", "pid", "origin")
+
+
+def change_row_maker() -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``row(values)``: :data:`CHANGE_INSERT`'s parameters from a tuple in :data:`_CHANGE_FIELDS` order
+    (the identity when the statement names them in that order, as it does today)."""
+    m = re.match(r"\s*INSERT INTO changes\s*\(([^)]*)\)\s*VALUES\s*\(", CHANGE_INSERT, re.I)
+    if m is None:
+        raise RuntimeError(f"benchmarks/raw.py cannot read motia_nb's changelog INSERT: {CHANGE_INSERT!r}")
+    columns = tuple(c.strip() for c in m.group(1).split(","))
+    unknown = [c for c in columns if c not in _CHANGE_FIELDS]
+    if unknown:
+        raise RuntimeError(f"motia_nb's changelog has new column(s) {unknown}: teach benchmarks/raw.py their values")
+    if columns == _CHANGE_FIELDS:
+        return lambda values: values
+    pick = operator.itemgetter(*(_CHANGE_FIELDS.index(c) for c in columns))
+    return lambda values: tuple(pick(values)) if len(columns) > 1 else (pick(values),)
 
 
 def motia_made_db(path: str) -> sqlite3.Connection:
@@ -44,7 +75,7 @@ def motia_made_db(path: str) -> sqlite3.Connection:
 
 
 class RawSQLite:
-    """stdlib sqlite3, one connection, one thread."""
+    """stdlib sqlite3, one connection, one thread; with ``changelog``, each change's history row too."""
 
     name = "raw sqlite3"
     how = (
@@ -54,8 +85,18 @@ class RawSQLite:
         "list = SELECT value ORDER BY id + json.loads each"
     )
 
-    def __init__(self, wd: Workdir) -> None:
+    def __init__(self, wd: Workdir, *, changelog: bool = False) -> None:
         self.wd = wd
+        self.changelog = changelog
+        if changelog:
+            self.name = "raw sqlite3 + changelog"
+            self.only = ("set_gather", "set_awaited")
+            self.how = (
+                "raw sqlite3 as above, and in the same transaction each change's row in the changelog with "
+                "motia_nb's own INSERT (time, event type, group, key, old and new JSON text, cause, pid, origin): "
+                "gathered sets = one executemany of those rows after the upsert's; awaited sets = one INSERT "
+                "before each COMMIT"
+            )
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -76,34 +117,56 @@ class RawSQLite:
         conn.executemany(UPSERT, ((GROUP, key_of(i), json.dumps(value_of(i))) for i in range(n)))
         conn.execute("COMMIT")
 
+    def _check_changes(self, conn: sqlite3.Connection, n: int) -> None:
+        if self.changelog:
+            expect(conn.execute("SELECT count(*) FROM changes WHERE grp = ?", (GROUP,)).fetchone()[0], n, "changes recorded")
+
     @contextlib.contextmanager
     def set_gather(self, n: int) -> Iterator[Round]:
+        row, pid, origin = change_row_maker(), os.getpid(), uuid.uuid4().int >> 65
+
         def one() -> Sample:
             with self._conn() as conn:
                 dumps = json.dumps
                 with Timer() as t:
                     conn.execute("BEGIN")
-                    conn.executemany(UPSERT, ((GROUP, key_of(i), dumps(value_of(i))) for i in range(n)))
+                    if self.changelog:
+                        rows = [(GROUP, key_of(i), dumps(value_of(i))) for i in range(n)]
+                        conn.executemany(UPSERT, rows)
+                        at = int(time.time() * 1_000_000)
+                        conn.executemany(CHANGE_INSERT, [row((at, CREATED, g, k, None, v, None, "cell", pid, origin))
+                                                         for g, k, v in rows])  # fmt: skip
+                    else:
+                        conn.executemany(UPSERT, ((GROUP, key_of(i), dumps(value_of(i))) for i in range(n)))
                     conn.execute("COMMIT")
                 self._check_stored(conn, n)
+                self._check_changes(conn, n)
             return Sample(t.seconds)
 
         yield one
 
     @contextlib.contextmanager
     def set_awaited(self, n: int) -> Iterator[Round]:
+        row, pid, origin, now = change_row_maker(), os.getpid(), uuid.uuid4().int >> 65, time.time
+
         def one() -> Sample:
             with self._conn() as conn:
-                ex, dumps, loads = conn.execute, json.dumps, json.loads
+                ex, dumps, loads, changelog = conn.execute, json.dumps, json.loads, self.changelog
                 with Timer() as t:
                     for i in range(n):
                         k = key_of(i)
                         ex("BEGIN IMMEDIATE")
-                        row = ex(SELECT_ONE, (GROUP, k)).fetchone()
-                        _old = loads(row[0]) if row is not None else None
-                        ex(UPSERT, (GROUP, k, dumps(value_of(i))))
+                        found = ex(SELECT_ONE, (GROUP, k)).fetchone()
+                        _old = loads(found[0]) if found is not None else None
+                        text = dumps(value_of(i))
+                        ex(UPSERT, (GROUP, k, text))
+                        if changelog:
+                            old = None if found is None else found[0]
+                            ex(CHANGE_INSERT, row((int(now() * 1_000_000), CREATED if old is None else UPDATED, GROUP, k, old, text,
+                                                   None, "cell", pid, origin)))  # fmt: skip
                         ex("COMMIT")
                 self._check_stored(conn, n)
+                self._check_changes(conn, n)
             return Sample(t.seconds)
 
         yield one

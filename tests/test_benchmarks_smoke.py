@@ -8,6 +8,8 @@ render. It asserts nothing about speed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -23,14 +25,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chart import draw_chart  # noqa: E402
-from benchmarks.core import BenchError, Sample  # noqa: E402
+from benchmarks.core import GROUP, BenchError, Sample, Workdir, key_of, value_of  # noqa: E402
 from benchmarks.motia import IDLE_STEP  # noqa: E402
 from benchmarks.plan import STORES, measure, run_benchmarks  # noqa: E402
-from benchmarks.raw import motia_made_db  # noqa: E402
+from benchmarks.raw import RawSQLite, motia_made_db  # noqa: E402
 from benchmarks.report import Cell, CheckResult, render_table, replace_readme_section, write_results  # noqa: E402
 from benchmarks.targets import CHECKS, TINY_SIZES, Check  # noqa: E402
 
-from motia_nb import state_manager  # noqa: E402
+from motia_nb import StateManager, state_manager  # noqa: E402
 from motia_nb.session import all_steps  # noqa: E402
 from motia_nb.testing import find_binary  # noqa: E402
 
@@ -44,6 +46,8 @@ GAPS = {
     *((s, "set_sync") for s in ("raw sqlite3", "aiosqlite", "diskcache", "sqlitedict")),
     *((s, "incr_atomic") for s in STORES if s != "diskcache"),
     ("redis-py", "incr"),
+    # the pair of each SQLite write target that runs the same statements as its subject
+    *((s, w) for s in ("motia_nb history off", "raw sqlite3 + changelog") for w in ("set_sync", "get", "incr", "list")),
 }
 
 
@@ -266,3 +270,51 @@ def test_a_failing_clean_up_marks_its_cell_and_the_run_goes_on() -> None:
     assert log == ["A", "B"]
     assert a.error == "clean-up failed: OSError: could not remove the database"
     assert b.ok
+
+
+class _KeptWorkdir(Workdir):
+    """A Workdir whose rounds' directories stay, to look at what a round wrote."""
+
+    @contextlib.contextmanager
+    def fresh(self, label: str):
+        d = os.path.join(self.root, f"{label.replace(' ', '_')}-{len(os.listdir(self.root))}")
+        os.makedirs(d)
+        yield d
+
+
+def _changes(path: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT event_type, grp, key, old_value, new_value, trace_id, cause, typeof(at), typeof(pid), origin IS NOT NULL "
+            "FROM changes WHERE grp = ? ORDER BY seq", (GROUP,)
+        ).fetchall()  # fmt: skip
+    finally:
+        conn.close()
+    return [(*r[:3], None if r[3] is None else json.loads(r[3]), json.loads(r[4]), *r[5:]) for r in rows]
+
+
+@pytest.mark.parametrize("workload", ["set_awaited", "set_gather"])
+def test_raw_with_changelog_records_what_motia_nb_records(tmp_path: Path, workload: str) -> None:
+    """'raw sqlite3 + changelog' inserts, per change, the row motia_nb (history on) inserts."""
+    raw_wd = _KeptWorkdir(str(tmp_path / "raw"))
+    os.makedirs(raw_wd.root)
+    with getattr(RawSQLite(raw_wd, changelog=True), workload)(5) as one:
+        one()
+    (raw_dir,) = os.listdir(raw_wd.root)
+    sm = StateManager(str(tmp_path / "motia.db"))
+    try:
+        if workload == "set_gather":
+
+            async def gathered():
+                await asyncio.gather(*(sm.set(GROUP, key_of(i), value_of(i)) for i in range(5)))
+
+            asyncio.run(gathered())
+        else:
+            for i in range(5):
+                sm.sync.set(GROUP, key_of(i), value_of(i))
+    finally:
+        sm.close()
+    motia = _changes(str(tmp_path / "motia.db"))
+    assert len(motia) == 5 and motia[0][:3] == ("state:created", GROUP, key_of(0))
+    assert _changes(os.path.join(raw_wd.root, raw_dir, "raw.db")) == motia

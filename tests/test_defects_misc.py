@@ -166,6 +166,64 @@ def test_async_writes_racing_close_on_the_same_loop_land(tmp_path):
         sm.close()
 
 
+def test_async_writes_buffered_on_another_threads_loop_racing_close_land(tmp_path):
+    """A loop on another thread has buffered writes (not yet flushed) when close() runs:
+    they commit, before the close or after the reopen, and none fails."""
+    sm = StateManager(str(tmp_path / "state.db"))
+    sm.sync.set("g", "warm", 0)
+    buffered, closed = threading.Event(), threading.Event()
+    out: list = []
+
+    async def other_loop() -> None:
+        pending = [sm.set("g", "one", 1)] + [sm.set("g", f"k{i}", i) for i in range(20)]
+        buffered.set()
+        closed.wait(30)  # the loop does not turn: its buffer is flushed only after close() returned
+        out.extend(await asyncio.gather(*pending, return_exceptions=True))
+        out.append(await sm.set("g", "after", 2))  # and the manager stays usable from here
+
+    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
+    t.start()
+    try:
+        assert buffered.wait(30)
+        sm.close()
+        closed.set()
+        t.join(60)
+        assert not t.is_alive()
+        assert [type(r) for r in out] == [dict] * 22, out[:3]
+        assert sm.sync.get("g", "one") == 1 and sm.sync.count("g") == 23
+    finally:
+        closed.set()
+        sm.close()
+
+
+def test_async_writes_on_another_threads_loop_racing_many_closes_land(tmp_path):
+    sm = StateManager(str(tmp_path / "state.db"))
+    errors: list[BaseException] = []
+
+    async def writer(n: int) -> None:
+        for i in range(300):
+            r = await asyncio.gather(sm.set(f"t{n}", f"k{i}", i), sm.set(f"t{n}", f"j{i}", i), return_exceptions=True)
+            errors.extend(x for x in r if isinstance(x, BaseException))
+            if i % 3 == 0:
+                try:
+                    await sm.set(f"t{n}", f"a{i}", i)
+                except BaseException as exc:  # noqa: BLE001 - asserted below
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=asyncio.run, args=(writer(n),)) for n in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            sm.close()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        assert [sm.sync.count(f"t{n}") for n in range(3)] == [700] * 3
+    finally:
+        sm.close()
+
+
 # ---------------------------------------------------------------------- Ctrl-C
 _CTRL_C = """
 import signal, sqlite3, sys, threading, time

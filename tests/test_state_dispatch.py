@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from motia_nb.session import clear_traces, reset_steps, step, trace_frame
-from motia_nb.state import manager as manager_module
+from motia_nb.state import writing as manager_module  # where _write_sync calls run_sync
 from motia_nb.state import state_manager
 from motia_nb.state.events import StateEvent
 from motia_nb.steps import state

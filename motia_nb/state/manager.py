@@ -8,9 +8,7 @@ caller, before anything is queued: bad input never half-happens.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
 import logging
 import os
 import threading
@@ -18,12 +16,11 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._threads import on_exit, on_fork_child, run_io, run_sync
+from .._threads import on_exit, on_fork_child, run_io
 from .backends import open_backend
-from .backends.base import Backend, Order, Write, WriteResult
+from .backends.base import Backend, Order
 from .backends.key_matches import KeySearch, search_args
 from .errors import InvalidInputError
-from .commit_wait import commit_sync, submit_async_reopening
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
@@ -33,6 +30,7 @@ from .store_settings import BusyTimeout, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
+from .writing import Writing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,13 +43,12 @@ log = logging.getLogger("motia_nb")
 DEFAULT_DB = os.path.join(".motia", "state.db")
 
 
-
 def default_url() -> str:
     """``$MOTIA_NB_DB`` or ``.motia/state.db`` under the current working directory."""
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager(HistoryCalls, BusyTimeout):
+class StateManager(Writing, HistoryCalls, BusyTimeout):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
@@ -103,6 +100,7 @@ class StateManager(HistoryCalls, BusyTimeout):
         if self._subscribers:
             backend.add_listener(local)
         self._attached[id(backend)] = (local, release_when_collected(self, backend.close))
+        self._refusals_for(backend)
         self._remote.follow(backend)
 
     def _detach(self, backend: Backend) -> None:
@@ -239,70 +237,6 @@ class StateManager(HistoryCalls, BusyTimeout):
         return self.backend.change_token()
 
     # ------------------------------------------------------------------ plumbing
-    def _write(self, make: Callable[..., Write], *args: Any) -> "Awaitable[Any]":
-        """The one submission path of the async API: validate now, submit now, return an awaitable.
-
-        What it returns, exactly:
-
-        - no running loop (``asyncio.run(state_manager.set(...))``): a coroutine
-          that validates and submits when awaited;
-        - a running loop, bad input: an ``asyncio.Future`` already failed with
-          the validation error (nothing was submitted);
-        - a running loop, no inline dispatcher (no state step in the session):
-          the backend's ``asyncio.Future`` of the result, resolved by the writer
-          after commit (no Task, no coroutine frame: thousands of concurrent
-          writes stay cheap; the write starts at the call, as a JavaScript
-          promise does);
-        - a running loop with a dispatcher: an ``asyncio.Task`` that awaits the
-          commit, then the triggered steps, then yields the result (a Task, so
-          the steps run even if the caller never awaits).
-
-        The synchronous twin is :meth:`_write_sync` (``state_manager.sync``).
-        """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # e.g. asyncio.run(state_manager.set(...)): start when awaited
-            return self._write_later(make, *args)
-        try:
-            write = make(*args)
-        except Exception as exc:
-            fut = loop.create_future()
-            fut.set_exception(exc)
-            return fut
-        if self._dispatcher is None:
-            return submit_async_reopening(write, self._open_backend, self._current, result_only=True)
-        # a Task, so the triggers run even if the caller never awaits (like the write)
-        pending = submit_async_reopening(write, self._open_backend, self._current, result_only=False)
-        return asyncio.ensure_future(self._write_and_dispatch(pending))
-
-    async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
-        return await self._write(make, *args)
-
-    async def _write_and_dispatch(self, pending: "Awaitable[WriteResult]") -> Any:
-        wr = await pending
-        d = self._dispatcher
-        if d is not None and wr.events:
-            r = d(wr.events)
-            if inspect.isawaitable(r):
-                await r
-        return wr.result
-
-    def _open_backend(self) -> Backend:
-        return self.backend
-
-    def _current(self) -> Backend | None:
-        return self._backend
-
-    def _write_sync(self, write: Write) -> Any:
-        # resubmitted if a concurrent close() swapped the backend out; Ctrl-C withdraws it (commit_wait)
-        wr: WriteResult = commit_sync(write, self._open_backend, self._current)
-        d = self._dispatcher
-        if d is not None and wr.events:
-            r = d(wr.events)
-            if inspect.isawaitable(r):
-                run_sync(r)  # type: ignore[arg-type]
-        return wr.result
-
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.backend.direct_reads:
             return fn(*args)  # a local point read: cheaper than any hop

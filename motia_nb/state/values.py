@@ -294,6 +294,12 @@ def _plain(value: Any) -> bool:
     if t not in _CONTAINERS:
         return False
     scalars = _SCALARS
+    if t is dict:  # the common value: a flat object, checked without the stack
+        for k, v in value.items():
+            if type(k) is not str or type(v) not in scalars:
+                break
+        else:
+            return True
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop = stack.pop
     push = stack.append

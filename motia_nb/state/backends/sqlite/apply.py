@@ -37,7 +37,7 @@ from ...ops import MISSING, apply_ops
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 
-__all__ = ["Statement", "Steps", "Record", "Plan", "batch_steps", "SMALL_BATCH"]
+__all__ = ["Statement", "Steps", "Record", "Plan", "batch_steps", "outcomes_of", "SMALL_BATCH", "UPSERT", "DELETE_ONE"]
 
 #: Batches up to this size use point statements; larger ones set-based.
 SMALL_BATCH = 4
@@ -52,11 +52,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 _SELECT_ONE = "SELECT grp, key, value FROM items WHERE grp = ? AND key = ?"
 _SELECT_GROUP = "SELECT grp, key, value FROM items WHERE grp = ? ORDER BY id"
-_UPSERT = (
+UPSERT = (
     "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value"
 )
-_DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
+DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
 _DELETE_GROUP = "DELETE FROM items WHERE grp = ?"
 
 _FETCH_MANY = (
@@ -227,53 +227,58 @@ class Plan:
         if groups:
             out.append((_DELETE_GROUP, [(g,) for g in self.group_order if g in groups]))
         if gone:
-            out.append((_DELETE_ONE, gone))
+            out.append((DELETE_ONE, gone))
         if present:
-            out.append((_UPSERT, [(g, k, text) for _, g, k, text in present]))
+            out.append((UPSERT, [(g, k, text) for _, g, k, text in present]))
         return out
 
     def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
-        """One outcome per write: a :class:`WriteResult` (with its events) or, when not
-        ``events`` (nobody listens and every caller wants the result only), the API
-        result itself; a write's own ``StateError`` either way. Every text is decoded in
-        ONE call; no event object is built unless ``events``."""
-        texts: list[str] = []
-        for e in self.entries:
-            if type(e) is tuple:
-                kind = e[0]
-                if kind == "clear":
-                    if events:
-                        texts.extend(t for _, t in e[3])
-                    continue
-                if e[3] is not None:
-                    texts.append(e[3])
-                if kind == "set":
-                    texts.append(e[4])
-        if len(texts) == 1:  # a lone write
-            decoded = iter((_trusted(texts[0]),))
-        else:
-            decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
-        out: list[Any] = []
-        append = out.append
-        for e in self.entries:
-            if type(e) is not tuple:
-                append(e)
-                continue
-            kind, g, k, old_text, new, _ = e
+        """One outcome per write (:func:`outcomes_of` its entries)."""
+        return outcomes_of(self.entries, events=events)
+
+
+def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | StateError | Any]":
+    """One outcome per plan entry (:attr:`Plan.entries`): a :class:`WriteResult` (with its
+    events) or, when not ``events`` (nobody listens and every caller wants the result only),
+    the API result itself; a write's own ``StateError`` either way. Every text is decoded in
+    ONE call; no event object is built unless ``events``."""
+    texts: list[str] = []
+    for e in entries:
+        if type(e) is tuple:
+            kind = e[0]
             if kind == "clear":
                 if events:
-                    append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
-                else:
-                    append(len(old_text))
+                    texts.extend(t for _, t in e[3])
                 continue
-            old = next(decoded) if old_text is not None else None
+            if e[3] is not None:
+                texts.append(e[3])
             if kind == "set":
-                new = next(decoded)
-            elif kind == "delete":
-                append(deleted(g, k, old, existed=old_text is not None) if events else old)
-                continue
+                texts.append(e[4])
+    if len(texts) == 1:  # a lone write
+        decoded = iter((_trusted(texts[0]),))
+    else:
+        decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
+    out: list[Any] = []
+    append = out.append
+    for e in entries:
+        if type(e) is not tuple:
+            append(e)
+            continue
+        kind, g, k, old_text, new, _ = e
+        if kind == "clear":
             if events:
-                append(written(g, k, old, new, existed=old_text is not None))
-            else:  # the hot path of a big gather: the result only
-                append({"new_value": new, "old_value": old})
-        return out
+                append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
+            else:
+                append(len(old_text))
+            continue
+        old = next(decoded) if old_text is not None else None
+        if kind == "set":
+            new = next(decoded)
+        elif kind == "delete":
+            append(deleted(g, k, old, existed=old_text is not None) if events else old)
+            continue
+        if events:
+            append(written(g, k, old, new, existed=old_text is not None))
+        else:  # the hot path of a big gather: the result only
+            append({"new_value": new, "old_value": old})
+    return out

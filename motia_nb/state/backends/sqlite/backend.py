@@ -17,6 +17,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -127,8 +128,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         if self.memory:
             assert self._wconn is not None
             return self._wconn, self._wlock
-        if self._pconn is None:
-            self._pconn = connect(self.path, self.busy_timeout)
+        if self._pconn is None:  # never creates the file: deleted meanwhile, it stays deleted (guard.py tells)
+            self._pconn = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True,
+                                          isolation_level=None, check_same_thread=False, timeout=self.busy_timeout)  # fmt: skip
             # its commits hold the gate: no checkpoint in them below the writers' own safety valve
             self._pconn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a

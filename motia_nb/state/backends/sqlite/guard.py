@@ -31,6 +31,8 @@ __all__ = ["FileGuard", "closing", "drop_stale_journals"]
 
 Ident = tuple[int, int]
 
+_stat = os.stat
+
 #: the guards of databases open in this process (dropped when their backend is collected)
 _live: "weakref.WeakSet[FileGuard]" = weakref.WeakSet()
 
@@ -73,6 +75,12 @@ class FileGuard:
 
     def check(self) -> None:
         """Raise :class:`StateError` if the file was deleted or replaced since it was opened."""
+        try:  # the common case first, inline (it runs before every commit)
+            st = _stat(self.path)
+            if st.st_ino == self.db[1] and st.st_dev == self.db[0] and self.wal is not None:  # type: ignore[index]
+                return
+        except (OSError, TypeError):
+            pass
         what = self.problem()
         if what is not None:
             raise StateError(

@@ -6,13 +6,15 @@ A write reaches the database by one of two ways, on ONE connection:
   iteration), when nothing is queued or running in this process and SQLite's
   write lock is free right now (the connection's busy timeout is 0, so trying
   costs nothing). No thread hop: what makes a sequence of awaited writes fast.
+  A write awaited at once as its loop's only buffered one commits at its
+  ``await``, without suspending (:class:`~..write_future.WriteFuture`,
+  :meth:`WritePath.await_lone`); a set, update or delete alone takes the
+  straight-line path of :mod:`.lone`.
 - **aiosqlite**: everything else — a loop iteration's several writes (a
   ``gather`` is ONE batch, one transaction, never split), a write that finds the
-  lock taken (another process, or a batch in flight). A driver coroutine on the
-  SQLite loop (:func:`motia_nb._threads.get_sqlite_loop`, which runs no user
-  code) takes the queued batches in order and awaits, per batch, ``BEGIN
-  IMMEDIATE``, the fetch of the old rows, one delete, one upsert and ``COMMIT``
-  on aiosqlite's connection thread; a lock held by another process is waited out
+  lock taken (another process, or a batch in flight): queued for the driver on
+  the SQLite loop (:mod:`.driver`), which awaits each batch's statements on
+  aiosqlite's connection thread; a lock held by another process is waited out
   there, for the busy timeout. No loop of the caller's ever waits on SQLite.
 
 Every write is acknowledged (its future resolved) only after its commit, so an
@@ -37,22 +39,18 @@ import aiosqlite
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ...._threads import adopt_aiosqlite, get_sqlite_loop, sqlite_loop_thread
+from ..write_future import WriteFuture
+from ...._threads import get_sqlite_loop, sqlite_loop_thread
 from .apply import Record, batch_steps
 from .delivery import deliver
-from .executors import Gate, begin_async, busy_error, claim, close_quietly, drive, drive_async, is_busy, rollback
+from .driver import Item, QueueDriver
+from .executors import Gate, busy_error, claim, close_quietly, drive, is_busy, rollback
 from .isolate import isolated_steps
+from .lone import LONE_KINDS, commit_lone
 
 __all__ = ["WritePath", "in_listener"]
 
-#: The driver merges queued batches into one transaction up to this many writes
-#: (a batch itself — one loop iteration's writes — is never split).
-_MAX_MERGE = 4000
-
 _listener_state = threading.local()  # .active while this thread runs state listeners
-
-#: (write or None for a barrier, waiter): a concurrent Future, or (loop, asyncio future, result_only)
-Item = tuple[Any, Any]
 
 
 def in_listener() -> bool:
@@ -60,7 +58,7 @@ def in_listener() -> bool:
     return getattr(_listener_state, "active", False)
 
 
-class WritePath:
+class WritePath(QueueDriver):
     """Owns the write connection's use: inline commits, the batch queue and its driver.
 
     ``conn`` has busy_timeout 0; ``busy_timeout`` (seconds) is how long a queued
@@ -121,22 +119,39 @@ class WritePath:
             self._enqueue([item])
         return fut
 
-    def submit_async(self, write: Write, *, result_only: bool) -> "asyncio.Future[Any]":
+    def submit_async(self, write: Write, *, result_only: bool) -> WriteFuture:
         """Buffer ``write`` until the running loop's next iteration: the writes of one
-        iteration are one batch, and their results reach the loop in one wake-up."""
+        iteration are one batch, and their results reach the loop in one wake-up. Awaited
+        at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
+        fut = WriteFuture(loop=loop)
+        fut.owner = self
+        if self._closed:
+            fut.set_exception(self._closed_error())
+            return fut
         buf = self._loop_buffers.get(loop)
-        if buf is None:
+        if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
             buf = self._loop_buffers[loop] = []
             loop.call_soon(self._flush_loop_buffer, loop)
+        # closed from now on, the flush refuses it, and its future's on_refused resubmits it
         buf.append((write, (loop, fut, result_only)))
         return fut
+
+    def await_lone(self, fut: WriteFuture) -> None:
+        """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
+        (committed inline when the lock is free: the awaiting task goes on without suspending).
+        The emptied buffer stays, its flush still scheduled: the next write joins it."""
+        buf = self._loop_buffers.get(fut.get_loop())
+        if buf is None or len(buf) != 1 or buf[0][1][1] is not fut:
+            return
+        batch = [buf.pop()]
+        if not self._run_inline(batch):
+            self._enqueue(batch)
 
     @property
     def buffered(self) -> bool:
         """Some loop holds async writes not yet flushed."""
-        return bool(self._loop_buffers)
+        return any(self._loop_buffers.values())
 
     def flush_here(self, *, wait: bool = False) -> None:
         """Flush the async writes buffered by the loop running in this thread, if any
@@ -157,7 +172,7 @@ class WritePath:
 
     def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_buffers.pop(loop, None)
-        if not batch:  # flushed already by a read or a sync call
+        if not batch:  # flushed already by a read, a sync call or an await
             return
         if len(batch) == 1 and self._run_inline(batch):
             return
@@ -171,22 +186,6 @@ class WritePath:
         fut: asyncio.Future[None] = loop.create_future()
         self._enqueue([(None, (loop, fut, True))])
         return fut
-
-    def _enqueue(self, batch: list[Item]) -> None:
-        with self._qlock:  # close() sets _closed under this lock
-            if self._closed:
-                closed = self._closed_error()
-                deliver([(waiter, closed) for _, waiter in batch])
-                return
-            self._pending += len(batch)
-            self._queue.append(batch)
-            if self._driving:
-                return
-            self._driving = True
-            self._idle.clear()
-        loop = get_sqlite_loop().loop
-        assert loop is not None
-        loop.call_soon_threadsafe(_start, self._drive())
 
     # ------------------------------------------------------------------ inline
     def _run_inline(self, batch: list[Item]) -> bool:
@@ -215,10 +214,14 @@ class WritePath:
             if is_busy(exc):
                 return None
             return self._failed(batch, exc)
-        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
+        if len(batch) != 1 or type(batch[0][1]) is not tuple:  # an async waiter cannot be withdrawn
+            batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
         try:
             events = self._want_events(batch)
-            outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
+            if len(batch) == 1 and batch[0][0].kind in LONE_KINDS:  # sequential writes: straight-line
+                outcomes = commit_lone(conn, batch[0][0], self._url, events=events, record=self._record)
+            else:
+                outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
             if self.before_commit is not None:
                 self.before_commit()
             conn.execute("COMMIT")
@@ -227,72 +230,15 @@ class WritePath:
             return self._failed(batch, exc)
         return self._committed(batch, outcomes, events)
 
-    # ------------------------------------------------------------------ the driver (SQLite loop)
-    async def _drive(self) -> None:
-        while True:
-            with self._qlock:
-                if not self._queue:
-                    self._driving = False
-                    self._idle.set()
-                    return
-                batch = self._queue.popleft()
-                if batch[0][0] is not None:  # merge what queued behind it (not barriers)
-                    while self._queue and self._queue[0][0][0] is not None and len(batch) + len(self._queue[0]) <= _MAX_MERGE:
-                        batch = batch + self._queue.popleft()
-            try:
-                await self._run_async(batch)
-            except BaseException as exc:  # never leave a waiter hanging
-                deliver([(waiter, StateError(f"write to {self._url} failed: {exc}")) for _, waiter in batch])
-                with self._qlock:
-                    self._pending -= len(batch)
-
-    async def _run_async(self, batch: list[Item]) -> None:
-        if batch[0][0] is None:  # a barrier: every batch before it has committed
-            done: list[tuple[Any, Any]] = [(waiter, None) for _, waiter in batch]
-        else:
-            await self.gate.acquire_async()
-            try:
-                done = await self._commit_async(batch)
-            finally:
-                self.gate.release()
-        with self._qlock:
-            self._pending -= len(batch)
-        deliver(done)
-
-    async def _connection(self) -> aiosqlite.Connection:
-        """The aiosqlite connection on the write connection (its thread starts on first use)."""
-        if self._aconn is None:
-            conn = self._conn
-            aconn = adopt_aiosqlite(aiosqlite.Connection(lambda: conn, 64), "motia-nb-sqlite-writer")
-            self._aconn = await aconn
-        return self._aconn
-
-    async def _commit_async(self, batch: list[Item]) -> list[tuple[Any, Any]]:
-        a = await self._connection()
-        try:
-            await begin_async(a, self.busy_timeout, self._url)
-        except BaseException as exc:
-            return self._failed(batch, exc)
-        batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
-        try:
-            events = self._want_events(batch)
-            steps = isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record)
-            outcomes = await drive_async(steps, a)
-            if self.before_commit is not None:
-                self.before_commit()
-            await a.commit()
-        except BaseException as exc:
-            try:
-                await a.rollback()
-            except BaseException:
-                pass
-            return self._failed(batch, exc)
-        return self._committed(batch, outcomes, events)
-
     # ------------------------------------------------------------------ outcomes
     def _want_events(self, batch: list[Item]) -> bool:
         """Events (WriteResults) are built when someone listens or a caller wants more than the result."""
-        return self._listening() or any(type(w) is not tuple or not w[2] for _, w in batch)
+        if self._listening():
+            return True
+        for _, w in batch:
+            if type(w) is not tuple or not w[2]:
+                return True
+        return False
 
     def _committed(self, batch: list[Item], outcomes: list[Any], events: bool) -> list[tuple[Any, Any]]:
         """After COMMIT: listeners told, (waiter, outcome) pairs."""
@@ -410,6 +356,3 @@ class WritePath:
         finally:
             self.gate.release()
 
-
-def _start(coro: Any) -> None:
-    asyncio.ensure_future(coro)

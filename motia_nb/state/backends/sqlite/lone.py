@@ -1,0 +1,82 @@
+"""One write alone in its transaction, straight-line: the inline commit's hot path.
+
+A sequence of awaited (or sync) writes commits each write alone, inline on the
+caller's thread. :func:`commit_lone` does for a lone ``set``, ``update`` or
+``delete`` exactly what the batch path does for a batch of one
+(:func:`.isolate.isolated_steps` over :func:`.apply.batch_steps`) — the same
+statements (read the old value, upsert or delete, the changelog row through the
+recorder), the same outcome, errors and rows — without the generator, the plan's
+overlay or the statement lists: each statement runs as soon as it is known. A
+write's own failure (an old value that no longer decodes, a value over SQLite's
+size limit) undoes what it did and answers its :class:`StateError`; the caller's
+``COMMIT`` then ends an empty transaction. ``tests/test_sqlite_lone.py`` checks
+it against the batch path by property.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ...errors import StateError
+from ...jsontext import decode_stored
+from ...op_result import encode_result
+from ...ops import MISSING, apply_ops
+from ..base import Write
+from .apply import DELETE_ONE, UPSERT, Record, outcomes_of
+from .isolate import is_per_write, write_error
+
+__all__ = ["commit_lone", "LONE_KINDS"]
+
+#: what :func:`commit_lone` takes (a clear goes through the batch path)
+LONE_KINDS = frozenset({"set", "update", "delete"})
+
+_SELECT_VALUE = "SELECT value FROM items WHERE grp = ? AND key = ?"
+
+
+def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, record: Record | None) -> list[Any]:
+    """Apply ``w`` (kind in :data:`LONE_KINDS`) inside ``conn``'s open transaction; its one
+    outcome in a list, as ``drive(isolated_steps([w], ...))`` gives it. Raises what is the
+    database's fault (the caller rolls back)."""
+    ex = conn.execute
+    try:
+        g, k, kind = w.group_id, w.key, w.kind
+        row = ex(_SELECT_VALUE, (g, k)).fetchone()
+        old_text = None if row is None else row[0]
+        new: Any
+        if kind == "set":
+            new = new_text = w.value_json
+            ex(UPSERT, (g, k, new_text))
+        elif kind == "update":
+            try:
+                current = decode_stored(old_text) if old_text is not None else MISSING
+                new = apply_ops(current, w.ops or [], group_id=g, key=k)  # type: ignore[arg-type]
+                new_text = encode_result(new, w.ops, current, group_id=g, key=k)  # type: ignore[arg-type]
+            except StateError as exc:  # the write's own error: nothing of it was written
+                return [exc]
+            ex(UPSERT, (g, k, new_text))
+        elif kind == "delete":
+            new = new_text = None
+            if old_text is not None:
+                ex(DELETE_ONE, (g, k))
+        else:
+            return [StateError(f"unknown write kind {kind!r}")]
+        entries = [(kind, g, k, old_text, new, new_text)]
+        if record is not None:
+            change = record([w], entries)
+            if change is not None:  # (INSERT, rows): one row, a lone write changes one item
+                sql, rows = change
+                for params in rows:
+                    ex(sql, params)
+        if events:
+            return outcomes_of(entries, events=True)  # decoded before COMMIT: a bad old value undoes it
+        old = None if old_text is None else decode_stored(old_text)  # the result only, as outcomes_of gives it
+        if kind == "delete":
+            return [old]
+        return [{"new_value": decode_stored(new_text) if kind == "set" else new, "old_value": old}]
+    except Exception as exc:
+        if not is_per_write(exc):
+            raise
+        ex("ROLLBACK")  # undo what it did; the caller's COMMIT then ends an empty deferred transaction
+        ex("BEGIN")
+        return [write_error(w, exc, url)]
