@@ -286,12 +286,12 @@ def _changes(path: str) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute(
-            "SELECT event_type, grp, key, old_value, new_value, trace_id, cause, typeof(at), typeof(pid), origin IS NOT NULL "
+            "SELECT grp, key, old_value, new_value, trace_id, cause, typeof(at_us), typeof(pid), typeof(origin) "
             "FROM changes WHERE grp = ? ORDER BY seq", (GROUP,)
         ).fetchall()  # fmt: skip
     finally:
         conn.close()
-    return [(*r[:3], None if r[3] is None else json.loads(r[3]), json.loads(r[4]), *r[5:]) for r in rows]
+    return [(*r[:2], None if r[2] is None else json.loads(r[2]), json.loads(r[3]), *r[4:]) for r in rows]
 
 
 @pytest.mark.parametrize("workload", ["set_awaited", "set_gather"])
@@ -316,5 +316,5 @@ def test_raw_with_changelog_records_what_motia_nb_records(tmp_path: Path, worklo
     finally:
         sm.close()
     motia = _changes(str(tmp_path / "motia.db"))
-    assert len(motia) == 5 and motia[0][:3] == ("state:created", GROUP, key_of(0))
+    assert len(motia) == 5 and motia[0][:3] == (GROUP, key_of(0), None)  # created: no old value
     assert _changes(os.path.join(raw_wd.root, raw_dir, "raw.db")) == motia

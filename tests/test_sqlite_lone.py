@@ -84,7 +84,7 @@ def _commit_each(conn: sqlite3.Connection, writes: list[Write], run: Any, events
 def _state(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
     rows = conn.execute("SELECT id, grp, key, value FROM items ORDER BY id").fetchall()
     changes = conn.execute(
-        "SELECT seq, at, event_type, grp, key, old_value, new_value, trace_id, cause, pid, origin FROM changes ORDER BY seq"
+        "SELECT seq, at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin FROM changes ORDER BY seq"
     ).fetchall()
     return rows, changes
 
