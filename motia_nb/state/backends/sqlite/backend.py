@@ -17,7 +17,6 @@ import asyncio
 import os
 import sqlite3
 import threading
-import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -37,6 +36,7 @@ from .follower import Following
 from .history import SQLiteHistory
 from .key_indexer import KeyIndexer
 from .location import read_error
+from .opening import open_connection
 from .reads import READ_PLANS, SQLiteReads, fetch_bounded
 from .recorder import Recorder
 from .searching import SQLiteKeySearch
@@ -129,10 +129,10 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             assert self._wconn is not None
             return self._wconn, self._wlock
         if self._pconn is None:  # never creates the file: deleted meanwhile, it stays deleted (guard.py tells)
-            self._pconn = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True,
-                                          isolation_level=None, check_same_thread=False, timeout=self.busy_timeout)  # fmt: skip
             # its commits hold the gate: no checkpoint in them below the writers' own safety valve
-            self._pconn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
+            self._pconn = open_connection(
+                self.path, self.busy_timeout, create=False, pragmas=(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}",)
+            )
         # under the write lock: this process's writers would wait for SQLite's lock anyway, and a
         # fork (forking.py takes every write lock first) never happens mid-prune
         return self._pconn, self._wlock

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._threads import on_fork_child, on_fork_prepare, start_thread
+from .opening import close_connection
 
 __all__ = ["Checkpointer", "SAFETY_PAGES", "WAKE_COMMITS", "WAKE_ROWS", "chain"]
 
@@ -162,7 +163,7 @@ class Checkpointer:
             conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                conn.close()
+                close_connection(conn)
             except sqlite3.Error:
                 pass
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ...errors import StateError
 from .apply import Statement, Steps
+from .opening import close_connection
 
 __all__ = [
     "run_statements", "run_statements_async", "drive", "drive_async", "begin_async", "Gate", "is_busy", "busy_error",
@@ -124,7 +125,7 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 def close_quietly(conn: sqlite3.Connection) -> None:
     try:
-        conn.close()
+        close_connection(conn)
     except sqlite3.Error:
         pass
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...events import StateEvent
+from .opening import close_connection
 from .schema import connect, event_type
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class Follower:
             conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                conn.close()
+                close_connection(conn)
             except sqlite3.Error:
                 pass
 

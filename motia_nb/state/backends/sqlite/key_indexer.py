@@ -30,6 +30,7 @@ from typing import Any
 
 from ...._threads import on_fork_child, start_thread
 from . import key_search
+from .opening import close_connection
 
 __all__ = ["KeyIndexer", "PAUSE", "RETRY_AFTER"]
 
@@ -124,7 +125,7 @@ class KeyIndexer:
                         self._pending.pop(group, None)
         finally:
             for conn in own:
-                conn.close()
+                close_connection(conn)
 
     def _build(self, group: str, own: sqlite3.Connection | None) -> None:
         first, filled = True, False

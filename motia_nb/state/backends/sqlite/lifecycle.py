@@ -25,6 +25,7 @@ from ...lifetime import release_when_collected
 from . import forking
 from . import guard
 from .location import check_location
+from .opening import close_connection
 
 __all__ = ["before_open", "opened", "closing", "release"]
 
@@ -67,7 +68,7 @@ def release(writes: Any, readers: "list[Any]", rlock: "threading.Lock", *conns: 
     with rlock:
         for conn in {id(c): c for c in conns if c is not None}.values():
             try:
-                conn.close()
+                close_connection(conn)
             except sqlite3.Error:
                 pass
 

@@ -18,6 +18,7 @@ from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
 from .checkpointer import SAFETY_PAGES
 from .executors import is_busy
+from .opening import close_connection, open_connection
 
 __all__ = [
     "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
@@ -123,7 +124,7 @@ def busy_timeout_setting(value: float | None = None) -> float:
 
 def connect(path: str, busy_timeout: float = 0.0) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), usable from any thread."""
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+    return open_connection(path, busy_timeout)
 
 
 def prepare(path: str, url: str, *, memory: bool, busy_timeout: float) -> sqlite3.Connection:
@@ -148,7 +149,7 @@ def prepare(path: str, url: str, *, memory: bool, busy_timeout: float) -> sqlite
         migrate(conn, url)
         conn.execute("PRAGMA busy_timeout = 0")  # an inline commit only tries; waits happen off the loop
     except sqlite3.OperationalError as exc:
-        conn.close()
+        close_connection(conn)
         if is_busy(exc):
             raise StateError(
                 f"{url} stayed locked by another connection for the whole busy timeout ({busy_timeout:g} s) "
@@ -156,10 +157,10 @@ def prepare(path: str, url: str, *, memory: bool, busy_timeout: float) -> sqlite
             ) from None
         raise StateError(f"{url} is not a usable motia_nb state database: {exc}") from exc
     except sqlite3.DatabaseError as exc:
-        conn.close()
+        close_connection(conn)
         raise StateError(f"{url} is not a usable motia_nb state database: {exc}") from exc
     except BaseException:
-        conn.close()
+        close_connection(conn)
         raise
     return conn
 
