@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from motia_nb.state import StateManager
+from motia_nb.state.errors import StateClosedError
 
 pytestmark = pytest.mark.redis
 
@@ -95,7 +96,7 @@ def test_a_lone_async_write_buffered_on_another_loop_racing_close_lands_once(sm:
         sm.close()
         closed.set()
         t.join(60)
-        assert out == [{"old_value": {"n": 0}, "new_value": {"n": 1}}] or [type(r) for r in out] == [dict], out
+        assert out == [{"old_value": {"n": 0}, "new_value": {"n": 1}}], out
         assert sm.sync.get("g", "c") == {"n": 1}
         assert ("c", {"n": 1}) in seen  # the event reached the manager's subscriber
     finally:
@@ -180,3 +181,30 @@ def test_async_writes_racing_use_go_to_the_new_store(sm: StateManager, redis_url
         assert sm.sync.get("g", "c") == {"n": 5}
     finally:
         switched.set()
+
+
+def test_a_store_closed_behind_the_managers_back_still_refuses_buffered_writes(sm: StateManager) -> None:
+    """Only a store the manager swapped out passes its refused writes on: one closed directly
+    (not through the manager) answers StateClosedError, and nothing is written."""
+    b = sm.backend
+    buffered, closed = threading.Event(), threading.Event()
+    out: list = []
+
+    async def other_loop() -> None:
+        pending = [sm.update("g", "c", INC) for _ in range(3)]
+        buffered.set()
+        closed.wait(30)
+        out.extend(await asyncio.gather(*pending, return_exceptions=True))
+
+    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
+    t.start()
+    try:
+        assert buffered.wait(30)
+        b.close()
+        closed.set()
+        t.join(60)
+        assert [type(r) for r in out] == [StateClosedError] * 3, out
+    finally:
+        closed.set()
+    sm.close()
+    assert sm.sync.get("g", "c") is None
