@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["resolve", "resolve_all", "resolve_on_loops"]
+__all__ = ["resolve", "resolve_all", "resolve_on_loops", "hand_refused"]
 
 
 def resolve(fut: Any, out: Any) -> None:
@@ -47,3 +47,17 @@ def resolve_on_loops(by_loop: dict[Any, list[tuple["asyncio.Future[Any]", Any]]]
             loop.call_soon_threadsafe(resolve_all, pairs)
         except RuntimeError:  # that loop was closed: nobody is waiting
             pass
+
+
+def hand_refused(loop: Any, fut: Any, write: Any, result_only: bool, error: BaseException) -> bool:
+    """``write`` was refused, unapplied, by a closed store: if ``fut`` (an asyncio future of
+    ``loop``) has an ``on_refused`` hook, schedule ``on_refused(fut, write, result_only, error)``
+    on that loop (it resubmits the write) and return True; else return False (answer it)."""
+    hook = getattr(fut, "on_refused", None)
+    if hook is None:
+        return False
+    try:
+        loop.call_soon_threadsafe(hook, fut, write, result_only, error)
+    except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
+        pass
+    return True

@@ -13,6 +13,13 @@ queued, commits on the caller's thread like a read); a blocking write with nothi
 commits directly on the caller's thread (:mod:`.direct`), else behind the queued
 ones. ``writer_thread`` is motia_nb's loop thread: blocking on a write's future
 there would deadlock, so the facade refuses synchronous writes on it (await them instead).
+
+Closing: ``close()`` lets the writer task commit what it holds (those writes are answered
+with their results), then stops the direct path under the commit gate (no direct commit
+is under way when the synchronous client closes). A write that reaches this backend after
+that was never applied: an async one (a :class:`~..write_future.WriteFuture`) goes to its
+``on_refused`` — the manager resubmits it to its reopened store —, a blocking one fails with
+``StateClosedError``, which the manager's ``commit_wait`` resubmits too.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...history import Retention
 from ..base import Backend, Write, WriteResult
+from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread
 from . import scripts
 from .commands import set_args, set_result
@@ -186,6 +194,17 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
                 pass
         if self._aclient is not None:
             await self._aclient.aclose()
+        await self._gate.acquire_async()  # no direct commit under way; none follows
+        try:
+            self._stop_direct()
+        finally:
+            self._gate.release()
+
+    def _stop_direct(self) -> None:
+        if self._direct is not None:
+            self._direct.stopped = True
+        if self._sync is not None:
+            self._sync.close()
 
     def close(self) -> None:
         """Finish queued writes, stop the writer and subscriber tasks, close connections.
@@ -207,7 +226,8 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
                     stopped.result(timeout=30)
             except Exception:
                 log.exception("closing the Redis backend %s", safe_url(self.url))
-        self._sync.close()
+        else:  # (interpreter exit) nobody else commits
+            self._stop_direct()
 
     @property
     def closed(self) -> bool:
@@ -244,7 +264,8 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
         """For a caller on a running loop: the writes of one loop iteration go to the
         writer task together and are answered together (one hop each way)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
+        fut = WriteFuture(loop=loop)
+        fut.owner = self
         if self._closed:
             fut.set_exception(self._closed_error())
             return fut
@@ -257,11 +278,17 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
         buf.append((write, fut, result_only))
         return fut
 
+    def await_lone(self, fut: WriteFuture) -> None:
+        """(``WriteFuture``'s hook) A Redis write is flushed at the loop's next iteration."""
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send the loop iteration's writes. A lone write to a Redis on this machine with
         nothing queued commits right here instead (one local round trip, as a read)."""
         items = self._buffers.pop(loop, None)
         if not items:
+            return
+        if self._closed:  # closed since they were buffered: never applied, they go to on_refused
+            self._writer.refuse(items, counted=False)
             return
         direct = self._direct
         if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
@@ -270,6 +297,8 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
             write, fut, result_only = items[0]
             try:
                 wr = direct.commit(write)
+            except StateClosedError:  # closed meanwhile, before it was applied
+                self._writer.refuse(items, counted=False)
             except Exception as exc:
                 if not fut.done():
                     fut.set_exception(exc)
@@ -298,10 +327,7 @@ class RedisBackend(RedisHistory, RedisReads, Backend):
         try:
             lt.loop.call_soon_threadsafe(self._writer.put_many, items)
         except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
-            self._gate.done(len(items))
-            for _, fut, _ in items:
-                if not fut.done():
-                    fut.set_exception(self._closed_error())
+            self._writer.refuse(items)
 
     def _closed_error(self) -> StateClosedError:
         return StateClosedError(f"the state database {self.url} was closed")

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from ...errors import StateError
+from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
 from . import scripts
@@ -104,6 +104,8 @@ class DirectWriter:
         self.cas_retries = 0
         #: writes committed on their caller's thread (a test observable)
         self.commits = 0
+        #: set by the backend's close() under the gate: no commit is under way, none follows
+        self.stopped = False
 
     def commit(self, w: Write) -> WriteResult:
         """Commit ``w`` now; listeners are called before it returns. Raises the write's error."""
@@ -114,6 +116,8 @@ class DirectWriter:
             )
         self._gate.acquire()
         try:
+            if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
+                raise StateClosedError(f"the state database {self._url} was closed")
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:

@@ -8,6 +8,9 @@ the writes' futures: a ``concurrent.futures.Future`` directly, a caller's
 ``asyncio.Future`` with one ``call_soon_threadsafe`` per caller loop and run.
 Each run commits under the backend's :class:`~.direct.CommitGate`, so a
 synchronous caller committing directly on its own thread never interleaves with it.
+Writes that reach it after it stopped (a concurrent ``close()``) were never applied:
+:meth:`PipelinedWriter.refuse` hands each to its future's ``on_refused`` (the manager
+resubmits it to the reopened store), or fails it with ``StateClosedError``.
 
 Why optimistic compare-and-set instead of porting ops to Lua: ``update`` must
 apply :func:`motia_nb.state.ops.apply_ops`, the single implementation of op
@@ -36,7 +39,7 @@ from redis.exceptions import NoScriptError
 from ...errors import StateClosedError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ..waiters import resolve, resolve_on_loops
+from ..waiters import hand_refused, resolve, resolve_on_loops
 from . import scripts
 from .commands import HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call
 from .direct import CommitGate
@@ -95,7 +98,7 @@ class PipelinedWriter:
 
     def put_many(self, items: Sequence[Item | None]) -> None:
         if self._stopped:  # the writer task has ended: nobody would take them
-            self._settle([(it, self._closed_error()) for it in items if it is not None])
+            self.refuse([it for it in items if it is not None])
             return
         self._items.extend(items)
         if self._wake is not None:
@@ -136,7 +139,23 @@ class PipelinedWriter:
         # fail anything that raced in after close()
         late = [it for it in q if it is not None]
         q.clear()
-        self._settle([(it, self._closed_error()) for it in late])
+        self.refuse(late)
+
+    def refuse(self, items: Sequence[Item], *, counted: bool = True) -> None:
+        """Answer writes never applied (the store closed; ``counted``: by ``gate.add``): an async
+        write whose future has ``on_refused`` goes to it, on its loop; the rest fail with
+        ``StateClosedError`` (a blocking caller's ``commit_wait`` resubmits it)."""
+        if not items:
+            return
+        if counted:
+            self._gate.done(len(items))
+        err = self._closed_error()
+        answer = []
+        for it in items:
+            w, fut, result_only = it
+            if isinstance(fut, Future) or fut.done() or not hand_refused(fut.get_loop(), fut, w, result_only, err):
+                answer.append((it, err))
+        self._answer(answer)
 
     # ------------------------------------------------------------------ one run
     async def _commit_run(self, run: list[Item]) -> None:
@@ -285,6 +304,9 @@ class PipelinedWriter:
         if not pairs:
             return
         self._gate.done(len(pairs))
+        self._answer(pairs)
+
+    def _answer(self, pairs: list[tuple[Item, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
         for (_, fut, result_only), out in pairs:
             if result_only and isinstance(out, WriteResult):

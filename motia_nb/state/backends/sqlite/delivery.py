@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from ..base import WriteResult
-from ..waiters import resolve, resolve_all, resolve_on_loops
+from ..waiters import hand_refused, resolve, resolve_all, resolve_on_loops
 
 __all__ = ["deliver", "refuse"]
 
@@ -50,12 +50,7 @@ def refuse(batch: list[tuple[Any, Any]], error: BaseException) -> None:
     for write, waiter in batch:
         if type(waiter) is tuple and write is not None:
             loop, fut, result_only = waiter
-            hook = getattr(fut, "on_refused", None)
-            if hook is not None:
-                try:
-                    loop.call_soon_threadsafe(hook, fut, write, result_only, error)
-                except RuntimeError:  # that loop was closed meanwhile: nobody is waiting
-                    pass
+            if hand_refused(loop, fut, write, result_only, error):
                 continue
         pairs.append((waiter, error))
     deliver(pairs)
