@@ -41,7 +41,7 @@ log = logging.getLogger("motia_nb")
 #: index keys a substring search examines per script call (the server is busy ~1–3 ms per chunk)
 SEARCH_CHUNK = 10_000
 #: hash fields a fill adds per script call
-FILL_CHUNK = 5_000
+FILL_CHUNK = 1_000
 
 
 def _lex_after(after: str | None) -> bytes:
