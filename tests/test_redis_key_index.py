@@ -215,3 +215,24 @@ def test_foreign_writes_send_searches_to_the_scan_and_to_a_new_fill(filled: Redi
     assert filled.search_keys("g", "z", 10, budget=0).keys == ["z", "zz", "zzz"]  # the scan, whole
     assert wait_until(lambda: not filled.key_fill_running("g") and ready(raw, "g"))
     assert_exact(raw, "g")
+
+
+def test_key_order_pages_ranks_and_cursors_come_from_the_index(filled: RedisBackend, monkeypatch: Any) -> None:
+    from motia_nb.state.backends.redis.reads import RedisReads
+
+    def refuse(*a: Any, **k: Any) -> Any:
+        raise AssertionError("the group was read whole, not the key index")
+    monkeypatch.setattr(RedisReads, "_read_flat", refuse)
+    keys = sorted(set(KEYS))
+    for order, ks in (("key", keys), ("-key", keys[::-1])):
+        assert [k for k, _ in filled.items("g", order=order)] == ks
+        assert [k for k, _ in filled.items("g", 3, 5, order=order)] == ks[3:8]
+        assert filled.items("g", 0, 2, order=order)[0][1] == 1
+        for i, k in enumerate(ks):
+            assert filled.rank("g", k, order=order) == i
+        assert filled.rank("g", "missing", order=order) is None
+        for cur in ("a", "a*", "é", "aa", "\U0010ffff"):  # present or not: a key has a place
+            past = [k for k in ks if (k > cur if order == "key" else k < cur)]
+            assert [k for k, _ in filled.items_after("g", cur, 4, order=order)] == past[:4]
+            with_it = [k for k in ks if k == cur] + past
+            assert [k for k, _ in filled.items_after("g", cur, 4, order=order, inclusive=True)] == with_it[:4]

@@ -6,6 +6,9 @@ the write scripts (``lua/helpers.lua``: ``key_add`` / ``key_del``; ``clear.lua``
 - a prefix (``keys_with_prefix``, completion) is one ``ZRANGEBYLEX [prefix (prefix\\xff``
   (O(log n + limit)); UTF-8 text never holds the byte 0xFF, so that range is every key
   starting with ``prefix``;
+- key order (``items``, ``items_after``, ``rank`` with ``order="key"``: the viewer's key-order
+  pages and go to key) is ``ZRANGE`` / ``ZRANGEBYLEX`` / ``ZRANK`` of the index and ``HGET``
+  of the page's values, in one script (``keys_ordered.lua``), instead of sorting the group;
 - a substring (``keys_containing``, ``search_keys``) walks the index in key order,
   :data:`SEARCH_CHUNK` keys per ``keys_search.lua`` call (``string.find`` plain, on the
   server), until ``limit`` matches or the end; with a ``budget`` it stops after the chunk
@@ -29,9 +32,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..base import Order
 from ..key_matches import KeySearch
 from . import scripts
-from .codec import key_text
+from .codec import decode_many, key_text
 from .layout import key_index_keys
 
 __all__ = ["RedisKeyIndex", "SEARCH_CHUNK", "FILL_CHUNK"]
@@ -167,3 +171,46 @@ class RedisKeyIndex:
             lo = key_text(last, group_id)
             if deadline is not None and time.perf_counter() >= deadline:
                 return KeySearch(found, lo)
+
+    # ------------------------------------------------------------------ key order
+    def _by_key(self, group_id: str, args: list[Any]) -> Any:
+        """``keys_ordered.lua``'s reply (None: no complete index: the caller sorts the group)."""
+        reply = self._call(self._key_script("KEYS_ORDERED"), key_index_keys(group_id), args, client=self._client())
+        if reply is None:
+            self._start_key_fill(group_id)
+        return reply
+
+    def _key_pairs(self, group_id: str, flat: list[Any]) -> list[tuple[str, Any]]:
+        keys = [key_text(k, group_id) for k in flat[0::2]]
+        return list(zip(keys, decode_many(flat[1::2], group_id, keys)))
+
+    def items(
+        self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
+    ) -> list[tuple[str, Any]]:
+        """(key, value) pairs of one page in ``order``; key order from the key index when complete."""
+        order = Order(order)
+        ok = isinstance(offset, int) and offset >= 0 and (limit is None or (isinstance(limit, int) and limit >= 0))
+        if order.by_key and ok and limit != 0:
+            rev = "rev" if order.descending else "fwd"
+            flat = self._by_key(group_id, ["page", rev, offset, -1 if limit is None else limit])
+            if flat is not None:
+                return self._key_pairs(group_id, flat)
+        return super().items(group_id, offset, limit, order=order)  # type: ignore[misc]
+
+    def rank(self, group_id: str, key: str, *, order: Order | str = Order.INSERTION) -> int | None:
+        order = Order(order)
+        if order.by_key:
+            r = self._by_key(group_id, ["rank", "rev" if order.descending else "fwd", key])
+            if r is not None:
+                return None if int(r) < 0 else int(r)
+        return super().rank(group_id, key, order=order)  # type: ignore[misc]
+
+    def _items_after(
+        self, group_id: str, after: str, limit: int, order: Order, inclusive: bool
+    ) -> list[tuple[str, Any]]:
+        if order.by_key:
+            rev = "rev" if order.descending else "fwd"
+            flat = self._by_key(group_id, ["after", rev, after.encode(), limit, "1" if inclusive else "0"])
+            if flat is not None:
+                return self._key_pairs(group_id, flat)
+        return super()._items_after(group_id, after, limit, order, inclusive)  # type: ignore[misc]

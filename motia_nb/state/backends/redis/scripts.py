@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_FILL", "WRITE_SCRIPTS", "BY_NAME", "source"]
+__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL", "WRITE_SCRIPTS", "BY_NAME", "source"]
 
 
 def source(name: str) -> str:
@@ -38,6 +38,7 @@ READ = _ordered + source("read")
 #: the key index (:mod:`.key_index`): a prefix range, a chunk of a substring search, a chunk of its fill
 KEYS_PREFIX = source("keys_ready") + source("keys_prefix")
 KEYS_SEARCH = source("keys_ready") + source("keys_search")
+KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
 KEYS_FILL = source("keys_fill")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
