@@ -46,7 +46,8 @@ from ...errors import StateError
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.

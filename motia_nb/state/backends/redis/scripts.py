@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL", "WRITE_SCRIPTS", "BY_NAME", "source"]
+__all__ = [
+    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL",
+    "WRITE_SCRIPTS", "BY_NAME", "source",
+]  # fmt: skip
 
 
 def source(name: str) -> str:
