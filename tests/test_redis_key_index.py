@@ -236,3 +236,15 @@ def test_key_order_pages_ranks_and_cursors_come_from_the_index(filled: RedisBack
             assert [k for k, _ in filled.items_after("g", cur, 4, order=order)] == past[:4]
             with_it = [k for k in ks if k == cur] + past
             assert [k for k, _ in filled.items_after("g", cur, 4, order=order, inclusive=True)] == with_it[:4]
+
+
+def test_a_fill_in_progress_stops_quietly_when_the_backend_closes(redis_url: str, raw: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(key_index, "FILL_CHUNK", 10)
+    raw.hset("state:g", mapping={f"k{i:05d}": "1" for i in range(20_000)})
+    b = RedisBackend(redis_url)
+    b.open()
+    assert b.keys_with_prefix("g", "k0000", 3) == ["k00000", "k00001", "k00002"]  # the scan; a fill starts
+    assert b.key_fill_running("g")
+    b.close()
+    assert wait_until(lambda: not b.key_fill_running("g"))
+    assert not ready(raw, "g")  # stopped part way: not marked complete
