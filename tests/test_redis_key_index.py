@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -248,3 +249,25 @@ def test_a_fill_in_progress_stops_quietly_when_the_backend_closes(redis_url: str
     b.close()
     assert wait_until(lambda: not b.key_fill_running("g"))
     assert not ready(raw, "g")  # stopped part way: not marked complete
+
+
+def test_a_fill_that_ends_unmarked_is_not_restarted_by_every_search(backend: RedisBackend, raw: Any,
+                                                                    monkeypatch: Any) -> None:  # fmt: skip
+    raw.hset("state:g", mapping={"a": "1", "b": "1"})
+    calls: list[str] = []
+    release = threading.Event()
+
+    def unmarked_fill(self: Any, group: str) -> bool:  # as if somebody else wrote the hash all along
+        calls.append(group)
+        release.wait(5)
+        return False
+    monkeypatch.setattr(RedisBackend, "fill_key_index", unmarked_fill)
+    assert backend.keys_with_prefix("g", "a", 5) == ["a"]
+    assert backend.key_fill_running("g")
+    release.set()
+    assert wait_until(lambda: not backend.key_fill_running("g"))
+    assert backend.keys_containing("g", "b", 5) == ["b"]  # the scan answers; no new fill for a while
+    assert not backend.key_fill_running("g") and calls == ["g"]
+    monkeypatch.setattr(key_index, "REFILL_PAUSE", 0.0)
+    assert backend.keys_with_prefix("g", "", 5) == ["a", "b"]
+    assert wait_until(lambda: len(calls) == 2)

@@ -46,6 +46,9 @@ log = logging.getLogger("motia_nb")
 SEARCH_CHUNK = 10_000
 #: hash fields a fill adds per script call
 FILL_CHUNK = 1_000
+#: seconds before a group whose last fill ended unmarked (somebody else kept writing the hash:
+#: Motia, redis-cli) is filled again; meanwhile its searches scan, as before the index
+REFILL_PAUSE = 30.0
 
 
 def _lex_after(after: str | None) -> bytes:
@@ -82,10 +85,11 @@ class RedisKeyIndex:
             script = cache[name] = self._client().register_script(getattr(scripts, name))
         return script
 
-    def _key_fills(self) -> tuple[threading.Lock, set[str]]:
+    def _key_fills(self) -> tuple[threading.Lock, set[str], dict[str, float]]:
+        """(lock, groups being filled, when each group's last unmarked fill ended)."""
         state = self.__dict__.get("_key_fill_state")
         if state is None:
-            state = self.__dict__.setdefault("_key_fill_state", (threading.Lock(), set()))
+            state = self.__dict__.setdefault("_key_fill_state", (threading.Lock(), set(), {}))
         return state
 
     def fill_key_index(self, group_id: str) -> bool:
@@ -102,15 +106,17 @@ class RedisKeyIndex:
 
     def _start_key_fill(self, group_id: str) -> None:
         """Fill ``group_id``'s key index on a background thread, unless one is at it already."""
-        lock, filling = self._key_fills()
+        lock, filling, unmarked = self._key_fills()
         with lock:
-            if group_id in filling or self.closed:
+            if group_id in filling or self.closed or time.monotonic() - unmarked.get(group_id, -REFILL_PAUSE) < REFILL_PAUSE:
                 return
             filling.add(group_id)
 
         def run() -> None:
             try:
-                self.fill_key_index(group_id)
+                if not self.fill_key_index(group_id):
+                    with lock:
+                        unmarked[group_id] = time.monotonic()
             except Exception as exc:  # closed meanwhile, or Redis went away: the scan keeps answering
                 if not self.closed:
                     log.debug("motia_nb: filling the key index of %r stopped: %s", group_id, exc)
@@ -122,7 +128,7 @@ class RedisKeyIndex:
 
     def key_fill_running(self, group_id: str) -> bool:
         """True while this process fills ``group_id``'s key index."""
-        lock, filling = self._key_fills()
+        lock, filling, _ = self._key_fills()
         with lock:
             return group_id in filling
 
