@@ -11,6 +11,7 @@ waited meanwhile; then searches from the index (rare, none, 100,000 matches). Ro
 target print it and a verdict.
 
     python benchmarks/viewer_big.py [--items N] [--db PATH]
+    python benchmarks/viewer_big.py --redis [--items N]   (the Redis rows: viewer_big_redis.py)
 
 The group is written once with ``executemany`` (about 20 s for 1,000,000 items) unless
 ``--db`` names a file made before (copied, so that its group is searched for the first time).
@@ -194,7 +195,13 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--db", help="a file made by an earlier run (kept)")
+    ap.add_argument("--redis", action="store_true", help="the Redis rows instead (a private redis-server)")
     args = ap.parse_args()
+    if args.redis:
+        from viewer_big_redis import run as redis_run  # noqa: E402  (beside this file on sys.path)
+
+        redis_run(args.items)
+        sys.exit(0)
     copy = None
     if args.db and Path(args.db).exists():  # a copy: the group has never been searched there
         copy = tempfile.mkdtemp(prefix="viewer-big-")

@@ -46,6 +46,7 @@ from . import scripts
 from .commands import set_args, set_result
 from .direct import CommitGate, DirectWriter
 from .history import RedisHistory
+from .key_index import RedisKeyIndex
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
 from .pubsub import Subscriber
 from .reads import RedisReads
@@ -58,7 +59,7 @@ log = logging.getLogger("motia_nb")
 _CONNECT_TIMEOUT = 5.0
 
 
-class RedisBackend(RedisHistory, RedisReads, Backend):
+class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     """State in Redis, in Motia's engine layout (``state:<group>`` hashes).
 
     ``url`` is any URL redis-py accepts: ``redis://host:port/db``,

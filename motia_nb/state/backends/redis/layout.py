@@ -14,6 +14,14 @@ and how a Redis URL is read.
   "the hash and the index have different sizes": if hand edits add and remove the
   same number of fields between two motia_nb writes, the added ones stay
   unindexed — still listed, after the others — until the sizes differ again.)
+- ``motia_nb:keys:<group>`` — the group's key index: a sorted set holding every field of the
+  hash at score 0, so ``ZRANGE … BYLEX`` answers prefix queries in O(log n) and a substring
+  search walks the keys in key order (:mod:`.key_index`). Kept exact by the same Lua scripts
+  that write the hash. ``motia_nb:keys_ready:<group>`` says it is complete: it is set when a
+  write finds the hash empty (the index starts with the group) or when a chunked fill of an
+  older group (HSCAN, from :mod:`.key_index`) finishes with the index and the hash the same
+  size. Until then, and whenever the sizes differ (somebody else wrote the hash), searches
+  scan the hash (``HSCAN MATCH``) and the index is rebuilt.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
   change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
   (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
@@ -38,7 +46,8 @@ from ...errors import StateError
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -50,6 +59,9 @@ SEQ_KEY = "motia_nb:seq"
 #: The changelog: one stream per group, and the counter giving every change its seq.
 HISTORY_PREFIX = "motia_nb:history:"
 HISTORY_SEQ_KEY = "motia_nb:history:seq"
+#: The key index (a sorted set, every member at score 0) and its "complete" marker.
+KEYS_PREFIX = "motia_nb:keys:"
+KEYS_READY_PREFIX = "motia_nb:keys_ready:"
 #: Change events are published on ``CHANNEL_PREFIX + <db number>`` (pub/sub is server-wide).
 CHANNEL_PREFIX = "motia_nb:events:"
 
@@ -60,15 +72,23 @@ class RedisBackendError(ShortTraceback, StateError, ConnectionError):
     redis-py's add nothing to "cannot connect" (``%tb`` shows them)."""
 
 
+def key_index_keys(group: str) -> list[str]:
+    """The group's hash, its key index and the index's "complete" marker."""
+    return [STATE_PREFIX + group, KEYS_PREFIX + group, KEYS_READY_PREFIX + group]
+
+
 def write_keys(group: str) -> list[str]:
-    """KEYS of set.lua and cas.lua: the group's hash, its order index, the order counter,
+    """KEYS of set.lua, set_many.lua and cas.lua: the group's hash, its order index, the order
+    counter, its key index and that index's marker (``KEYS[#KEYS - 3]``, ``KEYS[#KEYS - 2]``),
     the history counter, the group's history stream."""
-    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, KEYS_PREFIX + group, KEYS_READY_PREFIX + group,
+            HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 
 def item_keys(group: str) -> list[str]:
     """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
-    return [STATE_PREFIX + group, ORDER_PREFIX + group, HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, KEYS_PREFIX + group, KEYS_READY_PREFIX + group,
+            HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 
 def parse_db(url: str) -> int:

@@ -88,9 +88,9 @@ class RedisReads:
         """Keys of a group in insertion order."""
         return [key_text(k, group_id) for k in self._read_flat(group_id, 0, None, "k")]
 
-    def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
-        """Keys starting with ``prefix`` in key order. A hash has no key index: ``HSCAN``
-        with ``MATCH prefix*`` filters on the server (only matching fields and their
+    def _scan_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
+        """Keys starting with ``prefix`` in key order, without the key index (:mod:`.key_index`):
+        ``HSCAN`` with ``MATCH prefix*`` filters on the server (only matching fields and their
         values cross the network), then the matches are sorted here."""
         if limit <= 0:
             return []
@@ -101,8 +101,9 @@ class RedisReads:
         )
         return sorted(found)[:limit]
 
-    def keys_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
-        """Keys containing ``needle`` in key order: ``HSCAN`` with ``MATCH *needle*`` on the server."""
+    def _scan_containing(self, group_id: str, needle: str, limit: int) -> list[str]:
+        """Keys containing ``needle`` in key order, without the key index: ``HSCAN`` with
+        ``MATCH *needle*`` on the server."""
         if limit <= 0:
             return []
         c = self._client()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "WRITE_SCRIPTS", "BY_NAME", "source"]
+__all__ = [
+    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL",
+    "WRITE_SCRIPTS", "BY_NAME", "source",
+]  # fmt: skip
 
 
 def source(name: str) -> str:
@@ -35,6 +38,11 @@ DELETE = _helpers + _history + source("delete")
 CLEAR = _helpers + _ordered + _history + source("clear")
 #: read a page in insertion order (either direction)
 READ = _ordered + source("read")
+#: the key index (:mod:`.key_index`): a prefix range, a chunk of a substring search, a chunk of its fill
+KEYS_PREFIX = source("keys_ready") + source("keys_prefix")
+KEYS_SEARCH = source("keys_ready") + source("keys_search")
+KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
+KEYS_FILL = source("keys_fill")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
 #: the write scripts by the names :mod:`.commands` gives its calls

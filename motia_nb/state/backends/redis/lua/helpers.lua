@@ -1,5 +1,5 @@
 -- Shared helpers, prepended to the write scripts (set, set_many, cas, delete, clear).
--- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq.
+-- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq (set, set_many, cas).
 local function reconcile(h, z, seq)
   -- make the order index hold exactly the hash's fields (cheap when it already does)
   if redis.call('HLEN', h) == redis.call('ZCARD', z) then return end
@@ -12,6 +12,20 @@ local function reconcile(h, z, seq)
 end
 local function index(z, seq, f)
   if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
+end
+-- The key index (a sorted set of the hash's fields, all at score 0) and its "complete" marker
+-- are KEYS[#KEYS - 3] and KEYS[#KEYS - 2] of every write script (before history.lua's two).
+local function key_add(h, f)
+  -- before HSET of field f: an empty hash starts a fresh, complete index
+  local lex = KEYS[#KEYS - 3]
+  if redis.call('HLEN', h) == 0 then
+    redis.call('DEL', lex)
+    redis.call('SET', KEYS[#KEYS - 2], '1')
+  end
+  redis.call('ZADD', lex, 0, f)
+end
+local function key_del(f)
+  redis.call('ZREM', KEYS[#KEYS - 3], f)
 end
 local function publish(chan, origin, events)
   -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's

@@ -1,5 +1,6 @@
 -- set_many: consecutive sets to one group in one call, one published message (after helpers.lua,
--- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, then
+-- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, the key index and its
+-- marker, then
 -- history.lua's two). ARGV: channel, origin, group, stride, then `stride` values per set:
 -- field, value, cause, trace id ('' none)[, extra…], then history.lua's six (whose cause and
 -- trace are not used: each set is recorded in the changelog with its own).
@@ -21,6 +22,7 @@ for i = 1, n do
   local a = 4 + (i - 1) * stride
   local field, value = ARGV[a + 1], ARGV[a + 2]
   local old = redis.call('HGET', h, field)
+  key_add(h, field)
   redis.call('HSET', h, field, value)
   index(z, KEYS[3], field)
   local ev = {t = 'state:created', g = group, k = field, n = value}

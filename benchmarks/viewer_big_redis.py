@@ -1,0 +1,107 @@
+"""The Redis rows of :mod:`benchmarks.viewer_big`: key search and completion on a 1,000,000-field
+Redis hash, before the key index (``HSCAN MATCH`` over every field, what motia_nb did until
+now and still does for a group until its index is filled) and from it (``ZRANGEBYLEX``;
+substring: the index walked in key order on the server). Best of 5, in milliseconds.
+
+The hash is written by hand (``HSET`` in a pipeline, as Motia or an older motia_nb would
+leave it: no index), so the rows also show the fill: its duration and the longest a write
+waited meanwhile.
+
+    python benchmarks/viewer_big.py --redis [--items N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+from motia_nb.notebook.viewer.data import off_loop
+from motia_nb.notebook.viewer.finding import REST_BUDGET, SEARCH_BUDGET
+from motia_nb.notebook.viewer.paging import find_keys, find_rest, page_of_key
+from motia_nb.state import StateManager
+from motia_nb.testing.redis_server import running_redis_server
+
+
+def timed(fn: Any, runs: int = 5) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
+def line(label: str, ms: float, target: float | None = None, note: str = "") -> None:
+    verdict = "" if target is None else f"   target < {target:g} ms: {'met' if ms < target else 'MISSED'}"
+    print(f"{label:70s} {ms:9.2f} ms{verdict}{note}", flush=True)
+
+
+def run(n: int) -> None:
+    with running_redis_server() as server:
+        c = server.client()
+        t0 = time.perf_counter()
+        for lo in range(0, n, 10_000):
+            c.hset("state:big", mapping={f"item-{i:07d}": json.dumps({"n": i, "status": "ok"})
+                                         for i in range(lo, min(n, lo + 10_000))})
+        print(f"redis: wrote {n:,} fields to state:big by hand in {time.perf_counter() - t0:.1f} s", flush=True)
+        m = StateManager(server.url)
+        b: Any = m.backend
+        try:
+            # before the index: what every search cost until now
+            line("redis, no index: prefix 'item-09999' (HSCAN MATCH)", timed(lambda: b._scan_prefix("big", "item-09999", 51), 3))
+            line("redis, no index: substring '99999' (HSCAN MATCH)", timed(lambda: b._scan_containing("big", "99999", 51), 3))
+            # the fill, with a writer beside it
+            waits: list[float] = []
+            t0 = time.perf_counter()
+            b._start_key_fill("big")
+            k = 0
+            while b.key_fill_running("big"):
+                t = time.perf_counter()
+                m.sync.set("writes", f"w{k}", k)
+                waits.append(time.perf_counter() - t)
+                k += 1
+                time.sleep(0.005)
+            line("redis: the key index fill (background, chunks of HSCAN)", (time.perf_counter() - t0) * 1000,
+                 note=f"   ({len(waits)} writes beside it, the longest waited {max(waits, default=0) * 1000:.2f} ms)")
+            assert c.get("motia_nb:keys_ready:big") == b"1"
+            line("redis, index: completion prefix 'item-09999' (cap 101)",
+                 timed(lambda: m.sync.keys_with_prefix("big", "item-09999", 101)), 100)
+            line("redis, index: completion prefix 'item-' (cap 101, 1M match)",
+                 timed(lambda: m.sync.keys_with_prefix("big", "item-", 101)), 100)
+            asyncio.run(viewer_rows(m))
+        finally:
+            m.close()
+            c.close()
+    print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+async def viewer_rows(m: StateManager) -> None:
+    heavy = off_loop(m)
+
+    async def best(text: str, runs: int = 5) -> tuple[float, Any, float]:
+        wall, found, whole = float("inf"), None, float("inf")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            found = await find_keys(m, "big", text, 50, heavy, budget=SEARCH_BUDGET)
+            wall = min(wall, time.perf_counter() - t0)
+            await find_rest(m, "big", found, 50, heavy, budget=REST_BUDGET)
+            whole = min(whole, time.perf_counter() - t0)
+        return wall * 1000, found, whole * 1000
+
+    for label, text in [("prefix 'item-09999'", "item-09999"), ("substring '99' (common)", "99"),
+                        ("substring '99999' (20 matches, all of the index walked)", "99999"),
+                        ("substring 'nope' (no match)", "nope"),
+                        ("substring '-09' (100,000 matches, late in key order)", "-09")]:
+        ms, found, whole = await best(text)
+        state = "complete" if found.complete else f"partial through {found.through!r}"
+        line(f"redis, index: viewer key search {label}", ms, 100,
+             f"   ({len(found.keys)} keys, {state}; complete after {whole:.0f} ms)")
+    best_ms = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        await page_of_key(m, "big", "item-0500000", "key", 50, heavy)
+        best_ms = min(best_ms, (time.perf_counter() - t0) * 1000)
+    line("redis, index: go to key 'item-0500000', key order (ZRANK + a page)", best_ms, 100)
