@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._threads import on_fork_child, on_fork_prepare, start_thread
-from .opening import close_connection
+from .executors import close_quietly
 
 __all__ = ["Checkpointer", "SAFETY_PAGES", "WAKE_COMMITS", "WAKE_ROWS", "chain"]
 
@@ -162,10 +162,7 @@ class Checkpointer:
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                close_connection(conn)
-            except sqlite3.Error:
-                pass
+            close_quietly(conn)
 
 
 def chain(first: "Callable[[], None] | None", then: Callable[[], None]) -> Callable[[], None]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...events import StateEvent
-from .opening import close_connection
+from .executors import close_quietly
 from .schema import connect, event_type
 
 if TYPE_CHECKING:
@@ -119,10 +119,7 @@ class Follower:
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                close_connection(conn)
-            except sqlite3.Error:
-                pass
+            close_quietly(conn)
 
     # ------------------------------------------------------------------ polling
     def _main(self) -> None:

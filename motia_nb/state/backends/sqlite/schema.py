@@ -46,8 +46,7 @@ CREATE INDEX IF NOT EXISTS items_grp_id ON items (grp, id);
 #: ``origin`` is the writing backend's random id (a follower skips its own rows).
 #: ``at_us`` is the commit time in whole microseconds (what ``at`` shows, exactly:
 #: :func:`motia_nb.state.history.micros`).
-CHANGES = """
-CREATE TABLE IF NOT EXISTS changes (
+_CHANGES_COLUMNS = """
     seq        INTEGER PRIMARY KEY,
     at_us      INTEGER NOT NULL,
     grp        TEXT    NOT NULL,
@@ -58,26 +57,17 @@ CREATE TABLE IF NOT EXISTS changes (
     cause      TEXT    NOT NULL,
     pid        INTEGER NOT NULL,
     origin     INTEGER NOT NULL
-);
+"""
+CHANGES = f"""
+CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});
 CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
 """
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
 #: the values say it; ``at`` seconds become microseconds rounded half to even, as
 #: ``datetime`` rounds them; origins of old rows become 0, which no backend uses).
-CHANGES_2_TO_3 = """
-CREATE TABLE changes_v3 (
-    seq        INTEGER PRIMARY KEY,
-    at_us      INTEGER NOT NULL,
-    grp        TEXT    NOT NULL,
-    key        TEXT    NOT NULL,
-    old_value  TEXT,
-    new_value  TEXT,
-    trace_id   TEXT,
-    cause      TEXT    NOT NULL,
-    pid        INTEGER NOT NULL,
-    origin     INTEGER NOT NULL
-);
+CHANGES_2_TO_3 = f"""
+CREATE TABLE changes_v3 ({_CHANGES_COLUMNS});
 INSERT INTO changes_v3 (seq, at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
     SELECT seq, cast(at AS INT) * 1000000 + cast(x AS INT)
                + (x - cast(x AS INT) > 0.5 OR (x - cast(x AS INT) = 0.5 AND cast(x AS INT) % 2 = 1)),
