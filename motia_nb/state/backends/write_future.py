@@ -48,6 +48,16 @@ class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
     owner: LoneOwner
     on_refused: Callable[..., None]
 
+    @classmethod
+    def of(cls, owner: Any) -> "WriteFuture":
+        """A future of the running loop for a write to ``owner`` (a backend's write path with
+        ``_closed`` and ``_closed_error()``), already failed when ``owner`` is closed."""
+        fut = cls(loop=asyncio.get_running_loop())
+        fut.owner = owner
+        if owner._closed:
+            fut.set_exception(owner._closed_error())
+        return fut
+
     def __await__(self) -> Generator[Any, None, Any]:
         if not self.done():
             self.owner.await_lone(self)

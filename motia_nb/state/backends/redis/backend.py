@@ -264,12 +264,10 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """For a caller on a running loop: the writes of one loop iteration go to the
         writer task together and are answered together (one hop each way)."""
-        loop = asyncio.get_running_loop()
-        fut = WriteFuture(loop=loop)
-        fut.owner = self
-        if self._closed:
-            fut.set_exception(self._closed_error())
+        fut = WriteFuture.of(self)
+        if fut.done():  # closed
             return fut
+        loop = fut.get_loop()
         if not self._opened:
             self.open()
         buf = self._buffers.get(loop)
