@@ -158,3 +158,17 @@ def test_motia_pure_logic_only_reads_what_it_needs():
 
 def test_no_completion_inside_a_comment(ip, data):
     assert "orders" not in complete(ip, "%state get   # a note ")
+
+
+def test_options_before_the_names_do_not_shift_them(ip, data):
+    # `%state history --since 1 ` / `%state restore --to -1 ` / `%state list --values `: the
+    # option and its value are not the GROUP; groups and then keys complete after them
+    assert complete(ip, "%state history --since 1 ") == ["order archive", "orders", "users"]
+    assert complete(ip, "%state history --limit 5 --since 2 orders order-") == ["order-1", "order-2"]
+    assert complete(ip, "%state restore --to -1 us") == ["users"]
+    assert complete(ip, "%state restore --to -1 orders o") == ["order-1", "order-2", "other"]
+    assert complete(ip, "%state restore --to=3 orders oth") == ["other"]
+    assert complete(ip, "%state list --values u") == ["users"]
+    assert not {"orders", "users"} & set(complete(ip, "%state groups --counts "))
+    # the value of an option is not a group: nothing of ours is offered there
+    assert not {"orders", "users"} & set(complete(ip, "%state history --since "))

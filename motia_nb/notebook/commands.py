@@ -79,6 +79,10 @@ class Command:
         """The ``--long`` options of this command (for completion)."""
         return [o for a in self.parser._actions for o in a.option_strings if o.startswith("--")]
 
+    def value_options(self) -> frozenset[str]:
+        """The options that take a value (``--since SEQ``), whose next word is not a name."""
+        return frozenset(o for a in self.parser._actions if a.option_strings and a.nargs != 0 for o in a.option_strings)
+
     def n_names(self) -> int:
         """How many positional words precede the tail."""
         return sum(1 for a in self.parser._actions if not a.option_strings)

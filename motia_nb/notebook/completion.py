@@ -63,6 +63,24 @@ def _options(command: str) -> list[str]:
     return cmd.options() if cmd is not None else []
 
 
+def _names(command: str, words: list[str]) -> list[str] | None:
+    """The name words of ``words`` (those after the subcommand), options and their values
+    left out (``history --since 1 orders`` names ``orders``); ``None`` when the word being
+    typed is an option's value."""
+    cmd = SUBCOMMANDS.get(command)
+    takes_value = cmd.value_options() if cmd is not None else frozenset()
+    names: list[str] = []
+    wants_value = False
+    for word in words:
+        if wants_value:
+            wants_value = False
+        elif word.startswith("-") and len(word) > 1:
+            wants_value = word in takes_value  # `--to=3` carries its value
+        else:
+            names.append(word)
+    return None if wants_value else names
+
+
 def state_completions(
     words: list[str],
     fragment: str,
@@ -74,12 +92,16 @@ def state_completions(
     ``groups()`` and ``keys(group, prefix)`` are only called when their names are wanted;
     ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry).
     """
-    position = len(words)
-    if position == 0:
+    if not words:
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment)]
     command = words[0]
+    names = _names(command, words[1:])
+    if names is None:  # an option's value (a seq, a time, a count): nothing to offer
+        return []
     if fragment.startswith("-"):
         return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+    words = [command, *names]
+    position = len(words)
     if position == 1 and command == "help":
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment)]
     if position == 1 and command == "use":
