@@ -98,3 +98,15 @@ def test_unload_ext_closes_the_endpoint(ip):
             connect(server.url, open_timeout=5).__enter__()
     finally:
         run_cell(ip, "%load_ext motia_nb")
+
+
+def test_serve_stop_prints_its_message_as_cron_stop_does(ip, capsys):
+    # the message is printed, not shown as a quoted Python string in the cell's Out
+    res = run_cell(ip, "%motia serve stop")
+    assert res.success and res.result is None
+    assert capsys.readouterr().out == "no engine endpoint was running\n"
+    run_cell(ip, "%motia serve")
+    (server,) = engine.servers()
+    res = run_cell(ip, "%motia serve stop")
+    assert res.success and res.result is None
+    assert capsys.readouterr().out.endswith(f"stopped serving at {server.url}\n")

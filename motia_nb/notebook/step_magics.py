@@ -136,8 +136,8 @@ def _serve(m: StepMagics, a: argparse.Namespace) -> Any:
         raise MagicUsageError(str(e)) from None
 
 
-def _serve_stop(m: StepMagics, a: argparse.Namespace) -> str:
-    return stop_cmd()
+def _serve_stop(m: StepMagics, a: argparse.Namespace) -> None:
+    print(stop_cmd())
 
 
 def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
