@@ -215,3 +215,17 @@ def test_load_json_reads_back_what_json_dumps_writes():
     # every JSON document json.dumps writes (finite numbers) reads back the same
     doc = {"s": "é \"q\" #", "n": [1, -2.5e10, 0], "t": True, "z": None, "nested": {"a": []}}
     assert load_json(json.dumps(doc)) == doc
+
+
+def test_a_comment_may_end_any_line_of_a_json_value():
+    # README: "a # comment may end any line" -- cell bodies too (JSON has no '#' outside
+    # strings, so dropping comments never changes a valid document)
+    body = '# the order\n{"color": "#fff",   # a hex colour\n "tag": "a # b"}  # done\n'
+    assert load_json(body) == {"color": "#fff", "tag": "a # b"}
+    assert load_json('["\\"#", 1] # c') == ['"#', 1]
+    with pytest.raises(JSONInputError, match="is empty"):
+        load_json("# nothing but a comment\n")
+    # an error still points at the right line and column of the text as typed
+    with pytest.raises(JSONInputError, match=r"line 2, column 7\)\n    \{\"a\": \}  # c\n          \^"):
+        load_json('# c\n{"a": }  # c')
+    assert read_value(":x  # the variable", "VALUE", {"x": 5}) == 5

@@ -28,7 +28,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-__all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value"]
+__all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
+           "without_comments"]
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -143,19 +144,52 @@ def _json_error_message(what: str, text: str, err: json.JSONDecodeError) -> str:
     return msg
 
 
+def without_comments(text: str) -> str:
+    """``text`` with each ``# comment`` outside a JSON string cut off its line.
+
+    JSON has no ``#`` outside strings, so a valid document is never changed; lines
+    and the columns before a comment stay where they were (errors point right).
+    """
+    if "#" not in text:
+        return text
+    out: list[str] = []
+    in_string = escaped = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"' or c == "\n":
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def load_json(text: str, what: str = "the value") -> Any:
     """Parse strict JSON; raise :class:`JSONInputError` naming ``what``, the line and the column.
 
-    ``NaN``, ``Infinity`` and empty text are refused (they cannot be stored as JSON).
+    A ``# comment`` may end any line. ``NaN``, ``Infinity`` and empty text are
+    refused (they cannot be stored as JSON).
     """
     if not isinstance(text, str):
         raise JSONInputError(f"{what}: expected JSON text, got {type(text).__name__}")
+    typed, text = text, without_comments(text)
     if not text.strip():
         raise JSONInputError(f"{what} is empty; write a JSON value such as {{}}, [], \"text\", 1 or null")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
-        raise JSONInputError(_json_error_message(what, text, err)) from None
+        raise JSONInputError(_json_error_message(what, typed, err)) from None
     except JSONInputError as err:
         raise JSONInputError(f"{what} is not valid JSON: {err}") from None
 
@@ -171,7 +205,7 @@ def read_value(
     s = text.strip()
     if not s:
         raise MagicUsageError(f"missing {what}")
-    m = _VAR_REF.fullmatch(s)
+    m = _VAR_REF.fullmatch(without_comments(s).strip())
     if m:
         name = m.group(1)
         if name not in user_ns:
