@@ -72,6 +72,10 @@ CHECKS = [
     ('r = await request("GET", "/shop/ping")\nassert r["body"]["latest"] == {"orders": 2} and r["body"]["api"], r\n'
      'r2 = await request("POST", "/shop/both")\nassert r2["status"] == 202 and r2["body"] == {"via": "http"}, r2\n'
      'motia.enqueue({"topic": "shop.both", "data": 7})\nprint("defined ok")', ["multi queue 7", "defined ok"]),
+    # a streaming http step: the answer is what it wrote (status, headers, body chunks)
+    ('r = await request("POST", "/shop/events", body={"items": ["pen", "ink"]})\n'
+     'assert r == {"status": 200, "headers": {"content-type": "text/event-stream"}, '
+     '"body": "data: pen\\n\\ndata: ink\\n\\n"}, r\nprint("streamed ok")', ["streamed ok"]),
     # a Stream from a plain cell: delete fires no OnOpenOrder line (condition), list_groups
     ('s = motia.Stream("orders")\nprint(s.list_groups(), len(s.get_group("open")))\ns.delete("open", "o-1")\n'
      'print(s.get("open", "o-1"))', ["['open'] 1", "None"]),

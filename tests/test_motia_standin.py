@@ -3,6 +3,7 @@ conditions, and the fallback when an installed ``motia`` cannot be imported."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -182,3 +183,42 @@ def test_queue_input_schema_is_checked_before_the_handler(motia, capsys):
     assert got == [] and "step 'Typed' failed" in capsys.readouterr().err
     motia.enqueue({"topic": "typed", "data": {"n": 1}})
     assert got == [{"n": 1}]
+
+
+def test_a_streaming_http_handler_reads_the_request_body_and_writes_the_response(motia):
+    # the shape of the playground's SSE step (MotiaHttpArgs: request.request_body.stream in,
+    # response.status()/headers()/writer.stream.write()/close() out, the handler returns None)
+    async def sse(args):
+        raw = b"".join([chunk async for chunk in args.request.request_body.stream])
+        assert await args.request.request_body.read_all() == raw
+        assert b"".join(args.request.request_body.stream) == raw  # newer SDKs: a plain `for`
+        await args.response.status(202)
+        await args.response.headers({"content-type": "text/event-stream"})
+        for i, word in enumerate(json.loads(raw)["words"]):
+            args.response.writer.stream.write(f"event: item\ndata: {i}:{word}\n\n".encode())
+        args.response.writer.stream.end(b"event: done\n\n")
+        args.response.close()
+
+    register({"name": "Sse", "triggers": [motia.http("POST", "/sse")]}, sse)
+    r = request.sync("POST", "/sse", body={"words": ["a", "b"]})
+    assert r == {
+        "status": 202,
+        "headers": {"content-type": "text/event-stream"},
+        "body": "event: item\ndata: 0:a\n\nevent: item\ndata: 1:b\n\nevent: done\n\n",
+    }
+
+    # a JSON body written in chunks reads back as JSON; no status set means 200
+    async def chunks(args):
+        args.response.writer.stream.write(b'{"ok": ')
+        await args.response.writer.write(b"true}")
+
+    register({"name": "Chunks", "triggers": [motia.http("GET", "/chunks")]}, chunks)
+    assert request.sync("GET", "/chunks") == {"status": 200, "headers": {}, "body": {"ok": True}}
+
+    # a text body reaches request_body as it is (a form, say), not as JSON text
+    async def form(args):
+        await args.response.status(200)
+        args.response.writer.stream.write(await args.request.request_body.read_all())
+
+    register({"name": "Form", "triggers": [motia.http("POST", "/form")]}, form)
+    assert request.sync("POST", "/form", body="a=1&b=2")["body"] == "a=1&b=2"

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
+from ..steps.http_body import body_bytes
 from .remote import call_on_loop
 from .workers import WorkerTimeout
 
@@ -97,7 +98,7 @@ class Channels:
         self, worker: "Worker", function_id: str, data: dict[str, Any], origin: contextvars.Context
     ) -> tuple[Any, _Channel]:
         rid, resp = self._new("write")
-        qid, _ = self._new("read", json.dumps(data.get("body")).encode() if data.get("body") is not None else b"")
+        qid, _ = self._new("read", body_bytes(data.get("body")))
         data = {**data, "response": resp.ref(rid), "request_body": self._open[qid].ref(qid)}
         try:
             result = await worker.call(function_id, data, self._server.worker_timeout, origin)

@@ -110,8 +110,9 @@ def _real_input(mod: Any, kind: str, value: Any, for_condition: bool) -> Any:
                   headers=dict(value.headers))
     if for_condition:
         return mod.ApiRequest(**fields)
-    req = mod.MotiaHttpRequest(**fields, method=value.method)
-    return mod.MotiaHttpArgs(request=req, response=mod.MotiaHttpResponse(None))
+    # the body channels are motia_nb's (steps/http_body.py): what the handler writes is the answer
+    req = mod.MotiaHttpRequest(**fields, method=value.method, request_body=value.request_body)
+    return mod.MotiaHttpArgs(request=req, response=mod.MotiaHttpResponse(value.response.writer))
 
 
 def _real_ctx(mod: Any, nb_ctx: Any, index: int | None, value: Any) -> Any:

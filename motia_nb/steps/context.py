@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .http_body import RequestBody, ResponseBody, decode_body
+
 if TYPE_CHECKING:
     from .logs import StepLogger
 
@@ -191,13 +193,22 @@ class Headers(Mapping[str, str]):
 
 class HttpResponse:
     """``args.response`` of an http handler (Motia's ``MotiaHttpResponse``): ``await status(code)``,
-    ``await headers({...})`` record what a streaming handler sets; motia_nb answers with the
-    handler's return value (streamed bodies / SSE are not supported)."""
+    ``await headers({...})`` and the bytes written to ``writer`` (a :class:`ResponseBody`) make
+    the answer of a handler that streams it (and returns nothing), e.g. server-sent events."""
 
     def __init__(self, writer: Any = None) -> None:
-        self._writer = writer
+        self._writer = writer if writer is not None else ResponseBody()
         self.status_code: int | None = None
         self.header_values: dict[str, str] = {}
+
+    def streamed(self) -> dict[str, Any] | None:
+        """The answer written through this response (``None`` when the handler used none of it)."""
+        w = self._writer if isinstance(self._writer, ResponseBody) else ResponseBody()
+        status = self.status_code if self.status_code is not None else w.status
+        headers = {**w.headers, **self.header_values}
+        if status is None and not headers and not w.chunks:
+            return None
+        return {"status": status or 200, "body": decode_body(w.raw), "headers": headers}
 
     async def status(self, status_code: int) -> None:
         self.status_code = status_code
@@ -242,6 +253,7 @@ class HttpRequest(Mapping[str, Any]):
     ) -> None:
         if request is not None:  # MotiaHttpArgs(request=..., response=...)
             method, path, body = request.method, request.path, request.body
+            request_body = request_body if request_body is not None else request.request_body
             path_params, query_params, headers = request.path_params, request.query_params, request.headers
         self.method = method
         self.path = path
@@ -250,7 +262,7 @@ class HttpRequest(Mapping[str, Any]):
         self.query_params = dict(query_params or {})
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.response = response if response is not None else HttpResponse()
-        self.request_body = request_body
+        self.request_body = request_body if request_body is not None else RequestBody(body)
 
     def __class_getitem__(cls, item: Any) -> type:  # ApiRequest[Any] in annotations
         return cls

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from typing import Any
 
 from .config import HttpTrigger
+from .context import HttpResponse
 from .registry import Step
 
 __all__ = ["parse_query", "response_check", "choose_route", "not_found"]
@@ -26,10 +27,15 @@ def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def response_check(st: Step) -> Callable[[Any], dict[str, Any]]:
-    """A check turning a handler's answer into ``{"status", "body", "headers"}`` (TypeError when malformed)."""
+def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[Any], dict[str, Any]]:
+    """A check turning a handler's answer into ``{"status", "body", "headers"}`` (TypeError when malformed);
+    a handler that returns nothing answers with what it wrote through ``response`` (a streamed body)."""
 
     def check(r: Any) -> dict[str, Any]:
+        if r is None and response is not None:
+            streamed = response.streamed()
+            if streamed is not None:
+                return streamed
         if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
             r = r.model_dump()
         if isinstance(r, Mapping) and "status" not in r and "status_code" in r:

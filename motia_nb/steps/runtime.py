@@ -313,7 +313,7 @@ class Runtime(StateTriggers):
             if not await self._condition_holds(st, trig, req, label, trigger):  # as the engine: 422
                 body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
                 return {"status": 422, "body": body, "headers": {}}
-            out = await self.run(st, req, trigger, label, response_check(st))
+            out = await self.run(st, req, trigger, label, response_check(st, req.response))
         if out.status == "ok":
             return out.result
         e = out.error

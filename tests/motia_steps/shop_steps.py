@@ -177,3 +177,23 @@ async def on_h(request: Any, ctx: Any) -> dict[str, Any]:
 both = multi_trigger_step({"name": "Both", "triggers": [queue("shop.both"), http("POST", "/shop/both")]}) \
     .on_queue(on_q).on_http(on_h).handlers()
 '''
+
+STEPS["stream_out"] = '''
+"""A streaming http step (server-sent events): reads the raw body, writes the answer in chunks."""
+import json
+from typing import Any
+
+from motia import MotiaHttpArgs, http
+
+config = {"name": "ShopEvents", "triggers": [http("POST", "/shop/events")], "flows": ["shop"]}
+
+
+async def handler(args: MotiaHttpArgs[Any]) -> None:
+    chunks = [chunk async for chunk in args.request.request_body.stream]
+    items = json.loads(b"".join(chunks))["items"]
+    await args.response.status(200)
+    await args.response.headers({"content-type": "text/event-stream"})
+    for item in items:
+        args.response.writer.stream.write(f"data: {item}\\n\\n".encode("utf-8"))
+    args.response.close()
+'''
