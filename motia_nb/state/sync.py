@@ -8,6 +8,7 @@ motia_nb's own threads do the work; reads run on the caller's thread.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +31,61 @@ def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame
     import pandas as pd
 
     keys = [r[0] for r in rows]
-    values = json.loads("[" + ",".join(r[1] for r in rows) + "]") if rows else []
+    text = "[" + ",".join(r[1] for r in rows) + "]"
+    values = json.loads(text) if rows else []
     if not values:
         return pd.DataFrame({"key": pd.Series([], dtype=object)})
     all_objects = all(type(v) is dict for v in values)
     if not all_objects:
         values = [v if type(v) is dict else {"value": v} for v in values]
     nested = flatten and any(type(x) is dict for v in values for x in v.values())
-    df = pd.json_normalize(values) if nested else pd.DataFrame.from_records(values)
+    build = pd.json_normalize if nested else pd.DataFrame.from_records
+    df = build(values)
+    if _LONG_DIGITS.search(text) and any(df[c].dtype.kind == "f" for c in df.columns):
+        _exact_integers(df, build([_wrap_big(v, nested) for v in values]))
     if "key" in df.columns:  # a value field called "key" must not hide the item's key
         df = df.rename(columns={"key": "value.key"})
     df.insert(0, "key", keys)
     return df
+
+
+#: 16 or more digits in a row: the only JSON numbers that may be integers beyond 2**53
+_LONG_DIGITS = re.compile(r"\d{16}")
+_FLOAT_EXACT = 2**53
+
+
+class _Exact:
+    """An integer a float64 column would round, held so pandas keeps its column as objects."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def _wrap_big(value: dict[str, Any], nested: bool) -> dict[str, Any]:
+    """``value`` with each column-bound integer beyond 2**53 (a field; a nested object's field
+    when flattening) wrapped in :class:`_Exact`."""
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if type(v) is int and abs(v) > _FLOAT_EXACT:
+            v = _Exact(v)
+        elif nested and type(v) is dict:
+            v = _wrap_big(v, nested)
+        out[k] = v
+    return out
+
+
+def _exact_integers(df: "pd.DataFrame", wrapped: "pd.DataFrame") -> None:
+    """Put back, in ``df``'s float columns, the exact integers pandas rounded (``wrapped`` is the
+    same frame built with them held in :class:`_Exact`: its column is of objects)."""
+    import pandas as pd
+    for col in df.columns:
+        if df[col].dtype.kind != "f" or col not in wrapped.columns:
+            continue
+        held = wrapped[col]
+        if any(isinstance(x, _Exact) for x in held):
+            df[col] = pd.Series([x.n if isinstance(x, _Exact) else x for x in held], index=df.index, dtype=object)
 
 
 class SyncStateManager:
