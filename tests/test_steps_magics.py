@@ -203,3 +203,23 @@ def test_a_syntax_error_in_a_step_cell_registers_nothing(ip):
     assert isinstance(res.error_in_exec, StepConfigError)  # callers catching config errors catch it too
     assert res.error_in_exec.syntax_error.lineno == 3  # the line in the cell (line 1 is %%step)
     assert all_steps() == []
+
+
+def test_a_typo_in_a_step_flow_or_trace_name_is_reported_not_an_empty_table(ip, capsys):
+    # as %state list for a group: the empty frame is still returned, a note on stderr names the closest
+    run_cell(ip, "%%step\n" + PAYMENT).raise_error()
+    state_manager.sync.set("orders", "o1", {"status": "pending"})
+    run_cell(ip, '%motia enqueue order.created {"orderId": "o1"}').raise_error()
+    capsys.readouterr()
+    for line, note in [
+        ("%motia logs ProcessPaymnt", "%motia logs: no step named 'ProcessPaymnt' has logged. Did you mean 'ProcessPayment'?"),
+        ("%motia steps order-procesing", "%motia steps: no step belongs to flow 'order-procesing'. Did you mean 'order-processing'?"),
+        ("%motia trace 1234", "%motia trace: no trace '1234' (1 trace kept; %motia trace lists them)"),
+    ]:
+        res = run_cell(ip, line)
+        assert res.success and len(res.result) == 0
+        assert capsys.readouterr().err == note + "\n"
+    # the names that exist give no note
+    for line in ("%motia logs ProcessPayment", "%motia steps order-processing", "%motia trace last", "%motia trace"):
+        res = run_cell(ip, line)
+        assert res.success and len(res.result) > 0 and capsys.readouterr().err == ""

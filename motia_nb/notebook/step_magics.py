@@ -14,6 +14,8 @@ other error shows as one line plus the user's own frames (:mod:`.tracebacks`).
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
 import traceback
 from typing import Any
 
@@ -26,6 +28,7 @@ from IPython.core.magic import (
 )
 
 from motia_nb.session import (
+    all_steps,
     clear_logs,
     clear_traces,
     current_session,
@@ -75,8 +78,19 @@ class StepSyntaxError(StepConfigError):
 
 
 # ----------------------------------------------------------------------------- subcommands
+def _no_such(command: str, what: str, name: str, known: list[str]) -> None:
+    """Tell on stderr that ``name`` matched nothing (a typo, most often), naming the closest of
+    ``known``; the command still returns its empty frame, as ``%state list`` does for a group."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1)
+    hint = f". Did you mean {close[0]!r}?" if close else ""
+    print(f"%motia {command}: {what}{hint}", file=sys.stderr)
+
+
 def _steps(m: StepMagics, a: argparse.Namespace) -> Any:
-    return steps_frame(a.flow)
+    df = steps_frame(a.flow)
+    if a.flow is not None and df.empty:
+        _no_such("steps", f"no step belongs to flow {a.flow!r}", a.flow, [f for s in all_steps() for f in s.flows])
+    return df
 
 
 def _remove(m: StepMagics, a: argparse.Namespace) -> None:
@@ -118,11 +132,20 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
 
 
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
-    return log_frame(step=a.step)
+    df = log_frame(step=a.step)
+    if a.step is not None and df.empty:
+        logged = log_frame()["step"].dropna().tolist()
+        _no_such("logs", f"no step named {a.step!r} has logged", a.step, [s.name for s in all_steps()] + logged)
+    return df
 
 
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
-    return trace_frame(a.trace)
+    df = trace_frame(a.trace)
+    if a.trace not in (None, "last") and df.empty:
+        n = trace_frame()["trace_id"].nunique()
+        print(f"%motia trace: no trace {a.trace!r} ({n} trace{'' if n == 1 else 's'} kept; %motia trace lists them)",
+              file=sys.stderr)
+    return df
 
 
 def _flow(m: StepMagics, a: argparse.Namespace) -> Any:
