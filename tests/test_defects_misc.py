@@ -260,3 +260,18 @@ def test_a_sync_write_interrupted_while_waiting_for_a_lock_does_not_commit_later
     assert lines[0].startswith("interrupted"), out.stdout
     # it raised, so it must not have committed afterwards
     assert lines[-1] == "not committed", out.stdout
+
+
+# ---------------------------------------------------------------------- use(URL) with an unknown scheme
+@pytest.mark.parametrize("url", ["mysql://db/x", "postgres://u@h/db", "http://example.com/state"])
+def test_a_url_of_another_database_is_refused_not_taken_for_a_folder(tmp_path, url):
+    sm = StateManager(str(tmp_path / "state.db"))
+    try:
+        sm.sync.set("g", "k", 1)
+        with pytest.raises(StateError, match=r"unsupported database URL .*: motia_nb stores state in SQLite \(a path, "
+                                             r"sqlite:///path or :memory:\) or Redis \(redis://, rediss://, unix://\)"):
+            sm.use(url)
+        assert sm.sync.get("g", "k") == 1  # still on the same store
+        assert not os.path.exists(url.split(":")[0])  # no folder or file made for it
+    finally:
+        sm.close()

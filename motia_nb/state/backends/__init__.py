@@ -11,10 +11,16 @@
 
 from __future__ import annotations
 
+import re
+
+from ..errors import StateError
 from .base import Backend, Order, Write, WriteResult
 from .sqlite import SQLiteBackend
 
 __all__ = ["Backend", "Order", "Write", "WriteResult", "open_backend"]
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def open_backend(url: str, *, busy_timeout: float | None = None) -> Backend:
@@ -23,7 +29,16 @@ def open_backend(url: str, *, busy_timeout: float | None = None) -> Backend:
     - ``redis://…`` / ``rediss://…`` / ``unix://…``: the Redis backend (Motia's engine layout);
     - ``sqlite:///path`` or a plain path: an SQLite file;
     - ``:memory:``: a private in-memory SQLite database.
+
+    Any other ``scheme://`` (``mysql://``, ``postgres://``…) is refused with :class:`StateError`,
+    not taken for a path.
     """
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in ("redis", "rediss", "unix", "sqlite"):
+        raise StateError(
+            f"unsupported database URL {url!r}: motia_nb stores state in SQLite (a path, sqlite:///path or "
+            ":memory:) or Redis (redis://, rediss://, unix://)"
+        )
     if url.startswith(("redis://", "rediss://", "unix://")):
         # imported on first use: redis-py costs import time that SQLite users need not pay
         from .redis import RedisBackend
