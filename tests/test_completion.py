@@ -128,7 +128,7 @@ def test_motia_subcommands_steps_and_flows(ip, some_steps):
     assert complete(ip, "%motia ") == sorted(MOTIA_COMMANDS.first_words())
     assert complete(ip, "%motia cr") == ["cron"]
     assert complete(ip, "%motia cron ") == ["list", "run", "start", "stop"]
-    assert complete(ip, "%motia cron run ") == ["Pay", "Report"]
+    assert complete(ip, "%motia cron run ") == ["Report"]  # only the cron steps: Pay has none
     assert complete(ip, "%motia remove Pay ") == ["Report"]  # a name already given is not offered again
     assert complete(ip, "%motia logs R") == ["Report"]
     assert complete(ip, "%motia flow ") == ["orders", "reports"]
@@ -154,6 +154,8 @@ def test_motia_pure_logic_only_reads_what_it_needs():
     assert motia_completions(["steps"], "", steps, flows) == [("f", "flow")]
     assert motia_completions(["cron", "run"], "", steps, flows) == [("A", "step")]
     assert calls == ["flows", "steps"]
+    assert motia_completions(["cron", "run"], "", steps, flows, lambda: ["C"]) == [("C", "step")]
+    assert calls == ["flows", "steps"]  # with cron_steps given, steps() is not asked
 
 
 def test_no_completion_inside_a_comment(ip, data):

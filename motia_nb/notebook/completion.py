@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
 from motia_nb.session import all_steps, default_session
+from motia_nb.steps.config import CronTrigger
 
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
@@ -135,8 +136,10 @@ def motia_completions(
     fragment: str,
     steps: Callable[[], Iterable[str]],
     flows: Callable[[], Iterable[str]],
+    cron_steps: Callable[[], Iterable[str]] | None = None,
 ) -> list[tuple[str, str]]:
-    """Candidates ``(text, type)`` for ``%motia`` (pure logic, like :func:`state_completions`)."""
+    """Candidates ``(text, type)`` for ``%motia`` (pure logic, like :func:`state_completions`);
+    ``cron run`` offers ``cron_steps()`` (the steps with a cron trigger) when given."""
 
     def matching(names: Iterable[str], kind: str) -> list[tuple[str, str]]:
         return [(n, kind) for n in names if n.startswith(fragment)]
@@ -155,7 +158,8 @@ def motia_completions(
     name = " ".join(words[:2]) if " ".join(words[:2]) in MOTIA_COMMANDS else words[0]
     given = len(words) - len(name.split())
     if name in STEP_COMMANDS and (name == "remove" or given == 0):
-        return matching([s for s in steps() if s not in words], "step")
+        names = cron_steps() if name == "cron run" and cron_steps is not None else steps()
+        return matching([s for s in names if s not in words], "step")
     if name in FLOW_COMMANDS and given == 0:
         return matching(flows(), "flow")
     return []
@@ -174,6 +178,9 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
 
     def steps() -> list[str]:
         return [s.name for s in all_steps()]
+
+    def cron_steps() -> list[str]:
+        return [s.name for s in all_steps() if s.of_type(CronTrigger)]
 
     def flows() -> list[str]:
         return sorted({f for s in all_steps() for f in s.flows})
@@ -194,7 +201,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         words, fragment = split
         try:
             if m.group("magic") == "motia":
-                found = motia_completions(words, fragment, steps, flows)
+                found = motia_completions(words, fragment, steps, flows, cron_steps)
             else:
                 found = state_completions(words, fragment, groups, keys)
         except Exception:  # completion must never raise into the user's typing
