@@ -44,9 +44,9 @@ def test_subcommands_after_state(ip):
 
 
 def test_group_names_after_a_subcommand(ip, data):
-    assert complete(ip, "%state get ") == ["order archive", "orders", "users"]
+    assert complete(ip, "%state get ") == ['"order archive"', "orders", "users"]  # quoted: it has a space
     assert complete(ip, "%state list us") == ["users"]
-    assert completions(ip, "%state clear ord") == ["%state clear order archive", "%state clear orders"]
+    assert completions(ip, "%state clear ord") == ['%state clear "order archive"', "%state clear orders"]
 
 
 def test_keys_after_a_group(ip, data):
@@ -58,7 +58,7 @@ def test_keys_after_a_group(ip, data):
 
 
 def test_assignment_form_and_cell_magic(ip, data):
-    assert completions(ip, "df = %state list o") == ["df = %state list order archive", "df = %state list orders"]
+    assert completions(ip, "df = %state list o") == ['df = %state list "order archive"', "df = %state list orders"]
     assert completions(ip, "%%state set users u") == ["%%state set users u1"]
     # %%state only on the first line of a cell
     assert not [c for c in completions(ip, 'x = 1\n%%state set users u') if "u1" in c]
@@ -165,7 +165,7 @@ def test_no_completion_inside_a_comment(ip, data):
 def test_options_before_the_names_do_not_shift_them(ip, data):
     # `%state history --since 1 ` / `%state restore --to -1 ` / `%state list --values `: the
     # option and its value are not the GROUP; groups and then keys complete after them
-    assert complete(ip, "%state history --since 1 ") == ["order archive", "orders", "users"]
+    assert complete(ip, "%state history --since 1 ") == ['"order archive"', "orders", "users"]
     assert complete(ip, "%state history --limit 5 --since 2 orders order-") == ["order-1", "order-2"]
     assert complete(ip, "%state restore --to -1 us") == ["users"]
     assert complete(ip, "%state restore --to -1 orders o") == ["order-1", "order-2", "other"]
@@ -174,3 +174,24 @@ def test_options_before_the_names_do_not_shift_them(ip, data):
     assert not {"orders", "users"} & set(complete(ip, "%state groups --counts "))
     # the value of an option is not a group: nothing of ours is offered there
     assert not {"orders", "users"} & set(complete(ip, "%state history --since "))
+
+
+def test_a_name_with_a_space_or_a_quote_is_inserted_quoted_so_the_line_runs(ip, data):
+    state_manager.sync.set("orders", "order 9", 1)
+    state_manager.sync.set("orders", 'say "hi"', 2)
+    state_manager.sync.set("order archive", "a-b c", 3)
+    # not yet quoted: the whole name is quoted (as the magic's tokenizer reads it)
+    assert "%state clear \"order archive\"" in completions(ip, "%state clear order")
+    assert "%state get orders \"order 9\"" in completions(ip, "%state get orders order")
+    assert completions(ip, "%state get orders say") == ['%state get orders "say \\"hi\\""']
+    # a word with a '-'; were it cut there, the rest would be quoted from there (a-"b c" reads a-b c)
+    assert completions(ip, '%state get "order archive" a-') == ['%state get "order archive" "a-b c"']
+    # a quote already open: the rest of the name, then the closing quote
+    assert completions(ip, '%state get orders "order ') == ['%state get orders "order 9"']
+    assert completions(ip, "%state get 'order ar") == ["%state get 'order archive'"]
+    # each completed line reads back the item it names
+    for line, value in [('%state get orders "order 9"', 1), ('%state get orders "say \\"hi\\""', 2),
+                        ('%state get "order archive" "a-b c"', 3), ('%state get "order archive" a-"b c"', 3)]:
+        assert ip.run_line_magic("state", line.removeprefix("%state ")) == value
+    # names that need no quotes are inserted as they are
+    assert completions(ip, "%state get orders order-") == ["%state get orders order-1", "%state get orders order-2"]

@@ -44,8 +44,9 @@ STEP_COMMANDS = frozenset({"remove", "logs", "cron run"})
 FLOW_COMMANDS = frozenset({"steps", "flow"})
 
 
-def _words(args: str) -> tuple[list[str], str] | None:
-    """The complete words after ``%state`` and the word being typed (``None`` inside a comment).
+def _words(args: str) -> tuple[list[str], str, str] | None:
+    """The complete words after ``%state``, the word being typed and the quote it left open
+    (``""`` when none); ``None`` inside a comment.
 
     The magic's own tokenizer: quotes group words, and an unclosed quote just
     means the word is still being typed.
@@ -55,8 +56,26 @@ def _words(args: str) -> tuple[list[str], str] | None:
         return None
     words = [w.text for w in tokens.words]
     if tokens.touches_end():
-        return words[:-1], words[-1]
-    return words, ""
+        return words[:-1], words[-1], tokens.words[-1].unclosed
+    return words, "", ""
+
+
+#: names that the tokenizer would split or misread unquoted
+_NEEDS_QUOTES = re.compile(r"[\s'\"]")
+
+
+def _quoted(name: str, inserted: str, open_quote: str) -> str:
+    """``inserted`` (the end of ``name`` that completion adds) written so the line reads back
+    ``name``: inside an open quote, the rest and the closing quote; else, when ``name`` holds
+    a space or a quote (or starts a comment), the rest in double quotes (a quote may open
+    inside a word, so ``a-`` + ``"b c"`` reads ``a-b c``)."""
+    if open_quote == '"':
+        return inserted.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if open_quote == "'":
+        return inserted + "'" if "'" not in inserted else inserted
+    if _NEEDS_QUOTES.search(name) or (inserted == name and name.startswith("#")):
+        return '"' + inserted.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return inserted
 
 
 def _options(command: str) -> list[str]:
@@ -116,6 +135,8 @@ def state_completions(
 
 #: the type of the entry that says more keys match than the list shows
 MORE_KEYS = "more keys match: type more of the key"
+#: entries inserted as they are (never quoted): subcommands, options, the hint
+_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS})
 
 
 def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:
@@ -198,7 +219,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         split = _words(m.group("args"))
         if split is None:
             return empty
-        words, fragment = split
+        words, fragment, open_quote = split
         try:
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)
@@ -209,7 +230,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         token = context.token
         # IPython replaces `token`; our word may extend before it (e.g. past a '-').
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
-        completions = [SimpleCompletion(text[cut:], type=kind) for text, kind in found]
+        completions = [
+            SimpleCompletion(text[cut:] if kind in _VERBATIM else _quoted(text, text[cut:], open_quote), type=kind)
+            for text, kind in found
+        ]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
         if m.group("magic") == "state" and words and words[0] in FILE_COMMANDS:
             return result  # let file-path completion add its candidates
