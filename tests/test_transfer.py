@@ -192,3 +192,11 @@ def test_an_import_is_one_commit_that_subscribers_see_on_every_backend(sm, tmp_p
     ]  # fmt: skip
     assert sm.sync.items("g") == [("a", 0), ("b", 1), ("c", 2)]
     assert sm.change_token() != token
+
+
+def test_a_file_saved_with_a_bom_and_crlf_lines_imports(sm, tmp_path):
+    # Windows editors (Notepad, Excel's "UTF-8" CSV/JSON) write a byte-order mark and CRLF
+    path = tmp_path / "windows.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"group": "g", "key": "a", "value": "\xc3\xa9"}\r\n\r\n{"group": "g", "key": "b", "value": 2}\r\n')
+    report = import_jsonl(sm, str(path))
+    assert report.items == 2 and sm.sync.items("g") == [("a", "é"), ("b", 2)]

@@ -148,7 +148,7 @@ def _read_line(text: str) -> Write:
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a leading byte-order mark (Windows editors) is skipped
         for number, line in enumerate(f, 1):
             if line.strip():
                 yield number, line
