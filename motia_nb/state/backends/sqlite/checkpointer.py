@@ -41,6 +41,7 @@ from typing import Any
 
 from ...._threads import on_fork_child, on_fork_prepare, start_thread
 from .executors import close_quietly
+from .opening import mark_unclean
 
 __all__ = ["Checkpointer", "SAFETY_PAGES", "WAKE_COMMITS", "WAKE_ROWS", "chain"]
 
@@ -198,6 +199,8 @@ def _before_fork() -> None:
     for c in list(_live):
         if c._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             _held.append(c._lock)
+        else:
+            mark_unclean()
 
 
 def _after_fork() -> None:

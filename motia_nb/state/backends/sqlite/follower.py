@@ -91,15 +91,21 @@ class Follower:
     # ------------------------------------------------------------------ life cycle
     def start(self, *, thread: bool = True) -> "Follower":
         """Open the read connection, put the cursor at the newest row, start polling."""
-        conn = connect(self.path)
-        conn.execute("PRAGMA query_only = ON")
-        self._conn = conn
-        # the version first: a commit landing between the two is then seen by the first poll
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
+        with self._lock:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only = ON")
+            self._conn = conn
+            # the version first: a commit landing between the two is then seen by the first poll
+            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
         if thread:
             self._thread = start_thread(self._main, "motia-nb-sqlite-follower")
         return self
+
+    @property
+    def poll_lock(self) -> threading.Lock:
+        """Held around every statement of the follower (a fork takes it: :mod:`.forking`)."""
+        return self._lock
 
     @property
     def running(self) -> bool:

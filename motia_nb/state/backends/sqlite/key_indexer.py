@@ -59,6 +59,8 @@ class KeyIndexer:
         self._side = side_connection
         self._connect = connect
         self._lock = threading.Lock()
+        #: held around the thread's own WAL checkpoints (its build steps hold the write gate): a fork takes it
+        self.lock = threading.Lock()
         self._pending: dict[str, None] = {}  # groups to build, in the order asked
         self._failed: dict[str, float] = {}  # group -> when its build failed (time.monotonic())
         self._thread: threading.Thread | None = None
@@ -146,7 +148,8 @@ class KeyIndexer:
                 else:
                     filled = key_search.build_step(conn, group)
             if own is not None:
-                own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                with self.lock:
+                    own.execute("PRAGMA wal_checkpoint(PASSIVE)")
             time.sleep(PAUSE)
 
 
@@ -154,6 +157,7 @@ def _reset_in_child() -> None:
     """(In a forked child.) The thread did not survive: forget it; searches ask again."""
     for ix in list(_indexers):
         ix._lock = threading.Lock()
+        ix.lock = threading.Lock()
         ix._pending.clear()
         ix._thread = None
         ix._idle.set()

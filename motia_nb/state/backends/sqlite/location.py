@@ -15,6 +15,7 @@ import os
 import sqlite3
 
 from ...errors import StateError
+from .opening import open_here
 
 __all__ = ["check_location", "read_error"]
 
@@ -39,7 +40,7 @@ def check_location(path: str, url: str) -> None:
             f"cannot open the state database {url}: it is on a read-only file system (motia_nb writes "
             f"the file and its -wal and -shm journals next to it); choose a writable location"
         )
-    if os.path.isfile(path):
+    if os.path.isfile(path) and not open_here(path):  # open here: a database (and never opened outside SQLite)
         if not os.access(path, os.W_OK):
             raise StateError(f"cannot open the state database {url}: the file is read-only (no write permission)")
         try:
