@@ -86,6 +86,8 @@ def _before() -> None:
     deadline = time.monotonic() + FORK_WAIT
     for b in list(_backends):
         for lock in _locks(b):
+            if isinstance(lock, Gate) and lock.owned_here():  # forked from a listener of this thread's commit
+                continue
             if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 _held.append(lock)
             else:
