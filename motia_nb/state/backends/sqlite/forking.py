@@ -40,6 +40,7 @@ holding one of the backend's locks, and a fork takes them all:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -50,7 +51,7 @@ from ...errors import StateError
 from .executors import Gate
 from .opening import mark_unclean, release_inherited
 
-__all__ = ["track", "check_usable", "FORK_WAIT"]
+__all__ = ["track", "check_usable", "open_here", "FORK_WAIT"]
 
 #: Seconds a fork waits, in all, for this process's SQLite write transactions to end.
 FORK_WAIT = 20.0
@@ -66,6 +67,37 @@ def track(backend: Any) -> None:
     ``_writes``, ``_open_lock``, ``_rlock`` as in :class:`~.backend.SQLiteBackend`), ``:memory:`` too
     (a fork waits for its statements as well)."""
     _backends.add(backend)
+
+
+def open_here(backend: Any) -> bool:
+    """Another open backend of this process uses ``backend``'s file. Then the file must not be
+    opened and closed outside SQLite (:mod:`.location`'s header check): closing any descriptor
+    of a file drops every POSIX lock the process holds on it, SQLite's included, and another
+    process could then checkpoint and delete the WAL this one still writes to."""
+    try:
+        st = os.stat(backend.path)
+    except OSError:
+        return False
+    for b in list(_backends):
+        if b is backend or b.memory or b._writes is None:
+            continue
+        try:
+            if os.path.samestat(st, os.stat(b.path)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _inherited(b: Any) -> list[Any]:
+    """The connections of backend ``b`` a child inherits (aiosqlite's long-read ones included)."""
+    conns = [b._wconn, b._rconn, b._pconn]
+    follower = b._follower
+    if follower is not None:
+        conns.append(follower._conn)
+    for reader in b._readers:  # Futures of aiosqlite connections: read without their lock
+        conns.append(getattr(getattr(reader, "_result", None), "_connection", None))
+    return conns
 
 
 def check_usable(path: str) -> None:
@@ -101,7 +133,9 @@ def _after() -> None:
 
 def _reset_in_child() -> None:
     """(In the child, after :func:`_after`.) Forget inherited connections; reopen lazily."""
+    inherited: list[Any] = []
     for b in list(_backends):
+        inherited += _inherited(b)
         wconn = b._wconn
         # sqlite3_get_autocommit takes no mutex: safe to ask in the child
         if wconn is not None and not b.memory and wconn.in_transaction:
@@ -124,7 +158,7 @@ def _reset_in_child() -> None:
         b._rlock = threading.Lock()
         b._long_reads = threading.Lock()
     _backends.clear()
-    release_inherited()
+    release_inherited(inherited)
 
 
 on_fork_prepare(_before, _after)
