@@ -68,6 +68,8 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         #: a fork takes it first (forking.py)
         self._wlock = Gate()
         self._rlock = threading.Lock()
+        #: held by each long read on aiosqlite's reader thread, statement to last row (a fork waits for it)
+        self._long_reads = threading.Lock()
         self._reader: "Future[aiosqlite.Connection] | None" = None  # long reads, opened on first use
         self._readers: "list[Future[aiosqlite.Connection]]" = []  # the same, for release (no backend ref)
         self._closed = False
@@ -292,12 +294,10 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             if self._closed:
                 raise self._closed_error()
             if self._reader is None:
-                path, timeout = self.path, self.busy_timeout
+                path, timeout, lock = self.path, self.busy_timeout, self._long_reads
 
                 def connector() -> sqlite3.Connection:
-                    conn = connect(path, timeout)
-                    conn.execute("PRAGMA query_only = ON")
-                    return conn
+                    return open_connection(path, timeout, pragmas=("PRAGMA query_only = ON",), reads_lock=lock)
 
                 async def start() -> aiosqlite.Connection:
                     return await adopt_aiosqlite(aiosqlite.Connection(connector, 64), "motia-nb-sqlite-reader")

@@ -41,6 +41,7 @@ from typing import Any
 
 from ...._threads import on_fork_child, on_fork_prepare, start_thread
 from .executors import close_quietly
+from .opening import mark_unclean, release_inherited
 
 __all__ = ["Checkpointer", "SAFETY_PAGES", "WAKE_COMMITS", "WAKE_ROWS", "chain"]
 
@@ -198,6 +199,8 @@ def _before_fork() -> None:
     for c in list(_live):
         if c._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             _held.append(c._lock)
+        else:
+            mark_unclean()
 
 
 def _after_fork() -> None:
@@ -206,7 +209,9 @@ def _after_fork() -> None:
 
 
 def _in_child() -> None:
-    """Every inherited checkpointer stops for good: its thread is gone, its connection is abandoned."""
+    """Every inherited checkpointer stops for good: its thread is gone, its connection is closed
+    (or kept alive for good: :func:`.opening.release_inherited`)."""
+    release_inherited([c._conn for c in list(_live)])
     for c in list(_live):
         _abandoned.append(c._conn)
         c._conn = None

@@ -82,7 +82,7 @@ class Follower:
         self.interval = interval
         self._on_events = on_events
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # one poll at a time; stop() waits for it
+        self._lock = threading.Lock()  # around the statements of a poll (stop() and a fork wait for them)
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self.cursor = 0
@@ -91,15 +91,21 @@ class Follower:
     # ------------------------------------------------------------------ life cycle
     def start(self, *, thread: bool = True) -> "Follower":
         """Open the read connection, put the cursor at the newest row, start polling."""
-        conn = connect(self.path)
-        conn.execute("PRAGMA query_only = ON")
-        self._conn = conn
-        # the version first: a commit landing between the two is then seen by the first poll
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
+        with self._lock:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only = ON")
+            self._conn = conn
+            # the version first: a commit landing between the two is then seen by the first poll
+            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            self.cursor = conn.execute(_MAX_SEQ).fetchone()[0]
         if thread:
             self._thread = start_thread(self._main, "motia-nb-sqlite-follower")
         return self
+
+    @property
+    def poll_lock(self) -> threading.Lock:
+        """Held around every statement of the follower (a fork takes it: :mod:`.forking`)."""
+        return self._lock
 
     @property
     def running(self) -> bool:
@@ -136,17 +142,21 @@ class Follower:
 
     def poll(self) -> int:
         """One round: if another connection committed, deliver the new foreign rows.
-        Returns how many events were delivered."""
+        Returns how many events were delivered. Statements run under the poll lock, the
+        delivery after it (a listener may fork: the fork takes that lock)."""
         delivered = 0
-        with self._lock:
-            conn = self._conn
-            if conn is None or self._stop.is_set():
-                return 0
-            dv = conn.execute("PRAGMA data_version").fetchone()[0]
-            if dv == self._data_version:
-                return 0
-            self._data_version = dv
-            while not self._stop.is_set():
+        first = True
+        while True:
+            with self._lock:
+                conn = self._conn
+                if conn is None or self._stop.is_set():
+                    return delivered
+                if first:
+                    dv = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if dv == self._data_version:
+                        return 0
+                    self._data_version = dv
+                    first = False
                 # one read transaction: the newest seq and the rows up to it agree
                 conn.execute("BEGIN")
                 try:
@@ -158,13 +168,12 @@ class Follower:
                     self.cursor = max(self.cursor, newest)
                 else:
                     self.cursor = rows[-1][0]
-                if rows:
-                    events = rows_to_events(rows)
-                    delivered += len(events)
-                    self._on_events(events)
-                if len(rows) < BATCH:
-                    break
-        return delivered
+            if rows:
+                events = rows_to_events(rows)
+                delivered += len(events)
+                self._on_events(events)
+            if len(rows) < BATCH:
+                return delivered
 
 
 class Following:

@@ -30,7 +30,7 @@ from typing import Any
 
 from ...._threads import on_fork_child, start_thread
 from . import key_search
-from .opening import close_connection
+from .opening import close_connection, release_inherited
 
 __all__ = ["KeyIndexer", "PAUSE", "RETRY_AFTER"]
 
@@ -59,6 +59,9 @@ class KeyIndexer:
         self._side = side_connection
         self._connect = connect
         self._lock = threading.Lock()
+        #: held around the thread's own WAL checkpoints (its build steps hold the write gate): a fork takes it
+        self.lock = threading.Lock()
+        self._own: sqlite3.Connection | None = None  # the thread's own connection (a fork's child closes it)
         self._pending: dict[str, None] = {}  # groups to build, in the order asked
         self._failed: dict[str, float] = {}  # group -> when its build failed (time.monotonic())
         self._thread: threading.Thread | None = None
@@ -113,6 +116,7 @@ class KeyIndexer:
                         if conn is None:  # the backend was collected
                             continue
                         own.append(conn)
+                        self._own = conn
                     self._build(group, own[0] if own else None)
                 except Exception as exc:  # the scan keeps answering; a later search asks again
                     self.failures += 1
@@ -124,6 +128,7 @@ class KeyIndexer:
                     with self._lock:
                         self._pending.pop(group, None)
         finally:
+            self._own = None
             for conn in own:
                 close_connection(conn)
 
@@ -146,14 +151,19 @@ class KeyIndexer:
                 else:
                     filled = key_search.build_step(conn, group)
             if own is not None:
-                own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                with self.lock:
+                    own.execute("PRAGMA wal_checkpoint(PASSIVE)")
             time.sleep(PAUSE)
 
 
 def _reset_in_child() -> None:
-    """(In a forked child.) The thread did not survive: forget it; searches ask again."""
+    """(In a forked child.) The thread did not survive: forget it (its connection is closed:
+    :func:`.opening.release_inherited`); searches ask again."""
+    release_inherited([ix._own for ix in list(_indexers)])
     for ix in list(_indexers):
+        ix._own = None
         ix._lock = threading.Lock()
+        ix.lock = threading.Lock()
         ix._pending.clear()
         ix._thread = None
         ix._idle.set()

@@ -33,8 +33,9 @@ _guards: "weakref.WeakKeyDictionary[Any, guard.FileGuard]" = weakref.WeakKeyDict
 
 
 def before_open(backend: Any) -> None:
+    forking.track(backend)  # from now on a fork waits for its open (under _open_lock) to end
     if not backend.memory:
-        check_location(backend.path, backend.url)
+        check_location(backend.path, backend.url, in_use=forking.open_here(backend))
         forking.check_usable(backend.path)
         guard.drop_stale_journals(backend.path)
 
@@ -44,7 +45,6 @@ def opened(backend: Any) -> None:
     if not backend.memory:
         _guards[backend] = g = guard.FileGuard(backend.path, backend.url)
         backend._writes.before_commit = g.check
-    forking.track(backend)
     rconn = None if backend.memory else backend._rconn
     release_when_collected(backend, release, backend._writes, backend._readers, backend._rlock, rconn)
 

@@ -21,8 +21,10 @@ __all__ = ["check_location", "read_error"]
 _HEADER = b"SQLite format 3\x00"
 
 
-def check_location(path: str, url: str) -> None:
-    """Raise a one-line :class:`StateError` if ``path`` cannot be a state database."""
+def check_location(path: str, url: str, *, in_use: bool = False) -> None:
+    """Raise a one-line :class:`StateError` if ``path`` cannot be a state database. ``in_use``:
+    this process has it open in SQLite already (its header is then not read: closing the
+    descriptor would drop the process's POSIX locks on the file, SQLite's included)."""
     folder = os.path.dirname(path) or "."
     probe = folder
     while probe and not os.path.exists(probe):  # the nearest existing ancestor
@@ -39,7 +41,7 @@ def check_location(path: str, url: str) -> None:
             f"cannot open the state database {url}: it is on a read-only file system (motia_nb writes "
             f"the file and its -wal and -shm journals next to it); choose a writable location"
         )
-    if os.path.isfile(path):
+    if os.path.isfile(path) and not in_use:  # open in this process: a database, never to be opened outside SQLite
         if not os.access(path, os.W_OK):
             raise StateError(f"cannot open the state database {url}: the file is read-only (no write permission)")
         try:
