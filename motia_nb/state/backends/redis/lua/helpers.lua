@@ -16,8 +16,11 @@ end
 -- The key index (a sorted set of the hash's fields, all at score 0), its "complete" marker and
 -- its key text (chunk bounds, chunk texts: see key_index.py) are KEYS[#KEYS - 5] .. KEYS[#KEYS - 2]
 -- of every write script (before history.lua's two).
+local key_text_kept = nil  -- does the group keep a key text? (asked once per script call)
 local function key_text_stale(f)
   -- a key came or went: its chunk's text (if the group has a key text) is made again by the next search
+  if key_text_kept == nil then key_text_kept = redis.call('EXISTS', KEYS[#KEYS - 3]) == 1 end
+  if not key_text_kept then return end
   local c = redis.call('ZREVRANGEBYLEX', KEYS[#KEYS - 3], '[' .. f, '-', 'LIMIT', 0, 1)
   if c[1] then redis.call('HDEL', KEYS[#KEYS - 2], c[1]) end
 end
@@ -27,6 +30,7 @@ local function key_add(h, f)
   if redis.call('HLEN', h) == 0 then
     redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
     redis.call('SET', KEYS[#KEYS - 4], '1')
+    key_text_kept = false
   end
   if redis.call('ZADD', lex, 0, f) == 1 then key_text_stale(f) end
 end
