@@ -59,8 +59,8 @@ SEARCH_CHUNK = 10_000
 TEXT_THRESHOLD = 20_000
 #: keys per chunk of a key text (cut past twice as many, joined to the next under a quarter)
 TEXT_CHUNK = 1_024
-#: bytes of key text a search call reads at most (then the call ends after its chunk): ~3 ms
-SCAN_BYTES = 2_000_000
+#: bytes of key text a search call reads at most (then the call ends after its chunk): ~5–15 ms
+SCAN_BYTES = 4_000_000
 #: index keys a search call makes into key text at most (then it ends after its chunk): ~5–10 ms
 BUILD_KEYS = 16_384
 #: hash fields a fill adds per script call
