@@ -61,8 +61,8 @@ TEXT_THRESHOLD = 20_000
 TEXT_CHUNK = 1_024
 #: bytes of key text a search call reads at most (then the call ends after its chunk): ~5–15 ms
 SCAN_BYTES = 4_000_000
-#: index keys a search call makes into key text at most (then it ends after its chunk): ~5–10 ms
-BUILD_KEYS = 16_384
+#: index keys a search call makes into key text at most (then it ends after its chunk): ~10–20 ms
+BUILD_KEYS = 8_192
 #: hash fields a fill adds per script call
 FILL_CHUNK = 1_000
 #: seconds before a group whose last fill ended unmarked (somebody else kept writing the hash:
