@@ -2,8 +2,9 @@
 -- KEYS: state:<group>, motia_nb:keys:<group>, motia_nb:keys_ready:<group>,
 --       motia_nb:keys_chunks:<group>, motia_nb:keys_text:<group>.
 -- ARGV: '1' when resuming after a key ('0' from the start), that key, the text, matches wanted,
---       keys a walk examines, text bytes a search reads, keys a call makes text of, the group size
---       from which the key text is kept, keys per chunk, mode ('search', or 'build': only make
+--       keys a walk examines, text bytes a call reads, keys a call makes into text (the two share
+--       one budget: a call ends after the chunk that spends it), the group size from which the key
+--       text is kept, keys per chunk, mode ('search', or 'build': only make
 --       the missing chunk texts).
 -- Returns false when the index is not complete, else {done, through, matches, keys made into text}:
 -- done is 1 when the wanted matches were found or the index ended; otherwise every match up to
@@ -108,6 +109,10 @@ local function bounds_from(c)
 end
 bounds_from(cur)
 local out, scanned, made, visited, through, skip = {}, 0, 0, 0, nil, has_after
+local function spent()
+  -- one budget per call: the text read and the keys made into text, each against its own limit
+  return scanned / scan_bytes + made / build_keys >= 1
+end
 local m = #text
 while true do
   if j == #bounds and #bounds == 64 then bounds_from(cur) end
@@ -120,7 +125,7 @@ while true do
       nxt = bounds[2]
     end
     if not nxt then return {1, '', out, made} end
-    if made >= build_keys or visited >= 4096 then return {0, nxt, out, made} end
+    if spent() or visited >= 4096 then return {0, nxt, out, made} end
   else
     local t = redis.call('HGET', texts, cur)
     while not t do
@@ -169,7 +174,7 @@ while true do
     end
     skip = false
     if not nxt then return {1, '', out, made} end
-    if through and (scanned >= scan_bytes or made >= build_keys) then return {0, through, out, made} end
+    if through and spent() then return {0, through, out, made} end
   end
   cur, j = nxt, j + 1
 end
