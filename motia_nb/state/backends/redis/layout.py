@@ -22,6 +22,12 @@ and how a Redis URL is read.
   older group (HSCAN, from :mod:`.key_index`) finishes with the index and the hash the same
   size. Until then, and whenever the sizes differ (somebody else wrote the hash), searches
   scan the hash (``HSCAN MATCH``) and the index is rebuilt.
+- ``motia_nb:keys_chunks:<group>`` and ``motia_nb:keys_text:<group>`` — the key text of a
+  searched big group (:mod:`.key_index`): the key index cut into chunks of about a thousand
+  consecutive keys (the sorted set holds each chunk's first bound, ``""`` first, at score 0)
+  and, in the hash, each chunk's keys joined by NUL bytes, so a substring search reads a few
+  long strings instead of a million short ones. A write that adds or removes a key drops
+  its chunk's text; the next search makes it again from the index.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
   change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
   (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
@@ -47,6 +53,7 @@ from ...errors import StateError
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
     "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
 ]  # fmt: skip
 
@@ -62,6 +69,9 @@ HISTORY_SEQ_KEY = "motia_nb:history:seq"
 #: The key index (a sorted set, every member at score 0) and its "complete" marker.
 KEYS_PREFIX = "motia_nb:keys:"
 KEYS_READY_PREFIX = "motia_nb:keys_ready:"
+#: The key text of a searched big group: its chunks' bounds (a sorted set) and texts (a hash).
+KEYS_CHUNKS_PREFIX = "motia_nb:keys_chunks:"
+KEYS_TEXT_PREFIX = "motia_nb:keys_text:"
 #: Change events are published on ``CHANNEL_PREFIX + <db number>`` (pub/sub is server-wide).
 CHANNEL_PREFIX = "motia_nb:events:"
 
@@ -73,21 +83,23 @@ class RedisBackendError(ShortTraceback, StateError, ConnectionError):
 
 
 def key_index_keys(group: str) -> list[str]:
-    """The group's hash, its key index and the index's "complete" marker."""
-    return [STATE_PREFIX + group, KEYS_PREFIX + group, KEYS_READY_PREFIX + group]
+    """The group's hash, its key index, the index's "complete" marker and its key text
+    (chunk bounds, chunk texts)."""
+    return [STATE_PREFIX + group, KEYS_PREFIX + group, KEYS_READY_PREFIX + group, KEYS_CHUNKS_PREFIX + group,
+            KEYS_TEXT_PREFIX + group]  # fmt: skip
 
 
 def write_keys(group: str) -> list[str]:
     """KEYS of set.lua, set_many.lua and cas.lua: the group's hash, its order index, the order
-    counter, its key index and that index's marker (``KEYS[#KEYS - 3]``, ``KEYS[#KEYS - 2]``),
-    the history counter, the group's history stream."""
-    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, KEYS_PREFIX + group, KEYS_READY_PREFIX + group,
+    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 5]`` …
+    ``KEYS[#KEYS - 2]``), the history counter, the group's history stream."""
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
             HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 
 def item_keys(group: str) -> list[str]:
     """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
-    return [STATE_PREFIX + group, ORDER_PREFIX + group, KEYS_PREFIX + group, KEYS_READY_PREFIX + group,
+    return [STATE_PREFIX + group, ORDER_PREFIX + group, *key_index_keys(group)[1:],
             HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 -- delete one item (after helpers.lua, history.lua). KEYS: state:<group>, order:<group>, keys:<group>,
--- keys_ready:<group>, then history.lua's two. ARGV: field, channel, origin, group, then history.lua's six.
+-- keys_ready:<group>, keys_chunks:<group>, keys_text:<group>, then history.lua's two.
+-- ARGV: field, channel, origin, group, then history.lua's six.
 -- Returns the old text or nil.
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return false end

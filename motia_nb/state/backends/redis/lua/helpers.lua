@@ -13,19 +13,29 @@ end
 local function index(z, seq, f)
   if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
 end
--- The key index (a sorted set of the hash's fields, all at score 0) and its "complete" marker
--- are KEYS[#KEYS - 3] and KEYS[#KEYS - 2] of every write script (before history.lua's two).
+-- The key index (a sorted set of the hash's fields, all at score 0), its "complete" marker and
+-- its key text (chunk bounds, chunk texts: see key_index.py) are KEYS[#KEYS - 5] .. KEYS[#KEYS - 2]
+-- of every write script (before history.lua's two).
+local key_text_kept = nil  -- does the group keep a key text? (asked once per script call)
+local function key_text_stale(f)
+  -- a key came or went: its chunk's text (if the group has a key text) is made again by the next search
+  if key_text_kept == nil then key_text_kept = redis.call('EXISTS', KEYS[#KEYS - 3]) == 1 end
+  if not key_text_kept then return end
+  local c = redis.call('ZREVRANGEBYLEX', KEYS[#KEYS - 3], '[' .. f, '-', 'LIMIT', 0, 1)
+  if c[1] then redis.call('HDEL', KEYS[#KEYS - 2], c[1]) end
+end
 local function key_add(h, f)
   -- before HSET of field f: an empty hash starts a fresh, complete index
-  local lex = KEYS[#KEYS - 3]
+  local lex = KEYS[#KEYS - 5]
   if redis.call('HLEN', h) == 0 then
-    redis.call('DEL', lex)
-    redis.call('SET', KEYS[#KEYS - 2], '1')
+    redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
+    redis.call('SET', KEYS[#KEYS - 4], '1')
+    key_text_kept = false
   end
-  redis.call('ZADD', lex, 0, f)
+  if redis.call('ZADD', lex, 0, f) == 1 then key_text_stale(f) end
 end
 local function key_del(f)
-  redis.call('ZREM', KEYS[#KEYS - 3], f)
+  if redis.call('ZREM', KEYS[#KEYS - 5], f) == 1 then key_text_stale(f) end
 end
 local function publish(chan, origin, events)
   -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's

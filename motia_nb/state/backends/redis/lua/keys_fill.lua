@@ -1,11 +1,12 @@
 -- One chunk of the fill of a group's key index from its hash. KEYS: state:<group>,
--- motia_nb:keys:<group>, motia_nb:keys_ready:<group>. ARGV: HSCAN cursor, count.
--- Cursor '0' starts afresh (drops the index and its marker). Fields are added only when they
+-- motia_nb:keys:<group>, motia_nb:keys_ready:<group>, motia_nb:keys_chunks:<group>,
+-- motia_nb:keys_text:<group>. ARGV: HSCAN cursor, count.
+-- Cursor '0' starts afresh (drops the index, its marker and its key text). Fields are added only when they
 -- exist now; writes made meanwhile keep the index themselves. When the scan ends with the
 -- index and the hash the same size, the index is marked complete.
 -- Returns {next cursor, 1 when marked complete else 0}.
 local h, lex = KEYS[1], KEYS[2]
-if ARGV[1] == '0' then redis.call('DEL', lex, KEYS[3]) end
+if ARGV[1] == '0' then redis.call('DEL', lex, KEYS[3], KEYS[4], KEYS[5]) end
 local r = redis.call('HSCAN', h, ARGV[1], 'COUNT', tonumber(ARGV[2]))
 local fields, batch = r[2], {}
 for i = 1, #fields, 2 do

@@ -1,6 +1,6 @@
 -- set_many: consecutive sets to one group in one call, one published message (after helpers.lua,
--- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, the key index and its
--- marker, then
+-- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, the key index, its
+-- marker and key text, then
 -- history.lua's two). ARGV: channel, origin, group, stride, then `stride` values per set:
 -- field, value, cause, trace id ('' none)[, extra…], then history.lua's six (whose cause and
 -- trace are not used: each set is recorded in the changelog with its own).
