@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from .backends.base import Write
+from .cause import cause_now as _cause
 from .cause import current_cause
-
-_cause = current_cause
 from .errors import InvalidInputError
 from .ops import normalize_ops
 from .values import check_name, encode_copy

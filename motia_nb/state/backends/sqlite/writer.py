@@ -127,10 +127,10 @@ class WritePath(QueueDriver):
         """Buffer ``write`` until the running loop's next iteration: the writes of one
         iteration are one batch, and their results reach the loop in one wake-up. Awaited
         at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
-        fut = WriteFuture.of(self)
+        loop = asyncio.get_running_loop()
+        fut = WriteFuture.of(self, loop)
         if fut.done():  # closed
             return fut
-        loop = fut.get_loop()
         buf = self._loop_buffers.get(loop)
         if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
             buf = self._loop_buffers[loop] = LoopBatch(loop)
