@@ -164,7 +164,7 @@ def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> S
         if change is not None:
             statements.append(change)
     yield statements
-    return Planned(entries)
+    return _SetsPlanned(entries, writes, bool(found))
 
 
 class Planned:
@@ -178,6 +178,22 @@ class Planned:
     def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
         """One outcome per write (:func:`outcomes_of` its entries)."""
         return outcomes_of(self.entries, events=events)
+
+
+class _SetsPlanned(Planned):
+    """:func:`_set_steps`'s plan: when no item existed and every value was copied at submission,
+    the results are built straight from the writes (what :func:`outcomes_of` would give)."""
+
+    __slots__ = ("writes", "found")
+
+    def __init__(self, entries: list[Any], writes: list[Write], found: bool) -> None:
+        self.entries, self.writes, self.found = entries, writes, found
+
+    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        values = [w.value for w in self.writes]
+        if events or self.found or NOT_COPIED in values:  # (values are JSON: `in` compares identities)
+            return outcomes_of(self.entries, events=events)
+        return [{"new_value": v, "old_value": None} for v in values]
 
 
 class Plan(Planned):

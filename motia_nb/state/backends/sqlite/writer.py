@@ -48,13 +48,13 @@ from .executors import Gate, busy_error, close_quietly, drive, is_busy, rollback
 from .isolate import isolated_steps
 from .lone import LONE_KINDS, commit_lone
 
-__all__ = ["WritePath", "in_listener"]
+__all__ = ["WritePath", "in_listener", "listener_state"]
 
 class _ListenerState(threading.local):
     active = False  # True while this thread runs state listeners (a class default: no getattr miss per write)
 
 
-_listener_state = _ListenerState()
+_listener_state = listener_state = _ListenerState()
 
 
 def in_listener() -> bool:
@@ -128,9 +128,10 @@ class WritePath(QueueDriver):
         iteration are one batch, and their results reach the loop in one wake-up. Awaited
         at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
         loop = asyncio.get_running_loop()
-        fut = WriteFuture.of(self, loop)
-        if fut.done():  # closed
-            return fut
+        if self._closed:
+            return WriteFuture.of(self, loop)  # failed at once
+        fut = WriteFuture(loop=loop)  # WriteFuture.of(self, loop), without the call: once per write of a gather
+        fut.owner = self
         buf = self._loop_buffers.get(loop)
         if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
             buf = self._loop_buffers[loop] = LoopBatch(loop)
