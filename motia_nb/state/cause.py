@@ -17,7 +17,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["DEFAULT_CAUSE", "current_cause", "acting_as", "push_cause", "pop_cause"]
+__all__ = ["DEFAULT_CAUSE", "current_cause", "cause_now", "acting_as", "push_cause", "pop_cause"]
 
 #: The cause of a write made by plain code in a cell (or a script).
 DEFAULT_CAUSE = "cell"
@@ -25,6 +25,10 @@ DEFAULT_CAUSE = "cell"
 _cause: contextvars.ContextVar[tuple[str, str | None]] = contextvars.ContextVar(
     "motia_nb_write_cause", default=(DEFAULT_CAUSE, None)
 )
+
+
+#: :func:`current_cause` without the Python call (the submission path of every write)
+cause_now = _cause.get
 
 
 def current_cause() -> tuple[str, str | None]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .backends.base import Write
+from .cause import cause_now as _cause
 from .cause import current_cause
-
-_cause = current_cause
 from .errors import InvalidInputError
 from .ops import normalize_ops
-from .values import check_name, encode_value
+from .values import check_name, encode_copy
 
 __all__ = ["set_write", "update_write", "delete_write", "clear_write", "item_names", "prefix_args"]
 
@@ -33,8 +32,9 @@ def set_write(group_id: Any, key: Any, value: Any) -> Write:
         g, k = group_id, key  # check_name's common case, checked inline (the hot path of a gather)
     else:
         g, k = item_names(group_id, key)
+    text, copy = encode_copy(value, group_id=g, key=k)
     cause, trace_id = _cause()
-    return Write("set", g, k, encode_value(value, group_id=g, key=k), None, cause, trace_id)
+    return Write("set", g, k, text, None, cause, trace_id, copy)
 
 
 def update_write(group_id: Any, key: Any, ops: Any) -> Write:

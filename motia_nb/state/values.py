@@ -29,6 +29,8 @@ __all__ = [
     "MAX_DEPTH",
     "check_name",
     "encode_value",
+    "encode_copy",
+    "NOT_COPIED",
     "find_json_problem",
     "json_depth",
     "format_location",
@@ -387,6 +389,41 @@ def encode_value(value: Any, *, group_id: Any, key: Any) -> str:
     if _plain(value) and (text.isascii() or _utf8_ok(text)):
         return text
     return _encode_slow(value, group_id, key)
+
+
+#: :func:`encode_copy`'s answer when the value is read back from its text instead
+NOT_COPIED: Final = type("NotCopied", (), {"__repr__": lambda self: "NOT_COPIED", "__slots__": ()})()
+
+
+def encode_copy(value: Any, *, group_id: Any, key: Any) -> tuple[str, Any]:
+    """:func:`encode_value`'s text (same checks, one pass), and the value a ``set`` answers as its
+    ``new_value`` without decoding that text: ``value`` itself when it is a scalar, a shallow copy
+    of a flat dict or list (a tuple: a list) of scalars, else :data:`NOT_COPIED`. The copy is taken
+    now (later changes to ``value`` do not reach it) and equals ``json.loads(text)`` type for
+    type: exact JSON types only, str keys, numbers read back as written."""
+    try:
+        text = _c_encode(value)
+    except (ValueError, TypeError, RecursionError):
+        return _encode_slow(value, group_id, key), NOT_COPIED
+    if text.isascii() or _utf8_ok(text):
+        t, scalars = type(value), _SCALARS
+        if t is dict:
+            for k, v in value.items():
+                if type(k) is not str or type(v) not in scalars:
+                    break
+            else:
+                return text, value.copy()
+        elif t in scalars:
+            return text, value
+        elif t is list or t is tuple:
+            for v in value:
+                if type(v) not in scalars:
+                    break
+            else:
+                return text, list(value)
+        if _plain(value):
+            return text, NOT_COPIED
+    return _encode_slow(value, group_id, key), NOT_COPIED
 
 
 def _encode_slow(value: Any, group_id: Any, key: Any) -> str:

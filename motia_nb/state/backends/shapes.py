@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidInputError
 from ..events import StateEvent
+from ..values import NOT_COPIED
 
 __all__ = ["Listener", "Order", "Write", "WriteKind", "WriteResult"]
 
@@ -63,6 +64,9 @@ class Write:
 
     ``cause`` and ``trace_id`` say who wrote (``motia_nb.state.cause``, read at
     submission); the changelog records them with each change.
+
+    ``value`` (a ``set``): what it answers as ``new_value``, taken at submission
+    (:func:`~motia_nb.state.values.encode_copy`), or ``NOT_COPIED``: ``value_json`` decoded.
     """
 
     kind: WriteKind
@@ -72,6 +76,7 @@ class Write:
     ops: list[dict[str, Any]] | None = None
     cause: str = "cell"
     trace_id: str | None = None
+    value: Any = NOT_COPIED
 
 
 @dataclass(slots=True)

@@ -49,10 +49,11 @@ class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
     on_refused: Callable[..., None]
 
     @classmethod
-    def of(cls, owner: Any) -> "WriteFuture":
-        """A future of the running loop for a write to ``owner`` (a backend's write path with
-        ``_closed`` and ``_closed_error()``), already failed when ``owner`` is closed."""
-        fut = cls(loop=asyncio.get_running_loop())
+    def of(cls, owner: Any, loop: "asyncio.AbstractEventLoop | None" = None) -> "WriteFuture":
+        """A future of the running loop (``loop``, when the caller has it at hand) for a write to
+        ``owner`` (a backend's write path with ``_closed`` and ``_closed_error()``), already
+        failed when ``owner`` is closed."""
+        fut = cls(loop=loop or asyncio.get_running_loop())
         fut.owner = owner
         if owner._closed:
             fut.set_exception(owner._closed_error())

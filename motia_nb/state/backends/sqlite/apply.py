@@ -14,7 +14,9 @@ Two statement shapes, identical results, events, errors and rows
 - **point** (batches up to :data:`SMALL_BATCH` writes): one ``SELECT`` per item —
   what a lone write needs, nothing more;
 - **set-based** (larger batches): one ``json_each`` fetch of every old row,
-  whatever the size.
+  whatever the size. Distinct sets to one group (a gather filling or
+  overwriting a group) skip the overlay: one fetch by key (none walked when
+  the group is empty), the upserts in write order (:func:`_set_steps`).
 
 Either way the write-back is at most three ``executemany`` calls (rows of cleared
 groups, rows deleted, rows upserted in creation order), the same shape as a raw
@@ -34,6 +36,7 @@ from ...errors import StateError
 from ...jsontext import decode_stored
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
+from ...values import NOT_COPIED
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 
@@ -44,7 +47,7 @@ SMALL_BATCH = 4
 
 #: ``(sql, params)``; params a tuple, or a list of tuples (run with ``executemany``, in order)
 Statement = tuple[str, Any]
-Steps = Generator[list[Statement], list[list[Any]], "Plan"]
+Steps = Generator[list[Statement], list[list[Any]], "Planned"]
 
 _loads = json.loads
 _trusted = decode_stored
@@ -64,6 +67,12 @@ _FETCH_MANY = (
     "JOIN items i ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')"
 )
 _SELECT_GROUPS = "SELECT grp, key, value FROM items WHERE grp IN (SELECT value FROM json_each(?)) ORDER BY id"
+#: the old rows of keys of ONE group: the keys' array walked once, each probed in the (grp, key) index;
+#: nothing walked at all when the group is empty (a group being filled)
+_FETCH_KEYS = (
+    "SELECT i.key, i.value FROM json_each(CASE WHEN EXISTS (SELECT 1 FROM items WHERE grp = ?1) THEN ?2 ELSE '[]' END) j "
+    "CROSS JOIN items i ON i.grp = ?1 AND i.key = j.value"
+)
 
 
 class _Slot:
@@ -87,13 +96,17 @@ def _first(t: tuple[Any, ...]) -> Any:
 Record = Callable[[list[Write], list[Any]], "Statement | None"]
 
 
-def batch_steps(writes: list[Write], *, set_based: bool | None = None, record: Record | None = None) -> Steps:
+def batch_steps(writes: list[Write], *, set_based: bool | None = None, record: Record | None = None) -> "Steps":
     """The batch as a generator: ``rows = yield fetch``; ``yield writes_back``; returns the :class:`Plan`.
 
     ``set_based`` picks the statement shape (default: by size). ``record`` adds the
     changelog statement after the write-back (same transaction, same executor).
     """
     many = len(writes) > SMALL_BATCH if set_based is None else set_based
+    if many and writes:
+        keys = _distinct_set_keys(writes)
+        if keys is not None:
+            return (yield from _set_steps(writes, keys, record))
     if len(writes) == 1:  # the lone write (sequential awaits): no dedup needed
         w = writes[0]
         pairs, groups = ([], [w.group_id]) if w.kind == "clear" else ([(w.group_id, w.key)], [])
@@ -123,18 +136,79 @@ def batch_steps(writes: list[Write], *, set_based: bool | None = None, record: R
     return plan
 
 
-class Plan:
+def _distinct_set_keys(writes: list[Write]) -> list[str] | None:
+    """The keys of ``writes`` when they are all sets to ONE group, each key once (a gather
+    filling or overwriting a group), else None."""
+    g = writes[0].group_id
+    keys = [w.key for w in writes if w.kind == "set" and w.group_id == g]
+    if len(keys) != len(writes) or len(set(keys)) != len(keys):
+        return None
+    return keys  # type: ignore[return-value]
+
+
+def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> Steps:
+    """:func:`batch_steps` of distinct sets to one group, without the overlay: each write's old
+    text is its key's fetched row, the upserts go in write order (new items are created in that
+    order; an upsert of an existing item keeps its id), so the rows, outcomes and changelog are
+    the general path's (tests/test_sqlite_apply.py checks it by property)."""
+    g = writes[0].group_id
+    (found,) = yield [(_FETCH_KEYS, (g, _dumps(keys)))]
+    if found:
+        old = dict(found).get
+        entries = [("set", g, w.key, old(w.key), w.value, w.value_json) for w in writes]
+    else:
+        entries = [("set", g, w.key, None, w.value, w.value_json) for w in writes]
+    statements: list[Statement] = [(UPSERT, [(g, w.key, w.value_json) for w in writes])]
+    if record is not None:
+        change = record(writes, entries)
+        if change is not None:
+            statements.append(change)
+    yield statements
+    return _SetsPlanned(entries, writes, bool(found))
+
+
+class Planned:
+    """A batch's plan entries (:attr:`Plan.entries`); :meth:`outcomes` answers each write."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: list[Any]) -> None:
+        self.entries = entries
+
+    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        """One outcome per write (:func:`outcomes_of` its entries)."""
+        return outcomes_of(self.entries, events=events)
+
+
+class _SetsPlanned(Planned):
+    """:func:`_set_steps`'s plan: when no item existed and every value was copied at submission,
+    the results are built straight from the writes (what :func:`outcomes_of` would give)."""
+
+    __slots__ = ("writes", "found")
+
+    def __init__(self, entries: list[Any], writes: list[Write], found: bool) -> None:
+        self.entries, self.writes, self.found = entries, writes, found
+
+    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        values = [w.value for w in self.writes]
+        if events or self.found or NOT_COPIED in values:  # (values are JSON: `in` compares identities)
+            return outcomes_of(self.entries, events=events)
+        return [{"new_value": v, "old_value": None} for v in values]
+
+
+class Plan(Planned):
     """The writes of one batch applied in Python; :meth:`outcomes` answers each write."""
 
-    __slots__ = ("writes", "slots", "group_order", "entries", "cleared_groups")
+    __slots__ = ("writes", "slots", "group_order", "cleared_groups")
 
     def __init__(self, writes: list[Write]) -> None:
         self.writes = writes
         self.slots: dict[tuple[str, Any], _Slot] = {}
         self.group_order: dict[str, list[Any]] = {}  # cleared groups: their stored keys in id order
         #: per write, in order: its own StateError, or ``(kind, group, key, old_text, new,
-        #: new_text)`` — ``new`` the value object of an update (the text of a set), texts
-        #: None when absent; a clear: ``("clear", group, None, [(key, old_text)…], None, None)``
+        #: new_text)`` — ``new`` the value object of an update (a set's ``Write.value``:
+        #: ``NOT_COPIED`` when its text must be decoded), texts None when absent; a clear:
+        #: ``("clear", group, None, [(key, old_text)…], None, None)``
         self.entries: list[Any] = []
         self.cleared_groups: set[str] = set()
 
@@ -181,7 +255,7 @@ class Plan:
                 continue
             if w.kind == "set":
                 new_text: str = w.value_json  # type: ignore[assignment]
-                new: Any = new_text
+                new: Any = w.value
             elif w.kind == "update":
                 try:
                     current = _trusted(old_text) if old_text is not None else MISSING
@@ -232,10 +306,6 @@ class Plan:
             out.append((UPSERT, [(g, k, text) for _, g, k, text in present]))
         return out
 
-    def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
-        """One outcome per write (:func:`outcomes_of` its entries)."""
-        return outcomes_of(self.entries, events=events)
-
 
 def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | StateError | Any]":
     """One outcome per plan entry (:attr:`Plan.entries`): a :class:`WriteResult` (with its
@@ -252,8 +322,8 @@ def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | Stat
                 continue
             if e[3] is not None:
                 texts.append(e[3])
-            if kind == "set":
-                texts.append(e[4])
+            if kind == "set" and e[4] is NOT_COPIED:
+                texts.append(e[5])
     if len(texts) == 1:  # a lone write
         decoded = iter((_trusted(texts[0]),))
     else:
@@ -272,7 +342,7 @@ def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | Stat
                 append(len(old_text))
             continue
         old = next(decoded) if old_text is not None else None
-        if kind == "set":
+        if new is NOT_COPIED:  # a set whose value was not copied at submission
             new = next(decoded)
         elif kind == "delete":
             append(deleted(g, k, old, existed=old_text is not None) if events else old)

@@ -41,7 +41,7 @@ from .reads import READ_PLANS, SQLiteReads, fetch_bounded
 from .recorder import Recorder
 from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
-from .writer import WritePath, in_listener
+from .writer import WritePath, in_listener, listener_state
 
 __all__ = ["SQLiteBackend"]
 
@@ -213,7 +213,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         """Like :meth:`submit`, for a caller on a running loop: writes submitted in the
         same loop iteration are committed together (see :mod:`.writer`)."""
         path = self._writes
-        if path is not None and not self._closed and not in_listener():  # the common case, first
+        if path is not None and not self._closed and not listener_state.active:  # the common case, first
             return path.submit_async(write, result_only=result_only)
         path = self._write_path()
         if isinstance(path, StateError):

@@ -27,7 +27,7 @@ from .opening import close_connection
 
 __all__ = [
     "run_statements", "run_statements_async", "drive", "drive_async", "begin_async", "Gate", "is_busy", "busy_error",
-    "claim", "rollback", "close_quietly",
+    "rollback", "close_quietly",
 ]  # fmt: skip
 
 
@@ -107,12 +107,6 @@ async def begin_async(a: Any, timeout: float, url: str) -> None:
         raise
     finally:
         await a.execute("PRAGMA busy_timeout = 0")
-
-
-def claim(waiter: Any) -> bool:
-    """Mark a sync write's Future running (it can no longer be withdrawn, commit_wait.py);
-    False if it was withdrawn. An async waiter is a tuple: always kept."""
-    return type(waiter) is tuple or waiter.set_running_or_notify_cancel()
 
 
 def rollback(conn: sqlite3.Connection) -> None:

@@ -22,6 +22,7 @@ from ...errors import StateError
 from ...jsontext import decode_stored
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
+from ...values import NOT_COPIED
 from ..base import Write
 from .apply import DELETE_ONE, UPSERT, Record, outcomes_of
 from .isolate import is_per_write, write_error
@@ -45,7 +46,7 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
         old_text = None if row is None else row[0]
         new: Any
         if kind == "set":
-            new = new_text = w.value_json
+            new, new_text = w.value, w.value_json
             ex(UPSERT, (g, k, new_text))
         elif kind == "update":
             try:
@@ -73,7 +74,9 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
         old = None if old_text is None else decode_stored(old_text)  # the result only, as outcomes_of gives it
         if kind == "delete":
             return [old]
-        return [{"new_value": decode_stored(new_text) if kind == "set" else new, "old_value": old}]
+        if new is NOT_COPIED:  # a set whose value was not copied at submission
+            new = decode_stored(new_text)
+        return [{"new_value": new, "old_value": old}]
     except Exception as exc:
         if not is_per_write(exc):
             raise

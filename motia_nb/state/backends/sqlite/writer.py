@@ -42,20 +42,24 @@ from ..base import Write, WriteResult
 from ..write_future import WriteFuture
 from ...._threads import get_sqlite_loop, sqlite_loop_thread
 from .apply import Record, batch_steps
-from .delivery import deliver
-from .driver import Item, QueueDriver
-from .executors import Gate, busy_error, claim, close_quietly, drive, is_busy, rollback
+from .delivery import Barrier, Done, LoopBatch, SyncWrite, Unit, deliver
+from .driver import QueueDriver
+from .executors import Gate, busy_error, close_quietly, drive, is_busy, rollback
 from .isolate import isolated_steps
 from .lone import LONE_KINDS, commit_lone
 
-__all__ = ["WritePath", "in_listener"]
+__all__ = ["WritePath", "in_listener", "listener_state"]
 
-_listener_state = threading.local()  # .active while this thread runs state listeners
+class _ListenerState(threading.local):
+    active = False  # True while this thread runs state listeners (a class default: no getattr miss per write)
+
+
+_listener_state = listener_state = _ListenerState()
 
 
 def in_listener() -> bool:
     """True while the current thread runs state listeners (a write now is refused)."""
-    return getattr(_listener_state, "active", False)
+    return _listener_state.active
 
 
 class WritePath(QueueDriver):
@@ -91,12 +95,12 @@ class WritePath(QueueDriver):
         self._on_commit = on_commit
         self._listening = listening
         self._qlock = threading.Lock()
-        self._queue: collections.deque[list[Item]] = collections.deque()
+        self._queue: collections.deque[Unit] = collections.deque()
         self._pending = 0  # writes queued for, or being run by, the driver
         self._driving = False
         self._idle = threading.Event()
         self._idle.set()
-        self._loop_buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
+        self._loop_buffers: dict[asyncio.AbstractEventLoop, LoopBatch] = {}
         self._closed = False
         self._aconn: aiosqlite.Connection | None = None
         self.commits = 0
@@ -114,25 +118,30 @@ class WritePath(QueueDriver):
     def submit(self, write: Write) -> "Future[WriteResult]":
         fut: Future[WriteResult] = Future()
         self.flush_here()  # program order: this thread's not-yet-flushed async writes go first
-        item = (write, fut)
-        if not self._run_inline([item]):
-            self._enqueue([item])
+        unit = SyncWrite(write, fut)
+        if not self._run_inline(unit):
+            self._enqueue(unit)
         return fut
 
     def submit_async(self, write: Write, *, result_only: bool) -> WriteFuture:
         """Buffer ``write`` until the running loop's next iteration: the writes of one
         iteration are one batch, and their results reach the loop in one wake-up. Awaited
         at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
-        fut = WriteFuture.of(self)
-        if fut.done():  # closed
-            return fut
-        loop = fut.get_loop()
+        loop = asyncio.get_running_loop()
+        if self._closed:
+            return WriteFuture.of(self, loop)  # failed at once
+        fut = WriteFuture(loop=loop)  # WriteFuture.of(self, loop), without the call: once per write of a gather
+        fut.owner = self
         buf = self._loop_buffers.get(loop)
         if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
-            buf = self._loop_buffers[loop] = []
+            buf = self._loop_buffers[loop] = LoopBatch(loop)
             loop.call_soon(self._flush_loop_buffer, loop)
         # closed from now on, the flush refuses it, and its future's on_refused resubmits it
-        buf.append((write, (loop, fut, result_only)))
+        if result_only:
+            buf.writes.append(write)
+            buf.futs.append(fut)
+        else:
+            buf.add(write, fut, False)
         return fut
 
     def await_lone(self, fut: WriteFuture) -> None:
@@ -140,9 +149,9 @@ class WritePath(QueueDriver):
         (committed inline when the lock is free: the awaiting task goes on without suspending).
         The emptied buffer stays, its flush still scheduled: the next write joins it."""
         buf = self._loop_buffers.get(fut.get_loop())
-        if buf is None or len(buf) != 1 or buf[0][1][1] is not fut:
+        if buf is None or len(buf.futs) != 1 or buf.futs[0] is not fut:
             return
-        batch = [buf.pop()]
+        batch = buf.take()
         if not self._run_inline(batch):
             self._enqueue(batch)
 
@@ -172,7 +181,7 @@ class WritePath(QueueDriver):
         batch = self._loop_buffers.pop(loop, None)
         if not batch:  # flushed already by a read, a sync call or an await
             return
-        if len(batch) == 1 and self._run_inline(batch):
+        if len(batch.writes) == 1 and self._run_inline(batch):
             return
         self._enqueue(batch)
 
@@ -182,12 +191,12 @@ class WritePath(QueueDriver):
             return None
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._enqueue([(None, (loop, fut, True))])
+        self._enqueue(Barrier(fut, loop))
         return fut
 
     # ------------------------------------------------------------------ inline
-    def _run_inline(self, batch: list[Item]) -> bool:
-        """Commit ``batch`` on this thread if that cannot wait or reorder; else False."""
+    def _run_inline(self, unit: "LoopBatch | SyncWrite") -> bool:
+        """Commit ``unit`` on this thread if that cannot wait or reorder; else False."""
         if self._pending or self._closed:
             return False
         gate = self.gate
@@ -196,7 +205,7 @@ class WritePath(QueueDriver):
         try:
             if self._pending or self._closed:  # the driver took work meanwhile: queue behind it
                 return False
-            done = self._commit_inline(batch)
+            done = self._commit_inline(unit)
         finally:
             gate.release()
         if done is None:  # the database is locked by another process right now
@@ -204,46 +213,57 @@ class WritePath(QueueDriver):
         deliver(done)
         return True
 
-    def _commit_inline(self, batch: list[Item]) -> list[tuple[Any, Any]] | None:
+    def _commit_inline(self, unit: "LoopBatch | SyncWrite") -> Done | None:
         conn = self._conn
+        units: list[Unit] = [unit]
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 return None
-            return self._failed(batch, exc)
-        if len(batch) != 1 or type(batch[0][1]) is not tuple:  # an async waiter cannot be withdrawn
-            batch = [item for item in batch if claim(item[1])]  # the lock is ours: withdrawn ones drop
+            return self._failed(units, exc)
+        if not unit.claim():  # the lock is ours: a withdrawn sync write is not made
+            rollback(conn)
+            return []
         try:
-            events = self._want_events(batch)
-            if len(batch) == 1 and batch[0][0].kind in LONE_KINDS:  # sequential writes: straight-line
-                outcomes = commit_lone(conn, batch[0][0], self._url, events=events, record=self._record)
+            events = self._want_events(units)
+            writes = unit.writes
+            if len(writes) == 1 and writes[0].kind in LONE_KINDS:  # sequential writes: straight-line
+                outcomes = commit_lone(conn, writes[0], self._url, events=events, record=self._record)
             else:
-                outcomes = drive(isolated_steps([w for w, _ in batch], self._url, events=events, record=self._record), conn)
+                outcomes = drive(isolated_steps(writes, self._url, events=events, record=self._record), conn)
             if self.before_commit is not None:
                 self.before_commit()
             conn.execute("COMMIT")
         except BaseException as exc:  # I/O error, disk full…: nothing of the batch stands
             rollback(conn)
-            return self._failed(batch, exc)
-        return self._committed(batch, outcomes, events)
+            return self._failed(units, exc)
+        return self._committed(units, outcomes, events)
 
     # ------------------------------------------------------------------ outcomes
-    def _want_events(self, batch: list[Item]) -> bool:
+    def _want_events(self, units: list[Unit]) -> bool:
         """Events (WriteResults) are built when someone listens or a caller wants more than the result."""
         if self._listening():
             return True
-        for _, w in batch:
-            if type(w) is not tuple or not w[2]:
+        for u in units:
+            if u.wants_events():  # type: ignore[union-attr]
                 return True
         return False
 
-    def _committed(self, batch: list[Item], outcomes: list[Any], events: bool) -> list[tuple[Any, Any]]:
-        """After COMMIT: listeners told, (waiter, outcome) pairs."""
+    def _committed(self, units: list[Unit], outcomes: list[Any], events: bool) -> Done:
+        """After COMMIT: listeners told; each unit with its outcomes."""
         self.commits += 1
         if events and self._listening():
             self._tell([ev for out in outcomes if type(out) is WriteResult for ev in out.events])
-        return [(waiter, out) for (_, waiter), out in zip(batch, outcomes)]
+        if len(units) == 1:
+            return [(units[0], outcomes)]
+        done: Done = []
+        i = 0
+        for u in units:
+            n = len(u)
+            done.append((u, outcomes[i : i + n]))
+            i += n
+        return done
 
     def _tell(self, events: list[StateEvent]) -> None:
         """Hand a commit's events to the listeners (under the gate; a write from them is refused)."""
@@ -255,13 +275,13 @@ class WritePath(QueueDriver):
         finally:
             _listener_state.active = False
 
-    def _failed(self, batch: list[Item], exc: BaseException) -> list[tuple[Any, Any]]:
+    def _failed(self, units: list[Unit], exc: BaseException) -> Done:
         if isinstance(exc, StateError):
             err = exc
         else:
             err = StateError(f"write to {self._url} failed and was rolled back: {exc}")
             err.__cause__ = exc
-        return [(waiter, err) for _, waiter in batch]
+        return [(u, [err] * len(u)) for u in units]
 
     # ------------------------------------------------------------------ all or nothing, and close
     def write_all(self, writes: Sequence[Write], chunk: int, progress: Callable[[int], None] | None) -> list[WriteResult]:
@@ -312,7 +332,7 @@ class WritePath(QueueDriver):
         if not self._pending:
             return
         fut: Future[Any] = Future()
-        self._enqueue([(None, fut)])
+        self._enqueue(Barrier(fut))
         fut.result()
 
     def close(self) -> None:
