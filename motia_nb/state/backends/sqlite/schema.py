@@ -3,8 +3,10 @@
 ``items(id INTEGER PRIMARY KEY, grp, key, value)`` holds the state. ``id`` grows on
 insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
 and overwriting keeps an item's place. ``changes`` is the changelog (schema 2;
-schema 3 without AUTOINCREMENT nor a stored event type): one row per committed
-change, written in the change's own transaction (:mod:`.changelog`). ``PRAGMA user_version`` holds
+schema 3 without AUTOINCREMENT nor a stored event type; schema 4 without an index
+written by each commit): one row per committed change, written in the change's own
+transaction (:mod:`.changelog`); ``changes_keys`` finds an item's rows, filed behind
+the writers (``changes_filed``). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
@@ -21,12 +23,12 @@ from .executors import is_busy
 from .opening import close_connection, open_connection
 
 __all__ = [
-    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
     "connect", "ensure_folder", "migrate", "prepare",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -58,9 +60,25 @@ _CHANGES_COLUMNS = """
     pid        INTEGER NOT NULL,
     origin     INTEGER NOT NULL
 """
+#: Schema 4: a commit writes its rows to ``changes`` only (one table page; an index on
+#: (grp, key, seq) written by every commit cost a second page, measured: a third of a
+#: lone write's extra cost with history on). An item's rows are found through
+#: ``changes_keys``, filled behind the writers in short transactions
+#: (:data:`.changelog.FILE_STEPS`, run by the recorder's thread); ``changes_filed.upto`` is
+#: how far: every row with ``seq <= upto`` is in ``changes_keys`` (same transaction), the
+#: rows past it are the *tail*, read by a range scan of ``changes``
+#: (:func:`.changelog.item_seqs`). Pruning deletes a row from both.
+_FILING = """
+CREATE TABLE IF NOT EXISTS changes_keys (
+    grp TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (grp, key, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes_filed (upto INTEGER NOT NULL);
+INSERT INTO changes_filed (upto) SELECT coalesce((SELECT max(seq) FROM changes), 0)
+    WHERE NOT EXISTS (SELECT 1 FROM changes_filed)
+"""
 CHANGES = f"""
 CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});
-CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
+{_FILING}
 """
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
@@ -78,8 +96,20 @@ ALTER TABLE changes_v3 RENAME TO changes;
 CREATE INDEX changes_item ON changes (grp, key, seq)
 """
 
+#: Schema 3 → 4: the (grp, key, seq) index becomes ``changes_keys``, every row filed.
+CHANGES_3_TO_4 = f"""
+DROP INDEX IF EXISTS changes_item;
+{_FILING};
+INSERT INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes
+"""
+
 #: The statements that bring a file from version ``n`` (0 = a new file) to :data:`SCHEMA_VERSION`.
-MIGRATIONS = {0: SCHEMA + ";" + CHANGES, 1: CHANGES, 2: CHANGES_2_TO_3}
+MIGRATIONS = {
+    0: SCHEMA + ";" + CHANGES,
+    1: CHANGES,
+    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4,
+    3: CHANGES_3_TO_4,
+}
 
 
 def event_type(old_value: "str | None", new_value: "str | None") -> str:
