@@ -1,5 +1,6 @@
 """Schema 4: a commit writes its changelog row to ``changes`` only; ``changes_keys`` (an item's
-seqs) is filed behind the writers. Reads are the same whatever was filed; 3 → 4 keeps every row."""
+seqs) is filed by a trigger every ``FILE_EVERY`` rows. Reads are the same whatever was filed;
+3 → 4 keeps every row."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import hypothesis.strategies as st
 import pytest
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.sqlite import recorder as recorder_module
 from motia_nb.state.backends.sqlite import schema
 from motia_nb.state.backends.sqlite.schema import SCHEMA_VERSION
 
@@ -115,71 +115,70 @@ def test_a_failed_upgrade_leaves_the_schema_3_file_as_it_was(tmp_path, monkeypat
         con.close()
 
 
-def test_a_commit_leaves_its_row_unfiled_and_the_recorder_files_it(tmp_path):
+@pytest.fixture
+def every_7(monkeypatch):
+    """New files file every 7 rows (the trigger's period is written into the file)."""
+    monkeypatch.setitem(schema.MIGRATIONS, 0, schema.SCHEMA + ";" + schema.changes_sql(every=7))
+
+
+def test_the_rows_are_filed_every_file_every_rows_in_the_writers_transaction(tmp_path):
     path = str(tmp_path / "s.db")
     m = StateManager(path, history_keep="all")
     try:
-        for i in range(5):
+        for i in range(schema.FILE_EVERY - 1):
             m.sync.set("g", f"k{i % 2}", i)
         keys, rows, upto = _shape(path)
-        assert (keys, upto, len(rows)) == ([], 0, 5)  # nothing filed by the writers
-        assert [r["new_value"] for r in m.sync.history("g", "k0")] == [0, 2, 4]  # read from the tail
-        recorder = m.backend._recorder
-        assert recorder.file_now() == 5
+        assert (keys, upto, len(rows)) == ([], 0, schema.FILE_EVERY - 1)  # a tail only
+        assert [r["new_value"] for r in m.sync.history("g", "k0", limit=5)] == list(range(schema.FILE_EVERY - 10, schema.FILE_EVERY - 1, 2))
+        m.sync.set("g", "k1", "last")  # the FILE_EVERY-th row files them all
         keys, rows, upto = _shape(path)
-        assert keys == rows and upto == 5
-        assert [r["new_value"] for r in m.sync.history("g", "k0")] == [0, 2, 4]  # now from changes_keys
-        assert recorder.file_now() == 0  # idempotent
+        assert keys == rows and upto == schema.FILE_EVERY
+        assert m.sync.history("g", "k1", limit=1)[0]["new_value"] == "last"
     finally:
         m.close()
 
 
-def test_the_recorders_thread_files_every_few_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(recorder_module, "FILE_EVERY", 10)
+def test_a_gathered_batch_files_within_its_own_transaction(tmp_path, every_7):
+    import asyncio
+
     path = str(tmp_path / "s.db")
     m = StateManager(path, history_keep="all")
     try:
-        for i in range(25):
-            m.sync.set("g", "k", i)
-        deadline = time.monotonic() + 10
-        while _shape(path)[2] < 20 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        async def burst():
+            await asyncio.gather(*(m.set("g", f"k{i % 5}", i) for i in range(40)))
+
+        asyncio.run(burst())
         keys, rows, upto = _shape(path)
-        assert upto >= 20 and keys == rows[: len(keys)] and all(seq <= upto for _, _, seq in keys)
-        assert [r["new_value"] for r in m.sync.history("g", "k", limit=100)] == list(range(25))
+        assert len(rows) == 40 and upto == 35 and keys == rows[:35]
+        assert [r["new_value"] for r in m.sync.history("g", "k3", limit=100)] == list(range(3, 40, 5))
     finally:
         m.close()
 
 
-def test_pruning_deletes_a_row_from_both_tables(tmp_path):
+def test_pruning_deletes_a_row_from_both_tables(tmp_path, every_7):
     path = str(tmp_path / "s.db")
     m = StateManager(path, history_keep="all")
     try:
-        for i in range(30):
-            m.sync.set("g", f"k{i % 3}", i)
-        m.backend._recorder.file_now()
-        for i in range(30, 40):  # a tail
+        for i in range(40):
             m.sync.set("g", f"k{i % 3}", i)
         m.history_keep = "15"
         m.backend.prune_history()
         keys, rows, upto = _shape(path)
-        assert [s for _, _, s in rows] == list(range(26, 41))  # the newest 15 of 40
+        assert upto == 35 and [s for _, _, s in rows] == list(range(26, 41))  # the newest 15 of 40
         assert keys == [r for r in rows if r[2] <= upto]  # no key of a deleted row left
         assert [r["new_value"] for r in m.sync.history("g", "k0", limit=100)] == [i for i in range(25, 40) if i % 3 == 0]
     finally:
         m.close()
 
 
-def test_two_backends_filing_the_same_file_file_each_row_once(tmp_path):
+def test_two_backends_writing_the_same_file_file_each_row_once(tmp_path, every_7):
     path = str(tmp_path / "s.db")
     a, b = StateManager(path, history_keep="all"), StateManager(path, history_keep="all")
     try:
         for i in range(40):
             (a if i % 2 else b).sync.set("g", f"k{i % 4}", i)
-        ra, rb = a.backend._recorder, b.backend._recorder
-        assert ra.file_now() + rb.file_now() == 40
         keys, rows, upto = _shape(path)
-        assert keys == rows and upto == 40
+        assert upto == 35 and keys == rows[:35]  # filed by whichever wrote the 7th, 14th… row
         assert [r["new_value"] for r in b.sync.history("g", "k1", limit=100)] == list(range(1, 40, 4))
     finally:
         a.close()
@@ -191,7 +190,7 @@ _OPS = st.lists(
         st.tuples(st.just("set"), st.sampled_from(["a", "b", "c"]), st.integers(0, 9)),
         st.tuples(st.just("delete"), st.sampled_from(["a", "b", "c"]), st.just(0)),
         st.tuples(st.just("clear"), st.just(""), st.just(0)),
-        st.tuples(st.just("file"), st.just(""), st.just(0)),
+        st.tuples(st.just("burst"), st.sampled_from(["a", "b", "c"]), st.integers(1, 9)),
         st.tuples(st.just("prune"), st.just(""), st.integers(1, 12)),
     ),
     min_size=1,
@@ -201,7 +200,7 @@ _OPS = st.lists(
 
 @hypothesis.settings(max_examples=40, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 @hypothesis.given(ops=_OPS)
-def test_reads_are_the_same_whatever_was_filed(tmp_path_factory, ops):
+def test_reads_are_the_same_whatever_was_filed(tmp_path_factory, every_7, ops):
     """history(), history(since=) and get(at=) against a full scan of ``changes``, after writes,
     filing passes and pruning in any order (the tail, the filed part, or both)."""
     path = str(tmp_path_factory.mktemp("s") / "s.db")
@@ -215,8 +214,9 @@ def test_reads_are_the_same_whatever_was_filed(tmp_path_factory, ops):
                 m.sync.delete("g", key)
             elif kind == "clear":
                 m.sync.clear("g")
-            elif kind == "file":
-                m.backend._recorder.file_now()
+            elif kind == "burst":  # rows of another group: the item's rows filed or not
+                for i in range(n):
+                    m.sync.set("z", key, i)
             else:
                 m.history_keep = str(n)
                 m.backend.prune_history()

@@ -10,10 +10,10 @@ FROM json_each(?)`` it replaces, on 20,000 changes: building tuples costs a few
 ms where building the JSON array cost ~70 ms, and SQLite binds them faster than
 it parses the array. The event type is not stored: the values say it.
 
-``changes_keys`` (an item's seqs) is filled behind the writers, by :data:`FILE_STEPS`
-in short transactions of its own, so a commit writes one table page for its
+An item's rows are found through ``changes_keys`` (see :mod:`.schema`), filed a
+thousand rows at a time by a trigger, so a commit writes one table page for its
 history, not two; :func:`item_seqs` reads an item's seqs from it plus the rows not
-filed yet (a range scan of the newest rows). Pruning deletes a row from both tables.
+filed yet (a range scan of the newest rows).
 """
 
 from __future__ import annotations
@@ -23,26 +23,10 @@ from typing import Any
 
 from ..base import Write
 
-__all__ = [
-    "INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK",
-    "FILE_CHUNK", "FILE_STEPS", "item_seqs", "group_seqs",
-]  # fmt: skip
+__all__ = ["INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK", "item_seqs", "group_seqs"]
 
 #: How many rows one pruning transaction deletes at most (short write locks).
 PRUNE_CHUNK = 2000
-#: How many rows one filing transaction files at most (short write locks).
-FILE_CHUNK = 2000
-
-#: One filing transaction (in order, in one ``BEGIN IMMEDIATE``): the next
-#: :data:`FILE_CHUNK` rows past ``changes_filed.upto`` into ``changes_keys``, and ``upto``
-#: moved past them. Idempotent and safe to run from several processes at once (each
-#: reads ``upto`` inside its own write transaction). ``?1`` = :data:`FILE_CHUNK`.
-FILE_STEPS = (
-    "INSERT OR IGNORE INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes "
-    "WHERE seq > (SELECT upto FROM changes_filed) ORDER BY seq LIMIT ?1",
-    "UPDATE changes_filed SET upto = coalesce((SELECT max(seq) FROM (SELECT seq FROM changes "
-    "WHERE seq > (SELECT upto FROM changes_filed) ORDER BY seq LIMIT ?1)), upto)",
-)
 # the rows past changes_filed.upto: not in changes_keys yet
 _TAIL = "SELECT seq FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
 
@@ -92,30 +76,24 @@ def group_seqs(group: str, cond: str = "") -> str:
     return f"SELECT seq FROM changes_keys WHERE grp = {group}{also} UNION ALL {_TAIL} AND grp = {group}{also}"
 
 
-def prune_by_count(keep: int) -> "tuple[list[str], tuple[Any, ...]]":
+def prune_by_count(keep: int) -> "tuple[str, tuple[Any, ...]]":
     """Delete (at most :data:`PRUNE_CHUNK` of) the changes older than the newest ``keep`` (>= 1:
-    the newest row stays, so its seq is never given again): statements run in order, in one
-    transaction, with the same parameters."""
-    return _pruning("seq <= (SELECT max(seq) FROM changes) - ?1"), (keep, PRUNE_CHUNK)
+    the newest row stays, so its seq is never given again)."""
+    return (
+        "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
+        "WHERE seq <= (SELECT max(seq) FROM changes) - ?1 ORDER BY seq LIMIT ?2)",
+        (keep, PRUNE_CHUNK),
+    )
 
 
-def prune_by_age(before: float) -> "tuple[list[str], tuple[Any, ...]]":
+def prune_by_age(before: float) -> "tuple[str, tuple[Any, ...]]":
     """Delete (at most :data:`PRUNE_CHUNK` of) the changes committed before ``before`` (unix
     seconds), except the newest row, whatever its age: ``seq`` is the rowid, and keeping the
     newest is what keeps a seq from being given twice. Rows are in ``at`` order by seq, so
     the scan stops at the first young row."""
-    return _pruning(
-        "seq < coalesce((SELECT seq FROM changes WHERE at_us >= ?1 ORDER BY seq LIMIT 1), "
-        "(SELECT max(seq) FROM changes))"
-    ), (before * 1e6, PRUNE_CHUNK)
-
-
-def _pruning(cond: str) -> list[str]:
-    """The oldest ``?2`` rows meeting ``cond`` deleted from ``changes_keys``, then from
-    ``changes`` (the first statement leaves ``changes`` as it was: the second picks the
-    same rows). The last statement's row count is the number of changes deleted."""
-    oldest = f"SELECT {{}} FROM changes WHERE {cond} ORDER BY seq LIMIT ?2"
-    return [
-        f"DELETE FROM changes_keys WHERE (grp, key, seq) IN ({oldest.format('grp, key, seq')})",
-        f"DELETE FROM changes WHERE seq IN ({oldest.format('seq')})",
-    ]
+    return (
+        "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
+        "WHERE seq < coalesce((SELECT seq FROM changes WHERE at_us >= ?1 ORDER BY seq LIMIT 1), "
+        "(SELECT max(seq) FROM changes)) ORDER BY seq LIMIT ?2)",
+        (before * 1e6, PRUNE_CHUNK),
+    )

@@ -24,7 +24,7 @@ from .opening import close_connection, open_connection
 
 __all__ = [
     "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
-    "connect", "ensure_folder", "migrate", "prepare",
+    "connect", "ensure_folder", "migrate", "prepare", "statements", "FILE_EVERY", "changes_sql", "filing_sql",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
@@ -61,25 +61,46 @@ _CHANGES_COLUMNS = """
     origin     INTEGER NOT NULL
 """
 #: Schema 4: a commit writes its rows to ``changes`` only (one table page; an index on
-#: (grp, key, seq) written by every commit cost a second page, measured: a third of a
-#: lone write's extra cost with history on). An item's rows are found through
-#: ``changes_keys``, filled behind the writers in short transactions
-#: (:data:`.changelog.FILE_STEPS`, run by the recorder's thread); ``changes_filed.upto`` is
-#: how far: every row with ``seq <= upto`` is in ``changes_keys`` (same transaction), the
-#: rows past it are the *tail*, read by a range scan of ``changes``
-#: (:func:`.changelog.item_seqs`). Pruning deletes a row from both.
-_FILING = """
+#: (grp, key, seq), written by every commit, cost a second page: measured, about a third
+#: of a lone write's extra cost with history on). An item's rows are found through
+#: ``changes_keys``, which the trigger ``changes_file`` fills in bulk in the transaction
+#: of every :data:`FILE_EVERY`-th row (a write pays for a thousand rows' keys at once,
+#: a few pages, once in a thousand commits). ``changes_filed.upto``: every row with
+#: ``seq <= upto`` is in ``changes_keys``; the newer rows (fewer than
+#: :data:`FILE_EVERY`) are the *tail*, read by a range scan of ``changes``
+#: (:func:`.changelog.item_seqs`). The trigger ``changes_unfile`` deletes a pruned
+#: row's key.
+FILE_EVERY = 1000
+
+
+def filing_sql(every: int = FILE_EVERY) -> str:
+    """``changes_keys``, ``changes_filed`` and the two triggers, filing every ``every`` rows."""
+    return f"""
 CREATE TABLE IF NOT EXISTS changes_keys (
     grp TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (grp, key, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes_filed (upto INTEGER NOT NULL);
 INSERT INTO changes_filed (upto) SELECT coalesce((SELECT max(seq) FROM changes), 0)
-    WHERE NOT EXISTS (SELECT 1 FROM changes_filed)
+    WHERE NOT EXISTS (SELECT 1 FROM changes_filed);
+CREATE TRIGGER IF NOT EXISTS changes_file AFTER INSERT ON changes WHEN NEW.seq % {every} = 0
+BEGIN
+    INSERT OR IGNORE INTO changes_keys (grp, key, seq)
+        SELECT grp, key, seq FROM changes WHERE seq > (SELECT upto FROM changes_filed) AND seq <= NEW.seq;
+    UPDATE changes_filed SET upto = NEW.seq WHERE upto < NEW.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS changes_unfile AFTER DELETE ON changes
+BEGIN
+    DELETE FROM changes_keys WHERE grp = OLD.grp AND key = OLD.key AND seq = OLD.seq;
+END
 """
-CHANGES = f"""
-CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});
-{_FILING}
-"""
+
+
+def changes_sql(every: int = FILE_EVERY) -> str:
+    """The changelog's tables and triggers (a new file's, or one of schema 1)."""
+    return f"CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});\n{filing_sql(every)}"
+
+
+CHANGES = changes_sql()
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
 #: the values say it; ``at`` seconds become microseconds rounded half to even, as
@@ -99,7 +120,7 @@ CREATE INDEX changes_item ON changes (grp, key, seq)
 #: Schema 3 → 4: the (grp, key, seq) index becomes ``changes_keys``, every row filed.
 CHANGES_3_TO_4 = f"""
 DROP INDEX IF EXISTS changes_item;
-{_FILING};
+{filing_sql()};
 INSERT INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes
 """
 
@@ -210,6 +231,21 @@ def ensure_folder(path: str, url: str) -> None:
     raise StateError(f"cannot open the state database {url}: the folder {folder} does not exist (create it first)")
 
 
+def statements(script: str) -> list[str]:
+    """``script`` cut into its statements (a trigger's body keeps its own semicolons)."""
+    out: list[str] = []
+    text = ""
+    for part in script.split(";"):
+        text += part + ";"
+        if sqlite3.complete_statement(text):
+            if text.strip(" \t\n;"):
+                out.append(text)
+            text = ""
+    if text.strip(" \t\n;"):
+        out.append(text)
+    return out
+
+
 def migrate(conn: sqlite3.Connection, url: str) -> None:
     """Create the schema, or upgrade an older one, in one write transaction.
 
@@ -226,9 +262,8 @@ def migrate(conn: sqlite3.Connection, url: str) -> None:
             )
         if version < SCHEMA_VERSION:
             # version 0 = new (or empty) file; one step, in this transaction
-            for stmt in MIGRATIONS[version].split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+            for stmt in statements(MIGRATIONS[version]):
+                conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
