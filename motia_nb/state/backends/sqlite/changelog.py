@@ -9,6 +9,11 @@ keep the text they were written with). Measured against the ``INSERT … SELECT 
 FROM json_each(?)`` it replaces, on 20,000 changes: building tuples costs a few
 ms where building the JSON array cost ~70 ms, and SQLite binds them faster than
 it parses the array. The event type is not stored: the values say it.
+
+An item's rows are found through ``changes_keys`` (see :mod:`.schema`), filed a
+thousand rows at a time by a trigger, so a commit writes one table page for its
+history, not two; :func:`item_seqs` reads an item's seqs from it plus the rows not
+filed yet (a range scan of the newest rows).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from typing import Any
 
 from ..base import Write
 
-__all__ = ["INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK"]
+__all__ = ["INSERT", "insert_planned", "prune_by_count", "prune_by_age", "PRUNE_CHUNK", "item_seqs", "group_seqs"]
 
 #: How many rows one pruning transaction deletes at most (short write locks).
 PRUNE_CHUNK = 2000
+# the rows past changes_filed.upto: not in changes_keys yet
+_TAIL = "SELECT seq FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
+
 
 #: one change's row: (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin)
 INSERT = (
@@ -48,6 +56,24 @@ def insert_planned(
         elif old_text is not None or new_text is not None:  # deleting an absent item changes nothing
             append((at, g, k, old_text, new_text, w.trace_id, w.cause, pid, origin))
     return (INSERT, rows) if rows else None
+
+
+def item_seqs(group: str, key: str, cond: str = "") -> str:
+    """A subquery: the seqs of the item's retained changes (``group`` and ``key`` are SQL
+    parameter names; ``cond``, if any, a further condition on ``seq``): those filed, and
+    those of the tail. As ``seq IN (...)`` on ``changes``, the rows are read in seq
+    order (either way), one rowid lookup each."""
+    also = f" AND {cond}" if cond else ""
+    return (
+        f"SELECT seq FROM changes_keys WHERE grp = {group} AND key = {key}{also} "
+        f"UNION ALL {_TAIL} AND grp = {group} AND key = {key}{also}"
+    )
+
+
+def group_seqs(group: str, cond: str = "") -> str:
+    """As :func:`item_seqs`, for every item of a group."""
+    also = f" AND {cond}" if cond else ""
+    return f"SELECT seq FROM changes_keys WHERE grp = {group}{also} UNION ALL {_TAIL} AND grp = {group}{also}"
 
 
 def prune_by_count(keep: int) -> "tuple[str, tuple[Any, ...]]":

@@ -3,8 +3,10 @@
 ``items(id INTEGER PRIMARY KEY, grp, key, value)`` holds the state. ``id`` grows on
 insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
 and overwriting keeps an item's place. ``changes`` is the changelog (schema 2;
-schema 3 without AUTOINCREMENT nor a stored event type): one row per committed
-change, written in the change's own transaction (:mod:`.changelog`). ``PRAGMA user_version`` holds
+schema 3 without AUTOINCREMENT nor a stored event type; schema 4 without an index
+written by each commit): one row per committed change, written in the change's own
+transaction (:mod:`.changelog`); ``changes_keys`` finds an item's rows, filed behind
+the writers (``changes_filed``). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
@@ -21,12 +23,12 @@ from .executors import is_busy
 from .opening import close_connection, open_connection
 
 __all__ = [
-    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
-    "connect", "ensure_folder", "migrate", "prepare",
+    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "connect", "ensure_folder", "migrate", "prepare", "statements", "FILE_EVERY", "changes_sql", "filing_sql",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -58,10 +60,47 @@ _CHANGES_COLUMNS = """
     pid        INTEGER NOT NULL,
     origin     INTEGER NOT NULL
 """
-CHANGES = f"""
-CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});
-CREATE INDEX IF NOT EXISTS changes_item ON changes (grp, key, seq);
+#: Schema 4: a commit writes its rows to ``changes`` only (one table page; an index on
+#: (grp, key, seq), written by every commit, cost a second page: measured, about a third
+#: of a lone write's extra cost with history on). An item's rows are found through
+#: ``changes_keys``, which the trigger ``changes_file`` fills in bulk in the transaction
+#: of every :data:`FILE_EVERY`-th row (a write pays for a thousand rows' keys at once,
+#: a few pages, once in a thousand commits). ``changes_filed.upto``: every row with
+#: ``seq <= upto`` is in ``changes_keys``; the newer rows (fewer than
+#: :data:`FILE_EVERY`) are the *tail*, read by a range scan of ``changes``
+#: (:func:`.changelog.item_seqs`). The trigger ``changes_unfile`` deletes a pruned
+#: row's key.
+FILE_EVERY = 1000
+
+
+def filing_sql(every: int = FILE_EVERY) -> str:
+    """``changes_keys``, ``changes_filed`` and the two triggers, filing every ``every`` rows."""
+    return f"""
+CREATE TABLE IF NOT EXISTS changes_keys (
+    grp TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (grp, key, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes_filed (upto INTEGER NOT NULL);
+INSERT INTO changes_filed (upto) SELECT coalesce((SELECT max(seq) FROM changes), 0)
+    WHERE NOT EXISTS (SELECT 1 FROM changes_filed);
+CREATE TRIGGER IF NOT EXISTS changes_file AFTER INSERT ON changes WHEN NEW.seq % {every} = 0
+BEGIN
+    INSERT OR IGNORE INTO changes_keys (grp, key, seq)
+        SELECT grp, key, seq FROM changes WHERE seq > (SELECT upto FROM changes_filed) AND seq <= NEW.seq;
+    UPDATE changes_filed SET upto = NEW.seq WHERE upto < NEW.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS changes_unfile AFTER DELETE ON changes
+BEGIN
+    DELETE FROM changes_keys WHERE grp = OLD.grp AND key = OLD.key AND seq = OLD.seq;
+END
 """
+
+
+def changes_sql(every: int = FILE_EVERY) -> str:
+    """The changelog's tables and triggers (a new file's, or one of schema 1)."""
+    return f"CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});\n{filing_sql(every)}"
+
+
+CHANGES = changes_sql()
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
 #: the values say it; ``at`` seconds become microseconds rounded half to even, as
@@ -78,8 +117,20 @@ ALTER TABLE changes_v3 RENAME TO changes;
 CREATE INDEX changes_item ON changes (grp, key, seq)
 """
 
+#: Schema 3 → 4: the (grp, key, seq) index becomes ``changes_keys``, every row filed.
+CHANGES_3_TO_4 = f"""
+DROP INDEX IF EXISTS changes_item;
+{filing_sql()};
+INSERT INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes
+"""
+
 #: The statements that bring a file from version ``n`` (0 = a new file) to :data:`SCHEMA_VERSION`.
-MIGRATIONS = {0: SCHEMA + ";" + CHANGES, 1: CHANGES, 2: CHANGES_2_TO_3}
+MIGRATIONS = {
+    0: SCHEMA + ";" + CHANGES,
+    1: CHANGES,
+    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4,
+    3: CHANGES_3_TO_4,
+}
 
 
 def event_type(old_value: "str | None", new_value: "str | None") -> str:
@@ -180,6 +231,21 @@ def ensure_folder(path: str, url: str) -> None:
     raise StateError(f"cannot open the state database {url}: the folder {folder} does not exist (create it first)")
 
 
+def statements(script: str) -> list[str]:
+    """``script`` cut into its statements (a trigger's body keeps its own semicolons)."""
+    out: list[str] = []
+    text = ""
+    for part in script.split(";"):
+        text += part + ";"
+        if sqlite3.complete_statement(text):
+            if text.strip(" \t\n;"):
+                out.append(text)
+            text = ""
+    if text.strip(" \t\n;"):
+        out.append(text)
+    return out
+
+
 def migrate(conn: sqlite3.Connection, url: str) -> None:
     """Create the schema, or upgrade an older one, in one write transaction.
 
@@ -196,9 +262,8 @@ def migrate(conn: sqlite3.Connection, url: str) -> None:
             )
         if version < SCHEMA_VERSION:
             # version 0 = new (or empty) file; one step, in this transaction
-            for stmt in MIGRATIONS[version].split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+            for stmt in statements(MIGRATIONS[version]):
+                conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
