@@ -349,6 +349,9 @@ class WritePath(QueueDriver):
             return
         self._idle.wait()
         with self.gate:
+            # closed here first, holding OPENING (a fork waits for it); aiosqlite's own close
+            # then finds it closed and only stops its thread
+            close_quietly(self._conn)
             aconn, self._aconn = self._aconn, None
             if aconn is not None:
                 loop = get_sqlite_loop().loop
@@ -357,20 +360,19 @@ class WritePath(QueueDriver):
                     asyncio.run_coroutine_threadsafe(aconn.close(), loop).result(timeout=30)
                 except Exception:
                     pass
-            close_quietly(self._conn)
 
     async def _close_when_idle(self) -> None:
         while not self._idle.is_set():
             await asyncio.sleep(0.01)
         await self.gate.acquire_async()
         try:
+            close_quietly(self._conn)  # first, holding OPENING (as in close())
             aconn, self._aconn = self._aconn, None
             if aconn is not None:
                 try:
                     await aconn.close()
                 except Exception:
                     pass
-            close_quietly(self._conn)
         finally:
             self.gate.release()
 
