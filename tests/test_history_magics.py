@@ -67,6 +67,13 @@ def test_restore_writes_an_old_value_back_as_a_recorded_write_that_fires_trigger
         # -1 undoes the item's last change (the restore itself)
         state(ip, "restore orders o1 --to -1")
         assert state_manager.sync.get("orders", "o1") == {"status": "refunded"}
+        # at or after the item's last change (a typo'd seq, too): already so, nothing written
+        seen.clear()
+        for to in (seqs[-1] + 2, seqs[-1] + 10**6):
+            capsys.readouterr()
+            assert state(ip, f"restore orders o1 --to {to}") is None
+            assert f"its last change is {seqs[-1] + 2}): nothing written" in capsys.readouterr().out
+        assert seen == [] and len(state(ip, "history orders o1")) == len(seqs) + 2
         # before the item existed: restoring deletes it
         state(ip, f"restore orders o1 --to {seqs[0] - 1}")
         assert not state_manager.sync.exists("orders", "o1")

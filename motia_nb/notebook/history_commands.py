@@ -82,6 +82,12 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
     sync = m.manager.sync
     if m.manager.history_keep == "off":
         raise MagicUsageError("%state restore: the state history is off (MotiaNB.history_keep = 'off')")
+    if a.to.isdigit():  # a seq at or after the item's last change: it is already so
+        last = sync.history(g, k, limit=1)
+        if not last or int(a.to) >= last[0]["seq"]:
+            since = f"its last change is {last[0]['seq']}" if last else "no change of it is recorded"
+            print(f"{g}/{k} is already as it was at change {a.to} ({since}): nothing written")
+            return None
     existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
     if not existed:
         if sync.exists(g, k):
