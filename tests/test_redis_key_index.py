@@ -271,3 +271,31 @@ def test_a_fill_that_ends_unmarked_is_not_restarted_by_every_search(backend: Red
     monkeypatch.setattr(key_index, "REFILL_PAUSE", 0.0)
     assert backend.keys_with_prefix("g", "", 5) == ["a", "b"]
     assert wait_until(lambda: len(calls) == 2)
+
+
+def test_a_forked_child_starts_its_own_key_jobs(backend: RedisBackend) -> None:
+    """Jobs the parent was running at fork time do not run in the child: it must not believe them
+    running (it would never fill or make a key text for those groups)."""
+    import os
+
+    lock, filling, _, building = backend._key_jobs()
+    with lock:
+        filling.add("big")
+        building.add("big")
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running the parent's exit hooks
+            answer = b"%d%d" % (backend.key_fill_running("big"), backend.key_text_running("big"))
+            os.write(w, answer)
+            os._exit(0)
+        os.close(w)
+        answer = os.read(r, 8)
+        os.close(r)
+        os.waitpid(pid, 0)
+        assert answer == b"00"
+        assert backend.key_fill_running("big") and backend.key_text_running("big")  # the parent's own
+    finally:
+        with lock:
+            filling.discard("big")
+            building.discard("big")

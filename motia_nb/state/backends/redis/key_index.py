@@ -37,6 +37,7 @@ fields between two searches goes unseen until the sizes differ.)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -110,10 +111,13 @@ class RedisKeyIndex:
     def _key_jobs(self) -> tuple[threading.Lock, set[str], dict[str, float], set[str]]:
         """(lock, groups being filled, when each group's last unmarked fill ended, groups whose
         key text is being made)."""
+        pid = os.getpid()
         state = self.__dict__.get("_key_job_state")
-        if state is None:
-            state = self.__dict__.setdefault("_key_job_state", (threading.Lock(), set(), {}, set()))
-        return state
+        if state is None or state[0] != pid:  # first use, or a forked child: none of its jobs run here
+            fresh = (pid, threading.Lock(), set(), {}, set())
+            state = self.__dict__.setdefault("_key_job_state", fresh) if state is None else fresh
+            self.__dict__["_key_job_state"] = state
+        return state[1:]
 
     def fill_key_index(self, group_id: str) -> bool:
         """Build ``group_id``'s key index from its hash, chunk by chunk, on this thread; True when
