@@ -131,6 +131,23 @@ class RedisKeyIndex:
             if cursor == "0":
                 return bool(done)
 
+    def _start_job(self, running: set[str], group_id: str, job: Callable[[], None], what: str, thread: str) -> None:
+        """Run ``job()`` (``what`` of ``group_id``) on a background thread named ``thread``, with
+        ``group_id`` in ``running`` meanwhile; the caller has checked and added it under the lock."""
+        lock = self._key_jobs()[0]
+
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:  # closed meanwhile, or Redis went away: searches still answer
+                if not self.closed:
+                    log.debug("motia_nb: %s of %r stopped: %s", what, group_id, exc)
+            finally:
+                with lock:
+                    running.discard(group_id)
+
+        start_thread(run, thread)
+
     def _start_key_fill(self, group_id: str) -> None:
         """Fill ``group_id``'s key index on a background thread, unless one is at it already."""
         lock, filling, unmarked, _ = self._key_jobs()
@@ -139,25 +156,12 @@ class RedisKeyIndex:
                 return
             filling.add(group_id)
 
-        def run() -> None:
-            try:
-                if not self.fill_key_index(group_id):
-                    with lock:
-                        unmarked[group_id] = time.monotonic()
-            except Exception as exc:  # closed meanwhile, or Redis went away: the scan keeps answering
-                if not self.closed:
-                    log.debug("motia_nb: filling the key index of %r stopped: %s", group_id, exc)
-            finally:
+        def fill() -> None:  # the scan keeps answering until the index is marked complete
+            if not self.fill_key_index(group_id):
                 with lock:
-                    filling.discard(group_id)
+                    unmarked[group_id] = time.monotonic()
 
-        start_thread(run, "motia-nb-redis-key-index")
-
-    def key_fill_running(self, group_id: str) -> bool:
-        """True while this process fills ``group_id``'s key index."""
-        lock, filling, _, _ = self._key_jobs()
-        with lock:
-            return group_id in filling
+        self._start_job(filling, group_id, fill, "filling the key index", "motia-nb-redis-key-index")
 
     def _start_text_build(self, group_id: str) -> None:
         """Make ``group_id``'s missing chunk texts on a background thread, unless one is at it."""
@@ -166,24 +170,21 @@ class RedisKeyIndex:
             if group_id in building or self.closed:
                 return
             building.add(group_id)
+        self._start_job(building, group_id, lambda: self.build_key_text(group_id), "making the key text",
+                        "motia-nb-redis-key-text")  # fmt: skip
 
-        def run() -> None:
-            try:
-                self.build_key_text(group_id)
-            except Exception as exc:  # closed meanwhile, or Redis went away: searches make the texts
-                if not self.closed:
-                    log.debug("motia_nb: making the key text of %r stopped: %s", group_id, exc)
-            finally:
-                with lock:
-                    building.discard(group_id)
-
-        start_thread(run, "motia-nb-redis-key-text")
+    def key_fill_running(self, group_id: str) -> bool:
+        """True while this process fills ``group_id``'s key index."""
+        return self._job_running(1, group_id)
 
     def key_text_running(self, group_id: str) -> bool:
         """True while this process makes ``group_id``'s key text in the background."""
-        lock, _, _, building = self._key_jobs()
-        with lock:
-            return group_id in building
+        return self._job_running(3, group_id)
+
+    def _job_running(self, which: int, group_id: str) -> bool:
+        jobs = self._key_jobs()
+        with jobs[0]:
+            return group_id in jobs[which]
 
     # ------------------------------------------------------------------ searches
     def keys_with_prefix(self, group_id: str, prefix: str, limit: int) -> list[str]:
