@@ -64,6 +64,13 @@ def test_assignment_form_and_cell_magic(ip, data):
     assert not [c for c in completions(ip, 'x = 1\n%%state set users u') if "u1" in c]
 
 
+def test_cell_magic_offers_only_subcommands_that_take_a_body(ip):
+    """``%%state`` is for a value or ops in the body: ``set`` and ``update``, not ``list``."""
+    assert completions(ip, "%%state ") == ["%%state set", "%%state update"]
+    assert completions(ip, "%%state u") == ["%%state update"]
+    assert "%state use" in completions(ip, "%state u")  # the line magic still offers them all
+
+
 def test_options_and_help(ip):
     assert complete(ip, "%state list orders --") == ["--dict", "--no-flatten", "--values"]
     assert complete(ip, "%state help up") == ["update"]

@@ -78,6 +78,11 @@ def _quoted(name: str, inserted: str, open_quote: str) -> str:
     return inserted
 
 
+def _takes_body(command: str) -> bool:
+    tail = SUBCOMMANDS[command].tail
+    return tail is not None and tail.cell
+
+
 def _options(command: str) -> list[str]:
     cmd = SUBCOMMANDS.get(command)
     return cmd.options() if cmd is not None else []
@@ -106,14 +111,17 @@ def state_completions(
     fragment: str,
     groups: Callable[[], Iterable[str]],
     keys: Callable[[str, str], Iterable[str]],
+    cell: bool = False,
 ) -> list[tuple[str, str]]:
     """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
 
     ``groups()`` and ``keys(group, prefix)`` are only called when their names are wanted;
-    ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry).
+    ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry). With
+    ``cell`` (the first line of ``%%state``) only the subcommands that take a cell body
+    are offered.
     """
     if not words:
-        return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment)]
+        return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
     command = words[0]
     names = _names(command, words[1:])
     if names is None:  # an option's value (a seq, a time, a count): nothing to offer
@@ -212,8 +220,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         empty: SimpleMatcherResult = {"completions": []}
         text = context.text_until_cursor
         m = _LINE_MAGIC.match(text)
+        cell = False
         if m is None and context.cursor_line == 0:
             m = _CELL_MAGIC.match(text)
+            cell = m is not None
         if m is None:
             return empty
         split = _words(m.group("args"))
@@ -224,7 +234,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)
             else:
-                found = state_completions(words, fragment, groups, keys)
+                found = state_completions(words, fragment, groups, keys, cell)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token

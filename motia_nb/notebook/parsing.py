@@ -204,7 +204,7 @@ def read_value(
     when ``evaluate`` is given — a Python expression. Raises :class:`MagicUsageError`."""
     s = text.strip()
     if not s:
-        raise MagicUsageError(f"missing {what}")
+        raise MagicUsageError(f"{what} is missing")
     m = _VAR_REF.fullmatch(without_comments(s).strip())
     if m:
         name = m.group(1)
