@@ -1,0 +1,70 @@
+"""Plain-def handlers on the handler pool: a cancelled cell *tells* the thread, and a
+tell never costs the pool a thread, even one that lands as the handler returns."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from motia_nb._threads import _ToldCall, run_in_handler_pool
+
+
+def test_a_cancelled_await_tells_the_running_handler_and_the_thread_lives_on():
+    started, stopped = threading.Event(), threading.Event()
+
+    def busy():
+        started.set()
+        try:
+            while True:  # Python instructions: the tell goes off here
+                time.sleep(0.001)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    async def main():
+        task = asyncio.ensure_future(run_in_handler_pool(busy))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await run_in_handler_pool(threading.current_thread)
+
+    after = asyncio.run(main())
+    assert stopped.wait(5)
+    assert after.is_alive() and after.name.startswith("motia-nb-handler")
+
+
+def test_a_tell_landing_as_the_handler_returns_does_not_kill_the_pool_thread():
+    """The canceller holds the guard while ``fn`` returns, then tells: the exception goes off
+    inside the call or not at all, never later in the pool's own code (which would kill its
+    only thread for good and hang every later handler)."""
+    running, proceed = threading.Event(), threading.Event()
+
+    def fn():
+        running.set()
+        proceed.wait(5)
+        return 1
+
+    call = _ToldCall(fn, ())
+    with ThreadPoolExecutor(1, thread_name_prefix="told-test") as pool:
+        fut = pool.submit(call)
+        assert running.wait(5)
+        call.guard.acquire()  # as tell() does, while fn still runs
+        proceed.set()
+        time.sleep(0.05)  # fn returns; the thread now waits for the guard on its way out
+        call.told = True  # what tell() does while the thread still counts as running fn
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(call.ident), ctypes.py_object(asyncio.CancelledError))
+        call.guard.release()
+        try:
+            fut.result(5)
+        except asyncio.CancelledError:
+            pass  # it went off inside the call: the future says so, the thread is fine
+        for _ in range(50):  # the pool's loop runs more of its code: a pending tell would go off now
+            assert pool.submit(sum, [1, 2]).result(5) == 3
+        (thread,) = pool._threads
+        assert thread.is_alive()
