@@ -16,6 +16,7 @@ import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.state.errors import InvalidInputError, StateError
+from motia_nb.testing.races import buffered_on_another_loop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -171,28 +172,15 @@ def test_async_writes_buffered_on_another_threads_loop_racing_close_land(tmp_pat
     they commit, before the close or after the reopen, and none fails."""
     sm = StateManager(str(tmp_path / "state.db"))
     sm.sync.set("g", "warm", 0)
-    buffered, closed = threading.Event(), threading.Event()
-    out: list = []
-
-    async def other_loop() -> None:
-        pending = [sm.set("g", "one", 1)] + [sm.set("g", f"k{i}", i) for i in range(20)]
-        buffered.set()
-        closed.wait(30)  # the loop does not turn: its buffer is flushed only after close() returned
-        out.extend(await asyncio.gather(*pending, return_exceptions=True))
-        out.append(await sm.set("g", "after", 2))  # and the manager stays usable from here
-
-    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
-    t.start()
     try:
-        assert buffered.wait(30)
-        sm.close()
-        closed.set()
-        t.join(60)
-        assert not t.is_alive()
+        out = buffered_on_another_loop(
+            lambda: [sm.set("g", "one", 1)] + [sm.set("g", f"k{i}", i) for i in range(20)],
+            sm.close,
+            lambda: sm.set("g", "after", 2),  # and the manager stays usable from here
+        )
         assert [type(r) for r in out] == [dict] * 22, out[:3]
         assert sm.sync.get("g", "one") == 1 and sm.sync.count("g") == 23
     finally:
-        closed.set()
         sm.close()
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.state.errors import StateClosedError
+from motia_nb.testing.races import buffered_on_another_loop
 
 pytestmark = pytest.mark.redis
 
@@ -48,30 +49,15 @@ def test_async_writes_buffered_on_another_threads_loop_racing_close_land(sm: Sta
     """A loop on another thread has buffered writes (not yet flushed) when close() runs:
     they commit, before the close or after the reopen, and none fails."""
     sm.sync.set("g", "warm", 0)
-    buffered, closed = threading.Event(), threading.Event()
-    out: list = []
-
-    async def other_loop() -> None:
-        pending = [sm.set("g", "one", 1)] + [sm.set("g", f"k{i}", i) for i in range(20)]
-        pending += [sm.update("g", "c", INC) for _ in range(10)]
-        buffered.set()
-        closed.wait(30)  # the loop does not turn: its buffer is flushed only after close() returned
-        out.extend(await asyncio.gather(*pending, return_exceptions=True))
-        out.append(await sm.set("g", "after", 2))  # and the manager stays usable from here
-
-    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
-    t.start()
-    try:
-        assert buffered.wait(30)
-        sm.close()
-        closed.set()
-        t.join(60)
-        assert not t.is_alive()
-        assert [type(r) for r in out] == [dict] * 32, out[:3]
-        assert sm.sync.get("g", "one") == 1 and sm.sync.count("g") == 24
-        assert sm.sync.get("g", "c") == {"n": 10}
-    finally:
-        closed.set()
+    out = buffered_on_another_loop(
+        lambda: [sm.set("g", "one", 1)] + [sm.set("g", f"k{i}", i) for i in range(20)]
+        + [sm.update("g", "c", INC) for _ in range(10)],
+        sm.close,
+        lambda: sm.set("g", "after", 2),  # and the manager stays usable from here
+    )
+    assert [type(r) for r in out] == [dict] * 32, out[:3]
+    assert sm.sync.get("g", "one") == 1 and sm.sync.count("g") == 24
+    assert sm.sync.get("g", "c") == {"n": 10}
 
 
 def test_a_lone_async_write_buffered_on_another_loop_racing_close_lands_once(sm: StateManager) -> None:
@@ -80,27 +66,10 @@ def test_a_lone_async_write_buffered_on_another_loop_racing_close_lands_once(sm:
     sm.sync.set("g", "c", {"n": 0})
     seen: list = []
     sm.subscribe(lambda ev: seen.append((ev.key, ev.new_value)))
-    buffered, closed = threading.Event(), threading.Event()
-    out: list = []
-
-    async def other_loop() -> None:
-        pending = sm.update("g", "c", INC)
-        buffered.set()
-        closed.wait(30)
-        out.append(await pending)
-
-    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
-    t.start()
-    try:
-        assert buffered.wait(30)
-        sm.close()
-        closed.set()
-        t.join(60)
-        assert out == [{"old_value": {"n": 0}, "new_value": {"n": 1}}], out
-        assert sm.sync.get("g", "c") == {"n": 1}
-        assert ("c", {"n": 1}) in seen  # the event reached the manager's subscriber
-    finally:
-        closed.set()
+    out = buffered_on_another_loop(lambda: [sm.update("g", "c", INC)], sm.close)
+    assert out == [{"old_value": {"n": 0}, "new_value": {"n": 1}}], out
+    assert sm.sync.get("g", "c") == {"n": 1}
+    assert ("c", {"n": 1}) in seen  # the event reached the manager's subscriber
 
 
 def test_async_writes_on_other_threads_loops_racing_many_closes_land_once(sm: StateManager) -> None:
@@ -161,50 +130,15 @@ def test_async_writes_racing_use_go_to_the_new_store(sm: StateManager, redis_url
     """use() swaps the store: writes buffered on another loop land in the new one."""
     other = redis_url.rsplit("/", 1)[0] + "/1"
     sm.sync.set("g", "warm", 0)
-    buffered, switched = threading.Event(), threading.Event()
-    out: list = []
-
-    async def other_loop() -> None:
-        pending = [sm.update("g", "c", INC) for _ in range(5)]
-        buffered.set()
-        switched.wait(30)
-        out.extend(await asyncio.gather(*pending, return_exceptions=True))
-
-    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
-    t.start()
-    try:
-        assert buffered.wait(30)
-        sm.use(other)
-        switched.set()
-        t.join(60)
-        assert [type(r) for r in out] == [dict] * 5, out
-        assert sm.sync.get("g", "c") == {"n": 5}
-    finally:
-        switched.set()
+    out = buffered_on_another_loop(lambda: [sm.update("g", "c", INC) for _ in range(5)], lambda: sm.use(other))
+    assert [type(r) for r in out] == [dict] * 5, out
+    assert sm.sync.get("g", "c") == {"n": 5}
 
 
 def test_a_store_closed_behind_the_managers_back_still_refuses_buffered_writes(sm: StateManager) -> None:
     """Only a store the manager swapped out passes its refused writes on: one closed directly
     (not through the manager) answers StateClosedError, and nothing is written."""
-    b = sm.backend
-    buffered, closed = threading.Event(), threading.Event()
-    out: list = []
-
-    async def other_loop() -> None:
-        pending = [sm.update("g", "c", INC) for _ in range(3)]
-        buffered.set()
-        closed.wait(30)
-        out.extend(await asyncio.gather(*pending, return_exceptions=True))
-
-    t = threading.Thread(target=asyncio.run, args=(other_loop(),))
-    t.start()
-    try:
-        assert buffered.wait(30)
-        b.close()
-        closed.set()
-        t.join(60)
-        assert [type(r) for r in out] == [StateClosedError] * 3, out
-    finally:
-        closed.set()
+    out = buffered_on_another_loop(lambda: [sm.update("g", "c", INC) for _ in range(3)], sm.backend.close)
+    assert [type(r) for r in out] == [StateClosedError] * 3, out
     sm.close()
     assert sm.sync.get("g", "c") is None
