@@ -4,8 +4,9 @@ expansion of its records back into changes.
 Every committed change is recorded in ``changes`` (see :mod:`.schema`), in the same
 transaction as the change itself, so a change and its record commit (or vanish)
 together. :func:`insert_planned` turns a batch's writes and plan entries into ONE
-statement: a batch whose changes are all to one group with one cause (a gather of
-sets, its most common shape) becomes ONE *record* holding its ``n`` changes
+statement: a batch whose changes are all to one group with one cause, each to a
+different item (a gather filling or overwriting a group, its most common shape),
+becomes ONE *record* holding its ``n`` changes
 (:data:`RECORD`: the keys and the texts' lengths as one JSON text, the texts
 themselves joined end to end, as stored: numbers keep the text they were written
 with, nothing is re-encoded); any other batch, and a lone write, one row per change
@@ -80,8 +81,12 @@ def insert_planned(
 ) -> "tuple[str, list[tuple[Any, ...]]] | None":
     """The one statement recording a batch's changes, from its plan's entries (:class:`.apply.Plan`),
     before any value is decoded: ``(INSERT, rows)`` for ``executemany``, ``(RECORD, [params])``
-    for a batch of one group's changes with one cause, or None (nothing changed). ``at`` is
-    the commit time in whole microseconds."""
+    for a batch of changes to distinct items of one group with one cause, or None (nothing
+    changed). ``at`` is the commit time in whole microseconds.
+
+    Distinct items: an item's read then takes at most one change from a record (a hot key
+    written 2,000 times in one batch stays 2,000 rows, read as before, not a slice of a
+    record of 8,000 changes each time its history is read)."""
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for w, e in zip(writes, entries):
@@ -98,7 +103,7 @@ def insert_planned(
     if len(rows) >= RECORD_MIN:
         first = rows[0]
         g, trace, cause = first[1], first[5], first[6]
-        if all(r[1] == g and r[5] == trace and r[6] == cause for r in rows):
+        if all(r[1] == g and r[5] == trace and r[6] == cause for r in rows) and len({r[2] for r in rows}) == len(rows):
             return RECORD, [_record(rows, at, g, trace, cause, pid, origin)]
     return INSERT, rows
 
@@ -170,6 +175,24 @@ def _texts(joined: "str | None", lens: list[int]) -> list["str | None"]:
     return out
 
 
+def _positions(keys: list[str], key: str) -> list[int]:
+    """Where ``key`` is in ``keys`` (``list.index`` scans in C: a hot key's 2,000 places among
+    8,000 keys cost what one pass does)."""
+    out: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = keys.index(key, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
+def _offsets(lens: list[int]) -> list[int]:
+    """Where each text starts in the joined texts, and where the last ends (-1: absent, empty)."""
+    return list(accumulate(lens if -1 not in lens else [x if x > 0 else 0 for x in lens], initial=0))
+
+
 def expand(seq: int, n: int, layout: str, olds: "str | None", news: "str | None", key: "str | None" = None) -> Iterator[tuple[int, str, "str | None", "str | None"]]:
     """A record's changes, oldest first, as ``(seq, key, old_text, new_text)`` (texts None when
     absent); only those of ``key`` when given."""
@@ -177,13 +200,14 @@ def expand(seq: int, n: int, layout: str, olds: "str | None", news: "str | None"
     base = seq - n + 1
     if key is None:
         return zip(range(base, seq + 1), keys, _texts(olds, old_lens), _texts(news, new_lens))
-    picks = [i for i, k in enumerate(keys) if k == key]
-    old_at = [0, *accumulate(max(x, 0) for x in old_lens)]
-    new_at = [0, *accumulate(max(x, 0) for x in new_lens)]
+    picks = _positions(keys, key)
+    if not picks:
+        return iter(())
+    old_at, new_at = _offsets(old_lens), _offsets(new_lens)
     return iter([
         (base + i, key,
-         None if old_lens[i] < 0 else olds[old_at[i] : old_at[i] + old_lens[i]],  # type: ignore[index]
-         None if new_lens[i] < 0 else news[new_at[i] : new_at[i] + new_lens[i]])  # type: ignore[index]
+         None if old_lens[i] < 0 else olds[old_at[i] : old_at[i + 1]],  # type: ignore[index]
+         None if new_lens[i] < 0 else news[new_at[i] : new_at[i + 1]])  # type: ignore[index]
         for i in picks
     ])  # fmt: skip
 

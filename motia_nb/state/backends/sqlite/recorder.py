@@ -28,9 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._threads import start_thread
-from ...history import Retention, micros
+from ...history import Retention
 from ..base import Write
-from .changelog import FILE, FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, insert_planned, prune_by_age, prune_by_count, trim
+from .changelog import FILE, FILE_CHUNK, INSERT, OLDEST, PRUNE_CHUNK, RECORD, TRIM, insert_planned, prune_by_age, prune_by_count, trim
 from .schema import FILE_EVERY
 
 __all__ = ["Recorder"]
@@ -74,11 +74,21 @@ class Recorder:
         retention = self.retention
         if not retention.enabled:
             return None
-        stmt = insert_planned(writes, entries, at=micros(time.time()), pid=self._pid, origin=self.origin)
-        if stmt is None:
-            return None
-        sql, rows = stmt
-        count = rows[0][0] if sql is RECORD else len(rows)  # changes, not records
+        if len(entries) == 1 and type(e := entries[0]) is tuple and e[0] != "clear":  # a lone write (sequential awaits)
+            kind, g, k, old_text, _, new_text = e
+            if old_text is None and new_text is None:  # deleting an absent item changes nothing
+                return None
+            w = writes[0]
+            stmt: "tuple[str, list[tuple[Any, ...]]] | None" = (
+                INSERT, [(time.time_ns() // 1000, g, k, old_text, new_text, w.trace_id, w.cause, self._pid, self.origin)]
+            )
+            count = 1
+        else:
+            stmt = insert_planned(writes, entries, at=time.time_ns() // 1000, pid=self._pid, origin=self.origin)
+            if stmt is None:
+                return None
+            sql, rows = stmt
+            count = rows[0][0] if sql is RECORD else len(rows)  # changes, not records
         self._since_file += count
         if self._since_file >= FILE_EVERY:
             self._since_file = 0

@@ -102,7 +102,8 @@ def changes_sql(every: int = FILE_EVERY) -> str:
     return f"CREATE TABLE IF NOT EXISTS changes ({_CHANGES_COLUMNS});\n{filing_sql(every)}"
 
 
-#: Schema 5: a batch of changes to ONE group with one cause (a gather) is ONE row, its
+#: Schema 5: a batch of changes to distinct items of ONE group with one cause (a gather)
+#: is ONE row, its
 #: *record* (``n`` = how many changes; NULL on a row of one change): it holds the seqs
 #: ``seq - n + 1 .. seq``, in order, ``key`` is the JSON text ``[[keys…], [old lengths…],
 #: [new lengths…]]`` and ``old_value``/``new_value`` are the changes' JSON texts joined
