@@ -9,8 +9,10 @@ or not at all. With history ``off`` there is none.
 The recorder's thread does the rest, never the writers, on its own connection in
 short transactions: it files the new records' keys in ``changes_keys`` (an item's
 history is found through them, :data:`.changelog.FILE`) when :data:`.schema.FILE_EVERY`
-changes were recorded since its last pass (and once at open: another process may
-have left some), and enforces the retention (``MotiaNB.history_keep``) when about a
+changes were recorded since its last pass, once the writers paused (:data:`SETTLE`;
+measured: filing a 20,000-change record costs ~30 ms of CPU, which a gather should
+not compete with while its results are delivered), and once at open (another
+process may have left some); and it enforces the retention (``MotiaNB.history_keep``) when about a
 tenth of the allowed count was recorded (and periodically for an age limit),
 deleting old records at most ``PRUNE_CHUNK`` at a time. A writer waits at most one
 such short transaction for SQLite's lock.
@@ -39,6 +41,9 @@ log = logging.getLogger("motia_nb")
 
 #: the pruning thread's longest sleep with an age limit (seconds)
 _AGE_CHECK_MAX = 60.0
+#: filing waits for the writers to pause this long (seconds), but never longer than SETTLE_MAX
+SETTLE = 0.5
+SETTLE_MAX = 5.0
 #: the oldest record not filed yet (None: all filed)
 _UNFILED = "SELECT min(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
 
@@ -58,6 +63,7 @@ class Recorder:
         self._pruning_connection = pruning_connection
         self._since_prune = 0
         self._since_file = 0
+        self._last_record = 0.0  # time.monotonic() of the last change recorded
         self._file_due = True  # a first pass at open: records another process did not file
         self._prune_due = True
         self._wake = threading.Event()
@@ -89,6 +95,7 @@ class Recorder:
                 return None
             sql, rows = stmt
             count = rows[0][0] if sql is RECORD else len(rows)  # changes, not records
+        self._last_record = time.monotonic()
         self._since_file += count
         if self._since_file >= FILE_EVERY:
             self._since_file = 0
@@ -203,6 +210,8 @@ class Recorder:
             self._wake.clear()
             if self._stop:
                 return
+            if self._file_due and not self._prune_due:
+                self._settle()
             file_due, self._file_due = self._file_due, False
             prune_due, self._prune_due = self._prune_due or age is not None, False
             try:
@@ -216,6 +225,20 @@ class Recorder:
                 self._file_due = self._file_due or file_due
                 self._prune_due = self._prune_due or prune_due
                 log.warning("motia_nb: filing or pruning the state history failed; retrying later", exc_info=True)
+
+    def _settle(self) -> None:
+        """Wait until no change was recorded for :data:`SETTLE` seconds (a burst of writes is
+        over), at most :data:`SETTLE_MAX`: filing is maintenance, done when the writers
+        pause rather than in the middle of their work. Reads do not wait for it (the
+        records not filed yet are read by a scan of the newest)."""
+        start = time.monotonic()
+        while not self._stop:
+            now = time.monotonic()
+            idle = now - self._last_record
+            if idle >= SETTLE or now - start >= SETTLE_MAX:
+                return
+            self._wake.wait(min(SETTLE - idle, SETTLE_MAX - (now - start)))
+            self._wake.clear()
 
     def close(self) -> None:
         """Stop the pruning thread (after the pass it is in, if any)."""
