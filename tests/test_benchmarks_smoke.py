@@ -34,6 +34,7 @@ from benchmarks.targets import CHECKS, TINY_SIZES, Check  # noqa: E402
 
 from motia_nb import StateManager, state_manager  # noqa: E402
 from motia_nb.session import all_steps  # noqa: E402
+from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of  # noqa: E402
 from motia_nb.testing import find_binary  # noqa: E402
 
 N = 40
@@ -285,18 +286,20 @@ class _KeptWorkdir(Workdir):
 def _changes(path: str) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute(
-            "SELECT grp, key, old_value, new_value, trace_id, cause, typeof(at_us), typeof(pid), typeof(origin) "
-            "FROM changes WHERE grp = ? ORDER BY seq", (GROUP,)
-        ).fetchall()  # fmt: skip
+        records = conn.execute(f"SELECT {COLUMNS} FROM changes ORDER BY seq").fetchall()
+        shapes = conn.execute("SELECT n FROM changes WHERE grp = ? ORDER BY seq", (GROUP,)).fetchall()
     finally:
         conn.close()
-    return [(*r[:2], None if r[2] is None else json.loads(r[2]), json.loads(r[3]), *r[4:]) for r in rows]
+    # a record (a gathered batch) as its changes: (seq, at_us, grp, key, old, new, trace_id, cause, pid, origin)
+    rows = [c for c in changes_of(records) if c[2] == GROUP]
+    return [(c[2], c[3], None if c[4] is None else json.loads(c[4]), json.loads(c[5]), c[6], c[7],
+             type(c[1]).__name__, type(c[8]).__name__, type(c[9]).__name__) for c in rows] + [("records", [s for (s,) in shapes])]  # fmt: skip
 
 
 @pytest.mark.parametrize("workload", ["set_awaited", "set_gather"])
 def test_raw_with_changelog_records_what_motia_nb_records(tmp_path: Path, workload: str) -> None:
-    """'raw sqlite3 + changelog' inserts, per change, the row motia_nb (history on) inserts."""
+    """'raw sqlite3 + changelog' records what motia_nb (history on) records: the same changes, in the
+    same shape (a row per awaited set, one record for a gathered batch)."""
     raw_wd = _KeptWorkdir(str(tmp_path / "raw"))
     os.makedirs(raw_wd.root)
     with getattr(RawSQLite(raw_wd, changelog=True), workload)(5) as one:
@@ -316,5 +319,6 @@ def test_raw_with_changelog_records_what_motia_nb_records(tmp_path: Path, worklo
     finally:
         sm.close()
     motia = _changes(str(tmp_path / "motia.db"))
-    assert len(motia) == 5 and motia[0][:3] == (GROUP, key_of(0), None)  # created: no old value
+    assert len(motia) == 6 and motia[0][:3] == (GROUP, key_of(0), None)  # created: no old value
+    assert motia[-1] == ("records", [5] if workload == "set_gather" else [None] * 5)
     assert _changes(os.path.join(raw_wd.root, raw_dir, "raw.db")) == motia

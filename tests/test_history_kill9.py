@@ -28,6 +28,9 @@ from typing import Any
 
 import pytest
 
+from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of
+from motia_nb.state.backends.sqlite.schema import event_type
+
 pytestmark = pytest.mark.slow
 
 ROUNDS = 6
@@ -114,8 +117,9 @@ def run_and_kill(path: str, seed: int, start: int) -> list[dict[str, Any]]:
 def check_consistent(path: str, acks: list[dict[str, Any]]) -> int:
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute("SELECT seq, CASE WHEN old_value IS NULL THEN 'state:created' WHEN new_value IS NULL THEN 'state:deleted' "
-            "ELSE 'state:updated' END, key, old_value, new_value FROM changes WHERE grp = 'g' ORDER BY seq").fetchall()
+        rows = [(seq, event_type(old, new), key, old, new)  # records of gathered batches as their changes
+                for seq, _, grp, key, old, new, *_ in changes_of(conn.execute(f"SELECT {COLUMNS} FROM changes ORDER BY seq"))
+                if grp == "g"]  # fmt: skip
         items = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM items WHERE grp = 'g'")}
     finally:
         conn.close()

@@ -28,7 +28,7 @@ from test_sqlite_apply import _SMALL_VALUES, _outcome
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.sqlite import SQLiteBackend
 from motia_nb.state.backends.sqlite.apply import SMALL_BATCH, batch_steps
-from motia_nb.state.backends.sqlite.changelog import insert_planned
+from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of, insert_planned
 from motia_nb.state.backends.sqlite.executors import drive
 from motia_nb.state.backends.sqlite.isolate import isolated_steps
 from motia_nb.state.backends.sqlite.schema import migrate
@@ -57,7 +57,7 @@ def _table(initial: list[tuple[str, str, Any]]) -> sqlite3.Connection:
 
 def _state(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
     rows = conn.execute("SELECT id, grp, key, value FROM items ORDER BY id").fetchall()
-    changes = conn.execute("SELECT seq, at_us, grp, key, old_value, new_value, cause, pid, origin FROM changes ORDER BY seq").fetchall()
+    changes = changes_of(conn.execute(f"SELECT {COLUMNS} FROM changes ORDER BY seq"))  # a batch's record as its changes
     return rows, changes
 
 

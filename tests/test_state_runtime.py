@@ -162,7 +162,7 @@ def test_wal_mode_and_schema_version(db_path):
     sm.sync.set("g", "k", 1)
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4  # schema 4: the compact changelog, filed behind the writers
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5  # schema 5: batch records, filed behind the writers
     con.close()
     sm.close()
 

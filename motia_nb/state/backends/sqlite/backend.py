@@ -126,6 +126,13 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         assert self._recorder is not None
         return self._recorder.prune_now()
 
+    def file_history(self) -> int:
+        """File the changelog records not filed yet now (the recorder's thread does it on its own)."""
+        if self._recorder is None:
+            self.open()
+        assert self._recorder is not None
+        return self._recorder.file_now()
+
     def _pruning_connection(self) -> "tuple[sqlite3.Connection, Any]":
         if self.memory:
             assert self._wconn is not None

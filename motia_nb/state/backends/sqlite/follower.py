@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...events import StateEvent
+from .changelog import expand
 from .executors import close_quietly
 from .schema import connect, event_type
 
@@ -42,9 +43,10 @@ POLL_INTERVAL = 0.03
 #: Rows read per statement (a burst of changes is delivered in batches of this many).
 BATCH = 1000
 
-#: Other origins' rows past the cursor, up to a known newest seq, in commit order.
+#: Other origins' records past the cursor, up to a known newest seq, in commit order
+#: (a record of several changes is expanded: :func:`.changelog.expand`).
 FOLLOW_SQL = (
-    "SELECT seq, grp, key, old_value, new_value FROM changes "
+    "SELECT seq, grp, key, old_value, new_value, n FROM changes "
     "WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq LIMIT ?"
 )
 _MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM changes"
@@ -53,12 +55,18 @@ _loads = json.loads
 
 
 def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
-    """``(seq, grp, key, old_value, new_value)`` rows as events (JSON decoded; the event
-    type is what the values say, :func:`.schema.event_type`)."""
-    return [
-        StateEvent(event_type(old, new), grp, key, None if old is None else _loads(old), None if new is None else _loads(new))
-        for _seq, grp, key, old, new in rows
-    ]
+    """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change (JSON
+    decoded; the event type is what the values say, :func:`.schema.event_type`)."""
+    out: list[StateEvent] = []
+    for row in rows:
+        seq, grp, key, old, new = row[:5]
+        n = row[5] if len(row) > 5 else None
+        changes = [(key, old, new)] if n is None else [(k, o, v) for _s, k, o, v in expand(seq, n, key, old, new)]
+        out.extend(
+            StateEvent(event_type(o, v), grp, k, None if o is None else _loads(o), None if v is None else _loads(v))
+            for k, o, v in changes
+        )
+    return out
 
 
 class Follower:

@@ -1,8 +1,10 @@
 """Reading the SQLite changelog: an item's or a group's changes, and a value as it was.
 
 Each read is a statement or two on the read connection (the backend's
-``_query``): the changes whose seqs :func:`.changelog.item_seqs` (or
-``group_seqs``) lists, read by seq from ``changes`` in the order asked.
+``_query``): the records whose seqs :func:`.changelog.item_seqs` (or
+``group_seqs``) lists, read by seq from ``changes`` in the order asked; a record
+of a batch's changes is expanded into them (:func:`.changelog.expand`), so every
+answer is change by change, whatever the changes' records.
 """
 
 from __future__ import annotations
@@ -16,20 +18,31 @@ from typing import Any
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
 from ...history import Point, iso_micros
-from .changelog import group_seqs, item_seqs
+from .changelog import expand, first_seq, group_seqs, item_seqs
 
 __all__ = ["SQLiteHistory"]
 
-# an item's page: its group and key are the query's; a group's page adds the key
-_ITEM_COLUMNS = "seq, at_us, old_value, new_value, trace_id, cause, pid"
-_GROUP_COLUMNS = "seq, at_us, old_value, new_value, trace_id, cause, pid, key"
-# an item's seqs (?1, ?2): all, up to ?3, after ?3
-_SEQS, _SEQS_UPTO, _SEQS_AFTER = item_seqs("?1", "?2"), item_seqs("?1", "?2", "seq <= ?3"), item_seqs("?1", "?2", "seq > ?3")
-# the oldest retained change and the newest seq ever given (pruning always keeps the newest row)
+# a record: its changes' columns, then the key (a record's layout) and n (None: one change)
+_COLUMNS = "seq, at_us, old_value, new_value, trace_id, cause, pid, key, n"
+# an item's records (?1, ?2): all, after ?3
+_SEQS, _SEQS_AFTER = item_seqs("?1", "?2"), item_seqs("?1", "?2", "seq > ?3")
+# the oldest retained change and the newest seq ever given (pruning always keeps the newest record)
 _HORIZON = (
-    "SELECT (SELECT min(seq) FROM changes), (SELECT at_us FROM changes ORDER BY seq LIMIT 1), "
+    f"SELECT (SELECT {first_seq} FROM changes ORDER BY seq LIMIT 1), (SELECT at_us FROM changes ORDER BY seq LIMIT 1), "
     "(SELECT max(seq) FROM changes)"
 )
+
+
+def _changes(records: Sequence[Sequence[Any]], key: "str | None") -> list[tuple[Any, ...]]:
+    """Records (:data:`_COLUMNS`, oldest first) as changes ``(seq, at_us, old, new, trace_id,
+    cause, pid, key)``, oldest first; an item's only when ``key`` is given."""
+    out: list[tuple[Any, ...]] = []
+    for seq, at, old, new, trace, cause, pid, k, n in records:
+        if n is None:
+            out.append((seq, at, old, new, trace, cause, pid, k))
+        else:
+            out.extend([(s, at, o, v, trace, cause, pid, kk) for s, kk, o, v in expand(seq, n, k, old, new, key)])
+    return out
 
 
 class SQLiteHistory:
@@ -44,79 +57,80 @@ class SQLiteHistory:
 
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         """Changes of a group (or one item), oldest first: the newest ``limit`` ones, or with
-        ``since`` the first ``limit`` after it (a seq: greater; a time: at or after)."""
+        ``since`` the first ``limit`` after it (a seq: greater; a time: at or after).
+
+        ``limit`` records always hold ``limit`` changes or more (each holds at least one of
+        them; only the oldest, with ``since`` a seq, may also hold changes up to it)."""
         params: list[Any] = [group_id] if key is None else [group_id, key]
         cond = time_cond = ""
+        after = None
         if since is not None:
             params.append(since.seq if since.seq is not None else since.lo * 1e6)
             if since.seq is not None:
-                cond = f"seq > ?{len(params)}"
+                cond, after = f"seq > ?{len(params)}", since.seq
             else:
                 time_cond = f" AND at_us >= ?{len(params)}"
-        columns, seqs = (_GROUP_COLUMNS, group_seqs("?1", cond)) if key is None else (_ITEM_COLUMNS, item_seqs("?1", "?2", cond))
-        params.append(limit)
+        seqs = group_seqs("?1", cond) if key is None else item_seqs("?1", "?2", cond)
+        params.append(limit + (after is not None))
         where = f"seq IN ({seqs}){time_cond}"
         order = "seq" if since is not None else "seq DESC"
         with _collector_paused():
-            rows = self._query(f"SELECT {columns} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
+            rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
             if since is None:
                 rows.reverse()
-            return _change_dicts(rows, group_id, key)
+            changes = _changes(rows, key)
+            if after is not None:
+                changes = [c for c in changes if c[0] > after][:limit]
+            elif len(changes) > limit:
+                changes = changes[-limit:]
+            return _change_dicts(changes, group_id, key)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that
         time): the newest change up to it, else the old value of the first change after it,
-        else (no change recorded) the current value. A point before pruned history is refused."""
+        else (no change recorded) the current value. A point before pruned history is refused.
+
+        By seq, two records are read each way: the nearest may hold the item's changes on
+        the other side of the point only (a record spans seqs), the next cannot."""
         by_seq = at.seq is not None
         param = at.seq if by_seq else at.hi * 1e6
-        where = f"seq IN ({_SEQS_UPTO})" if by_seq else f"seq IN ({_SEQS}) AND at_us <= ?3"
-        rows = self._query(
-            f"SELECT new_value FROM changes WHERE {where} ORDER BY seq DESC LIMIT 1",
-            [group_id, key, param],
-        )
-        if rows:
-            return _decode(rows[0][0])
-        first_seq, first_at, last_given = self._query(_HORIZON, [])[0]
-        if first_seq is None:  # nothing kept: every seq given so far is gone
-            first_seq = (last_given or 0) + 1
-        # rows were pruned (seqs below first_seq), and one of them may lie after the point
-        pruned = first_seq > 1
+        where = f"seq IN ({_SEQS}) AND {first_seq} <= ?3" if by_seq else f"seq IN ({_SEQS}) AND at_us <= ?3"
+        rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY seq DESC LIMIT 2", [group_id, key, param])
+        rows.reverse()
+        upto = [c for c in _changes(rows, key) if not by_seq or c[0] <= param]
+        if upto:
+            return _decode(upto[-1][3])
+        first_seq_kept, first_at, last_given = self._query(_HORIZON, [])[0]
+        if first_seq_kept is None:  # nothing kept: every seq given so far is gone
+            first_seq_kept = (last_given or 0) + 1
+        # rows were pruned (seqs below first_seq_kept), and one of them may lie after the point
+        pruned = first_seq_kept > 1
         if at.seq is not None:
-            before = at.seq < first_seq - 1
+            before = at.seq < first_seq_kept - 1
         else:
             before = first_at is None or at.hi * 1e6 < first_at
         if pruned and before:
             raise StateError(
                 f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
-                f"(the oldest change kept is {first_seq}; see MotiaNB.history_keep)"
+                f"(the oldest change kept is {first_seq_kept}; see MotiaNB.history_keep)"
             )
         where = f"seq IN ({_SEQS_AFTER})" if by_seq else f"seq IN ({_SEQS}) AND at_us > ?3"
-        rows = self._query(
-            f"SELECT old_value FROM changes WHERE {where} ORDER BY seq LIMIT 1",
-            [group_id, key, param],
-        )
-        if rows:
-            return _decode(rows[0][0])
+        rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY seq LIMIT 2", [group_id, key, param])
+        after = [c for c in _changes(rows, key) if not by_seq or c[0] > param]
+        if after:
+            return _decode(after[0][2])
         return self.exists(group_id, key), self.get(group_id, key)
 
 
 def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None") -> list[dict[str, Any]]:
-    """Rows ``(seq, at_us, old, new, trace_id, cause, pid)`` (plus the key when ``key`` is None: a
-    group's page) as the dicts of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict`
-    makes. Every old and new value is decoded by ONE ``json.loads`` (10,000 changes: one parse,
+    """Changes ``(seq, at_us, old, new, trace_id, cause, pid, key)`` (:func:`_changes`) as the dicts
+    of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. Every old and new value is decoded by ONE ``json.loads`` (10,000 changes: one parse,
     not 20,000), the times by :func:`~motia_nb.state.history.iso_micros`, the event type read
     from which values are absent (:func:`.schema.event_type`)."""
     if not rows:
         return []
     values = iter(json.loads("[" + ",".join([f"{r[2] or 'null'},{r[3] or 'null'}" for r in rows]) + "]"))
     times = iso_micros([r[1] for r in rows])
-    if key is not None:
-        return [
-            {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
-             "group_id": group_id, "key": key, "old_value": old_value, "new_value": new_value,
-             "trace_id": trace or None, "cause": cause, "pid": pid}
-            for (seq, _, old, new, trace, cause, pid), at, old_value, new_value in zip(rows, times, values, values)
-        ]  # fmt: skip
     return [
         {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
          "group_id": group_id, "key": k, "old_value": old_value, "new_value": new_value,
