@@ -24,7 +24,7 @@ and how a Redis URL is read.
   scan the hash (``HSCAN MATCH``) and the index is rebuilt.
 - ``motia_nb:keys_chunks:<group>`` and ``motia_nb:keys_text:<group>`` — the key text of a
   big group (20,000 keys or more, :mod:`.key_index`): the key index cut into chunks of about a
-  thousand consecutive keys (the sorted set holds each chunk's first bound, ``""`` first, all
+  five hundred consecutive keys (the sorted set holds each chunk's first bound, ``""`` first, all
   scored with the chunk size) and, in the hash, each chunk's keys joined by NUL bytes, so a
   substring search reads a few long strings instead of a million short ones. Made by the
   write that brings the group to that size (or when a fill of the index ends), then kept

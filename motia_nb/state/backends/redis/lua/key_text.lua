@@ -9,7 +9,7 @@
 local KT_NUL = '\0'
 -- groups reaching this many keys get a key text from the write that adds the last one, cut in
 -- chunks of KT_CHUNK keys (key_index.TEXT_THRESHOLD / TEXT_CHUNK: a test checks they agree)
-local KT_THRESHOLD, KT_CHUNK = 20000, 1024
+local KT_THRESHOLD, KT_CHUNK = 20000, 512
 
 local function kt_size(chunks, texts)
   -- the chunk size of the group's key text, or nil when it keeps none (one cut by an older
@@ -83,9 +83,10 @@ end
 
 local function kt_follow(idx, chunks, texts, size, f, added)
   -- key f has just come into the index (added) or left it: its chunk's text follows in place
-  -- (one copy of the chunk text), and a chunk grown past twice `size` is cut, one shrunk under a
-  -- quarter joined to the next, from the index. A chunk whose text is still to be made (a build
-  -- or a search makes it from the index) is left alone.
+  -- (a few copies of the chunk text). Each time the text's length crosses a multiple of
+  -- 2 * `size` bytes, the chunk's keys are counted: one grown past twice `size` is cut, one
+  -- shrunk under a quarter joined to the next, from the index. A chunk whose text is still to
+  -- be made (a build or a search makes it from the index) is left alone.
   local c = redis.call('ZREVRANGEBYLEX', chunks, '[' .. f, '-', 'LIMIT', 0, 1)[1]
   local t = redis.call('HGET', texts, c)
   if not t then return end
@@ -93,6 +94,7 @@ local function kt_follow(idx, chunks, texts, size, f, added)
     if added then redis.call('HSET', texts, c, 'W') else redis.call('HDEL', texts, c) end
     return
   end
+  local was = #t
   if t ~= 'W' then
     local key = KT_NUL .. f .. KT_NUL
     if added then
@@ -113,6 +115,8 @@ local function kt_follow(idx, chunks, texts, size, f, added)
     end
     redis.call('HSET', texts, c, t)
   end
+  local step = 2 * size
+  if math.floor(was / step) == math.floor(#t / step) and t ~= '' and t ~= 'W' then return end
   local nxt = redis.call('ZRANGEBYLEX', chunks, '(' .. c, '+', 'LIMIT', 0, 1)[1]
   local n = redis.call('ZLEXCOUNT', idx, '[' .. c, nxt and ('(' .. nxt) or '+')
   if (added and n > 2 * size) or (not added and nxt and n < math.floor(size / 4)) then
