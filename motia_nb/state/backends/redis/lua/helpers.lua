@@ -23,11 +23,15 @@ local function key_text_follow(f, added)
   local lex, chunks, texts = KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2]
   if key_text_size == nil then key_text_size = kt_size(chunks, texts) or false end
   if key_text_size then
-    kt_follow(lex, chunks, texts, key_text_size, f, added)
+    kt_changed(chunks, f, added)
   elseif added and redis.call('ZCARD', lex) == KT_THRESHOLD and redis.call('EXISTS', KEYS[#KEYS - 4]) == 1 then
     kt_build(lex, chunks, texts, KT_CHUNK)
     key_text_size = KT_CHUNK
   end
+end
+local function key_text_done()
+  -- at the end of a write script: the key text takes in the keys that came and went
+  if key_text_size then kt_done(KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2], key_text_size) end
 end
 local function key_add(h, f)
   -- before HSET of field f: an empty hash starts a fresh, complete index
@@ -35,7 +39,7 @@ local function key_add(h, f)
   if redis.call('HLEN', h) == 0 then
     redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
     redis.call('SET', KEYS[#KEYS - 4], '1')
-    key_text_size = false
+    key_text_size, kt_changes, kt_order = false, {}, {}
   end
   if redis.call('ZADD', lex, 0, f) == 1 then key_text_follow(f, true) end
 end

@@ -26,12 +26,8 @@ local function kt_joined(ks, i, j)
   -- the text of ks[i..j]: each key between NULs ('' for none; 'W' when a key holds a NUL)
   if j < i then return '' end
   local t = KT_NUL .. table.concat(ks, KT_NUL, i, j) .. KT_NUL
-  local n, p = -1, 1
-  while p do
-    n = n + 1
-    p = string.find(t, KT_NUL, p + 1, true)
-  end
-  if n ~= j - i + 1 then return 'W' end
+  local _, n = string.gsub(t, '%z', '')
+  if n ~= j - i + 2 then return 'W' end
   return t
 end
 
@@ -81,13 +77,12 @@ local function kt_build(idx, chunks, texts, size)
   end
 end
 
-local function kt_follow(idx, chunks, texts, size, f, added)
-  -- key f has just come into the index (added) or left it: its chunk's text follows in place
-  -- (a few copies of the chunk text). Each time the text's length crosses a multiple of
+local function kt_follow(idx, chunks, texts, size, c, f, added)
+  -- key f has just come into the index (added) or left it: the text of its chunk c follows in
+  -- place (a few copies of the chunk text). Each time the text's length crosses a multiple of
   -- 2 * `size` bytes, the chunk's keys are counted: one grown past twice `size` is cut, one
   -- shrunk under a quarter joined to the next, from the index. A chunk whose text is still to
   -- be made (a build or a search makes it from the index) is left alone.
-  local c = redis.call('ZREVRANGEBYLEX', chunks, '[' .. f, '-', 'LIMIT', 0, 1)[1]
   local t = redis.call('HGET', texts, c)
   if not t then return end
   if string.find(f, KT_NUL, 1, true) then  -- another program's key: walked, or made again
@@ -122,4 +117,34 @@ local function kt_follow(idx, chunks, texts, size, f, added)
   if (added and n > 2 * size) or (not added and nxt and n < math.floor(size / 4)) then
     kt_make(idx, chunks, texts, size, c, nxt)
   end
+end
+
+-- The changes of one write script call, applied at its end (kt_done): chunk bound -> the keys
+-- that came (true) or went (false) in it; a chunk with one follows it in place, one with
+-- several is made again whole from the index (a run of new keys: once, not once per key).
+local kt_changes, kt_order = {}, {}
+
+local function kt_changed(chunks, f, added)
+  local c = redis.call('ZREVRANGEBYLEX', chunks, '[' .. f, '-', 'LIMIT', 0, 1)[1]
+  local mine = kt_changes[c]
+  if not mine then
+    mine = {}
+    kt_changes[c] = mine
+    kt_order[#kt_order + 1] = c
+  end
+  mine[#mine + 1] = {f, added}
+end
+
+local function kt_done(idx, chunks, texts, size)
+  for _, c in ipairs(kt_order) do
+    local mine = kt_changes[c]
+    if #mine >= 2 then  -- made again from the index (unless a join took it in, or it has no text)
+      if redis.call('HEXISTS', texts, c) == 1 then
+        kt_make(idx, chunks, texts, size, c, redis.call('ZRANGEBYLEX', chunks, '(' .. c, '+', 'LIMIT', 0, 1)[1])
+      end
+    else  -- (in place: the index's other changes of this call are in other chunks)
+      kt_follow(idx, chunks, texts, size, c, mine[1][1], mine[1][2])
+    end
+  end
+  kt_changes, kt_order = {}, {}
 end
