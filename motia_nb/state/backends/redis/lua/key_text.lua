@@ -77,51 +77,65 @@ local function kt_build(idx, chunks, texts, size)
   end
 end
 
-local function kt_follow(idx, chunks, texts, size, c, f, added)
-  -- key f has just come into the index (added) or left it: the text of its chunk c follows in
-  -- place (a few copies of the chunk text). Each time the text's length crosses a multiple of
-  -- 2 * `size` bytes, the chunk's keys are counted: one grown past twice `size` is cut, one
-  -- shrunk under a quarter joined to the next, from the index. A chunk whose text is still to
-  -- be made (a build or a search makes it from the index) is left alone.
+local function kt_follow(idx, chunks, texts, size, c, mine)
+  -- the keys of `mine` ({key, true} came into the index, {key, false} left it) are in chunk c:
+  -- its text follows them in place (one read and one write of the text, a few copies of it per
+  -- key). Then, when the text's length crossed a multiple of 2 * `size` bytes, the chunk's keys
+  -- are counted: one grown past twice `size` is cut, one shrunk under a quarter joined to the
+  -- next, from the index. A chunk whose text is still to be made (a build or a search makes it
+  -- from the index) is left alone.
   local t = redis.call('HGET', texts, c)
   if not t then return end
-  if string.find(f, KT_NUL, 1, true) then  -- another program's key: walked, or made again
-    if added then redis.call('HSET', texts, c, 'W') else redis.call('HDEL', texts, c) end
-    return
-  end
   local was = #t
-  if t ~= 'W' then
-    local key = KT_NUL .. f .. KT_NUL
-    if added then
-      local p = redis.call('ZREVRANGEBYLEX', idx, '(' .. f, '[' .. c, 'LIMIT', 0, 1)[1]
-      if not p then
-        if t == '' then t = key else t = KT_NUL .. f .. t end
-      else
-        local a = string.find(t, KT_NUL .. p .. KT_NUL, 1, true)
-        if not a then redis.call('HDEL', texts, c); return end  -- (not seen: made again)
-        local q = a + #p + 1
-        t = string.sub(t, 1, q) .. f .. KT_NUL .. string.sub(t, q + 1)
-      end
-    else
-      local a = string.find(t, key, 1, true)
-      if not a then redis.call('HDEL', texts, c); return end
-      t = string.sub(t, 1, a) .. string.sub(t, a + #key)
-      if t == KT_NUL then t = '' end
+  local pending = {}  -- keys in the index not yet in t
+  for _, ch in ipairs(mine) do if ch[2] then pending[ch[1]] = true end end
+  for _, ch in ipairs(mine) do
+    local f, added = ch[1], ch[2]
+    if string.find(f, KT_NUL, 1, true) then  -- another program's key: walked, or made again
+      if not added then redis.call('HDEL', texts, c); return end
+      t = 'W'
     end
-    redis.call('HSET', texts, c, t)
+    if t ~= 'W' then
+      local key = KT_NUL .. f .. KT_NUL
+      if added then
+        -- f goes after the greatest key before it in the chunk that t holds already
+        local ps, p = redis.call('ZREVRANGEBYLEX', idx, '(' .. f, '[' .. c, 'LIMIT', 0, #mine + 1), nil
+        for _, k in ipairs(ps) do
+          if not pending[k] then p = k; break end
+        end
+        if not p then
+          if t == '' then t = key else t = KT_NUL .. f .. t end
+        else
+          local a = string.find(t, KT_NUL .. p .. KT_NUL, 1, true)
+          if not a then redis.call('HDEL', texts, c); return end  -- (not seen: made again)
+          local q = a + #p + 1
+          t = string.sub(t, 1, q) .. f .. KT_NUL .. string.sub(t, q + 1)
+        end
+        pending[f] = nil
+      elseif pending[f] then  -- came and went in this call: never in t
+        pending[f] = nil
+      else
+        local a = string.find(t, key, 1, true)
+        if not a then redis.call('HDEL', texts, c); return end
+        t = string.sub(t, 1, a) .. string.sub(t, a + #key)
+        if t == KT_NUL then t = '' end
+      end
+    end
   end
+  redis.call('HSET', texts, c, t)
   local step = 2 * size
   if math.floor(was / step) == math.floor(#t / step) and t ~= '' and t ~= 'W' then return end
   local nxt = redis.call('ZRANGEBYLEX', chunks, '(' .. c, '+', 'LIMIT', 0, 1)[1]
   local n = redis.call('ZLEXCOUNT', idx, '[' .. c, nxt and ('(' .. nxt) or '+')
-  if (added and n > 2 * size) or (not added and nxt and n < math.floor(size / 4)) then
+  if n > 2 * size or (nxt and n < math.floor(size / 4)) then
     kt_make(idx, chunks, texts, size, c, nxt)
   end
 end
 
 -- The changes of one write script call, applied at its end (kt_done): chunk bound -> the keys
--- that came (true) or went (false) in it; a chunk with one follows it in place, one with
--- several is made again whole from the index (a run of new keys: once, not once per key).
+-- that came (true) or went (false) in it; a chunk follows them in place, or, with KT_REMAKE or
+-- more (a run of new keys), is made again whole from the index, once.
+local KT_REMAKE = 16
 local kt_changes, kt_order = {}, {}
 
 local function kt_changed(chunks, f, added)
@@ -138,12 +152,12 @@ end
 local function kt_done(idx, chunks, texts, size)
   for _, c in ipairs(kt_order) do
     local mine = kt_changes[c]
-    if #mine >= 2 then  -- made again from the index (unless a join took it in, or it has no text)
+    if #mine >= KT_REMAKE then  -- (unless a join took it in, or its text is still to be made)
       if redis.call('HEXISTS', texts, c) == 1 then
         kt_make(idx, chunks, texts, size, c, redis.call('ZRANGEBYLEX', chunks, '(' .. c, '+', 'LIMIT', 0, 1)[1])
       end
-    else  -- (in place: the index's other changes of this call are in other chunks)
-      kt_follow(idx, chunks, texts, size, c, mine[1][1], mine[1][2])
+    else
+      kt_follow(idx, chunks, texts, size, c, mine)
     end
   end
   kt_changes, kt_order = {}, {}
