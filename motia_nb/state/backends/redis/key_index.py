@@ -23,15 +23,17 @@ the write scripts (``lua/helpers.lua``: ``key_add`` / ``key_del``; ``clear.lua``
 
   The key text is made *eagerly* and kept by the writes: the write that brings a group with a
   complete index to :data:`TEXT_THRESHOLD` keys makes it (a few chunks, in that script call),
-  and from then on every write that adds or removes a key puts it into (or takes it out of)
-  its chunk's text in place, in the same script call (three range lookups, one ``string.find``
-  and a few copies of the chunk text, ~6.5 KB for keys of 12 bytes: on a 1,000,000-key group,
-  about 40 us of the server more than a new key cost before, an update nothing), and each time
-  the text's length crosses a multiple of twice :data:`TEXT_CHUNK` bytes it counts the chunk's
-  keys: a chunk grown past twice :data:`TEXT_CHUNK` keys is cut, one shrunk under a quarter
-  joined to the next, from the index. (Lua strings cost the server ~1.5 ns a byte to make:
-  smaller chunks make writes cheaper and searches, a call per chunk, dearer.) So a search
-  reads text only. A text is
+  and from then on the keys a write script call adds or removes go into (or out of) their
+  chunks' texts at the end of that call (``kt_done``): a chunk with a few of them is edited in
+  place, one read and one write of its text (a key goes after the greatest key before it
+  that the text holds: one range of the index; a few copies of the ~6.5 KB text), one with
+  16 or more (a run of new keys) is made again from the index, once. Each time a chunk
+  text's length crosses a multiple of twice :data:`TEXT_CHUNK` bytes its keys are counted: a
+  chunk grown past twice :data:`TEXT_CHUNK` keys is cut, one shrunk under a quarter joined
+  to the next. A write that only changes a value does nothing to it. So a search reads text
+  only. (The cost: a new or removed key in a big group costs the server a few dozen
+  microseconds more, an update nothing; Lua strings cost the server ~1.5 ns a byte to make, so
+  smaller chunks make such writes cheaper and searches, a call per chunk, dearer.) A text is
   missing only after a fill (which makes the whole text in short calls when it ends:
   :meth:`RedisKeyIndex.build_key_text`) or for a group that grew past the size under an older
   motia_nb: a search makes the missing texts it meets from the index (:data:`BUILD_KEYS` keys
