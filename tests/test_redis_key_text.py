@@ -1,30 +1,30 @@
-"""The key text of a searched big Redis group (``motia_nb:keys_chunks:`` / ``motia_nb:keys_text:``,
-:mod:`motia_nb.state.backends.redis.key_index`), with tiny chunks so a few keys make many:
+"""Searches over the key text of a big Redis group (``motia_nb:keys_chunks:`` / ``motia_nb:keys_text:``,
+:mod:`motia_nb.state.backends.redis.key_index`), with tiny chunks so a few keys make many
+(the writes keeping it: tests/test_redis_key_text_writes.py):
 
-- every chunk text that exists is exactly the index's keys between its bounds (and no chunk
-  with a text is over twice the chunk size), after searches and after every kind of write;
-  a write that adds or removes a key drops its own chunk's text only, an update none;
 - substring answers from it equal a brute-force answer (glob characters, unicode, an empty
   text, limits, ``after=``), call by call with a spent budget too, and through a random run of
-  sets, deletes and searches; chunks are cut and joined as keys come and go;
+  sets, deletes and searches in which the writes keep every chunk text exact and present;
 - a key holding a NUL (written by another program) is found right (its chunk is walked);
-- a fill of the index drops the text; a search that made texts starts a background build of
-  the rest; a small group keeps no text.
+- a text still missing somewhere (a group grown big under an older motia_nb) is made by the
+  search that meets it and a background build of the rest; a text cut by an older motia_nb
+  (bounds scored 0) is made again; a small group keeps no text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from typing import Any
 
 import pytest
+from redis_key_text_helpers import (
+    KEYS, assert_text_exact, brute, chunks_of, made_by_searches, no_scan, set_all, tiny_sizes, wait_until,
+    whole_by_parts,
+)  # fmt: skip
 
 from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, key_index
-from motia_nb.state.ops import normalize_ops
 from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
@@ -32,11 +32,6 @@ pytestmark = pytest.mark.redis
 backend = shared.redis_backend
 raw = shared.redis_client
 
-KEYS = [
-    "a", "ab", "abc", "abd", "ac", "b", "a*b", "a*", "a?", "a[1]", "a]", "a\\x", "\\", "*", "?", "[", "é", "éa",
-    "z", "\U0010ffff", "\U0010ffffa", "\ue000", "日本語", "本", "order-1", "order-10", "order-2", "Order-3",
-    "with space", "a%b", "a.b", "a-b", "ÿ", "aÿ", "%z", "\x01", "a\nb", "(", "-", "+",
-]  # fmt: skip
 TEXTS = ["", "a", "ab", "a*", "*", "?", "[", "]", "\\", "é", "\U0010ffff", "本", "order-1", "-", "%", ".", "ÿ",
          "nope", "%z", "\n", "\x01", "(", "+"]  # fmt: skip
 AFTERS = [None, "", "a", "a*", "é", "aa", "order-10", "\U0010ffff", "\U0010ffffb"]
@@ -44,85 +39,7 @@ AFTERS = [None, "", "a", "a*", "é", "aa", "order-10", "\U0010ffff", "\U0010ffff
 
 @pytest.fixture
 def tiny(monkeypatch: Any) -> None:
-    """Every group keeps a key text, in chunks of 4 keys (cut past 8, joined under 1)."""
-    monkeypatch.setattr(key_index, "TEXT_THRESHOLD", 0)
-    monkeypatch.setattr(key_index, "TEXT_CHUNK", 4)
-
-
-def no_scan(monkeypatch: Any) -> None:
-    def refuse(*a: Any) -> Any:
-        raise AssertionError("the scan answered, not the key index")
-    monkeypatch.setattr(RedisBackend, "_scan_prefix", refuse)
-    monkeypatch.setattr(RedisBackend, "_scan_containing", refuse)
-
-
-def wait_until(cond: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
-
-
-def snapshot(raw: Any, group: str) -> tuple[list[str], dict[str, str], list[str]]:
-    """(chunk bounds, chunk texts, index), read at one moment (a background build may be at work)."""
-    pipe = raw.pipeline(transaction=True)
-    pipe.zrange(f"motia_nb:keys_chunks:{group}", 0, -1)
-    pipe.hgetall(f"motia_nb:keys_text:{group}")
-    pipe.zrange(f"motia_nb:keys:{group}", 0, -1)
-    bounds, texts, keys = pipe.execute()
-    return bounds, texts, sorted(keys)
-
-
-def chunks_of(raw: Any, group: str) -> tuple[list[str], dict[str, str]]:
-    return snapshot(raw, group)[:2]
-
-
-def assert_text_exact(raw: Any, group: str) -> int:
-    """Every chunk text there is holds exactly the index's keys between its bounds; the number
-    of chunks with a text."""
-    bounds, texts, keys = snapshot(raw, group)
-    if not bounds:
-        assert not texts
-        return 0
-    assert bounds[0] == "" and bounds == sorted(bounds) and set(texts) <= set(bounds)
-    for i, lo in enumerate(bounds):
-        hi = bounds[i + 1] if i + 1 < len(bounds) else None
-        mine = [k for k in keys if k >= lo and (hi is None or k < hi)]
-        if lo not in texts:
-            continue
-        if texts[lo] == "W":
-            assert any("\x00" in k for k in mine)
-        else:
-            assert texts[lo] == ("\x00" + "\x00".join(mine) + "\x00" if mine else "")
-        assert len(mine) <= 2 * key_index.TEXT_CHUNK
-    return len(texts)
-
-
-def brute(raw: Any, group: str, text: str, limit: int, after: str | None = None) -> list[str]:
-    keys = sorted(raw.hkeys(f"state:{group}"))
-    return [k for k in keys if text in k and (after is None or k > after)][:limit]
-
-
-def whole_by_parts(b: RedisBackend, group: str, text: str, limit: int, after: str | None = None) -> tuple[list[str], int]:
-    """The answer assembled from calls with a spent budget (each one script call), and the calls."""
-    got: list[str] = []
-    calls = 0
-    while True:
-        part = b.search_keys(group, text, limit - len(got), after=after, budget=0)
-        calls += 1
-        got += part.keys
-        if part.complete:
-            return got, calls
-        assert part.through is not None and (after is None or part.through >= after)
-        after = part.through
-
-
-def set_all(b: RedisBackend, group: str, keys: list[str]) -> None:
-    async def gather() -> None:
-        await asyncio.gather(*(b.submit_async(Write("set", group, k, value_json="1")) for k in keys))
-    asyncio.run(gather())
+    tiny_sizes(monkeypatch)
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -141,65 +58,6 @@ def test_answers_from_the_key_text_equal_brute_force(backend: RedisBackend, raw:
     assert wait_until(lambda: not backend.key_text_running("g"))
 
 
-def test_every_kind_of_write_drops_only_its_own_chunk_text(backend: RedisBackend, raw: Any, monkeypatch: Any,
-                                                           tiny: None) -> None:  # fmt: skip
-    s = backend
-    set_all(s, "g", [f"k{i:03d}" for i in range(0, 200, 2)])
-    no_scan(monkeypatch)
-    s.build_key_text("g")
-    n = assert_text_exact(raw, "g")
-    assert n == len(chunks_of(raw, "g")[0]) >= 100 // 8
-
-    def dropped_after(w: Write, drop: int) -> None:
-        before = assert_text_exact(raw, "g")
-        s.submit(w).result()
-        assert assert_text_exact(raw, "g") == before - drop
-        for text in ("k", "1", "k05", "nope", "3"):
-            assert s.search_keys("g", text, 1000).keys == brute(raw, "g", text, 1000)
-        assert assert_text_exact(raw, "g") == len(chunks_of(raw, "g")[0])  # the search made it again
-
-    dropped_after(Write("set", "g", "k051", value_json="1"), 1)  # a new key: its chunk
-    dropped_after(Write("set", "g", "k050", value_json="2"), 0)  # a new value: nothing
-    inc = normalize_ops([{"type": "increment", "path": "n", "by": 1}], group_id="g", key="k101")
-    dropped_after(Write("update", "g", "k101", ops=inc), 1)  # cas.lua, a new item
-    dropped_after(Write("update", "g", "k101", ops=inc), 0)
-    dropped_after(Write("delete", "g", "k020"), 1)
-    dropped_after(Write("delete", "g", "k021"), 0)  # nothing to delete
-    dropped_after(Write("set", "g", "a", value_json="1"), 1)  # before every bound but ""
-    before = assert_text_exact(raw, "g")
-    bounds = chunks_of(raw, "g")[0]
-    new = ["k151", "k153", "k155", "k171", "zz"]
-    hit = {max(b for b in bounds if b <= k) for k in new}
-    set_all(s, "g", new)  # one set_many.lua call
-    assert s._writer.pipelines > 0 and assert_text_exact(raw, "g") == before - len(hit)
-    s.write_all([Write("set", "g", f"imp-{i}", value_json="1") for i in range(5)])  # an import: MULTI of set.lua
-    assert_text_exact(raw, "g")
-    assert s.search_keys("g", "mp-", 100).keys == brute(raw, "g", "mp-", 100)
-    s.submit(Write("clear", "g")).result()
-    assert raw.exists("motia_nb:keys_chunks:g", "motia_nb:keys_text:g") == 0
-    s.submit(Write("set", "g", "again", value_json="1")).result()
-    assert s.search_keys("g", "gai", 10).keys == ["again"]
-    assert assert_text_exact(raw, "g") == 1
-
-
-def test_chunks_are_cut_and_joined_as_keys_come_and_go(backend: RedisBackend, raw: Any, monkeypatch: Any,
-                                                       tiny: None) -> None:  # fmt: skip
-    no_scan(monkeypatch)
-    set_all(backend, "g", [f"k{i:03d}" for i in range(10)])
-    assert backend.search_keys("g", "k", 1).keys == ["k000"]
-    backend.build_key_text("g")
-    assert len(chunks_of(raw, "g")[0]) == 2  # 10 keys: cut once (4 + 6)
-    set_all(backend, "g", [f"k005{i:02d}" for i in range(40)])  # 40 keys into one chunk
-    assert backend.search_keys("g", "nope", 10).keys == []
-    assert assert_text_exact(raw, "g") == len(chunks_of(raw, "g")[0]) >= 50 // 8
-    for k in [f"k005{i:02d}" for i in range(40)] + ["k001", "k002", "k003"]:
-        backend.submit(Write("delete", "g", k)).result()
-    assert backend.search_keys("g", "0", 100).keys == brute(raw, "g", "0", 100)
-    assert_text_exact(raw, "g")
-    bounds = chunks_of(raw, "g")[0]
-    assert len(bounds) <= 4  # emptied chunks were joined to their neighbours
-
-
 def test_a_random_run_of_writes_and_searches_stays_exact(backend: RedisBackend, raw: Any, monkeypatch: Any,
                                                          tiny: None) -> None:  # fmt: skip
     no_scan(monkeypatch)
@@ -209,6 +67,8 @@ def test_a_random_run_of_writes_and_searches_stays_exact(backend: RedisBackend, 
     alphabet = "ab*?[é本-"
     pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(150)]
     set_all(backend, "g", pool[:30])  # the group exists (a search of a missing one scans)
+    backend.build_key_text("g")  # its key text (the tiny sizes: from the first key)
+    made = made_by_searches(monkeypatch)
     for step in range(300):
         r = rng.random()
         if r < 0.45:
@@ -226,7 +86,8 @@ def test_a_random_run_of_writes_and_searches_stays_exact(backend: RedisBackend, 
                 assert backend.search_keys("g", text, limit, after=after).keys == want, (step, text, after)
             else:
                 assert whole_by_parts(backend, "g", text, limit, after)[0] == want, (step, text, after)
-            assert_text_exact(raw, "g")
+        assert_text_exact(raw, "g", complete=True)  # the writes keep every chunk's text
+    assert len(made) > 50 and not any(made)  # so the searches never made one
 
 
 def test_a_key_holding_a_nul_is_found_by_walking_its_chunk(backend: RedisBackend, raw: Any, monkeypatch: Any,
@@ -241,23 +102,55 @@ def test_a_key_holding_a_nul_is_found_by_walking_its_chunk(backend: RedisBackend
     assert_text_exact(raw, "g")
 
 
-def test_a_fill_drops_the_text_and_a_search_that_made_texts_builds_the_rest(backend: RedisBackend, raw: Any,
-                                                                            monkeypatch: Any, tiny: None) -> None:  # fmt: skip
+def test_a_fill_drops_the_text_and_makes_it_again_when_it_ends(backend: RedisBackend, raw: Any,
+                                                               monkeypatch: Any, tiny: None) -> None:  # fmt: skip
     set_all(backend, "g", [f"k{i:03d}" for i in range(200)])
-    monkeypatch.setattr(key_index, "BUILD_KEYS", 8)
-    assert backend.search_keys("g", "k", 3).keys == ["k000", "k001", "k002"]  # made the first chunks only
-    assert wait_until(lambda: not backend.key_text_running("g"))
-    bounds, texts = chunks_of(raw, "g")
-    assert len(bounds) >= 200 // 8 and set(texts) == set(bounds)  # the rest, in the background
-    assert_text_exact(raw, "g")
+    backend.build_key_text("g")
+    assert assert_text_exact(raw, "g", complete=True) >= 200 // 8
     raw.hset("state:g", "foreign", "1")  # another program: the index is not told
     assert backend.search_keys("g", "ore", 10).keys == ["foreign"]  # the scan, and a fill
-    assert wait_until(lambda: not backend.key_fill_running("g") and raw.get("motia_nb:keys_ready:g") == "1")
-    assert chunks_of(raw, "g") == ([], {})
+    assert wait_until(lambda: not backend.key_fill_running("g"))
+    assert raw.get("motia_nb:keys_ready:g") == "1"
+    assert assert_text_exact(raw, "g", complete=True) >= 200 // 8  # made by the fill's thread as it ended
     no_scan(monkeypatch)
+    made = made_by_searches(monkeypatch)
     assert backend.search_keys("g", "ore", 10).keys == ["foreign"]
     assert backend.search_keys("g", "99", 10).keys == ["k099", "k199"]
-    assert assert_text_exact(raw, "g") > 0
+    assert made and not any(made)
+
+
+def test_missing_texts_are_made_by_the_search_that_meets_them_and_a_background_build(
+    backend: RedisBackend, raw: Any, monkeypatch: Any, tiny: None
+) -> None:
+    """As for a group that grew big under an older motia_nb (its writes dropped chunk texts)."""
+    set_all(backend, "g", [f"k{i:03d}" for i in range(200)])
+    backend.build_key_text("g")
+    bounds, _ = chunks_of(raw, "g")
+    raw.hdel("motia_nb:keys_text:g", *bounds[::3])
+    monkeypatch.setattr(key_index, "BUILD_KEYS", 8)
+    no_scan(monkeypatch)
+    made = made_by_searches(monkeypatch)
+    assert backend.search_keys("g", "k", 3).keys == ["k000", "k001", "k002"]  # made the first chunk only
+    assert made == [4]
+    assert wait_until(lambda: not backend.key_text_running("g"))
+    assert assert_text_exact(raw, "g", complete=True) == len(bounds)  # the rest, in the background
+    assert backend.search_keys("g", "9", 100).keys == brute(raw, "g", "9", 100)
+
+
+def test_a_text_cut_by_an_older_motia_nb_is_made_again(backend: RedisBackend, raw: Any, monkeypatch: Any,
+                                                      tiny: None) -> None:  # fmt: skip
+    """Its bounds are scored 0 and its writes dropped chunk texts: a write or a search drops it."""
+    set_all(backend, "g", [f"k{i:03d}" for i in range(40)])
+    raw.zadd("motia_nb:keys_chunks:g", {"": 0, "k020": 0})
+    raw.hset("motia_nb:keys_text:g", "", "stale")
+    backend.submit(Write("set", "g", "k999", value_json="1")).result()
+    assert chunks_of(raw, "g") == ([], {})
+    raw.zadd("motia_nb:keys_chunks:g", {"": 0, "k020": 0})
+    raw.hset("motia_nb:keys_text:g", "", "stale")
+    no_scan(monkeypatch)
+    assert backend.search_keys("g", "99", 10).keys == ["k999"]
+    assert wait_until(lambda: not backend.key_text_running("g"))
+    assert assert_text_exact(raw, "g", complete=True) == 10  # 41 keys: nine chunks of 4, the last of 5
 
 
 def test_a_small_group_keeps_no_text(backend: RedisBackend, raw: Any, monkeypatch: Any) -> None:
@@ -284,7 +177,7 @@ def test_two_processes_share_one_exact_key_text(redis_url: str, raw: Any, monkey
             b.sync.set("g", f"k{i:02d}x", i)
         assert a.backend.keys_containing("g", "x", 100) == brute(raw, "g", "x", 100)
         assert b.backend.keys_containing("g", "5", 100) == brute(raw, "g", "5", 100)
-        assert_text_exact(raw, "g")
+        assert_text_exact(raw, "g", complete=True)
     finally:
         a.close()
         b.close()

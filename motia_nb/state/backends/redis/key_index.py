@@ -14,21 +14,36 @@ the write scripts (``lua/helpers.lua``: ``key_add`` / ``key_del``; ``clear.lua``
   stops after the call that spends it and answers ``KeySearch(found, through=last key
   examined)``; ``after=`` resumes from there. A group of fewer than :data:`TEXT_THRESHOLD`
   keys is walked, :data:`SEARCH_CHUNK` index keys per call (``string.find`` plain on each).
-  A bigger one keeps its *key text* (``motia_nb:keys_chunks:`` / ``motia_nb:keys_text:``):
-  its keys cut into chunks of about :data:`TEXT_CHUNK` in key order, each chunk's keys joined
-  between NUL bytes in one string, so a search runs ``string.find`` (memchr / memcmp in C)
-  over a few long strings, :data:`SCAN_BYTES` of them per call, instead of turning a million
-  index members into Lua strings (~25 ms on the server for 1,000,000 keys against ~450 ms).
-  A write that adds or removes a key drops its chunk's text (one ``ZREVRANGEBYLEX`` on the
-  chunk bounds, and an ``HDEL`` when the group has a key text); a search makes the missing
-  texts it meets again from the index (:data:`BUILD_KEYS` keys per call at most), and when it
-  made some, a background thread makes the others (:meth:`RedisKeyIndex.build_key_text`), so
-  the next search reads text only. Its memory: about the keys' own bytes plus one per key.
+  A bigger one keeps its *key text* (``motia_nb:keys_chunks:`` / ``motia_nb:keys_text:``,
+  ``lua/key_text.lua``): its keys cut into chunks of about :data:`TEXT_CHUNK` in key order,
+  each chunk's keys joined between NUL bytes in one string, so a search runs ``string.find``
+  (memchr / memcmp in C) over a few long strings, :data:`SCAN_BYTES` of them per call,
+  instead of turning a million index members into Lua strings (~25 ms on the server for
+  1,000,000 keys against ~450 ms). Its memory: about the keys' own bytes plus one per key.
+
+  The key text is made *eagerly* and kept by the writes: the write that brings a group with a
+  complete index to :data:`TEXT_THRESHOLD` keys makes it (a few chunks, in that script call),
+  and from then on the keys a write script call adds or removes go into (or out of) their
+  chunks' texts at the end of that call (``kt_done``): a chunk with a few of them is edited in
+  place, one read and one write of its text (a key goes after the greatest key before it
+  that the text holds: one range of the index; a few copies of the ~6.5 KB text), one with
+  16 or more (a run of new keys) is made again from the index, once. Each time a chunk
+  text's length crosses a multiple of twice :data:`TEXT_CHUNK` bytes its keys are counted: a
+  chunk grown past twice :data:`TEXT_CHUNK` keys is cut, one shrunk under a quarter joined
+  to the next. A write that only changes a value does nothing to it. So a search reads text
+  only. (The cost: a new or removed key in a big group costs the server a few dozen
+  microseconds more, an update nothing; Lua strings cost the server ~1.5 ns a byte to make, so
+  smaller chunks make such writes cheaper and searches, a call per chunk, dearer.) A text is
+  missing only after a fill (which makes the whole text in short calls when it ends:
+  :meth:`RedisKeyIndex.build_key_text`) or for a group that grew past the size under an older
+  motia_nb: a search makes the missing texts it meets from the index (:data:`BUILD_KEYS` keys
+  per call at most), and when it made some, a background thread makes the others.
 
 A group written before the index existed (or by an older motia_nb, Motia, redis-cli) has no
 complete index: the first search starts a fill in the background (``keys_fill.lua``, HSCAN in
-chunks, each atomic; it drops the key text) and, until it is marked complete, searches scan
-the hash (``HSCAN MATCH``, :class:`~.reads.RedisReads`). The index answers only while it is
+chunks, each atomic; it drops the key text, and makes it again when it ends) and, until it is
+marked complete, searches scan the hash (``HSCAN MATCH``, :class:`~.reads.RedisReads`): their
+answers are partial until then (the viewer labels them so). The index answers only while it is
 marked complete *and* as big as the hash, so a foreign HSET/HDEL sends searches back to the
 scan and to a new fill. (Like the order index, a foreign add and delete of the same number of
 fields between two searches goes unseen until the sizes differ.)
@@ -56,10 +71,13 @@ log = logging.getLogger("motia_nb")
 
 #: index keys a walk (a group under TEXT_THRESHOLD) examines per script call (~2–5 ms of the server)
 SEARCH_CHUNK = 10_000
-#: groups of this many keys keep a key text for substring search (smaller ones are walked)
+#: groups of this many keys keep a key text for substring search (smaller ones are walked);
+#: ``lua/key_text.lua`` holds the same two sizes (KT_THRESHOLD, KT_CHUNK) for the writes
 TEXT_THRESHOLD = 20_000
-#: keys per chunk of a key text (cut past twice as many, joined to the next under a quarter)
-TEXT_CHUNK = 1_024
+#: keys per chunk of a key text (cut past twice as many, joined to the next under a quarter,
+#: checked when the text's length crosses a multiple of twice as many bytes);
+#: a text keeps the size it was cut with (its bounds' score), whatever this says later
+TEXT_CHUNK = 512
 #: a search call's budget: SCAN_BYTES of key text read and BUILD_KEYS index keys made into
 #: text, together (half of each spends it too); the call ends after the chunk that spends it.
 #: Each alone is ~5–15 ms of the server (2 busy cores, 1,000,000 keys of 12 bytes)
@@ -120,8 +138,9 @@ class RedisKeyIndex:
         return state[1:]
 
     def fill_key_index(self, group_id: str) -> bool:
-        """Build ``group_id``'s key index from its hash, chunk by chunk, on this thread; True when
-        it ended marked complete (False: the hash changed size under it, by a foreign write)."""
+        """Build ``group_id``'s key index from its hash, chunk by chunk, on this thread, then (a
+        group of :data:`TEXT_THRESHOLD` keys or more) its key text; True when the index ended
+        marked complete (False: the hash changed size under it, by a foreign write)."""
         script = self._key_script("KEYS_FILL")
         keys = key_index_keys(group_id)
         cursor: Any = "0"
@@ -129,7 +148,23 @@ class RedisKeyIndex:
             nxt, done = self._call(script, keys, [cursor, FILL_CHUNK], client=self._client())
             cursor = nxt.decode() if isinstance(nxt, bytes) else str(nxt)
             if cursor == "0":
+                if done:
+                    self._build_here(group_id)
                 return bool(done)
+
+    def _build_here(self, group_id: str) -> None:
+        """:meth:`build_key_text` on this thread, counted as ``group_id``'s background build
+        meanwhile (none starts beside it), unless one is at it already."""
+        lock, _, _, building = self._key_jobs()
+        with lock:
+            if group_id in building:
+                return
+            building.add(group_id)
+        try:
+            self.build_key_text(group_id)
+        finally:
+            with lock:
+                building.discard(group_id)
 
     def _start_job(self, running: set[str], group_id: str, job: Callable[[], None], what: str, thread: str) -> None:
         """Run ``job()`` (``what`` of ``group_id``) on a background thread named ``thread``, with

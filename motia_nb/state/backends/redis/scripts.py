@@ -3,7 +3,8 @@
 Each write script runs atomically on the server: it reads the old value, writes,
 maintains the insertion-order index, appends the change to the group's history
 stream (``history.lua``) and publishes the change event, so the changelog and a
-published message are atomic with the commit. ``helpers.lua``, ``history.lua``
+published message are atomic with the commit; it keeps the key index and the key
+text too (``key_text.lua``). ``key_text.lua``, ``helpers.lua``, ``history.lua``
 and ``ordered.lua`` are shared fragments prepended to the scripts that use them.
 """
 
@@ -22,7 +23,7 @@ def source(name: str) -> str:
     return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-_helpers = source("helpers")
+_helpers = source("key_text") + source("helpers")  # the writes keep the key text (key_index.py)
 _ordered = source("ordered")
 _history = source("history")  # every write script appends its changes to the changelog
 
@@ -40,7 +41,7 @@ CLEAR = _helpers + _ordered + _history + source("clear")
 READ = _ordered + source("read")
 #: the key index (:mod:`.key_index`): a prefix range, a chunk of a substring search, a chunk of its fill
 KEYS_PREFIX = source("keys_ready") + source("keys_prefix")
-KEYS_SEARCH = source("keys_ready") + source("keys_search")
+KEYS_SEARCH = source("keys_ready") + source("key_text") + source("keys_search")
 KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
 KEYS_FILL = source("keys_fill")
 

@@ -10,6 +10,7 @@ elseif cur then
 end
 reconcile(KEYS[1], KEYS[2], KEYS[3])
 key_add(KEYS[1], ARGV[1])
+key_text_done()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 index(KEYS[2], KEYS[3], ARGV[1])
 local ev = {t = 'state:created', g = ARGV[7], k = ARGV[1], n = ARGV[4]}

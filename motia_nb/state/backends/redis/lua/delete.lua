@@ -7,6 +7,7 @@ if not old then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 key_del(ARGV[1])
+key_text_done()
 local ev = {t = 'state:deleted', g = ARGV[4], k = ARGV[1], o = old}
 record({ev})
 publish(ARGV[2], ARGV[3], {ev})

@@ -1,4 +1,4 @@
--- Shared helpers, prepended to the write scripts (set, set_many, cas, delete, clear).
+-- Shared helpers, prepended to the write scripts (set, set_many, cas, delete, clear), after key_text.lua.
 -- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq (set, set_many, cas).
 local function reconcile(h, z, seq)
   -- make the order index hold exactly the hash's fields (cheap when it already does)
@@ -14,15 +14,24 @@ local function index(z, seq, f)
   if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
 end
 -- The key index (a sorted set of the hash's fields, all at score 0), its "complete" marker and
--- its key text (chunk bounds, chunk texts: see key_index.py) are KEYS[#KEYS - 5] .. KEYS[#KEYS - 2]
--- of every write script (before history.lua's two).
-local key_text_kept = nil  -- does the group keep a key text? (asked once per script call)
-local function key_text_stale(f)
-  -- a key came or went: its chunk's text (if the group has a key text) is made again by the next search
-  if key_text_kept == nil then key_text_kept = redis.call('EXISTS', KEYS[#KEYS - 3]) == 1 end
-  if not key_text_kept then return end
-  local c = redis.call('ZREVRANGEBYLEX', KEYS[#KEYS - 3], '[' .. f, '-', 'LIMIT', 0, 1)
-  if c[1] then redis.call('HDEL', KEYS[#KEYS - 2], c[1]) end
+-- its key text (chunk bounds, chunk texts: key_text.lua, prepended) are KEYS[#KEYS - 5] ..
+-- KEYS[#KEYS - 2] of every write script (before history.lua's two).
+local key_text_size = nil  -- the group's key text chunk size, false: none (asked once per script call)
+local function key_text_follow(f, added)
+  -- a key came or went: the key text follows it; the write that brings a group with a complete
+  -- index to KT_THRESHOLD keys makes its key text
+  local lex, chunks, texts = KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2]
+  if key_text_size == nil then key_text_size = kt_size(chunks, texts) or false end
+  if key_text_size then
+    kt_changed(chunks, f, added)
+  elseif added and redis.call('ZCARD', lex) == KT_THRESHOLD and redis.call('EXISTS', KEYS[#KEYS - 4]) == 1 then
+    kt_build(lex, chunks, texts, KT_CHUNK)
+    key_text_size = KT_CHUNK
+  end
+end
+local function key_text_done()
+  -- at the end of a write script: the key text takes in the keys that came and went
+  if key_text_size then kt_done(KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2], key_text_size) end
 end
 local function key_add(h, f)
   -- before HSET of field f: an empty hash starts a fresh, complete index
@@ -30,12 +39,12 @@ local function key_add(h, f)
   if redis.call('HLEN', h) == 0 then
     redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
     redis.call('SET', KEYS[#KEYS - 4], '1')
-    key_text_kept = false
+    key_text_size, kt_changes, kt_order = false, {}, {}
   end
-  if redis.call('ZADD', lex, 0, f) == 1 then key_text_stale(f) end
+  if redis.call('ZADD', lex, 0, f) == 1 then key_text_follow(f, true) end
 end
 local function key_del(f)
-  if redis.call('ZREM', KEYS[#KEYS - 5], f) == 1 then key_text_stale(f) end
+  if redis.call('ZREM', KEYS[#KEYS - 5], f) == 1 then key_text_follow(f, false) end
 end
 local function publish(chan, origin, events)
   -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's

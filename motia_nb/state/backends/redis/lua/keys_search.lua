@@ -11,12 +11,11 @@
 -- `through` (a key, or in 'build' mode the chunk bound to go on from) is in `matches`.
 --
 -- Small groups (and an empty text, or one holding a NUL) walk the index. A big group keeps its key
--- text: its keys cut into chunks in key order (motia_nb:keys_chunks: each chunk's first bound,
--- '' first), each chunk's keys joined between NULs in motia_nb:keys_text (a chunk holding a key
--- with a NUL, which only another program can write, is 'W': walked). A write that adds or removes
--- a key drops its chunk's text (helpers.lua); a search makes a missing text again from the index,
--- cutting a chunk grown past twice the size and joining one shrunk under a quarter to the next.
--- Lua compares no keys here (its `<` follows the server's locale): order comes from the sorted sets.
+-- text (key_text.lua, prepended): its keys cut into chunks in key order, each chunk's keys joined
+-- between NULs. Writes keep the texts there are exact; a text is missing only while a build makes
+-- them (after a fill, or for a group that reached the size before motia_nb kept texts from its
+-- writes): a search makes the missing texts it meets from the index (with the chunk size of the
+-- text, the ARGV one when it starts a text), and a 'build' call only those.
 if not keys_ready() then return false end
 local idx, chunks, texts = KEYS[2], KEYS[4], KEYS[5]
 local has_after, after, text = ARGV[1] == '1', ARGV[2], ARGV[3]
@@ -38,59 +37,19 @@ local function walk()
 end
 
 if mode == 'search' and (text == '' or string.find(text, NUL, 1, true)) then return walk() end
-if redis.call('EXISTS', chunks) == 0 then
+local size = kt_size(chunks, texts)
+if not size then
   if redis.call('ZCARD', idx) < threshold then
     if mode == 'build' then return {1, '', {}, 0} end
     return walk()
   end
+  size = chunk
   redis.call('DEL', texts)
-  redis.call('ZADD', chunks, 0, '')
-end
-
-local SPLIT, MERGE, READ = 2 * chunk, math.floor(chunk / 4), 8 * chunk + 1
-
-local function joined(ks, i, j)
-  -- the text of ks[i..j]: each key between NULs ('' for none; 'W' when a key holds a NUL)
-  if j < i then return '' end
-  local t = NUL .. table.concat(ks, NUL, i, j) .. NUL
-  local n, p = -1, 1
-  while p do
-    n = n + 1
-    p = string.find(t, NUL, p + 1, true)
-  end
-  if n ~= j - i + 1 then return 'W' end
-  return t
+  redis.call('ZADD', chunks, size, '')
 end
 
 local function make(cur, nxt)
-  -- the text of chunk [cur, nxt) (nxt nil: to the end) from the index; returns the keys read
-  local read = 0
-  while true do
-    local ks = redis.call('ZRANGEBYLEX', idx, '[' .. cur, nxt and ('(' .. nxt) or '+', 'LIMIT', 0, READ)
-    read = read + #ks
-    if #ks < MERGE and nxt then  -- shrunk: take in the next chunk
-      local beyond = redis.call('ZRANGEBYLEX', chunks, '(' .. nxt, '+', 'LIMIT', 0, 1)[1]
-      redis.call('ZREM', chunks, nxt)
-      redis.call('HDEL', texts, nxt)
-      nxt = beyond
-    else
-      -- cut into chunks of `chunk` keys while more than SPLIT are left; a read that stopped short
-      -- of the range's end leaves its last key as the bound of a chunk still to be made
-      local whole, i, start = #ks < READ, 1, cur
-      while true do
-        local left = #ks - i + 1
-        if whole and left <= SPLIT then
-          redis.call('HSET', texts, start, joined(ks, i, #ks))
-          return read
-        end
-        if not whole and left <= 1 then return read end
-        redis.call('HSET', texts, start, joined(ks, i, i + chunk - 1))
-        i = i + chunk
-        start = ks[i]
-        redis.call('ZADD', chunks, 0, start)
-      end
-    end
-  end
+  return kt_make(idx, chunks, texts, size, cur, nxt)
 end
 
 local function last_key(t)

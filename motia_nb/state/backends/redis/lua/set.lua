@@ -5,6 +5,7 @@
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 reconcile(KEYS[1], KEYS[2], KEYS[3])
 key_add(KEYS[1], ARGV[1])
+key_text_done()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 index(KEYS[2], KEYS[3], ARGV[1])
 local ev = {t = 'state:created', g = ARGV[5], k = ARGV[1], n = ARGV[2]}

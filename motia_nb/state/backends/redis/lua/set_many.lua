@@ -31,6 +31,7 @@ for i = 1, n do
   who[i] = {ARGV[a + 3], ARGV[a + 4]}
   olds[i] = old
 end
+key_text_done()
 record(evs, who)
 if n > 0 then publish(ARGV[1], ARGV[2], evs) end
 return olds
