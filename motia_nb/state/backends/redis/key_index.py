@@ -21,9 +21,10 @@ the write scripts (``lua/helpers.lua``: ``key_add`` / ``key_del``; ``clear.lua``
   instead of turning a million index members into Lua strings (~25 ms on the server for
   1,000,000 keys against ~450 ms). Its memory: about the keys' own bytes plus one per key.
 
-  The key text is made *eagerly* and kept by the writes: the write that brings a group with a
-  complete index to :data:`TEXT_THRESHOLD` keys makes it (a few chunks, in that script call),
-  and from then on the keys a write script call adds or removes go into (or out of) their
+  The key text is made by the group's first search (or when a fill of its index ends: a fill
+  starts only for a group somebody searched or browsed in key order) and kept by the writes:
+  a group nobody searched keeps none, and its writes pay one ``ZSCORE`` per script call for
+  it. Once a group has one, the keys a write script call adds or removes go into (or out of) their
   chunks' texts at the end of that call (``kt_done``): a chunk with a few of them is edited in
   place, one read and one write of its text (a key goes after the greatest key before it
   that the text holds: one range of the index; a few copies of the ~6.5 KB text), one with
@@ -31,13 +32,14 @@ the write scripts (``lua/helpers.lua``: ``key_add`` / ``key_del``; ``clear.lua``
   text's length crosses a multiple of twice :data:`TEXT_CHUNK` bytes its keys are counted: a
   chunk grown past twice :data:`TEXT_CHUNK` keys is cut, one shrunk under a quarter joined
   to the next. A write that only changes a value does nothing to it. So a search reads text
-  only. (The cost: a new or removed key in a big group costs the server a few dozen
-  microseconds more, an update nothing; Lua strings cost the server ~1.5 ns a byte to make, so
-  smaller chunks make such writes cheaper and searches, a call per chunk, dearer.) A text is
-  missing only after a fill (which makes the whole text in short calls when it ends:
-  :meth:`RedisKeyIndex.build_key_text`) or for a group that grew past the size under an older
-  motia_nb: a search makes the missing texts it meets from the index (:data:`BUILD_KEYS` keys
-  per call at most), and when it made some, a background thread makes the others.
+  only. (The cost, in a searched big group only: a new or removed key costs the server ~2–4×
+  what it did (~100–250 µs against ~40–110 µs under load), an update nothing; Lua strings cost
+  the server ~1.5 ns a byte to make, so smaller chunks make such writes cheaper and searches, a
+  call per chunk, dearer.) A search makes the missing texts it meets from the index
+  (:data:`BUILD_KEYS` keys per call at most, so the first search of a 1,000,000-key group
+  answers within the viewer's budget in part and completes in about a second), and when it
+  made some, a background thread makes the others; a fill makes the whole text in short calls
+  when it ends (:meth:`RedisKeyIndex.build_key_text`).
 
 A group written before the index existed (or by an older motia_nb, Motia, redis-cli) has no
 complete index: the first search starts a fill in the background (``keys_fill.lua``, HSCAN in
@@ -72,7 +74,6 @@ log = logging.getLogger("motia_nb")
 #: index keys a walk (a group under TEXT_THRESHOLD) examines per script call (~2–5 ms of the server)
 SEARCH_CHUNK = 10_000
 #: groups of this many keys keep a key text for substring search (smaller ones are walked);
-#: ``lua/key_text.lua`` holds the same two sizes (KT_THRESHOLD, KT_CHUNK) for the writes
 TEXT_THRESHOLD = 20_000
 #: keys per chunk of a key text (cut past twice as many, joined to the next under a quarter,
 #: checked when the text's length crosses a multiple of twice as many bytes);

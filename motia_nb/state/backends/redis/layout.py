@@ -23,12 +23,12 @@ and how a Redis URL is read.
   size. Until then, and whenever the sizes differ (somebody else wrote the hash), searches
   scan the hash (``HSCAN MATCH``) and the index is rebuilt.
 - ``motia_nb:keys_chunks:<group>`` and ``motia_nb:keys_text:<group>`` — the key text of a
-  big group (20,000 keys or more, :mod:`.key_index`): the key index cut into chunks of about a
+  searched big group (20,000 keys or more, :mod:`.key_index`): the key index cut into chunks of about a
   five hundred consecutive keys (the sorted set holds each chunk's first bound, ``""`` first, all
   scored with the chunk size) and, in the hash, each chunk's keys joined by NUL bytes, so a
   substring search reads a few long strings instead of a million short ones. Made by the
-  write that brings the group to that size (or when a fill of the index ends), then kept
-  exact by the same Lua scripts that write the hash.
+  group's first search (or when a fill of the index ends), then kept exact by the same Lua
+  scripts that write the hash.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
   change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
   (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),

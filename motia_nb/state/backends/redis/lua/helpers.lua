@@ -18,16 +18,11 @@ end
 -- KEYS[#KEYS - 2] of every write script (before history.lua's two).
 local key_text_size = nil  -- the group's key text chunk size, false: none (asked once per script call)
 local function key_text_follow(f, added)
-  -- a key came or went: the key text follows it; the write that brings a group with a complete
-  -- index to KT_THRESHOLD keys makes its key text
-  local lex, chunks, texts = KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2]
+  -- a key came or went: the key text of a searched big group follows it (a group nobody
+  -- searched keeps none, and its writes pay one ZSCORE per script call)
+  local chunks, texts = KEYS[#KEYS - 3], KEYS[#KEYS - 2]
   if key_text_size == nil then key_text_size = kt_size(chunks, texts) or false end
-  if key_text_size then
-    kt_changed(chunks, f, added)
-  elseif added and redis.call('ZCARD', lex) == KT_THRESHOLD and redis.call('EXISTS', KEYS[#KEYS - 4]) == 1 then
-    kt_build(lex, chunks, texts, KT_CHUNK)
-    key_text_size = KT_CHUNK
-  end
+  if key_text_size then kt_changed(chunks, f, added) end
 end
 local function key_text_done()
   -- at the end of a write script: the key text takes in the keys that came and went

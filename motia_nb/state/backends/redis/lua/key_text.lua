@@ -7,9 +7,6 @@
 -- next; writes keep it so in place (kt_follow), a search or a build makes a missing one (kt_make).
 -- Lua compares no keys here (its `<` follows the server's locale): order comes from sorted sets.
 local KT_NUL = '\0'
--- groups reaching this many keys get a key text from the write that adds the last one, cut in
--- chunks of KT_CHUNK keys (key_index.TEXT_THRESHOLD / TEXT_CHUNK: a test checks they agree)
-local KT_THRESHOLD, KT_CHUNK = 20000, 512
 
 local function kt_size(chunks, texts)
   -- the chunk size of the group's key text, or nil when it keeps none (one cut by an older
@@ -61,19 +58,6 @@ local function kt_make(idx, chunks, texts, size, cur, nxt)
         redis.call('ZADD', chunks, size, start)
       end
     end
-  end
-end
-
-local function kt_build(idx, chunks, texts, size)
-  -- the whole key text of a group that keeps none, in this call (the writes' eager build: the
-  -- group has just reached KT_THRESHOLD keys, so a few chunks)
-  redis.call('DEL', chunks, texts)
-  redis.call('ZADD', chunks, size, '')
-  local cur = ''
-  while true do
-    kt_make(idx, chunks, texts, size, cur, nil)
-    cur = redis.call('ZRANGE', chunks, -1, -1)[1]
-    if redis.call('HEXISTS', texts, cur) == 1 then return end
   end
 end
 
