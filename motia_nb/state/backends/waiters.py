@@ -3,7 +3,9 @@
 Both backends answer a write through a future: a ``concurrent.futures.Future`` for
 a blocking caller (resolved on the committing thread), or an ``asyncio.Future`` of
 the caller's loop, resolved on that loop: directly when the commit ran on the
-loop's own thread, else with one ``call_soon_threadsafe`` per loop and batch.
+loop's own thread, else with one ``call_soon_threadsafe`` per loop and batch. A batch's
+done callbacks can be taken off its futures (:func:`take_callbacks`) and run together
+in one loop callback (:func:`run_callbacks`) instead of one Handle per future.
 """
 
 from __future__ import annotations
