@@ -17,7 +17,7 @@ from json.encoder import encode_basestring as _c_encode_str
 from json.encoder import encode_basestring as _encode_str
 from typing import Any, Final
 
-__all__ = ["encode_trusted", "decode_value", "decode_stored", "c_encode"]
+__all__ = ["encode_trusted", "decode_value", "decode_stored", "c_encode", "c_chunks", "c_reset"]
 
 
 def _reject_default(obj: Any) -> Any:
@@ -56,6 +56,10 @@ def c_encode(value: Any) -> str:
 
 
 _c_encode = c_encode
+#: for a caller inlining :func:`c_encode` on its hot path: ``"".join(c_chunks(value, 0))`` (None
+#: without the C accelerator), and ``c_reset()`` to call when that raised
+c_chunks = _listencode
+c_reset = _markers.clear
 
 
 def encode_trusted(value: Any) -> str:

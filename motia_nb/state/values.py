@@ -22,7 +22,9 @@ import re
 from typing import Any, Final
 
 from motia_nb.state.errors import InvalidInputError
+from motia_nb.state.jsontext import c_chunks as _listencode
 from motia_nb.state.jsontext import c_encode as _c_encode
+from motia_nb.state.jsontext import c_reset as _c_reset
 from motia_nb.state.jsontext import encode_trusted
 
 __all__ = [
@@ -401,10 +403,19 @@ def encode_copy(value: Any, *, group_id: Any, key: Any) -> tuple[str, Any]:
     of a flat dict or list (a tuple: a list) of scalars, else :data:`NOT_COPIED`. The copy is taken
     now (later changes to ``value`` do not reach it) and equals ``json.loads(text)`` type for
     type: exact JSON types only, str keys, numbers read back as written."""
-    try:
-        text = _c_encode(value)
-    except (ValueError, TypeError, RecursionError):
-        return _encode_slow(value, group_id, key), NOT_COPIED
+    if _listencode is None:  # no C accelerator
+        try:
+            text = _c_encode(value)
+        except (ValueError, TypeError, RecursionError):
+            return _encode_slow(value, group_id, key), NOT_COPIED
+    else:  # jsontext.c_encode inlined (once per write of a gather)
+        try:
+            text = "".join(_listencode(value, 0))
+        except BaseException as exc:
+            _c_reset()
+            if not isinstance(exc, (ValueError, TypeError, RecursionError)):
+                raise
+            return _encode_slow(value, group_id, key), NOT_COPIED
     if text.isascii() or _utf8_ok(text):
         t, scalars = type(value), _SCALARS
         if t is dict:

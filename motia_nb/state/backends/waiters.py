@@ -3,15 +3,18 @@
 Both backends answer a write through a future: a ``concurrent.futures.Future`` for
 a blocking caller (resolved on the committing thread), or an ``asyncio.Future`` of
 the caller's loop, resolved on that loop: directly when the commit ran on the
-loop's own thread, else with one ``call_soon_threadsafe`` per loop and batch.
+loop's own thread, else with one ``call_soon_threadsafe`` per loop and batch. A batch's
+done callbacks can be taken off its futures (:func:`take_callbacks`) and run together
+in one loop callback (:func:`run_callbacks`) instead of one Handle per future.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["resolve", "resolve_all", "resolve_on_loops", "hand_refused"]
+__all__ = ["resolve", "resolve_all", "resolve_on_loops", "hand_refused", "run_callbacks", "take_callbacks"]
 
 
 def resolve(fut: Any, out: Any) -> None:
@@ -20,6 +23,35 @@ def resolve(fut: Any, out: Any) -> None:
         fut.set_exception(out)
     else:
         fut.set_result(out)
+
+
+def take_callbacks(fut: Any, cbs: list[tuple[Any, Any]], add: Callable[[Any], None]) -> None:
+    """Take every done callback ``cbs`` (``fut._callbacks``) off ``fut``, handing ``add`` a
+    ``(callback, context, fut)`` for each, in order (for :func:`run_callbacks`)."""
+    cbs = list(cbs)  # it may be the future's own list, which removing empties
+    for cb, ctx in cbs:
+        add((cb, ctx, fut))
+    for cb in {cb: None for cb, _ in cbs}:
+        fut.remove_done_callback(cb)
+
+
+def run_callbacks(loop: "asyncio.AbstractEventLoop", pending: list[tuple[Any, Any, Any]]) -> None:
+    """Run done callbacks taken off resolved futures (``(callback, context, fut)`` in order):
+    each ``callback(fut)`` in its context, as the loop's own handles would (an exception goes
+    to the loop's exception handler; ``SystemExit`` / ``KeyboardInterrupt`` propagate, and the
+    callbacks left still run, in the loop's next turn). One loop callback for a batch of
+    futures, where their ``set_result`` would schedule one per future."""
+    it = iter(pending)
+    for cb, ctx, fut in it:
+        try:
+            ctx.run(cb, fut)
+        except (SystemExit, KeyboardInterrupt):
+            loop.call_soon(run_callbacks, loop, list(it))
+            raise
+        except BaseException as exc:
+            loop.call_exception_handler(
+                {"message": f"Exception in callback {cb!r}({fut!r})", "exception": exc, "future": fut}
+            )
 
 
 def resolve_all(pairs: list[tuple["asyncio.Future[Any]", Any]]) -> None:

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any, Union
 
 from ..base import Write, WriteResult
-from ..waiters import hand_refused, resolve
+from ..waiters import hand_refused, resolve, run_callbacks, take_callbacks
 
 __all__ = ["LoopBatch", "SyncWrite", "Barrier", "Unit", "Done", "deliver"]
 
@@ -80,25 +80,32 @@ class LoopBatch:
             pass
 
     def _resolve(self, outcomes: list[Any]) -> None:
-        # a future already done (its awaiting task was cancelled: the write stands) is skipped
+        # A future already done (its awaiting task was cancelled: the write stands) is skipped.
+        # The futures' done callbacks (a gather's, an awaiting task's) are taken off first and
+        # run together in ONE loop callback right after (waiters.run_callbacks), in the order
+        # set_result would have scheduled them one by one (20,000 writes: 20,000 Handles saved).
         full = self.full
-        if full is None:
-            for fut, out in zip(self.futs, outcomes):
-                if fut.done():
-                    continue
-                if type(out) is dict:  # a set's {new_value, old_value}: the hot path
-                    fut.set_result(out)
-                elif type(out) is WriteResult:
-                    fut.set_result(out.result)
-                else:
-                    resolve(fut, out)
-            return
+        pending: list[Any] = []
+        add = pending.append
         for i, (fut, out) in enumerate(zip(self.futs, outcomes)):
             if fut.done():
                 continue
-            if type(out) is WriteResult and i not in full:
-                out = out.result
-            resolve(fut, out)
+            cbs = fut._callbacks
+            if cbs:
+                if len(cbs) == 1:  # the common case: a gather's callback, or an awaiting task's
+                    cb, ctx = cbs[0]
+                    fut.remove_done_callback(cb)
+                    add((cb, ctx, fut))
+                else:
+                    take_callbacks(fut, cbs, add)
+            if type(out) is dict:  # a set's {new_value, old_value}: the hot path
+                fut.set_result(out)
+            elif type(out) is WriteResult and (full is None or i not in full):
+                fut.set_result(out.result)
+            else:
+                resolve(fut, out)
+        if pending:
+            self.loop.call_soon(run_callbacks, self.loop, pending)
 
     def refuse(self, error: BaseException) -> None:
         """Never applied (the store closed): each write to its future's ``on_refused`` (it is

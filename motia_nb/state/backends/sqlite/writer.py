@@ -130,7 +130,7 @@ class WritePath(QueueDriver):
         loop = asyncio.get_running_loop()
         if self._closed:
             return WriteFuture.of(self, loop)  # failed at once
-        fut = WriteFuture(loop=loop)  # WriteFuture.of(self, loop), without the call: once per write of a gather
+        fut = WriteFuture()  # of the running loop (no keyword to parse): once per write of a gather
         fut.owner = self
         buf = self._loop_buffers.get(loop)
         if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
