@@ -12,6 +12,7 @@ fails the test (the child is killed), it never hangs the suite.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import sqlite3
@@ -403,5 +404,89 @@ def test_a_fork_waits_for_a_background_connection_s_first_statements(db_path, mo
         assert sm.sync.count("child") == 11
     finally:
         release.set()
+        _inherited.pop(db_path, None)
+        sm.close()
+
+
+# ---------------------------------------------------------------------- a thread the fork hooks do not know
+def test_a_child_never_closes_an_inherited_connection_a_vanished_thread_was_inside(db_path):
+    """A thread inside SQLite on a connection, outside every lock a fork waits for (another
+    library's, or a path the hooks miss), holds that connection's mutex at the fork. The child
+    closed every idle inherited connection: that close waited for the mutex forever."""
+    from motia_nb.state.backends.sqlite import mutexes
+
+    if not mutexes.available():
+        pytest.skip("SQLite's mutexes cannot be asked on this Python")
+    sm = StateManager(db_path)
+    _inherited[db_path] = sm
+    sm.sync.set("big", "k", 1)
+    conn = sm.backend._rconn  # type: ignore[attr-defined]
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        entered.set()
+        release.wait(30)
+        return 1
+
+    conn.create_function("slow", 0, slow)
+    reader = threading.Thread(target=lambda: conn.execute("SELECT slow()").fetchall(), daemon=True)
+    reader.start()
+    try:
+        assert entered.wait(30)
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
+        child.start()
+        release.set()
+        _join(child)
+        status, payload = q.get(timeout=5)
+        assert status == "ok", payload
+        assert payload[1:] == (11, 1)
+    finally:
+        release.set()
+        reader.join(30)
+        _inherited.pop(db_path, None)
+        sm.close()
+
+
+def test_a_child_forked_while_sqlite_s_file_table_was_locked_says_so_instead_of_hanging(db_path):
+    """A thread of the parent inside ``sqlite3.connect`` or ``close()`` at the fork holds SQLite's
+    process-wide file-table mutex: every connect (and close) of the child would wait forever.
+    The child refuses SQLite at once, with a clear error."""
+    from motia_nb.state.backends.sqlite import mutexes
+
+    if not mutexes.available():
+        pytest.skip("SQLite's mutexes cannot be asked on this Python")
+    lib = mutexes._lib
+    sm = StateManager(db_path)
+    _inherited[db_path] = sm
+    sm.sync.set("big", "k", 1)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_the_file_table() -> None:
+        mutex = lib.sqlite3_mutex_alloc(11)  # SQLITE_MUTEX_STATIC_VFS1: the unix VFS's file table
+        lib.sqlite3_mutex_enter.argtypes = [ctypes.c_void_p]
+        lib.sqlite3_mutex_enter(mutex)
+        entered.set()
+        release.wait(30)
+        lib.sqlite3_mutex_leave(mutex)
+
+    holder = threading.Thread(target=hold_the_file_table, daemon=True)
+    holder.start()
+    try:
+        assert entered.wait(30)
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
+        child.start()
+        release.set()  # the parent goes on; the child inherited the mutex locked
+        _join(child)
+        status, payload = q.get(timeout=5)
+        assert status == "error", payload
+        assert "forked while another thread of its parent was inside SQLite" in payload
+        assert sm.sync.get("big", "k") == 1  # the parent is unaffected
+    finally:
+        release.set()
+        holder.join(30)
         _inherited.pop(db_path, None)
         sm.close()

@@ -53,7 +53,7 @@ from ...._threads import on_fork_child, on_fork_prepare
 from ...errors import StateError
 from .executors import Gate
 from .follower import forget_followers, live_followers
-from .opening import mark_unclean, release_inherited
+from .opening import mark_unclean, release_inherited, unusable_here
 
 __all__ = ["track", "check_usable", "open_here", "FORK_WAIT"]
 
@@ -102,8 +102,9 @@ def _inherited(b: Any) -> list[Any]:
 
 
 def check_usable(path: str) -> None:
-    """Raise if this process is a child forked while its parent wrote to ``path``."""
-    why = _unusable.get(path)
+    """Raise if this process is a child forked while its parent wrote to ``path``, or while a
+    thread of its parent held one of SQLite's process-wide mutexes (:mod:`.mutexes`)."""
+    why = _unusable.get(path) or unusable_here()
     if why is not None:
         raise StateError(why)
 
