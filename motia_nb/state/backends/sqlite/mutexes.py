@@ -22,6 +22,7 @@ SQLite, a library built without mutexes): the hooks then behave as before.
 
 from __future__ import annotations
 
+import _sqlite3
 import ctypes
 import sqlite3
 from typing import Any
@@ -36,9 +37,9 @@ _DB_OFFSET = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
 
 def _load() -> Any:
     """The SQLite library of ``sqlite3``, checked on a throwaway connection; None if unusable."""
+    if sqlite3.sqlite_version_info < (3, 30, 0):  # every static mutex id below exists (VFS1-3 are newer)
+        return None
     try:
-        import _sqlite3
-
         lib = ctypes.CDLL(_sqlite3.__file__)
         lib.sqlite3_libversion_number.restype = ctypes.c_int
         lib.sqlite3_total_changes.argtypes = [ctypes.c_void_p]
@@ -64,7 +65,7 @@ def _load() -> Any:
         finally:
             probe.close()
         return lib
-    except (OSError, AttributeError, ImportError, sqlite3.Error, ValueError):
+    except (OSError, AttributeError, sqlite3.Error, ValueError):
         return None
 
 
