@@ -5,8 +5,12 @@ read on aiosqlite's reader thread, the history follower's poll); the child close
 connections it inherited, so its own take real locks and the parent's close cannot
 delete the WAL under it; a second manager on a file this process has open keeps the
 process's locks; a child forked with ``os.fork()`` exits through normal interpreter
-shutdown without hanging or damaging the parent's file. Every child is bounded: a hang
-fails the test (the child is killed), it never hangs the suite.
+shutdown without hanging or damaging the parent's file. A follower starting or stopping
+and the key indexer setting up its connection are waited for too. For a thread the hooks
+do not know, the child asks SQLite: it never closes a connection whose mutex a vanished
+thread holds, and refuses SQLite clearly after inheriting a process-wide mutex locked.
+Every child is bounded: a hang fails the test (the child is killed), it never hangs the
+suite; so does the hang detector of ``fork_watch.py`` for pools.
 """
 
 from __future__ import annotations
