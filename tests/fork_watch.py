@@ -8,11 +8,14 @@ threads' Python stacks into one shared file. :func:`map_or_dump` runs ``pool.map
 with a generous bound; when it runs out, it signals each child, adds its C stacks
 when ``gdb`` is installed (SQLite mutexes, the GIL, malloc locks show there only),
 terminates the pool and fails with all of that in the message. The bound is a hang
-detector, not a speed check: a healthy run takes seconds.
+detector, not a speed check: a healthy run takes seconds. Single children
+(``multiprocessing.Process``) use the store a parent left them in :data:`_inherited`
+(:func:`_child_uses_the_store`) and are joined with a bound (:func:`_join`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import faulthandler
 import multiprocessing
@@ -27,6 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import pytest
+
+from motia_nb.state.manager import StateManager
 
 #: seconds a pool's work may take before its children count as hung
 HANG_AFTER = 120.0
@@ -87,3 +92,34 @@ def map_or_dump(
         report = dump_children(pids, stacks)
         pool.terminate()
         pytest.fail(f"forked children {pids} did not answer within {timeout:.0f} s (hung); their stacks:\n{report}")
+
+
+# ---------------------------------------------------------------------- single children
+#: seconds a single forked child may take (then it is killed and the test fails)
+CHILD_TIMEOUT = 60
+
+_inherited: dict[str, StateManager] = {}  # path -> the manager a forked child uses
+
+
+def _join(child: "multiprocessing.process.BaseProcess") -> None:
+    child.join(CHILD_TIMEOUT)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+        child.join()
+    assert not alive, "the forked child hung"
+
+
+def _child_uses_the_store(path: str, q) -> None:
+    sm = _inherited[path]
+    try:
+        sm.sync.set("child", "sync", os.getpid())
+
+        async def main():
+            await asyncio.gather(*(sm.set("child", f"a{i}", i) for i in range(10)))
+            return await sm.list("child"), await sm.count("big")
+
+        values, big = asyncio.run(main())
+        q.put(("ok", (sm.sync.get("child", "sync"), len(values), big)))
+    except BaseException as exc:  # reported to the parent, which fails the test with it
+        q.put(("error", repr(exc)))
