@@ -3,7 +3,8 @@
 ``python -m benchmarks.fork_stress [--scenarios reader,...] [--forks 12] [--timeout 20]``
 
 For each scenario the parent keeps one kind of work busy on its own threads (a long
-read on aiosqlite's reader thread, sync long reads, the history follower polling, the
+read on aiosqlite's reader thread, sync long reads, the history follower polling or
+starting and stopping, the
 WAL checkpointer, the key indexer filling a trigram index, inline commits, queued
 batches, Redis writes and pub/sub), and forks children at random moments, alternately
 with ``multiprocessing`` ('fork') and ``os.fork()`` (the child then exits through
@@ -38,7 +39,7 @@ from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Write
 
 BIG = 100_000
-SCENARIOS = ["idle", "reader", "sync_reader", "follower", "checkpointer", "indexer", "inline", "batches", "redis"]
+SCENARIOS = ["idle", "reader", "sync_reader", "follower", "follower_churn", "checkpointer", "indexer", "inline", "batches", "redis"]
 
 _parent: dict[str, Any] = {}  # the manager the children inherit
 
@@ -163,6 +164,15 @@ def busy_work(name: str, sm: StateManager, url: str, stop: threading.Event) -> l
         other = StateManager(url)  # another origin: its commits reach the follower
         sm.subscribe(lambda ev: None, remote=True)
         return [lambda: _loop_forever(stop, lambda: other.sync.set("busy", f"o{random.randrange(100)}", 1))]
+    if name == "follower_churn":  # followers starting and stopping (their first and last statements)
+        other = StateManager(url)
+
+        def churn() -> None:
+            unsubscribe = sm.subscribe(lambda ev: None, remote=True)
+            other.sync.set("busy", f"o{random.randrange(100)}", 1)
+            time.sleep(0.05)
+            unsubscribe()
+        return [lambda: _loop_forever(stop, churn)]
     if name == "checkpointer":
         def checkpoints() -> None:
             cp = sm.backend._checkpointer

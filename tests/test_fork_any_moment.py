@@ -6,12 +6,13 @@ connections it inherited, so its own take real locks and the parent's close cann
 delete the WAL under it; a second manager on a file this process has open keeps the
 process's locks; a child forked with ``os.fork()`` exits through normal interpreter
 shutdown without hanging or damaging the parent's file. Every child is bounded: a hang
-fails the test (the child is killed), it never hangs the suite.
+fails the test (the child is killed), it never hangs the suite. (More in test_fork_gaps.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import sqlite3
@@ -22,37 +23,10 @@ import threading
 import time
 
 import pytest
+from fork_watch import _child_uses_the_store, _inherited, _join
 
 from motia_nb._threads import get_sqlite_loop
 from motia_nb.state.manager import StateManager
-
-CHILD_TIMEOUT = 60
-
-_inherited: dict[str, StateManager] = {}
-
-
-def _join(child: "multiprocessing.process.BaseProcess") -> None:
-    child.join(CHILD_TIMEOUT)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-        child.join()
-    assert not alive, "the forked child hung"
-
-
-def _child_uses_the_store(path: str, q) -> None:
-    sm = _inherited[path]
-    try:
-        sm.sync.set("child", "sync", os.getpid())
-
-        async def main():
-            await asyncio.gather(*(sm.set("child", f"a{i}", i) for i in range(10)))
-            return await sm.list("child"), await sm.count("big")
-
-        values, big = asyncio.run(main())
-        q.put(("ok", (sm.sync.get("child", "sync"), len(values), big)))
-    except BaseException as exc:  # reported to the parent, which fails the test with it
-        q.put(("error", repr(exc)))
 
 
 # ---------------------------------------------------------------------- a fork waits for statements

@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from fork_watch import children_dump_stacks, map_or_dump
 
 from motia_nb.state import StateError, StateManager
 from motia_nb.state.requests import set_write
@@ -399,8 +400,9 @@ def test_forked_children_reopen_the_store_instead_of_hanging(db_path):
     _FORK_SM = StateManager(db_path)
     _FORK_SM.sync.set("ctr", "k", {"n": 0})  # open (writer thread and connections) before forking
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(4) as pool:
-        pids = pool.map(_fork_worker, [(db_path, 200)] * 4, chunksize=1)
+    with children_dump_stacks() as stacks, ctx.Pool(4) as pool:
+        # children that stop answering fail the test with their stacks (not pytest's 300 s timeout)
+        pids = map_or_dump(pool, _fork_worker, [(db_path, 200)] * 4, stacks)
     assert len(set(pids)) >= 1 and os.getpid() not in pids
     _FORK_SM.sync.update("ctr", "k", [{"type": "increment", "path": "n", "by": 1}])  # the parent still works
     assert _FORK_SM.sync.get("ctr", "k") == {"n": 801}

@@ -152,10 +152,11 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
 
     def _indexer_connection(self) -> sqlite3.Connection:
         """The key indexer's own connection (it checkpoints the WAL itself, off the write gate)."""
-        conn = connect(self.path, self.busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-        return conn
+        # the pragmas run holding OPENING, like the open itself: this is the indexer's thread,
+        # and a fork waits for no other lock here
+        return open_connection(
+            self.path, self.busy_timeout, pragmas=("PRAGMA synchronous = NORMAL", "PRAGMA wal_autocheckpoint = 0")
+        )
 
     def set_busy_timeout(self, seconds: float) -> None:
         self.busy_timeout = busy_timeout_setting(seconds)

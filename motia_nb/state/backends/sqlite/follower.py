@@ -22,6 +22,7 @@ import json
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from .schema import connect, event_type
 if TYPE_CHECKING:
     from ...history import Retention
 
-__all__ = ["Follower", "Following", "POLL_INTERVAL", "rows_to_events", "FOLLOW_SQL"]
+__all__ = ["Follower", "Following", "POLL_INTERVAL", "rows_to_events", "FOLLOW_SQL", "live_followers", "forget_followers"]
 
 log = logging.getLogger("motia_nb")
 
@@ -52,6 +53,20 @@ FOLLOW_SQL = (
 _MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM changes"
 
 _loads = json.loads
+
+#: every follower of this process from its creation on: a fork waits for each one's statements
+#: (:mod:`.forking`), the one starting (not yet its backend's) and the one stopping included
+_live: "weakref.WeakSet[Follower]" = weakref.WeakSet()
+
+
+def live_followers() -> "list[Follower]":
+    """This process's followers (a forked child inherits them; :mod:`.forking` forgets them)."""
+    return list(_live)
+
+
+def forget_followers() -> None:
+    """(In a forked child.) The inherited followers' threads did not survive: forget them all."""
+    _live.clear()
 
 
 def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
@@ -95,6 +110,7 @@ class Follower:
         self._thread: threading.Thread | None = None
         self.cursor = 0
         self._data_version: int | None = None
+        _live.add(self)
 
     # ------------------------------------------------------------------ life cycle
     def start(self, *, thread: bool = True) -> "Follower":

@@ -16,9 +16,12 @@ allocation), which the child inherits locked, and the connection it was using
 is mid-statement. So every SQLite call motia_nb makes on a file backend runs
 holding one of the backend's locks, and a fork takes them all:
 
-- **before**, in the parent, for every file backend (waiting at most
-  :data:`FORK_WAIT` seconds in all), in this order: ``_open_lock`` (opening:
-  the schema's statements), the follower's poll lock, the write gate ``_wlock``
+- **before**, in the parent (waiting at most :data:`FORK_WAIT` seconds in all), in
+  this order: the lock around starting a follower (its first statements run under
+  it), the poll lock of every follower of the process (:func:`.follower.live_followers`:
+  a follower being stopped, already detached from its backend, may still be in a
+  poll), then for every file backend: ``_open_lock`` (opening:
+  the schema's statements), the write gate ``_wlock``
   (every write transaction: an inline commit, the SQLite loop's driver awaiting
   aiosqlite, ``write_all``, the history pruner, a step of the key indexer),
   ``_rlock`` (point reads and long reads on the caller's thread),
@@ -49,7 +52,8 @@ from typing import Any
 from ...._threads import on_fork_child, on_fork_prepare
 from ...errors import StateError
 from .executors import Gate
-from .opening import mark_unclean, release_inherited
+from .follower import forget_followers, live_followers
+from .opening import mark_unclean, release_inherited, unusable_here
 
 __all__ = ["track", "check_usable", "open_here", "FORK_WAIT"]
 
@@ -92,38 +96,37 @@ def open_here(backend: Any) -> bool:
 def _inherited(b: Any) -> list[Any]:
     """The connections of backend ``b`` a child inherits (aiosqlite's long-read ones included)."""
     conns = [b._wconn, b._rconn, b._pconn]
-    follower = b._follower
-    if follower is not None:
-        conns.append(follower._conn)
     for reader in b._readers:  # Futures of aiosqlite connections: read without their lock
         conns.append(getattr(getattr(reader, "_result", None), "_connection", None))
     return conns
 
 
 def check_usable(path: str) -> None:
-    """Raise if this process is a child forked while its parent wrote to ``path``."""
-    why = _unusable.get(path)
+    """Raise if this process is a child forked while its parent wrote to ``path``, or while a
+    thread of its parent held one of SQLite's process-wide mutexes (:mod:`.mutexes`)."""
+    why = _unusable.get(path) or unusable_here()
     if why is not None:
         raise StateError(why)
 
 
-def _locks(b: Any) -> list[Any]:
-    """``b``'s locks in the order a fork takes them (see above)."""
-    follower = b._follower
-    poll = [] if follower is None else [follower.poll_lock]
-    return [b._open_lock, *poll, b._wlock, b._rlock, b._long_reads, b._indexer.lock]
+def _locks(backends: "list[Any]") -> list[Any]:
+    """The locks a fork takes, in order (see above)."""
+    follow = {id(lk): lk for lk in (type(b)._follow_lock for b in backends)}
+    locks = [*follow.values(), *(f.poll_lock for f in live_followers())]
+    for b in backends:
+        locks += [b._open_lock, b._wlock, b._rlock, b._long_reads, b._indexer.lock]
+    return locks
 
 
 def _before() -> None:
     deadline = time.monotonic() + FORK_WAIT
-    for b in list(_backends):
-        for lock in _locks(b):
-            if isinstance(lock, Gate) and lock.owned_here():  # forked from a listener of this thread's commit
-                continue
-            if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                _held.append(lock)
-            else:
-                mark_unclean()
+    for lock in _locks(list(_backends)):
+        if isinstance(lock, Gate) and lock.owned_here():  # forked from a listener of this thread's commit
+            continue
+        if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            _held.append(lock)
+        else:
+            mark_unclean()
 
 
 def _after() -> None:
@@ -133,7 +136,10 @@ def _after() -> None:
 
 def _reset_in_child() -> None:
     """(In the child, after :func:`_after`.) Forget inherited connections; reopen lazily."""
-    inherited: list[Any] = []
+    followers = live_followers()
+    inherited: list[Any] = [f._conn for f in followers]
+    _abandoned.append(followers)
+    forget_followers()
     for b in list(_backends):
         inherited += _inherited(b)
         wconn = b._wconn
@@ -150,7 +156,6 @@ def _reset_in_child() -> None:
         b._writes = b._wconn = b._rconn = b._pconn = b._recorder = b._reader = None
         b._readers = []
         # the follower thread did not survive either (a remote listener added later starts one)
-        _abandoned.append(b._follower)
         b._follower = None
         type(b)._follow_lock = threading.Lock()
         b._open_lock = threading.Lock()

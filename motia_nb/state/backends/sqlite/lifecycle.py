@@ -34,9 +34,9 @@ _guards: "weakref.WeakKeyDictionary[Any, guard.FileGuard]" = weakref.WeakKeyDict
 
 def before_open(backend: Any) -> None:
     forking.track(backend)  # from now on a fork waits for its open (under _open_lock) to end
+    forking.check_usable(backend.path)  # a forked child that must not use SQLite (here) says so
     if not backend.memory:
         check_location(backend.path, backend.url, in_use=forking.open_here(backend))
-        forking.check_usable(backend.path)
         guard.drop_stale_journals(backend.path)
 
 

@@ -43,9 +43,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...._threads import on_fork_prepare
+from .mutexes import connection_mutex_held, process_mutex_held
 
 __all__ = [
     "OPENING", "LockedReads", "open_connection", "close_connection", "mark_unclean", "fork_was_clean", "release_inherited",
+    "unusable_here",
 ]
 
 #: held around every open and close of a connection; a fork waits for it
@@ -86,6 +88,8 @@ class _Fetched:
 
 
 _unclean: list[int] = []  # pids of processes whose last fork's wait for a statement ran out
+_forked_from: set[int] = set()  # pids of the processes this one descends from by fork (and itself)
+_process_checked: dict[int, "str | None"] = {}  # pid -> unusable_here()
 _kept: list[sqlite3.Connection] = []  # inherited connections a child must never close
 
 
@@ -138,15 +142,34 @@ def fork_was_clean() -> bool:
     return os.getppid() not in _unclean
 
 
+def unusable_here() -> str | None:
+    """(In a forked child.) Why SQLite cannot be used in this process at all, or None: a thread
+    of the parent was inside SQLite at the fork, holding one of its process-wide mutexes
+    (:mod:`.mutexes`). Asked once per process, before the child touches SQLite."""
+    pid = os.getpid()
+    if pid not in _process_checked:
+        _process_checked[pid] = None
+        if os.getppid() in _forked_from and process_mutex_held():
+            _process_checked[pid] = (
+                "this process was forked while another thread of its parent was inside SQLite (one of "
+                "SQLite's process-wide locks was held at the fork and can never be released here): "
+                "SQLite cannot be used in this child. Fork when no other thread uses SQLite, or use the "
+                "'spawn' start method of multiprocessing"
+            )
+    return _process_checked[pid]
+
+
 def release_inherited(conns: "Iterable[sqlite3.Connection | None]") -> None:
     """(In a forked child.) Close each of ``conns`` (inherited) that is safe to close, keep the
     others alive for good (see above)."""
-    clean = fork_was_clean()
+    clean = fork_was_clean() and unusable_here() is None
     for conn in conns:
         if conn is None:
             continue
         try:
-            idle = clean and not conn.in_transaction  # sqlite3_get_autocommit: takes no mutex
+            # sqlite3_get_autocommit takes no mutex; a connection whose mutex a vanished thread
+            # holds is never closed (its close would wait for that mutex forever)
+            idle = clean and not conn.in_transaction and not connection_mutex_held(conn)
         except sqlite3.ProgrammingError:  # closed already
             continue
         if idle:
@@ -160,6 +183,7 @@ def release_inherited(conns: "Iterable[sqlite3.Connection | None]") -> None:
 
 
 def _before_fork() -> None:
+    _forked_from.add(os.getpid())
     if OPENING.acquire(timeout=FORK_WAIT):
         _held.append(True)
     else:
