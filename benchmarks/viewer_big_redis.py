@@ -2,10 +2,11 @@
 Redis hash, in milliseconds (best of 5 unless a row says "first").
 
 Two groups. ``mine`` is written through motia_nb (gathered sets, 10,000 at a time): its rows
-are the write rate, the first complete substring search right after (the key text was made by
-the write that brought the group to 20,000 keys and kept by every write since), 10,000 new keys
-scattered over the group (gathered, then 1,000 more one sync set at a time: the write cost in a
-group that keeps a key text) and the first complete search after them.
+are the write rate (a group nobody searched keeps no key text), the first complete substring
+search right after (it makes the key text, in part in its own calls, the rest in the background),
+10,000 new keys scattered over the group (gathered, then 1,000 more one sync set at a time: the
+write cost in a group that keeps a key text) and the first complete search after them (the
+writes kept the text).
 
 ``big`` is written by hand (``HSET`` in a pipeline, with the order index as an older motia_nb
 would leave it: no key index), so its rows show searches before the key index (``HSCAN MATCH``

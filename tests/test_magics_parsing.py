@@ -107,7 +107,7 @@ def test_read_value_names_variables_json_and_python():
     assert read_value(' {"a": 1} ', "the VALUE", ns) == {"a": 1}
     with pytest.raises(MagicUsageError, match="the VALUE: there is no variable 'nope'"):
         read_value(":nope", "the VALUE", ns)
-    with pytest.raises(MagicUsageError, match="missing the VALUE"):
+    with pytest.raises(MagicUsageError, match="the VALUE is missing"):
         read_value("", "the VALUE", ns)
     with pytest.raises(MagicUsageError, match="the VALUE is not valid JSON"):
         read_value("n + 1", "the VALUE", ns)  # no evaluate: JSON only
@@ -176,7 +176,7 @@ def test_the_cell_body_holds_the_tail():
         ("job run", "%demo job run: the following arguments are required: NAME\n  usage: %demo job run NAME"),
         ("job run a b", "unrecognized arguments: b"),
         ("put 'k 1", "%demo put: unclosed ' quote in: 'k 1"),
-        ("put k", "missing %demo put k: the VALUE"),
+        ("put k", "%demo put k: the VALUE is missing"),
         ("put k {bad", "%demo put k: the VALUE is not valid JSON"),
         ("send t {bad", "%demo send t: the DATA: cannot read '{bad' as JSON or as a Python expression"),
     ],

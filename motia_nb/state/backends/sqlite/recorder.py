@@ -13,8 +13,10 @@ changes were recorded since its last pass, once the writers paused (:data:`SETTL
 measured: filing a 20,000-change record costs ~30 ms of CPU, which a gather should
 not compete with while its results are delivered), and once at open (another
 process may have left some); and it enforces the retention (``MotiaNB.history_keep``) when about a
-tenth of the allowed count was recorded (and periodically for an age limit),
-deleting old records at most ``PRUNE_CHUNK`` at a time. A writer waits at most one
+tenth of the allowed count was recorded (and periodically for an age limit), also
+once the writers paused (a pass takes the write lock, which would push a lone write
+off its inline commit), deleting old records at most ``PRUNE_CHUNK`` at a time. The
+pass at open and the one after ``set_retention`` run at once. A writer waits at most one
 such short transaction for SQLite's lock.
 """
 
@@ -66,6 +68,7 @@ class Recorder:
         self._last_record = 0.0  # time.monotonic() of the last change recorded
         self._file_due = True  # a first pass at open: records another process did not file
         self._prune_due = True
+        self._urgent = True  # the pass at open (and after set_retention) does not wait for writers to pause
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -112,7 +115,7 @@ class Recorder:
     def set_retention(self, retention: Retention) -> None:
         """Apply a new retention now (the pruning thread runs a pass at once)."""
         self.retention = retention
-        self._prune_due = True
+        self._prune_due = self._urgent = True
         self._start_pruner()
         self._wake.set()
 
@@ -210,8 +213,9 @@ class Recorder:
             self._wake.clear()
             if self._stop:
                 return
-            if self._file_due and not self._prune_due:
+            if not self._urgent:  # due after a burst of writes: maintenance waits for them to pause
                 self._settle()
+            self._urgent = False
             file_due, self._file_due = self._file_due, False
             prune_due, self._prune_due = self._prune_due or age is not None, False
             try:
