@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from motia_nb.state.values import _short_repr, describe
+from motia_nb.state.value_checks import _short_repr, describe
 
 __all__ = ["MISSING", "Cow", "OpFailure", "APPLY", "format_path", "I64_MIN", "I64_MAX", "U64_MAX"]
 

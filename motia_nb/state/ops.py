@@ -45,14 +45,8 @@ from typing import Any, Final
 from motia_nb.state.errors import UpdateOpError
 from motia_nb.state.op_semantics import APPLY, MISSING, I64_MAX, I64_MIN, Cow, OpFailure, format_path
 from motia_nb.state.jsontext import decode_value
-from motia_nb.state.values import (
-    MAX_DEPTH,
-    _article,
-    describe,
-    encode_value,
-    find_json_problem,
-    json_depth,
-)
+from motia_nb.state.value_checks import MAX_DEPTH, _article, describe, find_json_problem, json_depth
+from motia_nb.state.values import encode_value
 
 __all__ = [
     "MISSING",
