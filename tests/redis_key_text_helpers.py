@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import time
 from typing import Any
 
 from motia_nb.state.backends.base import Write
@@ -26,13 +25,6 @@ def no_scan(monkeypatch: Any) -> None:
     monkeypatch.setattr(RedisBackend, "_scan_containing", refuse)
 
 
-def wait_until(cond: Any, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
 
 
 def snapshot(raw: Any, group: str) -> tuple[list[tuple[str, float]], dict[str, str], list[str]]:

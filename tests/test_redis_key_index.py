@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -25,6 +24,8 @@ from motia_nb.state.backends.redis import RedisBackend, key_index
 from motia_nb.state.backends.redis.layout import key_index_keys
 from motia_nb.state.ops import normalize_ops
 from motia_nb.testing import fixtures as shared
+from motia_nb.testing.races import wait_until
+from redis_key_text_helpers import no_scan
 
 pytestmark = pytest.mark.redis
 
@@ -51,21 +52,8 @@ def assert_exact(raw: Any, group: str) -> None:
     assert index_of(raw, group) == sorted(raw.hkeys(f"state:{group}"))
 
 
-def no_scan(monkeypatch: Any) -> None:
-    """Make the scanning fallback fail: the answer must come from the index."""
-    def refuse(*a: Any) -> Any:
-        raise AssertionError("the scan answered, not the key index")
-    monkeypatch.setattr(RedisBackend, "_scan_prefix", refuse)
-    monkeypatch.setattr(RedisBackend, "_scan_containing", refuse)
 
 
-def wait_until(cond: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
 
 
 def test_every_kind_of_write_keeps_the_index_exact_from_a_fresh_store(backend: RedisBackend, raw: Any) -> None:

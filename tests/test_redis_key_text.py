@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from redis_key_text_helpers import (
-    KEYS, assert_text_exact, brute, chunks_of, made_by_searches, no_scan, set_all, tiny_sizes, wait_until,
+    KEYS, assert_text_exact, brute, chunks_of, made_by_searches, no_scan, set_all, tiny_sizes,
     whole_by_parts,
 )  # fmt: skip
 
@@ -26,6 +26,7 @@ from motia_nb.state import StateManager
 from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, key_index
 from motia_nb.testing import fixtures as shared
+from motia_nb.testing.races import wait_until
 
 pytestmark = pytest.mark.redis
 

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 from redis_key_text_helpers import (
-    assert_text_exact, brute, chunk_sizes, chunks_of, made_by_searches, no_scan, set_all, tiny_sizes, wait_until,
+    assert_text_exact, brute, chunk_sizes, chunks_of, made_by_searches, no_scan, set_all, tiny_sizes,
 )  # fmt: skip
 
 from motia_nb.state.backends.base import Write
 from motia_nb.state.backends.redis import RedisBackend, key_index
 from motia_nb.state.ops import normalize_ops
 from motia_nb.testing import fixtures as shared
+from motia_nb.testing.races import wait_until
 
 pytestmark = pytest.mark.redis
 

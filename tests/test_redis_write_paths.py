@@ -23,6 +23,7 @@ from motia_nb.state.backends.redis.wire import pack
 from motia_nb.state.errors import StateError
 from motia_nb.state.ops import normalize_ops
 from motia_nb.testing import fixtures as shared
+from motia_nb.testing.races import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -101,15 +102,6 @@ def test_a_pattern_subscriber_still_gets_every_change(backend: RedisBackend, raw
         ps.close()
 
 
-def wait_until(cond: Any, timeout: float = 5.0) -> bool:
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
 
 
 def test_mixed_writes_in_one_batch_keep_insertion_order_and_results(backend: RedisBackend) -> None:

@@ -1,18 +1,21 @@
-"""Writes held in another thread's event loop while something happens to the store.
+"""Timing helpers of the tests: writes held in another thread's loop, and waiting for
+background work.
 
 An async write is buffered until its loop turns; a loop on another thread that does not
 turn keeps its writes buffered while this thread closes, swaps or breaks the store. The
-close-race tests of both backends share this one harness.
+close-race tests of both backends share this one harness. :func:`wait_until` polls for
+what a background thread (a fill, a build, a subscriber) does by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["buffered_on_another_loop"]
+__all__ = ["buffered_on_another_loop", "wait_until"]
 
 
 def buffered_on_another_loop(
@@ -46,3 +49,13 @@ def buffered_on_another_loop(
     if t.is_alive():
         raise AssertionError("the other loop's writes never finished")
     return out
+
+
+def wait_until(cond: Callable[[], object], timeout: float = 20.0) -> bool:
+    """Poll ``cond()`` every 10 ms until it holds or ``timeout`` seconds passed; its last answer."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return bool(cond())
