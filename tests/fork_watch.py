@@ -123,3 +123,17 @@ def _child_uses_the_store(path: str, q) -> None:
         q.put(("ok", (sm.sync.get("child", "sync"), len(values), big)))
     except BaseException as exc:  # reported to the parent, which fails the test with it
         q.put(("error", repr(exc)))
+
+
+def fork_child_using_the_store(path: str, then: "Callable[[], Any] | None" = None) -> "tuple[str, Any, Any]":
+    """Fork a child that uses the inherited manager of ``path`` (:func:`_child_uses_the_store`);
+    call ``then()`` in the parent as soon as the child started; wait for the child (killed if it
+    hangs). Returns ``(status, payload, what then() returned)``."""
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_child_uses_the_store, args=(path, q))
+    child.start()
+    after = then() if then is not None else None
+    _join(child)
+    status, payload = q.get(timeout=5)
+    return status, payload, after

@@ -12,7 +12,6 @@ fails the test (the child is killed), it never hangs the suite. (More in test_fo
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing
 import os
 import sqlite3
@@ -23,7 +22,7 @@ import threading
 import time
 
 import pytest
-from fork_watch import _child_uses_the_store, _inherited, _join
+from fork_watch import _inherited, _join, fork_child_using_the_store
 
 from motia_nb._threads import get_sqlite_loop
 from motia_nb.state.manager import StateManager
@@ -84,13 +83,7 @@ def test_a_fork_waits_for_a_statement_in_progress_and_the_child_works(db_path, b
             release.set()
 
         threading.Thread(target=let_go, daemon=True).start()
-        ctx = multiprocessing.get_context("fork")
-        q = ctx.Queue()
-        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
-        child.start()
-        forked_after_the_statement = released.is_set()
-        _join(child)
-        status, payload = q.get(timeout=5)
+        status, payload, forked_after_the_statement = fork_child_using_the_store(db_path, released.is_set)
         assert status == "ok", payload
         assert payload[1:] == (11, 1)
         assert forked_after_the_statement, "the fork did not wait for the statement in progress"

@@ -17,7 +17,7 @@ import threading
 import time
 
 import pytest
-from fork_watch import _child_uses_the_store, _inherited, _join
+from fork_watch import _inherited, fork_child_using_the_store
 
 from motia_nb.state.manager import StateManager
 
@@ -128,13 +128,7 @@ def test_a_fork_waits_for_a_background_connection_s_first_statements(db_path, mo
             release.set()
 
         threading.Thread(target=let_go, daemon=True).start()
-        ctx = multiprocessing.get_context("fork")
-        q = ctx.Queue()
-        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
-        child.start()
-        forked_after_the_statement = released.is_set()
-        _join(child)
-        status, payload = q.get(timeout=5)
+        status, payload, forked_after_the_statement = fork_child_using_the_store(db_path, released.is_set)
         assert status == "ok", payload
         assert payload[1] == 11
         assert forked_after_the_statement, "the fork did not wait for the statement in progress"
@@ -170,13 +164,7 @@ def test_a_child_never_closes_an_inherited_connection_a_vanished_thread_was_insi
     reader.start()
     try:
         assert entered.wait(30)
-        ctx = multiprocessing.get_context("fork")
-        q = ctx.Queue()
-        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
-        child.start()
-        release.set()
-        _join(child)
-        status, payload = q.get(timeout=5)
+        status, payload, _ = fork_child_using_the_store(db_path, release.set)
         assert status == "ok", payload
         assert payload[1:] == (11, 1)
     finally:
@@ -212,13 +200,7 @@ def test_a_child_forked_while_sqlite_s_file_table_was_locked_says_so_instead_of_
     holder.start()
     try:
         assert entered.wait(30)
-        ctx = multiprocessing.get_context("fork")
-        q = ctx.Queue()
-        child = ctx.Process(target=_child_uses_the_store, args=(db_path, q))
-        child.start()
-        release.set()  # the parent goes on; the child inherited the mutex locked
-        _join(child)
-        status, payload = q.get(timeout=5)
+        status, payload, _ = fork_child_using_the_store(db_path, release.set)  # the parent goes on; the child inherited the mutex locked
         assert status == "error", payload
         assert "forked while another thread of its parent was inside SQLite" in payload
         assert sm.sync.get("big", "k") == 1  # the parent is unaffected
