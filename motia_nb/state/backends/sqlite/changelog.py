@@ -116,17 +116,16 @@ def _record(rows: list[tuple[Any, ...]], at: int, g: str, trace: Any, cause: str
 
 def _pack(keys: list[str], olds: list["str | None"], news: list["str | None"]) -> tuple[str, str, str]:
     """A record's ``key`` (its layout), ``old_value`` and ``new_value`` columns."""
-    if None in olds:
-        old_lens = [-1 if t is None else len(t) for t in olds]
-        olds = [t for t in olds if t is not None]
-    else:
-        old_lens = list(map(len, olds))  # type: ignore[arg-type]
-    if None in news:
-        new_lens = [-1 if t is None else len(t) for t in news]
-        news = [t for t in news if t is not None]
-    else:
-        new_lens = list(map(len, news))  # type: ignore[arg-type]
-    return _dumps([keys, old_lens, new_lens]), "".join(olds), "".join(news)  # type: ignore[arg-type]
+    old_lens, old_text = _joined(olds)
+    new_lens, new_text = _joined(news)
+    return _dumps([keys, old_lens, new_lens]), old_text, new_text
+
+
+def _joined(texts: list["str | None"]) -> tuple[list[int], str]:
+    """The texts' lengths (-1: absent) and the present ones joined end to end (see :func:`_texts`)."""
+    if None in texts:
+        return [-1 if t is None else len(t) for t in texts], "".join([t for t in texts if t is not None])
+    return list(map(len, texts)), "".join(texts)  # type: ignore[arg-type]
 
 
 def trim(seq: int, n: int, layout: str, olds: str, news: str, upto: int) -> "tuple[tuple[Any, ...], list[str]]":
