@@ -68,3 +68,25 @@ def test_history_keep_refuses_a_bool_or_a_float_naming_what_it_takes(ip, fresh_d
     messages = [r.getMessage() for r in config_errors.records]
     assert len(messages) == 2 and all("a count (int) or a str such as" in m for m in messages), messages
     assert state_manager.history_keep == "100000"
+
+
+def test_a_name_starting_with_a_dash_is_a_name_where_a_value_follows(ip, fresh_db):
+    # %state set/update take no options: "-k" and "-1" are a key and a group, not options
+    state = lambda line: ip.run_line_magic("state", line)  # noqa: E731
+    assert state("set g -k 1") == {"new_value": 1, "old_value": None}
+    assert state("set -- g -k 2") == {"new_value": 2, "old_value": 1}  # the usual `--` is accepted
+    assert state('set -1 "-2" 3') == {"new_value": 3, "old_value": None}
+    assert state('update g -k [{"type": "increment", "path": "", "by": 1}]')["new_value"] == 3
+    assert state_manager.sync.items("g") == [("-k", 3)] and state_manager.sync.get("-1", "-2") == 3
+    assert state("get g -- -k") == 3  # argparse's own `--` where options exist
+
+
+def test_a_dash_name_read_as_an_option_says_how_to_write_it(ip, fresh_db):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    with pytest.raises(MagicUsageError) as info:
+        ip.run_line_magic("state", "get g -k")
+    assert str(info.value).splitlines()[-1] == "  hint: a name starting with '-' goes after --: %state get g -- -k"
+    with pytest.raises(MagicUsageError) as info:  # a real option's typo gets no such hint
+        ip.run_line_magic("state", "list --valeus g")
+    assert "hint" not in str(info.value)
