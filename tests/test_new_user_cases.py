@@ -90,3 +90,22 @@ def test_a_dash_name_read_as_an_option_says_how_to_write_it(ip, fresh_db):
     with pytest.raises(MagicUsageError) as info:  # a real option's typo gets no such hint
         ip.run_line_magic("state", "list --valeus g")
     assert "hint" not in str(info.value)
+
+
+def test_frame_never_loses_a_literal_dotted_field_to_a_nested_one():
+    # the engine's paths are literal: "x.y" is one field, x -> y another; flattened, both
+    # would be column "x.y" and pandas would keep one of them
+    from motia_nb.state.sync import to_frame
+
+    rows = [("a", '{"x.y": 1, "x": {"y": 2}}'), ("b", '{"x": {"y": 3}, "z": 4}')]
+    with pytest.warns(UserWarning, match="a field name with a dot equals a nested field"):
+        df = to_frame(rows, flatten=True)
+    assert sorted(df.columns) == ["key", "x", "x.y", "z"]
+    assert (df.loc[0, "x.y"], df.loc[0, "x"], df.loc[1, "x"], df.loc[1, "z"]) == (1, {"y": 2}, {"y": 3}, 4)
+    # without such a clash, nested objects still flatten (and a dotted name alone is fine)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flat = to_frame([("a", '{"x.w": 1, "x": {"y": 2}}')], flatten=True)
+    assert list(flat.columns) == ["key", "x.w", "x.y"] and flat.loc[0, "x.w"] == 1 and flat.loc[0, "x.y"] == 2
