@@ -109,3 +109,25 @@ def test_frame_never_loses_a_literal_dotted_field_to_a_nested_one():
         warnings.simplefilter("error")
         flat = to_frame([("a", '{"x.w": 1, "x": {"y": 2}}')], flatten=True)
     assert list(flat.columns) == ["key", "x.w", "x.y"] and flat.loc[0, "x.w"] == 1 and flat.loc[0, "x.y"] == 2
+
+
+def test_engine_state_set_without_a_value_is_refused_as_the_engine_does(tmp_path):
+    # state::set's input is {scope, key, value: Value (alias data)}: a worker that forgets the
+    # value gets the engine's deserialization_error, not a silently stored null
+    import asyncio
+
+    from motia_nb.engine import EngineFunctionError, EngineFunctions
+    from motia_nb.state import StateManager
+
+    m = StateManager(str(tmp_path / "s.db"))
+    try:
+        fns = EngineFunctions(m)
+        with pytest.raises(EngineFunctionError) as info:
+            asyncio.run(fns.call("state::set", {"scope": "a", "key": "k"}))
+        assert (info.value.code, str(info.value.to_body()["message"])) == (
+            "deserialization_error", "state::set: missing field `value`")
+        assert asyncio.run(m.list_groups()) == []
+        assert asyncio.run(fns.call("state::set", {"scope": "a", "key": "k", "value": None})) == {
+            "old_value": None, "new_value": None}  # an explicit null is a value
+    finally:
+        m.close()
