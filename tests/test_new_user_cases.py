@@ -131,3 +131,16 @@ def test_engine_state_set_without_a_value_is_refused_as_the_engine_does(tmp_path
             "old_value": None, "new_value": None}  # an explicit null is a value
     finally:
         m.close()
+
+
+def test_a_name_cut_off_by_a_comment_says_to_quote_it(ip, fresh_db):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    with pytest.raises(MagicUsageError) as info:
+        ip.run_line_magic("state", "set g #12 1")
+    assert str(info.value).splitlines()[-1] == "  hint: '#' starts a comment; quote a name that starts with it: \"#12\""
+    with pytest.raises(MagicUsageError) as info:
+        ip.run_line_magic("state", "get g #12")
+    assert "quote a name" in str(info.value)
+    assert ip.run_line_magic("state", 'set g "#12" 1')["new_value"] == 1
+    assert ip.run_line_magic("state", 'get g "#12"  # a real comment') == 1

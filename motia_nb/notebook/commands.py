@@ -119,7 +119,7 @@ class Command:
         if self.tail is None:
             if has_body:
                 raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
-            return self.parser.parse_args([self._name(tokens, w) for w in words])
+            return self._parse_names(tokens, [self._name(tokens, w) for w in words])
         names: list[str] = []
         used = 0  # words read as names (and a `--` before them)
         for w in words:
@@ -130,7 +130,7 @@ class Command:
                 continue  # `%state set -- -g k 1`: the usual end-of-options mark, accepted
             names.append(self._name(tokens, w))
         # A command with a tail takes no options: every name is a name, even "-k" or "-1".
-        args = self.parser.parse_args(["--", *names])
+        args = self._parse_names(tokens, ["--", *names])
         raw = tokens.rest(first + used)
         if has_body:
             if raw:
@@ -144,6 +144,18 @@ class Command:
             value = read(raw, what, self.tail)
         setattr(args, self.tail.name.lower(), value)
         return args
+
+    def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
+        try:
+            return self.parser.parse_args(words)
+        except MagicUsageError as err:
+            comment = tokens.source[tokens.end :]
+            if comment and "required" in str(err):  # `%state get g #1`: the rest was a comment
+                word = comment.split()[0]
+                raise MagicUsageError(
+                    f"{err}\n  hint: '#' starts a comment; quote a name that starts with it: \"{word}\""
+                ) from None
+            raise
 
     def _name(self, tokens: Tokens, w: Token) -> str:
         if w.unclosed:
