@@ -240,9 +240,69 @@ TABLE: list[tuple[str, Any, list[dict[str, Any]], Any]] = [
     ("append.long_segment", {}, [ap("x", "a" * 257)], Err("append.path.segment_too_long", 0)),  # validates_append_path_segments_with_op_specific_error_code
     ("append.value_missing", {}, [{"type": "append", "path": "a"}], Err("append.value.missing", 0)),
 
+    # ---- more of update_ops.rs, case by case: the missing default after each op, a stored
+    # null, the root of every kind, 64-bit edges, the order the engine checks an op in
+    ("set.root_on_missing_item", MISSING, [st("", 5)], 5),
+    ("set.root_no_value_on_missing_item", MISSING, [st("")], None),
+    ("set.root_then_field", MISSING, [st("", {"a": 1}), st("b", 2)], {"a": 1, "b": 2}),
+    ("set.field_after_scalar_root", MISSING, [st("", 5), st("b", 2)], Err("set.target_not_object", 1)),
+    ("set.list_path_empty_segment", {}, [st(["a", ""], 1)], Err("set.path.empty_segment", 0)),
+    ("merge.root_empty_list_on_non_object", 5, [mg({"a": 1}, [])], Err("merge.target_not_object", 0)),
+    ("merge.root_after_root_increment", MISSING, [inc("", 1), mg({"a": 1})], Err("merge.target_not_object", 1)),
+    ("merge.path_after_root_increment", MISSING, [inc("", 1), mg({"a": 1}, "x")], {"x": {"a": 1}}),  # walk_or_create
+    ("merge.empty_value_on_missing_item", MISSING, [mg({})], {}),
+    ("merge.value_null", {}, [mg(None)], Err("merge.value.not_an_object", 0)),
+    ("merge.value_constructor_key", {}, [mg({"constructor": 1})], Err("merge.value.proto_polluted", 0)),
+    ("merge.value_1024_keys_ok", {}, [mg({f"k{i}": i for i in range(MAX_MERGE_KEYS)})], {f"k{i}": i for i in range(MAX_MERGE_KEYS)}),
+    ("merge.path_checked_before_value", {}, [mg("x", ["__proto__"])], Err("merge.path.proto_polluted", 0)),
+    ("merge.keys_checked_before_depth", {}, [mg({"prototype": nested(MAX_MERGE_DEPTH + 1)})], Err("merge.value.proto_polluted", 0)),
+    ("inc.root_on_stored_null", None, [inc("", 1)], Err("increment.not_number", 0)),  # null is not the missing default
+    ("inc.root_float", 1.5, [inc("", 1)], 2.5),
+    ("inc.root_string", "5", [inc("", 1)], Err("increment.not_number", 0)),
+    ("dec.root_on_existing_object", {"a": 1}, [dec("", 1)], Err("decrement.not_number", 0)),
+    ("inc.root_then_field", MISSING, [inc("", 1), inc("a", 1)], Err("increment.target_not_object", 1)),
+    ("dec.root_missing_by_i64_min", MISSING, [dec("", I64_MIN)], 2**63),  # missing_decrement_value
+    ("dec.field_by_i64_min", {"n": 0}, [dec("n", I64_MIN)], {"n": 2**63}),  # i64 overflows: the u64 branch
+    ("inc.below_i64_by_negative", {"n": I64_MIN}, [inc("n", -1)], Err("increment.not_number", 0)),
+    ("dec.u64_max_ok", {"n": U64_MAX}, [dec("n", 1)], {"n": U64_MAX - 1}),
+    ("inc.u64_max_by_negative", {"n": U64_MAX}, [inc("n", -5)], {"n": U64_MAX - 5}),
+    ("dec.float_goes_negative", {"x": 0.5}, [dec("x", 1)], {"x": -0.5}),
+    ("inc.by_zero_on_missing_field", {}, [inc("n", 0)], {"n": 0}),
+    ("dec.by_zero_on_missing_field", {}, [dec("n", 0)], {"n": 0}),
+    ("remove.root_on_missing_item", MISSING, [rm("")], None),
+    ("remove.root_then_set_field", {"a": 1}, [rm(""), st("a", 1)], Err("set.target_not_object", 1)),
+    ("remove.root_then_append_root", {"a": 1}, [rm(""), ap("x")], "x"),  # a null root starts by value kind
+    ("remove.root_then_merge_path", {"a": 1}, [rm(""), mg({"b": 1}, "a")], {"a": {"b": 1}}),
+    ("remove.long_segment", {}, [rm("x" * 257)], Err("remove.path.segment_too_long", 0)),
+    ("append.root_missing_twice_strings", MISSING, [ap("a"), ap("b")], "ab"),
+    ("append.root_missing_twice_values", MISSING, [ap(1), ap(2)], [1, 2]),
+    ("append.root_missing_string_then_number", MISSING, [ap("a"), ap(1)], Err("append.type_mismatch", 1)),
+    ("append.root_empty_list_path_missing_item", MISSING, [ap("s", [])], "s"),
+    ("append.root_string", "ab", [ap("c")], "abc"),
+    ("append.root_number", 5, [ap(1)], Err("append.type_mismatch", 0)),
+    ("append.root_bool", False, [ap("x")], Err("append.type_mismatch", 0)),
+    ("append.null_value_to_array", {"e": []}, [ap(None, "e")], {"e": [None]}),
+    ("append.null_value_to_missing_field", {}, [ap(None, "e")], {"e": [None]}),
+    ("append.null_value_to_string", {"s": "a"}, [ap(None, "s")], Err("append.type_mismatch", 0)),
+    ("append.list_value_to_missing_field", {}, [ap([1, 2], "e")], {"e": [[1, 2]]}),
+    ("append.empty_string_to_missing_field", {}, [ap("", "s")], {"s": ""}),
+    ("append.empty_segment", {}, [ap("x", ["a", ""])], Err("append.path.empty_segment", 0)),
+    ("append.path_too_deep", {}, [ap("x", ["k"] * (MAX_PATH_SEGMENTS + 1))], Err("append.path.too_deep", 0)),
+    ("append.nested_after_scalar_root", MISSING, [inc("", 1), ap("x", ["a", "b"])], Err("append.target_not_object", 1)),
+
     # ---- lists: the engine applies the others and records errors; motia_nb refuses the whole list
-    ("list.failed_ops_index", {"bad": "value", "events": {}},  # failed_ops_continue_and_preserve_error_indexes
-     [inc("bad", 1), st("__proto__", True), ap("chunk", "events"), st("ok", True)], Err("set.path.proto_polluted", 1)),
+    # failed_ops_continue_and_preserve_error_indexes: the engine's errors are ops 0, 1 and 2;
+    # motia_nb names the first, in op order (a path error is no earlier than a type error)
+    ("list.failed_ops_index", {"bad": "value", "events": {}},
+     [inc("bad", 1), st("__proto__", True), ap("chunk", "events"), st("ok", True)], Err("increment.not_number", 0)),
+    ("list.path_error_first_when_earlier_ops_apply", {"bad": "value"},
+     [inc("n", 1), st("__proto__", True), inc("bad", 1)], Err("set.path.proto_polluted", 1)),
+    ("list.merge_value_error_after_type_error", {"s": "x"},
+     [ap(1, "s"), mg([1], "a")], Err("append.type_mismatch", 0)),
+    # a request the engine cannot read at all (a `by` that is no integer) is refused whole,
+    # before any op applies: its error wins over an op error earlier in the list
+    ("list.unreadable_request_beats_op_errors", {"bad": "value"},
+     [inc("bad", 1), st("__proto__", True), inc("n", "1")], Err("increment.by.not_integer", 2)),
     ("list.partial_failure", {"buffer": []},  # multi_op_partial_failure_retains_prior_successes
      [ap("first", "buffer"), ap(True, ["__proto__", "polluted"]), ap("third", "buffer")], Err("append.path.proto_polluted", 1)),
     ("list.seed_example", {"completedSteps": 2, "status": "pending", "retries": 3},

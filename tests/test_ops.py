@@ -108,7 +108,7 @@ def test_ops_must_be_a_list(ops: Any, code: str, reason: str) -> None:
     ],
 )
 def test_malformed_ops_are_refused_before_io(op: Any, code: str, reason: str) -> None:
-    ops = [{"type": "set", "path": "fine", "value": 1}, op]
+    ops = [{"type": "set", "path": "", "value": {"fine": 1}}, op]  # op 0 cannot fail on any value
     for call in (lambda: normalize_ops(ops, group_id=G, key=K), lambda: apply_ops({}, ops, group_id=G, key=K)):
         with pytest.raises(UpdateOpError) as info:
             call()
@@ -247,3 +247,24 @@ def test_deep_values_apply_without_recursion_error() -> None:
         deep = {"n": deep}
     new = apply_ops(deep, [st("added", True), ap(1, "list")], group_id=G, key=K)
     assert new["added"] is True and new["list"] == [1] and new["n"] is deep["n"]
+
+
+def test_an_op_error_the_engine_records_ranks_in_op_order_with_errors_on_the_value() -> None:
+    # The engine records a forbidden path for its op and goes on; an earlier op that fails
+    # on the stored value is its first error. Whether one does is known only with the value:
+    # normalize_ops refuses before I/O only when no earlier op can fail on any value.
+    ops = [inc("count", 1), st("__proto__", True)]
+    normalized = normalize_ops(ops, group_id=G, key=K)  # deferred: op 0 may fail
+    with pytest.raises(UpdateOpError) as info:
+        apply_ops({"count": "5"}, normalized, group_id=G, key=K)
+    assert (info.value.code, info.value.op_index) == ("increment.not_number", 0)
+    with pytest.raises(UpdateOpError) as info:
+        apply_ops({"count": 5}, normalized, group_id=G, key=K)
+    assert (info.value.code, info.value.op_index, info.value.op) == ("set.path.proto_polluted", 1, ops[1])
+    for never_fails in (st("", {}), rm(""), mg({"a": 1}, "x")):
+        with pytest.raises(UpdateOpError, match=r"failed at op 1 \(set.path.proto_polluted\)"):
+            normalize_ops([never_fails, ops[1]], group_id=G, key=K)
+    # a request the engine cannot read is refused whole, before I/O, whatever comes before it
+    with pytest.raises(UpdateOpError) as info:
+        normalize_ops([inc("count", 1), st("__proto__", True), inc("n", 1.5)], group_id=G, key=K)
+    assert (info.value.code, info.value.op_index) == ("increment.by.not_integer", 2)

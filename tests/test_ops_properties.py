@@ -181,7 +181,9 @@ def model_path(op: dict[str, Any]) -> list[str]:
     return parts
 
 
-def model_check(op: Any) -> list[str]:
+def model_check(op: Any) -> Any:
+    """The op's path segments, or a :class:`Bad` the engine would record for the op
+    (a path or merge-value error); raises :class:`Bad` for a request it cannot read."""
     if not isinstance(op, dict):
         raise Bad("op.not_an_object")
     if op.get("type") not in FIELDS:
@@ -190,7 +192,13 @@ def model_check(op: Any) -> list[str]:
     for f in op:
         if f != "type" and f not in FIELDS[t]:
             raise Bad("op.unknown_field")
-    path = model_path(op)
+    recorded = None
+    try:
+        path = model_path(op)
+    except Bad as exc:
+        if not _recorded(exc.code):
+            raise
+        recorded, path = exc, []
     if t in ("increment", "decrement"):
         if "by" not in op:
             raise Bad(f"{t}.by.missing")
@@ -203,17 +211,17 @@ def model_check(op: Any) -> list[str]:
         raise Bad(f"{t}.value.missing")
     if "value" in op and not model_is_json(op["value"]):
         raise Bad(f"{t}.value.not_json")
-    if t == "merge":
+    if t == "merge" and recorded is None:
         v = op["value"]
         if not isinstance(v, dict):
-            raise Bad("merge.value.not_an_object")
-        if len(v) > 1024:
-            raise Bad("merge.value.too_many_keys")
-        if any(k in SINKS for k in v):
-            raise Bad("merge.value.proto_polluted")
-        if model_depth(v) > 16:
-            raise Bad("merge.value.too_deep")
-    return path
+            recorded = Bad("merge.value.not_an_object")
+        elif len(v) > 1024:
+            recorded = Bad("merge.value.too_many_keys")
+        elif any(k in SINKS for k in v):
+            recorded = Bad("merge.value.proto_polluted")
+        elif model_depth(v) > 16:
+            recorded = Bad("merge.value.too_deep")
+    return recorded if recorded is not None else path
 
 
 def model_walk(node: dict[str, Any], segs: list[str]) -> dict[str, Any]:
@@ -247,8 +255,18 @@ def model_append(target: Any, value: Any) -> Any:
     raise Bad("append.type_mismatch")
 
 
+def _recorded(code: str) -> bool:
+    """An error the engine records for its op (not a request it cannot read)."""
+    return code.rsplit(".", 1)[1] in {"too_deep", "empty_segment", "segment_too_long", "proto_polluted"} and (
+        ".path." in code or code.startswith("merge.value.")
+    ) or code in ("merge.value.not_an_object", "merge.value.too_many_keys")
+
+
 def model_apply(current: Any, ops: list[Any]) -> Any:
-    paths = []
+    # The engine rejects a request it cannot read (before any op); it records a path or
+    # merge-value error for its op and goes on, so such an error ranks in op order with
+    # the errors ops meet on the value.
+    paths: list[Any] = []
     for i, op in enumerate(ops):
         try:
             paths.append(model_check(op))
@@ -257,6 +275,8 @@ def model_apply(current: Any, ops: list[Any]) -> Any:
     missing = current is MISSING
     doc = {} if missing else copy.deepcopy(current)
     for i, (op, path) in enumerate(zip(ops, paths)):
+        if isinstance(path, Bad):
+            raise ModelError(i, path.code)
         t = op["type"]
         value = copy.deepcopy(op.get("value"))
         try:

@@ -169,7 +169,9 @@ class EngineFunctions:
 
     async def _state_set(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("scope", "key"), ("value", "data"))
-        value = f.get("value", f.get("data"))  # the engine: `value`, alias `data`; missing → null
+        if "value" not in f and "data" not in f:  # the engine's `value: Value` (alias `data`) is required
+            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `value`")
+        value = f.get("value", f.get("data"))  # an explicit null stores null
         return _write_result(await self.manager.set(_state_scope(fid, f["scope"]), f["key"], value))
 
     async def _state_update(self, fid: str, payload: Any) -> dict[str, Any]:

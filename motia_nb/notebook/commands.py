@@ -31,10 +31,22 @@ class ArgParser(argparse.ArgumentParser):
     """argparse for one subcommand: errors are one-line :class:`MagicUsageError` with the usage."""
 
     usage_line = ""
+    _words: list[str] = []
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        self._words = list(args or [])
+        return super().parse_args(args, namespace)
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         msg = message.removeprefix("argument ")
-        raise MagicUsageError(f"{self.prog}: {msg}\n  usage: {self.usage_line or self.prog}")
+        known = {o for a in self._actions for o in a.option_strings}
+        # "-k" or "-1" read as an option: a name starting with '-' goes after `--`
+        dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known]
+        hint = ""
+        if dashed and "--" not in self._words and any(not a.option_strings for a in self._actions):
+            example = " ".join([self.prog, *(w for w in self._words if w not in dashed), "--", *dashed])
+            hint = f"\n  hint: a name starting with '-' goes after --: {example}"
+        raise MagicUsageError(f"{self.prog}: {msg}\n  usage: {self.usage_line or self.prog}{hint}")
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
         raise MagicUsageError(message or f"{self.prog} exited with status {status}")
@@ -107,14 +119,19 @@ class Command:
         if self.tail is None:
             if has_body:
                 raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
-            return self.parser.parse_args([self._name(tokens, w) for w in words])
+            return self._parse_names(tokens, [self._name(tokens, w) for w in words])
         names: list[str] = []
+        used = 0  # words read as names (and a `--` before them)
         for w in words:
             if len(names) == self.n_names() or tokens.source[w.start] in "{[":
                 break  # JSON is never a name: a forgotten name is reported as missing
+            used += 1
+            if not names and tokens.source[w.start : w.end] == "--":
+                continue  # `%state set -- -g k 1`: the usual end-of-options mark, accepted
             names.append(self._name(tokens, w))
-        args = self.parser.parse_args(names)
-        raw = tokens.rest(first + len(names))
+        # A command with a tail takes no options: every name is a name, even "-k" or "-1".
+        args = self._parse_names(tokens, ["--", *names])
+        raw = tokens.rest(first + used)
         if has_body:
             if raw:
                 raise MagicUsageError(
@@ -127,6 +144,18 @@ class Command:
             value = read(raw, what, self.tail)
         setattr(args, self.tail.name.lower(), value)
         return args
+
+    def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
+        try:
+            return self.parser.parse_args(words)
+        except MagicUsageError as err:
+            comment = tokens.source[tokens.end :]
+            if comment and "required" in str(err):  # `%state get g #1`: the rest was a comment
+                word = comment.split()[0]
+                raise MagicUsageError(
+                    f"{err}\n  hint: '#' starts a comment; quote a name that starts with it: \"{word}\""
+                ) from None
+            raise
 
     def _name(self, tokens: Tokens, w: Token) -> str:
         if w.unclosed:

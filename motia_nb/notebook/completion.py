@@ -230,6 +230,13 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         if split is None:
             return empty
         words, fragment, open_quote = split
+        args = m.group("args")
+        if not open_quote and args.endswith(("'", '"')):
+            # The cursor sits just after a closing quote: that word is complete (Tab after
+            # a space offers the next one). Offer the word as typed, so nothing changes;
+            # an empty answer would let IPython's own matchers append `""` or file names.
+            raw = args[tokenize(args).words[-1].start :]
+            return {"completions": [SimpleCompletion(raw, type="name")], "matched_fragment": raw, "suppress": True}
         try:
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)

@@ -23,7 +23,19 @@ from ..state import default_url
 from ..state.history import DEFAULT_KEEP, Retention
 from ..engine import settings as engine_settings
 
-__all__ = ["MotiaNB"]
+__all__ = ["MotiaNB", "HistoryKeep"]
+
+
+class HistoryKeep(Unicode):  # type: ignore[type-arg]
+    """``history_keep``: a str (``'10000,7d'``, ``'all'``, ``'off'``), or an int count
+    (``%config MotiaNB.history_keep = 10000`` is what the help's "a count" invites)."""
+
+    info_text = "a count (int) or a str such as '10000', '7d', '10000,7d', 'all' or 'off'"
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super().validate(obj, value)
 
 
 class MotiaNB(Configurable):
@@ -73,7 +85,7 @@ class MotiaNB(Configurable):
         ),
     ).tag(config=True)
 
-    history_keep = Unicode(
+    history_keep = HistoryKeep(
         DEFAULT_KEEP,
         help=(
             "How much state history to keep (%state history, state_manager.history): a count of the "

@@ -12,6 +12,12 @@ I/O (the op's shape, its path, ``by``, the value, the engine's path and merge-va
 limits); :func:`apply_ops` applies a list to one item's current value and is the
 only implementation of update semantics in motia_nb (every backend calls it).
 
+Which error is reported when several ops are wrong is the engine's first: a request
+it cannot read at all (an unknown ``type``, a missing ``path``, a ``by`` that is no
+integer...) is refused whole, whatever op it is in; otherwise the first op, in
+order, whose error the engine would record, be it a forbidden path (known before
+I/O) or a type error met on the stored value (known only then).
+
 ========== ====================== ==========================================================
 type       fields                 behaviour (the engine's)
 ========== ====================== ==========================================================
@@ -70,6 +76,10 @@ MAX_MERGE_DEPTH: Final[int] = 16
 #: Path segments (and merge-value top-level keys) the engine refuses: prototype-pollution sinks.
 FORBIDDEN_SEGMENTS: Final[frozenset[str]] = frozenset({"__proto__", "constructor", "prototype"})
 
+#: Path problems the engine records as the op's error (applying the other ops), as
+#: opposed to a request it cannot read at all (a path that is not a str or list of str).
+_RECORDED_PATH: Final = frozenset({"too_deep", "empty_segment", "segment_too_long", "proto_polluted"})
+
 #: Allowed fields per op type (besides ``type``).
 _FIELDS: Final[dict[str, frozenset[str]]] = {
     "set": frozenset({"path", "value"}),
@@ -90,8 +100,10 @@ class NormalizedOp(dict):  # type: ignore[type-arg]
     ``type`` is one of :data:`OP_TYPES`; ``path`` is a list of str segments
     (``[]`` for the root; a string path is one segment); ``value`` (set, merge,
     append) is a private copy made of plain JSON types (``None`` for a set without
-    one); ``by`` (increment, decrement) is an ``int`` in the engine's 64-bit range.
-    :func:`apply_ops` trusts such ops and skips validating them again.
+    one); ``by`` (increment, decrement) is an ``int`` in the engine's 64-bit range;
+    ``failure`` (code, reason, the raw op), when present, is the error the engine
+    would record for this op. :func:`apply_ops` trusts such ops and skips
+    validating them again.
     """
 
     __slots__ = ()
@@ -185,7 +197,10 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
 
     Returns :class:`NormalizedOp` dicts with ``path`` as a list of segments and
     ``value`` copied. Raises :class:`UpdateOpError` with the engine's code and the
-    op's index.
+    op's index. A path or merge-value error the engine records for its op is raised
+    here only when no earlier op can fail on the stored value; otherwise the op is
+    returned marked (``failure``) and :func:`apply_ops` raises it when it reaches
+    it, unless an earlier op fails first.
     """
     if isinstance(ops, Mapping):
         raise UpdateOpError(
@@ -201,7 +216,31 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
             group_id=group_id,
             key=key,
         )
-    return [_normalize_one(op, index, group_id, key) for index, op in enumerate(ops)]
+    normalized = [_normalize_one(op, index, group_id, key) for index, op in enumerate(ops)]
+    for index, op in enumerate(normalized):
+        if "failure" in op:
+            # The engine records this op's error and goes on. If no op before it can
+            # fail on the stored value, it is the first error whatever that value is:
+            # refuse now, before any I/O. Otherwise apply_ops decides, in op order.
+            if not any(_may_fail(earlier) for earlier in normalized[:index]):
+                raise _failure(op, index, group_id, key)
+            break
+    return normalized
+
+
+def _may_fail(op: NormalizedOp) -> bool:
+    """Whether a valid op can fail on some stored value (else it always applies)."""
+    op_type, path = op["type"], op["path"]
+    if op_type == "merge":
+        return not path  # a root merge needs an object; along a path anything becomes {}
+    if op_type in ("set", "remove"):
+        return bool(path)  # "" replaces the whole value / sets it to null
+    return True  # increment, decrement, append: the target's type matters
+
+
+def _failure(op: NormalizedOp, index: int, group_id: str | None, key: str | None) -> UpdateOpError:
+    code, reason, raw = op["failure"]
+    return UpdateOpError(reason, code=code, group_id=group_id, key=key, index=index, op=raw)
 
 
 def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -> NormalizedOp:
@@ -233,7 +272,13 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
             f"{op_type}.path.missing",
             f"{_article(op_type)} {op_type!r} op needs a 'path' (a field name, or \"\" for the whole value)",
         )
-    path = [] if raw_path is None else _norm_path(raw_path, op_type, fail)
+    recorded: UpdateOpError | None = None  # the engine records it and goes on (see _RECORDED)
+    try:
+        path = [] if raw_path is None else _norm_path(raw_path, op_type, fail)
+    except UpdateOpError as err:
+        if err.code.rpartition(".")[2] not in _RECORDED_PATH:
+            raise
+        recorded, path = err, []
     norm = NormalizedOp(type=op_type, path=path)
 
     if op_type in ("increment", "decrement"):
@@ -248,14 +293,14 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
                 f"'by' is {by}, outside the engine's 64-bit integer range (-2**63 to 2**63-1)",
             )
         norm["by"] = int(by)
-        return norm
+        return _recorded(norm, recorded, op)
     if op_type == "remove":
-        return norm
+        return _recorded(norm, recorded, op)
 
     if "value" not in op:
         if op_type == "set":
             norm["value"] = None  # the engine stores null
-            return norm
+            return _recorded(norm, recorded, op)
         raise fail(f"{op_type}.value.missing", f"{_article(op_type)} {op_type!r} op needs a 'value'")
     value = op["value"]
     try:
@@ -264,8 +309,11 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
         problem = find_json_problem(value) or str(exc)
         raise fail(f"{op_type}.value.not_json", f"'value' is not JSON: {problem}") from None
     copied = decode_value(text)
-    if op_type == "merge":
-        _check_merge_value(copied, fail)
+    if op_type == "merge" and recorded is None:
+        try:
+            _check_merge_value(copied, fail)  # the engine checks the path first, then the value
+        except UpdateOpError as err:
+            recorded = err
     extra = 1 if op_type == "append" else 0
     if len(path) + extra + json_depth(copied) > MAX_DEPTH:
         raise fail(
@@ -273,6 +321,13 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
             f"path and value together nest deeper than {MAX_DEPTH} levels (motia_nb's MAX_DEPTH)",
         )
     norm["value"] = copied
+    return _recorded(norm, recorded, op)
+
+
+def _recorded(norm: NormalizedOp, recorded: UpdateOpError | None, raw: Any) -> NormalizedOp:
+    """``norm``, marked with the error the engine would record for it (if any)."""
+    if recorded is not None:
+        norm["failure"] = (recorded.code, recorded.reason, raw)
     return norm
 
 
@@ -299,6 +354,8 @@ def apply_ops(current: Any, ops: Any, *, group_id: str | None, key: str | None) 
     missing = current is MISSING
     cow = Cow({} if missing else current, missing=missing)
     for index, op in enumerate(ops):
+        if "failure" in op:
+            raise _failure(op, index, group_id, key)
         try:
             APPLY[op["type"]](cow, op)
         except OpFailure as failure:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,14 @@ def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame
     if not all_objects:
         values = [v if type(v) is dict else {"value": v} for v in values]
     nested = flatten and any(type(x) is dict for v in values for x in v.values())
+    if nested and _DOTTED_KEY.search(text) and _dotted_collision(values):
+        # {"x.y": 1, "x": {"y": 2}}: both would be column "x.y" and one value lost
+        warnings.warn(
+            "frame: a field name with a dot equals a nested field's dotted column name; "
+            "nested objects are kept in their columns instead (flatten=False) so no value is lost",
+            stacklevel=3,
+        )
+        nested = False
     build = pd.json_normalize if nested else pd.DataFrame.from_records
     df = build(values)
     if _LONG_DIGITS.search(text) and any(df[c].dtype.kind == "f" for c in df.columns):
@@ -47,6 +56,28 @@ def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame
         df = df.rename(columns={"key": "value.key"})
     df.insert(0, "key", keys)
     return df
+
+
+#: an object key holding a dot (JSON text): the only way two flattened columns can share a name
+_DOTTED_KEY = re.compile(r'"[^"\\]*\.[^"\\]*"\s*:')
+
+
+def _dotted_collision(values: list[dict[str, Any]]) -> bool:
+    """Whether flattening any of ``values`` would give two fields one dotted column name."""
+
+    def names(obj: dict[str, Any], prefix: str, seen: set[str]) -> bool:
+        for k, v in obj.items():
+            name = prefix + k
+            if type(v) is dict and v:
+                if names(v, name + ".", seen):
+                    return True
+            elif name in seen:
+                return True
+            else:
+                seen.add(name)
+        return False
+
+    return any(names(v, "", set()) for v in values)
 
 
 #: 16 or more digits in a row: the only JSON numbers that may be integers beyond 2**53
