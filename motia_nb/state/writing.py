@@ -32,12 +32,17 @@ class Writing:
     backend: Backend
     #: (backend, its ``WriteFuture.on_refused``), made once per attached backend (:meth:`_refusals_for`)
     _refusals: "tuple[Backend, Callable[..., None]] | None" = None
+    #: (backend, its ``set_submitter()``, the ``on_refused`` hook): ``set``'s one-step path, used
+    #: while that backend is the manager's and no dispatcher is installed (``StateManager.set``)
+    _fast: "tuple[Backend, Callable[..., Any], Callable[..., None]] | None" = None
 
     def _refusals_for(self, backend: Backend) -> None:
         """Make the ``on_refused`` hook of writes submitted to ``backend`` (weak: a pending write
-        keeps no manager alive)."""
-        self._refusals = (backend, functools.partial(
-            resubmit_refused, backend, WeakCall(self._open_backend), WeakCall(self._current)))  # fmt: skip
+        keeps no manager alive), and arm ``set``'s one-step path when ``backend`` offers one."""
+        hook = functools.partial(resubmit_refused, backend, WeakCall(self._open_backend), WeakCall(self._current))
+        self._refusals = (backend, hook)
+        submit_set = backend.set_submitter()
+        self._fast = None if submit_set is None else (backend, submit_set, hook)
 
     def _write(self, make: Callable[..., Write], *args: Any) -> "Awaitable[Any]":
         """The one submission path of the async API: validate now, submit now, return an awaitable.

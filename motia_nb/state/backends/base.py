@@ -126,6 +126,14 @@ class Backend(Listening, abc.ABC):
 
         return asyncio.ensure_future(result())
 
+    def set_submitter(self) -> "Callable[[Any, Any, Any, Callable[..., None]], Any] | None":
+        """An optional one-step entry for the async API's ``set`` (the hot path of a gather):
+        ``fn(group_id, key, value, on_refused)`` returns the future :meth:`submit_async` would
+        give for ``set_write(group_id, key, value)`` with ``result_only`` (its ``on_refused``
+        set), or None when the caller must take the general path (which then answers the
+        same). None (the default): no such entry. Asked once per opened backend."""
+        return None
+
     # -- reads (blocking; JSON already decoded) ---------------------------
     @abc.abstractmethod
     def get(self, group_id: str, key: str) -> Any:

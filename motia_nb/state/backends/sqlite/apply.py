@@ -152,7 +152,7 @@ def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> S
     order; an upsert of an existing item keeps its id), so the rows, outcomes and changelog are
     the general path's (tests/test_sqlite_apply.py checks it by property)."""
     g = writes[0].group_id
-    (found,) = yield [(_FETCH_KEYS, (g, _dumps(keys)))]
+    (found,) = yield [(_FETCH_KEYS, (g, _keys_json(keys)))]
     if found:
         old = dict(found).get
         entries = [("set", g, w.key, old(w.key), w.value, w.value_json) for w in writes]
@@ -165,6 +165,15 @@ def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> S
             statements.append(change)
     yield statements
     return _SetsPlanned(entries, writes, bool(found))
+
+
+def _keys_json(keys: list[str]) -> str:
+    """``_dumps(keys)``: joined as they are when no key needs escaping in JSON (printable
+    ASCII without a quote or a backslash: the same text, without encoding each key)."""
+    body = '","'.join(keys)
+    if body.isascii() and body.isprintable() and "\\" not in body and body.count('"') == 2 * len(keys) - 2:
+        return '["' + body + '"]'
+    return _dumps(keys)
 
 
 class Planned:

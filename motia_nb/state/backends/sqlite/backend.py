@@ -230,6 +230,11 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             return fut
         return path.submit_async(write, result_only=result_only)
 
+    def set_submitter(self) -> "Callable[..., Any] | None":
+        """The open write path's ``set_async`` (:mod:`.buffers`); None before open."""
+        path = self._writes
+        return None if path is None else path.set_async
+
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
     ) -> list[WriteResult]:

@@ -84,26 +84,40 @@ class LoopBatch:
         # The futures' done callbacks (a gather's, an awaiting task's) are taken off first and
         # run together in ONE loop callback right after (waiters.run_callbacks), in the order
         # set_result would have scheduled them one by one (20,000 writes: 20,000 Handles saved).
+        # (A done future has no callbacks left: asyncio clears them when it schedules them.)
         full = self.full
         pending: list[Any] = []
         add = pending.append
-        for i, (fut, out) in enumerate(zip(self.futs, outcomes)):
-            if fut.done():
-                continue
-            cbs = fut._callbacks
-            if cbs:
-                if len(cbs) == 1:  # the common case: a gather's callback, or an awaiting task's
-                    cb, ctx = cbs[0]
-                    fut.remove_done_callback(cb)
-                    add((cb, ctx, fut))
+        if full is None:  # every caller wants the result only (a gather of sets: the hot path)
+            for fut, out in zip(self.futs, outcomes):
+                cbs = fut._callbacks
+                if cbs:
+                    try:
+                        ((cb, ctx),) = cbs  # the common case: one, a gather's or an awaiting task's
+                    except ValueError:
+                        take_callbacks(fut, cbs, add)
+                    else:
+                        fut.remove_done_callback(cb)
+                        add((cb, ctx, fut))
+                elif fut.done():
+                    continue
+                if type(out) is dict:  # a set's {new_value, old_value}
+                    fut.set_result(out)
+                elif type(out) is WriteResult:
+                    fut.set_result(out.result)
                 else:
+                    resolve(fut, out)
+        else:
+            for i, (fut, out) in enumerate(zip(self.futs, outcomes)):
+                cbs = fut._callbacks
+                if cbs:
                     take_callbacks(fut, cbs, add)
-            if type(out) is dict:  # a set's {new_value, old_value}: the hot path
-                fut.set_result(out)
-            elif type(out) is WriteResult and (full is None or i not in full):
-                fut.set_result(out.result)
-            else:
-                resolve(fut, out)
+                elif fut.done():
+                    continue
+                if type(out) is WriteResult and i not in full:
+                    fut.set_result(out.result)
+                else:
+                    resolve(fut, out)
         if pending:
             self.loop.call_soon(run_callbacks, self.loop, pending)
 

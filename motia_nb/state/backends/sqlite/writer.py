@@ -39,9 +39,9 @@ import aiosqlite
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ..write_future import WriteFuture
 from ...._threads import get_sqlite_loop, sqlite_loop_thread
 from .apply import Record, batch_steps
+from .buffers import LoopBuffers, _listener_state, in_listener, listener_state
 from .delivery import Barrier, Done, LoopBatch, SyncWrite, Unit, deliver
 from .driver import QueueDriver
 from .executors import Gate, busy_error, close_quietly, drive, is_busy, rollback
@@ -50,19 +50,7 @@ from .lone import LONE_KINDS, commit_lone
 
 __all__ = ["WritePath", "in_listener", "listener_state"]
 
-class _ListenerState(threading.local):
-    active = False  # True while this thread runs state listeners (a class default: no getattr miss per write)
-
-
-_listener_state = listener_state = _ListenerState()
-
-
-def in_listener() -> bool:
-    """True while the current thread runs state listeners (a write now is refused)."""
-    return _listener_state.active
-
-
-class WritePath(QueueDriver):
+class WritePath(LoopBuffers, QueueDriver):
     """Owns the write connection's use: inline commits, the batch queue and its driver.
 
     ``conn`` has busy_timeout 0; ``busy_timeout`` (seconds) is how long a queued
@@ -122,68 +110,6 @@ class WritePath(QueueDriver):
         if not self._run_inline(unit):
             self._enqueue(unit)
         return fut
-
-    def submit_async(self, write: Write, *, result_only: bool) -> WriteFuture:
-        """Buffer ``write`` until the running loop's next iteration: the writes of one
-        iteration are one batch, and their results reach the loop in one wake-up. Awaited
-        at once as the loop's only buffered write, it commits there (:meth:`await_lone`)."""
-        loop = asyncio.get_running_loop()
-        if self._closed:
-            return WriteFuture.of(self, loop)  # failed at once
-        fut = WriteFuture()  # of the running loop (no keyword to parse): once per write of a gather
-        fut.owner = self
-        buf = self._loop_buffers.get(loop)
-        if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
-            buf = self._loop_buffers[loop] = LoopBatch(loop)
-            loop.call_soon(self._flush_loop_buffer, loop)
-        # closed from now on, the flush refuses it, and its future's on_refused resubmits it
-        if result_only:
-            buf.writes.append(write)
-            buf.futs.append(fut)
-        else:
-            buf.add(write, fut, False)
-        return fut
-
-    def await_lone(self, fut: WriteFuture) -> None:
-        """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
-        (committed inline when the lock is free: the awaiting task goes on without suspending).
-        The emptied buffer stays, its flush still scheduled: the next write joins it."""
-        buf = self._loop_buffers.get(fut.get_loop())
-        if buf is None or len(buf.futs) != 1 or buf.futs[0] is not fut:
-            return
-        batch = buf.take()
-        if not self._run_inline(batch):
-            self._enqueue(batch)
-
-    @property
-    def buffered(self) -> bool:
-        """Some loop holds async writes not yet flushed."""
-        return any(self._loop_buffers.values())
-
-    def flush_here(self, *, wait: bool = False) -> None:
-        """Flush the async writes buffered by the loop running in this thread, if any
-        (a read or a sync write must see, and follow, the writes made before it). With
-        ``wait`` (a read), when they had to be queued (the lock was taken: another
-        process, a batch in flight, the history pruner), wait for them to commit."""
-        if not self._loop_buffers:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        batch = self._loop_buffers.pop(loop, None)
-        if batch and not self._run_inline(batch):
-            self._enqueue(batch)
-            if wait and threading.current_thread() is not sqlite_loop_thread():
-                self._wait_for_queue()
-
-    def _flush_loop_buffer(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._loop_buffers.pop(loop, None)
-        if not batch:  # flushed already by a read, a sync call or an await
-            return
-        if len(batch.writes) == 1 and self._run_inline(batch):
-            return
-        self._enqueue(batch)
 
     def barrier(self) -> "asyncio.Future[None] | None":
         """A future resolved once every batch queued now has committed (None: none is)."""
