@@ -106,8 +106,11 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
-            history_args=self._history_args,
+            history_args=self._history_args, wants_events=self._has_listeners,
         )
+
+    def _has_listeners(self) -> bool:
+        return bool(self._listeners)
 
     def set_history_keep(self, retention: Retention) -> None:
         self._retention = retention  # read by every write (the scripts' ARGV): applies at once
@@ -373,7 +376,8 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
 
     def _committed(self, events: Sequence[StateEvent]) -> None:
         self._bump()
-        self._notify(events)
+        if events:
+            self._notify(events)
 
     # ------------------------------------------------------------------ events from other processes
     def _received(self, events: Sequence[StateEvent]) -> None:

@@ -41,14 +41,20 @@ end
 local function key_del(f)
   if redis.call('ZREM', KEYS[#KEYS - 5], f) == 1 then key_text_follow(f, false) end
 end
-local function publish(chan, origin, events)
-  -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's
-  -- own. Nobody else listening (by name or by any pattern): nothing to publish (and no echo for the writer to read).
-  -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
+local function publish_to(chan)
+  -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's own.
+  -- The channel's name when somebody else listens (by name or by any pattern: a pattern
+  -- subscriber might match), else nil: nothing to publish (and no echo for the writer to read).
   local name, mine = string.match(chan, '^(.*)|([01])$')
   if not name then name, mine = chan, '0' end
   if redis.call('PUBSUB', 'NUMSUB', name)[2] <= tonumber(mine) and redis.call('PUBSUB', 'NUMPAT') == 0 then
-    return  -- (a pattern subscriber might match: then publish)
+    return nil
   end
-  redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events}))
+  return name
+end
+local function publish(chan, origin, events, name)
+  -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
+  -- (`name`: publish_to(chan), when the caller asked already)
+  name = name or publish_to(chan)
+  if name then redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events})) end
 end
