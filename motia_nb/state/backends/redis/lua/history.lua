@@ -33,9 +33,10 @@ local function hist_unusable()
   if t ~= 'none' and t ~= 'stream' then return redis.error_reply('ERR ' .. KEYS[#KEYS] .. ' is not a stream') end
   return nil
 end
-local function hist_add(stream, id, t, k, at, cause, trace, pid, origin, o, n)
+local function hist_add(stream, id, t, k, at, cause, trace, pid, origin, o, n, maxlen)
   -- one change's entry: t k at c p origin [r] [o] [n]; the common shapes without a table
-  if trace == '' then
+  -- (`maxlen`: trim by count in the same XADD, for a call of one change)
+  if trace == '' and not maxlen then
     if n and not o then
       return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', n)
     elseif n then
@@ -47,6 +48,7 @@ local function hist_add(stream, id, t, k, at, cause, trace, pid, origin, o, n)
   if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
   if o then f[#f + 1] = 'o'; f[#f + 1] = o end
   if n then f[#f + 1] = 'n'; f[#f + 1] = n end
+  if maxlen then return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, unpack(f)) end
   redis.call('XADD', stream, id, unpack(f))
 end
 local function hist_start(count)
@@ -56,11 +58,11 @@ local function hist_start(count)
   local at = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
   return at, redis.call('INCRBY', KEYS[#KEYS - 1], count) - count, now
 end
-local function hist_end(now)
-  -- trims by count (MAXLEN ~: whole stream nodes) and by age, once per call
+local function hist_end(now, trimmed)
+  -- trims by count (MAXLEN ~: whole stream nodes; `trimmed`: the XADD did) and by age, once per call
   local na, stream = #ARGV, KEYS[#KEYS]
   local maxlen = tonumber(ARGV[na - 1])
-  if maxlen > 0 then redis.call('XTRIM', stream, 'MAXLEN', '~', maxlen) end
+  if maxlen > 0 and not trimmed then redis.call('XTRIM', stream, 'MAXLEN', '~', maxlen) end
   local maxage = tonumber(ARGV[na])
   if maxage > 0 then hist_trim_age(stream, tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
 end
@@ -70,10 +72,12 @@ local function record(events, who)
   if not at then return end
   local na, stream = #ARGV, KEYS[#KEYS]
   local pid, origin = ARGV[na - 3], ARGV[na - 2]
+  local maxlen = nil  -- one change: trimmed by its own XADD
+  if #events == 1 and tonumber(ARGV[na - 1]) > 0 then maxlen = ARGV[na - 1] end
   for i, ev in ipairs(events) do
     local cause, trace = ARGV[na - 5], ARGV[na - 4]
     if who then cause, trace = who[i][1], who[i][2] end
-    hist_add(stream, (first + i) .. '-0', ev.t, ev.k, at, cause, trace, pid, origin, ev.o, ev.n)
+    hist_add(stream, (first + i) .. '-0', ev.t, ev.k, at, cause, trace, pid, origin, ev.o, ev.n, maxlen)
   end
-  hist_end(now)
+  hist_end(now, maxlen)
 end
