@@ -106,11 +106,8 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
-            history_args=self._history_args, wants_events=self._has_listeners,
+            history_args=self._history_args, wants_events=lambda: bool(self._listeners),
         )
-
-    def _has_listeners(self) -> bool:
-        return bool(self._listeners)
 
     def set_history_keep(self, retention: Retention) -> None:
         self._retention = retention  # read by every write (the scripts' ARGV): applies at once

@@ -3,9 +3,12 @@
 The writer task takes queued writes in order and pipelines runs of independent
 writes in one round trip (writes that touch the same item or group start a new
 run, so a process's writes keep their order); consecutive sets of a run to one group go in
-one ``set_many.lua`` call (one script run, one published message). It then resolves
-the writes' futures: a ``concurrent.futures.Future`` directly, a caller's
-``asyncio.Future`` with one ``call_soon_threadsafe`` per caller loop and run.
+``set_many.lua`` calls of up to :data:`SET_MANY_MAX` (one script run and one published
+message each). The calls are streamed (:class:`~.wire.AsyncScriptWire`: the server runs one
+while the next is packed) and each call's writes are answered as its reply arrives: a
+``concurrent.futures.Future`` directly, a caller's ``asyncio.Future`` with one
+``call_soon_threadsafe`` per caller loop and call, its done callbacks in one loop callback
+(:mod:`.answers`).
 Each run commits under the backend's :class:`~.direct.CommitGate`, so a
 synchronous caller committing directly on its own thread never interleaves with it.
 Writes that reach it after it stopped (a concurrent ``close()``) were never applied:
