@@ -18,7 +18,7 @@ end
 local h, z, group = KEYS[1], KEYS[2], ARGV[3]
 local n = (#ARGV - 4 - 6) / stride
 if n < 1 then return {'', ''} end
-reconcile(h, z, KEYS[3])
+local hlen = reconcile(h, z, KEYS[3])
 local CHUNK = 1000  -- fields per command (Lua's unpack takes at most ~8,000 values)
 local fields = {}
 for i = 1, n do fields[i] = ARGV[4 + (i - 1) * stride + 1] end
@@ -37,7 +37,7 @@ end
 -- the key index: an empty hash starts a fresh, complete one (key_add); the key text of a
 -- searched big group follows each key that came (one ZSCORE per call when there is none)
 local lex = KEYS[#KEYS - 5]
-if redis.call('HLEN', h) == 0 then
+if hlen == 0 then
   redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
   redis.call('SET', KEYS[#KEYS - 4], '1')
   key_text_size = false
