@@ -21,6 +21,8 @@ from motia_nb.state.backends.redis import RedisBackend, scripts
 from motia_nb.state.backends.redis import writer as writer_mod
 from motia_nb.state.backends.redis.commands import history_off, set_many_call, set_many_olds, set_outcome
 from motia_nb.state.backends.redis.layout import HISTORY_PREFIX, KEYS_PREFIX, ORDER_PREFIX, write_keys
+from motia_nb.state.backends.redis.wire import AsyncScriptWire
+from motia_nb.state.errors import StateError
 from motia_nb.state.values import encode_copy
 from motia_nb.testing import fixtures as shared
 
@@ -164,3 +166,32 @@ def test_each_awaiting_task_resumes_in_its_own_context_and_a_cancelled_one_is_sk
     assert isinstance(out[7], asyncio.CancelledError)
     assert [o for i, o in enumerate(out) if i != 7] == [(f"task-{i}", i) for i in range(50) if i != 7]
     assert backend.get("g", "k7") == 7  # the cancelled caller's write stands
+
+
+def test_a_connection_failing_for_good_mid_stream_fails_only_the_writes_not_answered(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    monkeypatch.setattr(writer_mod, "SET_MANY_MAX", 2)
+    real = AsyncScriptWire.stream
+
+    async def first_then_lost(self: AsyncScriptWire, calls: Any) -> Any:
+        async for j, reply in real(self, calls):
+            yield j, reply
+            raise redis.ConnectionError("lost for good")
+
+    monkeypatch.setattr(AsyncScriptWire, "stream", first_then_lost)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(
+            *(backend.submit_async(w, result_only=True) for w in sets("g", ["a", "b", "c", "d", "e"])),
+            return_exceptions=True,
+        )
+
+    out = asyncio.run(main())
+    assert out[:2] == [{"new_value": {"new": k}, "old_value": None} for k in ("a", "b")]
+    assert all(isinstance(o, StateError) and "lost for good" in str(o) for o in out[2:])
+    assert backend._gate.queued == 0  # every write was answered once
+    monkeypatch.setattr(AsyncScriptWire, "stream", real)
+    assert asyncio.run(gather_all(backend, sets("g", ["f"]))) == [{"new_value": {"new": "f"}, "old_value": None}]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -209,27 +210,17 @@ class PipelinedWriter:
         retry: list[int] = []
         sent: list[int] = []
         wants = self._wants_events()
-        async for j, reply in self._eval_stream(calls):
-            name, _, _, idx = calls[j]
-            done: list[int] = []
-            if name == "set_many" and not isinstance(reply, BaseException):
-                for i, old in zip(idx, set_many_olds(reply, len(idx))):
-                    w, _, result_only = run[i]
-                    outcomes[i] = set_outcome(w, old, wants or not result_only)
-                    done.append(i)
-            else:
-                for i in idx:
-                    w = run[i][0]
-                    if isinstance(reply, BaseException):
-                        outcomes[i] = io_error(reply, self._url, w.group_id)
-                    elif w.kind == "update" and not reply:
-                        retry.append(i)
-                        continue
-                    else:
-                        outcomes[i] = result_of(w, reply, planned.get(i))
-                    done.append(i)
-            sent += done
-            self._deliver(run, outcomes, done)
+        try:
+            async with aclosing(self._eval_stream(calls)) as replies:  # (left early: the connection goes)
+                async for j, reply in replies:
+                    done = self._outcomes(run, calls[j][0], calls[j][3], reply, planned, outcomes, retry, wants)
+                    sent += done
+                    self._deliver(run, outcomes, done)
+        except Exception as exc:  # the connection failed for good: the writes not answered yet fail
+            err = io_error(exc, self._url)
+            answered = set(sent)  # (an update that lost its race is not retried: it fails too)
+            self._settle([(run[i], outcomes.get(i, err)) for i in range(len(run)) if i not in answered])
+            return
         for i in retry:
             w = run[i][0]
             self.cas_retries += 1
@@ -241,6 +232,31 @@ class PipelinedWriter:
         # writes that failed before being sent (op errors) are answered last: no commit, no event
         done = set(sent) | set(retry)
         self._settle([(run[i], outcomes[i]) for i in range(len(run)) if i not in done])
+
+    def _outcomes(
+        self, run: list[Item], name: str, idx: list[int], reply: Any, planned: dict[int, Plan],
+        outcomes: dict[int, Any], retry: list[int], wants: bool,
+    ) -> list[int]:
+        """Record the outcomes of one script call's writes (``idx``) from its reply; returns
+        those answered now (an update that lost its race goes to ``retry`` instead)."""
+        done: list[int] = []
+        if name == "set_many" and not isinstance(reply, BaseException):
+            for i, old in zip(idx, set_many_olds(reply, len(idx))):
+                w, _, result_only = run[i]
+                outcomes[i] = set_outcome(w, old, wants or not result_only)
+                done.append(i)
+            return done
+        for i in idx:
+            w = run[i][0]
+            if isinstance(reply, BaseException):
+                outcomes[i] = io_error(reply, self._url, w.group_id)
+            elif w.kind == "update" and not reply:
+                retry.append(i)
+                continue
+            else:
+                outcomes[i] = result_of(w, reply, planned.get(i))
+            done.append(i)
+        return done
 
     def _calls(self, run: list[Item], planned: dict[int, Plan], outcomes: dict[int, Any]) -> list[Call]:
         calls: list[Call] = []
@@ -288,11 +304,12 @@ class PipelinedWriter:
             self.pipelines += 1
             missing = []
             sends = [(self._scripts[calls[j][0]].sha, calls[j][1], calls[j][2]) for j in todo]
-            async for k, reply in self._wire.stream(sends):
-                if isinstance(reply, NoScriptError) and attempt < 2:
-                    missing.append(todo[k])
-                else:
-                    yield todo[k], reply
+            async with aclosing(self._wire.stream(sends)) as replies:
+                async for k, reply in replies:
+                    if isinstance(reply, NoScriptError) and attempt < 2:
+                        missing.append(todo[k])
+                    else:
+                        yield todo[k], reply
             for name in {calls[j][0] for j in missing}:
                 s = self._scripts[name]
                 s.sha = await self._client.script_load(s.script)
