@@ -106,7 +106,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
-            history_args=self._history_args,
+            history_args=self._history_args, wants_events=lambda: bool(self._listeners),
         )
 
     def set_history_keep(self, retention: Retention) -> None:
@@ -373,7 +373,8 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
 
     def _committed(self, events: Sequence[StateEvent]) -> None:
         self._bump()
-        self._notify(events)
+        if events:
+            self._notify(events)
 
     # ------------------------------------------------------------------ events from other processes
     def _received(self, events: Sequence[StateEvent]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...ops import MISSING, apply_ops
 from ...op_result import encode_result
+from ...values import NOT_COPIED
 from ..base import Write, WriteResult
 from ..results import cleared, deleted, written
 from .codec import decode, decode_item, text
@@ -24,7 +25,7 @@ from .layout import item_keys, write_keys
 
 __all__ = [
     "Plan", "HistoryArgs", "plan_update", "result_of", "set_result", "script_call", "set_many_call", "set_args",
-    "history_off", "SET_STRIDE",
+    "history_off", "SET_STRIDE", "set_many_olds", "set_outcome",
 ]  # fmt: skip
 
 #: an update's plan: (the text it read, old value, new value, new JSON text)
@@ -81,23 +82,47 @@ def set_many_call(
     writes: list[Write], channel: str, origin: str, history_args: HistoryArgs
 ) -> tuple[str, list[str], list[Any]]:
     """``(script name, KEYS, ARGV)`` committing consecutive sets *to one group* in one
-    ``set_many.lua`` call: KEYS as ``set.lua``; ARGV channel, origin, group, stride, then
-    field, value, cause and trace id per set (the sets may come from different causes:
-    each is recorded with its own), then ``history.lua``'s six (the retention limits)."""
-    group = writes[0].group_id
-    args: list[Any] = [channel, origin, group, SET_STRIDE]
-    for w in writes:
-        args += (w.key, w.value_json, w.cause, w.trace_id or "")
-    args += history_args(writes[0])
+    ``set_many.lua`` call: KEYS as ``set.lua``; ARGV channel, origin, group, stride, then per
+    set its field and value (stride 2: every set has the first one's cause and trace id, the
+    common case) or its field, value, cause and trace id (:data:`SET_STRIDE`: the sets come
+    from different causes, each recorded with its own), then ``history.lua``'s six."""
+    first = writes[0]
+    group, cause, trace = first.group_id, first.cause, first.trace_id
+    args: list[Any] = [channel, origin, group, 2]
+    if all(w.cause == cause and w.trace_id == trace for w in writes):
+        for w in writes:
+            args += (w.key, w.value_json)
+    else:
+        args[3] = SET_STRIDE
+        for w in writes:
+            args += (w.key, w.value_json, w.cause, w.trace_id or "")
+    args += history_args(first)
     return "set_many", write_keys(group), args
+
+
+def set_many_olds(reply: Sequence[bytes], n: int) -> list[bytes | None]:
+    """The old texts of a ``set_many.lua`` call's ``n`` sets (None: the item was new), from
+    its reply ``[header, olds]``: ``"<i> <length> "`` per set whose item existed, and their
+    old texts end to end."""
+    out: list[bytes | None] = [None] * n
+    head, blob = reply
+    if head:
+        nums = head.split()
+        pos = 0
+        for j in range(0, len(nums), 2):
+            size = int(nums[j + 1])
+            out[int(nums[j]) - 1] = blob[pos : pos + size]
+            pos += size
+    return out
 
 
 def result_of(w: Write, reply: Any, plan: Plan | None) -> WriteResult:
     """The result and events of a committed write, from its script's reply."""
     g, k = w.group_id, w.key
     if w.kind == "set":
-        assert k is not None and w.value_json is not None
-        return written(g, k, None if reply is None else decode(reply), json.loads(w.value_json), existed=reply is not None)
+        out = set_outcome(w, reply, True)
+        assert isinstance(out, WriteResult)
+        return out
     if w.kind == "update":
         assert plan is not None and k is not None
         raw, old, new, _ = plan
@@ -107,6 +132,22 @@ def result_of(w: Write, reply: Any, plan: Plan | None) -> WriteResult:
         return deleted(g, k, None if reply is None else decode(reply), existed=reply is not None)
     # clear: flat [key, value, ...] in insertion order
     return cleared(g, [(text(kk), decode(v)) for kk, v in zip(reply[0::2], reply[1::2])])
+
+
+def set_outcome(w: Write, old: bytes | None, events: bool) -> "WriteResult | dict[str, Any]":
+    """A committed ``set``'s outcome from its old text (None: the item was new): its
+    :class:`WriteResult`, or only the result (``{"new_value", "old_value"}``, no event built)
+    when ``events`` is False (nobody listens and its caller wants the result only). The new
+    value is the copy taken at submission (``w.value``), else ``value_json`` decoded."""
+    new = w.value
+    if new is NOT_COPIED:
+        assert w.value_json is not None
+        new = json.loads(w.value_json)
+    prev = None if old is None else decode(old)
+    if not events:
+        return {"new_value": new, "old_value": prev}
+    assert w.key is not None
+    return written(w.group_id, w.key, prev, new, existed=old is not None)
 
 
 def set_result(w: Write, reply: Any) -> WriteResult:

@@ -18,13 +18,13 @@ After ``fork()`` the parent's connection is left alone and a new one is taken.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import redis
 from redis.exceptions import NoScriptError
 
-__all__ = ["ScriptWire", "pack"]
+__all__ = ["ScriptWire", "AsyncScriptWire", "pack"]
 
 
 def pack(args: Sequence[Any], encoding: str = "utf-8", errors: str = "strict", fallback: Any = None) -> bytes:
@@ -87,3 +87,74 @@ class ScriptWire:
         if conn is not None:
             conn.disconnect()
             self._client.connection_pool.release(conn)
+
+
+class AsyncScriptWire:
+    """The writer task's script calls on one kept connection of an asyncio client's pool.
+
+    :meth:`stream` packs each call (:func:`pack`) and sends it as soon as it is packed, then
+    yields the replies as they arrive, so the server runs the first calls while the next are
+    packed and the client reads a reply while the server runs the calls after it (a pipeline
+    whose two ends overlap). An error reply is yielded as its exception. A lost connection
+    goes back to redis-py's pipeline for the calls not answered yet (it reconnects and
+    retries as configured, as the writer's pipelines did); an interrupted read drops the
+    connection, so no late reply is read as another call's.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._conn: Any = None
+        self._pid = 0
+        #: calls that went through redis-py's pipeline after a lost connection (a test observable)
+        self.fallbacks = 0
+
+    async def stream(self, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> AsyncIterator[tuple[int, Any]]:
+        """``(index, reply)`` of each ``(sha, keys, args)`` EVALSHA call, in order."""
+        conn = await self._connection()
+        enc = conn.encoder
+        answered = 0
+        try:
+            try:
+                for sha, keys, args in calls:
+                    packed = pack(("EVALSHA", sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
+                    await conn.send_packed_command(packed, check_health=False)
+                for j in range(len(calls)):
+                    try:
+                        reply = await conn.read_response()
+                    except redis.ResponseError as exc:  # an error reply, read whole: the connection is fine
+                        reply = exc
+                    answered += 1
+                    yield j, reply
+            except (redis.ConnectionError, redis.TimeoutError):
+                await self._drop()
+                self.fallbacks += 1
+                pipe = self._client.pipeline(transaction=False)
+                for sha, keys, args in calls[answered:]:
+                    pipe.evalsha(sha, len(keys), *keys, *args)
+                for j, reply in enumerate(await pipe.execute(raise_on_error=False), answered):
+                    yield j, reply
+        except BaseException:
+            if answered < len(calls):  # interrupted mid round trip: a reply may still be on its way
+                await self._drop()
+            raise
+
+    async def _connection(self) -> Any:
+        conn = self._conn
+        if conn is None or self._pid != os.getpid():  # first use, or a forked child: a fresh one
+            conn = self._conn = await self._client.connection_pool.get_connection()
+            self._pid = os.getpid()
+        return conn
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            try:
+                await conn.disconnect()
+            finally:
+                await self._client.connection_pool.release(conn)
+
+    async def close(self) -> None:
+        """Give the kept connection back to the pool (the client's close disconnects it)."""
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            await self._client.connection_pool.release(conn)

@@ -3,9 +3,12 @@
 The writer task takes queued writes in order and pipelines runs of independent
 writes in one round trip (writes that touch the same item or group start a new
 run, so a process's writes keep their order); consecutive sets of a run to one group go in
-one ``set_many.lua`` call (one script run, one published message). It then resolves
-the writes' futures: a ``concurrent.futures.Future`` directly, a caller's
-``asyncio.Future`` with one ``call_soon_threadsafe`` per caller loop and run.
+``set_many.lua`` calls of up to :data:`SET_MANY_MAX` (one script run and one published
+message each). The calls are streamed (:class:`~.wire.AsyncScriptWire`: the server runs one
+while the next is packed) and each call's writes are answered as its reply arrives: a
+``concurrent.futures.Future`` directly, a caller's ``asyncio.Future`` with one
+``call_soon_threadsafe`` per caller loop and call, its done callbacks in one loop callback
+(:mod:`.answers`).
 Each run commits under the backend's :class:`~.direct.CommitGate`, so a
 synchronous caller committing directly on its own thread never interleaves with it.
 Writes that reach it after it stopped (a concurrent ``close()``) were never applied:
@@ -30,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -39,15 +43,22 @@ from redis.exceptions import NoScriptError
 from ...errors import StateClosedError
 from ...events import StateEvent
 from ..base import Write, WriteResult
-from ..waiters import hand_refused, resolve, resolve_on_loops
+from ..waiters import hand_refused, resolve
 from . import scripts
-from .commands import HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call
+from .answers import answer_on_loops
+from .commands import (
+    HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call, set_many_olds, set_outcome,
+)  # fmt: skip
 from .direct import CommitGate
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
+from .wire import AsyncScriptWire
 
 __all__ = ["PipelinedWriter", "independent_runs", "Item"]
 
-_MAX_BATCH = 2048
+#: writes taken off the queue at once (a 20,000-write gather is one batch: one pipeline)
+_MAX_BATCH = 32_768
+#: sets of one group per ``set_many.lua`` call (a call blocks the server while it runs: ~10 ms)
+SET_MANY_MAX = 1024
 _MAX_CAS_ATTEMPTS = 10_000
 
 #: a queued write: the write, its future (a ``concurrent.futures.Future``, or an
@@ -75,8 +86,11 @@ class PipelinedWriter:
         on_commit: Callable[[Sequence[StateEvent]], None],
         gate: CommitGate,
         history_args: HistoryArgs = history_off,
+        wants_events: Callable[[], bool] = lambda: True,
     ) -> None:
         self._url = url
+        #: whether committed writes must carry their events (a local listener is registered)
+        self._wants_events = wants_events
         #: the six trailing ARGV of every write script (history.lua): cause, trace, pid, origin, limits
         self._hist = history_args
         self._channel = channel
@@ -110,6 +124,7 @@ class PipelinedWriter:
     async def run(self, client: Any) -> None:
         """The writer task: commit batches until ``None`` is taken from the queue."""
         self._client = client
+        self._wire = AsyncScriptWire(client)
         self._scripts = {name: client.register_script(src) for name, src in scripts.BY_NAME.items()}
         self._wake = wake = asyncio.Event()
         q = self._items
@@ -136,6 +151,10 @@ class PipelinedWriter:
                 finally:
                     self._gate.release()
         self._stopped = True
+        try:
+            await self._wire.close()
+        except Exception:  # pragma: no cover - the client's close disconnects it anyway
+            pass
         # fail anything that raced in after close()
         late = [it for it in q if it is not None]
         q.clear()
@@ -184,27 +203,24 @@ class PipelinedWriter:
             except Exception as exc:  # the op cannot apply: nothing is sent, the item is unchanged
                 outcomes[i] = exc
 
-        # 3. one pipeline for every write of the run, in order; consecutive sets of a group in one call
+        # 3. one pipeline for every write of the run, in order; consecutive sets of a group in
+        # calls of up to SET_MANY_MAX; 4. each call's results delivered as its reply arrives
+        # (the server runs the next calls meanwhile); lost races are retried one by one afterwards
         calls = self._calls(run, planned, outcomes)
-        replies = await self._eval_pipeline(calls)
-
-        # 4. results, in commit order; lost races are retried one by one afterwards
         retry: list[int] = []
         sent: list[int] = []
-        for (name, _, _, idx), reply in zip(calls, replies):
-            many = name == "set_many" and not isinstance(reply, BaseException)
-            for n, i in enumerate(idx):
-                w = run[i][0]
-                r = reply[n] if many else reply
-                if isinstance(r, BaseException):
-                    outcomes[i] = io_error(r, self._url, w.group_id)
-                elif w.kind == "update" and not r:
-                    retry.append(i)
-                    continue
-                else:
-                    outcomes[i] = result_of(w, r, planned.get(i))
-                sent.append(i)
-        self._deliver(run, outcomes, sent)
+        wants = self._wants_events()
+        try:
+            async with aclosing(self._eval_stream(calls)) as replies:  # (left early: the connection goes)
+                async for j, reply in replies:
+                    done = self._outcomes(run, calls[j][0], calls[j][3], reply, planned, outcomes, retry, wants)
+                    sent += done
+                    self._deliver(run, outcomes, done)
+        except Exception as exc:  # the connection failed for good: the writes not answered yet fail
+            err = io_error(exc, self._url)
+            answered = set(sent)  # (an update that lost its race is not retried: it fails too)
+            self._settle([(run[i], outcomes.get(i, err)) for i in range(len(run)) if i not in answered])
+            return
         for i in retry:
             w = run[i][0]
             self.cas_retries += 1
@@ -217,20 +233,49 @@ class PipelinedWriter:
         done = set(sent) | set(retry)
         self._settle([(run[i], outcomes[i]) for i in range(len(run)) if i not in done])
 
+    def _outcomes(
+        self, run: list[Item], name: str, idx: list[int], reply: Any, planned: dict[int, Plan],
+        outcomes: dict[int, Any], retry: list[int], wants: bool,
+    ) -> list[int]:
+        """Record the outcomes of one script call's writes (``idx``) from its reply; returns
+        those answered now (an update that lost its race goes to ``retry`` instead)."""
+        done: list[int] = []
+        if name == "set_many" and not isinstance(reply, BaseException):
+            for i, old in zip(idx, set_many_olds(reply, len(idx))):
+                w, _, result_only = run[i]
+                outcomes[i] = set_outcome(w, old, wants or not result_only)
+                done.append(i)
+            return done
+        for i in idx:
+            w = run[i][0]
+            if isinstance(reply, BaseException):
+                outcomes[i] = io_error(reply, self._url, w.group_id)
+            elif w.kind == "update" and not reply:
+                retry.append(i)
+                continue
+            else:
+                outcomes[i] = result_of(w, reply, planned.get(i))
+            done.append(i)
+        return done
+
     def _calls(self, run: list[Item], planned: dict[int, Plan], outcomes: dict[int, Any]) -> list[Call]:
         calls: list[Call] = []
         sets: list[int] = []
 
         def flush_sets() -> None:
+            if not sets:
+                return
             if len(sets) == 1:
                 calls.append((*script_call(run[sets[0]][0], None, self._channel(), self._origin, self._hist), [sets[0]]))
-            elif sets:  # each set carries its own cause into the changelog
-                writes = [run[i][0] for i in sets]
-                calls.append((*set_many_call(writes, self._channel(), self._origin, self._hist), list(sets)))
+            else:  # each set carries its own cause into the changelog; long runs in several calls
+                for lo in range(0, len(sets), SET_MANY_MAX):
+                    part = sets[lo : lo + SET_MANY_MAX]
+                    writes = [run[i][0] for i in part]
+                    calls.append((*set_many_call(writes, self._channel(), self._origin, self._hist), part))
             sets.clear()
 
         for i, (w, _, _) in enumerate(run):
-            if i in outcomes:
+            if outcomes and i in outcomes:
                 continue
             if w.kind == "set":  # one call per group, so a bad group key fails before any write
                 if sets and run[sets[0]][0].group_id != w.group_id:
@@ -245,32 +290,36 @@ class PipelinedWriter:
         flush_sets()
         return calls
 
-    async def _eval_pipeline(self, calls: Sequence[tuple[str, list[str], list[Any], Any]]) -> list[Any]:
-        """Run scripts in one round trip (EVALSHA; no per-batch SCRIPT EXISTS).
+    async def _eval_stream(self, calls: Sequence[tuple[str, list[str], list[Any], Any]]) -> AsyncIterator[tuple[int, Any]]:
+        """Run scripts in one pipeline (EVALSHA; no per-batch SCRIPT EXISTS), yielding
+        ``(index, reply)`` as the replies arrive (:class:`~.wire.AsyncScriptWire`).
 
-        A script the server forgot (restart, SCRIPT FLUSH) fails with NOSCRIPT
-        *before* running, so those calls are reloaded and sent again.
-        """
-        replies: list[Any] = [None] * len(calls)
+        A script the server forgot (restart, SCRIPT FLUSH) fails with NOSCRIPT *before*
+        running, so those calls are reloaded and sent again afterwards (a run's writes
+        touch distinct items: their order does not matter)."""
         todo = list(range(len(calls)))
-        for _ in range(3):
+        for attempt in range(3):
             if not todo:
-                break
-            pipe = self._client.pipeline(transaction=False)
-            for j in todo:
-                name, keys, args, _ = calls[j]
-                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+                return
             self.pipelines += 1
-            out = await pipe.execute(raise_on_error=False)
             missing = []
-            for j, reply in zip(todo, out):
-                replies[j] = reply
-                if isinstance(reply, NoScriptError):
-                    missing.append(j)
+            sends = [(self._scripts[calls[j][0]].sha, calls[j][1], calls[j][2]) for j in todo]
+            async with aclosing(self._wire.stream(sends)) as replies:
+                async for k, reply in replies:
+                    if isinstance(reply, NoScriptError) and attempt < 2:
+                        missing.append(todo[k])
+                    else:
+                        yield todo[k], reply
             for name in {calls[j][0] for j in missing}:
                 s = self._scripts[name]
                 s.sha = await self._client.script_load(s.script)
             todo = missing
+
+    async def _eval_pipeline(self, calls: Sequence[tuple[str, list[str], list[Any], Any]]) -> list[Any]:
+        """:meth:`_eval_stream`'s replies, in the order of ``calls``."""
+        replies: list[Any] = [None] * len(calls)
+        async for j, reply in self._eval_stream(calls):
+            replies[j] = reply
         return replies
 
     async def _update_until_committed(self, w: Write) -> WriteResult:
@@ -295,7 +344,7 @@ class PipelinedWriter:
     def _deliver(self, run: list[Item], outcomes: dict[int, Any], order: list[int]) -> None:
         """Hand the committed events to ``on_commit``, then resolve the futures."""
         events = [ev for i in order if isinstance(outcomes[i], WriteResult) for ev in outcomes[i].events]
-        if events:
+        if events or any(type(outcomes[i]) is dict for i in order):  # (a dict: a set nobody wanted events of)
             self._on_commit(events)
         self._settle([(run[i], outcomes[i]) for i in order])
 
@@ -316,7 +365,7 @@ class PipelinedWriter:
                     resolve(fut, out)
             else:
                 by_loop.setdefault(fut.get_loop(), []).append((fut, out))
-        resolve_on_loops(by_loop)
+        answer_on_loops(by_loop)
 
 
 def independent_runs(batch: list[Item]) -> list[list[Item]]:

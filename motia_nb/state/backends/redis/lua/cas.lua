@@ -8,11 +8,10 @@ if ARGV[2] == '1' then
 elseif cur then
   return 0
 end
-reconcile(KEYS[1], KEYS[2], KEYS[3])
-key_add(KEYS[1], ARGV[1])
+key_add(KEYS[1], ARGV[1], reconcile(KEYS[1], KEYS[2], KEYS[3]))
 key_text_done()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
-index(KEYS[2], KEYS[3], ARGV[1])
+index(KEYS[2], KEYS[3], ARGV[1], not cur)
 local ev = {t = 'state:created', g = ARGV[7], k = ARGV[1], n = ARGV[4]}
 if cur then ev.t = 'state:updated'; ev.o = cur end
 record({ev})

@@ -1,17 +1,25 @@
 -- Shared helpers, prepended to the write scripts (set, set_many, cas, delete, clear), after key_text.lua.
 -- KEYS[1] = state:<group>, KEYS[2] = motia_nb:order:<group>, KEYS[3] = motia_nb:seq (set, set_many, cas).
 local function reconcile(h, z, seq)
-  -- make the order index hold exactly the hash's fields (cheap when it already does)
-  if redis.call('HLEN', h) == redis.call('ZCARD', z) then return end
+  -- make the order index hold exactly the hash's fields (cheap when it already does);
+  -- returns the hash's length
+  local n = redis.call('HLEN', h)
+  if n == redis.call('ZCARD', z) then return n end
   for _, m in ipairs(redis.call('ZRANGE', z, 0, -1)) do
     if redis.call('HEXISTS', h, m) == 0 then redis.call('ZREM', z, m) end
   end
   for _, f in ipairs(redis.call('HKEYS', h)) do
     if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
   end
+  return n
 end
-local function index(z, seq, f)
-  if not redis.call('ZSCORE', z, f) then redis.call('ZADD', z, redis.call('INCR', seq), f) end
+local function index(z, seq, f, new)
+  -- f gets the next place unless the order index holds it (`new`: f was not in the hash)
+  if new then
+    redis.call('ZADD', z, 'NX', redis.call('INCR', seq), f)
+  elseif not redis.call('ZSCORE', z, f) then
+    redis.call('ZADD', z, redis.call('INCR', seq), f)
+  end
 end
 -- The key index (a sorted set of the hash's fields, all at score 0), its "complete" marker and
 -- its key text (chunk bounds, chunk texts: key_text.lua, prepended) are KEYS[#KEYS - 5] ..
@@ -28,10 +36,11 @@ local function key_text_done()
   -- at the end of a write script: the key text takes in the keys that came and went
   if key_text_size then kt_done(KEYS[#KEYS - 5], KEYS[#KEYS - 3], KEYS[#KEYS - 2], key_text_size) end
 end
-local function key_add(h, f)
-  -- before HSET of field f: an empty hash starts a fresh, complete index
+local function key_add(h, f, hlen)
+  -- before HSET of field f: an empty hash starts a fresh, complete index (`hlen`: the
+  -- hash's length, when the caller has it)
   local lex = KEYS[#KEYS - 5]
-  if redis.call('HLEN', h) == 0 then
+  if (hlen or redis.call('HLEN', h)) == 0 then
     redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
     redis.call('SET', KEYS[#KEYS - 4], '1')
     key_text_size, kt_changes, kt_order = false, {}, {}
@@ -41,14 +50,20 @@ end
 local function key_del(f)
   if redis.call('ZREM', KEYS[#KEYS - 5], f) == 1 then key_text_follow(f, false) end
 end
-local function publish(chan, origin, events)
-  -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's
-  -- own. Nobody else listening (by name or by any pattern): nothing to publish (and no echo for the writer to read).
-  -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
+local function publish_to(chan)
+  -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's own.
+  -- The channel's name when somebody else listens (by name or by any pattern: a pattern
+  -- subscriber might match), else nil: nothing to publish (and no echo for the writer to read).
   local name, mine = string.match(chan, '^(.*)|([01])$')
   if not name then name, mine = chan, '0' end
   if redis.call('PUBSUB', 'NUMSUB', name)[2] <= tonumber(mine) and redis.call('PUBSUB', 'NUMPAT') == 0 then
-    return  -- (a pattern subscriber might match: then publish)
+    return nil
   end
-  redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events}))
+  return name
+end
+local function publish(chan, origin, events, name)
+  -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
+  -- (`name`: publish_to(chan), when the caller asked already)
+  name = name or publish_to(chan)
+  if name then redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events})) end
 end

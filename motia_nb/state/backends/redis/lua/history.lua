@@ -33,27 +33,51 @@ local function hist_unusable()
   if t ~= 'none' and t ~= 'stream' then return redis.error_reply('ERR ' .. KEYS[#KEYS] .. ' is not a stream') end
   return nil
 end
-local function record(events, who)
-  local na = #ARGV
-  local maxlen = tonumber(ARGV[na - 1])
-  if maxlen < 0 or #events == 0 then return end
-  local counter, stream = KEYS[#KEYS - 1], KEYS[#KEYS]
+local function hist_add(stream, id, t, k, at, cause, trace, pid, origin, o, n, maxlen)
+  -- one change's entry: t k at c p origin [r] [o] [n]; the common shapes without a table
+  -- (`maxlen`: trim by count in the same XADD, for a call of one change)
+  if trace == '' and not maxlen then
+    if n and not o then
+      return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', n)
+    elseif n then
+      return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin,
+                        'o', o, 'n', n)
+    end
+  end
+  local f = {'t', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin}
+  if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
+  if o then f[#f + 1] = 'o'; f[#f + 1] = o end
+  if n then f[#f + 1] = 'n'; f[#f + 1] = n end
+  if maxlen then return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, unpack(f)) end
+  redis.call('XADD', stream, id, unpack(f))
+end
+local function hist_start(count)
+  -- the call's time text and the first ID's number minus one, or nil when history is off
+  if tonumber(ARGV[#ARGV - 1]) < 0 or count == 0 then return nil end
   local now = redis.call('TIME')
   local at = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
+  return at, redis.call('INCRBY', KEYS[#KEYS - 1], count) - count, now
+end
+local function hist_end(now, trimmed)
+  -- trims by count (MAXLEN ~: whole stream nodes; `trimmed`: the XADD did) and by age, once per call
+  local na, stream = #ARGV, KEYS[#KEYS]
+  local maxlen = tonumber(ARGV[na - 1])
+  if maxlen > 0 and not trimmed then redis.call('XTRIM', stream, 'MAXLEN', '~', maxlen) end
+  local maxage = tonumber(ARGV[na])
+  if maxage > 0 then hist_trim_age(stream, tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
+end
+local function record(events, who)
+  -- one INCRBY for the call's IDs, one XADD per change, the trims once at the end
+  local at, first, now = hist_start(#events)
+  if not at then return end
+  local na, stream = #ARGV, KEYS[#KEYS]
+  local pid, origin = ARGV[na - 3], ARGV[na - 2]
+  local maxlen = nil  -- one change: trimmed by its own XADD
+  if #events == 1 and tonumber(ARGV[na - 1]) > 0 then maxlen = ARGV[na - 1] end
   for i, ev in ipairs(events) do
     local cause, trace = ARGV[na - 5], ARGV[na - 4]
     if who then cause, trace = who[i][1], who[i][2] end
-    local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', ARGV[na - 3], 'origin', ARGV[na - 2]}
-    if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
-    if ev.o then f[#f + 1] = 'o'; f[#f + 1] = ev.o end
-    if ev.n then f[#f + 1] = 'n'; f[#f + 1] = ev.n end
-    local id = redis.call('INCR', counter) .. '-0'
-    if maxlen > 0 then
-      redis.call('XADD', stream, 'MAXLEN', '~', maxlen, id, unpack(f))
-    else
-      redis.call('XADD', stream, id, unpack(f))
-    end
+    hist_add(stream, (first + i) .. '-0', ev.t, ev.k, at, cause, trace, pid, origin, ev.o, ev.n, maxlen)
   end
-  local maxage = tonumber(ARGV[na])
-  if maxage > 0 then hist_trim_age(stream, tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
+  hist_end(now, maxlen)
 end

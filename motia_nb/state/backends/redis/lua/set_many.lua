@@ -1,11 +1,12 @@
 -- set_many: consecutive sets to one group in one call, one published message (after helpers.lua,
 -- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, the key index, its
--- marker and key text, then
--- history.lua's two). ARGV: channel, origin, group, stride, then `stride` values per set:
--- field, value, cause, trace id ('' none)[, extra…], then history.lua's six (whose cause and
--- trace are not used: each set is recorded in the changelog with its own).
--- (stride lets a per-set argument be appended without changing the others.)
--- Returns the old texts, one per set (nil where the item was new), in order.
+-- marker and key text, then history.lua's two). ARGV: channel, origin, group, stride, then `stride`
+-- values per set: field, value[, cause, trace id ('' none)] (stride 2: every set has the cause
+-- and trace of history.lua's six; 4: each its own), then history.lua's six.
+-- The hash, the key index and the order index are written with one command per chunk of sets,
+-- not per set (a command from Lua costs more than the work it does for one field).
+-- Returns {header, olds}: for each set whose item existed, "<i> <length> " in the header
+-- (i: the set's place, from 1) and its old text in olds, end to end; both '' when all were new.
 -- A key of the wrong type fails before anything is written.
 local stride = tonumber(ARGV[4])
 local s = redis.call('GET', KEYS[3])
@@ -15,23 +16,82 @@ if hist_on() then
   if bad then return bad end
 end
 local h, z, group = KEYS[1], KEYS[2], ARGV[3]
-reconcile(h, z, KEYS[3])
-local olds, evs, who = {}, {}, {}
 local n = (#ARGV - 4 - 6) / stride
+if n < 1 then return {'', ''} end
+local hlen = reconcile(h, z, KEYS[3])
+local CHUNK = 1000  -- fields per command (Lua's unpack takes at most ~8,000 values)
+local fields = {}
+for i = 1, n do fields[i] = ARGV[4 + (i - 1) * stride + 1] end
+-- the old texts (a field set twice in the call: the second's old text is the first's value)
+local olds, last = {}, {}
+for lo = 1, n, CHUNK do
+  local hi = math.min(n, lo + CHUNK - 1)
+  local got = redis.call('HMGET', h, unpack(fields, lo, hi))
+  for j = 1, hi - lo + 1 do olds[lo + j - 1] = got[j] end
+end
 for i = 1, n do
-  local a = 4 + (i - 1) * stride
-  local field, value = ARGV[a + 1], ARGV[a + 2]
-  local old = redis.call('HGET', h, field)
-  key_add(h, field)
-  redis.call('HSET', h, field, value)
-  index(z, KEYS[3], field)
-  local ev = {t = 'state:created', g = group, k = field, n = value}
-  if old then ev.t = 'state:updated'; ev.o = old end
-  evs[i] = ev
-  who[i] = {ARGV[a + 3], ARGV[a + 4]}
-  olds[i] = old
+  local p = last[fields[i]]
+  if p then olds[i] = ARGV[4 + (p - 1) * stride + 2] end
+  last[fields[i]] = i
+end
+-- the key index: an empty hash starts a fresh, complete one (key_add); the key text of a
+-- searched big group follows each key that came (one ZSCORE per call when there is none)
+local lex = KEYS[#KEYS - 5]
+if hlen == 0 then
+  redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
+  redis.call('SET', KEYS[#KEYS - 4], '1')
+  key_text_size = false
+else
+  key_text_size = kt_size(KEYS[#KEYS - 3], KEYS[#KEYS - 2]) or false
+end
+local args = {}
+for lo = 1, n, CHUNK do
+  local hi = math.min(n, lo + CHUNK - 1)
+  if key_text_size then
+    for i = lo, hi do
+      if redis.call('ZADD', lex, 0, fields[i]) == 1 then kt_changed(KEYS[#KEYS - 3], fields[i], true) end
+    end
+  else
+    args = {}
+    for i = lo, hi do args[#args + 1] = 0; args[#args + 1] = fields[i] end
+    redis.call('ZADD', lex, unpack(args))
+  end
+  args = {}
+  for i = lo, hi do
+    args[#args + 1] = fields[i]; args[#args + 1] = ARGV[4 + (i - 1) * stride + 2]
+  end
+  redis.call('HSET', h, unpack(args))
 end
 key_text_done()
-record(evs, who)
-if n > 0 then publish(ARGV[1], ARGV[2], evs) end
-return olds
+-- the order index: a field it lacks gets the next place (NX: one it holds keeps its own)
+local top = redis.call('INCRBY', KEYS[3], n) - n
+for lo = 1, n, CHUNK do
+  local hi = math.min(n, lo + CHUNK - 1)
+  args = {}
+  for i = lo, hi do args[#args + 1] = top + i; args[#args + 1] = fields[i] end
+  redis.call('ZADD', z, 'NX', unpack(args))
+end
+-- the changelog (an entry per set, no table) and the published message (built only when wanted)
+local at, first, now = hist_start(n)
+local na = #ARGV
+local to = publish_to(ARGV[1])
+local head, blob, evs = {}, {}, {}
+for i = 1, n do
+  local a = 4 + (i - 1) * stride
+  local old, t = olds[i], 'state:created'
+  if old then
+    t = 'state:updated'
+    head[#head + 1] = i .. ' ' .. #old .. ' '
+    blob[#blob + 1] = old
+  end
+  if at then
+    local cause, trace = ARGV[na - 5], ARGV[na - 4]
+    if stride >= 4 then cause, trace = ARGV[a + 3], ARGV[a + 4] end
+    hist_add(KEYS[#KEYS], (first + i) .. '-0', t, fields[i], at, cause, trace, ARGV[na - 3], ARGV[na - 2],
+             old or nil, ARGV[a + 2])
+  end
+  if to then evs[i] = {t = t, g = group, k = fields[i], o = old or nil, n = ARGV[a + 2]} end
+end
+if at then hist_end(now) end
+if to then publish(ARGV[1], ARGV[2], evs, to) end
+return {table.concat(head), table.concat(blob)}
