@@ -4,7 +4,9 @@
   file per round, the default ``state_manager``), interleaved, best of the rounds:
   gathered sets ≥ 0.85×, awaited (sequential) sets ≥ 0.8× of history off;
 - **the history of one key** with 10,000 changes (interleaved with other keys'
-  changes) read back whole with ``history(group, key, limit=10_000)``: under 50 ms;
+  changes) read back whole with ``history(group, key, limit=10_000)``: under 50 ms, both
+  right after the writes (records not filed yet: the tail is scanned) and once filed (the
+  verdict takes the worse of the two bests);
 - **follower latency**: another process sets values carrying the wall-clock time
   just before its write; this process's ``subscribe(fn, remote=True)`` notes when
   each arrives; the slowest must arrive within 200 ms.
@@ -117,21 +119,30 @@ def history_read(wd: Workdir, n: int, rounds: int) -> Outcome:
             loop = asyncio.new_event_loop()
             try:
                 loop.run_until_complete(_fill_history(sm, n))
-                best = float("inf")
-                for _ in range(rounds):
-                    with Timer() as t:
-                        rows = loop.run_until_complete(sm.history(GROUP, HOT, limit=n))
-                    expect(len(rows), n, "changes read back")
-                    expect(rows[-1]["new_value"]["n"], n - 1, "newest change last")
-                    best = min(best, t.seconds)
-                    del rows  # freeing one round's answer is not the next round's read
+
+                def best_read() -> float:
+                    best = float("inf")
+                    for _ in range(rounds):
+                        with Timer() as t:
+                            rows = loop.run_until_complete(sm.history(GROUP, HOT, limit=n))
+                        expect(len(rows), n, "changes read back")
+                        expect(rows[-1]["new_value"]["n"], n - 1, "newest change last")
+                        best = min(best, t.seconds)
+                        del rows  # freeing one round's answer is not the next round's read
+                    return best
+
+                fresh = best_read()  # right after the writes: the newest records are not filed yet
+                sm.backend.file_history()
+                filed = best_read()  # once the recorder's thread filed them
             finally:
                 loop.close()
         except Exception as exc:
             return Outcome("history.read", what, "—", "< 50 ms", None, f"{type(exc).__name__}: {exc}")
         finally:
             sm.close()
-    return Outcome("history.read", what, f"{best * 1000:.1f} ms", "< 50 ms", best < 0.050)
+    worse = max(fresh, filed)  # the verdict is the worse of the two
+    measured = f"{worse * 1000:.1f} ms (right after the writes {fresh * 1000:.1f}, filed {filed * 1000:.1f})"
+    return Outcome("history.read", what, measured, "< 50 ms", worse < 0.050)
 
 
 # ---------------------------------------------------------------------- follower latency

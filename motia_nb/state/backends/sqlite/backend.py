@@ -97,6 +97,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             else:
                 self._rconn = connect(self.path, self.busy_timeout)
                 self._rconn.execute("PRAGMA query_only = ON")
+                # up to 16 MiB of pages (filled only as read): a long history read (10,000 changes,
+                # ~1,000 pages) is not re-read from the file by syscalls at each call
+                self._rconn.execute("PRAGMA cache_size = -16384")
             self._recorder = Recorder(self._retention, self._pruning_connection)
             # weak callbacks: the write path (and the SQLite loop) must not keep this backend alive
             self._writes = WritePath(

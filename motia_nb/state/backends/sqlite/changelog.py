@@ -31,7 +31,7 @@ from typing import Any
 from ..base import Write
 
 __all__ = [
-    "INSERT", "RECORD", "FILE", "insert_planned", "expand", "prune_by_count", "prune_by_age", "PRUNE_CHUNK", "FILE_CHUNK",
+    "INSERT", "insert_one", "RECORD", "FILE", "insert_planned", "expand", "prune_by_count", "prune_by_age", "PRUNE_CHUNK", "FILE_CHUNK",
     "item_seqs", "group_seqs", "first_seq", "trim", "TRIM", "OLDEST", "COLUMNS", "changes_of",
 ]  # fmt: skip
 
@@ -53,6 +53,17 @@ INSERT = (
     "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def insert_one(pid: int, origin: int) -> str:
+    """:data:`INSERT` for one writer (its ``pid`` and ``origin`` written in): a lone write binds
+    seven parameters, not nine (each bound value is a call into SQLite under its mutex)."""
+    return (
+        "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, {int(pid)}, {int(origin)})"
+    )
+
+
 #: a batch's record: (n, at_us, grp, layout, olds, news, trace_id, cause, pid, origin); its seq is
 #: the newest given so far + n (pruning always keeps the newest record: no seq is given twice)
 RECORD = (

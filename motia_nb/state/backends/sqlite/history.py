@@ -19,6 +19,7 @@ from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
 from ...history import Point, iso_micros
 from .changelog import expand, first_seq, group_seqs, item_seqs
+from .item_read import item_change_dicts, item_changes_sql, record_row
 
 __all__ = ["SQLiteHistory"]
 
@@ -61,7 +62,9 @@ class SQLiteHistory:
 
         ``limit`` records always hold ``limit`` changes or more (each holds at least one of
         them; only the oldest, with ``since`` a seq, may also hold changes up to it)."""
-        params: list[Any] = [group_id] if key is None else [group_id, key]
+        if key is not None:
+            return self._item_history(group_id, key, since, limit)
+        params: list[Any] = [group_id]
         cond = time_cond = ""
         after = None
         if since is not None:
@@ -70,9 +73,8 @@ class SQLiteHistory:
                 cond, after = f"seq > ?{len(params)}", since.seq
             else:
                 time_cond = f" AND at_us >= ?{len(params)}"
-        seqs = group_seqs("?1", cond) if key is None else item_seqs("?1", "?2", cond)
         params.append(limit + (after is not None))
-        where = f"seq IN ({seqs}){time_cond}"
+        where = f"seq IN ({group_seqs('?1', cond)}){time_cond}"
         order = "seq" if since is not None else "seq DESC"
         with _collector_paused():
             rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
@@ -84,6 +86,43 @@ class SQLiteHistory:
             elif len(changes) > limit:
                 changes = changes[-limit:]
             return _change_dicts(changes, group_id, key)
+
+    def _item_history(self, group_id: str, key: str, since: Point | None, limit: int) -> list[dict[str, Any]]:
+        """:meth:`history` of one item: ONE statement (:func:`.item_read.item_changes_sql`) gives its
+        changes in seq order with just the columns a change dict needs; the records of a
+        batch holding one of them (rare in an item's history) are read and expanded after."""
+        seq_after = since.seq if since is not None else None
+        at_from = since.lo * 1e6 if since is not None and since.seq is None else None
+        sql, params = item_changes_sql(group_id, key, seq_after=seq_after, at_from=at_from, limit=limit, newest=since is None)
+        with _collector_paused():
+            rows = self._query(sql, params)
+            if since is None:
+                rows.reverse()
+            if any(r[2] is None for r in rows):  # a record's slot: its change comes from the record
+                rows = self._expand_records(rows, key)
+                if seq_after is not None:
+                    rows = [r for r in rows if r[0] > seq_after]
+            if len(rows) > limit:
+                rows = rows[:limit] if since is not None else rows[-limit:]
+            return item_change_dicts(rows, group_id, key)
+
+    def _expand_records(self, rows: list[Any], key: str) -> list[Any]:
+        """``rows`` of :func:`.item_read.item_changes_sql` with each record's slot replaced by the
+        item's change in that record (read by seq, expanded)."""
+        seqs = [r[0] for r in rows if r[2] is None]
+        marks = ",".join("?" * len(seqs))
+        records = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM changes WHERE seq IN ({marks})", seqs)}
+        out: list[Any] = []
+        for r in rows:
+            if r[2] is not None:
+                out.append(r)
+                continue
+            rec = records.get(r[0])
+            if rec is None:  # pruned between the two statements (no transaction spans them)
+                continue
+            for seq, at, old, new, trace, cause, pid, _k in _changes([rec], key):
+                out.append(record_row(seq, at, old, new, trace, cause, pid))
+        return out
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that

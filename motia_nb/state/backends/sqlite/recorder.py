@@ -34,7 +34,7 @@ from typing import Any
 from ...._threads import start_thread
 from ...history import Retention
 from ..base import Write
-from .changelog import FILE, FILE_CHUNK, INSERT, OLDEST, PRUNE_CHUNK, RECORD, TRIM, insert_planned, prune_by_age, prune_by_count, trim
+from .changelog import FILE, FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
 from .schema import FILE_EVERY
 
 __all__ = ["Recorder"]
@@ -46,6 +46,11 @@ _AGE_CHECK_MAX = 60.0
 #: filing waits for the writers to pause this long (seconds), but never longer than SETTLE_MAX
 SETTLE = 0.5
 SETTLE_MAX = 5.0
+#: the first seq of the oldest record, its time, and the newest seq (all None: no record)
+_OLDEST_NEWEST = (
+    f"SELECT (SELECT {first_seq} FROM changes ORDER BY seq LIMIT 1), (SELECT at_us FROM changes ORDER BY seq LIMIT 1), "
+    "(SELECT max(seq) FROM changes)"
+)
 #: the oldest record not filed yet (None: all filed)
 _UNFILED = "SELECT min(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
 
@@ -61,6 +66,7 @@ class Recorder:
         #: this backend's id in the changelog's ``origin`` (random, never 0: migrated rows have 0)
         self.origin = secrets.randbits(62) + 1
         self._pid = os.getpid()  # a forked child makes a new Recorder when it reopens (forking.py)
+        self._insert_one = insert_one(self._pid, self.origin)  # a lone write's row: 7 parameters
         self.retention = retention
         self._pruning_connection = pruning_connection
         self._since_prune = 0
@@ -84,12 +90,12 @@ class Recorder:
         if not retention.enabled:
             return None
         if len(entries) == 1 and type(e := entries[0]) is tuple and e[0] != "clear":  # a lone write (sequential awaits)
-            kind, g, k, old_text, _, new_text = e
+            _, g, k, old_text, _, new_text = e
             if old_text is None and new_text is None:  # deleting an absent item changes nothing
                 return None
             w = writes[0]
             stmt: "tuple[str, list[tuple[Any, ...]]] | None" = (
-                INSERT, [(time.time_ns() // 1000, g, k, old_text, new_text, w.trace_id, w.cause, self._pid, self.origin)]
+                self._insert_one, [(time.time_ns() // 1000, g, k, old_text, new_text, w.trace_id, w.cause)]
             )
             count = 1
         else:
@@ -126,6 +132,9 @@ class Recorder:
         passes = 0
         with self._prune_lock:
             conn, lock = self._pruning_connection()
+            with lock:  # read first: nothing to file (a new store, a quiet one) takes no write lock
+                if conn.execute(_UNFILED).fetchone()[0] is None:
+                    return 0
             while not self._stop:
                 with lock:
                     conn.execute("BEGIN IMMEDIATE")
@@ -151,6 +160,13 @@ class Recorder:
             if not retention.prunes:
                 return 0
             conn, lock = self._pruning_connection()
+            with lock:  # read first: nothing to prune takes no write lock (a writer's inline commit never meets it)
+                oldest, oldest_at, newest = conn.execute(_OLDEST_NEWEST).fetchone()
+            if oldest is None or (
+                (retention.max_count is None or oldest > newest - retention.max_count)
+                and (retention.max_age is None or oldest_at >= (time.time() - retention.max_age) * 1e6)
+            ):
+                return 0
             total = 0
             if retention.max_count is not None:
                 total += self._delete_chunks(conn, lock, lambda: prune_by_count(retention.max_count))  # type: ignore[arg-type]
