@@ -1,7 +1,8 @@
 """``python -m benchmarks`` (and ``python benchmarks/run.py``, what ``make bench`` runs).
 
 Prints every issue-12 target with its ratio and verdict, the frame() memory
-report and every store's ops/s; then writes ``benchmarks/results/latest.{json,md}``,
+report and every store's ops/s, then (a whole run: no --workloads or --stores) issue 16's
+history targets; then writes ``benchmarks/results/latest.{json,md}``,
 ``chart.png`` and the README's bench section (``--no-write``: print only).
 """
 
@@ -15,7 +16,14 @@ import time
 from collections.abc import Sequence
 
 from .chart import draw_chart
-from .history import HISTORY_SIZES, TINY_HISTORY_SIZES, outcomes_json, render_outcomes, run_history_bench
+from .history import (
+    HISTORY_SIZES,
+    TINY_HISTORY_SIZES,
+    outcomes_json,
+    outcomes_markdown,
+    render_outcomes,
+    run_history_bench,
+)
 from .plan import STORES, run_benchmarks
 from .report import machine_line, render_table, write_results
 from .targets import FULL_SIZES, MEMORY, SIZES, TINY_SIZES
@@ -47,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _history_main(args: argparse.Namespace) -> int:
+def _history(args: argparse.Namespace) -> list[str]:
+    """Measure and print issue 16's targets, write history.json; their Markdown lines."""
     base = TINY_HISTORY_SIZES if args.tiny else HISTORY_SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items()}
     print(f"motia_nb history benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
@@ -61,7 +70,7 @@ def _history_main(args: argparse.Namespace) -> int:
         with open(path, "w", encoding="utf-8") as f:
             f.write(outcomes_json(outcomes) + "\n")
         print(f"wrote {os.path.relpath(path)}")
-    return 0
+    return outcomes_markdown(outcomes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats < 1:
         _parser().error(f"--repeats must be >= 1, got {args.repeats}")
     if args.history:
-        return _history_main(args)
+        _history(args)
+        return 0
     base = TINY_SIZES if args.tiny else FULL_SIZES if args.full else SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items() if not args.workloads or w in args.workloads}
     print(f"motia_nb benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
@@ -85,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{machine_line(report)}; {report.date}; {time.perf_counter() - t0:.0f} s")
     if MEMORY not in sizes or sizes[MEMORY] < FULL_SIZES[MEMORY]:
         print("(frame() memory at 1,000,000 items: run with --full)")
+    # a whole run measures issue 16's targets too, and the README shows both tables
+    history = _history(args) if not (args.workloads or args.stores) else []
     if not args.no_write:
-        paths = write_results(report, args.out, readme=args.readme or None)
+        paths = write_results(report, args.out, readme=args.readme or None, history=history)
         paths["png"] = os.path.join(args.out, "chart.png")
         draw_chart(report, paths["png"])
         print("wrote " + ", ".join(os.path.relpath(p) for p in paths.values()))

@@ -37,7 +37,8 @@ from .core import GROUP, Timer, Workdir, expect
 from .motia import MotiaDriver
 from .plan import measure
 
-__all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes"]
+__all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes",
+           "outcomes_markdown"]
 
 #: sizes of the default run
 HISTORY_SIZES = {"set_gather": 20_000, "set_awaited": 5_000, "history": 10_000, "follow": 20}
@@ -239,6 +240,13 @@ def render_outcomes(outcomes: list[Outcome]) -> str:
     lines.append(f"{passed} of {len(outcomes)} history targets met")
     lines += [f"{o.id}: {o.error}" for o in outcomes if o.error]
     return "\n".join(lines)
+
+
+def outcomes_markdown(outcomes: list[Outcome]) -> list[str]:
+    """The targets as a Markdown table (results/latest.md and the README section)."""
+    lines = ["| target (issue 16) | measured | target | verdict |", "|---|---:|---:|---:|"]
+    lines += [f"| {o.what} | {o.measured} | {o.target} | {o.verdict} |" for o in outcomes]
+    return lines + [f"{o.id}: n/a, {o.error}" for o in outcomes if o.error]
 
 
 def outcomes_json(outcomes: list[Outcome]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -203,11 +204,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in rows)]  # fmt: skip
 
 
-def render_markdown(report: Report) -> str:
-    """The results as Markdown (results/latest.md and the README section)."""
+def render_markdown(report: Report, history: Sequence[str] = ()) -> str:
+    """The results as Markdown (results/latest.md and the README section).
+
+    ``history``: issue 16's targets as Markdown lines (``benchmarks.history.outcomes_markdown``),
+    put after issue 12's table when the run measured them.
+    """
     md = [f"Measured {report.date} on {machine_line(report)}. Every ratio is the best of {report.repeats} "
           "rounds of each side, interleaved, in one run; figures move with the machine's load.", ""]  # fmt: skip
     md += _md_table(*_check_rows(report))
+    if history:
+        md += ["", "History on (issue 16), each ratio against the same store with history off:", "", *history]
     md += ["", *memory_lines(report), "", "ops/s of every store (higher is better):", ""]
     md += _md_table(*_matrix_rows(report))
     md += ["", "How each store is driven:", ""]
@@ -235,30 +242,35 @@ def replace_readme_section(text: str, body: str) -> str:
     return text[:start] + block + text[end + len(README_END) :]
 
 
-def readme_body(report: Report) -> str:
+def readme_body(report: Report, history: Sequence[str] = ()) -> str:
     """The README section: what `make bench` measures, the tables, machine and date."""
     return "\n".join([
         "### Benchmarks",
         "",
         "`make bench` (`python -m benchmarks`, about 5 minutes on 2 cores; `--full` adds the 1,000,000-item frame() memory",
         "report) measures motia_nb's state core against raw stdlib sqlite3 on the same file, redis-py on the",
-        "same server, and the stores people use instead, and prints each issue-12 target with its verdict.",
+        "same server, and the stores people use instead, and prints each issue-12 and issue-16 target with its",
+        "verdict (`--history`: only issue 16's).",
         "Full results: [`benchmarks/results/latest.md`](benchmarks/results/latest.md),",
         "[`latest.json`](benchmarks/results/latest.json), chart: [`chart.png`](benchmarks/results/chart.png).",
         "",
-        render_markdown(report),
+        render_markdown(report, history),
     ])  # fmt: skip
 
 
-def write_results(report: Report, outdir: str, readme: str | None = None) -> dict[str, str]:
-    """Write latest.json and latest.md to ``outdir`` (and the README section); returns the paths."""
+def write_results(report: Report, outdir: str, readme: str | None = None,
+                  history: Sequence[str] = ()) -> dict[str, str]:  # fmt: skip
+    """Write latest.json and latest.md to ``outdir`` (and the README section); returns the paths.
+
+    ``history``: issue 16's targets as Markdown lines, written into latest.md and the README too.
+    """
     os.makedirs(outdir, exist_ok=True)
     paths = {"json": os.path.join(outdir, "latest.json"), "md": os.path.join(outdir, "latest.md")}
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump(report.to_json(), f, indent=2)
         f.write("\n")
     with open(paths["md"], "w", encoding="utf-8") as f:
-        f.write("# motia_nb benchmarks (latest run)\n\n" + render_markdown(report))
+        f.write("# motia_nb benchmarks (latest run)\n\n" + render_markdown(report, history))
         f.write("\n```\n" + render_table(report) + "\n```\n")
     if readme is not None:
         old = ""
@@ -266,6 +278,6 @@ def write_results(report: Report, outdir: str, readme: str | None = None) -> dic
             with open(readme, encoding="utf-8") as f:
                 old = f.read()
         with open(readme, "w", encoding="utf-8") as f:
-            f.write(replace_readme_section(old, readme_body(report)))
+            f.write(replace_readme_section(old, readme_body(report, history)))
         paths["readme"] = readme
     return paths

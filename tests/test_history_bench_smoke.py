@@ -12,7 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.history import TINY_HISTORY_SIZES, render_outcomes, run_history_bench  # noqa: E402
+from benchmarks.history import (  # noqa: E402
+    TINY_HISTORY_SIZES,
+    Outcome,
+    outcomes_markdown,
+    render_outcomes,
+    run_history_bench,
+)
 
 from motia_nb import state_manager  # noqa: E402
 
@@ -37,3 +43,21 @@ def test_the_cli_runs_only_the_history_targets(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "target (issue 16)" in out and "follower" in out and "target (issue 12)" not in out
     assert (tmp_path / "history.json").exists()
+
+
+def test_a_whole_run_puts_the_history_targets_in_the_readme_section() -> None:
+    """``make bench`` (a whole run) measures issue 16's targets too: the README section shows
+    their table, with each verdict, after issue 12's."""
+    from benchmarks.report import Report, readme_body
+
+    outcomes = [Outcome("history.read", "history of one key", "41.0 ms", "< 50 ms", True),
+                Outcome("history.follow", "follower latency", "—", "≤ 200 ms", None, "no second process")]  # fmt: skip
+    lines = outcomes_markdown(outcomes)
+    assert lines[0] == "| target (issue 16) | measured | target | verdict |"
+    assert "| history of one key | 41.0 ms | < 50 ms | PASS |" in lines
+    assert "| follower latency | — | ≤ 200 ms | n/a |" in lines and "history.follow: n/a, no second process" in lines
+    machine = {"nproc": 2, "cpu": "cpu", "python": "3.11", "sqlite": "3.40"}
+    report = Report(date="2026-12-01", machine=machine, repeats=3, sizes={}, stores={}, cells=[], checks=[])
+    body = readme_body(report, lines)
+    assert body.index("| target (issue 12) |") < body.index("| target (issue 16) |")
+    assert "| target (issue 16) |" not in readme_body(report)
