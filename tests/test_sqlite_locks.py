@@ -237,8 +237,10 @@ def test_a_script_that_never_closes_exits_after_a_batch_and_a_long_read(db_path)
 
 def test_a_read_waits_for_its_own_writes_that_had_to_be_queued(tmp_path) -> None:
     """An unawaited write finds the write lock taken (here held as the history pruner holds
-    it) and is queued: a read on the same thread still sees it (program order)."""
-    sm = StateManager(str(tmp_path / "s.db"))
+    it) and is queued: a read on the same thread still sees it (program order). History off:
+    the real pruner's pass at open reads under the gate too (fork safety) and could hold it
+    just when the test takes it."""
+    sm = StateManager(str(tmp_path / "s.db"), history_keep="off")
     try:
         sm.sync.set("g", "k", 0)
         gate = sm.backend._wlock  # type: ignore[attr-defined]
