@@ -86,9 +86,9 @@ def test_restore_writes_an_old_value_back_as_a_recorded_write_that_fires_trigger
     ("line", "message"),
     [
         ("restore orders o1", "--to"),
-        ("restore orders o1 --to soon", "--to takes a change's seq"),
+        ("restore orders o1 --to soon", "%state restore: --to takes a change's seq"),
         ("restore orders o1 --to -5", "fewer than 5"),
-        ("history orders --since nope", "--since takes"),
+        ("history orders --since nope", "%state history: --since takes"),
         ("history orders --limit 0", "limit must be"),
     ],
 )

@@ -52,7 +52,7 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
-    rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "--since"), limit=a.limit)
+    rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "%state history: --since"), limit=a.limit)
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
         print(f"%state history: no recorded change of {what}", file=sys.stderr)
@@ -67,7 +67,7 @@ def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
         if len(rows) < n:
             raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}")
         return Point(seq=rows[0]["seq"] - 1)
-    return point(read_point(to, "--to"), "--to")
+    return point(read_point(to, "%state restore: --to"), "--to")
 
 
 def _when(to: str) -> str:
