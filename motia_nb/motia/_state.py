@@ -1,6 +1,8 @@
 """Motia's synchronous state, stream and queue API (``stateManager``, ``Stream``, ``enqueue``).
 
 Each call is the SDK's ``get_instance().trigger(...)`` with the SDK's payload,
+and may be awaited as later 1.0 releases' coroutines are (``await stateManager.set(...)``,
+``await stream.get_group(...)``, as Motia's playground steps write them; see :func:`answer`),
 answered in-process, so results are the engine's (``stateManager.set`` →
 ``{"old_value", "new_value"}``, ``list_groups()`` → ``{"groups": [...]}``).
 They work from plain cells, sync and async handlers alike (never a silent
@@ -13,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from ..steps.streams import check_stream_name
 from ._client import client
-from ._sync import Done
+from ._sync import Done, answer
 
 __all__ = ["StateManager", "stateManager", "Stream", "StreamConfig", "enqueue"]
 
@@ -29,27 +31,28 @@ class StateManager:
     """Motia's ``stateManager``: synchronous ``get/set/update/delete/list/list_groups/clear``."""
 
     def get(self, scope: str, key: str) -> Any | None:
-        return _call("state::get", {"scope": scope, "key": key})
+        return answer(_call("state::get", {"scope": scope, "key": key}))
 
     def set(self, scope: str, key: str, value: Any) -> Any:
-        return _call("state::set", {"scope": scope, "key": key, "value": value})
+        return answer(_call("state::set", {"scope": scope, "key": key, "value": value}))
 
     def update(self, scope: str, key: str, ops: _list[dict[str, Any]]) -> Any:
-        return _call("state::update", {"scope": scope, "key": key, "ops": ops})
+        return answer(_call("state::update", {"scope": scope, "key": key, "ops": ops}))
 
     def delete(self, scope: str, key: str) -> Any | None:
-        return _call("state::delete", {"scope": scope, "key": key})
+        return answer(_call("state::delete", {"scope": scope, "key": key}))
 
     def list(self, scope: str) -> _list[Any]:
-        return _call("state::list", {"scope": scope})
+        return answer(_call("state::list", {"scope": scope}))
 
     def list_groups(self) -> Any:
         """``{"groups": [...]}``, as the engine answers through the SDK."""
-        return _call("state::list_groups", {})
+        return answer(_call("state::list_groups", {}))
 
     def clear(self, scope: str) -> None:
         """Remove every item of ``scope`` (Motia's SDK skips values without an ``id``: motia_nb does not)."""
         _call("state::clear", {"scope": scope})
+        return answer(None)
 
     def __repr__(self) -> str:
         return "<motia stateManager (motia_nb, synchronous)>"
@@ -83,25 +86,26 @@ class Stream(Generic[TData]):
         return {"stream_name": self.stream_name, **kw}
 
     def get(self, group_id: str, item_id: str) -> TData | None:
-        return _call("stream::get", self._p(group_id=group_id, item_id=item_id))
+        return answer(_call("stream::get", self._p(group_id=group_id, item_id=item_id)))
 
     def set(self, group_id: str, item_id: str, data: TData) -> Any:
-        return _call("stream::set", self._p(group_id=group_id, item_id=item_id, data=data))
+        return answer(_call("stream::set", self._p(group_id=group_id, item_id=item_id, data=data)))
 
     def delete(self, group_id: str, item_id: str) -> None:
         _call("stream::delete", self._p(group_id=group_id, item_id=item_id))
+        return answer(None)
 
     def get_group(self, group_id: str) -> _list[TData]:
-        return _call("stream::list", self._p(group_id=group_id))
+        return answer(_call("stream::list", self._p(group_id=group_id)))
 
     def list(self, group_id: str) -> _list[TData]:
-        return self.get_group(group_id)
+        return answer(_call("stream::list", self._p(group_id=group_id)))
 
     def update(self, group_id: str, item_id: str, ops: _list[dict[str, Any]]) -> Any:
-        return _call("stream::update", self._p(group_id=group_id, item_id=item_id, ops=ops))
+        return answer(_call("stream::update", self._p(group_id=group_id, item_id=item_id, ops=ops)))
 
     def list_groups(self) -> _list[str]:
-        return _call("stream::list_groups", self._p())
+        return answer(_call("stream::list_groups", self._p()))
 
     def __repr__(self) -> str:
         return f"Stream({self.stream_name!r})"

@@ -17,13 +17,18 @@ and loop guard continue).
 from __future__ import annotations
 
 import asyncio
+import dis
+from bisect import bisect_right
+import sys
 from collections.abc import Coroutine
+from functools import lru_cache
+from types import CodeType
 from typing import Any, TypeVar
 
 from .._threads import run_on_private_loop, run_sync
 from ..steps.context import current_frame
 
-__all__ = ["run_blocking", "Done"]
+__all__ = ["run_blocking", "Done", "answer"]
 
 T = TypeVar("T")
 
@@ -60,3 +65,31 @@ class Done:
 
     def __repr__(self) -> str:
         return "None" if self.value is None else repr(self.value)
+
+
+@lru_cache(maxsize=1024)
+def _instructions(code: CodeType) -> tuple[tuple[int, ...], frozenset[int]]:
+    """Every instruction's offset in ``code``, and the offsets of the calls awaited at once (``await f(...)``)."""
+    ins = list(dis.get_instructions(code))
+    awaited = frozenset(a.offset for a, b in zip(ins, ins[1:]) if b.opname == "GET_AWAITABLE" and a.opname.startswith("CALL"))
+    return tuple(i.offset for i in ins), awaited
+
+
+def _awaited(frame: Any) -> bool:
+    """True when ``frame`` is suspended in a call whose result it awaits next."""
+    offsets, awaited = _instructions(frame.f_code)
+    here = bisect_right(offsets, frame.f_lasti) - 1  # f_lasti may sit in the CALL's inline caches (3.11)
+    return here >= 0 and offsets[here] in awaited
+
+
+def answer(value: T) -> "T | Done":
+    """An SDK call's result, as its caller's SDK generation expects it.
+
+    Motia 1.0.4's ``stateManager``, ``Stream`` and ``enqueue`` are synchronous; later
+    1.0 releases (whose playground steps write ``await stateManager.set(...)`` and
+    ``await stream.get_group(...)``) made them coroutines. A call written ``await
+    call(...)`` gets an awaitable that gives ``value``; any other call gets ``value``
+    itself, so ``x = stateManager.get(...)`` stays a plain value (``None`` included).
+    Called from the SDK method, whose caller is two frames up.
+    """
+    return Done(value) if _awaited(sys._getframe(2)) else value

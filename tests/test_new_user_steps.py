@@ -1,0 +1,92 @@
+"""Steps in cells as a new user writes them (found by trying it, see each test).
+
+The step files here are our own, written in the shape of Motia's playground steps
+(``frameworks/motia/motia-py/playground/steps/``): module-level ``config`` with the
+trigger helpers, ``handler(input)`` / ``handler(request)`` / ``handler(input, ctx)``,
+``await stateManager.set(...)``, ``Stream("name")`` with ``await stream.set(...)``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from motia_nb.session import get_step
+from motia_nb.state import state_manager
+from motia_nb.testing import run_cell
+
+
+@pytest.fixture
+def ip(steps_ip):
+    steps_ip.run_cell("from motia_nb import request, enqueue")
+    return steps_ip
+
+
+def cell(ip, source: str):
+    res = run_cell(ip, source)
+    res.raise_error()
+    return res.result
+
+
+# The playground's later 1.0 style: the SDK's calls are coroutines (`await stateManager.set`,
+# `await stream.get_group`); 1.0.4's are synchronous. Both must work in a `%%step` cell.
+SET_LEVEL = '''
+from typing import Any
+from motia import http, logger, stateManager
+
+config = {"name": "SetLevel", "triggers": [http("POST", "/members/:id/level")], "flows": ["club"]}
+
+async def handler(request: Any) -> dict[str, Any]:
+    member = request.path_params.get("id")
+    before = await stateManager.get("members", member)
+    result = await stateManager.set("members", member, {"level": request.body.get("level", "bronze")})
+    await stateManager.update("members", member, [{"type": "increment", "path": "changes", "by": 1}])
+    everyone = await stateManager.list("members")
+    groups = await stateManager.list_groups()
+    logger.info(f"member {member} updated")
+    return {"status": 200, "body": {"before": before, "result": result, "count": len(everyone), "groups": groups}}
+'''
+
+NOTES = '''
+from typing import Any
+from motia import ApiRequest, ApiResponse, Stream, http
+
+notes: Stream[dict[str, Any]] = Stream("notes")
+
+config = {"name": "AddNote", "triggers": [http("POST", "/notes")]}
+
+async def handler(request: ApiRequest[dict[str, Any]]) -> ApiResponse[Any]:
+    body = request.body or {}
+    stored = await notes.set("inbox", body["id"], {"id": body["id"], "text": body["text"]})
+    group = await notes.get_group("inbox")
+    one = await notes.get("inbox", body["id"])
+    missing = await notes.get("inbox", "nope")
+    await notes.delete("inbox", "nope")
+    return ApiResponse(status=200, body={"stored": stored, "group": group, "one": one, "missing": missing})
+'''
+
+
+def test_awaited_sdk_calls_in_a_step_cell_work_as_in_later_motia_releases(ip, capsys):
+    cell(ip, "%%step\n" + SET_LEVEL)
+    cell(ip, "%%step\n" + NOTES)
+    r = cell(ip, 'await request("POST", "/members/m1/level", body={"level": "gold"})')
+    assert r["status"] == 200, r
+    assert r["body"] == {"before": None, "result": {"old_value": None, "new_value": {"level": "gold"}},
+                         "count": 1, "groups": {"groups": ["members"]}}
+    assert state_manager.sync.get("members", "m1") == {"level": "gold", "changes": 1}
+    r = cell(ip, 'await request("POST", "/notes", body={"id": "n1", "text": "héllo"})')
+    assert r["status"] == 200, r
+    note = {"id": "n1", "text": "héllo"}
+    assert r["body"] == {"stored": {"old_value": None, "new_value": note}, "group": [note], "one": note,
+                         "missing": None}
+
+
+def test_the_same_sdk_calls_unawaited_still_return_plain_values(ip):
+    # 1.0.4's synchronous style, in a plain cell and in a sync handler: values, not awaitables
+    cell(ip, "from motia import stateManager, Stream")
+    assert cell(ip, 'stateManager.set("g", "k", 1)') == {"old_value": None, "new_value": 1}
+    assert cell(ip, 'stateManager.get("g", "missing")') is None
+    assert cell(ip, 'x = stateManager.get("g", "k"); x + 1') == 2
+    assert cell(ip, 'await stateManager.get("g", "k")') == 1
+    assert cell(ip, '[stateManager.get("g", "k"), await stateManager.get("g", "k")]') == [1, 1]
+    assert cell(ip, 'await stateManager.clear("g")') is None
+    assert cell(ip, 'Stream("s").get_group("a")') == []
