@@ -90,3 +90,13 @@ def test_the_same_sdk_calls_unawaited_still_return_plain_values(ip):
     assert cell(ip, '[stateManager.get("g", "k"), await stateManager.get("g", "k")]') == [1, 1]
     assert cell(ip, 'await stateManager.clear("g")') is None
     assert cell(ip, 'Stream("s").get_group("a")') == []
+
+
+def test_logs_of_a_registered_step_that_has_not_logged_yet_say_so(ip, capsys):
+    # was: "no step named 'SetLevel' has logged. Did you mean 'SetLevel'?"
+    cell(ip, "%%step\n" + SET_LEVEL)
+    capsys.readouterr()
+    assert cell(ip, "%motia logs SetLevel").empty
+    assert capsys.readouterr().err == "%motia logs: step 'SetLevel' has logged nothing yet\n"
+    assert cell(ip, "%motia logs SetLevl").empty
+    assert capsys.readouterr().err == "%motia logs: no step named 'SetLevl' has logged. Did you mean 'SetLevel'?\n"

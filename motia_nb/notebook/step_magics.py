@@ -134,8 +134,11 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     df = log_frame(step=a.step)
     if a.step is not None and df.empty:
-        logged = log_frame()["step"].dropna().tolist()
-        _no_such("logs", f"no step named {a.step!r} has logged", a.step, [s.name for s in all_steps()] + logged)
+        if any(s.name == a.step for s in all_steps()):
+            print(f"%motia logs: step {a.step!r} has logged nothing yet", file=sys.stderr)
+        else:
+            logged = log_frame()["step"].dropna().tolist()
+            _no_such("logs", f"no step named {a.step!r} has logged", a.step, [s.name for s in all_steps()] + logged)
     return df
 
 
