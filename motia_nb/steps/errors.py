@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._frames import ShortTraceback
+
 __all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError"]
 
 
-class StepError(Exception):
-    """Base class of every error raised by ``motia_nb.steps``."""
+class StepError(ShortTraceback, Exception):
+    """Base class of every error raised by ``motia_nb.steps``.
+
+    IPython shows one as the user's frames plus one line (``%tb`` has every frame):
+    a bad ``@step(config)`` in a plain cell points at the cell, not into motia_nb."""
 
 
 class StepConfigError(StepError, ValueError):
