@@ -25,7 +25,8 @@ function               payload                                          result (
 ``enqueue``            ``topic``, ``data``                              None
 =====================  ===============================================  ===============================
 
-``iii::durable::publish`` (the engine's newer name for ``enqueue``) is accepted
+A payload may also be an array of the fields in that order (``["orders", "o1"]``), as
+serde reads the engine's input structs. ``iii::durable::publish`` (the engine's newer name for ``enqueue``) is accepted
 too. Streams live in the state core as groups ``<stream>::<group_id>``
 (:mod:`motia_nb.steps.streams`); ``state::*`` refuses scopes containing ``::``
 (reserved for streams) and ``state::list_groups`` does not list them, as the
@@ -64,7 +65,21 @@ class EngineFunctionError(Exception):
 
 
 def _fields(function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Check ``payload`` is an object with the str fields ``names``; return them (plus ``optional``)."""
+    """Check ``payload`` has the str fields ``names``; return them (plus ``optional``).
+
+    As the engine (serde) reads its input structs, the payload is an object, or an
+    array holding every field in the struct's order (``["orders", "o1"]`` for
+    ``state::get``; ``optional`` names the fields after ``names``, e.g. ``value``).
+    """
+    if isinstance(payload, list):
+        order = names + optional[:1]  # `value`/`data`, `ops`: one field after the names (an alias is not a field)
+        if len(payload) != len(order):
+            raise EngineFunctionError(
+                "deserialization_error",
+                f"{function_id}: invalid length {len(payload)}, expected an array of {len(order)} "
+                f"({', '.join(order)}) or an object",
+            )
+        payload = dict(zip(order, payload))
     if not isinstance(payload, Mapping):
         raise EngineFunctionError(
             "deserialization_error", f"{function_id}: the payload must be an object, got {type(payload).__name__}"
@@ -189,7 +204,7 @@ class EngineFunctions:
         return await self.manager.list(_state_scope(fid, f["scope"]))
 
     async def _state_list_groups(self, fid: str, payload: Any) -> dict[str, list[str]]:
-        if payload is not None and not isinstance(payload, Mapping):
+        if payload is not None and not isinstance(payload, Mapping) and payload != []:  # `[]`: serde's empty struct
             raise EngineFunctionError("deserialization_error", f"{fid}: the payload must be an object")
         groups = await self.manager.list_groups()
         return {"groups": sorted(g for g in groups if split_stream_group(g) is None)}

@@ -1,0 +1,107 @@
+"""The engine endpoint as a new user's real iii-sdk client meets it (found by trying it).
+
+A bare iii-sdk 0.25 worker (``.venv-iii``) calls ``state::*`` with inputs the engine
+(iii-hq/iii ``engine/src/workers/state/structs.rs``, read by serde) accepts: the
+same result, or a loud refusal the README documents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from engine_helpers import WORKERS, iii_python
+
+from motia_nb import engine
+from motia_nb.state import state_manager
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    """Run calls through a real iii-sdk client connected to a served kernel; returns their answers."""
+    python = iii_python()
+    previous = state_manager.url
+    state_manager.use(str(tmp_path_factory.mktemp("engine") / "state.db"))
+    server = engine.serve()
+
+    def run(*pairs):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        lines = "".join(json.dumps(p) + "\n" for p in pairs)
+        p = subprocess.run([str(python), str(WORKERS / "iii_calls.py"), server.url], input=lines, env=env,
+                           capture_output=True, text=True, timeout=120)
+        out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        assert len(out) == len(pairs), p.stdout + p.stderr
+        return out
+
+    try:
+        yield run
+    finally:
+        server.close()
+        state_manager.use(previous)
+
+
+def test_a_payload_given_as_an_array_of_the_fields_is_read_as_serde_reads_the_engines_structs(calls):
+    # serde reads a struct from an array of its fields in order: the engine answers these
+    # (was: deserialization_error "the payload must be an object, got list")
+    assert calls(
+        ["state::set", ["arr", "k", {"n": 1}]],
+        ["state::get", ["arr", "k"]],
+        ["state::update", ["arr", "k", [{"type": "increment", "path": "n", "by": 2}]]],
+        ["state::list", ["arr"]],
+        ["state::list_groups", []],
+        ["stream::set", ["todo", "inbox", "t1", {"done": False}]],
+        ["stream::get", ["todo", "inbox", "t1"]],
+        ["state::delete", ["arr", "k"]],
+    ) == [
+        {"ok": {"old_value": None, "new_value": {"n": 1}}},
+        {"ok": {"n": 1}},
+        {"ok": {"old_value": {"n": 1}, "new_value": {"n": 3}}},
+        {"ok": [{"n": 3}]},
+        {"ok": {"groups": ["arr"]}},
+        {"ok": {"old_value": None, "new_value": {"done": False}}},
+        {"ok": {"done": False}},
+        {"ok": {"n": 3}},
+    ]
+    # too few or too many fields: serde's invalid length, nothing written
+    refused = calls(["state::set", ["arr", "k"]], ["state::get", ["arr", "k", "x"]], ["state::list", ["arr"]])
+    assert all("deserialization_error" in r["error"] and "invalid length" in r["error"] for r in refused[:2]), refused
+    assert refused[2] == {"ok": []}
+
+
+def test_edge_values_and_names_the_engine_accepts(calls):
+    assert calls(
+        ["state::set", {"scope": "edge", "key": "null", "value": None}],  # an explicit null is a value
+        ["state::get", {"scope": "edge", "key": "null"}],
+        ["state::set", {"scope": "edge", "key": "extra", "value": 1, "unknown": "ignored"}],  # serde ignores it
+        ["state::set", {"scope": "edge", "key": "alias", "data": 2}],  # `data` is `value`'s alias
+        ["state::set", {"scope": "ünïcode 🚀", "key": "ключ", "value": {"é": "🚀"}}],
+        ["state::get", {"scope": "ünïcode 🚀", "key": "ключ"}],
+        ["state::set", {"scope": "edge", "key": "big", "value": 12345678901234567890123}],
+        ["state::get", {"scope": "edge", "key": "big"}],
+        ["state::update", {"scope": "edge", "key": "fresh", "ops": []}],  # a missing item starts as {}
+        ["state::delete", {"scope": "edge", "key": "nothing"}],
+    ) == [
+        {"ok": {"old_value": None, "new_value": None}}, {"ok": None},
+        {"ok": {"old_value": None, "new_value": 1}},
+        {"ok": {"old_value": None, "new_value": 2}},
+        {"ok": {"old_value": None, "new_value": {"é": "🚀"}}}, {"ok": {"é": "🚀"}},
+        {"ok": {"old_value": None, "new_value": 12345678901234567890123}}, {"ok": 12345678901234567890123},
+        {"ok": {"old_value": None, "new_value": {}}},
+        {"ok": None},
+    ]
+
+
+def test_names_the_engine_stores_but_motia_nb_refuses_are_refused_loudly(calls):
+    # README "Where motia_nb differs from Motia": empty names, NUL, and `::` (streams' groups)
+    out = calls(
+        ["state::set", {"scope": "edge", "key": "", "value": 1}],
+        ["state::set", {"scope": "", "key": "k", "value": 1}],
+        ["state::set", {"scope": "a\u0000b", "key": "k", "value": 1}],
+        ["state::set", {"scope": "a::b", "key": "k", "value": 1}],
+    )
+    assert all("invalid_input" in r.get("error", "") for r in out), out
+    assert "must be a non-empty str" in out[0]["error"] and "NUL" in out[2]["error"] and "streams" in out[3]["error"]
