@@ -20,7 +20,7 @@ import sysconfig
 import traceback
 from types import TracebackType
 
-__all__ = ["ShortTraceback", "is_user_file", "user_frames", "error_line"]
+__all__ = ["ShortTraceback", "is_user_file", "user_frames", "error_line", "location"]
 
 # motia_nb's package folder (this file is motia_nb/_frames.py)
 _OWN = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -43,7 +43,7 @@ def is_user_file(filename: str) -> bool:
     return not path.startswith(_OWN) and not path.startswith(_LIBRARIES)
 
 
-def _location(filename: str) -> str:
+def location(filename: str) -> str:
     """``Cell In[3]`` for a notebook cell (as IPython writes it), else ``File "name"``."""
     try:
         get_ipython = getattr(builtins, "get_ipython", None)
@@ -60,7 +60,7 @@ def user_frames(tb: TracebackType | None) -> list[str]:
     for frame in traceback.extract_tb(tb):
         if not is_user_file(frame.filename):
             continue
-        text = f"{_location(frame.filename)}, line {frame.lineno}, in {frame.name}"
+        text = f"{location(frame.filename)}, line {frame.lineno}, in {frame.name}"
         if frame.line:
             text += f"\n    {frame.line.strip()}"
         lines.append(text)

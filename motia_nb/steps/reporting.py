@@ -15,6 +15,8 @@ import sys
 import threading
 import traceback
 
+from .._frames import location
+
 __all__ = ["say", "report", "user_traceback"]
 
 #: Frames from these folders are motia_nb's or the machinery between it and a handler
@@ -33,11 +35,27 @@ def _user_frames(te: traceback.TracebackException) -> None:
             _user_frames(sub)
 
 
+def _files(te: traceback.TracebackException) -> set[str]:
+    out = {f.filename for f in te.stack}
+    for sub in (te.__cause__, te.__context__):
+        if sub is not None:
+            out |= _files(sub)
+    return out
+
+
 def user_traceback(exc: BaseException) -> list[str]:
-    """The exception formatted with the user's frames only (none of motia_nb's, asyncio's or the pool's)."""
+    """The exception formatted with the user's frames only (none of motia_nb's, asyncio's or the pool's).
+
+    A frame of a notebook cell is named as IPython names it (``Cell In[3], line 4``),
+    not by the kernel's temporary file (``/tmp/ipykernel_1234/….py``)."""
     te = traceback.TracebackException.from_exception(exc)
     _user_frames(te)
-    return list(te.format())
+    lines = list(te.format())
+    for filename in _files(te):
+        label = location(filename)
+        if not label.startswith("File "):
+            lines = [line.replace(f'File "{filename}"', label) for line in lines]
+    return lines
 
 
 def say(line: str) -> None:
