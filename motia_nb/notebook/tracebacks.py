@@ -33,11 +33,14 @@ def shorten(exc: BaseException, tb: TracebackType | None = None) -> BaseExceptio
 
     The frames are taken now, from ``tb`` (default: ``exc.__traceback__``), so a
     caller that catches the exception passes the frames below it only. An
-    exception that already renders itself (``_render_traceback_``) is left alone, unless
-    it renders the user's frames plus one line (:class:`~motia_nb._frames.ShortTraceback`):
-    that one gets the frames below the caller too.
+    exception that already renders itself (``_render_traceback_``, e.g. ``StepSyntaxError``) is
+    left alone, unless it renders the user's frames plus one line as
+    :class:`~motia_nb._frames.ShortTraceback` does: that one gets the frames below the caller too.
     """
-    if hasattr(exc, "_render_traceback_") and not isinstance(exc, ShortTraceback):
+    if hasattr(exc, "_render_traceback_") and (
+        not isinstance(exc, ShortTraceback)
+        or type(exc)._render_traceback_ is not ShortTraceback._render_traceback_  # its own way (StepSyntaxError)
+    ):
         return exc
     lines = [*user_frames(tb if tb is not None else exc.__traceback__), error_line(exc)]
     try:
