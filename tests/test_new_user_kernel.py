@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
+from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow
@@ -84,3 +85,38 @@ def test_rerunning_a_step_cell_replaces_its_step(ran):
     assert text(ran[7]) == "✓ step 'Watch' replaced (http POST /watch/:id)\n"
     assert text(ran[8]) == ""  # the state trigger went with the old definition
     assert result(ran[9]) == "{'a': 1}"
+
+
+def execute(kc, code: str, cell_id: str) -> str:
+    """Run ``code`` as JupyterLab runs a cell (its id in the request's ``cellId`` metadata); its stdout."""
+    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
+               "stop_on_error": True}
+    msg = kc.session.msg("execute_request", content, metadata={"cellId": cell_id})
+    kc.shell_channel.send(msg)
+    out = []
+    while True:
+        m = kc.get_iopub_msg(timeout=120)
+        if m["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        if m["msg_type"] == "stream":
+            out.append(m["content"]["text"])
+        elif m["msg_type"] == "error":
+            out.append(f"ERROR {m['content']['ename']}")
+        elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            return "".join(out)
+
+
+def test_rerunning_an_edited_cell_in_the_kernel_drops_its_renamed_step(tmp_path):
+    # the same cell (same id), edited and run again, as in JupyterLab
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        assert execute(kc, "%load_ext motia_nb\nfrom motia_nb import state_manager", "c0") == ""
+        assert execute(kc, CELLS[1], "c1") == "✓ step 'Watch' registered (state (condition))\n"
+        assert execute(kc, 'await state_manager.set("g", "k", 1)', "c2") == "Watch saw k 1\n"
+        renamed = CELLS[1].replace('"Watch"', '"Watcher"').replace("Watch saw", "Watcher saw")
+        assert execute(kc, renamed, "c1") == ("✓ step 'Watcher' registered (state (condition))\n"
+                                               "✓ step 'Watch' removed: this cell no longer defines it\n")
+        assert execute(kc, 'await state_manager.set("g", "k", 2)', "c2") == "Watcher saw k 2\n"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

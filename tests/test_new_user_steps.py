@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from motia_nb.session import get_step
+from motia_nb.session import all_steps, get_step
 from motia_nb.state import state_manager
 from motia_nb.testing import run_cell
 
 
 @pytest.fixture
 def ip(steps_ip):
-    steps_ip.run_cell("from motia_nb import request, enqueue")
+    steps_ip.run_cell("from motia_nb import request, enqueue, step, queue")
     return steps_ip
 
 
@@ -135,3 +135,48 @@ def test_a_state_error_in_a_plain_cell_shows_the_cell_line_and_one_line(ip):
     lines = shown(ip, 'await state_manager.set("g", "k", float("nan"))')
     assert not any("motia_nb" in line for line in lines), lines
     assert lines[-1] == "\x1b[0;31mInvalidInputError\x1b[0m: value for 'g'/'k' is not JSON: $ is NaN", lines
+
+
+def run_in(ip, cell_id: str, source: str):
+    """Run ``source`` as the notebook cell ``cell_id`` (the id JupyterLab sends with each run)."""
+    res = ip.run_cell(source, cell_id=cell_id)
+    res.raise_error()
+    return res
+
+
+WATCH = '''%%step
+from motia import state
+config = {"name": "NAME", "triggers": [state(condition=lambda e, c: e.group_id == "g")]}
+def handler(event, ctx):
+    print("NAME saw", event.item_id)
+'''
+
+
+def test_rerunning_a_cell_drops_the_steps_it_no_longer_defines(ip, capsys):
+    # was: renaming a step and re-running its cell left the old step registered and firing
+    run_in(ip, "cell-a", WATCH.replace("NAME", "Watch"))
+    run_in(ip, "cell-b", '@step({"name": "Other", "triggers": [queue("t")]})\ndef other(d): pass')
+    capsys.readouterr()
+    run_in(ip, "cell-a", WATCH.replace("NAME", "Watcher"))
+    assert capsys.readouterr().out == ("✓ step 'Watcher' registered (state (condition))\n"
+                                       "✓ step 'Watch' removed: this cell no longer defines it\n")
+    state_manager.sync.set("g", "k", 1)
+    assert capsys.readouterr().out == "Watcher saw k\n"
+    # the same for @step, and for a cell whose step code was deleted
+    run_in(ip, "cell-b", "x = 1")
+    assert capsys.readouterr().out == "✓ step 'Other' removed: this cell no longer defines it\n"
+    assert [s.name for s in all_steps()] == ["Watcher"]
+
+
+def test_a_failing_rerun_or_another_cells_redefinition_removes_nothing(ip, capsys):
+    run_in(ip, "cell-a", WATCH.replace("NAME", "Watch"))
+    assert ip.run_cell("raise ValueError('oops')", cell_id="cell-a").error_in_exec is not None
+    assert [s.name for s in all_steps()] == ["Watch"]  # a failed run keeps what the cell defined
+    run_in(ip, "cell-c", WATCH.replace("NAME", "Watch"))  # another cell now defines Watch
+    run_in(ip, "cell-a", "y = 2")
+    assert [s.name for s in all_steps()] == ["Watch"] and get_step("Watch").cell is not None
+    run_in(ip, "cell-c", "y = 3")  # its owner's re-run without it does remove it
+    assert all_steps() == []
+    ip.run_cell(WATCH.replace("NAME", "Term"))  # no cell id (a terminal): nothing is tracked
+    ip.run_cell("z = 1")
+    assert [s.name for s in all_steps()] == ["Term"]

@@ -5,7 +5,9 @@
 * the ``MotiaNB`` configurable to ``ip.configurables`` (so ``%config MotiaNB`` works),
   configured from the shell's config (``c.MotiaNB.*`` in ``ipython_config.py``);
 * the ``%state`` / ``%%state`` magics and the steps magics (``%%step``, ``%motia``);
-* the ``%state`` completion matcher.
+* the ``%state`` completion matcher;
+* the cell-run callbacks that let a re-run cell drop the steps it no longer defines
+  (:mod:`~motia_nb.notebook.cell_steps`).
 
 ``unload(ip)`` removes each of them and closes the state manager (its writer thread
 and connections; the manager reopens lazily if used again). ``load`` after ``load``
@@ -27,6 +29,7 @@ from .._threads import stop_loop_thread
 from ..engine import stop_all as stop_engine_endpoints
 from ..motia import ensure_motia
 from ..session import default_session
+from .cell_steps import CellSteps
 from .completion import make_state_matcher
 from .config import MotiaNB
 from .magics import StateMagics
@@ -48,6 +51,7 @@ class _Loaded:
     magics: list[Magics] = field(default_factory=list)
     matcher: Any = None
     undo_wake: Any = None  # undoes wake_on_signals
+    cell_steps: CellSteps | None = None
 
 
 def is_loaded(ip: Any) -> bool:
@@ -82,6 +86,9 @@ def load(ip: Any) -> None:
             loaded.matcher = make_state_matcher(settings)
             completer.custom_matchers.append(loaded.matcher)
         loaded.undo_wake = _wake_kernel_loop_on_interrupt()
+        loaded.cell_steps = CellSteps()
+        ip.events.register("pre_run_cell", loaded.cell_steps.pre_run_cell)
+        ip.events.register("post_run_cell", loaded.cell_steps.post_run_cell)
     except Exception:
         unload(ip)
         raise
@@ -109,6 +116,11 @@ def unload(ip: Any) -> None:
     setattr(ip, _ATTR, None)
     if loaded.undo_wake is not None:
         loaded.undo_wake()
+    if loaded.cell_steps is not None:
+        for event, fn in (("pre_run_cell", loaded.cell_steps.pre_run_cell),
+                          ("post_run_cell", loaded.cell_steps.post_run_cell)):
+            if fn in ip.events.callbacks[event]:
+                ip.events.unregister(event, fn)
     completer = getattr(ip, "Completer", None)
     if completer is not None and loaded.matcher is not None:
         completer.custom_matchers[:] = [m for m in completer.custom_matchers if m is not loaded.matcher]
