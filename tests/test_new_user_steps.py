@@ -180,3 +180,16 @@ def test_a_failing_rerun_or_another_cells_redefinition_removes_nothing(ip, capsy
     ip.run_cell(WATCH.replace("NAME", "Term"))  # no cell id (a terminal): nothing is tracked
     ip.run_cell("z = 1")
     assert [s.name for s in all_steps()] == ["Term"]
+
+
+
+def test_steps_keep_firing_after_state_use_switches_the_store_mid_session(ip, tmp_path, capsys):
+    run_in(ip, "cell-w", WATCH.replace("NAME", "Watch"))
+    cell(ip, "%state set g a 1")
+    cell(ip, f"%state use {tmp_path / 'other.db'}")
+    cell(ip, "%state set g b 2")
+    cell(ip, "%state use :memory:")
+    cell(ip, "%state set g c 3")
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if "saw" in line] == ["Watch saw a", "Watch saw b", "Watch saw c"]
+    assert state_manager.sync.items("g") == [("c", 3)]  # each store holds its own write

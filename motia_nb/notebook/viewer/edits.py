@@ -8,7 +8,6 @@ message on the status line and nothing is written.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from ...state.errors import InvalidInputError, UpdateOpError
 from .model import page_after_add
 from .paging import Heavy
 from ..parsing import load_json
-from .text import one_line
+from .text import name_html, one_line
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -103,7 +102,7 @@ class EditActions:
         if g is None or k is None:
             self._set_status("select an item first", "error")
             return
-        self.delete_label.value = f"Delete <code>{html.escape(g)}</code> / <code>{html.escape(k)}</code>?"
+        self.delete_label.value = f"Delete <code>{name_html(g)}</code> / <code>{name_html(k)}</code>?"
         self.delete_box.layout.display = "flex"
 
     async def _cancel_delete(self) -> None:
@@ -156,7 +155,7 @@ class EditActions:
             self._set_status("select a group first", "error")
             return
         n = await self._heavy(self.manager.count(g))  # counts the group: off the loop
-        self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{html.escape(g)}</code>?&nbsp;"
+        self.confirm_label.value = f"Remove all <b>{n:,}</b> items of <code>{name_html(g)}</code>?&nbsp;"
         self.confirm_box.layout.display = "flex"
 
     async def _cancel_clear(self) -> None:

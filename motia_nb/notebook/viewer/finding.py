@@ -20,6 +20,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .paging import Found, Heavy, Page, find_keys, find_rest, page_of_key
+from .text import name_html
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -98,10 +99,10 @@ class FindActions:
     def _show_answer(self, g: str, found: Found) -> None:
         n = len(found.keys)
         if not found.complete:
-            note = (f"{n} found so far · searching the rest of {html.escape(g)} (keys after "
+            note = (f"{n} found so far · searching the rest of {name_html(g)} (keys after "
                     f"<code>{html.escape(found.through or '')}</code>)…")
         elif not n:
-            note = f"no key of {html.escape(g)} contains <code>{html.escape(found.text)}</code>"
+            note = f"no key of {name_html(g)} contains <code>{name_html(found.text)}</code>"
         else:
             more = f"first {n}; more match, type more of the key" if found.more else f"{n} found"
             note = f"{more} · pick one to go to it"

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from .text import name_html
+
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
 
@@ -94,7 +96,7 @@ class HistoryActions:
             return
         rows = await self.manager.history(g, k, limit=HISTORY_ROWS)
         self.history.heading.value = (
-            f"<span class='motia-nb-heading'>History of {html.escape(g)} / {html.escape(k)}</span> "
+            f"<span class='motia-nb-heading'>History of {name_html(g)} / {name_html(k)}</span> "
             f"<small>({len(rows)} change{'' if len(rows) == 1 else 's'}{' shown' if len(rows) == HISTORY_ROWS else ''})</small>"
         )
         self.history.table.value = history_html(rows)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .data import Snapshot
 from .model import page_span, visible_groups
 from ...steps.streams import split_stream_group
-from .text import KEY_COLUMN, STREAM_MARK, display_url, group_label, item_label, pretty
+from .text import KEY_COLUMN, STREAM_MARK, display_url, group_label, item_label, name_html, pretty
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -122,12 +122,12 @@ class Rendering:
         else:  # selected, but not on this page (moved or deleted)
             exists, value = selected if selected is not None else (False, None)
         if not exists:
-            self.key_label.value = f"{_HEADING.format('Value')} <code>{html.escape(k)}</code> <small>was deleted</small>"
+            self.key_label.value = f"{_HEADING.format('Value')} <code>{name_html(k)}</code> <small>was deleted</small>"
             m.key = None
             self._set_editor("", editable=False)
             return
         self.key_label.value = (
-            f"{_HEADING.format('Value of')} <code>{html.escape(g)}</code> / <code>{html.escape(k)}</code>"
+            f"{_HEADING.format('Value of')} <code>{name_html(g)}</code> / <code>{name_html(k)}</code>"
         )
         text = pretty(value)
         if self._editing and not force:
@@ -153,8 +153,8 @@ class Rendering:
 def _items_of(group: str) -> str:
     stream = split_stream_group(group)
     if stream is None:
-        return f"Items of <code>{html.escape(group)}</code>"
-    name, sub = (html.escape(x) for x in stream)
+        return f"Items of <code>{name_html(group)}</code>"
+    name, sub = (name_html(x) for x in stream)
     return (f"Items of stream <code>{name}</code>, group <code>{sub}</code> "
             "<span class='motia-nb-badge' title='writes here fire stream triggers'>stream</span>")
 

@@ -5,16 +5,33 @@ JSON the user types is read by :func:`motia_nb.notebook.parsing.load_json`, the 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from typing import Any
 
 from ...steps.streams import split_stream_group
 
-__all__ = ["KEY_COLUMN", "STREAM_MARK", "display_url", "group_label", "item_label", "one_line", "pretty", "summarize"]
+__all__ = ["KEY_COLUMN", "STREAM_MARK", "display_url", "group_label", "item_label", "name_html", "one_line", "pretty",
+           "shown_name", "summarize"]
 
 KEY_COLUMN = 24  # keys are padded to this width in the item list (longer keys are shown whole)
 STREAM_MARK = "≋ "  # before the name of a stream's group (``<stream>::<group>``) in the group list
+
+
+#: control characters shown as their Unicode control pictures (``\n`` as ``␊``): a key ``"a\nb"``
+#: must not look like ``"a b"`` in a list option, where a browser turns a line break into a space
+_PICTURES = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+
+
+def shown_name(name: str) -> str:
+    """A group or key name as the viewer shows it: control characters made visible (``a␊b``)."""
+    return name.translate(_PICTURES)
+
+
+def name_html(name: str) -> str:
+    """A group or key name for the viewer's HTML: control characters made visible, then escaped."""
+    return html.escape(shown_name(name))
 
 
 def summarize(value: Any, width: int = 72) -> str:
@@ -30,7 +47,7 @@ def summarize(value: Any, width: int = 72) -> str:
 def group_label(group: str, count: int) -> str:
     """One line of the group list: the name (a stream's group marked) and its item count."""
     mark = STREAM_MARK if split_stream_group(group) else ""
-    return f"{mark}{group}  ({count:,})"
+    return f"{mark}{shown_name(group)}  ({count:,})"
 
 
 def pretty(value: Any) -> str:
@@ -40,7 +57,7 @@ def pretty(value: Any) -> str:
 
 def item_label(key: str, value: Any, key_width: int) -> str:
     """One line of the item list: the key padded to ``key_width``, then a summary of the value."""
-    return f"{key.ljust(key_width)}  {summarize(value, 80)}"
+    return f"{shown_name(key).ljust(key_width)}  {summarize(value, 80)}"
 
 
 def display_url(url: str) -> str:
