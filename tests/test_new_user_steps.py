@@ -193,3 +193,45 @@ def test_steps_keep_firing_after_state_use_switches_the_store_mid_session(ip, tm
     out = capsys.readouterr().out
     assert [line for line in out.splitlines() if "saw" in line] == ["Watch saw a", "Watch saw b", "Watch saw c"]
     assert state_manager.sync.items("g") == [("c", 3)]  # each store holds its own write
+
+
+# The playground's trace example, in shape: an http step stores a stream item and enqueues it
+# (both awaited); the queue step it causes reads it back and writes state, in the same trace.
+PLACE = '''
+from typing import Any
+from motia import ApiRequest, ApiResponse, FlowContext, Stream, enqueue, http, logger
+
+parcels: Stream[dict[str, Any]] = Stream("parcels")
+config = {"name": "PlaceParcel", "triggers": [http("POST", "/parcels")], "enqueues": ["parcel.placed"]}
+
+async def handler(request: ApiRequest[dict[str, Any]], ctx: FlowContext[Any]) -> ApiResponse[Any]:
+    parcel = {"id": request.body["id"], "trace_id": ctx.trace_id}
+    await parcels.set("pending", parcel["id"], parcel)
+    await enqueue({"topic": "parcel.placed", "data": parcel})
+    return ApiResponse(status=201, body=parcel)
+'''
+
+ROUTE = '''
+from typing import Any
+from motia import FlowContext, Stream, logger, queue, stateManager
+
+parcels: Stream[dict[str, Any]] = Stream("parcels")
+config = {"name": "RouteParcel", "triggers": [queue("parcel.placed")]}
+
+async def handler(data: Any, ctx: FlowContext[Any]) -> None:
+    current = await parcels.get("pending", data["id"])
+    await stateManager.set("routing", data["id"], {"seen": current, "trace_id": ctx.trace_id})
+    logger.info("Routed", {"id": data["id"], "same_trace": ctx.trace_id == data["trace_id"]})
+'''
+
+
+def test_a_traced_http_to_queue_pair_in_the_playgrounds_shape(ip, capsys):
+    cell(ip, "%%step\n" + PLACE)
+    cell(ip, "%%step\n" + ROUTE)
+    capsys.readouterr()
+    r = cell(ip, 'await request("POST", "/parcels", body={"id": "p1"})')
+    assert r["status"] == 201, r
+    assert capsys.readouterr().out.startswith('[INFO] RouteParcel: Routed {"id": "p1", "same_trace": true}\nOut')
+    routed = state_manager.sync.get("routing", "p1")
+    assert routed == {"seen": r["body"], "trace_id": r["body"]["trace_id"]}
+    assert state_manager.sync.get("parcels::pending", "p1") == r["body"]  # the stream's item, in %state
