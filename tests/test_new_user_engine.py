@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
-from engine_helpers import WORKERS, iii_python
+from engine_helpers import NODE_DIR, WORKERS, iii_python, node
 
 from motia_nb import engine
 from motia_nb.state import state_manager
@@ -21,27 +22,43 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory):
-    """Run calls through a real iii-sdk client connected to a served kernel; returns their answers."""
-    python = iii_python()
+def served(tmp_path_factory):
     previous = state_manager.url
     state_manager.use(str(tmp_path_factory.mktemp("engine") / "state.db"))
     server = engine.serve()
+    try:
+        yield server
+    finally:
+        server.close()
+        state_manager.use(previous)
+
+
+def client(argv: list[str], cwd: str, url: str):
+    """Run calls through a real iii-sdk client connected to ``url``; returns their answers."""
 
     def run(*pairs):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         lines = "".join(json.dumps(p) + "\n" for p in pairs)
-        p = subprocess.run([str(python), str(WORKERS / "iii_calls.py"), server.url], input=lines, env=env,
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.run([*argv, url], input=lines, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
         out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
         assert len(out) == len(pairs), p.stdout + p.stderr
         return out
 
-    try:
-        yield run
-    finally:
-        server.close()
-        state_manager.use(previous)
+    return run
+
+
+@pytest.fixture(scope="module")
+def calls(served):
+    """A bare iii-sdk 0.25 Python client."""
+    return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+
+
+@pytest.fixture(scope="module", params=["python", "node"])
+def any_client(request, served):
+    """The Python client, and a Node client on npm's iii-sdk."""
+    if request.param == "python":
+        return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+    return client([node(), str(NODE_DIR / "calls.mjs")], str(NODE_DIR), served.url)
 
 
 def test_a_payload_given_as_an_array_of_the_fields_is_read_as_serde_reads_the_engines_structs(calls):
@@ -72,32 +89,39 @@ def test_a_payload_given_as_an_array_of_the_fields_is_read_as_serde_reads_the_en
     assert refused[2] == {"ok": []}
 
 
-def test_edge_values_and_names_the_engine_accepts(calls):
-    assert calls(
-        ["state::set", {"scope": "edge", "key": "null", "value": None}],  # an explicit null is a value
-        ["state::get", {"scope": "edge", "key": "null"}],
-        ["state::set", {"scope": "edge", "key": "extra", "value": 1, "unknown": "ignored"}],  # serde ignores it
-        ["state::set", {"scope": "edge", "key": "alias", "data": 2}],  # `data` is `value`'s alias
-        ["state::set", {"scope": "ünïcode 🚀", "key": "ключ", "value": {"é": "🚀"}}],
-        ["state::get", {"scope": "ünïcode 🚀", "key": "ключ"}],
-        ["state::set", {"scope": "edge", "key": "big", "value": 12345678901234567890123}],
-        ["state::get", {"scope": "edge", "key": "big"}],
-        ["state::update", {"scope": "edge", "key": "fresh", "ops": []}],  # a missing item starts as {}
-        ["state::delete", {"scope": "edge", "key": "nothing"}],
+def test_edge_values_and_names_the_engine_accepts(any_client):
+    edge = f"edge-{uuid.uuid4().hex[:8]}"  # one scope per client (the store is shared)
+    uni = f"ünïcode 🚀 {edge}"
+    assert any_client(
+        ["state::set", {"scope": edge, "key": "null", "value": None}],  # an explicit null is a value
+        ["state::get", {"scope": edge, "key": "null"}],
+        ["state::set", {"scope": edge, "key": "extra", "value": 1, "unknown": "ignored"}],  # serde ignores it
+        ["state::set", {"scope": edge, "key": "alias", "data": 2}],  # `data` is `value`'s alias
+        ["state::set", {"scope": uni, "key": "ключ", "value": {"é": "🚀"}}],
+        ["state::get", {"scope": uni, "key": "ключ"}],
+        ["state::delete", {"scope": edge, "key": "fresh"}],
+        ["state::update", {"scope": edge, "key": "fresh", "ops": []}],  # a missing item starts as {}
+        ["state::delete", {"scope": edge, "key": "nothing"}],
     ) == [
         {"ok": {"old_value": None, "new_value": None}}, {"ok": None},
         {"ok": {"old_value": None, "new_value": 1}},
         {"ok": {"old_value": None, "new_value": 2}},
         {"ok": {"old_value": None, "new_value": {"é": "🚀"}}}, {"ok": {"é": "🚀"}},
-        {"ok": {"old_value": None, "new_value": 12345678901234567890123}}, {"ok": 12345678901234567890123},
-        {"ok": {"old_value": None, "new_value": {}}},
+        {"ok": None}, {"ok": {"old_value": None, "new_value": {}}},
         {"ok": None},
     ]
 
 
-def test_names_the_engine_stores_but_motia_nb_refuses_are_refused_loudly(calls):
+def test_a_big_integer_from_a_python_client_is_stored_exactly(calls):
+    assert calls(
+        ["state::set", {"scope": "edge", "key": "big", "value": 12345678901234567890123}],
+        ["state::get", {"scope": "edge", "key": "big"}],
+    ) == [{"ok": {"old_value": None, "new_value": 12345678901234567890123}}, {"ok": 12345678901234567890123}]
+
+
+def test_names_the_engine_stores_but_motia_nb_refuses_are_refused_loudly(any_client):
     # README "Where motia_nb differs from Motia": empty names, NUL, and `::` (streams' groups)
-    out = calls(
+    out = any_client(
         ["state::set", {"scope": "edge", "key": "", "value": 1}],
         ["state::set", {"scope": "", "key": "k", "value": 1}],
         ["state::set", {"scope": "a\u0000b", "key": "k", "value": 1}],
