@@ -235,3 +235,14 @@ def test_a_traced_http_to_queue_pair_in_the_playgrounds_shape(ip, capsys):
     routed = state_manager.sync.get("routing", "p1")
     assert routed == {"seen": r["body"], "trace_id": r["body"]["trace_id"]}
     assert state_manager.sync.get("parcels::pending", "p1") == r["body"]  # the stream's item, in %state
+
+
+def test_remove_with_a_typo_in_one_name_removes_none(ip, capsys):
+    # was: the names before the typo were removed, then the cell failed
+    run_in(ip, "cell-r", WATCH.replace("NAME", "Watch"))
+    res = run_cell(ip, "%motia remove Watch Wacth")
+    assert "no step named 'Wacth'" in str(res.error_in_exec)
+    assert [s.name for s in all_steps()] == ["Watch"]
+    capsys.readouterr()
+    cell(ip, "%motia remove Watch Watch")
+    assert capsys.readouterr().out == "✓ step 'Watch' removed\n" and all_steps() == []

@@ -34,6 +34,7 @@ from motia_nb.session import (
     current_session,
     enqueue,
     flow_diagram,
+    get_step,
     log_frame,
     remove_step,
     request,
@@ -94,7 +95,9 @@ def _steps(m: StepMagics, a: argparse.Namespace) -> Any:
 
 
 def _remove(m: StepMagics, a: argparse.Namespace) -> None:
-    for name in a.names:
+    for name in a.names:  # every name first: a typo in one removes none
+        get_step(name)
+    for name in dict.fromkeys(a.names):
         remove_step(name)
         print(f"✓ step {name!r} removed")
 
