@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import dis
-from bisect import bisect_right
 import sys
+from bisect import bisect_right
 from collections.abc import Coroutine
 from functools import lru_cache
+from itertools import pairwise
 from types import CodeType
 from typing import Any, TypeVar
 
@@ -71,7 +72,7 @@ class Done:
 def _instructions(code: CodeType) -> tuple[tuple[int, ...], frozenset[int]]:
     """Every instruction's offset in ``code``, and the offsets of the calls awaited at once (``await f(...)``)."""
     ins = list(dis.get_instructions(code))
-    awaited = frozenset(a.offset for a, b in zip(ins, ins[1:]) if b.opname == "GET_AWAITABLE" and a.opname.startswith("CALL"))
+    awaited = frozenset(a.offset for a, b in pairwise(ins) if b.opname == "GET_AWAITABLE" and a.opname.startswith("CALL"))
     return tuple(i.offset for i in ins), awaited
 
 

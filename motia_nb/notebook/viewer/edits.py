@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...state.cause import acting_as
 from ...state.errors import InvalidInputError, UpdateOpError
+from ..parsing import load_json
 from .model import page_after_add
 from .paging import Heavy
-from ..parsing import load_json
 from .text import name_html, one_line
 
 if TYPE_CHECKING:

@@ -12,10 +12,18 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from ...steps.streams import split_stream_group
 from .data import Snapshot
 from .model import page_span, visible_groups
-from ...steps.streams import split_stream_group
-from .text import KEY_COLUMN, STREAM_MARK, display_url, group_label, item_label, name_html, pretty
+from .text import (
+    KEY_COLUMN,
+    STREAM_MARK,
+    display_url,
+    group_label,
+    item_label,
+    name_html,
+    pretty,
+)
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
