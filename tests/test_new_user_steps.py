@@ -17,7 +17,7 @@ from motia_nb.testing import run_cell
 
 @pytest.fixture
 def ip(steps_ip):
-    steps_ip.run_cell("from motia_nb import request, enqueue, step, queue")
+    steps_ip.run_cell("from motia_nb import request, enqueue, step, queue, http")
     return steps_ip
 
 
@@ -246,3 +246,14 @@ def test_remove_with_a_typo_in_one_name_removes_none(ip, capsys):
     capsys.readouterr()
     cell(ip, "%motia remove Watch Watch")
     assert capsys.readouterr().out == "✓ step 'Watch' removed\n" and all_steps() == []
+
+
+def test_an_http_body_that_is_not_json_is_the_steps_error_not_a_200(ip, capsys):
+    # was: {"status": 200, "body": {1, 2}} answered 200 with a set (the engine cannot send it)
+    cell(ip, '@step({"name": "H", "triggers": [http("GET", "/h")]})\n'
+             'def h(req): return {"status": 200, "body": {"when": __import__("datetime").date(2026, 1, 1)}}')
+    r = cell(ip, 'await request("GET", "/h")')
+    assert r["status"] == 500 and "returned a body that is not JSON: $.when is a datetime.date" in r["body"]["error"], r
+    assert "✖ step 'H' failed" in capsys.readouterr().err
+    cell(ip, '@step({"name": "H", "triggers": [http("GET", "/h")]})\ndef h(req): return {"status": 200, "body": "plain text"}')
+    assert cell(ip, 'await request("GET", "/h")') == {"status": 200, "body": "plain text", "headers": {}}

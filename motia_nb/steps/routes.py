@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs
 from typing import Any
 
+from ..state.value_checks import find_json_problem
 from .config import HttpTrigger
 from .context import HttpResponse
 from .registry import Step
@@ -28,7 +29,8 @@ def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[Any], dict[str, Any]]:
-    """A check turning a handler's answer into ``{"status", "body", "headers"}`` (TypeError when malformed);
+    """A check turning a handler's answer into ``{"status", "body", "headers"}`` (TypeError when malformed,
+    or when the body is not JSON, text or bytes);
     a handler that returns nothing answers with what it wrote through ``response`` (a streamed body)."""
 
     def check(r: Any) -> dict[str, Any]:
@@ -48,7 +50,12 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
         headers = r.get("headers") or {}
         if not isinstance(headers, Mapping):
             raise TypeError(f"http step {st.name!r} returned headers {headers!r}; expected a dict")
-        return {"status": status, "body": r.get("body"), "headers": dict(headers)}
+        body = r.get("body")
+        if body is not None and not isinstance(body, (str, bytes, bytearray)):
+            problem = find_json_problem(body)  # the engine sends the body as JSON: a set or a datetime fails there
+            if problem is not None:
+                raise TypeError(f"http step {st.name!r} returned a body that is not JSON: {problem}")
+        return {"status": status, "body": body, "headers": dict(headers)}
 
     return check
 
