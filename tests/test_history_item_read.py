@@ -15,9 +15,11 @@ import hypothesis
 import hypothesis.strategies as st
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.sqlite.changelog import COLUMNS, FILE, changes_of
+from motia_nb.state.backends.sqlite import pages
+from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of
+from motia_nb.state.backends.sqlite.pages import file_pass
 from motia_nb.state.backends.sqlite.schema import event_type
-from motia_nb.state.history import change_dict
+from motia_nb.state.history import Retention, change_dict
 
 _KEYS = st.sampled_from(["a", "b", 'q"x', "é", "a\\b"])
 _VALUES = st.one_of(st.integers(-3, 3), st.none(), st.text(max_size=3), st.lists(st.integers(), max_size=2),
@@ -29,6 +31,7 @@ _OPS = st.lists(
         st.tuples(st.just("gather"), st.lists(_KEYS, min_size=1, max_size=4), _VALUES),  # distinct keys: a record
         st.tuples(st.just("clear"), st.none(), st.none()),
         st.tuples(st.just("file"), st.integers(1, 3), st.none()),  # file the oldest records (a part of the tail)
+        st.tuples(st.just("prune"), st.integers(1, 6), st.none()),  # keep the newest N changes (a record may be trimmed)
     ),
     min_size=1,
     max_size=20,
@@ -36,15 +39,25 @@ _OPS = st.lists(
 
 
 def _file_some(path: str, records: int) -> None:
-    """File the ``records`` oldest unfiled records, as the recorder's thread does."""
+    """File the ``records`` oldest unfiled records (their keys and their items' pages), as the
+    recorder's thread does."""
     con = sqlite3.connect(path, isolation_level=None)
     try:
         con.execute("BEGIN IMMEDIATE")
-        for sql in FILE:
-            con.execute(sql, (records,))
+        file_pass(con, records)
         con.execute("COMMIT")
     finally:
         con.close()
+
+
+def _prune(sm: StateManager, keep: int) -> None:
+    """Prune to the newest ``keep`` changes, as the recorder's thread does (its thread is stopped)."""
+    rec = sm.backend._recorder
+    rec.retention, rec._stop = Retention(max_count=keep), False
+    try:
+        rec.prune_now()
+    finally:
+        rec._stop = True
 
 
 def _model(path: str, group: str, key: str) -> list[dict[str, Any]]:
@@ -62,7 +75,8 @@ def _model(path: str, group: str, key: str) -> list[dict[str, Any]]:
 
 @hypothesis.settings(max_examples=80, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 @hypothesis.given(ops=_OPS, limit=st.integers(1, 6))
-def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, ops, limit):
+def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, monkeypatch, ops, limit):
+    monkeypatch.setattr(pages, "PAGE_MAX", 2)  # pages of one or two changes: reads cross their edges
     path = str(tmp_path_factory.mktemp("s") / "s.db")
     sm = StateManager(path, history_keep="all")
     try:
@@ -80,6 +94,8 @@ def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_fac
                 asyncio.run(gather())
             elif kind == "clear":
                 sm.sync.clear("g")
+            elif kind == "prune":
+                _prune(sm, arg)
             else:
                 _file_some(path, arg)
         for key in ("a", 'q"x', "é", "a\\b", "zz"):

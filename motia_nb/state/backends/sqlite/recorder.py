@@ -34,7 +34,8 @@ from typing import Any
 from ...._threads import start_thread
 from ...history import Retention
 from ..base import Write
-from .changelog import FILE, FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
+from .changelog import FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
+from .pages import PRUNE_PAGES, file_pass
 from .schema import FILE_EVERY
 
 __all__ = ["Recorder"]
@@ -142,8 +143,7 @@ class Recorder:
                         if conn.execute(_UNFILED).fetchone()[0] is None:
                             conn.execute("COMMIT")
                             return passes
-                        for sql in FILE:
-                            conn.execute(sql, (FILE_CHUNK,))
+                        file_pass(conn, FILE_CHUNK)
                         conn.execute("COMMIT")
                     except BaseException:
                         if conn.in_transaction:
@@ -173,6 +173,8 @@ class Recorder:
                 total += self._trim_oldest(conn, lock, retention.max_count)
             if retention.max_age is not None:
                 total += self._delete_chunks(conn, lock, lambda: prune_by_age(time.time() - retention.max_age))  # type: ignore[operator]
+            if total:  # the pages holding only pruned changes (a read skips them already)
+                self._delete_chunks(conn, lock, lambda: (PRUNE_PAGES, (PRUNE_CHUNK,)))
             self.pruned += total
             return total
 

@@ -22,14 +22,15 @@ from ...events import CREATED, DELETED, UPDATED
 from .checkpointer import SAFETY_PAGES
 from .executors import is_busy
 from .opening import close_connection, open_connection
+from .pages import PAGES_SQL
 
 __all__ = [
-    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "CHANGES_4_TO_5", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "CHANGES_4_TO_5", "CHANGES_5_TO_6", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
     "connect", "ensure_folder", "migrate", "prepare", "statements", "FILE_EVERY", "changes_sql", "filing_sql",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -126,7 +127,13 @@ BEGIN
 END
 """
 
-CHANGES = changes_sql() + ";" + CHANGES_4_TO_5
+#: Schema 6: ``changes_pages``, each filed change also copied, packed, into its item's pages
+#: (:mod:`.pages`), written by the filing passes. A file of schema 5 gets the table and
+#: files every record again (``INSERT OR IGNORE`` keeps ``changes_keys`` as it is): until
+#: the recorder's thread has, an item's changes are read from the tail.
+CHANGES_5_TO_6 = PAGES_SQL + ";\nUPDATE changes_filed SET upto = 0"
+
+CHANGES = changes_sql() + ";" + CHANGES_4_TO_5 + ";" + PAGES_SQL
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
 #: the values say it; ``at`` seconds become microseconds rounded half to even, as
@@ -154,9 +161,10 @@ INSERT INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes
 MIGRATIONS = {
     0: SCHEMA + ";" + CHANGES,
     1: CHANGES,
-    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5,
-    3: CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5,
-    4: CHANGES_4_TO_5,
+    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    3: CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    4: CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    5: CHANGES_5_TO_6,
 }
 
 
