@@ -74,9 +74,12 @@ def _model(path: str, group: str, key: str) -> list[dict[str, Any]]:
 
 
 @hypothesis.settings(max_examples=80, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
-@hypothesis.given(ops=_OPS, limit=st.integers(1, 6))
-def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, monkeypatch, ops, limit):
+@hypothesis.given(ops=_OPS, limit=st.integers(1, 6), page_min=st.integers(1, 3))
+# a change filed without a page (too few in its pass), then the item paged: its pages take it along
+@hypothesis.example(ops=[("set", "a", 1), ("file", 1, None), ("set", "a", 2), ("set", "a", 3), ("file", 2, None)], limit=1, page_min=2)
+def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, monkeypatch, ops, limit, page_min):
     monkeypatch.setattr(pages, "PAGE_MAX", 2)  # pages of one or two changes: reads cross their edges
+    monkeypatch.setattr(pages, "PAGE_MIN", page_min)  # some items paged, some through changes_keys, some both
     path = str(tmp_path_factory.mktemp("s") / "s.db")
     sm = StateManager(path, history_keep="all")
     try:

@@ -28,7 +28,7 @@ from typing import Any
 from ...history import iso_micros
 from ...jsontext import decode_stored
 from .changelog import expand
-from .pages import EVENT_TYPES, HORIZON, page_changes
+from .pages import EVENT_TYPES, HORIZON, PAGED, page_changes
 
 __all__ = ["item_changes_sql", "item_read_sql", "item_dicts", "item_change_dicts", "row_changes", "record_row", "EVENT_TYPES"]
 
@@ -63,17 +63,20 @@ _PAGES = (
 
 def item_read_sql(group_id: str, key: str, *, seq_after: "int | None", limit: int) -> "tuple[str, list[Any]]":
     """ONE statement for an item's newest ``limit`` changes (``seq_after`` None) or its first
-    ``limit`` after a seq: its pages (rows whose first column is NULL) and its tail's
-    rows (:data:`_ROW`, newest first / oldest first), for :func:`item_dicts`."""
+    ``limit`` after a seq: its pages (rows whose first column is NULL), then the rows
+    (:data:`_ROW`, newest first / oldest first) of its changes past them: filed (records
+    past the pages' ``upto``, through ``changes_keys``) and the unfiled tail, merged by
+    SQLite. For :func:`item_dicts`."""
+    filed = f"{_FILED} AND k.seq > {PAGED}"
     if seq_after is None:
         pages = _PAGES.format(horizon=HORIZON, order="DESC", cond="", skip="")
-        tail = f"{_TAIL} ORDER BY seq DESC LIMIT ?5"
+        rest = f"{_TAIL} UNION ALL {filed} ORDER BY 1 DESC LIMIT ?5"
         budget = limit
     else:
         pages = _PAGES.format(horizon=HORIZON, order="", cond=" AND last > ?4", skip=" - first_value(n) OVER o")
-        tail = f"{_TAIL} AND seq > ?4 ORDER BY seq LIMIT ?5"
+        rest = f"{_TAIL} AND seq > ?4 UNION ALL {filed} AND k.seq > ?4 ORDER BY 1 LIMIT ?5"
         budget, limit = limit, limit + 1  # a record's change may be up to the seq
-    sql = f"SELECT * FROM ({pages}) UNION ALL SELECT * FROM ({tail})"
+    sql = f"SELECT * FROM ({pages}) UNION ALL SELECT * FROM ({rest})"
     return sql, [group_id, key, _quoted(key), seq_after, limit, budget]
 
 

@@ -32,10 +32,13 @@ from ...history import iso_micros
 from ...jsontext import decode_stored
 from .changelog import COLUMNS, FILE, expand, first_seq
 
-__all__ = ["PAGES_SQL", "PAGE_MAX", "file_pass", "page_rows", "page_changes", "HORIZON", "PRUNE_PAGES", "EVENT_TYPES"]
+__all__ = ["PAGES_SQL", "PAGE_MAX", "PAGE_MIN", "PAGED", "file_pass", "page_rows", "page_changes", "HORIZON", "PRUNE_PAGES", "EVENT_TYPES"]
 
 #: the most changes one page holds (a read decodes at most one page more than it needs)
 PAGE_MAX = 512
+#: a filing pass pages the items it files at least this many changes of (the others are read
+#: through ``changes_keys``, a rowid each: a few rows cost what a page would)
+PAGE_MIN = 32
 
 #: a change's event type from ``(old IS NULL) + 2 * (new IS NULL)`` (both absent cannot be
 #: recorded; it reads as :func:`.schema.event_type` reads it: created)
@@ -55,17 +58,27 @@ CREATE TABLE IF NOT EXISTS changes_pages (
     first INTEGER NOT NULL,
     last  INTEGER NOT NULL,
     n     INTEGER NOT NULL,
+    upto  INTEGER NOT NULL,
     seqs  TEXT    NOT NULL,
     ats   TEXT    NOT NULL,
     evs   TEXT    NOT NULL,
     who   TEXT    NOT NULL,
     vals  TEXT    NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS changes_pages_item ON changes_pages (grp, key, first, last, n);
+CREATE UNIQUE INDEX IF NOT EXISTS changes_pages_item ON changes_pages (grp, key, first, last, n, upto);
 CREATE INDEX IF NOT EXISTS changes_pages_last ON changes_pages (last)
 """
 
-_INSERT = "INSERT INTO changes_pages (grp, key, first, last, n, seqs, ats, evs, who, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: how far an item's pages hold its changes (``upto`` of the pass that wrote its newest page,
+#: a record's seq: every change of the item up to it is in a page; 0: none)
+PAGED = "coalesce((SELECT upto FROM changes_pages WHERE grp = ?1 AND key = ?2 ORDER BY first DESC LIMIT 1), 0)"
+_PAGED = f"SELECT {PAGED}"
+#: an item's records filed in (?3, ?4], oldest first
+_OLDER = (
+    "SELECT c.seq, c.at_us, c.key, c.old_value, c.new_value, c.trace_id, c.cause, c.pid, c.n FROM changes_keys k "
+    "JOIN changes c ON c.seq = k.seq WHERE k.grp = ?1 AND k.key = ?2 AND k.seq > ?3 AND k.seq <= ?4 ORDER BY k.seq"
+)
+_INSERT = "INSERT INTO changes_pages (grp, key, first, last, n, upto, seqs, ats, evs, who, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the pruner's (?1: at most how many): pages holding only changes below the horizon
 PRUNE_PAGES = (
@@ -78,20 +91,22 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def file_pass(conn: sqlite3.Connection, records: int) -> None:
     """One filing pass in the caller's write transaction: the keys of at most ``records``
-    unfiled records in ``changes_keys`` (:data:`.changelog.FILE`), and their changes in
-    their items' pages."""
+    unfiled records in ``changes_keys`` (:data:`.changelog.FILE`), and the changes of the
+    items they change at least :data:`PAGE_MIN` times in those items' pages."""
     (before,) = conn.execute("SELECT upto FROM changes_filed").fetchone()
     for sql in FILE:
         conn.execute(sql, (records,))
     (upto,) = conn.execute("SELECT upto FROM changes_filed").fetchone()
     if upto > before:
         rows = conn.execute(f"SELECT {COLUMNS} FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq", (before, upto))
-        conn.executemany(_INSERT, page_rows(rows))
+        conn.executemany(_INSERT, page_rows(conn, rows, before, upto))
 
 
-def page_rows(records: "Sequence[Sequence[Any]] | Any") -> list[tuple[Any, ...]]:
-    """Records (:data:`.changelog.COLUMNS`, in seq order) as the pages of their items: one
-    parameter tuple of :data:`_INSERT` per item and :data:`PAGE_MAX` changes."""
+def page_rows(conn: sqlite3.Connection, records: Any, before: int, upto: int) -> list[tuple[Any, ...]]:
+    """The pages of the items that ``records`` (:data:`.changelog.COLUMNS`, in seq order, the
+    records in (``before``, ``upto``]) change at least :data:`PAGE_MIN` times: one parameter tuple of
+    :data:`_INSERT` per :data:`PAGE_MAX` changes, each item's from its last page on (its
+    changes filed before ``before`` and not paged yet included)."""
     items: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for seq, at, grp, key, old, new, trace, cause, pid, _origin, n in records:
         if n is None:
@@ -101,9 +116,24 @@ def page_rows(records: "Sequence[Sequence[Any]] | Any") -> list[tuple[Any, ...]]
                 items.setdefault((grp, k), []).append((s, at, o, v, trace, cause, pid))
     out: list[tuple[Any, ...]] = []
     for (grp, key), changes in items.items():
+        if len(changes) < PAGE_MIN:
+            continue
+        (paged,) = conn.execute(_PAGED, (grp, key)).fetchone()
+        if paged < before:  # its changes filed by earlier passes without a page
+            older = conn.execute(_OLDER, (grp, key, paged, before)).fetchall()
+            changes = [c for r in older for c in _changes_of(r, key)] + changes
         for lo in range(0, len(changes), PAGE_MAX):
-            out.append((grp, key, *_page(changes[lo : lo + PAGE_MAX])))
+            first, last, n, *cols = _page(changes[lo : lo + PAGE_MAX])
+            out.append((grp, key, first, last, n, upto, *cols))
     return out
+
+
+def _changes_of(row: Sequence[Any], key: str) -> list[tuple[Any, ...]]:
+    """A row of :data:`_OLDER` as the item's changes ``(seq, at_us, old, new, trace, cause, pid)``."""
+    seq, at, layout, old, new, trace, cause, pid, n = row
+    if n is None:
+        return [(seq, at, old, new, trace, cause, pid)]
+    return [(s, at, o, v, trace, cause, pid) for s, _k, o, v in expand(seq, n, layout, old, new, key)]
 
 
 def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
