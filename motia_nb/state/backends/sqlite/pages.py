@@ -30,7 +30,7 @@ from typing import Any
 from ...events import CREATED, DELETED, UPDATED
 from ...history import iso_micros
 from ...jsontext import decode_stored
-from .changelog import COLUMNS, FILE, expand, first_seq
+from .changelog import FILE, _offsets, first_seq
 
 __all__ = ["PAGES_SQL", "PAGE_MAX", "PAGE_MIN", "PAGED", "file_pass", "page_rows", "page_changes", "HORIZON", "PRUNE_PAGES", "EVENT_TYPES"]
 
@@ -73,11 +73,19 @@ CREATE INDEX IF NOT EXISTS changes_pages_last ON changes_pages (last)
 #: a record's seq: every change of the item up to it is in a page; 0: none)
 PAGED = "coalesce((SELECT upto FROM changes_pages WHERE grp = ?1 AND key = ?2 ORDER BY first DESC LIMIT 1), 0)"
 _PAGED = f"SELECT {PAGED}"
-#: an item's records filed in (?3, ?4], oldest first
-_OLDER = (
-    "SELECT c.seq, c.at_us, c.key, c.old_value, c.new_value, c.trace_id, c.cause, c.pid, c.n FROM changes_keys k "
+#: the items that the records in (?1, ?2] change at least ?3 times
+_HOT = (
+    "SELECT grp, key FROM (SELECT grp, key FROM changes WHERE seq > ?1 AND seq <= ?2 AND n IS NULL "
+    "UNION ALL SELECT c.grp, j.value FROM changes c, json_each(c.key, '$[0]') j "
+    "WHERE c.seq > ?1 AND c.seq <= ?2 AND c.n IS NOT NULL) GROUP BY grp, key HAVING count(*) >= ?3"
+)
+#: an item's records filed in (?3, ?4], oldest first (a batch's record without its texts: read
+#: once per pass, by :data:`_RECORD`)
+_ITEM = (
+    "SELECT c.seq, c.at_us, c.old_value, c.new_value, c.trace_id, c.cause, c.pid, c.n FROM changes_keys k "
     "JOIN changes c ON c.seq = k.seq WHERE k.grp = ?1 AND k.key = ?2 AND k.seq > ?3 AND k.seq <= ?4 ORDER BY k.seq"
 )
+_RECORD = "SELECT key, old_value, new_value FROM changes WHERE seq = ?"
 _INSERT = "INSERT INTO changes_pages (grp, key, first, last, n, upto, seqs, ats, evs, who, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the pruner's (?1: at most how many): pages holding only changes below the horizon
@@ -98,42 +106,42 @@ def file_pass(conn: sqlite3.Connection, records: int) -> None:
         conn.execute(sql, (records,))
     (upto,) = conn.execute("SELECT upto FROM changes_filed").fetchone()
     if upto > before:
-        rows = conn.execute(f"SELECT {COLUMNS} FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq", (before, upto))
-        conn.executemany(_INSERT, page_rows(conn, rows, before, upto))
+        conn.executemany(_INSERT, page_rows(conn, before, upto))
 
 
-def page_rows(conn: sqlite3.Connection, records: Any, before: int, upto: int) -> list[tuple[Any, ...]]:
-    """The pages of the items that ``records`` (:data:`.changelog.COLUMNS`, in seq order, the
-    records in (``before``, ``upto``]) change at least :data:`PAGE_MIN` times: one parameter tuple of
-    :data:`_INSERT` per :data:`PAGE_MAX` changes, each item's from its last page on (its
-    changes filed before ``before`` and not paged yet included)."""
-    items: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-    for seq, at, grp, key, old, new, trace, cause, pid, _origin, n in records:
-        if n is None:
-            items.setdefault((grp, key), []).append((seq, at, old, new, trace, cause, pid))
-        else:
-            for s, k, o, v in expand(seq, n, key, old, new):
-                items.setdefault((grp, k), []).append((s, at, o, v, trace, cause, pid))
+def page_rows(conn: sqlite3.Connection, before: int, upto: int) -> list[tuple[Any, ...]]:
+    """The pages of the items that the records filed in (``before``, ``upto``] change at
+    least :data:`PAGE_MIN` times (SQLite counts them): one parameter tuple of :data:`_INSERT`
+    per :data:`PAGE_MAX` changes of each, from its last page on (its changes filed by
+    earlier passes and not paged yet included). A record is decoded once per pass."""
     out: list[tuple[Any, ...]] = []
-    for (grp, key), changes in items.items():
-        if len(changes) < PAGE_MIN:
-            continue
+    decoded: dict[int, tuple[Any, ...]] = {}
+    for grp, key in conn.execute(_HOT, (before, upto, PAGE_MIN)).fetchall():
         (paged,) = conn.execute(_PAGED, (grp, key)).fetchone()
-        if paged < before:  # its changes filed by earlier passes without a page
-            older = conn.execute(_OLDER, (grp, key, paged, before)).fetchall()
-            changes = [c for r in older for c in _changes_of(r, key)] + changes
+        changes: list[tuple[Any, ...]] = []
+        for seq, at, old, new, trace, cause, pid, n in conn.execute(_ITEM, (grp, key, paged, upto)).fetchall():
+            if n is None:
+                changes.append((seq, at, old, new, trace, cause, pid))
+                continue
+            rec = decoded.get(seq)
+            if rec is None:
+                rec = decoded[seq] = _decoded(*conn.execute(_RECORD, (seq,)).fetchone())
+            where, old_lens, new_lens, old_at, new_at, old, new = rec
+            i = where.get(key)  # a record holds an item once (changelog.insert_planned)
+            if i is not None:  # None: trimmed out of the record since it was filed
+                o = None if old_lens[i] < 0 else old[old_at[i] : old_at[i + 1]]
+                v = None if new_lens[i] < 0 else new[new_at[i] : new_at[i + 1]]
+                changes.append((seq - n + 1 + i, at, o, v, trace, cause, pid))
         for lo in range(0, len(changes), PAGE_MAX):
             first, last, n, *cols = _page(changes[lo : lo + PAGE_MAX])
             out.append((grp, key, first, last, n, upto, *cols))
     return out
 
 
-def _changes_of(row: Sequence[Any], key: str) -> list[tuple[Any, ...]]:
-    """A row of :data:`_OLDER` as the item's changes ``(seq, at_us, old, new, trace, cause, pid)``."""
-    seq, at, layout, old, new, trace, cause, pid, n = row
-    if n is None:
-        return [(seq, at, old, new, trace, cause, pid)]
-    return [(s, at, o, v, trace, cause, pid) for s, _k, o, v in expand(seq, n, layout, old, new, key)]
+def _decoded(layout: str, old: "str | None", new: "str | None") -> tuple[Any, ...]:
+    """A record: where each key is, the texts' lengths, where each text starts, the texts."""
+    keys, old_lens, new_lens = json.loads(layout)
+    return {k: i for i, k in enumerate(keys)}, old_lens, new_lens, _offsets(old_lens), _offsets(new_lens), old, new
 
 
 def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
