@@ -34,13 +34,12 @@ __all__ = ["item_changes_sql", "item_read_sql", "item_dicts", "item_change_dicts
 
 _quoted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as a record's layout holds a key
 
-# (seq, at_us, "old,new" or NULL for a record, event code, trace_id, cause, pid, then for a
-# record only: n, its layout, its old texts, its new texts)
+# (seq, at_us, "old,new" or NULL for a record, event code, trace_id, cause, pid, and for a
+# record only: [n, its layout, its old texts, its new texts] as JSON)
 _ROW = (
     "{t}at_us, CASE WHEN {t}n IS NULL THEN coalesce({t}old_value, 'null') || ',' || coalesce({t}new_value, 'null') END, "
-    "({t}old_value IS NULL) + 2 * ({t}new_value IS NULL), {t}trace_id, {t}cause, {t}pid, {t}n, "
-    "CASE WHEN {t}n IS NOT NULL THEN {t}key END, CASE WHEN {t}n IS NOT NULL THEN {t}old_value END, "
-    "CASE WHEN {t}n IS NOT NULL THEN {t}new_value END"
+    "({t}old_value IS NULL) + 2 * ({t}new_value IS NULL), {t}trace_id, {t}cause, {t}pid, "
+    "CASE WHEN {t}n IS NOT NULL THEN json_array({t}n, {t}key, {t}old_value, {t}new_value) END"
 )
 # ?1 group, ?2 key, ?3 the key as a record's layout spells it, ?4 since (a seq or a time), ?5 limit
 _TAIL = (
@@ -54,7 +53,7 @@ _FILED = f"SELECT k.seq, {_ROW.format(t='c.')} FROM changes_keys k JOIN changes 
 # chooses them, the big columns are read for those chosen only. After a seq, the oldest
 # page is not counted: it may hold changes up to the seq, or below the horizon
 _PAGES = (
-    "SELECT NULL, p.first, p.last, p.n, p.seqs, p.ats, p.evs, p.who, p.vals, {horizon}, NULL "
+    "SELECT NULL, p.first, p.n, p.seqs, p.ats, p.who, p.vals, {horizon} "
     "FROM (SELECT first, sum(n) OVER o - n{skip} AS before FROM changes_pages "
     "WHERE grp = ?1 AND key = ?2 AND last >= {horizon}{cond} WINDOW o AS (ORDER BY first {order})) w "
     "JOIN changes_pages p ON p.grp = ?1 AND p.key = ?2 AND p.first = w.first WHERE w.before < ?6"
@@ -82,7 +81,7 @@ def item_read_sql(group_id: str, key: str, *, seq_after: "int | None", limit: in
 
 def item_dicts(rows: list[Sequence[Any]], group_id: str, key: str, *, seq_after: "int | None", limit: int) -> list[dict[str, Any]]:
     """The dicts of SPEC §9 from the rows of :func:`item_read_sql`, oldest first."""
-    pages = sorted([r[1:10] for r in rows if r[0] is None])
+    pages = sorted([r[1:] for r in rows if r[0] is None])  # (first, n, seqs, ats, who, vals, horizon)
     tail = row_changes([r for r in rows if r[0] is not None], key)
     if seq_after is None:
         tail.reverse()
@@ -94,9 +93,9 @@ def item_dicts(rows: list[Sequence[Any]], group_id: str, key: str, *, seq_after:
             if want <= 0:
                 break
             chosen.append(p)
-            want -= p[2]
+            want -= p[1]
         chosen.reverse()
-        lo = chosen[0][8] if chosen else 0  # the horizon
+        lo = chosen[0][6] if chosen else 0  # the horizon
         out = _page_dicts(chosen, group_id, key, lo or 0, limit - len(tail), newest=True)
         return out + item_change_dicts(tail, group_id, key)
     tail = [r for r in tail if r[0] > seq_after]
@@ -106,9 +105,9 @@ def item_dicts(rows: list[Sequence[Any]], group_id: str, key: str, *, seq_after:
         if need <= 0:
             break
         if chosen:  # only the oldest page may hold changes up to the seq or below the horizon
-            need -= p[2]
+            need -= p[1]
         chosen.append(p)
-    lo = max(seq_after + 1, chosen[0][8] or 0) if chosen else 0
+    lo = max(seq_after + 1, chosen[0][6] or 0) if chosen else 0
     out = _page_dicts(chosen, group_id, key, lo, limit, newest=False)
     if len(out) < limit:
         out += item_change_dicts(tail[: limit - len(out)], group_id, key)
@@ -120,19 +119,18 @@ def _page_dicts(pages: list[Sequence[Any]], group_id: str, key: str, lo: int, li
     (``newest``), else the first ``limit``."""
     if not pages or limit <= 0:
         return []
-    seqs, ats, evs, values, traces, causes, pids, start = page_changes(pages, lo)
+    seqs, ats, values, events, traces, causes, pids, start = page_changes([p[1:] for p in pages], lo)
     end = len(seqs)
     if newest:
         start = max(start, end - limit)
     else:
         end = min(end, start + limit)
-    ev = EVENT_TYPES
     it = iter(values[2 * start : 2 * end])
     return [
-        {"seq": seq, "at": at, "event_type": ev[int(e)], "group_id": group_id, "key": key, "old_value": old_value,
+        {"seq": seq, "at": at, "event_type": e, "group_id": group_id, "key": key, "old_value": old_value,
          "new_value": new_value, "trace_id": trace, "cause": cause, "pid": pid}
         for seq, at, e, old_value, new_value, trace, cause, pid in zip(
-            seqs[start:end], ats[start:end], evs[start:end], it, it, traces[start:end], causes[start:end], pids[start:end])
+            seqs[start:end], ats[start:end], events[start:end], it, it, traces[start:end], causes[start:end], pids[start:end])
     ]  # fmt: skip
 
 
@@ -156,25 +154,26 @@ def item_changes_sql(
     return sql, [group_id, key, _quoted(key), since, limit]
 
 
-def row_changes(rows: Sequence[Sequence[Any]], key: str) -> list[tuple[Any, ...]]:
-    """Rows of :data:`_ROW` (in seq order, either way) as changes ``(seq, at_us, "old,new",
-    event code, trace_id, cause, pid)``: a record's row as the item's change(s) in it."""
+def row_changes(rows: list[Sequence[Any]], key: str) -> list[Sequence[Any]]:
+    """Rows of :data:`_ROW` (in seq order, either way) as changes of the item: a record's row
+    as the item's change(s) in it (as :func:`record_row` makes them), the others as they are."""
     if all(r[7] is None for r in rows):
-        return [r[:7] for r in rows]
-    out: list[tuple[Any, ...]] = []
+        return rows
+    out: list[Sequence[Any]] = []
     for r in rows:
-        seq, at, _, _, trace, cause, pid, n, layout, olds, news = r
-        if n is None:
-            out.append(r[:7])
+        if r[7] is None:
+            out.append(r)
             continue
+        seq, at, _, _, trace, cause, pid, rec = r
+        n, layout, olds, news = json.loads(rec)
         got = [record_row(s, at, o, v, trace, cause, pid) for s, _k, o, v in expand(seq, n, layout, olds, news, key)]
         out.extend(got if len(rows) < 2 or rows[0][0] <= rows[-1][0] else reversed(got))
     return out
 
 
 def record_row(seq: int, at: int, old: "str | None", new: "str | None", trace: Any, cause: str, pid: int) -> tuple[Any, ...]:
-    """One change of a record as a change of :func:`row_changes`."""
-    return (seq, at, f"{old or 'null'},{new or 'null'}", (old is None) + 2 * (new is None), trace, cause, pid)
+    """One change of a record as a row of :data:`_ROW`."""
+    return (seq, at, f"{old or 'null'},{new or 'null'}", (old is None) + 2 * (new is None), trace, cause, pid, None)
 
 
 def item_change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: str) -> list[dict[str, Any]]:
@@ -193,5 +192,5 @@ def item_change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: str) ->
     return [
         {"seq": seq, "at": at, "event_type": ev[e], "group_id": group_id, "key": key, "old_value": old_value,
          "new_value": new_value, "trace_id": trace or None, "cause": cause, "pid": pid}
-        for (seq, _, _, e, trace, cause, pid), at, old_value, new_value in zip(rows, times, values, values)
+        for (seq, _, _, e, trace, cause, pid, _), at, old_value, new_value in zip(rows, times, values, values)
     ]  # fmt: skip

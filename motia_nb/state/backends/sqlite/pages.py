@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS changes_pages (
     upto  INTEGER NOT NULL,
     seqs  TEXT    NOT NULL,
     ats   TEXT    NOT NULL,
-    evs   TEXT    NOT NULL,
     who   TEXT    NOT NULL,
     vals  TEXT    NOT NULL
 );
@@ -86,7 +85,7 @@ _ITEM = (
     "JOIN changes c ON c.seq = k.seq WHERE k.grp = ?1 AND k.key = ?2 AND k.seq > ?3 AND k.seq <= ?4 ORDER BY k.seq"
 )
 _RECORD = "SELECT key, old_value, new_value FROM changes WHERE seq = ?"
-_INSERT = "INSERT INTO changes_pages (grp, key, first, last, n, upto, seqs, ats, evs, who, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO changes_pages (grp, key, first, last, n, upto, seqs, ats, who, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: the pruner's (?1: at most how many): pages holding only changes below the horizon
 PRUNE_PAGES = (
@@ -145,11 +144,12 @@ def _decoded(layout: str, old: "str | None", new: "str | None") -> tuple[Any, ..
 
 
 def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """``(first, last, n, seqs, ats, evs, who, vals)`` of one page's changes."""
+    """``(first, last, n, seqs, ats, who, vals)`` of one page's changes (``who``: runs of
+    ``[count, event code, trace_id, cause, pid]``)."""
     runs: list[list[Any]] = []
     last_who = None
-    for c in changes:
-        who = c[4:7]
+    for seq, _at, old, new, trace, cause, pid in changes:
+        who = ((old is None) + 2 * (new is None), trace, cause, pid)
         if who == last_who:
             runs[-1][0] += 1
         else:
@@ -159,30 +159,30 @@ def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         changes[0][0], changes[-1][0], len(changes),
         ",".join([str(c[0]) for c in changes]),
         ",".join([f'"{t}"' for t in iso_micros([c[1] for c in changes])]),
-        "".join([str((c[2] is None) + 2 * (c[3] is None)) for c in changes]),
         ",".join(map(_dumps, runs)),
         ",".join([f"{'null' if c[2] is None else c[2]},{'null' if c[3] is None else c[3]}" for c in changes]),
     )  # fmt: skip
 
 
-def page_changes(pages: Sequence[Sequence[Any]], lo: int) -> "tuple[list[int], list[str], str, list[Any], list[Any], list[Any], list[Any], int]":
-    """Pages ``(first, last, n, seqs, ats, evs, who, vals)`` in seq order decoded, every
-    column of all of them by one ``json.loads``: ``(seqs, ats, evs, values, traces,
-    causes, pids, start)``, ``values`` two per change (old, new), ``start`` the index of
-    the first change with a seq >= ``lo``."""
-    seqs = json.loads("[" + ",".join([p[3] for p in pages]) + "]")
-    ats = json.loads("[" + ",".join([p[4] for p in pages]) + "]")
-    evs = "".join([p[5] for p in pages])
-    runs = json.loads("[" + ",".join([p[6] for p in pages]) + "]")
+def page_changes(pages: Sequence[Sequence[Any]], lo: int) -> "tuple[list[int], list[str], list[Any], list[str], list[Any], list[Any], list[Any], int]":
+    """Pages ``(n, seqs, ats, who, vals)`` in seq order decoded, every column of all of them
+    by one ``json.loads``: ``(seqs, ats, values, event types, traces, causes, pids,
+    start)``, ``values`` two per change (old, new), ``start`` the index of the first change
+    with a seq >= ``lo``."""
+    seqs = json.loads("[" + ",".join([p[1] for p in pages]) + "]")
+    ats = json.loads("[" + ",".join([p[2] for p in pages]) + "]")
+    runs = json.loads("[" + ",".join([p[3] for p in pages]) + "]")
     try:
-        values = json.loads("[" + ",".join([p[7] for p in pages]) + "]")
+        values = json.loads("[" + ",".join([p[4] for p in pages]) + "]")
     except RecursionError:  # a value nested too deep for one call: page by page, deep-safe
-        values = [v for p in pages for v in decode_stored("[" + p[7] + "]")]
+        values = [v for p in pages for v in decode_stored("[" + p[4] + "]")]
+    events: list[str] = []
     traces: list[Any] = []
     causes: list[Any] = []
     pids: list[Any] = []
-    for count, trace, cause, pid in runs:
+    for count, ev, trace, cause, pid in runs:
+        events += [EVENT_TYPES[ev]] * count
         traces += [trace or None] * count
         causes += [cause] * count
         pids += [pid] * count
-    return seqs, ats, evs, values, traces, causes, pids, bisect_left(seqs, lo)
+    return seqs, ats, values, events, traces, causes, pids, bisect_left(seqs, lo)
