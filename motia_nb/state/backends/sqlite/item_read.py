@@ -53,7 +53,7 @@ _FILED = f"SELECT k.seq, {_ROW.format(t='c.')} FROM changes_keys k JOIN changes 
 # chooses them, the big columns are read for those chosen only. After a seq, the oldest
 # page is not counted: it may hold changes up to the seq, or below the horizon
 _PAGES = (
-    "SELECT NULL, p.first, p.n, p.seqs, p.ats, p.who, p.vals, {horizon} "
+    "SELECT p.first, NULL, p.n, p.seqs, p.ats, p.who, p.vals, {horizon} "
     "FROM (SELECT first, sum(n) OVER o - n{skip} AS before FROM changes_pages "
     "WHERE grp = ?1 AND key = ?2 AND last >= {horizon}{cond} WINDOW o AS (ORDER BY first {order})) w "
     "JOIN changes_pages p ON p.grp = ?1 AND p.key = ?2 AND p.first = w.first WHERE w.before < ?6"
@@ -62,29 +62,32 @@ _PAGES = (
 
 def item_read_sql(group_id: str, key: str, *, seq_after: "int | None", limit: int) -> "tuple[str, list[Any]]":
     """ONE statement for an item's newest ``limit`` changes (``seq_after`` None) or its first
-    ``limit`` after a seq: its pages (rows whose first column is NULL), then the rows
-    (:data:`_ROW`, newest first / oldest first) of its changes past them: filed (records
-    past the pages' ``upto``, through ``changes_keys``) and the unfiled tail, merged by
-    SQLite. For :func:`item_dicts`."""
+    ``limit`` after a seq, in seq order (newest first / oldest first): the rows
+    (:data:`_ROW`) of its changes past its pages, filed (records past the pages' ``upto``,
+    through ``changes_keys``) and the unfiled tail, and its pages (rows whose second column is
+    NULL: ``first, NULL, n, seqs, ats, who, vals, horizon``), merged by SQLite. Each row
+    holds at least one retained change, so ``limit`` rows (one more after a seq) are enough.
+    For :func:`item_dicts`."""
     filed = f"{_FILED} AND k.seq > {PAGED}"
     if seq_after is None:
         pages = _PAGES.format(horizon=HORIZON, order="DESC", cond="", skip="")
-        rest = f"{_TAIL} UNION ALL {filed} ORDER BY 1 DESC LIMIT ?5"
-        budget = limit
+        sql = f"{pages} UNION ALL {_TAIL} UNION ALL {filed} ORDER BY 1 DESC LIMIT ?5"
+        rows = limit  # each row holds at least one retained change
     else:
         pages = _PAGES.format(horizon=HORIZON, order="", cond=" AND last > ?4", skip=" - first_value(n) OVER o")
-        rest = f"{_TAIL} AND seq > ?4 UNION ALL {filed} AND k.seq > ?4 ORDER BY 1 LIMIT ?5"
-        budget, limit = limit, limit + 1  # a record's change may be up to the seq
-    sql = f"SELECT * FROM ({pages}) UNION ALL SELECT * FROM ({rest})"
-    return sql, [group_id, key, _quoted(key), seq_after, limit, budget]
+        sql = f"{pages} UNION ALL {_TAIL} AND seq > ?4 UNION ALL {filed} AND k.seq > ?4 ORDER BY 1 LIMIT ?5"
+        rows = limit + 1  # each row holds a change after the seq, but a record's may be up to it
+    return sql, [group_id, key, _quoted(key), seq_after, rows, limit]
 
 
 def item_dicts(rows: list[Sequence[Any]], group_id: str, key: str, *, seq_after: "int | None", limit: int) -> list[dict[str, Any]]:
     """The dicts of SPEC §9 from the rows of :func:`item_read_sql`, oldest first."""
-    pages = sorted([r[1:] for r in rows if r[0] is None])  # (first, n, seqs, ats, who, vals, horizon)
-    tail = row_changes([r for r in rows if r[0] is not None], key)
     if seq_after is None:
-        tail.reverse()
+        rows.reverse()
+    cut = next((i for i, r in enumerate(rows) if r[1] is not None), len(rows))  # pages first, oldest first
+    pages = [(r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows[:cut]]  # (first, n, seqs, ats, who, vals, horizon)
+    tail = row_changes(rows[cut:], key)
+    if seq_after is None:
         want = limit - len(tail)
         if want <= 0:
             return item_change_dicts(tail[-limit:], group_id, key)
