@@ -136,3 +136,45 @@ def test_the_datetime_since_compares_as_utc(tmp_path):
         assert sm.sync.history("g", "k", since=datetime.fromisoformat(first["at"]).astimezone(timezone.utc)) == [first]
     finally:
         sm.close()
+
+
+def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_upgrade(tmp_path):
+    """Filing (the recorder's) writes pages for an item changed PAGE_MIN+ times in a pass, none
+    for the others; a file of schema 5 (no pages) reads the same before and after it is
+    filed again."""
+    path = str(tmp_path / "s.db")
+    sm = StateManager(path, history_keep="all")
+    try:
+        for i in range(pages.PAGE_MIN + 3):
+            sm.sync.set("g", "hot", i)
+            sm.sync.set("g", f"cold{i}", i)
+        sm.backend.file_history()
+        want = _model(path, "g", "hot")
+        assert sm.sync.history("g", "hot", limit=1000) == want and len(want) == pages.PAGE_MIN + 3
+    finally:
+        sm.close()
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert con.execute("SELECT DISTINCT key FROM changes_pages").fetchall() == [("hot",)]
+        con.executescript("DROP TABLE changes_pages; PRAGMA user_version = 5;")  # as schema 5 left it
+    finally:
+        con.close()
+    from motia_nb.state.backends.sqlite.recorder import Recorder
+
+    start = Recorder._start_pruner
+    Recorder._start_pruner = lambda self: None  # nothing filed but by file_history()
+    try:
+        sm = StateManager(path, history_keep="all")
+        assert sm.sync.history("g", "hot", limit=1000) == want  # all in the tail again
+        assert sm.sync.history("g", "hot", since=3, limit=5) == [c for c in want if c["seq"] > 3][:5]
+        sm.backend.file_history()
+        assert sm.sync.history("g", "hot", limit=1000) == want  # from its pages
+        assert sm.sync.history("g", "cold1", limit=1000) == _model(path, "g", "cold1")
+    finally:
+        Recorder._start_pruner = start
+        sm.close()
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT sum(n) FROM changes_pages WHERE key = 'hot'").fetchone()[0] == len(want)
+    finally:
+        con.close()

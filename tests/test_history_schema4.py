@@ -89,7 +89,7 @@ def test_a_schema_3_file_is_upgraded_with_every_row_filed(tmp_path):
         m.close()
     con = sqlite3.connect(path)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert con.execute(f"SELECT {v4_columns} FROM changes WHERE seq <= 6 ORDER BY seq").fetchall() == before  # row for row
         assert con.execute("SELECT count(*) FROM changes WHERE n IS NOT NULL").fetchone()[0] == 0
         assert con.execute("SELECT name FROM sqlite_master WHERE name = 'changes_item'").fetchall() == []

@@ -47,7 +47,12 @@ _TAIL = (
     "AND (n IS NULL AND key = ?2 OR n IS NOT NULL AND instr(key, ?3) "
     "AND EXISTS (SELECT 1 FROM json_each(changes.key, '$[0]') j WHERE j.value = ?2))"
 )
-_FILED = f"SELECT k.seq, {_ROW.format(t='c.')} FROM changes_keys k JOIN changes c ON c.seq = k.seq WHERE k.grp = ?1 AND k.key = ?2"
+# (up to changes_filed.upto: a file upgraded to schema 6 files every record again, its keys are in
+# changes_keys already)
+_FILED = (
+    f"SELECT k.seq, {_ROW.format(t='c.')} FROM changes_keys k JOIN changes c ON c.seq = k.seq "
+    "WHERE k.grp = ?1 AND k.key = ?2 AND k.seq <= (SELECT upto FROM changes_filed)"
+)
 # the item's pages (?6: how many changes are wanted from them), by a running count of their
 # changes from the newest (or, after a seq, from the oldest) kept page: the index alone
 # chooses them, the big columns are read for those chosen only. After a seq, the oldest

@@ -7,9 +7,10 @@ transaction right after its write-back, on whichever executor runs it
 or not at all. With history ``off`` there is none.
 
 The recorder's thread does the rest, never the writers, on its own connection in
-short transactions: it files the new records' keys in ``changes_keys`` (an item's
-history is found through them, :data:`.changelog.FILE`) when :data:`.schema.FILE_EVERY`
-changes were recorded since its last pass, once the writers paused (:data:`SETTLE`;
+short transactions: it files the new records' keys in ``changes_keys`` and the hot items'
+changes in their pages (an item's history is found through them, :func:`.pages.file_pass`)
+when :data:`.schema.FILE_EVERY` changes were recorded since its last pass, once the
+writers paused (or at once past :data:`TAIL_MAX` unfiled rows: a long burst) (:data:`SETTLE`;
 measured: filing a 20,000-change record costs ~30 ms of CPU, which a gather should
 not compete with while its results are delivered), and once at open (another
 process may have left some); and it enforces the retention (``MotiaNB.history_keep``) when about a
@@ -42,6 +43,10 @@ __all__ = ["Recorder"]
 
 log = logging.getLogger("motia_nb")
 
+#: filing does not wait for the writers to pause once this many rows of ``changes`` (a lone
+#: write's, or a batch's record) wait unfiled: an item's read scans the tail row by row
+#: (~4 µs a row of the item, ~0.5 µs another), the filed part in pages
+TAIL_MAX = 8192
 #: the pruning thread's longest sleep with an age limit (seconds)
 _AGE_CHECK_MAX = 60.0
 #: filing waits for the writers to pause this long (seconds), but never longer than SETTLE_MAX
@@ -72,6 +77,7 @@ class Recorder:
         self._pruning_connection = pruning_connection
         self._since_prune = 0
         self._since_file = 0
+        self._tail = 0  # rows recorded since the last filing pass began (about: other processes write too)
         self._last_record = 0.0  # time.monotonic() of the last change recorded
         self._file_due = True  # a first pass at open: records another process did not file
         self._prune_due = True
@@ -98,18 +104,24 @@ class Recorder:
             stmt: "tuple[str, list[tuple[Any, ...]]] | None" = (
                 self._insert_one, [(time.time_ns() // 1000, g, k, old_text, new_text, w.trace_id, w.cause)]
             )
-            count = 1
+            count = stored = 1
         else:
             stmt = insert_planned(writes, entries, at=time.time_ns() // 1000, pid=self._pid, origin=self.origin)
             if stmt is None:
                 return None
             sql, rows = stmt
             count = rows[0][0] if sql is RECORD else len(rows)  # changes, not records
+            stored = len(rows)  # rows of ``changes`` (a record is one)
         self._last_record = time.monotonic()
         self._since_file += count
+        self._tail += stored
         if self._since_file >= FILE_EVERY:
             self._since_file = 0
             self._file_due = True
+            self._wake.set()
+        if self._tail >= TAIL_MAX:  # a long burst: file now, so a read never scans a longer tail
+            self._tail = 0
+            self._file_due = self._urgent = True
             self._wake.set()
         if retention.max_count is not None:
             self._since_prune += count
@@ -234,6 +246,7 @@ class Recorder:
             if not self._urgent:  # due after a burst of writes: maintenance waits for them to pause
                 self._settle()
             self._urgent = False
+            self._tail = 0
             file_due, self._file_due = self._file_due, False
             prune_due, self._prune_due = self._prune_due or age is not None, False
             try:
@@ -257,7 +270,7 @@ class Recorder:
         while not self._stop:
             now = time.monotonic()
             idle = now - self._last_record
-            if idle >= SETTLE or now - start >= SETTLE_MAX:
+            if idle >= SETTLE or now - start >= SETTLE_MAX or self._urgent:
                 return
             self._wake.wait(min(SETTLE - idle, SETTLE_MAX - (now - start)))
             self._wake.clear()
