@@ -5,9 +5,10 @@ insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
 and overwriting keeps an item's place. ``changes`` is the changelog (schema 2;
 schema 3 without AUTOINCREMENT nor a stored event type; schema 4 without an index
 written by each commit; schema 5 with one record per batch of one group's changes
-and no trigger on insert): written in the change's own transaction
-(:mod:`.changelog`); ``changes_keys`` finds an item's rows, filed behind the writers
-by the recorder's thread (``changes_filed``). ``PRAGMA user_version`` holds
+and no trigger on insert; schema 6 with ``changes_pages``): written in the change's
+own transaction (:mod:`.changelog`); ``changes_keys`` finds an item's rows, and
+``changes_pages`` holds the hot items' changes packed (:mod:`.pages`), both filed
+behind the writers by the recorder's thread (``changes_filed``). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
