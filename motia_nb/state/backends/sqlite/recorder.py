@@ -58,7 +58,8 @@ _OLDEST_NEWEST = (
     "(SELECT max(seq) FROM changes)"
 )
 #: the oldest record not filed yet (None: all filed)
-_UNFILED = "SELECT min(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
+_UNFILED = "SELECT min(seq), max(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
+_FILED_UPTO = "SELECT upto FROM changes_filed"
 
 
 class Recorder:
@@ -140,19 +141,22 @@ class Recorder:
 
     # ------------------------------------------------------------------ filing
     def file_now(self) -> int:
-        """File every record not filed yet in ``changes_keys``, chunk by chunk, on this thread;
-        how many filing transactions it took (0: nothing to file)."""
+        """File every record not filed yet (in ``changes_keys``, and the hot items' in their pages),
+        chunk by chunk, on this thread; how many filing transactions it took (0: nothing to
+        file). Records written meanwhile wait for the next pass (a pass during a long burst
+        does not chase the writers)."""
         passes = 0
         with self._prune_lock:
             conn, lock = self._pruning_connection()
             with lock:  # read first: nothing to file (a new store, a quiet one) takes no write lock
-                if conn.execute(_UNFILED).fetchone()[0] is None:
+                unfiled, newest = conn.execute(_UNFILED).fetchone()
+                if unfiled is None:
                     return 0
             while not self._stop:
                 with lock:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
-                        if conn.execute(_UNFILED).fetchone()[0] is None:
+                        if conn.execute(_FILED_UPTO).fetchone()[0] >= newest:
                             conn.execute("COMMIT")
                             return passes
                         file_pass(conn, FILE_CHUNK)
