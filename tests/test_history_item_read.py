@@ -138,10 +138,13 @@ def test_the_datetime_since_compares_as_utc(tmp_path):
         sm.close()
 
 
-def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_upgrade(tmp_path):
+def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_upgrade(tmp_path, monkeypatch):
     """Filing (the recorder's) writes pages for an item changed PAGE_MIN+ times in a pass, none
     for the others; a file of schema 5 (no pages) reads the same before and after it is
     filed again."""
+    from motia_nb.state.backends.sqlite.recorder import Recorder
+
+    monkeypatch.setattr(Recorder, "_start_pruner", lambda self: None)  # nothing filed but by file_history(): one pass
     path = str(tmp_path / "s.db")
     sm = StateManager(path, history_keep="all")
     try:
@@ -159,10 +162,6 @@ def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_up
         con.executescript("DROP TABLE changes_pages; PRAGMA user_version = 5;")  # as schema 5 left it
     finally:
         con.close()
-    from motia_nb.state.backends.sqlite.recorder import Recorder
-
-    start = Recorder._start_pruner
-    Recorder._start_pruner = lambda self: None  # nothing filed but by file_history()
     try:
         sm = StateManager(path, history_keep="all")
         assert sm.sync.history("g", "hot", limit=1000) == want  # all in the tail again
@@ -171,7 +170,6 @@ def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_up
         assert sm.sync.history("g", "hot", limit=1000) == want  # from its pages
         assert sm.sync.history("g", "cold1", limit=1000) == _model(path, "g", "cold1")
     finally:
-        Recorder._start_pruner = start
         sm.close()
     con = sqlite3.connect(path)
     try:
