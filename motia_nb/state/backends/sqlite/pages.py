@@ -78,10 +78,11 @@ _HOT = (
     "UNION ALL SELECT c.grp, j.value FROM changes c, json_each(c.key, '$[0]') j "
     "WHERE c.seq > ?1 AND c.seq <= ?2 AND c.n IS NOT NULL) GROUP BY grp, key HAVING count(*) >= ?3"
 )
-#: an item's records filed in (?3, ?4], oldest first (a batch's record without its texts: read
-#: once per pass, by :data:`_RECORD`)
+#: an item's records filed in (?3, ?4], oldest first (a big record of a batch without its layout
+#: and texts: read once per pass, by :data:`_RECORD`)
 _ITEM = (
-    "SELECT c.seq, c.at_us, c.old_value, c.new_value, c.trace_id, c.cause, c.pid, c.n FROM changes_keys k "
+    "SELECT c.seq, c.at_us, c.old_value, c.new_value, c.trace_id, c.cause, c.pid, c.n, "
+    "CASE WHEN c.n <= 64 THEN c.key END FROM changes_keys k "
     "JOIN changes c ON c.seq = k.seq WHERE k.grp = ?1 AND k.key = ?2 AND k.seq > ?3 AND k.seq <= ?4 ORDER BY k.seq"
 )
 _RECORD = "SELECT key, old_value, new_value FROM changes WHERE seq = ?"
@@ -118,13 +119,13 @@ def page_rows(conn: sqlite3.Connection, before: int, upto: int) -> list[tuple[An
     for grp, key in conn.execute(_HOT, (before, upto, PAGE_MIN)).fetchall():
         (paged,) = conn.execute(_PAGED, (grp, key)).fetchone()
         changes: list[tuple[Any, ...]] = []
-        for seq, at, old, new, trace, cause, pid, n in conn.execute(_ITEM, (grp, key, paged, upto)).fetchall():
+        for seq, at, old, new, trace, cause, pid, n, layout in conn.execute(_ITEM, (grp, key, paged, upto)).fetchall():
             if n is None:
                 changes.append((seq, at, old, new, trace, cause, pid))
                 continue
             rec = decoded.get(seq)
             if rec is None:
-                rec = decoded[seq] = _decoded(*conn.execute(_RECORD, (seq,)).fetchone())
+                rec = decoded[seq] = _decoded(layout, old, new) if layout is not None else _decoded(*conn.execute(_RECORD, (seq,)).fetchone())
             where, old_lens, new_lens, old_at, new_at, old, new = rec
             i = where.get(key)  # a record holds an item once (changelog.insert_planned)
             if i is not None:  # None: trimmed out of the record since it was filed
