@@ -6,7 +6,9 @@
 - **the history of one key** with 10,000 changes (interleaved with other keys'
   changes) read back whole with ``history(group, key, limit=10_000)``: under 50 ms, both
   right after the writes (records not filed yet: the tail is scanned) and once filed (the
-  verdict takes the worse of the two bests);
+  verdict takes the worse of the two bests); measured twice: with each change its own row
+  (gathers that change the key many times) and with each change in a batch's record
+  (``gather(set(key), set(other))`` awaited 10,000 times);
 - **follower latency**: another process sets values carrying the wall-clock time
   just before its write; this process's ``subscribe(fn, remote=True)`` notes when
   each arrives; the slowest must arrive within 200 ms.
@@ -111,15 +113,34 @@ async def _fill_history(sm: StateManager, n: int, others_per_change: int = 3) ->
         await asyncio.gather(*writes)
 
 
-def history_read(wd: Workdir, n: int, rounds: int) -> Outcome:
-    what = f"history of one key with {n:,} changes (among {4 * n:,}), read whole"
-    with wd.fresh("history-read") as d:
+async def _fill_records(sm: StateManager, n: int) -> None:
+    """``n`` changes of :data:`HOT`, each in a batch record with another key's change (a gather
+    of two distinct keys, awaited ``n`` times)."""
+    for i in range(n):
+        await asyncio.gather(sm.set(GROUP, HOT, {"n": i, "status": "paid" if i % 2 else "pending"}),
+                             sm.set(GROUP, f"k{i % 5000}", {"n": i}))  # fmt: skip
+
+
+#: the layouts the read is measured on: (outcome id, how its changes are recorded, filler)
+READ_LAYOUTS = {
+    "history.read": ("rows", _fill_history),
+    "history.read_records": ("batch records", _fill_records),
+}
+
+
+def history_read(wd: Workdir, n: int, rounds: int, check_id: str = "history.read") -> Outcome:
+    _layout, fill = READ_LAYOUTS[check_id]
+    if check_id == "history.read":
+        what = f"history of one key with {n:,} changes (among {4 * n:,}), read whole"
+    else:
+        what = f"history of one key with {n:,} changes, each in a gather's record with another key's, read whole"
+    with wd.fresh(check_id) as d:
         sm = StateManager(os.path.join(d, "state.db"))
         try:
             set_history(sm, True)
             loop = asyncio.new_event_loop()
             try:
-                loop.run_until_complete(_fill_history(sm, n))
+                loop.run_until_complete(fill(sm, n))
 
                 def best_read() -> float:
                     best = float("inf")
@@ -138,12 +159,12 @@ def history_read(wd: Workdir, n: int, rounds: int) -> Outcome:
             finally:
                 loop.close()
         except Exception as exc:
-            return Outcome("history.read", what, "—", "< 50 ms", None, f"{type(exc).__name__}: {exc}")
+            return Outcome(check_id, what, "—", "< 50 ms", None, f"{type(exc).__name__}: {exc}")
         finally:
             sm.close()
     worse = max(fresh, filed)  # the verdict is the worse of the two
     measured = f"{worse * 1000:.1f} ms (right after the writes {fresh * 1000:.1f}, filed {filed * 1000:.1f})"
-    return Outcome("history.read", what, measured, "< 50 ms", worse < 0.050)
+    return Outcome(check_id, what, measured, "< 50 ms", worse < 0.050)
 
 
 # ---------------------------------------------------------------------- follower latency
@@ -209,7 +230,7 @@ def follower_latency(wd: Workdir, n: int) -> Outcome:
 # ---------------------------------------------------------------------- the run
 def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
                       progress: Callable[[str], None] | None = None) -> list[Outcome]:  # fmt: skip
-    """Measure the four history targets; one :class:`Outcome` each."""
+    """Measure the five history targets (the read on two layouts); one :class:`Outcome` each."""
     sizes = dict(HISTORY_SIZES if sizes is None else sizes)
     say = progress or (lambda _m: None)
     wd = Workdir(workdir or tempfile.mkdtemp(prefix="motia-nb-history-bench-"))
@@ -222,8 +243,9 @@ def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, 
         n = sizes[workload]
         say(f"{label} ({n:,}, {repeats} interleaved rounds)")
         out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure(drivers, workload, n, repeats), target))
-    say(f"history of one key with {sizes['history']:,} changes")
-    out.append(history_read(wd, sizes["history"], repeats))
+    for check_id, (layout, _fill) in READ_LAYOUTS.items():
+        say(f"history of one key with {sizes['history']:,} changes ({layout})")
+        out.append(history_read(wd, sizes["history"], repeats, check_id))
     say(f"follower latency ({sizes['follow']} changes from another process)")
     out.append(follower_latency(wd, sizes["follow"]))
     return out

@@ -336,7 +336,7 @@ def test_a_schema_1_file_is_upgraded_and_keeps_its_items(tmp_path):
     finally:
         m.close()
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 5  # schema 5: batch records, filed behind the writers
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 6  # schema 6: pages of the hot items
     con.close()
 
 

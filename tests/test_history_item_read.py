@@ -15,9 +15,11 @@ import hypothesis
 import hypothesis.strategies as st
 
 from motia_nb.state import StateManager
-from motia_nb.state.backends.sqlite.changelog import COLUMNS, FILE, changes_of
+from motia_nb.state.backends.sqlite import pages
+from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of
+from motia_nb.state.backends.sqlite.pages import file_pass
 from motia_nb.state.backends.sqlite.schema import event_type
-from motia_nb.state.history import change_dict
+from motia_nb.state.history import Retention, change_dict
 
 _KEYS = st.sampled_from(["a", "b", 'q"x', "é", "a\\b"])
 _VALUES = st.one_of(st.integers(-3, 3), st.none(), st.text(max_size=3), st.lists(st.integers(), max_size=2),
@@ -29,6 +31,7 @@ _OPS = st.lists(
         st.tuples(st.just("gather"), st.lists(_KEYS, min_size=1, max_size=4), _VALUES),  # distinct keys: a record
         st.tuples(st.just("clear"), st.none(), st.none()),
         st.tuples(st.just("file"), st.integers(1, 3), st.none()),  # file the oldest records (a part of the tail)
+        st.tuples(st.just("prune"), st.integers(1, 6), st.none()),  # keep the newest N changes (a record may be trimmed)
     ),
     min_size=1,
     max_size=20,
@@ -36,15 +39,25 @@ _OPS = st.lists(
 
 
 def _file_some(path: str, records: int) -> None:
-    """File the ``records`` oldest unfiled records, as the recorder's thread does."""
+    """File the ``records`` oldest unfiled records (their keys and their items' pages), as the
+    recorder's thread does."""
     con = sqlite3.connect(path, isolation_level=None)
     try:
         con.execute("BEGIN IMMEDIATE")
-        for sql in FILE:
-            con.execute(sql, (records,))
+        file_pass(con, records)
         con.execute("COMMIT")
     finally:
         con.close()
+
+
+def _prune(sm: StateManager, keep: int) -> None:
+    """Prune to the newest ``keep`` changes, as the recorder's thread does (its thread is stopped)."""
+    rec = sm.backend._recorder
+    rec.retention, rec._stop = Retention(max_count=keep), False
+    try:
+        rec.prune_now()
+    finally:
+        rec._stop = True
 
 
 def _model(path: str, group: str, key: str) -> list[dict[str, Any]]:
@@ -61,8 +74,12 @@ def _model(path: str, group: str, key: str) -> list[dict[str, Any]]:
 
 
 @hypothesis.settings(max_examples=80, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
-@hypothesis.given(ops=_OPS, limit=st.integers(1, 6))
-def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, ops, limit):
+@hypothesis.given(ops=_OPS, limit=st.integers(1, 6), page_min=st.integers(1, 3))
+# a change filed without a page (too few in its pass), then the item paged: its pages take it along
+@hypothesis.example(ops=[("set", "a", 1), ("file", 1, None), ("set", "a", 2), ("set", "a", 3), ("file", 2, None)], limit=1, page_min=2)
+def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_factory, monkeypatch, ops, limit, page_min):
+    monkeypatch.setattr(pages, "PAGE_MAX", 2)  # pages of one or two changes: reads cross their edges
+    monkeypatch.setattr(pages, "PAGE_MIN", page_min)  # some items paged, some through changes_keys, some both
     path = str(tmp_path_factory.mktemp("s") / "s.db")
     sm = StateManager(path, history_keep="all")
     try:
@@ -80,6 +97,8 @@ def test_an_items_history_reads_exactly_as_the_row_per_change_model(tmp_path_fac
                 asyncio.run(gather())
             elif kind == "clear":
                 sm.sync.clear("g")
+            elif kind == "prune":
+                _prune(sm, arg)
             else:
                 _file_some(path, arg)
         for key in ("a", 'q"x', "é", "a\\b", "zz"):
@@ -117,3 +136,43 @@ def test_the_datetime_since_compares_as_utc(tmp_path):
         assert sm.sync.history("g", "k", since=datetime.fromisoformat(first["at"]).astimezone(timezone.utc)) == [first]
     finally:
         sm.close()
+
+
+def test_the_recorder_pages_a_hot_item_and_a_schema_5_file_is_paged_after_its_upgrade(tmp_path, monkeypatch):
+    """Filing (the recorder's) writes pages for an item changed PAGE_MIN+ times in a pass, none
+    for the others; a file of schema 5 (no pages) reads the same before and after it is
+    filed again."""
+    from motia_nb.state.backends.sqlite.recorder import Recorder
+
+    monkeypatch.setattr(Recorder, "_start_pruner", lambda self: None)  # nothing filed but by file_history(): one pass
+    path = str(tmp_path / "s.db")
+    sm = StateManager(path, history_keep="all")
+    try:
+        for i in range(pages.PAGE_MIN + 3):
+            sm.sync.set("g", "hot", i)
+            sm.sync.set("g", f"cold{i}", i)
+        sm.backend.file_history()
+        want = _model(path, "g", "hot")
+        assert sm.sync.history("g", "hot", limit=1000) == want and len(want) == pages.PAGE_MIN + 3
+    finally:
+        sm.close()
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert con.execute("SELECT DISTINCT key FROM changes_pages").fetchall() == [("hot",)]
+        con.executescript("DROP TABLE changes_pages; PRAGMA user_version = 5;")  # as schema 5 left it
+    finally:
+        con.close()
+    try:
+        sm = StateManager(path, history_keep="all")
+        assert sm.sync.history("g", "hot", limit=1000) == want  # all in the tail again
+        assert sm.sync.history("g", "hot", since=3, limit=5) == [c for c in want if c["seq"] > 3][:5]
+        sm.backend.file_history()
+        assert sm.sync.history("g", "hot", limit=1000) == want  # from its pages
+        assert sm.sync.history("g", "cold1", limit=1000) == _model(path, "g", "cold1")
+    finally:
+        sm.close()
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT sum(n) FROM changes_pages WHERE key = 'hot'").fetchone()[0] == len(want)
+    finally:
+        con.close()

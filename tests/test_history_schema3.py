@@ -81,7 +81,7 @@ def test_a_schema_2_file_is_upgraded_row_for_row(tmp_path):
         m.close()
     con = sqlite3.connect(path)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         columns = [r[1] for r in con.execute("PRAGMA table_info(changes)")]
         assert columns == ["seq", "at_us", "grp", "key", "old_value", "new_value", "trace_id", "cause", "pid", "origin", "n"]
         sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'changes'").fetchone()[0]

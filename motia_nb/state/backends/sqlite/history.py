@@ -19,7 +19,7 @@ from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
 from ...history import Point, iso_micros
 from .changelog import expand, first_seq, group_seqs, item_seqs
-from .item_read import item_change_dicts, item_changes_sql, record_row
+from .item_read import item_change_dicts, item_changes_sql, item_dicts, item_read_sql, row_changes
 
 __all__ = ["SQLiteHistory"]
 
@@ -88,41 +88,16 @@ class SQLiteHistory:
             return _change_dicts(changes, group_id, key)
 
     def _item_history(self, group_id: str, key: str, since: Point | None, limit: int) -> list[dict[str, Any]]:
-        """:meth:`history` of one item: ONE statement (:func:`.item_read.item_changes_sql`) gives its
-        changes in seq order with just the columns a change dict needs; the records of a
-        batch holding one of them (rare in an item's history) are read and expanded after."""
-        seq_after = since.seq if since is not None else None
-        at_from = since.lo * 1e6 if since is not None and since.seq is None else None
-        sql, params = item_changes_sql(group_id, key, seq_after=seq_after, at_from=at_from, limit=limit, newest=since is None)
+        """:meth:`history` of one item: ONE statement (:func:`.item_read.item_read_sql`: its pages and
+        its unfiled tail; from a time, :func:`.item_read.item_changes_sql`) gives its changes with
+        just the columns a change dict needs, a batch's record with its texts to slice."""
         with _collector_paused():
-            rows = self._query(sql, params)
-            if since is None:
-                rows.reverse()
-            if any(r[2] is None for r in rows):  # a record's slot: its change comes from the record
-                rows = self._expand_records(rows, key)
-                if seq_after is not None:
-                    rows = [r for r in rows if r[0] > seq_after]
-            if len(rows) > limit:
-                rows = rows[:limit] if since is not None else rows[-limit:]
-            return item_change_dicts(rows, group_id, key)
-
-    def _expand_records(self, rows: list[Any], key: str) -> list[Any]:
-        """``rows`` of :func:`.item_read.item_changes_sql` with each record's slot replaced by the
-        item's change in that record (read by seq, expanded)."""
-        seqs = [r[0] for r in rows if r[2] is None]
-        marks = ",".join("?" * len(seqs))
-        records = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM changes WHERE seq IN ({marks})", seqs)}
-        out: list[Any] = []
-        for r in rows:
-            if r[2] is not None:
-                out.append(r)
-                continue
-            rec = records.get(r[0])
-            if rec is None:  # pruned between the two statements (no transaction spans them)
-                continue
-            for seq, at, old, new, trace, cause, pid, _k in _changes([rec], key):
-                out.append(record_row(seq, at, old, new, trace, cause, pid))
-        return out
+            if since is None or since.seq is not None:
+                seq_after = None if since is None else since.seq
+                sql, params = item_read_sql(group_id, key, seq_after=seq_after, limit=limit)
+                return item_dicts(self._query(sql, params), group_id, key, seq_after=seq_after, limit=limit)
+            sql, params = item_changes_sql(group_id, key, seq_after=None, at_from=since.lo * 1e6, limit=limit, newest=False)
+            return item_change_dicts(row_changes(self._query(sql, params), key)[:limit], group_id, key)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """``(existed, value)`` of the item at ``at`` (after the change with that seq / at that

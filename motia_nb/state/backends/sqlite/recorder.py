@@ -7,9 +7,10 @@ transaction right after its write-back, on whichever executor runs it
 or not at all. With history ``off`` there is none.
 
 The recorder's thread does the rest, never the writers, on its own connection in
-short transactions: it files the new records' keys in ``changes_keys`` (an item's
-history is found through them, :data:`.changelog.FILE`) when :data:`.schema.FILE_EVERY`
-changes were recorded since its last pass, once the writers paused (:data:`SETTLE`;
+short transactions: it files the new records' keys in ``changes_keys`` and the hot items'
+changes in their pages (an item's history is found through them, :func:`.pages.file_pass`)
+when :data:`.schema.FILE_EVERY` changes were recorded since its last pass, once the
+writers paused (or at once past :data:`TAIL_MAX` unfiled rows: a long burst) (:data:`SETTLE`;
 measured: filing a 20,000-change record costs ~30 ms of CPU, which a gather should
 not compete with while its results are delivered), and once at open (another
 process may have left some); and it enforces the retention (``MotiaNB.history_keep``) when about a
@@ -34,13 +35,18 @@ from typing import Any
 from ...._threads import start_thread
 from ...history import Retention
 from ..base import Write
-from .changelog import FILE, FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
+from .changelog import FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
+from .pages import PRUNE_PAGES, file_pass
 from .schema import FILE_EVERY
 
 __all__ = ["Recorder"]
 
 log = logging.getLogger("motia_nb")
 
+#: filing does not wait for the writers to pause once this many rows of ``changes`` (a lone
+#: write's, or a batch's record) wait unfiled: an item's read scans the tail row by row
+#: (~4 µs a row of the item, ~0.5 µs another), the filed part in pages
+TAIL_MAX = 8192
 #: the pruning thread's longest sleep with an age limit (seconds)
 _AGE_CHECK_MAX = 60.0
 #: filing waits for the writers to pause this long (seconds), but never longer than SETTLE_MAX
@@ -52,7 +58,8 @@ _OLDEST_NEWEST = (
     "(SELECT max(seq) FROM changes)"
 )
 #: the oldest record not filed yet (None: all filed)
-_UNFILED = "SELECT min(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
+_UNFILED = "SELECT min(seq), max(seq) FROM changes WHERE seq > (SELECT upto FROM changes_filed)"
+_FILED_UPTO = "SELECT upto FROM changes_filed"
 
 
 class Recorder:
@@ -71,6 +78,7 @@ class Recorder:
         self._pruning_connection = pruning_connection
         self._since_prune = 0
         self._since_file = 0
+        self._tail = 0  # rows recorded since the last filing pass began (about: other processes write too)
         self._last_record = 0.0  # time.monotonic() of the last change recorded
         self._file_due = True  # a first pass at open: records another process did not file
         self._prune_due = True
@@ -97,18 +105,24 @@ class Recorder:
             stmt: "tuple[str, list[tuple[Any, ...]]] | None" = (
                 self._insert_one, [(time.time_ns() // 1000, g, k, old_text, new_text, w.trace_id, w.cause)]
             )
-            count = 1
+            count = stored = 1
         else:
             stmt = insert_planned(writes, entries, at=time.time_ns() // 1000, pid=self._pid, origin=self.origin)
             if stmt is None:
                 return None
             sql, rows = stmt
             count = rows[0][0] if sql is RECORD else len(rows)  # changes, not records
+            stored = len(rows)  # rows of ``changes`` (a record is one)
         self._last_record = time.monotonic()
         self._since_file += count
+        self._tail += stored
         if self._since_file >= FILE_EVERY:
             self._since_file = 0
             self._file_due = True
+            self._wake.set()
+        if self._tail >= TAIL_MAX:  # a long burst: file now, so a read never scans a longer tail
+            self._tail = 0
+            self._file_due = self._urgent = True
             self._wake.set()
         if retention.max_count is not None:
             self._since_prune += count
@@ -127,23 +141,25 @@ class Recorder:
 
     # ------------------------------------------------------------------ filing
     def file_now(self) -> int:
-        """File every record not filed yet in ``changes_keys``, chunk by chunk, on this thread;
-        how many filing transactions it took (0: nothing to file)."""
+        """File every record not filed yet (in ``changes_keys``, and the hot items' in their pages),
+        chunk by chunk, on this thread; how many filing transactions it took (0: nothing to
+        file). Records written meanwhile wait for the next pass (a pass during a long burst
+        does not chase the writers)."""
         passes = 0
         with self._prune_lock:
             conn, lock = self._pruning_connection()
             with lock:  # read first: nothing to file (a new store, a quiet one) takes no write lock
-                if conn.execute(_UNFILED).fetchone()[0] is None:
+                unfiled, newest = conn.execute(_UNFILED).fetchone()
+                if unfiled is None:
                     return 0
             while not self._stop:
                 with lock:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
-                        if conn.execute(_UNFILED).fetchone()[0] is None:
+                        if conn.execute(_FILED_UPTO).fetchone()[0] >= newest:
                             conn.execute("COMMIT")
                             return passes
-                        for sql in FILE:
-                            conn.execute(sql, (FILE_CHUNK,))
+                        file_pass(conn, FILE_CHUNK)
                         conn.execute("COMMIT")
                     except BaseException:
                         if conn.in_transaction:
@@ -173,6 +189,8 @@ class Recorder:
                 total += self._trim_oldest(conn, lock, retention.max_count)
             if retention.max_age is not None:
                 total += self._delete_chunks(conn, lock, lambda: prune_by_age(time.time() - retention.max_age))  # type: ignore[operator]
+            if total:  # the pages holding only pruned changes (a read skips them already)
+                self._delete_chunks(conn, lock, lambda: (PRUNE_PAGES, (PRUNE_CHUNK,)))
             self.pruned += total
             return total
 
@@ -232,6 +250,7 @@ class Recorder:
             if not self._urgent:  # due after a burst of writes: maintenance waits for them to pause
                 self._settle()
             self._urgent = False
+            self._tail = 0
             file_due, self._file_due = self._file_due, False
             prune_due, self._prune_due = self._prune_due or age is not None, False
             try:
@@ -255,7 +274,7 @@ class Recorder:
         while not self._stop:
             now = time.monotonic()
             idle = now - self._last_record
-            if idle >= SETTLE or now - start >= SETTLE_MAX:
+            if idle >= SETTLE or now - start >= SETTLE_MAX or self._urgent:
                 return
             self._wake.wait(min(SETTLE - idle, SETTLE_MAX - (now - start)))
             self._wake.clear()

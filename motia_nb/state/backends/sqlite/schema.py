@@ -5,9 +5,10 @@ insert and an upsert keeps the row's id, so ``ORDER BY id`` is insertion order
 and overwriting keeps an item's place. ``changes`` is the changelog (schema 2;
 schema 3 without AUTOINCREMENT nor a stored event type; schema 4 without an index
 written by each commit; schema 5 with one record per batch of one group's changes
-and no trigger on insert): written in the change's own transaction
-(:mod:`.changelog`); ``changes_keys`` finds an item's rows, filed behind the writers
-by the recorder's thread (``changes_filed``). ``PRAGMA user_version`` holds
+and no trigger on insert; schema 6 with ``changes_pages``): written in the change's
+own transaction (:mod:`.changelog`); ``changes_keys`` finds an item's rows, and
+``changes_pages`` holds the hot items' changes packed (:mod:`.pages`), both filed
+behind the writers by the recorder's thread (``changes_filed``). ``PRAGMA user_version`` holds
 :data:`SCHEMA_VERSION`; :func:`migrate` creates or upgrades the schema in one
 write transaction and refuses a file written by a newer motia_nb.
 """
@@ -22,14 +23,15 @@ from ...events import CREATED, DELETED, UPDATED
 from .checkpointer import SAFETY_PAGES
 from .executors import is_busy
 from .opening import close_connection, open_connection
+from .pages import PAGES_SQL
 
 __all__ = [
-    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "CHANGES_4_TO_5", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
+    "SCHEMA", "CHANGES", "CHANGES_2_TO_3", "CHANGES_3_TO_4", "CHANGES_4_TO_5", "CHANGES_5_TO_6", "MIGRATIONS", "event_type", "SCHEMA_VERSION", "DEFAULT_BUSY_TIMEOUT", "BUSY_TIMEOUT_ENV", "busy_timeout_setting",
     "connect", "ensure_folder", "migrate", "prepare", "statements", "FILE_EVERY", "changes_sql", "filing_sql",
 ]  # fmt: skip
 
 #: Bumped whenever the on-disk layout changes; :func:`migrate` upgrades older files.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -126,7 +128,13 @@ BEGIN
 END
 """
 
-CHANGES = changes_sql() + ";" + CHANGES_4_TO_5
+#: Schema 6: ``changes_pages``, each filed change also copied, packed, into its item's pages
+#: (:mod:`.pages`), written by the filing passes. A file of schema 5 gets the table and
+#: files every record again (``INSERT OR IGNORE`` keeps ``changes_keys`` as it is): until
+#: the recorder's thread has, an item's changes are read from the tail.
+CHANGES_5_TO_6 = PAGES_SQL + ";\nUPDATE changes_filed SET upto = 0"
+
+CHANGES = changes_sql() + ";" + CHANGES_4_TO_5 + ";" + PAGES_SQL
 
 #: Schema 2 → 3: the rows copied, seq for seq, into the new table (event_type dropped:
 #: the values say it; ``at`` seconds become microseconds rounded half to even, as
@@ -154,9 +162,10 @@ INSERT INTO changes_keys (grp, key, seq) SELECT grp, key, seq FROM changes
 MIGRATIONS = {
     0: SCHEMA + ";" + CHANGES,
     1: CHANGES,
-    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5,
-    3: CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5,
-    4: CHANGES_4_TO_5,
+    2: CHANGES_2_TO_3 + ";" + CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    3: CHANGES_3_TO_4 + ";" + CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    4: CHANGES_4_TO_5 + ";" + CHANGES_5_TO_6,
+    5: CHANGES_5_TO_6,
 }
 
 
