@@ -23,8 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...cause import cause_now
-from ...values import encode_copy
+from ...requests import plain_set
 from ..base import Write
 from ..write_future import WriteFuture
 from ...._threads import sqlite_loop_thread
@@ -69,9 +68,8 @@ class LoopBuffers:
         fut = WriteFuture()  # of the running loop (no keyword to parse): once per write of a gather
         fut.owner = self
         buf = self._loop_buffers.get(loop)
-        if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
-            buf = self._loop_buffers[loop] = LoopBatch(loop)
-            loop.call_soon(self._flush_loop_buffer, loop)
+        if buf is None:
+            buf = self._new_buffer(loop)
         # closed from now on, the flush refuses it, and its future's on_refused resubmits it
         if result_only:
             buf.writes.append(write)
@@ -87,25 +85,41 @@ class LoopBuffers:
         loop = _get_running_loop()
         if loop is None or self._closed or _listener_state.active:
             return None
-        # set_write's common case (requests.py): plain ASCII names without NUL
-        if not (type(group_id) is str and type(key) is str and group_id and key and group_id.isascii()
-                and key.isascii() and "\x00" not in group_id and "\x00" not in key):  # fmt: skip
-            return None
-        try:
-            text, copy = encode_copy(value, group_id=group_id, key=key)
-        except Exception:  # not JSON: the general path answers the same error
+        write = plain_set(group_id, key, value)
+        if write is None:  # not plain: the general path answers the same, or the same error
             return None
         fut = WriteFuture()
         fut.owner = self
         fut.on_refused = on_refused
         buf = self._loop_buffers.get(loop)
         if buf is None:
-            buf = self._loop_buffers[loop] = LoopBatch(loop)
-            loop.call_soon(self._flush_loop_buffer, loop)
-        cause, trace_id = cause_now()
-        buf.writes.append(Write("set", group_id, key, text, None, cause, trace_id, copy))
+            buf = self._new_buffer(loop)
+        buf.writes.append(write)
         buf.futs.append(fut)
         return fut
+
+    def submit_checked(self, write: Write, on_refused: Callable[..., None]) -> WriteFuture | None:
+        """``submit_async(write, result_only=True)`` for the async API's hot path, its future's
+        ``on_refused`` set; None when there is no running loop, the store is closed or this
+        thread runs listeners (the caller then takes the general path)."""
+        loop = _get_running_loop()
+        if loop is None or self._closed or _listener_state.active:
+            return None
+        fut = WriteFuture()
+        fut.owner = self
+        fut.on_refused = on_refused
+        buf = self._loop_buffers.get(loop)
+        if buf is None:
+            buf = self._new_buffer(loop)
+        buf.writes.append(write)
+        buf.futs.append(fut)
+        return fut
+
+    def _new_buffer(self, loop: asyncio.AbstractEventLoop) -> LoopBatch:
+        """The loop's buffer for this iteration, its flush scheduled (an emptied one stays until then)."""
+        buf = self._loop_buffers[loop] = LoopBatch(loop)
+        loop.call_soon(self._flush_loop_buffer, loop)
+        return buf
 
     def await_lone(self, fut: WriteFuture) -> None:
         """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
