@@ -2,7 +2,7 @@
 
 The writes one loop submits in one iteration (a ``gather``) are ONE batch: the
 first schedules the buffer's flush with ``call_soon``; the flush commits the batch
-inline when it is a lone write and the lock is free, else queues it for the driver
+inline when it is small (:data:`INLINE_MAX` writes) and the lock is free, else queues it for the driver
 (:mod:`.driver`). A read or a sync write flushes its thread's buffer first (program
 order); a :class:`~..write_future.WriteFuture` awaited as its loop's only buffered
 write flushes it at its ``await`` (:meth:`LoopBuffers.await_lone`).
@@ -30,6 +30,12 @@ from ...._threads import sqlite_loop_thread
 from .delivery import LoopBatch, Unit
 
 __all__ = ["LoopBuffers", "in_listener", "listener_state"]
+
+#: A loop iteration's batch of at most this many writes (a small gather) commits inline, as a
+#: lone write does, when nothing is queued and the lock is free: no round trip through the
+#: SQLite loop and aiosqlite's thread (~1 ms); bigger ones go to the driver, so the caller's
+#: loop never runs a long transaction.
+INLINE_MAX = 4
 
 _get_running_loop = asyncio._get_running_loop  # None when no loop runs (no exception to raise and catch)
 
@@ -157,6 +163,6 @@ class LoopBuffers:
         batch = self._loop_buffers.pop(loop, None)
         if not batch:  # flushed already by a read, a sync call or an await
             return
-        if len(batch.writes) == 1 and self._run_inline(batch):
+        if len(batch.writes) <= INLINE_MAX and self._run_inline(batch):
             return
         self._enqueue(batch)
