@@ -16,6 +16,7 @@ import weakref
 
 import pytest
 
+from motia_nb.state.backends.sqlite.buffers import INLINE_MAX
 from motia_nb.state.errors import StateError, UpdateOpError
 from motia_nb.state.manager import StateManager
 
@@ -189,12 +190,12 @@ def test_a_dropped_manager_with_a_subscriber_is_released_too(tmp_path):
     sm.subscribe(events.append)
     sm.sync.set("g", "k", 1)
 
-    async def batch():  # a gather is a queued batch: it starts the file's aiosqlite writer thread
-        await asyncio.gather(sm.set("g", "a", 1), sm.set("g", "b", 2))
-        assert await sm.list("g") == [1, 1, 2]  # a long read: the aiosqlite reader thread too
+    async def batch():  # a gather of over INLINE_MAX writes is a queued batch: it starts the file's aiosqlite writer thread
+        await asyncio.gather(*(sm.set("g", f"a{i}", i) for i in range(INLINE_MAX + 1)))
+        assert await sm.list("g") == [1, *range(INLINE_MAX + 1)]  # a long read: the aiosqlite reader thread too
 
     asyncio.run(batch())
-    assert len(events) == 3
+    assert len(events) == INLINE_MAX + 2
     # the SQLite loop (writer_thread) is shared by every file; these threads are this file's own
     own = [t for t in set(threading.enumerate()) - before if t.name in ("motia-nb-sqlite-writer", "motia-nb-sqlite-reader")]
     assert len(own) == 2, own

@@ -28,11 +28,13 @@ from test_sqlite_apply import _SMALL_VALUES, _outcome
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.sqlite import SQLiteBackend
 from motia_nb.state.backends.sqlite.apply import SMALL_BATCH, batch_steps
+from motia_nb.state.backends.sqlite.buffers import INLINE_MAX
 from motia_nb.state.backends.sqlite.changelog import COLUMNS, changes_of, insert_planned
 from motia_nb.state.backends.sqlite.executors import drive
 from motia_nb.state.backends.sqlite.isolate import isolated_steps
 from motia_nb.state.backends.sqlite.schema import migrate
 from motia_nb.state.errors import InvalidInputError, StateClosedError, StateError
+from motia_nb.state.manager import StateManager
 from motia_nb.state.requests import set_write, update_write
 from motia_nb.state.values import NOT_COPIED, encode_copy, encode_value
 
@@ -197,3 +199,30 @@ def test_writes_buffered_when_the_store_closes_are_refused_not_applied(tmp_path)
         assert b.count("g") == 0
     finally:
         b.close()
+
+
+def test_a_small_gather_commits_inline_a_bigger_one_on_the_driver(tmp_path: Any) -> None:
+    """A loop iteration's batch of up to INLINE_MAX writes commits on the caller's thread when
+    the lock is free (no aiosqlite round trip); a bigger one goes to the driver. Same answers,
+    a bad write failing alone either way."""
+    async def main() -> None:
+        sm = StateManager(str(tmp_path / "s.db"))
+        try:
+            await sm.set("g", "n", {"n": 1})
+            path = sm.backend._writes  # type: ignore[attr-defined]
+            ops = [{"type": "increment", "path": "n", "by": 1}]
+            small = await asyncio.gather(
+                sm.set("g", "a", [1]), sm.update("g", "n", ops), sm.update("g", "a", ops), sm.delete("g", "zz"),
+                return_exceptions=True,
+            )
+            assert INLINE_MAX == 4 and path._aconn is None  # never went through aiosqlite
+            assert small[:2] == [{"new_value": [1], "old_value": None}, {"new_value": {"n": 2}, "old_value": {"n": 1}}]
+            assert isinstance(small[2], StateError) and small[3] is None
+            big = await asyncio.gather(*(sm.set("g", f"k{i}", i) for i in range(INLINE_MAX + 1)))
+            assert path._aconn is not None  # the driver's
+            assert big == [{"new_value": i, "old_value": None} for i in range(INLINE_MAX + 1)]
+            assert await sm.get("g", "n") == {"n": 2}
+        finally:
+            sm.close()
+
+    asyncio.run(main())

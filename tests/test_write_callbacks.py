@@ -180,3 +180,65 @@ def test_system_exit_propagates_and_the_callbacks_left_run_next_turn() -> None:
         assert calls == [0, 1, 2]
     finally:
         loop.close()
+
+
+def test_a_gathers_calls_made_as_one_give_what_asyncio_gives() -> None:
+    """A run of one gather's children answers the gather once (collapse_gathers): the same
+    results, the gather done only when its last child is (another batch, a plain future),
+    two gathers interleaved, an awaiting task's callback between them."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        first, second = _batch(loop, 5), _batch(loop, 4)
+        other = loop.create_future()
+        outs1 = [{"new_value": i, "old_value": None} for i in range(5)]
+        outs2 = [{"new_value": 10 + i, "old_value": i} for i in range(4)]
+        across = asyncio.gather(*first.futs[:3], *second.futs[:2], other)  # spans both batches and a plain future
+        alone = asyncio.gather(*first.futs[3:])
+        task = asyncio.ensure_future(_await(second.futs[2]))
+        tail = asyncio.gather(second.futs[3])
+        await asyncio.sleep(0)
+        first._resolve(outs1)
+        await asyncio.sleep(0)
+        assert alone.done() and alone.result() == outs1[3:]
+        assert not across.done()
+        second._resolve(outs2)
+        await asyncio.sleep(0)
+        assert not across.done()  # `other` still pending: counted, not finished
+        other.set_result("x")
+        assert await across == outs1[:3] + outs2[:2] + ["x"]
+        assert await task == outs2[2] and await tail == [outs2[3]]
+
+    asyncio.run(main())
+
+
+def test_a_gather_cancelled_before_its_results_arrive_gets_each_call() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        batch = _batch(loop, 4)
+        g = asyncio.gather(*batch.futs)
+        g.cancel()  # cancels the children: the batch skips them (done already)
+        batch2 = _batch(loop, 3)
+        g2 = asyncio.gather(*batch2.futs)
+        batch2._resolve([{"new_value": i, "old_value": None} for i in range(3)])
+        g2.cancel()  # the outer is done before the callbacks run: each call made as usual
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert g2.cancelled() or g2.done()
+        assert [f.result() for f in batch2.futs] == [{"new_value": i, "old_value": None} for i in range(3)]
+        with pytest.raises(asyncio.CancelledError):
+            await g
+
+    asyncio.run(main())
+
+
+def test_a_batch_with_a_failed_write_calls_the_gather_once_per_child() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        batch = _batch(loop, 4)
+        g = asyncio.gather(*batch.futs, return_exceptions=True)
+        outs: list[Any] = [{"new_value": 0, "old_value": None}, StateError("bad"), {"new_value": 2, "old_value": None}, 3]
+        batch._resolve(outs)
+        assert await g == outs
+
+    asyncio.run(main())

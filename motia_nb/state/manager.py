@@ -277,6 +277,15 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
 
     def update(self, group_id: str, key: str, ops: list[dict[str, Any]]) -> "Awaitable[dict[str, Any]]":
         """Apply update ops atomically (all or nothing); returns ``{"new_value", "old_value"}``."""
+        f = self._fast  # as set's, once the write is made (a gather of increments)
+        if f is not None and f[3] is not None and f[0] is self._backend and self._dispatcher is None:
+            try:
+                write = update_write(group_id, key, ops)
+            except Exception:  # the general path answers the same error
+                return self._write(update_write, group_id, key, ops)
+            fut = f[3](write, f[2])
+            if fut is not None:
+                return fut  # type: ignore[no-any-return]
         return self._write(update_write, group_id, key, ops)
 
     async def list_groups(self) -> list[str]:

@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from motia_nb.state.errors import UpdateOpError
-from motia_nb.state.op_semantics import APPLY, MISSING, I64_MAX, I64_MIN, Cow, OpFailure, format_path
+from motia_nb.state.op_semantics import APPLY, MISSING, I64_MAX, I64_MIN, U64_MAX, Cow, OpFailure, format_path
 from motia_nb.state.jsontext import decode_value
 from motia_nb.state.value_checks import MAX_DEPTH, _article, describe, find_json_problem, json_depth
 from motia_nb.state.values import encode_value
@@ -202,6 +202,10 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
     returned marked (``failure``) and :func:`apply_ops` raises it when it reaches
     it, unless an earlier op fails first.
     """
+    if type(ops) is list and len(ops) == 1:  # one plain increment or decrement (a counter): no checks to walk
+        norm = _plain_incdec(ops[0])
+        if norm is not None:
+            return [norm]
     if isinstance(ops, Mapping):
         raise UpdateOpError(
             f"ops must be a list of op dicts, got a single {type(ops).__name__}; wrap it in a list: [op]",
@@ -226,6 +230,23 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
                 raise _failure(op, index, group_id, key)
             break
     return normalized
+
+
+def _plain_incdec(op: Any) -> NormalizedOp | None:
+    """``_normalize_one(op)`` for the common counter op — a plain dict with exactly ``type``
+    (``increment``/``decrement``), a one-field ``path`` (printable ASCII, at most
+    :data:`MAX_SEGMENT_BYTES`, not forbidden) and an exact int ``by`` in range — else None
+    (the general checks then decide)."""
+    if type(op) is not dict or len(op) != 3:
+        return None
+    op_type, path, by = op.get("type"), op.get("path"), op.get("by")
+    if (
+        type(op_type) is str and (op_type == "increment" or op_type == "decrement")
+        and type(path) is str and path and len(path) <= MAX_SEGMENT_BYTES and path.isascii()
+        and path not in FORBIDDEN_SEGMENTS and type(by) is int and I64_MIN <= by <= I64_MAX
+    ):  # fmt: skip
+        return NormalizedOp(type=op_type, path=[path], by=by)
+    return None
 
 
 def _may_fail(op: NormalizedOp) -> bool:
@@ -351,6 +372,10 @@ def apply_ops(current: Any, ops: Any, *, group_id: str | None, key: str | None) 
     """
     if not (isinstance(ops, list) and all(type(op) is NormalizedOp for op in ops)):
         ops = normalize_ops(ops, group_id=group_id, key=key)
+    elif len(ops) == 1 and type(current) is dict:  # one counter op on a top-level field: its value at once
+        new = _counted(current, ops[0])
+        if new is not None:
+            return new
     missing = current is MISSING
     cow = Cow({} if missing else current, missing=missing)
     for index, op in enumerate(ops):
@@ -364,3 +389,26 @@ def apply_ops(current: Any, ops: Any, *, group_id: str | None, key: str | None) 
             ) from None
         cow.missing = False
     return cow.root
+
+
+def _counted(current: dict[str, Any], op: NormalizedOp) -> dict[str, Any] | None:
+    """What ``apply_ops(current, [op])`` returns when ``op`` is an increment or decrement of
+    one top-level field of the object ``current`` that is missing or an int whose result
+    stays in the engine's range (a shallow copy of ``current`` with the field changed);
+    None for anything else (the ops are applied the general way)."""
+    op_type = op["type"]
+    if (op_type != "increment" and op_type != "decrement") or "failure" in op:
+        return None
+    path = op["path"]
+    if len(path) != 1:
+        return None
+    leaf = path[0]
+    by = op["by"] if op_type == "increment" else -op["by"]
+    if leaf in current:
+        old = current[leaf]
+        if type(old) is not int or not (I64_MIN <= old <= U64_MAX and I64_MIN <= old + by <= U64_MAX):
+            return None
+        by += old
+    new = dict(current)
+    new[leaf] = by
+    return new

@@ -17,7 +17,7 @@ from .errors import InvalidInputError
 from .ops import normalize_ops
 from .values import check_name, encode_copy
 
-__all__ = ["set_write", "update_write", "delete_write", "clear_write", "item_names", "prefix_args"]
+__all__ = ["plain_names", "plain_set", "set_write", "update_write", "delete_write", "clear_write", "item_names", "prefix_args"]
 
 
 def item_names(group_id: Any, key: Any) -> tuple[str, str]:
@@ -26,20 +26,40 @@ def item_names(group_id: Any, key: Any) -> tuple[str, str]:
     return g, check_name(key, "key", group_id=g)
 
 
+def plain_names(group_id: Any, key: Any) -> bool:
+    """Whether ``group_id`` and ``key`` are :func:`check_name`'s common case (plain ASCII
+    ``str``, not empty, no NUL): both pass it unchanged."""
+    return (type(group_id) is str and type(key) is str and group_id and key and group_id.isascii()  # type: ignore[return-value]
+            and key.isascii() and "\x00" not in group_id and "\x00" not in key)  # fmt: skip
+
+
+def plain_set(group_id: Any, key: Any, value: Any) -> Write | None:
+    """:func:`set_write` of plain names (:func:`plain_names`) and a JSON value, else None (no
+    error: :func:`set_write` then gives the same write, or raises). The hot path of a gather."""
+    if not (type(group_id) is str and type(key) is str and group_id and key and group_id.isascii()
+            and key.isascii() and "\x00" not in group_id and "\x00" not in key):  # plain_names, inline
+        return None
+    try:
+        text, copy = encode_copy(value, group_id=group_id, key=key)
+    except Exception:
+        return None
+    cause, trace_id = _cause()
+    return Write("set", group_id, key, text, None, cause, trace_id, copy)
+
+
 def set_write(group_id: Any, key: Any, value: Any) -> Write:
-    if (type(group_id) is str and type(key) is str and group_id and key and group_id.isascii() and key.isascii()
-            and "\x00" not in group_id and "\x00" not in key):  # fmt: skip
-        g, k = group_id, key  # check_name's common case, checked inline (the hot path of a gather)
-    else:
-        g, k = item_names(group_id, key)
+    write = plain_set(group_id, key, value)
+    if write is not None:
+        return write
+    g, k = item_names(group_id, key)
     text, copy = encode_copy(value, group_id=g, key=k)
     cause, trace_id = _cause()
     return Write("set", g, k, text, None, cause, trace_id, copy)
 
 
 def update_write(group_id: Any, key: Any, ops: Any) -> Write:
-    g, k = item_names(group_id, key)
-    return Write("update", g, k, None, normalize_ops(ops, group_id=g, key=k), *current_cause())
+    g, k = (group_id, key) if plain_names(group_id, key) else item_names(group_id, key)
+    return Write("update", g, k, None, normalize_ops(ops, group_id=g, key=k), *_cause())
 
 
 def delete_write(group_id: Any, key: Any) -> Write:

@@ -32,9 +32,10 @@ class Writing:
     backend: Backend
     #: (backend, its ``WriteFuture.on_refused``), made once per attached backend (:meth:`_refusals_for`)
     _refusals: "tuple[Backend, Callable[..., None]] | None" = None
-    #: (backend, its ``set_submitter()``, the ``on_refused`` hook): ``set``'s one-step path, used
-    #: while that backend is the manager's and no dispatcher is installed (``StateManager.set``)
-    _fast: "tuple[Backend, Callable[..., Any], Callable[..., None]] | None" = None
+    #: (backend, its ``set_submitter()``, the ``on_refused`` hook, its ``write_submitter()`` or
+    #: None): ``set``'s one-step path and ``update``'s short one, used while that backend is the
+    #: manager's and no dispatcher is installed (``StateManager.set`` / ``update``)
+    _fast: "tuple[Backend, Callable[..., Any], Callable[..., None], Callable[..., Any] | None] | None" = None
 
     def _refusals_for(self, backend: Backend) -> None:
         """Make the ``on_refused`` hook of writes submitted to ``backend`` (weak: a pending write
@@ -42,7 +43,7 @@ class Writing:
         hook = functools.partial(resubmit_refused, backend, WeakCall(self._open_backend), WeakCall(self._current))
         self._refusals = (backend, hook)
         submit_set = backend.set_submitter()
-        self._fast = None if submit_set is None else (backend, submit_set, hook)
+        self._fast = None if submit_set is None else (backend, submit_set, hook, backend.write_submitter())
 
     def _write(self, make: Callable[..., Write], *args: Any) -> "Awaitable[Any]":
         """The one submission path of the async API: validate now, submit now, return an awaitable.

@@ -134,6 +134,13 @@ class Backend(Listening, abc.ABC):
         same). None (the default): no such entry. Asked once per opened backend."""
         return None
 
+    def write_submitter(self) -> "Callable[[Write, Callable[..., None]], Any] | None":
+        """Like :meth:`set_submitter`, for any validated write (the async API's ``update``):
+        ``fn(write, on_refused)`` returns the future :meth:`submit_async` would give with
+        ``result_only`` (its ``on_refused`` set), or None (the general path then submits it).
+        None (the default): no such entry."""
+        return None
+
     # -- reads (blocking; JSON already decoded) ---------------------------
     @abc.abstractmethod
     def get(self, group_id: str, key: str) -> Any:

@@ -150,21 +150,18 @@ def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> S
     """:func:`batch_steps` of distinct sets to one group, without the overlay: each write's old
     text is its key's fetched row, the upserts go in write order (new items are created in that
     order; an upsert of an existing item keeps its id), so the rows, outcomes and changelog are
-    the general path's (tests/test_sqlite_apply.py checks it by property)."""
+    the general path's (tests/test_sqlite_apply.py checks it by property). The plan's entries
+    are made only when needed (a changelog, an item that existed, events)."""
     g = writes[0].group_id
     (found,) = yield [(_FETCH_KEYS, (g, _keys_json(keys)))]
-    if found:
-        old = dict(found).get
-        entries = [("set", g, w.key, old(w.key), w.value, w.value_json) for w in writes]
-    else:
-        entries = [("set", g, w.key, None, w.value, w.value_json) for w in writes]
     statements: list[Statement] = [(UPSERT, [(g, w.key, w.value_json) for w in writes])]
+    planned = _SetsPlanned(writes, g, dict(found) if found else None)
     if record is not None:
-        change = record(writes, entries)
+        change = record(writes, planned.entries)
         if change is not None:
             statements.append(change)
     yield statements
-    return _SetsPlanned(entries, writes, bool(found))
+    return planned
 
 
 def _keys_json(keys: list[str]) -> str:
@@ -190,17 +187,32 @@ class Planned:
 
 
 class _SetsPlanned(Planned):
-    """:func:`_set_steps`'s plan: when no item existed and every value was copied at submission,
-    the results are built straight from the writes (what :func:`outcomes_of` would give)."""
+    """:func:`_set_steps`'s plan: its entries (:attr:`Plan.entries`) made on first use; when no
+    item existed and every value was copied at submission, the results are built straight from
+    the writes (what :func:`outcomes_of` would give)."""
 
-    __slots__ = ("writes", "found")
+    __slots__ = ("writes", "group", "old", "_entries")
 
-    def __init__(self, entries: list[Any], writes: list[Write], found: bool) -> None:
-        self.entries, self.writes, self.found = entries, writes, found
+    def __init__(self, writes: list[Write], group: str, old: "dict[str, str] | None") -> None:
+        self.writes, self.group, self.old = writes, group, old
+        self._entries: list[Any] | None = None
+
+    @property  # type: ignore[override]
+    def entries(self) -> list[Any]:
+        if self._entries is None:
+            g, old = self.group, self.old
+            if old is None:
+                self._entries = [("set", g, w.key, None, w.value, w.value_json) for w in self.writes]
+            else:
+                get = old.get
+                self._entries = [("set", g, w.key, get(w.key), w.value, w.value_json) for w in self.writes]
+        return self._entries
 
     def outcomes(self, *, events: bool) -> "list[WriteResult | StateError | Any]":
+        if events or self.old is not None:
+            return outcomes_of(self.entries, events=events)
         values = [w.value for w in self.writes]
-        if events or self.found or NOT_COPIED in values:  # (values are JSON: `in` compares identities)
+        if NOT_COPIED in values:  # (values are JSON: `in` compares identities first)
             return outcomes_of(self.entries, events=events)
         return [{"new_value": v, "old_value": None} for v in values]
 

@@ -238,6 +238,11 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         path = self._writes
         return None if path is None else path.set_async
 
+    def write_submitter(self) -> "Callable[..., Any] | None":
+        """The open write path's ``submit_checked`` (:mod:`.buffers`); None before open."""
+        path = self._writes
+        return None if path is None else path.submit_checked
+
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
     ) -> list[WriteResult]:

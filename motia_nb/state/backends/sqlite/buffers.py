@@ -2,7 +2,7 @@
 
 The writes one loop submits in one iteration (a ``gather``) are ONE batch: the
 first schedules the buffer's flush with ``call_soon``; the flush commits the batch
-inline when it is a lone write and the lock is free, else queues it for the driver
+inline when it is small (:data:`INLINE_MAX` writes) and the lock is free, else queues it for the driver
 (:mod:`.driver`). A read or a sync write flushes its thread's buffer first (program
 order); a :class:`~..write_future.WriteFuture` awaited as its loop's only buffered
 write flushes it at its ``await`` (:meth:`LoopBuffers.await_lone`).
@@ -23,14 +23,19 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...cause import cause_now
-from ...values import encode_copy
+from ...requests import plain_set
 from ..base import Write
 from ..write_future import WriteFuture
 from ...._threads import sqlite_loop_thread
 from .delivery import LoopBatch, Unit
 
 __all__ = ["LoopBuffers", "in_listener", "listener_state"]
+
+#: A loop iteration's batch of at most this many writes (a small gather) commits inline, as a
+#: lone write does, when nothing is queued and the lock is free: no round trip through the
+#: SQLite loop and aiosqlite's thread (~1 ms); bigger ones go to the driver, so the caller's
+#: loop never runs a long transaction.
+INLINE_MAX = 4
 
 _get_running_loop = asyncio._get_running_loop  # None when no loop runs (no exception to raise and catch)
 
@@ -69,9 +74,8 @@ class LoopBuffers:
         fut = WriteFuture()  # of the running loop (no keyword to parse): once per write of a gather
         fut.owner = self
         buf = self._loop_buffers.get(loop)
-        if buf is None:  # the first of this iteration: its flush is scheduled (an emptied buffer stays until then)
-            buf = self._loop_buffers[loop] = LoopBatch(loop)
-            loop.call_soon(self._flush_loop_buffer, loop)
+        if buf is None:
+            buf = self._new_buffer(loop)
         # closed from now on, the flush refuses it, and its future's on_refused resubmits it
         if result_only:
             buf.writes.append(write)
@@ -87,25 +91,41 @@ class LoopBuffers:
         loop = _get_running_loop()
         if loop is None or self._closed or _listener_state.active:
             return None
-        # set_write's common case (requests.py): plain ASCII names without NUL
-        if not (type(group_id) is str and type(key) is str and group_id and key and group_id.isascii()
-                and key.isascii() and "\x00" not in group_id and "\x00" not in key):  # fmt: skip
-            return None
-        try:
-            text, copy = encode_copy(value, group_id=group_id, key=key)
-        except Exception:  # not JSON: the general path answers the same error
+        write = plain_set(group_id, key, value)
+        if write is None:  # not plain: the general path answers the same, or the same error
             return None
         fut = WriteFuture()
         fut.owner = self
         fut.on_refused = on_refused
         buf = self._loop_buffers.get(loop)
         if buf is None:
-            buf = self._loop_buffers[loop] = LoopBatch(loop)
-            loop.call_soon(self._flush_loop_buffer, loop)
-        cause, trace_id = cause_now()
-        buf.writes.append(Write("set", group_id, key, text, None, cause, trace_id, copy))
+            buf = self._new_buffer(loop)
+        buf.writes.append(write)
         buf.futs.append(fut)
         return fut
+
+    def submit_checked(self, write: Write, on_refused: Callable[..., None]) -> WriteFuture | None:
+        """``submit_async(write, result_only=True)`` for the async API's hot path, its future's
+        ``on_refused`` set; None when there is no running loop, the store is closed or this
+        thread runs listeners (the caller then takes the general path)."""
+        loop = _get_running_loop()
+        if loop is None or self._closed or _listener_state.active:
+            return None
+        fut = WriteFuture()
+        fut.owner = self
+        fut.on_refused = on_refused
+        buf = self._loop_buffers.get(loop)
+        if buf is None:
+            buf = self._new_buffer(loop)
+        buf.writes.append(write)
+        buf.futs.append(fut)
+        return fut
+
+    def _new_buffer(self, loop: asyncio.AbstractEventLoop) -> LoopBatch:
+        """The loop's buffer for this iteration, its flush scheduled (an emptied one stays until then)."""
+        buf = self._loop_buffers[loop] = LoopBatch(loop)
+        loop.call_soon(self._flush_loop_buffer, loop)
+        return buf
 
     def await_lone(self, fut: WriteFuture) -> None:
         """``fut`` is being awaited: if its write is its loop's only buffered one, flush it now
@@ -143,6 +163,6 @@ class LoopBuffers:
         batch = self._loop_buffers.pop(loop, None)
         if not batch:  # flushed already by a read, a sync call or an await
             return
-        if len(batch.writes) == 1 and self._run_inline(batch):
+        if len(batch.writes) <= INLINE_MAX and self._run_inline(batch):
             return
         self._enqueue(batch)

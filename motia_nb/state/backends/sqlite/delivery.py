@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any, Union
 
 from ..base import Write, WriteResult
-from ..waiters import hand_refused, resolve, run_callbacks, take_callbacks
+from ..waiters import collapse_gathers, hand_refused, resolve, run_callbacks, take_callbacks
 
 __all__ = ["LoopBatch", "SyncWrite", "Barrier", "Unit", "Done", "deliver"]
 
@@ -86,6 +86,7 @@ class LoopBatch:
         # set_result would have scheduled them one by one (20,000 writes: 20,000 Handles saved).
         # (A done future has no callbacks left: asyncio clears them when it schedules them.)
         full = self.full
+        failed = full is not None  # a gather's calls are made as one only when every write got its result
         pending: list[Any] = []
         add = pending.append
         if full is None:  # every caller wants the result only (a gather of sets: the hot path)
@@ -107,6 +108,8 @@ class LoopBatch:
                     fut.set_result(out.result)
                 else:
                     resolve(fut, out)
+                    if isinstance(out, BaseException):
+                        failed = True
         else:
             for i, (fut, out) in enumerate(zip(self.futs, outcomes)):
                 cbs = fut._callbacks
@@ -119,7 +122,7 @@ class LoopBatch:
                 else:
                     resolve(fut, out)
         if pending:
-            self.loop.call_soon(run_callbacks, self.loop, pending)
+            self.loop.call_soon(run_callbacks, self.loop, pending if failed else collapse_gathers(pending))
 
     def refuse(self, error: BaseException) -> None:
         """Never applied (the store closed): each write to its future's ``on_refused`` (it is

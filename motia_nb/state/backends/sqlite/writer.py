@@ -3,14 +3,15 @@
 A write reaches the database by one of two ways, on ONE connection:
 
 - **inline**: a lone write (a sync call, or the only async write of a loop
-  iteration), when nothing is queued or running in this process and SQLite's
+  iteration) or a loop iteration's small batch (a gather of up to
+  :data:`~.buffers.INLINE_MAX` writes), when nothing is queued or running in this process and SQLite's
   write lock is free right now (the connection's busy timeout is 0, so trying
   costs nothing). No thread hop: what makes a sequence of awaited writes fast.
   A write awaited at once as its loop's only buffered one commits at its
   ``await``, without suspending (:class:`~..write_future.WriteFuture`,
   :meth:`WritePath.await_lone`); a set, update or delete alone takes the
   straight-line path of :mod:`.lone`.
-- **aiosqlite**: everything else — a loop iteration's several writes (a
+- **aiosqlite**: everything else — a loop iteration's many writes (a
   ``gather`` is ONE batch, one transaction, never split), a write that finds the
   lock taken (another process, or a batch in flight): queued for the driver on
   the SQLite loop (:mod:`.driver`), which awaits each batch's statements on
