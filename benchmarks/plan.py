@@ -27,7 +27,7 @@ from typing import Any
 
 from motia_nb.testing import BinaryMissing, find_binary, running_redis_server
 
-from .core import WORKLOADS, Pairing, Workdir, paired_ratio, settled, supports
+from .core import LEAST, WORKLOADS, Pairing, Workdir, paired_ratio, settled, supports
 from .memory import measure_frame_memory
 from .motia import MotiaDriver
 from .peers import AioSQLite, DiskCache, SqliteDict, StoreMagic
@@ -87,9 +87,9 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmu
 
     ``warmup`` first rounds of each side are run and discarded; then ``rounds`` rounds
     each are kept. With two drivers and ``settle``, more rounds follow (up to
-    ``max_rounds``, and only while fewer than ``budget`` seconds have passed) while the
-    paired ratios of the kept rounds are not :func:`~benchmarks.core.settled` within
-    ``settle``. Each cell keeps every kept round's time (``samples``), its best, and
+    ``max_rounds``) while the paired ratios of the kept rounds are not
+    :func:`~benchmarks.core.settled` within ``settle``. Once ``budget`` seconds have
+    passed no round is added beyond the first :data:`~benchmarks.core.LEAST` (or ``rounds``, if fewer). Each cell keeps every kept round's time (``samples``), its best, and
     the worst loss. A driver whose set-up or round fails gets a cell with the error;
     the others go on.
     """
@@ -106,7 +106,10 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmu
                 rounds_of.append(None)
         r = 0
         while r < warmup + limit:
-            if r >= warmup + rounds and not _extend(cells, settle, budget, time.perf_counter() - t0):
+            kept, elapsed = r - warmup, time.perf_counter() - t0
+            if kept >= min(LEAST, rounds) and budget is not None and elapsed >= budget:
+                break  # out of time: the least number of pairs is enough
+            if kept >= rounds and not _unsettled(cells, settle):
                 break
             order = range(len(drivers)) if r % 2 == 0 else reversed(range(len(drivers)))
             for i in order:
@@ -132,11 +135,9 @@ def measure_pair(drivers: Sequence[Any], workload: str, n: int, pairing: Pairing
                    settle=pairing.settle, budget=pairing.budget)  # fmt: skip
 
 
-def _extend(cells: list[Cell], settle: float | None, budget: float | None, elapsed: float) -> bool:
-    """Whether a pair's paired ratios still disagree by more than ``settle`` and time is left."""
+def _unsettled(cells: list[Cell], settle: float | None) -> bool:
+    """Whether a pair's paired ratios still disagree by more than ``settle``."""
     if settle is None or len(cells) != 2 or not all(c.ok for c in cells):
-        return False
-    if budget is not None and elapsed >= budget:
         return False
     return not settled(paired_ratio(cells[0].samples, cells[1].samples).ratios, settle)
 

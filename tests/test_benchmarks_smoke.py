@@ -245,17 +245,19 @@ class _Noisy(_Fake):
 
 
 @pytest.mark.parametrize(
-    ("a_times", "max_rounds", "budget", "kept"),
+    ("a_times", "rounds", "max_rounds", "budget", "kept"),
     [
-        ([1.0], 8, 100.0, 3),  # pairs agree: no pair is added
-        ([1.0, 2.0, 1.0, 2.0, 1.0], 12, 100.0, 9),  # added until the two slow pairs leave the middle half
-        ([1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0], 5, 100.0, 5),  # never agrees: stops at max_rounds
-        ([1.0, 2.0, 1.0, 2.0], 8, 0.0, 3),  # no time left: the least number of pairs only
+        ([1.0], 3, 8, 100.0, 3),  # pairs agree: no pair is added
+        ([1.0, 2.0, 1.0, 2.0, 1.0], 3, 12, 100.0, 9),  # added until the two slow pairs leave the middle half
+        ([1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0], 3, 5, 100.0, 5),  # never agrees: stops at max_rounds
+        ([1.0, 2.0, 1.0, 2.0], 3, 8, 0.0, 3),  # no time left: the least number of pairs (LEAST) only
+        ([1.0], 5, 8, 0.0, 3),  # ... even when more were asked for
+        ([1.0], 2, 8, 0.0, 2),  # ... or fewer, if fewer were asked for
     ],
 )
-def test_pairs_are_added_while_their_ratios_disagree(a_times, max_rounds, budget, kept) -> None:
+def test_pairs_are_added_while_their_ratios_disagree(a_times, rounds, max_rounds, budget, kept) -> None:
     log: list[str] = []
-    a, b = measure([_Noisy("A", log, a_times), _Noisy("B", log, [1.0])], "w", 10, rounds=3,
+    a, b = measure([_Noisy("A", log, a_times), _Noisy("B", log, [1.0])], "w", 10, rounds=rounds,
                    max_rounds=max_rounds, settle=0.10, budget=budget)  # fmt: skip
     assert a.rounds == b.rounds == kept and len(log) == 2 * kept
 
