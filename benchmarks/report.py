@@ -15,6 +15,17 @@ from .targets import MEMORY, Check
 __all__ = ["Cell", "CheckResult", "Report", "render_table", "render_markdown", "replace_readme_section",
            "readme_body", "write_results", "machine_line", "README_START", "README_END"]  # fmt: skip
 
+#: How a ratio is taken (the README section's paragraph; benchmarks/core.py has the details).
+METHOD = [
+    "How a ratio is taken: this machine's speed swings about 2× from minute to minute, so a ratio of two",
+    "bests taken at different moments measures the moment. Each ratio comes from *paired rounds*: a subject",
+    "round right next to a baseline round, the order alternating (A B, B A, …), one warm-up pair discarded;",
+    "the verdict takes the **median of the pairs' ratios**, and the table shows their range, e.g.",
+    "`0.71× (paired 0.66–0.78 over 7 pairs)`. At least 3 pairs, 5 when they fit in 20 s, up to 9 while the",
+    "middle half of the pairs' ratios spans more than 10% of their median (`--repeats`, `--max-repeats`,",
+    "`--warmup`, `--settle`); garbage is collected before each round, never during. ops/s are each side's best round.",
+]
+
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 NOT_MEASURED = "—"
@@ -290,6 +301,8 @@ def readme_body(report: Report, history: Sequence[str] = ()) -> str:
         "verdict (`--history`: only issue 16's).",
         "Full results: [`benchmarks/results/latest.md`](benchmarks/results/latest.md),",
         "[`latest.json`](benchmarks/results/latest.json), chart: [`chart.png`](benchmarks/results/chart.png).",
+        "",
+        *METHOD,
         "",
         render_markdown(report, history),
     ])  # fmt: skip

@@ -153,6 +153,8 @@ def test_table_files_chart_and_readme(report, tmp_path: Path) -> None:
     text = readme.read_text()
     assert text.startswith("# title\n\n<!-- bench:start -->\n### Benchmarks\n")
     assert text.endswith("<!-- bench:end -->\n\nrest\n") and "old table" not in text
+    assert "**median of the pairs' ratios**" in text  # the method is documented next to the figures
+    assert "Each ratio is the median of at least 2 paired ratios" in text and "(paired " in text
     png = tmp_path / "chart.png"
     draw_chart(report, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
