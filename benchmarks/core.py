@@ -14,12 +14,13 @@ minute, so a ratio of two bests taken at different moments measures the moment):
 
 - the two sides run in *pairs* of rounds back to back, the order alternating
   (A B, B A, A B, ...), so each pair's two rounds share one moment of the machine;
-- the first pair is a warm-up and is discarded;
+- the first pair is a warm-up and is discarded (unless each of its rounds took 1 s or
+  more: first-use costs are nothing next to such rounds, and the pair is kept);
 - each pair gives a *paired ratio* (subject ops/s over baseline ops/s from those two
   rounds; for a cost, subject time over baseline time); the verdict takes their
   **median** (:func:`paired_ratio`), and the report shows their range and count;
 - at least 3 pairs are measured (:data:`LEAST`), 5 when they fit in a time budget
-  (20 s per target: the long Redis reads stop at 3), and more (up to 9, within the
+  (15 s per target: the long Redis reads stop at 3), and more (up to 7, within the
   budget) while the middle half of the paired ratios is wider than 10% of their
   median (:func:`settled`); all of these are :class:`Pairing`'s settings;
 - garbage is collected before each round and the collector is off during it, on both
@@ -162,10 +163,11 @@ class Pairing:
     """How a pair of drivers is measured (see the module's docstring)."""
 
     rounds: int = 5  # kept pairs, at least (within the budget; LEAST whatever the budget)
-    max_rounds: int = 9  # kept pairs, at most (extended while not settled, within the budget)
-    warmup: int = 1  # pairs run first and discarded
+    max_rounds: int = 7  # kept pairs, at most (extended while not settled, within the budget)
+    warmup: int = 1  # pairs run first and discarded...
+    long_round: float | None = 1.0  # ...unless each of its rounds took this long (then it is kept)
     settle: float | None = 0.10  # stop extending once the middle half spans <= this of the median
-    budget: float = 20.0  # seconds per pair of drivers after which no pair is added beyond LEAST
+    budget: float = 15.0  # seconds per pair of drivers after which no pair is added beyond LEAST
 
     def __post_init__(self) -> None:
         if self.rounds < 1:

@@ -82,11 +82,12 @@ def _guarded(cm: Any, cell: Cell) -> Iterator[Any]:
 
 
 def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmup: int = 0,
-            max_rounds: int | None = None, settle: float | None = None, budget: float | None = None) -> list[Cell]:  # fmt: skip
+            max_rounds: int | None = None, settle: float | None = None, budget: float | None = None,
+            long_round: float | None = None) -> list[Cell]:  # fmt: skip
     """Rounds of each driver, interleaved (A B, B A, A B, ...); one cell per driver.
 
-    ``warmup`` first rounds of each side are run and discarded; then ``rounds`` rounds
-    each are kept. With two drivers and ``settle``, more rounds follow (up to
+    ``warmup`` first rounds of each side are run and discarded (kept, when every one of a
+    pair took at least ``long_round`` seconds); then ``rounds`` rounds each are kept. With two drivers and ``settle``, more rounds follow (up to
     ``max_rounds``) while the paired ratios of the kept rounds are not
     :func:`~benchmarks.core.settled` within ``settle``. Once ``budget`` seconds have
     passed no round is added beyond the first :data:`~benchmarks.core.LEAST` (or ``rounds``, if fewer). Each cell keeps every kept round's time (``samples``), its best, and
@@ -104,27 +105,32 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmu
             except Exception as exc:
                 cell.error = f"set-up failed: {_failure(exc)}"
                 rounds_of.append(None)
-        r = 0
-        while r < warmup + limit:
-            kept, elapsed = r - warmup, time.perf_counter() - t0
-            if kept >= min(LEAST, rounds) and budget is not None and elapsed >= budget:
-                break  # out of time: the least number of pairs is enough
-            if kept >= rounds and not _unsettled(cells, settle):
-                break
+        r = kept = 0
+        while kept < limit:
+            warming = r < warmup
+            if not warming:
+                out_of_time = budget is not None and time.perf_counter() - t0 >= budget
+                if kept >= min(LEAST, rounds) and out_of_time:
+                    break  # the least number of pairs is enough
+                if kept >= rounds and not _unsettled(cells, settle):
+                    break
+            got: list[tuple[Cell, Any]] = []
             order = range(len(drivers)) if r % 2 == 0 else reversed(range(len(drivers)))
             for i in order:
                 cell, one = cells[i], rounds_of[i]
                 if one is None or cell.error:
                     continue
                 try:
-                    sample = one()
+                    got.append((cell, one()))
                 except Exception as exc:
                     cell.error = f"round {r + 1} failed: {_failure(exc)}"
-                    continue
-                if r < warmup:
+            if warming and not (long_round is not None and got and all(s.seconds >= long_round for _, s in got)):
+                for cell, _ in got:
                     cell.warmup += 1
-                    continue
-                cell.add(sample.seconds, sample.lost)
+            else:  # a warm-up pair of long rounds counts: first-use costs are nothing next to them
+                for cell, sample in got:
+                    cell.add(sample.seconds, sample.lost)
+                kept += 1
             r += 1
     return cells
 
@@ -132,7 +138,7 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmu
 def measure_pair(drivers: Sequence[Any], workload: str, n: int, pairing: Pairing) -> list[Cell]:
     """:func:`measure` with ``pairing``'s rounds, warm-up, extension and budget."""
     return measure(drivers, workload, n, pairing.rounds, warmup=pairing.warmup, max_rounds=pairing.max_rounds,
-                   settle=pairing.settle, budget=pairing.budget)  # fmt: skip
+                   settle=pairing.settle, budget=pairing.budget, long_round=pairing.long_round)  # fmt: skip
 
 
 def _unsettled(cells: list[Cell], settle: float | None) -> bool:

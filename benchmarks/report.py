@@ -19,9 +19,9 @@ __all__ = ["Cell", "CheckResult", "Report", "render_table", "render_markdown", "
 METHOD = [
     "How a ratio is taken: this machine's speed swings about 2× from minute to minute, so a ratio of two",
     "bests taken at different moments measures the moment. Each ratio comes from *paired rounds*: a subject",
-    "round right next to a baseline round, the order alternating (A B, B A, …), one warm-up pair discarded;",
+    "round right next to a baseline round, the order alternating (A B, B A, …), a warm-up pair discarded;",
     "the verdict takes the **median of the pairs' ratios**, and the table shows their range, e.g.",
-    "`0.71× (paired 0.66–0.78 over 7 pairs)`. At least 3 pairs, 5 when they fit in 20 s, up to 9 while the",
+    "`0.71× (paired 0.66–0.78 over 7 pairs)`. At least 3 pairs, 5 when they fit in 15 s, up to 7 while the",
     "middle half of the pairs' ratios spans more than 10% of their median (`--repeats`, `--max-repeats`,",
     "`--warmup`, `--settle`); garbage is collected before each round, never during. ops/s are each side's best round.",
 ]

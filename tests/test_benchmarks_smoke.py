@@ -226,6 +226,20 @@ def test_warm_up_pairs_are_discarded() -> None:
     assert a.samples == pytest.approx([1 / 2, 1 / 3]) and b.samples == pytest.approx([1 / 2, 1 / 3])
 
 
+@pytest.mark.parametrize(
+    ("a_times", "a_kept", "warm"),
+    [
+        ([2.0, 1.5, 1.2], [2.0, 1.5], 0),  # both warm-up rounds took >= 1 s: the pair is kept, as the first
+        ([0.5, 1.5, 1.2], [1.5, 1.2], 1),  # one was short: the pair is a warm-up, discarded on both sides
+    ],
+)
+def test_a_warm_up_pair_of_long_rounds_is_kept(a_times, a_kept, warm) -> None:
+    log: list[str] = []
+    a, b = measure([_Noisy("A", log, a_times), _Noisy("B", log, [1.5])], "w", 10, rounds=2, warmup=1, long_round=1.0)
+    assert a.samples == a_kept and b.samples == [1.5, 1.5]
+    assert a.warmup == b.warmup == warm and len(log) == 2 * (2 + warm)
+
+
 class _Noisy(_Fake):
     """Round times from a list (the last repeats): a ratio that settles after some pairs."""
 
