@@ -209,7 +209,8 @@ def follower_latency(wd: Workdir, n: int) -> Outcome:
 
 # ---------------------------------------------------------------------- the run
 def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
-                      progress: Callable[[str], None] | None = None, pairing: Pairing | None = None) -> list[Outcome]:  # fmt: skip
+                      progress: Callable[[str], None] | None = None,
+                      pairing: Pairing | None = None) -> list[Outcome]:  # fmt: skip
     """Measure the four history targets; one :class:`Outcome` each (on vs off: ``pairing``'s paired rounds,
     at least ``repeats`` pairs; one key's history: best of ``repeats`` reads)."""
     pairing = pairing or Pairing(rounds=repeats, max_rounds=max(repeats, Pairing().max_rounds))
@@ -223,7 +224,7 @@ def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, 
         ("history.set_awaited", "set_awaited", 0.8, "sequential (awaited) sets, history on vs off"),
     ):
         n = sizes[workload]
-        say(f"{label} ({n:,}, {pairing.describe()})")
+        say(f"{label} ({n:,}, paired rounds)")
         out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure_pair(drivers, workload, n, pairing), target))
     say(f"history of one key with {sizes['history']:,} changes")
     out.append(history_read(wd, sizes["history"], repeats))

@@ -3,8 +3,8 @@
 A check's two drivers run their rounds in pairs, interleaved (A B, B A, A B, ...),
 so each pair shares one moment of a noisy machine; the ratio is the median of the
 pairs' ratios (:mod:`benchmarks.core` says how many pairs, the warm-up and when more
-are added); each side's best round and the worst loss are kept too. Every other (store, workload) the drivers support runs
-once for the all-stores table. Redis columns need ``redis-server`` on PATH: a
+are added); each side's best round and the worst loss are kept too. Every other
+(store, workload) the drivers support runs once for the all-stores table. Redis columns need ``redis-server`` on PATH: a
 private server is started for the run (:func:`motia_nb.testing.running_redis_server`)
 and stopped afterwards; without it those cells say n/a with the reason.
 """
@@ -86,13 +86,15 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmu
             long_round: float | None = None) -> list[Cell]:  # fmt: skip
     """Rounds of each driver, interleaved (A B, B A, A B, ...); one cell per driver.
 
-    ``warmup`` first rounds of each side are run and discarded (kept, when every one of a
-    pair took at least ``long_round`` seconds); then ``rounds`` rounds each are kept. With two drivers and ``settle``, more rounds follow (up to
+    The first ``warmup`` rounds of each side are run and discarded (kept, when every
+    round of such a pair took at least ``long_round`` seconds); then ``rounds`` rounds
+    of each side are kept. With two drivers and ``settle``, more rounds follow (up to
     ``max_rounds``) while the paired ratios of the kept rounds are not
     :func:`~benchmarks.core.settled` within ``settle``. Once ``budget`` seconds have
-    passed no round is added beyond the first :data:`~benchmarks.core.LEAST` (or ``rounds``, if fewer). Each cell keeps every kept round's time (``samples``), its best, and
-    the worst loss. A driver whose set-up or round fails gets a cell with the error;
-    the others go on.
+    passed, no round is added beyond the first :data:`~benchmarks.core.LEAST` (or
+    ``rounds``, if fewer). Each cell keeps every kept round's time (``samples``), its
+    best, and the worst loss. A driver whose set-up or round fails gets a cell with the
+    error; the others go on.
     """
     t0 = time.perf_counter()
     cells = [Cell(d.name, workload, n) for d in drivers]
@@ -202,8 +204,8 @@ def run_benchmarks(
         pairing = dataclasses.replace(pairing, rounds=repeats, max_rounds=max(repeats, pairing.max_rounds))
     t0 = time.perf_counter()
     say: Say = lambda msg: (progress or (lambda _m: None))(f"[{time.perf_counter() - t0:5.0f}s] {msg}")  # noqa: E731
-    report = Report(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), machine_info(), sizes, pairing.rounds,
-                    pairing=pairing.describe())  # fmt: skip
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    report = Report(now, machine_info(), sizes, pairing.rounds, pairing=pairing.describe())
     root = workdir or tempfile.mkdtemp(prefix="motia-nb-bench-")
     try:
         wd = Workdir(root)
