@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 
 from .chart import draw_chart
+from .core import Pairing
 from .history import (
     HISTORY_SIZES,
     TINY_HISTORY_SIZES,
@@ -41,7 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="frame() memory at 1,000,000 items (adds a few minutes)")
     size.add_argument("--tiny", action="store_true", help="60 items per workload: checks the script, not the speed")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every size (default 1.0)")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds per side of each target (default 3)")
+    d = Pairing()
+    ap.add_argument("--repeats", type=int, default=d.rounds,
+                    help=f"paired rounds per target, at least (default {d.rounds}); its ratio is their pairs' median")
+    ap.add_argument("--max-repeats", type=int, default=d.max_rounds,
+                    help=f"paired rounds per target, at most: added while the pairs disagree (default {d.max_rounds})")
+    ap.add_argument("--warmup", type=int, default=d.warmup, help=f"pairs run first and discarded (default {d.warmup})")
+    ap.add_argument("--settle", type=float, default=d.settle,
+                    help=f"add pairs while their middle half spans more than this of the median (default {d.settle})")
     stores = ", ".join(STORES).replace("%", "%%")
     ap.add_argument("--stores", nargs="+", choices=STORES, metavar="STORE",
                     help=f"only these columns (a target needs both of its stores): {stores}")  # fmt: skip
@@ -59,9 +67,10 @@ def _history(args: argparse.Namespace) -> list[str]:
     """Measure and print issue 16's targets, write history.json; their Markdown lines."""
     base = TINY_HISTORY_SIZES if args.tiny else HISTORY_SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items()}
-    print(f"motia_nb history benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
+    pairing = _pairing(args)
+    print(f"motia_nb history benchmarks: sizes {sizes}; {pairing.describe()}", flush=True)
     os.environ["MOTIA_NB_DB"] = os.path.join(tempfile.mkdtemp(prefix="motia-nb-bench-default-"), "state.db")
-    outcomes = run_history_bench(sizes, repeats=args.repeats, progress=lambda s: print(s, flush=True))
+    outcomes = run_history_bench(sizes, repeats=args.repeats, pairing=pairing, progress=lambda s: print(s, flush=True))
     print()
     print(render_outcomes(outcomes))
     if not args.no_write:
@@ -73,22 +82,29 @@ def _history(args: argparse.Namespace) -> list[str]:
     return outcomes_markdown(outcomes)
 
 
+def _pairing(args: argparse.Namespace) -> Pairing:
+    return Pairing(rounds=args.repeats, max_rounds=max(args.repeats, args.max_repeats), warmup=args.warmup,
+                   settle=args.settle)  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.scale <= 0:
         _parser().error(f"--scale must be > 0, got {args.scale}")
-    if args.repeats < 1:
-        _parser().error(f"--repeats must be >= 1, got {args.repeats}")
+    try:
+        pairing = _pairing(args)
+    except ValueError as exc:
+        _parser().error(str(exc))
     if args.history:
         _history(args)
         return 0
     base = TINY_SIZES if args.tiny else FULL_SIZES if args.full else SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items() if not args.workloads or w in args.workloads}
-    print(f"motia_nb benchmarks: sizes {sizes}, {args.repeats} interleaved rounds per side", flush=True)
+    print(f"motia_nb benchmarks: sizes {sizes}; {pairing.describe()}", flush=True)
     # motia_nb's default database (the default state_manager is switched per round) must not be the user's
     os.environ["MOTIA_NB_DB"] = os.path.join(tempfile.mkdtemp(prefix="motia-nb-bench-default-"), "state.db")
     t0 = time.perf_counter()
-    report = run_benchmarks(sizes, repeats=args.repeats, stores=args.stores, others=not args.targets_only,
+    report = run_benchmarks(sizes, pairing=pairing, stores=args.stores, others=not args.targets_only,
                             progress=lambda s: print(s, flush=True))  # fmt: skip
     print()
     print(render_table(report))

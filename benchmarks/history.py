@@ -1,7 +1,7 @@
 """History's targets (issue 16 §4): ``python -m benchmarks --history``.
 
 - **writes with history on vs off**, on the same kind of store (a fresh SQLite
-  file per round, the default ``state_manager``), interleaved, best of the rounds:
+  file per round, the default ``state_manager``), the median of paired rounds' ratios:
   gathered sets ≥ 0.85×, awaited (sequential) sets ≥ 0.8× of history off;
 - **the history of one key** with 10,000 changes (interleaved with other keys'
   changes) read back whole with ``history(group, key, limit=10_000)``: under 50 ms, both
@@ -35,9 +35,9 @@ import motia_nb
 from motia_nb import StateManager
 from motia_nb.state.history import Retention
 
-from .core import GROUP, Timer, Workdir, expect
+from .core import GROUP, Pairing, Timer, Workdir, expect, paired_ratio
 from .motia import MotiaDriver
-from .plan import measure
+from .plan import measure_pair
 
 __all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes",
            "outcomes_markdown"]
@@ -96,8 +96,9 @@ def _ratio_outcome(check_id: str, what: str, cells: list[Any], target: float) ->
     on, off = cells
     if not (on.ok and off.ok):
         return Outcome(check_id, what, "—", f"≥ {target}×", None, "; ".join(c.error for c in cells if c.error))
-    ratio = on.ops_per_s / off.ops_per_s
-    measured = f"{ratio:.2f}× ({on.ops_per_s:,.0f} vs {off.ops_per_s:,.0f} ops/s)"
+    paired = paired_ratio(on.samples, off.samples, scale=on.n / off.n)  # the median of the paired rounds' ratios
+    ratio = paired.ratio
+    measured = f"{ratio:.2f}× ({paired.text()}; best {on.ops_per_s:,.0f} vs {off.ops_per_s:,.0f} ops/s)"
     return Outcome(check_id, what, measured, f"≥ {target}×", ratio >= target)
 
 
@@ -229,8 +230,11 @@ def follower_latency(wd: Workdir, n: int) -> Outcome:
 
 # ---------------------------------------------------------------------- the run
 def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
-                      progress: Callable[[str], None] | None = None) -> list[Outcome]:  # fmt: skip
-    """Measure the five history targets (the read on two layouts); one :class:`Outcome` each."""
+                      progress: Callable[[str], None] | None = None,
+                      pairing: Pairing | None = None) -> list[Outcome]:  # fmt: skip
+    """Measure the five history targets (the read on two layouts); one :class:`Outcome` each (on vs off:
+    ``pairing``'s paired rounds, at least ``repeats`` pairs; one key's history: best of ``repeats`` reads)."""
+    pairing = pairing or Pairing(rounds=repeats, max_rounds=max(repeats, Pairing().max_rounds))
     sizes = dict(HISTORY_SIZES if sizes is None else sizes)
     say = progress or (lambda _m: None)
     wd = Workdir(workdir or tempfile.mkdtemp(prefix="motia-nb-history-bench-"))
@@ -241,8 +245,8 @@ def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, 
         ("history.set_awaited", "set_awaited", 0.8, "sequential (awaited) sets, history on vs off"),
     ):
         n = sizes[workload]
-        say(f"{label} ({n:,}, {repeats} interleaved rounds)")
-        out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure(drivers, workload, n, repeats), target))
+        say(f"{label} ({n:,}, paired rounds)")
+        out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure_pair(drivers, workload, n, pairing), target))
     for check_id, (layout, _fill) in READ_LAYOUTS.items():
         say(f"history of one key with {sizes['history']:,} changes ({layout})")
         out.append(history_read(wd, sizes["history"], repeats, check_id))

@@ -1,9 +1,10 @@
 """The run: every check's pair side by side, then every other store once, then memory.
 
-A check's two drivers run their rounds interleaved (A B, B A, A B, ...), so slow
-phases of a noisy machine hit both sides; the best round of each side is kept
-(and the worst loss). Every other (store, workload) the drivers support runs
-once for the all-stores table. Redis columns need ``redis-server`` on PATH: a
+A check's two drivers run their rounds in pairs, interleaved (A B, B A, A B, ...),
+so each pair shares one moment of a noisy machine; the ratio is the median of the
+pairs' ratios (:mod:`benchmarks.core` says how many pairs, the warm-up and when more
+are added); each side's best round and the worst loss are kept too. Every other
+(store, workload) the drivers support runs once for the all-stores table. Redis columns need ``redis-server`` on PATH: a
 private server is started for the run (:func:`motia_nb.testing.running_redis_server`)
 and stopped afterwards; without it those cells say n/a with the reason.
 """
@@ -11,6 +12,7 @@ and stopped afterwards; without it those cells say n/a with the reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -25,7 +27,7 @@ from typing import Any
 
 from motia_nb.testing import BinaryMissing, find_binary, running_redis_server
 
-from .core import WORKLOADS, Workdir, supports
+from .core import LEAST, WORKLOADS, Pairing, Workdir, paired_ratio, settled, supports
 from .memory import measure_frame_memory
 from .motia import MotiaDriver
 from .peers import AioSQLite, DiskCache, SqliteDict, StoreMagic
@@ -33,7 +35,7 @@ from .raw import RawRedis, RawSQLite
 from .report import Cell, CheckResult, Report
 from .targets import CHECKS, MEMORY, SIZES
 
-__all__ = ["STORES", "REDIS_STORES", "measure", "run_benchmarks", "machine_info"]
+__all__ = ["STORES", "REDIS_STORES", "measure", "measure_pair", "run_benchmarks", "machine_info"]
 
 #: Every store column, in table order.
 STORES = ["motia_nb", "motia_nb history off", "motia_nb + idle step", "raw sqlite3", "raw sqlite3 + changelog",
@@ -79,12 +81,24 @@ def _guarded(cm: Any, cell: Cell) -> Iterator[Any]:
             cell.error = f"clean-up failed: {_failure(exc)}"
 
 
-def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int) -> list[Cell]:
-    """``rounds`` rounds of each driver, interleaved (A B, B A, ...); one cell per driver.
+def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int, *, warmup: int = 0,
+            max_rounds: int | None = None, settle: float | None = None, budget: float | None = None,
+            long_round: float | None = None) -> list[Cell]:  # fmt: skip
+    """Rounds of each driver, interleaved (A B, B A, A B, ...); one cell per driver.
 
-    A driver whose set-up or round fails gets a cell with the error; the others go on.
+    The first ``warmup`` rounds of each side are run and discarded (kept, when every
+    round of such a pair took at least ``long_round`` seconds); then ``rounds`` rounds
+    of each side are kept. With two drivers and ``settle``, more rounds follow (up to
+    ``max_rounds``) while the paired ratios of the kept rounds are not
+    :func:`~benchmarks.core.settled` within ``settle``. Once ``budget`` seconds have
+    passed, no round is added beyond the first :data:`~benchmarks.core.LEAST` (or
+    ``rounds``, if fewer). Each cell keeps every kept round's time (``samples``), its
+    best, and the worst loss. A driver whose set-up or round fails gets a cell with the
+    error; the others go on.
     """
+    t0 = time.perf_counter()
     cells = [Cell(d.name, workload, n) for d in drivers]
+    limit = max(rounds, max_rounds or rounds)
     with contextlib.ExitStack() as stack:
         rounds_of: list[Any] = []
         for d, cell in zip(drivers, cells, strict=True):
@@ -93,22 +107,47 @@ def measure(drivers: Sequence[Any], workload: str, n: int, rounds: int) -> list[
             except Exception as exc:
                 cell.error = f"set-up failed: {_failure(exc)}"
                 rounds_of.append(None)
-        for r in range(rounds):
+        r = kept = 0
+        while kept < limit:
+            warming = r < warmup
+            if not warming:
+                out_of_time = budget is not None and time.perf_counter() - t0 >= budget
+                if kept >= min(LEAST, rounds) and out_of_time:
+                    break  # the least number of pairs is enough
+                if kept >= rounds and not _unsettled(cells, settle):
+                    break
+            got: list[tuple[Cell, Any]] = []
             order = range(len(drivers)) if r % 2 == 0 else reversed(range(len(drivers)))
             for i in order:
                 cell, one = cells[i], rounds_of[i]
                 if one is None or cell.error:
                     continue
                 try:
-                    sample = one()
+                    got.append((cell, one()))
                 except Exception as exc:
                     cell.error = f"round {r + 1} failed: {_failure(exc)}"
-                    continue
-                cell.rounds += 1
-                cell.seconds = sample.seconds if cell.seconds is None else min(cell.seconds, sample.seconds)
-                if sample.lost is not None:  # report the worst loss seen, never the best
-                    cell.lost = sample.lost if cell.lost is None else max(cell.lost, sample.lost)
+            if warming and not (long_round is not None and got and all(s.seconds >= long_round for _, s in got)):
+                for cell, _ in got:
+                    cell.warmup += 1
+            else:  # a warm-up pair of long rounds counts: first-use costs are nothing next to them
+                for cell, sample in got:
+                    cell.add(sample.seconds, sample.lost)
+                kept += 1
+            r += 1
     return cells
+
+
+def measure_pair(drivers: Sequence[Any], workload: str, n: int, pairing: Pairing) -> list[Cell]:
+    """:func:`measure` with ``pairing``'s rounds, warm-up, extension and budget."""
+    return measure(drivers, workload, n, pairing.rounds, warmup=pairing.warmup, max_rounds=pairing.max_rounds,
+                   settle=pairing.settle, budget=pairing.budget, long_round=pairing.long_round)  # fmt: skip
+
+
+def _unsettled(cells: list[Cell], settle: float | None) -> bool:
+    """Whether a pair's paired ratios still disagree by more than ``settle``."""
+    if settle is None or len(cells) != 2 or not all(c.ok for c in cells):
+        return False
+    return not settled(paired_ratio(cells[0].samples, cells[1].samples).ratios, settle)
 
 
 def _progress(c: Cell) -> str:
@@ -136,13 +175,17 @@ def _start_redis(stack: contextlib.ExitStack, wanted: Sequence[str], say: Say) -
 def run_benchmarks(
     sizes: dict[str, int] | None = None,
     *,
-    repeats: int = 3,
+    repeats: int | None = None,
+    pairing: Pairing | None = None,
     stores: Sequence[str] | None = None,
     workdir: str | None = None,
     progress: Say | None = None,
     others: bool = True,
 ) -> Report:
-    """Measure every check (interleaved, best of ``repeats``), then the other cells once, then memory.
+    """Measure every check (paired rounds, see :class:`~benchmarks.core.Pairing`), then the other cells
+    once, then memory.
+
+    ``repeats`` (if given) is the least number of kept pairs (``pairing.rounds``).
 
     ``sizes`` maps workloads (and ``frame_memory``) to sizes; a workload left out is
     not run. ``stores`` restricts the columns (a check needs both of its stores).
@@ -156,11 +199,13 @@ def run_benchmarks(
     bad = [s for s in wanted if s not in STORES]
     if bad:
         raise ValueError(f"unknown store(s): {bad}; known: {STORES}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    pairing = pairing or Pairing()
+    if repeats is not None:
+        pairing = dataclasses.replace(pairing, rounds=repeats, max_rounds=max(repeats, pairing.max_rounds))
     t0 = time.perf_counter()
     say: Say = lambda msg: (progress or (lambda _m: None))(f"[{time.perf_counter() - t0:5.0f}s] {msg}")  # noqa: E731
-    report = Report(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), machine_info(), sizes, repeats)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    report = Report(now, machine_info(), sizes, pairing.rounds, pairing=pairing.describe())
     root = workdir or tempfile.mkdtemp(prefix="motia-nb-bench-")
     try:
         wd = Workdir(root)
@@ -168,7 +213,7 @@ def run_benchmarks(
             url, why_not = _start_redis(stack, wanted, say)
             drivers = _drivers(wd, url)
             report.stores = {s: drivers[s].how if s in drivers else f"n/a: {why_not}" for s in wanted}
-            _run_checks(report, drivers, wanted, why_not, say)
+            _run_checks(report, drivers, wanted, why_not, say, pairing)
             if others:
                 _run_others(report, drivers, wanted, why_not, say)
         if MEMORY in sizes and {"motia_nb", "raw sqlite3"} <= set(wanted):
@@ -188,7 +233,8 @@ def _unavailable(store: str, workload: str, n: int, why_not: str | None) -> Cell
     return Cell(store, workload, n, error=f"redis-server unavailable: {why_not}")
 
 
-def _run_checks(report: Report, drivers: dict[str, Any], wanted: list[str], why_not: str | None, say: Say) -> None:
+def _run_checks(report: Report, drivers: dict[str, Any], wanted: list[str], why_not: str | None, say: Say,
+                pairing: Pairing) -> None:  # fmt: skip
     for check in CHECKS:
         n = report.sizes.get(check.workload)
         if n is None or check.subject not in wanted or check.baseline not in wanted:
@@ -196,14 +242,17 @@ def _run_checks(report: Report, drivers: dict[str, Any], wanted: list[str], why_
         say(f"{check.id}: {check.describe(n)}")
         pair = [check.subject, check.baseline]
         if all(s in drivers for s in pair):
-            cells = measure([drivers[s] for s in pair], check.workload, n, report.repeats)
+            cells = measure_pair([drivers[s] for s in pair], check.workload, n, pairing)
         else:  # only the Redis pair can be missing, and then both of its stores are
             cells = [_unavailable(s, check.workload, n, why_not) for s in pair]
         for c in cells:
             say(_progress(c))
             if report.cell(c.store, c.workload) is None:
                 report.cells.append(c)
-        report.checks.append(CheckResult(check, n, cells[0], cells[1]))
+        result = CheckResult(check, n, cells[0], cells[1])
+        report.checks.append(result)
+        if result.ratio is not None:
+            say(f"  ratio {result.ratio_text()}")
 
 
 def _run_others(report: Report, drivers: dict[str, Any], wanted: list[str], why_not: str | None, say: Say) -> None:

@@ -9,11 +9,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .core import WORKLOADS
+from .core import WORKLOADS, Paired, paired_ratio
 from .targets import MEMORY, Check
 
 __all__ = ["Cell", "CheckResult", "Report", "render_table", "render_markdown", "replace_readme_section",
            "readme_body", "write_results", "machine_line", "README_START", "README_END"]  # fmt: skip
+
+#: How a ratio is taken (the README section's paragraph; benchmarks/core.py has the details).
+METHOD = [
+    "How a ratio is taken: this machine's speed swings about 2× from minute to minute, so a ratio of two",
+    "bests taken at different moments measures the moment. Each ratio comes from *paired rounds*: a subject",
+    "round right next to a baseline round, the order alternating (A B, B A, …), a warm-up pair discarded;",
+    "the verdict takes the **median of the pairs' ratios**, and the table shows their range, e.g.",
+    "`0.71× (paired 0.66–0.78 over 7 pairs)`. At least 3 pairs, 5 when they fit in 15 s, up to 7 while the",
+    "middle half of the pairs' ratios spans more than 10% of their median (`--repeats`, `--max-repeats`,",
+    "`--warmup`, `--settle`); garbage is collected before each round, never during. ops/s are each side's best round.",
+]
 
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
@@ -22,15 +33,25 @@ NOT_MEASURED = "—"
 
 @dataclass
 class Cell:
-    """One store x workload: the best round's time, the worst round's losses."""
+    """One store x workload: every kept round's time, the best of them, the worst round's losses."""
 
     store: str
     workload: str
     n: int
-    seconds: float | None = None
+    seconds: float | None = None  # the best kept round
     lost: int | None = None
     rounds: int = 0
     error: str | None = None
+    samples: list[float] = field(default_factory=list)  # every kept round's seconds, in order
+    warmup: int = 0  # rounds run first and discarded
+
+    def add(self, seconds: float, lost: int | None = None) -> None:
+        """Keep one round: its time, the best time, the worst loss."""
+        self.samples.append(seconds)
+        self.rounds += 1
+        self.seconds = seconds if self.seconds is None else min(self.seconds, seconds)
+        if lost is not None:  # report the worst loss seen, never the best
+            self.lost = lost if self.lost is None else max(self.lost, lost)
 
     @property
     def ok(self) -> bool:
@@ -54,7 +75,22 @@ class CheckResult:
     baseline: Cell
 
     @property
+    def paired(self) -> Paired | None:
+        """The paired ratios of the two sides' rounds (None unless both sides measured)."""
+        a, b = self.subject, self.baseline
+        if not (a.ok and b.ok):
+            return None
+        return paired_ratio(a.samples, b.samples, cost=self.check.cost, scale=a.n / b.n)
+
+    @property
     def ratio(self) -> float | None:
+        """The verdict's ratio: the median of the paired ratios."""
+        p = self.paired
+        return None if p is None else p.ratio
+
+    @property
+    def best_ratio(self) -> float | None:
+        """Each side's best round against the other's (best of the rounds; a report, not the verdict)."""
         a, b = self.subject, self.baseline
         if not (a.ok and b.ok):
             return None
@@ -84,13 +120,17 @@ class CheckResult:
         return f"{'≤' if self.check.cost else '≥'} {self.check.target}×"
 
     def ratio_text(self) -> str:
-        r = self.ratio
-        return NOT_MEASURED if r is None else f"{r:.2f}×" + (" cost" if self.check.cost else "")
+        p = self.paired
+        if p is None:
+            return NOT_MEASURED
+        return f"{p.ratio:.2f}×" + (" cost" if self.check.cost else "") + f" ({p.text()})"
 
     def to_json(self) -> dict[str, Any]:
+        p = self.paired
         return {"check": asdict(self.check), "n": self.n, "label": self.check.describe(self.n),
                 "subject": self.subject.to_json(), "baseline": self.baseline.to_json(),
-                "ratio": self.ratio, "verdict": self.verdict, "reason": self.reason}  # fmt: skip
+                "ratio": self.ratio, "paired_ratios": None if p is None else list(p.ratios),
+                "best_ratio": self.best_ratio, "verdict": self.verdict, "reason": self.reason}  # fmt: skip
 
 
 @dataclass
@@ -107,12 +147,14 @@ class Report:
     memory: dict[str, dict[str, Any]] | None = None
     memory_error: str | None = None
     seconds: float = 0.0
+    pairing: str = ""  # how each ratio was taken (Pairing.describe())
 
     def cell(self, store: str, workload: str) -> Cell | None:
         return next((c for c in self.cells if c.store == store and c.workload == workload), None)
 
     def to_json(self) -> dict[str, Any]:
         return {"date": self.date, "machine": self.machine, "sizes": self.sizes, "repeats": self.repeats,
+                "pairing": self.pairing,
                 "seconds": self.seconds, "workloads": WORKLOADS, "stores": self.stores,
                 "checks": [c.to_json() for c in self.checks], "results": [c.to_json() for c in self.cells],
                 "frame_memory": self.memory, "frame_memory_error": self.memory_error}  # fmt: skip
@@ -169,6 +211,13 @@ def _notes(report: Report) -> list[str]:
     return out
 
 
+def _method(report: Report) -> str:
+    """How the ratios were taken, one sentence without its full stop."""
+    how = report.pairing or f"median of {report.repeats} paired ratios"
+    return (f"each ratio is the {how}, each pair a subject round next to a baseline round (order alternating), "
+            "the range of the pairs in brackets; ops/s are each side's best round")  # fmt: skip
+
+
 def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -182,7 +231,7 @@ def render_table(report: Report) -> str:
     """Plain text: the targets with ratios and verdicts, memory, then every store's ops/s."""
     out = _text_table(*_check_rows(report))
     passed = sum(r.verdict == "PASS" for r in report.checks)
-    out.append(f"{passed} of {len(report.checks)} targets met (best of {report.repeats}, interleaved)")
+    out.append(f"{passed} of {len(report.checks)} targets met; {_method(report)}")
     out += ["", *memory_lines(report), "", "ops/s of every store (higher is better):"]
     out += _text_table(*_matrix_rows(report))
     notes = _notes(report)
@@ -210,8 +259,7 @@ def render_markdown(report: Report, history: Sequence[str] = ()) -> str:
     ``history``: issue 16's targets as Markdown lines (``benchmarks.history.outcomes_markdown``),
     put after issue 12's table when the run measured them.
     """
-    md = [f"Measured {report.date} on {machine_line(report)}. Every ratio is the best of {report.repeats} "
-          "rounds of each side, interleaved, in one run; figures move with the machine's load.", ""]  # fmt: skip
+    md = [f"Measured {report.date} on {machine_line(report)}. {_method(report)[0].upper()}{_method(report)[1:]}.", ""]
     md += _md_table(*_check_rows(report))
     if history:
         md += ["", "History on (issue 16), each ratio against the same store with history off:", "", *history]
@@ -253,6 +301,8 @@ def readme_body(report: Report, history: Sequence[str] = ()) -> str:
         "verdict (`--history`: only issue 16's).",
         "Full results: [`benchmarks/results/latest.md`](benchmarks/results/latest.md),",
         "[`latest.json`](benchmarks/results/latest.json), chart: [`chart.png`](benchmarks/results/chart.png).",
+        "",
+        *METHOD,
         "",
         render_markdown(report, history),
     ])  # fmt: skip

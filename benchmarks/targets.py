@@ -1,9 +1,10 @@
 """Issue 12's speed targets: which pair each ratio compares, at which size, against what.
 
 A :class:`Check` compares a *subject* store with a *baseline* store on one workload,
-both measured in the same run, interleaved, best of the rounds. A speed check
-passes when ``subject ops/s / baseline ops/s >= target``; a cost check (the idle
-step) when ``subject seconds / baseline seconds <= target``.
+both measured in the same run in paired rounds (:mod:`benchmarks.core`): its ratio is
+the median of the pairs' ratios. A speed check passes when that ratio of
+``subject ops/s / baseline ops/s`` is ``>= target``; a cost check (the idle step) when
+its ratio of ``subject seconds / baseline seconds`` is ``<= target``.
 
 The two SQLite write targets have two rows each, so a baseline always runs the
 same statements as its subject: motia_nb with history off against raw sqlite3,

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.chart import draw_chart  # noqa: E402
-from benchmarks.core import GROUP, BenchError, Sample, Workdir, key_of, value_of  # noqa: E402
+from benchmarks.core import GROUP, BenchError, Pairing, Sample, Workdir, key_of, value_of  # noqa: E402
 from benchmarks.motia import IDLE_STEP  # noqa: E402
 from benchmarks.plan import STORES, measure, run_benchmarks  # noqa: E402
 from benchmarks.raw import RawSQLite, motia_made_db  # noqa: E402
@@ -40,6 +40,8 @@ from motia_nb.testing import find_binary  # noqa: E402
 N = 40
 SIZES = {w: N for w in TINY_SIZES}
 REPEATS = 2
+#: two kept pairs after one warm-up pair, never extended: the tiny run checks the script, not the speed
+PAIRING = Pairing(rounds=REPEATS, max_rounds=REPEATS, warmup=1)
 #: (store, workload) pairs a store does not offer; every other cell must have run cleanly.
 GAPS = {
     *(("%store", w) for w in ("set_gather", "set_sync", "incr", "incr_atomic", "list")),
@@ -65,7 +67,7 @@ def report(tmp_path_factory: pytest.TempPathFactory):
     """One tiny run of every store (the Redis ones when redis-server is installed)."""
     previous = state_manager.url
     stores = STORES if _have_redis() else [s for s in STORES if s not in ("motia_nb redis", "redis-py")]
-    rep = run_benchmarks(SIZES, repeats=REPEATS, stores=stores, workdir=str(tmp_path_factory.mktemp("bench")))
+    rep = run_benchmarks(SIZES, pairing=PAIRING, stores=stores, workdir=str(tmp_path_factory.mktemp("bench")))
     assert state_manager.url == previous  # the run switched the default manager back
     return rep
 
@@ -90,10 +92,15 @@ def test_every_target_is_measured_side_by_side_with_a_verdict(report) -> None:
     assert [r.check for r in report.checks] == expected
     for r in report.checks:
         assert r.subject.rounds == REPEATS and r.baseline.rounds == REPEATS, r.check.id
+        assert r.subject.warmup == 1 and r.baseline.warmup == 1, r.check.id  # run, and not counted
+        assert len(r.subject.samples) == len(r.baseline.samples) == REPEATS
         assert r.verdict in ("PASS", "FAIL"), (r.check.id, r.reason)
         a, b = r.subject, r.baseline
-        want = a.seconds / b.seconds if r.check.cost else a.ops_per_s / b.ops_per_s
-        assert r.ratio == pytest.approx(want)
+        # the verdict's ratio is the median of the pairs' (two pairs: their mean); best/best is reported too
+        pairs = [sa / sb if r.check.cost else sb / sa for sa, sb in zip(a.samples, b.samples)]
+        assert r.ratio == pytest.approx(sum(pairs) / 2)
+        assert r.best_ratio == pytest.approx(a.seconds / b.seconds if r.check.cost else a.ops_per_s / b.ops_per_s)
+        assert a.seconds == min(a.samples) and b.seconds == min(b.samples)
 
 
 def test_increments_lose_nothing_where_atomic_and_naive_losses_are_reported(report) -> None:
@@ -131,7 +138,8 @@ def test_table_files_chart_and_readme(report, tmp_path: Path) -> None:
     for r in report.checks:
         line = next(line for line in table.splitlines() if line.startswith(r.check.describe(N)))
         assert line.rstrip().endswith(r.verdict) and r.target_text() in line
-    assert f"of {len(report.checks)} targets met" in table
+    assert f"of {len(report.checks)} targets met; each ratio is the median of at least {REPEATS} paired" in table
+    assert f"(paired {report.checks[0].paired.low:.2f}–" in table
     assert "frame() peak memory at 40 items" in table and "ops/s of every store" in table
     readme = tmp_path / "README.md"
     readme.write_text("# title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nrest\n")
@@ -145,13 +153,16 @@ def test_table_files_chart_and_readme(report, tmp_path: Path) -> None:
     text = readme.read_text()
     assert text.startswith("# title\n\n<!-- bench:start -->\n### Benchmarks\n")
     assert text.endswith("<!-- bench:end -->\n\nrest\n") and "old table" not in text
+    assert "**median of the pairs' ratios**" in text  # the method is documented next to the figures
+    assert "Each ratio is the median of at least 2 paired ratios" in text and "(paired " in text
     png = tmp_path / "chart.png"
     draw_chart(report, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
 def _cell(store: str, seconds: float | None, lost: int | None = None, error: str | None = None) -> Cell:
-    return Cell(store, "w", 100, seconds=seconds, lost=lost, rounds=1, error=error)
+    samples = [] if seconds is None else [seconds]
+    return Cell(store, "w", 100, seconds=seconds, lost=lost, rounds=len(samples), error=error, samples=samples)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +214,68 @@ def test_pairs_are_interleaved_best_kept_and_a_wrong_round_is_reported() -> None
     a, b = measure([_Fake("A", log), _Fake("B", log, fail_at=2)], "w", 10, rounds=3)
     assert log == ["A", "B", "B", "A", "A"]  # B's second round failed: it stops, A goes on
     assert a.ok and a.rounds == 3 and a.seconds == pytest.approx(1 / 3)
+    assert a.samples == pytest.approx([1.0, 1 / 2, 1 / 3])
     assert not b.ok and b.error == "round 2 failed: benchmarks.core.BenchError: stored 1 items, expected 2"
+
+
+def test_warm_up_pairs_are_discarded() -> None:
+    log: list[str] = []
+    a, b = measure([_Fake("A", log), _Fake("B", log)], "w", 10, rounds=2, warmup=1)
+    assert log == ["A", "B", "B", "A", "A", "B"]
+    assert a.warmup == b.warmup == 1 and a.rounds == b.rounds == 2
+    assert a.samples == pytest.approx([1 / 2, 1 / 3]) and b.samples == pytest.approx([1 / 2, 1 / 3])
+
+
+@pytest.mark.parametrize(
+    ("a_times", "a_kept", "warm"),
+    [
+        ([2.0, 1.5, 1.2], [2.0, 1.5], 0),  # both warm-up rounds took >= 1 s: the pair is kept, as the first
+        ([0.5, 1.5, 1.2], [1.5, 1.2], 1),  # one was short: the pair is a warm-up, discarded on both sides
+    ],
+)
+def test_a_warm_up_pair_of_long_rounds_is_kept(a_times, a_kept, warm) -> None:
+    log: list[str] = []
+    a, b = measure([_Noisy("A", log, a_times), _Noisy("B", log, [1.5])], "w", 10, rounds=2, warmup=1, long_round=1.0)
+    assert a.samples == a_kept and b.samples == [1.5, 1.5]
+    assert a.warmup == b.warmup == warm and len(log) == 2 * (2 + warm)
+
+
+class _Noisy(_Fake):
+    """Round times from a list (the last repeats): a ratio that settles after some pairs."""
+
+    def __init__(self, name: str, log: list[str], times: list[float]) -> None:
+        super().__init__(name, log)
+        self.times = times
+
+    def w(self, n: int):
+        @contextlib.contextmanager
+        def cm():
+            def one() -> Sample:
+                self.calls += 1
+                self.log.append(self.name)
+                return Sample(self.times[min(self.calls, len(self.times)) - 1])
+
+            yield one
+
+        return cm()
+
+
+@pytest.mark.parametrize(
+    ("a_times", "rounds", "max_rounds", "budget", "kept"),
+    [
+        ([1.0], 3, 8, 100.0, 3),  # pairs agree: no pair is added
+        ([1.0, 2.0, 1.0, 2.0, 1.0], 3, 12, 100.0, 9),  # added until the two slow pairs leave the middle half
+        ([1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0], 3, 5, 100.0, 5),  # never agrees: stops at max_rounds
+        ([1.0, 2.0, 1.0, 2.0], 3, 8, 0.0, 3),  # no time left: the least number of pairs (LEAST) only
+        ([1.0], 5, 8, 0.0, 3),  # ... even when more were asked for
+        ([1.0], 2, 8, 0.0, 2),  # ... or fewer, if fewer were asked for
+    ],
+)
+def test_pairs_are_added_while_their_ratios_disagree(a_times, rounds, max_rounds, budget, kept) -> None:
+    log: list[str] = []
+    a, b = measure([_Noisy("A", log, a_times), _Noisy("B", log, [1.0])], "w", 10, rounds=rounds,
+                   max_rounds=max_rounds, settle=0.10, budget=budget)  # fmt: skip
+    assert a.rounds == b.rounds == kept and len(log) == 2 * kept
 
 
 def test_readme_section_replacement_rules() -> None:
