@@ -29,6 +29,16 @@ from motia_nb.testing.fixtures import (  # noqa: F401
 )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """test_binder.py's slow tests run last: their commands (fresh virtualenvs, every tutorial
+    in the binder environment) run in the background from that module's first test on, so
+    the rest of the suite runs meanwhile instead of waiting for them."""
+    late = [item for item in items if item.path.name == "test_binder.py" and item.get_closest_marker("slow")]
+    if late:
+        moved = set(map(id, late))
+        items[:] = [item for item in items if id(item) not in moved] + late
+
+
 @pytest.fixture
 def steps_ip(tmp_path):
     """The test shell on a fresh database with no steps, logs or traces (all cleared again after)."""

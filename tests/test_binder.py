@@ -10,6 +10,12 @@
 The slow tests install packages from the package index (pip's cache makes reruns quick)
 and work on a copy of the repository holding the files git would ship (tracked plus
 untracked-but-not-ignored), so nothing of the developer's ``.venv`` or ``.motia`` leaks in.
+
+Their commands (the copy, both virtualenvs, each tutorial's nbval run, the dry run) take
+minutes: they run one after another in a background thread started by the module's first
+test, while the rest of the suite goes on (tests/conftest.py runs the slow tests of this
+module last). Each slow test waits for its own command and checks its result as before; a
+command that failed fails the test that needs it, with the command's output.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import tomllib
 import venv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +55,7 @@ LAUNCH_LINK = re.compile(
 # ---------------------------------------------------------------------- helpers
 def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure, fail the test with its output (not a bare CalledProcessError)."""
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = _BACKGROUND.run(cmd, cwd=cwd, env=env, timeout=timeout)
     if proc.returncode != 0:
         pytest.fail(
             f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
@@ -96,6 +104,81 @@ def _runtime_python() -> str:
     return m.group(1)
 
 
+class _Background:
+    """The slow tests' commands, run one after another in a daemon thread.
+
+    ``start(steps)`` runs each ``(name, fn)`` in order; ``result(name)`` waits for that step and
+    returns its value, or raises what it raised (``pytest.fail`` from :func:`_run` included),
+    so the test that needs it fails as if it had run the command itself. ``stop()`` (at the end
+    of the session) ends the command running then and the steps not yet run.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[str, threading.Event] = {}
+        self._results: dict[str, tuple[bool, Any]] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self, steps: list[tuple[str, Callable[[], Any]]]) -> None:
+        self._done = {name: threading.Event() for name, _ in steps}
+        self._thread = threading.Thread(target=self._work, args=(steps,), name="binder-background", daemon=True)
+        self._thread.start()
+
+    def _work(self, steps: list[tuple[str, Callable[[], Any]]]) -> None:
+        for name, fn in steps:
+            try:
+                if self._stopping:
+                    raise RuntimeError("the test session ended before this step ran")
+                self._results[name] = (True, fn())
+            except BaseException as exc:  # pytest.fail raises an OutcomeException (a BaseException)
+                self._results[name] = (False, exc)
+            self._done[name].set()
+
+    def result(self, name: str) -> Any:
+        self._done[name].wait()
+        ok, value = self._results[name]
+        if not ok:
+            raise value
+        return value
+
+    def run(self, cmd: list[str], *, cwd: Path, env: dict[str, str] | None, timeout: float) -> subprocess.CompletedProcess[str]:
+        """``subprocess.run(cmd, capture_output=True, text=True)``, ended by ``stop()``."""
+        with self._lock:
+            if self._stopping and threading.current_thread() is self._thread:
+                raise RuntimeError("the test session ended")
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if threading.current_thread() is self._thread:
+                self._proc = proc
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        finally:
+            with self._lock:
+                if self._proc is proc:
+                    self._proc = None
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+
+_BACKGROUND = _Background()
+
+
 # ---------------------------------------------------------------------- the folder itself (fast)
 def test_requirements_install_this_repository() -> None:
     lines = [ln.split("#", 1)[0].strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()]
@@ -130,18 +213,15 @@ def test_launch_link_opens_the_first_tutorial_in_lab() -> None:
 
 
 # ---------------------------------------------------------------------- a fresh environment from binder/ (slow)
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("binder-checkout") / "repo"
+def _make_checkout(dest: Path) -> Path:
     _copy_shipped_files(dest)
     assert (dest / "binder" / "requirements.txt").is_file()
     return dest
 
 
-@pytest.fixture(scope="module")
-def binder_python(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def _make_binder_env(checkout: Path, venv_dir: Path) -> Path:
     """Python of a fresh venv holding binder/requirements.txt (installed as repo2docker does)."""
-    python = _make_venv(tmp_path_factory.mktemp("binder-venv") / "venv")
+    python = _make_venv(venv_dir)
     env = _clean_env()
     # repo2docker: WORKDIR ${REPO_DIR}; pip install -r "binder/requirements.txt"
     _run([str(python), "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], cwd=checkout, env=env, timeout=600)
@@ -149,7 +229,71 @@ def binder_python(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     post_env = _clean_env(PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     _run(["bash", "binder/postBuild"], cwd=checkout, env=post_env, timeout=600)
     _run([str(python), "-m", "pip", "install", "-q", *TEST_TOOLS], cwd=checkout, env=env, timeout=300)
-    yield python
+    return python
+
+
+def _run_tutorial(notebook: str, python: Path, checkout: Path, db_dir: Path) -> subprocess.CompletedProcess[str]:
+    """One tutorial under nbval with the binder environment's kernel (its own state file)."""
+    env = _clean_env(MOTIA_NB_DB=str(db_dir / "state.db"))
+    return _run(
+        # the project's own nbval settings, spelled out (addopts emptied so nothing doubles)
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
+         "--nbval", "--nbval-current-env", "--nbval-cell-timeout=180",
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", f"notebooks/{notebook}"],
+        cwd=checkout, env=env, timeout=600,
+    )
+
+
+def _repo2docker_dry_run(checkout: Path, venv_dir: Path) -> subprocess.CompletedProcess[str]:
+    python = _make_venv(venv_dir)
+    _run([str(python), "-m", "pip", "install", "-q", "jupyter-repo2docker"], cwd=checkout, env=_clean_env(), timeout=300)
+    r2d = python.parent / "repo2docker"
+    # No Docker daemon is needed (nor reachable) for --no-build.
+    env = _clean_env(DOCKER_HOST=f"unix://{checkout}/no-such-docker.sock")
+    return _run(
+        [str(r2d), "--no-build", "--no-run", "--user-id", "1000", "--user-name", "jovyan", str(checkout)],
+        cwd=checkout, env=env,
+    )
+
+
+def _slow_tests_selected(session: pytest.Session) -> bool:
+    here = Path(__file__).resolve()
+    return any(Path(item.path).resolve() == here and item.get_closest_marker("slow") for item in session.items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _binder_background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """From this module's first test on, the slow tests' commands run in the background (see the
+    module's docstring); ended with the session."""
+    if not _slow_tests_selected(request.session):
+        yield
+        return
+    checkout = tmp_path_factory.mktemp("binder-checkout") / "repo"
+    binder_venv = tmp_path_factory.mktemp("binder-venv") / "venv"
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("checkout", lambda: _make_checkout(checkout)),
+        ("binder-env", lambda: _make_binder_env(_BACKGROUND.result("checkout"), binder_venv)),
+    ]
+    for notebook in NOTEBOOKS:
+        db_dir = tmp_path_factory.mktemp(f"binder-{notebook.split('_')[0]}")
+        steps.append((f"nbval:{notebook}", lambda nb=notebook, d=db_dir: _run_tutorial(
+            nb, _BACKGROUND.result("binder-env"), _BACKGROUND.result("checkout"), d)))
+    r2d_venv = tmp_path_factory.mktemp("r2d-venv") / "venv"
+    steps.append(("repo2docker", lambda: _repo2docker_dry_run(_BACKGROUND.result("checkout"), r2d_venv)))
+    _BACKGROUND.start(steps)
+    yield
+    _BACKGROUND.stop()
+
+
+@pytest.fixture(scope="session")
+def checkout() -> Path:
+    return _BACKGROUND.result("checkout")
+
+
+@pytest.fixture(scope="session")
+def binder_python() -> Path:
+    """Python of a fresh venv holding binder/requirements.txt (installed as repo2docker does)."""
+    return _BACKGROUND.result("binder-env")
 
 
 @pytest.mark.slow
@@ -167,32 +311,17 @@ def test_binder_env_uses_motia_nb_from_the_repository(binder_python: Path, check
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_tutorial_runs_in_binder_env(notebook: str, binder_python: Path, checkout: Path, tmp_path: Path) -> None:
+def test_tutorial_runs_in_binder_env(notebook: str, binder_python: Path) -> None:
     """Each tutorial passes nbval (outputs compared) with the binder environment's kernel."""
-    env = _clean_env(MOTIA_NB_DB=str(tmp_path / "state.db"))
-    proc = _run(
-        # the project's own nbval settings, spelled out (addopts emptied so nothing doubles)
-        [str(binder_python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
-         "--nbval", "--nbval-current-env", "--nbval-cell-timeout=180",
-         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", f"notebooks/{notebook}"],
-        cwd=checkout, env=env, timeout=600,
-    )
+    proc = _BACKGROUND.result(f"nbval:{notebook}")  # _run_tutorial, in the background
     assert re.search(r"\b[1-9]\d* passed\b", proc.stdout), proc.stdout  # cells really ran
 
 
 # ---------------------------------------------------------------------- repo2docker's dry run (slow)
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_repo2docker_dry_run_accepts_binder(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    python = _make_venv(tmp_path_factory.mktemp("r2d-venv") / "venv")
-    _run([str(python), "-m", "pip", "install", "-q", "jupyter-repo2docker"], cwd=checkout, env=_clean_env(), timeout=300)
-    r2d = python.parent / "repo2docker"
-    # No Docker daemon is needed (nor reachable) for --no-build.
-    env = _clean_env(DOCKER_HOST=f"unix://{checkout}/no-such-docker.sock")
-    proc = _run(
-        [str(r2d), "--no-build", "--no-run", "--user-id", "1000", "--user-name", "jovyan", str(checkout)],
-        cwd=checkout, env=env,
-    )
+def test_repo2docker_dry_run_accepts_binder(checkout: Path) -> None:
+    proc = _BACKGROUND.result("repo2docker")  # _repo2docker_dry_run, in the background
     dockerfile, log = proc.stdout, proc.stderr
 
     assert f"python={_runtime_python()}" in log, log  # runtime.txt was read

@@ -177,13 +177,15 @@ def test_a_child_never_closes_an_inherited_connection_a_vanished_thread_was_insi
 def test_a_child_forked_while_sqlite_s_file_table_was_locked_says_so_instead_of_hanging(db_path):
     """A thread of the parent inside ``sqlite3.connect`` or ``close()`` at the fork holds SQLite's
     process-wide file-table mutex: every connect (and close) of the child would wait forever.
-    The child refuses SQLite at once, with a clear error."""
+    The child refuses SQLite at once, with a clear error. History off: the history recorder's
+    first pass opens its connection (the file-table mutex) under the write gate, so it would be
+    stuck behind the held mutex, and the fork would wait out its whole bound (20 s) for the gate."""
     from motia_nb.state.backends.sqlite import mutexes
 
     if not mutexes.available():
         pytest.skip("SQLite's mutexes cannot be asked on this Python")
     lib = mutexes._lib
-    sm = StateManager(db_path)
+    sm = StateManager(db_path, history_keep="off")
     _inherited[db_path] = sm
     sm.sync.set("big", "k", 1)
     entered, release = threading.Event(), threading.Event()

@@ -162,7 +162,7 @@ _TIMES = st.one_of(
 )
 
 
-@hypothesis.settings(max_examples=2000, deadline=None)
+@hypothesis.settings(max_examples=600, deadline=None)  # lists of up to 20 times: ~6,000 times per run
 @hypothesis.given(st.lists(_TIMES, min_size=1, max_size=20))
 def test_stored_microseconds_show_exactly_the_time_datetime_shows(ats):
     """``at_us`` = micros(at); a page's times from it are datetime's isoformat of ``at``."""

@@ -87,7 +87,10 @@ def _in_thread(fn, timeout: float = 30):  # a hang guard, not a speed assertion
 def test_a_new_managers_first_reads_never_wait_for_another_process_write_lock(made):
     locker = Locker(made)
     try:
-        sm = StateManager(made, busy_timeout=60)  # a read must not even start waiting
+        # A read must not even start waiting: one that waited would fail (the hang guard, or the
+        # busy timeout's error after 5 s). (At close the manager waits out this timeout for the
+        # locker, which holds the lock until the test ends: 60 s here cost a minute per run.)
+        sm = StateManager(made, busy_timeout=5)
         assert _in_thread(lambda: sm.sync.get("g", "before")) == {"n": 1}
         assert _in_thread(lambda: sm.sync.count("g")) == 1  # the uncommitted row is not seen
 

@@ -263,6 +263,9 @@ def test_the_saved_viewer_tutorial_shows_its_viewer_before_running(tmp_path: Pat
                 panel.scroll_into_view_if_needed()
                 items = panel.locator(".motia-nb-items select option")
                 items.first.wait_for(timeout=30_000)
+                # the options can be drawn a moment before their labels (seen once in 4 runs): wait for the text
+                page.wait_for_function("el => [...el.options].every(o => o.textContent.trim())",
+                                       arg=panel.locator(".motia-nb-items select").element_handle(), timeout=30_000)
                 labels = [t.replace("\xa0", " ") for t in items.all_inner_texts()]
                 assert [t.split()[0] for t in labels] == ["o1", "o2", "o3", "o4"], labels
                 assert '"delivered"' in labels[2], labels  # as the tour left it: o3 saved from the viewer

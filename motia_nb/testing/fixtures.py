@@ -22,7 +22,8 @@ A test module that wants a fixture under a shorter name imports it under that na
 - ``db_path``: a fresh SQLite state file path for one test; ``sqlite_manager``: a
   ``StateManager`` on it, closed after the test.
 - ``big_db`` (module): a state file whose group ``big`` holds 1,000,000 items
-  (:func:`~motia_nb.testing.state_files.big_state_file`).
+  (:func:`~motia_nb.testing.state_files.big_state_file`): each module gets its own copy
+  of one file built once per session (a copy takes a fraction of a second, a build seconds).
 - ``ip``: the shared InteractiveShell with motia_nb loaded; ``%config MotiaNB...``
   values a test leaves are dropped afterwards.
 - ``fresh_db``: a new SQLite state database for one test, selected with ``%state use``.
@@ -30,6 +31,7 @@ A test module that wants a fixture under a shorter name imports it under that na
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -126,8 +128,16 @@ def sqlite_manager(db_path: str) -> Iterator[StateManager]:
 
 @pytest.fixture(scope="module")
 def big_db(tmp_path_factory: Any) -> str:
-    """A state file whose group ``big`` holds 1,000,000 items ``item-0000000`` … (one per module)."""
-    return big_state_file(str(tmp_path_factory.mktemp("big") / "state.db"))
+    """A state file whose group ``big`` holds 1,000,000 items ``item-0000000`` … (one per module:
+    a copy of a file built once per session and never opened, so nothing a module does reaches another)."""
+    built = tmp_path_factory.getbasetemp() / "big-built" / "state.db"
+    if not built.exists():
+        built.parent.mkdir(exist_ok=True)
+        big_state_file(str(built.with_suffix(".partial")))
+        built.with_suffix(".partial").rename(built)  # complete, or absent
+    path = tmp_path_factory.mktemp("big") / "state.db"
+    shutil.copyfile(built, path)
+    return str(path)
 
 
 @pytest.fixture
