@@ -218,7 +218,9 @@ import signal, sqlite3, sys, threading, time
 from motia_nb.state import StateManager
 
 path = sys.argv[1]
-sm = StateManager(path)
+# a long busy timeout: under heavy load the SIGINT below may land seconds late, and must still
+# find the write waiting (it once ran out of the 10 s default first: a busy error, not the test)
+sm = StateManager(path, busy_timeout=60)
 sm.sync.set("g", "seed", 0)
 other = sqlite3.connect(path, isolation_level=None)
 other.execute("BEGIN IMMEDIATE")  # another process's write lock, held

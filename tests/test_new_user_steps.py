@@ -128,8 +128,6 @@ def test_a_step_error_in_a_plain_cell_shows_the_cell_line_and_one_line(ip, sourc
     assert len(lines) == 3, lines
 
 
-@pytest.mark.xfail(strict=True, reason="state/errors.py (not newuser's): StateError is not a ShortTraceback, so a "
-                   "bad value in a plain cell shows motia_nb's frames (values.py, writing.py, requests.py)")
 def test_a_state_error_in_a_plain_cell_shows_the_cell_line_and_one_line(ip):
     ip.run_cell("from motia_nb import state_manager")
     lines = shown(ip, 'await state_manager.set("g", "k", float("nan"))')

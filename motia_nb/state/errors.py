@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._frames import ShortTraceback
+
 __all__ = ["StateError", "InvalidInputError", "UpdateOpError", "StateClosedError", "StoredValueError"]
 
 
-class StateError(Exception):
-    """Base class of every error raised by motia_nb's state core."""
+class StateError(ShortTraceback, Exception):
+    """Base class of every error raised by motia_nb's state core.
+
+    Shown in a notebook as the user's frames plus one line (``%tb`` shows every frame):
+    the message names what was wrong and where; motia_nb's own frames add nothing."""
 
 
 class InvalidInputError(StateError, ValueError):

@@ -48,7 +48,6 @@ from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
-from ...._frames import ShortTraceback
 from ...errors import StateError
 
 __all__ = [
@@ -77,7 +76,7 @@ KEYS_TEXT_PREFIX = "motia_nb:keys_text:"
 CHANNEL_PREFIX = "motia_nb:events:"
 
 
-class RedisBackendError(ShortTraceback, StateError, ConnectionError):
+class RedisBackendError(StateError, ConnectionError):
     """Redis could not be reached, or answered with an error (the URL is in the message).
     In IPython it shows as the user's frames plus this one line: motia_nb's frames and
     redis-py's add nothing to "cannot connect" (``%tb`` shows them)."""
