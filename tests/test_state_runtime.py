@@ -19,6 +19,7 @@ import pytest
 from fork_watch import children_dump_stacks, map_or_dump
 
 from motia_nb.state import StateError, StateManager
+from motia_nb.state.backends.sqlite.schema import SCHEMA_VERSION
 from motia_nb.state.requests import set_write
 
 PY = sys.executable
@@ -163,7 +164,7 @@ def test_wal_mode_and_schema_version(db_path):
     sm.sync.set("g", "k", 1)
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 5  # schema 5: batch records, filed behind the writers
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6  # schema 6: history pages
     con.close()
     sm.close()
 
