@@ -27,7 +27,7 @@ from .history import (
 )
 from .plan import STORES, run_benchmarks
 from .report import machine_line, render_table, write_results
-from .targets import FULL_SIZES, MEMORY, SIZES, TINY_SIZES
+from .targets import SIZES, TINY_SIZES
 
 __all__ = ["main"]
 
@@ -38,9 +38,7 @@ ROOT = os.path.dirname(HERE)
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    size = ap.add_mutually_exclusive_group()
-    size.add_argument("--full", action="store_true", help="frame() memory at 1,000,000 items (adds a few minutes)")
-    size.add_argument("--tiny", action="store_true", help="60 items per workload: checks the script, not the speed")
+    ap.add_argument("--tiny", action="store_true", help="60 items per workload: checks the script, not the speed")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every size (default 1.0)")
     d = Pairing()
     ap.add_argument("--repeats", type=int, default=d.rounds,
@@ -98,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.history:
         _history(args)
         return 0
-    base = TINY_SIZES if args.tiny else FULL_SIZES if args.full else SIZES
+    base = TINY_SIZES if args.tiny else SIZES
     sizes = {w: max(1, int(n * args.scale)) for w, n in base.items() if not args.workloads or w in args.workloads}
     print(f"motia_nb benchmarks: sizes {sizes}; {pairing.describe()}", flush=True)
     # motia_nb's default database (the default state_manager is switched per round) must not be the user's
@@ -109,8 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(render_table(report))
     print(f"\n{machine_line(report)}; {report.date}; {time.perf_counter() - t0:.0f} s")
-    if MEMORY not in sizes or sizes[MEMORY] < FULL_SIZES[MEMORY]:
-        print("(frame() memory at 1,000,000 items: run with --full)")
     # a whole run measures issue 16's targets too, and the README shows both tables
     history = _history(args) if not (args.workloads or args.stores) else []
     if not args.no_write:
