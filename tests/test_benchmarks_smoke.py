@@ -193,20 +193,21 @@ class _Fake:
         self.name, self.log, self.fail_at, self.calls = name, log, fail_at, 0
 
     def w(self, n: int):
-        import contextlib
-
         @contextlib.contextmanager
         def cm():
             def one() -> Sample:
                 self.calls += 1
                 self.log.append(self.name)
-                if self.calls == self.fail_at:
-                    raise BenchError("stored 1 items, expected 2")
-                return Sample(1.0 / self.calls)
+                return self.sample()
 
             yield one
 
         return cm()
+
+    def sample(self) -> Sample:
+        if self.calls == self.fail_at:
+            raise BenchError("stored 1 items, expected 2")
+        return Sample(1.0 / self.calls)
 
 
 def test_pairs_are_interleaved_best_kept_and_a_wrong_round_is_reported() -> None:
@@ -247,17 +248,8 @@ class _Noisy(_Fake):
         super().__init__(name, log)
         self.times = times
 
-    def w(self, n: int):
-        @contextlib.contextmanager
-        def cm():
-            def one() -> Sample:
-                self.calls += 1
-                self.log.append(self.name)
-                return Sample(self.times[min(self.calls, len(self.times)) - 1])
-
-            yield one
-
-        return cm()
+    def sample(self) -> Sample:
+        return Sample(self.times[min(self.calls, len(self.times)) - 1])
 
 
 @pytest.mark.parametrize(

@@ -88,21 +88,10 @@ class LoopBuffers:
         """``submit_async(set_write(group_id, key, value), result_only=True)`` in one step, its
         future's ``on_refused`` set; None when the write is off this path (see the module
         docstring): the caller then takes the general path."""
-        loop = _get_running_loop()
-        if loop is None or self._closed or _listener_state.active:
-            return None
         write = plain_set(group_id, key, value)
         if write is None:  # not plain: the general path answers the same, or the same error
             return None
-        fut = WriteFuture()
-        fut.owner = self
-        fut.on_refused = on_refused
-        buf = self._loop_buffers.get(loop)
-        if buf is None:
-            buf = self._new_buffer(loop)
-        buf.writes.append(write)
-        buf.futs.append(fut)
-        return fut
+        return self.submit_checked(write, on_refused)
 
     def submit_checked(self, write: Write, on_refused: Callable[..., None]) -> WriteFuture | None:
         """``submit_async(write, result_only=True)`` for the async API's hot path, its future's
