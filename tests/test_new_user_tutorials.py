@@ -56,3 +56,21 @@ def test_restore_compares_with_the_item_not_with_its_last_recorded_change(ip, fr
     finally:
         ip.run_line_magic("config", "MotiaNB.history_keep = '100000'")
         reset_steps()
+
+
+def test_running_a_state_use_memory_cell_again_keeps_its_items(ip, fresh_db, capsys):
+    # lesson 3's `%state use :memory:` cell, run a second time: the scratch store was
+    # swapped for a new, empty one (silently: no item, no group), while the same
+    # choice made with %config MotiaNB.database kept it
+    state(ip, "use :memory:")
+    state(ip, 'set scratch "k 1" {"n": 1}')
+    capsys.readouterr()
+    state(ip, "use :memory:")
+    assert capsys.readouterr().out == "motia_nb state database: :memory: (already in use: its items stay)\n"
+    assert state(ip, 'get scratch "k 1"') == {"n": 1}
+    ip.run_line_magic("config", "MotiaNB.database = ':memory:'")
+    assert state(ip, 'get scratch "k 1"') == {"n": 1}
+    state(ip, f"use {fresh_db}")  # a file opened again is the same file
+    state(ip, "set kept k 1")
+    state(ip, f"use {fresh_db}")
+    assert state(ip, "get kept k") == 1
