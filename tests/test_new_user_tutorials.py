@@ -74,3 +74,45 @@ def test_running_a_state_use_memory_cell_again_keeps_its_items(ip, fresh_db, cap
     state(ip, "set kept k 1")
     state(ip, f"use {fresh_db}")
     assert state(ip, "get kept k") == 1
+
+
+STEP_V1 = '''%%step
+from motia import queue
+config = {"name": "Charge", "triggers": [queue("charge")]}
+def handler(data):
+    raise ConnectionError("v1 cannot charge " + str(data))
+'''
+
+
+def test_a_step_cells_frames_are_named_by_the_number_the_notebook_shows(tmp_path):
+    # a %%step cell's frames read `<%%step cell 2>`: a count of %%step runs, which matches
+    # nothing on screen once cells are edited and run again (lesson 4's ChargeCard, fixed
+    # twice); a plain cell's frames read `Cell In[3]`, as IPython writes them
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "%load_ext motia_nb\nfrom motia_nb import enqueue",                                # In[1]
+        STEP_V1,                                                                            # In[2]
+        STEP_V1.replace("v1", "v2"),                                                        # In[3]
+        STEP_V1.replace("v1", "v3"),                                                        # In[4]
+        'await enqueue({"topic": "charge", "data": 1})',                                    # In[5]
+        "%%step\nfrom motia import queue\nconfig = {}\ndef handler(data)\n    pass\n",      # In[6]
+        '%%step\nconfig = {"name": "Bad", "triggers": [{"type": "queue", "topic": nope}]}',  # In[7]
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def shown(cell):
+        parts = [o.get("text", "") for o in cell.outputs if o.output_type == "stream"]
+        parts += ["\n".join(o.traceback) for o in cell.outputs if o.output_type == "error"]
+        return "".join(parts)
+
+    failed = shown(nb.cells[4])
+    assert "Traceback (most recent call last):\n  Cell In[4], line 5, in handler\n" in failed, failed
+    assert "ConnectionError: v3 cannot charge 1" in failed, failed
+    syntax = shown(nb.cells[5])
+    assert syntax.startswith("  Cell In[6], line 4\n    def handler(data)\n"), syntax
+    assert shown(nb.cells[6]).startswith("Cell In[7], line 2, in <module>\n"), shown(nb.cells[6])
+    assert not any("%%step cell" in shown(c) for c in nb.cells)
