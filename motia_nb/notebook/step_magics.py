@@ -70,7 +70,8 @@ class StepSyntaxError(StepConfigError):
 
     def __init__(self, err: SyntaxError) -> None:
         where = location(err.filename or "")  # Cell In[7], as IPython names the running cell
-        super().__init__(f"{err.msg} ({where.removeprefix('File ')}, line {err.lineno})")
+        place = where.removeprefix("File ").strip('"')  # Cell In[7], or the module's name
+        super().__init__(f"{err.msg} ({place}, line {err.lineno})")
         self.syntax_error = err
         *lines, last = traceback.format_exception_only(type(err), err)
         if lines and err.filename and lines[0].lstrip().startswith(f'File "{err.filename}"'):
