@@ -17,6 +17,7 @@ SPEC §7: in both worlds ours removes every item.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -333,6 +334,11 @@ stateManager.set("cleanup", "k1", {"id": "k2", "who": "first"})
 stateManager.set("cleanup", "k2", {"who": "second"})
 stateManager.set("cleanup", "k3", {"id": "k3"})
 print("clear ->", stateManager.clear("cleanup"), "left:", stateManager.list("cleanup"))""",
+    # an SDK call the engine refuses, from a plain cell (the stand-in's and the real SDK's path)
+    "sdk_error": """from motia import Stream
+todo = Stream("todo")
+todo.set("inbox", "n", 1)
+todo.update("inbox", "n", [{"type": "set", "path": "done", "value": True}])""",
 }
 
 
@@ -345,6 +351,16 @@ def _python(world: str) -> str:
             pytest.fail(f"CI=true but {msg}", pytrace=False)
         pytest.skip(msg)
     return str(REAL_PYTHON)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _error(cell: nbformat.NotebookNode) -> list[str]:
+    """The lines the front end shows for the cell's error (colours removed)."""
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert len(errors) == 1, cell.outputs
+    return ANSI.sub("", "\n".join(errors[0].traceback)).splitlines()
 
 
 def _text(cell: nbformat.NotebookNode) -> str:
@@ -374,6 +390,7 @@ def ran(request, tmp_path_factory):
     texts = [_text(c) for c in nb.cells]
     out = {"world": world, "setup": texts[0], "steps": texts[1 : 1 + len(STEPS)]}
     out.update(zip(CHECKS, texts[1 + len(STEPS) :]))
+    out["sdk_error_lines"] = _error(nb.cells[1 + len(STEPS) + list(CHECKS).index("sdk_error")])
     return out
 
 
@@ -452,3 +469,13 @@ def test_an_sse_step_reads_a_form_body_by_iterating_the_stream(ran):
 def test_state_manager_clear_removes_every_item_in_both_worlds(ran):
     # the real SDK's own clear deleted key "k2" (k1's `id`) and kept k1: ours removes every item
     assert ran["clear"] == "clear -> None left: []\n", ran["clear"]
+
+
+def test_an_sdk_call_the_engine_refuses_shows_the_cells_line_and_one_line(ran):
+    # it showed some twenty frames of motia_nb's in-process client, its threads and asyncio
+    # (and the SDK's own) before the message, as motia_nb's own state errors no longer do
+    lines = ran["sdk_error_lines"]
+    assert len(lines) == 3, "\n".join(lines)
+    assert re.fullmatch(r"Cell In\[\d+\], line 4, in <module>", lines[0]), lines
+    assert lines[1].strip() == 'todo.update("inbox", "n", [{"type": "set", "path": "done", "value": True}])'
+    assert lines[2].startswith("EngineFunctionError: set.target_not_object: "), lines
