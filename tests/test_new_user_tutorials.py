@@ -7,6 +7,8 @@ restarted midway, ``%load_ext`` twice, ``%config MotiaNB`` settings changed on t
 
 from __future__ import annotations
 
+import pytest
+
 from motia_nb import state_manager
 
 
@@ -116,3 +118,24 @@ def test_a_step_cells_frames_are_named_by_the_number_the_notebook_shows(tmp_path
     assert syntax.startswith("  Cell In[6], line 4\n    def handler(data)\n"), syntax
     assert shown(nb.cells[6]).startswith("Cell In[7], line 2, in <module>\n"), shown(nb.cells[6])
     assert not any("%%step cell" in shown(c) for c in nb.cells)
+
+
+def test_a_name_written_as_ipythons_var_expansion_says_why_the_names_are_missing(ip, fresh_db):
+    # IPython expands {var} in most magics; %state takes names as written, so `{grp}` began
+    # the VALUE and the error said GROUP and KEY were missing, though both were typed
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    ip.user_ns["grp"] = "orders"
+    with pytest.raises(MagicUsageError) as info:
+        state(ip, "set {grp} k 1")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "%state set: the following arguments are required: GROUP, KEY"
+    assert lines[-1] == ('  hint: {grp} was read as the VALUE (JSON starts with {), so the names before it are '
+                         'missing; %state takes names as written, never from a variable ({var}, $var): write the '
+                         'name itself (quoted, "{grp}", to mean it literally)')
+    assert state_manager.sync.list_groups() == []
+    with pytest.raises(MagicUsageError) as info:  # a forgotten name before real JSON: no such hint
+        state(ip, 'set g {"a": 1}')
+    assert "hint" not in str(info.value)
+    state(ip, 'set "{grp}" k 1')  # quoted, the name as written
+    assert state_manager.sync.get("{grp}", "k") == 1
