@@ -7,9 +7,14 @@ restarted midway, ``%load_ext`` twice, ``%config MotiaNB`` settings changed on t
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from motia_nb import state_manager
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def state(ip, line: str):
@@ -103,8 +108,9 @@ def test_a_step_cells_frames_are_named_by_the_number_the_notebook_shows(tmp_path
         '%%step\nconfig = {"name": "Bad", "triggers": [{"type": "queue", "topic": nope}]}',  # In[7]
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)  # this checkout's motia_nb
 
     def shown(cell):
         parts = [o.get("text", "") for o in cell.outputs if o.output_type == "stream"]
