@@ -76,12 +76,12 @@ def test_error_is_one_line_plus_the_users_frames(outputs, cell, ename, n_lines, 
 def test_user_frames_show_the_users_lines(outputs):
     # line numbers are the cell's own (line 1 is %%step), outermost frame first
     _, lines = shown(outputs[CASES[-2][0]])
-    assert re.fullmatch(r'File "<%%step cell \d+>", line 5, in <module>', lines[0])
+    assert re.fullmatch(r'Cell In\[\d+\], line 5, in <module>', lines[0])
     assert lines[1].strip() == "config = {'name': 'X', 'triggers': pick([])}"
-    assert re.fullmatch(r'File "<%%step cell \d+>", line 3, in pick', lines[2])
+    assert re.fullmatch(r'Cell In\[\d+\], line 3, in pick', lines[2])
     assert lines[3].strip() == "return triggers[3]"
     _, lines = shown(outputs[CASES[-1][0]])
-    assert re.fullmatch(r'File "<%%step cell \d+>", line 2, in <module>', lines[0])
+    assert re.fullmatch(r'Cell In\[\d+\], line 2, in <module>', lines[0])
     assert lines[1].strip() == "config = {'name': 'X', 'triggers': [cron('every day')]}"
 
 
@@ -89,7 +89,7 @@ def test_a_step_cell_syntax_error_shows_the_users_line(outputs):
     name, lines = shown(outputs["syntax"])
     assert name == "StepSyntaxError"
     assert len(lines) == 4, "\n".join(lines)
-    assert re.fullmatch(r'\s*File "<%%step cell \d+>", line 4', lines[0])
+    assert re.fullmatch(r'\s*Cell In\[\d+\], line 4', lines[0])
     assert lines[1].strip() == "def handler(input)"
     assert lines[2].strip() == "^"
     assert lines[3] == "SyntaxError: expected ':'"

@@ -87,7 +87,7 @@ def test_handler_traceback_shows_the_cell_source(ip, capsys):
     run_cell(ip, "%motia enqueue t 1").raise_error()  # the cell itself does not fail
     err = capsys.readouterr().err
     assert "✖ step 'Bad' failed (queue t" in err
-    assert "raise KeyError('orderId')" in err and "%%step cell" in err
+    assert "raise KeyError('orderId')" in err and "Cell In[" in err
 
 
 def test_motia_subcommands(ip, capsys):

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .._frames import ShortTraceback
 from ..session import Session, current_session
 from ..state import StateManager
 from ..state.cause import acting_as, current_cause
@@ -51,8 +52,12 @@ from ..steps.streams import SEP, split_stream_group, stream_group
 __all__ = ["EngineFunctions", "EngineFunctionError"]
 
 
-class EngineFunctionError(Exception):
-    """A function call the engine would answer with an error body (``code``, ``message``)."""
+class EngineFunctionError(ShortTraceback, Exception):
+    """A function call the engine would answer with an error body (``code``, ``message``).
+
+    Raised to Motia's SDK calls served in-process (``stateManager``, ``Stream``, ``enqueue``):
+    in a notebook it shows as the user's frames plus one line, as motia_nb's own errors do.
+    """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

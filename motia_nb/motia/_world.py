@@ -54,8 +54,21 @@ class _SdkLogHandler(logging.Handler):
         nb_logger.log(self._LEVELS.get(record.levelname, "info"), message, getattr(record, "data", None))
 
 
+def _clear_every_item(self: Any, scope: str) -> None:
+    """The real SDK's ``StateManager.clear``, served as the engine's ``state::clear``: every item goes.
+
+    The SDK's own ``clear`` lists the scope and deletes ``item["id"]`` for values that
+    have an ``id``: an item without one stays, and one whose ``id`` is not its key
+    deletes another item (SPEC §7: ours removes every item, in both worlds)."""
+    client.trigger({"function_id": "state::clear", "payload": {"scope": scope}})
+
+
 def _bind_real(mod: types.ModuleType) -> None:
     sys.modules["motia.iii"]._instance = client  # type: ignore[attr-defined]
+    state_mod = sys.modules.get("motia.state")
+    manager_cls = getattr(state_mod, "StateManager", None)
+    if manager_cls is not None and getattr(manager_cls, "clear", None) is not _clear_every_item:
+        manager_cls.clear = _clear_every_item  # type: ignore[attr-defined]
     log = logging.getLogger("iii.logger")
     if not any(isinstance(h, _SdkLogHandler) for h in log.handlers):
         log.addHandler(_SdkLogHandler())

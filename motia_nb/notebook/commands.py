@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from typing import Any
 from .parsing import MagicUsageError, Token, Tokens, tokenize
 
 __all__ = ["ArgParser", "Tail", "Command", "CommandTable"]
+
+#: IPython's ``{var}`` expansion, which motia_nb's magics do not do (``no_var_expand``)
+_VAR_BRACES = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}")
 
 
 class ArgParser(argparse.ArgumentParser):
@@ -130,7 +134,18 @@ class Command:
                 continue  # `%state set -- -g k 1`: the usual end-of-options mark, accepted
             names.append(self._name(tokens, w))
         # A command with a tail takes no options: every name is a name, even "-k" or "-1".
-        args = self._parse_names(tokens, ["--", *names])
+        try:
+            args = self._parse_names(tokens, ["--", *names])
+        except MagicUsageError as err:
+            word = tokens.source[words[used].start : words[used].end] if used < len(words) else ""
+            if "required" in str(err) and _VAR_BRACES.fullmatch(word):
+                # `%state set {grp} k 1`: a name written as IPython's {var} was read as the VALUE
+                raise MagicUsageError(
+                    f"{err}\n  hint: {word} was read as the {self.tail.name} (JSON starts with {{), so the names "
+                    f"before it are missing; %{self.magic[1:]} takes names as written, never from a variable "
+                    f'({{var}}, $var): write the name itself (quoted, "{word}", to mean it literally)'
+                ) from None
+            raise
         raw = tokens.rest(first + used)
         if has_body:
             if raw:

@@ -77,18 +77,26 @@ def _when(to: str) -> str:
     return f"at change {to}" if to.isdigit() else f"at {to}"
 
 
+def _same(a: Any, b: Any) -> bool:
+    """The same JSON value, as stored (``1`` and ``1.0``, ``true`` and ``1`` differ)."""
+    return _json_text(a) == _json_text(b)
+
+
 def _restore(m: Any, a: argparse.Namespace) -> Any:
     g, k = item_names(a.group, a.key)
     sync = m.manager.sync
     if m.manager.history_keep == "off":
         raise MagicUsageError("%state restore: the state history is off (MotiaNB.history_keep = 'off')")
-    if a.to.isdigit():  # a seq at or after the item's last change: it is already so
-        last = sync.history(g, k, limit=1)
-        if not last or int(a.to) >= last[0]["seq"]:
-            since = f"its last change is {last[0]['seq']}" if last else "no change of it is recorded"
-            print(f"{g}/{k} is already as it was at change {a.to} ({since}): nothing written")
-            return None
     existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
+    # Compared with the item as it is now, not with its last recorded change: a write made
+    # while history was off (here or in another process) is in the item, not in the changelog.
+    if existed and sync.exists(g, k) and _same(sync.get(g, k), value):
+        detail = ""
+        if a.to.isdigit():
+            last = sync.history(g, k, limit=1)
+            detail = f" (its last change is {last[0]['seq']})" if last else " (no change of it is recorded)"
+        print(f"{g}/{k} is already as it was {_when(a.to)}{detail}: nothing written")
+        return None
     if not existed:
         if sync.exists(g, k):
             sync.delete(g, k)
@@ -128,7 +136,7 @@ def add_history_commands(t: CommandTable) -> None:
     t.add("restore", "write an item's old value back",
           "Write the value GROUP/KEY had at change SEQ (at an ISO time, or before its last N changes with -N) "
           "back as a normal write: recorded in the history (cause magic) and firing state triggers; an item "
-          "that did not exist then is deleted.",
+          "that did not exist then is deleted; an item that already holds that value is left as it is.",
           _restore, _restore_args, examples=(
               "%state restore orders order-1 --to 42", "%state restore orders order-1 --to -1     # undo the last change",
           ))  # fmt: skip

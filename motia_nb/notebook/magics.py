@@ -129,6 +129,11 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
     if a.url is None:  # a file under the working directory by its relative path (.motia/state.db)
         print(f"motia_nb state database: {display_url(m.manager.url)}")
         return None
+    if a.url.strip() in (":memory:", "sqlite:///:memory:") and m.manager.is_open and m.manager.url == ":memory:":
+        # running the cell again must not trade the in-memory store for an empty one
+        # (a file is simply opened again; %config MotiaNB.database keeps it too)
+        print("motia_nb state database: :memory: (already in use: its items stay)")
+        return None
     try:
         url = m.manager.use(a.url)
     except StateError:

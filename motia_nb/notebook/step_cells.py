@@ -11,6 +11,7 @@ is in :mod:`motia_nb.notebook.step_magics`.
 
 from __future__ import annotations
 
+import builtins
 import linecache
 import sys
 import types
@@ -66,6 +67,28 @@ def public_names() -> dict[str, Any]:
     }
 
 
+def _name_as_the_running_cell(filename: str) -> None:
+    """Let tracebacks call ``filename`` what IPython calls the running cell (``Cell In[7]``).
+
+    The ``N`` of ``<%%step cell N>`` counts ``%%step`` runs: no number the notebook shows.
+    IPython's compiler names a cell's frames by the execution count it maps the cell's
+    file name to; a ``%%step`` cell's module is mapped to the number of the cell whose
+    code is running this magic (the nearest caller frame that is a cell's).
+    """
+    get_ipython = getattr(builtins, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    names = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    if not isinstance(names, dict):
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        number = names.get(frame.f_code.co_filename)
+        if isinstance(number, int):
+            names[filename] = number
+            return
+        frame = frame.f_back
+
+
 def define_steps_from_source(source: str, label: str | None = None, first_line: int = 1) -> list[tuple[Step, bool]]:
     """Run a step file's source as its own module and register its steps; returns ``[(step, replaced)]``.
 
@@ -82,6 +105,7 @@ def define_steps_from_source(source: str, label: str | None = None, first_line: 
     filename = f"<%%step cell {n}>"
     numbered = "\n" * max(0, first_line - 1) + source
     linecache.cache[filename] = (len(numbered), None, numbered.splitlines(True), filename)
+    _name_as_the_running_cell(filename)
     mod = types.ModuleType(f"motia_nb_step_{n}")
     mod.__dict__.update({"__file__": filename, **public_names()})
     code = compile(numbered, filename, "exec")

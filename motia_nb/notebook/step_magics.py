@@ -50,6 +50,7 @@ from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, read_value, tokenize
 from .step_cells import define_steps_from_source
 from .step_export import ExportError, plan_export, write_export
+from .._frames import location
 from .tracebacks import error_line, one_line_errors, user_frames
 
 __all__ = ["StepMagics", "MotiaUsageError", "StepSyntaxError", "MOTIA_COMMANDS", "load_ipython_extension"]
@@ -68,9 +69,13 @@ class StepSyntaxError(StepConfigError):
     """
 
     def __init__(self, err: SyntaxError) -> None:
-        super().__init__(f"{err.msg} ({err.filename}, line {err.lineno})")
+        where = location(err.filename or "")  # Cell In[7], as IPython names the running cell
+        place = where.removeprefix("File ").strip('"')  # Cell In[7], or the module's name
+        super().__init__(f"{err.msg} ({place}, line {err.lineno})")
         self.syntax_error = err
         *lines, last = traceback.format_exception_only(type(err), err)
+        if lines and err.filename and lines[0].lstrip().startswith(f'File "{err.filename}"'):
+            lines[0] = lines[0].replace(f'File "{err.filename}"', where, 1)
         name, _, message = last.rstrip("\n").partition(": ")
         self._lines = [*user_frames(err.__traceback__), "".join(lines).rstrip("\n"), error_line(message, name)]
 
