@@ -14,6 +14,8 @@ import asyncio
 import datetime
 import re
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -235,3 +237,53 @@ def test_a_huge_limit_is_no_limit_and_a_huge_seq_is_after_every_change(
     finally:
         m.close()
 
+
+
+# --------------------------------------------------------------------------- a gap in Redis's events
+def _wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _kill_subscriptions(raw: Any) -> None:
+    """What a restarted or unreachable server does to the event subscription: drop it."""
+    assert raw.client_kill_filter(_type="pubsub") >= 1
+
+
+def test_a_lost_event_subscription_counts_as_missed_changes(redis_manager: StateManager, redis_client: Any) -> None:
+    backend = redis_manager.backend
+    assert backend.missed_changes() == 0
+    unsubscribe = redis_manager.subscribe(lambda e: None, remote=True)
+    try:
+        _kill_subscriptions(redis_client)
+        _wait_until(lambda: backend.missed_changes() == 1, 10, "the subscription to come back")
+    finally:
+        unsubscribe()
+
+
+def test_the_live_viewer_catches_up_after_the_redis_subscription_comes_back(
+    redis_manager: StateManager, redis_client: Any
+) -> None:
+    """On SQLite the live viewer never misses another process's change (the follower reads the
+    changelog past its cursor). On Redis, changes made while the event subscription was down
+    (a restarted server) publish nothing this process hears: the viewer refreshed on the gap's
+    token bump but, with no event for the group, showed the page it had, stale until Refresh."""
+    from motia_nb.notebook.viewer import viewer
+
+    m = redis_manager
+    for i in range(5):
+        m.sync.set("orders", f"o{i}", i)
+    v = viewer("orders", manager=m, poll_interval=0.05, debounce=0.01)
+    try:
+        assert [k for _, k in v.items.options] == [f"o{i}" for i in range(5)]
+        # changes no event reports (as another client's while the subscription was down)
+        redis_client.hdel("state:orders", "o0", "o1")
+        redis_client.hset("state:users", "alice", '{"name": "Alice"}')
+        _kill_subscriptions(redis_client)
+        _wait_until(lambda: [k for _, k in v.items.options] == ["o2", "o3", "o4"], 10, "the viewer to show the group as it is")
+        _wait_until(lambda: "users" in [g for _, g in v.groups.options], 10, "the viewer to list the new group")
+    finally:
+        v.close()

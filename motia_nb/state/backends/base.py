@@ -329,3 +329,10 @@ class Backend(Listening, abc.ABC):
         ``PRAGMA data_version`` plus local commits; Redis: a counter of local
         commits and received messages). None when the backend cannot tell."""
         return None
+
+    def missed_changes(self) -> int:
+        """For a backend that :attr:`publishes_remote`: a counter that moves whenever changes
+        may have been committed without their events reaching the listeners (Redis: the
+        event subscription was lost and came back). Whoever keeps state from events must
+        then read the store whole. 0 for a backend whose events never skip a change."""
+        return 0

@@ -88,6 +88,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         self._opened = False
         self._closed = False
         self._token = 0
+        self._missed = 0  # gaps: see missed_changes()
         self._token_lock = threading.Lock()
         self._lt: LoopThread | None = None
         self._sync: Any = None
@@ -97,7 +98,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         #: the async API's writes of the running iteration, per caller loop (sent together)
         self._buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._subscriber = Subscriber(
-            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
+            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._gap
         )
         self._writer = self._new_writer()
         self._writer_task: asyncio.Task[None] | None = None
@@ -164,7 +165,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._sync = sync
             self._direct = DirectWriter(
                 sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
-                on_commit=self._committed, on_gap=self._bump, history_args=self._history_args,
+                on_commit=self._committed, on_gap=self._gap, history_args=self._history_args,
             )
             self._lt = lt
             self._opened = True
@@ -388,6 +389,20 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     def _bump(self) -> None:
         with self._token_lock:
             self._token += 1
+
+    def _gap(self) -> None:
+        """Changes may have been committed without their events reaching us (the event
+        subscription was lost and is back; a write was interrupted mid round trip)."""
+        with self._token_lock:
+            self._missed += 1
+            self._token += 1
+
+    def missed_changes(self) -> int:
+        """A counter bumped at each gap in the events: the event subscription was lost and
+        re-established (a restarted or unreachable server), or a write was interrupted mid
+        round trip. Whoever keeps state from events (the viewer's counts) reads the store
+        whole when it moves."""
+        return self._missed
 
     # ------------------------------------------------------------------ reads
     def _client(self) -> Any:
