@@ -287,3 +287,44 @@ def test_the_live_viewer_catches_up_after_the_redis_subscription_comes_back(
         _wait_until(lambda: "users" in [g for _, g in v.groups.options], 10, "the viewer to list the new group")
     finally:
         v.close()
+
+
+# --------------------------------------------------------------------------- steps
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_an_async_handler_may_write_with_state_manager_sync_on_both(db_path: str, redis_url: str, backend: str) -> None:
+    """A ``%state`` magic, a viewer edit or a plain ``state_manager.sync`` call runs the async
+    handlers it triggers on motia_nb's loop thread. There, on Redis, a handler's
+    ``state_manager.sync.set`` was refused ("cannot be made synchronously ... from the thread
+    that commits writes"): that thread is the Redis writer's. SQLite's writer has a thread of
+    its own, so the same notebook worked on SQLite and broke when switched to Redis."""
+    from motia_nb.session import Session
+    from motia_nb.steps import queue, state
+
+    s = Session(db_path if backend == "sqlite" else redis_url)
+    m = s.state_manager
+    failures: list[Any] = []
+    try:
+
+        @s.step({"name": "OnOrder", "triggers": [state(condition=lambda e: e.group_id == "orders")]})
+        async def on_order(event: Any, ctx: Any) -> None:
+            await ctx.state.update("stats", "orders", [{"type": "increment", "path": "n", "by": 1}])
+            try:
+                m.sync.set("audit", event.item_id, {"seen": True})  # a plain call, as in a script
+            except Exception as exc:  # the test's observable: the step's own error
+                failures.append(exc)
+            await ctx.enqueue({"topic": "shipped", "data": {"id": event.item_id}})
+
+        @s.step({"name": "Ship", "triggers": [queue("shipped")]})
+        async def ship(data: Any, ctx: Any) -> None:
+            try:
+                m.sync.update("audit", data["id"], [{"type": "set", "path": "shipped", "value": True}])
+            except Exception as exc:
+                failures.append(exc)
+
+        m.sync.set("orders", "o1", {"total": 5})  # a blocking call: the handlers run on motia_nb's loop
+        asyncio.run(m.set("orders", "o2", {"total": 7}))  # an awaited one: they run on the caller's loop
+        assert failures == []
+        assert m.sync.items("audit") == [("o1", {"seen": True, "shipped": True}), ("o2", {"seen": True, "shipped": True})]
+        assert m.sync.get("stats", "orders") == {"n": 2}
+    finally:
+        s.close()

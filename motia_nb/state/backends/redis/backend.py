@@ -11,8 +11,10 @@ to the writer task together (one ``call_soon_threadsafe`` per iteration, not per
 write) and answered together (a lone one, to a Redis on this machine with nothing
 queued, commits on the caller's thread like a read); a blocking write with nothing of this process queued
 commits directly on the caller's thread (:mod:`.direct`), else behind the queued
-ones. ``writer_thread`` is motia_nb's loop thread: blocking on a write's future
-there would deadlock, so the facade refuses synchronous writes on it (await them instead).
+ones. ``writer_thread`` is motia_nb's loop thread: blocking there on a queued write's
+future would deadlock, so a blocking write there (an async handler's ``state_manager.sync``
+call) commits directly when nothing is queued or committing, and is refused otherwise
+(await it instead).
 
 Closing: ``close()`` lets the writer task commit what it holds (those writes are answered
 with their results), then stops the direct path under the commit gate (no direct commit
@@ -39,7 +41,7 @@ import redis.asyncio as aredis
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...history import Retention
-from ..base import Backend, Write, WriteResult
+from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread
 from . import scripts
@@ -253,14 +255,26 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         lt, direct = self._lt, self._direct
         assert lt is not None and direct is not None
         self._flush_here()  # this thread's unsent async writes go first
-        if self._gate.queued == 0 and threading.current_thread() is not lt.thread:
+        on_loop = threading.current_thread() is lt.thread
+        if self._gate.queued == 0:
             try:
-                fut.set_result(direct.commit(write))
+                # on motia_nb's loop thread (an async handler's plain state_manager.sync call)
+                # the writer task cannot run while we wait: commit here only if nothing does
+                fut.set_result(direct.commit(write, wait=not on_loop))
             except Exception as exc:
                 fut.set_exception(exc)
             return fut
+        if on_loop:  # behind queued writes the writer task would commit on this very thread
+            fut.set_exception(RuntimeError(SYNC_WRITE_REFUSED))
+            return fut
         self._send([(write, fut, False)])
         return fut
+
+    def blocks_on_itself(self) -> bool:
+        """False: on motia_nb's loop thread a blocking write commits directly when nothing is
+        queued (as on SQLite, whose writer has a thread of its own); :meth:`submit` refuses it
+        there otherwise."""
+        return False
 
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """For a caller on a running loop: the writes of one loop iteration go to the

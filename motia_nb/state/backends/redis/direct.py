@@ -26,7 +26,7 @@ import redis
 
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
-from ..base import Write, WriteResult
+from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
@@ -55,9 +55,12 @@ class CommitGate:
         with self._count_lock:
             self.queued = max(0, self.queued - n)  # (a write failed twice over must not wedge it)
 
-    def acquire(self) -> None:
-        self._lock.acquire()
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the gate (``blocking`` False: only if it is free now); True when taken."""
+        if not self._lock.acquire(blocking):
+            return False
         self._owner = threading.get_ident()
+        return True
 
     async def acquire_async(self) -> None:
         """For the writer task: wait without blocking its loop (a direct commit is one round trip)."""
@@ -107,14 +110,17 @@ class DirectWriter:
         #: set by the backend's close() under the gate: no commit is under way, none follows
         self.stopped = False
 
-    def commit(self, w: Write) -> WriteResult:
-        """Commit ``w`` now; listeners are called before it returns. Raises the write's error."""
+    def commit(self, w: Write, *, wait: bool = True) -> WriteResult:
+        """Commit ``w`` now; listeners are called before it returns. Raises the write's error.
+        ``wait`` False (on the writer task's own loop thread, which must not block on it): when
+        another commit is under way, raise ``RuntimeError(SYNC_WRITE_REFUSED)`` instead of waiting."""
         if self._gate.held_here():
             raise StateError(
                 "motia_nb: a state write was made from inside a state subscriber callback; "
                 "subscribers must only record or schedule work"
             )
-        self._gate.acquire()
+        if not self._gate.acquire(blocking=wait):
+            raise RuntimeError(SYNC_WRITE_REFUSED)
         try:
             if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
                 raise StateClosedError(f"the state database {self._url} was closed")
