@@ -181,7 +181,8 @@ def test_every_call_of_the_api_answers_the_same_on_redis_and_sqlite(db_path: str
     assert differences(db_path, redis_url, api_script(), sync=sync) == []
 
 
-@pytest.mark.parametrize("keep", ["100000", "off", "2", "all"])
+# (a small count is left out: README, "on Redis per group", and pruning runs in the background)
+@pytest.mark.parametrize("keep", ["100000", "off", "all"])
 def test_history_calls_answer_the_same_under_every_retention(db_path: str, redis_url: str, keep: str) -> None:
     before = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
     calls = [
