@@ -11,7 +11,9 @@ user makes, odd names and arguments included, where no expected answer is writte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import io
 import re
 import sys
 import time
@@ -329,3 +331,53 @@ def test_an_async_handler_may_write_with_state_manager_sync_on_both(db_path: str
         assert m.sync.get("stats", "orders") == {"n": 2}
     finally:
         s.close()
+
+
+# --------------------------------------------------------------------------- a Redis password
+@pytest.fixture
+def password_url(redis_client: Any, redis_url: str) -> Any:
+    """A URL that logs in as a user with a password (an ACL user: the default one is untouched)."""
+    redis_client.acl_setuser("alice", enabled=True, passwords=["+s3cret"], keys=["*"], channels=["*"], commands=["+@all"])
+    try:
+        yield redis_url.replace("redis://", "redis://alice:s3cret@")
+    finally:
+        redis_client.acl_deluser("alice")
+
+
+def test_a_redis_password_never_shows_in_what_a_notebook_keeps(ip: Any, fresh_db: str, password_url: str) -> None:
+    """Errors named the store without its password (``redis://alice:***@…``), but ``%state use``
+    printed it, the viewer's title (widget state saved in the .ipynb) and repr held it, and so
+    did the "history is off" and "was closed" errors. A SQLite path holds no secret; switching
+    to a password-protected Redis put one in the notebook's outputs."""
+    from motia_nb.notebook.viewer import viewer
+    from motia_nb.state.backends import open_backend
+    from motia_nb.state.backends.base import Write
+
+    shown: list[str] = []
+    for cell in (f"%state use {password_url}", "%state use", '%state set g k {"n": 1}'):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            res = ip.run_cell(cell, store_history=False)
+        assert res.success, res.error_in_exec
+        shown.append(out.getvalue())
+    assert "alice:***@" in shown[0] and "alice:***@" in shown[1]
+    v = viewer("g", live=False)
+    try:
+        shown += [v.title.value, repr(v)]
+    finally:
+        v.close()
+    m = StateManager(password_url, history_keep="off")
+    try:
+        with pytest.raises(Exception) as off:
+            m.sync.get("g", "k", at=1)
+        shown.append(str(off.value))
+    finally:
+        m.close()
+    b = open_backend(password_url)
+    b.open()
+    b.close()
+    with pytest.raises(Exception) as closed:
+        b.submit(Write("set", "g", "k", value_json="1")).result()
+    shown.append(str(closed.value))
+    assert all("s3cret" not in text for text in shown), shown
+    assert all("alice:***@" in text for text in shown[3:]), shown

@@ -61,9 +61,14 @@ def item_label(key: str, value: Any, key_width: int) -> str:
 
 
 def display_url(url: str) -> str:
-    """How the viewer names a store: a file under the working directory relative to it
-    (``.motia/state.db``, no machine path in a saved notebook); anything else as it is."""
-    if "://" in url or url == ":memory:" or not os.path.isabs(url):
+    """How the viewer and the magics name a store: a file under the working directory relative
+    to it (``.motia/state.db``, no machine path in a saved notebook); a URL without its password
+    (``redis://:***@host:6379/0``: a saved notebook keeps its outputs); anything else as it is."""
+    if "://" in url:
+        from motia_nb.state.backends.redis.layout import safe_url
+
+        return safe_url(url)
+    if url == ":memory:" or not os.path.isabs(url):
         return url
     try:
         rel = os.path.relpath(url)

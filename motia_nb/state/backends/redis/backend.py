@@ -134,7 +134,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         loop thread it cannot wait, so the subscription follows shortly after."""
         with self._open_lock:
             if self._closed:
-                raise StateClosedError(f"the state database {self.url} was closed")
+                raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
             if self._opened:
                 return
             sync = redis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30)
@@ -344,7 +344,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._writer.refuse(items)
 
     def _closed_error(self) -> StateClosedError:
-        return StateClosedError(f"the state database {self.url} was closed")
+        return StateClosedError(f"the state database {safe_url(self.url)} was closed")
 
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
@@ -421,7 +421,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     # ------------------------------------------------------------------ reads
     def _client(self) -> Any:
         if self._closed:
-            raise StateClosedError(f"the state database {self.url} was closed")
+            raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
         if not self._opened:
             self.open()
         return self._sync

@@ -123,7 +123,7 @@ class DirectWriter:
             raise RuntimeError(SYNC_WRITE_REFUSED)
         try:
             if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
-                raise StateClosedError(f"the state database {self._url} was closed")
+                raise StateClosedError(f"the state database {safe_url(self._url)} was closed")
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:
