@@ -381,3 +381,35 @@ def test_a_redis_password_never_shows_in_what_a_notebook_keeps(ip: Any, fresh_db
     shown.append(str(closed.value))
     assert all("s3cret" not in text for text in shown), shown
     assert all("alice:***@" in text for text in shown[3:]), shown
+
+
+# --------------------------------------------------------------------------- values another tool wrote
+def test_overwriting_a_value_another_tool_wrote_keeps_the_groups_history_readable(
+    redis_manager: StateManager, redis_client: Any
+) -> None:
+    """The error for a value that is not JSON says "Overwrite it with set() or delete it". Doing
+    so recorded the bad text as the change's old value, and from then on ``history()`` of the
+    whole group (``%state history``, the viewer's History button) failed with a bare
+    JSONDecodeError naming nothing. The change reads as its event did: the old text as text."""
+    from motia_nb.state.errors import StoredValueError
+
+    m = redis_manager
+    m.sync.set("g", "ok", {"n": 1})
+    redis_client.hset("state:g", "plain", "hello")
+    redis_client.hset("state:g", "huge", "1e400")
+    with pytest.raises(StoredValueError, match="'g'/'plain'"):
+        m.sync.get("g", "plain")
+    events: list[Any] = []
+    m.subscribe(events.append)
+    assert m.sync.set("g", "plain", 1) == {"new_value": 1, "old_value": "hello"}
+    assert m.sync.delete("g", "huge") == "1e400"  # text, as for any value that is not JSON (it read as inf)
+    changes = m.sync.history("g")
+    assert [(c["key"], c["old_value"], c["new_value"]) for c in changes] == [
+        ("ok", None, {"n": 1}), ("plain", "hello", 1), ("huge", "1e400", None),
+    ]
+    assert [(e.old_value, e.new_value) for e in events] == [("hello", 1), ("1e400", None)]
+    assert asyncio.run(m.history("g", "plain")) == changes[1:2]
+    # the value as it was then is read as strictly as get() reads one now
+    with pytest.raises(StoredValueError, match="'g'/'plain'"):
+        m.sync.get("g", "plain", at=changes[0]["seq"])
+    assert m.sync.get("g", "plain", at=changes[1]["seq"]) == 1

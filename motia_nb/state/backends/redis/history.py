@@ -6,7 +6,6 @@ changes are the group's entries with its key, read a page at a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ import redis
 
 from ...errors import StateError
 from ...history import Point, change_dict
+from .codec import decode, decode_item
 from .layout import HISTORY_PREFIX
 
 __all__ = ["RedisHistory"]
@@ -77,7 +77,7 @@ class RedisHistory:
             back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for _, f in back:
             if f[b"k"] == want:
-                return _value(f.get(b"n"))
+                return _value(f.get(b"n"), group_id, key)
         self._refuse_if_pruned(group_id, key, at)
         if at.seq is not None:
             ahead = self._entries(group_id, f"({at.seq}-0", reverse=False)
@@ -85,7 +85,7 @@ class RedisHistory:
             ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
         for _, f in ahead:
             if f[b"k"] == want:
-                return _value(f.get(b"o"))
+                return _value(f.get(b"o"), group_id, key)
         return self.exists(group_id, key), self.get(group_id, key)
 
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
@@ -110,8 +110,10 @@ class RedisHistory:
             )
 
 
-def _value(raw: "bytes | None") -> tuple[bool, Any]:
-    return (False, None) if raw is None else (True, json.loads(raw))
+def _value(raw: "bytes | None", group_id: str, key: str) -> tuple[bool, Any]:
+    """A past value, as strictly as :meth:`get` reads the present one: text that is not JSON
+    (written by another tool, then recorded as a change's old value) is a StoredValueError."""
+    return (False, None) if raw is None else (True, decode_item(raw, group_id, key))
 
 
 def _text(raw: "bytes | None") -> "str | None":
@@ -119,7 +121,13 @@ def _text(raw: "bytes | None") -> "str | None":
 
 
 def _change(seq: int, group_id: str, f: dict[bytes, bytes]) -> dict[str, Any]:
-    return change_dict(
-        seq, float(f[b"at"]), f[b"t"].decode(), group_id, f[b"k"].decode("utf-8"), f.get(b"o"), f.get(b"n"),
+    change = change_dict(
+        seq, float(f[b"at"]), f[b"t"].decode(), group_id, f[b"k"].decode("utf-8"), None, None,
         _text(f.get(b"r")), f[b"c"].decode("utf-8"), int(f[b"p"]),
     )  # fmt: skip
+    # as the change's event had them (codec.decode): a value another tool wrote that is not JSON,
+    # overwritten or deleted by this change, stays its text; it must not fail the group's history
+    old, new = f.get(b"o"), f.get(b"n")
+    change["old_value"] = None if old is None else decode(old)
+    change["new_value"] = None if new is None else decode(new)
+    return change
