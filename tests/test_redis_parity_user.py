@@ -413,3 +413,37 @@ def test_overwriting_a_value_another_tool_wrote_keeps_the_groups_history_readabl
     with pytest.raises(StoredValueError, match="'g'/'plain'"):
         m.sync.get("g", "plain", at=changes[0]["seq"])
     assert m.sync.get("g", "plain", at=changes[1]["seq"]) == 1
+
+
+def test_key_searches_never_name_a_key_another_tool_removed(redis_manager: StateManager, redis_client: Any) -> None:
+    """A running Motia deployment adds and removes items of a group (HSET / HDEL on
+    ``state:<group>``). The key index (prefix completion, go to key, key search) trusted itself
+    while it held as many keys as the hash: one key added and one removed by the engine
+    between two motia_nb writes, and ``keys_with_prefix`` named the removed key (``%state get``
+    of it: null) and never the added one, also after later motia_nb writes. On SQLite every
+    search reads the table itself."""
+    m = redis_manager
+    for i in range(5):
+        m.sync.set("jobs", f"job-{i}", i)
+    assert m.sync.keys_with_prefix("jobs", "job") == [f"job-{i}" for i in range(5)]
+    redis_client.hset("state:jobs", "job-7", "7")  # the engine: one job in, one out
+    redis_client.hdel("state:jobs", "job-1")
+    truth = ["job-0", "job-2", "job-3", "job-4", "job-7"]
+    assert m.sync.keys_with_prefix("jobs", "job") == truth
+    assert asyncio.run(m.keys_containing("jobs", "-")) == truth
+    m.sync.set("jobs", "job-0", 0)  # a motia_nb write: the index is right from here on
+    assert m.sync.keys_with_prefix("jobs", "job-1") == []
+    assert m.sync.keys_with_prefix("jobs", "job-7") == ["job-7"]
+    assert asyncio.run(m.keys_containing("jobs", "7")) == ["job-7"]
+
+
+def test_a_key_search_whose_answer_holds_a_removed_key_answers_without_it(
+    redis_manager: StateManager, redis_client: Any
+) -> None:
+    m = redis_manager
+    for i in range(5):
+        m.sync.set("jobs", f"job-{i}", i)
+    redis_client.hset("state:jobs", "zz-new", "1")
+    redis_client.hdel("state:jobs", "job-3")
+    assert asyncio.run(m.keys_containing("jobs", "job-")) == ["job-0", "job-1", "job-2", "job-4"]
+    assert asyncio.run(m.keys_containing("jobs", "new")) == ["zz-new"]

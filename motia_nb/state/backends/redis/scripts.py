@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 
 __all__ = [
-    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL",
+    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL",
     "WRITE_SCRIPTS", "BY_NAME", "source",
 ]  # fmt: skip
 
@@ -43,6 +43,8 @@ READ = _ordered + source("read")
 KEYS_PREFIX = source("keys_ready") + source("keys_prefix")
 KEYS_SEARCH = source("keys_ready") + source("key_text") + source("keys_search")
 KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
+#: whether a key search's matches name a key the hash no longer holds (then the index is stale)
+KEYS_GONE = source("keys_ready") + source("keys_gone")
 KEYS_FILL = source("keys_fill")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
