@@ -19,6 +19,8 @@ from .layout import HISTORY_PREFIX
 __all__ = ["RedisHistory"]
 
 _PAGE = 500
+#: stream entries ``history_key.lua`` examines in one call (a few ms of the server's time)
+_KEY_BUDGET = 5000
 Entry = tuple[int, dict[bytes, bytes]]
 
 
@@ -30,6 +32,7 @@ class RedisHistory:
     _call: Callable[..., Any]
     get: Callable[[str, str], Any]
     exists: Callable[[str, str], bool]
+    _key_script: Callable[[str], Any]
 
     def _entries(self, group_id: str, start: str, *, reverse: bool) -> Iterator[Entry]:
         """Stream entries from ``start`` (an ID, ``-``/``+``, or ``(ID`` exclusive) onwards, in
@@ -46,13 +49,32 @@ class RedisHistory:
                 return
             start = "(" + page[-1][0].decode()
 
+    def _key_entries(self, group_id: str, key: str, start: str, *, reverse: bool) -> Iterator[Entry]:
+        """:meth:`_entries` of one item: ``history_key.lua`` filters the group's stream on the
+        server, a bounded stretch per call, and sends only the item's entries."""
+        c, name = self._client(), HISTORY_PREFIX + group_id
+        script = self._key_script("HISTORY_KEY")
+        while True:
+            last, found, done = self._call(
+                script, [name], [start, "rev" if reverse else "fwd", key, _PAGE, _KEY_BUDGET], client=c
+            )
+            for eid, flat in found:
+                yield int(eid.split(b"-")[0]), dict(zip(flat[0::2], flat[1::2]))
+            if done or not last:
+                return
+            start = "(" + last.decode()
+
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         if since is None:
-            entries = self._entries(group_id, "+", reverse=True)
+            start, reverse = "+", True
         elif since.seq is not None:
-            entries = self._entries(group_id, f"({since.seq}-0", reverse=False)
+            start, reverse = f"({since.seq}-0", False
         else:
-            entries = self._entries(group_id, "-", reverse=False)
+            start, reverse = "-", False
+        if key is None:
+            entries = self._entries(group_id, start, reverse=reverse)
+        else:
+            entries = self._key_entries(group_id, key, start, reverse=reverse)
         want = None if key is None else key.encode()
         out: list[dict[str, Any]] = []
         for seq, f in entries:
@@ -72,17 +94,17 @@ class RedisHistory:
         first one after it, else the current value; a point before pruned history is refused."""
         want = key.encode()
         if at.seq is not None:
-            back = self._entries(group_id, f"{at.seq}-0", reverse=True)
+            back = self._key_entries(group_id, key, f"{at.seq}-0", reverse=True)
         else:
-            back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
+            back = (e for e in self._key_entries(group_id, key, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for _, f in back:
             if f[b"k"] == want:
                 return _value(f.get(b"n"), group_id, key)
         self._refuse_if_pruned(group_id, key, at)
         if at.seq is not None:
-            ahead = self._entries(group_id, f"({at.seq}-0", reverse=False)
+            ahead = self._key_entries(group_id, key, f"({at.seq}-0", reverse=False)
         else:
-            ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
+            ahead = (e for e in self._key_entries(group_id, key, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
         for _, f in ahead:
             if f[b"k"] == want:
                 return _value(f.get(b"o"), group_id, key)
