@@ -114,13 +114,16 @@ class DirectWriter:
         """Commit ``w`` now; listeners are called before it returns. Raises the write's error.
         ``wait`` False (on the writer task's own loop thread, which must not block on it): when
         another commit is under way, raise ``RuntimeError(SYNC_WRITE_REFUSED)`` instead of waiting."""
-        if self._gate.held_here():
+        if not wait:  # (the gate's owner is a thread: on the loop thread, any task "holds" it)
+            if not self._gate.acquire(blocking=False):
+                raise RuntimeError(SYNC_WRITE_REFUSED)
+        elif self._gate.held_here():
             raise StateError(
                 "motia_nb: a state write was made from inside a state subscriber callback; "
                 "subscribers must only record or schedule work"
             )
-        if not self._gate.acquire(blocking=wait):
-            raise RuntimeError(SYNC_WRITE_REFUSED)
+        else:
+            self._gate.acquire()
         try:
             if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
                 raise StateClosedError(f"the state database {safe_url(self._url)} was closed")
