@@ -117,7 +117,9 @@ class Session:
         self.manager.close()
 
     def __repr__(self) -> str:
-        return f"<motia_nb Session {self.manager.url!r}: {len(self.registry.all())} step(s)>"
+        from .state.backends.redis.layout import safe_url  # a Redis password stays out of outputs
+
+        return f"<motia_nb Session {safe_url(self.manager.url)!r}: {len(self.registry.all())} step(s)>"
 
 
 _default: Session | None = None

@@ -366,6 +366,13 @@ def test_a_redis_password_never_shows_in_what_a_notebook_keeps(ip: Any, fresh_db
         shown += [v.title.value, repr(v)]
     finally:
         v.close()
+    from motia_nb.session import Session
+
+    session = Session(password_url)
+    try:
+        shown.append(repr(session))
+    finally:
+        session.close()
     m = StateManager(password_url, history_keep="off")
     try:
         with pytest.raises(Exception) as off:
