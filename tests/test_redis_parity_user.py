@@ -16,6 +16,7 @@ import datetime
 import io
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -489,3 +490,37 @@ def test_one_items_history_is_filtered_on_the_server_not_sent_whole(redis_manage
         assert len(calls) <= 4
     finally:
         del backend._call
+
+
+@pytest.mark.parametrize("where", ["sqlite", "redis-local", "redis-remote"])
+def test_the_sync_sdk_in_an_async_handler_never_hangs(db_path: str, redis_url: str, where: str) -> None:
+    """SPEC §7: the SDK's synchronous ``stateManager`` works from async handlers. Such a call runs
+    on a helper thread's loop while motia_nb's loop thread (where a magic's, a viewer edit's or a
+    ``.sync`` call's handlers run) waits for it. On a Redis on another machine (no lone write
+    commits on the caller's thread there) its write went to the Redis writer task, which runs on
+    that very waiting thread: the cell hung for good. On SQLite (its writer has its own thread)
+    and a local Redis it answered."""
+    import motia_nb.motia as sdk
+    from motia_nb.session import Session
+    from motia_nb.steps import state
+
+    s = Session(db_path if where == "sqlite" else redis_url)
+    m = s.state_manager
+    if where == "redis-remote":
+        m.backend.direct_reads = False  # as for any host that is not this machine's loopback
+    try:
+
+        @s.step({"name": "Audit", "triggers": [state(condition=lambda e: e.group_id == "orders")]})
+        async def audit(event: Any, ctx: Any) -> None:
+            sdk.stateManager.set("audit", event.item_id, {"seen": True})
+            sdk.stateManager.update("audit", event.item_id, [{"type": "increment", "path": "n", "by": 1}])
+
+        done: dict[str, Any] = {}
+        writer = threading.Thread(target=lambda: done.setdefault("r", m.sync.set("orders", "o1", 1)), daemon=True)
+        writer.start()
+        writer.join(30)
+        assert not writer.is_alive(), "the write that triggered the step never returned"
+        assert done["r"] == {"new_value": 1, "old_value": None}
+        assert m.sync.get("audit", "o1") == {"seen": True, "n": 1}
+    finally:
+        s.close()

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import InvalidInputError, StateError
+from .urls import safe_url
 from .values import check_name
 
 __all__ = [
@@ -137,8 +138,6 @@ def point(value: Any, name: str) -> Point:
 def at_point(at: Any, retention: Retention, url: str) -> Point:
     """``get(at=)`` checked; refused while history is off (the answer would be a guess)."""
     if not retention.enabled:
-        from .backends.redis.layout import safe_url  # (no password in a message a notebook keeps)
-
         raise StateError(f"{safe_url(url)}: the state history is off (history_keep = 'off'), so get(at=...) cannot answer")
     return point(at, "at")
 

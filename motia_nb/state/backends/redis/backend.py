@@ -43,10 +43,10 @@ from ...events import StateEvent
 from ...history import Retention
 from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from ..write_future import WriteFuture
-from ...._threads import LoopThread, get_loop_thread
+from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
 from .commands import set_args, set_result
-from .direct import CommitGate, DirectWriter
+from .direct import CommitGate, DirectWriter, loop_blocked
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
@@ -255,20 +255,21 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         lt, direct = self._lt, self._direct
         assert lt is not None and direct is not None
         self._flush_here()  # this thread's unsent async writes go first
-        on_loop = threading.current_thread() is lt.thread
+        blocked = loop_blocked(lt.thread)
         if self._gate.queued == 0:
             try:
-                # on motia_nb's loop thread (an async handler's plain state_manager.sync call)
-                # the writer task cannot run while we wait: commit here only if nothing does
-                fut.set_result(direct.commit(write, wait=not on_loop))
+                # where motia_nb's loop thread cannot run meanwhile (we are on it: an async handler's
+                # plain state_manager.sync call; or it waits for us), neither can the writer task
+                fut.set_result(direct.commit(write, blocked=blocked))
             except Exception as exc:
                 fut.set_exception(exc)
             return fut
-        if on_loop:  # behind queued writes the writer task would commit on this very thread
+        if blocked is not None:  # behind queued writes that the writer task cannot commit meanwhile
             fut.set_exception(RuntimeError(SYNC_WRITE_REFUSED))
             return fut
         self._send([(write, fut, False)])
         return fut
+
 
     def blocks_on_itself(self) -> bool:
         """False: on motia_nb's loop thread a blocking write commits directly when nothing is
@@ -305,6 +306,13 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._writer.refuse(items, counted=False)
             return
         direct = self._direct
+        lt = self._lt
+        if direct is not None and lt is not None and threading.current_thread() is not lt.thread and loop_thread_waiting():
+            # a synchronous SDK call's writes, on its helper thread's loop, while motia_nb's loop
+            # thread waits for that call: the writer task cannot commit them, so they commit here
+            for item in direct.commit_items(items, lt.thread.ident):  # (those the store refused, closed)
+                self._writer.refuse([item], counted=False)
+            return
         if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
             self._lt is not None and threading.current_thread() is not self._lt.thread
         ):

@@ -26,15 +26,25 @@ import redis
 
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
+from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
 from .wire import ScriptWire
 
-__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS"]
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked"]
 
 MAX_CAS_ATTEMPTS = 10_000
+
+
+def loop_blocked(loop_thread: threading.Thread) -> int | None:
+    """The ident of motia_nb's loop thread (where the writer task runs) when it cannot run until
+    the caller is done: the caller is on it, or it waits for the caller (a synchronous SDK call
+    made from an async handler runs on a helper thread while that thread waits); else None."""
+    if threading.current_thread() is loop_thread or loop_thread_waiting():
+        return loop_thread.ident
+    return None
 
 
 class CommitGate:
@@ -55,10 +65,16 @@ class CommitGate:
         with self._count_lock:
             self.queued = max(0, self.queued - n)  # (a write failed twice over must not wedge it)
 
-    def acquire(self, blocking: bool = True) -> bool:
-        """Take the gate (``blocking`` False: only if it is free now); True when taken."""
-        if not self._lock.acquire(blocking):
-            return False
+    def acquire(self) -> None:
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def acquire_unless_held_by(self, ident: int) -> bool:
+        """Take the gate, waiting for another thread's commit; False (not taken) when thread
+        ``ident`` holds it: a thread blocked until the caller is done never releases it."""
+        while not self._lock.acquire(timeout=0.05):
+            if self._owner == ident:
+                return False
         self._owner = threading.get_ident()
         return True
 
@@ -110,12 +126,14 @@ class DirectWriter:
         #: set by the backend's close() under the gate: no commit is under way, none follows
         self.stopped = False
 
-    def commit(self, w: Write, *, wait: bool = True) -> WriteResult:
+    def commit(self, w: Write, *, blocked: int | None = None) -> WriteResult:
         """Commit ``w`` now; listeners are called before it returns. Raises the write's error.
-        ``wait`` False (on the writer task's own loop thread, which must not block on it): when
-        another commit is under way, raise ``RuntimeError(SYNC_WRITE_REFUSED)`` instead of waiting."""
-        if not wait:  # (the gate's owner is a thread: on the loop thread, any task "holds" it)
-            if not self._gate.acquire(blocking=False):
+        ``blocked``: the ident of a thread that cannot run until this call returns (motia_nb's
+        loop thread, where the writer task runs: the caller, or blocked waiting for it). A gate
+        it holds (the writer task mid-commit, a listener) is never released meanwhile: then
+        ``RuntimeError(SYNC_WRITE_REFUSED)`` instead of a deadlock."""
+        if blocked is not None:  # (the gate's owner is a thread: there, any task "holds" it)
+            if not self._gate.acquire_unless_held_by(blocked):
                 raise RuntimeError(SYNC_WRITE_REFUSED)
         elif self._gate.held_here():
             raise StateError(
@@ -140,6 +158,28 @@ class DirectWriter:
             return wr
         finally:
             self._gate.release()
+
+    def commit_items(self, items: "list[Any]", blocked: int) -> "list[Any]":
+        """Commit the ``(write, future, result_only)`` of a loop iteration one by one on this
+        thread (``blocked``: as for :meth:`commit`), answering each future; behind writes queued
+        for the writer task, which cannot run now, they are refused (their order would be lost).
+        Returns the items the closed store refused, never applied."""
+        refused = []
+        for write, fut, result_only in items:
+            if fut.done():
+                continue
+            if self._gate.queued:
+                fut.set_exception(RuntimeError(SYNC_WRITE_REFUSED))
+                continue
+            try:
+                wr = self.commit(write, blocked=blocked)
+            except StateClosedError:  # closed meanwhile, before it was applied
+                refused.append((write, fut, result_only))
+            except Exception as exc:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(wr.result if result_only else wr)
+        return refused
 
     def _run(self, w: Write) -> WriteResult:
         name, keys, args = script_call(w, None, self._channel(), self._origin, self._hist)

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 from redis.connection import parse_url
 
 from ...errors import StateError
+from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
@@ -126,15 +127,6 @@ def is_local(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
