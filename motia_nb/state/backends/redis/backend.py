@@ -270,7 +270,6 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         self._send([(write, fut, False)])
         return fut
 
-
     def blocks_on_itself(self) -> bool:
         """False: on motia_nb's loop thread a blocking write commits directly when nothing is
         queued (as on SQLite, whose writer has a thread of its own); :meth:`submit` refuses it
