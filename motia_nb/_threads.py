@@ -64,6 +64,7 @@ __all__ = [
     "run_sync",
     "submit",
     "in_loop_thread",
+    "loop_thread_waiting",
     "stop_loop_thread",
     "start_thread",
     "run_in_handler_pool",
@@ -151,6 +152,7 @@ class LoopThread:
 
 _lock = threading.Lock()
 _loop_thread: LoopThread | None = None
+_loop_thread_waits = 0  # run_on_private_loop calls blocking motia_nb's loop thread now
 _sqlite_loop: LoopThread | None = None
 _pool: ThreadPoolExecutor | None = None
 
@@ -199,6 +201,13 @@ def adopt_aiosqlite(conn: Any, name: str) -> Any:
         thread.daemon = True
         thread.name = name
     return conn
+
+
+def loop_thread_waiting() -> bool:
+    """True while motia_nb's loop thread is blocked in :func:`run_on_private_loop` (a synchronous
+    SDK call from an async handler): nothing scheduled on its loop (a Redis writer task) runs
+    until that call returns, so the call must not wait on it."""
+    return _loop_thread_waits > 0
 
 
 def in_loop_thread() -> bool:
@@ -343,7 +352,17 @@ def run_on_private_loop(coro: Coroutine[Any, Any, T]) -> T:
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             box["error"] = e
 
-    start_thread(target, "motia-nb-sync-call").join()
+    global _loop_thread_waits
+    blocking_loop = in_loop_thread()  # motia_nb's loop thread blocks until the helper is done
+    if blocking_loop:
+        with _lock:
+            _loop_thread_waits += 1
+    try:
+        start_thread(target, "motia-nb-sync-call").join()
+    finally:
+        if blocking_loop:
+            with _lock:
+                _loop_thread_waits -= 1
     if "error" in box:
         raise box["error"]
     return box["value"]

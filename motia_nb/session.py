@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .state import StateManager, state_manager
+from .state.urls import safe_url
 from .steps.context import current_frame
 from .steps.flow import FlowDiagram
 from .steps.flow import flow_diagram as _flow_diagram
@@ -117,7 +118,7 @@ class Session:
         self.manager.close()
 
     def __repr__(self) -> str:
-        return f"<motia_nb Session {self.manager.url!r}: {len(self.registry.all())} step(s)>"
+        return f"<motia_nb Session {safe_url(self.manager.url)!r}: {len(self.registry.all())} step(s)>"
 
 
 _default: Session | None = None

@@ -473,24 +473,31 @@ def test_backends_run_on_motia_nb_loop_thread_and_leave_no_thread_behind(redis_u
         put_after.close()
 
 
-def test_a_backend_first_opened_on_the_loop_thread_works_and_sync_writes_there_are_refused(redis_url: str) -> None:
+def test_a_backend_first_opened_on_the_loop_thread_works_and_sync_writes_there_commit_or_are_refused(
+    redis_url: str,
+) -> None:
     """An async step handler may be the first to touch state: opening on motia_nb's loop
-    must not wait on that loop (deadlock), and a blocking write there is refused clearly."""
+    must not wait on that loop (deadlock). A blocking write there commits directly when
+    nothing is queued (as on SQLite); behind queued writes, which the writer task would
+    commit on this very thread, it is refused clearly."""
     from motia_nb._threads import get_loop_thread
 
     sm = StateManager(redis_url)
 
     async def handler() -> Any:
         r = await sm.set("g", "k", {"n": 1})  # opens the backend on the loop thread
+        assert sm.sync.set("g", "k", {"n": 5}) == {"new_value": {"n": 5}, "old_value": {"n": 1}}
+        queued = sm.set("g", "q", 1)  # not awaited yet: queued for the writer task on this thread
         with pytest.raises(RuntimeError, match="await"):
             sm.sync.set("g", "k", 2)
+        await queued
         return r, await sm.update("g", "k", [{"type": "increment", "path": "n", "by": 1}])
 
     try:
         first, second = get_loop_thread().submit(handler()).result(10)
         assert first == {"new_value": {"n": 1}, "old_value": None}
-        assert second["new_value"] == {"n": 2}
-        assert sm.sync.get("g", "k") == {"n": 2}
+        assert second["new_value"] == {"n": 6}
+        assert sm.sync.get("g", "k") == {"n": 6} and sm.sync.get("g", "q") == 1
     finally:
         sm.close()
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .backends.base import Backend, Write, WriteResult
+from .backends.base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from .backends.write_future import WriteFuture
 from .errors import StateClosedError
 
@@ -43,11 +42,8 @@ def commit_sync(write: Write, backend: Callable[[], Backend], current: Callable[
     ``current()`` is the manager's backend right now (None while closed)."""
     for attempt in range(_RESUBMITS + 1):
         b = backend()
-        if threading.current_thread() is b.writer_thread:  # waiting there would deadlock
-            raise RuntimeError(
-                "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
-                "or from the thread that commits writes (in an async handler, await the write instead)"
-            )
+        if b.blocks_on_itself():  # waiting here would deadlock
+            raise RuntimeError(SYNC_WRITE_REFUSED)
         try:
             return _wait(b.submit(write), write)
         except StateClosedError:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import InvalidInputError, StateError
+from .urls import safe_url
 from .values import check_name
 
 __all__ = [
@@ -29,6 +30,12 @@ DEFAULT_KEEP = "100000"
 
 #: The keys of every dict ``history()`` returns, in order.
 CHANGE_KEYS = ("seq", "at", "event_type", "group_id", "key", "old_value", "new_value", "trace_id", "cause", "pid")
+
+#: The largest seq a store can give (SQLite's INTEGER; a Redis stream ID holds it too): a
+#: ``since`` / ``at`` seq beyond it names the same moment (after every change).
+MAX_SEQ = 2**63 - 1
+#: The largest ``limit`` handed to a store (as :data:`motia_nb.state.requests.MAX_COUNT`).
+MAX_LIMIT = 2**53
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -124,14 +131,14 @@ def point(value: Any, name: str) -> Point:
     if isinstance(value, datetime):
         return Point(at=value.timestamp())
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return Point(seq=value)
+        return Point(seq=min(value, MAX_SEQ))  # past every seq: the same answer as the last one
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
 
 
 def at_point(at: Any, retention: Retention, url: str) -> Point:
     """``get(at=)`` checked; refused while history is off (the answer would be a guess)."""
     if not retention.enabled:
-        raise StateError(f"{url}: the state history is off (history_keep = 'off'), so get(at=...) cannot answer")
+        raise StateError(f"{safe_url(url)}: the state history is off (history_keep = 'off'), so get(at=...) cannot answer")
     return point(at, "at")
 
 
@@ -141,7 +148,8 @@ def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, 
     k = None if key is None else check_name(key, "key", group_id=g)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise InvalidInputError(f"limit must be an int >= 1, got {limit!r}")
-    return g, k, None if since is None else point(since, "since"), limit
+    # a limit past any history (sys.maxsize, 10**30) is no limit, on every backend
+    return g, k, None if since is None else point(since, "since"), min(limit, MAX_LIMIT)
 
 
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text: a history page shares few seconds

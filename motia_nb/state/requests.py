@@ -17,7 +17,7 @@ from .errors import InvalidInputError
 from .ops import normalize_ops
 from .values import check_name, encode_copy
 
-__all__ = ["plain_names", "plain_set", "set_write", "update_write", "delete_write", "clear_write", "item_names", "prefix_args"]
+__all__ = ["plain_names", "plain_set", "set_write", "update_write", "delete_write", "clear_write", "item_names", "prefix_args", "MAX_COUNT"]
 
 
 def item_names(group_id: Any, key: Any) -> tuple[str, str]:
@@ -76,11 +76,16 @@ def prefix_args(group_id: Any, prefix: Any, limit: Any, what: str = "prefix") ->
         raise InvalidInputError(f"{what} must be a str of encodable characters, got {prefix!r}")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
         raise InvalidInputError(f"limit must be an int >= 0, got {limit!r}")
-    return check_name(group_id, "group_id"), prefix, limit
+    return check_name(group_id, "group_id"), prefix, min(limit, MAX_COUNT)
 
 
-#: SQLite's largest INTEGER: a page offset or limit beyond it is the same as it (or no limit).
-_MAX_ROW = 2**63 - 1
+#: The largest count or offset handed to a store: more items than any store holds (a Redis hash
+#: holds at most 2**32 fields), an INTEGER to SQLite and an exact number to Redis's scripts (Lua
+#: reads numbers as doubles: 2**63 - 1 reached ZRANGE as 9.2233720368547758e+18, an error). A
+#: limit beyond it (``sys.maxsize``, ``10**30``) means the same as it, an offset beyond it an
+#: empty page, on every backend.
+MAX_COUNT = 2**53
+_MAX_ROW = MAX_COUNT
 
 
 def page_args(group_id: Any, offset: Any, limit: Any) -> tuple[str, int, int | None]:

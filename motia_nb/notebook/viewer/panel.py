@@ -107,6 +107,7 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
         self._data = LiveData()  # counts kept from events; the page shown (the next read's cursor)
         self._heavy = off_loop(self.manager)
         self._events_mark = 0  # events seen when the change token was last read
+        self._missed_mark = 0  # the backend's missed_changes() when the counts were last trusted
         self._rescan_at = -math.inf  # time.monotonic() of the last whole read of the counts
         self._live_events = live
         self._jump: Page | None = None  # a page read by go to key, for the next refresh to show
@@ -122,6 +123,7 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
         try:
             # read the token and subscribe *before* the first load, so no change falls in between
             start_token = self._token() if live else None
+            self._missed_mark = self._missed_changes()
             if live:
                 self._unsubscribe = self.manager.subscribe(self._on_event, remote=True)
             self.refresh()

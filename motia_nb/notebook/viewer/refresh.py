@@ -5,6 +5,8 @@ the backend publishes them); each is kept in :class:`~.data.LiveData` and wakes 
 :class:`~.live.Debouncer`, whose refresh reads one page and applies the events to the
 counts. When the change token moves with no event to show for it, another process
 committed on a store that does not publish it: the counts are read whole (off the loop).
+On a store that publishes them, the counts are read whole when its events had a gap
+(``Backend.missed_changes()``: a Redis subscription lost and back), whose changes no event shows.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class LiveRefresh:
         _jump: Page | None
         _loop: asyncio.AbstractEventLoop
         _events_mark: int
+        _missed_mark: int
         _rescan_at: float
         _live_events: bool
 
@@ -74,6 +77,10 @@ class LiveRefresh:
         seen = self._data.events_seen
         ours, self._events_mark = seen != self._events_mark, seen
         if self._publishes_remote():
+            missed = self._missed_changes()
+            if missed != self._missed_mark:  # a gap in the events: what changed meanwhile, none says
+                self._missed_mark = missed
+                self._data.rescan = True
             return
         if not ours or time.monotonic() - self._rescan_at > SAFETY_RESCAN:
             self._data.rescan = True
@@ -85,6 +92,15 @@ class LiveRefresh:
             return bool(self.manager.backend.publishes_remote)
         except Exception:  # a closed store, or a stand-in without a backend
             return False
+
+    def _missed_changes(self) -> int:
+        """The backend's :meth:`~motia_nb.state.backends.base.Backend.missed_changes` (0 when unknown)."""
+        if not getattr(self.manager, "is_open", True):
+            return 0  # never reopen a store somebody closed just to ask
+        try:
+            return int(self.manager.backend.missed_changes())
+        except Exception:  # a closed store, or a stand-in without a backend
+            return 0
 
     def _live_failed(self, exc: BaseException) -> None:
         self._set_status(f"live refresh failed: {type(exc).__name__}: {exc}", "error")

@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+from ...state.urls import safe_url
 from ...steps.streams import split_stream_group
 
 __all__ = ["KEY_COLUMN", "STREAM_MARK", "display_url", "group_label", "item_label", "name_html", "one_line", "pretty",
@@ -61,9 +62,12 @@ def item_label(key: str, value: Any, key_width: int) -> str:
 
 
 def display_url(url: str) -> str:
-    """How the viewer names a store: a file under the working directory relative to it
-    (``.motia/state.db``, no machine path in a saved notebook); anything else as it is."""
-    if "://" in url or url == ":memory:" or not os.path.isabs(url):
+    """How the viewer and the magics name a store: a file under the working directory relative
+    to it (``.motia/state.db``, no machine path in a saved notebook); a URL without its password
+    (``redis://:***@host:6379/0``: a saved notebook keeps its outputs); anything else as it is."""
+    if "://" in url:
+        return safe_url(url)
+    if url == ":memory:" or not os.path.isabs(url):
         return url
     try:
         rel = os.path.relpath(url)

@@ -40,7 +40,13 @@ from .key_matches import KeySearch
 from .listening import Listening
 from .shapes import Listener, Order, Write, WriteResult
 
-__all__ = ["Backend", "KeySearch", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK"]
+__all__ = ["Backend", "KeySearch", "Listener", "Order", "Write", "WriteResult", "WRITE_ALL_CHUNK", "SYNC_WRITE_REFUSED"]
+
+#: Why a blocking write is refused on the thread that would have to commit it.
+SYNC_WRITE_REFUSED = (
+    "motia_nb: state writes cannot be made synchronously from a state subscriber callback "
+    "or from the thread that commits writes (in an async handler, await the write instead)"
+)
 
 #: :meth:`Backend.write_all` applies (and reports progress) this many writes at a time.
 WRITE_ALL_CHUNK = 2000
@@ -83,8 +89,15 @@ class Backend(Listening, abc.ABC):
     def writer_thread(self) -> threading.Thread | None:
         """The thread that commits queued writes and calls listeners, if the backend
         has one. Blocking on a write's future from it would deadlock, so the facade
-        refuses synchronous writes there."""
+        refuses synchronous writes there (unless :meth:`blocks_on_itself` says otherwise)."""
         return None
+
+    def blocks_on_itself(self) -> bool:
+        """Whether a blocking write submitted from the calling thread would wait on that very
+        thread (deadlock): on :attr:`writer_thread`. The facade then refuses it with
+        :data:`SYNC_WRITE_REFUSED`. A backend that can commit there instead (Redis's direct
+        path) answers False and refuses in :meth:`submit` only when it cannot."""
+        return threading.current_thread() is self.writer_thread
 
     # -- writes -----------------------------------------------------------
     @abc.abstractmethod
@@ -329,3 +342,10 @@ class Backend(Listening, abc.ABC):
         ``PRAGMA data_version`` plus local commits; Redis: a counter of local
         commits and received messages). None when the backend cannot tell."""
         return None
+
+    def missed_changes(self) -> int:
+        """For a backend that :attr:`publishes_remote`: a counter that moves whenever changes
+        may have been committed without their events reaching the listeners (Redis: the
+        event subscription was lost and came back). Whoever keeps state from events must
+        then read the store whole. 0 for a backend whose events never skip a change."""
+        return 0

@@ -11,8 +11,10 @@ to the writer task together (one ``call_soon_threadsafe`` per iteration, not per
 write) and answered together (a lone one, to a Redis on this machine with nothing
 queued, commits on the caller's thread like a read); a blocking write with nothing of this process queued
 commits directly on the caller's thread (:mod:`.direct`), else behind the queued
-ones. ``writer_thread`` is motia_nb's loop thread: blocking on a write's future
-there would deadlock, so the facade refuses synchronous writes on it (await them instead).
+ones. ``writer_thread`` is motia_nb's loop thread: blocking there on a queued write's
+future would deadlock, so a blocking write there (an async handler's ``state_manager.sync``
+call) commits directly when nothing is queued or committing, and is refused otherwise
+(await it instead).
 
 Closing: ``close()`` lets the writer task commit what it holds (those writes are answered
 with their results), then stops the direct path under the commit gate (no direct commit
@@ -39,12 +41,12 @@ import redis.asyncio as aredis
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...history import Retention
-from ..base import Backend, Write, WriteResult
+from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from ..write_future import WriteFuture
-from ...._threads import LoopThread, get_loop_thread
+from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
 from .commands import set_args, set_result
-from .direct import CommitGate, DirectWriter
+from .direct import CommitGate, DirectWriter, loop_blocked
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
@@ -88,6 +90,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         self._opened = False
         self._closed = False
         self._token = 0
+        self._missed = 0  # gaps: see missed_changes()
         self._token_lock = threading.Lock()
         self._lt: LoopThread | None = None
         self._sync: Any = None
@@ -97,7 +100,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         #: the async API's writes of the running iteration, per caller loop (sent together)
         self._buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._subscriber = Subscriber(
-            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._bump
+            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._gap
         )
         self._writer = self._new_writer()
         self._writer_task: asyncio.Task[None] | None = None
@@ -131,7 +134,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         loop thread it cannot wait, so the subscription follows shortly after."""
         with self._open_lock:
             if self._closed:
-                raise StateClosedError(f"the state database {self.url} was closed")
+                raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
             if self._opened:
                 return
             sync = redis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30)
@@ -164,7 +167,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._sync = sync
             self._direct = DirectWriter(
                 sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
-                on_commit=self._committed, on_gap=self._bump, history_args=self._history_args,
+                on_commit=self._committed, on_gap=self._gap, history_args=self._history_args,
             )
             self._lt = lt
             self._opened = True
@@ -252,14 +255,26 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         lt, direct = self._lt, self._direct
         assert lt is not None and direct is not None
         self._flush_here()  # this thread's unsent async writes go first
-        if self._gate.queued == 0 and threading.current_thread() is not lt.thread:
+        blocked = loop_blocked(lt.thread)
+        if self._gate.queued == 0:
             try:
-                fut.set_result(direct.commit(write))
+                # where motia_nb's loop thread cannot run meanwhile (we are on it: an async handler's
+                # plain state_manager.sync call; or it waits for us), neither can the writer task
+                fut.set_result(direct.commit(write, blocked=blocked))
             except Exception as exc:
                 fut.set_exception(exc)
             return fut
+        if blocked is not None:  # behind queued writes that the writer task cannot commit meanwhile
+            fut.set_exception(RuntimeError(SYNC_WRITE_REFUSED))
+            return fut
         self._send([(write, fut, False)])
         return fut
+
+    def blocks_on_itself(self) -> bool:
+        """False: on motia_nb's loop thread a blocking write commits directly when nothing is
+        queued (as on SQLite, whose writer has a thread of its own); :meth:`submit` refuses it
+        there otherwise."""
+        return False
 
     def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
         """For a caller on a running loop: the writes of one loop iteration go to the
@@ -290,6 +305,13 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._writer.refuse(items, counted=False)
             return
         direct = self._direct
+        lt = self._lt
+        if direct is not None and lt is not None and threading.current_thread() is not lt.thread and loop_thread_waiting():
+            # a synchronous SDK call's writes, on its helper thread's loop, while motia_nb's loop
+            # thread waits for that call: the writer task cannot commit them, so they commit here
+            for item in direct.commit_items(items, lt.thread.ident):  # (those the store refused, closed)
+                self._writer.refuse([item], counted=False)
+            return
         if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
             self._lt is not None and threading.current_thread() is not self._lt.thread
         ):
@@ -329,7 +351,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._writer.refuse(items)
 
     def _closed_error(self) -> StateClosedError:
-        return StateClosedError(f"the state database {self.url} was closed")
+        return StateClosedError(f"the state database {safe_url(self.url)} was closed")
 
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
@@ -389,10 +411,24 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         with self._token_lock:
             self._token += 1
 
+    def _gap(self) -> None:
+        """Changes may have been committed without their events reaching us (the event
+        subscription was lost and is back; a write was interrupted mid round trip)."""
+        with self._token_lock:
+            self._missed += 1
+            self._token += 1
+
+    def missed_changes(self) -> int:
+        """A counter bumped at each gap in the events: the event subscription was lost and
+        re-established (a restarted or unreachable server), or a write was interrupted mid
+        round trip. Whoever keeps state from events (the viewer's counts) reads the store
+        whole when it moves."""
+        return self._missed
+
     # ------------------------------------------------------------------ reads
     def _client(self) -> Any:
         if self._closed:
-            raise StateClosedError(f"the state database {self.url} was closed")
+            raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
         if not self._opened:
             self.open()
         return self._sync

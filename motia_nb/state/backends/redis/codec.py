@@ -67,7 +67,7 @@ def decode(raw: bytes | str) -> Any:
     """Lenient: a committed write's old value; text that is not JSON is returned as a str."""
     t = text(raw)
     try:
-        return json.loads(t, parse_constant=_reject_constant)
+        return _strict_loads(t)  # (1e400 and NaN are not JSON: they stay text, never inf or nan)
     except RecursionError:  # a very deep value: the state core's iterative decoder
         return decode_value(t)
     except ValueError:

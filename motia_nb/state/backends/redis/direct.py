@@ -26,15 +26,25 @@ import redis
 
 from ...errors import StateClosedError, StateError
 from ...events import StateEvent
-from ..base import Write, WriteResult
+from ...._threads import loop_thread_waiting
+from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
 from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
 from .wire import ScriptWire
 
-__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS"]
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked"]
 
 MAX_CAS_ATTEMPTS = 10_000
+
+
+def loop_blocked(loop_thread: threading.Thread) -> int | None:
+    """The ident of motia_nb's loop thread (where the writer task runs) when it cannot run until
+    the caller is done: the caller is on it, or it waits for the caller (a synchronous SDK call
+    made from an async handler runs on a helper thread while that thread waits); else None."""
+    if threading.current_thread() is loop_thread or loop_thread_waiting():
+        return loop_thread.ident
+    return None
 
 
 class CommitGate:
@@ -58,6 +68,15 @@ class CommitGate:
     def acquire(self) -> None:
         self._lock.acquire()
         self._owner = threading.get_ident()
+
+    def acquire_unless_held_by(self, ident: int) -> bool:
+        """Take the gate, waiting for another thread's commit; False (not taken) when thread
+        ``ident`` holds it: a thread blocked until the caller is done never releases it."""
+        while not self._lock.acquire(timeout=0.05):
+            if self._owner == ident:
+                return False
+        self._owner = threading.get_ident()
+        return True
 
     async def acquire_async(self) -> None:
         """For the writer task: wait without blocking its loop (a direct commit is one round trip)."""
@@ -107,17 +126,25 @@ class DirectWriter:
         #: set by the backend's close() under the gate: no commit is under way, none follows
         self.stopped = False
 
-    def commit(self, w: Write) -> WriteResult:
-        """Commit ``w`` now; listeners are called before it returns. Raises the write's error."""
-        if self._gate.held_here():
+    def commit(self, w: Write, *, blocked: int | None = None) -> WriteResult:
+        """Commit ``w`` now; listeners are called before it returns. Raises the write's error.
+        ``blocked``: the ident of a thread that cannot run until this call returns (motia_nb's
+        loop thread, where the writer task runs: the caller, or blocked waiting for it). A gate
+        it holds (the writer task mid-commit, a listener) is never released meanwhile: then
+        ``RuntimeError(SYNC_WRITE_REFUSED)`` instead of a deadlock."""
+        if blocked is not None:  # (the gate's owner is a thread: there, any task "holds" it)
+            if not self._gate.acquire_unless_held_by(blocked):
+                raise RuntimeError(SYNC_WRITE_REFUSED)
+        elif self._gate.held_here():
             raise StateError(
                 "motia_nb: a state write was made from inside a state subscriber callback; "
                 "subscribers must only record or schedule work"
             )
-        self._gate.acquire()
+        else:
+            self._gate.acquire()
         try:
             if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
-                raise StateClosedError(f"the state database {self._url} was closed")
+                raise StateClosedError(f"the state database {safe_url(self._url)} was closed")
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:
@@ -131,6 +158,28 @@ class DirectWriter:
             return wr
         finally:
             self._gate.release()
+
+    def commit_items(self, items: "list[Any]", blocked: int) -> "list[Any]":
+        """Commit the ``(write, future, result_only)`` of a loop iteration one by one on this
+        thread (``blocked``: as for :meth:`commit`), answering each future; behind writes queued
+        for the writer task, which cannot run now, they are refused (their order would be lost).
+        Returns the items the closed store refused, never applied."""
+        refused = []
+        for write, fut, result_only in items:
+            if fut.done():
+                continue
+            if self._gate.queued:
+                fut.set_exception(RuntimeError(SYNC_WRITE_REFUSED))
+                continue
+            try:
+                wr = self.commit(write, blocked=blocked)
+            except StateClosedError:  # closed meanwhile, before it was applied
+                refused.append((write, fut, result_only))
+            except Exception as exc:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(wr.result if result_only else wr)
+        return refused
 
     def _run(self, w: Write) -> WriteResult:
         name, keys, args = script_call(w, None, self._channel(), self._origin, self._hist)

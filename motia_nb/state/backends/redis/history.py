@@ -6,7 +6,6 @@ changes are the group's entries with its key, read a page at a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,11 +13,14 @@ import redis
 
 from ...errors import StateError
 from ...history import Point, change_dict
+from .codec import decode, decode_item
 from .layout import HISTORY_PREFIX
 
 __all__ = ["RedisHistory"]
 
 _PAGE = 500
+#: stream entries ``history_key.lua`` examines in one call (a few ms of the server's time)
+_KEY_BUDGET = 5000
 Entry = tuple[int, dict[bytes, bytes]]
 
 
@@ -30,6 +32,7 @@ class RedisHistory:
     _call: Callable[..., Any]
     get: Callable[[str, str], Any]
     exists: Callable[[str, str], bool]
+    _key_script: Callable[[str], Any]
 
     def _entries(self, group_id: str, start: str, *, reverse: bool) -> Iterator[Entry]:
         """Stream entries from ``start`` (an ID, ``-``/``+``, or ``(ID`` exclusive) onwards, in
@@ -46,13 +49,32 @@ class RedisHistory:
                 return
             start = "(" + page[-1][0].decode()
 
+    def _key_entries(self, group_id: str, key: str, start: str, *, reverse: bool) -> Iterator[Entry]:
+        """:meth:`_entries` of one item: ``history_key.lua`` filters the group's stream on the
+        server, a bounded stretch per call, and sends only the item's entries."""
+        c, name = self._client(), HISTORY_PREFIX + group_id
+        script = self._key_script("HISTORY_KEY")
+        while True:
+            last, found, done = self._call(
+                script, [name], [start, "rev" if reverse else "fwd", key, _PAGE, _KEY_BUDGET], client=c
+            )
+            for eid, flat in found:
+                yield int(eid.split(b"-")[0]), dict(zip(flat[0::2], flat[1::2]))
+            if done or not last:
+                return
+            start = "(" + last.decode()
+
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         if since is None:
-            entries = self._entries(group_id, "+", reverse=True)
+            start, reverse = "+", True
         elif since.seq is not None:
-            entries = self._entries(group_id, f"({since.seq}-0", reverse=False)
+            start, reverse = f"({since.seq}-0", False
         else:
-            entries = self._entries(group_id, "-", reverse=False)
+            start, reverse = "-", False
+        if key is None:
+            entries = self._entries(group_id, start, reverse=reverse)
+        else:
+            entries = self._key_entries(group_id, key, start, reverse=reverse)
         want = None if key is None else key.encode()
         out: list[dict[str, Any]] = []
         for seq, f in entries:
@@ -72,20 +94,20 @@ class RedisHistory:
         first one after it, else the current value; a point before pruned history is refused."""
         want = key.encode()
         if at.seq is not None:
-            back = self._entries(group_id, f"{at.seq}-0", reverse=True)
+            back = self._key_entries(group_id, key, f"{at.seq}-0", reverse=True)
         else:
-            back = (e for e in self._entries(group_id, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
+            back = (e for e in self._key_entries(group_id, key, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for _, f in back:
             if f[b"k"] == want:
-                return _value(f.get(b"n"))
+                return _value(f.get(b"n"), group_id, key)
         self._refuse_if_pruned(group_id, key, at)
         if at.seq is not None:
-            ahead = self._entries(group_id, f"({at.seq}-0", reverse=False)
+            ahead = self._key_entries(group_id, key, f"({at.seq}-0", reverse=False)
         else:
-            ahead = (e for e in self._entries(group_id, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
+            ahead = (e for e in self._key_entries(group_id, key, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
         for _, f in ahead:
             if f[b"k"] == want:
-                return _value(f.get(b"o"))
+                return _value(f.get(b"o"), group_id, key)
         return self.exists(group_id, key), self.get(group_id, key)
 
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
@@ -110,8 +132,10 @@ class RedisHistory:
             )
 
 
-def _value(raw: "bytes | None") -> tuple[bool, Any]:
-    return (False, None) if raw is None else (True, json.loads(raw))
+def _value(raw: "bytes | None", group_id: str, key: str) -> tuple[bool, Any]:
+    """A past value, as strictly as :meth:`get` reads the present one: text that is not JSON
+    (written by another tool, then recorded as a change's old value) is a StoredValueError."""
+    return (False, None) if raw is None else (True, decode_item(raw, group_id, key))
 
 
 def _text(raw: "bytes | None") -> "str | None":
@@ -119,7 +143,13 @@ def _text(raw: "bytes | None") -> "str | None":
 
 
 def _change(seq: int, group_id: str, f: dict[bytes, bytes]) -> dict[str, Any]:
-    return change_dict(
-        seq, float(f[b"at"]), f[b"t"].decode(), group_id, f[b"k"].decode("utf-8"), f.get(b"o"), f.get(b"n"),
+    change = change_dict(
+        seq, float(f[b"at"]), f[b"t"].decode(), group_id, f[b"k"].decode("utf-8"), None, None,
         _text(f.get(b"r")), f[b"c"].decode("utf-8"), int(f[b"p"]),
     )  # fmt: skip
+    # as the change's event had them (codec.decode): a value another tool wrote that is not JSON,
+    # overwritten or deleted by this change, stays its text; it must not fail the group's history
+    old, new = f.get(b"o"), f.get(b"n")
+    change["old_value"] = None if old is None else decode(old)
+    change["new_value"] = None if new is None else decode(new)
+    return change

@@ -255,6 +255,8 @@ class RedisKeyIndex:
         lo = after
         while True:
             reply = self._call(script, keys, _search_args(lo, needle, limit - len(found), "search"), client=c)
+            if reply is not None and reply[2] and self._call(self._key_script("KEYS_GONE"), keys, reply[2], client=c):
+                reply = None  # a match another tool removed: the index is stale (and now unmarked)
             if reply is None:  # no complete index (any more): the scan answers, whole
                 self._start_key_fill(group_id)
                 every = self._scan_containing(group_id, needle, 2**62 if lo is not None else limit)

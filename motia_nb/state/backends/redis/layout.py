@@ -21,7 +21,10 @@ and how a Redis URL is read.
   write finds the hash empty (the index starts with the group) or when a chunked fill of an
   older group (HSCAN, from :mod:`.key_index`) finishes with the index and the hash the same
   size. Until then, and whenever the sizes differ (somebody else wrote the hash), searches
-  scan the hash (``HSCAN MATCH``) and the index is rebuilt.
+  scan the hash (``HSCAN MATCH``) and the index is rebuilt. Somebody else adding one key and
+  removing another keeps the sizes: each read probes one random key of the hash and of the
+  index, and a search whose answer names a key the hash no longer holds finds out too
+  (``keys_ready.lua``); either drops the marker.
 - ``motia_nb:keys_chunks:<group>`` and ``motia_nb:keys_text:<group>`` — the key text of a
   searched big group (20,000 keys or more, :mod:`.key_index`): the key index cut into chunks of about a
   five hundred consecutive keys (the sorted set holds each chunk's first bound, ``""`` first, all
@@ -49,6 +52,7 @@ from urllib.parse import urlsplit
 from redis.connection import parse_url
 
 from ...errors import StateError
+from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
@@ -123,15 +127,6 @@ def is_local(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:

@@ -69,6 +69,11 @@ class Subscriber:
                     subscribed.set_result(None)
                 else:  # reconnected: changes may have been missed while we were away
                     self._on_gap()
+                    log.warning(
+                        "motia_nb: the Redis event subscription on %s is back; changes other processes "
+                        "committed while it was lost reached no remote subscriber or remote trigger here",
+                        self._where,
+                    )
                 backoff = 0.1
                 while True:
                     msg = await pubsub.get_message(timeout=1.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 
 __all__ = [
-    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_FILL",
+    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL", "HISTORY_KEY",
     "WRITE_SCRIPTS", "BY_NAME", "source",
 ]  # fmt: skip
 
@@ -43,7 +43,11 @@ READ = _ordered + source("read")
 KEYS_PREFIX = source("keys_ready") + source("keys_prefix")
 KEYS_SEARCH = source("keys_ready") + source("key_text") + source("keys_search")
 KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
+#: whether a key search's matches name a key the hash no longer holds (then the index is stale)
+KEYS_GONE = source("keys_ready") + source("keys_gone")
 KEYS_FILL = source("keys_fill")
+#: one item's entries of a group's changelog stream, filtered on the server (:mod:`.history`)
+HISTORY_KEY = source("history_key")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
 #: the write scripts by the names :mod:`.commands` gives its calls

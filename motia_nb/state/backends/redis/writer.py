@@ -119,7 +119,7 @@ class PipelinedWriter:
             self._wake.set()
 
     def _closed_error(self) -> StateClosedError:
-        return StateClosedError(f"the state database {self._url} was closed")
+        return StateClosedError(f"the state database {safe_url(self._url)} was closed")
 
     async def run(self, client: Any) -> None:
         """The writer task: commit batches until ``None`` is taken from the queue."""
