@@ -306,6 +306,12 @@ class SlowProxy:
             self.loop.run_forever()
         finally:
             server.close()
+            # the pipes still open end here, in the loop (left to garbage collection after
+            # close(), their ``finally`` met a closed loop: an unraisable warning in the run)
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
 
     async def _client(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
