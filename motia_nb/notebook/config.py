@@ -20,10 +20,46 @@ from traitlets.config import Config, Configurable
 
 from ..session import default_session
 from ..state import default_url
+from ..state.urls import safe_url
 from ..state.history import DEFAULT_KEEP, Retention
 from ..engine import settings as engine_settings
 
 __all__ = ["MotiaNB", "HistoryKeep"]
+
+
+class _MaskedURL(str):
+    """A database URL with a password: the URL itself, shown without its password
+    (``%config MotiaNB`` lists ``Current: %r``; ``%config MotiaNB.database`` is a cell's
+    result, and a saved notebook keeps both)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(safe_url(str(self)))
+
+
+def _shown(name: str, value: Any) -> str:
+    """``value`` as a message shows it: a database URL without its password."""
+    return repr(safe_url(value)) if name == "database" and isinstance(value, str) else repr(value)
+
+
+def _refused(shell: Any) -> set[tuple[str, str]]:
+    """The ``(name, repr(value))`` settings of ``shell`` already refused and reported: the shell's
+    config keeps a refused ``%config`` value, and each ``%reload_ext`` would apply it again."""
+    seen = getattr(shell, "_motia_nb_refused_settings", None)
+    if seen is None:
+        seen = set()
+        try:
+            shell._motia_nb_refused_settings = seen
+        except Exception:  # pragma: no cover - a shell that takes no attributes: report every time
+            pass
+    return seen
+
+
+def _warn(text: str) -> None:
+    """A warning located in no file: where in motia_nb it was raised means nothing to the
+    user, and a machine path would stay in a saved notebook."""
+    warnings.warn_explicit(text, UserWarning, "motia_nb", 0, module="motia_nb", registry={})
 
 
 class HistoryKeep(Unicode):  # type: ignore[type-arg]
@@ -106,6 +142,7 @@ class MotiaNB(Configurable):
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
         self._shell_config: Config | None = None
+        self._refused: set[tuple[str, str]] | None = None
         super().__init__(**kwargs)
 
     @classmethod
@@ -121,16 +158,38 @@ class MotiaNB(Configurable):
         if config is None:
             return settings
         settings._shell_config = config
+        settings._refused = refused = _refused(shell)
         section = config.get("MotiaNB", {}) if "MotiaNB" in config else {}
+        # a value taken out of the config (or changed) and put back later is reported again
+        refused.intersection_update((name, repr(value)) for name, value in dict(section).items())
         for name, value in dict(section).items():
+            seen = (name, repr(value))
             if not settings.has_trait(name):
-                warnings.warn(f"MotiaNB has no setting {name!r} (ignored)", stacklevel=2)
+                if seen not in refused:
+                    refused.add(seen)
+                    _warn(f"MotiaNB has no setting {name!r} (ignored)")
                 continue
             try:
                 setattr(settings, name, value)
             except Exception as err:
-                warnings.warn(f"MotiaNB.{name} = {value!r} ignored: {err}", stacklevel=2)
+                if seen not in refused:  # reported once: when %config refused it, or at the first load
+                    refused.add(seen)
+                    _warn(f"MotiaNB.{name} = {_shown(name, value)} ignored: {err}")
         return settings
+
+    def update_config(self, config: Config) -> None:
+        """``%config MotiaNB.x = v``: a value refused here is reported now (IPython prints the
+        error) and stays in the shell's config; remember it so a later load does not warn again."""
+        try:
+            super().update_config(config)
+        except Exception:
+            section = config.get("MotiaNB", {}) if "MotiaNB" in config else {}
+            refused = getattr(self, "_refused", None)
+            if refused is not None:
+                for name, value in dict(section).items():
+                    if not self.has_trait(name) or getattr(self, name) != value:
+                        refused.add((name, repr(value)))
+            raise
 
     @validate("display_max_rows", "display_max_columns", "completion_max_keys")
     def _non_negative(self, proposal: Any) -> Any:
@@ -183,8 +242,8 @@ class MotiaNB(Configurable):
             try:
                 state_manager.use(url or default_url())
             except Exception as err:  # TraitError: %config reports it and keeps the old value
-                raise TraitError(f"MotiaNB.database: cannot use {url!r}: {type(err).__name__}: {err}") from err
-        return url
+                raise TraitError(f"MotiaNB.database: cannot use {safe_url(url)!r}: {type(err).__name__}: {err}") from err
+        return _MaskedURL(url) if safe_url(url) != url else url
 
     def record_database(self, url: str) -> None:
         """Set ``database`` to a URL already in use, without switching again."""
