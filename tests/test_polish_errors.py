@@ -75,3 +75,25 @@ def test_a_bad_shell_config_value_is_warned_about_once_without_a_machine_path(re
     assert _reload(ip) == []
     ip.config.MotiaNB.history_keep = "bogus"
     assert len(_reload(ip)) == 1
+
+
+# --------------------------------------------------------------------------- Redis: a group that is not a hash
+
+
+@pytest.mark.redis
+def test_reading_a_group_whose_redis_key_is_not_a_hash_names_the_group(redis_manager, redis_client):
+    from motia_nb.state.backends.redis.layout import RedisBackendError
+    from motia_nb.state.errors import StoredValueError
+
+    redis_client.set("state:inbox", "written by another tool")
+    sync = redis_manager.sync
+    for read in (lambda: sync.get("inbox", "k"), lambda: sync.exists("inbox", "k"), lambda: sync.list("inbox"),
+                 lambda: sync.count("inbox"), lambda: sync.frame("inbox")):  # fmt: skip
+        with pytest.raises(StoredValueError) as info:
+            read()
+        err = info.value
+        assert isinstance(err, RedisBackendError)  # what it always was
+        assert err.group_id == "inbox" and err.key is None
+        assert str(err).startswith("group 'inbox' in Redis cannot be read: state:inbox (or its order index)")
+        assert "\n" not in str(err) and "script:" not in str(err)
+    assert redis_client.get("state:inbox") == "written by another tool"

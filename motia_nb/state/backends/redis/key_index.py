@@ -146,7 +146,7 @@ class RedisKeyIndex:
         keys = key_index_keys(group_id)
         cursor: Any = "0"
         while True:
-            nxt, done = self._call(script, keys, [cursor, FILL_CHUNK], client=self._client())
+            nxt, done = self._call(script, keys, [cursor, FILL_CHUNK], client=self._client(), group_id=group_id)
             cursor = nxt.decode() if isinstance(nxt, bytes) else str(nxt)
             if cursor == "0":
                 if done:
@@ -230,7 +230,7 @@ class RedisKeyIndex:
             return []
         lo, hi = _prefix_range(prefix)
         found = self._call(self._key_script("KEYS_PREFIX"), key_index_keys(group_id), [lo, hi, limit],
-                           client=self._client())  # fmt: skip
+                           client=self._client(), group_id=group_id)  # fmt: skip
         if found is None:
             self._start_key_fill(group_id)
             return self._scan_prefix(group_id, prefix, limit)
@@ -254,7 +254,7 @@ class RedisKeyIndex:
         found: list[str] = []
         lo = after
         while True:
-            reply = self._call(script, keys, _search_args(lo, needle, limit - len(found), "search"), client=c)
+            reply = self._call(script, keys, _search_args(lo, needle, limit - len(found), "search"), client=c, group_id=group_id)
             if reply is not None and reply[2] and self._call(self._key_script("KEYS_GONE"), keys, reply[2], client=c):
                 reply = None  # a match another tool removed: the index is stale (and now unmarked)
             if reply is None:  # no complete index (any more): the scan answers, whole
@@ -279,7 +279,7 @@ class RedisKeyIndex:
         script, keys, c = self._key_script("KEYS_SEARCH"), key_index_keys(group_id), self._client()
         bound: str | None = None
         while not self.closed:
-            reply = self._call(script, keys, _search_args(bound, "", 0, "build"), client=c)
+            reply = self._call(script, keys, _search_args(bound, "", 0, "build"), client=c, group_id=group_id)
             if reply is None or reply[0]:
                 return
             bound = key_text(reply[1], group_id)
@@ -287,7 +287,7 @@ class RedisKeyIndex:
     # ------------------------------------------------------------------ key order
     def _by_key(self, group_id: str, args: list[Any]) -> Any:
         """``keys_ordered.lua``'s reply (None: no complete index: the caller sorts the group)."""
-        reply = self._call(self._key_script("KEYS_ORDERED"), key_index_keys(group_id), args, client=self._client())
+        reply = self._call(self._key_script("KEYS_ORDERED"), key_index_keys(group_id), args, client=self._client(), group_id=group_id)
         if reply is None:
             self._start_key_fill(group_id)
         return reply

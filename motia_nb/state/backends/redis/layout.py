@@ -47,18 +47,19 @@ and how a Redis URL is read.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
-from ...errors import StateError
+from ...errors import StateError, StoredValueError
 from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
     "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
-    "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
+    "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -84,6 +85,33 @@ class RedisBackendError(StateError, ConnectionError):
     """Redis could not be reached, or answered with an error (the URL is in the message).
     In IPython it shows as the user's frames plus this one line: motia_nb's frames and
     redis-py's add nothing to "cannot connect" (``%tb`` shows them)."""
+
+
+class NotAHashError(RedisBackendError, StoredValueError):
+    """A group's ``state:<group>`` key (or its order index) holds another kind of Redis value
+    (another tool wrote a string there): a :class:`StoredValueError` naming the group
+    (``key`` is None), and still the :class:`RedisBackendError` it always was."""
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_not_a_hash, (str(self), self.group_id))
+
+
+def _rebuild_not_a_hash(message: str, group_id: Any) -> NotAHashError:
+    return NotAHashError(message, group_id=group_id)
+
+
+def not_a_hash(url: str, group_id: str | None, doing: str) -> NotAHashError:
+    """The error for a WRONGTYPE reply: ``doing`` is ``read`` or ``write``."""
+    if group_id is None and doing != "write":
+        return NotAHashError(f"a {STATE_PREFIX}… key read on {safe_url(url)} holds a Redis value that is not a hash")
+    what = f"{STATE_PREFIX}{group_id if group_id is not None else '<group>'} (or its order index) on {safe_url(url)} holds a Redis value that is not a hash"
+    if doing == "write":
+        return NotAHashError(f"{what}; nothing was written", group_id=group_id)
+    return NotAHashError(
+        f"group {group_id!r} in Redis cannot be read: {what} (written by another tool?). "
+        f"Delete or rename that Redis key",
+        group_id=group_id,
+    )
 
 
 def key_index_keys(group: str) -> list[str]:
@@ -134,10 +162,7 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None) -> State
     if isinstance(exc, StateError):
         return exc
     if "WRONGTYPE" in str(exc):
-        err = RedisBackendError(
-            f"{STATE_PREFIX}{group_id if group_id is not None else '<group>'} (or its order index) on "
-            f"{safe_url(url)} holds a Redis value that is not a hash; nothing was written"
-        )
+        err: RedisBackendError = not_a_hash(url, group_id, "write")
     else:
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed ({type(exc).__name__}: {exc}); "

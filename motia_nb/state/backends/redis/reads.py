@@ -15,7 +15,7 @@ import redis
 
 from ..base import Order
 from .codec import decode_item, decode_many, key_text, rows_as_json, text
-from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, safe_url
+from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, not_a_hash, safe_url
 
 __all__ = ["RedisReads"]
 
@@ -39,14 +39,14 @@ class RedisReads:
     def _client(self) -> Any:
         raise NotImplementedError
 
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any, group_id: str | None = None, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``; a Redis error as a RedisBackendError (WRONGTYPE on the keys
+        of ``group_id``: a :class:`~.layout.NotAHashError` naming the group)."""
         try:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
             if "WRONGTYPE" in str(exc):
-                raise RedisBackendError(
-                    f"a {STATE_PREFIX}… key read on {safe_url(self.url)} holds a Redis value that is not a hash: {exc}"
-                ) from exc
+                raise not_a_hash(self.url, group_id, "read") from exc
             raise RedisBackendError(f"read from Redis at {safe_url(self.url)} failed: {exc}") from exc
 
     def _read_flat(
@@ -61,14 +61,14 @@ class RedisReads:
         c = self._client()
         keys = [STATE_PREFIX + group_id, ORDER_PREFIX + group_id]
         args = [offset, -1 if limit is None else limit, what, "rev" if reverse else "fwd"]
-        return self._call(self._read_script, keys, args, client=c)
+        return self._call(self._read_script, keys, args, client=c, group_id=group_id)
 
     def get(self, group_id: str, key: str) -> Any:
-        raw = self._call(self._client().hget, STATE_PREFIX + group_id, key)
+        raw = self._call(self._client().hget, STATE_PREFIX + group_id, key, group_id=group_id)
         return None if raw is None else decode_item(raw, group_id, key)
 
     def exists(self, group_id: str, key: str) -> bool:
-        return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key))
+        return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key, group_id=group_id))
 
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
@@ -97,7 +97,8 @@ class RedisReads:
         c = self._client()
         pattern = _glob_escape(prefix) + "*"
         found = self._call(
-            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)],
+            group_id=group_id,
         )
         return sorted(found)[:limit]
 
@@ -109,7 +110,8 @@ class RedisReads:
         c = self._client()
         pattern = "*" + _glob_escape(needle) + "*"
         found = self._call(
-            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)]
+            lambda: [key_text(k, group_id) for k, _ in c.hscan_iter(STATE_PREFIX + group_id, match=pattern, count=1000)],
+            group_id=group_id,
         )
         return sorted(found)[:limit]
 
@@ -126,7 +128,7 @@ class RedisReads:
         pipe.hlen(STATE_PREFIX + group_id)
         pipe.zcard(ORDER_PREFIX + group_id)
         (pipe.zrevrank if order.descending else pipe.zrank)(ORDER_PREFIX + group_id, key)
-        exists, n, indexed, r = self._call(pipe.execute)
+        exists, n, indexed, r = self._call(pipe.execute, group_id=group_id)
         if not exists:
             return None
         if n == indexed and r is not None:
@@ -145,7 +147,7 @@ class RedisReads:
                 i = _bisect_desc(keys, after, right=not inclusive)
             page = keys[i : i + limit]
             c = self._client()
-            values = self._call(c.hmget, STATE_PREFIX + group_id, page) if page else []
+            values = self._call(c.hmget, STATE_PREFIX + group_id, page, group_id=group_id) if page else []
             return [(k, decode_item(v, group_id, k)) for k, v in zip(page, values) if v is not None]
         r = self.rank(group_id, after, order=order)
         if r is None:
@@ -160,7 +162,7 @@ class RedisReads:
         return [v for _, v in self.rows_json(group_id)]
 
     def count(self, group_id: str) -> int:
-        return int(self._call(self._client().hlen, STATE_PREFIX + group_id))
+        return int(self._call(self._client().hlen, STATE_PREFIX + group_id, group_id=group_id))
 
     def group_counts(self) -> dict[str, int]:
         """Every ``state:*`` hash (ours, Motia's, hand-written), sorted by group name."""
