@@ -3,7 +3,12 @@ names what it is about, and shows no password or machine path."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +102,69 @@ def test_reading_a_group_whose_redis_key_is_not_a_hash_names_the_group(redis_man
         assert str(err).startswith("group 'inbox' in Redis cannot be read: state:inbox (or its order index)")
         assert "\n" not in str(err) and "script:" not in str(err)
     assert redis_client.get("state:inbox") == "written by another tool"
+
+
+# --------------------------------------------------------------------------- a step's input= schema
+
+ROOT = Path(__file__).resolve().parent.parent
+MOTIA_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
+
+TYPED_STEP = """%%step
+from motia import queue
+config = {"name": "Typed", "triggers": [queue("typed", input={
+    "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})]}
+def handler(data, ctx):
+    print("ran with", data)
+"""
+
+
+def test_data_that_fails_a_json_schema_input_is_one_line_naming_the_field(steps_ip, capsys):
+    pytest.importorskip("jsonschema")
+    ip = steps_ip
+    assert run_cell(ip, TYPED_STEP).success
+    capsys.readouterr()
+    run_cell(ip, 'import motia\nmotia.enqueue({"topic": "typed", "data": {"n": "x"}})')
+    run_cell(ip, 'motia.enqueue({"topic": "typed", "data": {"m": 1}})')
+    out = capsys.readouterr()
+    assert "ran with" not in out.out
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert len(lines) == 4, out.err  # each: the headline, then one line
+    assert lines[0].startswith("✖ step 'Typed' failed (queue typed;")
+    assert lines[1].endswith("StepInputError: step 'Typed': data on queue 'typed' does not match its input schema: "
+                             "input.n: 'x' is not of type 'integer'")  # fmt: skip
+    assert lines[3].endswith("input: 'n' is a required property")
+    assert "site-packages" not in out.err and "Traceback" not in out.err
+
+
+@pytest.mark.skipif(not MOTIA_PYTHON.exists(), reason="needs .venv-motia (real motia, pydantic)")
+def test_data_that_fails_a_pydantic_input_model_is_one_line_naming_the_field():
+    code = textwrap.dedent(
+        """
+        from pydantic import BaseModel
+        from motia_nb.motia import _world
+        from motia_nb.session import enqueue
+        motia = _world.ensure_motia()
+
+        class Order(BaseModel):
+            id: str
+            qty: int
+
+        got = []
+        _world.register_motia_step({"name": "Typed", "triggers": [motia.queue("typed", input=Order)]},
+                                   lambda data, ctx: got.append(data))
+        enqueue.sync({"topic": "typed", "data": {"id": "a", "qty": "many"}})
+        enqueue.sync({"topic": "typed", "data": {"qty": "many"}})
+        enqueue.sync({"topic": "typed", "data": {"id": "a", "qty": 2}})
+        print(got)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MOTIA_NB_DB": ":memory:"}
+    out = subprocess.run([str(MOTIA_PYTHON), "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[Order(id='a', qty=2)]"
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 4, out.stderr
+    assert lines[1].endswith("data on queue 'typed' does not match its input schema: "
+                             "input.qty: Input should be a valid integer, unable to parse string as an integer")  # fmt: skip
+    assert lines[3].endswith("input.id: Field required (and 1 more)")
+    assert "site-packages" not in out.stderr and "Traceback" not in out.stderr

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..session import logger as nb_logger
 from ..session import register
+from ..steps.errors import StepInputError
 from ..steps.registry import Step
 from ..steps.config import (CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger, as_mapping,
                             call_arity, parse_config, validate_cron)
@@ -149,18 +150,55 @@ def _index(parsed: list[Any], trig: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _validate_input(schema: Any, value: Any) -> Any:
-    """Check queue data against ``input=`` as Motia's runtime does (pydantic model, or JSON Schema if jsonschema exists)."""
-    if isinstance(schema, type) and hasattr(schema, "model_validate"):
-        return schema.model_validate(value)
-    json_schema = schema.model_json_schema() if hasattr(schema, "model_json_schema") else schema
-    if isinstance(json_schema, Mapping):
+def _validate_input(schema: Any, value: Any, where: str) -> Any:
+    """Check queue data against ``input=`` as Motia's runtime does (pydantic model, or JSON Schema if
+    jsonschema exists). Data that does not match is a :class:`StepInputError` naming ``where`` (the
+    step and its queue), the field and why, in one line: the validator's frames and its multi-line
+    report are the library's, not the user's."""
+    try:
+        if isinstance(schema, type) and hasattr(schema, "model_validate"):
+            return schema.model_validate(value)
+        json_schema = schema.model_json_schema() if hasattr(schema, "model_json_schema") else schema
+        if isinstance(json_schema, Mapping):
+            try:
+                import jsonschema
+            except ImportError:
+                return value
+            jsonschema.validate(instance=value, schema=json_schema)
+        return value
+    except Exception as exc:
+        problem = _schema_problem(exc)
+        if problem is None:  # not a validation failure (a broken schema...): as it is
+            raise
+        raise StepInputError(f"{where} does not match its input schema: {problem}") from None
+
+
+def _field(path: Any) -> str:
+    """``input.items[2].price`` from a path of names and indexes (pydantic's ``loc``, jsonschema's ``absolute_path``)."""
+    out = "input"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _schema_problem(exc: BaseException) -> str | None:
+    """``field: why`` of a pydantic or jsonschema ValidationError (None for any other error)."""
+    if type(exc).__name__ != "ValidationError":
+        return None
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic: every problem, each with its loc and msg
         try:
-            import jsonschema
-        except ImportError:
-            return value
-        jsonschema.validate(instance=value, schema=json_schema)
-    return value
+            found = list(errors())
+        except Exception:
+            return None
+        if not found:
+            return None
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        return f"{_field(first.get('loc', ()))}: {first.get('msg', 'invalid')}{more}"
+    if hasattr(exc, "absolute_path") and hasattr(exc, "message"):  # jsonschema: the best match
+        return f"{_field(exc.absolute_path)}: {exc.message}"
+    return None
 
 
 async def _settle(result: Any) -> Any:
@@ -177,7 +215,7 @@ def _adapt_handler(handler: Callable[..., Any], raw: list[Mapping[str, Any]], pa
         kind = nb_ctx.trigger["type"]
         v = _real_input(mod, kind, value, False) if real else value
         if kind == "queue" and i is not None and raw[i].get("input") is not None:
-            v = _validate_input(raw[i]["input"], v)
+            v = _validate_input(raw[i]["input"], v, f"step {name!r}: data on queue {raw[i].get('topic')!r}")
         ctx = _real_ctx(mod, nb_ctx, i, v) if real else nb_ctx
         return i, v, ctx
 

@@ -13,7 +13,7 @@ the current session (``step``, ``enqueue``, ``logger`` …) live in
 from __future__ import annotations
 
 from .config import cron, http, queue, state
-from .errors import EnqueueError, StepConfigError, StepError, StepLoopError, StepNotFoundError
+from .errors import EnqueueError, StepConfigError, StepError, StepInputError, StepLoopError, StepNotFoundError
 from .flow import FlowDiagram
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
@@ -42,4 +42,5 @@ __all__ = [
     "StepNotFoundError",
     "StepLoopError",
     "EnqueueError",
+    "StepInputError",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._frames import ShortTraceback
 
-__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError"]
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError"]
 
 
 class StepError(ShortTraceback, Exception):
@@ -34,6 +34,10 @@ class StepNotFoundError(StepError, KeyError):
 
 class EnqueueError(StepError, ValueError):
     """A malformed ``enqueue({"topic", "data"})`` message; nothing was delivered."""
+
+
+class StepInputError(StepError, ValueError):
+    """Data a step's trigger delivered does not match its ``input=`` schema; the handler did not run."""
 
 
 class StepLoopError(StepError, RuntimeError):
