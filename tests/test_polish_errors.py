@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from motia_nb import state_manager
+from motia_nb.state.errors import StoredValueError
 from motia_nb.testing import run_cell
 
 from machine_paths import machine_paths
@@ -88,7 +89,6 @@ def test_a_bad_shell_config_value_is_warned_about_once_without_a_machine_path(re
 @pytest.mark.redis
 def test_reading_a_group_whose_redis_key_is_not_a_hash_names_the_group(redis_manager, redis_client):
     from motia_nb.state.backends.redis.layout import RedisBackendError
-    from motia_nb.state.errors import StoredValueError
 
     redis_client.set("state:inbox", "written by another tool")
     sync = redis_manager.sync
@@ -168,3 +168,29 @@ def test_data_that_fails_a_pydantic_input_model_is_one_line_naming_the_field():
                              "input.qty: Input should be a valid integer, unable to parse string as an integer")  # fmt: skip
     assert lines[3].endswith("input.id: Field required (and 1 more)")
     assert "site-packages" not in out.stderr and "Traceback" not in out.stderr
+
+
+# --------------------------------------------------------------------------- %state restore: a value that is not JSON
+
+
+@pytest.mark.redis
+def test_restoring_a_value_another_tool_wrote_as_plain_text_is_refused_naming_the_change(ip, fresh_db, redis_url,
+                                                                                           redis_client):  # fmt: skip
+    from motia_nb.notebook.magics import StateMagicError
+
+    run_cell(ip, f"%state use {redis_url}")
+    redis_client.hset("state:g", "k", "hello there")  # another tool: plain text, not JSON
+    state_manager.sync.set("g", "k", {"a": 1})  # recorded: old value the text, new value {"a": 1}
+    first = int(ip.run_line_magic("state", "history g k").seq.iloc[0])
+    for to in ("-1", str(first - 1)):
+        with pytest.raises(StateMagicError) as info:
+            ip.run_line_magic("state", f"restore g k --to {to}")
+        message = str(info.value)
+        assert message.startswith(f"%state restore: the value of 'g'/'k' before change {first} cannot be read: ")
+        assert "it starts 'hello there'" in message and message.endswith("nothing was written")
+        assert "\n" not in message and "Overwrite it" not in message  # the item as it is now is fine
+    assert redis_client.hget("state:g", "k") == '{"a":1}'
+    assert len(ip.run_line_magic("state", "history g k")) == 1
+    # get(at=...) reads the same past value: the same error, naming the change
+    with pytest.raises(StoredValueError, match=rf"'g'/'k' before change {first} cannot be read"):
+        state_manager.sync.get("g", "k", at=first - 1)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from motia_nb.state.errors import StoredValueError
 from motia_nb.state.history import CHANGE_KEYS, Point, point
 from motia_nb.state.requests import item_names
 
@@ -87,7 +88,10 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
     sync = m.manager.sync
     if m.manager.history_keep == "off":
         raise MagicUsageError("%state restore: the state history is off (MotiaNB.history_keep = 'off')")
-    existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
+    try:
+        existed, value = m.manager.backend.state_at(g, k, _restore_point(m, g, k, a.to))
+    except StoredValueError as err:  # a value another tool wrote: never written back as a JSON string
+        raise MagicUsageError(f"%state restore: {err}; nothing was written") from None
     # Compared with the item as it is now, not with its last recorded change: a write made
     # while history was off (here or in another process) is in the item, not in the changelog.
     if existed and sync.exists(g, k) and _same(sync.get(g, k), value):

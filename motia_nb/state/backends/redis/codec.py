@@ -74,8 +74,9 @@ def decode(raw: bytes | str) -> Any:
         return t
 
 
-def decode_item(raw: bytes | str, group_id: str, key: str) -> Any:
-    """A stored value, strictly: :class:`StoredValueError` naming the item if it is not JSON."""
+def decode_item(raw: bytes | str, group_id: str, key: str, when: str | None = None) -> Any:
+    """A stored value, strictly: :class:`StoredValueError` naming the item if it is not JSON
+    (and ``when``, for a past value the history recorded: ``before change 42``)."""
     try:
         t = raw if isinstance(raw, str) else raw.decode("utf-8")
         try:
@@ -83,10 +84,12 @@ def decode_item(raw: bytes | str, group_id: str, key: str) -> Any:
         except RecursionError:  # a very deep value (written by motia_nb or Motia)
             return decode_value(t)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit, inf
-        raise _bad_value(raw, group_id, key, exc) from None
+        raise _bad_value(raw, group_id, key, exc, when) from None
 
 
-def _bad_value(raw: bytes | str, group_id: str, key: str, exc: BaseException) -> StoredValueError:
+def _bad_value(
+    raw: bytes | str, group_id: str, key: str, exc: BaseException, when: str | None = None
+) -> StoredValueError:
     if isinstance(exc, UnicodeDecodeError):
         why = "its bytes are not UTF-8 text"
     elif isinstance(exc, json.JSONDecodeError):
@@ -95,6 +98,13 @@ def _bad_value(raw: bytes | str, group_id: str, key: str, exc: BaseException) ->
         why = str(exc)
     shown = text(raw)
     preview = shown[:60] + ("…" if len(shown) > 60 else "")
+    if when is not None:  # a past value: the item as it is now is not the problem
+        return StoredValueError(
+            f"the value of {group_id!r}/{key!r} {when} cannot be read: {why}; it starts {preview!r} "
+            f"(written by another tool?)",
+            group_id=group_id,
+            key=key,
+        )
     return StoredValueError(
         f"the value of {group_id!r}/{key!r} in Redis cannot be read: {why}; it starts {preview!r} "
         f"(written by another tool?). Overwrite it with set() or delete it",

@@ -97,17 +97,17 @@ class RedisHistory:
             back = self._key_entries(group_id, key, f"{at.seq}-0", reverse=True)
         else:
             back = (e for e in self._key_entries(group_id, key, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
-        for _, f in back:
+        for seq, f in back:
             if f[b"k"] == want:
-                return _value(f.get(b"n"), group_id, key)
+                return _value(f.get(b"n"), group_id, key, f"after change {seq}")
         self._refuse_if_pruned(group_id, key, at)
         if at.seq is not None:
             ahead = self._key_entries(group_id, key, f"({at.seq}-0", reverse=False)
         else:
             ahead = (e for e in self._key_entries(group_id, key, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
-        for _, f in ahead:
+        for seq, f in ahead:
             if f[b"k"] == want:
-                return _value(f.get(b"o"), group_id, key)
+                return _value(f.get(b"o"), group_id, key, f"before change {seq}")
         return self.exists(group_id, key), self.get(group_id, key)
 
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
@@ -132,10 +132,11 @@ class RedisHistory:
             )
 
 
-def _value(raw: "bytes | None", group_id: str, key: str) -> tuple[bool, Any]:
+def _value(raw: "bytes | None", group_id: str, key: str, when: str) -> tuple[bool, Any]:
     """A past value, as strictly as :meth:`get` reads the present one: text that is not JSON
-    (written by another tool, then recorded as a change's old value) is a StoredValueError."""
-    return (False, None) if raw is None else (True, decode_item(raw, group_id, key))
+    (written by another tool, then recorded as a change's old value) is a StoredValueError
+    naming the change (``when``: ``before change 42``), never the text as a JSON string."""
+    return (False, None) if raw is None else (True, decode_item(raw, group_id, key, when))
 
 
 def _text(raw: "bytes | None") -> "str | None":
