@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from motia_nb import state_manager
-from motia_nb.state.errors import StoredValueError
+from motia_nb.state.errors import StateError, StoredValueError
 from motia_nb.testing import run_cell
 
 from machine_paths import machine_paths
@@ -194,3 +194,41 @@ def test_restoring_a_value_another_tool_wrote_as_plain_text_is_refused_naming_th
     # get(at=...) reads the same past value: the same error, naming the change
     with pytest.raises(StoredValueError, match=rf"'g'/'k' before change {first} cannot be read"):
         state_manager.sync.get("g", "k", at=first - 1)
+
+
+# --------------------------------------------------------------------------- Redis: a write that was never sent
+
+
+@pytest.mark.redis
+def test_a_write_refused_at_connect_says_it_was_not_applied():
+    import asyncio
+
+    from motia_nb.state import StateManager
+    from motia_nb.testing.fixtures import require_binary
+    from motia_nb.testing.redis_server import running_redis_server
+
+    binary = require_binary("redis-server", "a server of its own, stopped mid-test")
+    with running_redis_server(binary) as server:  # not the session's: this one is stopped
+        m = StateManager(server.url)
+        try:
+            m.sync.set("g", "k", 1)  # the direct path keeps this connection
+            server.stop()
+            # sent on the kept connection before the loss was seen: it may have reached the server
+            with pytest.raises(StateError, match="it may or may not have been applied"):
+                m.sync.set("g", "k", 2)
+            # from now on connecting fails first: nothing was sent
+            not_sent = r"failed before it was sent \(ConnectionError: .*connecting.*\); it was not applied$"
+            with pytest.raises(StateError, match=not_sent):
+                m.sync.set("g", "k", 3)
+            with pytest.raises(StateError, match=not_sent):  # its read fails first
+                m.sync.update("g", "k", [{"type": "increment", "path": "", "by": 1}])
+
+            async def writes() -> None:
+                with pytest.raises(StateError, match=not_sent):
+                    await m.set("g", "k", 4)
+                with pytest.raises(StateError, match=not_sent):
+                    await m.update("g", "k", [{"type": "set", "path": "", "value": 5}])
+
+            asyncio.run(writes())
+        finally:
+            m.close()

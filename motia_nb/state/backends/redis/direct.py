@@ -30,7 +30,7 @@ from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
-from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
+from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url
 from .wire import ScriptWire
 
 __all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked"]
@@ -188,7 +188,10 @@ class DirectWriter:
     def _update(self, w: Write) -> WriteResult:
         """Read, apply, compare-and-set; repeat while another process wins the race."""
         for attempt in range(MAX_CAS_ATTEMPTS):
-            raw = self._client.hget(STATE_PREFIX + w.group_id, w.key)
+            try:  # (the earlier attempts lost their races: nothing of this write was applied)
+                raw = self._client.hget(STATE_PREFIX + w.group_id, w.key)
+            except redis.RedisError as exc:
+                raise not_sent(exc)
             plan = plan_update(w, raw)  # an op that cannot apply raises here: nothing was sent
             name, keys, args = script_call(w, plan, self._channel(), self._origin, self._hist)
             if self._wire.call(self._scripts[name], keys, args):

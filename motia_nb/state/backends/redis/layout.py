@@ -59,7 +59,7 @@ __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
     "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
-    "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error",
+    "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -157,12 +157,32 @@ def is_local(url: str) -> bool:
         return False
 
 
+_NOT_SENT = "_motia_nb_not_sent"
+
+
+def not_sent(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as raised before the write's command was sent (connecting failed, or a read
+    the write needed first): :func:`io_error` then says it was not applied."""
+    try:
+        setattr(exc, _NOT_SENT, True)
+    except Exception:  # pragma: no cover - an exception type without a __dict__: the cautious wording
+        pass
+    return exc
+
+
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
-    """The error a write answers when Redis failed (a StateError passes through)."""
+    """The error a write answers when Redis failed (a StateError passes through): "not applied"
+    where :func:`not_sent` marked it, else "may or may not" (the command may have reached the
+    server, and run there, before the connection was lost)."""
     if isinstance(exc, StateError):
         return exc
     if "WRONGTYPE" in str(exc):
         err: RedisBackendError = not_a_hash(url, group_id, "write")
+    elif getattr(exc, _NOT_SENT, False):
+        err = RedisBackendError(
+            f"write to Redis at {safe_url(url)} failed before it was sent ({type(exc).__name__}: {exc}); "
+            "it was not applied"
+        )
     else:
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed ({type(exc).__name__}: {exc}); "

@@ -24,6 +24,8 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError
 
+from .layout import not_sent
+
 __all__ = ["ScriptWire", "AsyncScriptWire", "pack"]
 
 
@@ -58,7 +60,13 @@ class ScriptWire:
 
     def call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``script(keys=keys, args=args)``, sent and read on the kept connection."""
-        conn = self._connection()
+        try:  # connected first (redis-py retries it, the pool's get_connection too): a failure here sent nothing
+            conn = self._connection()
+            if not conn.is_connected:
+                conn.connect()
+        except Exception as exc:
+            self._drop()
+            raise not_sent(exc)
         enc = conn.encoder
         packed = pack(("EVALSHA", script.sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
         try:
@@ -110,7 +118,13 @@ class AsyncScriptWire:
 
     async def stream(self, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> AsyncIterator[tuple[int, Any]]:
         """``(index, reply)`` of each ``(sha, keys, args)`` EVALSHA call, in order."""
-        conn = await self._connection()
+        try:  # connected first (redis-py retries it, the pool's get_connection too): a failure here sent nothing
+            conn = await self._connection()
+            if not conn.is_connected:
+                await conn.connect()
+        except Exception as exc:
+            await self._drop()
+            raise not_sent(exc)
         enc = conn.encoder
         answered = 0
         try:

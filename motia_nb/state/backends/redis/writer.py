@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from ...errors import StateClosedError
 from ...events import StateEvent
@@ -50,7 +50,7 @@ from .commands import (
     HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call, set_many_olds, set_outcome,
 )  # fmt: skip
 from .direct import CommitGate
-from .layout import STATE_PREFIX, RedisBackendError, io_error, safe_url
+from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url
 from .wire import AsyncScriptWire
 
 __all__ = ["PipelinedWriter", "independent_runs", "Item"]
@@ -187,7 +187,11 @@ class PipelinedWriter:
             pipe = self._client.pipeline(transaction=False)
             for _, w in updates:
                 pipe.hget(STATE_PREFIX + w.group_id, w.key)
-            for (i, w), raw in zip(updates, await pipe.execute(raise_on_error=False)):
+            try:
+                read = await pipe.execute(raise_on_error=False)
+            except RedisError as exc:  # nothing of the run was sent yet
+                raise not_sent(exc)
+            for (i, w), raw in zip(updates, read):
                 if isinstance(raw, BaseException):
                     outcomes[i] = io_error(raw, self._url, w.group_id)
                 else:
