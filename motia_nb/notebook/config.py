@@ -48,11 +48,7 @@ def _refused(shell: Any) -> set[tuple[str, str]]:
     config keeps a refused ``%config`` value, and each ``%reload_ext`` would apply it again."""
     seen = getattr(shell, "_motia_nb_refused_settings", None)
     if seen is None:
-        seen = set()
-        try:
-            shell._motia_nb_refused_settings = seen
-        except Exception:  # pragma: no cover - a shell that takes no attributes: report every time
-            pass
+        seen = shell._motia_nb_refused_settings = set()
     return seen
 
 

@@ -163,10 +163,7 @@ _NOT_SENT = "_motia_nb_not_sent"
 def not_sent(exc: BaseException) -> BaseException:
     """Mark ``exc`` as raised before the write's command was sent (connecting failed, or a read
     the write needed first): :func:`io_error` then says it was not applied."""
-    try:
-        setattr(exc, _NOT_SENT, True)
-    except Exception:  # pragma: no cover - an exception type without a __dict__: the cautious wording
-        pass
+    setattr(exc, _NOT_SENT, True)
     return exc
 
 

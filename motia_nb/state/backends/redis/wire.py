@@ -64,7 +64,7 @@ class ScriptWire:
             conn = self._connection()
             if not conn.is_connected:
                 conn.connect()
-        except Exception as exc:
+        except redis.RedisError as exc:
             self._drop()
             raise not_sent(exc)
         enc = conn.encoder
@@ -122,7 +122,7 @@ class AsyncScriptWire:
             conn = await self._connection()
             if not conn.is_connected:
                 await conn.connect()
-        except Exception as exc:
+        except redis.RedisError as exc:
             await self._drop()
             raise not_sent(exc)
         enc = conn.encoder
