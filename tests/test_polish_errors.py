@@ -42,6 +42,19 @@ def test_config_never_echoes_the_databases_password(ip, fresh_db, redis_url, cap
         run_cell(ip, f"%state use {fresh_db}")
 
 
+@pytest.mark.parametrize("url", ["redis://u:hunter2@127.0.0.1:notaport/0", "postgres://u:hunter2@db.example/app"])
+def test_a_refused_database_url_never_echoes_its_password(ip, fresh_db, url, caplog):
+    from motia_nb.notebook.magics import StateMagicError
+    from motia_nb.state.errors import StateError
+
+    run_cell(ip, f"%config MotiaNB.database = {url!r}")
+    assert "cannot use" in caplog.text and "u:***@" in caplog.text and "hunter2" not in caplog.text
+    with pytest.raises((StateError, StateMagicError)) as info:
+        ip.run_line_magic("state", f"use {url}")
+    assert "u:***@" in str(info.value) and "hunter2" not in str(info.value)
+    assert state_manager.url == fresh_db
+
+
 # --------------------------------------------------------------------------- %reload_ext: refused settings
 
 

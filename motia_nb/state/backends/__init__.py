@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from ..errors import StateError
+from ..urls import safe_url
 from .base import Backend, Order, Write, WriteResult
 from .sqlite import SQLiteBackend
 
@@ -36,7 +37,7 @@ def open_backend(url: str, *, busy_timeout: float | None = None) -> Backend:
     scheme = _SCHEME.match(url)
     if scheme and scheme.group(1).lower() not in ("redis", "rediss", "unix", "sqlite"):
         raise StateError(
-            f"unsupported database URL {url!r}: motia_nb stores state in SQLite (a path, sqlite:///path or "
+            f"unsupported database URL {safe_url(url)!r}: motia_nb stores state in SQLite (a path, sqlite:///path or "
             ":memory:) or Redis (redis://, rediss://, unix://)"
         )
     if url.startswith(("redis://", "rediss://", "unix://")):

@@ -140,7 +140,7 @@ def parse_db(url: str) -> int:
     try:
         kwargs = parse_url(url)
     except ValueError as exc:
-        raise RedisBackendError(f"bad Redis URL {url!r}: {exc}") from exc
+        raise RedisBackendError(f"bad Redis URL {safe_url(url)!r}: {exc}") from exc
     return int(kwargs.get("db", 0) or 0)
 
 
