@@ -4,7 +4,9 @@
 (compact, ``ensure_ascii=False``), falling back to an iterative writer with the
 same output when the value or the stack is too deep for recursion;
 :func:`decode_value` reads stored text with ``json.loads`` and the same kind of
-fallback. Validation (what may be stored) is :mod:`motia_nb.state.values`.
+fallback; :func:`decode_all` a page of stored texts with one parse, naming the item whose
+text is not JSON (another tool wrote it). Validation (what may be stored) is
+:mod:`motia_nb.state.values`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from json.encoder import encode_basestring as _c_encode_str
 from json.encoder import encode_basestring as _encode_str
 from typing import Any, Final
 
-__all__ = ["encode_trusted", "decode_value", "decode_stored", "c_encode", "c_chunks", "c_reset"]
+from .errors import StoredValueError
+
+__all__ = [
+    "encode_trusted", "decode_value", "decode_stored", "decode_all", "decode_one", "not_json", "c_encode", "c_chunks",
+    "c_reset",
+]  # fmt: skip
 
 
 def _reject_default(obj: Any) -> Any:
@@ -148,6 +155,42 @@ def decode_stored(text: str) -> Any:
     except (StopIteration, RecursionError):
         pass
     return decode_value(text)
+
+
+def not_json(text: str, group_id: str, key: str | None, exc: BaseException) -> StoredValueError:
+    """The error for a stored text that is not JSON (another tool wrote the file), naming the item
+    (``key`` None: a whole-group read that does not read keys; ``items()`` names it)."""
+    why = f"it is not JSON ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+    preview = text[:60] + ("…" if len(text) > 60 else "")
+    where = f"the value of {group_id!r}/{key!r}" if key is not None else f"a value of group {group_id!r}"
+    hint = "" if key is not None else "; items() names its key"
+    return StoredValueError(
+        f"{where} cannot be read: {why}; it starts {preview!r} (written by another tool?){hint}",
+        group_id=group_id, key=key,
+    )  # fmt: skip
+
+
+def decode_one(text: str, group_id: str, key: str | None) -> Any:
+    """A stored text decoded, or :func:`not_json`'s error."""
+    try:
+        return decode_value(text)
+    except ValueError as exc:  # JSONDecodeError, the int digit limit
+        raise not_json(text, group_id, key, exc) from None
+
+
+def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None, joined: str | None = None) -> list[Any]:
+    """Stored texts decoded with ONE parse (every text motia_nb wrote is one JSON value);
+    a text that is not (another tool's: it fails the parse or changes the count) is found
+    one by one and named (:func:`not_json`). ``joined``: the texts in a JSON array, made already."""
+    if not texts:
+        return []
+    try:
+        values = json.loads(joined or "[" + ",".join(texts) + "]")
+        if len(values) == len(texts):
+            return values
+    except (ValueError, RecursionError):
+        pass
+    return [decode_one(t, group_id, None if keys is None else keys[i]) for i, t in enumerate(texts)]
 
 
 _WS = re.compile(r"[ \t\n\r]*")

@@ -358,7 +358,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
         """
         g = check_name(group_id, "group_id")
         rows = await self.backend.read_async("rows_json", g)
-        return to_frame(rows, flatten=flatten)
+        return to_frame(rows, flatten=flatten, group_id=g)
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no

@@ -7,7 +7,6 @@ motia_nb's own threads do the work; reads run on the caller's thread.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
 from .history import at_point, history_args
+from .jsontext import decode_all
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 
@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["SyncStateManager", "to_frame"]
 
 
-def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool) -> "pd.DataFrame":
-    """``(key, value JSON)`` rows as a DataFrame: a ``key`` column, then the values' fields (nested
-    objects as dotted columns when ``flatten``; non-object values in a ``value`` column)."""
+def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool, group_id: str = "") -> "pd.DataFrame":
+    """``(key, value JSON)`` rows of ``group_id`` as a DataFrame: a ``key`` column, then the values'
+    fields (nested objects as dotted columns when ``flatten``; non-object values in a ``value``
+    column). A text that is not JSON (another tool's) is a :class:`StoredValueError` naming it."""
     import pandas as pd
 
     keys = [r[0] for r in rows]
-    text = "[" + ",".join(r[1] for r in rows) + "]"
-    values = json.loads(text) if rows else []
+    texts = [r[1] for r in rows]
+    text = "[" + ",".join(texts) + "]"
+    values = decode_all(texts, group_id, keys, joined=text)
     if not values:
         return pd.DataFrame({"key": pd.Series([], dtype=object)})
     all_objects = all(type(v) is dict for v in values)
@@ -175,4 +177,5 @@ class SyncStateManager:
         return self._m.backend.group_counts()
 
     def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
-        return to_frame(self._m.backend.rows_json(check_name(group_id, "group_id")), flatten=flatten)
+        g = check_name(group_id, "group_id")
+        return to_frame(self._m.backend.rows_json(g), flatten=flatten, group_id=g)

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...jsontext import decode_stored
+from ...jsontext import decode_all, decode_stored, not_json
 from ..base import Order
 
 __all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
@@ -87,20 +87,14 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
         conn.set_progress_handler(None, 0)
 
 
-def _page(rows: list[Any]) -> list[tuple[str, Any]]:
-    if not rows:
-        return []
-    values = _loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse for the whole page
-    return list(zip([r[0] for r in rows], values))
-
-
-def _values(rows: list[Any]) -> list[Any]:
-    return _loads("[" + ",".join(r[0] for r in rows) + "]") if rows else []
+def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
+    keys = [r[0] for r in rows]
+    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # one parse for the whole page
 
 
 def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION) -> Plan:
     sql = f"SELECT key, value FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?"
-    return sql, (group_id, -1 if limit is None else limit, offset), _page
+    return sql, (group_id, -1 if limit is None else limit, offset), lambda rows: _page(rows, group_id)
 
 
 #: The reads that may be long (whole groups, counts): name -> arguments -> (sql, params, rows -> result).
@@ -108,7 +102,7 @@ def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, ord
 Plan = tuple[str, tuple[Any, ...], Callable[[list[Any]], Any]]
 READ_PLANS: dict[str, Callable[..., Plan]] = {
     "items": _items_plan,
-    "values": lambda group_id: (_VALUES, (group_id,), _values),
+    "values": lambda group_id: (_VALUES, (group_id,), lambda rows: decode_all([r[0] for r in rows], group_id)),
     "keys": lambda group_id: (_KEYS, (group_id,), lambda rows: [r[0] for r in rows]),
     "rows_json": lambda group_id: (_ROWS, (group_id,), lambda rows: rows),
     "values_json": lambda group_id: (_VALUES, (group_id,), lambda rows: [r[0] for r in rows]),
@@ -133,7 +127,12 @@ class SQLiteReads:
 
     def get(self, group_id: str, key: str) -> Any:
         rows = self._query(_GET, (group_id, key))
-        return decode_stored(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        try:
+            return decode_stored(rows[0][0])
+        except ValueError as exc:  # another tool's text
+            raise not_json(rows[0][0], group_id, key, exc) from None
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._query(_EXISTS, (group_id, key)))
@@ -151,7 +150,7 @@ class SQLiteReads:
     ) -> list[tuple[str, Any]]:
         """A keyset page: an index range read of at most ``limit`` rows, wherever the page is."""
         cursor = (group_id, after) if not order.by_key else (after,)
-        return _page(self._query(keyset_sql(order, inclusive), (group_id, *cursor, limit)))
+        return _page(self._query(keyset_sql(order, inclusive), (group_id, *cursor, limit)), group_id)
 
     def rank(self, group_id: str, key: str, *, order: Order | str = Order.INSERTION) -> int | None:
         """How many items come before ``key`` in ``order``: a count over the covering index."""
