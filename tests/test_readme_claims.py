@@ -87,3 +87,33 @@ def test_history_off_on_sqlite_refuses_remote_triggers_and_subscribe_hears_only_
         unsubscribe()
     finally:
         sm.close()
+
+
+@pytest.mark.parametrize("expression", ["0 0 0 1 1 * 2020", "0 0 0 * * * 1999-2001", "@yearly"])
+def test_a_cron_expression_that_never_fires_again_is_refused(expression):
+    """README, Where motia_nb differs: "a never-firing expression is refused".
+
+    Was checked from 1970 only: a 7-field expression whose years are all past
+    (``0 0 0 1 1 * 2020``) was accepted and never ran, as on the engine.
+    """
+    row = next(line for line in README.splitlines() if line.startswith("| 6/7-field cron only"))
+    assert "a never-firing expression is refused" in row, row
+    from motia_nb import cron
+
+    if expression == "@yearly":  # fires again: still accepted
+        assert cron(expression)["expression"] == expression
+        return
+    with pytest.raises(motia_nb.StepConfigError, match=r"never fires again.*20(20|01)"):
+        cron(expression)
+    session = motia_nb.Session(StateManager(":memory:"))
+    try:  # a step's config (a %%step cell, a worker's registration) is read the same way
+        with pytest.raises(motia_nb.StepConfigError, match="never fires again"):
+            session.step({"name": "Old", "triggers": [{"type": "cron", "expression": expression}]})(lambda: None)
+    finally:
+        session.close()
+
+
+def test_a_cron_expression_with_a_year_still_to_come_is_accepted():
+    from motia_nb import cron
+
+    assert cron("0 0 0 1 1 * 2099")["expression"] == "0 0 0 1 1 * 2099"

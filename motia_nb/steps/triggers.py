@@ -8,7 +8,7 @@ triggers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from cronsim import CronSim, CronSimError
@@ -116,9 +116,14 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
     n = len(expr.split(" "))
     if n in (6, 7) or expr.startswith("@"):
         try:
-            parse_engine_cron(expr)
+            spec = parse_engine_cron(expr)
         except CronSpecError as e:
             raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+        if spec.next_after(datetime.now(timezone.utc)) is None:  # its years are all past
+            raise StepConfigError(
+                f"{where}: bad cron expression {expression!r}: the expression never fires again "
+                f"(its last year, {max(spec.years)}, has passed)"
+            )
         return expr
     if n != 5:
         raise StepConfigError(
