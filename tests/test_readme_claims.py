@@ -117,3 +117,53 @@ def test_a_cron_expression_with_a_year_still_to_come_is_accepted():
     from motia_nb import cron
 
     assert cron("0 0 0 1 1 * 2099")["expression"] == "0 0 0 1 1 * 2099"
+
+
+STEP_CELL = '%%step\nfrom motia import queue\nconfig = {{"name": "{name}", "triggers": [queue("t")]}}\ndef handler(d): pass'
+
+
+def _run(kc, code: str, cell_id: str | None = None) -> str:
+    """Run ``code`` in the kernel as a frontend does (with ``cellId`` metadata when given); its stdout."""
+    msg = kc.session.msg("execute_request", {"code": code, "silent": False, "store_history": True,
+                                             "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+                         metadata={"cellId": cell_id} if cell_id else {})
+    kc.shell_channel.send(msg)
+    out = []
+    while True:
+        m = kc.get_iopub_msg(timeout=60)
+        if m["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        if m["msg_type"] == "stream":
+            out.append(m["content"]["text"])
+        elif m["msg_type"] == "error":
+            raise AssertionError(f"{code!r} failed: {m['content']['evalue']}")
+        elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            return "".join(out)
+
+
+@pytest.mark.slow
+def test_a_renamed_step_cell_drops_its_old_step_only_when_the_frontend_sends_the_cell_id(tmp_path, monkeypatch):
+    """README, %%step: "this needs the cell id JupyterLab, Notebook 7, VS Code send; nbclient, nbval
+    and a terminal send none, so there both steps stay"."""
+    said = paragraph_after("`%%step [--quiet]` — a cell holding a Motia step file")
+    assert "nbclient, nbval and a terminal send none, so there both steps stay" in said, said
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setenv("MOTIA_NB_DB", str(tmp_path / "cells.db"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout's motia_nb in the kernel
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        _run(kc, "%load_ext motia_nb\nfrom motia_nb import all_steps")
+        # as JupyterLab runs an edited cell: the same cellId both times
+        _run(kc, STEP_CELL.format(name="Watch"), cell_id="cell-1")
+        out = _run(kc, STEP_CELL.format(name="Watcher"), cell_id="cell-1")
+        assert "✓ step 'Watch' removed: this cell no longer defines it" in out, out
+        # as nbclient / nbval run it: no cellId, so nothing tells the two runs are one cell
+        _run(kc, STEP_CELL.format(name="Old"))
+        out = _run(kc, STEP_CELL.format(name="New"))
+        assert "removed" not in out, out
+        names = _run(kc, "print(sorted(s.name for s in all_steps()))")
+        assert names.strip() == "['New', 'Old', 'Watcher']", names
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -4,7 +4,7 @@ Running a cell again replaces the steps it defines by name (SPEC §5). A cell wh
 step was renamed (``"Watch"`` → ``"Watcher"``) or deleted would otherwise leave the
 old step registered, still firing, from code the notebook no longer shows — as
 Motia's dev server drops a step when its file stops defining it. IPython tells which
-cell runs (``cell_id``, sent by JupyterLab, Notebook 7, VS Code and nbclient): the
+cell runs (``cell_id``, sent by JupyterLab, Notebook 7 and VS Code; not by nbclient): the
 steps a cell run defines (``@step``, ``%%step``, ``register``; never a worker's) are
 recorded against its cell, and a later successful run of that cell removes the steps
 it defined before and defines no more, saying so in the cell. Nothing is removed
