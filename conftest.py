@@ -10,4 +10,6 @@ import os
 import tempfile
 
 _RUN_DIR = tempfile.mkdtemp(prefix="motia-nb-tests-")
-os.environ.setdefault("MOTIA_NB_DB", os.path.join(_RUN_DIR, "state.db"))
+# Set, not defaulted: a user who exported MOTIA_NB_DB for their own database (as the README
+# shows) must not have the tutorials, which clear their groups, run against it.
+os.environ["MOTIA_NB_DB"] = os.path.join(_RUN_DIR, "state.db")

@@ -7,6 +7,7 @@ says. The 30-second example is in ``test_readme.py``; every command's usage line
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -167,3 +168,20 @@ def test_a_renamed_step_cell_drops_its_old_step_only_when_the_frontend_sends_the
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_a_test_run_uses_a_throwaway_database_even_when_the_users_environment_names_one(tmp_path, monkeypatch):
+    """README, Working on motia_nb: "Every test run uses a throwaway `MOTIA_NB_DB`".
+
+    The README's Storage section tells a user to export ``MOTIA_NB_DB`` for their own
+    database; the root conftest only *defaulted* it (``os.environ.setdefault``), so
+    ``make test`` in that shell ran the tutorials (which clear their groups) against it.
+    """
+    assert "Every test run uses a throwaway `MOTIA_NB_DB`" in README
+    mine = str(tmp_path / "my_own_state.db")
+    monkeypatch.setenv("MOTIA_NB_DB", mine)  # as `export MOTIA_NB_DB=...` in the user's shell
+    conftest = ROOT / "conftest.py"
+    exec(compile(conftest.read_text(encoding="utf-8"), str(conftest), "exec"), {"__name__": "root_conftest"})  # noqa: S102
+    used = os.environ["MOTIA_NB_DB"]
+    assert used != mine
+    assert Path(used).parent.name.startswith("motia-nb-tests-") and not Path(used).exists()
