@@ -185,3 +185,24 @@ def test_a_test_run_uses_a_throwaway_database_even_when_the_users_environment_na
     used = os.environ["MOTIA_NB_DB"]
     assert used != mine
     assert Path(used).parent.name.startswith("motia-nb-tests-") and not Path(used).exists()
+
+
+def test_the_intro_names_the_calls_that_give_a_dataframe(tmp_path):
+    """README, intro: the bullet promising "a pandas DataFrame for reports".
+
+    It said "`list()` as a pandas DataFrame", but ``state_manager.list`` is Motia's call and
+    returns the values as a list; the DataFrame is ``frame()`` (and ``%state list``).
+    """
+    import pandas as pd
+
+    bullet = next(line for line in README.splitlines() if line.startswith("- ") and "pandas DataFrame" in line)
+    calls = re.findall(r"`(\w+)\(\)`", bullet)
+    assert calls, bullet
+    sm = StateManager(str(tmp_path / "intro.db"))
+    try:
+        sm.sync.set("orders", "order-1", {"total": 1})
+        for name in calls:
+            got = getattr(sm.sync, name)("orders")
+            assert isinstance(got, pd.DataFrame), f"README: `{name}()` gives a DataFrame, but it returned {type(got).__name__}"
+    finally:
+        sm.close()
