@@ -206,3 +206,21 @@ def test_the_intro_names_the_calls_that_give_a_dataframe(tmp_path):
             assert isinstance(got, pd.DataFrame), f"README: `{name}()` gives a DataFrame, but it returned {type(got).__name__}"
     finally:
         sm.close()
+
+
+def test_every_setting_and_environment_variable_is_in_the_readme():
+    """Docs cover every setting: each ``MotiaNB`` trait (``%config MotiaNB``) and each
+    ``MOTIA_NB_*`` variable the code reads is named in the README (``MOTIA_NB_BUSY_TIMEOUT``
+    and five of the nine settings were not)."""
+    from motia_nb.notebook.config import MotiaNB
+
+    settings = sorted(MotiaNB.class_own_traits(config=True))
+    assert settings, "MotiaNB has no settings?"
+    listed = paragraph_after("`%config MotiaNB` lists every setting")
+    missing = [name for name in settings if f"`{name}`" not in listed]
+    assert not missing, f"settings not in the README's %config MotiaNB list: {missing}"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "motia_nb").rglob("*.py"))
+    variables = sorted(set(re.findall(r"\bMOTIA_NB_[A-Z_]+\b", source)))
+    assert "MOTIA_NB_DB" in variables
+    undocumented = [v for v in variables if v not in README]
+    assert not undocumented, f"environment variables the README does not name: {undocumented}"
