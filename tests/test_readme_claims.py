@@ -224,3 +224,22 @@ def test_every_setting_and_environment_variable_is_in_the_readme():
     assert "MOTIA_NB_DB" in variables
     undocumented = [v for v in variables if v not in README]
     assert not undocumented, f"environment variables the README does not name: {undocumented}"
+
+
+def test_a_note_from_state_list_points_at_no_file_of_motia_nb(steps_ip):
+    """Running the README's `%state list GROUP` on a group where a field named "x.y" meets a nested
+    x.y: the frame's note (nested objects kept whole) was a warning located at
+    ``.../motia_nb/notebook/magics.py:101`` with that source line under it -- motia_nb's own code,
+    and a machine path left in a saved notebook. It is now located in no file, as the settings'
+    warnings are."""
+    import warnings
+
+    ip = steps_ip  # the test shell, with motia_nb loaded, on a fresh database
+    ip.run_line_magic("state", 'set g k {"x.y": 1, "x": {"y": 2}}')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = ip.run_line_magic("state", "list g")
+    assert list(df.columns) == ["key", "x.y", "x"]
+    notes = [w for w in caught if "dotted column name" in str(w.message)]
+    assert len(notes) == 1, [str(w.message) for w in caught]
+    assert notes[0].filename == "motia_nb", notes[0].filename

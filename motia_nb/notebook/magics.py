@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -98,7 +99,11 @@ def _list(m: StateMagics, a: argparse.Namespace) -> Any:
     if a.dict:
         return as_json_result(dict(sync.items(a.group)), m.settings.json_indent)
     flatten = m.settings.flatten and not a.no_flatten
-    df = sync.frame(a.group, flatten=flatten)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        df = sync.frame(a.group, flatten=flatten)
+    for note in notes:  # located in no file: this line of motia_nb means nothing to the user
+        warnings.warn_explicit(note.message, note.category, "motia_nb", 0, module="motia_nb", registry={})
     return StateFrame.wrap(df, m.settings.display_max_rows, m.settings.display_max_columns)
 
 
