@@ -8,6 +8,7 @@ caller, before anything is queued: bad input never half-happens.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import os
@@ -217,6 +218,8 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
                     "(use Redis, or SQLite with history on)"
                 )
             self._remote.triggers = bool(enabled)
+            # the steps' output goes to the cell that turned them on (see RemoteChanges.origin)
+            self._remote.origin = contextvars.copy_context() if enabled else None
             self._follow_remote()
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:

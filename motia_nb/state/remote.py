@@ -12,6 +12,7 @@ manager's dispatcher on motia_nb's loop thread, one batch after the other.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -55,6 +56,10 @@ class RemoteChanges:
         # held weakly by the backend: a dropped manager (and this) can be collected (lifetime.py)
         self._listener = WeakCall(self.on_events)
         self._tail: Future[Any] | None = None  # the last remote trigger batch scheduled
+        # the context of the call that turned remote triggers on: in a kernel it holds that cell's
+        # output routing, so what the triggered steps print lands in that cell, not in whichever
+        # cell happens to run when another process's change arrives
+        self.origin: contextvars.Context | None = None
 
     @property
     def wanted(self) -> bool:
@@ -79,6 +84,7 @@ class RemoteChanges:
         """In a forked child: the parent's backend and loop are gone; touch neither."""
         self._listening_on = None
         self._tail = None
+        self.origin = None
 
     def on_events(self, events: Sequence[StateEvent]) -> None:
         """The backend's remote listener (a backend thread): subscribers, then triggers."""
@@ -108,4 +114,6 @@ class RemoteChanges:
             except Exception:
                 log.exception("running state triggers for a change made in another process failed")
 
-        self._tail = get_loop_thread().submit(run())
+        origin = self.origin
+        context = origin.run(contextvars.copy_context) if origin is not None else None
+        self._tail = get_loop_thread().submit(run(), context=context)
