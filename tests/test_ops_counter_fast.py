@@ -1,8 +1,8 @@
 """The counter fast paths of ops.py give what the general code gives.
 
 ``normalize_ops`` takes ONE plain increment/decrement op without the general checks
-(``_plain_incdec``), and ``apply_ops`` applies such an op to a top-level field of an
-object at once (``_counted``): both are checked here against the general code, over
+(``op_counters.plain_incdec``), and ``apply_ops`` applies such an op to a top-level field of an
+object at once (``op_counters.counted``): both are checked here against the general code, over
 every kind of op and stored value they could meet, errors included.
 """
 

@@ -28,12 +28,22 @@ from typing import Any, Final
 
 from motia_nb.state.value_checks import _short_repr, describe
 
-__all__ = ["MISSING", "Cow", "OpFailure", "APPLY", "format_path", "I64_MIN", "I64_MAX", "U64_MAX"]
+__all__ = [
+    "MISSING", "Cow", "OpFailure", "APPLY", "format_path", "I64_MIN", "I64_MAX", "U64_MAX", "MAX_PATH_SEGMENTS",
+    "MAX_SEGMENT_BYTES", "MAX_MERGE_KEYS", "MAX_MERGE_DEPTH", "FORBIDDEN_SEGMENTS",
+]  # fmt: skip
 
 #: The engine stores integers as 64-bit values (``i64``, or ``u64`` above ``i64::MAX``).
 I64_MIN: Final[int] = -(2**63)
 I64_MAX: Final[int] = 2**63 - 1
 U64_MAX: Final[int] = 2**64 - 1
+#: The engine's limits (``update_ops.rs``).
+MAX_PATH_SEGMENTS: Final[int] = 32
+MAX_SEGMENT_BYTES: Final[int] = 256
+MAX_MERGE_KEYS: Final[int] = 1024
+MAX_MERGE_DEPTH: Final[int] = 16
+#: Path segments (and merge-value top-level keys) the engine refuses: prototype-pollution sinks.
+FORBIDDEN_SEGMENTS: Final[frozenset[str]] = frozenset({"__proto__", "constructor", "prototype"})
 
 
 class _Missing:

@@ -49,7 +49,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from motia_nb.state.errors import UpdateOpError
-from motia_nb.state.op_semantics import APPLY, MISSING, I64_MAX, I64_MIN, U64_MAX, Cow, OpFailure, format_path
+from motia_nb.state.op_counters import counted, plain_incdec
+from motia_nb.state.op_semantics import (
+    APPLY, FORBIDDEN_SEGMENTS, I64_MAX, I64_MIN, MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_PATH_SEGMENTS, MAX_SEGMENT_BYTES,
+    MISSING, Cow, OpFailure, format_path,
+)  # fmt: skip
 from motia_nb.state.jsontext import decode_value
 from motia_nb.state.value_checks import MAX_DEPTH, _article, describe, find_json_problem, json_depth
 from motia_nb.state.values import encode_value
@@ -67,14 +71,6 @@ __all__ = [
     "MAX_MERGE_DEPTH",
     "FORBIDDEN_SEGMENTS",
 ]
-
-#: The engine's limits (``update_ops.rs``).
-MAX_PATH_SEGMENTS: Final[int] = 32
-MAX_SEGMENT_BYTES: Final[int] = 256
-MAX_MERGE_KEYS: Final[int] = 1024
-MAX_MERGE_DEPTH: Final[int] = 16
-#: Path segments (and merge-value top-level keys) the engine refuses: prototype-pollution sinks.
-FORBIDDEN_SEGMENTS: Final[frozenset[str]] = frozenset({"__proto__", "constructor", "prototype"})
 
 #: Path problems the engine records as the op's error (applying the other ops), as
 #: opposed to a request it cannot read at all (a path that is not a str or list of str).
@@ -203,9 +199,9 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
     it, unless an earlier op fails first.
     """
     if type(ops) is list and len(ops) == 1:  # one plain increment or decrement (a counter): no checks to walk
-        norm = _plain_incdec(ops[0])
-        if norm is not None:
-            return [norm]
+        plain = plain_incdec(ops[0])
+        if plain is not None:
+            return [NormalizedOp(type=plain[0], path=[plain[1]], by=plain[2])]
     if isinstance(ops, Mapping):
         raise UpdateOpError(
             f"ops must be a list of op dicts, got a single {type(ops).__name__}; wrap it in a list: [op]",
@@ -230,23 +226,6 @@ def normalize_ops(ops: Any, *, group_id: str | None, key: str | None) -> list[No
                 raise _failure(op, index, group_id, key)
             break
     return normalized
-
-
-def _plain_incdec(op: Any) -> NormalizedOp | None:
-    """``_normalize_one(op)`` for the common counter op — a plain dict with exactly ``type``
-    (``increment``/``decrement``), a one-field ``path`` (printable ASCII, at most
-    :data:`MAX_SEGMENT_BYTES`, not forbidden) and an exact int ``by`` in range — else None
-    (the general checks then decide)."""
-    if type(op) is not dict or len(op) != 3:
-        return None
-    op_type, path, by = op.get("type"), op.get("path"), op.get("by")
-    if (
-        type(op_type) is str and (op_type == "increment" or op_type == "decrement")
-        and type(path) is str and path and len(path) <= MAX_SEGMENT_BYTES and path.isascii()
-        and path not in FORBIDDEN_SEGMENTS and type(by) is int and I64_MIN <= by <= I64_MAX
-    ):  # fmt: skip
-        return NormalizedOp(type=op_type, path=[path], by=by)
-    return None
 
 
 def _may_fail(op: NormalizedOp) -> bool:
@@ -373,7 +352,7 @@ def apply_ops(current: Any, ops: Any, *, group_id: str | None, key: str | None) 
     if not (isinstance(ops, list) and all(type(op) is NormalizedOp for op in ops)):
         ops = normalize_ops(ops, group_id=group_id, key=key)
     elif len(ops) == 1 and type(current) is dict:  # one counter op on a top-level field: its value at once
-        new = _counted(current, ops[0])
+        new = counted(current, ops[0])
         if new is not None:
             return new
     missing = current is MISSING
@@ -390,25 +369,3 @@ def apply_ops(current: Any, ops: Any, *, group_id: str | None, key: str | None) 
         cow.missing = False
     return cow.root
 
-
-def _counted(current: dict[str, Any], op: NormalizedOp) -> dict[str, Any] | None:
-    """What ``apply_ops(current, [op])`` returns when ``op`` is an increment or decrement of
-    one top-level field of the object ``current`` that is missing or an int whose result
-    stays in the engine's range (a shallow copy of ``current`` with the field changed);
-    None for anything else (the ops are applied the general way)."""
-    op_type = op["type"]
-    if (op_type != "increment" and op_type != "decrement") or "failure" in op:
-        return None
-    path = op["path"]
-    if len(path) != 1:
-        return None
-    leaf = path[0]
-    by = op["by"] if op_type == "increment" else -op["by"]
-    if leaf in current:
-        old = current[leaf]
-        if type(old) is not int or not (I64_MIN <= old <= U64_MAX and I64_MIN <= old + by <= U64_MAX):
-            return None
-        by += old
-    new = dict(current)
-    new[leaf] = by
-    return new
