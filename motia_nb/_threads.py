@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
-import ctypes
 import os
 import threading
 from collections.abc import Callable, Coroutine
@@ -48,6 +47,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ._interrupts import CancelledByInterrupt, Interrupted
+from ._told_calls import ToldCall
 from ._process_hooks import (
     after_fork,
     before_fork,
@@ -267,43 +267,6 @@ def _handler_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-class _ToldCall:
-    """``fn(*args)`` for a pool thread, inside a copy of the caller's context, that can be
-    *told* to stop: ``tell()`` raises ``CancelledError`` in the thread while it runs ``fn``.
-
-    A tell that lands as ``fn`` returns goes off inside the call (CPython checks for it at the
-    guard's exit), so the pool's future gets it and the thread lives on; the thread also clears
-    any tell still pending on its way out, so one can never go off in the pool's own code and
-    kill the thread for good.
-    """
-
-    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
-        self.fn, self.args = fn, args
-        self.ctx = contextvars.copy_context()
-        self.guard = threading.Lock()  # the thread is told only while it still runs fn
-        self.ident: int | None = None
-        self.told = False
-
-    def __call__(self) -> T:
-        with self.guard:
-            self.ident = threading.get_ident()
-        try:
-            return self.ctx.run(self.fn, *self.args)
-        finally:
-            with self.guard:
-                self.ident = None
-                if self.told:  # a tell not yet gone off must not go off in the pool's code
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
-
-    def tell(self) -> None:
-        with self.guard:
-            if self.ident is not None:
-                self.told = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self.ident), ctypes.py_object(asyncio.CancelledError)
-                )
-
-
 async def run_in_handler_pool(fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(*args)`` on the handler pool inside a copy of the current context; await it.
 
@@ -311,7 +274,7 @@ async def run_in_handler_pool(fn: Callable[..., T], *args: Any) -> T:
     raised in it at its next Python instruction (a blocking C call finishes
     first), and it is not awaited further.
     """
-    call = _ToldCall(fn, args)
+    call = ToldCall(fn, args)
     fut = _handler_pool().submit(call)
     try:
         return await asyncio.wrap_future(fut)

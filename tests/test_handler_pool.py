@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from motia_nb._threads import _ToldCall, run_in_handler_pool
+from motia_nb._threads import run_in_handler_pool
+from motia_nb._told_calls import ToldCall
 
 
 def test_a_cancelled_await_tells_the_running_handler_and_the_thread_lives_on():
@@ -50,7 +51,7 @@ def test_a_tell_landing_as_the_handler_returns_does_not_kill_the_pool_thread():
         proceed.wait(5)
         return 1
 
-    call = _ToldCall(fn, ())
+    call = ToldCall(fn, ())
     with ThreadPoolExecutor(1, thread_name_prefix="told-test") as pool:
         fut = pool.submit(call)
         assert running.wait(5)
