@@ -45,12 +45,12 @@ from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
-from .commands import set_args, set_result
-from .direct import CommitGate, DirectWriter, loop_blocked
+from .commands import set_args
+from .direct import CommitGate, DirectWriter, loop_blocked, transaction_sets
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
-from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url, write_keys
-from .pubsub import Subscriber
+from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url
+from .pubsub import ChangeCounts, Subscriber
 from .reads import RedisReads
 from .writer import Item, PipelinedWriter
 
@@ -89,9 +89,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         self._open_lock = threading.Lock()
         self._opened = False
         self._closed = False
-        self._token = 0
-        self._missed = 0  # gaps: see missed_changes()
-        self._token_lock = threading.Lock()
+        self._counts = ChangeCounts()  # change_token(), missed_changes()
         self._lt: LoopThread | None = None
         self._sync: Any = None
         self._aclient: Any = None
@@ -100,7 +98,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         #: the async API's writes of the running iteration, per caller loop (sent together)
         self._buffers: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._subscriber = Subscriber(
-            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._gap
+            self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._counts.gap
         )
         self._writer = self._new_writer()
         self._writer_task: asyncio.Task[None] | None = None
@@ -134,7 +132,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         loop thread it cannot wait, so the subscription follows shortly after."""
         with self._open_lock:
             if self._closed:
-                raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
+                raise self._closed_error()
             if self._opened:
                 return
             sync = redis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30)
@@ -167,7 +165,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self._sync = sync
             self._direct = DirectWriter(
                 sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
-                on_commit=self._committed, on_gap=self._gap, history_args=self._history_args,
+                on_commit=self._committed, on_gap=self._counts.gap, history_args=self._history_args,
             )
             self._lt = lt
             self._opened = True
@@ -304,17 +302,15 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         if self._closed:  # closed since they were buffered: never applied, they go to on_refused
             self._writer.refuse(items, counted=False)
             return
-        direct = self._direct
-        lt = self._lt
-        if direct is not None and lt is not None and threading.current_thread() is not lt.thread and loop_thread_waiting():
+        direct, lt = self._direct, self._lt
+        off_loop = direct is not None and lt is not None and threading.current_thread() is not lt.thread
+        if off_loop and loop_thread_waiting():
             # a synchronous SDK call's writes, on its helper thread's loop, while motia_nb's loop
             # thread waits for that call: the writer task cannot commit them, so they commit here
             for item in direct.commit_items(items, lt.thread.ident):  # (those the store refused, closed)
                 self._writer.refuse([item], counted=False)
             return
-        if len(items) == 1 and self.direct_reads and direct is not None and self._gate.queued == 0 and (
-            self._lt is not None and threading.current_thread() is not self._lt.thread
-        ):
+        if off_loop and len(items) == 1 and self.direct_reads and self._gate.queued == 0:
             write, fut, result_only = items[0]
             try:
                 wr = direct.commit(write)
@@ -364,22 +360,10 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         this thread after ``EXEC``; ``progress`` once, at the end."""
         if any(w.kind != "set" for w in writes):
             return super().write_all(writes, progress)
-        c = self._client()
-        try:
-            sha = c.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
-            pipe = c.pipeline(transaction=True)
-            for w in writes:
-                keys = write_keys(w.group_id)
-                args = set_args(w, self._subscriber.channel_arg(), self.origin, self._history_args(w))
-                pipe.evalsha(sha, len(keys), *keys, *args)
-            replies = pipe.execute(raise_on_error=False)
-        except redis.RedisError as exc:
-            raise RedisBackendError(
-                f"writing {len(writes)} items to Redis at {safe_url(self.url)} failed before the transaction "
-                f"was confirmed ({type(exc).__name__}: {exc})"
-            ) from exc
-        failed = [(w, r) for w, r in zip(writes, replies) if isinstance(r, BaseException)]
-        results = [set_result(w, r) for w, r in zip(writes, replies) if not isinstance(r, BaseException)]
+        channel = self._subscriber.channel_arg()
+        results, failed = transaction_sets(
+            self._client(), writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url
+        )
         events = [ev for r in results for ev in r.events]
         if events:
             self._committed(events)
@@ -394,41 +378,30 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         return results
 
     def _committed(self, events: Sequence[StateEvent]) -> None:
-        self._bump()
+        self._counts.bump()
         if events:
             self._notify(events)
 
     # ------------------------------------------------------------------ events from other processes
     def _received(self, events: Sequence[StateEvent]) -> None:
-        self._bump()
+        self._counts.bump()
         self._notify_remote(events)
 
     def change_token(self) -> Any:
         """A counter bumped by every local commit and every change published by another process."""
-        return self._token
-
-    def _bump(self) -> None:
-        with self._token_lock:
-            self._token += 1
-
-    def _gap(self) -> None:
-        """Changes may have been committed without their events reaching us (the event
-        subscription was lost and is back; a write was interrupted mid round trip)."""
-        with self._token_lock:
-            self._missed += 1
-            self._token += 1
+        return self._counts.token
 
     def missed_changes(self) -> int:
         """A counter bumped at each gap in the events: the event subscription was lost and
         re-established (a restarted or unreachable server), or a write was interrupted mid
         round trip. Whoever keeps state from events (the viewer's counts) reads the store
         whole when it moves."""
-        return self._missed
+        return self._counts.missed
 
     # ------------------------------------------------------------------ reads
     def _client(self) -> Any:
         if self._closed:
-            raise StateClosedError(f"the state database {safe_url(self.url)} was closed")
+            raise self._closed_error()
         if not self._opened:
             self.open()
         return self._sync

@@ -29,11 +29,11 @@ from ...events import StateEvent
 from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
-from .commands import HistoryArgs, history_off, plan_update, result_of, script_call
-from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url
+from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
+from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url, write_keys
 from .wire import ScriptWire
 
-__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked"]
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked", "transaction_sets"]
 
 MAX_CAS_ATTEMPTS = 10_000
 
@@ -203,3 +203,27 @@ class DirectWriter:
             f"update on {w.group_id!r}/{w.key!r} lost {MAX_CAS_ATTEMPTS} races in a row against other "
             f"writers on {safe_url(self._url)}; the item was left unchanged"
         )
+
+
+def transaction_sets(
+    client: Any, writes: Sequence[Write], args_of: Callable[[Write], list[Any]], url: str
+) -> tuple[list[WriteResult], list[tuple[Write, BaseException]]]:
+    """``writes`` (all sets) as ``set.lua`` calls in ONE ``MULTI``/``EXEC`` transaction
+    (:meth:`RedisBackend.write_all`): the results of those that stood, and the failed ones
+    with their errors (Redis has no rollback). Raises when the transaction was not
+    confirmed (nothing of it then ran)."""
+    try:
+        sha = client.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
+        pipe = client.pipeline(transaction=True)
+        for w in writes:
+            keys = write_keys(w.group_id)
+            pipe.evalsha(sha, len(keys), *keys, *args_of(w))
+        replies = pipe.execute(raise_on_error=False)
+    except redis.RedisError as exc:
+        raise RedisBackendError(
+            f"writing {len(writes)} items to Redis at {safe_url(url)} failed before the transaction "
+            f"was confirmed ({type(exc).__name__}: {exc})"
+        ) from exc
+    failed = [(w, r) for w, r in zip(writes, replies) if isinstance(r, BaseException)]
+    results = [set_result(w, r) for w, r in zip(writes, replies) if not isinstance(r, BaseException)]
+    return results, failed

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,9 +22,30 @@ from ...events import StateEvent
 from .codec import event_from_wire, text
 from .layout import RedisBackendError
 
-__all__ = ["Subscriber"]
+__all__ = ["Subscriber", "ChangeCounts"]
 
 log = logging.getLogger("motia_nb")
+
+
+class ChangeCounts:
+    """A backend's change counters: ``token`` moves with every local commit and every change
+    another process published (:meth:`bump`), and with every gap in the events
+    (:meth:`gap`: the subscription was lost and is back, a write was interrupted mid round
+    trip), which also moves ``missed``."""
+
+    def __init__(self) -> None:
+        self.token = 0
+        self.missed = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.token += 1
+
+    def gap(self) -> None:
+        with self._lock:
+            self.missed += 1
+            self.token += 1
 
 
 class Subscriber:
