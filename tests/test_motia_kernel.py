@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from motia_nb.testing import in_ci, kernel_manager_for
+from motia_nb.testing import cell_text, in_ci, kernel_manager_for
 
 IN_CI = in_ci()
 from nbclient import NotebookClient
@@ -95,16 +95,6 @@ def _notebook(tmp_path: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells)
 
 
-def _text(cell: nbformat.NotebookNode) -> str:
-    out = []
-    for o in cell.outputs:
-        if o.output_type == "stream":
-            out.append(o.text)
-        elif o.output_type == "error":
-            out.append("\n".join(o.traceback))
-    return "".join(out)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("world", ["standin", "real"])
 def test_motia_step_files_run_unchanged_in_a_kernel(world, tmp_path):
@@ -114,7 +104,7 @@ def test_motia_step_files_run_unchanged_in_a_kernel(world, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     client = NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)
-    texts = [_text(c) for c in nb.cells]
+    texts = [cell_text(c) for c in nb.cells]
     errors = [(i, t) for i, (c, t) in enumerate(zip(nb.cells, texts)) if any(o.output_type == "error" for o in c.outputs)]
     assert not errors, f"cells failed in the {world} world:\n" + "\n---\n".join(f"cell {i}:\n{t}" for i, t in errors)
     n_steps = len(STEPS)

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from motia_nb.testing import in_ci, kernel_manager_for
+from motia_nb.testing import cell_text, in_ci, kernel_manager_for
 
 pytestmark = pytest.mark.slow
 
@@ -363,18 +363,6 @@ def _error(cell: nbformat.NotebookNode) -> list[str]:
     return ANSI.sub("", "\n".join(errors[0].traceback)).splitlines()
 
 
-def _text(cell: nbformat.NotebookNode) -> str:
-    out = []
-    for o in cell.outputs:
-        if o.output_type == "stream":
-            out.append(o.text)
-        elif o.output_type == "error":
-            out.append("ERROR " + "\n".join(o.traceback))
-        elif o.output_type in ("execute_result", "display_data"):
-            out.append(o.data.get("text/plain", "") + "\n")
-    return "".join(out)
-
-
 @pytest.fixture(scope="module", params=["standin", "real"])
 def ran(request, tmp_path_factory):
     world = request.param
@@ -387,7 +375,7 @@ def ran(request, tmp_path_factory):
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     client = NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp)}})
     client.execute(env=env)
-    texts = [_text(c) for c in nb.cells]
+    texts = [cell_text(c) for c in nb.cells]
     out = {"world": world, "setup": texts[0], "steps": texts[1 : 1 + len(STEPS)]}
     out.update(zip(CHECKS, texts[1 + len(STEPS) :]))
     out["sdk_error_lines"] = _error(nb.cells[1 + len(STEPS) + list(CHECKS).index("sdk_error")])

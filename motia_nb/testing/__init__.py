@@ -21,7 +21,7 @@ Importing this package imports neither pytest nor IPython. The pytest fixtures
 from __future__ import annotations
 
 from .binaries import BinaryMissing, find_binary, in_ci
-from .kernels import Kernel, kernel_manager_for, last_json, started_kernels
+from .kernels import Kernel, cell_text, kernel_manager_for, last_json, started_kernels
 from .redis_server import RedisServer, running_redis_server
 from .state_files import BIG_ITEMS, big_state_file
 from .shell import get_shell, preserved_config, run_cell, using_database
@@ -34,6 +34,7 @@ __all__ = [
     "started_kernels",
     "kernel_manager_for",
     "last_json",
+    "cell_text",
     "RedisServer",
     "running_redis_server",
     "BIG_ITEMS",

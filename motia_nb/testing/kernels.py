@@ -8,6 +8,7 @@
 - :func:`kernel_manager_for`: a ``KernelManager`` for a kernel running a given Python
   (a kernel spec written under a folder of the caller's).
 - :func:`last_json`: the last printed line, read as JSON.
+- :func:`cell_text`: what an executed notebook cell shows, as text (nbclient runs).
 
 jupyter_client is imported when a kernel is first asked for, not when this module loads.
 """
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Kernel", "started_kernels", "kernel_manager_for", "last_json"]
+__all__ = ["Kernel", "started_kernels", "kernel_manager_for", "last_json", "cell_text"]
 
 
 class Kernel:
@@ -95,3 +96,17 @@ def kernel_manager_for(python: str | Path, folder: Path, name: str) -> Any:
 def last_json(text: str) -> Any:
     """The last line of ``text`` (what a cell printed last), read as JSON."""
     return json.loads(text.strip().splitlines()[-1])
+
+
+def cell_text(cell: Any) -> str:
+    """An executed notebook cell's outputs as text: its streams, its results' ``text/plain``
+    and its error's traceback (prefixed ``ERROR``), in order."""
+    out = []
+    for o in cell.outputs:
+        if o.output_type == "stream":
+            out.append(o.text)
+        elif o.output_type == "error":
+            out.append("ERROR " + "\n".join(o.traceback))
+        elif o.output_type in ("execute_result", "display_data"):
+            out.append(o.data.get("text/plain", "") + "\n")
+    return "".join(out)
