@@ -24,7 +24,7 @@ from ..state.urls import safe_url
 from ..state.history import DEFAULT_KEEP, Retention
 from ..engine import settings as engine_settings
 
-__all__ = ["MotiaNB", "HistoryKeep"]
+__all__ = ["MotiaNB", "HistoryKeep", "warn_unlocated"]
 
 
 class _MaskedURL(str):
@@ -52,10 +52,10 @@ def _refused(shell: Any) -> set[tuple[str, str]]:
     return seen
 
 
-def _warn(text: str) -> None:
-    """A warning located in no file: where in motia_nb it was raised means nothing to the
-    user, and a machine path would stay in a saved notebook."""
-    warnings.warn_explicit(text, UserWarning, "motia_nb", 0, module="motia_nb", registry={})
+def warn_unlocated(message: Any, category: type[Warning] = UserWarning) -> None:
+    """A warning located in no file (``motia_nb:0: UserWarning: …``): where in motia_nb it was
+    raised means nothing to the user, and a machine path would stay in a saved notebook."""
+    warnings.warn_explicit(message, category, "motia_nb", 0, module="motia_nb", registry={})
 
 
 class HistoryKeep(Unicode):  # type: ignore[type-arg]
@@ -163,14 +163,14 @@ class MotiaNB(Configurable):
             if not settings.has_trait(name):
                 if seen not in refused:
                     refused.add(seen)
-                    _warn(f"MotiaNB has no setting {name!r} (ignored)")
+                    warn_unlocated(f"MotiaNB has no setting {name!r} (ignored)")
                 continue
             try:
                 setattr(settings, name, value)
             except Exception as err:
                 if seen not in refused:  # reported once: when %config refused it, or at the first load
                     refused.add(seen)
-                    _warn(f"MotiaNB.{name} = {_shown(name, value)} ignored: {err}")
+                    warn_unlocated(f"MotiaNB.{name} = {_shown(name, value)} ignored: {err}")
         return settings
 
     def update_config(self, config: Config) -> None:

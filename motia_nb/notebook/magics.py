@@ -38,7 +38,7 @@ from motia_nb.state.cause import acting_as
 from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
-from .config import MotiaNB
+from .config import MotiaNB, warn_unlocated
 from .display import JSONList, StateFrame, as_json_result
 from .history_commands import add_history_commands
 from .parsing import MagicUsageError, read_value, tokenize
@@ -103,7 +103,7 @@ def _list(m: StateMagics, a: argparse.Namespace) -> Any:
         warnings.simplefilter("always")
         df = sync.frame(a.group, flatten=flatten)
     for note in notes:  # located in no file: this line of motia_nb means nothing to the user
-        warnings.warn_explicit(note.message, note.category, "motia_nb", 0, module="motia_nb", registry={})
+        warn_unlocated(note.message, note.category)
     return StateFrame.wrap(df, m.settings.display_max_rows, m.settings.display_max_columns)
 
 
