@@ -34,7 +34,7 @@ CHANGE_KEYS = ("seq", "at", "event_type", "group_id", "key", "old_value", "new_v
 #: The largest seq a store can give (SQLite's INTEGER; a Redis stream ID holds it too): a
 #: ``since`` / ``at`` seq beyond it names the same moment (after every change).
 MAX_SEQ = 2**63 - 1
-#: The largest ``limit`` handed to a store (as :data:`motia_nb.state.requests.MAX_COUNT`).
+#: The largest ``limit`` handed to a store (:data:`motia_nb.state.requests.MAX_COUNT` is it: see there why).
 MAX_LIMIT = 2**53
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

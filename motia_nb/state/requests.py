@@ -14,6 +14,7 @@ from .backends.base import Write
 from .cause import cause_now as _cause
 from .cause import current_cause
 from .errors import InvalidInputError
+from .history import MAX_LIMIT
 from .ops import normalize_ops
 from .values import check_name, encode_copy
 
@@ -84,7 +85,7 @@ def prefix_args(group_id: Any, prefix: Any, limit: Any, what: str = "prefix") ->
 #: reads numbers as doubles: 2**63 - 1 reached ZRANGE as 9.2233720368547758e+18, an error). A
 #: limit beyond it (``sys.maxsize``, ``10**30``) means the same as it, an offset beyond it an
 #: empty page, on every backend.
-MAX_COUNT = 2**53
+MAX_COUNT = MAX_LIMIT
 _MAX_ROW = MAX_COUNT
 
 
