@@ -45,6 +45,12 @@ def _record(writes: list[Write], entries: list[Any]) -> Any:
     return insert_planned(writes, entries, at=1_500_000, pid=7, origin=7)
 
 
+def _lone_record(w: Write, g: str, k: str, old_text: Any, new_text: Any) -> Any:
+    """The row :func:`_record` gives a batch of this one write (the recorder's lone_row is its lean twin)."""
+    got = _record([w], [(w.kind, g, k, old_text, None, new_text)])
+    return None if got is None else (got[0], got[1][0])
+
+
 def _table(initial: list[tuple[str, str, Any]]) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     migrate(conn, ":memory:")
@@ -60,7 +66,7 @@ def _table(initial: list[tuple[str, str, Any]]) -> sqlite3.Connection:
 
 
 def _lone(conn: sqlite3.Connection, w: Write, events: bool, record: Any) -> Any:
-    return commit_lone(conn, w, URL, events=events, record=record)
+    return commit_lone(conn, w, URL, events=events, record=None if record is None else _lone_record)
 
 
 def _batch(conn: sqlite3.Connection, w: Write, events: bool, record: Any) -> Any:

@@ -105,6 +105,7 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
             self._writes = WritePath(
                 wconn, gate=self._wlock, url=self.url, busy_timeout=self.busy_timeout,
                 on_commit=WeakCall(self._notify), listening=_weak_listening(self), record=WeakCall(self._recorder.statement),
+                lone_record=weakref.WeakMethod(self._recorder.lone_row),
             )  # fmt: skip
             lifecycle.opened(self)
             if not self.memory:

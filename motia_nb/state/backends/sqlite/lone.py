@@ -16,6 +16,7 @@ it against the batch path by property.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import StateError
@@ -24,10 +25,10 @@ from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
 from ..base import Write
-from .apply import DELETE_ONE, UPSERT, Record, outcomes_of
+from .apply import DELETE_ONE, UPSERT, outcomes_of
 from .isolate import is_per_write, write_error
 
-__all__ = ["commit_lone", "LONE_KINDS"]
+__all__ = ["commit_lone", "LONE_KINDS", "LoneRecord"]
 
 #: what :func:`commit_lone` takes (a clear goes through the batch path)
 LONE_KINDS = frozenset({"set", "update", "delete"})
@@ -35,10 +36,16 @@ LONE_KINDS = frozenset({"set", "update", "delete"})
 _SELECT_VALUE = "SELECT value FROM items WHERE grp = ? AND key = ?"
 
 
-def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, record: Record | None) -> list[Any]:
+#: ``record(w, group, key, old_text, new_text)``: the lone write's changelog row as ``(sql,
+#: parameters)``, or None (:meth:`.recorder.Recorder.lone_row`)
+LoneRecord = Callable[[Write, str, str, "str | None", "str | None"], "tuple[str, tuple[Any, ...]] | None"]
+
+
+def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, record: LoneRecord | None) -> list[Any]:
     """Apply ``w`` (kind in :data:`LONE_KINDS`) inside ``conn``'s open transaction; its one
-    outcome in a list, as ``drive(isolated_steps([w], ...))`` gives it. Raises what is the
-    database's fault (the caller rolls back)."""
+    outcome in a list, as ``drive(isolated_steps([w], ...))`` gives it (with ``record``, the
+    same changelog row as the batch's ``record``). Raises what is the database's fault (the
+    caller rolls back)."""
     ex = conn.execute
     try:
         g, k, kind = w.group_id, w.key, w.kind
@@ -62,13 +69,11 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
                 ex(DELETE_ONE, (g, k))
         else:
             return [StateError(f"unknown write kind {kind!r}")]
-        entries = [(kind, g, k, old_text, new, new_text)]
         if record is not None:
-            change = record([w], entries)
-            if change is not None:  # (INSERT, rows): one row, a lone write changes one item
-                sql, rows = change
-                for params in rows:
-                    ex(sql, params)
+            change = record(w, g, k, old_text, new_text)
+            if change is not None:
+                ex(*change)
+        entries = [(kind, g, k, old_text, new, new_text)]
         if events:
             return outcomes_of(entries, events=True)  # decoded before COMMIT: a bad old value undoes it
         old = None if old_text is None else decode_stored(old_text)  # the result only, as outcomes_of gives it

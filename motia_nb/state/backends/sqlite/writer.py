@@ -31,6 +31,7 @@ import asyncio
 import collections
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -47,7 +48,7 @@ from .delivery import Barrier, Done, LoopBatch, SyncWrite, Unit, deliver
 from .driver import QueueDriver
 from .executors import Gate, busy_error, close_quietly, drive, is_busy, rollback
 from .isolate import isolated_steps
-from .lone import LONE_KINDS, commit_lone
+from .lone import LONE_KINDS, LoneRecord, commit_lone
 
 __all__ = ["WritePath", "in_listener", "listener_state"]
 
@@ -59,7 +60,8 @@ class WritePath(LoopBuffers, QueueDriver):
     held around every write transaction. ``on_commit(events)`` runs after each
     commit that produced events, under the gate, when ``listening()`` is true.
     ``record(writes, entries)`` gives a batch's changelog statement, run in the
-    batch's transaction right after its write-back (:mod:`.recorder`).
+    batch's transaction right after its write-back (:mod:`.recorder`); ``lone_record``, a weak
+    reference to the :data:`.lone.LoneRecord` of a write committed alone.
     """
 
     def __init__(
@@ -72,10 +74,12 @@ class WritePath(LoopBuffers, QueueDriver):
         on_commit: Callable[[Sequence[StateEvent]], None],
         listening: Callable[[], bool],
         record: Record | None = None,
+        lone_record: "weakref.WeakMethod[LoneRecord] | None" = None,
     ) -> None:
         self._conn = conn
         self.gate = gate
         self._record = record
+        self._lone_record = lone_record
         #: called inside each write transaction right before COMMIT; raising rolls it back
         #: (lifecycle sets it: the file-identity check of guard.py)
         self.before_commit: Callable[[], None] | None = None
@@ -156,7 +160,8 @@ class WritePath(LoopBuffers, QueueDriver):
             events = self._want_events(units)
             writes = unit.writes
             if len(writes) == 1 and writes[0].kind in LONE_KINDS:  # sequential writes: straight-line
-                outcomes = commit_lone(conn, writes[0], self._url, events=events, record=self._record)
+                lone_record = None if self._lone_record is None else self._lone_record()
+                outcomes = commit_lone(conn, writes[0], self._url, events=events, record=lone_record)
             else:
                 outcomes = drive(isolated_steps(writes, self._url, events=events, record=self._record), conn)
             if self.before_commit is not None:
