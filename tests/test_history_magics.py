@@ -26,13 +26,33 @@ def test_history_shows_who_changed_an_item_as_a_dataframe(ip, fresh_db):
     assert isinstance(df, StateFrame) and list(df.columns) == list(CHANGE_KEYS)
     assert df.event_type.tolist() == ["state:created", "state:updated"]
     assert df.cause.tolist() == ["magic", "magic"]
-    assert df.old_value.tolist() == ["", '{"status":"new"}']  # JSON text; empty where absent
-    assert df.new_value.tolist() == ['{"status":"new"}', '{"status":"paid"}']
+    assert df.old_value.tolist() == [None, {"status": "new"}]  # the values, as history() gives them
+    assert df.new_value.tolist() == [{"status": "new"}, {"status": "paid"}]
     whole = state(ip, "history orders")
     assert whole.key.tolist() == ["o1", "o1", "o2"] and whole.cause.tolist()[-1] == "cell"
     assert state(ip, "history orders --limit 1").key.tolist() == ["o2"]
     first = int(whole.seq.iloc[0])
     assert state(ip, f"history orders --since {first}").seq.tolist() == whole.seq.tolist()[1:]
+
+
+def test_history_frame_holds_the_values_as_history_gives_them(ip, fresh_db):
+    """The frame showed values as JSON text: a plain string ``hello`` read ``"hello"``, an
+    object had to be ``json.loads``-ed back. Now each cell is what ``history()`` gives, as
+    ``%state list`` holds values, and no value changes type on the way (pandas would make
+    ``[None, 1]`` into ``[NaN, 1.0]``)."""
+    for v in ("hello", "1", 1, 2.5, True, None, [1, "x"], {"status": "paid"}):
+        state_manager.sync.set("vals", "k", v)
+    state_manager.sync.delete("vals", "k")
+    state_manager.sync.set("vals", "n", 1)
+    state_manager.sync.set("vals", "n", 2)
+    rows = state_manager.sync.history("vals")
+    df = state(ip, "history vals")
+    assert df.to_dict("records") == rows
+    for col in ("old_value", "new_value"):
+        assert [type(v) for v in df[col]] == [type(r[col]) for r in rows]
+    counter = state(ip, "history vals n")
+    assert counter.old_value.tolist() == [None, 1] and counter.new_value.tolist() == [1, 2]
+    assert "hello" in df.to_string() and '"hello"' not in df.to_string()
 
 
 def test_history_of_nothing_says_so(ip, fresh_db, capsys):
@@ -63,7 +83,7 @@ def test_restore_writes_an_old_value_back_as_a_recorded_write_that_fires_trigger
         assert state_manager.sync.get("orders", "o1") == {"status": "new"}
         assert seen == [("state:updated", {"status": "new"})]
         last = state(ip, "history orders o1 --limit 1")
-        assert last.cause.tolist() == ["magic"] and last.new_value.tolist() == ['{"status":"new"}']
+        assert last.cause.tolist() == ["magic"] and last.new_value.tolist() == [{"status": "new"}]
         # -1 undoes the item's last change (the restore itself)
         state(ip, "restore orders o1 --to -1")
         assert state_manager.sync.get("orders", "o1") == {"status": "refunded"}

@@ -1,7 +1,8 @@
 """``%state history`` and ``%state restore``: the state history (SPEC §9) from a cell.
 
 ``history`` shows the recorded changes of a group or an item as a DataFrame
-(oldest first, values as compact JSON text); ``restore`` writes an item's value as
+(oldest first, each cell what ``history()`` gives: old and new values as the values
+themselves, as ``%state list`` shows them); ``restore`` writes an item's value as
 it was at a change back as a normal write: recorded (cause ``magic``), and it fires
 the state triggers like any write.
 """
@@ -44,11 +45,16 @@ def _json_text(value: Any) -> str:
 
 
 def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Changes as a DataFrame: SPEC §9's keys as columns, old and new values as JSON text
-    (empty where the value was absent: before a create, after a delete)."""
+    """Changes as a DataFrame: SPEC §9's keys as columns, each cell what ``history()`` gives.
+
+    Old and new values are the values themselves, as ``%state list`` holds them (a string
+    shows as itself, an object can be indexed: ``df.new_value[0]["status"]``); ``None``
+    where the value was absent (before a create, after a delete: ``event_type`` says which).
+    Their columns are ``object``: pandas would otherwise turn ``[None, 1]`` into
+    ``[NaN, 1.0]`` and ``1`` into ``1.0`` next to a float."""
     df = pd.DataFrame.from_records(rows, columns=list(CHANGE_KEYS))
-    for col, absent in (("old_value", "state:created"), ("new_value", "state:deleted")):
-        df[col] = ["" if et == absent else _json_text(v) for et, v in zip(df["event_type"], df[col])]
+    for col in ("old_value", "new_value"):
+        df[col] = pd.Series([r[col] for r in rows], index=df.index, dtype=object)
     return df
 
 
@@ -131,9 +137,9 @@ def add_history_commands(t: CommandTable) -> None:
     """Add ``history`` and ``restore`` to the ``%state`` table."""
     t.add("history", "who changed what, and when (a DataFrame)",
           "The recorded changes of GROUP (or of GROUP/KEY), oldest first: seq, at (UTC), event_type, "
-          "group_id, key, old_value, new_value (JSON text), trace_id, cause (the step's name, cell, magic, "
-          "viewer or worker:<name>) and pid. Without --since, the newest N; with it, the first N after it. "
-          "How much is kept: %config MotiaNB.history_keep.",
+          "group_id, key, old_value, new_value (the values themselves, None where absent), trace_id, "
+          "cause (the step's name, cell, magic, viewer or worker:<name>) and pid. Without --since, the newest N; "
+          "with it, the first N after it. How much is kept: %config MotiaNB.history_keep.",
           _history, _history_args, examples=(
               "%state history orders order-1", "%state history orders --limit 20", "%state history orders --since 42",
           ))  # fmt: skip
