@@ -55,6 +55,21 @@ def test_history_frame_holds_the_values_as_history_gives_them(ip, fresh_db):
     assert "hello" in df.to_string() and '"hello"' not in df.to_string()
 
 
+def test_a_question_mark_after_a_subcommand_shows_its_help(ip, capsys):
+    """IPython read ``%state history?`` as ``pinfo history``: it showed IPython's own
+    ``%history`` ("Print input history"), ``%state set?`` Python's ``set``; never the options."""
+    from motia_nb.testing import run_cell
+
+    for cell, usage in (("%state history?", "usage: %state history [--since SEQ|TIME] [--limit N] GROUP [KEY]"),
+                        ("%state restore orders o1??", "usage: %state restore --to SEQ|TIME|-N GROUP KEY"),
+                        ("%state set?", "usage: %state set GROUP KEY VALUE"),
+                        ("%motia steps?", "usage: %motia steps")):  # fmt: skip
+        capsys.readouterr()
+        assert run_cell(ip, cell).success, cell
+        out = capsys.readouterr().out
+        assert out.startswith(usage) and "input history" not in out, (cell, out)
+
+
 def test_history_of_nothing_says_so(ip, fresh_db, capsys):
     df = state(ip, "history nothing-here")
     assert df.empty and list(df.columns) == list(CHANGE_KEYS)
