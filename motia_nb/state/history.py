@@ -14,7 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .errors import InvalidInputError, StateError
@@ -113,6 +113,10 @@ class Point:
     seq: int | None = None
     at: float | None = None
 
+    def __str__(self) -> str:
+        """As a message shows it: the seq, or the time as ISO-8601 UTC (not unix seconds)."""
+        return str(self.seq) if self.seq is not None else iso_time(self.at)  # type: ignore[arg-type]
+
     # Times are compared to the microsecond (what ISO-8601 ``at`` shows), so a ``since`` or
     # ``at`` taken from a change's own ``at`` includes that change.
     @property
@@ -127,12 +131,33 @@ class Point:
 
 
 def point(value: Any, name: str) -> Point:
-    """``since=`` / ``at=`` checked: an int seq (>= 0) or a ``datetime`` (naive = local time)."""
+    """``since=`` / ``at=`` checked: an int seq (>= 0), a ``datetime`` (naive = local time, as
+    Python's own ``timestamp()`` reads it), a ``date`` (its local midnight, as ``%state history
+    --since 2026-05-01`` reads it) or an ISO-8601 text (a change's own ``at``)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInputError(
+                f"{name} must be a change's seq (an int >= 0), a datetime or an ISO-8601 time "
+                f"(e.g. '2026-05-01T12:00:00+00:00'), got {value!r}"
+            ) from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
-        return Point(at=value.timestamp())
+        return Point(at=_timestamp(value))
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return Point(seq=min(value, MAX_SEQ))  # past every seq: the same answer as the last one
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+
+
+def _timestamp(value: datetime) -> float:
+    """Unix seconds of ``value``; a naive one at the ends of the calendar (``datetime.min``,
+    where local time falls outside year 1..9999: ``timestamp()`` raises) read as UTC."""
+    try:
+        return value.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
 
 
 def at_point(at: Any, retention: Retention, url: str) -> Point:
