@@ -11,6 +11,7 @@ from motia_nb.notebook.completion import state_completions
 from motia_nb.notebook.display import StateFrame
 from motia_nb.notebook.magics import StateMagicError
 from motia_nb.notebook.viewer import viewer
+from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.history import CHANGE_KEYS
 
 
@@ -53,6 +54,25 @@ def test_history_frame_holds_the_values_as_history_gives_them(ip, fresh_db):
     counter = state(ip, "history vals n")
     assert counter.old_value.tolist() == [None, 1] and counter.new_value.tolist() == [1, 2]
     assert "hello" in df.to_string() and '"hello"' not in df.to_string()
+
+
+def test_a_seq_taken_from_the_history_frame_works_in_the_api(ip, fresh_db):
+    """``df.seq.iloc[0]`` is a ``numpy.int64``: ``get(at=)``, ``history(since=)`` and ``limit=``
+    refused it ("must be a change's seq (an int >= 0) ..., got np.int64(1)")."""
+    import numpy as np
+
+    for i in range(3):
+        state_manager.sync.set("np", "k", i)
+    df = state(ip, "history np k")
+    first, second = df.seq.iloc[0], df.seq.iloc[1]
+    assert isinstance(first, np.integer)
+    assert state_manager.sync.get("np", "k", at=second) == 1
+    assert [c["new_value"] for c in state_manager.sync.history("np", since=first, limit=np.int64(1))] == [1]
+    for bad in (np.bool_(True), np.float64(1.0)):
+        with pytest.raises(InvalidInputError):
+            state_manager.sync.history("np", since=bad)
+        with pytest.raises(InvalidInputError):
+            state_manager.sync.history("np", limit=bad)
 
 
 def test_a_question_mark_after_a_subcommand_shows_its_help(ip, capsys):

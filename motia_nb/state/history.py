@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -146,9 +147,21 @@ def point(value: Any, name: str) -> Point:
         value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
         return Point(at=_timestamp(value))
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return Point(seq=min(value, MAX_SEQ))  # past every seq: the same answer as the last one
+    seq = _integer(value)
+    if seq is not None and seq >= 0:
+        return Point(seq=min(seq, MAX_SEQ))  # past every seq: the same answer as the last one
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an int when it is one: a Python int or a numpy integer (a seq taken from
+    ``%state history``'s DataFrame is a ``numpy.int64``); never a bool, a float or a str."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def _timestamp(value: datetime) -> float:
@@ -171,10 +184,11 @@ def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, 
     """The checked arguments of ``history()``."""
     g = check_name(group_id, "group_id")
     k = None if key is None else check_name(key, "key", group_id=g)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+    n = _integer(limit)
+    if n is None or n < 1:
         raise InvalidInputError(f"limit must be an int >= 1, got {limit!r}")
     # a limit past any history (sys.maxsize, 10**30) is no limit, on every backend
-    return g, k, None if since is None else point(since, "since"), min(limit, MAX_LIMIT)
+    return g, k, None if since is None else point(since, "since"), min(n, MAX_LIMIT)
 
 
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text: a history page shares few seconds
