@@ -75,6 +75,20 @@ def test_a_seq_taken_from_the_history_frame_works_in_the_api(ip, fresh_db):
             state_manager.sync.history("np", limit=bad)
 
 
+def test_a_seq_written_as_a_variable_says_magics_take_it_as_written(ip, fresh_db):
+    """``%state restore g k --to {seq}`` (IPython expands {var} in most magics) said only that
+    --to takes a seq, got '{seq}'."""
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    state_manager.sync.set("v", "k", 1)
+    ip.user_ns["seq"] = 1
+    for line in ("restore v k --to {seq}", "history v --since $seq"):
+        with pytest.raises(MagicUsageError) as err:
+            state(ip, line)
+        assert "never from a variable ({var}, $var)" in str(err.value).splitlines()[-1], line
+    assert state_manager.sync.get("v", "k") == 1
+
+
 def test_a_question_mark_after_a_subcommand_shows_its_help(ip, capsys):
     """IPython read ``%state history?`` as ``pinfo history``: it showed IPython's own
     ``%history`` ("Print input history"), ``%state set?`` Python's ``set``; never the options."""

@@ -37,7 +37,13 @@ def read_point(text: str | None, option: str) -> Any:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise MagicUsageError(f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}") from None
+        hint = ""
+        if (text.startswith("{") and text.endswith("}")) or text.startswith("$"):  # IPython's {var} / $var
+            hint = (f"\n  hint: %state takes {option.rsplit(' ', 1)[-1]} as written, never from a variable "
+                    "({var}, $var): write the seq or the time itself")
+        raise MagicUsageError(
+            f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}{hint}"
+        ) from None
 
 
 def _json_text(value: Any) -> str:
