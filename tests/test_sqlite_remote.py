@@ -130,6 +130,30 @@ def test_with_history_off_remote_changes_stay_unavailable_with_a_clear_message(d
         mem.close()
 
 
+def test_turning_history_off_under_remote_listeners_says_they_stop_hearing(db_path: str) -> None:
+    # `%config MotiaNB.history_keep = 'off'` on a running session with a remote subscriber (or
+    # remote triggers) stopped the follower without a word: other kernels' changes just stopped
+    import warnings
+
+    sm = StateManager(db_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sm.history_keep = "1000"  # nobody listens remotely: nothing to say
+            sm.history_keep = "off"
+            sm.history_keep = "all"
+        sm.subscribe(lambda e: None, remote=True)
+        with pytest.warns(UserWarning, match=r"history is off, so this kernel's remote subscribers .* hear no change"):
+            sm.history_keep = "off"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sm.history_keep = "off"  # already off: said once
+            sm.history_keep = "7d"  # on again: the follower is back
+        assert followers()
+    finally:
+        sm.close()
+
+
 def test_no_follower_without_remote_listeners_and_none_after_close(db_path: str) -> None:
     before = len(followers())
     b = SQLiteBackend(db_path)
