@@ -89,6 +89,25 @@ def test_a_seq_written_as_a_variable_says_magics_take_it_as_written(ip, fresh_db
     assert state_manager.sync.get("v", "k") == 1
 
 
+def test_history_with_history_off_says_why_nothing_is_recorded(ip, fresh_db, capsys):
+    # `%state history` said only "no recorded change" while history_keep was 'off'
+    state_manager.sync.set("off", "old", 1)
+    keep = state_manager.history_keep
+    try:
+        state_manager.history_keep = "off"
+        state_manager.sync.set("off", "new", 1)
+        capsys.readouterr()
+        assert state(ip, "history off new").empty
+        assert "no recorded change of 'off'/'new' (the state history is off" in capsys.readouterr().err
+        assert state(ip, "history off").key.tolist() == ["old"]
+        assert "the state history is off" in capsys.readouterr().err
+    finally:
+        state_manager.history_keep = keep
+    capsys.readouterr()
+    state(ip, "history off")
+    assert "history is off" not in capsys.readouterr().err
+
+
 def test_a_question_mark_after_a_subcommand_shows_its_help(ip, capsys):
     """IPython read ``%state history?`` as ``pinfo history``: it showed IPython's own
     ``%history`` ("Print input history"), ``%state set?`` Python's ``set``; never the options."""

@@ -66,9 +66,14 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
     rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "%state history: --since"), limit=a.limit)
+    off = m.manager.history_keep == "off"
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
-        print(f"%state history: no recorded change of {what}", file=sys.stderr)
+        why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
+        print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
+    elif off:
+        print("%state history: the state history is off (MotiaNB.history_keep = 'off'): "
+              "these changes were recorded before, none since", file=sys.stderr)  # fmt: skip
     return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
 
 
