@@ -133,7 +133,7 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
 def _history_args(p: ArgParser) -> None:
     p.add_argument("group", metavar="GROUP", help="the group")
     p.add_argument("key", nargs="?", metavar="KEY", help="one item of the group (default: every item)")
-    p.add_argument("--since", metavar="SEQ|TIME", help="changes after this seq, or at or after this ISO time")
+    p.add_argument("--since", metavar="SEQ|TIME", help="changes after this seq, or at or after this ISO time (without an offset: local time)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N changes (default 100)")
 
 
@@ -141,7 +141,7 @@ def _restore_args(p: ArgParser) -> None:
     p.add_argument("group", metavar="GROUP", help="the group")
     p.add_argument("key", metavar="KEY", help="the item's key")
     p.add_argument("--to", required=True, metavar="SEQ|TIME|-N",
-                   help="the change (its seq), an ISO time, or -N: before the item's last N changes (-1 = undo)")  # fmt: skip
+                   help="the change (its seq), an ISO time (without an offset: local time), or -N: before the item's last N changes (-1 = undo)")  # fmt: skip
 
 
 def add_history_commands(t: CommandTable) -> None:
