@@ -254,6 +254,13 @@ def test_retention_syntax():
         assert "\n" not in str(err.value)
 
 
+def test_a_retention_reads_back_as_it_shows():
+    # an age under 1e-4 s showed as '1e-05s' (the :g format), which history_keep then refused
+    for spec in ("0.00001s", "0.0000001s", "0.5s", "1.5h", "10000,7d", "100000000000w", "all", "off"):
+        shown = str(Retention.parse(spec))
+        assert Retention.parse(shown) == Retention.parse(spec), (spec, shown)
+
+
 def test_history_off_writes_no_rows_and_can_be_turned_back_on(url):
     m = StateManager(url, history_keep="off")
     try:

@@ -15,6 +15,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -104,7 +105,7 @@ def _age_text(seconds: float) -> str:
         n = seconds / _UNITS[unit]
         if n >= 1 and n == int(n):
             return f"{int(n)}{unit}"
-    return f"{seconds:g}s"
+    return f"{Decimal(repr(seconds)).normalize():f}s"  # never '1e-05s' (the syntax has no exponent)
 
 
 @dataclass(frozen=True)
