@@ -76,6 +76,25 @@ def test_a_remote_subscriber_gets_the_other_managers_changes_not_its_own(pair: t
     assert len(remote) == 4
 
 
+def test_a_remote_subscriber_runs_in_the_context_it_subscribed_in(pair: tuple[StateManager, StateManager]) -> None:
+    # In a kernel the context routes output to a cell: a remote subscriber that printed wrote
+    # into whichever cell was running when the other process's change arrived (run_remote_triggers
+    # already ran in the context of the call that turned it on). A ContextVar stands for the cell.
+    import contextvars
+
+    a, b = pair
+    cell: contextvars.ContextVar[str] = contextvars.ContextVar("cell", default="none")
+    seen: list[tuple[str, str]] = []
+    token = cell.set("the subscribing cell")
+    a.subscribe(lambda e: seen.append((e.item_id, cell.get())), remote=True)
+    cell.reset(token)
+    cell.set("a later cell")
+    b.sync.set("g", "theirs", 1)
+    a.sync.set("g", "mine", 1)  # a local change runs in the writer's context, as before
+    wait_until(lambda: len(seen) >= 2, what="both changes")
+    assert sorted(seen) == [("mine", "a later cell"), ("theirs", "the subscribing cell")]
+
+
 def test_remote_triggers_run_this_sessions_steps_for_another_processes_write(db_path: str) -> None:
     a = StateManager(db_path)
     session = Session(a)
