@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import hypothesis
 import pytest
@@ -142,6 +142,28 @@ def test_get_at_reads_the_value_as_it_was(sm):
     assert s.get("g", "old", at=seqs[2]) == "before history ran"
 
 
+def test_since_and_at_take_the_times_a_user_has_at_hand(sm):
+    # a change's own `at` (ISO text) and a date were refused ("must be ... a datetime"), though
+    # %state history --since takes both; naive datetime.min failed with a bare ValueError
+    # ("year 0 is out of range") from datetime.timestamp()
+    s = sm.sync
+    today = date.today()
+    for i in range(3):
+        s.set("g", "k", i)
+    rows = s.history("g")
+    assert s.history("g", since=rows[1]["at"]) == rows[1:]  # the change itself included, as with a datetime
+    assert s.history("g", since=rows[1]["at"]) == s.history("g", since=datetime.fromisoformat(rows[1]["at"]))
+    assert s.get("g", "k", at=rows[1]["at"]) == 1
+    assert s.history("g", since=today) == rows  # local midnight, as --since 2026-05-01 reads it
+    assert s.history("g", since=today + timedelta(days=2)) == []
+    assert s.history("g", since=datetime.min) == rows and s.history("g", since=datetime.max) == []
+    assert s.get("g", "k", at=datetime.min) is None and s.get("g", "k", at=datetime.max) == 2
+    for bad in ("yesterday", "42", ""):
+        with pytest.raises(InvalidInputError, match="since must be a change's seq .*ISO-8601") as err:
+            s.history("g", since=bad)
+        assert "\n" not in str(err.value)
+
+
 def test_bad_history_arguments_are_refused_in_one_line(sm):
     for kwargs in ({"since": "yesterday"}, {"since": -1}, {"since": True}, {"limit": 0}, {"limit": "5"}):
         with pytest.raises(InvalidInputError):
@@ -232,6 +254,13 @@ def test_retention_syntax():
         assert "\n" not in str(err.value)
 
 
+def test_a_retention_reads_back_as_it_shows():
+    # an age under 1e-4 s showed as '1e-05s' (the :g format), which history_keep then refused
+    for spec in ("0.00001s", "0.0000001s", "0.5s", "1.5h", "10000,7d", "100000000000w", "all", "off"):
+        shown = str(Retention.parse(spec))
+        assert Retention.parse(shown) == Retention.parse(spec), (spec, shown)
+
+
 def test_history_off_writes_no_rows_and_can_be_turned_back_on(url):
     m = StateManager(url, history_keep="off")
     try:
@@ -266,6 +295,21 @@ def test_sqlite_retention_by_count_prunes_the_oldest_off_the_writers_path(tmp_pa
         with pytest.raises(StateError, match="pruned"):
             m.sync.get("g", "k5", at=rows[0]["seq"] - 50)
         assert m.sync.get("g", "k950", at=rows[0]["seq"]) is None  # after the horizon: answered
+    finally:
+        m.close()
+
+
+def test_a_pruned_time_is_named_as_a_time_not_unix_seconds(tmp_path):
+    # "the history of 'g'/'x' at 946684800.0 was pruned": the time as unix seconds
+    m = StateManager(str(tmp_path / "s.db"), history_keep="2")
+    try:
+        for i in range(5):
+            m.sync.set("g", "x", i)
+        m.backend.prune_history()
+        with pytest.raises(StateError, match=r"^the history of 'g'/'x' at 2000-01-01T00:00:00\+00:00 was pruned"):
+            m.sync.get("g", "x", at=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        with pytest.raises(StateError, match=r"^the history of 'g'/'x' at 1 was pruned"):
+            m.sync.get("g", "x", at=1)
     finally:
         m.close()
 

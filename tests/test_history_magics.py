@@ -11,6 +11,7 @@ from motia_nb.notebook.completion import state_completions
 from motia_nb.notebook.display import StateFrame
 from motia_nb.notebook.magics import StateMagicError
 from motia_nb.notebook.viewer import viewer
+from motia_nb.state.errors import InvalidInputError
 from motia_nb.state.history import CHANGE_KEYS
 
 
@@ -26,13 +27,100 @@ def test_history_shows_who_changed_an_item_as_a_dataframe(ip, fresh_db):
     assert isinstance(df, StateFrame) and list(df.columns) == list(CHANGE_KEYS)
     assert df.event_type.tolist() == ["state:created", "state:updated"]
     assert df.cause.tolist() == ["magic", "magic"]
-    assert df.old_value.tolist() == ["", '{"status":"new"}']  # JSON text; empty where absent
-    assert df.new_value.tolist() == ['{"status":"new"}', '{"status":"paid"}']
+    assert df.old_value.tolist() == [None, {"status": "new"}]  # the values, as history() gives them
+    assert df.new_value.tolist() == [{"status": "new"}, {"status": "paid"}]
     whole = state(ip, "history orders")
     assert whole.key.tolist() == ["o1", "o1", "o2"] and whole.cause.tolist()[-1] == "cell"
     assert state(ip, "history orders --limit 1").key.tolist() == ["o2"]
     first = int(whole.seq.iloc[0])
     assert state(ip, f"history orders --since {first}").seq.tolist() == whole.seq.tolist()[1:]
+
+
+def test_history_frame_holds_the_values_as_history_gives_them(ip, fresh_db):
+    """The frame showed values as JSON text: a plain string ``hello`` read ``"hello"``, an
+    object had to be ``json.loads``-ed back. Now each cell is what ``history()`` gives, as
+    ``%state list`` holds values, and no value changes type on the way (pandas would make
+    ``[None, 1]`` into ``[NaN, 1.0]``)."""
+    for v in ("hello", "1", 1, 2.5, True, None, [1, "x"], {"status": "paid"}):
+        state_manager.sync.set("vals", "k", v)
+    state_manager.sync.delete("vals", "k")
+    state_manager.sync.set("vals", "n", 1)
+    state_manager.sync.set("vals", "n", 2)
+    rows = state_manager.sync.history("vals")
+    df = state(ip, "history vals")
+    assert df.to_dict("records") == rows
+    for col in ("old_value", "new_value"):
+        assert [type(v) for v in df[col]] == [type(r[col]) for r in rows]
+    counter = state(ip, "history vals n")
+    assert counter.old_value.tolist() == [None, 1] and counter.new_value.tolist() == [1, 2]
+    assert "hello" in df.to_string() and '"hello"' not in df.to_string()
+
+
+def test_a_seq_taken_from_the_history_frame_works_in_the_api(ip, fresh_db):
+    """``df.seq.iloc[0]`` is a ``numpy.int64``: ``get(at=)``, ``history(since=)`` and ``limit=``
+    refused it ("must be a change's seq (an int >= 0) ..., got np.int64(1)")."""
+    import numpy as np
+
+    for i in range(3):
+        state_manager.sync.set("np", "k", i)
+    df = state(ip, "history np k")
+    first, second = df.seq.iloc[0], df.seq.iloc[1]
+    assert isinstance(first, np.integer)
+    assert state_manager.sync.get("np", "k", at=second) == 1
+    assert [c["new_value"] for c in state_manager.sync.history("np", since=first, limit=np.int64(1))] == [1]
+    for bad in (np.bool_(True), np.float64(1.0)):
+        with pytest.raises(InvalidInputError):
+            state_manager.sync.history("np", since=bad)
+        with pytest.raises(InvalidInputError):
+            state_manager.sync.history("np", limit=bad)
+
+
+def test_a_seq_written_as_a_variable_says_magics_take_it_as_written(ip, fresh_db):
+    """``%state restore g k --to {seq}`` (IPython expands {var} in most magics) said only that
+    --to takes a seq, got '{seq}'."""
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    state_manager.sync.set("v", "k", 1)
+    ip.user_ns["seq"] = 1
+    for line in ("restore v k --to {seq}", "history v --since $seq"):
+        with pytest.raises(MagicUsageError) as err:
+            state(ip, line)
+        assert "never from a variable ({var}, $var)" in str(err.value).splitlines()[-1], line
+    assert state_manager.sync.get("v", "k") == 1
+
+
+def test_history_with_history_off_says_why_nothing_is_recorded(ip, fresh_db, capsys):
+    # `%state history` said only "no recorded change" while history_keep was 'off'
+    state_manager.sync.set("off", "old", 1)
+    keep = state_manager.history_keep
+    try:
+        state_manager.history_keep = "off"
+        state_manager.sync.set("off", "new", 1)
+        capsys.readouterr()
+        assert state(ip, "history off new").empty
+        assert "no recorded change of 'off'/'new' (the state history is off" in capsys.readouterr().err
+        assert state(ip, "history off").key.tolist() == ["old"]
+        assert "the state history is off" in capsys.readouterr().err
+    finally:
+        state_manager.history_keep = keep
+    capsys.readouterr()
+    state(ip, "history off")
+    assert "history is off" not in capsys.readouterr().err
+
+
+def test_a_question_mark_after_a_subcommand_shows_its_help(ip, capsys):
+    """IPython read ``%state history?`` as ``pinfo history``: it showed IPython's own
+    ``%history`` ("Print input history"), ``%state set?`` Python's ``set``; never the options."""
+    from motia_nb.testing import run_cell
+
+    for cell, usage in (("%state history?", "usage: %state history [--since SEQ|TIME] [--limit N] GROUP [KEY]"),
+                        ("%state restore orders o1??", "usage: %state restore --to SEQ|TIME|-N GROUP KEY"),
+                        ("%state set?", "usage: %state set GROUP KEY VALUE"),
+                        ("%motia steps?", "usage: %motia steps")):  # fmt: skip
+        capsys.readouterr()
+        assert run_cell(ip, cell).success, cell
+        out = capsys.readouterr().out
+        assert out.startswith(usage) and "input history" not in out, (cell, out)
 
 
 def test_history_of_nothing_says_so(ip, fresh_db, capsys):
@@ -63,7 +151,7 @@ def test_restore_writes_an_old_value_back_as_a_recorded_write_that_fires_trigger
         assert state_manager.sync.get("orders", "o1") == {"status": "new"}
         assert seen == [("state:updated", {"status": "new"})]
         last = state(ip, "history orders o1 --limit 1")
-        assert last.cause.tolist() == ["magic"] and last.new_value.tolist() == ['{"status":"new"}']
+        assert last.cause.tolist() == ["magic"] and last.new_value.tolist() == [{"status": "new"}]
         # -1 undoes the item's last change (the restore itself)
         state(ip, "restore orders o1 --to -1")
         assert state_manager.sync.get("orders", "o1") == {"status": "refunded"}

@@ -10,6 +10,7 @@ from motia_nb import state_manager
 from motia_nb.notebook.completion import MATCHER_ID
 from motia_nb.notebook.config import MotiaNB
 from motia_nb.notebook.extension import is_loaded
+from motia_nb.notebook.help_suffix import subcommand_help
 from motia_nb.notebook.magics import StateMagics
 from motia_nb.notebook.step_magics import StepMagics
 from motia_nb.testing import run_cell
@@ -24,10 +25,11 @@ def counts(ip) -> dict[str, int]:
         "line_state": int("state" in magics["line"]),
         "cell_state": int("state" in magics["cell"]),
         "registry": sum(isinstance(m, StateMagics) for m in ip.magics_manager.registry.values()),
+        "help_suffix": sum(t is subcommand_help for t in ip.input_transformers_cleanup),
     }
 
 
-ONE_OF_EACH = {"configurables": 1, "matchers": 1, "line_state": 1, "cell_state": 1, "registry": 1}
+ONE_OF_EACH = {"configurables": 1, "matchers": 1, "line_state": 1, "cell_state": 1, "registry": 1, "help_suffix": 1}
 NONE = dict.fromkeys(ONE_OF_EACH, 0)
 
 

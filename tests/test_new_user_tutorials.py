@@ -145,3 +145,28 @@ def test_a_name_written_as_ipythons_var_expansion_says_why_the_names_are_missing
     assert "hint" not in str(info.value)
     state(ip, 'set "{grp}" k 1')  # quoted, the name as written
     assert state_manager.sync.get("{grp}", "k") == 1
+
+
+def test_who_changed_my_order_runs_again(tmp_path):
+    # Lesson 5's "Who changed my order?" unpacked `created, paid, refunded = changes`: run
+    # the section a second time (as people do) and the refund cell added changes, so the
+    # unpacking failed with "too many values to unpack"
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from motia_nb.testing import cell_text
+
+    folder = shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")  # what the lesson writes stays there
+    nb = nbformat.read(folder / "05_order_workflow.ipynb", 4)
+    start = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Who changed my order?"))
+    section = [nbformat.v4.new_code_cell(c.source) for c in nb.cells[start:] if c.cell_type == "code"]
+    nb.cells += section
+    env = {**os.environ, "MOTIA_NB_DB": str(tmp_path / "state.db"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    again = [cell_text(c) for c in nb.cells[-len(section):]]
+    assert not any(t.startswith("ERROR") or "\nERROR" in t for t in again), "\n----\n".join(again)
+    assert "by ProcessPayment" in again[1] and again[2].startswith("True None")

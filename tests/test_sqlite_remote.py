@@ -76,6 +76,25 @@ def test_a_remote_subscriber_gets_the_other_managers_changes_not_its_own(pair: t
     assert len(remote) == 4
 
 
+def test_a_remote_subscriber_runs_in_the_context_it_subscribed_in(pair: tuple[StateManager, StateManager]) -> None:
+    # In a kernel the context routes output to a cell: a remote subscriber that printed wrote
+    # into whichever cell was running when the other process's change arrived (run_remote_triggers
+    # already ran in the context of the call that turned it on). A ContextVar stands for the cell.
+    import contextvars
+
+    a, b = pair
+    cell: contextvars.ContextVar[str] = contextvars.ContextVar("cell", default="none")
+    seen: list[tuple[str, str]] = []
+    token = cell.set("the subscribing cell")
+    a.subscribe(lambda e: seen.append((e.item_id, cell.get())), remote=True)
+    cell.reset(token)
+    cell.set("a later cell")
+    b.sync.set("g", "theirs", 1)
+    a.sync.set("g", "mine", 1)  # a local change runs in the writer's context, as before
+    wait_until(lambda: len(seen) >= 2, what="both changes")
+    assert sorted(seen) == [("mine", "a later cell"), ("theirs", "the subscribing cell")]
+
+
 def test_remote_triggers_run_this_sessions_steps_for_another_processes_write(db_path: str) -> None:
     a = StateManager(db_path)
     session = Session(a)
@@ -128,6 +147,30 @@ def test_with_history_off_remote_changes_stay_unavailable_with_a_clear_message(d
             mem.run_remote_triggers(True)
     finally:
         mem.close()
+
+
+def test_turning_history_off_under_remote_listeners_says_they_stop_hearing(db_path: str) -> None:
+    # `%config MotiaNB.history_keep = 'off'` on a running session with a remote subscriber (or
+    # remote triggers) stopped the follower without a word: other kernels' changes just stopped
+    import warnings
+
+    sm = StateManager(db_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sm.history_keep = "1000"  # nobody listens remotely: nothing to say
+            sm.history_keep = "off"
+            sm.history_keep = "all"
+        sm.subscribe(lambda e: None, remote=True)
+        with pytest.warns(UserWarning, match=r"history is off, so this kernel's remote subscribers .* hear no change"):
+            sm.history_keep = "off"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sm.history_keep = "off"  # already off: said once
+            sm.history_keep = "7d"  # on again: the follower is back
+        assert followers()
+    finally:
+        sm.close()
 
 
 def test_no_follower_without_remote_listeners_and_none_after_close(db_path: str) -> None:

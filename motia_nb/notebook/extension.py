@@ -6,6 +6,8 @@
   configured from the shell's config (``c.MotiaNB.*`` in ``ipython_config.py``);
 * the ``%state`` / ``%%state`` magics and the steps magics (``%%step``, ``%motia``);
 * the ``%state`` completion matcher;
+* the input transformer that makes ``%state history?`` show that subcommand's help
+  (:mod:`~motia_nb.notebook.help_suffix`);
 * the cell-run callbacks that let a re-run cell drop the steps it no longer defines
   (:mod:`~motia_nb.notebook.cell_steps`).
 
@@ -32,6 +34,7 @@ from ..session import default_session
 from .cell_steps import CellSteps
 from .completion import make_state_matcher
 from .config import MotiaNB
+from .help_suffix import subcommand_help
 from .magics import StateMagics
 from .step_magics import StepMagics
 from .viewer import close_all_viewers
@@ -85,6 +88,9 @@ def load(ip: Any) -> None:
         if completer is not None:
             loaded.matcher = make_state_matcher(settings)
             completer.custom_matchers.append(loaded.matcher)
+        cleanup = getattr(ip, "input_transformers_cleanup", None)
+        if cleanup is not None and subcommand_help not in cleanup:
+            cleanup.append(subcommand_help)
         loaded.undo_wake = _wake_kernel_loop_on_interrupt()
         loaded.cell_steps = CellSteps()
         ip.events.register("pre_run_cell", loaded.cell_steps.pre_run_cell)
@@ -124,6 +130,9 @@ def unload(ip: Any) -> None:
     completer = getattr(ip, "Completer", None)
     if completer is not None and loaded.matcher is not None:
         completer.custom_matchers[:] = [m for m in completer.custom_matchers if m is not loaded.matcher]
+    cleanup = getattr(ip, "input_transformers_cleanup", None)
+    if cleanup is not None:
+        cleanup[:] = [t for t in cleanup if t is not subcommand_help]
     for magics in loaded.magics:
         _unregister_magics(ip, magics)
     ip.configurables[:] = [c for c in ip.configurables if c is not loaded.settings]

@@ -1,7 +1,8 @@
 """``%state history`` and ``%state restore``: the state history (SPEC §9) from a cell.
 
 ``history`` shows the recorded changes of a group or an item as a DataFrame
-(oldest first, values as compact JSON text); ``restore`` writes an item's value as
+(oldest first, each cell what ``history()`` gives: old and new values as the values
+themselves, as ``%state list`` shows them); ``restore`` writes an item's value as
 it was at a change back as a normal write: recorded (cause ``magic``), and it fires
 the state triggers like any write.
 """
@@ -36,7 +37,13 @@ def read_point(text: str | None, option: str) -> Any:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise MagicUsageError(f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}") from None
+        hint = ""
+        if (text.startswith("{") and text.endswith("}")) or text.startswith("$"):  # IPython's {var} / $var
+            hint = (f"\n  hint: %state takes {option.rsplit(' ', 1)[-1]} as written, never from a variable "
+                    "({var}, $var): write the seq or the time itself")
+        raise MagicUsageError(
+            f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}{hint}"
+        ) from None
 
 
 def _json_text(value: Any) -> str:
@@ -44,19 +51,29 @@ def _json_text(value: Any) -> str:
 
 
 def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Changes as a DataFrame: SPEC §9's keys as columns, old and new values as JSON text
-    (empty where the value was absent: before a create, after a delete)."""
+    """Changes as a DataFrame: SPEC §9's keys as columns, each cell what ``history()`` gives.
+
+    Old and new values are the values themselves, as ``%state list`` holds them (a string
+    shows as itself, an object can be indexed: ``df.new_value[0]["status"]``); ``None``
+    where the value was absent (before a create, after a delete: ``event_type`` says which).
+    Their columns are ``object``: pandas would otherwise turn ``[None, 1]`` into
+    ``[NaN, 1.0]`` and ``1`` into ``1.0`` next to a float."""
     df = pd.DataFrame.from_records(rows, columns=list(CHANGE_KEYS))
-    for col, absent in (("old_value", "state:created"), ("new_value", "state:deleted")):
-        df[col] = ["" if et == absent else _json_text(v) for et, v in zip(df["event_type"], df[col])]
+    for col in ("old_value", "new_value"):
+        df[col] = pd.Series([r[col] for r in rows], index=df.index, dtype=object)
     return df
 
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
     rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "%state history: --since"), limit=a.limit)
+    off = m.manager.history_keep == "off"
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
-        print(f"%state history: no recorded change of {what}", file=sys.stderr)
+        why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
+        print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
+    elif off:
+        print("%state history: the state history is off (MotiaNB.history_keep = 'off'): "
+              "these changes were recorded before, none since", file=sys.stderr)  # fmt: skip
     return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
 
 
@@ -116,7 +133,7 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
 def _history_args(p: ArgParser) -> None:
     p.add_argument("group", metavar="GROUP", help="the group")
     p.add_argument("key", nargs="?", metavar="KEY", help="one item of the group (default: every item)")
-    p.add_argument("--since", metavar="SEQ|TIME", help="changes after this seq, or at or after this ISO time")
+    p.add_argument("--since", metavar="SEQ|TIME", help="changes after this seq, or at or after this ISO time (without an offset: local time)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N changes (default 100)")
 
 
@@ -124,16 +141,16 @@ def _restore_args(p: ArgParser) -> None:
     p.add_argument("group", metavar="GROUP", help="the group")
     p.add_argument("key", metavar="KEY", help="the item's key")
     p.add_argument("--to", required=True, metavar="SEQ|TIME|-N",
-                   help="the change (its seq), an ISO time, or -N: before the item's last N changes (-1 = undo)")  # fmt: skip
+                   help="the change (its seq), an ISO time (without an offset: local time), or -N: before the item's last N changes (-1 = undo)")  # fmt: skip
 
 
 def add_history_commands(t: CommandTable) -> None:
     """Add ``history`` and ``restore`` to the ``%state`` table."""
     t.add("history", "who changed what, and when (a DataFrame)",
           "The recorded changes of GROUP (or of GROUP/KEY), oldest first: seq, at (UTC), event_type, "
-          "group_id, key, old_value, new_value (JSON text), trace_id, cause (the step's name, cell, magic, "
-          "viewer or worker:<name>) and pid. Without --since, the newest N; with it, the first N after it. "
-          "How much is kept: %config MotiaNB.history_keep.",
+          "group_id, key, old_value, new_value (the values themselves, None where absent), trace_id, "
+          "cause (the step's name, cell, magic, viewer or worker:<name>) and pid. Without --since, the newest N; "
+          "with it, the first N after it. How much is kept: %config MotiaNB.history_keep.",
           _history, _history_args, examples=(
               "%state history orders order-1", "%state history orders --limit 20", "%state history orders --since 42",
           ))  # fmt: skip

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from decimal import Decimal
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .errors import InvalidInputError, StateError
@@ -103,7 +105,7 @@ def _age_text(seconds: float) -> str:
         n = seconds / _UNITS[unit]
         if n >= 1 and n == int(n):
             return f"{int(n)}{unit}"
-    return f"{seconds:g}s"
+    return f"{Decimal(repr(seconds)).normalize():f}s"  # never '1e-05s' (the syntax has no exponent)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,10 @@ class Point:
 
     seq: int | None = None
     at: float | None = None
+
+    def __str__(self) -> str:
+        """As a message shows it: the seq, or the time as ISO-8601 UTC (not unix seconds)."""
+        return str(self.seq) if self.seq is not None else iso_time(self.at)  # type: ignore[arg-type]
 
     # Times are compared to the microsecond (what ISO-8601 ``at`` shows), so a ``since`` or
     # ``at`` taken from a change's own ``at`` includes that change.
@@ -127,12 +133,45 @@ class Point:
 
 
 def point(value: Any, name: str) -> Point:
-    """``since=`` / ``at=`` checked: an int seq (>= 0) or a ``datetime`` (naive = local time)."""
+    """``since=`` / ``at=`` checked: an int seq (>= 0), a ``datetime`` (naive = local time, as
+    Python's own ``timestamp()`` reads it), a ``date`` (its local midnight, as ``%state history
+    --since 2026-05-01`` reads it) or an ISO-8601 text (a change's own ``at``)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInputError(
+                f"{name} must be a change's seq (an int >= 0), a datetime or an ISO-8601 time "
+                f"(e.g. '2026-05-01T12:00:00+00:00'), got {value!r}"
+            ) from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
-        return Point(at=value.timestamp())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return Point(seq=min(value, MAX_SEQ))  # past every seq: the same answer as the last one
+        return Point(at=_timestamp(value))
+    seq = _integer(value)
+    if seq is not None and seq >= 0:
+        return Point(seq=min(seq, MAX_SEQ))  # past every seq: the same answer as the last one
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an int when it is one: a Python int or a numpy integer (a seq taken from
+    ``%state history``'s DataFrame is a ``numpy.int64``); never a bool, a float or a str."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _timestamp(value: datetime) -> float:
+    """Unix seconds of ``value``; a naive one at the ends of the calendar (``datetime.min``,
+    where local time falls outside year 1..9999: ``timestamp()`` raises) read as UTC."""
+    try:
+        return value.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
 
 
 def at_point(at: Any, retention: Retention, url: str) -> Point:
@@ -146,10 +185,11 @@ def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, 
     """The checked arguments of ``history()``."""
     g = check_name(group_id, "group_id")
     k = None if key is None else check_name(key, "key", group_id=g)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+    n = _integer(limit)
+    if n is None or n < 1:
         raise InvalidInputError(f"limit must be an int >= 1, got {limit!r}")
     # a limit past any history (sys.maxsize, 10**30) is no limit, on every backend
-    return g, k, None if since is None else point(since, "since"), min(limit, MAX_LIMIT)
+    return g, k, None if since is None else point(since, "since"), min(n, MAX_LIMIT)
 
 
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text: a history page shares few seconds

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from .backends.base import Backend
 from .history import Retention, history_args
+from .remote import RemoteChanges
+from .urls import safe_url
 
 __all__ = ["HistoryCalls"]
 
@@ -18,6 +21,7 @@ class HistoryCalls:
     _retention: Retention
     _backend: Backend | None
     _lock: threading.RLock
+    _remote: RemoteChanges
     backend: Backend
     _read: Callable[..., Any]
 
@@ -31,8 +35,20 @@ class HistoryCalls:
     def history_keep(self, spec: "Retention | str") -> None:
         self._retention = Retention.parse(spec)
         with self._lock:
-            if self._backend is not None:
-                self._backend.set_history_keep(self._retention)
+            backend = self._backend
+            if backend is None:
+                return
+            was_publishing = backend.publishes_remote
+            backend.set_history_keep(self._retention)
+            silenced = was_publishing and not backend.publishes_remote and self._remote.wanted
+        if silenced:  # SQLite reads other processes' changes from the changelog: say they stop coming
+            # located in no file, as motia_nb's other setting warnings (where it was raised means nothing)
+            warnings.warn_explicit(
+                f"{safe_url(backend.url)}: history is off, so this kernel's remote subscribers and remote triggers "
+                "(subscribe(..., remote=True), run_remote_triggers) hear no change another process commits "
+                "until history is on again",
+                UserWarning, "motia_nb", 0, module="motia_nb", registry={},
+            )  # fmt: skip
 
     async def history(
         self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100

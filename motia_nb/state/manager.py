@@ -26,7 +26,7 @@ from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
-from .remote import Dispatcher, RemoteChanges, fan_out
+from .remote import Dispatcher, InOrigin, RemoteChanges, fan_out
 from .store_settings import BusyTimeout, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
@@ -178,26 +178,28 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
         With ``remote=True``, ``fn`` also receives the changes other processes
         commit, where the backend publishes them (Redis; SQLite with history on, whose
         follower sees them within about 200 ms); elsewhere, watch
-        :meth:`change_token` for those instead. ``fn`` runs on a backend thread:
-        it must be quick and must not block (schedule work elsewhere).
+        :meth:`change_token` for those instead. ``fn`` runs on a backend thread (for
+        another process's change, in a copy of this call's context: in a kernel, what it
+        prints lands in this cell): it must be quick and must not block.
         Returns a function that unsubscribes.
         """
-        lists = [self._subscribers] + ([self._remote.subscribers] if remote else [])
-        for lst in lists:
-            lst.append(fn)
+        # a remote change's fn runs in this call's context: in a kernel, its prints land in this cell
+        entries = [(self._subscribers, fn)] + ([(self._remote.subscribers, InOrigin(fn))] if remote else [])
+        for lst, entry in entries:
+            lst.append(entry)
         self._listen_locally()
         if remote:
             try:
                 self._follow_remote()  # opens the store: a store that cannot open keeps nothing
             except BaseException:
-                for lst in lists:
-                    lst.remove(fn)
+                for lst, entry in entries:
+                    lst.remove(entry)
                 raise
 
         def unsubscribe() -> None:
-            for lst in lists:
+            for lst, entry in entries:
                 try:
-                    lst.remove(fn)
+                    lst.remove(entry)
                 except ValueError:
                     pass
             self._listen_locally()

@@ -24,7 +24,7 @@ from .backends.base import Backend
 from .events import StateEvent
 from .lifetime import WeakCall
 
-__all__ = ["RemoteChanges", "fan_out", "Dispatcher"]
+__all__ = ["RemoteChanges", "InOrigin", "fan_out", "Dispatcher"]
 
 log = logging.getLogger("motia_nb")
 
@@ -39,6 +39,25 @@ def fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[St
                 fn(ev)
             except Exception:
                 log.exception("state subscriber %r failed", fn)
+
+
+class InOrigin:
+    """A remote subscriber (``subscribe(fn, remote=True)``) that runs in a copy of the context
+    it subscribed in: in a kernel that context routes output to the subscribing cell, so what
+    ``fn`` prints lands there (as remote triggers' output lands in the cell that turned them on),
+    not in whichever cell happens to run when another process's change arrives."""
+
+    __slots__ = ("fn", "context")
+
+    def __init__(self, fn: Callable[[StateEvent], None]) -> None:
+        self.fn = fn
+        self.context = contextvars.copy_context()
+
+    def __call__(self, event: StateEvent) -> None:
+        self.context.copy().run(self.fn, event)  # a copy: one Context cannot be entered twice at once
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
 
 
 class RemoteChanges:

@@ -127,7 +127,7 @@ class RedisHistory:
         before = at.seq < first_seq - 1 if at.seq is not None else at.hi < first_at
         if before:
             raise StateError(
-                f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
+                f"the history of {group_id!r}/{key!r} at {at} was pruned "
                 f"(the group's oldest change kept is {first_seq}; see MotiaNB.history_keep)"
             )
 

@@ -125,7 +125,7 @@ class SQLiteHistory:
             before = first_at is None or at.hi * 1e6 < first_at
         if pruned and before:
             raise StateError(
-                f"the history of {group_id!r}/{key!r} at {at.seq if at.seq is not None else at.at} was pruned "
+                f"the history of {group_id!r}/{key!r} at {at} was pruned "
                 f"(the oldest change kept is {first_seq_kept}; see MotiaNB.history_keep)"
             )
         where = f"seq IN ({_SEQS_AFTER})" if by_seq else f"seq IN ({_SEQS}) AND at_us > ?3"
