@@ -28,6 +28,7 @@ from .. import _threads
 from .._threads import on_exit
 from ..steps.errors import StepConfigError
 from ..session import Session, default_session
+from ..state.numbers import as_int, as_number
 from . import protocol, remote
 from .channels import Channels
 from .functions import EngineFunctionError, EngineFunctions
@@ -84,9 +85,10 @@ class Server:
 
     @worker_timeout.setter
     def worker_timeout(self, seconds: float | None) -> None:
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+        n = None if seconds is None else as_number(seconds)  # a numpy number too
+        if seconds is not None and (n is None or not n > 0):
             raise ValueError(f"worker_timeout must be a positive number of seconds, got {seconds!r}")
-        self._timeout = seconds
+        self._timeout = None if n is None else float(n)
 
     @property
     def workers(self) -> list[dict[str, Any]]:
@@ -329,8 +331,10 @@ def serve(
     Returns the running :class:`Server`. Workers connect with
     ``III_URL=<server.url> motia run --dir steps`` or any iii-sdk client.
     """
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+    n = as_int(port)  # a numpy integer too
+    if n is None or not 0 <= n <= 65535:
         raise ValueError(f"serve: port must be an int from 0 to 65535, got {port!r}")
+    port = n
     if not isinstance(host, str) or not host:
         raise ValueError(f"serve: host must be a non-empty str, got {host!r}")
     server = Server(host, None, max_frame_bytes, functions, session)

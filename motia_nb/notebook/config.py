@@ -7,12 +7,19 @@ IPython's ``%config`` finds it::
     %config MotiaNB.database = ':memory:'    # switch database (same as %state use)
     %config MotiaNB.display_max_rows = 20
 
+``database``, ``history_keep`` and ``busy_timeout`` are the state manager's own settings:
+``%config`` shows the value in effect, whoever set it (``%config``, ``%state use``,
+``state_manager.use(...)``, ``state_manager.history_keep = ...``), and setting them either
+way checks them the same way, with the same one-line error.
+
 The same options can go in ``ipython_config.py`` (``c.MotiaNB.database = ...``).
 """
 
 from __future__ import annotations
 
 import warnings
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
@@ -20,8 +27,10 @@ from traitlets.config import Config, Configurable
 
 from ..session import default_session
 from ..state import default_url
+from ..state.errors import InvalidInputError, StateError
+from ..state.numbers import as_int, as_number
 from ..state.urls import safe_url
-from ..state.history import DEFAULT_KEEP, Retention
+from ..state.history import DEFAULT_KEEP, KEEP_TYPES
 from ..engine import settings as engine_settings
 
 __all__ = ["MotiaNB", "HistoryKeep", "warn_unlocated"]
@@ -58,37 +67,90 @@ def warn_unlocated(message: Any, category: type[Warning] = UserWarning) -> None:
     warnings.warn_explicit(message, category, "motia_nb", 0, module="motia_nb", registry={})
 
 
-class HistoryKeep(Unicode):  # type: ignore[type-arg]
+class _InEffect:
+    """A setting the state manager holds (mixed into a trait type): read from the manager, so
+    ``%config MotiaNB`` shows what is in effect whoever set it (``%config``, ``%state use``,
+    ``state_manager.x = ...``); set through it (``MotiaNB._apply``), which checks the value in
+    its own words: one source of truth, nothing kept here to go stale.
+
+    Applied when set, not in a deferred ``@validate``: traitlets cross-validates a held change
+    (``update_config``) with ``getattr``, which reads the manager, not the value being set."""
+
+    name: str
+
+    def get(self, obj: Any, cls: Any = None) -> Any:
+        return obj._in_effect(self.name)
+
+    def set(self, obj: Any, value: Any) -> None:
+        # the old value a change (and a rollback) names is the one in effect, not an older one set here
+        obj._trait_values[self.name] = obj._in_effect(self.name)
+        super().set(obj, value)  # type: ignore[misc]
+
+    def _validate(self, obj: Any, value: Any) -> Any:
+        current = obj._in_effect(self.name)
+        if type(value) is type(current) and value == current:
+            # the value in effect (as traitlets sets it again after a held change): nothing to do;
+            # a database is not opened again (':memory:' would lose its items)
+            return current
+        return obj._apply(self.name, value)  # None too: busy_timeout back to its default
+
+
+class HistoryKeep(_InEffect, Unicode):  # type: ignore[misc]
     """``history_keep``: a str (``'10000,7d'``, ``'all'``, ``'off'``), or an int count
     (``%config MotiaNB.history_keep = 10000`` is what the help's "a count" invites)."""
 
-    info_text = "a count (int) or a str such as '10000', '7d', '10000,7d', 'all' or 'off'"
+    info_text = KEEP_TYPES
+
+
+class Database(_InEffect, Unicode):  # type: ignore[misc]
+    info_text = "a path, ':memory:' or redis://host:port/db (a str)"
+
+
+class BusyTimeout(_InEffect, Float):  # type: ignore[misc]
+    info_text = "a number of seconds >= 0, or None"
+
+
+class Count(Int):  # type: ignore[type-arg]
+    """An int setting: a numpy integer too (a count taken from a DataFrame), as every count
+    motia_nb takes (:func:`motia_nb.state.numbers.as_int`); never a bool."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        return super().validate(obj, value)
+        n = as_int(value)
+        if n is None:
+            self.error(obj, value)
+        return super().validate(obj, n)
+
+
+class Seconds(Float):  # type: ignore[type-arg]
+    """A number of seconds: an int, a float or a numpy number (:func:`motia_nb.state.numbers.as_number`); never a bool."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        n = as_number(value)
+        if n is None:
+            self.error(obj, value)
+        return super().validate(obj, float(n))
 
 
 class MotiaNB(Configurable):
     """Settings of motia_nb's notebook surface (``%state`` magics, display, completion)."""
 
-    database = Unicode(
+    database = Database(
         "",
         help=(
             "The state database: a file path, ':memory:' or redis://host:port/db. "
             "Empty means $MOTIA_NB_DB, else .motia/state.db under the kernel's working "
-            "directory. Setting it switches the database now (like %state use)."
+            "directory. Setting it switches the database now (like %state use); it shows "
+            "the database in use (however it was chosen: %state use, state_manager.use)."
         ),
     ).tag(config=True)
 
-    display_max_rows = Int(
+    display_max_rows = Count(
         None,
         allow_none=True,
         help="Rows shown when a %state list DataFrame is displayed (None: pandas' display.max_rows).",
     ).tag(config=True)
 
-    display_max_columns = Int(
+    display_max_columns = Count(
         None,
         allow_none=True,
         help="Columns shown when a %state list DataFrame is displayed (None: pandas' display.max_columns).",
@@ -99,9 +161,9 @@ class MotiaNB(Configurable):
         help="%state list: flatten nested objects into dotted columns (shipping.city).",
     ).tag(config=True)
 
-    json_indent = Int(2, help="Indentation of values shown as JSON (%state get/set/update).").tag(config=True)
+    json_indent = Count(2, help="Indentation of values shown as JSON (%state get/set/update).").tag(config=True)
 
-    completion_max_keys = Int(
+    completion_max_keys = Count(
         200,
         help=(
             "Tab completion offers at most this many keys (those starting with what is typed; "
@@ -109,7 +171,7 @@ class MotiaNB(Configurable):
         ),
     ).tag(config=True)
 
-    worker_timeout = Float(
+    worker_timeout = Seconds(
         30.0,
         help=(
             "Seconds a cell waits for a connected worker (%motia serve) to answer a step "
@@ -122,24 +184,76 @@ class MotiaNB(Configurable):
         help=(
             "How much state history to keep (%state history, state_manager.history): a count of the "
             "newest changes ('100000'; per group on Redis), an age ('7d'; units s m h d w), both "
-            "('100000,7d'), 'all', or 'off' (no changelog is written). Pruning runs off the writers' path."
+            "('100000,7d'), 'all', or 'off' (no changelog is written). Pruning runs off the writers' path. "
+            "The same setting as state_manager.history_keep: either shows what the other set."
         ),
     ).tag(config=True)
 
-    busy_timeout = Float(
+    busy_timeout = BusyTimeout(
         None,
         allow_none=True,
         help=(
             "Seconds a state write waits for another process's SQLite write lock before it "
-            "fails with a clear error (None: $MOTIA_NB_BUSY_TIMEOUT, else 10)."
+            "fails with a clear error (None: $MOTIA_NB_BUSY_TIMEOUT, else 10). "
+            "The same setting as state_manager.busy_timeout: either shows what the other set."
         ),
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         self._applying = False
-        self._shell_config: Config | None = None
+        self._shell: Callable[[], Any] = lambda: None  # weakly: the shell whose config this follows
         self._refused: set[tuple[str, str]] | None = None
         super().__init__(**kwargs)
+        # a setting changed on the manager (state_manager.history_keep = ..., %state use) is kept in
+        # the shell's config too, so %reload_ext does not apply an older %config value again
+        default_session().manager._watch_settings(self._manager_setting)
+
+    def _in_effect(self, name: str) -> Any:
+        """The manager's ``name`` now (``database``: its URL, shown without a password)."""
+        manager = default_session().manager
+        if name == "database":
+            url = manager.url
+            return _MaskedURL(url) if safe_url(url) != url else url
+        return getattr(manager, name)
+
+    def _manager_setting(self, name: str, value: Any) -> None:
+        if self._applying:  # set through this object: the config it came from holds it already
+            return
+        # the shell's config now: each %config replaces the object (traitlets' update_config)
+        config = getattr(self._shell(), "config", None)
+        if config is not None and "MotiaNB" in config and name in config.MotiaNB:
+            config.MotiaNB[name] = value
+
+    def _apply(self, name: str, value: Any) -> Any:
+        """Set the manager's ``name`` (``database``: switch to it, as ``%state use``); a refusal is the
+        manager's own one-line error, named ``MotiaNB.name``, and changes nothing."""
+        manager = default_session().manager
+        self._applying = True
+        try:
+            if name == "database":
+                blank = isinstance(value, str) and not value.strip()
+                manager.use(default_url() if blank else value)
+            else:
+                setattr(manager, name, value)
+        except (InvalidInputError, StateError) as err:
+            text = str(err)
+            if text.startswith(name):  # the manager's words (state_manager.history_keep = 'x' says the same)
+                raise TraitError(f"MotiaNB.{text}") from None
+            if name != "database":
+                raise TraitError(f"MotiaNB.{name}: {text}") from None
+            raise TraitError(self._cannot_use(value, err)) from err
+        except Exception as err:  # sqlite3/OS errors opening a database
+            if name != "database":
+                raise
+            raise TraitError(self._cannot_use(value, err)) from err
+        finally:
+            self._applying = False
+        return self._in_effect(name)
+
+    @staticmethod
+    def _cannot_use(value: Any, err: Exception) -> str:
+        shown = safe_url(value) if isinstance(value, str) else value
+        return f"MotiaNB.database: cannot use {shown!r}: {type(err).__name__}: {err}"
 
     @classmethod
     def for_shell(cls, shell: Any) -> "MotiaNB":
@@ -153,7 +267,10 @@ class MotiaNB(Configurable):
         config = getattr(shell, "config", None)
         if config is None:
             return settings
-        settings._shell_config = config
+        try:
+            settings._shell = weakref.ref(shell)
+        except TypeError:  # a stand-in shell without weak references
+            settings._shell = lambda: shell
         settings._refused = refused = _refused(shell)
         section = config.get("MotiaNB", {}) if "MotiaNB" in config else {}
         # a value taken out of the config (or changed) and put back later is reported again
@@ -204,52 +321,8 @@ class MotiaNB(Configurable):
     def _apply_timeout(self, change: Any) -> None:
         engine_settings.worker_timeout = float(change["new"])
 
-    @validate("history_keep")
-    def _apply_history_keep(self, proposal: Any) -> Any:
-        try:
-            retention = Retention.parse(proposal["value"])
-        except Exception as err:  # one line from %config; the old value stays
-            raise TraitError(f"MotiaNB.{err}" if str(err).startswith("history_keep") else str(err)) from None
-        default_session().manager.history_keep = retention
-        return str(retention)
-
-    @validate("busy_timeout")
-    def _apply_busy_timeout(self, proposal: Any) -> Any:
-        value = proposal["value"]
-        try:
-            default_session().manager.busy_timeout = value
-        except Exception as err:  # a StateError naming the problem
-            raise TraitError(f"MotiaNB.busy_timeout: {err}") from err
-        return value
-
     @validate("json_indent")
     def _indent(self, proposal: Any) -> Any:
         if proposal["value"] < 0:
             raise TraitError(f"MotiaNB.json_indent must be >= 0, got {proposal['value']}")
         return proposal["value"]
-
-    @validate("database")
-    def _switch_database(self, proposal: Any) -> Any:
-        # Switch in the validator, not an observer: if the new database cannot be
-        # opened, the error propagates and the trait keeps its previous value.
-        url = proposal["value"].strip()
-        if not self._applying:
-            state_manager = default_session().manager
-            try:
-                state_manager.use(url or default_url())
-            except Exception as err:  # TraitError: %config reports it and keeps the old value
-                raise TraitError(f"MotiaNB.database: cannot use {safe_url(url)!r}: {type(err).__name__}: {err}") from err
-        return _MaskedURL(url) if safe_url(url) != url else url
-
-    def record_database(self, url: str) -> None:
-        """Set ``database`` to a URL already in use, without switching again."""
-        self._applying = True
-        try:
-            self.database = url
-        finally:
-            self._applying = False
-        config = self._shell_config
-        if config is not None and "MotiaNB" in config:
-            # what %config stored in the shell's config is applied again on %reload_ext:
-            # keep it in step with the database actually chosen last
-            config.MotiaNB.database = url

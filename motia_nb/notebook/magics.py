@@ -145,7 +145,6 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
         raise  # already names the URL and the reason; shown as one line
     except Exception as err:  # sqlite3/OS errors opening the new store
         raise MagicUsageError(f"%state use: cannot open {display_url(a.url)!r}: {type(err).__name__}: {err}") from None
-    m.settings.record_database(a.url)
     print(f"motia_nb state database: {display_url(url)}")
     return None
 

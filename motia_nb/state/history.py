@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +19,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from .errors import InvalidInputError, StateError
+from .numbers import as_int
 from .urls import safe_url
 from .values import check_name
 
@@ -42,6 +42,8 @@ MAX_LIMIT = 2**53
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _HELP = "use a count (10000), an age (90s, 30m, 12h, 7d, 2w), both ('10000,7d'), 'all' or 'off'"
+#: What ``history_keep`` takes (one wording for ``state_manager.history_keep`` and ``%config MotiaNB``).
+KEEP_TYPES = "a count (int) or a str such as '10000', '7d', '10000,7d', 'all' or 'off'"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class Retention:
             return spec
         if spec is None:
             spec = DEFAULT_KEEP
-        if isinstance(spec, int) and not isinstance(spec, bool):
-            spec = str(spec)
+        count = as_int(spec)  # a count as an int (a numpy integer too)
+        if count is not None:
+            spec = str(count)
         if not isinstance(spec, str):
-            raise InvalidInputError(f"history_keep must be a str; {_HELP}; got {spec!r}")
+            raise InvalidInputError(f"history_keep must be {KEEP_TYPES}, got {spec!r}")
         text = spec.strip().lower().replace("_", "")
         if text == "off":
             return cls(enabled=False)
@@ -148,21 +151,10 @@ def point(value: Any, name: str) -> Point:
         value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
         return Point(at=_timestamp(value))
-    seq = _integer(value)
+    seq = as_int(value)
     if seq is not None and seq >= 0:
         return Point(seq=min(seq, MAX_SEQ))  # past every seq: the same answer as the last one
     raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
-
-
-def _integer(value: Any) -> int | None:
-    """``value`` as an int when it is one: a Python int or a numpy integer (a seq taken from
-    ``%state history``'s DataFrame is a ``numpy.int64``); never a bool, a float or a str."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
 
 
 def _timestamp(value: datetime) -> float:
@@ -185,7 +177,7 @@ def history_args(group_id: Any, key: Any, since: Any, limit: Any) -> tuple[str, 
     """The checked arguments of ``history()``."""
     g = check_name(group_id, "group_id")
     k = None if key is None else check_name(key, "key", group_id=g)
-    n = _integer(limit)
+    n = as_int(limit)
     if n is None or n < 1:
         raise InvalidInputError(f"limit must be an int >= 1, got {limit!r}")
     # a limit past any history (sys.maxsize, 10**30) is no limit, on every backend

@@ -24,6 +24,7 @@ class HistoryCalls:
     _remote: RemoteChanges
     backend: Backend
     _read: Callable[..., Any]
+    _setting_changed: Callable[[str, Any], None]
 
     @property
     def history_keep(self) -> str:
@@ -36,11 +37,12 @@ class HistoryCalls:
         self._retention = Retention.parse(spec)
         with self._lock:
             backend = self._backend
-            if backend is None:
-                return
-            was_publishing = backend.publishes_remote
-            backend.set_history_keep(self._retention)
-            silenced = was_publishing and not backend.publishes_remote and self._remote.wanted
+            silenced = False
+            if backend is not None:
+                was_publishing = backend.publishes_remote
+                backend.set_history_keep(self._retention)
+                silenced = was_publishing and not backend.publishes_remote and self._remote.wanted
+        self._setting_changed("history_keep", str(self._retention))
         if silenced:  # SQLite reads other processes' changes from the changelog: say they stop coming
             # located in no file, as motia_nb's other setting warnings (where it was raised means nothing)
             warnings.warn_explicit(

@@ -70,6 +70,9 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
         # per attached backend: its weak listener and the finalizer that closes it if this
         # manager is dropped without close() (a backend never refers back to its manager)
         self._attached: dict[int, tuple[WeakCall, Any]] = {}
+        # told each setting this manager takes (database, history_keep, busy_timeout), whoever set it:
+        # %config MotiaNB keeps the shell's config in step (weakly held: a reloaded extension's goes)
+        self._setting_watchers: list[weakref.WeakMethod[Callable[[str, Any], None]]] = []
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -151,7 +154,24 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
             self._attach(new)
         if old is not None:
             old.close()
+        self._setting_changed("database", url.strip())
         return new.url
+
+    def _watch_settings(self, method: Callable[[str, Any], None]) -> None:
+        """Call the bound ``method(name, value)`` after each setting this manager takes (``database``
+        from :meth:`use`, ``history_keep``, ``busy_timeout``: the value as set), while its object lives."""
+        self._setting_watchers.append(weakref.WeakMethod(method))
+
+    def _setting_changed(self, name: str, value: Any) -> None:
+        for ref in list(self._setting_watchers):
+            fn = ref()
+            if fn is None:
+                try:
+                    self._setting_watchers.remove(ref)
+                except ValueError:
+                    pass
+                continue
+            fn(name, value)
 
     def close(self) -> None:
         """Flush pending writes and release threads and connections.

@@ -15,6 +15,7 @@ from .cause import cause_now as _cause
 from .cause import current_cause
 from .errors import InvalidInputError
 from .history import MAX_LIMIT
+from .numbers import as_int
 from .ops import normalize_ops
 from .values import check_name, encode_copy
 
@@ -75,9 +76,10 @@ def prefix_args(group_id: Any, prefix: Any, limit: Any, what: str = "prefix") ->
     """The checked arguments of ``keys_with_prefix`` (and ``keys_containing``: ``what="text"``)."""
     if not isinstance(prefix, str) or "\x00" in prefix or not _encodable(prefix):
         raise InvalidInputError(f"{what} must be a str of encodable characters, got {prefix!r}")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+    n = as_int(limit)  # a numpy integer too (a count taken from a DataFrame)
+    if n is None or n < 0:
         raise InvalidInputError(f"limit must be an int >= 0, got {limit!r}")
-    return check_name(group_id, "group_id"), prefix, min(limit, MAX_COUNT)
+    return check_name(group_id, "group_id"), prefix, min(n, MAX_COUNT)
 
 
 #: The largest count or offset handed to a store: more items than any store holds (a Redis hash
@@ -92,13 +94,12 @@ _MAX_ROW = MAX_COUNT
 def page_args(group_id: Any, offset: Any, limit: Any) -> tuple[str, int, int | None]:
     """The checked arguments of ``items``: ``offset`` an int >= 0, ``limit`` None or an int >= 0.
     Any size of int is fine: one past the end is an empty page, a huge limit is no limit."""
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    o, n = as_int(offset), None if limit is None else as_int(limit)  # numpy integers too
+    if o is None or o < 0:
         raise InvalidInputError(f"offset must be an int >= 0, got {offset!r}")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+    if limit is not None and (n is None or n < 0):
         raise InvalidInputError(f"limit must be None or an int >= 0, got {limit!r}")
-    offset = min(int(offset), _MAX_ROW)
-    limit = None if limit is None or limit >= _MAX_ROW else int(limit)
-    return check_name(group_id, "group_id"), offset, limit
+    return check_name(group_id, "group_id"), min(o, _MAX_ROW), None if n is None or n >= _MAX_ROW else n
 
 
 def _encodable(text: str) -> bool:

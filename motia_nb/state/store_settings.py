@@ -6,6 +6,9 @@ busy_timeout=)``) and to the open one when it changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .backends.base import Backend
 from .backends.sqlite.schema import busy_timeout_setting
 
@@ -17,6 +20,7 @@ class BusyTimeout:
 
     _busy_timeout: float | None
     _backend: Backend | None
+    _setting_changed: Callable[[str, Any], None]
 
     @property
     def busy_timeout(self) -> float:
@@ -31,3 +35,4 @@ class BusyTimeout:
         b = self._backend
         if b is not None:
             b.set_busy_timeout(self.busy_timeout)
+        self._setting_changed("busy_timeout", self._busy_timeout)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cronsim import CronSim
 
 from .._threads import get_loop_thread
+from ..state.numbers import as_number
 from .config import CronTrigger
 from .cronspec import parse_engine_cron
 from .errors import StepLoopError
@@ -116,11 +117,12 @@ class CronScheduler:
 
     def start(self, interval: float = 1.0) -> str:
         """Start checking every ``interval`` seconds (on the kernel's loop when there is one)."""
-        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0 < interval <= 3600:
+        seconds = as_number(interval)  # a numpy number too
+        if seconds is None or not 0 < seconds <= 3600:
             raise ValueError(f"scheduler interval must be a number of seconds in (0, 3600], got {interval!r}")
         if self.running:
             return f"cron scheduler already running (every {self.interval:g}s); stop it first to change the interval"
-        self.interval = float(interval)
+        self.interval = float(seconds)
         self.since = datetime.now()
         self.last_run.clear()
         try:

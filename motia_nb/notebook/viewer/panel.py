@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._threads import in_loop_thread, run_sync
 from ...session import default_session
+from ...state.numbers import as_int, as_number
 from .data import LiveData, off_loop
 from .refresh import LiveRefresh
 from .paging import Page
@@ -90,11 +91,17 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
     ) -> None:
         if group is not None and (not isinstance(group, str) or not group):
             raise ValueError(f"viewer: group must be a non-empty str or None, got {group!r}")
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+        size = as_int(page_size)  # numpy numbers too
+        if size is None or size < 1:
             raise ValueError(f"viewer: page_size must be a positive int, got {page_size!r}")
+        page_size = size
+        seconds: dict[str, float] = {}
         for name, v in (("poll_interval", poll_interval), ("debounce", debounce), ("max_delay", max_delay)):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            n = as_number(v)
+            if n is None or not math.isfinite(n) or n < 0:
                 raise ValueError(f"viewer: {name} must be a non-negative number of seconds, got {v!r}")
+            seconds[name] = float(n)
+        poll_interval, debounce, max_delay = seconds["poll_interval"], seconds["debounce"], seconds["max_delay"]
         if poll_interval <= 0:
             raise ValueError(f"viewer: poll_interval must be > 0 seconds, got {poll_interval!r}")
 

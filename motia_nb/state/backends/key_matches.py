@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..numbers import as_number
 
 __all__ = ["KeySearch", "search_args"]
 
@@ -31,6 +32,7 @@ def search_args(after: Any, budget: Any) -> tuple[str | None, float | None]:
     """The checked ``after`` (None or a key) and ``budget`` (None or seconds >= 0) of ``search_keys``."""
     if after is not None and not isinstance(after, str):
         raise InvalidInputError(f"after must be None or a key (str), got {after!r}")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget >= 0):
+    seconds = None if budget is None else as_number(budget)
+    if budget is not None and (seconds is None or not seconds >= 0):
         raise InvalidInputError(f"budget must be None or a number of seconds >= 0, got {budget!r}")
-    return after, None if budget is None else float(budget)
+    return after, None if seconds is None else float(seconds)

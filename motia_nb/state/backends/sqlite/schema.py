@@ -20,6 +20,7 @@ import sqlite3
 
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
+from ...numbers import as_number
 from .checkpointer import SAFETY_PAGES
 from .executors import is_busy
 from .opening import close_connection, open_connection
@@ -194,9 +195,10 @@ def busy_timeout_setting(value: float | None = None) -> float:
             value = float(raw)
         except ValueError:
             raise StateError(f"{where} must be a number of seconds, got {raw!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
+    seconds = as_number(value)  # a numpy number too
+    if seconds is None or not 0 <= seconds < 1e6:
         raise StateError(f"{where} must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+    return float(seconds)
 
 
 def connect(path: str, busy_timeout: float = 0.0) -> sqlite3.Connection:
