@@ -82,6 +82,12 @@ class Enqueue(_Model):
     _defaults = {"label": None, "conditional": False}
 
 
+class Step(_Model):
+    """A step in a flow: its file and its config (Motia's ``Step``; the guards take one)."""
+
+    _fields = ("file_path", "config")
+
+
 class QueryParam(_Model):
     _fields = ("name", "description")
 

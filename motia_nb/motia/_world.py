@@ -33,6 +33,7 @@ from ..steps.registry import Step
 from ..steps.config import (CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger, as_mapping,
                             call_arity, parse_config, validate_cron)
 from ._client import client
+from ._tooling import SUBMODULES, submodule
 
 __all__ = ["ensure_motia", "motia_module", "is_real", "register_motia_step", "register_namespace"]
 
@@ -99,6 +100,8 @@ def ensure_motia() -> types.ModuleType:
         if cur is None:
             sys.modules["motia"] = standin
             cur = standin
+            for name in SUBMODULES:  # `from motia.types import FlowContext` works too
+                submodule(standin, name)
     real = cur is not standin
     if real:
         _bind_real(cur)
