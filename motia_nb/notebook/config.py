@@ -17,6 +17,7 @@ The same options can go in ``ipython_config.py`` (``c.MotiaNB.database = ...``).
 
 from __future__ import annotations
 
+import os
 import warnings
 import weakref
 from collections.abc import Callable
@@ -213,6 +214,9 @@ class MotiaNB(Configurable):
         manager = default_session().manager
         if name == "database":
             url = manager.url
+            if os.path.isabs(url):  # a file under the working directory by its relative path, as %state use
+                rel = os.path.relpath(url)  # shows it (no machine path in a saved notebook's listing)
+                url = url if rel == ".." or rel.startswith(".." + os.sep) else rel
             return _MaskedURL(url) if safe_url(url) != url else url
         return getattr(manager, name)
 
