@@ -1,8 +1,9 @@
 """Every name real ``motia`` 1.0.4rc1 exports has an answer in motia_nb's stand-in: the config and
 typing ones work in a ``%%step`` cell without the real package (``ChannelReader`` /
 ``ChannelWriter``, ``Step``, ``generate_step_id``, ``schema_to_json_schema``, the submodules
-``motia.types``…); the runtime machinery (``Motia``, ``setup_step_endpoint``, ``tracing``…)
-fails in one line naming it and saying to install the real ``motia``.
+``motia.types``, ``motia.iii``…, ``motia.tracing`` as real motia has it without OpenTelemetry);
+the runtime machinery (``Motia``, ``setup_step_endpoint``, ``runtime``, ``validator``) fails in
+one line naming it and saying to install the real ``motia``.
 
 Before: ``from motia import Motia`` / ``Step`` / ``ChannelWriter`` gave ``typing.Any`` (a step
 file failed later, far from the import), ``from motia import generate_step_id`` / ``types`` /
@@ -86,9 +87,10 @@ STEP_FILE = '''%%step
 from typing import Any
 
 from motia import ChannelReader, ChannelWriter, MotiaHttpArgs, Step, generate_step_id, schema_to_json_schema
-from motia import guards, loader, multi_trigger, schema_utils, streams, triggers, types, types_stream
+from motia import guards, iii, loader, multi_trigger, schema_utils, streams, tracing, triggers, types, types_stream
 from motia.types import FlowContext
 from motia.triggers import http
+from motia.tracing import operation_span
 
 BODY = {"type": "object", "properties": {"words": {"type": "array"}}}
 config = {"name": "Names", "triggers": [http("POST", "/names", body_schema=BODY)], "enqueues": []}
@@ -97,7 +99,8 @@ STEP_ID = generate_step_id("steps/names_step.py")
 
 async def handler(args: MotiaHttpArgs[Any]) -> None:
     step = Step(file_path="steps/names_step.py", config=config)
-    raw = await args.request.request_body.read_all()
+    with operation_span("read-body", step="Names") as span:  # no OpenTelemetry: a no-op, as real motia's
+        raw = await args.request.request_body.read_all()
     answer = {
         "id": STEP_ID, "same_id": loader.generate_step_id("steps/names_step.py") == STEP_ID,
         "api": guards.is_api_step(step), "queue": guards.is_queue_step(step),
@@ -108,6 +111,8 @@ async def handler(args: MotiaHttpArgs[Any]) -> None:
         "builders": multi_trigger.multi_trigger_step is not None and streams.Stream is not None
                     and triggers.http is http,
         "body": raw.decode(),
+        "tracing": [span, tracing.inject_context(), tracing.get_trace_id_from_span()],
+        "iii": iii.get_instance() is not None and iii.init_iii is not None,
     }
     await args.response.status(200)
     args.response.writer.stream.write(__import__("json").dumps(answer).encode())
@@ -122,7 +127,7 @@ def test_a_step_file_using_the_config_and_typing_names_runs_in_a_step_cell(stand
     assert r["body"] == {
         "id": "32f7d477-bd8b-5acb-abab-e6f295167736",  # what real motia's generate_step_id gives
         "same_id": True, "api": True, "queue": False, "schema": True, "reader": True, "writer": True,
-        "types": True, "builders": True, "body": '{"words": ["a"]}',
+        "types": True, "builders": True, "body": '{"words": ["a"]}', "tracing": [None, {}, None], "iii": True,
     }  # fmt: skip
 
 

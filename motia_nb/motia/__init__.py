@@ -5,7 +5,7 @@ Inside a ``%%step`` cell (and in plain cells once a ``%%step`` ran, or after
 with the real SDK's behaviour (``ChannelReader`` / ``ChannelWriter`` are the in-process
 request and response bodies an http handler receives; ``Step``, ``generate_step_id``,
 ``schema_to_json_schema`` and the submodules ``motia.types``… as Motia's; its runtime
-machinery, ``Motia``, ``setup_step_endpoint``, ``tracing``…, fails in one line saying to
+machinery, ``Motia``, ``setup_step_endpoint``, ``runtime``, ``validator``, fails in one line saying to
 install the real package: :mod:`._tooling`): ``stateManager`` (synchronous, as the SDK;
 results are the engine's), ``state_manager`` (motia_nb's awaitable API, as the
 seed guide), synchronous ``enqueue``, ``logger``, ``Stream``, ``FlowContext``,

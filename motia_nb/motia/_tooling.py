@@ -3,14 +3,16 @@
 * Config and typing helpers a step file may use, with the real SDK's behaviour:
   :func:`generate_step_id` (the same uuid5 of a step file's path as Motia's tooling),
   :func:`schema_to_json_schema`, and the submodules ``motia.types``, ``motia.triggers``,
-  ``motia.guards``… (``from motia.types import FlowContext``), holding the stand-in's names.
+  ``motia.guards``, ``motia.iii``… (``from motia.types import FlowContext``), holding the
+  stand-in's names; ``motia.tracing`` as real ``motia`` has it without OpenTelemetry (no-ops).
 * Motia's runtime machinery, which a notebook does not have (``Motia``, the worker runtime;
-  ``setup_step_endpoint``; ``tracing``, ``iii``, ``validator``, ``runtime``): importing one
-  fails in one line naming it and saying to install the real ``motia`` package.
+  ``setup_step_endpoint``; ``runtime``; ``validator``, the step loader's config checks): importing
+  one fails in one line naming it and saying to install the real ``motia`` package.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 import uuid
@@ -47,9 +49,7 @@ RUNTIME_ONLY = {
     "Motia": "Motia's step runtime (it serves step files to an iii engine)",
     "setup_step_endpoint": "Motia's step-content endpoint for tooling (it registers with an iii engine)",
     "runtime": "Motia's step runtime module",
-    "iii": "Motia's iii engine client module (get_instance / init_iii are here)",
-    "tracing": "Motia's OpenTelemetry tracing",
-    "validator": "Motia's step-config validator (motia_nb checks a step's config when the cell runs)",
+    "validator": "Motia's step loader's config validator (motia_nb checks a step's config when the cell runs)",
 }
 
 #: Real ``motia``'s submodules a step file may import names from, and the stand-in names each holds.
@@ -71,6 +71,8 @@ SUBMODULES = {
     "schema_utils": ["schema_to_json_schema"],
     "multi_trigger": ["MultiTriggerStepBuilder", "StepConfig", "StepDefinition", "multi_trigger_step"],
     "streams": ["Stream", "get_instance"],
+    "iii": ["get_instance", "init_iii"],
+    "tracing": [],  # its own module: motia_nb.motia._tracing
 }  # fmt: skip
 
 
@@ -87,7 +89,10 @@ def submodule(standin: types.ModuleType, name: str) -> types.ModuleType:
     the real submodule has (made once, and registered so ``from motia.<name> import X`` works)."""
     full = f"motia.{name}"
     mod = standin.__dict__.get(name)
-    if not isinstance(mod, types.ModuleType):
+    if not isinstance(mod, types.ModuleType) and name == "tracing":
+        mod = importlib.import_module("motia_nb.motia._tracing")
+        setattr(standin, name, mod)
+    elif not isinstance(mod, types.ModuleType):
         mod = types.ModuleType(full, f"motia_nb's stand-in for {full}")
         for attr in SUBMODULES[name]:
             setattr(mod, attr, getattr(standin, attr))
