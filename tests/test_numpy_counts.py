@@ -32,7 +32,7 @@ def _serve(**options: Any) -> Any:
 
     server = serve(**options)
     try:
-        return server.worker_timeout, server.port > 0
+        return server.worker_timeout, server.port > 0, server.max_frame_bytes
     finally:
         server.close()
 
@@ -71,6 +71,7 @@ CALLS: list[tuple[str, Callable[[Any], Any], Any]] = [
     ("viewer(max_delay=)", lambda v: _viewer(max_delay=v), np.int64(2)),
     ("serve(worker_timeout=)", lambda v: _serve(worker_timeout=v), np.float32(4.5)),
     ("serve(port=)", lambda v: _serve(port=v), np.int64(0)),
+    ("serve(max_frame_bytes=)", lambda v: _serve(max_frame_bytes=v), np.int64(1 << 20)),
     ("start_scheduler(interval=)", _scheduler, np.float64(0.5)),
 ]
 

@@ -335,6 +335,10 @@ def serve(
     if n is None or not 0 <= n <= 65535:
         raise ValueError(f"serve: port must be an int from 0 to 65535, got {port!r}")
     port = n
+    size = None if max_frame_bytes is None else as_int(max_frame_bytes)
+    if max_frame_bytes is not None and (size is None or size < 1):
+        raise ValueError(f"serve: max_frame_bytes must be None or an int >= 1, got {max_frame_bytes!r}")
+    max_frame_bytes = size
     if not isinstance(host, str) or not host:
         raise ValueError(f"serve: host must be a non-empty str, got {host!r}")
     server = Server(host, None, max_frame_bytes, functions, session)
