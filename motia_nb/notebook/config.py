@@ -218,6 +218,11 @@ class MotiaNB(Configurable):
                 rel = os.path.relpath(url)  # shows it (no machine path in a saved notebook's listing)
                 url = url if rel == ".." or rel.startswith(".." + os.sep) else rel
             return _MaskedURL(url) if safe_url(url) != url else url
+        if name == "busy_timeout" and manager._busy_timeout is None:
+            try:
+                return manager.busy_timeout  # $MOTIA_NB_BUSY_TIMEOUT, else the default
+            except StateError:  # a bad $MOTIA_NB_BUSY_TIMEOUT: the listing still shows; a write says why
+                return None
         return getattr(manager, name)
 
     def _manager_setting(self, name: str, value: Any) -> None:
