@@ -106,6 +106,38 @@ def test_interrupt_cancels_the_slow_step_a_viewer_click_started_and_the_panel_sa
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "CancelledByInterrupt"
 
 
+SLOW_CONDITION = """
+async def slow_check(event, ctx=None):
+    print("checking", event.item_id, flush=True)
+    await asyncio.sleep(60)
+    return True
+
+@step({"name": "Checked", "triggers": [state(condition=slow_check)]})
+async def checked(event):
+    print("checked step ran", flush=True)
+
+v.new_group.value, v.new_key.value, v.new_value.value = "cond", "c1", "5"
+"""
+
+
+def test_an_interrupt_outside_a_step_run_stops_the_action_and_the_panel_says_so(kernel):
+    """Cancelled while a trigger condition is awaited (no step run to name): the action's task
+    stops, the panel shows the store as it is and says the action was interrupted."""
+    model_id = kernel.run(SETUP).strip().splitlines()[-1]
+    kernel.run(SLOW_CONDITION)
+    clicked = click(kernel.kc, model_id)
+    outputs_of(kernel.kc, clicked, "checking c1")
+    kernel.km.interrupt_kernel()
+    after = lines(kernel.run(AFTER.replace('"slow", "a"', '"cond", "c1"').replace('step="Slow"', 'step="Checked"')))
+    assert after["finished"] == "True", f"the condition ran on after the interrupt: {after}"
+    assert after["stored"] == "5" and after["statuses"] == "[]"
+    assert after["message"] == (
+        "interrupted: the action was cancelled (a write it made stands); showing the stored state"
+    ), after
+    groups = kernel.run("print([value for _, value in v.groups.options])").strip()
+    assert "'cond'" in groups, groups  # the panel was refreshed: it lists the group the write made
+
+
 def test_an_interrupt_between_actions_cancels_nothing_later(kernel):
     """An action that ran to its end leaves nothing armed: an interrupt while the kernel is idle
     cancels no later action, and a cell is interrupted as before."""
