@@ -111,9 +111,8 @@ class InterruptWatch:
         self.interrupted = False
 
 
-#: the tasks a SIGINT cancels now, and the handler ours replaced (None while ours is not installed)
+#: the tasks a SIGINT cancels now
 _watched: list[InterruptWatch] = []
-_previous: Any = None
 
 
 def _cancel(watch: InterruptWatch) -> None:  # on the task's loop
@@ -123,37 +122,39 @@ def _cancel(watch: InterruptWatch) -> None:  # on the task's loop
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    """Cancel every watched task (on its loop: a signal handler must not touch a loop's
-    internals), then do what the replaced handler does (ipykernel's: nothing while idle)."""
+    """Cancel every watched task, on its loop (a signal handler must not touch a loop's
+    internals); with none, ignore the signal, as the handler this one replaced did."""
     for watch in list(_watched):
         try:
             watch.loop.call_soon_threadsafe(_cancel, watch)
         except RuntimeError:  # pragma: no cover - the loop is closed
             pass
-    previous = _previous
-    if callable(previous):
-        previous(signum, frame)
 
 
 @contextlib.contextmanager
 def cancel_on_interrupt() -> Iterator[InterruptWatch | None]:
     """Within the block, Kernel › Interrupt (SIGINT) cancels the running task, as ipykernel
     cancels a cell's; yields its :class:`InterruptWatch` (``interrupted`` tells a cancel of
-    ours from any other), or None where a signal handler cannot be set (not the main thread).
+    ours from any other), or None when the interrupt is not ours to take.
 
-    For work that runs as a task on the kernel's loop but not as a cell (a viewer action):
-    ipykernel ignores SIGINT between cells. Our handler is installed while any such task
-    runs and removed after the last, unless someone (a cell) replaced it meanwhile: then it
-    stays, cancelling nothing and passing the signal on to the handler it replaced.
+    For work that runs as a task on the kernel's loop but not as a cell (a viewer action).
+    Between cells ipykernel ignores SIGINT (``SIG_IGN``): only that is replaced, by a handler
+    removed again after the last such task. While a cell or another handler owns SIGINT (or
+    off the main thread) nothing is installed and None is yielded: the interrupt stays theirs.
+    ipykernel saves and restores the handler around each message, so ours may outlive the
+    block in a saved slot; with no task watched it ignores the signal, as ``SIG_IGN`` does.
     """
-    global _previous
     task = asyncio.current_task()
     if task is None or threading.current_thread() is not threading.main_thread():
         yield None
         return
+    current = signal.getsignal(signal.SIGINT)
+    if current is not _on_sigint:
+        if current is not signal.SIG_IGN:
+            yield None
+            return
+        signal.signal(signal.SIGINT, _on_sigint)
     watch = InterruptWatch(task)
-    if signal.getsignal(signal.SIGINT) is not _on_sigint:
-        _previous = signal.signal(signal.SIGINT, _on_sigint)
     _watched.append(watch)
     try:
         yield watch
@@ -162,5 +163,4 @@ def cancel_on_interrupt() -> Iterator[InterruptWatch | None]:
         if watch.interrupted and task.cancelling():
             task.uncancel()  # the cancel was ours and has been handled: later awaits may be cancelled again
         if not _watched and signal.getsignal(signal.SIGINT) is _on_sigint:
-            signal.signal(signal.SIGINT, _previous)
-            _previous = None
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -189,3 +189,26 @@ def test_cancel_on_interrupt_cancels_only_inside_the_block_and_puts_the_handler_
         signal.signal(signal.SIGINT, before)
     assert cancelled and ours and uncancelled
     assert handler_after is signal.SIG_IGN
+
+
+def test_cancel_on_interrupt_leaves_sigint_to_whoever_owns_it_now():
+    """While a cell runs, ipykernel's handler owns SIGINT: nothing is installed, the interrupt stays the cell's."""
+    import asyncio
+    import signal
+
+    from motia_nb._interrupts import cancel_on_interrupt
+
+    def cells_handler(signum, frame):  # stands for ipykernel's handler while a cell runs
+        pass
+
+    async def main() -> tuple[object, object]:
+        with cancel_on_interrupt() as watch:
+            return watch, signal.getsignal(signal.SIGINT)
+
+    before = signal.signal(signal.SIGINT, cells_handler)
+    try:
+        watch, inside = asyncio.run(main())
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert watch is None and inside is cells_handler and after is cells_handler
