@@ -302,3 +302,40 @@ def test_update_over_a_foreign_value_is_one_line_naming_the_item_and_writes_noth
         assert store.raw("g", "k") == "hello" and len(m.sync.history("g", "k")) == 1
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_state_history_shows_the_text_and_restore_refuses_it_on_both(ip, fresh_db, redis_url, redis_client, kind):
+    """``%state history`` shows the old value another tool wrote as its text (what history()
+    gives); ``%state restore`` to before that change refuses, naming the change, and writes
+    nothing: the text is never written back as a JSON string."""
+    from motia_nb import state_manager
+    from motia_nb.notebook.magics import StateMagicError
+    from motia_nb.testing import run_cell
+
+    if kind == "redis":
+        run_cell(ip, f"%state use {redis_url}")
+        store = _redis_store(redis_url, redis_client)
+    else:
+        store = _sqlite_store(fresh_db)
+        state_manager.sync.set("g", "other", 0)  # the file and its schema
+    store.put("g", "k", FOREIGN["tricky"])
+    state_manager.sync.set("g", "k", {"a": 1})  # recorded: old value the text, new value {"a": 1}
+    shown = ip.run_line_magic("state", "history g k")
+    # the text as a string value (shown as that string, or as its JSON: however strings are shown)
+    assert list(shown.old_value) in ([FOREIGN["tricky"]], [_json(FOREIGN["tricky"])]), list(shown.old_value)
+    assert list(shown.new_value) in ([{"a": 1}], [_json({"a": 1})]), list(shown.new_value)
+    first = int(shown.seq.iloc[0])
+    with pytest.raises(StateMagicError) as info:
+        ip.run_line_magic("state", "restore g k --to -1")
+    message = str(info.value)
+    assert message.startswith(f"%state restore: the value of 'g'/'k' before change {first} cannot be read: ")
+    assert message.endswith("nothing was written") and "\n" not in message
+    assert store.raw("g", "k") == _json({"a": 1})
+    assert len(ip.run_line_magic("state", "history g k")) == 1
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
