@@ -277,6 +277,11 @@ def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None, j
     return [decode_one(t, group_id, None if keys is None else keys[i]) for i, t in enumerate(texts)]
 
 
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
 def _decode_iterative(text: str) -> Any:
     """A small non-recursive JSON parser (only used when ``json.loads`` would recurse too deep)."""
 
