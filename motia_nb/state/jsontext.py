@@ -30,7 +30,7 @@ from .errors import StoredValueError
 
 __all__ = [
     "encode_trusted", "decode_value", "decode_stored", "decode_all", "decode_one", "not_json", "c_encode", "c_chunks",
-    "c_reset", "decode_strict", "decode_lenient", "decode_lenient_many", "is_strict_json",
+    "c_reset", "decode_strict", "decode_lenient", "decode_lenient_many", "decode_written_many", "is_strict_json",
 ]  # fmt: skip
 
 
@@ -236,6 +236,21 @@ def decode_lenient_many(texts: "list[str | None]") -> list[Any]:
             pass
         append(decode_lenient(t))
     return out
+
+
+def decode_written_many(texts: "list[str | None]") -> list[Any]:
+    """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them) with
+    ONE parse (None: None); should the parse fail or give another count, each on its own
+    (:func:`decode_lenient_many`)."""
+    if not texts:
+        return []
+    try:
+        values = json.loads("[" + ",".join(["null" if t is None else t for t in texts]) + "]")
+        if len(values) == len(texts):
+            return values
+    except (ValueError, RecursionError):
+        pass
+    return decode_lenient_many(texts)
 
 
 def not_json(text: str, group_id: str, key: str | None, exc: BaseException, when: str | None = None) -> StoredValueError:

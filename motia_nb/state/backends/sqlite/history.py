@@ -17,7 +17,7 @@ from typing import Any
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
 from ...history import Point, iso_micros
-from ...jsontext import decode_lenient_many, decode_one
+from ...jsontext import decode_lenient_many, decode_one, decode_written_many
 from .changelog import expand, first_seq, group_seqs, item_seqs
 from .item_read import item_change_dicts, item_changes_sql, item_dicts, item_read_sql, row_changes
 
@@ -138,20 +138,22 @@ class SQLiteHistory:
 
 def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None") -> list[dict[str, Any]]:
     """Changes ``(seq, at_us, old, new, trace_id, cause, pid, key)`` (:func:`_changes`) as the dicts
-    of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. Every old and new
-    value is decoded on its own, leniently (:func:`~motia_nb.state.jsontext.decode_lenient_many`:
-    an old value another tool wrote that is not JSON reads as its text, as on Redis), the times
-    by :func:`~motia_nb.state.history.iso_micros`, the event type read from which values are
+    of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. The values are
+    read as on Redis: each old one on its own, leniently
+    (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
+    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    :func:`~motia_nb.state.history.iso_micros`, the event type read from which values are
     absent (:func:`.schema.event_type`)."""
     if not rows:
         return []
-    values = iter(decode_lenient_many([t for r in rows for t in (r[2], r[3])]))
+    olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
     times = iso_micros([r[1] for r in rows])
     return [
         {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
          "group_id": group_id, "key": k, "old_value": old_value, "new_value": new_value,
          "trace_id": trace or None, "cause": cause, "pid": pid}
-        for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, values, values)
+        for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, olds, news)
     ]  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...history import iso_micros
-from ...jsontext import decode_lenient_many
+from ...jsontext import decode_lenient_many, decode_written_many
 from .changelog import expand
 from .pages import EVENT_TYPES, HORIZON, PAGED, page_changes
 
@@ -188,15 +188,18 @@ def record_row(seq: int, at: int, old: "str | None", new: "str | None", trace: A
 def item_change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: str) -> list[dict[str, Any]]:
     """Changes of :func:`row_changes` (oldest first) as the dicts of SPEC §9,
     exactly as :func:`~motia_nb.state.history.change_dict` makes them: every old and new value
-    decoded on its own, leniently (:func:`~motia_nb.state.jsontext.decode_lenient_many`: as
-    Redis reads its changelog), the times by :func:`~motia_nb.state.history.iso_micros`."""
+    decoded as Redis reads its changelog: the old ones each on its own, leniently
+    (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
+    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    :func:`~motia_nb.state.history.iso_micros`."""
     if not rows:
         return []
-    values = iter(decode_lenient_many([t for r in rows for t in (r[2], r[3])]))
+    olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
     times = iso_micros([r[1] for r in rows])
     ev = EVENT_TYPES
     return [
         {"seq": seq, "at": at, "event_type": ev[e], "group_id": group_id, "key": key, "old_value": old_value,
          "new_value": new_value, "trace_id": trace or None, "cause": cause, "pid": pid}
-        for (seq, _, _, _, e, trace, cause, pid, _), at, old_value, new_value in zip(rows, times, values, values)
+        for (seq, _, _, _, e, trace, cause, pid, _), at, old_value, new_value in zip(rows, times, olds, news)
     ]  # fmt: skip
