@@ -167,17 +167,28 @@ def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         ",".join([str(c[0]) for c in changes]),
         ",".join([f'"{t}"' for t in iso_micros([c[1] for c in changes])]),
         ",".join(map(_dumps, runs)),
-        ",".join([f"{_packed(c[2])},{_packed(c[3])}" for c in changes]),
+        ",".join(_packed(changes)),
     )  # fmt: skip
 
 
-def _packed(text: "str | None") -> str:
-    """A change's text as a page holds it: ``null`` (absent), the text itself when it is one JSON
-    value (every text motia_nb wrote), else the text as a JSON string (another tool's, recorded
-    as an old value: read back as that text, as ``history()`` reads it from ``changes``)."""
-    if text is None:
-        return "null"
-    return text if is_strict_json(text) else encode_trusted(text)
+def _packed(changes: list[tuple[Any, ...]]) -> list[str]:
+    """The changes' ``old,new`` texts as a page holds them: ``null`` for an absent one; a new text
+    as it is (only motia_nb writes one); an old text as it is when it is one JSON value, else
+    as a JSON string of it (another tool's text, recorded when a set, delete or clear went over
+    it: read back as that text, as ``history()`` reads it from ``changes``). An old text equal
+    to the item's previous new text is motia_nb's: only the others are parsed here."""
+    out: list[str] = []
+    append = out.append
+    before = None  # the previous change's new text
+    for c in changes:
+        old, new = c[2], c[3]
+        if old is None:
+            old = "null"
+        elif old != before and not is_strict_json(old):
+            old = encode_trusted(old)
+        before = new
+        append(f"{old},{'null' if new is None else new}")
+    return out
 
 
 def page_changes(pages: Sequence[Sequence[Any]], lo: int) -> "tuple[list[int], list[str], list[Any], list[str], list[Any], list[Any], list[Any], int]":
