@@ -260,9 +260,9 @@ def not_json(text: str, group_id: str, key: str | None, exc: BaseException, when
     why = f"it is not JSON ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else str(exc)
     preview = text[:60] + ("…" if len(text) > 60 else "")
     where = f"the value of {group_id!r}/{key!r}" if key is not None else f"a value of group {group_id!r}"
-    if when is not None:
+    if when is not None:  # a past value: the item as it is now is not the problem
         where += f" {when}"
-    hint = "" if key is not None else "; items() names its key"
+    hint = "; items() names its key" if key is None else "" if when is not None else ". Overwrite it with set() or delete it"
     return StoredValueError(
         f"{where} cannot be read: {why}; it starts {preview!r} (written by another tool?){hint}",
         group_id=group_id, key=key,
