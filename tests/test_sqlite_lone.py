@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_ops_properties import ops_strategy
-from test_sqlite_apply import _GROUPS, _KEYS, _SMALL_VALUES, _outcome, _write
+from test_sqlite_apply import _GROUPS, _KEYS, _SMALL_VALUES, FOREIGN, Raw, _outcome, _write
 
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.sqlite.changelog import insert_planned
@@ -34,13 +34,6 @@ LIMIT = 6000
 BIG = {"blob": "x" * LIMIT}
 UNREADABLE = "9" * 5000  # a stored integer over Python's int digit limit: it cannot be decoded
 
-
-class Raw(str):
-    """A text another tool stored as an item's value (stored as it is, never encoded)."""
-
-
-#: texts another tool stored that are not JSON motia_nb reads
-FOREIGN = [Raw(UNREADABLE), Raw("1,2"), Raw('a,]"é€😀 [x'), Raw("NaN"), Raw("1e400")]
 
 _LONE_WRITE = st.one_of(
     st.tuples(st.just("set"), _GROUPS, _KEYS, st.one_of(_SMALL_VALUES, st.just(BIG))),
@@ -142,7 +135,7 @@ def test_the_failure_cases_are_exercised() -> None:
         conn.close()
 
 
-@pytest.mark.parametrize("text", FOREIGN, ids=["bigint", "pair", "tricky", "nan", "huge"])
+@pytest.mark.parametrize("text", FOREIGN, ids=["bigint", "pair", "tricky", "quoted", "nan", "huge"])
 @pytest.mark.parametrize("kind", ["set", "delete"])
 def test_a_set_or_delete_over_a_foreign_text_gives_that_text_on_both_paths(text, kind) -> None:
     """A set or delete over another tool's text stands on both paths, its old value that text
