@@ -18,6 +18,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -133,12 +134,12 @@ def _scenario(store: Store) -> list[Any]:
     events: list[Any] = []
     m.subscribe(events.append)
     for k in FOREIGN:  # every read refuses, naming the item
-        out.append(("get", k, _try(lambda: m.sync.get("g", k))))
+        out.append(("get", k, _try(lambda k=k: m.sync.get("g", k))))
     out.append(("items", _try(lambda: m.sync.items("g"))[0]))
     # an update needs the current value: refused, nothing written, nothing recorded
-    for k in FOREIGN:
-        out.append(("update", k, _try(lambda: m.sync.update("g", k, [{"type": "set", "path": "y", "value": 1}]))))
-        out.append(("raw after update", k, store.raw("g", k) == FOREIGN[k]))
+    for k, text in FOREIGN.items():
+        out.append(("update", k, _try(lambda k=k: m.sync.update("g", k, [{"type": "set", "path": "y", "value": 1}]))))
+        out.append(("raw after update", k, store.raw("g", k) == text))
     out.append(("history after updates", _changes(m.sync.history("g"))))
     # a set over it: the old value is its text
     out.append(("set", _try(lambda: m.sync.set("g", "text", 1))))
@@ -161,8 +162,8 @@ def _scenario(store: Store) -> list[Any]:
     out.append(("async history", _changes(asyncio.run(m.history("g", "tricky")))))
     # the value as it was before a change over it is read as strictly as get() reads one now
     for c in history[1:]:
-        out.append(("at before", c["key"], _try(lambda: m.sync.get("g", c["key"], at=c["seq"] - 1))))
-        out.append(("at", c["key"], _try(lambda: m.sync.get("g", c["key"], at=c["seq"]))))
+        out.append(("at before", c["key"], _try(lambda c=c: m.sync.get("g", c["key"], at=c["seq"] - 1))))
+        out.append(("at", c["key"], _try(lambda c=c: m.sync.get("g", c["key"], at=c["seq"]))))
     events.clear()
     out.append(("clear", _try(lambda: m.sync.clear("g"))))
     out.append(("clear events", sorted(_events(events), key=repr)))
@@ -196,7 +197,7 @@ def test_the_same_calls_give_the_same_answers_on_sqlite_and_redis(stores: tuple[
     assert got[("at before", "tricky")][0] == "error" and got[("at before", "tricky")][1][5:] == ("before", False)
     assert got[("at", "tricky")] == ("ok", {"t": "ok"})
     assert got["clear"] == ("ok", 11)  # every item but huge and quoted (deleted); open, deep, bigint, unclosed foreign
-    cleared = dict((e[2], e[3]) for e in got["clear events"])
+    cleared = {e[2]: e[3] for e in got["clear events"]}
     assert [cleared[k] for k in ("open", "bigint", "unclosed")] == [FOREIGN["open"], FOREIGN["bigint"], FOREIGN["unclosed"]]
 
 
@@ -220,6 +221,7 @@ def _hot_key_history(store: Store, file: bool) -> list[Any]:
         out.append(_changes(whole))
         out.append(_changes(m.sync.history("g", "hot", limit=3)))
         out.append(_changes(m.sync.history("g", "hot", since=whole[1]["seq"], limit=3)))
+        out.append(_changes(m.sync.history("g", "hot", since=datetime.fromisoformat(whole[0]["at"]), limit=5)))
         out.append(_changes(m.sync.history("g")))
         out.append(_changes(m.sync.history("g", "neighbour")))
         if file:
@@ -236,7 +238,7 @@ def test_a_hot_keys_history_over_foreign_texts_reads_the_same_before_and_after_f
     finally:
         con.close()
     want = _hot_key_history(redis_store, file=False)
-    assert got[:5] == want and got[5:] == want  # unfiled, then from the pages: both as Redis reads them
+    assert got[:6] == want and got[6:] == want  # unfiled, then from the pages: both as Redis reads them
     whole = want[0]
     assert whole[:4] == [
         ("state:created", "hot", None, 0),
@@ -278,16 +280,18 @@ def test_another_processs_change_over_a_foreign_value_arrives_as_its_text(stores
     assert ("state:updated", "g", "a", FOREIGN["tricky"], 1) in got[1] and ("state:deleted", "g", "b", "NaN", None) in got[1]
 
 
+def _reads_of(store: Store, text: str) -> list[Any]:
+    m = store.manager()
+    m.sync.set("g", "a", 1)
+    store.put("g", "b", text)
+    reads = [lambda: m.sync.get("g", "b"), lambda: m.sync.items("g"), lambda: m.sync.list("g"), lambda: m.sync.frame("g"),
+             lambda: asyncio.run(m.get("g", "b")), lambda: asyncio.run(m.items("g"))]  # fmt: skip
+    return [_try(read) for read in reads]
+
+
 @pytest.mark.parametrize("text", ["NaN", "1e400", "-Infinity", '[1, 2e999]'])
 def test_reads_refuse_what_json_loads_would_read_as_nan_or_inf_on_both(stores: tuple[Store, Store], text: str) -> None:
-    answers = []
-    for store in stores:
-        m = store.manager()
-        m.sync.set("g", "a", 1)
-        store.put("g", "b", text)
-        reads = [lambda: m.sync.get("g", "b"), lambda: m.sync.items("g"), lambda: m.sync.list("g"),
-                 lambda: m.sync.frame("g"), lambda: asyncio.run(m.get("g", "b")), lambda: asyncio.run(m.items("g"))]  # fmt: skip
-        answers.append([_try(read) for read in reads])
+    answers = [_reads_of(store, text) for store in stores]
     assert answers[0] == answers[1]
     assert all(a[0] == "error" and a[1][:3] == ("StoredValueError", "g", "b") for a in answers[0])
 

@@ -18,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_ops_properties import ops_strategy
-from test_sqlite_apply import _GROUPS, _KEYS, _SMALL_VALUES, FOREIGN, Raw, _outcome, _write
+from test_sqlite_apply import (
+    _GROUPS,
+    _KEYS,
+    _SMALL_VALUES,
+    FOREIGN,
+    Raw,
+    _outcome,
+    _write,
+)
 
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.sqlite.changelog import insert_planned
@@ -152,7 +160,7 @@ def test_a_set_or_delete_over_a_foreign_text_gives_that_text_on_both_paths(text,
         finally:
             conn.close()
     assert got[0] == got[1]
-    (_, result, events), (rows, changes) = got[0]
+    (_, result, events), (_rows, changes) = got[0]
     assert result == ({"new_value": 3, "old_value": str(text)} if kind == "set" else str(text))
     assert [e["old_value"] for e in events] == [str(text)]
     assert [c[4] for c in changes] == [str(text)]  # the changelog holds the text as it was

@@ -217,7 +217,7 @@ def decode_lenient(text: str) -> Any:
         return text
 
 
-def decode_lenient_many(texts: "list[str | None]") -> list[Any]:
+def decode_lenient_many(texts: list[str | None]) -> list[Any]:
     """:func:`decode_lenient` of each text (None: None), each on its own: a text that is not one
     JSON value can never pair with a neighbour (as one parse of them joined would let it)."""
     scan = _strict_scan
@@ -238,7 +238,7 @@ def decode_lenient_many(texts: "list[str | None]") -> list[Any]:
     return out
 
 
-def decode_written_many(texts: "list[str | None]") -> list[Any]:
+def decode_written_many(texts: list[str | None]) -> list[Any]:
     """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them) with
     ONE parse (None: None); should the parse fail or give another count, each on its own
     (:func:`decode_lenient_many`)."""
