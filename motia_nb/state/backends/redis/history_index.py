@@ -1,0 +1,179 @@
+"""One item's history on Redis, read from the changelog's item index (see :mod:`.layout`).
+
+A group's stream holds every item's changes: one item's history out of it costs the server
+a pass over the whole stream, and each stream entry read back costs several microseconds (on
+the server, and far more in redis-py's reply parser: ~19 bulk strings per change). The write
+scripts therefore also add each change to ``motia_nb:history_index:<group>``, a sorted set
+whose members (all at score 0) are ``<key>\\0\\0<seq, 19 digits><the change as JSON text>``
+(``lua/history_index.lua``): one item's changes are one lexical range, in seq order, and
+``history_item.lua`` answers a read with a string per hundred changes, the JSON texts joined,
+which one ``json.loads`` reads. The stream stays the changelog (the group's history,
+``get(at=)``'s pruning check); the index is trimmed with it.
+
+A store written before the index existed has no index (or one that starts at the first
+change written since): the first read that needs it indexes the older changes,
+``history_index_fill.lua`` a chunk per call. A read that finds the index holding another
+number of changes than the stream (another program wrote or trimmed the stream) makes it
+again; if that does not settle (such a program keeps writing), the read scans the stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...events import CREATED, DELETED, UPDATED
+from ...history import collector_paused, iso_micros
+from .codec import _strict_loads, decode
+from .layout import HISTORY_INDEX_FROM_PREFIX, HISTORY_INDEX_PREFIX, HISTORY_PREFIX
+
+__all__ = ["ItemHistory", "IndexRead"]
+
+#: members one ``history_item.lua`` call examines at most (~10 ms of the server's time)
+_BUDGET = 20_000
+#: stream entries one ``history_index_fill.lua`` call indexes (a few ms of the server's time)
+_FILL = 2_000
+#: index builds a read tries before it scans the stream instead
+_FILL_TRIES = 3
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _pad(seq: int) -> bytes:
+    return b"%019d" % seq
+
+
+class IndexRead:
+    """One item's changes as read from the index (several calls' replies, in read order):
+    ``tails`` the members' tails (each reply's joined by commas, in strings of a hundred),
+    ``lengths`` their lengths (joined by commas), ``count`` the changes."""
+
+    def __init__(self) -> None:
+        self.tails: list[bytes] = []
+        self.lengths: list[bytes] = []
+        self.count = 0
+
+    def _flat(self) -> list[Any]:
+        """Every change's nine fields end to end (seq, at_us, pid, cause, trace, old length, new
+        length, ``[old]``, ``[new]``; a value's brackets empty when it is absent): one parse of
+        every member's tail when all are JSON, else each tail on its own, its values cut out by
+        their lengths and decoded as :func:`.codec.decode` does (another tool's text stays text)."""
+        try:
+            flat = _strict_loads("[" + b",".join(self.tails).decode("utf-8") + "]")
+            # a text that is not one JSON value cannot hide by pairing with a neighbour: the
+            # fields must be nine per change, each value's brackets holding one value, or none
+            # when its length says it is absent
+            if (
+                len(flat) == _N * self.count
+                and list(map(len, flat[7::_N])) == list(map(_PRESENT, flat[5::_N]))
+                and list(map(len, flat[8::_N])) == list(map(_PRESENT, flat[6::_N]))
+            ):
+                return flat
+        except (ValueError, RecursionError, TypeError):
+            pass
+        return [field for member in self._pieces() for field in _fields(member)]
+
+    def _pieces(self) -> list[bytes]:
+        buf = b",".join(self.tails)
+        out, pos = [], 0
+        for n in json.loads(b"[" + b",".join(self.lengths) + b"]"):
+            out.append(buf[pos : pos + n])
+            pos += n + 1
+        return out
+
+    def first(self) -> tuple[int, "bytes | None", "bytes | None"]:
+        """The first change's seq, old and new text (None: absent)."""
+        head, old, new = _raw(self._pieces()[0])
+        return head[0], old, new
+
+    def changes(self, group_id: str, key: str) -> list[dict[str, Any]]:
+        """The dicts of SPEC §9, in read order (``history()`` reverses a newest-first read)."""
+        if not self.count:
+            return []
+        with collector_paused():
+            f = self._flat()
+            times = iso_micros(f[1::_N])
+            return [
+                {"seq": seq, "at": at, "event_type": CREATED if lo < 0 else DELETED if ln < 0 else UPDATED,
+                 "group_id": group_id, "key": key, "old_value": o[0] if o else None, "new_value": n[0] if n else None,
+                 "trace_id": trace or None, "cause": cause, "pid": pid}
+                for seq, at, pid, cause, trace, lo, ln, o, n in zip(
+                    f[0::_N], times, f[2::_N], f[3::_N], f[4::_N], f[5::_N], f[6::_N], f[7::_N], f[8::_N]
+                )
+            ]  # fmt: skip
+
+
+#: the fields of a member's tail
+_N = 9
+#: whether a value's length says it is there (1) or absent (0), as ``len`` of its brackets
+_PRESENT = (-1).__ne__
+
+
+def _raw(member: bytes) -> tuple[list[Any], "bytes | None", "bytes | None"]:
+    """A member's tail: its seven leading fields, and its old and new text (None: absent)."""
+    text = member.decode("utf-8", "surrogateescape")  # (a byte that is not UTF-8 stays one character)
+    head: list[Any] = []
+    pos = 0
+    for _ in range(_N - 2):
+        value, pos = _raw_decode(text, pos)
+        head.append(value)
+        pos += 1  # the comma
+    lo, ln = head[-2], head[-1]
+    start = len(text[:pos].encode("utf-8", "surrogateescape")) + 1  # past "["
+    old = member[start : start + lo] if lo >= 0 else None
+    start += max(lo, 0) + 3  # past "],["
+    new = member[start : start + ln] if ln >= 0 else None
+    return head, old, new
+
+
+def _fields(member: bytes) -> list[Any]:
+    head, old, new = _raw(member)
+    return [*head, [] if old is None else [decode(old)], [] if new is None else [decode(new)]]
+
+
+class ItemHistory:
+    """The index reads of :class:`~.history.RedisHistory` (the backend provides ``_client``,
+    ``_call`` and ``_key_script``)."""
+
+    _client: Callable[[], Any]
+    _call: Callable[..., Any]
+    _key_script: Callable[[str], Any]
+
+    def _item_read(
+        self, group_id: str, key: str, *, reverse: bool, after: "int | None" = None, upto: "int | None" = None,
+        limit: int, min_us: "int | None" = None, max_us: "int | None" = None,
+    ) -> "IndexRead | None":  # fmt: skip
+        """Up to ``limit`` changes of the item, oldest first (newest first when ``reverse``): those
+        with a seq above ``after`` / at most ``upto``, a time (whole microseconds) from ``min_us``
+        / up to ``max_us``. None when the index cannot be made consistent (scan the stream)."""
+        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
+        span = [b"" if after is None else _pad(after + 1), b"" if upto is None else _pad(upto + 1)]
+        times = ["" if min_us is None else min_us, "" if max_us is None else max_us]
+        c, script = self._client(), self._key_script("HISTORY_ITEM")
+        out, fills, cursor = IndexRead(), 0, b""
+        while out.count < limit:
+            args = ["rev" if reverse else "fwd", key, *span, limit - out.count, _BUDGET, *times, cursor]
+            reply = self._call(script, keys, args, client=c, group_id=group_id)
+            if reply[0] == b"fill":
+                if fills == _FILL_TRIES:
+                    return None
+                fills += 1
+                self._fill_index(group_id, reset=reply[1] == b"1")
+                out, cursor = IndexRead(), b""  # (another program wrote meanwhile: read again)
+                continue
+            cursor, count, lengths, *members = reply
+            if count:
+                out.tails += members
+                out.lengths.append(lengths)
+                out.count += count
+            if not cursor:
+                break
+        return out
+
+    def _fill_index(self, group_id: str, *, reset: bool) -> None:
+        """Index the changes the item index lacks, a chunk per call (``reset``: all of them, anew)."""
+        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
+        c, script = self._client(), self._key_script("HISTORY_FILL")
+        flag = "1" if reset else "0"
+        while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:
+            flag = "0"

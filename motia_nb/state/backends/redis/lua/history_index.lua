@@ -1,0 +1,72 @@
+-- The changelog's item index (:mod:`.history_index`), prepended to history.lua, history_item.lua
+-- and history_index_fill.lua: the sorted set motia_nb:history_index:<group>, every member at score
+-- 0, one per change of the group's stream, holding the change itself so that one item's history
+-- is one range of the set (reading stream entries back from Lua costs several microseconds
+-- each; a member, a fraction of one). A member is its key's prefix (hix_prefix), the seq in 19
+-- digits, then the change's tail, JSON text of nine values:
+--   <seq>,<at_us>,<pid>,<cause>,<trace>,<old length>,<new length>,[<old>],[<new>]
+-- (at_us: unix time in whole microseconds; cause and trace as cjson writes strings, trace null
+-- when none; a length -1 when the value is absent, and then its brackets hold nothing), so that
+-- a read joins tails into one JSON text.
+local function hix_prefix(k)
+  -- the key, each NUL doubled as NUL 0x01, then two NULs: no other key's prefix starts with it
+  -- (no key read through the API holds a NUL; another tool's field could)
+  if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end
+  return k .. '\0\0'
+end
+local hix_last = {}
+local function hix_middle(at_us, pid, cause, trace)
+  -- the fields between the seq and the lengths, which a call's changes share (made once)
+  local l = hix_last
+  if at_us ~= l[1] or pid ~= l[2] or cause ~= l[3] or trace ~= l[4] then
+    local tr = 'null'
+    if trace ~= '' then tr = cjson.encode(trace) end
+    hix_last = {at_us, pid, cause, trace, ',' .. at_us .. ',' .. pid .. ',' .. cjson.encode(cause) .. ',' .. tr .. ','}
+  end
+  return hix_last[5]
+end
+local function hix_member(k, seq, mid, o, n)
+  if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end  -- (as hix_prefix)
+  return k .. '\0\0' .. string.format('%019d%d%s%d,%d,[', seq, seq, mid, o and #o or -1, n and #n or -1)
+         .. (o or '') .. '],[' .. (n or '') .. ']'
+end
+local function hix_at_us(at)
+  -- the stream's time text (unix seconds, six decimals) as whole microseconds
+  local s, us = string.match(at, '^(%d+)%.(%d%d%d%d%d%d)$')
+  if s then return s .. us end
+  return string.format('%.0f', tonumber(at) * 1e6)
+end
+local function hix_pid(pid)
+  if string.match(pid, '^%-?%d+$') then return pid end
+  return '0'
+end
+local function hix_entry(e)
+  -- the member of one stream entry ({id, {field, value, ...}})
+  local f, v = e[2], {}
+  for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
+  local seq = tonumber(string.match(e[1], '^(%d+)'))
+  return hix_member(v.k, seq, hix_middle(hix_at_us(v.at), hix_pid(v.p or '0'), v.c or '', v.r or ''), v.o, v.n)
+end
+local function hix_drop(index, entries)
+  -- the members of stream entries trimmed away
+  for _, e in ipairs(entries) do
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'k' then
+        local p = hix_prefix(f[i + 1]) .. string.format('%019d', tonumber(string.match(e[1], '^(%d+)')))
+        redis.call('ZREMRANGEBYLEX', index, '[' .. p, '(' .. p .. '\255')
+        break
+      end
+    end
+  end
+end
+local function hix_add(index, members)
+  -- ZADD in chunks (Lua's unpack takes at most ~8,000 values)
+  local args = {}
+  for i = 1, #members do
+    args[#args + 1] = 0
+    args[#args + 1] = members[i]
+    if #args >= 2000 then redis.call('ZADD', index, unpack(args)); args = {} end
+  end
+  if #args > 0 then redis.call('ZADD', index, unpack(args)) end
+end
