@@ -12,7 +12,7 @@
 -- changes it trims, so their members leave the index in the same call.
 -- record(events[, who]): who[i] = {cause, trace id} of events[i] when a call commits writes
 -- of several causes (set_many.lua); without it every event has the six ARGV's cause.
-local hist_us, hist_pid, hist_members = nil, nil, {}
+local hist_us, hist_pid, hist_members = nil, nil, {}  -- (hist_members: ZADD's arguments)
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
@@ -59,7 +59,9 @@ end
 local function hist_add(stream, seq, t, k, at, cause, trace, pid, origin, o, n)
   -- one change's entry: t k at c p origin [r] [o] [n] (the common shapes without a table),
   -- and its member of the item index (added by hist_end)
-  hist_members[#hist_members + 1] = hix_member(k, seq, hix_middle(hist_us, hist_pid, cause, trace), o, n)
+  local m = hist_members
+  m[#m + 1] = 0
+  m[#m + 1] = hix_member(k, seq, hix_middle(hist_us, hist_pid, cause, trace), o, n)
   local id = seq .. '-0'
   if trace == '' then
     if n and not o then

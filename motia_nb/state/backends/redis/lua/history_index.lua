@@ -41,7 +41,7 @@ local function hix_pid(pid)
   return '0'
 end
 local function hix_entry(e)
-  -- the member of one stream entry ({id, {field, value, ...}})
+  -- the member of one stream entry ({id, {field, value, ...}}), for a store written before the index
   local f, v = e[2], {}
   for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
   local seq = tonumber(string.match(e[1], '^(%d+)'))
@@ -60,13 +60,7 @@ local function hix_drop(index, entries)
     end
   end
 end
-local function hix_add(index, members)
-  -- ZADD in chunks (Lua's unpack takes at most ~8,000 values)
-  local args = {}
-  for i = 1, #members do
-    args[#args + 1] = 0
-    args[#args + 1] = members[i]
-    if #args >= 2000 then redis.call('ZADD', index, unpack(args)); args = {} end
-  end
-  if #args > 0 then redis.call('ZADD', index, unpack(args)) end
+local function hix_add(index, args)
+  -- ZADD of `args` ({0, member, 0, member, ...}) in chunks (Lua's unpack takes at most ~8,000 values)
+  for lo = 1, #args, 2000 do redis.call('ZADD', index, unpack(args, lo, math.min(#args, lo + 1999))) end
 end

@@ -16,9 +16,9 @@ end
 if from > 0 then
   local n = tonumber(ARGV[1])
   local page = redis.call('XREVRANGE', stream, '(' .. string.format('%d', from) .. '-0', '-', 'COUNT', n)
-  local members = {}
-  for i, e in ipairs(page) do members[i] = hix_entry(e) end
-  hix_add(index, members)
+  local args = {}
+  for i, e in ipairs(page) do args[2 * i - 1] = 0; args[2 * i] = hix_entry(e) end
+  hix_add(index, args)
   if #page < n then from = 0 else from = tonumber(string.match(page[#page][1], '^(%d+)')) end
 end
 redis.call('SET', mark, string.format('%d', from))
