@@ -90,7 +90,7 @@ local function hist_start(count)
     if redis.call('XLEN', KEYS[#KEYS]) > 0 then from = first + 1 end
     redis.call('SET', KEYS[#KEYS - 2], string.format('%d', from))
   end
-  hist_us, hist_pid = now[1] .. micro, hix_pid(ARGV[#ARGV - 3])
+  hist_us, hist_pid = now[1] .. micro, ARGV[#ARGV - 3]  -- (a pid: digits)
   return now[1] .. '.' .. micro, first, now
 end
 local function hist_end(now)

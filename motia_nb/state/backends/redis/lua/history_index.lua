@@ -30,23 +30,6 @@ local function hix_member(k, seq, mid, o, n)
   return k .. '\0\0' .. string.format('%019d%d%s%d,%d,[', seq, seq, mid, o and #o or -1, n and #n or -1)
          .. (o or '') .. '],[' .. (n or '') .. ']'
 end
-local function hix_at_us(at)
-  -- the stream's time text (unix seconds, six decimals) as whole microseconds
-  local s, us = string.match(at, '^(%d+)%.(%d%d%d%d%d%d)$')
-  if s then return s .. us end
-  return string.format('%.0f', tonumber(at) * 1e6)
-end
-local function hix_pid(pid)
-  if string.match(pid, '^%-?%d+$') then return pid end
-  return '0'
-end
-local function hix_entry(e)
-  -- the member of one stream entry ({id, {field, value, ...}}), for a store written before the index
-  local f, v = e[2], {}
-  for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
-  local seq = tonumber(string.match(e[1], '^(%d+)'))
-  return hix_member(v.k, seq, hix_middle(hix_at_us(v.at), hix_pid(v.p or '0'), v.c or '', v.r or ''), v.o, v.n)
-end
 local function hix_drop(index, entries)
   -- the members of stream entries trimmed away
   for _, e in ipairs(entries) do
