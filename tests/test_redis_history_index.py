@@ -58,7 +58,15 @@ def assert_index_matches_stream(raw: Any) -> None:
     assert raw.zcard(INDEX) == raw.xlen(STREAM)
 
 
-def test_an_items_history_since_and_limit_equal_the_streams(sm: StateManager, raw: Any) -> None:
+@pytest.fixture(params=[None, 3], ids=["one call", "3 members a call"])
+def budget(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reads as they are, and with each script call examining 3 members (many calls, each
+    going on from the last member the previous one examined)."""
+    if request.param is not None:
+        monkeypatch.setattr(history_index, "_BUDGET", request.param)
+
+
+def test_an_items_history_since_and_limit_equal_the_streams(sm: StateManager, raw: Any, budget: None) -> None:
     run(_churn(sm, 12))
     assert_index_matches_stream(raw)
     for key in ("k0", "k1", "k2", "k3", "nope"):
@@ -74,7 +82,7 @@ def test_an_items_history_since_and_limit_equal_the_streams(sm: StateManager, ra
     assert [c["trace_id"] for c in sm.sync.history(G, "k1", limit=3)] == ["trace-10", None, "trace-11"]
 
 
-def test_get_at_a_seq_or_a_time_reads_the_value_as_it_was(sm: StateManager) -> None:
+def test_get_at_a_seq_or_a_time_reads_the_value_as_it_was(sm: StateManager, budget: None) -> None:
     run(_churn(sm, 7))
     everything = sm.sync.history(G, limit=10**9)
     for key in ("k0", "k1", "k2"):
