@@ -4,11 +4,12 @@ A group's stream holds every item's changes: one item's history out of it costs 
 a pass over the whole stream, and each stream entry read back costs several microseconds (on
 the server, and far more in redis-py's reply parser: ~19 bulk strings per change). The write
 scripts therefore also add each change to ``motia_nb:history_index:<group>``, a sorted set
-whose members (all at score 0) are ``<key>\\0\\0<seq, 19 digits><the change as JSON text>``
-(``lua/history_index.lua``): one item's changes are one lexical range, in seq order, and
-``history_item.lua`` answers a read with a string per hundred changes, the JSON texts joined,
-which one ``json.loads`` reads. The stream stays the changelog (the group's history,
-``get(at=)``'s pruning check); the index is trimmed with it.
+whose members (all at score 0) are ``<key>\\0\\0``, a letter saying how many digits the seq
+has, then the change as JSON text, its seq first (``lua/history_index.lua``): one item's
+changes are one lexical range, in seq order, and ``history_item.lua`` answers a read with a
+string per hundred changes, the JSON texts joined, which one ``json.loads`` reads. The stream
+stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
+with it.
 
 A store written before the index existed has no index (or one that starts at the first
 change written since): the first read that needs it indexes the older changes,
@@ -39,8 +40,10 @@ _FILL_TRIES = 3
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-def _pad(seq: int) -> bytes:
-    return b"%019d" % seq
+def _seq(seq: int) -> bytes:
+    """A seq as a member has it: a letter saying how many digits follow (so seqs sort as numbers)."""
+    digits = b"%d" % seq
+    return bytes([96 + len(digits)]) + digits
 
 
 class IndexRead:
@@ -147,7 +150,7 @@ class ItemHistory:
         with a seq above ``after`` / at most ``upto``, a time (whole microseconds) from ``min_us``
         / up to ``max_us``. None when the index cannot be made consistent (scan the stream)."""
         keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
-        span = [b"" if after is None else _pad(after + 1), b"" if upto is None else _pad(upto + 1)]
+        span = [b"" if after is None else _seq(after + 1), b"" if upto is None else _seq(upto + 1)]
         times = ["" if min_us is None else min_us, "" if max_us is None else max_us]
         c, script = self._client(), self._key_script("HISTORY_ITEM")
         out, fills, cursor = IndexRead(), 0, b""

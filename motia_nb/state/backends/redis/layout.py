@@ -40,8 +40,9 @@ and how a Redis URL is read.
   Appended by the same Lua script that commits the change. Retention: an exact ``XTRIM MINID``
   by the writes (a count per group, a tenth over it at most 100, and an age), bounded per call.
 - ``motia_nb:history_index:<group>`` — the changelog's item index: a sorted set, every member at
-  score 0, one per change of the stream, ``<key>\\0\\0<seq, 19 digits><the change>`` (see
-  ``lua/history_index.lua``), so one item's history (with ``since=`` and ``limit=``, and
+  score 0, one per change of the stream: ``<key>\\0\\0``, a letter saying how many digits the
+  seq has, then the change as JSON text, its seq first (see ``lua/history_index.lua``), so one
+  item's history (with ``since=`` and ``limit=``, and
   ``get(at=)``) is one lexical range. Written and trimmed by the same scripts as the stream.
   ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
   the changes of a store written before the index existed are indexed by the first read that

@@ -1,7 +1,7 @@
 -- One item's changes from the changelog's item index (after history_index.lua). KEYS: the
 -- group's stream, its item index, the index's marker. ARGV: 'fwd' (oldest first) or 'rev', the
--- key, the first seq wanted and the first one past those wanted (19 digits; '' for the first
--- change / past the newest), changes wanted, members examined at most (a bound on the time the server spends in
+-- key, the first seq wanted and the first one past those wanted (as a member has them: a letter
+-- then the digits; '' for the first change / past the newest), changes wanted, members examined at most (a bound on the time the server spends in
 -- one call), the earliest and the latest time wanted (whole microseconds, '' for none), and the
 -- last member a previous call examined ('' none: from the start).
 -- Returns {cursor, count, lengths, tails...}: cursor the last member examined when more may
@@ -26,7 +26,7 @@ if ARGV[4] ~= '' then hi = '(' .. prefix .. ARGV[4] end
 if rev then lo, hi = hi, lo end
 if ARGV[9] ~= '' then lo = '(' .. ARGV[9] end
 local want, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
-local min_us, max_us, p = tonumber(ARGV[7]), tonumber(ARGV[8]), #prefix + 20  -- where a tail starts
+local min_us, max_us, p = tonumber(ARGV[7]), tonumber(ARGV[8]), #prefix + 2  -- where a tail starts
 local tails, lens, count, seen, last = {}, {}, 0, 0, ''
 local function done(cursor)
   local out = {cursor, count, table.concat(lens, ',')}
