@@ -49,18 +49,17 @@ def _seq(seq: int) -> bytes:
 class IndexRead:
     """One item's changes as read from the index (several calls' replies, in read order):
     ``tails`` the members' tails (each reply's joined by commas, in strings of a hundred),
-    ``lengths`` their lengths (joined by commas), ``count`` the changes."""
+    ``count`` the changes."""
 
     def __init__(self) -> None:
         self.tails: list[bytes] = []
-        self.lengths: list[bytes] = []
         self.count = 0
 
     def _flat(self) -> list[Any]:
         """Every change's nine fields end to end (seq, at_us, pid, cause, trace, old length, new
         length, ``[old]``, ``[new]``; a value's brackets empty when it is absent): one parse of
-        every member's tail when all are JSON, else each tail on its own, its values cut out by
-        their lengths and decoded as :func:`.codec.decode` does (another tool's text stays text)."""
+        every tail when all are JSON, else tail by tail (:meth:`_walk`), each value decoded as
+        :func:`.codec.decode` does (another tool's text that is not JSON stays text)."""
         try:
             flat = _strict_loads("[" + b",".join(self.tails).decode("utf-8") + "]")
             # a text that is not one JSON value cannot hide by pairing with a neighbour: the
@@ -74,19 +73,35 @@ class IndexRead:
                 return flat
         except (ValueError, RecursionError, TypeError):
             pass
-        return [field for member in self._pieces() for field in _fields(member)]
+        return [field for head, old, new in self._walk()
+                for field in (*head, [] if old is None else [decode(old)], [] if new is None else [decode(new)])]  # fmt: skip
 
-    def _pieces(self) -> list[bytes]:
+    def _walk(self) -> Iterator[tuple[list[Any], "bytes | None", "bytes | None"]]:
+        """Each change's seven leading fields, and its old and new text (None: absent): the
+        fields read one by one, the values cut out by the lengths among them (so a value that
+        is not JSON is found whatever it holds). The text is read as latin-1, a character per
+        byte, so its positions are the bytes'; the cause and trace are UTF-8 again after."""
         buf = b",".join(self.tails)
-        out, pos = [], 0
-        for n in json.loads(b"[" + b",".join(self.lengths) + b"]"):
-            out.append(buf[pos : pos + n])
-            pos += n + 1
-        return out
+        text = buf.decode("latin-1")
+        pos = 0
+        for _ in range(self.count):
+            head: list[Any] = []
+            for _ in range(_N - 2):
+                value, pos = _raw_decode(text, pos)
+                head.append(value)
+                pos += 1  # the comma
+            head[3:5] = [None if t is None else t.encode("latin-1").decode("utf-8", "replace") for t in head[3:5]]
+            lo, ln = head[5], head[6]
+            start = pos + 1  # past "["
+            old = buf[start : start + lo] if lo >= 0 else None
+            pos = start + max(lo, 0) + 3  # past "],["
+            new = buf[pos : pos + ln] if ln >= 0 else None
+            pos += max(ln, 0) + 2  # past "]" and the comma before the next change
+            yield head, old, new
 
     def first(self) -> tuple[int, "bytes | None", "bytes | None"]:
         """The first change's seq, old and new text (None: absent)."""
-        head, old, new = _raw(self._pieces()[0])
+        head, old, new = next(self._walk())
         return head[0], old, new
 
     def changes(self, group_id: str, key: str) -> list[dict[str, Any]]:
@@ -110,28 +125,6 @@ class IndexRead:
 _N = 9
 #: whether a value's length says it is there (1) or absent (0), as ``len`` of its brackets
 _PRESENT = (-1).__ne__
-
-
-def _raw(member: bytes) -> tuple[list[Any], "bytes | None", "bytes | None"]:
-    """A member's tail: its seven leading fields, and its old and new text (None: absent)."""
-    text = member.decode("utf-8", "surrogateescape")  # (a byte that is not UTF-8 stays one character)
-    head: list[Any] = []
-    pos = 0
-    for _ in range(_N - 2):
-        value, pos = _raw_decode(text, pos)
-        head.append(value)
-        pos += 1  # the comma
-    lo, ln = head[-2], head[-1]
-    start = len(text[:pos].encode("utf-8", "surrogateescape")) + 1  # past "["
-    old = member[start : start + lo] if lo >= 0 else None
-    start += max(lo, 0) + 3  # past "],["
-    new = member[start : start + ln] if ln >= 0 else None
-    return head, old, new
-
-
-def _fields(member: bytes) -> list[Any]:
-    head, old, new = _raw(member)
-    return [*head, [] if old is None else [decode(old)], [] if new is None else [decode(new)]]
 
 
 class ItemHistory:
@@ -164,10 +157,9 @@ class ItemHistory:
                 self._fill_index(group_id, reset=reply[1] == b"1")
                 out, cursor = IndexRead(), b""  # (another program wrote meanwhile: read again)
                 continue
-            cursor, count, lengths, *members = reply
+            cursor, count, *tails = reply
             if count:
-                out.tails += members
-                out.lengths.append(lengths)
+                out.tails += tails
                 out.count += count
             if not cursor:
                 break
