@@ -192,11 +192,13 @@ def test_values_another_tool_wrote_are_read_back_as_before(sm: StateManager, raw
     raw.hset("state:" + G, "k", "not json")  # Motia or redis-cli
     sm.sync.set(G, "k", {"a": "ü"})
     raw.hset("state:" + G, "k", "NaN")
-    sm.sync.set(G, "k", "1],[2")  # a JSON string that looks like the index's own brackets
+    with acting_as("étape ü", "trace-é"):  # read tail by tail too: UTF-8 in the change's own fields
+        sm.sync.set(G, "k", "1],[2")  # a JSON string that looks like the index's own brackets
     raw.hset("state:" + G, "k", "")
     sm.sync.delete(G, "k")
     got = sm.sync.history(G, "k")
     assert got == by_key(sm, "k")
+    assert (got[1]["cause"], got[1]["trace_id"]) == ("étape ü", "trace-é")
     assert [(c["event_type"], c["old_value"], c["new_value"]) for c in got] == [
         ("state:updated", "not json", {"a": "ü"}),
         ("state:updated", "NaN", "1],[2"),
