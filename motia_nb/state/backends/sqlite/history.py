@@ -9,14 +9,12 @@ answer is change by change, whatever the changes' records.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
-from ...history import Point, iso_micros
+from ...history import Point, collector_paused, iso_micros
 from ...jsontext import decode_lenient_many, decode_one, decode_written_many
 from .changelog import expand, first_seq, group_seqs, item_seqs
 from .item_read import item_change_dicts, item_changes_sql, item_dicts, item_read_sql, row_changes
@@ -76,7 +74,7 @@ class SQLiteHistory:
         params.append(limit + (after is not None))
         where = f"seq IN ({group_seqs('?1', cond)}){time_cond}"
         order = "seq" if since is not None else "seq DESC"
-        with _collector_paused():
+        with collector_paused():
             rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
             if since is None:
                 rows.reverse()
@@ -91,7 +89,7 @@ class SQLiteHistory:
         """:meth:`history` of one item: ONE statement (:func:`.item_read.item_read_sql`: its pages and
         its unfiled tail; from a time, :func:`.item_read.item_changes_sql`) gives its changes with
         just the columns a change dict needs, a batch's record with its texts to slice."""
-        with _collector_paused():
+        with collector_paused():
             if since is None or since.seq is not None:
                 seq_after = None if since is None else since.seq
                 sql, params = item_read_sql(group_id, key, seq_after=seq_after, limit=limit)
@@ -155,21 +153,6 @@ def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None
          "trace_id": trace or None, "cause": cause, "pid": pid}
         for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, olds, news)
     ]  # fmt: skip
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a page is built: its objects (a tuple per
-    row, a dict per change and per value) hold no cycles, yet 10,000 changes would run the
-    collector dozens of times, each pass walking them (measured with callgrind: ~10% of the
-    read). Back on afterwards, unless somebody else had turned it off."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _decode(text: "str | None", group_id: str, key: str, when: str) -> tuple[bool, Any]:
