@@ -9,6 +9,9 @@
   verdict takes the worse of the two bests); measured twice: with each change its own row
   (gathers that change the key many times) and with each change in a batch's record
   (``gather(set(key), set(other))`` awaited 10,000 times);
+- **the same on Redis** (a private ``redis-server``, ``--save '' --appendonly no``): writes with
+  history on vs off (gathered ≥ 0.85×, sequential ≥ 0.8×) and one key's history (10,000
+  changes among 40,000, read whole: under 50 ms), n/a when there is no ``redis-server``;
 - **follower latency**: another process sets values carrying the wall-clock time
   just before its write; this process's ``subscribe(fn, remote=True)`` notes when
   each arrives; the slowest must arrive within 200 ms.
@@ -34,9 +37,10 @@ from typing import Any
 import motia_nb
 from motia_nb import StateManager
 from motia_nb.state.history import Retention
+from motia_nb.testing import BinaryMissing, find_binary, running_redis_server
 
 from .core import GROUP, Pairing, Timer, Workdir, expect, paired_ratio
-from .motia import MotiaDriver
+from .motia import MotiaDriver, _flushdb
 from .plan import measure_pair
 
 __all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes",
@@ -56,13 +60,14 @@ def set_history(sm: StateManager, on: bool) -> None:
 
 
 class HistoryDriver(MotiaDriver):
-    """motia_nb on a fresh SQLite file per round, with history on or off."""
+    """motia_nb on a fresh SQLite file per round (or on ``url``, Redis, emptied), with history on or off."""
 
-    def __init__(self, wd: Workdir, history: bool) -> None:
-        super().__init__(wd)
+    def __init__(self, wd: Workdir, history: bool, url: str | None = None) -> None:
+        super().__init__(wd, url)
         self.history = history
-        self.name = f"history {'on' if history else 'off'}"
-        self.how = f"the default state_manager on a fresh SQLite file per round, history {'on' if history else 'off'}"
+        self.name = f"history {'on' if history else 'off'}" + (" redis" if url else "")
+        where = "a private redis-server, emptied per round" if url else "a fresh SQLite file per round"
+        self.how = f"the default state_manager on {where}, history {'on' if history else 'off'}"
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[Any]:
@@ -129,14 +134,20 @@ READ_LAYOUTS = {
 }
 
 
-def history_read(wd: Workdir, n: int, rounds: int, check_id: str = "history.read") -> Outcome:
-    _layout, fill = READ_LAYOUTS[check_id]
-    if check_id == "history.read":
+def history_read(wd: Workdir, n: int, rounds: int, check_id: str = "history.read", url: str | None = None) -> Outcome:
+    """One key's history read whole, best of ``rounds``; on ``url`` (Redis, emptied first) the
+    ``history.read`` layout."""
+    _layout, fill = READ_LAYOUTS["history.read" if url else check_id]
+    if url:
+        what = f"history of one key on Redis with {n:,} changes (among {4 * n:,}), read whole"
+    elif check_id == "history.read":
         what = f"history of one key with {n:,} changes (among {4 * n:,}), read whole"
     else:
         what = f"history of one key with {n:,} changes, each in a gather's record with another key's, read whole"
     with wd.fresh(check_id) as d:
-        sm = StateManager(os.path.join(d, "state.db"))
+        if url:
+            _flushdb(url)
+        sm = StateManager(url or os.path.join(d, "state.db"))
         try:
             set_history(sm, True)
             loop = asyncio.new_event_loop()
@@ -155,14 +166,17 @@ def history_read(wd: Workdir, n: int, rounds: int, check_id: str = "history.read
                     return best
 
                 fresh = best_read()  # right after the writes: the newest records are not filed yet
-                sm.backend.file_history()
-                filed = best_read()  # once the recorder's thread filed them
+                if not url:  # (Redis has no records to file: each change is indexed as it commits)
+                    sm.backend.file_history()
+                    filed = best_read()  # once the recorder's thread filed them
             finally:
                 loop.close()
         except Exception as exc:
             return Outcome(check_id, what, "—", "< 50 ms", None, f"{type(exc).__name__}: {exc}")
         finally:
             sm.close()
+    if url:
+        return Outcome(check_id, what, f"{fresh * 1000:.1f} ms", "< 50 ms", fresh < 0.050)
     worse = max(fresh, filed)  # the verdict is the worse of the two
     measured = f"{worse * 1000:.1f} ms (right after the writes {fresh * 1000:.1f}, filed {filed * 1000:.1f})"
     return Outcome(check_id, what, measured, "< 50 ms", worse < 0.050)
@@ -228,28 +242,71 @@ def follower_latency(wd: Workdir, n: int) -> Outcome:
     return Outcome("history.follow", what, measured, "≤ 200 ms", worst <= 0.200)
 
 
+# ---------------------------------------------------------------------- Redis
+#: the write pairs: (outcome id, workload, target ratio, label)
+WRITE_PAIRS = (
+    ("set_gather", 0.85, "gathered sets, history on vs off"),
+    ("set_awaited", 0.8, "sequential (awaited) sets, history on vs off"),
+)
+
+
+def _redis(stack: contextlib.ExitStack) -> tuple[str | None, str]:
+    """(the URL of a private redis-server that ``stack`` stops, "") or (None, why there is none)."""
+    try:
+        server = stack.enter_context(running_redis_server(find_binary("redis-server", "the history targets on Redis")))
+    except BinaryMissing as exc:
+        return None, str(exc)
+    except Exception as exc:
+        return None, f"cannot start redis-server: {type(exc).__name__}: {exc}"
+    return server.url, ""
+
+
+def redis_outcomes(wd: Workdir, sizes: dict[str, int], repeats: int, pairing: Pairing,
+                   say: Callable[[str], None]) -> list[Outcome]:  # fmt: skip
+    """The write pairs and one key's history on a private redis-server (n/a without one)."""
+    out: list[Outcome] = []
+    with contextlib.ExitStack() as stack:
+        url, why = _redis(stack)
+        drivers = [HistoryDriver(wd, True, url), HistoryDriver(wd, False, url)] if url else []
+        for workload, target, label in WRITE_PAIRS:
+            n = sizes[workload]
+            what = f"{n:,} {label}, on Redis"
+            if url is None:
+                out.append(Outcome(f"history.redis_{workload}", what, "—", f"≥ {target}×", None, why))
+                continue
+            say(f"{label} on Redis ({n:,}, paired rounds)")
+            out.append(_ratio_outcome(f"history.redis_{workload}", what, measure_pair(drivers, workload, n, pairing), target))
+        n = sizes["history"]
+        if url is None:
+            out.append(Outcome("history.read_redis", f"history of one key on Redis with {n:,} changes", "—", "< 50 ms",
+                               None, why))  # fmt: skip
+        else:
+            say(f"history of one key with {n:,} changes on Redis")
+            out.append(history_read(wd, n, repeats, "history.read_redis", url))
+    return out
+
+
 # ---------------------------------------------------------------------- the run
 def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
                       progress: Callable[[str], None] | None = None,
                       pairing: Pairing | None = None) -> list[Outcome]:  # fmt: skip
-    """Measure the five history targets (the read on two layouts); one :class:`Outcome` each (on vs off:
-    ``pairing``'s paired rounds, at least ``repeats`` pairs; one key's history: best of ``repeats`` reads)."""
+    """Measure the eight history targets (the read on two layouts; writes and the read on Redis too); one
+    :class:`Outcome` each (on vs off: ``pairing``'s paired rounds, at least ``repeats`` pairs; one key's
+    history: best of ``repeats`` reads)."""
     pairing = pairing or Pairing(rounds=repeats, max_rounds=max(repeats, Pairing().max_rounds))
     sizes = dict(HISTORY_SIZES if sizes is None else sizes)
     say = progress or (lambda _m: None)
     wd = Workdir(workdir or tempfile.mkdtemp(prefix="motia-nb-history-bench-"))
     drivers = [HistoryDriver(wd, True), HistoryDriver(wd, False)]
     out: list[Outcome] = []
-    for check_id, workload, target, label in (
-        ("history.set_gather", "set_gather", 0.85, "gathered sets, history on vs off"),
-        ("history.set_awaited", "set_awaited", 0.8, "sequential (awaited) sets, history on vs off"),
-    ):
+    for workload, target, label in WRITE_PAIRS:
         n = sizes[workload]
         say(f"{label} ({n:,}, paired rounds)")
-        out.append(_ratio_outcome(check_id, f"{n:,} {label}", measure_pair(drivers, workload, n, pairing), target))
+        out.append(_ratio_outcome(f"history.{workload}", f"{n:,} {label}", measure_pair(drivers, workload, n, pairing), target))
     for check_id, (layout, _fill) in READ_LAYOUTS.items():
         say(f"history of one key with {sizes['history']:,} changes ({layout})")
         out.append(history_read(wd, sizes["history"], repeats, check_id))
+    out += redis_outcomes(wd, sizes, repeats, pairing, say)
     say(f"follower latency ({sizes['follow']} changes from another process)")
     out.append(follower_latency(wd, sizes["follow"]))
     return out

@@ -1,18 +1,21 @@
-"""Kernel › Interrupt: the exceptions an interrupted cascade ends with, and waking the kernel's loop.
+"""Kernel › Interrupt: the exceptions an interrupted cascade ends with, waking the kernel's loop,
+and cancelling a task that is not a cell's (a viewer action) on an interrupt.
 
 No threads here (those are :mod:`motia_nb._threads`'s): a socket pair for the
-signal wake-up fd, and two exception types shown as one line in a notebook.
+signal wake-up fd, a SIGINT handler, and two exception types shown as one line in a notebook.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["CancelledByInterrupt", "Interrupted", "wake_on_signals"]
+__all__ = ["CancelledByInterrupt", "Interrupted", "wake_on_signals", "cancel_on_interrupt", "InterruptWatch"]
 
 
 class CancelledByInterrupt(Exception):
@@ -97,3 +100,67 @@ def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | Non
         wsock.close()
 
     return undo
+
+
+class InterruptWatch:
+    """One task :func:`cancel_on_interrupt` cancels on SIGINT; ``interrupted`` once it did."""
+
+    def __init__(self, task: "asyncio.Task[Any]") -> None:
+        self.task = task
+        self.loop = task.get_loop()
+        self.interrupted = False
+
+
+#: the tasks a SIGINT cancels now
+_watched: list[InterruptWatch] = []
+
+
+def _cancel(watch: InterruptWatch) -> None:  # on the task's loop
+    if watch in _watched and not watch.task.done():  # still in its guarded part
+        watch.interrupted = True
+        watch.task.cancel()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Cancel every watched task, on its loop (a signal handler must not touch a loop's
+    internals); with none, ignore the signal, as the handler this one replaced did."""
+    for watch in list(_watched):
+        try:
+            watch.loop.call_soon_threadsafe(_cancel, watch)
+        except RuntimeError:  # pragma: no cover - the loop is closed
+            pass
+
+
+@contextlib.contextmanager
+def cancel_on_interrupt() -> Iterator[InterruptWatch | None]:
+    """Within the block, Kernel › Interrupt (SIGINT) cancels the running task, as ipykernel
+    cancels a cell's; yields its :class:`InterruptWatch` (``interrupted`` tells a cancel of
+    ours from any other), or None when the interrupt is not ours to take.
+
+    For work that runs as a task on the kernel's loop but not as a cell (a viewer action).
+    Between cells ipykernel ignores SIGINT (``SIG_IGN``): only that is replaced, by a handler
+    removed again after the last such task. While a cell or another handler owns SIGINT (or
+    off the main thread) nothing is installed and None is yielded: the interrupt stays theirs.
+    ipykernel saves and restores the handler around each message, so ours may outlive the
+    block in a saved slot; with no task watched it ignores the signal, as ``SIG_IGN`` does.
+    """
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    current = signal.getsignal(signal.SIGINT)
+    if current is not _on_sigint:
+        if current is not signal.SIG_IGN:
+            yield None
+            return
+        signal.signal(signal.SIGINT, _on_sigint)
+    watch = InterruptWatch(task)
+    _watched.append(watch)
+    try:
+        yield watch
+    finally:
+        _watched.remove(watch)
+        if watch.interrupted and task.cancelling():
+            task.uncancel()  # the cancel was ours and has been handled: later awaits may be cancelled again
+        if not _watched and signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

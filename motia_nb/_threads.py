@@ -113,11 +113,14 @@ class LoopThread:
         finally:
             self.loop.close()
 
-    def submit(self, coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None) -> "Future[T]":
-        """Schedule ``coro`` on this loop (inside ``context`` if given); return a concurrent Future."""
+    def submit(
+        self, coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None, future: "Future[T] | None" = None
+    ) -> "Future[T]":
+        """Schedule ``coro`` on this loop (inside ``context`` if given); return a concurrent Future
+        (``future`` if given: a caller made it first, to hold it whatever happens in here)."""
         loop = self.loop
         assert loop is not None
-        fut: Future[T] = Future()
+        fut: Future[T] = Future() if future is None else future
 
         def start() -> None:
             if fut.cancelled():  # cancelled before it started
@@ -235,8 +238,11 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
             "motia_nb: a synchronous call was made from inside motia_nb's event loop "
             "(e.g. from an async step handler); use the awaitable form instead"
         )
-    fut = submit(coro)
+    # made here, before anything is scheduled: an interrupt that lands while submitting (the
+    # coroutine may already run on the loop thread) still finds the future to cancel its work
+    fut: Future[T] = Future()
     try:
+        get_loop_thread().submit(coro, context=contextvars.copy_context(), future=fut)
         return fut.result(timeout)
     except KeyboardInterrupt:
         # Kernel › Interrupt while waiting: cancel the work (a cascade's async steps are

@@ -69,3 +69,40 @@ def test_a_tell_landing_as_the_handler_returns_does_not_kill_the_pool_thread():
             assert pool.submit(sum, [1, 2]).result(5) == 3
         (thread,) = pool._threads
         assert thread.is_alive()
+
+
+def test_an_interrupt_landing_while_run_sync_submits_still_cancels_the_work(monkeypatch):
+    """Kernel › Interrupt can land in ``run_sync`` after the coroutine was scheduled (and started on
+    the loop thread) but before the wait: the work is cancelled all the same, not left running
+    unseen. The signal's landing point is chosen here: ``call_soon_threadsafe`` raises after it did
+    its job, as a SIGINT delivered on its return would."""
+    from motia_nb._interrupts import Interrupted
+    from motia_nb._threads import get_loop_thread, run_sync
+
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def slow():
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    loop = get_loop_thread().loop
+    original = loop.call_soon_threadsafe
+    caller = threading.current_thread()
+
+    def schedule_then_interrupted(*args, **kwargs):
+        handle = original(*args, **kwargs)
+        if threading.current_thread() is caller and not started.is_set():
+            assert started.wait(5)  # the coroutine runs on the loop thread
+            raise KeyboardInterrupt
+        return handle
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", schedule_then_interrupted)
+    with pytest.raises(KeyboardInterrupt) as info:
+        run_sync(slow())
+    monkeypatch.undo()
+    assert cancelled.wait(5), "the interrupted call's coroutine runs on"
+    assert isinstance(info.value, Interrupted)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from motia_nb.state import StateManager, state_manager
 from motia_nb.state.cause import acting_as, current_cause
-from motia_nb.state.errors import InvalidInputError, StateError, UpdateOpError
+from motia_nb.state.errors import InvalidInputError, StateError, StoredValueError, UpdateOpError
 from motia_nb.state.history import CHANGE_KEYS, Retention
 from motia_nb.state.transfer import import_jsonl
 
@@ -340,7 +340,7 @@ def test_redis_retention_trims_each_groups_stream(redis_url):
                 await asyncio.gather(*[m.set("g", f"k{i}", j) for i in range(200)])
         asyncio.run(burst())
         kept = m.sync.history("g", limit=100_000)
-        assert 10 <= len(kept) < 1000  # MAXLEN ~: whole stream nodes go, never the newest 10
+        assert 10 <= len(kept) <= 11  # trimmed once a tenth of the count over it (at least one), never the newest 10
         assert [r["new_value"] for r in kept[-10:]] == [4] * 10
     finally:
         m.close()
@@ -431,9 +431,10 @@ def test_a_mixed_batchs_rows_are_exactly_its_events(sm):
 
 @pytest.mark.parametrize("others", [2, 12], ids=["small-batch", "set-based-batch"])
 def test_a_batch_with_one_bad_write_records_exactly_the_writes_that_stood(tmp_path, others):
-    """SQLite: one write's failure (a stored value SQLite holds but Python cannot decode) is
-    retried write by write; the changelog holds the rows of the writes that committed, and none
-    of the failed one, whichever executor ran the batch."""
+    """SQLite: one write's failure (a value over SQLite's length limit) is retried write by
+    write; the changelog holds the rows of the writes that committed, and none of the failed
+    one, whichever executor ran the batch. An update over a stored value SQLite holds but
+    Python cannot decode (another tool's) fails alone too, and records nothing."""
     path = str(tmp_path / "s.db")
     m = StateManager(path)
     try:
@@ -441,14 +442,18 @@ def test_a_batch_with_one_bad_write_records_exactly_the_writes_that_stood(tmp_pa
         raw = sqlite3.connect(path, isolation_level=None)
         raw.execute("UPDATE items SET value = ? WHERE grp = 'g' AND key = 'seed'", ("1" + "0" * 5000,))
         raw.close()
+        m.backend._wconn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 6000)  # type: ignore[attr-defined]
 
         async def batch():
             writes = [m.set("g", f"k{i}", {"i": i}) for i in range(others)]
-            writes.insert(1, m.set("g", "seed", 1))  # its old value cannot be decoded
+            writes.insert(1, m.set("g", "huge", "x" * 7000))  # over the length limit
+            writes.insert(2, m.update("g", "seed", [{"type": "set", "path": "y", "value": 1}]))  # cannot read it
             return await asyncio.gather(*writes, return_exceptions=True)
 
         out = asyncio.run(batch())
-        assert isinstance(out[1], StateError) and "'g'/'seed'" in str(out[1])
+        assert isinstance(out[1], StateError) and "'g'/'huge'" in str(out[1]) and "size limit" in str(out[1])
+        assert isinstance(out[2], StoredValueError) and "'g'/'seed'" in str(out[2])
+        assert all(isinstance(r, dict) for r in out[:1] + out[3:]), out
         rows = m.sync.history("g", limit=100)
         assert kinds(rows) == [("state:created", "seed", None, 0)] + [
             ("state:created", f"k{i}", None, {"i": i}) for i in range(others)

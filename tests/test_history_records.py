@@ -203,3 +203,51 @@ def test_a_schema_4_file_is_upgraded_its_rows_kept_and_its_tail_filed(tmp_path, 
         assert m.sync.get("g", "n2", at=9) is None and m.sync.get("g", "n2", at=10) == 2
     finally:
         m.close()
+
+
+def _planned_row_by_row(writes: list[Write], entries: list[Any]) -> Any:
+    """insert_planned as it was before its one-pass record: every change's row first, then the
+    record check over the rows (the reference the one-pass path must equal)."""
+    rows: list[tuple[Any, ...]] = []
+    for w, e in zip(writes, entries):
+        if type(e) is not tuple:
+            continue
+        kind, g, k, old_text, _, new_text = e
+        if kind == "clear":
+            rows.extend([(1, g, key, text, None, w.trace_id, w.cause, 2, 3) for key, text in old_text])
+        elif old_text is not None or new_text is not None:
+            rows.append((1, g, k, old_text, new_text, w.trace_id, w.cause, 2, 3))
+    if not rows:
+        return None
+    if len(rows) >= changelog.RECORD_MIN:
+        first = rows[0]
+        if all(r[1] == first[1] and r[5] == first[5] and r[6] == first[6] for r in rows) and len({r[2] for r in rows}) == len(rows):
+            return RECORD, [changelog._record(rows, 1, first[1], first[5], first[6], 2, 3)]
+    return changelog.INSERT, rows
+
+
+_ENTRY = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(["g", "h"]), _KEYS, st.one_of(st.none(), st.just('"old"')), st.just("1")),
+    st.tuples(st.just("delete"), st.just("g"), _KEYS, st.one_of(st.none(), st.just("[1]")), st.none()),
+    st.tuples(st.just("clear"), st.sampled_from(["g", "h"]), st.lists(st.tuples(_KEYS, st.just("2")), max_size=3), st.none(), st.none()),
+    st.just("error"),
+)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(specs=st.lists(st.tuples(_ENTRY, st.sampled_from(["cell", "step-x"]), st.sampled_from([None, "t1"])), max_size=8))
+def test_the_one_pass_record_equals_the_rows_then_record_path(specs: list[Any]) -> None:
+    writes, entries = [], []
+    for spec, cause, trace in specs:
+        if spec == "error":
+            writes.append(Write("set", "g", "z", value_json="1", cause=cause, trace_id=trace))
+            entries.append(ValueError("its own error"))
+            continue
+        kind, g, k, old, new = spec
+        if kind == "clear":
+            writes.append(Write("clear", g, cause=cause, trace_id=trace))
+            entries.append(("clear", g, None, list(k), None, None))
+        else:
+            writes.append(Write(kind, g, k, value_json=new, cause=cause, trace_id=trace))
+            entries.append((kind, g, k, old, None, new))
+    assert insert_planned(writes, entries, at=1, pid=2, origin=3) == _planned_row_by_row(writes, entries)

@@ -28,6 +28,16 @@ _GROUPS = st.sampled_from(["g", "h"])
 _KEYS = st.sampled_from(["a", "b", "c", "d"])
 _SMALL_VALUES = st.one_of(json_values, st.dictionaries(st.sampled_from(["a", "b", "n"]), st.integers(-3, 3), max_size=3))
 
+
+class Raw(str):
+    """A text another tool stored as an item's value (stored as it is, never encoded)."""
+
+
+#: texts another tool stored that motia_nb does not read as JSON: a set, delete or clear over one
+#: gives its text as the old value, an update over one is its StoredValueError
+FOREIGN = [Raw("9" * 5000), Raw("1,2"), Raw('a,]"é€😀 [x'), Raw('"x],['), Raw("NaN"), Raw("1e400")]
+_INITIAL_VALUES = st.one_of(_SMALL_VALUES, st.sampled_from(FOREIGN))
+
 _WRITE = st.one_of(
     st.tuples(st.just("set"), _GROUPS, _KEYS, _SMALL_VALUES),
     st.tuples(st.just("update"), _GROUPS, _KEYS, st.lists(ops_strategy(), min_size=1, max_size=3)),
@@ -57,7 +67,7 @@ def _table(initial: list[tuple[str, str, Any]]) -> sqlite3.Connection:
         conn.execute(
             "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
-            (g, k, encode_value(v, group_id=g, key=k)),
+            (g, k, str(v) if isinstance(v, Raw) else encode_value(v, group_id=g, key=k)),
         )
     conn.execute("BEGIN IMMEDIATE")
     return conn
@@ -79,7 +89,7 @@ def apply(conn: sqlite3.Connection, writes: list[Write], *, set_based: bool | No
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    initial=st.lists(st.tuples(_GROUPS, _KEYS, _SMALL_VALUES), max_size=6),
+    initial=st.lists(st.tuples(_GROUPS, _KEYS, _INITIAL_VALUES), max_size=6),
     specs=st.lists(_WRITE, min_size=1, max_size=16),
 )
 def test_point_and_set_based_statements_give_identical_results_events_and_rows(
@@ -99,7 +109,7 @@ def test_point_and_set_based_statements_give_identical_results_events_and_rows(
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    initial=st.lists(st.tuples(_GROUPS, _KEYS, _SMALL_VALUES), max_size=6),
+    initial=st.lists(st.tuples(_GROUPS, _KEYS, _INITIAL_VALUES), max_size=6),
     specs=st.lists(_WRITE, min_size=1, max_size=10),
 )
 def test_a_batch_equals_its_writes_one_at_a_time(initial: list[tuple[str, str, Any]], specs: list[tuple[Any, ...]]) -> None:

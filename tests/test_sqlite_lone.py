@@ -1,7 +1,8 @@
 """The straight-line lone write (lone.py) does exactly what the batch path does for one write.
 
 For any starting table (stored texts another tool wrote included: an integer over
-Python's digit limit, which no longer decodes) and any sequence of set / update /
+Python's digit limit, text that is not JSON, ``NaN``, ``1e400``: a set or delete over
+one gives its text as the old value, an update over one is refused) and any sequence of set / update /
 delete writes (values over SQLite's length limit included), each committed alone:
 :func:`commit_lone` and the general path (``isolated_steps`` over ``batch_steps``)
 give the same outcomes (results, events, errors), the same rows in the same
@@ -17,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_ops_properties import ops_strategy
-from test_sqlite_apply import _GROUPS, _KEYS, _SMALL_VALUES, _outcome, _write
+from test_sqlite_apply import (
+    _GROUPS,
+    _KEYS,
+    _SMALL_VALUES,
+    FOREIGN,
+    Raw,
+    _outcome,
+    _write,
+)
 
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.sqlite.changelog import insert_planned
@@ -33,12 +42,13 @@ LIMIT = 6000
 BIG = {"blob": "x" * LIMIT}
 UNREADABLE = "9" * 5000  # a stored integer over Python's int digit limit: it cannot be decoded
 
+
 _LONE_WRITE = st.one_of(
     st.tuples(st.just("set"), _GROUPS, _KEYS, st.one_of(_SMALL_VALUES, st.just(BIG))),
     st.tuples(st.just("update"), _GROUPS, _KEYS, st.lists(ops_strategy(), min_size=1, max_size=3)),
     st.tuples(st.just("delete"), _GROUPS, _KEYS),
 )
-_INITIAL = st.lists(st.tuples(_GROUPS, _KEYS, st.one_of(_SMALL_VALUES, st.just(UNREADABLE))), max_size=6)
+_INITIAL = st.lists(st.tuples(_GROUPS, _KEYS, st.one_of(_SMALL_VALUES, st.sampled_from(FOREIGN))), max_size=6)
 
 
 def _record(writes: list[Write], entries: list[Any]) -> Any:
@@ -55,7 +65,7 @@ def _table(initial: list[tuple[str, str, Any]]) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     migrate(conn, ":memory:")
     for g, k, v in initial:
-        text = v if v is UNREADABLE else encode_value(v, group_id=g, key=k)
+        text = str(v) if isinstance(v, Raw) else encode_value(v, group_id=g, key=k)
         conn.execute(
             "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
@@ -118,15 +128,15 @@ def test_a_lone_write_straight_line_equals_the_batch_path(initial, specs, events
 
 def test_the_failure_cases_are_exercised() -> None:
     """The property above meets each per-write failure (not only the happy path)."""
-    conn = _table([("g", "bad", UNREADABLE)])
+    conn = _table([("g", "bad", Raw(UNREADABLE))])
     try:
         big = Write("set", "g", "a", value_json=encode_value(BIG, group_id="g", key="a"))
-        over = Write("set", "g", "bad", value_json="1")
+        over = Write("update", "g", "bad", ops=[{"type": "set", "path": ["n"], "value": 1}])
         bad_op = Write("update", "g", "a", ops=[{"type": "increment", "path": ["n"], "by": 1}])
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO items (grp, key, value) VALUES ('g', 'a', '\"text\"')")
         conn.execute("COMMIT")
-        for w, why in [(big, "size limit"), (over, "cannot be read"), (bad_op, "")]:
+        for w, why in [(big, "size limit"), (over, "'g'/'bad' cannot be read"), (bad_op, "")]:
             for run in (_lone, _batch):
                 conn.execute("BEGIN IMMEDIATE")
                 (o,) = run(conn, w, True, _record)
@@ -134,8 +144,32 @@ def test_the_failure_cases_are_exercised() -> None:
                 assert not hasattr(o, "result") and why in str(o), (run.__name__, o)
         assert _state(conn)[1] == []  # nothing was recorded: nothing was written
         assert conn.execute("SELECT value FROM items WHERE key = 'a'").fetchone() == ('"text"',)
+        assert conn.execute("SELECT value FROM items WHERE key = 'bad'").fetchone() == (UNREADABLE,)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("text", FOREIGN, ids=["bigint", "pair", "tricky", "quoted", "nan", "huge"])
+@pytest.mark.parametrize("kind", ["set", "delete"])
+def test_a_set_or_delete_over_a_foreign_text_gives_that_text_on_both_paths(text, kind) -> None:
+    """A set or delete over another tool's text stands on both paths, its old value that text
+    (as Redis hands it back), recorded as it was."""
+    got = []
+    for run in (_lone, _batch):
+        conn = _table([("g", "a", 1), ("g", "bad", text), ("g", "b", 2)])
+        try:
+            w = Write("set", "g", "bad", value_json="3") if kind == "set" else Write("delete", "g", "bad")
+            conn.execute("BEGIN IMMEDIATE")
+            (o,) = run(conn, w, True, _record)
+            conn.execute("COMMIT")
+            got.append((_outcome(o), _state(conn)))
+        finally:
+            conn.close()
+    assert got[0] == got[1]
+    (_, result, events), (_rows, changes) = got[0]
+    assert result == ({"new_value": 3, "old_value": str(text)} if kind == "set" else str(text))
+    assert [e["old_value"] for e in events] == [str(text)]
+    assert [c[4] for c in changes] == [str(text)]  # the changelog holds the text as it was
 
 
 def test_only_sets_updates_and_deletes_take_the_straight_line() -> None:

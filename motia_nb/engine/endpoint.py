@@ -190,7 +190,10 @@ class Server:
     async def _dispatch(self, w: Worker, frame: protocol.Frame) -> None:
         t, b = frame.type, frame.body
         if t == "invokefunction":
-            origin = w.origin()  # a call made while handling one of ours belongs to that cascade
+            # a call made while handling one of ours belongs to that cascade; a worker's own call
+            # runs in its connection's context, a copy of the serve() call's (the serving cell's:
+            # what its steps print goes there; tests/test_engine_serving_output.py)
+            origin = w.origin()
             ctx = origin.run(contextvars.copy_context) if origin is not None else None
             asyncio.get_running_loop().create_task(self._serve_invocation(w, b), context=ctx)
         elif t == "invocationresult":

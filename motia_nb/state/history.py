@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from datetime import date, datetime, timezone
@@ -25,6 +28,7 @@ from .values import check_name
 
 __all__ = [
     "Retention", "DEFAULT_KEEP", "CHANGE_KEYS", "Point", "point", "at_point", "history_args", "change_dict", "iso_time", "micros", "iso_micros",
+    "collector_paused",
 ]  # fmt: skip
 
 #: Retention unless ``MotiaNB.history_keep`` / ``StateManager(history_keep=)`` say otherwise.
@@ -242,6 +246,21 @@ def _iso_before_1970(us: int) -> str:
     second, frac = divmod(us, 1_000_000)
     head = iso_time(float(second))[:-6]
     return f"{head}.{frac:06d}+00:00" if frac else f"{head}+00:00"
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a history page is built: its objects (a tuple
+    or list per change, a dict per change and per value) hold no cycles, yet 10,000 changes
+    would run the collector dozens of times, each pass walking them (measured with callgrind:
+    ~10% of a SQLite read). Back on afterwards, unless somebody else had turned it off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 _loads = json.loads

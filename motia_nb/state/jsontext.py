@@ -7,11 +7,18 @@ same output when the value or the stack is too deep for recursion;
 fallback; :func:`decode_all` a page of stored texts with one parse, naming the item whose
 text is not JSON (another tool wrote it). Validation (what may be stored) is
 :mod:`motia_nb.state.values`.
+
+A *stored* text is read strictly (:func:`decode_strict`, the backends' reads): ``NaN``,
+``Infinity`` and a number too large for a float (``1e400``: ``json.loads`` reads it as
+``inf``) are not JSON, as for Redis (:mod:`.backends.redis.codec`). The old value of a write
+that committed is read leniently (:func:`decode_lenient`, :func:`decode_lenient_many`): a
+text that is not JSON comes back as that text, as Redis hands it back.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from json.decoder import scanstring as _scanstring
 from json.encoder import c_make_encoder as _c_make_encoder
@@ -23,7 +30,7 @@ from .errors import StoredValueError
 
 __all__ = [
     "encode_trusted", "decode_value", "decode_stored", "decode_all", "decode_one", "not_json", "c_encode", "c_chunks",
-    "c_reset",
+    "c_reset", "decode_strict", "decode_lenient", "decode_lenient_many", "decode_written_many", "is_strict_json",
 ]  # fmt: skip
 
 
@@ -157,35 +164,127 @@ def decode_stored(text: str) -> Any:
     return decode_value(text)
 
 
-def not_json(text: str, group_id: str, key: str | None, exc: BaseException) -> StoredValueError:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(s: str) -> float:
+    f = float(s)
+    if math.isinf(f):
+        raise ValueError(f"the number {s[:40]}{'…' if len(s) > 40 else ''} is too large for a float (it would read as inf)")
+    return f
+
+
+_STRICT: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+#: ``json.loads`` that refuses ``NaN``, ``Infinity`` and numbers too large for a float
+strict_loads = _STRICT.decode
+_strict_scan = _STRICT.scan_once
+
+
+def decode_strict(text: str) -> Any:
+    """A stored text as a value, strictly (Redis reads the same: :mod:`.backends.redis.codec`):
+    a ``ValueError`` (``JSONDecodeError``, ``NaN is not JSON``, a number too large for a float,
+    the int digit limit) for a text that is not one JSON value; deep values are decoded too."""
+    try:
+        obj, end = _strict_scan(text, 0)
+        if end == len(text):
+            return obj
+    except StopIteration:
+        pass
+    except RecursionError:
+        return _decode_iterative(text)
+    try:
+        return strict_loads(text)  # surrounding whitespace, or the error's message
+    except RecursionError:
+        return _decode_iterative(text)
+
+
+def is_strict_json(text: str) -> bool:
+    """Whether ``text`` is one JSON value :func:`decode_strict` reads."""
+    try:
+        decode_strict(text)
+    except ValueError:
+        return False
+    return True
+
+
+def decode_lenient(text: str) -> Any:
+    """The old value of a committed write (a set, delete or clear over it): its value, or the
+    text itself when it is not JSON (another tool's), as Redis hands it back."""
+    try:
+        return decode_strict(text)
+    except ValueError:
+        return text
+
+
+def decode_lenient_many(texts: list[str | None]) -> list[Any]:
+    """:func:`decode_lenient` of each text (None: None), each on its own: a text that is not one
+    JSON value can never pair with a neighbour (as one parse of them joined would let it)."""
+    scan = _strict_scan
+    out: list[Any] = []
+    append = out.append
+    for t in texts:
+        if t is None:
+            append(None)
+            continue
+        try:
+            obj, end = scan(t, 0)
+            if end == len(t):
+                append(obj)
+                continue
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        append(decode_lenient(t))
+    return out
+
+
+def decode_written_many(texts: list[str | None]) -> list[Any]:
+    """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them) with
+    ONE parse (None: None); should the parse fail or give another count, each on its own
+    (:func:`decode_lenient_many`)."""
+    if not texts:
+        return []
+    try:
+        values = json.loads("[" + ",".join(["null" if t is None else t for t in texts]) + "]")
+        if len(values) == len(texts):
+            return values
+    except (ValueError, RecursionError):
+        pass
+    return decode_lenient_many(texts)
+
+
+def not_json(text: str, group_id: str, key: str | None, exc: BaseException, when: str | None = None) -> StoredValueError:
     """The error for a stored text that is not JSON (another tool wrote the file), naming the item
-    (``key`` None: a whole-group read that does not read keys; ``items()`` names it)."""
+    (``key`` None: a whole-group read that does not read keys; ``items()`` names it) and, for a
+    past value the history recorded, ``when`` (``before change 42``)."""
     why = f"it is not JSON ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else str(exc)
     preview = text[:60] + ("…" if len(text) > 60 else "")
     where = f"the value of {group_id!r}/{key!r}" if key is not None else f"a value of group {group_id!r}"
-    hint = "" if key is not None else "; items() names its key"
+    if when is not None:  # a past value: the item as it is now is not the problem
+        where += f" {when}"
+    hint = "; items() names its key" if key is None else "" if when is not None else ". Overwrite it with set() or delete it"
     return StoredValueError(
         f"{where} cannot be read: {why}; it starts {preview!r} (written by another tool?){hint}",
         group_id=group_id, key=key,
     )  # fmt: skip
 
 
-def decode_one(text: str, group_id: str, key: str | None) -> Any:
-    """A stored text decoded, or :func:`not_json`'s error."""
+def decode_one(text: str, group_id: str, key: str | None, when: str | None = None) -> Any:
+    """A stored text decoded strictly (:func:`decode_strict`), or :func:`not_json`'s error."""
     try:
-        return decode_value(text)
-    except ValueError as exc:  # JSONDecodeError, the int digit limit
-        raise not_json(text, group_id, key, exc) from None
+        return decode_strict(text)
+    except ValueError as exc:  # JSONDecodeError, NaN, inf, the int digit limit
+        raise not_json(text, group_id, key, exc, when) from None
 
 
 def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None, joined: str | None = None) -> list[Any]:
-    """Stored texts decoded with ONE parse (every text motia_nb wrote is one JSON value);
+    """Stored texts decoded strictly with ONE parse (every text motia_nb wrote is one JSON value);
     a text that is not (another tool's: it fails the parse or changes the count) is found
     one by one and named (:func:`not_json`). ``joined``: the texts in a JSON array, made already."""
     if not texts:
         return []
     try:
-        values = json.loads(joined or "[" + ",".join(texts) + "]")
+        values = strict_loads(joined or "[" + ",".join(texts) + "]")
         if len(values) == len(texts):
             return values
     except (ValueError, RecursionError):
@@ -251,7 +350,7 @@ def _decode_iterative(text: str) -> Any:
                 if m is None:
                     raise fail("Expecting value", pos)
                 integer, frac, exp = m.groups()
-                value = float(integer + (frac or "") + (exp or "")) if frac or exp else int(integer)
+                value = _finite_float(integer + (frac or "") + (exp or "")) if frac or exp else int(integer)
                 pos = m.end()
         if opened:
             continue

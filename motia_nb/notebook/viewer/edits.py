@@ -8,9 +8,11 @@ message on the status line and nothing is written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ..._interrupts import CancelledByInterrupt
 from ...state.cause import acting_as
 from ...state.errors import InvalidInputError, UpdateOpError
 from ..parsing import load_json
@@ -57,16 +59,25 @@ class EditActions:
         """Run a write inside the trigger output area; report errors on the status line."""
         # Catch inside the ``with``: in a kernel, Output.__exit__ swallows exceptions
         # (it shows the traceback in the widget), so nothing would reach an outer try.
-        error: Exception | None = None
+        # CancelledError too (Kernel › Interrupt during the write): it leaves the panel's task, see panel._run.
+        error: BaseException | None = None
         result: Any = None
         with self.output, acting_as("viewer"):  # the history records the viewer as the writer
             try:
                 result = await write()
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
                 error = exc
         self.model.bump()
+        if isinstance(error, asyncio.CancelledError):
+            raise error
         if isinstance(error, (InvalidInputError, UpdateOpError)):
             self._set_status(f"{what} refused: {error}", "error")
+            return False, None
+        if isinstance(error, CancelledByInterrupt):  # the write committed; its steps were cancelled
+            self._loaded_text = None
+            await self._refresh_async()
+            steps = ", ".join(repr(s) for s in error.steps) or "none"
+            self._set_status(f"{what} interrupted: cancelled step(s) {steps}; the write was made and stands", "error")
             return False, None
         if error is not None:  # e.g. a triggered step failed after the write committed
             self._loaded_text = None  # show what the store holds now

@@ -12,6 +12,8 @@ Who runs what
   * Anything else (``v.save_button.click()`` in a cell, ``v.items.value = …``, plain
     Python) runs the action to completion with :func:`motia_nb._threads.run_sync`: a
     click from code behaves like a function call.
+  Kernel › Interrupt cancels a running action's task (ipykernel only interrupts
+  cells), and the status line says so; see :func:`motia_nb._interrupts.cancel_on_interrupt`.
 - **Live refreshes** run on the loop that owns the widgets (the kernel's loop; in
   plain Python motia_nb's loop thread), started by the :class:`~.live.Debouncer`.
 - Both end in :meth:`~.render.Rendering._apply`, which renders a snapshot only if
@@ -30,6 +32,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from ..._interrupts import cancel_on_interrupt
 from ..._threads import in_loop_thread, run_sync
 from ...session import default_session
 from ...state.numbers import as_int, as_number
@@ -227,7 +230,17 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
             async def in_turn() -> None:  # actions run one after another, in the order they came
                 if prev is not None and not prev.done():
                     await asyncio.wait([prev])
-                await coro
+                with cancel_on_interrupt() as watch:  # Kernel › Interrupt cancels it, as it would a cell
+                    try:
+                        await coro
+                    except asyncio.CancelledError:
+                        if watch is None or not watch.interrupted:
+                            raise
+                        interrupted = True
+                    else:
+                        interrupted = False
+                if interrupted:
+                    await self._interrupted()
 
             self._last_action = self._loop.create_task(in_turn())
             return self._last_action
@@ -302,6 +315,15 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
             await action
         except Exception as exc:
             self._set_status(f"{type(exc).__name__}: {exc}", "error")
+
+    async def _interrupted(self) -> None:
+        """After Kernel › Interrupt cancelled an action outside a write's steps: show the store as it is."""
+        self._loaded_text = None
+        self.model.bump()
+        try:
+            await self._refresh_async()
+        finally:
+            self._set_status("interrupted: the action was cancelled (a write it made stands); showing the stored state", "error")
 
     # ------------------------------------------------------------------ actions
     async def _select_group(self, group: str | None) -> None:

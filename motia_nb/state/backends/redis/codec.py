@@ -10,36 +10,26 @@ group and key (SPEC §6), never a string standing in for the value.
 The results of writes already committed (a set's or delete's old value, a
 clear's removed items) are decoded leniently instead: the write stands, so a
 foreign old value is handed back as its text rather than raised after the fact.
+What is JSON and what is not is :mod:`motia_nb.state.jsontext`'s (``decode_strict``,
+``decode_lenient``), the very definition the SQLite backend reads by.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StoredValueError
 from ...events import StateEvent
-from ...jsontext import decode_value
+from ...jsontext import decode_lenient, decode_strict, strict_loads
 
 __all__ = [
     "text", "decode", "decode_item", "decode_many", "rows_as_json", "event_from_wire", "key_text",
 ]  # fmt: skip
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(s: str) -> float:
-    f = float(s)
-    if math.isinf(f):
-        raise ValueError(f"the number {s[:40]}{'…' if len(s) > 40 else ''} is too large for a float (it would read as inf)")
-    return f
-
-
-_strict_loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
+_strict_loads = strict_loads  # (1e400 and NaN are not JSON: never inf or nan)
 
 
 def text(raw: bytes | str) -> str:
@@ -64,25 +54,16 @@ def key_text(raw: bytes | str, group_id: str) -> str:
 
 
 def decode(raw: bytes | str) -> Any:
-    """Lenient: a committed write's old value; text that is not JSON is returned as a str."""
-    t = text(raw)
-    try:
-        return _strict_loads(t)  # (1e400 and NaN are not JSON: they stay text, never inf or nan)
-    except RecursionError:  # a very deep value: the state core's iterative decoder
-        return decode_value(t)
-    except ValueError:
-        return t
+    """Lenient: a committed write's old value; text that is not JSON is returned as a str
+    (deep text too: the state core's iterative decoder)."""
+    return decode_lenient(text(raw))
 
 
 def decode_item(raw: bytes | str, group_id: str, key: str, when: str | None = None) -> Any:
     """A stored value, strictly: :class:`StoredValueError` naming the item if it is not JSON
     (and ``when``, for a past value the history recorded: ``before change 42``)."""
     try:
-        t = raw if isinstance(raw, str) else raw.decode("utf-8")
-        try:
-            return _strict_loads(t)
-        except RecursionError:  # a very deep value (written by motia_nb or Motia)
-            return decode_value(t)
+        return decode_strict(raw if isinstance(raw, str) else raw.decode("utf-8"))  # (deep values too)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit, inf
         raise _bad_value(raw, group_id, key, exc, when) from None
 

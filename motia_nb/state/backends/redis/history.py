@@ -1,7 +1,9 @@
 """Reading the Redis changelog: the group's stream ``motia_nb:history:<group>`` (see :mod:`.layout`).
 
-Entries have the IDs ``<seq>-0``, so a ``since`` seq is a range start; an item's
-changes are the group's entries with its key, read a page at a time.
+Entries have the IDs ``<seq>-0``, so a ``since`` seq is a range start. A group's history is
+read from the stream, a page at a time; one item's (and ``get(at=)``) from the changelog's
+item index (:mod:`.history_index`), or, when that cannot be made consistent (another program
+keeps writing the stream), by scanning the stream for the item's entries.
 """
 
 from __future__ import annotations
@@ -12,21 +14,20 @@ from typing import Any
 import redis
 
 from ...errors import StateError
-from ...history import Point, change_dict
+from ...history import Point, change_dict, micros
 from .codec import decode, decode_item
+from .history_index import ItemHistory
 from .layout import HISTORY_PREFIX
 
 __all__ = ["RedisHistory"]
 
 _PAGE = 500
-#: stream entries ``history_key.lua`` examines in one call (a few ms of the server's time)
-_KEY_BUDGET = 5000
 Entry = tuple[int, dict[bytes, bytes]]
 
 
-class RedisHistory:
+class RedisHistory(ItemHistory):
     """The history methods of :class:`~motia_nb.state.backends.redis.RedisBackend`
-    (which provides ``_client``, ``_call``, ``get`` and ``exists``)."""
+    (which provides ``_client``, ``_call``, ``_key_script``, ``get`` and ``exists``)."""
 
     _client: Callable[[], Any]
     _call: Callable[..., Any]
@@ -50,21 +51,23 @@ class RedisHistory:
             start = "(" + page[-1][0].decode()
 
     def _key_entries(self, group_id: str, key: str, start: str, *, reverse: bool) -> Iterator[Entry]:
-        """:meth:`_entries` of one item: ``history_key.lua`` filters the group's stream on the
-        server, a bounded stretch per call, and sends only the item's entries."""
-        c, name = self._client(), HISTORY_PREFIX + group_id
-        script = self._key_script("HISTORY_KEY")
-        while True:
-            last, found, done = self._call(
-                script, [name], [start, "rev" if reverse else "fwd", key, _PAGE, _KEY_BUDGET], client=c
-            )
-            for eid, flat in found:
-                yield int(eid.split(b"-")[0]), dict(zip(flat[0::2], flat[1::2]))
-            if done or not last:
-                return
-            start = "(" + last.decode()
+        """:meth:`_entries` of one item (the scan, when the item index cannot serve)."""
+        want = key.encode()
+        return (e for e in self._entries(group_id, start, reverse=reverse) if e[1][b"k"] == want)
 
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
+        if key is not None:
+            if since is None:
+                read = self._item_read(group_id, key, reverse=True, limit=limit)
+            elif since.seq is not None:
+                read = self._item_read(group_id, key, reverse=False, after=since.seq, limit=limit)
+            else:
+                read = self._item_read(group_id, key, reverse=False, min_us=micros(since.at), limit=limit)  # type: ignore[arg-type]
+            if read is not None:
+                changes = read.changes(group_id, key)
+                if since is None:
+                    changes.reverse()
+                return changes
         if since is None:
             start, reverse = "+", True
         elif since.seq is not None:
@@ -92,6 +95,29 @@ class RedisHistory:
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         """As the SQLite backend's: the newest change up to ``at``, else the old value of the
         first one after it, else the current value; a point before pruned history is refused."""
+        if at.seq is not None:
+            back = self._item_read(group_id, key, reverse=True, upto=at.seq, limit=1)
+        else:
+            back = self._item_read(group_id, key, reverse=True, max_us=micros(at.at), limit=1)  # type: ignore[arg-type]
+        if back is None:
+            return self._state_at_scan(group_id, key, at)
+        if back.count:
+            seq, _old, new = back.first()
+            return _value(new, group_id, key, f"after change {seq}")
+        self._refuse_if_pruned(group_id, key, at)
+        if at.seq is not None:
+            ahead = self._item_read(group_id, key, reverse=False, after=at.seq, limit=1)
+        else:
+            ahead = self._item_read(group_id, key, reverse=False, min_us=micros(at.at) + 1, limit=1)  # type: ignore[arg-type]
+        if ahead is None:
+            return self._state_at_scan(group_id, key, at)
+        if ahead.count:
+            seq, old, _new = ahead.first()
+            return _value(old, group_id, key, f"before change {seq}")
+        return self.exists(group_id, key), self.get(group_id, key)
+
+    def _state_at_scan(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        """:meth:`state_at` from the stream, when the item index cannot serve."""
         want = key.encode()
         if at.seq is not None:
             back = self._key_entries(group_id, key, f"{at.seq}-0", reverse=True)

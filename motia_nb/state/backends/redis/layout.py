@@ -37,8 +37,16 @@ and how a Redis URL is read.
   (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
   ``o`` / ``n`` (old / new JSON text, absent when the value is), ``at`` (server time, unix
   seconds), ``c`` (cause), ``r`` (trace id, when there is one), ``p`` (pid), ``origin``.
-  Appended by the same Lua script that commits the change. Retention: ``XADD MAXLEN ~``
-  (a count per group) and a bounded ``XTRIM MINID`` for an age.
+  Appended by the same Lua script that commits the change. Retention: an exact ``XTRIM MINID``
+  by the writes (a count per group, a tenth over it at most 100, and an age), bounded per call.
+- ``motia_nb:history_index:<group>`` — the changelog's item index: a sorted set, every member at
+  score 0, one per change of the stream: ``<key>\\0\\0``, a letter saying how many digits the
+  seq has, then the change as JSON text, its seq first (see ``lua/history_index.lua``), so one
+  item's history (with ``since=`` and ``limit=``, and
+  ``get(at=)``) is one lexical range. Written and trimmed by the same scripts as the stream.
+  ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
+  the changes of a store written before the index existed are indexed by the first read that
+  needs them, a chunk per call (:mod:`.history_index`).
 - ``motia_nb:events:<db>`` — a pub/sub channel. Every committed change is
   published *from inside the same Lua script that commits it*, so messages are
   atomic with the write and arrive in commit order in every process.
@@ -57,7 +65,7 @@ from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "history_index_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
 ]  # fmt: skip
@@ -71,6 +79,10 @@ SEQ_KEY = "motia_nb:seq"
 #: The changelog: one stream per group, and the counter giving every change its seq.
 HISTORY_PREFIX = "motia_nb:history:"
 HISTORY_SEQ_KEY = "motia_nb:history:seq"
+#: The changelog's item index (a sorted set of the group's changes, by key then seq) and its
+#: marker (the first seq from which it holds every change; 0: all of them).
+HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
+HISTORY_INDEX_FROM_PREFIX = "motia_nb:history_index_from:"
 #: The key index (a sorted set, every member at score 0) and its "complete" marker.
 KEYS_PREFIX = "motia_nb:keys:"
 KEYS_READY_PREFIX = "motia_nb:keys_ready:"
@@ -121,18 +133,24 @@ def key_index_keys(group: str) -> list[str]:
             KEYS_TEXT_PREFIX + group]  # fmt: skip
 
 
+def history_index_keys(group: str) -> list[str]:
+    """The group's changelog item index and its marker."""
+    return [HISTORY_INDEX_PREFIX + group, HISTORY_INDEX_FROM_PREFIX + group]
+
+
 def write_keys(group: str) -> list[str]:
     """KEYS of set.lua, set_many.lua and cas.lua: the group's hash, its order index, the order
-    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 5]`` …
-    ``KEYS[#KEYS - 2]``), the history counter, the group's history stream."""
+    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 7]`` …
+    ``KEYS[#KEYS - 4]``), the changelog's item index and its marker, the history counter, the
+    group's history stream (history.lua's four)."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
-            HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 
 def item_keys(group: str) -> list[str]:
     """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, *key_index_keys(group)[1:],
-            HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
 
 def parse_db(url: str) -> int:

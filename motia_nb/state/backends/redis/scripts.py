@@ -2,10 +2,11 @@
 
 Each write script runs atomically on the server: it reads the old value, writes,
 maintains the insertion-order index, appends the change to the group's history
-stream (``history.lua``) and publishes the change event, so the changelog and a
-published message are atomic with the commit; it keeps the key index and the key
-text too (``key_text.lua``). ``key_text.lua``, ``helpers.lua``, ``history.lua``
-and ``ordered.lua`` are shared fragments prepended to the scripts that use them.
+stream and its item index (``history.lua``, ``history_index.lua``) and publishes the
+change event, so the changelog and a published message are atomic with the commit; it
+keeps the key index and the key text too (``key_text.lua``). ``key_text.lua``,
+``helpers.lua``, ``history_index.lua``, ``history.lua`` and ``ordered.lua`` are shared
+fragments prepended to the scripts that use them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from importlib import resources
 
 __all__ = [
-    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL", "HISTORY_KEY",
+    "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL", "HISTORY_ITEM",
+    "HISTORY_FILL",
     "WRITE_SCRIPTS", "BY_NAME", "source",
 ]  # fmt: skip
 
@@ -25,7 +27,7 @@ def source(name: str) -> str:
 
 _helpers = source("key_text") + source("helpers")  # the writes keep the key text (key_index.py)
 _ordered = source("ordered")
-_history = source("history")  # every write script appends its changes to the changelog
+_history = source("history_index") + source("history")  # every write script appends its changes to the changelog
 
 #: set a value (returns the old text or nil)
 SET = _helpers + _history + source("set")
@@ -46,8 +48,10 @@ KEYS_ORDERED = source("keys_ready") + source("keys_ordered")
 #: whether a key search's matches name a key the hash no longer holds (then the index is stale)
 KEYS_GONE = source("keys_ready") + source("keys_gone")
 KEYS_FILL = source("keys_fill")
-#: one item's entries of a group's changelog stream, filtered on the server (:mod:`.history`)
-HISTORY_KEY = source("history_key")
+#: one item's changes, from the changelog's item index (:mod:`.history_index`)
+HISTORY_ITEM = source("history_index") + source("history_item")
+#: a chunk of the changes the item index does not hold yet (a store written before it existed)
+HISTORY_FILL = source("history_index") + source("history_index_fill")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
 #: the write scripts by the names :mod:`.commands` gives its calls

@@ -33,7 +33,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import decode_stored
+from ...jsontext import decode_lenient_many, decode_one, decode_stored
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
@@ -278,8 +278,8 @@ class Plan(Planned):
                 new_text: str = w.value_json  # type: ignore[assignment]
                 new: Any = w.value
             elif w.kind == "update":
-                try:
-                    current = _trusted(old_text) if old_text is not None else MISSING
+                try:  # (a stored text another tool wrote that is not JSON: its StoredValueError)
+                    current = decode_one(old_text, g, w.key) if old_text is not None else MISSING
                     new = apply_ops(current, w.ops or [], group_id=g, key=w.key)  # type: ignore[arg-type]
                     new_text = encode_result(new, w.ops, current, group_id=g, key=w.key)  # type: ignore[arg-type]
                 except StateError as exc:
@@ -331,24 +331,28 @@ class Plan(Planned):
 def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | StateError | Any]":
     """One outcome per plan entry (:attr:`Plan.entries`): a :class:`WriteResult` (with its
     events) or, when not ``events`` (nobody listens and every caller wants the result only),
-    the API result itself; a write's own ``StateError`` either way. Every text is decoded in
-    ONE call; no event object is built unless ``events``."""
-    texts: list[str] = []
+    the API result itself; a write's own ``StateError`` either way. The new texts (motia_nb's own)
+    are decoded in ONE call; the old ones each on its own, leniently: a text another tool wrote
+    that is not JSON is its old value as that text (:func:`~motia_nb.state.jsontext.decode_lenient`,
+    as Redis hands it back), and can never shift its neighbours' values."""
+    olds: list[str] = []
+    news: list[str] = []
     for e in entries:
         if type(e) is tuple:
             kind = e[0]
             if kind == "clear":
                 if events:
-                    texts.extend(t for _, t in e[3])
+                    olds.extend(t for _, t in e[3])
                 continue
             if e[3] is not None:
-                texts.append(e[3])
+                olds.append(e[3])
             if kind == "set" and e[4] is NOT_COPIED:
-                texts.append(e[5])
-    if len(texts) == 1:  # a lone write
-        decoded = iter((_trusted(texts[0]),))
+                news.append(e[5])
+    old_values = iter(decode_lenient_many(olds))  # type: ignore[arg-type]
+    if len(news) == 1:  # a lone write
+        decoded = iter((_trusted(news[0]),))
     else:
-        decoded = iter(_trusted("[" + ",".join(texts) + "]")) if texts else iter(())
+        decoded = iter(_trusted("[" + ",".join(news) + "]")) if news else iter(())
     out: list[Any] = []
     append = out.append
     for e in entries:
@@ -358,11 +362,11 @@ def outcomes_of(entries: list[Any], *, events: bool) -> "list[WriteResult | Stat
         kind, g, k, old_text, new, _ = e
         if kind == "clear":
             if events:
-                append(cleared(g, [(key, next(decoded)) for key, _ in old_text]))
+                append(cleared(g, [(key, next(old_values)) for key, _ in old_text]))
             else:
                 append(len(old_text))
             continue
-        old = next(decoded) if old_text is not None else None
+        old = next(old_values) if old_text is not None else None
         if new is NOT_COPIED:  # a set whose value was not copied at submission
             new = next(decoded)
         elif kind == "delete":

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...events import StateEvent
+from ...jsontext import decode_lenient
 from .changelog import expand
 from .executors import close_quietly
 from .schema import connect, event_type
@@ -71,14 +72,16 @@ def forget_followers() -> None:
 
 def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
     """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change (JSON
-    decoded; the event type is what the values say, :func:`.schema.event_type`)."""
+    decoded, an old value another tool wrote that is not JSON as its text, as Redis publishes
+    it: :func:`~motia_nb.state.jsontext.decode_lenient`; the event type is what the values
+    say, :func:`.schema.event_type`)."""
     out: list[StateEvent] = []
     for row in rows:
         seq, grp, key, old, new = row[:5]
         n = row[5] if len(row) > 5 else None
         changes = [(key, old, new)] if n is None else [(k, o, v) for _s, k, o, v in expand(seq, n, key, old, new)]
         out.extend(
-            StateEvent(event_type(o, v), grp, k, None if o is None else _loads(o), None if v is None else _loads(v))
+            StateEvent(event_type(o, v), grp, k, None if o is None else decode_lenient(o), None if v is None else _loads(v))
             for k, o, v in changes
         )
     return out

@@ -9,15 +9,13 @@ answer is change by change, whatever the changes' records.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
-from ...history import Point, iso_micros
+from ...history import Point, collector_paused, iso_micros
+from ...jsontext import decode_lenient_many, decode_one, decode_written_many
 from .changelog import expand, first_seq, group_seqs, item_seqs
 from .item_read import item_change_dicts, item_changes_sql, item_dicts, item_read_sql, row_changes
 
@@ -76,7 +74,7 @@ class SQLiteHistory:
         params.append(limit + (after is not None))
         where = f"seq IN ({group_seqs('?1', cond)}){time_cond}"
         order = "seq" if since is not None else "seq DESC"
-        with _collector_paused():
+        with collector_paused():
             rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
             if since is None:
                 rows.reverse()
@@ -91,7 +89,7 @@ class SQLiteHistory:
         """:meth:`history` of one item: ONE statement (:func:`.item_read.item_read_sql`: its pages and
         its unfiled tail; from a time, :func:`.item_read.item_changes_sql`) gives its changes with
         just the columns a change dict needs, a batch's record with its texts to slice."""
-        with _collector_paused():
+        with collector_paused():
             if since is None or since.seq is not None:
                 seq_after = None if since is None else since.seq
                 sql, params = item_read_sql(group_id, key, seq_after=seq_after, limit=limit)
@@ -113,7 +111,7 @@ class SQLiteHistory:
         rows.reverse()
         upto = [c for c in _changes(rows, key) if not by_seq or c[0] <= param]
         if upto:
-            return _decode(upto[-1][3])
+            return _decode(upto[-1][3], group_id, key, f"after change {upto[-1][0]}")
         first_seq_kept, first_at, last_given = self._query(_HORIZON, [])[0]
         if first_seq_kept is None:  # nothing kept: every seq given so far is gone
             first_seq_kept = (last_given or 0) + 1
@@ -132,42 +130,33 @@ class SQLiteHistory:
         rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY seq LIMIT 2", [group_id, key, param])
         after = [c for c in _changes(rows, key) if not by_seq or c[0] > param]
         if after:
-            return _decode(after[0][2])
+            return _decode(after[0][2], group_id, key, f"before change {after[0][0]}")
         return self.exists(group_id, key), self.get(group_id, key)
 
 
 def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None") -> list[dict[str, Any]]:
     """Changes ``(seq, at_us, old, new, trace_id, cause, pid, key)`` (:func:`_changes`) as the dicts
-    of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. Every old and new value is decoded by ONE ``json.loads`` (10,000 changes: one parse,
-    not 20,000), the times by :func:`~motia_nb.state.history.iso_micros`, the event type read
-    from which values are absent (:func:`.schema.event_type`)."""
+    of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. The values are
+    read as on Redis: each old one on its own, leniently
+    (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
+    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    :func:`~motia_nb.state.history.iso_micros`, the event type read from which values are
+    absent (:func:`.schema.event_type`)."""
     if not rows:
         return []
-    values = iter(json.loads("[" + ",".join([f"{r[2] or 'null'},{r[3] or 'null'}" for r in rows]) + "]"))
+    olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
     times = iso_micros([r[1] for r in rows])
     return [
         {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,
          "group_id": group_id, "key": k, "old_value": old_value, "new_value": new_value,
          "trace_id": trace or None, "cause": cause, "pid": pid}
-        for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, values, values)
+        for (seq, _, old, new, trace, cause, pid, k), at, old_value, new_value in zip(rows, times, olds, news)
     ]  # fmt: skip
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a page is built: its objects (a tuple per
-    row, a dict per change and per value) hold no cycles, yet 10,000 changes would run the
-    collector dozens of times, each pass walking them (measured with callgrind: ~10% of the
-    read). Back on afterwards, unless somebody else had turned it off."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
-def _decode(text: "str | None") -> tuple[bool, Any]:
-    """A stored value's text: NULL = absent (before a create, after a delete)."""
-    return (False, None) if text is None else (True, json.loads(text))
+def _decode(text: "str | None", group_id: str, key: str, when: str) -> tuple[bool, Any]:
+    """A past value's text (NULL = absent: before a create, after a delete), as strictly as
+    :meth:`get` reads the present one: text another tool wrote that is not JSON is a
+    StoredValueError naming the change (``when``: ``before change 42``), as on Redis."""
+    return (False, None) if text is None else (True, decode_one(text, group_id, key, when))

@@ -5,8 +5,7 @@ the batch's statement plan (:func:`.apply.batch_steps`) with its outcomes, as on
 generator of statement lists that either executor drives (an error of a
 statement is thrown back into it). The batch runs as usual, inside a
 ``SAVEPOINT`` (for a batch of one, none is needed); when it fails in a way that
-belongs to one write — a stored text that no longer decodes (an integer over
-Python's digit limit), a value over SQLite's length limit (``SQLITE_TOOBIG``),
+belongs to one write — a value over SQLite's length limit (``SQLITE_TOOBIG``),
 a batch statement whose JSON grew over that limit — the savepoint is rolled
 back and the writes are planned and run again one by one, each under its own
 savepoint: the good ones stand, the bad one answers a :class:`StateError`

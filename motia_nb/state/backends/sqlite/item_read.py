@@ -11,9 +11,10 @@ A history from a time (``since`` a datetime) is read by :func:`item_changes_sql`
 instead: the filed changes through ``changes_keys`` (an index range joined to its
 rows by rowid) merged by SQLite in seq order with the tail's.
 
-Each change row carries just what a change dict needs, the old and new texts
-already joined by SQLite (``old,new``) and the event type as a small int, so a page
-of rows decodes every value with ONE ``json.loads``; a record of a batch holding the
+Each change row carries just what a change dict needs, the old and new texts and the
+event type as a small int; each text is decoded on its own
+(:func:`~motia_nb.state.jsontext.decode_lenient_many`: an old value another tool wrote that
+is not JSON reads as its text, as on Redis, and never shifts its neighbours); a record of a batch holding the
 item comes with its layout and texts, and the item's change is sliced out of it
 (:func:`row_changes`). The answer is exactly what the one-row-per-change model gives
 (``tests/test_history_item_read.py`` checks it by property).
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...history import iso_micros
-from ...jsontext import decode_stored
+from ...jsontext import decode_lenient_many, decode_written_many
 from .changelog import expand
 from .pages import EVENT_TYPES, HORIZON, PAGED, page_changes
 
@@ -34,10 +35,10 @@ __all__ = ["item_changes_sql", "item_read_sql", "item_dicts", "item_change_dicts
 
 _quoted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as a record's layout holds a key
 
-# (seq, at_us, "old,new" or NULL for a record, event code, trace_id, cause, pid, and for a
+# (seq, at_us, old and new text (NULL for a record), event code, trace_id, cause, pid, and for a
 # record only: [n, its layout, its old texts, its new texts] as JSON)
 _ROW = (
-    "{t}at_us, CASE WHEN {t}n IS NULL THEN coalesce({t}old_value, 'null') || ',' || coalesce({t}new_value, 'null') END, "
+    "{t}at_us, CASE WHEN {t}n IS NULL THEN {t}old_value END, CASE WHEN {t}n IS NULL THEN {t}new_value END, "
     "({t}old_value IS NULL) + 2 * ({t}new_value IS NULL), {t}trace_id, {t}cause, {t}pid, "
     "CASE WHEN {t}n IS NOT NULL THEN json_array({t}n, {t}key, {t}old_value, {t}new_value) END"
 )
@@ -58,7 +59,7 @@ _FILED = (
 # chooses them, the big columns are read for those chosen only. After a seq, the oldest
 # page is not counted: it may hold changes up to the seq, or below the horizon
 _PAGES = (
-    "SELECT p.first, NULL, p.n, p.seqs, p.ats, p.who, p.vals, {horizon} "
+    "SELECT p.first, NULL, p.n, p.seqs, p.ats, p.who, p.vals, {horizon}, NULL "
     "FROM (SELECT first, sum(n) OVER o - n{skip} AS before FROM changes_pages "
     "WHERE grp = ?1 AND key = ?2 AND last >= {horizon}{cond} WINDOW o AS (ORDER BY first {order})) w "
     "JOIN changes_pages p ON p.grp = ?1 AND p.key = ?2 AND p.first = w.first WHERE w.before < ?6"
@@ -70,7 +71,7 @@ def item_read_sql(group_id: str, key: str, *, seq_after: "int | None", limit: in
     ``limit`` after a seq, in seq order (newest first / oldest first): the rows
     (:data:`_ROW`) of its changes past its pages, filed (records past the pages' ``upto``,
     through ``changes_keys``) and the unfiled tail, and its pages (rows whose second column is
-    NULL: ``first, NULL, n, seqs, ats, who, vals, horizon``), merged by SQLite. Each row
+    NULL: ``first, NULL, n, seqs, ats, who, vals, horizon, NULL``), merged by SQLite. Each row
     holds at least one retained change, so ``limit`` rows (one more after a seq) are enough.
     For :func:`item_dicts`."""
     filed = f"{_FILED} AND k.seq > {PAGED}"
@@ -165,14 +166,14 @@ def item_changes_sql(
 def row_changes(rows: list[Sequence[Any]], key: str) -> list[Sequence[Any]]:
     """Rows of :data:`_ROW` (in seq order, either way) as changes of the item: a record's row
     as the item's change(s) in it (as :func:`record_row` makes them), the others as they are."""
-    if all(r[7] is None for r in rows):
+    if all(r[8] is None for r in rows):
         return rows
     out: list[Sequence[Any]] = []
     for r in rows:
-        if r[7] is None:
+        if r[8] is None:
             out.append(r)
             continue
-        seq, at, _, _, trace, cause, pid, rec = r
+        seq, at, _, _, _, trace, cause, pid, rec = r
         n, layout, olds, news = json.loads(rec)
         got = [record_row(s, at, o, v, trace, cause, pid) for s, _k, o, v in expand(seq, n, layout, olds, news, key)]
         out.extend(got if len(rows) < 2 or rows[0][0] <= rows[-1][0] else reversed(got))
@@ -181,24 +182,24 @@ def row_changes(rows: list[Sequence[Any]], key: str) -> list[Sequence[Any]]:
 
 def record_row(seq: int, at: int, old: "str | None", new: "str | None", trace: Any, cause: str, pid: int) -> tuple[Any, ...]:
     """One change of a record as a row of :data:`_ROW`."""
-    return (seq, at, f"{old or 'null'},{new or 'null'}", (old is None) + 2 * (new is None), trace, cause, pid, None)
+    return (seq, at, old, new, (old is None) + 2 * (new is None), trace, cause, pid, None)
 
 
 def item_change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: str) -> list[dict[str, Any]]:
     """Changes of :func:`row_changes` (oldest first) as the dicts of SPEC §9,
     exactly as :func:`~motia_nb.state.history.change_dict` makes them: every old and new value
-    decoded by ONE ``json.loads`` (a value nested too deep for it: each row on its own, by the
-    deep-safe decoder), the times by :func:`~motia_nb.state.history.iso_micros`."""
+    decoded as Redis reads its changelog: the old ones each on its own, leniently
+    (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
+    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    :func:`~motia_nb.state.history.iso_micros`."""
     if not rows:
         return []
-    try:
-        values = iter(json.loads("[" + ",".join([r[2] for r in rows]) + "]"))
-    except RecursionError:
-        values = iter([v for r in rows for v in decode_stored("[" + r[2] + "]")])
+    olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
     times = iso_micros([r[1] for r in rows])
     ev = EVENT_TYPES
     return [
         {"seq": seq, "at": at, "event_type": ev[e], "group_id": group_id, "key": key, "old_value": old_value,
          "new_value": new_value, "trace_id": trace or None, "cause": cause, "pid": pid}
-        for (seq, _, _, e, trace, cause, pid, _), at, old_value, new_value in zip(rows, times, values, values)
+        for (seq, _, _, _, e, trace, cause, pid, _), at, old_value, new_value in zip(rows, times, olds, news)
     ]  # fmt: skip

@@ -7,8 +7,8 @@ caller's thread. :func:`commit_lone` does for a lone ``set``, ``update`` or
 statements (read the old value, upsert or delete, the changelog row through the
 recorder), the same outcome, errors and rows — without the generator, the plan's
 overlay or the statement lists: each statement runs as soon as it is known. A
-write's own failure (an old value that no longer decodes, a value over SQLite's
-size limit) undoes what it did and answers its :class:`StateError`; the caller's
+write's own failure (an update over a stored text that is not JSON, a value over
+SQLite's size limit) undoes what it did and answers its :class:`StateError`; the caller's
 ``COMMIT`` then ends an empty transaction. ``tests/test_sqlite_lone.py`` checks
 it against the batch path by property.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import decode_stored
+from ...jsontext import decode_lenient, decode_one, decode_stored
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
@@ -56,8 +56,8 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
             new, new_text = w.value, w.value_json
             ex(UPSERT, (g, k, new_text))
         elif kind == "update":
-            try:
-                current = decode_stored(old_text) if old_text is not None else MISSING
+            try:  # (a stored text another tool wrote that is not JSON: its StoredValueError)
+                current = decode_one(old_text, g, k) if old_text is not None else MISSING  # type: ignore[arg-type]
                 new = apply_ops(current, w.ops or [], group_id=g, key=k)  # type: ignore[arg-type]
                 new_text = encode_result(new, w.ops, current, group_id=g, key=k)  # type: ignore[arg-type]
             except StateError as exc:  # the write's own error: nothing of it was written
@@ -76,7 +76,7 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
         entries = [(kind, g, k, old_text, new, new_text)]
         if events:
             return outcomes_of(entries, events=True)  # decoded before COMMIT: a bad old value undoes it
-        old = None if old_text is None else decode_stored(old_text)  # the result only, as outcomes_of gives it
+        old = None if old_text is None else decode_lenient(old_text)  # the result only, as outcomes_of gives it
         if kind == "delete":
             return [old]
         if new is NOT_COPIED:  # a set whose value was not copied at submission

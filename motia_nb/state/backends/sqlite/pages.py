@@ -10,6 +10,12 @@ changes already laid out as JSON bodies (seqs, ISO times, event codes, the
 old/new texts joined, the cause runs). A read of the item fetches a few pages and
 decodes each column of all of them with one ``json.loads`` (:func:`page_changes`).
 
+A page's texts are joined without bounds, so the filing pass packs only single JSON values:
+an old value another tool wrote that is not JSON (a set, delete or clear over it recorded
+its text, :mod:`.changelog`) is packed as that text in a JSON string (:func:`_packed`), which
+is what an item's history gives for it anyway (its text, as on Redis); it can never pair
+with its neighbours and shift them. Pages are read by ``history()`` only.
+
 Invariant: every change up to ``changes_filed.upto`` is in its item's pages (a pass
 moves ``upto`` and writes the pages of the records it files in one transaction),
 so an item's history is its pages, then the unfiled tail. Pages are copies: the
@@ -29,7 +35,7 @@ from typing import Any
 
 from ...events import CREATED, DELETED, UPDATED
 from ...history import iso_micros
-from ...jsontext import decode_stored
+from ...jsontext import decode_stored, encode_trusted, is_strict_json
 from .changelog import FILE, _offsets, first_seq
 
 __all__ = ["PAGES_SQL", "PAGE_MAX", "PAGE_MIN", "PAGED", "file_pass", "page_rows", "page_changes", "HORIZON", "PRUNE_PAGES", "EVENT_TYPES"]
@@ -161,8 +167,28 @@ def _page(changes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         ",".join([str(c[0]) for c in changes]),
         ",".join([f'"{t}"' for t in iso_micros([c[1] for c in changes])]),
         ",".join(map(_dumps, runs)),
-        ",".join([f"{'null' if c[2] is None else c[2]},{'null' if c[3] is None else c[3]}" for c in changes]),
+        ",".join(_packed(changes)),
     )  # fmt: skip
+
+
+def _packed(changes: list[tuple[Any, ...]]) -> list[str]:
+    """The changes' ``old,new`` texts as a page holds them: ``null`` for an absent one; a new text
+    as it is (only motia_nb writes one); an old text as it is when it is one JSON value, else
+    as a JSON string of it (another tool's text, recorded when a set, delete or clear went over
+    it: read back as that text, as ``history()`` reads it from ``changes``). An old text equal
+    to the item's previous new text is motia_nb's: only the others are parsed here."""
+    out: list[str] = []
+    append = out.append
+    before = None  # the previous change's new text
+    for c in changes:
+        old, new = c[2], c[3]
+        if old is None:
+            old = "null"
+        elif old != before and not is_strict_json(old):
+            old = encode_trusted(old)
+        before = new
+        append(f"{old},{'null' if new is None else new}")
+    return out
 
 
 def page_changes(pages: Sequence[Sequence[Any]], lo: int) -> "tuple[list[int], list[str], list[Any], list[str], list[Any], list[Any], list[Any], int]":

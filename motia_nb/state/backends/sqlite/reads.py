@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...jsontext import decode_all, decode_stored, not_json
+from ...jsontext import decode_all, decode_one
 from ..base import Order
 
 __all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
@@ -129,10 +129,7 @@ class SQLiteReads:
         rows = self._query(_GET, (group_id, key))
         if not rows:
             return None
-        try:
-            return decode_stored(rows[0][0])
-        except ValueError as exc:  # another tool's text
-            raise not_json(rows[0][0], group_id, key, exc) from None
+        return decode_one(rows[0][0], group_id, key)  # strictly: another tool's text is named
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._query(_EXISTS, (group_id, key)))

@@ -1,5 +1,5 @@
 -- clear a group (after helpers.lua, ordered.lua, history.lua). KEYS: state:<group>, order:<group>,
--- keys:<group>, keys_ready:<group>, keys_chunks:<group>, keys_text:<group>, then history.lua's two. ARGV: channel, origin, group, then history.lua's six.
+-- keys:<group>, keys_ready:<group>, keys_chunks:<group>, keys_text:<group>, then history.lua's four. ARGV: channel, origin, group, then history.lua's six.
 -- Returns flat [k, v, ...] removed, in insertion order.
 local out = ordered(KEYS[1], KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])

@@ -1,5 +1,5 @@
 -- delete one item (after helpers.lua, history.lua). KEYS: state:<group>, order:<group>, keys:<group>,
--- keys_ready:<group>, keys_chunks:<group>, keys_text:<group>, then history.lua's two.
+-- keys_ready:<group>, keys_chunks:<group>, keys_text:<group>, then history.lua's four.
 -- ARGV: field, channel, origin, group, then history.lua's six.
 -- Returns the old text or nil.
 local old = redis.call('HGET', KEYS[1], ARGV[1])

@@ -1,7 +1,7 @@
 -- set: store a value, keep the item's place, publish one event (after helpers.lua).
 -- ARGV: field, value, channel, origin, group, then history.lua's six.
 -- KEYS: state:<group>, order:<group>, motia_nb:seq, keys:<group>, keys_ready:<group>, keys_chunks:<group>,
--- keys_text:<group>, then history.lua's two. Returns the old text or nil.
+-- keys_text:<group>, then history.lua's four. Returns the old text or nil.
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 key_add(KEYS[1], ARGV[1], reconcile(KEYS[1], KEYS[2], KEYS[3]))
 key_text_done()

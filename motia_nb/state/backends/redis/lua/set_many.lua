@@ -1,6 +1,6 @@
 -- set_many: consecutive sets to one group in one call, one published message (after helpers.lua,
 -- history.lua). KEYS: as set.lua (state:<group>, motia_nb:order:<group>, motia_nb:seq, the key index, its
--- marker and key text, then history.lua's two). ARGV: channel, origin, group, stride, then `stride`
+-- marker and key text, then history.lua's four). ARGV: channel, origin, group, stride, then `stride`
 -- values per set: field, value[, cause, trace id ('' none)] (stride 2: every set has the cause
 -- and trace of history.lua's six; 4: each its own), then history.lua's six.
 -- The hash, the key index and the order index are written with one command per chunk of sets,
@@ -36,20 +36,20 @@ for i = 1, n do
 end
 -- the key index: an empty hash starts a fresh, complete one (key_add); the key text of a
 -- searched big group follows each key that came (one ZSCORE per call when there is none)
-local lex = KEYS[#KEYS - 5]
+local lex = KEYS[#KEYS - 7]
 if hlen == 0 then
-  redis.call('DEL', lex, KEYS[#KEYS - 3], KEYS[#KEYS - 2])
-  redis.call('SET', KEYS[#KEYS - 4], '1')
+  redis.call('DEL', lex, KEYS[#KEYS - 5], KEYS[#KEYS - 4])
+  redis.call('SET', KEYS[#KEYS - 6], '1')
   key_text_size = false
 else
-  key_text_size = kt_size(KEYS[#KEYS - 3], KEYS[#KEYS - 2]) or false
+  key_text_size = kt_size(KEYS[#KEYS - 5], KEYS[#KEYS - 4]) or false
 end
 local args = {}
 for lo = 1, n, CHUNK do
   local hi = math.min(n, lo + CHUNK - 1)
   if key_text_size then
     for i = lo, hi do
-      if redis.call('ZADD', lex, 0, fields[i]) == 1 then kt_changed(KEYS[#KEYS - 3], fields[i], true) end
+      if redis.call('ZADD', lex, 0, fields[i]) == 1 then kt_changed(KEYS[#KEYS - 5], fields[i], true) end
     end
   else
     args = {}
@@ -87,7 +87,7 @@ for i = 1, n do
   if at then
     local cause, trace = ARGV[na - 5], ARGV[na - 4]
     if stride >= 4 then cause, trace = ARGV[a + 3], ARGV[a + 4] end
-    hist_add(KEYS[#KEYS], (first + i) .. '-0', t, fields[i], at, cause, trace, ARGV[na - 3], ARGV[na - 2],
+    hist_add(KEYS[#KEYS], first + i, t, fields[i], at, cause, trace, ARGV[na - 3], ARGV[na - 2],
              old or nil, ARGV[a + 2])
   end
   if to then evs[i] = {t = t, g = group, k = fields[i], o = old or nil, n = ARGV[a + 2]} end

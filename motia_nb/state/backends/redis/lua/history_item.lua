@@ -1,0 +1,62 @@
+-- One item's changes from the changelog's item index (after history_index.lua). KEYS: the
+-- group's stream, its item index, the index's marker. ARGV: 'fwd' (oldest first) or 'rev', the
+-- key, the first seq wanted and the first one past those wanted (as a member has them: a letter
+-- then the digits; '' for the first change / past the newest), changes wanted, members examined
+-- at most (a bound on the time the server spends in one call), the earliest and the latest time
+-- wanted (whole microseconds, '' for none), and the last member a previous call examined ('':
+-- none, from the start).
+-- Returns {cursor, count, tails...}: cursor the last member examined when more may follow, else
+-- ''; count the changes; then their members' tails (history_index.lua) joined by commas, a
+-- hundred per string (one string of them all would cost the server more than making them: Lua
+-- builds a long string by merging copies). Or, reading nothing, {'fill', '0'} when the index
+-- does not hold every change yet (history_index_fill.lua goes on), {'fill', '1'} when it holds
+-- another count of changes than the stream (somebody else wrote or trimmed the stream: the index
+-- is made again).
+local stream, index, mark = KEYS[1], KEYS[2], KEYS[3]
+local from = redis.call('GET', mark)
+if from ~= '0' then
+  if not from and redis.call('XLEN', stream) == 0 then return {'', 0} end  -- nothing recorded
+  return {'fill', '0'}
+end
+if redis.call('ZCARD', index) ~= redis.call('XLEN', stream) then return {'fill', '1'} end
+local rev, prefix = ARGV[1] == 'rev', hix_prefix(ARGV[2])
+local lo, hi = '[' .. prefix, '(' .. prefix .. '\255'
+if ARGV[3] ~= '' then lo = '[' .. prefix .. ARGV[3] end
+if ARGV[4] ~= '' then hi = '(' .. prefix .. ARGV[4] end
+if rev then lo, hi = hi, lo end
+if ARGV[9] ~= '' then lo = '(' .. ARGV[9] end
+local want, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local min_us, max_us, p = tonumber(ARGV[7]), tonumber(ARGV[8]), #prefix + 2  -- where a tail starts
+local tails, count, seen, last = {}, 0, 0, ''
+local function done(cursor)
+  local out = {cursor, count}
+  for i = 1, count, 100 do out[#out + 1] = table.concat(tails, ',', i, math.min(count, i + 99)) end
+  return out
+end
+while seen < budget do
+  local n = math.min(1000, budget - seen)
+  if not (min_us or max_us) then n = math.min(n, want - count) end
+  local page
+  if rev then
+    page = redis.call('ZREVRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
+  else
+    page = redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
+  end
+  for _, m in ipairs(page) do
+    local ok = true
+    if min_us or max_us then
+      local us = tonumber(string.match(m, '^%d+,(%d+)', p))
+      ok = not ((min_us and us < min_us) or (max_us and us > max_us))
+    end
+    if ok then
+      count = count + 1
+      tails[count] = string.sub(m, p)
+      if count >= want then return done(m) end
+    end
+  end
+  seen = seen + #page
+  if #page < n then return done('') end
+  last = page[#page]
+  lo = '(' .. last
+end
+return done(last)

@@ -1,0 +1,347 @@
+"""Values another tool wrote into the store as text that is not JSON (or JSON motia_nb never
+writes: ``NaN``, ``-Infinity``, ``1e400``), SQLite against Redis: the same sequence of calls
+on both must give the same answers.
+
+What Redis does (the reference): a read refuses such a value (:class:`StoredValueError` naming
+the item); ``set``, ``delete`` and ``clear`` over it succeed and hand the old value back as its
+text (results, local and cross-process events, ``history()``); ``update`` over it (its ops need
+the current value) is refused and writes nothing; ``get(at=...)`` of a past value that was such
+a text is refused naming the change. Every run here is a differential: the scenario runs on a
+fresh SQLite file and on an emptied private redis-server, and both transcripts must be equal
+(and equal to what is written out for the cases that matter, so a shared mistake fails too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from motia_nb.state import StateManager
+from motia_nb.state.errors import StateError, StoredValueError
+
+pytestmark = pytest.mark.redis
+
+#: key -> the text another tool stored (every one of them is refused by a read)
+FOREIGN = {
+    "text": "hello there",
+    "pair": "1,2",  # two values if it were joined with its neighbours into one parse
+    "open": '{"n": 2',
+    "nan": "NaN",
+    "ninf": "-Infinity",
+    "huge": "1e400",  # json.loads: inf
+    "deep": '{"x": [1e400]}',
+    "tricky": 'a,]"é€😀 [x',  # a separator, a closer, a quote and multi-byte characters
+    "quoted": '"x],[',  # an unclosed string starting a bracket pair
+    "bigint": "1" + "0" * 5000,  # over Python's int digit limit
+    "unclosed": "[" * 5000,  # too deep for json.loads: the deep-safe decoder's error
+}
+
+
+class Store:
+    """One backend under test: its manager, and how another tool writes and reads its items."""
+
+    def __init__(self, kind: str, url: str, put: Callable[[str, str, str], None], raw: Callable[[str, str], Any]):
+        self.kind, self.url, self.put, self.raw = kind, url, put, raw
+        self.managers: list[StateManager] = []
+
+    def manager(self) -> StateManager:
+        m = StateManager(self.url)
+        self.managers.append(m)
+        return m
+
+    def close(self) -> None:
+        for m in self.managers:
+            m.close()
+
+
+def _sqlite_store(path: str) -> Store:
+    def put(g: str, k: str, text: str) -> None:
+        con = sqlite3.connect(path, isolation_level=None)
+        try:
+            con.execute(
+                "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
+                (g, k, text),
+            )
+        finally:
+            con.close()
+
+    def raw(g: str, k: str) -> Any:
+        con = sqlite3.connect(path)
+        try:
+            row = con.execute("SELECT value FROM items WHERE grp = ? AND key = ?", (g, k)).fetchone()
+        finally:
+            con.close()
+        return None if row is None else row[0]
+
+    return Store("sqlite", path, put, raw)
+
+
+def _redis_store(url: str, client: Any) -> Store:
+    return Store("redis", url, lambda g, k, text: client.hset(f"state:{g}", k, text), lambda g, k: client.hget(f"state:{g}", k))
+
+
+@pytest.fixture
+def stores(tmp_path: Any, redis_url: str, redis_client: Any) -> Iterator[tuple[Store, Store]]:
+    s, r = _sqlite_store(str(tmp_path / "state.db")), _redis_store(redis_url, redis_client)
+    yield s, r
+    s.close()
+    r.close()
+
+
+def _err(exc: BaseException) -> tuple[Any, ...]:
+    """An error as both backends must give it: its class, item, and why the value cannot be read
+    (the text between "cannot be read: " and "; it starts"), the change's number left out."""
+    why = re.search(r"cannot be read: (.*?); it starts", str(exc))
+    where = re.search(r"the value of ('.*?'/'.*?')( (before|after) change \d+)?", str(exc))
+    assert "\n" not in str(exc), str(exc)
+    return (
+        type(exc).__name__, getattr(exc, "group_id", None), getattr(exc, "key", None),
+        why and why.group(1), where and where.group(1), where and where.group(3),
+        str(exc).endswith("Overwrite it with set() or delete it"),
+    )  # fmt: skip
+
+
+def _try(fn: Callable[[], Any]) -> Any:
+    try:
+        return ("ok", fn())
+    except StateError as exc:
+        return ("error", _err(exc))
+
+
+def _events(events: list[Any]) -> list[tuple[Any, ...]]:
+    return [(e.event_type, e.group_id, e.key, e.old_value, e.new_value) for e in events]
+
+
+def _changes(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(c["event_type"], c["key"], c["old_value"], c["new_value"]) for c in rows]
+
+
+def _scenario(store: Store) -> list[Any]:
+    """The calls a user makes over values another tool wrote; a transcript of the answers."""
+    m = store.manager()
+    out: list[Any] = []
+    m.sync.set("g", "ok", {"n": 1})
+    for k, text in FOREIGN.items():
+        store.put("g", k, text)
+    events: list[Any] = []
+    m.subscribe(events.append)
+    for k in FOREIGN:  # every read refuses, naming the item
+        out.append(("get", k, _try(lambda k=k: m.sync.get("g", k))))
+    out.append(("items", _try(lambda: m.sync.items("g"))[0]))
+    # an update needs the current value: refused, nothing written, nothing recorded
+    for k, text in FOREIGN.items():
+        out.append(("update", k, _try(lambda k=k: m.sync.update("g", k, [{"type": "set", "path": "y", "value": 1}]))))
+        out.append(("raw after update", k, store.raw("g", k) == text))
+    out.append(("history after updates", _changes(m.sync.history("g"))))
+    # a set over it: the old value is its text
+    out.append(("set", _try(lambda: m.sync.set("g", "text", 1))))
+    out.append(("delete", _try(lambda: m.sync.delete("g", "huge"))))
+    out.append(("set nan", _try(lambda: m.sync.set("g", "nan", [1]))))
+
+    async def gather() -> list[Any]:  # one batch: sets, a delete and an update over such values
+        return await asyncio.gather(
+            m.set("g", "pair", 2), m.set("g", "tricky", {"t": "ok"}), m.delete("g", "quoted"),
+            m.update("g", "open", [{"type": "set", "path": "y", "value": 1}]), m.set("g", "fresh", 3),
+            m.set("g", "ninf", None), return_exceptions=True,
+        )  # fmt: skip
+
+    out.append(("gather", [("error", _err(r)) if isinstance(r, BaseException) else r for r in asyncio.run(gather())]))
+    out.append(("events", _events(events)))
+    history = m.sync.history("g")
+    out.append(("history", _changes(history)))
+    for k in ("text", "pair", "tricky", "quoted", "nan"):
+        out.append(("item history", k, _changes(m.sync.history("g", k))))
+    out.append(("async history", _changes(asyncio.run(m.history("g", "tricky")))))
+    # the value as it was before a change over it is read as strictly as get() reads one now
+    for c in history[1:]:
+        out.append(("at before", c["key"], _try(lambda c=c: m.sync.get("g", c["key"], at=c["seq"] - 1))))
+        out.append(("at", c["key"], _try(lambda c=c: m.sync.get("g", c["key"], at=c["seq"]))))
+    events.clear()
+    out.append(("clear", _try(lambda: m.sync.clear("g"))))
+    out.append(("clear events", sorted(_events(events), key=repr)))
+    out.append(("history after clear", sorted(_changes(m.sync.history("g"))[len(history) :], key=repr)))
+    return out
+
+
+def test_the_same_calls_give_the_same_answers_on_sqlite_and_redis(stores: tuple[Store, Store]) -> None:
+    sqlite_out, redis_out = (_scenario(s) for s in stores)
+    for a, b in zip(sqlite_out, redis_out):
+        assert a == b, f"sqlite: {a}\nredis:  {b}"
+    assert len(sqlite_out) == len(redis_out)
+    got = {(o[0], o[1]) if len(o) == 3 else o[0]: o[-1] for o in redis_out}
+    # pinned, so a mistake both backends share fails too
+    assert got[("get", "nan")] == ("error", ("StoredValueError", "g", "nan", "NaN is not JSON", "'g'/'nan'", None, True))
+    assert got[("get", "huge")][1][3].startswith("the number 1e400 is too large for a float")
+    assert got[("get", "pair")][1][3].startswith("it is not JSON (Extra data")
+    assert all(got[("raw after update", k)] for k in FOREIGN)
+    assert got[("update", "text")][0] == "error" and got[("update", "text")][1][:3] == ("StoredValueError", "g", "text")
+    assert got["history after updates"] == [("state:created", "ok", None, {"n": 1})]
+    assert got["set"] == ("ok", {"new_value": 1, "old_value": "hello there"})
+    assert got["delete"] == ("ok", "1e400")
+    assert got["set nan"] == ("ok", {"new_value": [1], "old_value": "NaN"})
+    assert got["gather"][:3] == [
+        {"new_value": 2, "old_value": "1,2"}, {"new_value": {"t": "ok"}, "old_value": FOREIGN["tricky"]}, FOREIGN["quoted"],
+    ]  # fmt: skip
+    assert got["gather"][3][1][:3] == ("StoredValueError", "g", "open")
+    assert got["gather"][4:] == [{"new_value": 3, "old_value": None}, {"new_value": None, "old_value": "-Infinity"}]
+    assert got[("item history", "tricky")] == [("state:updated", "tricky", FOREIGN["tricky"], {"t": "ok"})]
+    assert got[("item history", "quoted")] == [("state:deleted", "quoted", FOREIGN["quoted"], None)]
+    assert got[("at before", "tricky")][0] == "error" and got[("at before", "tricky")][1][5:] == ("before", False)
+    assert got[("at", "tricky")] == ("ok", {"t": "ok"})
+    assert got["clear"] == ("ok", 11)  # every item but huge and quoted (deleted); open, deep, bigint, unclosed foreign
+    cleared = {e[2]: e[3] for e in got["clear events"]}
+    assert [cleared[k] for k in ("open", "bigint", "unclosed")] == [FOREIGN["open"], FOREIGN["bigint"], FOREIGN["unclosed"]]
+
+
+def _hot_key_history(store: Store, file: bool) -> list[Any]:
+    """A key written 40 times after another tool's text: a filing pass packs its changes in pages
+    (SQLite), whose texts are joined without bounds; its history before and after filing."""
+    m = store.manager()
+    m.sync.set("g", "neighbour", "before")
+    m.sync.set("g", "hot", 0)
+    store.put("g", "hot", FOREIGN["tricky"])
+    assert m.sync.set("g", "hot", 1)["old_value"] == FOREIGN["tricky"]
+    store.put("g", "hot", FOREIGN["quoted"])
+    assert m.sync.delete("g", "hot") == FOREIGN["quoted"]
+    store.put("g", "hot", FOREIGN["pair"])
+    for i in range(2, 40):
+        m.sync.set("g", "hot", {"i": i, "s": "é,]\""})
+    m.sync.set("g", "neighbour", "after")
+    out = []
+    for _ in range(2 if file else 1):
+        whole = m.sync.history("g", "hot", limit=1000)
+        out.append(_changes(whole))
+        out.append(_changes(m.sync.history("g", "hot", limit=3)))
+        out.append(_changes(m.sync.history("g", "hot", since=whole[1]["seq"], limit=3)))
+        out.append(_changes(m.sync.history("g", "hot", since=datetime.fromisoformat(whole[0]["at"]), limit=5)))
+        out.append(_changes(m.sync.history("g")))
+        out.append(_changes(m.sync.history("g", "neighbour")))
+        if file:
+            store.managers[-1].backend.file_history()  # type: ignore[attr-defined]
+    return out
+
+
+def test_a_hot_keys_history_over_foreign_texts_reads_the_same_before_and_after_filing(stores: tuple[Store, Store]) -> None:
+    sqlite_store, redis_store = stores
+    got = _hot_key_history(sqlite_store, file=True)
+    con = sqlite3.connect(sqlite_store.url)
+    try:  # the filing pass paged the hot key's changes
+        assert con.execute("SELECT count(*) FROM changes_pages WHERE grp = 'g' AND key = 'hot'").fetchone()[0] >= 1
+    finally:
+        con.close()
+    want = _hot_key_history(redis_store, file=False)
+    assert got[:6] == want and got[6:] == want  # unfiled, then from the pages: both as Redis reads them
+    whole = want[0]
+    assert whole[:4] == [
+        ("state:created", "hot", None, 0),
+        ("state:updated", "hot", FOREIGN["tricky"], 1),
+        ("state:deleted", "hot", FOREIGN["quoted"], None),
+        ("state:updated", "hot", FOREIGN["pair"], {"i": 2, "s": 'é,]"'}),
+    ]
+    assert [c[3] for c in whole[4:]] == [{"i": i, "s": 'é,]"'} for i in range(3, 40)]
+
+
+def test_another_processs_change_over_a_foreign_value_arrives_as_its_text(stores: tuple[Store, Store]) -> None:
+    """The cross-process path: SQLite's follower turns changelog rows into events, Redis's
+    subscriber the published message; both hand the old value over as its text."""
+    got = []
+    for store in stores:
+        watcher, writer = store.manager(), store.manager()
+        writer.sync.set("g", "a", 0)
+        received: list[Any] = []
+        done = threading.Event()
+
+        def on(ev: Any, received: list[Any] = received, done: threading.Event = done) -> None:
+            received.append(ev)
+            if ev.key == "last":
+                done.set()
+
+        watcher.subscribe(on, remote=True)
+        watcher.sync.get("g", "a")
+        store.put("g", "a", FOREIGN["tricky"])
+        store.put("g", "b", "NaN")
+
+        async def batch(writer: StateManager = writer) -> None:
+            await asyncio.gather(writer.set("g", "a", 1), writer.delete("g", "b"))
+
+        asyncio.run(batch())
+        writer.sync.set("g", "last", 1)
+        assert done.wait(10), received
+        got.append(sorted(_events(received), key=repr))
+    assert got[0] == got[1]
+    assert ("state:updated", "g", "a", FOREIGN["tricky"], 1) in got[1] and ("state:deleted", "g", "b", "NaN", None) in got[1]
+
+
+def _reads_of(store: Store, text: str) -> list[Any]:
+    m = store.manager()
+    m.sync.set("g", "a", 1)
+    store.put("g", "b", text)
+    reads = [lambda: m.sync.get("g", "b"), lambda: m.sync.items("g"), lambda: m.sync.list("g"), lambda: m.sync.frame("g"),
+             lambda: asyncio.run(m.get("g", "b")), lambda: asyncio.run(m.items("g"))]  # fmt: skip
+    return [_try(read) for read in reads]
+
+
+@pytest.mark.parametrize("text", ["NaN", "1e400", "-Infinity", '[1, 2e999]'])
+def test_reads_refuse_what_json_loads_would_read_as_nan_or_inf_on_both(stores: tuple[Store, Store], text: str) -> None:
+    answers = [_reads_of(store, text) for store in stores]
+    assert answers[0] == answers[1]
+    assert all(a[0] == "error" and a[1][:3] == ("StoredValueError", "g", "b") for a in answers[0])
+
+
+def test_update_over_a_foreign_value_is_one_line_naming_the_item_and_writes_nothing(tmp_path: Any) -> None:
+    store = _sqlite_store(str(tmp_path / "state.db"))
+    m = store.manager()
+    try:
+        m.sync.set("g", "k", 1)
+        store.put("g", "k", "hello")
+        with pytest.raises(StoredValueError, match=r"^the value of 'g'/'k' cannot be read: it is not JSON") as info:
+            m.sync.update("g", "k", [{"type": "increment", "path": "", "by": 1}])
+        assert "\n" not in str(info.value) and str(info.value).endswith("Overwrite it with set() or delete it")
+        assert store.raw("g", "k") == "hello" and len(m.sync.history("g", "k")) == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_state_history_shows_the_text_and_restore_refuses_it_on_both(ip, fresh_db, redis_url, redis_client, kind):
+    """``%state history`` shows the old value another tool wrote as its text (what history()
+    gives); ``%state restore`` to before that change refuses, naming the change, and writes
+    nothing: the text is never written back as a JSON string."""
+    from motia_nb import state_manager
+    from motia_nb.notebook.magics import StateMagicError
+    from motia_nb.testing import run_cell
+
+    if kind == "redis":
+        run_cell(ip, f"%state use {redis_url}")
+        store = _redis_store(redis_url, redis_client)
+    else:
+        store = _sqlite_store(fresh_db)
+        state_manager.sync.set("g", "other", 0)  # the file and its schema
+    store.put("g", "k", FOREIGN["tricky"])
+    state_manager.sync.set("g", "k", {"a": 1})  # recorded: old value the text, new value {"a": 1}
+    shown = ip.run_line_magic("state", "history g k")
+    # the text as a string value (shown as that string, or as its JSON: however strings are shown)
+    assert list(shown.old_value) in ([FOREIGN["tricky"]], [_json(FOREIGN["tricky"])]), list(shown.old_value)
+    assert list(shown.new_value) in ([{"a": 1}], [_json({"a": 1})]), list(shown.new_value)
+    first = int(shown.seq.iloc[0])
+    with pytest.raises(StateMagicError) as info:
+        ip.run_line_magic("state", "restore g k --to -1")
+    message = str(info.value)
+    assert message.startswith(f"%state restore: the value of 'g'/'k' before change {first} cannot be read: ")
+    assert message.endswith("nothing was written") and "\n" not in message
+    assert store.raw("g", "k") == _json({"a": 1})
+    assert len(ip.run_line_magic("state", "history g k")) == 1
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
