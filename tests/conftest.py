@@ -18,6 +18,7 @@ from motia_nb.testing.fixtures import (  # noqa: F401
     db_path,
     fresh_db,
     ip,
+    kernel,
     kernels,
     redis_backend,
     redis_client,

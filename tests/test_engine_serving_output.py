@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 from engine_helpers import WORKERS, iii_python
 
-from motia_nb.testing import Kernel
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +49,6 @@ SERVE = {
 
 # a cell that runs while the worker writes: it waits (an event, set by the step) and says so
 BUSY = 'print("busy cell waiting", flush=True)\nprint("step ran:", ran.wait(60))'
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "state.db"), PYTHONPATH=str(ROOT))
-    k = Kernel(env=env, cwd=str(tmp_path))
-    try:
-        yield k
-    finally:
-        k.shutdown()
 
 
 class Outputs:

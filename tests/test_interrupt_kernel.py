@@ -8,16 +8,11 @@ waits on motia_nb's loop thread).
 
 from __future__ import annotations
 
-import os
 import queue
 import time
-from pathlib import Path
 
 import pytest
 
-from motia_nb.testing import Kernel
-
-ROOT = Path(__file__).resolve().parent.parent
 
 SETUP = """
 %load_ext motia_nb
@@ -33,13 +28,9 @@ async def slow(event):
 
 
 @pytest.fixture
-def kernel(tmp_path):
-    env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "state.db"), PYTHONPATH=str(ROOT))
-    k = Kernel(env=env, cwd=str(tmp_path))
-    try:
-        yield k.km, k.kc
-    finally:
-        k.shutdown()
+def channels(kernel):
+    """The kernel's manager and client."""
+    return kernel.km, kernel.kc
 
 
 def run(kc, code: str, *, interrupt_after: str | None = None, km=None, timeout: float = 60) -> dict:
@@ -69,8 +60,8 @@ def run(kc, code: str, *, interrupt_after: str | None = None, km=None, timeout: 
     raise AssertionError(f"cell did not finish within {timeout}s: {out}")
 
 
-def test_interrupt_cancels_the_cascade_of_an_awaited_write(kernel):
-    km, kc = kernel
+def test_interrupt_cancels_the_cascade_of_an_awaited_write(channels):
+    km, kc = channels
     assert run(kc, SETUP)["error"] is None
     out = run(kc, 'await state_manager.set("slow", "a", 1)', interrupt_after="started a", km=km)
     assert "step 'Slow' cancelled: what caused it (a cell, a viewer action) was interrupted" in out["stderr"]
@@ -80,8 +71,8 @@ def test_interrupt_cancels_the_cascade_of_an_awaited_write(kernel):
     assert check["stdout"].split("\n")[:2] == ["['cancelled']", "1"]  # the write stands, the step was cancelled
 
 
-def test_interrupt_cancels_the_cascade_of_a_magic_in_one_line(kernel):
-    km, kc = kernel
+def test_interrupt_cancels_the_cascade_of_a_magic_in_one_line(channels):
+    km, kc = channels
     assert run(kc, SETUP)["error"] is None
     out = run(kc, "%state set slow b 2", interrupt_after="started b", km=km)
     assert "step 'Slow' cancelled: what caused it (a cell, a viewer action) was interrupted" in out["stderr"]
@@ -114,8 +105,8 @@ def busy(event):
 """
 
 
-def test_interrupt_tells_a_plain_def_step_and_stops_waiting_for_it(kernel):
-    km, kc = kernel
+def test_interrupt_tells_a_plain_def_step_and_stops_waiting_for_it(channels):
+    km, kc = channels
     assert run(kc, PLAIN)["error"] is None
     out = run(kc, "%state set busy c 3", interrupt_after="started c", km=km)
     assert "step 'Busy' cancelled" in out["stderr"] and out["error"][0] == "Interrupted"

@@ -7,17 +7,10 @@ as a cell), and the interrupt is a real SIGINT to the kernel process.
 
 from __future__ import annotations
 
-import os
 import queue
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from motia_nb.testing import Kernel
-
-ROOT = Path(__file__).resolve().parent.parent
 
 SETUP = """
 %load_ext motia_nb
@@ -44,16 +37,6 @@ print("message:", v.message)
 print("statuses:", trace_frame(step="Slow")["status"].tolist())
 print("stored:", state_manager.sync.get("slow", "a"))
 """
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "state.db"), PYTHONPATH=str(ROOT))
-    k = Kernel(env=env, cwd=str(tmp_path))
-    try:
-        yield k
-    finally:
-        k.shutdown()
 
 
 def click(kc: Any, model_id: str) -> str:

@@ -19,6 +19,9 @@ A test module that wants a fixture under a shorter name imports it under that na
   closed after the test; ``redis_manager``: an opened ``StateManager`` on it, closed after.
 - ``kernels``: two real Jupyter kernels (:class:`~motia_nb.testing.kernels.Kernel`),
   shut down after the test (skipped without jupyter_client).
+- ``kernel``: one real Jupyter kernel of this checkout (``PYTHONPATH`` its root, so it imports
+  the motia_nb under test) with its own state file (``MOTIA_NB_DB`` in ``tmp_path``, also its
+  working directory), shut down after the test.
 - ``db_path``: a fresh SQLite state file path for one test; ``sqlite_manager``: a
   ``StateManager`` on it, closed after the test.
 - ``big_db`` (module): a state file whose group ``big`` holds 1,000,000 items
@@ -31,8 +34,10 @@ A test module that wants a fixture under a shorter name imports it under that na
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,6 +151,16 @@ def kernels() -> Iterator[tuple[Kernel, Kernel]]:
     pytest.importorskip("jupyter_client")
     with started_kernels(2) as (a, b):
         yield a, b
+
+
+@pytest.fixture
+def kernel(tmp_path: Any) -> Iterator[Kernel]:
+    """One started kernel of this checkout, on a state file of its own (see the module doc)."""
+    pytest.importorskip("jupyter_client")
+    root = Path(__file__).resolve().parents[2]  # the checkout holding this motia_nb
+    env = dict(os.environ, MOTIA_NB_DB=str(Path(tmp_path) / "state.db"), PYTHONPATH=str(root))
+    with started_kernels(1, env=env, cwd=str(tmp_path)) as (k,):
+        yield k
 
 
 @pytest.fixture
