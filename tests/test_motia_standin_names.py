@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import typing
 from pathlib import Path
 
 import pytest
 
-from motia_nb.motia import _world
 from motia_nb.motia._tooling import RUNTIME_ONLY
-from motia_nb.session import request, reset_steps
-from motia_nb.state import state_manager
+from motia_nb.session import request
 from motia_nb.testing import run_cell
+from test_motia_standin import motia as standin  # noqa: F401 (a fixture: the stand-in on a state file of its own)
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
@@ -44,18 +42,6 @@ REAL_NAMES = [
     "schema_to_json_schema", "schema_utils", "setup_step_endpoint", "state", "stateManager", "step", "stream",
     "streams", "tracing", "triggers", "types", "types_stream", "validator",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def standin(ip, tmp_path):
-    previous = state_manager.url
-    state_manager.use(str(tmp_path / "state.db"))
-    reset_steps()
-    mod = _world.ensure_motia()
-    assert mod.__name__ == "motia_nb.motia" and sys.modules["motia"] is mod
-    yield mod
-    reset_steps()
-    state_manager.use(previous)
 
 
 @pytest.mark.skipif(not REAL_PYTHON.exists(), reason="no .venv-motia (the real motia 1.0.4rc1)")
