@@ -27,7 +27,7 @@ from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
 from .remote import Dispatcher, InOrigin, RemoteChanges, fan_out
-from .store_settings import BusyTimeout, busy_timeout_setting
+from .store_settings import BusyTimeout, SettingWatchers, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
@@ -49,7 +49,7 @@ def default_url() -> str:
     return os.environ.get("MOTIA_NB_DB") or DEFAULT_DB
 
 
-class StateManager(Writing, HistoryCalls, BusyTimeout):
+class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
     """Motia's State Management: groups of keys holding JSON values.
 
     ``url`` may be a file path, ``":memory:"`` or ``redis://host:port/db``; when
@@ -70,9 +70,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
         # per attached backend: its weak listener and the finalizer that closes it if this
         # manager is dropped without close() (a backend never refers back to its manager)
         self._attached: dict[int, tuple[WeakCall, Any]] = {}
-        # told each setting this manager takes (database, history_keep, busy_timeout), whoever set it:
-        # %config MotiaNB keeps the shell's config in step (weakly held: a reloaded extension's goes)
-        self._setting_watchers: list[weakref.WeakMethod[Callable[[str, Any], None]]] = []
+        self._setting_watchers = []  # (SettingWatchers)
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 
@@ -156,22 +154,6 @@ class StateManager(Writing, HistoryCalls, BusyTimeout):
             old.close()
         self._setting_changed("database", url.strip())
         return new.url
-
-    def _watch_settings(self, method: Callable[[str, Any], None]) -> None:
-        """Call the bound ``method(name, value)`` after each setting this manager takes (``database``
-        from :meth:`use`, ``history_keep``, ``busy_timeout``: the value as set), while its object lives."""
-        self._setting_watchers.append(weakref.WeakMethod(method))
-
-    def _setting_changed(self, name: str, value: Any) -> None:
-        for ref in list(self._setting_watchers):
-            fn = ref()
-            if fn is None:
-                try:
-                    self._setting_watchers.remove(ref)
-                except ValueError:
-                    pass
-                continue
-            fn(name, value)
 
     def close(self) -> None:
         """Flush pending writes and release threads and connections.

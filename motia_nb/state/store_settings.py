@@ -1,18 +1,18 @@
-"""The busy timeout, a per-manager store setting, mixed into :class:`~motia_nb.state.manager.StateManager`.
-
-Kept on the manager and handed to each backend it opens (``open_backend(url,
-busy_timeout=)``) and to the open one when it changes.
+"""Mixed into :class:`~motia_nb.state.manager.StateManager`: the busy timeout, a per-manager store
+setting (kept on the manager and handed to each backend it opens, ``open_backend(url,
+busy_timeout=)``, and to the open one when it changes), and who is told when a setting changes.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from .backends.base import Backend
 from .backends.sqlite.schema import busy_timeout_setting
 
-__all__ = ["BusyTimeout", "busy_timeout_setting"]
+__all__ = ["BusyTimeout", "SettingWatchers", "busy_timeout_setting"]
 
 
 class BusyTimeout:
@@ -36,3 +36,27 @@ class BusyTimeout:
         if b is not None:
             b.set_busy_timeout(self.busy_timeout)
         self._setting_changed("busy_timeout", self._busy_timeout)
+
+
+class SettingWatchers:
+    """Who is told each setting the manager takes (``database`` from ``use()``, ``history_keep``,
+    ``busy_timeout``), whoever set it: ``%config MotiaNB`` keeps the shell's config in step. Held
+    weakly: a reloaded extension's old config object goes. The manager sets ``_setting_watchers = []``."""
+
+    _setting_watchers: "list[weakref.WeakMethod[Callable[[str, Any], None]]]"
+
+    def _watch_settings(self, method: Callable[[str, Any], None]) -> None:
+        """Call the bound ``method(name, value)`` after each setting this manager takes (the value
+        as set), while its object lives."""
+        self._setting_watchers.append(weakref.WeakMethod(method))
+
+    def _setting_changed(self, name: str, value: Any) -> None:
+        for ref in list(self._setting_watchers):
+            fn = ref()
+            if fn is None:
+                try:
+                    self._setting_watchers.remove(ref)
+                except ValueError:
+                    pass
+                continue
+            fn(name, value)
