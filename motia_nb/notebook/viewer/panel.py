@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from ..._interrupts import cancel_on_interrupt
 from ..._threads import in_loop_thread, run_sync
 from ...session import default_session
-from ...state.numbers import as_int, as_number
 from .data import LiveData, off_loop
 from .refresh import LiveRefresh
 from .paging import Page
@@ -44,7 +43,7 @@ from .finding import FindActions
 from .item_history import HistoryActions
 from .layout import ViewerLayout
 from .live import Debouncer, LoopClock, home_loop, runs_on
-from .model import LAST_PAGE, ViewModel
+from .model import LAST_PAGE, ViewModel, viewer_options
 from .render import Rendering
 from .text import display_url
 
@@ -92,21 +91,7 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
         debounce: float = 0.15,
         max_delay: float = 1.0,
     ) -> None:
-        if group is not None and (not isinstance(group, str) or not group):
-            raise ValueError(f"viewer: group must be a non-empty str or None, got {group!r}")
-        size = as_int(page_size)  # numpy numbers too
-        if size is None or size < 1:
-            raise ValueError(f"viewer: page_size must be a positive int, got {page_size!r}")
-        page_size = size
-        seconds: dict[str, float] = {}
-        for name, v in (("poll_interval", poll_interval), ("debounce", debounce), ("max_delay", max_delay)):
-            n = as_number(v)
-            if n is None or not math.isfinite(n) or n < 0:
-                raise ValueError(f"viewer: {name} must be a non-negative number of seconds, got {v!r}")
-            seconds[name] = float(n)
-        poll_interval, debounce, max_delay = seconds["poll_interval"], seconds["debounce"], seconds["max_delay"]
-        if poll_interval <= 0:
-            raise ValueError(f"viewer: poll_interval must be > 0 seconds, got {poll_interval!r}")
+        page_size, poll_interval, debounce, max_delay = viewer_options(group, page_size, poll_interval, debounce, max_delay)
 
         self.manager: "StateManager" = manager if manager is not None else _default_manager()
         self.model = ViewModel(group=group, page_size=page_size)
