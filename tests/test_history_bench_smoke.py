@@ -3,6 +3,7 @@ measured (none n/a), gets a verdict and is printed. Nothing about speed is asser
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def test_every_history_target_is_measured_and_gets_a_verdict(tmp_path: Path) -> 
                                         "history.follow"]  # fmt: skip
     redis = [o for o in outcomes if "redis" in o.id]
     assert [o.error for o in outcomes if o not in redis] == [""] * 5
+    for o in outcomes[:2]:  # the SQLite on/off rows carry raw sqlite3's own ratio, for scale
+        assert re.search(r"; raw sqlite3 with vs without the same rows: \d+\.\d\d×$", o.measured), o.measured
     if shutil.which("redis-server") is None:  # the Redis rows say why they are n/a
         assert all(o.verdict == "n/a" and "redis-server" in o.error for o in redis)
         return
