@@ -345,3 +345,43 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+#: texts another tool wrote that balance each other when a page is joined into one parse: the
+#: count stays right while values move to other keys (one JSON array for SQLite: ``[1,2,[3,4]]``;
+#: each text in its own brackets for Redis: ``[["x],[y"],[1],[2]]``, ``[[[[],[]]],[1],[2]]``)
+SHIFTING = {
+    "array": ["1,2", "[3", "4]"],
+    "string": ['"x', 'y"', "1,2"],
+    "wrapped string": ['"x', 'y"', "1],[2"],
+    "wrapped brackets": ["[[", "]]", "1],[2"],
+}
+
+
+def _page_reads(store: Store, texts: list[str]) -> list[Any]:
+    m = store.manager()
+    m.sync.set("g", "a", 0)
+    for i, text in enumerate(texts):
+        store.put("g", f"k{i}", text)
+    m.sync.set("g", "z", 9)
+    reads = [
+        lambda: m.sync.items("g"), lambda: m.sync.list("g"), lambda: m.sync.frame("g"),
+        lambda: m.sync.items("g", limit=10), lambda: m.sync.items("g", offset=1, limit=3),
+        lambda: asyncio.run(m.items("g")), lambda: asyncio.run(m.list("g")), lambda: m.backend.values("g"),
+    ]  # fmt: skip
+    out = [_try(read) for read in reads]
+    m.sync.clear("g")
+    return out
+
+
+@pytest.mark.parametrize("case", SHIFTING)
+def test_texts_that_balance_each_other_are_refused_never_shifted_on_both(stores: tuple[Store, Store], case: str) -> None:
+    """Every page read refuses such texts, naming the first of them; none hands back values
+    under the wrong keys (``k2`` holding ``[3,4]``, or ``k0`` the string ``x],[y``)."""
+    answers = [_page_reads(store, SHIFTING[case]) for store in stores]
+    for store, got in zip(stores, answers):
+        for answer in got:
+            assert answer[0] == "error", (store.kind, answer)
+            assert answer[1][:2] == ("StoredValueError", "g") and answer[1][2] in ("k0", None), (store.kind, answer)
+    assert answers[0][:6] == answers[1][:6]  # (SQLite's reads of values alone name the group, not the key)
+    assert all(a[1][2] == "k0" for a in answers[0][:6])

@@ -4,8 +4,9 @@
 (compact, ``ensure_ascii=False``), falling back to an iterative writer with the
 same output when the value or the stack is too deep for recursion;
 :func:`decode_value` reads stored text with ``json.loads`` and the same kind of
-fallback; :func:`decode_all` a page of stored texts with one parse, naming the item whose
-text is not JSON (another tool wrote it). Validation (what may be stored) is
+fallback; :func:`decode_all` a page of stored texts, each text by the C scanner on its own
+(never joined: foreign texts could pair up), naming the item whose text is not JSON
+(another tool wrote it). Validation (what may be stored) is
 :mod:`motia_nb.state.values`.
 
 A *stored* text is read strictly (:func:`decode_strict`, the backends' reads): ``NaN``,
@@ -239,18 +240,25 @@ def decode_lenient_many(texts: list[str | None]) -> list[Any]:
 
 
 def decode_written_many(texts: list[str | None]) -> list[Any]:
-    """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them) with
-    ONE parse (None: None); should the parse fail or give another count, each on its own
-    (:func:`decode_lenient_many`)."""
-    if not texts:
-        return []
-    try:
-        values = json.loads("[" + ",".join(["null" if t is None else t for t in texts]) + "]")
-        if len(values) == len(texts):
-            return values
-    except (ValueError, RecursionError):
-        pass
-    return decode_lenient_many(texts)
+    """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them), each
+    by the C scanner on its own (None: None; never joined, as :func:`decode_all` explains);
+    a text that is not one JSON value after all: :func:`decode_lenient`."""
+    scan = _scan
+    out: list[Any] = []
+    append = out.append
+    for t in texts:
+        if t is None:
+            append(None)
+            continue
+        try:
+            obj, end = scan(t, 0)
+            if end == len(t):
+                append(obj)
+                continue
+        except (StopIteration, ValueError, RecursionError, TypeError):
+            pass
+        append(decode_lenient(t))
+    return out
 
 
 def not_json(text: str, group_id: str, key: str | None, exc: BaseException, when: str | None = None) -> StoredValueError:
@@ -277,19 +285,31 @@ def decode_one(text: str, group_id: str, key: str | None, when: str | None = Non
         raise not_json(text, group_id, key, exc, when) from None
 
 
-def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None, joined: str | None = None) -> list[Any]:
-    """Stored texts decoded strictly with ONE parse (every text motia_nb wrote is one JSON value);
-    a text that is not (another tool's: it fails the parse or changes the count) is found
-    one by one and named (:func:`not_json`). ``joined``: the texts in a JSON array, made already."""
-    if not texts:
-        return []
-    try:
-        values = strict_loads(joined or "[" + ",".join(texts) + "]")
-        if len(values) == len(texts):
-            return values
-    except (ValueError, RecursionError):
-        pass
-    return [decode_one(t, group_id, None if keys is None else keys[i]) for i, t in enumerate(texts)]
+def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None) -> list[Any]:
+    """Stored texts decoded strictly, each text on its own by the C scanner (no join, no
+    wrapper per text); a text that is not one JSON value (another tool's) is named
+    (:func:`not_json`).
+
+    Not one parse of the texts joined (``[`` + ``,``.join(texts) + ``]``) with a count check:
+    texts that are not JSON can balance each other there and keep the count while values move
+    to the wrong keys (``1,2`` + ``[3`` + ``4]`` reads as ``1``, ``2``, ``[3,4]``). Scanning each
+    text from its start and asking that the value end at its end is that same parse, text by
+    text, with every value proved to be its own text's; it costs about what the one parse did
+    (the join's copy is saved).
+    """
+    scan = _strict_scan
+    out: list[Any] = []
+    append = out.append
+    for t in texts:
+        try:
+            obj, end = scan(t, 0)
+            if end == len(t):
+                append(obj)
+                continue
+        except (StopIteration, ValueError, RecursionError, TypeError):
+            pass  # not JSON, NaN, 1e400, too deep (decode_one's iterative decoder), not text (a BLOB)
+        append(decode_one(t, group_id, None if keys is None else keys[len(out)]))
+    return out
 
 
 _WS = re.compile(r"[ \t\n\r]*")

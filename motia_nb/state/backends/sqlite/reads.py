@@ -1,8 +1,8 @@
 """The SQLite reads: one SQL statement each, on the read connection, no thread hop.
 
 WAL readers never block the writer, so reads run directly on the calling thread
-(``direct_reads = True``) under a small lock. A page of values is decoded with a
-single ``json.loads`` call.
+(``direct_reads = True``) under a small lock. A page of values is decoded text by text
+by the C scanner (:func:`~motia_nb.state.jsontext.decode_all`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
 
 def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
     keys = [r[0] for r in rows]
-    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # one parse for the whole page
+    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # each text on its own
 
 
 def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION) -> Plan:
