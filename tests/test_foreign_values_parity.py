@@ -14,6 +14,7 @@ fresh SQLite file and on an emptied private redis-server, and both transcripts m
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 import threading
@@ -62,11 +63,12 @@ class Store:
 
 
 def _sqlite_store(path: str) -> Store:
-    def put(g: str, k: str, text: str) -> None:
+    def put(g: str, k: str, text: str | bytes) -> None:
+        """``text`` as TEXT; bytes as TEXT too (UTF-8 or not, as C code binding text can store)."""
         con = sqlite3.connect(path, isolation_level=None)
         try:
             con.execute(
-                "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) "
+                "INSERT INTO items (grp, key, value) VALUES (?, ?, CAST(? AS TEXT)) "
                 "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
                 (g, k, text),
             )
@@ -75,6 +77,7 @@ def _sqlite_store(path: str) -> Store:
 
     def raw(g: str, k: str) -> Any:
         con = sqlite3.connect(path)
+        con.text_factory = lambda b: b.decode("utf-8", "surrogateescape")  # (text that is not UTF-8 too)
         try:
             row = con.execute("SELECT value FROM items WHERE grp = ? AND key = ?", (g, k)).fetchone()
         finally:
@@ -345,3 +348,274 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+#: texts another tool wrote that balance each other when a page is joined into one parse: the
+#: count stays right while values move to other keys (one JSON array for SQLite: ``[1,2,[3,4]]``;
+#: each text in its own brackets for Redis: ``[["x],[y"],[1],[2]]``, ``[[[[],[]]],[1],[2]]``)
+SHIFTING = {
+    "array": ["1,2", "[3", "4]"],
+    "string": ['"x', 'y"', "1,2"],
+    "wrapped string": ['"x', 'y"', "1],[2"],
+    "wrapped brackets": ["[[", "]]", "1],[2"],
+}
+
+
+def _page_reads(store: Store, texts: list[str]) -> list[Any]:
+    m = store.manager()
+    m.sync.set("g", "a", 0)
+    for i, text in enumerate(texts):
+        store.put("g", f"k{i}", text)
+    m.sync.set("g", "z", 9)
+    reads = [
+        lambda: m.sync.items("g"), lambda: m.sync.list("g"), lambda: m.sync.frame("g"),
+        lambda: m.sync.items("g", limit=10), lambda: m.sync.items("g", offset=1, limit=3),
+        lambda: asyncio.run(m.items("g")), lambda: asyncio.run(m.list("g")), lambda: m.backend.values("g"),
+    ]  # fmt: skip
+    out = [_try(read) for read in reads]
+    m.sync.clear("g")
+    return out
+
+
+@pytest.mark.parametrize("case", SHIFTING)
+def test_texts_that_balance_each_other_are_refused_never_shifted_on_both(stores: tuple[Store, Store], case: str) -> None:
+    """Every page read refuses such texts, naming the first of them; none hands back values
+    under the wrong keys (``k2`` holding ``[3,4]``, or ``k0`` the string ``x],[y``)."""
+    answers = [_page_reads(store, SHIFTING[case]) for store in stores]
+    for store, got in zip(stores, answers):
+        for answer in got:
+            assert answer[0] == "error", (store.kind, answer)
+            assert answer[1][:2] == ("StoredValueError", "g") and answer[1][2] in ("k0", None), (store.kind, answer)
+    assert answers[0][:6] == answers[1][:6]  # (SQLite's reads of values alone name the group, not the key)
+    assert all(a[1][2] == "k0" for a in answers[0][:6])
+
+
+#: bytes another tool stored that are not UTF-8 text (Redis holds bytes; SQLite TEXT can too)
+NOT_UTF8 = {"quoted": b'"caf\xe9"', "raw": b"\xff\xfe\x00", "json": b'{"a": "\xc3"}'}
+
+
+def _not_utf8_scenario(store: Store) -> list[Any]:
+    """Reads refuse such a value naming the item ("its bytes are not UTF-8 text"); set, delete
+    and clear over it succeed, its old value its bytes read leniently (U+FFFD for a bad
+    sequence), on the lone path, a batch (point and set-based) and a clear; get(at=) before
+    such a change refuses it as get() did."""
+    m = store.manager()
+    out: list[Any] = []
+    m.sync.set("g", "ok", 1)
+    for k, raw in NOT_UTF8.items():
+        store.put("g", k, raw)  # type: ignore[arg-type]
+    reads = {
+        "get": lambda: m.sync.get("g", "quoted"), "items": lambda: m.sync.items("g"), "list": lambda: m.sync.list("g"),
+        "frame": lambda: m.sync.frame("g"), "async get": lambda: asyncio.run(m.get("g", "raw")),
+        "async items": lambda: asyncio.run(m.items("g")), "page": lambda: m.sync.items("g", offset=1, limit=2),
+        "update": lambda: m.sync.update("g", "json", [{"type": "set", "path": "y", "value": 1}]),
+    }  # fmt: skip
+    for name, read in reads.items():
+        out.append((name, _try(read)))
+    out.append(("raw after update", m.sync.exists("g", "json") and m.sync.history("g", "json") == []))
+    out.append(("set", _try(lambda: m.sync.set("g", "quoted", 1))))
+    out.append(("delete", _try(lambda: m.sync.delete("g", "raw"))))
+
+    async def gather(n: int) -> list[Any]:  # a batch over such a value: point (n small) or set-based
+        store.put("g", "json", NOT_UTF8["json"])  # type: ignore[arg-type]
+        return await asyncio.gather(m.set("g", "json", n), *(m.set("g", f"f{i}", i) for i in range(n)), return_exceptions=True)
+
+    out.append(("gather point", asyncio.run(gather(1))))
+    out.append(("gather set-based", asyncio.run(gather(8))))
+    async def general() -> list[Any]:  # the overlay's fetch (json_each) over such a value
+        store.put("g", "json", NOT_UTF8["json"])  # type: ignore[arg-type]
+        return await asyncio.gather(
+            m.delete("g", "json"), m.set("g", "f0", 0), m.update("g", "f1", [{"type": "increment", "path": "", "by": 1}]),
+            m.set("g", "f2", 0), m.set("g", "f3", 0), m.set("g", "f4", 0), return_exceptions=True,
+        )  # fmt: skip
+
+    out.append(("gather mixed", asyncio.run(general())))
+    history = m.sync.history("g")
+    out.append(("history", _changes(history)))
+    for c in history:
+        if c["key"] in NOT_UTF8 and c["event_type"] != "state:created":
+            out.append(("at before", c["key"], _try(lambda c=c: m.sync.get("g", c["key"], at=c["seq"] - 1))))
+    for k, raw in NOT_UTF8.items():
+        store.put("g", k, raw)  # type: ignore[arg-type]
+    events: list[Any] = []
+    m.subscribe(events.append)
+    out.append(("clear", _try(lambda: m.sync.clear("g"))))
+    out.append(("clear events", sorted(_events(events), key=repr)))
+    return out
+
+
+def test_bytes_that_are_not_utf8_read_and_write_the_same_on_sqlite_and_redis(stores: tuple[Store, Store]) -> None:
+    sqlite_out, redis_out = (_not_utf8_scenario(s) for s in stores)
+    for a, b in zip(sqlite_out, redis_out):
+        assert a == b, f"sqlite: {a}\nredis:  {b}"
+    assert len(sqlite_out) == len(redis_out)
+    got = {o[0] if len(o) == 2 else (o[0], o[1]): o[-1] for o in redis_out}
+    refused = ("StoredValueError", "g", "quoted", "its bytes are not UTF-8 text", "'g'/'quoted'", None, True)
+    assert got["get"] == ("error", refused) and got["items"] == ("error", refused) and got["frame"] == ("error", refused)
+    assert got["async get"][1][2:4] == ("raw", "its bytes are not UTF-8 text")
+    assert got["update"][1][2:4] == ("json", "its bytes are not UTF-8 text") and got["raw after update"]
+    assert got["set"] == ("ok", {"new_value": 1, "old_value": "caf\ufffd"})
+    assert got["delete"] == ("ok", "\ufffd\ufffd\x00")
+    assert got["gather point"][0] == {"new_value": 1, "old_value": {"a": "\ufffd"}}
+    assert got["gather set-based"][0] == {"new_value": 8, "old_value": {"a": "\ufffd"}}
+    assert got["gather mixed"][0] == {"a": "\ufffd"}
+    at_before = [(o[1], o[2]) for o in redis_out if o[0] == "at before"]
+    # before each change over such bytes the item held them: refused, naming the change; the
+    # later changes of "json" went over them too, but another tool wrote them after the change
+    # before, which the history has no record of: the value that change left (1, then 8)
+    assert [k for k, _ in at_before] == ["quoted", "raw", "json", "json", "json"]
+    assert at_before[3][1] == ("ok", 1) and at_before[4][1] == ("ok", 8)
+    assert all(a[0] == "error" and a[1][3] == "its bytes are not UTF-8 text" and a[1][5] == "before" for _, a in at_before[:3])
+    assert got["clear"][0] == "ok"
+    assert {e[2]: e[3] for e in got["clear events"]}["raw"] == "\ufffd\ufffd\x00"
+
+
+def _blob_put(path: str, g: str, k: str, raw: bytes) -> None:
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute(
+            "INSERT INTO items (grp, key, value) VALUES (?, ?, ?) ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
+            (g, k, raw),
+        )
+    finally:
+        con.close()
+
+
+def test_a_blob_value_is_refused_by_reads_and_written_over_by_set_delete_and_clear_on_sqlite(tmp_path: Any) -> None:
+    """Another tool binding bytes into ``items.value`` (a BLOB): every read is one
+    StoredValueError line naming the item (never a bare TypeError, nor SQLite's "JSON cannot
+    hold BLOB values" from a batch's fetch); an update is refused and writes nothing; set,
+    delete and clear over it succeed, its old value its bytes read as Redis reads bytes (UTF-8,
+    then JSON when they are); get(at=) before such a change refuses it as get() did."""
+    path = str(tmp_path / "state.db")
+    store = _sqlite_store(path)
+    m = store.manager()
+    try:
+        m.sync.set("g", "ok", 1)
+        _blob_put(path, "g", "blob", b'{"x": 1}')
+        _blob_put(path, "g", "bin", b"\xff\x00")
+        why = r"it is a BLOB \(8 bytes\), not JSON text; it starts '\{\"x\": 1\}' \(written by another tool\?\)"
+        reads = [lambda: m.sync.get("g", "blob"), lambda: m.sync.items("g"), lambda: m.sync.list("g"), lambda: m.sync.frame("g"),
+                 lambda: asyncio.run(m.get("g", "blob")), lambda: asyncio.run(m.items("g")), lambda: m.sync.items("g", limit=2),
+                 lambda: m.sync.update("g", "blob", [{"type": "set", "path": "y", "value": 1}])]  # fmt: skip
+        for read in reads:
+            with pytest.raises(StoredValueError, match=rf"^the value of 'g'/'blob' cannot be read: {why}\. Overwrite") as info:
+                read()
+            assert "\n" not in str(info.value) and info.value.key == "blob"
+        with pytest.raises(StoredValueError, match=r"^the value of 'g'/'bin' cannot be read: its bytes are not UTF-8 text"):
+            m.sync.get("g", "bin")
+        assert store.raw("g", "blob") == b'{"x": 1}'  # the update wrote nothing
+        assert m.sync.set("g", "blob", 2) == {"new_value": 2, "old_value": {"x": 1}}
+        assert m.sync.delete("g", "bin") == "\ufffd\x00"
+
+        async def batches() -> list[Any]:
+            _blob_put(path, "g", "blob", b"[1, 2]")
+            distinct = await asyncio.gather(m.set("g", "blob", 3), *(m.set("g", f"s{i}", i) for i in range(5)))
+            _blob_put(path, "g", "blob", b"hello")
+            mixed = await asyncio.gather(
+                m.delete("g", "blob"), m.update("g", "s0", [{"type": "increment", "path": "", "by": 1}]),
+                *(m.set("g", f"s{i}", 0) for i in range(1, 5)),
+            )  # fmt: skip
+            return [distinct[0], mixed[0]]
+
+        assert asyncio.run(batches()) == [{"new_value": 3, "old_value": [1, 2]}, "hello"]
+        history = [(c["key"], c["old_value"], c["new_value"]) for c in m.sync.history("g", limit=1000)]
+        assert [h for h in history if h[0] in ("blob", "bin")] == [
+            ("blob", {"x": 1}, 2), ("bin", "\ufffd\x00", None), ("blob", [1, 2], 3), ("blob", "hello", None),
+        ]
+        first = m.sync.history("g", "blob")[0]  # (oldest first)
+        with pytest.raises(StoredValueError, match=rf"^the value of 'g'/'blob' before change {first['seq']} cannot be read: it is a BLOB"):
+            m.sync.get("g", "blob", at=first["seq"] - 1)
+        m.backend.file_history()  # type: ignore[attr-defined]  # the pages hold the old values as history() reads them
+        assert [(c["key"], c["old_value"], c["new_value"]) for c in m.sync.history("g", limit=1000)] == history
+        _blob_put(path, "g", "blob", b"\xc3(")
+        events: list[Any] = []
+        m.subscribe(events.append)
+        assert m.sync.clear("g") == 7  # ok, s0…s4 and blob
+        assert {e.key: e.old_value for e in events}["blob"] == "\ufffd("
+    finally:
+        store.close()
+
+
+def _export(store: Store, path: str) -> Any:
+    from motia_nb.state.transfer import export_jsonl
+
+    try:
+        return ("ok", export_jsonl(store.managers[-1], path))
+    except StateError as exc:
+        return ("error", _err(exc), str(exc))
+
+
+@pytest.mark.parametrize(
+    "text", [FOREIGN["text"], FOREIGN["nan"], FOREIGN["huge"], FOREIGN["pair"], FOREIGN["tricky"], b'"caf\xe9"'],
+    ids=["text", "nan", "huge", "pair", "tricky", "not-utf8"],
+)
+def test_export_refuses_a_value_that_is_not_json_naming_it_and_writes_nothing_on_both(
+    stores: tuple[Store, Store], tmp_path: Any, text: str | bytes
+) -> None:
+    """A backup must never hold a line that cannot be imported (the stored text copied as it
+    is): the export refuses, naming the item, and leaves the file as it was."""
+    answers = []
+    for store in stores:
+        m = store.manager()
+        m.sync.set("g", "a", {"n": 1})
+        store.put("g", "b", text)  # type: ignore[arg-type]
+        m.sync.set("g", "c", 3)
+        target = tmp_path / f"{store.kind}.jsonl"
+        target.write_text("the old backup\n")
+        answers.append(_export(store, str(target))[:2])
+        assert target.read_text() == "the old backup\n" and list(tmp_path.glob("*.part")) == []
+        m.sync.clear("g")
+    assert answers[0] == answers[1]
+    assert answers[0][0] == "error" and answers[0][1][:3] == ("StoredValueError", "g", "b"), answers
+
+
+def test_export_of_json_another_tool_wrote_over_lines_keeps_one_item_a_line_on_both(stores: tuple[Store, Store], tmp_path: Any) -> None:
+    from motia_nb.state.transfer import read_jsonl
+
+    for store in stores:
+        m = store.manager()
+        m.sync.set("g", "a", 0)
+        store.put("g", "pretty", '{\n  "a": [1,\r\n 2]\n}\n')
+        store.put("g", "spaced", ' [1, "x"] ')
+        target = tmp_path / f"{store.kind}.jsonl"
+        assert _export(store, str(target)) == ("ok", 3)
+        lines = target.read_text().splitlines()
+        assert lines[1:] == ['{"group":"g","key":"pretty","value":{"a":[1,2]}}', '{"group":"g","key":"spaced","value": [1, "x"] }']
+        got = [(w.key, json.loads(w.value_json)) for w in read_jsonl(str(target))]
+        assert got == [("a", 0), ("pretty", {"a": [1, 2]}), ("spaced", [1, "x"])]
+        m.sync.clear("g")
+
+
+def test_export_refuses_a_blob_on_sqlite(tmp_path: Any) -> None:
+    path = str(tmp_path / "state.db")
+    store = _sqlite_store(path)
+    try:
+        m = store.manager()
+        m.sync.set("g", "a", 1)
+        _blob_put(path, "g", "b", b"1")
+        got = _export(store, str(tmp_path / "out.jsonl"))
+        assert got[0] == "error" and got[1][:4] == ("StoredValueError", "g", "b", "it is a BLOB (1 bytes), not JSON text")
+        assert not (tmp_path / "out.jsonl").exists()
+    finally:
+        store.close()
+
+
+@pytest.mark.xfail(strict=True, reason="known, not fixed: Redis's item history index is read with one parse of "
+                   "its tails joined, whose count checks foreign old texts can keep (see the lead's report)")
+def test_old_texts_that_balance_each_other_never_shift_an_items_history_on_redis(redis_url: str, redis_client: Any) -> None:
+    """Another tool's old texts ``]]`` and ``[[`` nest one change into another, and a third one
+    holding a made-up change keeps the count: one item's history (newest first) read through
+    the index then gives wrong seqs and values, silently."""
+    m = StateManager(redis_url)
+    try:
+        m.sync.set("g", "hot", 0)
+        olds = ["]]", "[[", '0],[0],1,1,1,"c",null,1,1,[0']
+        for i, text in enumerate(olds, 1):
+            redis_client.hset("state:g", "hot", text)
+            m.sync.set("g", "hot", i)
+        got = [(c["seq"], c["old_value"], c["new_value"]) for c in m.sync.history("g", "hot")]
+        assert [g[0] for g in got] == [1, 2, 3, 4]  # (oldest first)
+        assert [g[1:] for g in got] == [(None, 0), (olds[0], 1), (olds[1], 2), (olds[2], 3)]
+    finally:
+        m.close()

@@ -34,8 +34,8 @@ def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool, group_id: str = 
 
     keys = [r[0] for r in rows]
     texts = [r[1] for r in rows]
-    text = "[" + ",".join(texts) + "]"
-    values = decode_all(texts, group_id, keys, joined=text)
+    values = decode_all(texts, group_id, keys)  # each text on its own: foreign texts cannot pair up
+    text = "[" + ",".join(texts) + "]"  # (the checks below search it)
     if not values:
         return pd.DataFrame({"key": pd.Series([], dtype=object)})
     all_objects = all(type(v) is dict for v in values)

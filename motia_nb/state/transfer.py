@@ -1,9 +1,10 @@
 """Import and export of state as JSON Lines: one ``{"group": ..., "key": ..., "value": ...}`` per line.
 
 - :func:`export_jsonl` writes one group, several, or every group to a file, in each
-  group's insertion order (values are copied as stored, never decoded). The file is
-  written next to its final name and renamed at the end: an interrupted export
-  leaves no half-written file.
+  group's insertion order (values copied as stored once each is checked to be one JSON
+  value; a value another tool wrote that is not JSON refuses the export, naming the
+  item, and no file is written). The file is written next to its final name and
+  renamed at the end: an interrupted export leaves no half-written file.
 - :func:`import_jsonl` reads such a file. **All or nothing**: every line is checked
   first (JSON, the three fields, names and values the store accepts); when any
   line is bad, the error lists the bad lines with their numbers and nothing is
@@ -34,6 +35,7 @@ from .._threads import run_sync
 from .backends.base import Write
 from .cause import current_cause
 from .errors import InvalidInputError
+from .jsontext import decode_all, encode_trusted
 from .values import check_name, encode_value
 
 if TYPE_CHECKING:
@@ -88,6 +90,13 @@ def export_jsonl(manager: "StateManager", path: str, groups: Sequence[str] | Non
     """Write ``groups`` (None: every group) to ``path`` as JSON Lines; returns the item count.
 
     A group that holds no item is refused (a typo, most often), naming the groups there are.
+    Every value is checked as a read checks it: one that another tool wrote and that is not
+    JSON (plain text, ``NaN``, ``1e400``, a BLOB, bytes that are not UTF-8) refuses the whole
+    export with a :class:`~motia_nb.state.errors.StoredValueError` naming the item, and nothing
+    is written (``path`` is left as it was): a backup that skipped an item, or held a line
+    that cannot be imported, would be found out only when it is needed. Overwrite or delete
+    that item, then export again. A value that is JSON but spans lines (another tool's
+    pretty-printed text) is written compactly, so each item stays one line.
     """
     path = _check_folder(path)
     sync = manager.sync
@@ -112,7 +121,8 @@ def export_jsonl(manager: "StateManager", path: str, groups: Sequence[str] | Non
                 rows = backend.rows_json(g)
                 for i in range(0, len(rows), 1000):
                     part = rows[i : i + 1000]
-                    f.write("".join(f'{head}{_encode_name(k)},"value":{v}}}\n' for k, v in part))
+                    texts = _line_texts(part, g)
+                    f.write("".join(f'{head}{_encode_name(k)},"value":{v}}}\n' for (k, _), v in zip(part, texts)))
                     bar.update(len(part))
                     written += len(part)
         os.replace(tmp, path)
@@ -121,6 +131,15 @@ def export_jsonl(manager: "StateManager", path: str, groups: Sequence[str] | Non
         if os.path.exists(tmp):
             os.remove(tmp)
     return written
+
+
+def _line_texts(rows: Sequence[tuple[str, Any]], group_id: str) -> list[str]:
+    """The stored texts of ``rows`` as an export line holds them: each checked to be one JSON
+    value (:func:`~motia_nb.state.jsontext.decode_all`: a StoredValueError naming the first
+    that is not), a text that spans lines written compactly."""
+    texts = [r[1] for r in rows]
+    values = decode_all(texts, group_id, [r[0] for r in rows])
+    return [t if "\n" not in t and "\r" not in t else encode_trusted(v) for t, v in zip(texts, values)]
 
 
 # ----------------------------------------------------------------------------- import

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import StoredValueError
 from ...events import StateEvent
-from ...jsontext import decode_lenient, decode_strict, strict_loads
+from ...jsontext import _strict_scan, decode_lenient, decode_strict, strict_loads
 
 __all__ = [
     "text", "decode", "decode_item", "decode_many", "rows_as_json", "event_from_wire", "key_text",
@@ -95,20 +95,24 @@ def _bad_value(
 
 
 def decode_many(raws: Sequence[bytes], group_id: str, keys: Sequence[str]) -> list[Any]:
-    """Decode a page of values with one parse when they are all JSON (the common case);
-    otherwise find the first bad one and raise for it."""
-    if not raws:
-        return []
-    try:
-        texts = [r if isinstance(r, str) else r.decode("utf-8") for r in raws]
-        # each text in its own brackets: a text that is not one JSON value (``1,2``, ``[1``)
-        # cannot hide by pairing with a neighbour, as every element must be a 1-item list
-        wrapped = _strict_loads("[[" + "],[".join(texts) + "]]")
-        if len(wrapped) == len(texts) and all(len(w) == 1 for w in wrapped):
-            return [w[0] for w in wrapped]
-    except (ValueError, RecursionError):
-        pass
-    return [decode_item(r, group_id, k) for r, k in zip(raws, keys)]
+    """A page of values, each by the C scanner on its own (never one parse of them joined or
+    wrapped: texts that are not JSON could balance each other there and move values to the
+    wrong keys, as :func:`~motia_nb.state.jsontext.decode_all` explains); the first that is
+    not one JSON value raises, naming its key."""
+    scan = _strict_scan
+    out: list[Any] = []
+    append = out.append
+    for r in raws:
+        try:
+            t = r if isinstance(r, str) else r.decode("utf-8")
+            obj, end = scan(t, 0)
+            if end == len(t):
+                append(obj)
+                continue
+        except (StopIteration, ValueError, RecursionError):
+            pass  # not JSON, not UTF-8, NaN, 1e400, too deep (decode_item's iterative decoder)
+        append(decode_item(r, group_id, keys[len(out)]))
+    return out
 
 
 def rows_as_json(flat: Sequence[bytes], group_id: str) -> list[tuple[str, str]]:

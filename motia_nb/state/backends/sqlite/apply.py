@@ -33,7 +33,13 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import decode_lenient_many, decode_one, decode_stored
+from ...jsontext import (
+    NotText,
+    Undecodable,
+    decode_lenient_many,
+    decode_one,
+    decode_stored,
+)
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
@@ -62,8 +68,11 @@ UPSERT = (
 DELETE_ONE = "DELETE FROM items WHERE grp = ? AND key = ?"
 _DELETE_GROUP = "DELETE FROM items WHERE grp = ?"
 
+#: (a value that is not text, another tool's: ``[typeof, hex]``, as JSON cannot hold a BLOB)
 _FETCH_MANY = (
-    "SELECT json_group_array(json_array(i.grp, i.key, i.value)) FROM json_each(?) j "
+    "SELECT json_group_array(json_array(i.grp, i.key, "
+    "CASE WHEN typeof(i.value) = 'text' THEN i.value ELSE json_array(typeof(i.value), hex(i.value)) END)) "
+    "FROM json_each(?) j "
     "JOIN items i ON i.grp = json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')"
 )
 _SELECT_GROUPS = "SELECT grp, key, value FROM items WHERE grp IN (SELECT value FROM json_each(?)) ORDER BY id"
@@ -86,6 +95,31 @@ class _Slot:
         self.recreated = False  # deleted during the batch after having existed
         self.created_at = -1  # batch position of its (last) creation, -1 = not created here
         self.dirty = False  # written during the batch
+
+
+def _aggregate(text: Any) -> list[Any]:
+    """The rows of :data:`_FETCH_MANY`'s one value; when a value's text is not UTF-8 the fetch
+    gave :class:`~motia_nb.state.jsontext.Undecodable` bytes: read with its bad bytes as lone
+    surrogates, and each value holding one as those bytes again."""
+    if type(text) is str:
+        return _loads(text)
+    rows = _loads(bytes(text).decode("utf-8", "surrogateescape"))
+    for row in rows:
+        if type(row[2]) is str:
+            try:
+                row[2].encode("utf-8")
+            except UnicodeEncodeError:
+                row[2] = Undecodable(row[2].encode("utf-8", "surrogateescape"))
+    return rows
+
+
+def _not_text(cell: Any) -> NotText:
+    """A value :data:`_FETCH_MANY` gave as ``[typeof, hex]`` (or as Undecodable bytes)."""
+    if type(cell) is list:
+        kind, hexed = cell
+        raw = bytes.fromhex(hexed)
+        cell = raw if kind == "blob" else Undecodable(raw) if kind == "text" else (int if kind == "integer" else float)(raw)
+    return NotText.of(cell)
 
 
 def _first(t: tuple[Any, ...]) -> Any:
@@ -155,13 +189,21 @@ def _set_steps(writes: list[Write], keys: list[str], record: Record | None) -> S
     g = writes[0].group_id
     (found,) = yield [(_FETCH_KEYS, (g, _keys_json(keys)))]
     statements: list[Statement] = [(UPSERT, [(g, w.key, w.value_json) for w in writes])]
-    planned = _SetsPlanned(writes, g, dict(found) if found else None)
+    planned = _SetsPlanned(writes, g, _texts_by_key(found) if found else None)
     if record is not None:
         change = record(writes, planned.entries)
         if change is not None:
             statements.append(change)
     yield statements
     return planned
+
+
+def _texts_by_key(found: list[Any]) -> dict[str, Any]:
+    """``(key, value)`` rows as a dict, a value that is not text (another tool's) a NotText."""
+    texts = dict(found)
+    if set(map(type, texts.values())) != {str}:
+        texts = {k: NotText.of(v) if type(v) is not str else v for k, v in texts.items()}
+    return texts
 
 
 def _keys_json(keys: list[str]) -> str:
@@ -238,20 +280,23 @@ class Plan(Planned):
         (the last ``group_statements`` results)."""
         slots = self.slots
         split = len(rows) - group_statements
+        # a value another tool stored that is not text (a BLOB, text that is not UTF-8, a
+        # number) is carried as a NotText: handed back leniently as an old value, refused by
+        # an update (decode_one), recorded as stored
         if aggregated:
-            for g, k, text in _loads(rows[0][0][0]):
-                slots[(g, k)] = _Slot(text)
+            for g, k, text in _aggregate(rows[0][0][0]):
+                slots[(g, k)] = _Slot(text if type(text) is str else _not_text(text))
         else:
             for result in rows[:split]:
                 for g, k, text in result:
-                    slots[(g, k)] = _Slot(text)
+                    slots[(g, k)] = _Slot(text if type(text) is str or text is None else NotText.of(text))
         order = self.group_order
         for g in groups:
             order[g] = []
         for result in rows[split:]:
             for g, k, text in result:
                 if (g, k) not in slots:
-                    slots[(g, k)] = _Slot(text)
+                    slots[(g, k)] = _Slot(text if type(text) is str else NotText.of(text))
                 order[g].append(k)
 
     def apply(self) -> None:

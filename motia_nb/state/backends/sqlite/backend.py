@@ -37,7 +37,7 @@ from .history import SQLiteHistory
 from .key_indexer import KeyIndexer
 from .location import read_error
 from .opening import open_connection
-from .reads import READ_PLANS, SQLiteReads, fetch_bounded
+from .reads import READ_PLANS, SQLiteReads, fetch_bounded, release_cursor, undecodable
 from .recorder import Recorder
 from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
@@ -308,6 +308,9 @@ class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Back
         except ValueError:  # aiosqlite: "Connection closed"
             raise self._closed_error() from None
         except sqlite3.DatabaseError as exc:
+            if undecodable(exc):  # text another tool wrote that is not UTF-8: the read connection's fetch names it
+                release_cursor(exc)
+                return post(self._query(sql, params))
             raise read_error(exc, self.url) from exc
         return post(rows if isinstance(rows, list) else list(rows))
 

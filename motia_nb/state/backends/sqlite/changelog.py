@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
+from ...jsontext import NotText
 from ..base import Write
 
 __all__ = [
@@ -117,7 +118,11 @@ def insert_planned(
     if len(rows) >= RECORD_MIN:
         first = rows[0]
         g, trace, cause = first[1], first[5], first[6]
-        if all(r[1] == g and r[5] == trace and r[6] == cause for r in rows) and len({r[2] for r in rows}) == len(rows):
+        if (
+            all(r[1] == g and r[5] == trace and r[6] == cause for r in rows)
+            and len({r[2] for r in rows}) == len(rows)
+            and NotText not in {type(r[3]) for r in rows}  # (rows keep another tool's BLOB or bytes as stored)
+        ):
             return RECORD, [_record(rows, at, g, trace, cause, pid, origin)]
     return INSERT, rows
 
@@ -147,8 +152,8 @@ def _as_record(writes: Sequence[Write], entries: Sequence[Any], at: int, pid: in
         keys.append(k)
         olds.append(old_text)
         news.append(new_text)
-    if len(keys) < RECORD_MIN or len(set(keys)) != len(keys):
-        return None
+    if len(keys) < RECORD_MIN or len(set(keys)) != len(keys) or NotText in set(map(type, olds)):
+        return None  # (an old value another tool stored that is not text: a row of its own keeps it as stored)
     return (len(keys), at, g, *_pack(keys, olds, news), trace, cause, pid, origin)
 
 

@@ -22,8 +22,10 @@ import threading
 from typing import Any
 
 from ...errors import StateError
+from ...jsontext import text_or_undecodable
 from .apply import Statement, Steps
 from .opening import close_connection
+from .reads import fetch_lenient, release_cursor, undecodable
 
 __all__ = [
     "run_statements", "run_statements_async", "drive", "drive_async", "begin_async", "Gate", "is_busy", "busy_error",
@@ -37,7 +39,12 @@ def run_statements(conn: sqlite3.Connection, statements: list[Statement]) -> lis
     out: list[list[Any]] = []
     for sql, params in statements:
         if type(params) is not list:
-            out.append(conn.execute(sql, params).fetchall())
+            try:
+                out.append(conn.execute(sql, params).fetchall())
+            except sqlite3.OperationalError as exc:  # text another tool wrote that is not UTF-8
+                if not undecodable(exc):
+                    raise
+                out.append(fetch_lenient(conn, sql, params))
         elif len(params) == 1:  # a lone write: execute is cheaper than executemany
             conn.execute(sql, params[0])
             out.append([])
@@ -55,7 +62,18 @@ async def run_statements_async(conn: Any, statements: list[Statement]) -> list[l
             await conn.executemany(sql, params)
             out.append([])
         else:
-            out.append(list(await conn.execute_fetchall(sql, params)))
+            try:
+                out.append(list(await conn.execute_fetchall(sql, params)))
+            except sqlite3.OperationalError as exc:  # text another tool wrote that is not UTF-8
+                if not undecodable(exc):
+                    raise
+                release_cursor(exc)
+                factory = conn.text_factory
+                conn.text_factory = text_or_undecodable
+                try:
+                    out.append(list(await conn.execute_fetchall(sql, params)))
+                finally:
+                    conn.text_factory = factory
     return out
 
 

@@ -139,13 +139,13 @@ def _change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: "str | None
     of SPEC §9, the same as :func:`~motia_nb.state.history.change_dict` makes. The values are
     read as on Redis: each old one on its own, leniently
     (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
-    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    reads as that text), the new ones (motia_nb's own) each by the C scanner too; the times by
     :func:`~motia_nb.state.history.iso_micros`, the event type read from which values are
     absent (:func:`.schema.event_type`)."""
     if not rows:
         return []
     olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
-    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own
     times = iso_micros([r[1] for r in rows])
     return [
         {"seq": seq, "at": at, "event_type": CREATED if old is None else DELETED if new is None else UPDATED,

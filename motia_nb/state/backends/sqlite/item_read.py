@@ -190,12 +190,12 @@ def item_change_dicts(rows: Sequence[Sequence[Any]], group_id: str, key: str) ->
     exactly as :func:`~motia_nb.state.history.change_dict` makes them: every old and new value
     decoded as Redis reads its changelog: the old ones each on its own, leniently
     (:func:`~motia_nb.state.jsontext.decode_lenient_many`: another tool's text that is not JSON
-    reads as that text), the new ones (motia_nb's own) with one parse; the times by
+    reads as that text), the new ones (motia_nb's own) each by the C scanner too; the times by
     :func:`~motia_nb.state.history.iso_micros`."""
     if not rows:
         return []
     olds = decode_lenient_many([r[2] for r in rows])  # another tool's text may be an old value
-    news = decode_written_many([r[3] for r in rows])  # motia_nb's own: one parse
+    news = decode_written_many([r[3] for r in rows])  # motia_nb's own
     times = iso_micros([r[1] for r in rows])
     ev = EVENT_TYPES
     return [

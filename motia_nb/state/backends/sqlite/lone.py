@@ -20,13 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import decode_lenient, decode_one, decode_stored
+from ...jsontext import as_stored_text, decode_lenient, decode_one, decode_stored
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
 from ..base import Write
 from .apply import DELETE_ONE, UPSERT, outcomes_of
 from .isolate import is_per_write, write_error
+from .reads import fetch_lenient, undecodable
 
 __all__ = ["commit_lone", "LONE_KINDS", "LoneRecord"]
 
@@ -49,8 +50,14 @@ def commit_lone(conn: sqlite3.Connection, w: Write, url: str, *, events: bool, r
     ex = conn.execute
     try:
         g, k, kind = w.group_id, w.key, w.kind
-        row = ex(_SELECT_VALUE, (g, k)).fetchone()
-        old_text = None if row is None else row[0]
+        try:
+            row = ex(_SELECT_VALUE, (g, k)).fetchone()
+        except sqlite3.OperationalError as exc:  # text another tool wrote that is not UTF-8
+            if not undecodable(exc):
+                raise
+            rows = fetch_lenient(conn, _SELECT_VALUE, (g, k))
+            row = rows[0] if rows else None
+        old_text = None if row is None else as_stored_text(row[0])  # a BLOB, a number: NotText
         new: Any
         if kind == "set":
             new, new_text = w.value, w.value_json

@@ -35,7 +35,7 @@ from typing import Any
 
 from ...events import CREATED, DELETED, UPDATED
 from ...history import iso_micros
-from ...jsontext import decode_stored, encode_trusted, is_strict_json
+from ...jsontext import decode_lenient, decode_stored, encode_trusted, is_strict_json
 from .changelog import FILE, _offsets, first_seq
 
 __all__ = ["PAGES_SQL", "PAGE_MAX", "PAGE_MIN", "PAGED", "file_pass", "page_rows", "page_changes", "HORIZON", "PRUNE_PAGES", "EVENT_TYPES"]
@@ -184,8 +184,8 @@ def _packed(changes: list[tuple[Any, ...]]) -> list[str]:
         old, new = c[2], c[3]
         if old is None:
             old = "null"
-        elif old != before and not is_strict_json(old):
-            old = encode_trusted(old)
+        elif old != before and not is_strict_json(old):  # (a BLOB, a number: read leniently first)
+            old = encode_trusted(old if type(old) is str else decode_lenient(old))
         before = new
         append(f"{old},{'null' if new is None else new}")
     return out

@@ -1,21 +1,22 @@
 """The SQLite reads: one SQL statement each, on the read connection, no thread hop.
 
 WAL readers never block the writer, so reads run directly on the calling thread
-(``direct_reads = True``) under a small lock. A page of values is decoded with a
-single ``json.loads`` call.
+(``direct_reads = True``) under a small lock. A page of values is decoded text by text
+by the C scanner (:func:`~motia_nb.state.jsontext.decode_all`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...jsontext import decode_all, decode_one
+from ...jsontext import UNDECODABLE_MESSAGE, decode_all, decode_one, text_or_undecodable
 from ..base import Order
 
-__all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
+__all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "fetch_lenient", "undecodable", "release_cursor", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
 
 _loads = json.loads
 
@@ -65,11 +66,43 @@ def prefix_upper_bound(prefix: str) -> str | None:
 _STEP_GRAIN = 10_000
 
 
+def fetch_lenient(conn: "sqlite3.Connection", sql: str, params: Sequence[Any]) -> list[Any]:
+    """``conn.execute(sql, params).fetchall()``, a value whose text is not UTF-8 (another tool's:
+    Python's sqlite3 fails the whole fetch there) fetched as :class:`Undecodable` bytes, which
+    a read then refuses naming its item. Only after such a failure: the factory costs a call
+    per text."""
+    factory = conn.text_factory
+    conn.text_factory = text_or_undecodable
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.text_factory = factory
+
+
+def undecodable(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's sqlite3 failing a fetch over text that is not UTF-8."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(UNDECODABLE_MESSAGE)
+
+
+def release_cursor(exc: BaseException) -> None:
+    """Let go of the cursor whose fetch raised ``exc`` on aiosqlite's thread (a local of a frame
+    its traceback holds): left alive, its statement stays in progress and keeps the connection
+    on its snapshot, so its next ``BEGIN IMMEDIATE`` fails as locked once another connection
+    wrote (SQLITE_BUSY_SNAPSHOT)."""
+    traceback.clear_frames(exc.__traceback__)
+
+
 def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], steps: int | None) -> Any:
     """``conn.execute(sql, params).fetchall()``; with ``steps``, None once the statement ran
-    about that many VM instructions (a progress handler interrupts it)."""
+    about that many VM instructions (a progress handler interrupts it). Text that is not
+    UTF-8: :func:`fetch_lenient`."""
     if steps is None:
-        return conn.execute(sql, params).fetchall()
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if undecodable(exc):
+                return fetch_lenient(conn, sql, params)
+            raise
     left = [steps // _STEP_GRAIN]
 
     def progress() -> bool:
@@ -79,9 +112,11 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
     conn.set_progress_handler(progress, _STEP_GRAIN)
     try:
         return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
         if left[0] < 0:  # "interrupted": ours
             return None
+        if undecodable(exc):
+            return fetch_lenient(conn, sql, params)
         raise
     finally:
         conn.set_progress_handler(None, 0)
@@ -89,7 +124,7 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
 
 def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
     keys = [r[0] for r in rows]
-    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # one parse for the whole page
+    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # each text on its own
 
 
 def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION) -> Plan:

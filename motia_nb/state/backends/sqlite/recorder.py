@@ -34,6 +34,7 @@ from typing import Any
 
 from ...._threads import start_thread
 from ...history import Retention
+from ...jsontext import NotText
 from ..base import Write
 from .changelog import FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
 from .pages import PRUNE_PAGES, file_pass
@@ -42,6 +43,11 @@ from .schema import FILE_EVERY
 __all__ = ["Recorder"]
 
 log = logging.getLogger("motia_nb")
+
+# An old value another tool stored that is not text (a BLOB, text that is not UTF-8, a number),
+# as a write carries it (NotText: its lenient text), is recorded as it was stored: get(at=)
+# before that change refuses it as a read refuses it now, history() reads it leniently.
+sqlite3.register_adapter(NotText, lambda t: bytes(t.raw) if isinstance(t.raw, (bytes, bytearray, memoryview)) else t.raw)
 
 #: filing does not wait for the writers to pause once this many rows of ``changes`` (a lone
 #: write's, or a batch's record) wait unfiled: an item's read scans the tail row by row
