@@ -28,11 +28,11 @@ from json.encoder import encode_basestring as _encode_str
 from typing import Any, Final
 
 from .errors import StoredValueError
+from .stored_text import lenient_text, not_text_reason
 
 __all__ = [
     "encode_trusted", "decode_value", "decode_stored", "decode_all", "decode_one", "not_json", "c_encode", "c_chunks",
     "c_reset", "decode_strict", "decode_lenient", "decode_lenient_many", "decode_written_many", "is_strict_json",
-    "Undecodable", "text_or_undecodable", "UNDECODABLE_MESSAGE", "NotText", "as_stored_text", "lenient_text", "not_text_reason",
 ]  # fmt: skip
 
 
@@ -226,10 +226,11 @@ def decode_lenient(text: str) -> Any:
         return text
 
 
-def decode_lenient_many(texts: list[str | None]) -> list[Any]:
-    """:func:`decode_lenient` of each text (None: None), each on its own: a text that is not one
-    JSON value can never pair with a neighbour (as one parse of them joined would let it)."""
-    scan = _strict_scan
+def _each(texts: "list[Any]", scan: Any, otherwise: Any) -> list[Any]:
+    """Each text by the C scanner ``scan`` on its own, proved to end at its own end (None: None);
+    any other text (not one JSON value, NaN, 1e400, too deep, not a str) as ``otherwise(text,
+    index)`` gives it. One loop for the three readers below: never a parse of texts joined
+    (:func:`decode_all` says why)."""
     out: list[Any] = []
     append = out.append
     for t in texts:
@@ -243,100 +244,25 @@ def decode_lenient_many(texts: list[str | None]) -> list[Any]:
                 continue
         except (StopIteration, ValueError, RecursionError, TypeError):
             pass
-        append(decode_lenient(t))
+        append(otherwise(t, len(out)))
     return out
+
+
+def _lenient(text: Any, _i: int) -> Any:
+    return decode_lenient(text)
+
+
+def decode_lenient_many(texts: list[str | None]) -> list[Any]:
+    """:func:`decode_lenient` of each text (None: None), each on its own: a text that is not one
+    JSON value can never pair with a neighbour (as one parse of them joined would let it)."""
+    return _each(texts, _strict_scan, _lenient)
 
 
 def decode_written_many(texts: list[str | None]) -> list[Any]:
     """Texts motia_nb wrote (the new values a changelog records: only motia_nb writes them), each
     by the C scanner on its own (None: None; never joined, as :func:`decode_all` explains);
     a text that is not one JSON value after all: :func:`decode_lenient`."""
-    scan = _scan
-    out: list[Any] = []
-    append = out.append
-    for t in texts:
-        if t is None:
-            append(None)
-            continue
-        try:
-            obj, end = scan(t, 0)
-            if end == len(t):
-                append(obj)
-                continue
-        except (StopIteration, ValueError, RecursionError, TypeError):
-            pass
-        append(decode_lenient(t))
-    return out
-
-
-class Undecodable(bytes):
-    """A SQLite TEXT value whose bytes are not UTF-8 (another tool's), as
-    :func:`text_or_undecodable` fetches it (Python's sqlite3 cannot make it a str)."""
-
-    __slots__ = ()
-
-
-def text_or_undecodable(raw: bytes) -> str | Undecodable:
-    """A SQLite ``text_factory`` for a read that met text that is not UTF-8 (Python's sqlite3
-    fails the whole fetch there): every valid text a str, the others :class:`Undecodable`."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return Undecodable(raw)
-
-
-#: what Python's sqlite3 raises for a fetch meeting TEXT that is not UTF-8 (its message starts so)
-UNDECODABLE_MESSAGE = "Could not decode to UTF-8"
-
-
-class NotText(str):
-    """A stored value that is not text (SQLite: a BLOB, text that is not UTF-8, a number) as the
-    write path carries it: a str holding :func:`lenient_text` of it (what a committed write
-    hands back as its old value, as Redis does with its bytes), ``raw`` the value as stored.
-    :func:`decode_one` refuses it (an update), as a read does; the changelog records ``raw``
-    (SQLite binds it so: ``sqlite3.register_adapter`` in the backend)."""
-
-    raw: Any
-
-    @staticmethod
-    def of(value: Any) -> NotText:
-        t = NotText(lenient_text(value))
-        t.raw = value
-        return t
-
-
-def as_stored_text(value: Any) -> Any:
-    """A fetched value as the write path carries it: text (or None) as it is, any other
-    value a :class:`NotText`."""
-    return value if value is None or type(value) is str else NotText.of(value)
-
-
-def lenient_text(value: Any) -> str:
-    """A stored value that is not a str as Redis would read its bytes leniently: bytes as UTF-8
-    (an invalid sequence as U+FFFD), a number as its SQL text, a :class:`NotText` as itself."""
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, float):
-        return float.__repr__(value)
-    return str(value)
-
-
-def not_text_reason(value: Any) -> str:
-    """Why a stored value that is not a str cannot be read (the words Redis uses for bytes that
-    are not UTF-8, whichever way SQLite holds them)."""
-    raw = value.raw if type(value) is NotText else value
-    if isinstance(raw, (bytes, bytearray, memoryview)):
-        raw = bytes(raw)
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return "its bytes are not UTF-8 text"
-        return f"it is a BLOB ({len(raw)} bytes), not JSON text"
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        return f"it is a {type(raw).__name__}, not JSON text"
-    return f"it is stored as an SQL {'INTEGER' if isinstance(raw, int) else 'REAL'} ({lenient_text(raw)[:40]}), not as JSON text"
+    return _each(texts, _scan, _lenient)
 
 
 def not_json(text: str, group_id: str, key: str | None, exc: BaseException, when: str | None = None) -> StoredValueError:
@@ -383,19 +309,7 @@ def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None) -
     more (both parses), and no cheaper check of the one parse is sound: with a count check,
     strings ending at a joint or brackets opened across joints let texts trade values.
     """
-    scan = _strict_scan
-    out: list[Any] = []
-    append = out.append
-    for t in texts:
-        try:
-            obj, end = scan(t, 0)
-            if end == len(t):
-                append(obj)
-                continue
-        except (StopIteration, ValueError, RecursionError, TypeError):
-            pass  # not JSON, NaN, 1e400, too deep (decode_one's iterative decoder), not text (a BLOB)
-        append(decode_one(t, group_id, None if keys is None else keys[len(out)]))
-    return out
+    return _each(texts, _strict_scan, lambda t, i: decode_one(t, group_id, None if keys is None else keys[i]))
 
 
 _WS = re.compile(r"[ \t\n\r]*")

@@ -33,13 +33,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import (
-    NotText,
-    Undecodable,
-    decode_lenient_many,
-    decode_one,
-    decode_stored,
-)
+from ...jsontext import decode_lenient_many, decode_one, decode_stored
+from ...stored_text import NotText, Undecodable
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
@@ -99,7 +94,7 @@ class _Slot:
 
 def _aggregate(text: Any) -> list[Any]:
     """The rows of :data:`_FETCH_MANY`'s one value; when a value's text is not UTF-8 the fetch
-    gave :class:`~motia_nb.state.jsontext.Undecodable` bytes: read with its bad bytes as lone
+    gave :class:`~motia_nb.state.stored_text.Undecodable` bytes: read with its bad bytes as lone
     surrogates, and each value holding one as those bytes again."""
     if type(text) is str:
         return _loads(text)

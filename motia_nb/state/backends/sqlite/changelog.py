@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
-from ...jsontext import NotText
+from ...stored_text import NotText
 from ..base import Write
 
 __all__ = [

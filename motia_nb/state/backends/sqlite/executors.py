@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import text_or_undecodable
+from ...stored_text import text_or_undecodable
 from .apply import Statement, Steps
 from .opening import close_connection
 from .reads import fetch_lenient, release_cursor, undecodable

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import StateError
-from ...jsontext import as_stored_text, decode_lenient, decode_one, decode_stored
+from ...jsontext import decode_lenient, decode_one, decode_stored
+from ...stored_text import as_stored_text
 from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED

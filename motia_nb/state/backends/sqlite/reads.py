@@ -13,7 +13,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...jsontext import UNDECODABLE_MESSAGE, decode_all, decode_one, text_or_undecodable
+from ...jsontext import decode_all, decode_one
+from ...stored_text import UNDECODABLE_MESSAGE, text_or_undecodable
 from ..base import Order
 
 __all__ = ["SQLiteReads", "READ_PLANS", "fetch_bounded", "fetch_lenient", "undecodable", "release_cursor", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]

@@ -34,7 +34,7 @@ from typing import Any
 
 from ...._threads import start_thread
 from ...history import Retention
-from ...jsontext import NotText
+from ...stored_text import NotText
 from ..base import Write
 from .changelog import FILE_CHUNK, OLDEST, PRUNE_CHUNK, RECORD, TRIM, first_seq, insert_one, insert_planned, prune_by_age, prune_by_count, trim
 from .pages import PRUNE_PAGES, file_pass
