@@ -26,7 +26,8 @@ from ...op_result import encode_result
 from ...ops import MISSING, apply_ops
 from ...values import NOT_COPIED
 from ..base import Write
-from .apply import DELETE_ONE, UPSERT, outcomes_of
+from .apply import DELETE_ONE, UPSERT
+from .outcomes import outcomes_of
 from .isolate import is_per_write, write_error
 from .reads import fetch_lenient, undecodable
 
