@@ -12,7 +12,7 @@
 -- changes it trims, so their members leave the index in the same call.
 -- record(events[, who]): who[i] = {cause, trace id} of events[i] when a call commits writes
 -- of several causes (set_many.lua); without it every event has the six ARGV's cause.
-local hist_us, hist_pid, hist_members = nil, nil, {}  -- (hist_members: ZADD's arguments)
+local hist_us, hist_pid, hist_members, hist_n = nil, nil, {}, 0  -- (hist_members: ZADD's arguments, hist_n of them)
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
@@ -59,10 +59,11 @@ end
 local function hist_add(stream, seq, t, k, at, cause, trace, pid, origin, o, n)
   -- one change's entry: t k at c p origin [r] [o] [n] (the common shapes without a table),
   -- and its member of the item index (added by hist_end)
-  local m = hist_members
-  m[#m + 1] = 0
-  m[#m + 1] = hix_member(k, seq, hix_middle(hist_us, hist_pid, cause, trace), o, n)
-  local id = seq .. '-0'
+  local s, j = string.format('%d', seq), hist_n  -- (the seq formatted once, for the member and the ID)
+  hist_members[j + 1] = '0'
+  hist_members[j + 2] = hix_member(k, s, hix_middle(hist_us, hist_pid, cause, trace), o, n)
+  hist_n = j + 2
+  local id = s .. '-0'
   if trace == '' then
     if n and not o then
       return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', n)
@@ -96,8 +97,8 @@ end
 local function hist_end(now)
   -- the call's members join the index, then the trims by count and by age, once per call
   local na, stream = #ARGV, KEYS[#KEYS]
-  hix_add(KEYS[#KEYS - 3], hist_members)
-  hist_members = {}
+  hix_add(KEYS[#KEYS - 3], hist_members, hist_n)
+  hist_members, hist_n = {}, 0
   local maxlen = tonumber(ARGV[na - 1])
   if maxlen > 0 then hist_trim_count(stream, maxlen) end
   local maxage = tonumber(ARGV[na])

@@ -15,8 +15,6 @@ local function hix_prefix(k)
   if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end
   return k .. '\0\0'
 end
-local hix_digits = {}  -- the letter of each number of digits
-for d = 1, 20 do hix_digits[d] = string.char(96 + d) end
 local hix_num = {}  -- numbers (lengths) as text, made once
 local function hix_text(x)
   local t = hix_num[x]
@@ -34,10 +32,10 @@ local function hix_middle(at_us, pid, cause, trace)
   end
   return hix_last[5]
 end
-local function hix_member(k, seq, mid, o, n)
+local function hix_member(k, s, mid, o, n)
+  -- `s`: the seq as text (a member starts with the letter of its number of digits, 'a' + that number)
   if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end  -- (as hix_prefix)
-  local s = string.format('%d', seq)
-  return k .. '\0\0' .. hix_digits[#s] .. s .. mid .. hix_text(o and #o or -1) .. ',' .. hix_text(n and #n or -1)
+  return k .. '\0\0' .. string.char(96 + #s) .. s .. mid .. hix_text(o and #o or -1) .. ',' .. hix_text(n and #n or -1)
          .. ',[' .. (o or '') .. '],[' .. (n or '') .. ']'
 end
 local function hix_drop(index, entries)
@@ -47,14 +45,15 @@ local function hix_drop(index, entries)
     for i = 1, #f, 2 do
       if f[i] == 'k' then
         local s = string.match(e[1], '^(%d+)')
-        local p = hix_prefix(f[i + 1]) .. hix_digits[#s] .. s .. ','
+        local p = hix_prefix(f[i + 1]) .. string.char(96 + #s) .. s .. ','
         redis.call('ZREMRANGEBYLEX', index, '[' .. p, '(' .. p .. '\255')
         break
       end
     end
   end
 end
-local function hix_add(index, args)
-  -- ZADD of `args` ({0, member, 0, member, ...}) in chunks (Lua's unpack takes at most ~8,000 values)
-  for lo = 1, #args, 2000 do redis.call('ZADD', index, unpack(args, lo, math.min(#args, lo + 1999))) end
+local function hix_add(index, args, count)
+  -- ZADD of `args`' first `count` values ({'0', member, '0', member, ...}: scores as text, so
+  -- Redis parses no formatted number) in chunks (Lua's unpack takes at most ~8,000 values)
+  for lo = 1, count, 2000 do redis.call('ZADD', index, unpack(args, lo, math.min(count, lo + 1999))) end
 end

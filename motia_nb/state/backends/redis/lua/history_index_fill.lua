@@ -17,8 +17,7 @@ local function hix_entry(e)
   -- the member of one stream entry ({id, {field, value, ...}}), for a store written before the index
   local f, v = e[2], {}
   for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
-  local seq = tonumber(string.match(e[1], '^(%d+)'))
-  return hix_member(v.k, seq, hix_middle(hix_at_us(v.at), hix_pid(v.p or '0'), v.c or '', v.r or ''), v.o, v.n)
+  return hix_member(v.k, string.match(e[1], '^(%d+)'), hix_middle(hix_at_us(v.at), hix_pid(v.p or '0'), v.c or '', v.r or ''), v.o, v.n)
 end
 local stream, index, mark = KEYS[1], KEYS[2], KEYS[3]
 local from = redis.call('GET', mark)
@@ -34,8 +33,8 @@ if from > 0 then
   local n = tonumber(ARGV[1])
   local page = redis.call('XREVRANGE', stream, '(' .. string.format('%d', from) .. '-0', '-', 'COUNT', n)
   local args = {}
-  for i, e in ipairs(page) do args[2 * i - 1] = 0; args[2 * i] = hix_entry(e) end
-  hix_add(index, args)
+  for i, e in ipairs(page) do args[2 * i - 1] = '0'; args[2 * i] = hix_entry(e) end
+  hix_add(index, args, #args)
   if #page < n then from = 0 else from = tonumber(string.match(page[#page][1], '^(%d+)')) end
 end
 redis.call('SET', mark, string.format('%d', from))
