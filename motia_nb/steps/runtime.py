@@ -218,7 +218,7 @@ class Runtime(StateTriggers):
             raise
         except asyncio.CancelledError:  # the causing cell was interrupted
             done("cancelled", None)
-            say(f"✖ step {st.name!r} cancelled: what caused it (a cell, a viewer action) was interrupted ({label}; trace {parent.trace_id})")
+            say(f"✖ step {st.name!r} cancelled: interrupted ({label}; trace {parent.trace_id})")
             parent.cancelled.append(st.name)
             if parent.chain:
                 raise
