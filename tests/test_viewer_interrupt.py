@@ -11,18 +11,11 @@ import queue
 import time
 from typing import Any
 
+from test_interrupt_kernel import SETUP as SLOW_STEP
 
-SETUP = """
-%load_ext motia_nb
-import asyncio
-from motia_nb import state_manager, step, state, trace_frame
+# the slow state step of test_interrupt_kernel, and a viewer whose Add click writes to its group
+SETUP = SLOW_STEP + """
 from motia_nb.notebook.viewer import viewer
-
-@step({"name": "Slow", "triggers": [state(condition=lambda e: e.group_id == "slow")]})
-async def slow(event):
-    print("started", event.item_id, flush=True)
-    await asyncio.sleep(60)
-    print("done", event.item_id, flush=True)
 
 v = viewer("slow", live=False)
 v.new_key.value, v.new_value.value = "a", '{"n": 1}'
