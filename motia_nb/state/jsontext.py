@@ -33,6 +33,7 @@ from .stored_text import lenient_text, not_text_reason
 __all__ = [
     "encode_trusted", "decode_value", "decode_stored", "decode_all", "decode_one", "not_json", "c_encode", "c_chunks",
     "c_reset", "decode_strict", "decode_lenient", "decode_lenient_many", "decode_written_many", "is_strict_json",
+    "decode_checked",
 ]  # fmt: skip
 
 
@@ -311,6 +312,47 @@ def decode_all(texts: list[str], group_id: str, keys: list[str] | None = None) -
     """
     return _each(texts, _strict_scan, lambda t, i: decode_one(t, group_id, None if keys is None else keys[i]))
 
+
+
+def decode_checked(
+    texts: list[str], group_id: str, keys: list[str] | None = None, *, all_valid: bool, joined: str | None = None
+) -> list[Any]:
+    """:func:`decode_all` of texts a store judged one by one in C: ``all_valid`` when SQLite's
+    ``json_valid`` said 1 for every text of the page (the SQLite reads ask it beside each value).
+    Then ONE parse of the texts joined (``[`` + ``,``.join(texts) + ``]``) by the strict decoder
+    (its hooks refuse NaN, Infinity, 1e400 and over-long ints there too); otherwise, or when that
+    parse fails (a hook, too deep, a text that is not a str), :func:`decode_all`, which names the
+    item. ``joined``: that joined text, made already (to_frame searches it). The result is
+    :func:`decode_all`'s, always:
+
+    - ``json_valid(X)`` (SQLite 3.40.1; each SQLite Python links is held to a table of edge cases in
+      ``tests/test_json_valid_onepass.py``) is 1 only for X that is one RFC 8259 value with optional
+      JSON whitespace around it, judged up to X's first NUL: no NaN/Infinity, comments, trailing
+      commas, ``01``/``+1``/``.5``/``1.``, single quotes, raw control characters in strings,
+      JSON5; it says 1 for ``1e400``, 5,000-digit ints, lone surrogate escapes and nesting
+      deeper than Python recurses (the one parse fails on the first three by the hooks, on the
+      last by RecursionError, and falls back).
+    - Texts each one value ``ws v ws`` joined as ``[t1,…,tn]`` are the array production, and
+      JSON's grammar is LL(1): a value's extent is fixed by its own characters (a string ends at
+      its first unescaped quote, a container at its matching bracket, a number or literal at the
+      first character that cannot continue it, here whitespace, ``,`` or ``]``), so the array's
+      i-th element is exactly text i, scanned by the same C scanner with the same hooks as
+      :func:`decode_strict` (which also strips surrounding whitespace): equal values, in order.
+    - A text with a NUL was judged only up to it, but NUL is allowed nowhere in JSON (not
+      whitespace, not a token's character, refused raw in a string by ``strict``): the one parse
+      fails on it. A value that is not a str (a BLOB, an SQL number, text that is not UTF-8,
+      which ``json_valid`` may call valid) fails the join. The count and end are checked anyway.
+    """
+    if all_valid and texts:
+        try:
+            if joined is None:
+                joined = "[" + ",".join(texts) + "]"
+            values, end = _strict_scan(joined, 0)
+            if end == len(joined) and len(values) == len(texts):
+                return values
+        except (StopIteration, ValueError, RecursionError, TypeError):
+            pass
+    return decode_all(texts, group_id, keys)
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Order
 from .history import at_point, history_args
-from .jsontext import decode_all
+from .jsontext import decode_checked
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 
@@ -34,8 +34,12 @@ def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool, group_id: str = 
 
     keys = [r[0] for r in rows]
     texts = [r[1] for r in rows]
-    values = decode_all(texts, group_id, keys)  # each text on its own: foreign texts cannot pair up
-    text = "[" + ",".join(texts) + "]"  # (the checks below search it)
+    valid = getattr(rows, "all_valid", False)  # SQLite's rows: json_valid said 1 for every text
+    try:
+        text = "[" + ",".join(texts) + "]"  # the one parse's text; the checks below search it
+    except TypeError:  # a value that is not text (another tool's): decode_checked names it
+        text, valid = "", False
+    values = decode_checked(texts, group_id, keys, all_valid=valid, joined=text)  # else text by text
     if not values:
         return pd.DataFrame({"key": pd.Series([], dtype=object)})
     all_objects = all(type(v) is dict for v in values)
