@@ -1,5 +1,7 @@
-"""SQLite's pages of values decoded with ONE parse of their texts joined, only when SQLite's
-``json_valid`` said every text is one JSON value (:func:`motia_nb.state.jsontext.decode_checked`).
+"""``frame()`` on SQLite decodes its texts with ONE parse of them joined, only when SQLite's
+``json_valid`` (asked beside each text) said every text is one JSON value
+(:func:`motia_nb.state.jsontext.decode_checked`); the other reads of many values stay text by
+text (the check costs them what the one parse saves), and are held to the same answers here.
 
 The one parse is sound only if ``json_valid`` is at least as strict as one JSON value: the
 table below holds the SQLite Python links to that over the forms where SQLite and Python could
@@ -189,6 +191,34 @@ def test_a_valid_page_is_one_parse_and_a_foreign_text_falls_back(monkeypatch: py
     assert calls == [2, 3, 2]
 
 
+def test_frame_on_sqlite_is_one_parse_when_every_text_is_valid(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """frame() (sync and async) asks json_valid beside each text: a group motia_nb wrote is one
+    parse; once another tool wrote a text that is not JSON, text by text, naming it."""
+    import asyncio
+
+    calls: list[int] = []
+    real = jsontext.decode_all
+    monkeypatch.setattr(jsontext, "decode_all", lambda texts, *a: calls.append(len(texts)) or real(texts, *a))
+    path = str(tmp_path / "state.db")
+    sm = StateManager(path)
+    try:
+        for i in range(5):
+            sm.sync.set("g", f"k{i}", {"n": i, "s": "x"})
+        rows = sm.backend.frame_rows("g")
+        assert rows == sm.backend.rows_json("g") and rows.all_valid
+        assert list(sm.sync.frame("g")["n"]) == list(asyncio.run(sm.frame("g"))["n"]) == [0, 1, 2, 3, 4]
+        assert calls == []
+        _store_texts(path, "g", [*['{"n":0}'] * 2, "1,2", "[3", "4]"])
+        assert not sm.backend.frame_rows("g").all_valid
+        with pytest.raises(StoredValueError, match="'g'/'k2'"):
+            sm.sync.frame("g")
+        with pytest.raises(StoredValueError, match="'g'/'k2'"):
+            asyncio.run(sm.frame("g"))
+        assert calls == [5, 5]
+    finally:
+        sm.close()
+
+
 def _store_texts(path: str, group: str, texts: list[Any]) -> None:
     con = sqlite3.connect(path)
     con.executemany("UPDATE items SET value = ? WHERE grp = ? AND key = ?",
@@ -213,7 +243,7 @@ def _reads(sm: StateManager, group: str) -> list[Any]:
         outcome(lambda: sm.sync.items(group)), outcome(lambda: sm.sync.list(group)),
         outcome(lambda: sm.sync.items(group, offset=1, limit=3)), outcome(lambda: sm.backend.items_after(group, "k0", 2)),
         outcome(lambda: asyncio.run(sm.list(group))), outcome(lambda: asyncio.run(sm.items(group))),
-        outcome(frame),
+        outcome(frame), outcome(lambda: _frame_cells(asyncio.run(sm.frame(group)))),
     ]  # fmt: skip
 
 
@@ -243,7 +273,7 @@ def _expected(texts: list[Any], group: str) -> list[Any]:
         named(lambda: list(zip(keys, values()))), named(values),
         named(lambda: list(zip(keys[1:4], decode_all(texts[1:4], group, keys[1:4])))),
         named(lambda: list(zip(keys[1:3], decode_all(texts[1:3], group, keys[1:3])))),
-        named(values_unnamed), named(lambda: list(zip(keys, values()))), named(frame),
+        named(values_unnamed), named(lambda: list(zip(keys, values()))), named(frame), named(frame),
     ]  # fmt: skip
 
 

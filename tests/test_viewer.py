@@ -227,7 +227,7 @@ def test_a_100k_group_is_browsed_one_page_query_at_a_time(
     real_read_async = backend.read_async
 
     async def counting_read_async(name, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
-        if name in ("rows_json", "values_json", "keys", "values"):
+        if name in ("rows_json", "frame_rows", "values_json", "keys", "values"):
             no_full_scan()
         if name != "items":
             return await real_read_async(name, *args, **kw)
@@ -238,7 +238,7 @@ def test_a_100k_group_is_browsed_one_page_query_at_a_time(
 
     monkeypatch.setattr(backend, "items", counting_items)
     monkeypatch.setattr(backend, "read_async", counting_read_async)  # long reads awaited from a loop
-    for name in ("rows_json", "values_json", "keys"):
+    for name in ("rows_json", "frame_rows", "values_json", "keys"):
         monkeypatch.setattr(backend, name, no_full_scan)
 
     v = make_viewer("big", live=False)

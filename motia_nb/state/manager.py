@@ -364,7 +364,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         non-object values go in a ``value`` column.
         """
         g = check_name(group_id, "group_id")
-        rows = await self.backend.read_async("rows_json", g)
+        rows = await self.backend.read_async("frame_rows", g)
         return to_frame(rows, flatten=flatten, group_id=g)
 
 

@@ -182,4 +182,4 @@ class SyncStateManager:
 
     def frame(self, group_id: str, *, flatten: bool = True) -> "pd.DataFrame":
         g = check_name(group_id, "group_id")
-        return to_frame(self._m.backend.rows_json(g), flatten=flatten, group_id=g)
+        return to_frame(self._m.backend.frame_rows(g), flatten=flatten, group_id=g)

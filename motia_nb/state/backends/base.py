@@ -184,7 +184,7 @@ class Backend(Listening, abc.ABC):
 
     async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Await a read that may be long (``items``, ``values``, ``keys``, ``rows_json``,
-        ``values_json``, ``count``, ``group_counts``) from a loop, without making the loop
+        ``frame_rows``, ``values_json``, ``count``, ``group_counts``) from a loop, without making the loop
         wait on the store. Default: the blocking method on the caller's thread when
         ``direct_reads``, else on the I/O pool. SQLite overrides it (aiosqlite)."""
         fn = functools.partial(getattr(self, name), *args, **kwargs)
@@ -312,6 +312,11 @@ class Backend(Listening, abc.ABC):
         """(key, JSON text) pairs in insertion order (the DataFrame path; backends
         override it to skip decoding and re-encoding)."""
         return [(k, encode_trusted(v)) for k, v in self.items(group_id)]
+
+    def frame_rows(self, group_id: str) -> list[tuple[str, str]]:
+        """:meth:`rows_json` for ``frame()``. SQLite's rows also say whether its ``json_valid`` said
+        1 for every text (``all_valid``: ``to_frame`` then decodes them with one parse)."""
+        return self.rows_json(group_id)
 
     def values_json(self, group_id: str) -> list[str]:
         """JSON texts of a group's values in insertion order."""

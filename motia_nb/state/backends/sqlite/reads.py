@@ -1,10 +1,13 @@
 """The SQLite reads: one SQL statement each, on the read connection, no thread hop.
 
 WAL readers never block the writer, so reads run directly on the calling thread
-(``direct_reads = True``) under a small lock. A page of values comes with SQLite's
-``json_valid`` of each text (C, in the same statement) and is decoded with one parse of its
-texts joined when every text is valid, text by text otherwise, naming the item
-(:func:`~motia_nb.state.jsontext.decode_checked`).
+(``direct_reads = True``) under a small lock. A page of values is decoded text by text
+by the C scanner (:func:`~motia_nb.state.jsontext.decode_all`); ``frame()``'s rows come with
+SQLite's ``json_valid`` of each text (C, in the same statement), and are decoded with one parse
+of the texts joined when every text is valid
+(:func:`~motia_nb.state.jsontext.decode_checked`: a quarter less peak memory at a million
+items, equal object keys being one shared string again; for items and values the check costs
+what the one parse saves, so they stay text by text).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...jsontext import decode_checked, decode_one
+from ...jsontext import decode_all, decode_one
 from ...stored_text import UNDECODABLE_MESSAGE, text_or_undecodable
 from ..base import Order
 
@@ -42,10 +45,10 @@ JSON_VALID = _json_valid_sql()
 _ORDER_SQL = {Order.INSERTION: "id", Order.NEG_INSERTION: "id DESC", Order.KEY: "key", Order.NEG_KEY: "key DESC"}
 _GET = "SELECT value FROM items WHERE grp = ? AND key = ?"
 _EXISTS = "SELECT 1 FROM items WHERE grp = ? AND key = ?"
+_ROWS = "SELECT key, value FROM items WHERE grp = ? ORDER BY id"
 _ROWS_CHECKED = f"SELECT key, value, {JSON_VALID} FROM items WHERE grp = ? ORDER BY id"
 _KEYS = "SELECT key FROM items WHERE grp = ? ORDER BY id"
 _VALUES = "SELECT value FROM items WHERE grp = ? ORDER BY id"
-_VALUES_CHECKED = f"SELECT value, {JSON_VALID} FROM items WHERE grp = ? ORDER BY id"
 _COUNT = "SELECT count(*) FROM items WHERE grp = ?"
 _GROUP_COUNTS = "SELECT grp, count(*) FROM items GROUP BY grp ORDER BY grp"
 #: keys starting with a prefix: a range on the (grp, key) index of UNIQUE (grp, key), which
@@ -60,11 +63,10 @@ _KEYSET = {Order.INSERTION: ("id", ">", "id"), Order.NEG_INSERTION: ("id", "<", 
 
 
 def keyset_sql(order: Order, inclusive: bool) -> str:
-    """The keyset page query of ``order``: params (group, [group,] cursor key, limit); rows
-    (key, value, json_valid)."""
+    """The keyset page query of ``order``: params (group, [group,] cursor key, limit)."""
     column, op, order_by = _KEYSET[order]
     bound = _ID_OF if column == "id" else "?"
-    return (f"SELECT key, value, {JSON_VALID} FROM items WHERE grp = ? AND {column} {op}{'=' if inclusive else ''} {bound} "
+    return (f"SELECT key, value FROM items WHERE grp = ? AND {column} {op}{'=' if inclusive else ''} {bound} "
             f"ORDER BY {order_by} LIMIT ?")
 
 
@@ -143,37 +145,27 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
         conn.set_progress_handler(None, 0)
 
 
-def _all_valid(flags: list[Any]) -> bool:
-    """Whether SQLite's ``json_valid`` said 1 for every text (0, or NULL, for any: no)."""
-    return flags.count(1) == len(flags)
-
-
 def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
-    """(key, value, json_valid) rows as (key, value) pairs: one parse when every text is valid."""
     keys = [r[0] for r in rows]
-    values = decode_checked([r[1] for r in rows], group_id, keys, all_valid=_all_valid([r[2] for r in rows]))
-    return list(zip(keys, values))
-
-
-def _values(rows: list[Any], group_id: str) -> list[Any]:
-    return decode_checked([r[0] for r in rows], group_id, all_valid=_all_valid([r[1] for r in rows]))
+    return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # each text on its own
 
 
 class CheckedRows(list):  # type: ignore[type-arg]
-    """``rows_json``'s (key, JSON text) pairs, and ``all_valid``: SQLite's ``json_valid`` said 1
-    for every text (``to_frame`` then decodes them with one parse)."""
+    """``frame_rows``: ``rows_json``'s (key, JSON text) pairs, and ``all_valid``: SQLite's
+    ``json_valid`` said 1 for every text (``to_frame`` then decodes them with one parse)."""
 
     all_valid: bool = False
 
 
 def _checked_rows(rows: list[Any]) -> CheckedRows:
     out = CheckedRows([(r[0], r[1]) for r in rows])
-    out.all_valid = _all_valid([r[2] for r in rows])
+    flags = [r[2] for r in rows]
+    out.all_valid = flags.count(1) == len(flags)  # 0 (or NULL) for any text: text by text
     return out
 
 
 def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION) -> Plan:
-    sql = f"SELECT key, value, {JSON_VALID} FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?"
+    sql = f"SELECT key, value FROM items WHERE grp = ? ORDER BY {_ORDER_SQL[Order(order)]} LIMIT ? OFFSET ?"
     return sql, (group_id, -1 if limit is None else limit, offset), lambda rows: _page(rows, group_id)
 
 
@@ -182,9 +174,10 @@ def _items_plan(group_id: str, offset: int = 0, limit: int | None = None, *, ord
 Plan = tuple[str, tuple[Any, ...], Callable[[list[Any]], Any]]
 READ_PLANS: dict[str, Callable[..., Plan]] = {
     "items": _items_plan,
-    "values": lambda group_id: (_VALUES_CHECKED, (group_id,), lambda rows: _values(rows, group_id)),
+    "values": lambda group_id: (_VALUES, (group_id,), lambda rows: decode_all([r[0] for r in rows], group_id)),
     "keys": lambda group_id: (_KEYS, (group_id,), lambda rows: [r[0] for r in rows]),
-    "rows_json": lambda group_id: (_ROWS_CHECKED, (group_id,), _checked_rows),
+    "rows_json": lambda group_id: (_ROWS, (group_id,), lambda rows: rows),
+    "frame_rows": lambda group_id: (_ROWS_CHECKED, (group_id,), _checked_rows),
     "values_json": lambda group_id: (_VALUES, (group_id,), lambda rows: [r[0] for r in rows]),
     "count": lambda group_id: (_COUNT, (group_id,), lambda rows: rows[0][0]),
     "group_counts": lambda: (_GROUP_COUNTS, (), dict),
@@ -258,8 +251,12 @@ class SQLiteReads:
         return self._run("values_json", group_id)
 
     def rows_json(self, group_id: str) -> list[tuple[str, str]]:
-        """(key, JSON text) pairs in insertion order, undecoded (the DataFrame path)."""
+        """(key, JSON text) pairs in insertion order, undecoded."""
         return self._run("rows_json", group_id)
+
+    def frame_rows(self, group_id: str) -> CheckedRows:
+        """:meth:`rows_json` for ``frame()``, with whether SQLite's ``json_valid`` said 1 for every text."""
+        return self._run("frame_rows", group_id)
 
     def count(self, group_id: str) -> int:
         return self._run("count", group_id)
