@@ -325,13 +325,15 @@ def decode_checked(
     item. ``joined``: that joined text, made already (to_frame searches it). The result is
     :func:`decode_all`'s, always:
 
-    - ``json_valid(X)`` (SQLite 3.40.1; each SQLite Python links is held to a table of edge cases in
-      ``tests/test_json_valid_onepass.py``) is 1 only for X that is one RFC 8259 value with optional
-      JSON whitespace around it, judged up to X's first NUL: no NaN/Infinity, comments, trailing
-      commas, ``01``/``+1``/``.5``/``1.``, single quotes, raw control characters in strings,
-      JSON5; it says 1 for ``1e400``, 5,000-digit ints, lone surrogate escapes and nesting
-      deeper than Python recurses (the one parse fails on the first three by the hooks, on the
-      last by RecursionError, and falls back).
+    - ``json_valid(X)`` (SQLite 3.40.1; whichever SQLite Python links is held to a table of edge
+      cases in ``tests/test_sqlite_onepass.py``) is 1 only for X that is one RFC 8259 value with
+      optional JSON whitespace around it, judged up to X's first NUL: no NaN/Infinity, comments,
+      trailing commas, ``01``/``-``/``+1``/``.5``/``1.``, single quotes, raw control characters or
+      newlines in strings, unterminated strings, JSON5. It says 1 for valid JSON Python reads
+      otherwise: ``1e400`` and 5,000-digit ints (the hooks refuse them in the one parse too: it
+      falls back and names the item), nesting deeper than Python recurses (RecursionError: falls
+      back, and the text-by-text decode reads it iteratively); lone surrogate escapes read the
+      same both ways.
     - Texts each one value ``ws v ws`` joined as ``[t1,…,tn]`` are the array production, and
       JSON's grammar is LL(1): a value's extent is fixed by its own characters (a string ends at
       its first unescaped quote, a container at its matching bracket, a number or literal at the
@@ -353,6 +355,7 @@ def decode_checked(
         except (StopIteration, ValueError, RecursionError, TypeError):
             pass
     return decode_all(texts, group_id, keys)
+
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")

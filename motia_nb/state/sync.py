@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["SyncStateManager", "to_frame"]
 
 
-def to_frame(rows: Sequence[tuple[str, str]], *, flatten: bool, group_id: str = "") -> "pd.DataFrame":
-    """``(key, value JSON)`` rows of ``group_id`` as a DataFrame: a ``key`` column, then the values'
+def to_frame(rows: Sequence[tuple[Any, ...]], *, flatten: bool, group_id: str = "") -> "pd.DataFrame":
+    """``(key, value JSON, …)`` rows of ``group_id`` as a DataFrame: a ``key`` column, then the values'
     fields (nested objects as dotted columns when ``flatten``; non-object values in a ``value``
-    column). A text that is not JSON (another tool's) is a :class:`StoredValueError` naming it."""
+    column). A text that is not JSON (another tool's) is a :class:`StoredValueError` naming it.
+    Rows whose ``all_valid`` is true (SQLite's ``frame_rows``) are decoded with one parse."""
     import pandas as pd
 
     keys = [r[0] for r in rows]

@@ -313,9 +313,10 @@ class Backend(Listening, abc.ABC):
         override it to skip decoding and re-encoding)."""
         return [(k, encode_trusted(v)) for k, v in self.items(group_id)]
 
-    def frame_rows(self, group_id: str) -> list[tuple[str, str]]:
-        """:meth:`rows_json` for ``frame()``. SQLite's rows also say whether its ``json_valid`` said
-        1 for every text (``all_valid``: ``to_frame`` then decodes them with one parse)."""
+    def frame_rows(self, group_id: str) -> list[tuple[Any, ...]]:
+        """:meth:`rows_json` for ``frame()``: rows whose first two items are the key and its JSON
+        text (SQLite's add its ``json_valid``, and ``all_valid``: ``to_frame`` then decodes them
+        with one parse)."""
         return self.rows_json(group_id)
 
     def values_json(self, group_id: str) -> list[str]:

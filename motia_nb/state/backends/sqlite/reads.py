@@ -151,14 +151,14 @@ def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
 
 
 class CheckedRows(list):  # type: ignore[type-arg]
-    """``frame_rows``: ``rows_json``'s (key, JSON text) pairs, and ``all_valid``: SQLite's
-    ``json_valid`` said 1 for every text (``to_frame`` then decodes them with one parse)."""
+    """``frame_rows``: (key, JSON text, json_valid) rows in insertion order, and ``all_valid``:
+    SQLite's ``json_valid`` said 1 for every text (``to_frame`` then decodes them with one parse)."""
 
     all_valid: bool = False
 
 
 def _checked_rows(rows: list[Any]) -> CheckedRows:
-    out = CheckedRows([(r[0], r[1]) for r in rows])
+    out = CheckedRows(rows)  # the rows as fetched: no pair made per row
     flags = [r[2] for r in rows]
     out.all_valid = flags.count(1) == len(flags)  # 0 (or NULL) for any text: text by text
     return out
@@ -255,7 +255,8 @@ class SQLiteReads:
         return self._run("rows_json", group_id)
 
     def frame_rows(self, group_id: str) -> CheckedRows:
-        """:meth:`rows_json` for ``frame()``, with whether SQLite's ``json_valid`` said 1 for every text."""
+        """:meth:`rows_json` for ``frame()``, each row with SQLite's ``json_valid`` of its text
+        (key, text, 0 or 1), and ``all_valid``."""
         return self._run("frame_rows", group_id)
 
     def count(self, group_id: str) -> int:
