@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from motia_nb.state.errors import InvalidInputError
-from motia_nb.state.jsontext import _decode_iterative, _encode_iterative, decode_value, encode_trusted
+from motia_nb.state.json_deep import _decode_iterative, _encode_iterative
+from motia_nb.state.jsontext import decode_value, encode_trusted
 from motia_nb.state.values import (
     MAX_DEPTH,
     check_name,
