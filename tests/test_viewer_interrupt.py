@@ -32,6 +32,17 @@ print("stored:", state_manager.sync.get("slow", "a"))
 """
 
 
+def interrupted_reply(kernel: Any, code: str, started: str) -> dict[str, Any]:
+    """Run ``code`` as a cell, interrupt the kernel once its output shows ``started``; the cell's reply."""
+    msg_id = kernel.kc.execute(code)
+    outputs_of(kernel.kc, msg_id, started)
+    kernel.km.interrupt_kernel()
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=30)
+    return reply
+
+
 def click(kc: Any, model_id: str) -> str:
     """Send the ``comm_msg`` a browser sends when a button is clicked; returns its msg_id."""
     msg = kc.session.msg("comm_msg", {"comm_id": model_id, "data": {"method": "custom", "content": {"event": "click"}}})
@@ -73,12 +84,7 @@ def test_interrupt_cancels_the_slow_step_a_viewer_click_started_and_the_panel_sa
 
     # the kernel stays usable, and a cell is still interrupted as before
     assert kernel.run("print(1 + 1)").strip() == "2"
-    msg_id = kernel.kc.execute('await state_manager.set("slow", "b", 2)')
-    outputs_of(kernel.kc, msg_id, "started b")
-    kernel.km.interrupt_kernel()
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kernel.kc.get_shell_msg(timeout=30)
+    reply = interrupted_reply(kernel, 'await state_manager.set("slow", "b", 2)', "started b")
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "CancelledByInterrupt"
 
 
@@ -126,12 +132,7 @@ def test_an_interrupt_between_actions_cancels_nothing_later(kernel):
         assert after["stored"] == "2"
         kernel.km.interrupt_kernel()  # nothing runs: nothing to cancel
         assert kernel.run("print(1 + 1)").strip() == "2"
-    msg_id = kernel.kc.execute("%state set slow c 3")
-    outputs_of(kernel.kc, msg_id, "started c")
-    kernel.km.interrupt_kernel()
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kernel.kc.get_shell_msg(timeout=30)
+    reply = interrupted_reply(kernel, "%state set slow c 3", "started c")
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "Interrupted", "\n".join(reply["content"]["traceback"])
 
 
