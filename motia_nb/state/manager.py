@@ -56,9 +56,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
     omitted the store opens lazily at first use from :func:`default_url`.
     """
 
-    def __init__(
-        self, url: str | None = None, *, history_keep: "Retention | str | None" = None, busy_timeout: float | None = None
-    ) -> None:
+    def __init__(self, url: str | None = None, *, history_keep: "Retention | str | None" = None, busy_timeout: float | None = None) -> None:
         self._url = url
         self._retention = Retention.parse(history_keep)
         self._busy_timeout = None if busy_timeout is None else busy_timeout_setting(busy_timeout)
@@ -70,7 +68,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         # per attached backend: its weak listener and the finalizer that closes it if this
         # manager is dropped without close() (a backend never refers back to its manager)
         self._attached: dict[int, tuple[WeakCall, Any]] = {}
-        self._setting_watchers = []  # (SettingWatchers)
+        self._setting_watchers = []
         self.sync = SyncStateManager(self)
         _live_managers.add(self)
 

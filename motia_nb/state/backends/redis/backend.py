@@ -361,18 +361,10 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         if any(w.kind != "set" for w in writes):
             return super().write_all(writes, progress)
         channel = self._subscriber.channel_arg()
-        results, failed = transaction_sets(
-            self._client(), writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url
+        results = transaction_sets(
+            self._client(), writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url,
+            self._committed,
         )
-        events = [ev for r in results for ev in r.events]
-        if events:
-            self._committed(events)
-        if failed:
-            w, err = failed[0]
-            raise RedisBackendError(
-                f"{len(failed)} of {len(writes)} sets failed inside the Redis transaction (first: "
-                f"{w.group_id!r}/{w.key!r}: {err}); the other {len(results)} were written"
-            )
         if progress is not None:
             progress(len(writes))
         return results

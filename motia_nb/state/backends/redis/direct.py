@@ -206,12 +206,13 @@ class DirectWriter:
 
 
 def transaction_sets(
-    client: Any, writes: Sequence[Write], args_of: Callable[[Write], list[Any]], url: str
-) -> tuple[list[WriteResult], list[tuple[Write, BaseException]]]:
+    client: Any, writes: Sequence[Write], args_of: Callable[[Write], list[Any]], url: str,
+    committed: Callable[[list[Any]], None],
+) -> list[WriteResult]:
     """``writes`` (all sets) as ``set.lua`` calls in ONE ``MULTI``/``EXEC`` transaction
-    (:meth:`RedisBackend.write_all`): the results of those that stood, and the failed ones
-    with their errors (Redis has no rollback). Raises when the transaction was not
-    confirmed (nothing of it then ran)."""
+    (:meth:`RedisBackend.write_all`): the results, after ``committed(events)`` of those that
+    stood. Raises when the transaction was not confirmed (nothing of it then ran), or, after
+    ``committed``, when some sets failed inside it (Redis has no rollback: the others stand)."""
     try:
         sha = client.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
         pipe = client.pipeline(transaction=True)
@@ -226,4 +227,13 @@ def transaction_sets(
         ) from exc
     failed = [(w, r) for w, r in zip(writes, replies) if isinstance(r, BaseException)]
     results = [set_result(w, r) for w, r in zip(writes, replies) if not isinstance(r, BaseException)]
-    return results, failed
+    events = [ev for r in results for ev in r.events]
+    if events:
+        committed(events)
+    if failed:
+        w, err = failed[0]
+        raise RedisBackendError(
+            f"{len(failed)} of {len(writes)} sets failed inside the Redis transaction (first: "
+            f"{w.group_id!r}/{w.key!r}: {err}); the other {len(results)} were written"
+        )
+    return results

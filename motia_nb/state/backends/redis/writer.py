@@ -22,10 +22,9 @@ round-trip them anyway (integers beyond 2^53 turn into floats, floats are printe
 with 14 significant digits, ``{}`` and ``[]`` are confused). So an update reads
 the item's JSON text, applies the ops in Python, and commits with ``cas.lua``,
 which writes only if the field still holds exactly the text that was read (byte
-comparison — Lua never parses JSON); else the update is retried with the fresh
-value. This is optimistic concurrency at *item* granularity (``WATCH`` would
-conflict on any write to the whole group) and costs two round trips when
-uncontended. An op that cannot apply raises before anything is sent.
+comparison — Lua never parses JSON); else it is retried with the fresh value:
+optimistic concurrency at *item* granularity (``WATCH`` would conflict on any write to
+the group), two round trips uncontended; an op that cannot apply raises before sending.
 """
 
 from __future__ import annotations
