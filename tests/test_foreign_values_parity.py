@@ -619,3 +619,62 @@ def test_old_texts_that_balance_each_other_never_shift_an_items_history_on_redis
         assert [g[1:] for g in got] == [(None, 0), (olds[0], 1), (olds[1], 2), (olds[2], 3)]
     finally:
         m.close()
+
+
+def _bad_key_scenario(store: Store, put_key: Callable[[], None]) -> list[Any]:
+    """A key another tool stored whose bytes are not UTF-8 (nobody can name it with a str):
+    every read that lists the group's keys refuses it in one line naming the group; count()
+    and the group's other items still work."""
+    m = store.manager()
+    m.sync.set("g", "ok", 1)
+    put_key()
+
+    def err(fn: Callable[[], Any]) -> Any:
+        try:
+            return ("ok", fn())
+        except StateError as exc:
+            assert "\n" not in str(exc) and "is not UTF-8 text ('\\\\xffa')" in str(exc), str(exc)
+            return ("error", type(exc).__name__, exc.group_id, exc.key)  # type: ignore[attr-defined]
+
+    return [
+        (name, err(read))
+        for name, read in {
+            "items": lambda: m.sync.items("g"), "list": lambda: m.sync.list("g"), "frame": lambda: m.sync.frame("g"),
+            "page": lambda: m.sync.items("g", offset=0, limit=5), "async items": lambda: asyncio.run(m.items("g")),
+            "search": lambda: asyncio.run(m.keys_containing("g", "a")), "prefix": lambda: asyncio.run(m.keys_with_prefix("g")),
+            "count": lambda: m.sync.count("g"),
+            "get ok": lambda: m.sync.get("g", "ok"),
+        }.items()
+    ]  # fmt: skip
+
+
+def test_a_key_whose_bytes_are_not_utf8_is_refused_by_listing_reads_on_both(stores: tuple[Store, Store], redis_client: Any) -> None:
+    sqlite, redis_store = stores
+
+    def sqlite_put() -> None:
+        con = sqlite3.connect(sqlite.url, isolation_level=None)
+        con.execute("INSERT INTO items (grp, key, value) VALUES ('g', CAST(X'FF61' AS TEXT), '2')")
+        con.close()
+
+    got = _bad_key_scenario(sqlite, sqlite_put)
+    assert got == _bad_key_scenario(redis_store, lambda: redis_client.hset("state:g", b"\xffa", b"2"))
+    refused = ("error", "StoredValueError", "g", "\\xffa")
+    assert dict(got) == {
+        "items": refused, "list": refused, "frame": refused, "page": refused, "async items": refused,
+        "search": refused, "prefix": refused, "count": ("ok", 2), "get ok": ("ok", 1),
+    }  # fmt: skip
+
+
+def test_a_blob_key_is_refused_on_sqlite_naming_it(tmp_path: Any) -> None:
+    path = str(tmp_path / "state.db")
+    m = StateManager(path)
+    try:
+        m.sync.set("g", "ok", 1)
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("INSERT INTO items (grp, key, value) VALUES ('g', X'6263', '2')")
+        con.close()
+        for read in (lambda: m.sync.items("g"), lambda: m.sync.frame("g"), lambda: asyncio.run(m.keys_with_prefix("g"))):
+            with pytest.raises(StoredValueError, match=r"^a key of group 'g' in SQLite is a BLOB, not text \('bc'\), so motia_nb cannot name it"):
+                read()
+    finally:
+        m.close()

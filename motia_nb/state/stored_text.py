@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Undecodable", "text_or_undecodable", "UNDECODABLE_MESSAGE", "NotText", "as_stored_text", "lenient_text", "not_text_reason"]
+from .errors import StoredValueError
+
+__all__ = [
+    "Undecodable", "text_or_undecodable", "UNDECODABLE_MESSAGE", "NotText", "as_stored_text", "lenient_text", "not_text_reason",
+    "text_keys",
+]  # fmt: skip
 
 
 class Undecodable(bytes):
@@ -83,3 +88,24 @@ def not_text_reason(value: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return f"it is a {type(raw).__name__}, not JSON text"
     return f"it is stored as an SQL {'INTEGER' if isinstance(raw, int) else 'REAL'} ({lenient_text(raw)[:40]}), not as JSON text"
+
+
+def text_keys(keys: list[Any], group_id: str) -> list[Any]:
+    """``keys`` as fetched, when every one is a str (the check is one pass in C); else the first
+    that is not (another tool's BLOB or text that is not UTF-8) refused in one line, as Redis
+    refuses a field name that is not UTF-8: nobody could get, set or delete it by a str key."""
+    if set(map(type, keys)) <= {str}:
+        return keys
+    raw = next(bytes(k) for k in keys if type(k) is not str)
+    shown = raw.decode("utf-8", "backslashreplace")
+    try:
+        raw.decode("utf-8")
+        what = "is a BLOB, not text"
+    except UnicodeDecodeError:
+        what = "is not UTF-8 text"
+    raise StoredValueError(
+        f"a key of group {group_id!r} in SQLite {what} ({shown!r}), so motia_nb cannot name it; "
+        f"rename or delete that row of the items table",
+        group_id=group_id,
+        key=shown,
+    )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...jsontext import decode_all, decode_one
-from ...stored_text import UNDECODABLE_MESSAGE, text_or_undecodable
+from ...stored_text import UNDECODABLE_MESSAGE, text_keys, text_or_undecodable
 from ..base import Order
 
 __all__ = ["SQLiteReads", "READ_PLANS", "CheckedRows", "JSON_VALID", "fetch_bounded", "fetch_lenient", "undecodable", "release_cursor", "PREFIX_SQL", "PREFIX_ALL_SQL", "keyset_sql", "prefix_upper_bound"]
@@ -146,7 +146,7 @@ def fetch_bounded(conn: "sqlite3.Connection", sql: str, params: Sequence[Any], s
 
 
 def _page(rows: list[Any], group_id: str) -> list[tuple[str, Any]]:
-    keys = [r[0] for r in rows]
+    keys = text_keys([r[0] for r in rows], group_id)
     return list(zip(keys, decode_all([r[1] for r in rows], group_id, keys)))  # each text on its own
 
 
@@ -157,8 +157,14 @@ class CheckedRows(list):  # type: ignore[type-arg]
     all_valid: bool = False
 
 
-def _checked_rows(rows: list[Any]) -> CheckedRows:
-    out = CheckedRows(rows)  # the rows as fetched: no pair made per row
+def _keyed(rows: list[Any], group_id: str) -> list[Any]:
+    """(key, ...) rows as fetched, once every key is a str (:func:`.stored_text.text_keys`)."""
+    text_keys([r[0] for r in rows], group_id)
+    return rows
+
+
+def _checked_rows(rows: list[Any], group_id: str) -> CheckedRows:
+    out = CheckedRows(_keyed(rows, group_id))  # the rows as fetched: no pair made per row
     flags = [r[2] for r in rows]
     out.all_valid = flags.count(1) == len(flags)  # 0 (or NULL) for any text: text by text
     return out
@@ -175,9 +181,9 @@ Plan = tuple[str, tuple[Any, ...], Callable[[list[Any]], Any]]
 READ_PLANS: dict[str, Callable[..., Plan]] = {
     "items": _items_plan,
     "values": lambda group_id: (_VALUES, (group_id,), lambda rows: decode_all([r[0] for r in rows], group_id)),
-    "keys": lambda group_id: (_KEYS, (group_id,), lambda rows: [r[0] for r in rows]),
-    "rows_json": lambda group_id: (_ROWS, (group_id,), lambda rows: rows),
-    "frame_rows": lambda group_id: (_ROWS_CHECKED, (group_id,), _checked_rows),
+    "keys": lambda group_id: (_KEYS, (group_id,), lambda rows: text_keys([r[0] for r in rows], group_id)),
+    "rows_json": lambda group_id: (_ROWS, (group_id,), lambda rows: _keyed(rows, group_id)),
+    "frame_rows": lambda group_id: (_ROWS_CHECKED, (group_id,), lambda rows: _checked_rows(rows, group_id)),
     "values_json": lambda group_id: (_VALUES, (group_id,), lambda rows: [r[0] for r in rows]),
     "count": lambda group_id: (_COUNT, (group_id,), lambda rows: rows[0][0]),
     "group_counts": lambda: (_GROUP_COUNTS, (), dict),
@@ -245,7 +251,7 @@ class SQLiteReads:
             rows = self._query(PREFIX_ALL_SQL, (group_id, prefix, limit))
         else:
             rows = self._query(PREFIX_SQL, (group_id, prefix, upper, limit))
-        return [r[0] for r in rows]
+        return text_keys([r[0] for r in rows], group_id)
 
     def values_json(self, group_id: str) -> list[str]:
         return self._run("values_json", group_id)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ...stored_text import text_keys
 from ..key_matches import KeySearch
 from . import key_search
 from .key_indexer import KeyIndexer
@@ -66,7 +67,13 @@ class SQLiteKeySearch:
         self, group_id: str, needle: str, limit: int, *, after: str | None = None, budget: float | None = None
     ) -> KeySearch:
         """Keys containing ``needle`` in key order (after ``after``); with ``budget`` (seconds)
-        a scan may stop early (see the module docstring)."""
+        a scan may stop early (see the module docstring). Another tool's key that is not text
+        is refused (:func:`~motia_nb.state.stored_text.text_keys`)."""
+        found = self._search(group_id, needle, limit, after, budget)
+        text_keys(found.keys, group_id)
+        return found
+
+    def _search(self, group_id: str, needle: str, limit: int, after: str | None, budget: float | None) -> KeySearch:
         if limit <= 0:
             return KeySearch([])
         started = time.perf_counter()
