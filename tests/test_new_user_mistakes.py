@@ -1,0 +1,63 @@
+"""Mistakes a new user makes on a first afternoon with motia_nb (found by trying them in a
+real kernel, see each test): each gets a one-line error saying what was wrong and how to
+write it, and nothing half-happens.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from motia_nb.session import all_steps
+from motia_nb.steps.config import parse_config
+from motia_nb.steps.errors import StepConfigError
+from motia_nb.testing import run_cell
+
+
+def failed(ip, source: str) -> BaseException:
+    res = run_cell(ip, source)
+    assert res.error_in_exec is not None, source
+    return res.error_in_exec
+
+
+# A step file of Motia 0.x, as most tutorials on the web still show it: `type` / `path` /
+# `method` / `subscribes` / `cron` at the top of the config, no `triggers`. Motia 1.0 refuses it
+# (its StepConfig requires `triggers`); motia_nb said "✓ step 'OldApi' registered (no
+# triggers)" and the step never ran (`request` answered 404), nor would `motia run` take the
+# file `%motia export` then wrote.
+OLD_API = '''%%step
+config = {"type": "api", "name": "OldApi", "path": "/old", "method": "GET", "emits": ["old.seen"]}
+async def handler(req, ctx):
+    return {"status": 200, "body": {"ok": True}}
+'''
+
+
+@pytest.mark.parametrize("config, written", [
+    ({"type": "api", "name": "S", "path": "/orders/:id", "method": "POST"}, '"triggers": [http("POST", "/orders/:id")]'),
+    ({"type": "api", "name": "S", "path": "/orders"}, '"triggers": [http("GET", "/orders")]'),
+    ({"type": "event", "name": "S", "subscribes": ["a", "b"]}, '"triggers": [queue("a"), queue("b")]'),
+    ({"name": "S", "subscribes": ["a"]}, '"triggers": [queue("a")]'),
+    ({"type": "cron", "name": "S", "cron": "0 9 * * *"}, '"triggers": [cron("0 9 * * *")]'),
+    ({"type": "noop", "name": "S"}, '"triggers": []'),
+])
+def test_a_motia_0x_config_says_how_motia_1_writes_its_triggers(config, written):
+    with pytest.raises(StepConfigError) as err:
+        parse_config(config)
+    message = str(err.value)
+    assert message.startswith("step 'S': a Motia 0.x config"), message
+    assert written in message and "\n" not in message, message
+
+
+def test_a_1x_config_with_triggers_or_without_any_is_still_taken():
+    assert parse_config({"name": "S", "type": "api", "triggers": []}).triggers == []  # 1.0 keeps unknown keys
+    assert parse_config({"name": "S"}).triggers == []
+
+
+def test_a_pasted_0x_step_file_is_refused_in_its_cell_not_registered_silently(steps_ip):
+    err = failed(steps_ip, OLD_API)
+    assert type(err).__name__ == "StepConfigError"
+    assert str(err) == (
+        "step 'OldApi': a Motia 0.x config ('type': 'api'); Motia 1.0 says when a step runs in its "
+        "'triggers': write \"triggers\": [http(\"GET\", \"/old\")] (from motia import http), "
+        "and 'enqueues' for 'emits'"
+    )
+    assert all_steps() == []
