@@ -61,3 +61,31 @@ def test_a_pasted_0x_step_file_is_refused_in_its_cell_not_registered_silently(st
         "and 'enqueues' for 'emits'"
     )
     assert all_steps() == []
+
+
+# `%state use redis://localhost:6379/O` (a letter O) or `/orders` (a path, not a database
+# number): redis-py's URL reader drops a path it cannot read as a number, so motia_nb said
+# "motia_nb state database: redis://127.0.0.1:6391/abc" and wrote to database 0; `/1/2` went to
+# database 12. The URL is refused before anything connects, and the store in use stays.
+@pytest.mark.parametrize("tail", ["/abc", "/O", "/1/2", "/-1", "/orders"])
+def test_a_redis_url_whose_database_is_not_a_number_is_refused(ip, fresh_db, tail):
+    from motia_nb.state import state_manager
+
+    url = f"redis://127.0.0.1:1{tail}"  # nothing listens on port 1: refused before connecting
+    err = failed(ip, f"%state use {url}")
+    assert type(err).__name__ == "RedisBackendError"
+    assert str(err) == (
+        f"bad Redis URL {url!r}: the database after the port must be a number (redis://host:6379/0), "
+        f"got {tail[1:]!r}"
+    ), str(err)
+    assert state_manager.url == fresh_db
+
+
+@pytest.mark.parametrize("url, db", [
+    ("redis://127.0.0.1:1", 0), ("redis://127.0.0.1:1/", 0), ("redis://127.0.0.1:1/3", 3),
+    ("redis://127.0.0.1:1/3?db=4", 4), ("unix:///tmp/r.sock?db=2", 2), ("rediss://u:p@h:1/15", 15),
+])
+def test_a_redis_url_with_a_database_number_or_none_is_read_as_before(url, db):
+    from motia_nb.state.backends.redis.layout import parse_db
+
+    assert parse_db(url) == db
