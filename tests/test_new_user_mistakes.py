@@ -89,3 +89,29 @@ def test_a_redis_url_with_a_database_number_or_none_is_read_as_before(url, db):
     from motia_nb.state.backends.redis.layout import parse_db
 
     assert parse_db(url) == db
+
+
+def shown(ip, source: str) -> list[str]:
+    """What IPython shows for the error of ``source``: its rendered traceback lines."""
+    err = failed(ip, source)
+    return "\n".join(err._render_traceback_()).splitlines() if hasattr(err, "_render_traceback_") else ["(full traceback)"]
+
+
+# `await request("GET", "orders/1")` (no leading slash), `start_scheduler(0)` or
+# `engine.serve(port=99999)` in a plain cell showed a full traceback through session.py,
+# runtime.py or endpoint.py; the other calls' bad input (`enqueue({"data": 1})`, a bad
+# `@step` config) shows the cell's line and one line.
+@pytest.mark.parametrize("source, message", [
+    ('await request("GET", "orders/1")', "StepCallError\x1b[0m: request: path must be a str starting with '/', got 'orders/1'"),
+    ('await request("FETCH", "/orders/1")', "StepCallError\x1b[0m: request: method must be one of GET, POST"),
+    ("start_scheduler(0)", "StepCallError\x1b[0m: scheduler interval must be a number of seconds in (0, 3600], got 0"),
+    ("engine.serve(port=99999)", "ServeError\x1b[0m: serve: port must be an int from 0 to 65535, got 99999"),
+    ('engine.serve(host="")', "ServeError\x1b[0m: serve: host must be a non-empty str, got ''"),
+])
+def test_a_bad_argument_to_request_scheduler_or_serve_shows_the_cell_line_and_one_line(steps_ip, source, message):
+    steps_ip.run_cell("from motia_nb import request, start_scheduler, engine")
+    lines = shown(steps_ip, source)
+    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines  # the cell
+    assert message in lines[-1], lines
+    assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+    assert isinstance(failed(steps_ip, source), ValueError)  # `except ValueError` still catches it

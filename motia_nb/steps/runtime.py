@@ -54,7 +54,7 @@ from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
-from .errors import EnqueueError, StepLoopError, StepNotFoundError
+from .errors import EnqueueError, StepCallError, StepLoopError, StepNotFoundError
 from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
@@ -293,9 +293,9 @@ class Runtime(StateTriggers):
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
         """
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-            raise ValueError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
+            raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
         if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"request: path must be a str starting with '/', got {path!r}")
+            raise StepCallError(f"request: path must be a str starting with '/', got {path!r}")
         method = method.upper()
         parts = urlsplit(path)
         segs = tuple(unquote(s) for s in split_path(parts.path))
