@@ -115,3 +115,44 @@ def test_a_bad_argument_to_request_scheduler_or_serve_shows_the_cell_line_and_on
     assert message in lines[-1], lines
     assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
     assert isinstance(failed(steps_ip, source), ValueError)  # `except ValueError` still catches it
+
+
+# `state_manager.subscribe(on_change())` (the function called, not passed: None), a name in
+# quotes, a function of two arguments or an `async def` were all accepted; then every write of
+# the session logged "state subscriber None failed" with a traceback into motia_nb's remote.py
+# (the unsubscribe function was never kept), and an `async def` subscriber silently never ran
+# ("coroutine was never awaited"). They are refused at the subscribe call, subscribing nothing.
+async def _async_sub(event):
+    pass
+
+
+@pytest.mark.parametrize("fn, says", [
+    (None, "subscribe: fn must be a function taking the event, got None"),
+    ("on_change", "subscribe: fn must be a function taking the event, got str 'on_change'"),
+    (lambda event, old: None, "subscribe: fn must take one argument (the event): "),
+    (_async_sub, "subscribe: fn is an async def: subscribers run on a backend thread and cannot be awaited; "
+                 "use a plain def, or a state step (@step with a state trigger) for async work"),
+])
+@pytest.mark.parametrize("remote", [False, True])
+def test_subscribe_refuses_what_it_could_never_call(sqlite_manager, caplog, fn, says, remote):
+    from motia_nb.state.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as err:
+        sqlite_manager.subscribe(fn, remote=remote)
+    assert str(err.value).startswith(says) and "\n" not in str(err.value), str(err.value)
+    sqlite_manager.sync.set("g", "k", 1)
+    assert "state subscriber" not in caplog.text
+
+
+def test_subscribe_takes_any_callable_of_one_argument(sqlite_manager):
+    seen: list = []
+
+    class Collector:
+        def __call__(self, event, extra=None):
+            seen.append(("obj", event.item_id))
+
+    unsubs = [sqlite_manager.subscribe(f) for f in (seen.append, Collector(), lambda *events: seen.append("var"))]
+    sqlite_manager.sync.set("g", "k", 1)
+    assert len(seen) == 3 and ("obj", "k") in seen and "var" in seen
+    for u in unsubs:
+        u()
