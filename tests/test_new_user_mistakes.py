@@ -156,3 +156,20 @@ def test_subscribe_takes_any_callable_of_one_argument(sqlite_manager):
     assert len(seen) == 3 and ("obj", "k") in seen and "var" in seen
     for u in unsubs:
         u()
+
+
+# README: with history off, SQLite "run_remote_triggers(True) refuses with NotImplementedError".
+# It did, with a traceback into manager.py; it shows the cell's line and one line now, and is
+# still a NotImplementedError.
+def test_remote_triggers_refused_on_sqlite_without_history_show_one_line(steps_ip, tmp_path):
+    steps_ip.run_cell(f"from motia_nb.state import StateManager\nsm = StateManager({str(tmp_path / 'off.db')!r}, history_keep='off')")
+    try:
+        lines = shown(steps_ip, "sm.run_remote_triggers(True)")
+        assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
+        assert lines[-1].endswith(
+            "off.db: this backend does not publish changes between processes (use Redis, or SQLite with history on)"
+        ), lines
+        assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+        assert isinstance(failed(steps_ip, "sm.run_remote_triggers(True)"), NotImplementedError)
+    finally:
+        steps_ip.run_cell("sm.close()")

@@ -21,7 +21,7 @@ from .._threads import on_exit, on_fork_child, run_io
 from .backends import open_backend
 from .backends.base import Backend, Order
 from .backends.key_matches import KeySearch, search_args
-from .errors import InvalidInputError
+from .errors import InvalidInputError, RemoteUnsupportedError
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
@@ -216,7 +216,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         with self._lock:
             backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
-                raise NotImplementedError(
+                raise RemoteUnsupportedError(
                     f"{backend.url}: this backend does not publish changes between processes "
                     "(use Redis, or SQLite with history on)"
                 )
