@@ -173,3 +173,20 @@ def test_remote_triggers_refused_on_sqlite_without_history_show_one_line(steps_i
         assert isinstance(failed(steps_ip, "sm.run_remote_triggers(True)"), NotImplementedError)
     finally:
         steps_ip.run_cell("sm.close()")
+
+
+# `viewer(page_size=0)`, `viewer(group="")`, `viewer(poll_interval=0)`: the check's docstring
+# promised "a one-line ValueError", the cell showed a traceback through panel.py and model.py.
+@pytest.mark.parametrize("source, message", [
+    ("viewer(page_size=0)", "viewer: page_size must be a positive int, got 0"),
+    ('viewer(group="")', "viewer: group must be a non-empty str or None, got ''"),
+    ("viewer(poll_interval=0)", "viewer: poll_interval must be > 0 seconds, got 0"),
+    ('viewer(debounce="1s")', "viewer: debounce must be a non-negative number of seconds, got '1s'"),
+])
+def test_a_bad_viewer_option_shows_the_cell_line_and_one_line(steps_ip, source, message):
+    steps_ip.run_cell("from motia_nb import viewer")
+    lines = shown(steps_ip, source)
+    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
+    assert lines[-1].endswith(f"ViewerOptionError\x1b[0m: {message}"), lines
+    assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+    assert isinstance(failed(steps_ip, source), ValueError)
