@@ -190,3 +190,28 @@ def test_a_bad_viewer_option_shows_the_cell_line_and_one_line(steps_ip, source, 
     assert lines[-1].endswith(f"ViewerOptionError\x1b[0m: {message}"), lines
     assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
     assert isinstance(failed(steps_ip, source), ValueError)
+
+
+# Two kernels on one file, history off in this one only (retention belongs to each process): a
+# change the other kernel made after it was turned off is in `%state history`, and the note
+# under it said "these changes were recorded before, none since".
+def test_history_off_here_does_not_claim_nothing_was_recorded_since(ip, fresh_db, capsys):
+    from motia_nb.state import StateManager, state_manager
+
+    ip.run_line_magic("state", "set orders o1 1")
+    state_manager.history_keep = "off"
+    other = StateManager(fresh_db)  # another process's kernel, history on
+    try:
+        other.sync.set("orders", "o2", 2)
+        capsys.readouterr()
+        df = ip.run_line_magic("state", "history orders")
+        assert list(df.key) == ["o1", "o2"]
+        err = capsys.readouterr().err
+        assert "none since" not in err, err
+        assert err == (
+            "%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
+            "its changes since are not recorded; these were recorded before, or by another process\n"
+        )
+    finally:
+        other.close()
+        state_manager.history_keep = "100000"

@@ -72,8 +72,9 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
         why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
         print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
     elif off:
-        print("%state history: the state history is off (MotiaNB.history_keep = 'off'): "
-              "these changes were recorded before, none since", file=sys.stderr)  # fmt: skip
+        print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
+              "its changes since are not recorded; these were recorded before, or by another process",
+              file=sys.stderr)  # fmt: skip
     return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
 
 
