@@ -215,3 +215,43 @@ def test_history_off_here_does_not_claim_nothing_was_recorded_since(ip, fresh_db
     finally:
         other.close()
         state_manager.history_keep = "100000"
+
+
+# A sync handler (or a thread) calling `state_manager.set(...)` without `await`: in a cell the
+# write happens (the call starts it, as a JavaScript promise), but where no loop runs it
+# returned a coroutine that nothing awaited: the write was lost, silently but for a
+# "RuntimeWarning: coroutine 'Writing._write_later' was never awaited" pointing into motia_nb.
+def test_an_unawaited_write_where_no_loop_runs_is_made_not_lost(steps_ip, recwarn):
+    from motia_nb.state import state_manager
+
+    steps_ip.run_cell('''
+from motia_nb import step, queue, enqueue, state_manager
+@step({"name": "SyncWriter", "triggers": [queue("w")]})
+def sync_writer(data, ctx):
+    state_manager.set("orders", data["id"], {"n": data["n"]})
+    state_manager.update("orders", data["id"], [{"type": "increment", "path": "n", "by": 1}])
+''').raise_error()
+    steps_ip.run_cell('await enqueue({"topic": "w", "data": {"id": "o1", "n": 1}})').raise_error()
+    assert state_manager.sync.get("orders", "o1") == {"n": 2}
+    import threading
+    t = threading.Thread(target=lambda: state_manager.delete("orders", "o1"))
+    t.start()
+    t.join()
+    assert state_manager.sync.get("orders", "o1") is None
+    assert not [w for w in recwarn if "never awaited" in str(w.message)], [str(w.message) for w in recwarn]
+
+
+def test_asyncio_run_of_a_write_still_answers_and_raises_at_the_await(sqlite_manager, capsys):
+    import asyncio
+
+    from motia_nb.state.errors import InvalidInputError
+
+    assert asyncio.run(sqlite_manager.set("g", "k", 1)) == {"new_value": 1, "old_value": None}
+    with pytest.raises(InvalidInputError, match=r"is a set; use a list"):
+        asyncio.run(sqlite_manager.set("g", "k", {1, 2}))
+    assert sqlite_manager.sync.get("g", "k") == 1
+    capsys.readouterr()
+    sqlite_manager.set("g", "k", {1, 2})  # not awaited, no loop: its error is said, not lost
+    assert capsys.readouterr().err == (
+        "✖ state_manager.set(...) was not awaited and failed: value for 'g'/'k' is not JSON: $ is a set; use a list\n"
+    )
