@@ -255,3 +255,38 @@ def test_asyncio_run_of_a_write_still_answers_and_raises_at_the_await(sqlite_man
     assert capsys.readouterr().err == (
         "✖ state_manager.set(...) was not awaited and failed: value for 'g'/'k' is not JSON: $ is a set; use a list\n"
     )
+
+
+# A helper defined in an earlier cell and used in a `%%step` handler: the cell runs as its own
+# module (like a step file), so the name is not there, and nothing said so until the step
+# fired, maybe cells later: "NameError: name 'compute_total' is not defined". The %%step cell
+# says it when it runs, naming what to do; the step is still registered.
+HELPER_STEP = '''%%step
+from motia import queue, state
+config = {"name": "UsesHelper", "triggers": [queue("h"), state(condition=lambda e: e.new_value == LIMIT)]}
+def handler(d, ctx):
+    ctx.logger.info("total", {"t": compute_total(d)})
+    return [TAX for _ in range(1)]
+'''
+
+
+def test_a_step_cell_using_the_notebooks_names_says_so_when_it_runs(steps_ip, capsys):
+    steps_ip.run_cell("from motia_nb import logger\nTAX = 0.2\nLIMIT = 3\ndef compute_total(x): return x * (1 + TAX)")
+    capsys.readouterr()
+    steps_ip.run_cell(HELPER_STEP).raise_error()
+    captured = capsys.readouterr()
+    assert captured.out == "✓ step 'UsesHelper' registered (queue h, state (condition))\n"
+    assert captured.err == (
+        "⚠ step 'UsesHelper': LIMIT, compute_total, TAX are names of the notebook, not of this cell: a %%step "
+        "cell runs as its own module, like a Motia step file, so they are not defined there; define or import "
+        "them in the cell\n"
+    ), captured.err
+    assert [s.name for s in all_steps()] == ["UsesHelper"]
+
+
+def test_a_step_cell_defining_what_it_uses_says_nothing(steps_ip, capsys):
+    steps_ip.run_cell("from motia_nb import logger\nTAX = 0.2\nLIMIT = 3\ndef compute_total(x): return x")
+    capsys.readouterr()
+    source = HELPER_STEP.replace("config =", "TAX, LIMIT = 0.1, 2\ndef compute_total(x): return x\nconfig =")
+    steps_ip.run_cell(source).raise_error()
+    assert capsys.readouterr().err == ""
