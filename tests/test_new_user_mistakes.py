@@ -290,3 +290,35 @@ def test_a_step_cell_defining_what_it_uses_says_nothing(steps_ip, capsys):
     source = HELPER_STEP.replace("config =", "TAX, LIMIT = 0.1, 2\ndef compute_total(x): return x\nconfig =")
     steps_ip.run_cell(source).raise_error()
     assert capsys.readouterr().err == ""
+
+
+# The VALUE written before the KEY: `%state set orders {"a": 1} o1` said "the following
+# arguments are required: KEY" though a key was given. The message says where it went.
+@pytest.mark.parametrize("line, hint", [
+    ('set orders {"a": 1} o1',
+     '  hint: the names come before the VALUE: {"a": 1} was read as the VALUE, so o1 after it was not read as a '
+     'name; write: %state set orders o1 {"a": 1}'),
+    ('set {"a": 1} orders o1  # the new order',
+     '  hint: the names come before the VALUE: {"a": 1} was read as the VALUE, so orders o1 after it were not read '
+     'as names; write: %state set orders o1 {"a": 1}'),
+    ('update orders [{"type": "set", "path": "a", "value": 1}] o1',
+     '  hint: the names come before the OPS: [{"type": "set", "path": "a", "value": 1}] was read as the OPS, so o1 '
+     'after it was not read as a name; write: %state update orders o1 [{"type": "set", "path": "a", "value": 1}]'),
+])
+def test_a_value_written_before_the_key_says_the_names_come_first(ip, fresh_db, line, hint):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    with pytest.raises(MagicUsageError) as err:
+        ip.run_line_magic("state", line)
+    lines = str(err.value).splitlines()
+    assert lines[0].endswith("the following arguments are required: KEY") or lines[0].endswith("GROUP, KEY"), lines
+    assert lines[-1] == hint, lines
+    assert ip.run_line_magic("state", "groups") == []  # nothing was written
+
+
+def test_a_missing_key_with_nothing_after_the_value_has_no_such_hint(ip, fresh_db):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    with pytest.raises(MagicUsageError) as err:
+        ip.run_line_magic("state", 'set orders {"a": 1}')
+    assert "hint" not in str(err.value)

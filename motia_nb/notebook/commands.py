@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
 import textwrap
 from collections.abc import Callable, Iterator
@@ -145,6 +146,8 @@ class Command:
                     f"before it are missing; %{self.magic[1:]} takes names as written, never from a variable "
                     f'({{var}}, $var): write the name itself (quoted, "{word}", to mean it literally)'
                 ) from None
+            if "required" in str(err) and word[:1] in "{[":
+                raise MagicUsageError(f"{err}{self._names_after(tokens.rest(first + used), names)}") from None
             raise
         raw = tokens.rest(first + used)
         if has_body:
@@ -159,6 +162,22 @@ class Command:
             value = read(raw, what, self.tail)
         setattr(args, self.tail.name.lower(), value)
         return args
+
+    def _names_after(self, raw: str, names: list[str]) -> str:
+        """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
+        try:
+            _, end = json.JSONDecoder().raw_decode(raw)
+        except ValueError:
+            return ""
+        after = [w.text for w in tokenize(raw[end:]).words]
+        if not after or self.tail is None:
+            return ""
+        one = len(after) == 1
+        fixed = " ".join([f"%{self.magic[1:]}", self.name, *names, *after, raw[:end]])
+        return (
+            f"\n  hint: the names come before the {self.tail.name}: {raw[:end]} was read as the {self.tail.name}, so "
+            f"{' '.join(after)} after it {'was' if one else 'were'} not read as {'a name' if one else 'names'}; write: {fixed}"
+        )
 
     def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
         try:
