@@ -322,3 +322,23 @@ def test_a_missing_key_with_nothing_after_the_value_has_no_such_hint(ip, fresh_d
     with pytest.raises(MagicUsageError) as err:
         ip.run_line_magic("state", 'set orders {"a": 1}')
     assert "hint" not in str(err.value)
+
+
+# `cron("0 9 31 4 *")` (April has no 31st) said "Bad day-of-month", as if 31 were not a day;
+# the same date in 6 fields says "the expression never fires". And "Bad minute" for
+# `61 * * * *` did not say what a minute may be.
+@pytest.mark.parametrize("expression, says", [
+    ("0 9 31 4 *", "bad cron expression '0 9 31 4 *': the expression never fires (no month it names has that day)"),
+    ("0 0 30 2 *", "bad cron expression '0 0 30 2 *': the expression never fires (no month it names has that day)"),
+    ("61 * * * *", "bad cron expression '61 * * * *': Bad minute (a minute is 0-59)"),
+    ("0 24 * * *", "bad cron expression '0 24 * * *': Bad hour (an hour is 0-23)"),
+    ("0 0 0 * *", "bad cron expression '0 0 0 * *': Bad day-of-month (a day-of-month is 1-31)"),
+    ("0 0 * 13 *", "bad cron expression '0 0 * 13 *': Bad month (a month is 1-12 or JAN-DEC)"),
+    ("0 0 * * 8", "bad cron expression '0 0 * * 8': Bad day-of-week (a day-of-week is 0-7 or SUN-SAT, 0 and 7 are Sunday)"),
+])
+def test_a_bad_five_field_cron_says_what_is_wrong(expression, says):
+    from motia_nb.steps import cron
+
+    with pytest.raises(StepConfigError) as err:
+        parse_config({"name": "C", "triggers": [cron(expression)]})
+    assert str(err.value) == f"cron: {says}", str(err.value)
