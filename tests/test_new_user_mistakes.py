@@ -342,3 +342,21 @@ def test_a_bad_five_field_cron_says_what_is_wrong(expression, says):
     with pytest.raises(StepConfigError) as err:
         parse_config({"name": "C", "triggers": [cron(expression)]})
     assert str(err.value) == f"cron: {says}", str(err.value)
+
+
+# `engine.serve(port=N)` on a port another program (or another kernel) listens on: a traceback
+# into endpoint.py around the one line that says so.
+def test_serve_on_a_busy_port_shows_the_cell_line_and_one_line(steps_ip):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        steps_ip.run_cell("from motia_nb import engine")
+        lines = shown(steps_ip, f"engine.serve(port={port})")
+        assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
+        assert lines[-1].endswith(f"Error\x1b[0m: serve: cannot listen on 127.0.0.1:{port}: error while attempting to bind on "
+                                  f"address ('127.0.0.1', {port}): address already in use"), lines
+        assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+        assert isinstance(failed(steps_ip, f"engine.serve(port={port})"), OSError)

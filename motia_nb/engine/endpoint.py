@@ -35,13 +35,17 @@ from .channels import Channels
 from .functions import EngineFunctionError, EngineFunctions
 from .workers import Worker, WorkerCallError
 
-__all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError"]
+__all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
 
 log = logging.getLogger("motia_nb.engine")
 
 
 class ServeError(ShortTraceback, ValueError):
     """A bad argument to ``serve()`` (port, host, frame limit) or ``worker_timeout``: nothing started or changed."""
+
+
+class ServeListenError(ShortTraceback, OSError):
+    """``serve()`` cannot listen there (a port in use, a host that does not resolve): nothing started."""
 
 
 class _Settings:
@@ -356,7 +360,7 @@ def serve(
     try:
         server._lt.submit(server._start(port)).result(15)
     except OSError as e:
-        raise OSError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
+        raise ServeListenError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
     with _servers_lock:
         _servers.append(server)
     if not server.session.scheduler.running:
