@@ -43,7 +43,8 @@ def test_a_motia_0x_config_says_how_motia_1_writes_its_triggers(config, written)
     with pytest.raises(StepConfigError) as err:
         parse_config(config)
     message = str(err.value)
-    assert message.startswith("step 'S': a Motia 0.x config"), message
+    assert message.startswith("step 'S': a Motia 0.x config ("), message
+    assert ("'type': " in message) == ("type" in config), message  # it names what it saw
     assert written in message and "\n" not in message, message
 
 

@@ -330,6 +330,7 @@ def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
     subs = config.get("subscribes")
     if "triggers" in config or not (kind or "subscribes" in config or "path" in config or "cron" in config):
         return None
+    seen = f"'type': {kind!r}" if kind else next(f"'{k}'" for k in ("subscribes", "cron", "path") if k in config)
     if kind is None:
         kind = "event" if "subscribes" in config else "cron" if "cron" in config else "api"
     q = json.dumps  # a str as Python writes it in a config (double quotes)
@@ -347,7 +348,7 @@ def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
     if "emits" in config:
         hint += ", and 'enqueues' for 'emits'"
     return StepConfigError(
-        f"{where}: a Motia 0.x config ('type': {kind!r}); Motia 1.0 says when a step runs in its 'triggers': {hint}"
+        f"{where}: a Motia 0.x config ({seen}); Motia 1.0 says when a step runs in its 'triggers': {hint}"
     )
 
 
