@@ -361,3 +361,18 @@ def test_serve_on_a_busy_port_shows_the_cell_line_and_one_line(steps_ip):
                                   f"address ('127.0.0.1', {port}): address already in use"), lines
         assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
         assert isinstance(failed(steps_ip, f"engine.serve(port={port})"), OSError)
+
+
+# `%state restore --to :at1 g k` (the `:name` of VALUE and OPS, tried for --to / --since) said only
+# "--to takes a change's seq … got ':at1'"; {at1} and $at1 got a hint, :at1 none.
+@pytest.mark.parametrize("line, option", [("restore --to :at1 orders o1", "--to"), ("history --since :seq orders", "--since")])
+def test_a_variable_written_as_name_for_to_or_since_gets_the_hint(ip, fresh_db, line, option):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    ip.run_line_magic("state", "set orders o1 1")
+    with pytest.raises(MagicUsageError) as err:
+        ip.run_line_magic("state", line)
+    assert str(err.value).splitlines()[-1] == (
+        f"  hint: %state takes {option} as written, never from a variable ({{var}}, $var): write the seq or "
+        "the time itself (:name is for a VALUE or OPS only)"
+    ), str(err.value)
