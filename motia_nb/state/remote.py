@@ -21,6 +21,7 @@ from typing import Any
 
 from .._threads import get_loop_thread
 from .backends.base import Backend
+from .errors import InvalidInputError
 from .events import StateEvent
 from .lifetime import WeakCall
 
@@ -35,8 +36,6 @@ def check_subscriber(fn: Any) -> None:
     """Refuse, in one line, a subscriber :func:`fan_out` could never call with the event: not
     callable (``subscribe(on_change())`` passes None), ``async def`` (never awaited), or one that
     cannot take one positional argument. Callables without a signature (builtins) are taken."""
-    from .errors import InvalidInputError
-
     if not callable(fn):
         got = "None" if fn is None else f"{type(fn).__name__} {fn!r:.60}"
         raise InvalidInputError(f"subscribe: fn must be a function taking the event, got {got}")
