@@ -376,3 +376,40 @@ def test_a_variable_written_as_name_for_to_or_since_gets_the_hint(ip, fresh_db, 
         f"  hint: %state takes {option} as written, never from a variable ({{var}}, $var): write the seq or "
         "the time itself (:name is for a VALUE or OPS only)"
     ), str(err.value)
+
+
+# `%state set reports r1 :df` or `state_manager.set("r", "k", df)`: the error quoted the
+# DataFrame's repr, lines and all ("one line" became six, cut mid-table), and said only "not a
+# JSON type"; a pandas.Timestamp (a datetime) did not get the datetime's `isoformat()` hint.
+def _pandas_cases():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": range(100), "b": ["x"] * 100})
+    return [
+        (df, "$ is a pandas.DataFrame; store df.to_dict('records') (a list of rows) or df.to_dict() instead"),
+        ({"rows": df}, "$.rows is a pandas.DataFrame; store df.to_dict('records') (a list of rows) or df.to_dict() instead"),
+        (df.a, "$ is a pandas.Series; store s.tolist() or s.to_dict() instead"),
+        (pd.Timestamp("2026-05-01T12:00"), "$ is a pandas.Timestamp; store v.isoformat() instead"),
+        ([pd.NaT], "$[0] is pandas.NaT (a missing time); store None instead"),
+        ({"n": pd.NA}, "$.n is pandas.NA (a missing value); store None instead"),
+    ]
+
+
+def test_a_pandas_value_is_refused_in_one_line_saying_what_to_store():
+    from motia_nb.state.value_checks import find_json_problem
+
+    for value, says in _pandas_cases():
+        assert find_json_problem(value) == says
+
+
+class Table:
+    def __repr__(self):
+        return "   a  b\n0  1  x\n1  2  y"
+
+
+def test_an_object_whose_repr_has_lines_is_named_on_one_line(sqlite_manager):
+    from motia_nb.state.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as err:
+        sqlite_manager.sync.set("g", "k", {"t": Table()})
+    assert "\n" not in str(err.value), str(err.value)
+    assert str(err.value).endswith("$.t is a test_new_user_mistakes.Table instance (a b 0 1 x 1 2 y), not a JSON type")
