@@ -413,3 +413,40 @@ def test_an_object_whose_repr_has_lines_is_named_on_one_line(sqlite_manager):
         sqlite_manager.sync.set("g", "k", {"t": Table()})
     assert "\n" not in str(err.value), str(err.value)
     assert str(err.value).endswith("$.t is a test_new_user_mistakes.Table instance (a b 0 1 x 1 2 y), not a JSON type")
+
+
+# `db = "/tmp/x.db"` then `%state use {db}` (IPython's expansion, which other magics do) or
+# `%state use :db` (the `:name` of VALUE): %state takes the URL as written, so it opened a NEW,
+# empty database in a file literally named `{db}` (or `:db`) in the working folder, said
+# "motia_nb state database: {db}", and every later write went there. `%state export orders
+# {path}` wrote a file named `{path}`. They are refused, nothing created, the store in use kept.
+@pytest.mark.parametrize("line, what", [
+    ("use {db}", "URL"), ("use :db", "URL"), ("use $DB", "URL"), ("use data/{name}.db", "URL"),
+    ("export orders {path}", "FILE"), ("export --all :path", "FILE"), ("import {path}", "FILE"),
+])
+def test_a_url_or_file_written_as_a_variable_is_refused_not_created(ip, fresh_db, tmp_path, monkeypatch, line, what):
+    from motia_nb.notebook.parsing import MagicUsageError
+    from motia_nb.state import state_manager
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_line_magic("state", "set orders o1 1")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(MagicUsageError) as err:
+        ip.run_line_magic("state", line)
+    word = line.split()[-1]
+    sub = line.split()[0]
+    assert str(err.value) == (
+        f"%state {sub}: {word!r} reads as a variable of the notebook, but %state takes the {what} as written, "
+        "never from a variable ({var}, $var, :name): write it out"
+    ), str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert state_manager.url == fresh_db
+
+
+def test_memory_and_plain_paths_are_still_used(ip, fresh_db, tmp_path):
+    from motia_nb.state import state_manager
+
+    ip.run_line_magic("state", f"use {tmp_path / 'plain.db'}")
+    assert state_manager.url == str(tmp_path / "plain.db")
+    ip.run_line_magic("state", "use :memory:")
+    assert state_manager.url == ":memory:"
