@@ -450,3 +450,19 @@ def test_memory_and_plain_paths_are_still_used(ip, fresh_db, tmp_path):
     assert state_manager.url == str(tmp_path / "plain.db")
     ip.run_line_magic("state", "use :memory:")
     assert state_manager.url == ":memory:"
+
+
+# The same for `%motia export {out}`: it wrote the steps into a folder named `{out}` (or `:out`).
+@pytest.mark.parametrize("word", ["{out}", ":out", "$OUT/steps"])
+def test_motia_export_to_a_folder_written_as_a_variable_is_refused(steps_ip, tmp_path, monkeypatch, word):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    steps_ip.run_cell('%%step\nfrom motia import queue\nconfig = {"name": "Q", "triggers": [queue("q")]}\n'
+                      "def handler(d, ctx): pass").raise_error()
+    err = failed(steps_ip, f"%motia export {word}")
+    assert str(err) == (
+        f"%motia export: {word!r} reads as a variable of the notebook, but %motia takes the DIR as written, "
+        "never from a variable ({var}, $var, :name): write it out"
+    )
+    assert list(work.iterdir()) == []

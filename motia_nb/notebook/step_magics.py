@@ -47,7 +47,7 @@ from motia_nb.steps import StepConfigError
 
 from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
-from .parsing import MagicUsageError, read_value, tokenize
+from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .step_cells import define_steps_from_source, notebook_names_used
 from .step_export import ExportError, plan_export, write_export
 from .._frames import location
@@ -181,7 +181,7 @@ def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
 def _export(m: StepMagics, a: argparse.Namespace) -> None:
     try:
         plan = plan_export(current_session().registry.all())
-        write_export(plan, a.dir, force=a.force)
+        write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
     except ExportError as e:
         raise MagicUsageError(f"%motia export: {e}") from None
     folder = a.dir.rstrip("/\\") or a.dir
