@@ -466,3 +466,32 @@ def test_motia_export_to_a_folder_written_as_a_variable_is_refused(steps_ip, tmp
         "never from a variable ({var}, $var, :name): write it out"
     )
     assert list(work.iterdir()) == []
+
+
+# `%state clear {grp}` / `%state delete orders {key}` (IPython's expansion, which %state never
+# does): "cleared 0" / null, the user's group untouched while they believed it gone. Unquoted,
+# a whole name written as {var} is refused as `%state set {grp} k 1` already is; quoted, it is
+# the name as written.
+@pytest.mark.parametrize("line", ["clear {grp}", "delete orders {key}", "get orders {key}", "list {grp}",
+                                  "history {grp}", "restore --to -1 orders {key}"])
+def test_a_name_written_as_a_variable_is_refused_by_every_subcommand(ip, fresh_db, line):
+    from motia_nb.notebook.parsing import MagicUsageError
+    from motia_nb.state import state_manager
+
+    ip.run_line_magic("state", "set orders o1 1")
+    with pytest.raises(MagicUsageError) as err:
+        ip.run_line_magic("state", line)
+    word = line.split()[-1]
+    sub = line.split()[0]
+    assert str(err.value) == (
+        f"%state {sub}: {word} reads as a variable of the notebook, but %state takes names as written, never from "
+        f'a variable ({{var}}, $var): write the name itself (quoted, "{word}", to mean it literally)'
+    ), str(err.value)
+    assert state_manager.sync.get("orders", "o1") == 1
+
+
+def test_a_quoted_brace_name_is_the_name_as_written(ip, fresh_db):
+    from motia_nb.state import state_manager
+
+    state_manager.sync.set("{grp}", "k", 1)
+    assert ip.run_line_magic("state", 'clear "{grp}"') == 1

@@ -124,7 +124,9 @@ class Command:
         if self.tail is None:
             if has_body:
                 raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
-            return self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            args = self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            self._no_variable_names(tokens, words, args)
+            return args
         names: list[str] = []
         used = 0  # words read as names (and a `--` before them)
         for w in words:
@@ -162,6 +164,19 @@ class Command:
             value = read(raw, what, self.tail)
         setattr(args, self.tail.name.lower(), value)
         return args
+
+    def _no_variable_names(self, tokens: Tokens, words: list[Token], args: argparse.Namespace) -> None:
+        """Refuse a GROUP or KEY written, unquoted, as IPython's ``{var}``: never expanded here, it
+        would name nothing (``%state clear {grp}`` clearing 0 items); quoted, it is the name as written."""
+        unquoted = {w.text for w in words if tokens.source[w.start] not in "\"'"}
+        for dest in ("group", "key"):
+            word = getattr(args, dest, None)
+            if isinstance(word, str) and word in unquoted and _VAR_BRACES.fullmatch(word):
+                raise MagicUsageError(
+                    f"{self.magic} {self.name}: {word} reads as a variable of the notebook, but {self.magic} takes "
+                    f"names as written, never from a variable ({{var}}, $var): write the name itself (quoted, "
+                    f'"{word}", to mean it literally)'
+                )
 
     def _names_after(self, raw: str, names: list[str]) -> str:
         """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
