@@ -330,8 +330,8 @@ class StepMagics(Magics):
         for st, replaced in [] if opts.quiet else defined:
             trig = ", ".join(t.describe() for t in st.triggers) or "no triggers"
             print(f"✓ step {st.name!r} {'replaced' if replaced else 'registered'} ({trig})")
-        module = getattr(defined[0][0].handler, "__globals__", None)
-        names = notebook_names_used(cell, module, self.shell.user_ns) if module is not None and self.shell else []
+        cell_module = sys.modules.get(f"motia_nb_step_{defined[0][0].cell.number}")  # the cell's own module
+        names = notebook_names_used(cell, vars(cell_module), self.shell.user_ns) if cell_module and self.shell else []
         if names:
             print(f"⚠ step {defined[0][0].name!r}: {', '.join(names)} {'are names' if len(names) > 1 else 'is a name'} of "
                   "the notebook, not of this cell: a %%step cell runs as its own module, like a Motia step file, so "
