@@ -495,3 +495,25 @@ def test_a_quoted_brace_name_is_the_name_as_written(ip, fresh_db):
 
     state_manager.sync.set("{grp}", "k", 1)
     assert ip.run_line_magic("state", 'clear "{grp}"') == 1
+
+
+# `%motia serve` starts the cron scheduler (the engine runs cron triggers), so a notebook's own
+# cron step, defined to be run by hand (`%motia cron run`), began firing on its schedule, into
+# the serving cell, and nothing had said so. The serve output names them.
+def test_serving_says_which_cron_steps_now_run_on_their_schedule(steps_ip):
+    from motia_nb import engine
+    from motia_nb.notebook.engine_magics import serve_cmd
+
+    try:
+        assert "cron" not in repr(serve_cmd([]))  # no cron step: nothing to say
+        engine.stop_all()
+        steps_ip.run_cell('from motia_nb import cron, step\n@step({"name": "Nightly", "triggers": [cron("0 3 * * *")]})\n'
+                          "def nightly(d, ctx): pass").raise_error()
+        shown = serve_cmd([])
+        assert shown.server.owns_scheduler
+        assert repr(shown).splitlines()[-1] == (
+            "serving starts the cron scheduler (the engine runs cron triggers): Nightly now runs on its schedule; "
+            "%motia cron stop stops it"
+        ), repr(shown)
+    finally:
+        engine.stop_all()
