@@ -517,3 +517,65 @@ def test_serving_says_which_cron_steps_now_run_on_their_schedule(steps_ip):
         ), repr(shown)
     finally:
         engine.stop_all()
+
+
+# `ctx.enqueue(...)` / `enqueue(...)` without `await` (Motia 1.0.4's SDK `enqueue` is a plain
+# call): it returned a coroutine nothing awaited, so the message went nowhere, nothing ran,
+# and all that showed (once per place, then never again) was "RuntimeWarning: coroutine
+# 'Runtime.enqueue' was never awaited" pointing into motia_nb. Where no loop runs (a sync
+# handler, a thread) the call is made at once, as `.sync(...)` would; where one runs (a cell,
+# an async handler) it says in one line that nothing ran and how to write it.
+SYNC_ENQUEUER = '''
+from motia_nb import step, queue, enqueue
+seen = []
+@step({"name": "Next", "triggers": [queue("next")]})
+def nxt(d, ctx):
+    seen.append(d)
+@step({"name": "SyncEnqueuer", "triggers": [queue("start")]})
+def sync_enqueuer(d, ctx):
+    ctx.enqueue({"topic": "next", "data": d})
+    ctx.emit({"topic": "next", "data": d + 1})
+    enqueue({"topic": "next", "data": d + 2})
+'''
+
+
+def test_enqueue_without_await_in_a_sync_handler_or_a_thread_is_made(steps_ip, recwarn):
+    import threading
+
+    steps_ip.run_cell(SYNC_ENQUEUER).raise_error()
+    steps_ip.run_cell('await enqueue({"topic": "start", "data": 1})').raise_error()
+    assert steps_ip.user_ns["seen"] == [1, 2, 3]
+    t = threading.Thread(target=lambda: steps_ip.user_ns["enqueue"]({"topic": "next", "data": "thread"}))
+    t.start()
+    t.join()
+    assert steps_ip.user_ns["seen"][-1] == "thread"
+    assert not [w for w in recwarn if "never awaited" in str(w.message)], [str(w.message) for w in recwarn]
+
+
+def test_enqueue_or_request_without_await_where_a_loop_runs_says_nothing_ran(steps_ip, capsys, recwarn):
+    import asyncio
+
+    steps_ip.run_cell(SYNC_ENQUEUER).raise_error()
+    from motia_nb import enqueue, request
+
+    async def cell() -> None:  # a kernel cell: a loop runs
+        enqueue({"topic": "next", "data": "dropped"})
+        request("GET", "/nothing")
+        await asyncio.sleep(0)
+
+    capsys.readouterr()
+    asyncio.run(cell())
+    assert steps_ip.user_ns["seen"] == []
+    assert capsys.readouterr().err == (
+        "✖ enqueue(...) was not awaited, so nothing ran: write await enqueue(...) (or enqueue.sync(...))\n"
+        "✖ request(...) was not awaited, so nothing ran: write await request(...) (or request.sync(...))\n"
+    )
+    assert not [w for w in recwarn if "never awaited" in str(w.message)], [str(w.message) for w in recwarn]
+
+    async def awaited() -> None:  # awaited, gathered or scheduled: as before, silently
+        await enqueue({"topic": "next", "data": "a"})
+        await asyncio.gather(enqueue({"topic": "next", "data": "b"}))
+        await asyncio.ensure_future(enqueue({"topic": "next", "data": "c"}))
+
+    asyncio.run(awaited())
+    assert steps_ip.user_ns["seen"] == ["a", "b", "c"] and capsys.readouterr().err == ""

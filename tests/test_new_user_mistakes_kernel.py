@@ -29,3 +29,24 @@ def test_a_first_afternoons_mistakes_in_a_real_kernel(kernel):
     out = kernel.run('%%step\nfrom motia import queue\nconfig = {"name": "Taxed", "triggers": [queue("t")]}\n'
                      'def handler(d, ctx): return d * (1 + TAX)')
     assert "✓ step 'Taxed' registered (queue t)" in out and "⚠ step 'Taxed': TAX is a name of the notebook" in out, out
+
+
+def test_enqueue_without_await_in_a_cell_and_in_a_sync_handler(kernel):
+    kernel.run('''
+        %load_ext motia_nb
+        from motia_nb import step, queue, enqueue
+        seen = []
+        @step({"name": "Next", "triggers": [queue("next")]})
+        def nxt(d, ctx):
+            seen.append(d)
+        @step({"name": "Relay", "triggers": [queue("relay")]})
+        def relay(d, ctx):
+            ctx.enqueue({"topic": "next", "data": d})  # Motia 1.0.4's SDK: a plain call
+    ''')
+    out = kernel.run('await enqueue({"topic": "relay", "data": 1})\nprint(seen)')
+    assert out == "[1]\n", out
+    # in a cell, unawaited: nothing runs, and the cell says so, each time
+    for _ in range(2):
+        out = kernel.run('enqueue({"topic": "next", "data": 2})\nprint(seen)')
+        said = "✖ enqueue(...) was not awaited, so nothing ran: write await enqueue(...) (or enqueue.sync(...))\n"
+        assert sorted(out.splitlines(True)) == sorted(["[1]\n", said]), out  # (stdout and stderr: either order)

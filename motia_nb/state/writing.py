@@ -9,13 +9,12 @@ unapplied, goes to the reopened one.
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import functools
 import inspect
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._calls import DoneCall
 from .._threads import run_sync
 from .backends.base import Backend, Write, WriteResult
 from .backends.write_future import WriteFuture
@@ -72,7 +71,7 @@ class Writing:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # a thread, a sync handler, asyncio.run(state_manager.set(...)): made now
-            return MadeWrite(make.__name__.removesuffix("_write"), *_made(self, make, args))
+            return MadeWrite(f"state_manager.{make.__name__.removesuffix('_write')}", *_made(self, make, args))
         try:
             write = make(*args)
         except Exception as exc:
@@ -124,39 +123,14 @@ class Writing:
         return wr.result
 
 
-class MadeWrite(collections.abc.Coroutine):  # type: ignore[type-arg]
+class MadeWrite(DoneCall):
     """A write of the async API called where no event loop runs (a thread, a sync step's
     handler), already made at the call through ``_write_sync`` (:func:`_made`), as a cell's
     unawaited write is, so one nothing awaits is not lost. Awaiting it
     (``asyncio.run(state_manager.set(...))``: a coroutine to asyncio) answers the result or
     raises the error; an error nothing awaited is printed in one line when it is dropped."""
 
-    __slots__ = ("_call", "_result", "_error", "_awaited")
-
-    def __init__(self, call: str, result: Any, error: BaseException | None) -> None:
-        # (made before: an error's traceback then holds no frame that holds this object)
-        self._call, self._result, self._error, self._awaited = call, result, error, False
-
-    def __await__(self) -> Any:
-        self._awaited = True
-        if self._error is not None:
-            raise self._error
-        return self._result
-        yield  # pragma: no cover - makes this a generator, done at its first send
-
-    def send(self, value: Any) -> Any:
-        return self.__await__().send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        self._awaited = True
-        raise typ if val is None else val
-
-    def close(self) -> None:
-        self._awaited = True
-
-    def __del__(self) -> None:
-        if not self._awaited and self._error is not None:
-            print(f"✖ state_manager.{self._call}(...) was not awaited and failed: {self._error}", file=sys.stderr)
+    __slots__ = ()
 
 
 def _made(writing: Writing, make: Callable[..., Write], args: tuple[Any, ...]) -> tuple[Any, BaseException | None]:
