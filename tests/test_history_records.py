@@ -39,8 +39,8 @@ _OPS = st.lists(
 
 
 def _run(sm: StateManager, ops: list[Any]) -> None:
-    async def batch(coros: list[Any]) -> None:
-        await asyncio.gather(*coros, return_exceptions=True)  # an update of a non-object fails alone
+    async def batch(calls: Any) -> None:  # the calls made on the running loop: ONE gathered batch
+        await asyncio.gather(*calls(), return_exceptions=True)  # an update of a non-object fails alone
 
     for kind, g, key, value in ops:
         if kind == "set":
@@ -50,11 +50,11 @@ def _run(sm: StateManager, ops: list[Any]) -> None:
         elif kind == "clear":
             sm.sync.clear(g)
         elif kind == "gather":  # distinct keys: one record; a key twice: rows
-            asyncio.run(batch([sm.set(g, k, [value, i]) for i, k in enumerate(key)]))
+            asyncio.run(batch(lambda: [sm.set(g, k, [value, i]) for i, k in enumerate(key)]))
         elif kind == "mixed":  # two groups in one batch: rows
-            asyncio.run(batch([sm.set("gh"[i % 2], k, value) for i, k in enumerate(key)]))
+            asyncio.run(batch(lambda: [sm.set("gh"[i % 2], k, value) for i, k in enumerate(key)]))
         elif kind == "updates":
-            asyncio.run(batch([sm.update(g, k, [{"type": "set", "path": "u", "value": 1}]) for k in key]))
+            asyncio.run(batch(lambda: [sm.update(g, k, [{"type": "set", "path": "u", "value": 1}]) for k in key]))
         else:
             sm.history_keep = str(key)
             sm.backend.prune_history()

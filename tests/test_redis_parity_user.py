@@ -326,7 +326,11 @@ def test_an_async_handler_may_write_with_state_manager_sync_on_both(db_path: str
                 failures.append(exc)
 
         m.sync.set("orders", "o1", {"total": 5})  # a blocking call: the handlers run on motia_nb's loop
-        asyncio.run(m.set("orders", "o2", {"total": 7}))  # an awaited one: they run on the caller's loop
+
+        async def awaited() -> None:  # an awaited one: they run on the caller's loop
+            await m.set("orders", "o2", {"total": 7})
+
+        asyncio.run(awaited())
         assert failures == []
         assert m.sync.items("audit") == [("o1", {"seen": True, "shipped": True}), ("o2", {"seen": True, "shipped": True})]
         assert m.sync.get("stats", "orders") == {"n": 2}

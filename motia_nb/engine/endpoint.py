@@ -25,6 +25,7 @@ from websockets.asyncio.server import serve as _ws_serve
 from websockets.exceptions import ConnectionClosed
 
 from .. import _threads
+from .._frames import ShortTraceback
 from .._threads import on_exit
 from ..steps.errors import StepConfigError
 from ..session import Session, default_session
@@ -34,9 +35,17 @@ from .channels import Channels
 from .functions import EngineFunctionError, EngineFunctions
 from .workers import Worker, WorkerCallError
 
-__all__ = ["Server", "serve", "servers", "stop_all", "settings"]
+__all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
 
 log = logging.getLogger("motia_nb.engine")
+
+
+class ServeError(ShortTraceback, ValueError):
+    """A bad argument to ``serve()`` (port, host, frame limit) or ``worker_timeout``: nothing started or changed."""
+
+
+class ServeListenError(ShortTraceback, OSError):
+    """``serve()`` cannot listen there (a port in use, a host that does not resolve): nothing started."""
 
 
 class _Settings:
@@ -87,7 +96,7 @@ class Server:
     def worker_timeout(self, seconds: float | None) -> None:
         n = None if seconds is None else as_number(seconds)  # a numpy number too
         if seconds is not None and (n is None or not n > 0):
-            raise ValueError(f"worker_timeout must be a positive number of seconds, got {seconds!r}")
+            raise ServeError(f"worker_timeout must be a positive number of seconds, got {seconds!r}")
         self._timeout = None if n is None else float(n)
 
     @property
@@ -336,14 +345,14 @@ def serve(
     """
     n = as_int(port)  # a numpy integer too
     if n is None or not 0 <= n <= 65535:
-        raise ValueError(f"serve: port must be an int from 0 to 65535, got {port!r}")
+        raise ServeError(f"serve: port must be an int from 0 to 65535, got {port!r}")
     port = n
     size = None if max_frame_bytes is None else as_int(max_frame_bytes)
     if max_frame_bytes is not None and (size is None or size < 1):
-        raise ValueError(f"serve: max_frame_bytes must be None or an int >= 1, got {max_frame_bytes!r}")
+        raise ServeError(f"serve: max_frame_bytes must be None or an int >= 1, got {max_frame_bytes!r}")
     max_frame_bytes = size
     if not isinstance(host, str) or not host:
-        raise ValueError(f"serve: host must be a non-empty str, got {host!r}")
+        raise ServeError(f"serve: host must be a non-empty str, got {host!r}")
     server = Server(host, None, max_frame_bytes, functions, session)
     server.worker_timeout = worker_timeout
     if _threads.in_loop_thread():
@@ -351,7 +360,7 @@ def serve(
     try:
         server._lt.submit(server._start(port)).result(15)
     except OSError as e:
-        raise OSError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
+        raise ServeListenError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
     with _servers_lock:
         _servers.append(server)
     if not server.session.scheduler.running:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
 import textwrap
 from collections.abc import Callable, Iterator
@@ -123,7 +124,9 @@ class Command:
         if self.tail is None:
             if has_body:
                 raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
-            return self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            args = self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            self._no_variable_names(tokens, words, args)
+            return args
         names: list[str] = []
         used = 0  # words read as names (and a `--` before them)
         for w in words:
@@ -145,6 +148,8 @@ class Command:
                     f"before it are missing; %{self.magic[1:]} takes names as written, never from a variable "
                     f'({{var}}, $var): write the name itself (quoted, "{word}", to mean it literally)'
                 ) from None
+            if "required" in str(err) and word[:1] in "{[":
+                raise MagicUsageError(f"{err}{self._names_after(tokens.rest(first + used), names)}") from None
             raise
         raw = tokens.rest(first + used)
         if has_body:
@@ -159,6 +164,35 @@ class Command:
             value = read(raw, what, self.tail)
         setattr(args, self.tail.name.lower(), value)
         return args
+
+    def _no_variable_names(self, tokens: Tokens, words: list[Token], args: argparse.Namespace) -> None:
+        """Refuse a GROUP or KEY written, unquoted, as IPython's ``{var}``: never expanded here, it
+        would name nothing (``%state clear {grp}`` clearing 0 items); quoted, it is the name as written."""
+        unquoted = {w.text for w in words if tokens.source[w.start] not in "\"'"}
+        for dest in ("group", "key"):
+            word = getattr(args, dest, None)
+            if isinstance(word, str) and word in unquoted and _VAR_BRACES.fullmatch(word):
+                raise MagicUsageError(
+                    f"{self.magic} {self.name}: {word} reads as a variable of the notebook, but {self.magic} takes "
+                    f"names as written, never from a variable ({{var}}, $var): write the name itself (quoted, "
+                    f'"{word}", to mean it literally)'
+                )
+
+    def _names_after(self, raw: str, names: list[str]) -> str:
+        """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
+        try:
+            _, end = json.JSONDecoder().raw_decode(raw)
+        except ValueError:
+            return ""
+        after = [w.text for w in tokenize(raw[end:]).words]
+        if not after or self.tail is None:
+            return ""
+        one = len(after) == 1
+        fixed = " ".join([f"%{self.magic[1:]}", self.name, *names, *after, raw[:end]])
+        return (
+            f"\n  hint: the names come before the {self.tail.name}: {raw[:end]} was read as the {self.tail.name}, so "
+            f"{' '.join(after)} after it {'was' if one else 'were'} not read as {'a name' if one else 'names'}; write: {fixed}"
+        )
 
     def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
         try:

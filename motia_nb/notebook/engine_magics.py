@@ -14,6 +14,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from motia_nb import engine
+from motia_nb.steps.config import CronTrigger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,11 +47,17 @@ class Serving:
 
     def __repr__(self) -> str:
         url = self.server.url
-        return (
+        text = (
             f"motia_nb is serving the iii engine protocol at {url}\n"
             f"connect a Motia project:  III_URL={url} motia run --dir steps\n"
             "%motia workers lists connected workers; %motia serve stop ends it"
         )
+        crons = [st.name for st in self.server.session.registry.with_trigger(CronTrigger)]
+        if self.server.owns_scheduler and crons:  # the notebook's own cron steps start firing: say so
+            runs = "now runs on its schedule" if len(crons) == 1 else "now run on their schedule"
+            text += (f"\nserving starts the cron scheduler (the engine runs cron triggers): {', '.join(crons)} {runs}; "
+                     "%motia cron stop stops it")
+        return text
 
 
 def serve_cmd(args: list[str]) -> Any:

@@ -38,9 +38,9 @@ def read_point(text: str | None, option: str) -> Any:
         return datetime.fromisoformat(text)
     except ValueError:
         hint = ""
-        if (text.startswith("{") and text.endswith("}")) or text.startswith("$"):  # IPython's {var} / $var
+        if (text.startswith("{") and text.endswith("}")) or text[:1] in "$:":  # IPython's {var} / $var, :name
             hint = (f"\n  hint: %state takes {option.rsplit(' ', 1)[-1]} as written, never from a variable "
-                    "({var}, $var): write the seq or the time itself")
+                    "({var}, $var): write the seq or the time itself (:name is for a VALUE or OPS only)")
         raise MagicUsageError(
             f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}{hint}"
         ) from None
@@ -72,8 +72,9 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
         why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
         print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
     elif off:
-        print("%state history: the state history is off (MotiaNB.history_keep = 'off'): "
-              "these changes were recorded before, none since", file=sys.stderr)  # fmt: skip
+        print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
+              "its changes since are not recorded; these were recorded before, or by another process",
+              file=sys.stderr)  # fmt: skip
     return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
 
 

@@ -41,7 +41,7 @@ from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB, warn_unlocated
 from .display import JSONList, StateFrame, as_json_result
 from .history_commands import add_history_commands
-from .parsing import MagicUsageError, read_value, tokenize
+from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .tracebacks import one_line_errors
 from .viewer import viewer
 from .viewer.text import display_url
@@ -134,6 +134,7 @@ def _use(m: StateMagics, a: argparse.Namespace) -> None:
     if a.url is None:  # a file under the working directory by its relative path (.motia/state.db)
         print(f"motia_nb state database: {display_url(m.manager.url)}")
         return None
+    as_written("%state use", "URL", a.url.strip())
     if a.url.strip() in (":memory:", "sqlite:///:memory:") and m.manager.is_open and m.manager.url == ":memory:":
         # running the cell again must not trade the in-memory store for an empty one
         # (a file is simply opened again; %config MotiaNB.database keeps it too)
@@ -156,13 +157,13 @@ def _plural(n: int, word: str) -> str:
 def _export(m: StateMagics, a: argparse.Namespace) -> None:
     if a.all == (a.group is not None):
         raise MagicUsageError("%state export: give one GROUP or --all, and the FILE\n  usage: " + SUBCOMMANDS["export"].usage())
-    n = export_jsonl(m.manager, a.file, None if a.all else [a.group])
+    n = export_jsonl(m.manager, as_written("%state export", "FILE", a.file), None if a.all else [a.group])
     what = "every group" if a.all else repr(a.group)
     print(f"exported {_plural(n, 'item')} ({what}) to {a.file}")
 
 
 def _import(m: StateMagics, a: argparse.Namespace) -> None:
-    report = import_jsonl(m.manager, a.file, triggers=a.triggers)
+    report = import_jsonl(m.manager, as_written("%state import", "FILE", a.file), triggers=a.triggers)
     groups = ", ".join(report.groups[:5]) + (", ..." if len(report.groups) > 5 else "")
     how = "state triggers ran" if a.triggers else "no triggers fired (--triggers runs them)"
     print(f"imported {_plural(report.items, 'item')} into {_plural(len(report.groups), 'group')} ({groups}) from {a.file}; {how}")

@@ -29,7 +29,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
-           "without_comments"]
+           "without_comments", "as_written"]
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -109,6 +109,22 @@ class MagicUsageError(UsageError):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+#: a URL, FILE or DIR written as a notebook variable: IPython's {var} (anywhere) or $var, or :name
+_AS_VARIABLE = re.compile(r"\{\s*[A-Za-z_][\w.]*\s*\}|^\$[A-Za-z_]|^:[A-Za-z_]\w*$")
+
+
+def as_written(where: str, what: str, text: str) -> str:
+    """``text`` (a URL, FILE or DIR of ``where``, e.g. ``"%state use"``), refused when it reads as
+    a notebook variable: the magics never expand one, so ``%state use {db}`` would open a new
+    database in a file named ``{db}`` (``:memory:`` is a URL, not a variable)."""
+    if text != ":memory:" and _AS_VARIABLE.search(text):
+        raise MagicUsageError(
+            f"{where}: {text!r} reads as a variable of the notebook, but {where.split()[0]} takes the {what} "
+            "as written, never from a variable ({var}, $var, :name): write it out"
+        )
+    return text
 
 
 class JSONInputError(ValueError):

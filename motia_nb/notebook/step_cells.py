@@ -12,6 +12,7 @@ is in :mod:`motia_nb.notebook.step_magics`.
 from __future__ import annotations
 
 import builtins
+import dis
 import linecache
 import sys
 import types
@@ -26,7 +27,7 @@ from motia_nb.motia import ensure_motia
 from motia_nb.motia._world import register_namespace
 from motia_nb.steps.registry import Step
 
-__all__ = ["StepCell", "define_steps_from_source", "define_step_from_source", "public_names"]
+__all__ = ["StepCell", "define_steps_from_source", "define_step_from_source", "public_names", "notebook_names_used"]
 
 _cells = count(1)
 
@@ -135,3 +136,24 @@ def define_steps_from_source(source: str, label: str | None = None, first_line: 
 def define_step_from_source(source: str, label: str | None = None, first_line: int = 1) -> tuple[Step, bool]:
     """The first step a step file's source defines (see :func:`define_steps_from_source`)."""
     return define_steps_from_source(source, label, first_line)[0]
+
+
+def notebook_names_used(source: str, module: dict[str, Any], notebook: dict[str, Any]) -> list[str]:
+    """The names the functions of a step file's ``source`` (handlers, conditions, helpers,
+    comprehensions) read as globals that its ``module`` does not define but the ``notebook``
+    does: a helper from an earlier cell, which the step, a module of its own, never sees (a
+    ``NameError`` when it fires). In order of first use."""
+    try:
+        code = compile(source, "<%%step names>", "exec")
+    except SyntaxError:
+        return []
+    found: dict[str, None] = {}
+    todo = [c for c in code.co_consts if isinstance(c, types.CodeType)]  # module level ran already
+    while todo:
+        c = todo.pop(0)
+        for ins in dis.get_instructions(c):
+            name = ins.argval
+            if ins.opname == "LOAD_GLOBAL" and name not in module and not hasattr(builtins, name) and name in notebook:
+                found.setdefault(name)
+        todo[:0] = [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return list(found)

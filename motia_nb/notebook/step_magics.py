@@ -47,8 +47,8 @@ from motia_nb.steps import StepConfigError
 
 from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
-from .parsing import MagicUsageError, read_value, tokenize
-from .step_cells import define_steps_from_source
+from .parsing import MagicUsageError, as_written, read_value, tokenize
+from .step_cells import define_steps_from_source, notebook_names_used
 from .step_export import ExportError, plan_export, write_export
 from .._frames import location
 from .tracebacks import error_line, one_line_errors, user_frames
@@ -181,7 +181,7 @@ def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
 def _export(m: StepMagics, a: argparse.Namespace) -> None:
     try:
         plan = plan_export(current_session().registry.all())
-        write_export(plan, a.dir, force=a.force)
+        write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
     except ExportError as e:
         raise MagicUsageError(f"%motia export: {e}") from None
     folder = a.dir.rstrip("/\\") or a.dir
@@ -330,6 +330,13 @@ class StepMagics(Magics):
         for st, replaced in [] if opts.quiet else defined:
             trig = ", ".join(t.describe() for t in st.triggers) or "no triggers"
             print(f"✓ step {st.name!r} {'replaced' if replaced else 'registered'} ({trig})")
+        cell_module = sys.modules.get(f"motia_nb_step_{defined[0][0].cell.number}")  # the cell's own module
+        names = notebook_names_used(cell, vars(cell_module), self.shell.user_ns) if cell_module and self.shell else []
+        if names:
+            print(f"⚠ step {defined[0][0].name!r}: {', '.join(names)} {'are names' if len(names) > 1 else 'is a name'} of "
+                  "the notebook, not of this cell: a %%step cell runs as its own module, like a Motia step file, so "
+                  f"{'they are' if len(names) > 1 else 'it is'} not defined there; define or import "
+                  f"{'them' if len(names) > 1 else 'it'} in the cell", file=sys.stderr)
 
     def _read(self, raw: str, what: str, tail: Tail) -> Any:
         evaluate = self.shell.ev if (tail.python and self.shell is not None) else None

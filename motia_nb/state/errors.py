@@ -10,7 +10,7 @@ from typing import Any
 
 from .._frames import ShortTraceback
 
-__all__ = ["StateError", "InvalidInputError", "UpdateOpError", "StateClosedError", "StoredValueError"]
+__all__ = ["StateError", "InvalidInputError", "UpdateOpError", "StateClosedError", "StoredValueError", "RemoteUnsupportedError"]
 
 
 class StateError(ShortTraceback, Exception):
@@ -89,6 +89,10 @@ def _rebuild_update_op_error(
 
 class StateClosedError(StateError, RuntimeError):
     """The state manager (or its backend) was closed."""
+
+
+class RemoteUnsupportedError(StateError, NotImplementedError):
+    """The store cannot tell this process other processes' changes (SQLite with history off)."""
 
 
 class StoredValueError(StateError, ValueError):

@@ -21,12 +21,12 @@ from .._threads import on_exit, on_fork_child, run_io
 from .backends import open_backend
 from .backends.base import Backend, Order
 from .backends.key_matches import KeySearch, search_args
-from .errors import InvalidInputError
+from .errors import InvalidInputError, RemoteUnsupportedError
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
-from .remote import Dispatcher, InOrigin, RemoteChanges, fan_out
+from .remote import Dispatcher, InOrigin, RemoteChanges, check_subscriber, fan_out
 from .store_settings import BusyTimeout, SettingWatchers, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
@@ -183,6 +183,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         prints lands in this cell): it must be quick and must not block.
         Returns a function that unsubscribes.
         """
+        check_subscriber(fn)
         # a remote change's fn runs in this call's context: in a kernel, its prints land in this cell
         entries = [(self._subscribers, fn)] + ([(self._remote.subscribers, InOrigin(fn))] if remote else [])
         for lst, entry in entries:
@@ -215,7 +216,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         with self._lock:
             backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
-                raise NotImplementedError(
+                raise RemoteUnsupportedError(
                     f"{backend.url}: this backend does not publish changes between processes "
                     "(use Redis, or SQLite with history on)"
                 )

@@ -21,14 +21,38 @@ from typing import Any
 
 from .._threads import get_loop_thread
 from .backends.base import Backend
+from .errors import InvalidInputError
 from .events import StateEvent
 from .lifetime import WeakCall
 
-__all__ = ["RemoteChanges", "InOrigin", "fan_out", "Dispatcher"]
+__all__ = ["RemoteChanges", "InOrigin", "fan_out", "Dispatcher", "check_subscriber"]
 
 log = logging.getLogger("motia_nb")
 
 Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
+
+
+def check_subscriber(fn: Any) -> None:
+    """Refuse, in one line, a subscriber :func:`fan_out` could never call with the event: not
+    callable (``subscribe(on_change())`` passes None), ``async def`` (never awaited), or one that
+    cannot take one positional argument. Callables without a signature (builtins) are taken."""
+    if not callable(fn):
+        got = "None" if fn is None else f"{type(fn).__name__} {fn!r:.60}"
+        raise InvalidInputError(f"subscribe: fn must be a function taking the event, got {got}")
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+        raise InvalidInputError(
+            "subscribe: fn is an async def: subscribers run on a backend thread and cannot be awaited; "
+            "use a plain def, or a state step (@step with a state trigger) for async work"
+        )
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(None)
+    except TypeError:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise InvalidInputError(f"subscribe: fn must take one argument (the event): {name}{sig} does not") from None
 
 
 def fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[StateEvent]) -> None:

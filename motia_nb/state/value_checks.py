@@ -8,6 +8,7 @@ NaN``), and :func:`json_depth` measures nesting against :data:`MAX_DEPTH`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 import re
@@ -29,11 +30,13 @@ _CONTAINERS: Final = frozenset({dict, list, tuple})
 
 
 def _short_repr(obj: Any, limit: int = 60) -> str:
-    """``repr(obj)`` cut to ``limit`` characters (never raises)."""
+    """``repr(obj)`` on one line, cut to ``limit`` characters (never raises)."""
     try:
         text = repr(obj)
     except Exception:  # a broken __repr__ must not hide the real error
         text = f"<{type(obj).__name__} object>"
+    if "\n" in text:  # a table's repr (a DataFrame's): its words on one line, as an error line is
+        text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
@@ -105,6 +108,16 @@ def _fmt_loc(loc: _Loc) -> str:
 # ------------------------------------------------------------------ validation
 
 
+#: pandas objects a notebook stores by mistake, and what to store instead (by type name, in any
+#: ``pandas…`` module: NA's and NaT's types moved between pandas versions)
+_PANDAS: Final = {
+    "DataFrame": "is a pandas.DataFrame; store df.to_dict('records') (a list of rows) or df.to_dict() instead",
+    "Series": "is a pandas.Series; store s.tolist() or s.to_dict() instead",
+    "NaTType": "is pandas.NaT (a missing time); store None instead",
+    "NAType": "is pandas.NA (a missing value); store None instead",
+}
+
+
 def _scalar_problem(v: Any) -> str | None:
     """Why the non-container ``v`` is not JSON (``"is NaN"``), or ``None`` if it is fine."""
     cls = type(v)
@@ -149,7 +162,9 @@ def _scalar_problem(v: Any) -> str | None:
         return f"is a {name} object ({_short_repr(v)}); decode it to str (or base64) first"
     if isinstance(v, (set, frozenset)):
         return f"is {_article(name)} {name}; use a list"
-    if module == "datetime":
+    if module.split(".")[0] == "pandas" and cls.__name__ in _PANDAS:
+        return _PANDAS[cls.__name__]
+    if module == "datetime" or isinstance(v, (_dt.date, _dt.time)):  # pandas.Timestamp is a datetime
         return f"is {_article(name)} {name}; store v.isoformat() instead"
     if module == "decimal":
         return f"is {_article(name)} {name}; convert it with str() or float()"

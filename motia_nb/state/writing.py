@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._calls import DoneCall
 from .._threads import run_sync
 from .backends.base import Backend, Write, WriteResult
 from .backends.write_future import WriteFuture
@@ -21,7 +22,7 @@ from .commit_wait import commit_sync, resubmit_refused, submit_async_reopening
 from .lifetime import WeakCall
 from .remote import Dispatcher
 
-__all__ = ["Writing"]
+__all__ = ["Writing", "MadeWrite"]
 
 
 class Writing:
@@ -50,8 +51,9 @@ class Writing:
 
         What it returns, exactly:
 
-        - no running loop (``asyncio.run(state_manager.set(...))``): a coroutine
-          that validates and submits when awaited;
+        - no running loop (a thread, a sync step's handler, ``asyncio.run(state_manager.set(...))``):
+          a :class:`MadeWrite`, the write made at the call as in a cell (one never awaited is
+          not lost), its result or error answered when awaited;
         - a running loop, bad input: an ``asyncio.Future`` already failed with
           the validation error (nothing was submitted);
         - a running loop, no inline dispatcher (no state step in the session):
@@ -68,8 +70,8 @@ class Writing:
         """
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # e.g. asyncio.run(state_manager.set(...)): start when awaited
-            return self._write_later(make, *args)
+        except RuntimeError:  # a thread, a sync handler, asyncio.run(state_manager.set(...)): made now
+            return MadeWrite(f"state_manager.{make.__name__.removesuffix('_write')}", *_made(self, make, args))
         try:
             write = make(*args)
         except Exception as exc:
@@ -95,9 +97,6 @@ class Writing:
         pending = submit_async_reopening(write, self._open_backend, self._current, result_only=False)
         return asyncio.ensure_future(self._write_and_dispatch(pending))
 
-    async def _write_later(self, make: Callable[..., Write], *args: Any) -> Any:
-        return await self._write(make, *args)
-
     async def _write_and_dispatch(self, pending: "Awaitable[WriteResult]") -> Any:
         wr = await pending
         d = self._dispatcher
@@ -122,3 +121,20 @@ class Writing:
             if inspect.isawaitable(r):
                 run_sync(r)  # type: ignore[arg-type]
         return wr.result
+
+
+class MadeWrite(DoneCall):
+    """A write of the async API called where no event loop runs (a thread, a sync step's
+    handler), already made at the call through ``_write_sync`` (:func:`_made`), as a cell's
+    unawaited write is, so one nothing awaits is not lost. Awaiting it
+    (``asyncio.run(state_manager.set(...))``: a coroutine to asyncio) answers the result or
+    raises the error; an error nothing awaited is printed in one line when it is dropped."""
+
+    __slots__ = ()
+
+
+def _made(writing: Writing, make: Callable[..., Write], args: tuple[Any, ...]) -> tuple[Any, BaseException | None]:
+    try:
+        return writing._write_sync(make(*args)), None
+    except Exception as exc:  # bad input, a refused op, a store error: answered at the await
+        return None, exc

@@ -20,6 +20,7 @@ Motia project is accepted as is.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -318,6 +319,39 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
     return out
 
 
+_OLD_TYPES = ("api", "event", "cron", "noop")
+
+
+def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
+    """A Motia 0.x config (``type`` / ``path`` / ``subscribes`` / ``cron``, no ``triggers``):
+    Motia 1.0 refuses it (``triggers`` is required); say how 1.0 writes it."""
+    kind = config.get("type")
+    kind = kind if isinstance(kind, str) and kind in _OLD_TYPES else None
+    subs = config.get("subscribes")
+    if "triggers" in config or not (kind or "subscribes" in config or "path" in config or "cron" in config):
+        return None
+    seen = f"'type': {kind!r}" if kind else next(f"'{k}'" for k in ("subscribes", "cron", "path") if k in config)
+    if kind is None:
+        kind = "event" if "subscribes" in config else "cron" if "cron" in config else "api"
+    q = json.dumps  # a str as Python writes it in a config (double quotes)
+    if kind == "api":
+        method = config.get("method")
+        written, helpers = [f"http({q(method.upper() if isinstance(method, str) else 'GET')}, {q(config.get('path'))})"], "http"
+    elif kind == "event":
+        topics = subs if isinstance(subs, (list, tuple)) else [subs]
+        written, helpers = [f"queue({q(t)})" for t in topics], "queue"
+    elif kind == "cron":
+        written, helpers = [f"cron({q(config.get('cron'))})"], "cron"
+    else:
+        written, helpers = [], ""
+    hint = f'write "triggers": [{", ".join(written)}]' + (f" (from motia import {helpers})" if helpers else "")
+    if "emits" in config:
+        hint += ", and 'enqueues' for 'emits'"
+    return StepConfigError(
+        f"{where}: a Motia 0.x config ({seen}); Motia 1.0 says when a step runs in its 'triggers': {hint}"
+    )
+
+
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
     config = as_mapping(config)
@@ -332,6 +366,9 @@ def parse_config(config: Any) -> ParsedConfig:
     desc = config.get("description") or ""
     if not isinstance(desc, str):
         raise StepConfigError(f"{where}: 'description' must be a str, got {desc!r}")
+    old = _old_style(config, where)
+    if old is not None:
+        raise old
     raw_triggers = config.get("triggers", [])
     if isinstance(raw_triggers, Mapping):
         raw_triggers = [raw_triggers]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._frames import ShortTraceback
 
-__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError"]
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError"]
 
 
 class StepError(ShortTraceback, Exception):
@@ -34,6 +34,10 @@ class StepNotFoundError(StepError, KeyError):
 
 class EnqueueError(StepError, ValueError):
     """A malformed ``enqueue({"topic", "data"})`` message; nothing was delivered."""
+
+
+class StepCallError(StepError, ValueError):
+    """A bad argument to a steps call (``request``'s method or path, the scheduler's interval); nothing ran."""
 
 
 class StepInputError(StepError, ValueError):

@@ -49,12 +49,13 @@ from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from .._calls import DoneCall, NotAwaitedCall
 from .._interrupts import CancelledByInterrupt
 from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
-from .errors import EnqueueError, StepLoopError, StepNotFoundError
+from .errors import EnqueueError, StepCallError, StepLoopError, StepNotFoundError
 from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
@@ -98,7 +99,17 @@ class Entry(Generic[P, R]):
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
-        return self._fn(*args, **kwargs)
+        """Where a loop runs (a cell, an async handler): the call's coroutine, which says so if it
+        is dropped unawaited. Where none runs (a plain-``def`` handler, a thread, before
+        ``asyncio.run``): the call made now, as ``.sync(...)`` would (Motia 1.0.4's SDK calls are
+        plain calls), its answer (or error) given when awaited."""
+        coro = self._fn(*args, **kwargs)
+        name = self._fn.__name__.lstrip("_")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return DoneCall(name, *_made_now(coro))
+        return NotAwaitedCall(name, coro)
 
     def sync(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run to completion from code that cannot ``await`` (magics, plain-def handlers, scripts)."""
@@ -106,6 +117,13 @@ class Entry(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
+
+
+def _made_now(coro: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return run_sync(coro), None
+    except Exception as exc:  # answered at the await (or said when dropped unawaited)
+        return None, exc
 
 
 class _Root:
@@ -293,9 +311,9 @@ class Runtime(StateTriggers):
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
         """
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-            raise ValueError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
+            raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
         if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"request: path must be a str starting with '/', got {path!r}")
+            raise StepCallError(f"request: path must be a str starting with '/', got {path!r}")
         method = method.upper()
         parts = urlsplit(path)
         segs = tuple(unquote(s) for s in split_path(parts.path))

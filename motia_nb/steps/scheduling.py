@@ -26,7 +26,7 @@ from .._threads import get_loop_thread
 from ..state.numbers import as_number
 from .config import CronTrigger
 from .cronspec import parse_engine_cron
-from .errors import StepLoopError
+from .errors import StepCallError, StepLoopError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,7 +119,7 @@ class CronScheduler:
         """Start checking every ``interval`` seconds (on the kernel's loop when there is one)."""
         seconds = as_number(interval)  # a numpy number too
         if seconds is None or not 0 < seconds <= 3600:
-            raise ValueError(f"scheduler interval must be a number of seconds in (0, 3600], got {interval!r}")
+            raise StepCallError(f"scheduler interval must be a number of seconds in (0, 3600], got {interval!r}")
         if self.running:
             return f"cron scheduler already running (every {self.interval:g}s); stop it first to change the interval"
         self.interval = float(seconds)

@@ -133,5 +133,28 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
     try:
         CronSim(expr, datetime(2000, 1, 1))
     except CronSimError as e:
-        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {_five_field_error(expr, str(e))}") from None
     return expr
+
+
+#: what cronsim's "Bad <field>" means, said after it
+_FIELD_RANGES = {
+    "minute": "a minute is 0-59", "hour": "an hour is 0-23", "day-of-month": "a day-of-month is 1-31",
+    "month": "a month is 1-12 or JAN-DEC", "day-of-week": "a day-of-week is 0-7 or SUN-SAT, 0 and 7 are Sunday",
+}
+
+
+def _five_field_error(expr: str, message: str) -> str:
+    """cronsim's message for a 5-field ``expr``, saying the fields' ranges, or that a date that
+    exists in no month it names (``31 4``, ``30 2``) never fires (cronsim says "Bad day-of-month")."""
+    field = message.removeprefix("Bad ")
+    if field == "day-of-month":
+        _, _, dom, month, _ = expr.split(" ")
+        try:  # each field is fine alone: only the pair never happens
+            CronSim(f"0 0 {dom} * *", datetime(2000, 1, 1))
+            CronSim(f"0 0 1 {month} *", datetime(2000, 1, 1))
+        except CronSimError:
+            pass
+        else:
+            return "the expression never fires (no month it names has that day)"
+    return f"{message} ({_FIELD_RANGES[field]})" if field in _FIELD_RANGES else message

@@ -19,12 +19,14 @@ from typing import Any
 
 from traitlets import Enum, HasTraits, Int, TraitError, Unicode, validate
 
+from ..._frames import ShortTraceback
 from ...state.numbers import as_int, as_number
 from ...steps.streams import is_stream_group
 
 __all__ = [
     "ORDERS", "SORT_ORDERS", "PAGE_SIZES", "LAST_PAGE", "ViewModel", "page_count", "clamp_page",
     "page_offset", "page_span", "page_of_index", "page_after_add", "visible_groups", "viewer_options",
+    "ViewerOptionError",
 ]
 
 #: The orders ``state_manager.items(order=)`` accepts.
@@ -160,20 +162,24 @@ class ViewModel(HasTraits):
         self.bump()
 
 
+class ViewerOptionError(ShortTraceback, ValueError):
+    """A bad ``viewer()`` option: shown as the cell's line and this one line."""
+
+
 def viewer_options(group: "str | None", page_size: Any, poll_interval: Any, debounce: Any, max_delay: Any) -> tuple[int, float, float, float]:
     """``viewer()``'s options checked (numpy numbers too): ``(page_size, poll_interval, debounce,
     max_delay)``, or a one-line ``ValueError`` naming the one that is wrong."""
     if group is not None and (not isinstance(group, str) or not group):
-        raise ValueError(f"viewer: group must be a non-empty str or None, got {group!r}")
+        raise ViewerOptionError(f"viewer: group must be a non-empty str or None, got {group!r}")
     size = as_int(page_size)
     if size is None or size < 1:
-        raise ValueError(f"viewer: page_size must be a positive int, got {page_size!r}")
+        raise ViewerOptionError(f"viewer: page_size must be a positive int, got {page_size!r}")
     seconds: list[float] = []
     for name, v in (("poll_interval", poll_interval), ("debounce", debounce), ("max_delay", max_delay)):
         n = as_number(v)
         if n is None or not math.isfinite(n) or n < 0:
-            raise ValueError(f"viewer: {name} must be a non-negative number of seconds, got {v!r}")
+            raise ViewerOptionError(f"viewer: {name} must be a non-negative number of seconds, got {v!r}")
         seconds.append(float(n))
     if seconds[0] <= 0:
-        raise ValueError(f"viewer: poll_interval must be > 0 seconds, got {poll_interval!r}")
+        raise ViewerOptionError(f"viewer: poll_interval must be > 0 seconds, got {poll_interval!r}")
     return size, seconds[0], seconds[1], seconds[2]

@@ -154,11 +154,21 @@ def item_keys(group: str) -> list[str]:
 
 
 def parse_db(url: str) -> int:
-    """The database number of ``url`` (redis-py's rules: ``?db=`` or the path)."""
+    """The database number of ``url`` (redis-py's rules: ``?db=`` or the path).
+
+    A path that is not a number is refused: redis-py drops it (``/abc`` is database 0) or
+    joins its digits (``/1/2`` is 12), so a typo would write to another database."""
     try:
         kwargs = parse_url(url)
     except ValueError as exc:
         raise RedisBackendError(f"bad Redis URL {safe_url(url)!r}: {exc}") from exc
+    parts = urlsplit(url)
+    path = parts.path
+    if not url.startswith("unix://") and path not in ("", "/") and not path[1:].isdigit() and "db=" not in parts.query:
+        raise RedisBackendError(
+            f"bad Redis URL {safe_url(url)!r}: the database after the port must be a number "
+            f"(redis://host:6379/0), got {path[1:]!r}"
+        )
     return int(kwargs.get("db", 0) or 0)
 
 
