@@ -27,7 +27,7 @@ from typing import Any
 from ...events import CREATED, DELETED, UPDATED
 from ...history import collector_paused, iso_micros
 from .codec import _strict_loads, decode
-from .layout import HISTORY_INDEX_FROM_PREFIX, HISTORY_INDEX_PREFIX, HISTORY_PREFIX
+from .layout import history_read_keys
 
 __all__ = ["ItemHistory", "IndexRead"]
 
@@ -35,6 +35,8 @@ __all__ = ["ItemHistory", "IndexRead"]
 _BUDGET = 20_000
 #: stream entries one ``history_index_fill.lua`` call indexes (a few ms of the server's time)
 _FILL = 2_000
+#: changes one ``history_file.lua`` call files (whole stream entries; a few ms of the server's time)
+_FILE = 5_000
 #: index builds a read tries before it scans the stream instead
 _FILL_TRIES = 3
 _raw_decode = json.JSONDecoder().raw_decode
@@ -142,7 +144,7 @@ class ItemHistory:
         """Up to ``limit`` changes of the item, oldest first (newest first when ``reverse``): those
         with a seq above ``after`` / at most ``upto``, a time (whole microseconds) from ``min_us``
         / up to ``max_us``. None when the index cannot be made consistent (scan the stream)."""
-        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
+        keys = history_read_keys(group_id)
         span = [b"" if after is None else _seq(after + 1), b"" if upto is None else _seq(upto + 1)]
         times = ["" if min_us is None else min_us, "" if max_us is None else max_us]
         c, script = self._client(), self._key_script("HISTORY_ITEM")
@@ -154,7 +156,10 @@ class ItemHistory:
                 if fills == _FILL_TRIES:
                     return None
                 fills += 1
-                self._fill_index(group_id, reset=reply[1] == b"1")
+                if reply[1] == b"2":
+                    self.file_history_of(group_id)
+                else:
+                    self._fill_index(group_id, reset=reply[1] == b"1")
                 out, cursor = IndexRead(), b""  # (another program wrote meanwhile: read again)
                 continue
             cursor, count, *tails = reply
@@ -167,8 +172,14 @@ class ItemHistory:
 
     def _fill_index(self, group_id: str, *, reset: bool) -> None:
         """Index the changes the item index lacks, a chunk per call (``reset``: all of them, anew)."""
-        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
-        c, script = self._client(), self._key_script("HISTORY_FILL")
+        c, script, keys = self._client(), self._key_script("HISTORY_FILL"), history_read_keys(group_id)
         flag = "1" if reset else "0"
         while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:
             flag = "0"
+
+    def file_history_of(self, group_id: str) -> None:
+        """File the changes written since the group's item index was last filed, a chunk per call
+        (each call atomic: two processes filing at once index each change once)."""
+        c, script, keys = self._client(), self._key_script("HISTORY_FILE"), history_read_keys(group_id)
+        while self._call(script, keys, [_FILE], client=c, group_id=group_id) != 0:
+            pass

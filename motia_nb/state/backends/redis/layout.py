@@ -65,7 +65,8 @@ from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "history_index_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
+    "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
 ]  # fmt: skip
@@ -83,6 +84,10 @@ HISTORY_SEQ_KEY = "motia_nb:history:seq"
 #: marker (the first seq from which it holds every change; 0: all of them).
 HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
 HISTORY_INDEX_FROM_PREFIX = "motia_nb:history_index_from:"
+#: The item index's forward marker (every change with a seq up to it is indexed, from the marker
+#: above on) and the number of changes the group's stream holds (its entries hold one or many).
+HISTORY_INDEX_UPTO_PREFIX = "motia_nb:history_index_upto:"
+HISTORY_COUNT_PREFIX = "motia_nb:history_count:"
 #: The key index (a sorted set, every member at score 0) and its "complete" marker.
 KEYS_PREFIX = "motia_nb:keys:"
 KEYS_READY_PREFIX = "motia_nb:keys_ready:"
@@ -134,15 +139,22 @@ def key_index_keys(group: str) -> list[str]:
 
 
 def history_index_keys(group: str) -> list[str]:
-    """The group's changelog item index and its marker."""
-    return [HISTORY_INDEX_PREFIX + group, HISTORY_INDEX_FROM_PREFIX + group]
+    """The group's changelog item index, its two markers (from, up to) and its change count."""
+    return [HISTORY_INDEX_PREFIX + group, HISTORY_INDEX_FROM_PREFIX + group, HISTORY_INDEX_UPTO_PREFIX + group,
+            HISTORY_COUNT_PREFIX + group]  # fmt: skip
+
+
+def history_read_keys(group: str) -> list[str]:
+    """KEYS of history_item.lua, history_index_fill.lua and history_file.lua: the group's stream,
+    then :func:`history_index_keys`."""
+    return [HISTORY_PREFIX + group, *history_index_keys(group)]
 
 
 def write_keys(group: str) -> list[str]:
     """KEYS of set.lua, set_many.lua and cas.lua: the group's hash, its order index, the order
-    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 7]`` …
-    ``KEYS[#KEYS - 4]``), the changelog's item index and its marker, the history counter, the
-    group's history stream (history.lua's four)."""
+    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 9]`` …
+    ``KEYS[#KEYS - 6]``), the changelog's item index, its two markers and change count, the
+    history counter, the group's history stream (history.lua's six)."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
             *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 
