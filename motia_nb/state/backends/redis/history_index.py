@@ -2,8 +2,8 @@
 
 A group's stream holds every item's changes: one item's history out of it costs the server
 a pass over the whole stream, and each stream entry read back costs several microseconds (on
-the server, and far more in redis-py's reply parser: ~19 bulk strings per change). The write
-scripts therefore also add each change to ``motia_nb:history_index:<group>``, a sorted set
+the server, and far more in redis-py's reply parser). Each change is therefore also filed in
+``motia_nb:history_index:<group>``, a sorted set
 whose members (all at score 0) are ``<key>\\0\\0``, a letter saying how many digits the seq
 has, then the change as JSON text, its seq first (``lua/history_index.lua``): one item's
 changes are one lexical range, in seq order, and ``history_item.lua`` answers a read with a
@@ -11,10 +11,15 @@ string per hundred changes, the JSON texts joined, which one ``json.loads`` read
 stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
 with it.
 
+The write scripts index nothing (a call's changes are one stream entry, ``lua/history.lua``):
+``history_file.lua`` files the entries past the forward marker, a chunk per call, first in
+every read here (so reads are complete right after writes) and from a task once writes pause
+(:mod:`.filer`).
+
 A store written before the index existed has no index (or one that starts at the first
 change written since): the first read that needs it indexes the older changes,
 ``history_index_fill.lua`` a chunk per call. A read that finds the index holding another
-number of changes than the stream (another program wrote or trimmed the stream) makes it
+number of changes than the stream's count (another program wrote or trimmed the stream) makes it
 again; if that does not settle (such a program keeps writing), the read scans the stream.
 """
 

@@ -33,17 +33,23 @@ and how a Redis URL is read.
   group's first search (or when a fill of the index ends), then kept exact by the same Lua
   scripts that write the hash.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
-  change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
-  (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
-  ``o`` / ``n`` (old / new JSON text, absent when the value is), ``at`` (server time, unix
-  seconds), ``c`` (cause), ``r`` (trace id, when there is one), ``p`` (pid), ``origin``.
-  Appended by the same Lua script that commits the change. Retention: an exact ``XTRIM MINID``
-  by the writes (a count per group, a tenth over it at most 100, and an age), bounded per call.
+  script call (format 2, ``lua/history.lua``), ID ``<seq>-0`` of its last change, with ``seq``
+  from the store-wide counter ``motia_nb:history:seq`` (so seqs increase across groups in commit
+  order); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
+  (pid), ``origin``, ``c`` / ``r`` (cause, trace id) or ``w`` (one cause and trace per change),
+  ``ks`` / ``os`` / ``ns`` (the keys, old and new texts: JSON arrays, ``false`` absent).
+  Entries an older version wrote hold one change each: ``t`` (event type), ``k`` (key), ``o`` /
+  ``n`` (old / new JSON text, absent when the value is), ``at``, ``c``, ``r``, ``p``, ``origin``.
+  Appended by the same Lua script that commits the changes. Retention: whole entries, oldest
+  first, by the writes (a count per group, ``motia_nb:history_count:<group>`` holding the
+  changes the stream holds, a tenth over it at most 100; and an age), bounded per call.
 - ``motia_nb:history_index:<group>`` — the changelog's item index: a sorted set, every member at
   score 0, one per change of the stream: ``<key>\\0\\0``, a letter saying how many digits the
   seq has, then the change as JSON text, its seq first (see ``lua/history_index.lua``), so one
-  item's history (with ``since=`` and ``limit=``, and
-  ``get(at=)``) is one lexical range. Written and trimmed by the same scripts as the stream.
+  item's history (with ``since=`` and ``limit=``, and ``get(at=)``) is one lexical range. Filed
+  off the write path (``lua/history_file.lua``: by each such read first, and by a task once the
+  writes pause, :mod:`.filer`) up to ``motia_nb:history_index_upto:<group>`` (every change with
+  a seq up to it is indexed); trimmed by the same scripts as the stream.
   ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
   the changes of a store written before the index existed are indexed by the first read that
   needs them, a chunk per call (:mod:`.history_index`).
