@@ -107,5 +107,8 @@ class HistoryFiler:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # (the server went away, a key of another type): readers file
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():  # (a cancel the client turned into an error)
+                        raise asyncio.CancelledError() from exc
                     log.debug("motia_nb: filing the history index of %r failed: %s", group, exc)
             self.passes.set()
