@@ -41,7 +41,7 @@ _BUDGET = 20_000
 #: stream entries one ``history_index_fill.lua`` call indexes (a few ms of the server's time)
 _FILL = 2_000
 #: changes one ``history_file.lua`` call files (whole stream entries; a few ms of the server's time)
-_FILE = 5_000
+_FILE = 2_000
 #: index builds a read tries before it scans the stream instead
 _FILL_TRIES = 3
 _raw_decode = json.JSONDecoder().raw_decode
@@ -179,7 +179,7 @@ class ItemHistory:
         """Index the changes the item index lacks, a chunk per call (``reset``: all of them, anew)."""
         c, script, keys = self._client(), self._key_script("HISTORY_FILL"), history_read_keys(group_id)
         flag = "1" if reset else "0"
-        while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:
+        while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:  # (-1: newer ones to file)
             flag = "0"
 
     def file_history_of(self, group_id: str) -> None:

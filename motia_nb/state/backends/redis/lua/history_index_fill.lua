@@ -4,8 +4,9 @@
 -- ARGV: changes per call (whole entries), '1' to start over (drop the index; the from marker
 -- becomes the stream's last seq + 1, the forward marker that seq). A missing marker starts over
 -- too. Once every older change is indexed, the changes after the forward marker are filed
--- (history_file.lua's work) and, when none is left, the change count becomes the index's size
--- (it is exact then). Returns the marker after the call: 0 when the index holds every older change.
+-- (history_file.lua's work, a chunk per call) and, when none is left, the change count becomes
+-- the index's size (it is exact then). Returns the marker after the call: 0 when the index holds
+-- every change, -1 when only newer changes are left to file (call again).
 local stream, index, mark, upto_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local from = redis.call('GET', mark)
 if not from or ARGV[2] == '1' then
@@ -36,7 +37,8 @@ if from > 0 then
   if not more then from = 0 end
 end
 redis.call('SET', mark, string.format('%d', from))
-if from == 0 and not hix_file(stream, index, upto_key, upto, 20000) then
+if from == 0 then
+  if hix_file(stream, index, upto_key, upto, tonumber(ARGV[1])) then return -1 end
   redis.call('SET', KEYS[5], redis.call('ZCARD', index))
 end
 return from

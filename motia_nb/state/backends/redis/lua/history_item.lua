@@ -9,7 +9,7 @@
 -- ''; count the changes; then their members' tails (history_index.lua) joined by commas, a
 -- hundred per string (one string of them all would cost the server more than making them: Lua
 -- builds a long string by merging copies). The changes not filed yet are filed first (up to
--- 20,000 of them). Or, reading nothing, {'fill', '0'} when the index does not hold every older
+-- 2,000 of them: a few ms of the server's time). Or, reading nothing, {'fill', '0'} when the index does not hold every older
 -- change yet (history_index_fill.lua goes on), {'fill', '2'} when more changes wait to be filed
 -- (history_file.lua), {'fill', '1'} when it holds another count of changes than the stream
 -- (somebody else wrote or trimmed the stream: the index is made again).
@@ -21,7 +21,7 @@ if from ~= '0' then
 end
 -- the changes written since the index was last filed: filed now (a short tail, as a background
 -- task files them once writes pause), else by history_file.lua calls first
-if hix_file(stream, index, KEYS[4], hix_upto(stream, KEYS[4]), 20000) then return {'fill', '2'} end
+if hix_file(stream, index, KEYS[4], hix_upto(stream, KEYS[4]), 2000) then return {'fill', '2'} end
 if redis.call('ZCARD', index) ~= hix_count(stream, KEYS[5]) then return {'fill', '1'} end
 local rev, prefix = ARGV[1] == 'rev', hix_prefix(ARGV[2])
 local lo, hi = '[' .. prefix, '(' .. prefix .. '\255'
