@@ -95,7 +95,7 @@ local function hix_drop(index, entries, upto)
     count = count + m
     for i = 1, m do
       local seq = last - m + i
-      if seq <= upto then
+      if seq <= upto and ks[i] then  -- (an entry another tool wrote without a key: nothing indexed)
         local s = string.format('%d', seq)
         local p = hix_prefix(ks[i]) .. string.char(96 + #s) .. s .. ','
         redis.call('ZREMRANGEBYLEX', index, '[' .. p, '(' .. p .. '\255')
