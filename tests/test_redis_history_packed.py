@@ -282,3 +282,30 @@ def test_retention_by_age_drops_whole_entries_and_their_members(redis_url: str, 
         assert braw.zcard(INDEX) == 3
     finally:
         m.close()
+
+
+def test_closing_ends_the_filer_even_when_the_client_swallows_its_cancel(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in the benchmark: a close waited 30 s for the filer task, which sat in its wait for
+    the next commit, a cancel lost inside a redis-py command (the client may swallow it)."""
+    monkeypatch.setattr(filer_mod, "SETTLE", 0.0)
+    entered = threading.Event()
+
+    async def swallowing(keys: Any, args: Any) -> int:  # a command that swallows the task's cancel
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            pass
+        return 0
+
+    monkeypatch.setattr(filer_mod.HistoryFiler, "_script", lambda self, client: swallowing)
+    m = StateManager(redis_url)
+    try:
+        m.sync.set(G, "a", 1)
+        assert entered.wait(10)
+    finally:
+        started = time.monotonic()
+        m.close()
+        assert time.monotonic() - started < 10

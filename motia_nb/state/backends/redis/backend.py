@@ -194,13 +194,13 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
                 await self._writer_task
             except BaseException:
                 pass
+        self._filer.stop()  # (a cancel the redis client swallowed must not leave its task waiting)
         for task in (self._sub_task, self._filer_task):
             if task is not None:
                 task.cancel()
-                try:
-                    await task
-                except BaseException:
-                    pass
+                await asyncio.wait([task], timeout=5)
+                if task.done() and not task.cancelled():
+                    task.exception()  # (retrieved: it ended the task, the close goes on)
         if self._aclient is not None:
             await self._aclient.aclose()
         await self._gate.acquire_async()  # no direct commit under way; none follows

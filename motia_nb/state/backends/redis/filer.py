@@ -44,6 +44,7 @@ class HistoryFiler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._woken = False
+        self._stopped = False
         self.filed_calls = 0  # history_file.lua calls made (a gauge for tests)
         self.passes = threading.Event()  # set after each filing pass (for tests to wait on)
 
@@ -74,6 +75,13 @@ class HistoryFiler:
             except RuntimeError:  # (the loop closed meanwhile)
                 pass
 
+    def stop(self) -> None:
+        """End :meth:`run` (on the loop thread; besides cancelling its task: a cancel that arrives
+        inside a redis-py command can be swallowed by the client, and the task then waits on)."""
+        self._stopped = True
+        if self._wake is not None:
+            self._wake.set()
+
     def _take(self) -> dict[str, int]:
         with self._lock:
             groups, self._groups, self._pending = self._groups, {}, 0
@@ -83,25 +91,32 @@ class HistoryFiler:
         """Until no change was noted for :data:`SETTLE` seconds, at most :data:`SETTLE_MAX`, or
         :data:`BACKLOG` changes wait."""
         start = time.monotonic()
-        while self._pending < BACKLOG:
+        while self._pending < BACKLOG and not self._stopped:
             now = time.monotonic()
             idle = now - self._last
             if idle >= SETTLE or now - start >= SETTLE_MAX:
                 return
             await asyncio.sleep(min(SETTLE - idle, SETTLE_MAX - (now - start)))
 
+    def _script(self, client: Any) -> Any:
+        return client.register_script(scripts.HISTORY_FILE)
+
     async def run(self, client: Any) -> None:
         """File the noted groups after each burst of writes, until cancelled."""
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        script = client.register_script(scripts.HISTORY_FILE)
-        while True:
+        self._loop, self._wake, self._stopped = asyncio.get_running_loop(), asyncio.Event(), False
+        script = self._script(client)
+        while not self._stopped:
             await self._wake.wait()
             self._wake.clear()
             await self._settle()
+            if self._stopped:
+                return
             self._woken = False
             for group in self._take():
+                if self._stopped:
+                    return
                 try:
-                    while await script(keys=history_read_keys(group), args=[_FILE]) != 0:
+                    while await script(keys=history_read_keys(group), args=[_FILE]) != 0 and not self._stopped:
                         self.filed_calls += 1
                     self.filed_calls += 1
                 except asyncio.CancelledError:
