@@ -13,7 +13,8 @@
 -- texts and the new texts (false: absent), as cjson writes strings (bytes >= 0x80 as they are,
 -- so a text that is not UTF-8 round-trips: read it as latin-1). The event type follows from
 -- the values (no old: created; no new: deleted; else updated). Entries written before format 2
--- hold one change each: t k at c p origin [r] [o] [n]; readers take both.
+-- hold one change each: t k at c p origin [r] [o] [n]; a call of one change (set, cas, delete)
+-- still writes that shape (cheaper than a format-2 entry of one); readers take both.
 -- Nothing per change is indexed here (a few C calls build the entry): the item index is filed
 -- after, by history_file.lua (readers and a background task, :mod:`.history_index`); the
 -- forward marker motia_nb:history_index_upto:<group> says up to which seq it holds the changes.
@@ -139,10 +140,32 @@ local function hist_end(now)
   local maxage = tonumber(ARGV[na])
   if maxage > 0 then hist_trim_age(KEYS[#KEYS], tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
 end
+local function hist_add_one(at, seq, ev)
+  -- a call of one change (set, cas, delete): an entry of the format before 2 (no cjson: ~0.8 us
+  -- less of the server's time than a format-2 entry of one change), read alike
+  local na, id = #ARGV, string.format('%d', seq) .. '-0'
+  local cause, trace, pid, origin = ARGV[na - 5], ARGV[na - 4], ARGV[na - 3], ARGV[na - 2]
+  if trace == '' and ev.n then
+    if ev.o then
+      return redis.call('XADD', KEYS[#KEYS], id, 't', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin,
+                        'o', ev.o, 'n', ev.n)
+    end
+    return redis.call('XADD', KEYS[#KEYS], id, 't', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', ev.n)
+  end
+  local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin}
+  if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
+  if ev.o then f[#f + 1] = 'o'; f[#f + 1] = ev.o end
+  if ev.n then f[#f + 1] = 'n'; f[#f + 1] = ev.n end
+  redis.call('XADD', KEYS[#KEYS], id, unpack(f))
+end
 local function record(events, who)
   -- one INCRBY for the call's seqs, one XADD for its changes, the trims once at the end
   local at, first, now = hist_start(#events)
   if not at then return end
+  if #events == 1 and not who then
+    hist_add_one(at, first + 1, events[1])
+    return hist_end(now)
+  end
   local ks, olds, news, w = {}, {}, {}, nil
   for i, ev in ipairs(events) do
     ks[i] = ev.k; olds[i] = ev.o or false; news[i] = ev.n or false
