@@ -38,7 +38,8 @@ and how a Redis URL is read.
   order); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
   (pid), ``origin``, ``c`` / ``r`` (cause, trace id) or ``w`` (one cause and trace per change),
   ``ks`` / ``os`` / ``ns`` (the keys, old and new texts: JSON arrays, ``false`` absent).
-  Entries an older version wrote hold one change each: ``t`` (event type), ``k`` (key), ``o`` /
+  Entries an older version wrote, and those of a call of one change (set, cas, delete), hold
+  one change each: ``t`` (event type), ``k`` (key), ``o`` /
   ``n`` (old / new JSON text, absent when the value is), ``at``, ``c``, ``r``, ``p``, ``origin``.
   Appended by the same Lua script that commits the changes. Retention: whole entries, oldest
   first, by the writes (a count per group, ``motia_nb:history_count:<group>`` holding the
