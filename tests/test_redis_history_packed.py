@@ -27,7 +27,7 @@ from motia_nb.state.backends.redis import filer as filer_mod
 from motia_nb.state.backends.redis import history_index
 from motia_nb.state.backends.redis.history import _unpack
 from motia_nb.state.cause import acting_as
-from motia_nb.state.errors import StoredValueError
+from motia_nb.state.errors import StateError, StoredValueError
 from motia_nb.testing import fixtures as shared
 
 pytestmark = pytest.mark.redis
@@ -266,6 +266,12 @@ def test_retention_by_count_drops_whole_entries_and_their_members(redis_url: str
             c["seq"] for c in m.sync.history(G, limit=100) if c["key"] == "k3"
         ] and all(c["seq"] >= first for c in m.sync.history(G, "k3", limit=100))
         assert braw.zcard(INDEX) == kept  # the members of the dropped entries are gone
+        # get(at=) just before the oldest change kept (the first of an entry of 10) is known: that
+        # change's old value; one seq earlier was pruned
+        k = next(c for c in m.sync.history(G, limit=100) if c["seq"] == first)["key"]
+        assert m.sync.get(G, k, at=first - 1) == next(c for c in m.sync.history(G, k, limit=100))["old_value"]
+        with pytest.raises(StateError, match="was pruned"):
+            m.sync.get(G, k, at=first - 2)
     finally:
         m.close()
 

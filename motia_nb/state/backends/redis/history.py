@@ -157,7 +157,9 @@ class RedisHistory(ItemHistory):
             return
         first = info.get("first-entry")
         if first:
-            first_seq, first_at = _unpack(int(first[0].split(b"-")[0]), first[1])[0][0], float(first[1][b"at"])
+            f = first[1]  # (an entry of format 2 holds m changes, its ID the last one's seq)
+            first_seq = int(first[0].split(b"-")[0]) - (int(f[b"m"]) - 1 if f.get(b"v") == b"2" else 0)
+            first_at = float(f[b"at"])
         else:  # everything was trimmed
             last = info.get("last-generated-id") or b"0-0"
             first_seq, first_at = int(last.split(b"-")[0]) + 1, float("inf")
