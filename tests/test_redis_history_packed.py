@@ -189,6 +189,16 @@ def test_a_stream_mixing_old_and_new_entries_reads_whole_since_limit_and_at(
             before = [c for c in mine if c["seq"] <= s]
             assert sm.sync.get(G, key, at=s) == (before[-1]["new_value"] if before else mine[0]["old_value"])
     assert_filed_exactly(sm, braw)
+    # the same from the stream itself, when the index cannot serve (the scan)
+    braw.delete(FROM)
+    monkeypatch.setattr(history_index.ItemHistory, "_fill_index", lambda self, g, reset: None)
+    for key in ("a", "b", "c"):
+        mine = [c for c in whole if c["key"] == key]
+        assert sm.sync.history(G, key, limit=100) == mine
+        for s in seqs:
+            assert sm.sync.history(G, key, since=s) == [c for c in mine if c["seq"] > s]
+            before = [c for c in mine if c["seq"] <= s]
+            assert sm.sync.get(G, key, at=s) == (before[-1]["new_value"] if before else mine[0]["old_value"])
 
 
 def test_a_read_right_after_writes_files_what_is_not_filed(sm: StateManager, braw: Any) -> None:

@@ -131,7 +131,10 @@ class RedisHistory(ItemHistory):
         """:meth:`state_at` from the stream, when the item index cannot serve."""
         want = key.encode()
         if at.seq is not None:
-            back = self._key_entries(group_id, key, "+", reverse=True, upto=at.seq)
+            # (from the first entry past at.seq: an entry holding several changes may hold it too)
+            nxt = self._call(self._client().xrange, HISTORY_PREFIX + group_id, f"({at.seq}-0", "+", count=1)
+            start = nxt[0][0].decode() if nxt else "+"
+            back = self._key_entries(group_id, key, start, reverse=True, upto=at.seq)
         else:
             back = (e for e in self._key_entries(group_id, key, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for seq, f in back:
