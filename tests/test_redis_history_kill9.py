@@ -43,7 +43,7 @@ def check_consistent(url: str, acks: list[dict[str, Any]]) -> int:
     try:
         changes = sm.sync.history(G, limit=10**9)
         items = {k: json.loads(v) for k, v in raw.hgetall("state:" + G).items()}
-        canon = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731
+        canon = lambda v: json.dumps(v, sort_keys=True)
         written = {(c["key"], canon(c["new_value"])) for c in changes if c["event_type"] != "state:deleted"}
         removed = {(c["key"], canon(c["old_value"])) for c in changes if c["event_type"] == "state:deleted"}
         for a in acks:

@@ -140,7 +140,7 @@ def test_deletes_and_a_clear_are_entries_of_their_own(sm: StateManager, braw: An
     assert [c["event_type"] for c in sm.backend.history(G, "nul\x00\x00key", None, 10)] == ["state:deleted"]
 
 
-def _old_entry(braw: Any, key: str, old: "str | None", new: "str | None", cause: str = "old-version") -> int:
+def _old_entry(braw: Any, key: str, old: str | None, new: str | None, cause: str = "old-version") -> int:
     """A change as an older motia_nb recorded it (one entry, the format before 2)."""
     seq = braw.incr("motia_nb:history:seq")
     t = "state:created" if old is None else "state:deleted" if new is None else "state:updated"
