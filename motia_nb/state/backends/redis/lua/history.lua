@@ -45,9 +45,9 @@ end
 local function hist_oldest(take)
   -- the oldest entries `take(entry, its changes)` agrees to drop (it says false at the first
   -- to keep), at most 256 entries or ~4096 changes; returns them and the first ID kept
-  local gone, changes, start = {}, 0, '-'
+  local gone, changes, start, count = {}, 0, '-', 2  -- (pages grow: an entry may hold a thousand changes)
   while true do
-    local page = redis.call('XRANGE', KEYS[#KEYS], start, '+', 'COUNT', 16)
+    local page = redis.call('XRANGE', KEYS[#KEYS], start, '+', 'COUNT', count)
     for _, e in ipairs(page) do
       local m = hix_size(hix_fields(e))
       if not take(e, m, changes) then return gone, e[1] end
@@ -55,8 +55,8 @@ local function hist_oldest(take)
       changes = changes + m
       if #gone >= 256 or changes >= 4096 then return gone, nil end
     end
-    if #page < 16 then return gone, nil end
-    start = '(' .. page[#page][1]
+    if #page < count then return gone, nil end
+    start, count = '(' .. page[#page][1], math.min(2 * count, 64)
   end
 end
 local function hist_trim(take)

@@ -112,15 +112,17 @@ end
 local function hix_file(stream, index, upto_key, upto, budget)
   -- index the stream's entries after `upto` (the forward marker's value), whole entries, until
   -- about `budget` changes were indexed; the marker follows. Returns true when more remain.
-  local args, filed, last, more = {}, 0, upto, false
+  -- (pages of entries grow from 2 to 64: an entry may hold a thousand changes, each read back whole)
+  local args, filed, last, more, count = {}, 0, upto, false, 2
   while not more do
-    local page = redis.call('XRANGE', stream, '(' .. string.format('%d', last) .. '-0', '+', 'COUNT', 32)
+    local page = redis.call('XRANGE', stream, '(' .. string.format('%d', last) .. '-0', '+', 'COUNT', count)
     for _, e in ipairs(page) do
       if filed >= budget then more = true; break end
       filed = filed + hix_members(e, args)
       last = hix_id_seq(e)
     end
-    if #page < 32 then break end
+    if #page < count then break end
+    count = math.min(2 * count, 64)
   end
   hix_add(index, args, #args)
   if last ~= upto then redis.call('SET', upto_key, string.format('%d', last)) end

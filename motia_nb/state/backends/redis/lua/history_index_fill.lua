@@ -21,17 +21,18 @@ end
 local upto = hix_upto(stream, upto_key)
 if from > 0 then
   local n, args, done, start = tonumber(ARGV[1]), {}, 0, '(' .. string.format('%d', from) .. '-0'
-  local more = false
+  local more, count = false, 2  -- (pages grow: an entry may hold a thousand changes)
   while not more do
-    local page = redis.call('XREVRANGE', stream, start, '-', 'COUNT', 32)
+    local page = redis.call('XREVRANGE', stream, start, '-', 'COUNT', count)
     for _, e in ipairs(page) do
       if done >= n then more = true; break end
       local m = hix_members(e, args)
       done = done + m
       from = hix_id_seq(e) - m + 1
     end
-    if #page < 32 then break end
+    if #page < count then break end
     start = '(' .. page[#page][1]
+    count = math.min(2 * count, 64)
   end
   hix_add(index, args, #args)
   if not more then from = 0 end
