@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from typing import Any
 
 import pytest
@@ -83,13 +84,17 @@ def test_a_long_gather_goes_in_calls_of_set_many_max_and_keeps_every_index_exact
     assert order[:2] == ["k0003", "k0249"] and sorted(order) == keys and backend.keys("g")[2:] == [
         k for k in keys if k not in ("k0003", "k0249")
     ]
-    # one changelog entry per set, with its old text where the item existed
+    # one changelog entry per set_many call (format 2), with its old text where the item existed
     entries = raw.xrange(HISTORY_PREFIX + "g")
-    assert len(entries) == 250 and [f["k"] for _, f in entries] == keys
-    assert entries[3][1]["t"] == "state:updated" and entries[3][1]["o"] == '"three"'
-    assert entries[0][1]["t"] == "state:created" and "o" not in entries[0][1] and entries[0][1]["c"] == "cell"
-    ids = [int(i.split("-")[0]) for i, _ in entries]
-    assert ids == list(range(ids[0], ids[0] + 250))
+    assert [f["m"] for _, f in entries] == ["100", "100", "50"] and {f["v"] for _, f in entries} == {"2"}
+    assert [k for _, f in entries for k in json.loads(f["ks"])] == keys
+    olds = [o for _, f in entries for o in json.loads(f["os"])]
+    assert olds[3] == '"three"' and olds[249] == '"last"' and olds.count(False) == 248
+    assert {f["c"] for _, f in entries} == {"cell"} and not any("w" in f or "r" in f for _, f in entries)
+    ids = [int(i.split("-")[0]) for i, _ in entries]  # each entry's ID: its last change's seq
+    assert ids == [ids[0], ids[0] + 100, ids[0] + 150]
+    seqs = [c["seq"] for c in backend.history("g", None, None, 1000)]
+    assert seqs == list(range(ids[0] - 99, ids[2] + 1))
 
 
 def test_a_key_set_twice_in_one_call_answers_the_first_value_as_the_seconds_old(raw: Any, redis_url: str) -> None:
@@ -102,10 +107,8 @@ def test_a_key_set_twice_in_one_call_answers_the_first_value_as_the_seconds_old(
     assert set_many_olds([x.encode() for x in reply], 3) == [None, None, b'{"one":"a"}']
     assert raw.hgetall("state:g") == {"a": '{"two":"a"}', "b": '{"one":"b"}'}
     assert raw.zrange(ORDER_PREFIX + "g", 0, -1) == ["a", "b"] and raw.zrange(KEYS_PREFIX + "g", 0, -1) == ["a", "b"]
-    entries = [f for _, f in raw.xrange(HISTORY_PREFIX + "g")]
-    assert [(f["t"], f["k"], f.get("o")) for f in entries] == [
-        ("state:created", "a", None), ("state:created", "b", None), ("state:updated", "a", '{"one":"a"}'),
-    ]  # fmt: skip
+    [(_, f)] = raw.xrange(HISTORY_PREFIX + "g")  # one entry for the call's three changes
+    assert (json.loads(f["ks"]), json.loads(f["os"])) == (["a", "b", "a"], [False, False, '{"one":"a"}'])
 
 
 def test_sets_of_one_cause_send_two_arguments_each_and_of_several_four() -> None:

@@ -47,6 +47,7 @@ from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
 from .commands import set_args
 from .direct import CommitGate, DirectWriter, loop_blocked, transaction_sets
+from .filer import HistoryFiler
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
 from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url
@@ -101,8 +102,10 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
             self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._counts.gap
         )
         self._writer = self._new_writer()
+        self._filer = HistoryFiler()  # files the changelog's item index once writes pause
         self._writer_task: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[None] | None = None
+        self._filer_task: asyncio.Task[None] | None = None
 
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
@@ -117,6 +120,8 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         """The six trailing ARGV of the write scripts (lua/history.lua)."""
         r = self._retention
         maxlen = -1 if not r.enabled else (r.max_count or 0)
+        if maxlen >= 0:
+            self._filer.noted(w.group_id)
         return [w.cause, w.trace_id or "", os.getpid(), self.origin, maxlen, r.max_age or 0]
 
     @property
@@ -179,6 +184,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         self._writer_task = asyncio.ensure_future(self._writer.run(self._aclient))
         subscribed = asyncio.get_running_loop().create_future()
         self._sub_task = asyncio.ensure_future(self._subscriber.run(self._aclient, subscribed))
+        self._filer_task = asyncio.ensure_future(self._filer.run(self._aclient))
         await subscribed
 
     async def _astop(self) -> None:
@@ -188,12 +194,13 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
                 await self._writer_task
             except BaseException:
                 pass
-        if self._sub_task is not None:
-            self._sub_task.cancel()
-            try:
-                await self._sub_task
-            except BaseException:
-                pass
+        self._filer.stop()  # (a cancel the redis client swallowed must not leave its task waiting)
+        for task in (self._sub_task, self._filer_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task], timeout=5)
+                if task.done() and not task.cancelled():
+                    task.exception()  # (retrieved: it ended the task, the close goes on)
         if self._aclient is not None:
             await self._aclient.aclose()
         await self._gate.acquire_async()  # no direct commit under way; none follows
@@ -371,6 +378,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
 
     def _committed(self, events: Sequence[StateEvent]) -> None:
         self._counts.bump()
+        self._filer.committed()
         if events:
             self._notify(events)
 

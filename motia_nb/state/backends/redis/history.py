@@ -1,6 +1,8 @@
 """Reading the Redis changelog: the group's stream ``motia_nb:history:<group>`` (see :mod:`.layout`).
 
-Entries have the IDs ``<seq>-0``, so a ``since`` seq is a range start. A group's history is
+An entry has the ID ``<seq>-0`` of its last change (a format-2 entry holds a script call's
+changes, ``lua/history.lua``; an older one, one change), so a ``since`` seq is a range start
+(the changes at or before it that such an entry holds are skipped). A group's history is
 read from the stream, a page at a time; one item's (and ``get(at=)``) from the changelog's
 item index (:mod:`.history_index`), or, when that cannot be made consistent (another program
 keeps writing the stream), by scanning the stream for the item's entries.
@@ -8,6 +10,7 @@ keeps writing the stream), by scanning the stream for the item's entries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,25 +38,32 @@ class RedisHistory(ItemHistory):
     exists: Callable[[str, str], bool]
     _key_script: Callable[[str], Any]
 
-    def _entries(self, group_id: str, start: str, *, reverse: bool) -> Iterator[Entry]:
-        """Stream entries from ``start`` (an ID, ``-``/``+``, or ``(ID`` exclusive) onwards, in
-        seq order (newest first when ``reverse``), a page per round trip."""
-        c, name = self._client(), HISTORY_PREFIX + group_id
+    def _entries(self, group_id: str, start: str, *, reverse: bool, after: "int | None" = None,
+                 upto: "int | None" = None) -> Iterator[Entry]:  # fmt: skip
+        """The changes of stream entries from ``start`` (an ID, ``-``/``+``, or ``(ID`` exclusive)
+        onwards, in seq order (newest first when ``reverse``), a page per round trip (pages
+        grow: an entry may hold a whole call's changes); only those with a seq above ``after``
+        and at most ``upto``."""
+        c, name, count = self._client(), HISTORY_PREFIX + group_id, 4
         while True:
             if reverse:
-                page = self._call(c.xrevrange, name, start, "-", count=_PAGE)
+                page = self._call(c.xrevrange, name, start, "-", count=count)
             else:
-                page = self._call(c.xrange, name, start, "+", count=_PAGE)
+                page = self._call(c.xrange, name, start, "+", count=count)
             for eid, fields in page:
-                yield int(eid.split(b"-")[0]), fields
-            if len(page) < _PAGE:
+                changes = _unpack(int(eid.split(b"-")[0]), fields)
+                for seq, f in reversed(changes) if reverse else changes:
+                    if (after is None or seq > after) and (upto is None or seq <= upto):
+                        yield seq, f
+            if len(page) < count:
                 return
-            start = "(" + page[-1][0].decode()
+            start, count = "(" + page[-1][0].decode(), min(2 * count, _PAGE)
 
-    def _key_entries(self, group_id: str, key: str, start: str, *, reverse: bool) -> Iterator[Entry]:
+    def _key_entries(self, group_id: str, key: str, start: str, *, reverse: bool, after: "int | None" = None,
+                     upto: "int | None" = None) -> Iterator[Entry]:  # fmt: skip
         """:meth:`_entries` of one item (the scan, when the item index cannot serve)."""
         want = key.encode()
-        return (e for e in self._entries(group_id, start, reverse=reverse) if e[1][b"k"] == want)
+        return (e for e in self._entries(group_id, start, reverse=reverse, after=after, upto=upto) if e[1][b"k"] == want)
 
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         if key is not None:
@@ -68,16 +78,17 @@ class RedisHistory(ItemHistory):
                 if since is None:
                     changes.reverse()
                 return changes
+        after = None if since is None else since.seq
         if since is None:
             start, reverse = "+", True
         elif since.seq is not None:
-            start, reverse = f"({since.seq}-0", False
+            start, reverse = f"({since.seq}-0", False  # (an entry with a later ID may hold earlier seqs too)
         else:
             start, reverse = "-", False
         if key is None:
-            entries = self._entries(group_id, start, reverse=reverse)
+            entries = self._entries(group_id, start, reverse=reverse, after=after)
         else:
-            entries = self._key_entries(group_id, key, start, reverse=reverse)
+            entries = self._key_entries(group_id, key, start, reverse=reverse, after=after)
         want = None if key is None else key.encode()
         out: list[dict[str, Any]] = []
         for seq, f in entries:
@@ -120,7 +131,10 @@ class RedisHistory(ItemHistory):
         """:meth:`state_at` from the stream, when the item index cannot serve."""
         want = key.encode()
         if at.seq is not None:
-            back = self._key_entries(group_id, key, f"{at.seq}-0", reverse=True)
+            # (from the first entry past at.seq: an entry holding several changes may hold it too)
+            nxt = self._call(self._client().xrange, HISTORY_PREFIX + group_id, f"({at.seq}-0", "+", count=1)
+            start = nxt[0][0].decode() if nxt else "+"
+            back = self._key_entries(group_id, key, start, reverse=True, upto=at.seq)
         else:
             back = (e for e in self._key_entries(group_id, key, "+", reverse=True) if float(e[1][b"at"]) <= at.hi)  # type: ignore[operator]
         for seq, f in back:
@@ -128,7 +142,7 @@ class RedisHistory(ItemHistory):
                 return _value(f.get(b"n"), group_id, key, f"after change {seq}")
         self._refuse_if_pruned(group_id, key, at)
         if at.seq is not None:
-            ahead = self._key_entries(group_id, key, f"({at.seq}-0", reverse=False)
+            ahead = self._key_entries(group_id, key, f"({at.seq}-0", reverse=False, after=at.seq)
         else:
             ahead = (e for e in self._key_entries(group_id, key, "-", reverse=False) if float(e[1][b"at"]) > at.hi)  # type: ignore[operator]
         for seq, f in ahead:
@@ -146,7 +160,9 @@ class RedisHistory(ItemHistory):
             return
         first = info.get("first-entry")
         if first:
-            first_seq, first_at = int(first[0].split(b"-")[0]), float(first[1][b"at"])
+            f = first[1]  # (an entry of format 2 holds m changes, its ID the last one's seq)
+            first_seq = int(first[0].split(b"-")[0]) - (int(f[b"m"]) - 1 if f.get(b"v") == b"2" else 0)
+            first_at = float(f[b"at"])
         else:  # everything was trimmed
             last = info.get("last-generated-id") or b"0-0"
             first_seq, first_at = int(last.split(b"-")[0]) + 1, float("inf")
@@ -156,6 +172,38 @@ class RedisHistory(ItemHistory):
                 f"the history of {group_id!r}/{key!r} at {at} was pruned "
                 f"(the group's oldest change kept is {first_seq}; see MotiaNB.history_keep)"
             )
+
+
+def _unpack(last: int, f: dict[bytes, bytes]) -> list[Entry]:
+    """A stream entry's changes (``last``: its ID's seq), each as an entry of the format before 2
+    (fields ``t k at c p [r] [o] [n]``): a format-2 entry (``lua/history.lua``) holds a call's
+    changes in JSON arrays whose strings are the texts' bytes (read as latin-1)."""
+    if f.get(b"v") != b"2":
+        return [(last, f)]
+    m = int(f[b"m"])
+    ks, olds, news = (json.loads(f[name].decode("latin-1")) for name in (b"ks", b"os", b"ns"))
+    who = json.loads(f[b"w"].decode("latin-1")) if b"w" in f else None
+    shared = {b"at": f[b"at"], b"p": f[b"p"], b"origin": f.get(b"origin", b"")}
+    if who is None:
+        shared[b"c"] = f.get(b"c", b"")
+        if f.get(b"r"):
+            shared[b"r"] = f[b"r"]
+    out: list[Entry] = []
+    for i in range(m):
+        old, new = olds[i], news[i]
+        c = dict(shared)
+        c[b"k"] = ks[i].encode("latin-1")
+        c[b"t"] = b"state:created" if old is False else b"state:deleted" if new is False else b"state:updated"
+        if old is not False:
+            c[b"o"] = old.encode("latin-1")
+        if new is not False:
+            c[b"n"] = new.encode("latin-1")
+        if who is not None:
+            c[b"c"] = who[2 * i].encode("latin-1")
+            if who[2 * i + 1]:
+                c[b"r"] = who[2 * i + 1].encode("latin-1")
+        out.append((last - m + 1 + i, c))
+    return out
 
 
 def _value(raw: "bytes | None", group_id: str, key: str, when: str) -> tuple[bool, Any]:

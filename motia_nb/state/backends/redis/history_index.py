@@ -2,8 +2,8 @@
 
 A group's stream holds every item's changes: one item's history out of it costs the server
 a pass over the whole stream, and each stream entry read back costs several microseconds (on
-the server, and far more in redis-py's reply parser: ~19 bulk strings per change). The write
-scripts therefore also add each change to ``motia_nb:history_index:<group>``, a sorted set
+the server, and far more in redis-py's reply parser). Each change is therefore also filed in
+``motia_nb:history_index:<group>``, a sorted set
 whose members (all at score 0) are ``<key>\\0\\0``, a letter saying how many digits the seq
 has, then the change as JSON text, its seq first (``lua/history_index.lua``): one item's
 changes are one lexical range, in seq order, and ``history_item.lua`` answers a read with a
@@ -11,10 +11,15 @@ string per hundred changes, the JSON texts joined, which one ``json.loads`` read
 stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
 with it.
 
+The write scripts index nothing (a call's changes are one stream entry, ``lua/history.lua``):
+``history_file.lua`` files the entries past the forward marker, a chunk per call, first in
+every read here (so reads are complete right after writes) and from a task once writes pause
+(:mod:`.filer`).
+
 A store written before the index existed has no index (or one that starts at the first
 change written since): the first read that needs it indexes the older changes,
 ``history_index_fill.lua`` a chunk per call. A read that finds the index holding another
-number of changes than the stream (another program wrote or trimmed the stream) makes it
+number of changes than the stream's count (another program wrote or trimmed the stream) makes it
 again; if that does not settle (such a program keeps writing), the read scans the stream.
 """
 
@@ -27,7 +32,7 @@ from typing import Any
 from ...events import CREATED, DELETED, UPDATED
 from ...history import collector_paused, iso_micros
 from .codec import _strict_loads, decode
-from .layout import HISTORY_INDEX_FROM_PREFIX, HISTORY_INDEX_PREFIX, HISTORY_PREFIX
+from .layout import history_read_keys
 
 __all__ = ["ItemHistory", "IndexRead"]
 
@@ -35,6 +40,8 @@ __all__ = ["ItemHistory", "IndexRead"]
 _BUDGET = 20_000
 #: stream entries one ``history_index_fill.lua`` call indexes (a few ms of the server's time)
 _FILL = 2_000
+#: changes one ``history_file.lua`` call files (whole stream entries; a few ms of the server's time)
+_FILE = 2_000
 #: index builds a read tries before it scans the stream instead
 _FILL_TRIES = 3
 _raw_decode = json.JSONDecoder().raw_decode
@@ -142,7 +149,7 @@ class ItemHistory:
         """Up to ``limit`` changes of the item, oldest first (newest first when ``reverse``): those
         with a seq above ``after`` / at most ``upto``, a time (whole microseconds) from ``min_us``
         / up to ``max_us``. None when the index cannot be made consistent (scan the stream)."""
-        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
+        keys = history_read_keys(group_id)
         span = [b"" if after is None else _seq(after + 1), b"" if upto is None else _seq(upto + 1)]
         times = ["" if min_us is None else min_us, "" if max_us is None else max_us]
         c, script = self._client(), self._key_script("HISTORY_ITEM")
@@ -154,7 +161,10 @@ class ItemHistory:
                 if fills == _FILL_TRIES:
                     return None
                 fills += 1
-                self._fill_index(group_id, reset=reply[1] == b"1")
+                if reply[1] == b"2":
+                    self.file_history_of(group_id)
+                else:
+                    self._fill_index(group_id, reset=reply[1] == b"1")
                 out, cursor = IndexRead(), b""  # (another program wrote meanwhile: read again)
                 continue
             cursor, count, *tails = reply
@@ -167,8 +177,14 @@ class ItemHistory:
 
     def _fill_index(self, group_id: str, *, reset: bool) -> None:
         """Index the changes the item index lacks, a chunk per call (``reset``: all of them, anew)."""
-        keys = [HISTORY_PREFIX + group_id, HISTORY_INDEX_PREFIX + group_id, HISTORY_INDEX_FROM_PREFIX + group_id]
-        c, script = self._client(), self._key_script("HISTORY_FILL")
+        c, script, keys = self._client(), self._key_script("HISTORY_FILL"), history_read_keys(group_id)
         flag = "1" if reset else "0"
-        while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:
+        while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:  # (-1: newer ones to file)
             flag = "0"
+
+    def file_history_of(self, group_id: str) -> None:
+        """File the changes written since the group's item index was last filed, a chunk per call
+        (each call atomic: two processes filing at once index each change once)."""
+        c, script, keys = self._client(), self._key_script("HISTORY_FILE"), history_read_keys(group_id)
+        while self._call(script, keys, [_FILE], client=c, group_id=group_id) != 0:
+            pass

@@ -33,17 +33,24 @@ and how a Redis URL is read.
   group's first search (or when a fill of the index ends), then kept exact by the same Lua
   scripts that write the hash.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
-  change, ID ``<seq>-0`` with ``seq`` from the store-wide counter ``motia_nb:history:seq``
-  (so seqs increase across groups in commit order); fields ``t`` (event type), ``k`` (key),
-  ``o`` / ``n`` (old / new JSON text, absent when the value is), ``at`` (server time, unix
-  seconds), ``c`` (cause), ``r`` (trace id, when there is one), ``p`` (pid), ``origin``.
-  Appended by the same Lua script that commits the change. Retention: an exact ``XTRIM MINID``
-  by the writes (a count per group, a tenth over it at most 100, and an age), bounded per call.
+  script call (format 2, ``lua/history.lua``), ID ``<seq>-0`` of its last change, with ``seq``
+  from the store-wide counter ``motia_nb:history:seq`` (so seqs increase across groups in commit
+  order); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
+  (pid), ``origin``, ``c`` / ``r`` (cause, trace id) or ``w`` (one cause and trace per change),
+  ``ks`` / ``os`` / ``ns`` (the keys, old and new texts: JSON arrays, ``false`` absent).
+  Entries an older version wrote, and those of a call of one change (set, cas, delete), hold
+  one change each: ``t`` (event type), ``k`` (key), ``o`` /
+  ``n`` (old / new JSON text, absent when the value is), ``at``, ``c``, ``r``, ``p``, ``origin``.
+  Appended by the same Lua script that commits the changes. Retention: whole entries, oldest
+  first, by the writes (a count per group, ``motia_nb:history_count:<group>`` holding the
+  changes the stream holds, a tenth over it at most 100; and an age), bounded per call.
 - ``motia_nb:history_index:<group>`` — the changelog's item index: a sorted set, every member at
   score 0, one per change of the stream: ``<key>\\0\\0``, a letter saying how many digits the
   seq has, then the change as JSON text, its seq first (see ``lua/history_index.lua``), so one
-  item's history (with ``since=`` and ``limit=``, and
-  ``get(at=)``) is one lexical range. Written and trimmed by the same scripts as the stream.
+  item's history (with ``since=`` and ``limit=``, and ``get(at=)``) is one lexical range. Filed
+  off the write path (``lua/history_file.lua``: by each such read first, and by a task once the
+  writes pause, :mod:`.filer`) up to ``motia_nb:history_index_upto:<group>`` (every change with
+  a seq up to it is indexed); trimmed by the same scripts as the stream.
   ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
   the changes of a store written before the index existed are indexed by the first read that
   needs them, a chunk per call (:mod:`.history_index`).
@@ -65,7 +72,8 @@ from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "history_index_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
+    "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
 ]  # fmt: skip
@@ -83,6 +91,10 @@ HISTORY_SEQ_KEY = "motia_nb:history:seq"
 #: marker (the first seq from which it holds every change; 0: all of them).
 HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
 HISTORY_INDEX_FROM_PREFIX = "motia_nb:history_index_from:"
+#: The item index's forward marker (every change with a seq up to it is indexed, from the marker
+#: above on) and the number of changes the group's stream holds (its entries hold one or many).
+HISTORY_INDEX_UPTO_PREFIX = "motia_nb:history_index_upto:"
+HISTORY_COUNT_PREFIX = "motia_nb:history_count:"
 #: The key index (a sorted set, every member at score 0) and its "complete" marker.
 KEYS_PREFIX = "motia_nb:keys:"
 KEYS_READY_PREFIX = "motia_nb:keys_ready:"
@@ -134,15 +146,22 @@ def key_index_keys(group: str) -> list[str]:
 
 
 def history_index_keys(group: str) -> list[str]:
-    """The group's changelog item index and its marker."""
-    return [HISTORY_INDEX_PREFIX + group, HISTORY_INDEX_FROM_PREFIX + group]
+    """The group's changelog item index, its two markers (from, up to) and its change count."""
+    return [HISTORY_INDEX_PREFIX + group, HISTORY_INDEX_FROM_PREFIX + group, HISTORY_INDEX_UPTO_PREFIX + group,
+            HISTORY_COUNT_PREFIX + group]  # fmt: skip
+
+
+def history_read_keys(group: str) -> list[str]:
+    """KEYS of history_item.lua, history_index_fill.lua and history_file.lua: the group's stream,
+    then :func:`history_index_keys`."""
+    return [HISTORY_PREFIX + group, *history_index_keys(group)]
 
 
 def write_keys(group: str) -> list[str]:
     """KEYS of set.lua, set_many.lua and cas.lua: the group's hash, its order index, the order
-    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 7]`` …
-    ``KEYS[#KEYS - 4]``), the changelog's item index and its marker, the history counter, the
-    group's history stream (history.lua's four)."""
+    counter, its key index, that index's marker and key text (``KEYS[#KEYS - 9]`` …
+    ``KEYS[#KEYS - 6]``), the changelog's item index, its two markers and change count, the
+    history counter, the group's history stream (history.lua's six)."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
             *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
 

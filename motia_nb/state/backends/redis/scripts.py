@@ -1,9 +1,9 @@
 """The Lua scripts, read from the ``lua/`` folder shipped as package data.
 
 Each write script runs atomically on the server: it reads the old value, writes,
-maintains the insertion-order index, appends the change to the group's history
-stream and its item index (``history.lua``, ``history_index.lua``) and publishes the
-change event, so the changelog and a published message are atomic with the commit; it
+maintains the insertion-order index, appends the call's changes to the group's history
+stream as one entry (``history.lua``; the item index, ``history_index.lua``, is filed
+after, by ``history_file.lua``) and publishes the change event, so the changelog and a published message are atomic with the commit; it
 keeps the key index and the key text too (``key_text.lua``). ``key_text.lua``,
 ``helpers.lua``, ``history_index.lua``, ``history.lua`` and ``ordered.lua`` are shared
 fragments prepended to the scripts that use them.
@@ -15,7 +15,7 @@ from importlib import resources
 
 __all__ = [
     "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL", "HISTORY_ITEM",
-    "HISTORY_FILL",
+    "HISTORY_FILL", "HISTORY_FILE",
     "WRITE_SCRIPTS", "BY_NAME", "source",
 ]  # fmt: skip
 
@@ -52,6 +52,9 @@ KEYS_FILL = source("keys_fill")
 HISTORY_ITEM = source("history_index") + source("history_item")
 #: a chunk of the changes the item index does not hold yet (a store written before it existed)
 HISTORY_FILL = source("history_index") + source("history_index_fill")
+#: a chunk of the changes written since the item index was last filed (the index is filed off
+#: the write path: :mod:`.history_index`)
+HISTORY_FILE = source("history_index") + source("history_file")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
 #: the write scripts by the names :mod:`.commands` gives its calls

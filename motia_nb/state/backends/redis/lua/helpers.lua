@@ -22,33 +22,33 @@ local function index(z, seq, f, new)
   end
 end
 -- The key index (a sorted set of the hash's fields, all at score 0), its "complete" marker and
--- its key text (chunk bounds, chunk texts: key_text.lua, prepended) are KEYS[#KEYS - 7] ..
--- KEYS[#KEYS - 4] of every write script (before history.lua's four).
+-- its key text (chunk bounds, chunk texts: key_text.lua, prepended) are KEYS[#KEYS - 9] ..
+-- KEYS[#KEYS - 6] of every write script (before history.lua's six).
 local key_text_size = nil  -- the group's key text chunk size, false: none (asked once per script call)
 local function key_text_follow(f, added)
   -- a key came or went: the key text of a searched big group follows it (a group nobody
   -- searched keeps none, and its writes pay one ZSCORE per script call)
-  local chunks, texts = KEYS[#KEYS - 5], KEYS[#KEYS - 4]
+  local chunks, texts = KEYS[#KEYS - 7], KEYS[#KEYS - 6]
   if key_text_size == nil then key_text_size = kt_size(chunks, texts) or false end
   if key_text_size then kt_changed(chunks, f, added) end
 end
 local function key_text_done()
   -- at the end of a write script: the key text takes in the keys that came and went
-  if key_text_size then kt_done(KEYS[#KEYS - 7], KEYS[#KEYS - 5], KEYS[#KEYS - 4], key_text_size) end
+  if key_text_size then kt_done(KEYS[#KEYS - 9], KEYS[#KEYS - 7], KEYS[#KEYS - 6], key_text_size) end
 end
 local function key_add(h, f, hlen)
   -- before HSET of field f: an empty hash starts a fresh, complete index (`hlen`: the
   -- hash's length, when the caller has it)
-  local lex = KEYS[#KEYS - 7]
+  local lex = KEYS[#KEYS - 9]
   if (hlen or redis.call('HLEN', h)) == 0 then
-    redis.call('DEL', lex, KEYS[#KEYS - 5], KEYS[#KEYS - 4])
-    redis.call('SET', KEYS[#KEYS - 6], '1')
+    redis.call('DEL', lex, KEYS[#KEYS - 7], KEYS[#KEYS - 6])
+    redis.call('SET', KEYS[#KEYS - 8], '1')
     key_text_size, kt_changes, kt_order = false, {}, {}
   end
   if redis.call('ZADD', lex, 0, f) == 1 then key_text_follow(f, true) end
 end
 local function key_del(f)
-  if redis.call('ZREM', KEYS[#KEYS - 7], f) == 1 then key_text_follow(f, false) end
+  if redis.call('ZREM', KEYS[#KEYS - 9], f) == 1 then key_text_follow(f, false) end
 end
 local function publish_to(chan)
   -- `chan` is "<channel>|<n>": n (0 or 1) of the channel's subscribers are the writer's own.

@@ -1,44 +1,81 @@
--- The changelog (SPEC §9), prepended to every write script (after history_index.lua): each change
--- is appended to the group's stream motia_nb:history:<group> by the script that commits it, with
--- the ID <seq>-0 (seq from the global counter motia_nb:history:seq), and to the group's item index
--- (history_index.lua). The last four KEYS are that index, its marker, that counter and that
--- stream; the last six ARGV: cause, trace id ('' none), pid, origin, max length ('-1': history
--- off, '0': no count limit) and max age in seconds ('0': none).
+-- The changelog (SPEC §9), prepended to every write script (after history_index.lua): the changes
+-- a script call commits are appended to the group's stream motia_nb:history:<group> by that call,
+-- as ONE entry (format 2) whose ID is <last seq>-0: the call's changes have the seqs
+-- first + 1 .. first + m (from the global counter motia_nb:history:seq), so an entry with ID L
+-- holds L - m + 1 .. L and never overlaps another. The last six KEYS are the group's item index
+-- (history_index.lua), its two markers, the group's change count, that counter and that stream;
+-- the last six ARGV: cause, trace id ('' none), pid, origin, max count ('-1': history off, '0':
+-- no count limit) and max age in seconds ('0': none).
+-- A format-2 entry's fields: v '2', m (its changes), at (server time, unix seconds, six decimals,
+-- the call's), p (pid), origin, then either c (cause) and r (trace id, when there is one), shared
+-- by the call's changes, or w (a set_many of several causes: JSON [cause, trace, cause, trace,
+-- ...], one pair per change, trace '' none), and ks, os, ns: JSON arrays of the keys, the old
+-- texts and the new texts (false: absent), as cjson writes strings (bytes >= 0x80 as they are,
+-- so a text that is not UTF-8 round-trips: read it as latin-1). The event type follows from
+-- the values (no old: created; no new: deleted; else updated). Entries written before format 2
+-- hold one change each: t k at c p origin [r] [o] [n]; a call of one change (set, cas, delete)
+-- still writes that shape (cheaper than a format-2 entry of one); readers take both.
+-- Nothing per change is indexed here (a few C calls build the entry): the item index is filed
+-- after, by history_file.lua (readers and a background task, :mod:`.history_index`); the
+-- forward marker motia_nb:history_index_upto:<group> says up to which seq it holds the changes.
 -- The marker motia_nb:history_index_from:<group> holds the first seq from which the index holds
--- every change of the stream: 0 when it holds them all; set by the first write that finds it
--- missing (0 when the stream is empty, else that write's first seq: the older changes of a store
--- written before the index existed are indexed later, by history_index_fill.lua).
--- Retention trims the stream exactly (never whole nodes, MAXLEN ~): the script reads the
--- changes it trims, so their members leave the index in the same call.
+-- every change: 0 when it holds them all; set by the first write that finds it missing (0 when
+-- the stream is empty, else that write's first seq: the older changes of a store written before
+-- the index existed are indexed later, by history_index_fill.lua).
+-- Retention drops whole entries (a call's changes are kept or dropped together), oldest first:
+-- by count (motia_nb:history_count:<group>, the changes the stream holds) once the stream holds
+-- a tenth of the count (at most 100) too many, as long as what stays holds the count; by age
+-- (the entry's time). The script reads the entries it trims, so the members of those already
+-- filed leave the index in the same call.
 -- record(events[, who]): who[i] = {cause, trace id} of events[i] when a call commits writes
 -- of several causes (set_many.lua); without it every event has the six ARGV's cause.
-local hist_us, hist_pid, hist_members, hist_n = nil, nil, {}, 0  -- (hist_members: ZADD's arguments, hist_n of them)
+local hist_total = 0  -- the changes the stream holds after this call's
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
 end
+local function hist_drop(gone, keep)
+  -- trimmed entries: the filed members leave the index, the count goes down, the stream keeps
+  -- the IDs from `keep` (at most 256 entries or ~4096 changes per call)
+  local upto = tonumber(redis.call('GET', KEYS[#KEYS - 3]) or '0')
+  local n = hix_drop(KEYS[#KEYS - 5], gone, upto)
+  redis.call('XTRIM', KEYS[#KEYS], 'MINID', keep)
+  hist_total = redis.call('DECRBY', KEYS[#KEYS - 2], n)
+end
+local function hist_oldest(take)
+  -- the oldest entries `take(entry, its changes)` agrees to drop (it says false at the first
+  -- to keep), at most 256 entries or ~4096 changes; returns them and the first ID kept
+  local gone, changes, start, count = {}, 0, '-', 2  -- (pages grow: an entry may hold a thousand changes)
+  while true do
+    local page = redis.call('XRANGE', KEYS[#KEYS], start, '+', 'COUNT', count)
+    for _, e in ipairs(page) do
+      local m = hix_size(hix_fields(e))
+      if not take(e, m, changes) then return gone, e[1] end
+      gone[#gone + 1] = e
+      changes = changes + m
+      if #gone >= 256 or changes >= 4096 then return gone, nil end
+    end
+    if #page < count then return gone, nil end
+    start, count = '(' .. page[#page][1], math.min(2 * count, 64)
+  end
+end
+local function hist_trim(take)
+  local gone, keep = hist_oldest(take)
+  if #gone == 0 then return end
+  if not keep then keep = string.format('%d', hix_id_seq(gone[#gone]) + 1) .. '-0' end
+  hist_drop(gone, keep)
+end
 local function hist_trim_age(stream, cutoff)
-  -- cheap unless the oldest entry is too old; then at most 256 entries go per write
+  -- cheap unless the oldest entry is too old
   local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
   if #first == 0 or tonumber(hist_field(first[1][2], 'at')) >= cutoff then return end
-  local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', 256)
-  local keep, gone = nil, {}
-  for _, e in ipairs(batch) do
-    if tonumber(hist_field(e[2], 'at')) >= cutoff then keep = e[1]; break end
-    gone[#gone + 1] = e
-  end
-  if not keep then keep = (tonumber(string.match(batch[#batch][1], '^(%d+)')) + 1) .. '-0' end
-  hix_drop(KEYS[#KEYS - 3], gone)
-  redis.call('XTRIM', stream, 'MINID', keep)
+  hist_trim(function(e) return tonumber(hist_field(e[2], 'at')) < cutoff end)
 end
-local function hist_trim_count(stream, maxlen)
-  -- the oldest changes past `maxlen` go once they are a tenth of it (at most 100) too many, at
-  -- most 4096 per call (a lowered retention catches up over the next writes)
-  local over = redis.call('XLEN', stream) - maxlen
+local function hist_trim_count(maxlen)
+  -- once a tenth of `maxlen` (at most 100) too many: whole entries, while what stays holds `maxlen`
+  local over = hist_total - maxlen
   if over <= 0 or over <= math.min(100, math.floor(maxlen / 10)) then return end
-  local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', math.min(over, 4096))
-  hix_drop(KEYS[#KEYS - 3], gone)
-  redis.call('XTRIM', stream, 'MINID', (tonumber(string.match(gone[#gone][1], '^(%d+)')) + 1) .. '-0')
+  hist_trim(function(_, m, changes) return changes + m <= over end)
 end
 local function hist_on()
   return tonumber(ARGV[#ARGV - 1]) >= 0
@@ -46,74 +83,97 @@ end
 local function hist_unusable()
   -- an error reply when the changelog's keys hold something else (checked before a
   -- multi-write script writes anything), else nil
-  local n = redis.call('GET', KEYS[#KEYS - 1])
-  if n and not tonumber(n) then return redis.error_reply('ERR ' .. KEYS[#KEYS - 1] .. ' is not an integer') end
+  for _, i in ipairs({1, 2, 3, 4}) do
+    local n = redis.call('GET', KEYS[#KEYS - i])
+    if n and not tonumber(n) then return redis.error_reply('ERR ' .. KEYS[#KEYS - i] .. ' is not an integer') end
+  end
   local t = redis.call('TYPE', KEYS[#KEYS])['ok']
   if t ~= 'none' and t ~= 'stream' then return redis.error_reply('ERR ' .. KEYS[#KEYS] .. ' is not a stream') end
-  t = redis.call('TYPE', KEYS[#KEYS - 3])['ok']
-  if t ~= 'none' and t ~= 'zset' then return redis.error_reply('ERR ' .. KEYS[#KEYS - 3] .. ' is not a sorted set') end
-  n = redis.call('GET', KEYS[#KEYS - 2])
-  if n and not tonumber(n) then return redis.error_reply('ERR ' .. KEYS[#KEYS - 2] .. ' is not an integer') end
+  t = redis.call('TYPE', KEYS[#KEYS - 5])['ok']
+  if t ~= 'none' and t ~= 'zset' then return redis.error_reply('ERR ' .. KEYS[#KEYS - 5] .. ' is not a sorted set') end
   return nil
 end
-local function hist_add(stream, seq, t, k, at, cause, trace, pid, origin, o, n)
-  -- one change's entry: t k at c p origin [r] [o] [n] (the common shapes without a table),
-  -- and its member of the item index (added by hist_end)
-  local s, j = string.format('%d', seq), hist_n  -- (the seq formatted once, for the member and the ID)
-  hist_members[j + 1] = '0'
-  hist_members[j + 2] = hix_member(k, s, hix_middle(hist_us, hist_pid, cause, trace), o, n)
-  hist_n = j + 2
-  local id = s .. '-0'
-  if trace == '' then
-    if n and not o then
-      return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', n)
-    elseif n then
-      return redis.call('XADD', stream, id, 't', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin,
-                        'o', o, 'n', n)
-    end
-  end
-  local f = {'t', t, 'k', k, 'at', at, 'c', cause, 'p', pid, 'origin', origin}
-  if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
-  if o then f[#f + 1] = 'o'; f[#f + 1] = o end
-  if n then f[#f + 1] = 'n'; f[#f + 1] = n end
-  redis.call('XADD', stream, id, unpack(f))
-end
 local function hist_start(count)
-  -- the call's time text and the first ID's number minus one, or nil when history is off;
-  -- the index's marker set when missing (its index dropped: nothing says what it held)
+  -- the call's time text and the first seq minus one, or nil when history is off; the index's
+  -- markers set when missing (the index dropped when the first is: nothing says what it held),
+  -- and the group's change count (a stream written before it: one change per entry)
   if tonumber(ARGV[#ARGV - 1]) < 0 or count == 0 then return nil end
   local now = redis.call('TIME')
   local micro = string.format('%06d', tonumber(now[2]))
   local first = redis.call('INCRBY', KEYS[#KEYS - 1], count) - count
-  if not redis.call('GET', KEYS[#KEYS - 2]) then
-    redis.call('DEL', KEYS[#KEYS - 3])
+  local marks = redis.call('MGET', KEYS[#KEYS - 4], KEYS[#KEYS - 3], KEYS[#KEYS - 2])
+  if not marks[1] then
+    redis.call('DEL', KEYS[#KEYS - 5])
     local from = 0
     if redis.call('XLEN', KEYS[#KEYS]) > 0 then from = first + 1 end
-    redis.call('SET', KEYS[#KEYS - 2], string.format('%d', from))
+    redis.call('SET', KEYS[#KEYS - 4], string.format('%d', from))
+    redis.call('SET', KEYS[#KEYS - 3], string.format('%d', first))
+  elseif not marks[2] then  -- (the scripts before format 2 indexed each change as they committed it)
+    redis.call('SET', KEYS[#KEYS - 3], string.format('%d', first))
   end
-  hist_us, hist_pid = now[1] .. micro, ARGV[#ARGV - 3]  -- (a pid: digits)
+  if not marks[3] then redis.call('SET', KEYS[#KEYS - 2], redis.call('XLEN', KEYS[#KEYS])) end
+  hist_total = redis.call('INCRBY', KEYS[#KEYS - 2], count)
   return now[1] .. '.' .. micro, first, now
 end
+local function hist_add(at, first, m, ks, olds, news, who)
+  -- the call's entry: `ks`, `olds`, `news` its m changes' keys, old and new texts (false:
+  -- absent); `who` nil (the six ARGV's cause) or {cause, trace, ...} per change
+  local na = #ARGV
+  local f = {'v', '2', 'm', string.format('%d', m), 'at', at, 'p', ARGV[na - 3], 'origin', ARGV[na - 2]}
+  if who then
+    f[11] = 'w'; f[12] = cjson.encode(who)
+  else
+    f[11] = 'c'; f[12] = ARGV[na - 5]
+    if ARGV[na - 4] ~= '' then f[13] = 'r'; f[14] = ARGV[na - 4] end
+  end
+  local j = #f
+  f[j + 1] = 'ks'; f[j + 2] = cjson.encode(ks)
+  f[j + 3] = 'os'; f[j + 4] = cjson.encode(olds)
+  f[j + 5] = 'ns'; f[j + 6] = cjson.encode(news)
+  redis.call('XADD', KEYS[#KEYS], string.format('%d', first + m) .. '-0', unpack(f))
+end
 local function hist_end(now)
-  -- the call's members join the index, then the trims by count and by age, once per call
-  local na, stream = #ARGV, KEYS[#KEYS]
-  hix_add(KEYS[#KEYS - 3], hist_members, hist_n)
-  hist_members, hist_n = {}, 0
+  -- the trims by count and by age, once per call
+  local na = #ARGV
   local maxlen = tonumber(ARGV[na - 1])
-  if maxlen > 0 then hist_trim_count(stream, maxlen) end
+  if maxlen > 0 then hist_trim_count(maxlen) end
   local maxage = tonumber(ARGV[na])
-  if maxage > 0 then hist_trim_age(stream, tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
+  if maxage > 0 then hist_trim_age(KEYS[#KEYS], tonumber(now[1]) + tonumber(now[2]) / 1e6 - maxage) end
+end
+local function hist_add_one(at, seq, ev)
+  -- a call of one change (set, cas, delete): an entry of the format before 2 (no cjson: ~0.8 us
+  -- less of the server's time than a format-2 entry of one change), read alike
+  local na, id = #ARGV, string.format('%d', seq) .. '-0'
+  local cause, trace, pid, origin = ARGV[na - 5], ARGV[na - 4], ARGV[na - 3], ARGV[na - 2]
+  if trace == '' and ev.n then
+    if ev.o then
+      return redis.call('XADD', KEYS[#KEYS], id, 't', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin,
+                        'o', ev.o, 'n', ev.n)
+    end
+    return redis.call('XADD', KEYS[#KEYS], id, 't', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin, 'n', ev.n)
+  end
+  local f = {'t', ev.t, 'k', ev.k, 'at', at, 'c', cause, 'p', pid, 'origin', origin}
+  if trace ~= '' then f[#f + 1] = 'r'; f[#f + 1] = trace end
+  if ev.o then f[#f + 1] = 'o'; f[#f + 1] = ev.o end
+  if ev.n then f[#f + 1] = 'n'; f[#f + 1] = ev.n end
+  redis.call('XADD', KEYS[#KEYS], id, unpack(f))
 end
 local function record(events, who)
-  -- one INCRBY for the call's IDs, one XADD per change, the trims once at the end
+  -- one INCRBY for the call's seqs, one XADD for its changes, the trims once at the end
   local at, first, now = hist_start(#events)
   if not at then return end
-  local na, stream = #ARGV, KEYS[#KEYS]
-  local pid, origin = ARGV[na - 3], ARGV[na - 2]
-  for i, ev in ipairs(events) do
-    local cause, trace = ARGV[na - 5], ARGV[na - 4]
-    if who then cause, trace = who[i][1], who[i][2] end
-    hist_add(stream, first + i, ev.t, ev.k, at, cause, trace, pid, origin, ev.o, ev.n)
+  if #events == 1 and not who then
+    hist_add_one(at, first + 1, events[1])
+    return hist_end(now)
   end
+  local ks, olds, news, w = {}, {}, {}, nil
+  for i, ev in ipairs(events) do
+    ks[i] = ev.k; olds[i] = ev.o or false; news[i] = ev.n or false
+  end
+  if who then
+    w = {}
+    for i = 1, #events do w[2 * i - 1] = who[i][1]; w[2 * i] = who[i][2] end
+  end
+  hist_add(at, first, #events, ks, olds, news, w)
   hist_end(now)
 end

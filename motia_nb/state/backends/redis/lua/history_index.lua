@@ -1,5 +1,5 @@
--- The changelog's item index (:mod:`.history_index`), prepended to history.lua, history_item.lua
--- and history_index_fill.lua: the sorted set motia_nb:history_index:<group>, every member at score
+-- The changelog's item index (:mod:`.history_index`), prepended to history.lua, history_item.lua,
+-- history_file.lua and history_index_fill.lua: the sorted set motia_nb:history_index:<group>, every member at score
 -- 0, one per change of the group's stream, holding the change itself so that one item's history
 -- is one range of the set (reading stream entries back from Lua costs several microseconds
 -- each; a member, a fraction of one). A member is its key's prefix (hix_prefix), one letter
@@ -38,22 +38,110 @@ local function hix_member(k, s, mid, o, n)
   return k .. '\0\0' .. string.char(96 + #s) .. s .. mid .. hix_text(o and #o or -1) .. ',' .. hix_text(n and #n or -1)
          .. ',[' .. (o or '') .. '],[' .. (n or '') .. ']'
 end
-local function hix_drop(index, entries)
-  -- the members of stream entries trimmed away
+local function hix_at_us(at)
+  -- a stream entry's time text (unix seconds, six decimals) as whole microseconds
+  local s, us = string.match(at, '^(%d+)%.(%d%d%d%d%d%d)$')
+  if s then return s .. us end
+  return string.format('%.0f', tonumber(at) * 1e6)
+end
+local function hix_pid(pid)
+  if string.match(pid, '^%-?%d+$') then return pid end
+  return '0'
+end
+local function hix_fields(e)
+  local f, v = e[2], {}
+  for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
+  return v
+end
+local function hix_id_seq(e)
+  -- a stream entry's ID's number: its (last) change's seq
+  return tonumber(string.match(e[1], '^(%d+)'))
+end
+local function hix_size(v)
+  -- the changes of a stream entry (its fields by name): format 2 ('v' '2') holds 'm', else one
+  if v.v == '2' then return tonumber(v.m) end
+  return 1
+end
+local function hix_members(e, args)
+  -- append '0', member (ZADD's arguments) for each change of stream entry `e` ({id, {field,
+  -- value, ...}}), either format (history.lua); returns the entry's changes
+  local v, last = hix_fields(e), hix_id_seq(e)
+  local us, pid, j = hix_at_us(v.at), hix_pid(v.p or '0'), #args
+  if v.v ~= '2' then  -- one change per entry (the format before 2)
+    args[j + 1] = '0'
+    args[j + 2] = hix_member(v.k, string.format('%d', last), hix_middle(us, pid, v.c or '', v.r or ''), v.o, v.n)
+    return 1
+  end
+  local m = tonumber(v.m)
+  local ks, olds, news = cjson.decode(v.ks), cjson.decode(v.os), cjson.decode(v.ns)
+  local who, mid = nil, nil
+  if v.w then who = cjson.decode(v.w) else mid = hix_middle(us, pid, v.c or '', v.r or '') end
+  for i = 1, m do
+    if who then mid = hix_middle(us, pid, who[2 * i - 1], who[2 * i]) end
+    args[j + 1] = '0'
+    args[j + 2] = hix_member(ks[i], string.format('%d', last - m + i), mid, olds[i] or nil, news[i] or nil)
+    j = j + 2
+  end
+  return m
+end
+local function hix_drop(index, entries, upto)
+  -- the members of stream entries trimmed away (those of changes up to `upto`: the filed ones);
+  -- returns the number of changes the entries held
+  local count = 0
   for _, e in ipairs(entries) do
-    local f = e[2]
-    for i = 1, #f, 2 do
-      if f[i] == 'k' then
-        local s = string.match(e[1], '^(%d+)')
-        local p = hix_prefix(f[i + 1]) .. string.char(96 + #s) .. s .. ','
+    local v, last = hix_fields(e), hix_id_seq(e)
+    local m, ks = hix_size(v), nil
+    if v.v == '2' then ks = cjson.decode(v.ks) else ks = {v.k} end
+    count = count + m
+    for i = 1, m do
+      local seq = last - m + i
+      if seq <= upto and ks[i] then  -- (an entry another tool wrote without a key: nothing indexed)
+        local s = string.format('%d', seq)
+        local p = hix_prefix(ks[i]) .. string.char(96 + #s) .. s .. ','
         redis.call('ZREMRANGEBYLEX', index, '[' .. p, '(' .. p .. '\255')
-        break
       end
     end
   end
+  return count
 end
 local function hix_add(index, args, count)
   -- ZADD of `args`' first `count` values ({'0', member, '0', member, ...}: scores as text, so
   -- Redis parses no formatted number) in chunks (Lua's unpack takes at most ~8,000 values)
   for lo = 1, count, 2000 do redis.call('ZADD', index, unpack(args, lo, math.min(count, lo + 1999))) end
+end
+local function hix_file(stream, index, upto_key, upto, budget)
+  -- index the stream's entries after `upto` (the forward marker's value), whole entries, until
+  -- about `budget` changes were indexed; the marker follows. Returns true when more remain.
+  -- (pages of entries grow from 2 to 64: an entry may hold a thousand changes, each read back whole)
+  local args, filed, last, more, count = {}, 0, upto, false, 2
+  while not more do
+    local page = redis.call('XRANGE', stream, '(' .. string.format('%d', last) .. '-0', '+', 'COUNT', count)
+    for _, e in ipairs(page) do
+      if filed >= budget then more = true; break end
+      filed = filed + hix_members(e, args)
+      last = hix_id_seq(e)
+    end
+    if #page < count then break end
+    count = math.min(2 * count, 64)
+  end
+  hix_add(index, args, #args)
+  if last ~= upto then redis.call('SET', upto_key, string.format('%d', last)) end
+  return more
+end
+local function hix_upto(stream, upto_key)
+  -- the forward marker; a store indexed before it existed (history_index_from set: the scripts
+  -- indexed each change as they committed it) gets it: the stream's last seq
+  local u = redis.call('GET', upto_key)
+  if u then return tonumber(u) end
+  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  u = 0
+  if #last > 0 then u = hix_id_seq(last[1]) end
+  redis.call('SET', upto_key, string.format('%d', u))
+  return u
+end
+local function hix_count(stream, count_key)
+  -- the changes the stream holds (a store written before the count existed: one per entry)
+  local n = redis.call('GET', count_key)
+  if n then return tonumber(n) end
+  return redis.call('XLEN', stream)
 end

@@ -1,5 +1,5 @@
 -- One item's changes from the changelog's item index (after history_index.lua). KEYS: the
--- group's stream, its item index, the index's marker. ARGV: 'fwd' (oldest first) or 'rev', the
+-- group's stream, its item index, the index's two markers (from, up to), its change count. ARGV: 'fwd' (oldest first) or 'rev', the
 -- key, the first seq wanted and the first one past those wanted (as a member has them: a letter
 -- then the digits; '' for the first change / past the newest), changes wanted, members examined
 -- at most (a bound on the time the server spends in one call), the earliest and the latest time
@@ -8,17 +8,21 @@
 -- Returns {cursor, count, tails...}: cursor the last member examined when more may follow, else
 -- ''; count the changes; then their members' tails (history_index.lua) joined by commas, a
 -- hundred per string (one string of them all would cost the server more than making them: Lua
--- builds a long string by merging copies). Or, reading nothing, {'fill', '0'} when the index
--- does not hold every change yet (history_index_fill.lua goes on), {'fill', '1'} when it holds
--- another count of changes than the stream (somebody else wrote or trimmed the stream: the index
--- is made again).
+-- builds a long string by merging copies). The changes not filed yet are filed first (up to
+-- 2,000 of them: a few ms of the server's time). Or, reading nothing, {'fill', '0'} when the index does not hold every older
+-- change yet (history_index_fill.lua goes on), {'fill', '2'} when more changes wait to be filed
+-- (history_file.lua), {'fill', '1'} when it holds another count of changes than the stream
+-- (somebody else wrote or trimmed the stream: the index is made again).
 local stream, index, mark = KEYS[1], KEYS[2], KEYS[3]
 local from = redis.call('GET', mark)
 if from ~= '0' then
   if not from and redis.call('XLEN', stream) == 0 then return {'', 0} end  -- nothing recorded
   return {'fill', '0'}
 end
-if redis.call('ZCARD', index) ~= redis.call('XLEN', stream) then return {'fill', '1'} end
+-- the changes written since the index was last filed: filed now (a short tail, as a background
+-- task files them once writes pause), else by history_file.lua calls first
+if hix_file(stream, index, KEYS[4], hix_upto(stream, KEYS[4]), 2000) then return {'fill', '2'} end
+if redis.call('ZCARD', index) ~= hix_count(stream, KEYS[5]) then return {'fill', '1'} end
 local rev, prefix = ARGV[1] == 'rev', hix_prefix(ARGV[2])
 local lo, hi = '[' .. prefix, '(' .. prefix .. '\255'
 if ARGV[3] ~= '' then lo = '[' .. prefix .. ARGV[3] end

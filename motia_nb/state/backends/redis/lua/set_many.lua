@@ -36,20 +36,20 @@ for i = 1, n do
 end
 -- the key index: an empty hash starts a fresh, complete one (key_add); the key text of a
 -- searched big group follows each key that came (one ZSCORE per call when there is none)
-local lex = KEYS[#KEYS - 7]
+local lex = KEYS[#KEYS - 9]
 if hlen == 0 then
-  redis.call('DEL', lex, KEYS[#KEYS - 5], KEYS[#KEYS - 4])
-  redis.call('SET', KEYS[#KEYS - 6], '1')
+  redis.call('DEL', lex, KEYS[#KEYS - 7], KEYS[#KEYS - 6])
+  redis.call('SET', KEYS[#KEYS - 8], '1')
   key_text_size = false
 else
-  key_text_size = kt_size(KEYS[#KEYS - 5], KEYS[#KEYS - 4]) or false
+  key_text_size = kt_size(KEYS[#KEYS - 7], KEYS[#KEYS - 6]) or false
 end
 local args = {}
 for lo = 1, n, CHUNK do
   local hi = math.min(n, lo + CHUNK - 1)
   if key_text_size then
     for i = lo, hi do
-      if redis.call('ZADD', lex, 0, fields[i]) == 1 then kt_changed(KEYS[#KEYS - 5], fields[i], true) end
+      if redis.call('ZADD', lex, 0, fields[i]) == 1 then kt_changed(KEYS[#KEYS - 7], fields[i], true) end
     end
   else
     args = {}
@@ -71,27 +71,35 @@ for lo = 1, n, CHUNK do
   for i = lo, hi do args[#args + 1] = top + i; args[#args + 1] = fields[i] end
   redis.call('ZADD', z, 'NX', unpack(args))
 end
--- the changelog (an entry per set, no table) and the published message (built only when wanted)
+-- the changelog (one entry for the call's sets, built from its arrays) and the published message
+-- (built only when wanted)
 local at, first, now = hist_start(n)
-local na = #ARGV
 local to = publish_to(ARGV[1])
 local head, blob, evs = {}, {}, {}
 for i = 1, n do
-  local a = 4 + (i - 1) * stride
-  local old, t = olds[i], 'state:created'
+  local old = olds[i]
   if old then
-    t = 'state:updated'
     head[#head + 1] = i .. ' ' .. #old .. ' '
     blob[#blob + 1] = old
   end
-  if at then
-    local cause, trace = ARGV[na - 5], ARGV[na - 4]
-    if stride >= 4 then cause, trace = ARGV[a + 3], ARGV[a + 4] end
-    hist_add(KEYS[#KEYS], first + i, t, fields[i], at, cause, trace, ARGV[na - 3], ARGV[na - 2],
-             old or nil, ARGV[a + 2])
+  if to then
+    local a, t = 4 + (i - 1) * stride, 'state:created'
+    if old then t = 'state:updated' end
+    evs[i] = {t = t, g = group, k = fields[i], o = old or nil, n = ARGV[a + 2]}
   end
-  if to then evs[i] = {t = t, g = group, k = fields[i], o = old or nil, n = ARGV[a + 2]} end
 end
-if at then hist_end(now) end
+if at then
+  local news, who = {}, nil
+  for i = 1, n do news[i] = ARGV[4 + (i - 1) * stride + 2] end
+  if stride >= 4 then
+    who = {}
+    for i = 1, n do
+      local a = 4 + (i - 1) * stride
+      who[2 * i - 1] = ARGV[a + 3]; who[2 * i] = ARGV[a + 4]
+    end
+  end
+  hist_add(at, first, n, fields, olds, news, who)
+  hist_end(now)
+end
 if to then publish(ARGV[1], ARGV[2], evs, to) end
 return {table.concat(head), table.concat(blob)}
