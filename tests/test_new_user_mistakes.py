@@ -10,7 +10,7 @@ import pytest
 from motia_nb.session import all_steps
 from motia_nb.steps.config import parse_config
 from motia_nb.steps.errors import StepConfigError
-from motia_nb.testing import run_cell
+from motia_nb.testing import assert_cell_line_and_one_line, error_lines, run_cell
 
 
 def failed(ip, source: str) -> BaseException:
@@ -92,12 +92,6 @@ def test_a_redis_url_with_a_database_number_or_none_is_read_as_before(url, db):
     assert parse_db(url) == db
 
 
-def shown(ip, source: str) -> list[str]:
-    """What IPython shows for the error of ``source``: its rendered traceback lines."""
-    err = failed(ip, source)
-    return "\n".join(err._render_traceback_()).splitlines() if hasattr(err, "_render_traceback_") else ["(full traceback)"]
-
-
 # `await request("GET", "orders/1")` (no leading slash), `start_scheduler(0)` or
 # `engine.serve(port=99999)` in a plain cell showed a full traceback through session.py,
 # runtime.py or endpoint.py; the other calls' bad input (`enqueue({"data": 1})`, a bad
@@ -111,10 +105,7 @@ def shown(ip, source: str) -> list[str]:
 ])
 def test_a_bad_argument_to_request_scheduler_or_serve_shows_the_cell_line_and_one_line(steps_ip, source, message):
     steps_ip.run_cell("from motia_nb import request, start_scheduler, engine")
-    lines = shown(steps_ip, source)
-    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines  # the cell
-    assert message in lines[-1], lines
-    assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+    assert_cell_line_and_one_line(error_lines(steps_ip, source), message)
     assert isinstance(failed(steps_ip, source), ValueError)  # `except ValueError` still catches it
 
 
@@ -165,12 +156,9 @@ def test_subscribe_takes_any_callable_of_one_argument(sqlite_manager):
 def test_remote_triggers_refused_on_sqlite_without_history_show_one_line(steps_ip, tmp_path):
     steps_ip.run_cell(f"from motia_nb.state import StateManager\nsm = StateManager({str(tmp_path / 'off.db')!r}, history_keep='off')")
     try:
-        lines = shown(steps_ip, "sm.run_remote_triggers(True)")
-        assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
-        assert lines[-1].endswith(
-            "off.db: this backend does not publish changes between processes (use Redis, or SQLite with history on)"
-        ), lines
-        assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+        lines = error_lines(steps_ip, "sm.run_remote_triggers(True)")
+        assert_cell_line_and_one_line(lines, "off.db: this backend does not publish changes between processes")
+        assert lines[-1].endswith("(use Redis, or SQLite with history on)"), lines
         assert isinstance(failed(steps_ip, "sm.run_remote_triggers(True)"), NotImplementedError)
     finally:
         steps_ip.run_cell("sm.close()")
@@ -186,10 +174,9 @@ def test_remote_triggers_refused_on_sqlite_without_history_show_one_line(steps_i
 ])
 def test_a_bad_viewer_option_shows_the_cell_line_and_one_line(steps_ip, source, message):
     steps_ip.run_cell("from motia_nb import viewer")
-    lines = shown(steps_ip, source)
-    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
-    assert lines[-1].endswith(f"ViewerOptionError\x1b[0m: {message}"), lines
-    assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+    lines = error_lines(steps_ip, source)
+    assert_cell_line_and_one_line(lines, f"ViewerOptionError\x1b[0m: {message}")
+    assert lines[-1].endswith(message), lines
     assert isinstance(failed(steps_ip, source), ValueError)
 
 
@@ -355,11 +342,9 @@ def test_serve_on_a_busy_port_shows_the_cell_line_and_one_line(steps_ip):
         busy.listen()
         port = busy.getsockname()[1]
         steps_ip.run_cell("from motia_nb import engine")
-        lines = shown(steps_ip, f"engine.serve(port={port})")
-        assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines
-        assert lines[-1].endswith(f"Error\x1b[0m: serve: cannot listen on 127.0.0.1:{port}: error while attempting to bind on "
-                                  f"address ('127.0.0.1', {port}): address already in use"), lines
-        assert len(lines) == 3 and not any("motia_nb" in line for line in lines), lines
+        lines = error_lines(steps_ip, f"engine.serve(port={port})")
+        assert_cell_line_and_one_line(lines, f"Error\x1b[0m: serve: cannot listen on 127.0.0.1:{port}: ")
+        assert lines[-1].endswith(f"address ('127.0.0.1', {port}): address already in use"), lines
         assert isinstance(failed(steps_ip, f"engine.serve(port={port})"), OSError)
 
 

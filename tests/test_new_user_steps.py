@@ -12,7 +12,7 @@ import pytest
 
 from motia_nb.session import all_steps, get_step
 from motia_nb.state import state_manager
-from motia_nb.testing import run_cell
+from motia_nb.testing import assert_cell_line_and_one_line, error_lines, run_cell
 
 
 @pytest.fixture
@@ -102,13 +102,6 @@ def test_logs_of_a_registered_step_that_has_not_logged_yet_say_so(ip, capsys):
     assert capsys.readouterr().err == "%motia logs: no step named 'SetLevl' has logged. Did you mean 'SetLevel'?\n"
 
 
-def shown(ip, source: str) -> list[str]:
-    """What IPython shows for the error of ``source``: its rendered traceback lines."""
-    res = run_cell(ip, source)
-    assert res.error_in_exec is not None, source
-    return "\n".join(res.error_in_exec._render_traceback_()).splitlines()
-
-
 @pytest.mark.parametrize("source, message", [
     ('@step({"name": "Bad", "triggers": [queue("x", condition=lambda a, b, c: True)]})\ndef bad(d): pass',
      "StepConfigError\x1b[0m: step 'Bad': trigger 0 (queue) condition takes 3 required positional parameters"),
@@ -121,16 +114,12 @@ def shown(ip, source: str) -> list[str]:
 def test_a_step_error_in_a_plain_cell_shows_the_cell_line_and_one_line(ip, source, message):
     # was: a full traceback through session.py, registry.py and config.py
     ip.run_cell("from motia_nb import step, queue, run_cron")
-    lines = shown(ip, source)
-    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines  # the cell
-    assert lines[-1].startswith("\x1b[0;31m") and message in lines[-1], lines
-    assert not any("motia_nb" in line for line in lines), lines
-    assert len(lines) == 3, lines
+    assert_cell_line_and_one_line(error_lines(ip, source), message)
 
 
 def test_a_state_error_in_a_plain_cell_shows_the_cell_line_and_one_line(ip):
     ip.run_cell("from motia_nb import state_manager")
-    lines = shown(ip, 'await state_manager.set("g", "k", float("nan"))')
+    lines = error_lines(ip, 'await state_manager.set("g", "k", float("nan"))')
     assert not any("motia_nb" in line for line in lines), lines
     assert lines[-1] == "\x1b[0;31mInvalidInputError\x1b[0m: value for 'g'/'k' is not JSON: $ is NaN", lines
 

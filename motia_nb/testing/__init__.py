@@ -24,7 +24,7 @@ from .binaries import BinaryMissing, find_binary, in_ci
 from .kernels import Kernel, cell_text, kernel_manager_for, last_json, started_kernels
 from .redis_server import RedisServer, running_redis_server
 from .state_files import BIG_ITEMS, big_state_file
-from .shell import get_shell, preserved_config, run_cell, using_database
+from .shell import assert_cell_line_and_one_line, error_lines, get_shell, preserved_config, run_cell, using_database
 
 __all__ = [
     "BinaryMissing",

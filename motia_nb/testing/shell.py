@@ -13,7 +13,7 @@ from typing import Any
 
 from ..state import state_manager
 
-__all__ = ["get_shell", "run_cell", "preserved_config", "using_database"]
+__all__ = ["get_shell", "run_cell", "error_lines", "assert_cell_line_and_one_line", "preserved_config", "using_database"]
 
 
 def get_shell() -> Any:
@@ -35,6 +35,22 @@ def get_shell() -> Any:
 def run_cell(ip: Any, code: str) -> Any:
     """Run ``code`` as a cell (not stored in history); return IPython's ExecutionResult."""
     return ip.run_cell(code, store_history=False)
+
+
+def error_lines(ip: Any, code: str) -> list[str]:
+    """What IPython shows for the error ``code`` raises as a cell: its rendered traceback lines."""
+    res = run_cell(ip, code)
+    assert res.error_in_exec is not None, f"no error from {code!r}"
+    return "\n".join(res.error_in_exec._render_traceback_()).splitlines()
+
+
+def assert_cell_line_and_one_line(lines: list[str], message: str, *, count: int | None = 3) -> None:
+    """``lines`` (:func:`error_lines`) show the cell's own line first and ``message`` in the last
+    line, in red, with no frame of motia_nb in between (``count``: how many lines, None: any)."""
+    assert lines[0].endswith(", line 1, in <module>") and "ipython-input" in lines[0], lines  # the cell
+    assert lines[-1].startswith("\x1b[0;31m") and message in lines[-1], lines
+    assert not any("motia_nb" in line for line in lines), lines
+    assert count is None or len(lines) == count, lines
 
 
 @contextlib.contextmanager
