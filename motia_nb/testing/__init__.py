@@ -41,6 +41,8 @@ __all__ = [
     "big_state_file",
     "get_shell",
     "run_cell",
+    "error_lines",
+    "assert_cell_line_and_one_line",
     "preserved_config",
     "using_database",
 ]
