@@ -208,7 +208,7 @@ def test_retention_drops_the_members_small_calls_indexed(redis_url: str, braw: A
             if r % 2:
                 m.sync.set(G, f"k{r % 5}", r)
             else:
-                gathered(lambda: [m.set(G, f"k{i}", r) for i in range(3)])
+                gathered(lambda r=r: [m.set(G, f"k{i}", r) for i in range(3)])
             assert indexed_by_the_writes(braw)  # the trims took the members of the entries they dropped
         kept = len(stream_changes(braw))
         assert 25 <= kept < 25 + 10 and braw.zcard(INDEX) == kept
