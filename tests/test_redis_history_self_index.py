@@ -1,9 +1,10 @@
 """A small Redis write call indexes its own changes while the item index is caught up
-(``lua/history.lua``: ``HIST_SELF_MAX``): its members are added and the forward marker moves past
-them in the same script call, so a one-item read right after a run of small calls has nothing to
-file. A bigger call, or one made while the index is behind (a big call not filed yet), leaves
-its changes to the filer (``history_file.lua``), and the small calls after it index themselves
-again once that caught up.
+(``lua/history.lua``: ``HIST_SELF_MIN`` to ``HIST_SELF_MAX`` changes): its members are added and
+the forward marker moves past them in the same script call, so a one-item read right after a
+run of small calls has nothing to file. A bigger call, a lone change (set, cas, delete), or a
+call made while the index is behind (such a call not filed yet), leaves its changes to the
+filer (``history_file.lua``), and the small calls after it index themselves again once that
+caught up.
 
 The background filer task is replaced by one that files nothing (it counts its calls), so what
 the index holds is what the writes themselves put there.
@@ -31,8 +32,9 @@ pytestmark = pytest.mark.redis
 G = "orders"
 STREAM, INDEX = "motia_nb:history:" + G, "motia_nb:history_index:" + G
 UPTO, COUNT, SEQ = "motia_nb:history_index_upto:" + G, "motia_nb:history_count:" + G, "motia_nb:history:seq"
-#: the biggest call that indexes itself (read from the script, so the test follows a new threshold)
-SELF_MAX = int(re.search(r"local HIST_SELF_MAX = (\d+)", scripts.source("history")).group(1))  # type: ignore[union-attr]
+#: the smallest and biggest calls that index themselves (read from the script, so the tests follow new thresholds)
+SELF_MIN, SELF_MAX = map(int, re.search(r"local HIST_SELF_MIN, HIST_SELF_MAX = (\d+), (\d+)",
+                                        scripts.source("history")).groups())  # type: ignore[union-attr]  # fmt: skip
 
 
 @pytest.fixture
@@ -95,28 +97,40 @@ def by_key(m: StateManager, key: str) -> list[dict[str, Any]]:
 
 
 def test_small_calls_index_themselves_as_the_filer_would(m: StateManager, braw: Any) -> None:
-    m.sync.set(G, "a", {"v": 1})  # set: a call of one change
-    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 1
-    with acting_as("step-a", "trace-a"):
-        a = [m.set(G, k, {"k": k, "é": "ü 😀"}) for k in ("b", "c")]
-    with acting_as("step-b"):
-        b = [m.set(G, "a", "1],[2")]
-
-    async def burst() -> None:  # one set_many call of three changes, two causes
+    gathered(lambda: [m.set(G, "a", {"v": 1}), m.set(G, "z", None)])  # a set_many call of two
+    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 2
+    async def burst() -> None:  # one set_many call of three changes, two causes (one per change)
+        with acting_as("step-a", "trace-a"):
+            a = [m.set(G, k, {"k": k, "é": "ü 😀"}) for k in ("b", "c")]
+        with acting_as("step-b"):
+            b = [m.set(G, "a", "1],[2")]
         await asyncio.gather(*a, *b)
 
     asyncio.run(burst())
-    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 4
-    m.sync.update(G, "b", [{"type": "set", "path": "n", "value": 2}])  # cas
-    m.sync.delete(G, "c")
+    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 5
     braw.hset("state:" + G, "nul\x00key", b"\xff not json")  # another tool's field and text
-    m.sync.clear(G)  # its three deletions, in one call
-    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 9
+    m.sync.clear(G)  # its five deletions, in one call
+    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 10
     mine = set(braw.zrange(INDEX, 0, -1))
-    for key in ("a", "b", "c"):
+    for key in ("a", "b", "c", "z"):
         assert m.sync.history(G, key, limit=100) == by_key(m, key)
     assert [c["event_type"] for c in m.backend.history(G, "nul\x00key", None, 10)] == ["state:deleted"]
     assert members_as_the_filer_makes_them(m, braw) == mine  # the very members: re-adding one is a no-op
+
+
+def test_a_lone_change_leaves_itself_to_the_filer_and_small_calls_wait_for_it(m: StateManager, braw: Any) -> None:
+    gathered(lambda: [m.set(G, "a", 1), m.set(G, "b", {"n": 1})])
+    upto = int(braw.get(UPTO))
+    m.sync.set(G, "a", 2)  # set, cas, delete: one change each
+    m.sync.update(G, "b", [{"type": "increment", "path": "n", "by": 1}])
+    m.sync.delete(G, "a")
+    assert (int(braw.get(UPTO)), braw.zcard(INDEX)) == (upto, 2)
+    gathered(lambda: [m.set(G, "c", 1), m.set(G, "d", 1)])  # behind: deferred too
+    assert (int(braw.get(UPTO)), braw.zcard(INDEX)) == (upto, 2)
+    assert m.sync.history(G, "b") == by_key(m, "b")  # the read files them
+    assert indexed_by_the_writes(braw)
+    gathered(lambda: [m.set(G, "c", 2), m.set(G, "d", 2)])  # caught up again
+    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 9
 
 
 def test_a_call_of_the_threshold_indexes_itself_one_more_defers(m: StateManager, braw: Any) -> None:
@@ -132,18 +146,16 @@ def test_a_call_of_the_threshold_indexes_itself_one_more_defers(m: StateManager,
 def test_small_calls_defer_while_a_big_call_is_not_filed_then_index_themselves_again(
     m: StateManager, braw: Any
 ) -> None:
-    m.sync.set(G, "first", 0)
+    gathered(lambda: [m.set(G, "first", 0), m.set(G, "second", 0)])
     gathered(lambda: [m.set(G, f"k{i}", i) for i in range(300)])  # a big call: left to the filer
     upto, size = int(braw.get(UPTO)), braw.zcard(INDEX)
-    assert size == 1 and upto < int(braw.get(SEQ))
-    m.sync.set(G, "k1", "small")
+    assert size == 2 and upto < int(braw.get(SEQ))
     gathered(lambda: [m.set(G, "k2", "small"), m.set(G, "k3", "small")])
-    assert (int(braw.get(UPTO)), braw.zcard(INDEX)) == (upto, size)  # behind: they deferred too
+    assert (int(braw.get(UPTO)), braw.zcard(INDEX)) == (upto, size)  # behind: it deferred too
     m.backend.file_history_of(G)  # the filer catches up
     assert indexed_by_the_writes(braw)
-    m.sync.set(G, "k1", "again")
     gathered(lambda: [m.set(G, "k2", "again"), m.set(G, "k3", "again")])
-    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 307
+    assert indexed_by_the_writes(braw) and braw.zcard(INDEX) == 306
     for key in ("k1", "k2", "k3", "first"):
         assert m.sync.history(G, key, limit=100) == by_key(m, key)
 
@@ -151,12 +163,12 @@ def test_small_calls_defer_while_a_big_call_is_not_filed_then_index_themselves_a
 def test_an_entry_another_program_appended_is_not_skipped(m: StateManager, braw: Any) -> None:
     """The check is the stream itself (no entry past the marker), not a counter only motia_nb's
     writes keep: an entry another program appended keeps the next small call from indexing."""
-    m.sync.set(G, "a", 1)
+    gathered(lambda: [m.set(G, "a", 1), m.set(G, "b", 1)])
     seq = braw.incr(SEQ)
     braw.xadd(STREAM, {"t": "state:created", "k": "x", "at": "1.000000", "c": "other", "p": "7", "origin": "o",
                        "n": "5"}, id=f"{seq}-0")  # fmt: skip
     braw.hset("state:" + G, "x", "5")
-    m.sync.set(G, "a", 2)
+    gathered(lambda: [m.set(G, "a", 2), m.set(G, "b", 2)])
     assert int(braw.get(UPTO)) < seq  # deferred: the marker did not jump over the other's entry
     assert [c["new_value"] for c in m.sync.history(G, "x")] == [5]
 
@@ -205,10 +217,7 @@ def test_retention_drops_the_members_small_calls_indexed(redis_url: str, braw: A
     m = StateManager(redis_url, history_keep="25")
     try:
         for r in range(30):
-            if r % 2:
-                m.sync.set(G, f"k{r % 5}", r)
-            else:
-                gathered(lambda r=r: [m.set(G, f"k{i}", r) for i in range(3)])
+            gathered(lambda r=r: [m.set(G, f"k{i}", r) for i in range(2 + r % 2)])  # calls of 2 and 3
             assert indexed_by_the_writes(braw)  # the trims took the members of the entries they dropped
         kept = len(stream_changes(braw))
         assert 25 <= kept < 25 + 10 and braw.zcard(INDEX) == kept

@@ -17,12 +17,13 @@
 -- still writes that shape (cheaper than a format-2 entry of one); readers take both.
 -- The item index is filed after, by history_file.lua (readers and a background task,
 -- :mod:`.history_index`); the forward marker motia_nb:history_index_upto:<group> says up to
--- which seq it holds the changes. A call of at most HIST_SELF_MAX changes indexes them itself
--- (their members ZADDed, the marker moved past them, in the same call) when the index is caught
--- up: no stream entry past the marker (one XREVRANGE, empty then), so the read after a run of
--- small calls has nothing to file. A bigger call, or one made while the index is behind (a big call
--- not filed yet), indexes nothing: the entry is a few C calls, the filer catches up later, and
--- the small calls after that index themselves again.
+-- which seq it holds the changes. A call of a few changes (HIST_SELF_MIN to HIST_SELF_MAX)
+-- indexes them itself (their members ZADDed, the marker moved past them, in the same call)
+-- when the index is caught up: no stream entry past the marker (one XREVRANGE, empty then), so
+-- the read after a run of small calls has nothing to file. A bigger call, a lone change (set,
+-- cas, delete: the cost would show in awaited writes), or one made while the index is behind
+-- (such a call not filed yet), indexes nothing: the entry is a few C calls, the filer catches
+-- up later, and the small calls after that index themselves again.
 -- The marker motia_nb:history_index_from:<group> holds the first seq from which the index holds
 -- every change: 0 when it holds them all; set by the first write that finds it missing (0 when
 -- the stream is empty, else that write's first seq: the older changes of a store written before
@@ -35,10 +36,12 @@
 -- record(events[, who]): who[i] = {cause, trace id} of events[i] when a call commits writes
 -- of several causes (set_many.lua); without it every event has the six ARGV's cause.
 local hist_total = 0  -- the changes the stream holds after this call's
--- a call of at most this many changes indexes them itself when the index is caught up (server
--- time measured: a lone set ~6-8 us more, a call of 4 ~30 us more; the filer spends ~7 and
--- ~19 us on them later); the bench's read layout writes calls of ~4, a gather's are ~1,000
-local HIST_SELF_MAX = 16
+-- a call of HIST_SELF_MIN to HIST_SELF_MAX changes indexes them itself when the index is caught
+-- up. Server time measured: a call of 4 ~30 us more (the filer spends ~19 us on it later), a
+-- lone set ~6-8 us more, which cost sequential awaited sets ~0.1 of their speed with history
+-- on (rg.py: 0.83x vs 0.93x), so a lone set, cas or delete leaves its change to the filer; the
+-- bench's read layout writes calls of ~4, a gather's are ~1,000
+local HIST_SELF_MIN, HIST_SELF_MAX = 2, 16
 local hist_self = false  -- this call indexes its own changes (decided by hist_start)
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
@@ -123,7 +126,7 @@ local function hist_start(count)
   end
   if not marks[3] then redis.call('SET', KEYS[#KEYS - 2], redis.call('XLEN', KEYS[#KEYS])) end
   hist_total = redis.call('INCRBY', KEYS[#KEYS - 2], count)
-  if count <= HIST_SELF_MAX then  -- caught up: the stream holds no entry past the forward marker
+  if count >= HIST_SELF_MIN and count <= HIST_SELF_MAX then  -- caught up: the stream holds no entry past the forward marker
     local upto = first  -- (a marker just set above is the seq before this call's)
     if marks[1] and marks[2] then upto = tonumber(marks[2]) end
     hist_self = upto ~= nil and #redis.call('XREVRANGE', KEYS[#KEYS], '+', '(' .. string.format('%d', upto) .. '-0', 'COUNT', 1) == 0
