@@ -37,10 +37,11 @@
 -- of several causes (set_many.lua); without it every event has the six ARGV's cause.
 local hist_total = 0  -- the changes the stream holds after this call's
 -- a call of HIST_SELF_MIN to HIST_SELF_MAX changes indexes them itself when the index is caught
--- up. Server time measured: a call of 4 ~30 us more (the filer spends ~19 us on it later), a
--- lone set ~6-8 us more, which cost sequential awaited sets ~0.1 of their speed with history
--- on (rg.py: 0.83x vs 0.93x), so a lone set, cas or delete leaves its change to the filer; the
--- bench's read layout writes calls of ~4, a gather's are ~1,000
+-- up. Server time measured: a call of 4 ~20-30 us more (the filer spends ~19 us on it later),
+-- one of 16 ~80 us more (the filer ~55), a lone set ~6-8 us more, which cost awaited sets ~0.1
+-- of their speed with history on (rg.py: 0.83x vs 0.93x), so a lone set, cas or delete leaves
+-- its change to the filer (HIST_SELF_MIN 1 would index it: hist_add_one does when hist_self);
+-- the bench's read layout writes calls of ~4, a gather's are ~1,000
 local HIST_SELF_MIN, HIST_SELF_MAX = 2, 16
 local hist_self = false  -- this call indexes its own changes (decided by hist_start)
 local function hist_field(fields, name)
