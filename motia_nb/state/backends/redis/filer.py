@@ -1,7 +1,8 @@
 """Filing the Redis changelog's item index off the write path: a task on motia_nb's loop thread.
 
-The write scripts append a call's changes to the group's stream as one entry and index nothing
-(``lua/history.lua``): the item index (:mod:`.history_index`) is filed after, by
+The write scripts append a call's changes to the group's stream as one entry; only a small call
+finding the index caught up indexes its own changes (``lua/history.lua``): the rest of the item
+index (:mod:`.history_index`) is filed after, by
 ``history_file.lua``, whole entries past the index's forward marker, a chunk per call (each
 call atomic, so two processes filing at once index each change once). Every one-item read and
 ``get(at=)`` files what is left first, so reads are always complete; this task files once the

@@ -11,10 +11,12 @@ string per hundred changes, the JSON texts joined, which one ``json.loads`` read
 stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
 with it.
 
-The write scripts index nothing (a call's changes are one stream entry, ``lua/history.lua``):
-``history_file.lua`` files the entries past the forward marker, a chunk per call, first in
-every read here (so reads are complete right after writes) and from a task once writes pause
-(:mod:`.filer`).
+A write call of a few changes (2 to 16, ``HIST_SELF_MIN`` and ``HIST_SELF_MAX`` in
+``lua/history.lua``) indexes them itself while the index is caught up (no stream entry past the
+forward marker); a bigger call's entry, a lone set's, cas's or delete's, and what small calls
+wrote while the index was behind, ``history_file.lua`` files: the entries past the forward
+marker, a chunk per call, first in every read here (so reads are complete right after writes)
+and from a task once writes pause (:mod:`.filer`).
 
 A store written before the index existed has no index (or one that starts at the first
 change written since): the first read that needs it indexes the older changes,

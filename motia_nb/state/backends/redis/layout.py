@@ -47,9 +47,10 @@ and how a Redis URL is read.
 - ``motia_nb:history_index:<group>`` — the changelog's item index: a sorted set, every member at
   score 0, one per change of the stream: ``<key>\\0\\0``, a letter saying how many digits the
   seq has, then the change as JSON text, its seq first (see ``lua/history_index.lua``), so one
-  item's history (with ``since=`` and ``limit=``, and ``get(at=)``) is one lexical range. Filed
-  off the write path (``lua/history_file.lua``: by each such read first, and by a task once the
-  writes pause, :mod:`.filer`) up to ``motia_nb:history_index_upto:<group>`` (every change with
+  item's history (with ``since=`` and ``limit=``, and ``get(at=)``) is one lexical range. A
+  write call of a few changes indexes them itself while the index is caught up; the others are
+  filed off the write path (``lua/history_file.lua``: by each such read first, and by a task
+  once the writes pause, :mod:`.filer`) up to ``motia_nb:history_index_upto:<group>`` (every change with
   a seq up to it is indexed); trimmed by the same scripts as the stream.
   ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
   the changes of a store written before the index existed are indexed by the first read that

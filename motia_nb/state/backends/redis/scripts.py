@@ -3,7 +3,8 @@
 Each write script runs atomically on the server: it reads the old value, writes,
 maintains the insertion-order index, appends the call's changes to the group's history
 stream as one entry (``history.lua``; the item index, ``history_index.lua``, is filed
-after, by ``history_file.lua``) and publishes the change event, so the changelog and a published message are atomic with the commit; it
+after, by ``history_file.lua``, but for a small call's changes, which that call indexes when
+the index is caught up) and publishes the change event, so the changelog and a published message are atomic with the commit; it
 keeps the key index and the key text too (``key_text.lua``). ``key_text.lua``,
 ``helpers.lua``, ``history_index.lua``, ``history.lua`` and ``ordered.lua`` are shared
 fragments prepended to the scripts that use them.
