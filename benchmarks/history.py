@@ -1,7 +1,9 @@
 """History's targets (issue 16 §4): ``python -m benchmarks --history``.
 
 - **writes with history on vs off**, on the same kind of store (a fresh SQLite
-  file per round, the default ``state_manager``), the median of paired rounds' ratios:
+  file per round, the default ``state_manager``), the median of 11-15 paired rounds' ratios
+  (:func:`write_pairing`, whatever ``--repeats`` says, except ``--tiny``: fewer moved the
+  verdict from run to run):
   gathered sets ≥ 0.85×, awaited (sequential) sets ≥ 0.8× of history off; beside each, for
   scale, raw sqlite3's own ratio in the same run, with and without the same changelog rows
   (the extra table page a commit writes is SQLite's cost: ~0.75-0.85× for commit-per-op);
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -50,7 +53,7 @@ from .plan import measure_pair
 from .raw import RawSQLite
 
 __all__ = ["HistoryDriver", "Outcome", "HISTORY_SIZES", "TINY_HISTORY_SIZES", "run_history_bench", "render_outcomes",
-           "outcomes_markdown"]
+           "outcomes_markdown", "write_pairing", "WRITE_PAIRS_MIN", "WRITE_PAIRS_MAX"]
 
 #: sizes of the default run
 HISTORY_SIZES = {"set_gather": 20_000, "set_awaited": 5_000, "history": 10_000, "follow": 20}
@@ -310,6 +313,18 @@ def redis_outcomes(wd: Workdir, sizes: dict[str, int], repeats: int, pairing: Pa
 
 
 # ---------------------------------------------------------------------- the run
+#: paired rounds of each on/off write target, at least and at most: one pair's ratio spreads
+#: ±20% on a 2-core machine (an A/A pair, off vs off, 0.81-1.19×), so a median of 5-7 pairs moved
+#: ±0.05 from run to run, more than a target's distance to its measured ratio; 11-15 pairs halve that
+WRITE_PAIRS_MIN, WRITE_PAIRS_MAX = 11, 15
+
+
+def write_pairing(pairing: Pairing) -> Pairing:
+    """``pairing`` with at least :data:`WRITE_PAIRS_MIN` pairs, extended up to :data:`WRITE_PAIRS_MAX`."""
+    return dataclasses.replace(pairing, rounds=max(pairing.rounds, WRITE_PAIRS_MIN),
+                               max_rounds=max(pairing.max_rounds, WRITE_PAIRS_MAX))  # fmt: skip
+
+
 def run_history_bench(sizes: dict[str, int] | None = None, *, repeats: int = 3, workdir: str | None = None,
                       progress: Callable[[str], None] | None = None,
                       pairing: Pairing | None = None) -> list[Outcome]:  # fmt: skip
