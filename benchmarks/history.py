@@ -112,7 +112,8 @@ def _ratio_outcome(check_id: str, what: str, cells: list[Any], target: float) ->
         return Outcome(check_id, what, "—", f"≥ {target}×", None, "; ".join(c.error for c in cells if c.error))
     paired = paired_ratio(on.samples, off.samples, scale=on.n / off.n)  # the median of the paired rounds' ratios
     ratio = paired.ratio
-    measured = f"{ratio:.2f}× ({paired.text()}; best {on.ops_per_s:,.0f} vs {off.ops_per_s:,.0f} ops/s)"
+    shown = f"{ratio:.3f}" if f"{ratio:.2f}" == f"{target:.2f}" else f"{ratio:.2f}"  # (0.849 is not 0.85)
+    measured = f"{shown}× ({paired.text()}; best {on.ops_per_s:,.0f} vs {off.ops_per_s:,.0f} ops/s)"
     return Outcome(check_id, what, measured, f"≥ {target}×", ratio >= target)
 
 
