@@ -24,8 +24,8 @@ import redis
 from motia_nb.state import StateManager
 from motia_nb.state.backends.redis import filer as filer_mod
 from motia_nb.state.backends.redis import scripts
-from motia_nb.state.backends.redis.history import _unpack
 from motia_nb.state.cause import acting_as
+from test_redis_history_packed import gathered, stream_changes  # (the same group, G)
 
 pytestmark = pytest.mark.redis
 
@@ -64,17 +64,6 @@ def m(redis_url: str, filer_calls: list[Any]) -> Iterator[StateManager]:
     sm.sync.count(G)  # opened (its filer task is the counting one)
     yield sm
     sm.close()
-
-
-def gathered(make: Any) -> Any:
-    async def go() -> Any:
-        return await asyncio.gather(*make())
-
-    return asyncio.run(go())
-
-
-def stream_changes(braw: Any) -> list[tuple[int, dict[bytes, bytes]]]:
-    return [c for eid, f in braw.xrange(STREAM) for c in _unpack(int(eid.split(b"-")[0]), f)]
 
 
 def indexed_by_the_writes(braw: Any) -> bool:
