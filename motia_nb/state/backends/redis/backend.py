@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-import redis
 import redis.asyncio as aredis
 
 from ...errors import StateClosedError, StateError
@@ -46,11 +45,11 @@ from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
 from .commands import set_args
-from .direct import CommitGate, DirectWriter, loop_blocked, transaction_sets
+from .direct import CommitGate, DirectWriter, connect, loop_blocked, transaction_sets
 from .filer import HistoryFiler
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
-from .layout import CHANNEL_PREFIX, RedisBackendError, is_local, parse_db, safe_url
+from .layout import CHANNEL_PREFIX, RedisBackendError, closed_error, is_local, parse_db, safe_url
 from .pubsub import ChangeCounts, Subscriber
 from .reads import RedisReads
 from .writer import Item, PipelinedWriter
@@ -137,19 +136,11 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         loop thread it cannot wait, so the subscription follows shortly after."""
         with self._open_lock:
             if self._closed:
-                raise self._closed_error()
+                raise closed_error(self.url)
             if self._opened:
                 return
-            sync = redis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT, health_check_interval=30)
-            try:
-                sync.ping()
-                self._read_script = sync.register_script(scripts.READ)
-                for src in scripts.WRITE_SCRIPTS:  # so the first pipeline finds them
-                    sync.script_load(src)
-            except redis.RedisError as exc:
-                sync.close()
-                # the message says why; redis-py's chained traceback added ~100 lines in a cell
-                raise RedisBackendError(f"cannot connect to Redis at {safe_url(self.url)}: {exc}") from None
+            sync = connect(self.url, _CONNECT_TIMEOUT)
+            self._read_script = sync.register_script(scripts.READ)
             lt = get_loop_thread()
             self._writer = self._new_writer()  # (a failed open may have stopped the previous one)
             started = lt.submit(self._astart())
@@ -253,7 +244,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         this thread (the future is done on return); else queue it behind the others."""
         fut: Future[WriteResult] = Future()
         if self._closed:
-            fut.set_exception(self._closed_error())
+            fut.set_exception(closed_error(self.url))
             return fut
         if not self._opened:
             self.open()
@@ -353,9 +344,6 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
         except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
             self._writer.refuse(items)
 
-    def _closed_error(self) -> StateClosedError:
-        return StateClosedError(f"the state database {safe_url(self.url)} was closed")
-
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
     ) -> list[WriteResult]:
@@ -401,7 +389,7 @@ class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
     # ------------------------------------------------------------------ reads
     def _client(self) -> Any:
         if self._closed:
-            raise self._closed_error()
+            raise closed_error(self.url)
         if not self._opened:
             self.open()
         return self._sync

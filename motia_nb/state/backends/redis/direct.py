@@ -30,12 +30,27 @@ from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
-from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url, write_keys
+from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, not_sent, safe_url, write_keys
 from .wire import ScriptWire
 
-__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "loop_blocked", "transaction_sets"]
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "connect", "loop_blocked", "transaction_sets"]
 
 MAX_CAS_ATTEMPTS = 10_000
+
+
+def connect(url: str, timeout: float) -> Any:
+    """A synchronous client of ``url`` that answered a PING, the write scripts loaded (so the
+    first pipeline finds them); else :class:`RedisBackendError` in one line (redis-py's chained
+    traceback added ~100 lines in a cell), the client closed."""
+    sync = redis.Redis.from_url(url, socket_connect_timeout=timeout, health_check_interval=30)
+    try:
+        sync.ping()
+        for src in scripts.WRITE_SCRIPTS:
+            sync.script_load(src)
+    except redis.RedisError as exc:
+        sync.close()
+        raise RedisBackendError(f"cannot connect to Redis at {safe_url(url)}: {exc}") from None
+    return sync
 
 
 def loop_blocked(loop_thread: threading.Thread) -> int | None:
@@ -144,7 +159,7 @@ class DirectWriter:
             self._gate.acquire()
         try:
             if self.stopped:  # the store closed: never applied (a caller's commit_wait resubmits it)
-                raise StateClosedError(f"the state database {safe_url(self._url)} was closed")
+                raise closed_error(self._url)
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:

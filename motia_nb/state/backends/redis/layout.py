@@ -68,7 +68,7 @@ from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
-from ...errors import StateError, StoredValueError
+from ...errors import StateClosedError, StateError, StoredValueError
 from ...urls import safe_url
 
 __all__ = [
@@ -77,6 +77,7 @@ __all__ = [
     "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
+    "closed_error",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -206,6 +207,11 @@ def is_local(url: str) -> bool:
 
 
 _NOT_SENT = "_motia_nb_not_sent"
+
+
+def closed_error(url: str) -> StateClosedError:
+    """What a write made on (or queued for) a closed Redis store fails with."""
+    return StateClosedError(f"the state database {safe_url(url)} was closed")
 
 
 def not_sent(exc: BaseException) -> BaseException:

@@ -39,7 +39,6 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
-from ...errors import StateClosedError
 from ...events import StateEvent
 from ..base import Write, WriteResult
 from ..waiters import hand_refused, resolve
@@ -49,7 +48,7 @@ from .commands import (
     HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call, set_many_olds, set_outcome,
 )  # fmt: skip
 from .direct import CommitGate
-from .layout import STATE_PREFIX, RedisBackendError, io_error, not_sent, safe_url
+from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, not_sent, safe_url
 from .wire import AsyncScriptWire
 
 __all__ = ["PipelinedWriter", "independent_runs", "Item"]
@@ -117,9 +116,6 @@ class PipelinedWriter:
         if self._wake is not None:
             self._wake.set()
 
-    def _closed_error(self) -> StateClosedError:
-        return StateClosedError(f"the state database {safe_url(self._url)} was closed")
-
     async def run(self, client: Any) -> None:
         """The writer task: commit batches until ``None`` is taken from the queue."""
         self._client = client
@@ -167,7 +163,7 @@ class PipelinedWriter:
             return
         if counted:
             self._gate.done(len(items))
-        err = self._closed_error()
+        err = closed_error(self._url)
         answer = []
         for it in items:
             w, fut, result_only = it
