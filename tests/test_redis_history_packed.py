@@ -277,9 +277,12 @@ def test_retention_by_count_drops_whole_entries_and_their_members(redis_url: str
             c["seq"] for c in m.sync.history(G, limit=100) if c["key"] == "k3"
         ] and all(c["seq"] >= first for c in m.sync.history(G, "k3", limit=100))
         assert braw.zcard(INDEX) == kept  # the members of the dropped entries are gone
-        # get(at=) just before the oldest change kept (the first of an entry of 10) is known: that
-        # change's old value; one seq earlier was pruned
-        k = next(c for c in m.sync.history(G, limit=100) if c["seq"] == first)["key"]
+        # reads show the newest 25 (the oldest entry's newest 5 among them:
+        # tests/test_history_retention_exact.py); get(at=) just before the oldest change shown is
+        # known: that change's old value; one seq earlier was pruned
+        shown = m.sync.history(G, limit=100)
+        assert len(shown) == 25 and shown[0]["seq"] == first + kept - 25
+        k, first = shown[0]["key"], shown[0]["seq"]
         assert m.sync.get(G, k, at=first - 1) == next(c for c in m.sync.history(G, k, limit=100))["old_value"]
         with pytest.raises(StateError, match="was pruned"):
             m.sync.get(G, k, at=first - 2)

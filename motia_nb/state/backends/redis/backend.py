@@ -41,6 +41,7 @@ from ...errors import StateClosedError, StateError
 from ...events import StateEvent
 from ...history import Retention
 from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
+from ..retained import RetainedHistory
 from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
@@ -52,6 +53,7 @@ from .key_index import RedisKeyIndex
 from .layout import CHANNEL_PREFIX, RedisBackendError, closed_error, is_local, parse_db, safe_url
 from .pubsub import ChangeCounts, Subscriber
 from .reads import RedisReads
+from .retention import RedisRetention
 from .writer import Item, PipelinedWriter
 
 __all__ = ["RedisBackend"]
@@ -61,7 +63,7 @@ log = logging.getLogger("motia_nb")
 _CONNECT_TIMEOUT = 5.0
 
 
-class RedisBackend(RedisHistory, RedisKeyIndex, RedisReads, Backend):
+class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex, RedisReads, Backend):
     """State in Redis, in Motia's engine layout (``state:<group>`` hashes).
 
     ``url`` is any URL redis-py accepts: ``redis://host:port/db``,

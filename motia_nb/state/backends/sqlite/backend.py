@@ -29,6 +29,7 @@ from ...history import Retention
 from ...lifetime import WeakCall
 from ...._threads import adopt_aiosqlite, get_sqlite_loop
 from ..base import WRITE_ALL_CHUNK, Backend, Write, WriteResult
+from ..retained import RetainedHistory
 from . import lifecycle
 from .checkpointer import SAFETY_PAGES, Checkpointer, chain
 from .executors import Gate
@@ -46,7 +47,7 @@ from .writer import WritePath, in_listener, listener_state
 __all__ = ["SQLiteBackend"]
 
 
-class SQLiteBackend(Following, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
+class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True

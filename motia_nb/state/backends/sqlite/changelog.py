@@ -34,7 +34,7 @@ from ..base import Write
 
 __all__ = [
     "INSERT", "insert_one", "RECORD", "FILE", "insert_planned", "expand", "prune_by_count", "prune_by_age", "PRUNE_CHUNK", "FILE_CHUNK",
-    "item_seqs", "group_seqs", "first_seq", "trim", "TRIM", "OLDEST", "COLUMNS", "changes_of",
+    "item_seqs", "group_seqs", "first_seq", "trim", "TRIM", "OLDEST", "COLUMNS", "changes_of", "horizon_sql",
 ]  # fmt: skip
 
 #: How many rows one pruning transaction deletes at most (short write locks).
@@ -307,4 +307,29 @@ def prune_by_age(before: float) -> "tuple[str, tuple[Any, ...]]":
         "WHERE seq < coalesce((SELECT seq FROM changes WHERE at_us >= ?1 ORDER BY seq LIMIT 1), "
         "(SELECT max(seq) FROM changes)) ORDER BY seq LIMIT ?2)",
         (before * 1e6, PRUNE_CHUNK),
+    )
+
+
+def horizon_sql(max_count: "int | None", max_age: "float | None", now: float) -> "tuple[str, tuple[Any, ...]]":
+    """ONE statement (one snapshot) giving the retention's horizon at ``now`` (unix seconds):
+    ``(lo, at_us of the record holding lo, at_us of the newest record)``, ``lo`` the first seq
+    the retention keeps (1: every change), the latest of: the oldest change stored, the first of
+    the newest ``max_count`` of the store, the first recorded at ``now - max_age`` or later
+    (none: past the newest). What pruning would leave, computed without waiting for it (rows
+    are in ``at`` order by seq: the age's scan stops at the first young row)."""
+    age = "0"
+    params: tuple[Any, ...] = (max_count if max_count is not None else 1 << 62,)
+    if max_age is not None:
+        age = (
+            "coalesce((SELECT seq - coalesce(n, 1) + 1 FROM changes WHERE at_us >= ?2 ORDER BY seq LIMIT 1), "
+            "coalesce((SELECT mx FROM m), 0) + 1)"
+        )
+        params += ((now - max_age) * 1e6,)
+    return (
+        "WITH m AS (SELECT max(seq) AS mx FROM changes), "
+        f"h AS (SELECT max(coalesce((SELECT {first_seq} FROM changes ORDER BY seq LIMIT 1), 1), "
+        f"coalesce((SELECT mx FROM m), 0) - ?1 + 1, {age}) AS lo) "
+        "SELECT lo, (SELECT at_us FROM changes WHERE seq >= lo ORDER BY seq LIMIT 1), "
+        "(SELECT at_us FROM changes ORDER BY seq DESC LIMIT 1) FROM h",
+        params,
     )

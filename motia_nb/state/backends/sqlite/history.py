@@ -9,14 +9,16 @@ answer is change by change, whatever the changes' records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from ...errors import StateError
 from ...events import CREATED, DELETED, UPDATED
-from ...history import Point, collector_paused, iso_micros
+from ...history import Point, Retention, collector_paused, iso_micros
 from ...jsontext import decode_lenient_many, decode_one, decode_written_many
-from .changelog import expand, first_seq, group_seqs, item_seqs
+from ..retained import Horizon
+from .changelog import expand, first_seq, group_seqs, horizon_sql, item_seqs
 from .item_read import item_change_dicts, item_changes_sql, item_dicts, item_read_sql, row_changes
 
 __all__ = ["SQLiteHistory"]
@@ -53,6 +55,16 @@ class SQLiteHistory:
     # provided by the backend (SQLiteReads): get, exists
     get: Any
     exists: Any
+    _retention: Retention
+
+    def _history_horizon(self, group_id: str) -> Horizon:
+        """The first change the retention keeps (:class:`~..retained.Horizon`, applied by the
+        backend's :class:`~..retained.RetainedHistory`): of the whole store, as SPEC §9 counts
+        (``group_id`` does not matter here), whatever the pruning thread has deleted yet."""
+        r = self._retention
+        lo, lo_at, newest_at = self._query(*horizon_sql(r.max_count, r.max_age, time.time()))[0]
+        known = lo_at if lo_at is not None else newest_at if newest_at is not None else float("inf")
+        return Horizon(lo, lo > 1, known)
 
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         """Changes of a group (or one item), oldest first: the newest ``limit`` ones, or with

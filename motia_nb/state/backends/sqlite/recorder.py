@@ -13,10 +13,12 @@ when :data:`.schema.FILE_EVERY` changes were recorded since its last pass, once 
 writers paused (or at once past :data:`TAIL_MAX` unfiled rows: a long burst) (:data:`SETTLE`;
 measured: filing a 20,000-change record costs ~30 ms of CPU, which a gather should
 not compete with while its results are delivered), and once at open (another
-process may have left some); and it enforces the retention (``MotiaNB.history_keep``) when about a
-tenth of the allowed count was recorded (and periodically for an age limit), also
-once the writers paused (a pass takes the write lock, which would push a lone write
-off its inline commit), deleting old records at most ``PRUNE_CHUNK`` at a time. The
+process may have left some); and it enforces the retention (``MotiaNB.history_keep``) after any change was
+recorded (and periodically for an age limit), also once the writers paused (a pass
+takes the write lock, which would push a lone write off its inline commit; a long
+burst of writes is pruned every :data:`SETTLE_MAX` seconds), deleting old records at
+most ``PRUNE_CHUNK`` at a time. Reads do not wait for it: they show what the retention
+keeps whatever is still stored (:mod:`..retained`). The
 pass at open and the one after ``set_retention`` run at once. A writer waits at most one
 such short transaction for SQLite's lock.
 """
@@ -82,7 +84,6 @@ class Recorder:
         self._insert_one = insert_one(self._pid, self.origin)  # a lone write's row: 7 parameters
         self.retention = retention
         self._pruning_connection = pruning_connection
-        self._since_prune = 0
         self._since_file = 0
         self._tail = 0  # rows recorded since the last filing pass began (about: other processes write too)
         self._last_record = 0.0  # time.monotonic() of the last change recorded
@@ -136,13 +137,9 @@ class Recorder:
             self._tail = 0
             self._file_due = self._urgent = True
             self._wake.set()
-        max_count = self.retention.max_count
-        if max_count is not None:
-            self._since_prune += count
-            if self._since_prune >= max(64, max_count // 10):
-                self._since_prune = 0
-                self._prune_due = True
-                self._wake.set()
+        if not self._prune_due and self.retention.max_count is not None:  # once per pass, not per write
+            self._prune_due = True
+            self._wake.set()
 
     def set_retention(self, retention: Retention) -> None:
         """Apply a new retention now (the pruning thread runs a pass at once)."""

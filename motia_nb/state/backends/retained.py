@@ -1,0 +1,93 @@
+"""What the retention keeps is what every history read shows, whatever pruning has done yet.
+
+Pruning runs off the writers' path, in batches (SQLite: the recorder's thread, once the
+writers pause; Redis: the write scripts, once a tenth of the count is too many, and whole
+script calls only), so the store may hold changes the retention (``MotiaNB.history_keep``)
+no longer keeps. Reads never show them: :class:`RetainedHistory` wraps a backend's
+``history()`` and ``state_at()`` with its *horizon* (:class:`Horizon`, the first change the
+retention keeps: of the newest ``N`` changes, those younger than the age), which the backend
+computes (``_history_horizon``; SQLite: of the whole store, Redis: of the group, as each
+counts). A read is clipped to the horizon taken after it (the horizon only moves forward, so
+an answer never holds more than is kept); a ``since`` read starts at the horizon taken before
+it (so its ``limit`` counts kept changes only); ``get(at=)`` before the horizon is refused,
+as before pruned history, never answered from a change ``history()`` does not show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import StateError
+from ..history import Point, Retention
+
+__all__ = ["Horizon", "RetainedHistory"]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The first change a history read shows, and what that means for ``get(at=)``.
+
+    ``seq``: the first seq shown (a change with a smaller seq is hidden: past the retention,
+    pruned or not yet); ``hidden``: some change before ``seq`` was recorded (nothing hidden:
+    every point is answerable); ``known_from_us``: the earliest time (unix microseconds) from
+    which the state is known from what is shown (the first shown change's time; when none is
+    shown, the newest change's: every change lies before it); ``scope``: whose oldest change
+    this is, as a refusal names it (``""``: the store's, ``"the group's "``)."""
+
+    seq: int
+    hidden: bool
+    known_from_us: float
+    scope: str = "the "
+
+    def since(self, since: Point) -> Point:
+        """``since`` moved up to the horizon: a read after it counts shown changes only."""
+        if not self.hidden:
+            return since
+        if since.seq is not None:
+            return since if since.seq >= self.seq - 1 else Point(seq=self.seq - 1)
+        # every shown change is at or after known_from_us (times follow seqs): from an earlier time,
+        # the shown ones are all there are
+        return Point(seq=self.seq - 1) if since.lo * 1e6 <= self.known_from_us else since  # type: ignore[operator]
+
+    def clip(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``changes`` (in seq order, either way) without those before the horizon."""
+        if not self.hidden or not changes or min(changes[0]["seq"], changes[-1]["seq"]) >= self.seq:
+            return changes
+        return [c for c in changes if c["seq"] >= self.seq]
+
+    def check(self, group_id: str, key: str, at: Point) -> None:
+        """Refuse, in one line, a point whose state only a hidden change could tell."""
+        if not self.hidden:
+            return
+        before = at.seq < self.seq - 1 if at.seq is not None else at.hi * 1e6 < self.known_from_us
+        if before:
+            raise StateError(
+                f"the history of {group_id!r}/{key!r} at {at} was pruned "
+                f"({self.scope}oldest change kept is {self.seq}; see MotiaNB.history_keep)"
+            )
+
+
+class RetainedHistory:
+    """Mixin before a backend's history reads: ``history()`` and ``state_at()`` within the
+    retention's horizon (the backend provides ``_retention`` and ``_history_horizon``)."""
+
+    _retention: Retention
+    _history_horizon: Callable[[str], Horizon]  # (the backend's: this mixin comes first in its bases)
+
+    def history(self, group_id: str, key: "str | None", since: "Point | None", limit: int) -> list[dict[str, Any]]:
+        read = super().history  # type: ignore[misc]
+        if not self._retention.prunes:
+            return read(group_id, key, since, limit)  # type: ignore[no-any-return]
+        if since is not None:
+            since = self._history_horizon(group_id).since(since)
+        changes = read(group_id, key, since, limit)
+        if not changes:
+            return changes  # type: ignore[no-any-return]
+        return self._history_horizon(group_id).clip(changes)
+
+    def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        if self._retention.prunes:
+            self._history_horizon(group_id).check(group_id, key, at)
+        return super().state_at(group_id, key, at)  # type: ignore[misc, no-any-return]
