@@ -68,11 +68,12 @@ def test_a_poll_delivers_only_new_foreign_rows_in_commit_order(db: tuple[str, sq
         record(conn, ("state:updated", "g", "k1", {"v": 1}, {"v": 2}, OTHER))
         record(conn, ("state:deleted", "g", "k1", {"v": 2}, None, OTHER))
         assert f.poll() == 3
-        assert got == [[("state:created", "k1", {"v": 1}), ("state:updated", "k1", {"v": 2}),
-                        ("state:deleted", "k1", None)]]  # fmt: skip
+        # three separate writes read at once: handed over one by one, each as a write of its own
+        assert got == [[("state:created", "k1", {"v": 1})], [("state:updated", "k1", {"v": 2})],
+                       [("state:deleted", "k1", None)]]  # fmt: skip
         # own rows move the cursor but are never delivered
         record(conn, ("state:updated", "g", "mine", 0, 1, ME))
-        assert f.poll() == 0 and len(got) == 1
+        assert f.poll() == 0 and len(got) == 3
         assert f.cursor == conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
     finally:
         f.stop()
@@ -127,3 +128,70 @@ def test_a_listener_may_stop_its_own_follower(db: tuple[str, sqlite3.Connection]
     assert done.wait(10)
     f._thread.join(5)  # type: ignore[union-attr]
     assert not f.running
+
+
+def _write(conn: sqlite3.Connection, rows: list[tuple[int, str, Any, Any, str]], at_us: int) -> None:
+    """One commit of ``(origin, key, new, trace_id, cause)`` changes, all of time ``at_us`` (as
+    one transaction of the write path records them)."""
+    conn.execute("BEGIN IMMEDIATE")
+    for origin, key, new, trace, cause in rows:
+        conn.execute(
+            "INSERT INTO changes (at_us, grp, key, old_value, new_value, trace_id, cause, pid, origin) "
+            "VALUES (?, 'g', ?, NULL, ?, ?, ?, 1, ?)",
+            (at_us, key, json.dumps(new), trace, cause, origin),
+        )
+    conn.execute("COMMIT")
+
+
+def test_each_write_is_handed_over_on_its_own_by_its_commit_writer_trace_and_cause(db: tuple[str, sqlite3.Connection]) -> None:
+    path, conn = db
+    got: list[list[str]] = []
+    f = Follower(path, ME, lambda evs: got.append([e.item_id for e in evs])).start(thread=False)
+    try:
+        t = time.time_ns() // 1000
+        _write(conn, [(OTHER, "a1", 1, None, "cell"), (OTHER, "a2", 2, None, "cell")], t)  # one write of two
+        _write(conn, [(OTHER, "b", 1, "t1", "StepA"), (OTHER, "c", 1, "t2", "StepB")], t + 1)  # one commit, two traces
+        _write(conn, [(OTHER, "d", 1, "t2", "StepB")], t + 2)  # the same trace and cause, a later commit
+        _write(conn, [(OTHER, "e", 1, None, "cell"), (3, "f", 1, None, "cell")], t + 3)  # two writers' rows
+        assert f.poll() == 7
+        assert got == [["a1", "a2"], ["b"], ["c"], ["d"], ["e"], ["f"]]
+    finally:
+        f.stop()
+
+
+def test_a_write_cut_by_the_read_size_is_handed_over_whole(db: tuple[str, sqlite3.Connection], monkeypatch: Any) -> None:
+    from motia_nb.state.backends.sqlite import follower
+
+    monkeypatch.setattr(follower, "BATCH", 4)
+    path, conn = db
+    got: list[list[str]] = []
+    f = Follower(path, ME, lambda evs: got.append([e.item_id for e in evs])).start(thread=False)
+    try:
+        t = time.time_ns() // 1000
+        _write(conn, [(OTHER, "a", 1, None, "cell")], t)
+        _write(conn, [(OTHER, f"b{i}", 1, None, "cell") for i in range(5)], t + 1)  # past the first read's 4 rows
+        _write(conn, [(OTHER, "c", 1, None, "cell")], t + 2)
+        assert f.poll() == 7
+        assert got == [["a"], [f"b{i}" for i in range(5)], ["c"]]
+    finally:
+        f.stop()
+
+
+def test_changes_past_the_retention_are_not_delivered_as_history_does_not_show_them(db: tuple[str, sqlite3.Connection]) -> None:
+    # (history_keep '2': of another process's write of 5 changes read at once, history() shows
+    # the newest 2; the follower handed over all 5, or fewer if the pruning thread came first)
+    from motia_nb.state.history import Retention
+
+    path, conn = db
+    got: list[list[str]] = []
+    f = Follower(path, ME, lambda evs: got.append([e.item_id for e in evs]), retention=lambda: Retention.parse("2"))
+    f.start(thread=False)
+    try:
+        t = time.time_ns() // 1000
+        _write(conn, [(OTHER, f"a{i}", i, None, "cell") for i in range(3)], t)
+        _write(conn, [(OTHER, f"b{i}", i, None, "cell") for i in range(2)], t + 1)
+        assert f.poll() == 2 and got == [["b0", "b1"]]
+        _write(conn, [(OTHER, "c", 1, None, "cell")], t + 2)
+        assert f.poll() == 1 and got[1:] == [["c"]]
+    finally:
+        f.stop()

@@ -185,3 +185,52 @@ def test_no_follower_without_remote_listeners_and_none_after_close(db_path: str)
     finally:
         b.close()
     wait_until(lambda: len(followers()) == before, what="the follower to stop at close")
+
+
+def test_another_processes_separate_writes_run_remote_triggers_each_in_its_own_trace(db_path: str) -> None:
+    # The follower read several of another process's writes at once and handed them over as
+    # one batch: the steps they triggered all ran in ONE trace, as if one write had made them.
+    a = StateManager(db_path)
+    session = Session(a)
+    hits: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    @session.step({"name": "OnOrder", "triggers": [state(lambda e: e.group_id == "orders")]})
+    def on_order(event: Any, ctx: Any) -> None:
+        hits.append((event.item_id, ctx.trace_id))
+        if len(hits) == 5:
+            done.set()
+
+    a.run_remote_triggers(True)
+    writer = textwrap.dedent(
+        """
+        import asyncio, sys
+        from motia_nb.state import StateManager
+        from motia_nb.state.cause import acting_as
+        sm = StateManager(sys.argv[1])
+        with acting_as("Checkout", "trace-1"):
+            sm.sync.set("orders", "o1", 1)
+        with acting_as("Refund", "trace-2"):
+            sm.sync.set("orders", "o2", 2)
+        sm.sync.set("orders", "o3", 3)
+        async def both():
+            await asyncio.gather(sm.set("orders", "o4", 4), sm.set("orders", "o5", 5))
+        asyncio.run(both())
+        sm.close()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        follower = a.backend._follower  # type: ignore[attr-defined]
+        assert follower is not None
+        with follower.poll_lock:  # the follower reads the four writes in one poll, once they are all in
+            subprocess.run([sys.executable, "-c", writer, db_path], check=True, env=env, timeout=60)
+        assert done.wait(10), f"the steps ran for {hits}"
+        assert [k for k, _ in hits] == ["o1", "o2", "o3", "o4", "o5"]
+        traces = dict(hits)
+        assert len({traces["o1"], traces["o2"], traces["o3"], traces["o4"]}) == 4  # one trace a write
+        assert traces["o4"] == traces["o5"]  # a gather's sets: one write (one record), one trace
+        changes = a.sync.history("orders")
+        assert [(c["cause"], c["trace_id"]) for c in changes[:3]] == [("Checkout", "trace-1"), ("Refund", "trace-2"), ("cell", None)]
+    finally:
+        a.close()

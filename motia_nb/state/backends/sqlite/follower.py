@@ -10,9 +10,14 @@ instance are skipped (its local listeners already had them), the others become
 :class:`~motia_nb.state.events.StateEvent` objects handed to ``on_events``, in
 commit order, on the follower's thread.
 
+Each write read is handed over on its own (:func:`writes_of`: the rows of one commit,
+writer, trace and cause), so another process's separate writes run remote triggers each
+in a trace of its own, as one write script's message does on Redis.
+
 The cursor starts at the newest ``seq`` when the follower starts: no replay of
-old history. Rows pruned by retention before the follower read them are missed
-(a follower that far behind has bigger problems). The thread comes from
+old history. Changes the retention no longer keeps when the follower reads them
+(past ``history_keep``'s count, pruned or not yet) are not delivered, as
+``history()`` does not show them (a follower that far behind has bigger problems). The thread comes from
 :func:`motia_nb._threads.start_thread`; :meth:`Follower.stop` ends it.
 """
 
@@ -22,6 +27,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 from ...._threads import start_thread
 from ...events import StateEvent
 from ...jsontext import decode_lenient
-from .changelog import expand
+from .changelog import expand, horizon_sql
 from .executors import close_quietly
 from .schema import connect, event_type
 
 if TYPE_CHECKING:
     from ...history import Retention
 
-__all__ = ["Follower", "Following", "POLL_INTERVAL", "rows_to_events", "FOLLOW_SQL", "live_followers", "forget_followers"]
+__all__ = ["Follower", "Following", "POLL_INTERVAL", "rows_to_events", "writes_of", "FOLLOW_SQL", "live_followers", "forget_followers"]
 
 log = logging.getLogger("motia_nb")
 
@@ -46,9 +52,10 @@ POLL_INTERVAL = 0.03
 BATCH = 1000
 
 #: Other origins' records past the cursor, up to a known newest seq, in commit order
-#: (a record of several changes is expanded: :func:`.changelog.expand`).
+#: (a record of several changes is expanded: :func:`.changelog.expand`), with what tells
+#: one write from the next (:func:`writes_of`).
 FOLLOW_SQL = (
-    "SELECT seq, grp, key, old_value, new_value, n FROM changes "
+    "SELECT seq, grp, key, old_value, new_value, n, at_us, trace_id, cause, origin FROM changes "
     "WHERE seq > ? AND seq <= ? AND origin != ? ORDER BY seq LIMIT ?"
 )
 _MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM changes"
@@ -70,20 +77,38 @@ def forget_followers() -> None:
     _live.clear()
 
 
-def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
-    """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change (JSON
-    decoded, an old value another tool wrote that is not JSON as its text, as Redis publishes
-    it: :func:`~motia_nb.state.jsontext.decode_lenient`; the event type is what the values
-    say, :func:`.schema.event_type`)."""
+def rows_to_events(rows: Sequence[Sequence[Any]], lo: int = 0) -> list[StateEvent]:
+    """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change with a
+    seq from ``lo`` on (JSON decoded, an old value another tool wrote that is not JSON as its
+    text, as Redis publishes it: :func:`~motia_nb.state.jsontext.decode_lenient`; the event
+    type is what the values say, :func:`.schema.event_type`)."""
     out: list[StateEvent] = []
     for row in rows:
         seq, grp, key, old, new = row[:5]
         n = row[5] if len(row) > 5 else None
-        changes = [(key, old, new)] if n is None else [(k, o, v) for _s, k, o, v in expand(seq, n, key, old, new)]
+        if n is None:
+            changes = [(key, old, new)] if seq >= lo else []
+        else:
+            changes = [(k, o, v) for s, k, o, v in expand(seq, n, key, old, new) if s >= lo]
         out.extend(
             StateEvent(event_type(o, v), grp, k, None if o is None else decode_lenient(o), None if v is None else _loads(v))
             for k, o, v in changes
         )
+    return out
+
+
+def writes_of(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
+    """Rows of :data:`FOLLOW_SQL` cut into the writes that made them: a run of rows of one
+    commit (its time), one writer (its origin), one trace and one cause is one write, as a
+    write script's call is one published message on Redis. Each is delivered on its own, so
+    another process's separate writes run this kernel's remote triggers each in its own trace,
+    as they ran there (a gather's sets: one record, one delivery)."""
+    out: list[Sequence[Sequence[Any]]] = []
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i][6:10] != rows[start][6:10]:
+            out.append(rows[start:i])
+            start = i
     return out
 
 
@@ -102,8 +127,10 @@ class Follower:
         on_events: Callable[[list[StateEvent]], None],
         *,
         interval: float = POLL_INTERVAL,
+        retention: "Callable[[], Retention] | None" = None,
     ) -> None:
         self.path = path
+        self._retention = retention  # the backend's (changes past it are not delivered, as history() does not show them)
         self.origin = origin
         self.interval = interval
         self._on_events = on_events
@@ -173,6 +200,7 @@ class Follower:
         delivery after it (a listener may fork: the fork takes that lock)."""
         delivered = 0
         first = True
+        carry: list[Sequence[Any]] = []  # the rows of a write the last read cut off
         while True:
             with self._lock:
                 conn = self._conn
@@ -189,18 +217,28 @@ class Follower:
                 try:
                     newest = conn.execute(_MAX_SEQ).fetchone()[0]
                     rows = conn.execute(FOLLOW_SQL, (self.cursor, newest, self.origin, BATCH)).fetchall()
+                    lo = self._horizon(conn) if rows else 0
                 finally:
                     conn.execute("COMMIT")
-                if len(rows) < BATCH:
-                    self.cursor = max(self.cursor, newest)
-                else:
-                    self.cursor = rows[-1][0]
-            if rows:
-                events = rows_to_events(rows)
-                delivered += len(events)
-                self._on_events(events)
-            if len(rows) < BATCH:
+                full = len(rows) == BATCH
+                writes = writes_of(carry + rows)
+                # the last write may go on past a full read: handed over whole, with the next read's
+                carry = list(writes.pop()) if full else []
+                self.cursor = rows[-1][0] if full else max(self.cursor, newest)
+            for write in writes:
+                events = rows_to_events(write, lo)
+                if events:
+                    delivered += len(events)
+                    self._on_events(events)
+            if not full:
                 return delivered
+
+    def _horizon(self, conn: sqlite3.Connection) -> int:
+        """The first seq the retention keeps (0: no limit), in the poll's read transaction."""
+        r = None if self._retention is None else self._retention()
+        if r is None or not r.prunes:
+            return 0
+        return int(conn.execute(*horizon_sql(r.max_count, r.max_age, time.time())).fetchone()[0])
 
 
 class Following:
@@ -247,7 +285,7 @@ class Following:
             self.open()  # the origin to skip is this backend's
             origin = self.origin
             assert origin is not None
-            self._follower = Follower(self.path, origin, self._notify_remote).start()
+            self._follower = Follower(self.path, origin, self._notify_remote, retention=lambda: self._retention).start()
 
     def _stop_following(self) -> None:
         with self._follow_lock:
