@@ -56,5 +56,7 @@ class HistoryCalls:
         self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Recorded changes of a group (or one item), oldest first (SPEC §9): the newest ``limit``,
-        or with ``since`` (a seq or a datetime) the first ``limit`` after it."""
+        or with ``since`` (a seq or a datetime) the first ``limit`` after it; only those
+        ``history_keep`` keeps (the newest N of the store on SQLite, of the group on Redis,
+        younger than the age), whatever pruning has deleted yet."""
         return await self._read(self.backend.history, *history_args(group_id, key, since, limit))
