@@ -152,3 +152,23 @@ def test_sqlite_prunes_once_the_writers_pause_however_few_changes_are_over(tmp_p
     finally:
         con.close()
         m.close()
+
+
+def test_redis_age_finds_the_first_young_change_among_old_ones_a_write_left(redis_url: str) -> None:
+    # a write trims at most 256 old entries: the rest stay in the stream, before the young ones
+    m = StateManager(redis_url, history_keep="1s")
+    try:
+        for i in range(1000):
+            m.sync.set("g", f"old{i}", i)
+        time.sleep(1.2)  # the age passing is what is tested
+        for i in range(3):
+            m.sync.set("g", f"new{i}", i)
+        assert 3 < m.backend._sync.xlen("motia_nb:history:g") < 1000  # old entries are still stored
+        shown = m.sync.history("g", limit=1000)
+        assert [c["key"] for c in shown] == ["new0", "new1", "new2"]
+        assert m.sync.history("g", "old999") == []
+        assert m.sync.get("g", "new0", at=shown[0]["seq"] - 1) is None
+        with pytest.raises(StateError, match="was pruned"):
+            m.sync.get("g", "old999", at=shown[0]["seq"] - 2)
+    finally:
+        m.close()
