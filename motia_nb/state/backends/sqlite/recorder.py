@@ -259,8 +259,9 @@ class Recorder:
             if not self._urgent:  # due after a burst of writes: maintenance waits for them to pause
                 self._settle()
             self._urgent = False
-            self._tail = 0
             file_due, self._file_due = self._file_due, False
+            if file_due:  # (a pass for pruning alone leaves the unfiled tail as it counted it)
+                self._tail = 0
             prune_due, self._prune_due = self._prune_due or age is not None, False
             try:
                 if file_due and self.retention.enabled:
