@@ -11,7 +11,7 @@ from motia_nb.notebook.completion import state_completions
 from motia_nb.notebook.display import StateFrame
 from motia_nb.notebook.magics import StateMagicError
 from motia_nb.notebook.viewer import viewer
-from motia_nb.state.errors import InvalidInputError
+from motia_nb.state.errors import InvalidInputError, StateError
 from motia_nb.state.history import CHANGE_KEYS
 
 
@@ -223,3 +223,31 @@ def test_a_viewer_edit_is_recorded_as_the_viewers(fresh_db):
     finally:
         v.close()
     assert [r["cause"] for r in state_manager.sync.history("orders", "o1")] == ["cell", "viewer"]
+
+
+def test_history_magic_restore_and_the_viewer_show_what_history_keep_keeps(ip, fresh_db):
+    # ten changes, three kept: `%state history` and the viewer showed all ten until the pruning
+    # thread got there (tests/test_history_retention_exact.py tests the API on both backends)
+    before = state_manager.history_keep
+    state_manager.history_keep = "3"
+    try:
+        for i in range(10):
+            state_manager.sync.set("orders", "o1", i)
+        df = state(ip, "history orders o1")
+        assert df.new_value.tolist() == [7, 8, 9]
+        assert state(ip, "history orders o1 --since 0 --limit 2").new_value.tolist() == [7, 8]
+        first = int(df.seq.iloc[0])
+        with pytest.raises(StateError, match="was pruned"):
+            state(ip, f"restore orders o1 --to {first - 2}")
+        state(ip, f"restore orders o1 --to {first - 1}")  # just before the oldest kept: its old value
+        assert state_manager.sync.get("orders", "o1") == 6
+        v = viewer("orders", manager=state_manager, live=False)
+        try:
+            v.refresh()
+            v.select_item("o1")
+            v.history.button.click()
+            assert "(3 changes)" in v.history.heading.value
+        finally:
+            v.close()
+    finally:
+        state_manager.history_keep = before
