@@ -15,9 +15,10 @@ writer, trace and cause), so another process's separate writes run remote trigge
 in a trace of its own, as one write script's message does on Redis.
 
 The cursor starts at the newest ``seq`` when the follower starts: no replay of
-old history. Changes the retention no longer keeps when the follower reads them
-(past ``history_keep``'s count, pruned or not yet) are not delivered, as
-``history()`` does not show them (a follower that far behind has bigger problems). The thread comes from
+old history. Every change still stored when the follower reads it is delivered, whatever
+``history_keep`` says ``history()`` shows: retention is the history's, not the events' (as on
+Redis, whose published messages know no retention); rows the pruning thread deleted before the
+follower read them are missed (a follower that far behind has bigger problems). The thread comes from
 :func:`motia_nb._threads.start_thread`; :meth:`Follower.stop` ends it.
 """
 
@@ -27,7 +28,6 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ...._threads import start_thread
 from ...events import StateEvent
 from ...jsontext import decode_lenient
-from .changelog import expand, horizon_sql
+from .changelog import expand
 from .executors import close_quietly
 from .schema import connect, event_type
 
@@ -77,19 +77,16 @@ def forget_followers() -> None:
     _live.clear()
 
 
-def rows_to_events(rows: Sequence[Sequence[Any]], lo: int = 0) -> list[StateEvent]:
-    """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change with a
-    seq from ``lo`` on (JSON decoded, an old value another tool wrote that is not JSON as its
-    text, as Redis publishes it: :func:`~motia_nb.state.jsontext.decode_lenient`; the event
-    type is what the values say, :func:`.schema.event_type`)."""
+def rows_to_events(rows: Sequence[Sequence[Any]]) -> list[StateEvent]:
+    """``(seq, grp, key, old_value, new_value[, n])`` records as events, one per change (JSON
+    decoded, an old value another tool wrote that is not JSON as its text, as Redis publishes
+    it: :func:`~motia_nb.state.jsontext.decode_lenient`; the event type is what the values
+    say, :func:`.schema.event_type`)."""
     out: list[StateEvent] = []
     for row in rows:
         seq, grp, key, old, new = row[:5]
         n = row[5] if len(row) > 5 else None
-        if n is None:
-            changes = [(key, old, new)] if seq >= lo else []
-        else:
-            changes = [(k, o, v) for s, k, o, v in expand(seq, n, key, old, new) if s >= lo]
+        changes = [(key, old, new)] if n is None else [(k, o, v) for _s, k, o, v in expand(seq, n, key, old, new)]
         out.extend(
             StateEvent(event_type(o, v), grp, k, None if o is None else decode_lenient(o), None if v is None else _loads(v))
             for k, o, v in changes
@@ -127,10 +124,8 @@ class Follower:
         on_events: Callable[[list[StateEvent]], None],
         *,
         interval: float = POLL_INTERVAL,
-        retention: "Callable[[], Retention] | None" = None,
     ) -> None:
         self.path = path
-        self._retention = retention  # the backend's (changes past it are not delivered, as history() does not show them)
         self.origin = origin
         self.interval = interval
         self._on_events = on_events
@@ -217,7 +212,6 @@ class Follower:
                 try:
                     newest = conn.execute(_MAX_SEQ).fetchone()[0]
                     rows = conn.execute(FOLLOW_SQL, (self.cursor, newest, self.origin, BATCH)).fetchall()
-                    lo = self._horizon(conn) if rows else 0
                 finally:
                     conn.execute("COMMIT")
                 full = len(rows) == BATCH
@@ -226,19 +220,13 @@ class Follower:
                 carry = list(writes.pop()) if full else []
                 self.cursor = rows[-1][0] if full else max(self.cursor, newest)
             for write in writes:
-                events = rows_to_events(write, lo)
+                events = rows_to_events(write)
                 if events:
                     delivered += len(events)
                     self._on_events(events)
             if not full:
                 return delivered
 
-    def _horizon(self, conn: sqlite3.Connection) -> int:
-        """The first seq the retention keeps (0: no limit), in the poll's read transaction."""
-        r = None if self._retention is None else self._retention()
-        if r is None or not r.prunes:
-            return 0
-        return int(conn.execute(*horizon_sql(r.max_count, r.max_age, time.time())).fetchone()[0])
 
 
 class Following:
@@ -285,7 +273,7 @@ class Following:
             self.open()  # the origin to skip is this backend's
             origin = self.origin
             assert origin is not None
-            self._follower = Follower(self.path, origin, self._notify_remote, retention=lambda: self._retention).start()
+            self._follower = Follower(self.path, origin, self._notify_remote).start()
 
     def _stop_following(self) -> None:
         with self._follow_lock:
