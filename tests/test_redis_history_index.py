@@ -368,3 +368,60 @@ def test_a_pipelined_read_that_finds_the_stream_written_by_another_program_reads
     assert done and got == by_key(sm, "k1") and got[-1]["cause"] == "old-version"
     assert_index_matches_stream(raw, sm)
     assert _in_use(sm) == in_use
+
+
+def test_a_pipelined_read_cuts_whole_members_of_any_key(sm: StateManager, raw: Any, piped: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a time, the server sends whole members and the reader cuts their prefixes: keys
+    holding regex characters and UTF-8, old texts another tool wrote holding NULs (kept as JSON
+    strings), read as the stream has them."""
+    modes: list[Any] = []
+    send = history_index._Wire.send
+    monkeypatch.setattr(history_index._Wire, "send", lambda self, args: (modes.append(args[-1]), send(self, args))[1])
+    keys = ["a.b*(c)", "é\\d", "[x]+?", "k", "k\x01"]
+    for i in range(4):
+        for k in keys:
+            if i == 2:
+                raw.hset("state:" + G, k, "\x00\x00x")  # another tool's text
+            sm.sync.set(G, k, {"i": i, "k": k})
+    for k in keys:
+        want = by_key(sm, k)
+        assert sm.sync.history(G, k, limit=10**9) == want and want[2]["old_value"] == "\x00\x00x"
+        assert sm.sync.history(G, k, since=want[0]["seq"], limit=10**9) == want[1:]
+    assert modes and set(modes) == {"w"}
+
+
+def test_a_member_holding_two_nuls_in_a_value_is_cut_by_the_server(
+    sm: StateManager, raw: Any, piped: None, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member made before the index kept texts holding NULs as JSON strings: the reader
+    cannot tell its prefix, so the read goes on with the server cutting (the tails)."""
+    import redis as redis_py
+
+    raw.hset("state:" + G, "k", "\x00\x00x")
+    for i in range(6):
+        sm.sync.set(G, "k", i)
+    sm.backend.file_history_of(G)
+    b = redis_py.Redis.from_url(redis_url)
+    try:
+        q = b'"\\u0000\\u0000x"'  # (as cjson writes it)
+        (m,) = [m for m in b.zrange(INDEX, 0, -1) if q in m]
+        old = m.replace(b",%d," % (-2 - len(q)), b",3,", 1).replace(b"[" + q + b"]", b"[\x00\x00x]", 1)
+        assert old != m
+        b.zrem(INDEX, m)
+        b.zadd(INDEX, {old: 0})
+    finally:
+        b.close()
+    want = by_key(sm, "k")
+    assert want[0]["old_value"] == "\x00\x00x"
+    cut, uncut = history_index._Cut.__call__, []
+
+    def spied(self: Any, parts: list[bytes], count: int) -> bytes:
+        try:
+            return cut(self, parts, count)
+        except history_index._Uncut:
+            uncut.append(count)
+            raise
+
+    monkeypatch.setattr(history_index._Cut, "__call__", spied)
+    assert sm.sync.history(G, "k", limit=10**9) == want
+    assert uncut

@@ -28,6 +28,7 @@ again; if that does not settle (such a program keeps writing), the read scans th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -174,6 +175,31 @@ _N = 9
 _PRESENT = (-1).__ne__
 
 
+class _Uncut(Exception):
+    """Whole members the reader cannot cut (:class:`_Cut`)."""
+
+
+class _Cut:
+    """The tails of whole members of ``key`` (a ``w`` reply of ``history_item.lua``: strings of
+    members joined by commas), joined by commas: each member's prefix (the key, each NUL as NUL
+    0x01, two NULs) and seq letter cut off, by one regex pass. Two NULs in a row are in no
+    member but at its prefix's end (no escaped key holds them; an old text holding a NUL is
+    kept as a JSON string; motia_nb's own JSON and the cause and trace escape it), so when the
+    joined text holds exactly ``count`` of them, each is a member's and so is each match; else
+    (a member made before the index kept such texts) :class:`_Uncut` is raised."""
+
+    def __init__(self, key: str) -> None:
+        self._prefix = re.compile(re.escape(key.encode().replace(b"\0", b"\0\1") + b"\0\0") + b".", re.S)
+
+    def __call__(self, parts: list[bytes], count: int) -> bytes:
+        joined = b",".join(parts)
+        if joined.count(b"\0\0") == count:
+            tails, cut = self._prefix.subn(b"", joined)
+            if cut == count:
+                return tails
+        raise _Uncut
+
+
 def _raise(exc: BaseException) -> None:
     raise exc
 
@@ -248,6 +274,8 @@ class ItemHistory:
                     return self._piped_read(c, script, keys, head, times, limit, group_id, key)
             except (redis.ConnectionError, redis.TimeoutError):
                 pass  # (the connection was dropped: redis-py's own calls below reconnect, as configured)
+            except _Uncut:
+                pass  # (a member holds the prefix's NULs twice: the server cuts them, below)
         out, fills, cursor = IndexRead(), 0, b""
         while out.count < limit:
             args = [*head, limit - out.count, _BUDGET, *times, cursor]
@@ -275,9 +303,11 @@ class ItemHistory:
         changes are built: the server reads the next changes while the client builds these.
         A lost connection is raised (the caller reads again the plain way)."""
         out, fills, cursor = IndexRead(), 0, b""
+        whole = times == ["", ""]  # (whole members: no time to check member by member)
+        mode, cut = ("w", _Cut(key)) if whole else ("", None)
         with _Wire(c, script, keys) as wire:
             try:
-                wire.send([*head, min(_FIRST, limit), _BUDGET, *times, cursor])
+                wire.send([*head, min(_FIRST, limit), _BUDGET, *times, cursor, mode])
                 while True:
                     reply = wire.recv()
                     if reply[0] == b"fill":
@@ -286,14 +316,14 @@ class ItemHistory:
                         fills += 1
                         self._make_index(group_id, reply[1])
                         out, cursor = IndexRead(), b""  # (another program wrote meanwhile: read again)
-                        wire.send([*head, min(_FIRST, limit), _BUDGET, *times, cursor])
+                        wire.send([*head, min(_FIRST, limit), _BUDGET, *times, cursor, mode])
                         continue
                     cursor, count, *tails = reply
                     if count:
-                        out.add(tails, count)
+                        out.add(tails if cut is None else [cut(tails, count)], count)
                     more = bool(cursor) and out.count < limit
                     if more:
-                        wire.send([*head, min(_CHUNK, limit - out.count), _BUDGET, *times, cursor])
+                        wire.send([*head, min(_CHUNK, limit - out.count), _BUDGET, *times, cursor, mode])
                     out.build(group_id, key)
                     if not more:
                         return out

@@ -11,7 +11,8 @@
 -- a read joins tails into one JSON text. An old text that is not one JSON value (another tool
 -- wrote the item: `]]`, `1],[2`) would move the values after it there: it is kept as a JSON
 -- string of its bytes instead, its length -2 minus that string's (hix_old; ~1 us a text, off
--- the writes but for a small call's own members). New texts are motia_nb's own JSON.
+-- the writes but for a small call's own members), as is one holding a NUL. New texts are
+-- motia_nb's own JSON.
 local function hix_prefix(k)
   -- the key, each NUL doubled as NUL 0x01, then two NULs: no other key's prefix starts with it
   -- (no key read through the API holds a NUL; another tool's field could)
@@ -37,9 +38,10 @@ local function hix_middle(at_us, pid, cause, trace)
 end
 local function hix_old(o)
   -- an old text as a member holds it and its length field: itself when it is one JSON value
-  -- (cjson reads it), else a JSON string of its bytes and -2 minus that string's length
+  -- (cjson reads it) holding no NUL, else a JSON string of its bytes and -2 minus that string's
+  -- length (so a member holds two NULs in a row only at its prefix's end: a reader cuts there)
   if not o then return '', -1 end
-  if pcall(cjson.decode, o) then return o, #o end
+  if not string.find(o, '\0', 1, true) and pcall(cjson.decode, o) then return o, #o end
   local q = cjson.encode(o)
   return q, -2 - #q
 end
