@@ -221,6 +221,7 @@ def test_the_first_write_after_the_server_stopped_says_it_was_not_applied(how: s
     says it was not applied (it was never sent), not that it may have been."""
     import asyncio
 
+    from motia_nb._threads import get_loop_thread
     from motia_nb.state import StateManager
     from motia_nb.testing.fixtures import require_binary
     from motia_nb.testing.redis_server import running_redis_server
@@ -247,7 +248,8 @@ def test_the_first_write_after_the_server_stopped_says_it_was_not_applied(how: s
         m = StateManager(server.url)
         try:
             assert not any(isinstance(r, BaseException) for r in write(1))  # (the path's connection kept)
-            server.stop()
+            server.stop()  # (its connections' ends are in their sockets once it exited)
+            get_loop_thread().submit(asyncio.sleep(0)).result()  # a turn of motia_nb's loop: the writer's read it
             got = write(2)
             assert got and all(isinstance(r, StateError) for r in got), got
             for r in got:
