@@ -425,3 +425,15 @@ def test_a_member_holding_two_nuls_in_a_value_is_cut_by_the_server(
     monkeypatch.setattr(history_index._Cut, "__call__", spied)
     assert sm.sync.history(G, "k", limit=10**9) == want
     assert uncut
+
+
+def test_an_index_key_of_another_type_is_said_alike_by_a_pipelined_read(sm: StateManager, raw: Any, piped: None) -> None:
+    run(_churn(sm, 3))
+    raw.delete(INDEX)
+    raw.set(INDEX, "another program's string")
+    errors = []
+    for limit in (1, 10**9):  # (a read of one change: one plain call; more: pipelined)
+        with pytest.raises(StateError) as info:
+            sm.sync.history(G, "k0", limit=limit)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1] and "WRONGTYPE" not in errors[0][1] and G in errors[0][1], errors

@@ -338,7 +338,9 @@ class ItemHistory:
                     out.build(group_id, key)
                     if not more:
                         return out
-            except redis.ResponseError as exc:  # said as self._call says it (WRONGTYPE: the group named)
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise
+            except redis.RedisError as exc:  # said as self._call says it (WRONGTYPE: the group named)
                 self._call(_raise, exc, group_id=group_id)
                 raise  # pragma: no cover - _call raised
 
