@@ -111,6 +111,8 @@ class IndexRead:
                     for i, lo in enumerate(los):
                         if lo < -1:
                             box = flat[_N * i + 7]
+                            if type(box[0]) is not str:  # (not as the index writes them: tail by tail)
+                                raise TypeError
                             box[0] = decode(box[0])
                 return flat
         except (ValueError, RecursionError, TypeError):
@@ -175,7 +177,8 @@ class IndexRead:
 def _unquote(quoted: bytes) -> bytes:
     """The bytes of an old text the index keeps as a JSON string (cjson's: bytes from 0x80 as
     they are, so read as latin-1, a character per byte)."""
-    return json.loads(quoted.decode("latin-1")).encode("latin-1")  # type: ignore[no-any-return]
+    text = json.loads(quoted.decode("latin-1"))
+    return text.encode("latin-1") if type(text) is str else quoted  # (a string, as the index writes them)
 
 
 #: the fields of a member's tail
