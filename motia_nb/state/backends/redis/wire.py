@@ -103,12 +103,16 @@ class ScriptWire:
         """Whether the kept connection, idle for :data:`IDLE` or more, has something to read
         though no reply is due: the server closed it (it was stopped, or dropped the client). A
         call sent there would fail after it was sent, and say it may have been applied. (One
-        ``select`` after a pause; none between the calls of a burst.)"""
+        ``poll`` after a pause; none between the calls of a burst.)"""
         if time.monotonic() - self._used < IDLE:
             return False
         sock = getattr(conn, "_sock", None)
+        if sock is None:
+            return False
         try:
-            return sock is not None and bool(select.select([sock], [], [], 0)[0])
+            p = select.poll()
+            p.register(sock, select.POLLIN)
+            return bool(p.poll(0))
         except (OSError, ValueError):  # (a socket closed meanwhile)
             return True
 
