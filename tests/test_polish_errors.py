@@ -4,10 +4,12 @@ names what it is about, and shows no password or machine path."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import textwrap
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,6 +214,51 @@ def test_restoring_a_value_another_tool_wrote_as_plain_text_is_refused_naming_th
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("how", ["sync", "awaited", "gathered"])
+def test_the_first_write_after_the_server_stopped_says_it_was_not_applied(how: str) -> None:
+    """The kept connection of each write path (the direct one's, the writer task's) was closed
+    by the server as it stopped: the first write after that connects again, is refused, and
+    says it was not applied (it was never sent), not that it may have been."""
+    import asyncio
+
+    from motia_nb._threads import get_loop_thread
+    from motia_nb.state import StateManager
+    from motia_nb.testing.fixtures import require_binary
+    from motia_nb.testing.redis_server import running_redis_server
+
+    async def gathered(n: int) -> list[Any]:
+        return await asyncio.gather(*(m.set("g", f"k{i}", n) for i in range(50)), return_exceptions=True)
+
+    async def awaited(n: int) -> list[Any]:
+        return [await m.set("g", "k", n)]
+
+    def write(n: int) -> list[Any]:
+        if how == "sync":
+            try:
+                return [m.sync.set("g", "k", n)]
+            except StateError as exc:
+                return [exc]
+        try:
+            return asyncio.run(gathered(n) if how == "gathered" else awaited(n))
+        except StateError as exc:
+            return [exc]
+
+    binary = require_binary("redis-server", "a server of its own, stopped mid-test")
+    with running_redis_server(binary) as server:
+        m = StateManager(server.url)
+        try:
+            assert not any(isinstance(r, BaseException) for r in write(1))  # (the path's connection kept)
+            server.stop()  # (its connections' ends are in their sockets once it exited)
+            get_loop_thread().submit(asyncio.sleep(0)).result()  # a turn of motia_nb's loop: the writer's read it
+            got = write(2)
+            assert got and all(isinstance(r, StateError) for r in got), got
+            for r in got:
+                assert re.search(r"failed before it was sent \(ConnectionError: .*connecting.*\); it was not applied$", str(r)), r
+        finally:
+            m.close()
+
+
+@pytest.mark.redis
 def test_a_write_refused_at_connect_says_it_was_not_applied():
     import asyncio
 
@@ -225,11 +272,11 @@ def test_a_write_refused_at_connect_says_it_was_not_applied():
         try:
             m.sync.set("g", "k", 1)  # the direct path keeps this connection
             server.stop()
-            # sent on the kept connection before the loss was seen: it may have reached the server
-            with pytest.raises(StateError, match="it may or may not have been applied"):
-                m.sync.set("g", "k", 2)
-            # from now on connecting fails first: nothing was sent
+            # the kept connection, closed by the server as it stopped, is seen closed before
+            # anything is sent on it; connecting again is refused: nothing was sent
             not_sent = r"failed before it was sent \(ConnectionError: .*connecting.*\); it was not applied$"
+            with pytest.raises(StateError, match=not_sent):
+                m.sync.set("g", "k", 2)
             with pytest.raises(StateError, match=not_sent):
                 m.sync.set("g", "k", 3)
             with pytest.raises(StateError, match=not_sent):  # its read fails first

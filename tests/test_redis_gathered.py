@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+from motia_nb._threads import get_loop_thread
 from motia_nb.state.backends.base import Write, WriteResult
 from motia_nb.state.backends.redis import RedisBackend, scripts
 from motia_nb.state.backends.redis import writer as writer_mod
 from motia_nb.state.backends.redis.commands import history_off, set_many_call, set_many_olds, set_outcome
 from motia_nb.state.backends.redis.layout import HISTORY_PREFIX, KEYS_PREFIX, ORDER_PREFIX, write_keys
+from motia_nb.state.backends.redis import wire as wire_mod
 from motia_nb.state.backends.redis.wire import AsyncScriptWire
 from motia_nb.state.errors import StateError
 from motia_nb.state.values import encode_copy
@@ -137,14 +139,21 @@ def test_without_listeners_no_event_is_built_yet_the_change_token_moves(
 
 
 def test_a_lost_connection_falls_back_to_redis_pys_pipeline_and_a_flushed_script_is_reloaded(
-    backend: RedisBackend, raw: Any
+    backend: RedisBackend, raw: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asyncio.run(gather_all(backend, sets("g", ["a", "b"])))
     wire = backend._writer._wire
     assert wire._conn is not None and wire.fallbacks == 0
-    raw.client_kill_filter(_type="normal", skipme=True)  # the writer's kept connection dies
+    # the writer's kept connection dies while idle: seen closed before anything is sent on it
+    raw.client_kill_filter(_type="normal", skipme=True)  # (its end is in the socket when this returns)
+    get_loop_thread().submit(asyncio.sleep(0)).result()  # a turn of the loop: it has read that end
+    results = asyncio.run(gather_all(backend, sets("g", ["a", "b"], tag="one")))
+    assert wire.fallbacks == 0 and results[0]["old_value"] == {"new": "a"} and wire._conn is not None
+    # ... and as if its loss were not seen yet: the calls go through redis-py's pipeline
+    monkeypatch.setattr(wire_mod, "_at_eof", lambda conn: False)
+    raw.client_kill_filter(_type="normal", skipme=True)
     results = asyncio.run(gather_all(backend, sets("g", ["a", "c"], tag="two")))
-    assert wire.fallbacks == 1 and results[0]["old_value"] == {"new": "a"} and results[1]["old_value"] is None
+    assert wire.fallbacks == 1 and results[0]["old_value"] == {"one": "a"} and results[1]["old_value"] is None
     raw.script_flush()  # NOSCRIPT: loaded again, then called
     results = asyncio.run(gather_all(backend, sets("g", ["a", "d"], tag="three")))
     assert results[0]["old_value"] == {"two": "a"} and backend.get("g", "d") == {"three": "d"}

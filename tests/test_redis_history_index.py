@@ -67,11 +67,16 @@ def assert_index_matches_stream(raw: Any, m: StateManager) -> None:
     assert raw.zcard(INDEX) == stream_changes(raw) == int(raw.get(COUNT))
 
 
-@pytest.fixture(params=[None, 3], ids=["one call", "3 members a call"])
+@pytest.fixture(params=[None, 3, "piped"], ids=["one call", "3 members a call", "pipelined calls of 2, then 3"])
 def budget(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reads as they are, and with each script call examining 3 members (many calls, each
-    going on from the last member the previous one examined)."""
-    if request.param is not None:
+    """The reads as they are, with each script call examining 3 members (many calls, each
+    going on from the last member the previous one examined), and pipelined (every read of
+    more than 2 changes: a call of 2, then calls of 3, each sent before the last one's
+    changes are built)."""
+    if request.param == "piped":
+        monkeypatch.setattr(history_index, "_FIRST", 2)
+        monkeypatch.setattr(history_index, "_CHUNK", 3)
+    elif request.param is not None:
         monkeypatch.setattr(history_index, "_BUDGET", request.param)
 
 
@@ -268,3 +273,168 @@ def test_one_items_history_reads_the_index_not_the_stream(sm: StateManager, raw:
     assert sm.sync.get(G, "hot", at=rows[150]["seq"]) == 150
     calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in raw.info("commandstats").items()}
     assert calls.get("xrange", 0) <= 1 and "xrevrange" not in calls and calls.get("zrevrangebylex") == 1
+
+
+@pytest.fixture
+def piped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pipelined reads in calls of 2, then 3 changes."""
+    monkeypatch.setattr(history_index, "_FIRST", 2)
+    monkeypatch.setattr(history_index, "_CHUNK", 3)
+
+
+def _in_use(m: StateManager) -> int:
+    """The client's pool connections in use (the direct writes keep one: :class:`.wire.ScriptWire`)."""
+    return len(m.backend._client().connection_pool._in_use_connections)
+
+
+def test_a_pipelined_read_sends_the_next_call_before_building_the_last_ones_changes(
+    sm: StateManager, raw: Any, piped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(_churn(sm, 12))
+    want, in_use = by_key(sm, "k1"), _in_use(sm)
+    assert len(want) > 12
+    seen: list[tuple[int, int]] = []  # (calls sent, changes read) as each reply's changes are built
+    sent = history_index._Wire.send
+    calls = [0]
+
+    def send(self: Any, args: list[Any]) -> None:
+        calls[0] += 1
+        sent(self, args)
+
+    build = history_index.IndexRead.build
+
+    def built(self: Any, group_id: str, key: str) -> None:
+        seen.append((calls[0], self.count))
+        build(self, group_id, key)
+
+    monkeypatch.setattr(history_index._Wire, "send", send)
+    monkeypatch.setattr(history_index.IndexRead, "build", built)
+    assert sm.sync.history(G, "k1", limit=10**9) == want
+    n = len(want)
+    reads = [min(n, 2 + 3 * i) for i in range(len(seen))]
+    assert [c for c, _ in seen[:-1]] == list(range(2, len(seen) + 1))  # the next call already sent
+    assert [r for _, r in seen] == reads and reads[-1] == n and calls[0] == len(seen)
+    assert _in_use(sm) == in_use
+
+
+def test_a_pipelined_read_loads_the_script_again_when_the_server_forgot_it(sm: StateManager, raw: Any, piped: None) -> None:
+    run(_churn(sm, 6))
+    want, in_use = by_key(sm, "k0"), _in_use(sm)
+    raw.script_flush()
+    assert sm.sync.history(G, "k0", limit=10**9) == want
+    assert sm.sync.history(G, "k0", since=want[1]["seq"], limit=4) == want[2:6]
+    assert _in_use(sm) == in_use
+
+
+def test_a_pipelined_read_that_loses_its_connection_reads_again_on_redis_pys_calls(
+    sm: StateManager, raw: Any, piped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    run(_churn(sm, 6))
+    want, in_use = by_key(sm, "k0"), _in_use(sm)
+    recv, dropped = history_index._Wire.recv, []
+
+    def lost(self: Any) -> Any:  # the second reply never comes
+        if self._sent and len(dropped) == 0 and getattr(self, "_replies", 0) == 1:
+            dropped.append((self._conn, self._conn._sock))
+            raise redis.ConnectionError("Connection closed by server.")
+        self._replies = getattr(self, "_replies", 0) + 1
+        return recv(self)
+
+    monkeypatch.setattr(history_index._Wire, "recv", lost)
+    assert sm.sync.history(G, "k0", limit=10**9) == want
+    conn, sock = dropped[0]  # disconnected (a reply was on its way: never read as another call's)
+    assert len(dropped) == 1 and conn._sock is not sock and sock.fileno() == -1
+    assert _in_use(sm) == in_use
+
+
+def test_a_pipelined_read_that_finds_the_stream_written_by_another_program_reads_again(
+    sm: StateManager, raw: Any, piped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(_churn(sm, 6))
+    build, done, in_use = history_index.IndexRead.build, [], _in_use(sm)
+
+    def built(self: Any, group_id: str, key: str) -> None:
+        if not done:  # between two calls: an older motia_nb records a change of k1
+            done.append(1)
+            seq = raw.incr("motia_nb:history:seq")
+            fields = {"t": "state:updated", "k": "k1", "at": f"{time.time():.6f}", "c": "old-version", "p": "7",
+                      "origin": "x", "o": '{"a": 1}', "n": '{"a": 2}'}  # fmt: skip
+            raw.xadd(STREAM, fields, id=f"{seq}-0")
+        build(self, group_id, key)
+
+    monkeypatch.setattr(history_index.IndexRead, "build", built)
+    got = sm.sync.history(G, "k1", limit=10**9)
+    assert done and got == by_key(sm, "k1") and got[-1]["cause"] == "old-version"
+    assert_index_matches_stream(raw, sm)
+    assert _in_use(sm) == in_use
+
+
+def test_a_pipelined_read_cuts_whole_members_of_any_key(sm: StateManager, raw: Any, piped: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a time, the server sends whole members and the reader cuts their prefixes: keys
+    holding regex characters and UTF-8, old texts another tool wrote holding NULs (kept as JSON
+    strings), read as the stream has them."""
+    modes: list[Any] = []
+    send = history_index._Wire.send
+    monkeypatch.setattr(history_index._Wire, "send", lambda self, args: (modes.append(args[-1]), send(self, args))[1])
+    keys = ["a.b*(c)", "é\\d", "[x]+?", "k", "k\x01"]
+    for i in range(4):
+        for k in keys:
+            if i == 2:
+                raw.hset("state:" + G, k, "\x00\x00x")  # another tool's text
+            sm.sync.set(G, k, {"i": i, "k": k})
+    for k in keys:
+        want = by_key(sm, k)
+        assert sm.sync.history(G, k, limit=10**9) == want and want[2]["old_value"] == "\x00\x00x"
+        assert sm.sync.history(G, k, since=want[0]["seq"], limit=10**9) == want[1:]
+    assert modes and set(modes) == {"w"}
+
+
+def test_a_member_holding_two_nuls_in_a_value_is_cut_by_the_server(
+    sm: StateManager, raw: Any, piped: None, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member made before the index kept texts holding NULs as JSON strings: the reader
+    cannot tell its prefix, so the read goes on with the server cutting (the tails)."""
+    import redis as redis_py
+
+    raw.hset("state:" + G, "k", "\x00\x00x")
+    for i in range(6):
+        sm.sync.set(G, "k", i)
+    sm.backend.file_history_of(G)
+    b = redis_py.Redis.from_url(redis_url)
+    try:
+        q = b'"\\u0000\\u0000x"'  # (as cjson writes it)
+        (m,) = [m for m in b.zrange(INDEX, 0, -1) if q in m]
+        old = m.replace(b",%d," % (-2 - len(q)), b",3,", 1).replace(b"[" + q + b"]", b"[\x00\x00x]", 1)
+        assert old != m
+        b.zrem(INDEX, m)
+        b.zadd(INDEX, {old: 0})
+    finally:
+        b.close()
+    want = by_key(sm, "k")
+    assert want[0]["old_value"] == "\x00\x00x"
+    cut, uncut = history_index._Cut.__call__, []
+
+    def spied(self: Any, parts: list[bytes], count: int) -> bytes:
+        try:
+            return cut(self, parts, count)
+        except history_index._Uncut:
+            uncut.append(count)
+            raise
+
+    monkeypatch.setattr(history_index._Cut, "__call__", spied)
+    assert sm.sync.history(G, "k", limit=10**9) == want
+    assert uncut
+
+
+def test_an_index_key_of_another_type_is_said_alike_by_a_pipelined_read(sm: StateManager, raw: Any, piped: None) -> None:
+    run(_churn(sm, 3))
+    raw.delete(INDEX)
+    raw.set(INDEX, "another program's string")
+    errors = []
+    for limit in (1, 10**9):  # (a read of one change: one plain call; more: pipelined)
+        with pytest.raises(StateError) as info:
+            sm.sync.history(G, "k0", limit=limit)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1] and "WRONGTYPE" not in errors[0][1] and G in errors[0][1], errors

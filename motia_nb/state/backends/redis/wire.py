@@ -18,6 +18,8 @@ After ``fork()`` the parent's connection is left alone and a new one is taken.
 from __future__ import annotations
 
 import os
+import select
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -57,6 +59,7 @@ class ScriptWire:
         self._client = client
         self._conn: Any = None
         self._pid = 0
+        self._used = 0.0  # when the last call began (time.monotonic)
 
     def call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``script(keys=keys, args=args)``, sent and read on the kept connection."""
@@ -64,9 +67,15 @@ class ScriptWire:
             conn = self._connection()
             if not conn.is_connected:
                 conn.connect()
+            elif self._closed_by_server(conn):  # (a server that went away: nothing is sent to it)
+                self._drop()
+                conn = self._connection()
+                conn.connect()
         except redis.RedisError as exc:
             self._drop()
             raise not_sent(exc)
+        finally:
+            self._used = time.monotonic()
         enc = conn.encoder
         packed = pack(("EVALSHA", script.sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
         try:
@@ -90,11 +99,39 @@ class ScriptWire:
             self._pid = os.getpid()
         return conn
 
+    def _closed_by_server(self, conn: Any) -> bool:
+        """Whether the kept connection, idle for :data:`IDLE` or more, has something to read
+        though no reply is due: the server closed it (it was stopped, or dropped the client). A
+        call sent there would fail after it was sent, and say it may have been applied. (One
+        ``poll`` after a pause; none between the calls of a burst.)"""
+        if time.monotonic() - self._used < IDLE:
+            return False
+        sock = getattr(conn, "_sock", None)
+        if sock is None:
+            return False
+        try:
+            p = select.poll()
+            p.register(sock, select.POLLIN)
+            return bool(p.poll(0))
+        except (OSError, ValueError):  # (a socket closed meanwhile)
+            return True
+
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.disconnect()
             self._client.connection_pool.release(conn)
+
+
+#: a kept connection idle this long (seconds) is checked before a call is sent on it (:meth:`ScriptWire._closed_by_server`)
+IDLE = 0.001
+
+
+def _at_eof(conn: Any) -> bool:
+    """Whether the server closed an asyncio connection (its stream reader saw the end; the
+    loop reads a socket as data arrives, so no system call)."""
+    reader = getattr(conn, "_reader", None)
+    return reader is not None and reader.at_eof()
 
 
 class AsyncScriptWire:
@@ -121,6 +158,10 @@ class AsyncScriptWire:
         try:  # connected first (redis-py retries it, the pool's get_connection too): a failure here sent nothing
             conn = await self._connection()
             if not conn.is_connected:
+                await conn.connect()
+            elif _at_eof(conn):  # the server closed it (stopped, or dropped the client): nothing is sent there
+                await self._drop()
+                conn = await self._connection()
                 await conn.connect()
         except redis.RedisError as exc:
             await self._drop()

@@ -8,7 +8,11 @@
 --   <seq>,<at_us>,<pid>,<cause>,<trace>,<old length>,<new length>,[<old>],[<new>]
 -- (at_us: unix time in whole microseconds; cause and trace as cjson writes strings, trace null
 -- when none; a length -1 when the value is absent, and then its brackets hold nothing), so that
--- a read joins tails into one JSON text.
+-- a read joins tails into one JSON text. An old text that is not one JSON value (another tool
+-- wrote the item: `]]`, `1],[2`) would move the values after it there: it is kept as a JSON
+-- string of its bytes instead, its length -2 minus that string's (hix_old; ~1 us a text, off
+-- the writes but for a small call's own members), as is one holding a NUL. New texts are
+-- motia_nb's own JSON.
 local function hix_prefix(k)
   -- the key, each NUL doubled as NUL 0x01, then two NULs: no other key's prefix starts with it
   -- (no key read through the API holds a NUL; another tool's field could)
@@ -32,11 +36,21 @@ local function hix_middle(at_us, pid, cause, trace)
   end
   return hix_last[5]
 end
+local function hix_old(o)
+  -- an old text as a member holds it and its length field: itself when it is one JSON value
+  -- (cjson reads it) holding no NUL, else a JSON string of its bytes and -2 minus that string's
+  -- length (so a member holds two NULs in a row only at its prefix's end: a reader cuts there)
+  if not o then return '', -1 end
+  if not string.find(o, '\0', 1, true) and pcall(cjson.decode, o) then return o, #o end
+  local q = cjson.encode(o)
+  return q, -2 - #q
+end
 local function hix_member(k, s, mid, o, n)
   -- `s`: the seq as text (a member starts with the letter of its number of digits, 'a' + that number)
   if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end  -- (as hix_prefix)
-  return k .. '\0\0' .. string.char(96 + #s) .. s .. mid .. hix_text(o and #o or -1) .. ',' .. hix_text(n and #n or -1)
-         .. ',[' .. (o or '') .. '],[' .. (n or '') .. ']'
+  local ot, ol = hix_old(o)
+  return k .. '\0\0' .. string.char(96 + #s) .. s .. mid .. hix_text(ol) .. ',' .. hix_text(n and #n or -1)
+         .. ',[' .. ot .. '],[' .. (n or '') .. ']'
 end
 local function hix_at_us(at)
   -- a stream entry's time text (unix seconds, six decimals) as whole microseconds

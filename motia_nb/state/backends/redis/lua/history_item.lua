@@ -3,12 +3,14 @@
 -- key, the first seq wanted and the first one past those wanted (as a member has them: a letter
 -- then the digits; '' for the first change / past the newest), changes wanted, members examined
 -- at most (a bound on the time the server spends in one call), the earliest and the latest time
--- wanted (whole microseconds, '' for none), and the last member a previous call examined ('':
--- none, from the start).
+-- wanted (whole microseconds, '' for none), the last member a previous call examined ('':
+-- none, from the start), and 'w' for whole members (when no time is given; else ignored).
 -- Returns {cursor, count, tails...}: cursor the last member examined when more may follow, else
 -- ''; count the changes; then their members' tails (history_index.lua) joined by commas, a
 -- hundred per string (one string of them all would cost the server more than making them: Lua
--- builds a long string by merging copies). The changes not filed yet are filed first (up to
+-- builds a long string by merging copies); with 'w', the whole members joined by commas, fifty
+-- per string (no string made per member: about half the server's time; the reader cuts the
+-- prefixes off, :mod:`.history_index`). The changes not filed yet are filed first (up to
 -- 2,000 of them: a few ms of the server's time). Or, reading nothing, {'fill', '0'} when the index does not hold every older
 -- change yet (history_index_fill.lua goes on), {'fill', '2'} when more changes wait to be filed
 -- (history_file.lua), {'fill', '1'} when it holds another count of changes than the stream
@@ -32,6 +34,26 @@ if ARGV[9] ~= '' then lo = '(' .. ARGV[9] end
 local want, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local min_us, max_us, p = tonumber(ARGV[7]), tonumber(ARGV[8]), #prefix + 2  -- where a tail starts
 local tails, count, seen, last = {}, 0, 0, ''
+if ARGV[10] == 'w' and not (min_us or max_us) then  -- every member examined is wanted
+  local out = {'', 0}
+  while seen < budget and count < want do
+    local n = math.min(1000, budget - seen, want - count)
+    local page
+    if rev then
+      page = redis.call('ZREVRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
+    else
+      page = redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
+    end
+    for i = 1, #page, 50 do out[#out + 1] = table.concat(page, ',', i, math.min(#page, i + 49)) end
+    count, seen = count + #page, seen + #page
+    out[2] = count
+    if #page < n then return out end
+    last = page[#page]
+    lo = '(' .. last
+  end
+  out[1] = last
+  return out
+end
 local function done(cursor)
   local out = {cursor, count}
   for i = 1, count, 100 do out[#out + 1] = table.concat(tails, ',', i, math.min(count, i + 99)) end
