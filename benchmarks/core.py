@@ -67,6 +67,7 @@ __all__ = [
 WORKLOADS: dict[str, str] = {
     "set_gather": "n sets issued at once (asyncio.gather / one batch)",
     "set_awaited": "n sets, each awaited before the next",
+    "set_overwrite": "n sets of existing keys (a store of n items, each overwritten once), each awaited before the next",
     "set_sync": "n sets through the blocking (sync) API",
     "get": "n point reads of existing keys, shuffled",
     "incr": "n concurrent increments of one key (lost updates counted)",

@@ -64,7 +64,7 @@ class MotiaDriver:
             self.only = ("set_gather", "set_awaited", "set_sync")
         if not history:
             self.name += " history off"
-            self.only = ("set_gather", "set_awaited")
+            self.only = ("set_gather", "set_awaited", "set_overwrite")
         where = "a private redis-server (--save '' --appendonly no)" if url else "a fresh SQLite file per round"
         self.how = (
             f"the default state_manager switched with use() to {where}; async API on one event loop, "
@@ -157,6 +157,18 @@ class MotiaDriver:
     def set_awaited(self, n: int) -> Iterator[Round]:
         async def timed(sm: Any) -> float:
             await sm.get(GROUP, "warm")
+            with Timer() as t:
+                for i in range(n):
+                    await sm.set(GROUP, key_of(i), value_of(i))
+            return t.seconds
+
+        yield from self._write_rounds(n, lambda sm, run: run(timed(sm)))
+
+    @contextlib.contextmanager
+    def set_overwrite(self, n: int) -> Iterator[Round]:
+        async def timed(sm: Any) -> float:
+            for lo in range(0, n, _CHUNK):  # n items first (other values), not timed
+                await asyncio.gather(*(sm.set(GROUP, key_of(i), value_of(n + i)) for i in range(lo, min(n, lo + _CHUNK))))
             with Timer() as t:
                 for i in range(n):
                     await sm.set(GROUP, key_of(i), value_of(i))

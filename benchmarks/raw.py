@@ -95,7 +95,7 @@ class RawSQLite:
         self.changelog = changelog
         if changelog:
             self.name = "raw sqlite3 + changelog"
-            self.only = ("set_gather", "set_awaited")
+            self.only = ("set_gather", "set_awaited", "set_overwrite")
             self.how = (
                 "raw sqlite3 as above, and in the same transaction each change's row in the changelog with "
                 "motia_nb's own INSERT (time, event type, group, key, old and new JSON text, cause, pid, origin): "
@@ -157,29 +157,38 @@ class RawSQLite:
 
     @contextlib.contextmanager
     def set_awaited(self, n: int) -> Iterator[Round]:
+        yield lambda: self._awaited_round(n, overwrite=False)
+
+    @contextlib.contextmanager
+    def set_overwrite(self, n: int) -> Iterator[Round]:
+        yield lambda: self._awaited_round(n, overwrite=True)
+
+    def _awaited_round(self, n: int, *, overwrite: bool) -> Sample:
+        """One round of ``n`` sets committed one by one (of existing keys holding other values,
+        written first and not timed, with ``overwrite``)."""
         row, pid, origin, now = change_row_maker(), os.getpid(), uuid.uuid4().int >> 65, time.time
-
-        def one() -> Sample:
-            with self._conn() as conn:
-                ex, dumps, loads, changelog = conn.execute, json.dumps, json.loads, self.changelog
-                with Timer() as t:
-                    for i in range(n):
-                        k = key_of(i)
-                        ex("BEGIN IMMEDIATE")
-                        found = ex(SELECT_ONE, (GROUP, k)).fetchone()
-                        _old = loads(found[0]) if found is not None else None
-                        text = dumps(value_of(i))
-                        ex(UPSERT, (GROUP, k, text))
-                        if changelog:
-                            old = None if found is None else found[0]
-                            ex(CHANGE_INSERT, row((int(now() * 1_000_000), CREATED if old is None else UPDATED, GROUP, k, old, text,
-                                                   None, "cell", pid, origin)))  # fmt: skip
-                        ex("COMMIT")
-                self._check_stored(conn, n)
-                self._check_changes(conn, n)
-            return Sample(t.seconds)
-
-        yield one
+        with self._conn() as conn:
+            if overwrite:
+                conn.execute("BEGIN")
+                conn.executemany(UPSERT, ((GROUP, key_of(i), json.dumps(value_of(n + i))) for i in range(n)))
+                conn.execute("COMMIT")
+            ex, dumps, loads, changelog = conn.execute, json.dumps, json.loads, self.changelog
+            with Timer() as t:
+                for i in range(n):
+                    k = key_of(i)
+                    ex("BEGIN IMMEDIATE")
+                    found = ex(SELECT_ONE, (GROUP, k)).fetchone()
+                    _old = loads(found[0]) if found is not None else None
+                    text = dumps(value_of(i))
+                    ex(UPSERT, (GROUP, k, text))
+                    if changelog:
+                        old = None if found is None else found[0]
+                        ex(CHANGE_INSERT, row((int(now() * 1_000_000), CREATED if old is None else UPDATED, GROUP, k, old, text,
+                                               None, "cell", pid, origin)))  # fmt: skip
+                    ex("COMMIT")
+            self._check_stored(conn, n)
+            self._check_changes(conn, n)
+        return Sample(t.seconds)
 
     @contextlib.contextmanager
     def get(self, n: int) -> Iterator[Round]:

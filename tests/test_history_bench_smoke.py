@@ -31,23 +31,23 @@ def test_every_history_target_is_measured_and_gets_a_verdict(tmp_path: Path) -> 
     keep = state_manager.history_keep
     outcomes = run_history_bench(TINY_HISTORY_SIZES, repeats=2, workdir=str(tmp_path))
     assert state_manager.history_keep == keep  # the rounds switched history off and back
-    assert [o.id for o in outcomes] == ["history.set_gather", "history.set_awaited", "history.read", "history.read_records",
-                                        "history.redis_set_gather", "history.redis_set_awaited", "history.read_redis",
-                                        "history.follow"]  # fmt: skip
+    assert [o.id for o in outcomes] == ["history.set_gather", "history.set_awaited", "history.set_overwrite", "history.read",
+                                        "history.read_records", "history.redis_set_gather", "history.redis_set_awaited",
+                                        "history.redis_set_overwrite", "history.read_redis", "history.follow"]  # fmt: skip
     redis = [o for o in outcomes if "redis" in o.id]
-    assert [o.error for o in outcomes if o not in redis] == [""] * 5
-    for o in outcomes[:2]:  # the SQLite on/off rows carry raw sqlite3's own ratio, for scale
+    assert [o.error for o in outcomes if o not in redis] == [""] * 6
+    for o in outcomes[:3]:  # the SQLite on/off rows carry raw sqlite3's own ratio, for scale
         assert re.search(r"; raw sqlite3 with vs without the same rows: \d+\.\d\d×$", o.measured), o.measured
     if shutil.which("redis-server") is None:  # the Redis rows say why they are n/a
         assert all(o.verdict == "n/a" and "redis-server" in o.error for o in redis)
         return
-    assert [o.error for o in redis] == [""] * 3
+    assert [o.error for o in redis] == [""] * 4
     assert all(o.verdict in ("PASS", "FAIL") for o in outcomes)
-    for o in (outcomes[2], outcomes[3], redis[2]):  # the first read alone, then the best once filed
+    for o in (outcomes[3], outcomes[4], redis[3]):  # the first read alone, then the best once filed
         assert re.fullmatch(r"\d+\.\d ms \(first read right after the writes \d+\.\d, filed \d+\.\d\)", o.measured), o.measured
-    assert "on Redis" in redis[2].what
+    assert "on Redis" in redis[3].what
     text = render_outcomes(outcomes)
-    assert "history targets met" in text and text.count("PASS") + text.count("FAIL") == 8
+    assert "history targets met" in text and text.count("PASS") + text.count("FAIL") == 10
 
 
 def test_the_cli_runs_only_the_history_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
