@@ -19,6 +19,7 @@ Motia project is accepted as is.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import re
@@ -54,6 +55,8 @@ __all__ = [
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TRIGGER_TYPES = ("state", "queue", "http", "cron", "stream")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
+#: ``{id}``, as OpenAPI writes a param: the engine's http worker reads it as ``:id`` does
+_BRACED = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0, 1, 2)) -> int:
@@ -261,14 +264,17 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
             raise StepConfigError(f"{at} (http) needs a 'path' str starting with '/', got {path!r}")
         segments = split_path(path)
         names: list[str] = []
-        for seg in segments:
-            if seg.startswith(":"):
-                m = _PARAM.match(seg)
+        for i, seg in enumerate(segments):
+            if seg.startswith(":") or "{" in seg or "}" in seg:
+                m = _PARAM.match(seg) or _BRACED.match(seg)
                 if not m:
-                    raise StepConfigError(f"{at} (http) path {path!r}: bad param segment {seg!r} (use :name)")
+                    raise StepConfigError(
+                        f"{at} (http) path {path!r}: bad param segment {seg!r} (write a param as :name or {{name}})"
+                    )
                 if m.group(1) in names:
                     raise StepConfigError(f"{at} (http) path {path!r}: param {seg!r} appears twice")
                 names.append(m.group(1))
+                segments = (*segments[:i], ":" + m.group(1), *segments[i + 1 :])
         middleware = raw.get("middleware") or []
         if not isinstance(middleware, (list, tuple)) or not all(callable(m) for m in middleware):
             raise StepConfigError(f"{at} (http) 'middleware' must be a list of callables, got {middleware!r}")
@@ -352,6 +358,18 @@ def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
     )
 
 
+def _no_triggers(config: Mapping[str, Any], where: str) -> StepConfigError:
+    """Motia 1.0's ``StepConfig`` requires ``triggers``: a config without it is refused, naming a
+    key that looks like it (``trigger``, ``Triggers``)."""
+    near = [k for k in map(str, config) if k != "triggers" and difflib.get_close_matches(k.lower(), ["triggers"], 1, 0.75)]
+    if near:
+        return StepConfigError(f"{where}: config has no 'triggers' (it has {near[0]!r}: did you mean 'triggers'?)")
+    return StepConfigError(
+        f"{where}: config has no 'triggers': Motia 1.0 requires it "
+        '(e.g. "triggers": [queue("topic")]; "triggers": [] for a step nothing triggers)'
+    )
+
+
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
     config = as_mapping(config)
@@ -369,7 +387,9 @@ def parse_config(config: Any) -> ParsedConfig:
     old = _old_style(config, where)
     if old is not None:
         raise old
-    raw_triggers = config.get("triggers", [])
+    if "triggers" not in config:
+        raise _no_triggers(config, where)
+    raw_triggers = config["triggers"]
     if isinstance(raw_triggers, Mapping):
         raw_triggers = [raw_triggers]
     if not isinstance(raw_triggers, (list, tuple)):

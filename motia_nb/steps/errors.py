@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._frames import ShortTraceback
 
-__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError"]
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError", "StateHelperError"]
 
 
 class StepError(ShortTraceback, Exception):
@@ -38,6 +38,10 @@ class EnqueueError(StepError, ValueError):
 
 class StepCallError(StepError, ValueError):
     """A bad argument to a steps call (``request``'s method or path, the scheduler's interval); nothing ran."""
+
+
+class StateHelperError(StepError, AttributeError):
+    """``state.set(...)``: the ``state`` trigger helper used as the state API (an AttributeError)."""
 
 
 class StepInputError(StepError, ValueError):

@@ -18,7 +18,10 @@ from .errors import StepConfigError, StepNotFoundError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Step", "StepRegistry"]
+__all__ = ["Step", "StepRegistry", "CELL_SOURCES"]
+
+#: how steps defined in a notebook cell are registered (a worker's are ``worker:<name>``)
+CELL_SOURCES = frozenset({"decorator", "%%step", "register"})
 
 
 @dataclass
@@ -67,6 +70,15 @@ class StepRegistry:
         self._steps: dict[str, Step] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
+        #: the names the notebook cell running now has defined (None outside a cell run)
+        self._this_run: set[str] | None = None
+
+    def begin_cell_run(self) -> None:
+        """A notebook cell starts running: a step name it defines twice is refused until :meth:`end_cell_run`."""
+        self._this_run = set()
+
+    def end_cell_run(self) -> None:
+        self._this_run = None
 
     def on_change(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` whenever a step is registered, replaced or removed."""
@@ -88,6 +100,14 @@ class StepRegistry:
         is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
         new = Step(parsed.name, parsed, handler, arity, is_async, source, list(parsed.triggers))
         with self._lock:
+            this_run = self._this_run if source in CELL_SOURCES else None
+            if this_run is not None and new.name in this_run:
+                # a step's name is its identity (Motia names its functions steps::<name>::...): a copied
+                # step whose name was not changed would silently replace the first
+                raise StepConfigError(
+                    f"step {new.name!r} is defined twice in this cell; give each step its own name "
+                    "(the first definition stands)"
+                )
             for trig in new.of_type(HttpTrigger):
                 for other in self._steps.values():
                     if other.name == new.name:
@@ -100,6 +120,8 @@ class StepRegistry:
                             )
             replaced = new.name in self._steps
             self._steps[new.name] = new  # a dict keeps the old position on replacement
+            if this_run is not None:
+                this_run.add(new.name)
         self._changed()
         return new, replaced
 
