@@ -173,6 +173,9 @@ def first(d): print("first")
 @step({"name": "Dup", "triggers": [queue("d")]})
 def second(d): print("second")''',
     "twice_after": 'await enqueue({"topic": "d", "data": 1})',
+    # was: Out[n]: <motia_nb._calls.NotAwaitedCall at 0x7f…>, nothing else (the result cache keeps
+    # the call alive, so the line said when it is dropped unawaited never came)
+    "unawaited": 'enqueue({"topic": "d", "data": 2})',
     "no_triggers": '''%%step
 from motia import queue
 config = {"name": "Quiet", "trigger": [queue("q")], "flows": ["shop"]}
@@ -214,7 +217,10 @@ def test_in_a_real_kernel(ran):
     assert ran["twice"].endswith("StepConfigError: step 'Dup' is defined twice in this cell; give each step its own "
                                  "name (the first definition stands)"), ran["twice"]
     assert ran["twice_after"] == "first\n", ran["twice_after"]
+    assert ran["unawaited"] == ("<enqueue(...) was not awaited, so nothing ran: write await enqueue(...) "
+                                "(or enqueue.sync(...))>\n"), ran["unawaited"]
     assert ran["no_triggers"].endswith(
         "StepConfigError: step 'Quiet': config has no 'triggers' (it has 'trigger': did you mean 'triggers'?)"), ran["no_triggers"]
     assert ran["state_set"].endswith("StateHelperError: " + STATE_HINT.format("set")), ran["state_set"]
     assert ran["steps"] == "['Dup', 'GetOrder']\n", ran["steps"]
+
