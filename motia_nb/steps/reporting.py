@@ -51,6 +51,10 @@ def user_traceback(exc: BaseException) -> list[str]:
     te = traceback.TracebackException.from_exception(exc)
     _user_frames(te)
     lines = list(te.format())
+    own = type(exc)
+    if own.__module__.startswith("motia_nb."):  # StepInputError: …, as IPython shows it (not motia_nb.steps.errors.…)
+        qualified = f"{own.__module__}.{own.__qualname__}"
+        lines = [own.__qualname__ + line[len(qualified):] if line.startswith(qualified + ":") else line for line in lines]
     for filename in _files(te):
         label = location(filename)
         if not label.startswith("File "):
