@@ -182,6 +182,13 @@ config = {"name": "Quiet", "trigger": [queue("q")], "flows": ["shop"]}
 def handler(data): print("never")''',
     "state_set": 'state.set("orders", "o1", {"total": 1})',
     "steps": "print(sorted(s.name for s in __import__('motia_nb').all_steps()))",
+    # Motia 0.x's ctx.logger: motia_nb's ctx has it; the real SDK's FlowContext (a pydantic model) does not
+    "ctx_logger": '''%%step
+from motia import queue
+config = {"name": "OldStyle", "triggers": [queue("old")]}
+async def handler(data, ctx):
+    ctx.logger.info("old style", {"data": data})''',
+    "ctx_logger_call": 'await enqueue({"topic": "old", "data": 1})',
 }
 
 
@@ -206,7 +213,7 @@ def ran(request, tmp_path_factory):
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp)}}).execute(env=env)
     ansi = re.compile(r"\x1b\[[0-9;]*m")
-    return dict(zip(["setup", *CELLS], (ansi.sub("", cell_text(c)) for c in nb.cells)))
+    return {"world": world, **dict(zip(["setup", *CELLS], (ansi.sub("", cell_text(c)) for c in nb.cells)))}
 
 
 @pytest.mark.slow
@@ -223,4 +230,28 @@ def test_in_a_real_kernel(ran):
         "StepConfigError: step 'Quiet': config has no 'triggers' (it has 'trigger': did you mean 'triggers'?)"), ran["no_triggers"]
     assert ran["state_set"].endswith("StateHelperError: " + STATE_HINT.format("set")), ran["state_set"]
     assert ran["steps"] == "['Dup', 'GetOrder']\n", ran["steps"]
+    said = ran["ctx_logger_call"]
+    if ran["world"] == "standin":
+        assert said == '[INFO] OldStyle: old style {"data": 1}\n', said
+    else:  # the handler's line and the error: not pydantic's frame (a machine path under site-packages)
+        lines = said.splitlines()
+        assert lines[0].startswith("✖ step 'OldStyle' failed (queue old; trace ") and "site-packages" not in said, said
+        assert lines[2].endswith("line 5, in handler") and lines[-1] == "AttributeError: 'FlowContext' object has no attribute 'logger'", said
 
+
+
+# ---------------------------------------------------------------- a handler failing inside a library
+
+
+def test_a_handler_failing_inside_a_library_shows_its_own_frames_not_the_librarys(ip, capsys):
+    # was: the frames of json/__init__.py and json/decoder.py (a machine path each), as the real
+    # motia's pydantic FlowContext showed .../site-packages/pydantic/main.py for `ctx.logger`
+    cell(ip, '%%step\nimport json\nfrom motia import queue\nconfig = {"name": "Parse", "triggers": [queue("p")]}\n'
+             'def handler(data):\n    return json.loads(data)')
+    capsys.readouterr()
+    cell(ip, 'await enqueue({"topic": "p", "data": "{not json"})')
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("✖ step 'Parse' failed (queue p; trace ") and err[1] == "Traceback (most recent call last):", err
+    assert err[2].endswith(", line 6, in handler") and err[3].strip() == "return json.loads(data)", err
+    assert [line for line in err[4:] if line.strip("^ ")] == [
+        "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"], err
