@@ -255,3 +255,19 @@ def test_a_handler_failing_inside_a_library_shows_its_own_frames_not_the_library
     assert err[2].endswith(", line 6, in handler") and err[3].strip() == "return json.loads(data)", err
     assert [line for line in err[4:] if line.strip("^ ")] == [
         "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"], err
+
+
+# ---------------------------------------------------------------- a trigger type Motia 1.0 does not have
+
+
+@pytest.mark.parametrize("trigger, said", [
+    ({"type": "event", "topic": "t"}, "unknown type 'event': Motia 1.0 calls it 'queue' (queue(\"t\"), from motia import queue)"),
+    ({"type": "api", "method": "GET", "path": "/x"}, "unknown type 'api': Motia 1.0 calls it 'http' (http(\"GET\", \"/x\"), from motia import http)"),
+    ({"type": "qeueu", "topic": "t"}, "unknown type 'qeueu': did you mean 'queue'? (one of: state, queue, http, cron, stream)"),
+    ({"type": "webhook"}, "unknown type 'webhook' (expected one of: state, queue, http, cron, stream)"),
+])
+def test_an_unknown_trigger_type_says_what_motia_calls_it(trigger, said):
+    # was: "has unknown type 'event' (expected one of: …)" for Motia 0.x's names and typos alike
+    with pytest.raises(StepConfigError) as exc:
+        parse_config({"name": "A", "triggers": [trigger]})
+    assert str(exc.value) == "step 'A': trigger 0 has " + said

@@ -235,6 +235,21 @@ def _condition(raw: Mapping[str, Any], at: str) -> tuple[Callable[..., Any] | No
     return cond, call_arity(cond, f"{at} condition", (1, 2))
 
 
+def _unknown_type(ttype: Any, raw: Mapping[str, Any]) -> str:
+    """What to say of a trigger ``type`` motia_nb does not know: Motia 0.x's name for a 1.0 type, a
+    near miss, or the types there are."""
+    q = json.dumps
+    if ttype == "event":
+        return f"unknown type 'event': Motia 1.0 calls it 'queue' (queue({q(raw.get('topic', 'topic'))}), from motia import queue)"
+    if ttype == "api":
+        method, path = raw.get("method", "GET"), raw.get("path", "/path")
+        return f"unknown type 'api': Motia 1.0 calls it 'http' (http({q(method)}, {q(path)}), from motia import http)"
+    near = difflib.get_close_matches(ttype, TRIGGER_TYPES, 1, 0.6) if isinstance(ttype, str) else []
+    if near:
+        return f"unknown type {ttype!r}: did you mean {near[0]!r}? (one of: {', '.join(TRIGGER_TYPES)})"
+    return f"unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})"
+
+
 def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     at = f"{where}: trigger {i}"
     raw = as_mapping(raw)
@@ -244,7 +259,7 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     if ttype not in TRIGGER_TYPES:
         if ttype is None:
             raise StepConfigError(f"{at} has no 'type' (expected one of: {', '.join(TRIGGER_TYPES)})")
-        raise StepConfigError(f"{at} has unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})")
+        raise StepConfigError(f"{at} has {_unknown_type(ttype, raw)}")
     cond, arity = _condition(raw, f"{at} ({ttype})")
     if ttype == "state":
         return StateTrigger(cond, arity)
