@@ -38,3 +38,45 @@ def test_a_worker_comes_back_when_the_kernel_serves_again_on_its_port(tmp_path):
     finally:
         proc.stop()
         server.close()
+
+
+SERVE_THEN_DIE = """
+import sys, time, os
+from motia_nb import engine
+server = engine.serve(port=int(sys.argv[1]))
+print("serving", flush=True)
+while not server.workers:
+    time.sleep(0.05)
+print("worker", flush=True)
+os._exit(0)  # a kernel that dies: no closing frame
+"""
+
+
+def test_a_worker_comes_back_after_the_serving_kernel_died(tmp_path):
+    # the README's other case (it worked before: a dead kernel sends no closing frame, and the SDK
+    # reconnects after an abnormal closure)
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a free port, for both "kernels"
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MOTIA_NB_DB=str(tmp_path / "first.db"))
+    first = subprocess.Popen([sys.executable, "-c", SERVE_THEN_DIE, str(port)], env=env, stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline() == "serving\n"
+    proc = start_motia(f"ws://127.0.0.1:{port}", tmp_path)
+    server = None
+    try:
+        assert first.stdout.readline() == "worker\n" and first.wait(30) == 0
+        server = engine.serve(port=port)
+        wait_for(lambda: worker_with_steps(server, MOTIA_STEPS), timeout=30, what="the worker to reconnect")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- worker log:\n{proc.output()}") from None
+    finally:
+        proc.stop()
+        first.kill()
+        first.wait(10)
+        if server is not None:
+            server.close()
