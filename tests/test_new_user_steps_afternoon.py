@@ -271,3 +271,21 @@ def test_an_unknown_trigger_type_says_what_motia_calls_it(trigger, said):
     with pytest.raises(StepConfigError) as exc:
         parse_config({"name": "A", "triggers": [trigger]})
     assert str(exc.value) == "step 'A': trigger 0 has " + said
+
+
+# ---------------------------------------------------------------- @step written another way
+
+
+@pytest.mark.parametrize("source, said", [
+    ('@step\ndef take(d): pass',
+     "@step needs the step's config: write @step({\"name\": ..., \"triggers\": [...]}) above def take(...)"),
+    ('@step(name="Take", triggers=[queue("t")])\ndef take(d): pass',
+     "step() takes the config as one dict, not keyword arguments: write @step({\"name\": \"Take\", \"triggers\": [...]})"),
+])
+def test_step_written_bare_or_with_keywords_says_how_to_write_it(ip, source, said):
+    # was: "a step config must be a dict, got function <function take at 0x7f…>", and a bare
+    # "TypeError: step() got an unexpected keyword argument 'name'"
+    lines = error_lines(ip, source)
+    assert lines[0].endswith(", line 1, in <module>") and len(lines) == 3, lines
+    assert lines[-1] == "\x1b[0;31mStepConfigError\x1b[0m: " + said, lines
+    assert all_steps() == []

@@ -7,6 +7,7 @@ steps that share a trigger run).
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,21 @@ class Step:
     def __repr__(self) -> str:
         trig = ", ".join(t.describe() for t in self.triggers) or "no triggers"
         return f"<step {self.name!r}: {trig}>"
+
+
+def check_step_call(config: Any, kwargs: dict[str, Any]) -> None:
+    """``@step`` written bare (the handler taken for the config) or with keyword arguments: say how
+    to write it (``StepConfigError``)."""
+    if kwargs:
+        name = kwargs.get("name")
+        shown = json.dumps(name) if isinstance(name, str) else "..."
+        raise StepConfigError(
+            f'step() takes the config as one dict, not keyword arguments: write @step({{"name": {shown}, "triggers": [...]}})'
+        )
+    if inspect.isfunction(config) or inspect.ismethod(config):
+        raise StepConfigError(
+            f'@step needs the step\'s config: write @step({{"name": ..., "triggers": [...]}}) above def {config.__name__}(...)'
+        )
 
 
 class StepRegistry:
@@ -125,11 +141,12 @@ class StepRegistry:
         self._changed()
         return new, replaced
 
-    def step(self, config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def step(self, config: Any = None, /, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@step(config)`` registers the handler below it (and returns it unchanged).
 
         The config is validated now: a bad one raises StepConfigError when the cell runs.
         """
+        check_step_call(config, kwargs)
         parse_config(config)  # fail at the decorator line already
 
         def deco(handler: Callable[..., Any]) -> Callable[..., Any]:
