@@ -289,3 +289,25 @@ def test_step_written_bare_or_with_keywords_says_how_to_write_it(ip, source, sai
     assert lines[0].endswith(", line 1, in <module>") and len(lines) == 3, lines
     assert lines[-1] == "\x1b[0;31mStepConfigError\x1b[0m: " + said, lines
     assert all_steps() == []
+
+
+# ---------------------------------------------------------------- enqueue / request called another way
+
+
+@pytest.mark.parametrize("source, said", [
+    ('await enqueue("orders", {"a": 1})',
+     "enqueue() takes 1 positional argument but 2 were given: write await enqueue({\"topic\": TOPIC, \"data\": DATA})"),
+    ('await enqueue(topic="orders", data={"a": 1})',
+     "enqueue() got an unexpected keyword argument 'topic': write await enqueue({\"topic\": TOPIC, \"data\": DATA})"),
+    ('await request("/orders")',
+     "request() missing 1 required positional argument: 'path': write await request(method, path, body=None, "
+     "headers=None, query=None)"),
+    ('enqueue.sync("orders", 1)',
+     "enqueue() takes 1 positional argument but 2 were given: write await enqueue({\"topic\": TOPIC, \"data\": DATA})"),
+])
+def test_enqueue_or_request_called_with_the_wrong_arguments_is_one_line(ip, source, said):
+    # was: a TypeError with a frame of motia_nb/steps/runtime.py (Entry.__call__), its source and path
+    lines = error_lines(ip, source)
+    assert len(lines) == 3 and lines[0].endswith(", line 1, in <module>"), lines
+    assert lines[-1] == "\x1b[0;31mStepArgumentError\x1b[0m: " + said, lines
+    assert issubclass(type(run_cell(ip, source).error_in_exec), TypeError)

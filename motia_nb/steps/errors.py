@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .._frames import ShortTraceback
 
-__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError", "StateHelperError"]
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError", "StateHelperError", "StepArgumentError"]
 
 
 class StepError(ShortTraceback, Exception):
@@ -42,6 +42,10 @@ class StepCallError(StepError, ValueError):
 
 class StateHelperError(StepError, AttributeError):
     """``state.set(...)``: the ``state`` trigger helper used as the state API (an AttributeError)."""
+
+
+class StepArgumentError(StepError, TypeError):
+    """``enqueue("orders", data)``, ``request("/orders")``: a call given arguments it does not take; nothing ran."""
 
 
 class StepInputError(StepError, ValueError):

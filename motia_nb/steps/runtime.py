@@ -41,6 +41,7 @@ import contextvars
 import functools
 import inspect
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -55,7 +56,7 @@ from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
-from .errors import EnqueueError, StepCallError, StepLoopError, StepNotFoundError
+from .errors import EnqueueError, StepArgumentError, StepCallError, StepLoopError, StepNotFoundError
 from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
@@ -103,7 +104,7 @@ class Entry(Generic[P, R]):
         is dropped unawaited. Where none runs (a plain-``def`` handler, a thread, before
         ``asyncio.run``): the call made now, as ``.sync(...)`` would (Motia 1.0.4's SDK calls are
         plain calls), its answer (or error) given when awaited."""
-        coro = self._fn(*args, **kwargs)
+        coro = self._called(args, kwargs)
         name = self._fn.__name__.lstrip("_")
         try:
             asyncio.get_running_loop()
@@ -113,7 +114,23 @@ class Entry(Generic[P, R]):
 
     def sync(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run to completion from code that cannot ``await`` (magics, plain-def handlers, scripts)."""
-        return run_sync(self._fn(*args, **kwargs))
+        return run_sync(self._called(args, kwargs))
+
+    def _called(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Coroutine[Any, Any, R]:
+        """The call's coroutine. Arguments it does not take (``enqueue("orders", data)``) are one line
+        saying how to write it (``StepArgumentError``, a TypeError), not a frame of this file: calling
+        an ``async def`` only binds its arguments, so a TypeError here is about them."""
+        try:
+            return self._fn(*args, **kwargs)
+        except TypeError as e:
+            name = self._fn.__name__.lstrip("_")
+            if name == "enqueue":
+                how = 'await enqueue({"topic": TOPIC, "data": DATA})'
+            else:
+                params = inspect.signature(self._fn).parameters.values()
+                how = f"await {name}(" + ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params) + ")"
+            said = re.sub(r"^[\w.]+\(\)", f"{name}()", str(e))
+            raise StepArgumentError(f"{said}: write {how}") from None
 
     def __repr__(self) -> str:
         return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
