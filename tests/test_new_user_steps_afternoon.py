@@ -311,3 +311,25 @@ def test_enqueue_or_request_called_with_the_wrong_arguments_is_one_line(ip, sour
     assert len(lines) == 3 and lines[0].endswith(", line 1, in <module>"), lines
     assert lines[-1] == "\x1b[0;31mStepArgumentError\x1b[0m: " + said, lines
     assert issubclass(type(run_cell(ip, source).error_in_exec), TypeError)
+
+
+# ---------------------------------------------------------------- the SDK's typed trigger models
+
+
+def test_the_sdks_trigger_models_build_triggers_without_the_real_package(ip, capsys):
+    # was: QueueTrigger & co. were `dict`: QueueTrigger(topic="typed") had no type, and the cell
+    # failed with "trigger 0 has no 'type'" (the real SDK's models default it)
+    cell(ip, '''%%step
+from motia import ApiTrigger, CronTrigger, FlowContext, QueueTrigger, StateTrigger, StepConfig, StreamTrigger
+config = StepConfig(name="Typed", triggers=[
+    QueueTrigger(topic="typed"), ApiTrigger(method="POST", path="/typed/:id"), CronTrigger(expression="0 9 * * *"),
+    StateTrigger(condition=lambda e, c: e.group_id == "typed"), StreamTrigger(stream_name="notes")])
+async def handler(data, ctx: FlowContext):
+    print("typed", ctx.trigger.type)
+    return {"status": 200, "body": None} if ctx.is_api() else None''')
+    assert capsys.readouterr().out == ("✓ step 'Typed' registered (queue typed, http POST /typed/:id, cron 0 9 * * *, "
+                                       "state (condition), stream notes)\n")
+    cell(ip, 'await enqueue({"topic": "typed", "data": 1})')
+    assert capsys.readouterr().out == "typed queue\n"
+    with pytest.raises(TypeError, match=r"^QueueTrigger: missing field 'topic'$"):
+        cell(ip, "from motia import QueueTrigger\nQueueTrigger(condition=None)")
