@@ -17,7 +17,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["DoneCall", "NotAwaitedCall"]
+__all__ = ["DoneCall", "NotAwaitedCall", "RaisedAtTheCall"]
+
+
+class RaisedAtTheCall:
+    """Mixin of an error that a call made where no loop runs raises at once, never keeps for an
+    await: the loop guard's (``StepLoopError``), which must stop the cascade above the call, as it
+    does for an awaited one."""
 
 
 class DoneCall(collections.abc.Coroutine):  # type: ignore[type-arg]

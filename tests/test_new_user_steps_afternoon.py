@@ -26,7 +26,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from motia_nb import http, queue, register, state
+from motia_nb import http, queue, register, state, state_manager
 from motia_nb.session import all_steps, get_step
 from motia_nb.steps import StepConfigError
 from motia_nb.steps.config import parse_config
@@ -38,7 +38,7 @@ REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
 
 @pytest.fixture
 def ip(steps_ip):
-    steps_ip.run_cell("from motia_nb import request, enqueue, step, queue, http, state")
+    steps_ip.run_cell("from motia_nb import request, enqueue, step, queue, http, state, state_manager")
     return steps_ip
 
 
@@ -333,3 +333,42 @@ async def handler(data, ctx: FlowContext):
     assert capsys.readouterr().out == "typed queue\n"
     with pytest.raises(TypeError, match=r"^QueueTrigger: missing field 'topic'$"):
         cell(ip, "from motia import QueueTrigger\nQueueTrigger(condition=None)")
+
+
+# ---------------------------------------------------------------- a plain-def handler's enqueue that fails
+
+
+def test_a_sync_handlers_enqueue_loop_fails_the_cell_as_an_async_ones_does(ip, capsys):
+    # was: the loop guard's error was kept in the innermost call's answer (nothing awaits a call in a
+    # plain def), printed as "✖ enqueue(...) was not awaited and failed: trigger loop stopped …",
+    # and every run above it, and the cell, went on as if nothing had happened
+    cell(ip, '@step({"name": "SyncQ", "triggers": [queue("sq")]})\n'
+             'def sync_q(d, ctx):\n    ctx.enqueue({"topic": "sq", "data": d + 1})')
+    capsys.readouterr()
+    err = run_cell(ip, 'await enqueue({"topic": "sq", "data": 0})').error_in_exec
+    assert type(err).__name__ == "StepLoopError" and err.steps == ("SyncQ",), err
+    assert "not awaited" not in capsys.readouterr().err
+
+
+def test_a_sync_handlers_bad_enqueue_is_that_steps_failure_at_its_line(ip, capsys):
+    # was: the step ran "ok", and the error came as "✖ enqueue(...) was not awaited and failed: …"
+    cell(ip, '@step({"name": "Typo", "triggers": [queue("typo")]})\n'
+             'def typo(d, ctx):\n    ctx.enqueue({"topc": "next", "data": d})')
+    capsys.readouterr()
+    cell(ip, 'await enqueue({"topic": "typo", "data": 1})')
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("✖ step 'Typo' failed (queue typo; trace "), err
+    assert err[2].endswith(", line 3, in typo") and err[3].strip() == 'ctx.enqueue({"topc": "next", "data": d})', err
+    assert err[-1] == "EnqueueError: enqueue: 'topic' must be a non-empty str, got None in {'topc': 'next', 'data': 1}", err
+
+
+def test_a_sync_handlers_unawaited_write_loop_fails_the_cell_too(ip, capsys):
+    # was: "✖ state_manager.set(...) was not awaited and failed: trigger loop stopped …", and the cell
+    # (and every run of the loop) went on
+    cell(ip, '@step({"name": "SyncLoop", "triggers": [state(condition=lambda e: e.group_id == "sl")]})\n'
+             'def sync_loop(e, ctx):\n    state_manager.set("sl", "c", {"n": (e.new_value or {}).get("n", 0) + 1})')
+    capsys.readouterr()
+    err = run_cell(ip, 'await state_manager.set("sl", "c", {"n": 0})').error_in_exec
+    assert type(err).__name__ == "StepLoopError" and err.steps == ("SyncLoop",), err
+    assert "not awaited" not in capsys.readouterr().err
+    assert state_manager.sync.get("sl", "c") == {"n": 24}  # the writes made stand

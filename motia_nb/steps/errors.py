@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._calls import RaisedAtTheCall
 from .._frames import ShortTraceback
 
 __all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError", "StateHelperError", "StepArgumentError"]
@@ -52,7 +53,7 @@ class StepInputError(StepError, ValueError):
     """Data a step's trigger delivered does not match its ``input=`` schema; the handler did not run."""
 
 
-class StepLoopError(StepError, RuntimeError):
+class StepLoopError(StepError, RuntimeError, RaisedAtTheCall):
     """A cascade re-triggered steps deeper than the loop guard allows.
 
     ``chain`` is the causal path of step names from the cascade's first step to

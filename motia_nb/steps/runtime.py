@@ -103,14 +103,19 @@ class Entry(Generic[P, R]):
         """Where a loop runs (a cell, an async handler): the call's coroutine, which says so if it
         is dropped unawaited. Where none runs (a plain-``def`` handler, a thread, before
         ``asyncio.run``): the call made now, as ``.sync(...)`` would (Motia 1.0.4's SDK calls are
-        plain calls), its answer (or error) given when awaited."""
+        plain calls), its answer given when awaited; its error raised at the call, as the SDK's is
+        (nothing awaits a call in a plain def: kept for an await, the loop guard's error never
+        stopped the cascade, and a bad message failed no step)."""
         coro = self._called(args, kwargs)
         name = self._fn.__name__.lstrip("_")
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return DoneCall(name, *_made_now(coro))
-        return NotAwaitedCall(name, coro)
+            loop = False
+        else:
+            loop = True
+        # (made outside the except: its error must not read as raised while handling that one)
+        return NotAwaitedCall(name, coro) if loop else DoneCall(name, run_sync(coro), None)
 
     def sync(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run to completion from code that cannot ``await`` (magics, plain-def handlers, scripts)."""
@@ -134,13 +139,6 @@ class Entry(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
-
-
-def _made_now(coro: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
-    try:
-        return run_sync(coro), None
-    except Exception as exc:  # answered at the await (or said when dropped unawaited)
-        return None, exc
 
 
 class _Root:
