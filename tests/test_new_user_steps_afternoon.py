@@ -372,3 +372,19 @@ def test_a_sync_handlers_unawaited_write_loop_fails_the_cell_too(ip, capsys):
     assert type(err).__name__ == "StepLoopError" and err.steps == ("SyncLoop",), err
     assert "not awaited" not in capsys.readouterr().err
     assert state_manager.sync.get("sl", "c") == {"n": 24}  # the writes made stand
+
+
+# ---------------------------------------------------------------- an http condition that raises
+
+
+def test_an_http_condition_that_raises_answers_500_not_condition_not_met(ip, capsys):
+    # was: 422 {"code": "CONDITION_NOT_MET", "message": "Request condition not met"} beside the
+    # cell's report that the condition raised; the engine answers a failing condition function 500
+    cell(ip, '@step({"name": "CondBoom", "triggers": [http("POST", "/cb", condition=lambda req, ctx: req.body["x"] > 1)]})\n'
+             'def cb(req): return {"status": 200, "body": "ran"}')
+    capsys.readouterr()
+    r = cell(ip, 'await request("POST", "/cb", body={"y": 1})')
+    assert r == {"status": 500, "body": {"error": "the condition raised KeyError: 'x'", "step": "CondBoom"}, "headers": {}}, r
+    assert "✖ condition of step 'CondBoom' raised" in capsys.readouterr().err
+    assert cell(ip, 'await request("POST", "/cb", body={"x": 0})')["status"] == 422  # false: as before
+    assert cell(ip, 'await request("POST", "/cb", body={"x": 2})') == {"status": 200, "body": "ran", "headers": {}}

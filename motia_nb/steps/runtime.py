@@ -61,7 +61,7 @@ from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
-from .state_cascade import StateTriggers
+from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
 
@@ -343,7 +343,16 @@ class Runtime(StateTriggers):
         label = f"http {method} {trig.path}"
         trigger = {"type": "http", "method": method, "path": trig.path}
         with self.root(label):
-            if not await self._condition_holds(st, trig, req, label, trigger):  # as the engine: 422
+            token = condition_error.set(None)
+            try:
+                holds = await self._condition_holds(st, trig, req, label, trigger)
+                raised = condition_error.get()
+            finally:
+                condition_error.reset(token)
+            if raised is not None:  # as the engine, for a condition function that fails: 500
+                return {"status": 500, "body": {"error": f"the condition raised {type(raised).__name__}: {raised}",
+                                                "step": st.name}, "headers": {}}
+            if not holds:  # as the engine: 422
                 body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
                 return {"status": 422, "body": body, "headers": {}}
             out = await self.run(st, req, trigger, label, response_check(st, req.response))
