@@ -80,3 +80,39 @@ def test_a_worker_comes_back_after_the_serving_kernel_died(tmp_path):
         first.wait(10)
         if server is not None:
             server.close()
+
+
+def test_a_worker_step_named_as_a_notebook_step_says_both_run(caplog):
+    # was: the worker's step silently became 'Note [queue(note)]' beside the notebook's 'Note', and
+    # every message ran both (a project exported with %motia export, then connected to the kernel)
+    import json
+
+    from websockets.sync.client import connect
+
+    from engine_helpers import frames
+    from motia_nb import step
+    from motia_nb.session import remove_step
+
+    @step({"name": "Note", "triggers": [{"type": "queue", "topic": "note"}]})
+    def note(d):
+        pass
+
+    server = engine.serve()
+    ws = connect(server.url).__enter__()
+    try:
+        frames(ws)  # workerregistered
+        caplog.set_level("WARNING", logger="motia_nb")
+        for tid, topic in (("t1", "note"), ("t2", "note.other")):  # one step, two triggers: said once
+            ws.send(json.dumps({"type": "registerfunction", "id": f"steps::Note::trigger::queue({topic})"}))
+            ws.send(json.dumps({"type": "registertrigger", "id": tid, "trigger_type": "queue",
+                                "function_id": f"steps::Note::trigger::queue({topic})",
+                                "config": {"topic": topic, "metadata": {"name": "Note"}}}))
+            frames(ws)
+        said = [r.getMessage() for r in caplog.records if "notebook step" in r.getMessage()]
+        worker = server.workers[0]["name"]
+        assert said == [f"motia_nb engine: {worker}: its step 'Note' has the name of a notebook step, so both run "
+                        "(the worker's is 'Note [queue(note)]'); %motia remove Note keeps only the worker's"], said
+    finally:
+        ws.close()
+        server.close()
+        remove_step("Note")
