@@ -388,3 +388,21 @@ def test_an_http_condition_that_raises_answers_500_not_condition_not_met(ip, cap
     assert "✖ condition of step 'CondBoom' raised" in capsys.readouterr().err
     assert cell(ip, 'await request("POST", "/cb", body={"x": 0})')["status"] == 422  # false: as before
     assert cell(ip, 'await request("POST", "/cb", body={"x": 2})') == {"status": 200, "body": "ran", "headers": {}}
+
+
+# ---------------------------------------------------------------- a 6-field cron written minute first
+
+
+@pytest.mark.parametrize("expr, said", [
+    ("0 9 * * 1 2026", "days of week: 2026 is out of range 1-7"),
+    ("0 9 * * MON-FRI *", "'MON' is not a valid name in months"),
+])
+def test_a_six_field_cron_that_fails_says_its_fields_are_read_seconds_first(expr, said):
+    # was: only the field's error ("days of week: 2026 is out of range"), for a user who wrote
+    # minute first and added a year or a trailing field
+    from motia_nb import cron
+
+    with pytest.raises(StepConfigError) as exc:
+        cron(expr)
+    assert str(exc.value) == (f"cron: bad cron expression {expr!r}: {said} (6 fields are read seconds first, as the "
+                              "engine does: second minute hour day-of-month month day-of-week; minute first is 5 fields)")

@@ -140,7 +140,11 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
         try:
             spec = parse_engine_cron(expr)
         except CronSpecError as e:
-            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+            hint = ""
+            if n == 6:  # written minute first, plus a year or a trailing field?
+                hint = (" (6 fields are read seconds first, as the engine does: second minute hour day-of-month month"
+                        " day-of-week; minute first is 5 fields)")
+            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}{hint}") from None
         if spec.next_after(datetime.now(timezone.utc)) is None:  # its years are all past
             raise StepConfigError(
                 f"{where}: bad cron expression {expression!r}: the expression never fires again "
