@@ -406,3 +406,17 @@ def test_a_six_field_cron_that_fails_says_its_fields_are_read_seconds_first(expr
         cron(expr)
     assert str(exc.value) == (f"cron: bad cron expression {expr!r}: {said} (6 fields are read seconds first, as the "
                               "engine does: second minute hour day-of-month month day-of-week; minute first is 5 fields)")
+
+
+# ---------------------------------------------------------------- %motia request PATH with {var}
+
+
+def test_motia_request_with_a_braced_variable_in_its_path_is_refused(ip):
+    # was: %motia request GET /orders/{oid} (magics never expand) answered 200 for the order "{oid}"
+    cell(ip, '@step({"name": "O", "triggers": [http("GET", "/orders/{id}")]})\n'
+             'def o(req): return {"status": 200, "body": req.path_params}')
+    ip.user_ns["oid"] = "o-7"
+    err = run_cell(ip, "%motia request GET /orders/{oid}").error_in_exec
+    assert str(err) == ("%motia request: '/orders/{oid}' reads as a variable of the notebook, but %motia takes the PATH "
+                        "as written, never from a variable ({var}, $var, :name): write it out"), err
+    assert cell(ip, "%motia request GET /orders/o-7")["body"] == {"id": "o-7"}

@@ -120,7 +120,8 @@ def _enqueue(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _request(m: StepMagics, a: argparse.Namespace) -> dict[str, Any]:
-    return request.sync(a.method, a.path, body=a.body)
+    # (never expanded: GET /orders/{oid} would ask for the order "{oid}")
+    return request.sync(a.method, as_written("%motia request", "PATH", a.path), body=a.body)
 
 
 def _cron_run(m: StepMagics, a: argparse.Namespace) -> None:
