@@ -420,3 +420,21 @@ def test_motia_request_with_a_braced_variable_in_its_path_is_refused(ip):
     assert str(err) == ("%motia request: '/orders/{oid}' reads as a variable of the notebook, but %motia takes the PATH "
                         "as written, never from a variable ({var}, $var, :name): write it out"), err
     assert cell(ip, "%motia request GET /orders/o-7")["body"] == {"id": "o-7"}
+
+
+# ---------------------------------------------------------------- %motia workers with nothing served
+
+
+def test_motia_workers_says_why_it_is_empty(ip, capsys):
+    # was: an empty frame and nothing else, serving or not
+    assert cell(ip, "%motia workers").empty
+    assert capsys.readouterr().err == "%motia workers: no engine endpoint is running (%motia serve starts one)\n"
+    cell(ip, "%motia serve")
+    try:
+        capsys.readouterr()
+        assert cell(ip, "%motia workers").empty
+        url = __import__("motia_nb").engine.servers()[0].url
+        assert capsys.readouterr().err == (f"%motia workers: no worker is connected to {url} "
+                                           f"(III_URL={url} motia run --dir steps connects one)\n")
+    finally:
+        cell(ip, "%motia serve stop")
