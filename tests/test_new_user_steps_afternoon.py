@@ -438,3 +438,14 @@ def test_motia_workers_says_why_it_is_empty(ip, capsys):
                                            f"(III_URL={url} motia run --dir steps connects one)\n")
     finally:
         cell(ip, "%motia serve stop")
+
+
+def test_motia_cron_list_says_why_it_is_empty(ip, capsys):
+    # was: "Empty DataFrame" and nothing else, e.g. after the only cron step was replaced by a queue one
+    assert cell(ip, "%motia cron list").empty
+    assert capsys.readouterr().err == ("%motia cron list: no cron step is registered "
+                                       '(a step with "triggers": [cron("0 9 * * *")] is one)\n')
+    cell(ip, '@step({"name": "Daily", "triggers": [__import__("motia_nb").cron("0 9 * * *")]})\ndef daily(): pass')
+    capsys.readouterr()
+    assert list(cell(ip, "%motia cron list")["step"]) == ["Daily"]
+    assert capsys.readouterr().err == ""

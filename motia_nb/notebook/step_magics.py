@@ -137,7 +137,11 @@ def _cron_stop(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
-    return current_session().scheduler.frame()
+    df = current_session().scheduler.frame()
+    if df.empty:  # an empty frame alone does not say why
+        print('%motia cron list: no cron step is registered (a step with "triggers": [cron("0 9 * * *")] is one)',
+              file=sys.stderr)
+    return df
 
 
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
