@@ -116,3 +116,38 @@ def test_a_worker_step_named_as_a_notebook_step_says_both_run(caplog):
         ws.close()
         server.close()
         remove_step("Note")
+
+
+def test_a_notebook_step_named_as_a_worker_step_says_it_takes_its_place(capsys):
+    # was: silent; the worker's step stopped running (a cell defining a step of that name replaces it)
+    import json
+
+    from websockets.sync.client import connect
+
+    from engine_helpers import frames, wait_for
+    from motia_nb import step
+    from motia_nb.session import get_step, remove_step
+
+    server = engine.serve()
+    ws = connect(server.url).__enter__()
+    try:
+        frames(ws)  # workerregistered
+        ws.send(json.dumps({"type": "registerfunction", "id": "steps::Ship::trigger::queue(ship)"}))
+        ws.send(json.dumps({"type": "registertrigger", "id": "t1", "trigger_type": "queue",
+                            "function_id": "steps::Ship::trigger::queue(ship)",
+                            "config": {"topic": "ship", "metadata": {"name": "Ship"}}}))
+        frames(ws)
+        worker = server.workers[0]["name"]
+        assert get_step("Ship").source == f"worker:{worker}"
+        capsys.readouterr()
+
+        @step({"name": "Ship", "triggers": [{"type": "queue", "topic": "ship"}]})
+        def ship(d):
+            pass
+
+        assert capsys.readouterr().err == (f"⚠ step 'Ship' was worker {worker}'s: the notebook's takes its place "
+                                           "(the worker's runs no more while the notebook defines it)\n")
+    finally:
+        ws.close()
+        server.close()
+        remove_step("Ship")

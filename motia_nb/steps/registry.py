@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CronTrigger, HttpTrigger, ParsedConfig, QueueTrigger, StateTrigger, Trigger, call_arity, parse_config
 from .errors import StepConfigError, StepNotFoundError
+from .reporting import say
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,10 +135,14 @@ class StepRegistry:
                                 f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
                                 f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
                             )
-            replaced = new.name in self._steps
+            old = self._steps.get(new.name)
+            replaced = old is not None
             self._steps[new.name] = new  # a dict keeps the old position on replacement
             if this_run is not None:
                 this_run.add(new.name)
+        if old is not None and old.source.startswith("worker:") and source in CELL_SOURCES:
+            say(f"⚠ step {new.name!r} was worker {old.source.removeprefix('worker:')}'s: the notebook's takes its place "
+                "(the worker's runs no more while the notebook defines it)")
         self._changed()
         return new, replaced
 
