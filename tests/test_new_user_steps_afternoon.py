@@ -449,3 +449,18 @@ def test_motia_cron_list_says_why_it_is_empty(ip, capsys):
     capsys.readouterr()
     assert list(cell(ip, "%motia cron list")["step"]) == ["Daily"]
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- a config key Motia does not read
+
+
+def test_a_config_key_motia_does_not_read_is_said(ip, capsys):
+    # was: silent ('flow' for 'flows': the step was in no flow; 'input_schema': nothing validated)
+    cell(ip, '@step({"name": "K", "triggers": [queue("k")], "flow": ["shop"], "input_schema": {}})\ndef k(d): pass')
+    assert capsys.readouterr().err == (
+        "⚠ step 'K': Motia does not read config key 'flow' (did you mean 'flows'?)\n"
+        "⚠ step 'K': Motia does not read config key 'input_schema' (it reads: name, description, triggers, enqueues, "
+        "flows, virtual_enqueues, virtual_subscribes, include_files; a queue's input schema is queue(topic, input=...))\n")
+    cell(ip, '@step({"name": "K", "triggers": [queue("k")], "flows": ["shop"], "emits": [], "virtualEnqueues": []})\n'
+             'def k(d): pass')
+    assert capsys.readouterr().err == ""  # Motia's aliases are read

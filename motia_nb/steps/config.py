@@ -321,6 +321,8 @@ class ParsedConfig:
     enqueues: list[str]
     flows: list[str]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    #: what to say of config keys Motia's ``StepConfig`` does not read (it ignores them silently)
+    unread: list[str] = field(default_factory=list)
 
 
 def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = None) -> list[str]:
@@ -417,4 +419,26 @@ def parse_config(config: Any) -> ParsedConfig:
         enqueues=_str_list(config, "enqueues", where, alias="emits"),
         flows=_str_list(config, "flows", where),
         raw=dict(config),
+        unread=_unread_keys(config, where),
     )
+
+
+#: the keys Motia 1.0's ``StepConfig`` reads (with their camelCase aliases, and 0.x's ``emits``)
+CONFIG_KEYS = ("name", "description", "triggers", "enqueues", "flows", "virtual_enqueues", "virtual_subscribes",
+               "include_files")
+_CONFIG_ALIASES = ("emits", "virtualEnqueues", "virtualSubscribes", "includeFiles", "virtualEmits")
+
+
+def _unread_keys(config: Mapping[str, Any], where: str) -> list[str]:
+    """One line for each key Motia would ignore silently (``flow`` for ``flows``, ``input_schema``)."""
+    out = []
+    for key in config:
+        if not isinstance(key, str) or key in CONFIG_KEYS or key in _CONFIG_ALIASES:
+            continue
+        near = difflib.get_close_matches(key.lower(), CONFIG_KEYS, 1, 0.75)
+        if near:
+            out.append(f"{where}: Motia does not read config key {key!r} (did you mean {near[0]!r}?)")
+            continue
+        hint = "; a queue's input schema is queue(topic, input=...)" if "input" in key.lower() or "schema" in key.lower() else ""
+        out.append(f"{where}: Motia does not read config key {key!r} (it reads: {', '.join(CONFIG_KEYS)}{hint})")
+    return out

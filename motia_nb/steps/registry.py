@@ -140,6 +140,9 @@ class StepRegistry:
             self._steps[new.name] = new  # a dict keeps the old position on replacement
             if this_run is not None:
                 this_run.add(new.name)
+        if source in CELL_SOURCES:
+            for line in parsed.unread:
+                say(f"⚠ {line}")
         if old is not None and old.source.startswith("worker:") and source in CELL_SOURCES:
             say(f"⚠ step {new.name!r} was worker {old.source.removeprefix('worker:')}'s: the notebook's takes its place "
                 "(the worker's runs no more while the notebook defines it)")
