@@ -17,7 +17,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["DoneCall", "NotAwaitedCall"]
+__all__ = ["DoneCall", "NotAwaitedCall", "RaisedAtTheCall"]
+
+
+class RaisedAtTheCall:
+    """Mixin of an error that a call made where no loop runs raises at once, never keeps for an
+    await: the loop guard's (``StepLoopError``), which must stop the cascade above the call, as it
+    does for an awaited one."""
 
 
 class DoneCall(collections.abc.Coroutine):  # type: ignore[type-arg]
@@ -45,6 +51,11 @@ class DoneCall(collections.abc.Coroutine):  # type: ignore[type-arg]
 
     def close(self) -> None:
         self._awaited = True
+
+    def __repr__(self) -> str:
+        if self._error is not None:
+            return f"<{self._label}(...) made, and failed: {self._error}>"
+        return f"<{self._label}(...) made: {self._result!r}>"
 
     def __del__(self) -> None:
         if not self._awaited and self._error is not None:
@@ -76,8 +87,16 @@ class NotAwaitedCall(collections.abc.Coroutine):  # type: ignore[type-arg]
         self._started = True
         self._coro.close()
 
+    def _not_awaited(self) -> str:
+        n = self._name
+        return f"{n}(...) was not awaited, so nothing ran: write await {n}(...) (or {n}.sync(...))"
+
+    def __repr__(self) -> str:
+        # a cell's last line: IPython shows this and its result cache keeps the call alive, so the
+        # line __del__ says would come only when the kernel exits
+        return f"<{self._not_awaited()}>" if not self._started else f"<{self._name}(...) awaited>"
+
     def __del__(self) -> None:
         if not self._started:
             self._coro.close()  # (Python's own "never awaited" warning would follow)
-            n = self._name
-            print(f"✖ {n}(...) was not awaited, so nothing ran: write await {n}(...) (or {n}.sync(...))", file=sys.stderr)
+            print(f"✖ {self._not_awaited()}", file=sys.stderr)

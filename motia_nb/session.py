@@ -101,9 +101,9 @@ class Session:
         """The session's state manager (Motia's name for it)."""
         return self.manager
 
-    def step(self, config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def step(self, config: Any = None, /, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@session.step(config)`` registers the handler below it in this session."""
-        return self.registry.step(config)
+        return self.registry.step(config, **kwargs)
 
     def steps_frame(self, flow: str | None = None) -> "pd.DataFrame":
         return self.registry.frame(flow)
@@ -148,13 +148,13 @@ def current_session() -> Session:
 
 
 # ---------------------------------------------------------------------------- public names
-def step(config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def step(config: Any = None, /, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: ``@step(config)`` registers the handler below it (and returns it unchanged).
 
     The config is validated now: a bad one raises StepConfigError when the cell runs.
     Running the cell again replaces the step of the same name.
     """
-    return current_session().registry.step(config)
+    return current_session().registry.step(config, **kwargs)
 
 
 def register(config: Any, handler: Callable[..., Any], source: str = "register") -> tuple[Step, bool]:

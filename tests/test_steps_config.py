@@ -43,8 +43,8 @@ def h(input):  # noqa: A002 - Motia's parameter name
         ({"name": "A", "triggers": [{"type": "queue"}]}, "needs a 'topic'"),
         ({"name": "A", "triggers": [{"type": "state", "condition": "yes"}]}, "must be callable"),
         ({"name": "A", "triggers": "queue"}, "'triggers' must be a list"),
-        ({"name": "A", "enqueues": "order.created"}, "'enqueues' must be a list of str"),
-        ({"name": "A", "flows": [1]}, "'flows'[0]"),
+        ({"name": "A", "triggers": [], "enqueues": "order.created"}, "'enqueues' must be a list of str"),
+        ({"name": "A", "triggers": [], "flows": [1]}, "'flows'[0]"),
     ],
 )
 def test_bad_config_raises_clear_error_and_registers_nothing(config, fragment):
@@ -83,9 +83,9 @@ def test_handler_signatures():
     assert call_arity(lambda i, ctx=None: 1, "h") == 2
     assert call_arity(lambda *a: 1, "h") == 2
     with pytest.raises(StepConfigError, match=r"\(input\) or \(input, ctx\)"):
-        register({"name": "A"}, lambda a, b, c: None)
+        register({"name": "A", "triggers": []}, lambda a, b, c: None)
     with pytest.raises(StepConfigError, match="must be callable"):
-        register({"name": "A"}, "not a function")
+        register({"name": "A", "triggers": []}, "not a function")
 
 
 def test_trigger_parsing_and_aliases():

@@ -146,7 +146,14 @@ class Server:
 
     async def _stop(self) -> None:
         if self._ws is not None:
-            self._ws.close()
+            # 1012 (service restart), not close()'s default 1001 (going away): after a normal closure
+            # iii-sdk's receive loop just ends, and `motia run` stays up, never to reconnect; after
+            # any other it reconnects with backoff, as when a real engine restarts, so its steps come
+            # back when the kernel serves again on that port
+            try:
+                self._ws.close(code=1012, reason="the notebook stopped serving")
+            except TypeError:  # pragma: no cover - websockets before 14 closes with 1001
+                self._ws.close()
             await self._ws.wait_closed()
         for w in list(self._conns.values()):
             self._drop(w)

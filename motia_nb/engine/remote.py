@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..steps.registry import StepRegistry
+from ..steps.registry import CELL_SOURCES, StepRegistry
 from ..steps.errors import StepConfigError, StepNotFoundError
 from .workers import Worker, WorkerCallError
+
+log = logging.getLogger("motia_nb.engine")
 
 if TYPE_CHECKING:
     from .endpoint import Server
@@ -91,10 +94,32 @@ def _condition_holds(answer: Any) -> bool:
     return answer is not False  # the engine skips the handler only on an explicit false
 
 
-def _step_name(reg: StepRegistry, worker: Worker, frame: dict[str, Any]) -> str:
+def _base_name(frame: dict[str, Any]) -> str:
+    """The step's name as the worker gives it (its ``metadata.name``, else the function id)."""
     meta = (frame.get("config") or {}).get("metadata") if isinstance(frame.get("config"), dict) else None
     base = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None
-    base = base or frame["function_id"]
+    return base or frame["function_id"]
+
+
+def _say_if_shadowed(reg: StepRegistry, worker: Worker, base: str, name: str) -> None:
+    """A worker step named as a notebook step (a project exported with ``%motia export``, then
+    connected): both run; say so once in the serving cell, with how to keep one."""
+    if name == base or base in worker.shadowed:
+        return
+    try:
+        other = reg.get(base)
+    except StepNotFoundError:
+        return
+    if other.source in CELL_SOURCES:
+        worker.shadowed.add(base)
+        log.warning(
+            "motia_nb engine: %s: its step %r has the name of a notebook step, so both run (the worker's is %r); "
+            "%%motia remove %s keeps only the worker's", worker.name, base, name, base,
+        )
+
+
+def _step_name(reg: StepRegistry, worker: Worker, frame: dict[str, Any]) -> str:
+    base = _base_name(frame)
     fid = frame["function_id"]
     suffix = fid.split("::trigger::", 1)[1] if "::trigger::" in fid else frame["id"][:8]
     mine = set(worker.step_names.values())
@@ -134,6 +159,7 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
     cond_id = config.get("condition_function_id")
     cond_id = cond_id if isinstance(cond_id, str) and cond_id else None
     name = _step_name(server.session.registry, worker, frame)
+    _say_if_shadowed(server.session.registry, worker, _base_name(frame), name)
     state_filter = (config.get("scope"), config.get("key"))
 
     async def condition(event: Any) -> bool:

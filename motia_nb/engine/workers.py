@@ -53,6 +53,8 @@ class Worker:
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # trigger id -> registertrigger frame
     trigger_types: dict[str, dict[str, Any]] = field(default_factory=dict)
     step_names: dict[str, str] = field(default_factory=dict)  # trigger id -> registry step name
+    #: its step names taken by a notebook step, already said in the serving cell
+    shadowed: set[str] = field(default_factory=set)
     pending: dict[str, "asyncio.Future[Any]"] = field(default_factory=dict)
     origins: dict[str, contextvars.Context] = field(default_factory=dict)  # invocation id -> causing context
     closed: bool = False

@@ -119,5 +119,42 @@ class StreamAuthResult(_Model):
     _defaults = {"context": None}
 
 
-# trigger configs are plain dicts here (what queue(), http(), … return); these names are for annotations
-QueueTrigger = ApiTrigger = CronTrigger = StateTrigger = StreamTrigger = TriggerConfig = dict
+class _TriggerModel(dict):  # type: ignore[type-arg]
+    """A trigger config built as the SDK's pydantic model is (``QueueTrigger(topic="orders")``): the
+    dict ``queue()``, ``http()``, … return, its ``type`` set, its required fields checked."""
+
+    _type = ""
+    _required: tuple[str, ...] = ()
+
+    def __init__(self, **kw: Any) -> None:
+        for name in self._required:
+            if name not in kw:
+                raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+        super().__init__({"type": self._type, **{k: v for k, v in kw.items() if v is not None}})
+
+    def __class_getitem__(cls, item: Any) -> type:
+        return cls
+
+
+class QueueTrigger(_TriggerModel):
+    _type, _required = "queue", ("topic",)
+
+
+class ApiTrigger(_TriggerModel):
+    _type, _required = "http", ("path", "method")
+
+
+class CronTrigger(_TriggerModel):
+    _type, _required = "cron", ("expression",)
+
+
+class StateTrigger(_TriggerModel):
+    _type = "state"
+
+
+class StreamTrigger(_TriggerModel):
+    _type, _required = "stream", ("stream_name",)
+
+
+# a union in the SDK: here the name is for annotations
+TriggerConfig = dict

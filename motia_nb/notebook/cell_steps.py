@@ -17,12 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..session import current_session
-from ..steps.registry import Step
+from ..steps.registry import CELL_SOURCES, Step, StepRegistry
 
 __all__ = ["CellSteps"]
-
-#: how steps defined in a notebook are registered (a worker's are ``worker:<name>``)
-CELL_SOURCES = frozenset({"decorator", "%%step", "register"})
 
 
 class CellSteps:
@@ -32,12 +29,18 @@ class CellSteps:
         self.owned: dict[str, dict[str, Step]] = {}  # cell id -> the steps its last successful run defined
         self._cell: str | None = None
         self._before: dict[str, Step] | None = None
+        self._run: StepRegistry | None = None  # the registry refusing a name defined twice in this run
 
     def pre_run_cell(self, info: Any) -> None:
         self._cell = getattr(info, "cell_id", None) or None
         self._before = self._steps() if self._cell is not None else None
+        self._run = current_session().registry
+        self._run.begin_cell_run()
 
     def post_run_cell(self, result: Any) -> None:
+        if self._run is not None:
+            self._run.end_cell_run()
+            self._run = None
         cell, before = self._cell, self._before
         self._cell = self._before = None
         if cell is None or before is None or not getattr(result, "success", False):

@@ -11,6 +11,7 @@ subcommand; each returns something a cell displays::
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from motia_nb import engine
@@ -90,7 +91,14 @@ def workers_cmd() -> "pd.DataFrame":
     """``%motia workers``: one row per connected worker (name, runtime, pid, connected at, steps)."""
     import pandas as pd
 
-    rows = [w for s in engine.servers() for w in s.workers]
+    running = engine.servers()
+    rows = [w for s in running for w in s.workers]
+    if not running:  # an empty frame alone does not say why (as %state list's note on an empty group)
+        print("%motia workers: no engine endpoint is running (%motia serve starts one)", file=sys.stderr)
+    elif not rows:
+        urls = ", ".join(s.url for s in running)
+        print(f"%motia workers: no worker is connected to {urls} (III_URL={running[0].url} motia run --dir steps "
+              "connects one)", file=sys.stderr)
     return pd.DataFrame(
         {
             "worker": pd.Series([w["name"] for w in rows], dtype=object),

@@ -120,7 +120,8 @@ def _enqueue(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _request(m: StepMagics, a: argparse.Namespace) -> dict[str, Any]:
-    return request.sync(a.method, a.path, body=a.body)
+    # (never expanded: GET /orders/{oid} would ask for the order "{oid}")
+    return request.sync(a.method, as_written("%motia request", "PATH", a.path), body=a.body)
 
 
 def _cron_run(m: StepMagics, a: argparse.Namespace) -> None:
@@ -136,7 +137,11 @@ def _cron_stop(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
-    return current_session().scheduler.frame()
+    df = current_session().scheduler.frame()
+    if df.empty:  # an empty frame alone does not say why
+        print('%motia cron list: no cron step is registered (a step with "triggers": [cron("0 9 * * *")] is one)',
+              file=sys.stderr)
+    return df
 
 
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:

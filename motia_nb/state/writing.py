@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._calls import DoneCall
+from .._calls import DoneCall, RaisedAtTheCall
 from .._threads import run_sync
 from .backends.base import Backend, Write, WriteResult
 from .backends.write_future import WriteFuture
@@ -137,4 +137,6 @@ def _made(writing: Writing, make: Callable[..., Write], args: tuple[Any, ...]) -
     try:
         return writing._write_sync(make(*args)), None
     except Exception as exc:  # bad input, a refused op, a store error: answered at the await
+        if isinstance(exc, RaisedAtTheCall):  # the loop guard's: the cascade above stops here
+            raise
         return None, exc

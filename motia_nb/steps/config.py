@@ -19,6 +19,7 @@ Motia project is accepted as is.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import re
@@ -54,6 +55,8 @@ __all__ = [
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 TRIGGER_TYPES = ("state", "queue", "http", "cron", "stream")
 _PARAM = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")
+#: ``{id}``, as OpenAPI writes a param: the engine's http worker reads it as ``:id`` does
+_BRACED = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0, 1, 2)) -> int:
@@ -232,6 +235,21 @@ def _condition(raw: Mapping[str, Any], at: str) -> tuple[Callable[..., Any] | No
     return cond, call_arity(cond, f"{at} condition", (1, 2))
 
 
+def _unknown_type(ttype: Any, raw: Mapping[str, Any]) -> str:
+    """What to say of a trigger ``type`` motia_nb does not know: Motia 0.x's name for a 1.0 type, a
+    near miss, or the types there are."""
+    q = json.dumps
+    if ttype == "event":
+        return f"unknown type 'event': Motia 1.0 calls it 'queue' (queue({q(raw.get('topic', 'topic'))}), from motia import queue)"
+    if ttype == "api":
+        method, path = raw.get("method", "GET"), raw.get("path", "/path")
+        return f"unknown type 'api': Motia 1.0 calls it 'http' (http({q(method)}, {q(path)}), from motia import http)"
+    near = difflib.get_close_matches(ttype, TRIGGER_TYPES, 1, 0.6) if isinstance(ttype, str) else []
+    if near:
+        return f"unknown type {ttype!r}: did you mean {near[0]!r}? (one of: {', '.join(TRIGGER_TYPES)})"
+    return f"unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})"
+
+
 def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     at = f"{where}: trigger {i}"
     raw = as_mapping(raw)
@@ -241,7 +259,7 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
     if ttype not in TRIGGER_TYPES:
         if ttype is None:
             raise StepConfigError(f"{at} has no 'type' (expected one of: {', '.join(TRIGGER_TYPES)})")
-        raise StepConfigError(f"{at} has unknown type {ttype!r} (expected one of: {', '.join(TRIGGER_TYPES)})")
+        raise StepConfigError(f"{at} has {_unknown_type(ttype, raw)}")
     cond, arity = _condition(raw, f"{at} ({ttype})")
     if ttype == "state":
         return StateTrigger(cond, arity)
@@ -261,14 +279,17 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
             raise StepConfigError(f"{at} (http) needs a 'path' str starting with '/', got {path!r}")
         segments = split_path(path)
         names: list[str] = []
-        for seg in segments:
-            if seg.startswith(":"):
-                m = _PARAM.match(seg)
+        for i, seg in enumerate(segments):
+            if seg.startswith(":") or "{" in seg or "}" in seg:
+                m = _PARAM.match(seg) or _BRACED.match(seg)
                 if not m:
-                    raise StepConfigError(f"{at} (http) path {path!r}: bad param segment {seg!r} (use :name)")
+                    raise StepConfigError(
+                        f"{at} (http) path {path!r}: bad param segment {seg!r} (write a param as :name or {{name}})"
+                    )
                 if m.group(1) in names:
                     raise StepConfigError(f"{at} (http) path {path!r}: param {seg!r} appears twice")
                 names.append(m.group(1))
+                segments = (*segments[:i], ":" + m.group(1), *segments[i + 1 :])
         middleware = raw.get("middleware") or []
         if not isinstance(middleware, (list, tuple)) or not all(callable(m) for m in middleware):
             raise StepConfigError(f"{at} (http) 'middleware' must be a list of callables, got {middleware!r}")
@@ -300,6 +321,8 @@ class ParsedConfig:
     enqueues: list[str]
     flows: list[str]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    #: what to say of config keys Motia's ``StepConfig`` does not read (it ignores them silently)
+    unread: list[str] = field(default_factory=list)
 
 
 def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = None) -> list[str]:
@@ -352,6 +375,18 @@ def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
     )
 
 
+def _no_triggers(config: Mapping[str, Any], where: str) -> StepConfigError:
+    """Motia 1.0's ``StepConfig`` requires ``triggers``: a config without it is refused, naming a
+    key that looks like it (``trigger``, ``Triggers``)."""
+    near = [k for k in map(str, config) if k != "triggers" and difflib.get_close_matches(k.lower(), ["triggers"], 1, 0.75)]
+    if near:
+        return StepConfigError(f"{where}: config has no 'triggers' (it has {near[0]!r}: did you mean 'triggers'?)")
+    return StepConfigError(
+        f"{where}: config has no 'triggers': Motia 1.0 requires it "
+        '(e.g. "triggers": [queue("topic")]; "triggers": [] for a step nothing triggers)'
+    )
+
+
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
     config = as_mapping(config)
@@ -369,7 +404,9 @@ def parse_config(config: Any) -> ParsedConfig:
     old = _old_style(config, where)
     if old is not None:
         raise old
-    raw_triggers = config.get("triggers", [])
+    if "triggers" not in config:
+        raise _no_triggers(config, where)
+    raw_triggers = config["triggers"]
     if isinstance(raw_triggers, Mapping):
         raw_triggers = [raw_triggers]
     if not isinstance(raw_triggers, (list, tuple)):
@@ -382,4 +419,26 @@ def parse_config(config: Any) -> ParsedConfig:
         enqueues=_str_list(config, "enqueues", where, alias="emits"),
         flows=_str_list(config, "flows", where),
         raw=dict(config),
+        unread=_unread_keys(config, where),
     )
+
+
+#: the keys Motia 1.0's ``StepConfig`` reads (with their camelCase aliases, and 0.x's ``emits``)
+CONFIG_KEYS = ("name", "description", "triggers", "enqueues", "flows", "virtual_enqueues", "virtual_subscribes",
+               "include_files")
+_CONFIG_ALIASES = ("emits", "virtualEnqueues", "virtualSubscribes", "includeFiles", "virtualEmits")
+
+
+def _unread_keys(config: Mapping[str, Any], where: str) -> list[str]:
+    """One line for each key Motia would ignore silently (``flow`` for ``flows``, ``input_schema``)."""
+    out = []
+    for key in config:
+        if not isinstance(key, str) or key in CONFIG_KEYS or key in _CONFIG_ALIASES:
+            continue
+        near = difflib.get_close_matches(key.lower(), CONFIG_KEYS, 1, 0.75)
+        if near:
+            out.append(f"{where}: Motia does not read config key {key!r} (did you mean {near[0]!r}?)")
+            continue
+        hint = "; a queue's input schema is queue(topic, input=...)" if "input" in key.lower() or "schema" in key.lower() else ""
+        out.append(f"{where}: Motia does not read config key {key!r} (it reads: {', '.join(CONFIG_KEYS)}{hint})")
+    return out

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._calls import RaisedAtTheCall
 from .._frames import ShortTraceback
 
-__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError"]
+__all__ = ["StepError", "StepConfigError", "StepNotFoundError", "StepLoopError", "EnqueueError", "StepInputError", "StepCallError", "StateHelperError", "StepArgumentError"]
 
 
 class StepError(ShortTraceback, Exception):
@@ -40,11 +41,19 @@ class StepCallError(StepError, ValueError):
     """A bad argument to a steps call (``request``'s method or path, the scheduler's interval); nothing ran."""
 
 
+class StateHelperError(StepError, AttributeError):
+    """``state.set(...)``: the ``state`` trigger helper used as the state API (an AttributeError)."""
+
+
+class StepArgumentError(StepError, TypeError):
+    """``enqueue("orders", data)``, ``request("/orders")``: a call given arguments it does not take; nothing ran."""
+
+
 class StepInputError(StepError, ValueError):
     """Data a step's trigger delivered does not match its ``input=`` schema; the handler did not run."""
 
 
-class StepLoopError(StepError, RuntimeError):
+class StepLoopError(StepError, RuntimeError, RaisedAtTheCall):
     """A cascade re-triggered steps deeper than the loop guard allows.
 
     ``chain`` is the causal path of step names from the cascade's first step to

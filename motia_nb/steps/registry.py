@@ -7,6 +7,7 @@ steps that share a trigger run).
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CronTrigger, HttpTrigger, ParsedConfig, QueueTrigger, StateTrigger, Trigger, call_arity, parse_config
 from .errors import StepConfigError, StepNotFoundError
+from .reporting import say
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Step", "StepRegistry"]
+__all__ = ["Step", "StepRegistry", "CELL_SOURCES"]
+
+#: how steps defined in a notebook cell are registered (a worker's are ``worker:<name>``)
+CELL_SOURCES = frozenset({"decorator", "%%step", "register"})
 
 
 @dataclass
@@ -55,6 +60,21 @@ class Step:
         return f"<step {self.name!r}: {trig}>"
 
 
+def check_step_call(config: Any, kwargs: dict[str, Any]) -> None:
+    """``@step`` written bare (the handler taken for the config) or with keyword arguments: say how
+    to write it (``StepConfigError``)."""
+    if kwargs:
+        name = kwargs.get("name")
+        shown = json.dumps(name) if isinstance(name, str) else "..."
+        raise StepConfigError(
+            f'step() takes the config as one dict, not keyword arguments: write @step({{"name": {shown}, "triggers": [...]}})'
+        )
+    if inspect.isfunction(config) or inspect.ismethod(config):
+        raise StepConfigError(
+            f'@step needs the step\'s config: write @step({{"name": ..., "triggers": [...]}}) above def {config.__name__}(...)'
+        )
+
+
 class StepRegistry:
     """A session's steps, keyed by name, in registration order (thread-safe).
 
@@ -67,6 +87,15 @@ class StepRegistry:
         self._steps: dict[str, Step] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
+        #: the names the notebook cell running now has defined (None outside a cell run)
+        self._this_run: set[str] | None = None
+
+    def begin_cell_run(self) -> None:
+        """A notebook cell starts running: a step name it defines twice is refused until :meth:`end_cell_run`."""
+        self._this_run = set()
+
+    def end_cell_run(self) -> None:
+        self._this_run = None
 
     def on_change(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` whenever a step is registered, replaced or removed."""
@@ -88,6 +117,14 @@ class StepRegistry:
         is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
         new = Step(parsed.name, parsed, handler, arity, is_async, source, list(parsed.triggers))
         with self._lock:
+            this_run = self._this_run if source in CELL_SOURCES else None
+            if this_run is not None and new.name in this_run:
+                # a step's name is its identity (Motia names its functions steps::<name>::...): a copied
+                # step whose name was not changed would silently replace the first
+                raise StepConfigError(
+                    f"step {new.name!r} is defined twice in this cell; give each step its own name "
+                    "(the first definition stands)"
+                )
             for trig in new.of_type(HttpTrigger):
                 for other in self._steps.values():
                     if other.name == new.name:
@@ -98,16 +135,26 @@ class StepRegistry:
                                 f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
                                 f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
                             )
-            replaced = new.name in self._steps
+            old = self._steps.get(new.name)
+            replaced = old is not None
             self._steps[new.name] = new  # a dict keeps the old position on replacement
+            if this_run is not None:
+                this_run.add(new.name)
+        if source in CELL_SOURCES:
+            for line in parsed.unread:
+                say(f"⚠ {line}")
+        if old is not None and old.source.startswith("worker:") and source in CELL_SOURCES:
+            say(f"⚠ step {new.name!r} was worker {old.source.removeprefix('worker:')}'s: the notebook's takes its place "
+                "(the worker's runs no more while the notebook defines it)")
         self._changed()
         return new, replaced
 
-    def step(self, config: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def step(self, config: Any = None, /, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@step(config)`` registers the handler below it (and returns it unchanged).
 
         The config is validated now: a bad one raises StepConfigError when the cell runs.
         """
+        check_step_call(config, kwargs)
         parse_config(config)  # fail at the decorator line already
 
         def deco(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ import sys
 import threading
 import traceback
 
-from .._frames import location
+from .._frames import is_user_file, location
 
 __all__ = ["say", "report", "user_traceback"]
 
@@ -28,7 +28,10 @@ _INTERNAL_FILES = frozenset({threading.__file__, contextvars.__file__})
 
 
 def _user_frames(te: traceback.TracebackException) -> None:
-    keep = [f for f in te.stack if not f.filename.startswith(_INTERNAL_DIRS) and f.filename not in _INTERNAL_FILES]
+    # (installed packages' and the standard library's frames too: the handler's own lines say where
+    # it failed, the error line says what; a library's frames are machine paths a saved notebook keeps)
+    keep = [f for f in te.stack
+            if not f.filename.startswith(_INTERNAL_DIRS) and f.filename not in _INTERNAL_FILES and is_user_file(f.filename)]
     te.stack = traceback.StackSummary.from_list(keep)
     for sub in (te.__cause__, te.__context__):
         if sub is not None:
@@ -51,6 +54,10 @@ def user_traceback(exc: BaseException) -> list[str]:
     te = traceback.TracebackException.from_exception(exc)
     _user_frames(te)
     lines = list(te.format())
+    own = type(exc)
+    if own.__module__.startswith("motia_nb."):  # StepInputError: …, as IPython shows it (not motia_nb.steps.errors.…)
+        qualified = f"{own.__module__}.{own.__qualname__}"
+        lines = [own.__qualname__ + line[len(qualified):] if line.startswith(qualified + ":") else line for line in lines]
     for filename in _files(te):
         label = location(filename)
         if not label.startswith("File "):

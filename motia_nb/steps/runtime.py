@@ -41,6 +41,7 @@ import contextvars
 import functools
 import inspect
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -55,12 +56,12 @@ from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
-from .errors import EnqueueError, StepCallError, StepLoopError, StepNotFoundError
+from .errors import EnqueueError, StepArgumentError, StepCallError, StepLoopError, StepNotFoundError
 from .reporting import report, say
 from .routes import choose_route, not_found, parse_query, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
-from .state_cascade import StateTriggers
+from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
 
@@ -102,28 +103,42 @@ class Entry(Generic[P, R]):
         """Where a loop runs (a cell, an async handler): the call's coroutine, which says so if it
         is dropped unawaited. Where none runs (a plain-``def`` handler, a thread, before
         ``asyncio.run``): the call made now, as ``.sync(...)`` would (Motia 1.0.4's SDK calls are
-        plain calls), its answer (or error) given when awaited."""
-        coro = self._fn(*args, **kwargs)
+        plain calls), its answer given when awaited; its error raised at the call, as the SDK's is
+        (nothing awaits a call in a plain def: kept for an await, the loop guard's error never
+        stopped the cascade, and a bad message failed no step)."""
+        coro = self._called(args, kwargs)
         name = self._fn.__name__.lstrip("_")
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return DoneCall(name, *_made_now(coro))
-        return NotAwaitedCall(name, coro)
+            loop = False
+        else:
+            loop = True
+        # (made outside the except: its error must not read as raised while handling that one)
+        return NotAwaitedCall(name, coro) if loop else DoneCall(name, run_sync(coro), None)
 
     def sync(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run to completion from code that cannot ``await`` (magics, plain-def handlers, scripts)."""
-        return run_sync(self._fn(*args, **kwargs))
+        return run_sync(self._called(args, kwargs))
+
+    def _called(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Coroutine[Any, Any, R]:
+        """The call's coroutine. Arguments it does not take (``enqueue("orders", data)``) are one line
+        saying how to write it (``StepArgumentError``, a TypeError), not a frame of this file: calling
+        an ``async def`` only binds its arguments, so a TypeError here is about them."""
+        try:
+            return self._fn(*args, **kwargs)
+        except TypeError as e:
+            name = self._fn.__name__.lstrip("_")
+            if name == "enqueue":
+                how = 'await enqueue({"topic": TOPIC, "data": DATA})'
+            else:
+                params = inspect.signature(self._fn).parameters.values()
+                how = f"await {name}(" + ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params) + ")"
+            said = re.sub(r"^[\w.]+\(\)", f"{name}()", str(e))
+            raise StepArgumentError(f"{said}: write {how}") from None
 
     def __repr__(self) -> str:
         return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
-
-
-def _made_now(coro: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
-    try:
-        return run_sync(coro), None
-    except Exception as exc:  # answered at the await (or said when dropped unawaited)
-        return None, exc
 
 
 class _Root:
@@ -328,7 +343,16 @@ class Runtime(StateTriggers):
         label = f"http {method} {trig.path}"
         trigger = {"type": "http", "method": method, "path": trig.path}
         with self.root(label):
-            if not await self._condition_holds(st, trig, req, label, trigger):  # as the engine: 422
+            token = condition_error.set(None)
+            try:
+                holds = await self._condition_holds(st, trig, req, label, trigger)
+                raised = condition_error.get()
+            finally:
+                condition_error.reset(token)
+            if raised is not None:  # as the engine, for a condition function that fails: 500
+                return {"status": 500, "body": {"error": f"the condition raised {type(raised).__name__}: {raised}",
+                                                "step": st.name}, "headers": {}}
+            if not holds:  # as the engine: 422
                 body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
                 return {"status": 422, "body": body, "headers": {}}
             out = await self.run(st, req, trigger, label, response_check(st, req.response))

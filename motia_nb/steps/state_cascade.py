@@ -16,6 +16,7 @@ other, depth first; a stream's group fires stream triggers, not state ones.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,7 +31,10 @@ from .reporting import report
 from .streams import stream_event
 from .trace import TraceRecord
 
-__all__ = ["StateTriggers", "Start", "Candidates", "seq"]
+__all__ = ["StateTriggers", "Start", "Candidates", "seq", "condition_error"]
+
+#: the last error a condition raised in this context (``request`` answers 500 for it, not 422)
+condition_error: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("motia_nb_condition_error", default=None)
 
 #: Sequence numbers of trace records (shared by every runtime of the process).
 seq = itertools.count(1)
@@ -149,6 +153,7 @@ class StateTriggers:
         return await self.settle_condition(st, label, self.ask_condition(st, trig, value, _Where(label, trigger)))
 
     def _condition_failed(self, st: Step, label: str, e: BaseException) -> None:
+        condition_error.set(e)
         frame = current_frame()
         assert frame is not None
         self.traces.record(

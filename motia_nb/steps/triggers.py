@@ -14,21 +14,43 @@ from typing import Any
 from cronsim import CronSim, CronSimError
 
 from .cronspec import CronSpecError, parse_engine_cron
-from .errors import StepConfigError
+from .errors import StateHelperError, StepConfigError
 
 __all__ = ["state", "queue", "http", "api", "cron", "stream", "validate_cron"]
 
 
-def state(condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+class _StateHelper:
     """A state trigger: ``{"type": "state", "condition": condition}``.
 
     The step runs for every committed change for which ``condition(event)`` (or
     ``condition(event, ctx)``) is truthy; with no condition, for every change.
     """
-    trig: dict[str, Any] = {"type": "state"}
-    if condition is not None:
-        trig["condition"] = condition
-    return trig
+
+    __name__ = __qualname__ = "state"
+
+    def __call__(self, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+        trig: dict[str, Any] = {"type": "state"}
+        if condition is not None:
+            trig["condition"] = condition
+        return trig
+
+    def __getattr__(self, name: str) -> Any:
+        # `state.set(...)`: the trigger helper taken for the state API (a plain function said only
+        # "'function' object has no attribute 'set'")
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise StateHelperError(
+            "'state' is the state trigger helper (state(condition=...) in a step's triggers), not the state API: "
+            f"write await state_manager.{name}(...) (from motia_nb import state_manager), or stateManager.{name}(...) "
+            "in a Motia step file (from motia import stateManager)"
+        )
+
+    def __repr__(self) -> str:
+        return "<state trigger helper: state(condition=None)>"
+
+
+state = _StateHelper()
+state.__module__ = __name__
 
 
 def queue(topic: str, *, input: Any = None, config: Any = None, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
@@ -118,7 +140,11 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
         try:
             spec = parse_engine_cron(expr)
         except CronSpecError as e:
-            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
+            hint = ""
+            if n == 6:  # written minute first, plus a year or a trailing field?
+                hint = (" (6 fields are read seconds first, as the engine does: second minute hour day-of-month month"
+                        " day-of-week; minute first is 5 fields)")
+            raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}{hint}") from None
         if spec.next_after(datetime.now(timezone.utc)) is None:  # its years are all past
             raise StepConfigError(
                 f"{where}: bad cron expression {expression!r}: the expression never fires again "
