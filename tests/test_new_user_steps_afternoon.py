@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -30,10 +29,10 @@ from motia_nb import http, queue, register, state, state_manager
 from motia_nb.session import all_steps, get_step
 from motia_nb.steps import StepConfigError
 from motia_nb.steps.config import parse_config
-from motia_nb.testing import cell_text, error_lines, in_ci, kernel_manager_for, run_cell
+from motia_nb.testing import cell_text, error_lines, kernel_manager_for, run_cell
+from test_new_user_playground import _python  # (the kernel's python in each world, as the playground runs it)
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
 
 
 @pytest.fixture
@@ -190,17 +189,6 @@ async def handler(data, ctx):
     ctx.logger.info("old style", {"data": data})''',
     "ctx_logger_call": 'await enqueue({"topic": "old", "data": 1})',
 }
-
-
-def _python(world: str) -> str:
-    if world == "standin":
-        return sys.executable
-    if not REAL_PYTHON.exists():
-        msg = f"{REAL_PYTHON} is missing (make test builds it: motia==1.0.4rc1 + iii-sdk==0.9.0)"
-        if in_ci():
-            pytest.fail(f"CI=true but {msg}", pytrace=False)
-        pytest.skip(msg)
-    return str(REAL_PYTHON)
 
 
 @pytest.fixture(scope="module", params=["standin", "real"])

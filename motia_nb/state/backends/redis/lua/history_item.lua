@@ -34,16 +34,15 @@ if ARGV[9] ~= '' then lo = '(' .. ARGV[9] end
 local want, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local min_us, max_us, p = tonumber(ARGV[7]), tonumber(ARGV[8]), #prefix + 2  -- where a tail starts
 local tails, count, seen, last = {}, 0, 0, ''
+local function next_page(n)  -- the next n members from lo (lo moves on as pages are read)
+  if rev then return redis.call('ZREVRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n) end
+  return redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
+end
 if ARGV[10] == 'w' and not (min_us or max_us) then  -- every member examined is wanted
   local out = {'', 0}
   while seen < budget and count < want do
     local n = math.min(1000, budget - seen, want - count)
-    local page
-    if rev then
-      page = redis.call('ZREVRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
-    else
-      page = redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
-    end
+    local page = next_page(n)
     for i = 1, #page, 50 do out[#out + 1] = table.concat(page, ',', i, math.min(#page, i + 49)) end
     count, seen = count + #page, seen + #page
     out[2] = count
@@ -62,12 +61,7 @@ end
 while seen < budget do
   local n = math.min(1000, budget - seen)
   if not (min_us or max_us) then n = math.min(n, want - count) end
-  local page
-  if rev then
-    page = redis.call('ZREVRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
-  else
-    page = redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)
-  end
+  local page = next_page(n)
   for _, m in ipairs(page) do
     local ok = true
     if min_us or max_us then
