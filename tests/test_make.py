@@ -33,6 +33,16 @@ def test_make_test_installs_the_test_extra_then_runs_pytest():
     assert "'.[lab]'" not in out  # the test extra already holds JupyterLab
 
 
+def test_the_test_extra_holds_everything_the_lab_extra_does():
+    # make test installs only [test,bench]: the tutorials it runs need the lab's packages too
+    # (JupyterLab; pydantic for the Motia step files that declare inputs as models)
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "pydantic>=2" in extras["lab"]
+    assert set(extras["lab"]) <= set(extras["test"]), set(extras["lab"]) - set(extras["test"])
+
+
 def test_make_lab_installs_only_what_the_lab_needs():
     out = dry_run("lab")
     assert "pip install -q -e '.[lab]'" in out
