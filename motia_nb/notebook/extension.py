@@ -9,7 +9,9 @@
 * the input transformer that makes ``%state history?`` show that subcommand's help
   (:mod:`~motia_nb.notebook.help_suffix`);
 * the cell-run callbacks that let a re-run cell drop the steps it no longer defines
-  (:mod:`~motia_nb.notebook.cell_steps`).
+  (:mod:`~motia_nb.notebook.cell_steps`);
+* the coroutine formatter and cell-run callbacks that say a state read nobody awaited in one
+  line and keep it out of the output cache (:mod:`~motia_nb.notebook.unawaited`).
 
 ``unload(ip)`` removes each of them and closes the state manager (its writer thread
 and connections; the manager reopens lazily if used again). ``load`` after ``load``
@@ -37,6 +39,7 @@ from .config import MotiaNB
 from .help_suffix import subcommand_help
 from .magics import StateMagics
 from .step_magics import StepMagics
+from .unawaited import UnawaitedReads
 from .viewer import close_all_viewers
 
 __all__ = ["load", "unload", "is_loaded", "load_ipython_extension", "unload_ipython_extension"]
@@ -55,6 +58,7 @@ class _Loaded:
     matcher: Any = None
     undo_wake: Any = None  # undoes wake_on_signals
     cell_steps: CellSteps | None = None
+    unawaited: UnawaitedReads | None = None
 
 
 def is_loaded(ip: Any) -> bool:
@@ -95,6 +99,8 @@ def load(ip: Any) -> None:
         loaded.cell_steps = CellSteps()
         ip.events.register("pre_run_cell", loaded.cell_steps.pre_run_cell)
         ip.events.register("post_run_cell", loaded.cell_steps.post_run_cell)
+        loaded.unawaited = UnawaitedReads(ip)
+        loaded.unawaited.install()
     except Exception:
         unload(ip)
         raise
@@ -127,6 +133,8 @@ def unload(ip: Any) -> None:
                           ("post_run_cell", loaded.cell_steps.post_run_cell)):
             if fn in ip.events.callbacks[event]:
                 ip.events.unregister(event, fn)
+    if loaded.unawaited is not None:
+        loaded.unawaited.uninstall()
     completer = getattr(ip, "Completer", None)
     if completer is not None and loaded.matcher is not None:
         completer.custom_matchers[:] = [m for m in completer.custom_matchers if m is not loaded.matcher]

@@ -1,0 +1,212 @@
+"""A state read nobody awaited, in a cell: said in one line, closed, and kept by nothing.
+
+``state_manager.get("orders", "o1")`` without ``await`` makes a coroutine that reads nothing.
+As a cell's last line IPython showed ``<coroutine object StateManager.get at 0x7f…>``, kept it
+in its output cache (``Out[n]``, ``_n``, ``_``), and Python said ``RuntimeWarning: coroutine
+'StateManager.get' was never awaited`` whenever it went. Reads are the hot path, so their
+coroutines are not wrapped as ``enqueue``'s are (``_calls.NotAwaitedCall``): the notebook knows
+one by its code (the state API's ``async def`` reads, :data:`READS`) when it meets one.
+
+- IPython's ``text/plain`` formatter for coroutines: a read's shows one line,
+  ``<state_manager.get(...) was not awaited, so nothing was read: write await
+  state_manager.get("orders", "o1") (or state_manager.sync.get("orders", "o1"))>``, in the words
+  of the unawaited ``enqueue``'s; any other coroutine is shown as IPython shows it.
+- ``post_run_cell``: a cell whose result is a read's coroutine gets it closed (no "never
+  awaited" later) and taken out of the output cache (``Out[n]``, ``_n``; ``_``, ``__``, ``___``
+  back to what they were), so nothing half-made stays to be awaited or shown later.
+- A cell that failed with a ``TypeError`` / ``AttributeError`` about a coroutine
+  (``order["total"]``, ``order.get("x")``) while a name the cell uses holds an unstarted read:
+  one line under the error saying to await it, and that coroutine closed. Found only when such
+  an error happens (a look through the namespace then, nothing on other cells).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+from types import CodeType, CoroutineType
+from typing import Any
+
+from ..state.manager import StateManager
+from ..state.sync import SyncStateManager
+
+__all__ = ["READS", "UnawaitedReads", "read_of"]
+
+
+def _reads() -> dict[CodeType, str]:
+    codes: dict[CodeType, str] = {}
+    for klass in reversed(StateManager.__mro__):
+        for name, fn in vars(klass).items():
+            if not name.startswith("_") and inspect.iscoroutinefunction(fn):
+                codes[fn.__code__] = name
+    return codes
+
+
+#: the code of each ``async def`` read of the state API -> its name (``get``, ``list``, ``history``…)
+READS: dict[CodeType, str] = _reads()
+
+#: an argument longer than this is written ``...`` (the line stays one line)
+_LONGEST_ARG = 60
+
+
+def read_of(value: Any) -> str | None:
+    """The read's name when ``value`` is an unstarted coroutine of a state API read, else None."""
+    if type(value) is not CoroutineType:
+        return None
+    name = READS.get(value.cr_code)
+    if name is None or inspect.getcoroutinestate(value) != inspect.CORO_CREATED:
+        return None
+    return name
+
+
+def _arg(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False) if type(value) is str else repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails: the line is still said
+        return "..."
+    return text if len(text) <= _LONGEST_ARG and "\n" not in text else "..."
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    try:
+        return bool(value == default)
+    except Exception:  # noqa: BLE001 - an array's == (no truth value): not the default
+        return False
+
+
+def _args(name: str, given: dict[str, Any]) -> str:
+    """The call's arguments as the user would write them: those without a default in order, then
+    the others that differ from their defaults (a positional one by position while it can be)."""
+    params = list(inspect.signature(getattr(StateManager, name)).parameters.values())[1:]  # (self)
+    out: list[str] = []
+    by_position = True
+    for p in params:
+        v = given.get(p.name, p.default)
+        if p.default is not p.empty and _is_default(v, p.default):
+            by_position = False  # a later argument goes by keyword
+            continue
+        keyword = p.kind is p.KEYWORD_ONLY or not by_position
+        out.append(f"{p.name}={_arg(v)}" if keyword else _arg(v))
+    return ", ".join(out)
+
+
+class UnawaitedReads:
+    """What ``%load_ext motia_nb`` installs in shell ``ip`` for unawaited reads (see the module doc)."""
+
+    def __init__(self, ip: Any) -> None:
+        self.ip = ip
+        self._cell = ""
+        self._unders: tuple[Any, Any, Any] | None = None
+        self._formatter: Any = None
+        self._before: Any = None  # (whether the formatter had a coroutine printer, that printer)
+
+    # ------------------------------------------------------------------ install
+    def install(self) -> None:
+        formatter = self.ip.display_formatter.formatters["text/plain"]
+        printers = formatter.type_printers
+        self._formatter, self._before = formatter, (CoroutineType in printers, printers.get(CoroutineType))
+        formatter.for_type(CoroutineType, self._pretty)
+        self.ip.events.register("pre_run_cell", self.pre_run_cell)
+        self.ip.events.register("post_run_cell", self.post_run_cell)
+
+    def uninstall(self) -> None:
+        for event, fn in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            if fn in self.ip.events.callbacks[event]:
+                self.ip.events.unregister(event, fn)
+        formatter, self._formatter = self._formatter, None
+        if formatter is not None and formatter.type_printers.get(CoroutineType) == self._pretty:
+            had, printer = self._before
+            if had:
+                formatter.type_printers[CoroutineType] = printer
+            else:
+                del formatter.type_printers[CoroutineType]
+
+    # ------------------------------------------------------------------ the words
+    def _manager_name(self, manager: Any) -> str:
+        """The name the cell calls ``manager`` by: one of the notebook's names for it that the cell
+        writes before a call, else ``state_manager`` when that is it, else any name of it."""
+        ns = self.ip.user_ns
+        names = [n for n, v in list(ns.items()) if v is manager and not n.startswith("_")]
+        for n in names:
+            if re.search(rf"(?<![\w.]){re.escape(n)}\s*\.", self._cell):
+                return n
+        return "state_manager" if "state_manager" in names or not names else names[0]
+
+    def _call(self, coro: CoroutineType, name: str) -> tuple[str, str, str]:
+        """(the manager's name, the call as written with its arguments, the .sync call or "")."""
+        given = dict(coro.cr_frame.f_locals) if coro.cr_frame is not None else {}
+        who = self._manager_name(given.get("self"))
+        args = _args(name, given)
+        sync = f"{who}.sync.{name}({args})" if callable(getattr(SyncStateManager, name, None)) else ""
+        return who, f"{who}.{name}({args})", sync
+
+    def said(self, coro: CoroutineType, name: str) -> str:
+        """The line for ``coro`` (a read of ``name``) shown as a cell's result."""
+        who, call, sync = self._call(coro, name)
+        line = f"{who}.{name}(...) was not awaited, so nothing was read: write await {call}"
+        return line + (f" (or {sync})" if sync else "")
+
+    def _pretty(self, obj: Any, p: Any, cycle: bool) -> None:
+        name = read_of(obj)
+        if name is not None:
+            try:
+                line = self.said(obj, name)
+            except Exception:  # noqa: BLE001 - never a formatter error in place of the cell's result
+                line = ""
+            if line:
+                p.text(f"<{line}>")
+                return
+        had, printer = self._before
+        if had and printer is not None:
+            printer(obj, p, cycle)
+        else:  # as IPython's pretty printer shows a coroutine: its repr
+            p.text(repr(obj))
+
+    # ------------------------------------------------------------------ the cell run
+    def pre_run_cell(self, info: Any) -> None:
+        self._cell = getattr(info, "raw_cell", "") or ""
+        dh = self.ip.displayhook
+        self._unders = (getattr(dh, "_", None), getattr(dh, "__", None), getattr(dh, "___", None))
+
+    def post_run_cell(self, result: Any) -> None:
+        unders, self._unders = self._unders, None
+        value = getattr(result, "result", None)
+        if read_of(value) is not None:
+            value.close()  # nothing awaits it now; Python's "never awaited" would follow
+            self._forget(result, value, unders)
+        error = getattr(result, "error_in_exec", None)
+        if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error):
+            self._hint_used(self._cell)
+        self._cell = ""
+
+    def _forget(self, result: Any, value: Any, unders: tuple[Any, Any, Any] | None) -> None:
+        """Take ``value`` (the cell's result) out of IPython's output cache, as if not shown."""
+        ns, dh, n = self.ip.user_ns, self.ip.displayhook, getattr(result, "execution_count", None)
+        out = ns.get("_oh")
+        if isinstance(out, dict) and out.get(n) is value:
+            del out[n]
+        if ns.get(f"_{n}") is value:
+            del ns[f"_{n}"]
+            self.ip.user_ns_hidden.pop(f"_{n}", None)
+        if unders is not None and getattr(dh, "_", None) is value:
+            pushed = ns.get("_") is value  # (the user's own _ is never touched, as IPython does)
+            for name, before in zip(("_", "__", "___"), unders):
+                setattr(dh, name, before)
+            if pushed:
+                self.ip.push(dict(zip(("_", "__", "___"), unders)), interactive=False)
+        result.result = None
+
+    def _hint_used(self, cell: str) -> None:
+        """One line for each name ``cell`` uses that holds an unstarted read (closed then)."""
+        for var, value in list(self.ip.user_ns.items()):
+            name = read_of(value)
+            if name is None or var.startswith("_") or not re.search(rf"(?<![\w.]){re.escape(var)}\b", cell):
+                continue
+            who, call, sync = self._call(value, name)
+            value.close()
+            line = f"{var} is {who}.{name}(...) not awaited, so nothing was read: write {var} = await {call}"
+            print("✖ " + line + (f" (or {var} = {sync})" if sync else ""), file=sys.stderr)
