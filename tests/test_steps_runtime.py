@@ -279,7 +279,7 @@ def test_http_404_405_and_500(capsys):
     assert trace_frame()["status"].tolist() == ["ok", "error", "error"]
     with pytest.raises(ValueError, match="method must be one of"):
         request.sync("FETCH", "/orders")
-    with pytest.raises(ValueError, match="starting with '/'"):
+    with pytest.raises(ValueError, match="must start with '/'"):
         request.sync("GET", "orders")
     with pytest.raises(EnqueueError, match="body is not JSON"):
         request.sync("POST", "/orders", body={1, 2})
