@@ -80,8 +80,8 @@ def test_a_request_path_without_a_slash_is_refused_with_the_reason_and_the_path_
 
 def test_the_request_magic_says_the_same_in_one_line(steps_ip):
     lines = error_lines(steps_ip, "%motia request GET orders")
-    assert lines == ["\x1b[0;31mStepCallError\x1b[0m: request: path 'orders' must start with '/', "
-                     "as every HTTP request's path does: try '/orders'"]
+    assert lines == [("\x1b[0;31mStepCallError\x1b[0m: request: path 'orders' must start with '/', "
+                      "as every HTTP request's path does: try '/orders'")]
 
 
 # A worker's http trigger (a raw iii frame): Motia's SDK sends ``api_path`` without the slash.
@@ -89,9 +89,8 @@ def test_the_request_magic_says_the_same_in_one_line(steps_ip):
 def test_a_workers_http_trigger_with_or_without_a_slash_is_served_at_the_slashed_path(api_path, served):
     import json
 
-    from websockets.sync.client import connect
-
     from engine_helpers import frames
+    from websockets.sync.client import connect
 
     server = engine.serve(worker_timeout=10)
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -71,7 +71,7 @@ def test_changes_older_than_the_age_leave_the_stream_once_writes_stop(redis_url:
         # what reads show is unchanged: nothing of the history, every value, the state known now
         assert m.sync.history(G) == [] and m.sync.history(G, "k0") == [] and m.sync.history(G, "g49") == []
         assert m.sync.get(G, "k599") == 599 and m.sync.count(G) == 650
-        assert m.sync.get(G, "g49", at=datetime.now(timezone.utc)) == 49
+        assert m.sync.get(G, "g49", at=datetime.now(UTC)) == 49
         with pytest.raises(StateError, match="was pruned"):
             m.sync.get(G, "k0", at=seq)
         # the bookkeeping follows the stream: the changes it holds counted, no member of a dropped one
@@ -99,7 +99,7 @@ def test_the_filer_wakes_again_when_the_next_kept_change_ages_out(redis_url: str
         assert [c["key"] for c in m.sync.history(G)] in (["b0", "b1", "b2"], [])
         until(lambda: braw.xlen(STREAM) == 1, "the second burst leaves the stream (but its newest entry), with no write")
         assert stored_keys(braw) == ["b2"] and int(braw.get(COUNT)) == 1
-        assert m.sync.history(G) == [] and m.sync.get(G, "b2", at=datetime.now(timezone.utc)) == 2
+        assert m.sync.history(G) == [] and m.sync.get(G, "b2", at=datetime.now(UTC)) == 2
     finally:
         m.close()
 

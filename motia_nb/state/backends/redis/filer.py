@@ -142,7 +142,7 @@ class HistoryFiler:
         if delay > 0 and not self._wake.is_set():
             try:
                 await asyncio.wait_for(self._wake.wait(), min(delay, AGE_SLEEP_MAX))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def run(self, client: Any) -> None:
@@ -172,7 +172,9 @@ class HistoryFiler:
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # (the server went away, a key of another type): readers file
-                        self._failed(exc, "filing the history index", group)
+                        if _cancelling():  # (a cancel the client turned into an error)
+                            raise asyncio.CancelledError() from exc
+                        log.debug("motia_nb: filing the history index of %r failed: %s", group, exc)
                 if self._max_age():
                     now = time.monotonic()
                     for group in groups:  # (written just now: its oldest change may be old already)
@@ -181,12 +183,6 @@ class HistoryFiler:
                 trim = trim or self._trim_script(client)
                 await self._trim_aged(trim)
             self.passes.set()
-
-    def _failed(self, exc: Exception, doing: str, group: str) -> None:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():  # (a cancel the client turned into an error)
-            raise asyncio.CancelledError() from exc
-        log.debug("motia_nb: %s of %r failed: %s", doing, group, exc)
 
     async def _trim_aged(self, trim: Any) -> None:
         """Trim by age the groups due (at most :data:`AGE_CALLS` calls each), and say when each
@@ -215,4 +211,12 @@ class HistoryFiler:
                 raise
             except Exception as exc:  # (the server went away, a key of another type): the next write trims
                 self._aging.pop(group, None)
-                self._failed(exc, "trimming the history by age", group)
+                if _cancelling():
+                    raise asyncio.CancelledError() from exc
+                log.debug("motia_nb: trimming the history of %r by age failed: %s", group, exc)
+
+
+def _cancelling() -> bool:
+    """Whether the running task is being cancelled (a cancel the redis client turned into an error)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
