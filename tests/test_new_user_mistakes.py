@@ -98,7 +98,7 @@ def test_a_redis_url_with_a_database_number_or_none_is_read_as_before(url, db):
 # runtime.py or endpoint.py; the other calls' bad input (`enqueue({"data": 1})`, a bad
 # `@step` config) shows the cell's line and one line.
 @pytest.mark.parametrize("source, message", [
-    ('await request("GET", "orders/1")', "StepCallError\x1b[0m: request: path must be a str starting with '/', got 'orders/1'"),
+    ('await request("GET", "orders/1")', "StepCallError\x1b[0m: request: path 'orders/1' must start with '/', as every HTTP request's path does: try '/orders/1'"),
     ('await request("FETCH", "/orders/1")', "StepCallError\x1b[0m: request: method must be one of GET, POST"),
     ("start_scheduler(0)", "StepCallError\x1b[0m: scheduler interval must be a number of seconds in (0, 3600], got 0"),
     ("engine.serve(port=99999)", "ServeError\x1b[0m: serve: port must be an int from 0 to 65535, got 99999"),

@@ -35,7 +35,7 @@ def h(input):  # noqa: A002 - Motia's parameter name
         ({"name": "A", "triggers": [{"topic": "x"}]}, "has no 'type'"),
         ({"name": "A", "triggers": [{"type": "http", "path": "/orders"}]}, "no 'method'"),
         ({"name": "A", "triggers": [{"type": "http", "method": "FETCH", "path": "/x"}]}, "method 'FETCH'"),
-        ({"name": "A", "triggers": [{"type": "http", "method": "GET", "path": "orders"}]}, "starting with '/'"),
+        ({"name": "A", "triggers": [{"type": "http", "method": "GET", "path": None}]}, "needs a 'path' that is a str"),
         ({"name": "A", "triggers": [{"type": "http", "method": "GET", "path": "/a/:1x"}]}, "bad param segment"),
         ({"name": "A", "triggers": [{"type": "cron", "expression": "61 * * * *"}]}, "Bad minute"),
         ({"name": "A", "triggers": [{"type": "cron", "expression": "* * * *"}]}, "expected 5 fields"),

@@ -279,7 +279,7 @@ def test_http_404_405_and_500(capsys):
     assert trace_frame()["status"].tolist() == ["ok", "error", "error"]
     with pytest.raises(ValueError, match="method must be one of"):
         request.sync("FETCH", "/orders")
-    with pytest.raises(ValueError, match="starting with '/'"):
+    with pytest.raises(ValueError, match="must start with '/'"):
         request.sync("GET", "orders")
     with pytest.raises(EnqueueError, match="body is not JSON"):
         request.sync("POST", "/orders", body={1, 2})
@@ -471,6 +471,25 @@ def test_loop_guard_names_every_step_of_a_sync_ping_pong(monkeypatch):
         enqueue.sync({"topic": "ping", "data": 0})
     assert exc.value.steps == ("Ping", "Pong") and len(exc.value.chain) == 11
     assert "steps involved: Ping, Pong" in str(exc.value)
+
+
+def test_the_loop_guard_message_says_to_set_a_higher_limit_and_the_line_it_gives_works(monkeypatch):
+    # was: "... (or raise motia_nb.steps.runtime.MAX_DEPTH if the depth is intended)", read as
+    # "raise an exception"; it meant raising the limit
+    monkeypatch.setattr(runtime, "MAX_DEPTH", 4)
+    register({"name": "Count", "triggers": [queue("count")]},
+             lambda d: enqueue.sync({"topic": "count", "data": d + 1}) if d < 6 else None)
+    with pytest.raises(StepLoopError) as exc:
+        enqueue.sync({"topic": "count", "data": 0})
+    msg = str(exc.value)
+    assert "raise" not in msg and "\n" not in msg
+    assert msg.endswith(
+        "The writes made so far stand; change a condition or a handler so the cascade ends, "
+        "or, if that depth is intended, set a higher limit: motia_nb.steps.runtime.MAX_DEPTH = 8"
+    ), msg
+    exec("import motia_nb.steps.runtime\n" + msg.rsplit(": ", 1)[1], {})
+    assert runtime.MAX_DEPTH == 8
+    enqueue.sync({"topic": "count", "data": 0})  # 7 levels: within the limit now
 
 
 # ---------------------------------------------------------------- logger

@@ -275,8 +275,8 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
             raise StepConfigError(f"{at} (http) has a path {path!r} but no 'method' (one of {', '.join(HTTP_METHODS)})")
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
             raise StepConfigError(f"{at} (http) has method {method!r}; expected one of {', '.join(HTTP_METHODS)}")
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise StepConfigError(f"{at} (http) needs a 'path' str starting with '/', got {path!r}")
+        if not isinstance(path, str):  # as Motia: "orders" and "/orders" are one route, served at /orders
+            raise StepConfigError(f"{at} (http) needs a 'path' that is a str (e.g. '/orders'), got {path!r}")
         segments = split_path(path)
         names: list[str] = []
         for i, seg in enumerate(segments):

@@ -70,8 +70,8 @@ class StepLoopError(StepError, RuntimeError, RaisedAtTheCall):
         super().__init__(
             f"trigger loop stopped: a cascade went deeper than {max_depth} steps "
             f"(steps involved: {', '.join(self.steps)}; path: {' → '.join(shown)}). "
-            "The writes made so far stand; change a condition or a handler so the "
-            "cascade ends (or raise motia_nb.steps.runtime.MAX_DEPTH if the depth is intended)."
+            "The writes made so far stand; change a condition or a handler so the cascade ends, "
+            f"or, if that depth is intended, set a higher limit: motia_nb.steps.runtime.MAX_DEPTH = {2 * max_depth}"
         )
 
     def _render_traceback_(self) -> list[str]:

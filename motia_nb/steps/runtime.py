@@ -327,8 +327,12 @@ class Runtime(StateTriggers):
         """
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
             raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
-        if not isinstance(path, str) or not path.startswith("/"):
+        if not isinstance(path, str):
             raise StepCallError(f"request: path must be a str starting with '/', got {path!r}")
+        if not path.startswith("/"):  # a route may be declared without it; a request's path never is
+            raise StepCallError(
+                f"request: path {path!r} must start with '/', as every HTTP request's path does: try {'/' + path!r}"
+            )
         method = method.upper()
         parts = urlsplit(path)
         segs = tuple(unquote(s) for s in split_path(parts.path))

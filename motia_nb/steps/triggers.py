@@ -80,6 +80,8 @@ def http(
 ) -> dict[str, Any]:
     """An http trigger ``{"type": "http", "method": method, "path": path}``; ``:id`` segments are params.
 
+    As in Motia, ``"orders"`` and ``"/orders"`` are the same route, ``/orders``.
+
     The keyword arguments are Motia's: schemas and query params are kept as
     metadata, ``middleware`` runs around a Motia-style handler, and a request
     for which ``condition(request, ctx)`` is false is answered 422 (as the engine).

@@ -103,7 +103,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
             self.channel, self.origin, where=safe_url(url), on_events=self._received, on_gap=self._counts.gap
         )
         self._writer = self._new_writer()
-        self._filer = HistoryFiler()  # files the changelog's item index once writes pause
+        self._filer = HistoryFiler(lambda: self._retention)  # files the item index, trims by age, once writes pause
         self._writer_task: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[None] | None = None
         self._filer_task: asyncio.Task[None] | None = None

@@ -74,7 +74,7 @@ from ...urls import safe_url
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
     "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
-    "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
+    "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "history_trim_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
     "closed_error",
@@ -157,6 +157,12 @@ def history_read_keys(group: str) -> list[str]:
     """KEYS of history_item.lua, history_index_fill.lua and history_file.lua: the group's stream,
     then :func:`history_index_keys`."""
     return [HISTORY_PREFIX + group, *history_index_keys(group)]
+
+
+def history_trim_keys(group: str) -> list[str]:
+    """KEYS of history_trim_age.lua: history.lua's six (:func:`history_index_keys`, the history
+    counter, the group's stream), as the write scripts end."""
+    return [*history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
 
 
 def write_keys(group: str) -> list[str]:

@@ -1,8 +1,9 @@
 """What a Redis history read shows: the group's changes the retention keeps (SPEC §9).
 
 The write scripts trim a group's stream in whole entries (a script call's changes), once the
-count is a tenth (at most 100) over, and by age only when they run (``lua/history.lua``), so
-the stream may hold more than ``MotiaNB.history_keep`` keeps. :meth:`RedisRetention._history_horizon`
+count is a tenth (at most 100) over, and by age when they run (``lua/history.lua``; the filer
+trims by age once the writes pause, keeping the newest entry: :mod:`.filer`), so the stream
+may hold more than ``MotiaNB.history_keep`` keeps. :meth:`RedisRetention._history_horizon`
 asks ``lua/history_horizon.lua`` (read-only, one call) for the first change kept, by count of
 the group's changes (the count is per group on Redis) and by age, and
 :class:`~..retained.RetainedHistory` (first in the backend's bases) clips every read to it.

@@ -16,7 +16,7 @@ from importlib import resources
 
 __all__ = [
     "SET", "SET_MANY", "CAS", "DELETE", "CLEAR", "READ", "KEYS_PREFIX", "KEYS_SEARCH", "KEYS_ORDERED", "KEYS_GONE", "KEYS_FILL", "HISTORY_ITEM",
-    "HISTORY_FILL", "HISTORY_FILE",
+    "HISTORY_FILL", "HISTORY_FILE", "HISTORY_TRIM_AGE",
     "WRITE_SCRIPTS", "BY_NAME", "source",
 ]  # fmt: skip
 
@@ -56,6 +56,9 @@ HISTORY_FILL = source("history_index") + source("history_index_fill")
 #: a chunk of the changes written since the item index was last filed (the index is filed off
 #: the write path: :mod:`.history_index`)
 HISTORY_FILE = source("history_index") + source("history_file")
+#: a group's changes older than the age dropped, as a write's trim by age drops them (the filer
+#: runs it once the writes pause, so the stream follows the age when no write comes)
+HISTORY_TRIM_AGE = _history + source("history_trim_age")
 
 WRITE_SCRIPTS = (SET, SET_MANY, CAS, DELETE, CLEAR)
 #: the write scripts by the names :mod:`.commands` gives its calls
