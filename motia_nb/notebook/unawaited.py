@@ -14,6 +14,8 @@ one by its code (the state API's ``async def`` reads, :data:`READS`) when it mee
 - ``post_run_cell``: a cell whose result is a read's coroutine gets it closed (no "never
   awaited" later) and taken out of the output cache (``Out[n]``, ``_n``; ``_``, ``__``, ``___``
   back to what they were), so nothing half-made stays to be awaited or shown later.
+- A write's future as a cell's result is taken out of the cache likewise (its failure is then
+  said when it ends: :mod:`.unawaited_writes`, installed and removed with this).
 - A cell that failed with a ``TypeError`` / ``AttributeError`` about a coroutine
   (``order["total"]``, ``order.get("x")``) while a name the cell uses holds an unstarted read:
   one line under the error saying to await it, and that coroutine closed. Found only when such
@@ -29,8 +31,10 @@ import sys
 from types import CodeType, CoroutineType
 from typing import Any
 
+from ..state.backends.write_future import WriteFuture
 from ..state.manager import StateManager
 from ..state.sync import SyncStateManager
+from .unawaited_writes import UnawaitedWrites
 
 __all__ = ["READS", "UnawaitedReads", "read_of"]
 
@@ -103,6 +107,7 @@ class UnawaitedReads:
         self._unders: tuple[Any, Any, Any] | None = None
         self._formatter: Any = None
         self._before: Any = None  # (whether the formatter had a coroutine printer, that printer)
+        self.writes = UnawaitedWrites(ip)  # (a write's future: :mod:`.unawaited_writes`)
 
     # ------------------------------------------------------------------ install
     def install(self) -> None:
@@ -112,8 +117,10 @@ class UnawaitedReads:
         formatter.for_type(CoroutineType, self._pretty)
         self.ip.events.register("pre_run_cell", self.pre_run_cell)
         self.ip.events.register("post_run_cell", self.post_run_cell)
+        self.writes.install()
 
     def uninstall(self) -> None:
+        self.writes.uninstall()
         for event, fn in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
             if fn in self.ip.events.callbacks[event]:
                 self.ip.events.unregister(event, fn)
@@ -177,6 +184,9 @@ class UnawaitedReads:
         value = getattr(result, "result", None)
         if read_of(value) is not None:
             value.close()  # nothing awaits it now; Python's "never awaited" would follow
+            self._forget(result, value, unders)
+        elif isinstance(value, WriteFuture):  # kept, a failure would never be said (:mod:`.unawaited_writes`)
+            self.writes.watch(value)
             self._forget(result, value, unders)
         error = getattr(result, "error_in_exec", None)
         if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error):
