@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from .config_hints import no_triggers, old_style, unread_keys
 from .errors import StepConfigError
 from .streams import check_stream_name
 from .triggers import api, cron, http, queue, state, stream, validate_cron
@@ -342,51 +343,6 @@ def _str_list(raw: Mapping[str, Any], key: str, where: str, alias: str | None = 
     return out
 
 
-_OLD_TYPES = ("api", "event", "cron", "noop")
-
-
-def _old_style(config: Mapping[str, Any], where: str) -> StepConfigError | None:
-    """A Motia 0.x config (``type`` / ``path`` / ``subscribes`` / ``cron``, no ``triggers``):
-    Motia 1.0 refuses it (``triggers`` is required); say how 1.0 writes it."""
-    kind = config.get("type")
-    kind = kind if isinstance(kind, str) and kind in _OLD_TYPES else None
-    subs = config.get("subscribes")
-    if "triggers" in config or not (kind or "subscribes" in config or "path" in config or "cron" in config):
-        return None
-    seen = f"'type': {kind!r}" if kind else next(f"'{k}'" for k in ("subscribes", "cron", "path") if k in config)
-    if kind is None:
-        kind = "event" if "subscribes" in config else "cron" if "cron" in config else "api"
-    q = json.dumps  # a str as Python writes it in a config (double quotes)
-    if kind == "api":
-        method = config.get("method")
-        written, helpers = [f"http({q(method.upper() if isinstance(method, str) else 'GET')}, {q(config.get('path'))})"], "http"
-    elif kind == "event":
-        topics = subs if isinstance(subs, (list, tuple)) else [subs]
-        written, helpers = [f"queue({q(t)})" for t in topics], "queue"
-    elif kind == "cron":
-        written, helpers = [f"cron({q(config.get('cron'))})"], "cron"
-    else:
-        written, helpers = [], ""
-    hint = f'write "triggers": [{", ".join(written)}]' + (f" (from motia import {helpers})" if helpers else "")
-    if "emits" in config:
-        hint += ", and 'enqueues' for 'emits'"
-    return StepConfigError(
-        f"{where}: a Motia 0.x config ({seen}); Motia 1.0 says when a step runs in its 'triggers': {hint}"
-    )
-
-
-def _no_triggers(config: Mapping[str, Any], where: str) -> StepConfigError:
-    """Motia 1.0's ``StepConfig`` requires ``triggers``: a config without it is refused, naming a
-    key that looks like it (``trigger``, ``Triggers``)."""
-    near = [k for k in map(str, config) if k != "triggers" and difflib.get_close_matches(k.lower(), ["triggers"], 1, 0.75)]
-    if near:
-        return StepConfigError(f"{where}: config has no 'triggers' (it has {near[0]!r}: did you mean 'triggers'?)")
-    return StepConfigError(
-        f"{where}: config has no 'triggers': Motia 1.0 requires it "
-        '(e.g. "triggers": [queue("topic")]; "triggers": [] for a step nothing triggers)'
-    )
-
-
 def parse_config(config: Any) -> ParsedConfig:
     """Validate a Motia step config; raise StepConfigError naming what is wrong."""
     config = as_mapping(config)
@@ -401,11 +357,11 @@ def parse_config(config: Any) -> ParsedConfig:
     desc = config.get("description") or ""
     if not isinstance(desc, str):
         raise StepConfigError(f"{where}: 'description' must be a str, got {desc!r}")
-    old = _old_style(config, where)
+    old = old_style(config, where)
     if old is not None:
         raise old
     if "triggers" not in config:
-        raise _no_triggers(config, where)
+        raise no_triggers(config, where)
     raw_triggers = config["triggers"]
     if isinstance(raw_triggers, Mapping):
         raw_triggers = [raw_triggers]
@@ -419,26 +375,5 @@ def parse_config(config: Any) -> ParsedConfig:
         enqueues=_str_list(config, "enqueues", where, alias="emits"),
         flows=_str_list(config, "flows", where),
         raw=dict(config),
-        unread=_unread_keys(config, where),
+        unread=unread_keys(config, where),
     )
-
-
-#: the keys Motia 1.0's ``StepConfig`` reads (with their camelCase aliases, and 0.x's ``emits``)
-CONFIG_KEYS = ("name", "description", "triggers", "enqueues", "flows", "virtual_enqueues", "virtual_subscribes",
-               "include_files")
-_CONFIG_ALIASES = ("emits", "virtualEnqueues", "virtualSubscribes", "includeFiles", "virtualEmits")
-
-
-def _unread_keys(config: Mapping[str, Any], where: str) -> list[str]:
-    """One line for each key Motia would ignore silently (``flow`` for ``flows``, ``input_schema``)."""
-    out = []
-    for key in config:
-        if not isinstance(key, str) or key in CONFIG_KEYS or key in _CONFIG_ALIASES:
-            continue
-        near = difflib.get_close_matches(key.lower(), CONFIG_KEYS, 1, 0.75)
-        if near:
-            out.append(f"{where}: Motia does not read config key {key!r} (did you mean {near[0]!r}?)")
-            continue
-        hint = "; a queue's input schema is queue(topic, input=...)" if "input" in key.lower() or "schema" in key.lower() else ""
-        out.append(f"{where}: Motia does not read config key {key!r} (it reads: {', '.join(CONFIG_KEYS)}{hint})")
-    return out
