@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 from types import CoroutineType
+from typing import Any
 
 import nbformat
 import pytest
@@ -47,16 +48,21 @@ CELLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("unawaited-reads")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS.values()])
+def run_in_kernel(cells: dict[str, str], tmp: Path) -> dict[str, Any]:
+    """``cells`` run in order in a real python3 kernel (this checkout first on its path, the
+    state in ``tmp``): each name -> its executed cell."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells.values()])
     env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(tmp)}})
     client.execute(env=env)
-    return dict(zip(CELLS, nb.cells))
+    return dict(zip(cells, nb.cells))
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    return run_in_kernel(CELLS, tmp_path_factory.mktemp("unawaited-reads"))
 
 
 def shown(cell) -> str:

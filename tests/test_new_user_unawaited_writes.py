@@ -10,20 +10,12 @@ is said once Python collects it; an awaited write is untouched.
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
-
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from motia_nb.testing import cell_text
+from test_new_user_unawaited_reads import run_in_kernel, shown  # (the same kernel run, the same text)
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BAD = '[{"type": "increment", "path": "x", "by": 1}]'  # (on a number: fails, the item left unchanged)
 
 CELLS = {
@@ -43,18 +35,7 @@ MADE = "<a state write, not awaited: made; a failure is said in this cell when i
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("unawaited-writes")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS.values()])
-    env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(tmp)}})
-    client.execute(env=env)
-    return dict(zip(CELLS, nb.cells))
-
-
-def shown(cell) -> str:
-    return ANSI.sub("", cell_text(cell))
+    return run_in_kernel(CELLS, tmp_path_factory.mktemp("unawaited-writes"))
 
 
 def test_an_unawaited_write_that_succeeds_is_made_and_says_it_was_not_awaited(ran):
