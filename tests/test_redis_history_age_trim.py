@@ -61,6 +61,7 @@ def test_changes_older_than_the_age_leave_the_stream_once_writes_stop(redis_url:
             await asyncio.gather(*[m.set(G, f"g{i}", i) for i in range(50)])  # one entry of 50
 
         asyncio.run(gather())
+        gathered_at = time.time()  # (after its commit: its entry's time is before this)
         seq = m.sync.history(G, "k0")[0]["seq"]
         assert len(m.sync.history(G, limit=1000)) == 650  # young: every change shown and stored
         assert braw.xlen(STREAM) == 601
@@ -68,6 +69,9 @@ def test_changes_older_than_the_age_leave_the_stream_once_writes_stop(redis_url:
         # the stored values are the state
         until(lambda: braw.xlen(STREAM) == 1, "the aged entries leave the stream, with no write")
         assert braw.xrange(STREAM)[0][1]["m"] == "50"
+        # the last lone entry aged out a few ms before the gather's: past its age too before reading
+        # (was flaky: read as the lone ones left, the gather's 50 were still younger than 1 s)
+        until(lambda: time.time() > gathered_at + 1.0, "the gather's entry is older than the age")
         # what reads show is unchanged: nothing of the history, every value, the state known now
         assert m.sync.history(G) == [] and m.sync.history(G, "k0") == [] and m.sync.history(G, "g49") == []
         assert m.sync.get(G, "k599") == 599 and m.sync.count(G) == 650
@@ -92,6 +96,7 @@ def test_the_filer_wakes_again_when_the_next_kept_change_ages_out(redis_url: str
         second = time.monotonic()
         for i in range(3):
             m.sync.set(G, f"b{i}", i)
+        last_at = time.time()  # (after b2's commit)
         assert braw.xlen(STREAM) == 6
         seen = until(lambda: braw.xlen(STREAM) <= 3, "the first burst leaves the stream")
         if seen - second < 0.8:  # (unless the machine was too slow to look before the second aged)
@@ -99,6 +104,7 @@ def test_the_filer_wakes_again_when_the_next_kept_change_ages_out(redis_url: str
         assert [c["key"] for c in m.sync.history(G)] in (["b0", "b1", "b2"], [])
         until(lambda: braw.xlen(STREAM) == 1, "the second burst leaves the stream (but its newest entry), with no write")
         assert stored_keys(braw) == ["b2"] and int(braw.get(COUNT)) == 1
+        until(lambda: time.time() > last_at + 1.0, "b2 is older than the age")  # (b1 left a few ms before)
         assert m.sync.history(G) == [] and m.sync.get(G, "b2", at=datetime.now(UTC)) == 2
     finally:
         m.close()
