@@ -259,10 +259,8 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         return self._write(set_write, group_id, key, value)
 
     async def get(self, group_id: str, key: str, *, at: Any = None) -> Any:
-        """The value stored under ``group_id``/``key``, or ``None``; with ``at`` (a change's seq or
-        a datetime) the value as it was then, from what ``history()`` shows (``history_keep``):
-        a point from just before the oldest change shown on is answered, an earlier one is
-        refused with a one-line ``StateError`` (only a change no longer kept could tell)."""
+        """The value stored under ``group_id``/``key``, or ``None``; with ``at`` (a seq or a datetime)
+        the value then, from what ``history()`` shows (earlier than that: a one-line ``StateError``)."""
         g, k = item_names(group_id, key)
         if at is not None:
             return (await self._read(self.backend.state_at, g, k, at_point(at, self._retention, self.url)))[1]
