@@ -9,6 +9,7 @@ answer is change by change, whatever the changes' records.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +57,13 @@ class SQLiteHistory:
     get: Any
     exists: Any
     _retention: Retention
+    _recorder: Any  # the backend's Recorder (None before open)
+
+    def _reading(self) -> Any:
+        """Around a history read: this process's filing and pruning passes wait for it
+        (:meth:`.recorder.Recorder.reading`), so it does not compete with them for the CPU."""
+        r = self._recorder
+        return contextlib.nullcontext() if r is None else r.reading()
 
     def _history_horizon(self, group_id: str) -> Horizon:
         """The first change the retention keeps (:class:`~..retained.Horizon`, applied by the
@@ -86,7 +94,7 @@ class SQLiteHistory:
         params.append(limit + (after is not None))
         where = f"seq IN ({group_seqs('?1', cond)}){time_cond}"
         order = "seq" if since is not None else "seq DESC"
-        with collector_paused():
+        with self._reading(), collector_paused():
             rows = self._query(f"SELECT {_COLUMNS} FROM changes WHERE {where} ORDER BY {order} LIMIT ?{len(params)}", params)
             if since is None:
                 rows.reverse()
@@ -101,7 +109,7 @@ class SQLiteHistory:
         """:meth:`history` of one item: ONE statement (:func:`.item_read.item_read_sql`: its pages and
         its unfiled tail; from a time, :func:`.item_read.item_changes_sql`) gives its changes with
         just the columns a change dict needs, a batch's record with its texts to slice."""
-        with collector_paused():
+        with self._reading(), collector_paused():
             if since is None or since.seq is not None:
                 seq_after = None if since is None else since.seq
                 sql, params = item_read_sql(group_id, key, seq_after=seq_after, limit=limit)

@@ -21,17 +21,24 @@ most ``PRUNE_CHUNK`` at a time. Reads do not wait for it: they show what the ret
 keeps whatever is still stored (:mod:`..retained`). The
 pass at open and the one after ``set_retention`` run at once. A writer waits at most one
 such short transaction for SQLite's lock.
+
+A pass also steps aside for this process's history reads (:meth:`Recorder.reading`): it
+waits between its transactions while one runs, at most :data:`READ_YIELD_MAX`. Measured
+(2 cores): a filing pass still running when one key's history of 10,000 changes was read
+right after a burst took the read from ~20-40 ms to 45-75 ms (the pass's Python, building
+pages, holds the GIL the read's decoding needs); the read scans the unfiled tail instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...._threads import start_thread
@@ -60,6 +67,8 @@ _AGE_CHECK_MAX = 60.0
 #: filing waits for the writers to pause this long (seconds), but never longer than SETTLE_MAX
 SETTLE = 0.5
 SETTLE_MAX = 5.0
+#: the longest a filing or pruning pass waits between its transactions for history reads to end (seconds)
+READ_YIELD_MAX = 1.0
 #: the first seq of the oldest record, its time, and the newest seq (all None: no record)
 _OLDEST_NEWEST = (
     f"SELECT (SELECT {first_seq} FROM changes ORDER BY seq LIMIT 1), (SELECT at_us FROM changes ORDER BY seq LIMIT 1), "
@@ -94,6 +103,8 @@ class Recorder:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._prune_lock = threading.Lock()  # one pruning (or filing) pass at a time
+        self._readers = 0  # history reads running in this process (a pass waits for them)
+        self._no_readers = threading.Condition()
         self.pruned = 0  # records deleted so far (a gauge for tests and benchmarks)
         self._start_pruner()
 
@@ -148,6 +159,27 @@ class Recorder:
         self._start_pruner()
         self._wake.set()
 
+    # ------------------------------------------------------------------ reads first
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around a history read: a filing or pruning pass waits for it between transactions."""
+        with self._no_readers:
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._no_readers:
+                self._readers -= 1
+                if not self._readers:
+                    self._no_readers.notify_all()
+
+    def _yield_to_readers(self) -> None:
+        """Before a pass's next transaction: wait while history reads run (at most
+        :data:`READ_YIELD_MAX`: reads one after another do not stop maintenance for good)."""
+        if self._readers:
+            with self._no_readers:
+                self._no_readers.wait_for(lambda: not self._readers or self._stop, READ_YIELD_MAX)
+
     # ------------------------------------------------------------------ filing
     def file_now(self) -> int:
         """File every record not filed yet (in ``changes_keys``, and the hot items' in their pages),
@@ -162,6 +194,7 @@ class Recorder:
                 if unfiled is None:
                     return 0
             while not self._stop:
+                self._yield_to_readers()
                 with lock:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
@@ -206,6 +239,7 @@ class Recorder:
     def _delete_chunks(self, conn: sqlite3.Connection, lock: Any, stmt: Callable[[], "tuple[str, tuple[Any, ...]]"]) -> int:
         total = 0
         while not self._stop:
+            self._yield_to_readers()
             with lock:
                 conn.execute("BEGIN IMMEDIATE")  # waits out another process for the connection's busy timeout
                 try:
@@ -293,6 +327,8 @@ class Recorder:
         """Stop the pruning thread (after the pass it is in, if any)."""
         self._stop = True
         self._wake.set()
+        with self._no_readers:
+            self._no_readers.notify_all()
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join()
