@@ -1,0 +1,124 @@
+"""A Motia user meeting the state history (SPEC §9) for the first time, in a real kernel (nbclient)
+on the default SQLite file (``.motia/state.db`` under the kernel's folder).
+
+What they ran into:
+
+- ``%state history orders`` of changes made by a step and by a cell: the ``trace_id`` column
+  held the step's trace and ``nan`` (pandas 3 made the column a string dtype), where
+  ``history()`` gives ``None`` and the frame of only cell changes showed ``None``:
+  ``df.to_dict("records") == await state_manager.history("orders")`` was False, and
+  ``df.trace_id[i] is None`` depended on what else was in the frame.
+- ``%state history --help`` (and ``-h``): "the following arguments are required: GROUP",
+  ``-h`` with a hint to write ``%state history -- -h`` (a group named ``-h``); now the error
+  says where the help is: ``%state help history``.
+- Tab after ``%state history orders --since `` / ``%state restore orders o1 --to `` /
+  ``--limit ``: the kernel offered Python's keywords and every magic (``and``, ``if``,
+  ``%%bash``...), as motia_nb's matcher answered nothing there; now it answers one entry
+  saying what the value is (the text as typed, so choosing it changes nothing).
+- ``%state restore orders o1 --to -0`` (or ``--to 1.5``): the error named a seq or an ISO time,
+  not ``-N``, the form the command's usage offers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from motia_nb.testing import cell_text
+from test_new_user_unawaited_reads import run_in_kernel
+
+pytestmark = pytest.mark.slow
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+COMPLETE = (
+    "from IPython.core.completer import provisionalcompleter\n"
+    "def offered(line):\n"
+    "    with provisionalcompleter():\n"
+    "        return sorted({(c.text, c.type) for c in get_ipython().Completer.completions(line, len(line))})\n"
+)
+
+CELLS = {
+    "setup": "%load_ext motia_nb\n"
+             "import json, os\n"
+             "from motia_nb import state_manager, step, http, queue, enqueue, request\n"
+             "print(state_manager.url)",
+    "steps": '@step({"name": "Pay", "triggers": [http("POST", "/pay/{id}")], "enqueues": ["paid"]})\n'
+             "async def pay(req, ctx):\n"
+             '    await state_manager.set("orders", req.path_params["id"], {"status": "paid"})\n'
+             '    await enqueue({"topic": "paid", "data": {"id": req.path_params["id"]}})\n'
+             '    return {"status": 200, "body": {}}\n'
+             '@step({"name": "Ship", "triggers": [queue("paid")]})\n'
+             "async def ship(data, ctx):\n"
+             '    await state_manager.update("orders", data["id"], [{"type": "set", "path": "shipped", "value": True}])\n'
+             'await request("POST", "/pay/o1")\n'
+             'await state_manager.set("orders", "o2", {"status": "new"})\n'
+             "None",
+    "frame": "df = %state history orders\n"
+             'rows = await state_manager.history("orders")\n'
+             "print(json.dumps({'causes': df.cause.tolist(), 'nones': [t is None for t in df.trace_id],\n"
+             "                  'api_nones': [r['trace_id'] is None for r in rows],\n"
+             "                  'same': df.to_dict('records') == rows, 'pid': df.pid.tolist() == [os.getpid()] * len(rows)}))",
+    "help_long": "%state history --help",
+    "help_short": "%state history -h",
+    "restore_help": "%state restore orders o1 --help",
+    "complete": COMPLETE + "print(json.dumps({l: offered(l) for l in (\n"
+                "    '%state history orders --since ', '%state history orders o1 --since 1', '%state restore orders o1 --to ',\n"
+                "    '%state history orders --limit ', '%state history orders ', '%state history --since ')}))",
+    "to_minus_zero": "%state restore orders o1 --to -0",
+    "to_float": "%state restore orders o1 --to 1.5",
+}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    return run_in_kernel(CELLS, tmp_path_factory.mktemp("new-user-history"), default_db=True)
+
+
+def shown(cell) -> str:
+    return ANSI.sub("", cell_text(cell))
+
+
+def printed(cell) -> dict:
+    return json.loads(shown(cell).strip().splitlines()[-1])
+
+
+def test_the_kernel_uses_the_default_sqlite_file(ran):
+    assert shown(ran["setup"]).strip() == ".motia/state.db", shown(ran["setup"])
+    assert shown(ran["steps"]) == "", shown(ran["steps"])
+
+
+def test_the_history_frame_holds_none_for_a_change_without_a_trace_as_history_does(ran):
+    got = printed(ran["frame"])
+    assert got["causes"] == ["Pay", "Ship", "cell"]  # the step's name, or cell
+    assert got["api_nones"] == [False, False, True]
+    assert got["nones"] == got["api_nones"]  # was [False, False, False]: the cell's change read nan
+    assert got["same"] and got["pid"]
+
+
+def test_help_asked_of_a_subcommand_says_where_the_help_is(ran):
+    for name in ("help_long", "help_short"):
+        text = shown(ran[name])
+        assert "hint: for help on this command write %state help history" in text, text
+        assert "goes after --" not in text, text  # -h is not a group to quote
+    assert "hint: for help on this command write %state help restore" in shown(ran["restore_help"])
+
+
+def test_tab_after_an_option_that_takes_a_value_offers_no_python_keywords_or_magics(ran):
+    got = printed(ran["complete"])
+    for line in ("%state history orders --since ", "%state restore orders o1 --to ", "%state history --since "):
+        texts = [t for t, _ in got[line]]
+        assert not {"and", "if", "%%bash", "%cd"} & set(texts), (line, got[line])
+        assert got[line] == [["", "SEQ|TIME" if "--since" in line else "SEQ|TIME|-N"]], (line, got[line])
+    assert got["%state history orders o1 --since 1"] == [["1", "SEQ|TIME"]]  # the typed text, unchanged
+    assert got["%state history orders --limit "] == [["", "N"]]
+    assert got["%state history orders "] == [["o1", "key"], ["o2", "key"]]  # names still complete
+
+
+def test_a_bad_restore_point_names_every_form_the_usage_offers(ran):
+    for name, bad in (("to_minus_zero", "'-0'"), ("to_float", "'1.5'")):
+        text = shown(ran[name])
+        assert f"--to takes a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or -N (before the item's last N changes, e.g. -1), got {bad}" in text, text
