@@ -48,7 +48,11 @@ class ArgParser(argparse.ArgumentParser):
         # "-k" or "-1" read as an option: a name starting with '-' goes after `--`
         dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known]
         hint = ""
-        if dashed and "--" not in self._words and any(not a.option_strings for a in self._actions):
+        before_end = self._words[: self._words.index("--")] if "--" in self._words else self._words
+        if {"-h", "--help"} & set(before_end) - known:  # add_help is off: say where the help is
+            magic, _, name = self.prog.partition(" ")
+            hint = f"\n  hint: for help on this command write {magic} help {name}"
+        elif dashed and "--" not in self._words and any(not a.option_strings for a in self._actions):
             example = " ".join([self.prog, *(w for w in self._words if w not in dashed), "--", *dashed])
             hint = f"\n  hint: a name starting with '-' goes after --: {example}"
         raise MagicUsageError(f"{self.prog}: {msg}\n  usage: {self.usage_line or self.prog}{hint}")
