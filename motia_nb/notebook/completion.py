@@ -5,7 +5,9 @@ the non-empty groups; after a group, the keys that start with what is typed, fou
 by an indexed prefix query (``keys_with_prefix``: any key of a 1,000,000-item group
 completes), at most ``MotiaNB.completion_max_keys`` of them, plus a hint entry when
 more match (type more of the key to narrow them);
-after ``--``, the subcommand's options. After ``%motia `` it offers the subcommands
+after ``--``, the subcommand's options; at an option's value (``--since ``, ``--to ``,
+``--limit ``), one entry naming what it takes (``SEQ|TIME``), the text as typed (else
+IPython would offer Python's keywords and every magic there). After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
 subcommand takes one. Words are split by the magics' own tokenizer. The matcher
 is a plain function added to ``shell.Completer.custom_matchers`` by the extension
@@ -88,6 +90,22 @@ def _options(command: str) -> list[str]:
     return cmd.options() if cmd is not None else []
 
 
+def _value_kind(command: str, option: str) -> str:
+    """What ``option`` of ``command`` takes, as its usage names it (``SEQ|TIME``)."""
+    cmd = SUBCOMMANDS.get(command)
+    for action in cmd.parser._actions if cmd is not None else ():
+        if option in action.option_strings:
+            return str(action.metavar or action.dest.upper())
+    return "VALUE"
+
+
+def _value_kinds() -> frozenset[str]:
+    """Every kind :func:`_value_kind` may answer (entries inserted as typed)."""
+    return frozenset(
+        _value_kind(c, o) for c in SUBCOMMANDS for o in SUBCOMMANDS[c].value_options()
+    ) | {"VALUE"}
+
+
 def _names(command: str, words: list[str]) -> list[str] | None:
     """The name words of ``words`` (those after the subcommand), options and their values
     left out (``history --since 1 orders`` names ``orders``); ``None`` when the word being
@@ -124,8 +142,8 @@ def state_completions(
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
     command = words[0]
     names = _names(command, words[1:])
-    if names is None:  # an option's value (a seq, a time, a count): nothing to offer
-        return []
+    if names is None:  # an option's value (a seq, a time, a count): say what it takes, change nothing
+        return [(fragment, _value_kind(command, words[-1]))]
     if fragment.startswith("-"):
         return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
     words = [command, *names]
@@ -144,7 +162,7 @@ def state_completions(
 #: the type of the entry that says more keys match than the list shows
 MORE_KEYS = "more keys match: type more of the key"
 #: entries inserted as they are (never quoted): subcommands, options, the hint
-_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS})
+_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS}) | _value_kinds()
 
 
 def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:
