@@ -15,6 +15,9 @@ What they ran into:
   ``--limit ``: the kernel offered Python's keywords and every magic (``and``, ``if``,
   ``%%bash``...), as motia_nb's matcher answered nothing there; now it answers one entry
   saying what the value is (the text as typed, so choosing it changes nothing).
+- Tab after ``%state restore orders o1 `` (every name given): Python's keywords and magics
+  again, where the command's next word is its option ``--to`` (``history``: ``--since``,
+  ``--limit``); the options not given yet are offered now.
 - ``%state restore orders o1 --to -0`` (or ``--to 1.5``): the error named a seq or an ISO time,
   not ``-N``, the form the command's usage offers.
 """
@@ -67,7 +70,8 @@ CELLS = {
     "restore_help": "%state restore orders o1 --help",
     "complete": COMPLETE + "print(json.dumps({l: offered(l) for l in (\n"
                 "    '%state history orders --since ', '%state history orders o1 --since 1', '%state restore orders o1 --to ',\n"
-                "    '%state history orders --limit ', '%state history orders ', '%state history --since ')}))",
+                "    '%state history orders --limit ', '%state history orders ', '%state history --since ',\n"
+                "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ')}))",
     "to_minus_zero": "%state restore orders o1 --to -0",
     "to_float": "%state restore orders o1 --to 1.5",
 }
@@ -116,6 +120,13 @@ def test_tab_after_an_option_that_takes_a_value_offers_no_python_keywords_or_mag
     assert got["%state history orders o1 --since 1"] == [["1", "SEQ|TIME"]]  # the typed text, unchanged
     assert got["%state history orders --limit "] == [["", "N"]]
     assert got["%state history orders "] == [["o1", "key"], ["o2", "key"]]  # names still complete
+
+
+def test_tab_after_every_name_offers_the_options_left_not_python(ran):
+    got = printed(ran["complete"])
+    assert got["%state restore orders o1 "] == [["--to", "option"]]  # restore's required option
+    assert got["%state history orders o1 "] == [["--limit", "option"], ["--since", "option"]]
+    assert got["%state history orders o1 --limit 5 "] == [["--since", "option"]]
 
 
 def test_a_bad_restore_point_names_every_form_the_usage_offers(ran):

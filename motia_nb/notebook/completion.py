@@ -5,7 +5,7 @@ the non-empty groups; after a group, the keys that start with what is typed, fou
 by an indexed prefix query (``keys_with_prefix``: any key of a 1,000,000-item group
 completes), at most ``MotiaNB.completion_max_keys`` of them, plus a hint entry when
 more match (type more of the key to narrow them);
-after ``--``, the subcommand's options; at an option's value (``--since ``, ``--to ``,
+after ``--`` or after every name, the subcommand's options (those not given yet); at an option's value (``--since ``, ``--to ``,
 ``--limit ``), one entry naming what it takes (``SEQ|TIME``), the text as typed (else
 IPython would offer Python's keywords and every magic there). After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
@@ -90,6 +90,21 @@ def _options(command: str) -> list[str]:
     return cmd.options() if cmd is not None else []
 
 
+def _options_left(command: str, words: list[str]) -> list[str]:
+    """The options of ``command`` not given in ``words`` (``--to=3`` gives ``--to``), nor
+    excluded by one given (``--values`` excludes ``--dict``)."""
+    cmd = SUBCOMMANDS.get(command)
+    if cmd is None:
+        return []
+    given = {w.partition("=")[0] for w in words if w.startswith("--")}
+    taken = set(given)
+    for group in cmd.parser._mutually_exclusive_groups:
+        opts = {o for a in group._group_actions for o in a.option_strings}
+        if opts & given:
+            taken |= opts
+    return [o for o in cmd.options() if o not in taken]
+
+
 def _value_kind(command: str, option: str) -> str:
     """What ``option`` of ``command`` takes, as its usage names it (``SEQ|TIME``)."""
     cmd = SUBCOMMANDS.get(command)
@@ -146,6 +161,7 @@ def state_completions(
         return [(fragment, _value_kind(command, words[-1]))]
     if fragment.startswith("-"):
         return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+    words_typed = words
     words = [command, *names]
     position = len(words)
     if position == 1 and command == "help":
@@ -156,6 +172,10 @@ def state_completions(
         return [(g, "group") for g in groups() if g.startswith(fragment)]
     if position == 2 and command in KEY_COMMANDS:
         return [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
+    cmd = SUBCOMMANDS.get(command)
+    if cmd is not None and cmd.tail is None and position > cmd.n_names():
+        # every name given: what the command takes next is an option (restore's --to), not Python
+        return [(opt, "option") for opt in _options_left(command, words_typed) if opt.startswith(fragment)]
     return []
 
 
