@@ -18,6 +18,9 @@ What they ran into:
 - Tab after ``%state restore orders o1 `` (every name given): Python's keywords and magics
   again, where the command's next word is its option ``--to`` (``history``: ``--since``,
   ``--limit``); the options not given yet are offered now.
+- Tab after ``%state restore orders `` (or ``history``) offered only the keys stored now: the
+  key of an item deleted since, the one a user wants to see or bring back, had to be typed;
+  the keys of the group's recent changes no longer stored are offered too (``deleted key``).
 - ``%state restore orders o1 --to -0`` (or ``--to 1.5``): the error named a seq or an ISO time,
   not ``-N``, the form the command's usage offers.
 """
@@ -68,10 +71,17 @@ CELLS = {
     "help_long": "%state history --help",
     "help_short": "%state history -h",
     "restore_help": "%state restore orders o1 --help",
+    "deleted": 'await state_manager.set("orders", "old one", {"status": "new"})\n'
+               'await state_manager.delete("orders", "old one")\n'
+               'await state_manager.set("orders", "gone", 1)\n'
+               'await state_manager.delete("orders", "gone")\n'
+               'await state_manager.set("orders", "gone", 2)  # back: a key again\n'
+               "None",
     "complete": COMPLETE + "print(json.dumps({l: offered(l) for l in (\n"
                 "    '%state history orders --since ', '%state history orders o1 --since 1', '%state restore orders o1 --to ',\n"
                 "    '%state history orders --limit ', '%state history orders ', '%state history --since ',\n"
-                "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ')}))",
+                "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ',\n"
+                "    '%state restore orders ', '%state history orders \"ol', '%state get orders ')}))",
     "to_minus_zero": "%state restore orders o1 --to -0",
     "to_float": "%state restore orders o1 --to 1.5",
 }
@@ -119,7 +129,15 @@ def test_tab_after_an_option_that_takes_a_value_offers_no_python_keywords_or_mag
         assert got[line] == [["", "SEQ|TIME" if "--since" in line else "SEQ|TIME|-N"]], (line, got[line])
     assert got["%state history orders o1 --since 1"] == [["1", "SEQ|TIME"]]  # the typed text, unchanged
     assert got["%state history orders --limit "] == [["", "N"]]
-    assert got["%state history orders "] == [["o1", "key"], ["o2", "key"]]  # names still complete
+    assert got["%state history orders "] == [['"old one"', "deleted key"], ["gone", "key"], ["o1", "key"], ["o2", "key"]]
+
+
+def test_tab_offers_a_deleted_key_where_its_past_is_asked_for(ran):
+    got = printed(ran["complete"])
+    # restoring a deleted item is what restore is for: its key is offered (quoted: it has a space)
+    assert got["%state restore orders "] == [['"old one"', "deleted key"], ["gone", "key"], ["o1", "key"], ["o2", "key"]]
+    assert got['%state history orders "ol'] == [['old one"', "deleted key"]]
+    assert got["%state get orders "] == [["gone", "key"], ["o1", "key"], ["o2", "key"]]  # only the stored ones
 
 
 def test_tab_after_every_name_offers_the_options_left_not_python(ran):
@@ -133,3 +151,21 @@ def test_a_bad_restore_point_names_every_form_the_usage_offers(ran):
     for name, bad in (("to_minus_zero", "'-0'"), ("to_float", "'1.5'")):
         text = shown(ran[name])
         assert f"--to takes a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or -N (before the item's last N changes, e.g. -1), got {bad}" in text, text
+
+
+def test_the_past_keys_are_read_only_where_a_past_is_asked_for():
+    from motia_nb.notebook.completion import state_completions
+
+    calls: list[str] = []
+
+    def past(group, prefix):
+        calls.append(f"{group}:{prefix}")
+        return ["k9", "x"]
+
+    def live(group, prefix):
+        return ["k1"]
+
+    assert state_completions(["get", "g"], "k", lambda: [], live, past_keys=past) == [("k1", "key")]
+    assert calls == []
+    assert state_completions(["restore", "g"], "k", lambda: [], live, past_keys=past) == [("k1", "key"), ("k9", "deleted key")]
+    assert calls == ["g:k"]

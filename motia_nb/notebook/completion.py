@@ -37,6 +37,10 @@ GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "
 #: subcommands that take a file: file-path completion adds its candidates
 FILE_COMMANDS = frozenset({"use", "export", "import"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update", "history", "restore"})
+#: subcommands about an item's past: a key deleted since (its history, restoring it) is offered too
+PAST_KEY_COMMANDS = frozenset({"history", "restore"})
+#: how many of a group's newest changes are read for the keys deleted since
+PAST_CHANGES = 100
 
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
 _CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)
@@ -145,13 +149,16 @@ def state_completions(
     groups: Callable[[], Iterable[str]],
     keys: Callable[[str, str], Iterable[str]],
     cell: bool = False,
+    past_keys: Callable[[str, str], Iterable[str]] | None = None,
 ) -> list[tuple[str, str]]:
     """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
 
     ``groups()`` and ``keys(group, prefix)`` are only called when their names are wanted;
     ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry). With
     ``cell`` (the first line of ``%%state``) only the subcommands that take a cell body
-    are offered.
+    are offered. ``past_keys(group, prefix)``, when given, answers the keys of the group's
+    recent changes starting with ``prefix`` that are no longer stored: ``history`` and
+    ``restore`` offer those too (typed ``deleted key``).
     """
     if not words:
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
@@ -171,7 +178,12 @@ def state_completions(
     if position == 1 and command in GROUP_COMMANDS:
         return [(g, "group") for g in groups() if g.startswith(fragment)]
     if position == 2 and command in KEY_COMMANDS:
-        return [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
+        found = [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
+        if command in PAST_KEY_COMMANDS and past_keys is not None:
+            live = {k for k, kind in found if kind == "key"}
+            gone = dict.fromkeys(k for k in past_keys(words[1], fragment) if k.startswith(fragment) and k not in live)
+            found += [(k, "deleted key") for k in gone]
+        return found
     cmd = SUBCOMMANDS.get(command)
     if cmd is not None and cmd.tail is None and position > cmd.n_names():
         # every name given: what the command takes next is an option (restore's --to), not Python
@@ -243,6 +255,11 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         found = default_session().manager.sync.keys_with_prefix(group, prefix, cap + 1)
         return key_candidates(found, prefix, cap)
 
+    def past_keys(group: str, prefix: str) -> list[str]:
+        sync = default_session().manager.sync
+        recent = dict.fromkeys(c["key"] for c in reversed(sync.history(group, limit=PAST_CHANGES)))  # newest first
+        return [k for k in recent if k.startswith(prefix) and not sync.exists(group, k)]
+
     def steps() -> list[str]:
         return [s.name for s in all_steps()]
 
@@ -279,7 +296,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)
             else:
-                found = state_completions(words, fragment, groups, keys, cell)
+                found = state_completions(words, fragment, groups, keys, cell, past_keys)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token
