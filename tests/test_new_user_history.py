@@ -21,6 +21,10 @@ What they ran into:
 - Tab after ``%state restore orders `` (or ``history``) offered only the keys stored now: the
   key of an item deleted since, the one a user wants to see or bring back, had to be typed;
   the keys of the group's recent changes no longer stored are offered too (``deleted key``).
+- ``since=changes[-1]`` (the change itself, not its seq), ``at=df.iloc[0]`` (a row of the
+  frame) or ``at=df.seq``: the refusal printed the whole dict with its values, or the row or
+  column as a table over many lines; it is one line now, saying to pass the seq. ``at=pd.NaT``
+  was a bare ``ValueError: NaTType does not support timestamp``.
 - ``%state restore orders o1 --to -0`` (or ``--to 1.5``): the error named a seq or an ISO time,
   not ``-N``, the form the command's usage offers.
 """
@@ -83,6 +87,11 @@ CELLS = {
                 "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ',\n"
                 "    '%state restore orders ', '%state history orders \"ol', '%state get orders ')}))",
     "to_minus_zero": "%state restore orders o1 --to -0",
+    "since_a_change": 'changes = await state_manager.history("orders", "o1")\n'
+                      'await state_manager.history("orders", since=changes[0])',
+    "at_a_row": 'await state_manager.get("orders", "o1", at=df.iloc[0])',
+    "at_a_column": 'await state_manager.get("orders", "o1", at=df.seq)',
+    "at_nat": 'import pandas as pd\nawait state_manager.get("orders", "o1", at=pd.NaT)',
     "to_float": "%state restore orders o1 --to 1.5",
 }
 
@@ -151,6 +160,27 @@ def test_a_bad_restore_point_names_every_form_the_usage_offers(ran):
     for name, bad in (("to_minus_zero", "'-0'"), ("to_float", "'1.5'")):
         text = shown(ran[name])
         assert f"--to takes a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or -N (before the item's last N changes, e.g. -1), got {bad}" in text, text
+
+
+def error(cell) -> str:
+    (err,) = [o for o in cell.outputs if o.output_type == "error"]
+    return f"{err.ename}: {ANSI.sub('', err.evalue)}"
+
+
+def test_a_whole_change_given_as_since_or_at_is_refused_in_one_line_naming_its_seq(ran):
+    """A change of ``history()`` (a dict), a row or a column of the frame: the refusal printed the
+    whole value (the dict with its values; a row or a column as a table, over many lines)."""
+    assert error(ran["since_a_change"]) == (
+        "InvalidInputError: since must be a change's seq (an int >= 0) or a datetime, "
+        "got a whole change (a dict of history()): pass its seq, since=change['seq']")
+    assert error(ran["at_a_row"]) == (
+        "InvalidInputError: at must be a change's seq (an int >= 0) or a datetime, "
+        "got a whole change (a row of the history frame): pass its seq, at=row['seq']")
+    assert error(ran["at_a_column"]) == (
+        "InvalidInputError: at must be a change's seq (an int >= 0) or a datetime, "
+        "got a pandas Series of 3 values: pass one seq, e.g. at=df.seq.iloc[-1]")  # the frame of 3 changes
+    # pandas' missing time: a ValueError from datetime.timestamp() ("NaTType does not support timestamp")
+    assert error(ran["at_nat"]) == "InvalidInputError: at must be a change's seq (an int >= 0) or a datetime, got NaT (no time)"
 
 
 def test_the_past_keys_are_read_only_where_a_past_is_asked_for():
