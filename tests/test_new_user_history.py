@@ -21,6 +21,9 @@ What they ran into:
 - Tab after ``%state restore orders `` (or ``history``) offered only the keys stored now: the
   key of an item deleted since, the one a user wants to see or bring back, had to be typed;
   the keys of the group's recent changes no longer stored are offered too (``deleted key``).
+- ``%state history orders --since 2026-12-01 20:00`` (a time as ``str(datetime)`` prints it):
+  "unrecognized arguments: 20:00"; with the option before the names, ``20:00`` silently became
+  the GROUP. Both now say to write the time as one word (quoted, or with a ``T``).
 - ``since=changes[-1]`` (the change itself, not its seq), ``at=df.iloc[0]`` (a row of the
   frame) or ``at=df.seq``: the refusal printed the whole dict with its values, or the row or
   column as a table over many lines; it is one line now, saying to pass the seq. ``at=pd.NaT``
@@ -87,6 +90,10 @@ CELLS = {
                 "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ',\n"
                 "    '%state restore orders ', '%state history orders \"ol', '%state get orders ')}))",
     "to_minus_zero": "%state restore orders o1 --to -0",
+    "time_after": "%state history orders --since 2026-12-01 20:00",
+    "time_before": "%state history --since 2026-12-01 20:00:00.5+01:00 orders",
+    "restore_time_before": "%state restore --to 2026-12-01 20:00 orders",
+    "time_quoted": '%state history orders --since "2026-12-01 00:00"\nNone',
     "since_a_change": 'changes = await state_manager.history("orders", "o1")\n'
                       'await state_manager.history("orders", since=changes[0])',
     "at_a_row": 'await state_manager.get("orders", "o1", at=df.iloc[0])',
@@ -181,6 +188,22 @@ def test_a_whole_change_given_as_since_or_at_is_refused_in_one_line_naming_its_s
         "got a pandas Series of 3 values: pass one seq, e.g. at=df.seq.iloc[-1]")  # the frame of 3 changes
     # pandas' missing time: a ValueError from datetime.timestamp() ("NaTType does not support timestamp")
     assert error(ran["at_nat"]) == "InvalidInputError: at must be a change's seq (an int >= 0) or a datetime, got NaT (no time)"
+
+
+def test_a_time_written_with_a_space_says_to_write_it_as_one_word(ran):
+    """``--since 2026-12-01 20:00`` (as ``str(datetime)`` and pandas print a time): after the names,
+    "unrecognized arguments: 20:00"; before them, ``20:00`` silently became the GROUP (an empty
+    history, and restore looked up the item '20:00'/'orders')."""
+    hint = 'hint: a time with a space is two words here; write it as one: {o} "{t}" (or {o} {u})'
+    assert shown(ran["time_after"]).endswith(hint.format(o="--since", t="2026-12-01 20:00", u="2026-12-01T20:00")), shown(ran["time_after"])
+    assert "unrecognized arguments: 20:00" in shown(ran["time_after"])
+    text = shown(ran["time_before"])
+    assert "%state history: --since 2026-12-01 20:00:00.5+01:00: '20:00:00.5+01:00' was read as a name" in text, text
+    assert text.endswith(hint.format(o="--since", t="2026-12-01 20:00:00.5+01:00", u="2026-12-01T20:00:00.5+01:00"))
+    text = shown(ran["restore_time_before"])
+    assert "%state restore: --to 2026-12-01 20:00: '20:00' was read as a name" in text, text
+    assert "nothing written" not in text and "did not exist" not in text
+    assert shown(ran["time_quoted"]) == "", shown(ran["time_quoted"])  # quoted: one word, read as a time
 
 
 def test_the_past_keys_are_read_only_where_a_past_is_asked_for():
