@@ -21,6 +21,8 @@ What they ran into:
 - Tab after ``%state restore orders `` (or ``history``) offered only the keys stored now: the
   key of an item deleted since, the one a user wants to see or bring back, had to be typed;
   the keys of the group's recent changes no longer stored are offered too (``deleted key``).
+- ``%state history order`` (for ``orders``): "no recorded change of 'order'", where ``%state
+  list order`` says "Did you mean 'orders'?"; history now names the closest group (or key).
 - ``%state history orders --since 2026-12-01 20:00`` (a time as ``str(datetime)`` prints it):
   "unrecognized arguments: 20:00"; with the option before the names, ``20:00`` silently became
   the GROUP. Both now say to write the time as one word (quoted, or with a ``T``).
@@ -90,6 +92,10 @@ CELLS = {
                 "    '%state restore orders o1 ', '%state history orders o1 ', '%state history orders o1 --limit 5 ',\n"
                 "    '%state restore orders ', '%state history orders \"ol', '%state get orders ')}))",
     "to_minus_zero": "%state restore orders o1 --to -0",
+    "typo_group": "%state history order\nNone",
+    "typo_key": "%state history orders o-1\nNone",
+    "typo_both": "%state history order o1\nNone",
+    "typo_since": "%state history orders o1 --since 999999\nNone",
     "time_after": "%state history orders --since 2026-12-01 20:00",
     "time_before": "%state history --since 2026-12-01 20:00:00.5+01:00 orders",
     "restore_time_before": "%state restore --to 2026-12-01 20:00 orders",
@@ -204,6 +210,16 @@ def test_a_time_written_with_a_space_says_to_write_it_as_one_word(ran):
     assert "%state restore: --to 2026-12-01 20:00: '20:00' was read as a name" in text, text
     assert "nothing written" not in text and "did not exist" not in text
     assert shown(ran["time_quoted"]) == "", shown(ran["time_quoted"])  # quoted: one word, read as a time
+
+
+def test_no_change_of_a_misspelt_name_names_the_closest_as_list_does(ran):
+    """``%state list order`` says "Did you mean 'orders'?"; ``%state history order`` said only that
+    no change of 'order' was recorded."""
+    assert shown(ran["typo_group"]) == "%state history: no recorded change of 'order' Did you mean 'orders'?\n"
+    assert shown(ran["typo_key"]) == "%state history: no recorded change of 'orders'/'o-1' Did you mean 'orders'/'o1'?\n"
+    assert shown(ran["typo_both"]) == "%state history: no recorded change of 'order'/'o1' Did you mean 'orders'/'o1'?\n"
+    # nothing since a seq is no typo
+    assert shown(ran["typo_since"]) == "%state history: no recorded change of 'orders'/'o1'\n"
 
 
 def test_the_past_keys_are_read_only_where_a_past_is_asked_for():

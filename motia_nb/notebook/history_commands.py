@@ -10,6 +10,7 @@ the state triggers like any write.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from datetime import datetime
@@ -66,13 +67,28 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
+def _did_you_mean(sync: Any, group: str, key: str | None) -> str:
+    """`` Did you mean 'orders'?`` (or ``'orders'/'order-1'``) for a GROUP (KEY) with no change at
+    all, a typo most often (as ``%state list`` says of a group), or "": the closest stored group,
+    else the closest key of the group's newest changes and of its keys with the same first letter."""
+    if key is None or not sync.history(group, limit=1):
+        close = difflib.get_close_matches(group, list(sync.group_counts()), n=1)
+        if not close:
+            return ""
+        return f" Did you mean {close[0]!r}?" if key is None else f" Did you mean {close[0]!r}/{key!r}?"
+    keys = {c["key"] for c in sync.history(group, limit=100)} | set(sync.keys_with_prefix(group, key[:1], 500))
+    close = difflib.get_close_matches(key, sorted(keys), n=1)
+    return f" Did you mean {group!r}/{close[0]!r}?" if close else ""
+
+
 def _history(m: Any, a: argparse.Namespace) -> Any:
     rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "%state history: --since"), limit=a.limit)
     off = m.manager.history_keep == "off"
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
         why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
-        print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
+        hint = _did_you_mean(m.manager.sync, a.group, a.key) if a.since is None else ""
+        print(f"%state history: no recorded change of {what}{why}{hint}", file=sys.stderr)
     elif off:
         print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
               "its changes since are not recorded; these were recorded before, or by another process",
