@@ -215,9 +215,9 @@ def test_a_time_written_with_a_space_says_to_write_it_as_one_word(ran):
 def test_no_change_of_a_misspelt_name_names_the_closest_as_list_does(ran):
     """``%state list order`` says "Did you mean 'orders'?"; ``%state history order`` said only that
     no change of 'order' was recorded."""
-    assert shown(ran["typo_group"]) == "%state history: no recorded change of 'order' Did you mean 'orders'?\n"
-    assert shown(ran["typo_key"]) == "%state history: no recorded change of 'orders'/'o-1' Did you mean 'orders'/'o1'?\n"
-    assert shown(ran["typo_both"]) == "%state history: no recorded change of 'order'/'o1' Did you mean 'orders'/'o1'?\n"
+    assert shown(ran["typo_group"]) == "%state history: no recorded change of 'order'. Did you mean 'orders'?\n"
+    assert shown(ran["typo_key"]) == "%state history: no recorded change of 'orders'/'o-1'. Did you mean 'orders'/'o1'?\n"
+    assert shown(ran["typo_both"]) == "%state history: no recorded change of 'order'/'o1'. Did you mean 'orders'/'o1'?\n"
     # nothing since a seq is no typo
     assert shown(ran["typo_since"]) == "%state history: no recorded change of 'orders'/'o1'\n"
 

@@ -68,17 +68,17 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _did_you_mean(sync: Any, group: str, key: str | None) -> str:
-    """`` Did you mean 'orders'?`` (or ``'orders'/'order-1'``) for a GROUP (KEY) with no change at
+    """``. Did you mean 'orders'?`` (or ``'orders'/'order-1'``) for a GROUP (KEY) with no change at
     all, a typo most often (as ``%state list`` says of a group), or "": the closest stored group,
     else the closest key of the group's newest changes and of its keys with the same first letter."""
     if key is None or not sync.history(group, limit=1):
         close = difflib.get_close_matches(group, list(sync.group_counts()), n=1)
         if not close:
             return ""
-        return f" Did you mean {close[0]!r}?" if key is None else f" Did you mean {close[0]!r}/{key!r}?"
+        return f". Did you mean {close[0]!r}?" if key is None else f". Did you mean {close[0]!r}/{key!r}?"
     keys = {c["key"] for c in sync.history(group, limit=100)} | set(sync.keys_with_prefix(group, key[:1], 500))
     close = difflib.get_close_matches(key, sorted(keys), n=1)
-    return f" Did you mean {group!r}/{close[0]!r}?" if close else ""
+    return f". Did you mean {group!r}/{close[0]!r}?" if close else ""
 
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
