@@ -80,6 +80,7 @@ CELLS = {
     "help_long": "%state history --help",
     "help_short": "%state history -h",
     "restore_help": "%state restore orders o1 --help",
+    "set_help": "%state set --help",
     "deleted": 'await state_manager.set("orders", "old one", {"status": "new"})\n'
                'await state_manager.delete("orders", "old one")\n'
                'await state_manager.set("orders", "gone", 1)\n'
@@ -141,6 +142,8 @@ def test_help_asked_of_a_subcommand_says_where_the_help_is(ran):
         assert "hint: for help on this command write %state help history" in text, text
         assert "goes after --" not in text, text  # -h is not a group to quote
     assert "hint: for help on this command write %state help restore" in shown(ran["restore_help"])
+    # a command with a VALUE takes no option: its names come after a `--` of the router's
+    assert "hint: for help on this command write %state help set" in shown(ran["set_help"])
 
 
 def test_tab_after_an_option_that_takes_a_value_offers_no_python_keywords_or_magics(ran):

@@ -67,7 +67,8 @@ class ArgParser(argparse.ArgumentParser):
         dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known]
         hint = ""
         before_end = self._words[: self._words.index("--")] if "--" in self._words else self._words
-        if {"-h", "--help"} & set(before_end) - known:  # add_help is off: say where the help is
+        # add_help is off: say where the help is (`--help` even after the `--` a VALUE command's names get)
+        if ({"-h", "--help"} & set(before_end) or "--help" in self._words) and not {"-h", "--help"} & known:
             magic, _, name = self.prog.partition(" ")
             hint = f"\n  hint: for help on this command write {magic} help {name}"
         elif split := self._split_time(known):
