@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -237,7 +236,7 @@ def test_the_past_keys_are_read_only_where_a_past_is_asked_for():
     def live(group, prefix):
         return ["k1"]
 
-    assert state_completions(["get", "g"], "k", lambda: [], live, past_keys=past) == [("k1", "key")]
+    assert state_completions(["get", "g"], "k", list, live, past_keys=past) == [("k1", "key")]
     assert calls == []
-    assert state_completions(["restore", "g"], "k", lambda: [], live, past_keys=past) == [("k1", "key"), ("k9", "deleted key")]
+    assert state_completions(["restore", "g"], "k", list, live, past_keys=past) == [("k1", "key"), ("k9", "deleted key")]
     assert calls == ["g:k"]

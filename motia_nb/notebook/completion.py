@@ -5,9 +5,11 @@ the non-empty groups; after a group, the keys that start with what is typed, fou
 by an indexed prefix query (``keys_with_prefix``: any key of a 1,000,000-item group
 completes), at most ``MotiaNB.completion_max_keys`` of them, plus a hint entry when
 more match (type more of the key to narrow them);
-after ``--`` or after every name, the subcommand's options (those not given yet); at an option's value (``--since ``, ``--to ``,
-``--limit ``), one entry naming what it takes (``SEQ|TIME``), the text as typed (else
-IPython would offer Python's keywords and every magic there). After ``%motia `` it offers the subcommands
+after ``--`` or after every name, the subcommand's options (those not given yet); at an
+option's value (``--since ``, ``--to ``, ``--limit ``), one entry naming what it takes
+(``SEQ|TIME``), the text as typed (else IPython would offer Python's keywords and every
+magic there); ``history`` and ``restore`` also offer the keys of a group's recent changes
+that are no longer stored. After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
 subcommand takes one. Words are split by the magics' own tokenizer. The matcher
 is a plain function added to ``shell.Completer.custom_matchers`` by the extension

@@ -155,7 +155,7 @@ def point(value: Any, name: str) -> Point:
     elif isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
-        if value != value:  # pandas' NaT (a datetime that is no time)
+        if type(value).__name__ == "NaTType":  # pandas' missing time: a datetime that is no time
             raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got NaT (no time)")
         return Point(at=_timestamp(value))
     seq = as_int(value)
@@ -170,11 +170,8 @@ def _got(value: Any, name: str) -> str:
     if isinstance(value, dict) and "seq" in value:
         return f"a whole change (a dict of history()): pass its seq, {name}=change['seq']"
     if type(value).__module__.partition(".")[0] == "pandas":
-        try:
-            row = "seq" in value.index and "at" in value.index
-        except Exception:  # not a Series: its own words, cut
-            row = False
-        if row:
+        index = getattr(value, "index", None)
+        if getattr(value, "ndim", 0) == 1 and index is not None and "seq" in index and "at" in index:
             return f"a whole change (a row of the history frame): pass its seq, {name}=row['seq']"
         if getattr(value, "ndim", 0) >= 1:
             n = len(value)
