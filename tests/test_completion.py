@@ -111,7 +111,8 @@ def test_pure_logic_only_reads_what_it_needs():
     assert state_completions(["get"], "", groups, keys) == [("a", "group"), ("b", "group")]
     assert state_completions(["get", "a"], "k", groups, keys) == [("k1", "key")]
     assert calls == ["groups", "keys:a:k"]
-    assert state_completions(["groups"], "", groups, keys) == []
+    assert state_completions(["groups"], "", groups, keys) == [("--counts", "option")]  # its option, no group read
+    assert calls == ["groups", "keys:a:k"]
 
 
 def test_matcher_is_registered_once(ip):

@@ -48,12 +48,15 @@ CELLS = {
 }
 
 
-def run_in_kernel(cells: dict[str, str], tmp: Path) -> dict[str, Any]:
+def run_in_kernel(cells: dict[str, str], tmp: Path, *, default_db: bool = False) -> dict[str, Any]:
     """``cells`` run in order in a real python3 kernel (this checkout first on its path, the
-    state in ``tmp``): each name -> its executed cell."""
+    state in ``tmp``: ``tmp/state.db``, or with ``default_db`` the default file the kernel
+    picks in its folder ``tmp``): each name -> its executed cell."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells.values()])
     env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    if default_db:
+        del env["MOTIA_NB_DB"]
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(tmp)}})
     client.execute(env=env)

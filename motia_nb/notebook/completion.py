@@ -5,7 +5,11 @@ the non-empty groups; after a group, the keys that start with what is typed, fou
 by an indexed prefix query (``keys_with_prefix``: any key of a 1,000,000-item group
 completes), at most ``MotiaNB.completion_max_keys`` of them, plus a hint entry when
 more match (type more of the key to narrow them);
-after ``--``, the subcommand's options. After ``%motia `` it offers the subcommands
+after ``--`` or after every name, the subcommand's options (those not given yet); at an
+option's value (``--since ``, ``--to ``, ``--limit ``), one entry naming what it takes
+(``SEQ|TIME``), the text as typed (else IPython would offer Python's keywords and every
+magic there); ``history`` and ``restore`` also offer the keys of a group's recent changes
+that are no longer stored. After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
 subcommand takes one. Words are split by the magics' own tokenizer. The matcher
 is a plain function added to ``shell.Completer.custom_matchers`` by the extension
@@ -35,6 +39,10 @@ GROUP_COMMANDS = frozenset({"set", "get", "list", "delete", "clear", "update", "
 #: subcommands that take a file: file-path completion adds its candidates
 FILE_COMMANDS = frozenset({"use", "export", "import"})
 KEY_COMMANDS = frozenset({"set", "get", "delete", "update", "history", "restore"})
+#: subcommands about an item's past: a key deleted since (its history, restoring it) is offered too
+PAST_KEY_COMMANDS = frozenset({"history", "restore"})
+#: how many of a group's newest changes are read for the keys deleted since
+PAST_CHANGES = 100
 
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
 _CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)
@@ -88,6 +96,37 @@ def _options(command: str) -> list[str]:
     return cmd.options() if cmd is not None else []
 
 
+def _options_left(command: str, words: list[str]) -> list[str]:
+    """The options of ``command`` not given in ``words`` (``--to=3`` gives ``--to``), nor
+    excluded by one given (``--values`` excludes ``--dict``)."""
+    cmd = SUBCOMMANDS.get(command)
+    if cmd is None:
+        return []
+    given = {w.partition("=")[0] for w in words if w.startswith("--")}
+    taken = set(given)
+    for group in cmd.parser._mutually_exclusive_groups:
+        opts = {o for a in group._group_actions for o in a.option_strings}
+        if opts & given:
+            taken |= opts
+    return [o for o in cmd.options() if o not in taken]
+
+
+def _value_kind(command: str, option: str) -> str:
+    """What ``option`` of ``command`` takes, as its usage names it (``SEQ|TIME``)."""
+    cmd = SUBCOMMANDS.get(command)
+    for action in cmd.parser._actions if cmd is not None else ():
+        if option in action.option_strings:
+            return str(action.metavar or action.dest.upper())
+    return "VALUE"
+
+
+def _value_kinds() -> frozenset[str]:
+    """Every kind :func:`_value_kind` may answer (entries inserted as typed)."""
+    return frozenset(
+        _value_kind(c, o) for c in SUBCOMMANDS for o in SUBCOMMANDS[c].value_options()
+    ) | {"VALUE"}
+
+
 def _names(command: str, words: list[str]) -> list[str] | None:
     """The name words of ``words`` (those after the subcommand), options and their values
     left out (``history --since 1 orders`` names ``orders``); ``None`` when the word being
@@ -112,22 +151,26 @@ def state_completions(
     groups: Callable[[], Iterable[str]],
     keys: Callable[[str, str], Iterable[str]],
     cell: bool = False,
+    past_keys: Callable[[str, str], Iterable[str]] | None = None,
 ) -> list[tuple[str, str]]:
     """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
 
     ``groups()`` and ``keys(group, prefix)`` are only called when their names are wanted;
     ``keys`` answers the keys starting with ``prefix`` (it may add a hint entry). With
     ``cell`` (the first line of ``%%state``) only the subcommands that take a cell body
-    are offered.
+    are offered. ``past_keys(group, prefix)``, when given, answers the keys of the group's
+    recent changes starting with ``prefix`` that are no longer stored: ``history`` and
+    ``restore`` offer those too (typed ``deleted key``).
     """
     if not words:
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
     command = words[0]
     names = _names(command, words[1:])
-    if names is None:  # an option's value (a seq, a time, a count): nothing to offer
-        return []
+    if names is None:  # an option's value (a seq, a time, a count): say what it takes, change nothing
+        return [(fragment, _value_kind(command, words[-1]))]
     if fragment.startswith("-"):
         return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+    words_typed = words
     words = [command, *names]
     position = len(words)
     if position == 1 and command == "help":
@@ -137,14 +180,23 @@ def state_completions(
     if position == 1 and command in GROUP_COMMANDS:
         return [(g, "group") for g in groups() if g.startswith(fragment)]
     if position == 2 and command in KEY_COMMANDS:
-        return [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
+        found = [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
+        if command in PAST_KEY_COMMANDS and past_keys is not None:
+            live = {k for k, kind in found if kind == "key"}
+            gone = dict.fromkeys(k for k in past_keys(words[1], fragment) if k.startswith(fragment) and k not in live)
+            found += [(k, "deleted key") for k in gone]
+        return found
+    cmd = SUBCOMMANDS.get(command)
+    if cmd is not None and cmd.tail is None and position > cmd.n_names():
+        # every name given: what the command takes next is an option (restore's --to), not Python
+        return [(opt, "option") for opt in _options_left(command, words_typed) if opt.startswith(fragment)]
     return []
 
 
 #: the type of the entry that says more keys match than the list shows
 MORE_KEYS = "more keys match: type more of the key"
 #: entries inserted as they are (never quoted): subcommands, options, the hint
-_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS})
+_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS}) | _value_kinds()
 
 
 def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:
@@ -205,6 +257,11 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         found = default_session().manager.sync.keys_with_prefix(group, prefix, cap + 1)
         return key_candidates(found, prefix, cap)
 
+    def past_keys(group: str, prefix: str) -> list[str]:
+        sync = default_session().manager.sync
+        recent = dict.fromkeys(c["key"] for c in reversed(sync.history(group, limit=PAST_CHANGES)))  # newest first
+        return [k for k in recent if k.startswith(prefix) and not sync.exists(group, k)]
+
     def steps() -> list[str]:
         return [s.name for s in all_steps()]
 
@@ -241,7 +298,7 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)
             else:
-                found = state_completions(words, fragment, groups, keys, cell)
+                found = state_completions(words, fragment, groups, keys, cell, past_keys)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token

@@ -10,6 +10,7 @@ the state triggers like any write.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from datetime import datetime
@@ -28,8 +29,9 @@ from .parsing import MagicUsageError
 __all__ = ["add_history_commands", "history_frame", "read_point"]
 
 
-def read_point(text: str | None, option: str) -> Any:
-    """``--since`` / ``--to``: a change's seq (an int) or an ISO-8601 time (naive = local time)."""
+def read_point(text: str | None, option: str, also: str = "") -> Any:
+    """``--since`` / ``--to``: a change's seq (an int) or an ISO-8601 time (naive = local time);
+    ``also``: the option's other form, as the refusal names it (``--to``'s ``-N``)."""
     if text is None:
         return None
     if text.isdigit():
@@ -41,9 +43,9 @@ def read_point(text: str | None, option: str) -> Any:
         if (text.startswith("{") and text.endswith("}")) or text[:1] in "$:":  # IPython's {var} / $var, :name
             hint = (f"\n  hint: %state takes {option.rsplit(' ', 1)[-1]} as written, never from a variable "
                     "({var}, $var): write the seq or the time itself (:name is for a VALUE or OPS only)")
-        raise MagicUsageError(
-            f"{option} takes a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00), got {text!r}{hint}"
-        ) from None
+        forms = f"a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or {also}" if also else (
+            "a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00)")
+        raise MagicUsageError(f"{option} takes {forms}, got {text!r}{hint}") from None
 
 
 def _json_text(value: Any) -> str:
@@ -57,11 +59,26 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     shows as itself, an object can be indexed: ``df.new_value[0]["status"]``); ``None``
     where the value was absent (before a create, after a delete: ``event_type`` says which).
     Their columns are ``object``: pandas would otherwise turn ``[None, 1]`` into
-    ``[NaN, 1.0]`` and ``1`` into ``1.0`` next to a float."""
+    ``[NaN, 1.0]`` and ``1`` into ``1.0`` next to a float; so is ``trace_id``'s (a cell's
+    change has none: ``None``, where pandas would make a column of texts and ``NaN``)."""
     df = pd.DataFrame.from_records(rows, columns=list(CHANGE_KEYS))
-    for col in ("old_value", "new_value"):
+    for col in ("old_value", "new_value", "trace_id"):
         df[col] = pd.Series([r[col] for r in rows], index=df.index, dtype=object)
     return df
+
+
+def _did_you_mean(sync: Any, group: str, key: str | None) -> str:
+    """``. Did you mean 'orders'?`` (or ``'orders'/'order-1'``) for a GROUP (KEY) with no change at
+    all, a typo most often (as ``%state list`` says of a group), or "": the closest stored group,
+    else the closest key of the group's newest changes and of its keys with the same first letter."""
+    if key is None or not sync.history(group, limit=1):
+        close = difflib.get_close_matches(group, list(sync.group_counts()), n=1)
+        if not close:
+            return ""
+        return f". Did you mean {close[0]!r}?" if key is None else f". Did you mean {close[0]!r}/{key!r}?"
+    keys = {c["key"] for c in sync.history(group, limit=100)} | set(sync.keys_with_prefix(group, key[:1], 500))
+    close = difflib.get_close_matches(key, sorted(keys), n=1)
+    return f". Did you mean {group!r}/{close[0]!r}?" if close else ""
 
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
@@ -70,7 +87,8 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
         why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
-        print(f"%state history: no recorded change of {what}{why}", file=sys.stderr)
+        hint = _did_you_mean(m.manager.sync, a.group, a.key) if a.since is None else ""
+        print(f"%state history: no recorded change of {what}{why}{hint}", file=sys.stderr)
     elif off:
         print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
               "its changes since are not recorded; these were recorded before, or by another process",
@@ -86,7 +104,7 @@ def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
         if len(rows) < n:
             raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}")
         return Point(seq=rows[0]["seq"] - 1)
-    return point(read_point(to, "%state restore: --to"), "--to")
+    return point(read_point(to, "%state restore: --to", "-N (before the item's last N changes, e.g. -1)"), "--to")
 
 
 def _when(to: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from .errors import InvalidInputError, StateError
 from .numbers import as_int
 from .urls import safe_url
+from .value_checks import _short_repr
 from .values import check_name
 
 __all__ = [
@@ -149,16 +150,34 @@ def point(value: Any, name: str) -> Point:
         except ValueError:
             raise InvalidInputError(
                 f"{name} must be a change's seq (an int >= 0), a datetime or an ISO-8601 time "
-                f"(e.g. '2026-05-01T12:00:00+00:00'), got {value!r}"
+                f"(e.g. '2026-05-01T12:00:00+00:00'), got {_short_repr(value, 80)}"
             ) from None
     elif isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if isinstance(value, datetime):
+        if type(value).__name__ == "NaTType":  # pandas' missing time: a datetime that is no time
+            raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got NaT (no time)")
         return Point(at=_timestamp(value))
     seq = as_int(value)
     if seq is not None and seq >= 0:
         return Point(seq=min(seq, MAX_SEQ))  # past every seq: the same answer as the last one
-    raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {value!r}")
+    raise InvalidInputError(f"{name} must be a change's seq (an int >= 0) or a datetime, got {_got(value, name)}")
+
+
+def _got(value: Any, name: str) -> str:
+    """What a refused ``since`` / ``at`` was, on one line: a whole change (a dict of ``history()``,
+    a row of ``%state history``'s frame) says to pass its seq; a column, to pass one of them."""
+    if isinstance(value, dict) and "seq" in value:
+        return f"a whole change (a dict of history()): pass its seq, {name}=change['seq']"
+    if type(value).__module__.partition(".")[0] == "pandas":
+        index = getattr(value, "index", None)
+        if getattr(value, "ndim", 0) == 1 and index is not None and "seq" in index and "at" in index:
+            return f"a whole change (a row of the history frame): pass its seq, {name}=row['seq']"
+        if getattr(value, "ndim", 0) >= 1:
+            n = len(value)
+            what = f"of {n} value{'s' if n != 1 else ''}" if value.ndim == 1 else f"of {n} row{'s' if n != 1 else ''}"
+            return f"a pandas {type(value).__name__} {what}: pass one seq, e.g. {name}=df.seq.iloc[-1]"
+    return _short_repr(value, 80)
 
 
 def _timestamp(value: datetime) -> float:
