@@ -11,6 +11,12 @@ counts). A read is clipped to the horizon taken after it (the horizon only moves
 an answer never holds more than is kept); a ``since`` read starts at the horizon taken before
 it (so its ``limit`` counts kept changes only); ``get(at=)`` before the horizon is refused,
 as before pruned history, never answered from a change ``history()`` does not show.
+
+A ``since`` / ``at`` seq that reads like a unix time (:func:`time_like`: ``int(time.time())``,
+``Date.now()``, in seconds, milliseconds or microseconds) and is past every change the store
+has recorded is refused in one line saying to pass a datetime: it would silently read as
+"after every change" (``history()`` empty, ``get(at=)`` the value now). Any other seq past the
+newest is still after every change (``sys.maxsize``, ``10**30``: no limit).
 """
 
 from __future__ import annotations
@@ -19,10 +25,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import StateError
-from ..history import Point, Retention
+from ..errors import InvalidInputError, StateError
+from ..history import Point, Retention, iso_time
 
-__all__ = ["Horizon", "RetainedHistory"]
+__all__ = ["Horizon", "RetainedHistory", "time_like"]
+
+#: unix times now and for centuries ahead, as ``int(time.time())`` (seconds), ``Date.now()``
+#: (milliseconds) and microseconds write them: (low, high, the unit's name, per second)
+_TIME_RANGES = ((10**9, 10**10, "seconds", 1), (10**12, 10**13, "milliseconds", 1000), (10**15, 10**16, "microseconds", 10**6))
+
+
+def time_like(seq: int) -> "tuple[str, int] | None":
+    """``(unit, per second)`` when ``seq`` reads as a unix time since 2001 in seconds,
+    milliseconds or microseconds, else None."""
+    for lo, hi, unit, per_second in _TIME_RANGES:
+        if lo <= seq < hi:
+            return unit, per_second
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,8 +94,22 @@ class RetainedHistory:
 
     _retention: Retention
     _history_horizon: Callable[[str], Horizon]  # (the backend's: this mixin comes first in its bases)
+    _newest_seq: Callable[[], int]  # the newest seq the store has given (0: none)
+
+    def _check_seq(self, p: "Point | None", name: str) -> None:
+        """Refuse a seq that reads as a unix time and is past every change (see the module)."""
+        if p is None or p.seq is None or (unit := time_like(p.seq)) is None:
+            return
+        newest = self._newest_seq()
+        if p.seq > newest:
+            when = iso_time(p.seq / unit[1])
+            raise InvalidInputError(
+                f"{name}={p.seq} is no change's seq (the newest is {newest}); it reads as a unix time in {unit[0]}: "
+                f"for that time pass a datetime or the ISO text {when!r}"
+            )
 
     def history(self, group_id: str, key: "str | None", since: "Point | None", limit: int) -> list[dict[str, Any]]:
+        self._check_seq(since, "since")
         read = super().history  # type: ignore[misc]
         if not self._retention.prunes:
             return read(group_id, key, since, limit)  # type: ignore[no-any-return]
@@ -88,6 +121,7 @@ class RetainedHistory:
         return self._history_horizon(group_id).clip(changes)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
+        self._check_seq(at, "at")
         if self._retention.prunes:
             self._history_horizon(group_id).check(group_id, key, at)
         return super().state_at(group_id, key, at)  # type: ignore[misc, no-any-return]

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...history import Retention
 from ..retained import Horizon
-from .layout import HISTORY_COUNT_PREFIX, HISTORY_PREFIX
+from .layout import HISTORY_COUNT_PREFIX, HISTORY_PREFIX, HISTORY_SEQ_KEY
 from .scripts import source
 
 __all__ = ["RedisRetention", "HISTORY_HORIZON"]
@@ -32,6 +32,11 @@ class RedisRetention:
     _client: Callable[[], Any]
     _call: Callable[..., Any]
     _retention: Retention
+
+    def _newest_seq(self) -> int:
+        """The newest seq given so far (the store-wide counter; 0: none)."""
+        c = self._client()
+        return int(self._call(c.get, HISTORY_SEQ_KEY) or 0)
 
     def _history_horizon(self, group_id: str) -> Horizon:
         r = self._retention

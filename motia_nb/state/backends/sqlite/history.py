@@ -65,6 +65,10 @@ class SQLiteHistory:
         r = self._recorder
         return contextlib.nullcontext() if r is None else r.reading()
 
+    def _newest_seq(self) -> int:
+        """The newest seq given so far (0: none; pruning always keeps the newest record)."""
+        return int(self._query("SELECT coalesce(max(seq), 0) FROM changes", [])[0][0])
+
     def _history_horizon(self, group_id: str) -> Horizon:
         """The first change the retention keeps (:class:`~..retained.Horizon`, applied by the
         backend's :class:`~..retained.RetainedHistory`): of the whole store, as SPEC §9 counts
