@@ -52,6 +52,19 @@ ROWS_JS = """el => [...el.querySelectorAll('tr')].slice(1)
     .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"""
 
 
+#: The history table is read as it is: nothing cut off at the right (no horizontal scrolling) and
+#: each time on one line (its text in one line box).
+FITS_JS = """el => {
+  const lines = td => { const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length; };
+  const rows = [...el.querySelectorAll('tr')].slice(1);
+  return {scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, whenLines: rows.map(tr => lines(tr.cells[1]))};
+}"""
+
+
+def _fits(m: dict[str, Any]) -> bool:
+    return m["scrollWidth"] <= m["clientWidth"] + 1 and bool(m["whenLines"]) and set(m["whenLines"]) == {1}
+
+
 def _notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -119,7 +132,11 @@ def test_the_history_panel_lists_causes_and_follows_its_item_from_chromium(tmp_p
                     ("updated", "magic"), ("updated", "MarkPaid"), ("created", "cell")]  # fmt: skip
                 assert '"note":"héllo ✓ 日本"' in rows()[2][4]
                 assert "History of orders / o1" in box.inner_text() and "(3 changes)" in box.inner_text()
-                page.screenshot(path=str(SHOTS / "1-history.png"), full_page=True)
+                # readable as it is: no column cut off at the right, one line per time (measuring lays the page out)
+                for width in (1400, 900):
+                    page.set_viewport_size({"width": width, "height": 1300})
+                    assert _fits(table.evaluate(FITS_JS)), (width, table.evaluate(FITS_JS))
+                    panel.screenshot(path=str(SHOTS / f"1-history-{width}px.png"))
 
                 # a Save in the viewer adds its row to the open history, as the viewer's
                 editor.fill('{"status": "from-viewer"}')

@@ -73,7 +73,7 @@ class HistoryWidgets:
         self.button = W.Button(description="History", icon="history", tooltip="every recorded change of this item",
                                layout=W.Layout(width="auto"))  # fmt: skip
         self.heading = W.HTML()
-        self.hide_button = W.Button(description="Hide", layout=W.Layout(width="auto"))
+        self.hide_button = W.Button(description="Hide", layout=W.Layout(width="auto", flex="0 0 auto"))  # never "H…"
         self.note = W.HTML()  # history off: said here, above the changes recorded before
         self.table = W.HTML(layout=W.Layout(max_height="240px", overflow="auto"))
         self.box = W.VBox([W.HBox([self.heading, self.hide_button], layout=W.Layout(align_items="center")),
