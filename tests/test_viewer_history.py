@@ -162,7 +162,8 @@ def test_with_history_off_the_open_panel_says_nothing_is_recorded(sm: StateManag
     live.select_item("o1")
     live.history.button.click()
     assert "history is off" not in live.history.box_text
-    sm.history_keep = "off"  # as %config MotiaNB.history_keep = "off" sets it, while the panel is open
+    with pytest.warns(UserWarning, match="history is off"):  # remote subscribers stop hearing: said once
+        sm.history_keep = "off"  # as %config MotiaNB.history_keep = "off" sets it, while the panel is open
     wait_until(lambda: "history is off" in live.history.box_text, what="the panel to say history is off")
     assert "MotiaNB.history_keep" in live.history.box_text
     assert [r[2] for r in table_rows(live)] == ["created"]  # what was recorded before stays listed
@@ -203,3 +204,24 @@ def test_an_item_with_more_changes_than_the_table_shows_says_older_ones_are_left
     assert "state_manager.history('orders', 'hot'" in heading, heading
     rows = table_rows(v)
     assert len(rows) == HISTORY_ROWS and rows[0][4] == '{"i":9999}' and rows[-1][4] == f'{{"i":{10_000 - HISTORY_ROWS}}}'
+
+
+def test_on_redis_the_open_history_follows_another_clients_writes(redis_url: str) -> None:
+    """Redis: another client's change reaches the viewer by pub/sub and adds its row to the open history."""
+    mine, other = StateManager(redis_url), StateManager(redis_url)
+    v = viewer("orders", manager=mine, debounce=0.02, poll_interval=0.2)
+    try:
+        mine.sync.set("orders", "o1", {"status": "pending"})
+        wait_until(lambda: v.items.options, what="the item")
+        v.select_item("o1")
+        v.history.button.click()
+        assert len(table_rows(v)) == 1
+        other.sync.set("orders", "o1", {"status": "from another client"})
+        wait_until(lambda: len(table_rows(v)) == 2, what="the other client's change in the open history")
+        assert table_rows(v)[0][4] == '{"status":"from another client"}'
+        other.sync.delete("orders", "o1")
+        wait_until(lambda: table_rows(v)[0][2] == "deleted", what="the other client's delete")
+    finally:
+        v.close()
+        other.close()
+        mine.close()

@@ -14,6 +14,11 @@ the store (Refresh; another process's commit no event tells of) marks it stale, 
 refresh that follows reads its history again; a change of any other item reads none.
 With history off the box says so (what was recorded before stays listed). It lists the
 newest :data:`HISTORY_ROWS` changes and says when older ones are left out.
+
+Known limit: a row that retention drops because *other* items changed (SQLite keeps the
+newest N changes of the store, Redis of the group) or because it aged past the kept age
+stays listed until the item changes, ``history_keep`` is set, or Refresh: telling would
+mean reading the history on every change of any item.
 """
 
 from __future__ import annotations
