@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -14,6 +15,7 @@ import pytest
 
 from motia_nb.notebook.viewer import Viewer, viewer
 from motia_nb.notebook.viewer.item_history import HISTORY_ROWS, history_html
+from motia_nb.notebook.viewer.live import home_loop
 from motia_nb.session import Session
 from motia_nb.state import StateManager
 from motia_nb.testing import fixtures as shared
@@ -225,3 +227,32 @@ def test_on_redis_the_open_history_follows_another_clients_writes(redis_url: str
         v.close()
         other.close()
         mine.close()
+
+
+def test_the_history_of_an_item_with_big_values_is_read_off_the_loop(sm: StateManager) -> None:
+    """50 changes of a 1 MB value are 100 MB of JSON to decode (half a second): the history is read
+    off the loop that owns the widgets (SQLite reads on the caller's loop), as the viewer's scans are."""
+    threads: list[str] = []
+    real = sm.history
+
+    async def history(group_id: str, key: str | None = None, **kw: object) -> list[dict[str, object]]:
+        threads.append(threading.current_thread().name)  # where the read runs
+        return await real(group_id, key, **kw)  # type: ignore[arg-type]
+
+    sm.history = history  # type: ignore[method-assign]
+    blob = "x" * 100_000
+    for i in range(3):
+        sm.sync.set("orders", "big", {"i": i, "blob": blob})
+    v = viewer("orders", manager=sm, debounce=0.02, poll_interval=0.2)
+    try:
+        loop_thread: list[str] = []
+        home = home_loop()
+        home.call_soon_threadsafe(lambda: loop_thread.append(threading.current_thread().name))
+        wait_until(lambda: loop_thread and v.items.options, what="the viewer's loop")
+        v.select_item("big")
+        v.history.button.click()
+        sm.sync.set("orders", "big", {"i": 3, "blob": blob})  # followed: read again
+        wait_until(lambda: len(table_rows(v)) == 4, what="the followed change")
+        assert len(threads) >= 2 and loop_thread[0] not in threads, (loop_thread, threads)
+    finally:
+        v.close()

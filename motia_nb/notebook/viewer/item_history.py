@@ -36,6 +36,8 @@ from .text import name_html
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
 
+    from .paging import Heavy
+
 __all__ = ["HistoryWidgets", "HistoryActions", "history_html", "HISTORY_ROWS"]
 
 #: Changes shown (the newest ones).
@@ -104,6 +106,7 @@ class HistoryActions:
         live: Any
         _loop: Any
         _closed: bool
+        _heavy: Heavy
 
         def _set_status(self, text: str, kind: str = "info") -> None: ...
 
@@ -159,7 +162,8 @@ class HistoryActions:
 
     async def _read_history(self, g: str, k: str) -> None:
         self._history_item, self._history_stale = (g, k), False  # a change from now on marks it again
-        rows = await self.manager.history(g, k, limit=HISTORY_ROWS + 1)  # one more: are older ones left out?
+        # one more: are older ones left out? Off the loop: 51 changes of a big value take long to decode
+        rows = await self._heavy(self.manager.history(g, k, limit=HISTORY_ROWS + 1))
         if self._history_item != (g, k):
             return  # hidden, or another item's shown, while this was read (a remote store)
         more = len(rows) > HISTORY_ROWS
