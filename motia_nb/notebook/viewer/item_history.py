@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ...state.history import DEFAULT_KEEP
 from .text import name_html
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ class HistoryActions:
         # one more: are older ones left out? Off the loop: 51 changes of a big value take long to decode
         rows = await self._heavy(self.manager.history(g, k, limit=HISTORY_ROWS + 1))
         if self._history_item != (g, k):
-            return  # hidden, or another item's shown, while this was read (a remote store)
+            return  # hidden, or another item's shown, while this was read
         more = len(rows) > HISTORY_ROWS
         rows = rows[-HISTORY_ROWS:]
         if more:
@@ -179,8 +180,8 @@ class HistoryActions:
         off = str(getattr(self.manager, "history_keep", "")) == "off"
         self.history.note.value = (
             "<small><b>history is off</b> (<code>MotiaNB.history_keep = \"off\"</code>): changes made now are not "
-            "recorded; below, those recorded before. <code>%config MotiaNB.history_keep = \"all\"</code> records "
-            "them again.</small>" if off else ""
+            f"recorded; below, those recorded before. <code>%config MotiaNB.history_keep = \"{DEFAULT_KEEP}\"</code> "
+            "(the default) records them again.</small>" if off else ""
         )  # fmt: skip
         self.history.table.value = history_html(rows)
 
