@@ -98,72 +98,71 @@ def test_the_history_panel_lists_causes_and_follows_its_item_from_chromium(tmp_p
     db = tmp_path / "state.db"
     _notebook(root / "history.ipynb")
 
-    with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab:
-        with chromium_page(chromium) as page:
-            try:
-                open_and_run_all(page, lab, "history.ipynb")
-                panel = page.locator(".motia-nb-viewer")
-                panel.wait_for(state="visible", timeout=60_000)
-                items = panel.locator(".motia-nb-items select")
-                items.locator("option", has_text="o1").wait_for(timeout=30_000)
-                items.locator("option", has_text="o1").click()
-                editor = panel.locator(".motia-nb-value textarea")
-                page.wait_for_function("el => el.value.includes('from-magic')", arg=editor.element_handle(),
-                                       timeout=15_000)  # fmt: skip
+    with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab, chromium_page(chromium) as page:
+        try:
+            open_and_run_all(page, lab, "history.ipynb")
+            panel = page.locator(".motia-nb-viewer")
+            panel.wait_for(state="visible", timeout=60_000)
+            items = panel.locator(".motia-nb-items select")
+            items.locator("option", has_text="o1").wait_for(timeout=30_000)
+            items.locator("option", has_text="o1").click()
+            editor = panel.locator(".motia-nb-value textarea")
+            page.wait_for_function("el => el.value.includes('from-magic')", arg=editor.element_handle(),
+                                   timeout=15_000)  # fmt: skip
 
-                panel.locator(".motia-nb-history").click()
-                box = panel.locator(".motia-nb-history-box")
-                box.wait_for(state="visible", timeout=15_000)
-                table = panel.locator("div.motia-nb-history-table")  # the widget (the <table> inside has the class too)
+            panel.locator(".motia-nb-history").click()
+            box = panel.locator(".motia-nb-history-box")
+            box.wait_for(state="visible", timeout=15_000)
+            table = panel.locator("div.motia-nb-history-table")  # the widget (the <table> inside has the class too)
 
-                def rows() -> list[list[str]]:
-                    return table.evaluate(ROWS_JS)  # type: ignore[no-any-return]
+            def rows() -> list[list[str]]:
+                return table.evaluate(ROWS_JS)  # type: ignore[no-any-return]
 
-                def wait_rows(js_condition: str, what: str, timeout_ms: int = 10_000) -> None:
-                    """Wait until ``js_condition`` holds for ``rows`` (the table's rows, newest first)."""
-                    try:
-                        page.wait_for_function(f"el => {{ const rows = ({ROWS_JS})(el); return {js_condition}; }}",
-                                               arg=table.element_handle(), timeout=timeout_ms)  # fmt: skip
-                    except Exception as exc:
-                        raise AssertionError(f"the history never showed {what}; its rows: {rows()}") from exc
+            def wait_rows(js_condition: str, what: str, timeout_ms: int = 10_000) -> None:
+                """Wait until ``js_condition`` holds for ``rows`` (the table's rows, newest first)."""
+                try:
+                    page.wait_for_function(f"el => {{ const rows = ({ROWS_JS})(el); return {js_condition}; }}",
+                                           arg=table.element_handle(), timeout=timeout_ms)  # fmt: skip
+                except Exception as exc:
+                    raise AssertionError(f"the history never showed {what}; its rows: {rows()}") from exc
 
-                wait_rows("rows.length === 3", "the first three changes")
-                assert [(r[2], r[3].split(" (pid")[0]) for r in rows()] == [
-                    ("updated", "magic"), ("updated", "MarkPaid"), ("created", "cell")]  # fmt: skip
-                assert '"note":"héllo ✓ 日本"' in rows()[2][4]
-                assert "History of orders / o1" in box.inner_text() and "(3 changes)" in box.inner_text()
-                # readable as it is: no column cut off at the right, one line per time (measuring lays the page out)
-                for width in (1400, 900):
-                    page.set_viewport_size({"width": width, "height": 1300})
-                    assert _fits(table.evaluate(FITS_JS)), (width, table.evaluate(FITS_JS))
-                    panel.screenshot(path=str(SHOTS / f"1-history-{width}px.png"))
+            wait_rows("rows.length === 3", "the first three changes")
+            assert [(r[2], r[3].split(" (pid")[0]) for r in rows()] == [
+                ("updated", "magic"), ("updated", "MarkPaid"), ("created", "cell")]  # fmt: skip
+            assert '"note":"héllo ✓ 日本"' in rows()[2][4]
+            assert "History of orders / o1" in box.inner_text() and "(3 changes)" in box.inner_text()
+            # readable as it is: no column cut off at the right, one line per time (measuring lays the page out)
+            for width in (1400, 900):
+                page.set_viewport_size({"width": width, "height": 1300})
+                assert _fits(table.evaluate(FITS_JS)), (width, table.evaluate(FITS_JS))
+                panel.screenshot(path=str(SHOTS / f"1-history-{width}px.png"))
 
-                # a Save in the viewer adds its row to the open history, as the viewer's
-                editor.fill('{"status": "from-viewer"}')
-                panel.locator(".motia-nb-save").click()
-                panel.locator(".motia-nb-status").get_by_text("saved orders/o1").wait_for(timeout=15_000)
-                wait_rows("rows.length === 4 && rows[0][3].startsWith('viewer')", "the viewer's save")
+            # a Save in the viewer adds its row to the open history, as the viewer's
+            editor.fill('{"status": "from-viewer"}')
+            panel.locator(".motia-nb-save").click()
+            panel.locator(".motia-nb-status").get_by_text("saved orders/o1").wait_for(timeout=15_000)
+            wait_rows("rows.length === 4 && rows[0][3].startsWith('viewer')", "the viewer's save")
 
-                # another process writes the same file: the row arrives without a click
-                pid = _another_process(db, "m.sync.set('orders', 'o1', {'status': 'remote-proc'})")
-                # within a second or so (the follower hears it in about 200 ms, the debounce adds 150 ms)
-                wait_rows("rows.length === 5 && rows[0][4].includes('remote-proc')", "the other process's write",
-                          timeout_ms=5_000)  # fmt: skip
-                assert rows()[0][3] == f"cell (pid {pid})", rows()[0]
-                page.wait_for_function("el => el.value.includes('remote-proc')", arg=editor.element_handle(),
-                                       timeout=10_000)  # fmt: skip
-                page.screenshot(path=str(SHOTS / "2-followed.png"), full_page=True)
+            # another process writes the same file: the row arrives without a click
+            pid = _another_process(db, "m.sync.set('orders', 'o1', {'status': 'remote-proc'})")
+            # within a second or so (the follower hears it in about 200 ms, the debounce adds 150 ms)
+            wait_rows("rows.length === 5 && rows[0][4].includes('remote-proc')", "the other process's write",
+                      timeout_ms=5_000)  # fmt: skip
+            assert rows()[0][3] == f"cell (pid {pid})", rows()[0]
+            page.wait_for_function("el => el.value.includes('remote-proc')", arg=editor.element_handle(),
+                                   timeout=10_000)  # fmt: skip
+            page.screenshot(path=str(SHOTS / "2-followed.png"), full_page=True)
 
-                # ... and deletes it: the deletion is listed, the box still about orders / o1
-                _another_process(db, "m.sync.delete('orders', 'o1')")
-                wait_rows("rows.length === 6 && rows[0][2] === 'deleted'", "the other process's delete")
-                assert "History of orders / o1" in box.inner_text()
+            # ... and deletes it: the deletion is listed, the box still about orders / o1
+            _another_process(db, "m.sync.delete('orders', 'o1')")
+            wait_rows("rows.length === 6 && rows[0][2] === 'deleted'", "the other process's delete")
+            assert "History of orders / o1" in box.inner_text()
 
-                # history off, in the kernel: the open box says so
-                assert _run_in_kernel(page, '%config MotiaNB.history_keep = "off"') == "ok"
-                panel.locator(".motia-nb-history-note").get_by_text("history is off").wait_for(timeout=10_000)
-                assert len(rows()) == 6  # what was recorded before stays listed
-                page.screenshot(path=str(SHOTS / "3-history-off.png"), full_page=True)
-            except Exception:
-                page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
-                raise
+            # history off, in the kernel: the open box says so
+            assert _run_in_kernel(page, '%config MotiaNB.history_keep = "off"') == "ok"
+            panel.locator(".motia-nb-history-note").get_by_text("history is off").wait_for(timeout=10_000)
+            assert len(rows()) == 6  # what was recorded before stays listed
+            page.screenshot(path=str(SHOTS / "3-history-off.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+            raise
