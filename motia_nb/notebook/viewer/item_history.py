@@ -5,22 +5,39 @@
 what happened (created / updated / deleted), the cause (a step's name, ``cell``,
 ``magic``, ``viewer``, ``worker:<name>``) with its process, and the value it left.
 The table is about the item named in its heading, whatever is selected since;
-*Hide* closes it. With history off, the status line says so.
+*Hide* closes it.
+
+While it is open it follows its item (SPEC §9, issue 16): a change event of that item
+(this kernel, a step, the viewer, another process: the events the viewer subscribes to),
+a new ``history_keep`` (retention pruning, history turned off or on) or a whole re-read of
+the store (Refresh; another process's commit no event tells of) marks it stale, and the
+refresh that follows reads its history again; a change of any other item reads none.
+With history off the box says so (what was recorded before stays listed). It lists the
+newest :data:`HISTORY_ROWS` changes and says when older ones are left out.
+
+Known limit: a row that retention drops because *other* items changed (SQLite keeps the
+newest N changes of the store, Redis of the group) or because it aged past the kept age
+stays listed until the item changes, ``history_keep`` is set, or Refresh: telling would
+mean reading the history on every change of any item.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ...state.history import DEFAULT_KEEP
 from .text import name_html
 
 if TYPE_CHECKING:
     from motia_nb.state.manager import StateManager
+
+    from .paging import Heavy
 
 __all__ = ["HistoryWidgets", "HistoryActions", "history_html", "HISTORY_ROWS"]
 
@@ -64,43 +81,110 @@ class HistoryWidgets:
         self.button = W.Button(description="History", icon="history", tooltip="every recorded change of this item",
                                layout=W.Layout(width="auto"))  # fmt: skip
         self.heading = W.HTML()
-        self.hide_button = W.Button(description="Hide", layout=W.Layout(width="auto"))
+        self.hide_button = W.Button(description="Hide", layout=W.Layout(width="auto", flex="0 0 auto"))  # never "H…"
+        self.note = W.HTML()  # history off: said here, above the changes recorded before
         self.table = W.HTML(layout=W.Layout(max_height="240px", overflow="auto"))
         self.box = W.VBox([W.HBox([self.heading, self.hide_button], layout=W.Layout(align_items="center")),
-                           self.table], layout=W.Layout(display="none"))  # fmt: skip
+                           self.note, self.table], layout=W.Layout(display="none"))  # fmt: skip
         for w, name in ((self.button, "history"), (self.box, "history-box"), (self.table, "history-table"),
-                        (self.hide_button, "hide-history")):  # fmt: skip
+                        (self.hide_button, "hide-history"), (self.note, "history-note")):  # fmt: skip
             w.add_class(f"motia-nb-{name}")
+
+    @property
+    def box_text(self) -> str:
+        """The heading and the note as text (tags removed)."""
+        return html.unescape(re.sub(r"<[^>]+>", "", f"{self.heading.value} {self.note.value}"))
 
 
 class HistoryActions:
-    """Mixin of :class:`~.panel.Viewer`: show and hide the selected item's history."""
+    """Mixin of :class:`~.panel.Viewer`: show and hide the selected item's history, and keep it current."""
 
     if TYPE_CHECKING:  # provided by the panel and its layout
         manager: StateManager
         history: HistoryWidgets
         group: str | None
         key: str | None
+        live: Any
+        _loop: Any
+        _closed: bool
+        _heavy: Heavy
 
         def _set_status(self, text: str, kind: str = "info") -> None: ...
+
+    #: the item whose history the box shows (None while hidden)
+    _history_item: tuple[str, str] | None = None
+    #: a change of that item, or of the retention, since its history was read (set on any thread)
+    _history_stale = False
 
     @property
     def history_shown(self) -> bool:
         """True while the history box is shown."""
         return self.history.box.layout.display != "none"
 
+    def _watch_history_settings(self) -> None:
+        """Be told of a new ``history_keep`` (pruning, off, on) and a switched store (held weakly)."""
+        watch = getattr(self.manager, "_watch_settings", None)
+        if watch is not None:
+            watch(self._history_setting)
+
+    def _history_event(self, event: Any) -> None:
+        """A change event (a writer's or a subscriber's thread): is it of the item shown?"""
+        item = self._history_item
+        if item is not None and event.get("group_id") == item[0] and event.get("key") == item[1]:
+            self._history_stale = True
+
+    def _history_setting(self, name: str, _value: Any) -> None:
+        """A setting the manager took (any thread): the retention or the store changed what is kept."""
+        if name not in ("history_keep", "database") or self._history_item is None or self._closed:
+            return
+        self._history_stale = True
+        live = self.live
+        if live is not None:
+            try:
+                self._loop.call_soon_threadsafe(live.notify)
+            except RuntimeError:  # the home loop is closed
+                pass
+
+    async def _follow_history(self, whole: bool) -> None:
+        """After a refresh: read the open history again if its item (or the retention) changed,
+        or the store was read whole (``whole``: a change no event told of)."""
+        if self._history_item is None or not (self._history_stale or whole) or self._closed:
+            return
+        await self._read_history(*self._history_item)
+
     async def _show_history(self) -> None:
         g, k = self.group, self.key
         if g is None or k is None:
             self._set_status("select an item first", "error")
             return
-        rows = await self.manager.history(g, k, limit=HISTORY_ROWS)
+        await self._read_history(g, k)
+        if self._history_item == (g, k):
+            self.history.box.layout.display = "flex"
+
+    async def _read_history(self, g: str, k: str) -> None:
+        self._history_item, self._history_stale = (g, k), False  # a change from now on marks it again
+        # one more: are older ones left out? Off the loop: 51 changes of a big value take long to decode
+        rows = await self._heavy(self.manager.history(g, k, limit=HISTORY_ROWS + 1))
+        if self._history_item != (g, k):
+            return  # hidden, or another item's shown, while this was read
+        more = len(rows) > HISTORY_ROWS
+        rows = rows[-HISTORY_ROWS:]
+        if more:
+            count = (f"the newest {HISTORY_ROWS} changes; older ones: "
+                     f"<code>await state_manager.history({html.escape(repr(g))}, {html.escape(repr(k))}, limit=1000)</code>")  # fmt: skip
+        else:
+            count = f"{len(rows)} change{'' if len(rows) == 1 else 's'}"
         self.history.heading.value = (
-            f"<span class='motia-nb-heading'>History of {name_html(g)} / {name_html(k)}</span> "
-            f"<small>({len(rows)} change{'' if len(rows) == 1 else 's'}{' shown' if len(rows) == HISTORY_ROWS else ''})</small>"
+            f"<span class='motia-nb-heading'>History of {name_html(g)} / {name_html(k)}</span> <small>({count})</small>"
         )
+        off = str(getattr(self.manager, "history_keep", "")) == "off"
+        self.history.note.value = (
+            "<small><b>history is off</b> (<code>MotiaNB.history_keep = \"off\"</code>): changes made now are not "
+            f"recorded; below, those recorded before. <code>%config MotiaNB.history_keep = \"{DEFAULT_KEEP}\"</code> "
+            "(the default) records them again.</small>" if off else ""
+        )  # fmt: skip
         self.history.table.value = history_html(rows)
-        self.history.box.layout.display = "flex"
 
     async def _hide_history(self) -> None:
         self.history.box.layout.display = "none"
+        self._history_item = None

@@ -32,6 +32,12 @@ _CSS = """
   min-width: 0; overflow: hidden; white-space: nowrap; text-overflow: ellipsis;
 }
 .motia-nb-viewer .motia-nb-page, .motia-nb-viewer .motia-nb-page .widget-html-content { white-space: nowrap; }
+/* the item history, under the three columns: one line per cell but the value, which wraps */
+.motia-nb-viewer table.motia-nb-history-table { border-collapse: collapse; width: 100%; }
+.motia-nb-viewer table.motia-nb-history-table th, .motia-nb-viewer table.motia-nb-history-table td {
+  text-align: left; vertical-align: top; padding: 1px 8px 1px 0; white-space: nowrap;
+}
+.motia-nb-viewer table.motia-nb-history-table td:last-child { white-space: normal; overflow-wrap: anywhere; width: 100%; }
 /* buttons never shrink into "Yes, …"; a row that does not fit wraps */
 .motia-nb-viewer .motia-nb-actions button { flex: 0 0 auto; }
 </style>
@@ -43,7 +49,8 @@ class ViewerLayout(widgets.VBox):
 
     def __init__(self, page_size: int) -> None:
         self._build(page_size)
-        super().__init__(children=[self._css, self._header, self._body, self._output_box])
+        # the item history under the three columns, as wide as the panel (in the value column, its table was cut)
+        super().__init__(children=[self._css, self._header, self._body, self.history.box, self._output_box])
         self.add_class("motia-nb-viewer")
 
     def _build(self, page_size: int) -> None:
@@ -140,7 +147,6 @@ class ViewerLayout(widgets.VBox):
                 self.value_text,
                 _actions(self.save_button, self.revert_button, self.delete_button, self.history.button),
                 self.delete_box,
-                self.history.box,
                 W.HTML("<span class='motia-nb-heading'>Add an item</span>"),
                 W.HBox([self.new_group, self.new_key, self.add_button]),
                 self.new_value,

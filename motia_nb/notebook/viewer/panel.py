@@ -121,6 +121,7 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
             self._missed_mark = self._missed_changes()
             if live:
                 self._unsubscribe = self.manager.subscribe(self._on_event, remote=True)
+                self._watch_history_settings()  # a new history_keep re-reads the open history
             self.refresh()
         except BaseException:
             self.close()  # no half-built panel left holding a subscription or comms

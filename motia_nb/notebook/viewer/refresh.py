@@ -51,9 +51,14 @@ class LiveRefresh:
 
         def _set_status(self, text: str, kind: str = "info") -> None: ...
 
+        def _history_event(self, event: Any) -> None: ...
+
+        async def _follow_history(self, whole: bool) -> None: ...
+
     def _on_event(self, event: Any) -> None:
         """Subscriber (a writer's thread): keep the event, tell the debouncer on its loop. Never blocks."""
         self._data.on_event(event)
+        self._history_event(event)  # the open history's item changed? (item_history.py)
         live = self.live
         if live is None or self._closed:
             return
@@ -118,7 +123,9 @@ class LiveRefresh:
             jump, self._jump = self._jump, None
             rescans = data.rescans
             snap = await data.load(self.manager, self.model, self._heavy, jump=jump)
-            if data.rescans != rescans:
+            whole = data.rescans != rescans
+            if whole:
                 self._rescan_at = time.monotonic()
             if self._apply(snap, force_value):
+                await self._follow_history(whole)  # the open history, if its item changed
                 return
