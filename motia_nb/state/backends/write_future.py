@@ -17,6 +17,13 @@ loop, every :data:`TURN_EVERY`-th one still lets the loop turn once.
 on the future's loop instead of failing it when the store was closed before the
 write was applied (a concurrent ``close()``): the manager submits it again to its
 reopened store and resolves ``fut`` with that outcome.
+
+It is also a coroutine as asyncio knows one (``send``, ``throw``, ``close`` driving its own
+``__await__``: :class:`collections.abc.Coroutine`): Motia's state writes are ``async def``, so
+Motia code hands them to ``asyncio.create_task(...)`` and ``TaskGroup.create_task(...)``, which
+take a coroutine only (a future was "TypeError: a coroutine was expected"). A task driving it
+awaits it as a coroutine awaiting it would; ``gather``, ``ensure_future`` and ``await`` take it
+as the future it is.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ class LoneOwner(Protocol):
 class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
     """An ``asyncio.Future`` of a buffered write (see the module docstring)."""
 
-    __slots__ = ("owner", "on_refused")
+    __slots__ = ("owner", "on_refused", "_driving")
     #: ``owner``: who buffered the write (``await_lone``), set right after creation; ``on_refused``:
     #: ``on_refused(fut, write, result_only, error)``, set by the submitter if it wants one (no
     #: ``__init__`` of its own: one of these is made per write of a 20,000-write gather)
@@ -76,3 +83,28 @@ class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
         return self.result()
 
     __iter__ = __await__
+
+    # ------------------------------------------------------------------ as a coroutine
+    def _driver(self) -> Generator[Any, None, Any]:
+        try:
+            return self._driving  # type: ignore[no-any-return]
+        except AttributeError:  # (no __init__: set on first use)
+            it = self._driving = self.__await__()
+            return it
+
+    def send(self, value: Any) -> Any:
+        """The coroutine protocol (a task driving this write): ``__await__``'s next step."""
+        return self._driver().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """The coroutine protocol: raise ``typ`` (an exception or its class) where it waits."""
+        exc = typ if val is None else val
+        if isinstance(exc, type):
+            exc = exc()
+        return self._driver().throw(exc if tb is None else exc.with_traceback(tb))
+
+    def close(self) -> None:
+        """The coroutine protocol: stop driving it (the write itself is not undone: it was submitted)."""
+        it = getattr(self, "_driving", None)
+        if it is not None:
+            it.close()
