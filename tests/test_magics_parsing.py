@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -94,11 +95,24 @@ def test_load_json_is_strict_and_points_at_the_error():
         ('{"a": True}', "JSON writes true, false and null"),
         ('{"a": {b}}', "to use a Python variable write :name"),
         ("$x", "to use a Python variable write :name"),
+        # quotes a shell would take off, and a bare word: the magic takes the text as typed
+        ("'{\"status\": \"new\"}'", re.escape('quotes around it are part of the text; write it without them: {"status": "new"}')),
+        ('"{"status": 1}"', re.escape('write it without them: {"status": 1}')),
+        ("'42'", re.escape('write it without them: 42 (or "42" for a text)')),
+        ("'paid'", re.escape('the quotes are part of the text; a JSON string has double quotes: "paid"')),
+        ("paid", re.escape('a JSON string has double quotes: "paid"; a notebook variable is :paid')),
     ],
 )
 def test_load_json_hints_at_the_usual_slips(text, hint):
     with pytest.raises(JSONInputError, match="hint: .*" + hint):
         load_json(text)
+
+
+@pytest.mark.parametrize("text", ["True", "[1, 2", "'{'", "'{\"a\": 1'", "'[1, 2'"])
+def test_no_quoting_hint_where_it_would_mislead(text):
+    with pytest.raises(JSONInputError) as info:
+        load_json(text)
+    assert "no shell" not in str(info.value) and "notebook variable is" not in str(info.value)
 
 
 def test_read_value_names_variables_json_and_python():

@@ -148,8 +148,8 @@ def _json_error_message(what: str, text: str, err: json.JSONDecodeError) -> str:
         f"{what} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})\n"
         f"    {line[start : start + 100]}\n    {caret}"
     )
-    hints = []
-    if "'" in text and "double quotes" in err.msg:
+    hints = _quoting_hints(text.strip())
+    if "'" in text and "double quotes" in err.msg and not hints:
         hints.append("JSON strings and keys use double quotes")
     if re.search(r"\b(True|False|None)\b", text):
         hints.append("JSON writes true, false and null")
@@ -158,6 +158,27 @@ def _json_error_message(what: str, text: str, err: json.JSONDecodeError) -> str:
     if hints:
         msg += "\n  hint: " + "; ".join(hints)
     return msg
+
+
+_WORD = re.compile(r"[A-Za-z_][\w-]*")
+
+
+def _quoting_hints(text: str) -> list[str]:
+    """What a newcomer meant by quotes a shell would take off (``'{"a": 1}'``, ``'paid'``) or by
+    a bare word (``paid``): the magics take the text as typed, quotes and all."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        inner = text[1:-1]
+        try:
+            value = json.loads(inner, parse_constant=_refuse_constant)
+        except (ValueError, JSONInputError):
+            if text[0] == "'" and "\n" not in inner and '"' not in inner and inner[:1] not in ("{", "["):  # a text meant
+                return [f'the magic is no shell: the quotes are part of the text; a JSON string has double quotes: "{inner}"']
+            return []
+        text_too = "" if isinstance(value, (dict, list, str)) else f' (or "{inner}" for a text)'
+        return [f"the magic is no shell: the quotes around it are part of the text; write it without them: {inner}{text_too}"]
+    if _WORD.fullmatch(text) and text not in ("True", "False", "None"):
+        return [f'a JSON string has double quotes: "{text}"; a notebook variable is :{text}']
+    return []
 
 
 def without_comments(text: str) -> str:
