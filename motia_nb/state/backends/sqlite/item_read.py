@@ -27,20 +27,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...history import iso_micros
-from ...jsontext import decode_lenient_many, decode_written_many
-from .changelog import expand
+from ...jsontext import decode_lenient_many, decode_stored, decode_written_many
+from .changelog import _positions
 from .pages import EVENT_TYPES, HORIZON, PAGED, page_changes
 
 __all__ = ["item_changes_sql", "item_read_sql", "item_dicts", "item_change_dicts", "row_changes", "record_row", "EVENT_TYPES"]
 
 _quoted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as a record's layout holds a key
 
-# (seq, at_us, old and new text (NULL for a record), event code, trace_id, cause, pid, and for a
-# record only: [n, its layout, its old texts, its new texts] as JSON)
+# (seq, at_us, old and new text (a record's: its texts joined), event code (a record's: none that
+# counts), trace_id, cause, pid, and for a record only its layout (keys, old and new texts' lengths))
 _ROW = (
-    "{t}at_us, CASE WHEN {t}n IS NULL THEN {t}old_value END, CASE WHEN {t}n IS NULL THEN {t}new_value END, "
-    "({t}old_value IS NULL) + 2 * ({t}new_value IS NULL), {t}trace_id, {t}cause, {t}pid, "
-    "CASE WHEN {t}n IS NOT NULL THEN json_array({t}n, {t}key, {t}old_value, {t}new_value) END"
+    "{t}at_us, {t}old_value, {t}new_value, ({t}old_value IS NULL) + 2 * ({t}new_value IS NULL), {t}trace_id, "
+    "{t}cause, {t}pid, CASE WHEN {t}n IS NOT NULL THEN {t}key END"
 )
 # ?1 group, ?2 key, ?3 the key as a record's layout spells it, ?4 since (a seq or a time), ?5 limit
 _TAIL = (
@@ -165,19 +164,36 @@ def item_changes_sql(
 
 def row_changes(rows: list[Sequence[Any]], key: str) -> list[Sequence[Any]]:
     """Rows of :data:`_ROW` (in seq order, either way) as changes of the item: a record's row
-    as the item's change(s) in it (as :func:`record_row` makes them), the others as they are."""
+    as the item's change(s) in it (as :func:`record_row` makes them), the others as they are.
+
+    A record's change is sliced out of its joined texts by its layout alone (one small
+    ``json.loads``): measured, ~4 µs a record of a gather of two, where parsing the record
+    whole as one JSON array (its texts escaped in it) then expanding it took ~12."""
     if all(r[8] is None for r in rows):
         return rows
     out: list[Sequence[Any]] = []
+    ascending = len(rows) < 2 or rows[0][0] <= rows[-1][0]
     for r in rows:
-        if r[8] is None:
+        layout = r[8]
+        if layout is None:
             out.append(r)
             continue
-        seq, at, _, _, _, trace, cause, pid, rec = r
-        n, layout, olds, news = json.loads(rec)
-        got = [record_row(s, at, o, v, trace, cause, pid) for s, _k, o, v in expand(seq, n, layout, olds, news, key)]
-        out.extend(got if len(rows) < 2 or rows[0][0] <= rows[-1][0] else reversed(got))
+        seq, at, olds, news, _, trace, cause, pid, _ = r
+        keys, old_lens, new_lens = decode_stored(layout)  # (motia_nb's compact JSON: the C scanner straight away)
+        base = seq - len(keys) + 1
+        got = [record_row(base + i, at, _cut(olds, old_lens, i), _cut(news, new_lens, i), trace, cause, pid)
+               for i in _positions(keys, key)]  # fmt: skip
+        out.extend(got if ascending else reversed(got))
     return out
+
+
+def _cut(joined: "str | None", lens: list[int], i: int) -> "str | None":
+    """The ``i``-th of texts joined end to end with these lengths (-1: absent)."""
+    n = lens[i]
+    if n < 0:
+        return None
+    start = sum([x for x in lens[:i] if x > 0]) if i else 0
+    return joined[start : start + n]  # type: ignore[index]
 
 
 def record_row(seq: int, at: int, old: "str | None", new: "str | None", trace: Any, cause: str, pid: int) -> tuple[Any, ...]:
