@@ -45,6 +45,8 @@ CELLS = {
     "gone": '%reset -f out\nimport gc, warnings\nwarnings.simplefilter("always")\ngc.collect()\nprint("collected")',
     "used": 'order = state_manager.get("orders", "o1")\norder["total"]',
     "fixed": 'order = await state_manager.get("orders", "o1")\ngc.collect()\nprint(order["total"])',
+    "inline": 'n = len(state_manager.list("orders"))',
+    "inline_attr": 'state_manager.get("orders", "o1").get("total")',
 }
 
 
@@ -130,6 +132,23 @@ def test_a_read_assigned_then_used_fails_with_a_one_line_hint(ran):
         'state_manager.get("orders", "o1") (or order = state_manager.sync.get("orders", "o1"))\n'), out
     # closed by the hint: rebinding the name says nothing more
     assert shown(ran["fixed"]) == "5\n", shown(ran["fixed"])
+
+
+def test_a_read_used_inline_fails_with_a_one_line_hint(ran):
+    """``len(state_manager.list("orders"))``: the coroutine is gone before any hook runs; the
+    cell's code names the call (Python's own "never awaited" warning still comes first)."""
+    for name, ename, hint in [
+        ("inline", "TypeError", '✖ state_manager.list(...) is not awaited in this cell, so nothing was read: write '
+                                '(await state_manager.list("orders")) (or state_manager.sync.list("orders"))\n'),
+        ("inline_attr", "AttributeError", '✖ state_manager.get(...) is not awaited in this cell, so nothing was read: '
+                                          'write (await state_manager.get("orders", "o1")) '
+                                          '(or state_manager.sync.get("orders", "o1"))\n'),
+    ]:
+        errors = [o for o in ran[name].outputs if o.output_type == "error"]
+        assert len(errors) == 1 and errors[0].ename == ename, shown(ran[name])
+        streams = "".join(o.text for o in ran[name].outputs if o.output_type == "stream")
+        assert streams.endswith(hint), streams
+        assert streams.count("✖") == 1, streams
 
 
 def test_reload_leaves_one_coroutine_formatter_and_unload_gives_ipythons_back(ip):

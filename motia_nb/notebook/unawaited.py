@@ -24,6 +24,7 @@ one by its code (the state API's ``async def`` reads, :data:`READS`) when it mee
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import re
@@ -190,7 +191,8 @@ class UnawaitedReads:
             self._forget(result, value, unders)
         error = getattr(result, "error_in_exec", None)
         if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error):
-            self._hint_used(self._cell)
+            if not self._hint_used(self._cell):
+                self._hint_inline(self._cell)
         self._cell = ""
 
     def _forget(self, result: Any, value: Any, unders: tuple[Any, Any, Any] | None) -> None:
@@ -210,8 +212,9 @@ class UnawaitedReads:
                 self.ip.push(dict(zip(("_", "__", "___"), unders)), interactive=False)
         result.result = None
 
-    def _hint_used(self, cell: str) -> None:
-        """One line for each name ``cell`` uses that holds an unstarted read (closed then)."""
+    def _hint_used(self, cell: str) -> bool:
+        """One line for each name ``cell`` uses that holds an unstarted read (closed then); any said?"""
+        said = False
         for var, value in list(self.ip.user_ns.items()):
             name = read_of(value)
             if name is None or var.startswith("_") or not re.search(rf"(?<![\w.]){re.escape(var)}\b", cell):
@@ -220,3 +223,29 @@ class UnawaitedReads:
             value.close()
             line = f"{var} is {who}.{name}(...) not awaited, so nothing was read: write {var} = await {call}"
             print("✖ " + line + (f" (or {var} = {sync})" if sync else ""), file=sys.stderr)
+            said = True
+        return said
+
+    def _hint_inline(self, cell: str) -> None:
+        """One line for a read the cell calls without ``await`` inside an expression
+        (``len(state_manager.list("g"))``: the coroutine is gone, only the code tells): the first
+        call ``NAME.read(...)`` on a state manager of the notebook not under ``await``."""
+        try:
+            tree = ast.parse(self.ip.transform_cell(cell))
+        except SyntaxError:
+            return
+        source = self.ip.transform_cell(cell)
+        awaited = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Await)}
+        names = {code_name for code_name in READS.values()}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and id(node) not in awaited and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in names and isinstance(node.func.value, ast.Name)):  # fmt: skip
+                continue
+            who = node.func.value.id
+            if not isinstance(self.ip.user_ns.get(who), StateManager):
+                continue
+            call = ast.get_source_segment(source, node) or f"{who}.{node.func.attr}(...)"
+            sync = f" (or {call.replace(f'{who}.', f'{who}.sync.', 1)})" if callable(getattr(SyncStateManager, node.func.attr, None)) else ""
+            print(f"✖ {who}.{node.func.attr}(...) is not awaited in this cell, so nothing was read: write (await {call}){sync}",
+                  file=sys.stderr)  # fmt: skip
+            return
