@@ -98,7 +98,9 @@ def test_a_blocking_write_whose_reply_is_lost_is_applied_once_and_says_it_may_ha
     """A blocking write's connection lost after the server ran the script, before its reply
     came back: the write was sent again on a new connection. An increment by 1 added 2 (two
     history entries), a set of a new item answered ``old_value`` = its own value and recorded
-    a second change ("updated", 1 -> 1), a delete answered ``None`` though it removed the item."""
+    a second change ("updated", 1 -> 1), a delete answered ``None`` though it removed the item.
+    Once not sent again, a write that may have run unseen is a gap in this kernel's events, as
+    an interrupted one is (``missed_changes()``: the live viewer reads the store again)."""
     m = StateManager(proxy.url)
     try:
         m.sync.set("g", "counter", {"n": 0})
@@ -108,12 +110,14 @@ def test_a_blocking_write_whose_reply_is_lost_is_applied_once_and_says_it_may_ha
             lambda: m.sync.set("g", "fresh", 1),
             lambda: m.sync.delete("g", "doomed"),
         ]
-        for call in calls:
+        for n, call in enumerate(calls, 1):
             proxy.armed.set()
             with pytest.raises(RedisBackendError, match=r"may or may not have been applied$"):
                 call()
             assert proxy.dropped.is_set()
             proxy.dropped.clear()
+            # it ran, and no event of it reached this kernel: a gap (the viewer reads the store again)
+            assert m.backend.missed_changes() == n
         # each ran once on the server, and each has its one history entry
         assert m.sync.get("g", "counter") == {"n": 1}
         assert m.sync.items("g") == [("counter", {"n": 1}), ("fresh", 1)]
@@ -146,6 +150,7 @@ def test_a_gather_whose_replies_are_lost_is_applied_once(proxy: Any) -> None:
         proxy.armed.set()
         results = asyncio.run(bump())
         assert proxy.dropped.is_set()
+        assert m.backend.missed_changes() >= 1
         lost = [r for r in results if isinstance(r, BaseException)]
         assert lost and all(isinstance(r, RedisBackendError) for r in lost), results
         assert all(str(r).endswith("may or may not have been applied") for r in lost)

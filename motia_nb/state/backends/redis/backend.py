@@ -111,7 +111,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
-            history_args=self._history_args, wants_events=lambda: bool(self._listeners),
+            history_args=self._history_args, wants_events=lambda: bool(self._listeners), on_gap=self._counts.gap,
         )
 
     def set_history_keep(self, retention: Retention) -> None:

@@ -30,7 +30,9 @@ from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
-from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, not_sent, safe_url, write_keys
+from .layout import (
+    STATE_PREFIX, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
+)  # fmt: skip
 from .wire import ScriptWire
 
 __all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "connect", "loop_blocked", "transaction_sets"]
@@ -163,6 +165,8 @@ class DirectWriter:
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:
+                if may_have_run(exc):  # sent, then the connection went: it may have committed, unseen
+                    self._on_gap()
                 raise io_error(exc, self._url, w.group_id) from None
             except BaseException:  # interrupted mid round trip: it may have committed, unseen
                 self._on_gap()

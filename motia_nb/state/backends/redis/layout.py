@@ -67,6 +67,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis.connection import parse_url
+from redis.exceptions import ConnectionError as LostConnection
+from redis.exceptions import TimeoutError as TimedOut
 
 from ...errors import StateClosedError, StateError, StoredValueError
 from ...urls import safe_url
@@ -77,6 +79,7 @@ __all__ = [
     "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "history_trim_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
+    "may_have_run",
     "closed_error",
 ]  # fmt: skip
 
@@ -225,6 +228,13 @@ def not_sent(exc: BaseException) -> BaseException:
     the write needed first): :func:`io_error` then says it was not applied."""
     setattr(exc, _NOT_SENT, True)
     return exc
+
+
+def may_have_run(exc: BaseException) -> bool:
+    """Whether a write that failed with ``exc`` may have run on the server all the same: its
+    connection was lost, or timed out, once its command was sent (:func:`not_sent` marks
+    the others). Its events then reached no listener of this process: a gap."""
+    return isinstance(exc, (LostConnection, TimedOut)) and not getattr(exc, _NOT_SENT, False)
 
 
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
