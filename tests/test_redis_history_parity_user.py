@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import sys
@@ -325,3 +326,272 @@ def test_retention_and_history_off_then_on_answer_the_same_on_redis_and_sqlite(d
     """(Widening the retention after pruning is left out: what shows then is what each store's
     pruning had deleted yet, SQLite's on a thread once writes pause, Redis's in the writes.)"""
     assert _differences(db_path, redis_url, retention_and_history_off) == []
+
+
+# --------------------------------------------------------------------------- %state restore
+RESTORE_CELLS = [
+    '%state restore --to -1 g "with space"', '%state get g "with space"', '%state restore --to 2 g "with space"',
+    '%state get g "with space"', '%state restore --to 3 g "with space"', '%state restore --to 2 g "with space"',
+    '%state restore --to 4 g "with space"', '%state get g "with space"', '%state restore --to -1 g "{a}:*"',
+    '%state get g "{a}:*"', '%state restore --to -2 g "{a}:*"', '%state restore --to 0 g "{a}:*"',
+    '%state restore --to -99 g "{a}:*"', "%state restore --to 5 g nokey", "%state restore --to 1 nog k",
+    '%state restore --to 2000-01-01T00:00:00Z g "with space"', '%state restore --to x g "with space"',
+    '%state history g "with space" --since 2', "%state history g --limit 0", "%state history nog",
+]
+
+
+def _restore_session(ip: Any, url: str) -> list[Any]:
+    import contextlib
+    import io
+
+    from motia_nb.state import state_manager
+
+    def cell(code: str) -> tuple[str, str, bool]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            res = ip.run_cell(code, store_history=False)
+        text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", "<at>", out.getvalue())  # (the history's times)
+        return text, err.getvalue(), res.success
+
+    ip.run_line_magic("state", f"use {url}")
+    s = state_manager.sync
+    for value in ({"v": 1}, -0.0, 10**400, "ü😀"):
+        s.set("g", "with space", value)
+    s.set("g", "{a}:*", [1])
+    s.delete("g", "{a}:*")
+    answers: list[Any] = [cell(c) for c in RESTORE_CELLS]
+    answers.append([(c["seq"], c["event_type"], c["key"], repr(c["old_value"]), repr(c["new_value"]), c["cause"])
+                    for c in s.history("g")])  # fmt: skip
+    return answers
+
+
+def test_state_restore_writes_back_the_same_values_on_redis_and_sqlite(
+    ip: Any, fresh_db: str, tmp_path: Any, redis_url: str
+) -> None:
+    """``%state restore`` of -0.0, 10**400, unicode, a deleted item, odd keys; by seq, -N, time."""
+    on_sqlite = _restore_session(ip, str(tmp_path / "other.db"))
+    on_redis = _restore_session(ip, redis_url)
+    assert [f"{c}:\n  sqlite: {a!r:.300}\n  redis:  {b!r:.300}" for c, a, b in zip(RESTORE_CELLS + ["history"], on_sqlite, on_redis)
+            if a != b] == []  # fmt: skip
+    assert on_redis[-1][-1] == (14, "state:deleted", "with space", "'ü😀'", "None", "magic")
+
+
+# --------------------------------------------------------------------------- another process
+CHILD = r"""
+import asyncio, os, sys
+from motia_nb.state import StateManager
+m = StateManager(sys.argv[1])
+m.sync.set("orders", "o1", {"total": 5})
+async def gathered():
+    await asyncio.gather(*[m.set("orders", f"g{i}", i) for i in range(20)])
+asyncio.run(gathered())
+m.sync.update("orders", "o1", [{"type": "increment", "path": "total", "by": 2}])
+m.sync.delete("orders", "g0")
+m.sync.clear("other")
+print(os.getpid())
+m.close()
+"""
+
+
+def _another_process_writes(url: str) -> Any:
+    import subprocess
+    import threading
+
+    m = StateManager(url)
+    heard: list[Any] = []
+    last = threading.Event()
+
+    def on(e: Any) -> None:
+        heard.append((e.event_type, e.group_id, e.item_id, e.old_value, e.new_value))
+        if e.group_id == "other":
+            last.set()
+
+    try:
+        m.sync.set("orders", "mine", 1)
+        m.sync.set("other", "x", 1)
+        unsubscribe = m.subscribe(on, remote=True)
+        child = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True, timeout=60)
+        assert child.returncode == 0, child.stderr
+        pid = int(child.stdout)
+        assert last.wait(10), "the other process's last change never reached the remote subscriber"
+        unsubscribe()
+        me = os.getpid()
+        changes = m.sync.history("orders") + m.sync.history("other")
+        who = {me: "this process", pid: "the other process"}
+        rows = [(c["event_type"], c["key"], c["old_value"], c["new_value"], c["cause"], who.get(c["pid"], c["pid"])) for c in changes]
+        o1 = [m.sync.get("orders", "o1", at=c["seq"]) for c in m.sync.history("orders", "o1")]
+        return rows, heard, o1
+    finally:
+        m.close()
+
+
+def test_another_processs_writes_are_in_the_history_with_its_pid_on_both(db_path: str, redis_url: str) -> None:
+    on_sqlite = _another_process_writes(db_path)
+    on_redis = _another_process_writes(redis_url)
+    assert on_sqlite == on_redis
+    rows, heard, o1 = on_redis
+    assert rows[0] == ("state:created", "mine", None, 1, "cell", "this process")
+    assert rows[1] == ("state:created", "o1", None, {"total": 5}, "cell", "the other process")
+    assert rows[-1] == ("state:deleted", "x", 1, None, "cell", "the other process")
+    assert len(heard) == 24 and o1 == [{"total": 5}, {"total": 7}]
+
+
+# --------------------------------------------------------------------------- remote triggers in a real kernel
+def _kernel_cells(url: str) -> dict[str, str]:
+    return {
+        "setup": f"%load_ext motia_nb\nfrom motia_nb import state_manager\nprint(state_manager.use({url!r}) == {url!r})",
+        "step": (
+            "import os, threading\nfrom motia_nb.steps import state\nfrom motia_nb.session import step\n"
+            "seen, deleted, cleared = [], threading.Event(), threading.Event()\n"
+            '@step({"name": "Audit", "triggers": [state(condition=lambda e: e.group_id == "orders")]})\n'
+            "async def audit(e, ctx):\n"
+            '    await ctx.state.update("audit", "n", [{"type": "increment", "path": "n", "by": 1}])\n'
+            '    if e.event_type == "state:deleted": deleted.set()\n'
+            "def heard(e):\n"
+            "    seen.append([e.event_type, e.group_id, e.item_id])\n"
+            '    if e.group_id == "other": cleared.set()\n'
+            "state_manager.subscribe(heard, remote=True)\n"
+            'state_manager.sync.set("other", "x", 1)\n'  # (the other process clears it last)
+
+            "state_manager.run_remote_triggers(True)"
+        ),
+        "child": (
+            "import asyncio, subprocess, sys\n"
+            f"child = subprocess.run([sys.executable, '-c', {CHILD!r}, {url!r}], capture_output=True, text=True)\n"
+            "print(child.returncode, child.stderr[-500:])\n"
+            "print(await asyncio.to_thread(deleted.wait, 30), await asyncio.to_thread(cleared.wait, 30))"
+        ),
+        "check": (
+            "import json\nme = os.getpid()\n"
+            "def rows(g, k=None):\n"
+            '    return [[c["event_type"], c["key"], c["old_value"], c["new_value"], c["cause"], c["trace_id"] is not None,'
+            ' c["pid"] == me] for c in state_manager.sync.history(g, k)]\n'
+            'print(json.dumps({"orders": rows("orders"), "audit": rows("audit"), "seen": sorted(seen),\n'
+            '                  "at": [state_manager.sync.get("audit", "n", at=c["seq"]) for c in state_manager.sync.history("audit")]}))'
+        ),
+    }
+
+
+def _run_notebook(cells: dict[str, str], tmp: Any) -> dict[str, str]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    from motia_nb.testing import cell_text
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells.values()])
+    env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
+           "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}  # fmt: skip
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp)}})
+    client.execute(env=env)
+    return {name: cell_text(cell) for name, cell in zip(cells, nb.cells)}
+
+
+@pytest.mark.slow
+def test_remote_triggers_in_a_real_kernel_record_the_same_history_on_both(tmp_path: Any, redis_url: str) -> None:
+    """A kernel opts in to run its state steps for another process's writes: the step's writes
+    are recorded with its name, a trace and the kernel's pid; the other's with its pid; the
+    same on a shared SQLite file as on Redis."""
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "redis").mkdir()
+    on_sqlite = _run_notebook(_kernel_cells(str(tmp_path / "shared.db")), tmp_path / "sqlite")
+    on_redis = _run_notebook(_kernel_cells(redis_url), tmp_path / "redis")
+    assert on_sqlite == on_redis
+    assert on_redis["setup"] == "True\n" and on_redis["step"] == "" and on_redis["child"] == "0 \nTrue True\n"
+    got = json.loads(on_redis["check"])
+    assert [r[:2] + r[4:] for r in got["orders"]][:2] == [["state:created", "o1", "cell", False, False]] * 1 + [
+        ["state:created", "g0", "cell", False, False]]
+    assert len(got["audit"]) == 23 and all(r[4:] == ["Audit", True, True] for r in got["audit"])
+    assert got["at"] == [{"n": i} for i in range(1, 24)]
+    assert len(got["seen"]) == 48  # the other's 24 changes, the step's 23 and this kernel's set
+
+
+# --------------------------------------------------------------------------- a server stopped and restarted
+def _stop_saving(server: Any) -> None:
+    """Stop the server, its data saved first (``SAVE``, then the process killed: no write comes between)."""
+    c = server.client()
+    try:
+        c.save()
+    finally:
+        c.close()
+    server.proc.kill()
+    server.proc.wait(timeout=30)
+
+
+def _start_again(server: Any) -> None:
+    """The same server again, on the same port, loading what it saved."""
+    import subprocess
+
+    server.proc = subprocess.Popen(
+        [server.binary, "--bind", "127.0.0.1", "--port", str(server.port), "--dir", server.workdir,
+         "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert server._wait_ready(30), "redis-server did not come back"
+
+
+def test_a_server_stopped_then_restarted_mid_session(tmp_path: Any) -> None:
+    """While the server is down every call fails in one line and nothing is half-written; once
+    it is back the same manager writes on with no error (its kept connections are seen closed
+    and replaced), seqs go on, every acknowledged write has its history entry, and another
+    process's writes reach this one's remote subscriber again."""
+    import subprocess
+    import threading
+
+    from motia_nb.state.errors import StateError
+    from motia_nb.testing import running_redis_server
+    from motia_nb.testing.races import wait_until
+
+    with running_redis_server() as server:
+        m = StateManager(server.url)
+        heard: list[Any] = []
+        back = threading.Event()
+
+        def on(e: Any) -> None:
+            heard.append((e.group_id, e.item_id))
+            if e.group_id == "orders" and e.item_id == "o1":
+                back.set()
+
+        try:
+            unsubscribe = m.subscribe(on, remote=True)
+            m.sync.set("g", "a", 1)
+            asyncio.run(_gather_sets(m, "before"))
+            _stop_saving(server)
+            down: list[BaseException] = []
+            for call in (
+                lambda: m.sync.set("g", "a", 2),
+                lambda: asyncio.run(_gather_sets(m, "down")),
+                lambda: m.sync.update("g", "a", [{"type": "increment", "path": "n", "by": 1}]),
+                lambda: m.sync.delete("g", "k0"),
+                lambda: m.sync.history("g"),
+                lambda: m.sync.get("g", "a", at=1),
+            ):
+                with pytest.raises(StateError) as err:
+                    call()
+                down.append(err.value)
+            assert all("\n" not in str(e) for e in down), down
+            assert all(str(e).endswith("it was not applied") for e in down[:4]), down
+            _start_again(server)
+            assert m.sync.set("g", "a", 3) == {"new_value": 3, "old_value": 1}
+            assert [r["old_value"] for r in asyncio.run(_gather_sets(m, "after"))] == [f"before{i}" for i in range(5)]
+            assert m.sync.update("g", "a", [{"type": "set", "path": "", "value": 4}])["old_value"] == 3
+            changes = m.sync.history("g")
+            assert [c["seq"] for c in changes] == list(range(1, 14))
+            assert [(c["key"], c["new_value"]) for c in changes] == [
+                ("a", 1), *[(f"k{i}", f"before{i}") for i in range(5)],
+                ("a", 3), *[(f"k{i}", f"after{i}") for i in range(5)], ("a", 4),
+            ]  # fmt: skip
+            assert [m.sync.get("g", "a", at=s) for s in (1, 6, 7, 12, 13)] == [1, 1, 3, 3, 4]
+            # the event subscription comes back by itself (with backoff): a gap, so the viewer reads again;
+            # what other processes commit from then on reaches the remote subscriber (before: nothing keeps it)
+            assert wait_until(lambda: m.backend.missed_changes() >= 1, 30), "the event subscription never came back"
+            child = subprocess.run([sys.executable, "-c", CHILD, server.url], capture_output=True, text=True, timeout=60)
+            assert child.returncode == 0, child.stderr
+            assert back.wait(10), "another process's write never reached the remote subscriber after the restart"
+            unsubscribe()
+        finally:
+            m.close()
+
+
+async def _gather_sets(m: StateManager, tag: str) -> list[Any]:
+    return await asyncio.gather(*[m.set("g", f"k{i}", f"{tag}{i}") for i in range(5)])
