@@ -595,3 +595,37 @@ def test_a_server_stopped_then_restarted_mid_session(tmp_path: Any) -> None:
 
 async def _gather_sets(m: StateManager, tag: str) -> list[Any]:
     return await asyncio.gather(*[m.set("g", f"k{i}", f"{tag}{i}") for i in range(5)])
+
+
+# --------------------------------------------------------------------------- the seq counter lost
+def test_writes_go_on_whole_after_the_seq_counter_is_lost(redis_manager: StateManager, redis_client: Any) -> None:
+    """``motia_nb:history:seq`` gone (deleted by a cleanup, evicted by an ``allkeys-*`` policy, an
+    older backup of it restored) while the streams stay: each write's script changed the item,
+    then failed at its XADD ("The ID specified in XADD is equal or smaller than the target
+    stream top item"), so the item held a value no history entry, event or trigger knew of,
+    until the counter had climbed past the stream's newest seq. The seqs now go on from the
+    stream's newest entry, and every write has its entry."""
+    m = redis_manager
+    for i in range(3):
+        m.sync.set("g", "k", i)
+    asyncio.run(_gather_sets(m, "a"))  # seqs 4..8
+    for i in range(40):
+        m.sync.set("h", "busy", i)  # seqs 9..48: another group's stream is far ahead
+    redis_client.delete("motia_nb:history:seq")
+    events: list[Any] = []
+    m.subscribe(lambda e: events.append((e.group_id, e.item_id, e.new_value)))
+    assert m.sync.set("g", "k", 10) == {"new_value": 10, "old_value": 2}
+    assert [r["old_value"] for r in asyncio.run(_gather_sets(m, "b"))] == [f"a{i}" for i in range(5)]
+    assert m.sync.update("g", "k", [{"type": "set", "path": "", "value": 11}])["old_value"] == 10
+    assert m.sync.delete("g", "k0") == "b0"
+    assert m.sync.set("h", "busy", "again") == {"new_value": "again", "old_value": 39}
+    assert m.sync.clear("g") == 5
+    assert len(events) == 14
+    g = m.sync.history("g", limit=1000)
+    seqs = [c["seq"] for c in g]
+    assert seqs == sorted(set(seqs)) and len(g) == 3 + 5 + 1 + 5 + 1 + 1 + 5
+    assert [(c["key"], c["new_value"]) for c in g[8:11]] == [("k", 10), ("k0", "b0"), ("k1", "b1")]
+    assert [c["new_value"] for c in m.sync.history("g", "k")] == [0, 1, 2, 10, 11, None]
+    assert [m.sync.get("g", "k", at=c["seq"]) for c in m.sync.history("g", "k")] == [0, 1, 2, 10, 11, None]
+    h = m.sync.history("h", limit=1000)
+    assert [c["new_value"] for c in h] == [*range(40), "again"] and h[-1]["seq"] > h[-2]["seq"]
