@@ -629,3 +629,53 @@ def test_writes_go_on_whole_after_the_seq_counter_is_lost(redis_manager: StateMa
     assert [m.sync.get("g", "k", at=c["seq"]) for c in m.sync.history("g", "k")] == [0, 1, 2, 10, 11, None]
     h = m.sync.history("h", limit=1000)
     assert [c["new_value"] for c in h] == [*range(40), "again"] and h[-1]["seq"] > h[-2]["seq"]
+
+
+# --------------------------------------------------------------------------- a Redis user without channels
+@pytest.fixture
+def channelless_url(redis_client: Any, redis_url: str) -> Any:
+    """A user made as an admin makes one on Redis 7 (``ACL SETUSER u on >pw ~* +@all``): every
+    key and command, but no pub/sub channel (``acl-pubsub-default`` is ``resetchannels``)."""
+    redis_client.execute_command("ACL", "SETUSER", "carol", "on", ">pw", "~*", "+@all", "resetchannels")
+    try:
+        yield redis_url.replace("redis://", "redis://carol:pw@")
+    finally:
+        redis_client.acl_deluser("carol")
+
+
+def test_a_redis_user_without_channels_writes_whole_and_is_told_once(
+    channelless_url: str, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Such a user's kernel wrote fine alone; once another kernel listened (another notebook
+    open), each write script changed the item and recorded its history, then failed at PUBLISH
+    ("can't publish to the channel"): the cell said it may not have been applied, this kernel's
+    subscribers and steps never heard of it. And its own event subscription, refused, logged
+    "lost ... reconnecting" and "is back" (falsely) forever, each round a gap that made the viewer
+    read the store again. Now a publish refused never fails a committed write, and the refused
+    subscription is said once, with what to grant."""
+    from motia_nb.testing.races import wait_until
+
+    other = StateManager(redis_url)  # another kernel, listening
+    m = StateManager(channelless_url)
+    try:
+        other.subscribe(lambda e: None, remote=True)
+        other.sync.set("g", "pre", 0)
+        heard: list[Any] = []
+        m.subscribe(lambda e: heard.append((e.event_type, e.item_id)))
+        assert m.sync.set("g", "k", 1) == {"new_value": 1, "old_value": None}
+        assert [r["new_value"] for r in asyncio.run(_gather_sets(m, "x"))] == [f"x{i}" for i in range(5)]
+        assert m.sync.update("g", "pre", [{"type": "set", "path": "", "value": 5}])["old_value"] == 0
+        assert m.sync.delete("g", "k") == 1
+        assert m.sync.clear("g") == 6
+        assert len(heard) == 14
+        assert len(m.sync.history("g")) == 15
+        backend = m.backend
+        assert wait_until(lambda: backend._sub_task is not None and backend._sub_task.done(), 10), (
+            "the refused subscription is retried forever")
+        said = [r.getMessage() for r in caplog.records if "motia_nb:events:" in r.getMessage()]
+        assert len(said) == 1 and "&motia_nb:events:*" in said[0] and "\n" not in said[0], said
+        assert not any("is back" in r.getMessage() for r in caplog.records)
+        assert backend.missed_changes() == 0
+    finally:
+        m.close()
+        other.close()
