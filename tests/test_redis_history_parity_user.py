@@ -679,3 +679,24 @@ def test_a_redis_user_without_channels_writes_whole_and_is_told_once(
     finally:
         m.close()
         other.close()
+
+
+def test_a_write_redis_refuses_before_running_it_says_it_was_not_applied(redis_client: Any, redis_url: str) -> None:
+    """A user whose keys are only Motia's (``~state:*``, as for the engine's own state) may not
+    touch motia_nb's changelog keys: Redis refuses the script before it runs (NOPERM), yet the
+    error said the write "may or may not have been applied", as for a lost connection."""
+    redis_client.execute_command("ACL", "SETUSER", "dave", "on", ">pw", "~state:*", "&*", "+@all")
+    m = StateManager(redis_url.replace("redis://", "redis://dave:pw@"))
+    try:
+        for call in (
+            lambda: m.sync.set("g", "k", 1),
+            lambda: asyncio.run(_gather_sets(m, "x")),
+            lambda: m.sync.update("g", "k", [{"type": "set", "path": "a", "value": 1}]),
+            lambda: m.sync.delete("g", "k"),
+        ):
+            with pytest.raises(RedisBackendError, match=r"no permissions to access one of the keys.*it was not applied$"):
+                call()
+        assert redis_client.keys("*") == [] and m.backend.missed_changes() == 0
+    finally:
+        m.close()
+        redis_client.acl_deluser("dave")

@@ -67,6 +67,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis.connection import parse_url
+from redis.exceptions import BusyLoadingError, NoPermissionError, NoScriptError, ReadOnlyError
 from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import TimeoutError as TimedOut
 
@@ -234,13 +235,26 @@ def may_have_run(exc: BaseException) -> bool:
     """Whether a write that failed with ``exc`` may have run on the server all the same: its
     connection was lost, or timed out, once its command was sent (:func:`not_sent` marks
     the others). Its events then reached no listener of this process: a gap."""
-    return isinstance(exc, (LostConnection, TimedOut)) and not getattr(exc, _NOT_SENT, False)
+    return (
+        isinstance(exc, (LostConnection, TimedOut))
+        and not getattr(exc, _NOT_SENT, False)
+        and not isinstance(exc, BusyLoadingError)  # (a reply, read whole: "LOADING", nothing ran)
+    )
+
+
+def _refused_unrun(exc: BaseException) -> bool:
+    """Whether Redis refused the command before running it: a key the user may not touch
+    (NOPERM), a replica (READONLY), a server still loading, a script it forgot. The same
+    refusals from inside a running script name the script (``@user_script``): not these."""
+    return isinstance(exc, (NoPermissionError, ReadOnlyError, BusyLoadingError, NoScriptError)) and (
+        "@user_script" not in str(exc)
+    )
 
 
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
     """The error a write answers when Redis failed (a StateError passes through): "not applied"
-    where :func:`not_sent` marked it, else "may or may not" (the command may have reached the
-    server, and run there, before the connection was lost)."""
+    where :func:`not_sent` marked it or Redis refused it unrun, else "may or may not" (the command
+    may have reached the server, and run there, before the connection was lost)."""
     if isinstance(exc, StateError):
         return exc
     if "WRONGTYPE" in str(exc):
@@ -249,6 +263,10 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None) -> State
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed before it was sent ({type(exc).__name__}: {exc}); "
             "it was not applied"
+        )
+    elif _refused_unrun(exc):
+        err = RedisBackendError(
+            f"write to Redis at {safe_url(url)} was refused ({type(exc).__name__}: {exc}); it was not applied"
         )
     else:
         err = RedisBackendError(
