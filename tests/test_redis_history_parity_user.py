@@ -700,3 +700,32 @@ def test_a_write_redis_refuses_before_running_it_says_it_was_not_applied(redis_c
     finally:
         m.close()
         redis_client.acl_deluser("dave")
+
+
+def test_an_import_whose_transaction_reply_is_lost_says_it_may_have_run_whole(proxy: Any, tmp_path: Any) -> None:
+    """``%state import`` on Redis is one MULTI/EXEC transaction. With the EXEC's reply lost (the
+    transaction ran), the error said the import "failed before the transaction was confirmed"
+    (the docstring: "nothing of it then ran"), though every item was written and recorded: an
+    import made again records every change twice. Now it says the transaction may have run,
+    all of it or none, and it is a gap in this kernel's events."""
+    from motia_nb.state.transfer import export_jsonl, import_jsonl
+
+    src = StateManager(str(tmp_path / "src.db"))
+    try:
+        for i in range(5):
+            src.sync.set("g", f"k{i}", i)
+        export_jsonl(src, str(tmp_path / "g.jsonl"), ["g"])
+    finally:
+        src.close()
+    m = StateManager(proxy.url)
+    try:
+        m.sync.set("g", "k0", "before")
+        proxy.armed.set()
+        with pytest.raises(RedisBackendError) as err:
+            import_jsonl(m, str(tmp_path / "g.jsonl"))
+        assert proxy.dropped.is_set()
+        assert str(err.value).endswith("it may or may not have run (all of it, or none of it)"), str(err.value)
+        assert m.sync.items("g") == [(f"k{i}", i) for i in range(5)]  # (here it had run)
+        assert m.backend.missed_changes() == 1
+    finally:
+        m.close()
