@@ -30,7 +30,7 @@ from redis.exceptions import NoScriptError
 
 from .layout import not_sent
 
-__all__ = ["AsyncScriptWire", "ScriptWire", "pack"]
+__all__ = ["ScriptWire", "AsyncScriptWire", "pack"]
 
 
 def pack(args: Sequence[Any], encoding: str = "utf-8", errors: str = "strict", fallback: Any = None) -> bytes:
@@ -118,7 +118,6 @@ class ScriptWire:
         if conn is not None:
             conn.disconnect()
             self._client.connection_pool.release(conn)
-
 
 
 def _at_eof(conn: Any) -> bool:

@@ -216,7 +216,8 @@ local function hist_add_one(at, seq, ev)
   local behind = hist_behind(r, 1)
   if behind then
     seq = behind + 1
-    redis.call('XADD', KEYS[#KEYS], string.format('%d', seq) .. '-0', unpack(hist_one_fields(at, ev, cause, trace, pid, origin)))
+    local f = hist_one_fields(at, ev, cause, trace, pid, origin)
+    redis.call('XADD', KEYS[#KEYS], string.format('%d', seq) .. '-0', unpack(f))
   end
   if hist_self then hist_index_own(at, seq - 1, 1, {ev.k}, {ev.o}, {ev.n}, nil) end
 end
