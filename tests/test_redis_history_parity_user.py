@@ -729,3 +729,18 @@ def test_an_import_whose_transaction_reply_is_lost_says_it_may_have_run_whole(pr
         assert m.backend.missed_changes() == 1
     finally:
         m.close()
+
+
+def test_a_lost_seq_counter_and_a_stream_emptied_by_age(redis_url: str, redis_client: Any) -> None:
+    """A stream every entry of which aged out still refuses IDs up to its last one: the repair
+    read the newest entry, found none, and failed the write after it was made."""
+    m = StateManager(redis_url, history_keep="1h")
+    try:
+        for i in range(30):
+            m.sync.set("g", "k", i)
+        redis_client.xtrim("motia_nb:history:g", minid="999999")  # what the age trim leaves: no entry, its last ID
+        redis_client.delete("motia_nb:history:seq")
+        assert m.sync.set("g", "k", "after") == {"new_value": "after", "old_value": 29}
+        assert [(c["seq"], c["old_value"], c["new_value"]) for c in m.sync.history("g")] == [(31, 29, "after")]
+    finally:
+        m.close()

@@ -141,7 +141,10 @@ local function hist_behind(r, m)
   -- entry on, the counter moved past the call; any other error is raised as it was
   if type(r) ~= 'table' or not r.err then return nil end
   if not string.find(r.err, 'equal or smaller', 1, true) then error(r) end
-  local first = hix_id_seq(redis.call('XREVRANGE', KEYS[#KEYS], '+', '-', 'COUNT', 1)[1])
+  local info, first = redis.call('XINFO', 'STREAM', KEYS[#KEYS]), nil  -- (the last ID outlives its entry)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then first = tonumber(string.match(info[i + 1], '^(%d+)')) end
+  end
   redis.call('SET', KEYS[#KEYS - 1], string.format('%d', first + m))
   return first
 end
