@@ -744,3 +744,32 @@ def test_a_lost_seq_counter_and_a_stream_emptied_by_age(redis_url: str, redis_cl
         assert [(c["seq"], c["old_value"], c["new_value"]) for c in m.sync.history("g")] == [(31, 29, "after")]
     finally:
         m.close()
+
+
+# --------------------------------------------------------------------------- groups named as motia_nb's own keys
+NAMED_LIKE_KEYS = ["seq", "history", "history:seq", "index", "count", "order", "keys", "events:0", "motia_nb:seq"]
+
+
+async def groups_named_like_motia_nbs_keys(m: StateManager, ask: Any) -> None:
+    for g in NAMED_LIKE_KEYS:
+        await ask(f"set {g}", m.set(g, "k", 1))
+        await ask(f"gather {g}", asyncio.gather(*[m.set(g, f"k{i}", i) for i in range(4)]))
+        await ask(f"update {g}", m.update(g, "k", [{"type": "increment", "path": "", "by": 1}]))
+        await ask(f"delete {g}", m.delete(g, "k0"))
+    for g in NAMED_LIKE_KEYS:
+        await ask(f"history {g}", m.history(g))
+        await ask(f"history {g}/k", m.history(g, "k"))
+        await ask(f"get {g}/k at 1", m.get(g, "k", at=1))
+        await ask(f"list {g}", m.list(g))
+    await ask("groups", m.list_groups())
+    for g in NAMED_LIKE_KEYS:
+        await ask(f"clear {g}", m.clear(g))
+        await ask(f"history {g} after clear", m.history(g, limit=3))
+
+
+def test_groups_named_like_motia_nbs_own_keys_have_their_history_on_redis_too(db_path: str, redis_url: str) -> None:
+    """A group named ``seq`` (a natural name for counters) has its changelog stream at
+    ``motia_nb:history:seq``: the key of the store-wide seq counter. Its first write set the item,
+    then failed at XADD (WRONGTYPE), saying "nothing was written"; every later write did the same
+    and its history could not be read. On SQLite it is a group like any other."""
+    assert _differences(db_path, redis_url, groups_named_like_motia_nbs_keys) == []

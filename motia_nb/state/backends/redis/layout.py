@@ -35,7 +35,8 @@ and how a Redis URL is read.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
   script call (format 2, ``lua/history.lua``), ID ``<seq>-0`` of its last change, with ``seq``
   from the store-wide counter ``motia_nb:history:seq`` (so seqs increase across groups in commit
-  order); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
+  order; the group named ``seq``, whose stream would be that counter, has
+  ``motia_nb:history_stream:seq``: :func:`history_stream`); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
   (pid), ``origin``, ``c`` / ``r`` (cause, trace id) or ``w`` (one cause and trace per change),
   ``ks`` / ``os`` / ``ns`` (the keys, old and new texts: JSON arrays, ``false`` absent).
   Entries an older version wrote, and those of a call of one change (set, cas, delete), hold
@@ -76,7 +77,7 @@ from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "history_stream", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
     "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "history_trim_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
@@ -93,6 +94,9 @@ SEQ_KEY = "motia_nb:seq"
 #: The changelog: one stream per group, and the counter giving every change its seq.
 HISTORY_PREFIX = "motia_nb:history:"
 HISTORY_SEQ_KEY = "motia_nb:history:seq"
+#: The stream of the group whose stream would be HISTORY_SEQ_KEY (the group ``seq``): a key no
+#: group's key of any prefix here is
+HISTORY_SEQ_GROUP_STREAM = "motia_nb:history_stream:seq"
 #: The changelog's item index (a sorted set of the group's changes, by key then seq) and its
 #: marker (the first seq from which it holds every change; 0: all of them).
 HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
@@ -157,16 +161,23 @@ def history_index_keys(group: str) -> list[str]:
             HISTORY_COUNT_PREFIX + group]  # fmt: skip
 
 
+def history_stream(group: str) -> str:
+    """The group's changelog stream: ``motia_nb:history:<group>``, but for the group ``seq``,
+    whose stream would be the store-wide seq counter (:data:`HISTORY_SEQ_KEY`)."""
+    key = HISTORY_PREFIX + group
+    return HISTORY_SEQ_GROUP_STREAM if key == HISTORY_SEQ_KEY else key
+
+
 def history_read_keys(group: str) -> list[str]:
     """KEYS of history_item.lua, history_index_fill.lua and history_file.lua: the group's stream,
     then :func:`history_index_keys`."""
-    return [HISTORY_PREFIX + group, *history_index_keys(group)]
+    return [history_stream(group), *history_index_keys(group)]
 
 
 def history_trim_keys(group: str) -> list[str]:
     """KEYS of history_trim_age.lua: history.lua's six (:func:`history_index_keys`, the history
     counter, the group's stream), as the write scripts end."""
-    return [*history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
+    return [*history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]
 
 
 def write_keys(group: str) -> list[str]:
@@ -175,13 +186,13 @@ def write_keys(group: str) -> list[str]:
     ``KEYS[#KEYS - 6]``), the changelog's item index, its two markers and change count, the
     history counter, the group's history stream (history.lua's six)."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
-            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]  # fmt: skip
 
 
 def item_keys(group: str) -> list[str]:
     """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, *key_index_keys(group)[1:],
-            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]  # fmt: skip
 
 
 def parse_db(url: str) -> int:
