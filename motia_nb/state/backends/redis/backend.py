@@ -111,7 +111,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     def _new_writer(self) -> PipelinedWriter:
         return PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
-            history_args=self._history_args, wants_events=lambda: bool(self._listeners),
+            history_args=self._history_args, wants_events=lambda: bool(self._listeners), on_gap=self._counts.gap,
         )
 
     def set_history_keep(self, retention: Retention) -> None:
@@ -351,7 +351,8 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     ) -> list[WriteResult]:
         """Sets (an import) in one ``MULTI``/``EXEC`` transaction of ``set.lua`` calls: the
         server runs them all, with nothing interleaved, or, when the connection is lost
-        before ``EXEC``, none. (Redis has no rollback: a set that fails inside ``EXEC``,
+        before ``EXEC``, none (lost after it was sent: either, and the error says so).
+        (Redis has no rollback: a set that fails inside ``EXEC``,
         e.g. a group key holding a non-hash, is reported, and the others stand.) Other
         kinds of write take the default path, chunk by chunk. Listeners are called on
         this thread after ``EXEC``; ``progress`` once, at the end."""
@@ -360,7 +361,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
         channel = self._subscriber.channel_arg()
         results = transaction_sets(
             self._client(), writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url,
-            self._committed,
+            self._committed, self._counts.gap,
         )
         if progress is not None:
             progress(len(writes))

@@ -30,7 +30,9 @@ from ...._threads import loop_thread_waiting
 from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
-from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, not_sent, safe_url, write_keys
+from .layout import (
+    STATE_PREFIX, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
+)  # fmt: skip
 from .wire import ScriptWire
 
 __all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "connect", "loop_blocked", "transaction_sets"]
@@ -163,6 +165,8 @@ class DirectWriter:
             try:
                 wr = self._update(w) if w.kind == "update" else self._run(w)
             except redis.RedisError as exc:
+                if may_have_run(exc):  # sent, then the connection went: it may have committed, unseen
+                    self._on_gap()
                 raise io_error(exc, self._url, w.group_id) from None
             except BaseException:  # interrupted mid round trip: it may have committed, unseen
                 self._on_gap()
@@ -222,23 +226,36 @@ class DirectWriter:
 
 def transaction_sets(
     client: Any, writes: Sequence[Write], args_of: Callable[[Write], list[Any]], url: str,
-    committed: Callable[[list[Any]], None],
+    committed: Callable[[list[Any]], None], on_gap: Callable[[], None] = lambda: None,
 ) -> list[WriteResult]:
     """``writes`` (all sets) as ``set.lua`` calls in ONE ``MULTI``/``EXEC`` transaction
     (:meth:`RedisBackend.write_all`): the results, after ``committed(events)`` of those that
-    stood. Raises when the transaction was not confirmed (nothing of it then ran), or, after
-    ``committed``, when some sets failed inside it (Redis has no rollback: the others stand)."""
+    stood. Raises when the transaction was not confirmed: not applied when it was refused or
+    never sent; when the connection was lost once it was sent, it may have run whole (only its
+    reply lost): said so, and ``on_gap()`` (its events reached no listener here). After
+    ``committed``, raises when some sets failed inside it (Redis has no rollback: the others stand)."""
     try:
         sha = client.script_load(scripts.SET)  # idempotent; reloads it after a SCRIPT FLUSH
+    except redis.RedisError as exc:
+        raise RedisBackendError(
+            f"writing {len(writes)} items to Redis at {safe_url(url)} failed before the transaction was sent "
+            f"({type(exc).__name__}: {exc}); nothing was applied"
+        ) from exc
+    try:
         pipe = client.pipeline(transaction=True)
         for w in writes:
             keys = write_keys(w.group_id)
             pipe.evalsha(sha, len(keys), *keys, *args_of(w))
         replies = pipe.execute(raise_on_error=False)
     except redis.RedisError as exc:
+        if may_have_run(exc):
+            on_gap()
+            outcome = "it may or may not have run (all of it, or none of it)"
+        else:
+            outcome = "nothing was applied"
         raise RedisBackendError(
-            f"writing {len(writes)} items to Redis at {safe_url(url)} failed before the transaction "
-            f"was confirmed ({type(exc).__name__}: {exc})"
+            f"writing {len(writes)} items to Redis at {safe_url(url)} failed before the transaction was confirmed "
+            f"({type(exc).__name__}: {exc}); {outcome}"
         ) from exc
     failed = [(w, r) for w, r in zip(writes, replies) if isinstance(r, BaseException)]
     results = [set_result(w, r) for w, r in zip(writes, replies) if not isinstance(r, BaseException)]

@@ -20,7 +20,7 @@ from ...errors import StateError
 from ...history import Point, change_dict, micros
 from .codec import decode, decode_item
 from .history_index import ItemHistory
-from .layout import HISTORY_PREFIX
+from .layout import history_stream
 
 __all__ = ["RedisHistory"]
 
@@ -44,7 +44,7 @@ class RedisHistory(ItemHistory):
         onwards, in seq order (newest first when ``reverse``), a page per round trip (pages
         grow: an entry may hold a whole call's changes); only those with a seq above ``after``
         and at most ``upto``."""
-        c, name, count = self._client(), HISTORY_PREFIX + group_id, 4
+        c, name, count = self._client(), history_stream(group_id), 4
         while True:
             if reverse:
                 page = self._call(c.xrevrange, name, start, "-", count=count)
@@ -132,7 +132,7 @@ class RedisHistory(ItemHistory):
         want = key.encode()
         if at.seq is not None:
             # (from the first entry past at.seq: an entry holding several changes may hold it too)
-            nxt = self._call(self._client().xrange, HISTORY_PREFIX + group_id, f"({at.seq}-0", "+", count=1)
+            nxt = self._call(self._client().xrange, history_stream(group_id), f"({at.seq}-0", "+", count=1)
             start = nxt[0][0].decode() if nxt else "+"
             back = self._key_entries(group_id, key, start, reverse=True, upto=at.seq)
         else:
@@ -152,7 +152,7 @@ class RedisHistory(ItemHistory):
 
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
         try:
-            info = self._client().xinfo_stream(HISTORY_PREFIX + group_id)
+            info = self._client().xinfo_stream(history_stream(group_id))
         except redis.ResponseError:  # no stream: nothing was ever recorded for the group
             return
         length, added = int(info.get("length", 0)), int(info.get("entries-added", 0) or 0)

@@ -35,7 +35,8 @@ and how a Redis URL is read.
 - ``motia_nb:history:<group>`` — the group's changelog (SPEC §9), a stream: one entry per
   script call (format 2, ``lua/history.lua``), ID ``<seq>-0`` of its last change, with ``seq``
   from the store-wide counter ``motia_nb:history:seq`` (so seqs increase across groups in commit
-  order); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
+  order; the group named ``seq``, whose stream would be that counter, has
+  ``motia_nb:history_stream:seq``: :func:`history_stream`); fields ``v`` (``2``), ``m`` (its changes), ``at`` (server time, unix seconds), ``p``
   (pid), ``origin``, ``c`` / ``r`` (cause, trace id) or ``w`` (one cause and trace per change),
   ``ks`` / ``os`` / ``ns`` (the keys, old and new texts: JSON arrays, ``false`` absent).
   Entries an older version wrote, and those of a call of one change (set, cas, delete), hold
@@ -67,16 +68,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis.connection import parse_url
+from redis.exceptions import BusyLoadingError, NoPermissionError, NoScriptError, ReadOnlyError
+from redis.exceptions import ConnectionError as LostConnection
+from redis.exceptions import TimeoutError as TimedOut
 
 from ...errors import StateClosedError, StateError, StoredValueError
 from ...urls import safe_url
 
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
-    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
+    "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "history_stream", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
     "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "history_trim_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
+    "may_have_run",
     "closed_error",
 ]  # fmt: skip
 
@@ -89,6 +94,9 @@ SEQ_KEY = "motia_nb:seq"
 #: The changelog: one stream per group, and the counter giving every change its seq.
 HISTORY_PREFIX = "motia_nb:history:"
 HISTORY_SEQ_KEY = "motia_nb:history:seq"
+#: The stream of the group whose stream would be HISTORY_SEQ_KEY (the group ``seq``): a key no
+#: group's key of any prefix here is
+HISTORY_SEQ_GROUP_STREAM = "motia_nb:history_stream:seq"
 #: The changelog's item index (a sorted set of the group's changes, by key then seq) and its
 #: marker (the first seq from which it holds every change; 0: all of them).
 HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
@@ -153,16 +161,23 @@ def history_index_keys(group: str) -> list[str]:
             HISTORY_COUNT_PREFIX + group]  # fmt: skip
 
 
+def history_stream(group: str) -> str:
+    """The group's changelog stream: ``motia_nb:history:<group>``, but for the group ``seq``,
+    whose stream would be the store-wide seq counter (:data:`HISTORY_SEQ_KEY`)."""
+    key = HISTORY_PREFIX + group
+    return HISTORY_SEQ_GROUP_STREAM if key == HISTORY_SEQ_KEY else key
+
+
 def history_read_keys(group: str) -> list[str]:
     """KEYS of history_item.lua, history_index_fill.lua and history_file.lua: the group's stream,
     then :func:`history_index_keys`."""
-    return [HISTORY_PREFIX + group, *history_index_keys(group)]
+    return [history_stream(group), *history_index_keys(group)]
 
 
 def history_trim_keys(group: str) -> list[str]:
     """KEYS of history_trim_age.lua: history.lua's six (:func:`history_index_keys`, the history
     counter, the group's stream), as the write scripts end."""
-    return [*history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]
+    return [*history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]
 
 
 def write_keys(group: str) -> list[str]:
@@ -171,13 +186,13 @@ def write_keys(group: str) -> list[str]:
     ``KEYS[#KEYS - 6]``), the changelog's item index, its two markers and change count, the
     history counter, the group's history stream (history.lua's six)."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, SEQ_KEY, *key_index_keys(group)[1:],
-            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]  # fmt: skip
 
 
 def item_keys(group: str) -> list[str]:
     """KEYS of delete.lua and clear.lua: :func:`write_keys` without the order counter."""
     return [STATE_PREFIX + group, ORDER_PREFIX + group, *key_index_keys(group)[1:],
-            *history_index_keys(group), HISTORY_SEQ_KEY, HISTORY_PREFIX + group]  # fmt: skip
+            *history_index_keys(group), HISTORY_SEQ_KEY, history_stream(group)]  # fmt: skip
 
 
 def parse_db(url: str) -> int:
@@ -227,10 +242,30 @@ def not_sent(exc: BaseException) -> BaseException:
     return exc
 
 
+def may_have_run(exc: BaseException) -> bool:
+    """Whether a write that failed with ``exc`` may have run on the server all the same: its
+    connection was lost, or timed out, once its command was sent (:func:`not_sent` marks
+    the others). Its events then reached no listener of this process: a gap."""
+    return (
+        isinstance(exc, (LostConnection, TimedOut))
+        and not getattr(exc, _NOT_SENT, False)
+        and not isinstance(exc, BusyLoadingError)  # (a reply, read whole: "LOADING", nothing ran)
+    )
+
+
+def _refused_unrun(exc: BaseException) -> bool:
+    """Whether Redis refused the command before running it: a key the user may not touch
+    (NOPERM), a replica (READONLY), a server still loading, a script it forgot. The same
+    refusals from inside a running script name the script (``@user_script``): not these."""
+    return isinstance(exc, (NoPermissionError, ReadOnlyError, BusyLoadingError, NoScriptError)) and (
+        "@user_script" not in str(exc)
+    )
+
+
 def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
     """The error a write answers when Redis failed (a StateError passes through): "not applied"
-    where :func:`not_sent` marked it, else "may or may not" (the command may have reached the
-    server, and run there, before the connection was lost)."""
+    where :func:`not_sent` marked it or Redis refused it unrun, else "may or may not" (the command
+    may have reached the server, and run there, before the connection was lost)."""
     if isinstance(exc, StateError):
         return exc
     if "WRONGTYPE" in str(exc):
@@ -239,6 +274,10 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None) -> State
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed before it was sent ({type(exc).__name__}: {exc}); "
             "it was not applied"
+        )
+    elif _refused_unrun(exc):
+        err = RedisBackendError(
+            f"write to Redis at {safe_url(url)} was refused ({type(exc).__name__}: {exc}); it was not applied"
         )
     else:
         err = RedisBackendError(

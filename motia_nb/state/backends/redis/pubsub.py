@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from redis.exceptions import NoPermissionError
+
 from ...events import StateEvent
 from .codec import event_from_wire, text
 from .layout import RedisBackendError
@@ -114,6 +116,15 @@ class Subscriber:
                     subscribed.set_exception(
                         RedisBackendError(f"cannot subscribe to {self.channel} on {self._where}: {exc}")
                     )
+                    return
+                if isinstance(exc, NoPermissionError):  # an ACL without the channel: no retry mends that
+                    log.warning(
+                        "motia_nb: the Redis user of %s may not use the channel %s (%s), so this kernel hears no "
+                        "change another process commits and they hear none of its (remote subscribers, remote "
+                        "triggers, other kernels' viewers); its writes are not affected. Grant it with "
+                        "ACL SETUSER <user> &motia_nb:events:*",
+                        self._where, self.channel, exc,
+                    )  # fmt: skip
                     return
                 log.warning("motia_nb: lost the Redis event subscription (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...history import Retention
 from ..retained import Horizon
-from .layout import HISTORY_COUNT_PREFIX, HISTORY_PREFIX, HISTORY_SEQ_KEY
+from .layout import HISTORY_COUNT_PREFIX, HISTORY_SEQ_KEY, history_stream
 from .scripts import source
 
 __all__ = ["RedisRetention", "HISTORY_HORIZON"]
@@ -44,6 +44,6 @@ class RedisRetention:
         script = self.__dict__.get("_horizon_script")
         if script is None:
             script = self.__dict__["_horizon_script"] = c.register_script(HISTORY_HORIZON)
-        keys = [HISTORY_PREFIX + group_id, HISTORY_COUNT_PREFIX + group_id]
+        keys = [history_stream(group_id), HISTORY_COUNT_PREFIX + group_id]
         lo, known, hidden = self._call(script, keys, [r.max_count or 0, r.max_age or 0], client=c, group_id=group_id)
         return Horizon(int(lo), bool(hidden), float(known) * 1e6 if known else float("inf"), "the group's ")

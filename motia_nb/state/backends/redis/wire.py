@@ -8,10 +8,13 @@ client's pool for the direct path (which commits one write at a time, under
 ``CommitGate``), packs the call's RESP bytes in one pass and reads the reply on that
 connection. What the reply means does not change: redis-py reads and raises it.
 
-Anything out of the ordinary goes back to redis-py's own call, which behaves as before:
-a server that forgot the script (``NOSCRIPT``: the Script object loads it again), and a
-connection error (the client reconnects and retries as configured). A call interrupted
-mid round trip (Ctrl-C) drops the connection, so no late reply is read as the next one's.
+A server that forgot the script (``NOSCRIPT``, answered before anything ran) goes back to
+redis-py's own call, which loads it again. A connection lost once a call was sent is never
+sent again: the server may have run it (its reply was what got lost), and a second run would
+apply the write twice (an increment, a second history entry); the error says it may or may
+not have been applied (``layout.io_error``). A connection the server closed before the call is
+seen closed first and replaced, so a restarted server costs no error. A call interrupted mid
+round trip (Ctrl-C) drops the connection, so no late reply is read as the next one's.
 After ``fork()`` the parent's connection is left alone and a new one is taken.
 """
 
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import os
 import select
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -59,7 +61,6 @@ class ScriptWire:
         self._client = client
         self._conn: Any = None
         self._pid = 0
-        self._used = 0.0  # when the last call began (time.monotonic)
 
     def call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``script(keys=keys, args=args)``, sent and read on the kept connection."""
@@ -74,8 +75,6 @@ class ScriptWire:
         except redis.RedisError as exc:
             self._drop()
             raise not_sent(exc)
-        finally:
-            self._used = time.monotonic()
         enc = conn.encoder
         packed = pack(("EVALSHA", script.sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
         try:
@@ -84,8 +83,8 @@ class ScriptWire:
         except NoScriptError:  # the reply was read: the connection is fine; load it and call again
             return script(keys=keys, args=args)
         except (redis.ConnectionError, redis.TimeoutError):
-            self._drop()
-            return script(keys=keys, args=args)  # redis-py's call: reconnect and retry, as configured
+            self._drop()  # sent: it may have run, so it is not sent again (the next call reconnects)
+            raise
         except redis.RedisError:  # an error reply, read whole: the connection is fine
             raise
         except BaseException:  # interrupted mid round trip: a reply may still be on its way
@@ -100,12 +99,10 @@ class ScriptWire:
         return conn
 
     def _closed_by_server(self, conn: Any) -> bool:
-        """Whether the kept connection, idle for :data:`IDLE` or more, has something to read
-        though no reply is due: the server closed it (it was stopped, or dropped the client). A
-        call sent there would fail after it was sent, and say it may have been applied. (One
-        ``poll`` after a pause; none between the calls of a burst.)"""
-        if time.monotonic() - self._used < IDLE:
-            return False
+        """Whether the kept connection has something to read though no reply is due: the server
+        closed it (it was stopped, or dropped the client). A call sent there would fail after it
+        was sent, and could only say it may have been applied, since a call lost after it was sent
+        is never sent again. (One ``poll`` per call, well under a microsecond, also in a burst.)"""
         sock = getattr(conn, "_sock", None)
         if sock is None:
             return False
@@ -123,10 +120,6 @@ class ScriptWire:
             self._client.connection_pool.release(conn)
 
 
-#: a kept connection idle this long (seconds) is checked before a call is sent on it (:meth:`ScriptWire._closed_by_server`)
-IDLE = 0.001
-
-
 def _at_eof(conn: Any) -> bool:
     """Whether the server closed an asyncio connection (its stream reader saw the end; the
     loop reads a socket as data arrives, so no system call)."""
@@ -140,18 +133,16 @@ class AsyncScriptWire:
     :meth:`stream` packs each call (:func:`pack`) and sends it as soon as it is packed, then
     yields the replies as they arrive, so the server runs the first calls while the next are
     packed and the client reads a reply while the server runs the calls after it (a pipeline
-    whose two ends overlap). An error reply is yielded as its exception. A lost connection
-    goes back to redis-py's pipeline for the calls not answered yet (it reconnects and
-    retries as configured, as the writer's pipelines did); an interrupted read drops the
-    connection, so no late reply is read as another call's.
+    whose two ends overlap). An error reply is yielded as its exception. A connection lost
+    once the calls were sent raises: those not answered yet may have run, so they are never
+    sent again (the next stream reconnects); an interrupted read drops the connection, so no
+    late reply is read as another call's.
     """
 
     def __init__(self, client: Any) -> None:
         self._client = client
         self._conn: Any = None
         self._pid = 0
-        #: calls that went through redis-py's pipeline after a lost connection (a test observable)
-        self.fallbacks = 0
 
     async def stream(self, calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> AsyncIterator[tuple[int, Any]]:
         """``(index, reply)`` of each ``(sha, keys, args)`` EVALSHA call, in order."""
@@ -169,26 +160,17 @@ class AsyncScriptWire:
         enc = conn.encoder
         answered = 0
         try:
-            try:
-                for sha, keys, args in calls:
-                    packed = pack(("EVALSHA", sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
-                    await conn.send_packed_command(packed, check_health=False)
-                for j in range(len(calls)):
-                    try:
-                        reply = await conn.read_response()
-                    except redis.ResponseError as exc:  # an error reply, read whole: the connection is fine
-                        reply = exc
-                    answered += 1
-                    yield j, reply
-            except (redis.ConnectionError, redis.TimeoutError):
-                await self._drop()
-                self.fallbacks += 1
-                pipe = self._client.pipeline(transaction=False)
-                for sha, keys, args in calls[answered:]:
-                    pipe.evalsha(sha, len(keys), *keys, *args)
-                for j, reply in enumerate(await pipe.execute(raise_on_error=False), answered):
-                    yield j, reply
-        except BaseException:
+            for sha, keys, args in calls:
+                packed = pack(("EVALSHA", sha, len(keys), *keys, *args), enc.encoding, enc.encoding_errors, enc.encode)
+                await conn.send_packed_command(packed, check_health=False)
+            for j in range(len(calls)):
+                try:
+                    reply = await conn.read_response()
+                except redis.ResponseError as exc:  # an error reply, read whole: the connection is fine
+                    reply = exc
+                answered += 1
+                yield j, reply
+        except BaseException:  # (a lost connection too: the calls not answered may have run)
             if answered < len(calls):  # interrupted mid round trip: a reply may still be on its way
                 await self._drop()
             raise

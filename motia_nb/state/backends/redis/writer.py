@@ -48,7 +48,7 @@ from .commands import (
     HistoryArgs, Plan, history_off, plan_update, result_of, script_call, set_many_call, set_many_olds, set_outcome,
 )  # fmt: skip
 from .direct import CommitGate
-from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, not_sent, safe_url
+from .layout import STATE_PREFIX, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url
 from .wire import AsyncScriptWire
 
 __all__ = ["PipelinedWriter", "independent_runs", "Item"]
@@ -85,8 +85,11 @@ class PipelinedWriter:
         gate: CommitGate,
         history_args: HistoryArgs = history_off,
         wants_events: Callable[[], bool] = lambda: True,
+        on_gap: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = url
+        #: called when writes may have committed with no event reaching this process (a lost connection)
+        self._on_gap = on_gap
         #: whether committed writes must carry their events (a local listener is registered)
         self._wants_events = wants_events
         #: the six trailing ARGV of every write script (history.lua): cause, trace, pid, origin, limits
@@ -216,6 +219,8 @@ class PipelinedWriter:
                     sent += done
                     self._deliver(run, outcomes, done)
         except Exception as exc:  # the connection failed for good: the writes not answered yet fail
+            if may_have_run(exc):  # (those sent may have committed, unseen)
+                self._on_gap()
             err = io_error(exc, self._url)
             answered = set(sent)  # (an update that lost its race is not retried: it fails too)
             self._settle([(run[i], outcomes.get(i, err)) for i in range(len(run)) if i not in answered])
@@ -226,6 +231,8 @@ class PipelinedWriter:
             try:
                 outcomes[i] = await self._update_until_committed(w)
             except Exception as exc:
+                if may_have_run(exc):
+                    self._on_gap()
                 outcomes[i] = io_error(exc, self._url, w.group_id)
             self._deliver(run, outcomes, [i])
         # writes that failed before being sent (op errors) are answered last: no commit, no event

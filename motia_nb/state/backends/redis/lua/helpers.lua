@@ -63,7 +63,8 @@ local function publish_to(chan)
 end
 local function publish(chan, origin, events, name)
   -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
-  -- (`name`: publish_to(chan), when the caller asked already)
+  -- (`name`: publish_to(chan), when the caller asked already). A publish the server refuses (a
+  -- user without that channel: the Subscriber says so) never fails the writes made before it
   name = name or publish_to(chan)
-  if name then redis.call('PUBLISH', name, cjson.encode({origin = origin, events = events})) end
+  if name then redis.pcall('PUBLISH', name, cjson.encode({origin = origin, events = events})) end
 end
