@@ -556,7 +556,7 @@ def _outcome(fut: Any) -> Any:
 async def _all_in_flight(b: RedisBackend, writes: list[Write]) -> list[Any]:
     """Submit every write in one loop iteration (one batch for the writer task); their outcomes."""
     futs = [b.submit_async(w) for w in writes]
-    await asyncio.wait(futs)
+    await asyncio.gather(*futs, return_exceptions=True)  # (asyncio.wait refuses writes, as it refuses Motia's coroutines)
     out = []
     for f in futs:
         exc = f.exception()

@@ -57,6 +57,10 @@ def test_a_write_is_both_a_coroutine_and_a_future_to_asyncio(sm):
         assert asyncio.iscoroutine(w) and asyncio.isfuture(w)
         assert asyncio.ensure_future(w) is w  # a future stays itself: a gather is still one batch
         await w
+        with pytest.raises(TypeError, match="coroutines is forbidden"):  # as for Motia's own coroutines
+            await asyncio.wait([sm.set("g", "w", 1)])
+        assert (await asyncio.wait_for(sm.set("g", "w", 2), 5))["new_value"] == 2
+        assert (await asyncio.shield(sm.set("g", "w", 3)))["new_value"] == 3
         many = await asyncio.gather(*(sm.set("g", f"k{i}", i) for i in range(50)))
         assert [r["new_value"] for r in many] == list(range(50))
 
