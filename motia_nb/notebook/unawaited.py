@@ -230,13 +230,13 @@ class UnawaitedReads:
         """One line for a read the cell calls without ``await`` inside an expression
         (``len(state_manager.list("g"))``: the coroutine is gone, only the code tells): the first
         call ``NAME.read(...)`` on a state manager of the notebook not under ``await``."""
+        source = self.ip.transform_cell(cell)
         try:
-            tree = ast.parse(self.ip.transform_cell(cell))
+            tree = ast.parse(source)
         except SyntaxError:
             return
-        source = self.ip.transform_cell(cell)
         awaited = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Await)}
-        names = {code_name for code_name in READS.values()}
+        names = set(READS.values())
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and id(node) not in awaited and isinstance(node.func, ast.Attribute)
                     and node.func.attr in names and isinstance(node.func.value, ast.Name)):  # fmt: skip
