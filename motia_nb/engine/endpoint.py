@@ -292,7 +292,10 @@ class Server:
         except EngineFunctionError as e:
             reply = protocol.error_result(iid, fid, e.code, e.message) if iid else None
         except WorkerCallError as e:
-            reply = protocol.error_result(iid, fid, e.code, e.message) if iid else None
+            code, message = e.code, e.message
+            if code == "worker_disconnected":  # the engine halts a call whose worker left: invocation_stopped
+                code, message = "invocation_stopped", f"Invocation stopped ({message})"
+            reply = protocol.error_result(iid, fid, code, message) if iid else None
         except Exception as e:  # noqa: BLE001 - answered, never raised into the loop
             log.exception("motia_nb engine: %s from %s failed", fid, w.name)
             reply = protocol.error_result(iid, fid, "invocation_failed", f"{type(e).__name__}: {e}") if iid else None

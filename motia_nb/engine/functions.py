@@ -33,11 +33,18 @@ too. Streams live in the state core as groups ``<stream>::<group_id>``
 engine's two stores never mix. Every failure raises :class:`EngineFunctionError`
 with an engine-style ``code`` (``function_not_found``, ``deserialization_error``,
 ``invalid_input``, an update op's own code, ``topic_not_set``…); nothing is
-half-written.
+half-written. As the engine answers: an input its serde struct does not take
+(a missing or mistyped field, ``value`` and its alias ``data`` both given, a
+``state::list_groups`` payload of null, an op serde cannot read such as an
+unknown ``type`` or a ``by`` that is not an i64) is ``deserialization_error``,
+``Failed to deserialize input for <id>: …``; an unknown id is ``Function <id>
+not found in namespace default.``; an op error the engine records for its op
+keeps that op's code (``increment.not_number``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -69,33 +76,89 @@ class EngineFunctionError(ShortTraceback, Exception):
         return {"code": self.code, "message": self.message}
 
 
-def _fields(function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+#: The engine's input struct of each function (serde names it in its messages).
+_STRUCTS = {
+    "state::get": "StateGetInput",
+    "state::set": "StateSetInput",
+    "state::update": "StateUpdateInput",
+    "state::delete": "StateDeleteInput",
+    "state::list": "StateGetGroupInput",
+    "state::list_groups": "StateListGroupsInput",
+    "stream::get": "StreamGetInput",
+    "stream::set": "StreamSetInput",
+    "stream::update": "StreamUpdateInput",
+    "stream::delete": "StreamDeleteInput",
+    "stream::list": "StreamListInput",
+    "stream::list_groups": "StreamListGroupsInput",
+}
+
+
+def _serde_kind(value: Any) -> str:
+    """A JSON value as serde names it in an ``invalid type`` message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, (list, tuple)):
+        return "sequence"
+    return "map" if isinstance(value, Mapping) else type(value).__name__
+
+
+def _deserialization_error(function_id: str, detail: str) -> EngineFunctionError:
+    """The engine's answer to an input its serde struct does not take (the function macro's wording)."""
+    return EngineFunctionError("deserialization_error", f"Failed to deserialize input for {function_id}: {detail}")
+
+
+#: UpdateOpError codes for an op serde cannot read (the engine rejects the whole request, nothing
+#: applied: ``deserialization_error``); every other code is one the engine records for its op.
+_SERDE_OP_CODES = frozenset({"ops.not_a_list", "op.not_an_object", "op.unknown_type"})
+_SERDE_OP_SUFFIXES = (".path.missing", ".path.invalid", ".by.missing", ".by.not_integer", ".by.out_of_range", ".value.missing")
+
+
+def _is_serde_op_code(code: str) -> bool:
+    return code in _SERDE_OP_CODES or code.endswith(_SERDE_OP_SUFFIXES)
+
+
+def _fields(
+    function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = (), alias: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Check ``payload`` has the str fields ``names``; return them (plus ``optional``).
 
     As the engine (serde) reads its input structs, the payload is an object, or an
     array holding every field in the struct's order (``["orders", "o1"]`` for
     ``state::get``; ``optional`` names the fields after ``names``, e.g. ``value``).
+    ``alias`` is ``(field, its alias)``: given both, serde refuses a duplicate field.
+    Refusals carry serde's words (``missing field `key```, ``invalid type: integer `5`,
+    expected a string``) behind the engine's ``Failed to deserialize input for …``.
     """
+    struct = _STRUCTS.get(function_id, "input")
     if isinstance(payload, list):
         order = names + optional[:1]  # `value`/`data`, `ops`: one field after the names (an alias is not a field)
         if len(payload) != len(order):
-            raise EngineFunctionError(
-                "deserialization_error",
-                f"{function_id}: invalid length {len(payload)}, expected an array of {len(order)} "
-                f"({', '.join(order)}) or an object",
+            expected = (
+                f"struct {struct} with {len(order)} elements" if len(payload) < len(order) else "fewer elements in array"
+            )
+            raise _deserialization_error(
+                function_id, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)"
             )
         payload = dict(zip(order, payload))
     if not isinstance(payload, Mapping):
-        raise EngineFunctionError(
-            "deserialization_error", f"{function_id}: the payload must be an object, got {type(payload).__name__}"
-        )
+        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {struct}")
+    if alias is not None and alias[0] in payload and alias[1] in payload:
+        raise _deserialization_error(function_id, f"duplicate field `{alias[0]}` (`{alias[1]}` is its alias)")
     out: dict[str, Any] = {}
     for name in names:
         if name not in payload:
-            raise EngineFunctionError("deserialization_error", f"{function_id}: missing field `{name}`")
+            raise _deserialization_error(function_id, f"missing field `{name}`")
         if not isinstance(payload[name], str):
-            raise EngineFunctionError(
-                "deserialization_error", f"{function_id}: field `{name}` must be a string, got {payload[name]!r}"
+            raise _deserialization_error(
+                function_id, f"field `{name}`: invalid type: {_serde_kind(payload[name])}, expected a string"
             )
         out[name] = payload[name]
     for name in optional:
@@ -169,14 +232,18 @@ class EngineFunctions:
         """Answer ``function_id`` with ``payload`` as the engine would; ``caller`` names who asked (for logs)."""
         fn = self._table.get(function_id) if isinstance(function_id, str) else None
         if fn is None:
-            raise EngineFunctionError("function_not_found", f"Function {function_id!r} not found")
+            # the engine's words (Engine::resolve_function): functions live in the `default` namespace
+            raise EngineFunctionError("function_not_found", f"Function {function_id} not found in namespace default.")
         try:
             if caller is None or not caller.startswith("worker:"):  # a cell's or a step's SDK call
                 return await fn(function_id, payload)
             with acting_as(caller, current_cause()[1]):  # the history names the worker (and the trace)
                 return await fn(function_id, payload)
         except UpdateOpError as e:
-            raise EngineFunctionError(getattr(e, "code", None) or "update_error", str(e)) from None
+            code = getattr(e, "code", None) or "update_error"
+            if _is_serde_op_code(code):  # an op serde cannot read: the engine rejects the whole request
+                raise _deserialization_error(function_id, str(e)) from None  # str(e) names the op and its code
+            raise EngineFunctionError(code, str(e)) from None
         except InvalidInputError as e:
             raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
         except EnqueueError as e:
@@ -188,16 +255,16 @@ class EngineFunctions:
         return await self.manager.get(_state_scope(fid, f["scope"]), f["key"])
 
     async def _state_set(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("scope", "key"), ("value", "data"))
+        f = _fields(fid, payload, ("scope", "key"), ("value", "data"), alias=("value", "data"))
         if "value" not in f and "data" not in f:  # the engine's `value: Value` (alias `data`) is required
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `value`")
+            raise _deserialization_error(fid, "missing field `value`")
         value = f.get("value", f.get("data"))  # an explicit null stores null
         return _write_result(await self.manager.set(_state_scope(fid, f["scope"]), f["key"], value))
 
     async def _state_update(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("scope", "key"), ("ops",))
         if "ops" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `ops`")
+            raise _deserialization_error(fid, "missing field `ops`")
         return _write_result(await self.manager.update(_state_scope(fid, f["scope"]), f["key"], f["ops"]))
 
     async def _state_delete(self, fid: str, payload: Any) -> Any:
@@ -209,8 +276,12 @@ class EngineFunctions:
         return await self.manager.list(_state_scope(fid, f["scope"]))
 
     async def _state_list_groups(self, fid: str, payload: Any) -> dict[str, list[str]]:
-        if payload is not None and not isinstance(payload, Mapping) and payload != []:  # `[]`: serde's empty struct
-            raise EngineFunctionError("deserialization_error", f"{fid}: the payload must be an object")
+        # serde reads the engine's empty struct from an object (any fields) or an empty array; null
+        # (a call without a payload) is `invalid type: null, expected struct StateListGroupsInput`
+        if not isinstance(payload, Mapping) and payload != []:
+            if isinstance(payload, list):
+                raise _deserialization_error(fid, f"invalid length {len(payload)}, expected fewer elements in array")
+            raise _deserialization_error(fid, f"invalid type: {_serde_kind(payload)}, expected struct {_STRUCTS[fid]}")
         groups = await self.manager.list_groups()
         return {"groups": sorted(g for g in groups if split_stream_group(g) is None)}
 
@@ -226,14 +297,14 @@ class EngineFunctions:
     async def _stream_set(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("data",))
         if "data" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `data`")
+            raise _deserialization_error(fid, "missing field `data`")
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.set(group, f["item_id"], f["data"]))
 
     async def _stream_update(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("ops",))
         if "ops" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `ops`")
+            raise _deserialization_error(fid, "missing field `ops`")
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.update(group, f["item_id"], f["ops"]))
 

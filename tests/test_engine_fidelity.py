@@ -1,0 +1,165 @@
+"""The engine endpoint's function surface against the iii engine's own rules, with real clients.
+
+A bare iii-sdk 0.25 client (``.venv-iii``) and a Node client on npm's iii-sdk call the
+endpoint; each answer is compared with what the engine (``iii-hq/iii``) answers:
+
+- input structs are read by serde through the ``#[function]`` macro
+  (``engine/function-macros/src/lib.rs``): a refusal is ``deserialization_error``,
+  ``Failed to deserialize input for <id>: <serde's words>``, nothing written;
+- ``StateSetInput.value`` has the alias ``data`` (``workers/state/structs.rs``): both given is
+  serde's ``duplicate field `value```; ``StateListGroupsInput {}`` takes an object or ``[]``,
+  not null;
+- an op serde cannot read (``iii_helpers::stream::UpdateOp``: an unknown ``type``, a missing
+  ``path``, a ``by`` that is not an i64) rejects the whole ``state::update`` request;
+- an unknown function is ``function_not_found``, ``Function <id> not found in namespace
+  default.`` (``Engine::resolve_function``);
+- a call to a worker that disconnects before answering is ``invocation_stopped``
+  (``InvocationHandler::halt_invocation``, run by ``Engine::cleanup_worker``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+from engine_helpers import NODE_DIR, WORKERS, Proc, iii_python, node, wait_for
+
+from motia_nb import engine
+from motia_nb.state import state_manager
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    previous = state_manager.url
+    state_manager.use(str(tmp_path_factory.mktemp("engine") / "state.db"))
+    server = engine.serve(worker_timeout=60)
+    try:
+        yield server
+    finally:
+        server.close()
+        state_manager.use(previous)
+
+
+def client(argv: list[str], cwd: str, url: str):
+    """Run calls through a real iii-sdk client connected to ``url``; returns their answers."""
+
+    def run(*pairs):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        lines = "".join(json.dumps(p) + "\n" for p in pairs)
+        p = subprocess.run([*argv, url], input=lines, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+        out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        assert len(out) == len(pairs), p.stdout + p.stderr
+        return out
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def calls(served):
+    """A bare iii-sdk 0.25 Python client."""
+    return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+
+
+@pytest.fixture(scope="module", params=["python", "node"])
+def any_client(request, served):
+    """The Python client, and a Node client on npm's iii-sdk."""
+    if request.param == "python":
+        return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+    return client([node(), str(NODE_DIR / "calls.mjs")], str(NODE_DIR), served.url)
+
+
+def scope() -> str:
+    return f"fid-{uuid.uuid4().hex[:8]}"
+
+
+def refused(answer: dict, code: str, words: str) -> bool:
+    return "error" in answer and code in answer["error"] and words in answer["error"]
+
+
+def test_value_and_its_alias_data_together_are_serdes_duplicate_field(any_client):
+    s = scope()
+    out = any_client(["state::set", {"scope": s, "key": "k", "value": 1, "data": 2}], ["state::get", {"scope": s, "key": "k"}])
+    # was: stored 1 (the engine refuses the request, nothing stored)
+    assert refused(out[0], "deserialization_error", "Failed to deserialize input for state::set: duplicate field `value`"), out
+    assert out[1] == {"ok": None}
+
+
+def test_list_groups_without_a_payload_is_refused_as_serde_refuses_null(any_client):
+    out = any_client(["state::list_groups", None], ["state::list_groups", {}], ["state::list_groups", []])
+    # was: answered {"groups": [...]} (the engine: invalid type: null, expected struct StateListGroupsInput)
+    assert refused(out[0], "deserialization_error", "invalid type: null, expected struct StateListGroupsInput"), out
+    assert "groups" in out[1]["ok"] and "groups" in out[2]["ok"]
+
+
+def test_bad_fields_carry_the_engines_words(any_client):
+    out = any_client(
+        ["state::get", {"scope": "a"}],
+        ["stream::set", {"stream_name": "s", "group_id": 5, "item_id": "i", "data": 1}],
+        ["state::get", "orders"],
+    )
+    assert refused(out[0], "deserialization_error", "Failed to deserialize input for state::get: missing field `key`"), out
+    assert refused(out[1], "deserialization_error", "invalid type: integer `5`, expected a string"), out
+    assert refused(out[2], "deserialization_error", 'invalid type: string "orders", expected struct StateGetInput'), out
+
+
+def test_an_unknown_function_is_function_not_found_in_the_engines_words(any_client):
+    out = any_client(["nope::missing", {}])
+    # was: "Function 'nope::missing' not found"
+    assert refused(out[0], "function_not_found", "Function nope::missing not found in namespace default."), out
+
+
+@pytest.mark.parametrize(
+    "op, detail",
+    [
+        ({"type": "bogus", "path": "n"}, "op.unknown_type"),
+        ({"type": "increment", "path": "n", "by": 1.5}, "increment.by.not_integer"),
+        ({"type": "increment", "path": "n"}, "increment.by.missing"),
+        ({"type": "set", "value": 1}, "set.path.missing"),
+        ({"type": "decrement", "path": "n", "by": 2**63}, "decrement.by.out_of_range"),
+    ],
+)
+def test_an_op_serde_cannot_read_rejects_the_request_as_deserialization_error(calls, op, detail):
+    s = scope()
+    out = calls(
+        ["state::set", {"scope": s, "key": "k", "value": {"n": 1}}],
+        ["state::update", {"scope": s, "key": "k", "ops": [{"type": "set", "path": "m", "value": 2}, op]}],
+        ["state::get", {"scope": s, "key": "k"}],
+    )
+    # was: the op's own code (e.g. increment.by.missing); the engine's serde rejects the request
+    assert refused(out[1], "deserialization_error", "Failed to deserialize input for state::update"), out
+    assert detail in out[1]["error"]  # motia_nb's detail still names the op
+    assert out[2] == {"ok": {"n": 1}}  # nothing applied
+
+
+def test_an_op_error_the_engine_records_keeps_the_engines_op_code(calls):
+    s = scope()
+    out = calls(
+        ["state::set", {"scope": s, "key": "k", "value": {"n": "x"}}],
+        ["state::update", {"scope": s, "key": "k", "ops": [{"type": "increment", "path": "n", "by": 1}]}],
+    )
+    assert refused(out[1], "increment.not_number", "increment.not_number"), out
+    assert "deserialization_error" not in out[1]["error"]
+
+
+def test_a_call_to_a_worker_that_disconnects_mid_invocation_is_invocation_stopped(served, calls, tmp_path):
+    name = f"dies{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = Proc([iii_python(), WORKERS / "iii_dies.py", served.url, name], env, WORKERS, tmp_path / "dies.log")
+    try:
+        wait_for(lambda: any(f"{name}::die" in w["functions"] for w in served.workers) or proc.p.poll() is not None,
+                 what="the dying worker to register")
+        assert proc.p.poll() is None, proc.output()
+        (out,) = calls([f"{name}::die", {}])
+        # was: worker_disconnected (motia_nb's own code); the engine halts the call: invocation_stopped
+        assert refused(out, "invocation_stopped", "Invocation stopped"), out
+        assert proc.p.wait(30) == 3
+        wait_for(lambda: not any(f"{name}::die" in w["functions"] for w in served.workers), what="its functions to go")
+        (after,) = calls([f"{name}::die", {}])
+        assert refused(after, "function_not_found", f"Function {name}::die not found"), after
+    finally:
+        proc.kill()
