@@ -25,7 +25,7 @@ import subprocess
 import uuid
 
 import pytest
-from engine_helpers import NODE_DIR, WORKERS, Proc, iii_python, node, wait_for
+from engine_helpers import NODE_DIR, WORKERS, Proc, iii_python, node, notebook_steps, wait_for  # noqa: F401 (fixture)
 
 from motia_nb import engine
 from motia_nb.state import state_manager
@@ -161,5 +161,56 @@ def test_a_call_to_a_worker_that_disconnects_mid_invocation_is_invocation_stoppe
         wait_for(lambda: not any(f"{name}::die" in w["functions"] for w in served.workers), what="its functions to go")
         (after,) = calls([f"{name}::die", {}])
         assert refused(after, "function_not_found", f"Function {name}::die not found"), after
+    finally:
+        proc.kill()
+
+
+def test_a_custom_stream_a_worker_implements_answers_the_stream_functions(served, calls, tmp_path, notebook_steps):
+    # iii-sdk's create_stream registers stream::get(NAME)…; the engine's stream::* delegate to them
+    # for that stream (workers/stream/stream.rs) and still fire the stream's triggers after a write.
+    # Was: answered from the notebook's store, the worker's implementation never called.
+    from motia_nb import step
+    from motia_nb.steps.triggers import stream
+
+    name = f"mem{uuid.uuid4().hex[:6]}"
+    seen: list = []
+
+    @step({"name": f"On {name}", "triggers": [stream(name)]})
+    def on_change(event):
+        seen.append((event["event"]["type"], event["groupId"], event["id"], event["event"]["data"]))
+
+    notebook_steps.append(f"On {name}")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = Proc([iii_python(), WORKERS / "iii_custom_stream.py", served.url, name], env, WORKERS, tmp_path / "custom.log")
+    try:
+        wait_for(lambda: any(f"stream::list_groups({name})" in w["functions"] for w in served.workers)
+                 or proc.p.poll() is not None, what="the custom stream's worker to register")
+        assert proc.p.poll() is None, proc.output()
+        p = {"stream_name": name, "group_id": "g", "item_id": "i1"}
+        kept = {"kept_by": name, "data": {"n": 1}}
+        assert calls(
+            ["stream::set", {**p, "data": {"n": 1}}],
+            ["stream::get", p],
+            ["stream::list", {"stream_name": name, "group_id": "g"}],
+            ["stream::list_groups", {"stream_name": name}],
+            ["stream::delete", p],
+            ["stream::delete", p],
+            ["stream::get", p],
+        ) == [
+            {"ok": {"old_value": None, "new_value": kept}},
+            {"ok": kept},
+            {"ok": [kept]},
+            {"ok": ["g"]},
+            {"ok": {"old_value": kept}},
+            {"ok": {"old_value": None}},
+            {"ok": None},
+        ]
+        assert not any(g.startswith(f"{name}::") for g in state_manager.sync.list_groups())  # nothing in the store
+        # the engine fires the stream's triggers after the worker's write (a delete only when something went)
+        assert seen == [("create", "g", "i1", kept), ("delete", "g", "i1", kept)]
+        proc.kill()
+        wait_for(lambda: not any(f"stream::get({name})" in w["functions"] for w in served.workers), what="the worker to go")
+        assert calls(["stream::set", {**p, "data": 2}], ["stream::get", p]) == [
+            {"ok": {"old_value": None, "new_value": 2}}, {"ok": 2}]  # the store answers again
     finally:
         proc.kill()

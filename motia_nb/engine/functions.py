@@ -40,6 +40,12 @@ unknown ``type`` or a ``by`` that is not an i64) is ``deserialization_error``,
 ``Failed to deserialize input for <id>: …``; an unknown id is ``Function <id>
 not found in namespace default.``; an op error the engine records for its op
 keeps that op's code (``increment.not_number``).
+
+A stream a worker implements itself (iii-sdk's ``create_stream`` registers
+``stream::get(<name>)``, ``stream::set(<name>)``…) is answered by that worker while
+an endpoint serving this session has it connected, as the engine's stream worker
+delegates: the worker's answer is the result (a write's read as the engine's
+result struct), nothing is stored here, and the stream's triggers still fire.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from ..session import Session, current_session
 from ..state import StateManager
 from ..state.cause import acting_as, current_cause
 from ..state.errors import InvalidInputError, UpdateOpError
+from ..state.events import CREATED, DELETED, UPDATED, StateEvent
 from ..steps.errors import EnqueueError
 from ..steps.streams import SEP, split_stream_group, stream_group
 
@@ -184,6 +191,14 @@ def _stream_group(function_id: str, stream_name: str, group_id: str) -> str:
         raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
 
 
+#: The stream writes a custom stream answers: the verb and the error code in the engine's words.
+_CUSTOM_WRITES = {
+    "stream::set": ("set", "STREAM_SET_ERROR"),
+    "stream::update": ("update", "STREAM_UPDATE_ERROR"),
+    "stream::delete": ("delete", "STREAM_DELETE_ERROR"),
+}
+
+
 def _write_result(r: Mapping[str, Any]) -> dict[str, Any]:
     return {"old_value": r.get("old_value"), "new_value": r.get("new_value")}
 
@@ -290,14 +305,75 @@ class EngineFunctions:
         return {"removed": await self.manager.clear(_state_scope(fid, f["scope"]))}
 
     # ------------------------------------------------------------ streams
+    def _custom_stream(self, fid: str, stream_name: str) -> tuple[Any, Any, str] | None:
+        """The worker implementing ``fid`` for ``stream_name`` (iii-sdk's ``create_stream`` registers
+        ``stream::get(<name>)``…), on an endpoint serving this session: ``(server, worker, its id)``."""
+        from .endpoint import servers  # the endpoint imports this module
+
+        custom = f"{fid}({stream_name})"
+        for server in servers():
+            if server.session is self.session and not server.closed:
+                worker = server._provider(custom)
+                if worker is not None:
+                    return server, worker, custom
+        return None
+
+    async def _delegate(self, fid: str, found: tuple[Any, Any, str], f: dict[str, Any]) -> Any:
+        """As the engine's stream worker: call the custom function with the input it read; for a
+        write, read the answer as the engine's result struct and fire the stream's triggers."""
+        from .remote import call_worker
+        from .workers import WorkerCallError
+
+        server, worker, custom = found
+        verb, code = _CUSTOM_WRITES.get(fid, ("", ""))
+        try:
+            out = await call_worker(server, worker, custom, f)
+        except WorkerCallError as e:
+            ecode, emsg = ("invocation_stopped", "Invocation stopped") if e.code == "worker_disconnected" else (e.code, e.message)
+            if not verb:  # get, list, list_groups: the worker's error as it is
+                raise EngineFunctionError(ecode, emsg) from None
+            raise EngineFunctionError(code, f"Failed to {verb} value: Failed to invoke function: {ecode}: {emsg}") from None
+        if not verb:
+            return out
+        if out is None:
+            raise EngineFunctionError(code, f"Failed to {verb} value: Function returned no result")
+        if not isinstance(out, Mapping) or (fid != "stream::delete" and "new_value" not in out):
+            problem = "missing field `new_value`" if isinstance(out, Mapping) else f"invalid type: {_serde_kind(out)}"
+            raise EngineFunctionError("JSON_ERROR", f"Failed to convert result to value: {problem} (from {custom})")
+        old = out.get("old_value")
+        if fid == "stream::delete":
+            result: dict[str, Any] = {"old_value": old}
+            if old is not None:  # the engine emits a delete only for an item that was there
+                await self._fire_stream(f, DELETED, old, None)
+            return result
+        result = {"old_value": old, "new_value": out["new_value"]}
+        if fid == "stream::update" and out.get("errors"):
+            result["errors"] = out["errors"]
+        await self._fire_stream(f, CREATED if old is None else UPDATED, old, out["new_value"])
+        return result
+
+    async def _fire_stream(self, f: dict[str, Any], event_type: Any, old: Any, new: Any) -> None:
+        """Run the stream triggers for a change a custom stream made (nothing stored here)."""
+        try:
+            group = stream_group(f["stream_name"], f["group_id"])
+        except ValueError:
+            return  # a name motia_nb's store cannot hold has no stream steps here either
+        run = self.session.runtime.dispatch_events([StateEvent(event_type, group, f["item_id"], old, new)])
+        if run is not None:
+            await run
+
     async def _stream_get(self, fid: str, payload: Any) -> Any:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         return await self.manager.get(_stream_group(fid, f["stream_name"], f["group_id"]), f["item_id"])
 
     async def _stream_set(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("data",))
         if "data" not in f:
             raise _deserialization_error(fid, "missing field `data`")
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.set(group, f["item_id"], f["data"]))
 
@@ -305,20 +381,28 @@ class EngineFunctions:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("ops",))
         if "ops" not in f:
             raise _deserialization_error(fid, "missing field `ops`")
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.update(group, f["item_id"], f["ops"]))
 
     async def _stream_delete(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return {"old_value": await self.manager.delete(group, f["item_id"])}
 
     async def _stream_list(self, fid: str, payload: Any) -> list[Any]:
         f = _fields(fid, payload, ("stream_name", "group_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         return await self.manager.list(_stream_group(fid, f["stream_name"], f["group_id"]))
 
     async def _stream_list_groups(self, fid: str, payload: Any) -> list[str]:
         f = _fields(fid, payload, ("stream_name",))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         _stream_group(fid, f["stream_name"], "-")  # checks the name
         out = []
         for g in await self.manager.list_groups():
