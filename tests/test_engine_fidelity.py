@@ -214,3 +214,39 @@ def test_a_custom_stream_a_worker_implements_answers_the_stream_functions(served
             {"ok": {"old_value": None, "new_value": 2}}, {"ok": 2}]  # the store answers again
     finally:
         proc.kill()
+
+
+def test_stream_send_and_list_all_are_served_as_the_engine_registers_them(any_client, notebook_steps):
+    # the engine's stream worker registers stream::send (a custom event to the stream's triggers and
+    # subscribers, nothing stored, answers null) and stream::list_all ({"stream": [{id, groups}], "count"},
+    # sorted); was: function_not_found for both
+    from motia_nb import step
+    from motia_nb.steps.triggers import stream
+
+    name = f"chat{uuid.uuid4().hex[:6]}"
+    seen: list = []
+
+    @step({"name": f"On {name}", "triggers": [stream(name, group_id="room")]})
+    def on_event(event):
+        seen.append((event["event"]["type"], event["event"].get("event"), event["groupId"], event["id"]))
+
+    notebook_steps.append(f"On {name}")
+    out = any_client(
+        ["stream::send", {"stream_name": name, "group_id": "room", "type": "typing", "data": {"who": "ana"}}],
+        ["stream::send", {"stream_name": name, "group_id": "room", "id": "m1", "type": "read", "data": 1}],
+        ["stream::send", {"stream_name": name, "group_id": "other", "type": "typing", "data": 2}],
+        ["stream::send", {"stream_name": name, "group_id": "room", "type": "typing"}],
+        ["stream::set", {"stream_name": name, "group_id": "room", "item_id": "m1", "data": {"text": "hi"}}],
+        ["stream::list_all", {}],
+    )
+    assert out[:3] == [{"ok": None}] * 3, out
+    assert refused(out[3], "deserialization_error", "missing field `data`"), out
+    assert seen == [
+        ("event", {"type": "typing", "data": {"who": "ana"}}, "room", None),
+        ("event", {"type": "read", "data": 1}, "room", "m1"),
+        ("create", None, "room", "m1"),  # a write's event, as before
+    ]
+    listed = out[5]["ok"]
+    assert {"id": name, "groups": ["room"]} in listed["stream"] and listed["count"] == len(listed["stream"])
+    assert [s["id"] for s in listed["stream"]] == sorted(s["id"] for s in listed["stream"])
+    assert state_manager.sync.list(f"{name}::room") == [{"text": "hi"}]  # the sends stored nothing

@@ -22,6 +22,9 @@ function               payload                                          result (
 ``stream::delete``     ``stream_name``, ``group_id``, ``item_id``       ``{"old_value"}``
 ``stream::list``       ``stream_name``, ``group_id``                    list of values
 ``stream::list_groups`` ``stream_name``                                 list of group ids (sorted)
+``stream::list_all``   ``{}``                                           ``{"stream": [{"id", "groups"}], "count"}``
+``stream::send``       ``stream_name``, ``group_id``, ``id``?, ``type``,  None (the stream's triggers get
+                       ``data``                                         ``event: {type: "event", event}``)
 ``enqueue``            ``topic``, ``data``                              None
 =====================  ===============================================  ===============================
 
@@ -51,6 +54,7 @@ result struct), nothing is stored here, and the stream's triggers still fire.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -61,7 +65,7 @@ from ..state.cause import acting_as, current_cause
 from ..state.errors import InvalidInputError, UpdateOpError
 from ..state.events import CREATED, DELETED, UPDATED, StateEvent
 from ..steps.errors import EnqueueError
-from ..steps.streams import SEP, split_stream_group, stream_group
+from ..steps.streams import SEP, StreamEvent, StreamEventData, split_stream_group, stream_group
 
 __all__ = ["EngineFunctions", "EngineFunctionError"]
 
@@ -97,6 +101,8 @@ _STRUCTS = {
     "stream::delete": "StreamDeleteInput",
     "stream::list": "StreamListInput",
     "stream::list_groups": "StreamListGroupsInput",
+    "stream::list_all": "StreamListAllInput",
+    "stream::send": "StreamSendInput",
 }
 
 
@@ -174,6 +180,15 @@ def _fields(
     return out
 
 
+def _empty_struct(function_id: str, payload: Any) -> None:
+    """serde reads the engine's empty structs from an object (any fields) or an empty array; null
+    (a call without a payload) is ``invalid type: null, expected struct StateListGroupsInput``."""
+    if not isinstance(payload, Mapping) and payload != []:
+        if isinstance(payload, list):
+            raise _deserialization_error(function_id, f"invalid length {len(payload)}, expected fewer elements in array")
+        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {_STRUCTS[function_id]}")
+
+
 def _state_scope(function_id: str, scope: str) -> str:
     if SEP in scope:
         raise EngineFunctionError(
@@ -227,6 +242,8 @@ class EngineFunctions:
             "stream::delete": self._stream_delete,
             "stream::list": self._stream_list,
             "stream::list_groups": self._stream_list_groups,
+            "stream::list_all": self._stream_list_all,
+            "stream::send": self._stream_send,
             "enqueue": self._enqueue,
             "iii::durable::publish": self._enqueue,
         }
@@ -291,12 +308,7 @@ class EngineFunctions:
         return await self.manager.list(_state_scope(fid, f["scope"]))
 
     async def _state_list_groups(self, fid: str, payload: Any) -> dict[str, list[str]]:
-        # serde reads the engine's empty struct from an object (any fields) or an empty array; null
-        # (a call without a payload) is `invalid type: null, expected struct StateListGroupsInput`
-        if not isinstance(payload, Mapping) and payload != []:
-            if isinstance(payload, list):
-                raise _deserialization_error(fid, f"invalid length {len(payload)}, expected fewer elements in array")
-            raise _deserialization_error(fid, f"invalid type: {_serde_kind(payload)}, expected struct {_STRUCTS[fid]}")
+        _empty_struct(fid, payload)
         groups = await self.manager.list_groups()
         return {"groups": sorted(g for g in groups if split_stream_group(g) is None)}
 
@@ -410,6 +422,43 @@ class EngineFunctions:
             if parts is not None and parts[0] == f["stream_name"]:
                 out.append(parts[1])
         return sorted(out)
+
+    async def _stream_list_all(self, fid: str, payload: Any) -> dict[str, Any]:
+        _empty_struct(fid, payload)
+        streams: dict[str, list[str]] = {}
+        for g in await self.manager.list_groups():
+            parts = split_stream_group(g)
+            if parts is not None:
+                streams.setdefault(parts[0], []).append(parts[1])
+        out = [{"id": name, "groups": sorted(groups)} for name, groups in sorted(streams.items())]
+        return {"stream": out, "count": len(out)}
+
+    async def _stream_send(self, fid: str, payload: Any) -> None:
+        """A custom event to the stream's triggers (and subscribers): nothing stored, answers null."""
+        order = ("stream_name", "group_id", "id", "type", "data")
+        if isinstance(payload, list):
+            if len(payload) != len(order):
+                expected = f"struct {_STRUCTS[fid]} with 5 elements" if len(payload) < len(order) else "fewer elements in array"
+                raise _deserialization_error(fid, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)")
+            payload = dict(zip(order, payload))
+        f = _fields(fid, payload, ("stream_name", "group_id", "type"), ("data", "id"))
+        if "data" not in f:
+            raise _deserialization_error(fid, "missing field `data`")
+        item = f.get("id")
+        if item is not None and not isinstance(item, str):
+            raise _deserialization_error(fid, f"field `id`: invalid type: {_serde_kind(item)}, expected a string")
+        event = StreamEvent(
+            type="stream",
+            timestamp=int(time.time() * 1000),
+            streamName=f["stream_name"],
+            groupId=f["group_id"],
+            id=item,
+            event=StreamEventData(type="event", event=StreamEventData(type=f["type"], data=f["data"])),
+        )
+        run = self.session.runtime.dispatch_events([event])
+        if run is not None:
+            await run
+        return None
 
     # ------------------------------------------------------------ queue
     async def _enqueue(self, fid: str, payload: Any) -> None:
