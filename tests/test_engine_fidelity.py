@@ -250,3 +250,28 @@ def test_stream_send_and_list_all_are_served_as_the_engine_registers_them(any_cl
     assert {"id": name, "groups": ["room"]} in listed["stream"] and listed["count"] == len(listed["stream"])
     assert [s["id"] for s in listed["stream"]] == sorted(s["id"] for s in listed["stream"])
     assert state_manager.sync.list(f"{name}::room") == [{"text": "hi"}]  # the sends stored nothing
+
+
+def test_a_call_too_big_to_serve_is_answered_at_once_and_a_big_one_within_the_limit_round_trips(served):
+    # beyond the frame limit (below twice it) an invokefunction was answered with an `error` frame the
+    # SDKs ignore: the caller waited for its own timeout (30 s, "TIMEOUT: invocation timed out"); the
+    # engine drops the connection (axum's 64 MiB limit). Now the call itself is refused, at once.
+    import time
+
+    small = engine.serve(max_frame_bytes=1_000_000)
+    try:
+        calls = client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), small.url)
+        s = scope()
+        t0 = time.monotonic()
+        out = calls(
+            ["state::set", {"scope": s, "key": "big", "value": "x" * 1_500_000}],
+            ["state::set", {"scope": s, "key": "fits", "value": "y" * 900_000}],
+            ["state::get", {"scope": s, "key": "big"}],
+            ["state::get", {"scope": s, "key": "fits"}],
+        )
+        assert time.monotonic() - t0 < 20, out  # not the SDK's 30 s timeout
+        assert refused(out[0], "frame_too_large", "exceeds the limit of 1000000 bytes"), out[0]
+        assert out[1] == {"ok": {"old_value": None, "new_value": "y" * 900_000}}
+        assert out[2] == {"ok": None} and out[3] == {"ok": "y" * 900_000}
+    finally:
+        small.close()

@@ -178,6 +178,14 @@ class Server:
                 except protocol.ProtocolError as e:
                     self.bad_frames += 1
                     log.warning("motia_nb engine: bad frame from %s: %s", w.name, e)
+                    if e.code == "frame_too_large":
+                        # a call too big to serve is answered as a call, at once: the SDKs ignore an
+                        # `error` frame, so its caller would wait for its own timeout (30 s); the
+                        # engine drops the whole connection (axum's 64 MiB message limit)
+                        call = await asyncio.to_thread(protocol.invocation_of, raw)
+                        if call is not None:
+                            await w.send(protocol.error_result(call[0], call[1], e.code, e.message))
+                            continue
                     await w.send(protocol.error_frame(e.code, e.message))
                     continue
                 try:
