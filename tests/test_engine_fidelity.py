@@ -275,3 +275,21 @@ def test_a_call_too_big_to_serve_is_answered_at_once_and_a_big_one_within_the_li
         assert out[2] == {"ok": None} and out[3] == {"ok": "y" * 900_000}
     finally:
         small.close()
+
+
+def test_enqueue_reads_the_queue_workers_input_as_serde_does(any_client):
+    # QueueInput {topic: String, data: Value} (workers/queue/queue.rs): serde first, then an
+    # empty topic is topic_not_set. Was: a missing or null topic was topic_not_set, a missing
+    # data enqueued null.
+    out = any_client(
+        ["enqueue", {"topic": "fid.nobody"}],
+        ["enqueue", {"data": 1}],
+        ["enqueue", {"topic": None, "data": 1}],
+        ["enqueue", {"topic": "", "data": 1}],
+        ["enqueue", {"topic": "fid.nobody", "data": None}],
+    )
+    assert refused(out[0], "deserialization_error", "Failed to deserialize input for enqueue: missing field `data`"), out
+    assert refused(out[1], "deserialization_error", "missing field `topic`"), out
+    assert refused(out[2], "deserialization_error", "invalid type: null, expected a string"), out
+    assert refused(out[3], "topic_not_set", "Topic is not set"), out
+    assert out[4] == {"ok": None}

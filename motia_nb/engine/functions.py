@@ -103,6 +103,8 @@ _STRUCTS = {
     "stream::list_groups": "StreamListGroupsInput",
     "stream::list_all": "StreamListAllInput",
     "stream::send": "StreamSendInput",
+    "enqueue": "QueueInput",
+    "iii::durable::publish": "QueueInput",
 }
 
 
@@ -462,12 +464,12 @@ class EngineFunctions:
 
     # ------------------------------------------------------------ queue
     async def _enqueue(self, fid: str, payload: Any) -> None:
-        if not isinstance(payload, Mapping):
-            raise EngineFunctionError("deserialization_error", f"{fid}: the payload must be an object")
-        topic = payload.get("topic")
-        if topic is None or topic == "":
+        # the queue worker's QueueInput {topic: String, data: Value}: both required (serde), then
+        # an empty topic is topic_not_set (workers/queue/queue.rs)
+        f = _fields(fid, payload, ("topic",), ("data",))
+        if "data" not in f:
+            raise _deserialization_error(fid, "missing field `data`")
+        if f["topic"] == "":
             raise EngineFunctionError("topic_not_set", "Topic is not set")
-        if not isinstance(topic, str):
-            raise EngineFunctionError("deserialization_error", f"{fid}: field `topic` must be a string, got {topic!r}")
-        await self.session.runtime.enqueue({"topic": topic, "data": payload.get("data")})
+        await self.session.runtime.enqueue({"topic": f["topic"], "data": f["data"]})
         return None
