@@ -293,3 +293,34 @@ def test_enqueue_reads_the_queue_workers_input_as_serde_does(any_client):
     assert refused(out[2], "deserialization_error", "invalid type: null, expected a string"), out
     assert refused(out[3], "topic_not_set", "Topic is not set"), out
     assert out[4] == {"ok": None}
+
+
+def test_functions_list_rows_are_the_engines_function_summaries(served, calls, tmp_path):
+    # engine::functions::list answers FunctionSummary rows (workers/engine_fn/mod.rs): function_id,
+    # namespace, worker_name (the owner's name; a builtin's first id segment), description, metadata;
+    # filtered by prefix / worker. Was: {"function_id"} alone (iii-sdk's list_functions() saw no
+    # description) and no filter.
+    name = f"lister{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = Proc([iii_python(), WORKERS / "iii_dies.py", served.url, name], env, WORKERS, tmp_path / "lister.log")
+    try:
+        wait_for(lambda: any(f"{name}::die" in w["functions"] for w in served.workers) or proc.p.poll() is not None,
+                 what="the worker to register")
+        assert proc.p.poll() is None, proc.output()
+        everything, states, mine = calls(
+            ["engine::functions::list", {}],
+            ["engine::functions::list", {"prefix": "state::"}],
+            ["engine::functions::list", {"worker": name}],
+        )
+        rows = {r["function_id"]: r for r in everything["ok"]["functions"]}
+        assert rows["state::get"] == {"function_id": "state::get", "namespace": "default", "worker_name": "state",
+                                      "description": "Get a value from state"}
+        assert rows["stream::set"]["worker_name"] == "stream"
+        assert rows[f"{name}::die"] == {"function_id": f"{name}::die", "namespace": "default", "worker_name": name,
+                                        "description": "exits at once, never answering"}
+        assert list(rows) == sorted(rows)
+        assert {r["function_id"] for r in states["ok"]["functions"]} >= {"state::get", "state::set", "state::list_groups"}
+        assert all(r["function_id"].startswith("state::") for r in states["ok"]["functions"])
+        assert [r["function_id"] for r in mine["ok"]["functions"]] == [f"{name}::die"]
+    finally:
+        proc.kill()

@@ -87,6 +87,28 @@ class EngineFunctionError(ShortTraceback, Exception):
         return {"code": self.code, "message": self.message}
 
 
+#: The description each function is registered with in the engine (its ``#[function]`` attribute),
+#: as ``engine::functions::list`` shows it.
+DESCRIPTIONS = {
+    "state::get": "Get a value from state",
+    "state::set": "Set a value in state",
+    "state::update": "Update a value in state",
+    "state::delete": "Delete a value from state",
+    "state::list": "Get a group from state",
+    "state::list_groups": "List all state groups",
+    "state::clear": "Remove every item of a group (motia_nb)",
+    "stream::get": "Get a value from a stream",
+    "stream::set": "Set a value in a stream",
+    "stream::update": "Atomically update a stream value with multiple operations",
+    "stream::delete": "Delete a value from a stream",
+    "stream::list": "List all items in a stream group",
+    "stream::list_groups": "List all groups in a stream",
+    "stream::list_all": "List all available stream with metadata",
+    "stream::send": "Send a custom event to stream subscribers",
+    "enqueue": "Enqueue a message",
+    "iii::durable::publish": "Enqueue a message",
+}
+
 #: The engine's input struct of each function (serde names it in its messages).
 _STRUCTS = {
     "state::get": "StateGetInput",
