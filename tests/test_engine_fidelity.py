@@ -14,7 +14,13 @@ endpoint; each answer is compared with what the engine (``iii-hq/iii``) answers:
 - an unknown function is ``function_not_found``, ``Function <id> not found in namespace
   default.`` (``Engine::resolve_function``);
 - a call to a worker that disconnects before answering is ``invocation_stopped``
-  (``InvocationHandler::halt_invocation``, run by ``Engine::cleanup_worker``).
+  (``InvocationHandler::halt_invocation``, run by ``Engine::cleanup_worker``);
+- ``enqueue`` reads ``QueueInput {topic, data}`` (``workers/queue/queue.rs``);
+- a stream a worker implements (``stream::get(<name>)``…) answers ``stream::*`` for it, and
+  ``stream::send`` / ``stream::list_all`` are served (``workers/stream/stream.rs``);
+- ``engine::functions::list`` rows are ``FunctionSummary`` (``workers/engine_fn/mod.rs``);
+- a call over the frame limit is answered at once (motia_nb's refusal; the engine drops the
+  connection and the caller waits for its own timeout).
 """
 
 from __future__ import annotations
