@@ -67,7 +67,9 @@ def test_stream_functions_live_in_groups_stream_group_and_stay_out_of_state(fns)
         ("state::set", {"scope": "", "key": "k", "value": 1}, "invalid_input"),
         ("stream::set", {"stream_name": "a::b", "group_id": "g", "item_id": "i", "data": 1}, "invalid_input"),
         ("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "i"}, "deserialization_error"),
-        ("enqueue", {"topic": ""}, "topic_not_set"),
+        ("enqueue", {"topic": "", "data": 1}, "topic_not_set"),
+        ("enqueue", {"topic": "t"}, "deserialization_error"),  # QueueInput's data: Value is required
+        ("enqueue", {"topic": None, "data": 1}, "deserialization_error"),  # topic: String
         ("enqueue", {"topic": "t", "data": float("nan")}, "invalid_input"),
     ],
 )

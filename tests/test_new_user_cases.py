@@ -125,7 +125,7 @@ def test_engine_state_set_without_a_value_is_refused_as_the_engine_does(tmp_path
         with pytest.raises(EngineFunctionError) as info:
             asyncio.run(fns.call("state::set", {"scope": "a", "key": "k"}))
         assert (info.value.code, str(info.value.to_body()["message"])) == (
-            "deserialization_error", "state::set: missing field `value`")
+            "deserialization_error", "Failed to deserialize input for state::set: missing field `value`")  # the engine's words
         assert asyncio.run(m.list_groups()) == []
         assert asyncio.run(fns.call("state::set", {"scope": "a", "key": "k", "value": None})) == {
             "old_value": None, "new_value": None}  # an explicit null is a value

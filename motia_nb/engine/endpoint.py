@@ -32,7 +32,7 @@ from ..session import Session, default_session
 from ..state.numbers import as_int, as_number
 from . import protocol, remote
 from .channels import Channels
-from .functions import EngineFunctionError, EngineFunctions
+from .functions import DESCRIPTIONS, EngineFunctionError, EngineFunctions
 from .workers import Worker, WorkerCallError
 
 __all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
@@ -178,6 +178,14 @@ class Server:
                 except protocol.ProtocolError as e:
                     self.bad_frames += 1
                     log.warning("motia_nb engine: bad frame from %s: %s", w.name, e)
+                    if e.code == "frame_too_large":
+                        # a call too big to serve is answered as a call, at once: the SDKs ignore an
+                        # `error` frame, so its caller would wait for its own timeout (30 s); the
+                        # engine drops the whole connection (axum's 64 MiB message limit)
+                        call = await asyncio.to_thread(protocol.invocation_of, raw)
+                        if call is not None:
+                            await w.send(protocol.error_result(call[0], call[1], e.code, e.message))
+                            continue
                     await w.send(protocol.error_frame(e.code, e.message))
                     continue
                 try:
@@ -270,8 +278,7 @@ class Server:
         if fid == "engine::workers::list":
             return {"workers": [_wire_worker(x) for x in self._live()]}
         if fid == "engine::functions::list":
-            ids = sorted(self._engine_names | {f for x in self._live() for f in x.functions})
-            return {"functions": [{"function_id": f} for f in ids]}
+            return {"functions": self._function_summaries(data)}
         if fid == "engine::triggers::list":
             return {"triggers": [_wire_trigger(t) for x in self._live() for t in x.triggers.values()]}
         if fid not in self._engine_names:
@@ -279,6 +286,32 @@ class Server:
             if provider is not None:
                 return await provider.call(fid, data, self.worker_timeout)
         return await self.functions.call(fid, data, caller=f"worker:{w.name}")
+
+    def _function_summaries(self, data: Any) -> list[dict[str, Any]]:
+        """``engine::functions::list``'s rows as the engine builds them (``FunctionSummary``: id,
+        namespace, the owning worker's name, or a builtin's first id segment, description, metadata),
+        sorted by id, filtered by the input's ``prefix`` / ``worker`` / ``workers``."""
+        rows: dict[str, dict[str, Any]] = {}
+        for f in sorted(self._engine_names):
+            rows[f] = {"function_id": f, "namespace": "default", "worker_name": f.split("::", 1)[0]}
+            if f in DESCRIPTIONS:
+                rows[f]["description"] = DESCRIPTIONS[f]
+        for x in self._live():
+            for f, frame in x.functions.items():
+                if f in rows:  # an engine function, or one an older connection owns
+                    continue
+                row: dict[str, Any] = {"function_id": f, "namespace": "default", "worker_name": x.name}
+                for field in ("description", "metadata"):
+                    if frame.get(field) is not None:
+                        row[field] = frame[field]
+                rows[f] = row
+        query = data if isinstance(data, dict) else {}
+        prefix = query.get("prefix")
+        names = [n for n in [query.get("worker"), *(query.get("workers") or [])] if isinstance(n, str)]
+        return [
+            r for f, r in sorted(rows.items())
+            if (not isinstance(prefix, str) or f.startswith(prefix)) and (not names or r["worker_name"] in names)
+        ]
 
     async def _serve_invocation(self, w: Worker, b: dict[str, Any]) -> None:
         fid, data, iid = b["function_id"], b.get("data"), b.get("invocation_id")
@@ -292,7 +325,10 @@ class Server:
         except EngineFunctionError as e:
             reply = protocol.error_result(iid, fid, e.code, e.message) if iid else None
         except WorkerCallError as e:
-            reply = protocol.error_result(iid, fid, e.code, e.message) if iid else None
+            code, message = e.code, e.message
+            if code == "worker_disconnected":  # the engine halts a call whose worker left: invocation_stopped
+                code, message = "invocation_stopped", f"Invocation stopped ({message})"
+            reply = protocol.error_result(iid, fid, code, message) if iid else None
         except Exception as e:  # noqa: BLE001 - answered, never raised into the loop
             log.exception("motia_nb engine: %s from %s failed", fid, w.name)
             reply = protocol.error_result(iid, fid, "invocation_failed", f"{type(e).__name__}: {e}") if iid else None

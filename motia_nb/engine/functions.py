@@ -22,6 +22,9 @@ function               payload                                          result (
 ``stream::delete``     ``stream_name``, ``group_id``, ``item_id``       ``{"old_value"}``
 ``stream::list``       ``stream_name``, ``group_id``                    list of values
 ``stream::list_groups`` ``stream_name``                                 list of group ids (sorted)
+``stream::list_all``   ``{}``                                           ``{"stream": [{"id", "groups"}], "count"}``
+``stream::send``       ``stream_name``, ``group_id``, ``id``?, ``type``,  None (the stream's triggers get
+                       ``data``                                         ``event: {type: "event", event}``)
 ``enqueue``            ``topic``, ``data``                              None
 =====================  ===============================================  ===============================
 
@@ -33,11 +36,25 @@ too. Streams live in the state core as groups ``<stream>::<group_id>``
 engine's two stores never mix. Every failure raises :class:`EngineFunctionError`
 with an engine-style ``code`` (``function_not_found``, ``deserialization_error``,
 ``invalid_input``, an update op's own code, ``topic_not_set``…); nothing is
-half-written.
+half-written. As the engine answers: an input its serde struct does not take
+(a missing or mistyped field, ``value`` and its alias ``data`` both given, a
+``state::list_groups`` payload of null, an op serde cannot read such as an
+unknown ``type`` or a ``by`` that is not an i64) is ``deserialization_error``,
+``Failed to deserialize input for <id>: …``; an unknown id is ``Function <id>
+not found in namespace default.``; an op error the engine records for its op
+keeps that op's code (``increment.not_number``).
+
+A stream a worker implements itself (iii-sdk's ``create_stream`` registers
+``stream::get(<name>)``, ``stream::set(<name>)``…) is answered by that worker while
+an endpoint serving this session has it connected, as the engine's stream worker
+delegates: the worker's answer is the result (a write's read as the engine's
+result struct), nothing is stored here, and the stream's triggers still fire.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -46,8 +63,9 @@ from ..session import Session, current_session
 from ..state import StateManager
 from ..state.cause import acting_as, current_cause
 from ..state.errors import InvalidInputError, UpdateOpError
+from ..state.events import CREATED, DELETED, UPDATED, StateEvent
 from ..steps.errors import EnqueueError
-from ..steps.streams import SEP, split_stream_group, stream_group
+from ..steps.streams import SEP, StreamEvent, StreamEventData, split_stream_group, stream_group
 
 __all__ = ["EngineFunctions", "EngineFunctionError"]
 
@@ -69,39 +87,130 @@ class EngineFunctionError(ShortTraceback, Exception):
         return {"code": self.code, "message": self.message}
 
 
-def _fields(function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+#: The description each function is registered with in the engine (its ``#[function]`` attribute),
+#: as ``engine::functions::list`` shows it.
+DESCRIPTIONS = {
+    "state::get": "Get a value from state",
+    "state::set": "Set a value in state",
+    "state::update": "Update a value in state",
+    "state::delete": "Delete a value from state",
+    "state::list": "Get a group from state",
+    "state::list_groups": "List all state groups",
+    "state::clear": "Remove every item of a group (motia_nb)",
+    "stream::get": "Get a value from a stream",
+    "stream::set": "Set a value in a stream",
+    "stream::update": "Atomically update a stream value with multiple operations",
+    "stream::delete": "Delete a value from a stream",
+    "stream::list": "List all items in a stream group",
+    "stream::list_groups": "List all groups in a stream",
+    "stream::list_all": "List all available stream with metadata",
+    "stream::send": "Send a custom event to stream subscribers",
+    "enqueue": "Enqueue a message",
+    "iii::durable::publish": "Enqueue a message",
+}
+
+#: The engine's input struct of each function (serde names it in its messages).
+_STRUCTS = {
+    "state::get": "StateGetInput",
+    "state::set": "StateSetInput",
+    "state::update": "StateUpdateInput",
+    "state::delete": "StateDeleteInput",
+    "state::list": "StateGetGroupInput",
+    "state::list_groups": "StateListGroupsInput",
+    "stream::get": "StreamGetInput",
+    "stream::set": "StreamSetInput",
+    "stream::update": "StreamUpdateInput",
+    "stream::delete": "StreamDeleteInput",
+    "stream::list": "StreamListInput",
+    "stream::list_groups": "StreamListGroupsInput",
+    "stream::list_all": "StreamListAllInput",
+    "stream::send": "StreamSendInput",
+    "enqueue": "QueueInput",
+    "iii::durable::publish": "QueueInput",
+}
+
+
+def _serde_kind(value: Any) -> str:
+    """A JSON value as serde names it in an ``invalid type`` message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, (list, tuple)):
+        return "sequence"
+    return "map" if isinstance(value, Mapping) else type(value).__name__
+
+
+def _deserialization_error(function_id: str, detail: str) -> EngineFunctionError:
+    """The engine's answer to an input its serde struct does not take (the function macro's wording)."""
+    return EngineFunctionError("deserialization_error", f"Failed to deserialize input for {function_id}: {detail}")
+
+
+#: UpdateOpError codes for an op serde cannot read (the engine rejects the whole request, nothing
+#: applied: ``deserialization_error``); every other code is one the engine records for its op.
+_SERDE_OP_CODES = frozenset({"ops.not_a_list", "op.not_an_object", "op.unknown_type"})
+_SERDE_OP_SUFFIXES = (".path.missing", ".path.invalid", ".by.missing", ".by.not_integer", ".by.out_of_range", ".value.missing")
+
+
+def _is_serde_op_code(code: str) -> bool:
+    return code in _SERDE_OP_CODES or code.endswith(_SERDE_OP_SUFFIXES)
+
+
+def _fields(
+    function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = (), alias: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Check ``payload`` has the str fields ``names``; return them (plus ``optional``).
 
     As the engine (serde) reads its input structs, the payload is an object, or an
     array holding every field in the struct's order (``["orders", "o1"]`` for
     ``state::get``; ``optional`` names the fields after ``names``, e.g. ``value``).
+    ``alias`` is ``(field, its alias)``: given both, serde refuses a duplicate field.
+    Refusals carry serde's words (``missing field `key```, ``invalid type: integer `5`,
+    expected a string``) behind the engine's ``Failed to deserialize input for …``.
     """
+    struct = _STRUCTS.get(function_id, "input")
     if isinstance(payload, list):
         order = names + optional[:1]  # `value`/`data`, `ops`: one field after the names (an alias is not a field)
         if len(payload) != len(order):
-            raise EngineFunctionError(
-                "deserialization_error",
-                f"{function_id}: invalid length {len(payload)}, expected an array of {len(order)} "
-                f"({', '.join(order)}) or an object",
+            expected = (
+                f"struct {struct} with {len(order)} elements" if len(payload) < len(order) else "fewer elements in array"
+            )
+            raise _deserialization_error(
+                function_id, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)"
             )
         payload = dict(zip(order, payload))
     if not isinstance(payload, Mapping):
-        raise EngineFunctionError(
-            "deserialization_error", f"{function_id}: the payload must be an object, got {type(payload).__name__}"
-        )
+        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {struct}")
+    if alias is not None and alias[0] in payload and alias[1] in payload:
+        raise _deserialization_error(function_id, f"duplicate field `{alias[0]}` (`{alias[1]}` is its alias)")
     out: dict[str, Any] = {}
     for name in names:
         if name not in payload:
-            raise EngineFunctionError("deserialization_error", f"{function_id}: missing field `{name}`")
+            raise _deserialization_error(function_id, f"missing field `{name}`")
         if not isinstance(payload[name], str):
-            raise EngineFunctionError(
-                "deserialization_error", f"{function_id}: field `{name}` must be a string, got {payload[name]!r}"
+            raise _deserialization_error(
+                function_id, f"field `{name}`: invalid type: {_serde_kind(payload[name])}, expected a string"
             )
         out[name] = payload[name]
     for name in optional:
         if name in payload:
             out[name] = payload[name]
     return out
+
+
+def _empty_struct(function_id: str, payload: Any) -> None:
+    """serde reads the engine's empty structs from an object (any fields) or an empty array; null
+    (a call without a payload) is ``invalid type: null, expected struct StateListGroupsInput``."""
+    if not isinstance(payload, Mapping) and payload != []:
+        if isinstance(payload, list):
+            raise _deserialization_error(function_id, f"invalid length {len(payload)}, expected fewer elements in array")
+        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {_STRUCTS[function_id]}")
 
 
 def _state_scope(function_id: str, scope: str) -> str:
@@ -119,6 +228,14 @@ def _stream_group(function_id: str, stream_name: str, group_id: str) -> str:
         return stream_group(stream_name, group_id)
     except ValueError as e:
         raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
+
+
+#: The stream writes a custom stream answers: the verb and the error code in the engine's words.
+_CUSTOM_WRITES = {
+    "stream::set": ("set", "STREAM_SET_ERROR"),
+    "stream::update": ("update", "STREAM_UPDATE_ERROR"),
+    "stream::delete": ("delete", "STREAM_DELETE_ERROR"),
+}
 
 
 def _write_result(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,6 +266,8 @@ class EngineFunctions:
             "stream::delete": self._stream_delete,
             "stream::list": self._stream_list,
             "stream::list_groups": self._stream_list_groups,
+            "stream::list_all": self._stream_list_all,
+            "stream::send": self._stream_send,
             "enqueue": self._enqueue,
             "iii::durable::publish": self._enqueue,
         }
@@ -169,14 +288,18 @@ class EngineFunctions:
         """Answer ``function_id`` with ``payload`` as the engine would; ``caller`` names who asked (for logs)."""
         fn = self._table.get(function_id) if isinstance(function_id, str) else None
         if fn is None:
-            raise EngineFunctionError("function_not_found", f"Function {function_id!r} not found")
+            # the engine's words (Engine::resolve_function): functions live in the `default` namespace
+            raise EngineFunctionError("function_not_found", f"Function {function_id} not found in namespace default.")
         try:
             if caller is None or not caller.startswith("worker:"):  # a cell's or a step's SDK call
                 return await fn(function_id, payload)
             with acting_as(caller, current_cause()[1]):  # the history names the worker (and the trace)
                 return await fn(function_id, payload)
         except UpdateOpError as e:
-            raise EngineFunctionError(getattr(e, "code", None) or "update_error", str(e)) from None
+            code = getattr(e, "code", None) or "update_error"
+            if _is_serde_op_code(code):  # an op serde cannot read: the engine rejects the whole request
+                raise _deserialization_error(function_id, str(e)) from None  # str(e) names the op and its code
+            raise EngineFunctionError(code, str(e)) from None
         except InvalidInputError as e:
             raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
         except EnqueueError as e:
@@ -188,16 +311,16 @@ class EngineFunctions:
         return await self.manager.get(_state_scope(fid, f["scope"]), f["key"])
 
     async def _state_set(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("scope", "key"), ("value", "data"))
+        f = _fields(fid, payload, ("scope", "key"), ("value", "data"), alias=("value", "data"))
         if "value" not in f and "data" not in f:  # the engine's `value: Value` (alias `data`) is required
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `value`")
+            raise _deserialization_error(fid, "missing field `value`")
         value = f.get("value", f.get("data"))  # an explicit null stores null
         return _write_result(await self.manager.set(_state_scope(fid, f["scope"]), f["key"], value))
 
     async def _state_update(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("scope", "key"), ("ops",))
         if "ops" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `ops`")
+            raise _deserialization_error(fid, "missing field `ops`")
         return _write_result(await self.manager.update(_state_scope(fid, f["scope"]), f["key"], f["ops"]))
 
     async def _state_delete(self, fid: str, payload: Any) -> Any:
@@ -209,8 +332,7 @@ class EngineFunctions:
         return await self.manager.list(_state_scope(fid, f["scope"]))
 
     async def _state_list_groups(self, fid: str, payload: Any) -> dict[str, list[str]]:
-        if payload is not None and not isinstance(payload, Mapping) and payload != []:  # `[]`: serde's empty struct
-            raise EngineFunctionError("deserialization_error", f"{fid}: the payload must be an object")
+        _empty_struct(fid, payload)
         groups = await self.manager.list_groups()
         return {"groups": sorted(g for g in groups if split_stream_group(g) is None)}
 
@@ -219,35 +341,104 @@ class EngineFunctions:
         return {"removed": await self.manager.clear(_state_scope(fid, f["scope"]))}
 
     # ------------------------------------------------------------ streams
+    def _custom_stream(self, fid: str, stream_name: str) -> tuple[Any, Any, str] | None:
+        """The worker implementing ``fid`` for ``stream_name`` (iii-sdk's ``create_stream`` registers
+        ``stream::get(<name>)``…), on an endpoint serving this session: ``(server, worker, its id)``."""
+        from .endpoint import servers  # the endpoint imports this module
+
+        custom = f"{fid}({stream_name})"
+        for server in servers():
+            if server.session is self.session and not server.closed:
+                worker = server._provider(custom)
+                if worker is not None:
+                    return server, worker, custom
+        return None
+
+    async def _delegate(self, fid: str, found: tuple[Any, Any, str], f: dict[str, Any]) -> Any:
+        """As the engine's stream worker: call the custom function with the input it read; for a
+        write, read the answer as the engine's result struct and fire the stream's triggers."""
+        from .remote import call_worker
+        from .workers import WorkerCallError
+
+        server, worker, custom = found
+        verb, code = _CUSTOM_WRITES.get(fid, ("", ""))
+        try:
+            out = await call_worker(server, worker, custom, f)
+        except WorkerCallError as e:
+            ecode, emsg = ("invocation_stopped", "Invocation stopped") if e.code == "worker_disconnected" else (e.code, e.message)
+            if not verb:  # get, list, list_groups: the worker's error as it is
+                raise EngineFunctionError(ecode, emsg) from None
+            raise EngineFunctionError(code, f"Failed to {verb} value: Failed to invoke function: {ecode}: {emsg}") from None
+        if not verb:
+            return out
+        if out is None:
+            raise EngineFunctionError(code, f"Failed to {verb} value: Function returned no result")
+        if not isinstance(out, Mapping) or (fid != "stream::delete" and "new_value" not in out):
+            problem = "missing field `new_value`" if isinstance(out, Mapping) else f"invalid type: {_serde_kind(out)}"
+            raise EngineFunctionError("JSON_ERROR", f"Failed to convert result to value: {problem} (from {custom})")
+        old = out.get("old_value")
+        if fid == "stream::delete":
+            result: dict[str, Any] = {"old_value": old}
+            if old is not None:  # the engine emits a delete only for an item that was there
+                await self._fire_stream(f, DELETED, old, None)
+            return result
+        result = {"old_value": old, "new_value": out["new_value"]}
+        if fid == "stream::update" and out.get("errors"):
+            result["errors"] = out["errors"]
+        await self._fire_stream(f, CREATED if old is None else UPDATED, old, out["new_value"])
+        return result
+
+    async def _fire_stream(self, f: dict[str, Any], event_type: Any, old: Any, new: Any) -> None:
+        """Run the stream triggers for a change a custom stream made (nothing stored here)."""
+        try:
+            group = stream_group(f["stream_name"], f["group_id"])
+        except ValueError:
+            return  # a name motia_nb's store cannot hold has no stream steps here either
+        run = self.session.runtime.dispatch_events([StateEvent(event_type, group, f["item_id"], old, new)])
+        if run is not None:
+            await run
+
     async def _stream_get(self, fid: str, payload: Any) -> Any:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         return await self.manager.get(_stream_group(fid, f["stream_name"], f["group_id"]), f["item_id"])
 
     async def _stream_set(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("data",))
         if "data" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `data`")
+            raise _deserialization_error(fid, "missing field `data`")
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.set(group, f["item_id"], f["data"]))
 
     async def _stream_update(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("ops",))
         if "ops" not in f:
-            raise EngineFunctionError("deserialization_error", f"{fid}: missing field `ops`")
+            raise _deserialization_error(fid, "missing field `ops`")
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return _write_result(await self.manager.update(group, f["item_id"], f["ops"]))
 
     async def _stream_delete(self, fid: str, payload: Any) -> dict[str, Any]:
         f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         group = _stream_group(fid, f["stream_name"], f["group_id"])
         return {"old_value": await self.manager.delete(group, f["item_id"])}
 
     async def _stream_list(self, fid: str, payload: Any) -> list[Any]:
         f = _fields(fid, payload, ("stream_name", "group_id"))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         return await self.manager.list(_stream_group(fid, f["stream_name"], f["group_id"]))
 
     async def _stream_list_groups(self, fid: str, payload: Any) -> list[str]:
         f = _fields(fid, payload, ("stream_name",))
+        if (found := self._custom_stream(fid, f["stream_name"])) is not None:
+            return await self._delegate(fid, found, f)
         _stream_group(fid, f["stream_name"], "-")  # checks the name
         out = []
         for g in await self.manager.list_groups():
@@ -256,14 +447,51 @@ class EngineFunctions:
                 out.append(parts[1])
         return sorted(out)
 
+    async def _stream_list_all(self, fid: str, payload: Any) -> dict[str, Any]:
+        _empty_struct(fid, payload)
+        streams: dict[str, list[str]] = {}
+        for g in await self.manager.list_groups():
+            parts = split_stream_group(g)
+            if parts is not None:
+                streams.setdefault(parts[0], []).append(parts[1])
+        out = [{"id": name, "groups": sorted(groups)} for name, groups in sorted(streams.items())]
+        return {"stream": out, "count": len(out)}
+
+    async def _stream_send(self, fid: str, payload: Any) -> None:
+        """A custom event to the stream's triggers (and subscribers): nothing stored, answers null."""
+        order = ("stream_name", "group_id", "id", "type", "data")
+        if isinstance(payload, list):
+            if len(payload) != len(order):
+                expected = f"struct {_STRUCTS[fid]} with 5 elements" if len(payload) < len(order) else "fewer elements in array"
+                raise _deserialization_error(fid, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)")
+            payload = dict(zip(order, payload))
+        f = _fields(fid, payload, ("stream_name", "group_id", "type"), ("data", "id"))
+        if "data" not in f:
+            raise _deserialization_error(fid, "missing field `data`")
+        item = f.get("id")
+        if item is not None and not isinstance(item, str):
+            raise _deserialization_error(fid, f"field `id`: invalid type: {_serde_kind(item)}, expected a string")
+        event = StreamEvent(
+            type="stream",
+            timestamp=int(time.time() * 1000),
+            streamName=f["stream_name"],
+            groupId=f["group_id"],
+            id=item,
+            event=StreamEventData(type="event", event=StreamEventData(type=f["type"], data=f["data"])),
+        )
+        run = self.session.runtime.dispatch_events([event])
+        if run is not None:
+            await run
+        return None
+
     # ------------------------------------------------------------ queue
     async def _enqueue(self, fid: str, payload: Any) -> None:
-        if not isinstance(payload, Mapping):
-            raise EngineFunctionError("deserialization_error", f"{fid}: the payload must be an object")
-        topic = payload.get("topic")
-        if topic is None or topic == "":
+        # the queue worker's QueueInput {topic: String, data: Value}: both required (serde), then
+        # an empty topic is topic_not_set (workers/queue/queue.rs)
+        f = _fields(fid, payload, ("topic",), ("data",))
+        if "data" not in f:
+            raise _deserialization_error(fid, "missing field `data`")
+        if f["topic"] == "":
             raise EngineFunctionError("topic_not_set", "Topic is not set")
-        if not isinstance(topic, str):
-            raise EngineFunctionError("deserialization_error", f"{fid}: field `topic` must be a string, got {topic!r}")
-        await self.session.runtime.enqueue({"topic": topic, "data": payload.get("data")})
+        await self.session.runtime.enqueue({"topic": f["topic"], "data": f["data"]})
         return None

@@ -28,6 +28,7 @@ __all__ = [
     "ProtocolError",
     "Frame",
     "parse_frame",
+    "invocation_of",
     "dumps",
     "worker_registered",
     "invoke",
@@ -104,6 +105,22 @@ def parse_frame(raw: str, max_bytes: int) -> Frame:
         if not isinstance(value, kind) or (kind is str and not value):
             raise ProtocolError("invalid_frame", f"{ftype}: field {name!r} must be a non-empty string, got {value!r}")
     return Frame(ftype, body)
+
+
+def invocation_of(raw: str) -> tuple[str, str] | None:
+    """``(invocation_id, function_id)`` when ``raw`` (a frame refused unread) is an ``invokefunction``
+    awaiting an answer, else None: such a call gets its answer instead of an ``error`` frame."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or body.get("type") != "invokefunction":
+        return None
+    iid, fid = body.get("invocation_id"), body.get("function_id")
+    action = body.get("action")
+    if isinstance(action, dict) and action.get("type") == "void":
+        return None
+    return (iid, fid if isinstance(fid, str) else "") if isinstance(iid, str) and iid else None
 
 
 def dumps(frame: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from .config import StateTrigger, StreamTrigger
 from .context import Frame, current_frame
 from .registry import Step
 from .reporting import report
-from .streams import stream_event
+from .streams import StreamEvent, stream_event
 from .trace import TraceRecord
 
 __all__ = ["StateTriggers", "Start", "Candidates", "seq", "condition_error"]
@@ -180,7 +180,7 @@ class StateTriggers:
 
     def candidates(self, ev: Any) -> Candidates:
         """The steps (and their triggers) that event ``ev`` may run, in registration order."""
-        sev = stream_event(ev)
+        sev = ev if isinstance(ev, StreamEvent) else stream_event(ev)  # a StreamEvent: no write made it (stream::send)
         if sev is not None:  # a stream's group: stream triggers, not state ones (two stores in the engine)
             label = f"stream {sev['streamName']} {sev['event']['type']} {sev['groupId']}/{sev['id']}"
             trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
