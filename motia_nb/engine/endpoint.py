@@ -30,9 +30,10 @@ from .._threads import on_exit
 from ..steps.errors import StepConfigError
 from ..session import Session, default_session
 from ..state.numbers import as_int, as_number
-from . import protocol, remote
+from . import protocol, remote, running
 from .channels import Channels
-from .functions import DESCRIPTIONS, EngineFunctionError, EngineFunctions
+from .functions import EngineFunctions
+from .inputs import DESCRIPTIONS, EngineFunctionError
 from .workers import Worker, WorkerCallError
 
 __all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
@@ -56,8 +57,6 @@ class _Settings:
 
 
 settings = _Settings()
-_servers: list["Server"] = []
-_servers_lock = threading.Lock()
 
 
 class Server:
@@ -112,10 +111,7 @@ class Server:
         if self.closed:
             return
         self.closed = True
-        with _servers_lock:
-            if self in _servers:
-                _servers.remove(self)
-            others = any(s.session is self.session for s in _servers)
+        others = running.remove(self)
         scheduler = self.session.scheduler
         if self.owns_scheduler and not others and scheduler.running:
             scheduler.stop()
@@ -404,18 +400,14 @@ def serve(
         server._lt.submit(server._start(port)).result(15)
     except OSError as e:
         raise ServeListenError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
-    with _servers_lock:
-        _servers.append(server)
+    running.add(server)
     if not server.session.scheduler.running:
         server.session.scheduler.start()
         server.owns_scheduler = True
     return server
 
 
-def servers() -> list[Server]:
-    """The endpoints running now, oldest first."""
-    with _servers_lock:
-        return list(_servers)
+servers = running.servers  # the endpoints running now, oldest first
 
 
 def stop_all(servers_: Iterable[Server] | None = None) -> None:

@@ -53,193 +53,40 @@ result struct), nothing is stored here, and the stream's triggers still fire.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .._frames import ShortTraceback
 from ..session import Session, current_session
 from ..state import StateManager
 from ..state.cause import acting_as, current_cause
 from ..state.errors import InvalidInputError, UpdateOpError
 from ..state.events import CREATED, DELETED, UPDATED, StateEvent
 from ..steps.errors import EnqueueError
-from ..steps.streams import SEP, StreamEvent, StreamEventData, split_stream_group, stream_group
+from ..steps.streams import (
+    StreamEvent,
+    StreamEventData,
+    split_stream_group,
+    stream_group,
+)
+from .inputs import (
+    CUSTOM_WRITES,
+    STRUCTS,
+    EngineFunctionError,
+    deserialization_error,
+    empty_struct,
+    fields,
+    is_serde_op_code,
+    serde_kind,
+    state_scope,
+    stream_group_of,
+    write_result,
+)  # fmt: skip
+from .remote import call_worker
+from .running import servers
+from .workers import WorkerCallError
 
 __all__ = ["EngineFunctions", "EngineFunctionError"]
-
-
-class EngineFunctionError(ShortTraceback, Exception):
-    """A function call the engine would answer with an error body (``code``, ``message``).
-
-    Raised to Motia's SDK calls served in-process (``stateManager``, ``Stream``, ``enqueue``):
-    in a notebook it shows as the user's frames plus one line, as motia_nb's own errors do.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-    def to_body(self) -> dict[str, Any]:
-        """The engine's ``ErrorBody`` shape."""
-        return {"code": self.code, "message": self.message}
-
-
-#: The description each function is registered with in the engine (its ``#[function]`` attribute),
-#: as ``engine::functions::list`` shows it.
-DESCRIPTIONS = {
-    "state::get": "Get a value from state",
-    "state::set": "Set a value in state",
-    "state::update": "Update a value in state",
-    "state::delete": "Delete a value from state",
-    "state::list": "Get a group from state",
-    "state::list_groups": "List all state groups",
-    "state::clear": "Remove every item of a group (motia_nb)",
-    "stream::get": "Get a value from a stream",
-    "stream::set": "Set a value in a stream",
-    "stream::update": "Atomically update a stream value with multiple operations",
-    "stream::delete": "Delete a value from a stream",
-    "stream::list": "List all items in a stream group",
-    "stream::list_groups": "List all groups in a stream",
-    "stream::list_all": "List all available stream with metadata",
-    "stream::send": "Send a custom event to stream subscribers",
-    "enqueue": "Enqueue a message",
-    "iii::durable::publish": "Enqueue a message",
-}
-
-#: The engine's input struct of each function (serde names it in its messages).
-_STRUCTS = {
-    "state::get": "StateGetInput",
-    "state::set": "StateSetInput",
-    "state::update": "StateUpdateInput",
-    "state::delete": "StateDeleteInput",
-    "state::list": "StateGetGroupInput",
-    "state::list_groups": "StateListGroupsInput",
-    "stream::get": "StreamGetInput",
-    "stream::set": "StreamSetInput",
-    "stream::update": "StreamUpdateInput",
-    "stream::delete": "StreamDeleteInput",
-    "stream::list": "StreamListInput",
-    "stream::list_groups": "StreamListGroupsInput",
-    "stream::list_all": "StreamListAllInput",
-    "stream::send": "StreamSendInput",
-    "enqueue": "QueueInput",
-    "iii::durable::publish": "QueueInput",
-}
-
-
-def _serde_kind(value: Any) -> str:
-    """A JSON value as serde names it in an ``invalid type`` message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f"string {json.dumps(value, ensure_ascii=False)}"
-    if isinstance(value, (list, tuple)):
-        return "sequence"
-    return "map" if isinstance(value, Mapping) else type(value).__name__
-
-
-def _deserialization_error(function_id: str, detail: str) -> EngineFunctionError:
-    """The engine's answer to an input its serde struct does not take (the function macro's wording)."""
-    return EngineFunctionError("deserialization_error", f"Failed to deserialize input for {function_id}: {detail}")
-
-
-#: UpdateOpError codes for an op serde cannot read (the engine rejects the whole request, nothing
-#: applied: ``deserialization_error``); every other code is one the engine records for its op.
-_SERDE_OP_CODES = frozenset({"ops.not_a_list", "op.not_an_object", "op.unknown_type"})
-_SERDE_OP_SUFFIXES = (".path.missing", ".path.invalid", ".by.missing", ".by.not_integer", ".by.out_of_range", ".value.missing")
-
-
-def _is_serde_op_code(code: str) -> bool:
-    return code in _SERDE_OP_CODES or code.endswith(_SERDE_OP_SUFFIXES)
-
-
-def _fields(
-    function_id: str, payload: Any, names: tuple[str, ...], optional: tuple[str, ...] = (), alias: tuple[str, str] | None = None
-) -> dict[str, Any]:
-    """Check ``payload`` has the str fields ``names``; return them (plus ``optional``).
-
-    As the engine (serde) reads its input structs, the payload is an object, or an
-    array holding every field in the struct's order (``["orders", "o1"]`` for
-    ``state::get``; ``optional`` names the fields after ``names``, e.g. ``value``).
-    ``alias`` is ``(field, its alias)``: given both, serde refuses a duplicate field.
-    Refusals carry serde's words (``missing field `key```, ``invalid type: integer `5`,
-    expected a string``) behind the engine's ``Failed to deserialize input for …``.
-    """
-    struct = _STRUCTS.get(function_id, "input")
-    if isinstance(payload, list):
-        order = names + optional[:1]  # `value`/`data`, `ops`: one field after the names (an alias is not a field)
-        if len(payload) != len(order):
-            expected = (
-                f"struct {struct} with {len(order)} elements" if len(payload) < len(order) else "fewer elements in array"
-            )
-            raise _deserialization_error(
-                function_id, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)"
-            )
-        payload = dict(zip(order, payload))
-    if not isinstance(payload, Mapping):
-        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {struct}")
-    if alias is not None and alias[0] in payload and alias[1] in payload:
-        raise _deserialization_error(function_id, f"duplicate field `{alias[0]}` (`{alias[1]}` is its alias)")
-    out: dict[str, Any] = {}
-    for name in names:
-        if name not in payload:
-            raise _deserialization_error(function_id, f"missing field `{name}`")
-        if not isinstance(payload[name], str):
-            raise _deserialization_error(
-                function_id, f"field `{name}`: invalid type: {_serde_kind(payload[name])}, expected a string"
-            )
-        out[name] = payload[name]
-    for name in optional:
-        if name in payload:
-            out[name] = payload[name]
-    return out
-
-
-def _empty_struct(function_id: str, payload: Any) -> None:
-    """serde reads the engine's empty structs from an object (any fields) or an empty array; null
-    (a call without a payload) is ``invalid type: null, expected struct StateListGroupsInput``."""
-    if not isinstance(payload, Mapping) and payload != []:
-        if isinstance(payload, list):
-            raise _deserialization_error(function_id, f"invalid length {len(payload)}, expected fewer elements in array")
-        raise _deserialization_error(function_id, f"invalid type: {_serde_kind(payload)}, expected struct {_STRUCTS[function_id]}")
-
-
-def _state_scope(function_id: str, scope: str) -> str:
-    if SEP in scope:
-        raise EngineFunctionError(
-            "invalid_input",
-            f"{function_id}: scope {scope!r} contains {SEP!r}, which motia_nb reserves for streams "
-            f"(stream items live in groups '<stream>{SEP}<group_id>'; use stream::* or a Stream)",
-        )
-    return scope
-
-
-def _stream_group(function_id: str, stream_name: str, group_id: str) -> str:
-    try:
-        return stream_group(stream_name, group_id)
-    except ValueError as e:
-        raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
-
-
-#: The stream writes a custom stream answers: the verb and the error code in the engine's words.
-_CUSTOM_WRITES = {
-    "stream::set": ("set", "STREAM_SET_ERROR"),
-    "stream::update": ("update", "STREAM_UPDATE_ERROR"),
-    "stream::delete": ("delete", "STREAM_DELETE_ERROR"),
-}
-
-
-def _write_result(r: Mapping[str, Any]) -> dict[str, Any]:
-    return {"old_value": r.get("old_value"), "new_value": r.get("new_value")}
 
 
 class EngineFunctions:
@@ -297,8 +144,8 @@ class EngineFunctions:
                 return await fn(function_id, payload)
         except UpdateOpError as e:
             code = getattr(e, "code", None) or "update_error"
-            if _is_serde_op_code(code):  # an op serde cannot read: the engine rejects the whole request
-                raise _deserialization_error(function_id, str(e)) from None  # str(e) names the op and its code
+            if is_serde_op_code(code):  # an op serde cannot read: the engine rejects the whole request
+                raise deserialization_error(function_id, str(e)) from None  # str(e) names the op and its code
             raise EngineFunctionError(code, str(e)) from None
         except InvalidInputError as e:
             raise EngineFunctionError("invalid_input", f"{function_id}: {e}") from None
@@ -307,45 +154,43 @@ class EngineFunctions:
 
     # ------------------------------------------------------------ state
     async def _state_get(self, fid: str, payload: Any) -> Any:
-        f = _fields(fid, payload, ("scope", "key"))
-        return await self.manager.get(_state_scope(fid, f["scope"]), f["key"])
+        f = fields(fid, payload, ("scope", "key"))
+        return await self.manager.get(state_scope(fid, f["scope"]), f["key"])
 
     async def _state_set(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("scope", "key"), ("value", "data"), alias=("value", "data"))
+        f = fields(fid, payload, ("scope", "key"), ("value", "data"), alias=("value", "data"))
         if "value" not in f and "data" not in f:  # the engine's `value: Value` (alias `data`) is required
-            raise _deserialization_error(fid, "missing field `value`")
+            raise deserialization_error(fid, "missing field `value`")
         value = f.get("value", f.get("data"))  # an explicit null stores null
-        return _write_result(await self.manager.set(_state_scope(fid, f["scope"]), f["key"], value))
+        return write_result(await self.manager.set(state_scope(fid, f["scope"]), f["key"], value))
 
     async def _state_update(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("scope", "key"), ("ops",))
+        f = fields(fid, payload, ("scope", "key"), ("ops",))
         if "ops" not in f:
-            raise _deserialization_error(fid, "missing field `ops`")
-        return _write_result(await self.manager.update(_state_scope(fid, f["scope"]), f["key"], f["ops"]))
+            raise deserialization_error(fid, "missing field `ops`")
+        return write_result(await self.manager.update(state_scope(fid, f["scope"]), f["key"], f["ops"]))
 
     async def _state_delete(self, fid: str, payload: Any) -> Any:
-        f = _fields(fid, payload, ("scope", "key"))
-        return await self.manager.delete(_state_scope(fid, f["scope"]), f["key"])
+        f = fields(fid, payload, ("scope", "key"))
+        return await self.manager.delete(state_scope(fid, f["scope"]), f["key"])
 
     async def _state_list(self, fid: str, payload: Any) -> list[Any]:
-        f = _fields(fid, payload, ("scope",))
-        return await self.manager.list(_state_scope(fid, f["scope"]))
+        f = fields(fid, payload, ("scope",))
+        return await self.manager.list(state_scope(fid, f["scope"]))
 
     async def _state_list_groups(self, fid: str, payload: Any) -> dict[str, list[str]]:
-        _empty_struct(fid, payload)
+        empty_struct(fid, payload)
         groups = await self.manager.list_groups()
         return {"groups": sorted(g for g in groups if split_stream_group(g) is None)}
 
     async def _state_clear(self, fid: str, payload: Any) -> dict[str, int]:
-        f = _fields(fid, payload, ("scope",))
-        return {"removed": await self.manager.clear(_state_scope(fid, f["scope"]))}
+        f = fields(fid, payload, ("scope",))
+        return {"removed": await self.manager.clear(state_scope(fid, f["scope"]))}
 
     # ------------------------------------------------------------ streams
     def _custom_stream(self, fid: str, stream_name: str) -> tuple[Any, Any, str] | None:
         """The worker implementing ``fid`` for ``stream_name`` (iii-sdk's ``create_stream`` registers
         ``stream::get(<name>)``…), on an endpoint serving this session: ``(server, worker, its id)``."""
-        from .endpoint import servers  # the endpoint imports this module
-
         custom = f"{fid}({stream_name})"
         for server in servers():
             if server.session is self.session and not server.closed:
@@ -357,11 +202,8 @@ class EngineFunctions:
     async def _delegate(self, fid: str, found: tuple[Any, Any, str], f: dict[str, Any]) -> Any:
         """As the engine's stream worker: call the custom function with the input it read; for a
         write, read the answer as the engine's result struct and fire the stream's triggers."""
-        from .remote import call_worker
-        from .workers import WorkerCallError
-
         server, worker, custom = found
-        verb, code = _CUSTOM_WRITES.get(fid, ("", ""))
+        verb, code = CUSTOM_WRITES.get(fid, ("", ""))
         try:
             out = await call_worker(server, worker, custom, f)
         except WorkerCallError as e:
@@ -374,7 +216,7 @@ class EngineFunctions:
         if out is None:
             raise EngineFunctionError(code, f"Failed to {verb} value: Function returned no result")
         if not isinstance(out, Mapping) or (fid != "stream::delete" and "new_value" not in out):
-            problem = "missing field `new_value`" if isinstance(out, Mapping) else f"invalid type: {_serde_kind(out)}"
+            problem = "missing field `new_value`" if isinstance(out, Mapping) else f"invalid type: {serde_kind(out)}"
             raise EngineFunctionError("JSON_ERROR", f"Failed to convert result to value: {problem} (from {custom})")
         old = out.get("old_value")
         if fid == "stream::delete":
@@ -399,47 +241,47 @@ class EngineFunctions:
             await run
 
     async def _stream_get(self, fid: str, payload: Any) -> Any:
-        f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        f = fields(fid, payload, ("stream_name", "group_id", "item_id"))
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        return await self.manager.get(_stream_group(fid, f["stream_name"], f["group_id"]), f["item_id"])
+        return await self.manager.get(stream_group_of(fid, f["stream_name"], f["group_id"]), f["item_id"])
 
     async def _stream_set(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("data",))
+        f = fields(fid, payload, ("stream_name", "group_id", "item_id"), ("data",))
         if "data" not in f:
-            raise _deserialization_error(fid, "missing field `data`")
+            raise deserialization_error(fid, "missing field `data`")
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        group = _stream_group(fid, f["stream_name"], f["group_id"])
-        return _write_result(await self.manager.set(group, f["item_id"], f["data"]))
+        group = stream_group_of(fid, f["stream_name"], f["group_id"])
+        return write_result(await self.manager.set(group, f["item_id"], f["data"]))
 
     async def _stream_update(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("stream_name", "group_id", "item_id"), ("ops",))
+        f = fields(fid, payload, ("stream_name", "group_id", "item_id"), ("ops",))
         if "ops" not in f:
-            raise _deserialization_error(fid, "missing field `ops`")
+            raise deserialization_error(fid, "missing field `ops`")
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        group = _stream_group(fid, f["stream_name"], f["group_id"])
-        return _write_result(await self.manager.update(group, f["item_id"], f["ops"]))
+        group = stream_group_of(fid, f["stream_name"], f["group_id"])
+        return write_result(await self.manager.update(group, f["item_id"], f["ops"]))
 
     async def _stream_delete(self, fid: str, payload: Any) -> dict[str, Any]:
-        f = _fields(fid, payload, ("stream_name", "group_id", "item_id"))
+        f = fields(fid, payload, ("stream_name", "group_id", "item_id"))
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        group = _stream_group(fid, f["stream_name"], f["group_id"])
+        group = stream_group_of(fid, f["stream_name"], f["group_id"])
         return {"old_value": await self.manager.delete(group, f["item_id"])}
 
     async def _stream_list(self, fid: str, payload: Any) -> list[Any]:
-        f = _fields(fid, payload, ("stream_name", "group_id"))
+        f = fields(fid, payload, ("stream_name", "group_id"))
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        return await self.manager.list(_stream_group(fid, f["stream_name"], f["group_id"]))
+        return await self.manager.list(stream_group_of(fid, f["stream_name"], f["group_id"]))
 
     async def _stream_list_groups(self, fid: str, payload: Any) -> list[str]:
-        f = _fields(fid, payload, ("stream_name",))
+        f = fields(fid, payload, ("stream_name",))
         if (found := self._custom_stream(fid, f["stream_name"])) is not None:
             return await self._delegate(fid, found, f)
-        _stream_group(fid, f["stream_name"], "-")  # checks the name
+        stream_group_of(fid, f["stream_name"], "-")  # checks the name
         out = []
         for g in await self.manager.list_groups():
             parts = split_stream_group(g)
@@ -448,7 +290,7 @@ class EngineFunctions:
         return sorted(out)
 
     async def _stream_list_all(self, fid: str, payload: Any) -> dict[str, Any]:
-        _empty_struct(fid, payload)
+        empty_struct(fid, payload)
         streams: dict[str, list[str]] = {}
         for g in await self.manager.list_groups():
             parts = split_stream_group(g)
@@ -462,15 +304,15 @@ class EngineFunctions:
         order = ("stream_name", "group_id", "id", "type", "data")
         if isinstance(payload, list):
             if len(payload) != len(order):
-                expected = f"struct {_STRUCTS[fid]} with 5 elements" if len(payload) < len(order) else "fewer elements in array"
-                raise _deserialization_error(fid, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)")
+                expected = f"struct {STRUCTS[fid]} with 5 elements" if len(payload) < len(order) else "fewer elements in array"
+                raise deserialization_error(fid, f"invalid length {len(payload)}, expected {expected} ({', '.join(order)}, or an object)")
             payload = dict(zip(order, payload))
-        f = _fields(fid, payload, ("stream_name", "group_id", "type"), ("data", "id"))
+        f = fields(fid, payload, ("stream_name", "group_id", "type"), ("data", "id"))
         if "data" not in f:
-            raise _deserialization_error(fid, "missing field `data`")
+            raise deserialization_error(fid, "missing field `data`")
         item = f.get("id")
         if item is not None and not isinstance(item, str):
-            raise _deserialization_error(fid, f"field `id`: invalid type: {_serde_kind(item)}, expected a string")
+            raise deserialization_error(fid, f"field `id`: invalid type: {serde_kind(item)}, expected a string")
         event = StreamEvent(
             type="stream",
             timestamp=int(time.time() * 1000),
@@ -488,9 +330,9 @@ class EngineFunctions:
     async def _enqueue(self, fid: str, payload: Any) -> None:
         # the queue worker's QueueInput {topic: String, data: Value}: both required (serde), then
         # an empty topic is topic_not_set (workers/queue/queue.rs)
-        f = _fields(fid, payload, ("topic",), ("data",))
+        f = fields(fid, payload, ("topic",), ("data",))
         if "data" not in f:
-            raise _deserialization_error(fid, "missing field `data`")
+            raise deserialization_error(fid, "missing field `data`")
         if f["topic"] == "":
             raise EngineFunctionError("topic_not_set", "Topic is not set")
         await self.session.runtime.enqueue({"topic": f["topic"], "data": f["data"]})
