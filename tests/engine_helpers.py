@@ -156,3 +156,31 @@ def notebook_steps() -> Iterator[list[str]]:
     for n in names:
         if has_step(n):
             remove_step(n)
+
+
+def client(argv: list[str], cwd: str, url: str) -> Callable[..., list[Any]]:
+    """Run calls through a real iii-sdk client connected to ``url``; returns their answers."""
+
+    def run(*pairs: Any) -> list[Any]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        lines = "".join(json.dumps(p) + "\n" for p in pairs)
+        p = subprocess.run([*argv, url], input=lines, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+        out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        assert len(out) == len(pairs), p.stdout + p.stderr
+        return out
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def calls(served: Any) -> Callable[..., list[Any]]:
+    """A bare iii-sdk 0.25 Python client (of the module's ``served`` endpoint)."""
+    return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+
+
+@pytest.fixture(scope="module", params=["python", "node"])
+def any_client(request: Any, served: Any) -> Callable[..., list[Any]]:
+    """The Python client, and a Node client on npm's iii-sdk."""
+    if request.param == "python":
+        return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
+    return client([node(), str(NODE_DIR / "calls.mjs")], str(NODE_DIR), served.url)

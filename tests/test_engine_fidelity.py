@@ -25,13 +25,11 @@ endpoint; each answer is compared with what the engine (``iii-hq/iii``) answers:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import uuid
 
 import pytest
-from engine_helpers import NODE_DIR, WORKERS, Proc, iii_python, node, notebook_steps, wait_for  # noqa: F401 (fixture)
+from engine_helpers import NODE_DIR, WORKERS, Proc, any_client, calls, client, iii_python, node, notebook_steps, wait_for  # noqa: F401 (fixtures)
 
 from motia_nb import engine
 from motia_nb.state import state_manager
@@ -49,34 +47,6 @@ def served(tmp_path_factory):
     finally:
         server.close()
         state_manager.use(previous)
-
-
-def client(argv: list[str], cwd: str, url: str):
-    """Run calls through a real iii-sdk client connected to ``url``; returns their answers."""
-
-    def run(*pairs):
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        lines = "".join(json.dumps(p) + "\n" for p in pairs)
-        p = subprocess.run([*argv, url], input=lines, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
-        out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
-        assert len(out) == len(pairs), p.stdout + p.stderr
-        return out
-
-    return run
-
-
-@pytest.fixture(scope="module")
-def calls(served):
-    """A bare iii-sdk 0.25 Python client."""
-    return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
-
-
-@pytest.fixture(scope="module", params=["python", "node"])
-def any_client(request, served):
-    """The Python client, and a Node client on npm's iii-sdk."""
-    if request.param == "python":
-        return client([str(iii_python()), str(WORKERS / "iii_calls.py")], str(WORKERS), served.url)
-    return client([node(), str(NODE_DIR / "calls.mjs")], str(NODE_DIR), served.url)
 
 
 def scope() -> str:
