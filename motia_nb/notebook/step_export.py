@@ -154,6 +154,9 @@ def write_export(plan: ExportPlan, directory: str | os.PathLike[str], force: boo
     if not plan.files:
         why = f"; defined with @step in plain cells: {', '.join(plan.skipped)}" if plan.skipped else ""
         raise ExportError(f"no %%step cells to export{why}")
+    if not os.fspath(directory).strip():  # Path("") is the kernel's folder: say it, never guess it
+        raise ExportError(f"the folder name {os.fspath(directory)!r} is empty: name the folder to write to "
+                          "(e.g. steps, or . for the notebook's folder)")
     target = Path(directory).expanduser()
     if target.exists() and not target.is_dir():
         raise ExportError(f"{os.fspath(directory)} is not a folder")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import shlex
 import sys
 import traceback
 from typing import Any
@@ -108,11 +109,13 @@ def _remove(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _reset(m: StepMagics, a: argparse.Namespace) -> None:
-    current_session().scheduler.stop()
+    stopped = current_session().scheduler.stop()
     reset_steps()
     clear_logs()
     clear_traces()
     print("✓ every step removed; logs and traces cleared")
+    if "finishes first" in stopped:  # a cron step the scheduler runs is not cut half-way
+        print(stopped)
 
 
 def _enqueue(m: StepMagics, a: argparse.Namespace) -> None:
@@ -146,6 +149,11 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
 
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     df = log_frame(step=a.step)
+    logs = current_session().logs
+    if logs.dropped:  # the first lines a step logged are not there: say why
+        n = logs.dropped
+        print(f"%motia logs: the log keeps the newest {logs.max_records:,} lines; {n:,} older "
+              f"{'line was' if n == 1 else 'lines were'} dropped", file=sys.stderr)
     if a.step is not None and df.empty:
         if any(s.name == a.step for s in all_steps()):
             print(f"%motia logs: step {a.step!r} has logged nothing yet", file=sys.stderr)
@@ -196,7 +204,7 @@ def _export(m: StepMagics, a: argparse.Namespace) -> None:
             print(f"    note: {note}")
     if plan.skipped:
         print(f"not exported (defined with @step in a plain cell, not a %%step cell): {', '.join(plan.skipped)}")
-    print(f"run them with: motia run --dir {folder}")
+    print(f"run them with: motia run --dir {shlex.quote(folder)}")  # (as a shell reads it: 'my steps')
 
 
 def _help(m: StepMagics, a: argparse.Namespace) -> None:
@@ -256,7 +264,8 @@ def _build() -> CommandTable:
           _cron_start, lambda p: p.add_argument("seconds", nargs="?", type=_seconds, default=1.0, metavar="SECONDS",
                                                 help="how often to check the schedules"),
           examples=("%motia cron start", "%motia cron start 0.5"))
-    t.add("cron stop", "stop the cron scheduler", "Stop the cron scheduler.", _cron_stop, examples=("%motia cron stop",))
+    t.add("cron stop", "stop the cron scheduler", "Stop the cron scheduler; a cron step it is running finishes first.",
+          _cron_stop, examples=("%motia cron stop",))
     t.add("cron list", "cron steps and their next run (also: %motia cron)",
           "The cron steps, their expressions and next runs, as a DataFrame.", _cron_list,
           examples=("%motia cron list", "%motia cron"))

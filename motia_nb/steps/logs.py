@@ -8,16 +8,24 @@ in the cell that caused the step (stdout, so it keeps causal order with the
 step's own prints) and keeps a record (time, level, step, trace id, message,
 data) in the session's :class:`LogStore`, whose ``frame()`` is a pandas
 DataFrame. Debug lines are kept but printed only when ``logger.level = "debug"``.
+
+The record keeps a copy of ``data`` as it was when logged (a handler that changes the dict
+afterwards does not rewrite its log). The printed line is JSON: a datetime as ISO 8601, a
+set as a list, a numpy number or array as the number or list it holds, anything else as
+its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
+started (a thread does not inherit the cascade's context). The store keeps the newest
+:data:`MAX_RECORDS` lines and counts the older ones it dropped (``dropped``).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +56,35 @@ _records: "deque[LogRecord]" = deque(maxlen=MAX_RECORDS)
 _lock = threading.Lock()
 
 
+def _plain(o: Any) -> Any:
+    """What a value JSON cannot write is written as (``json.dumps``'s ``default``)."""
+    if isinstance(o, (datetime, date, time)):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset)):
+        try:
+            return sorted(o)
+        except TypeError:  # mixed types: as they come
+            return list(o)
+    if type(o).__module__ == "numpy" and hasattr(o, "tolist"):  # np.int64(5) -> 5, an array -> its list
+        return o.tolist()
+    return str(o)
+
+
 def _json(data: Any) -> str:
     try:
-        return json.dumps(data, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+        return json.dumps(data, ensure_ascii=False, default=_plain)
+    except (TypeError, ValueError, RecursionError):
         return repr(data)
+
+
+def _snapshot(data: Any) -> Any:
+    """``data`` as it is now: a deep copy (a value that cannot be copied is kept as it is)."""
+    if data is None or isinstance(data, (str, int, float, bool)):
+        return data
+    try:
+        return copy.deepcopy(data)
+    except Exception:  # noqa: BLE001 - a lock, a generator, ...: keep the object itself
+        return data
 
 
 class LogStore:
@@ -62,6 +94,8 @@ class LogStore:
         self._records: "deque[LogRecord]" = deque(maxlen=max_records)
         self._lock = threading.Lock()
         self._level = "info"
+        #: how many of the oldest lines were dropped to keep the newest ``maxlen`` (since the last clear)
+        self.dropped = 0
 
     @property
     def level(self) -> str:
@@ -74,8 +108,14 @@ class LogStore:
             raise ValueError(f"logger level must be one of {LEVELS}, got {value!r}")
         self._level = value
 
+    @property
+    def max_records(self) -> int:
+        return self._records.maxlen or 0
+
     def add(self, rec: LogRecord) -> None:
         with self._lock:
+            if len(self._records) == self._records.maxlen:
+                self.dropped += 1
             self._records.append(rec)
 
     def records(self) -> list[LogRecord]:
@@ -87,6 +127,7 @@ class LogStore:
         """Forget every kept log record."""
         with self._lock:
             self._records.clear()
+            self.dropped = 0
 
     def __len__(self) -> int:
         return len(self._records)
@@ -130,14 +171,16 @@ class StepLogger:
     """Motia's ``logger``: ``info``, ``warn`` (alias ``warning``), ``error``, ``debug``.
 
     It writes to the :class:`LogStore` that ``store()`` returns (the session's).
-    The step name and trace id come from the running cascade (or the step it is
-    bound to); outside a step they are empty. ``level`` is the store's printing
-    threshold, shared by every logger of a session.
+    The step name and trace id come from the running cascade, else from the step
+    run it is bound to (``ctx.logger``, also in a thread the handler started);
+    outside a step they are empty. ``level`` is the store's printing threshold,
+    shared by every logger of a session.
     """
 
-    def __init__(self, store: Callable[[], LogStore], step: str | None = None) -> None:
+    def __init__(self, store: Callable[[], LogStore], step: str | None = None, trace_id: str | None = None) -> None:
         self._store = store
         self._step = step
+        self._trace_id = trace_id
 
     @property
     def level(self) -> str:
@@ -154,7 +197,8 @@ class StepLogger:
         store = self._store()
         frame = current_frame()
         step = self._step or (frame.step if frame else None)
-        rec = LogRecord(datetime.now(), level, step, frame.trace_id if frame else None, str(message), data)
+        trace_id = frame.trace_id if frame else self._trace_id  # (a thread the handler started has no frame)
+        rec = LogRecord(datetime.now(), level, step, trace_id, str(message), _snapshot(data))
         store.add(rec)
         if _RANK[level] >= _RANK[store.level]:
             line = f"[{level.upper()}] " + (f"{step}: " if step else "") + rec.message
@@ -176,9 +220,10 @@ class StepLogger:
     def error(self, message: Any, data: Any = None) -> None:
         self.log("error", message, data)
 
-    def bound(self, step: str) -> "StepLogger":
-        """A logger on the same store that always names ``step`` (what ``ctx.logger`` is)."""
-        return StepLogger(self._store, step)
+    def bound(self, step: str, trace_id: str | None = None) -> "StepLogger":
+        """A logger on the same store that always names ``step`` and, outside any cascade (a thread
+        the handler started), ``trace_id`` (what ``ctx.logger`` is)."""
+        return StepLogger(self._store, step, trace_id)
 
     def __repr__(self) -> str:
         return f"<motia_nb logger level={self.level!r}, {len(self._store())} records>"

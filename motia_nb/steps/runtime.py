@@ -204,7 +204,7 @@ class Runtime(StateTriggers):
     def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
         """The ``ctx`` a handler or condition of ``st`` receives."""
         return FlowContext(
-            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name),
+            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name, trace_id),
             input_value=input_value, state_manager=self.manager, enqueue=self.enqueue_entry,
         )
 
