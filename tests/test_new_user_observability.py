@@ -237,3 +237,13 @@ def test_write_export_refuses_an_empty_folder_name(tmp_path, monkeypatch):
         with pytest.raises(ExportError, match="is empty: name the folder to write to"):
             write_export(plan, empty)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_negative_cron_interval_gets_no_hint_to_write_it_after_dashes(steps_ip):
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    # '-1' was read as SECONDS and refused; "goes after --: %motia cron start -- -1" would be refused too
+    with pytest.raises(MagicUsageError) as info:
+        steps_ip.run_line_magic("motia", "cron start -1")
+    assert str(info.value) == ("%motia cron start: SECONDS: '-1' is not a positive number of seconds\n"
+                               "  usage: %motia cron start [SECONDS]")
