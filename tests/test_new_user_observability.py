@@ -247,3 +247,25 @@ def test_a_negative_cron_interval_gets_no_hint_to_write_it_after_dashes(steps_ip
         steps_ip.run_line_magic("motia", "cron start -1")
     assert str(info.value) == ("%motia cron start: SECONDS: '-1' is not a positive number of seconds\n"
                                "  usage: %motia cron start [SECONDS]")
+
+
+def test_an_export_says_which_step_files_it_did_not_write_there(steps_ip, tmp_path, capsys):
+    from motia_nb.testing import run_cell
+
+    out_dir = tmp_path / "steps"
+    src = 'from motia import queue\nconfig = {{"name": "{}", "triggers": [queue("t")]}}\ndef handler(d): pass'
+    run_cell(steps_ip, "%%step\n" + src.format("CreateOrder")).raise_error()
+    run_cell(steps_ip, f'%motia export "{out_dir}"').raise_error()
+    assert "also holds" not in capsys.readouterr().err
+    # the step renamed in its cell: the old file stays, and motia run would load both
+    steps_ip.run_line_magic("motia", "reset")
+    run_cell(steps_ip, "%%step\n" + src.format("PlaceOrder")).raise_error()
+    (out_dir / "sub").mkdir()
+    (out_dir / "sub" / "helper_step.py").write_text("")
+    (out_dir / ".hidden").mkdir()
+    (out_dir / ".hidden" / "x_step.py").write_text("")  # motia's glob does not look there
+    capsys.readouterr()
+    run_cell(steps_ip, f'%motia export "{out_dir}"').raise_error()
+    assert capsys.readouterr().err == (f"⚠ {out_dir} also holds create_order_step.py, sub/helper_step.py, not written by "
+                                       f"this export: motia run --dir {out_dir} loads them too\n")
+    assert sorted(p.name for p in out_dir.glob("*_step.py")) == ["create_order_step.py", "place_order_step.py"]

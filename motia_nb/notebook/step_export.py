@@ -23,7 +23,7 @@ from pathlib import Path
 from ..steps.registry import Step
 from .step_cells import public_names
 
-__all__ = ["ExportError", "ExportFile", "ExportPlan", "step_file_name", "plan_export", "write_export"]
+__all__ = ["ExportError", "ExportFile", "ExportPlan", "step_file_name", "plan_export", "write_export", "other_step_files"]
 
 #: what motia_nb's stand-in for `motia` offers beyond motia 1.0's SDK
 _NOT_IN_MOTIA = ("state_manager", "ensure_motia")
@@ -178,3 +178,12 @@ def write_export(plan: ExportPlan, directory: str | os.PathLike[str], force: boo
             Path(tmp).unlink(missing_ok=True)
             raise
     return paths
+
+
+def other_step_files(directory: Path, written: Iterable[Path]) -> list[str]:
+    """The step files under ``directory`` (``**/*_step.py``, as ``motia run --dir`` finds them) other
+    than ``written``, as paths relative to it, sorted: files an earlier export (of a step renamed
+    since) or the user left there, which ``motia run`` would load beside the exported ones."""
+    mine = {p.resolve() for p in written}
+    found = (p.relative_to(directory) for p in directory.rglob("*_step.py") if p.is_file() and p.resolve() not in mine)
+    return sorted(r.as_posix() for r in found if not any(part.startswith(".") for part in r.parts))  # (glob's `**` skips dot names)

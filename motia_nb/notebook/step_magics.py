@@ -50,7 +50,7 @@ from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .step_cells import define_steps_from_source, notebook_names_used
-from .step_export import ExportError, plan_export, write_export
+from .step_export import ExportError, other_step_files, plan_export, write_export
 from .._frames import location
 from .tracebacks import error_line, one_line_errors, user_frames
 
@@ -194,7 +194,7 @@ def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
 def _export(m: StepMagics, a: argparse.Namespace) -> None:
     try:
         plan = plan_export(current_session().registry.all())
-        write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
+        written = write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
     except ExportError as e:
         raise MagicUsageError(f"%motia export: {e}") from None
     folder = a.dir.rstrip("/\\") or a.dir
@@ -204,6 +204,11 @@ def _export(m: StepMagics, a: argparse.Namespace) -> None:
             print(f"    note: {note}")
     if plan.skipped:
         print(f"not exported (defined with @step in a plain cell, not a %%step cell): {', '.join(plan.skipped)}")
+    others = other_step_files(written[0].parent, written)
+    if others:  # a step renamed since an earlier export left its old file: motia run loads both
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        print(f"⚠ {folder} also holds {shown}, not written by this export: motia run --dir "
+              f"{shlex.quote(folder)} loads {'it' if len(others) == 1 else 'them'} too", file=sys.stderr)
     print(f"run them with: motia run --dir {shlex.quote(folder)}")  # (as a shell reads it: 'my steps')
 
 
