@@ -77,13 +77,26 @@ def _json(data: Any) -> str:
         return repr(data)
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy, fast for the dicts and lists of plain values a log line mostly carries."""
+    t = type(value)
+    if t in _ATOMS:
+        return value
+    if t is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if t is list:
+        return [_copy(v) for v in value]
+    return copy.deepcopy(value)
+
+
 def _snapshot(data: Any) -> Any:
     """``data`` as it is now: a deep copy (a value that cannot be copied is kept as it is)."""
-    if data is None or isinstance(data, (str, int, float, bool)):
-        return data
     try:
-        return copy.deepcopy(data)
-    except Exception:  # noqa: BLE001 - a lock, a generator, ...: keep the object itself
+        return _copy(data)
+    except Exception:  # noqa: BLE001 - a lock, a generator, too deep...: keep the object itself
         return data
 
 
