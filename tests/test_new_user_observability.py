@@ -269,3 +269,30 @@ def test_an_export_says_which_step_files_it_did_not_write_there(steps_ip, tmp_pa
     assert capsys.readouterr().err == (f"⚠ {out_dir} also holds create_order_step.py, sub/helper_step.py, not written by "
                                        f"this export: motia run --dir {out_dir} loads them too\n")
     assert sorted(p.name for p in out_dir.glob("*_step.py")) == ["create_order_step.py", "place_order_step.py"]
+
+
+def test_a_trace_id_can_be_given_by_its_first_characters(steps_ip, capsys):
+    from motia_nb.session import trace_frame
+    from motia_nb.testing import run_cell
+
+    run_cell(steps_ip, '%%step\nfrom motia import queue\nconfig = {"name": "Q", "triggers": [queue("q")]}\n'
+                       'def handler(d, ctx): ctx.logger.info("ran", {"trace": ctx.trace_id})').raise_error()
+    for _ in range(3):
+        steps_ip.run_line_magic("motia", "enqueue q {}")
+    ids = trace_frame()["trace_id"].tolist()
+    first = ids[0]
+    short = next(first[:n] for n in range(4, len(first)) if sum(t.startswith(first[:n]) for t in ids) == 1)
+    capsys.readouterr()
+    df = steps_ip.run_line_magic("motia", f"trace {short}")
+    assert df["trace_id"].tolist() == [first] and capsys.readouterr().err == ""
+    # a beginning several ids share says so, and the frame is empty (uuid4 ids rarely share one: two that do)
+    from datetime import datetime
+
+    from motia_nb.session import current_session
+    for tid in ("abcd-1", "abcd-2"):
+        current_session().traces.record(TraceRecord(tid, "Q", "queue q", datetime.now(), 1.0, "ok", None, 1, None))
+    df = steps_ip.run_line_magic("motia", "trace abcd")
+    assert df.empty and capsys.readouterr().err == "%motia trace: 'abcd' begins 2 trace ids; write more of it\n"
+    # nothing begins with it: as before
+    df = steps_ip.run_line_magic("motia", "trace zzzz")
+    assert df.empty and capsys.readouterr().err == "%motia trace: no trace 'zzzz' (5 traces kept; %motia trace lists them)\n"

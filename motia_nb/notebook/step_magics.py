@@ -166,7 +166,14 @@ def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
     df = trace_frame(a.trace)
     if a.trace not in (None, "last") and df.empty:
-        n = trace_frame()["trace_id"].nunique()
+        ids = trace_frame()["trace_id"].unique().tolist()
+        begun = [t for t in ids if t.startswith(a.trace)]  # the first characters, copied as a git hash's
+        if len(begun) == 1:
+            return trace_frame(begun[0])
+        if begun:
+            print(f"%motia trace: {a.trace!r} begins {len(begun)} trace ids; write more of it", file=sys.stderr)
+            return df
+        n = len(ids)
         print(f"%motia trace: no trace {a.trace!r} ({n} trace{'' if n == 1 else 's'} kept; %motia trace lists them)",
               file=sys.stderr)
     return df
@@ -277,7 +284,7 @@ def _build() -> CommandTable:
     t.add("logs", "the log as a DataFrame", "Everything logged (optionally by one step) as a DataFrame.", _logs,
           _optional("step", "STEP", "only this step's lines"), examples=("%motia logs", "%motia logs ProcessPayment"))
     t.add("trace", "step runs as a DataFrame",
-          "Step runs as a DataFrame: every run, the last cascade (last) or one trace id.", _trace,
+          "Step runs as a DataFrame: every run, the last cascade (last) or one trace id (or its first characters).", _trace,
           _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",))
     t.add("flow", "the flow diagram (Mermaid + text)", "The diagram of the steps (optionally of one flow).", _flow,
           _optional("flow", "FLOW", "a flow name"), examples=("%motia flow order-processing",))
