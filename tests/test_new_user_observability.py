@@ -296,3 +296,25 @@ def test_a_trace_id_can_be_given_by_its_first_characters(steps_ip, capsys):
     # nothing begins with it: as before
     df = steps_ip.run_line_magic("motia", "trace zzzz")
     assert df.empty and capsys.readouterr().err == "%motia trace: no trace 'zzzz' (5 traces kept; %motia trace lists them)\n"
+
+
+def test_the_printed_line_writes_models_and_dataclasses_as_their_fields(capsys):
+    import dataclasses
+    from decimal import Decimal
+
+    from pydantic import BaseModel
+
+    class Order(BaseModel):
+        id: str
+        total: Decimal
+
+    @dataclasses.dataclass
+    class Line:
+        sku: str
+        qty: int
+
+    store = LogStore()
+    StepLogger(lambda: store).info("order", {"order": Order(id="o1", total=Decimal("9.50")),
+                                             "line": Line("a", 2), "other": Decimal("1.5")})
+    assert capsys.readouterr().out == ('[INFO] order {"order": {"id": "o1", "total": "9.50"}, '
+                                       '"line": {"sku": "a", "qty": 2}, "other": "1.5"}\n')

@@ -11,8 +11,8 @@ DataFrame. Debug lines are kept but printed only when ``logger.level = "debug"``
 
 The record keeps a copy of ``data`` as it was when logged (a handler that changes the dict
 afterwards does not rewrite its log). The printed line is JSON: a datetime as ISO 8601, a
-set as a list, a numpy number or array as the number or list it holds, anything else as
-its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
+set as a list, a numpy number or array as the number or list it holds, a pydantic model or a
+dataclass as its fields, anything else as its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
 started (a thread does not inherit the cascade's context). The store keeps the newest
 :data:`MAX_RECORDS` lines and counts the older ones it dropped (``dropped``).
 """
@@ -20,6 +20,7 @@ started (a thread does not inherit the cascade's context). The store keeps the n
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import sys
 import threading
@@ -67,6 +68,14 @@ def _plain(o: Any) -> Any:
             return list(o)
     if type(o).__module__ == "numpy" and hasattr(o, "tolist"):  # np.int64(5) -> 5, an array -> its list
         return o.tolist()
+    dump = getattr(o, "model_dump", None)  # a pydantic model (a queue's input schema): its fields
+    if callable(dump) and not isinstance(o, type):
+        try:
+            return dump(mode="json")
+        except Exception:  # noqa: BLE001 - as text then
+            return str(o)
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
     return str(o)
 
 
