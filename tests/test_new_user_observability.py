@@ -318,3 +318,27 @@ def test_the_printed_line_writes_models_and_dataclasses_as_their_fields(capsys):
                                              "line": Line("a", 2), "other": Decimal("1.5")})
     assert capsys.readouterr().out == ('[INFO] order {"order": {"id": "o1", "total": "9.50"}, '
                                        '"line": {"sku": "a", "qty": 2}, "other": "1.5"}\n')
+
+
+def test_cron_run_of_a_step_whose_condition_is_false_says_it_did_not_run(steps_ip, capsys):
+    from motia_nb.testing import run_cell
+
+    # the playground's cron_with_condition_step.py, outside business hours
+    run_cell(steps_ip, '''%%step
+from motia import cron, logger
+def is_business_hours(input, ctx):
+    return False
+config = {"name": "CronWithCondition", "triggers": [cron("5 * * * * * *", condition=is_business_hours)], "enqueues": []}
+def handler(input):
+    logger.info("Running business hours task")''').raise_error()
+    capsys.readouterr()
+    steps_ip.run_line_magic("motia", "cron run CronWithCondition")
+    assert capsys.readouterr() == ("", "⚠ cron step 'CronWithCondition' did not run: its condition is_business_hours is "
+                                       "false now (its trigger's condition, as on its schedule)\n")
+    # on its schedule, a false condition stays silent, as on the engine
+    import asyncio
+
+    from motia_nb.session import current_session
+
+    asyncio.run(current_session().runtime.run_cron("CronWithCondition", scheduled=True))
+    assert capsys.readouterr() == ("", "")

@@ -366,8 +366,11 @@ class Runtime(StateTriggers):
         return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
 
     # ------------------------------------------------------------------ cron and manual runs
-    async def run_cron(self, name: str) -> None:
-        """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline."""
+    async def run_cron(self, name: str, scheduled: bool = False) -> None:
+        """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline.
+
+        A step whose condition is false now does not run, as on its schedule; asked for by name
+        (not ``scheduled``), a line on stderr says so rather than nothing at all."""
         st = self.registry.get(name)
         trigs = st.of_type(CronTrigger)
         if not trigs:
@@ -378,8 +381,18 @@ class Runtime(StateTriggers):
         label = f"cron {trigs[0].expression}"
         with self.root(f"cron {name}"):
             event = {"trigger": "cron", "job_id": name, "scheduled_time": datetime.now().astimezone().isoformat()}
-            if await self._condition_holds(st, trigs[0], event, label, trigger):
+            token = condition_error.set(None)
+            try:
+                holds = await self._condition_holds(st, trigs[0], event, label, trigger)
+                raised = condition_error.get()
+            finally:
+                condition_error.reset(token)
+            if holds:
                 await self.run(st, None, trigger, label)
+            elif not scheduled and raised is None:  # (a condition that raised was reported already)
+                cond = getattr(trigs[0].condition, "__name__", "")
+                said = f"its condition {cond}" if cond and cond != "<lambda>" else "its condition"
+                say(f"⚠ cron step {name!r} did not run: {said} is false now (its trigger's condition, as on its schedule)")
 
     async def run_step_now(self, name: str, data: Any = None) -> Outcome:
         """Run any step by name with ``data`` as its input (a manual trigger), inline."""

@@ -106,7 +106,7 @@ class CronScheduler:
             self.last_run[name] = now
             self.runs[name] = self.runs.get(name, 0) + 1
             try:
-                await self.runtime.run_cron(name)
+                await self.runtime.run_cron(name, scheduled=True)
             except StepLoopError as e:  # a handler error is already reported by the runtime
                 print(f"✖ cron step {name!r}: {e}", file=sys.stderr, flush=True)
             finally:
