@@ -342,3 +342,22 @@ def handler(input):
 
     asyncio.run(current_session().runtime.run_cron("CronWithCondition", scheduled=True))
     assert capsys.readouterr() == ("", "")
+
+
+def test_trace_past_the_kept_rows_says_how_many_were_dropped(steps_ip, capsys):
+    from datetime import datetime
+
+    from motia_nb.session import current_session
+
+    from motia_nb.steps.trace import MAX_RECORDS
+
+    traces = current_session().traces
+    for i in range(MAX_RECORDS + 2):
+        traces.record(TraceRecord(f"t{i}", "Tick", "cron * * * * * *", datetime.now(), 1.0, "ok", None, 1, None, i))
+    capsys.readouterr()
+    df = steps_ip.run_line_magic("motia", "trace")
+    assert len(df) == MAX_RECORDS and df["trace_id"].iloc[0] == "t2"
+    assert capsys.readouterr().err == "%motia trace: the trace keeps the newest 20,000 step runs; 2 older step runs were dropped\n"
+    steps_ip.run_line_magic("motia", "reset")
+    steps_ip.run_line_magic("motia", "trace")
+    assert capsys.readouterr().err == ""

@@ -147,13 +147,18 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
     return df
 
 
+def _say_dropped(command: str, store: Any, many: str, one: str) -> None:
+    """Say on stderr that the oldest rows of ``store`` were dropped (its first rows are not there: why)."""
+    n = store.dropped
+    if n:
+        print(f"%motia {command}: the {'log' if command == 'logs' else 'trace'} keeps the newest "
+              f"{store.max_records:,} {many}; {n:,} older {one + ' was' if n == 1 else many + ' were'} dropped",
+              file=sys.stderr)
+
+
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     df = log_frame(step=a.step)
-    logs = current_session().logs
-    if logs.dropped:  # the first lines a step logged are not there: say why
-        n = logs.dropped
-        print(f"%motia logs: the log keeps the newest {logs.max_records:,} lines; {n:,} older "
-              f"{'line was' if n == 1 else 'lines were'} dropped", file=sys.stderr)
+    _say_dropped("logs", current_session().logs, "lines", "line")
     if a.step is not None and df.empty:
         if any(s.name == a.step for s in all_steps()):
             print(f"%motia logs: step {a.step!r} has logged nothing yet", file=sys.stderr)
@@ -165,6 +170,8 @@ def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
 
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
     df = trace_frame(a.trace)
+    if a.trace is None:  # (a trace of its own is there whole, or was dropped whole: said below)
+        _say_dropped("trace", current_session().traces, "step runs", "step run")
     if a.trace not in (None, "last") and df.empty:
         ids = trace_frame()["trace_id"].unique().tolist()
         begun = [t for t in ids if t.startswith(a.trace)]  # the first characters, copied as a git hash's

@@ -44,6 +44,12 @@ class TraceStore:
         self._records: "deque[TraceRecord]" = deque(maxlen=max_records)
         self._lock = threading.Lock()
         self._cleared_at: datetime | None = None
+        #: how many of the oldest rows were dropped to keep the newest ``maxlen`` (since the last clear)
+        self.dropped = 0
+
+    @property
+    def max_records(self) -> int:
+        return self._records.maxlen or 0
 
     def record(self, rec: TraceRecord) -> None:
         """Keep one step run (not one that started before the last :meth:`clear`: a cron step still
@@ -51,6 +57,8 @@ class TraceStore:
         with self._lock:
             if self._cleared_at is not None and rec.start < self._cleared_at:
                 return
+            if len(self._records) == self._records.maxlen:
+                self.dropped += 1
             self._records.append(rec)
 
     def records(self) -> list[TraceRecord]:
@@ -70,6 +78,7 @@ class TraceStore:
         with self._lock:
             self._records.clear()
             self._cleared_at = datetime.now()
+            self.dropped = 0
 
     def frame(self, trace_id: str | None = None, step: str | None = None) -> "pd.DataFrame":
         """Step runs as a DataFrame, ordered by start time.
