@@ -361,3 +361,25 @@ def test_trace_past_the_kept_rows_says_how_many_were_dropped(steps_ip, capsys):
     steps_ip.run_line_magic("motia", "reset")
     steps_ip.run_line_magic("motia", "trace")
     assert capsys.readouterr().err == ""
+
+
+def test_an_exported_cell_reading_a_notebook_variable_gets_a_note(steps_ip, tmp_path, capsys):
+    from motia_nb.testing import run_cell
+
+    steps_ip.run_cell("TAX = 0.2")
+    run_cell(steps_ip, '''%%step
+import math
+from motia import queue
+config = {"name": "Tax", "triggers": [queue("t")]}
+def handler(d, ctx):
+    rate = [r for r in (TAX,)][0]
+    match d:
+        case {"v": v, **rest}:
+            ctx.logger.info("tax", {"v": math.floor(v * rate), "rest": rest, "name": __name__, "n": len(d)})''').raise_error()
+    capsys.readouterr()
+    steps_ip.run_line_magic("motia", f'export "{tmp_path}"')
+    assert capsys.readouterr().out == (
+        f"✓ {tmp_path}/tax_step.py  (Tax)\n"
+        "    note: uses TAX, which the file does not define or import (a name of the notebook?): a Motia project "
+        "fails on it with NameError\n"
+        f"run them with: motia run --dir {tmp_path}\n")

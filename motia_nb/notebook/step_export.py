@@ -13,6 +13,7 @@ to write; the plan names them. Nothing here needs IPython.
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 import tempfile
@@ -24,6 +25,10 @@ from ..steps.registry import Step
 from .step_cells import public_names
 
 __all__ = ["ExportError", "ExportFile", "ExportPlan", "step_file_name", "plan_export", "write_export", "other_step_files"]
+
+#: the names every module has without defining them
+_MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__",
+                           "__annotations__", "__path__", "__cached__"})
 
 #: what motia_nb's stand-in for `motia` offers beyond motia 1.0's SDK
 _NOT_IN_MOTIA = ("state_manager", "ensure_motia")
@@ -87,6 +92,12 @@ def _bound_and_used(source: str) -> tuple[set[str], set[str], set[str]]:
             bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
     return bound, used, from_motia
 
 
@@ -101,6 +112,10 @@ def _notes(source: str, cell_names: tuple[str, ...], module_step: str | None) ->
     if implicit:
         notes.append(f"uses {', '.join(implicit)} without importing it (a %%step cell's convenience): "
                      "add the import for a Motia project")
+    unknown = sorted(used - bound - set(public_names()) - set(dir(builtins)) - _MODULE_NAMES)
+    if unknown:  # a notebook variable the cell read (it was told when the cell ran): a NameError in Motia
+        notes.append(f"uses {', '.join(unknown)}, which the file does not define or import (a name of the notebook?): "
+                     "a Motia project fails on it with NameError")
     extra = sorted(from_motia & set(_NOT_IN_MOTIA))
     if extra:
         notes.append(f"imports {', '.join(extra)} from motia: motia_nb's stand-in has it, Motia's SDK does not")
