@@ -383,3 +383,13 @@ def handler(d, ctx):
         "    note: uses TAX, which the file does not define or import (a name of the notebook?): a Motia project "
         "fails on it with NameError\n"
         f"run them with: motia run --dir {tmp_path}\n")
+
+
+def test_the_flow_diagram_draws_a_stream_trigger(steps_ip):
+    from motia_nb import http, register
+    from motia_nb.steps.config import stream
+
+    register({"name": "OnTodo", "flows": ["todo"], "triggers": [stream("todos", group_id="inbox"), http("GET", "/t")]},
+             lambda ev: None)
+    mermaid = steps_ip.run_line_magic("motia", "flow todo").mermaid
+    assert '  st0_0[("stream todos inbox")] --> s0' in mermaid.splitlines(), mermaid
