@@ -166,7 +166,7 @@ def test_log_lines_are_json_snapshots_and_a_thread_keeps_the_trace(ran):
 
 def test_logs_past_the_kept_lines_say_how_many_were_dropped(ran):
     text = out(ran["chatty_logs"])  # (Weird's 3 lines and Chatty's first 5 went; stderr and stdout in any order)
-    assert sorted(text.splitlines()) == ["%motia logs: the log keeps the newest 20,000 lines; 8 older lines were dropped",
+    assert sorted(text.splitlines()) == ["%motia logs: the log keeps the newest 20,000 lines and 64 MB of their data; 8 older lines were dropped",
                                          "20000 {'i': 5}"], text
 
 
@@ -393,3 +393,16 @@ def test_the_flow_diagram_draws_a_stream_trigger(steps_ip):
              lambda ev: None)
     mermaid = steps_ip.run_line_magic("motia", "flow todo").mermaid
     assert '  st0_0[("stream todos inbox")] --> s0' in mermaid.splitlines(), mermaid
+
+
+def test_the_log_keeps_at_most_max_bytes_of_data():
+    store = LogStore(max_records=100, max_bytes=1000)
+    log = StepLogger(lambda: store).bound("S", "t")
+    big = {"blob": "x" * 300}  # (one object, logged again and again: each line keeps its own copy)
+    for i in range(10):
+        log.debug(f"m{i}", big)
+    kept = store.records()
+    assert [r.message for r in kept] == ["m7", "m8", "m9"] and store.dropped == 7
+    assert sum(r.size for r in kept) <= 1000
+    log.debug("huge", {"blob": "y" * 5000})  # one line past the budget is kept alone
+    assert [r.message for r in store.records()] == ["huge"]

@@ -151,8 +151,10 @@ def _say_dropped(command: str, store: Any, many: str, one: str) -> None:
     """Say on stderr that the oldest rows of ``store`` were dropped (its first rows are not there: why)."""
     n = store.dropped
     if n:
+        budget = getattr(store, "max_bytes", None)
+        also = f" and {budget / 2**20:g} MB of their data" if budget else ""
         print(f"%motia {command}: the {'log' if command == 'logs' else 'trace'} keeps the newest "
-              f"{store.max_records:,} {many}; {n:,} older {one + ' was' if n == 1 else many + ' were'} dropped",
+              f"{store.max_records:,} {many}{also}; {n:,} older {one + ' was' if n == 1 else many + ' were'} dropped",
               file=sys.stderr)
 
 

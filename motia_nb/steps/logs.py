@@ -14,7 +14,9 @@ afterwards does not rewrite its log). The printed line is JSON: a datetime as IS
 set as a list, a numpy number or array as the number or list it holds, a pydantic model or a
 dataclass as its fields, anything else as its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
 started (a thread does not inherit the cascade's context). The store keeps the newest
-:data:`MAX_RECORDS` lines and counts the older ones it dropped (``dropped``).
+:data:`MAX_RECORDS` lines, and about :data:`MAX_BYTES` of their data at most (a
+handler logging a big payload in a loop does not fill the kernel's memory), and counts the
+older lines it dropped (``dropped``).
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from .context import current_frame
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["StepLogger", "LogStore", "LogRecord", "LEVELS", "MAX_RECORDS"]
+__all__ = ["StepLogger", "LogStore", "LogRecord", "LEVELS", "MAX_RECORDS", "MAX_BYTES"]
 
 LEVELS = ("debug", "info", "warn", "error")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 #: How many log records are kept (oldest dropped first).
 MAX_RECORDS = 20_000
+#: About how much data (characters of text, 8 a number) the kept log records hold at most (oldest dropped first).
+MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class LogRecord:
     trace_id: str | None
     message: str
     data: Any
+    size: int = 0  # about how much the message and data hold (what MAX_BYTES counts)
 
 
 _records: "deque[LogRecord]" = deque(maxlen=MAX_RECORDS)
@@ -89,31 +94,48 @@ def _json(data: Any) -> str:
 _ATOMS = (str, int, float, bool, type(None))
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy, fast for the dicts and lists of plain values a log line mostly carries."""
+def _copy(value: Any, size: list[int]) -> Any:
+    """A deep copy, fast for the dicts and lists of plain values a log line mostly carries;
+    adds about how much it holds (characters of text, 8 a number) to ``size[0]``."""
     t = type(value)
+    if t is str:
+        size[0] += len(value) + 2
+        return value
     if t in _ATOMS:
+        size[0] += 8
         return value
     if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            size[0] += len(k) + 4 if type(k) is str else 12
+            out[k] = _copy(v, size)
+        return out
     if t is list:
-        return [_copy(v) for v in value]
+        size[0] += 2
+        return [_copy(v, size) for v in value]
+    nbytes = getattr(value, "nbytes", None)  # a numpy array
+    size[0] += nbytes if isinstance(nbytes, int) else sys.getsizeof(value)
     return copy.deepcopy(value)
 
 
-def _snapshot(data: Any) -> Any:
-    """``data`` as it is now: a deep copy (a value that cannot be copied is kept as it is)."""
+def _snapshot(data: Any) -> tuple[Any, int]:
+    """``data`` as it is now (a deep copy; a value that cannot be copied is kept as it is) and
+    about how much it holds."""
+    size = [0]
     try:
-        return _copy(data)
+        return _copy(data, size), size[0]
     except Exception:  # noqa: BLE001 - a lock, a generator, too deep...: keep the object itself
-        return data
+        return data, size[0]
 
 
 class LogStore:
     """A session's kept log lines (oldest dropped past :data:`MAX_RECORDS`) and its print level."""
 
-    def __init__(self, max_records: int = MAX_RECORDS) -> None:
-        self._records: "deque[LogRecord]" = deque(maxlen=max_records)
+    def __init__(self, max_records: int = MAX_RECORDS, max_bytes: int = MAX_BYTES) -> None:
+        self._records: "deque[LogRecord]" = deque()
+        self._max_records = max_records
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._level = "info"
         #: how many of the oldest lines were dropped to keep the newest ``maxlen`` (since the last clear)
@@ -132,13 +154,15 @@ class LogStore:
 
     @property
     def max_records(self) -> int:
-        return self._records.maxlen or 0
+        return self._max_records
 
     def add(self, rec: LogRecord) -> None:
         with self._lock:
-            if len(self._records) == self._records.maxlen:
-                self.dropped += 1
             self._records.append(rec)
+            self._bytes += rec.size
+            while len(self._records) > 1 and (len(self._records) > self._max_records or self._bytes > self.max_bytes):
+                self._bytes -= self._records.popleft().size
+                self.dropped += 1
 
     def records(self) -> list[LogRecord]:
         """A snapshot of the kept records, oldest first."""
@@ -149,6 +173,7 @@ class LogStore:
         """Forget every kept log record."""
         with self._lock:
             self._records.clear()
+            self._bytes = 0
             self.dropped = 0
 
     def __len__(self) -> int:
@@ -220,7 +245,9 @@ class StepLogger:
         frame = current_frame()
         step = self._step or (frame.step if frame else None)
         trace_id = frame.trace_id if frame else self._trace_id  # (a thread the handler started has no frame)
-        rec = LogRecord(datetime.now(), level, step, trace_id, str(message), _snapshot(data))
+        message = str(message)
+        kept, size = _snapshot(data)
+        rec = LogRecord(datetime.now(), level, step, trace_id, message, kept, len(message) + size)
         store.add(rec)
         if _RANK[level] >= _RANK[store.level]:
             line = f"[{level.upper()}] " + (f"{step}: " if step else "") + rec.message
