@@ -89,6 +89,15 @@ def handler(data, ctx):
     "weird_logs": 'df = log_frame(step="Weird")\ntid = trace_frame("last")["trace_id"].iloc[0]\n'
                   'print(df["message"].tolist())\nprint(df["trace_id"].eq(tid).tolist())\n'
                   'print(len(log_frame(trace_id=tid)))\nprint(df["data"].iloc[1])',
+    "boom": '''%%step
+from motia import queue, logger
+config = {"name": "Boom", "triggers": [queue("boom")]}
+def handler(data, ctx):
+    logger.info("about to fail", data)
+    raise ValueError("bad data")''',
+    "boom_run": '%motia enqueue boom {"x": 1}',
+    "boom_logs": 'df = %motia logs Boom\nprint(df[["level", "message"]].values.tolist())\n'
+                 'print(df["trace_id"].eq(trace_frame("last")["trace_id"].iloc[0]).all())',
     "chatty": '''%%step
 from motia import queue
 config = {"name": "Chatty", "triggers": [queue("chat")]}
@@ -164,9 +173,18 @@ def test_log_lines_are_json_snapshots_and_a_thread_keeps_the_trace(ran):
     assert got == "{'status': 'new'}", got  # as logged, not as the handler left the dict afterwards
 
 
+def test_the_log_of_a_step_that_raised_ends_with_why(ran):
+    shown_in_cell = out(ran["boom_run"])
+    assert shown_in_cell.startswith('[INFO] Boom: about to fail {"x": 1}\n✖ step \'Boom\' failed (queue boom; trace ')
+    assert shown_in_cell.rstrip().endswith("ValueError: bad data"), shown_in_cell
+    assert shown_in_cell.count("ValueError: bad data") == 1  # the error line is kept in the log, not printed twice
+    assert out(ran["boom_logs"]).splitlines() == [
+        "[['info', 'about to fail'], ['error', 'step failed: ValueError: bad data']]", "True"]
+
+
 def test_logs_past_the_kept_lines_say_how_many_were_dropped(ran):
-    text = out(ran["chatty_logs"])  # (Weird's 3 lines and Chatty's first 5 went; stderr and stdout in any order)
-    assert sorted(text.splitlines()) == ["%motia logs: the log keeps the newest 20,000 lines and 64 MB of their data; 8 older lines were dropped",
+    text = out(ran["chatty_logs"])  # (Weird's 3 lines, Boom's 2 and Chatty's first 5 went; stderr and stdout in any order)
+    assert sorted(text.splitlines()) == ["%motia logs: the log keeps the newest 20,000 lines and 64 MB of their data; 10 older lines were dropped",
                                          "20000 {'i': 5}"], text
 
 
@@ -186,7 +204,7 @@ def test_export_to_an_empty_folder_name_is_refused_and_a_spaced_folder_is_quoted
     assert out(ran["listing"]) == "[]\n"  # nothing was written into the kernel's folder
     assert out(ran["export_space"]).splitlines()[-1] == "run them with: motia run --dir 'my steps'"
     # the exported files load back with %%step: the same steps, the same answer
-    assert out(ran["round_trip"]).splitlines()[-1] == "['Chatty', 'CreateOrder', 'Morning', 'Weird']", out(ran["round_trip"])
+    assert out(ran["round_trip"]).splitlines()[-1] == "['Boom', 'Chatty', 'CreateOrder', 'Morning', 'Weird']", out(ran["round_trip"])
     assert out(ran["round_trip_request"]).splitlines()[0] == '[INFO] CreateOrder: creating {"total": 7}'
     assert result(ran["round_trip_request"]) == "{'status': 201, 'body': {'total': 7}, 'headers': {}}"
 

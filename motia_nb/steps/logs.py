@@ -13,7 +13,8 @@ The record keeps a copy of ``data`` as it was when logged (a handler that change
 afterwards does not rewrite its log). The printed line is JSON: a datetime as ISO 8601, a
 set as a list, a numpy number or array as the number or list it holds, a pydantic model or a
 dataclass as its fields, anything else as its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
-started (a thread does not inherit the cascade's context). The store keeps the newest
+started (a thread does not inherit the cascade's context). A step run that raised leaves an
+``error`` line (kept, not printed: the cell shows the error) saying so. The store keeps the newest
 :data:`MAX_RECORDS` lines, and about :data:`MAX_BYTES` of their data at most (a
 handler logging a big payload in a loop does not fill the kernel's memory), and counts the
 older lines it dropped (``dropped``).
@@ -268,6 +269,12 @@ class StepLogger:
 
     def error(self, message: Any, data: Any = None) -> None:
         self.log("error", message, data)
+
+    def keep_failure(self, step: str, trace_id: str, err: BaseException) -> None:
+        """Keep (not print: the cell shows the error already) an error line saying step ``step`` failed
+        with ``err``, so that the log of a failed run ends with why."""
+        message = f"step failed: {type(err).__name__}: {err}"
+        self._store().add(LogRecord(datetime.now(), "error", step, trace_id, message, None, len(message)))
 
     def bound(self, step: str, trace_id: str | None = None) -> "StepLogger":
         """A logger on the same store that always names ``step`` and, outside any cascade (a thread

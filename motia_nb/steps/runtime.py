@@ -259,6 +259,7 @@ class Runtime(StateTriggers):
             raise CancelledByInterrupt(list(dict.fromkeys(reversed(parent.cancelled)))) from None
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)
+            self.logger.keep_failure(st.name, parent.trace_id, e)  # %motia logs STEP ends with why
             if not getattr(e, "reported", False):  # a worker step already showed its one line
                 report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
             return Outcome("error", None, e)
