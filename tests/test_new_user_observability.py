@@ -106,6 +106,13 @@ def handler(data, ctx):
         ctx.logger.debug("line", {"i": i})''',
     "chatty_run": '%motia enqueue chat {"n": 20005}',
     "chatty_logs": "df = %motia logs Chatty\nprint(len(df), df['data'].iloc[0])",
+    "loud": '''%%step
+from motia import queue, logger
+config = {"name": "Loud", "triggers": [queue("loud")]}
+def handler(data):
+    for i in range(data["n"]):
+        logger.info("line", {"i": i})''',
+    "loud_run": '%motia enqueue loud {"n": 5000}',
     # ---- a cron trigger's time zone
     "tz": '''%%step
 from motia import cron
@@ -188,6 +195,15 @@ def test_logs_past_the_kept_lines_say_how_many_were_dropped(ran):
                                          "20000 {'i': 5}"], text
 
 
+def test_many_printed_log_lines_are_a_few_outputs_of_the_cell(ran):
+    # each line was flushed on its own: 5,000 lines were 5,000 output messages (20,000 took 8 s
+    # in a kernel, 0.4 s now) that the notebook had to render and keep
+    outputs = ran["loud_run"].outputs
+    lines = "".join(o.get("text", "") for o in outputs).splitlines()
+    assert lines == [f'[INFO] Loud: line {{"i": {i}}}' for i in range(5000)]
+    assert len(outputs) < 100, len(outputs)
+
+
 def test_a_cron_time_zone_key_is_said_not_silently_ignored(ran):
     text = out(ran["tz"])  # (stderr and stdout in any order)
     assert sorted(text.splitlines()) == [
@@ -204,7 +220,8 @@ def test_export_to_an_empty_folder_name_is_refused_and_a_spaced_folder_is_quoted
     assert out(ran["listing"]) == "[]\n"  # nothing was written into the kernel's folder
     assert out(ran["export_space"]).splitlines()[-1] == "run them with: motia run --dir 'my steps'"
     # the exported files load back with %%step: the same steps, the same answer
-    assert out(ran["round_trip"]).splitlines()[-1] == "['Boom', 'Chatty', 'CreateOrder', 'Morning', 'Weird']", out(ran["round_trip"])
+    assert out(ran["round_trip"]).splitlines()[-1] == "['Boom', 'Chatty', 'CreateOrder', 'Loud', 'Morning', 'Weird']", \
+        out(ran["round_trip"])
     assert out(ran["round_trip_request"]).splitlines()[0] == '[INFO] CreateOrder: creating {"total": 7}'
     assert result(ran["round_trip_request"]) == "{'status': 201, 'body': {'total': 7}, 'headers': {}}"
 

@@ -254,7 +254,7 @@ class StepLogger:
             line = f"[{level.upper()}] " + (f"{step}: " if step else "") + rec.message
             if data is not None:
                 line += " " + _json(data)
-            print(line, file=sys.stdout, flush=True)
+            print(line, file=sys.stdout)
 
     def debug(self, message: Any, data: Any = None) -> None:
         self.log("debug", message, data)
