@@ -441,3 +441,15 @@ def test_the_log_keeps_at_most_max_bytes_of_data():
     assert sum(r.size for r in kept) <= 1000
     log.debug("huge", {"blob": "y" * 5000})  # one line past the budget is kept alone
     assert [r.message for r in store.records()] == ["huge"]
+
+
+@pytest.mark.parametrize("expr", ["CRON_TZ=Europe/Paris 0 9 * * *", "TZ=UTC 0 0 9 * * *"])
+def test_a_cron_time_zone_prefix_is_refused_saying_which_time_a_cron_runs_in(expr):
+    from motia_nb.steps.errors import StepConfigError
+    from motia_nb.steps.triggers import cron
+
+    with pytest.raises(StepConfigError) as info:
+        cron(expr)
+    prefix = expr.split("=")[0]
+    assert str(info.value) == (f"cron: bad cron expression {expr!r}: a time zone prefix ({prefix}=) is not read: a 5-field "
+                               "expression runs in the kernel's local time, 6/7 fields (seconds first) in UTC, as the engine")

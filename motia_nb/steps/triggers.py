@@ -137,6 +137,12 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
     if not isinstance(expression, str) or not expression.strip():
         raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
     expr = " ".join(expression.split())
+    first = expr.split(" ")[0]
+    if first.upper().startswith(("CRON_TZ=", "TZ=")):  # cron(8)'s time zone prefix: neither reader takes one
+        raise StepConfigError(
+            f"{where}: bad cron expression {expression!r}: a time zone prefix ({first.split('=')[0]}=) is not read: "
+            "a 5-field expression runs in the kernel's local time, 6/7 fields (seconds first) in UTC, as the engine"
+        )
     n = len(expr.split(" "))
     if n in (6, 7) or expr.startswith("@"):
         try:
