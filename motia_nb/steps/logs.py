@@ -12,12 +12,14 @@ DataFrame. Debug lines are kept but printed only when ``logger.level = "debug"``
 The record keeps a copy of ``data`` as it was when logged (a handler that changes the dict
 afterwards does not rewrite its log). The printed line is JSON: a datetime as ISO 8601, a
 set as a list, a numpy number or array as the number or list it holds, a pydantic model or a
-dataclass as its fields, anything else as its ``str``. ``ctx.logger`` names its step and trace id even from a thread the handler
-started (a thread does not inherit the cascade's context). A step run that raised leaves an
-``error`` line (kept, not printed: the cell shows the error) saying so. The store keeps the newest
-:data:`MAX_RECORDS` lines, and about :data:`MAX_BYTES` of their data at most (a
-handler logging a big payload in a loop does not fill the kernel's memory), and counts the
-older lines it dropped (``dropped``).
+dataclass as its fields, anything else as its ``str``. Lines are printed as ``print`` does
+(not flushed one by one: ipykernel sends many in one message, each to its cell).
+``ctx.logger`` names its step and trace id even from a thread the handler started (a thread
+does not inherit the cascade's context). A step run that raised leaves an ``error`` line
+(kept, not printed: the cell shows the error) saying so. The store keeps the newest
+:data:`MAX_RECORDS` lines, and about :data:`MAX_BYTES` of their data at most (a handler
+logging a big payload in a loop does not fill the kernel's memory), and counts the older
+lines it dropped (``dropped``).
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ class LogStore:
         self._bytes = 0
         self._lock = threading.Lock()
         self._level = "info"
-        #: how many of the oldest lines were dropped to keep the newest ``maxlen`` (since the last clear)
+        #: how many of the oldest lines were dropped to keep within the bounds (since the last clear)
         self.dropped = 0
 
     @property
