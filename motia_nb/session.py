@@ -112,8 +112,9 @@ class Session:
         return _flow_diagram(self.registry.all(), flow)
 
     def close(self) -> None:
-        """Stop the scheduler, forget the steps and close the manager (it reopens on next use)."""
-        self.scheduler.stop()
+        """Stop the scheduler (cancelling a cron step it runs), forget the steps and close the manager
+        (it reopens on next use)."""
+        self.scheduler.stop(cancel_running=True)
         self.registry.reset()
         self.manager.close()
 

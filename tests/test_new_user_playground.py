@@ -442,7 +442,9 @@ def test_one_trace_id_from_the_http_call_through_two_queues(ran):
 
 
 def test_a_seven_field_cron_with_a_condition(ran):
-    assert ran["cron"] == "closed ran nothing\n", ran["cron"]
+    # (run by name while its condition is false: one line says it did not run)
+    assert ran["cron"] == ("⚠ cron step 'OpenHoursTask' did not run: its condition is_open is false now "
+                           "(its trigger's condition, as on its schedule)\nclosed ran nothing\n"), ran["cron"]
     assert ran["cron_magic"] == '[INFO] OpenHoursTask: Open-hours task ran {"input": null}\n', ran["cron_magic"]
 
 

@@ -326,8 +326,8 @@ def test_scheduler_starts_runs_in_background_lists_and_stops():
         assert ran.wait(5), "the scheduler did not run the due step"
         df = s.frame()
         assert df["step"].tolist() == ["Every"] and bool(df["scheduled"][0]) is True
-    finally:
-        assert s.stop() == "cron scheduler stopped"
+    finally:  # (the step may still be finishing: "... (cron step 'Every' is running: it finishes first)")
+        assert s.stop().startswith("cron scheduler stopped")
     assert not s.running and s.stop() == "cron scheduler is not running"
     with pytest.raises(ValueError, match="interval"):
         s.start(0)

@@ -64,7 +64,8 @@ class ArgParser(argparse.ArgumentParser):
         msg = message.removeprefix("argument ")
         known = {o for a in self._actions for o in a.option_strings}
         # "-k" or "-1" read as an option: a name starting with '-' goes after `--`
-        dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known]
+        dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known
+                  and f"{w!r}" not in msg]  # (-1 read as the value it is and refused: `--` changes nothing)
         hint = ""
         before_end = self._words[: self._words.index("--")] if "--" in self._words else self._words
         # add_help is off: say where the help is (`--help` even after the `--` a VALUE command's names get)

@@ -151,7 +151,7 @@ def unload(ip: Any) -> None:
     session = default_session()
     for what, release in (
         ("closing the engine endpoints (%motia serve)", stop_engine_endpoints),
-        ("stopping the cron scheduler", session.scheduler.stop),
+        ("stopping the cron scheduler", lambda: session.scheduler.stop(cancel_running=True)),
         ("closing the state manager", session.manager.close),
         ("stopping motia_nb's loop thread", stop_loop_thread),
     ):

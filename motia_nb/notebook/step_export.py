@@ -13,6 +13,7 @@ to write; the plan names them. Nothing here needs IPython.
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 import tempfile
@@ -23,7 +24,11 @@ from pathlib import Path
 from ..steps.registry import Step
 from .step_cells import public_names
 
-__all__ = ["ExportError", "ExportFile", "ExportPlan", "step_file_name", "plan_export", "write_export"]
+__all__ = ["ExportError", "ExportFile", "ExportPlan", "step_file_name", "plan_export", "write_export", "other_step_files"]
+
+#: the names every module has without defining them
+_MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__",
+                           "__annotations__", "__path__", "__cached__"})
 
 #: what motia_nb's stand-in for `motia` offers beyond motia 1.0's SDK
 _NOT_IN_MOTIA = ("state_manager", "ensure_motia")
@@ -87,6 +92,12 @@ def _bound_and_used(source: str) -> tuple[set[str], set[str], set[str]]:
             bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
     return bound, used, from_motia
 
 
@@ -101,6 +112,10 @@ def _notes(source: str, cell_names: tuple[str, ...], module_step: str | None) ->
     if implicit:
         notes.append(f"uses {', '.join(implicit)} without importing it (a %%step cell's convenience): "
                      "add the import for a Motia project")
+    unknown = sorted(used - bound - set(public_names()) - set(dir(builtins)) - _MODULE_NAMES)
+    if unknown:  # a notebook variable the cell read (it was told when the cell ran): a NameError in Motia
+        notes.append(f"uses {', '.join(unknown)}, which the file does not define or import (a name of the notebook?): "
+                     "a Motia project fails on it with NameError")
     extra = sorted(from_motia & set(_NOT_IN_MOTIA))
     if extra:
         notes.append(f"imports {', '.join(extra)} from motia: motia_nb's stand-in has it, Motia's SDK does not")
@@ -154,6 +169,9 @@ def write_export(plan: ExportPlan, directory: str | os.PathLike[str], force: boo
     if not plan.files:
         why = f"; defined with @step in plain cells: {', '.join(plan.skipped)}" if plan.skipped else ""
         raise ExportError(f"no %%step cells to export{why}")
+    if not os.fspath(directory).strip():  # Path("") is the kernel's folder: say it, never guess it
+        raise ExportError(f"the folder name {os.fspath(directory)!r} is empty: name the folder to write to "
+                          "(e.g. steps, or . for the notebook's folder)")
     target = Path(directory).expanduser()
     if target.exists() and not target.is_dir():
         raise ExportError(f"{os.fspath(directory)} is not a folder")
@@ -175,3 +193,12 @@ def write_export(plan: ExportPlan, directory: str | os.PathLike[str], force: boo
             Path(tmp).unlink(missing_ok=True)
             raise
     return paths
+
+
+def other_step_files(directory: Path, written: Iterable[Path]) -> list[str]:
+    """The step files under ``directory`` (``**/*_step.py``, as ``motia run --dir`` finds them) other
+    than ``written``, as paths relative to it, sorted: files an earlier export (of a step renamed
+    since) or the user left there, which ``motia run`` would load beside the exported ones."""
+    mine = {p.resolve() for p in written}
+    found = (p.relative_to(directory) for p in directory.rglob("*_step.py") if p.is_file() and p.resolve() not in mine)
+    return sorted(r.as_posix() for r in found if not any(part.startswith(".") for part in r.parts))  # (glob's `**` skips dot names)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import shlex
 import sys
 import traceback
 from typing import Any
@@ -49,7 +50,7 @@ from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .step_cells import define_steps_from_source, notebook_names_used
-from .step_export import ExportError, plan_export, write_export
+from .step_export import ExportError, other_step_files, plan_export, write_export
 from .._frames import location
 from .tracebacks import error_line, one_line_errors, user_frames
 
@@ -108,11 +109,13 @@ def _remove(m: StepMagics, a: argparse.Namespace) -> None:
 
 
 def _reset(m: StepMagics, a: argparse.Namespace) -> None:
-    current_session().scheduler.stop()
+    stopped = current_session().scheduler.stop()
     reset_steps()
     clear_logs()
     clear_traces()
     print("✓ every step removed; logs and traces cleared")
+    if "finishes first" in stopped:  # a cron step the scheduler runs is not cut half-way
+        print(stopped)
 
 
 def _enqueue(m: StepMagics, a: argparse.Namespace) -> None:
@@ -144,8 +147,20 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
     return df
 
 
+def _say_dropped(command: str, store: Any, many: str, one: str) -> None:
+    """Say on stderr that the oldest rows of ``store`` were dropped (its first rows are not there: why)."""
+    n = store.dropped
+    if n:
+        budget = getattr(store, "max_bytes", None)
+        also = f" and {budget / 2**20:g} MB of their data" if budget else ""
+        print(f"%motia {command}: the {'log' if command == 'logs' else 'trace'} keeps the newest "
+              f"{store.max_records:,} {many}{also}; {n:,} older {one + ' was' if n == 1 else many + ' were'} dropped",
+              file=sys.stderr)
+
+
 def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     df = log_frame(step=a.step)
+    _say_dropped("logs", current_session().logs, "lines", "line")
     if a.step is not None and df.empty:
         if any(s.name == a.step for s in all_steps()):
             print(f"%motia logs: step {a.step!r} has logged nothing yet", file=sys.stderr)
@@ -157,8 +172,17 @@ def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
 
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
     df = trace_frame(a.trace)
+    if a.trace is None:  # (a trace of its own is there whole, or was dropped whole: said below)
+        _say_dropped("trace", current_session().traces, "step runs", "step run")
     if a.trace not in (None, "last") and df.empty:
-        n = trace_frame()["trace_id"].nunique()
+        ids = trace_frame()["trace_id"].unique().tolist()
+        begun = [t for t in ids if t.startswith(a.trace)]  # the first characters, copied as a git hash's
+        if len(begun) == 1:
+            return trace_frame(begun[0])
+        if begun:
+            print(f"%motia trace: {a.trace!r} begins {len(begun)} trace ids; write more of it", file=sys.stderr)
+            return df
+        n = len(ids)
         print(f"%motia trace: no trace {a.trace!r} ({n} trace{'' if n == 1 else 's'} kept; %motia trace lists them)",
               file=sys.stderr)
     return df
@@ -186,7 +210,7 @@ def _workers(m: StepMagics, a: argparse.Namespace) -> Any:
 def _export(m: StepMagics, a: argparse.Namespace) -> None:
     try:
         plan = plan_export(current_session().registry.all())
-        write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
+        written = write_export(plan, as_written("%motia export", "DIR", a.dir), force=a.force)
     except ExportError as e:
         raise MagicUsageError(f"%motia export: {e}") from None
     folder = a.dir.rstrip("/\\") or a.dir
@@ -196,7 +220,12 @@ def _export(m: StepMagics, a: argparse.Namespace) -> None:
             print(f"    note: {note}")
     if plan.skipped:
         print(f"not exported (defined with @step in a plain cell, not a %%step cell): {', '.join(plan.skipped)}")
-    print(f"run them with: motia run --dir {folder}")
+    others = other_step_files(written[0].parent, written)
+    if others:  # a step renamed since an earlier export left its old file: motia run loads both
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        print(f"⚠ {folder} also holds {shown}, not written by this export: motia run --dir "
+              f"{shlex.quote(folder)} loads {'it' if len(others) == 1 else 'them'} too", file=sys.stderr)
+    print(f"run them with: motia run --dir {shlex.quote(folder)}")  # (as a shell reads it: 'my steps')
 
 
 def _help(m: StepMagics, a: argparse.Namespace) -> None:
@@ -256,14 +285,15 @@ def _build() -> CommandTable:
           _cron_start, lambda p: p.add_argument("seconds", nargs="?", type=_seconds, default=1.0, metavar="SECONDS",
                                                 help="how often to check the schedules"),
           examples=("%motia cron start", "%motia cron start 0.5"))
-    t.add("cron stop", "stop the cron scheduler", "Stop the cron scheduler.", _cron_stop, examples=("%motia cron stop",))
+    t.add("cron stop", "stop the cron scheduler", "Stop the cron scheduler; a cron step it is running finishes first.",
+          _cron_stop, examples=("%motia cron stop",))
     t.add("cron list", "cron steps and their next run (also: %motia cron)",
           "The cron steps, their expressions and next runs, as a DataFrame.", _cron_list,
           examples=("%motia cron list", "%motia cron"))
     t.add("logs", "the log as a DataFrame", "Everything logged (optionally by one step) as a DataFrame.", _logs,
           _optional("step", "STEP", "only this step's lines"), examples=("%motia logs", "%motia logs ProcessPayment"))
     t.add("trace", "step runs as a DataFrame",
-          "Step runs as a DataFrame: every run, the last cascade (last) or one trace id.", _trace,
+          "Step runs as a DataFrame: every run, the last cascade (last) or one trace id (or its first characters).", _trace,
           _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",))
     t.add("flow", "the flow diagram (Mermaid + text)", "The diagram of the steps (optionally of one flow).", _flow,
           _optional("flow", "FLOW", "a flow name"), examples=("%motia flow order-processing",))

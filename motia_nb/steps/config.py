@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .config_hints import no_triggers, old_style, unread_keys
+from .config_hints import no_triggers, old_style, unread_keys, unread_trigger_keys
 from .errors import StepConfigError
 from .streams import check_stream_name
 from .triggers import api, cron, http, queue, state, stream, validate_cron
@@ -375,5 +375,7 @@ def parse_config(config: Any) -> ParsedConfig:
         enqueues=_str_list(config, "enqueues", where, alias="emits"),
         flows=_str_list(config, "flows", where),
         raw=dict(config),
-        unread=unread_keys(config, where),
+        unread=unread_keys(config, where) + [
+            line for i, t in enumerate(raw_triggers) for line in unread_trigger_keys(as_mapping(t), f"{where}: trigger {i}")
+        ],
     )

@@ -6,6 +6,8 @@
   a key that looks like it.
 - :func:`unread_keys`: one line for each key Motia would silently ignore (``flow`` for ``flows``,
   ``input_schema``); the step still registers, as in Motia.
+- :func:`unread_trigger_keys`: the same for a trigger dict's keys (a cron trigger's ``timezone``,
+  ``tz``: Motia's ``CronTrigger`` reads ``expression`` and ``condition`` only).
 
 :func:`.config.parse_config` calls them; they raise nothing themselves.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from .errors import StepConfigError
 
-__all__ = ["CONFIG_KEYS", "no_triggers", "old_style", "unread_keys"]
+__all__ = ["CONFIG_KEYS", "TRIGGER_KEYS", "no_triggers", "old_style", "unread_keys", "unread_trigger_keys"]
 
 _OLD_TYPES = ("api", "event", "cron", "noop")
 
@@ -84,4 +86,36 @@ def unread_keys(config: Mapping[str, Any], where: str) -> list[str]:
             continue
         hint = "; a queue's input schema is queue(topic, input=...)" if "input" in key.lower() or "schema" in key.lower() else ""
         out.append(f"{where}: Motia does not read config key {key!r} (it reads: {', '.join(CONFIG_KEYS)}{hint})")
+    return out
+
+
+#: the keys Motia 1.0's trigger models read, by type (with their camelCase aliases; motia_nb also
+#: reads a cron trigger's ``cron`` for ``expression``)
+TRIGGER_KEYS = {
+    "queue": ("type", "topic", "condition", "input", "config"),
+    "http": ("type", "method", "path", "condition", "middleware", "body_schema", "bodySchema", "response_schema",
+             "responseSchema", "query_params", "queryParams"),
+    "cron": ("type", "expression", "condition", "cron"),
+    "state": ("type", "condition"),
+    "stream": ("type", "stream_name", "streamName", "group_id", "groupId", "item_id", "itemId", "condition"),
+}
+
+
+def unread_trigger_keys(raw: Mapping[str, Any], at: str) -> list[str]:
+    """One line for each key of trigger ``raw`` that Motia would ignore silently (``"timezone"`` on a cron)."""
+    ttype = raw.get("type")
+    known = TRIGGER_KEYS.get(ttype) if isinstance(ttype, str) else None
+    if known is None:
+        return []
+    reads = ", ".join(k for k in known if k != "cron" and not any(c.isupper() for c in k))
+    out = []
+    for key in raw:
+        if not isinstance(key, str) or key in known:
+            continue
+        near = difflib.get_close_matches(key, known, 1, 0.75)
+        hint = f"did you mean {near[0]!r}?" if near else f"a {ttype} trigger reads: {reads}"
+        if ttype == "cron" and not near and any(w in key.lower() for w in ("tz", "zone")):
+            hint += ("; there is no time zone: a 5-field expression runs in the kernel's local time, "
+                     "6/7 fields (seconds first) in UTC, as the engine")
+        out.append(f"{at} ({ttype}): Motia does not read trigger key {key!r} ({hint})")
     return out

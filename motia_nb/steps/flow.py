@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import CronTrigger, HttpTrigger, QueueTrigger, StateTrigger
+from .config import CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger
 from .registry import Step
 
 __all__ = ["FlowDiagram", "flow_diagram"]
@@ -64,6 +64,9 @@ class FlowDiagram:
                     lines.append(f"  h{i}_{j}[/{_label(trig.method + ' ' + trig.path)}/] --> {sid}")
                 elif isinstance(trig, CronTrigger):
                     lines.append(f"  c{i}_{j}({_label('cron ' + trig.expression)}) --> {sid}")
+                elif isinstance(trig, StreamTrigger):  # a stream's changes: a store of its own, as state
+                    where = "/".join(x for x in (trig.group_id, trig.item_id) if x)
+                    lines.append(f"  st{i}_{j}[({_label('stream ' + trig.stream_name + (' ' + where if where else ''))})] --> {sid}")
                 elif isinstance(trig, StateTrigger):
                     cond = getattr(trig.condition, "__name__", None)
                     edge = f" -- {_label('if ' + cond)} -->" if cond and cond != "<lambda>" else " -->"

@@ -204,7 +204,7 @@ class Runtime(StateTriggers):
     def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
         """The ``ctx`` a handler or condition of ``st`` receives."""
         return FlowContext(
-            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name),
+            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name, trace_id),
             input_value=input_value, state_manager=self.manager, enqueue=self.enqueue_entry,
         )
 
@@ -259,6 +259,7 @@ class Runtime(StateTriggers):
             raise CancelledByInterrupt(list(dict.fromkeys(reversed(parent.cancelled)))) from None
         except Exception as e:  # noqa: BLE001 - a handler error is reported, never raised
             done("error", e)
+            self.logger.keep_failure(st.name, parent.trace_id, e)  # %motia logs STEP ends with why
             if not getattr(e, "reported", False):  # a worker step already showed its one line
                 report(f"✖ step {st.name!r} failed ({label}; trace {parent.trace_id}):", e)
             return Outcome("error", None, e)
@@ -366,8 +367,11 @@ class Runtime(StateTriggers):
         return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
 
     # ------------------------------------------------------------------ cron and manual runs
-    async def run_cron(self, name: str) -> None:
-        """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline."""
+    async def run_cron(self, name: str, scheduled: bool = False) -> None:
+        """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline.
+
+        A step whose condition is false now does not run, as on its schedule; asked for by name
+        (not ``scheduled``), a line on stderr says so rather than nothing at all."""
         st = self.registry.get(name)
         trigs = st.of_type(CronTrigger)
         if not trigs:
@@ -378,8 +382,18 @@ class Runtime(StateTriggers):
         label = f"cron {trigs[0].expression}"
         with self.root(f"cron {name}"):
             event = {"trigger": "cron", "job_id": name, "scheduled_time": datetime.now().astimezone().isoformat()}
-            if await self._condition_holds(st, trigs[0], event, label, trigger):
+            token = condition_error.set(None)
+            try:
+                holds = await self._condition_holds(st, trigs[0], event, label, trigger)
+                raised = condition_error.get()
+            finally:
+                condition_error.reset(token)
+            if holds:
                 await self.run(st, None, trigger, label)
+            elif not scheduled and raised is None:  # (a condition that raised was reported already)
+                cond = getattr(trigs[0].condition, "__name__", "")
+                said = f"its condition {cond}" if cond and cond != "<lambda>" else "its condition"
+                say(f"⚠ cron step {name!r} did not run: {said} is false now (its trigger's condition, as on its schedule)")
 
     async def run_step_now(self, name: str, data: Any = None) -> Outcome:
         """Run any step by name with ``data`` as its input (a manual trigger), inline."""

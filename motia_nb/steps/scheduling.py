@@ -10,6 +10,10 @@ local time; 6/7 fields: the engine's reading, UTC, to the second) after its last
 run — or after the scheduler started — has passed; the scheduler wakes early
 for a step due before the next check. Missed runs are not replayed: a due step runs once and its clock moves
 to *now*. ``scheduler.tick(now)`` does one check at a given time (tests use it).
+
+``stop()`` ends the scheduler's loop; a cron step it is running then finishes first (it is not cut
+half-way), and no step runs after it. ``stop(cancel_running=True)`` (unloading the extension,
+closing the session) cancels that step instead.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cronsim import CronSim
 
+from .._interrupts import CancelledByInterrupt
 from .._threads import get_loop_thread
 from ..state.numbers import as_number
 from .config import CronTrigger
@@ -48,6 +54,16 @@ def next_fire(expression: str, after: datetime) -> datetime:
     return nxt.astimezone().replace(tzinfo=None)
 
 
+@dataclass
+class _Run:
+    """One start of the scheduler: its loop's task and what ``stop()`` told it."""
+
+    loop: "asyncio.AbstractEventLoop | None" = None
+    task: "asyncio.Task[None] | Future[None] | None" = None
+    stopping: bool = False
+    running_step: str | None = None  # the cron step the loop is running now (set and read on the loop)
+
+
 class CronScheduler:
     """Checks cron steps every ``interval`` seconds and runs the due ones inline, one by one."""
 
@@ -57,8 +73,7 @@ class CronScheduler:
         self.since: datetime | None = None
         self.last_run: dict[str, datetime] = {}
         self.runs: dict[str, int] = {}
-        self._task: asyncio.Task[None] | Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._run: _Run | None = None
 
     # -------------------------------------------------------------- due-check
     def next_run(self, name: str, expressions: list[str], now: datetime | None = None) -> datetime:
@@ -75,26 +90,36 @@ class CronScheduler:
                 out.append(st.name)
         return out
 
-    async def tick(self, now: datetime | None = None) -> list[str]:
-        """Run every step due at ``now`` (default: the current time); returns their names."""
+    async def tick(self, now: datetime | None = None, run: _Run | None = None) -> list[str]:
+        """Run every step due at ``now`` (default: the current time); returns their names.
+
+        ``run`` is the scheduler loop calling: once it is told to stop, no further step starts."""
         now = now or datetime.now()
         if self.since is None:
             self.since = now
         ran = []
         for name in self.due_steps(now):
+            if run is not None:
+                if run.stopping:
+                    break
+                run.running_step = name
             self.last_run[name] = now
             self.runs[name] = self.runs.get(name, 0) + 1
             try:
-                await self.runtime.run_cron(name)
+                await self.runtime.run_cron(name, scheduled=True)
             except StepLoopError as e:  # a handler error is already reported by the runtime
                 print(f"✖ cron step {name!r}: {e}", file=sys.stderr, flush=True)
+            finally:
+                if run is not None:
+                    run.running_step = None
             ran.append(name)
         return ran
 
     # -------------------------------------------------------------- life cycle
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        run = self._run
+        return run is not None and run.task is not None and not run.task.done() and not run.stopping
 
     def _sleep_for(self) -> float:
         """Seconds until the next check: ``interval``, or less when a step is due sooner (6/7-field
@@ -107,11 +132,15 @@ class CronScheduler:
             return self.interval
         return max(0.0, min(self.interval, (soonest - now).total_seconds()))
 
-    async def _main(self) -> None:
-        while True:
+    async def _main(self, run: _Run) -> None:
+        while not run.stopping:
             await asyncio.sleep(self._sleep_for())
+            if run.stopping:
+                return
             try:
-                await self.tick()
+                await self.tick(run=run)
+            except CancelledByInterrupt:  # the step it ran was cancelled: so is this loop (stop(cancel_running=True))
+                raise asyncio.CancelledError() from None
             except Exception as e:  # noqa: BLE001 - keep the scheduler alive
                 print(f"✖ cron scheduler: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
 
@@ -125,32 +154,42 @@ class CronScheduler:
         self.interval = float(seconds)
         self.since = datetime.now()
         self.last_run.clear()
+        run = _Run()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             lt = get_loop_thread()
-            self._loop = lt.loop
-            self._task = asyncio.run_coroutine_threadsafe(self._main(), lt.loop)  # type: ignore[arg-type]
+            run.loop = lt.loop
+            run.task = asyncio.run_coroutine_threadsafe(self._main(run), lt.loop)  # type: ignore[arg-type]
             where = "motia_nb's loop thread"
         else:
-            self._loop = loop
-            self._task = loop.create_task(self._main())
+            run.loop = loop
+            run.task = loop.create_task(self._main(run))
             where = "the kernel's event loop"
+        self._run = run
         n = len(self.runtime.registry.with_trigger(CronTrigger))
         return f"cron scheduler started on {where}, checking {n} cron step(s) every {self.interval:g}s"
 
-    def stop(self) -> str:
-        """Stop the scheduler (a step already running finishes first)."""
-        if not self.running:
-            self._task = None
+    def stop(self, cancel_running: bool = False) -> str:
+        """Stop the scheduler: no cron step runs after this. A step it is running now finishes first
+        (the returned line names it), unless ``cancel_running``."""
+        run = self._run
+        self._run = None
+        if run is None or run.task is None or run.task.done() or run.stopping:
             return "cron scheduler is not running"
-        task = self._task
-        if isinstance(task, asyncio.Task):
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(task.cancel)
-        else:
-            task.cancel()  # type: ignore[union-attr]
-        self._task = None
+        run.stopping = True  # the loop starts no step from now on
+        busy = run.running_step
+        assert run.loop is not None
+
+        def end_on_loop() -> None:  # on the scheduler's loop: cancel it while it sleeps, or a running step if asked
+            if run.task is not None and (cancel_running or run.running_step is None):
+                run.task.cancel()
+
+        if run.loop.is_closed():
+            return "cron scheduler stopped"
+        run.loop.call_soon_threadsafe(end_on_loop)
+        if busy is not None and not cancel_running:
+            return f"cron scheduler stopped (cron step {busy!r} is running: it finishes first)"
         return "cron scheduler stopped"
 
     def frame(self) -> "pd.DataFrame":

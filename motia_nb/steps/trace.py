@@ -43,10 +43,22 @@ class TraceStore:
     def __init__(self, max_records: int = MAX_RECORDS) -> None:
         self._records: "deque[TraceRecord]" = deque(maxlen=max_records)
         self._lock = threading.Lock()
+        self._cleared_at: datetime | None = None
+        #: how many of the oldest rows were dropped to keep the newest ``maxlen`` (since the last clear)
+        self.dropped = 0
+
+    @property
+    def max_records(self) -> int:
+        return self._records.maxlen or 0
 
     def record(self, rec: TraceRecord) -> None:
-        """Keep one step run."""
+        """Keep one step run (not one that started before the last :meth:`clear`: a cron step still
+        running at ``%motia reset`` does not bring back a trace of before the reset)."""
         with self._lock:
+            if self._cleared_at is not None and rec.start < self._cleared_at:
+                return
+            if len(self._records) == self._records.maxlen:
+                self.dropped += 1
             self._records.append(rec)
 
     def records(self) -> list[TraceRecord]:
@@ -62,9 +74,11 @@ class TraceStore:
         return max(recs, key=lambda r: r.seq).trace_id
 
     def clear(self) -> None:
-        """Forget every kept trace row."""
+        """Forget every kept trace row, and the runs under way now when they end."""
         with self._lock:
             self._records.clear()
+            self._cleared_at = datetime.now()
+            self.dropped = 0
 
     def frame(self, trace_id: str | None = None, step: str | None = None) -> "pd.DataFrame":
         """Step runs as a DataFrame, ordered by start time.

@@ -7,6 +7,8 @@ triggers.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -137,6 +139,14 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
     if not isinstance(expression, str) or not expression.strip():
         raise StepConfigError(f"{where}: the cron expression must be a non-empty str, got {expression!r}")
     expr = " ".join(expression.split())
+    first, last = expr.split(" ")[0], expr.split(" ")[-1]
+    zone = (f"a time zone prefix ({first.split('=')[0]}=)" if first.upper().startswith(("CRON_TZ=", "TZ="))
+            else f"a time zone ({last})" if re.fullmatch(r"[A-Za-z]+/[A-Za-z_/+-]+|UTC|GMT", last) else None)
+    if zone:  # cron(8)'s CRON_TZ=, or a zone written after the fields: neither reader takes one
+        raise StepConfigError(
+            f"{where}: bad cron expression {expression!r}: {zone} is not read: "
+            "a 5-field expression runs in the kernel's local time, 6/7 fields (seconds first) in UTC, as the engine"
+        )
     n = len(expr.split(" "))
     if n in (6, 7) or expr.startswith("@"):
         try:
