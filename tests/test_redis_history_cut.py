@@ -8,6 +8,8 @@ where its length is -1 (``_boxed``: else the tails are read one by one).
 
 from __future__ import annotations
 
+import itertools
+
 import hypothesis
 import hypothesis.strategies as st
 import pytest
@@ -32,7 +34,7 @@ def _replies(draw: st.DrawFn) -> tuple[str, list[bytes], list[bytes]]:
     members = [_prefix(key) + draw(_LETTERS).encode() + t for t in tails]
     cuts = sorted(draw(st.sets(st.integers(1, len(members) - 1), max_size=3))) if len(members) > 1 else []
     bounds = [0, *cuts, len(members)]
-    parts = [b",".join(members[a:b]) for a, b in zip(bounds, bounds[1:])]
+    parts = [b",".join(members[a:b]) for a, b in itertools.pairwise(bounds)]
     return key, tails, parts
 
 
