@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import hypothesis
 import hypothesis.strategies as st
@@ -170,6 +170,28 @@ def test_stored_microseconds_show_exactly_the_time_datetime_shows(ats):
     """``at_us`` = micros(at); a page's times from it are datetime's isoformat of ``at``."""
     ats = sorted(ats)
     assert iso_micros([micros(a) for a in ats]) == [datetime.fromtimestamp(a, timezone.utc).isoformat() for a in ats]
+
+
+#: whole microseconds as stored: today's (runs of one second, whole seconds, a second's last
+#: microsecond), the first second after 1970 and before it, years 1000 to 9999 (iso_time leaves a year
+#: before 1000 unpadded: strftime's %Y)
+_MICROS = st.one_of(
+    st.integers(min_value=1_764_518_400_000_000, max_value=1_764_518_403_000_000),
+    st.integers(min_value=1_764_518_400, max_value=1_764_518_403).map(lambda s: s * 1_000_000),
+    st.integers(min_value=1_764_518_400, max_value=1_764_518_403).map(lambda s: s * 1_000_000 - 1),
+    st.integers(min_value=-3_000_000, max_value=3_000_000),
+    st.integers(min_value=-30_610_224_000_000_000, max_value=253_402_300_799_999_999),
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@hypothesis.settings(max_examples=600, deadline=None)
+@hypothesis.given(st.lists(_MICROS, min_size=1, max_size=30))
+def test_a_page_of_microseconds_shows_each_time_as_datetime_does_in_any_order(ats):
+    """iso_micros of whole microseconds, in any order (a page's times go back and forth across
+    seconds: each time inside the second of the one before reuses it, a whole second never
+    does), is each time's own isoformat, one by one."""
+    assert iso_micros(ats) == [(_EPOCH + timedelta(microseconds=us)).isoformat() for us in ats]
 
 
 @hypothesis.settings(max_examples=300, deadline=None)

@@ -240,24 +240,28 @@ def micros(at: float) -> int:
 
 def iso_micros(ats: "list[int]") -> list[str]:
     """:func:`iso_time` of each of ``ats`` (whole microseconds, see :func:`micros`), in one
-    loop: a history page's changes share few seconds, each formatted once; a time's
-    microseconds are the last six digits of its decimal text (cheaper than formatting them:
-    10,000 changes, about a fifth of the instructions of ``%06d``)."""
+    loop: a history page's changes share few seconds, each formatted once; a time inside the
+    second of the one before (two comparisons of ints) is that second's text and the last six
+    digits of its own decimal text (cheaper than formatting them: 10,000 changes, about a fifth
+    of the instructions of ``%06d``). A whole second (no fraction shown) is never inside: it
+    takes the other branch, as a new second does."""
     out: list[str] = []
     append = out.append
-    last = None
-    head = ""
+    lo = hi = 0  # the second of the time before, in microseconds: (lo, hi) holds the times inside it
+    head = ""  # that second's text and the point
     for us in ats:
-        text = str(us)
-        second = text[:-6]
-        if second != last:
-            if us < 1_000_000:  # before 1970-01-01T00:00:01: no six digits to take
-                append(iso_time(us / 1e6) if us >= 0 else _iso_before_1970(us))
-                continue
-            last = second
-            head = iso_time(float(int(second)))[:-6]
-        frac = text[-6:]
-        append(f"{head}.{frac}+00:00" if frac != "000000" else f"{head}+00:00")
+        if lo < us < hi:
+            append(f"{head}{str(us)[-6:]}+00:00")
+            continue
+        if us < 1_000_000:  # before 1970-01-01T00:00:01: no six digits to take
+            append(iso_time(us / 1e6) if us >= 0 else _iso_before_1970(us))
+            continue
+        second = us // 1_000_000
+        lo = second * 1_000_000
+        hi = lo + 1_000_000
+        whole = iso_time(float(second))[:-6]
+        head = whole + "."
+        append(f"{head}{str(us)[-6:]}+00:00" if us != lo else whole + "+00:00")
     return out
 
 
