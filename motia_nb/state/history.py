@@ -228,7 +228,7 @@ def iso_time(at: float) -> str:
     if text is None:
         if len(_SECONDS) >= 4096:
             _SECONDS.clear()
-        text = _SECONDS[second] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        text = _SECONDS[second] = datetime.fromtimestamp(second, timezone.utc).isoformat()[:19]  # (strftime's %Y: '999' for 0999)
     return f"{text}.{us:06d}+00:00" if us else text + "+00:00"
 
 
