@@ -73,6 +73,32 @@ def deep_keys(n: int) -> Any:
     return value
 
 
+def wrapped(leaf: Any, n: int) -> Any:
+    """{"n": {"n": ... leaf}} with n objects around leaf."""
+    for _ in range(n):
+        leaf = {"n": leaf}
+    return leaf
+
+
+def listed(leaf: Any, n: int) -> Any:
+    """[[... leaf]] with n arrays around leaf."""
+    for _ in range(n):
+        leaf = [leaf]
+    return leaf
+
+
+def at_path(segments: list[str], value: Any) -> Any:
+    for seg in reversed(segments):
+        value = {seg: value}
+    return value
+
+
+KV_APPEND_INITIAL = {"events": [{"kind": "start"}], "transcript": "hello", "object": {"nested": True},
+                     "user.name": ["A"], "user": {"name": ["B"]}}  # fmt: skip
+KV_APPEND_OPS = [ap({"kind": "chunk"}, "events"), ap(" world", "transcript"), ap("created", "missing_string"),
+                 ap({"kind": "created"}, "missing_array"), ap("ignored", "object"), ap("C", "user.name")]  # fmt: skip
+
+
 TABLE: list[tuple[str, Any, list[dict[str, Any]], Any]] = [
     # ---- set: a string path is one top-level field; "" is the whole value
     ("set.field", {"a": 1}, [st("b", 2)], {"a": 1, "b": 2}),
@@ -315,4 +341,84 @@ TABLE: list[tuple[str, Any, list[dict[str, Any]], Any]] = [
     ("list.empty_on_missing", MISSING, [], {}),
     ("list.dynamic_error_later", {"count": 1, "name": "x"}, [inc("count", 1), st("ok", True), inc("name", 1)],
      Err("increment.not_number", 2)),
+
+    # ---- re-read against update_ops.rs (iii-hq/iii bacffa0d, 2026-08-21) and its tests: the cases
+    # its own tests pin that the rows above did not spell out, and edges of its number and path rules
+    ("append.root_missing_object_empty_string_path", MISSING, [ap({"kind": "chunk"}, "")],  # initializes_missing_root_by_value_kind
+     [{"kind": "chunk"}]),
+    ("dec.zero_on_number_unchanged", {"bad": "value", "count": 2}, [dec("count", 0)],  # numeric_ops_with_zero_still_validate_existing_type
+     {"bad": "value", "count": 2}),
+    ("list.kv_multiple_ops_in_single_call", {"name": "A", "counter": 0},  # kv.rs test_builtin_kv_store_update_multiple_ops_in_single_call
+     [st("name", "Z"), inc("counter", 10), st("status", "active")], {"name": "Z", "counter": 10, "status": "active"}),
+    # kv.rs test_builtin_kv_store_update_append_operations: the engine records op 4's error (an
+    # object is no append target) and applies the others; motia_nb refuses the list at op 4
+    ("list.kv_append_operations", KV_APPEND_INITIAL, KV_APPEND_OPS, Err("append.type_mismatch", 4)),
+    ("list.kv_append_operations_but_the_object", KV_APPEND_INITIAL, KV_APPEND_OPS[:4] + KV_APPEND_OPS[5:],
+     {"events": [{"kind": "start"}, {"kind": "chunk"}], "transcript": "hello world", "missing_string": "created",
+      "missing_array": [{"kind": "created"}], "object": {"nested": True}, "user.name": ["A", "C"], "user": {"name": ["B"]}}),
+    # paths: only "" (a string) and [] are the root; Segments([""]) is an empty segment (merge_path_segments)
+    ("merge.one_empty_segment_list", {}, [mg({"x": 1}, [""])], Err("merge.path.empty_segment", 0)),
+    ("append.one_empty_segment_list", {}, [ap("x", [""])], Err("append.path.empty_segment", 0)),
+    ("append.null_path_is_root", [1], [ap("x", None)], [1, "x"]),  # #[serde(default)] Option<MergePath>: null is None
+    ("set.null_path", {}, [st(None, 1)], Err("set.path.missing", 0)),  # path: String takes no null: the request is rejected
+    ("remove.null_path", {}, [rm(None)], Err("remove.path.missing", 0)),
+    ("set.space_and_dot_are_fields", {}, [st(" ", 1), st(".", 2)], {" ": 1, ".": 2}),
+    # the forbidden segments are matched exactly (PROTO_POLLUTION_KEYS.contains): a dotted string
+    # holding one is one literal field, and case or spaces make another name
+    ("set.proto_inside_dotted_field", {}, [st("__proto__.polluted", 1)], {"__proto__.polluted": 1}),
+    ("list.proto_lookalikes", {}, [st("__PROTO__", 1), inc("Prototype", 1), ap("x", " constructor"), mg({"a": 1}, "constructor ")],
+     {"__PROTO__": 1, "Prototype": 1, " constructor": "x", "constructor ": {"a": 1}}),
+    ("merge.value_nested_sinks_ok", {}, [mg({"a": {"constructor": 1, "prototype": 2}}, "x")],
+     {"x": {"a": {"constructor": 1, "prototype": 2}}}),  # validate_merge_value checks top-level keys only
+    # unicode: a segment's limit is 256 UTF-8 bytes (seg.len()), not characters
+    ("set.unicode_field", {"ключ": 1}, [st("ключ", 2), st("😀", 3)], {"ключ": 2, "😀": 3}),
+    ("set.emoji_256_bytes_ok", {}, [st("😀" * 64, 1)], {"😀" * 64: 1}),
+    ("set.emoji_260_bytes", {}, [st("😀" * 65, 1)], Err("set.path.segment_too_long", 0)),
+    ("merge.emoji_segment_too_long", {}, [mg({}, ["a", "😀" * 65])], Err("merge.path.segment_too_long", 0)),
+    ("append.unicode_concat", {"s": "héllo"}, [ap(" wörld 😀", "s")], {"s": "héllo wörld 😀"}),
+    # the missing default ends with the first op that applies, even one that changes nothing
+    ("inc.root_after_remove_of_nothing", MISSING, [rm("a"), inc("", 1)], Err("increment.not_number", 1)),
+    ("append.root_after_empty_merge", MISSING, [mg({}), ap("x")], Err("append.type_mismatch", 1)),
+    # numbers (increment_number / decrement_number): a float stays a float, by as f64
+    ("inc.negative_zero_float", {"x": -0.0}, [inc("x", 0)], {"x": 0.0}),  # -0.0 + 0.0
+    ("dec.negative_zero_float_stays", {"x": -0.0}, [dec("x", 0)], {"x": -0.0}),  # -0.0 - 0.0
+    ("dec.whole_float_to_zero_stays_float", {"x": 1.0}, [dec("x", 1)], {"x": 0.0}),  # as_i64 of an f64 is None
+    ("inc.root_whole_float", 3.0, [inc("", 1)], 4.0),
+    ("inc.float_by_i64_min", {"x": 0.5}, [inc("x", I64_MIN)], {"x": 0.5 + float(I64_MIN)}),
+    ("inc.int_past_2_53_exact", {"x": 2**53}, [inc("x", 1)], {"x": 2**53 + 1}),  # i64: exact
+    ("inc.float_past_2_53_rounds", {"x": 2.0**53}, [inc("x", 1)], {"x": 2.0**53}),  # f64: rounds
+    ("dec.i64_min_field_by_i64_min", {"n": I64_MIN}, [dec("n", I64_MIN)], {"n": 0}),
+    ("inc.by_negative_zero_float", {}, [inc("x", -0.0)], Err("increment.by.not_integer", 0)),  # an i64 takes no float
+    ("dec.by_whole_float", {"x": 5}, [dec("x", 1.0)], Err("decrement.by.not_integer", 0)),  # JSON 1.0 is no i64
+    # merge limits: the value's depth alone (scalars count 0, arrays 1), not the path's
+    ("merge.depth_16_scalar_leaf_ok", {}, [mg(wrapped(1, 16))], wrapped(1, 16)),
+    ("merge.depth_17_scalar_leaf", {}, [mg(wrapped(1, 17))], Err("merge.value.too_deep", 0)),
+    ("merge.depth_16_arrays_ok", {}, [mg({"a": listed(1, 15)})], {"a": listed(1, 15)}),
+    ("merge.depth_17_arrays", {}, [mg({"a": listed(1, 16)})], Err("merge.value.too_deep", 0)),
+    ("merge.path_32_and_value_depth_16", {}, [mg(wrapped(1, 16), ["k"] * MAX_PATH_SEGMENTS)],
+     at_path(["k"] * MAX_PATH_SEGMENTS, wrapped(1, 16))),
+    ("merge.into_stored_deeper_than_16", {"a": wrapped(1, 20)}, [mg({"x": 1}, ["a"])], {"a": {**wrapped(1, 20), "x": 1}}),
+    ("merge.replaces_list_intermediate", {"a": [1]}, [mg({"x": 1}, ["a", "b"])], {"a": {"b": {"x": 1}}}),
+    # remove / append edges
+    ("remove.on_null_root", None, [rm("a")], Err("remove.target_not_object", 0)),
+    ("remove.root_on_scalar", 5, [rm("")], None),
+    ("append.empty_string_to_string", {"s": "a"}, [ap("", "s")], {"s": "a"}),
+    ("append.number_to_missing_field", {}, [ap(1, "s")], {"s": [1]}),
+    ("append.string_to_array_pushes", {"e": ["a"]}, [ap("b", "e")], {"e": ["a", "b"]}),
+    ("append.nested_replaces_null_parent", {"a": None}, [ap(1, ["a", "b"])], {"a": {"b": [1]}}),
+]
+
+# rejects_all_proto_pollution_sinks_for_each_non_merge_op and rejects_proto_polluted_path_segment:
+# every sink, for every op, as a string path (a list for merge), is the op's proto_polluted error
+TABLE += [
+    (f"proto.{name}.{sink}", {}, [make(sink)], Err(f"{name}.path.proto_polluted", 0))
+    for sink in ("__proto__", "constructor", "prototype")
+    for name, make in (
+        ("set", lambda s: st(s, True)),
+        ("append", lambda s: ap("chunk", s)),
+        ("increment", lambda s: inc(s, 1)),
+        ("decrement", lambda s: dec(s, 1)),
+        ("remove", rm),
+        ("merge", lambda s: mg({"x": 1}, [s])),
+    )
 ]
