@@ -243,3 +243,29 @@ def test_a_note_from_state_list_points_at_no_file_of_motia_nb(steps_ip):
     notes = [w for w in caught if "dotted column name" in str(w.message)]
     assert len(notes) == 1, [str(w.message) for w in caught]
     assert notes[0].filename == "motia_nb", notes[0].filename
+
+
+BAD_LINES = [
+    ("state", "get orders"),  # a missing name: the usage follows
+    ("state", "lst orders"),  # an unknown subcommand
+    ("state", "set orders o1 '{\"status\": \"new\"}'"),  # shell quotes: the text, a caret, a hint
+    ("state", "history orders --since 2026-12-01 10:00"),  # a time with a space: a hint
+    ("motia", "cron frobnicate"),
+]
+
+
+@pytest.mark.parametrize(("magic", "line"), BAD_LINES)
+def test_a_line_the_magic_cannot_read_fails_as_the_readme_says(steps_ip, magic, line):
+    """README, Magics: how a line the magic cannot read fails the cell. It said "with one line
+    (two when it adds the usage)", but a bad JSON VALUE also quotes the text with a caret under
+    the fault and a hint; each added line is one of the kinds the README names."""
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    said = paragraph_after("A line the magic cannot read fails the cell")
+    assert "no traceback" in said and "the usage" in said and "`hint: …`" in said and "caret" in said, said
+    with pytest.raises(MagicUsageError) as caught:
+        steps_ip.run_line_magic(magic, line)
+    first, *more = str(caught.value).splitlines()
+    assert first.startswith(f"%{magic}"), first
+    for extra in more:  # the usage, a hint, or the quoted text and its caret (indented under the first line)
+        assert extra.startswith(("  usage: ", "  hint: ", "    ")), (line, extra)
