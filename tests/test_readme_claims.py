@@ -269,3 +269,19 @@ def test_a_line_the_magic_cannot_read_fails_as_the_readme_says(steps_ip, magic, 
     assert first.startswith(f"%{magic}"), first
     for extra in more:  # the usage, a hint, or the quoted text and its caret (indented under the first line)
         assert extra.startswith(("  usage: ", "  hint: ", "    ")), (line, extra)
+
+
+def test_a_change_has_the_keys_the_readme_lists_in_its_order_and_the_history_frame_those_columns(steps_ip):
+    """README, History: "each a dict with `seq`, `at` ..., and `pid`" -- the dict's keys, in
+    order, and ``%state history``'s columns ("shows the same as a DataFrame")."""
+    said = paragraph_after("**History.**")
+    listed = re.findall(r"`(\w+)`", said.split("each a dict with", 1)[1].split("; without", 1)[0])
+    listed = [k for k in listed if k not in ("cell", "magic", "viewer")]  # the causes named in brackets
+    from motia_nb import state_manager
+
+    state_manager.sync.set("orders", "order-1", {"status": "new"})
+    change = state_manager.sync.history("orders", "order-1")[-1]
+    assert list(change) == listed, (list(change), listed)
+    assert change["cause"] == "cell" and "`cell`" in said
+    frame = steps_ip.run_line_magic("state", "history orders order-1")
+    assert list(frame.columns) == listed
