@@ -285,3 +285,28 @@ def test_a_change_has_the_keys_the_readme_lists_in_its_order_and_the_history_fra
     assert change["cause"] == "cell" and "`cell`" in said
     frame = steps_ip.run_line_magic("state", "history orders order-1")
     assert list(frame.columns) == listed
+
+
+def test_a_write_is_awaited_as_the_readme_says_motias_coroutines_are(tmp_path):
+    """README, the contract's API: "A write is awaited as Motia's coroutines are" -- each way it
+    names runs a write, and `asyncio.wait` refuses it (the Unreleased breaking change)."""
+    import asyncio
+
+    said = paragraph_after("A write is awaited as Motia's")
+    assert "`asyncio.create_task(...)`" in said and "`asyncio.wait([...])` refuses writes" in said, said
+    sm = StateManager(str(tmp_path / "coroutines.db"))
+
+    async def main():
+        await sm.set("orders", "o1", 1)
+        await asyncio.gather(sm.set("orders", "o2", 2), sm.set("orders", "o3", 3))
+        await asyncio.create_task(sm.set("orders", "o4", 4))
+        write = sm.set("orders", "o5", 5)
+        with pytest.raises(TypeError, match="coroutines is forbidden"):
+            await asyncio.wait([write])
+        await write  # refused by wait, still a write to await
+        return await sm.items("orders")
+
+    try:
+        assert asyncio.run(main()) == [(f"o{i}", i) for i in range(1, 6)]
+    finally:
+        sm.close()
