@@ -245,12 +245,23 @@ def test_a_note_from_state_list_points_at_no_file_of_motia_nb(steps_ip):
     assert notes[0].filename == "motia_nb", notes[0].filename
 
 
+def _printed(ip, magic: str, line: str) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ip.run_line_magic(magic, line)
+    return out.getvalue()
+
+
 BAD_LINES = [
     ("state", "get orders"),  # a missing name: the usage follows
     ("state", "lst orders"),  # an unknown subcommand
     ("state", "set orders o1 '{\"status\": \"new\"}'"),  # shell quotes: the text, a caret, a hint
     ("state", "history orders --since 2026-12-01 10:00"),  # a time with a space: a hint
     ("motia", "cron frobnicate"),
+    ("motia", "enqueue"),  # a missing TOPIC: the usage follows
 ]
 
 
@@ -269,6 +280,8 @@ def test_a_line_the_magic_cannot_read_fails_as_the_readme_says(steps_ip, magic, 
     assert first.startswith(f"%{magic}"), first
     for extra in more:  # the usage, a hint, or the quoted text and its caret (indented under the first line)
         assert extra.startswith(("  usage: ", "  hint: ", "    ")), (line, extra)
+    if magic == "motia" and any(extra.startswith("  usage: ") for extra in more):  # %motia help says so too
+        assert "fail the cell with one line (then the usage" in _printed(steps_ip, "motia", "help")
 
 
 def test_a_change_has_the_keys_the_readme_lists_in_its_order_and_the_history_frame_those_columns(steps_ip):

@@ -257,7 +257,7 @@ def _build() -> CommandTable:
 
         DATA and BODY are written after the names, verbatim: JSON, :name for a notebook
         variable, or a Python expression, e.g.  %motia enqueue order.created {"orderId": oid}
-        Errors fail the cell with one line.""",
+        Errors fail the cell with one line (then the usage, where it helps).""",
         defaults={"cron": "cron list"},
     )
     t.add("steps", "registered steps as a table", "The registered steps (optionally of one flow) as a DataFrame.",
