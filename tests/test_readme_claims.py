@@ -323,3 +323,16 @@ def test_a_write_is_awaited_as_the_readme_says_motias_coroutines_are(tmp_path):
         assert asyncio.run(main()) == [(f"o{i}", i) for i in range(1, 6)]
     finally:
         sm.close()
+
+
+def test_the_readmes_bounds_of_the_log_and_the_traces_are_the_kept_ones():
+    """README, %motia: "`%motia logs [STEP]` ... (the newest 20,000 lines, about 64 MB of data ...)"
+    and "`%motia trace` ... (the newest 20,000 ...)": the numbers the stores keep (their dropping
+    is run in tests/test_new_user_observability.py)."""
+    from motia_nb.steps import logs, trace
+
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia logs [STEP]` — "))
+    assert f"the newest {logs.MAX_RECORDS:,} lines" in line and f"about {logs.MAX_BYTES >> 20} MB" in line, line
+    assert "`error` line" in line, line
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia trace [last|TRACE_ID]` — "))
+    assert f"the newest {trace.MAX_RECORDS:,}" in line, line
