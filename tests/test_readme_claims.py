@@ -336,3 +336,16 @@ def test_the_readmes_bounds_of_the_log_and_the_traces_are_the_kept_ones():
     assert "`error` line" in line, line
     line = next(x for x in README.splitlines() if x.startswith("- `%motia trace [last|TRACE_ID]` — "))
     assert f"the newest {trace.MAX_RECORDS:,}" in line, line
+
+
+def test_a_history_of_a_mistyped_group_notes_the_closest_and_returns_the_empty_frame(steps_ip, capsys):
+    """README, Typos: "`%state history GROUP [KEY]` does the same for a group or key with no
+    recorded change" -- a one-line note on stderr naming the closest group, the empty frame returned."""
+    said = paragraph_after("Typos are reported, not acted on")
+    assert "`%state history GROUP [KEY]` does the same" in said, said
+    steps_ip.run_line_magic("state", "set orders o1 1")
+    capsys.readouterr()
+    frame = steps_ip.run_line_magic("state", "history order")
+    err = capsys.readouterr().err
+    assert len(frame) == 0 and list(frame.columns)[:2] == ["seq", "at"]
+    assert err.count("\n") == 1 and "'orders'" in err, err
