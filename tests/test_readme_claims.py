@@ -349,3 +349,18 @@ def test_a_history_of_a_mistyped_group_notes_the_closest_and_returns_the_empty_f
     err = capsys.readouterr().err
     assert len(frame) == 0 and list(frame.columns)[:2] == ["seq", "at"]
     assert err.count("\n") == 1 and "'orders'" in err, err
+
+
+def test_every_history_keep_form_the_readme_lists_is_read_and_its_units_are_the_codes():
+    """README, History: "Retention is `%config MotiaNB.history_keep` ...: `'100000'` (the default ...),
+    `'7d'` (an age; units `s m h d w`), `'100000,7d'` (both), `'all'`, or `'off'`"."""
+    from motia_nb.state import history
+
+    said = paragraph_after("Retention is")
+    forms = re.findall(r"`'([^']+)'`", said.split(" Old changes are pruned", 1)[0])
+    assert forms[:5] == ["100000", "7d", "100000,7d", "all", "off"], forms
+    for form in forms[:5]:
+        history.Retention.parse(form)  # each is read (a bad one raises InvalidInputError)
+    assert history.DEFAULT_KEEP == forms[0] and "(the default" in said
+    units = re.search(r"units `([a-z ]+)`", said).group(1).split()
+    assert units == list(history._UNITS), units
