@@ -364,3 +364,21 @@ def test_every_history_keep_form_the_readme_lists_is_read_and_its_units_are_the_
     assert history.DEFAULT_KEEP == forms[0] and "(the default" in said
     units = re.search(r"units `([a-z ]+)`", said).group(1).split()
     assert units == list(history._UNITS), units
+
+
+def test_the_redis_write_failures_the_readme_quotes_are_the_errors_a_write_answers():
+    """README, Storage: "On Redis a write that fails says whether it ran" -- each quoted ending is
+    the one :func:`io_error` gives for that failure (the real failures, a proxy losing the reply
+    and an ACL user, run in tests/test_redis_history_parity_user.py)."""
+    from redis.exceptions import ConnectionError as LostConnection
+    from redis.exceptions import NoPermissionError, ReadOnlyError
+
+    from motia_nb.state.backends.redis.layout import io_error, not_sent
+
+    said = paragraph_after("On Redis a write that fails says whether it ran")
+    unrun, maybe = re.findall(r"`(it [^`]+)`", said)[:2]
+    url = "redis://localhost:6379/0"
+    for exc in (NoPermissionError("NOPERM no permissions"), ReadOnlyError("READONLY a replica"),
+                not_sent(LostConnection("Connection refused"))):
+        assert str(io_error(exc, url, "orders")).endswith(unrun), exc
+    assert str(io_error(LostConnection("Connection reset by peer"), url, "orders")).endswith(maybe)
