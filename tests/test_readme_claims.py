@@ -382,3 +382,21 @@ def test_the_redis_write_failures_the_readme_quotes_are_the_errors_a_write_answe
                 not_sent(LostConnection("Connection refused"))):
         assert str(io_error(exc, url, "orders")).endswith(unrun), exc
     assert str(io_error(LostConnection("Connection reset by peer"), url, "orders")).endswith(maybe)
+
+
+def test_cron_list_shows_a_next_run_only_while_the_scheduler_runs(steps_ip, capsys):
+    """README, %motia: "`%motia cron list` — cron steps and their next run (`None` until `cron start`...)"."""
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia cron list` — "))
+    assert "(`None` until `cron start`" in line, line
+    steps_ip.run_cell(
+        "from motia_nb import step, cron\n"
+        "@step({'name': 'Nightly', 'triggers': [cron('0 3 * * *')]})\n"
+        "def nightly(inp, ctx): pass\n"
+    ).raise_error()
+    assert steps_ip.run_line_magic("motia", "cron list")["next_run"].tolist() == [None]
+    steps_ip.run_line_magic("motia", "cron start")
+    try:
+        assert steps_ip.run_line_magic("motia", "cron list")["next_run"].notna().all()
+    finally:
+        steps_ip.run_line_magic("motia", "cron stop")
+    assert steps_ip.run_line_magic("motia", "cron list")["next_run"].tolist() == [None]
