@@ -73,3 +73,21 @@ def test_readme_names_both_commands_and_every_tutorial_exists():
         assert (ROOT / link).exists(), f"README links to a missing notebook {link}"
     on_disk = {f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert on_disk <= set(links), f"tutorials not linked from the README: {on_disk - set(links)}"
+
+
+TAILS = [(table, name) for table in (SUBCOMMANDS, MOTIA_COMMANDS) for name in table if table[name].tail is not None]
+
+
+@pytest.mark.parametrize(("table", "name"), TAILS, ids=[f"{t.magic} {n}" for t, n in TAILS])
+def test_every_verbatim_value_its_python_form_and_its_cell_form_are_in_the_readme(table, name):
+    """Docs cover how each command's value is written: the README's Magics section names every
+    tail taken verbatim (VALUE, OPS, DATA, BODY), says which also take a Python expression, and
+    gives the ``%%state NAME GROUP KEY`` cell form of each command whose value may be the body."""
+    tail = table[name].tail
+    magics = README.split("## Magics", 1)[1]
+    verbatim = " ".join(magics.split("are taken verbatim", 1)[0].rsplit("\n\n", 1)[-1].split())
+    assert tail.name in verbatim, f"README does not say {tail.name} is taken verbatim"
+    python = " ".join(magics.split("may also be a Python expression", 1)[0].rsplit("(", 1)[-1].split())
+    assert (tail.name in python) == tail.python, f"README: {tail.name} taking a Python expression is {tail.python}"
+    if tail.cell:
+        assert f"`%{table.magic} {name} GROUP KEY`" in README, f"README does not show the cell form of {table.magic} {name}"

@@ -10,9 +10,14 @@ is said once Python collects it; an awaited write is untouched.
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from test_new_user_unawaited_reads import run_in_kernel, shown  # (the same kernel run, the same text)
+import pytest
+from test_new_user_unawaited_reads import (  # the same kernel run, text
+    ROOT,
+    run_in_kernel,
+    shown,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +66,13 @@ def test_a_failing_write_the_cell_dropped_is_said_once_collected(ran):
     text = shown(ran["dropped"])  # (stderr and stdout are two streams: either may come first)
     assert sorted(text.splitlines(keepends=True)) == sorted([SAID, "collected\n"]), text
     assert shown(ran["after"]) == "2\n"
+
+
+def test_the_readme_quotes_the_lines_the_kernel_shows():
+    """README, the contract's API: the unawaited write's result and failure line, as quoted there,
+    begin the lines the kernel tests above see (MADE, SAID)."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    made = re.search(r"`(<a state write, not awaited: [^`]*?)…>`", readme)
+    said = re.search(r"`(✖ a state write that was not awaited failed: )<the error>`", readme)
+    assert made and said, "the README no longer quotes the unawaited write's lines"
+    assert MADE.startswith(made.group(1)) and SAID.startswith(said.group(1))

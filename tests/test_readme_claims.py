@@ -243,3 +243,160 @@ def test_a_note_from_state_list_points_at_no_file_of_motia_nb(steps_ip):
     notes = [w for w in caught if "dotted column name" in str(w.message)]
     assert len(notes) == 1, [str(w.message) for w in caught]
     assert notes[0].filename == "motia_nb", notes[0].filename
+
+
+def _printed(ip, magic: str, line: str) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ip.run_line_magic(magic, line)
+    return out.getvalue()
+
+
+BAD_LINES = [
+    ("state", "get orders"),  # a missing name: the usage follows
+    ("state", "lst orders"),  # an unknown subcommand
+    ("state", "set orders o1 '{\"status\": \"new\"}'"),  # shell quotes: the text, a caret, a hint
+    ("state", "history orders --since 2026-12-01 10:00"),  # a time with a space: a hint
+    ("motia", "cron frobnicate"),
+    ("motia", "enqueue"),  # a missing TOPIC: the usage follows
+]
+
+
+@pytest.mark.parametrize(("magic", "line"), BAD_LINES)
+def test_a_line_the_magic_cannot_read_fails_as_the_readme_says(steps_ip, magic, line):
+    """README, Magics: how a line the magic cannot read fails the cell. It said "with one line
+    (two when it adds the usage)", but a bad JSON VALUE also quotes the text with a caret under
+    the fault and a hint; each added line is one of the kinds the README names."""
+    from motia_nb.notebook.parsing import MagicUsageError
+
+    said = paragraph_after("A line the magic cannot read fails the cell")
+    assert "no traceback" in said and "the usage" in said and "`hint: …`" in said and "caret" in said, said
+    with pytest.raises(MagicUsageError) as caught:
+        steps_ip.run_line_magic(magic, line)
+    first, *more = str(caught.value).splitlines()
+    assert first.startswith(f"%{magic}"), first
+    for extra in more:  # the usage, a hint, or the quoted text and its caret (indented under the first line)
+        assert extra.startswith(("  usage: ", "  hint: ", "    ")), (line, extra)
+    if magic == "motia" and any(extra.startswith("  usage: ") for extra in more):  # %motia help says so too
+        assert "fail the cell with one line (then the usage" in _printed(steps_ip, "motia", "help")
+
+
+def test_a_change_has_the_keys_the_readme_lists_in_its_order_and_the_history_frame_those_columns(steps_ip):
+    """README, History: "each a dict with `seq`, `at` ..., and `pid`" -- the dict's keys, in
+    order, and ``%state history``'s columns ("shows the same as a DataFrame")."""
+    said = paragraph_after("**History.**")
+    listed = re.findall(r"`(\w+)`", said.split("each a dict with", 1)[1].split("; without", 1)[0])
+    listed = [k for k in listed if k not in ("cell", "magic", "viewer")]  # the causes named in brackets
+    from motia_nb import state_manager
+
+    state_manager.sync.set("orders", "order-1", {"status": "new"})
+    change = state_manager.sync.history("orders", "order-1")[-1]
+    assert list(change) == listed, (list(change), listed)
+    assert change["cause"] == "cell" and "`cell`" in said
+    frame = steps_ip.run_line_magic("state", "history orders order-1")
+    assert list(frame.columns) == listed
+
+
+def test_a_write_is_awaited_as_the_readme_says_motias_coroutines_are(tmp_path):
+    """README, the contract's API: "A write is awaited as Motia's coroutines are" -- each way it
+    names runs a write, and `asyncio.wait` refuses it (the Unreleased breaking change)."""
+    import asyncio
+
+    said = paragraph_after("A write is awaited as Motia's")
+    assert "`asyncio.create_task(...)`" in said and "`asyncio.wait([...])` refuses writes" in said, said
+    sm = StateManager(str(tmp_path / "coroutines.db"))
+
+    async def main():
+        await sm.set("orders", "o1", 1)
+        await asyncio.gather(sm.set("orders", "o2", 2), sm.set("orders", "o3", 3))
+        await asyncio.create_task(sm.set("orders", "o4", 4))
+        write = sm.set("orders", "o5", 5)
+        with pytest.raises(TypeError, match="coroutines is forbidden"):
+            await asyncio.wait([write])
+        await write  # refused by wait, still a write to await
+        return await sm.items("orders")
+
+    try:
+        assert asyncio.run(main()) == [(f"o{i}", i) for i in range(1, 6)]
+    finally:
+        sm.close()
+
+
+def test_the_readmes_bounds_of_the_log_and_the_traces_are_the_kept_ones():
+    """README, %motia: "`%motia logs [STEP]` ... (the newest 20,000 lines, about 64 MB of data ...)"
+    and "`%motia trace` ... (the newest 20,000 ...)": the numbers the stores keep (their dropping
+    is run in tests/test_new_user_observability.py)."""
+    from motia_nb.steps import logs, trace
+
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia logs [STEP]` — "))
+    assert f"the newest {logs.MAX_RECORDS:,} lines" in line and f"about {logs.MAX_BYTES >> 20} MB" in line, line
+    assert "`error` line" in line, line
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia trace [last|TRACE_ID]` — "))
+    assert f"the newest {trace.MAX_RECORDS:,}" in line, line
+
+
+def test_a_history_of_a_mistyped_group_notes_the_closest_and_returns_the_empty_frame(steps_ip, capsys):
+    """README, Typos: "`%state history GROUP [KEY]` does the same for a group or key with no
+    recorded change" -- a one-line note on stderr naming the closest group, the empty frame returned."""
+    said = paragraph_after("Typos are reported, not acted on")
+    assert "`%state history GROUP [KEY]` does the same" in said, said
+    steps_ip.run_line_magic("state", "set orders o1 1")
+    capsys.readouterr()
+    frame = steps_ip.run_line_magic("state", "history order")
+    err = capsys.readouterr().err
+    assert len(frame) == 0 and list(frame.columns)[:2] == ["seq", "at"]
+    assert err.count("\n") == 1 and "'orders'" in err, err
+
+
+def test_every_history_keep_form_the_readme_lists_is_read_and_its_units_are_the_codes():
+    """README, History: "Retention is `%config MotiaNB.history_keep` ...: `'100000'` (the default ...),
+    `'7d'` (an age; units `s m h d w`), `'100000,7d'` (both), `'all'`, or `'off'`"."""
+    from motia_nb.state import history
+
+    said = paragraph_after("Retention is")
+    forms = re.findall(r"`'([^']+)'`", said.split(" Old changes are pruned", 1)[0])
+    assert forms[:5] == ["100000", "7d", "100000,7d", "all", "off"], forms
+    for form in forms[:5]:
+        history.Retention.parse(form)  # each is read (a bad one raises InvalidInputError)
+    assert history.DEFAULT_KEEP == forms[0] and "(the default" in said
+    units = re.search(r"units `([a-z ]+)`", said).group(1).split()
+    assert units == list(history._UNITS), units
+
+
+def test_the_redis_write_failures_the_readme_quotes_are_the_errors_a_write_answers():
+    """README, Storage: "On Redis a write that fails says whether it ran" -- each quoted ending is
+    the one :func:`io_error` gives for that failure (the real failures, a proxy losing the reply
+    and an ACL user, run in tests/test_redis_history_parity_user.py)."""
+    from redis.exceptions import ConnectionError as LostConnection
+    from redis.exceptions import NoPermissionError, ReadOnlyError
+
+    from motia_nb.state.backends.redis.layout import io_error, not_sent
+
+    said = paragraph_after("On Redis a write that fails says whether it ran")
+    unrun, maybe = re.findall(r"`(it [^`]+)`", said)[:2]
+    url = "redis://localhost:6379/0"
+    for exc in (NoPermissionError("NOPERM no permissions"), ReadOnlyError("READONLY a replica"),
+                not_sent(LostConnection("Connection refused"))):
+        assert str(io_error(exc, url, "orders")).endswith(unrun), exc
+    assert str(io_error(LostConnection("Connection reset by peer"), url, "orders")).endswith(maybe)
+
+
+def test_cron_list_shows_a_next_run_only_while_the_scheduler_runs(steps_ip, capsys):
+    """README, %motia: "`%motia cron list` — cron steps and their next run (`None` until `cron start`...)"."""
+    line = next(x for x in README.splitlines() if x.startswith("- `%motia cron list` — "))
+    assert "(`None` until `cron start`" in line, line
+    steps_ip.run_cell(
+        "from motia_nb import step, cron\n"
+        "@step({'name': 'Nightly', 'triggers': [cron('0 3 * * *')]})\n"
+        "def nightly(inp, ctx): pass\n"
+    ).raise_error()
+    assert steps_ip.run_line_magic("motia", "cron list")["next_run"].tolist() == [None]
+    steps_ip.run_line_magic("motia", "cron start")
+    try:
+        assert steps_ip.run_line_magic("motia", "cron list")["next_run"].notna().all()
+    finally:
+        steps_ip.run_line_magic("motia", "cron stop")
+    assert steps_ip.run_line_magic("motia", "cron list")["next_run"].tolist() == [None]

@@ -257,7 +257,7 @@ def _build() -> CommandTable:
 
         DATA and BODY are written after the names, verbatim: JSON, :name for a notebook
         variable, or a Python expression, e.g.  %motia enqueue order.created {"orderId": oid}
-        Errors fail the cell with one line.""",
+        Errors fail the cell with one line (then the usage, where it helps).""",
         defaults={"cron": "cron list"},
     )
     t.add("steps", "registered steps as a table", "The registered steps (optionally of one flow) as a DataFrame.",
@@ -309,8 +309,8 @@ def _build() -> CommandTable:
           _workers, examples=("%motia workers",))
     t.add("export", "write the %%step cells out as a Motia steps/ folder",
           "Write every %%step cell that defined a registered step to DIR as a Motia step file, named as Motia's "
-          "CLI finds them (CreateOrder -> create_order_step.py), for `motia run --dir DIR`. Existing files are "
-          "kept unless --force. Steps defined with @step in plain cells are listed, not exported.", _export,
+          "CLI finds them (CreateOrder -> create_order_step.py), for `motia run --dir DIR`. A step file already "
+          "there refuses the export (nothing is written) unless --force. Steps defined with @step in plain cells are listed, not exported.", _export,
           lambda p: (p.add_argument("dir", metavar="DIR", help="the folder (created if missing)"),
                      p.add_argument("--force", action="store_true", help="overwrite existing step files")),
           examples=("%motia export steps", "%motia export steps --force"))
