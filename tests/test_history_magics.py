@@ -251,3 +251,15 @@ def test_history_magic_restore_and_the_viewer_show_what_history_keep_keeps(ip, f
             v.close()
     finally:
         state_manager.history_keep = before
+
+
+def test_restore_of_a_misspelt_item_names_the_closest(ip, fresh_db):
+    """``%state restore --to -1 order o1`` (for orders) said only "order/o1 has 0 recorded
+    change(s)"; as ``%state history`` and ``%state list`` do, it names the closest."""
+    state(ip, "set orders o1 1")
+    state(ip, "set orders o1 2")
+    with pytest.raises(StateMagicError, match=r"order/o1 has 0 recorded change\(s\), fewer than 1\. Did you mean 'orders'/'o1'\?"):
+        state(ip, "restore --to -1 order o1")
+    with pytest.raises(StateMagicError, match=r"orders/o1 has 2 recorded change\(s\), fewer than 3$"):
+        state(ip, "restore --to -3 orders o1")
+    assert state_manager.sync.get("orders", "o1") == 2

@@ -102,7 +102,8 @@ def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
         n = int(to[1:])
         rows = m.manager.sync.history(g, k, limit=n)
         if len(rows) < n:
-            raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}")
+            hint = _did_you_mean(m.manager.sync, g, k) if not rows else ""  # a typo, most often
+            raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}{hint}")
         return Point(seq=rows[0]["seq"] - 1)
     return point(read_point(to, "%state restore: --to", "-N (before the item's last N changes, e.g. -1)"), "--to")
 
