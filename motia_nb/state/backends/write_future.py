@@ -23,7 +23,7 @@ It is also a coroutine as asyncio knows one (``send``, ``throw``, ``close`` driv
 Motia code hands them to ``asyncio.create_task(...)`` and ``TaskGroup.create_task(...)``, which
 take a coroutine only (a future was "TypeError: a coroutine was expected"). A task driving it
 awaits it as a coroutine awaiting it would; ``gather``, ``ensure_future`` and ``await`` take it
-as the future it is.
+as the future it is; ``asyncio.wait`` refuses it, as it refuses Motia's coroutines.
 """
 
 from __future__ import annotations
