@@ -191,6 +191,9 @@ def test_the_cell_body_holds_the_tail():
         ("job run a b", "unrecognized arguments: b"),
         ("put 'k 1", "%demo put: unclosed ' quote in: 'k 1"),
         ("put k", "%demo put k: the VALUE is missing"),
+        # the help option read as the name of a VALUE command (which takes no options)
+        ("put --help", "%demo put --help: the VALUE is missing\n  hint: for help on this command write %demo help put"),
+        ("put -h", "%demo put -h: the VALUE is missing\n  hint: for help on this command write %demo help put"),
         ("put k {bad", "%demo put k: the VALUE is not valid JSON"),
         ("send t {bad", "%demo send t: the DATA: cannot read '{bad' as JSON or as a Python expression"),
     ],

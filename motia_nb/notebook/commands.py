@@ -199,7 +199,12 @@ class Command:
         value = None
         if raw.strip() or self.tail.required:
             what = " ".join([self.magic, self.name, *names]) + f": the {self.tail.name}"
-            value = read(raw, what, self.tail)
+            try:
+                value = read(raw, what, self.tail)
+            except MagicUsageError as err:  # `%state update orders --help`: the option read as a name
+                if raw.strip() or not {"-h", "--help"} & set(names):
+                    raise
+                raise MagicUsageError(f"{err}\n  hint: for help on this command write {self.magic} help {self.name}") from None
         setattr(args, self.tail.name.lower(), value)
         return args
 
