@@ -142,3 +142,19 @@ def test_a_store_closed_behind_the_managers_back_still_refuses_buffered_writes(s
     assert [type(r) for r in out] == [StateClosedError] * 3, out
     sm.close()
     assert sm.sync.get("g", "c") is None
+
+
+def test_an_async_write_submitted_to_a_closed_redis_store_fails_as_closed(sm: StateManager) -> None:
+    """``submit_async`` after close made ``WriteFuture.of`` call ``_closed_error()``, which only the
+    SQLite backend had: an AttributeError (seen once in the race above, in a whole-suite run)
+    where the manager resubmits a StateClosedError to its reopened store."""
+    from motia_nb.state.requests import set_write
+
+    backend = sm.backend
+    backend.close()
+
+    async def submit() -> BaseException | None:
+        return backend.submit_async(set_write("g", "k", 1)).exception()
+
+    err = asyncio.run(submit())
+    assert isinstance(err, StateClosedError), repr(err)

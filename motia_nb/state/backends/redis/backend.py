@@ -235,6 +235,11 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     def closed(self) -> bool:
         return self._closed
 
+    def _closed_error(self) -> StateClosedError:
+        """What a write submitted after close answers (``WriteFuture.of``: failed at once; the
+        manager then submits it to its reopened store)."""
+        return closed_error(self.url)
+
     @property
     def writer_thread(self) -> threading.Thread | None:
         """motia_nb's loop thread, where the writer runs and listeners are called."""
