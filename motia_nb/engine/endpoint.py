@@ -27,13 +27,14 @@ from websockets.exceptions import ConnectionClosed
 from .. import _threads
 from .._frames import ShortTraceback
 from .._threads import on_exit
-from ..steps.errors import StepConfigError
 from ..session import Session, default_session
 from ..state.numbers import as_int, as_number
+from ..steps.errors import StepConfigError
 from . import protocol, remote, running
 from .channels import Channels
 from .functions import EngineFunctions
-from .inputs import DESCRIPTIONS, EngineFunctionError
+from .inputs import EngineFunctionError
+from .listing import function_summaries, wire_trigger, wire_worker
 from .workers import Worker, WorkerCallError
 
 __all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
@@ -272,42 +273,16 @@ class Server:
                 remote.retag(self.session.registry, w)
             return None
         if fid == "engine::workers::list":
-            return {"workers": [_wire_worker(x) for x in self._live()]}
+            return {"workers": [wire_worker(x) for x in self._live()]}
         if fid == "engine::functions::list":
-            return {"functions": self._function_summaries(data)}
+            return {"functions": function_summaries(self._engine_names, self._live(), data)}
         if fid == "engine::triggers::list":
-            return {"triggers": [_wire_trigger(t) for x in self._live() for t in x.triggers.values()]}
+            return {"triggers": [wire_trigger(t) for x in self._live() for t in x.triggers.values()]}
         if fid not in self._engine_names:
             provider = self._provider(fid)
             if provider is not None:
                 return await provider.call(fid, data, self.worker_timeout)
         return await self.functions.call(fid, data, caller=f"worker:{w.name}")
-
-    def _function_summaries(self, data: Any) -> list[dict[str, Any]]:
-        """``engine::functions::list``'s rows as the engine builds them (``FunctionSummary``: id,
-        namespace, the owning worker's name, or a builtin's first id segment, description, metadata),
-        sorted by id, filtered by the input's ``prefix`` / ``worker`` / ``workers``."""
-        rows: dict[str, dict[str, Any]] = {}
-        for f in sorted(self._engine_names):
-            rows[f] = {"function_id": f, "namespace": "default", "worker_name": f.split("::", 1)[0]}
-            if f in DESCRIPTIONS:
-                rows[f]["description"] = DESCRIPTIONS[f]
-        for x in self._live():
-            for f, frame in x.functions.items():
-                if f in rows:  # an engine function, or one an older connection owns
-                    continue
-                row: dict[str, Any] = {"function_id": f, "namespace": "default", "worker_name": x.name}
-                for field in ("description", "metadata"):
-                    if frame.get(field) is not None:
-                        row[field] = frame[field]
-                rows[f] = row
-        query = data if isinstance(data, dict) else {}
-        prefix = query.get("prefix")
-        names = [n for n in [query.get("worker"), *(query.get("workers") or [])] if isinstance(n, str)]
-        return [
-            r for f, r in sorted(rows.items())
-            if (not isinstance(prefix, str) or f.startswith(prefix)) and (not names or r["worker_name"] in names)
-        ]
 
     async def _serve_invocation(self, w: Worker, b: dict[str, Any]) -> None:
         fid, data, iid = b["function_id"], b.get("data"), b.get("invocation_id")
@@ -347,25 +322,6 @@ class Server:
     async def http_call(self, w: Worker, function_id: str, request: Any, step: str) -> dict[str, Any]:
         """An http step served by a worker: run it through the engine's response channel."""
         return await self.channels.http_call(w, function_id, request, step)
-
-
-def _wire_worker(w: Worker) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "name": w.name,
-        "runtime": w.runtime,
-        "version": w.meta.get("version"),
-        "pid": w.pid,
-        "status": "connected",
-        "connected_at_ms": int(w.connected_at.timestamp() * 1000),
-        "function_count": len(w.functions),
-        "functions": sorted(w.functions),
-        "active_invocations": len(w.pending),
-    }
-
-
-def _wire_trigger(t: dict[str, Any]) -> dict[str, Any]:
-    return {"id": t["id"], "trigger_type": t["trigger_type"], "function_id": t["function_id"], "config": t.get("config")}
 
 
 def serve(

@@ -235,9 +235,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     def closed(self) -> bool:
         return self._closed
 
-    def _closed_error(self) -> StateClosedError:
-        """What a write submitted after close answers (``WriteFuture.of``: failed at once; the
-        manager then submits it to its reopened store)."""
+    def _closed_error(self) -> StateClosedError:  # (WriteFuture.of: a write after close fails at once)
         return closed_error(self.url)
 
     @property
@@ -251,7 +249,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
         this thread (the future is done on return); else queue it behind the others."""
         fut: Future[WriteResult] = Future()
         if self._closed:
-            fut.set_exception(closed_error(self.url))
+            fut.set_exception(self._closed_error())
             return fut
         if not self._opened:
             self.open()

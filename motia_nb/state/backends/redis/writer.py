@@ -219,9 +219,7 @@ class PipelinedWriter:
                     sent += done
                     self._deliver(run, outcomes, done)
         except Exception as exc:  # the connection failed for good: the writes not answered yet fail
-            if may_have_run(exc):  # (those sent may have committed, unseen)
-                self._on_gap()
-            err = io_error(exc, self._url)
+            err = self._failed(exc)  # (those sent may have committed, unseen)
             answered = set(sent)  # (an update that lost its race is not retried: it fails too)
             self._settle([(run[i], outcomes.get(i, err)) for i in range(len(run)) if i not in answered])
             return
@@ -231,9 +229,7 @@ class PipelinedWriter:
             try:
                 outcomes[i] = await self._update_until_committed(w)
             except Exception as exc:
-                if may_have_run(exc):
-                    self._on_gap()
-                outcomes[i] = io_error(exc, self._url, w.group_id)
+                outcomes[i] = self._failed(exc, w.group_id)
             self._deliver(run, outcomes, [i])
         # writes that failed before being sent (op errors) are answered last: no commit, no event
         done = set(sent) | set(retry)
@@ -353,6 +349,12 @@ class PipelinedWriter:
         if events or any(type(outcomes[i]) is dict for i in order):  # (a dict: a set nobody wanted events of)
             self._on_commit(events)
         self._settle([(run[i], outcomes[i]) for i in order])
+
+    def _failed(self, exc: Exception, group_id: "str | None" = None) -> Exception:
+        """The error a write answers for ``exc``; one that may have run is a gap in this process's events."""
+        if may_have_run(exc):
+            self._on_gap()
+        return io_error(exc, self._url, group_id)
 
     def _settle(self, pairs: list[tuple[Item, Any]]) -> None:
         """Resolve futures: concurrent ones here, a caller loop's with one hop per loop."""
