@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_new_user_unawaited_reads import run_in_kernel, shown
 
 pytestmark = pytest.mark.slow

@@ -215,9 +215,8 @@ class UnawaitedReads:
             self._forget(result, value, unders)
         error = getattr(result, "error_in_exec", None)
         said: set[str] = set()
-        if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error):
-            if not self._hint_used(self._cell):
-                said.update(self._hint_inline(self._cell))
+        if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error) and not self._hint_used(self._cell):
+            said.update(self._hint_inline(self._cell))
         for name in dict.fromkeys(self._owed):  # Python's warning was not said for these: ours is
             if name not in said:
                 said.update(self._hint_inline(self._cell, name))
@@ -235,7 +234,7 @@ class UnawaitedReads:
                 if any(attr == name for _, attr, _ in self._inline):
                     self._owed.append(name)
                     return
-        except Exception:  # noqa: BLE001 - never lose the warning over the look
+        except Exception:  # noqa: BLE001, S110 - never lose the warning over the look
             pass
         prior = self._prior_hook
         if prior is not None and getattr(prior, "__module__", None) != "warnings":

@@ -106,9 +106,8 @@ class CronScheduler:
             self.since = now
         ran = []
         for name in self.due_steps(now):
-            if run is not None:
-                if run.stopping:
-                    break
+            if run is not None and run.stopping:
+                break
             self.last_run[name] = now
             if name in self._busy:  # still running (a stopped scheduler's run finishing): this firing is skipped
                 continue
