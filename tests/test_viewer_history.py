@@ -256,3 +256,39 @@ def test_the_history_of_an_item_with_big_values_is_read_off_the_loop(sm: StateMa
         assert len(threads) >= 2 and loop_thread[0] not in threads, (loop_thread, threads)
     finally:
         v.close()
+
+
+# --------------------------------------------------------------------------- other items' changes and the retention
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_rows_other_items_changes_push_out_of_the_retention_leave_the_open_history(
+    sm: StateManager, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The retention keeps the newest N changes of the store (SQLite) or of the group (Redis): other
+    items' changes push the open item's oldest rows out, and the table drops them at the refresh
+    that follows (it listed them until the item changed or Refresh). Nothing pushed out, it reads
+    no history (a change of another item)."""
+    m = sm if backend == "sqlite" else StateManager(request.getfixturevalue("redis_url"))
+    m.history_keep = "10"
+    live = viewer("orders", manager=m, debounce=0.02, poll_interval=0.2)
+    try:
+        for i in range(3):
+            m.sync.set("orders", "o1", {"i": i})
+        wait_until(lambda: live.items.options, what="the item")
+        live.select_item("o1")
+        live.history.button.click()
+        assert [r[4] for r in table_rows(live)] == ['{"i":2}', '{"i":1}', '{"i":0}']
+        reads = counting_history_reads(m)
+        for j in range(6):  # 9 changes kept: o1's are all still there
+            m.sync.set("orders", "o2", {"j": j})
+        wait_until(lambda: '5}' in str([o for o in live.items.options if "o2" in str(o)]), what="o2's refresh")
+        assert reads == [] and len(table_rows(live)) == 3
+        for j in range(6, 9):  # 12 changes: the newest 10 keep o1's last
+            m.sync.set("orders", "o2", {"j": j})
+        wait_until(lambda: len(table_rows(live)) == 1, what="o1's pushed-out rows to leave the open history")
+        assert [r[4] for r in table_rows(live)] == ['{"i":2}'] and "(1 change)" in live.history.heading.value
+        assert reads == [("orders", "o1")], reads
+    finally:
+        live.close()
+        if m is not sm:
+            m.sync.clear("orders")
+            m.close()

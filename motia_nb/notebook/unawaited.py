@@ -20,6 +20,15 @@ one by its code (the state API's ``async def`` reads, :data:`READS`) when it mee
   (``order["total"]``, ``order.get("x")``) while a name the cell uses holds an unstarted read:
   one line under the error saying to await it, and that coroutine closed. Found only when such
   an error happens (a look through the namespace then, nothing on other cells).
+- A read the cell calls without ``await`` inside an expression (``len(state_manager.list("g"))``)
+  or as a statement whose value is dropped: its coroutine goes while the cell runs, and Python
+  said ``RuntimeWarning: coroutine 'StateManager.list' was never awaited`` before our line.
+  Python hands such a coroutine to ``warnings._warn_unawaited_coroutine``; ours takes the place
+  of that hook while the extension is loaded and, for a read that the running cell's own code
+  calls without ``await`` (on the thread running the cell), says the one line after the cell
+  instead (``✖ state_manager.list(...) is not awaited in this cell, ...``). Any other coroutine,
+  a read the cell's code does not show (a function of another cell), a read going in another
+  thread or between cells: Python's warning, as before.
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ import inspect
 import json
 import re
 import sys
+import threading
+import traceback
+import warnings
 from types import CodeType, CoroutineType
 from typing import Any
 
@@ -109,6 +121,10 @@ class UnawaitedReads:
         self._formatter: Any = None
         self._before: Any = None  # (whether the formatter had a coroutine printer, that printer)
         self.writes = UnawaitedWrites(ip)  # (a write's future: :mod:`.unawaited_writes`)
+        self._prior_hook: Any = None  # warnings._warn_unawaited_coroutine before ours
+        self._cell_thread: int | None = None  # the thread running the cell (None between cells)
+        self._inline: list[tuple[str, str, str]] | None = None  # the cell's unawaited read calls (read once)
+        self._owed: list[str] = []  # reads whose "never awaited" the cell's line says instead
 
     # ------------------------------------------------------------------ install
     def install(self) -> None:
@@ -119,9 +135,16 @@ class UnawaitedReads:
         self.ip.events.register("pre_run_cell", self.pre_run_cell)
         self.ip.events.register("post_run_cell", self.post_run_cell)
         self.writes.install()
+        hook = getattr(warnings, "_warn_unawaited_coroutine", None)
+        if callable(hook):  # (CPython's hook for a coroutine that goes unawaited; absent: Python's warning stays)
+            self._prior_hook = hook
+            warnings._warn_unawaited_coroutine = self._unawaited  # type: ignore[attr-defined]
 
     def uninstall(self) -> None:
         self.writes.uninstall()
+        if getattr(warnings, "_warn_unawaited_coroutine", None) == self._unawaited:
+            warnings._warn_unawaited_coroutine = self._prior_hook  # type: ignore[attr-defined]
+        self._prior_hook = None
         for event, fn in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
             if fn in self.ip.events.callbacks[event]:
                 self.ip.events.unregister(event, fn)
@@ -177,6 +200,7 @@ class UnawaitedReads:
     # ------------------------------------------------------------------ the cell run
     def pre_run_cell(self, info: Any) -> None:
         self._cell = getattr(info, "raw_cell", "") or ""
+        self._cell_thread, self._inline, self._owed = threading.get_ident(), None, []
         dh = self.ip.displayhook
         self._unders = (getattr(dh, "_", None), getattr(dh, "__", None), getattr(dh, "___", None))
 
@@ -190,10 +214,39 @@ class UnawaitedReads:
             self.writes.watch(value)
             self._forget(result, value, unders)
         error = getattr(result, "error_in_exec", None)
-        if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error):
-            if not self._hint_used(self._cell):
-                self._hint_inline(self._cell)
-        self._cell = ""
+        said: set[str] = set()
+        if isinstance(error, (TypeError, AttributeError)) and "coroutine" in str(error) and not self._hint_used(self._cell):
+            said.update(self._hint_inline(self._cell))
+        for name in dict.fromkeys(self._owed):  # Python's warning was not said for these: ours is
+            if name not in said:
+                said.update(self._hint_inline(self._cell, name))
+        self._cell, self._cell_thread, self._inline, self._owed = "", None, None, []
+
+    def _unawaited(self, coro: Any) -> None:
+        """``warnings._warn_unawaited_coroutine`` while loaded (Python calls it as an unstarted
+        coroutine goes): a read the running cell calls without ``await`` is said after the cell
+        (:meth:`post_run_cell`); anything else gets Python's warning (see the module doc)."""
+        try:
+            name = READS.get(coro.cr_code) if type(coro) is CoroutineType else None
+            if name is not None and self._cell_thread == threading.get_ident():
+                if self._inline is None:
+                    self._inline = self._inline_calls(self._cell)
+                if any(attr == name for _, attr, _ in self._inline):
+                    self._owed.append(name)
+                    return
+        except Exception:  # noqa: BLE001, S110 - never lose the warning over the look
+            pass
+        prior = self._prior_hook
+        if prior is not None and getattr(prior, "__module__", None) != "warnings":
+            prior(coro)  # another hook's (its location is one frame off: ours)
+            return
+        # Python's warning as its hook says it, located where the coroutine went (stacklevel=2: our caller)
+        text = f"coroutine '{coro.__qualname__}' was never awaited"
+        origin = getattr(coro, "cr_origin", None)
+        if origin is not None:
+            frames = [(f, n, fn, "") for f, n, fn in reversed(origin)]
+            text += "\nCoroutine created at (most recent call last)\n" + "".join(traceback.format_list(frames)).rstrip("\n")
+        warnings.warn(text, category=RuntimeWarning, stacklevel=2, source=coro)
 
     def _forget(self, result: Any, value: Any, unders: tuple[Any, Any, Any] | None) -> None:
         """Take ``value`` (the cell's result) out of IPython's output cache, as if not shown."""
@@ -226,17 +279,17 @@ class UnawaitedReads:
             said = True
         return said
 
-    def _hint_inline(self, cell: str) -> None:
-        """One line for a read the cell calls without ``await`` inside an expression
-        (``len(state_manager.list("g"))``: the coroutine is gone, only the code tells): the first
-        call ``NAME.read(...)`` on a state manager of the notebook not under ``await``."""
+    def _inline_calls(self, cell: str) -> list[tuple[str, str, str]]:
+        """The calls ``NAME.read(...)`` on a state manager of the notebook that ``cell`` makes not
+        under ``await``, as ``(NAME, read, the call's text)``, in :func:`ast.walk` order."""
         source = self.ip.transform_cell(cell)
         try:
             tree = ast.parse(source)
         except SyntaxError:
-            return
+            return []
         awaited = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Await)}
         names = set(READS.values())
+        calls = []
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and id(node) not in awaited and isinstance(node.func, ast.Attribute)
                     and node.func.attr in names and isinstance(node.func.value, ast.Name)):  # fmt: skip
@@ -244,8 +297,18 @@ class UnawaitedReads:
             who = node.func.value.id
             if not isinstance(self.ip.user_ns.get(who), StateManager):
                 continue
-            call = ast.get_source_segment(source, node) or f"{who}.{node.func.attr}(...)"
-            sync = f" (or {call.replace(f'{who}.', f'{who}.sync.', 1)})" if callable(getattr(SyncStateManager, node.func.attr, None)) else ""
-            print(f"✖ {who}.{node.func.attr}(...) is not awaited in this cell, so nothing was read: write (await {call}){sync}",
+            calls.append((who, node.func.attr, ast.get_source_segment(source, node) or f"{who}.{node.func.attr}(...)"))
+        return calls
+
+    def _hint_inline(self, cell: str, read: str | None = None) -> set[str]:
+        """One line for a read the cell calls without ``await`` inside an expression
+        (``len(state_manager.list("g"))``: the coroutine is gone, only the code tells): the first
+        such call (of ``read`` when given); returns the read named (empty: none)."""
+        for who, attr, call in self._inline_calls(cell):
+            if read is not None and attr != read:
+                continue
+            sync = f" (or {call.replace(f'{who}.', f'{who}.sync.', 1)})" if callable(getattr(SyncStateManager, attr, None)) else ""
+            print(f"✖ {who}.{attr}(...) is not awaited in this cell, so nothing was read: write (await {call}){sync}",
                   file=sys.stderr)  # fmt: skip
-            return
+            return {attr}
+        return set()

@@ -52,6 +52,11 @@ class HistoryCalls:
                 UserWarning, "motia_nb", 0, module="motia_nb", registry={},
             )  # fmt: skip
 
+    async def _history_first_kept(self, group_id: str) -> int:
+        """The seq of the first change ``history(group_id, ...)`` shows now (0: the retention hides
+        none): the viewer's open history asks it after other items' changes (one cheap query)."""
+        return await self._read(self.backend.history_first_kept, group_id)  # type: ignore[no-any-return]
+
     async def history(
         self, group_id: str, key: str | None = None, *, since: Any = None, limit: int = 100
     ) -> list[dict[str, Any]]:

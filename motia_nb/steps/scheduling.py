@@ -14,6 +14,11 @@ to *now*. ``scheduler.tick(now)`` does one check at a given time (tests use it).
 ``stop()`` ends the scheduler's loop; a cron step it is running then finishes first (it is not cut
 half-way), and no step runs after it. ``stop(cancel_running=True)`` (unloading the extension,
 closing the session) cancels that step instead.
+
+A cron step never runs beside itself, as on the engine (iii's cron worker holds a lock on the job
+while its function runs and skips a firing that finds it held): a ``start()`` right after a
+``stop()`` whose step is still finishing skips that step's firings until it ends (its clock moves
+on, as for a missed run); the other cron steps run as usual.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class CronScheduler:
         self.last_run: dict[str, datetime] = {}
         self.runs: dict[str, int] = {}
         self._run: _Run | None = None
+        #: the cron steps running now, whichever start of the scheduler runs them (a step in it is not started again)
+        self._busy: set[str] = set()
 
     # -------------------------------------------------------------- due-check
     def next_run(self, name: str, expressions: list[str], now: datetime | None = None) -> datetime:
@@ -99,17 +106,21 @@ class CronScheduler:
             self.since = now
         ran = []
         for name in self.due_steps(now):
-            if run is not None:
-                if run.stopping:
-                    break
-                run.running_step = name
+            if run is not None and run.stopping:
+                break
             self.last_run[name] = now
+            if name in self._busy:  # still running (a stopped scheduler's run finishing): this firing is skipped
+                continue
+            if run is not None:
+                run.running_step = name
+            self._busy.add(name)
             self.runs[name] = self.runs.get(name, 0) + 1
             try:
                 await self.runtime.run_cron(name, scheduled=True)
             except StepLoopError as e:  # a handler error is already reported by the runtime
                 print(f"✖ cron step {name!r}: {e}", file=sys.stderr, flush=True)
             finally:
+                self._busy.discard(name)
                 if run is not None:
                     run.running_step = None
             ran.append(name)
@@ -168,7 +179,12 @@ class CronScheduler:
             where = "the kernel's event loop"
         self._run = run
         n = len(self.runtime.registry.with_trigger(CronTrigger))
-        return f"cron scheduler started on {where}, checking {n} cron step(s) every {self.interval:g}s"
+        said = f"cron scheduler started on {where}, checking {n} cron step(s) every {self.interval:g}s"
+        busy = sorted(self._busy)
+        if busy:  # the stopped scheduler's step, finishing: not run beside itself
+            said += (f" (cron step {', '.join(map(repr, busy))} is still running: it does not run again "
+                     "until that run ends)")
+        return said
 
     def stop(self, cancel_running: bool = False) -> str:
         """Stop the scheduler: no cron step runs after this. A step it is running now finishes first

@@ -11,14 +11,16 @@ While it is open it follows its item (SPEC §9, issue 16): a change event of tha
 (this kernel, a step, the viewer, another process: the events the viewer subscribes to),
 a new ``history_keep`` (retention pruning, history turned off or on) or a whole re-read of
 the store (Refresh; another process's commit no event tells of) marks it stale, and the
-refresh that follows reads its history again; a change of any other item reads none.
+refresh that follows reads its history again. A change of any other item reads none, but asks
+the store (one cheap query, while the retention prunes) for the first change it keeps: when the
+oldest change read is older, other items' changes pushed it out of the retention (SQLite keeps
+the newest N changes of the store, Redis of the group; or it aged past the kept age) and the
+history is read again, so the table lists what the retention keeps.
 With history off the box says so (what was recorded before stays listed). It lists the
 newest :data:`HISTORY_ROWS` changes and says when older ones are left out.
 
-Known limit: a row that retention drops because *other* items changed (SQLite keeps the
-newest N changes of the store, Redis of the group) or because it aged past the kept age
-stays listed until the item changes, ``history_keep`` is set, or Refresh: telling would
-mean reading the history on every change of any item.
+Known limit: a row that ages past the kept age while nothing changes in the store stays listed
+until the next change (of any item), ``history_keep`` is set, or Refresh.
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ class HistoryActions:
     _history_item: tuple[str, str] | None = None
     #: a change of that item, or of the retention, since its history was read (set on any thread)
     _history_stale = False
+    #: a change of another item since the history was read or checked (set on any thread)
+    _history_others = False
+    #: the seq of the oldest change read (None: none), checked against the retention's first kept
+    _history_oldest: int | None = None
 
     @property
     def history_shown(self) -> bool:
@@ -130,8 +136,12 @@ class HistoryActions:
     def _history_event(self, event: Any) -> None:
         """A change event (a writer's or a subscriber's thread): is it of the item shown?"""
         item = self._history_item
-        if item is not None and event.get("group_id") == item[0] and event.get("key") == item[1]:
+        if item is None:
+            return
+        if event.get("group_id") == item[0] and event.get("key") == item[1]:
             self._history_stale = True
+        else:  # it may push the item's oldest changes out of the retention
+            self._history_others = True
 
     def _history_setting(self, name: str, _value: Any) -> None:
         """A setting the manager took (any thread): the retention or the store changed what is kept."""
@@ -148,9 +158,26 @@ class HistoryActions:
     async def _follow_history(self, whole: bool) -> None:
         """After a refresh: read the open history again if its item (or the retention) changed,
         or the store was read whole (``whole``: a change no event told of)."""
-        if self._history_item is None or not (self._history_stale or whole) or self._closed:
+        item = self._history_item
+        if item is None or self._closed:
             return
-        await self._read_history(*self._history_item)
+        if not (self._history_stale or whole or await self._history_pushed_out(item[0])):
+            return
+        if self._history_item == item:
+            await self._read_history(*item)
+
+    async def _history_pushed_out(self, g: str) -> bool:
+        """After other items' changes: is the oldest change read past the retention now?"""
+        if not self._history_others:
+            return False
+        self._history_others = False  # (a change from now on sets it again)
+        oldest, first_kept = self._history_oldest, getattr(self.manager, "_history_first_kept", None)
+        if oldest is None or first_kept is None:
+            return False
+        try:
+            return oldest < await first_kept(g)
+        except Exception:  # noqa: BLE001 - a closed or switched store: the refresh says so; the table stays
+            return False
 
     async def _show_history(self) -> None:
         g, k = self.group, self.key
@@ -162,11 +189,12 @@ class HistoryActions:
             self.history.box.layout.display = "flex"
 
     async def _read_history(self, g: str, k: str) -> None:
-        self._history_item, self._history_stale = (g, k), False  # a change from now on marks it again
+        self._history_item, self._history_stale, self._history_others = (g, k), False, False  # a change from now on marks it again
         # one more: are older ones left out? Off the loop: 51 changes of a big value take long to decode
         rows = await self._heavy(self.manager.history(g, k, limit=HISTORY_ROWS + 1))
         if self._history_item != (g, k):
             return  # hidden, or another item's shown, while this was read
+        self._history_oldest = rows[0]["seq"] if rows else None
         more = len(rows) > HISTORY_ROWS
         rows = rows[-HISTORY_ROWS:]
         if more:
@@ -187,4 +215,4 @@ class HistoryActions:
 
     async def _hide_history(self) -> None:
         self.history.box.layout.display = "none"
-        self._history_item = None
+        self._history_item, self._history_oldest = None, None

@@ -2,7 +2,11 @@
 
 :class:`ViewerLayout` is an ``ipywidgets.VBox`` holding a header (title, status
 line, Refresh), three columns (groups, items of the selected group, the selected
-value with the edit actions) and the *Trigger output* area. Each widget gets a
+value with its Save / Revert / Delete / History), the item's *History* box (hidden
+until asked), *Add an item* with *Clear group…*, and the *Trigger output* area. The
+History box comes right after the three columns, so it follows its item at any width:
+below ~900 px the columns wrap (the value column last) and *Add an item*, in the value
+column before, came between the item and its History. Each widget gets a
 stable CSS class ``motia-nb-<part>`` so the browser test (and user CSS) can find it.
 Behaviour lives in :mod:`.panel`.
 """
@@ -38,6 +42,8 @@ _CSS = """
   text-align: left; vertical-align: top; padding: 1px 8px 1px 0; white-space: nowrap;
 }
 .motia-nb-viewer table.motia-nb-history-table td:last-child { white-space: normal; overflow-wrap: anywhere; width: 100%; }
+/* in a narrow panel the value keeps some room (the table scrolls sideways), never a letter a line */
+.motia-nb-viewer table.motia-nb-history-table td:last-child code { display: inline-block; min-width: 10ch; }
 /* buttons never shrink into "Yes, …"; a row that does not fit wraps */
 .motia-nb-viewer .motia-nb-actions button { flex: 0 0 auto; }
 </style>
@@ -49,8 +55,10 @@ class ViewerLayout(widgets.VBox):
 
     def __init__(self, page_size: int) -> None:
         self._build(page_size)
-        # the item history under the three columns, as wide as the panel (in the value column, its table was cut)
-        super().__init__(children=[self._css, self._header, self._body, self.history.box, self._output_box])
+        # the item history under the three columns, as wide as the panel (in the value column, its table was
+        # cut), then adding an item: the history follows its item when the columns wrap (narrow panels)
+        super().__init__(children=[self._css, self._header, self._body, self.history.box, self._add_box,
+                                   self._output_box])  # fmt: skip
         self.add_class("motia-nb-viewer")
 
     def _build(self, page_size: int) -> None:
@@ -141,19 +149,26 @@ class ViewerLayout(widgets.VBox):
         self.delete_box = W.VBox([self.delete_label, _actions(self.confirm_delete_button, self.cancel_delete_button)],
                                  layout=W.Layout(display="none"))
         self.history = HistoryWidgets()  # the selected item's changes (item_history.py)
+        self._add_heading = W.HTML("<span class='motia-nb-heading'>Add an item</span>")
         value_col = W.VBox(
             [
                 self.key_label,
                 self.value_text,
                 _actions(self.save_button, self.revert_button, self.delete_button, self.history.button),
                 self.delete_box,
-                W.HTML("<span class='motia-nb-heading'>Add an item</span>"),
+            ],
+            layout=W.Layout(flex="1.5 1 260px", min_width="260px"),
+        )
+        # adding an item (and clearing the group): under the item's history, at most as wide as a value column
+        self._add_box = W.VBox(
+            [
+                self._add_heading,
                 W.HBox([self.new_group, self.new_key, self.add_button]),
                 self.new_value,
                 _actions(self.clear_button),
                 self.confirm_box,
             ],
-            layout=W.Layout(flex="1.5 1 260px", min_width="260px"),
+            layout=W.Layout(max_width="640px", margin="6px 0 0 0"),
         )
         self._body = W.HBox([groups_col, items_col, value_col], layout=W.Layout(width="100%", flex_flow="row wrap"))
 
@@ -161,7 +176,7 @@ class ViewerLayout(widgets.VBox):
         self.output = W.Output(layout=W.Layout(border="1px solid var(--jp-border-color2, #ccc)",
                                                max_height="220px", overflow="auto", padding="2px 6px"))
         self.clear_output_button = W.Button(description="clear", tooltip="clear the trigger output",
-                                            layout=W.Layout(width="auto"))
+                                            layout=W.Layout(width="auto", flex="0 0 auto"))  # never "cl…"
         self._output_box = W.VBox([
             W.HBox([W.HTML("<span class='motia-nb-heading'>Trigger output</span> "
                            "<small>(what steps triggered by the viewer's edits print)</small>"),
@@ -182,6 +197,7 @@ class ViewerLayout(widgets.VBox):
             (self.goto_key, "goto-key"), (self.goto_button, "goto"), (self.confirm_delete_button, "confirm-delete"),
             (self.cancel_delete_button, "cancel-delete"), (self.confirm_box, "confirm-clear-box"),
             (self.delete_box, "confirm-delete-box"), (self.found, "found"), (self.found_summary, "found-summary"),
+            (self._add_heading, "add-heading"),
         ):
             w.add_class(f"motia-nb-{name}")
 

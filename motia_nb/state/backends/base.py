@@ -335,6 +335,16 @@ class Backend(Listening, abc.ABC):
         in the background); the number of changes deleted."""
         return 0
 
+    def history_first_kept(self, group_id: str) -> int:
+        """The seq of the first change a history read of ``group_id`` shows now: a change with a
+        smaller seq is past the retention (0: the retention hides none). Cheap (no change is read)."""
+        return 0
+
+    def _history_first_stored(self, group_id: str) -> int:
+        """The seq of the oldest change the store holds for ``group_id`` when pruning deleted older
+        ones that the retention's horizon no longer tells of (0: not known; SQLite's horizon tells)."""
+        return 0
+
     def history(self, group_id: str, key: str | None, since: Point | None, limit: int) -> list[dict[str, Any]]:
         """Recorded changes, oldest first: the newest ``limit``, or the first ``limit`` after ``since``."""
         raise StateError(f"{self.url}: this backend keeps no history")

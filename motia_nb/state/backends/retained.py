@@ -95,6 +95,7 @@ class RetainedHistory:
     _retention: Retention
     _history_horizon: Callable[[str], Horizon]  # (the backend's: this mixin comes first in its bases)
     _newest_seq: Callable[[], int]  # the newest seq the store has given (0: none)
+    _history_first_stored: Callable[[str], int]  # (Backend's: 0; Redis: its stream's oldest change)
 
     def _check_seq(self, p: "Point | None", name: str) -> None:
         """Refuse a seq that reads as a unix time and is past every change (see the module)."""
@@ -107,6 +108,14 @@ class RetainedHistory:
                 f"{name}={p.seq} is no change's seq (the newest is {newest}); it reads as a unix time in {unit[0]}: "
                 f"for that time pass a datetime or the ISO text {when!r}"
             )
+
+    def history_first_kept(self, group_id: str) -> int:
+        """:meth:`~.base.Backend.history_first_kept`: the horizon's seq (SQLite: of the store, Redis: of the group)."""
+        if not self._retention.prunes:
+            return 0
+        horizon = self._history_horizon(group_id)
+        # (what is hidden, or what pruning already deleted: Redis trims in its write scripts)
+        return max(horizon.seq if horizon.hidden else 0, self._history_first_stored(group_id))
 
     def history(self, group_id: str, key: "str | None", since: "Point | None", limit: int) -> list[dict[str, Any]]:
         self._check_seq(since, "since")

@@ -150,22 +150,33 @@ class RedisHistory(ItemHistory):
                 return _value(f.get(b"o"), group_id, key, f"before change {seq}")
         return self.exists(group_id, key), self.get(group_id, key)
 
-    def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
+    def _first_stored(self, group_id: str) -> "tuple[int, float] | None":
+        """``(seq, time)`` of the group's oldest change the stream still holds (everything trimmed:
+        the seq after the last one, no time); None when nothing was ever trimmed."""
         try:
             info = self._client().xinfo_stream(history_stream(group_id))
         except redis.ResponseError:  # no stream: nothing was ever recorded for the group
-            return
+            return None
         length, added = int(info.get("length", 0)), int(info.get("entries-added", 0) or 0)
         if added <= length:  # nothing was trimmed
-            return
+            return None
         first = info.get("first-entry")
         if first:
             f = first[1]  # (an entry of format 2 holds m changes, its ID the last one's seq)
-            first_seq = int(first[0].split(b"-")[0]) - (int(f[b"m"]) - 1 if f.get(b"v") == b"2" else 0)
-            first_at = float(f[b"at"])
-        else:  # everything was trimmed
-            last = info.get("last-generated-id") or b"0-0"
-            first_seq, first_at = int(last.split(b"-")[0]) + 1, float("inf")
+            return int(first[0].split(b"-")[0]) - (int(f[b"m"]) - 1 if f.get(b"v") == b"2" else 0), float(f[b"at"])
+        last = info.get("last-generated-id") or b"0-0"  # everything was trimmed
+        return int(last.split(b"-")[0]) + 1, float("inf")
+
+    def _history_first_stored(self, group_id: str) -> int:
+        """The seq of the group's oldest change the stream holds (0: nothing was trimmed)."""
+        first = self._first_stored(group_id)
+        return 0 if first is None else first[0]
+
+    def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
+        first = self._first_stored(group_id)
+        if first is None:
+            return
+        first_seq, first_at = first
         before = at.seq < first_seq - 1 if at.seq is not None else at.hi < first_at
         if before:
             raise StateError(
