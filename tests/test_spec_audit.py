@@ -11,9 +11,10 @@ import re
 
 import pytest
 
-from motia_nb.session import clear_logs, clear_traces, reset_steps, step
+from motia_nb.session import clear_logs, clear_traces, request, reset_steps, step
 from motia_nb.state import state_manager
 from motia_nb.steps import StepConfigError
+from motia_nb.steps.errors import StepCallError
 
 
 @pytest.fixture
@@ -73,3 +74,28 @@ def test_state_trigger_scope_or_key_that_is_not_a_non_empty_str_is_refused_when_
     config"); an empty one could match nothing (motia_nb refuses empty names)."""
     with pytest.raises(StepConfigError, match=re.escape(f"step 'Bad': trigger 0 (state) '{field}' must be a non-empty str, got {value!r}")):
         step({"name": "Bad", "triggers": [{"type": "state", field: value}]})(lambda e: None)
+
+
+# ---------------------------------------------------------------- §5 request(): bad arguments
+@pytest.mark.parametrize("kwargs,said", [
+    ({"headers": [("x-a", "1")]}, "request: headers must be a dict of str names, got a list ([('x-a', '1')])"),
+    ({"headers": "x-a: 1"}, "request: headers must be a dict of str names, got a str ('x-a: 1')"),
+    ({"headers": {1: "a"}}, "request: header names must be str, got 1"),
+    ({"query": [("q", "1")]}, "request: query must be a dict of str keys, got a list ([('q', '1')])"),
+    ({"query": "q=1"}, "request: query must be a dict of str keys, got a str ('q=1'); put a query string in the path: '/echo?q=1'"),
+    ({"query": {1: "a"}}, "request: query keys must be str, got 1"),
+])  # fmt: skip
+def test_request_with_headers_or_query_that_are_not_a_dict_is_one_clear_error_and_nothing_runs(steps_sandbox, kwargs, said):
+    """§5 `request(method, path, body=None, headers=None, query=None)`: bad input gets one clear
+    line (was AttributeError: 'list' object has no attribute 'items'), and the step does not run."""
+    ran = []
+
+    @step({"name": "Echo", "triggers": [{"type": "http", "method": "POST", "path": "/echo"}]})
+    def echo(req):
+        ran.append(req)
+        return {"status": 200, "body": None}
+
+    with pytest.raises(StepCallError) as info:
+        asyncio.run(request("POST", "/echo", **kwargs))
+    assert str(info.value) == said
+    assert ran == []
