@@ -7,12 +7,13 @@ memory, and a real redis-server) through the contract suite's ``sm`` fixture.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 import pytest
 
 from motia_nb.session import clear_logs, clear_traces, request, reset_steps, step
-from motia_nb.state import state_manager
+from motia_nb.state import StateError, StateManager, state_manager
 from motia_nb.steps import StepConfigError
 from motia_nb.steps.errors import StepCallError
 
@@ -99,3 +100,28 @@ def test_request_with_headers_or_query_that_are_not_a_dict_is_one_clear_error_an
         asyncio.run(request("POST", "/echo", **kwargs))
     assert str(info.value) == said
     assert ran == []
+
+
+# ---------------------------------------------------------------- §6 a file deleted under a running manager
+@pytest.mark.parametrize("read", ["list", "items", "count", "list_groups", "frame"])
+def test_a_read_after_the_file_was_deleted_says_so_and_creates_no_empty_file(tmp_path, read):
+    """§6: "a database file deleted ... under a running kernel is detected and reported". An
+    awaited read whose connection opened after the delete created a new, empty 0-byte file at the
+    path and failed with "no such table: items"; it now says what happened, and the path stays
+    empty (the write path already refused: test_defects_sqlite)."""
+    path = tmp_path / "state.db"
+    sm = StateManager(str(path))
+    try:
+        asyncio.run(sm.set("g", "k", 1))
+        os.remove(path)
+        call = getattr(sm, read)
+        with pytest.raises(StateError) as info:
+            asyncio.run(call() if read == "list_groups" else call("g"))
+        assert str(info.value) == (
+            f"the state database file {path} was deleted while it was open, so nothing was read "
+            f"(its connection to the old file could not be opened). Reopen it to use what is there now: "
+            f"%state use {path} (or close() the manager and use it again)"
+        )
+        assert not path.exists()
+    finally:
+        sm.close()
