@@ -125,3 +125,31 @@ def test_a_read_after_the_file_was_deleted_says_so_and_creates_no_empty_file(tmp
         assert not path.exists()
     finally:
         sm.close()
+
+
+@pytest.mark.parametrize("call", ["subscribe_remote", "run_remote_triggers"])
+def test_following_other_processes_after_the_file_was_deleted_says_so_keeps_nothing_and_creates_no_file(tmp_path, call):
+    """§9 `run_remote_triggers(True)` / `subscribe(fn, remote=True)` on SQLite, §6 a deleted file
+    "detected and reported": they failed with a raw `sqlite3.OperationalError: no such table:
+    changes`, after creating an empty 0-byte file at the path (the follower's connection); the
+    remote triggers stayed switched on and the backend kept the listener."""
+    path = tmp_path / "state.db"
+    sm = StateManager(str(path))
+    try:
+        sm.sync.set("g", "k", 1)
+        os.remove(path)
+        with pytest.raises(StateError) as info:
+            if call == "subscribe_remote":
+                sm.subscribe(lambda event: None, remote=True)
+            else:
+                sm.run_remote_triggers(True)
+        assert str(info.value) == (
+            f"the state database file {path} was deleted while it was open, so the changes other "
+            f"processes commit cannot be followed. Reopen it to use what is there now: "
+            f"%state use {path} (or close() the manager and use it again)"
+        )
+        assert not path.exists()
+        assert sm._remote.triggers is False and not sm._remote.wanted  # nothing half-switched on
+        assert not sm.backend._remote_listeners
+    finally:
+        sm.close()
