@@ -153,3 +153,21 @@ def test_following_other_processes_after_the_file_was_deleted_says_so_keeps_noth
         assert not sm.backend._remote_listeners
     finally:
         sm.close()
+
+
+# ---------------------------------------------------------------- §7 streams: (stream, group_id, item_id)
+def test_a_stream_name_ending_in_a_colon_is_refused_so_two_streams_never_share_items(steps_sandbox):
+    """§1/§7: a stream item is addressed by (stream, group_id, item_id); streams live in groups
+    `<stream>::<group_id>`. Stream("a:") group ":g" and Stream("a") group "::g" were the same
+    group `a::::g` (one overwrote the other), and Stream("a:").list_groups() missed its own.
+    A name ending in ':' is refused, as one holding '::' is; Stream("a") keeps any group id."""
+    from motia_nb.motia import Stream
+
+    said = "a stream name must be a non-empty str without '::' and not ending in ':', got 'a:'"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        Stream("a:").set(":g", "i", 1)
+    with pytest.raises(StepConfigError, match=re.escape(said)):
+        step({"name": "OnA", "triggers": [{"type": "stream", "stream_name": "a:"}]})(lambda e: None)
+    assert Stream("a").set("::g", "i", 2) == {"old_value": None, "new_value": 2}
+    assert Stream("a").list_groups() == ["::g"]
+    assert state_manager.sync.list_groups() == ["a::::g"]
