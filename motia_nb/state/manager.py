@@ -220,10 +220,15 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
                     f"{backend.url}: this backend does not publish changes between processes "
                     "(use Redis, or SQLite with history on)"
                 )
+            before = self._remote.triggers, self._remote.origin
             self._remote.triggers = bool(enabled)
             # the steps' output goes to the cell that turned them on (see RemoteChanges.origin)
             self._remote.origin = contextvars.copy_context() if enabled else None
-            self._follow_remote()
+            try:
+                self._follow_remote()
+            except BaseException:  # not switched on (or off) half-way
+                self._remote.triggers, self._remote.origin = before
+                raise
 
     def _on_commit(self, events: Sequence[StateEvent]) -> None:
         fan_out(self._subscribers, events)

@@ -102,14 +102,22 @@ def _if(condition: Callable[..., Any] | None) -> str:
 
 @dataclass(frozen=True)
 class StateTrigger:
-    """Runs the step for each state change whose ``condition`` is truthy."""
+    """Runs the step for each state change whose ``condition`` is truthy; ``scope`` / ``key``,
+    when given, restrict it to one group / key (the engine's state trigger config)."""
 
     condition: Callable[..., Any] | None = None
     arity: int = 1
     type: str = "state"
+    scope: str | None = None
+    key: str | None = None
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """Whether a state change event is in this trigger's scope / key (no restriction: every one)."""
+        return (self.scope is None or event["scope"] == self.scope) and (self.key is None or event["key"] == self.key)
 
     def describe(self) -> str:
-        return "state" + _if(self.condition)
+        where = " ".join(f"{k}={v}" for k, v in (("scope", self.scope), ("key", self.key)) if v is not None)
+        return "state" + (f" {where}" if where else "") + _if(self.condition)
 
 
 @dataclass(frozen=True)
@@ -263,7 +271,13 @@ def _parse_trigger(raw: Any, i: int, where: str) -> Trigger:
         raise StepConfigError(f"{at} has {_unknown_type(ttype, raw)}")
     cond, arity = _condition(raw, f"{at} ({ttype})")
     if ttype == "state":
-        return StateTrigger(cond, arity)
+        where = {}
+        for k in ("scope", "key"):  # the engine's state trigger config (the Motia SDK does not send them)
+            v = raw.get(k)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise StepConfigError(f"{at} (state) {k!r} must be a non-empty str, got {v!r}")
+            where[k] = v
+        return StateTrigger(cond, arity, scope=where["scope"], key=where["key"])
     if ttype == "queue":
         topic = raw.get("topic")
         if not isinstance(topic, str) or not topic.strip():

@@ -90,13 +90,14 @@ def unread_keys(config: Mapping[str, Any], where: str) -> list[str]:
 
 
 #: the keys Motia 1.0's trigger models read, by type (with their camelCase aliases; motia_nb also
-#: reads a cron trigger's ``cron`` for ``expression``)
+#: reads a cron trigger's ``cron`` for ``expression``, and a state trigger's ``scope`` / ``key``, as
+#: the engine's state trigger config does)
 TRIGGER_KEYS = {
     "queue": ("type", "topic", "condition", "input", "config"),
     "http": ("type", "method", "path", "condition", "middleware", "body_schema", "bodySchema", "response_schema",
              "responseSchema", "query_params", "queryParams"),
     "cron": ("type", "expression", "condition", "cron"),
-    "state": ("type", "condition"),
+    "state": ("type", "condition", "scope", "key"),
     "stream": ("type", "stream_name", "streamName", "group_id", "groupId", "item_id", "itemId", "condition"),
 }
 

@@ -76,6 +76,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _article(name: str) -> str:
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
 def _json_copy(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value, allow_nan=False))
@@ -337,8 +341,15 @@ class Runtime(StateTriggers):
         method = method.upper()
         parts = urlsplit(path)
         segs = tuple(unquote(s) for s in split_path(parts.path))
-        qp = parse_query(parts.query, query)
-        hdrs = Headers(headers)
+        for what, given, keys in (("headers", headers, "names"), ("query", query, "keys")):
+            if given is not None and not isinstance(given, Mapping):
+                hint = f"; put a query string in the path: {parts.path + '?' + given!r}" if what == "query" and isinstance(given, str) else ""
+                raise StepCallError(f"request: {what} must be a dict of str {keys}, got {_article(type(given).__name__)} ({given!r}){hint}")
+        try:
+            qp = parse_query(parts.query, query)
+            hdrs = Headers(headers)
+        except (TypeError, ValueError) as e:  # a key that is not a str
+            raise StepCallError(f"request: {str(e).removeprefix('request: ')}") from None
         body = _json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)
         if route is None:

@@ -107,10 +107,13 @@ class StateTriggers:
     traces: Any
     _state_steps: list[tuple[Step, list[Any]]] = []
     _stream_steps: list[tuple[Step, list[Any]]] = []
+    _state_filtered = False
 
     def refresh_state_steps(self) -> None:
         """Re-read which steps have state / stream triggers (call on every registry change)."""
         self._state_steps = [(st, st.of_type(StateTrigger)) for st in self.registry.with_trigger(StateTrigger)]
+        # a trigger restricted to a scope / key: each event's candidates are filtered (else all of them)
+        self._state_filtered = any(t.scope is not None or t.key is not None for _, ts in self._state_steps for t in ts)
         self._stream_steps = [(st, st.of_type(StreamTrigger)) for st in self.registry.with_trigger(StreamTrigger)]
 
     # ------------------------------------------------------------------ conditions
@@ -186,6 +189,9 @@ class StateTriggers:
             trigger = {"type": "stream", "stream_name": sev["streamName"], "group_id": sev["groupId"], "item_id": sev["id"]}
             steps = [(st, [t for t in trigs if t.matches(sev)]) for st, trigs in self._stream_steps]
             return Candidates(sev, [(st, ts) for st, ts in steps if ts], label, trigger)
+        if self._state_filtered:
+            steps = [(st, [t for t in trigs if t.matches(ev)]) for st, trigs in self._state_steps]
+            return Candidates(ev, [(st, ts) for st, ts in steps if ts])
         return Candidates(ev, self._state_steps)
 
     def first_to_run(self, events: list[Any]) -> Start | None:

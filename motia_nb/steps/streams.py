@@ -24,8 +24,12 @@ SEP = "::"
 
 
 def check_stream_name(stream_name: Any) -> str:
-    if not isinstance(stream_name, str) or not stream_name or SEP in stream_name or "\x00" in stream_name:
-        raise ValueError(f"a stream name must be a non-empty str without {SEP!r}, got {stream_name!r}")
+    # a trailing ':' would run into the separator: "a:" + "::" + "g" reads back as stream "a", group ":g"
+    if (not isinstance(stream_name, str) or not stream_name or SEP in stream_name or "\x00" in stream_name
+            or stream_name.endswith(SEP[0])):  # fmt: skip
+        raise ValueError(
+            f"a stream name must be a non-empty str without {SEP!r} and not ending in {SEP[0]!r}, got {stream_name!r}"
+        )
     return stream_name
 
 

@@ -286,7 +286,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             try:
                 return fetch_bounded(conn, sql, params, steps)
             except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
-                raise read_error(exc, self.url) from exc
+                raise self._read_failed(exc, "its read failed") from exc
 
     async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """A long read awaited on aiosqlite's thread (its own read-only connection):
@@ -303,7 +303,10 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
         settled = writes.barrier()  # read-your-writes: what this process queued commits first
         if settled is not None:
             await settled
-        reader = await asyncio.wrap_future(self._open_reader())
+        try:
+            reader = await asyncio.wrap_future(self._open_reader())
+        except sqlite3.Error as exc:  # the file deleted or replaced before this connection opened
+            raise self._read_failed(exc, "its connection to the old file could not be opened") from exc
         try:
             rows = await reader.execute_fetchall(sql, params)
         except ValueError:  # aiosqlite: "Connection closed"
@@ -312,8 +315,19 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             if undecodable(exc):  # text another tool wrote that is not UTF-8: the read connection's fetch names it
                 release_cursor(exc)
                 return post(self._query(sql, params))
-            raise read_error(exc, self.url) from exc
+            raise self._read_failed(exc, "its read failed") from exc
         return post(rows if isinstance(rows, list) else list(rows))
+
+    def _read_failed(self, exc: sqlite3.Error, how: str) -> StateError:
+        """The error a failed read answers: the file deleted or replaced under the open database
+        (guard.py) said as such, else SQLite's error in one line (location.read_error)."""
+        what = lifecycle.file_problem(self)
+        if what is None:
+            return read_error(exc, self.url)
+        return StateError(
+            f"the state database file {self.url} {what} while it was open, so nothing was read ({how}). "
+            f"Reopen it to use what is there now: %state use {self.url} (or close() the manager and use it again)"
+        )
 
     def _open_reader(self) -> "Future[aiosqlite.Connection]":
         with self._open_lock:
@@ -322,8 +336,8 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             if self._reader is None:
                 path, timeout, lock = self.path, self.busy_timeout, self._long_reads
 
-                def connector() -> sqlite3.Connection:
-                    return open_connection(path, timeout, pragmas=("PRAGMA query_only = ON",), reads_lock=lock)
+                def connector() -> sqlite3.Connection:  # never creates the file: deleted meanwhile, it stays deleted
+                    return open_connection(path, timeout, create=False, pragmas=("PRAGMA query_only = ON",), reads_lock=lock)
 
                 async def start() -> aiosqlite.Connection:
                     return await adopt_aiosqlite(aiosqlite.Connection(connector, 64), "motia-nb-sqlite-reader")

@@ -33,11 +33,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
+from ...errors import StateError
 from ...events import StateEvent
 from ...jsontext import decode_lenient
 from .changelog import expand
+from . import lifecycle
 from .executors import close_quietly
-from .schema import connect, event_type
+from .opening import open_connection
+from .schema import event_type
 
 if TYPE_CHECKING:
     from ...history import Retention
@@ -141,8 +144,8 @@ class Follower:
     def start(self, *, thread: bool = True) -> "Follower":
         """Open the read connection, put the cursor at the newest row, start polling."""
         with self._lock:
-            conn = connect(self.path)
-            conn.execute("PRAGMA query_only = ON")
+            # never creates the file: deleted meanwhile, it stays deleted (guard.py tells)
+            conn = open_connection(self.path, create=False, pragmas=("PRAGMA query_only = ON",))
             self._conn = conn
             # the version first: a commit landing between the two is then seen by the first poll
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -239,6 +242,7 @@ class Following:
     if TYPE_CHECKING:  # provided by the backend
         memory: bool
         path: str
+        url: str
         _retention: Retention
         _remote_listeners: list[Any]
 
@@ -259,7 +263,11 @@ class Following:
 
     def add_remote_listener(self, fn: Any) -> None:
         super().add_remote_listener(fn)  # type: ignore[misc]
-        self._follow()
+        try:
+            self._follow()
+        except BaseException:  # nothing kept: the listener goes with the follower that could not start
+            super().remove_remote_listener(fn)  # type: ignore[misc]
+            raise
 
     def remove_remote_listener(self, fn: Any) -> None:
         super().remove_remote_listener(fn)  # type: ignore[misc]
@@ -273,7 +281,20 @@ class Following:
             self.open()  # the origin to skip is this backend's
             origin = self.origin
             assert origin is not None
-            self._follower = Follower(self.path, origin, self._notify_remote).start()
+            try:
+                self._follower = Follower(self.path, origin, self._notify_remote).start()
+            except sqlite3.Error as exc:
+                raise self._follow_failed(exc) from exc
+
+    def _follow_failed(self, exc: sqlite3.Error) -> StateError:
+        what = lifecycle.file_problem(self)
+        if what is None:
+            return StateError(f"following the changes other processes commit to {self.url} failed: {exc}")
+        return StateError(
+            f"the state database file {self.url} {what} while it was open, so the changes other processes "
+            f"commit cannot be followed. Reopen it to use what is there now: %state use {self.url} "
+            f"(or close() the manager and use it again)"
+        )
 
     def _stop_following(self) -> None:
         with self._follow_lock:

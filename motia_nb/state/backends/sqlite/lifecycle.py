@@ -27,7 +27,7 @@ from . import guard
 from .location import check_location
 from .opening import close_connection
 
-__all__ = ["before_open", "opened", "closing", "release"]
+__all__ = ["before_open", "opened", "file_problem", "closing", "release"]
 
 _guards: "weakref.WeakKeyDictionary[Any, guard.FileGuard]" = weakref.WeakKeyDictionary()
 
@@ -47,6 +47,12 @@ def opened(backend: Any) -> None:
         backend._writes.before_commit = g.check
     rconn = None if backend.memory else backend._rconn
     release_when_collected(backend, release, backend._writes, backend._readers, backend._rlock, rconn)
+
+
+def file_problem(backend: Any) -> "str | None":
+    """What happened to ``backend``'s file since it was opened (``"was deleted"``…), or None."""
+    g = _guards.get(backend)
+    return None if g is None else g.problem()
 
 
 def closing(backend: Any) -> None:
