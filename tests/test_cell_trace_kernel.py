@@ -65,8 +65,11 @@ def test_a_cells_change_and_the_steps_it_triggered_share_the_cells_trace_id(kern
     """)
     # cell 2: a %state magic's write, which triggers Ship too
     kernel.run('%state set orders o2 {"status": "paid"}')
-    # cell 3: a write that triggers nothing
-    kernel.run('await state_manager.set("notes", "n1", {"text": "hello"})')
+    # cell 3: a write that triggers nothing (no top-level await: the cell runs in the kernel's own context)
+    kernel.run('state_manager.sync.set("notes", "n1", {"text": "hello"})')
+    # between cells (a widget's callback, a frontend's silent request: no cell run) no cell's id is current
+    kernel.kc.execute_interactive("from motia_nb.state.cause import current_cause\nbetween = current_cause()",
+                                  silent=True, timeout=60)
     # cell 4: let cell 1's task write now, and wait for it
     kernel.run("go.set()\nawait task")
 
@@ -81,6 +84,7 @@ def test_a_cells_change_and_the_steps_it_triggered_share_the_cells_trace_id(kern
             "late": [[c["key"], c["cause"], c["trace_id"]] for c in rows["late"]],
             "traces": traces[["trace_id", "step"]].values.tolist(),
             "logs": logs["trace_id"].tolist(),
+            "between": between,
         }))
     """)
     (o1, c1, t1), (o2, c2, t2) = got["orders"]
@@ -93,6 +97,7 @@ def test_a_cells_change_and_the_steps_it_triggered_share_the_cells_trace_id(kern
     # a cell that triggered nothing has an id of its own, and no row in the traces
     ((_, cause, t3),) = got["notes"]
     assert cause == "cell" and t3 not in (None, t1, t2)
+    assert got["between"] == ["cell", None], got["between"]
     # cell 1's task wrote during cell 4: cell 1's id, not cell 4's
     assert got["late"] == [["k", "cell", t1]]
 

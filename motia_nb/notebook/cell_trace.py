@@ -3,7 +3,7 @@ run a trace id of its own (see :mod:`motia_nb.state.cause`).
 
 What the cell writes (cause ``cell``; ``magic`` for its ``%state`` lines) carries the id in
 the state history, and the steps those writes trigger run under it, so
-``history()``'s ``trace_id`` is the id ``%motia trace`` and ``%motia logs`` show for them.
+``history()``'s ``trace_id`` is the id ``%motia trace`` and ``log_frame()`` show for them.
 A cell that triggers no step adds nothing to the traces. A cell run inside a cell
 (``get_ipython().run_cell(...)``) has an id of its own; the outer cell's is current again
 after it.
