@@ -69,7 +69,9 @@ CELLS = {
              "async def ship(data, ctx):\n"
              '    await state_manager.update("orders", data["id"], [{"type": "set", "path": "shipped", "value": True}])\n'
              'await request("POST", "/pay/o1")\n'
-             'await state_manager.set("orders", "o2", {"status": "new"})\n'
+             "import threading  # a thread starts with an empty context: its write has no trace (a cell's has its run's)\n"
+             'writer = threading.Thread(target=lambda: state_manager.sync.set("orders", "o2", {"status": "new"}))\n'
+             "writer.start(); writer.join()\n"
              "None",
     "frame": "df = %state history orders\n"
              'rows = await state_manager.history("orders")\n'

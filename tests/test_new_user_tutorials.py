@@ -169,4 +169,7 @@ def test_who_changed_my_order_runs_again(tmp_path):
                    resources={"metadata": {"path": str(folder)}}).execute(env=env)
     again = [cell_text(c) for c in nb.cells[-len(section):]]
     assert not any(t.startswith("ERROR") or "\nERROR" in t for t in again), "\n----\n".join(again)
-    assert "by ProcessPayment" in again[1] and again[2].startswith("True None")
+    assert "by ProcessPayment" in again[1]
+    assert again[2].startswith("one cascade: True\nstep runs in the refund's trace: 0\n")
+    # the cell's second putting back: its change's trace id leads to the step it triggered, that run only
+    assert again[-1].split() == ["step", "status", "0", "OnOrderPaid", "ok"], again[-1]

@@ -28,6 +28,7 @@ from .. import _threads
 from .._frames import ShortTraceback
 from .._threads import on_exit
 from ..session import Session, default_session
+from ..state.cause import outside_cells
 from ..state.numbers import as_int, as_number
 from ..steps.errors import StepConfigError
 from . import protocol, remote, running
@@ -131,6 +132,9 @@ class Server:
 
     # ------------------------------------------------------------------ lifecycle
     async def _start(self, port: int) -> None:
+        # the connections' contexts are copies of this one (the serving cell's output routing):
+        # a worker's own calls are no cell run's, so not in the serving cell's trace
+        outside_cells()
         self._ws = await _ws_serve(
             self._connection,
             self.host,

@@ -10,6 +10,8 @@
   (:mod:`~motia_nb.notebook.help_suffix`);
 * the cell-run callbacks that let a re-run cell drop the steps it no longer defines
   (:mod:`~motia_nb.notebook.cell_steps`);
+* the cell-run callbacks that give each cell run a trace id of its own, which its writes
+  and the steps they trigger share (:mod:`~motia_nb.notebook.cell_trace`);
 * the coroutine formatter and cell-run callbacks that say a state read nobody awaited in one
   line and keep it out of the output cache (:mod:`~motia_nb.notebook.unawaited`).
 
@@ -34,6 +36,7 @@ from ..engine import stop_all as stop_engine_endpoints
 from ..motia import ensure_motia
 from ..session import default_session
 from .cell_steps import CellSteps
+from .cell_trace import CellTraces
 from .completion import make_state_matcher
 from .config import MotiaNB
 from .help_suffix import subcommand_help
@@ -58,6 +61,7 @@ class _Loaded:
     matcher: Any = None
     undo_wake: Any = None  # undoes wake_on_signals
     cell_steps: CellSteps | None = None
+    cell_traces: CellTraces | None = None
     unawaited: UnawaitedReads | None = None
 
 
@@ -99,6 +103,9 @@ def load(ip: Any) -> None:
         loaded.cell_steps = CellSteps()
         ip.events.register("pre_run_cell", loaded.cell_steps.pre_run_cell)
         ip.events.register("post_run_cell", loaded.cell_steps.post_run_cell)
+        loaded.cell_traces = CellTraces()
+        ip.events.register("pre_run_cell", loaded.cell_traces.pre_run_cell)
+        ip.events.register("post_run_cell", loaded.cell_traces.post_run_cell)
         loaded.unawaited = UnawaitedReads(ip)
         loaded.unawaited.install()
     except Exception:
@@ -128,11 +135,14 @@ def unload(ip: Any) -> None:
     setattr(ip, _ATTR, None)
     if loaded.undo_wake is not None:
         loaded.undo_wake()
-    if loaded.cell_steps is not None:
-        for event, fn in (("pre_run_cell", loaded.cell_steps.pre_run_cell),
-                          ("post_run_cell", loaded.cell_steps.post_run_cell)):
+    for hooks in (loaded.cell_steps, loaded.cell_traces):
+        if hooks is None:
+            continue
+        for event, fn in (("pre_run_cell", hooks.pre_run_cell), ("post_run_cell", hooks.post_run_cell)):
             if fn in ip.events.callbacks[event]:
                 ip.events.unregister(event, fn)
+    if loaded.cell_traces is not None:
+        loaded.cell_traces.close()
     if loaded.unawaited is not None:
         loaded.unawaited.uninstall()
     completer = getattr(ip, "Completer", None)

@@ -34,7 +34,7 @@ from motia_nb.state import (
     UpdateOpError,
     state_manager,
 )
-from motia_nb.state.cause import acting_as
+from motia_nb.state.cause import acting_as, current_cause
 from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
@@ -322,7 +322,8 @@ class StateMagics(Magics):
             return None
         command, args = SUBCOMMANDS.route(line, cell, self._read)
         try:
-            with acting_as("magic"):  # the history records %state writes as the magic's
+            # the history records %state writes as the magic's, in the running cell's trace (if any)
+            with acting_as("magic", current_cause()[1]):
                 return command.run(self, args)
         except (InvalidInputError, UpdateOpError, StateClosedError) as err:
             raise MagicUsageError(f"%state {command.name}: {err}") from None

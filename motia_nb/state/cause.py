@@ -9,15 +9,34 @@ caller's context).
 Causes: a step's name (set by the steps runtime while its handler runs, with the
 cascade's trace id), ``cell`` (the default), ``magic`` (``%state``), ``viewer``
 (an edit in the viewer) and ``worker:<name>`` (a connected worker's engine call).
+
+**A trace per cell run.** In IPython, :func:`begin_cell_run` (the extension's
+``pre_run_cell``) makes ``("cell", <a new trace id>)`` current for the cell's code and
+:func:`end_cell_run` (``post_run_cell``) puts back what was current before. The cell's
+writes (and its ``%state`` magics', cause ``magic``) carry that id, and a state cascade
+they start adopts it as its trace id (:mod:`motia_nb.steps.state_cascade`), so
+``history()``'s row for the cell's change and the trace / logs of the steps it triggered
+share one id. Tasks the cell starts copy its context when they are created, so they keep
+its id after it ends; nothing later takes it (the kernel's context is reset after the
+cell). A thread started with ``threading.Thread`` starts from an empty context (Python's
+rule): its writes are ``cell`` with no trace. Machinery a cell starts that outlives it on
+motia_nb's behalf (the engine endpoint, remote triggers and subscribers) starts from
+:func:`outside_cells`, so what it sets off is never the starting cell's. Without IPython
+(a script) there is no cell run: ``("cell", None)`` as before. A trace id is only an
+id: a cell that triggers no step adds no row to ``%motia trace``.
 """
 
 from __future__ import annotations
 
 import contextvars
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["DEFAULT_CAUSE", "current_cause", "cause_now", "acting_as", "push_cause", "pop_cause"]
+__all__ = [
+    "DEFAULT_CAUSE", "current_cause", "cause_now", "acting_as", "push_cause", "pop_cause",
+    "new_trace_id", "begin_cell_run", "end_cell_run", "outside_cells",
+]
 
 #: The cause of a write made by plain code in a cell (or a script).
 DEFAULT_CAUSE = "cell"
@@ -55,3 +74,40 @@ def acting_as(cause: str, trace_id: str | None = None) -> Iterator[None]:
         yield
     finally:
         _cause.reset(token)
+
+
+def new_trace_id() -> str:
+    """A new trace id (a UUID4 string, as the engine's)."""
+    return str(uuid.uuid4())
+
+
+def begin_cell_run() -> "contextvars.Token[tuple[str, str | None]]":
+    """A cell starts running: its writes are ``cell`` with a new trace id (undo with :func:`end_cell_run`)."""
+    return _cause.set((DEFAULT_CAUSE, new_trace_id()))
+
+
+def end_cell_run(token: "contextvars.Token[tuple[str, str | None]] | None") -> None:
+    """The cell ended: what was current before :func:`begin_cell_run` is current again.
+
+    Where the token cannot be used (the cell ended in another context than it began, or
+    ``token`` is None), no cell's trace id stays current: ``("cell", None)``."""
+    if token is not None:
+        try:
+            _cause.reset(token)
+            return
+        except (ValueError, RuntimeError):  # another context, or already used
+            pass
+    _cause.set((DEFAULT_CAUSE, None))
+
+
+#: the causes whose trace id is a cell run's (:func:`outside_cells` forgets it)
+_CELL_CAUSES = frozenset({DEFAULT_CAUSE, "magic"})
+
+
+def outside_cells() -> None:
+    """In the current context, forget a cell run's trace id (the cause stays ``cell`` / ``magic``):
+    for long-lived work a cell starts on motia_nb's behalf, whose later writes and cascades are
+    no cell run's. A step's cause and trace (a step that started it) are kept."""
+    cause, trace_id = _cause.get()
+    if trace_id is not None and cause in _CELL_CAUSES:
+        _cause.set((cause, None))

@@ -8,7 +8,6 @@ caller, before anything is queued: bad input never half-happens.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import logging
 import os
@@ -26,7 +25,7 @@ from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
-from .remote import Dispatcher, InOrigin, RemoteChanges, check_subscriber, fan_out
+from .remote import Dispatcher, InOrigin, RemoteChanges, check_subscriber, fan_out, origin_context
 from .store_settings import BusyTimeout, SettingWatchers, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
@@ -223,7 +222,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
             before = self._remote.triggers, self._remote.origin
             self._remote.triggers = bool(enabled)
             # the steps' output goes to the cell that turned them on (see RemoteChanges.origin)
-            self._remote.origin = contextvars.copy_context() if enabled else None
+            self._remote.origin = origin_context() if enabled else None
             try:
                 self._follow_remote()
             except BaseException:  # not switched on (or off) half-way

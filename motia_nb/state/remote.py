@@ -21,11 +21,12 @@ from typing import Any
 
 from .._threads import get_loop_thread
 from .backends.base import Backend
+from .cause import outside_cells
 from .errors import InvalidInputError
 from .events import StateEvent
 from .lifetime import WeakCall
 
-__all__ = ["RemoteChanges", "InOrigin", "fan_out", "Dispatcher", "check_subscriber"]
+__all__ = ["RemoteChanges", "InOrigin", "origin_context", "fan_out", "Dispatcher", "check_subscriber"]
 
 log = logging.getLogger("motia_nb")
 
@@ -65,6 +66,14 @@ def fan_out(subscribers: list[Callable[[StateEvent], None]], events: Sequence[St
                 log.exception("state subscriber %r failed", fn)
 
 
+def origin_context() -> contextvars.Context:
+    """A copy of the current context for work run later for another process's changes: the
+    subscribing cell's output routing, but not its trace id (what runs then is not that cell run's)."""
+    context = contextvars.copy_context()
+    context.run(outside_cells)
+    return context
+
+
 class InOrigin:
     """A remote subscriber (``subscribe(fn, remote=True)``) that runs in a copy of the context
     it subscribed in: in a kernel that context routes output to the subscribing cell, so what
@@ -75,7 +84,7 @@ class InOrigin:
 
     def __init__(self, fn: Callable[[StateEvent], None]) -> None:
         self.fn = fn
-        self.context = contextvars.copy_context()
+        self.context = origin_context()
 
     def __call__(self, event: StateEvent) -> None:
         self.context.copy().run(self.fn, event)  # a copy: one Context cannot be entered twice at once

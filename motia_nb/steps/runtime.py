@@ -43,7 +43,6 @@ import inspect
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,7 +52,7 @@ from urllib.parse import unquote, urlsplit
 from .._calls import DoneCall, NotAwaitedCall
 from .._interrupts import CancelledByInterrupt
 from .._threads import run_in_handler_pool, run_sync
-from ..state.cause import pop_cause, push_cause
+from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
 from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepCallError, StepLoopError, StepNotFoundError
@@ -146,19 +145,21 @@ class Entry(Generic[P, R]):
 
 
 class _Root:
-    """Enter a cascade: reuse the running one of this runtime, or open a new trace at the causing call."""
+    """Enter a cascade: reuse the running one of this runtime, or open a trace at the causing call
+    (``trace_id``, e.g. the causing cell run's, else a new one)."""
 
-    def __init__(self, runtime: "Runtime", label: str, frame: Frame | None = None) -> None:
+    def __init__(self, runtime: "Runtime", label: str, frame: Frame | None = None, trace_id: str | None = None) -> None:
         self.runtime = runtime
         self.label = label
         self.frame = frame  # the trace to open (conditions already checked in it), else a new one
+        self.trace_id = trace_id
         self.token: contextvars.Token[Frame | None] | None = None
 
     def __enter__(self) -> Frame:
         cur = current_frame()
         if cur is not None and cur.runtime is self.runtime:
             return cur
-        frame = self.frame or Frame(str(uuid.uuid4()), (), self.label, self.runtime)
+        frame = self.frame or Frame(self.trace_id or new_trace_id(), (), self.label, self.runtime)
         self.token = _frame.set(frame)
         return frame
 
@@ -202,8 +203,9 @@ class Runtime(StateTriggers):
         elif not wanted and current == self.dispatch_events:
             self.manager.set_dispatcher(None)
 
-    def root(self, label: str, frame: Frame | None = None) -> _Root:
-        return _Root(self, label, frame)
+    def root(self, label: str, frame: Frame | None = None, trace_id: str | None = None) -> _Root:
+        """Enter the running cascade, or open ``frame`` / a trace with ``trace_id`` / a new trace."""
+        return _Root(self, label, frame, trace_id)
 
     def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
         """The ``ctx`` a handler or condition of ``st`` receives."""

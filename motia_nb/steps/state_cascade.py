@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..state.cause import cause_now
 from .config import StateTrigger, StreamTrigger
 from .context import Frame, current_frame
 from .registry import Step
@@ -198,14 +199,16 @@ class StateTriggers:
         """Check conditions in cascade order until a step will run; None when none will.
 
         A condition is asked here at most once; its answer travels in the :class:`Start`.
-        The cascade's frame (a new trace, unless the write was made inside one) is opened
-        only when a condition needs it: a ``(input, ctx)`` condition, or one that raises.
+        The cascade's frame is opened only when a condition needs it: a ``(input, ctx)``
+        condition, or one that raises. Its trace is the running cascade's when the write
+        was made inside one, else the write's own (a cell run's, a ``%state`` magic's, a
+        viewer action's: :mod:`motia_nb.state.cause`), else a new one.
         """
         opened: list[Any] = []  # [root, its frame] once opened
 
         def enter() -> Frame:
             if not opened:
-                root = self.root("state")  # type: ignore[attr-defined]
+                root = self.root("state", None, cause_now()[1])  # type: ignore[attr-defined]
                 opened[:] = [root, root.__enter__()]
             return opened[1]
 
@@ -224,7 +227,7 @@ class StateTriggers:
 
     async def state_cascade(self, events: list[Any], start: Start) -> None:
         """Run the triggered steps from ``start`` on, event by event, depth first."""
-        with self.root("state", start.frame):  # type: ignore[attr-defined]
+        with self.root("state", start.frame, cause_now()[1]):  # type: ignore[attr-defined]
             await self._event_cascade(start.cands, start.step, start.trig, start.answer)
             for ev in events[start.event + 1 :]:
                 await self._event_cascade(self.candidates(ev), 0, 0, _UNASKED)

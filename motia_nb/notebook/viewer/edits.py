@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..._interrupts import CancelledByInterrupt
-from ...state.cause import acting_as
+from ...state.cause import acting_as, new_trace_id
 from ...state.errors import InvalidInputError, UpdateOpError
 from ..parsing import load_json
 from .model import page_after_add
@@ -62,7 +62,8 @@ class EditActions:
         # CancelledError too (Kernel › Interrupt during the write): it leaves the panel's task, see panel._run.
         error: BaseException | None = None
         result: Any = None
-        with self.output, acting_as("viewer"):  # the history records the viewer as the writer
+        # the history records the viewer as the writer; one trace per action (its steps run in it)
+        with self.output, acting_as("viewer", new_trace_id()):
             try:
                 result = await write()
             except (Exception, asyncio.CancelledError) as exc:
