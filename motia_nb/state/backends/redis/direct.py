@@ -32,7 +32,7 @@ from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
 from .layout import (
-    STATE_PREFIX, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
+    STATE_PREFIX, WRONG_TYPE, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
 )  # fmt: skip
 from .wire import ScriptWire
 
@@ -295,8 +295,9 @@ def transaction_sets(
         committed(events)
     if failed:
         w, err = failed[0]
+        said = str(err).split(WRONG_TYPE, 1)[-1]  # (a key of the wrong type: "<key> holds a string, not a stream")
         raise RedisBackendError(
             f"{len(failed)} of {len(writes)} sets failed inside the Redis transaction (first: "
-            f"{w.group_id!r}/{w.key!r}: {err}); the other {len(results)} were written"
+            f"{w.group_id!r}/{w.key!r}: {said}); the other {len(results)} were written"
         )
     return results

@@ -228,6 +228,8 @@ def is_local(url: str) -> bool:
 
 
 _NOT_SENT = "_motia_nb_not_sent"
+#: how a write script says a key of motia_nb's holds another kind of value (lua/history.lua wrong_type)
+WRONG_TYPE = "motia_nb wrong type: "
 
 
 def closed_error(url: str) -> StateClosedError:
@@ -278,8 +280,14 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None, timeout:
     waited for ``timeout`` seconds, the socket timeout, in vain)."""
     if isinstance(exc, StateError):
         return exc
-    if "WRONGTYPE" in str(exc):
-        err: RedisBackendError = not_a_hash(url, group_id, "write")
+    said = str(exc)
+    if WRONG_TYPE in said:  # (a write script's check, before it wrote anything: lua/history.lua wrong_type)
+        err: RedisBackendError = RedisBackendError(
+            f"write to Redis at {safe_url(url)} was refused: {said.split(WRONG_TYPE, 1)[1]} (written by another "
+            "tool? delete or rename that key); nothing was written"
+        )
+    elif "WRONGTYPE" in said:
+        err = not_a_hash(url, group_id, "write")
     elif getattr(exc, _NOT_SENT, False):
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed before it was sent ({no_answer(exc, timeout)}); "
