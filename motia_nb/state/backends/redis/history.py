@@ -20,7 +20,7 @@ from ...errors import StateError
 from ...history import Point, change_dict, micros
 from .codec import decode, decode_item
 from .history_index import ItemHistory
-from .layout import history_stream
+from .layout import HISTORY_COUNT_PREFIX, history_stream
 
 __all__ = ["RedisHistory"]
 
@@ -30,8 +30,9 @@ Entry = tuple[int, dict[bytes, bytes]]
 
 class RedisHistory(ItemHistory):
     """The history methods of :class:`~motia_nb.state.backends.redis.RedisBackend`
-    (which provides ``_client``, ``_call``, ``_key_script``, ``get`` and ``exists``)."""
+    (which provides ``_client``, ``_call``, ``_key_script``, ``_newest_seq``, ``get`` and ``exists``)."""
 
+    _newest_seq: Callable[[], int]
     _client: Callable[[], Any]
     _call: Callable[..., Any]
     get: Callable[[str, str], Any]
@@ -153,7 +154,15 @@ class RedisHistory(ItemHistory):
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
         try:
             info = self._client().xinfo_stream(history_stream(group_id))
-        except redis.ResponseError:  # no stream: nothing was ever recorded for the group
+        except redis.ResponseError:  # no stream: nothing was ever recorded for the group, unless it was deleted
+            counted = self._call(self._client().get, HISTORY_COUNT_PREFIX + group_id, group_id=group_id)
+            # changes counted, none stored: the stream was deleted by hand (past the newest seq given,
+            # the stored value is the state: nothing can have changed it since)
+            if counted and counted != b"0" and not (at.seq is not None and at.seq >= self._newest_seq()):
+                raise StateError(
+                    f"the history of {group_id!r}/{key!r} at {at} is gone: the group's history stream "
+                    f"{history_stream(group_id)} was deleted (its changes from the next write on are kept)"
+                ) from None
             return
         length, added = int(info.get("length", 0)), int(info.get("entries-added", 0) or 0)
         if added <= length:  # nothing was trimmed

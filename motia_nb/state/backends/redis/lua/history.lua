@@ -44,6 +44,7 @@ local hist_total = 0  -- the changes the stream holds after this call's
 -- the bench's read layout writes calls of ~4, a gather's are ~1,000
 local HIST_SELF_MIN, HIST_SELF_MAX = 2, 16
 local hist_self = false  -- this call indexes its own changes (decided by hist_start)
+local hist_lost = nil  -- the seq before this call's when it found the stream deleted by hand (hist_start)
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
@@ -153,6 +154,17 @@ local function hist_start(count)
   local micro = string.format('%06d', tonumber(now[2]))
   local first = redis.call('INCRBY', KEYS[#KEYS - 1], count) - count
   local marks = redis.call('MGET', KEYS[#KEYS - 4], KEYS[#KEYS - 3], KEYS[#KEYS - 2])
+  if marks[3] and marks[3] ~= '0' and redis.call('XLEN', KEYS[#KEYS]) == 0 then
+    -- changes counted, none stored: the stream was deleted by hand (DEL, or XTRIM to nothing).
+    -- Its count and item index describe changes that are gone: the group's history starts
+    -- again, as a new group's does (a stale count made the trim by count drop the newest changes)
+    redis.call('DEL', KEYS[#KEYS - 5])
+    redis.call('SET', KEYS[#KEYS - 4], '0')
+    redis.call('SET', KEYS[#KEYS - 3], string.format('%d', first))
+    redis.call('SET', KEYS[#KEYS - 2], '0')
+    marks = {'0', string.format('%d', first), '0'}
+    hist_lost = first
+  end
   if not marks[1] then
     redis.call('DEL', KEYS[#KEYS - 5])
     local from = 0
@@ -223,6 +235,16 @@ local function hist_add(at, first, m, ks, olds, news, who)
 end
 local function hist_end(now)
   -- the trims by count and by age, once per call
+  if hist_lost then
+    -- the new stream says changes before it were recorded and are gone (XINFO STREAM: more
+    -- entries added than it holds, the deleted ones up to hist_lost), as after a trim: get(at=)
+    -- a point before it is refused, not answered from changes that no longer tell it (Redis 7)
+    local last = redis.call('XREVRANGE', KEYS[#KEYS], '+', '-', 'COUNT', 1)[1]
+    if last then
+      redis.pcall('XSETID', KEYS[#KEYS], last[1], 'ENTRIESADDED', redis.call('XLEN', KEYS[#KEYS]) + 1,
+        'MAXDELETEDID', string.format('%d', hist_lost) .. '-0')
+    end
+  end
   local na = #ARGV
   local maxlen = tonumber(ARGV[na - 1])
   if maxlen > 0 then hist_trim_count(maxlen) end
