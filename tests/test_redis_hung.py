@@ -132,3 +132,78 @@ def test_an_import_whose_transaction_runs_longer_than_busy_timeout_is_waited_for
         assert len(results) == n and m.sync.count("big") == n
     finally:
         m.close()
+
+
+# --------------------------------------------------------------------------- the subscription's retries
+class _Server:
+    """A pub/sub that answers the first SUBSCRIBE, drops it, then refuses ``down`` tries."""
+
+    def __init__(self, down: int) -> None:
+        self.down = down
+        self.subscribes = 0
+        self.back = asyncio.Event()
+
+    def pubsub(self) -> "_PubSub":
+        return _PubSub(self)
+
+
+class _PubSub:
+    def __init__(self, server: _Server) -> None:
+        self.server = server
+        self.first = server.subscribes == 0
+
+    async def subscribe(self, channel: str) -> None:
+        s = self.server
+        s.subscribes += 1
+        if not self.first and s.down > 0:
+            s.down -= 1
+            raise ConnectionError("Connection refused")
+
+    async def get_message(self, timeout: float) -> Any:
+        if self.first:  # the subscription is lost at once (the server restarts)
+            raise ConnectionError("Connection closed by server")
+        self.server.back.set()
+        await asyncio.Event().wait()  # back: listens until cancelled
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_the_event_subscription_retries_soon_and_says_it_lost_it_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """After a server restart the subscription came back up to 5 s after the server did (its
+    retries waited 0.1 s doubling to 5 s) and each failed try logged a warning; now the waits
+    double from 0.05 s to 1 s (one refused connect a second while the server is down), and the
+    loss and the return are logged once each."""
+    import types
+
+    from motia_nb.state.backends.redis import pubsub
+
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:  # (the retry waits, recorded, not waited)
+        slept.append(delay)
+        await real_sleep(0)
+
+    fake = types.SimpleNamespace(**{k: getattr(asyncio, k) for k in dir(asyncio) if not k.startswith("__")})
+    fake.sleep = sleep
+    monkeypatch.setattr(pubsub, "asyncio", fake)
+    gaps: list[int] = []
+    sub = pubsub.Subscriber("motia_nb:events:0", "me", where="redis://x/0", on_events=lambda e: None, on_gap=lambda: gaps.append(1))
+    server = _Server(down=8)
+
+    async def run() -> None:
+        subscribed = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(sub.run(server, subscribed))
+        await subscribed
+        await asyncio.wait_for(server.back.wait(), 10)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    caplog.set_level(logging.DEBUG, logger="motia_nb")
+    asyncio.run(run())
+    assert slept == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0]  # (the loss, then eight refused tries)
+    assert gaps == [1]
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([w for w in warned if "lost the Redis event subscription" in w]) == 1, warned
+    assert len([w for w in warned if "is back" in w]) == 1, warned
