@@ -234,3 +234,27 @@ def test_another_processes_separate_writes_run_remote_triggers_each_in_its_own_t
         assert [(c["cause"], c["trace_id"]) for c in changes[:3]] == [("Checkout", "trace-1"), ("Refund", "trace-2"), ("cell", None)]
     finally:
         a.close()
+
+
+def test_a_remote_subscription_on_memory_is_refused_as_remote_triggers_are() -> None:
+    # subscribe(fn, remote=True) on ':memory:' was accepted without a word, although no other
+    # process can ever write that store (run_remote_triggers(True) on it refused); now both refuse
+    # with the same one line, and the refused subscriber is not kept (local events do not reach it)
+    mem = StateManager(":memory:")
+    try:
+        heard: list[Any] = []
+        with pytest.raises(NotImplementedError, match=r"^:memory:: .*no other process can write") as refused:
+            mem.subscribe(heard.append, remote=True)
+        with pytest.raises(NotImplementedError) as triggers:
+            mem.run_remote_triggers(True)
+        assert str(refused.value) == str(triggers.value)
+        assert "\n" not in str(refused.value)
+        mem.sync.set("g", "k", 1)
+        assert heard == []
+        local = mem.subscribe(heard.append)  # a local subscription is fine
+        mem.sync.set("g", "k", 2)
+        assert [e.new_value for e in heard] == [2]
+        local()
+        mem.run_remote_triggers(False)  # turning them off is never refused
+    finally:
+        mem.close()

@@ -664,3 +664,23 @@ def test_a_message_is_cleared_by_the_next_action(seeded: StateManager, make_view
     assert "title='not saved: the value is not valid JSON" in v.status.value  # one line on screen, the whole text on hover
     v.next_button.click()  # (a page button that does nothing still is an action)
     assert v.message == "" and v.status.value == ""
+
+
+def test_a_live_viewer_on_memory_keeps_hearing_other_processes_after_use(tmp_path) -> None:
+    # ':memory:' refuses a user's subscribe(fn, remote=True); the viewer's own remote subscription
+    # is still taken there (it outlives `%state use`), so after a switch to a shared file the
+    # viewer hears the other manager's commit by event (its follower), not only by the token poll
+    m = StateManager(":memory:")
+    try:
+        v = viewer("orders", manager=m, poll_interval=3600)  # no token poll within the test
+        try:
+            m.use(str(tmp_path / "shared.db"))
+            assert m.backend._follower is not None  # type: ignore[attr-defined]  # the viewer's remote listener
+            other = StateManager(str(tmp_path / "shared.db"))
+            other.sync.set("orders", "from-elsewhere", 1)
+            other.close()
+            wait_until(lambda: "from-elsewhere" in keys_shown(v), timeout=5, what="the other manager's write")
+        finally:
+            v.close()
+    finally:
+        m.close()

@@ -194,8 +194,9 @@ class MotiaNB(Configurable):
         None,
         allow_none=True,
         help=(
-            "Seconds a state write waits for another process's SQLite write lock before it "
-            "fails with a clear error (None: $MOTIA_NB_BUSY_TIMEOUT, else 10). "
+            "Seconds a state write waits for another process's SQLite write lock, and a Redis "
+            "call for the server's answer, before it fails with a clear error "
+            "(None: $MOTIA_NB_BUSY_TIMEOUT, else 10). "
             "The same setting as state_manager.busy_timeout: either shows what the other set."
         ),
     ).tag(config=True)

@@ -20,12 +20,12 @@ from .._threads import on_exit, on_fork_child, run_io
 from .backends import open_backend
 from .backends.base import Backend, Order
 from .backends.key_matches import KeySearch, search_args
-from .errors import InvalidInputError, RemoteUnsupportedError
+from .errors import InvalidInputError
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
 from .lifetime import WeakCall, release_when_collected
-from .remote import Dispatcher, InOrigin, RemoteChanges, check_subscriber, fan_out, origin_context
+from .remote import Dispatcher, InOrigin, RemoteChanges, check_subscriber, fan_out, origin_context, remote_refusal
 from .store_settings import BusyTimeout, SettingWatchers, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
@@ -177,11 +177,25 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         With ``remote=True``, ``fn`` also receives the changes other processes
         commit, where the backend publishes them (Redis; SQLite with history on, whose
         follower sees them within about 200 ms); elsewhere, watch
-        :meth:`change_token` for those instead. ``fn`` runs on a backend thread (for
+        :meth:`change_token` for those instead. A store no other process can write
+        (``:memory:``) refuses ``remote=True`` (:class:`RemoteUnsupportedError`), as
+        :meth:`run_remote_triggers` does. ``fn`` runs on a backend thread (for
         another process's change, in a copy of this call's context: in a kernel, what it
         prints lands in this cell): it must be quick and must not block.
         Returns a function that unsubscribes.
         """
+        if remote:
+            check_subscriber(fn)
+            with self._lock:
+                backend = self.backend  # opens: a store that cannot open keeps nothing
+                if backend.private:
+                    raise remote_refusal(backend)
+        return self._subscribe(fn, remote=remote)
+
+    def _subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = True) -> Callable[[], None]:
+        """:meth:`subscribe`, but ``remote=True`` is kept on any store (the viewer's: the
+        subscription outlives ``use()``, so it hears other processes wherever the next store
+        publishes them)."""
         check_subscriber(fn)
         # a remote change's fn runs in this call's context: in a kernel, its prints land in this cell
         entries = [(self._subscribers, fn)] + ([(self._remote.subscribers, InOrigin(fn))] if remote else [])
@@ -215,10 +229,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         with self._lock:
             backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
-                raise RemoteUnsupportedError(
-                    f"{backend.url}: this backend does not publish changes between processes "
-                    "(use Redis, or SQLite with history on)"
-                )
+                raise remote_refusal(backend)
             before = self._remote.triggers, self._remote.origin
             self._remote.triggers = bool(enabled)
             # the steps' output goes to the cell that turned them on (see RemoteChanges.origin)

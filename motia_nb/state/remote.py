@@ -22,15 +22,27 @@ from typing import Any
 from .._threads import get_loop_thread
 from .backends.base import Backend
 from .cause import outside_cells
-from .errors import InvalidInputError
+from .errors import InvalidInputError, RemoteUnsupportedError
 from .events import StateEvent
 from .lifetime import WeakCall
+from .urls import safe_url
 
-__all__ = ["RemoteChanges", "InOrigin", "origin_context", "fan_out", "Dispatcher", "check_subscriber"]
+__all__ = ["RemoteChanges", "InOrigin", "origin_context", "fan_out", "Dispatcher", "check_subscriber", "remote_refusal"]
 
 log = logging.getLogger("motia_nb")
 
 Dispatcher = Callable[[list[StateEvent]], "Awaitable[Any] | None"]
+
+
+def remote_refusal(backend: Backend) -> RemoteUnsupportedError:
+    """Why ``backend`` cannot hand this process other processes' changes, in one line."""
+    if backend.private:
+        why = "no other process can write an in-memory store: use a file or Redis"
+    else:
+        why = "use Redis, or SQLite with history on"
+    return RemoteUnsupportedError(
+        f"{safe_url(backend.url)}: this backend does not publish changes between processes ({why})"
+    )
 
 
 def check_subscriber(fn: Any) -> None:

@@ -24,8 +24,9 @@ class BusyTimeout:
 
     @property
     def busy_timeout(self) -> float:
-        """Seconds a write waits for another process's lock before a clear ``StateError``
-        (SQLite; default ``$MOTIA_NB_BUSY_TIMEOUT``, else 10). Settable."""
+        """Seconds a write waits for another process's lock (SQLite), and a call for the server's
+        answer (Redis: a hung server answers nothing), before a clear ``StateError`` (default
+        ``$MOTIA_NB_BUSY_TIMEOUT``, else 10). Settable; applies to the open store at once."""
         return self._busy_timeout if self._busy_timeout is not None else busy_timeout_setting()
 
     @busy_timeout.setter

@@ -120,7 +120,13 @@ class Viewer(LiveRefresh, FindActions, EditActions, HistoryActions, Rendering, V
             start_token = self._token() if live else None
             self._missed_mark = self._missed_changes()
             if live:
-                self._unsubscribe = self.manager.subscribe(self._on_event, remote=True)
+                # remote on any store: the subscription outlives `%state use` (':memory:' refuses
+                # a user's remote=True; a stand-in manager has only subscribe)
+                subscribe = getattr(self.manager, "_subscribe", None)
+                if subscribe is not None:
+                    self._unsubscribe = subscribe(self._on_event, remote=True)
+                else:
+                    self._unsubscribe = self.manager.subscribe(self._on_event, remote=True)
                 self._watch_history_settings()  # a new history_keep re-reads the open history
             self.refresh()
         except BaseException:

@@ -44,7 +44,7 @@ def open_backend(url: str, *, busy_timeout: float | None = None) -> Backend:
         # imported on first use: redis-py costs import time that SQLite users need not pay
         from .redis import RedisBackend
 
-        return RedisBackend(url)
+        return RedisBackend(url, busy_timeout=busy_timeout)
     if url.startswith("sqlite://"):
         url = url[len("sqlite://") :]
         if url.startswith("/") and url[1:] == ":memory:":

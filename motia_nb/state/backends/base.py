@@ -64,6 +64,9 @@ class Backend(Listening, abc.ABC):
     #: remote listeners (Redis pub/sub). False: remote listeners are never called;
     #: watch :meth:`change_token` instead.
     publishes_remote: bool = False
+    #: True when no other process can ever write this store (SQLite ``:memory:``): asking for
+    #: other processes' changes there (``subscribe(fn, remote=True)``, remote triggers) is refused.
+    private: bool = False
     #: True when :meth:`count` costs the same for any group size (Redis ``HLEN``); False when
     #: it counts rows (SQLite): the viewer then keeps counts from change events instead.
     cheap_count: bool = False

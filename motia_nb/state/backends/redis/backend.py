@@ -38,6 +38,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from ...errors import StateClosedError, StateError
+from ..sqlite.schema import busy_timeout_setting
 from ...events import StateEvent
 from ...history import Retention
 from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
@@ -46,7 +47,7 @@ from ..write_future import WriteFuture
 from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
 from . import scripts
 from .commands import set_args
-from .direct import CommitGate, DirectWriter, connect, loop_blocked, transaction_sets
+from .direct import CommitGate, DirectWriter, connect, loop_blocked, retime, transaction_sets
 from .filer import HistoryFiler
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
@@ -61,6 +62,9 @@ __all__ = ["RedisBackend"]
 log = logging.getLogger("motia_nb")
 
 _CONNECT_TIMEOUT = 5.0
+#: how much longer than ``busy_timeout`` the reply of :meth:`RedisBackend.write_all`'s one
+#: transaction is waited for, per set (its EXEC runs ~30 µs a set here: a margin of ~15x)
+EXEC_WAIT_PER_SET = 0.0005
 
 
 class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex, RedisReads, Backend):
@@ -79,11 +83,14 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
     atomic_write_all = True
     keeps_history = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float | None = None) -> None:
         super().__init__()
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise RedisBackendError(f"not a Redis URL: {url!r} (expected redis://host:port/db, rediss://… or unix://…)")
         self.url = url
+        #: seconds a call waits for Redis's answer (the socket timeout) before a clear error: a hung
+        #: server (stopped, not gone) answers nothing, and no error would ever come
+        self.busy_timeout = busy_timeout_setting(busy_timeout)
         self.origin = uuid.uuid4().hex
         self._retention = Retention.parse(None)
         self.channel = f"{CHANNEL_PREFIX}{parse_db(url)}"
@@ -109,10 +116,27 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
         self._filer_task: asyncio.Task[None] | None = None
 
     def _new_writer(self) -> PipelinedWriter:
-        return PipelinedWriter(
+        writer = PipelinedWriter(
             self.url, channel=self._subscriber.channel_arg, origin=self.origin, on_commit=self._committed, gate=self._gate,
             history_args=self._history_args, wants_events=lambda: bool(self._listeners), on_gap=self._counts.gap,
         )
+        writer.timeout = self.busy_timeout
+        return writer
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a call waits for Redis's answer: applies now, to every connection (kept ones too)."""
+        self.busy_timeout = t = busy_timeout_setting(seconds)
+        self._writer.timeout = t
+        if self._direct is not None:
+            self._direct.timeout = t
+        if self._sync is not None:
+            retime(self._sync.connection_pool, t)
+        lt, aclient = self._lt, self._aclient
+        if aclient is not None and lt is not None and lt.loop is not None:
+            try:
+                lt.loop.call_soon_threadsafe(retime, aclient.connection_pool, t)  # (its pool lives on that loop)
+            except RuntimeError:  # (the loop was stopped: nothing uses the client any more)
+                pass
 
     def set_history_keep(self, retention: Retention) -> None:
         self._retention = retention  # read by every write (the scripts' ARGV): applies at once
@@ -141,7 +165,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
                 raise closed_error(self.url)
             if self._opened:
                 return
-            sync = connect(self.url, _CONNECT_TIMEOUT)
+            sync = connect(self.url, _CONNECT_TIMEOUT, self.busy_timeout)
             self._read_script = sync.register_script(scripts.READ)
             lt = get_loop_thread()
             self._writer = self._new_writer()  # (a failed open may have stopped the previous one)
@@ -165,6 +189,7 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
                 sync, self.url, channel=self._subscriber.channel_arg, origin=self.origin, gate=self._gate,
                 on_commit=self._committed, on_gap=self._counts.gap, history_args=self._history_args,
             )
+            self._direct.timeout = self.busy_timeout
             self._lt = lt
             self._opened = True
 
@@ -173,7 +198,9 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
             log.error("motia_nb: starting the Redis backend for %s failed: %s", safe_url(self.url), fut.exception())
 
     async def _astart(self) -> None:
-        self._aclient = aredis.Redis.from_url(self.url, socket_connect_timeout=_CONNECT_TIMEOUT)
+        self._aclient = aredis.Redis.from_url(
+            self.url, socket_connect_timeout=_CONNECT_TIMEOUT, socket_timeout=self.busy_timeout
+        )
         self._writer_task = asyncio.ensure_future(self._writer.run(self._aclient))
         subscribed = asyncio.get_running_loop().create_future()
         self._sub_task = asyncio.ensure_future(self._subscriber.run(self._aclient, subscribed))
@@ -358,14 +385,22 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
         (Redis has no rollback: a set that fails inside ``EXEC``,
         e.g. a group key holding a non-hash, is reported, and the others stand.) Other
         kinds of write take the default path, chunk by chunk. Listeners are called on
-        this thread after ``EXEC``; ``progress`` once, at the end."""
+        this thread after ``EXEC``; ``progress`` once, at the end. The server runs the whole
+        ``EXEC`` before it answers (~30 µs a set): its reply is waited for ``busy_timeout`` plus
+        :data:`EXEC_WAIT_PER_SET` a set, on a connection of its own when that is a second more."""
         if any(w.kind != "set" for w in writes):
             return super().write_all(writes, progress)
         channel = self._subscriber.channel_arg()
-        results = transaction_sets(
-            self._client(), writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url,
-            self._committed, self._counts.gap,
-        )
+        client, extra = self._client(), len(writes) * EXEC_WAIT_PER_SET
+        own = connect(self.url, _CONNECT_TIMEOUT, self.busy_timeout + extra) if extra >= 1.0 else None
+        try:
+            results = transaction_sets(
+                own or client, writes, lambda w: set_args(w, channel, self.origin, self._history_args(w)), self.url,
+                self._committed, self._counts.gap,
+            )
+        finally:
+            if own is not None:
+                own.close()
         if progress is not None:
             progress(len(writes))
         return results

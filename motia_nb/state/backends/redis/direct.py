@@ -16,6 +16,7 @@ writer task, which decides whether a blocking write may go direct.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -31,20 +32,24 @@ from ..base import SYNC_WRITE_REFUSED, Write, WriteResult
 from . import scripts
 from .commands import HistoryArgs, history_off, plan_update, result_of, script_call, set_result
 from .layout import (
-    STATE_PREFIX, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
+    STATE_PREFIX, WRONG_TYPE, RedisBackendError, closed_error, io_error, may_have_run, not_sent, safe_url, write_keys,
 )  # fmt: skip
 from .wire import ScriptWire
 
-__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "connect", "loop_blocked", "transaction_sets"]
+__all__ = ["CommitGate", "DirectWriter", "MAX_CAS_ATTEMPTS", "connect", "loop_blocked", "retime", "transaction_sets"]
 
 MAX_CAS_ATTEMPTS = 10_000
+_THREAD_LOCKS = (type(threading.Lock()), type(threading.RLock()))
 
 
-def connect(url: str, timeout: float) -> Any:
+def connect(url: str, timeout: float, socket_timeout: float | None = None) -> Any:
     """A synchronous client of ``url`` that answered a PING, the write scripts loaded (so the
     first pipeline finds them); else :class:`RedisBackendError` in one line (redis-py's chained
-    traceback added ~100 lines in a cell), the client closed."""
-    sync = redis.Redis.from_url(url, socket_connect_timeout=timeout, health_check_interval=30)
+    traceback added ~100 lines in a cell), the client closed. ``socket_timeout``: how long a
+    reply is waited for (``busy_timeout``; a hung server never answers)."""
+    sync = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=socket_timeout, health_check_interval=30
+    )
     try:
         sync.ping()
         for src in scripts.WRITE_SCRIPTS:
@@ -53,6 +58,30 @@ def connect(url: str, timeout: float) -> Any:
         sync.close()
         raise RedisBackendError(f"cannot connect to Redis at {safe_url(url)}: {exc}") from None
     return sync
+
+
+def retime(pool: Any, seconds: float) -> None:
+    """Make every connection of a redis-py ``pool`` wait ``seconds`` for a reply: those it makes
+    from now on (its arguments) and those it keeps, idle or in use (a synchronous one's socket
+    too; an asyncio one reads its ``socket_timeout`` at each read). For an asyncio pool, call it
+    on the pool's loop."""
+    kwargs = pool.connection_kwargs
+    kwargs["socket_timeout"] = seconds
+    if "orig_socket_timeout" in kwargs:  # (redis-py 7+: what its relaxed timeouts go back to)
+        kwargs["orig_socket_timeout"] = seconds
+    lock = getattr(pool, "_lock", None)  # (a synchronous pool's; an asyncio pool is only used on its loop)
+    with lock if isinstance(lock, _THREAD_LOCKS) else contextlib.nullcontext():
+        kept = [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ())]
+    for conn in kept:
+        conn.socket_timeout = seconds
+        if hasattr(conn, "orig_socket_timeout"):
+            conn.orig_socket_timeout = seconds
+        sock = getattr(conn, "_sock", None)
+        if sock is not None:
+            try:
+                sock.settimeout(seconds)
+            except OSError:  # (closed meanwhile: the next connect takes the new timeout)
+                pass
 
 
 def loop_blocked(loop_thread: threading.Thread) -> int | None:
@@ -142,6 +171,8 @@ class DirectWriter:
         self.commits = 0
         #: set by the backend's close() under the gate: no commit is under way, none follows
         self.stopped = False
+        #: the client's socket timeout (seconds), for the error a reply waited for in vain names it
+        self.timeout: float | None = None
 
     def commit(self, w: Write, *, blocked: int | None = None) -> WriteResult:
         """Commit ``w`` now; listeners are called before it returns. Raises the write's error.
@@ -167,7 +198,7 @@ class DirectWriter:
             except redis.RedisError as exc:
                 if may_have_run(exc):  # sent, then the connection went: it may have committed, unseen
                     self._on_gap()
-                raise io_error(exc, self._url, w.group_id) from None
+                raise io_error(exc, self._url, w.group_id, self.timeout) from None
             except BaseException:  # interrupted mid round trip: it may have committed, unseen
                 self._on_gap()
                 raise
@@ -264,8 +295,9 @@ def transaction_sets(
         committed(events)
     if failed:
         w, err = failed[0]
+        said = str(err).split(WRONG_TYPE, 1)[-1]  # (a key of the wrong type: "<key> holds a string, not a stream")
         raise RedisBackendError(
             f"{len(failed)} of {len(writes)} sets failed inside the Redis transaction (first: "
-            f"{w.group_id!r}/{w.key!r}: {err}); the other {len(results)} were written"
+            f"{w.group_id!r}/{w.key!r}: {said}); the other {len(results)} were written"
         )
     return results

@@ -20,7 +20,7 @@ from ...errors import StateError
 from ...history import Point, change_dict, micros
 from .codec import decode, decode_item
 from .history_index import ItemHistory
-from .layout import history_stream
+from .layout import HISTORY_COUNT_PREFIX, history_stream
 
 __all__ = ["RedisHistory"]
 
@@ -30,8 +30,9 @@ Entry = tuple[int, dict[bytes, bytes]]
 
 class RedisHistory(ItemHistory):
     """The history methods of :class:`~motia_nb.state.backends.redis.RedisBackend`
-    (which provides ``_client``, ``_call``, ``_key_script``, ``get`` and ``exists``)."""
+    (which provides ``_client``, ``_call``, ``_key_script``, ``_newest_seq``, ``get`` and ``exists``)."""
 
+    _newest_seq: Callable[[], int]
     _client: Callable[[], Any]
     _call: Callable[..., Any]
     get: Callable[[str, str], Any]
@@ -172,9 +173,22 @@ class RedisHistory(ItemHistory):
         first = self._first_stored(group_id)
         return 0 if first is None else first[0]
 
+    def _refuse_if_deleted(self, group_id: str, key: str, at: Point) -> None:
+        """Changes counted, no stream: the stream was deleted by hand (past the newest seq given,
+        the stored value is the state: nothing can have changed it since)."""
+        if self._call(self._client().exists, history_stream(group_id), group_id=group_id):
+            return
+        counted = self._call(self._client().get, HISTORY_COUNT_PREFIX + group_id, group_id=group_id)
+        if counted and counted != b"0" and not (at.seq is not None and at.seq >= self._newest_seq()):
+            raise StateError(
+                f"the history of {group_id!r}/{key!r} at {at} is gone: the group's history stream "
+                f"{history_stream(group_id)} was deleted (its changes from the next write on are kept)"
+            )
+
     def _refuse_if_pruned(self, group_id: str, key: str, at: Point) -> None:
         first = self._first_stored(group_id)
         if first is None:
+            self._refuse_if_deleted(group_id, key, at)
             return
         first_seq, first_at = first
         before = at.seq < first_seq - 1 if at.seq is not None else at.hi < first_at

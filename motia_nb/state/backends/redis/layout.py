@@ -82,7 +82,7 @@ __all__ = [
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
     "may_have_run",
-    "closed_error",
+    "closed_error", "no_answer",
 ]  # fmt: skip
 
 #: Motia's engine layout: one hash per group.
@@ -228,6 +228,8 @@ def is_local(url: str) -> bool:
 
 
 _NOT_SENT = "_motia_nb_not_sent"
+#: how a write script says a key of motia_nb's holds another kind of value (lua/history.lua wrong_type)
+WRONG_TYPE = "motia_nb wrong type: "
 
 
 def closed_error(url: str) -> StateClosedError:
@@ -262,17 +264,33 @@ def _refused_unrun(exc: BaseException) -> bool:
     )
 
 
-def io_error(exc: BaseException, url: str, group_id: str | None = None) -> StateError:
+def no_answer(exc: BaseException, timeout: float | None) -> str:
+    """``TimeoutError: <redis-py's words>``, and for a timed-out reply how long it was waited for
+    (``busy_timeout``: a hung or overloaded server answers nothing)."""
+    said = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TimedOut) and timeout is not None:
+        said += f"; no answer within {timeout:g} s (busy_timeout): a hung or overloaded server?"
+    return said
+
+
+def io_error(exc: BaseException, url: str, group_id: str | None = None, timeout: float | None = None) -> StateError:
     """The error a write answers when Redis failed (a StateError passes through): "not applied"
     where :func:`not_sent` marked it or Redis refused it unrun, else "may or may not" (the command
-    may have reached the server, and run there, before the connection was lost)."""
+    may have reached the server, and run there, before the connection was lost or its reply was
+    waited for ``timeout`` seconds, the socket timeout, in vain)."""
     if isinstance(exc, StateError):
         return exc
-    if "WRONGTYPE" in str(exc):
-        err: RedisBackendError = not_a_hash(url, group_id, "write")
+    said = str(exc)
+    if WRONG_TYPE in said:  # (a write script's check, before it wrote anything: lua/history.lua wrong_type)
+        err: RedisBackendError = RedisBackendError(
+            f"write to Redis at {safe_url(url)} was refused: {said.split(WRONG_TYPE, 1)[1]} (written by another "
+            "tool? delete or rename that key); nothing was written"
+        )
+    elif "WRONGTYPE" in said:
+        err = not_a_hash(url, group_id, "write")
     elif getattr(exc, _NOT_SENT, False):
         err = RedisBackendError(
-            f"write to Redis at {safe_url(url)} failed before it was sent ({type(exc).__name__}: {exc}); "
+            f"write to Redis at {safe_url(url)} failed before it was sent ({no_answer(exc, timeout)}); "
             "it was not applied"
         )
     elif _refused_unrun(exc):
@@ -281,7 +299,7 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None) -> State
         )
     else:
         err = RedisBackendError(
-            f"write to Redis at {safe_url(url)} failed ({type(exc).__name__}: {exc}); "
+            f"write to Redis at {safe_url(url)} failed ({no_answer(exc, timeout)}); "
             "it may or may not have been applied"
         )
     err.__cause__ = exc

@@ -6,7 +6,9 @@ the script that commits them, so messages arrive in commit order. Messages whose
 others become :class:`~motia_nb.state.events.StateEvent` objects handed to
 ``on_events``. Writes made by Motia itself or by hand do not publish on this
 channel and are only seen on the next read. After a lost connection the task
-reconnects with backoff and calls ``on_gap()`` (changes may have been missed).
+reconnects with backoff (:data:`RETRY_FIRST` doubling up to :data:`RETRY_MAX`: a restarted
+server is heard again within about a second of answering) and calls ``on_gap()`` (changes may
+have been missed).
 """
 
 from __future__ import annotations
@@ -24,9 +26,15 @@ from ...events import StateEvent
 from .codec import event_from_wire, text
 from .layout import RedisBackendError
 
-__all__ = ["Subscriber", "ChangeCounts"]
+__all__ = ["Subscriber", "ChangeCounts", "RETRY_FIRST", "RETRY_MAX"]
 
 log = logging.getLogger("motia_nb")
+
+#: seconds before the first try to subscribe again after the subscription was lost, doubled at
+#: each failed try up to RETRY_MAX (a try is one connect: against a server that is down, one
+#: refused connection a second costs nothing; the changes published meanwhile are missed)
+RETRY_FIRST = 0.05
+RETRY_MAX = 1.0
 
 
 class ChangeCounts:
@@ -84,7 +92,8 @@ class Subscriber:
     async def run(self, client: Any, subscribed: "asyncio.Future[None]") -> None:
         """The subscriber task; ``subscribed`` resolves once the first SUBSCRIBE is
         acknowledged (or fails with a clear error, ending the task)."""
-        backoff = 0.1
+        backoff = RETRY_FIRST
+        lost = False  # said once per loss: a try that fails again is logged at debug level only
         while True:
             pubsub = client.pubsub()
             try:
@@ -98,7 +107,7 @@ class Subscriber:
                         "committed while it was lost reached no remote subscriber or remote trigger here",
                         self._where,
                     )
-                backoff = 0.1
+                backoff, lost = RETRY_FIRST, False
                 while True:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is None:
@@ -126,9 +135,13 @@ class Subscriber:
                         self._where, self.channel, exc,
                     )  # fmt: skip
                     return
-                log.warning("motia_nb: lost the Redis event subscription (%s); reconnecting", exc)
+                if lost:
+                    log.debug("motia_nb: the Redis event subscription is still lost (%s); retrying", exc)
+                else:
+                    log.warning("motia_nb: lost the Redis event subscription (%s); reconnecting", exc)
+                    lost = True
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_MAX)
             finally:
                 self.live = False
                 try:

@@ -15,7 +15,7 @@ import redis
 
 from ..base import Order
 from .codec import decode_item, decode_many, key_text, rows_as_json, text
-from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, not_a_hash, safe_url
+from .layout import ORDER_PREFIX, STATE_PREFIX, RedisBackendError, no_answer, not_a_hash, safe_url
 
 __all__ = ["RedisReads"]
 
@@ -47,6 +47,9 @@ class RedisReads:
         except redis.RedisError as exc:
             if "WRONGTYPE" in str(exc):
                 raise not_a_hash(self.url, group_id, "read") from exc
+            if isinstance(exc, redis.TimeoutError):  # (a hung server: say how long it was waited for)
+                said = no_answer(exc, getattr(self, "busy_timeout", None))
+                raise RedisBackendError(f"read from Redis at {safe_url(self.url)} failed ({said})") from exc
             raise RedisBackendError(f"read from Redis at {safe_url(self.url)} failed: {exc}") from exc
 
     def _read_flat(

@@ -107,6 +107,8 @@ class PipelinedWriter:
         self.cas_retries = 0
         #: How many pipelines were sent (one per run of independent writes; a test observable).
         self.pipelines = 0
+        #: the client's socket timeout (seconds), for the error a reply waited for in vain names it
+        self.timeout: float | None = None
 
     def put(self, item: Item | None) -> None:
         self.put_many([item])
@@ -144,7 +146,7 @@ class PipelinedWriter:
                 try:
                     await self._commit_run(run)
                 except Exception as exc:  # pragma: no cover - defensive: never kill the writer
-                    err = io_error(exc, self._url)
+                    err = io_error(exc, self._url, timeout=self.timeout)
                     self._settle([(it, err) for it in run if not it[1].done()])
                 finally:
                     self._gate.release()
@@ -191,7 +193,7 @@ class PipelinedWriter:
                 raise not_sent(exc)
             for (i, w), raw in zip(updates, read):
                 if isinstance(raw, BaseException):
-                    outcomes[i] = io_error(raw, self._url, w.group_id)
+                    outcomes[i] = io_error(raw, self._url, w.group_id, self.timeout)
                 else:
                     current[i] = raw
 
@@ -251,7 +253,7 @@ class PipelinedWriter:
         for i in idx:
             w = run[i][0]
             if isinstance(reply, BaseException):
-                outcomes[i] = io_error(reply, self._url, w.group_id)
+                outcomes[i] = io_error(reply, self._url, w.group_id, self.timeout)
             elif w.kind == "update" and not reply:
                 retry.append(i)
                 continue
@@ -354,7 +356,7 @@ class PipelinedWriter:
         """The error a write answers for ``exc``; one that may have run is a gap in this process's events."""
         if may_have_run(exc):
             self._on_gap()
-        return io_error(exc, self._url, group_id)
+        return io_error(exc, self._url, group_id, self.timeout)
 
     def _settle(self, pairs: list[tuple[Item, Any]]) -> None:
         """Resolve futures: concurrent ones here, a caller loop's with one hop per loop."""

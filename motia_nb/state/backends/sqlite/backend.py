@@ -56,7 +56,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
 
     def __init__(self, path: str = ":memory:", *, busy_timeout: float | None = None) -> None:
         super().__init__()
-        self.memory = path == ":memory:"
+        self.memory = self.private = path == ":memory:"
         self.path = path if self.memory else os.path.abspath(os.path.expanduser(path))
         self.url = self.path
         #: seconds a write waits for another process's lock (then a clear StateError)

@@ -8,6 +8,8 @@ if ARGV[2] == '1' then
 elseif cur then
   return 0
 end
+local bad = unwritable(false, true)
+if bad then return bad end
 key_add(KEYS[1], ARGV[1], reconcile(KEYS[1], KEYS[2], KEYS[3]))
 key_text_done()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])

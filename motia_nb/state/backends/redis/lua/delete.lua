@@ -4,6 +4,8 @@
 -- Returns the old text or nil.
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return false end
+local bad = unwritable(true, false)
+if bad then return bad end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 key_del(ARGV[1])

@@ -44,6 +44,7 @@ local hist_total = 0  -- the changes the stream holds after this call's
 -- the bench's read layout writes calls of ~4, a gather's are ~1,000
 local HIST_SELF_MIN, HIST_SELF_MAX = 2, 16
 local hist_self = false  -- this call indexes its own changes (decided by hist_start)
+local hist_lost = nil  -- the seq before this call's when it found the stream deleted by hand (hist_start)
 local function hist_field(fields, name)
   for i = 1, #fields, 2 do if fields[i] == name then return fields[i + 1] end end
   return nil
@@ -94,18 +95,55 @@ end
 local function hist_on()
   return tonumber(ARGV[#ARGV - 1]) >= 0
 end
+-- wrong_type(checks): a key of motia_nb's holding another kind of value (another tool wrote it),
+-- found before a write script writes anything (Redis has no rollback: a WRONGTYPE half-way
+-- left the call half-written), as an error reply naming the key and what it holds (the
+-- Python side reads "motia_nb wrong type: " as nothing written), else nil. `checks`: key,
+-- kind pairs, kind 'zset', 'stream', 'hash' or 'int' (a counter: a string holding an integer).
+-- One O(1) read a key through redis.pcall (a wrong type is a reply to look at, not the end of
+-- the script), ~0.3 us each; TYPE is asked on the error path only.
+local WT_READ = {zset = 'ZCARD', stream = 'XLEN', hash = 'HLEN', int = 'GET'}
+local WT_SAID = {zset = 'a sorted set', stream = 'a stream', hash = 'a hash', int = 'an integer',
+  string = 'a string', list = 'a list', set = 'a set'}
+local function wt(key, kind)
+  -- wrong_type() of one key: its error reply, or false
+  local r = redis.pcall(WT_READ[kind], key)
+  local holds = nil
+  if type(r) == 'table' and r.err then
+    local t = redis.call('TYPE', key)['ok']
+    holds = WT_SAID[t] or t
+  elseif kind == 'int' and r and not tonumber(r) then
+    holds = 'a string that is not an integer'
+  else
+    return false
+  end
+  return redis.error_reply('ERR motia_nb wrong type: ' .. key .. ' holds ' .. holds .. ', not ' .. WT_SAID[kind])
+end
+local function wrong_type(checks)
+  for i = 1, #checks, 2 do
+    local bad = wt(checks[i], checks[i + 1])
+    if bad then return bad end
+  end
+  return nil
+end
 local function hist_unusable()
   -- an error reply when the changelog's keys hold something else (checked before a
   -- multi-write script writes anything), else nil
-  for _, i in ipairs({1, 2, 3, 4}) do
-    local n = redis.call('GET', KEYS[#KEYS - i])
-    if n and not tonumber(n) then return redis.error_reply('ERR ' .. KEYS[#KEYS - i] .. ' is not an integer') end
-  end
-  local t = redis.call('TYPE', KEYS[#KEYS])['ok']
-  if t ~= 'none' and t ~= 'stream' then return redis.error_reply('ERR ' .. KEYS[#KEYS] .. ' is not a stream') end
-  t = redis.call('TYPE', KEYS[#KEYS - 5])['ok']
-  if t ~= 'none' and t ~= 'zset' then return redis.error_reply('ERR ' .. KEYS[#KEYS - 5] .. ' is not a sorted set') end
-  return nil
+  return wrong_type({KEYS[#KEYS - 1], 'int', KEYS[#KEYS - 2], 'int', KEYS[#KEYS - 3], 'int', KEYS[#KEYS - 4], 'int',
+    KEYS[#KEYS], 'stream', KEYS[#KEYS - 5], 'zset'})
+end
+local function unwritable(order, seq)
+  -- wrong_type() of the keys a one-item write (set, cas, delete) changes after its first change
+  -- (the hash's own type is checked by its first read): the order index (`order`: delete, whose
+  -- ZREM follows HDEL), the order counter (`seq`: set and cas of a new item), the key index and
+  -- key text, and with history on the history counter, the stream and the item index. The
+  -- markers and the change count are read with MGET, which takes any type: one of another type
+  -- is set again whole, as a missing one is.
+  local n = #KEYS  -- (no table built: this runs before every one-item write)
+  local bad = wt(KEYS[n - 9], 'zset') or wt(KEYS[n - 7], 'zset') or wt(KEYS[n - 6], 'hash')
+    or (order and wt(KEYS[2], 'zset')) or (seq and wt(KEYS[3], 'int'))
+  if not bad and hist_on() then bad = wt(KEYS[n - 1], 'int') or wt(KEYS[n], 'stream') or wt(KEYS[n - 5], 'zset') end
+  return bad or nil
 end
 local function hist_start(count)
   -- the call's time text and the first seq minus one, or nil when history is off; the index's
@@ -116,6 +154,17 @@ local function hist_start(count)
   local micro = string.format('%06d', tonumber(now[2]))
   local first = redis.call('INCRBY', KEYS[#KEYS - 1], count) - count
   local marks = redis.call('MGET', KEYS[#KEYS - 4], KEYS[#KEYS - 3], KEYS[#KEYS - 2])
+  if marks[3] and marks[3] ~= '0' and redis.call('XLEN', KEYS[#KEYS]) == 0 then
+    -- changes counted, none stored: the stream was deleted by hand (DEL, or XTRIM to nothing).
+    -- Its count and item index describe changes that are gone: the group's history starts
+    -- again, as a new group's does (a stale count made the trim by count drop the newest changes)
+    redis.call('DEL', KEYS[#KEYS - 5])
+    redis.call('SET', KEYS[#KEYS - 4], '0')
+    redis.call('SET', KEYS[#KEYS - 3], string.format('%d', first))
+    redis.call('SET', KEYS[#KEYS - 2], '0')
+    marks = {'0', string.format('%d', first), '0'}
+    hist_lost = first
+  end
   if not marks[1] then
     redis.call('DEL', KEYS[#KEYS - 5])
     local from = 0
@@ -186,6 +235,16 @@ local function hist_add(at, first, m, ks, olds, news, who)
 end
 local function hist_end(now)
   -- the trims by count and by age, once per call
+  if hist_lost then
+    -- the new stream says changes before it were recorded and are gone (XINFO STREAM: more
+    -- entries added than it holds, the deleted ones up to hist_lost), as after a trim: get(at=)
+    -- a point before it is refused, not answered from changes that no longer tell it (Redis 7)
+    local last = redis.call('XREVRANGE', KEYS[#KEYS], '+', '-', 'COUNT', 1)[1]
+    if last then
+      redis.pcall('XSETID', KEYS[#KEYS], last[1], 'ENTRIESADDED', redis.call('XLEN', KEYS[#KEYS]) + 1,
+        'MAXDELETEDID', string.format('%d', hist_lost) .. '-0')
+    end
+  end
   local na = #ARGV
   local maxlen = tonumber(ARGV[na - 1])
   if maxlen > 0 then hist_trim_count(maxlen) end

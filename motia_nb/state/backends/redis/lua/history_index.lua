@@ -154,8 +154,11 @@ local function hix_upto(stream, upto_key)
   return u
 end
 local function hix_count(stream, count_key)
-  -- the changes the stream holds (a store written before the count existed: one per entry)
+  -- the changes the stream holds (a store written before the count existed: one per entry; a
+  -- stream deleted by hand: none, whatever its count still says)
+  local entries = redis.call('XLEN', stream)
+  if entries == 0 then return 0 end
   local n = redis.call('GET', count_key)
   if n then return tonumber(n) end
-  return redis.call('XLEN', stream)
+  return entries
 end

@@ -5,7 +5,8 @@
 -- becomes the stream's last seq + 1, the forward marker that seq). A missing marker starts over
 -- too. Once every older change is indexed, the changes after the forward marker are filed
 -- (history_file.lua's work, a chunk per call) and, when none is left, the change count becomes
--- the index's size (it is exact then). Returns the marker after the call: 0 when the index holds
+-- the index's size (it is exact then), unless the stream is gone (deleted by hand: the count left
+-- says so to the next write, which starts the history again, and to get(at=)). Returns the marker after the call: 0 when the index holds
 -- every change, -1 when only newer changes are left to file (call again).
 local stream, index, mark, upto_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local from = redis.call('GET', mark)
@@ -40,6 +41,7 @@ end
 redis.call('SET', mark, string.format('%d', from))
 if from == 0 then
   if hix_file(stream, index, upto_key, upto, tonumber(ARGV[1])) then return -1 end
-  redis.call('SET', KEYS[5], redis.call('ZCARD', index))
+  -- (no stream: a count left says it was deleted by hand, which the next write and get(at=) read)
+  if redis.call('EXISTS', stream) == 1 then redis.call('SET', KEYS[5], redis.call('ZCARD', index)) end
 end
 return from

@@ -9,8 +9,8 @@
 -- (i: the set's place, from 1) and its old text in olds, end to end; both '' when all were new.
 -- A key of the wrong type fails before anything is written.
 local stride = tonumber(ARGV[4])
-local s = redis.call('GET', KEYS[3])
-if s and not tonumber(s) then return redis.error_reply('ERR motia_nb:seq is not an integer') end
+local wrong = wrong_type({KEYS[3], 'int', KEYS[#KEYS - 9], 'zset', KEYS[#KEYS - 7], 'zset', KEYS[#KEYS - 6], 'hash'})
+if wrong then return wrong end
 if hist_on() then
   local bad = hist_unusable()
   if bad then return bad end
