@@ -7,9 +7,13 @@ the server, and far more in redis-py's reply parser). Each change is therefore a
 whose members (all at score 0) are ``<key>\\0\\0``, a letter saying how many digits the seq
 has, then the change as JSON text, its seq first (``lua/history_index.lua``): one item's
 changes are one lexical range, in seq order, and ``history_item.lua`` answers a read with a
-string per hundred changes, the JSON texts joined, which one ``json.loads`` reads. An old text
-that is not one JSON value (another tool wrote the item) is kept as a JSON string, its length
-field -2 minus that string's, so texts can never pair across changes in that parse. The stream
+string per hundred changes, the JSON texts joined, which one ``json.loads`` reads. Its fields
+are the change dict's as they are (the time too, as ISO text the server wrote; values
+unbracketed, null when absent), so the client parses and builds the dicts, nothing more. An
+old text that is not one JSON value (another tool wrote the item) is kept as a JSON string,
+its length field -2 minus that string's, so texts can never pair across changes in that
+parse: every field is one JSON value at least, and a parse giving ten fields a change has
+each where it is (one giving more, or failing, is read tail by tail by the lengths). The stream
 stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
 with it.
 
@@ -18,7 +22,11 @@ call of 500 changes, then calls of 2,000, each sent as soon as the one before is
 the server reads the next changes while the client builds the dicts of these; without a time
 to check member by member, the server sends whole members (no Lua string made per member)
 and the client cuts their prefixes (:class:`_Cut`). Measured (10,000 changes of one key among
-40,000, read whole): ~22-34 ms on this shared 2-core host, ~37-58 ms before.
+40,000, read whole, once filed; this format and the one before on two redis-servers, read
+interleaved in one process, load average ~6 on this shared 2-core host): the client's CPU best
+14.8-15.5 ms, median 15.8-17.0 (was 17.8-18.8, 18.9-20.4 with the time in microseconds only
+and each value in brackets: the parse, the bracket checks and ``iso_micros``); wall best
+~23-31 ms; the server's ~7.5 ms (members ~16% longer: ~230 bytes a change in the index).
 
 A write call of a few changes (2 to 16, ``HIST_SELF_MIN`` and ``HIST_SELF_MAX`` in
 ``lua/history.lua``) indexes them itself while the index is caught up (no stream entry past the
