@@ -18,6 +18,7 @@ from motia_nb.state import StateManager
 from motia_nb.state.backends.redis.layout import HISTORY_INDEX_FROM_PREFIX, HISTORY_INDEX_FROM_V1_PREFIX
 from motia_nb.state.backends.redis.scripts import source
 from motia_nb.state.cause import acting_as
+from motia_nb.state.events import UPDATED
 from motia_nb.state.history import iso_micros
 from motia_nb.testing import fixtures as shared
 
@@ -161,3 +162,28 @@ def test_a_member_holding_an_old_text_of_several_values_is_read_by_its_lengths(
         b.close()
     for limit in (10**9, 3):  # (pipelined and plain reads)
         assert sm.sync.history(G, "k", limit=limit) == want[-limit:]
+
+
+@pytest.mark.parametrize("at", ["253402300799.5", "253402300800.5", "-62135596800", "-62135596800.5", "1e300"])
+def test_a_time_the_server_cannot_write_is_said_as_the_group_s_history_says_it(sm: StateManager, raw: Any, at: str) -> None:
+    """A stream entry another program wrote with a time the server cannot write as ISO text
+    (outside the years 1 to 9999: its member's time null): the key's history says that time
+    as the group's does, the same text or the same error."""
+    sm.sync.set(G, "k", 1)
+    last = int(raw.xrevrange("motia_nb:history:" + G, count=1)[0][0].split("-")[0])
+    raw.xadd("motia_nb:history:" + G, {"t": UPDATED, "k": "k", "at": at, "c": "x", "p": "1", "origin": "o",
+                                       "o": "1", "n": "2"}, id=f"{last + 1}-0")  # fmt: skip
+    raw.set("motia_nb:history:seq", last + 1)
+    raw.incr("motia_nb:history_count:" + G)
+    sm.sync.set(G, "k", 3)
+
+    def said(key: "str | None") -> Any:
+        try:
+            return [c for c in sm.sync.history(G, key, limit=10**9) if c["key"] == "k"]
+        except Exception as exc:  # noqa: BLE001 - compared below
+            return type(exc), str(exc)
+
+    group, one = said(None), said("k")
+    assert one == group
+    if at.startswith("253402300799"):  # (within the years: written by the server)
+        assert group[1]["at"] == "9999-12-31T23:59:59.500000+00:00"
