@@ -32,7 +32,9 @@ local function hix_iso(us)
   -- a time in whole microseconds (an integer's decimal text) as Python's iso_micros writes it
   -- (datetime's isoformat() in UTC: 2026-12-01T23:41:31.082267+00:00, no fraction when it is
   -- 0), or nil outside the years 1 to 9999; the digits are split as text (exact where the
-  -- microseconds pass 2^53), the date from the days by Howard Hinnant's days_from_civil inverse
+  -- microseconds pass 2^53), the date from the days by the inverse of Howard Hinnant's
+  -- days_from_civil, each floor division as (x - x % y) / y (Lua's % floors: no math.floor
+  -- calls, ~2 us a time, was ~4.5; once per script call, or per entry when filing)
   local neg, digits = string.match(us, '^(%-?)(%d+)$')
   if not digits then return nil end
   local sec, frac = tonumber(string.sub(digits, 1, -7)) or 0, tonumber(string.sub(digits, -6))
@@ -40,20 +42,22 @@ local function hix_iso(us)
     sec = -sec
     if frac > 0 then sec, frac = sec - 1, 1000000 - frac end
   end
-  local days = math.floor(sec / 86400)
-  local t = sec - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d, m, y = doy - math.floor((153 * mp + 2) / 5) + 1, mp + 3, yoe + era * 400
-  if m > 12 then m = m - 12 end
-  if m <= 2 then y = y + 1 end
+  local t = sec % 86400  -- the second of the day
+  local z = (sec - t) / 86400 + 719468  -- days since 0000-03-01
+  local doe = z % 146097  -- the day of the 400-year era
+  local era = (z - doe) / 146097
+  local a = doe - (doe - doe % 1460) / 1460 + (doe - doe % 36524) / 36524 - (doe - doe % 146096) / 146096
+  local yoe = (a - a % 365) / 365  -- the year of the era
+  local doy = doe - (365 * yoe + (yoe - yoe % 4) / 4 - (yoe - yoe % 100) / 100)  -- the day of the year (from March)
+  local e = 5 * doy + 2
+  local mp = (e - e % 153) / 153  -- the month, from March
+  local g = 153 * mp + 2
+  local d, m, y = doy - (g - g % 5) / 5 + 1, mp + 3, yoe + era * 400
+  if m > 12 then m, y = m - 12, y + 1 end
   if y < 1 or y > 9999 then return nil end
-  local text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, math.floor(t / 3600), math.floor(t / 60) % 60, t % 60)
-  if frac > 0 then text = text .. string.format('.%06d', frac) end
+  local h = t % 3600
+  local text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, (t - h) / 3600, (h - h % 60) / 60, h % 60)
+  if frac > 0 then return string.format('%s.%06d+00:00', text, frac) end
   return text .. '+00:00'
 end
 local hix_last = {}
