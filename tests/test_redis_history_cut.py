@@ -2,8 +2,7 @@
 members' prefixes (``history_index._Cut``: each member's tail, joined by commas, for any key and
 any tails, crafted ones included: NULs, the key's own prefix, its letters inside a tail; a cut it
 cannot prove is refused, ``_Uncut``, and the read goes on with the server cutting, never a wrong
-one); a parse of the tails is taken only when each value's brackets hold one value, or none
-where its length is -1 (``_boxed``: else the tails are read one by one).
+one).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 
-from motia_nb.state.backends.redis.history_index import _boxed, _Cut, _Uncut
+from motia_nb.state.backends.redis.history_index import _Cut, _Uncut
 
 _KEYS = st.text(alphabet=st.sampled_from(["k", "é", ".", "*", "\x00", "\x01", "\\", ","]), max_size=4)
 _LETTERS = st.sampled_from([chr(c) for c in range(ord("a"), ord("t"))])
@@ -55,15 +54,3 @@ def test_a_tail_holding_the_prefix_and_its_nuls_is_refused() -> None:
     tails = [b"1,[" + p + b"e2]", b"3"]
     with pytest.raises(_Uncut):
         _Cut("k")([b",".join(p + b"e" + t for t in tails)], 2)
-
-
-_BOXES = st.lists(
-    st.tuples(st.sampled_from([-1, 0, 3, -5]), st.lists(st.sampled_from([1, "x", None, [], {}]), max_size=2)), max_size=12
-)
-
-
-@hypothesis.settings(max_examples=1500, deadline=None)
-@hypothesis.given(_BOXES)
-def test_brackets_are_taken_as_the_lengths_say(rows: list[tuple[int, list[object]]]) -> None:
-    lengths, boxes = [r[0] for r in rows], [list(r[1]) for r in rows]
-    assert _boxed(boxes, lengths) == all(len(b) == (length != -1) for length, b in rows)

@@ -18,6 +18,7 @@ import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.state.backends.redis import history_index
+from motia_nb.state.backends.redis.layout import HISTORY_INDEX_FROM_PREFIX
 from motia_nb.state.cause import acting_as
 from motia_nb.state.errors import StateError, StoredValueError
 from motia_nb.testing import fixtures as shared
@@ -28,7 +29,7 @@ sm = shared.redis_manager  # an opened StateManager on an emptied Redis database
 raw = shared.redis_client  # a plain redis-py client on it
 
 G = "orders"
-INDEX, MARK, STREAM = "motia_nb:history_index:" + G, "motia_nb:history_index_from:" + G, "motia_nb:history:" + G
+INDEX, MARK, STREAM = "motia_nb:history_index:" + G, HISTORY_INDEX_FROM_PREFIX + G, "motia_nb:history:" + G
 UPTO, COUNT = "motia_nb:history_index_upto:" + G, "motia_nb:history_count:" + G
 
 
@@ -406,7 +407,7 @@ def test_a_member_holding_two_nuls_in_a_value_is_cut_by_the_server(
     try:
         q = b'"\\u0000\\u0000x"'  # (as cjson writes it)
         (m,) = [m for m in b.zrange(INDEX, 0, -1) if q in m]
-        old = m.replace(b",%d," % (-2 - len(q)), b",3,", 1).replace(b"[" + q + b"]", b"[\x00\x00x]", 1)
+        old = m.replace(b",%d," % (-2 - len(q)), b",3,", 1).replace(b"," + q + b",", b",\x00\x00x,", 1)
         assert old != m
         b.zrem(INDEX, m)
         b.zadd(INDEX, {old: 0})

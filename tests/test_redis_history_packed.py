@@ -25,6 +25,7 @@ import redis
 from motia_nb.state import StateManager
 from motia_nb.state.backends.redis import filer as filer_mod
 from motia_nb.state.backends.redis import history_index
+from motia_nb.state.backends.redis.layout import HISTORY_INDEX_FROM_PREFIX
 from motia_nb.state.backends.redis.history import _unpack
 from motia_nb.state.cause import acting_as
 from motia_nb.state.errors import StateError, StoredValueError
@@ -37,7 +38,7 @@ raw = shared.redis_client  # a plain redis-py client on it (str replies)
 
 G = "orders"
 STREAM, INDEX = "motia_nb:history:" + G, "motia_nb:history_index:" + G
-FROM, UPTO, COUNT = ("motia_nb:history_index_from:" + G, "motia_nb:history_index_upto:" + G,
+FROM, UPTO, COUNT = (HISTORY_INDEX_FROM_PREFIX + G, "motia_nb:history_index_upto:" + G,
                      "motia_nb:history_count:" + G)  # fmt: skip
 NOT_UTF8 = b"\xff\xfe caf\xe9"
 

@@ -7,9 +7,13 @@ the server, and far more in redis-py's reply parser). Each change is therefore a
 whose members (all at score 0) are ``<key>\\0\\0``, a letter saying how many digits the seq
 has, then the change as JSON text, its seq first (``lua/history_index.lua``): one item's
 changes are one lexical range, in seq order, and ``history_item.lua`` answers a read with a
-string per hundred changes, the JSON texts joined, which one ``json.loads`` reads. An old text
-that is not one JSON value (another tool wrote the item) is kept as a JSON string, its length
-field -2 minus that string's, so texts can never pair across changes in that parse. The stream
+string per hundred changes, the JSON texts joined, which one ``json.loads`` reads. Its fields
+are the change dict's as they are (the time too, as ISO text the server wrote; values
+unbracketed, null when absent), so the client parses and builds the dicts, nothing more. An
+old text that is not one JSON value (another tool wrote the item) is kept as a JSON string,
+its length field -2 minus that string's, so texts can never pair across changes in that
+parse: every field is one JSON value at least, and a parse giving ten fields a change has
+each where it is (one giving more, or failing, is read tail by tail by the lengths). The stream
 stays the changelog (the group's history, ``get(at=)``'s pruning check); the index is trimmed
 with it.
 
@@ -18,7 +22,11 @@ call of 500 changes, then calls of 2,000, each sent as soon as the one before is
 the server reads the next changes while the client builds the dicts of these; without a time
 to check member by member, the server sends whole members (no Lua string made per member)
 and the client cuts their prefixes (:class:`_Cut`). Measured (10,000 changes of one key among
-40,000, read whole): ~22-34 ms on this shared 2-core host, ~37-58 ms before.
+40,000, read whole, once filed; this format and the one before on two redis-servers, read
+interleaved in one process, load average ~6 on this shared 2-core host): the client's CPU best
+14.8-15.5 ms, median 15.8-17.0 (was 17.8-18.8, 18.9-20.4 with the time in microseconds only
+and each value in brackets: the parse, the bracket checks and ``iso_micros``); wall best
+~23-31 ms; the server's ~7.5 ms (members ~16% longer: ~230 bytes a change in the index).
 
 A write call of a few changes (2 to 16, ``HIST_SELF_MIN`` and ``HIST_SELF_MAX`` in
 ``lua/history.lua``) indexes them itself while the index is caught up (no stream entry past the
@@ -47,7 +55,7 @@ from redis.exceptions import NoScriptError
 from ...events import CREATED, DELETED, UPDATED
 from ...history import collector_paused, iso_micros
 from .codec import _strict_loads, decode
-from .layout import history_read_keys
+from .layout import HISTORY_INDEX_FROM_V1_PREFIX, history_read_keys
 from .wire import pack
 
 __all__ = ["ItemHistory", "IndexRead"]
@@ -90,37 +98,38 @@ class IndexRead:
         self.pending += count
 
     def _flat(self) -> list[Any]:
-        """Every pending change's nine fields end to end (seq, at_us, pid, cause, trace, old
-        length, new length, ``[old]``, ``[new]``; a value's brackets empty when it is absent):
-        one parse of every tail when all are JSON, else tail by tail (:meth:`_walk`), each
-        value decoded as :func:`.codec.decode` does (another tool's text that is not JSON
-        stays text)."""
+        """Every pending change's ten fields end to end (seq, at_us, at, pid, cause, trace, old
+        length, new length, old, new; a value null when its length says it is absent): one
+        parse of every tail when all are JSON, else tail by tail (:meth:`_walk`), each value
+        decoded as :func:`.codec.decode` does (another tool's text that is not JSON stays
+        text). An old value the index keeps as a JSON string (length below -1: it is not one
+        JSON value to cjson, lua/history_index.lua) is decoded as the change's event had it."""
         try:
             flat = _strict_loads(f"[{b','.join(self.tails).decode('utf-8')}]")  # (one copy: two with +)
-            # (the index keeps an old text that is not one JSON value as a JSON string: lua/
-            # history_index.lua; members made before it did are checked here too: the fields
-            # must be nine per change, each value's brackets holding one value, or none when
-            # its length says it is absent)
-            los = flat[5::_N]
-            if len(flat) == _N * self.pending and _boxed(flat[7::_N], los) and _boxed(flat[8::_N], flat[6::_N]):
+            # (every field the server writes is one JSON value at least: an old text is one to
+            # cjson, else kept as a JSON string, a new text is motia_nb's JSON, none is empty;
+            # so a parse giving ten fields a change gives each where it is: a text Python read
+            # as several values would give more, one it cannot read fails: then tail by tail)
+            los = flat[6::_N]
+            if len(flat) == _N * self.pending:
                 if los and min(los) < -1:  # such texts, each decoded as the change's event had it
                     for i, lo in enumerate(los):
                         if lo < -1:
-                            box = flat[_N * i + 7]
-                            if type(box[0]) is not str:  # (not as the index writes them: tail by tail)
+                            if type(flat[_N * i + 8]) is not str:  # (not as the index writes them: tail by tail)
                                 raise TypeError
-                            box[0] = decode(box[0])
+                            flat[_N * i + 8] = decode(flat[_N * i + 8])
                 return flat
         except (ValueError, RecursionError, TypeError):
             pass
         return [field for head, old, new in self._walk()
-                for field in (*head, [] if old is None else [decode(old)], [] if new is None else [decode(new)])]  # fmt: skip
+                for field in (*head, None if old is None else decode(old), None if new is None else decode(new))]  # fmt: skip
 
     def _walk(self) -> Iterator[tuple[list[Any], "bytes | None", "bytes | None"]]:
-        """Each pending change's seven leading fields, and its old and new text (None: absent):
+        """Each pending change's eight leading fields, and its old and new text (None: absent):
         the fields read one by one, the values cut out by the lengths among them (so a value
         that is not JSON is found whatever it holds). The text is read as latin-1, a character
-        per byte, so its positions are the bytes'; the cause and trace are UTF-8 again after."""
+        per byte, so its positions are the bytes'; the time, cause and trace are UTF-8 again
+        after."""
         buf = b",".join(self.tails)
         text = buf.decode("latin-1")
         pos = 0
@@ -130,14 +139,13 @@ class IndexRead:
                 value, pos = _raw_decode(text, pos)
                 head.append(value)
                 pos += 1  # the comma
-            head[3:5] = [None if t is None else t.encode("latin-1").decode("utf-8", "replace") for t in head[3:5]]
-            lo, ln = head[5], head[6]
-            start = pos + 1  # past "["
-            size = lo if lo >= 0 else -2 - lo if lo < -1 else 0
-            old = None if lo == -1 else buf[start : start + size] if lo >= 0 else _unquote(buf[start : start + size])
-            pos = start + size + 3  # past "],["
+            head[2:6] = [t.encode("latin-1").decode("utf-8", "replace") if type(t) is str else t for t in head[2:6]]
+            lo, ln = head[6], head[7]
+            size = lo if lo >= 0 else -2 - lo if lo < -1 else 4  # (absent: null)
+            old = None if lo == -1 else buf[pos : pos + size] if lo >= 0 else _unquote(buf[pos : pos + size])
+            pos += size + 1  # past the comma
             new = buf[pos : pos + ln] if ln >= 0 else None
-            pos += max(ln, 0) + 2  # past "]" and the comma before the next change
+            pos += (ln if ln >= 0 else 4) + 1  # past the comma before the next change
             yield head, old, new
 
     def first(self) -> tuple[int, "bytes | None", "bytes | None"]:
@@ -151,13 +159,15 @@ class IndexRead:
         if not self.pending:
             return
         f = self._flat()
-        times = iso_micros(f[1::_N])
+        times = f[2::_N]  # (the index writes them as the dicts show them: lua/history_index.lua)
+        if None in times:  # (a time outside the years 1 to 9999: as iso_micros says it)
+            times = [iso_micros([us])[0] if at is None else at for us, at in zip(f[1::_N], times)]
         self._built += [
             {"seq": seq, "at": at, "event_type": CREATED if lo == -1 else DELETED if ln == -1 else UPDATED,
-             "group_id": group_id, "key": key, "old_value": o[0] if o else None, "new_value": n[0] if n else None,
+             "group_id": group_id, "key": key, "old_value": o, "new_value": n,
              "trace_id": trace or None, "cause": cause, "pid": pid}
             for seq, at, pid, cause, trace, lo, ln, o, n in zip(
-                f[0::_N], times, f[2::_N], f[3::_N], f[4::_N], f[5::_N], f[6::_N], f[7::_N], f[8::_N]
+                f[0::_N], times, f[3::_N], f[4::_N], f[5::_N], f[6::_N], f[7::_N], f[8::_N], f[9::_N]
             )
         ]  # fmt: skip
         self.tails, self.pending = [], 0
@@ -178,24 +188,7 @@ def _unquote(quoted: bytes) -> bytes:
 
 
 #: the fields of a member's tail
-_N = 9
-
-
-def _boxed(boxes: list[Any], lengths: list[Any]) -> bool:
-    """Whether each of ``boxes`` (a value's brackets, parsed) holds one value, or none where the
-    length beside it is -1 (absent): as many empty ones as lengths of -1, each where such a
-    length is, and as many values in all as the others. Counted by C loops (``list.count``,
-    ``list.index``, ``sum(map(len, ...))``): comparing ``len`` of each with a list made by
-    ``(-1).__ne__`` of each length cost ~1 ms per 10,000 changes, a call per length."""
-    absent = lengths.count(-1)
-    if boxes.count([]) != absent or sum(map(len, boxes)) != len(boxes) - absent:
-        return False
-    at = -1
-    for _ in range(absent):  # (an item's created and deleted changes: few among its updates)
-        at = lengths.index(-1, at + 1)
-        if boxes[at]:
-            return False
-    return True
+_N = 10
 
 
 class _Uncut(Exception):
@@ -368,6 +361,7 @@ class ItemHistory:
     def _fill_index(self, group_id: str, *, reset: bool) -> None:
         """Index the changes the item index lacks, a chunk per call (``reset``: all of them, anew)."""
         c, script, keys = self._client(), self._key_script("HISTORY_FILL"), history_read_keys(group_id)
+        self._call(c.delete, HISTORY_INDEX_FROM_V1_PREFIX + group_id, group_id=group_id)  # (an index of the format before: made again)
         flag = "1" if reset else "0"
         while self._call(script, keys, [_FILL, flag], client=c, group_id=group_id) != 0:  # (-1: newer ones to file)
             flag = "0"

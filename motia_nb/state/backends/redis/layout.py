@@ -53,9 +53,13 @@ and how a Redis URL is read.
   filed off the write path (``lua/history_file.lua``: by each such read first, and by a task
   once the writes pause, :mod:`.filer`) up to ``motia_nb:history_index_upto:<group>`` (every change with
   a seq up to it is indexed); trimmed by the same scripts as the stream.
-  ``motia_nb:history_index_from:<group>`` holds the first seq from which it is complete (0: all);
+  ``motia_nb:history_index_from2:<group>`` holds the first seq from which it is complete (0: all);
   the changes of a store written before the index existed are indexed by the first read that
-  needs them, a chunk per call (:mod:`.history_index`).
+  needs them, a chunk per call (:mod:`.history_index`). The marker's name is the members'
+  format: an index of the format before (``motia_nb:history_index_from:<group>``, the time in
+  microseconds only, each value in brackets) has no such marker, so the first write or read
+  drops it and the index is made again from the stream, as for a store written before the
+  index existed (the old marker is deleted then).
 - ``motia_nb:events:<db>`` — a pub/sub channel. Every committed change is
   published *from inside the same Lua script that commits it*, so messages are
   atomic with the write and arrive in commit order in every process.
@@ -78,6 +82,7 @@ from ...urls import safe_url
 __all__ = [
     "STATE_PREFIX", "ORDER_PREFIX", "SEQ_KEY", "CHANNEL_PREFIX", "RedisBackendError",
     "HISTORY_PREFIX", "HISTORY_SEQ_KEY", "history_stream", "HISTORY_INDEX_PREFIX", "HISTORY_INDEX_FROM_PREFIX", "HISTORY_INDEX_UPTO_PREFIX",
+    "HISTORY_INDEX_FROM_V1_PREFIX",
     "HISTORY_COUNT_PREFIX", "history_index_keys", "history_read_keys", "history_trim_keys", "KEYS_PREFIX", "KEYS_READY_PREFIX",
     "KEYS_CHUNKS_PREFIX", "KEYS_TEXT_PREFIX",
     "NotAHashError", "not_a_hash", "key_index_keys", "write_keys", "item_keys", "parse_db", "is_local", "safe_url", "io_error", "not_sent",
@@ -100,7 +105,10 @@ HISTORY_SEQ_GROUP_STREAM = "motia_nb:history_stream:seq"
 #: The changelog's item index (a sorted set of the group's changes, by key then seq) and its
 #: marker (the first seq from which it holds every change; 0: all of them).
 HISTORY_INDEX_PREFIX = "motia_nb:history_index:"
-HISTORY_INDEX_FROM_PREFIX = "motia_nb:history_index_from:"
+HISTORY_INDEX_FROM_PREFIX = "motia_nb:history_index_from2:"
+#: That marker as the members' format before (times in microseconds only, values in brackets)
+#: named it: its index is made again (:mod:`.history_index`)
+HISTORY_INDEX_FROM_V1_PREFIX = "motia_nb:history_index_from:"
 #: The item index's forward marker (every change with a seq up to it is indexed, from the marker
 #: above on) and the number of changes the group's stream holds (its entries hold one or many).
 HISTORY_INDEX_UPTO_PREFIX = "motia_nb:history_index_upto:"

@@ -24,7 +24,7 @@
 -- cas, delete: the cost would show in awaited writes), or one made while the index is behind
 -- (such a call not filed yet), indexes nothing: the entry is a few C calls, the filer catches
 -- up later, and the small calls after that index themselves again.
--- The marker motia_nb:history_index_from:<group> holds the first seq from which the index holds
+-- The marker motia_nb:history_index_from2:<group> holds the first seq from which the index holds
 -- every change: 0 when it holds them all; set by the first write that finds it missing (0 when
 -- the stream is empty, else that write's first seq: the older changes of a store written before
 -- the index existed are indexed later, by history_index_fill.lua).

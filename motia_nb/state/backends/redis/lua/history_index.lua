@@ -4,15 +4,18 @@
 -- is one range of the set (reading stream entries back from Lua costs several microseconds
 -- each; a member, a fraction of one). A member is its key's prefix (hix_prefix), one letter
 -- saying how many digits the seq has ('a' + that number: seqs sort as numbers), then the
--- change's tail, JSON text of nine values, the seq first:
---   <seq>,<at_us>,<pid>,<cause>,<trace>,<old length>,<new length>,[<old>],[<new>]
--- (at_us: unix time in whole microseconds; cause and trace as cjson writes strings, trace null
--- when none; a length -1 when the value is absent, and then its brackets hold nothing), so that
--- a read joins tails into one JSON text. An old text that is not one JSON value (another tool
--- wrote the item: `]]`, `1],[2`) would move the values after it there: it is kept as a JSON
--- string of its bytes instead, its length -2 minus that string's (hix_old; ~1 us a text, off
--- the writes but for a small call's own members), as is one holding a NUL. New texts are
--- motia_nb's own JSON.
+-- change's tail, JSON text of ten values, the seq first:
+--   <seq>,<at_us>,<at>,<pid>,<cause>,<trace>,<old length>,<new length>,<old>,<new>
+-- (at_us: unix time in whole microseconds (history_item.lua's time bounds); at: that time as
+-- the change dict shows it, ISO 8601 UTC as a JSON string (hix_iso), null outside the years 1
+-- to 9999; cause and trace as cjson writes strings, trace null when none; a length -1 when the
+-- value is absent, and then the value is null), so that a read joins tails into one JSON text
+-- whose parse gives the fields as the change dicts hold them. An old text that is not one JSON value
+-- (another tool wrote the item: `]]`, `1,2`) would move the values after it there: it is kept
+-- as a JSON string of its bytes instead, its length -2 minus that string's (hix_old; ~1 us a
+-- text, off the writes but for a small call's own members), as is one holding a NUL. New texts
+-- are motia_nb's own JSON. (The format before this one held the time in microseconds and each
+-- value in brackets; its index is made again: motia_nb:history_index_from2:<group>, layout.py.)
 local function hix_prefix(k)
   -- the key, each NUL doubled as NUL 0x01, then two NULs: no other key's prefix starts with it
   -- (no key read through the API holds a NUL; another tool's field could)
@@ -25,14 +28,47 @@ local function hix_text(x)
   if not t then t = string.format('%d', x); hix_num[x] = t end
   return t
 end
+local function hix_iso(us)
+  -- a time in whole microseconds (an integer's decimal text) as Python's iso_micros writes it
+  -- (datetime's isoformat() in UTC: 2026-12-01T23:41:31.082267+00:00, no fraction when it is
+  -- 0), or nil outside the years 1 to 9999; the digits are split as text (exact where the
+  -- microseconds pass 2^53), the date from the days by the inverse of Howard Hinnant's
+  -- days_from_civil, each floor division as (x - x % y) / y (Lua's % floors: no math.floor
+  -- calls, ~2 us a time, was ~4.5; once per script call, or per entry when filing)
+  local neg, digits = string.match(us, '^(%-?)(%d+)$')
+  if not digits then return nil end
+  local sec, frac = tonumber(string.sub(digits, 1, -7)) or 0, tonumber(string.sub(digits, -6))
+  if neg == '-' then
+    sec = -sec
+    if frac > 0 then sec, frac = sec - 1, 1000000 - frac end
+  end
+  local t = sec % 86400  -- the second of the day
+  local z = (sec - t) / 86400 + 719468  -- days since 0000-03-01
+  local doe = z % 146097  -- the day of the 400-year era
+  local era = (z - doe) / 146097
+  local a = doe - (doe - doe % 1460) / 1460 + (doe - doe % 36524) / 36524 - (doe - doe % 146096) / 146096
+  local yoe = (a - a % 365) / 365  -- the year of the era
+  local doy = doe - (365 * yoe + (yoe - yoe % 4) / 4 - (yoe - yoe % 100) / 100)  -- the day of the year (from March)
+  local e = 5 * doy + 2
+  local mp = (e - e % 153) / 153  -- the month, from March
+  local g = 153 * mp + 2
+  local d, m, y = doy - (g - g % 5) / 5 + 1, mp + 3, yoe + era * 400
+  if m > 12 then m, y = m - 12, y + 1 end
+  if y < 1 or y > 9999 then return nil end
+  local h = t % 3600
+  local text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, (t - h) / 3600, (h - h % 60) / 60, h % 60)
+  if frac > 0 then return string.format('%s.%06d+00:00', text, frac) end
+  return text .. '+00:00'
+end
 local hix_last = {}
 local function hix_middle(at_us, pid, cause, trace)
   -- the fields between the seq and the lengths, which a call's changes share (made once)
   local l = hix_last
   if at_us ~= l[1] or pid ~= l[2] or cause ~= l[3] or trace ~= l[4] then
-    local tr = 'null'
+    local tr, at = 'null', hix_iso(at_us)
     if trace ~= '' then tr = cjson.encode(trace) end
-    hix_last = {at_us, pid, cause, trace, ',' .. at_us .. ',' .. pid .. ',' .. cjson.encode(cause) .. ',' .. tr .. ','}
+    if at then at = '"' .. at .. '"' else at = 'null' end
+    hix_last = {at_us, pid, cause, trace, ',' .. at_us .. ',' .. at .. ',' .. pid .. ',' .. cjson.encode(cause) .. ',' .. tr .. ','}
   end
   return hix_last[5]
 end
@@ -40,7 +76,7 @@ local function hix_old(o)
   -- an old text as a member holds it and its length field: itself when it is one JSON value
   -- (cjson reads it) holding no NUL, else a JSON string of its bytes and -2 minus that string's
   -- length (so a member holds two NULs in a row only at its prefix's end: a reader cuts there)
-  if not o then return '', -1 end
+  if not o then return 'null', -1 end
   if not string.find(o, '\0', 1, true) and pcall(cjson.decode, o) then return o, #o end
   local q = cjson.encode(o)
   return q, -2 - #q
@@ -50,7 +86,7 @@ local function hix_member(k, s, mid, o, n)
   if string.find(k, '\0', 1, true) then k = string.gsub(k, '%z', '\0\1') end  -- (as hix_prefix)
   local ot, ol = hix_old(o)
   return k .. '\0\0' .. string.char(96 + #s) .. s .. mid .. hix_text(ol) .. ',' .. hix_text(n and #n or -1)
-         .. ',[' .. ot .. '],[' .. (n or '') .. ']'
+         .. ',' .. ot .. ',' .. (n or 'null')
 end
 local function hix_at_us(at)
   -- a stream entry's time text (unix seconds, six decimals) as whole microseconds
