@@ -18,6 +18,7 @@ import difflib
 import shlex
 import sys
 import traceback
+from datetime import datetime
 from typing import Any
 
 from IPython.core.magic import (
@@ -44,6 +45,7 @@ from motia_nb.session import (
     steps_frame,
     trace_frame,
 )
+from motia_nb.state.cause import cell_runs
 from motia_nb.steps import StepConfigError
 
 from .commands import ArgParser, CommandTable, Tail
@@ -182,10 +184,30 @@ def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
         if begun:
             print(f"%motia trace: {a.trace!r} begins {len(begun)} trace ids; write more of it", file=sys.stderr)
             return df
+        cells = [(t, at) for t, at in cell_runs() if t.startswith(a.trace)]
+        if len(cells) == 1:  # a cell run's id (its changes in history() carry it) that set off no step
+            _say_cell_run(*cells[0])
+            return df
         n = len(ids)
         print(f"%motia trace: no trace {a.trace!r} ({n} trace{'' if n == 1 else 's'} kept; %motia trace lists them)",
               file=sys.stderr)
     return df
+
+
+def _say_cell_run(trace_id: str, began: datetime) -> None:
+    """Say that ``trace_id`` is a cell run's with no step run kept (rather than "no trace")."""
+    traces = current_session().traces
+    cleared = traces.cleared_at
+    if cleared is not None and began < cleared:
+        print(f"%motia trace: trace {trace_id!r} is a cell run's from before the traces were cleared "
+              f"(%motia reset or clear_traces() at {cleared:%H:%M:%S}): its step runs, if any, are forgotten",
+              file=sys.stderr)
+        return
+    maybe = f", or its step runs were among the {traces.dropped:,} older ones dropped" if traces.dropped else ""
+    logged = len(log_frame(trace_id=trace_id))
+    logs = f"; its {logged} log line{'' if logged == 1 else 's'}: log_frame(trace_id={trace_id!r})" if logged else ""
+    print(f"%motia trace: trace {trace_id!r} has no step runs: it is a cell run's, and that cell triggered no step"
+          f"{maybe} (its changes carry it in history(){logs})", file=sys.stderr)
 
 
 def _flow(m: StepMagics, a: argparse.Namespace) -> Any:

@@ -19,23 +19,28 @@ they start adopts it as its trace id (:mod:`motia_nb.steps.state_cascade`), so
 share one id. Tasks the cell starts copy its context when they are created, so they keep
 its id after it ends; nothing later takes it (the kernel's context is reset after the
 cell). A thread started with ``threading.Thread`` starts from an empty context (Python's
-rule): its writes are ``cell`` with no trace. Machinery a cell starts that outlives it on
-motia_nb's behalf (the engine endpoint, remote triggers and subscribers) starts from
-:func:`outside_cells`, so what it sets off is never the starting cell's. Without IPython
+rule): its writes are ``cell`` with no trace, even when a step handler started it
+(``threading.Thread(target=contextvars.copy_context().run, args=(fn, ...))`` keeps the
+starter's). Machinery a cell starts that outlives it on motia_nb's behalf (the engine
+endpoint, remote triggers and subscribers) starts from :func:`outside_cells`, so what it sets
+off is never the starting cell's. Without IPython
 (a script) there is no cell run: ``("cell", None)`` as before. A trace id is only an
-id: a cell that triggers no step adds no row to ``%motia trace``.
+id: a cell that triggers no step adds no row to ``%motia trace`` (which tells such an id, one of
+:func:`cell_runs`, from one never given).
 """
 
 from __future__ import annotations
 
 import contextvars
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 __all__ = [
     "DEFAULT_CAUSE", "current_cause", "cause_now", "acting_as", "push_cause", "pop_cause",
-    "new_trace_id", "begin_cell_run", "end_cell_run", "outside_cells",
+    "new_trace_id", "begin_cell_run", "end_cell_run", "outside_cells", "cell_runs",
 ]
 
 #: The cause of a write made by plain code in a cell (or a script).
@@ -81,9 +86,23 @@ def new_trace_id() -> str:
     return str(uuid.uuid4())
 
 
+#: how many of the latest cell runs' trace ids :func:`cell_runs` keeps (under 200 bytes each)
+CELL_RUNS_KEPT = 10_000
+_cell_runs: "deque[tuple[str, datetime]]" = deque(maxlen=CELL_RUNS_KEPT)
+
+
 def begin_cell_run() -> "contextvars.Token[tuple[str, str | None]]":
     """A cell starts running: its writes are ``cell`` with a new trace id (undo with :func:`end_cell_run`)."""
-    return _cause.set((DEFAULT_CAUSE, new_trace_id()))
+    trace_id = new_trace_id()
+    _cell_runs.append((trace_id, datetime.now()))
+    return _cause.set((DEFAULT_CAUSE, trace_id))
+
+
+def cell_runs() -> list[tuple[str, datetime]]:
+    """The trace ids of this process's latest :data:`CELL_RUNS_KEPT` cell runs and when each began,
+    oldest first (so ``%motia trace`` can tell a cell's id that set off no step from an id it never
+    gave)."""
+    return list(_cell_runs)
 
 
 def end_cell_run(token: "contextvars.Token[tuple[str, str | None]] | None") -> None:

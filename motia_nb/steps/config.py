@@ -29,7 +29,7 @@ from typing import Any, Union
 
 from .config_hints import no_triggers, old_style, unread_keys, unread_trigger_keys
 from .errors import StepConfigError
-from .streams import check_stream_name
+from .streams import check_stream_name, split_stream_group
 from .triggers import api, cron, http, queue, state, stream, validate_cron
 
 __all__ = [
@@ -336,7 +336,8 @@ class ParsedConfig:
     enqueues: list[str]
     flows: list[str]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
-    #: what to say of config keys Motia's ``StepConfig`` does not read (it ignores them silently)
+    #: what to say of config keys Motia's ``StepConfig`` does not read (it ignores them silently), and of
+    #: a state trigger scoped to a stream's group (it never fires)
     unread: list[str] = field(default_factory=list)
 
 
@@ -391,5 +392,18 @@ def parse_config(config: Any) -> ParsedConfig:
         raw=dict(config),
         unread=unread_keys(config, where) + [
             line for i, t in enumerate(raw_triggers) for line in unread_trigger_keys(as_mapping(t), f"{where}: trigger {i}")
-        ],
+        ] + [line for i, t in enumerate(triggers) if (line := _stream_scope(t, f"{where}: trigger {i}"))],
     )
+
+
+def _stream_scope(trig: Trigger, at: str) -> str | None:
+    """What to say of a state trigger whose ``scope`` is a stream's group (``todo::inbox``): a
+    stream's writes fire stream triggers only (the engine's stream worker runs its own triggers,
+    never the state worker's), so the trigger would never fire."""
+    parts = split_stream_group(trig.scope) if isinstance(trig, StateTrigger) and trig.scope else None
+    if parts is None:
+        return None
+    stream, group = parts
+    return (f"{at} (state): scope {trig.scope!r} is stream {stream!r}'s group {group!r}, whose writes fire stream "
+            f"triggers, never state ones (as on the engine), so this trigger never fires; "
+            f"use stream({stream!r}, group_id={group!r}) (from motia import stream)")

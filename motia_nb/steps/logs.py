@@ -35,6 +35,7 @@ from datetime import date, datetime, time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..state.cause import cause_now
 from .context import current_frame
 
 if TYPE_CHECKING:
@@ -223,8 +224,9 @@ class StepLogger:
     It writes to the :class:`LogStore` that ``store()`` returns (the session's).
     The step name and trace id come from the running cascade, else from the step
     run it is bound to (``ctx.logger``, also in a thread the handler started);
-    outside a step they are empty. ``level`` is the store's printing threshold,
-    shared by every logger of a session.
+    outside a step the step is empty and the trace id is the cell run's (what the
+    cell's writes carry: :mod:`motia_nb.state.cause`), else empty. ``level`` is the
+    store's printing threshold, shared by every logger of a session.
     """
 
     def __init__(self, store: Callable[[], LogStore], step: str | None = None, trace_id: str | None = None) -> None:
@@ -247,7 +249,9 @@ class StepLogger:
         store = self._store()
         frame = current_frame()
         step = self._step or (frame.step if frame else None)
-        trace_id = frame.trace_id if frame else self._trace_id  # (a thread the handler started has no frame)
+        # a thread the handler started has no frame (ctx.logger is bound to its run); a cell's own
+        # line outside any step has the cell run's trace id, as the cell's writes do
+        trace_id = frame.trace_id if frame else (self._trace_id or cause_now()[1])
         message = str(message)
         kept, size = _snapshot(data)
         rec = LogRecord(datetime.now(), level, step, trace_id, message, kept, len(message) + size)

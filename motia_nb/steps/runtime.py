@@ -352,6 +352,15 @@ class Runtime(StateTriggers):
             hdrs = Headers(headers)
         except (TypeError, ValueError) as e:  # a key that is not a str
             raise StepCallError(f"request: {str(e).removeprefix('request: ')}") from None
+        for what, given in (("header", headers), ("query", query)):
+            # the engine hands a step strings only (its request's headers and query are maps of
+            # str): None would reach the handler as the text "None"
+            for k, v in (given or {}).items():
+                if v is None or (what == "query" and isinstance(v, (list, tuple)) and any(x is None for x in v)):
+                    said = "is None" if v is None else f"holds None ({v!r})"
+                    raise StepCallError(
+                        f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
+                    )
         body = _json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)
         if route is None:

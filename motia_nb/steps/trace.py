@@ -51,6 +51,11 @@ class TraceStore:
     def max_records(self) -> int:
         return self._records.maxlen or 0
 
+    @property
+    def cleared_at(self) -> datetime | None:
+        """When the kept step runs were last forgotten (``%motia reset``, ``clear_traces()``), or None."""
+        return self._cleared_at
+
     def record(self, rec: TraceRecord) -> None:
         """Keep one step run (not one that started before the last :meth:`clear`: a cron step still
         running at ``%motia reset`` does not bring back a trace of before the reset)."""
