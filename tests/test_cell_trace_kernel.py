@@ -11,7 +11,6 @@ triggers nothing adds no row to the traces.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest

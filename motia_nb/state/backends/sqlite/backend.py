@@ -318,10 +318,15 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             raise self._read_failed(exc, "its read failed") from exc
         return post(rows if isinstance(rows, list) else list(rows))
 
+    def _file_problem(self) -> "str | None":
+        """What happened to the file since it was opened (``"was deleted"``…), or None (the
+        follower's errors ask it here: lifecycle imports forking, which imports the follower)."""
+        return lifecycle.file_problem(self)
+
     def _read_failed(self, exc: sqlite3.Error, how: str) -> StateError:
         """The error a failed read answers: the file deleted or replaced under the open database
         (guard.py) said as such, else SQLite's error in one line (location.read_error)."""
-        what = lifecycle.file_problem(self)
+        what = self._file_problem()
         if what is None:
             return read_error(exc, self.url)
         return StateError(

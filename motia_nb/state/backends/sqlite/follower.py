@@ -37,7 +37,6 @@ from ...errors import StateError
 from ...events import StateEvent
 from ...jsontext import decode_lenient
 from .changelog import expand
-from . import lifecycle
 from .executors import close_quietly
 from .opening import open_connection
 from .schema import event_type
@@ -253,6 +252,8 @@ class Following:
 
         def _notify_remote(self, events: Sequence[StateEvent]) -> None: ...
 
+        def _file_problem(self) -> str | None: ...
+
     _follower: Follower | None = None
     _follow_lock = threading.Lock()  # starting and stopping followers (rare: one lock for all)
 
@@ -287,7 +288,7 @@ class Following:
                 raise self._follow_failed(exc) from exc
 
     def _follow_failed(self, exc: sqlite3.Error) -> StateError:
-        what = lifecycle.file_problem(self)
+        what = self._file_problem()
         if what is None:
             return StateError(f"following the changes other processes commit to {self.url} failed: {exc}")
         return StateError(
