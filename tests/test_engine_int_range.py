@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from state_fixtures import backend_url, sm  # noqa: F401 (fixtures)
 
 from motia_nb.state import InvalidInputError, UpdateOpError
 from motia_nb.state.backends.base import Write

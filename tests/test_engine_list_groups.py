@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-from state_fixtures import backend_url, sm  # noqa: F401 (fixtures)
-
 from motia_nb.engine.functions import EngineFunctions
 
 

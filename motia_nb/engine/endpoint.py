@@ -262,10 +262,12 @@ class Server:
         if owner is not None and owner is not w and not await self._answers(owner):
             # the owner's connection is dead but not yet noticed (a half-open socket: a worker whose
             # network dropped and that reconnects, with an SDK that sends no `reattach`): retired,
-            # as the engine takes over the lease of a worker that has gone away
-            log.info("motia_nb engine: worker %s did not answer a ping: retired, %s takes %r", owner.name, w.name, fid)
+            # as the engine takes over the lease of a worker that has gone away (a live worker
+            # answers a ping in milliseconds; the endpoint's own pings notice only after 20-80 s)
+            log.warning("motia_nb engine: worker %s answered no ping in 5 s: its connection retired, %s takes %r",
+                        owner.name, w.name, fid)  # fmt: skip
             self._drop(owner)
-            await owner.conn.close(code=1001, reason="superseded: the worker reconnected")
+            owner.conn.transport.abort()  # no closing handshake to wait for on a dead socket (alive, it reconnects)
             owner = None
         if owner is not None and owner is not w:
             log.warning(
@@ -276,12 +278,12 @@ class Server:
             return
         w.functions[fid] = b
 
-    async def _answers(self, w: Worker, timeout: float = 2.0) -> bool:
+    async def _answers(self, w: Worker, timeout: float = 5.0) -> bool:
         """Whether ``w``'s connection answers a WebSocket ping within ``timeout`` seconds."""
         try:
             pong = await w.conn.ping()
             await asyncio.wait_for(pong, timeout)
-        except (ConnectionClosed, asyncio.TimeoutError, RuntimeError):
+        except (ConnectionClosed, TimeoutError, RuntimeError):
             return False
         return True
 

@@ -67,7 +67,7 @@ async def call_worker(server: "Server", worker: Worker, function_id: str, data: 
     return await call_on_loop(server, worker.call(function_id, data, server.worker_timeout, origin))
 
 
-def _owner(server: "Server", worker: Worker, function_id: str) -> Worker:
+def _owner(server: Server, worker: Worker, function_id: str) -> Worker:
     """The live worker that registered ``function_id`` (the engine invokes a trigger's function by
     its id, wherever it lives: one worker owns an id), else the trigger's own worker."""
     return server._provider(function_id) or worker
