@@ -273,6 +273,12 @@ def _plain(value: Any) -> bool:
                 else:
                     return False
         else:
+            if len(c) > 8:  # a long array: its scalars checked at C speed when it holds nothing else
+                fits = _scalars_fit(c)
+                if fits is not None:
+                    if not fits:
+                        return False
+                    continue
             for v in c:
                 tv = type(v)
                 if tv in scalars:
@@ -283,6 +289,26 @@ def _plain(value: Any) -> bool:
                     push((v, depth + 1))
                 else:
                     return False
+    return True
+
+
+_NUMBERS: Final = frozenset({int, float, bool})
+
+
+def _scalars_fit(seq: Any) -> bool | None:
+    """For an array of exact JSON scalars only: whether its ints are the engine's (True / False);
+    None when it holds anything else (a container, a subclass). Its loops run in C (``map``,
+    ``min``, ``max``): a long array of numbers costs about what the type check alone did."""
+    types = set(map(type, seq))
+    if not types <= _SCALARS:
+        return None
+    if int not in types:
+        return True
+    if types <= _NUMBERS:  # numbers compare with each other: the extremes say it
+        return -0x8000000000000000 <= min(seq) and max(seq) <= 0xFFFFFFFFFFFFFFFF
+    for v in seq:
+        if type(v) is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+            return False
     return True
 
 

@@ -29,6 +29,7 @@ from motia_nb.state.value_checks import (
     MAX_DEPTH,
     _locate,
     _plain,
+    _scalars_fit,
     _short_repr,
     _type_name,
     _utf8_ok,
@@ -163,14 +164,21 @@ def encode_copy(value: Any, *, group_id: Any, key: Any) -> tuple[str, Any]:
                 return text, value
             return _encode_slow(value, group_id, key), NOT_COPIED
         elif t is list or t is tuple:
-            for v in value:
-                tv = type(v)
-                if tv not in scalars:
-                    break
-                if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+            if len(value) > 8:  # a long array of scalars: checked at C speed
+                fits = _scalars_fit(value)
+                if fits:
+                    return text, list(value)
+                if fits is False:
                     return _encode_slow(value, group_id, key), NOT_COPIED
             else:
-                return text, list(value)
+                for v in value:
+                    tv = type(v)
+                    if tv not in scalars:
+                        break
+                    if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+                        return _encode_slow(value, group_id, key), NOT_COPIED
+                else:
+                    return text, list(value)
         if _plain(value):
             return text, NOT_COPIED
     return _encode_slow(value, group_id, key), NOT_COPIED
