@@ -122,6 +122,27 @@ def test_an_op_error_the_engine_records_keeps_the_engines_op_code(calls):
     assert "deserialization_error" not in out[1]["error"]
 
 
+def test_an_integer_past_the_engines_64_bits_is_refused_from_a_worker(calls):
+    # the engine's serde_json (no arbitrary_precision) would read 2**64 + 1 as the f64 2**64:
+    # the worker would read back a float, not its number. Refused, naming the number; nothing stored
+    s = scope()
+    big = 2**64 + 1
+    out = calls(
+        ["state::set", {"scope": s, "key": "k", "value": {"n": big}}],
+        ["stream::set", {"stream_name": s, "group_id": "g", "item_id": "i", "data": [big]}],
+        ["state::set", {"scope": s, "key": "ok", "value": {"n": 2**64 - 1}}],
+        ["state::update", {"scope": s, "key": "ok", "ops": [{"type": "set", "path": "m", "value": -(2**63) - 1}]}],
+        ["state::get", {"scope": s, "key": "k"}],
+        ["stream::get", {"stream_name": s, "group_id": "g", "item_id": "i"}],
+        ["state::get", {"scope": s, "key": "ok"}],
+    )
+    assert refused(out[0], "invalid_input", f"$.n is {big}, an integer outside the engine's 64-bit range"), out
+    assert refused(out[1], "invalid_input", f"$[0] is {big}"), out
+    assert refused(out[3], "set.value.out_of_range", "-9223372036854775809"), out
+    assert out[4] == {"ok": None} and out[5] == {"ok": None}
+    assert out[6] == {"ok": {"n": 2**64 - 1}}  # the largest the engine holds, exactly
+
+
 def test_a_call_to_a_worker_that_disconnects_mid_invocation_is_invocation_stopped(served, calls, tmp_path):
     name = f"dies{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -386,3 +386,116 @@ def test_a_trigger_loop_through_a_worker_is_stopped_by_the_loop_guard(server, gr
     assert "trigger loop stopped" in stopped["error"]["message"] and "raw::loop" in stopped["error"]["message"]
     assert state_manager.sync.get(group, "n") == {"i": MAX_DEPTH}  # every write made stands
     ws.close()
+
+
+# ------------------------------------------------------------ one live worker per function id
+def rejected(fid, owner):
+    return {"type": "registrationrejected", "code": "FUNCTION_NAMESPACE_CONFLICT", "namespace": "default",
+            "function_id": fid, "owner_worker_id": owner}  # fmt: skip
+
+
+def next_is_pong(ws):
+    send(ws, type="ping")
+    return frames(ws)[0] == {"type": "pong"}
+
+
+def test_a_function_id_another_live_worker_owns_is_rejected_as_the_engine_does(server):
+    # the engine (Engine::router_msg, RegisterFunction → claim_function): a second live worker's
+    # registration of an id is refused with RegistrationRejected, its connection kept; the id stays
+    # with its owner; a worker's own replay is idempotent; once the owner leaves, the id is free
+    a, hello_a = client(server)
+    b, _ = client(server)
+    send(a, type="registerfunction", id="x::f")
+    assert next_is_pong(a)
+    send(b, type="registerfunction", id="x::f")
+    assert frames(b)[0] == rejected("x::f", hello_a["worker_id"])  # was: accepted, never called
+    send(b, type="registerfunction", id="b::own")
+    assert next_is_pong(b)  # b stays connected, its other functions registered
+    send(a, type="registerfunction", id="x::f")  # a replay of its own: no refusal
+    assert next_is_pong(a)
+    send(b, type="invokefunction", invocation_id="c1", function_id="x::f", data=1)
+    call = frames(a)[0]
+    assert call["function_id"] == "x::f"
+    send(a, type="invocationresult", invocation_id=call["invocation_id"], function_id="x::f", result="from a")
+    assert frames(b)[0]["result"] == "from a"
+    a.close()
+    wait_for(lambda: len(server.workers) == 1, what="a to be dropped")
+    send(b, type="registerfunction", id="x::f")
+    assert next_is_pong(b)  # a left: its functions went with it (cleanup_worker), b takes the id
+    c, _ = client(server)
+    send(c, type="invokefunction", invocation_id="c2", function_id="x::f", data=2)
+    assert frames(b)[0]["function_id"] == "x::f"
+    for ws in (b, c):
+        ws.close()
+
+
+def test_a_trigger_runs_the_function_on_the_worker_that_owns_it(server, group):
+    # the engine invokes a trigger's function by id: a trigger b registers for a's function runs on a
+    a, _ = client(server)
+    b, _ = client(server)
+    send(a, type="registerfunction", id="own::on_change")
+    assert next_is_pong(a)
+    send(b, type="registertrigger", id="tb", trigger_type="state", function_id="own::on_change", config={"scope": group})
+    frames(b)
+    t, out = in_thread(lambda: state_manager.sync.set(group, "k", 1))
+    call = frames(a)[0]
+    assert call["function_id"] == "own::on_change" and call["data"]["scope"] == group
+    send(a, type="invocationresult", invocation_id=call["invocation_id"], function_id="own::on_change", result=None)
+    t.join(30)
+    assert "error" not in out
+    for ws in (a, b):
+        ws.close()
+
+
+def test_a_worker_cannot_replace_the_engines_own_functions(server, group):
+    # the engine lets a worker overwrite a builtin (FunctionsRegistry::register_function_ns: "already
+    # registered ... Overwriting.") and, when that worker leaves, removes the id for good; motia_nb's
+    # notebook writes its store directly, so a replacement would split the state: refused, loudly
+    a, _ = client(server)
+    for fid in ("state::set", "stream::get", "enqueue", "engine::workers::list"):
+        send(a, type="registerfunction", id=fid)
+        assert frames(a)[0] == rejected(fid, "")
+    send(a, type="invokefunction", invocation_id="s1", function_id="state::set", data={"scope": group, "key": "k", "value": 5})
+    assert frames(a)[0]["result"] == {"old_value": None, "new_value": 5}  # still the engine's
+    assert state_manager.sync.get(group, "k") == 5
+    a.close()
+
+
+def silent_client(server, register):
+    """A worker whose socket goes dead unnoticed (a dropped network): it registers ``register``
+    over a hand-made WebSocket handshake, then never reads again, so it answers no ping."""
+    import base64
+    import os
+    import socket
+
+    s = socket.create_connection((server.host, server.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET / HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())  # fmt: skip
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    payload = json.dumps({"type": "registerfunction", "id": register}).encode()
+    mask = os.urandom(4)
+    assert len(payload) < 126
+    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+    return s
+
+
+def test_a_reconnecting_worker_takes_its_functions_back_from_its_dead_connection(server):
+    # a worker whose network dropped reconnects before the endpoint noticed (an SDK without
+    # `reattach`, such as motia 1.0.4's iii-sdk 0.9): the old connection answers no ping, so it is
+    # retired and the new one registers, as the engine takes over a lease whose owner has gone
+    dead = silent_client(server, "r::f")
+    wait_for(lambda: any("r::f" in w.functions for w in server._live()), what="the first connection's function")
+    b, hello_b = client(server)
+    send(b, type="registerfunction", id="r::f")
+    assert next_is_pong(b)  # no refusal: the dead owner was retired (it answered no ping in 5 s)
+    assert [w["id"] for w in server.workers] == [hello_b["worker_id"]]
+    c, _ = client(server)
+    send(c, type="invokefunction", invocation_id="c3", function_id="r::f", data=3)
+    assert frames(b)[0]["function_id"] == "r::f"
+    dead.close()
+    for ws in (b, c):
+        ws.close()

@@ -104,3 +104,55 @@ def test_python_025_and_node_workers_at_once(tmp_path, notebook_steps):
         for n in ("py25::on_order", "py25::on_ping", "nodew::on_order", "nodew::relay"):
             if has_step(n):
                 remove_step(n)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+def test_a_worker_whose_connection_drops_comes_back_with_its_functions(tmp_path, runtime):
+    # the SDK reconnects and replays its registrations (after a `reattach`): its function ids are
+    # its own again, never refused as another worker's (the engine: one live worker per id)
+    server = engine.serve(worker_timeout=30)
+    proc = (start_iii if runtime == "python" else start_node)(server.url, tmp_path, "rc")
+    try:
+        wait_for(lambda: worker_with_steps(server, {"rc::on_order"}), what="the worker")
+        (old,) = server._live()
+        server.loop.call_soon_threadsafe(old.conn.transport.abort)  # the connection drops, no close frame
+        wait_for(lambda: [w.id for w in server._live() if "rc::on_order" in w.functions and w.id != old.id],
+                 what="the worker back on a new connection")  # fmt: skip
+        assert len(server.workers) == 1 and "rejected" not in proc.output().lower()
+        k = key()
+        state_manager.sync.set("orders", k, {"total": 1})  # its state step runs again, on the new connection
+        assert state_manager.sync.get("seen_rc", k)["event"] == "state:created"
+    finally:
+        proc.stop()
+        server.close()
+        for n in ("rc::on_order", "rc::on_ping", "rc::relay"):
+            if has_step(n):
+                remove_step(n)
+
+
+def test_a_second_worker_registering_the_same_function_is_refused_and_the_first_keeps_it(tmp_path):
+    # iii-sdk 0.25 logs the engine's RegistrationRejected (FUNCTION_NAMESPACE_CONFLICT) and keeps
+    # serving its other functions; calls of the id go to its owner
+    server = engine.serve(worker_timeout=30)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = start_iii(server.url, tmp_path / "a", "dup")
+    procs = [first]
+    try:
+        wait_for(lambda: worker_with_steps(server, {"dup::on_order"}), what="the first worker")
+        (owner,) = server._live()
+        procs.append(start_iii(server.url, tmp_path / "b", "dup"))
+        wait_for(lambda: "Function registration rejected" in procs[1].output(), what="the second worker told")
+        assert "dup::echo" in procs[1].output()
+        wait_for(lambda: len(server.workers) == 2, what="both connected")
+        second = next(w for w in server._live() if w is not owner)
+        assert sorted(owner.functions) == ["dup::echo", "dup::on_order", "dup::on_ping"]
+        assert second.functions == {}  # was: all three accepted, and never called
+        assert server._provider("dup::echo") is owner
+    finally:
+        for p in procs:
+            p.stop()
+        server.close()
+        for n in ("dup::on_order", "dup::on_ping"):
+            if has_step(n):
+                remove_step(n)

@@ -413,7 +413,7 @@ def test_a_mixed_batchs_rows_are_exactly_its_events(sm):
         await sm.set("m", "keep", {"n": 0})
         writes = []
         for i in range(12):
-            writes.append(sm.set("m", f"k{i}", {"n": i, "big": 2**70, "f": 1.5}))
+            writes.append(sm.set("m", f"k{i}", {"n": i, "big": 2**64 - 1, "f": 1.5}))
             writes.append(sm.update("m", "keep", [{"type": "increment", "path": "n", "by": i}]))
             if i % 3 == 0:
                 writes.append(sm.delete("m", f"k{i}"))

@@ -6,7 +6,7 @@ from motia_nb.state import StateManager
 from motia_nb.state.backends.sqlite.schema import event_type
 from motia_nb.state.history import change_dict
 
-VALUES = [None, 0, -1, 2**70, 1.5, 1e300, "", "é ☃ \U0001f600", [], {}, {"a": [1, {"b": None}]}, True, False, "null"]
+VALUES = [None, 0, -1, 2**64 - 1, -(2**63), 1.5, 1e300, "", "é ☃ \U0001f600", [], {}, {"a": [1, {"b": None}]}, True, False, "null"]
 
 
 def test_a_long_history_reads_back_exactly_as_change_dict_makes_each_row(db_path: str) -> None:

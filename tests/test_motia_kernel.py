@@ -79,6 +79,10 @@ CHECKS = [
     # a Stream from a plain cell: delete fires no OnOpenOrder line (condition), list_groups
     ('s = motia.Stream("orders")\nprint(s.list_groups(), len(s.get_group("open")))\ns.delete("open", "o-1")\n'
      'print(s.get("open", "o-1"))', ["['open'] 1", "None"]),
+    # an integer past the engine's 64 bits (the engine would store a float): refused, nothing stored
+    ('try:\n    motia.stateManager.set("shop-big", "b1", {"n": 2**64 + 1})\nexcept Exception as e:\n'
+     '    print("refused:", "18446744073709551617, an integer outside the engine\'s 64-bit range" in str(e))\n'
+     'print("stored:", motia.stateManager.get("shop-big", "b1"))', ["refused: True", "stored: None"]),
 ]
 
 

@@ -508,7 +508,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 _KEYS = st.sampled_from(["a", "b", "c"])
 _GROUPS = st.sampled_from(["g", "h"])
-_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3))
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["x", "y", "n"]), inner, max_size=3)), max_leaves=6)
 _PATHS = st.sampled_from(["n", "x", "x.y", ["x", "y"], ["y", "n"], ""])
 _OPS = st.lists(

@@ -104,7 +104,7 @@ def api_script() -> list[Call]:
         C("set", "g", "nk", {1: 2}), C("set", "g", "obj", object()),
     ]
     # values: big, exact, odd
-    big = {"data": ["x" * 1000] * 2000, "n": 2**70}
+    big = {"data": ["x" * 1000] * 2000, "n": 2**64 - 1}
     calls += [
         C("set", "big", "big", big), C("get", "big", "big"), C("set", "g", "bigint", 2**200), C("get", "g", "bigint"),
         C("set", "g", "neg0", -0.0), C("get", "g", "neg0"), C("set", "g", "float", 1e308), C("get", "g", "float"),

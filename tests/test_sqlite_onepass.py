@@ -297,7 +297,7 @@ def test_the_sqlite_reads_of_each_edge_case_are_the_text_by_text_reads(tmp_path:
 # ------------------------------------------------------------------ property: random pages
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=6,

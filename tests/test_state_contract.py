@@ -12,6 +12,8 @@ import pytest
 from op_table import MISSING, TABLE, Err
 
 from motia_nb.state import InvalidInputError, StateEvent, UpdateOpError
+from motia_nb.state.backends.base import Write
+from motia_nb.state.jsontext import encode_trusted
 
 pytestmark = pytest.mark.usefixtures("sm")
 
@@ -39,7 +41,7 @@ def test_get_returns_value_or_none(sm):
     assert run(sm.get("other-group", "o1")) is None
 
 
-@pytest.mark.parametrize("value", [None, 0, -3, 2**80, 1.5, "", "text", True, False, [], {}, {"a": {"b": [1, {}]}}])
+@pytest.mark.parametrize("value", [None, 0, -3, 2**64 - 1, 1.5, "", "text", True, False, [], {}, {"a": {"b": [1, {}]}}])
 def test_every_json_kind_round_trips(sm, value):
     run(sm.set("g", "k", value))
     got = run(sm.get("g", "k"))
@@ -309,7 +311,10 @@ def test_engine_op_table_on_every_backend(sm, events):
     for rid, initial, ops, expected in TABLE:
         existed = initial is not MISSING
         if existed:
-            run(sm.set("table", rid, initial))
+            try:
+                run(sm.set("table", rid, initial))
+            except InvalidInputError:  # an integer past the engine's 64 bits: stored as an older motia_nb did
+                sm.backend.write_all([Write("set", "table", rid, value_json=encode_trusted(initial))])
         events.clear()
         try:
             res = run(sm.update("table", rid, ops))

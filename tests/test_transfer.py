@@ -23,7 +23,7 @@ ITEMS = [
     ("orders", "o1", {"total": 1.5, "tags": ["a", "b"]}),
     ("weird \"group\"\n", "key with 'quotes' and é 😀", "text\nwith newline"),
     ("scalars", "n", None),
-    ("scalars", "big", 2**70),
+    ("scalars", "big", 2**64 - 1),  # the largest integer the engine holds (2**64 is refused)
 ]
 
 
@@ -91,6 +91,20 @@ def test_a_file_with_bad_lines_imports_nothing_and_names_each_line(sm, tmp_path)
     assert [ln.split(":")[0].strip() for ln in msg.splitlines()[1:]] == [f"line {n}" for n in (3, 4, 5, 6, 7, 8)]
     assert "unknown field extra" in msg and "missing field value" in msg and "NaN" in msg
     assert sm.sync.items("g") == [("existing", 0)]  # nothing of the good lines either
+
+
+def test_an_integer_past_the_engines_64_bits_is_a_bad_line(sm, tmp_path):
+    # Motia's engine would read 18446744073709551617 as the float 1.8446744073709552e+19: refused
+    # on import as on set, naming the line, the group, the key and the number; nothing imported
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"group": "g", "key": "ok", "value": 18446744073709551615}\n'
+                    '{"group": "g", "key": "big", "value": {"n": 18446744073709551617}}\n', encoding="utf-8")
+    with pytest.raises(InvalidInputError) as info:
+        import_jsonl(sm, str(path))
+    lines = str(info.value).splitlines()
+    assert lines[0].endswith("1 bad line, nothing imported"), lines
+    assert lines[1].strip().startswith("line 2:") and "'g'/'big'" in lines[1] and "$.n is 18446744073709551617" in lines[1]
+    assert sm.sync.items("g") == []
 
 
 def test_a_failure_inside_the_transaction_leaves_nothing_on_sqlite(tmp_path, monkeypatch):

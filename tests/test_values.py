@@ -165,10 +165,49 @@ def test_encode_keeps_key_order() -> None:
     assert list(decode_value(enc(value))) == ["z", "a", "m"]
 
 
-@pytest.mark.parametrize("n", [2**63, -(2**63) - 1, 10**100, -(10**4000), 2**1000 + 1])
-def test_big_ints_round_trip_exactly(n: int) -> None:
+@pytest.mark.parametrize("n", [2**63 - 1, 2**63, 2**64 - 1, -(2**63)])
+def test_ints_the_engine_holds_round_trip_exactly(n: int) -> None:
     back = decode_value(enc({"n": n}))["n"]
     assert back == n and type(back) is int
+    long = [*range(10), 1e300, -1e300, n]  # floats past the int range are no integers: stored
+    assert decode_value(enc({"l": long}))["l"] == long
+
+
+BIG_INTS = [2**64, 2**64 + 1, -(2**63) - 1, 2**70, 10**100, -(10**4000), 2**1000 + 1]
+BIG_IDS = ["2**64", "2**64+1", "-2**63-1", "2**70", "10**100", "-10**4000", "2**1000+1"]
+
+
+@pytest.mark.parametrize("n", BIG_INTS, ids=BIG_IDS)
+@pytest.mark.parametrize(
+    "shape", ["scalar", "flat", "list", "nested", "tuple", "intenum", "long_numbers", "long_mixed", "nested_long"]
+)
+def test_ints_past_the_engines_64_bits_are_refused(n: int, shape: str) -> None:
+    # the engine (serde_json without arbitrary_precision) reads them as f64: 2**64 + 1 would come
+    # back as 2**64, a float; every shape of value, on every encoding path
+    from motia_nb.state.values import encode_copy
+
+    value: Any = {
+        "scalar": n, "flat": {"id": "a", "n": n}, "list": [1, "x", n], "nested": {"a": [{"b": n}]},
+        "tuple": (n,), "intenum": {"n": enum.IntEnum("Big", {"X": n}).X},
+        # arrays past 8 items take the C-speed check (map/min/max): numbers only, or mixed
+        "long_numbers": [*range(10), 1.5, True, n], "long_mixed": ["s", None, *range(10), n], "nested_long": {"a": [[*range(12), n]]},
+    }[shape]
+    where = {"scalar": "$", "flat": "$.n", "list": "$[2]", "nested": "$.a[0].b", "tuple": "$[0]", "intenum": "$.n",
+             "long_numbers": "$[12]", "long_mixed": "$[12]", "nested_long": "$.a[0][12]"}[shape]  # fmt: skip
+    for encode in (encode_value, encode_copy):
+        with pytest.raises(InvalidInputError) as info:
+            encode(value, group_id="orders", key="o1")
+        msg = str(info.value)
+        assert msg.startswith(f"value for 'orders'/'o1': {where} is "), msg
+        assert "outside the engine's 64-bit range (-2**63 to 2**64-1)" in msg and "\n" not in msg
+        assert info.value.group_id == "orders" and info.value.key == "o1"
+
+
+def test_stored_big_ints_still_read_exactly() -> None:
+    # text an older motia_nb stored: read back as it was, never refused on the way out
+    for n in BIG_INTS:
+        back = decode_value(encode_trusted({"n": n}))["n"]
+        assert back == n and type(back) is int
 
 
 def test_int_beyond_python_text_limit_is_rejected_clearly() -> None:

@@ -14,7 +14,8 @@ Frames a worker sends (worker → engine): ``registerfunction``,
 ``invocationresult`` (the answer to an engine → worker ``invokefunction``),
 ``triggerregistrationresult``, ``reattach``, ``ping``, ``pong``.
 Frames the engine sends: ``workerregistered``, ``invokefunction``,
-``invocationresult``, ``triggerregistrationresult``, ``pong``, and ``error``
+``invocationresult``, ``triggerregistrationresult``, ``registrationrejected`` (a
+function id another live worker owns, or one the engine serves itself), ``pong``, and ``error``
 (motia_nb's reply to a frame it cannot read; the SDKs ignore unknown types).
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "result",
     "error_result",
     "trigger_registration_result",
+    "registration_rejected",
     "error_frame",
     "KNOWN_TYPES",
 ]
@@ -164,6 +166,19 @@ def trigger_registration_result(
     if error is not None:
         frame["error"] = {"code": error[0], "message": error[1]}
     return frame
+
+
+def registration_rejected(function_id: str, owner_worker_id: str) -> dict[str, Any]:
+    """The engine's ``RegistrationRejected`` for one function (``FUNCTION_NAMESPACE_CONFLICT``: only
+    that registration is refused, the connection stays); ``owner_worker_id`` is empty for an id the
+    engine reserves (its own functions), as the engine sends for a reserved ``engine::*`` id."""
+    return {
+        "type": "registrationrejected",
+        "code": "FUNCTION_NAMESPACE_CONFLICT",
+        "namespace": "default",
+        "function_id": function_id,
+        "owner_worker_id": owner_worker_id,
+    }
 
 
 def error_frame(code: str, message: str) -> dict[str, Any]:

@@ -67,6 +67,12 @@ async def call_worker(server: "Server", worker: Worker, function_id: str, data: 
     return await call_on_loop(server, worker.call(function_id, data, server.worker_timeout, origin))
 
 
+def _owner(server: Server, worker: Worker, function_id: str) -> Worker:
+    """The live worker that registered ``function_id`` (the engine invokes a trigger's function by
+    its id, wherever it lives: one worker owns an id), else the trigger's own worker."""
+    return server._provider(function_id) or worker
+
+
 def _engine_event(event: Any) -> dict[str, Any]:
     return {
         "type": "state",
@@ -169,7 +175,7 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
         if cond_id is None:
             return True
         try:
-            return _condition_holds(await call_worker(server, worker, cond_id, _engine_event(event)))
+            return _condition_holds(await call_worker(server, _owner(server, worker, cond_id), cond_id, _engine_event(event)))
         except WorkerCallError as e:
             raise WorkerStepError(f"condition {cond_id!r} on {worker.name}: {e}", e.code) from None
 
@@ -210,15 +216,15 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
             else:
                 payload = input
             if cond_id is not None and ttype != "state":
-                if not _condition_holds(await call_worker(server, worker, cond_id, payload)):
+                if not _condition_holds(await call_worker(server, _owner(server, worker, cond_id), cond_id, payload)):
                     _line(name, worker, "skipped, condition false", (time.perf_counter() - t0) * 1000)
                     if ttype == "http":  # as the engine: a false http condition answers 422
                         return {"status": 422, "body": {"error": "condition not met", "step": name}, "headers": {}}
                     return None
             if ttype == "http":
-                out = await server.http_call(worker, fid, input, name)
+                out = await server.http_call(_owner(server, worker, fid), fid, input, name)
             else:
-                out = await call_worker(server, worker, fid, payload)
+                out = await call_worker(server, _owner(server, worker, fid), fid, payload)
         except WorkerCallError as e:
             status = {"timeout": "timed out", "worker_disconnected": "worker gone"}.get(e.code, "error")
             _line(name, worker, status, (time.perf_counter() - t0) * 1000, e.message)

@@ -55,7 +55,7 @@ from motia_nb.state.op_semantics import (
     MISSING, Cow, OpFailure, format_path,
 )  # fmt: skip
 from motia_nb.state.jsontext import decode_value
-from motia_nb.state.value_checks import MAX_DEPTH, _article, describe, find_json_problem, json_depth
+from motia_nb.state.value_checks import MAX_DEPTH, _article, describe, engine_int_problem, find_json_problem, json_depth
 from motia_nb.state.values import encode_value
 
 __all__ = [
@@ -306,8 +306,10 @@ def _normalize_one(op: Any, index: int, group_id: str | None, key: str | None) -
     try:
         text = encode_value(value, group_id=group_id, key=key)
     except ValueError as exc:  # InvalidInputError: re-word it for this op
-        problem = find_json_problem(value) or str(exc)
-        raise fail(f"{op_type}.value.not_json", f"'value' is not JSON: {problem}") from None
+        problem = find_json_problem(value)
+        if problem is None and (big := engine_int_problem(value)) is not None:
+            raise fail(f"{op_type}.value.out_of_range", f"'value': {big}") from None
+        raise fail(f"{op_type}.value.not_json", f"'value' is not JSON: {problem or exc}") from None
     copied = decode_value(text)
     if op_type == "merge" and recorded is None:
         try:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from motia_nb.state.jsontext import c_encode as _c_encode
 
-__all__ = ["MAX_DEPTH", "describe", "find_json_problem", "format_location", "json_depth"]
+__all__ = ["MAX_DEPTH", "describe", "engine_int_problem", "find_json_problem", "format_location", "json_depth"]
 
 #: Maximum nesting of objects/arrays inside one value (a scalar has depth 0,
 #: ``[1]`` depth 1). SPEC asks for at least 500.
@@ -24,6 +24,11 @@ MAX_DEPTH: Final[int] = 512
 
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _CONTAINERS: Final = frozenset({dict, list, tuple})
+#: the integers Motia's engine holds exactly: serde_json (without ``arbitrary_precision``) reads an
+#: integer as an i64 or a u64; any other it reads as an f64, so 2**64 + 1 comes back as 2**64 and a
+#: float (engine/Cargo.toml: ``serde_json = "1"``, no features)
+ENGINE_INT_MIN: Final[int] = -(2**63)
+ENGINE_INT_MAX: Final[int] = 2**64 - 1
 
 
 # --------------------------------------------------------------------------- names
@@ -226,21 +231,25 @@ def _locate(value: Any) -> str | None:
 
 
 def _plain(value: Any) -> bool:
-    """Fast check that an already-encodable, acyclic value uses exact JSON types only.
+    """Fast check that an already-encodable, acyclic value uses exact JSON types only, and
+    integers the engine holds (:data:`ENGINE_INT_MIN` to :data:`ENGINE_INT_MAX`).
 
     ``False`` means "take the slow path" (a non-str key, a subclass such as
-    ``numpy.float64``, or too deep), not necessarily "invalid".
+    ``numpy.float64``, an integer past 64 bits, or too deep), not necessarily "invalid".
     """
     t = type(value)
     if t in _SCALARS:
-        return True
+        return t is not int or -0x8000000000000000 <= value <= 0xFFFFFFFFFFFFFFFF
     if t not in _CONTAINERS:
         return False
     scalars = _SCALARS
     if t is dict:  # the common value: a flat object, checked without the stack
         for k, v in value.items():
-            if type(k) is not str or type(v) not in scalars:
+            tv = type(v)
+            if type(k) is not str or tv not in scalars:
                 break
+            if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:  # ENGINE_INT_MIN/MAX
+                return False
         else:
             return True
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -256,21 +265,75 @@ def _plain(value: Any) -> bool:
                     return False
                 tv = type(v)
                 if tv in scalars:
+                    if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+                        return False
                     continue
                 if tv is dict or tv is list or tv is tuple:
                     push((v, depth + 1))
                 else:
                     return False
         else:
+            if len(c) > 8:  # a long array: its scalars checked at C speed when it holds nothing else
+                fits = _scalars_fit(c)
+                if fits is not None:
+                    if not fits:
+                        return False
+                    continue
             for v in c:
                 tv = type(v)
                 if tv in scalars:
+                    if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+                        return False
                     continue
                 if tv is dict or tv is list or tv is tuple:
                     push((v, depth + 1))
                 else:
                     return False
     return True
+
+
+_NUMBERS: Final = frozenset({int, float, bool})
+
+
+def _scalars_fit(seq: Any) -> bool | None:
+    """For an array of exact JSON scalars only: whether its ints are the engine's (True / False);
+    None when it holds anything else (a container, a subclass). Its loops run in C (``map``,
+    ``min``, ``max``): a long array of numbers costs about what the type check alone did."""
+    types = set(map(type, seq))
+    if not types <= _SCALARS:
+        return None
+    if int not in types:
+        return True
+    if types <= _NUMBERS:  # numbers compare with each other: the extremes say it
+        return -0x8000000000000000 <= min(seq) and max(seq) <= 0xFFFFFFFFFFFFFFFF
+    for v in seq:
+        if type(v) is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+            return False
+    return True
+
+
+def engine_int_problem(value: Any) -> str | None:
+    """Where ``value`` (valid JSON) holds an integer Motia's engine cannot hold exactly (outside
+    ``ENGINE_INT_MIN..ENGINE_INT_MAX``), said in one line, or ``None``. Walks iteratively; an int
+    subclass (``IntEnum``) counts as its int, a bool never."""
+    stack: list[tuple[Any, _Loc]] = [(value, None)]
+    while stack:
+        obj, loc = stack.pop()
+        if isinstance(obj, dict):
+            stack.extend((v, (loc, k)) for k, v in reversed(list(obj.items())))
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, (loc, i)) for i, v in reversed(list(enumerate(obj))))
+        elif isinstance(obj, int) and not isinstance(obj, bool) and not ENGINE_INT_MIN <= obj <= ENGINE_INT_MAX:
+            try:
+                as_float = f"the float {float(obj)!r}"
+            except OverflowError:
+                as_float = "a float, which it cannot (too large), so it refuses the write"
+            return (
+                f"{_fmt_loc(loc)} is {_short_repr(int(obj), 40)}, an integer outside the engine's 64-bit range "
+                f"(-2**63 to 2**64-1): Motia's engine would store it as {as_float}, not this number "
+                "(store it as a str, or as a float, to say which)"
+            )
+    return None
 
 
 def find_json_problem(value: Any) -> str | None:

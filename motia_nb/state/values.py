@@ -29,10 +29,12 @@ from motia_nb.state.value_checks import (
     MAX_DEPTH,
     _locate,
     _plain,
+    _scalars_fit,
     _short_repr,
     _type_name,
     _utf8_ok,
     describe,
+    engine_int_problem,
     find_json_problem,
     format_location,
     json_depth,
@@ -107,7 +109,8 @@ def check_name(name: Any, what: str, *, group_id: Any = None) -> str:
 def encode_value(value: Any, *, group_id: Any, key: Any) -> str:
     """Validate ``value`` as JSON and return its compact text (``ensure_ascii=False``).
 
-    Accepts None, bool, int (any size Python can write), finite float, str,
+    Accepts None, bool, int (from -2**63 to 2**64-1, the integers Motia's engine holds: one
+    past them is refused, naming it, as the engine would silently store a float), finite float, str,
     list/tuple (a tuple is stored as an array) and dict with str keys, nested up
     to :data:`MAX_DEPTH`. Anything else raises :class:`InvalidInputError` that
     names the group, the key and the place inside the value, e.g.
@@ -149,18 +152,33 @@ def encode_copy(value: Any, *, group_id: Any, key: Any) -> tuple[str, Any]:
         t, scalars = type(value), _SCALARS
         if t is dict:
             for k, v in value.items():
-                if type(k) is not str or type(v) not in scalars:
+                tv = type(v)
+                if type(k) is not str or tv not in scalars:
                     break
+                if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:  # the engine's ints
+                    return _encode_slow(value, group_id, key), NOT_COPIED
             else:
                 return text, value.copy()
         elif t in scalars:
-            return text, value
+            if t is not int or -0x8000000000000000 <= value <= 0xFFFFFFFFFFFFFFFF:
+                return text, value
+            return _encode_slow(value, group_id, key), NOT_COPIED
         elif t is list or t is tuple:
-            for v in value:
-                if type(v) not in scalars:
-                    break
+            if len(value) > 8:  # a long array of scalars: checked at C speed
+                fits = _scalars_fit(value)
+                if fits:
+                    return text, list(value)
+                if fits is False:
+                    return _encode_slow(value, group_id, key), NOT_COPIED
             else:
-                return text, list(value)
+                for v in value:
+                    tv = type(v)
+                    if tv not in scalars:
+                        break
+                    if tv is int and not -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF:
+                        return _encode_slow(value, group_id, key), NOT_COPIED
+                else:
+                    return text, list(value)
         if _plain(value):
             return text, NOT_COPIED
     return _encode_slow(value, group_id, key), NOT_COPIED
@@ -172,6 +190,9 @@ def _encode_slow(value: Any, group_id: Any, key: Any) -> str:
         raise InvalidInputError(
             f"value for {group_id!r}/{key!r} is not JSON: {problem}", group_id=group_id, key=key
         )
+    problem = engine_int_problem(value)
+    if problem is not None:
+        raise InvalidInputError(f"value for {group_id!r}/{key!r}: {problem}", group_id=group_id, key=key)
     return encode_trusted(value)
 
 
