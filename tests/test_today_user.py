@@ -1,0 +1,37 @@
+"""A Motia user's hour with the day's changes (CHANGELOG "Unreleased"), in an InteractiveShell.
+
+Each test is a defect a user met; the kernel-level ones are in ``test_today_user_kernel.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from motia_nb import state_manager
+from motia_nb.testing import run_cell
+from motia_nb.testing.shell import error_lines
+
+
+# ---------------------------------------------------------------- 1. %motia trace $tid
+@pytest.mark.parametrize("given, expr", [("$tid", "tid"), ("{tid}", "tid"), ('{last["trace_id"]}', None)])
+def test_motia_trace_of_a_variable_says_it_takes_the_id_as_written(steps_ip, capsys, given, expr):
+    """Lesson 5 leads from a change's ``trace_id`` to ``%motia trace <trace_id>``; a user holding it in a
+    variable writes ``%motia trace $tid`` (IPython expands ``$``/``{}`` in other magics). It answered
+    ``no trace '$tid' (n traces kept; ...)``, as if the id had been looked up; now the cell fails
+    in one line saying the magic takes the id as written, and what to write instead."""
+    res = run_cell(steps_ip, 'from motia_nb import state_manager\nstate_manager.sync.set("notes", "n1", 1)\n'
+                             'last = state_manager.sync.history("notes", "n1")[-1]\ntid = last["trace_id"]')
+    assert res.success, res.error_in_exec
+    capsys.readouterr()
+    lines = error_lines(steps_ip, f"%motia trace {given}")
+    assert "no trace" not in "\n".join(lines)
+    last_line = lines[-1]
+    assert "MagicUsageError" in last_line and "reads as a variable of the notebook" in last_line, lines
+    assert "%motia trace takes the trace id as written, never from a variable" in last_line, lines
+    hint = f"trace_frame({expr})" if expr else "trace_frame(...)"
+    assert hint in last_line, lines
+    assert "no trace" not in capsys.readouterr().err
+    # the id itself (and its first characters) still work
+    tid = state_manager.sync.history("notes", "n1")[-1]["trace_id"]
+    steps_ip.run_line_magic("motia", f"trace {tid[:8]}")
+    assert "cell run's" in capsys.readouterr().err
