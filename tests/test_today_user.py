@@ -35,3 +35,23 @@ def test_motia_trace_of_a_variable_says_it_takes_the_id_as_written(steps_ip, cap
     tid = state_manager.sync.history("notes", "n1")[-1]["trace_id"]
     steps_ip.run_line_magic("motia", f"trace {tid[:8]}")
     assert "cell run's" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 2. Stream("todo:") in one line
+@pytest.mark.parametrize("code, said", [
+    ('Stream("todo:")', "a stream name must be a non-empty str without '::' and not ending in ':', got 'todo:'"),
+    ('Stream("a::b")', "a stream name must be a non-empty str without '::' and not ending in ':', got 'a::b'"),
+    ('Stream("todo").set("", "i1", 1)', "stream 'todo': group_id must be a non-empty str, got ''"),
+])
+def test_a_bad_stream_name_fails_the_cell_in_one_line(steps_ip, code, said):
+    """The day's change refuses a stream name ending in ':' "in one line", but the refusal was a plain
+    ValueError: a cell showed ~20 lines of motia_nb's frames (``_state.py``, ``streams.py``) around it.
+    Now it is the user's line and the message, as every other bad input (``InvalidInputError``,
+    still a ``ValueError``)."""
+    from motia_nb.testing.shell import assert_cell_line_and_one_line
+
+    res = run_cell(steps_ip, "from motia_nb.motia import Stream")
+    assert res.success, res.error_in_exec
+    lines = error_lines(steps_ip, code)
+    assert_cell_line_and_one_line(lines, said, count=None)
+    assert len(lines) <= 3, lines
