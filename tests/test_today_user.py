@@ -55,3 +55,53 @@ def test_a_bad_stream_name_fails_the_cell_in_one_line(steps_ip, code, said):
     lines = error_lines(steps_ip, code)
     assert_cell_line_and_one_line(lines, said, count=None)
     assert len(lines) <= 3, lines
+
+
+# ---------------------------------------------------------------- 3. a timed-out write that ran: nobody here heard of it
+@pytest.mark.redis
+def test_a_write_whose_answer_timed_out_says_this_processs_triggers_and_subscribers_never_hear_of_it():
+    """``busy_timeout`` is now Redis's socket timeout: a write to a hung server fails after it,
+    "it may or may not have been applied". After ``kill -CONT`` the server runs it (the item and
+    its change are there, cause ``cell``/None), but its events came in the reply nobody waited
+    for (this process's own pub/sub messages are not handed to it again): no state trigger and no
+    subscriber of this process ran for it, and nothing said so. The error now says it."""
+    import os
+    import signal
+    import threading
+
+    from motia_nb.state import StateManager
+    from motia_nb.state.errors import StateError
+    from motia_nb.testing.fixtures import require_binary
+    from motia_nb.testing.redis_server import running_redis_server
+
+    binary = require_binary("redis-server", "a server of its own, hung mid-test")
+    with running_redis_server(binary) as server:
+        assert server.proc is not None
+        m = StateManager(server.url, busy_timeout=0.5)
+        heard: list[str] = []
+        later = threading.Event()
+
+        def on(e):
+            heard.append(e["key"])
+            if e["key"] == "later":
+                later.set()
+
+        try:
+            m.subscribe(on)
+            m.subscribe(on, remote=True)
+            m.sync.set("g", "before", 1)
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(StateError) as caught:
+                    m.sync.set("g", "lost", 2)
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            said = str(caught.value)
+            assert "\n" not in said and said.endswith("it may or may not have been applied"), said
+            m.sync.set("g", "later", 3)
+            assert later.wait(5)
+            assert m.sync.get("g", "lost") == 2  # it ran ...
+            assert heard == ["before", "before", "later", "later"], heard  # ... and nobody here heard of it
+            assert "no state trigger or subscriber of this process hears of it" in said, said
+        finally:
+            m.close()
