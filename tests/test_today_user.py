@@ -105,3 +105,41 @@ def test_a_write_whose_answer_timed_out_says_this_processs_triggers_and_subscrib
             assert "no state trigger or subscriber of this process hears of it" in said, said
         finally:
             m.close()
+
+
+# ---------------------------------------------------------------- 4. "Did you mean 'h'/'k'?" of 'h'/'k' itself
+def test_history_of_a_stored_item_with_no_change_kept_never_suggests_its_own_name(steps_ip, capsys):
+    """An item whose changes the retention pushed out (``history_keep``; on Redis also a history
+    stream deleted by hand) is stored but has no change kept. ``%state history orders o1`` answered
+    ``no recorded change of 'orders'/'o1'. Did you mean 'orders'/'o1'?``: the typo hint suggested
+    the very name asked. Now it says the item is stored and why no change of it is there; a typo
+    still gets the closest name."""
+    from motia_nb.notebook.magics import StateMagicError
+
+    keep = state_manager.history_keep
+    try:
+        state_manager.history_keep = "1"
+        state_manager.sync.set("orders", "o1", 1)
+        state_manager.sync.set("orders", "o2", 2)  # the store keeps its newest change only: o2's
+        capsys.readouterr()
+        for asked, what in ((("orders", "o1"), "'orders'/'o1'"),):
+            steps_ip.run_line_magic("state", "history " + " ".join(asked))
+            err = capsys.readouterr().err
+            assert "Did you mean" not in err, err
+            assert err == (f"%state history: no recorded change of {what}; it is stored, but no change of it is kept "
+                           "(pushed out by history_keep = '1', written while the history was off, or its history "
+                           "removed)\n"), err
+        state_manager.sync.delete("orders", "o2")  # (the delete is now the one change kept: o1 and 'orders' have none but it)
+        state_manager.sync.set("users", "u1", 1)  # the newest change is another group's: 'orders' has none kept
+        capsys.readouterr()
+        steps_ip.run_line_magic("state", "history orders")
+        err = capsys.readouterr().err
+        assert "Did you mean" not in err and "'orders'; it is stored, but no change of it is kept" in err, err
+        with pytest.raises(StateMagicError) as caught:
+            steps_ip.run_line_magic("state", "restore orders o1 --to -1")
+        assert "Did you mean" not in str(caught.value) and "it is stored, but no change of it is kept" in str(caught.value)
+        # a typo still gets the closest name
+        steps_ip.run_line_magic("state", "history order o1")
+        assert capsys.readouterr().err.endswith("Did you mean 'orders'/'o1'?\n")
+    finally:
+        state_manager.history_keep = keep
