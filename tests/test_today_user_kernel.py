@@ -50,3 +50,34 @@ def test_the_cell_that_loads_the_extension_has_a_trace_id_too(kernel: Kernel) ->
     assert rows["now"] not in (None, first), rows  # the next cell: its own
     kernel.kc.execute_interactive("between = current_cause()", silent=True, timeout=60)
     assert last_json(kernel.run("print(json.dumps(between))")) == ["cell", None]
+
+
+# ---------------------------------------------------------------- 2. a read dropped unawaited in a %%step cell
+def test_a_read_dropped_unawaited_in_a_step_cell_gets_one_line_not_pythons_warning(kernel: Kernel) -> None:
+    """The day's change says a state read the running cell's own code calls without ``await`` in
+    one line instead of Python's 3-line ``RuntimeWarning``. A ``%%step`` cell's module code is
+    the cell's own code too, but got Python's warning (its source is the magic's argument, which
+    the look did not read). Now the line, in a step file's words: module code cannot await."""
+    kernel.run("""
+        %load_ext motia_nb
+        from motia_nb import state_manager
+        await state_manager.set("orders", "o1", 1)
+    """)
+    out = kernel.run(
+        '%%step\n'
+        'from motia_nb import state_manager as sm\n'
+        'sm.count("orders")\n'
+        'config = {"name": "Counted", "triggers": [{"type": "queue", "topic": "t"}]}\n'
+        'def handler(data):\n'
+        '    pass\n'
+    )
+    assert "RuntimeWarning" not in out and "never awaited" not in out, out
+    assert out.splitlines() == [
+        "✓ step 'Counted' registered (queue t)",
+        '✖ sm.count(...) is not awaited in this %%step cell, so nothing was read: a step file awaits only in its '
+        'handler; write sm.sync.count("orders") here (or await sm.count("orders") in the handler)',
+    ], out
+    # a plain cell's line is as before
+    assert kernel.run('state_manager.count("orders")\nNone').strip() == (
+        '✖ state_manager.count(...) is not awaited in this cell, so nothing was read: write '
+        '(await state_manager.count("orders")) (or state_manager.sync.count("orders"))')
