@@ -186,3 +186,47 @@ def test_request_refuses_a_header_or_query_value_that_is_no_text(steps_ip, kwarg
     assert ran == []
     out = asyncio.run(request("GET", "/echo", headers={"x-n": 5, "x-s": "v"}, query={"n": 1, "tag": ["a", 2]}))
     assert out["body"] == {"headers": {"x-n": "5", "x-s": "v"}, "query": {"n": "1", "tag": ["a", "2"]}}
+
+
+# ---------------------------------------------------------------- 6. %state use :memory: while remote triggers listen
+def test_switching_to_memory_while_remote_triggers_or_subscribers_listen_says_they_hear_nothing(tmp_path):
+    """Today ``subscribe(fn, remote=True)`` on ``:memory:`` refuses, as ``run_remote_triggers(True)``
+    does, because on such a store they never hear anything. Turned on on a shared file and then
+    ``use(":memory:")`` (``%state use :memory:``), they stayed on, hearing nothing, and nothing said
+    so (turning history off under them warns). Now the switch warns in one line; a switch with none
+    listening (a viewer's own subscription only) says nothing."""
+    import warnings
+
+    from motia_nb.state import StateManager
+
+    m = StateManager(str(tmp_path / "a.db"))
+    try:
+        m._subscribe(lambda e: None, remote=True)  # (the viewer's: kept on any store, never warned of)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m.use(":memory:")
+            m.use(str(tmp_path / "b.db"))
+        assert [str(w.message) for w in caught] == []
+        m.run_remote_triggers(True)
+        unsubscribe = m.subscribe(lambda e: None, remote=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m.use(":memory:")
+        said = [str(w.message) for w in caught]
+        assert said == [
+            ":memory:: this backend does not publish changes between processes (no other process can write an "
+            "in-memory store: use a file or Redis), so this kernel's remote triggers and 1 remote subscriber "
+            "(run_remote_triggers, subscribe(..., remote=True)) hear no other process's change until you use "
+            "one that does"
+        ], said
+        unsubscribe()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m.use(str(tmp_path / "c.db"))
+            m.use(":memory:")  # remote triggers only
+        assert [str(w.message).split(", so ")[1] for w in caught] == [
+            "this kernel's remote triggers (run_remote_triggers) hear no other process's change until you use one that does"
+        ]
+        m.run_remote_triggers(False)
+    finally:
+        m.close()
