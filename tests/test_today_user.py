@@ -230,3 +230,27 @@ def test_switching_to_memory_while_remote_triggers_or_subscribers_listen_says_th
         m.run_remote_triggers(False)
     finally:
         m.close()
+
+
+# ---------------------------------------------------------------- 7. state(cond, scope="orders")
+@pytest.mark.parametrize("call, said", [
+    ('state(lambda e: True, scope="orders")',
+     "state() takes only condition (as Motia's state() helper), got scope='orders': a state trigger for one group "
+     "or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"condition\": ...}"),
+    ('state(scope="orders", key="o1")',
+     "state() takes only condition (as Motia's state() helper), got scope='orders', key='o1': a state trigger for "
+     "one group or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"key\": \"o1\"}"),
+])  # fmt: skip
+def test_state_helper_with_scope_or_key_says_to_write_the_dict(steps_ip, call, said):
+    """Today's state triggers read ``scope`` / ``key``, written in the trigger's dict. A user
+    reaching for the helper, ``state(cond, scope="orders")``, got
+    ``TypeError: _StateHelper.__call__() got an unexpected keyword argument 'scope'`` (a name of
+    motia_nb's, and no way forward). Motia's own ``state()`` takes only ``condition``, so the
+    helper still does, and says in one line how to write it."""
+    from motia_nb.testing.shell import assert_cell_line_and_one_line
+
+    res = run_cell(steps_ip, "from motia_nb import state")
+    assert res.success, res.error_in_exec
+    lines = error_lines(steps_ip, call)
+    assert_cell_line_and_one_line(lines, said, count=None)
+    assert "StepConfigError" in lines[-1] and len(lines) <= 3, lines
