@@ -148,20 +148,20 @@ def test_history_of_a_stored_item_with_no_change_kept_never_suggests_its_own_nam
 # ---------------------------------------------------------------- 5. request(): a dict/list header value is not sent as its repr
 @pytest.mark.parametrize("kwargs, said", [
     ({"headers": {"x-user": {"id": 1}}},
-     "request: header 'x-user' is a dict ({'id': 1}); a header's value is a str (a number is sent as its text): "
-     "json.dumps(...) it to send it as JSON"),
+     ("request: header 'x-user' is a dict ({'id': 1}); a header's value is a str (a number is sent as its text): "
+     "json.dumps(...) it to send it as JSON")),
     ({"headers": {"accept": ["a", "b"]}},
-     "request: header 'accept' is a list (['a', 'b']); a header's value is a str (a number is sent as its text): "
-     "join its values with ', ' to send several"),
+     ("request: header 'accept' is a list (['a', 'b']); a header's value is a str (a number is sent as its text): "
+     "join its values with ', ' to send several")),
     ({"headers": {"x-raw": b"abc"}},
-     "request: header 'x-raw' is a bytes (b'abc'); a header's value is a str (a number is sent as its text): "
-     "decode it"),
+     ("request: header 'x-raw' is a bytes (b'abc'); a header's value is a str (a number is sent as its text): "
+     "decode it")),
     ({"query": {"filter": {"status": "paid"}}},
-     "request: query 'filter' is a dict ({'status': 'paid'}); a query's value is a str or a list of str "
-     "(a number is sent as its text): json.dumps(...) it to send it as JSON"),
+     ("request: query 'filter' is a dict ({'status': 'paid'}); a query's value is a str or a list of str "
+     "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
     ({"query": {"tag": ["a", {"b": 1}]}},
-     "request: query 'tag' holds a dict ({'b': 1}); a query's value is a str or a list of str "
-     "(a number is sent as its text): json.dumps(...) it to send it as JSON"),
+     ("request: query 'tag' holds a dict ({'b': 1}); a query's value is a str or a list of str "
+     "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
 ])  # fmt: skip
 def test_request_refuses_a_header_or_query_value_that_is_no_text(steps_ip, kwargs, said):
     """The day's change refuses a None header/query value ("a header's value is a str") because the
@@ -214,10 +214,10 @@ def test_switching_to_memory_while_remote_triggers_or_subscribers_listen_says_th
             m.use(":memory:")
         said = [str(w.message) for w in caught]
         assert said == [
-            ":memory:: this backend does not publish changes between processes (no other process can write an "
+            (":memory:: this backend does not publish changes between processes (no other process can write an "
             "in-memory store: use a file or Redis), so this kernel's remote triggers and 1 remote subscriber "
             "(run_remote_triggers, subscribe(..., remote=True)) hear no other process's change until you use "
-            "one that does"
+            "one that does")
         ], said
         unsubscribe()
         with warnings.catch_warnings(record=True) as caught:
@@ -235,11 +235,11 @@ def test_switching_to_memory_while_remote_triggers_or_subscribers_listen_says_th
 # ---------------------------------------------------------------- 7. state(cond, scope="orders")
 @pytest.mark.parametrize("call, said", [
     ('state(lambda e: True, scope="orders")',
-     "state() takes only condition (as Motia's state() helper), got scope='orders': a state trigger for one group "
-     "or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"condition\": ...}"),
+     ("state() takes only condition (as Motia's state() helper), got scope='orders': a state trigger for one group "
+     "or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"condition\": ...}")),
     ('state(scope="orders", key="o1")',
-     "state() takes only condition (as Motia's state() helper), got scope='orders', key='o1': a state trigger for "
-     "one group or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"key\": \"o1\"}"),
+     ("state() takes only condition (as Motia's state() helper), got scope='orders', key='o1': a state trigger for "
+     "one group or key is the dict {\"type\": \"state\", \"scope\": \"orders\", \"key\": \"o1\"}")),
 ])  # fmt: skip
 def test_state_helper_with_scope_or_key_says_to_write_the_dict(steps_ip, call, said):
     """Today's state triggers read ``scope`` / ``key``, written in the trigger's dict. A user

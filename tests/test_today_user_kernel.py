@@ -74,8 +74,8 @@ def test_a_read_dropped_unawaited_in_a_step_cell_gets_one_line_not_pythons_warni
     assert "RuntimeWarning" not in out and "never awaited" not in out, out
     assert out.splitlines() == [
         "✓ step 'Counted' registered (queue t)",
-        '✖ sm.count(...) is not awaited in this %%step cell, so nothing was read: a step file awaits only in its '
-        'handler; write sm.sync.count("orders") here (or await sm.count("orders") in the handler)',
+        ('✖ sm.count(...) is not awaited in this %%step cell, so nothing was read: a step file awaits only in its '
+        'handler; write sm.sync.count("orders") here (or await sm.count("orders") in the handler)'),
     ], out
     # a plain cell's line is as before
     assert kernel.run('state_manager.count("orders")\nNone').strip() == (
