@@ -12,6 +12,7 @@ after it.
 from __future__ import annotations
 
 import contextvars
+import sys
 from typing import Any
 
 from ..state.cause import begin_cell_run, end_cell_run
@@ -27,6 +28,18 @@ class CellTraces:
 
     def pre_run_cell(self, info: Any) -> None:
         self._tokens.append(begin_cell_run())
+
+    def begin_if_in_a_cell(self, ip: Any) -> None:
+        """The extension is loaded by a running cell (``%load_ext motia_nb``, the notebook's first
+        cell most often), whose ``pre_run_cell`` came before us: the rest of that cell is a cell
+        run too (its ``post_run_cell`` reaches us and ends it). Loaded outside any cell (an
+        extension of the kernel's config): nothing."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name in ("run_cell_async", "run_cell") and frame.f_locals.get("self") is ip:
+                self.pre_run_cell(None)
+                return
+            frame = frame.f_back
 
     def post_run_cell(self, result: Any) -> None:
         end_cell_run(self._tokens.pop() if self._tokens else None)

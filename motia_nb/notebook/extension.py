@@ -106,6 +106,7 @@ def load(ip: Any) -> None:
         loaded.cell_traces = CellTraces()
         ip.events.register("pre_run_cell", loaded.cell_traces.pre_run_cell)
         ip.events.register("post_run_cell", loaded.cell_traces.post_run_cell)
+        loaded.cell_traces.begin_if_in_a_cell(ip)
         loaded.unawaited = UnawaitedReads(ip)
         loaded.unawaited.install()
     except Exception:

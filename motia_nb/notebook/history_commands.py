@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from motia_nb.state.errors import StoredValueError
-from motia_nb.state.history import CHANGE_KEYS, Point, point
+from motia_nb.state.history import CHANGE_KEYS, Point, Retention, point
 from motia_nb.state.requests import item_names
 
 from .commands import ArgParser, CommandTable
@@ -67,17 +67,25 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _did_you_mean(sync: Any, group: str, key: str | None) -> str:
+def _did_you_mean(sync: Any, group: str, key: str | None, keep: str = "all") -> str:
     """``. Did you mean 'orders'?`` (or ``'orders'/'order-1'``) for a GROUP (KEY) with no change at
     all, a typo most often (as ``%state list`` says of a group), or "": the closest stored group,
-    else the closest key of the group's newest changes and of its keys with the same first letter."""
+    else the closest key of the group's newest changes and of its keys with the same first letter.
+    Never the name asked: a GROUP (KEY) that is stored but has no change kept (``keep``, the
+    ``history_keep``, pushed them out; a Redis history stream deleted by hand) says so instead."""
+    groups = sync.group_counts()
+    if group in groups if key is None else sync.exists(group, key):
+        pushed = f"pushed out by history_keep = {keep!r}, " if Retention.parse(keep).prunes else ""
+        return (f"; it is stored, but no change of it is kept ({pushed}written while the history was off, "
+                "or its history removed)")
     if key is None or not sync.history(group, limit=1):
-        close = difflib.get_close_matches(group, list(sync.group_counts()), n=1)
-        if not close:
+        close = difflib.get_close_matches(group, [g for g in groups if g != group], n=1)
+        if close:
+            return f". Did you mean {close[0]!r}?" if key is None else f". Did you mean {close[0]!r}/{key!r}?"
+        if key is None or group not in groups:
             return ""
-        return f". Did you mean {close[0]!r}?" if key is None else f". Did you mean {close[0]!r}/{key!r}?"
     keys = {c["key"] for c in sync.history(group, limit=100)} | set(sync.keys_with_prefix(group, key[:1], 500))
-    close = difflib.get_close_matches(key, sorted(keys), n=1)
+    close = difflib.get_close_matches(key, sorted(keys - {key}), n=1)
     return f". Did you mean {group!r}/{close[0]!r}?" if close else ""
 
 
@@ -87,7 +95,7 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
         why = " (the state history is off: MotiaNB.history_keep = 'off' records nothing)" if off else ""
-        hint = _did_you_mean(m.manager.sync, a.group, a.key) if a.since is None else ""
+        hint = _did_you_mean(m.manager.sync, a.group, a.key, m.manager.history_keep) if a.since is None else ""
         print(f"%state history: no recorded change of {what}{why}{hint}", file=sys.stderr)
     elif off:
         print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
@@ -102,7 +110,7 @@ def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
         n = int(to[1:])
         rows = m.manager.sync.history(g, k, limit=n)
         if len(rows) < n:
-            hint = _did_you_mean(m.manager.sync, g, k) if not rows else ""  # a typo, most often
+            hint = _did_you_mean(m.manager.sync, g, k, m.manager.history_keep) if not rows else ""  # a typo, most often
             raise MagicUsageError(f"%state restore: {g}/{k} has {len(rows)} recorded change(s), fewer than {n}{hint}")
         return Point(seq=rows[0]["seq"] - 1)
     return point(read_point(to, "%state restore: --to", "-N (before the item's last N changes, e.g. -1)"), "--to")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import shlex
 import sys
 import traceback
@@ -172,7 +173,21 @@ def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     return df
 
 
+#: ``$tid``, ``${tid}``, ``{tid}``, ``{last["trace_id"]}``: IPython's expansion of a variable, which
+#: %motia does not do (a trace id is hex and dashes, so such a word is never one)
+_VARIABLE = re.compile(r"\$\{?(?P<dollar>[A-Za-z_]\w*)\}?|\{\s*(?P<brace>.+?)\s*\}")
+
+
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
+    variable = _VARIABLE.fullmatch(a.trace or "")
+    if variable:  # `%motia trace $tid`: said as one line, not "no trace '$tid'"
+        name = variable["dollar"] or variable["brace"]
+        call = f"trace_frame({name})" if name.isidentifier() else "trace_frame(...)"
+        raise MagicUsageError(
+            f"%motia trace: {a.trace} reads as a variable of the notebook, but %motia trace takes the trace id as "
+            f"written, never from a variable ({{var}}, $var): write the id itself (its first characters are enough), "
+            f"or call {call} (from motia_nb import trace_frame)"
+        )
     df = trace_frame(a.trace)
     if a.trace is None:  # (a trace of its own is there whole, or was dropped whole: said below)
         _say_dropped("trace", current_session().traces, "step runs", "step run")

@@ -111,6 +111,12 @@ def _args(name: str, given: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
+def _step_file(cell: str) -> str | None:
+    """The step file a ``%%step`` cell holds (the lines after ``%%step [--quiet]``), or None."""
+    first, _, rest = cell.lstrip().partition("\n")
+    return rest if first.split()[:1] == ["%%step"] else None
+
+
 class UnawaitedReads:
     """What ``%load_ext motia_nb`` installs in shell ``ip`` for unawaited reads (see the module doc)."""
 
@@ -281,21 +287,28 @@ class UnawaitedReads:
 
     def _inline_calls(self, cell: str) -> list[tuple[str, str, str]]:
         """The calls ``NAME.read(...)`` on a state manager of the notebook that ``cell`` makes not
-        under ``await``, as ``(NAME, read, the call's text)``, in :func:`ast.walk` order."""
-        source = self.ip.transform_cell(cell)
+        under ``await``, as ``(NAME, read, the call's text)``, in :func:`ast.walk` order. In a
+        ``%%step`` cell, its step file's (whose ``from motia_nb import state_manager`` / ``from
+        motia import state_manager``, under any name, binds one)."""
+        step_file = _step_file(cell)
+        source = self.ip.transform_cell(cell) if step_file is None else step_file
         try:
             tree = ast.parse(source)
         except SyntaxError:
             return []
         awaited = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Await)}
         names = set(READS.values())
+        imported = set() if step_file is None else {
+            a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module in ("motia_nb", "motia")
+            for a in n.names if a.name == "state_manager"
+        }  # fmt: skip
         calls = []
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and id(node) not in awaited and isinstance(node.func, ast.Attribute)
                     and node.func.attr in names and isinstance(node.func.value, ast.Name)):  # fmt: skip
                 continue
             who = node.func.value.id
-            if not isinstance(self.ip.user_ns.get(who), StateManager):
+            if who not in imported and not isinstance(self.ip.user_ns.get(who), StateManager):
                 continue
             calls.append((who, node.func.attr, ast.get_source_segment(source, node) or f"{who}.{node.func.attr}(...)"))
         return calls
@@ -307,7 +320,13 @@ class UnawaitedReads:
         for who, attr, call in self._inline_calls(cell):
             if read is not None and attr != read:
                 continue
-            sync = f" (or {call.replace(f'{who}.', f'{who}.sync.', 1)})" if callable(getattr(SyncStateManager, attr, None)) else ""
+            has_sync = callable(getattr(SyncStateManager, attr, None))
+            sync = f" (or {call.replace(f'{who}.', f'{who}.sync.', 1)})" if has_sync else ""
+            if _step_file(cell) is not None:  # a step file's module code cannot await: its handler can
+                here = f"write {call.replace(f'{who}.', f'{who}.sync.', 1)} here (or " if has_sync else "("
+                print(f"✖ {who}.{attr}(...) is not awaited in this %%step cell, so nothing was read: a step file awaits "
+                      f"only in its handler; {here}await {call} in the handler)", file=sys.stderr)  # fmt: skip
+                return {attr}
             print(f"✖ {who}.{attr}(...) is not awaited in this cell, so nothing was read: write (await {call}){sync}",
                   file=sys.stderr)  # fmt: skip
             return {attr}

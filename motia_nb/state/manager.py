@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         self._subscribers: list[Callable[[StateEvent], None]] = []
         self._dispatcher: Dispatcher | None = None
         self._remote = RemoteChanges(lambda: self._dispatcher)  # other processes' changes
+        self._user_remote: list[Any] = []  # the remote subscribers of subscribe() calls (not the viewer's)
         # per attached backend: its weak listener and the finalizer that closes it if this
         # manager is dropped without close() (a backend never refers back to its manager)
         self._attached: dict[int, tuple[WeakCall, Any]] = {}
@@ -150,7 +152,31 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
         if old is not None:
             old.close()
         self._setting_changed("database", url.strip())
+        self._say_remote_deaf(new)
         return new.url
+
+    def _say_remote_deaf(self, backend: Backend) -> None:
+        """Warn (one line) that the remote triggers / remote subscribers turned on before a switch
+        to ``backend`` hear nothing there (``:memory:``; SQLite with history off): on such a store
+        turning them on refuses. Kept on (they hear again after a switch to one that publishes),
+        as the viewer's own subscription, which is never warned of."""
+        if backend.publishes_remote:
+            return
+        n = len(self._user_remote)
+        who = " and ".join(filter(None, (
+            "remote triggers" if self._remote.triggers else "",
+            f"{n} remote subscriber{'' if n == 1 else 's'}" if n else "",
+        )))  # fmt: skip
+        if not who:
+            return
+        calls = ", ".join(filter(None, ("run_remote_triggers" if self._remote.triggers else "",
+                                        "subscribe(..., remote=True)" if n else "")))  # fmt: skip
+        # located in no file, as motia_nb's other setting warnings (where it was raised means nothing)
+        warnings.warn_explicit(
+            f"{remote_refusal(backend)}, so this kernel's {who} ({calls}) hear no other process's change until "
+            "you use one that does",
+            UserWarning, "motia_nb", 0, module="motia_nb", registry={},
+        )  # fmt: skip
 
     def close(self) -> None:
         """Flush pending writes and release threads and connections.
@@ -190,15 +216,18 @@ class StateManager(Writing, HistoryCalls, BusyTimeout, SettingWatchers):
                 backend = self.backend  # opens: a store that cannot open keeps nothing
                 if backend.private:
                     raise remote_refusal(backend)
-        return self._subscribe(fn, remote=remote)
+        return self._subscribe(fn, remote=remote, user=True)
 
-    def _subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = True) -> Callable[[], None]:
+    def _subscribe(self, fn: Callable[[StateEvent], None], *, remote: bool = True, user: bool = False) -> Callable[[], None]:
         """:meth:`subscribe`, but ``remote=True`` is kept on any store (the viewer's: the
         subscription outlives ``use()``, so it hears other processes wherever the next store
-        publishes them)."""
+        publishes them). ``user``: a :meth:`subscribe` call's (a switch to a store that cannot
+        hear other processes warns of it, not of the viewer's)."""
         check_subscriber(fn)
         # a remote change's fn runs in this call's context: in a kernel, its prints land in this cell
         entries = [(self._subscribers, fn)] + ([(self._remote.subscribers, InOrigin(fn))] if remote else [])
+        if remote and user:
+            entries.append((self._user_remote, entries[-1][1]))
         for lst, entry in entries:
             lst.append(entry)
         self._listen_locally()

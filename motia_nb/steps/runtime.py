@@ -75,6 +75,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+#: request() header / query values that would reach the handler as their Python repr
+_NOT_TEXT = (Mapping, set, frozenset, bytes, bytearray)
+
+
 def _article(name: str) -> str:
     return ("an " if name[:1] in "aeiou" else "a ") + name
 
@@ -360,6 +364,19 @@ class Runtime(StateTriggers):
                     said = "is None" if v is None else f"holds None ({v!r})"
                     raise StepCallError(
                         f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
+                    )
+                # nor a container or bytes, which would reach it as their Python repr ("{'id': 1}")
+                listed = what == "query" and isinstance(v, (list, tuple))  # a query's several values
+                refused = _NOT_TEXT if what == "query" else (*_NOT_TEXT, list, tuple)
+                bad = next((x for x in (v if listed else (v,)) if isinstance(x, refused)), None)
+                if bad is not None:
+                    kind = type(bad).__name__
+                    said = f"holds {_article(kind)} ({bad!r})" if listed else f"is {_article(kind)} ({bad!r})"
+                    value = "a str or a list of str" if what == "query" else "a str"
+                    fix = {"list": "join its values with ', ' to send several", "tuple": "join its values with ', ' to send several",
+                           "bytes": "decode it", "bytearray": "decode it"}.get(kind, "json.dumps(...) it to send it as JSON")
+                    raise StepCallError(
+                        f"request: {what} {k!r} {said}; a {what}'s value is {value} (a number is sent as its text): {fix}"
                     )
         body = _json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..state.errors import InvalidInputError
+
 __all__ = ["SEP", "stream_group", "split_stream_group", "is_stream_group", "StreamEvent", "stream_event"]
 
 SEP = "::"
@@ -27,7 +29,7 @@ def check_stream_name(stream_name: Any) -> str:
     # a trailing ':' would run into the separator: "a:" + "::" + "g" reads back as stream "a", group ":g"
     if (not isinstance(stream_name, str) or not stream_name or SEP in stream_name or "\x00" in stream_name
             or stream_name.endswith(SEP[0])):  # fmt: skip
-        raise ValueError(
+        raise InvalidInputError(  # a ValueError shown as one line (the user's frames and the message)
             f"a stream name must be a non-empty str without {SEP!r} and not ending in {SEP[0]!r}, got {stream_name!r}"
         )
     return stream_name
@@ -36,7 +38,7 @@ def check_stream_name(stream_name: Any) -> str:
 def stream_group(stream_name: str, group_id: str) -> str:
     """The state group that holds ``stream_name``'s group ``group_id``."""
     if not isinstance(group_id, str) or not group_id:
-        raise ValueError(f"stream {stream_name!r}: group_id must be a non-empty str, got {group_id!r}")
+        raise InvalidInputError(f"stream {stream_name!r}: group_id must be a non-empty str, got {group_id!r}")
     return f"{check_stream_name(stream_name)}{SEP}{group_id}"
 
 

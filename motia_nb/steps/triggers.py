@@ -7,6 +7,7 @@ triggers.
 
 from __future__ import annotations
 
+import json
 import re
 
 from collections.abc import Callable
@@ -30,7 +31,15 @@ class _StateHelper:
 
     __name__ = __qualname__ = "state"
 
-    def __call__(self, condition: Callable[..., Any] | None = None) -> dict[str, Any]:
+    def __call__(self, condition: Callable[..., Any] | None = None, **extra: Any) -> dict[str, Any]:
+        if extra:  # `state(cond, scope="orders")`: Motia's helper takes only condition; the dict holds the rest
+            got = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+            fields = "".join(f", {json.dumps(k)}: {json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in extra.items())
+            cond = ', "condition": ...' if condition is not None else ""
+            raise StepConfigError(
+                f"state() takes only condition (as Motia's state() helper), got {got}: a state trigger for one group "
+                f'or key is the dict {{"type": "state"{fields}{cond}}}'
+            )
         trig: dict[str, Any] = {"type": "state"}
         if condition is not None:
             trig["condition"] = condition

@@ -308,7 +308,9 @@ def io_error(exc: BaseException, url: str, group_id: str | None = None, timeout:
     else:
         err = RedisBackendError(
             f"write to Redis at {safe_url(url)} failed ({no_answer(exc, timeout)}); "
-            "it may or may not have been applied"
+            # its events were in the reply that never came (this process's pub/sub messages are not
+            # handed to it again): had it run, its triggers and subscribers here would not know
+            "no state trigger or subscriber of this process hears of it, and it may or may not have been applied"
         )
     err.__cause__ = exc
     return err
