@@ -155,3 +155,23 @@ def test_unload_leaves_no_motia_nb_thread_running(reloaded_after, fresh_db):
 
     remove_step("UnloadTick")
     assert run_cell(ip, "%load_ext motia_nb").success  # (fresh_db's teardown uses %state)
+
+
+def test_a_cell_that_unloads_the_extension_leaves_no_cell_run_open(reloaded_after):
+    """A cell running ``%unload_ext motia_nb`` began a cell run (the registry refuses a step name
+    defined twice in one run) whose end never came: the unload had taken ``post_run_cell`` away.
+    Every later ``@step`` then counted as in that run, and defining a step again in a later cell
+    (or the same name in the next test) was refused as "defined twice in this cell"."""
+    ip = reloaded_after
+    assert run_cell(ip, "%unload_ext motia_nb").success
+    for _ in range(2):  # two later cells define the same step: the second replaces the first
+        res = run_cell(ip, """
+from motia_nb import step
+@step({"name": "AfterUnload", "triggers": [{"type": "queue", "topic": "after.unload"}]})
+def after_unload(data):
+    pass
+""")
+        assert res.success, res.error_in_exec
+    from motia_nb.session import current_session
+
+    current_session().registry.remove("AfterUnload")

@@ -56,6 +56,13 @@ class CellSteps:
         if defined:
             self.owned[cell] = defined
 
+    def close(self) -> None:
+        """The extension is unloaded (maybe by the running cell, whose ``post_run_cell`` then never
+        comes here): end the registry's cell run, or every later ``@step`` would count as in it."""
+        if self._run is not None:
+            self._run.end_cell_run()
+        self._run = self._cell = self._before = None
+
     @staticmethod
     def _steps() -> dict[str, Step]:
         return {s.name: s for s in current_session().registry.all()}

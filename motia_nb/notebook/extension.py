@@ -144,6 +144,8 @@ def unload(ip: Any) -> None:
                 ip.events.unregister(event, fn)
     if loaded.cell_traces is not None:
         loaded.cell_traces.close()
+    if loaded.cell_steps is not None:
+        loaded.cell_steps.close()
     if loaded.unawaited is not None:
         loaded.unawaited.uninstall()
     completer = getattr(ip, "Completer", None)
