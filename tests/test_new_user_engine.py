@@ -81,11 +81,22 @@ def test_edge_values_and_names_the_engine_accepts(any_client):
     ]
 
 
-def test_a_big_integer_from_a_python_client_is_stored_exactly(calls):
-    assert calls(
+def test_a_big_integer_from_a_python_client_is_refused_as_the_engine_would_lose_it(calls):
+    """The engine (serde_json without arbitrary_precision) would store 12345678901234567890123 as
+    the float 1.2345678901234568e+22, silently: refused in one line, nothing stored (was: stored
+    exactly, a result the engine never gives). Integers within 64 bits are stored exactly."""
+    out = calls(
         ["state::set", {"scope": "edge", "key": "big", "value": 12345678901234567890123}],
         ["state::get", {"scope": "edge", "key": "big"}],
-    ) == [{"ok": {"old_value": None, "new_value": 12345678901234567890123}}, {"ok": 12345678901234567890123}]
+        ["state::set", {"scope": "edge", "key": "u64", "value": 2**64 - 1}],
+        ["state::get", {"scope": "edge", "key": "u64"}],
+    )
+    assert out[0] == {"error": (
+        "InvocationError: invalid_input: state::set: value for 'edge'/'big': $ is 12345678901234567890123, an integer "
+        "outside the engine's 64-bit range (-2**63 to 2**64-1): Motia's engine would store it as the float "
+        "1.2345678901234568e+22, not this number (store it as a str, or as a float, to say which)"
+    )}
+    assert out[1:] == [{"ok": None}, {"ok": {"old_value": None, "new_value": 2**64 - 1}}, {"ok": 2**64 - 1}]
 
 
 def test_names_the_engine_stores_but_motia_nb_refuses_are_refused_loudly(any_client):
