@@ -12,27 +12,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from motia_nb.testing import cell_text, in_ci, kernel_manager_for
-
-IN_CI = in_ci()
+from motia_nb.testing import cell_text, kernel_manager_for
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).parent / "motia_steps"))
 from shop_steps import STEPS  # noqa: E402
+from worlds import world_python
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
-
-
-def _python(world: str) -> str:
-    if world == "standin":
-        return sys.executable
-    if not REAL_PYTHON.exists():
-        msg = f"{REAL_PYTHON} is missing (make test builds it: motia==1.0.4rc1 + iii-sdk==0.9.0)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {msg}", pytrace=False)
-        pytest.skip(msg)
-    return str(REAL_PYTHON)
 
 
 CHECKS = [
@@ -102,7 +89,7 @@ def _notebook(tmp_path: Path) -> nbformat.NotebookNode:
 @pytest.mark.slow
 @pytest.mark.parametrize("world", ["standin", "real"])
 def test_motia_step_files_run_unchanged_in_a_kernel(world, tmp_path):
-    python = _python(world)
+    python = world_python(world)
     km = kernel_manager_for(python, tmp_path, f"motia-{world}")
     nb = _notebook(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}

@@ -18,19 +18,18 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from motia_nb.testing import cell_text, in_ci, kernel_manager_for
+from motia_nb.testing import cell_text, kernel_manager_for
+from worlds import world_python
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
 
 SETUP = """%load_ext motia_nb
 from motia_nb import state_manager, request, run_cron
@@ -342,17 +341,6 @@ todo.update("inbox", "n", [{"type": "set", "path": "done", "value": True}])""",
 }
 
 
-def _python(world: str) -> str:
-    if world == "standin":
-        return sys.executable
-    if not REAL_PYTHON.exists():
-        msg = f"{REAL_PYTHON} is missing (make test builds it: motia==1.0.4rc1 + iii-sdk==0.9.0)"
-        if in_ci():
-            pytest.fail(f"CI=true but {msg}", pytrace=False)
-        pytest.skip(msg)
-    return str(REAL_PYTHON)
-
-
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -366,7 +354,7 @@ def _error(cell: nbformat.NotebookNode) -> list[str]:
 @pytest.fixture(scope="module", params=["standin", "real"])
 def ran(request, tmp_path_factory):
     world = request.param
-    python = _python(world)
+    python = world_python(world)
     tmp = tmp_path_factory.mktemp(f"playground-{world}")
     cells = [SETUP, *STEPS, *CHECKS.values()]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])

@@ -12,29 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from motia_nb.testing import cell_text, in_ci, kernel_manager_for
+from motia_nb.testing import cell_text, kernel_manager_for
+from worlds import world_python
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
-
-
-def _python(world: str) -> str:
-    if world == "standin":
-        return sys.executable
-    if not REAL_PYTHON.exists():
-        msg = f"{REAL_PYTHON} is missing (make test builds it: motia==1.0.4rc1 + iii-sdk==0.9.0)"
-        if in_ci():
-            pytest.fail(f"CI=true but {msg}", pytrace=False)
-        pytest.skip(msg)
-    return str(REAL_PYTHON)
 
 
 CELLS = [
@@ -57,7 +45,7 @@ CELLS = [
 
 @pytest.mark.parametrize("world", ["standin", "real"])
 def test_logger_in_a_cell_has_the_cells_trace_id_and_motia_trace_says_the_cell_ran_no_step(world, tmp_path):
-    python = _python(world)
+    python = world_python(world)
     km = kernel_manager_for(python, tmp_path, f"smallends-{world}")
     env = {**os.environ, "MOTIA_NB_DB": str(tmp_path / "state.db"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}

@@ -5,19 +5,18 @@ worlds: motia_nb's ``motia`` stand-in (this venv) and the real ``motia==1.0.4rc1
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from motia_nb.testing import cell_text, in_ci, kernel_manager_for
+from motia_nb.testing import cell_text, kernel_manager_for
+from worlds import world_python
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_PYTHON = ROOT / ".venv-motia" / "bin" / "python"
 
 # §4: "A state trigger ... optionally restricted by config scope/key as the engine allows", in a
 # %%step cell holding a Motia step file (its config a dict, as the playground writes them).
@@ -33,20 +32,9 @@ CELLS = [
 ]
 
 
-def _python(world: str) -> str:
-    if world == "standin":
-        return sys.executable
-    if not REAL_PYTHON.exists():
-        msg = f"{REAL_PYTHON} is missing (make test builds it: motia==1.0.4rc1 + iii-sdk==0.9.0)"
-        if in_ci():
-            pytest.fail(f"CI=true but {msg}", pytrace=False)
-        pytest.skip(msg)
-    return str(REAL_PYTHON)
-
-
 @pytest.mark.parametrize("world", ["standin", "real"])
 def test_a_step_files_state_trigger_scope_and_key_restrict_it_in_both_worlds(world, tmp_path):
-    km = kernel_manager_for(_python(world), tmp_path, f"specaudit-{world}")
+    km = kernel_manager_for(world_python(world), tmp_path, f"specaudit-{world}")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     env = {**os.environ, "MOTIA_NB_DB": str(tmp_path / "state.db"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}  # fmt: skip
