@@ -145,49 +145,6 @@ def test_history_of_a_stored_item_with_no_change_kept_never_suggests_its_own_nam
         state_manager.history_keep = keep
 
 
-# ---------------------------------------------------------------- 5. request(): a dict/list header value is not sent as its repr
-@pytest.mark.parametrize("kwargs, said", [
-    ({"headers": {"x-user": {"id": 1}}},
-     ("request: header 'x-user' is a dict ({'id': 1}); a header's value is a str (a number is sent as its text): "
-     "json.dumps(...) it to send it as JSON")),
-    ({"headers": {"accept": ["a", "b"]}},
-     ("request: header 'accept' is a list (['a', 'b']); a header's value is a str (a number is sent as its text): "
-     "join its values with ', ' to send several")),
-    ({"headers": {"x-raw": b"abc"}},
-     ("request: header 'x-raw' is a bytes (b'abc'); a header's value is a str (a number is sent as its text): "
-     "decode it")),
-    ({"query": {"filter": {"status": "paid"}}},
-     ("request: query 'filter' is a dict ({'status': 'paid'}); a query's value is a str or a list of str "
-     "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
-    ({"query": {"tag": ["a", {"b": 1}]}},
-     ("request: query 'tag' holds a dict ({'b': 1}); a query's value is a str or a list of str "
-     "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
-])  # fmt: skip
-def test_request_refuses_a_header_or_query_value_that_is_no_text(steps_ip, kwargs, said):
-    """The day's change refuses a None header/query value ("a header's value is a str") because the
-    handler got the text "None"; a dict, a list (header) or bytes still reached the handler as
-    their Python repr (``"{'id': 1}"``, ``"['a', 'b']"``, ``"b'abc'"``), which no engine sends.
-    Now one ``StepCallError`` line, and no step runs; numbers, str and a query's list of str as before."""
-    import asyncio
-
-    from motia_nb import request, step
-    from motia_nb.steps.errors import StepCallError
-
-    ran = []
-
-    @step({"name": "Echo", "triggers": [{"type": "http", "method": "GET", "path": "/echo"}]})
-    def echo(req):
-        ran.append(req)
-        return {"status": 200, "body": {"headers": dict(req.headers), "query": req.query_params}}
-
-    with pytest.raises(StepCallError) as info:
-        asyncio.run(request("GET", "/echo", **kwargs))
-    assert str(info.value) == said
-    assert ran == []
-    out = asyncio.run(request("GET", "/echo", headers={"x-n": 5, "x-s": "v"}, query={"n": 1, "tag": ["a", 2]}))
-    assert out["body"] == {"headers": {"x-n": "5", "x-s": "v"}, "query": {"n": "1", "tag": ["a", "2"]}}
-
-
 # ---------------------------------------------------------------- 6. %state use :memory: while remote triggers listen
 def test_switching_to_memory_while_remote_triggers_or_subscribers_listen_says_they_hear_nothing(tmp_path):
     """Today ``subscribe(fn, remote=True)`` on ``:memory:`` refuses, as ``run_remote_triggers(True)``
