@@ -12,27 +12,14 @@ import re
 
 import pytest
 
-from motia_nb.session import clear_logs, clear_traces, request, reset_steps, step
+from motia_nb.session import request, step
 from motia_nb.state import StateError, StateManager, state_manager
 from motia_nb.steps import StepConfigError
 from motia_nb.steps.errors import StepCallError
 
 
-@pytest.fixture
-def steps_sandbox(tmp_path):
-    """No steps, logs or traces, and a fresh database file for the test."""
-    previous = state_manager.url
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    state_manager.use(str(tmp_path / "state.db"))
-    yield
-    reset_steps()
-    state_manager.use(previous)
-
-
 # ---------------------------------------------------------------- §4 state triggers: scope / key
-def test_state_trigger_scope_and_key_restrict_the_events_as_the_engines_trigger_config(steps_sandbox, capsys):
+def test_state_trigger_scope_and_key_restrict_the_events_as_the_engines_trigger_config(steps_ip, capsys):
     """§4: a state trigger is "optionally restricted by config scope/key as the engine allows"
     (the engine's StateTriggerConfig: scope, key, condition_function_id)."""
     fired = []
@@ -70,7 +57,7 @@ def test_state_trigger_scope_and_key_restrict_the_events_as_the_engines_trigger_
 
 
 @pytest.mark.parametrize("field,value", [("scope", 123), ("key", ["o1"]), ("scope", "")])
-def test_state_trigger_scope_or_key_that_is_not_a_non_empty_str_is_refused_when_defined(steps_sandbox, field, value):
+def test_state_trigger_scope_or_key_that_is_not_a_non_empty_str_is_refused_when_defined(steps_ip, field, value):
     """The engine refuses a state trigger whose scope is not a string ("Failed to parse trigger
     config"); an empty one could match nothing (motia_nb refuses empty names)."""
     with pytest.raises(StepConfigError, match=re.escape(f"step 'Bad': trigger 0 (state) '{field}' must be a non-empty str, got {value!r}")):
@@ -86,7 +73,7 @@ def test_state_trigger_scope_or_key_that_is_not_a_non_empty_str_is_refused_when_
     ({"query": "q=1"}, "request: query must be a dict of str keys, got a str ('q=1'); put a query string in the path: '/echo?q=1'"),
     ({"query": {1: "a"}}, "request: query keys must be str, got 1"),
 ])  # fmt: skip
-def test_request_with_headers_or_query_that_are_not_a_dict_is_one_clear_error_and_nothing_runs(steps_sandbox, kwargs, said):
+def test_request_with_headers_or_query_that_are_not_a_dict_is_one_clear_error_and_nothing_runs(steps_ip, kwargs, said):
     """§5 `request(method, path, body=None, headers=None, query=None)`: bad input gets one clear
     line (was AttributeError: 'list' object has no attribute 'items'), and the step does not run."""
     ran = []
@@ -156,7 +143,7 @@ def test_following_other_processes_after_the_file_was_deleted_says_so_keeps_noth
 
 
 # ---------------------------------------------------------------- §7 streams: (stream, group_id, item_id)
-def test_a_stream_name_ending_in_a_colon_is_refused_so_two_streams_never_share_items(steps_sandbox):
+def test_a_stream_name_ending_in_a_colon_is_refused_so_two_streams_never_share_items(steps_ip):
     """§1/§7: a stream item is addressed by (stream, group_id, item_id); streams live in groups
     `<stream>::<group_id>`. Stream("a:") group ":g" and Stream("a") group "::g" were the same
     group `a::::g` (one overwrote the other), and Stream("a:").list_groups() missed its own.
