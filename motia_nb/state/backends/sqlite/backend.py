@@ -45,7 +45,7 @@ from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener, listener_state
 
-__all__ = ["SQLiteBackend", "FILE_RECHECK"]
+__all__ = ["FILE_RECHECK", "SQLiteBackend"]
 
 #: seconds a read trusts the last check that the file is still the one opened (guard.py): an
 #: ``os.stat`` is 1-2 µs against a get's ~7 µs, a clock compare ~60 ns; a burst of reads stats once
