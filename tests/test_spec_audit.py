@@ -106,7 +106,7 @@ def test_a_read_after_the_file_was_deleted_says_so_and_creates_no_empty_file(tmp
             asyncio.run(call() if read == "list_groups" else call("g"))
         assert str(info.value) == (
             f"the state database file {path} was deleted while it was open, so nothing was read "
-            f"(its connection to the old file could not be opened). Reopen it to use what is there now: "
+            f"(SQLite would read the old file on). Reopen it to use what is there now: "
             f"%state use {path} (or close() the manager and use it again)"
         )
         assert not path.exists()

@@ -26,10 +26,23 @@ from typing import Any
 
 from .parsing import MagicUsageError, Token, Tokens, tokenize
 
-__all__ = ["ArgParser", "Tail", "Command", "CommandTable"]
+__all__ = ["ArgParser", "Tail", "Written", "Command", "CommandTable", "variable_expression"]
 
 #: IPython's ``{var}`` expansion, which motia_nb's magics do not do (``no_var_expand``)
 _VAR_BRACES = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}")
+#: a whole word written as IPython expands a notebook variable in other magics (``$tid``,
+#: ``$o.id``, ``${tid}``, ``{tid}``, ``{last["trace_id"]}``); motia_nb's magics never expand one
+_VARIABLE = re.compile(r"\$(?:\{\s*(?P<dollar_braced>[^{}]+?)\s*\}|(?P<dollar>[A-Za-z_][\w.]*))|\{\s*(?P<brace>.+?)\s*\}")
+#: the arguments :func:`.parsing.as_written` checks where they are used, in its own words (it also
+#: refuses ``:name``): not names
+_CHECKED_AS_WRITTEN = frozenset({"URL", "FILE", "DIR", "PATH"})
+
+
+def variable_expression(word: str) -> str | None:
+    """The notebook expression ``word`` names when it is written as IPython's ``$var`` / ``{expr}``
+    expansion (``"tid"`` for ``$tid``), else None (``price$``, ``a{b}`` and ``$1`` are names)."""
+    m = _VARIABLE.fullmatch(word)
+    return None if m is None else (m["dollar_braced"] or m["dollar"] or m["brace"])
 #: a date and a time of day, as ``str(datetime)`` and pandas write a time: two words unquoted
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
@@ -108,6 +121,17 @@ class Tail:
 
 
 @dataclass(frozen=True)
+class Written:
+    """What a command says when its name argument is written as a notebook variable (``$tid``),
+    when a name (quoted, to mean it literally) is not what it takes: ``%motia trace`` takes
+    ``the trace id``, and ``instead(expression)`` says what to write instead."""
+
+    what: str
+    itself: str
+    instead: Callable[[str], str] = lambda expression: ""
+
+
+@dataclass(frozen=True)
 class Command:
     """One subcommand: its parser, what it does, and the function that runs it.
 
@@ -122,6 +146,8 @@ class Command:
     run: Callable[[Any, argparse.Namespace], Any]
     tail: Tail | None = None
     examples: tuple[str, ...] = field(default=())
+    #: its words for a name argument written as a notebook variable (None: a name, quoted to mean it literally)
+    written: Written | None = None
 
     def usage(self) -> str:
         """One usage line, e.g. ``%state set GROUP KEY VALUE``."""
@@ -189,6 +215,7 @@ class Command:
             if "required" in str(err) and word[:1] in "{[":
                 raise MagicUsageError(f"{err}{self._names_after(tokens.rest(first + used), names)}") from None
             raise
+        self._no_variable_names(tokens, words[:used], args)
         raw = tokens.rest(first + used)
         if has_body:
             if raw:
@@ -209,17 +236,31 @@ class Command:
         return args
 
     def _no_variable_names(self, tokens: Tokens, words: list[Token], args: argparse.Namespace) -> None:
-        """Refuse a GROUP or KEY written, unquoted, as IPython's ``{var}``: never expanded here, it
-        would name nothing (``%state clear {grp}`` clearing 0 items); quoted, it is the name as written."""
+        """Refuse a name argument written, unquoted, as IPython's ``$var`` or ``{expr}``: never expanded
+        here (the magics are ``no_var_expand``), it would name nothing (``%state clear {grp}`` clearing
+        0 items, ``%motia logs $s`` "no step named '$s'"); quoted, it is the name as written. Every
+        positional argument of every subcommand is checked here, but a URL, FILE, DIR or PATH
+        (:func:`.parsing.as_written`, where it is used)."""
         unquoted = {w.text for w in words if tokens.source[w.start] not in "\"'"}
-        for dest in ("group", "key"):
-            word = getattr(args, dest, None)
-            if isinstance(word, str) and word in unquoted and _VAR_BRACES.fullmatch(word):
-                raise MagicUsageError(
-                    f"{self.magic} {self.name}: {word} reads as a variable of the notebook, but {self.magic} takes "
-                    f"names as written, never from a variable ({{var}}, $var): write the name itself (quoted, "
-                    f'"{word}", to mean it literally)'
-                )
+        if not unquoted:
+            return
+        for action in self.parser._actions:
+            if action.option_strings or action.metavar in _CHECKED_AS_WRITTEN:
+                continue
+            given = getattr(args, action.dest, None)
+            for word in given if isinstance(given, list) else [given]:
+                if isinstance(word, str) and word in unquoted and (expression := variable_expression(word)):
+                    raise MagicUsageError(self._variable_message(word, expression))
+
+    def _variable_message(self, word: str, expression: str) -> str:
+        """The one line for a name written as the notebook variable ``expression`` (``word``)."""
+        said = f"{self.magic} {self.name}: {word} reads as a variable of the notebook, but"
+        if self.written is None:
+            return (f"{said} {self.magic} takes names as written, never from a variable ({{var}}, $var): write the name "
+                    f'itself (quoted, "{word}", to mean it literally)')
+        w = self.written
+        return (f"{said} {self.magic} {self.name} takes {w.what} as written, never from a variable ({{var}}, $var): "
+                f"write {w.itself} itself{w.instead(expression)}")
 
     def _names_after(self, raw: str, names: list[str]) -> str:
         """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
@@ -275,12 +316,13 @@ class CommandTable:
         arguments: Callable[[ArgParser], None] | None = None,
         tail: Tail | None = None,
         examples: tuple[str, ...] = (),
+        written: Written | None = None,
     ) -> Command:
         """Add the subcommand ``name``; ``arguments(parser)`` declares its names and options."""
         parser = ArgParser(prog=f"{self.magic} {name}", description=description, add_help=False)
         if arguments is not None:
             arguments(parser)
-        cmd = Command(self.magic, name, summary, parser, run, tail, tuple(examples))
+        cmd = Command(self.magic, name, summary, parser, run, tail, tuple(examples), written)
         parser.usage_line = cmd.usage()
         self._commands[name] = cmd
         return cmd

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 import shlex
 import sys
 import traceback
@@ -49,7 +48,7 @@ from motia_nb.session import (
 from motia_nb.state.cause import cell_runs
 from motia_nb.steps import StepConfigError
 
-from .commands import ArgParser, CommandTable, Tail
+from .commands import ArgParser, CommandTable, Tail, Written
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .step_cells import define_steps_from_source, notebook_names_used
@@ -173,21 +172,13 @@ def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
     return df
 
 
-#: ``$tid``, ``${tid}``, ``{tid}``, ``{last["trace_id"]}``: IPython's expansion of a variable, which
-#: %motia does not do (a trace id is hex and dashes, so such a word is never one)
-_VARIABLE = re.compile(r"\$\{?(?P<dollar>[A-Za-z_]\w*)\}?|\{\s*(?P<brace>.+?)\s*\}")
+def _trace_instead(expression: str) -> str:
+    """What to write instead of ``%motia trace $tid`` (:class:`~.commands.Written`)."""
+    call = f"trace_frame({expression})" if expression.isidentifier() else "trace_frame(...)"
+    return f" (its first characters are enough), or call {call} (from motia_nb import trace_frame)"
 
 
 def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
-    variable = _VARIABLE.fullmatch(a.trace or "")
-    if variable:  # `%motia trace $tid`: said as one line, not "no trace '$tid'"
-        name = variable["dollar"] or variable["brace"]
-        call = f"trace_frame({name})" if name.isidentifier() else "trace_frame(...)"
-        raise MagicUsageError(
-            f"%motia trace: {a.trace} reads as a variable of the notebook, but %motia trace takes the trace id as "
-            f"written, never from a variable ({{var}}, $var): write the id itself (its first characters are enough), "
-            f"or call {call} (from motia_nb import trace_frame)"
-        )
     df = trace_frame(a.trace)
     if a.trace is None:  # (a trace of its own is there whole, or was dropped whole: said below)
         _say_dropped("trace", current_session().traces, "step runs", "step run")
@@ -331,7 +322,8 @@ def _build() -> CommandTable:
           _optional("step", "STEP", "only this step's lines"), examples=("%motia logs", "%motia logs ProcessPayment"))
     t.add("trace", "step runs as a DataFrame",
           "Step runs as a DataFrame: every run, the last cascade (last) or one trace id (or its first characters).", _trace,
-          _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",))
+          _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",),
+          written=Written("the trace id", "the id", _trace_instead))  # (a trace id is hex and dashes: never $tid)
     t.add("flow", "the flow diagram (Mermaid + text)", "The diagram of the steps (optionally of one flow).", _flow,
           _optional("flow", "FLOW", "a flow name"), examples=("%motia flow order-processing",))
     t.add("serve", "serve the iii engine protocol: real Motia workers connect to this kernel",

@@ -20,6 +20,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from time import monotonic as _monotonic
 from typing import Any
 
 import aiosqlite
@@ -44,7 +45,12 @@ from .searching import SQLiteKeySearch
 from .schema import busy_timeout_setting, connect, prepare
 from .writer import WritePath, in_listener, listener_state
 
-__all__ = ["SQLiteBackend"]
+__all__ = ["FILE_RECHECK", "SQLiteBackend"]
+
+#: seconds a read trusts the last check that the file is still the one opened (guard.py): an
+#: ``os.stat`` is 1-2 µs against a get's ~7 µs, a clock compare ~60 ns; a burst of reads stats once
+#: per FILE_RECHECK, an isolated read (any a person makes after an ``rm``) always
+FILE_RECHECK = 0.002
 
 
 class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
@@ -82,6 +88,8 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             WeakCall(self._indexer_side), None if self.memory else WeakCall(self._indexer_connection)
         )
         self._checkpointer: Checkpointer | None = None  # WAL checkpoints off the writers' path (a file)
+        #: until when (monotonic) a read trusts the file's last check (_check_file)
+        self._file_trusted_until = 0.0
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> None:
@@ -109,6 +117,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
                 lone_record=weakref.WeakMethod(self._recorder.lone_row),
             )  # fmt: skip
             lifecycle.opened(self)
+            self._file_trusted_until = 0.0  # (a new file, or the same one opened again: checked at the next read)
             if not self.memory:
                 path = self.path
                 self._checkpointer = cp = Checkpointer(wconn, lambda: connect(path))
@@ -276,7 +285,19 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
                 return self._read_locked(sql, params, steps)
             finally:
                 gate.release()
+        # SQLite reads a deleted or replaced file's old inode on: a read checks the file first,
+        # unless a check less than FILE_RECHECK ago found it there (a clock compare on the hot path)
+        if _monotonic() >= self._file_trusted_until:
+            self._check_file()
         return self._read_locked(sql, params, steps)
+
+    def _check_file(self) -> None:
+        """Raise the read's one-line :class:`StateError` if the file was deleted or replaced since
+        it was opened (guard.py); else let reads trust it for :data:`FILE_RECHECK` seconds."""
+        what = lifecycle.file_problem(self)
+        if what is not None:
+            raise self._moved_error(what)
+        self._file_trusted_until = _monotonic() + FILE_RECHECK
 
     def _read_locked(self, sql: str, params: Sequence[Any], steps: int | None = None) -> list[Any]:
         with self._rlock:
@@ -286,7 +307,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             try:
                 return fetch_bounded(conn, sql, params, steps)
             except sqlite3.DatabaseError as exc:  # corrupt page, I/O error: one clear line
-                raise self._read_failed(exc, "its read failed") from exc
+                raise self._read_failed(exc) from exc
 
     async def read_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """A long read awaited on aiosqlite's thread (its own read-only connection):
@@ -303,10 +324,12 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
         settled = writes.barrier()  # read-your-writes: what this process queued commits first
         if settled is not None:
             await settled
+        if _monotonic() >= self._file_trusted_until:  # (its connection would read a deleted file's inode on)
+            self._check_file()
         try:
             reader = await asyncio.wrap_future(self._open_reader())
-        except sqlite3.Error as exc:  # the file deleted or replaced before this connection opened
-            raise self._read_failed(exc, "its connection to the old file could not be opened") from exc
+        except sqlite3.Error as exc:  # the file deleted or replaced since the check: it cannot open
+            raise self._read_failed(exc) from exc
         try:
             rows = await reader.execute_fetchall(sql, params)
         except ValueError:  # aiosqlite: "Connection closed"
@@ -315,7 +338,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
             if undecodable(exc):  # text another tool wrote that is not UTF-8: the read connection's fetch names it
                 release_cursor(exc)
                 return post(self._query(sql, params))
-            raise self._read_failed(exc, "its read failed") from exc
+            raise self._read_failed(exc) from exc
         return post(rows if isinstance(rows, list) else list(rows))
 
     def _file_problem(self) -> "str | None":
@@ -323,15 +346,18 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
         follower's errors ask it here: lifecycle imports forking, which imports the follower)."""
         return lifecycle.file_problem(self)
 
-    def _read_failed(self, exc: sqlite3.Error, how: str) -> StateError:
+    def _read_failed(self, exc: sqlite3.Error) -> StateError:
         """The error a failed read answers: the file deleted or replaced under the open database
         (guard.py) said as such, else SQLite's error in one line (location.read_error)."""
         what = self._file_problem()
-        if what is None:
-            return read_error(exc, self.url)
+        return read_error(exc, self.url) if what is None else self._moved_error(what)
+
+    def _moved_error(self, what: str) -> StateError:
+        """What every read answers once the file ``what`` (``"was deleted"``…) under the open database."""
         return StateError(
-            f"the state database file {self.url} {what} while it was open, so nothing was read ({how}). "
-            f"Reopen it to use what is there now: %state use {self.url} (or close() the manager and use it again)"
+            f"the state database file {self.url} {what} while it was open, so nothing was read (SQLite would "
+            f"read the old file on). Reopen it to use what is there now: %state use {self.url} (or close() the "
+            f"manager and use it again)"
         )
 
     def _open_reader(self) -> "Future[aiosqlite.Connection]":
