@@ -22,7 +22,7 @@ from motia_nb.state.backends.sqlite.schema import event_type
 from motia_nb.state.history import Retention, change_dict
 
 _KEYS = st.sampled_from(["a", "b", 'q"x', "é", "a\\b"])
-_VALUES = st.one_of(st.integers(-3, 3), st.none(), st.text(max_size=3), st.lists(st.integers(), max_size=2),
+_VALUES = st.one_of(st.integers(-3, 3), st.none(), st.text(max_size=3), st.lists(st.integers(-(2**63), 2**64 - 1), max_size=2),
                     st.dictionaries(st.text(max_size=2), st.booleans(), max_size=2))  # fmt: skip
 _OPS = st.lists(
     st.one_of(

@@ -21,7 +21,7 @@ from motia_nb.state.backends.sqlite.recorder import Recorder
 from motia_nb.state.backends.base import Write
 
 _VALUES = st.one_of(st.integers(-3, 3), st.floats(allow_nan=False, allow_infinity=False, width=32), st.text(max_size=3),
-                    st.none(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.booleans(), max_size=2))  # fmt: skip
+                    st.none(), st.lists(st.integers(-(2**63), 2**64 - 1), max_size=2), st.dictionaries(st.text(max_size=2), st.booleans(), max_size=2))  # fmt: skip
 _KEYS = st.sampled_from(["a", "b", "c", "d", "é"])
 _OPS = st.lists(
     st.one_of(
