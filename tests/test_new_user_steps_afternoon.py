@@ -30,7 +30,7 @@ from motia_nb.session import all_steps, get_step
 from motia_nb.steps import StepConfigError
 from motia_nb.steps.config import parse_config
 from motia_nb.testing import cell_text, error_lines, kernel_manager_for, run_cell
-from test_new_user_playground import _python  # (the kernel's python in each world, as the playground runs it)
+from worlds import world_python  # (the kernel's python in each world)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,7 +196,7 @@ def ran(request, tmp_path_factory):
     world = request.param
     tmp = tmp_path_factory.mktemp(f"afternoon-{world}")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [SETUP, *CELLS.values()]])
-    km = kernel_manager_for(_python(world), tmp, f"afternoon-{world}")
+    km = kernel_manager_for(world_python(world), tmp, f"afternoon-{world}")
     env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp)}}).execute(env=env)
