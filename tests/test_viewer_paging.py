@@ -10,6 +10,7 @@ publish it makes one whole read, off the loop.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -438,3 +439,28 @@ def test_a_moved_token_makes_a_whole_read_only_when_no_event_explains_it(cm: Cou
         assert data.rescan  # ours and maybe another's mixed: read whole now and then
     finally:
         v.close()
+
+
+def test_a_scan_cancelled_before_its_io_thread_began_it_is_closed_not_left_unawaited(monkeypatch) -> None:
+    """A newer search cancels the one waiting for the I/O pool: its read's coroutine, never begun,
+    went unawaited, and Python printed "coroutine ... was never awaited" when it was collected
+    (seen in a whole-suite run of the out-of-time search test). It is closed now."""
+    import warnings
+
+    from motia_nb.notebook.viewer import data
+
+    async def cancelled_before_it_ran(fn, *args):
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(data, "reads_on_the_loop", lambda m: True)
+    monkeypatch.setattr(data, "run_io", cancelled_before_it_ran)
+
+    async def read() -> int:
+        return 1
+
+    coro = read()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(off_loop(object())(coro))
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED

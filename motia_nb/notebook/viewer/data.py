@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import inspect
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,7 +68,15 @@ def off_loop(manager: "StateManager") -> Heavy:
 
     async def run(coro: Coroutine[Any, Any, Any]) -> Any:
         if reads_on_the_loop(manager):
-            return await run_io(asyncio.run, coro)
+            try:
+                return await run_io(asyncio.run, coro)
+            except BaseException:
+                # cancelled before the I/O thread began it (a newer search superseded this one):
+                # nobody will run it, so close it (else Python says "never awaited" when it goes)
+                if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                    with contextlib.suppress(ValueError, RuntimeError):  # (the thread began it just now)
+                        coro.close()
+                raise
         return await coro
 
     return run
