@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LabServer", "chromium_page", "open_and_run_all", "CHROMIUM_ARGS", "free_port"]
+__all__ = ["LabServer", "chromium_page", "open_and_run_all", "open_viewer_item", "CHROMIUM_ARGS", "free_port"]
 
 #: Flags that keep a headless Chromium quiet and offline (no sync, no updates, no QUIC).
 CHROMIUM_ARGS: list[str] = [
@@ -277,3 +277,17 @@ def open_and_run_all(page: Any, lab: LabServer, name: str, timeout_ms: int = 60_
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_ms)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def open_viewer_item(page: Any, lab: LabServer, name: str, key: str, shows: str) -> tuple[Any, Any]:
+    """Run notebook ``name`` whole, pick ``key`` in its viewer and wait until the value's editor
+    shows text containing ``shows``; returns ``(the viewer panel, the editor)``."""
+    open_and_run_all(page, lab, name)
+    panel = page.locator(".motia-nb-viewer")
+    panel.wait_for(state="visible", timeout=60_000)
+    option = panel.locator(".motia-nb-items select").locator("option", has_text=key)
+    option.wait_for(timeout=30_000)
+    option.click()
+    editor = panel.locator(".motia-nb-value textarea")
+    page.wait_for_function(f"el => el.value.includes({shows!r})", arg=editor.element_handle(), timeout=15_000)
+    return panel, editor

@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab_harness import LabServer, chromium_page, open_and_run_all
+from lab_harness import LabServer, chromium_page, open_viewer_item
 
 from conftest import require_binary
 
@@ -100,15 +100,7 @@ def test_the_history_panel_lists_causes_and_follows_its_item_from_chromium(tmp_p
 
     with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab, chromium_page(chromium) as page:
         try:
-            open_and_run_all(page, lab, "history.ipynb")
-            panel = page.locator(".motia-nb-viewer")
-            panel.wait_for(state="visible", timeout=60_000)
-            items = panel.locator(".motia-nb-items select")
-            items.locator("option", has_text="o1").wait_for(timeout=30_000)
-            items.locator("option", has_text="o1").click()
-            editor = panel.locator(".motia-nb-value textarea")
-            page.wait_for_function("el => el.value.includes('from-magic')", arg=editor.element_handle(),
-                                   timeout=15_000)  # fmt: skip
+            panel, editor = open_viewer_item(page, lab, "history.ipynb", "o1", shows='from-magic')
 
             panel.locator(".motia-nb-history").click()
             box = panel.locator(".motia-nb-history-box")

@@ -15,7 +15,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab_harness import LabServer, chromium_page, open_and_run_all
+from lab_harness import LabServer, chromium_page, open_viewer_item
 
 from conftest import require_binary
 
@@ -87,14 +87,7 @@ def test_at_600_to_900_px_nothing_overlaps_and_history_follows_its_item(tmp_path
     with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(tmp_path / "state.db")}) as lab, \
             chromium_page(chromium) as page:  # fmt: skip
         try:
-            open_and_run_all(page, lab, "narrow.ipynb")
-            panel = page.locator(".motia-nb-viewer")
-            panel.wait_for(state="visible", timeout=60_000)
-            items = panel.locator(".motia-nb-items select")
-            items.locator("option", has_text="o1").wait_for(timeout=30_000)
-            items.locator("option", has_text="o1").click()
-            editor = panel.locator(".motia-nb-value textarea")
-            page.wait_for_function("el => el.value.includes('s2')", arg=editor.element_handle(), timeout=15_000)
+            panel, editor = open_viewer_item(page, lab, "narrow.ipynb", "o1", shows='s2')
             panel.locator(".motia-nb-history").click()
             panel.locator(".motia-nb-history-box").wait_for(state="visible", timeout=15_000)
             panel.locator("div.motia-nb-history-table tr").nth(3).wait_for(timeout=15_000)  # its 3 changes
