@@ -7,15 +7,16 @@ uses these to pick the step and validate what its handler answered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qs
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from typing import Any
 
 from ..state.value_checks import find_json_problem
-from .config import HttpTrigger
-from .context import HttpResponse
+from .config import HTTP_METHODS, HttpTrigger, split_path
+from .context import Headers, HttpResponse
+from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["parse_query", "response_check", "choose_route", "not_found"]
+__all__ = ["parse_query", "request_args", "response_check", "choose_route", "not_found"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -92,3 +93,62 @@ def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
             "headers": {"allow": ", ".join(sorted(allowed))},
         }
     return {"status": 404, "body": {"error": f"no http step matches {method} {path}"}, "headers": {}}
+
+
+#: request() header / query values that would reach the handler as their Python repr
+_NOT_TEXT = (Mapping, set, frozenset, bytes, bytearray)
+
+
+def _article(name: str) -> str:
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
+def request_args(
+    method: Any, path: Any, headers: Any, query: Any
+) -> "tuple[str, SplitResult, tuple[str, ...], dict[str, Any], Headers]":
+    """``request()``'s arguments checked as the engine's HTTP worker would take them (each
+    refusal one :class:`StepCallError` line): the method upper-cased, the path split, its
+    segments unquoted, the query parameters and the headers."""
+    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+        raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    if not isinstance(path, str):
+        raise StepCallError(f"request: path must be a str starting with '/', got {path!r}")
+    if not path.startswith("/"):  # a route may be declared without it; a request's path never is
+        raise StepCallError(
+            f"request: path {path!r} must start with '/', as every HTTP request's path does: try {'/' + path!r}"
+        )
+    method = method.upper()
+    parts = urlsplit(path)
+    segs = tuple(unquote(s) for s in split_path(parts.path))
+    for what, given, keys in (("headers", headers, "names"), ("query", query, "keys")):
+        if given is not None and not isinstance(given, Mapping):
+            hint = f"; put a query string in the path: {parts.path + '?' + given!r}" if what == "query" and isinstance(given, str) else ""
+            raise StepCallError(f"request: {what} must be a dict of str {keys}, got {_article(type(given).__name__)} ({given!r}){hint}")
+    try:
+        qp = parse_query(parts.query, query)
+        hdrs = Headers(headers)
+    except (TypeError, ValueError) as e:  # a key that is not a str
+        raise StepCallError(f"request: {str(e).removeprefix('request: ')}") from None
+    for what, given in (("header", headers), ("query", query)):
+        # the engine hands a step strings only (its request's headers and query are maps of
+        # str): None would reach the handler as the text "None"
+        for k, v in (given or {}).items():
+            if v is None or (what == "query" and isinstance(v, (list, tuple)) and any(x is None for x in v)):
+                said = "is None" if v is None else f"holds None ({v!r})"
+                raise StepCallError(
+                    f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
+                )
+            # nor a container or bytes, which would reach it as their Python repr ("{'id': 1}")
+            listed = what == "query" and isinstance(v, (list, tuple))  # a query's several values
+            refused = _NOT_TEXT if what == "query" else (*_NOT_TEXT, list, tuple)
+            bad = next((x for x in (v if listed else (v,)) if isinstance(x, refused)), None)
+            if bad is not None:
+                kind = type(bad).__name__
+                said = f"holds {_article(kind)} ({bad!r})" if listed else f"is {_article(kind)} ({bad!r})"
+                value = "a str or a list of str" if what == "query" else "a str"
+                fix = {"list": "join its values with ', ' to send several", "tuple": "join its values with ', ' to send several",
+                       "bytes": "decode it", "bytearray": "decode it"}.get(kind, "json.dumps(...) it to send it as JSON")
+                raise StepCallError(
+                    f"request: {what} {k!r} {said}; a {what}'s value is {value} (a number is sent as its text): {fix}"
+                )
+    return method, parts, segs, qp, hdrs

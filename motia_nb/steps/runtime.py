@@ -47,17 +47,16 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from .._calls import DoneCall, NotAwaitedCall
 from .._interrupts import CancelledByInterrupt
 from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import new_trace_id, pop_cause, push_cause
-from .config import HTTP_METHODS, CronTrigger, QueueTrigger, split_path
-from .context import FlowContext, Frame, Headers, HttpRequest, _frame, current_frame
-from .errors import EnqueueError, StepArgumentError, StepCallError, StepLoopError, StepNotFoundError
+from .config import CronTrigger, QueueTrigger
+from .context import FlowContext, Frame, HttpRequest, _frame, current_frame
+from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
 from .reporting import report, say
-from .routes import choose_route, not_found, parse_query, response_check
+from .routes import choose_route, not_found, request_args, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .state_cascade import StateTriggers, condition_error
@@ -73,14 +72,6 @@ MAX_DEPTH = 24
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-#: request() header / query values that would reach the handler as their Python repr
-_NOT_TEXT = (Mapping, set, frozenset, bytes, bytearray)
-
-
-def _article(name: str) -> str:
-    return ("an " if name[:1] in "aeiou" else "a ") + name
 
 
 def _json_copy(value: Any, what: str) -> Any:
@@ -336,48 +327,7 @@ class Runtime(StateTriggers):
         the handler raises or answers with something malformed (the error is also
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
         """
-        if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-            raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
-        if not isinstance(path, str):
-            raise StepCallError(f"request: path must be a str starting with '/', got {path!r}")
-        if not path.startswith("/"):  # a route may be declared without it; a request's path never is
-            raise StepCallError(
-                f"request: path {path!r} must start with '/', as every HTTP request's path does: try {'/' + path!r}"
-            )
-        method = method.upper()
-        parts = urlsplit(path)
-        segs = tuple(unquote(s) for s in split_path(parts.path))
-        for what, given, keys in (("headers", headers, "names"), ("query", query, "keys")):
-            if given is not None and not isinstance(given, Mapping):
-                hint = f"; put a query string in the path: {parts.path + '?' + given!r}" if what == "query" and isinstance(given, str) else ""
-                raise StepCallError(f"request: {what} must be a dict of str {keys}, got {_article(type(given).__name__)} ({given!r}){hint}")
-        try:
-            qp = parse_query(parts.query, query)
-            hdrs = Headers(headers)
-        except (TypeError, ValueError) as e:  # a key that is not a str
-            raise StepCallError(f"request: {str(e).removeprefix('request: ')}") from None
-        for what, given in (("header", headers), ("query", query)):
-            # the engine hands a step strings only (its request's headers and query are maps of
-            # str): None would reach the handler as the text "None"
-            for k, v in (given or {}).items():
-                if v is None or (what == "query" and isinstance(v, (list, tuple)) and any(x is None for x in v)):
-                    said = "is None" if v is None else f"holds None ({v!r})"
-                    raise StepCallError(
-                        f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
-                    )
-                # nor a container or bytes, which would reach it as their Python repr ("{'id': 1}")
-                listed = what == "query" and isinstance(v, (list, tuple))  # a query's several values
-                refused = _NOT_TEXT if what == "query" else (*_NOT_TEXT, list, tuple)
-                bad = next((x for x in (v if listed else (v,)) if isinstance(x, refused)), None)
-                if bad is not None:
-                    kind = type(bad).__name__
-                    said = f"holds {_article(kind)} ({bad!r})" if listed else f"is {_article(kind)} ({bad!r})"
-                    value = "a str or a list of str" if what == "query" else "a str"
-                    fix = {"list": "join its values with ', ' to send several", "tuple": "join its values with ', ' to send several",
-                           "bytes": "decode it", "bytearray": "decode it"}.get(kind, "json.dumps(...) it to send it as JSON")
-                    raise StepCallError(
-                        f"request: {what} {k!r} {said}; a {what}'s value is {value} (a number is sent as its text): {fix}"
-                    )
+        method, parts, segs, qp, hdrs = request_args(method, path, headers, query)
         body = _json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)
         if route is None:
