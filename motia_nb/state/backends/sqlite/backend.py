@@ -294,7 +294,7 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
     def _check_file(self) -> None:
         """Raise the read's one-line :class:`StateError` if the file was deleted or replaced since
         it was opened (guard.py); else let reads trust it for :data:`FILE_RECHECK` seconds."""
-        what = lifecycle.file_problem(self)
+        what = self._file_problem()
         if what is not None:
             raise self._moved_error(what)
         self._file_trusted_until = _monotonic() + FILE_RECHECK
