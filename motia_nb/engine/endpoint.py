@@ -6,7 +6,9 @@ worker's answer. Workers' ``invokefunction`` calls are answered by the engine
 function surface (``state::*``, ``stream::*``, ``enqueue``); their triggers
 become steps in motia_nb's registry (:mod:`motia_nb.engine.remote`). A bad frame
 gets an ``error`` frame back and the connection stays open; a worker that
-disconnects loses its registrations and nothing else.
+disconnects loses its registrations and nothing else. Who owns a function id
+(one live worker each; the engine's own cannot be replaced) is
+:mod:`motia_nb.engine.ownership`'s.
 """
 
 from __future__ import annotations
@@ -36,15 +38,12 @@ from .channels import Channels
 from .functions import EngineFunctions
 from .inputs import EngineFunctionError
 from .listing import function_summaries, wire_trigger, wire_worker
+from .ownership import FunctionOwnership
 from .workers import Worker, WorkerCallError
 
 __all__ = ["Server", "serve", "servers", "stop_all", "settings", "ServeError", "ServeListenError"]
 
 log = logging.getLogger("motia_nb.engine")
-
-#: the engine:: functions the endpoint answers itself (Server._call), beside EngineFunctions' ids
-_ENGINE_CALLS = frozenset({"engine::workers::register", "engine::workers::list", "engine::functions::list", "engine::triggers::list"})
-
 
 class ServeError(ShortTraceback, ValueError):
     """A bad argument to ``serve()`` (port, host, frame limit) or ``worker_timeout``: nothing started or changed."""
@@ -64,7 +63,7 @@ class _Settings:
 settings = _Settings()
 
 
-class Server:
+class Server(FunctionOwnership):
     """A running endpoint: ``url``, ``port``, ``workers`` (connected now), ``close()``."""
 
     def __init__(
@@ -245,52 +244,6 @@ class Server:
             await w.send({"type": "pong"})
         # registerservice, triggerregistrationresult, pong: nothing to do
 
-    async def _register_function(self, w: Worker, b: dict[str, Any]) -> None:
-        """As the engine's ``RegisterFunction`` (``Engine::router_msg`` → ``claim_function``): a
-        function id belongs to one live worker; another worker's registration of it is refused
-        with ``registrationrejected`` (``FUNCTION_NAMESPACE_CONFLICT``), the connection kept. A
-        worker's own replay is idempotent, and a worker that left (or was retired by a
-        ``reattach``) owns nothing: its functions went with its connection, as ``cleanup_worker``
-        releases them. The engine's own functions (``state::*``, ``stream::*``, ``enqueue``,
-        ``engine::*``) are refused too: motia_nb's notebook reads and writes its store directly,
-        so a worker's replacement would split the state in two (README, engine differences)."""
-        fid = b["id"]
-        if fid in self._engine_names or fid in _ENGINE_CALLS:
-            log.warning(
-                "motia_nb engine: worker %s registered %r, a function the engine serves itself: refused "
-                "(a worker cannot replace the engine's state, stream, queue or engine:: functions here)", w.name, fid,
-            )
-            await w.send(protocol.registration_rejected(fid, ""))
-            return
-        owner = self._provider(fid)
-        if owner is not None and owner is not w and not await self._answers(owner):
-            # the owner's connection is dead but not yet noticed (a half-open socket: a worker whose
-            # network dropped and that reconnects, with an SDK that sends no `reattach`): retired,
-            # as the engine takes over the lease of a worker that has gone away (a live worker
-            # answers a ping in milliseconds; the endpoint's own pings notice only after 20-80 s)
-            log.warning("motia_nb engine: worker %s answered no ping in 5 s: its connection retired, %s takes %r",
-                        owner.name, w.name, fid)  # fmt: skip
-            self._drop(owner)
-            owner.conn.transport.abort()  # no closing handshake to wait for on a dead socket (alive, it reconnects)
-            owner = None
-        if owner is not None and owner is not w:
-            log.warning(
-                "motia_nb engine: function %r is already registered by live worker %s (%s): refused from worker %s "
-                "(as the engine: one live worker per function id; rename the function)", fid, owner.name, owner.id, w.name,
-            )
-            await w.send(protocol.registration_rejected(fid, owner.id))
-            return
-        w.functions[fid] = b
-
-    async def _answers(self, w: Worker, timeout: float = 5.0) -> bool:
-        """Whether ``w``'s connection answers a WebSocket ping within ``timeout`` seconds."""
-        try:
-            pong = await w.conn.ping()
-            await asyncio.wait_for(pong, timeout)
-        except (ConnectionClosed, TimeoutError, RuntimeError):
-            return False
-        return True
-
     async def _register_trigger(self, w: Worker, b: dict[str, Any]) -> None:
         err: tuple[str, str] | None = None
         if b["id"] in w.step_names:  # the SDK replays registrations: replace, never duplicate
@@ -313,12 +266,6 @@ class Server:
         await old.conn.close()
 
     # ------------------------------------------------------------------ worker → engine calls
-    def _provider(self, function_id: str) -> Worker | None:
-        for other in self._live():
-            if function_id in other.functions:
-                return other
-        return None
-
     async def _call(self, w: Worker, fid: str, data: Any) -> Any:
         if fid == "engine::workers::register":
             if isinstance(data, dict):
