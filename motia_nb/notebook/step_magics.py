@@ -14,11 +14,9 @@ other error shows as one line plus the user's own frames (:mod:`.tracebacks`).
 from __future__ import annotations
 
 import argparse
-import difflib
 import shlex
 import sys
 import traceback
-from datetime import datetime
 from typing import Any
 
 from IPython.core.magic import (
@@ -37,22 +35,20 @@ from motia_nb.session import (
     enqueue,
     flow_diagram,
     get_step,
-    log_frame,
     remove_step,
     request,
     reset_steps,
     run_cron,
     steps_frame,
-    trace_frame,
 )
-from motia_nb.state.cause import cell_runs
 from motia_nb.steps import StepConfigError
 
-from .commands import ArgParser, CommandTable, Tail, Written
+from .commands import ArgParser, CommandTable, Tail
 from .engine_magics import EngineUsageError, serve_cmd, stop_cmd, workers_cmd
 from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .step_cells import define_steps_from_source, notebook_names_used
 from .step_export import ExportError, other_step_files, plan_export, write_export
+from .trace_commands import add_trace_commands, no_such
 from .._frames import location
 from .tracebacks import error_line, one_line_errors, user_frames
 
@@ -87,18 +83,10 @@ class StepSyntaxError(StepConfigError):
 
 
 # ----------------------------------------------------------------------------- subcommands
-def _no_such(command: str, what: str, name: str, known: list[str]) -> None:
-    """Tell on stderr that ``name`` matched nothing (a typo, most often), naming the closest of
-    ``known``; the command still returns its empty frame, as ``%state list`` does for a group."""
-    close = difflib.get_close_matches(name, sorted(set(known)), n=1)
-    hint = f". Did you mean {close[0]!r}?" if close else ""
-    print(f"%motia {command}: {what}{hint}", file=sys.stderr)
-
-
 def _steps(m: StepMagics, a: argparse.Namespace) -> Any:
     df = steps_frame(a.flow)
     if a.flow is not None and df.empty:
-        _no_such("steps", f"no step belongs to flow {a.flow!r}", a.flow, [f for s in all_steps() for f in s.flows])
+        no_such("steps", f"no step belongs to flow {a.flow!r}", a.flow, [f for s in all_steps() for f in s.flows])
     return df
 
 
@@ -147,73 +135,6 @@ def _cron_list(m: StepMagics, a: argparse.Namespace) -> Any:
         print('%motia cron list: no cron step is registered (a step with "triggers": [cron("0 9 * * *")] is one)',
               file=sys.stderr)
     return df
-
-
-def _say_dropped(command: str, store: Any, many: str, one: str) -> None:
-    """Say on stderr that the oldest rows of ``store`` were dropped (its first rows are not there: why)."""
-    n = store.dropped
-    if n:
-        budget = getattr(store, "max_bytes", None)
-        also = f" and {budget / 2**20:g} MB of their data" if budget else ""
-        print(f"%motia {command}: the {'log' if command == 'logs' else 'trace'} keeps the newest "
-              f"{store.max_records:,} {many}{also}; {n:,} older {one + ' was' if n == 1 else many + ' were'} dropped",
-              file=sys.stderr)
-
-
-def _logs(m: StepMagics, a: argparse.Namespace) -> Any:
-    df = log_frame(step=a.step)
-    _say_dropped("logs", current_session().logs, "lines", "line")
-    if a.step is not None and df.empty:
-        if any(s.name == a.step for s in all_steps()):
-            print(f"%motia logs: step {a.step!r} has logged nothing yet", file=sys.stderr)
-        else:
-            logged = log_frame()["step"].dropna().tolist()
-            _no_such("logs", f"no step named {a.step!r} has logged", a.step, [s.name for s in all_steps()] + logged)
-    return df
-
-
-def _trace_instead(expression: str) -> str:
-    """What to write instead of ``%motia trace $tid`` (:class:`~.commands.Written`)."""
-    call = f"trace_frame({expression})" if expression.isidentifier() else "trace_frame(...)"
-    return f" (its first characters are enough), or call {call} (from motia_nb import trace_frame)"
-
-
-def _trace(m: StepMagics, a: argparse.Namespace) -> Any:
-    df = trace_frame(a.trace)
-    if a.trace is None:  # (a trace of its own is there whole, or was dropped whole: said below)
-        _say_dropped("trace", current_session().traces, "step runs", "step run")
-    if a.trace not in (None, "last") and df.empty:
-        ids = trace_frame()["trace_id"].unique().tolist()
-        begun = [t for t in ids if t.startswith(a.trace)]  # the first characters, copied as a git hash's
-        if len(begun) == 1:
-            return trace_frame(begun[0])
-        if begun:
-            print(f"%motia trace: {a.trace!r} begins {len(begun)} trace ids; write more of it", file=sys.stderr)
-            return df
-        cells = [(t, at) for t, at in cell_runs() if t.startswith(a.trace)]
-        if len(cells) == 1:  # a cell run's id (its changes in history() carry it) that set off no step
-            _say_cell_run(*cells[0])
-            return df
-        n = len(ids)
-        print(f"%motia trace: no trace {a.trace!r} ({n} trace{'' if n == 1 else 's'} kept; %motia trace lists them)",
-              file=sys.stderr)
-    return df
-
-
-def _say_cell_run(trace_id: str, began: datetime) -> None:
-    """Say that ``trace_id`` is a cell run's with no step run kept (rather than "no trace")."""
-    traces = current_session().traces
-    cleared = traces.cleared_at
-    if cleared is not None and began < cleared:
-        print(f"%motia trace: trace {trace_id!r} is a cell run's from before the traces were cleared "
-              f"(%motia reset or clear_traces() at {cleared:%H:%M:%S}): its step runs, if any, are forgotten",
-              file=sys.stderr)
-        return
-    maybe = f", or its step runs were among the {traces.dropped:,} older ones dropped" if traces.dropped else ""
-    logged = len(log_frame(trace_id=trace_id))
-    logs = f"; its {logged} log line{'' if logged == 1 else 's'}: log_frame(trace_id={trace_id!r})" if logged else ""
-    print(f"%motia trace: trace {trace_id!r} has no step runs: it is a cell run's, and that cell triggered no step"
-          f"{maybe} (its changes carry it in history(){logs})", file=sys.stderr)
 
 
 def _flow(m: StepMagics, a: argparse.Namespace) -> Any:
@@ -318,12 +239,7 @@ def _build() -> CommandTable:
     t.add("cron list", "cron steps and their next run (also: %motia cron)",
           "The cron steps, their expressions and next runs, as a DataFrame.", _cron_list,
           examples=("%motia cron list", "%motia cron"))
-    t.add("logs", "the log as a DataFrame", "Everything logged (optionally by one step) as a DataFrame.", _logs,
-          _optional("step", "STEP", "only this step's lines"), examples=("%motia logs", "%motia logs ProcessPayment"))
-    t.add("trace", "step runs as a DataFrame",
-          "Step runs as a DataFrame: every run, the last cascade (last) or one trace id (or its first characters).", _trace,
-          _optional("trace", "last|TRACE_ID", "last, or a trace id"), examples=("%motia trace last",),
-          written=Written("the trace id", "the id", _trace_instead))  # (a trace id is hex and dashes: never $tid)
+    add_trace_commands(t)
     t.add("flow", "the flow diagram (Mermaid + text)", "The diagram of the steps (optionally of one flow).", _flow,
           _optional("flow", "FLOW", "a flow name"), examples=("%motia flow order-processing",))
     t.add("serve", "serve the iii engine protocol: real Motia workers connect to this kernel",
