@@ -264,7 +264,8 @@ ERRORS = [
     ("%state frobnicate", "unknown subcommand 'frobnicate'"),
     ('%state set orders o1 {"a": 1 "b": 2}', "the VALUE is not valid JSON: Expecting ',' delimiter (line 1, column 9)"),
     ("%state set orders o1 {'a': True}", "hint: JSON strings and keys use double quotes; JSON writes true, false and null"),
-    ("%state set orders o1 $x", "hint: to use a Python variable write :name"),
+    ("%state set orders o1 $x", "the VALUE $x reads as a variable of the notebook, but %state never expands {var} or $var: "
+                                "write :x for its value"),
     ('%state set orders o1 {"a": NaN}', "NaN is not a JSON value"),
     ("%state set orders o1", "%state set orders o1: the VALUE is missing"),
     ('%state set orders {"a": 1}', "%state set: the following arguments are required: KEY"),

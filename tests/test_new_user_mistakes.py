@@ -350,17 +350,19 @@ def test_serve_on_a_busy_port_shows_the_cell_line_and_one_line(steps_ip):
 
 
 # `%state restore --to :at1 g k` (the `:name` of VALUE and OPS, tried for --to / --since) said only
-# "--to takes a change's seq … got ':at1'"; {at1} and $at1 got a hint, :at1 none.
-@pytest.mark.parametrize("line, option", [("restore --to :at1 orders o1", "--to"), ("history --since :seq orders", "--since")])
-def test_a_variable_written_as_name_for_to_or_since_gets_the_hint(ip, fresh_db, line, option):
+# "--to takes a change's seq … got ':at1'"; {at1} and $at1 got a hint, :at1 none. Now all say it in
+# one line (tests/test_magics_variable_values.py).
+@pytest.mark.parametrize("line, said, takes", [("restore --to :at1 orders o1", "%state restore: --to :at1", "--to SEQ|TIME|-N"),
+                                               ("history --since :seq orders", "%state history: --since :seq", "--since SEQ|TIME")])
+def test_a_variable_written_as_name_for_to_or_since_gets_the_hint(ip, fresh_db, line, said, takes):
     from motia_nb.notebook.parsing import MagicUsageError
 
     ip.run_line_magic("state", "set orders o1 1")
     with pytest.raises(MagicUsageError) as err:
         ip.run_line_magic("state", line)
-    assert str(err.value).splitlines()[-1] == (
-        f"  hint: %state takes {option} as written, never from a variable ({{var}}, $var): write the seq or "
-        "the time itself (:name is for a VALUE or OPS only)"
+    assert str(err.value) == (
+        f"{said} reads as a variable of the notebook, but %state takes {takes} as written, never from a variable "
+        "({var}, $var, :name): write the value itself"
     ), str(err.value)
 
 

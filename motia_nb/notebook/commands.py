@@ -24,25 +24,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .parsing import MagicUsageError, Token, Tokens, tokenize
+from .parsing import MagicUsageError, Token, Tokens, tokenize, variable_expression
 
 __all__ = ["ArgParser", "Tail", "Written", "Command", "CommandTable", "variable_expression"]
 
 #: IPython's ``{var}`` expansion, which motia_nb's magics do not do (``no_var_expand``)
 _VAR_BRACES = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}")
-#: a whole word written as IPython expands a notebook variable in other magics (``$tid``,
-#: ``$o.id``, ``${tid}``, ``{tid}``, ``{last["trace_id"]}``); motia_nb's magics never expand one
-_VARIABLE = re.compile(r"\$(?:\{\s*(?P<dollar_braced>[^{}]+?)\s*\}|(?P<dollar>[A-Za-z_][\w.]*))|\{\s*(?P<brace>.+?)\s*\}")
 #: the arguments :func:`.parsing.as_written` checks where they are used, in its own words (it also
 #: refuses ``:name``): not names
 _CHECKED_AS_WRITTEN = frozenset({"URL", "FILE", "DIR", "PATH"})
 
 
-def variable_expression(word: str) -> str | None:
-    """The notebook expression ``word`` names when it is written as IPython's ``$var`` / ``{expr}``
-    expansion (``"tid"`` for ``$tid``), else None (``price$``, ``a{b}`` and ``$1`` are names)."""
-    m = _VARIABLE.fullmatch(word)
-    return None if m is None else (m["dollar_braced"] or m["dollar"] or m["brace"])
 #: a date and a time of day, as ``str(datetime)`` and pandas write a time: two words unquoted
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
@@ -188,7 +180,12 @@ class Command:
         if self.tail is None:
             if has_body:
                 raise MagicUsageError(f"%{self.magic} {self.name} takes no cell body")
-            args = self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            self._no_variable_options(tokens, words)
+            try:
+                args = self._parse_names(tokens, [self._name(tokens, w) for w in words])
+            except MagicUsageError as err:  # `%motia cron start $n`: refused by the value's type
+                self._no_variable_typed(tokens, words, str(err))
+                raise
             self._no_variable_names(tokens, words, args)
             return args
         names: list[str] = []
@@ -251,6 +248,38 @@ class Command:
             for word in given if isinstance(given, list) else [given]:
                 if isinstance(word, str) and word in unquoted and (expression := variable_expression(word)):
                     raise MagicUsageError(self._variable_message(word, expression))
+
+    def _no_variable_options(self, tokens: Tokens, words: list[Token]) -> None:
+        """Refuse an option's value written, unquoted, as IPython's ``$var`` or ``{expr}``
+        (``--since $seq``, ``--port=$n``): never expanded here, it is no seq, time or port."""
+        takes = {o: a for a in self.parser._actions if a.option_strings and a.nargs != 0 for o in a.option_strings}
+        for i, w in enumerate(words):
+            if tokens.source[w.start] in "\"'":
+                continue
+            if w.text == "--":
+                return
+            option, eq, value = w.text.partition("=")
+            if not eq:
+                nxt = words[i + 1] if i + 1 < len(words) else None
+                value = "" if nxt is None or tokens.source[nxt.start] in "\"'" else nxt.text
+            action = takes.get(option)
+            if action is not None and variable_expression(value):
+                raise MagicUsageError(self._value_message(f"{option} {value}", f"{option} {action.metavar or action.dest.upper()}"))
+
+    def _no_variable_typed(self, tokens: Tokens, words: list[Token], refusal: str) -> None:
+        """Refuse a typed value (``%motia cron start $n``: SECONDS) argparse refused, when it was
+        written, unquoted, as IPython's ``$var`` or ``{expr}``."""
+        for action in self.parser._actions:
+            if action.option_strings or action.type is None or f"{action.metavar}: " not in refusal:
+                continue
+            for w in words:
+                if tokens.source[w.start] not in "\"'" and repr(w.text) in refusal and variable_expression(w.text):
+                    raise MagicUsageError(self._value_message(w.text, str(action.metavar)))
+
+    def _value_message(self, said: str, takes: str) -> str:
+        """The one line for an option's value or a typed value written as a notebook variable."""
+        return (f"{self.magic} {self.name}: {said} reads as a variable of the notebook, but {self.magic} takes {takes} "
+                "as written, never from a variable ({var}, $var): write the value itself")
 
     def _variable_message(self, word: str, expression: str) -> str:
         """The one line for a name written as the notebook variable ``expression`` (``word``)."""

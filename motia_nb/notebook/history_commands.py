@@ -39,13 +39,14 @@ def read_point(text: str | None, option: str, also: str = "") -> Any:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        hint = ""
         if (text.startswith("{") and text.endswith("}")) or text[:1] in "$:":  # IPython's {var} / $var, :name
-            hint = (f"\n  hint: %state takes {option.rsplit(' ', 1)[-1]} as written, never from a variable "
-                    "({var}, $var): write the seq or the time itself (:name is for a VALUE or OPS only)")
+            # (an unquoted {var} / $var is refused by the router; here: :name, or one quoted)
+            takes = f"{option.rsplit(' ', 1)[-1]} SEQ|TIME" + ("|-N" if also else "")
+            raise MagicUsageError(f"{option} {text} reads as a variable of the notebook, but %state takes {takes} as "
+                                  "written, never from a variable ({var}, $var, :name): write the value itself") from None
         forms = f"a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or {also}" if also else (
             "a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00)")
-        raise MagicUsageError(f"{option} takes {forms}, got {text!r}{hint}") from None
+        raise MagicUsageError(f"{option} takes {forms}, got {text!r}") from None
 
 
 def _json_text(value: Any) -> str:

@@ -13,13 +13,15 @@ Every magic of motia_nb goes through this module, so the rules are the same ever
 * :func:`load_json` is the one strict JSON reader (no ``NaN``/``Infinity``); its
   error points at the column and hints at the usual slips (single quotes,
   ``True``/``None``, ``{var}`` or ``$var``). :func:`read_value` adds ``:name`` for
-  a notebook variable and, where a command allows it, a Python expression.
+  a notebook variable and, where a command allows it, a Python expression; a whole value
+  written as IPython's ``$var`` / ``{expr}`` (never expanded here) is refused in one line.
 
 The router and the subcommand tables built on these are in :mod:`.commands`.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
-           "without_comments", "as_written"]
+           "without_comments", "as_written", "variable_expression"]
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -109,6 +111,46 @@ class MagicUsageError(UsageError):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+#: a whole word written as IPython expands a notebook variable in other magics (``$tid``,
+#: ``$o.id``, ``${tid}``, ``{tid}``, ``{last["trace_id"]}``); motia_nb's magics never expand one
+_VARIABLE = re.compile(r"\$(?:\{\s*(?P<dollar_braced>[^{}]+?)\s*\}|(?P<dollar>[A-Za-z_][\w.]*))|\{\s*(?P<brace>.+?)\s*\}")
+
+
+def variable_expression(word: str) -> str | None:
+    """The notebook expression ``word`` names when it is written as IPython's ``$var`` / ``{expr}``
+    expansion (``"tid"`` for ``$tid``), else None (``price$``, ``a{b}`` and ``$1`` are names)."""
+    m = _VARIABLE.fullmatch(word)
+    return None if m is None else (m["dollar_braced"] or m["dollar"] or m["brace"])
+
+
+def unexpanded_value(text: str) -> str | None:
+    """The notebook expression a VALUE / DATA that is not JSON names when it is written as
+    IPython's ``$var`` / ``{expr}`` expansion, else None. ``{expr}`` counts only when ``expr`` is a
+    Python expression using a name: ``{x: 1}`` (an object with an unquoted key), ``{"id": oid}``
+    and ``{**d}`` (dicts) and ``{"a"}`` are no variable. As Python, ``{expr}`` is a set, which is
+    never a JSON value, so nothing a DATA could mean is refused."""
+    expression = variable_expression(text)
+    if expression is None or text[0] == "$":
+        return expression
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return None
+    return expression if any(isinstance(n, ast.Name) for n in ast.walk(tree)) else None
+
+
+def _unexpanded_message(what: str, text: str, expression: str, python: bool) -> str:
+    """One line for a VALUE / DATA written as a notebook variable: what to write instead."""
+    if python:
+        instead = f"write the expression itself, {expression}"
+    elif expression.isidentifier():
+        instead = f"write :{expression} for its value"
+    else:
+        instead = f"write :name for a variable's value, after name = {expression}"
+    return (f"{what} {text} reads as a variable of the notebook, but {what.split()[0]} never expands {{var}} or $var: "
+            f"{instead} (or {json.dumps(text, ensure_ascii=False)}, quoted, for the text itself)")
 
 
 #: a URL, FILE or DIR written as a notebook variable: IPython's {var} (anywhere) or $var, or :name
@@ -238,7 +280,8 @@ def read_value(
     evaluate: Callable[[str], Any] | None = None,
 ) -> Any:
     """A value typed in a magic: ``:name`` (a notebook variable), strict JSON, or —
-    when ``evaluate`` is given — a Python expression. Raises :class:`MagicUsageError`."""
+    when ``evaluate`` is given — a Python expression. Raises :class:`MagicUsageError`: one line
+    for what is none of these and reads as IPython's ``$var`` / ``{expr}`` (:func:`unexpanded_value`)."""
     s = text.strip()
     if not s:
         raise MagicUsageError(f"{what} is missing")
@@ -251,6 +294,10 @@ def read_value(
     try:
         return load_json(s, what)
     except JSONInputError as err:
+        code = without_comments(s).strip()
+        expression = unexpanded_value(code)
+        if expression is not None:  # `$x`, `{x}`: IPython's expansion, which the magics never do
+            raise MagicUsageError(_unexpanded_message(what, code, expression, evaluate is not None)) from None
         if evaluate is None:
             raise MagicUsageError(str(err)) from None
     try:
