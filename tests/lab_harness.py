@@ -279,12 +279,19 @@ def open_and_run_all(page: Any, lab: LabServer, name: str, timeout_ms: int = 60_
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
-def open_viewer_item(page: Any, lab: LabServer, name: str, key: str, shows: str) -> tuple[Any, Any]:
-    """Run notebook ``name`` whole, pick ``key`` in its viewer and wait until the value's editor
-    shows text containing ``shows``; returns ``(the viewer panel, the editor)``."""
+def open_viewer_item(
+    page: Any, lab: LabServer, name: str, key: str, shows: str, group: str | None = None
+) -> tuple[Any, Any]:
+    """Run notebook ``name`` whole, pick ``key`` in its viewer (in ``group`` first, when given, as
+    a user clicks one in the group list) and wait until the value's editor shows text containing
+    ``shows``; returns ``(the viewer panel, the editor)``."""
     open_and_run_all(page, lab, name)
     panel = page.locator(".motia-nb-viewer")
     panel.wait_for(state="visible", timeout=60_000)
+    if group is not None:
+        option = panel.locator(".motia-nb-groups select").locator("option", has_text=group)
+        option.wait_for(timeout=30_000)
+        option.click()
     option = panel.locator(".motia-nb-items select").locator("option", has_text=key)
     option.wait_for(timeout=30_000)
     option.click()

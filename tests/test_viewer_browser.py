@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_harness import LabServer, chromium_page, open_and_run_all
+from lab_harness import LabServer, chromium_page, open_viewer_item
 from conftest import require_binary
 from motia_nb.state import StateManager
 
@@ -93,24 +93,12 @@ def test_viewer_edits_a_value_from_chromium(tmp_path: Path) -> None:
     with LabServer(root, tmp_path / "jupyter", env={"MOTIA_NB_DB": str(db)}) as lab:
         with chromium_page(chromium) as page:
             try:
-                open_and_run_all(page, lab, "viewer.ipynb")
-
-                panel = page.locator(".motia-nb-viewer")
-                panel.wait_for(state="visible", timeout=60_000)
+                # click a group, then an item
+                panel, editor = open_viewer_item(page, lab, "viewer.ipynb", "o2", shows='"paid"', group="orders")
                 groups = panel.locator(".motia-nb-groups select")
-                groups.locator("option").first.wait_for(timeout=30_000)
                 labels = [t.replace("\xa0", " ") for t in groups.locator("option").all_inner_texts()]
                 assert labels == ["big  (3,000)", "orders  (3)", "users  (1)", "≋ chat::room-1  (1)"], labels
-
-                # click a group, then an item
-                groups.locator("option", has_text="orders").click()
                 items = panel.locator(".motia-nb-items select")
-                items.locator("option", has_text="o2").wait_for(timeout=15_000)
-                items.locator("option", has_text="o2").click()
-                editor = panel.locator(".motia-nb-value textarea")
-                page.wait_for_function(
-                    "el => el.value.includes('\"paid\"')", arg=editor.element_handle(), timeout=15_000
-                )
                 assert json.loads(editor.input_value()) == {"id": "o2", "status": "paid", "total": 25.5}
                 page.screenshot(path=str(SHOTS / "1-selected.png"), full_page=True)
 
