@@ -7,7 +7,7 @@ listeners where the write commits, in commit order. Reads (:mod:`.reads`) are
 blocking calls on a thread-safe synchronous client, made on the caller's thread.
 
 Writes: the async API's writes made in one iteration of the caller's loop are handed
-to the writer task together (one ``call_soon_threadsafe`` per iteration, not per
+to the writer task together (:mod:`.batching`: one ``call_soon_threadsafe`` per iteration, not per
 write) and answered together (a lone one, to a Redis on this machine with nothing
 queued, commits on the caller's thread like a read); a blocking write with nothing of this process queued
 commits directly on the caller's thread (:mod:`.direct`), else behind the queued
@@ -43,9 +43,9 @@ from ...events import StateEvent
 from ...history import Retention
 from ..base import SYNC_WRITE_REFUSED, Backend, Write, WriteResult
 from ..retained import RetainedHistory
-from ..write_future import WriteFuture
-from ...._threads import LoopThread, get_loop_thread, loop_thread_waiting
+from ...._threads import LoopThread, get_loop_thread
 from . import scripts
+from .batching import IterationBatches
 from .commands import set_args
 from .direct import CommitGate, DirectWriter, connect, loop_blocked, retime, transaction_sets
 from .filer import HistoryFiler
@@ -67,7 +67,7 @@ _CONNECT_TIMEOUT = 5.0
 EXEC_WAIT_PER_SET = 0.0005
 
 
-class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex, RedisReads, Backend):
+class RedisBackend(IterationBatches, RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex, RedisReads, Backend):
     """State in Redis, in Motia's engine layout (``state:<group>`` hashes).
 
     ``url`` is any URL redis-py accepts: ``redis://host:port/db``,
@@ -303,78 +303,6 @@ class RedisBackend(RetainedHistory, RedisRetention, RedisHistory, RedisKeyIndex,
         queued (as on SQLite, whose writer has a thread of its own); :meth:`submit` refuses it
         there otherwise."""
         return False
-
-    def submit_async(self, write: Write, *, result_only: bool = False) -> "asyncio.Future[Any]":
-        """For a caller on a running loop: the writes of one loop iteration go to the
-        writer task together and are answered together (one hop each way)."""
-        fut = WriteFuture.of(self)
-        if fut.done():  # closed
-            return fut
-        loop = fut.get_loop()
-        if not self._opened:
-            self.open()
-        buf = self._buffers.get(loop)
-        if buf is None:
-            buf = self._buffers[loop] = []
-            loop.call_soon(self._flush, loop)
-        buf.append((write, fut, result_only))
-        return fut
-
-    def await_lone(self, fut: WriteFuture) -> None:
-        """(``WriteFuture``'s hook) A Redis write is flushed at the loop's next iteration."""
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Send the loop iteration's writes. A lone write to a Redis on this machine with
-        nothing queued commits right here instead (one local round trip, as a read)."""
-        items = self._buffers.pop(loop, None)
-        if not items:
-            return
-        if self._closed:  # closed since they were buffered: never applied, they go to on_refused
-            self._writer.refuse(items, counted=False)
-            return
-        direct, lt = self._direct, self._lt
-        off_loop = direct is not None and lt is not None and threading.current_thread() is not lt.thread
-        if off_loop and loop_thread_waiting():
-            # a synchronous SDK call's writes, on its helper thread's loop, while motia_nb's loop
-            # thread waits for that call: the writer task cannot commit them, so they commit here
-            for item in direct.commit_items(items, lt.thread.ident):  # (those the store refused, closed)
-                self._writer.refuse([item], counted=False)
-            return
-        if off_loop and len(items) == 1 and self.direct_reads and self._gate.queued == 0:
-            write, fut, result_only = items[0]
-            try:
-                wr = direct.commit(write)
-            except StateClosedError:  # closed meanwhile, before it was applied
-                self._writer.refuse(items, counted=False)
-            except Exception as exc:
-                if not fut.done():
-                    fut.set_exception(exc)
-            else:
-                if not fut.done():
-                    fut.set_result(wr.result if result_only else wr)
-            return
-        self._send(items)
-
-    def _flush_here(self) -> None:
-        if self._buffers:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            self._flush(loop)
-
-    def _send(self, items: list[Item]) -> None:
-        """Hand writes to the writer task (on motia_nb's loop thread) in one hop."""
-        lt = self._lt
-        assert lt is not None and lt.loop is not None
-        self._gate.add(len(items))
-        if threading.current_thread() is lt.thread:
-            self._writer.put_many(items)
-            return
-        try:
-            lt.loop.call_soon_threadsafe(self._writer.put_many, items)
-        except RuntimeError:  # motia_nb's loop was stopped (extension unloaded, exit)
-            self._writer.refuse(items)
 
     def write_all(
         self, writes: Sequence[Write], progress: Callable[[int], None] | None = None
