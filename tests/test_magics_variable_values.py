@@ -170,3 +170,29 @@ def test_what_is_no_variable_keeps_its_own_error(named, magic, line, start):
         named.run_line_magic(magic, line)
     assert str(err.value).startswith(start), str(err.value)
     assert "reads as a variable" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_in_a_real_kernel_the_cell_fails_in_one_line(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = ["%load_ext motia_nb", f"from motia_nb import state_manager\nstate_manager.use({str(tmp_path / 's.db')!r})\nx = 5",
+             "%state set g k $x", "%state history g --since {x}", '%state set g k "{x}"']
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                            allow_errors=True)
+    client.execute()
+    for cell, said in ((nb.cells[2], "%state set g k: the VALUE $x reads as a variable of the notebook"),
+                       (nb.cells[3], "%state history: --since {x} reads as a variable of the notebook")):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert len(errors) == 1 and errors[0].ename == "MagicUsageError", cell.outputs
+        assert len(errors[0].traceback) == 1 and said in errors[0].traceback[0], errors[0].traceback
+    assert not [o for o in nb.cells[4].outputs if o.output_type == "error"], nb.cells[4].outputs  # a text: stored
+    from motia_nb.state import StateManager
+
+    m = StateManager(str(tmp_path / "s.db"))
+    try:
+        assert m.sync.get("g", "k") == "{x}"
+    finally:
+        m.close()
