@@ -187,7 +187,7 @@ def test_no_follower_without_remote_listeners_and_none_after_close(db_path: str)
     wait_until(lambda: len(followers()) == before, what="the follower to stop at close")
 
 
-def test_another_processes_separate_writes_run_remote_triggers_each_in_its_own_trace(db_path: str) -> None:
+def test_another_processes_separate_writes_run_remote_triggers_each_under_its_own_trace(db_path: str) -> None:
     # The follower read several of another process's writes at once and handed them over as
     # one batch: the steps they triggered all ran in ONE trace, as if one write had made them.
     a = StateManager(db_path)
@@ -230,6 +230,8 @@ def test_another_processes_separate_writes_run_remote_triggers_each_in_its_own_t
         traces = dict(hits)
         assert len({traces["o1"], traces["o2"], traces["o3"], traces["o4"]}) == 4  # one trace a write
         assert traces["o4"] == traces["o5"]  # a gather's sets: one write (one record), one trace
+        # a write with a trace id runs the triggers under it (tests/test_remote_trace.py)
+        assert (traces["o1"], traces["o2"]) == ("trace-1", "trace-2") and traces["o3"] is not None
         changes = a.sync.history("orders")
         assert [(c["cause"], c["trace_id"]) for c in changes[:3]] == [("Checkout", "trace-1"), ("Refund", "trace-2"), ("cell", None)]
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-__all__ = ["StateEvent", "CREATED", "UPDATED", "DELETED", "EVENT_KEYS"]
+__all__ = ["StateEvent", "WriteEvents", "by_trace", "CREATED", "UPDATED", "DELETED", "EVENT_KEYS"]
 
 CREATED = "state:created"
 UPDATED = "state:updated"
@@ -71,3 +71,30 @@ def _rebuild(data: dict[str, Any]) -> StateEvent:
     event = StateEvent(data["event_type"], data["group_id"], data["item_id"], data["old_value"], data["new_value"])
     dict.update(event, data)
     return event
+
+
+class WriteEvents(list):  # type: ignore[type-arg]
+    """The events of one write another process committed (or of one trace's run of them), in
+    commit order, with the trace id the write was recorded with (``trace_id``; None when it had
+    none: another tool's write, an old row or message). A plain list of :class:`StateEvent` to
+    whoever iterates it (the events themselves carry no trace); the backends hand other
+    processes' changes to their remote listeners as these, so remote triggers run under the
+    writer's trace (:mod:`motia_nb.state.remote`)."""
+
+    __slots__ = ("trace_id",)
+
+    def __init__(self, events: Any = (), trace_id: str | None = None) -> None:
+        super().__init__(events)
+        self.trace_id = trace_id or None
+
+
+def by_trace(events: Any, traces: Any) -> "list[WriteEvents]":
+    """``events`` cut into runs of one trace id (``traces[i]`` is ``events[i]``'s; '' or None:
+    none), in order: a message of several traces' writes is delivered a trace at a time."""
+    out: list[WriteEvents] = []
+    for ev, trace in zip(events, traces):
+        trace = trace or None
+        if not out or out[-1].trace_id != trace:
+            out.append(WriteEvents((), trace))
+        out[-1].append(ev)
+    return out

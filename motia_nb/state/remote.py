@@ -21,7 +21,7 @@ from typing import Any
 
 from .._threads import get_loop_thread
 from .backends.base import Backend
-from .cause import outside_cells
+from .cause import cause_now, outside_cells, push_cause
 from .errors import InvalidInputError, RemoteUnsupportedError
 from .events import StateEvent
 from .lifetime import WeakCall
@@ -154,12 +154,19 @@ class RemoteChanges:
         """The backend's remote listener (a backend thread): subscribers, then triggers."""
         fan_out(self.subscribers, events)
         if self.triggers and self._dispatcher() is not None:
-            self._schedule(list(events))
+            self._schedule(list(events), getattr(events, "trace_id", None))
 
-    def _schedule(self, events: list[StateEvent]) -> None:
+    def _schedule(self, events: list[StateEvent], trace_id: str | None = None) -> None:
         """Run the dispatcher for other processes' changes on motia_nb's loop thread,
         one batch after the other in commit order (handlers may read and write state,
-        synchronously too); an awaitable result is awaited, errors are logged."""
+        synchronously too); an awaitable result is awaited, errors are logged.
+
+        ``trace_id``: the trace the writer recorded the changes with (the backend hands them
+        over as :class:`~.events.WriteEvents`, one trace at a time). The triggers run under it,
+        as a local write's run under its writer's: it is made the current cause's trace id, which
+        the cascade's root adopts (:mod:`motia_nb.steps.state_cascade`), in this batch's own
+        copy of the origin context (the subscribing cell's output routing, never its trace).
+        None (another tool's write, an old row): a trace of their own, as before."""
         before = self._tail
 
         async def run() -> None:
@@ -171,6 +178,8 @@ class RemoteChanges:
             d = self._dispatcher()
             if d is None:
                 return
+            if trace_id is not None:  # (this task's context only: a copy per batch)
+                push_cause(cause_now()[0], trace_id)
             try:
                 r = d(events)
                 if inspect.isawaitable(r):

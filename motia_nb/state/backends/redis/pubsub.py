@@ -4,7 +4,8 @@ Every write script publishes its events on ``motia_nb:events:<db>`` from inside
 the script that commits them, so messages arrive in commit order. Messages whose
 ``origin`` is this backend are skipped (local listeners already had them); the
 others become :class:`~motia_nb.state.events.StateEvent` objects handed to
-``on_events``. Writes made by Motia itself or by hand do not publish on this
+``on_events`` as :class:`~motia_nb.state.events.WriteEvents`, a trace id's run at a time (a
+message carries its write's trace id, ``r``: remote triggers run under it). Writes made by Motia itself or by hand do not publish on this
 channel and are only seen on the next read. After a lost connection the task
 reconnects with backoff (:data:`RETRY_FIRST` doubling up to :data:`RETRY_MAX`: a restarted
 server is heard again within about a second of answering) and calls ``on_gap()`` (changes may
@@ -22,7 +23,7 @@ from typing import Any
 
 from redis.exceptions import NoPermissionError
 
-from ...events import StateEvent
+from ...events import StateEvent, by_trace
 from .codec import event_from_wire, text
 from .layout import RedisBackendError
 
@@ -159,9 +160,12 @@ class Subscriber:
             msg = json.loads(text(data))
             if msg.get("origin") == self.origin:
                 return
-            events = [event_from_wire(ev) for ev in msg.get("events") or []]
+            wire = msg.get("events") or []
+            events = [event_from_wire(ev) for ev in wire]
+            top = msg.get("r")  # the call's trace id; an event of a set_many of several traces has its own
+            traces = [ev.get("r", top) for ev in wire]
         except Exception:
             log.warning("motia_nb: ignoring a malformed message on %s: %.200r", self.channel, data)
             return
-        if events:
-            self._on_events(events)
+        for run in by_trace(events, traces):  # one trace at a time, in commit order
+            self._on_events(run)

@@ -11,8 +11,9 @@ instance are skipped (its local listeners already had them), the others become
 commit order, on the follower's thread.
 
 Each write read is handed over on its own (:func:`writes_of`: the rows of one commit,
-writer, trace and cause), so another process's separate writes run remote triggers each
-in a trace of its own, as one write script's message does on Redis.
+writer, trace and cause) as :class:`~motia_nb.state.events.WriteEvents` with the write's
+trace id, so another process's writes run remote triggers each under its writer's trace (a
+write with none, in a trace of its own), as one write script's message does on Redis.
 
 The cursor starts at the newest ``seq`` when the follower starts: no replay of
 old history. Every change still stored when the follower reads it is delivered, whatever
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...._threads import start_thread
 from ...errors import StateError
-from ...events import StateEvent
+from ...events import StateEvent, WriteEvents
 from ...jsontext import decode_lenient
 from .changelog import expand
 from .executors import close_quietly
@@ -100,8 +101,8 @@ def writes_of(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
     """Rows of :data:`FOLLOW_SQL` cut into the writes that made them: a run of rows of one
     commit (its time), one writer (its origin), one trace and one cause is one write, as a
     write script's call is one published message on Redis. Each is delivered on its own, so
-    another process's separate writes run this kernel's remote triggers each in its own trace,
-    as they ran there (a gather's sets: one record, one delivery)."""
+    another process's separate writes run this kernel's remote triggers each under its own
+    trace, as they ran there (a gather's sets: one record, one delivery)."""
     out: list[Sequence[Sequence[Any]]] = []
     start = 0
     for i in range(1, len(rows) + 1):
@@ -222,7 +223,7 @@ class Follower:
                 carry = list(writes.pop()) if full else []
                 self.cursor = rows[-1][0] if full else max(self.cursor, newest)
             for write in writes:
-                events = rows_to_events(write)
+                events = WriteEvents(rows_to_events(write), write[0][7])  # its trace id: remote triggers run under it
                 if events:
                     delivered += len(events)
                     self._on_events(events)

@@ -65,6 +65,14 @@ local function publish(chan, origin, events, name)
   -- old/new values travel as JSON *text* (Lua strings): cjson never parses them
   -- (`name`: publish_to(chan), when the caller asked already). A publish the server refuses (a
   -- user without that channel: the Subscriber says so) never fails the writes made before it
+  -- The message carries the call's trace id (history.lua's six ARGV: the second; '' none) as r,
+  -- so another process runs its remote triggers under the writer's trace; an event of a
+  -- set_many of several traces carries its own r.
   name = name or publish_to(chan)
-  if name then redis.pcall('PUBLISH', name, cjson.encode({origin = origin, events = events})) end
+  if name then
+    local msg = {origin = origin, events = events}
+    local r = ARGV[#ARGV - 4]
+    if r and r ~= '' then msg.r = r end
+    redis.pcall('PUBLISH', name, cjson.encode(msg))
+  end
 end

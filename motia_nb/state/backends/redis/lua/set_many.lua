@@ -86,6 +86,7 @@ for i = 1, n do
     local a, t = 4 + (i - 1) * stride, 'state:created'
     if old then t = 'state:updated' end
     evs[i] = {t = t, g = group, k = fields[i], o = old or nil, n = ARGV[a + 2]}
+    if stride >= 4 then evs[i].r = ARGV[a + 4] end  -- each set's own trace id ('' none)
   end
 end
 if at then
