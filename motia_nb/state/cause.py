@@ -23,7 +23,8 @@ rule): its writes are ``cell`` with no trace, even when a step handler started i
 (``threading.Thread(target=contextvars.copy_context().run, args=(fn, ...))`` keeps the
 starter's). Machinery a cell starts that outlives it on motia_nb's behalf (the engine
 endpoint, remote triggers and subscribers) starts from :func:`outside_cells`, so what it sets
-off is never the starting cell's. Without IPython
+off is never the starting cell's (a remote trigger runs under the trace its change was written
+with, :mod:`motia_nb.state.remote`, else in one of its own). Without IPython
 (a script) there is no cell run: ``("cell", None)`` as before. A trace id is only an
 id: a cell that triggers no step adds no row to ``%motia trace`` (which tells such an id, one of
 :func:`cell_runs`, from one never given).

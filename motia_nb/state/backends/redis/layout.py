@@ -62,7 +62,9 @@ and how a Redis URL is read.
   index existed (the old marker is deleted then).
 - ``motia_nb:events:<db>`` — a pub/sub channel. Every committed change is
   published *from inside the same Lua script that commits it*, so messages are
-  atomic with the write and arrive in commit order in every process.
+  atomic with the write and arrive in commit order in every process. A message is
+  ``{"origin", "events": [{t, g, k, o, n}], "r"}``: ``r`` the call's trace id (absent when
+  none); an event of a ``set_many`` of several traces has its own ``r`` ('' none).
 """
 
 from __future__ import annotations
