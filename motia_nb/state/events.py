@@ -88,7 +88,7 @@ class WriteEvents(list):  # type: ignore[type-arg]
         self.trace_id = trace_id or None
 
 
-def by_trace(events: Any, traces: Any) -> "list[WriteEvents]":
+def by_trace(events: Any, traces: Any) -> list[WriteEvents]:
     """``events`` cut into runs of one trace id (``traces[i]`` is ``events[i]``'s; '' or None:
     none), in order: a message of several traces' writes is delivered a trace at a time."""
     out: list[WriteEvents] = []
