@@ -140,6 +140,9 @@ def _real_ctx(mod: Any, nb_ctx: Any, index: int | None, value: Any) -> Any:
 
 
 def _index(parsed: list[Any], trig: Mapping[str, Any]) -> int | None:
+    known = getattr(trig, "index", None)  # the runtime's: the trigger that fired (of two state triggers...)
+    if known is not None:
+        return known
     kind = trig.get("type")
     for i, t in enumerate(parsed):
         if (
@@ -219,6 +222,8 @@ def _adapt_handler(handler: Callable[..., Any], raw: list[Mapping[str, Any]], pa
         v = _real_input(mod, kind, value, False) if real else value
         if kind == "queue" and i is not None and raw[i].get("input") is not None:
             v = _validate_input(raw[i]["input"], v, f"step {name!r}: data on queue {raw[i].get('topic')!r}")
+            if not real:  # ctx.input_value / get_data() / match() hand on what the handler gets, as Motia's
+                nb_ctx.input_value = v
         ctx = _real_ctx(mod, nb_ctx, i, v) if real else nb_ctx
         return i, v, ctx
 

@@ -132,7 +132,7 @@ class StateTriggers:
         try:
             if trig.arity == 2:
                 frame = current_frame() if enter is None else enter()
-                r = cond(value, self.context(frame.trace_id, st, c.trigger, value))  # type: ignore[attr-defined]
+                r = cond(value, self.context(frame.trace_id, st, c.trigger, value, trig))  # type: ignore[attr-defined]
             else:
                 r = cond(value)
             return r if inspect.isawaitable(r) else bool(r)
@@ -241,5 +241,4 @@ class StateTriggers:
                 else:
                     holds = await self._condition_holds(st, trigs[k], c.data, c.label, c.trigger)
                 if holds:
-                    await self.run(st, c.data, c.trigger, c.label)  # type: ignore[attr-defined]
-                    break
+                    await self.run(st, c.data, c.trigger, c.label, trig=trigs[k])  # type: ignore[attr-defined]

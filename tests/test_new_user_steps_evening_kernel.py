@@ -1,0 +1,130 @@
+"""A Motia user's evening with step files pasted unchanged into ``%%step`` cells, in a real kernel
+(nbclient), in both worlds: motia_nb's stand-in and the real ``motia==1.0.4rc1`` (``.venv-motia``).
+
+Found by trying it (each a silent difference from what the same file does on the engine):
+
+- a queue trigger with ``input=`` a pydantic model: the handler got the model, but ``ctx.get_data()``,
+  ``ctx.input_value`` and ``await ctx.match({...})`` handed on the raw dict in the stand-in
+  (``order.id`` failed with ``'dict' object has no attribute 'id'``); Motia's runtime builds the
+  ``FlowContext`` from the validated input, as the real world did.
+- ``ctx.trigger.index`` (the place of the trigger that fired in ``triggers``, set by Motia's runtime
+  for every trigger type) was None in the stand-in; in the real world a step with two state
+  triggers always said 0, whichever fired.
+- a step with two queue triggers on one topic (``queue("amount", condition=small)``,
+  ``queue("amount", condition=big)``): only the first trigger's condition was asked, so a big amount
+  ran nothing, silently. The SDK registers one engine function and trigger per trigger, so the
+  engine delivers the message to each and runs the step for each whose condition holds; two state
+  triggers whose conditions both hold run it twice there too (motia_nb ran the first only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from motia_nb.testing import cell_text, kernel_manager_for
+from worlds import world_python
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETUP = """%load_ext motia_nb
+from motia_nb import state_manager, enqueue
+import motia"""
+
+CELLS = {
+    "model_step": '''%%step
+from pydantic import BaseModel
+from motia import FlowContext, queue
+
+
+class Order(BaseModel):
+    id: str
+    qty: int
+
+
+config = {"name": "TakeOrder", "triggers": [queue("order.new", input=Order)], "enqueues": []}
+
+
+async def handler(input, ctx: FlowContext):
+    async def on_queue(order):
+        print("match", type(order).__name__, order.id)
+
+    print("data", type(ctx.get_data()).__name__, type(ctx.input_value).__name__)
+    await ctx.match({"queue": on_queue})''',
+    "model_run": 'await enqueue({"topic": "order.new", "data": {"id": "o1", "qty": 2}})',
+    "route_step": '''%%step
+from motia import http, queue, state
+
+
+def small(data):
+    return data["n"] < 10
+
+
+def big(data):
+    return data["n"] >= 10
+
+
+config = {
+    "name": "Route",
+    "triggers": [
+        queue("amount", condition=small),
+        queue("amount", condition=big),
+        http("POST", "/route"),
+        state(condition=lambda e: e.group_id == "a"),
+        state(condition=lambda e, ctx: e.group_id in ("a", "b") and ctx.trigger.index == 4),
+    ],
+    "enqueues": [],
+}
+
+
+def handler(input, ctx):
+    seen = input if ctx.is_queue() else None if ctx.is_api() else input.group_id
+    print("ran", ctx.trigger.type, ctx.trigger.index, seen)
+    if ctx.is_api():
+        return {"status": 200, "body": ctx.trigger.index}''',
+    "route_small": 'await enqueue({"topic": "amount", "data": {"n": 5}})',
+    "route_big": 'await enqueue({"topic": "amount", "data": {"n": 50}})',
+    "route_http": 'from motia_nb import request\n(await request("POST", "/route"))["body"]',
+    "route_state_b": 'await state_manager.set("b", "k", 1)',
+    "route_state_a": 'await state_manager.set("a", "k", 1)',
+}
+
+
+@pytest.fixture(scope="module", params=["standin", "real"])
+def ran(request, tmp_path_factory):
+    world = request.param
+    tmp = tmp_path_factory.mktemp(f"evening-{world}")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [SETUP, *CELLS.values()]])
+    km = kernel_manager_for(world_python(world), tmp, f"evening-{world}")
+    env = {**os.environ, "MOTIA_NB_DB": str(tmp / "state.db"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    NotebookClient(nb, km=km, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp)}}).execute(env=env)
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    return {name: ansi.sub("", cell_text(c)) for name, c in zip(CELLS, nb.cells[1:])}
+
+
+def test_a_validated_queue_input_is_what_ctx_hands_on(ran):
+    assert "registered" in ran["model_step"], ran["model_step"]
+    assert ran["model_run"] == "data Order Order\nmatch Order o1\n", ran["model_run"]
+
+
+def test_each_queue_trigger_of_a_topic_is_its_own_subscription_with_its_index(ran):
+    assert "registered" in ran["route_step"], ran["route_step"]
+    assert ran["route_small"] == "ran queue 0 {'n': 5}\n", ran["route_small"]
+    assert ran["route_big"] == "ran queue 1 {'n': 50}\n", ran["route_big"]
+    assert ran["route_http"].startswith("ran http 2 None\n") and ran["route_http"].endswith("2\n"), ran["route_http"]
+
+
+def test_the_state_trigger_that_fired_gives_the_index_and_each_that_holds_runs(ran):
+    # the second state trigger's condition sees its own index (4) in ctx.trigger
+    assert ran["route_state_b"].startswith("ran state 4 b\n"), ran["route_state_b"]
+    assert "ran state 3" not in ran["route_state_b"], ran["route_state_b"]
+    # both hold for group "a": the engine runs the step once per trigger
+    assert ran["route_state_a"].startswith("ran state 3 a\nran state 4 a\n"), ran["route_state_a"]
