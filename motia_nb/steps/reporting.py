@@ -17,7 +17,7 @@ import traceback
 
 from .._frames import is_user_file, location
 
-__all__ = ["say", "report", "user_traceback"]
+__all__ = ["say", "report", "user_traceback", "error_text"]
 
 #: Frames from these folders are motia_nb's or the machinery between it and a handler
 #: (the thread pool, asyncio): a reported error shows only the user's own frames.
@@ -63,6 +63,18 @@ def user_traceback(exc: BaseException) -> list[str]:
         if not label.startswith("File "):
             lines = [line.replace(f'File "{filename}"', label) for line in lines]
     return lines
+
+
+def error_text(exc: BaseException) -> str:
+    """``ValueError: bad total``: the error's type and message, for a trace row, a log line or a 500's body.
+
+    An exception whose ``str()`` itself fails (a ``__str__`` reading a field it never set) says
+    so as Python's tracebacks do, rather than failing the report, and the cell, with motia_nb's frames."""
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - any failure of the user's __str__
+        message = "<exception str() failed>"
+    return f"{type(exc).__name__}: {message}"
 
 
 def say(line: str) -> None:

@@ -55,7 +55,7 @@ from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
 from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
-from .reporting import report, say
+from .reporting import error_text, report, say
 from .routes import choose_route, not_found, request_args, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
@@ -230,7 +230,7 @@ class Runtime(StateTriggers):
             self.traces.record(
                 TraceRecord(
                     parent.trace_id, st.name, label, start, (time.perf_counter() - t0) * 1000.0, status,
-                    None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq, worker,
+                    None if err is None else error_text(err), len(chain), parent.step, seq, worker,
                 )
             )
 
@@ -352,7 +352,7 @@ class Runtime(StateTriggers):
             finally:
                 condition_error.reset(token)
             if raised is not None:  # as the engine, for a condition function that fails: 500
-                return {"status": 500, "body": {"error": f"the condition raised {type(raised).__name__}: {raised}",
+                return {"status": 500, "body": {"error": f"the condition raised {error_text(raised)}",
                                                 "step": st.name}, "headers": {}}
             if not holds:  # as the engine: 422
                 body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
@@ -361,7 +361,7 @@ class Runtime(StateTriggers):
         if out.status == "ok":
             return out.result
         e = out.error
-        return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
+        return {"status": 500, "body": {"error": error_text(e), "step": st.name}, "headers": {}}
 
     # ------------------------------------------------------------------ cron and manual runs
     async def run_cron(self, name: str, scheduled: bool = False) -> None:

@@ -28,7 +28,7 @@ from ..state.cause import cause_now
 from .config import StateTrigger, StreamTrigger
 from .context import Frame, current_frame
 from .registry import Step
-from .reporting import report
+from .reporting import error_text, report
 from .streams import StreamEvent, stream_event
 from .trace import TraceRecord
 
@@ -162,7 +162,7 @@ class StateTriggers:
         assert frame is not None
         self.traces.record(
             TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
-                        f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(seq))
+                        error_text(e), frame.depth + 1, frame.step, next(seq))
         )  # fmt: skip
         report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
 
