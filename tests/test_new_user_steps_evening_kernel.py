@@ -15,6 +15,12 @@ Found by trying it (each a silent difference from what the same file does on the
   ran nothing, silently. The SDK registers one engine function and trigger per trigger, so the
   engine delivers the message to each and runs the step for each whose condition holds; two state
   triggers whose conditions both hold run it twice there too (motia_nb ran the first only).
+- ``await asyncio.wait_for(enqueue(...), 0.2)`` / ``async with asyncio.timeout(0.2)`` around a slow
+  step, or ``task.cancel()`` of a task awaiting one: the cell failed with ``KeyboardInterrupt:
+  interrupted: cancelled step(s) 'Slow'`` though nobody interrupted, and the ``TimeoutError`` /
+  ``CancelledError`` asyncio promises never came (every cancel of a step was taken for Kernel ›
+  Interrupt). Only a real interrupt (a SIGINT, seen on the wake-up fd) is one now; any other
+  cancel is asyncio's, and the cell says which step it cut short.
 """
 
 from __future__ import annotations
@@ -94,6 +100,35 @@ def handler(input, ctx):
     "route_http": 'from motia_nb import request\n(await request("POST", "/route"))["body"]',
     "route_state_b": 'await state_manager.set("b", "k", 1)',
     "route_state_a": 'await state_manager.set("a", "k", 1)',
+    "slow_step": '''%%step
+import asyncio
+from motia import http, queue
+
+config = {"name": "Slow", "triggers": [queue("slow"), http("GET", "/slow")], "enqueues": []}
+
+
+async def handler(data):
+    await asyncio.sleep(30)
+    return {"status": 200, "body": "late"}''',
+    "slow_wait_for": '''import asyncio
+try:
+    await asyncio.wait_for(enqueue({"topic": "slow", "data": 1}), 0.2)
+except TimeoutError:
+    print("wait_for timed out")''',
+    "slow_timeout": '''from motia_nb import request
+try:
+    async with asyncio.timeout(0.2):
+        await request("GET", "/slow")
+except TimeoutError:
+    print("timeout timed out")''',
+    "slow_task_cancel": '''task = asyncio.create_task(enqueue({"topic": "slow", "data": 1}))
+await asyncio.sleep(0.2)
+task.cancel()
+try:
+    await task
+except asyncio.CancelledError:
+    print("task cancelled", task.cancelled())''',
+    "slow_trace": '%motia trace\nfrom motia_nb import trace_frame\nprint(trace_frame(step="Slow").status.tolist())',
 }
 
 
@@ -128,3 +163,14 @@ def test_the_state_trigger_that_fired_gives_the_index_and_each_that_holds_runs(r
     assert "ran state 3" not in ran["route_state_b"], ran["route_state_b"]
     # both hold for group "a": the engine runs the step once per trigger
     assert ran["route_state_a"].startswith("ran state 3 a\nran state 4 a\n"), ran["route_state_a"]
+
+
+def test_a_timeout_or_cancel_around_a_slow_step_is_asyncios_not_an_interrupt(ran):
+    line = "✖ step 'Slow' cancelled: the call waiting for it was cancelled ({}; trace "
+    for name, said, label in [("slow_wait_for", "wait_for timed out", "queue slow"),
+                               ("slow_timeout", "timeout timed out", "http GET /slow"),
+                               ("slow_task_cancel", "task cancelled True", "queue slow")]:
+        text = ran[name]
+        assert text.startswith(line.format(label)) and text.endswith(f"\n{said}\n"), (name, text)
+        assert "KeyboardInterrupt" not in text and "ERROR" not in text, (name, text)
+    assert ran["slow_trace"].rstrip().endswith("['cancelled', 'cancelled', 'cancelled']"), ran["slow_trace"]

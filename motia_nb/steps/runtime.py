@@ -49,7 +49,7 @@ from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from .._calls import DoneCall, NotAwaitedCall
-from .._interrupts import CancelledByInterrupt
+from .._interrupts import CancelledByInterrupt, sigints_seen
 from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
@@ -225,6 +225,7 @@ class Runtime(StateTriggers):
         seq, start, t0 = next(trace_seq), datetime.now(), time.perf_counter()
 
         worker = st.source[7:] if st.source.startswith("worker:") else None
+        interrupts = sigints_seen()  # an interrupt during the run, or a caller's cancel (None: cannot tell)
 
         def done(status: str, err: BaseException | None) -> None:
             self.traces.record(
@@ -256,8 +257,15 @@ class Runtime(StateTriggers):
         except StepLoopError as e:
             done("loop-stopped", e)
             raise
-        except asyncio.CancelledError:  # the causing cell was interrupted
+        except asyncio.CancelledError:
             done("cancelled", None)
+            if interrupts is not None and sigints_seen() == interrupts:
+                # no Kernel › Interrupt: the awaiting code cancelled the call (asyncio.wait_for's or
+                # asyncio.timeout's time ran out, task.cancel()): asyncio's own cancel goes on up,
+                # so the caller gets its TimeoutError / CancelledError
+                say(f"✖ step {st.name!r} cancelled: the call waiting for it was cancelled ({label}; trace {parent.trace_id})")
+                raise
+            # the causing cell was interrupted
             say(f"✖ step {st.name!r} cancelled: interrupted ({label}; trace {parent.trace_id})")
             parent.cancelled.append(st.name)
             if parent.chain:
