@@ -6,14 +6,22 @@
   in turn, so the causing cell failed with a ``RuntimeError`` and a screen of motia_nb's frames,
   the cascade stopped, and an http call got no answer. It is the step's one failure now, named
   ``Weird: <exception str() failed>`` as Python's own tracebacks name it.
+- A handler written with ``yield`` (``async def handler(data): ... yield``, a streaming habit) was
+  registered and "ran" without its body ever running: calling it makes a generator nobody
+  iterates (Motia's runtime only awaits a coroutine), so a queue step did nothing, silently, and
+  a condition written so always held (a generator is truthy). Both are refused at definition.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from motia_nb import log_frame, trace_frame
-from motia_nb.testing import run_cell
+from motia_nb.session import all_steps
+from motia_nb.steps import StepConfigError
+from motia_nb.testing import error_lines, run_cell
 
 
 @pytest.fixture
@@ -71,3 +79,32 @@ def test_an_http_step_or_condition_whose_error_str_fails_answers_500(ip, capsys)
         "headers": {}}
     err = capsys.readouterr().err
     assert "✖ condition of step 'WeirdCond' raised (http GET /cond; trace " in err and "motia_nb" not in err, err
+
+
+GENERATOR = "is a generator function (it has `yield`): it is called once and what it returns is never iterated"
+
+
+def test_a_step_file_whose_handler_yields_is_refused_in_its_cell(ip):
+    lines = error_lines(ip, '%%step\n'
+                            'from motia import queue\n'
+                            'config = {"name": "Streamy", "triggers": [queue("s")], "enqueues": []}\n'
+                            'async def handler(data, ctx):\n'
+                            '    print("never runs")\n'
+                            '    yield data\n')
+    assert "StepConfigError" in lines[-1] and f"step 'Streamy': handler {GENERATOR}" in lines[-1], lines
+    assert [s.name for s in all_steps()] == []
+
+
+@pytest.mark.parametrize("source", [
+    "def handler(data):\n    yield data",
+    "import functools\ndef gen(prefix, data):\n    yield data\nhandler = functools.partial(gen, 'p')",
+    "class Gen:\n    async def __call__(self, data):\n        yield data\nhandler = Gen()",
+])
+def test_a_yielding_handler_or_condition_is_refused_at_definition(ip, source):
+    ip.user_ns.pop("handler", None)
+    cell(ip, source)
+    with pytest.raises(StepConfigError, match=re.escape(f"step 'Gen': handler {GENERATOR}")):
+        cell(ip, 'step({"name": "Gen", "triggers": [queue("g")]})(handler)')
+    with pytest.raises(StepConfigError, match=re.escape(f"condition {GENERATOR}")):
+        cell(ip, 'step({"name": "GenCond", "triggers": [queue("g", condition=handler)]})(lambda d: None)')
+    assert [s.name for s in all_steps()] == []
