@@ -10,6 +10,11 @@
   registered and "ran" without its body ever running: calling it makes a generator nobody
   iterates (Motia's runtime only awaits a coroutine), so a queue step did nothing, silently, and
   a condition written so always held (a generator is truthy). Both are refused at definition.
+- An http step whose condition is false answered 422 with ``{"error": {"code": "CONDITION_NOT_MET",
+  "message": ...}, "skipped": true}`` when it was a notebook step and ``{"error": "condition not
+  met", "step": ...}`` when it was a worker's on the kernel's endpoint; the engine (iii's rest_api
+  worker, ``views.rs``) answers ``{"error": "Request condition not met", "skipped": true}`` for
+  any step: both say that now, so code reading the body works on the engine too.
 """
 
 from __future__ import annotations
@@ -108,3 +113,44 @@ def test_a_yielding_handler_or_condition_is_refused_at_definition(ip, source):
     with pytest.raises(StepConfigError, match=re.escape(f"condition {GENERATOR}")):
         cell(ip, 'step({"name": "GenCond", "triggers": [queue("g", condition=handler)]})(lambda d: None)')
     assert [s.name for s in all_steps()] == []
+
+
+CONDITION_NOT_MET = {"status": 422, "body": {"error": "Request condition not met", "skipped": True}, "headers": {}}
+
+
+def test_a_false_http_condition_answers_the_engines_422_for_a_notebook_step(ip):
+    cell(ip, '@step({"name": "Picky", "triggers": [http("POST", "/picky", condition=lambda req: req.body.get("ok"))]})\n'
+             'def picky(req): return {"status": 200, "body": "ran"}')
+    assert cell(ip, 'await request("POST", "/picky", body={"ok": False})') == CONDITION_NOT_MET
+
+
+def test_a_false_http_condition_answers_the_engines_422_for_a_workers_step(steps_ip):
+    import json
+    import threading
+
+    from websockets.sync.client import connect
+
+    from engine_helpers import frames
+    from motia_nb import engine, request
+
+    server = engine.serve(worker_timeout=10)
+    try:
+        ws = connect(server.url, max_size=None).__enter__()
+        assert frames(ws)[0]["type"] == "workerregistered"
+        for frame in ({"type": "registerfunction", "id": "raw::picky"}, {"type": "registerfunction", "id": "raw::cond"},
+                      {"type": "registertrigger", "id": "t1", "trigger_type": "http", "function_id": "raw::picky",
+                       "config": {"api_path": "wpicky", "http_method": "POST", "condition_function_id": "raw::cond"}}):
+            ws.send(json.dumps(frame))
+        assert "error" not in frames(ws)[0]
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=request.sync("POST", "/wpicky", body={"ok": False})))
+        t.start()
+        call = frames(ws)[0]
+        assert call["function_id"] == "raw::cond"
+        ws.send(json.dumps({"type": "invocationresult", "invocation_id": call["invocation_id"], "function_id": "raw::cond",
+                            "result": False}))
+        t.join(30)
+        assert out["r"] == CONDITION_NOT_MET
+        ws.close()
+    finally:
+        server.close()

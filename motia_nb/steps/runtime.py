@@ -56,7 +56,7 @@ from .config import CronTrigger, QueueTrigger
 from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
 from .reporting import error_text, report, say
-from .routes import choose_route, not_found, request_args, response_check
+from .routes import choose_route, condition_not_met, not_found, request_args, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .state_cascade import StateTriggers, condition_error
@@ -363,8 +363,7 @@ class Runtime(StateTriggers):
                 return {"status": 500, "body": {"error": f"the condition raised {error_text(raised)}",
                                                 "step": st.name}, "headers": {}}
             if not holds:  # as the engine: 422
-                body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
-                return {"status": 422, "body": body, "headers": {}}
+                return condition_not_met()
             out = await self.run(st, req, trigger, label, response_check(st, req.response), trig)
         if out.status == "ok":
             return out.result
