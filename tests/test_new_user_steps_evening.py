@@ -15,6 +15,10 @@
   met", "step": ...}`` when it was a worker's on the kernel's endpoint; the engine (iii's rest_api
   worker, ``views.rs``) answers ``{"error": "Request condition not met", "skipped": true}`` for
   any step: both say that now, so code reading the body works on the engine too.
+- A ``%%step`` cell whose step was renamed (``"A"`` → ``"B"``, same http route) failed when run
+  again: ``step 'B': http route GET /orders is already served by step 'A'``, the cell's own
+  previous step, which its re-run was about to drop; the user had to ``%motia remove A`` by hand.
+  The cell's new step takes its old step's route over (another cell's step on it is still refused).
 """
 
 from __future__ import annotations
@@ -154,3 +158,25 @@ def test_a_false_http_condition_answers_the_engines_422_for_a_workers_step(steps
         ws.close()
     finally:
         server.close()
+
+
+RENAMED = """%%step
+from motia import http
+config = {{"name": "{name}", "triggers": [http("GET", "/orders")], "enqueues": []}}
+def handler(req):
+    return {{"status": 200, "body": "{name}"}}"""
+
+
+def test_a_renamed_step_on_the_same_route_takes_its_cells_old_step_over(ip, capsys):
+    assert ip.run_cell(RENAMED.format(name="ListOrders"), cell_id="cell-1").success
+    capsys.readouterr()
+    res = ip.run_cell(RENAMED.format(name="Orders"), cell_id="cell-1")  # the cell edited, run again
+    assert res.success, res.error_in_exec
+    assert capsys.readouterr().out == ("✓ step 'Orders' registered (http GET /orders)\n"
+                                       "✓ step 'ListOrders' removed: this cell no longer defines it\n")
+    assert [s.name for s in all_steps()] == ["Orders"]
+    assert cell(ip, 'await request("GET", "/orders")')["body"] == "Orders"
+    # another cell's step on that route is refused, as before, and nothing changes
+    res = ip.run_cell(RENAMED.format(name="Other"), cell_id="cell-2")
+    assert "http route GET /orders is already served by step 'Orders'" in str(res.error_in_exec)
+    assert [s.name for s in all_steps()] == ["Orders"]
