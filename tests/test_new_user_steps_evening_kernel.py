@@ -21,6 +21,9 @@ Found by trying it (each a silent difference from what the same file does on the
   ``CancelledError`` asyncio promises never came (every cancel of a step was taken for Kernel ›
   Interrupt). Only a real interrupt (a SIGINT, seen on the wake-up fd) is one now; any other
   cancel is asyncio's, and the cell says which step it cut short.
+- A Motia 0.x handler pasted as it was (``await ctx.streams.todo.set(...)``, ``ctx.emit(...)``)
+  failed with a bare ``AttributeError: 'FlowContext' object has no attribute 'streams'``; the
+  report now ends with how Motia 1.x writes it (``Stream("todo")``, ``enqueue``...).
 """
 
 from __future__ import annotations
@@ -128,6 +131,15 @@ try:
     await task
 except asyncio.CancelledError:
     print("task cancelled", task.cancelled())''',
+    "old_ctx_step": '''%%step
+from motia import queue
+
+config = {"name": "OldTodo", "triggers": [queue("todo.old")], "enqueues": []}
+
+
+async def handler(data, ctx):
+    await ctx.streams.todo.set("inbox", data["id"], data)''',
+    "old_ctx_run": 'await enqueue({"topic": "todo.old", "data": {"id": "t1"}})',
     "slow_trace": '%motia trace\nfrom motia_nb import trace_frame\nprint(trace_frame(step="Slow").status.tolist())',
 }
 
@@ -174,3 +186,11 @@ def test_a_timeout_or_cancel_around_a_slow_step_is_asyncios_not_an_interrupt(ran
         assert text.startswith(line.format(label)) and text.endswith(f"\n{said}\n"), (name, text)
         assert "KeyboardInterrupt" not in text and "ERROR" not in text, (name, text)
     assert ran["slow_trace"].rstrip().endswith("['cancelled', 'cancelled', 'cancelled']"), ran["slow_trace"]
+
+
+def test_a_0x_ctx_attribute_says_how_motia_1_writes_it(ran):
+    text = ran["old_ctx_run"]
+    assert text.startswith("✖ step 'OldTodo' failed (queue todo.old; trace "), text
+    assert text.endswith("AttributeError: 'FlowContext' object has no attribute 'streams'\n"
+                         "hint: Motia 1.x has no ctx.streams: write `from motia import Stream`, "
+                         'then Stream("NAME").set(group_id, id, value)\n'), text
