@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._process_hooks import on_fork_child
+
 __all__ = ["CancelledByInterrupt", "Interrupted", "wake_on_signals", "sigints_seen", "cancel_on_interrupt", "InterruptWatch"]
 
 
@@ -54,6 +56,16 @@ class Interrupted(KeyboardInterrupt):
 _wake_reads: list[socket.socket] = []
 _sigint_lock = threading.Lock()
 _sigints = 0
+
+
+def _forget_wake_reads() -> None:
+    """A forked child shares the parent's socket: reading it would take the parent's signals."""
+    global _sigint_lock
+    _wake_reads.clear()
+    _sigint_lock = threading.Lock()
+
+
+on_fork_child(_forget_wake_reads)
 
 
 def _drain(rsock: socket.socket) -> None:
