@@ -24,6 +24,10 @@ Found by trying it (each a silent difference from what the same file does on the
 - A Motia 0.x handler pasted as it was (``await ctx.streams.todo.set(...)``, ``ctx.emit(...)``)
   failed with a bare ``AttributeError: 'FlowContext' object has no attribute 'streams'``; the
   report now ends with how Motia 1.x writes it (``Stream("todo")``, ``enqueue``...).
+- ``await run_step_now("Restock", data)`` (motia_nb's manual run) of any Motia step in the real world
+  failed with pydantic's ``ValidationError`` for ``TriggerInfo`` (``'manual'`` is none of Motia's
+  five trigger types), even for a handler taking no ``ctx``; it runs, ``ctx.trigger.type`` says
+  ``manual`` as in the stand-in.
 """
 
 from __future__ import annotations
@@ -140,6 +144,15 @@ config = {"name": "OldTodo", "triggers": [queue("todo.old")], "enqueues": []}
 async def handler(data, ctx):
     await ctx.streams.todo.set("inbox", data["id"], data)''',
     "old_ctx_run": 'await enqueue({"topic": "todo.old", "data": {"id": "t1"}})',
+    "manual_step": '''%%step
+from motia import queue
+
+config = {"name": "Restock", "triggers": [queue("stock.low")], "enqueues": []}
+
+
+def handler(data):
+    print("restock", data)''',
+    "manual_run": 'from motia_nb import run_step_now\nprint((await run_step_now("Restock", {"sku": "a1"})).status)',
     "slow_trace": '%motia trace\nfrom motia_nb import trace_frame\nprint(trace_frame(step="Slow").status.tolist())',
 }
 
@@ -194,3 +207,7 @@ def test_a_0x_ctx_attribute_says_how_motia_1_writes_it(ran):
     assert text.endswith("AttributeError: 'FlowContext' object has no attribute 'streams'\n"
                          "hint: Motia 1.x has no ctx.streams: write `from motia import Stream`, "
                          'then Stream("NAME").set(group_id, id, value)\n'), text
+
+
+def test_run_step_now_runs_a_motia_step(ran):
+    assert ran["manual_run"] == "restock {'sku': 'a1'}\nok\n", ran["manual_run"]

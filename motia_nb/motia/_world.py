@@ -134,8 +134,12 @@ def _real_input(mod: Any, kind: str, value: Any, for_condition: bool) -> Any:
 
 def _real_ctx(mod: Any, nb_ctx: Any, index: int | None, value: Any) -> Any:
     t = nb_ctx.trigger
-    info = mod.TriggerInfo(type=t["type"], index=index, path=t.get("path"), method=t.get("method"),
-                           topic=t.get("topic"), expression=t.get("expression"))
+    fields = dict(type=t["type"], index=index, path=t.get("path"), method=t.get("method"), topic=t.get("topic"),
+                  expression=t.get("expression"))
+    # run_step_now's "manual" run is none of Motia's five trigger types, which its TriggerInfo
+    # refuses: built unchecked, the handler sees ctx.trigger.type == "manual" as in the stand-in
+    known = t["type"] in ("http", "queue", "cron", "state", "stream")
+    info = mod.TriggerInfo(**fields) if known else mod.TriggerInfo.model_construct(**fields)
     return mod.FlowContext(trace_id=nb_ctx.trace_id, trigger=info, input_value=value)
 
 
