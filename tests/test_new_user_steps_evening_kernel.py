@@ -28,6 +28,9 @@ Found by trying it (each a silent difference from what the same file does on the
   failed with pydantic's ``ValidationError`` for ``TriggerInfo`` (``'manual'`` is none of Motia's
   five trigger types), even for a handler taking no ``ctx``; it runs, ``ctx.trigger.type`` says
   ``manual`` as in the stand-in.
+- A queue trigger's ``input=`` JSON Schema where the ``jsonschema`` package is missing (the real
+  world's venv: Motia does not require it) was not checked, silently; Motia's runtime logs that it
+  skips the check. The cell says so once per step and queue.
 """
 
 from __future__ import annotations
@@ -153,6 +156,17 @@ config = {"name": "Restock", "triggers": [queue("stock.low")], "enqueues": []}
 def handler(data):
     print("restock", data)''',
     "manual_run": 'from motia_nb import run_step_now\nprint((await run_step_now("Restock", {"sku": "a1"})).status)',
+    "schema_has": 'import importlib.util\nprint("jsonschema" if importlib.util.find_spec("jsonschema") else "none")',
+    "schema_step": '''%%step
+from motia import queue
+
+ORDER = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+config = {"name": "Checked", "triggers": [queue("checked", input=ORDER)], "enqueues": []}
+
+
+async def handler(data):
+    print("got", data)''',
+    "schema_run": 'await enqueue({"topic": "checked", "data": {"id": 5}})\nawait enqueue({"topic": "checked", "data": {"id": 6}})',
     "slow_trace": '%motia trace\nfrom motia_nb import trace_frame\nprint(trace_frame(step="Slow").status.tolist())',
 }
 
@@ -211,3 +225,14 @@ def test_a_0x_ctx_attribute_says_how_motia_1_writes_it(ran):
 
 def test_run_step_now_runs_a_motia_step(ran):
     assert ran["manual_run"] == "restock {'sku': 'a1'}\nok\n", ran["manual_run"]
+
+
+def test_a_json_schema_input_that_cannot_be_checked_is_said_once(ran):
+    text = ran["schema_run"]
+    if ran["schema_has"] == "jsonschema\n":  # checked: each message refused in one line
+        assert text.count("StepInputError: step 'Checked': data on queue 'checked' does not match its input schema: "
+                          "input.id: ") == 2, text
+    else:
+        assert text == ("⚠ step 'Checked': data on queue 'checked' is not checked against its JSON Schema input: the "
+                        "jsonschema package is not installed (Motia skips the check too; pip install jsonschema to "
+                        "have it)\ngot {'id': 5}\ngot {'id': 6}\n"), text

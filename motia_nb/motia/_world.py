@@ -29,6 +29,7 @@ from typing import Any
 from ..session import logger as nb_logger
 from ..session import register
 from ..steps.errors import StepInputError
+from ..steps.reporting import say
 from ..steps.registry import Step
 from ..steps.config import (CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger, as_mapping,
                             call_arity, parse_config, validate_cron)
@@ -160,6 +161,10 @@ def _index(parsed: list[Any], trig: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: the step queues whose JSON Schema input could not be checked (said once each)
+_unvalidated: set[str] = set()
+
+
 def _validate_input(schema: Any, value: Any, where: str) -> Any:
     """Check queue data against ``input=`` as Motia's runtime does (pydantic model, or JSON Schema if
     jsonschema exists). Data that does not match is a :class:`StepInputError` naming ``where`` (the
@@ -172,7 +177,11 @@ def _validate_input(schema: Any, value: Any, where: str) -> Any:
         if isinstance(json_schema, Mapping):
             try:
                 import jsonschema
-            except ImportError:
+            except ImportError:  # as Motia's runtime: not validated, and said (once per step and queue)
+                if where not in _unvalidated:
+                    _unvalidated.add(where)
+                    say(f"⚠ {where} is not checked against its JSON Schema input: the jsonschema package is not "
+                        "installed (Motia skips the check too; pip install jsonschema to have it)")
                 return value
             jsonschema.validate(instance=value, schema=json_schema)
         return value
