@@ -15,7 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["CancelledByInterrupt", "Interrupted", "wake_on_signals", "cancel_on_interrupt", "InterruptWatch"]
+from ._process_hooks import on_fork_child
+
+__all__ = ["CancelledByInterrupt", "Interrupted", "wake_on_signals", "sigints_seen", "cancel_on_interrupt", "InterruptWatch"]
 
 
 class CancelledByInterrupt(Exception):
@@ -50,6 +52,43 @@ class Interrupted(KeyboardInterrupt):
         return [f"KeyboardInterrupt: {self}"]
 
 
+#: the read ends of the wake-up sockets :func:`wake_on_signals` installed (at most one is set at a time)
+_wake_reads: list[socket.socket] = []
+_sigint_lock = threading.Lock()
+_sigints = 0
+
+
+def _forget_wake_reads() -> None:
+    """A forked child shares the parent's socket: reading it would take the parent's signals."""
+    global _sigint_lock
+    _wake_reads.clear()
+    _sigint_lock = threading.Lock()
+
+
+on_fork_child(_forget_wake_reads)
+
+
+def _drain(rsock: socket.socket) -> None:
+    """Read what the wake-up fd received, counting the SIGINTs (each signal writes its number)."""
+    global _sigints
+    with _sigint_lock:
+        try:
+            while data := rsock.recv(4096):
+                _sigints += data.count(signal.SIGINT)
+        except OSError:  # nothing more now (or closed)
+            pass
+
+
+def sigints_seen() -> int | None:
+    """How many SIGINTs (Kernel › Interrupt) arrived since :func:`wake_on_signals` was installed,
+    as of now (the C-level signal handler writes to the wake-up fd before any Python code runs, so
+    an interrupt that cancelled something is always counted here by then); None when no wake-up fd
+    of ours is set, and nothing tells an interrupt from another cancel."""
+    for rsock in list(_wake_reads):
+        _drain(rsock)
+    return _sigints if _wake_reads else None
+
+
 def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:
     """Make ``loop`` (running in the main thread) wake up when a signal arrives; returns an undo.
 
@@ -78,13 +117,10 @@ def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | Non
         return None
 
     def drain() -> None:
-        try:
-            while rsock.recv(4096):
-                pass
-        except OSError:
-            pass
+        _drain(rsock)
 
     loop.add_reader(rsock.fileno(), drain)
+    _wake_reads.append(rsock)
 
     def undo() -> None:
         try:
@@ -96,6 +132,8 @@ def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | Non
             loop.remove_reader(rsock.fileno())
         except Exception:  # pragma: no cover - the loop is closed
             pass
+        if rsock in _wake_reads:
+            _wake_reads.remove(rsock)
         rsock.close()
         wsock.close()
 

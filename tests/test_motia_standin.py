@@ -97,7 +97,7 @@ def test_http_condition_false_answers_422_and_a_raising_condition_is_reported(mo
              lambda req: motia.ApiResponse(status=200, body={"got": req.body}))
     assert request.sync("POST", "/h", body={"ok": True}) == {"status": 200, "body": {"got": {"ok": True}}, "headers": {}}
     r = request.sync("POST", "/h", body={"ok": False})
-    assert r["status"] == 422 and r["body"]["error"]["code"] == "CONDITION_NOT_MET"
+    assert r["status"] == 422 and r["body"] == {"error": "Request condition not met", "skipped": True}
     ran = []
     register({"name": "C", "triggers": [motia.cron("0 0 * * * *", condition=lambda i, c: 1 / 0)]}, lambda i: ran.append(i))
     run_cron.sync("C")

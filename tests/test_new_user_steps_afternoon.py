@@ -224,7 +224,8 @@ def test_in_a_real_kernel(ran):
     else:  # the handler's line and the error: not pydantic's frame (a machine path under site-packages)
         lines = said.splitlines()
         assert lines[0].startswith("✖ step 'OldStyle' failed (queue old; trace ") and "site-packages" not in said, said
-        assert lines[2].endswith("line 5, in handler") and lines[-1] == "AttributeError: 'FlowContext' object has no attribute 'logger'", said
+        assert lines[2].endswith("line 5, in handler") and lines[-2] == "AttributeError: 'FlowContext' object has no attribute 'logger'", said
+        assert lines[-1] == "hint: Motia 1.x has no ctx.logger: write `from motia import logger`, then logger.info(message, data)", said
 
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..steps.registry import CELL_SOURCES, StepRegistry
 from ..steps.errors import StepConfigError, StepNotFoundError
+from ..steps.routes import condition_not_met
 from .workers import Worker, WorkerCallError
 
 log = logging.getLogger("motia_nb.engine")
@@ -219,7 +220,7 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
                 if not _condition_holds(await call_worker(server, _owner(server, worker, cond_id), cond_id, payload)):
                     _line(name, worker, "skipped, condition false", (time.perf_counter() - t0) * 1000)
                     if ttype == "http":  # as the engine: a false http condition answers 422
-                        return {"status": 422, "body": {"error": "condition not met", "step": name}, "headers": {}}
+                        return condition_not_met()
                     return None
             if ttype == "http":
                 out = await server.http_call(_owner(server, worker, fid), fid, input, name)

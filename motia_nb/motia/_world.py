@@ -29,6 +29,7 @@ from typing import Any
 from ..session import logger as nb_logger
 from ..session import register
 from ..steps.errors import StepInputError
+from ..steps.reporting import say
 from ..steps.registry import Step
 from ..steps.config import (CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger, as_mapping,
                             call_arity, parse_config, validate_cron)
@@ -134,12 +135,19 @@ def _real_input(mod: Any, kind: str, value: Any, for_condition: bool) -> Any:
 
 def _real_ctx(mod: Any, nb_ctx: Any, index: int | None, value: Any) -> Any:
     t = nb_ctx.trigger
-    info = mod.TriggerInfo(type=t["type"], index=index, path=t.get("path"), method=t.get("method"),
-                           topic=t.get("topic"), expression=t.get("expression"))
+    fields = dict(type=t["type"], index=index, path=t.get("path"), method=t.get("method"), topic=t.get("topic"),
+                  expression=t.get("expression"))
+    # run_step_now's "manual" run is none of Motia's five trigger types, which its TriggerInfo
+    # refuses: built unchecked, the handler sees ctx.trigger.type == "manual" as in the stand-in
+    known = t["type"] in ("http", "queue", "cron", "state", "stream")
+    info = mod.TriggerInfo(**fields) if known else mod.TriggerInfo.model_construct(**fields)
     return mod.FlowContext(trace_id=nb_ctx.trace_id, trigger=info, input_value=value)
 
 
 def _index(parsed: list[Any], trig: Mapping[str, Any]) -> int | None:
+    known = getattr(trig, "index", None)  # the runtime's: the trigger that fired (of two state triggers...)
+    if known is not None:
+        return known
     kind = trig.get("type")
     for i, t in enumerate(parsed):
         if (
@@ -151,6 +159,10 @@ def _index(parsed: list[Any], trig: Mapping[str, Any]) -> int | None:
         ):
             return i
     return None
+
+
+#: the step queues whose JSON Schema input could not be checked (said once each)
+_unvalidated: set[str] = set()
 
 
 def _validate_input(schema: Any, value: Any, where: str) -> Any:
@@ -165,7 +177,11 @@ def _validate_input(schema: Any, value: Any, where: str) -> Any:
         if isinstance(json_schema, Mapping):
             try:
                 import jsonschema
-            except ImportError:
+            except ImportError:  # as Motia's runtime: not validated, and said (once per step and queue)
+                if where not in _unvalidated:
+                    _unvalidated.add(where)
+                    say(f"⚠ {where} is not checked against its JSON Schema input: the jsonschema package is not "
+                        "installed (Motia skips the check too; pip install jsonschema to have it)")
                 return value
             jsonschema.validate(instance=value, schema=json_schema)
         return value
@@ -219,6 +235,8 @@ def _adapt_handler(handler: Callable[..., Any], raw: list[Mapping[str, Any]], pa
         v = _real_input(mod, kind, value, False) if real else value
         if kind == "queue" and i is not None and raw[i].get("input") is not None:
             v = _validate_input(raw[i]["input"], v, f"step {name!r}: data on queue {raw[i].get('topic')!r}")
+            if not real:  # ctx.input_value / get_data() / match() hand on what the handler gets, as Motia's
+                nb_ctx.input_value = v
         ctx = _real_ctx(mod, nb_ctx, i, v) if real else nb_ctx
         return i, v, ctx
 

@@ -35,11 +35,12 @@ class CellSteps:
         self._cell = getattr(info, "cell_id", None) or None
         self._before = self._steps() if self._cell is not None else None
         self._run = current_session().registry
-        self._run.begin_cell_run()
+        self._run.begin_cell_run(self.owned.get(self._cell, {}) if self._cell is not None else None)
 
     def post_run_cell(self, result: Any) -> None:
+        taken: set[str] = set()
         if self._run is not None:
-            self._run.end_cell_run()
+            taken = self._run.end_cell_run()
             self._run = None
         cell, before = self._cell, self._before
         self._cell = self._before = None
@@ -52,6 +53,9 @@ class CellSteps:
         for name, st in previous.items():
             if name not in defined and now.get(name) is st:  # still the one this cell defined
                 registry.remove(name)
+                print(f"✓ step {name!r} removed: this cell no longer defines it")
+            elif name not in defined and name not in now and name in taken:
+                # a step this run defined on its http route took its place (renamed in the cell)
                 print(f"✓ step {name!r} removed: this cell no longer defines it")
         if defined:
             self.owned[cell] = defined

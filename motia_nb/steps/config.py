@@ -20,6 +20,7 @@ Motia project is accepted as is.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import json
 import re
@@ -69,6 +70,12 @@ def call_arity(fn: Callable[..., Any], what: str, allowed: tuple[int, ...] = (0,
     """
     if not callable(fn):
         raise StepConfigError(f"{what} must be callable, got {type(fn).__name__} {fn!r}")
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    if any(inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f) for f in (target, getattr(target, "__call__", None))):
+        raise StepConfigError(
+            f"{what} is a generator function (it has `yield`): it is called once and what it returns is never "
+            "iterated, so its body would never run; return a value (or write to the response) instead of yielding"
+        )
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # builtins without a signature: assume (input)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..state.cause import cause_now
 from .context import current_frame
+from .reporting import error_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -279,7 +280,7 @@ class StepLogger:
     def keep_failure(self, step: str, trace_id: str, err: BaseException) -> None:
         """Keep (not print: the cell shows the error already) an error line saying step ``step`` failed
         with ``err``, so that the log of a failed run ends with why."""
-        message = f"step failed: {type(err).__name__}: {err}"
+        message = f"step failed: {error_text(err)}"
         self._store().add(LogRecord(datetime.now(), "error", step, trace_id, message, None, len(message)))
 
     def bound(self, step: str, trace_id: str | None = None) -> "StepLogger":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,13 +89,25 @@ class StepRegistry:
         self._listeners: list[Callable[[], None]] = []
         #: the names the notebook cell running now has defined (None outside a cell run)
         self._this_run: set[str] | None = None
+        #: the steps the running cell's previous run defined (its own, to be replaced)
+        self._run_owned: dict[str, Step] = {}
+        self._run_taken: set[str] = set()
 
-    def begin_cell_run(self) -> None:
-        """A notebook cell starts running: a step name it defines twice is refused until :meth:`end_cell_run`."""
+    def begin_cell_run(self, owned: Mapping[str, Step] | None = None) -> None:
+        """A notebook cell starts running: a step name it defines twice is refused until :meth:`end_cell_run`.
+
+        ``owned``: the steps the cell's previous run defined; a step this run defines on one of
+        their http routes takes the route over (the cell was edited: ``"A"`` renamed ``"B"``)."""
         self._this_run = set()
+        self._run_owned = dict(owned or {})
+        self._run_taken: set[str] = set()
 
-    def end_cell_run(self) -> None:
+    def end_cell_run(self) -> set[str]:
+        """The cell run ended; returns the names of its previous run's steps whose routes it took over."""
         self._this_run = None
+        self._run_owned = {}
+        taken, self._run_taken = getattr(self, "_run_taken", set()), set()
+        return taken
 
     def on_change(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` whenever a step is registered, replaced or removed."""
@@ -125,16 +137,24 @@ class StepRegistry:
                     f"step {new.name!r} is defined twice in this cell; give each step its own name "
                     "(the first definition stands)"
                 )
+            taken_over: list[str] = []  # the running cell's own steps of its previous run, on the new one's routes
             for trig in new.of_type(HttpTrigger):
                 for other in self._steps.values():
-                    if other.name == new.name:
+                    if other.name == new.name or other.name in taken_over:
                         continue
                     for ot in other.of_type(HttpTrigger):
-                        if ot.shape == trig.shape:
-                            raise StepConfigError(
-                                f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
-                                f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
-                            )
+                        if ot.shape != trig.shape:
+                            continue
+                        if this_run is not None and other.name not in this_run and self._run_owned.get(other.name) is other:
+                            taken_over.append(other.name)  # this cell defined it, and now defines the route anew
+                            break
+                        raise StepConfigError(
+                            f"step {new.name!r}: http route {trig.method} {trig.path} is already served by step "
+                            f"{other.name!r} ({ot.method} {ot.path}); remove that step or change the path"
+                        )
+            for name in taken_over:
+                del self._steps[name]
+                self._run_taken.add(name)
             old = self._steps.get(new.name)
             replaced = old is not None
             self._steps[new.name] = new  # a dict keeps the old position on replacement

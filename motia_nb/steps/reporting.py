@@ -17,7 +17,7 @@ import traceback
 
 from .._frames import is_user_file, location
 
-__all__ = ["say", "report", "user_traceback"]
+__all__ = ["say", "report", "user_traceback", "error_text"]
 
 #: Frames from these folders are motia_nb's or the machinery between it and a handler
 #: (the thread pool, asyncio): a reported error shows only the user's own frames.
@@ -65,6 +65,18 @@ def user_traceback(exc: BaseException) -> list[str]:
     return lines
 
 
+def error_text(exc: BaseException) -> str:
+    """``ValueError: bad total``: the error's type and message, for a trace row, a log line or a 500's body.
+
+    An exception whose ``str()`` itself fails (a ``__str__`` reading a field it never set) says
+    so as Python's tracebacks do, rather than failing the report, and the cell, with motia_nb's frames."""
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - any failure of the user's __str__
+        message = "<exception str() failed>"
+    return f"{type(exc).__name__}: {message}"
+
+
 def say(line: str) -> None:
     """One line on the causing cell's stderr, after any pending stdout."""
     try:
@@ -75,11 +87,29 @@ def say(line: str) -> None:
     sys.stderr.flush()
 
 
+#: what a Motia 0.x handler reached for on its ``ctx``, and how Motia 1.x writes it
+_CTX_0X = {
+    "streams": 'Motia 1.x has no ctx.streams: write `from motia import Stream`, then Stream("NAME").set(group_id, id, value)',
+    "emit": 'Motia 1.x has no ctx.emit: write `from motia import enqueue`, then enqueue({"topic": TOPIC, "data": DATA})',
+    "state": "Motia 1.x has no ctx.state: write `from motia import stateManager`, then stateManager.get(group, key)",
+    "logger": "Motia 1.x has no ctx.logger: write `from motia import logger`, then logger.info(message, data)",
+    "traceId": "Motia 1.x's ctx names it ctx.trace_id",
+}
+
+
+def _ctx_hint(exc: BaseException) -> str | None:
+    """A hint for ``ctx.streams`` / ``ctx.emit`` / … (Motia 0.x's context) failing on 1.x's ``FlowContext``."""
+    if type(exc) is not AttributeError or type(getattr(exc, "obj", None)).__name__ != "FlowContext":
+        return None
+    return _CTX_0X.get(getattr(exc, "name", None) or "")
+
+
 def report(headline: str, exc: BaseException) -> None:
     """Print a failure to the causing cell's stderr, after any pending stdout (causal order)."""
     try:
         sys.stdout.flush()
     except Exception:  # pragma: no cover - a closed stream must not hide the report
         pass
-    sys.stderr.write(headline + "\n" + "".join(user_traceback(exc)))
+    hint = _ctx_hint(exc)
+    sys.stderr.write(headline + "\n" + "".join(user_traceback(exc)) + (f"hint: {hint}\n" if hint else ""))
     sys.stderr.flush()

@@ -95,6 +95,12 @@ def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
     return {"status": 404, "body": {"error": f"no http step matches {method} {path}"}, "headers": {}}
 
 
+def condition_not_met() -> dict[str, Any]:
+    """The 422 the engine answers when an http trigger's condition is false (iii's rest_api
+    worker, ``views.rs``), for a notebook step and a worker's alike."""
+    return {"status": 422, "body": {"error": "Request condition not met", "skipped": True}, "headers": {}}
+
+
 #: request() header / query values that would reach the handler as their Python repr
 _NOT_TEXT = (Mapping, set, frozenset, bytes, bytearray)
 

@@ -49,14 +49,14 @@ from datetime import datetime
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from .._calls import DoneCall, NotAwaitedCall
-from .._interrupts import CancelledByInterrupt
+from .._interrupts import CancelledByInterrupt, sigints_seen
 from .._threads import run_in_handler_pool, run_sync
 from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
-from .context import FlowContext, Frame, HttpRequest, _frame, current_frame
+from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
-from .reporting import report, say
-from .routes import choose_route, not_found, request_args, response_check
+from .reporting import error_text, report, say
+from .routes import choose_route, condition_not_met, not_found, request_args, response_check
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .state_cascade import StateTriggers, condition_error
@@ -202,29 +202,36 @@ class Runtime(StateTriggers):
         """Enter the running cascade, or open ``frame`` / a trace with ``trace_id`` / a new trace."""
         return _Root(self, label, frame, trace_id)
 
-    def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None) -> FlowContext:
-        """The ``ctx`` a handler or condition of ``st`` receives."""
+    def context(self, trace_id: str, st: Step, trigger: dict[str, Any], input_value: Any = None,
+                trig: Any = None) -> FlowContext:
+        """The ``ctx`` a handler or condition of ``st`` receives; ``trig``, the trigger of ``st`` that
+        fired, gives ``ctx.trigger.index`` its place in the config's ``triggers`` (as Motia's runtime)."""
+        info = TriggerInfo(trigger)
+        info.index = next((i for i, t in enumerate(st.triggers) if t is trig), None)
         return FlowContext(
-            trace_id=trace_id, step=st.name, trigger=trigger, flows=st.flows, logger=self.logger.bound(st.name, trace_id),
+            trace_id=trace_id, step=st.name, trigger=info, flows=st.flows, logger=self.logger.bound(st.name, trace_id),
             input_value=input_value, state_manager=self.manager, enqueue=self.enqueue_entry,
         )
 
     async def run(
-        self, st: Step, data: Any, trigger: dict[str, Any], label: str, check: Callable[[Any], Any] | None = None
+        self, st: Step, data: Any, trigger: dict[str, Any], label: str, check: Callable[[Any], Any] | None = None,
+        trig: Any = None,
     ) -> Outcome:
-        """Run one step inside the current cascade; report and record, never raise (but the loop guard)."""
+        """Run one step inside the current cascade (``trig``: its trigger that fired); report and record,
+        never raise (but the loop guard)."""
         parent = current_frame()
         assert parent is not None, "a step must run inside a cascade root"
         chain = parent.chain + (st.name,)
         seq, start, t0 = next(trace_seq), datetime.now(), time.perf_counter()
 
         worker = st.source[7:] if st.source.startswith("worker:") else None
+        interrupts = sigints_seen()  # an interrupt during the run, or a caller's cancel (None: cannot tell)
 
         def done(status: str, err: BaseException | None) -> None:
             self.traces.record(
                 TraceRecord(
                     parent.trace_id, st.name, label, start, (time.perf_counter() - t0) * 1000.0, status,
-                    None if err is None else f"{type(err).__name__}: {err}", len(chain), parent.step, seq, worker,
+                    None if err is None else error_text(err), len(chain), parent.step, seq, worker,
                 )
             )
 
@@ -237,7 +244,7 @@ class Runtime(StateTriggers):
         try:
             args: tuple[Any, ...] = (data,)
             if st.arity == 2:
-                args = (data, self.context(parent.trace_id, st, trigger, data))
+                args = (data, self.context(parent.trace_id, st, trigger, data, trig))
             args = args[: st.arity]
             if st.is_async:
                 result = await st.handler(*args)
@@ -250,8 +257,15 @@ class Runtime(StateTriggers):
         except StepLoopError as e:
             done("loop-stopped", e)
             raise
-        except asyncio.CancelledError:  # the causing cell was interrupted
+        except asyncio.CancelledError:
             done("cancelled", None)
+            if interrupts is not None and sigints_seen() == interrupts:
+                # no Kernel › Interrupt: the awaiting code cancelled the call (asyncio.wait_for's or
+                # asyncio.timeout's time ran out, task.cancel()): asyncio's own cancel goes on up,
+                # so the caller gets its TimeoutError / CancelledError
+                say(f"✖ step {st.name!r} cancelled: the call waiting for it was cancelled ({label}; trace {parent.trace_id})")
+                raise
+            # the causing cell was interrupted
             say(f"✖ step {st.name!r} cancelled: interrupted ({label}; trace {parent.trace_id})")
             parent.cancelled.append(st.name)
             if parent.chain:
@@ -297,9 +311,11 @@ class Runtime(StateTriggers):
         trigger = {"type": "queue", "topic": topic}
         with self.root(f"enqueue {topic}"):
             for st in targets:
-                trig = next(t for t in st.of_type(QueueTrigger) if t.topic == topic)
-                if await self._condition_holds(st, trig, _json_copy(data, "data"), f"queue {topic}", trigger):
-                    await self.run(st, _json_copy(data, "data"), trigger, f"queue {topic}")
+                # each of its triggers on the topic is a subscription of its own, as in the engine (the SDK
+                # registers a function per trigger): each whose condition holds runs the step
+                for trig in [t for t in st.of_type(QueueTrigger) if t.topic == topic]:
+                    if await self._condition_holds(st, trig, _json_copy(data, "data"), f"queue {topic}", trigger):
+                        await self.run(st, _json_copy(data, "data"), trigger, f"queue {topic}", trig=trig)
 
     def _declared_by_caller(self, topic: str) -> bool:
         """True when the running step lists ``topic`` in its config's ``enqueues`` (an intended emit)."""
@@ -344,16 +360,15 @@ class Runtime(StateTriggers):
             finally:
                 condition_error.reset(token)
             if raised is not None:  # as the engine, for a condition function that fails: 500
-                return {"status": 500, "body": {"error": f"the condition raised {type(raised).__name__}: {raised}",
+                return {"status": 500, "body": {"error": f"the condition raised {error_text(raised)}",
                                                 "step": st.name}, "headers": {}}
             if not holds:  # as the engine: 422
-                body = {"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": True}
-                return {"status": 422, "body": body, "headers": {}}
-            out = await self.run(st, req, trigger, label, response_check(st, req.response))
+                return condition_not_met()
+            out = await self.run(st, req, trigger, label, response_check(st, req.response), trig)
         if out.status == "ok":
             return out.result
         e = out.error
-        return {"status": 500, "body": {"error": f"{type(e).__name__}: {e}", "step": st.name}, "headers": {}}
+        return {"status": 500, "body": {"error": error_text(e), "step": st.name}, "headers": {}}
 
     # ------------------------------------------------------------------ cron and manual runs
     async def run_cron(self, name: str, scheduled: bool = False) -> None:
@@ -378,7 +393,7 @@ class Runtime(StateTriggers):
             finally:
                 condition_error.reset(token)
             if holds:
-                await self.run(st, None, trigger, label)
+                await self.run(st, None, trigger, label, trig=trigs[0])
             elif not scheduled and raised is None:  # (a condition that raised was reported already)
                 cond = getattr(trigs[0].condition, "__name__", "")
                 said = f"its condition {cond}" if cond and cond != "<lambda>" else "its condition"

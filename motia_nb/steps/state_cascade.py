@@ -28,7 +28,7 @@ from ..state.cause import cause_now
 from .config import StateTrigger, StreamTrigger
 from .context import Frame, current_frame
 from .registry import Step
-from .reporting import report
+from .reporting import error_text, report
 from .streams import StreamEvent, stream_event
 from .trace import TraceRecord
 
@@ -132,7 +132,7 @@ class StateTriggers:
         try:
             if trig.arity == 2:
                 frame = current_frame() if enter is None else enter()
-                r = cond(value, self.context(frame.trace_id, st, c.trigger, value))  # type: ignore[attr-defined]
+                r = cond(value, self.context(frame.trace_id, st, c.trigger, value, trig))  # type: ignore[attr-defined]
             else:
                 r = cond(value)
             return r if inspect.isawaitable(r) else bool(r)
@@ -162,7 +162,7 @@ class StateTriggers:
         assert frame is not None
         self.traces.record(
             TraceRecord(frame.trace_id, st.name, label, datetime.now(), 0.0, "condition-error",
-                        f"{type(e).__name__}: {e}", frame.depth + 1, frame.step, next(seq))
+                        error_text(e), frame.depth + 1, frame.step, next(seq))
         )  # fmt: skip
         report(f"✖ condition of step {st.name!r} raised ({label}; trace {frame.trace_id}); the step was skipped:", e)
 
@@ -241,5 +241,4 @@ class StateTriggers:
                 else:
                     holds = await self._condition_holds(st, trigs[k], c.data, c.label, c.trigger)
                 if holds:
-                    await self.run(st, c.data, c.trigger, c.label)  # type: ignore[attr-defined]
-                    break
+                    await self.run(st, c.data, c.trigger, c.label, trig=trigs[k])  # type: ignore[attr-defined]
