@@ -1,0 +1,151 @@
+"""A Motia user's evening with the state side of motia_nb (found by trying it, see each test).
+
+- ``%state use redis:localhost:6379`` (the ``//`` forgotten), ``%state use localhost:6379`` (the
+  scheme forgotten): "motia_nb state database: redis:localhost:6379", an SQLite file of that
+  name made in the notebook's folder and every write going there while the user thought they
+  were on Redis. Both are refused now in one line saying what to write (``./name`` for a file
+  that really has such a name), and the notebook stays on the store it was on.
+- ``%state use Redis://host:6379/0`` (a URL scheme in capitals: RFC 3986 says schemes are
+  case-insensitive, and redis-py agrees): "the folder …/Redis:/host:6379 does not exist";
+  ``SQLite:///path`` likewise. The scheme is read in any case now.
+- ``frame()`` / ``%state list`` of a group of mixed shapes: an item ``{"key": "K"}`` and an item
+  ``{"value": {"key": 1}}`` gave two columns both named ``value.key`` (``df["value.key"]`` a
+  DataFrame, ``to_dict`` keeping one of them); a value ``5`` and a value ``{"value": 5}`` gave
+  the same row, the object's field in the column of values that are not objects. Each field
+  keeps a column of its own now (``value.value``, ``value.value.key``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from motia_nb import StateManager, state_manager
+from motia_nb.state.errors import StateError
+from motia_nb.testing import error_lines, run_cell
+
+
+# ---------------------------------------------------------------- database URLs mistyped
+TYPOS = [
+    ("redis:localhost:6379", "(a URL's scheme is followed by '//'): write redis://localhost:6379"),
+    ("redis:/127.0.0.1:6379/0", "(a URL's scheme is followed by '//'): write redis://127.0.0.1:6379/0"),
+    ("rediss:cache.example.com:6380", "write rediss://cache.example.com:6380"),
+    ("unix:/tmp/redis.sock", "write unix:///tmp/redis.sock"),
+    ("sqlite:state.db", "(an SQLite path needs no scheme): write state.db"),
+    ("localhost:6379", "looks like a Redis address without its scheme: write redis://localhost:6379"),
+    ("127.0.0.1:6379/1", "looks like a Redis address without its scheme: write redis://127.0.0.1:6379/1"),
+]
+
+
+@pytest.mark.parametrize("url, message", TYPOS)
+def test_a_mistyped_url_is_refused_not_made_a_file(tmp_path, monkeypatch, url, message):
+    monkeypatch.chdir(tmp_path)
+    sm = StateManager(str(tmp_path / "state.db"))
+    try:
+        sm.sync.set("g", "k", 1)
+        with pytest.raises(StateError) as info:
+            sm.use(url)
+        assert message in str(info.value) and "\n" not in str(info.value)
+        assert f"for a file at that path, write ./{url}" in str(info.value)
+        assert sorted(os.listdir(tmp_path)) == ["state.db", "state.db-shm", "state.db-wal"]  # nothing made
+        assert sm.sync.get("g", "k") == 1  # still on the same store
+    finally:
+        sm.close()
+
+
+def test_the_file_of_such_a_name_is_one_dot_slash_away(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sm = StateManager(":memory:")
+    try:
+        assert sm.use("./localhost:6379") == str(tmp_path / "localhost:6379")
+        sm.sync.set("g", "k", 1)
+        assert os.path.exists(tmp_path / "localhost:6379")
+    finally:
+        sm.close()
+
+
+def test_a_password_in_a_mistyped_url_is_not_shown(tmp_path):
+    sm = StateManager(str(tmp_path / "state.db"))
+    try:
+        with pytest.raises(StateError) as info:
+            sm.use("redis:user:s3cret@cache:6379")
+        assert "s3cret" not in str(info.value) and "write redis://user:***@cache:6379" in str(info.value)
+    finally:
+        sm.close()
+
+
+def test_state_use_with_a_typo_fails_the_cell_in_one_line(ip, fresh_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_cell(ip, "%state set orders o1 1")
+    lines = error_lines(ip, "%state use redis:localhost:6379")
+    assert len(lines) == 1 and "StateError" in lines[0] and "write redis://localhost:6379;" in lines[0], lines
+    assert not os.path.exists(tmp_path / "redis:localhost:6379")
+    assert state_manager.url == fresh_db and state_manager.sync.get("orders", "o1") == 1
+
+
+@pytest.mark.parametrize("scheme", ["Redis", "REDIS"])
+def test_a_redis_url_scheme_is_read_in_any_case(redis_url, scheme):
+    sm = StateManager(":memory:")
+    try:
+        assert sm.use(scheme + redis_url[len("redis"):]) == redis_url
+        sm.sync.set("evening", "k", 1)
+        assert sm.backend.__class__.__name__ == "RedisBackend" and sm.sync.get("evening", "k") == 1
+        sm.sync.delete("evening", "k")
+    finally:
+        sm.close()
+
+
+def test_an_sqlite_url_scheme_is_read_in_any_case(tmp_path):
+    sm = StateManager(":memory:")
+    try:
+        assert sm.use(f"SQLite://{tmp_path}/x.db") == str(tmp_path / "x.db")
+        sm.sync.set("g", "k", 1)
+        assert os.path.exists(tmp_path / "x.db")
+    finally:
+        sm.close()
+
+
+# ---------------------------------------------------------------- frames of mixed shapes
+@pytest.fixture
+def sm(tmp_path):
+    m = StateManager(str(tmp_path / "state.db"))
+    yield m
+    m.close()
+
+
+def test_a_key_field_and_a_nested_key_field_get_a_column_each(sm):
+    sm.sync.set("g", "a", {"key": "K"})
+    sm.sync.set("g", "b", {"value": {"key": 1}})
+    df = sm.sync.frame("g")
+    assert list(df.columns) == ["key", "value.value.key", "value.key"]  # was: value.key twice
+    assert df.to_dict("list")["value.value.key"][0] == "K" and df["value.key"].tolist()[1] == 1
+
+
+def test_a_value_field_is_not_taken_for_a_value_that_is_no_object(sm):
+    sm.sync.set("g", "plain", 5)
+    sm.sync.set("g", "object", {"value": 5})
+    df = sm.sync.frame("g")
+    assert list(df.columns) == ["key", "value", "value.value"]
+    rows = {r["key"]: r for r in df.to_dict("records")}
+    assert rows["plain"]["value"] == 5 and rows["object"]["value.value"] == 5
+    assert rows["plain"]["value.value"] != 5 and rows["object"]["value"] != 5  # (NaN where absent)
+
+
+def test_mixed_shapes_keep_the_documented_columns(sm):
+    # the columns that were right stay: a key field beside scalars is value.key, fields are theirs
+    sm.sync.set("s", "a", 1)
+    sm.sync.set("s", "b", {"key": "inner", "x": 2, "shipping": {"city": "Oslo"}})
+    df = sm.sync.frame("s")
+    assert list(df.columns) == ["key", "value", "value.key", "x", "shipping.city"]
+    assert df["value"].tolist()[0] == 1 and df["value.key"].tolist()[1] == "inner"
+    assert list(sm.sync.frame("s", flatten=False).columns) == ["key", "value", "value.key", "x", "shipping"]
+    sm.sync.set("o", "1", {"value": 1})  # only objects: a field called value is just "value"
+    assert list(sm.sync.frame("o").columns) == ["key", "value"]
+
+
+def test_state_list_shows_the_columns_apart(ip, fresh_db):
+    run_cell(ip, "%state set g plain 5")
+    run_cell(ip, '%state set g object {"value": 5}')
+    df = run_cell(ip, "%state list g").result
+    assert list(df.columns) == ["key", "value", "value.value"]
