@@ -13,6 +13,12 @@
   DataFrame, ``to_dict`` keeping one of them); a value ``5`` and a value ``{"value": 5}`` gave
   the same row, the object's field in the column of values that are not objects. Each field
   keeps a column of its own now (``value.value``, ``value.value.key``).
+- ``history_keep = 50``, 54 writes: ``history()`` showed the newest 50 and ``get(at=3)`` said
+  "was pruned"; then ``history_keep = 'all'`` (or a larger count) and the 4 "pruned" changes were
+  back, and ``get(at=3)`` answered. Pruning lags the retention (SQLite's pass waits for the
+  writers to pause; Redis trims once a tenth over the count, up to 100 changes a group), and
+  reads hid what it had not deleted yet only while the stricter retention was in force. What a
+  retention hid stays hidden when it is loosened, on both backends.
 """
 
 from __future__ import annotations
@@ -104,6 +110,47 @@ def test_an_sqlite_url_scheme_is_read_in_any_case(tmp_path):
         assert os.path.exists(tmp_path / "x.db")
     finally:
         sm.close()
+
+
+# ---------------------------------------------------------------- retention loosened
+@pytest.fixture(params=["sqlite", "redis"])
+def any_manager(request, tmp_path):
+    if request.param == "sqlite":
+        url = str(tmp_path / "state.db")
+    else:
+        url = request.getfixturevalue("redis_url")
+        request.getfixturevalue("redis_server").flushall()
+    m = StateManager(url, history_keep="50")
+    yield m
+    m.close()
+
+
+@pytest.mark.parametrize("looser", ["all", "100000", "1000,7d"])
+def test_what_a_retention_hid_stays_hidden_when_it_is_loosened(any_manager, looser):
+    sm = any_manager
+    for i in range(54):
+        sm.sync.set("orders", "o1", {"n": i})
+    before = sm.sync.history("orders", limit=1000)
+    assert [c["seq"] for c in before] == list(range(5, 55))
+    with pytest.raises(StateError, match="at 3 was pruned"):
+        sm.sync.get("orders", "o1", at=3)
+    sm.history_keep = looser
+    assert sm.sync.history("orders", limit=1000) == before  # was: seqs 1-4 back
+    assert sm.sync.history("orders", "o1", since=0, limit=1000) == before
+    with pytest.raises(StateError, match="at 3 was pruned"):
+        sm.sync.get("orders", "o1", at=3)
+    assert sm.sync.get("orders", "o1", at=4) == {"n": 3}  # the state after 4 is the old value of 5
+    sm.sync.set("orders", "o1", {"n": 54})  # later changes are kept as the new retention says
+    assert [c["seq"] for c in sm.sync.history("orders", limit=1000)] == list(range(5, 56))
+
+
+def test_off_and_on_again_keeps_hidden_what_was_hidden(any_manager):
+    sm = any_manager
+    for i in range(54):
+        sm.sync.set("orders", "o1", i)
+    sm.history_keep = "off"
+    sm.history_keep = "all"
+    assert [c["seq"] for c in sm.sync.history("orders", limit=1000)] == list(range(5, 55))
 
 
 # ---------------------------------------------------------------- frames of mixed shapes
