@@ -19,6 +19,10 @@
   writers to pause; Redis trims once a tenth over the count, up to 100 changes a group), and
   reads hid what it had not deleted yet only while the stricter retention was in force. What a
   retention hid stays hidden when it is loosened, on both backends.
+- Tab after a complete ``%state get orders o1 `` (or ``delete``, ``clear orders ``, ``groups
+  --counts ``, ``restore --to -1 orders o1 ``): IPython offered every Python keyword, builtin and
+  magic (~140 entries: ``and``, ``%%bash``, ``ZeroDivisionError``…) as if they could follow. One
+  entry now says nothing more is to be typed, the text as typed.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ import os
 
 import pytest
 
+from IPython.core.completer import provisionalcompleter
+
 from motia_nb import StateManager, state_manager
+from motia_nb.notebook.completion import NOTHING_MORE
 from motia_nb.state.errors import StateError
 from motia_nb.testing import error_lines, run_cell
 
@@ -196,3 +203,26 @@ def test_state_list_shows_the_columns_apart(ip, fresh_db):
     run_cell(ip, '%state set g object {"value": 5}')
     df = run_cell(ip, "%state list g").result
     assert list(df.columns) == ["key", "value", "value.value"]
+
+
+# ---------------------------------------------------------------- Tab after the last word
+def offered(ip, line):
+    with provisionalcompleter():
+        return sorted({(c.text, c.type) for c in ip.Completer.completions(line, len(line))})
+
+
+@pytest.mark.parametrize("line, typed", [
+    ("%state get orders o1 ", ""), ("%state delete orders o1 ", ""), ("%state clear orders ", ""),
+    ("%state groups --counts ", ""), ("%state restore --to -1 orders o1 ", ""), ("%state get orders o1 x", "x"),
+    ("%state get 'my group 🎉' 'key: \"one\"' ", ""), ("%state help get ", ""),
+])
+def test_tab_after_the_last_word_offers_no_python_names(ip, fresh_db, line, typed):
+    state_manager.sync.set("orders", "o1", 1)
+    state_manager.sync.set("my group 🎉", 'key: "one"', 1)
+    assert offered(ip, line) == [(typed, NOTHING_MORE)]  # was: and, if, %%bash, ZeroDivisionError, ...
+
+
+def test_tab_where_an_option_may_come_still_offers_it(ip, fresh_db):
+    state_manager.sync.set("orders", "o1", 1)
+    assert offered(ip, "%state list orders ") == [("--dict", "option"), ("--no-flatten", "option"), ("--values", "option")]
+    assert offered(ip, "%state restore orders o1 ") == [("--to", "option")]
