@@ -23,12 +23,19 @@
   --counts ``, ``restore --to -1 orders o1 ``): IPython offered every Python keyword, builtin and
   magic (~140 entries: ``and``, ``%%bash``, ``ZeroDivisionError``…) as if they could follow. One
   entry now says nothing more is to be typed, the text as typed.
+- ``get(at=pd.Timestamp.now())`` (or ``history(since=pd.Timestamp("2026-12-02 09:00"))``) in New
+  York: the value of five hours before, where ``at=datetime.now()`` gave the value now. A naive
+  time is local time (as ``datetime.timestamp`` reads it); pandas' ``Timestamp.timestamp()``
+  reads a naive one as UTC, and that was what was asked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 
+import pandas as pd
 import pytest
 
 from IPython.core.completer import provisionalcompleter
@@ -226,3 +233,28 @@ def test_tab_where_an_option_may_come_still_offers_it(ip, fresh_db):
     state_manager.sync.set("orders", "o1", 1)
     assert offered(ip, "%state list orders ") == [("--dict", "option"), ("--no-flatten", "option"), ("--values", "option")]
     assert offered(ip, "%state restore orders o1 ") == [("--to", "option")]
+
+
+# ---------------------------------------------------------------- naive pandas times are local
+@pytest.fixture
+def new_york(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_naive_pandas_timestamp_is_local_time_as_a_naive_datetime_is(new_york, sm):
+    sm.sync.set("orders", "o1", "old")
+    time.sleep(0.01)  # (the clock must move between the change and the moment taken)
+    between = dt.datetime.now()  # naive, local (New York)
+    time.sleep(0.01)
+    sm.sync.set("orders", "o1", "new")
+    assert sm.sync.get("orders", "o1", at=between) == "old"
+    assert sm.sync.get("orders", "o1", at=pd.Timestamp(between)) == "old"  # was None: five hours before
+    assert sm.sync.get("orders", "o1", at=pd.Timestamp.now()) == "new"
+    after = [c["new_value"] for c in sm.sync.history("orders", since=pd.Timestamp(between))]
+    assert after == ["new"]  # was: both (since five hours before)
+    aware = pd.Timestamp(between).tz_localize("America/New_York")
+    assert sm.sync.get("orders", "o1", at=aware) == "old" and sm.sync.get("orders", "o1", at=aware.tz_convert("UTC")) == "old"

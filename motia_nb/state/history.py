@@ -181,12 +181,15 @@ def _got(value: Any, name: str) -> str:
 
 
 def _timestamp(value: datetime) -> float:
-    """Unix seconds of ``value``; a naive one at the ends of the calendar (``datetime.min``,
-    where local time falls outside year 1..9999: ``timestamp()`` raises) read as UTC."""
+    """Unix seconds of ``value``, a naive one read as local time (``datetime``'s own
+    ``timestamp``: pandas' ``Timestamp.timestamp()`` reads a naive one as UTC, so
+    ``pd.Timestamp.now()`` west of Greenwich named a moment hours before now); a naive one at the
+    ends of the calendar (``datetime.min``, where local time falls outside year 1..9999:
+    ``timestamp()`` raises) read as UTC."""
     try:
-        return value.timestamp()
+        return datetime.timestamp(value)
     except (ValueError, OverflowError, OSError):
-        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
+        return datetime.timestamp(value.replace(tzinfo=value.tzinfo or timezone.utc))
 
 
 def at_point(at: Any, retention: Retention, url: str) -> Point:
