@@ -27,6 +27,10 @@
   York: the value of five hours before, where ``at=datetime.now()`` gave the value now. A naive
   time is local time (as ``datetime.timestamp`` reads it); pandas' ``Timestamp.timestamp()``
   reads a naive one as UTC, and that was what was asked.
+- ``%state restore --to -1 orders -k`` (a key starting with '-'): the hint said to write
+  ``%state restore --to orders -- -1 -k``, the ``-1`` of ``--to`` taken for a name and moved
+  after ``--`` (which fails again); it says ``%state restore --to -1 orders -- -k`` now, and that
+  runs.
 """
 
 from __future__ import annotations
@@ -258,3 +262,15 @@ def test_a_naive_pandas_timestamp_is_local_time_as_a_naive_datetime_is(new_york,
     assert after == ["new"]  # was: both (since five hours before)
     aware = pd.Timestamp(between).tz_localize("America/New_York")
     assert sm.sync.get("orders", "o1", at=aware) == "old" and sm.sync.get("orders", "o1", at=aware.tz_convert("UTC")) == "old"
+
+
+# ---------------------------------------------------------------- the '--' hint keeps option values
+def test_the_dash_hint_keeps_an_options_value_with_it(ip, fresh_db):
+    state_manager.sync.set("orders", "-k", "first")
+    state_manager.sync.set("orders", "-k", "second")
+    lines = error_lines(ip, "%state restore --to -1 orders -k")
+    assert lines[-1] == "  hint: a name starting with '-' goes after --: %state restore --to -1 orders -- -k", lines
+    run_cell(ip, "%state restore --to -1 orders -- -k")  # the hinted line runs
+    assert state_manager.sync.get("orders", "-k") == "first"
+    lines = error_lines(ip, "%state history --limit 5 orders -k")
+    assert lines[-1] == "  hint: a name starting with '-' goes after --: %state history --limit 5 orders -- -k", lines
