@@ -5,6 +5,9 @@
   name made in the notebook's folder and every write going there while the user thought they
   were on Redis. Both are refused now in one line saying what to write (``./name`` for a file
   that really has such a name), and the notebook stays on the store it was on.
+- ``%state use data/`` (a folder meant) made an SQLite file named ``data``; ``%state use
+  file:state.db?mode=ro`` (sqlite3's URI filename) a file named ``file:state.db?mode=ro``. Both
+  are refused in one line saying what to write.
 - ``%state use Redis://host:6379/0`` (a URL scheme in capitals: RFC 3986 says schemes are
   case-insensitive, and redis-py agrees): "the folder …/Redis:/host:6379 does not exist";
   ``SQLite:///path`` likewise. The scheme is read in any case now.
@@ -59,6 +62,7 @@ TYPOS = [
     ("sqlite:state.db", "(an SQLite path needs no scheme): write state.db"),
     ("localhost:6379", "looks like a Redis address without its scheme: write redis://localhost:6379"),
     ("127.0.0.1:6379/1", "looks like a Redis address without its scheme: write redis://127.0.0.1:6379/1"),
+    ("file:state.db?mode=ro", "is an SQLite URI filename, and motia_nb takes a path: write state.db"),
 ]
 
 
@@ -74,6 +78,25 @@ def test_a_mistyped_url_is_refused_not_made_a_file(tmp_path, monkeypatch, url, m
         assert f"for a file at that path, write ./{url}" in str(info.value)
         assert sorted(os.listdir(tmp_path)) == ["state.db", "state.db-shm", "state.db-wal"]  # nothing made
         assert sm.sync.get("g", "k") == 1  # still on the same store
+    finally:
+        sm.close()
+
+
+def test_a_path_ending_with_a_slash_is_a_folder_not_a_file(tmp_path, monkeypatch):
+    # was: `%state use data/` made an SQLite FILE named data
+    monkeypatch.chdir(tmp_path)
+    sm = StateManager(":memory:")
+    try:
+        with pytest.raises(StateError) as info:
+            sm.use("data/")
+        assert str(info.value) == (
+            "'data/' names a folder (it ends with '/'), and the state database is a file: name a file in it, e.g. data/state.db"
+        )
+        assert os.listdir(tmp_path) == []
+        os.mkdir(tmp_path / "data")
+        with pytest.raises(StateError, match="it is a folder; name a file inside it"):
+            sm.use("data/")
+        assert sm.use("data/state.db") == str(tmp_path / "data" / "state.db")
     finally:
         sm.close()
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from ..errors import StateError
@@ -25,6 +26,7 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 #: one of our schemes without its '//' (redis:localhost:6379, redis:/host, sqlite:x.db)
 _BARE_SCHEME = re.compile(r"(redis|rediss|unix|sqlite):(?!//)(.*)", re.I | re.S)
 #: a Redis address without its scheme (localhost:6379, 10.0.0.5:6379/1)
+_SQLITE_URI = re.compile(r"file:(?!//)", re.I)
 _PASSWORD = re.compile(r":[^:@/]*@")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}(?:/\d+)?")
 
@@ -40,6 +42,17 @@ def _refuse_url_typo(url: str) -> None:
         what = "an SQLite path needs no scheme" if scheme == "sqlite" else "a URL's scheme is followed by '//'"
         shown = f"{bare.group(1)}:{rest}"
         raise StateError(f"{shown!r} is not a database URL ({what}): write {meant}; for a file at that path, write ./{shown}")
+    if _SQLITE_URI.match(url):  # sqlite3's URI filename (file:state.db?mode=ro): not a path
+        path = url[len("file:"):].partition("?")[0].partition("#")[0]
+        raise StateError(
+            f"{url!r} is an SQLite URI filename, and motia_nb takes a path: write {path or 'a path'}; "
+            f"for a file at that path, write ./{url}"
+        )
+    if url.endswith("/") and url.strip("/") and not os.path.isdir(url):
+        raise StateError(
+            f"{url!r} names a folder (it ends with '/'), and the state database is a file: name a file in it, "
+            f"e.g. {url}state.db"
+        )
     if _HOST_PORT.fullmatch(url):
         raise StateError(
             f"{url!r} looks like a Redis address without its scheme: write redis://{url}; "
