@@ -112,7 +112,8 @@ def test_the_file_of_such_a_name_is_one_dot_slash_away(tmp_path, monkeypatch):
         sm.close()
 
 
-def test_a_password_in_a_mistyped_url_is_not_shown(tmp_path):
+def test_a_password_in_a_mistyped_url_is_not_shown(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (before the fix: a file of that name, made here)
     sm = StateManager(str(tmp_path / "state.db"))
     try:
         with pytest.raises(StateError) as info:
