@@ -34,6 +34,10 @@
   ``%state restore --to orders -- -1 -k``, the ``-1`` of ``--to`` taken for a name and moved
   after ``--`` (which fails again); it says ``%state restore --to -1 orders -- -k`` now, and that
   runs.
+- JSON text nested 5,000 deep in ``%state set`` / ``%%state set`` / ``%state update`` (600 deep
+  said "nests deeper than 512 levels"), or on a line of ``%state import``: a bare
+  ``RecursionError: maximum recursion depth exceeded while decoding a JSON array``; the same
+  one line as 600 deep now, nothing stored.
 """
 
 from __future__ import annotations
@@ -298,3 +302,32 @@ def test_the_dash_hint_keeps_an_options_value_with_it(ip, fresh_db):
     assert state_manager.sync.get("orders", "-k") == "first"
     lines = error_lines(ip, "%state history --limit 5 orders -k")
     assert lines[-1] == "  hint: a name starting with '-' goes after --: %state history --limit 5 orders -- -k", lines
+
+
+# ---------------------------------------------------------------- JSON text nested past Python's reader
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize("cell", [
+    f"%state set deep k {DEEP}",
+    f"%%state set deep k\n{DEEP}",
+    f'%state update deep k [{{"type": "set", "path": "a", "value": {DEEP}}}]',
+    f"%state set deep k '{DEEP}'",  # (the quoting hint parses the inside too)
+])
+def test_json_text_nested_thousands_deep_is_one_line(ip, fresh_db, cell):
+    lines = error_lines(ip, cell)
+    assert "RecursionError" not in "".join(lines) and "MagicUsageError" in lines[0], lines[:3]
+    if "'" not in cell:
+        assert len(lines) == 1 and lines[0].endswith("nests deeper than 512 levels (the limit is MAX_DEPTH)"), lines
+    assert state_manager.sync.count("deep") == 0
+
+
+def test_an_import_line_nested_thousands_deep_is_a_bad_line(ip, fresh_db, tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"group": "deep", "key": "a", "value": 1}\n' f'{{"group": "deep", "key": "k", "value": {DEEP}}}\n')
+    lines = error_lines(ip, f"%state import {path}")
+    assert lines[-2:] == [
+        f"\x1b[0;31mMagicUsageError\x1b[0m: %state import: {path}: 1 bad line, nothing imported",
+        "  line 2: nests deeper than 512 levels (the limit is MAX_DEPTH)",
+    ], lines
+    assert state_manager.sync.count("deep") == 0
