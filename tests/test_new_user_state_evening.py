@@ -37,7 +37,8 @@
 - JSON text nested 5,000 deep in ``%state set`` / ``%%state set`` / ``%state update`` (600 deep
   said "nests deeper than 512 levels"), or on a line of ``%state import``: a bare
   ``RecursionError: maximum recursion depth exceeded while decoding a JSON array``; the same
-  one line as 600 deep now, nothing stored.
+  one line as 600 deep now, nothing stored. In the viewer, Save with such a text showed the raw
+  ``RecursionError: …`` as its status; it says "not saved: … nests deeper than 512 levels".
 """
 
 from __future__ import annotations
@@ -331,3 +332,18 @@ def test_an_import_line_nested_thousands_deep_is_a_bad_line(ip, fresh_db, tmp_pa
         "  line 2: nests deeper than 512 levels (the limit is MAX_DEPTH)",
     ], lines
     assert state_manager.sync.count("deep") == 0
+
+
+def test_the_viewer_refuses_json_text_nested_thousands_deep_in_its_status(sm):
+    from motia_nb.notebook.viewer import viewer
+
+    sm.sync.set("orders", "o1", {"n": 1})
+    v = viewer("orders", manager=sm, live=False)
+    try:
+        v.items.value = "o1"
+        v.value_text.value = DEEP
+        v.save_button.click()  # was: the status 'RecursionError: maximum recursion depth exceeded ...'
+        assert "not saved" in v.message and "nests deeper than 512 levels" in v.message, v.message
+        assert sm.sync.get("orders", "o1") == {"n": 1}
+    finally:
+        v.close()
