@@ -39,6 +39,11 @@
   ``RecursionError: maximum recursion depth exceeded while decoding a JSON array``; the same
   one line as 600 deep now, nothing stored. In the viewer, Save with such a text showed the raw
   ``RecursionError: …`` as its status; it says "not saved: … nests deeper than 512 levels".
+- ``%config MotiaNB.history_keep = 10**20`` ("keep everything", as a count) was taken, and then on
+  SQLite every ``history()`` / ``get(at=)`` / ``%state history`` failed with a bare ``OverflowError:
+  Python int too large to convert to SQLite INTEGER``. A count past every seq a store can give
+  (2**63-1) is that count. And a retention change the store refused left ``history_keep`` saying
+  the new value while the store kept the old one; it stays as it was now.
 """
 
 from __future__ import annotations
@@ -347,3 +352,29 @@ def test_the_viewer_refuses_json_text_nested_thousands_deep_in_its_status(sm):
         assert sm.sync.get("orders", "o1") == {"n": 1}
     finally:
         v.close()
+
+
+# ---------------------------------------------------------------- a count past every seq
+def test_a_count_past_every_seq_keeps_everything_and_reads_work(any_manager):
+    sm = any_manager
+    sm.history_keep = 10**20
+    assert sm.history_keep == str(2**63 - 1)
+    sm.sync.set("orders", "o1", 1)
+    sm.sync.set("orders", "o1", 2)
+    assert [c["new_value"] for c in sm.sync.history("orders")] == [1, 2]  # was: OverflowError on SQLite
+    assert sm.sync.get("orders", "o1", at=1) == 1
+    sm.history_keep = "all"
+    assert sm.history_keep == "all" and len(sm.sync.history("orders")) == 2
+
+
+def test_a_retention_change_the_store_refuses_leaves_the_setting_as_it_was(sm, monkeypatch):
+    sm.sync.set("orders", "o1", 1)
+    sm.history_keep = "100"
+
+    def refuse(retention):
+        raise StateError("the store could not take it")
+
+    monkeypatch.setattr(sm.backend, "set_history_keep", refuse)
+    with pytest.raises(StateError, match="could not take it"):
+        sm.history_keep = "all"
+    assert sm.history_keep == "100"  # was: 'all', the store still on 100

@@ -87,6 +87,7 @@ class Retention:
                 count = int(part)
                 if count < 1:
                     raise InvalidInputError(f"history_keep: a count must be at least 1 (use 'off' for no history); got {spec!r}")
+                count = min(count, MAX_SEQ)  # past every seq a store can give: the same (SQLite's INTEGER holds it)
             elif m and age is None:
                 age = float(m.group(1)) * _UNITS[m.group(2)]
                 if age <= 0:
