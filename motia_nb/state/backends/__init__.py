@@ -25,9 +25,11 @@ __all__ = ["Backend", "Order", "Write", "WriteResult", "open_backend"]
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 #: one of our schemes without its '//' (redis:localhost:6379, redis:/host, sqlite:x.db)
 _BARE_SCHEME = re.compile(r"(redis|rediss|unix|sqlite):(?!//)(.*)", re.I | re.S)
-#: a Redis address without its scheme (localhost:6379, 10.0.0.5:6379/1)
+#: sqlite3's URI filename (file:state.db?mode=ro)
 _SQLITE_URI = re.compile(r"file:(?!//)", re.I)
+#: the password of user:password@host, masked in a refusal
 _PASSWORD = re.compile(r":[^:@/]*@")
+#: a Redis address without its scheme (localhost:6379, 10.0.0.5:6379/1)
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}(?:/\d+)?")
 
 
