@@ -10,7 +10,9 @@ computes (``_history_horizon``; SQLite: of the whole store, Redis: of the group,
 counts). A read is clipped to the horizon taken after it (the horizon only moves forward, so
 an answer never holds more than is kept); a ``since`` read starts at the horizon taken before
 it (so its ``limit`` counts kept changes only); ``get(at=)`` before the horizon is refused,
-as before pruned history, never answered from a change ``history()`` does not show.
+as before pruned history, never answered from a change ``history()`` does not show. A
+retention changed to one that keeps more leaves the old one's horizon as a floor
+(``_keep_hidden``): what reads called pruned stays so, whatever pruning had deleted yet.
 
 A ``since`` / ``at`` seq that reads like a unix time (:func:`time_like`: ``int(time.time())``,
 ``Date.now()``, in seconds, milliseconds or microseconds) and is past every change the store
