@@ -68,8 +68,11 @@ class ArgParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # type: ignore[override]
         msg = message.removeprefix("argument ")
         known = {o for a in self._actions for o in a.option_strings}
-        # "-k" or "-1" read as an option: a name starting with '-' goes after `--`
-        dashed = [w for w in self._words if w[:1] == "-" and w[1:2] != "-" and w not in known
+        # "-k" read as an option: a name starting with '-' goes after `--`; an option's value
+        # (`--to -1`) stays with its option, and a negative number argparse reads as a name
+        takes_value = {o for a in self._actions if a.option_strings and a.nargs != 0 for o in a.option_strings}
+        dashed = [w for i, w in enumerate(self._words) if w[:1] == "-" and w[1:2] != "-" and w not in known
+                  and not (i and self._words[i - 1] in takes_value) and not self._negative_number_matcher.match(w)
                   and f"{w!r}" not in msg]  # (-1 read as the value it is and refused: `--` changes nothing)
         hint = ""
         before_end = self._words[: self._words.index("--")] if "--" in self._words else self._words

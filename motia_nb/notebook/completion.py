@@ -31,7 +31,7 @@ from .magics import SUBCOMMANDS
 from .parsing import tokenize
 from .step_magics import MOTIA_COMMANDS
 
-__all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "state_completions", "motia_completions", "key_candidates"]
+__all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "NOTHING_MORE", "state_completions", "motia_completions", "key_candidates"]
 
 MATCHER_ID = "motia_nb.state"
 
@@ -189,14 +189,20 @@ def state_completions(
     cmd = SUBCOMMANDS.get(command)
     if cmd is not None and cmd.tail is None and position > cmd.n_names():
         # every name given: what the command takes next is an option (restore's --to), not Python
-        return [(opt, "option") for opt in _options_left(command, words_typed) if opt.startswith(fragment)]
+        found = [(opt, "option") for opt in _options_left(command, words_typed) if opt.startswith(fragment)]
+        if found or command in FILE_COMMANDS:  # (a file's name: file-path completion offers them)
+            return found
+        # nothing more to type: say so, the text as typed (else IPython offers every Python name)
+        return [(fragment, NOTHING_MORE)]
     return []
 
 
 #: the type of the entry that says more keys match than the list shows
 MORE_KEYS = "more keys match: type more of the key"
-#: entries inserted as they are (never quoted): subcommands, options, the hint
-_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS}) | _value_kinds()
+#: the type of the entry after the last word a subcommand takes (``%state get GROUP KEY ``)
+NOTHING_MORE = "nothing more: the command is complete"
+#: entries inserted as they are (never quoted): subcommands, options, the hints
+_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS, NOTHING_MORE}) | _value_kinds()
 
 
 def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
+from motia_nb.state.value_checks import MAX_DEPTH
 
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
            "without_comments", "as_written", "variable_expression"]
@@ -212,7 +213,7 @@ def _quoting_hints(text: str) -> list[str]:
         inner = text[1:-1]
         try:
             value = json.loads(inner, parse_constant=_refuse_constant)
-        except (ValueError, JSONInputError):
+        except (ValueError, JSONInputError, RecursionError):
             if text[0] == "'" and "\n" not in inner and '"' not in inner and inner[:1] not in ("{", "["):  # a text meant
                 return [f'the magic is no shell: the quotes are part of the text; a JSON string has double quotes: "{inner}"']
             return []
@@ -271,6 +272,8 @@ def load_json(text: str, what: str = "the value") -> Any:
         raise JSONInputError(_json_error_message(what, typed, err)) from None
     except JSONInputError as err:
         raise JSONInputError(f"{what} is not valid JSON: {err}") from None
+    except RecursionError:  # (thousands of nested brackets: Python's reader gives up before any check)
+        raise JSONInputError(f"{what} nests deeper than {MAX_DEPTH} levels (the limit is MAX_DEPTH)") from None
 
 
 def read_value(

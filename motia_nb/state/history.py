@@ -87,6 +87,7 @@ class Retention:
                 count = int(part)
                 if count < 1:
                     raise InvalidInputError(f"history_keep: a count must be at least 1 (use 'off' for no history); got {spec!r}")
+                count = min(count, MAX_SEQ)  # past every seq a store can give: the same (SQLite's INTEGER holds it)
             elif m and age is None:
                 age = float(m.group(1)) * _UNITS[m.group(2)]
                 if age <= 0:
@@ -181,12 +182,15 @@ def _got(value: Any, name: str) -> str:
 
 
 def _timestamp(value: datetime) -> float:
-    """Unix seconds of ``value``; a naive one at the ends of the calendar (``datetime.min``,
-    where local time falls outside year 1..9999: ``timestamp()`` raises) read as UTC."""
+    """Unix seconds of ``value``, a naive one read as local time (``datetime``'s own
+    ``timestamp``: pandas' ``Timestamp.timestamp()`` reads a naive one as UTC, so
+    ``pd.Timestamp.now()`` west of Greenwich named a moment hours before now); a naive one at the
+    ends of the calendar (``datetime.min``, where local time falls outside year 1..9999:
+    ``timestamp()`` raises) read as UTC."""
     try:
-        return value.timestamp()
+        return datetime.timestamp(value)
     except (ValueError, OverflowError, OSError):
-        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
+        return datetime.timestamp(value.replace(tzinfo=value.tzinfo or timezone.utc))
 
 
 def at_point(at: Any, retention: Retention, url: str) -> Point:

@@ -34,14 +34,15 @@ class HistoryCalls:
 
     @history_keep.setter
     def history_keep(self, spec: "Retention | str") -> None:
-        self._retention = Retention.parse(spec)
+        retention = Retention.parse(spec)
         with self._lock:
             backend = self._backend
             silenced = False
             if backend is not None:
                 was_publishing = backend.publishes_remote
-                backend.set_history_keep(self._retention)
+                backend.set_history_keep(retention)  # (raising, it leaves the setting as it was)
                 silenced = was_publishing and not backend.publishes_remote and self._remote.wanted
+            self._retention = retention
         self._setting_changed("history_keep", str(self._retention))
         if silenced:  # SQLite reads other processes' changes from the changelog: say they stop coming
             # located in no file, as motia_nb's other setting warnings (where it was raised means nothing)

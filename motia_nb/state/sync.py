@@ -45,7 +45,7 @@ def to_frame(rows: Sequence[tuple[Any, ...]], *, flatten: bool, group_id: str = 
         return pd.DataFrame({"key": pd.Series([], dtype=object)})
     all_objects = all(type(v) is dict for v in values)
     if not all_objects:
-        values = [v if type(v) is dict else {"value": v} for v in values]
+        values = [v if type(v) is dict else {_SCALAR: v} for v in values]
     nested = flatten and any(type(x) is dict for v in values for x in v.values())
     if nested and _DOTTED_KEY.search(text) and _dotted_collision(values):
         # {"x.y": 1, "x": {"y": 2}}: both would be column "x.y" and one value lost
@@ -59,10 +59,32 @@ def to_frame(rows: Sequence[tuple[Any, ...]], *, flatten: bool, group_id: str = 
     df = build(values)
     if _LONG_DIGITS.search(text) and any(df[c].dtype.kind == "f" for c in df.columns):
         _exact_integers(df, build([_wrap_big(v, nested) for v in values]))
-    if "key" in df.columns:  # a value field called "key" must not hide the item's key
-        df = df.rename(columns={"key": "value.key"})
+    df = df.rename(columns=_column_names(list(df.columns), all_objects))
     df.insert(0, "key", keys)
     return df
+
+
+#: the column of values that are not objects while the frame is built (any str can be a field's name)
+_SCALAR = "\x00motia_nb value\x00"
+
+
+def _column_names(columns: list[str], all_objects: bool) -> dict[str, str]:
+    """The renames that keep every column's name its own: a value field called ``key`` must not
+    hide the item's key (``value.key``), nor, beside values that are not objects (column
+    ``value``), one called ``value`` pass for them (``value.value``); a name already taken by a
+    flattened field (``{"value": {"key": 1}}`` is ``value.key``) takes one more ``value.``."""
+    taken = set(columns)
+    renames: dict[str, str] = {}
+    for name in ("key",) if all_objects else ("key", "value"):
+        if name in taken:
+            new = "value." + name
+            while new in taken:
+                new = "value." + new
+            taken.add(new)
+            renames[name] = new
+    if not all_objects:
+        renames[_SCALAR] = "value"
+    return renames
 
 
 #: an object key holding a dot (JSON text): the only way two flattened columns can share a name

@@ -36,6 +36,7 @@ from .backends.base import Write
 from .cause import current_cause
 from .errors import InvalidInputError
 from .jsontext import decode_all, encode_trusted
+from .value_checks import MAX_DEPTH
 from .values import check_name, encode_value
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ def _read_line(text: str) -> Write:
         obj = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise ValueError(f"not valid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:  # (thousands of nested brackets: Python's reader gives up before any check)
+        raise ValueError(f"nests deeper than {MAX_DEPTH} levels (the limit is MAX_DEPTH)") from None
     if not isinstance(obj, dict):
         raise ValueError(f'expected an object {{"group": ..., "key": ..., "value": ...}}, got {type(obj).__name__}')
     missing = [f for f in _FIELDS if f not in obj]

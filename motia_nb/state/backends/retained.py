@@ -10,7 +10,9 @@ computes (``_history_horizon``; SQLite: of the whole store, Redis: of the group,
 counts). A read is clipped to the horizon taken after it (the horizon only moves forward, so
 an answer never holds more than is kept); a ``since`` read starts at the horizon taken before
 it (so its ``limit`` counts kept changes only); ``get(at=)`` before the horizon is refused,
-as before pruned history, never answered from a change ``history()`` does not show.
+as before pruned history, never answered from a change ``history()`` does not show. A
+retention changed to one that keeps more leaves the old one's horizon as a floor
+(``_keep_hidden``): what reads called pruned stays so, whatever pruning had deleted yet.
 
 A ``since`` / ``at`` seq that reads like a unix time (:func:`time_like`: ``int(time.time())``,
 ``Date.now()``, in seconds, milliseconds or microseconds) and is past every change the store
@@ -21,7 +23,7 @@ newest is still after every change (``sys.maxsize``, ``10**30``: no limit).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,28 +111,59 @@ class RetainedHistory:
                 f"for that time pass a datetime or the ISO text {when!r}"
             )
 
+    #: whether the horizon is the store's (SQLite: one floor for every group) or each group's (Redis)
+    _store_wide_horizon = False
+
+    def _keep_hidden(self, groups: "Iterable[str]") -> None:
+        """Before the retention changes: what the current one hides stays hidden (its horizons
+        become floors). Pruning lags the retention (SQLite's pass waits for the writers to
+        pause, Redis trims a tenth over the count), so a retention that keeps more (``'all'``
+        after ``'100'``) would otherwise show again changes reads called pruned."""
+        if not self._retention.prunes:
+            return
+        floors: dict[str, Horizon] = self.__dict__.setdefault("_floors", {})
+        for group in groups:
+            horizon = self._history_horizon(group)
+            held = floors.get(group)
+            if horizon.hidden and (held is None or horizon.seq > held.seq):
+                floors[group] = horizon
+
+    def _horizon(self, group_id: str) -> "Horizon | None":
+        """The first change a read shows: the retention's horizon, or a floor :meth:`_keep_hidden`
+        kept when that is later (None: everything stored is shown)."""
+        floors = self.__dict__.get("_floors")
+        floor = floors.get("" if self._store_wide_horizon else group_id) if floors else None
+        if not self._retention.prunes:
+            return floor
+        horizon = self._history_horizon(group_id)
+        return horizon if floor is None or (horizon.hidden and horizon.seq >= floor.seq) else floor
+
+    def _clipped(self) -> bool:
+        return self._retention.prunes or bool(self.__dict__.get("_floors"))
+
     def history_first_kept(self, group_id: str) -> int:
         """:meth:`~.base.Backend.history_first_kept`: the horizon's seq (SQLite: of the store, Redis: of the group)."""
-        if not self._retention.prunes:
+        if not self._clipped():
             return 0
-        horizon = self._history_horizon(group_id)
+        horizon = self._horizon(group_id)
         # (what is hidden, or what pruning already deleted: Redis trims in its write scripts)
-        return max(horizon.seq if horizon.hidden else 0, self._history_first_stored(group_id))
+        return max(horizon.seq if horizon is not None and horizon.hidden else 0, self._history_first_stored(group_id))
 
     def history(self, group_id: str, key: "str | None", since: "Point | None", limit: int) -> list[dict[str, Any]]:
         self._check_seq(since, "since")
         read = super().history  # type: ignore[misc]
-        if not self._retention.prunes:
+        if not self._clipped():
             return read(group_id, key, since, limit)  # type: ignore[no-any-return]
-        if since is not None:
-            since = self._history_horizon(group_id).since(since)
+        if since is not None and (horizon := self._horizon(group_id)) is not None:
+            since = horizon.since(since)
         changes = read(group_id, key, since, limit)
         if not changes:
             return changes  # type: ignore[no-any-return]
-        return self._history_horizon(group_id).clip(changes)
+        horizon = self._horizon(group_id)
+        return changes if horizon is None else horizon.clip(changes)
 
     def state_at(self, group_id: str, key: str, at: Point) -> tuple[bool, Any]:
         self._check_seq(at, "at")
-        if self._retention.prunes:
-            self._history_horizon(group_id).check(group_id, key, at)
+        if self._clipped() and (horizon := self._horizon(group_id)) is not None:
+            horizon.check(group_id, key, at)
         return super().state_at(group_id, key, at)  # type: ignore[misc, no-any-return]

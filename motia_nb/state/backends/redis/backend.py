@@ -51,7 +51,9 @@ from .direct import CommitGate, DirectWriter, connect, loop_blocked, retime, tra
 from .filer import HistoryFiler
 from .history import RedisHistory
 from .key_index import RedisKeyIndex
-from .layout import CHANNEL_PREFIX, RedisBackendError, closed_error, is_local, parse_db, safe_url
+from .layout import (
+    CHANNEL_PREFIX, HISTORY_PREFIX, HISTORY_SEQ_GROUP_STREAM, HISTORY_SEQ_KEY, RedisBackendError, closed_error, is_local, parse_db, safe_url,
+)
 from .pubsub import ChangeCounts, Subscriber
 from .reads import RedisReads
 from .retention import RedisRetention
@@ -139,7 +141,18 @@ class RedisBackend(IterationBatches, RetainedHistory, RedisRetention, RedisHisto
                 pass
 
     def set_history_keep(self, retention: Retention) -> None:
+        if self._opened and retention != self._retention and self._retention.prunes:
+            self._keep_hidden(self._history_groups())
         self._retention = retention  # read by every write (the scripts' ARGV): applies at once
+
+    def _history_groups(self) -> list[str]:
+        """The groups with a changelog stream (one SCAN of the database's keys)."""
+        c = self._client()
+        names = [k.decode() if isinstance(k, bytes) else k for k in self._call(list, c.scan_iter(match=HISTORY_PREFIX + "*", count=1000))]
+        groups = [n[len(HISTORY_PREFIX):] for n in names if n != HISTORY_SEQ_KEY]
+        if self._call(c.exists, HISTORY_SEQ_GROUP_STREAM):
+            groups.append("seq")
+        return groups
 
     def _history_args(self, w: Write) -> list[Any]:
         """The six trailing ARGV of the write scripts (lua/history.lua)."""

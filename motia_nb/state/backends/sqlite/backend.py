@@ -128,7 +128,11 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
         """The random id this backend writes in the changelog's ``origin`` (None before open)."""
         return None if self._recorder is None else self._recorder.origin
 
+    _store_wide_horizon = True  # (RetainedHistory: the retention counts the store's changes)
+
     def set_history_keep(self, retention: Retention) -> None:
+        if self._recorder is not None and retention != self._retention:
+            self._keep_hidden([""])  # (the group does not matter: the horizon is the store's)
         self._retention = retention
         if self._recorder is not None:
             self._recorder.set_retention(retention)
