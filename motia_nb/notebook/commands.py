@@ -215,6 +215,12 @@ class Command:
             if "required" in str(err) and word[:1] in "{[":
                 raise MagicUsageError(f"{err}{self._names_after(tokens.rest(first + used), names)}") from None
             raise
+        for action in self.parser._actions:  # `%motia request POST -- {...}`: argparse drops a later `--`, leaving []
+            if not action.option_strings and action.nargs is None and not isinstance(getattr(args, action.dest, ""), str):
+                raise MagicUsageError(
+                    f"{self.magic} {self.name}: {action.metavar} is missing: '--' ends the options, it is no name"
+                    f"\n  usage: {self.usage()}"
+                )
         self._no_variable_names(tokens, words[:used], args)
         raw = tokens.rest(first + used)
         if has_body:
@@ -266,7 +272,7 @@ class Command:
         """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
         try:
             _, end = json.JSONDecoder().raw_decode(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested thousands deep: not read, so no hint)
             return ""
         after = [w.text for w in tokenize(raw[end:]).words]
         if not after or self.tail is None:
