@@ -36,7 +36,7 @@ from .backends.base import Write
 from .cause import current_cause
 from .errors import InvalidInputError
 from .jsontext import decode_all, encode_trusted
-from .values import check_name, encode_value
+from .values import MAX_DEPTH, check_name, encode_value
 
 if TYPE_CHECKING:
     from .manager import StateManager
@@ -79,10 +79,14 @@ def progress_bar(total: int, desc: str) -> Any:
 
 # ----------------------------------------------------------------------------- export
 def _check_folder(path: str) -> str:
+    if "\x00" in path:
+        raise InvalidInputError(f"{path!r} holds the NUL character '\\x00': no file name can")
     path = os.path.abspath(os.path.expanduser(path))
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InvalidInputError(f"{path}: the folder {folder} does not exist (create it first)")
+    if os.path.isdir(path):
+        raise InvalidInputError(f"{path} is a folder; give the file to write in it, e.g. {os.path.join(path, 'backup.jsonl')}")
     return path
 
 
@@ -126,6 +130,8 @@ def export_jsonl(manager: "StateManager", path: str, groups: Sequence[str] | Non
                     bar.update(len(part))
                     written += len(part)
         os.replace(tmp, path)
+    except OSError as err:  # no permission, a full disk...: nothing is written (the .part goes)
+        raise InvalidInputError(f"{path}: cannot write it: {err.strerror or err}; nothing was exported") from None
     finally:
         bar.close()
         if os.path.exists(tmp):
@@ -153,6 +159,8 @@ def _read_line(text: str) -> Write:
         obj = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise ValueError(f"not valid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:  # nested thousands deep: Python's reader gives up
+        raise ValueError(f"its value nests too deeply to read (values nest at most {MAX_DEPTH} levels)") from None
     if not isinstance(obj, dict):
         raise ValueError(f'expected an object {{"group": ..., "key": ..., "value": ...}}, got {type(obj).__name__}')
     missing = [f for f in _FIELDS if f not in obj]
@@ -178,7 +186,7 @@ def read_jsonl(path: str) -> list[Write]:
     bad lines (with their numbers) when there is any."""
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isfile(path):
-        raise InvalidInputError(f"{path}: no such file")
+        raise InvalidInputError(f"{path} is a folder, not a file" if os.path.isdir(path) else f"{path}: no such file")
     writes: list[Write] = []
     bad: list[str] = []
     n_bad = 0
