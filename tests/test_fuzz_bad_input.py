@@ -148,7 +148,8 @@ ODD_CONTAINERS = st.sampled_from(["set", "frozenset", "cycle_list", "cycle_dict"
     "frozenset": lambda: frozenset({"a"}),
     "cycle_list": _cycle_list,
     "cycle_dict": _cycle_dict,
-    "deep": lambda: _deep(700),
+    "deep": lambda: _deep(700),  # (past MAX_DEPTH; deeper ones, past Python's own recursion, are tested one by one
+    #  below: hypothesis's own reporting cannot print them)
     "int_keys": lambda: {1: "a"},
     "mixed_keys": lambda: {1: "a", "1": "b"},
     "tuple_keys": lambda: {(1, 2): "a"},
@@ -156,6 +157,18 @@ ODD_CONTAINERS = st.sampled_from(["set", "frozenset", "cycle_list", "cycle_dict"
     "tuple": lambda: (1, "a"),
 }[kind]())
 ODD = st.one_of(ODD_SCALARS, ODD_CONTAINERS)
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+#: odd values a dict can have as keys (a bytearray cannot)
+ODD_KEYS = ODD_SCALARS.filter(_hashable)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
@@ -283,7 +296,7 @@ def steps_world(tmp_path):
     state_manager.use(previous)
 
 
-HEADERS = st.one_of(st.none(), st.dictionaries(st.one_of(st.text(max_size=3), ODD_SCALARS), st.one_of(st.text(max_size=3), ODD),
+HEADERS = st.one_of(st.none(), st.dictionaries(st.one_of(st.text(max_size=3), ODD_KEYS), st.one_of(st.text(max_size=3), ODD),
                                                max_size=2), ODD)
 
 
@@ -293,7 +306,7 @@ HEADERS = st.one_of(st.none(), st.dictionaries(st.one_of(st.text(max_size=3), OD
        path=st.one_of(st.sampled_from(["/orders", "/orders/1?x=1", "orders", "/", "//a/../b", "/%zz"]), ODD),
        body=JSONISH, headers=HEADERS, query=HEADERS,
        message=st.one_of(st.fixed_dictionaries({"topic": NAMES, "data": JSONISH}),
-                         st.dictionaries(st.one_of(st.sampled_from(["topic", "data", "extra"]), ODD_SCALARS), JSONISH,
+                         st.dictionaries(st.one_of(st.sampled_from(["topic", "data", "extra"]), ODD_KEYS), JSONISH,
                                          max_size=3), ODD))
 def test_request_and_enqueue_refuse_bad_arguments_in_one_line(steps_world, which, method, path, body, headers, query,
                                                                message):
@@ -305,6 +318,32 @@ def test_request_and_enqueue_refuse_bad_arguments_in_one_line(steps_world, which
     else:
         call = lambda: run_cron.sync(method)
     _refused_cleanly(m, events, call, (StepError,))
+
+
+# -- Motia's SDK names (motia_nb's stand-in: stateManager, Stream, enqueue, logger)
+@settings(FUZZ, max_examples=120)
+@given(call=st.sampled_from(["sm.set", "sm.get", "sm.update", "sm.delete", "sm.list", "sm.clear", "stream", "stream.set",
+                             "stream.get", "stream.update", "stream.delete", "stream.list", "enqueue", "logger"]),
+       name=NAMES, group=NAMES, key=NAMES, value=st.one_of(JSONISH, OPS))
+def test_motia_sdk_calls_refuse_bad_arguments_in_one_line(steps_world, call, name, group, key, value):
+    """Motia's SDK calls, served in-process, answer bad arguments as the engine would (its error
+    body: EngineFunctionError) or as motia_nb's own one-line errors; never a Python error of their own."""
+    import motia
+    from motia_nb.engine.inputs import EngineFunctionError
+
+    m, events = steps_world
+    sm, stream = motia.stateManager, (lambda: motia.Stream(name if call == "stream" else "fuzzed"))
+    calls = {
+        "sm.set": lambda: sm.set(group, key, value), "sm.get": lambda: sm.get(group, key),
+        "sm.update": lambda: sm.update(group, key, value), "sm.delete": lambda: sm.delete(group, key),
+        "sm.list": lambda: sm.list(group), "sm.clear": lambda: sm.clear(group), "stream": stream,
+        "stream.set": lambda: stream().set(group, key, value), "stream.get": lambda: stream().get(group, key),
+        "stream.update": lambda: stream().update(group, key, value), "stream.delete": lambda: stream().delete(group, key),
+        "stream.list": lambda: stream().get_group(group) if hasattr(stream(), "get_group") else stream().list(group),
+        "enqueue": lambda: motia.enqueue({"topic": group, "data": value}),
+        "logger": lambda: motia.logger.info(name, value),
+    }
+    _refused_cleanly(m, events, calls[call], (StateError, StepError, EngineFunctionError))
 
 
 # -- %config MotiaNB
@@ -634,6 +673,7 @@ def test_import_of_a_folder_or_a_deep_line_is_refused_in_one_line(shell_world, t
     ("motia", 'request POST -- {"a": 1}', "PATH"),
     ("state", "set orders -- 1", "KEY"),
     ("state", "update orders -- {}", "KEY"),
+    ("state", "export -- orders --", "FILE"),  # (a command without a VALUE: TypeError too)
 ])
 def test_a_later_double_dash_is_no_name(shell_world, magic, line, missing):
     """Was: TypeError (argparse drops a ``--`` after the first, leaving ``[]`` as the PATH), or
@@ -711,3 +751,22 @@ def test_an_unhashable_step_name_is_no_step(steps_world, name):
         with pytest.raises(StepNotFoundError, match="no step named") as info:
             call(name)
         assert_one_clear_line(info.value)
+
+
+def test_a_log_line_of_data_nested_thousands_deep_is_written(steps_world, capsys):
+    """Was: RecursionError from the logger (json.dumps gave up, then so did its repr fallback)."""
+    from motia_nb.session import logger
+
+    logger.info("deep", _deep(100_000))
+    assert "[INFO] deep <a list nested too deeply to show>" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", [None, 5])
+def test_a_stream_named_by_no_str_is_refused_in_one_line(steps_world, name):
+    """Was: AttributeError ("'NoneType' object has no attribute 'name'") from ``Stream(None)``."""
+    import motia
+    from motia_nb.state import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=f"a stream name must be a non-empty str .*got {name}") as info:
+        motia.Stream(name)
+    assert_one_clear_line(info.value)

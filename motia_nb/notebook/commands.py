@@ -215,12 +215,6 @@ class Command:
             if "required" in str(err) and word[:1] in "{[":
                 raise MagicUsageError(f"{err}{self._names_after(tokens.rest(first + used), names)}") from None
             raise
-        for action in self.parser._actions:  # `%motia request POST -- {...}`: argparse drops a later `--`, leaving []
-            if not action.option_strings and action.nargs is None and not isinstance(getattr(args, action.dest, ""), str):
-                raise MagicUsageError(
-                    f"{self.magic} {self.name}: {action.metavar} is missing: '--' ends the options, it is no name"
-                    f"\n  usage: {self.usage()}"
-                )
         self._no_variable_names(tokens, words[:used], args)
         raw = tokens.rest(first + used)
         if has_body:
@@ -286,7 +280,7 @@ class Command:
 
     def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
         try:
-            return self.parser.parse_args(words)
+            args = self.parser.parse_args(words)
         except MagicUsageError as err:
             comment = tokens.source[tokens.end :]
             if comment and "required" in str(err):  # `%state get g #1`: the rest was a comment
@@ -295,6 +289,13 @@ class Command:
                     f"{err}\n  hint: '#' starts a comment; quote a name that starts with it: \"{word}\""
                 ) from None
             raise
+        for action in self.parser._actions:  # `%motia request POST -- {...}`: argparse drops a later `--`, leaving []
+            if not action.option_strings and action.nargs in (None, "?") and isinstance(getattr(args, action.dest, None), list):
+                raise MagicUsageError(
+                    f"{self.magic} {self.name}: {action.metavar} is missing: '--' ends the options, it is no name"
+                    f"\n  usage: {self.usage()}"
+                )
+        return args
 
     def _name(self, tokens: Tokens, w: Token) -> str:
         if w.unclosed:
