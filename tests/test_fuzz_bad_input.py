@@ -770,3 +770,29 @@ def test_a_stream_named_by_no_str_is_refused_in_one_line(steps_world, name):
     with pytest.raises(InvalidInputError, match=f"a stream name must be a non-empty str .*got {name}") as info:
         motia.Stream(name)
     assert_one_clear_line(info.value)
+
+
+CRON_FIELDS = ["*", "?", "0", "1", "59", "60", "*/5", "*/0", "5/15", "1-5", "5-1", "MON-FRI", "JAN", "L", "#", "1,,2", "-1",
+               "²", "٣", "1" * 5000, "99999999999999999999999", "", "*/" + "1" * 5000, "1-" + "9" * 5000]
+
+
+@settings(FUZZ, max_examples=150)
+@given(fields=st.lists(st.one_of(st.sampled_from(CRON_FIELDS), st.text(max_size=3)), min_size=0, max_size=8))
+def test_cron_expressions_are_read_or_refused_in_one_line(fields):
+    """Both readers (5 fields: cronsim; 6/7: the engine's) give a trigger or one StepConfigError line."""
+    from motia_nb.steps import StepConfigError, cron
+
+    try:
+        cron(" ".join(fields))
+    except StepConfigError as err:
+        assert_one_clear_line(err)
+
+
+@pytest.mark.parametrize("expression", ["0 0 0 * * " + "1" * 5000, "*/" + "1" * 5000 + " * * * *", "1" * 5000 + " * * * *"])
+def test_a_cron_number_of_thousands_of_digits_is_refused_in_one_line(expression):
+    """Was: ValueError ("Exceeds the limit (4300 digits) for integer string conversion") from int()."""
+    from motia_nb.steps import StepConfigError, cron
+
+    with pytest.raises(StepConfigError, match="bad cron expression .*4300 digits") as info:
+        cron(expression)
+    assert_one_clear_line(info.value)
