@@ -809,3 +809,12 @@ def test_a_viewer_on_a_group_no_item_can_be_in_is_refused_in_one_line(shell_worl
     with pytest.raises(ViewerOptionError, match="viewer: group .* contains") as info:
         viewer(group)
     assert_one_clear_line(info.value)
+
+
+@pytest.mark.parametrize(("magic", "line"), [("state", "help " + "x" * 100_000), ("state", "xyz" * 30_000),
+                                             ("motia", "help " + "x " * 5_000), ("state", "get " + '"' * 5_001)])
+def test_a_pasted_wall_of_text_is_echoed_cut_short(shell_world, magic, line):
+    """Was: the whole 100,000-character word echoed back in the one line ("unknown subcommand 'xxx…'",
+    "unclosed quote in: …"); now its start and its length."""
+    msg = _usage_error(shell_world[0], magic, line)
+    assert len(msg) < 400 and "characters)" in msg, msg[:500]

@@ -38,6 +38,12 @@ _VARIABLE = re.compile(r"\$(?:\{\s*(?P<dollar_braced>[^{}]+?)\s*\}|(?P<dollar>[A
 _CHECKED_AS_WRITTEN = frozenset({"URL", "FILE", "DIR", "PATH"})
 
 
+def _cut(text: str, limit: int = 120) -> str:
+    """``text`` as an error line echoes what was typed: whole up to ``limit`` characters, else its
+    start and how long it was (a pasted 100,000-character word is no clearer in full)."""
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text):,} characters)"
+
+
 def variable_expression(word: str) -> str | None:
     """The notebook expression ``word`` names when it is written as IPython's ``$var`` / ``{expr}``
     expansion (``"tid"`` for ``$tid``), else None (``price$``, ``a{b}`` and ``$1`` are names)."""
@@ -299,7 +305,7 @@ class Command:
 
     def _name(self, tokens: Tokens, w: Token) -> str:
         if w.unclosed:
-            raise MagicUsageError(f"{self.magic} {self.name}: unclosed {w.unclosed} quote in: {tokens.source[w.start:]}")
+            raise MagicUsageError(f"{self.magic} {self.name}: unclosed {w.unclosed} quote in: {_cut(tokens.source[w.start:])}")
         return w.text
 
 
@@ -374,7 +380,7 @@ class CommandTable:
         close = difflib.get_close_matches(wanted, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise MagicUsageError(
-            f"{self.magic}: unknown subcommand {wanted!r}.{hint} Subcommands: {', '.join(names)} (see {self.magic} help)"
+            f"{self.magic}: unknown subcommand {_cut(repr(wanted))}.{hint} Subcommands: {', '.join(names)} (see {self.magic} help)"
         )
 
     def route(self, line: str, cell: str | None, read: Callable[[str, str, Tail], Any]) -> tuple[Command, argparse.Namespace]:
@@ -403,4 +409,4 @@ class CommandTable:
         group = [c for n, c in self._commands.items() if n.startswith(name + " ")]
         if group:
             return "\n\n".join(c.help() for c in group)
-        raise MagicUsageError(f"{self.magic} help: unknown subcommand {name!r}; subcommands: {', '.join(self)}")
+        raise MagicUsageError(f"{self.magic} help: unknown subcommand {_cut(repr(name))}; subcommands: {', '.join(self)}")
