@@ -32,6 +32,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -818,3 +819,22 @@ def test_a_pasted_wall_of_text_is_echoed_cut_short(shell_world, magic, line):
     "unclosed quote in: …"); now its start and its length."""
     msg = _usage_error(shell_world[0], magic, line)
     assert len(msg) < 400 and "characters)" in msg, msg[:500]
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("a\x00.db", "cannot hold the NUL character"),
+    ("\ud800.db", "a lone surrogate is not valid Unicode text"),
+    ("redis://:secret@[::1", "'redis://:***@[::1': Invalid IPv6 URL"),
+])
+def test_use_of_a_url_no_store_can_have_is_refused_in_one_line(store, url, said):
+    """Was: ValueError ("embedded null byte", "Invalid IPv6 URL", the password shown) or
+    UnicodeEncodeError from ``use()``; the store in use stays in use either way."""
+    from motia_nb.state import InvalidInputError
+
+    m, events = store
+    before, where = snapshot(m), m.url
+    with pytest.raises(InvalidInputError, match=f"database .*{re.escape(said)}.*; nothing was switched") as info:
+        m.use(url)
+    assert_one_clear_line(info.value)
+    assert "secret" not in str(info.value)
+    assert m.url == where and snapshot(m) == before
