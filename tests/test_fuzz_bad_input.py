@@ -43,8 +43,8 @@ from IPython.core.error import UsageError
 from traitlets import TraitError
 
 from motia_nb.notebook.magics import SUBCOMMANDS
-from motia_nb.notebook.viewer.model import ViewerOptionError
 from motia_nb.notebook.step_magics import MOTIA_COMMANDS
+from motia_nb.notebook.viewer.model import ViewerOptionError
 from motia_nb.session import enqueue, request, reset_steps, run_cron
 from motia_nb.state import StateError, StateManager, state_manager
 from motia_nb.steps.errors import StepError
@@ -331,6 +331,7 @@ def test_motia_sdk_calls_refuse_bad_arguments_in_one_line(steps_world, call, nam
     """Motia's SDK calls, served in-process, answer bad arguments as the engine would (its error
     body: EngineFunctionError) or as motia_nb's own one-line errors; never a Python error of their own."""
     import motia
+
     from motia_nb.engine.inputs import EngineFunctionError
 
     m, events = steps_world
@@ -769,6 +770,7 @@ def test_a_log_line_of_data_nested_thousands_deep_is_written(steps_world, capsys
 def test_a_stream_named_by_no_str_is_refused_in_one_line(steps_world, name):
     """Was: AttributeError ("'NoneType' object has no attribute 'name'") from ``Stream(None)``."""
     import motia
+
     from motia_nb.state import InvalidInputError
 
     with pytest.raises(InvalidInputError, match=f"a stream name must be a non-empty str .*got {name}") as info:
@@ -831,7 +833,7 @@ def test_use_of_a_url_no_store_can_have_is_refused_in_one_line(store, url, said)
     UnicodeEncodeError from ``use()``; the store in use stays in use either way."""
     from motia_nb.state import InvalidInputError
 
-    m, events = store
+    m, _ = store
     before, where = snapshot(m), m.url
     with pytest.raises(InvalidInputError, match=f"database .*{re.escape(said)}.*; nothing was switched") as info:
         m.use(url)
