@@ -24,7 +24,7 @@ CASES = [
     ("%%step\nconfig = {'name': 'X', 'triggers': []}\n", "StepConfigError", 1, "missing: handler"),
     (STEP.format(trigger="{'type': 'state', 'condition': 'x == 1'}"), "StepConfigError", 1, "condition"),
     (STEP.format(trigger="state(condition='x == 1')"), "StepConfigError", 1, "condition"),
-    ("%motia flow nosuchflow", "ValueError", 1, "no step belongs to flow 'nosuchflow'"),
+    ("%motia flow nosuchflow", "StepCallError", 1, "no step belongs to flow 'nosuchflow'"),
     ("%state use redis://127.0.0.1:1/0", "RedisBackendError", 1, "127.0.0.1:1"),
     ("%motia launch", "MagicUsageError", 1, "%motia: unknown subcommand 'launch'"),
     ("%motia enqueue", "MagicUsageError", 2, "usage: %motia enqueue TOPIC [DATA]"),

@@ -79,7 +79,8 @@ class Stream(Generic[TData]):
     as the group ``<name>::<group_id>`` and firing ``stream`` triggers."""
 
     def __init__(self, config: StreamConfig | str) -> None:
-        self.config = StreamConfig(config) if isinstance(config, str) else config
+        # (anything but a config is taken as the name: StreamConfig refuses None or 5 in one line)
+        self.config = config if not isinstance(config, str) and hasattr(config, "name") else StreamConfig(config)
         self.stream_name = check_stream_name(self.config.name)
 
     def _p(self, **kw: Any) -> dict[str, Any]:

@@ -35,6 +35,11 @@ _VAR_BRACES = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}")
 _CHECKED_AS_WRITTEN = frozenset({"URL", "FILE", "DIR", "PATH"})
 
 
+def _cut(text: str, limit: int = 120) -> str:
+    """``text`` as an error line echoes what was typed: whole up to ``limit`` characters, else its
+    start and how long it was (a pasted 100,000-character word is no clearer in full)."""
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text):,} characters)"
+
 #: a date and a time of day, as ``str(datetime)`` and pandas write a time: two words unquoted
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
@@ -298,7 +303,7 @@ class Command:
         """The hint for names written after the tail's JSON (``%state set orders {"a": 1} o1``), or ""."""
         try:
             _, end = json.JSONDecoder().raw_decode(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested thousands deep: not read, so no hint)
             return ""
         after = [w.text for w in tokenize(raw[end:]).words]
         if not after or self.tail is None:
@@ -312,7 +317,7 @@ class Command:
 
     def _parse_names(self, tokens: Tokens, words: list[str]) -> argparse.Namespace:
         try:
-            return self.parser.parse_args(words)
+            args = self.parser.parse_args(words)
         except MagicUsageError as err:
             comment = tokens.source[tokens.end :]
             if comment and "required" in str(err):  # `%state get g #1`: the rest was a comment
@@ -321,10 +326,17 @@ class Command:
                     f"{err}\n  hint: '#' starts a comment; quote a name that starts with it: \"{word}\""
                 ) from None
             raise
+        for action in self.parser._actions:  # `%motia request POST -- {...}`: argparse drops a later `--`, leaving []
+            if not action.option_strings and action.nargs in (None, "?") and isinstance(getattr(args, action.dest, None), list):
+                raise MagicUsageError(
+                    f"{self.magic} {self.name}: {action.metavar} is missing: '--' ends the options, it is no name"
+                    f"\n  usage: {self.usage()}"
+                )
+        return args
 
     def _name(self, tokens: Tokens, w: Token) -> str:
         if w.unclosed:
-            raise MagicUsageError(f"{self.magic} {self.name}: unclosed {w.unclosed} quote in: {tokens.source[w.start:]}")
+            raise MagicUsageError(f"{self.magic} {self.name}: unclosed {w.unclosed} quote in: {_cut(tokens.source[w.start:])}")
         return w.text
 
 
@@ -399,7 +411,7 @@ class CommandTable:
         close = difflib.get_close_matches(wanted, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise MagicUsageError(
-            f"{self.magic}: unknown subcommand {wanted!r}.{hint} Subcommands: {', '.join(names)} (see {self.magic} help)"
+            f"{self.magic}: unknown subcommand {_cut(repr(wanted))}.{hint} Subcommands: {', '.join(names)} (see {self.magic} help)"
         )
 
     def route(self, line: str, cell: str | None, read: Callable[[str, str, Tail], Any]) -> tuple[Command, argparse.Namespace]:
@@ -428,4 +440,4 @@ class CommandTable:
         group = [c for n, c in self._commands.items() if n.startswith(name + " ")]
         if group:
             return "\n\n".join(c.help() for c in group)
-        raise MagicUsageError(f"{self.magic} help: unknown subcommand {name!r}; subcommands: {', '.join(self)}")
+        raise MagicUsageError(f"{self.magic} help: unknown subcommand {_cut(repr(name))}; subcommands: {', '.join(self)}")

@@ -34,9 +34,11 @@ def read_point(text: str | None, option: str, also: str = "") -> Any:
     ``also``: the option's other form, as the refusal names it (``--to``'s ``-N``)."""
     if text is None:
         return None
-    if text.isdigit():
-        return int(text)
+    if text.isdecimal() and len(text) <= 4000:  # (not isdigit: "²" is a digit that int() cannot read; nor
+        return int(text)  # can it read more than 4,300 digits: text that long is no seq, nor a time)
     try:
+        if len(text) > 4000:
+            raise ValueError(text)
         return datetime.fromisoformat(text)
     except ValueError:
         if (text.startswith("{") and text.endswith("}")) or text[:1] in "$:":  # IPython's {var} / $var, :name
@@ -46,7 +48,8 @@ def read_point(text: str | None, option: str, also: str = "") -> Any:
                                   "written, never from a variable ({var}, $var, :name): write the value itself") from None
         forms = f"a change's seq (e.g. 42), an ISO time (e.g. 2026-05-01T12:00) or {also}" if also else (
             "a change's seq (e.g. 42) or an ISO time (e.g. 2026-05-01T12:00)")
-        raise MagicUsageError(f"{option} takes {forms}, got {text!r}") from None
+        shown = repr(text) if len(text) <= 100 else f"{text[:40]!r}... ({len(text):,} characters)"
+        raise MagicUsageError(f"{option} takes {forms}, got {shown}") from None
 
 
 def _json_text(value: Any) -> str:
@@ -107,7 +110,7 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
 
 def _restore_point(m: Any, g: str, k: str, to: str) -> Point:
     """``--to``: a seq, an ISO time, or ``-N``: before the item's last N changes (``-1`` undoes the last)."""
-    if to.startswith("-") and to[1:].isdigit() and int(to[1:]) > 0:
+    if to.startswith("-") and to[1:].isdecimal() and len(to) <= 4000 and int(to[1:]) > 0:
         n = int(to[1:])
         rows = m.manager.sync.history(g, k, limit=n)
         if len(rows) < n:
@@ -121,7 +124,7 @@ def _when(to: str) -> str:
     if to.startswith("-"):
         n = int(to[1:])
         return "before its last change" if n == 1 else f"before its last {n} changes"
-    return f"at change {to}" if to.isdigit() else f"at {to}"
+    return f"at change {to}" if to.isdecimal() else f"at {to}"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -142,7 +145,7 @@ def _restore(m: Any, a: argparse.Namespace) -> Any:
     # while history was off (here or in another process) is in the item, not in the changelog.
     if existed and sync.exists(g, k) and _same(sync.get(g, k), value):
         detail = ""
-        if a.to.isdigit():
+        if a.to.isdecimal():
             last = sync.history(g, k, limit=1)
             detail = f" (its last change is {last[0]['seq']})" if last else " (no change of it is recorded)"
         print(f"{g}/{k} is already as it was {_when(a.to)}{detail}: nothing written")

@@ -31,6 +31,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from motia_nb.state.value_checks import MAX_DEPTH
 
+from motia_nb.state.value_checks import MAX_DEPTH
+
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
            "without_comments", "as_written", "variable_expression"]
 
@@ -274,6 +276,8 @@ def load_json(text: str, what: str = "the value") -> Any:
         raise JSONInputError(f"{what} is not valid JSON: {err}") from None
     except RecursionError:  # (thousands of nested brackets: Python's reader gives up before any check)
         raise JSONInputError(f"{what} nests deeper than {MAX_DEPTH} levels (the limit is MAX_DEPTH)") from None
+    except ValueError as err:  # a number of more digits than Python converts (sys.get_int_max_str_digits)
+        raise JSONInputError(f"{what} is not valid JSON: {err}") from None
 
 
 def read_value(
@@ -306,6 +310,9 @@ def read_value(
     try:
         return evaluate(s)
     except Exception as err:
+        shown = repr(s) if len(s) <= 200 else f"{s[:100]!r}...({len(s):,} characters)"
+        reason = " ".join(str(err).split())  # one line, whatever the expression raised
+        reason = reason if len(reason) <= 300 else reason[:300] + "..."
         raise MagicUsageError(
-            f"{what}: cannot read {s!r} as JSON or as a Python expression: {type(err).__name__}: {err}"
+            f"{what}: cannot read {shown} as JSON or as a Python expression: {type(err).__name__}: {reason}"
         ) from None

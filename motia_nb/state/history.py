@@ -83,7 +83,7 @@ class Retention:
         parts = [p.strip() for p in text.split(",")]
         for part in parts:
             m = _AGE.fullmatch(part)
-            if part.isdigit() and count is None:
+            if part.isdecimal() and count is None:  # (not isdigit: int() cannot read "²")
                 count = int(part)
                 if count < 1:
                     raise InvalidInputError(f"history_keep: a count must be at least 1 (use 'off' for no history); got {spec!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from .._threads import on_exit, on_fork_child, run_io
 from .backends import open_backend
 from .backends.base import Backend, Order
 from .backends.key_matches import KeySearch, search_args
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StateError
 from .events import StateEvent
 from .history import Retention, at_point
 from .history_calls import HistoryCalls
@@ -29,6 +30,7 @@ from .remote import Dispatcher, RemoteChanges
 from .subscribing import Subscribing
 from .store_settings import BusyTimeout, SettingWatchers, busy_timeout_setting
 from .sync import SyncStateManager, to_frame
+from .urls import safe_url
 from .requests import clear_write, delete_write, item_names, page_args, prefix_args, set_write, update_write
 from .values import check_name
 from .writing import Writing
@@ -120,7 +122,16 @@ class StateManager(Writing, HistoryCalls, Subscribing, BusyTimeout, SettingWatch
         """
         if not isinstance(url, str) or not url.strip():
             raise InvalidInputError(f"database must be a non-empty str (a path, ':memory:' or redis://…), got {url!r}")
-        new = open_backend(url.strip(), busy_timeout=self._busy_timeout)
+        try:
+            if "\x00" in url:
+                raise ValueError("a path or URL cannot hold the NUL character '\\x00'")
+            url.encode("utf-8")  # a lone surrogate ('\ud800') names no file and no server
+            new = open_backend(url.strip(), busy_timeout=self._busy_timeout)
+        except StateError:
+            raise
+        except ValueError as err:  # urlsplit's "Invalid IPv6 URL", the checks above
+            reason = "a lone surrogate is not valid Unicode text" if isinstance(err, UnicodeEncodeError) else err
+            raise InvalidInputError(f"database {_masked(url)!r}: {reason}; nothing was switched") from None
         new.set_history_keep(self._retention)
         new.open()
         with self._lock:
@@ -290,6 +301,14 @@ class StateManager(Writing, HistoryCalls, Subscribing, BusyTimeout, SettingWatch
         g = check_name(group_id, "group_id")
         rows = await self.backend.read_async("frame_rows", g)
         return to_frame(rows, flatten=flatten, group_id=g)
+
+
+def _masked(url: str) -> str:
+    """``url`` with any password hidden (``safe_url``), even where the URL cannot be parsed."""
+    try:
+        return safe_url(url)
+    except ValueError:  # (urlsplit refuses it: a bad IPv6 host) user:password@ is cut by hand
+        return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", url)
 
 
 # Close every manager at interpreter exit: pending writes are flushed and no

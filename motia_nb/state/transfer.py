@@ -80,10 +80,14 @@ def progress_bar(total: int, desc: str) -> Any:
 
 # ----------------------------------------------------------------------------- export
 def _check_folder(path: str) -> str:
+    if "\x00" in path:
+        raise InvalidInputError(f"{path!r} holds the NUL character '\\x00': no file name can")
     path = os.path.abspath(os.path.expanduser(path))
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InvalidInputError(f"{path}: the folder {folder} does not exist (create it first)")
+    if os.path.isdir(path):
+        raise InvalidInputError(f"{path} is a folder; give the file to write in it, e.g. {os.path.join(path, 'backup.jsonl')}")
     return path
 
 
@@ -127,6 +131,8 @@ def export_jsonl(manager: "StateManager", path: str, groups: Sequence[str] | Non
                     bar.update(len(part))
                     written += len(part)
         os.replace(tmp, path)
+    except OSError as err:  # no permission, a full disk...: nothing is written (the .part goes)
+        raise InvalidInputError(f"{path}: cannot write it: {err.strerror or err}; nothing was exported") from None
     finally:
         bar.close()
         if os.path.exists(tmp):
@@ -181,7 +187,7 @@ def read_jsonl(path: str) -> list[Write]:
     bad lines (with their numbers) when there is any."""
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isfile(path):
-        raise InvalidInputError(f"{path}: no such file")
+        raise InvalidInputError(f"{path} is a folder, not a file" if os.path.isdir(path) else f"{path}: no such file")
     writes: list[Write] = []
     bad: list[str] = []
     n_bad = 0

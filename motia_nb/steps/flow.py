@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import CronTrigger, HttpTrigger, QueueTrigger, StateTrigger, StreamTrigger
+from .errors import StepCallError
 from .registry import Step
 
 __all__ = ["FlowDiagram", "flow_diagram"]
@@ -100,10 +101,11 @@ class FlowDiagram:
 def flow_diagram(all_steps: list[Step], flow: str | None = None) -> FlowDiagram:
     """The diagram of the steps whose ``flows`` include ``flow`` (every step when None).
 
-    Raises ValueError naming the known flows when no step belongs to ``flow``.
+    Raises :class:`~motia_nb.steps.errors.StepCallError` (a ValueError) naming the known flows when
+    no step belongs to ``flow``.
     """
     steps = [s for s in all_steps if flow is None or flow in s.flows]
     if flow is not None and not steps:
         known = sorted({f for s in all_steps for f in s.flows})
-        raise ValueError(f"no step belongs to flow {flow!r} (known flows: {', '.join(known) or 'none'})")
+        raise StepCallError(f"no step belongs to flow {flow!r} (known flows: {', '.join(known) or 'none'})")
     return FlowDiagram(steps, flow)

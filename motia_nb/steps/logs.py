@@ -93,7 +93,10 @@ def _json(data: Any) -> str:
     try:
         return json.dumps(data, ensure_ascii=False, default=_plain)
     except (TypeError, ValueError, RecursionError):
-        return repr(data)
+        try:
+            return repr(data)
+        except RecursionError:  # nested thousands deep: repr gives up too (a log line never fails the step)
+            return f"<a {type(data).__name__} nested too deeply to show>"
 
 
 _ATOMS = (str, int, float, bool, type(None))

@@ -191,7 +191,7 @@ class StepRegistry:
         with self._lock:
             try:
                 st = self._steps.pop(name)
-            except KeyError:
+            except (KeyError, TypeError):  # TypeError: an unhashable name (a list) names no step either
                 raise self._missing(name) from None
         self._changed()
         return st
@@ -201,7 +201,7 @@ class StepRegistry:
         with self._lock:
             try:
                 return self._steps[name]
-            except KeyError:
+            except (KeyError, TypeError):  # TypeError: an unhashable name (a list) names no step either
                 raise self._missing(name) from None
 
     def all(self) -> list[Step]:

@@ -76,9 +76,34 @@ R = TypeVar("R")
 
 def _json_copy(value: Any, what: str) -> Any:
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        text = json.dumps(value, allow_nan=False)
+    except RecursionError:  # nested thousands deep: the encoder gives up (the state API refuses past MAX_DEPTH)
+        raise EnqueueError(f"{what} is not JSON (it nests too deeply to encode); send dicts, lists, str, numbers, "
+                           "bools or None") from None
     except (TypeError, ValueError) as e:
         raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
+    keys = _non_str_key(value)
+    if keys:  # json.dumps makes it a str: {1: "a", "1": "b"} would arrive as {"1": "b"}
+        key = keys[0]
+        raise EnqueueError(f"{what} is not JSON (a dict key {key!r} is {type(key).__name__}, not str; JSON object keys "
+                           "are str: write it as one)")
+    return json.loads(text)
+
+
+def _non_str_key(value: Any) -> tuple[Any, ...]:
+    """``(key,)``: the first dict key in ``value`` that is not a str (which ``json.dumps`` would turn
+    into one; it may be None), or ``()``."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k in v:
+                if not isinstance(k, str):
+                    return (k,)
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return ()
 
 
 @dataclass
@@ -298,7 +323,7 @@ class Runtime(StateTriggers):
             raise EnqueueError(f"enqueue: 'topic' must be a non-empty str, got {topic!r} in {dict(message)!r}")
         unknown = set(message) - {"topic", "data", "messageGroupId", "message_group_id"}
         if unknown:
-            raise EnqueueError(f"enqueue to {topic!r}: unknown fields {sorted(unknown)} (expected 'topic' and 'data')")
+            raise EnqueueError(f"enqueue to {topic!r}: unknown fields {sorted(unknown, key=repr)} (expected 'topic' and 'data')")
         data = message.get("data")
         _json_copy(data, f"enqueue to {topic!r}: data")
         targets = [s for s in self.registry.all() if any(t.topic == topic for t in s.of_type(QueueTrigger))]

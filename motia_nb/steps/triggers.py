@@ -160,9 +160,9 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
     if n in (6, 7) or expr.startswith("@"):
         try:
             spec = parse_engine_cron(expr)
-        except CronSpecError as e:
+        except (CronSpecError, ValueError) as e:  # ValueError: a number of more than 4,300 digits (int() refuses it)
             hint = ""
-            if n == 6:  # written minute first, plus a year or a trailing field?
+            if n == 6 and isinstance(e, CronSpecError):  # written minute first, plus a year or a trailing field?
                 hint = (" (6 fields are read seconds first, as the engine does: second minute hour day-of-month month"
                         " day-of-week; minute first is 5 fields)")
             raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}{hint}") from None
@@ -181,6 +181,8 @@ def validate_cron(expression: Any, where: str = "cron") -> str:
         CronSim(expr, datetime(2000, 1, 1))
     except CronSimError as e:
         raise StepConfigError(f"{where}: bad cron expression {expression!r}: {_five_field_error(expr, str(e))}") from None
+    except ValueError as e:  # a number of more than 4,300 digits: int() refuses it before cronsim can
+        raise StepConfigError(f"{where}: bad cron expression {expression!r}: {e}") from None
     return expr
 
 

@@ -20,7 +20,9 @@ from typing import Any
 from traitlets import Enum, HasTraits, Int, TraitError, Unicode, validate
 
 from ..._frames import ShortTraceback
+from ...state.errors import InvalidInputError
 from ...state.numbers import as_int, as_number
+from ...state.values import check_name
 from ...steps.streams import is_stream_group
 
 __all__ = [
@@ -171,6 +173,11 @@ def viewer_options(group: "str | None", page_size: Any, poll_interval: Any, debo
     max_delay)``, or a one-line ``ValueError`` naming the one that is wrong."""
     if group is not None and (not isinstance(group, str) or not group):
         raise ViewerOptionError(f"viewer: group must be a non-empty str or None, got {group!r}")
+    if group is not None:
+        try:  # a name no group can have (a NUL, a lone surrogate): said now, not an empty view
+            check_name(group, "group")
+        except InvalidInputError as err:
+            raise ViewerOptionError(f"viewer: {err}") from None
     size = as_int(page_size)
     if size is None or size < 1:
         raise ViewerOptionError(f"viewer: page_size must be a positive int, got {page_size!r}")
