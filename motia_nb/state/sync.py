@@ -60,13 +60,26 @@ def to_frame(rows: Sequence[tuple[Any, ...]], *, flatten: bool, group_id: str = 
     if _LONG_DIGITS.search(text) and any(df[c].dtype.kind == "f" for c in df.columns):
         _exact_integers(df, build([_wrap_big(v, nested) for v in values]))
     if "key" in df.columns:  # a value field called "key" must not hide the item's key
-        df = df.rename(columns={"key": "value.key"})
+        name = "value.key"
+        while name in df.columns:  # a nested {"value": {"key": …}} or a field "value.key" holds it
+            name = "value." + name
+        if name != "value.key":
+            warnings.warn(
+                f"frame: the values' field 'key' is column {name!r}, as column 'value.key' holds "
+                "another of their fields",
+                stacklevel=3,
+            )
+        df = df.rename(columns={"key": name})
     df.insert(0, "key", keys)
     return df
 
 
-#: an object key holding a dot (JSON text): the only way two flattened columns can share a name
-_DOTTED_KEY = re.compile(r'"[^"\\]*\.[^"\\]*"\s*:')
+#: an object key holding a dot (JSON text): the only way two flattened columns can share a name.
+#: Linear in the text: possessive runs (no backtracking), from quotes no backslash escapes (a
+#: key's opening quote follows ``{``, ``,`` or a space), across escapes (``"C:\\x\\a.csv":``).
+#: The former ``"[^"\\]*\.[^"\\]*"\s*:`` backtracked over every dot of a long string or array
+#: (``[0.1, 0.2, …]``): quadratic, minutes for a group of readings.
+_DOTTED_KEY = re.compile(r'(?<!\\)"[^"\\.]*+(?:\\.[^"\\.]*+)*+\.(?:[^"\\]++|\\.)*+"\s*:')
 
 
 def _dotted_collision(values: list[dict[str, Any]]) -> bool:

@@ -80,6 +80,8 @@ def progress_bar(total: int, desc: str) -> Any:
 # ----------------------------------------------------------------------------- export
 def _check_folder(path: str) -> str:
     path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):  # refused before a word is read or written, not at the final rename
+        raise InvalidInputError(f"{path} is a folder: give the file to write, e.g. {os.path.join(path, 'state.jsonl')}")
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InvalidInputError(f"{path}: the folder {folder} does not exist (create it first)")

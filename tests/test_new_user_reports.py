@@ -1,0 +1,131 @@
+"""An operations person's afternoon: a Motia app's state read for reports in a notebook.
+
+Found by using ``frame()``, ``%state list`` / ``history`` and ``%state export`` on realistic
+groups (10k-200k items; values with missing and extra fields, nested objects, lists, big ints,
+unicode, numbers as strings). Each test pins a case that went wrong:
+
+- ``frame()`` of a group whose values hold a long array of floats (``"readings": [0.1, …]``) or a
+  long text full of dots, next to a nested object, took minutes: the check for dotted field names
+  backtracked over every dot (quadratic in the value's length);
+- that check missed a dotted field name holding a backslash (``"C:\\\\data\\\\a.csv"``): the
+  value of the field it collides with was silently lost;
+- a value with both a field ``key`` and a nested ``{"value": {"key": …}}`` (or a field
+  ``value.key``) gave two columns named ``value.key``;
+- ``%state history`` of a busy group showed the newest 100 changes, ``--since`` the first 100
+  after it, and said nothing of the rest: a report of "every change since Monday" stopped at 100;
+- ``%state export GROUP FOLDER`` wrote the whole export, then failed at the final rename naming
+  its own temporary ``.part`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+import motia_nb
+from motia_nb import state_manager
+from motia_nb.state import StateManager
+from motia_nb.state.errors import InvalidInputError
+from motia_nb.notebook.parsing import MagicUsageError
+from motia_nb.state.transfer import export_jsonl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(motia_nb.__file__)))  # the code under test, in the child too
+
+
+def state(ip, line: str):
+    return ip.run_line_magic("state", line)
+
+
+# ---------------------------------------------------------------- frame(): time and columns
+def test_a_group_of_long_readings_frames_without_backtracking_over_every_dot(tmp_path):
+    """One item of 100,000 readings (``[0.5, 0.5, …]``) and 200,000 dots of text next to a nested
+    object: the dotted-name check was quadratic in them (16,000 dots: 2 s; 100,000: hours).
+    Run in a child so a regression fails by the timeout instead of holding the test run."""
+    db = str(tmp_path / "r.db")
+    code = textwrap.dedent(f"""
+        from motia_nb.state import StateManager
+        m = StateManager({db!r})
+        m.sync.set("sensors", "s1", {{"meta": {{"site": "north"}}, "readings": [0.5] * 100_000, "log": "." * 200_000}})
+        m.sync.set("sensors", "s2", {{"meta": {{"site": "south"}}, "readings": [], "log": ""}})
+        df = m.sync.frame("sensors")
+        assert list(df.columns) == ["key", "readings", "log", "meta.site"], list(df.columns)
+        assert len(df.readings[0]) == 100_000 and df["meta.site"].tolist() == ["north", "south"]
+        print("ok")
+        m.close()
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_dotted_field_name_holding_a_backslash_keeps_both_values(sqlite_manager: StateManager):
+    """``{"C:\\\\x\\\\a.csv": 1, "C:\\\\x\\\\a": {"csv": 2}}``: both flatten to one column name; the check
+    for that stopped at the backslash and the 1 was lost. Now it is found, as for any dotted name."""
+    s = sqlite_manager.sync
+    s.set("files", "f1", {"C:\\x\\a.csv": 1, "C:\\x\\a": {"csv": 2}})
+    with pytest.warns(UserWarning, match="field name with a dot"):
+        df = s.frame("files")
+    assert df.drop(columns="key").to_dict("records") == [{"C:\\x\\a.csv": 1, "C:\\x\\a": {"csv": 2}}]
+
+
+def test_the_values_key_field_never_shares_a_column_with_another_field(sqlite_manager: StateManager):
+    """A field ``key`` is column ``value.key`` (the item's key is ``key``); a nested
+    ``{"value": {"key": …}}`` or a field named ``value.key`` made a second column of that name
+    (``df["value.key"]`` a frame, ``to_dict`` dropping one)."""
+    s = sqlite_manager.sync
+    s.set("tickets", "t1", {"key": "JIRA-1", "value": {"key": 3}})
+    s.set("tickets", "t2", {"key": "JIRA-2", "value": {"key": 4}})
+    with pytest.warns(UserWarning, match="'value.value.key'"):
+        df = s.frame("tickets")
+    assert df.columns.is_unique
+    assert df["value.key"].tolist() == [3, 4] and df["value.value.key"].tolist() == ["JIRA-1", "JIRA-2"]
+    s.set("literal", "a", {"key": "x", "value.key": 5})
+    for flatten in (True, False):
+        with pytest.warns(UserWarning, match="'value.value.key'"):
+            df = s.frame("literal", flatten=flatten)
+        assert df.drop(columns="key").to_dict("records") == [{"value.value.key": "x", "value.key": 5}]
+    s.set("plain", "p", {"key": "x", "n": 1})  # the usual case: value.key, and no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(s.frame("plain").columns) == ["key", "value.key", "n"]
+
+
+# ---------------------------------------------------------------- %state history of a busy group
+def test_history_says_when_changes_are_left_out(ip, fresh_db, capsys):
+    for i in range(12):
+        state_manager.sync.set("orders", f"o{i}", {"n": i})
+    whole = state(ip, "history orders")
+    assert len(whole) == 12 and "left out" not in capsys.readouterr().err
+    newest = state(ip, "history orders --limit 5")
+    assert newest.seq.tolist() == whole.seq.tolist()[-5:]
+    err = capsys.readouterr().err
+    assert "the newest 5 changes of 'orders'; older ones are kept: --limit N shows more" in err
+    first = int(whole.seq.iloc[0])
+    after = state(ip, f"history orders --since {first} --limit 4")
+    assert after.seq.tolist() == whole.seq.tolist()[1:5]
+    last = int(after.seq.iloc[-1])
+    assert f"the first 4 changes of 'orders' since {first}; more follow: --since {last} shows the next" in capsys.readouterr().err
+    rest = state(ip, f"history orders --since {last} --limit 7")  # exactly what is left: no note
+    assert rest.seq.tolist() == whole.seq.tolist()[5:] and capsys.readouterr().err == ""
+    one = state(ip, "history orders o3")
+    assert len(one) == 1 and capsys.readouterr().err == ""
+    with pytest.raises(MagicUsageError, match="limit must be an int >= 1, got 0"):
+        state(ip, "history orders --limit 0")
+
+
+# ---------------------------------------------------------------- %state export
+def test_an_export_to_a_folder_is_refused_before_anything_is_read(ip, fresh_db, tmp_path, capsys):
+    state_manager.sync.set("orders", "o1", {"n": 1})
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    with pytest.raises(InvalidInputError, match=r"reports is a folder: give the file to write, e\.g\. .*state\.jsonl"):
+        export_jsonl(state_manager, str(folder), ["orders"])
+    with pytest.raises(MagicUsageError, match="%state export: .*reports is a folder") as err:
+        state(ip, f"export orders {folder}")
+    assert ".part" not in str(err.value) and "\n" not in str(err.value)
+    assert list(folder.iterdir()) == [] and not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
