@@ -129,3 +129,36 @@ def test_an_export_to_a_folder_is_refused_before_anything_is_read(ip, fresh_db, 
         state(ip, f"export orders {folder}")
     assert ".part" not in str(err.value) and "\n" not in str(err.value)
     assert list(folder.iterdir()) == [] and not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+# ---------------------------------------------------------------- the file, read with pandas
+def test_the_readme_query_of_the_items_reads_a_group_as_frame_does(sqlite_manager: StateManager, db_path: str):
+    """The README said "the changelog is the `changes` table of the state file (schema 4)": a
+    gather's changes are one row of it (its key a JSON array) and a busy item's are packed in
+    ``changes_pages``, so ``pandas.read_sql`` on it miscounted. It now says to read the history
+    with ``history()``, and gives the items' query, which this runs as a user would."""
+    import asyncio
+    import json
+    import re
+    import sqlite3
+
+    import pandas as pd
+
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    assert "the changelog is the `changes` table" not in readme
+    query = re.search(r"`(SELECT key, value FROM items WHERE grp = \? ORDER BY id)`", readme)
+    assert query, "the README gives the items' query"
+    m = sqlite_manager
+
+    async def fill() -> None:
+        await asyncio.gather(*(m.set("orders", f"o{i}", {"n": i, "city": "Kraków" if i % 2 else None}) for i in range(50)))
+
+    asyncio.run(fill())
+    m.sync.set("orders", "o3", {"n": -3})  # an overwrite keeps its place
+    m.sync.delete("orders", "o4")
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as con:
+        raw = pd.read_sql(query.group(1), con, params=("orders",))
+        changes = pd.read_sql("SELECT count(*) AS n FROM changes", con).n[0]
+    assert raw.key.tolist() == m.sync.frame("orders").key.tolist()
+    assert [json.loads(v) for v in raw.value] == m.sync.list("orders")
+    assert len(m.sync.history("orders", limit=1000)) == 52 and changes < 52  # why the README says so
