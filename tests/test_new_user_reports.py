@@ -162,3 +162,38 @@ def test_the_readme_query_of_the_items_reads_a_group_as_frame_does(sqlite_manage
     assert raw.key.tolist() == m.sync.frame("orders").key.tolist()
     assert [json.loads(v) for v in raw.value] == m.sync.list("orders")
     assert len(m.sync.history("orders", limit=1000)) == 52 and changes < 52  # why the README says so
+
+
+def test_a_report_script_that_only_reads_deletes_no_history_its_writer_keeps(tmp_path):
+    """A kernel keeping more history than the default, and a report script opening the file with
+    ``StateManager(path)`` (the default keep, 100,000; here 50 stands for it) to read a frame: the
+    script's pruning pass at open deleted every change past its own count, for good. A process
+    that only reads now deletes nothing; once it writes, its retention applies as before."""
+    import asyncio
+    import sqlite3
+
+    path = str(tmp_path / "state.db")
+    kernel = StateManager(path, history_keep="all")
+
+    async def day() -> None:
+        await asyncio.gather(*(kernel.set("orders", f"o{i % 40}", {"n": i}) for i in range(300)))
+
+    asyncio.run(day())
+    kernel.close()
+
+    def stored() -> int:
+        with sqlite3.connect(path) as con:
+            return con.execute("SELECT sum(coalesce(n, 1)) FROM changes").fetchone()[0]
+
+    assert stored() == 300
+    report = StateManager(path, history_keep="50")
+    try:
+        assert len(report.sync.frame("orders")) == 40
+        assert len(report.sync.history("orders", limit=1000)) == 50  # reads show what its keep keeps
+        assert report.backend._recorder.passed.wait(15)  # the pass at open has run
+        assert stored() == 300 and report.backend._recorder.pruned == 0
+        report.sync.set("orders", "o1", {"n": -1})  # a write: its retention applies again
+        report.backend.prune_history()
+        assert stored() == 50
+    finally:
+        report.close()
