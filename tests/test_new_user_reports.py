@@ -29,9 +29,9 @@ import pytest
 
 import motia_nb
 from motia_nb import state_manager
+from motia_nb.notebook.parsing import MagicUsageError
 from motia_nb.state import StateManager
 from motia_nb.state.errors import InvalidInputError
-from motia_nb.notebook.parsing import MagicUsageError
 from motia_nb.state.transfer import export_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(motia_nb.__file__)))  # the code under test, in the child too
@@ -59,7 +59,7 @@ def test_a_group_of_long_readings_frames_without_backtracking_over_every_dot(tmp
         m.close()
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
@@ -144,7 +144,8 @@ def test_the_readme_query_of_the_items_reads_a_group_as_frame_does(sqlite_manage
 
     import pandas as pd
 
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
     assert "the changelog is the `changes` table" not in readme
     query = re.search(r"`(SELECT key, value FROM items WHERE grp = \? ORDER BY id)`", readme)
     assert query, "the README gives the items' query"
@@ -197,3 +198,55 @@ def test_a_report_script_that_only_reads_deletes_no_history_its_writer_keeps(tmp
         assert stored() == 50
     finally:
         report.close()
+
+
+# ---------------------------------------------------------------- %state list --values / --dict, groups
+def shown_text(ip, value) -> str:
+    """The text/plain a notebook gets for a cell's result."""
+    return ip.display_formatter.format(value)[0]["text/plain"]
+
+
+def test_a_big_group_as_json_shows_its_first_and_last_entries_not_every_one(ip, fresh_db):
+    """``%state list orders --values`` of a 200,000-item group sent 60 MB of JSON text to the
+    notebook (``--dict`` 63 MB, 5 s to format): the frame's display is cut to pandas' rows, the
+    JSON views were not. They now show the first and last entries and how many are left out, as
+    the frame does; the value itself holds every item."""
+    import asyncio
+    import json
+
+    async def fill() -> None:
+        await asyncio.gather(*(state_manager.set("orders", f"o{i}", {"n": i, "city": "Łódź"}) for i in range(500)))
+
+    asyncio.run(fill())
+    values = state(ip, "list orders --values")
+    assert values == state_manager.sync.list("orders") and len(values) == 500
+    text = shown_text(ip, values)
+    assert "\u2026 490 more items (500 in all; the value holds every one) \u2026" in text
+    assert text.startswith('[\n  {\n    "n": 0,\n    "city": "Łódź"\n  },') and text.endswith('"n": 499,\n    "city": "Łódź"\n  }\n]')
+    assert len(text) < 2_000
+    as_dict = state(ip, "list orders --dict")
+    assert len(as_dict) == 500 and as_dict["o250"] == {"n": 250, "city": "Łódź"}
+    text = shown_text(ip, as_dict)
+    assert '"o0": {' in text and '"o499": {' in text and '"o250"' not in text and "490 more entries" in text
+    ip.run_line_magic("config", "MotiaNB.display_max_rows = 4")
+    try:
+        text = shown_text(ip, state(ip, "list orders --values"))
+        assert text.count('"n"') == 4 and "496 more items" in text
+        for i in range(70):
+            state_manager.sync.set(f"g{i:02}", "k", i)
+        groups = state(ip, "groups")
+        assert len(groups) == 71 and '"g00"' in shown_text(ip, groups) and "67 more items" in shown_text(ip, groups)
+    finally:
+        ip.run_line_magic("config", "MotiaNB.display_max_rows = None")
+    small = state(ip, "list g01 --values")  # up to the rows a frame shows: the whole JSON text
+    assert shown_text(ip, small) == json.dumps([1], indent=2)
+    text = shown_text(ip, state(ip, "groups"))  # 71 groups, past pandas' 60 rows: its 10 (min_rows)
+    assert text.count('"g') + text.count('"orders"') == 10 and "61 more items (71 in all" in text
+
+
+def test_one_value_shown_by_get_stays_whole(ip, fresh_db):
+    import json
+
+    wide = {f"field{i}": i for i in range(100)}  # one item's value: shown whole, as before
+    state_manager.sync.set("config", "c", wide)
+    assert shown_text(ip, state(ip, "get config c")) == json.dumps(wide, indent=2)
