@@ -250,3 +250,29 @@ def test_one_value_shown_by_get_stays_whole(ip, fresh_db):
     wide = {f"field{i}": i for i in range(100)}  # one item's value: shown whole, as before
     state_manager.sync.set("config", "c", wide)
     assert shown_text(ip, state(ip, "get config c")) == json.dumps(wide, indent=2)
+
+
+def test_history_since_a_point_past_the_retention_says_changes_are_missing(ip, fresh_db, capsys):
+    """``%state history orders --since 2026-12-01`` where the retention no longer keeps the changes
+    of that day showed the ones kept from Wednesday on, as if they were every change since Monday
+    (``get(at=)`` of such a point is refused; this was silent). It now says so on stderr."""
+    ip.run_line_magic("config", "MotiaNB.history_keep = 50")
+    try:
+        for i in range(100):
+            state_manager.sync.set("orders", f"o{i}", {"n": i})
+        state_manager.backend.prune_history()
+        kept = state(ip, "history orders --limit 1000")
+        first = int(kept.seq.iloc[0])
+        assert len(kept) == 50 and capsys.readouterr().err == ""
+        since = state(ip, "history orders --since 3 --limit 1000")
+        assert since.seq.tolist() == kept.seq.tolist()
+        assert (f"%state history: changes before seq {first} are no longer kept (MotiaNB.history_keep = '50'): "
+                "some after --since 3 may be among them") in capsys.readouterr().err
+        state(ip, "history orders --since 2000-01-01T00:00+00:00 --limit 1000")
+        assert f"changes before seq {first} are no longer kept" in capsys.readouterr().err
+        state(ip, f"history orders --since {first - 1} --limit 1000")  # from the first kept: nothing missing
+        at = kept["at"].iloc[0]
+        state(ip, f"history orders --since {at} --limit 1000")
+        assert capsys.readouterr().err == ""
+    finally:
+        ip.run_line_magic("config", "MotiaNB.history_keep = '100000'")

@@ -109,6 +109,11 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
         print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
               "its changes since are not recorded; these were recorded before, or by another process",
               file=sys.stderr)  # fmt: skip
+    cut = getattr(m.manager.backend, "history_cut_since", None)
+    cut = cut(a.group, point(since, "--since")) if cut is not None and since is not None else 0
+    if cut:  # "every change since Monday" must not start on Wednesday without a word
+        print(f"%state history: changes before seq {cut:,} are no longer kept (MotiaNB.history_keep = "
+              f"{m.manager.history_keep!r}): some after --since {a.since} may be among them", file=sys.stderr)
     if more:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
         n = f"{a.limit:,} change{'' if a.limit == 1 else 's'}"
