@@ -76,8 +76,8 @@ def to_frame(rows: Sequence[tuple[Any, ...]], *, flatten: bool, group_id: str = 
 
 
 #: an object key holding a dot (JSON text): the only way two flattened columns can share a name.
-#: Linear in the text: possessive runs (no backtracking), from quotes no backslash escapes (a
-#: key's opening quote follows ``{``, ``,`` or a space), across escapes (``"C:\\x\\a.csv":``).
+#: Linear in the text: possessive runs (no backtracking), starting at quotes that no backslash
+#: escapes (a key's opening quote follows ``{``, ``,`` or a space), across escapes (``"C:\\x\\a.csv":``).
 #: The former ``"[^"\\]*\.[^"\\]*"\s*:`` backtracked over every dot of a long string or array
 #: (``[0.1, 0.2, …]``): quadratic, minutes for a group of readings.
 _DOTTED_KEY = re.compile(r'"(?<!\\")[^"\\.]*+(?:\\.[^"\\.]*+)*+\.(?:[^"\\]++|\\.)*+"\s*:')  # '"' first: re skips to each

@@ -19,9 +19,9 @@ takes the write lock, which would push a lone write off its inline commit; a lon
 burst of writes is pruned every :data:`SETTLE_MAX` seconds), deleting old records at
 most ``PRUNE_CHUNK`` at a time. Reads do not wait for it: they show what the retention
 keeps whatever is still stored (:mod:`..retained`). The
-pass at open and the one after ``set_retention`` run at once; the one at open prunes only once this
-process recorded a change (a process that only reads, a report script, deletes no history). A writer waits at most one
-such short transaction for SQLite's lock.
+pass at open and the one after ``set_retention`` run at once; the one at open prunes only once
+this process recorded a change (a process that only reads, a report script, deletes no history).
+A writer waits at most one such short transaction for SQLite's lock.
 
 A pass also steps aside for this process's history reads (:meth:`Recorder.reading`): it
 waits between its transactions while one runs, at most :data:`READ_YIELD_MAX`. Measured
