@@ -9,11 +9,14 @@ gives a usable ``dict``), but they *display* the way a Motia user reads state:
 * groups as a pandas DataFrame (:class:`StateFrame`) whose display is bounded by
   ``MotiaNB.display_max_rows`` / ``display_max_columns`` (or pandas' own display
   options when those are unset), so a 100,000-item group renders as quickly as a
-  10-row one: pandas' truncated repr only formats the rows it shows.
+  10-row one: pandas' truncated repr only formats the rows it shows; a group shown as JSON
+  (``%state list --values`` / ``--dict``, ``%state groups``) is cut the same way, to its first
+  and last entries and a line saying how many more the value holds.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -27,14 +30,61 @@ def to_json_text(value: Any, indent: int | None = 2) -> str:
     return json.dumps(value, indent=indent if indent else None, ensure_ascii=False, default=repr)
 
 
+def _row_bounds(max_rows: int | None) -> tuple[int, int] | None:
+    """(the most entries shown whole, how many a cut view shows) as a frame's display has them:
+    ``max_rows`` (``MotiaNB.display_max_rows``), else pandas' ``display.max_rows`` and
+    ``display.min_rows``; None (0 or None: no bound) for every entry."""
+    limit = max_rows if max_rows is not None else pd.get_option("display.max_rows")
+    if not limit:
+        return None
+    shown = max_rows if max_rows is not None else (pd.get_option("display.min_rows") or limit)
+    return limit, max(2, min(shown, limit))
+
+
+def _cut_json_text(value: "dict[str, Any] | list[Any]", indent: int | None, shown: int) -> str:
+    """``value``'s JSON text showing its first and last ``shown // 2`` entries and a line saying
+    how many are left out (a 200,000-item list was 60 MB of text sent to the notebook)."""
+    n = len(value)
+    head, tail = (shown + 1) // 2, shown // 2
+    is_dict = isinstance(value, dict)
+    if is_dict:  # no list of every entry: only the ones shown are touched
+        first = list(itertools.islice(value.items(), head))
+        last = [(k, value[k]) for k in reversed(list(itertools.islice(reversed(value), tail)))]  # type: ignore[call-overload]
+    else:
+        first, last = list(enumerate(value[:head])), list(enumerate(value[n - tail :] if tail else []))
+
+    def entry(kv: tuple[Any, Any]) -> str:
+        text = json.dumps(kv[1], indent=indent or None, ensure_ascii=False, default=repr)
+        return json.dumps(kv[0], ensure_ascii=False) + ": " + text if is_dict else text
+
+    what = "entries" if is_dict else "items"
+    gap = f"\u2026 {n - head - tail:,} more {what} ({n:,} in all; the value holds every one) \u2026"
+    texts = [entry(kv) + "," for kv in first] + [gap] + [entry(kv) + "," for kv in last]
+    texts[-1] = texts[-1].removesuffix(",")
+    opening, closing = ("{", "}") if is_dict else ("[", "]")
+    if not indent:
+        return opening + " ".join(texts) + closing
+    pad = " " * indent
+    body = "\n".join(pad + t.replace("\n", "\n" + pad) for t in texts)
+    return f"{opening}\n{body}\n{closing}"
+
+
 class _JSONRepr:
-    """Mixin: IPython's ``text/plain`` for this object is its JSON text."""
+    """Mixin: IPython's ``text/plain`` for this object is its JSON text; a group's (``json_cut``:
+    ``%state list --values`` / ``--dict``, ``groups``) cut to its first and last entries past the
+    rows a frame shows (``json_max_rows``, else pandas' options). One value (``get``) is whole."""
 
     json_indent: int = 2
+    json_cut: bool = False
+    json_max_rows: int | None = None
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         if cycle:  # a JSON value cannot contain itself; be safe anyway
             p.text("...")
+            return
+        bounds = _row_bounds(self.json_max_rows) if self.json_cut else None
+        if bounds is not None and len(self) > bounds[0]:  # type: ignore[arg-type]
+            p.text(_cut_json_text(self, self.json_indent, bounds[1]))  # type: ignore[arg-type]
             return
         p.text(to_json_text(self, self.json_indent))
 
@@ -47,7 +97,7 @@ class JSONList(_JSONRepr, list):  # type: ignore[misc]
     """A ``list`` that a notebook displays as indented JSON."""
 
 
-def as_json_result(value: Any, indent: int = 2) -> Any:
+def as_json_result(value: Any, indent: int = 2, *, cut: bool = False, max_rows: int | None = None) -> Any:
     """Wrap a top-level object/array so it displays as JSON; scalars are returned as-is.
 
     Only the outer container is wrapped (nested values stay plain ``dict``/``list``),
@@ -61,6 +111,8 @@ def as_json_result(value: Any, indent: int = 2) -> Any:
         return value
     if indent != 2:
         out.json_indent = indent
+    if cut:  # a group's items: at most the rows a frame shows (max_rows, else pandas' options)
+        out.json_cut, out.json_max_rows = True, max_rows
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from motia_nb.state.errors import StoredValueError
-from motia_nb.state.history import CHANGE_KEYS, Point, Retention, point
+from motia_nb.state.history import CHANGE_KEYS, MAX_LIMIT, Point, Retention, point
 from motia_nb.state.requests import item_names
 
 from .commands import ArgParser, CommandTable
@@ -94,7 +94,14 @@ def _did_you_mean(sync: Any, group: str, key: str | None, keep: str = "all") -> 
 
 
 def _history(m: Any, a: argparse.Namespace) -> Any:
-    rows = m.manager.sync.history(a.group, a.key, since=read_point(a.since, "%state history: --since"), limit=a.limit)
+    since = read_point(a.since, "%state history: --since")
+    # one more than shown: are changes left out? (a report of "every change since" must not stop
+    # at the 100th silently); a bad --limit goes to history() as written, to be refused there
+    ask = a.limit + 1 if 0 < a.limit < MAX_LIMIT else a.limit
+    rows = m.manager.sync.history(a.group, a.key, since=since, limit=ask)
+    more = len(rows) > a.limit
+    if more:  # oldest first: the newest N without --since, the first N after it with it
+        rows = rows[-a.limit:] if since is None else rows[: a.limit]
     off = m.manager.history_keep == "off"
     if not rows:
         what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
@@ -105,6 +112,20 @@ def _history(m: Any, a: argparse.Namespace) -> Any:
         print("%state history: the state history is off in this kernel (MotiaNB.history_keep = 'off'): "
               "its changes since are not recorded; these were recorded before, or by another process",
               file=sys.stderr)  # fmt: skip
+    cut = getattr(m.manager.backend, "history_cut_since", None)
+    cut = cut(a.group, point(since, "--since")) if cut is not None and since is not None else 0
+    if cut:  # "every change since Monday" must not start on Wednesday without a word
+        print(f"%state history: changes before seq {cut:,} are no longer kept (MotiaNB.history_keep = "
+              f"{m.manager.history_keep!r}): some after --since {a.since} may be among them", file=sys.stderr)
+    if more:
+        what = repr(a.group) if a.key is None else f"{a.group!r}/{a.key!r}"
+        n = f"{a.limit:,} change{'' if a.limit == 1 else 's'}"
+        if since is None:
+            note = f"the newest {n} of {what}; older ones are kept: --limit N shows more"
+        else:
+            note = (f"the first {n} of {what} since {a.since}; more follow: --since {rows[-1]['seq']} "
+                    "shows the next ones, --limit N more at once")
+        print(f"%state history: {note}", file=sys.stderr)
     return StateFrame.wrap(history_frame(rows), m.settings.display_max_rows, m.settings.display_max_columns)
 
 

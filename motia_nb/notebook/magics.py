@@ -39,7 +39,7 @@ from motia_nb.state.transfer import export_jsonl, import_jsonl
 
 from .commands import ArgParser, CommandTable, Tail
 from .config import MotiaNB, warn_unlocated
-from .display import JSONList, StateFrame, as_json_result
+from .display import StateFrame, as_json_result
 from .history_commands import add_history_commands
 from .parsing import MagicUsageError, as_written, read_value, tokenize
 from .tracebacks import one_line_errors
@@ -95,9 +95,9 @@ def _list(m: StateMagics, a: argparse.Namespace) -> Any:
     if sync.count(a.group) == 0:
         _no_such_group(m, "list", a.group)
     if a.values:
-        return JSONList(sync.list(a.group))
+        return as_json_result(sync.list(a.group), 2, cut=True, max_rows=m.settings.display_max_rows)
     if a.dict:
-        return as_json_result(dict(sync.items(a.group)), m.settings.json_indent)
+        return as_json_result(dict(sync.items(a.group)), m.settings.json_indent, cut=True, max_rows=m.settings.display_max_rows)
     flatten = m.settings.flatten and not a.no_flatten
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
@@ -127,7 +127,7 @@ def _groups(m: StateMagics, a: argparse.Namespace) -> Any:
     if a.counts:
         counts = sync.group_counts()
         return pd.DataFrame({"group": list(counts), "items": list(counts.values())})
-    return JSONList(sync.list_groups())
+    return as_json_result(sync.list_groups(), 2, cut=True, max_rows=m.settings.display_max_rows)
 
 
 def _use(m: StateMagics, a: argparse.Namespace) -> None:

@@ -83,6 +83,8 @@ def _check_folder(path: str) -> str:
     if "\x00" in path:
         raise InvalidInputError(f"{path!r} holds the NUL character '\\x00': no file name can")
     path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):  # refused before a word is read or written, not at the final rename
+        raise InvalidInputError(f"{path} is a folder: give the file to write, e.g. {os.path.join(path, 'state.jsonl')}")
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InvalidInputError(f"{path}: the folder {folder} does not exist (create it first)")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInputError, StateError
-from ..history import Point, Retention, iso_time
+from ..history import Point, Retention, iso_time, micros
 
 __all__ = ["Horizon", "RetainedHistory", "time_like"]
 
@@ -148,6 +148,18 @@ class RetainedHistory:
         horizon = self._horizon(group_id)
         # (what is hidden, or what pruning already deleted: Redis trims in its write scripts)
         return max(horizon.seq if horizon is not None and horizon.hidden else 0, self._history_first_stored(group_id))
+
+    def history_cut_since(self, group_id: str, since: Point) -> int:
+        """The first seq a ``since`` read of ``group_id`` shows when changes after ``since`` are
+        past the retention (pruned, or hidden), so the read starts later than asked; else 0."""
+        if not self._retention.prunes:
+            return 0
+        horizon = self._history_horizon(group_id)
+        if not horizon.hidden:
+            return 0
+        if since.seq is not None:
+            return horizon.seq if since.seq < horizon.seq - 1 else 0
+        return horizon.seq if micros(since.at) < horizon.known_from_us else 0  # type: ignore[arg-type]  # to the µs
 
     def history(self, group_id: str, key: "str | None", since: "Point | None", limit: int) -> list[dict[str, Any]]:
         self._check_seq(since, "since")

@@ -19,8 +19,9 @@ takes the write lock, which would push a lone write off its inline commit; a lon
 burst of writes is pruned every :data:`SETTLE_MAX` seconds), deleting old records at
 most ``PRUNE_CHUNK`` at a time. Reads do not wait for it: they show what the retention
 keeps whatever is still stored (:mod:`..retained`). The
-pass at open and the one after ``set_retention`` run at once. A writer waits at most one
-such short transaction for SQLite's lock.
+pass at open and the one after ``set_retention`` run at once; the one at open prunes only once
+this process recorded a change (a process that only reads, a report script, deletes no history).
+A writer waits at most one such short transaction for SQLite's lock.
 
 A pass also steps aside for this process's history reads (:meth:`Recorder.reading`): it
 waits between its transactions while one runs, at most :data:`READ_YIELD_MAX`. Measured
@@ -98,6 +99,10 @@ class Recorder:
         self._last_record = 0.0  # time.monotonic() of the last change recorded
         self._file_due = True  # a first pass at open: records another process did not file
         self._prune_due = True
+        # pruning deletes: only once this process recorded a change or was given a retention after
+        # open (set_retention); a process that only reads (a report script opened with the default
+        # keep) never deletes the history a writer keeps more of
+        self._may_prune = False
         self._urgent = True  # the pass at open (and after set_retention) does not wait for writers to pause
         self._wake = threading.Event()
         self._stop = False
@@ -106,6 +111,7 @@ class Recorder:
         self._readers = 0  # history reads running in this process (a pass waits for them)
         self._no_readers = threading.Condition()
         self.pruned = 0  # records deleted so far (a gauge for tests and benchmarks)
+        self.passed = threading.Event()  # set after each pass of the thread (lets a test wait for the one at open)
         self._start_pruner()
 
     # ------------------------------------------------------------------ recording
@@ -138,6 +144,7 @@ class Recorder:
     def _note(self, count: int, stored: int) -> None:
         """``count`` changes recorded in ``stored`` rows: wake the thread when filing or pruning is due."""
         self._last_record = time.monotonic()
+        first, self._may_prune = not self._may_prune, True  # the first: the pass held back at open is due
         self._since_file += count
         self._tail += stored
         if self._since_file >= FILE_EVERY:
@@ -148,14 +155,14 @@ class Recorder:
             self._tail = 0
             self._file_due = self._urgent = True
             self._wake.set()
-        if not self._prune_due and self.retention.max_count is not None:  # once per pass, not per write
+        if (first or not self._prune_due) and self.retention.max_count is not None:  # once per pass, not per write
             self._prune_due = True
             self._wake.set()
 
     def set_retention(self, retention: Retention) -> None:
         """Apply a new retention now (the pruning thread runs a pass at once)."""
         self.retention = retention
-        self._prune_due = self._urgent = True
+        self._prune_due = self._urgent = self._may_prune = True
         self._start_pruner()
         self._wake.set()
 
@@ -297,6 +304,8 @@ class Recorder:
             if file_due:  # (a pass for pruning alone leaves the unfiled tail as it counted it)
                 self._tail = 0
             prune_due, self._prune_due = self._prune_due or age is not None, False
+            if not self._may_prune:  # nothing recorded here yet: keep the due pass for the first change
+                self._prune_due, prune_due = prune_due, False
             try:
                 if file_due and self.retention.enabled:
                     self.file_now()
@@ -308,6 +317,7 @@ class Recorder:
                 self._file_due = self._file_due or file_due
                 self._prune_due = self._prune_due or prune_due
                 log.warning("motia_nb: filing or pruning the state history failed; retrying later", exc_info=True)
+            self.passed.set()
 
     def _settle(self) -> None:
         """Wait until no change was recorded for :data:`SETTLE` seconds (a burst of writes is
