@@ -657,8 +657,8 @@ def test_history_keep_of_odd_digits_is_refused_in_one_line(tmp_path, spec):
 def test_export_to_a_folder_or_an_impossible_name_is_refused_in_one_line(shell_world, tmp_path):
     """Was: IsADirectoryError naming a ``.part`` file, OSError (name too long), ValueError (NUL)."""
     ip = shell_world[0]
-    assert "is a folder; give the file to write in it" in _usage_error(ip, "state", "export orders .")
-    assert "is a folder; give the file to write in it" in _usage_error(ip, "state", f"export --all {tmp_path}")
+    assert "is a folder: give the file to write" in _usage_error(ip, "state", "export orders .")
+    assert "is a folder: give the file to write" in _usage_error(ip, "state", f"export --all {tmp_path}")
     assert "cannot write it: File name too long; nothing was exported" in _usage_error(ip, "state", "export orders " + "x" * 3000)
     assert "holds the NUL character" in _usage_error(ip, "state", "export orders a\x00b")
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]  # nothing half-written left behind

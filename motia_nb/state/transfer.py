@@ -88,8 +88,6 @@ def _check_folder(path: str) -> str:
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InvalidInputError(f"{path}: the folder {folder} does not exist (create it first)")
-    if os.path.isdir(path):
-        raise InvalidInputError(f"{path} is a folder; give the file to write in it, e.g. {os.path.join(path, 'backup.jsonl')}")
     return path
 
 
