@@ -203,3 +203,39 @@ def test_a_name_with_a_space_or_a_quote_is_inserted_quoted_so_the_line_runs(ip, 
         assert ip.run_line_magic("state", line.removeprefix("%state ")) == value
     # names that need no quotes are inserted as they are
     assert completions(ip, "%state get orders order-") == ["%state get orders order-1", "%state get orders order-2"]
+
+
+def test_value_and_ops_positions_offer_one_entry_not_python(ip, data):
+    from motia_nb.notebook.completion import CURRENT_VALUE_MAX
+
+    # VALUE of an item that exists: its value as JSON text (to edit); the line runs
+    assert completions(ip, "%state set orders order-1 ") == ['%state set orders order-1 {"a": 1}']
+    ip.run_line_magic("state", 'set orders order-1 {"a": 1}')
+    # a new key, a VALUE being typed, OPS, the cell form's first line: the text as typed, no Python names
+    for line in ["%state set orders new ", '%state set orders order-1 {"a', "%state set orders order-1 {",
+                 "%state update orders order-1 ", '%state update orders order-1 [{"type": ',
+                 "%%state set orders order-1 ", "%%state update orders order-1 "]:
+        assert completions(ip, line) == [line], line
+    # a value too long to edit on a line is not read out
+    state_manager.sync.set("orders", "big", "x" * CURRENT_VALUE_MAX)
+    assert completions(ip, "%state set orders big ") == ["%state set orders big "]
+
+
+def test_a_name_starting_with_a_dash_is_offered_after_double_dash(ip, data):
+    state_manager.sync.set("orders", "-k", 1)
+    state_manager.sync.set("-g", "x", 2)
+    assert completions(ip, "%state get orders -") == ["%state get orders -- -k"]
+    assert "%state get orders -- -k" in completions(ip, "%state get orders ")
+    assert completions(ip, "%state get orders -- -") == ["%state get orders -- -k"]
+    assert completions(ip, "%state restore orders -") == ["%state restore orders -- -k", "%state restore orders --to"]
+    assert completions(ip, "%state get -") == ["%state get -- -g"]
+    assert ip.run_line_magic("state", "get orders -- -k") == 1
+    # nothing starts with it: one entry, as typed (not every Python name)
+    assert completions(ip, "%state get users -") == ["%state get users -"]
+
+
+def test_a_name_with_a_line_break_is_not_inserted_raw(ip, data):
+    state_manager.sync.set("orders", "or\nder", 1)
+    found = completions(ip, "%state get orders or")
+    assert not any("\n" in c for c in found)
+    assert "%state get orders order-1" in found and "%state get orders or" in found  # the entry saying why

@@ -714,7 +714,7 @@ def test_data_nested_thousands_deep_is_refused_in_one_line(steps_world, call):
     """Was: RecursionError from json.dumps."""
     from motia_nb.steps.errors import EnqueueError
 
-    with pytest.raises(EnqueueError, match="nests too deeply to encode") as info:
+    with pytest.raises(EnqueueError, match="nests deeper than 512 levels") as info:
         if call == "enqueue":
             enqueue.sync({"topic": "t", "data": _deep(100_000)})
         else:

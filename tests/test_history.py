@@ -254,6 +254,18 @@ def test_retention_syntax():
         assert "\n" not in str(err.value)
 
 
+def test_an_age_past_a_floats_range_is_one_line_and_leaves_the_setting(fresh_db):
+    # '999…9d' (400 digits) read as an infinite age: str() (and so %config, a store's
+    # pruning) raised a bare "OverflowError: cannot convert float infinity to integer"
+    state_manager.history_keep = "10000,7d"
+    for spec in ("9" * 400 + "d", "10000," + "9" * 306 + "w", "2" + "0" * 308 + "s"):
+        with pytest.raises(InvalidInputError, match="^history_keep: the age .* is too large") as err:
+            state_manager.history_keep = spec
+        assert "\n" not in str(err.value) and len(str(err.value)) < 200
+        assert state_manager.history_keep == "10000,7d"
+    assert str(Retention.parse("9" * 300 + "d")).endswith("d")  # a finite one still reads back
+
+
 def test_a_retention_reads_back_as_it_shows():
     # an age under 1e-4 s showed as '1e-05s' (the :g format), which history_keep then refused
     for spec in ("0.00001s", "0.0000001s", "0.5s", "1.5h", "10000,7d", "100000000000w", "all", "off"):

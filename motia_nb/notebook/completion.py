@@ -9,7 +9,11 @@ after ``--`` or after every name, the subcommand's options (those not given yet)
 option's value (``--since ``, ``--to ``, ``--limit ``), one entry naming what it takes
 (``SEQ|TIME``), the text as typed (else IPython would offer Python's keywords and every
 magic there); ``history`` and ``restore`` also offer the keys of a group's recent changes
-that are no longer stored. After ``%motia `` it offers the subcommands
+that are no longer stored. At ``set``'s VALUE it offers the item's value as JSON text
+(one item's read; not when longer than ``CURRENT_VALUE_MAX``), else, there and at ``update``'s
+OPS, one entry as typed naming what goes there. A name starting with '-' is inserted after
+``--`` (as the parser reads it); a name with a line break (no line can hold one) is left out,
+one entry saying so instead. After ``%motia `` it offers the subcommands
 (``cron`` then ``run``/``start``/...), then step names or flow names where the
 subcommand takes one. Words are split by the magics' own tokenizer. The matcher
 is a plain function added to ``shell.Completer.custom_matchers`` by the extension
@@ -18,6 +22,7 @@ and removed on unload.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 
@@ -26,12 +31,13 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMa
 from motia_nb.session import all_steps, default_session
 from motia_nb.steps.config import CronTrigger
 
+from .commands import Tail
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
 from .parsing import tokenize
 from .step_magics import MOTIA_COMMANDS
 
-__all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "NOTHING_MORE", "state_completions", "motia_completions", "key_candidates"]
+__all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "NOTHING_MORE", "CURRENT_VALUE", "NO_MATCH", "LINE_BREAK", "state_completions", "motia_completions", "key_candidates"]
 
 MATCHER_ID = "motia_nb.state"
 
@@ -86,6 +92,22 @@ def _quoted(name: str, inserted: str, open_quote: str) -> str:
     return inserted
 
 
+def _one_line(text: str) -> bool:
+    """True when ``text`` holds no line break (a magic's line ends at one, as IPython reads it)."""
+    return len(text.splitlines()) <= 1 and not text.endswith(("\n", "\r"))
+
+
+def _inserted(name: str, kind: str, cut: int, open_quote: str, dashes: bool) -> str:
+    """What completion inserts for the candidate ``name`` (its first ``cut`` characters are
+    typed): a hint or option as it is; a name quoted as the tokenizer reads it, after ``--``
+    when it starts with '-' (else it would be read as an option)."""
+    if kind in _VERBATIM:
+        return name[cut:]
+    if dashes and name.startswith("-"):
+        return ("-- " + _quoted(name, name, ""))[cut:]
+    return _quoted(name, name[cut:], open_quote)
+
+
 def _takes_body(command: str) -> bool:
     tail = SUBCOMMANDS[command].tail
     return tail is not None and tail.cell
@@ -134,10 +156,14 @@ def _names(command: str, words: list[str]) -> list[str] | None:
     cmd = SUBCOMMANDS.get(command)
     takes_value = cmd.value_options() if cmd is not None else frozenset()
     names: list[str] = []
-    wants_value = False
+    wants_value = after_dashes = False
     for word in words:
         if wants_value:
             wants_value = False
+        elif after_dashes:
+            names.append(word)
+        elif word == "--":  # every word after it is a name (`get orders -- -k`)
+            after_dashes = True
         elif word.startswith("-") and len(word) > 1:
             wants_value = word in takes_value  # `--to=3` carries its value
         else:
@@ -152,6 +178,7 @@ def state_completions(
     keys: Callable[[str, str], Iterable[str]],
     cell: bool = False,
     past_keys: Callable[[str, str], Iterable[str]] | None = None,
+    value: Callable[[str, str], str | None] | None = None,
 ) -> list[tuple[str, str]]:
     """Candidates ``(text, type)`` for the word ``fragment`` after ``words`` (pure logic).
 
@@ -160,16 +187,42 @@ def state_completions(
     ``cell`` (the first line of ``%%state``) only the subcommands that take a cell body
     are offered. ``past_keys(group, prefix)``, when given, answers the keys of the group's
     recent changes starting with ``prefix`` that are no longer stored: ``history`` and
-    ``restore`` offer those too (typed ``deleted key``).
+    ``restore`` offer those too (typed ``deleted key``). At a VALUE or OPS (see
+    :func:`_tail_completions`), ``value(group, key)``, when given, answers the item's value
+    as JSON text (``None``: no item, or too long to offer). A word starting with '-' that
+    no option nor name starts with gets one entry saying so (the text as typed).
     """
+    found = _state_completions(words, fragment, groups, keys, cell, past_keys, value)
+    if not found and words and fragment.startswith("-"):
+        return [(fragment, NO_MATCH)]
+    return found
+
+
+def _state_completions(
+    words: list[str],
+    fragment: str,
+    groups: Callable[[], Iterable[str]],
+    keys: Callable[[str, str], Iterable[str]],
+    cell: bool = False,
+    past_keys: Callable[[str, str], Iterable[str]] | None = None,
+    value: Callable[[str, str], str | None] | None = None,
+) -> list[tuple[str, str]]:
+    """See :func:`state_completions`."""
     if not words:
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
     command = words[0]
     names = _names(command, words[1:])
     if names is None:  # an option's value (a seq, a time, a count): say what it takes, change nothing
         return [(fragment, _value_kind(command, words[-1]))]
-    if fragment.startswith("-"):
-        return [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+    cmd = SUBCOMMANDS.get(command)
+    if cmd is not None and cmd.tail is not None and len(names) >= cmd.n_names():
+        return _tail_completions(cmd.tail, names, fragment, cell, value)
+    options: list[tuple[str, str]] = []
+    if fragment.startswith("-") and "--" not in words:  # (after `--` every word is a name)
+        options = [(opt, "option") for opt in _options(command) if opt.startswith(fragment)]
+        if not (command in GROUP_COMMANDS and len(names) < 1 + (command in KEY_COMMANDS)):
+            return options
+        # a group or key starting with '-' (written after `--`, see the matcher) may be what is typed
     words_typed = words
     words = [command, *names]
     position = len(words)
@@ -178,15 +231,14 @@ def state_completions(
     if position == 1 and command == "use":
         return [(u, "database") for u in (":memory:",) if u.startswith(fragment)]
     if position == 1 and command in GROUP_COMMANDS:
-        return [(g, "group") for g in groups() if g.startswith(fragment)]
+        return options + [(g, "group") for g in groups() if g.startswith(fragment)]
     if position == 2 and command in KEY_COMMANDS:
         found = [(k, kind) for k, kind in _typed(keys(words[1], fragment), "key") if k.startswith(fragment)]
         if command in PAST_KEY_COMMANDS and past_keys is not None:
             live = {k for k, kind in found if kind == "key"}
             gone = dict.fromkeys(k for k in past_keys(words[1], fragment) if k.startswith(fragment) and k not in live)
             found += [(k, "deleted key") for k in gone]
-        return found
-    cmd = SUBCOMMANDS.get(command)
+        return options + found
     if cmd is not None and cmd.tail is None and position > cmd.n_names():
         # every name given: what the command takes next is an option (restore's --to), not Python
         found = [(opt, "option") for opt in _options_left(command, words_typed) if opt.startswith(fragment)]
@@ -197,12 +249,44 @@ def state_completions(
     return []
 
 
+def _tail_completions(
+    tail: Tail, names: list[str], fragment: str, cell: bool,
+    value: Callable[[str, str], str | None] | None,
+) -> list[tuple[str, str]]:
+    """What completes at a command's VALUE/OPS: nothing of Python. Before any of it is typed,
+    ``set`` offers the item's value as JSON text (to edit it), read when ``value`` is given;
+    else one entry, the text as typed, typed by what is expected there (:func:`_tail_hint`).
+    In ``%%state``'s first line the value is the cell's body: nothing more."""
+    if cell:
+        return [(fragment, NOTHING_MORE)]
+    if tail.name == "VALUE" and value is not None and not fragment and len(names) == 2:
+        current = value(names[0], names[1])
+        if current is not None:
+            return [(current, CURRENT_VALUE)]
+    return [(fragment, _tail_hint(tail))]
+
+
+def _tail_hint(tail: Tail) -> str:
+    """The type of the entry at a command's VALUE / OPS: what is expected there."""
+    return f"{tail.name}: JSON, or :name for a notebook variable" + (
+        " (or the cell form, %%state)" if tail.cell else "")
+
+
 #: the type of the entry that says more keys match than the list shows
 MORE_KEYS = "more keys match: type more of the key"
 #: the type of the entry after the last word a subcommand takes (``%state get GROUP KEY ``)
 NOTHING_MORE = "nothing more: the command is complete"
+#: the type of the entry for a word starting with '-' that no option nor name starts with
+NO_MATCH = "no option, group or key starts with this"
+#: the type of the entry standing for the names with a line break (a magic's line cannot hold one)
+LINE_BREAK = "a name with a line break cannot be written in a %state line: use state_manager.sync"
+#: the type of the entry at ``%state set GROUP KEY ``: the item's value, as JSON text
+CURRENT_VALUE = "current value"
+#: the longest value (as compact JSON text) offered at ``%state set GROUP KEY ``
+CURRENT_VALUE_MAX = 200
 #: entries inserted as they are (never quoted): subcommands, options, the hints
-_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS, NOTHING_MORE}) | _value_kinds()
+_VERBATIM = frozenset({"subcommand", "option", MORE_KEYS, NOTHING_MORE, CURRENT_VALUE, NO_MATCH, LINE_BREAK}) | _value_kinds() | {
+    _tail_hint(c.tail) for c in SUBCOMMANDS.values() if c.tail is not None}
 
 
 def _typed(names: Iterable[str | tuple[str, str]], kind: str) -> list[tuple[str, str]]:
@@ -268,6 +352,14 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         recent = dict.fromkeys(c["key"] for c in reversed(sync.history(group, limit=PAST_CHANGES)))  # newest first
         return [k for k in recent if k.startswith(prefix) and not sync.exists(group, k)]
 
+    def value(group: str, key: str) -> str | None:
+        # one item's read (what `%state get` reads); a value too long to edit on a line is not offered
+        sync = default_session().manager.sync
+        if not sync.exists(group, key):
+            return None
+        text = json.dumps(sync.get(group, key), ensure_ascii=False, allow_nan=False)
+        return text if len(text) <= CURRENT_VALUE_MAX and _one_line(text) else None
+
     def steps() -> list[str]:
         return [s.name for s in all_steps()]
 
@@ -304,16 +396,18 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
             if m.group("magic") == "motia":
                 found = motia_completions(words, fragment, steps, flows, cron_steps)
             else:
-                found = state_completions(words, fragment, groups, keys, cell, past_keys)
+                found = state_completions(words, fragment, groups, keys, cell, past_keys, value)
         except Exception:  # completion must never raise into the user's typing
             return empty
         token = context.token
         # IPython replaces `token`; our word may extend before it (e.g. past a '-').
         cut = len(fragment) - len(token) if fragment.endswith(token) else 0
-        completions = [
-            SimpleCompletion(text[cut:] if kind in _VERBATIM else _quoted(text, text[cut:], open_quote), type=kind)
-            for text, kind in found
-        ]
+        # a name starting with '-' is read after `--` (`%state get orders -- -k`), unless one is there
+        dashes = m.group("magic") == "state" and "--" not in words and not open_quote
+        writable = [(text, kind) for text, kind in found if kind in _VERBATIM or _one_line(text)]
+        if len(writable) < len(found):  # one entry for the names a line cannot hold, as typed
+            writable.append((fragment, LINE_BREAK))
+        completions = [SimpleCompletion(_inserted(text, kind, cut, open_quote, dashes), type=kind) for text, kind in writable]
         result: SimpleMatcherResult = {"completions": completions, "matched_fragment": fragment[cut:]}
         if m.group("magic") == "state" and words and words[0] in FILE_COMMANDS:
             return result  # let file-path completion add its candidates

@@ -90,6 +90,10 @@ class Retention:
                 count = min(count, MAX_SEQ)  # past every seq a store can give: the same (SQLite's INTEGER holds it)
             elif m and age is None:
                 age = float(m.group(1)) * _UNITS[m.group(2)]
+                if not math.isfinite(age):  # (past a float's range: no time can be computed from it)
+                    shown = part if len(part) <= 24 else f"{part[:10]}…{part[-4:]} ({len(part)} characters)"
+                    raise InvalidInputError(f"history_keep: the age {shown} is too large (past 1.8e308 seconds); "
+                                            "to keep changes of any age, give no age (a count, or 'all')")
                 if age <= 0:
                     raise InvalidInputError(f"history_keep: an age must be more than 0 (use 'off' for no history); got {spec!r}")
             else:

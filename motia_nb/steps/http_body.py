@@ -20,7 +20,19 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-__all__ = ["RequestBody", "ResponseBody", "body_bytes", "decode_body"]
+from ..state.value_checks import MAX_DEPTH, json_depth
+
+__all__ = ["RequestBody", "ResponseBody", "body_bytes", "decode_body", "TOO_DEEP", "nests_too_deep"]
+
+#: what is said of data nesting past :data:`~motia_nb.state.value_checks.MAX_DEPTH` (as the state side says it)
+TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels (the limit is MAX_DEPTH)"
+
+
+def nests_too_deep(text: str | bytes, value: Any) -> bool:
+    """True when ``value`` (read from or written as the JSON ``text``) nests deeper than
+    :data:`MAX_DEPTH`; its brackets are counted first (at C speed), so a flat value costs no walk."""
+    opening = (text.count(b"[") + text.count(b"{")) if isinstance(text, bytes) else (text.count("[") + text.count("{"))
+    return opening > MAX_DEPTH and json_depth(value) > MAX_DEPTH
 
 
 def body_bytes(body: Any) -> bytes:
@@ -43,13 +55,19 @@ def _as_bytes(data: Any) -> bytes:
 
 
 def decode_body(raw: bytes) -> Any:
-    """What a written body reads as: JSON when it is JSON, else text (``None`` when empty)."""
+    """What a written body reads as: JSON when it is JSON, else text (``None`` when empty);
+    :class:`ValueError` (one line) when that JSON nests deeper than :data:`MAX_DEPTH`."""
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:  # (thousands of nested brackets: Python's reader gives up before any check)
+        raise ValueError(f"the response body written {TOO_DEEP}") from None
     except ValueError:
         return raw.decode("utf-8", "replace")
+    if nests_too_deep(raw, value):
+        raise ValueError(f"the response body written {TOO_DEEP}")
+    return value
 
 
 class _Readable:

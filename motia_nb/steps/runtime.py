@@ -55,6 +55,7 @@ from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
 from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
+from .http_body import TOO_DEEP, nests_too_deep
 from .reporting import error_text, report, say
 from .routes import choose_route, condition_not_met, not_found, request_args, response_check
 from .logs import LogStore, StepLogger
@@ -75,13 +76,16 @@ R = TypeVar("R")
 
 
 def _json_copy(value: Any, what: str) -> Any:
+    """A copy of ``value`` through its JSON text; :class:`EnqueueError` (one line) when it is not
+    JSON or nests deeper than the state's limit (thousands of levels: no RecursionError)."""
     try:
         text = json.dumps(value, allow_nan=False)
-    except RecursionError:  # nested thousands deep: the encoder gives up (the state API refuses past MAX_DEPTH)
-        raise EnqueueError(f"{what} is not JSON (it nests too deeply to encode); send dicts, lists, str, numbers, "
-                           "bools or None") from None
+    except RecursionError:
+        raise EnqueueError(f"{what} {TOO_DEEP}") from None
     except (TypeError, ValueError) as e:
         raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
+    if nests_too_deep(text, value):
+        raise EnqueueError(f"{what} {TOO_DEEP}")
     keys = _non_str_key(value)
     if keys:  # json.dumps makes it a str: {1: "a", "1": "b"} would arrive as {"1": "b"}
         key = keys[0]
