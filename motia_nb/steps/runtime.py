@@ -40,7 +40,6 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import json
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -55,11 +54,11 @@ from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
 from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
 from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
-from .http_body import TOO_DEEP, nests_too_deep
-from .reporting import error_text, report, say
-from .routes import choose_route, condition_not_met, not_found, request_args, response_check
+from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
+from .reporting import error_text, report, say
+from .routes import choose_route, condition_not_met, not_found, request_args, response_check
 from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
@@ -73,41 +72,6 @@ MAX_DEPTH = 24
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _json_copy(value: Any, what: str) -> Any:
-    """A copy of ``value`` through its JSON text; :class:`EnqueueError` (one line) when it is not
-    JSON or nests deeper than the state's limit (thousands of levels: no RecursionError)."""
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except RecursionError:
-        raise EnqueueError(f"{what} {TOO_DEEP}") from None
-    except (TypeError, ValueError) as e:
-        raise EnqueueError(f"{what} is not JSON ({e}); send dicts, lists, str, numbers, bools or None") from None
-    if nests_too_deep(text, value):
-        raise EnqueueError(f"{what} {TOO_DEEP}")
-    keys = _non_str_key(value)
-    if keys:  # json.dumps makes it a str: {1: "a", "1": "b"} would arrive as {"1": "b"}
-        key = keys[0]
-        raise EnqueueError(f"{what} is not JSON (a dict key {key!r} is {type(key).__name__}, not str; JSON object keys "
-                           "are str: write it as one)")
-    return json.loads(text)
-
-
-def _non_str_key(value: Any) -> tuple[Any, ...]:
-    """``(key,)``: the first dict key in ``value`` that is not a str (which ``json.dumps`` would turn
-    into one; it may be None), or ``()``."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            for k in v:
-                if not isinstance(k, str):
-                    return (k,)
-            stack.extend(v.values())
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
-    return ()
 
 
 @dataclass
@@ -329,7 +293,7 @@ class Runtime(StateTriggers):
         if unknown:
             raise EnqueueError(f"enqueue to {topic!r}: unknown fields {sorted(unknown, key=repr)} (expected 'topic' and 'data')")
         data = message.get("data")
-        _json_copy(data, f"enqueue to {topic!r}: data")
+        json_copy(data, f"enqueue to {topic!r}: data")
         targets = [s for s in self.registry.all() if any(t.topic == topic for t in s.of_type(QueueTrigger))]
         if not targets:  # not an error (a subscriber may come later), but a typo should not pass silently
             if self._declared_by_caller(topic):
@@ -343,8 +307,8 @@ class Runtime(StateTriggers):
                 # each of its triggers on the topic is a subscription of its own, as in the engine (the SDK
                 # registers a function per trigger): each whose condition holds runs the step
                 for trig in [t for t in st.of_type(QueueTrigger) if t.topic == topic]:
-                    if await self._condition_holds(st, trig, _json_copy(data, "data"), f"queue {topic}", trigger):
-                        await self.run(st, _json_copy(data, "data"), trigger, f"queue {topic}", trig=trig)
+                    if await self._condition_holds(st, trig, json_copy(data, "data"), f"queue {topic}", trigger):
+                        await self.run(st, json_copy(data, "data"), trigger, f"queue {topic}", trig=trig)
 
     def _declared_by_caller(self, topic: str) -> bool:
         """True when the running step lists ``topic`` in its config's ``enqueues`` (an intended emit)."""
@@ -373,7 +337,7 @@ class Runtime(StateTriggers):
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
         """
         method, parts, segs, qp, hdrs = request_args(method, path, headers, query)
-        body = _json_copy(body, f"request {method} {parts.path}: body")
+        body = json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)
         if route is None:
             return not_found(method, parts.path, allowed)
