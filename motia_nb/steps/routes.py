@@ -16,7 +16,7 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["parse_query", "request_args", "response_check", "choose_route", "not_found"]
+__all__ = ["parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -37,20 +37,28 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
     def check(r: Any) -> dict[str, Any]:
         if r is None and response is not None:
             streamed = response.streamed()
-            if streamed is not None:
+            if streamed is not None:  # what set_status / set_headers sent, read as the engine reads them
+                code = streamed["status"]
+                if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                    raise TypeError(
+                        f"http step {st.name!r} sent status {code!r} through response.status(); expected an int"
+                        " from 100 to 599 (the engine ignores any other and answers 200)"
+                    )
+                header_values_check(f"http step {st.name!r}", streamed["headers"])
                 return streamed
         if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
             r = r.model_dump()
         if isinstance(r, Mapping) and "status" not in r and "status_code" in r:
             r = {**r, "status": r["status_code"]}
-        if not isinstance(r, Mapping) or "status" not in r:
+        if not isinstance(r, Mapping):
+            # Motia's runtime answers only a dict; for anything else it writes no response and
+            # the engine's request waits for one that never comes: refused here instead
             raise TypeError(f"http step {st.name!r} must return {{'status': int, 'body': ...}}, got {r!r}")
-        status = r["status"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise TypeError(f"http step {st.name!r} returned status {status!r}; expected an int from 100 to 599")
+        status = http_status(st.name, r.get("status", 200))  # Motia's runtime: a missing status is 200
         headers = r.get("headers") or {}
         if not isinstance(headers, Mapping):
             raise TypeError(f"http step {st.name!r} returned headers {headers!r}; expected a dict")
+        header_values_check(f"http step {st.name!r}", headers)
         body = r.get("body")
         if body is not None and not isinstance(body, (str, bytes, bytearray)):
             problem = find_json_problem(body)  # the engine sends the body as JSON: a set or a datetime fails there
@@ -59,6 +67,35 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
         return {"status": status, "body": body, "headers": dict(headers)}
 
     return check
+
+
+def http_status(step: str, status: Any) -> int:
+    """A handler's ``status`` as Motia's Python runtime sends it (``int(status)``: ``"201"`` and
+    ``201.0`` are 201); one the engine would ignore (out of 100-599: it answers 200) is refused."""
+    if isinstance(status, str):
+        try:
+            status = int(status)
+        except ValueError:  # the runtime's int() raises: the handler fails
+            raise TypeError(f"http step {step!r} returned status {status!r}; expected an int from 100 to 599") from None
+    elif isinstance(status, float) and status.is_integer():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise TypeError(
+            f"http step {step!r} returned status {status!r}; expected an int from 100 to 599"
+            " (the engine ignores any other and answers 200)"
+        )
+    return status
+
+
+def header_values_check(who: str, headers: Mapping[Any, Any]) -> None:
+    """The engine keeps only response headers whose value is a str (``set_headers``: it drops a
+    number, a list or null without a word): refused here, naming the header."""
+    for k, v in headers.items():
+        if not isinstance(v, str):
+            fix = "join its values with ', '" if isinstance(v, (list, tuple)) else "send it as a str"
+            raise TypeError(
+                f"{who} returned header {k!r} = {v!r}; the engine drops a header whose value is not a str: {fix}"
+            )
 
 
 def choose_route(
