@@ -89,6 +89,22 @@ def test_a_streamed_header_or_status_the_engine_would_drop_is_refused(steps_ip):
     assert bad["status"] == 500 and "sent status 700 through response.status()" in bad["body"]["error"]
 
 
+def test_path_params_are_the_raw_segments_as_the_engine_passes_them(steps_ip):
+    @step({"name": "ById", "triggers": [{"type": "http", "method": "GET", "path": "/items/:id"}]})
+    def by_id(req):
+        return {"status": 200, "body": req.path_params["id"]}
+
+    @step({"name": "Latest", "triggers": [{"type": "http", "method": "GET", "path": "/items/latest"}]})
+    def latest(req):
+        return {"status": 200, "body": "latest"}
+
+    assert request.sync("GET", "/items/a%20b")["body"] == "a%20b"
+    assert request.sync("GET", "/items/caf%C3%A9")["body"] == "caf%C3%A9"
+    # axum matches the raw path: an escaped "latest" is not the literal route
+    assert request.sync("GET", "/items/lat%65st")["body"] == "lat%65st"
+    assert request.sync("GET", "/items/latest")["body"] == "latest"
+
+
 # --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
 
 

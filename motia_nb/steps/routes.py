@@ -7,7 +7,7 @@ uses these to pick the step and validate what its handler answered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 from typing import Any
 
 from ..state.value_checks import find_json_problem
@@ -150,8 +150,9 @@ def request_args(
     method: Any, path: Any, headers: Any, query: Any
 ) -> "tuple[str, SplitResult, tuple[str, ...], dict[str, Any], Headers]":
     """``request()``'s arguments checked as the engine's HTTP worker would take them (each
-    refusal one :class:`StepCallError` line): the method upper-cased, the path split, its
-    segments unquoted, the query parameters and the headers."""
+    refusal one :class:`StepCallError` line): the method upper-cased, the path split (its
+    segments as written, percent-escapes kept, as the engine passes them), the query parameters
+    and the headers."""
     if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
         raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
     if not isinstance(path, str):
@@ -162,7 +163,9 @@ def request_args(
         )
     method = method.upper()
     parts = urlsplit(path)
-    segs = tuple(unquote(s) for s in split_path(parts.path))
+    # as the engine: axum routes on the raw path and its path params are the raw segments
+    # (rest_api/views.rs extract_path_params on uri.path()): "/orders/o%201" gives id "o%201"
+    segs = tuple(split_path(parts.path))
     for what, given, keys in (("headers", headers, "names"), ("query", query, "keys")):
         if given is not None and not isinstance(given, Mapping):
             hint = f"; put a query string in the path: {parts.path + '?' + given!r}" if what == "query" and isinstance(given, str) else ""
