@@ -105,6 +105,26 @@ def test_path_params_are_the_raw_segments_as_the_engine_passes_them(steps_ip):
     assert request.sync("GET", "/items/latest")["body"] == "latest"
 
 
+def test_a_query_key_given_several_values_is_refused_the_engine_keeps_the_last(steps_ip):
+    from motia_nb.steps.errors import StepCallError
+
+    ran = []
+
+    @step({"name": "Search", "triggers": [{"type": "http", "method": "GET", "path": "/search"}]})
+    def search(req):
+        ran.append(dict(req.query_params))
+        return {"status": 200, "body": None}
+
+    with pytest.raises(StepCallError, match=r"^request: query 'tag' is given 2 values in the path \('a', 'b'\); "
+                       r"the engine keeps only the last \('b'\): send one value per key \(or join them, e.g. 'a,b'\)$"):
+        request.sync("GET", "/search?tag=a&tag=b")
+    with pytest.raises(StepCallError, match=r"^request: query 'tag' is a list \(\['a', 'b'\]\); the engine gives a step one str"):
+        request.sync("GET", "/search", query={"tag": ["a", "b"]})
+    assert ran == []
+    request.sync("GET", "/search?tag=a%2Cb&q=x+y&empty=")  # decoded as the engine's Query does
+    assert ran == [{"tag": "a,b", "q": "x y", "empty": ""}]
+
+
 # --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
 
 

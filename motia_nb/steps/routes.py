@@ -7,7 +7,7 @@ uses these to pick the step and validate what its handler answered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 from typing import Any
 
 from ..state.value_checks import find_json_problem
@@ -20,12 +20,30 @@ __all__ = ["parse_query", "request_args", "response_check", "http_status", "head
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Query parameters of ``raw`` (each a str, or a list of str when repeated), plus ``extra``."""
-    out: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    """Query parameters of ``raw`` (each a str), plus ``extra``.
+
+    The engine reads a query into a map of one str per key (``Query<HashMap<String, String>>``
+    in ``rest_api/views.rs``): a repeated key keeps only its last value, without a word. A key
+    given several values (repeated in ``raw``, or a list in ``extra``) is refused instead."""
+    out: dict[str, Any] = {}
+    for k, v in parse_qsl(raw, keep_blank_values=True):
+        if k in out:
+            values = [x for key, x in parse_qsl(raw, keep_blank_values=True) if key == k]
+            raise ValueError(
+                f"request: query {k!r} is given {len(values)} values in the path ({', '.join(map(repr, values))});"
+                f" the engine keeps only the last ({values[-1]!r}): send one value per key (or join them, e.g."
+                f" {','.join(values)!r})"
+            )
+        out[k] = v
     for k, v in (extra or {}).items():
         if not isinstance(k, str):
             raise ValueError(f"request: query keys must be str, got {k!r}")
-        out[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
+        if isinstance(v, (list, tuple)):
+            raise ValueError(
+                f"request: query {k!r} is a {type(v).__name__} ({v!r}); the engine gives a step one str per query key"
+                " (a repeated key keeps only its last value): send one value (or join them with ',')"
+            )
+        out[k] = str(v) if v is not None else v
     return out
 
 
@@ -179,22 +197,16 @@ def request_args(
         # the engine hands a step strings only (its request's headers and query are maps of
         # str): None would reach the handler as the text "None"
         for k, v in (given or {}).items():
-            if v is None or (what == "query" and isinstance(v, (list, tuple)) and any(x is None for x in v)):
-                said = "is None" if v is None else f"holds None ({v!r})"
+            if v is None:
                 raise StepCallError(
-                    f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
+                    f"request: {what} {k!r} is None; a {what}'s value is a str (leave {k!r} out to send no such {what})"
                 )
             # nor a container or bytes, which would reach it as their Python repr ("{'id': 1}")
-            listed = what == "query" and isinstance(v, (list, tuple))  # a query's several values
-            refused = _NOT_TEXT if what == "query" else (*_NOT_TEXT, list, tuple)
-            bad = next((x for x in (v if listed else (v,)) if isinstance(x, refused)), None)
-            if bad is not None:
-                kind = type(bad).__name__
-                said = f"holds {_article(kind)} ({bad!r})" if listed else f"is {_article(kind)} ({bad!r})"
-                value = "a str or a list of str" if what == "query" else "a str"
+            if isinstance(v, (*_NOT_TEXT, list, tuple)):
+                kind = type(v).__name__
                 fix = {"list": "join its values with ', ' to send several", "tuple": "join its values with ', ' to send several",
                        "bytes": "decode it", "bytearray": "decode it"}.get(kind, "json.dumps(...) it to send it as JSON")
                 raise StepCallError(
-                    f"request: {what} {k!r} {said}; a {what}'s value is {value} (a number is sent as its text): {fix}"
+                    f"request: {what} {k!r} is {_article(kind)} ({v!r}); a {what}'s value is a str (a number is sent as its text): {fix}"
                 )
     return method, parts, segs, qp, hdrs
