@@ -125,6 +125,23 @@ def test_a_query_key_given_several_values_is_refused_the_engine_keeps_the_last(s
     assert ran == [{"tag": "a,b", "q": "x y", "empty": ""}]
 
 
+def test_405_is_the_routers_empty_answer_with_allow_and_head_on_a_get_route_is_404(steps_ip):
+    @step({"name": "Orders", "triggers": [{"type": "http", "method": "GET", "path": "/orders"},
+                                          {"type": "http", "method": "POST", "path": "/orders"}]})
+    def orders(req):
+        return {"status": 200, "body": req.method}
+
+    @step({"name": "Make", "triggers": [{"type": "http", "method": "POST", "path": "/make"}]})
+    def make(req):
+        return {"status": 201, "body": None}
+
+    assert request.sync("DELETE", "/orders") == {"status": 405, "body": None, "headers": {"allow": "GET,HEAD,POST"}}
+    assert request.sync("GET", "/make") == {"status": 405, "body": None, "headers": {"allow": "POST"}}
+    assert request.sync("HEAD", "/orders")["status"] == 404  # axum sends it to GET; the engine has no HEAD route
+    assert request.sync("HEAD", "/make")["status"] == 405
+    assert request.sync("GET", "/orders")["body"] == "GET"
+
+
 # --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
 
 

@@ -140,13 +140,15 @@ def choose_route(
 
 
 def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
-    """The 405 (path served with other methods) or 404 answer."""
-    if allowed:
-        return {
-            "status": 405,
-            "body": {"error": f"method {method} not allowed for {path}", "allowed": sorted(allowed)},
-            "headers": {"allow": ", ".join(sorted(allowed))},
-        }
+    """The 405 (path served with other methods) or 404 answer, as the engine's router gives them.
+
+    The engine's routes are axum method routers: a path served with other methods answers 405
+    with no body and an ``allow`` header listing them comma-separated (a GET route also allows
+    HEAD). A HEAD request on a GET route reaches the engine's handler, which finds no HEAD route
+    for the path and answers 404 (iii ``rest_api/views.rs``, ``get_router`` by method and path)."""
+    if allowed and not (method == "HEAD" and "GET" in allowed):
+        methods = allowed | {"HEAD"} if "GET" in allowed else allowed
+        return {"status": 405, "body": None, "headers": {"allow": ",".join(sorted(methods))}}
     return {"status": 404, "body": {"error": f"no http step matches {method} {path}"}, "headers": {}}
 
 
