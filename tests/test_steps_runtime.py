@@ -263,7 +263,7 @@ def test_http_404_405_and_500(capsys):
 
     assert request.sync("POST", "/orders", body={"n": 1}) == {"status": 201, "body": {"n": 1}, "headers": {}}
     r404 = request.sync("POST", "/nothing")
-    assert r404["status"] == 404 and "no http step matches POST /nothing" in r404["body"]["error"]
+    assert r404 == {"status": 404, "body": None, "headers": {}}  # axum's 404 for a path no route matches
     r405 = request.sync("DELETE", "/orders")
     assert r405 == {"status": 405, "body": None, "headers": {"allow": "POST"}}
     r500 = request.sync("POST", "/orders", body={"fail": True})

@@ -145,11 +145,14 @@ def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
     The engine's routes are axum method routers: a path served with other methods answers 405
     with no body and an ``allow`` header listing them comma-separated (a GET route also allows
     HEAD). A HEAD request on a GET route reaches the engine's handler, which finds no HEAD route
-    for the path and answers 404 (iii ``rest_api/views.rs``, ``get_router`` by method and path)."""
-    if allowed and not (method == "HEAD" and "GET" in allowed):
+    for the path and answers 404 with the text ``Not Found`` (iii 0.9's ``rest_api/views.rs``,
+    ``get_router`` by method and path). A path no route matches is axum's own 404: no body."""
+    if method == "HEAD" and "GET" in allowed:
+        return {"status": 404, "body": "Not Found", "headers": {}}
+    if allowed:
         methods = allowed | {"HEAD"} if "GET" in allowed else allowed
         return {"status": 405, "body": None, "headers": {"allow": ",".join(sorted(methods))}}
-    return {"status": 404, "body": {"error": f"no http step matches {method} {path}"}, "headers": {}}
+    return {"status": 404, "body": None, "headers": {}}
 
 
 def condition_not_met() -> dict[str, Any]:
