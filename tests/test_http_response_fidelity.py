@@ -218,3 +218,13 @@ def test_a_worker_status_the_engine_would_ignore_is_refused(raw_worker):
 def test_a_worker_handler_returning_none_without_a_response_is_refused_not_200(raw_worker):
     r = raw_worker(None, None)
     assert r["status"] == 500 and "returned None and wrote no response" in r["body"]["error"]
+
+
+def test_a_worker_answer_by_return_value_only_reads_as_the_engine_reads_it(raw_worker):
+    # HttpResponse::from_function_return: status_code (default 200), body (default {})
+    assert raw_worker(None, {"status_code": 202, "body": [1]}) == {"status": 202, "body": [1], "headers": {}}
+    assert raw_worker(None, {}) == {"status": 200, "body": {}, "headers": {}}
+    r = raw_worker(None, {"status": 201, "body": {}})  # the engine ignores 'status' and answers 200
+    assert r["status"] == 500 and "returned status 201 under 'status'; the engine reads 'status_code'" in r["body"]["error"]
+    r = raw_worker(None, {"status_code": "201"})
+    assert r["status"] == 500 and "returned status_code '201'; expected an int from 100 to 599" in r["body"]["error"]

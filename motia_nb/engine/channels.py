@@ -146,8 +146,30 @@ class Channels:
         except TypeError as e:
             raise WorkerCallError("bad_response", str(e)) from None
         if resp.status is None and isinstance(result, dict):  # answered by return value only
-            status = result.get("status_code", result.get("status", 200))
-            return {"status": int(status), "body": result.get("body"), "headers": dict(result.get("headers") or {})}
+            # the engine's HttpResponse::from_function_return: `status_code` as an unsigned
+            # integer (anything else, or a `status` key, silently answers 200: refused here),
+            # `body` (a missing one is {})
+            status = result.get("status_code", 200)
+            if "status_code" not in result and "status" in result:
+                raise WorkerCallError(
+                    "bad_response",
+                    f"http step {step!r} returned status {result['status']!r} under 'status'; the engine reads"
+                    " 'status_code' from a returned answer (it would answer 200): return 'status_code'",
+                )
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise WorkerCallError(
+                    "bad_response",
+                    f"http step {step!r} returned status_code {status!r}; expected an int from 100 to 599"
+                    " (the engine answers 200 for any other)",
+                )
+            headers = result.get("headers") or {}
+            if not isinstance(headers, dict):
+                raise WorkerCallError("bad_response", f"http step {step!r} returned headers {headers!r}; expected a dict")
+            try:
+                header_values_check(f"http step {step!r}", headers)
+            except TypeError as e:
+                raise WorkerCallError("bad_response", str(e)) from None
+            return {"status": status, "body": result.get("body", {}), "headers": dict(headers)}
         raw = b"".join(resp.chunks)
         body: Any
         try:
