@@ -35,7 +35,8 @@ from motia_nb.testing import run_cell
     ({"query": {"q": None}},
      "request: query 'q' is None; a query's value is a str (leave 'q' out to send no such query)"),
     ({"query": {"tag": ["a", None]}},
-     "request: query 'tag' holds None (['a', None]); a query's value is a str (leave 'tag' out to send no such query)"),
+     "request: query 'tag' is a list (['a', None]); the engine gives a step one str per query key "
+     "(a repeated key keeps only its last value): send one value (or join them with ',')"),
     # a dict, a list (header) or bytes reached the handler as its Python repr, which no engine sends
     ({"headers": {"x-user": {"id": 1}}},
      ("request: header 'x-user' is a dict ({'id': 1}); a header's value is a str (a number is sent as its text): "
@@ -47,11 +48,11 @@ from motia_nb.testing import run_cell
      ("request: header 'x-raw' is a bytes (b'abc'); a header's value is a str (a number is sent as its text): "
      "decode it")),
     ({"query": {"filter": {"status": "paid"}}},
-     ("request: query 'filter' is a dict ({'status': 'paid'}); a query's value is a str or a list of str "
+     ("request: query 'filter' is a dict ({'status': 'paid'}); a query's value is a str "
      "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
     ({"query": {"tag": ["a", {"b": 1}]}},
-     ("request: query 'tag' holds a dict ({'b': 1}); a query's value is a str or a list of str "
-     "(a number is sent as its text): json.dumps(...) it to send it as JSON")),
+     ("request: query 'tag' is a list (['a', {'b': 1}]); the engine gives a step one str per query key "
+     "(a repeated key keeps only its last value): send one value (or join them with ',')")),
 ])  # fmt: skip
 def test_request_with_a_header_or_query_value_that_is_no_text_is_refused_and_nothing_runs(steps_ip, kwargs, said):
     """The engine hands a step its request's headers and query as maps of str (iii
@@ -68,9 +69,9 @@ def test_request_with_a_header_or_query_value_that_is_no_text_is_refused_and_not
         asyncio.run(request("GET", "/echo", **kwargs))
     assert str(info.value) == said
     assert ran == []
-    # a number is still sent as its text, str values as they are, and a query's list of them
-    out = asyncio.run(request("GET", "/echo", headers={"x-n": 5, "x-s": "v"}, query={"n": 1, "tag": ["a", 2]}))
-    assert out["body"] == {"headers": {"x-n": "5", "x-s": "v"}, "query": {"n": "1", "tag": ["a", "2"]}}
+    # a number is still sent as its text, str values as they are
+    out = asyncio.run(request("GET", "/echo", headers={"x-n": 5, "x-s": "v"}, query={"n": 1, "tag": "a"}))
+    assert out["body"] == {"headers": {"x-n": "5", "x-s": "v"}, "query": {"n": "1", "tag": "a"}}
 
 
 # ---------------------------------------------------------------- 2. a state trigger scoped to a stream's group

@@ -233,15 +233,15 @@ def test_http_request_params_query_headers_and_body():
         return {"status": 200, "body": "latest"}
 
     r = request.sync(
-        "get", "/orders/o%201?expand=items&tag=a&tag=b", headers={"Authorization": "t0k"}, query={"limit": 5}
+        "get", "/orders/o%201?expand=items&tag=a,b", headers={"Authorization": "t0k"}, query={"limit": 5}
     )
     assert r == {
         "status": 200,
         "body": {
-            "id": "o 1",
+            "id": "o%201",  # as the engine: the raw segment (views.rs extract_path_params on uri.path())
             "method": "GET",
-            "path": "/orders/o 1",
-            "q": {"expand": "items", "tag": ["a", "b"], "limit": "5"},
+            "path": "/orders/o%201",
+            "q": {"expand": "items", "tag": "a,b", "limit": "5"},
             "auth": "t0k",
             "auth2": "t0k",
             "body": None,
@@ -258,14 +258,14 @@ def test_http_404_405_and_500(capsys):
         if req.body.get("fail"):
             raise RuntimeError("payment provider down")
         if req.body.get("bad"):
-            return {"body": "no status"}
+            return ["no", "dict"]  # Motia's runtime answers a dict only (a missing status is 200)
         return {"status": 201, "body": req.body}
 
     assert request.sync("POST", "/orders", body={"n": 1}) == {"status": 201, "body": {"n": 1}, "headers": {}}
     r404 = request.sync("POST", "/nothing")
-    assert r404["status"] == 404 and "no http step matches POST /nothing" in r404["body"]["error"]
+    assert r404 == {"status": 404, "body": None, "headers": {}}  # axum's 404 for a path no route matches
     r405 = request.sync("DELETE", "/orders")
-    assert r405["status"] == 405 and r405["headers"] == {"allow": "POST"}
+    assert r405 == {"status": 405, "body": None, "headers": {"allow": "POST"}}
     r500 = request.sync("POST", "/orders", body={"fail": True})
     assert r500 == {
         "status": 500,

@@ -24,8 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.exceptions import ConnectionClosed
 
 from ..steps.http_body import body_bytes
+from ..steps.routes import header_values_check
 from .remote import call_on_loop
-from .workers import WorkerTimeout
+from .workers import WorkerCallError, WorkerTimeout
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -85,8 +86,8 @@ class Channels:
                     m = json.loads(msg)
                 except ValueError:
                     continue
-                if isinstance(m, dict) and m.get("type") == "set_status" and isinstance(m.get("status_code"), int):
-                    ch.status = m["status_code"]
+                if isinstance(m, dict) and m.get("type") == "set_status" and "status_code" in m:
+                    ch.status = m["status_code"]  # checked in http_call, as the engine reads it
                 elif isinstance(m, dict) and m.get("type") == "set_headers" and isinstance(m.get("headers"), dict):
                     ch.headers.update(m["headers"])
         except ConnectionClosed:
@@ -124,9 +125,51 @@ class Channels:
         }
         origin = contextvars.copy_context()
         result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data, origin))
+        if not resp.opened and not isinstance(result, dict):
+            # Motia's runtime writes no response for a handler that returns None (or a non-dict):
+            # the engine then waits for the response channel that never closes
+            raise WorkerCallError(
+                "no_response",
+                f"http step {step!r} returned {result!r} and wrote no response; return {{'status': ..., 'body': ...}}"
+                " (the engine would wait for an answer that never comes)",
+            )
+        if resp.status is not None and (
+            isinstance(resp.status, bool) or not isinstance(resp.status, int) or not 100 <= resp.status <= 599
+        ):
+            raise WorkerCallError(
+                "bad_response",
+                f"http step {step!r} sent status {resp.status!r}; expected an int from 100 to 599"
+                " (the engine ignores any other and answers 200)",
+            )
+        try:
+            header_values_check(f"http step {step!r}", resp.headers)
+        except TypeError as e:
+            raise WorkerCallError("bad_response", str(e)) from None
         if resp.status is None and isinstance(result, dict):  # answered by return value only
-            status = result.get("status_code", result.get("status", 200))
-            return {"status": int(status), "body": result.get("body"), "headers": dict(result.get("headers") or {})}
+            # the engine's HttpResponse::from_function_return: `status_code` as an unsigned
+            # integer (anything else, or a `status` key, silently answers 200: refused here),
+            # `body` (a missing one is {})
+            status = result.get("status_code", 200)
+            if "status_code" not in result and "status" in result:
+                raise WorkerCallError(
+                    "bad_response",
+                    f"http step {step!r} returned status {result['status']!r} under 'status'; the engine reads"
+                    " 'status_code' from a returned answer (it would answer 200): return 'status_code'",
+                )
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise WorkerCallError(
+                    "bad_response",
+                    f"http step {step!r} returned status_code {status!r}; expected an int from 100 to 599"
+                    " (the engine answers 200 for any other)",
+                )
+            headers = result.get("headers") or {}
+            if not isinstance(headers, dict):
+                raise WorkerCallError("bad_response", f"http step {step!r} returned headers {headers!r}; expected a dict")
+            try:
+                header_values_check(f"http step {step!r}", headers)
+            except TypeError as e:
+                raise WorkerCallError("bad_response", str(e)) from None
+            return {"status": status, "body": result.get("body", {}), "headers": dict(headers)}
         raw = b"".join(resp.chunks)
         body: Any
         try:

@@ -228,7 +228,7 @@ class HttpRequest(Mapping[str, Any]):
     """The input of an http step: attribute *and* item access.
 
     ``method``, ``path``, ``body``, ``path_params``, ``query_params`` (each value a
-    str, or a list of str when repeated), ``headers`` (case-insensitive).
+    str: one per key, as the engine gives them), ``headers`` (case-insensitive).
     ``request.request`` is the request itself and ``request.response`` an
     :class:`HttpResponse`, so Motia handlers written for ``ApiRequest``
     (``input.body``) or ``MotiaHttpArgs`` (``args.request.body``) work unchanged;

@@ -7,7 +7,7 @@ uses these to pick the step and validate what its handler answered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 from typing import Any
 
 from ..state.value_checks import find_json_problem
@@ -16,16 +16,34 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["parse_query", "request_args", "response_check", "choose_route", "not_found"]
+__all__ = ["parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Query parameters of ``raw`` (each a str, or a list of str when repeated), plus ``extra``."""
-    out: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    """Query parameters of ``raw`` (each a str), plus ``extra``.
+
+    The engine reads a query into a map of one str per key (``Query<HashMap<String, String>>``
+    in ``rest_api/views.rs``): a repeated key keeps only its last value, without a word. A key
+    given several values (repeated in ``raw``, or a list in ``extra``) is refused instead."""
+    out: dict[str, Any] = {}
+    for k, v in parse_qsl(raw, keep_blank_values=True):
+        if k in out:
+            values = [x for key, x in parse_qsl(raw, keep_blank_values=True) if key == k]
+            raise ValueError(
+                f"request: query {k!r} is given {len(values)} values in the path ({', '.join(map(repr, values))});"
+                f" the engine keeps only the last ({values[-1]!r}): send one value per key (or join them, e.g."
+                f" {','.join(values)!r})"
+            )
+        out[k] = v
     for k, v in (extra or {}).items():
         if not isinstance(k, str):
             raise ValueError(f"request: query keys must be str, got {k!r}")
-        out[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v)
+        if isinstance(v, (list, tuple)):
+            raise ValueError(
+                f"request: query {k!r} is a {type(v).__name__} ({v!r}); the engine gives a step one str per query key"
+                " (a repeated key keeps only its last value): send one value (or join them with ',')"
+            )
+        out[k] = str(v) if v is not None else v
     return out
 
 
@@ -37,20 +55,28 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
     def check(r: Any) -> dict[str, Any]:
         if r is None and response is not None:
             streamed = response.streamed()
-            if streamed is not None:
+            if streamed is not None:  # what set_status / set_headers sent, read as the engine reads them
+                code = streamed["status"]
+                if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                    raise TypeError(
+                        f"http step {st.name!r} sent status {code!r} through response.status(); expected an int"
+                        " from 100 to 599 (the engine ignores any other and answers 200)"
+                    )
+                header_values_check(f"http step {st.name!r}", streamed["headers"])
                 return streamed
         if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
             r = r.model_dump()
         if isinstance(r, Mapping) and "status" not in r and "status_code" in r:
             r = {**r, "status": r["status_code"]}
-        if not isinstance(r, Mapping) or "status" not in r:
+        if not isinstance(r, Mapping):
+            # Motia's runtime answers only a dict; for anything else it writes no response and
+            # the engine's request waits for one that never comes: refused here instead
             raise TypeError(f"http step {st.name!r} must return {{'status': int, 'body': ...}}, got {r!r}")
-        status = r["status"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise TypeError(f"http step {st.name!r} returned status {status!r}; expected an int from 100 to 599")
+        status = http_status(st.name, r.get("status", 200))  # Motia's runtime: a missing status is 200
         headers = r.get("headers") or {}
         if not isinstance(headers, Mapping):
             raise TypeError(f"http step {st.name!r} returned headers {headers!r}; expected a dict")
+        header_values_check(f"http step {st.name!r}", headers)
         body = r.get("body")
         if body is not None and not isinstance(body, (str, bytes, bytearray)):
             problem = find_json_problem(body)  # the engine sends the body as JSON: a set or a datetime fails there
@@ -59,6 +85,35 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
         return {"status": status, "body": body, "headers": dict(headers)}
 
     return check
+
+
+def http_status(step: str, status: Any) -> int:
+    """A handler's ``status`` as Motia's Python runtime sends it (``int(status)``: ``"201"`` and
+    ``201.0`` are 201); one the engine would ignore (out of 100-599: it answers 200) is refused."""
+    if isinstance(status, str):
+        try:
+            status = int(status)
+        except ValueError:  # the runtime's int() raises: the handler fails
+            raise TypeError(f"http step {step!r} returned status {status!r}; expected an int from 100 to 599") from None
+    elif isinstance(status, float) and status.is_integer():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise TypeError(
+            f"http step {step!r} returned status {status!r}; expected an int from 100 to 599"
+            " (the engine ignores any other and answers 200)"
+        )
+    return status
+
+
+def header_values_check(who: str, headers: Mapping[Any, Any]) -> None:
+    """The engine keeps only response headers whose value is a str (``set_headers``: it drops a
+    number, a list or null without a word): refused here, naming the header."""
+    for k, v in headers.items():
+        if not isinstance(v, str):
+            fix = "join its values with ', '" if isinstance(v, (list, tuple)) else "send it as a str"
+            raise TypeError(
+                f"{who} returned header {k!r} = {v!r}; the engine drops a header whose value is not a str: {fix}"
+            )
 
 
 def choose_route(
@@ -85,14 +140,19 @@ def choose_route(
 
 
 def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
-    """The 405 (path served with other methods) or 404 answer."""
+    """The 405 (path served with other methods) or 404 answer, as the engine's router gives them.
+
+    The engine's routes are axum method routers: a path served with other methods answers 405
+    with no body and an ``allow`` header listing them comma-separated (a GET route also allows
+    HEAD). A HEAD request on a GET route reaches the engine's handler, which finds no HEAD route
+    for the path and answers 404 with the text ``Not Found`` (iii 0.9's ``rest_api/views.rs``,
+    ``get_router`` by method and path). A path no route matches is axum's own 404: no body."""
+    if method == "HEAD" and "GET" in allowed:
+        return {"status": 404, "body": "Not Found", "headers": {}}
     if allowed:
-        return {
-            "status": 405,
-            "body": {"error": f"method {method} not allowed for {path}", "allowed": sorted(allowed)},
-            "headers": {"allow": ", ".join(sorted(allowed))},
-        }
-    return {"status": 404, "body": {"error": f"no http step matches {method} {path}"}, "headers": {}}
+        methods = allowed | {"HEAD"} if "GET" in allowed else allowed
+        return {"status": 405, "body": None, "headers": {"allow": ",".join(sorted(methods))}}
+    return {"status": 404, "body": None, "headers": {}}
 
 
 def condition_not_met() -> dict[str, Any]:
@@ -113,8 +173,9 @@ def request_args(
     method: Any, path: Any, headers: Any, query: Any
 ) -> "tuple[str, SplitResult, tuple[str, ...], dict[str, Any], Headers]":
     """``request()``'s arguments checked as the engine's HTTP worker would take them (each
-    refusal one :class:`StepCallError` line): the method upper-cased, the path split, its
-    segments unquoted, the query parameters and the headers."""
+    refusal one :class:`StepCallError` line): the method upper-cased, the path split (its
+    segments as written, percent-escapes kept, as the engine passes them), the query parameters
+    and the headers."""
     if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
         raise StepCallError(f"request: method must be one of {', '.join(HTTP_METHODS)}, got {method!r}")
     if not isinstance(path, str):
@@ -125,7 +186,9 @@ def request_args(
         )
     method = method.upper()
     parts = urlsplit(path)
-    segs = tuple(unquote(s) for s in split_path(parts.path))
+    # as the engine: axum routes on the raw path and its path params are the raw segments
+    # (rest_api/views.rs extract_path_params on uri.path()): "/orders/o%201" gives id "o%201"
+    segs = tuple(split_path(parts.path))
     for what, given, keys in (("headers", headers, "names"), ("query", query, "keys")):
         if given is not None and not isinstance(given, Mapping):
             hint = f"; put a query string in the path: {parts.path + '?' + given!r}" if what == "query" and isinstance(given, str) else ""
@@ -139,22 +202,16 @@ def request_args(
         # the engine hands a step strings only (its request's headers and query are maps of
         # str): None would reach the handler as the text "None"
         for k, v in (given or {}).items():
-            if v is None or (what == "query" and isinstance(v, (list, tuple)) and any(x is None for x in v)):
-                said = "is None" if v is None else f"holds None ({v!r})"
+            if v is None:
                 raise StepCallError(
-                    f"request: {what} {k!r} {said}; a {what}'s value is a str (leave {k!r} out to send no such {what})"
+                    f"request: {what} {k!r} is None; a {what}'s value is a str (leave {k!r} out to send no such {what})"
                 )
             # nor a container or bytes, which would reach it as their Python repr ("{'id': 1}")
-            listed = what == "query" and isinstance(v, (list, tuple))  # a query's several values
-            refused = _NOT_TEXT if what == "query" else (*_NOT_TEXT, list, tuple)
-            bad = next((x for x in (v if listed else (v,)) if isinstance(x, refused)), None)
-            if bad is not None:
-                kind = type(bad).__name__
-                said = f"holds {_article(kind)} ({bad!r})" if listed else f"is {_article(kind)} ({bad!r})"
-                value = "a str or a list of str" if what == "query" else "a str"
+            if isinstance(v, (*_NOT_TEXT, list, tuple)):
+                kind = type(v).__name__
                 fix = {"list": "join its values with ', ' to send several", "tuple": "join its values with ', ' to send several",
                        "bytes": "decode it", "bytearray": "decode it"}.get(kind, "json.dumps(...) it to send it as JSON")
                 raise StepCallError(
-                    f"request: {what} {k!r} {said}; a {what}'s value is {value} (a number is sent as its text): {fix}"
+                    f"request: {what} {k!r} is {_article(kind)} ({v!r}); a {what}'s value is a str (a number is sent as its text): {fix}"
                 )
     return method, parts, segs, qp, hdrs

@@ -1,0 +1,230 @@
+"""An http handler's answer mapped as Motia's Python runtime and the iii engine map it.
+
+Motia's runtime (motia 1.0.4rc1, ``motia/runtime.py`` ``_register_api_trigger``) turns a
+handler's dict into the engine's response channel: ``set_status`` with
+``int(result.get("status_code", result.get("status", 200)))`` (a missing status is 200, a
+str ``"201"`` is 201), ``set_headers`` with the dict as given, the body as ``json.dumps``
+bytes; for ``None`` (or anything not a dict) it writes nothing. The engine
+(iii ``rest_api/views.rs`` ``apply_control_message``) keeps a ``set_status`` only when it is an
+integer from 100 to 599 and a header only when its value is a str, silently; and it waits for a
+response channel that a handler returning ``None`` never writes. So: the defined cases answer
+as the engine does; the silent ones (a dropped header, an ignored status, a request that never
+answers) are refused with one line, for notebook steps and worker steps alike.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from motia_nb import engine, request, step
+from motia_nb.session import reset_steps
+
+
+@pytest.fixture
+def answer(steps_ip):
+    """A notebook http step at GET /answer returning what the test sets."""
+    box: dict = {}
+
+    @step({"name": "Answer", "triggers": [{"type": "http", "method": "GET", "path": "/answer"}]})
+    def answer_step(req):
+        return box["r"]
+
+    def call(r):
+        box["r"] = r
+        return request.sync("GET", "/answer")
+
+    return call
+
+
+def test_a_missing_status_is_200_as_motias_runtime_sends(answer):
+    assert answer({"body": {"ok": True}}) == {"status": 200, "body": {"ok": True}, "headers": {}}
+
+
+@pytest.mark.parametrize("status, sent", [("201", 201), (" 404 ", 404), (202.0, 202)])
+def test_a_status_int_reads_as_the_runtime_sends_it(answer, status, sent):
+    assert answer({"status": status, "body": "x"})["status"] == sent
+
+
+@pytest.mark.parametrize("status", ["created", 600, 99, True, 201.5])
+def test_a_status_the_engine_would_ignore_is_refused(answer, status):
+    r = answer({"status": status, "body": "x"})
+    assert r["status"] == 500 and f"returned status {status!r}" in r["body"]["error"]
+
+
+@pytest.mark.parametrize("value, fix", [(3, "send it as a str"), (["a", "b"], "join its values"), (None, "send it as a str")])
+def test_a_header_value_that_is_not_a_str_is_refused_not_dropped(answer, value, fix):
+    r = answer({"status": 200, "body": {}, "headers": {"x-count": value}})
+    assert r["status"] == 500
+    assert f"returned header 'x-count' = {value!r}; the engine drops a header whose value is not a str" in r["body"]["error"]
+    assert fix in r["body"]["error"]
+
+
+def test_str_headers_and_bodies_of_every_json_kind_pass_as_given(answer):
+    for body in ("text", [1, 2], 3.5, None, {"a": 1}):
+        assert answer({"status": 201, "body": body, "headers": {"x-a": "1"}}) == {
+            "status": 201, "body": body, "headers": {"x-a": "1"}}
+
+
+def test_a_handler_returning_none_is_a_500_saying_so(answer):
+    r = answer(None)
+    assert r["status"] == 500 and "must return {'status': int, 'body': ...}, got None" in r["body"]["error"]
+
+
+def test_a_streamed_header_or_status_the_engine_would_drop_is_refused(steps_ip):
+    @step({"name": "Streams", "triggers": [{"type": "http", "method": "GET", "path": "/streams"}]})
+    async def streams(args):
+        await args.response.status(int(args.query_params.get("s", "200")))
+        await args.response.headers({"x-n": 1} if "n" in args.query_params else {"x-n": "1"})
+        args.response.writer.stream.write(b"hi")
+
+    assert request.sync("GET", "/streams") == {"status": 200, "body": "hi", "headers": {"x-n": "1"}}
+    bad = request.sync("GET", "/streams?n=1")
+    assert bad["status"] == 500 and "returned header 'x-n' = 1" in bad["body"]["error"]
+    bad = request.sync("GET", "/streams?s=700")
+    assert bad["status"] == 500 and "sent status 700 through response.status()" in bad["body"]["error"]
+
+
+def test_path_params_are_the_raw_segments_as_the_engine_passes_them(steps_ip):
+    @step({"name": "ById", "triggers": [{"type": "http", "method": "GET", "path": "/items/:id"}]})
+    def by_id(req):
+        return {"status": 200, "body": req.path_params["id"]}
+
+    @step({"name": "Latest", "triggers": [{"type": "http", "method": "GET", "path": "/items/latest"}]})
+    def latest(req):
+        return {"status": 200, "body": "latest"}
+
+    assert request.sync("GET", "/items/a%20b")["body"] == "a%20b"
+    assert request.sync("GET", "/items/caf%C3%A9")["body"] == "caf%C3%A9"
+    # axum matches the raw path: an escaped "latest" is not the literal route
+    assert request.sync("GET", "/items/lat%65st")["body"] == "lat%65st"
+    assert request.sync("GET", "/items/latest")["body"] == "latest"
+
+
+def test_a_query_key_given_several_values_is_refused_the_engine_keeps_the_last(steps_ip):
+    from motia_nb.steps.errors import StepCallError
+
+    ran = []
+
+    @step({"name": "Search", "triggers": [{"type": "http", "method": "GET", "path": "/search"}]})
+    def search(req):
+        ran.append(dict(req.query_params))
+        return {"status": 200, "body": None}
+
+    with pytest.raises(StepCallError, match=r"^request: query 'tag' is given 2 values in the path \('a', 'b'\); "
+                       r"the engine keeps only the last \('b'\): send one value per key \(or join them, e.g. 'a,b'\)$"):
+        request.sync("GET", "/search?tag=a&tag=b")
+    with pytest.raises(StepCallError, match=r"^request: query 'tag' is a list \(\['a', 'b'\]\); the engine gives a step one str"):
+        request.sync("GET", "/search", query={"tag": ["a", "b"]})
+    assert ran == []
+    request.sync("GET", "/search?tag=a%2Cb&q=x+y&empty=")  # decoded as the engine's Query does
+    assert ran == [{"tag": "a,b", "q": "x y", "empty": ""}]
+
+
+def test_405_is_the_routers_empty_answer_with_allow_and_head_on_a_get_route_is_404(steps_ip):
+    @step({"name": "Orders", "triggers": [{"type": "http", "method": "GET", "path": "/orders"},
+                                          {"type": "http", "method": "POST", "path": "/orders"}]})
+    def orders(req):
+        return {"status": 200, "body": req.method}
+
+    @step({"name": "Make", "triggers": [{"type": "http", "method": "POST", "path": "/make"}]})
+    def make(req):
+        return {"status": 201, "body": None}
+
+    assert request.sync("DELETE", "/orders") == {"status": 405, "body": None, "headers": {"allow": "GET,HEAD,POST"}}
+    assert request.sync("GET", "/make") == {"status": 405, "body": None, "headers": {"allow": "POST"}}
+    # axum sends it to the GET route; the engine finds no HEAD function there: its text 404
+    assert request.sync("HEAD", "/orders") == {"status": 404, "body": "Not Found", "headers": {}}
+    assert request.sync("GET", "/nowhere") == {"status": 404, "body": None, "headers": {}}  # axum's own 404
+    assert request.sync("HEAD", "/make")["status"] == 405
+    assert request.sync("GET", "/orders")["body"] == "GET"
+
+
+# --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
+
+
+def _raw_worker(url: str, script, ready: threading.Event, stop: threading.Event) -> None:
+    from websockets.sync.client import connect
+
+    with connect(url, max_size=None) as ws:
+        ws.recv(10)  # workerregistered
+        fid = f"raw::http-{uuid.uuid4().hex[:6]}"
+        ws.send(json.dumps({"type": "registerfunction", "id": fid}))
+        ws.send(json.dumps({"type": "registertrigger", "id": "t", "trigger_type": "http", "function_id": fid,
+                            "config": {"api_path": "raw", "http_method": "GET"}}))
+        ws.recv(10)  # triggerregistrationresult
+        ready.set()
+        while not stop.is_set():
+            try:
+                frame = json.loads(ws.recv(0.2))
+            except TimeoutError:
+                continue
+            if frame.get("type") != "invokefunction":
+                continue
+            messages, result = script["next"]
+            if messages is not None:
+                ref = frame["data"]["response"]
+                base = urlsplit(url)
+                with connect(f"ws://{base.netloc}/ws/channels/{ref['channel_id']}?key={ref['access_key']}&dir=write") as ch:
+                    for m in messages:
+                        ch.send(m if isinstance(m, bytes) else json.dumps(m))
+            ws.send(json.dumps({"type": "invocationresult", "invocation_id": frame["invocation_id"],
+                                "function_id": frame["function_id"], "result": result}))
+
+
+@pytest.fixture
+def raw_worker():
+    server = engine.serve(worker_timeout=10)
+    script: dict = {}
+    ready, stop = threading.Event(), threading.Event()
+    t = threading.Thread(target=_raw_worker, args=(server.url, script, ready, stop), daemon=True)
+    t.start()
+    try:
+        assert ready.wait(15)
+
+        def call(messages, result):
+            script["next"] = (messages, result)
+            return request.sync("GET", "/raw")
+
+        yield call
+    finally:
+        stop.set()
+        t.join(5)
+        server.close()
+        reset_steps()
+
+
+def test_a_worker_answer_written_as_motias_runtime_writes_it(raw_worker):
+    r = raw_worker([{"type": "set_status", "status_code": 201}, {"type": "set_headers", "headers": {"x-a": "1"}},
+                    b'"text"'], {"status": 201, "body": "text"})
+    assert r == {"status": 201, "body": "text", "headers": {"x-a": "1"}}
+
+
+def test_a_worker_header_value_that_is_not_a_str_is_refused(raw_worker):
+    r = raw_worker([{"type": "set_status", "status_code": 200}, {"type": "set_headers", "headers": {"x-n": 3}}, b"{}"],
+                   {"status": 200, "body": {}, "headers": {"x-n": 3}})
+    assert r["status"] == 500 and "returned header 'x-n' = 3; the engine drops" in r["body"]["error"]
+
+
+def test_a_worker_status_the_engine_would_ignore_is_refused(raw_worker):
+    r = raw_worker([{"type": "set_status", "status_code": 700}, b"{}"], {"status": 700, "body": {}})
+    assert r["status"] == 500 and "sent status 700; expected an int from 100 to 599" in r["body"]["error"]
+
+
+def test_a_worker_handler_returning_none_without_a_response_is_refused_not_200(raw_worker):
+    r = raw_worker(None, None)
+    assert r["status"] == 500 and "returned None and wrote no response" in r["body"]["error"]
+
+
+def test_a_worker_answer_by_return_value_only_reads_as_the_engine_reads_it(raw_worker):
+    # HttpResponse::from_function_return: status_code (default 200), body (default {})
+    assert raw_worker(None, {"status_code": 202, "body": [1]}) == {"status": 202, "body": [1], "headers": {}}
+    assert raw_worker(None, {}) == {"status": 200, "body": {}, "headers": {}}
+    r = raw_worker(None, {"status": 201, "body": {}})  # the engine ignores 'status' and answers 200
+    assert r["status"] == 500 and "returned status 201 under 'status'; the engine reads 'status_code'" in r["body"]["error"]
+    r = raw_worker(None, {"status_code": "201"})
+    assert r["status"] == 500 and "returned status_code '201'; expected an int from 100 to 599" in r["body"]["error"]
