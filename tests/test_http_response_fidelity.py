@@ -228,3 +228,17 @@ def test_a_worker_answer_by_return_value_only_reads_as_the_engine_reads_it(raw_w
     assert r["status"] == 500 and "returned status 201 under 'status'; the engine reads 'status_code'" in r["body"]["error"]
     r = raw_worker(None, {"status_code": "201"})
     assert r["status"] == 500 and "returned status_code '201'; expected an int from 100 to 599" in r["body"]["error"]
+
+
+def test_a_path_no_route_serves_is_the_engines_bare_404_and_the_cell_is_told_the_routes(steps_ip, capsys):
+    @step({"name": "Orders", "triggers": [{"type": "http", "method": "GET", "path": "/orders"},
+                                          {"type": "http", "method": "POST", "path": "/orders/:id"}]})
+    def orders(req):
+        return {"status": 200, "body": None}
+
+    capsys.readouterr()
+    assert request.sync("GET", "/ordrs") == {"status": 404, "body": None, "headers": {}}
+    err = capsys.readouterr().err
+    assert err == "request GET /ordrs: no http step serves this path (404); http routes: GET /orders, POST /orders/:id\n"
+    request.sync("DELETE", "/orders")  # a 405: the allow header says it
+    assert capsys.readouterr().err == ""

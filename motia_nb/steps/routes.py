@@ -16,7 +16,7 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found"]
+__all__ = ["parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -153,6 +153,15 @@ def not_found(method: str, path: str, allowed: set[str]) -> dict[str, Any]:
         methods = allowed | {"HEAD"} if "GET" in allowed else allowed
         return {"status": 405, "body": None, "headers": {"allow": ",".join(sorted(methods))}}
     return {"status": 404, "body": None, "headers": {}}
+
+
+def no_route_line(steps: list[Step], method: str, path: str, shown: int = 6) -> str:
+    """What the cell is told when no route serves ``path`` (the answer itself is the engine's bare
+    404): the http routes there are, so a typo is seen at once."""
+    routes = sorted({f"{t.method} {t.path}" for st in steps for t in st.of_type(HttpTrigger)})
+    there = ", ".join(routes[:shown]) + (f" (and {len(routes) - shown} more)" if len(routes) > shown else "")
+    return f"request {method} {path}: no http step serves this path (404); " + (
+        f"http routes: {there}" if routes else "no step has an http trigger")
 
 
 def condition_not_met() -> dict[str, Any]:

@@ -58,7 +58,7 @@ from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .reporting import error_text, report, say
-from .routes import choose_route, condition_not_met, not_found, request_args, response_check
+from .routes import choose_route, condition_not_met, no_route_line, not_found, request_args, response_check
 from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
@@ -340,6 +340,8 @@ class Runtime(StateTriggers):
         body = json_copy(body, f"request {method} {parts.path}: body")
         route, allowed = choose_route(self.registry.all(), method, segs)
         if route is None:
+            if not allowed:  # the engine's answer has no body: the cell is told why
+                say(no_route_line(self.registry.all(), method, parts.path))
             return not_found(method, parts.path, allowed)
         st, trig, params = route
         req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
