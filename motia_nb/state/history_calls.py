@@ -29,7 +29,8 @@ class HistoryCalls:
     @property
     def history_keep(self) -> str:
         """How much history the store keeps (SPEC §9): ``"100000"``, ``"7d"``, ``"100000,7d"``,
-        ``"all"`` or ``"off"``. Setting it applies now (pruning runs off the writers' path)."""
+        ``"all"`` or ``"off"``. Setting it applies now (pruning runs off the writers' path); a
+        setting that keeps more brings back no change the old one hid."""
         return str(self._retention)
 
     @history_keep.setter

@@ -86,7 +86,9 @@ class Subscribing:
     def run_remote_triggers(self, enabled: bool = True) -> None:
         """Opt in (or out) to firing this kernel's state triggers for changes that
         *other* processes commit (Redis; SQLite with history on). Off by default: each
-        change's triggers normally run once, in the process that made it."""
+        change's triggers normally run once, in the process that made it. The steps run
+        under the trace id the change was written with (a change without one: a trace of
+        their own); their output goes to the cell that turned them on."""
         with self._lock:
             backend = self.backend if enabled else self._backend  # opening: follow from now on
             if enabled and backend is not None and not backend.publishes_remote:
