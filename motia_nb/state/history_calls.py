@@ -65,5 +65,5 @@ class HistoryCalls:
         """Recorded changes of a group (or one item), oldest first (SPEC §9): the newest ``limit``,
         or with ``since`` (a seq or a datetime) the first ``limit`` after it; only those
         ``history_keep`` keeps (the newest N of the store on SQLite, of the group on Redis,
-        younger than the age), whatever pruning has deleted yet."""
+        younger than the age; none a stricter setting hid before), whatever pruning has deleted yet."""
         return await self._read(self.backend.history, *history_args(group_id, key, since, limit))
