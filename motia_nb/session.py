@@ -204,9 +204,10 @@ async def _request(
 
     Returns ``{"status", "body", "headers"}``: 404 when no route matches the path,
     405 when one matches with another method, 500 when the handler raises or
-    answers with something malformed. As the engine (iii 0.9) answers: the 404 and
-    the 405 have no body (for a 404 the cell is told in one line which routes there
-    are; the 405's ``allow`` header lists the methods), a missing ``status`` is 200, path
+    answers with something malformed. As the engine (iii 0.9) answers: a path no
+    route serves is a 404 with no body (the cell is told in one line which routes
+    there are), another method a 405 with no body and an ``allow`` header (a HEAD on
+    a GET route: 404, the text ``Not Found``); a missing ``status`` is 200, path
     params are the raw segments (percent-escapes kept), and a query key given
     several values is refused.
     """

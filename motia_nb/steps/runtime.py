@@ -26,7 +26,7 @@ raises is reported the same way and its step is skipped. ``request`` answers
 500 (body ``{"error", "step"}``) when the handler raises or returns something
 that is not a ``{"status", "body", "headers"}`` dict as Motia's runtime reads one
 (a missing ``status`` is 200), 404 when no route matches the path and 405 when
-the path matches with another method (both with no body, as the engine).
+the path matches with another method (with no body, as the engine's router).
 
 **Loop guard.** A cascade may nest at most :data:`MAX_DEPTH` step runs (the
 chain from the causing call to the running step). The step that would go
@@ -333,8 +333,8 @@ class Runtime(StateTriggers):
         """``await request("POST", "/orders", body={...})``: call the matching http step.
 
         Returns ``{"status", "body", "headers"}``: the handler's answer; 404 when no
-        route matches the path, 405 when one matches with another method (both with no
-        body, as the engine's router answers; a 404's cause is said in the cell), 500 when
+        route matches the path (no body, as the engine's router answers; the cell is told
+        why), 405 when one matches with another method (no body, an ``allow`` header), 500 when
         the handler raises or answers with something malformed (the error is also
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it
         (one value per key, as the engine reads a query).
