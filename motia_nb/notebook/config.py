@@ -148,7 +148,8 @@ class MotiaNB(Configurable):
     display_max_rows = Count(
         None,
         allow_none=True,
-        help="Rows shown when a %state list DataFrame is displayed (None: pandas' display.max_rows).",
+        help="Rows shown when a %state list DataFrame is displayed, and entries when a long "
+        "%state list --values / --dict or %state groups is (None: pandas' display.max_rows).",
     ).tag(config=True)
 
     display_max_columns = Count(
