@@ -23,9 +23,9 @@ takes ``(input)`` or ``(input, ctx)``.
 trigger, trace id, traceback) and recorded in the trace; the causing call does
 *not* raise and the write that triggered it stands. A state condition that
 raises is reported the same way and its step is skipped. ``request`` answers
-500 (body ``{"error", "step"}``) when the handler raises or returns something
-that is not ``{"status", "body"[, "headers"]}``, 404 when no route matches the
-path and 405 when the path matches with another method.
+500 (the engine's body ``{"error": str(e), "error_id"}``) when the handler or its
+condition raises or returns something that is not ``{"status", "body"[, "headers"]}``,
+404 when no route matches the path and 405 when the path matches with another method.
 
 **Loop guard.** A cascade may nest at most :data:`MAX_DEPTH` step runs (the
 chain from the causing call to the running step). The step that would go
@@ -58,7 +58,8 @@ from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .reporting import error_text, report, say
-from .routes import choose_route, condition_not_met, no_route_line, not_found, request_args, response_check
+from .routes import (choose_route, condition_not_met, invocation_error, no_route_line, not_found, request_args,
+                     response_check)
 from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
@@ -355,15 +356,14 @@ class Runtime(StateTriggers):
             finally:
                 condition_error.reset(token)
             if raised is not None:  # as the engine, for a condition function that fails: 500
-                return {"status": 500, "body": {"error": f"the condition raised {error_text(raised)}",
-                                                "step": st.name}, "headers": {}}
+                return invocation_error(raised)
             if not holds:  # as the engine: 422
                 return condition_not_met()
             out = await self.run(st, req, trigger, label, response_check(st, req.response), trig)
         if out.status == "ok":
             return out.result
-        e = out.error
-        return {"status": 500, "body": {"error": error_text(e), "step": st.name}, "headers": {}}
+        assert out.error is not None
+        return invocation_error(out.error)
 
     # ------------------------------------------------------------------ cron and manual runs
     async def run_cron(self, name: str, scheduled: bool = False) -> None:
