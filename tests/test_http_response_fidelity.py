@@ -184,7 +184,59 @@ def test_405_is_the_routers_empty_answer_with_allow_and_head_on_a_get_route_is_4
     assert request.sync("GET", "/orders")["body"] == "GET"
 
 
+# --- the request body and its content-type: views.rs parses the body as JSON only when the
+# request's content-type contains "application/json"; under any other the step's body is null and
+# the raw bytes stream to request_body. request() is a JSON client (as fetch's / requests' json=).
+
+
+@pytest.fixture
+def seen(steps_ip):
+    """A notebook http step at POST /seen answering what it got: body, content-type, raw body."""
+
+    @step({"name": "Seen", "triggers": [{"type": "http", "method": "POST", "path": "/seen"}]})
+    async def seen_step(req):
+        raw = await req.request_body.read_all()
+        return {"status": 200, "body": {"body": req.body, "ct": req.headers.get("content-type"), "raw": raw.decode()}}
+
+    return lambda **kw: request.sync("POST", "/seen", **kw)["body"]
+
+
+def test_a_body_without_a_content_type_is_sent_as_json_and_the_step_sees_the_header(seen, capsys):
+    capsys.readouterr()
+    assert seen(body={"a": 1}) == {"body": {"a": 1}, "ct": "application/json", "raw": '{"a": 1}'}
+    assert seen(body=[1, "x"])["ct"] == "application/json"
+    assert seen() == {"body": None, "ct": None, "raw": ""}  # no body, no content-type
+    # a JSON content-type the caller gives is kept as given, and the body parsed
+    assert seen(body={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"})["ct"] == "application/json; charset=utf-8"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_body_under_another_content_type_is_null_and_raw_in_request_body(seen, capsys):
+    capsys.readouterr()
+    form = seen(body="a=1&b=two", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert form == {"body": None, "ct": "application/x-www-form-urlencoded", "raw": "a=1&b=two"}
+    assert capsys.readouterr().err == ""  # a text body under a text type: a deliberate upload
+    # a structured body under a type that is not JSON: the engine's answer, and the cell is told why
+    assert seen(body={"a": 1}, headers={"content-type": "text/plain"}) == {"body": None, "ct": "text/plain", "raw": '{"a": 1}'}
+    assert capsys.readouterr().err == (
+        "request POST /seen: content-type 'text/plain' does not contain 'application/json', so the step's body is None"
+        " (the engine parses a body as JSON only then); the body's bytes are in request_body\n")
+    # the engine's test is case-sensitive: 'Application/JSON' is not parsed
+    assert seen(body={"a": 1}, headers={"content-type": "Application/JSON"})["body"] is None
+    assert "content-type 'Application/JSON' does not contain 'application/json'" in capsys.readouterr().err
+
+
 # --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
+
+
+def _all(ch):
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        while True:
+            yield ch.recv(5)
+    except ConnectionClosed:
+        return
 
 
 def _raw_worker(url: str, script, ready: threading.Event, stop: threading.Event) -> None:
@@ -206,6 +258,10 @@ def _raw_worker(url: str, script, ready: threading.Event, stop: threading.Event)
             if frame.get("type") != "invokefunction":
                 continue
             messages, result, *error = script["next"]
+            script["data"] = frame["data"]
+            ref = frame["data"]["request_body"]
+            with connect(f"ws://{urlsplit(url).netloc}/ws/channels/{ref['channel_id']}?key={ref['access_key']}&dir=read") as ch:
+                script["raw"] = b"".join(_all(ch))
             if messages is not None:
                 ref = frame["data"]["response"]
                 base = urlsplit(url)
@@ -227,9 +283,11 @@ def raw_worker():
     try:
         assert ready.wait(15)
 
-        def call(messages, result, *error):
+        def call(messages, result, *error, **kw):
             script["next"] = (messages, result, *error)
-            return request.sync("GET", "/raw")
+            return request.sync("GET", "/raw", **kw)
+
+        call.script = script
 
         yield call
     finally:
@@ -296,6 +354,14 @@ def test_a_worker_that_leaves_mid_request_answers_the_engines_invocation_stopped
         t.join(5)
         server.close()
         reset_steps()
+
+
+def test_a_worker_gets_the_body_and_content_type_as_the_engine_sends_them(raw_worker):
+    raw_worker(None, {}, body={"a": 1})
+    seen = raw_worker.script
+    assert seen["data"]["headers"]["content-type"] == "application/json" and seen["data"]["body"] == {"a": 1}
+    raw_worker(None, {}, body="a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert seen["data"]["body"] is None and seen["raw"] == b"a=1"  # streamed to request_body
 
 
 def test_a_worker_answer_by_return_value_only_reads_as_the_engine_reads_it(raw_worker):

@@ -17,7 +17,7 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["invocation_error", "parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
+__all__ = ["json_client", "invocation_error", "parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -163,6 +163,30 @@ def no_route_line(steps: list[Step], method: str, path: str, shown: int = 6) -> 
     there = ", ".join(routes[:shown]) + (f" (and {len(routes) - shown} more)" if len(routes) > shown else "")
     return f"request {method} {path}: no http step serves this path (404); " + (
         f"http routes: {there}" if routes else "no step has an http trigger")
+
+
+def json_client(method: str, path: str, headers: Headers, body: Any) -> tuple[Headers, Any, str | None]:
+    """The headers a step sees and the body it gets, as the engine gives them for ``request()``,
+    and a line for the cell when that body is surely not what the caller meant.
+
+    ``request()`` is a JSON client (as fetch's and requests' ``json=``): a body given without a
+    content-type is sent with ``content-type: application/json``. The engine parses the body as
+    JSON only when the request's content-type contains ``application/json`` (case-sensitive;
+    ``rest_api/views.rs``); under any other the step's ``body`` is null and the raw bytes go to
+    ``request_body``, and so here. A structured body (not a str) under such a type, or a JSON type
+    written in other letters, is surely a slip: the line says why ``body`` is None."""
+    if body is None:
+        return headers, None, None
+    if "content-type" not in headers:
+        return Headers({**headers, "content-type": "application/json"}), body, None
+    ct = headers["content-type"]
+    if "application/json" in ct:
+        return headers, body, None
+    note = None
+    if not isinstance(body, str) or "application/json" in ct.lower():
+        note = (f"request {method} {path}: content-type {ct!r} does not contain 'application/json', so the step's body"
+                " is None (the engine parses a body as JSON only then); the body's bytes are in request_body")
+    return headers, None, note
 
 
 def invocation_error(exc: BaseException) -> dict[str, Any]:

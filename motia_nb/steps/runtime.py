@@ -58,8 +58,9 @@ from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .reporting import error_text, report, say
-from .routes import (choose_route, condition_not_met, invocation_error, no_route_line, not_found, request_args,
-                     response_check)
+from .http_body import RequestBody
+from .routes import (choose_route, condition_not_met, invocation_error, json_client, no_route_line, not_found,
+                     request_args, response_check)
 from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
@@ -336,6 +337,9 @@ class Runtime(StateTriggers):
         route matches the path, 405 when one matches with another method, 500 when
         the handler raises or answers with something malformed (the error is also
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it.
+        A ``body`` is sent as JSON (``content-type: application/json`` unless ``headers`` gives
+        one); under another content-type the step's ``body`` is None and the bytes are in
+        ``request_body``, as under the engine.
         """
         method, parts, segs, qp, hdrs = request_args(method, path, headers, query)
         body = json_copy(body, f"request {method} {parts.path}: body")
@@ -345,7 +349,10 @@ class Runtime(StateTriggers):
                 say(no_route_line(self.registry.all(), method, parts.path))
             return not_found(method, parts.path, allowed)
         st, trig, params = route
-        req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
+        hdrs, step_body, note = json_client(method, parts.path, hdrs, body)  # the body the engine hands the step
+        if note is not None:
+            say(note)
+        req = HttpRequest(method, "/" + "/".join(segs), step_body, params, qp, hdrs, request_body=RequestBody(body))
         label = f"http {method} {trig.path}"
         trigger = {"type": "http", "method": method, "path": trig.path}
         with self.root(label):
