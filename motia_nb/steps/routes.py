@@ -196,8 +196,8 @@ def invocation_error(exc: BaseException) -> dict[str, Any]:
     str(e)}`` (``iii.py`` ``_handle_invoke``), and the engine turns an invocation error into 500
     ``{"error": err.message, "error_id": generate_error_id()}`` (``views.rs``; the id, which the
     engine's log line carries too, is its clock's nanoseconds & 0xFFFFFFFFFFFF in lower-case hex).
-    A worker step's error carries the worker's own message (``answer``)."""
-    message = getattr(exc, "answer", None)
+    A worker step's error carries the worker's own message (``engine_error``)."""
+    message = getattr(exc, "engine_error", None)
     if not isinstance(message, str):
         try:
             message = str(exc)
