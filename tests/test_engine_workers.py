@@ -134,3 +134,27 @@ def test_a_worker_step_that_never_answers_times_out_and_the_cell_says_so(motia, 
         server.worker_timeout = 30
     err = capsys.readouterr().err
     assert "✖ worker step 'Stuck' on " in err and "timed out" in err and "within 1.5 s" in err
+
+
+def test_a_real_motia_http_step_gets_the_body_as_the_engine_sends_it_and_raises_into_the_engines_500(tmp_path):
+    # iii-sdk 0.9 answers a raising handler with str(e); the engine's 500 is {"error", "error_id"} (views.rs).
+    # request() is a JSON client: the step sees content-type application/json; under another type its body
+    # is null and the bytes are in request_body, as the engine gives them
+    from engine_helpers import WORKERS
+
+    server = engine.serve(worker_timeout=30)
+    proc = start_motia(server.url, tmp_path, steps=WORKERS / "motia_http_steps", name="echo")
+    try:
+        wait_for(lambda: worker_with_steps(server, {"Echo"}) or proc.p.poll() is not None, what="motia run to register")
+        assert proc.p.poll() is None, proc.output()
+        ok = request.sync("POST", "/echo", body={"a": 1})
+        assert ok == {"status": 200, "body": {"body": {"a": 1}, "ct": "application/json", "raw": None}, "headers": {}}, ok
+        form = request.sync("POST", "/echo", body="a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+        assert form["body"] == {"body": None, "ct": "application/x-www-form-urlencoded", "raw": "a=1"}, form
+        failed = request.sync("POST", "/echo", body={"fail": True})
+        assert failed["status"] == 500 and set(failed["body"]) == {"error", "error_id"}, failed
+        assert failed["body"]["error"] == "payment provider down", failed
+    finally:
+        proc.stop()
+        server.close()
+        reset_steps()

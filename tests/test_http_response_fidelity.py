@@ -15,6 +15,7 @@ answers) are refused with one line, for notebook steps and worker steps alike.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from urllib.parse import urlsplit
@@ -73,6 +74,45 @@ def test_str_headers_and_bodies_of_every_json_kind_pass_as_given(answer):
 def test_a_handler_returning_none_is_a_500_saying_so(answer):
     r = answer(None)
     assert r["status"] == 500 and "must return {'status': int, 'body': ...}, got None" in r["body"]["error"]
+
+
+ERROR_ID = re.compile(r"^[0-9a-f]{1,12}$")  # views.rs generate_error_id: the clock's nanoseconds & 0xFFFFFFFFFFFF, in hex
+
+
+def engine_500(r: dict, error: str) -> bool:
+    """``r`` is the engine's answer to an invocation error: 500 ``{"error": err.message, "error_id"}``."""
+    body = r["body"]
+    return (r["status"] == 500 and r["headers"] == {} and isinstance(body, dict) and set(body) == {"error", "error_id"}
+            and body["error"] == error and bool(ERROR_ID.match(body["error_id"])))
+
+
+def test_a_handler_that_raises_answers_the_engines_500_and_the_cell_gets_its_frames(steps_ip, capsys):
+    # the SDK answers the invocation with {"code": "invocation_failed", "message": str(e)}; views.rs
+    # answers 500 {"error": err.message, "error_id": generate_error_id()}
+    @step({"name": "Create", "triggers": [{"type": "http", "method": "POST", "path": "/create"}]})
+    def create(req):
+        if req.body.get("key"):
+            return {"status": 200, "body": req.body["missing"]}
+        raise RuntimeError("payment provider down")
+
+    capsys.readouterr()
+    first = request.sync("POST", "/create", body={})
+    assert engine_500(first, "payment provider down"), first
+    err = capsys.readouterr().err
+    assert "✖ step 'Create' failed (http POST /create" in err and "RuntimeError: payment provider down" in err, err
+    assert 'raise RuntimeError("payment provider down")' in err, err  # the handler's frame
+    assert engine_500(request.sync("POST", "/create", body={"key": 1}), "'missing'")  # str(KeyError('missing'))
+    assert request.sync("POST", "/create", body={})["body"]["error_id"] != first["body"]["error_id"]
+
+
+def test_an_http_condition_that_raises_answers_the_engines_500(steps_ip):
+    @step({"name": "Guarded", "triggers": [{"type": "http", "method": "GET", "path": "/guarded",
+                                            "condition": lambda req, ctx: req.query_params["x"] == "1"}]})
+    def guarded(req):
+        return {"status": 200, "body": "ran"}
+
+    assert engine_500(request.sync("GET", "/guarded"), "'x'")
+    assert request.sync("GET", "/guarded?x=1")["body"] == "ran"
 
 
 def test_a_streamed_header_or_status_the_engine_would_drop_is_refused(steps_ip):
@@ -144,7 +184,59 @@ def test_405_is_the_routers_empty_answer_with_allow_and_head_on_a_get_route_is_4
     assert request.sync("GET", "/orders")["body"] == "GET"
 
 
+# --- the request body and its content-type: views.rs parses the body as JSON only when the
+# request's content-type contains "application/json"; under any other the step's body is null and
+# the raw bytes stream to request_body. request() is a JSON client (as fetch's / requests' json=).
+
+
+@pytest.fixture
+def seen(steps_ip):
+    """A notebook http step at POST /seen answering what it got: body, content-type, raw body."""
+
+    @step({"name": "Seen", "triggers": [{"type": "http", "method": "POST", "path": "/seen"}]})
+    async def seen_step(req):
+        raw = await req.request_body.read_all()
+        return {"status": 200, "body": {"body": req.body, "ct": req.headers.get("content-type"), "raw": raw.decode()}}
+
+    return lambda **kw: request.sync("POST", "/seen", **kw)["body"]
+
+
+def test_a_body_without_a_content_type_is_sent_as_json_and_the_step_sees_the_header(seen, capsys):
+    capsys.readouterr()
+    assert seen(body={"a": 1}) == {"body": {"a": 1}, "ct": "application/json", "raw": '{"a": 1}'}
+    assert seen(body=[1, "x"])["ct"] == "application/json"
+    assert seen() == {"body": None, "ct": None, "raw": ""}  # no body, no content-type
+    # a JSON content-type the caller gives is kept as given, and the body parsed
+    assert seen(body={"a": 1}, headers={"Content-Type": "application/json; charset=utf-8"})["ct"] == "application/json; charset=utf-8"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_body_under_another_content_type_is_null_and_raw_in_request_body(seen, capsys):
+    capsys.readouterr()
+    form = seen(body="a=1&b=two", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert form == {"body": None, "ct": "application/x-www-form-urlencoded", "raw": "a=1&b=two"}
+    assert capsys.readouterr().err == ""  # a text body under a text type: a deliberate upload
+    # a structured body under a type that is not JSON: the engine's answer, and the cell is told why
+    assert seen(body={"a": 1}, headers={"content-type": "text/plain"}) == {"body": None, "ct": "text/plain", "raw": '{"a": 1}'}
+    assert capsys.readouterr().err == (
+        "request POST /seen: content-type 'text/plain' does not contain 'application/json', so the step's body is None"
+        " (the engine parses a body as JSON only then); the body's bytes are in request_body\n")
+    # the engine's test is case-sensitive: 'Application/JSON' is not parsed
+    assert seen(body={"a": 1}, headers={"content-type": "Application/JSON"})["body"] is None
+    assert "content-type 'Application/JSON' does not contain 'application/json'" in capsys.readouterr().err
+
+
 # --- a worker's http step: a raw worker writing the response channel as Motia's runtime does
+
+
+def _all(ch):
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        while True:
+            yield ch.recv(5)
+    except ConnectionClosed:
+        return
 
 
 def _raw_worker(url: str, script, ready: threading.Event, stop: threading.Event) -> None:
@@ -165,15 +257,20 @@ def _raw_worker(url: str, script, ready: threading.Event, stop: threading.Event)
                 continue
             if frame.get("type") != "invokefunction":
                 continue
-            messages, result = script["next"]
+            messages, result, *error = script["next"]
+            script["data"] = frame["data"]
+            ref = frame["data"]["request_body"]
+            with connect(f"ws://{urlsplit(url).netloc}/ws/channels/{ref['channel_id']}?key={ref['access_key']}&dir=read") as ch:
+                script["raw"] = b"".join(_all(ch))
             if messages is not None:
                 ref = frame["data"]["response"]
                 base = urlsplit(url)
                 with connect(f"ws://{base.netloc}/ws/channels/{ref['channel_id']}?key={ref['access_key']}&dir=write") as ch:
                     for m in messages:
                         ch.send(m if isinstance(m, bytes) else json.dumps(m))
+            answer = {"error": error[0]} if error else {"result": result}
             ws.send(json.dumps({"type": "invocationresult", "invocation_id": frame["invocation_id"],
-                                "function_id": frame["function_id"], "result": result}))
+                                "function_id": frame["function_id"], **answer}))
 
 
 @pytest.fixture
@@ -186,9 +283,11 @@ def raw_worker():
     try:
         assert ready.wait(15)
 
-        def call(messages, result):
-            script["next"] = (messages, result)
-            return request.sync("GET", "/raw")
+        def call(messages, result, *error, **kw):
+            script["next"] = (messages, result, *error)
+            return request.sync("GET", "/raw", **kw)
+
+        call.script = script
 
         yield call
     finally:
@@ -218,6 +317,51 @@ def test_a_worker_status_the_engine_would_ignore_is_refused(raw_worker):
 def test_a_worker_handler_returning_none_without_a_response_is_refused_not_200(raw_worker):
     r = raw_worker(None, None)
     assert r["status"] == 500 and "returned None and wrote no response" in r["body"]["error"]
+
+
+def test_a_worker_handler_that_raises_answers_the_engines_500_with_its_message(raw_worker):
+    # what iii-sdk 0.9's _handle_invoke sends when the handler raises (iii.py: str(e)), as the engine passes it on
+    r = raw_worker(None, None, {"code": "invocation_failed", "message": "payment provider down", "stacktrace": "Traceback…"})
+    assert engine_500(r, "payment provider down"), r
+
+
+def test_a_worker_that_leaves_mid_request_answers_the_engines_invocation_stopped(steps_ip):
+    # the engine halts a call whose worker left: ErrorBody {"invocation_stopped", "Invocation stopped"}
+    # (invocation/mod.rs halt_invocation), which views.rs answers as any invocation error
+    from websockets.sync.client import connect
+
+    server = engine.serve(worker_timeout=10)
+    ready = threading.Event()
+
+    def leaver():
+        with connect(server.url) as ws:
+            ws.recv(10)
+            ws.send(json.dumps({"type": "registerfunction", "id": "raw::leaves"}))
+            ws.send(json.dumps({"type": "registertrigger", "id": "t", "trigger_type": "http", "function_id": "raw::leaves",
+                                "config": {"api_path": "leaves", "http_method": "GET"}}))
+            ws.recv(10)
+            ready.set()
+            while json.loads(ws.recv(15)).get("type") != "invokefunction":
+                pass  # then the connection closes, unanswered
+
+    t = threading.Thread(target=leaver, daemon=True)
+    t.start()
+    try:
+        assert ready.wait(15)
+        r = request.sync("GET", "/leaves")
+        assert engine_500(r, "Invocation stopped"), r
+    finally:
+        t.join(5)
+        server.close()
+        reset_steps()
+
+
+def test_a_worker_gets_the_body_and_content_type_as_the_engine_sends_them(raw_worker):
+    raw_worker(None, {}, body={"a": 1})
+    seen = raw_worker.script
+    assert seen["data"]["headers"]["content-type"] == "application/json" and seen["data"]["body"] == {"a": 1}
+    raw_worker(None, {}, body="a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert seen["data"]["body"] is None and seen["raw"] == b"a=1"  # streamed to request_body
 
 
 def test_a_worker_answer_by_return_value_only_reads_as_the_engine_reads_it(raw_worker):

@@ -373,7 +373,7 @@ def test_an_http_condition_that_raises_answers_500_not_condition_not_met(ip, cap
              'def cb(req): return {"status": 200, "body": "ran"}')
     capsys.readouterr()
     r = cell(ip, 'await request("POST", "/cb", body={"y": 1})')
-    assert r == {"status": 500, "body": {"error": "the condition raised KeyError: 'x'", "step": "CondBoom"}, "headers": {}}, r
+    assert r["status"] == 500 and r["body"] == {"error": "'x'", "error_id": r["body"]["error_id"]}, r  # the engine's
     assert "✖ condition of step 'CondBoom' raised" in capsys.readouterr().err
     assert cell(ip, 'await request("POST", "/cb", body={"x": 0})')["status"] == 422  # false: as before
     assert cell(ip, 'await request("POST", "/cb", body={"x": 2})') == {"status": 200, "body": "ran", "headers": {}}

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
-from ..steps.http_body import body_bytes
+from ..steps.http_body import RequestBody, body_bytes
 from ..steps.routes import header_values_check
 from .remote import call_on_loop
 from .workers import WorkerCallError, WorkerTimeout
@@ -96,10 +96,10 @@ class Channels:
             ch.done.set()
 
     async def _respond(
-        self, worker: "Worker", function_id: str, data: dict[str, Any], origin: contextvars.Context
+        self, worker: "Worker", function_id: str, data: dict[str, Any], origin: contextvars.Context, raw: bytes
     ) -> tuple[Any, _Channel]:
         rid, resp = self._new("write")
-        qid, _ = self._new("read", body_bytes(data.get("body")))
+        qid, _ = self._new("read", raw)
         data = {**data, "response": resp.ref(rid), "request_body": self._open[qid].ref(qid)}
         try:
             result = await worker.call(function_id, data, self._server.worker_timeout, origin)
@@ -124,7 +124,10 @@ class Channels:
             "method": request.method,
         }
         origin = contextvars.copy_context()
-        result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data, origin))
+        # the request's bytes (its body is None under a content-type that is not JSON: they are here)
+        sent = request.request_body
+        raw = sent.data if isinstance(sent, RequestBody) else body_bytes(request.body)
+        result, resp = await call_on_loop(self._server, self._respond(worker, function_id, data, origin, raw))
         if not resp.opened and not isinstance(result, dict):
             # Motia's runtime writes no response for a handler that returns None (or a non-dict):
             # the engine then waits for the response channel that never closes

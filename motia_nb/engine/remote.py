@@ -50,9 +50,11 @@ class WorkerStepError(RuntimeError):
 
     reported = True  # the runtime records it in the trace without printing a traceback again
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, engine_error: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        #: the message the engine would put in an http 500's ``error``: the worker's own
+        self.engine_error = engine_error
 
 
 async def call_on_loop(server: "Server", coro: Coroutine[Any, Any, T]) -> T:
@@ -229,7 +231,9 @@ def register_trigger(server: "Server", worker: Worker, frame: dict[str, Any]) ->
         except WorkerCallError as e:
             status = {"timeout": "timed out", "worker_disconnected": "worker gone"}.get(e.code, "error")
             _line(name, worker, status, (time.perf_counter() - t0) * 1000, e.message)
-            raise WorkerStepError(f"worker step {name!r} on {worker.name}: {status}: {e.message}", e.code) from None
+            # the engine halts a call whose worker left: invocation_stopped, "Invocation stopped"
+            engine_error = "Invocation stopped" if e.code == "worker_disconnected" else e.message
+            raise WorkerStepError(f"worker step {name!r} on {worker.name}: {status}: {e.message}", e.code, engine_error) from None
         _line(name, worker, "ok", (time.perf_counter() - t0) * 1000)
         return out
 

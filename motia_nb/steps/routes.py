@@ -6,6 +6,7 @@ uses these to pick the step and validate what its handler answered.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 from typing import Any
@@ -16,7 +17,7 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
+__all__ = ["json_client", "invocation_error", "parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -162,6 +163,48 @@ def no_route_line(steps: list[Step], method: str, path: str, shown: int = 6) -> 
     there = ", ".join(routes[:shown]) + (f" (and {len(routes) - shown} more)" if len(routes) > shown else "")
     return f"request {method} {path}: no http step serves this path (404); " + (
         f"http routes: {there}" if routes else "no step has an http trigger")
+
+
+def json_client(method: str, path: str, headers: Headers, body: Any) -> tuple[Headers, Any, str | None]:
+    """The headers a step sees and the body it gets, as the engine gives them for ``request()``,
+    and a line for the cell when that body is surely not what the caller meant.
+
+    ``request()`` is a JSON client (as fetch's and requests' ``json=``): a body given without a
+    content-type is sent with ``content-type: application/json``. The engine parses the body as
+    JSON only when the request's content-type contains ``application/json`` (case-sensitive;
+    ``rest_api/views.rs``); under any other the step's ``body`` is null and the raw bytes go to
+    ``request_body``, and so here. A structured body (not a str) under such a type, or a JSON type
+    written in other letters, is surely a slip: the line says why ``body`` is None."""
+    if body is None:
+        return headers, None, None
+    if "content-type" not in headers:
+        return Headers({**headers, "content-type": "application/json"}), body, None
+    ct = headers["content-type"]
+    if "application/json" in ct:
+        return headers, body, None
+    note = None
+    if not isinstance(body, str) or "application/json" in ct.lower():
+        note = (f"request {method} {path}: content-type {ct!r} does not contain 'application/json', so the step's body"
+                " is None (the engine parses a body as JSON only then); the body's bytes are in request_body")
+    return headers, None, note
+
+
+def invocation_error(exc: BaseException) -> dict[str, Any]:
+    """The 500 the engine answers when the step's (or its condition's) function fails.
+
+    iii-sdk 0.9 answers a handler that raises with ``{"code": "invocation_failed", "message":
+    str(e)}`` (``iii.py`` ``_handle_invoke``), and the engine turns an invocation error into 500
+    ``{"error": err.message, "error_id": generate_error_id()}`` (``views.rs``; the id, which the
+    engine's log line carries too, is its clock's nanoseconds & 0xFFFFFFFFFFFF in lower-case hex).
+    A worker step's error carries the worker's own message (``engine_error``)."""
+    message = getattr(exc, "engine_error", None)
+    if not isinstance(message, str):
+        try:
+            message = str(exc)
+        except Exception:  # noqa: BLE001 - a user's __str__ that fails
+            message = "<exception str() failed>"
+    return {"status": 500, "body": {"error": message, "error_id": format(time.time_ns() & 0xFFFFFFFFFFFF, "x")},
+            "headers": {}}
 
 
 def condition_not_met() -> dict[str, Any]:

@@ -23,10 +23,10 @@ takes ``(input)`` or ``(input, ctx)``.
 trigger, trace id, traceback) and recorded in the trace; the causing call does
 *not* raise and the write that triggered it stands. A state condition that
 raises is reported the same way and its step is skipped. ``request`` answers
-500 (body ``{"error", "step"}``) when the handler raises or returns something
-that is not a ``{"status", "body", "headers"}`` dict as Motia's runtime reads one
-(a missing ``status`` is 200), 404 when no route matches the path and 405 when
-the path matches with another method (with no body, as the engine's router).
+500 (the engine's body ``{"error": str(e), "error_id"}``) when the handler or its
+condition raises or returns something that is not a ``{"status", "body", "headers"}`` dict
+as Motia's runtime reads one (a missing ``status`` is 200), 404 when no route matches the
+path and 405 when the path matches with another method (with no body, as the engine's router).
 
 **Loop guard.** A cascade may nest at most :data:`MAX_DEPTH` step runs (the
 chain from the causing call to the running step). The step that would go
@@ -59,7 +59,9 @@ from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
 from .reporting import error_text, report, say
-from .routes import choose_route, condition_not_met, no_route_line, not_found, request_args, response_check
+from .http_body import RequestBody
+from .routes import (choose_route, condition_not_met, invocation_error, json_client, no_route_line, not_found,
+                     request_args, response_check)
 from .state_cascade import StateTriggers, condition_error
 from .state_cascade import seq as trace_seq
 from .trace import TraceRecord, TraceStore
@@ -338,6 +340,9 @@ class Runtime(StateTriggers):
         the handler raises or answers with something malformed (the error is also
         reported in the cell). ``path`` may carry a query string; ``query`` adds to it
         (one value per key, as the engine reads a query).
+        A ``body`` is sent as JSON (``content-type: application/json`` unless ``headers`` gives
+        one); under another content-type the step's ``body`` is None and the bytes are in
+        ``request_body``, as under the engine.
         """
         method, parts, segs, qp, hdrs = request_args(method, path, headers, query)
         body = json_copy(body, f"request {method} {parts.path}: body")
@@ -347,7 +352,10 @@ class Runtime(StateTriggers):
                 say(no_route_line(self.registry.all(), method, parts.path))
             return not_found(method, parts.path, allowed)
         st, trig, params = route
-        req = HttpRequest(method, "/" + "/".join(segs), body, params, qp, hdrs)
+        hdrs, step_body, note = json_client(method, parts.path, hdrs, body)  # the body the engine hands the step
+        if note is not None:
+            say(note)
+        req = HttpRequest(method, "/" + "/".join(segs), step_body, params, qp, hdrs, request_body=RequestBody(body))
         label = f"http {method} {trig.path}"
         trigger = {"type": "http", "method": method, "path": trig.path}
         with self.root(label):
@@ -358,15 +366,14 @@ class Runtime(StateTriggers):
             finally:
                 condition_error.reset(token)
             if raised is not None:  # as the engine, for a condition function that fails: 500
-                return {"status": 500, "body": {"error": f"the condition raised {error_text(raised)}",
-                                                "step": st.name}, "headers": {}}
+                return invocation_error(raised)
             if not holds:  # as the engine: 422
                 return condition_not_met()
             out = await self.run(st, req, trigger, label, response_check(st, req.response), trig)
         if out.status == "ok":
             return out.result
-        e = out.error
-        return {"status": 500, "body": {"error": error_text(e), "step": st.name}, "headers": {}}
+        assert out.error is not None
+        return invocation_error(out.error)
 
     # ------------------------------------------------------------------ cron and manual runs
     async def run_cron(self, name: str, scheduled: bool = False) -> None:
