@@ -34,6 +34,9 @@ class Frame:
     runtime: Any = field(default=None, compare=False, repr=False)
     #: names of the cascade's step runs cancelled by an interrupt (shared by its frames)
     cancelled: list[str] = field(default_factory=list, compare=False, repr=False)
+    #: the SIGINTs counted when the cascade began (``sigints_seen()``; shared by its frames): a
+    #: cancel with more since is an interrupt, even one that arrived while an earlier step ran
+    sigints: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def step(self) -> str | None:

@@ -150,7 +150,7 @@ class _Root:
         cur = current_frame()
         if cur is not None and cur.runtime is self.runtime:
             return cur
-        frame = self.frame or Frame(self.trace_id or new_trace_id(), (), self.label, self.runtime)
+        frame = self.frame or Frame(self.trace_id or new_trace_id(), (), self.label, self.runtime, sigints=sigints_seen())
         self.token = _frame.set(frame)
         return frame
 
@@ -221,7 +221,10 @@ class Runtime(StateTriggers):
         seq, start, t0 = next(trace_seq), datetime.now(), time.perf_counter()
 
         worker = st.source[7:] if st.source.startswith("worker:") else None
-        interrupts = sigints_seen()  # an interrupt during the run, or a caller's cancel (None: cannot tell)
+        # an interrupt since the cascade began, or a caller's cancel (None: cannot tell); counted from
+        # the cascade's start, not this run's: a SIGINT while an earlier step computed (no await) is
+        # counted before its cancel can land, in this run
+        interrupts = parent.sigints if parent.sigints is not None else sigints_seen()
 
         def done(status: str, err: BaseException | None) -> None:
             self.traces.record(
@@ -235,7 +238,7 @@ class Runtime(StateTriggers):
             err = StepLoopError(chain, MAX_DEPTH)
             done("loop-stopped", err)
             raise err
-        token = _frame.set(Frame(parent.trace_id, chain, label, self, parent.cancelled))
+        token = _frame.set(Frame(parent.trace_id, chain, label, self, parent.cancelled, interrupts))
         cause = push_cause(st.name, parent.trace_id)  # the history records this step as the writer
         try:
             args: tuple[Any, ...] = (data,)
