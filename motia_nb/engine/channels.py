@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
-from ..steps.http_body import RequestBody, body_bytes
+from ..steps.http_body import RequestBody, body_bytes, decode_body
 from ..steps.routes import header_values_check
 from .remote import call_on_loop
 from .workers import WorkerCallError, WorkerTimeout
@@ -174,9 +174,8 @@ class Channels:
                 raise WorkerCallError("bad_response", str(e)) from None
             return {"status": status, "body": result.get("body", {}), "headers": dict(headers)}
         raw = b"".join(resp.chunks)
-        body: Any
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
+        try:  # as a notebook step's streamed body: JSON, else text; past MAX_DEPTH levels refused
+            body = decode_body(raw)
+        except ValueError as e:
+            raise WorkerCallError("bad_response", f"http step {step!r}: {e}") from None
         return {"status": resp.status or 200, "body": body, "headers": {str(k): v for k, v in resp.headers.items()}}
