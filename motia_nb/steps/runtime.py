@@ -379,19 +379,27 @@ class Runtime(StateTriggers):
         return invocation_error(out.error)
 
     # ------------------------------------------------------------------ cron and manual runs
-    async def run_cron(self, name: str, scheduled: bool = False) -> None:
+    async def run_cron(self, name: str, scheduled: bool = False, due: list[Any] | None = None) -> None:
         """``await run_cron("DailyReport")``: run a cron step now (input ``None``), inline.
 
         A step whose condition is false now does not run, as on its schedule; asked for by name
-        (not ``scheduled``), a line on stderr says so rather than nothing at all."""
+        (not ``scheduled``), a line on stderr says so rather than nothing at all. ``due``: the
+        scheduler's cron triggers of the step that are due (each its own run, with its own
+        condition and ``ctx.trigger.index``, as the engine fires each); by name, its first."""
         st = self.registry.get(name)
         trigs = st.of_type(CronTrigger)
         if not trigs:
             raise StepNotFoundError(
                 f"step {name!r} has no cron trigger (its triggers: {', '.join(t.describe() for t in st.triggers) or 'none'})"
             )
-        trigger = {"type": "cron", "expression": trigs[0].expression}
-        label = f"cron {trigs[0].expression}"
+        for trig in trigs[:1] if due is None else [t for t in trigs if any(t is d for d in due)]:
+            await self._run_cron_trigger(st, trig, scheduled)
+
+    async def _run_cron_trigger(self, st: Step, trig: CronTrigger, scheduled: bool) -> None:
+        name = st.name
+        trigger = {"type": "cron", "expression": trig.expression}
+        label = f"cron {trig.expression}"
+        trigs = [trig]
         with self.root(f"cron {name}"):
             event = {"trigger": "cron", "job_id": name, "scheduled_time": datetime.now().astimezone().isoformat()}
             token = condition_error.set(None)
