@@ -58,10 +58,23 @@ _sigint_lock = threading.Lock()
 _sigints = 0
 
 
+#: the write ends' fds of those sockets (what ``signal.set_wakeup_fd`` was given)
+_wake_writes: list[int] = []
+
+
 def _forget_wake_reads() -> None:
-    """A forked child shares the parent's socket: reading it would take the parent's signals."""
+    """A forked child shares the parent's socket: reading it would take the parent's signals, and
+    writing it (the wake-up fd the child inherits) would count the child's signals as the parent's."""
     global _sigint_lock
+    if _wake_writes:
+        try:
+            prev = signal.set_wakeup_fd(-1)
+            if prev not in _wake_writes:  # not ours: put it back
+                signal.set_wakeup_fd(prev)
+        except ValueError:  # pragma: no cover - forked off the main thread of a subinterpreter
+            pass
     _wake_reads.clear()
+    _wake_writes.clear()
     _sigint_lock = threading.Lock()
 
 
@@ -121,11 +134,13 @@ def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | Non
 
     loop.add_reader(rsock.fileno(), drain)
     _wake_reads.append(rsock)
+    _wake_writes.append(wsock.fileno())
 
     def undo() -> None:
         try:
-            if signal.set_wakeup_fd(-1) != wsock.fileno():  # not ours any more: put it back
-                signal.set_wakeup_fd(old)
+            prev = signal.set_wakeup_fd(-1)
+            if prev != wsock.fileno():  # not ours any more: put back the one set since
+                signal.set_wakeup_fd(prev)
         except ValueError:  # pragma: no cover - called off the main thread
             pass
         try:
@@ -134,6 +149,8 @@ def wake_on_signals(loop: asyncio.AbstractEventLoop) -> Callable[[], None] | Non
             pass
         if rsock in _wake_reads:
             _wake_reads.remove(rsock)
+        if wsock.fileno() in _wake_writes:
+            _wake_writes.remove(wsock.fileno())
         rsock.close()
         wsock.close()
 

@@ -68,3 +68,53 @@ def test_an_interrupt_during_one_step_that_cancels_the_next_is_an_interrupt(caps
     said = capsys.readouterr().err
     assert "cancelled: interrupted" in said
     assert "the call waiting for it was cancelled" not in said
+
+
+def test_a_forked_childs_signals_are_not_counted_as_the_kernels():
+    """A forked child (multiprocessing's fork) inherits the wake-up fd: a SIGINT the child takes
+    was written into the kernel's socket and counted as a Kernel › Interrupt of the kernel (a
+    caller's cancel then read as an interrupt). The child lets go of the wake-up fd."""
+    from motia_nb._interrupts import sigints_seen
+
+    async def main():
+        undo = wake_on_signals(asyncio.get_running_loop())
+        assert undo is not None
+        try:
+            before = sigints_seen()
+            pid = os.fork()
+            if pid == 0:  # the child: a SIGINT handled in Python, as a worker process may
+                try:
+                    signal.signal(signal.SIGINT, lambda *a: None)
+                    os.kill(os.getpid(), signal.SIGINT)
+                finally:
+                    os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            return before, sigints_seen()
+        finally:
+            undo()
+
+    before, after = asyncio.run(main())
+    assert before is not None and after == before
+
+
+def test_undoing_the_wake_up_fd_keeps_one_set_since_by_someone_else():
+    """undo() put back the wake-up fd it found at install (always none) instead of the one set
+    after it: another library's wake-up fd was cleared."""
+    import socket
+
+    async def main():
+        undo = wake_on_signals(asyncio.get_running_loop())
+        assert undo is not None
+        r, w = socket.socketpair()
+        w.setblocking(False)
+        try:
+            signal.set_wakeup_fd(w.fileno())  # someone else's, set after ours
+            undo()
+            return signal.set_wakeup_fd(-1), w.fileno()
+        finally:
+            r.close()
+            w.close()
+
+    now, theirs = asyncio.run(main())
+    assert now == theirs
