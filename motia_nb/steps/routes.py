@@ -44,6 +44,11 @@ def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
                 f"request: query {k!r} is a {type(v).__name__} ({v!r}); the engine gives a step one str per query key"
                 " (a repeated key keeps only its last value): send one value (or join them with ',')"
             )
+        if k in out:  # sent as ?k=..&k=..: a repeated key too
+            raise ValueError(
+                f"request: query {k!r} is given in the path ({out[k]!r}) and in query= ({v!r}); the engine keeps only"
+                " the last: give it once"
+            )
         out[k] = str(v) if v is not None else v
     return out
 
