@@ -34,3 +34,13 @@ def test_a_query_key_in_the_path_and_in_query_is_refused_as_a_repeated_key():
     assert seen == []
     asyncio.run(request("GET", "/q?a=1", query={"b": "2"}))
     assert seen == [{"a": "1", "b": "2"}]
+
+
+def test_status_code_wins_over_status_as_in_motias_runtime():
+    """Motia's runtime answers ``int(result.get("status_code", result.get("status", 200)))``."""
+
+    @step({"name": "Both", "triggers": [http("GET", "/both")]})
+    def both(req):
+        return {"status": 200, "status_code": 201, "body": "x"}
+
+    assert asyncio.run(request("GET", "/both"))["status"] == 201

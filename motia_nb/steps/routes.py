@@ -72,7 +72,7 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
                 return streamed
         if hasattr(r, "model_dump") and not isinstance(r, Mapping):  # Motia's ApiResponse
             r = r.model_dump()
-        if isinstance(r, Mapping) and "status" not in r and "status_code" in r:
+        if isinstance(r, Mapping) and "status_code" in r:  # Motia's runtime reads status_code first
             r = {**r, "status": r["status_code"]}
         if not isinstance(r, Mapping):
             # Motia's runtime answers only a dict; for anything else it writes no response and
