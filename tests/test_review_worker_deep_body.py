@@ -58,3 +58,26 @@ def test_a_streamed_body_past_512_levels_is_refused_from_a_worker_as_from_a_note
 def test_a_streamed_body_of_512_levels_reaches_the_caller_from_a_worker():
     out = asyncio.run(worker_streams(nested(512)))
     assert out["status"] == 200 and out["body"] == json.loads(nested(512))
+
+
+async def worker_returns(result: dict) -> dict:
+    """http_call of a worker step whose handler answers by return value only."""
+    server = SimpleNamespace(loop=asyncio.get_running_loop(), worker_timeout=5.0)
+    channels = Channels(server)
+
+    class Worker:
+        name = "w"
+
+        async def call(self, function_id, data, timeout, origin):
+            return result
+
+    request = SimpleNamespace(path_params={}, query_params={}, body=None, headers={}, method="GET", request_body=None)
+    return await channels.http_call(Worker(), "steps::Deep::trigger::http", request, "Deep")
+
+
+def test_a_returned_body_past_512_levels_is_refused_from_a_worker_as_from_a_notebook_step():
+    with pytest.raises(WorkerCallError, match="nests deeper than 512 levels") as info:
+        asyncio.run(worker_returns({"status_code": 200, "body": json.loads(nested(513))}))
+    assert info.value.code == "bad_response"
+    out = asyncio.run(worker_returns({"status_code": 200, "body": json.loads(nested(512))}))
+    assert out["body"] == json.loads(nested(512))

@@ -23,7 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
-from ..steps.http_body import RequestBody, body_bytes, decode_body
+from ..state.value_checks import MAX_DEPTH, json_depth
+from ..steps.http_body import TOO_DEEP, RequestBody, body_bytes, decode_body
 from ..steps.routes import header_values_check
 from .remote import call_on_loop
 from .workers import WorkerCallError, WorkerTimeout
@@ -172,7 +173,10 @@ class Channels:
                 header_values_check(f"http step {step!r}", headers)
             except TypeError as e:
                 raise WorkerCallError("bad_response", str(e)) from None
-            return {"status": status, "body": result.get("body", {}), "headers": dict(headers)}
+            body = result.get("body", {})
+            if json_depth(body) > MAX_DEPTH:  # as a notebook step's returned body (and the state's values)
+                raise WorkerCallError("bad_response", f"http step {step!r}: the body returned {TOO_DEEP}")
+            return {"status": status, "body": body, "headers": dict(headers)}
         raw = b"".join(resp.chunks)
         try:  # as a notebook step's streamed body: JSON, else text; past MAX_DEPTH levels refused
             body = decode_body(raw)
