@@ -29,7 +29,8 @@ from .steps.flow import FlowDiagram
 from .steps.flow import flow_diagram as _flow_diagram
 from .steps.logs import LogStore, StepLogger
 from .steps.registry import Step, StepRegistry
-from .steps.runtime import Entry, Outcome, Runtime
+from .steps.entry import Entry
+from .steps.runtime import Outcome, Runtime
 from .steps.scheduling import CronScheduler
 from .steps.trace import TraceStore
 

@@ -17,7 +17,8 @@ from .errors import EnqueueError, StepConfigError, StepError, StepInputError, St
 from .flow import FlowDiagram
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
-from .runtime import MAX_DEPTH, Entry, Outcome, Runtime
+from .entry import Entry
+from .runtime import MAX_DEPTH, Outcome, Runtime
 from .scheduling import CronScheduler
 from .trace import TraceStore
 

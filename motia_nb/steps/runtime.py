@@ -39,22 +39,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
-import re
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any
 
-from .._calls import DoneCall, NotAwaitedCall
 from .._interrupts import CancelledByInterrupt, sigints_seen
-from .._threads import run_in_handler_pool, run_sync
+from .._threads import run_in_handler_pool
 from ..state.cause import new_trace_id, pop_cause, push_cause
 from .config import CronTrigger, QueueTrigger
 from .context import FlowContext, Frame, HttpRequest, TriggerInfo, _frame, current_frame
-from .errors import EnqueueError, StepArgumentError, StepLoopError, StepNotFoundError
+from .entry import Entry
+from .errors import EnqueueError, StepLoopError, StepNotFoundError
 from .json_data import json_copy
 from .logs import LogStore, StepLogger
 from .registry import Step, StepRegistry
@@ -73,10 +71,6 @@ __all__ = ["MAX_DEPTH", "Runtime", "Outcome", "Entry"]
 #: Python's recursion limit even when every level is an awaited async handler.
 MAX_DEPTH = 24
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
 @dataclass
 class Outcome:
     """How a step run ended: ``status`` ok / error, the handler's result or the exception."""
@@ -84,55 +78,6 @@ class Outcome:
     status: str
     result: Any = None
     error: BaseException | None = None
-
-
-class Entry(Generic[P, R]):
-    """An async entry point that also has a blocking ``.sync(...)`` form."""
-
-    def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> None:
-        self._fn = fn
-        functools.update_wrapper(self, fn)
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
-        """Where a loop runs (a cell, an async handler): the call's coroutine, which says so if it
-        is dropped unawaited. Where none runs (a plain-``def`` handler, a thread, before
-        ``asyncio.run``): the call made now, as ``.sync(...)`` would (Motia 1.0.4's SDK calls are
-        plain calls), its answer given when awaited; its error raised at the call, as the SDK's is
-        (nothing awaits a call in a plain def: kept for an await, the loop guard's error never
-        stopped the cascade, and a bad message failed no step)."""
-        coro = self._called(args, kwargs)
-        name = self._fn.__name__.lstrip("_")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            loop = False
-        else:
-            loop = True
-        # (made outside the except: its error must not read as raised while handling that one)
-        return NotAwaitedCall(name, coro) if loop else DoneCall(name, run_sync(coro), None)
-
-    def sync(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run to completion from code that cannot ``await`` (magics, plain-def handlers, scripts)."""
-        return run_sync(self._called(args, kwargs))
-
-    def _called(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Coroutine[Any, Any, R]:
-        """The call's coroutine. Arguments it does not take (``enqueue("orders", data)``) are one line
-        saying how to write it (``StepArgumentError``, a TypeError), not a frame of this file: calling
-        an ``async def`` only binds its arguments, so a TypeError here is about them."""
-        try:
-            return self._fn(*args, **kwargs)
-        except TypeError as e:
-            name = self._fn.__name__.lstrip("_")
-            if name == "enqueue":
-                how = 'await enqueue({"topic": TOPIC, "data": DATA})'
-            else:
-                params = inspect.signature(self._fn).parameters.values()
-                how = f"await {name}(" + ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params) + ")"
-            said = re.sub(r"^[\w.]+\(\)", f"{name}()", str(e))
-            raise StepArgumentError(f"{said}: write {how}") from None
-
-    def __repr__(self) -> str:
-        return f"<motia_nb {self._fn.__name__}: await it, or call .sync(...)>"
 
 
 class _Root:
