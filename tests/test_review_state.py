@@ -1,0 +1,39 @@
+"""Review of the state changes (retention floor, URL typo refusals, the dotted-key regex)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+import pytest
+
+from motia_nb.state import StateManager
+from motia_nb.state.history import Point
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def url(request: Any, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.mark.parametrize("looser", ["all", "80"])
+def test_history_cut_since_follows_the_floor_a_loosened_retention_keeps(url: str, looser: str) -> None:
+    """history_keep '50' -> 'all' (or '80'): reads still start at the first change '50' kept (the
+    floor), so ``%state history --since 3`` starts there; history_cut_since said 0 (nothing cut,
+    'all' does not prune) or the looser horizon's seq, and the cell was told nothing."""
+    m = StateManager(url, history_keep="50")
+    try:
+        for i in range(100):
+            m.sync.set("orders", f"o{i}", i)
+        first = m.sync.history("orders", limit=1000)[0]["seq"]
+        m.history_keep = looser
+        shown = m.sync.history("orders", since=3, limit=1000)
+        assert shown[0]["seq"] == first  # the floor: what '50' hid stays hidden
+        assert m.backend.history_cut_since("orders", Point(seq=3)) == first
+        assert m.backend.history_cut_since("orders", Point(seq=first - 1)) == 0  # from the first shown
+    finally:
+        m.close()
