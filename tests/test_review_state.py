@@ -37,3 +37,26 @@ def test_history_cut_since_follows_the_floor_a_loosened_retention_keeps(url: str
         assert m.backend.history_cut_since("orders", Point(seq=first - 1)) == 0  # from the first shown
     finally:
         m.close()
+
+
+@pytest.mark.parametrize("typed", ["redis:a\nb:6379", "sqlite:a\nb.db", "file:a\nb.db", "a\nb/", "x\t/"])
+def test_a_url_typo_refusal_is_one_line(typed: str, tmp_path: Any) -> None:
+    """The refusals of a URL typed as a path echoed the path raw in their suggestions ('write
+    redis://a' newline 'b:6379'): a line break in the text broke the error over lines."""
+    from motia_nb.state.backends import open_backend
+    from motia_nb.state.errors import StateError
+
+    with pytest.raises(StateError) as info:
+        open_backend(typed)
+    assert "\n" not in str(info.value) and "\t" not in str(info.value)
+
+
+def test_a_url_typo_refused_as_a_folder_masks_its_password() -> None:
+    """'redis//:secret@host:6379/' (a colon lost) was refused as a folder with the password in
+    the line, twice; the other typo refusals mask it."""
+    from motia_nb.state.backends import open_backend
+    from motia_nb.state.errors import StateError
+
+    with pytest.raises(StateError) as info:
+        open_backend("redis//user:secret@host:6379/")
+    assert "secret" not in str(info.value) and "user:***@host" in str(info.value)
