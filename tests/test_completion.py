@@ -239,3 +239,21 @@ def test_a_name_with_a_line_break_is_not_inserted_raw(ip, data):
     found = completions(ip, "%state get orders or")
     assert not any("\n" in c for c in found)
     assert "%state get orders order-1" in found and "%state get orders or" in found  # the entry saying why
+
+
+def test_tab_at_value_does_not_read_out_an_item_too_long_to_offer(ip, data, monkeypatch):
+    """Tab at ``%state set GROUP KEY `` read the whole item and serialised it before finding it
+    too long to offer (a 27 MB item: 0.9 s per Tab, for nothing); the stored text's length is
+    asked first, on SQLite and Redis alike."""
+    from motia_nb.notebook.completion import CURRENT_VALUE_MAX
+
+    state_manager.sync.set("orders", "huge", ["x" * 1000] * 100)
+    backend, reads = state_manager.backend, []
+    real_get = backend.get
+    monkeypatch.setattr(backend, "get", lambda g, k: reads.append((g, k)) or real_get(g, k))
+    assert completions(ip, "%state set orders huge ") == ["%state set orders huge "]
+    assert reads == []
+    assert completions(ip, "%state set orders order-1 ") == ['%state set orders order-1 {"a": 1}']
+    assert reads == [("orders", "order-1")]
+    assert backend.value_size("orders", "nothing") is None and backend.value_size("nope", "x") is None
+    assert CURRENT_VALUE_MAX < backend.value_size("orders", "huge")

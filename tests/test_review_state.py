@@ -60,3 +60,16 @@ def test_a_url_typo_refused_as_a_folder_masks_its_password() -> None:
     with pytest.raises(StateError) as info:
         open_backend("redis//user:secret@host:6379/")
     assert "secret" not in str(info.value) and "user:***@host" in str(info.value)
+
+
+def test_value_size_is_the_stored_texts_length(url: str) -> None:
+    """Backend.value_size (what Tab at set's VALUE asks before reading an item out)."""
+    m = StateManager(url)
+    try:
+        m.sync.set("g", "k", {"a": "é" * 10})
+        m.sync.set("g", "n", None)
+        assert 17 <= m.backend.value_size("g", "k") <= 40  # (characters on SQLite, UTF-8 bytes on Redis)
+        assert m.backend.value_size("g", "n") == 4  # null: stored, not missing
+        assert m.backend.value_size("g", "missing") is None and m.backend.value_size("other", "k") is None
+    finally:
+        m.close()
