@@ -73,3 +73,16 @@ def test_value_size_is_the_stored_texts_length(url: str) -> None:
         assert m.backend.value_size("g", "missing") is None and m.backend.value_size("other", "k") is None
     finally:
         m.close()
+
+
+def test_a_history_keep_count_of_thousands_of_digits_is_the_largest_count() -> None:
+    """A count past int()'s 4,300 digits raised ValueError ('Exceeds the limit (4300 digits) for
+    integer string conversion ... use sys.set_int_max_str_digits()'), where 2**63 is 2**63-1."""
+    from motia_nb.state.errors import InvalidInputError
+    from motia_nb.state.history import MAX_SEQ, Retention
+
+    assert Retention.parse("9" * 5000).max_count == MAX_SEQ
+    assert Retention.parse("0" * 5000 + "7,1d").max_count == 7  # leading zeros: the number they lead
+    assert Retention.parse("٠" * 5000 + "٧").max_count == 7  # any script's digits, as int() reads them
+    with pytest.raises(InvalidInputError, match="at least 1"):
+        Retention.parse("0" * 5000)
