@@ -86,3 +86,17 @@ def test_a_history_keep_count_of_thousands_of_digits_is_the_largest_count() -> N
     assert Retention.parse("٠" * 5000 + "٧").max_count == 7  # any script's digits, as int() reads them
     with pytest.raises(InvalidInputError, match="at least 1"):
         Retention.parse("0" * 5000)
+
+
+@pytest.mark.parametrize("value", [[1, 2], {"a": 1, "b": 2}])
+def test_a_group_shown_as_json_is_not_cut_to_zero_more_entries(value: Any) -> None:
+    """MotiaNB.display_max_rows = 1: a cut view still shows a first and a last entry, so a group
+    of 2 was shown whole with a line '… 0 more items (2 in all…)' between them."""
+    from IPython.lib.pretty import pretty
+
+    from motia_nb.notebook.display import as_json_result
+
+    text = pretty(as_json_result(value, 2, cut=True, max_rows=1))
+    assert "more" not in text and json.loads(text) == value
+    cut = pretty(as_json_result(list(range(3)), 2, cut=True, max_rows=1))
+    assert "1 more items (3 in all" in cut
