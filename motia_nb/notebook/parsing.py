@@ -31,8 +31,6 @@ from typing import Any
 from IPython.core.error import UsageError
 from motia_nb.state.value_checks import MAX_DEPTH
 
-from motia_nb.state.value_checks import MAX_DEPTH
-
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
            "without_comments", "as_written", "variable_expression"]
 
