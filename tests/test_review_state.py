@@ -100,3 +100,57 @@ def test_a_group_shown_as_json_is_not_cut_to_zero_more_entries(value: Any) -> No
     assert "more" not in text and json.loads(text) == value
     cut = pretty(as_json_result(list(range(3)), 2, cut=True, max_rows=1))
     assert "1 more items (3 in all" in cut
+
+
+@pytest.mark.parametrize("keep", ["off", "all"])
+def test_every_redis_write_script_publishes_its_trace_id(redis_url: str, keep: str) -> None:
+    """helpers.lua's publish reads the call's trace id as ARGV[#ARGV - 4], the second of
+    history.lua's six trailing ARGV: right for set, cas (update), delete, clear and set_many (whose
+    own per-set ids ride on the events), with the history off ('-1') as on."""
+    import asyncio
+
+    import redis
+
+    from motia_nb.state.cause import acting_as
+
+    m = StateManager(redis_url, history_keep=keep)
+    sub = redis.Redis.from_url(redis_url, decode_responses=True).pubsub(ignore_subscribe_messages=True)
+    try:
+        m.sync.set("g", "warm", 0)  # opened: the channel is known
+        sub.psubscribe("motia_nb:events:*")
+        sub.get_message(timeout=1.0)
+
+        def message() -> dict[str, Any]:
+            got = sub.get_message(timeout=5.0)
+            assert got is not None
+            return json.loads(got["data"])
+
+        with acting_as("step", "T-set"):
+            m.sync.set("g", "a", {"x": 1})
+        assert message()["r"] == "T-set"
+        with acting_as("step", "T-cas"):
+            m.sync.update("g", "a", [{"type": "set", "path": "x", "value": 2}])
+        assert message()["r"] == "T-cas"
+        with acting_as("step", "T-del"):
+            m.sync.delete("g", "a")
+        assert message()["r"] == "T-del"
+
+        async def gather() -> None:  # one loop iteration's sets of two traces: one set_many call
+            async def one(k: str, t: str) -> None:
+                with acting_as("step", t):
+                    await m.set("g", k, 1)
+            await asyncio.gather(one("b", "T-1"), one("c", "T-2"))
+
+        asyncio.run(gather())
+        got = [message()]
+        traces = {ev["k"]: ev.get("r", got[0].get("r")) for ev in got[0]["events"]}
+        if len(traces) < 2:  # (two calls after all: each its own message)
+            got.append(message())
+            traces.update({ev["k"]: ev.get("r", got[1].get("r")) for ev in got[1]["events"]})
+        assert traces == {"b": "T-1", "c": "T-2"}, got
+        with acting_as("step", "T-clear"):
+            m.sync.clear("g")
+        assert message()["r"] == "T-clear"
+    finally:
+        sub.close()
+        m.close()
