@@ -257,3 +257,17 @@ def test_tab_at_value_does_not_read_out_an_item_too_long_to_offer(ip, data, monk
     assert reads == [("orders", "order-1")]
     assert backend.value_size("orders", "nothing") is None and backend.value_size("nope", "x") is None
     assert CURRENT_VALUE_MAX < backend.value_size("orders", "huge")
+
+
+def test_tab_at_value_of_an_item_that_cannot_be_read_offers_the_hint(ip, fresh_db):
+    """An item whose stored text is not JSON (another tool's write): reading it for the VALUE
+    entry raised, the matcher answered nothing, and IPython offered every magic, Python keyword
+    and file name, at the very line that would set the item right. The hint entry is offered."""
+    import sqlite3
+
+    state_manager.sync.set("orders", "bad", 1)
+    con = sqlite3.connect(state_manager.url)
+    con.execute("UPDATE items SET value = '{not json' WHERE grp = 'orders' AND key = 'bad'")
+    con.commit()
+    con.close()
+    assert completions(ip, "%state set orders bad ") == ["%state set orders bad "]

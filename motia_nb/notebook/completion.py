@@ -361,7 +361,10 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
         # and for numbers Python writes longer, 1e15 as 1000000000000000.0)
         if size is None or size > 8 * CURRENT_VALUE_MAX:
             return None
-        text = json.dumps(sync.get(group, key), ensure_ascii=False, allow_nan=False)
+        try:
+            text = json.dumps(sync.get(group, key), ensure_ascii=False, allow_nan=False)
+        except Exception:  # (stored text that is not JSON, a store gone: the entry naming VALUE instead)
+            return None
         return text if len(text) <= CURRENT_VALUE_MAX and _one_line(text) else None
 
     def steps() -> list[str]:
