@@ -154,3 +154,26 @@ def test_every_redis_write_script_publishes_its_trace_id(redis_url: str, keep: s
     finally:
         sub.close()
         m.close()
+
+
+@pytest.mark.parametrize("body", ["{\n  x\n}", "{\n  order\n}\n", "{\r\n  x\r\n}"])
+def test_a_value_over_lines_is_no_variable_and_its_refusal_is_one_line(body: str) -> None:
+    """``%%state set g k`` with a body of ``{``, ``order``, ``}`` (an object missing its quotes)
+    was refused as IPython's {var}, the body echoed raw: three lines. A value over lines is
+    no variable (IPython expands one in a line only): the JSON error (its column and caret, as
+    ever), or with an expression allowed, Python's one line."""
+    from motia_nb.notebook.parsing import MagicUsageError, read_value
+
+    def evaluate(s: str) -> Any:
+        raise NameError(f"name {s.strip()[1:-1].strip()!r} is not defined")
+
+    for ev in (None, evaluate):
+        with pytest.raises(MagicUsageError) as info:
+            read_value(body, "VALUE", {}, ev)
+        assert "reads as a variable" not in str(info.value)
+        if ev is None:
+            assert str(info.value).startswith("VALUE is not valid JSON: Expecting property name")
+        else:
+            assert "\n" not in str(info.value) and "\r" not in str(info.value)
+    with pytest.raises(MagicUsageError, match="reads as a variable"):  # on a line: as before
+        read_value("{x}", "VALUE", {})

@@ -132,6 +132,8 @@ def unexpanded_value(text: str) -> str | None:
     Python expression using a name: ``{x: 1}`` (an object with an unquoted key), ``{"id": oid}``
     and ``{**d}`` (dicts) and ``{"a"}`` are no variable. As Python, ``{expr}`` is a set, which is
     never a JSON value, so nothing a DATA could mean is refused."""
+    if "\n" in text or "\r" in text:  # (over lines: a cell's body, which IPython never expands)
+        return None
     expression = variable_expression(text)
     if expression is None or text[0] == "$":
         return expression
