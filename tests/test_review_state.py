@@ -177,3 +177,16 @@ def test_a_value_over_lines_is_no_variable_and_its_refusal_is_one_line(body: str
             assert "\n" not in str(info.value) and "\r" not in str(info.value)
     with pytest.raises(MagicUsageError, match="reads as a variable"):  # on a line: as before
         read_value("{x}", "VALUE", {})
+
+
+def test_an_absolute_sqlite_path_typed_with_a_bare_scheme_is_suggested_absolute() -> None:
+    """'sqlite:/data/state.db' was refused with 'write data/state.db': a relative path, a new
+    database in the working folder, not the user's file at /data/state.db."""
+    from motia_nb.state.backends import open_backend
+    from motia_nb.state.errors import StateError
+
+    with pytest.raises(StateError) as info:
+        open_backend("sqlite:/data/state.db")
+    assert "write /data/state.db;" in str(info.value)
+    with pytest.raises(StateError, match="write state.db;"):
+        open_backend("sqlite:state.db")

@@ -46,7 +46,7 @@ def _refuse_url_typo(url: str) -> None:
     bare = _BARE_SCHEME.fullmatch(url)
     if bare:
         scheme, rest = bare.group(1).lower(), _PASSWORD.sub(":***@", bare.group(2))  # never echo a password
-        meant = rest.lstrip("/") if scheme == "sqlite" else f"{scheme}://{'/' if scheme == 'unix' else ''}{rest.lstrip('/')}"
+        meant = rest if scheme == "sqlite" else f"{scheme}://{'/' if scheme == 'unix' else ''}{rest.lstrip('/')}"
         what = "an SQLite path needs no scheme" if scheme == "sqlite" else "a URL's scheme is followed by '//'"
         shown = f"{bare.group(1)}:{rest}"
         raise StateError(f"{shown!r} is not a database URL ({what}): write {_as_typed(meant)}; "
