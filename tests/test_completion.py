@@ -271,3 +271,15 @@ def test_tab_at_value_of_an_item_that_cannot_be_read_offers_the_hint(ip, fresh_d
     con.commit()
     con.close()
     assert completions(ip, "%state set orders bad ") == ["%state set orders bad "]
+
+
+def test_tab_at_value_on_a_store_that_fails_offers_the_hint(ip, data, monkeypatch):
+    """The store failing when asked the item's size (a Redis gone, a key of another type): the
+    entry naming VALUE, not every Python name."""
+    from motia_nb.state.errors import StateError
+
+    def gone(group, key):
+        raise StateError("the store went away")
+
+    monkeypatch.setattr(state_manager.backend, "value_size", gone)
+    assert completions(ip, "%state set orders order-1 ") == ["%state set orders order-1 "]
