@@ -190,3 +190,42 @@ def test_an_absolute_sqlite_path_typed_with_a_bare_scheme_is_suggested_absolute(
     assert "write /data/state.db;" in str(info.value)
     with pytest.raises(StateError, match="write state.db;"):
         open_backend("sqlite:state.db")
+
+
+def test_the_dotted_key_prefilter_never_misses_a_dotted_key() -> None:
+    """sync._DOTTED_KEY (possessive, linear) against the truth on random JSON texts of quotes,
+    backslashes, dots and colons: it finds every key holding a dot at any depth (never a miss: a
+    miss would let {"x.y": 1, "x": {"y": 2}} lose a value silently), also across escapes, which
+    the former missed. A match without a dotted key (either regex has them, each its own) only
+    costs the exact check after it."""
+    from motia_nb.state.sync import _DOTTED_KEY
+
+    old = re.compile(r'"[^"\\]*\.[^"\\]*"\s*:')
+    alphabet = ['a', '.', '"', '\\', ' ', ':', ',', '{', '}', 'é', '\n', '/']
+    rng = random.Random(7)
+
+    def text(r: random.Random) -> str:
+        return "".join(r.choice(alphabet) for _ in range(r.randint(0, 5)))
+
+    def value(r: random.Random, depth: int) -> Any:
+        c = r.random()
+        if depth > 2 or c < 0.3:
+            return r.choice([1, 1.5, None, True, text(r), 0.25])
+        if c < 0.5:
+            return [value(r, depth + 1) for _ in range(r.randint(0, 3))]
+        return {text(r): value(r, depth + 1) for _ in range(r.randint(0, 3))}
+
+    def dotted(v: Any) -> bool:
+        if isinstance(v, dict):
+            return any("." in k or dotted(x) for k, x in v.items())
+        return isinstance(v, list) and any(dotted(x) for x in v)
+
+    escaped_only = 0
+    for _ in range(4000):
+        values = [value(rng, 0) for _ in range(rng.randint(1, 3))]
+        for kw in ({}, {"ensure_ascii": False}, {"separators": (",", ":")}):
+            t = json.dumps(values, **kw)
+            found = _DOTTED_KEY.search(t) is not None
+            assert found or not dotted(values), t
+            escaped_only += found and dotted(values) and old.search(t) is None
+    assert escaped_only > 0  # keys the former regex missed (a backslash or quote in them)
