@@ -239,3 +239,47 @@ def test_a_name_with_a_line_break_is_not_inserted_raw(ip, data):
     found = completions(ip, "%state get orders or")
     assert not any("\n" in c for c in found)
     assert "%state get orders order-1" in found and "%state get orders or" in found  # the entry saying why
+
+
+def test_tab_at_value_does_not_read_out_an_item_too_long_to_offer(ip, data, monkeypatch):
+    """Tab at ``%state set GROUP KEY `` read the whole item and serialised it before finding it
+    too long to offer (a 27 MB item: 0.9 s per Tab, for nothing); the stored text's length is
+    asked first, on SQLite and Redis alike."""
+    from motia_nb.notebook.completion import CURRENT_VALUE_MAX
+
+    state_manager.sync.set("orders", "huge", ["x" * 1000] * 100)
+    backend, reads = state_manager.backend, []
+    real_get = backend.get
+    monkeypatch.setattr(backend, "get", lambda g, k: reads.append((g, k)) or real_get(g, k))
+    assert completions(ip, "%state set orders huge ") == ["%state set orders huge "]
+    assert reads == []
+    assert completions(ip, "%state set orders order-1 ") == ['%state set orders order-1 {"a": 1}']
+    assert reads == [("orders", "order-1")]
+    assert backend.value_size("orders", "nothing") is None and backend.value_size("nope", "x") is None
+    assert CURRENT_VALUE_MAX < backend.value_size("orders", "huge")
+
+
+def test_tab_at_value_of_an_item_that_cannot_be_read_offers_the_hint(ip, fresh_db):
+    """An item whose stored text is not JSON (another tool's write): reading it for the VALUE
+    entry raised, the matcher answered nothing, and IPython offered every magic, Python keyword
+    and file name, at the very line that would set the item right. The hint entry is offered."""
+    import sqlite3
+
+    state_manager.sync.set("orders", "bad", 1)
+    con = sqlite3.connect(state_manager.url)
+    con.execute("UPDATE items SET value = '{not json' WHERE grp = 'orders' AND key = 'bad'")
+    con.commit()
+    con.close()
+    assert completions(ip, "%state set orders bad ") == ["%state set orders bad "]
+
+
+def test_tab_at_value_on_a_store_that_fails_offers_the_hint(ip, data, monkeypatch):
+    """The store failing when asked the item's size (a Redis gone, a key of another type): the
+    entry naming VALUE, not every Python name."""
+    from motia_nb.state.errors import StateError
+
+    def gone(group, key):
+        raise StateError("the store went away")
+
+    monkeypatch.setattr(state_manager.backend, "value_size", gone)
+    assert completions(ip, "%state set orders order-1 ") == ["%state set orders order-1 "]

@@ -354,10 +354,17 @@ def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], Simpl
 
     def value(group: str, key: str) -> str | None:
         # one item's read (what `%state get` reads); a value too long to edit on a line is not offered
-        sync = default_session().manager.sync
-        if not sync.exists(group, key):
+        manager = default_session().manager
+        try:
+            sync, size = manager.sync, manager.backend.value_size(group, key)
+            # (the stored text's length, read without the value: a 30 MB item took a second per Tab
+            # to be read out and dropped; 8 times the bound leaves room for another writer's
+            # whitespace and for numbers Python writes longer, 1e15 as 1000000000000000.0)
+            if size is None or size > 8 * CURRENT_VALUE_MAX:
+                return None
+            text = json.dumps(sync.get(group, key), ensure_ascii=False, allow_nan=False)
+        except Exception:  # (stored text that is not JSON, a store gone: the entry naming VALUE instead)
             return None
-        text = json.dumps(sync.get(group, key), ensure_ascii=False, allow_nan=False)
         return text if len(text) <= CURRENT_VALUE_MAX and _one_line(text) else None
 
     def steps() -> list[str]:

@@ -83,7 +83,7 @@ class _JSONRepr:
             p.text("...")
             return
         bounds = _row_bounds(self.json_max_rows) if self.json_cut else None
-        if bounds is not None and len(self) > bounds[0]:  # type: ignore[arg-type]
+        if bounds is not None and len(self) > max(bounds):  # type: ignore[arg-type]  # (max_rows 1: a cut shows 2)
             p.text(_cut_json_text(self, self.json_indent, bounds[1]))  # type: ignore[arg-type]
             return
         p.text(to_json_text(self, self.json_indent))

@@ -31,8 +31,6 @@ from typing import Any
 from IPython.core.error import UsageError
 from motia_nb.state.value_checks import MAX_DEPTH
 
-from motia_nb.state.value_checks import MAX_DEPTH
-
 __all__ = ["Token", "Tokens", "tokenize", "MagicUsageError", "JSONInputError", "load_json", "read_value",
            "without_comments", "as_written", "variable_expression"]
 
@@ -134,6 +132,8 @@ def unexpanded_value(text: str) -> str | None:
     Python expression using a name: ``{x: 1}`` (an object with an unquoted key), ``{"id": oid}``
     and ``{**d}`` (dicts) and ``{"a"}`` are no variable. As Python, ``{expr}`` is a set, which is
     never a JSON value, so nothing a DATA could mean is refused."""
+    if "\n" in text or "\r" in text:  # (over lines: a cell's body, which IPython never expands)
+        return None
     expression = variable_expression(text)
     if expression is None or text[0] == "$":
         return expression

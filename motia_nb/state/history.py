@@ -84,7 +84,9 @@ class Retention:
         for part in parts:
             m = _AGE.fullmatch(part)
             if part.isdecimal() and count is None:  # (not isdigit: int() cannot read "²")
-                count = int(part)
+                zeros = "".join({c for c in part if int(c) == 0})  # (int() reads at most 4,300 digits)
+                significant = part.lstrip(zeros) if zeros else part
+                count = MAX_SEQ if len(significant) > 19 else int(significant or "0")
                 if count < 1:
                     raise InvalidInputError(f"history_keep: a count must be at least 1 (use 'off' for no history); got {spec!r}")
                 count = min(count, MAX_SEQ)  # past every seq a store can give: the same (SQLite's INTEGER holds it)

@@ -33,6 +33,12 @@ _PASSWORD = re.compile(r":[^:@/]*@")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}(?:/\d+)?")
 
 
+def _as_typed(text: str) -> str:
+    """``text`` as the user would type it, quoted as a literal when it holds a line break, a tab or
+    another unprintable character (the refusal stays one line)."""
+    return text if text.isprintable() else repr(text)
+
+
 def _refuse_url_typo(url: str) -> None:
     """A URL mistyped into a path is refused (was: an SQLite file named ``redis:localhost:6379``
     made in the working folder, the notebook's state written there while the user thought it
@@ -40,20 +46,22 @@ def _refuse_url_typo(url: str) -> None:
     bare = _BARE_SCHEME.fullmatch(url)
     if bare:
         scheme, rest = bare.group(1).lower(), _PASSWORD.sub(":***@", bare.group(2))  # never echo a password
-        meant = rest.lstrip("/") if scheme == "sqlite" else f"{scheme}://{'/' if scheme == 'unix' else ''}{rest.lstrip('/')}"
+        meant = rest if scheme == "sqlite" else f"{scheme}://{'/' if scheme == 'unix' else ''}{rest.lstrip('/')}"
         what = "an SQLite path needs no scheme" if scheme == "sqlite" else "a URL's scheme is followed by '//'"
         shown = f"{bare.group(1)}:{rest}"
-        raise StateError(f"{shown!r} is not a database URL ({what}): write {meant}; for a file at that path, write ./{shown}")
+        raise StateError(f"{shown!r} is not a database URL ({what}): write {_as_typed(meant)}; "
+                         f"for a file at that path, write {_as_typed('./' + shown)}")
     if _SQLITE_URI.match(url):  # sqlite3's URI filename (file:state.db?mode=ro): not a path
         path = url[len("file:"):].partition("?")[0].partition("#")[0]
         raise StateError(
-            f"{url!r} is an SQLite URI filename, and motia_nb takes a path: write {path or 'a path'}; "
-            f"for a file at that path, write ./{url}"
+            f"{url!r} is an SQLite URI filename, and motia_nb takes a path: write {_as_typed(path) if path else 'a path'}; "
+            f"for a file at that path, write {_as_typed('./' + url)}"
         )
     if url.endswith("/") and url.strip("/") and not os.path.isdir(url):
+        shown = _PASSWORD.sub(":***@", url)  # (redis//user:pw@host/, a colon lost)
         raise StateError(
-            f"{url!r} names a folder (it ends with '/'), and the state database is a file: name a file in it, "
-            f"e.g. {url}state.db"
+            f"{shown!r} names a folder (it ends with '/'), and the state database is a file: name a file in it, "
+            f"e.g. {_as_typed(shown + 'state.db')}"
         )
     if _HOST_PORT.fullmatch(url):
         raise StateError(

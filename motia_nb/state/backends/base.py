@@ -166,6 +166,15 @@ class Backend(Listening, abc.ABC):
     def exists(self, group_id: str, key: str) -> bool:
         """Whether the item exists (``get`` cannot tell a stored ``null`` from a missing item)."""
 
+    def value_size(self, group_id: str, key: str) -> int | None:
+        """The length of the item's stored JSON text, without reading the value out (None: no
+        item); a backend that cannot tell reads it (the length of its compact JSON text)."""
+        if not self.exists(group_id, key):
+            return None
+        import json
+
+        return len(json.dumps(self.get(group_id, key), ensure_ascii=False, default=str))
+
     @abc.abstractmethod
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION

@@ -152,10 +152,10 @@ class RetainedHistory:
     def history_cut_since(self, group_id: str, since: Point) -> int:
         """The first seq a ``since`` read of ``group_id`` shows when changes after ``since`` are
         past the retention (pruned, or hidden), so the read starts later than asked; else 0."""
-        if not self._retention.prunes:
+        if not self._clipped():
             return 0
-        horizon = self._history_horizon(group_id)
-        if not horizon.hidden:
+        horizon = self._horizon(group_id)  # (a loosened retention's floor too: reads start there)
+        if horizon is None or not horizon.hidden:
             return 0
         if since.seq is not None:
             return horizon.seq if since.seq < horizon.seq - 1 else 0

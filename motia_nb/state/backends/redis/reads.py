@@ -73,6 +73,11 @@ class RedisReads:
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._call(self._client().hexists, STATE_PREFIX + group_id, key, group_id=group_id))
 
+    def value_size(self, group_id: str, key: str) -> int | None:
+        """HSTRLEN (0: no such field; a stored value is never empty text)."""
+        size = self._call(self._client().hstrlen, STATE_PREFIX + group_id, key, group_id=group_id)
+        return int(size) or None
+
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
     ) -> list[tuple[str, Any]]:

@@ -45,6 +45,7 @@ JSON_VALID = _json_valid_sql()
 _ORDER_SQL = {Order.INSERTION: "id", Order.NEG_INSERTION: "id DESC", Order.KEY: "key", Order.NEG_KEY: "key DESC"}
 _GET = "SELECT value FROM items WHERE grp = ? AND key = ?"
 _EXISTS = "SELECT 1 FROM items WHERE grp = ? AND key = ?"
+_SIZE = "SELECT length(value) FROM items WHERE grp = ? AND key = ?"
 _ROWS = "SELECT key, value FROM items WHERE grp = ? ORDER BY id"
 _ROWS_CHECKED = f"SELECT key, value, {JSON_VALID} FROM items WHERE grp = ? ORDER BY id"
 _KEYS = "SELECT key FROM items WHERE grp = ? ORDER BY id"
@@ -212,6 +213,10 @@ class SQLiteReads:
 
     def exists(self, group_id: str, key: str) -> bool:
         return bool(self._query(_EXISTS, (group_id, key)))
+
+    def value_size(self, group_id: str, key: str) -> int | None:
+        rows = self._query(_SIZE, (group_id, key))
+        return int(rows[0][0] or 0) if rows else None
 
     def items(
         self, group_id: str, offset: int = 0, limit: int | None = None, *, order: Order | str = Order.INSERTION
