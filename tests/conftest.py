@@ -41,17 +41,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def steps_ip(tmp_path):
-    """The test shell on a fresh database with no steps, logs or traces (all cleared again after)."""
-    shell = get_shell()
+def steps_sandbox(tmp_path):
+    """A fresh database file and no steps, logs or traces (the steps cleared and the database put
+    back after)."""
     previous = state_manager.url
     state_manager.use(str(tmp_path / "state.db"))
     reset_steps()
     clear_logs()
     clear_traces()
-    yield shell
+    yield
     reset_steps()
     state_manager.use(previous)
+
+
+@pytest.fixture
+def steps_ip(steps_sandbox):
+    """The test shell on a fresh database with no steps, logs or traces (all cleared again after)."""
+    return get_shell()
 
 
 # The state contract suite's fixtures (sm, backend_url, events).

@@ -10,27 +10,16 @@ from datetime import datetime
 import pytest
 
 from motia_nb.session import (
-    clear_logs,
-    clear_traces,
     default_session,
     register,
-    reset_steps,
 )
-from motia_nb.state import state_manager
 from motia_nb.steps import cron
 from motia_nb.steps.scheduling import CronScheduler
 
 
 @pytest.fixture(autouse=True)
-def sandbox(tmp_path):
-    previous = state_manager.url
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    state_manager.use(str(tmp_path / "state.db"))
-    yield
-    reset_steps()
-    state_manager.use(previous)
+def sandbox(steps_sandbox):
+    """No steps, no logs, no traces, and a fresh database file for each test (conftest)."""
 
 
 def test_the_due_cron_trigger_runs_the_step_with_its_own_condition_index_and_expression():

@@ -14,21 +14,13 @@ from motia_nb._interrupts import (
     cancel_on_interrupt,
     wake_on_signals,
 )
-from motia_nb.session import clear_logs, clear_traces, enqueue, reset_steps, step
-from motia_nb.state import state_manager
+from motia_nb.session import enqueue, step
 from motia_nb.steps import queue
 
 
 @pytest.fixture(autouse=True)
-def sandbox(tmp_path):
-    previous = state_manager.url
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    state_manager.use(str(tmp_path / "state.db"))
-    yield
-    reset_steps()
-    state_manager.use(previous)
+def sandbox(steps_sandbox):
+    """No steps, no logs, no traces, and a fresh database file for each test (conftest)."""
 
 
 def test_an_interrupt_during_one_step_that_cancels_the_next_is_an_interrupt(capsys):

@@ -12,22 +12,14 @@ import pytest
 
 from motia_nb.state import state_manager
 from motia_nb.steps import EnqueueError, StepLoopError, StepNotFoundError, cron, http, queue, state
-from motia_nb.session import default_session, clear_logs, clear_traces, enqueue, log_frame, logger, register, request, reset_steps, run_cron, step, trace_frame
+from motia_nb.session import default_session, enqueue, log_frame, logger, register, request, run_cron, step, trace_frame
 from motia_nb.steps import runtime
 from motia_nb.steps.scheduling import CronScheduler
 
 
 @pytest.fixture(autouse=True)
-def sandbox(tmp_path):
-    """No steps, no logs, no traces, and a fresh database file for each test."""
-    previous = state_manager.url
-    reset_steps()
-    clear_logs()
-    clear_traces()
-    state_manager.use(str(tmp_path / "state.db"))
-    yield
-    reset_steps()
-    state_manager.use(previous)
+def sandbox(steps_sandbox):
+    """No steps, no logs, no traces, and a fresh database file for each test (conftest)."""
 
 
 def run(coro):
