@@ -22,9 +22,11 @@ and removed on unload.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
@@ -35,7 +37,7 @@ from .commands import Tail
 from .config import MotiaNB
 from .magics import SUBCOMMANDS
 from .parsing import tokenize
-from .step_magics import MOTIA_COMMANDS
+from .motia_completion import motia_completions
 
 __all__ = ["make_state_matcher", "MATCHER_ID", "MORE_KEYS", "NOTHING_MORE", "CURRENT_VALUE", "NO_MATCH", "LINE_BREAK", "state_completions", "motia_completions", "key_candidates"]
 
@@ -53,9 +55,6 @@ PAST_CHANGES = 100
 _LINE_MAGIC = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\s*=\s*)?%(?P<magic>state|motia)\s(?P<args>.*)$", re.S)
 _CELL_MAGIC = re.compile(r"^\s*%%(?P<magic>state)\s(?P<args>.*)$", re.S)
 
-#: %motia subcommands that take step names (at any position) or a flow name
-STEP_COMMANDS = frozenset({"remove", "logs", "cron run"})
-FLOW_COMMANDS = frozenset({"steps", "flow"})
 
 
 def _words(args: str) -> tuple[list[str], str, str] | None:
@@ -171,6 +170,18 @@ def _names(command: str, words: list[str]) -> list[str] | None:
     return None if wants_value else names
 
 
+def _no_match_said(fn: Callable[..., list[tuple[str, str]]]) -> Callable[..., list[tuple[str, str]]]:
+    """``fn`` with one entry, the text as typed, where a word starting with '-' matched nothing."""
+
+    @functools.wraps(fn)
+    def completions(words: list[str], fragment: str, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        found = fn(words, fragment, *args, **kwargs)
+        return [(fragment, NO_MATCH)] if not found and words and fragment.startswith("-") else found
+
+    return completions
+
+
+@_no_match_said
 def state_completions(
     words: list[str],
     fragment: str,
@@ -192,22 +203,6 @@ def state_completions(
     as JSON text (``None``: no item, or too long to offer). A word starting with '-' that
     no option nor name starts with gets one entry saying so (the text as typed).
     """
-    found = _state_completions(words, fragment, groups, keys, cell, past_keys, value)
-    if not found and words and fragment.startswith("-"):
-        return [(fragment, NO_MATCH)]
-    return found
-
-
-def _state_completions(
-    words: list[str],
-    fragment: str,
-    groups: Callable[[], Iterable[str]],
-    keys: Callable[[str, str], Iterable[str]],
-    cell: bool = False,
-    past_keys: Callable[[str, str], Iterable[str]] | None = None,
-    value: Callable[[str, str], str | None] | None = None,
-) -> list[tuple[str, str]]:
-    """See :func:`state_completions`."""
     if not words:
         return [(name, "subcommand") for name in SUBCOMMANDS if name.startswith(fragment) and (not cell or _takes_body(name))]
     command = words[0]
@@ -300,40 +295,6 @@ def key_candidates(found: list[str], prefix: str, cap: int) -> list[str | tuple[
     if len(found) > cap:
         shown.append((prefix, MORE_KEYS))
     return shown
-
-
-def motia_completions(
-    words: list[str],
-    fragment: str,
-    steps: Callable[[], Iterable[str]],
-    flows: Callable[[], Iterable[str]],
-    cron_steps: Callable[[], Iterable[str]] | None = None,
-) -> list[tuple[str, str]]:
-    """Candidates ``(text, type)`` for ``%motia`` (pure logic, like :func:`state_completions`);
-    ``cron run`` offers ``cron_steps()`` (the steps with a cron trigger) when given."""
-
-    def matching(names: Iterable[str], kind: str) -> list[tuple[str, str]]:
-        return [(n, kind) for n in names if n.startswith(fragment)]
-
-    def second_words(first: str) -> list[str]:
-        return [n.split()[1] for n in MOTIA_COMMANDS if n.startswith(first + " ")]
-
-    if not words:
-        return matching(MOTIA_COMMANDS.first_words(), "subcommand")
-    if words[0] == "help":
-        if len(words) == 1:
-            return matching(MOTIA_COMMANDS.first_words(), "subcommand")
-        return matching(second_words(words[1]), "subcommand") if len(words) == 2 else []
-    if len(words) == 1 and second_words(words[0]):
-        return matching(second_words(words[0]), "subcommand")
-    name = " ".join(words[:2]) if " ".join(words[:2]) in MOTIA_COMMANDS else words[0]
-    given = len(words) - len(name.split())
-    if name in STEP_COMMANDS and (name == "remove" or given == 0):
-        names = cron_steps() if name == "cron run" and cron_steps is not None else steps()
-        return matching([s for s in names if s not in words], "step")
-    if name in FLOW_COMMANDS and given == 0:
-        return matching(flows(), "flow")
-    return []
 
 
 def make_state_matcher(settings: MotiaNB) -> Callable[[CompletionContext], SimpleMatcherResult]:
