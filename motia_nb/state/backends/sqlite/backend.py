@@ -34,10 +34,10 @@ from ..retained import RetainedHistory
 from . import lifecycle
 from .checkpointer import SAFETY_PAGES, Checkpointer, chain
 from .executors import Gate
+from .file_errors import FileErrors
 from .follower import Following
 from .history import SQLiteHistory
 from .key_indexer import KeyIndexer
-from .location import read_error
 from .opening import open_connection
 from .reads import READ_PLANS, SQLiteReads, fetch_bounded, release_cursor, undecodable
 from .recorder import Recorder
@@ -53,7 +53,7 @@ __all__ = ["FILE_RECHECK", "SQLiteBackend"]
 FILE_RECHECK = 0.002
 
 
-class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, SQLiteReads, Backend):
+class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, SQLiteReads, FileErrors, Backend):
     """State in one SQLite file (or ``:memory:``)."""
 
     direct_reads = True
@@ -344,25 +344,6 @@ class SQLiteBackend(Following, RetainedHistory, SQLiteHistory, SQLiteKeySearch, 
                 return post(self._query(sql, params))
             raise self._read_failed(exc) from exc
         return post(rows if isinstance(rows, list) else list(rows))
-
-    def _file_problem(self) -> "str | None":
-        """What happened to the file since it was opened (``"was deleted"``…), or None (the
-        follower's errors ask it here: lifecycle imports forking, which imports the follower)."""
-        return lifecycle.file_problem(self)
-
-    def _read_failed(self, exc: sqlite3.Error) -> StateError:
-        """The error a failed read answers: the file deleted or replaced under the open database
-        (guard.py) said as such, else SQLite's error in one line (location.read_error)."""
-        what = self._file_problem()
-        return read_error(exc, self.url) if what is None else self._moved_error(what)
-
-    def _moved_error(self, what: str) -> StateError:
-        """What every read answers once the file ``what`` (``"was deleted"``…) under the open database."""
-        return StateError(
-            f"the state database file {self.url} {what} while it was open, so nothing was read (SQLite would "
-            f"read the old file on). Reopen it to use what is there now: %state use {self.url} (or close() the "
-            f"manager and use it again)"
-        )
 
     def _open_reader(self) -> "Future[aiosqlite.Connection]":
         with self._open_lock:
