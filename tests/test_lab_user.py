@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from motia_nb.state import StateManager
-from motia_nb.testing.kernels import Kernel
+from motia_nb.testing.kernels import Kernel, idle, iopub_until
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -42,19 +41,6 @@ def _execute(k: Kernel, code: str) -> str:
     return k.kc.execute(textwrap.dedent(code))
 
 
-def _iopub_until(k: Kernel, done: Any, timeout: float = 60) -> list[dict[str, Any]]:
-    """iopub messages until ``done(messages)`` is true (each read waits for the next message)."""
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while not done(seen):
-        assert time.monotonic() < deadline, f"gave up waiting; saw {[(m['msg_type'], m['content']) for m in seen]}"
-        seen.append(k.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())))
-    return seen
-
-
-def _idle(msg_id: str) -> Any:
-    return lambda seen: any(m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
-                            and m["parent_header"].get("msg_id") == msg_id for m in seen)
 
 
 def _streams(seen: list[dict[str, Any]], text: str) -> list[str]:
@@ -72,14 +58,14 @@ def test_a_remote_triggered_steps_print_goes_to_the_cell_that_turned_remote_trig
     try:
         k.run(STEP)
         enable = _execute(k, 'state_manager.run_remote_triggers(True)\nprint("remote triggers on")')
-        seen = _iopub_until(k, _idle(enable))
+        seen = iopub_until(k, idle(enable))
         assert _streams(seen, "remote triggers on") == [enable]
 
         # an unrelated cell runs (it waits until the step has run) while another process writes
         busy = _execute(k, 'print("busy start", flush=True)\nawait asyncio.to_thread(handled.wait, 60)\nprint("busy end")')
-        seen = _iopub_until(k, lambda s: bool(_streams(s, "busy start")))
+        seen = iopub_until(k, lambda s: bool(_streams(s, "busy start")))
         other.sync.set("orders", "r1", {"id": "r1"})
-        seen += _iopub_until(k, lambda s: _idle(busy)(s) and bool(_streams(s, "REMOTE r1")))
+        seen += iopub_until(k, lambda s: idle(busy)(s) and bool(_streams(s, "REMOTE r1")))
 
         assert _streams(seen, "busy end") == [busy]
         assert _streams(seen, "REMOTE r1") == [enable], (

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from typing import Any
 
 import pytest
 
 from motia_nb.state import StateManager
 from motia_nb.testing import Kernel, last_json
+from motia_nb.testing.kernels import idle, iopub_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -47,18 +47,6 @@ def store_url(request: Any, tmp_path: Any) -> str:
     return request.getfixturevalue("redis_url")
 
 
-def _iopub_until(k: Kernel, done: Any, timeout: float = 60) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while not done(seen):
-        assert time.monotonic() < deadline, f"gave up waiting; saw {[(m['msg_type'], m['content']) for m in seen]}"
-        seen.append(k.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())))
-    return seen
-
-
-def _idle(msg_id: str) -> Any:
-    return lambda seen: any(m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
-                            and m["parent_header"].get("msg_id") == msg_id for m in seen)  # fmt: skip
 
 
 def _streams(seen: list[dict[str, Any]], text: str) -> list[tuple[str, str]]:
@@ -80,7 +68,7 @@ def test_a_remote_triggered_step_runs_under_the_writing_cells_trace(store_url: s
         state_manager.run_remote_triggers(True)
         print("ENABLE", current_cause()[1])
     """))
-    seen = _iopub_until(a, _idle(enable))
+    seen = iopub_until(a, idle(enable))
     ((_, text),) = _streams(seen, "ENABLE")
     enable_trace = text.split()[1]
     assert enable_trace != "None"  # the cell had a trace id of its own (the extension is loaded)
@@ -105,7 +93,7 @@ def test_a_remote_triggered_step_runs_under_the_writing_cells_trace(store_url: s
 
     # another cell of A runs meanwhile; the steps' prints still go to the cell that turned them on
     busy = a.kc.execute('await asyncio.gather(*(asyncio.to_thread(e.wait, 60) for e in handled.values()))\nprint("busy end")')
-    seen += _iopub_until(a, lambda s: _idle(busy)(s) and len(_remote_lines(s)) == 2)
+    seen += iopub_until(a, lambda s: idle(busy)(s) and len(_remote_lines(s)) == 2)
     remote = _streams(seen, "REMOTE ")
     assert remote and {cell for cell, _ in remote} == {enable}, remote
     printed = dict(line.split()[1:3] for line in _remote_lines(seen))

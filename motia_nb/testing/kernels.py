@@ -7,6 +7,8 @@
   when a later one fails to start).
 - :func:`kernel_manager_for`: a ``KernelManager`` for a kernel running a given Python
   (a kernel spec written under a folder of the caller's).
+- :func:`iopub_until` / :func:`idle`: a kernel's iopub messages until a condition holds (a cell's
+  run gone idle: output that arrives while other cells run, read as the browser would).
 - :func:`last_json`: the last printed line, read as JSON.
 - :func:`cell_text`: what an executed notebook cell shows, as text (nbclient runs).
 
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Kernel", "started_kernels", "kernel_manager_for", "last_json", "cell_text"]
+__all__ = ["Kernel", "started_kernels", "kernel_manager_for", "last_json", "cell_text", "iopub_until", "idle"]
 
 
 class Kernel:
@@ -64,6 +66,24 @@ class Kernel:
             self.kc.stop_channels()
         finally:
             self.km.shutdown_kernel(now=True)
+
+
+def iopub_until(k: Kernel, done: Any, timeout: float = 60) -> list[dict[str, Any]]:
+    """``k``'s iopub messages until ``done(messages)`` is true (each read waits for the next message)."""
+    import time
+
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        assert time.monotonic() < deadline, f"gave up waiting; saw {[(m['msg_type'], m['content']) for m in seen]}"
+        seen.append(k.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())))
+    return seen
+
+
+def idle(msg_id: str) -> Any:
+    """A :func:`iopub_until` condition: the execution ``msg_id`` has gone idle."""
+    return lambda seen: any(m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
+                            and m["parent_header"].get("msg_id") == msg_id for m in seen)  # fmt: skip
 
 
 @contextlib.contextmanager
