@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..state.value_checks import MAX_DEPTH, json_depth
 from ..steps.http_body import TOO_DEEP, RequestBody, body_bytes, decode_body
-from ..steps.routes import header_values_check
+from ..steps.routes import engine_status, header_values_check
 from .remote import call_on_loop
 from .workers import WorkerCallError, WorkerTimeout
 
@@ -137,9 +137,7 @@ class Channels:
                 f"http step {step!r} returned {result!r} and wrote no response; return {{'status': ..., 'body': ...}}"
                 " (the engine would wait for an answer that never comes)",
             )
-        if resp.status is not None and (
-            isinstance(resp.status, bool) or not isinstance(resp.status, int) or not 100 <= resp.status <= 599
-        ):
+        if resp.status is not None and not engine_status(resp.status):
             raise WorkerCallError(
                 "bad_response",
                 f"http step {step!r} sent status {resp.status!r}; expected an int from 100 to 599"
@@ -160,7 +158,7 @@ class Channels:
                     f"http step {step!r} returned status {result['status']!r} under 'status'; the engine reads"
                     " 'status_code' from a returned answer (it would answer 200): return 'status_code'",
                 )
-            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            if not engine_status(status):
                 raise WorkerCallError(
                     "bad_response",
                     f"http step {step!r} returned status_code {status!r}; expected an int from 100 to 599"

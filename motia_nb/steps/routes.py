@@ -17,7 +17,7 @@ from .context import Headers, HttpResponse
 from .errors import StepCallError
 from .registry import Step
 
-__all__ = ["json_client", "invocation_error", "parse_query", "request_args", "response_check", "http_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
+__all__ = ["json_client", "invocation_error", "parse_query", "request_args", "response_check", "http_status", "engine_status", "header_values_check", "choose_route", "not_found", "no_route_line"]
 
 
 def parse_query(raw: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
             streamed = response.streamed()
             if streamed is not None:  # what set_status / set_headers sent, read as the engine reads them
                 code = streamed["status"]
-                if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+                if not engine_status(code):
                     raise TypeError(
                         f"http step {st.name!r} sent status {code!r} through response.status(); expected an int"
                         " from 100 to 599 (the engine ignores any other and answers 200)"
@@ -93,6 +93,12 @@ def response_check(st: Step, response: HttpResponse | None = None) -> Callable[[
     return check
 
 
+def engine_status(code: Any) -> bool:
+    """Whether the engine keeps ``code`` as the answer's status (an int from 100 to 599, not a bool;
+    it answers 200 for any other)."""
+    return isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+
+
 def http_status(step: str, status: Any) -> int:
     """A handler's ``status`` as Motia's Python runtime sends it (``int(status)``: ``"201"`` and
     ``201.0`` are 201); one the engine would ignore (out of 100-599: it answers 200) is refused."""
@@ -103,7 +109,7 @@ def http_status(step: str, status: Any) -> int:
             raise TypeError(f"http step {step!r} returned status {status!r}; expected an int from 100 to 599") from None
     elif isinstance(status, float) and status.is_integer():
         status = int(status)
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    if not engine_status(status):
         raise TypeError(
             f"http step {step!r} returned status {status!r}; expected an int from 100 to 599"
             " (the engine ignores any other and answers 200)"
